@@ -1,0 +1,30 @@
+package org.clonecast.agent.cli;
+
+import org.clonecast.common.cli.ExitCodes;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of {@code clonecast-agent}. Only this package may call {@link System#exit}. */
+@Command(
+    name = "clonecast-agent",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = "The clonecast worker agent: receives an image, writes and verifies the disk, reports.",
+    subcommands = {CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  /** Runs the command line and returns the exit code, for tests and for {@link #main}. */
+  public static int run(String... args) {
+    return ExitCodes.commandLine(new Main()).execute(args);
+  }
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required; see 'clonecast-agent --help'");
+  }
+}

@@ -1,0 +1,2 @@
+/** The {@code clonecast-agent} command line. */
+package org.clonecast.agent.cli;
