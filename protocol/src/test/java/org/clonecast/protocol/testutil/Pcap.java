@@ -1,0 +1,121 @@
+package org.clonecast.protocol.testutil;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A tiny reader for classic pcap files (not pcapng) holding Ethernet/IPv4/UDP: the 24-byte global
+ * header (magic in either byte order, micro- or nanosecond timestamps, link type must be 1 =
+ * Ethernet), then 16-byte record headers each followed by the captured frame. Non-IPv4, non-UDP and
+ * fragmented packets are skipped; a truncated UDP payload is an error, since golden packets must be
+ * complete. The UDP payload is cut at the UDP length, so Ethernet padding never leaks into it.
+ */
+public final class Pcap {
+    private static final int MAGIC_MICROS = 0xA1B2C3D4;
+    private static final int MAGIC_NANOS = 0xA1B23C4D;
+    private static final int LINKTYPE_ETHERNET = 1;
+    private static final int ETHERTYPE_IPV4 = 0x0800;
+    private static final int ETHERTYPE_VLAN = 0x8100;
+    private static final int IPPROTO_UDP = 17;
+
+    /**
+     * One UDP datagram from a capture.
+     *
+     * @param frame the record's index in the file, counting from 0 (all link-layer frames)
+     * @param micros capture timestamp in microseconds since the epoch
+     * @param src source IPv4 address as a big-endian int
+     * @param dst destination IPv4 address as a big-endian int
+     */
+    public record Udp(int frame, long micros, int src, int srcPort, int dst, int dstPort, byte[] payload) {
+        /** @return the payload's first u16, udpcast's opcode, or −1 if shorter than 2 bytes */
+        public int opcode() {
+            return payload.length < 2 ? -1 : (payload[0] & 0xFF) << 8 | (payload[1] & 0xFF);
+        }
+    }
+
+    private Pcap() {
+    }
+
+    /** Reads every UDP/IPv4 datagram of a classic pcap file. */
+    public static List<Udp> readUdp(Path file) throws IOException {
+        ByteBuffer in = ByteBuffer.wrap(Files.readAllBytes(file));
+        if (in.remaining() < 24) {
+            throw new IOException(file + ": " + in.remaining() + " bytes, too short for a pcap global header");
+        }
+        in.order(ByteOrder.BIG_ENDIAN);
+        int magic = in.getInt(0);
+        if (magic != MAGIC_MICROS && magic != MAGIC_NANOS) {
+            in.order(ByteOrder.LITTLE_ENDIAN);
+            magic = in.getInt(0);
+        }
+        if (magic != MAGIC_MICROS && magic != MAGIC_NANOS) {
+            throw new IOException(file + ": magic " + Integer.toHexString(in.getInt(0)) + " is not classic pcap (pcapng?)");
+        }
+        boolean nanos = magic == MAGIC_NANOS;
+        int linkType = in.getInt(20);
+        if (linkType != LINKTYPE_ETHERNET) {
+            throw new IOException(file + ": link type " + linkType + ", want " + LINKTYPE_ETHERNET + " (Ethernet)");
+        }
+        in.position(24);
+        List<Udp> out = new ArrayList<>();
+        for (int frame = 0; in.hasRemaining(); frame++) {
+            if (in.remaining() < 16) {
+                throw new IOException(file + ": record " + frame + " header truncated");
+            }
+            long seconds = in.getInt() & 0xFFFF_FFFFL;
+            long fraction = in.getInt() & 0xFFFF_FFFFL;
+            int caplen = in.getInt();
+            in.getInt(); // original length
+            if (caplen < 0 || caplen > in.remaining()) {
+                throw new IOException(file + ": record " + frame + " caplen " + caplen + " beyond end of file");
+            }
+            byte[] data = new byte[caplen];
+            in.get(data);
+            Udp udp = parseEthernet(frame, seconds * 1_000_000 + (nanos ? fraction / 1000 : fraction), data, file);
+            if (udp != null) {
+                out.add(udp);
+            }
+        }
+        return out;
+    }
+
+    private static Udp parseEthernet(int frame, long micros, byte[] data, Path file) throws IOException {
+        ByteBuffer f = ByteBuffer.wrap(data); // network order
+        if (f.remaining() < 14) {
+            return null;
+        }
+        int off = 12;
+        int etherType = f.getShort(off) & 0xFFFF;
+        if (etherType == ETHERTYPE_VLAN && f.remaining() >= 18) {
+            off += 4;
+            etherType = f.getShort(off) & 0xFFFF;
+        }
+        int ip = off + 2;
+        if (etherType != ETHERTYPE_IPV4 || data.length < ip + 20 || (data[ip] >> 4) != 4) {
+            return null;
+        }
+        int ihl = (data[ip] & 0x0F) * 4;
+        int fragment = f.getShort(ip + 6) & 0x3FFF; // MF flag and offset
+        if ((data[ip + 9] & 0xFF) != IPPROTO_UDP || fragment != 0) {
+            return null;
+        }
+        int udp = ip + ihl;
+        if (data.length < udp + 8) {
+            throw new IOException(file + ": frame " + frame + " UDP header truncated");
+        }
+        int udpLength = f.getShort(udp + 4) & 0xFFFF;
+        if (udpLength < 8 || data.length < udp + udpLength) {
+            throw new IOException(file + ": frame " + frame + " UDP length " + udpLength + " beyond captured "
+                    + (data.length - udp) + " bytes (snaplen too small?)");
+        }
+        byte[] payload = new byte[udpLength - 8];
+        System.arraycopy(data, udp + 8, payload, 0, payload.length);
+        return new Udp(frame, micros, f.getInt(ip + 12), f.getShort(udp) & 0xFFFF, f.getInt(ip + 16),
+                f.getShort(udp + 2) & 0xFFFF, payload);
+    }
+}
