@@ -38,7 +38,7 @@ public record ConnectReply(int clNr, int blocksize, int capabilities, McastAddr 
     /** Reads a CONNECT_REPLY at the reader index; trailing bytes are left unread. */
     public static ConnectReply decode(ByteBuf in) {
         return ByteBufs.decoding("CONNECT_REPLY", in, b -> {
-            Wire.readOpcodeAndReserved(b, SIZE, OP_CONNECT_REPLY, "CONNECT_REPLY");
+            ControlHeader.readOpcodeAndReserved(b, SIZE, OP_CONNECT_REPLY, "CONNECT_REPLY");
             int clNr = b.readInt();
             int blocksize = b.readInt();
             int capabilities = b.readInt();

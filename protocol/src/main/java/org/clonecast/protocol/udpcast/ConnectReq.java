@@ -29,7 +29,7 @@ public record ConnectReq(int capabilities, long rcvbuf) implements UdpcastMessag
     /** Reads a CONNECT_REQ at the reader index; trailing bytes are left unread. */
     public static ConnectReq decode(ByteBuf in) {
         return ByteBufs.decoding("CONNECT_REQ", in, b -> {
-            Wire.readOpcodeAndReserved(b, SIZE, OP_CONNECT_REQ, "CONNECT_REQ");
+            ControlHeader.readOpcodeAndReserved(b, SIZE, OP_CONNECT_REQ, "CONNECT_REQ");
             int capabilities = b.readInt();
             long rcvbuf = b.readUnsignedInt();
             return new ConnectReq(capabilities, rcvbuf);

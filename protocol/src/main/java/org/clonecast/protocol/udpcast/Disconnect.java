@@ -19,7 +19,7 @@ public record Disconnect() implements UdpcastMessage {
     /** Reads a DISCONNECT at the reader index; trailing bytes are left unread. */
     public static Disconnect decode(ByteBuf in) {
         return ByteBufs.decoding("DISCONNECT", in, b -> {
-            Wire.readOpcodeAndReserved(b, SIZE, OP_DISCONNECT, "DISCONNECT");
+            ControlHeader.readOpcodeAndReserved(b, SIZE, OP_DISCONNECT, "DISCONNECT");
             return new Disconnect();
         });
     }

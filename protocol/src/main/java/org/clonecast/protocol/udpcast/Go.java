@@ -18,7 +18,7 @@ public record Go() implements UdpcastMessage {
     /** Reads a GO at the reader index; trailing bytes are left unread. */
     public static Go decode(ByteBuf in) {
         return ByteBufs.decoding("GO", in, b -> {
-            Wire.readOpcodeAndReserved(b, SIZE, OP_GO, "GO");
+            ControlHeader.readOpcodeAndReserved(b, SIZE, OP_GO, "GO");
             return new Go();
         });
     }

@@ -25,7 +25,7 @@ public record Ok(int sliceNo) implements UdpcastMessage {
     /** Reads an OK at the reader index; trailing bytes are left unread. */
     public static Ok decode(ByteBuf in) {
         return ByteBufs.decoding("OK", in, b -> {
-            Wire.readOpcodeAndReserved(b, SIZE, OP_OK, "OK");
+            ControlHeader.readOpcodeAndReserved(b, SIZE, OP_OK, "OK");
             return new Ok(b.readInt());
         });
     }

@@ -35,7 +35,7 @@ public record ReqAck(int sliceNo, int bytes, int rxmit, Bitmap1024 readySet) imp
     /** Reads a REQACK at the reader index; trailing bytes are left unread. */
     public static ReqAck decode(ByteBuf in) {
         return ByteBufs.decoding("REQACK", in, b -> {
-            Wire.readOpcodeAndReserved(b, SIZE, OP_REQACK, "REQACK");
+            ControlHeader.readOpcodeAndReserved(b, SIZE, OP_REQACK, "REQACK");
             int sliceNo = b.readInt();
             int bytes = b.readInt();
             int rxmit = b.readInt();

@@ -32,7 +32,7 @@ public record Retransmit(int sliceNo, int rxmit, Bitmap1024 map) implements Udpc
     /** Reads a RETRANSMIT at the reader index; trailing bytes are left unread. */
     public static Retransmit decode(ByteBuf in) {
         return ByteBufs.decoding("RETRANSMIT", in, b -> {
-            Wire.readOpcodeAndReserved(b, SIZE, OP_RETRANSMIT, "RETRANSMIT");
+            ControlHeader.readOpcodeAndReserved(b, SIZE, OP_RETRANSMIT, "RETRANSMIT");
             int sliceNo = b.readInt();
             int rxmit = b.readInt();
             Bitmap1024 map = Bitmap1024.read(b);

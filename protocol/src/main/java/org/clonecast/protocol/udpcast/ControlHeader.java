@@ -4,9 +4,9 @@ import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.wire.ByteBufs;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
-/** Reading steps every udpcast record shares. Stateless; thread-safe. */
-final class Wire {
-    private Wire() {
+/** The 4 bytes every udpcast control message starts with: opcode u16, reserved i16. Stateless; thread-safe. */
+final class ControlHeader {
+    private ControlHeader() {
     }
 
     /**
@@ -21,5 +21,4 @@ final class Wire {
         }
         in.skipBytes(2); // reserved
     }
-
 }
