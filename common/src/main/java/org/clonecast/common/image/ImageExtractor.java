@@ -96,7 +96,8 @@ public final class ImageExtractor {
       if (block) {
         long size = SourceDevice.size(out, ch);
         if (size < m.logicalSize()) {
-          throw new IOException(out + " holds " + size + " bytes, the image needs " + m.logicalSize());
+          throw new IOException(out + " holds " + size + " bytes, the image needs " + m.logicalSize()
+              + "; choose a device at least that large");
         }
       }
       log.info("image extract: {} chunks, {} bytes -> device {} (zero chunks {})",

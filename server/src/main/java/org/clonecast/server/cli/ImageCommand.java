@@ -3,7 +3,10 @@ package org.clonecast.server.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** {@code clonecast image}: the group of chunked-image commands (create, info, verify, extract). */
+/**
+ * {@code clonecast image}: the group of chunked-image commands (create, info, verify, extract).
+ * Format and usage: {@code docs/image-format.md}. Not thread-safe: one instance per command line.
+ */
 @Command(
     name = "image",
     mixinStandardHelpOptions = true,

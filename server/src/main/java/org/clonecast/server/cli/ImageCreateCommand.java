@@ -18,7 +18,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code clonecast image create SRC -o OUT.cci}: chunk, compress and hash a disk or raw file. */
+/**
+ * {@code clonecast image create SRC -o OUT.cci}: chunk, compress and hash a disk or raw file.
+ * Not thread-safe: one instance per command line.
+ */
 @Command(name = "create", mixinStandardHelpOptions = true,
     description = "Create a chunked image from a raw disk image file or a block device.")
 public final class ImageCreateCommand implements Runnable {

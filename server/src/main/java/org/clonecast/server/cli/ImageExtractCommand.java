@@ -17,7 +17,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code clonecast image extract IMG -o RAW}: writes the raw disk back out, verified. A regular
- * file gets holes for zero chunks; a block device is written in place.
+ * file gets holes for zero chunks; a block device is written in place. Not thread-safe: one
+ * instance per command line.
  */
 @Command(name = "extract", mixinStandardHelpOptions = true,
     description = "Write an image back out as a raw disk image file or onto a block device.")

@@ -13,7 +13,7 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code clonecast image verify IMG}: decodes every chunk (in parallel) and checks its SHA-256
  * and the whole-image SHA-256. Exit 0 when good; {@link org.clonecast.common.cli.ExitCodes#FAILED}
- * naming the first bad chunk otherwise.
+ * naming the first bad chunk otherwise. Not thread-safe: one instance per command line.
  */
 @Command(name = "verify", mixinStandardHelpOptions = true, description = "Check every chunk of an image against its hash.")
 public final class ImageVerifyCommand implements Runnable {

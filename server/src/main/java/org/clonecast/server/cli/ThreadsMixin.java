@@ -3,7 +3,10 @@ package org.clonecast.server.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
-/** The {@code --threads N} option shared by the image commands; defaults to all cores. */
+/**
+ * The {@code --threads N} option shared by the image commands; defaults to all cores. Not
+ * thread-safe: one instance per command line.
+ */
 public final class ThreadsMixin {
   @CommandLine.Spec(CommandLine.Spec.Target.MIXEE)
   CommandLine.Model.CommandSpec mixee;
