@@ -21,6 +21,9 @@ import org.clonecast.protocol.image.Manifest;
  * once. Do not interrupt reading threads: an interrupt closes the shared channel (a JDK rule).
  */
 public final class ImageReader extends FileChunkSource {
+  /** Bytes a manifest may carry after its CRC (reserved for a signature block). */
+  private static final int MAX_TRAILER = 64 * 1024;
+
   private final ImageFileHeader header;
 
   private ImageReader(Path path, FileChannel channel, ImageFileHeader header, Manifest manifest) {
@@ -52,6 +55,14 @@ public final class ImageReader extends FileChunkSource {
       if (h.manifestOffset() > fileSize - h.manifestLength()) {
         throw invalid(path, "image truncated: manifest at " + h.manifestOffset() + " (" + h.manifestLength()
             + " bytes) beyond file size " + fileSize, null);
+      }
+      // Never allocate more than a manifest of this many chunks can need (plus room for a later
+      // trailer such as a signature): a damaged length must not exhaust the heap.
+      long maxLength = Manifest.FIXED_LENGTH + (long) h.chunkCount() * Manifest.STORED_ENTRY_LENGTH
+          + Manifest.CRC_LENGTH + MAX_TRAILER;
+      if (h.manifestLength() > maxLength) {
+        throw invalid(path, "manifest length " + h.manifestLength() + " too large for " + h.chunkCount()
+            + " chunks (at most " + maxLength + ")", null);
       }
       ByteBuffer mb = ByteBuffer.allocate(h.manifestLength());
       ChannelIo.readFully(ch, mb, h.manifestOffset(), path.toString());

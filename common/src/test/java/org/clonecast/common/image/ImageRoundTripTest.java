@@ -129,6 +129,17 @@ class ImageRoundTripTest {
     badManifest[good.length - m.encodedLength() + 30] ^= 1;
     assertMessage(Files.write(dir.resolve("bm.cci"), badManifest), "unreadable: manifest: crc32c");
 
+    byte[] hugeManifest = good.clone();
+    java.nio.ByteBuffer.wrap(hugeManifest).putInt(ImageFileHeader.MANIFEST_FIELDS_OFFSET + 8, Integer.MAX_VALUE);
+    assertMessage(Files.write(dir.resolve("huge.cci"), hugeManifest), "image truncated");
+    // A length the file could hold but no manifest of 8 chunks needs: rejected before allocating.
+    java.nio.ByteBuffer.wrap(hugeManifest).putInt(ImageFileHeader.MANIFEST_FIELDS_OFFSET + 8, 10_000_000);
+    Path huge = Files.write(dir.resolve("huge2.cci"), hugeManifest);
+    try (RandomAccessFile f = new RandomAccessFile(huge.toFile(), "rw")) {
+      f.setLength(16 << 20);
+    }
+    assertMessage(huge, "manifest length 10000000 too large for 8 chunks");
+
     byte[] otherId = good.clone();
     otherId[20] ^= 1;
     assertMessage(Files.write(dir.resolve("id.cci"), otherId), "disagree");
