@@ -6,6 +6,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.Manifest;
@@ -94,6 +95,10 @@ public final class ImageExtractor {
     boolean block = SourceDevice.isBlockDevice(out);
     try (FileChannel ch = FileChannel.open(out, StandardOpenOption.WRITE)) {
       if (block) {
+        Optional<String> mounted = SourceDevice.mountedAt(out);
+        if (mounted.isPresent()) {
+          throw new IOException(out + " is in use: " + mounted.get() + " is mounted; unmount it first");
+        }
         long size = SourceDevice.size(out, ch);
         if (size < m.logicalSize()) {
           throw new IOException(out + " holds " + size + " bytes, the image needs " + m.logicalSize()

@@ -5,6 +5,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * What kind of file a path is and how many bytes it holds: regular files by their size, block
@@ -29,6 +30,35 @@ public final class SourceDevice {
   public static boolean isDevice(Path p) throws IOException {
     int type = mode(p) & S_IFMT;
     return type == S_IFBLK || type == S_IFCHR;
+  }
+
+  /**
+   * Where block device {@code dev} or one of its partitions is mounted, per {@code mounts} (the
+   * text of {@code /proc/self/mounts}); empty when nothing is. Writing over a mounted file system
+   * corrupts it and the running system with it.
+   */
+  public static Optional<String> mountedAt(Path dev, String mounts) throws IOException {
+    String name = dev.toRealPath().getFileName().toString();
+    Path sys = Path.of("/sys/class/block", name);
+    for (String line : mounts.split("\n")) {
+      String[] f = line.split(" ");
+      if (f.length < 2 || !f[0].startsWith("/dev/")) {
+        continue;
+      }
+      Path src = Path.of(f[0]);
+      String srcName = Files.exists(src) ? src.toRealPath().getFileName().toString() : src.getFileName().toString();
+      // A partition of dev appears as /sys/class/block/dev/<partition>.
+      if (srcName.equals(name) || Files.isDirectory(sys.resolve(srcName))) {
+        return Optional.of(f[0] + " on " + f[1].replace("\\040", " "));
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** {@link #mountedAt(Path, String)} for this system's current mounts. */
+  public static Optional<String> mountedAt(Path dev) throws IOException {
+    Path mounts = Path.of("/proc/self/mounts");
+    return Files.isReadable(mounts) ? mountedAt(dev, Files.readString(mounts)) : Optional.empty();
   }
 
   private static int mode(Path p) throws IOException {

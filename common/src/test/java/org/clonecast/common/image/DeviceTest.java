@@ -74,6 +74,22 @@ class DeviceTest {
   }
 
   @Test
+  void mountedDevicesAreRecognised() throws Exception {
+    Path backing = SampleDisks.write(dir.resolve("m.raw"), 1L << 20, SampleDisks.Fill.ZERO, 1);
+    String loop = tryRun("losetup", "-f", "--show", backing.toString());
+    assumeTrue(loop != null && loop.startsWith("/dev/"), "no loop device (needs root and losetup)");
+    try {
+      Path dev = Path.of(loop);
+      assertEquals("", SourceDevice.mountedAt(dev, "proc /proc proc rw 0 0\n/dev/vda / ext4 rw 0 0\n").orElse(""));
+      assertEquals(loop + " on /mnt/my disk",
+          SourceDevice.mountedAt(dev, "/dev/vda / ext4 rw 0 0\n" + loop + " /mnt/my\\040disk ext4 rw 0 0\n").orElseThrow());
+      assertTrue(SourceDevice.mountedAt(Path.of("/dev/full"), "/dev/vda / ext4 rw 0 0\n").isEmpty());
+    } finally {
+      tryRun("losetup", "-d", loop);
+    }
+  }
+
+  @Test
   void fullDiskRemovesThePartialFile() throws Exception {
     Path mnt = Files.createDirectory(dir.resolve("small"));
     assumeTrue(tryRun("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt.toString()) != null, "cannot mount tmpfs (needs root)");

@@ -66,6 +66,9 @@ final class ImageCliErrors {
     if (dir != null && !Files.isDirectory(dir)) {
       throw new CliException(ExitCodes.ENVIRONMENT, "directory " + dir + " does not exist; create it first");
     }
+    if (Files.isDirectory(out)) {
+      throw new CliException(ExitCodes.ENVIRONMENT, "output " + out + " is a directory; give a file name such as " + out.resolve("disk.cci"));
+    }
     if (!force && Files.exists(out)) {
       throw new CliException(ExitCodes.ENVIRONMENT, "output " + out + " exists; use --force to replace it, or choose another name");
     }

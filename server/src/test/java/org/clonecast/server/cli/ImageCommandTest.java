@@ -139,6 +139,10 @@ class ImageCommandTest {
     assertEquals(ExitCodes.ENVIRONMENT, dirSrc.code());
     assertTrue(dirSrc.err().contains("is a directory"), dirSrc.err());
 
+    Run outDir = cli("image", "create", raw, "-o", dir, "--force");
+    assertEquals(ExitCodes.ENVIRONMENT, outDir.code());
+    assertTrue(outDir.err().contains("output " + dir + " is a directory"), outDir.err());
+
     Run noDir = cli("image", "create", raw, "-o", dir.resolve("no/such/dir/x.cci"));
     assertEquals(ExitCodes.ENVIRONMENT, noDir.code());
     assertTrue(noDir.err().contains("does not exist; create it first"), noDir.err());
