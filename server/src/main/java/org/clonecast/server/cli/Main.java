@@ -1,5 +1,6 @@
 package org.clonecast.server.cli;
 
+import java.io.PrintWriter;
 import org.clonecast.common.cli.ExitCodes;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -10,7 +11,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Unattended multicast disk imaging for clusters.",
-    subcommands = {CommandLine.HelpCommand.class})
+    subcommands = {CommandLine.HelpCommand.class, ImageCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -21,6 +22,14 @@ public final class Main implements Runnable {
   /** Runs the command line and returns the exit code, for tests and for {@link #main}. */
   public static int run(String... args) {
     return ExitCodes.commandLine(new Main()).execute(args);
+  }
+
+  /** Runs the command line with its output and errors going to the given writers (for tests). */
+  public static int run(PrintWriter out, PrintWriter err, String... args) {
+    CommandLine cl = ExitCodes.commandLine(new Main());
+    cl.setOut(out);
+    cl.setErr(err);
+    return cl.execute(args);
   }
 
   @Override

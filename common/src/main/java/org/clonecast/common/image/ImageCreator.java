@@ -1,0 +1,90 @@
+package org.clonecast.common.image;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.UUID;
+import org.clonecast.protocol.image.ImageFileHeader;
+import org.clonecast.protocol.image.Manifest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Creates a {@code .cci} image from a raw file or block device. Chunks are read and compressed
+ * on {@code threads} threads and written in order; memory stays bounded.
+ *
+ * <p>Crash safety (see {@code docs/image-format.md}): the image is written as {@code OUT.partial}
+ * with a header whose manifest offset is 0; then the manifest, fsync; then the manifest offset and
+ * length, fsync; then the rename to {@code OUT}. A failure removes the partial file.
+ *
+ * <p>Stateless and thread-safe; each call is independent.
+ */
+public final class ImageCreator {
+  private static final Logger log = LoggerFactory.getLogger(ImageCreator.class);
+
+  private ImageCreator() {}
+
+  /** Creates {@code out}, which must not exist yet. */
+  public static Manifest create(Path src, Path out, int chunkSize, int zstdLevel, int threads, ProgressListener p)
+      throws IOException {
+    return create(src, out, chunkSize, zstdLevel, threads, false, p);
+  }
+
+  /**
+   * Creates {@code out} from {@code src}.
+   *
+   * @param replace whether an existing {@code out} may be replaced (atomically, at the end)
+   * @throws java.nio.file.FileAlreadyExistsException when {@code out} exists and not {@code replace}
+   */
+  public static Manifest create(
+      Path src, Path out, int chunkSize, int zstdLevel, int threads, boolean replace, ProgressListener p)
+      throws IOException {
+    Manifest.checkChunkSize(chunkSize);
+    try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ)) {
+      long size = SourceDevice.size(src, in);
+      UUID id = UUID.randomUUID();
+      log.info("image create: {} ({} bytes) -> {}, chunks of {}, zstd level {}, {} threads",
+          src, size, out, chunkSize, zstdLevel, threads);
+      try (PartialFile partial = PartialFile.create(out, replace)) {
+        FileChannel ch = partial.channel();
+        ImageFileHeader header = ImageFileHeader.incomplete(id, size, chunkSize, Manifest.chunkCount(size, chunkSize));
+        write(ch, header::encode, 0);
+        long[] end = {header.headerLength()};
+        Manifest m = ChunkScanner.scan(src, in, size, id, chunkSize, zstdLevel, threads, p, (index, chunk) -> {
+          long at = end[0];
+          ChannelIo.writeFully(ch, chunk.storedBuffer(), at);
+          end[0] += chunk.storedLength();
+          return at;
+        });
+        int manifestLength = write(ch, m::encode, end[0]);
+        ch.force(true);
+        // Only now may the header say where the manifest is: a crash before this point leaves
+        // manifest offset 0, which readers report as incomplete.
+        write(ch, header.complete(end[0], manifestLength)::encodeManifestFields, ImageFileHeader.MANIFEST_FIELDS_OFFSET);
+        partial.commit();
+        log.info("image create: {} done, {} chunks, {} stored bytes, sha256 {}", out, m.chunkCount(), m.storedBytes(), m.imageHash());
+        return m;
+      }
+    }
+  }
+
+  /** Something that appends bytes to a buffer. */
+  private interface Encoder {
+    void encode(ByteBuf out);
+  }
+
+  private static int write(FileChannel ch, Encoder encoder, long at) throws IOException {
+    ByteBuf buf = Unpooled.buffer();
+    try {
+      encoder.encode(buf);
+      int n = buf.readableBytes();
+      ChannelIo.writeFully(ch, buf.nioBuffer(), at);
+      return n;
+    } finally {
+      buf.release();
+    }
+  }
+}

@@ -1,0 +1,157 @@
+package org.clonecast.protocol.image;
+
+import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
+import com.github.luben.zstd.ZstdDecompressCtx;
+import com.github.luben.zstd.ZstdException;
+import java.nio.ByteBuffer;
+import java.util.Objects;
+
+/**
+ * Turns one chunk's logical bytes into stored bytes and back: all zeros are not stored, other
+ * chunks are one zstd frame each, or raw when zstd does not shrink them. Decoding always checks
+ * the SHA-256 of the result.
+ *
+ * <p>Thread-safe and stateless; native zstd contexts are pooled internally.
+ */
+public final class ChunkCodec {
+  /** The zstd level used unless told otherwise: fast, and most of the ratio of higher levels. */
+  public static final int DEFAULT_LEVEL = 3;
+
+  private ChunkCodec() {}
+
+  /** Lowest accepted zstd level (negative levels trade ratio for speed). */
+  public static int minLevel() {
+    return Zstd.minCompressionLevel();
+  }
+
+  /** Highest accepted zstd level. */
+  public static int maxLevel() {
+    return Zstd.maxCompressionLevel();
+  }
+
+  /**
+   * Encodes {@code len} logical bytes of chunk {@code index} from {@code logical[off]}.
+   *
+   * @return ZERO (nothing stored) when all bytes are zero, ZSTD when a zstd frame at {@code
+   *     zstdLevel} is shorter than {@code len}, RAW (a copy) otherwise
+   */
+  public static EncodedChunk encode(int index, byte[] logical, int off, int len, int zstdLevel) {
+    Objects.checkFromIndexSize(off, len, logical.length);
+    if (len == 0) {
+      throw new IllegalArgumentException("chunk " + index + ": a chunk has at least one byte");
+    }
+    if (zstdLevel < minLevel() || zstdLevel > maxLevel()) {
+      throw new IllegalArgumentException("zstd level " + zstdLevel + " not in " + minLevel() + ".." + maxLevel());
+    }
+    if (Zeros.isZero(logical, off, len)) {
+      return new EncodedChunk(ChunkKind.ZERO, new byte[0], Zeros.hash(len));
+    }
+    Sha256 sha = Sha256.digest(logical, off, len);
+    // A frame at least as long as the input is useless, so the output buffer is one byte short
+    // of that: zstd fails with "destination too small" exactly when the chunk does not shrink.
+    byte[] dst = new byte[len - 1];
+    int n = len == 1 ? -1 : compress(dst, logical, off, len, zstdLevel);
+    if (n < 0) {
+      byte[] raw = new byte[len];
+      System.arraycopy(logical, off, raw, 0, len);
+      return new EncodedChunk(ChunkKind.RAW, raw, sha);
+    }
+    byte[] stored = new byte[n];
+    System.arraycopy(dst, 0, stored, 0, n);
+    return new EncodedChunk(ChunkKind.ZSTD, stored, sha);
+  }
+
+  /** The frame length, or -1 when it does not fit {@code dst}. */
+  private static int compress(byte[] dst, byte[] src, int off, int len, int level) {
+    ZstdCompressCtx ctx = ZstdContexts.COMPRESS.take();
+    try {
+      ctx.setLevel(level);
+      int n = ctx.compressByteArray(dst, 0, dst.length, src, off, len);
+      ZstdContexts.COMPRESS.give(ctx);
+      return n;
+    } catch (ZstdException e) {
+      // A context that reported an error is closed rather than reused.
+      ctx.close();
+      if (e.getErrorCode() == Zstd.errDstSizeTooSmall()) {
+        return -1;
+      }
+      throw new IllegalStateException("zstd compression failed: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Decodes the stored bytes of chunk {@code e} into {@code out[outOff .. outOff+logicalLen)}
+   * and checks their SHA-256. {@code stored} (heap or direct) holds exactly the chunk's stored
+   * bytes between its position and limit; its position is not changed.
+   *
+   * @throws ChunkVerificationException when the stored bytes have the wrong length, are not a
+   *     valid zstd frame of {@code logicalLen} bytes, or hash to something else
+   */
+  public static void decode(ChunkEntry e, ByteBuffer stored, byte[] out, int outOff, int logicalLen) {
+    Objects.checkFromIndexSize(outOff, logicalLen, out.length);
+    if (stored.remaining() != e.storedLength()) {
+      throw new ChunkVerificationException(
+          e.index(), "stored length " + stored.remaining() + ", want " + e.storedLength(), e.sha256(), null);
+    }
+    switch (e.kind()) {
+      case ZERO -> {
+        Sha256 zero = Zeros.hash(logicalLen);
+        if (!zero.equals(e.sha256())) {
+          throw mismatch(e, zero);
+        }
+        Zeros.fill(out, outOff, logicalLen);
+        return;
+      }
+      case RAW -> {
+        if (e.storedLength() != logicalLen) {
+          throw new ChunkVerificationException(
+              e.index(), "RAW chunk of " + e.storedLength() + " bytes, want " + logicalLen, e.sha256(), null);
+        }
+        stored.duplicate().get(out, outOff, logicalLen);
+      }
+      case ZSTD -> decompress(e, stored, out, outOff, logicalLen);
+    }
+    Sha256 actual = Sha256.digest(out, outOff, logicalLen);
+    if (!actual.equals(e.sha256())) {
+      throw mismatch(e, actual);
+    }
+  }
+
+  private static ChunkVerificationException mismatch(ChunkEntry e, Sha256 actual) {
+    return new ChunkVerificationException(
+        e.index(), "sha256 mismatch: want " + e.sha256().hex() + ", got " + actual.hex(), e.sha256(), actual);
+  }
+
+  private static void decompress(ChunkEntry e, ByteBuffer stored, byte[] out, int outOff, int logicalLen) {
+    ZstdDecompressCtx ctx = ZstdContexts.DECOMPRESS.take();
+    int n;
+    try {
+      if (stored.isDirect()) {
+        n = ctx.decompressDirectByteBufferToByteArray(out, outOff, logicalLen, stored, stored.position(), stored.remaining());
+      } else if (stored.hasArray()) {
+        n = ctx.decompressByteArray(
+            out, outOff, logicalLen, stored.array(), stored.arrayOffset() + stored.position(), stored.remaining());
+      } else {
+        // A read-only heap buffer hides its array: copy (stored bytes are at most a chunk).
+        byte[] copy = new byte[stored.remaining()];
+        stored.duplicate().get(copy);
+        n = ctx.decompressByteArray(out, outOff, logicalLen, copy, 0, copy.length);
+      }
+    } catch (ZstdException ex) {
+      ctx.close();
+      throw new ChunkVerificationException(
+          e.index(), "zstd data damaged: " + ex.getMessage(), e.sha256(), null, ex);
+    }
+    ZstdContexts.DECOMPRESS.give(ctx);
+    if (n != logicalLen) {
+      throw new ChunkVerificationException(
+          e.index(), "zstd data decodes to " + n + " bytes, want " + logicalLen, e.sha256(), null);
+    }
+  }
+
+  /** The SHA-256 of {@code len} zero bytes: the digest of every ZERO chunk of that length. */
+  public static Sha256 zeroHash(int len) {
+    return Zeros.hash(len);
+  }
+}

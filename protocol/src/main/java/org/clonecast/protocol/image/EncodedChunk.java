@@ -1,0 +1,64 @@
+package org.clonecast.protocol.image;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * One chunk as {@link ChunkCodec#encode} produced it: its kind, the bytes to store (empty for
+ * {@link ChunkKind#ZERO}) and the SHA-256 of its logical bytes.
+ *
+ * <p>Immutable and thread-safe: {@code stored} is copied in and out; {@link #storedBuffer()} is a
+ * read-only view for callers that must not pay for a copy.
+ */
+public record EncodedChunk(ChunkKind kind, byte[] stored, Sha256 sha256) {
+  public EncodedChunk {
+    Objects.requireNonNull(kind, "kind");
+    Objects.requireNonNull(sha256, "sha256");
+    stored = stored.clone();
+    if ((kind == ChunkKind.ZERO) != (stored.length == 0)) {
+      throw new IllegalArgumentException(kind + " chunk with " + stored.length + " stored bytes");
+    }
+  }
+
+  /** A copy of the stored bytes. */
+  @Override
+  public byte[] stored() {
+    return stored.clone();
+  }
+
+  /** A read-only view of the stored bytes, without a copy. */
+  public ByteBuffer storedBuffer() {
+    return ByteBuffer.wrap(stored).asReadOnlyBuffer();
+  }
+
+  /** How many bytes are stored. */
+  public int storedLength() {
+    return stored.length;
+  }
+
+  /** The manifest entry for this chunk stored at {@code storedOffset} (ignored for ZERO). */
+  public ChunkEntry entry(int index, long storedOffset) {
+    return kind == ChunkKind.ZERO
+        ? ChunkEntry.zero(index, sha256)
+        : new ChunkEntry(index, kind, storedOffset, stored.length, sha256);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof EncodedChunk other
+        && kind == other.kind
+        && sha256.equals(other.sha256)
+        && Arrays.equals(stored, other.stored);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(kind, sha256, Arrays.hashCode(stored));
+  }
+
+  @Override
+  public String toString() {
+    return "EncodedChunk[kind=" + kind + ", stored=" + stored.length + " bytes, sha256=" + sha256 + "]";
+  }
+}

@@ -1,0 +1,309 @@
+package org.clonecast.protocol.image;
+
+import io.netty.buffer.ByteBuf;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.zip.CRC32C;
+
+/**
+ * What an image holds: its id, logical size, chunk size, one {@link ChunkEntry} per chunk and
+ * the SHA-256 of the whole logical image. Encoded at the end of a {@code .cci} file and sent to
+ * receivers; the byte layout is specified in {@code docs/image-format.md} ("Manifest").
+ *
+ * <p>Every chunk but the last is {@code chunkSize} logical bytes long; the last one holds the
+ * rest. A manifest is consistent by construction: the chunk count matches the size, entries are
+ * in index order, stored lengths fit their kind, and a ZERO entry carries the digest of zeros.
+ *
+ * <p>Immutable and thread-safe.
+ *
+ * @param imageId identifies the image across copies and sessions
+ * @param logicalSize size of the disk image in bytes
+ * @param chunkSize logical bytes per chunk, a power of two from {@link #MIN_CHUNK_SIZE} to
+ *     {@link #MAX_CHUNK_SIZE}
+ * @param chunks one entry per chunk, entry {@code i} has index {@code i}
+ * @param imageHash SHA-256 of all {@code logicalSize} logical bytes in order
+ */
+public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<ChunkEntry> chunks, Sha256 imageHash) {
+  /** "CCMF": the first four bytes of an encoded manifest. */
+  public static final int MAGIC = 0x43434D46;
+  /** The manifest layout this class writes and reads. */
+  public static final int VERSION = 1;
+  /** Smallest chunk size: one page. */
+  public static final int MIN_CHUNK_SIZE = 4 * 1024;
+  /** Largest chunk size: bounds the memory one chunk needs in every sender and receiver. */
+  public static final int MAX_CHUNK_SIZE = 64 * 1024 * 1024;
+  /** The chunk size used unless told otherwise. */
+  public static final int DEFAULT_CHUNK_SIZE = 1024 * 1024;
+  /** Bytes before the first entry: magic, version, flags, id, sizes, count, image hash. */
+  public static final int FIXED_LENGTH = 4 + 2 + 2 + 16 + 8 + 4 + 4 + Sha256.LENGTH;
+  /** Bytes of an entry for a stored chunk: kind, offset, length, digest. */
+  public static final int STORED_ENTRY_LENGTH = 1 + 8 + 4 + Sha256.LENGTH;
+  /** Bytes of an entry for a ZERO chunk: just the kind (the rest is implied). */
+  public static final int ZERO_ENTRY_LENGTH = 1;
+  /** Bytes of the trailing CRC-32C. */
+  public static final int CRC_LENGTH = 4;
+
+  public Manifest {
+    Objects.requireNonNull(imageId, "imageId");
+    Objects.requireNonNull(imageHash, "imageHash");
+    chunks = List.copyOf(chunks);
+    checkChunkSize(chunkSize);
+    long want = chunkCount(logicalSize, chunkSize);
+    if (want != chunks.size()) {
+      throw new IllegalArgumentException(
+          "logical size " + logicalSize + " in chunks of " + chunkSize + " needs " + want
+              + " chunks, got " + chunks.size());
+    }
+    Sha256 fullZero = chunks.isEmpty() ? null : Zeros.hash(chunkSize);
+    for (int i = 0; i < chunks.size(); i++) {
+      ChunkEntry e = chunks.get(i);
+      if (e.index() != i) {
+        throw new IllegalArgumentException("chunk at position " + i + " has index " + e.index());
+      }
+      int len = logicalLength(logicalSize, chunkSize, i);
+      switch (e.kind()) {
+        case ZERO -> {
+          Sha256 zero = len == chunkSize ? fullZero : Zeros.hash(len);
+          if (!e.sha256().equals(zero)) {
+            throw new IllegalArgumentException("chunk " + i + ": ZERO chunk with a digest other than that of zeros");
+          }
+        }
+        case RAW -> {
+          if (e.storedLength() != len) {
+            throw new IllegalArgumentException(
+                "chunk " + i + ": RAW stored length " + e.storedLength() + ", want logical length " + len);
+          }
+        }
+        case ZSTD -> {
+          if (e.storedLength() >= len) {
+            throw new IllegalArgumentException(
+                "chunk " + i + ": ZSTD stored length " + e.storedLength() + " does not shrink logical length "
+                    + len + " (it would be stored RAW)");
+          }
+        }
+      }
+    }
+  }
+
+  /** Throws unless {@code chunkSize} is a power of two within the allowed range. */
+  public static void checkChunkSize(int chunkSize) {
+    if (chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE || Integer.bitCount(chunkSize) != 1) {
+      throw new IllegalArgumentException(
+          "chunk size " + chunkSize + " is not a power of two from " + MIN_CHUNK_SIZE + " to " + MAX_CHUNK_SIZE);
+    }
+  }
+
+  /**
+   * How many chunks an image of {@code logicalSize} bytes has: {@code ceil(logicalSize /
+   * chunkSize)}. Throws when that is negative or does not fit an {@code int}.
+   */
+  public static int chunkCount(long logicalSize, int chunkSize) {
+    if (logicalSize < 0) {
+      throw new IllegalArgumentException("logical size " + logicalSize + " is negative");
+    }
+    long n = logicalSize / chunkSize + (logicalSize % chunkSize == 0 ? 0 : 1);
+    if (n > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(
+          "logical size " + logicalSize + " needs " + n + " chunks of " + chunkSize + "; use a larger chunk size");
+    }
+    return (int) n;
+  }
+
+  private static int logicalLength(long logicalSize, int chunkSize, int index) {
+    return (int) Math.min(chunkSize, logicalSize - (long) index * chunkSize);
+  }
+
+  /** Number of chunks. */
+  public int chunkCount() {
+    return chunks.size();
+  }
+
+  /** The entry of chunk {@code index}. */
+  public ChunkEntry chunk(int index) {
+    return chunks.get(index);
+  }
+
+  /** Logical bytes in chunk {@code index}: {@code chunkSize}, or less for the last chunk. */
+  public int logicalLength(int index) {
+    Objects.checkIndex(index, chunks.size());
+    return logicalLength(logicalSize, chunkSize, index);
+  }
+
+  /** Where chunk {@code index} starts in the logical image. */
+  public long logicalOffset(int index) {
+    Objects.checkIndex(index, chunks.size());
+    return (long) index * chunkSize;
+  }
+
+  /** Total stored bytes of all chunks. */
+  public long storedBytes() {
+    long sum = 0;
+    for (ChunkEntry e : chunks) {
+      sum += e.storedLength();
+    }
+    return sum;
+  }
+
+  /** How many chunks are stored as {@code kind}. */
+  public int count(ChunkKind kind) {
+    int n = 0;
+    for (ChunkEntry e : chunks) {
+      if (e.kind() == kind) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Encoded length in bytes. */
+  public int encodedLength() {
+    long n = FIXED_LENGTH + CRC_LENGTH;
+    for (ChunkEntry e : chunks) {
+      n += e.kind() == ChunkKind.ZERO ? ZERO_ENTRY_LENGTH : STORED_ENTRY_LENGTH;
+    }
+    return Math.toIntExact(n);
+  }
+
+  /** Appends the encoded manifest (big-endian; layout in {@code docs/image-format.md}). */
+  public void encode(ByteBuf out) {
+    int start = out.writerIndex();
+    out.writeInt(MAGIC); // magic "CCMF"
+    out.writeShort(VERSION); // version
+    out.writeShort(0); // flags
+    out.writeLong(imageId.getMostSignificantBits()); // image id, 16 bytes
+    out.writeLong(imageId.getLeastSignificantBits());
+    out.writeLong(logicalSize); // logical size
+    out.writeInt(chunkSize); // chunk size
+    out.writeInt(chunks.size()); // chunk count
+    imageHash.encode(out); // image sha256
+    for (ChunkEntry e : chunks) {
+      out.writeByte(e.kind().code()); // kind
+      if (e.kind() != ChunkKind.ZERO) {
+        out.writeLong(e.storedOffset()); // stored offset
+        out.writeInt(e.storedLength()); // stored length
+        e.sha256().encode(out); // chunk sha256
+      }
+    }
+    out.writeInt(crc(out, start, out.writerIndex() - start)); // crc32c of all the above
+  }
+
+  /**
+   * Reads one manifest at the reader index and leaves the reader index after it; bytes after
+   * it are not read (room for a later signature block). Throws only {@link
+   * MalformedImageException}, with the byte position (relative to the manifest start) of the
+   * problem.
+   */
+  public static Manifest decode(ByteBuf in) {
+    int start = in.readerIndex();
+    try {
+      return decode(in, start);
+    } catch (IndexOutOfBoundsException e) {
+      // Every read below is length-checked first; this is a last line of defence.
+      throw new MalformedImageException("manifest truncated at byte " + (in.readerIndex() - start), e);
+    }
+  }
+
+  private static Manifest decode(ByteBuf in, int start) {
+    if (in.readableBytes() < FIXED_LENGTH + CRC_LENGTH) {
+      throw new MalformedImageException(
+          "manifest truncated: " + in.readableBytes() + " bytes, the fixed part alone is "
+              + (FIXED_LENGTH + CRC_LENGTH));
+    }
+    int magic = in.readInt();
+    if (magic != MAGIC) {
+      throw new MalformedImageException(String.format("manifest: bad magic 0x%08x, want 0x%08x (\"CCMF\")", magic, MAGIC));
+    }
+    int version = in.readUnsignedShort();
+    if (version != VERSION) {
+      throw new MalformedImageException("manifest: version " + version + " unsupported (this build reads " + VERSION + ")");
+    }
+    int flags = in.readUnsignedShort();
+    if (flags != 0) {
+      throw new MalformedImageException(String.format("manifest: flags 0x%04x unknown (version 1 defines none)", flags));
+    }
+    UUID id = new UUID(in.readLong(), in.readLong());
+    long logicalSize = in.readLong();
+    int chunkSize = in.readInt();
+    long declared = in.readUnsignedInt();
+    Sha256 imageHash = Sha256.decode(in);
+    if (logicalSize < 0) {
+      throw new MalformedImageException("manifest: logical size " + logicalSize + " is negative");
+    }
+    int count;
+    try {
+      checkChunkSize(chunkSize);
+      count = chunkCount(logicalSize, chunkSize);
+    } catch (IllegalArgumentException e) {
+      throw new MalformedImageException("manifest: " + e.getMessage());
+    }
+    if (declared != count) {
+      throw new MalformedImageException(
+          "manifest: chunk count " + declared + ", want " + count + " for logical size " + logicalSize
+              + " in chunks of " + chunkSize);
+    }
+    // Hostile input: never allocate for more entries than the remaining bytes could hold.
+    long minRemaining = (long) count * ZERO_ENTRY_LENGTH + CRC_LENGTH;
+    if (in.readableBytes() < minRemaining) {
+      throw new MalformedImageException(
+          "manifest truncated: " + count + " chunks need at least " + minRemaining + " more bytes, "
+              + in.readableBytes() + " remain");
+    }
+    Sha256 fullZero = count == 0 ? null : Zeros.hash(chunkSize);
+    List<ChunkEntry> chunks = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      int at = in.readerIndex() - start;
+      ChunkKind kind;
+      try {
+        kind = ChunkKind.fromCode(in.readUnsignedByte());
+      } catch (MalformedImageException e) {
+        throw new MalformedImageException("manifest: chunk " + i + " at byte " + at + ": " + e.getMessage());
+      }
+      if (kind == ChunkKind.ZERO) {
+        int len = logicalLength(logicalSize, chunkSize, i);
+        chunks.add(ChunkEntry.zero(i, len == chunkSize ? fullZero : Zeros.hash(len)));
+        continue;
+      }
+      if (in.readableBytes() < STORED_ENTRY_LENGTH - 1 + CRC_LENGTH) {
+        throw new MalformedImageException(
+            "manifest truncated in chunk " + i + " at byte " + at + ": entry needs " + (STORED_ENTRY_LENGTH - 1)
+                + " more bytes plus the crc, " + in.readableBytes() + " remain");
+      }
+      long offset = in.readLong();
+      long length = in.readUnsignedInt();
+      Sha256 sha = Sha256.decode(in);
+      if (offset < 0 || length > Integer.MAX_VALUE || offset > Long.MAX_VALUE - length) {
+        throw new MalformedImageException(
+            "manifest: chunk " + i + " at byte " + at + ": stored offset " + Long.toUnsignedString(offset)
+                + " length " + length + " out of range");
+      }
+      try {
+        chunks.add(new ChunkEntry(i, kind, offset, (int) length, sha));
+      } catch (IllegalArgumentException e) {
+        throw new MalformedImageException("manifest: at byte " + at + ": " + e.getMessage());
+      }
+    }
+    int crcAt = in.readerIndex();
+    if (in.readableBytes() < CRC_LENGTH) {
+      throw new MalformedImageException("manifest truncated at byte " + (crcAt - start) + ": crc32c missing");
+    }
+    int crc = in.readInt();
+    int want = crc(in, start, crcAt - start);
+    if (crc != want) {
+      throw new MalformedImageException(
+          String.format("manifest: crc32c 0x%08x at byte %d, computed 0x%08x: the manifest is damaged", crc, crcAt - start, want));
+    }
+    try {
+      return new Manifest(id, logicalSize, chunkSize, chunks, imageHash);
+    } catch (IllegalArgumentException e) {
+      throw new MalformedImageException("manifest: " + e.getMessage());
+    }
+  }
+
+  private static int crc(ByteBuf buf, int index, int length) {
+    CRC32C crc = new CRC32C();
+    crc.update(buf.nioBuffer(index, length));
+    return (int) crc.getValue();
+  }
+}

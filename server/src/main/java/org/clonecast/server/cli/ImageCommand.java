@@ -1,0 +1,22 @@
+package org.clonecast.server.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * {@code clonecast image}: the group of chunked-image commands (create, info, verify, extract).
+ * Format and usage: {@code docs/image-format.md}. Not thread-safe: one instance per command line.
+ */
+@Command(
+    name = "image",
+    mixinStandardHelpOptions = true,
+    description = "Create, inspect, verify and extract chunked disk images (.cci).",
+    subcommands = {ImageCreateCommand.class, ImageInfoCommand.class, ImageVerifyCommand.class, ImageExtractCommand.class})
+public final class ImageCommand implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required; see 'clonecast image --help'");
+  }
+}

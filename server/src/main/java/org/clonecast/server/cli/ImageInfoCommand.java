@@ -1,0 +1,76 @@
+package org.clonecast.server.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import org.clonecast.common.image.ImageReader;
+import org.clonecast.protocol.image.ChunkKind;
+import org.clonecast.protocol.image.Manifest;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code clonecast image info IMG [--json]}: what an image holds, from its manifest. Not
+ * thread-safe: one instance per command line.
+ */
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Show an image's id, sizes, chunk counts and hash.")
+public final class ImageInfoCommand implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "IMG", description = "Image file (.cci).")
+  Path image;
+
+  @Option(names = "--json", description = "Print one JSON object instead of text.")
+  boolean json;
+
+  @Override
+  public void run() {
+    PrintWriter w = spec.commandLine().getOut();
+    try (ImageReader r = ImageCliErrors.openImage(image)) {
+      Manifest m = r.manifest();
+      long fileSize = Files.size(image);
+      if (json) {
+        w.println(json(m, fileSize));
+        w.flush();
+        return;
+      }
+      w.println(image);
+      Map<String, String> facts = ImageReport.facts(m);
+      facts.put("file size", ImageReport.size(fileSize));
+      ImageReport.print(w, facts);
+    } catch (IOException e) {
+      throw ImageCliErrors.io(e, null);
+    }
+  }
+
+  private String json(Manifest m, long fileSize) {
+    // Hand-written: every value is a number, a UUID, a hex digest or a path (escaped below).
+    return String.format(Locale.ROOT,
+        "{\"path\":\"%s\",\"imageId\":\"%s\",\"logicalSize\":%d,\"chunkSize\":%d,\"chunkCount\":%d,"
+            + "\"chunks\":{\"zero\":%d,\"zstd\":%d,\"raw\":%d},\"storedBytes\":%d,\"fileSize\":%d,\"ratio\":%s,"
+            + "\"imageSha256\":\"%s\"}",
+        escape(image.toString()), m.imageId(), m.logicalSize(), m.chunkSize(), m.chunkCount(), m.count(ChunkKind.ZERO),
+        m.count(ChunkKind.ZSTD), m.count(ChunkKind.RAW), m.storedBytes(), fileSize,
+        m.storedBytes() == 0 ? "null" : String.format(Locale.ROOT, "%.4f", (double) m.logicalSize() / m.storedBytes()),
+        m.imageHash().hex());
+  }
+
+  private static String escape(String s) {
+    StringBuilder sb = new StringBuilder();
+    for (char c : s.toCharArray()) {
+      if (c == '"' || c == '\\') {
+        sb.append('\\').append(c);
+      } else if (c < 0x20) {
+        sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+      } else {
+        sb.append(c);
+      }
+    }
+    return sb.toString();
+  }
+}
