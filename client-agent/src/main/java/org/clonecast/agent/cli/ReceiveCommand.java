@@ -1,0 +1,140 @@
+package org.clonecast.agent.cli;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.clonecast.agent.mcast.McastReceiver;
+import org.clonecast.agent.mcast.ReceiveResult;
+import org.clonecast.agent.mcast.ReceiveSettings;
+import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.cli.ProgressBar;
+import org.clonecast.common.net.Ipv4;
+import org.clonecast.common.net.NetInterface;
+import org.clonecast.protocol.image.Manifest;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code clonecast-agent receive}: take one image from a multicast session and write it. */
+@Command(
+    name = "receive",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Receive an image from a clonecast sender and write it to a file or block device.",
+      "Finds the sender from its announcements on the interface unless --server is given.",
+      "Exits 0 only after every chunk is written, verified against the manifest and flushed."
+    })
+public final class ReceiveCommand implements Callable<Integer> {
+
+  @Option(names = "--interface", required = true, paramLabel = "IF", description = "Network interface to receive on.")
+  String iface;
+
+  @Option(names = "--output", required = true, paramLabel = "PATH", description = "File or block device to write.")
+  Path output;
+
+  @Option(names = "--port", paramLabel = "P", defaultValue = "9400", description = "UDP data port of the session (default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Option(names = "--server", paramLabel = "HOST[:PORT]", description = "Sender's control address; skips discovery.")
+  String server;
+
+  @Option(names = "--name", paramLabel = "NAME", description = "Name to report to the sender (default: this host's name).")
+  String name;
+
+  @Option(names = "--join-timeout", paramLabel = "SECONDS", defaultValue = "0",
+      description = "Give up when no sender is found in this time; 0 waits for ever (default: ${DEFAULT-VALUE}).")
+  long joinTimeout;
+
+  @Option(names = "--workers", paramLabel = "N", description = "Threads that decompress, verify and write (default: number of CPUs).")
+  Integer workers;
+
+  @Override
+  public Integer call() throws Exception {
+    NetInterface nif;
+    try {
+      nif = NetInterface.byName(iface);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
+    }
+    ReceiveSettings settings;
+    try {
+      settings = new ReceiveSettings(iface, port, parseServer(), output, name != null ? name : hostname(),
+          Duration.ofSeconds(joinTimeout), workers != null ? workers : Math.max(2, Runtime.getRuntime().availableProcessors()));
+    } catch (IllegalArgumentException e) {
+      throw new CliException(ExitCodes.USAGE, e.getMessage());
+    }
+    PrintStream err = System.err;
+    McastReceiver receiver = new McastReceiver(settings, nif, new Progress(err));
+    Thread hook = new Thread(() -> receiver.stop("interrupted"), "receive-interrupt");
+    Runtime.getRuntime().addShutdownHook(hook);
+    ReceiveResult r = receiver.start().get();
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException shuttingDown) {
+      // the hook is running
+    }
+    if (!r.ok()) {
+      throw new CliException(ExitCodes.FAILED, "receive failed: " + r.reason());
+    }
+    double secs = r.nanos() / 1e9;
+    System.out.printf(Locale.ROOT, "received %d bytes into %s in %.2f s (%.1f MB/s); %d packets, %d repair, %d duplicate; verified%n",
+        r.bytesWritten(), output, secs, r.bytesWritten() / secs / 1e6, r.packets(), r.repairs(), r.duplicates());
+    return ExitCodes.OK;
+  }
+
+  private InetSocketAddress parseServer() {
+    if (server == null) return null;
+    String host = server;
+    int p = port;
+    int colon = server.lastIndexOf(':');
+    if (colon > 0) {
+      host = server.substring(0, colon);
+      try {
+        p = Integer.parseInt(server.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--server " + server + ": port is not a number");
+      }
+    }
+    return new InetSocketAddress(Ipv4.parse(host), p);
+  }
+
+  /** The kernel's host name, read without a DNS lookup (which may hang on a netboot node). */
+  static String hostname() {
+    try {
+      return Files.readString(Path.of("/proc/sys/kernel/hostname")).trim();
+    } catch (IOException e) {
+      String h = System.getenv("HOSTNAME");
+      return h != null ? h : "unknown";
+    }
+  }
+
+  private static final class Progress implements McastReceiver.Listener {
+    private final PrintStream err;
+    private ProgressBar bar;
+
+    Progress(PrintStream err) {
+      this.err = err;
+    }
+
+    @Override
+    public void joined(Manifest m, int chunksNeeded) {
+      err.printf(Locale.ROOT, "clonecast-agent: joined; image %s, %d bytes, %d of %d chunks to receive%n", m.imageId(), m.logicalSize(),
+          chunksNeeded, m.chunkCount());
+      long data = 0;
+      for (int c = 0; c < m.chunkCount(); c++) {
+        if (m.chunk(c).kind() != org.clonecast.protocol.image.ChunkKind.ZERO) data += m.logicalLength(c);
+      }
+      bar = new ProgressBar("receive", Math.max(1, data), err, System.console() != null);
+    }
+
+    @Override
+    public void progress(long written, long total, int chunksWritten, int chunksNeeded) {
+      if (bar != null) bar.update(written);
+    }
+  }
+}

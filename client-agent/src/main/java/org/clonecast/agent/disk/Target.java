@@ -1,0 +1,120 @@
+package org.clonecast.agent.disk;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+
+/**
+ * The file or block device an image is written to. Opening checks that it can take the image:
+ * a block device must be at least as large as the image and carry no mounted filesystem; a
+ * regular file's filesystem must have room for the image's non-zero bytes. Writes are
+ * positional and thread-safe, so several workers write different chunks at once.
+ */
+public final class Target implements AutoCloseable {
+  private final Path path;
+  private final FileChannel channel;
+  private final boolean blockDevice;
+  private final long size;
+
+  private Target(Path path, FileChannel channel, boolean blockDevice, long size) {
+    this.path = path;
+    this.channel = channel;
+    this.blockDevice = blockDevice;
+    this.size = size;
+  }
+
+  /**
+   * Opens {@code path} for an image of {@code logicalSize} bytes of which {@code dataBytes} are
+   * not known zeros. A regular file is created or truncated, then extended to the image size, so
+   * zero chunks need no writes (they read back as zeros, as holes where the filesystem allows).
+   *
+   * @throws TargetException naming the problem and what to do about it
+   */
+  public static Target open(Path path, long logicalSize, long dataBytes) throws TargetException {
+    boolean device = Files.exists(path) && !Files.isRegularFile(path) && !Files.isDirectory(path);
+    if (Files.isDirectory(path)) throw new TargetException(path + " is a directory; give a file or a block device as --output");
+    try {
+      if (device) {
+        long devSize = BlockDevices.size(path);
+        if (devSize < logicalSize) {
+          throw new TargetException("target " + path + " is too small: " + devSize + " bytes, the image needs " + logicalSize);
+        }
+        List<String> mounted = BlockDevices.mountedParts(path);
+        if (!mounted.isEmpty()) {
+          throw new TargetException("target " + path + " has mounted filesystems (" + String.join(", ", mounted) + "); unmount them first");
+        }
+        FileChannel ch = FileChannel.open(path, StandardOpenOption.WRITE, StandardOpenOption.READ);
+        return new Target(path, ch, true, devSize);
+      }
+      Path parent = path.toAbsolutePath().getParent();
+      if (parent != null && !Files.isDirectory(parent)) {
+        throw new TargetException("directory " + parent + " does not exist; create it or choose another --output");
+      }
+      FileStore store = Files.getFileStore(parent == null ? path.toAbsolutePath() : parent);
+      long existing = Files.exists(path) ? Files.size(path) : 0;
+      long usable = store.getUsableSpace() + existing;
+      if (usable < dataBytes) {
+        throw new TargetException("not enough space for " + path + ": the image needs " + dataBytes + " bytes, " + usable
+            + " are free on " + store + "; free some space or write elsewhere");
+      }
+      FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ,
+          StandardOpenOption.TRUNCATE_EXISTING);
+      if (logicalSize > 0) {
+        ch.write(ByteBuffer.wrap(new byte[1]), logicalSize - 1); // extend sparsely to the image size
+      }
+      return new Target(path, ch, false, logicalSize);
+    } catch (TargetException e) {
+      throw e;
+    } catch (NoSuchFileException e) {
+      throw new TargetException("cannot open " + path + ": no such file or directory");
+    } catch (IOException e) {
+      throw new TargetException("cannot open " + path + ": " + e.getMessage());
+    }
+  }
+
+  public Path path() {
+    return path;
+  }
+
+  public boolean blockDevice() {
+    return blockDevice;
+  }
+
+  public long size() {
+    return size;
+  }
+
+  /** Writes {@code len} bytes of {@code data} at {@code offset}. Thread-safe. */
+  public void write(long offset, byte[] data, int len) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(data, 0, len);
+    long pos = offset;
+    while (b.hasRemaining()) pos += channel.write(b, pos);
+  }
+
+  /** Reads back {@code len} bytes at {@code offset} into {@code out}. Thread-safe. */
+  public void read(long offset, byte[] out, int len) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(out, 0, len);
+    long pos = offset;
+    while (b.hasRemaining()) {
+      int n = channel.read(b, pos);
+      if (n < 0) throw new IOException("unexpected end of " + path + " at " + pos);
+      pos += n;
+    }
+  }
+
+  /** Flushes data and metadata to stable storage. */
+  public void sync() throws IOException {
+    channel.force(true);
+  }
+
+  @Override
+  public void close() throws IOException {
+    channel.close();
+  }
+}

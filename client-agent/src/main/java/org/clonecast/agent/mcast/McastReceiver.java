@@ -1,0 +1,482 @@
+package org.clonecast.agent.mcast;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.DatagramPacket;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.clonecast.agent.disk.Target;
+import org.clonecast.agent.disk.TargetException;
+import org.clonecast.common.net.ControlCodec;
+import org.clonecast.common.net.Ipv4;
+import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.image.ChunkCodec;
+import org.clonecast.protocol.image.ChunkEntry;
+import org.clonecast.protocol.image.ChunkKind;
+import org.clonecast.protocol.image.ChunkVerificationException;
+import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.mcast.Announce;
+import org.clonecast.protocol.mcast.ChunkRebuilder;
+import org.clonecast.protocol.mcast.ControlMessage;
+import org.clonecast.protocol.mcast.DataPacket;
+import org.clonecast.protocol.mcast.McastPacket;
+import org.clonecast.protocol.mcast.Nak;
+import org.clonecast.protocol.mcast.ReceiverMachine;
+import org.clonecast.protocol.mcast.RepairPacket;
+import org.clonecast.protocol.wire.MalformedPacketException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Receives one image: finds the sender (its announcements, or a given address), joins over TCP,
+ * collects chunks from the multicast group, and hands complete chunks to worker threads that
+ * rebuild, decompress, verify and write them. The network event loop only copies packets into
+ * chunk buffers, so disk and CPU work never block receiving.
+ */
+public final class McastReceiver {
+  private static final Logger log = LoggerFactory.getLogger(McastReceiver.class);
+  private static final int MAX_DATAGRAM = 9216;
+  private static final int MAX_PENDING_WRITES = 96;
+  private static final long STATUS_NANOS = 100_000_000L;
+
+  /** Progress callbacks, on the receiver's event loop. */
+  public interface Listener {
+    default void joined(Manifest manifest, int chunksNeeded) {}
+
+    default void progress(long bytesWritten, long dataBytes, int chunksWritten, int chunksNeeded) {}
+  }
+
+  private enum Phase { DISCOVERING, CONNECTING, RECEIVING, FINISHING, DONE }
+
+  private final ReceiveSettings settings;
+  private final NetInterface nif;
+  private final Listener listener;
+  private final CompletableFuture<ReceiveResult> result = new CompletableFuture<>();
+  private final AtomicLong bytesWritten = new AtomicLong();
+  private final AtomicLong malformed = new AtomicLong();
+  private final AtomicInteger pendingWrites = new AtomicInteger();
+  private final List<Integer> doneBatch = new ArrayList<>();
+  private EventLoopGroup group;
+  private EventLoop loop;
+  private ExecutorService workers;
+  private DatagramChannel udp;
+  private Channel control;
+  private Phase phase = Phase.DISCOVERING;
+  private ReceiverMachine machine;
+  private Manifest manifest;
+  private Target target;
+  private int sessionId = -1;
+  private InetSocketAddress feedback;
+  private long dataBytes;
+  private long startNanos;
+  private long lastStatusNanos;
+  private long rejected;
+  private long overflow;
+  private ScheduledFuture<?> timer;
+  private ScheduledFuture<?> joinDeadline;
+  private final ThreadLocal<byte[]> scratch;
+
+  public McastReceiver(ReceiveSettings settings, NetInterface nif, Listener listener) {
+    this.settings = settings;
+    this.nif = nif;
+    this.listener = listener;
+    this.scratch = ThreadLocal.withInitial(() -> new byte[manifest.chunkSize()]);
+  }
+
+  /** Starts listening; the future completes with the outcome (never exceptionally). */
+  public CompletableFuture<ReceiveResult> start() {
+    group = Transport.group(1, "mcast-recv");
+    loop = group.next();
+    workers = Executors.newFixedThreadPool(settings.workers(), r -> {
+      Thread t = new Thread(r, "chunk-writer");
+      t.setDaemon(true);
+      return t;
+    });
+    startNanos = System.nanoTime();
+    Bootstrap b = new Bootstrap()
+        .group(loop)
+        .channel(Transport.datagram())
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .option(ChannelOption.SO_BROADCAST, true)
+        .option(ChannelOption.SO_RCVBUF, 8 << 20)
+        .option(ChannelOption.IP_MULTICAST_IF, nif.nif())
+        .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_DATAGRAM * 16))
+        .handler(new DataHandler());
+    if (Transport.epoll()) b.option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_DATAGRAM);
+    try {
+      udp = (DatagramChannel) b.bind(new InetSocketAddress(settings.port())).sync().channel();
+    } catch (Exception e) {
+      return fail("cannot listen on UDP port " + settings.port() + ": " + e.getMessage() + " (is another receiver running? choose one with --port)");
+    }
+    log.info("mcast receiver listening on {} port {}", nif.name(), settings.port());
+    loop.execute(() -> {
+      if (settings.server() != null) {
+        connect(settings.server());
+      }
+      if (!settings.joinTimeout().isZero()) {
+        joinDeadline = loop.schedule(() -> {
+          if (phase == Phase.DISCOVERING || phase == Phase.CONNECTING) {
+            fail("no sender found on " + nif.name() + " within " + settings.joinTimeout().toSeconds() + " s");
+          }
+        }, settings.joinTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      }
+    });
+    return result;
+  }
+
+  // ---- joining -----------------------------------------------------------------------------
+
+  private void onAnnounce(Announce a, InetSocketAddress from) {
+    if (phase == Phase.DISCOVERING && a.state() != Announce.State.ENDED && nif.onLink(from.getAddress())) {
+      log.info("mcast found session {} from {} (image {}, {} bytes)", Integer.toHexString(a.sessionId()),
+          from.getAddress().getHostAddress(), a.imageId(), a.logicalSize());
+      connect(new InetSocketAddress(from.getAddress(), a.controlPort()));
+    } else if (a.sessionId() == sessionId && a.state() == Announce.State.ENDED && phase == Phase.RECEIVING) {
+      // The control connection normally says this first; the announcement covers a lost END.
+      loop.schedule(() -> {
+        if (phase == Phase.RECEIVING) fail("the sender ended the session before this receiver had every chunk");
+      }, 2, TimeUnit.SECONDS);
+    }
+  }
+
+  private void connect(InetSocketAddress server) {
+    phase = Phase.CONNECTING;
+    Bootstrap b = new Bootstrap()
+        .group(loop)
+        .channel(Transport.socket())
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+        .handler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            ControlCodec.install(ch.pipeline());
+            ch.pipeline().addLast(new ControlHandler());
+          }
+        });
+    ChannelFuture f = b.connect(server);
+    f.addListener(x -> {
+      if (x.isSuccess()) {
+        control = f.channel();
+        control.writeAndFlush(new ControlMessage.Hello(McastPacket.VERSION, 0, settings.name()));
+      } else if (settings.server() != null) {
+        fail("cannot connect to sender " + server + ": " + x.cause().getMessage());
+      } else {
+        log.warn("mcast cannot connect to {}: {}; waiting for the next announcement", server, x.cause().getMessage());
+        phase = Phase.DISCOVERING;
+      }
+    });
+  }
+
+  private void welcome(ControlMessage.Welcome w) {
+    if (phase != Phase.CONNECTING) {
+      fail("unexpected WELCOME from the sender");
+      return;
+    }
+    if (joinDeadline != null) joinDeadline.cancel(false);
+    manifest = w.manifest();
+    sessionId = w.sessionId();
+    InetSocketAddress remote = (InetSocketAddress) control.remoteAddress();
+    feedback = new InetSocketAddress(remote.getAddress(), w.dataPort());
+    BitSet needed = new BitSet();
+    List<Integer> zeros = new ArrayList<>();
+    for (ChunkEntry e : manifest.chunks()) {
+      if (e.kind() == ChunkKind.ZERO) {
+        zeros.add(e.index());
+      } else {
+        needed.set(e.index());
+        dataBytes += manifest.logicalLength(e.index());
+      }
+    }
+    try {
+      target = Target.open(settings.output(), manifest.logicalSize(), dataBytes);
+    } catch (TargetException e) {
+      control.writeAndFlush(new ControlMessage.Finished(false, e.getMessage(), 0, 0, 0, 0));
+      fail(e.getMessage());
+      return;
+    }
+    machine = new ReceiverMachine(manifest, sessionId, w.receiverId(), w.symbolSize(), needed, ReceiverMachine.Settings.defaults());
+    phase = Phase.RECEIVING;
+    log.info("mcast joined session {} as receiver {}: {} chunks of {} to receive, group {}", Integer.toHexString(sessionId),
+        w.receiverId(), needed.cardinality(), manifest.chunkCount(), Ipv4.fromInt(w.group()).getHostAddress());
+    udp.joinGroup(new InetSocketAddress(Ipv4.fromInt(w.group()), w.dataPort()), nif.nif()).addListener(f -> {
+      if (!f.isSuccess()) fail("cannot join multicast group " + Ipv4.fromInt(w.group()).getHostAddress() + " on " + nif.name() + ": " + f.cause().getMessage());
+    });
+    control.writeAndFlush(new ControlMessage.Need(needed));
+    listener.joined(manifest, needed.cardinality());
+    if (target.blockDevice() && !zeros.isEmpty()) zeroFill(zeros);
+    timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
+    maybeFinish();
+  }
+
+  /** A block device keeps old data where the image has zero chunks: overwrite it. */
+  private void zeroFill(List<Integer> zeros) {
+    pendingWrites.incrementAndGet();
+    workers.execute(() -> {
+      try {
+        byte[] z = new byte[manifest.chunkSize()];
+        for (int c : zeros) target.write(manifest.logicalOffset(c), z, manifest.logicalLength(c));
+        loop.execute(() -> {
+          pendingWrites.decrementAndGet();
+          maybeFinish();
+        });
+      } catch (IOException e) {
+        loop.execute(() -> writeFailed(e));
+      }
+    });
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------
+
+  private void onChunk(ReceiverMachine.CompleteChunk cc) {
+    if (pendingWrites.get() >= MAX_PENDING_WRITES) {
+      overflow++;
+      machine.chunkRejected(cc.chunk()); // the disk is behind: take it from a later pass
+      return;
+    }
+    pendingWrites.incrementAndGet();
+    workers.execute(() -> writeChunk(cc));
+  }
+
+  /** On a worker: rebuild, decompress, verify, write. */
+  private void writeChunk(ReceiverMachine.CompleteChunk cc) {
+    int c = cc.chunk();
+    try {
+      byte[] stored = ChunkRebuilder.rebuild(cc);
+      int len = manifest.logicalLength(c);
+      byte[] out = scratch.get();
+      ChunkCodec.decode(manifest.chunks().get(c), ByteBuffer.wrap(stored), out, 0, len);
+      target.write(manifest.logicalOffset(c), out, len);
+      loop.execute(() -> written(c, len));
+    } catch (ChunkVerificationException e) {
+      loop.execute(() -> {
+        pendingWrites.decrementAndGet();
+        rejected++;
+        log.warn("mcast chunk {} failed verification, will take it again: {}", c, e.getMessage());
+        if (machine != null) machine.chunkRejected(c);
+      });
+    } catch (IOException e) {
+      loop.execute(() -> writeFailed(e));
+    } catch (RuntimeException e) {
+      loop.execute(() -> {
+        pendingWrites.decrementAndGet();
+        rejected++;
+        log.warn("mcast chunk {} could not be rebuilt, will take it again: {}", c, e.toString());
+        if (machine != null) machine.chunkRejected(c);
+      });
+    }
+  }
+
+  private void written(int chunk, int len) {
+    pendingWrites.decrementAndGet();
+    if (phase != Phase.RECEIVING) return;
+    machine.chunkWritten(chunk);
+    doneBatch.add(chunk);
+    bytesWritten.addAndGet(len);
+    if (doneBatch.size() >= 32) flushDone();
+    maybeFinish();
+  }
+
+  private void writeFailed(IOException e) {
+    pendingWrites.decrementAndGet();
+    String reason = "writing " + settings.output() + " failed: " + e.getMessage();
+    if (control != null && control.isActive()) {
+      control.writeAndFlush(new ControlMessage.Finished(false, reason, bytesWritten.get(), machine.received(), machine.repairsReceived(), machine.duplicates()));
+    }
+    fail(reason);
+  }
+
+  private void flushDone() {
+    if (doneBatch.isEmpty() || control == null) return;
+    int[] c = doneBatch.stream().mapToInt(Integer::intValue).toArray();
+    doneBatch.clear();
+    control.writeAndFlush(new ControlMessage.Done(c));
+  }
+
+  private void onTimer() {
+    if (phase != Phase.RECEIVING) return;
+    long now = System.nanoTime();
+    for (Nak n : machine.poll(now)) sendFeedback(n);
+    if (now - lastStatusNanos >= STATUS_NANOS) {
+      lastStatusNanos = now;
+      flushDone();
+      sendFeedback(machine.status(bytesWritten.get()));
+      listener.progress(bytesWritten.get(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
+    }
+    udp.flush();
+  }
+
+  private void sendFeedback(McastPacket p) {
+    ByteBuf b = udp.alloc().buffer(256);
+    p.encode(b);
+    udp.write(new DatagramPacket(b, feedback));
+  }
+
+  // ---- finishing ---------------------------------------------------------------------------
+
+  private void maybeFinish() {
+    if (phase != Phase.RECEIVING || !machine.allWritten() || pendingWrites.get() > 0) return;
+    phase = Phase.FINISHING;
+    flushDone();
+    sendFeedback(machine.status(bytesWritten.get()));
+    udp.flush();
+    listener.progress(bytesWritten.get(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
+    workers.execute(() -> {
+      try {
+        target.sync();
+        loop.execute(this::finished);
+      } catch (IOException e) {
+        loop.execute(() -> {
+          pendingWrites.incrementAndGet();
+          phase = Phase.RECEIVING;
+          writeFailed(e);
+        });
+      }
+    });
+  }
+
+  private void finished() {
+    ReceiveResult r = new ReceiveResult(true, "ok", manifest.logicalSize(), System.nanoTime() - startNanos,
+        machine.received(), machine.repairsReceived(), machine.duplicates(), rejected);
+    log.info("mcast receive complete: {} bytes, {} packets ({} repair, {} duplicate), {} chunks rejected, {} dropped for a slow disk",
+        r.bytesWritten(), r.packets(), r.repairs(), r.duplicates(), rejected, overflow);
+    if (control != null && control.isActive()) {
+      control.writeAndFlush(new ControlMessage.Finished(true, "ok", r.bytesWritten(), r.packets(), r.repairs(), r.duplicates()))
+          .addListener(f -> complete(r));
+    } else {
+      complete(r);
+    }
+  }
+
+  private CompletableFuture<ReceiveResult> fail(String reason) {
+    long packets = machine == null ? 0 : machine.received();
+    long repairs = machine == null ? 0 : machine.repairsReceived();
+    long dups = machine == null ? 0 : machine.duplicates();
+    complete(new ReceiveResult(false, reason, bytesWritten.get(), System.nanoTime() - startNanos, packets, repairs, dups, rejected));
+    return result;
+  }
+
+  private void complete(ReceiveResult r) {
+    if (phase == Phase.DONE) return;
+    phase = Phase.DONE;
+    if (timer != null) timer.cancel(false);
+    if (control != null) control.close();
+    if (udp != null) udp.close();
+    workers.shutdown();
+    try {
+      if (target != null) target.close();
+    } catch (IOException e) {
+      log.warn("closing {}: {}", settings.output(), e.toString());
+    }
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    result.complete(r);
+  }
+
+  /** Stops now (operator interrupt): the sender is told through the closed connection. */
+  public void stop(String reason) {
+    if (loop != null) loop.execute(() -> fail(reason));
+  }
+
+  public long malformed() {
+    return malformed.get();
+  }
+
+  // ---- handlers ----------------------------------------------------------------------------
+
+  private final class DataHandler extends SimpleChannelInboundHandler<DatagramPacket> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
+      ByteBuf buf = p.content();
+      if (!ReceiverMachine.looksLikeOurs(buf)) {
+        malformed.incrementAndGet();
+        return;
+      }
+      McastPacket m;
+      try {
+        m = McastPacket.decode(buf);
+      } catch (MalformedPacketException e) {
+        malformed.incrementAndGet();
+        log.debug("mcast malformed packet from {}: {}", p.sender(), e.getMessage());
+        return;
+      }
+      if (m instanceof Announce a) {
+        onAnnounce(a, p.sender());
+        return;
+      }
+      if (phase != Phase.RECEIVING) return;
+      long now = System.nanoTime();
+      ReceiverMachine.CompleteChunk cc = null;
+      if (m instanceof DataPacket d) {
+        cc = machine.onData(d, now);
+      } else if (m instanceof RepairPacket r) {
+        cc = machine.onRepair(r, now);
+      }
+      if (cc != null) onChunk(cc);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.warn("mcast data socket error: {}", cause.toString());
+    }
+  }
+
+  private final class ControlHandler extends SimpleChannelInboundHandler<ByteBuf> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf frame) {
+      ControlMessage msg;
+      try {
+        msg = ControlMessage.decode(frame);
+      } catch (MalformedPacketException e) {
+        malformed.incrementAndGet();
+        fail("the sender sent a malformed control frame: " + e.getMessage());
+        return;
+      }
+      if (msg instanceof ControlMessage.Welcome w) {
+        welcome(w);
+      } else if (msg instanceof ControlMessage.End e) {
+        if (phase == Phase.FINISHING) return; // our FINISHED crossed the sender's END
+        fail("the sender ended this receive: " + e.reason());
+      } else {
+        fail("unexpected " + msg.getClass().getSimpleName() + " from the sender");
+      }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      if (phase == Phase.CONNECTING && settings.server() == null) {
+        phase = Phase.DISCOVERING; // try the next announcement
+      } else if (phase == Phase.RECEIVING || phase == Phase.CONNECTING) {
+        fail("the control connection to the sender closed before the image was complete");
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug("mcast control: {}", cause.toString());
+      ctx.close();
+    }
+  }
+}

@@ -1,0 +1,25 @@
+package org.clonecast.agent.mcast;
+
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * One receive: where to listen, where to write.
+ *
+ * @param server the sender's control address, or null to find it from its announcements
+ * @param joinTimeout give up when no sender is found in this time (zero: wait for ever)
+ * @param workers threads that rebuild, decompress, verify and write chunks
+ */
+public record ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
+    Duration joinTimeout, int workers) {
+  public ReceiveSettings {
+    Objects.requireNonNull(interfaceName, "interfaceName");
+    Objects.requireNonNull(output, "output");
+    Objects.requireNonNull(name, "name");
+    if (port < 1 || port > 65535) throw new IllegalArgumentException("port " + port + " out of 1..65535");
+    if (workers < 1) throw new IllegalArgumentException("workers " + workers);
+    if (joinTimeout.isNegative()) throw new IllegalArgumentException("join timeout negative");
+  }
+}

@@ -1,0 +1,242 @@
+package org.clonecast.protocol.mcast;
+
+import io.netty.buffer.ByteBuf;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.Objects;
+import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.MalformedImageException;
+import org.clonecast.protocol.wire.MalformedPacketException;
+
+/**
+ * Frames of the per-receiver TCP control connection (docs/protocol.md §3). On the wire each
+ * frame is a u32 length followed by the bytes {@link #encode} writes (a type byte, then the
+ * body); the length is added and removed by the channel pipeline. Decoders ignore trailing
+ * bytes, so later versions can append fields.
+ */
+public sealed interface ControlMessage {
+
+  int TYPE_HELLO = 1;
+  int TYPE_WELCOME = 2;
+  int TYPE_NEED = 3;
+  int TYPE_DONE = 4;
+  int TYPE_FINISHED = 5;
+  int TYPE_END = 6;
+
+  /** Longest frame either side accepts: a manifest for a multi-terabyte disk fits. */
+  int MAX_FRAME = 256 << 20;
+  /** Longest string field. */
+  int MAX_STRING = 4096;
+
+  void encode(ByteBuf out);
+
+  /** Decodes one frame (without its length prefix). */
+  static ControlMessage decode(ByteBuf in) {
+    try {
+      int type = in.readUnsignedByte();
+      return switch (type) {
+        case TYPE_HELLO -> Hello.decodeBody(in);
+        case TYPE_WELCOME -> Welcome.decodeBody(in);
+        case TYPE_NEED -> Need.decodeBody(in);
+        case TYPE_DONE -> Done.decodeBody(in);
+        case TYPE_FINISHED -> Finished.decodeBody(in);
+        case TYPE_END -> End.decodeBody(in);
+        default -> throw new MalformedPacketException("unknown control frame type " + type);
+      };
+    } catch (IndexOutOfBoundsException e) {
+      throw new MalformedPacketException("control frame truncated: " + e.getMessage());
+    } catch (MalformedImageException e) {
+      throw new MalformedPacketException("WELCOME manifest: " + e.getMessage());
+    }
+  }
+
+  private static void writeString(ByteBuf out, String s) {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    if (b.length > MAX_STRING) b = Arrays.copyOf(b, MAX_STRING);
+    out.writeShort(b.length);
+    out.writeBytes(b);
+  }
+
+  private static String readString(ByteBuf in, String what) {
+    int len = in.readUnsignedShort();
+    if (len > MAX_STRING) throw new MalformedPacketException(what + " length " + len + " > " + MAX_STRING);
+    return in.readCharSequence(len, StandardCharsets.UTF_8).toString();
+  }
+
+  /** Receiver → sender, first frame: who I am and what I speak. */
+  record Hello(int version, int capabilities, String name) implements ControlMessage {
+    public Hello {
+      Objects.requireNonNull(name, "name");
+    }
+
+    static Hello decodeBody(ByteBuf in) {
+      int version = in.readUnsignedShort();
+      int caps = in.readInt();
+      return new Hello(version, caps, readString(in, "HELLO name"));
+    }
+
+    @Override
+    public void encode(ByteBuf out) {
+      out.writeByte(TYPE_HELLO); // type
+      out.writeShort(version); // protocol version
+      out.writeInt(capabilities); // capability bits
+      writeString(out, name); // receiver name (hostname)
+    }
+  }
+
+  /** Sender → receiver: the session, the receiver's id, where data flows, and the manifest. */
+  record Welcome(int sessionId, int receiverId, int group, int dataPort, int symbolSize, int capabilities, Manifest manifest)
+      implements ControlMessage {
+    public Welcome {
+      Objects.requireNonNull(manifest, "manifest");
+      if (receiverId < 0 || receiverId > 0xFFFF) throw new IllegalArgumentException("receiver id " + receiverId);
+      if (dataPort < 1 || dataPort > 0xFFFF) throw new IllegalArgumentException("data port " + dataPort);
+    }
+
+    static Welcome decodeBody(ByteBuf in) {
+      int session = in.readInt();
+      int receiver = in.readUnsignedShort();
+      int group = in.readInt();
+      int port = in.readUnsignedShort();
+      int symbol = in.readUnsignedShort();
+      int caps = in.readInt();
+      if (port == 0) throw new MalformedPacketException("WELCOME data port 0");
+      if (symbol < SymbolLayout.MIN_SYMBOL_SIZE || symbol > SymbolLayout.MAX_SYMBOL_SIZE) {
+        throw new MalformedPacketException("WELCOME symbol size " + symbol + " out of range");
+      }
+      return new Welcome(session, receiver, group, port, symbol, caps, Manifest.decode(in));
+    }
+
+    @Override
+    public void encode(ByteBuf out) {
+      out.writeByte(TYPE_WELCOME); // type
+      out.writeInt(sessionId); // session id
+      out.writeShort(receiverId); // receiver id
+      out.writeInt(group); // data group IPv4
+      out.writeShort(dataPort); // data UDP port
+      out.writeShort(symbolSize); // symbol size
+      out.writeInt(capabilities); // capability bits
+      manifest.encode(out); // image manifest
+    }
+  }
+
+  /** Receiver → sender: add these chunks to what I need (all at join, or re-requests). */
+  record Need(BitSet chunks) implements ControlMessage {
+    public Need {
+      chunks = (BitSet) chunks.clone();
+    }
+
+    @Override
+    public BitSet chunks() {
+      return (BitSet) chunks.clone();
+    }
+
+    static Need decodeBody(ByteBuf in) {
+      int bytes = in.readInt();
+      if (bytes < 0 || bytes > in.readableBytes()) {
+        throw new MalformedPacketException("NEED bitmap of " + bytes + " bytes, " + in.readableBytes() + " left");
+      }
+      byte[] b = new byte[bytes];
+      in.readBytes(b);
+      return new Need(BitSet.valueOf(b));
+    }
+
+    @Override
+    public void encode(ByteBuf out) {
+      byte[] b = chunks.toByteArray();
+      out.writeByte(TYPE_NEED); // type
+      out.writeInt(b.length); // bitmap length
+      out.writeBytes(b); // bitmap, bit i = chunk i, LSB first
+    }
+  }
+
+  /** Receiver → sender: these chunks are written and verified. */
+  record Done(int[] chunks) implements ControlMessage {
+    public Done {
+      chunks = chunks.clone();
+    }
+
+    @Override
+    public int[] chunks() {
+      return chunks.clone();
+    }
+
+    static Done decodeBody(ByteBuf in) {
+      int n = in.readInt();
+      if (n < 0 || (long) n * 4 > in.readableBytes()) {
+        throw new MalformedPacketException("DONE count " + n + ", " + in.readableBytes() + " bytes left");
+      }
+      int[] c = new int[n];
+      for (int i = 0; i < n; i++) {
+        c[i] = in.readInt();
+        if (c[i] < 0) throw new MalformedPacketException("DONE chunk " + Integer.toUnsignedString(c[i]) + " too large");
+      }
+      return new Done(c);
+    }
+
+    @Override
+    public void encode(ByteBuf out) {
+      out.writeByte(TYPE_DONE); // type
+      out.writeInt(chunks.length); // count
+      for (int c : chunks) out.writeInt(c); // chunk index
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Done d && Arrays.equals(d.chunks, chunks);
+    }
+
+    @Override
+    public int hashCode() {
+      return Arrays.hashCode(chunks);
+    }
+
+    @Override
+    public String toString() {
+      return "Done" + Arrays.toString(chunks);
+    }
+  }
+
+  /** Receiver → sender, last frame: the outcome, after the target is flushed to stable storage. */
+  record Finished(boolean ok, String reason, long bytesWritten, long packets, long repairs, long duplicates)
+      implements ControlMessage {
+    public Finished {
+      Objects.requireNonNull(reason, "reason");
+    }
+
+    static Finished decodeBody(ByteBuf in) {
+      boolean ok = in.readBoolean();
+      String reason = readString(in, "FINISHED reason");
+      return new Finished(ok, reason, in.readLong(), in.readLong(), in.readLong(), in.readLong());
+    }
+
+    @Override
+    public void encode(ByteBuf out) {
+      out.writeByte(TYPE_FINISHED); // type
+      out.writeBoolean(ok); // success
+      writeString(out, reason); // reason or "ok"
+      out.writeLong(bytesWritten); // logical bytes written
+      out.writeLong(packets); // packets received
+      out.writeLong(repairs); // repair packets received
+      out.writeLong(duplicates); // duplicate packets received
+    }
+  }
+
+  /** Sender → receiver: the session is over for you, and why. */
+  record End(String reason) implements ControlMessage {
+    public End {
+      Objects.requireNonNull(reason, "reason");
+    }
+
+    static End decodeBody(ByteBuf in) {
+      return new End(readString(in, "END reason"));
+    }
+
+    @Override
+    public void encode(ByteBuf out) {
+      out.writeByte(TYPE_END); // type
+      writeString(out, reason); // why
+    }
+  }
+}

@@ -1,0 +1,66 @@
+package org.clonecast.protocol.mcast;
+
+import io.netty.buffer.ByteBuf;
+import org.clonecast.protocol.wire.MalformedPacketException;
+
+/**
+ * A UDP packet of the native protocol. Every packet starts with the same 8-byte header
+ * (docs/protocol.md §2): magic, version, type, session id. Decoders accept packets longer
+ * than the fields they know, so later versions can append fields.
+ */
+public sealed interface McastPacket
+    permits DataPacket, RepairPacket, Announce, Nak, Status {
+
+  /** Magic number that starts every packet: rejects stray traffic on the port cheaply. */
+  int MAGIC = 0xCC1D;
+  /** Protocol version carried in every packet and in the control handshake. */
+  int VERSION = 1;
+  /** Size of the common header. */
+  int HEADER_BYTES = 8;
+
+  int TYPE_DATA = 1;
+  int TYPE_REPAIR = 2;
+  int TYPE_ANNOUNCE = 3;
+  int TYPE_NAK = 4;
+  int TYPE_STATUS = 5;
+
+  /** Session this packet belongs to; receivers ignore other sessions. */
+  int sessionId();
+
+  /** Appends the whole packet, header included, to {@code out}. */
+  void encode(ByteBuf out);
+
+  /** Decodes the packet at {@code in}'s reader index; data payloads are retained slices of {@code in}. */
+  static McastPacket decode(ByteBuf in) {
+    try {
+      int magic = in.readUnsignedShort();
+      if (magic != MAGIC) {
+        throw new MalformedPacketException(String.format("magic 0x%04x, want 0x%04x", magic, MAGIC));
+      }
+      int version = in.readUnsignedByte();
+      if (version != VERSION) {
+        throw new MalformedPacketException("protocol version " + version + ", want " + VERSION);
+      }
+      int type = in.readUnsignedByte();
+      int session = in.readInt();
+      return switch (type) {
+        case TYPE_DATA -> DataPacket.decodeBody(session, in);
+        case TYPE_REPAIR -> RepairPacket.decodeBody(session, in);
+        case TYPE_ANNOUNCE -> Announce.decodeBody(session, in);
+        case TYPE_NAK -> Nak.decodeBody(session, in);
+        case TYPE_STATUS -> Status.decodeBody(session, in);
+        default -> throw new MalformedPacketException("unknown packet type " + type);
+      };
+    } catch (IndexOutOfBoundsException e) {
+      throw new MalformedPacketException("packet truncated: " + e.getMessage());
+    }
+  }
+
+  /** Writes the common header. */
+  static void encodeHeader(ByteBuf out, int type, int sessionId) {
+    out.writeShort(MAGIC); // magic
+    out.writeByte(VERSION); // version
+    out.writeByte(type); // type
+    out.writeInt(sessionId); // session id
+  }
+}

@@ -1,0 +1,109 @@
+package org.clonecast.protocol.mcast;
+
+import java.util.ArrayDeque;
+
+/**
+ * Paces the sender: a token bucket whose rate follows the receivers' loss (AIMD), capped by the
+ * operator's {@code --rate}. Pure and single-threaded; time comes in as {@code nowNanos}.
+ *
+ * <p>Loss is only a congestion signal when it rises above what the path loses anyway: a
+ * receiver behind a lossy cable loses 2% at any rate, and slowing down would not help it (FEC
+ * does). So the pacer keeps the lowest median loss of the last {@code FLOOR_WINDOW} samples as
+ * the floor (at most 10%), backs off by a fifth when the median exceeds floor + margin, and otherwise climbs
+ * by a sixteenth per sample. The median (from {@link SenderMachine#medianLossPermille}) means one
+ * slow receiver cannot drag the rate down while others keep up.
+ */
+public final class Pacer {
+
+  /**
+   * @param maxBytesPerSecond hard cap
+   * @param minBytesPerSecond never slower than this
+   * @param startBytesPerSecond rate before any feedback
+   * @param burstBytes bucket depth: how much may leave back to back
+   * @param marginPermille loss above the floor that counts as congestion
+   */
+  public record Settings(
+      long maxBytesPerSecond, long minBytesPerSecond, long startBytesPerSecond, int burstBytes, int marginPermille) {
+    public Settings {
+      if (minBytesPerSecond <= 0 || maxBytesPerSecond < minBytesPerSecond) {
+        throw new IllegalArgumentException("rate bounds " + minBytesPerSecond + ".." + maxBytesPerSecond);
+      }
+      if (burstBytes <= 0) throw new IllegalArgumentException("burst " + burstBytes);
+      startBytesPerSecond = Math.max(minBytesPerSecond, Math.min(maxBytesPerSecond, startBytesPerSecond));
+    }
+
+    /** Adaptive pacing up to {@code maxBytesPerSecond}. */
+    public static Settings adaptive(long maxBytesPerSecond) {
+      long min = Math.min(maxBytesPerSecond, 1_000_000L);
+      return new Settings(maxBytesPerSecond, min, Math.min(maxBytesPerSecond, 60_000_000L), 128 * 1024, 30);
+    }
+  }
+
+  /** Samples kept for the loss floor (about ten seconds at ten samples a second). */
+  static final int FLOOR_WINDOW = 100;
+  /** Highest loss ever taken for the path's own. */
+  static final int MAX_FLOOR_PERMILLE = 100;
+  private static final long DECREASE_SPACING_NANOS = 200_000_000L;
+
+  private final Settings settings;
+  private final ArrayDeque<Integer> samples = new ArrayDeque<>();
+  private double rate;
+  private double tokens;
+  private long lastRefillNanos;
+  private long lastDecreaseNanos = Long.MIN_VALUE / 2;
+
+  public Pacer(Settings settings, long nowNanos) {
+    this.settings = settings;
+    this.rate = settings.startBytesPerSecond();
+    this.tokens = settings.burstBytes();
+    this.lastRefillNanos = nowNanos;
+  }
+
+  /** Current rate in bytes per second. */
+  public long rateBytesPerSecond() {
+    return (long) rate;
+  }
+
+  private void refill(long now) {
+    long dt = now - lastRefillNanos;
+    if (dt > 0) {
+      tokens = Math.min(settings.burstBytes(), tokens + rate * dt / 1e9);
+      lastRefillNanos = now;
+    }
+  }
+
+  /** Bytes that may be sent now. */
+  public long available(long now) {
+    refill(now);
+    return (long) tokens;
+  }
+
+  /** Spends tokens for bytes sent (may go negative: the next send waits longer). */
+  public void consume(long bytes) {
+    tokens -= bytes;
+  }
+
+  /** Nanoseconds from {@code now} until {@code bytes} may be sent. */
+  public long nanosUntil(long bytes, long now) {
+    refill(now);
+    double missing = bytes - tokens;
+    return missing <= 0 ? 0 : (long) Math.ceil(missing * 1e9 / rate);
+  }
+
+  /** Feeds one loss sample (median over receivers, per mille), about every 100 ms. */
+  public void onLoss(int medianLossPermille, long now) {
+    samples.addLast(medianLossPermille);
+    if (samples.size() > FLOOR_WINDOW) samples.removeFirst();
+    // A path may lose a few percent at any rate, but not a tenth of everything: above that the
+    // loss is ours (full queues), even when it has been there since the first sample.
+    int floor = Math.min(MAX_FLOOR_PERMILLE, samples.stream().mapToInt(Integer::intValue).min().orElse(0));
+    if (medianLossPermille > floor + settings.marginPermille()) {
+      if (now - lastDecreaseNanos >= DECREASE_SPACING_NANOS) {
+        rate = Math.max(settings.minBytesPerSecond(), rate * 0.8);
+        lastDecreaseNanos = now;
+      }
+    } else if (medianLossPermille <= floor + settings.marginPermille() / 3) {
+      rate = Math.min(settings.maxBytesPerSecond(), rate + Math.max(rate / 16, 1_000_000));
+    }
+  }
+}

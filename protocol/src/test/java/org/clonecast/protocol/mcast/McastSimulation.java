@@ -1,0 +1,179 @@
+package org.clonecast.protocol.mcast;
+
+import io.netty.buffer.Unpooled;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Random;
+import java.util.UUID;
+import org.clonecast.protocol.image.ChunkCodec;
+import org.clonecast.protocol.image.ChunkEntry;
+import org.clonecast.protocol.image.ChunkKind;
+import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.Sha256;
+
+/**
+ * A whole session in memory: one {@link SenderMachine}, several {@link ReceiverMachine}s, a
+ * seeded lossy channel per receiver and a virtual clock. Packets go through the real encoders,
+ * decoders and the FEC code, so what the receivers rebuild is compared byte for byte.
+ */
+final class McastSimulation {
+  static final int SYMBOL = 1000;
+  static final long PACKET_NANOS = 100_000; // 10k packets per virtual second
+
+  final Manifest manifest;
+  final byte[][] stored;
+  final SenderMachine sender;
+  final List<Sim> receivers = new ArrayList<>();
+  final Random random;
+  long now = 1_000_000_000L;
+  long sent;
+
+  /** A receiver in the simulation. */
+  final class Sim {
+    final String name;
+    final double loss;
+    final long joinAt;
+    final long dieAt;
+    int id = -1;
+    ReceiverMachine machine;
+    boolean finished;
+    long rebuiltOk;
+    long lastStatus;
+
+    Sim(String name, double loss, long joinAt, long dieAt) {
+      this.name = name;
+      this.loss = loss;
+      this.joinAt = joinAt;
+      this.dieAt = dieAt;
+    }
+
+    boolean alive() {
+      return id >= 0 && now < dieAt && !finished;
+    }
+  }
+
+  McastSimulation(long seed, int chunks, SenderMachine.Settings settings) {
+    random = new Random(seed);
+    stored = new byte[chunks][];
+    List<ChunkEntry> entries = new ArrayList<>();
+    int chunkSize = 256 * 1024; // up to 262 symbols: one to three stripes, as with real chunks
+    long offset = 64;
+    for (int c = 0; c < chunks; c++) {
+      boolean zero = c % 7 == 3;
+      if (zero) {
+        entries.add(ChunkEntry.zero(c, ChunkCodec.zeroHash(chunkSize)));
+        continue;
+      }
+      int len = 1 + random.nextInt(chunkSize - 1); // stored bytes of any length, as compression leaves them
+      stored[c] = new byte[len];
+      random.nextBytes(stored[c]);
+      entries.add(new ChunkEntry(c, ChunkKind.ZSTD, offset, len, Sha256.of(new byte[32])));
+      offset += len;
+    }
+    manifest = new Manifest(UUID.randomUUID(), (long) chunks * chunkSize, chunkSize, entries, Sha256.of(new byte[32]));
+    sender = new SenderMachine(manifest, settings);
+  }
+
+  static SenderMachine.Settings settings(int minReceivers) {
+    return new SenderMachine.Settings(SYMBOL, minReceivers, 5_000_000_000L, 2_000_000_000L, 50_000_000L, 5_000_000L, 200);
+  }
+
+  Sim add(String name, double loss, long joinAfterNanos, long dieAfterNanos) {
+    Sim s = new Sim(name, loss, now + joinAfterNanos, dieAfterNanos == Long.MAX_VALUE ? Long.MAX_VALUE : now + dieAfterNanos);
+    receivers.add(s);
+    return s;
+  }
+
+  BitSet storedChunks() {
+    BitSet b = new BitSet();
+    for (int c = 0; c < stored.length; c++) if (stored[c] != null) b.set(c);
+    return b;
+  }
+
+  /** Runs until the sender is complete or the step bound is hit; returns true if complete. */
+  boolean run(long maxSteps) {
+    for (long step = 0; step < maxSteps; step++) {
+      joinDue();
+      sender.expire(now);
+      sender.maybeStart(now);
+      if (sender.complete()) return true;
+      SenderMachine.Item item = sender.next(now);
+      if (item != null) {
+        deliver(item);
+        now += PACKET_NANOS;
+      } else {
+        now += 1_000_000; // idle: a millisecond
+      }
+      feedback();
+    }
+    return false;
+  }
+
+  private void joinDue() {
+    for (Sim s : receivers) {
+      if (s.id < 0 && now >= s.joinAt) {
+        s.id = sender.join(s.name, now);
+        BitSet need = storedChunks();
+        s.machine = new ReceiverMachine(manifest, 7, s.id, SYMBOL, need, ReceiverMachine.Settings.defaults());
+        sender.need(s.id, need, now);
+      }
+    }
+  }
+
+  private void deliver(SenderMachine.Item item) {
+    sent++;
+    int c = item.chunk();
+    SymbolLayout layout = sender.layout(c);
+    McastPacket p;
+    if (!item.repair()) {
+      int j = item.symbolOrStripe();
+      p = new DataPacket(7, (int) sent, c, j, layout.sourceCount(),
+          Unpooled.wrappedBuffer(stored[c], layout.offsetOf(j), layout.lengthOf(j)));
+    } else {
+      byte[] out = new byte[SYMBOL];
+      ChunkRebuilder.encodeRepair(stored[c], layout, item.symbolOrStripe(), item.row(), out);
+      p = new RepairPacket(7, (int) sent, c, item.symbolOrStripe(), item.row(), layout.sourceCount(), Unpooled.wrappedBuffer(out));
+    }
+    var wire = Unpooled.buffer();
+    p.encode(wire);
+    for (Sim s : receivers) {
+      if (!s.alive() || random.nextDouble() < s.loss) continue;
+      McastPacket got = McastPacket.decode(wire.duplicate());
+      ReceiverMachine.CompleteChunk cc = got instanceof DataPacket d ? s.machine.onData(d, now) : s.machine.onRepair((RepairPacket) got, now);
+      if (cc != null) {
+        byte[] rebuilt = ChunkRebuilder.rebuild(cc);
+        if (!Arrays.equals(rebuilt, stored[cc.chunk()])) throw new AssertionError(s.name + " rebuilt chunk " + cc.chunk() + " wrong");
+        s.rebuiltOk++;
+        s.machine.chunkWritten(cc.chunk());
+        sender.done(s.id, new int[] {cc.chunk()}, now);
+        if (s.machine.allWritten()) {
+          sender.finished(s.id, new ControlMessage.Finished(true, "ok", 0, s.machine.received(), s.machine.repairsReceived(), s.machine.duplicates()), now);
+          s.finished = true;
+        }
+      }
+    }
+  }
+
+  private void feedback() {
+    for (Sim s : receivers) {
+      if (!s.alive()) continue;
+      for (Nak n : s.machine.poll(now)) {
+        var b = Unpooled.buffer();
+        n.encode(b);
+        sender.nak((Nak) McastPacket.decode(b), now);
+      }
+      if (now - s.lastStatus >= 100_000_000L) {
+        s.lastStatus = now;
+        sender.status(s.machine.status(0), now);
+      }
+    }
+  }
+
+  long sourceSymbolsOfOnePass() {
+    long n = 0;
+    for (int c = 0; c < stored.length; c++) if (stored[c] != null) n += new SymbolLayout(stored[c].length, SYMBOL).sourceCount();
+    return n;
+  }
+}

@@ -1,0 +1,56 @@
+package org.clonecast.protocol.mcast;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+class PacerTest {
+  static final long MS = 1_000_000L;
+
+  @Test
+  void tokenBucketReleasesBytesAtTheRate() {
+    Pacer p = new Pacer(new Pacer.Settings(10_000_000, 1_000_000, 10_000_000, 100_000, 30), 0);
+    assertEquals(100_000, p.available(0));
+    p.consume(100_000);
+    assertEquals(0, p.available(0));
+    assertEquals(50_000, p.available(5 * MS)); // 10 MB/s for 5 ms
+    assertEquals(100_000, p.available(50 * MS)); // capped at the burst
+    p.consume(150_000);
+    assertEquals(5 * MS, p.nanosUntil(0, 50 * MS)); // 50 000 bytes in debt
+  }
+
+  @Test
+  void climbsToTheCapWithoutLoss() {
+    Pacer p = new Pacer(Pacer.Settings.adaptive(200_000_000), 0);
+    for (int i = 1; i <= 100; i++) p.onLoss(0, i * 100 * MS);
+    assertEquals(200_000_000, p.rateBytesPerSecond());
+  }
+
+  @Test
+  void steadyRandomLossIsNotCongestion() {
+    Pacer p = new Pacer(Pacer.Settings.adaptive(200_000_000), 0);
+    for (int i = 1; i <= 100; i++) p.onLoss(20, i * 100 * MS); // 2% at every rate: a bad cable, not a full queue
+    assertEquals(200_000_000, p.rateBytesPerSecond());
+  }
+
+  @Test
+  void lossAboveTheFloorBacksOffAndRecovers() {
+    Pacer p = new Pacer(Pacer.Settings.adaptive(200_000_000), 0);
+    long t = 0;
+    for (int i = 0; i < 60; i++) p.onLoss(0, t += 100 * MS);
+    long before = p.rateBytesPerSecond();
+    for (int i = 0; i < 10; i++) p.onLoss(150, t += 100 * MS);
+    long during = p.rateBytesPerSecond();
+    assertTrue(during < before / 2, "rate " + during + " after congestion, " + before + " before");
+    for (int i = 0; i < 60; i++) p.onLoss(0, t += 100 * MS);
+    assertTrue(p.rateBytesPerSecond() > during * 2, "recovered to " + p.rateBytesPerSecond());
+  }
+
+  @Test
+  void neverBelowTheMinimum() {
+    Pacer p = new Pacer(new Pacer.Settings(100_000_000, 5_000_000, 50_000_000, 65536, 30), 0);
+    for (int i = 1; i <= 200; i++) p.onLoss(900, i * 300 * MS);
+    assertEquals(5_000_000, p.rateBytesPerSecond());
+  }
+}

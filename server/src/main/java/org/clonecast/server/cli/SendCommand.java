@@ -1,0 +1,208 @@
+package org.clonecast.server.cli;
+
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.net.Inet4Address;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.ExecutionException;
+import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.cli.ProgressBar;
+import org.clonecast.common.net.Ipv4;
+import org.clonecast.common.net.NetInterface;
+import org.clonecast.protocol.mcast.SenderMachine;
+import org.clonecast.common.image.ChunkSource;
+import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.image.RawChunkSource;
+import org.clonecast.protocol.image.ChunkCodec;
+import org.clonecast.protocol.image.Manifest;
+import org.clonecast.server.mcast.McastSender;
+import org.clonecast.server.mcast.SendSettings;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code clonecast send}: multicast one image to every receiver that joins. */
+@Command(
+    name = "send",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Multicast an image to every clonecast-agent that joins on the interface's network.",
+      "IMAGE is a .cci image, or a raw file or block device (chunked and compressed first).",
+      "Exits 0 when every receiver wrote and verified the whole image, 1 when any failed."
+    })
+public final class SendCommand implements java.util.concurrent.Callable<Integer> {
+
+  @Parameters(index = "0", paramLabel = "IMAGE", description = "A .cci image, or a raw file or block device.")
+  Path image;
+
+  @Option(names = "--interface", required = true, paramLabel = "IF", description = "Network interface to send on.")
+  String iface;
+
+  @Option(names = "--min-receivers", paramLabel = "N", defaultValue = "1",
+      description = "Start once N receivers have joined (default: ${DEFAULT-VALUE}). Later ones join the running session.")
+  int minReceivers;
+
+  @Option(names = "--max-wait", paramLabel = "SECONDS", defaultValue = "60",
+      description = "Start this long after the first receiver joined even if fewer than --min-receivers have (default: ${DEFAULT-VALUE}).")
+  long maxWait;
+
+  @Option(names = "--mcast-addr", paramLabel = "GROUP", description = "Multicast group (default: 239.255.x.y from the interface address).")
+  String group;
+
+  @Option(names = "--port", paramLabel = "P", defaultValue = "9400", description = "UDP data and TCP control port (default: ${DEFAULT-VALUE}).")
+  int port;
+
+  @Option(names = "--rate", paramLabel = "MBIT", defaultValue = "10000",
+      description = "Upper bound of the data rate in Mbit/s; the sender adapts below it to the receivers' loss (default: ${DEFAULT-VALUE}).")
+  long rateMbit;
+
+  @Option(names = "--receiver-timeout", paramLabel = "SECONDS", defaultValue = "10",
+      description = "Drop a receiver silent this long (default: ${DEFAULT-VALUE}).")
+  long receiverTimeout;
+
+  @Option(names = "--mtu", paramLabel = "BYTES", description = "Packet size to use (default: the interface's MTU).")
+  Integer mtu;
+
+  @Option(names = "--ttl", paramLabel = "N", defaultValue = "1", description = "Multicast TTL; above 1 crosses routers (default: ${DEFAULT-VALUE}).")
+  int ttl;
+
+  @Option(names = "--no-gso", description = "Send one packet per system call instead of UDP GSO batches.")
+  boolean noGso;
+
+  @Override
+  public Integer call() throws Exception {
+    NetInterface nif;
+    try {
+      nif = NetInterface.byName(iface);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
+    }
+    if (!Files.isReadable(image)) {
+      throw new CliException(ExitCodes.ENVIRONMENT, "cannot read " + image + ": " + (Files.exists(image) ? "permission denied" : "no such file"));
+    }
+    Inet4Address g = null;
+    if (group != null) {
+      try {
+        g = Ipv4.parse(group);
+      } catch (IllegalArgumentException e) {
+        throw new CliException(ExitCodes.USAGE, "--mcast-addr " + group + " is not an IPv4 address");
+      }
+      if (!Ipv4.isMulticast(g)) throw new CliException(ExitCodes.USAGE, "--mcast-addr " + group + " is not a multicast address (224.0.0.0/4)");
+    }
+    int packet = mtu != null ? mtu : nif.mtu();
+    int symbol = packet - 28 - 20;
+    SendSettings settings;
+    try {
+      settings = new SendSettings(iface, g, port, rateMbit * 1_000_000L, minReceivers, Duration.ofSeconds(maxWait),
+          Duration.ofSeconds(receiverTimeout), symbol, ttl, !noGso);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(ExitCodes.USAGE, e.getMessage());
+    }
+    PrintStream err = System.err;
+    long cpu0 = cpuNanos();
+    long t0 = System.nanoTime();
+    try (ChunkSource source = openSource(err)) {
+      McastSender sender;
+      try {
+        sender = new McastSender(settings, source, nif, new Progress(err, source.manifest().chunkCount()));
+      } catch (IllegalArgumentException e) {
+        throw new CliException(ExitCodes.USAGE, e.getMessage());
+      }
+      Thread hook = new Thread(sender::close, "send-interrupt");
+      Runtime.getRuntime().addShutdownHook(hook);
+      SenderMachine m;
+      try {
+        err.printf("clonecast send: session on %s, group %s:%d; waiting for %d receiver(s)%n", iface,
+            sender.group().getHostAddress(), port, minReceivers);
+        m = sender.start().get();
+      } catch (IllegalStateException e) {
+        throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
+      } catch (ExecutionException e) {
+        throw new CliException(ExitCodes.FAILED, "send failed: " + e.getCause().getMessage(), e.getCause());
+      } finally {
+        try {
+          Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+          // the hook is running: nothing to remove
+        }
+      }
+      return summary(m, sender, (System.nanoTime() - t0) / 1e9, (cpuNanos() - cpu0) / 1e9, System.out);
+    }
+  }
+
+  /** A .cci is served as it is; anything else is taken for a raw image and chunked first. */
+  private ChunkSource openSource(PrintStream err) throws java.io.IOException {
+    if (ImageReader.isImage(image)) return ImageReader.open(image);
+    err.printf("clonecast send: %s is not a .cci image; chunking and compressing it first%n", image);
+    ProgressBar bar = new ProgressBar("chunk", Math.max(1, Files.size(image)), err, System.console() != null);
+    RawChunkSource src = RawChunkSource.open(image, Manifest.DEFAULT_CHUNK_SIZE, ChunkCodec.DEFAULT_LEVEL,
+        Runtime.getRuntime().availableProcessors(), bar::update);
+    bar.finish();
+    return src;
+  }
+
+  private static long cpuNanos() {
+    var os = ManagementFactory.getOperatingSystemMXBean();
+    return os instanceof com.sun.management.OperatingSystemMXBean sun ? sun.getProcessCpuTime() : 0;
+  }
+
+  private static int summary(SenderMachine m, McastSender sender, double seconds, double cpu, PrintStream out) {
+    out.printf(Locale.ROOT, "%-4s %-28s %-7s %14s %8s %9s %8s  %s%n", "id", "receiver", "result", "bytes", "seconds", "MB/s", "repair", "reason");
+    int failed = 0;
+    for (SenderMachine.Receiver r : m.receivers()) {
+      boolean ok = r.state() == SenderMachine.ReceiverState.SUCCEEDED;
+      if (!ok) failed++;
+      double secs = (r.endedNanos() - Math.max(r.joinedNanos(), m.startedNanos())) / 1e9;
+      double mbs = secs > 0 ? r.bytesWritten() / secs / 1e6 : 0;
+      double overhead = r.symbolsNeeded() > 0 ? 100.0 * Math.max(0, r.packets() - r.duplicates() - r.symbolsNeeded()) / r.symbolsNeeded() : 0;
+      out.printf(Locale.ROOT, "%-4d %-28s %-7s %14d %8.2f %9.1f %7.1f%%  %s%n", r.id(), r.name(), ok ? "ok" : "FAILED",
+          r.bytesWritten(), secs, mbs, overhead, ok ? "" : r.reason());
+    }
+    long src = m.sourceSymbolsSent();
+    long rep = m.repairSymbolsSent();
+    out.printf(Locale.ROOT, "sender: %.2f s, %d data + %d repair packets (%.1f%% repair), %d carousel passes, %.1f MB sent, CPU %.2f s%n",
+        seconds, src, rep, src > 0 ? 100.0 * rep / src : 0, m.passes(), sender.counters().bytesSent.get() / 1e6, cpu);
+    if (m.receivers().isEmpty()) {
+      throw new CliException(ExitCodes.FAILED, "no receiver joined");
+    }
+    if (failed > 0) {
+      System.err.println("clonecast send: " + failed + " of " + m.receivers().size() + " receiver(s) failed");
+      return ExitCodes.FAILED;
+    }
+    return ExitCodes.OK;
+  }
+
+  /** Progress on stderr: one bar over all receivers' chunks. */
+  private static final class Progress implements McastSender.SessionListener {
+    private final PrintStream err;
+    private ProgressBar bar;
+
+    Progress(PrintStream err, int chunks) {
+      this.err = err;
+    }
+
+    @Override
+    public void started(SenderMachine m) {
+      long total = m.receivers().stream().mapToLong(r -> r.chunksPending() + r.chunksDone()).sum();
+      err.printf("clonecast send: started with %d receiver(s)%n", m.activeReceivers());
+      bar = new ProgressBar("send", Math.max(1, total), err, System.console() != null);
+    }
+
+    @Override
+    public void tick(SenderMachine m, long rate) {
+      if (bar == null) return;
+      long done = m.receivers().stream().mapToLong(SenderMachine.Receiver::chunksDone).sum();
+      bar.update(done);
+    }
+
+    @Override
+    public void receiverEnded(SenderMachine.Receiver r) {
+      err.printf("clonecast send: receiver %d (%s) %s%n", r.id(), r.name(),
+          r.state() == SenderMachine.ReceiverState.SUCCEEDED ? "done" : "failed: " + r.reason());
+    }
+  }
+}

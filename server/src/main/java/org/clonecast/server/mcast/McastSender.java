@@ -1,0 +1,533 @@
+package org.clonecast.server.mcast;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.DatagramPacket;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.unix.SegmentedDatagramPacket;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.clonecast.common.image.ChunkSource;
+import org.clonecast.common.net.ControlCodec;
+import org.clonecast.common.net.Ipv4;
+import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.fec.CauchyCode;
+import org.clonecast.protocol.mcast.Announce;
+import org.clonecast.protocol.mcast.ControlMessage;
+import org.clonecast.protocol.mcast.DataPacket;
+import org.clonecast.protocol.mcast.McastPacket;
+import org.clonecast.protocol.mcast.Nak;
+import org.clonecast.protocol.mcast.Pacer;
+import org.clonecast.protocol.mcast.RepairPacket;
+import org.clonecast.protocol.mcast.SenderMachine;
+import org.clonecast.protocol.mcast.Status;
+import org.clonecast.protocol.mcast.SymbolLayout;
+import org.clonecast.protocol.wire.MalformedPacketException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one multicast session: announces it, accepts receivers on the TCP control port, and
+ * multicasts what the {@link SenderMachine} picks at the pace the {@link Pacer} allows. Every
+ * piece of session state lives on one event loop; nothing here blocks that loop except reading
+ * a chunk from the page cache.
+ */
+public final class McastSender implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(McastSender.class);
+
+  /** Packets per GSO send: 32 × 1472 B stays under the 64 KiB a UDP datagram may carry. */
+  private static final int MAX_BATCH = 32;
+  private static final long TICK_NANOS = 100_000_000L;
+  private static final int CHUNK_CACHE = 48;
+
+  /** Counters for reports and metrics. Thread-safe. */
+  public static final class Counters {
+    public final AtomicLong packetsSent = new AtomicLong();
+    public final AtomicLong bytesSent = new AtomicLong();
+    public final AtomicLong malformed = new AtomicLong();
+    public final AtomicLong ignored = new AtomicLong();
+    public final AtomicLong naks = new AtomicLong();
+  }
+
+  private final SendSettings settings;
+  private final ChunkSource source;
+  private final NetInterface nif;
+  private final int sessionId = new SecureRandom().nextInt() & 0x7FFFFFFF;
+  private final Inet4Address group;
+  private final InetSocketAddress groupAddr;
+  private final InetSocketAddress broadcastAddr;
+  private final SenderMachine machine;
+  private final Counters counters = new Counters();
+  private final CompletableFuture<SenderMachine> done = new CompletableFuture<>();
+  private final Map<Integer, Channel> controls = new HashMap<>();
+  private final Map<Integer, byte[]> cache = new LinkedHashMap<>(64, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Integer, byte[]> e) {
+      return size() > CHUNK_CACHE;
+    }
+  };
+  private final Map<Long, byte[][]> stripeCache = new LinkedHashMap<>(64, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Long, byte[][]> e) {
+      return size() > 256;
+    }
+  };
+  private final SessionListener listener;
+  private EventLoopGroup loopGroup;
+  private EventLoop loop;
+  private DatagramChannel udp;
+  private Channel tcp;
+  private Pacer pacer;
+  private int seq;
+  private long lastTickNanos;
+  private long lastAnnounceNanos = Long.MIN_VALUE / 2;
+  private boolean pumpScheduled;
+  private boolean gso;
+  private boolean closing;
+  private final byte[] repairScratch;
+
+  /** Events for progress output; called on the sender's event loop. */
+  public interface SessionListener {
+    default void started(SenderMachine m) {}
+
+    default void tick(SenderMachine m, long rateBytesPerSecond) {}
+
+    default void receiverEnded(SenderMachine.Receiver r) {}
+  }
+
+  public McastSender(SendSettings settings, ChunkSource source, NetInterface nif, SessionListener listener) {
+    this.settings = settings;
+    this.source = source;
+    this.nif = nif;
+    this.listener = listener;
+    this.group = settings.group() != null ? settings.group() : defaultGroup(nif.address());
+    this.groupAddr = new InetSocketAddress(group, settings.port());
+    this.broadcastAddr = new InetSocketAddress(nif.broadcast(), settings.port());
+    long maxChunk = SymbolLayout.maxStoredLength(settings.symbolSize());
+    if (source.manifest().chunkSize() > maxChunk) {
+      throw new IllegalArgumentException("chunk size " + source.manifest().chunkSize() + " too large for symbol size "
+          + settings.symbolSize() + "; at most " + maxChunk + " bytes (use a larger MTU or a smaller chunk size)");
+    }
+    SenderMachine.Settings ms = new SenderMachine.Settings(
+        settings.symbolSize(),
+        settings.minReceivers(),
+        settings.maxWait().toNanos(),
+        settings.receiverTimeout().toNanos(),
+        300_000_000L,
+        30_000_000L,
+        200);
+    this.machine = new SenderMachine(source.manifest(), ms);
+    this.repairScratch = new byte[settings.symbolSize()];
+  }
+
+  /** 239.255.x.y from the low 16 bits of the sender's address: organisation-local scope, outside SSM's 232/8. */
+  public static Inet4Address defaultGroup(Inet4Address a) {
+    return Ipv4.fromInt(0xEFFF0000 | (Ipv4.toInt(a) & 0xFFFF));
+  }
+
+  public int sessionId() {
+    return sessionId;
+  }
+
+  public Inet4Address group() {
+    return group;
+  }
+
+  public Counters counters() {
+    return counters;
+  }
+
+  /** Binds the sockets and starts announcing; the returned future completes when the session ends. */
+  public CompletableFuture<SenderMachine> start() throws InterruptedException {
+    loopGroup = Transport.group(1, "mcast-send");
+    loop = loopGroup.next();
+    pacer = new Pacer(Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8), System.nanoTime());
+    Bootstrap ub = new Bootstrap()
+        .group(loop)
+        .channel(Transport.datagram())
+        .option(ChannelOption.SO_BROADCAST, true)
+        .option(ChannelOption.SO_SNDBUF, 4 << 20)
+        .option(ChannelOption.SO_RCVBUF, 4 << 20)
+        .option(ChannelOption.IP_MULTICAST_IF, nif.nif())
+        .option(ChannelOption.IP_MULTICAST_TTL, settings.ttl())
+        .option(ChannelOption.IP_MULTICAST_LOOP_DISABLED, true)
+        .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
+        .handler(new FeedbackHandler());
+    try {
+      udp = (DatagramChannel) ub.bind(new InetSocketAddress(nif.address(), settings.port())).sync().channel();
+    } catch (Exception e) {
+      loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      throw new IllegalStateException("cannot bind UDP " + nif.address().getHostAddress() + ":" + settings.port() + ": " + e.getMessage()
+          + " (another sender on this port? choose one with --port)", e);
+    }
+    gso = settings.gso() && udp instanceof EpollDatagramChannel && EpollDatagramChannel.isSegmentedDatagramPacketSupported();
+    ServerBootstrap tb = new ServerBootstrap()
+        .group(loop, loop)
+        .channel(Transport.server())
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            ControlCodec.install(ch.pipeline());
+            ch.pipeline().addLast(new ControlHandler());
+          }
+        });
+    try {
+      tcp = tb.bind(new InetSocketAddress(nif.address(), settings.port())).sync().channel();
+    } catch (Exception e) {
+      udp.close();
+      loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      throw new IllegalStateException("cannot bind TCP " + nif.address().getHostAddress() + ":" + settings.port() + ": " + e.getMessage(), e);
+    }
+    log.info("mcast session {} image {} group {}:{} on {} ({}), symbol {} B, gso {}", Integer.toHexString(sessionId),
+        source.manifest().imageId(), group.getHostAddress(), settings.port(), nif.name(), nif.address().getHostAddress(),
+        settings.symbolSize(), gso);
+    loop.execute(this::pump);
+    return done;
+  }
+
+  // ---- the pump: pacing, announcing, timeouts -----------------------------------------------
+
+  private void pump() {
+    pumpScheduled = false;
+    if (closing) return;
+    long now = System.nanoTime();
+    try {
+      if (now - lastTickNanos >= TICK_NANOS) tick(now);
+      if (closing) return;
+      boolean wasStarted = machine.started();
+      if (machine.maybeStart(now) && !wasStarted) {
+        log.info("mcast session {} started with {} receiver(s)", Integer.toHexString(sessionId), machine.activeReceivers());
+        listener.started(machine);
+        announce(now, true);
+      }
+      long wait = sendBurst(now);
+      if (machine.complete()) {
+        finish();
+        return;
+      }
+      schedulePump(wait);
+    } catch (RuntimeException | IOException e) {
+      log.error("mcast session {} failed: {}", Integer.toHexString(sessionId), e.toString(), e);
+      closing = true;
+      endAll("sender failed: " + e.getMessage());
+      shutdown();
+      done.completeExceptionally(e);
+    }
+  }
+
+  private void schedulePump(long nanos) {
+    if (pumpScheduled || closing) return;
+    pumpScheduled = true;
+    if (nanos <= 0) {
+      loop.execute(this::pump);
+    } else {
+      loop.schedule(this::pump, Math.max(nanos, 50_000L), TimeUnit.NANOSECONDS);
+    }
+  }
+
+  private void tick(long now) {
+    lastTickNanos = now;
+    for (SenderMachine.Receiver r : machine.expire(now)) {
+      log.warn("mcast receiver {} ({}) dropped: {}", r.id(), r.name(), r.reason());
+      closeControl(r.id(), "dropped: " + r.reason());
+      listener.receiverEnded(r);
+    }
+    if (machine.started()) pacer.onLoss(machine.medianLossPermille(now), now);
+    if (now - lastAnnounceNanos >= 500_000_000L) announce(now, false);
+    listener.tick(machine, pacer.rateBytesPerSecond());
+  }
+
+  private void announce(long now, boolean flush) {
+    lastAnnounceNanos = now;
+    Announce.State state = machine.started() ? Announce.State.RUNNING : Announce.State.WAITING;
+    sendAnnounce(state);
+    if (flush) udp.flush();
+  }
+
+  private void sendAnnounce(Announce.State state) {
+    Announce a = new Announce(sessionId, settings.port(), settings.port(), Ipv4.toInt(group), 0, state,
+        settings.symbolSize(), source.manifest().imageId(), source.manifest().logicalSize());
+    for (InetSocketAddress to : List.of(broadcastAddr, groupAddr)) {
+      ByteBuf b = udp.alloc().directBuffer(Announce.BYTES);
+      a.encode(b);
+      udp.write(new DatagramPacket(b, to));
+    }
+    udp.flush();
+  }
+
+  /** Sends what the pacer allows; returns nanoseconds until the pump should run again. */
+  private long sendBurst(long now) throws IOException {
+    if (!machine.started()) return TICK_NANOS;
+    int packetBytes = DataPacket.HEADER_BYTES + settings.symbolSize();
+    int batchBytes = packetBytes * (gso ? MAX_BATCH : 8);
+    long budget = pacer.available(now);
+    if (budget < packetBytes) return pacer.nanosUntil(batchBytes, now);
+    if (!udp.isWritable()) return 200_000L;
+    ByteBufAllocator alloc = udp.alloc();
+    ByteBuf batch = null;
+    int inBatch = 0;
+    int sentPackets = 0;
+    SenderMachine.Item item = null;
+    while (budget >= packetBytes && sentPackets < 4096) {
+      item = machine.next(now);
+      if (item == null) break;
+      if (batch == null) batch = alloc.directBuffer(gso ? packetBytes * MAX_BATCH : packetBytes);
+      int len = writePacket(batch, item);
+      inBatch++;
+      sentPackets++;
+      budget -= len;
+      pacer.consume(len);
+      counters.bytesSent.addAndGet(len);
+      boolean shortPacket = len < packetBytes;
+      if (!gso || shortPacket || inBatch == MAX_BATCH) {
+        flushBatch(batch, inBatch, packetBytes);
+        batch = null;
+        inBatch = 0;
+      }
+    }
+    if (batch != null) flushBatch(batch, inBatch, packetBytes);
+    counters.packetsSent.addAndGet(sentPackets);
+    udp.flush();
+    if (item == null) {
+      long wake = machine.nextWakeNanos();
+      return Math.min(wake == Long.MAX_VALUE ? TICK_NANOS : Math.max(0, wake - now), 5_000_000L);
+    }
+    return pacer.nanosUntil(batchBytes, System.nanoTime());
+  }
+
+  private void flushBatch(ByteBuf batch, int packets, int packetBytes) {
+    if (gso && packets > 1) {
+      udp.write(new SegmentedDatagramPacket(batch, packetBytes, groupAddr));
+    } else {
+      udp.write(new DatagramPacket(batch, groupAddr));
+    }
+  }
+
+  private int writePacket(ByteBuf out, SenderMachine.Item item) throws IOException {
+    int start = out.writerIndex();
+    int c = item.chunk();
+    SymbolLayout layout = machine.layout(c);
+    byte[] stored = stored(c);
+    if (!item.repair()) {
+      int j = item.symbolOrStripe();
+      DataPacket.encodeHeader(out, sessionId, seq++, c, j, layout.sourceCount());
+      out.writeBytes(stored, layout.offsetOf(j), layout.lengthOf(j));
+    } else {
+      int s = item.symbolOrStripe();
+      byte[][] src = stripeCache.computeIfAbsent(((long) c << 8) | s, k -> stripeSources(stored, layout, s));
+      CauchyCode.encode(item.row(), src, src.length, settings.symbolSize(), repairScratch, 0);
+      RepairPacket.encodeHeader(out, sessionId, seq++, c, s, item.row(), layout.sourceCount());
+      out.writeBytes(repairScratch);
+    }
+    return out.writerIndex() - start;
+  }
+
+  private static byte[][] stripeSources(byte[] stored, SymbolLayout layout, int stripe) {
+    int k = layout.stripeSources(stripe);
+    byte[][] src = new byte[k][];
+    for (int p = 0; p < k; p++) {
+      int j = layout.symbolAt(stripe, p);
+      src[p] = new byte[layout.symbolSize()]; // zero-padded past the chunk's end
+      System.arraycopy(stored, layout.offsetOf(j), src[p], 0, layout.lengthOf(j));
+    }
+    return src;
+  }
+
+  private byte[] stored(int chunk) throws IOException {
+    byte[] b = cache.get(chunk);
+    if (b == null) {
+      b = source.readStored(chunk).array();
+      cache.put(chunk, b);
+    }
+    return b;
+  }
+
+  // ---- ending ------------------------------------------------------------------------------
+
+  private void finish() {
+    closing = true;
+    for (int i = 0; i < 3; i++) sendAnnounce(Announce.State.ENDED);
+    endAll("session complete");
+    log.info("mcast session {} complete: {} source + {} repair packets, {} passes", Integer.toHexString(sessionId),
+        machine.sourceSymbolsSent(), machine.repairSymbolsSent(), machine.passes());
+    shutdown();
+    done.complete(machine);
+  }
+
+  private void endAll(String reason) {
+    for (Integer id : new ArrayList<>(controls.keySet())) closeControl(id, reason);
+  }
+
+  private void closeControl(int id, String reason) {
+    Channel ch = controls.remove(id);
+    if (ch != null && ch.isActive()) {
+      ch.writeAndFlush(new ControlMessage.End(reason)).addListener(f -> ch.close());
+    }
+  }
+
+  private void shutdown() {
+    if (tcp != null) tcp.close();
+    if (udp != null) udp.close();
+    if (loopGroup != null) loopGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+  }
+
+  /** Ends the session now (operator interrupt): receivers are told, sockets closed. */
+  @Override
+  public void close() {
+    if (loop == null) return;
+    loop.execute(() -> {
+      if (closing) return;
+      closing = true;
+      sendAnnounce(Announce.State.ENDED);
+      endAll("sender stopped by operator");
+      shutdown();
+      done.complete(machine);
+    });
+  }
+
+  // ---- handlers ----------------------------------------------------------------------------
+
+  /** Receivers' NAKs and status, unicast to the sender. */
+  private final class FeedbackHandler extends SimpleChannelInboundHandler<DatagramPacket> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
+      McastPacket m;
+      try {
+        m = McastPacket.decode(p.content());
+      } catch (MalformedPacketException e) {
+        counters.malformed.incrementAndGet();
+        log.debug("mcast malformed packet from {}: {}", p.sender(), e.getMessage());
+        return;
+      }
+      if (m.sessionId() != sessionId) {
+        counters.ignored.incrementAndGet();
+        return;
+      }
+      long now = System.nanoTime();
+      if (m instanceof Nak nak) {
+        counters.naks.incrementAndGet();
+        machine.nak(nak, now);
+        schedulePump(0);
+      } else if (m instanceof Status s) {
+        machine.status(s, now);
+      } else {
+        counters.ignored.incrementAndGet();
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.warn("mcast feedback socket error: {}", cause.toString());
+    }
+  }
+
+  /** One receiver's control connection. */
+  private final class ControlHandler extends SimpleChannelInboundHandler<ByteBuf> {
+    private int id = -1;
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf frame) {
+      ControlMessage msg;
+      try {
+        msg = ControlMessage.decode(frame);
+      } catch (MalformedPacketException e) {
+        counters.malformed.incrementAndGet();
+        log.warn("mcast control from {}: {}; closing", ctx.channel().remoteAddress(), e.getMessage());
+        fail(ctx, "malformed control frame: " + e.getMessage());
+        return;
+      }
+      long now = System.nanoTime();
+      if (msg instanceof ControlMessage.Hello h) {
+        hello(ctx, h, now);
+      } else if (id < 0) {
+        fail(ctx, msg.getClass().getSimpleName().toUpperCase() + " before HELLO");
+      } else if (msg instanceof ControlMessage.Need n) {
+        machine.need(id, n.chunks(), now);
+        schedulePump(0);
+      } else if (msg instanceof ControlMessage.Done d) {
+        machine.done(id, d.chunks(), now);
+      } else if (msg instanceof ControlMessage.Finished f) {
+        machine.finished(id, f, now);
+        SenderMachine.Receiver r = machine.receiver(id);
+        log.info("mcast receiver {} ({}) finished: {}", id, r.name(), r.state() == SenderMachine.ReceiverState.SUCCEEDED ? "ok" : r.reason());
+        controls.remove(id);
+        listener.receiverEnded(r);
+        ctx.close();
+        schedulePump(0);
+      } else {
+        fail(ctx, "unexpected " + msg.getClass().getSimpleName() + " from a receiver");
+      }
+    }
+
+    private void hello(ChannelHandlerContext ctx, ControlMessage.Hello h, long now) {
+      if (id >= 0) { fail(ctx, "second HELLO"); return; }
+      if (h.version() != McastPacket.VERSION) {
+        ctx.writeAndFlush(new ControlMessage.End("protocol version " + h.version() + " not supported; sender speaks " + McastPacket.VERSION))
+            .addListener(f -> ctx.close());
+        return;
+      }
+      if (closing) {
+        ctx.writeAndFlush(new ControlMessage.End("session is ending")).addListener(f -> ctx.close());
+        return;
+      }
+      id = machine.join(h.name(), now);
+      controls.put(id, ctx.channel());
+      log.info("mcast receiver {} ({}) joined from {}", id, h.name(), ctx.channel().remoteAddress());
+      ctx.writeAndFlush(new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), 0,
+          source.manifest()));
+      schedulePump(0);
+    }
+
+    private void fail(ChannelHandlerContext ctx, String reason) {
+      if (id >= 0) {
+        machine.fail(id, reason, System.nanoTime());
+        controls.remove(id);
+        listener.receiverEnded(machine.receiver(id));
+      }
+      ctx.writeAndFlush(new ControlMessage.End(reason)).addListener(f -> ctx.close());
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      if (id >= 0 && machine.receiver(id).state() == SenderMachine.ReceiverState.ACTIVE) {
+        machine.disconnected(id, System.nanoTime());
+        controls.remove(id);
+        SenderMachine.Receiver r = machine.receiver(id);
+        log.warn("mcast receiver {} ({}) lost its control connection", id, r.name());
+        listener.receiverEnded(r);
+        schedulePump(0);
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug("mcast control {}: {}", ctx.channel().remoteAddress(), cause.toString());
+      ctx.close();
+    }
+  }
+}
