@@ -31,6 +31,17 @@ public final class ImageReader extends FileChunkSource {
     this.header = header;
   }
 
+  /** True when {@code path} starts with the .cci magic (complete or not); false for anything else, raw disks included. */
+  public static boolean isImage(Path path) throws IOException {
+    try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+      ByteBuffer head = ByteBuffer.allocate(Long.BYTES);
+      while (head.hasRemaining() && ch.read(head) > 0) {
+        // read the magic
+      }
+      return !head.hasRemaining() && head.flip().getLong() == ImageFileHeader.MAGIC;
+    }
+  }
+
   /**
    * Opens and checks an image.
    *

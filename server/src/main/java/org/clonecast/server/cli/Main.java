@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Unattended multicast disk imaging for clusters.",
-    subcommands = {CommandLine.HelpCommand.class, ImageCommand.class})
+    subcommands = {ImageCommand.class, SendCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
