@@ -201,6 +201,9 @@ lab_loss() {
   per_mille=$(awk -v p="$2" 'BEGIN { if (p !~ /^[0-9]+(\.[0-9]+)?$/ || p > 100) exit 1; printf "%d", p * 10 + 0.5 }') \
     || { _lab_die "lab_loss HOST PCT: PCT must be 0..100, got '$2'"; return 1; }
   # Create-then-delete makes the delete safe when the table does not exist yet; one transaction.
+  local match="numgen random mod 1000 < $per_mille"
+  # numgen yields 0..999, and nft rejects "< 1000" as out of range: 100 % is a plain drop.
+  [ "$per_mille" -lt 1000 ] || match=""
   {
     echo "table inet cclab { }"
     echo "delete table inet cclab"
@@ -208,7 +211,7 @@ lab_loss() {
       echo "table inet cclab {"
       echo "  chain input {"
       echo "    type filter hook input priority 0; policy accept;"
-      echo "    meta l4proto udp numgen random mod 1000 < $per_mille counter drop"
+      echo "    meta l4proto udp $match counter drop"
       echo "  }"
       echo "}"
     fi

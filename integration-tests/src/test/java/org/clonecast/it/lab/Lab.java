@@ -175,10 +175,12 @@ public final class Lab implements AutoCloseable {
     // Create-then-delete in one transaction makes the delete safe when the table does not exist yet.
     StringBuilder script = new StringBuilder("table inet cclab { }\ndelete table inet cclab\n");
     if (perMille > 0) {
+      // numgen yields 0..999, and nft rejects "< 1000" as out of range: 100 % is a plain drop.
+      String match = perMille < 1000 ? "numgen random mod 1000 < " + perMille + " " : "";
       script.append("table inet cclab {\n")
           .append("  chain input {\n")
           .append("    type filter hook input priority 0; policy accept;\n")
-          .append("    meta l4proto udp numgen random mod 1000 < ").append(perMille).append(" counter drop\n")
+          .append("    meta l4proto udp ").append(match).append("counter drop\n")
           .append("  }\n")
           .append("}\n");
     }

@@ -149,6 +149,19 @@ class LabIT {
   }
 
   @Test
+  void aHundredPercentLossIsAPlainDrop() throws IOException {
+    List<String> list = List.of("ip", "netns", "exec", lab.agent(2).netns(), "nft", "list", "ruleset");
+    lab.loss(lab.agent(2), 100);
+    try {
+      String rules = Exec.check(list, null);
+      assertTrue(rules.contains("meta l4proto udp counter") && !rules.contains("numgen"), rules);
+    } finally {
+      lab.loss(lab.agent(2), 0);
+    }
+    assertEquals("", Exec.check(list, null).strip());
+  }
+
+  @Test
   void rateLimitShapesTheSwitchPortTowardTheHost() throws IOException {
     List<String> show = List.of("tc", "-n", lab.prefix() + "-sw", "qdisc", "show", "dev", "sw-a2");
     lab.rateLimit(lab.agent(2), 200);
