@@ -12,7 +12,7 @@
 set -euo pipefail
 # EPOCHREALTIME and awk must use a decimal point whatever the caller's locale.
 export LC_ALL=C
-ORIG_ARGS="$*"
+ORIG_ARGS=$(printf '%q ' "$@")
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
