@@ -1,0 +1,422 @@
+#!/bin/bash
+# Multicast benchmark: stock udpcast against clonecast on identical images, N receivers, in the
+# namespace lab of bench/lib/lab.sh. See docs/lab.md. Run as root from anywhere:
+#
+#   bench/mcast.sh                                   # 1 GiB random + mixed, N = 1 4 8, all variants
+#   bench/mcast.sh --only udpcast --n "1 4" --image-mib 256
+#
+# A run's time is from the start of the sender until every receiver has exited and every output's
+# sha256 (over the source's length) equals the source's. MB/s = image bytes / that time / 10^6, per
+# receiver (they all receive the whole image). Sender CPU = user + sys of the sender process tree.
+# Every run is bounded by --timeout; then everything is killed and the run marked FAILED.
+set -euo pipefail
+# EPOCHREALTIME and awk must use a decimal point whatever the caller's locale.
+export LC_ALL=C
+ORIG_ARGS=$(printf '%q ' "$@")
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+# shellcheck source=lib/lab.sh
+. "$HERE/lib/lab.sh"
+
+usage() {
+  cat <<'EOF'
+usage: bench/mcast.sh [options]
+  --n "1 4 8"          receiver counts (alias: --sizes)
+  --image-mib 1024     image size in MiB
+  --images "random mixed"
+                       random: /dev/urandom; mixed: repeating 4 MiB of 2 MiB zeros, 1 MiB text, 1 MiB random
+  --runs 1             runs per image, N and variant
+  --loss PCT           drop PCT % of incoming UDP on every receiver (nftables)
+  --only udpcast|clonecast
+                       udpcast: stock udpcast (+ one --rcvbuf 4194304 line per image at the largest N)
+                       clonecast: clonecast send/receive of the raw image and of its .cci
+  --no-rcvbuf-line     skip the udpcast --rcvbuf 4194304 line
+  --timeout 300        seconds per run before it is killed and marked FAILED
+  --workdir DIR        where images and outputs go (default: a new dir under $TMPDIR or /var/tmp)
+  --keep               keep the work dir (images) afterwards
+EOF
+}
+
+NS_LIST="1 4 8"
+IMAGE_MIB=1024
+IMAGES="random mixed"
+RUNS=1
+LOSS=0
+ONLY=all
+RCVBUF_LINE=1
+TIMEOUT=300
+WORKDIR=
+KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --n|--sizes) NS_LIST=$2; shift 2 ;;
+    --image-mib) IMAGE_MIB=$2; shift 2 ;;
+    --images) IMAGES=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --loss) LOSS=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    --no-rcvbuf-line) RCVBUF_LINE=0; shift ;;
+    --timeout) TIMEOUT=$2; shift 2 ;;
+    --workdir) WORKDIR=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "mcast.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+fail_usage() {
+  echo "mcast.sh: $*" >&2
+  exit 2
+}
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -ge "${2:-1}" ]; }
+MAX_N=0
+for n in $NS_LIST; do
+  if ! is_uint "$n" || [ "$n" -gt 64 ]; then fail_usage "--n: receiver counts must be 1..64, got '$n'"; fi
+  [ "$n" -le "$MAX_N" ] || MAX_N=$n
+done
+[ "$MAX_N" -ge 1 ] || fail_usage "--n: give at least one receiver count"
+is_uint "$IMAGE_MIB" || fail_usage "--image-mib must be a positive whole number"
+is_uint "$RUNS" || fail_usage "--runs must be a positive whole number"
+is_uint "$TIMEOUT" 10 || fail_usage "--timeout must be at least 10 seconds"
+if ! [[ "$LOSS" =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk -v p="$LOSS" 'BEGIN { exit !(p <= 100) }'; then
+  fail_usage "--loss must be 0..100"
+fi
+for img in $IMAGES; do
+  case "$img" in random|mixed) ;; *) fail_usage "--images: unknown image '$img' (random, mixed)" ;; esac
+done
+case "$ONLY" in
+  all) VARIANTS="udpcast clonecast clonecast-cci" ;;
+  udpcast) VARIANTS="udpcast" ;;
+  clonecast) VARIANTS="clonecast clonecast-cci"; RCVBUF_LINE=0 ;;
+  *) fail_usage "--only must be udpcast or clonecast" ;;
+esac
+case " $VARIANTS " in *" udpcast "*) ;; *) RCVBUF_LINE=0 ;; esac
+
+[ "$(id -u)" = 0 ] || { echo "mcast.sh: run as root (the lab needs network namespaces)" >&2; exit 2; }
+for t in udp-sender udp-receiver sha256sum ss; do
+  command -v "$t" >/dev/null || { echo "mcast.sh: '$t' not found; run scripts/install-deps.sh" >&2; exit 2; }
+done
+[ -x /usr/bin/time ] || { echo "mcast.sh: /usr/bin/time not found; run scripts/install-deps.sh (package time)" >&2; exit 2; }
+
+IMAGE_BYTES=$((IMAGE_MIB * 1048576))
+STAMP=$(date +%Y%m%d-%H%M%S)
+RESULTS="$REPO/bench/results"
+TSV="$RESULTS/mcast-$STAMP.tsv"
+mkdir -p "$RESULTS"
+
+# ---- cleanup on every exit path
+
+RUN_PIDS=()
+HASH_PIDS=()
+cleanup() {
+  local p
+  for p in "${HASH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  lab_destroy
+  if [ -n "${LAB_DIR:-}" ] && [ -d "$LAB_DIR" ]; then
+    mv "$LAB_DIR" "$RESULTS/mcast-$STAMP.logs" 2>/dev/null || true
+  fi
+  if [ -n "$WORKDIR" ] && [ "$KEEP" = 0 ] && [ -n "${OWN_WORKDIR:-}" ]; then rm -rf -- "$WORKDIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- clonecast availability: the CLIs are written elsewhere; until they exist, say so and go on.
+
+CLONECAST_OK=0
+CLONECAST_WHY=
+CCI_WHY=
+# Succeeds when "CMD... --help" prints a usage for that subcommand that names every FLAG;
+# otherwise sets CLONECAST_WHY. (A parent command without the subcommand prints its own usage and
+# exits 0, so the exit status alone proves nothing.)
+cli_has_flags() {
+  local -a cmd=()
+  while [ "$1" != -- ]; do cmd+=("$1"); shift; done
+  shift
+  local help f
+  # The launcher builds the jars on first use (bounded: a first Maven build can take minutes).
+  help=$(timeout 900 "${cmd[@]}" --help 2>&1) || true
+  if ! grep -q "Usage: $(basename "${cmd[0]}") ${cmd[*]:1}" <<<"$help"; then
+    CLONECAST_WHY="'$(basename "${cmd[0]}") ${cmd[*]:1}' is not available yet"
+    return 1
+  fi
+  for f in "$@"; do
+    grep -q -- "$f" <<<"$help" || { CLONECAST_WHY="'$(basename "${cmd[0]}") ${cmd[*]:1}' has no $f option"; return 1; }
+  done
+}
+case " $VARIANTS " in
+  *" clonecast"*)
+    if cli_has_flags "$REPO/clonecast" send -- --interface --min-receivers --max-wait \
+      && cli_has_flags "$REPO/clonecast-agent" receive -- --interface --output; then
+      CLONECAST_OK=1
+    fi
+    [ "$CLONECAST_OK" = 1 ] || echo "mcast.sh: clonecast runs will be marked UNAVAILABLE: $CLONECAST_WHY" >&2
+    ;;
+esac
+CCI_OK=0
+case " $VARIANTS " in
+  *" clonecast-cci "*)
+    if [ "$CLONECAST_OK" = 1 ] && cli_has_flags "$REPO/clonecast" image create -- -o; then
+      CCI_OK=1
+    else
+      CCI_WHY=${CLONECAST_WHY:-}
+      echo "mcast.sh: clonecast-cci runs will be marked UNAVAILABLE: $CCI_WHY" >&2
+    fi
+    ;;
+esac
+
+# ---- work dir and images
+
+if [ -z "$WORKDIR" ]; then
+  WORKDIR=$(mktemp -d "${TMPDIR:-/var/tmp}/clonecast-bench.XXXXXX")
+  OWN_WORKDIR=1
+else
+  mkdir -p "$WORKDIR"
+fi
+n_images=$(wc -w <<<"$IMAGES")
+need_kib=$(( (n_images * 2 + MAX_N + 1) * IMAGE_BYTES / 1024 ))
+avail_kib=$(df -Pk "$WORKDIR" | awk 'NR == 2 { print $4 }')
+[ "$avail_kib" -ge "$need_kib" ] \
+  || { echo "mcast.sh: $WORKDIR has $((avail_kib / 1024)) MiB free, needs $((need_kib / 1024)) MiB; use --workdir or --image-mib" >&2; exit 2; }
+
+gen_random() {
+  head -c "$IMAGE_BYTES" /dev/urandom >"$1"
+}
+
+# Repeating 4 MiB: 2 MiB zeros, 1 MiB text (distinct seq output per piece: compressible, not
+# trivially), 1 MiB random; cut to the image size.
+gen_mixed() {
+  local - i pieces=$(((IMAGE_MIB + 3) / 4))
+  set +o pipefail # head -c cuts seq and the loop short on purpose
+  {
+    for ((i = 0; i < pieces; i++)); do
+      head -c 2097152 /dev/zero
+      seq $((10000000 + i * 200000)) $((10000000 + (i + 1) * 200000 - 1)) | head -c 1048576
+      head -c 1048576 /dev/urandom
+    done
+  } | head -c "$IMAGE_BYTES" >"$1"
+}
+
+declare -A SRC_SHA CCI_CREATE_S
+for img in $IMAGES; do
+  t0=$EPOCHREALTIME
+  "gen_$img" "$WORKDIR/$img.img"
+  [ "$(stat -c %s "$WORKDIR/$img.img")" = "$IMAGE_BYTES" ] || { echo "mcast.sh: generating $img failed" >&2; exit 1; }
+  SRC_SHA[$img]=$(sha256sum "$WORKDIR/$img.img" | cut -d' ' -f1)
+  printf 'image %-6s %d MiB generated in %.1f s, sha256 %s\n' "$img" "$IMAGE_MIB" \
+    "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" "${SRC_SHA[$img]:0:16}"
+  case " $VARIANTS " in
+    *" clonecast-cci "*)
+      if [ "$CCI_OK" = 1 ]; then
+        t0=$EPOCHREALTIME
+        if timeout "$TIMEOUT" "$REPO/clonecast" image create "$WORKDIR/$img.img" -o "$WORKDIR/$img.img.cci" \
+          >"$WORKDIR/$img.cci.log" 2>&1; then
+          CCI_CREATE_S[$img]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+          printf 'image %-6s .cci created in %s s (%d bytes)\n' "$img" "${CCI_CREATE_S[$img]}" \
+            "$(stat -c %s "$WORKDIR/$img.img.cci")"
+        else
+          echo "mcast.sh: 'clonecast image create' failed for $img (see below); clonecast-cci runs will fail" >&2
+          tail -5 "$WORKDIR/$img.cci.log" >&2
+        fi
+      fi
+      ;;
+  esac
+done
+
+# ---- lab
+
+lab_create "cc$$b-mcast" "$MAX_N"
+if [ "$LOSS" != 0 ]; then
+  for ((i = 1; i <= MAX_N; i++)); do lab_loss "a$i" "$LOSS"; done
+fi
+
+{
+  echo "command: $0 $ORIG_ARGS"
+  echo "date: $(date -Is)  kernel: $(uname -r)  cores: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "net.core.rmem_max: $(cat /proc/sys/net/core/rmem_max)  udpcast: $(dpkg-query -W -f='${Version}' udpcast 2>/dev/null)"
+  echo "image MiB: $IMAGE_MIB  loss %: $LOSS  timeout s: $TIMEOUT  lab: $LAB_PREFIX"
+} >"$RESULTS/mcast-$STAMP.txt"
+
+printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tcci_create_s\tresent_pct\tnote\n' >"$TSV"
+
+ROW_FMT='%-6s %3s  %-16s %3s  %-11s %7s %10s %7s %9s %7s %7s %5s  %s\n'
+# shellcheck disable=SC2059
+printf "$ROW_FMT" image N variant run status xfer_s verified_s MB/s MB/s_xfer cpu_s resent% ratio note
+declare -A UDP_SPEEDS
+ANY_FAILED=0
+
+secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+# True once every agent namespace of the run has a socket open (the receiver is listening).
+receivers_ready() {
+  local i
+  for ((i = 1; i <= $1; i++)); do
+    [ -n "$(lab_exec "a$i" ss -Hantu 2>/dev/null)" ] || return 1
+  done
+}
+
+# Kills this run's process groups: TERM, then KILL (udp-sender blocks SIGTERM while sending).
+kill_run() {
+  local p
+  for p in "${RUN_PIDS[@]}"; do lab_kill "$p" TERM; done
+  lab_wait_gone 2 "${RUN_PIDS[@]}" || for p in "${RUN_PIDS[@]}"; do lab_kill "$p" KILL; done
+  lab_wait_gone 3 "${RUN_PIDS[@]}" || echo "mcast.sh: run processes ${RUN_PIDS[*]} survived SIGKILL" >&2
+  for p in "${HASH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+
+# run_one VARIANT IMAGE N RUN: one timed transfer; prints a table row and appends a TSV row.
+run_one() {
+  local variant=$1 img=$2 n=$3 run=$4
+  local src="$WORKDIR/$img.img" send_file tag="$variant-$img-n$n-r$run"
+  local status=OK note='' xfer='' verified='' cpu='' user='' sys='' ratio='' mbps='' mbps_x='' resent='' i
+  local -a rcv_cmd snd_cmd
+  send_file=$src
+  [ "$variant" != clonecast-cci ] || send_file="$src.cci"
+
+  if [[ "$variant" == clonecast* ]] && [ "$CLONECAST_OK" != 1 ]; then
+    status=UNAVAILABLE note=$CLONECAST_WHY
+  elif [ "$variant" = clonecast-cci ] && [ "$CCI_OK" != 1 ]; then
+    status=UNAVAILABLE note=$CCI_WHY
+  elif [ "$variant" = clonecast-cci ] && [ ! -s "$send_file" ]; then
+    status=FAILED note="no .cci (clonecast image create failed)"
+  fi
+  if [ "$status" = OK ]; then
+    RUN_PIDS=() HASH_PIDS=()
+    local -a rcv_pid rcv_done out
+    for ((i = 1; i <= n; i++)); do
+      out[i]="$WORKDIR/out-a$i.img"
+      rm -f -- "${out[i]}" "${out[i]}.sha"
+      case "$variant" in
+        udpcast) rcv_cmd=(udp-receiver --nokbd --interface eth0 --file "${out[i]}") ;;
+        udpcast-rcvbuf4M) rcv_cmd=(udp-receiver --nokbd --interface eth0 --rcvbuf 4194304 --file "${out[i]}") ;;
+        clonecast*) rcv_cmd=("$REPO/clonecast-agent" receive --interface eth0 --output "${out[i]}") ;;
+      esac
+      lab_spawn "$tag-rcv-a$i" "a$i" "${rcv_cmd[@]}"
+      rcv_pid[i]=$LAB_LAST_PID
+      rcv_done[i]=0
+      RUN_PIDS+=("$LAB_LAST_PID")
+    done
+    # Receivers first (as udpcast wants); wait until each listens, at most 30 s (a JVM starts slowly).
+    for ((i = 0; i < 300; i++)); do
+      receivers_ready "$n" && break
+      sleep 0.1
+    done
+    receivers_ready "$n" || note="receivers not all listening after 30 s; "
+
+    case "$variant" in
+      udpcast*) snd_cmd=(udp-sender --nokbd --min-receivers "$n" --interface eth0 --file "$send_file") ;;
+      clonecast*) snd_cmd=("$REPO/clonecast" send "$send_file" --interface eth0 --min-receivers "$n" --max-wait 30) ;;
+    esac
+    local timefile="$WORKDIR/$tag.time" t0 snd_pid snd_rc='' done_all
+    rm -f -- "$timefile"
+    t0=$EPOCHREALTIME
+    lab_spawn "$tag-snd" server /usr/bin/time -f '%e %U %S' -o "$timefile" "${snd_cmd[@]}"
+    snd_pid=$LAB_LAST_PID
+    RUN_PIDS+=("$snd_pid")
+
+    local deadline=$((${t0%.*} + TIMEOUT)) hashing h
+    while :; do
+      done_all=1
+      if [ -z "$snd_rc" ]; then
+        if kill -0 "$snd_pid" 2>/dev/null; then done_all=0; else snd_rc=$(lab_rc "$tag-snd" || echo killed); fi
+      fi
+      for ((i = 1; i <= n; i++)); do
+        [ "${rcv_done[i]}" = 0 ] || continue
+        if kill -0 "${rcv_pid[i]}" 2>/dev/null; then
+          done_all=0
+          continue
+        fi
+        rcv_done[i]=1
+        local rc
+        rc=$(lab_rc "$tag-rcv-a$i" || echo killed)
+        [ "$rc" = 0 ] || { status=FAILED; note+="a$i exited $rc; "; }
+        # Verify as soon as a receiver is done; niced so that the transfers still running come first.
+        (nice -n 10 head -c "$IMAGE_BYTES" "${out[i]}" | sha256sum | cut -d' ' -f1 >"${out[i]}.sha") &
+        HASH_PIDS+=("$!")
+      done
+      hashing=0
+      for h in "${HASH_PIDS[@]}"; do kill -0 "$h" 2>/dev/null && hashing=1; done
+      if [ "$done_all" = 1 ] && [ "$hashing" = 0 ]; then
+        verified=$(secs_since "$t0")
+        break
+      fi
+      if [ "${EPOCHREALTIME%.*}" -ge "$deadline" ]; then
+        local running=''
+        kill -0 "$snd_pid" 2>/dev/null && running+=" sender"
+        for ((i = 1; i <= n; i++)); do kill -0 "${rcv_pid[i]}" 2>/dev/null && running+=" a$i"; done
+        status=FAILED note+="timeout after $TIMEOUT s, still running:${running:- (verification)}; "
+        kill_run
+        break
+      fi
+      # Transfer time: sender and every receiver exited (before the last hashes finish).
+      [ "$done_all" = 0 ] || [ -n "$xfer" ] || xfer=$(secs_since "$t0")
+      sleep 0.05
+    done
+    [ -n "$xfer" ] || xfer=$(secs_since "$t0")
+    for h in "${HASH_PIDS[@]}"; do wait "$h" 2>/dev/null || true; done
+
+    [ "$snd_rc" = 0 ] || [ "$status" != OK ] || { status=FAILED; note+="sender exited ${snd_rc:-killed}; "; }
+    if [ "$status" = OK ]; then
+      for ((i = 1; i <= n; i++)); do
+        [ "$(cat "${out[i]}.sha" 2>/dev/null)" = "${SRC_SHA[$img]}" ] || { status=FAILED; note+="a$i sha256 mismatch; "; }
+      done
+    fi
+    if [ -s "$timefile" ]; then
+      read -r _ user sys < <(tail -1 "$timefile")
+      cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+    fi
+    if [[ "$variant" == udpcast* ]]; then
+      # udp-sender's last progress line: "re-xmits=0004759 ( 20.6%)", blocks sent again / blocks.
+      resent=$(tr '\r' '\n' <"$LAB_DIR/$tag-snd.log" | grep -o 're-xmits=[0-9]* *( *[0-9.]*%)' | tail -1 \
+        | sed 's/.*( *\([0-9.]*\)%)/\1/') || true
+    fi
+    for ((i = 1; i <= n; i++)); do rm -f -- "${out[i]}" "${out[i]}.sha"; done
+    RUN_PIDS=() HASH_PIDS=()
+  fi
+
+  if [ "$status" = OK ]; then
+    mbps=$(awk -v b="$IMAGE_BYTES" -v t="$verified" 'BEGIN { printf "%.1f", b / t / 1e6 }')
+    mbps_x=$(awk -v b="$IMAGE_BYTES" -v t="$xfer" 'BEGIN { printf "%.1f", b / t / 1e6 }')
+    if [ "$variant" = udpcast ]; then
+      UDP_SPEEDS[$img:$n]+=" $mbps"
+    elif [[ "$variant" == clonecast* ]] && [ -n "${UDP_SPEEDS[$img:$n]:-}" ]; then
+      ratio=$(awk -v c="$mbps" -v u="$(median <<<"${UDP_SPEEDS[$img:$n]}")" 'BEGIN { printf "%.2f", c / u }')
+    fi
+  else
+    ANY_FAILED=1
+  fi
+  note=${note%; }
+  # shellcheck disable=SC2059
+  printf "$ROW_FMT" "$img" "$n" "$variant" "$run" "$status" "${xfer:--}" "${verified:--}" "${mbps:--}" \
+    "${mbps_x:--}" "${cpu:--}" "${resent:--}" "${ratio:--}" "$note"
+  local cci_s=''
+  [ "$variant" != clonecast-cci ] || cci_s=${CCI_CREATE_S[$img]:-}
+  printf '%s\t' "$STAMP" "$img" "$IMAGE_BYTES" "$variant" "$n" "$run" "$LOSS" "$status" "$xfer" "$verified" \
+    "$mbps" "$mbps_x" "$cpu" "$user" "$sys" "$ratio" "$cci_s" "$resent" >>"$TSV"
+  printf '%s\n' "$note" >>"$TSV"
+}
+
+for img in $IMAGES; do
+  for n in $NS_LIST; do
+    for variant in $VARIANTS; do
+      for ((r = 1; r <= RUNS; r++)); do run_one "$variant" "$img" "$n" "$r"; done
+      # One line with a 4 MiB receive buffer, at the largest N: what an admin's first tuning buys.
+      if [ "$variant" = udpcast ] && [ "$RCVBUF_LINE" = 1 ] && [ "$n" = "$MAX_N" ]; then
+        run_one udpcast-rcvbuf4M "$img" "$n" 1
+      fi
+    done
+  done
+done
+
+if [ "$RUNS" -gt 1 ]; then
+  echo
+  echo "medians of OK runs (MB/s per receiver, verified):"
+  awk -F'\t' 'NR > 1 && $8 == "OK" { k = $2 " N=" $5 " " $4; v[k] = v[k] " " $11 } END { for (k in v) print k "\t" v[k] }' "$TSV" \
+    | sort | while IFS=$'\t' read -r key vals; do printf '  %-40s %s\n' "$key" "$(median <<<"$vals")"; done
+fi
+echo
+echo "TSV: $TSV"
+echo "logs: $RESULTS/mcast-$STAMP.logs (after exit)"
+[ "$ANY_FAILED" = 0 ] || { echo "mcast.sh: some runs FAILED or were UNAVAILABLE" >&2; exit 1; }

@@ -1,0 +1,550 @@
+package org.clonecast.it.lab;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * A private network of namespaces for one test: a switch, a server and N agents.
+ *
+ * <p>The switch is bridge {@code br0} in namespace {@code <prefix>-sw}; the server lives in
+ * {@code <prefix>-s} and agent i in {@code <prefix>-a<i>}. Each host namespace has one interface,
+ * {@code eth0}, joined by a veth pair to a port ({@code sw-s}, {@code sw-a1}, ...) of br0. Both ends of
+ * every pair are created directly in their namespaces, so the host's (root) namespace never gets a
+ * lab interface, address or bridge, and several labs, even with the same addresses, run side by side.
+ * Addresses: server 10.77.0.1/24, agent i 10.77.0.(10+i)/24, broadcast set, MTU 1500, lo up, and a
+ * route for 224.0.0.0/4 on eth0 (a real node has a default route; without any route a multicast send
+ * that does not pick its interface fails with ENETUNREACH). Multicast snooping is off by default, so
+ * multicast floods every port as in udpcast's reference lab.
+ *
+ * <p>{@link #close()} kills every spawned process group (TERM, then KILL after {@link #TERM_GRACE}),
+ * then anything else still running in a lab namespace, and deletes the namespaces. It is idempotent
+ * and also runs from a JVM shutdown hook. Logs stay in {@link #dir()}; other files there are deleted.
+ *
+ * <p>Thread-safe: spawning and closing are synchronized on the lab.
+ */
+public final class Lab implements AutoCloseable {
+  /** How long spawned processes get to exit after SIGTERM before SIGKILL. */
+  public static final Duration TERM_GRACE = Duration.ofSeconds(2);
+
+  public static final String SERVER_IP = "10.77.0.1";
+  public static final int PREFIX_LENGTH = 24;
+  public static final String IFACE = "eth0";
+
+  /** Prefixes are cc + owner pid + counter letters + "-" + tag; the pid lets stale labs be found. */
+  private static final Pattern OWNED = Pattern.compile("^cc(\\d+)([a-z]+)-");
+  private static final AtomicInteger COUNTER = new AtomicInteger();
+  private static final int MAX_AGENTS = 200;
+
+  private final String prefix;
+  private final Path dir;
+  private final Host server;
+  private final List<Host> agents;
+  private final List<String> namespaces = new ArrayList<>();
+  private final List<LabProcess> processes = new ArrayList<>();
+  private final Thread shutdownHook;
+  private boolean closed;
+
+  private Lab(String prefix, Path dir, int agentCount) {
+    this.prefix = prefix;
+    this.dir = dir;
+    this.server = new Host("server", prefix + "-s", SERVER_IP, IFACE);
+    List<Host> a = new ArrayList<>();
+    for (int i = 1; i <= agentCount; i++) {
+      a.add(new Host("a" + i, prefix + "-a" + i, "10.77.0." + (10 + i), IFACE));
+    }
+    this.agents = List.copyOf(a);
+    this.shutdownHook = new Thread(this::closeFromHook, "lab-" + prefix + "-cleanup");
+  }
+
+  /** A lab with {@code agents} agents and the defaults (snooping off, no querier, MTU 1500). */
+  public static Lab create(String tag, int agents) throws IOException {
+    return builder(tag).agents(agents).create();
+  }
+
+  public static Builder builder(String tag) {
+    return new Builder(tag);
+  }
+
+  /** Options beyond {@link #create(String, int)}. Not thread-safe. */
+  public static final class Builder {
+    private final String tag;
+    private int agents = 1;
+    private boolean multicastSnooping;
+    private boolean igmpQuerier;
+    private int mtu = 1500;
+
+    private Builder(String tag) {
+      this.tag = tag;
+    }
+
+    public Builder agents(int n) {
+      this.agents = n;
+      return this;
+    }
+
+    /** IGMP snooping on br0: multicast then goes only to ports that joined (once a querier is seen). */
+    public Builder multicastSnooping(boolean on) {
+      this.multicastSnooping = on;
+      return this;
+    }
+
+    /** br0 sends IGMP queries; with snooping on and no querier the kernel bridge floods anyway. */
+    public Builder igmpQuerier(boolean on) {
+      this.igmpQuerier = on;
+      return this;
+    }
+
+    /** MTU of br0 and of every veth (e.g. 9000 for jumbo-frame tests). */
+    public Builder mtu(int mtu) {
+      this.mtu = mtu;
+      return this;
+    }
+
+    public Lab create() throws IOException {
+      if (agents < 1 || agents > MAX_AGENTS) {
+        throw new IllegalArgumentException("agents must be 1.." + MAX_AGENTS + ", got " + agents);
+      }
+      if (mtu < 576 || mtu > 65535) {
+        throw new IllegalArgumentException("mtu must be 576..65535, got " + mtu);
+      }
+      checkHost();
+      String prefix = uniquePrefix(tag);
+      Lab lab = new Lab(prefix, labDir(prefix), agents);
+      Runtime.getRuntime().addShutdownHook(lab.shutdownHook);
+      try {
+        lab.build(multicastSnooping, igmpQuerier, mtu);
+      } catch (IOException | RuntimeException e) {
+        try {
+          lab.close();
+        } catch (RuntimeException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        throw e;
+      }
+      return lab;
+    }
+  }
+
+  public Host server() {
+    return server;
+  }
+
+  public List<Host> agents() {
+    return agents;
+  }
+
+  /** Agent {@code i}, 1-based. */
+  public Host agent(int i) {
+    if (i < 1 || i > agents.size()) {
+      throw new IllegalArgumentException("agent " + i + " does not exist; this lab has agents 1.." + agents.size());
+    }
+    return agents.get(i - 1);
+  }
+
+  /** The prefix of every namespace of this lab, e.g. "cc4711a-lab". */
+  public String prefix() {
+    return prefix;
+  }
+
+  /** Per-lab directory for logs and files; logs survive {@link #close()}, other files do not. */
+  public Path dir() {
+    return dir;
+  }
+
+  /**
+   * Drops {@code percent} (0.1 % steps) of the UDP datagrams arriving in {@code h}'s namespace, at
+   * random, multicast and unicast alike (nftables {@code numgen random}). 0 removes the rule.
+   */
+  public void loss(Host h, double percent) {
+    if (!(percent >= 0 && percent <= 100)) {
+      throw new IllegalArgumentException("loss must be 0..100 %, got " + percent);
+    }
+    long perMille = Math.round(percent * 10);
+    // Create-then-delete in one transaction makes the delete safe when the table does not exist yet.
+    StringBuilder script = new StringBuilder("table inet cclab { }\ndelete table inet cclab\n");
+    if (perMille > 0) {
+      // numgen yields 0..999, and nft rejects "< 1000" as out of range: 100 % is a plain drop.
+      String match = perMille < 1000 ? "numgen random mod 1000 < " + perMille + " " : "";
+      script.append("table inet cclab {\n")
+          .append("  chain input {\n")
+          .append("    type filter hook input priority 0; policy accept;\n")
+          .append("    meta l4proto udp ").append(match).append("counter drop\n")
+          .append("  }\n")
+          .append("}\n");
+    }
+    housekeeping(List.of("ip", "netns", "exec", own(h).netns(), "nft", "-f", "-"), script.toString());
+  }
+
+  /**
+   * Limits what {@code h} can receive to {@code mbit} Mbit/s: a token bucket on the switch port that
+   * sends toward {@code h}. 0 removes it.
+   */
+  public void rateLimit(Host h, int mbit) {
+    if (mbit < 0) {
+      throw new IllegalArgumentException("rate must be >= 0 Mbit/s, got " + mbit);
+    }
+    String port = switchPort(own(h));
+    if (mbit == 0) {
+      try {
+        Exec.run(List.of("tc", "-n", switchNs(), "qdisc", "del", "dev", port, "root"), null);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      return;
+    }
+    // 10 ms worth of bytes, at least 32 KiB: smaller buckets cannot reach the rate at HZ=250.
+    long burst = Math.max(32_768, mbit * 1_250L);
+    housekeeping(List.of("tc", "-n", switchNs(), "qdisc", "replace", "dev", port, "root", "tbf",
+        "rate", mbit + "mbit", "burst", Long.toString(burst), "latency", "50ms"), null);
+  }
+
+  /**
+   * Starts {@code cmd} in {@code h}'s namespace ({@code setsid ip netns exec <ns> cmd...}), stdin
+   * /dev/null, stdout and stderr to {@code dir()/<name>.log}. {@code env} is added to this JVM's
+   * environment. The process is killed by {@link #close()} if still running.
+   */
+  public synchronized LabProcess spawn(Host h, String name, List<String> cmd, Map<String, String> env) {
+    if (closed) {
+      throw new IllegalStateException("lab " + prefix + " is closed");
+    }
+    if (cmd.isEmpty()) {
+      throw new IllegalArgumentException("empty command for " + name);
+    }
+    List<String> full = new ArrayList<>(List.of("setsid", "ip", "netns", "exec", own(h).netns()));
+    full.addAll(cmd);
+    Path log = uniqueLog(name);
+    ProcessBuilder pb = new ProcessBuilder(full)
+        .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+        .redirectErrorStream(true)
+        .redirectOutput(log.toFile());
+    if (env != null) {
+      pb.environment().putAll(env);
+    }
+    try {
+      LabProcess p = new LabProcess(name, h, pb.start(), log);
+      processes.add(p);
+      return p;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot start " + String.join(" ", full), e);
+    }
+  }
+
+  /** Every process spawned so far, in start order. */
+  public synchronized List<LabProcess> processes() {
+    return List.copyOf(processes);
+  }
+
+  /**
+   * Kills every spawned process group (TERM, KILL after {@link #TERM_GRACE}), then whatever else
+   * still runs in a lab namespace, deletes the namespaces and every file in {@link #dir()} but the
+   * logs. Idempotent. Throws {@link IllegalStateException} after doing all it can if something survived.
+   */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      Runtime.getRuntime().removeShutdownHook(shutdownHook);
+    } catch (IllegalStateException e) {
+      // The JVM is shutting down: this is the hook running, or it runs later and finds us closed.
+    }
+    List<String> problems = new ArrayList<>();
+    stopProcesses(problems);
+    for (String ns : namespaces) {
+      killAllIn(ns, problems);
+    }
+    for (String ns : namespaces) {
+      try {
+        Exec.check(List.of("ip", "netns", "del", ns), null);
+      } catch (IOException e) {
+        problems.add(e.getMessage());
+      }
+    }
+    deleteNonLogs(problems);
+    if (!problems.isEmpty()) {
+      throw new IllegalStateException("lab " + prefix + " cleanup: " + String.join("; ", problems));
+    }
+  }
+
+  /** Namespace names on this machine ({@code ip netns list}). */
+  static List<String> listNamespaces() throws IOException {
+    return Exec.check(List.of("ip", "netns", "list"), null).lines()
+        .map(l -> l.split("\\s+")[0])
+        .filter(s -> !s.isEmpty())
+        .toList();
+  }
+
+  /**
+   * Namespaces of labs whose creating process is gone (a JVM that was SIGKILLed never ran its hook).
+   * They are only reported; {@link #sweepStale()} removes them.
+   */
+  public static List<String> staleNamespaces() throws IOException {
+    List<String> stale = new ArrayList<>();
+    for (String ns : listNamespaces()) {
+      Matcher m = OWNED.matcher(ns);
+      if (m.find() && ProcessHandle.of(Long.parseLong(m.group(1))).isEmpty()) {
+        stale.add(ns);
+      }
+    }
+    return stale;
+  }
+
+  /** Kills the processes in, and deletes, every {@link #staleNamespaces() stale} lab namespace. */
+  public static List<String> sweepStale() throws IOException {
+    List<String> stale = staleNamespaces();
+    List<String> problems = new ArrayList<>();
+    for (String ns : stale) {
+      killAllIn(ns, problems);
+      Exec.run(List.of("ip", "netns", "del", ns), null);
+    }
+    if (!problems.isEmpty()) {
+      throw new IOException("sweeping stale lab namespaces: " + String.join("; ", problems));
+    }
+    return stale;
+  }
+
+  @Override
+  public String toString() {
+    return "Lab[" + prefix + ", " + agents.size() + " agents, " + dir + "]";
+  }
+
+  // ---- construction
+
+  private void build(boolean snooping, boolean querier, int mtu) throws IOException {
+    String sw = switchNs();
+    addNamespace(sw);
+    batch(sw, "link set lo up",
+        "link add br0 type bridge mcast_snooping " + (snooping ? 1 : 0) + " mcast_querier " + (querier ? 1 : 0),
+        "link set br0 mtu " + mtu + " up");
+    List<Host> hosts = new ArrayList<>();
+    hosts.add(server);
+    hosts.addAll(agents);
+    for (Host h : hosts) {
+      addNamespace(h.netns());
+      String port = switchPort(h);
+      batch(sw, "link add " + port + " mtu " + mtu + " type veth peer name " + IFACE + " mtu " + mtu + " netns " + h.netns(),
+          "link set " + port + " master br0 up");
+      batch(h.netns(), "link set lo up",
+          "link set " + IFACE + " up",
+          "addr add " + h.ip() + "/" + PREFIX_LENGTH + " brd + dev " + IFACE,
+          "route add 224.0.0.0/4 dev " + IFACE);
+    }
+  }
+
+  private void addNamespace(String ns) throws IOException {
+    Exec.check(List.of("ip", "netns", "add", ns), null);
+    namespaces.add(ns);
+  }
+
+  private static void batch(String ns, String... commands) throws IOException {
+    Exec.check(List.of("ip", "-n", ns, "-batch", "-"), String.join("\n", commands) + "\n");
+  }
+
+  private static void checkHost() {
+    if (!Prereqs.isRoot()) {
+      throw new IllegalStateException("the lab needs root (network namespaces, bridges, nftables); run the tests as root");
+    }
+    List<String> missing = Prereqs.missing("ip", "nft", "tc", "setsid", "kill");
+    if (!missing.isEmpty()) {
+      throw new IllegalStateException("the lab cannot be built: " + Prereqs.describeMissing(missing));
+    }
+    try {
+      List<String> stale = staleNamespaces();
+      if (!stale.isEmpty()) {
+        System.err.println("lab: " + stale.size() + " namespaces of labs whose process is gone: " + stale
+            + "; remove them with Lab.sweepStale() or bench/lib/lab.sh lab_destroy_prefix");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static String uniquePrefix(String tag) throws IOException {
+    String clean = tag.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]", "");
+    clean = clean.substring(0, Math.min(clean.length(), 10));
+    List<String> existing = listNamespaces();
+    long pid = ProcessHandle.current().pid();
+    for (int attempt = 0; attempt < 1000; attempt++) {
+      String p = "cc" + pid + letters(COUNTER.getAndIncrement()) + "-" + (clean.isEmpty() ? "lab" : clean);
+      if (existing.stream().noneMatch(ns -> ns.startsWith(p + "-"))) {
+        return p;
+      }
+    }
+    throw new IOException("no free lab prefix for tag " + tag);
+  }
+
+  /** 0 → "a", 25 → "z", 26 → "ba": base 26 in letters, so the prefix pattern stays unambiguous. */
+  private static String letters(int n) {
+    StringBuilder sb = new StringBuilder();
+    do {
+      sb.insert(0, (char) ('a' + n % 26));
+      n /= 26;
+    } while (n > 0);
+    return sb.toString();
+  }
+
+  private static Path labDir(String prefix) throws IOException {
+    String base = System.getProperty("clonecast.lab.dir");
+    if (base == null || base.isBlank()) {
+      return Files.createTempDirectory("clonecast-lab-" + prefix + "-");
+    }
+    return Files.createDirectories(Path.of(base, prefix));
+  }
+
+  // ---- helpers
+
+  private String switchNs() {
+    return prefix + "-sw";
+  }
+
+  private static String switchPort(Host h) {
+    return "sw-" + (h.name().equals("server") ? "s" : h.name());
+  }
+
+  private Host own(Host h) {
+    if (!h.equals(server) && !agents.contains(h)) {
+      throw new IllegalArgumentException(h + " is not a host of lab " + prefix);
+    }
+    return h;
+  }
+
+  private synchronized Path uniqueLog(String name) {
+    String base = name.replaceAll("[^A-Za-z0-9._-]", "_");
+    Path p = dir.resolve(base + ".log");
+    for (int i = 2; Files.exists(p); i++) {
+      p = dir.resolve(base + "-" + i + ".log");
+    }
+    return p;
+  }
+
+  private static void housekeeping(List<String> cmd, String stdin) {
+    try {
+      Exec.check(cmd, stdin);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  // ---- cleanup
+
+  private void closeFromHook() {
+    try {
+      close();
+    } catch (RuntimeException e) {
+      System.err.println("lab " + prefix + ": " + e.getMessage());
+    }
+  }
+
+  private void stopProcesses(List<String> problems) {
+    List<LabProcess> running = processes.stream().filter(LabProcess::groupAlive).toList();
+    signalAll(running, Signal.TERM, problems);
+    if (!waitGone(running, TERM_GRACE)) {
+      signalAll(running, Signal.KILL, problems);
+      if (!waitGone(running, TERM_GRACE)) {
+        problems.add("still running after SIGKILL: " + running.stream().filter(LabProcess::groupAlive).toList());
+      }
+    }
+  }
+
+  private static void signalAll(List<LabProcess> ps, Signal s, List<String> problems) {
+    for (LabProcess p : ps) {
+      try {
+        p.kill(s);
+      } catch (UncheckedIOException e) {
+        problems.add(e.getMessage());
+      }
+    }
+  }
+
+  private static boolean waitGone(List<LabProcess> ps, Duration bound) {
+    long deadline = System.nanoTime() + bound.toNanos();
+    while (ps.stream().anyMatch(LabProcess::groupAlive)) {
+      if (System.nanoTime() - deadline > 0) {
+        return false;
+      }
+      pause();
+    }
+    return true;
+  }
+
+  /** TERM, then KILL after {@link #TERM_GRACE}, everything that runs in namespace {@code ns}. */
+  private static void killAllIn(String ns, List<String> problems) {
+    for (boolean force : new boolean[] {false, true}) {
+      List<ProcessHandle> left = nsProcesses(ns, problems);
+      if (left.isEmpty()) {
+        return;
+      }
+      left.forEach(force ? ProcessHandle::destroyForcibly : ProcessHandle::destroy);
+      long deadline = System.nanoTime() + TERM_GRACE.toNanos();
+      while (left.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() - deadline < 0) {
+        pause();
+      }
+    }
+    List<ProcessHandle> survivors = nsProcesses(ns, problems);
+    if (!survivors.isEmpty()) {
+      problems.add("processes " + survivors.stream().map(ProcessHandle::pid).toList() + " in " + ns + " survived SIGKILL");
+    }
+  }
+
+  private static List<ProcessHandle> nsProcesses(String ns, List<String> problems) {
+    try {
+      Exec.Result r = Exec.run(List.of("ip", "netns", "pids", ns), null);
+      if (r.exit() != 0) {
+        return List.of();
+      }
+      return r.output().lines().map(String::trim).filter(s -> s.matches("\\d+"))
+          .map(s -> ProcessHandle.of(Long.parseLong(s)))
+          .flatMap(o -> o.stream())
+          .filter(ph -> LabProcess.processGroup(ph.pid()) != -1)
+          .toList();
+    } catch (IOException e) {
+      problems.add(e.getMessage());
+      return List.of();
+    }
+  }
+
+  private void deleteNonLogs(List<String> problems) {
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(dir)) {
+      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+        if (p.equals(dir) || p.getFileName().toString().endsWith(".log")) {
+          continue;
+        }
+        if (Files.isDirectory(p)) {
+          try (Stream<Path> children = Files.list(p)) {
+            if (children.findAny().isPresent()) {
+              continue;
+            }
+          }
+        }
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      problems.add("cannot clean " + dir + ": " + e.getMessage());
+    }
+  }
+
+  private static void pause() {
+    try {
+      Thread.sleep(20);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,81 @@
+#!/bin/bash
+# Installs the Debian 12 packages that clonecast's build, integration tests and benchmarks need.
+# Run as root. Does nothing (and touches no network) when everything is already installed; exits
+# non-zero, naming what is missing, if anything is still missing afterwards.
+set -euo pipefail
+
+# package            why
+PACKAGES=(
+  openjdk-17-jdk-headless # build and run (Java 17)
+  maven                   # build
+  udpcast                 # the baseline and interop peer: udp-sender, udp-receiver
+  nftables                # lab packet loss (nft)
+  iproute2                # lab namespaces, veth, bridge, tc, ss
+  iputils-ping            # LabIT reachability
+  procps                  # kill, pgrep for cleanup
+  psmisc                  # killall, fuser
+  util-linux              # setsid: every lab process gets its own process group
+  python3                 # LabIT's tiny UDP/multicast sender and receivers
+  time                    # /usr/bin/time: sender CPU seconds in bench/mcast.sh
+  coreutils               # sha256sum, head, timeout
+)
+
+# command   package that must provide it (checked after the install)
+COMMANDS=(
+  java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless mvn:maven
+  udp-sender:udpcast udp-receiver:udpcast nft:nftables ip:iproute2 tc:iproute2 ss:iproute2
+  ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
+  python3:python3 sha256sum:coreutils
+)
+
+die() {
+  echo "install-deps: $*" >&2
+  exit 1
+}
+
+installed() {
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+missing_packages() {
+  local p
+  for p in "${PACKAGES[@]}"; do installed "$p" || echo "$p"; done
+}
+
+[ -r /etc/debian_version ] || die "this script is for Debian 12 (apt/dpkg); install by hand: ${PACKAGES[*]}"
+
+mapfile -t missing < <(missing_packages)
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+else
+  [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}; run this script as root (or: sudo apt-get install ${missing[*]})"
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q || die "apt-get update failed; check /etc/apt/sources.list and the network"
+  apt-get install -y -q --no-install-recommends "${missing[@]}" || die "apt-get install ${missing[*]} failed"
+fi
+
+mapfile -t still < <(missing_packages)
+[ "${#still[@]}" -eq 0 ] || die "still not installed: ${still[*]}"
+
+bad=()
+for entry in "${COMMANDS[@]}"; do
+  cmd=${entry%%:*}
+  PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || bad+=("$cmd (package ${entry#*:})")
+done
+[ -x /usr/bin/time ] || bad+=("/usr/bin/time (package time)")
+[ "${#bad[@]}" -eq 0 ] || die "commands not found after install: ${bad[*]}"
+
+# The lab cannot work without these kernel features; say so here rather than in a test.
+if [ "$(id -u)" = 0 ]; then
+  probe="ccdeps$$"
+  if ip netns add "$probe" 2>/dev/null; then
+    ip -n "$probe" link add br0 type bridge 2>/dev/null || echo "install-deps: warning: the kernel cannot create bridges (CONFIG_BRIDGE)" >&2
+    ip -n "$probe" link add v0 type veth peer name v1 2>/dev/null || echo "install-deps: warning: the kernel cannot create veth pairs (CONFIG_VETH)" >&2
+    ip netns exec "$probe" nft add table inet probe 2>/dev/null || echo "install-deps: warning: nftables does not work in a namespace (CONFIG_NF_TABLES)" >&2
+    ip netns del "$probe"
+  else
+    echo "install-deps: warning: cannot create network namespaces; the lab tests will fail" >&2
+  fi
+fi
+echo "install-deps: ok"
