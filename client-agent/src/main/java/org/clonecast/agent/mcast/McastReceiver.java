@@ -258,7 +258,24 @@ public final class McastReceiver {
       return;
     }
     pendingWrites.incrementAndGet();
+    // Tell the sender now, not after the write: a busy disk must not make it send the chunk again.
+    // Should the chunk fail its check, it is asked for again (retake).
+    doneBatch.add(cc.chunk());
+    if (doneBatch.size() >= 32) flushDone();
     workers.execute(() -> writeChunk(cc));
+  }
+
+  /** A chunk that failed after being reported: collect it again. */
+  private void retake(int chunk, String why) {
+    pendingWrites.decrementAndGet();
+    rejected++;
+    log.warn("mcast chunk {} {}; taking it again", chunk, why);
+    if (phase != Phase.RECEIVING) return;
+    machine.chunkRejected(chunk);
+    doneBatch.remove(Integer.valueOf(chunk));
+    BitSet again = new BitSet();
+    again.set(chunk);
+    control.writeAndFlush(new ControlMessage.Need(again));
   }
 
   /** On a worker: rebuild, decompress, verify, write. */
@@ -272,21 +289,11 @@ public final class McastReceiver {
       target.write(manifest.logicalOffset(c), out, len);
       loop.execute(() -> written(c, len));
     } catch (ChunkVerificationException e) {
-      loop.execute(() -> {
-        pendingWrites.decrementAndGet();
-        rejected++;
-        log.warn("mcast chunk {} failed verification, will take it again: {}", c, e.getMessage());
-        if (machine != null) machine.chunkRejected(c);
-      });
+      loop.execute(() -> retake(c, "failed verification: " + e.getMessage()));
     } catch (IOException e) {
       loop.execute(() -> writeFailed(e));
     } catch (RuntimeException e) {
-      loop.execute(() -> {
-        pendingWrites.decrementAndGet();
-        rejected++;
-        log.warn("mcast chunk {} could not be rebuilt, will take it again: {}", c, e.toString());
-        if (machine != null) machine.chunkRejected(c);
-      });
+      loop.execute(() -> retake(c, "could not be rebuilt: " + e));
     }
   }
 
@@ -294,9 +301,7 @@ public final class McastReceiver {
     pendingWrites.decrementAndGet();
     if (phase != Phase.RECEIVING) return;
     machine.chunkWritten(chunk);
-    doneBatch.add(chunk);
     bytesWritten.addAndGet(len);
-    if (doneBatch.size() >= 32) flushDone();
     maybeFinish();
   }
 
@@ -361,8 +366,8 @@ public final class McastReceiver {
   private void finished() {
     ReceiveResult r = new ReceiveResult(true, "ok", manifest.logicalSize(), System.nanoTime() - startNanos,
         machine.received(), machine.repairsReceived(), machine.duplicates(), rejected);
-    log.info("mcast receive complete: {} bytes, {} packets ({} repair, {} duplicate), {} chunks rejected, {} dropped for a slow disk",
-        r.bytesWritten(), r.packets(), r.repairs(), r.duplicates(), rejected, overflow);
+    log.info("mcast receive complete: {} bytes, {} packets ({} repair, {} duplicate), {} NAK entries sent, {} chunks retaken, {} dropped for a slow disk",
+        r.bytesWritten(), r.packets(), r.repairs(), r.duplicates(), machine.nakEntries(), rejected, overflow);
     if (control != null && control.isActive()) {
       control.writeAndFlush(new ControlMessage.Finished(true, "ok", r.bytesWritten(), r.packets(), r.repairs(), r.duplicates()))
           .addListener(f -> complete(r));

@@ -28,7 +28,32 @@ public final class CauchyCode {
     /** Number of distinct repair rows (0…127). */
     public static final int MAX_REPAIR = 128;
 
-    private CauchyCode() {
+    /** udpcast's matrix as it is, for the udpcast-compatible mode. */
+    public static final CauchyCode UDPCAST = new CauchyCode(false);
+
+    /**
+     * The same matrix with every column j divided by c(0, j), so row 0 is all ones: the first
+     * repair row of a stripe is plain XOR parity, about ten times cheaper to make and to use than a
+     * general row, and most stripes need only one. Scaling columns by non-zero constants keeps every
+     * square submatrix invertible, so the code stays MDS. clonecast's native protocol uses this.
+     */
+    public static final CauchyCode PARITY_FIRST = new CauchyCode(true);
+
+    /** table[row][j] = the coefficient of source j in repair row {@code row}. */
+    private final byte[][] table = new byte[MAX_REPAIR][MAX_SOURCE];
+
+    private CauchyCode(boolean parityFirst) {
+        for (int r = 0; r < MAX_REPAIR; r++) {
+            for (int j = 0; j < MAX_SOURCE; j++) {
+                int c = Gf256.inv(0x80 ^ j ^ r);
+                table[r][j] = (byte) (parityFirst ? Gf256.div(c, Gf256.inv(0x80 ^ j)) : c);
+            }
+        }
+    }
+
+    /** This code's coefficient of source {@code j} in repair row {@code row}. */
+    public int coef(int row, int j) {
+        return table[row][j] & 0xFF;
     }
 
     /**
@@ -54,13 +79,18 @@ public final class CauchyCode {
      * @throws IndexOutOfBoundsException if {@code out} has no room for {@code len} bytes at {@code outOff}
      */
     public static void encode(int row, byte[][] sources, int k, int len, byte[] out, int outOff) {
+        UDPCAST.encodeRow(row, sources, k, len, out, outOff);
+    }
+
+    /** As {@link #encode(int, byte[][], int, int, byte[], int)}, with this code's coefficients. */
+    public void encodeRow(int row, byte[][] sources, int k, int len, byte[] out, int outOff) {
         checkRow(row);
         checkSources(sources, k, len);
         Objects.checkFromIndexSize(outOff, len, out.length);
         Arrays.fill(out, outOff, outOff + len, (byte) 0);
         for (int j = 0; j < k; j++) {
             byte[] src = sources[j];
-            Gf256.mulAdd(out, outOff, src, 0, Math.min(len, src.length), Gf256.inv(0x80 ^ j ^ row));
+            Gf256.mulAdd(out, outOff, src, 0, Math.min(len, src.length), coef(row, j));
         }
     }
 
@@ -99,6 +129,11 @@ public final class CauchyCode {
      *     modified then), a row is out of range or repeated, or a present source is null
      */
     public static void decode(byte[][] sources, boolean[] present, int k, byte[][] repairs, int[] rows, int len) {
+        UDPCAST.reconstruct(sources, present, k, repairs, rows, len);
+    }
+
+    /** As {@link #decode}, with this code's coefficients. */
+    public void reconstruct(byte[][] sources, boolean[] present, int k, byte[][] repairs, int[] rows, int len) {
         if (k < 0 || k > MAX_SOURCE) {
             throw new IllegalArgumentException("k " + k + " outside 0.." + MAX_SOURCE);
         }
@@ -139,7 +174,7 @@ public final class CauchyCode {
             for (int j = 0; j < k; j++) {
                 if (present[j]) {
                     byte[] src = sources[j];
-                    Gf256.mulAdd(residual[i], 0, src, 0, Math.min(len, src.length), Gf256.inv(0x80 ^ j ^ useRows[i]));
+                    Gf256.mulAdd(residual[i], 0, src, 0, Math.min(len, src.length), coef(useRows[i], j));
                 }
             }
         }
@@ -181,13 +216,13 @@ public final class CauchyCode {
      *
      * @return inverse[t][i], the weight of residual i in missing source t
      */
-    private static byte[][] invertSubmatrix(int[] rows, int[] missing) {
+    private byte[][] invertSubmatrix(int[] rows, int[] missing) {
         int m = rows.length;
         int w = 2 * m;
         byte[][] aug = new byte[m][w];
         for (int i = 0; i < m; i++) {
             for (int t = 0; t < m; t++) {
-                aug[i][t] = (byte) Gf256.inv(0x80 ^ missing[t] ^ rows[i]);
+                aug[i][t] = (byte) coef(rows[i], missing[t]);
             }
             aug[i][m + i] = 1;
         }

@@ -29,7 +29,7 @@ public final class ChunkRebuilder {
         }
       }
       if (missing == 0) continue;
-      CauchyCode.decode(src, present, k, c.repairs()[s], c.repairRows()[s], size);
+      CauchyCode.PARITY_FIRST.reconstruct(src, present, k, c.repairs()[s], c.repairRows()[s], size);
       for (int p = 0; p < k; p++) c.sources()[layout.symbolAt(s, p)] = src[p];
     }
     byte[] out = new byte[layout.storedLength()];
@@ -39,21 +39,25 @@ public final class ChunkRebuilder {
     return out;
   }
 
-  /** Encodes repair row {@code row} of stripe {@code stripe} of a chunk's stored bytes into {@code out}. */
-  public static void encodeRepair(byte[] stored, SymbolLayout layout, int stripe, int row, byte[] out) {
+  /** The source symbols of one stripe of a chunk's stored bytes, each zero-padded to a full symbol. */
+  public static byte[][] stripeSources(byte[] stored, SymbolLayout layout, int stripe) {
     int k = layout.stripeSources(stripe);
-    int size = layout.symbolSize();
     byte[][] src = new byte[k][];
     for (int p = 0; p < k; p++) {
       int j = layout.symbolAt(stripe, p);
-      int len = layout.lengthOf(j);
-      if (len == size) {
-        src[p] = java.util.Arrays.copyOfRange(stored, layout.offsetOf(j), layout.offsetOf(j) + size);
-      } else {
-        src[p] = new byte[size];
-        System.arraycopy(stored, layout.offsetOf(j), src[p], 0, len);
-      }
+      src[p] = new byte[layout.symbolSize()];
+      System.arraycopy(stored, layout.offsetOf(j), src[p], 0, layout.lengthOf(j));
     }
-    CauchyCode.encode(row, src, k, size, out, 0);
+    return src;
+  }
+
+  /** Encodes repair row {@code row} over a stripe's sources (from {@link #stripeSources}) into {@code out}. */
+  public static void encodeRepair(byte[][] stripeSources, int row, byte[] out) {
+    CauchyCode.PARITY_FIRST.encodeRow(row, stripeSources, stripeSources.length, out.length, out, 0);
+  }
+
+  /** Encodes repair row {@code row} of stripe {@code stripe} of a chunk's stored bytes into {@code out}. */
+  public static void encodeRepair(byte[] stored, SymbolLayout layout, int stripe, int row, byte[] out) {
+    encodeRepair(stripeSources(stored, layout, stripe), row, out);
   }
 }

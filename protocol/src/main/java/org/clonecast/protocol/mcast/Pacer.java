@@ -51,6 +51,7 @@ public final class Pacer {
   private double tokens;
   private long lastRefillNanos;
   private long lastDecreaseNanos = Long.MIN_VALUE / 2;
+  private long lastSampleNanos = Long.MIN_VALUE;
 
   public Pacer(Settings settings, long nowNanos) {
     this.settings = settings;
@@ -90,8 +91,17 @@ public final class Pacer {
     return missing <= 0 ? 0 : (long) Math.ceil(missing * 1e9 / rate);
   }
 
-  /** Feeds one loss sample (median over receivers, per mille), about every 100 ms. */
-  public void onLoss(int medianLossPermille, long now) {
+  /**
+   * Feeds one loss sample (median over receivers, per mille), about every 100 ms, with the bytes
+   * actually sent since the previous sample. A sender that could not use its rate (CPU, disk, or
+   * nothing to send) does not raise it further, and a back-off starts from what was really sent:
+   * otherwise the nominal rate runs far ahead of the real one and a cut changes nothing.
+   */
+  public void onLoss(int medianLossPermille, long sentBytes, long now) {
+    long dt = lastSampleNanos == Long.MIN_VALUE ? 0 : now - lastSampleNanos;
+    lastSampleNanos = now;
+    double actual = dt > 0 ? sentBytes * 1e9 / dt : rate;
+    boolean limitedByUs = actual >= rate * 0.7;
     samples.addLast(medianLossPermille);
     if (samples.size() > FLOOR_WINDOW) samples.removeFirst();
     // A path may lose a few percent at any rate, but not a tenth of everything: above that the
@@ -99,10 +109,10 @@ public final class Pacer {
     int floor = Math.min(MAX_FLOOR_PERMILLE, samples.stream().mapToInt(Integer::intValue).min().orElse(0));
     if (medianLossPermille > floor + settings.marginPermille()) {
       if (now - lastDecreaseNanos >= DECREASE_SPACING_NANOS) {
-        rate = Math.max(settings.minBytesPerSecond(), rate * 0.8);
+        rate = Math.max(settings.minBytesPerSecond(), Math.min(rate, Math.max(actual, settings.minBytesPerSecond())) * 0.8);
         lastDecreaseNanos = now;
       }
-    } else if (medianLossPermille <= floor + settings.marginPermille() / 3) {
+    } else if (medianLossPermille <= floor + settings.marginPermille() / 3 && limitedByUs) {
       rate = Math.min(settings.maxBytesPerSecond(), rate + Math.max(rate / 16, 1_000_000));
     }
   }

@@ -37,7 +37,7 @@ public final class ReceiverMachine {
     }
 
     public static Settings defaults() {
-      return new Settings(3_000_000L, 25_000_000L, 400_000_000L, 30_000_000L, 192);
+      return new Settings(3_000_000L, 40_000_000L, 400_000_000L, 100_000_000L, 192);
     }
   }
 
@@ -68,6 +68,14 @@ public final class ReceiverMachine {
       lastPacketNanos = now;
     }
 
+    /** A useful symbol arrived: the chunk is being served, so start the NAK backoff over. */
+    void progress(long now, Settings settings) {
+      if (naks > 0) {
+        naks = 0;
+        nakDueNanos = now + settings.nakRetryNanos();
+      }
+    }
+
     boolean complete() {
       for (int s = 0; s < have.length; s++) {
         if (have[s] + repairCount[s] < layout.stripeSources(s)) return false;
@@ -94,6 +102,7 @@ public final class ReceiverMachine {
   private long duplicates;
   private long dropped;
   private long statusReceived;
+  private long nakEntries;
   private int statusSeq;
 
   /**
@@ -135,6 +144,7 @@ public final class ReceiverMachine {
     p.payload().getBytes(p.payload().readerIndex(), b, 0, expectLen);
     part.sources[j] = b;
     part.have[part.layout.stripeOf(j)]++;
+    part.progress(now, settings);
     return maybeComplete(p.chunk(), part);
   }
 
@@ -175,6 +185,7 @@ public final class ReceiverMachine {
     part.repairs[s][n] = b;
     part.rows[s][n] = p.row();
     part.repairCount[s] = n + 1;
+    part.progress(now, settings);
     return maybeComplete(p.chunk(), part);
   }
 
@@ -268,6 +279,7 @@ public final class ReceiverMachine {
         bytes = 12;
       }
       entries.add(new Nak.Entry(chunk, need, seen));
+      nakEntries++;
       bytes += Nak.entryBytes(stripes);
     }
     if (!entries.isEmpty()) out.add(new Nak(sessionId, receiverId, entries));
@@ -323,6 +335,11 @@ public final class ReceiverMachine {
 
   public long duplicates() {
     return duplicates;
+  }
+
+  /** Chunk entries sent in NAKs so far. */
+  public long nakEntries() {
+    return nakEntries;
   }
 
   /** Packets dropped because they did not fit the session or the manifest. */

@@ -7,7 +7,9 @@ import java.util.BitSet;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.Iterator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import org.clonecast.protocol.image.ChunkKind;
@@ -82,6 +84,7 @@ public final class SenderMachine {
     long lastHeardNanos;
     long endedNanos;
     int lossPermille;
+    int smoothedLossPermille;
     long lossSampleNanos = Long.MIN_VALUE;
     long symbolsNeeded;
     long chunksDone;
@@ -148,8 +151,12 @@ public final class SenderMachine {
   private final int[] demand;
   private final BitSet wanted = new BitSet();
   private final long[] lastPassNanos;
+  private final long[] lastNakNanos;
   private final Map<Integer, Receiver> receivers = new LinkedHashMap<>();
-  private final Map<Integer, RepairState> repairs = new LinkedHashMap<>();
+  /** Per chunk: rows sent so far and rows owed. Kept while the chunk is wanted, so rows are never reused. */
+  private final Map<Integer, RepairState> repairs = new HashMap<>();
+  /** Chunks with rows owed, in the order they were asked for. */
+  private final LinkedHashSet<Integer> repairQueue = new LinkedHashSet<>();
   private final ArrayDeque<Integer> urgent = new ArrayDeque<>();
   private int nextReceiverId = 1;
   private long firstJoinNanos = Long.MIN_VALUE;
@@ -172,6 +179,8 @@ public final class SenderMachine {
     demand = new int[n];
     lastPassNanos = new long[n];
     Arrays.fill(lastPassNanos, Long.MIN_VALUE / 2);
+    lastNakNanos = new long[n];
+    Arrays.fill(lastNakNanos, Long.MIN_VALUE / 2);
     for (int i = 0; i < n; i++) {
       var e = manifest.chunks().get(i);
       if (e.kind() != ChunkKind.ZERO) {
@@ -283,6 +292,7 @@ public final class SenderMachine {
     if (--demand[c] == 0) {
       wanted.clear(c);
       repairs.remove(c);
+      repairQueue.remove(c);
     }
   }
 
@@ -307,6 +317,9 @@ public final class SenderMachine {
     if (r == null) return;
     r.lastHeardNanos = now;
     r.lossPermille = s.lossPermille();
+    // Lagging is judged on loss smoothed over about a second: one CPU stall at a receiver is a
+    // burst to repair, not a reason to stop repairing it.
+    r.smoothedLossPermille = r.lossSampleNanos == Long.MIN_VALUE ? s.lossPermille() : (r.smoothedLossPermille * 7 + s.lossPermille() * 3) / 10;
     r.lossSampleNanos = now;
     r.bytesWritten = s.bytesWritten();
   }
@@ -319,7 +332,9 @@ public final class SenderMachine {
     if (isLagging(r, now)) return;
     for (Nak.Entry e : nak.entries()) {
       int c = e.chunk();
-      if (c >= demand.length || !r.need.get(c) || c == currentChunk) continue;
+      if (c >= demand.length || !r.need.get(c)) continue;
+      lastNakNanos[c] = now;
+      if (c == currentChunk) continue;
       SymbolLayout layout = layouts[c];
       if (e.stripes() != layout.stripes()) continue; // a confused receiver; its status will show it
       RepairState rs = repairs.computeIfAbsent(c, x -> new RepairState(layout.stripes()));
@@ -330,7 +345,7 @@ public final class SenderMachine {
             ? Math.max(0, rs.rowsSent[s] - e.rowsSeen(s)) : 0;
         rs.pending[s] = Math.max(rs.pending[s], need - inFlight);
       }
-      if (!rs.anyPending()) repairs.remove(c);
+      if (rs.anyPending()) repairQueue.add(c);
     }
   }
 
@@ -342,9 +357,13 @@ public final class SenderMachine {
     return losses.length == 0 ? 0 : losses[(losses.length - 1) / 2];
   }
 
-  /** True when this receiver's loss is far above the group's and others are still being served. */
+  /** True when this receiver's smoothed loss is far above the group's median. */
   public boolean isLagging(Receiver r, long now) {
-    return r.lossPermille > medianLossPermille(now) + settings.lagMarginPermille();
+    int[] smoothed = receivers.values().stream()
+        .filter(x -> x.state == ReceiverState.ACTIVE && now - x.lossSampleNanos <= 1_000_000_000L)
+        .mapToInt(x -> x.smoothedLossPermille).sorted().toArray();
+    int median = smoothed.length == 0 ? 0 : smoothed[(smoothed.length - 1) / 2];
+    return r.smoothedLossPermille > median + settings.lagMarginPermille();
   }
 
   // ---- session -----------------------------------------------------------------------------
@@ -395,12 +414,11 @@ public final class SenderMachine {
   }
 
   private Item nextRepair(long now) {
-    Iterator<Map.Entry<Integer, RepairState>> it = repairs.entrySet().iterator();
+    Iterator<Integer> it = repairQueue.iterator();
     while (it.hasNext()) {
-      Map.Entry<Integer, RepairState> e = it.next();
-      int c = e.getKey();
-      RepairState rs = e.getValue();
-      for (int s = 0; s < rs.pending.length; s++) {
+      int c = it.next();
+      RepairState rs = repairs.get(c);
+      for (int s = 0; rs != null && s < rs.pending.length; s++) {
         if (rs.pending[s] == 0) continue;
         if (rs.rowsSent[s] >= SymbolLayout.MAX_REPAIR_ROWS) {
           // Rows exhausted: the stripe lost more than the code can repair; send the chunk whole.
@@ -434,7 +452,8 @@ public final class SenderMachine {
         c = wanted.nextSetBit(0);
         if (c < 0) return false;
       }
-      if (now - lastPassNanos[c] >= settings.resendHoldoffNanos()) {
+      // A chunk someone is still repairing by NAK is not sent whole: the repair is cheaper.
+      if (now - lastPassNanos[c] >= settings.resendHoldoffNanos() && now - lastNakNanos[c] >= settings.resendHoldoffNanos()) {
         if (c <= lastPicked) passes++; // wrapped around: a new pass of the carousel
         lastPicked = c;
         cursor = c + 1;
@@ -449,14 +468,16 @@ public final class SenderMachine {
   private void startChunk(int c) {
     currentChunk = c;
     currentSymbol = 0;
-    repairs.remove(c); // the whole chunk is on its way again
+    RepairState rs = repairs.get(c);
+    if (rs != null) Arrays.fill(rs.pending, 0); // the whole chunk is on its way again
+    repairQueue.remove(c);
   }
 
   /** Earliest time a held-off chunk becomes sendable again, or Long.MAX_VALUE. */
   public long nextWakeNanos() {
     long wake = Long.MAX_VALUE;
     for (int c = wanted.nextSetBit(0); c >= 0; c = wanted.nextSetBit(c + 1)) {
-      wake = Math.min(wake, lastPassNanos[c] + settings.resendHoldoffNanos());
+      wake = Math.min(wake, Math.max(lastPassNanos[c], lastNakNanos[c]) + settings.resendHoldoffNanos());
     }
     return wake;
   }

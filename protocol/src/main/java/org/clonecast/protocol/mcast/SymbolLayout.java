@@ -4,8 +4,7 @@ package org.clonecast.protocol.mcast;
  * How a chunk's stored bytes are cut into symbols and grouped into FEC stripes.
  *
  * <p>A chunk of {@code storedLength} bytes becomes {@code k = ceil(storedLength / symbolSize)}
- * source symbols. The Cauchy code works on at most 128 sources, so the symbols are interleaved
- * into {@code stripes = ceil(k / 128)} stripes: symbol {@code j} belongs to stripe {@code j mod
+ * source symbols, interleaved into {@code stripes = ceil(k / 32)} stripes: symbol {@code j} belongs to stripe {@code j mod
  * stripes} at position {@code j div stripes} (udpcast's interleave, so a burst of losses is spread
  * over all stripes). Each stripe has its own repair rows 0..127. Immutable.
  */
@@ -13,8 +12,13 @@ public record SymbolLayout(int storedLength, int symbolSize) {
 
   public static final int MIN_SYMBOL_SIZE = 256;
   public static final int MAX_SYMBOL_SIZE = 65000;
-  /** Sources per stripe the code supports. */
-  public static final int MAX_STRIPE_SOURCES = 128;
+  /**
+   * Sources per stripe. The code takes up to 128, but each repair row costs one GF(2^8)
+   * multiply-add per source and byte, on the sender and again at every receiver that uses it: 32
+   * makes rows four times cheaper than 128, and under independent loss costs only a couple of
+   * percent more repair (the worst receiver's loss per stripe is a larger share of a smaller one).
+   */
+  public static final int MAX_STRIPE_SOURCES = 32;
   /** Repair rows per stripe the code supports. */
   public static final int MAX_REPAIR_ROWS = 128;
   /** Stripes per chunk the wire can name (one byte). */

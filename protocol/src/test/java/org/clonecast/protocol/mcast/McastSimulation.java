@@ -77,7 +77,7 @@ final class McastSimulation {
   }
 
   static SenderMachine.Settings settings(int minReceivers) {
-    return new SenderMachine.Settings(SYMBOL, minReceivers, 5_000_000_000L, 2_000_000_000L, 50_000_000L, 5_000_000L, 200);
+    return new SenderMachine.Settings(SYMBOL, minReceivers, 5_000_000_000L, 2_000_000_000L, 300_000_000L, 30_000_000L, 200);
   }
 
   Sim add(String name, double loss, long joinAfterNanos, long dieAfterNanos) {

@@ -27,8 +27,8 @@ class McastSimulationTest {
     long pass = sim.sourceSymbolsOfOnePass();
     long extra = sim.sender.sourceSymbolsSent() - pass + sim.sender.repairSymbolsSent();
     // Plain retransmission of every packet any of 8 receivers lost at 2% would cost ~15% (1 - 0.98^8);
-    // merged FEC rows cost a little over the worst receiver's loss.
-    assertTrue(extra < pass * 0.10, "overhead " + extra + " of " + pass + ": " + (sim.sender.sourceSymbolsSent() - pass) + " resent, " + sim.sender.repairSymbolsSent() + " repair");
+    // merged FEC rows cost about the worst receiver's loss per stripe (6.5% measured with this seed).
+    assertTrue(extra < pass * 0.08, "overhead " + extra + " of " + pass + ": " + (sim.sender.sourceSymbolsSent() - pass) + " resent, " + sim.sender.repairSymbolsSent() + " repair");
     assertTrue(sim.sender.repairSymbolsSent() > 0, "loss should have been repaired with FEC");
   }
 

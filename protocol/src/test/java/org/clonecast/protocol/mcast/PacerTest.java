@@ -23,14 +23,14 @@ class PacerTest {
   @Test
   void climbsToTheCapWithoutLoss() {
     Pacer p = new Pacer(Pacer.Settings.adaptive(200_000_000), 0);
-    for (int i = 1; i <= 100; i++) p.onLoss(0, i * 100 * MS);
+    for (int i = 1; i <= 100; i++) p.onLoss(0, p.rateBytesPerSecond() / 10, i * 100 * MS);
     assertEquals(200_000_000, p.rateBytesPerSecond());
   }
 
   @Test
   void steadyRandomLossIsNotCongestion() {
     Pacer p = new Pacer(Pacer.Settings.adaptive(200_000_000), 0);
-    for (int i = 1; i <= 100; i++) p.onLoss(20, i * 100 * MS); // 2% at every rate: a bad cable, not a full queue
+    for (int i = 1; i <= 100; i++) p.onLoss(20, p.rateBytesPerSecond() / 10, i * 100 * MS); // 2% at every rate: a bad cable, not a full queue
     assertEquals(200_000_000, p.rateBytesPerSecond());
   }
 
@@ -38,19 +38,35 @@ class PacerTest {
   void lossAboveTheFloorBacksOffAndRecovers() {
     Pacer p = new Pacer(Pacer.Settings.adaptive(200_000_000), 0);
     long t = 0;
-    for (int i = 0; i < 60; i++) p.onLoss(0, t += 100 * MS);
+    for (int i = 0; i < 60; i++) p.onLoss(0, p.rateBytesPerSecond() / 10, t += 100 * MS);
     long before = p.rateBytesPerSecond();
-    for (int i = 0; i < 10; i++) p.onLoss(150, t += 100 * MS);
+    for (int i = 0; i < 10; i++) p.onLoss(150, p.rateBytesPerSecond() / 10, t += 100 * MS);
     long during = p.rateBytesPerSecond();
     assertTrue(during < before / 2, "rate " + during + " after congestion, " + before + " before");
-    for (int i = 0; i < 60; i++) p.onLoss(0, t += 100 * MS);
+    for (int i = 0; i < 60; i++) p.onLoss(0, p.rateBytesPerSecond() / 10, t += 100 * MS);
     assertTrue(p.rateBytesPerSecond() > during * 2, "recovered to " + p.rateBytesPerSecond());
+  }
+
+  @Test
+  void anApplicationLimitedSenderDoesNotInflateItsRate() {
+    Pacer p = new Pacer(Pacer.Settings.adaptive(1_000_000_000), 0);
+    long t = 0;
+    for (int i = 0; i < 100; i++) p.onLoss(0, 2_000_000, t += 100 * MS); // only 20 MB/s go out
+    assertTrue(p.rateBytesPerSecond() < 100_000_000, "rate " + p.rateBytesPerSecond());
+  }
+
+  @Test
+  void backOffStartsFromWhatWasActuallySent() {
+    Pacer p = new Pacer(new Pacer.Settings(1_000_000_000, 1_000_000, 500_000_000, 65536, 30), 0);
+    p.onLoss(0, 0, 0);
+    p.onLoss(300, 3_000_000, 100 * MS); // 30 MB/s went out, and a third was lost
+    assertEquals(24_000_000, p.rateBytesPerSecond());
   }
 
   @Test
   void neverBelowTheMinimum() {
     Pacer p = new Pacer(new Pacer.Settings(100_000_000, 5_000_000, 50_000_000, 65536, 30), 0);
-    for (int i = 1; i <= 200; i++) p.onLoss(900, i * 300 * MS);
+    for (int i = 1; i <= 200; i++) p.onLoss(900, p.rateBytesPerSecond() * 3 / 10, i * 300 * MS);
     assertEquals(5_000_000, p.rateBytesPerSecond());
   }
 }

@@ -31,7 +31,7 @@ class ReceiverMachineTest {
     List<ChunkEntry> e = new ArrayList<>();
     long off = 64;
     for (int c = 0; c < 3; c++) {
-      stored[c] = new byte[c == 2 ? 70_000 : 3_100]; // chunk 2 has 140 symbols: two stripes
+      stored[c] = new byte[c == 2 ? 30_000 : 3_100]; // chunk 2 has 60 symbols: two stripes
       random.nextBytes(stored[c]);
       e.add(new ChunkEntry(c, ChunkKind.ZSTD, off, stored[c].length, Sha256.of(new byte[32])));
       off += stored[c].length;
@@ -114,7 +114,7 @@ class ReceiverMachineTest {
   @Test
   void twoStripeChunkReportsEachStripe() {
     ReceiverMachine m = machine();
-    SymbolLayout l = new SymbolLayout(70_000, S);
+    SymbolLayout l = new SymbolLayout(30_000, S);
     assertEquals(2, l.stripes());
     int seq = 0;
     for (int j = 0; j < l.sourceCount(); j++) if (j != 0 && j != 1 && j != 3) m.onData(data(seq++, 2, j), MS);

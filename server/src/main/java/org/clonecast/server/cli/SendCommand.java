@@ -164,8 +164,8 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
     }
     long src = m.sourceSymbolsSent();
     long rep = m.repairSymbolsSent();
-    out.printf(Locale.ROOT, "sender: %.2f s, %d data + %d repair packets (%.1f%% repair), %d carousel passes, %.1f MB sent, CPU %.2f s%n",
-        seconds, src, rep, src > 0 ? 100.0 * rep / src : 0, m.passes(), sender.counters().bytesSent.get() / 1e6, cpu);
+    out.printf(Locale.ROOT, "sender: %.2f s, %d data + %d repair packets (%.1f%% repair), %d NAKs, %d carousel passes, %.1f MB sent, CPU %.2f s%n",
+        seconds, src, rep, src > 0 ? 100.0 * rep / src : 0, sender.counters().naks.get(), m.passes(), sender.counters().bytesSent.get() / 1e6, cpu);
     if (m.receivers().isEmpty()) {
       throw new CliException(ExitCodes.FAILED, "no receiver joined");
     }

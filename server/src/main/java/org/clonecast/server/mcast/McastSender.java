@@ -34,8 +34,8 @@ import org.clonecast.common.net.ControlCodec;
 import org.clonecast.common.net.Ipv4;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
-import org.clonecast.protocol.fec.CauchyCode;
 import org.clonecast.protocol.mcast.Announce;
+import org.clonecast.protocol.mcast.ChunkRebuilder;
 import org.clonecast.protocol.mcast.ControlMessage;
 import org.clonecast.protocol.mcast.DataPacket;
 import org.clonecast.protocol.mcast.McastPacket;
@@ -103,6 +103,7 @@ public final class McastSender implements AutoCloseable {
   private Pacer pacer;
   private int seq;
   private long lastTickNanos;
+  private long bytesAtLastTick;
   private long lastAnnounceNanos = Long.MIN_VALUE / 2;
   private boolean pumpScheduled;
   private boolean gso;
@@ -257,7 +258,17 @@ public final class McastSender implements AutoCloseable {
       closeControl(r.id(), "dropped: " + r.reason());
       listener.receiverEnded(r);
     }
-    if (machine.started()) pacer.onLoss(machine.medianLossPermille(now), now);
+    if (machine.started()) {
+      int loss = machine.medianLossPermille(now);
+      long sent = counters.bytesSent.get();
+      pacer.onLoss(loss, sent - bytesAtLastTick, now);
+      bytesAtLastTick = sent;
+      if (log.isDebugEnabled()) {
+        log.debug("mcast pace {} MB/s, median loss {}‰, sent {} data + {} repair, {} chunks wanted, {} active",
+            pacer.rateBytesPerSecond() / 1_000_000, loss, machine.sourceSymbolsSent(), machine.repairSymbolsSent(),
+            machine.chunksWanted(), machine.activeReceivers());
+      }
+    }
     if (now - lastAnnounceNanos >= 500_000_000L) announce(now, false);
     listener.tick(machine, pacer.rateBytesPerSecond());
   }
@@ -339,23 +350,12 @@ public final class McastSender implements AutoCloseable {
       out.writeBytes(stored, layout.offsetOf(j), layout.lengthOf(j));
     } else {
       int s = item.symbolOrStripe();
-      byte[][] src = stripeCache.computeIfAbsent(((long) c << 8) | s, k -> stripeSources(stored, layout, s));
-      CauchyCode.encode(item.row(), src, src.length, settings.symbolSize(), repairScratch, 0);
+      byte[][] src = stripeCache.computeIfAbsent(((long) c << 8) | s, k -> ChunkRebuilder.stripeSources(stored, layout, s));
+      ChunkRebuilder.encodeRepair(src, item.row(), repairScratch);
       RepairPacket.encodeHeader(out, sessionId, seq++, c, s, item.row(), layout.sourceCount());
       out.writeBytes(repairScratch);
     }
     return out.writerIndex() - start;
-  }
-
-  private static byte[][] stripeSources(byte[] stored, SymbolLayout layout, int stripe) {
-    int k = layout.stripeSources(stripe);
-    byte[][] src = new byte[k][];
-    for (int p = 0; p < k; p++) {
-      int j = layout.symbolAt(stripe, p);
-      src[p] = new byte[layout.symbolSize()]; // zero-padded past the chunk's end
-      System.arraycopy(stored, layout.offsetOf(j), src[p], 0, layout.lengthOf(j));
-    }
-    return src;
   }
 
   private byte[] stored(int chunk) throws IOException {
