@@ -9,9 +9,10 @@ import java.util.ArrayDeque;
  * <p>Loss is only a congestion signal when it rises above what the path loses anyway: a
  * receiver behind a lossy cable loses 2% at any rate, and slowing down would not help it (FEC
  * does). So the pacer keeps the lowest median loss of the last {@code FLOOR_WINDOW} samples as
- * the floor (at most 10%), backs off by a fifth when the median exceeds floor + margin, and otherwise climbs
- * by a sixteenth per sample. The median (from {@link SenderMachine#medianLossPermille}) means one
- * slow receiver cannot drag the rate down while others keep up.
+ * the floor (at most 10%), backs off to four fifths of what was sent (at most halving) when the loss
+ * exceeds floor + margin, climbs back quickly towards the rate in force before the cut, and
+ * otherwise probes by a sixteenth per sample. The loss comes from {@link SenderMachine#pacingLossPermille}, which
+ * leaves lagging receivers out, so one slow receiver cannot drag the rate down.
  */
 public final class Pacer {
 
@@ -44,6 +45,8 @@ public final class Pacer {
   /** Highest loss ever taken for the path's own. */
   static final int MAX_FLOOR_PERMILLE = 100;
   private static final long DECREASE_SPACING_NANOS = 200_000_000L;
+  /** The bucket holds at least this much sending time. */
+  static final long BURST_NANOS = 4_000_000L;
 
   private final Settings settings;
   private final ArrayDeque<Integer> samples = new ArrayDeque<>();
@@ -51,13 +54,15 @@ public final class Pacer {
   private double tokens;
   private long lastRefillNanos;
   private long lastDecreaseNanos = Long.MIN_VALUE / 2;
-  private long lastSampleNanos = Long.MIN_VALUE;
+  private long lastSampleNanos;
+  private double lastGoodRate;
 
   public Pacer(Settings settings, long nowNanos) {
     this.settings = settings;
     this.rate = settings.startBytesPerSecond();
     this.tokens = settings.burstBytes();
     this.lastRefillNanos = nowNanos;
+    this.lastSampleNanos = nowNanos;
   }
 
   /** Current rate in bytes per second. */
@@ -65,10 +70,19 @@ public final class Pacer {
     return (long) rate;
   }
 
+  /**
+   * Bucket depth: the configured burst, or what the rate sends in {@link #BURST_NANOS} if that is
+   * more. A sender that shares its CPU wakes late; a fixed small bucket would then cap the rate at
+   * bucket / wake-up interval, far below the rate asked for.
+   */
+  private double depth() {
+    return Math.max(settings.burstBytes(), rate * BURST_NANOS / 1e9);
+  }
+
   private void refill(long now) {
     long dt = now - lastRefillNanos;
     if (dt > 0) {
-      tokens = Math.min(settings.burstBytes(), tokens + rate * dt / 1e9);
+      tokens = Math.min(depth(), tokens + rate * dt / 1e9);
       lastRefillNanos = now;
     }
   }
@@ -97,23 +111,29 @@ public final class Pacer {
    * nothing to send) does not raise it further, and a back-off starts from what was really sent:
    * otherwise the nominal rate runs far ahead of the real one and a cut changes nothing.
    */
-  public void onLoss(int medianLossPermille, long sentBytes, long now) {
-    long dt = lastSampleNanos == Long.MIN_VALUE ? 0 : now - lastSampleNanos;
+  public void onLoss(int lossPermille, long sentBytes, long now) {
+    long dt = now - lastSampleNanos;
     lastSampleNanos = now;
     double actual = dt > 0 ? sentBytes * 1e9 / dt : rate;
     boolean limitedByUs = actual >= rate * 0.7;
-    samples.addLast(medianLossPermille);
+    samples.addLast(lossPermille);
     if (samples.size() > FLOOR_WINDOW) samples.removeFirst();
     // A path may lose a few percent at any rate, but not a tenth of everything: above that the
     // loss is ours (full queues), even when it has been there since the first sample.
     int floor = Math.min(MAX_FLOOR_PERMILLE, samples.stream().mapToInt(Integer::intValue).min().orElse(0));
-    if (medianLossPermille > floor + settings.marginPermille()) {
+    if (lossPermille > floor + settings.marginPermille()) {
       if (now - lastDecreaseNanos >= DECREASE_SPACING_NANOS) {
-        rate = Math.max(settings.minBytesPerSecond(), Math.min(rate, Math.max(actual, settings.minBytesPerSecond())) * 0.8);
+        // Four fifths of what really went out, but never below half the rate: a sender that was
+        // itself stalled (repairing a burst) sent little, and that is no measure of the path.
+        lastGoodRate = rate;
+        rate = Math.max(settings.minBytesPerSecond(), Math.max(rate * 0.5, Math.min(rate, actual) * 0.8));
         lastDecreaseNanos = now;
       }
-    } else if (medianLossPermille <= floor + settings.marginPermille() / 3 && limitedByUs) {
-      rate = Math.min(settings.maxBytesPerSecond(), rate + Math.max(rate / 16, 1_000_000));
+    } else if (lossPermille <= floor + settings.marginPermille() / 3 && limitedByUs) {
+      // Well below the rate that last worked, climb back a third of the way per sample (stalls
+      // pass); near or above it, probe gently.
+      double step = rate < lastGoodRate * 0.9 ? (lastGoodRate - rate) / 3 : rate / 16;
+      rate = Math.min(settings.maxBytesPerSecond(), rate + Math.max(step, 1_000_000));
     }
   }
 }

@@ -29,9 +29,10 @@ import org.clonecast.protocol.image.Manifest;
  *       repair rows it has seen. Requests are merged: the sender sends the largest need of any
  *       receiver, less rows already on their way, as fresh Cauchy rows, so one repair packet fixes
  *       different losses at different receivers. Repairs go before new data.</li>
- *   <li><b>No receiver sets the pace.</b> Nobody is waited for. A receiver whose loss is far above
- *       the group's median is treated as lagging: its NAKs do not trigger repairs while others are
- *       active; it catches up on later passes, when it is alone and the pacer slows to it.</li>
+ *   <li><b>No receiver sets the pace.</b> Nobody is waited for. A receiver whose smoothed loss is
+ *       far above the group's median is lagging: its NAKs do not trigger repairs and its loss does
+ *       not pace the group while others are active; it catches up on later passes, when it is
+ *       alone and the pacer slows to it.</li>
  *   <li><b>Dead receivers</b> are dropped after {@code receiverTimeout} of silence or when their
  *       control connection closes; their needs stop keeping chunks in the carousel.</li>
  * </ul>
@@ -349,21 +350,32 @@ public final class SenderMachine {
     }
   }
 
-  /** Median loss, per mille, of active receivers heard from in the last second. */
-  public int medianLossPermille(long now) {
-    int[] losses = receivers.values().stream()
-        .filter(r -> r.state == ReceiverState.ACTIVE && now - r.lossSampleNanos <= 1_000_000_000L)
-        .mapToInt(r -> r.lossPermille).sorted().toArray();
-    return losses.length == 0 ? 0 : losses[(losses.length - 1) / 2];
+  private boolean fresh(Receiver r, long now) {
+    return r.state == ReceiverState.ACTIVE && r.lossSampleNanos != Long.MIN_VALUE && now - r.lossSampleNanos <= 1_000_000_000L;
+  }
+
+  /** Median of the receivers' loss smoothed over about a second, per mille. */
+  private int medianSmoothedLoss(long now) {
+    int[] smoothed = receivers.values().stream().filter(x -> fresh(x, now)).mapToInt(x -> x.smoothedLossPermille).sorted().toArray();
+    return smoothed.length == 0 ? 0 : smoothed[(smoothed.length - 1) / 2];
+  }
+
+  /**
+   * The loss to pace by, per mille: the highest recent loss among receivers that are keeping up.
+   * Not the median: on a crowded host receivers take turns falling behind, and a median of four
+   * stays at zero while each loses a third in its turn. Lagging receivers are left out, so one
+   * slow node cannot set everyone's pace.
+   */
+  public int pacingLossPermille(long now) {
+    int median = medianSmoothedLoss(now);
+    return receivers.values().stream()
+        .filter(r -> fresh(r, now) && r.smoothedLossPermille <= median + settings.lagMarginPermille())
+        .mapToInt(r -> r.lossPermille).max().orElse(0);
   }
 
   /** True when this receiver's smoothed loss is far above the group's median. */
   public boolean isLagging(Receiver r, long now) {
-    int[] smoothed = receivers.values().stream()
-        .filter(x -> x.state == ReceiverState.ACTIVE && now - x.lossSampleNanos <= 1_000_000_000L)
-        .mapToInt(x -> x.smoothedLossPermille).sorted().toArray();
-    int median = smoothed.length == 0 ? 0 : smoothed[(smoothed.length - 1) / 2];
-    return r.smoothedLossPermille > median + settings.lagMarginPermille();
+    return r.smoothedLossPermille > medianSmoothedLoss(now) + settings.lagMarginPermille();
   }
 
   // ---- session -----------------------------------------------------------------------------

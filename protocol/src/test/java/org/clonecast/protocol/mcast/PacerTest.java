@@ -58,9 +58,12 @@ class PacerTest {
   @Test
   void backOffStartsFromWhatWasActuallySent() {
     Pacer p = new Pacer(new Pacer.Settings(1_000_000_000, 1_000_000, 500_000_000, 65536, 30), 0);
-    p.onLoss(0, 0, 0);
-    p.onLoss(300, 3_000_000, 100 * MS); // 30 MB/s went out, and a third was lost
-    assertEquals(24_000_000, p.rateBytesPerSecond());
+    p.onLoss(300, 35_000_000, 100 * MS); // 350 MB/s of the 500 went out, and 30% was lost
+    assertEquals(280_000_000, p.rateBytesPerSecond()); // four fifths of what was sent
+    p.onLoss(300, 1_000_000, 400 * MS); // a stalled sender sent little: halve, no further
+    assertEquals(140_000_000, p.rateBytesPerSecond());
+    for (int i = 1; i <= 5; i++) p.onLoss(0, p.rateBytesPerSecond() / 10, (400 + 100 * i) * MS);
+    assertTrue(p.rateBytesPerSecond() > 200_000_000, "climbs back quickly: " + p.rateBytesPerSecond());
   }
 
   @Test

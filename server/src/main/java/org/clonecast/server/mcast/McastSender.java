@@ -259,12 +259,12 @@ public final class McastSender implements AutoCloseable {
       listener.receiverEnded(r);
     }
     if (machine.started()) {
-      int loss = machine.medianLossPermille(now);
+      int loss = machine.pacingLossPermille(now);
       long sent = counters.bytesSent.get();
       pacer.onLoss(loss, sent - bytesAtLastTick, now);
       bytesAtLastTick = sent;
       if (log.isDebugEnabled()) {
-        log.debug("mcast pace {} MB/s, median loss {}‰, sent {} data + {} repair, {} chunks wanted, {} active",
+        log.debug("mcast pace {} MB/s, pacing loss {}‰, sent {} data + {} repair, {} chunks wanted, {} active",
             pacer.rateBytesPerSecond() / 1_000_000, loss, machine.sourceSymbolsSent(), machine.repairSymbolsSent(),
             machine.chunksWanted(), machine.activeReceivers());
       }
