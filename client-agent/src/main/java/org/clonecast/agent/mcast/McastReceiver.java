@@ -96,6 +96,7 @@ public final class McastReceiver {
   private long lastStatusNanos;
   private long rejected;
   private long overflow;
+  private int lastQuarterLogged;
   private ScheduledFuture<?> timer;
   private ScheduledFuture<?> joinDeadline;
   private final ThreadLocal<byte[]> scratch;
@@ -302,6 +303,11 @@ public final class McastReceiver {
     if (phase != Phase.RECEIVING) return;
     machine.chunkWritten(chunk);
     bytesWritten.addAndGet(len);
+    int quarter = machine.chunksWritten() * 4 / Math.max(1, machine.chunksNeeded());
+    if (quarter > lastQuarterLogged && quarter < 4) {
+      lastQuarterLogged = quarter;
+      log.info("mcast progress {}%: {} of {} chunks written", quarter * 25, machine.chunksWritten(), machine.chunksNeeded());
+    }
     maybeFinish();
   }
 

@@ -120,6 +120,9 @@ public final class SenderMachine {
     public long symbolsNeeded() { return symbolsNeeded; }
   }
 
+  /** A receiver this far (per mille) above the median smoothed loss no longer paces the group. */
+  public static final int PACE_MARGIN_PERMILLE = 50;
+
   /** One packet to send: a source symbol ({@code row < 0}) or a repair row of a stripe. */
   public record Item(int chunk, int symbolOrStripe, int row) {
     public boolean repair() {
@@ -363,13 +366,15 @@ public final class SenderMachine {
   /**
    * The loss to pace by, per mille: the highest recent loss among receivers that are keeping up.
    * Not the median: on a crowded host receivers take turns falling behind, and a median of four
-   * stays at zero while each loses a third in its turn. Lagging receivers are left out, so one
-   * slow node cannot set everyone's pace.
+   * stays at zero while each loses a third in its turn. Receivers whose smoothed loss is more than
+   * {@link #PACE_MARGIN_PERMILLE} above the median are left out, so one slow node cannot set
+   * everyone's pace: were it counted until it lagged by the full lag margin, the group would settle
+   * at the rate where the slow node loses just under that margin.
    */
   public int pacingLossPermille(long now) {
     int median = medianSmoothedLoss(now);
     return receivers.values().stream()
-        .filter(r -> fresh(r, now) && r.smoothedLossPermille <= median + settings.lagMarginPermille())
+        .filter(r -> fresh(r, now) && r.smoothedLossPermille <= median + PACE_MARGIN_PERMILLE)
         .mapToInt(r -> r.lossPermille).max().orElse(0);
   }
 

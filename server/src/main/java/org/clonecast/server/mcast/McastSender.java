@@ -495,7 +495,8 @@ public final class McastSender implements AutoCloseable {
         ctx.writeAndFlush(new ControlMessage.End("session is ending")).addListener(f -> ctx.close());
         return;
       }
-      id = machine.join(h.name(), now);
+      InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+      id = machine.join(h.name() + "@" + remote.getAddress().getHostAddress(), now);
       controls.put(id, ctx.channel());
       log.info("mcast receiver {} ({}) joined from {}", id, h.name(), ctx.channel().remoteAddress());
       ctx.writeAndFlush(new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), 0,

@@ -1,0 +1,161 @@
+package org.clonecast.it.mcast;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.LockSupport;
+import org.clonecast.it.lab.Host;
+import org.clonecast.it.lab.Lab;
+import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.Prereqs;
+import org.clonecast.it.lab.Signal;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Whole multicast sessions in the namespace lab with the real {@code clonecast send} and
+ * {@code clonecast-agent receive}: every surviving output is checked by SHA-256.
+ */
+class McastLabIT {
+  private static final Duration SESSION = Duration.ofSeconds(150);
+  private static Path repo;
+
+  @BeforeAll
+  static void prerequisites() {
+    Prereqs.requireRoot();
+    Prereqs.require("ip", "nft", "tc", "java");
+    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+  }
+
+  private static List<String> clonecast(String... args) {
+    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  private static List<String> agent(Path out, String... extra) {
+    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast-agent").toString(), "receive", "--interface", Lab.IFACE,
+        "--output", out.toString(), "--join-timeout", "60"));
+    cmd.addAll(List.of(extra));
+    return cmd;
+  }
+
+  /** The scenario's definition of "late", not a wait for something to happen. */
+  private static void pause(Duration d) {
+    LockSupport.parkNanos(d.toNanos());
+  }
+
+  /**
+   * Five agents, 2% random loss on every one of them: one is killed mid-transfer, one joins two
+   * seconds after the start, one is shaped to 40 Mbit/s. The others finish without waiting for
+   * the slow one, the late one catches up, the sender drops the dead one and ends by itself.
+   */
+  @Test
+  void lossKillLateJoinAndASlowAgent() throws IOException {
+    try (Lab lab = Lab.create("mcast", 5)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 96, 7);
+      String want = Images.sha256(img, Files.size(img));
+      Path cci = lab.dir().resolve("disk.cci");
+      LabProcess create = lab.spawn(lab.server(), "create", clonecast("image", "create", img.toString(), "-o", cci.toString()), Map.of());
+      assertEquals(0, create.waitFor(Duration.ofSeconds(120)), create.tail(20));
+
+      for (Host a : lab.agents()) lab.loss(a, 2);
+      Host killed = lab.agent(2);
+      Host late = lab.agent(3);
+      Host slow = lab.agent(4);
+      lab.rateLimit(slow, 40);
+
+      List<LabProcess> early = new ArrayList<>();
+      for (Host a : lab.agents()) {
+        if (a != late) early.add(lab.spawn(a, "recv-" + a.name(), agent(out(lab, a)), Map.of()));
+      }
+      LabProcess sender = lab.spawn(lab.server(), "send", clonecast("send", cci.toString(), "--interface", Lab.IFACE,
+          "--min-receivers", "4", "--max-wait", "60", "--receiver-timeout", "5"), Map.of());
+      await().atMost(Duration.ofSeconds(60)).until(() -> sender.log().contains("started with 4 receiver(s)"));
+
+      LabProcess victim = early.get(1);
+      await().atMost(SESSION).until(() -> victim.log().contains("mcast progress 25%") || !victim.isAlive());
+      assertTrue(victim.isAlive(), "the victim finished before it could be killed:\n" + victim.tail(10));
+      victim.kill(Signal.KILL);
+
+      pause(Duration.ofSeconds(2));
+      LabProcess lateAgent = lab.spawn(late, "recv-" + late.name(), agent(out(lab, late)), Map.of());
+
+      int senderExit = sender.waitFor(SESSION);
+      String summary = sender.log();
+      assertNotEquals(0, senderExit, "one receiver was killed, so the session reports a failure:\n" + summary);
+      assertTrue(summary.matches("(?s).*FAILED .*control connection lost.*"), summary);
+
+      LabProcess slowAgent = early.get(2);
+      List<LabProcess> fine = List.of(early.get(0), early.get(3), lateAgent, slowAgent);
+      for (LabProcess p : fine) {
+        assertEquals(0, p.waitFor(Duration.ofSeconds(30)), p.name() + " failed:\n" + p.tail(20));
+        assertEquals(want, Images.sha256(out(lab, p.host()), Files.size(img)), p.name() + " wrote a different image");
+        assertTrue(p.log().contains("verified"), p.log());
+      }
+      // The slow agent did not hold the others back: they were done while it was still receiving.
+      long fastDone = Math.max(doneAt(summary, lab.agent(1)), doneAt(summary, lab.agent(5)));
+      assertTrue(fastDone < doneAt(summary, slow), "fast agents finished after the slow one:\n" + summary);
+    }
+  }
+
+  /** Garbage on the data port and the control port is counted and dropped; the session is unharmed. */
+  @Test
+  void garbageFromAPeerDoesNotDisturbASession() throws IOException {
+    try (Lab lab = Lab.create("mcastjunk", 2)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 16, 3);
+      String want = Images.sha256(img, Files.size(img));
+      LabProcess a1 = lab.spawn(lab.agent(1), "recv", agent(out(lab, lab.agent(1))), Map.of());
+      LabProcess sender = lab.spawn(lab.server(), "send", clonecast("send", img.toString(), "--interface", Lab.IFACE,
+          "--min-receivers", "2", "--max-wait", "60"), Map.of());
+      // agent 2 speaks garbage: random datagrams to the data port of sender and group, junk on the control port
+      String junk = """
+          import os, socket, time
+          u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+          for i in range(300):
+              for dst in (('10.77.0.1', 9400), ('239.255.0.1', 9400), ('10.77.0.11', 9400)):
+                  u.sendto(bytes([0xcc, 0x1d, 1, i % 7]) + os.urandom(i % 90), dst)
+              time.sleep(0.002)
+          for n in range(5):
+              try:
+                  t = socket.create_connection(('10.77.0.1', 9400), timeout=2)
+                  t.sendall(b'\\x00\\x00\\x00\\x05\\x07junk' + os.urandom(50))
+                  t.close()
+              except OSError:
+                  pass
+          print('junk sent', flush=True)
+          """;
+      LabProcess bad = lab.spawn(lab.agent(2), "junk", List.of("python3", "-c", junk), Map.of());
+      assertEquals(0, bad.waitFor(Duration.ofSeconds(30)), bad.tail(10));
+      LabProcess a2 = lab.spawn(lab.agent(2), "recv", agent(out(lab, lab.agent(2))), Map.of());
+      assertEquals(0, sender.waitFor(SESSION), sender.tail(30));
+      for (LabProcess p : List.of(a1, a2)) {
+        assertEquals(0, p.waitFor(Duration.ofSeconds(30)), p.tail(20));
+        assertEquals(want, Images.sha256(out(lab, p.host()), Files.size(img)));
+      }
+    }
+  }
+
+  private static Path out(Lab lab, Host h) {
+    return lab.dir().resolve("out-" + h.name() + ".img");
+  }
+
+  /** Position of the sender's "receiver N (...) done" line for a host, as an order index. */
+  private static long doneAt(String summary, Host h) {
+    String[] lines = summary.split("\n");
+    for (int i = 0; i < lines.length; i++) {
+      if (lines[i].contains("clonecast send: receiver") && lines[i].contains("@" + h.ip() + ")") && lines[i].endsWith("done")) return i;
+    }
+    throw new AssertionError("no 'done' line for " + h + " in:\n" + summary);
+  }
+}
