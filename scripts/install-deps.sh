@@ -18,6 +18,8 @@ PACKAGES=(
   python3                 # LabIT's tiny UDP/multicast sender and receivers
   time                    # /usr/bin/time: sender CPU seconds in bench/mcast.sh
   coreutils               # sha256sum, head, timeout
+  e2fsprogs               # the demo's golden disk: mkfs.ext4 -d builds a filesystem from a folder
+  fdisk                   # the demo's golden disk: sfdisk writes its partition table
 )
 
 # command   package that must provide it (checked after the install)
@@ -25,7 +27,7 @@ COMMANDS=(
   java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless mvn:maven
   udp-sender:udpcast udp-receiver:udpcast nft:nftables ip:iproute2 tc:iproute2 ss:iproute2
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
-  python3:python3 sha256sum:coreutils
+  python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk
 )
 
 die() {
