@@ -11,7 +11,7 @@ import java.util.ArrayDeque;
  * does). So the pacer keeps the lowest median loss of the last {@code FLOOR_WINDOW} samples as
  * the floor (at most 10%), backs off to four fifths of what was sent (at most halving) when the loss
  * exceeds floor + margin, climbs back quickly towards the rate in force before the cut, and
- * otherwise probes by a sixteenth per sample. The loss comes from {@link SenderMachine#pacingLossPermille}, which
+ * otherwise probes by a sixteenth per sample (a quarter before the first loss: slow start). The loss comes from {@link SenderMachine#pacingLossPermille}, which
  * leaves lagging receivers out, so one slow receiver cannot drag the rate down.
  */
 public final class Pacer {
@@ -56,6 +56,7 @@ public final class Pacer {
   private long lastDecreaseNanos = Long.MIN_VALUE / 2;
   private long lastSampleNanos;
   private double lastGoodRate;
+  private boolean slowStart = true;
 
   public Pacer(Settings settings, long nowNanos) {
     this.settings = settings;
@@ -126,13 +127,16 @@ public final class Pacer {
         // Four fifths of what really went out, but never below half the rate: a sender that was
         // itself stalled (repairing a burst) sent little, and that is no measure of the path.
         lastGoodRate = rate;
+        slowStart = false;
         rate = Math.max(settings.minBytesPerSecond(), Math.max(rate * 0.5, Math.min(rate, actual) * 0.8));
         lastDecreaseNanos = now;
       }
     } else if (lossPermille <= floor + settings.marginPermille() / 3 && limitedByUs) {
       // Well below the rate that last worked, climb back a third of the way per sample (stalls
       // pass); near or above it, probe gently.
-      double step = rate < lastGoodRate * 0.9 ? (lastGoodRate - rate) / 3 : rate / 16;
+      // Until the first loss (slow start) the rate grows by a quarter per sample: from the start
+      // rate to a 10 GbE link's in about two seconds.
+      double step = slowStart ? rate / 4 : rate < lastGoodRate * 0.9 ? (lastGoodRate - rate) / 3 : rate / 16;
       rate = Math.min(settings.maxBytesPerSecond(), rate + Math.max(step, 1_000_000));
     }
   }
