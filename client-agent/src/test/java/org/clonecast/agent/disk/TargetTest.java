@@ -28,6 +28,28 @@ class TargetTest {
     assertArrayEquals(new byte[] {9, 9, 9}, java.util.Arrays.copyOfRange(back, 4096, 4099));
   }
 
+  /** A loop device stands in for a worker's disk (the tests run as root, as the agent does). */
+  @Test
+  void aBlockDeviceSmallerThanTheImageIsRefused() throws Exception {
+    Path backing = dir.resolve("small.disk");
+    try (var f = java.nio.channels.FileChannel.open(backing, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+      f.write(java.nio.ByteBuffer.wrap(new byte[1]), (8 << 20) - 1);
+    }
+    Process p = new ProcessBuilder("losetup", "--find", "--show", backing.toString()).redirectErrorStream(true).start();
+    String dev = new String(p.getInputStream().readAllBytes()).trim();
+    assertEquals(0, p.waitFor(), "losetup failed (needs root and loop devices): " + dev);
+    try {
+      TargetException e = assertThrows(TargetException.class, () -> Target.open(Path.of(dev), 64L << 20, 64L << 20));
+      assertEquals("target " + dev + " is too small: 8388608 bytes, the image needs 67108864", e.getMessage());
+      try (Target t = Target.open(Path.of(dev), 4L << 20, 4L << 20)) {
+        assertTrue(t.blockDevice());
+        assertEquals(8L << 20, t.size());
+      }
+    } finally {
+      new ProcessBuilder("losetup", "-d", dev).start().waitFor();
+    }
+  }
+
   @Test
   void problemsAreNamedWithTheFix() {
     TargetException missingDir = assertThrows(TargetException.class, () -> Target.open(dir.resolve("no/such/disk.img"), 4096, 4096));

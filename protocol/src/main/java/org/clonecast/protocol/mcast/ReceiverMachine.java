@@ -159,7 +159,6 @@ public final class ReceiverMachine {
     Partial part = accept(p.sessionId(), p.seq(), c, p.sourceCount(), now);
     if (part == null) return null;
     int s = p.stripe();
-    repairsReceived++;
     int n = part.repairCount[s];
     if (part.repairs[s] == null) {
       part.repairs[s] = new byte[4][];
@@ -185,6 +184,7 @@ public final class ReceiverMachine {
     part.repairs[s][n] = b;
     part.rows[s][n] = p.row();
     part.repairCount[s] = n + 1;
+    repairsReceived++;
     part.progress(now, settings);
     return maybeComplete(p.chunk(), part);
   }
@@ -329,6 +329,7 @@ public final class ReceiverMachine {
     return received;
   }
 
+  /** Repair symbols that were put to use (not those that arrived for an already decodable stripe). */
   public long repairsReceived() {
     return repairsReceived;
   }

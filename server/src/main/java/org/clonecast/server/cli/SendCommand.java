@@ -158,7 +158,8 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
       if (!ok) failed++;
       double secs = (r.endedNanos() - Math.max(r.joinedNanos(), m.startedNanos())) / 1e9;
       double mbs = secs > 0 ? r.bytesWritten() / secs / 1e6 : 0;
-      double overhead = r.symbolsNeeded() > 0 ? 100.0 * Math.max(0, r.packets() - r.duplicates() - r.symbolsNeeded()) / r.symbolsNeeded() : 0;
+      // The share of what this receiver needed that reached it as FEC repair rather than as data.
+      double overhead = r.symbolsNeeded() > 0 ? 100.0 * r.repairs() / r.symbolsNeeded() : 0;
       out.printf(Locale.ROOT, "%-4d %-28s %-7s %14d %8.2f %9.1f %7.1f%%  %s%n", r.id(), r.name(), ok ? "ok" : "FAILED",
           r.bytesWritten(), secs, mbs, overhead, ok ? "" : r.reason());
     }
