@@ -55,12 +55,7 @@ public final class ReceiveCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    NetInterface nif;
-    try {
-      nif = NetInterface.byName(iface);
-    } catch (IllegalArgumentException e) {
-      throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
-    }
+    NetInterface nif = NetInterface.forCommand(iface);
     ReceiveSettings settings;
     try {
       settings = new ReceiveSettings(iface, port, parseServer(), output, name != null ? name : hostname(),

@@ -52,6 +52,15 @@ public record NetInterface(String name, NetworkInterface nif, Inet4Address addre
     throw new IllegalArgumentException("interface " + name + " has no IPv4 address; add one (ip addr add ADDR/PREFIX brd + dev " + name + ")");
   }
 
+  /** {@link #byName}, with a failure turned into the operator error every command reports the same way. */
+  public static NetInterface forCommand(String name) {
+    try {
+      return byName(name);
+    } catch (IllegalArgumentException e) {
+      throw new org.clonecast.common.cli.CliException(org.clonecast.common.cli.ExitCodes.ENVIRONMENT, e.getMessage());
+    }
+  }
+
   /** Names of the interfaces that are up, for error messages. */
   public static List<String> names() {
     List<String> out = new ArrayList<>();

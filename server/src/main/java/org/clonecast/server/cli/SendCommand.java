@@ -75,12 +75,7 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
 
   @Override
   public Integer call() throws Exception {
-    NetInterface nif;
-    try {
-      nif = NetInterface.byName(iface);
-    } catch (IllegalArgumentException e) {
-      throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
-    }
+    NetInterface nif = NetInterface.forCommand(iface);
     if (!Files.isReadable(image)) {
       throw new CliException(ExitCodes.ENVIRONMENT, "cannot read " + image + ": " + (Files.exists(image) ? "permission denied" : "no such file"));
     }
