@@ -88,6 +88,11 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
       }
       if (!Ipv4.isMulticast(g)) throw new CliException(ExitCodes.USAGE, "--mcast-addr " + group + " is not a multicast address (224.0.0.0/4)");
     }
+    if (mtu != null && nif.mtu() > 0 && mtu > nif.mtu()) {
+      throw new CliException(ExitCodes.USAGE, "--mtu " + mtu + " exceeds " + iface + "'s MTU " + nif.mtu()
+          + "; packets would be fragmented (raise the link's MTU first: ip link set " + iface + " mtu " + mtu + ")");
+    }
+    if (mtu != null && mtu < 576) throw new CliException(ExitCodes.USAGE, "--mtu " + mtu + " below 576, the least IPv4 allows");
     int packet = mtu != null ? mtu : nif.mtu();
     int symbol = packet - 28 - 20;
     SendSettings settings;

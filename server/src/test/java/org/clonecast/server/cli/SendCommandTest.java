@@ -48,6 +48,14 @@ class SendCommandTest {
   }
 
   @Test
+  void anMtuAboveTheLinksIsRefused() throws Exception {
+    Path img = Files.write(dir.resolve("x.raw"), new byte[4096]);
+    Run r = run("send", img.toString(), "--interface", "lo", "--mtu", "70000");
+    assertEquals(ExitCodes.USAGE, r.code());
+    assertTrue(r.err().contains("exceeds lo's MTU"), r.err());
+  }
+
+  @Test
   void zeroReceiversIsAUsageError() throws Exception {
     Path img = Files.write(dir.resolve("x.raw"), new byte[4096]);
     Run r = run("send", img.toString(), "--interface", "lo", "--min-receivers", "0");
