@@ -118,6 +118,29 @@ public final class ChunkCodec {
     }
   }
 
+  /**
+   * Decodes chunk {@code e} from {@code stored[0 .. e.storedLength())} and returns an array whose
+   * first {@code logicalLen} bytes are its verified logical bytes: {@code stored} itself for a RAW
+   * chunk (no copy), else {@code scratch} (at least {@code logicalLen} long) filled by {@link #decode}.
+   *
+   * @throws ChunkVerificationException as {@link #decode}
+   */
+  public static byte[] decodeInPlace(ChunkEntry e, byte[] stored, byte[] scratch, int logicalLen) {
+    if (e.kind() != ChunkKind.RAW) {
+      decode(e, ByteBuffer.wrap(stored, 0, e.storedLength()), scratch, 0, logicalLen);
+      return scratch;
+    }
+    if (e.storedLength() != logicalLen || stored.length < logicalLen) {
+      throw new ChunkVerificationException(
+          e.index(), "RAW chunk of " + e.storedLength() + " bytes, want " + logicalLen, e.sha256(), null);
+    }
+    Sha256 actual = Sha256.digest(stored, 0, logicalLen);
+    if (!actual.equals(e.sha256())) {
+      throw mismatch(e, actual);
+    }
+    return stored;
+  }
+
   private static ChunkVerificationException mismatch(ChunkEntry e, Sha256 actual) {
     return new ChunkVerificationException(
         e.index(), "sha256 mismatch: want " + e.sha256().hex() + ", got " + actual.hex(), e.sha256(), actual);

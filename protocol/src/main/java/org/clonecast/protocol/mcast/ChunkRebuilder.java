@@ -10,33 +10,36 @@ import org.clonecast.protocol.fec.CauchyCode;
 public final class ChunkRebuilder {
   private ChunkRebuilder() {}
 
-  /** The chunk's stored bytes ({@code layout.storedLength()} long). */
+  /**
+   * Rebuilds the chunk's lost source symbols in place in {@code c.data()}; afterwards its first
+   * {@code layout.storedLength()} bytes are the chunk's stored bytes. Stripes that lost nothing
+   * cost nothing; an intact chunk is returned untouched.
+   */
   public static byte[] rebuild(ReceiverMachine.CompleteChunk c) {
+    if (c.intact()) return c.data();
     SymbolLayout layout = c.layout();
-    int stripes = layout.stripes();
     int size = layout.symbolSize();
-    for (int s = 0; s < stripes; s++) {
+    byte[] data = c.data();
+    for (int s = 0; s < layout.stripes(); s++) {
       int k = layout.stripeSources(s);
-      byte[][] src = new byte[k][];
       boolean[] present = new boolean[k];
       int missing = 0;
       for (int p = 0; p < k; p++) {
-        src[p] = c.sources()[layout.symbolAt(s, p)];
-        present[p] = src[p] != null;
-        if (!present[p]) {
-          src[p] = new byte[size];
-          missing++;
-        }
+        present[p] = c.present()[layout.symbolAt(s, p)];
+        if (!present[p]) missing++;
       }
       if (missing == 0) continue;
+      byte[][] src = new byte[k][];
+      for (int p = 0; p < k; p++) {
+        int at = layout.symbolAt(s, p) * size;
+        src[p] = present[p] ? java.util.Arrays.copyOfRange(data, at, at + size) : new byte[size];
+      }
       CauchyCode.PARITY_FIRST.reconstruct(src, present, k, c.repairs()[s], c.repairRows()[s], size);
-      for (int p = 0; p < k; p++) c.sources()[layout.symbolAt(s, p)] = src[p];
+      for (int p = 0; p < k; p++) {
+        if (!present[p]) System.arraycopy(src[p], 0, data, layout.symbolAt(s, p) * size, size);
+      }
     }
-    byte[] out = new byte[layout.storedLength()];
-    for (int j = 0; j < layout.sourceCount(); j++) {
-      System.arraycopy(c.sources()[j], 0, out, layout.offsetOf(j), layout.lengthOf(j));
-    }
-    return out;
+    return data;
   }
 
   /** The source symbols of one stripe of a chunk's stored bytes, each zero-padded to a full symbol. */

@@ -41,12 +41,25 @@ public final class ReceiverMachine {
     }
   }
 
-  /** A chunk with enough symbols to rebuild its stored bytes (see {@link ChunkRebuilder}). */
-  public record CompleteChunk(int chunk, SymbolLayout layout, byte[][] sources, byte[][][] repairs, int[][] repairRows) {}
+  /**
+   * A chunk with enough symbols to rebuild its stored bytes (see {@link ChunkRebuilder}).
+   *
+   * @param data the source symbols at their places ({@code symbol * symbolSize}), zero where missing;
+   *     {@code sourceCount * symbolSize} long
+   * @param present which source symbols arrived
+   */
+  public record CompleteChunk(int chunk, SymbolLayout layout, byte[] data, boolean[] present, byte[][][] repairs, int[][] repairRows) {
+    /** True when every source symbol arrived: the stored bytes are {@code data} as it is. */
+    public boolean intact() {
+      for (boolean b : present) if (!b) return false;
+      return true;
+    }
+  }
 
   private static final class Partial {
     final SymbolLayout layout;
-    final byte[][] sources;
+    final byte[] data;
+    final boolean[] present;
     final int[] have;
     final int[] repairCount;
     final byte[][][] repairs;
@@ -59,7 +72,8 @@ public final class ReceiverMachine {
     Partial(SymbolLayout layout, long now) {
       this.layout = layout;
       int stripes = layout.stripes();
-      sources = new byte[layout.sourceCount()][];
+      data = new byte[layout.sourceCount() * layout.symbolSize()];
+      present = new boolean[layout.sourceCount()];
       have = new int[stripes];
       repairCount = new int[stripes];
       repairs = new byte[stripes][][];
@@ -135,14 +149,13 @@ public final class ReceiverMachine {
     Partial part = accept(p.sessionId(), p.seq(), c, p.sourceCount(), now);
     if (part == null) return null;
     int j = p.symbol();
-    if (part.sources[j] != null) {
+    if (part.present[j]) {
       duplicates++;
       return null;
     }
-    int expectLen = part.layout.lengthOf(j);
-    byte[] b = new byte[symbolSize]; // padded with zeros past the chunk's end, as the code expects
-    p.payload().getBytes(p.payload().readerIndex(), b, 0, expectLen);
-    part.sources[j] = b;
+    // Straight to its place in the chunk; past the chunk's end the buffer stays zero, the padding the code expects.
+    p.payload().getBytes(p.payload().readerIndex(), part.data, j * symbolSize, part.layout.lengthOf(j));
+    part.present[j] = true;
     part.have[part.layout.stripeOf(j)]++;
     part.progress(now, settings);
     return maybeComplete(p.chunk(), part);
@@ -236,7 +249,7 @@ public final class ReceiverMachine {
       reps[s] = n == 0 ? new byte[0][] : java.util.Arrays.copyOf(part.repairs[s], n);
       rows[s] = n == 0 ? new int[0] : java.util.Arrays.copyOf(part.rows[s], n);
     }
-    return new CompleteChunk(chunk, part.layout, part.sources, reps, rows);
+    return new CompleteChunk(chunk, part.layout, part.data, part.present, reps, rows);
   }
 
   /** The chunk was rebuilt, verified and written. */
