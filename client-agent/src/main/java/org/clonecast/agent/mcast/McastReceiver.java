@@ -80,6 +80,7 @@ public final class McastReceiver {
   private final AtomicLong malformed = new AtomicLong();
   private final AtomicInteger pendingWrites = new AtomicInteger();
   private final List<Integer> doneBatch = new ArrayList<>();
+  private final SocketDrops socketDrops;
   private EventLoopGroup group;
   private EventLoop loop;
   private ExecutorService workers;
@@ -105,6 +106,7 @@ public final class McastReceiver {
     this.settings = settings;
     this.nif = nif;
     this.listener = listener;
+    this.socketDrops = new SocketDrops(settings.port());
     this.scratch = ThreadLocal.withInitial(() -> new byte[manifest.chunkSize()]);
   }
 
@@ -334,7 +336,8 @@ public final class McastReceiver {
     if (now - lastStatusNanos >= STATUS_NANOS) {
       lastStatusNanos = now;
       flushDone();
-      sendFeedback(machine.status(bytesWritten.get()));
+      long drops = socketDrops.read();
+      sendFeedback(drops < 0 ? machine.status(bytesWritten.get()) : machine.status(bytesWritten.get(), drops));
       listener.progress(bytesWritten.get(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
     }
     udp.flush();

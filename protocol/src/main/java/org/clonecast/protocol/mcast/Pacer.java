@@ -8,8 +8,8 @@ import java.util.ArrayDeque;
  *
  * <p>Loss is only a congestion signal when it rises above what the path loses anyway: a
  * receiver behind a lossy cable loses 2% at any rate, and slowing down would not help it (FEC
- * does). So the pacer keeps the lowest median loss of the last {@code FLOOR_WINDOW} samples as
- * the floor (at most 10%), backs off to four fifths of what was sent (at most halving) when the loss
+ * does). So the pacer keeps the lower quartile of the last {@code FLOOR_WINDOW} samples as
+ * the floor (its lower quartile, at most 10%), backs off to four fifths of what was sent (at most halving) when the loss
  * exceeds floor + margin, climbs back quickly towards the rate in force before the cut, and
  * otherwise probes by a sixteenth per sample (a quarter before the first loss: slow start). The loss comes from {@link SenderMachine#pacingLossPermille}, which
  * leaves lagging receivers out, so one slow receiver cannot drag the rate down.
@@ -45,6 +45,8 @@ public final class Pacer {
   /** Highest loss ever taken for the path's own. */
   static final int MAX_FLOOR_PERMILLE = 100;
   private static final long DECREASE_SPACING_NANOS = 200_000_000L;
+  /** Receiver socket overflow (per mille) above which the rate is cut. */
+  static final int OVERFLOW_LIMIT_PERMILLE = 10;
   /** The bucket holds at least this much sending time. */
   static final long BURST_NANOS = 4_000_000L;
 
@@ -113,6 +115,15 @@ public final class Pacer {
    * otherwise the nominal rate runs far ahead of the real one and a cut changes nothing.
    */
   public void onLoss(int lossPermille, long sentBytes, long now) {
+    onLoss(0, lossPermille, sentBytes, now);
+  }
+
+  /**
+   * As {@link #onLoss(int, long, long)}, with the receivers' socket overflow as well: overflow
+   * above {@link #OVERFLOW_LIMIT_PERMILLE} is congestion whatever the loss floor says, since a
+   * receiver that drops for want of buffer space is being sent too much.
+   */
+  public void onLoss(int overflowPermille, int lossPermille, long sentBytes, long now) {
     long dt = now - lastSampleNanos;
     lastSampleNanos = now;
     double actual = dt > 0 ? sentBytes * 1e9 / dt : rate;
@@ -121,8 +132,11 @@ public final class Pacer {
     if (samples.size() > FLOOR_WINDOW) samples.removeFirst();
     // A path may lose a few percent at any rate, but not a tenth of everything: above that the
     // loss is ours (full queues), even when it has been there since the first sample.
-    int floor = Math.min(MAX_FLOOR_PERMILLE, samples.stream().mapToInt(Integer::intValue).min().orElse(0));
-    if (lossPermille > floor + settings.marginPermille()) {
+    // The floor is a low quantile, not the minimum: loss on a path comes in bursts, and the minimum
+    // of a bursty signal is zero, which would make every burst look like congestion.
+    int[] sorted = samples.stream().mapToInt(Integer::intValue).sorted().toArray();
+    int floor = Math.min(MAX_FLOOR_PERMILLE, sorted[sorted.length / 4]);
+    if (overflowPermille > OVERFLOW_LIMIT_PERMILLE || lossPermille > floor + settings.marginPermille()) {
       if (now - lastDecreaseNanos >= DECREASE_SPACING_NANOS) {
         // Four fifths of what really went out, but never below half the rate: a sender that was
         // itself stalled (repairing a burst) sent little, and that is no measure of the path.
@@ -131,7 +145,7 @@ public final class Pacer {
         rate = Math.max(settings.minBytesPerSecond(), Math.max(rate * 0.5, Math.min(rate, actual) * 0.8));
         lastDecreaseNanos = now;
       }
-    } else if (lossPermille <= floor + settings.marginPermille() / 3 && limitedByUs) {
+    } else if (overflowPermille <= OVERFLOW_LIMIT_PERMILLE / 4 && lossPermille <= floor + settings.marginPermille() / 2 && limitedByUs) {
       // Well below the rate that last worked, climb back a third of the way per sample (stalls
       // pass); near or above it, probe gently.
       // Until the first loss (slow start) the rate grows by a quarter per sample: from the start

@@ -117,6 +117,7 @@ public final class ReceiverMachine {
   private long dropped;
   private long statusReceived;
   private long nakEntries;
+  private long statusDrops;
   private int statusSeq;
 
   /**
@@ -208,9 +209,13 @@ public final class ReceiverMachine {
       return null;
     }
     received++;
-    if (!sawSeq || seq - highestSeq > 0) {
+    if (!sawSeq) {
+      // Count gaps from the first packet seen: what went by before this receiver joined is not loss.
+      statusSeq = seq - 1;
       highestSeq = seq;
       sawSeq = true;
+    } else if (seq - highestSeq > 0) {
+      highestSeq = seq;
     }
     lastAnyPacketNanos = now;
     if (chunk >= layouts.length || !needed.get(chunk) || finished.get(chunk) || handedOff.get(chunk)) {
@@ -301,13 +306,26 @@ public final class ReceiverMachine {
 
   /** A heartbeat carrying progress and the loss since the previous one. */
   public Status status(long bytesWritten) {
+    return status(bytesWritten, statusDrops);
+  }
+
+  /**
+   * A heartbeat carrying progress, the loss since the previous one, and how much of it the
+   * socket itself dropped for want of buffer space.
+   *
+   * @param socketDrops the receive socket's cumulative drop counter (kernel), or any constant if unknown
+   */
+  public Status status(long bytesWritten, long socketDrops) {
     int expected = sawSeq ? highestSeq - statusSeq : 0;
     long got = received - statusReceived;
     int loss = expected <= 0 ? 0 : (int) Math.max(0, Math.min(1000, 1000 - got * 1000 / expected));
+    long drops = Math.max(0, socketDrops - statusDrops);
+    int overflow = expected <= 0 ? 0 : (int) Math.min(1000, drops * 1000 / expected);
     statusSeq = highestSeq;
     statusReceived = received;
+    statusDrops = socketDrops;
     return new Status(sessionId, receiverId, loss, received, Integer.toUnsignedLong(highestSeq),
-        finished.cardinality(), needed.cardinality(), bytesWritten);
+        finished.cardinality(), needed.cardinality(), bytesWritten, overflow);
   }
 
   /** Earliest time {@link #poll} may have something to say. */

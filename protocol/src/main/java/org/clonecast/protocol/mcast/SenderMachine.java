@@ -86,6 +86,7 @@ public final class SenderMachine {
     long endedNanos;
     int lossPermille;
     int smoothedLossPermille;
+    int overflowPermille;
     long lossSampleNanos = Long.MIN_VALUE;
     long symbolsNeeded;
     long chunksDone;
@@ -321,6 +322,7 @@ public final class SenderMachine {
     if (r == null) return;
     r.lastHeardNanos = now;
     r.lossPermille = s.lossPermille();
+    r.overflowPermille = s.overflowPermille();
     // Lagging is judged on loss smoothed over about a second: one CPU stall at a receiver is a
     // burst to repair, not a reason to stop repairing it.
     r.smoothedLossPermille = r.lossSampleNanos == Long.MIN_VALUE ? s.lossPermille() : (r.smoothedLossPermille * 7 + s.lossPermille() * 3) / 10;
@@ -364,18 +366,29 @@ public final class SenderMachine {
   }
 
   /**
-   * The loss to pace by, per mille: the highest recent loss among receivers that are keeping up.
-   * Not the median: on a crowded host receivers take turns falling behind, and a median of four
-   * stays at zero while each loses a third in its turn. Receivers whose smoothed loss is more than
-   * {@link #PACE_MARGIN_PERMILLE} above the median are left out, so one slow node cannot set
-   * everyone's pace: were it counted until it lagged by the full lag margin, the group would settle
-   * at the rate where the slow node loses just under that margin.
+   * The loss to pace by, per mille: the highest loss, smoothed over about a second, among
+   * receivers that keep up. Not the median: on a crowded host receivers take turns falling behind,
+   * and a median of four stays at zero while each loses a third in its turn. Receivers whose
+   * smoothed loss is more than {@link #PACE_MARGIN_PERMILLE} above the median are left out, so
+   * one slow node cannot set everyone's pace: were it counted until it lagged by the full lag
+   * margin, the group would settle at the rate where the slow node loses just under that margin.
    */
   public int pacingLossPermille(long now) {
+    return kept(now).mapToInt(r -> r.smoothedLossPermille).max().orElse(0);
+  }
+
+  /**
+   * The highest share of packets that a receiver keeping up dropped for want of socket buffer
+   * space, per mille: unambiguous congestion, unlike loss on the path, which the sender cannot
+   * cure by slowing down.
+   */
+  public int pacingOverflowPermille(long now) {
+    return kept(now).mapToInt(r -> r.overflowPermille).max().orElse(0);
+  }
+
+  private java.util.stream.Stream<Receiver> kept(long now) {
     int median = medianSmoothedLoss(now);
-    return receivers.values().stream()
-        .filter(r -> fresh(r, now) && r.smoothedLossPermille <= median + PACE_MARGIN_PERMILLE)
-        .mapToInt(r -> r.lossPermille).max().orElse(0);
+    return receivers.values().stream().filter(r -> fresh(r, now) && r.smoothedLossPermille <= median + PACE_MARGIN_PERMILLE);
   }
 
   /** True when this receiver's smoothed loss is far above the group's median. */

@@ -7,7 +7,9 @@ import io.netty.buffer.ByteBuf;
  * progress and recent loss. The sender paces on the loss the receivers report and drops a
  * receiver that stays silent too long.
  *
- * @param lossPermille packets lost per thousand since the previous status
+ * @param lossPermille packets lost per thousand since the previous status (sequence gaps: any cause)
+ * @param overflowPermille of those, lost because this receiver's socket buffer was full: the
+ *     receiver could not keep up. Appended in version 1's second revision; older packets read as 0.
  * @param received data and repair packets received so far
  * @param highestSeq highest sequence number seen
  */
@@ -19,14 +21,16 @@ public record Status(
     long highestSeq,
     long chunksDone,
     long chunksNeeded,
-    long bytesWritten)
+    long bytesWritten,
+    int overflowPermille)
     implements McastPacket {
 
-  public static final int BYTES = McastPacket.HEADER_BYTES + 28;
+  public static final int BYTES = McastPacket.HEADER_BYTES + 30;
 
   public Status {
     if (receiverId < 0 || receiverId > 0xFFFF) throw new IllegalArgumentException("receiver id " + receiverId);
     if (lossPermille < 0 || lossPermille > 1000) throw new IllegalArgumentException("loss " + lossPermille + "‰");
+    if (overflowPermille < 0 || overflowPermille > 1000) throw new IllegalArgumentException("overflow " + overflowPermille + "‰");
   }
 
   static Status decodeBody(int session, ByteBuf in) {
@@ -37,7 +41,8 @@ public record Status(
     long done = in.readUnsignedInt();
     long needed = in.readUnsignedInt();
     long written = in.readLong();
-    return new Status(session, receiver, loss, received, highest, done, needed, written);
+    int overflow = in.isReadable(2) ? Math.min(1000, in.readUnsignedShort()) : 0; // absent from the first senders' peers
+    return new Status(session, receiver, loss, received, highest, done, needed, written, overflow);
   }
 
   @Override
@@ -50,5 +55,6 @@ public record Status(
     out.writeInt((int) chunksDone); // chunks verified and written
     out.writeInt((int) chunksNeeded); // chunks needed in all
     out.writeLong(bytesWritten); // logical bytes written
+    out.writeShort(overflowPermille); // socket buffer overflow, per mille
   }
 }

@@ -48,7 +48,7 @@ class McastWireTest {
         new RepairPacket(1, 2, 3, 4, 127, 600, Unpooled.wrappedBuffer(payload)),
         new Announce(9, 9400, 9401, 0xEFFF000B, 0, Announce.State.RUNNING, 1452, new UUID(1, 2), 1L << 40),
         new Nak(5, 77, List.of(new Nak.Entry(12, new byte[] {1, 0, 3}, new byte[] {0, 0, 2}), new Nak.Entry(13, new byte[] {(byte) 200}, new byte[] {(byte) 128}))),
-        new Status(5, 2, 20, 123456789L, 0xFFFFFFF0L, 10, 1024, 5L << 33));
+        new Status(5, 2, 20, 123456789L, 0xFFFFFFF0L, 10, 1024, 5L << 33, 7));
   }
 
   @Test
@@ -77,10 +77,19 @@ class McastWireTest {
   }
 
   @Test
+  void aStatusWithoutTheOverflowFieldStillDecodes() {
+    byte[] b = bytes(samples().get(4));
+    Status s = (Status) McastPacket.decode(Unpooled.wrappedBuffer(b, 0, b.length - 2));
+    assertEquals(0, s.overflowPermille());
+    assertEquals(20, s.lossPermille());
+  }
+
+  @Test
   void everyTruncationIsAMalformedPacket() {
     for (McastPacket p : samples()) {
       byte[] b = bytes(p);
-      int minimum = p instanceof DataPacket || p instanceof RepairPacket ? DataPacket.HEADER_BYTES + 1 : b.length;
+      int minimum = p instanceof DataPacket || p instanceof RepairPacket ? DataPacket.HEADER_BYTES + 1
+          : p instanceof Status ? b.length - 2 : b.length; // STATUS's last field is optional
       for (int len = 0; len < minimum; len++) {
         ByteBuf cut = Unpooled.wrappedBuffer(b, 0, len);
         assertThrows(MalformedPacketException.class, () -> McastPacket.decode(cut), p.getClass().getSimpleName() + " cut at " + len);

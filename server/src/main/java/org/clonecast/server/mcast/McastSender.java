@@ -260,12 +260,13 @@ public final class McastSender implements AutoCloseable {
     }
     if (machine.started()) {
       int loss = machine.pacingLossPermille(now);
+      int overflow = machine.pacingOverflowPermille(now);
       long sent = counters.bytesSent.get();
-      pacer.onLoss(loss, sent - bytesAtLastTick, now);
+      pacer.onLoss(overflow, loss, sent - bytesAtLastTick, now);
       bytesAtLastTick = sent;
       if (log.isDebugEnabled()) {
-        log.debug("mcast pace {} MB/s, pacing loss {}‰, sent {} data + {} repair, {} chunks wanted, {} active",
-            pacer.rateBytesPerSecond() / 1_000_000, loss, machine.sourceSymbolsSent(), machine.repairSymbolsSent(),
+        log.debug("mcast pace {} MB/s, loss {}‰, overflow {}‰, sent {} data + {} repair, {} chunks wanted, {} active",
+            pacer.rateBytesPerSecond() / 1_000_000, loss, overflow, machine.sourceSymbolsSent(), machine.repairSymbolsSent(),
             machine.chunksWanted(), machine.activeReceivers());
       }
     }
