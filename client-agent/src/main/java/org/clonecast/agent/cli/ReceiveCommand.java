@@ -13,6 +13,7 @@ import org.clonecast.agent.mcast.ReceiveResult;
 import org.clonecast.agent.mcast.ReceiveSettings;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.cli.ProgressBar;
 import org.clonecast.common.net.Ipv4;
 import org.clonecast.common.net.NetInterface;
@@ -70,13 +71,9 @@ public final class ReceiveCommand implements Callable<Integer> {
     }
     PrintStream err = System.err;
     McastReceiver receiver = new McastReceiver(settings, nif, new Progress(err));
-    Thread hook = new Thread(() -> receiver.stop("interrupted"), "receive-interrupt");
-    Runtime.getRuntime().addShutdownHook(hook);
-    ReceiveResult r = receiver.start().get();
-    try {
-      Runtime.getRuntime().removeShutdownHook(hook);
-    } catch (IllegalStateException shuttingDown) {
-      // the hook is running
+    ReceiveResult r;
+    try (ShutdownHook hook = ShutdownHook.install("receive-interrupt", () -> receiver.stop("interrupted"))) {
+      r = receiver.start().get();
     }
     if (!r.ok()) {
       throw new CliException(ExitCodes.FAILED, "receive failed: " + r.reason());
