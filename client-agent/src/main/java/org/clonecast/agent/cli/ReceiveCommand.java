@@ -54,6 +54,14 @@ public final class ReceiveCommand implements Callable<Integer> {
   @Option(names = "--workers", paramLabel = "N", description = "Threads that decompress, verify and write (default: number of CPUs).")
   Integer workers;
 
+  @Option(names = "--udpcast",
+      description = "Speak the udpcast 20120424 protocol: receive from a stock udp-sender (see docs/udpcast.md).")
+  boolean udpcast;
+
+  @Option(names = "--portbase", paramLabel = "P", defaultValue = "9000",
+      description = "With --udpcast: listen on P, the sender uses P+1 (default: ${DEFAULT-VALUE}).")
+  int portbase;
+
   @Override
   public Integer call() throws Exception {
     NetInterface nif;
@@ -61,6 +69,9 @@ public final class ReceiveCommand implements Callable<Integer> {
       nif = NetInterface.byName(iface);
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
+    }
+    if (udpcast) {
+      return UdpcastReceive.run(nif, portbase, output, Duration.ofSeconds(joinTimeout), System.err, System.out);
     }
     ReceiveSettings settings;
     try {

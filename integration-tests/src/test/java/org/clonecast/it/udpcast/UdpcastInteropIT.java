@@ -44,6 +44,18 @@ class UdpcastInteropIT {
     return List.of("udp-receiver", "--nokbd", "--interface", Lab.IFACE, "--file", out.toString());
   }
 
+  private static List<String> ourAgent(Path out) {
+    return List.of(repo.resolve("clonecast-agent").toString(), "receive", "--udpcast", "--interface", Lab.IFACE,
+        "--output", out.toString(), "--join-timeout", "60");
+  }
+
+  private static List<String> stockSender(Path img, int receivers, String... extra) {
+    List<String> cmd = new ArrayList<>(List.of("udp-sender", "--nokbd", "--min-receivers", Integer.toString(receivers),
+        "--interface", Lab.IFACE, "--file", img.toString()));
+    cmd.addAll(List.of(extra));
+    return cmd;
+  }
+
   private static Path out(Lab lab, Host h) {
     return lab.dir().resolve("out-" + h.name() + ".img");
   }
@@ -80,6 +92,76 @@ class UdpcastInteropIT {
         assertSame(img, out(lab, r.host()));
       }
     }
+  }
+
+  /** A stock sender alone with one agent goes point-to-point; the agent takes unicast data. */
+  @Test
+  void stockSenderToOneAgent() throws IOException {
+    try (Lab lab = Lab.create("usc1", 1)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 32, 21);
+      appendTail(img, 1001);
+      LabProcess agent = lab.spawn(lab.agent(1), "agent", ourAgent(out(lab, lab.agent(1))), Map.of());
+      LabProcess sender = lab.spawn(lab.server(), "udp-sender", stockSender(img, 1), Map.of());
+      assertEquals(0, agent.waitFor(SESSION), agent.tail(20));
+      assertTrue(agent.log().contains("received " + Files.size(img) + " bytes"), agent.log());
+      assertSame(img, out(lab, lab.agent(1)));
+      assertEquals(0, sender.waitFor(Duration.ofSeconds(20)), sender.tail(20));
+    }
+  }
+
+  /** Three agents on the group in full duplex (stock default on veth), one losing 2%. */
+  @Test
+  void stockSenderToThreeAgentsOneWithLoss() throws IOException {
+    try (Lab lab = Lab.create("usc3", 3)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 32, 22);
+      lab.loss(lab.agent(3), 2);
+      stockSenderToEveryAgent(lab, img, "--full-duplex");
+    }
+  }
+
+  /** Half duplex: the stock sender waits for each slice's ACKs and adapts the slice size. */
+  @Test
+  void stockSenderHalfDuplexToTwoAgents() throws IOException {
+    try (Lab lab = Lab.create("uschd", 2)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 16, 23);
+      appendTail(img, 5);
+      stockSenderToEveryAgent(lab, img, "--half-duplex");
+    }
+  }
+
+  /** One group, both kinds of receiver, from the stock sender and from ours. */
+  @Test
+  void mixedGroupsFromEitherSender() throws IOException {
+    try (Lab lab = Lab.create("umix", 2)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 16, 24);
+      Host ours = lab.agent(1);
+      Host stock = lab.agent(2);
+      for (boolean stockSends : List.of(true, false)) {
+        String tag = stockSends ? "from-stock" : "from-ours";
+        Path outOurs = lab.dir().resolve(tag + "-ours.img");
+        Path outStock = lab.dir().resolve(tag + "-stock.img");
+        LabProcess agent = lab.spawn(ours, "agent-" + tag, ourAgent(outOurs), Map.of());
+        LabProcess rcv = lab.spawn(stock, "udp-receiver-" + tag, stockReceiver(outStock), Map.of());
+        LabProcess sender = lab.spawn(lab.server(), "sender-" + tag, stockSends ? stockSender(img, 2) : ourSender(img, 2), Map.of());
+        assertEquals(0, sender.waitFor(SESSION), sender.tail(20));
+        assertEquals(0, agent.waitFor(Duration.ofSeconds(20)), agent.tail(20));
+        assertEquals(0, rcv.waitFor(Duration.ofSeconds(20)), rcv.tail(20));
+        assertSame(img, outOurs);
+        assertSame(img, outStock);
+      }
+    }
+  }
+
+  /** Every lab agent runs ours, a stock sender waits for all of them; every copy must match. */
+  private static void stockSenderToEveryAgent(Lab lab, Path img, String... senderFlags) throws IOException {
+    List<LabProcess> agents = new ArrayList<>();
+    for (Host a : lab.agents()) agents.add(lab.spawn(a, "agent-" + a.name(), ourAgent(out(lab, a)), Map.of()));
+    LabProcess sender = lab.spawn(lab.server(), "udp-sender", stockSender(img, agents.size(), senderFlags), Map.of());
+    for (LabProcess a : agents) {
+      assertEquals(0, a.waitFor(SESSION), a.tail(20));
+      assertSame(img, out(lab, a.host()));
+    }
+    assertEquals(0, sender.waitFor(Duration.ofSeconds(20)), sender.tail(20));
   }
 
   private static void appendTail(Path img, int bytes) throws IOException {
