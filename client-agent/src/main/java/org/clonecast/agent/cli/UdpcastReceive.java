@@ -32,9 +32,9 @@ final class UdpcastReceive {
       }
       if (!r.ok()) throw new CliException(ExitCodes.FAILED, "receive failed: " + r.reason());
       double secs = r.nanos() / 1e9;
-      out.printf(Locale.ROOT, "received %d bytes into %s in %.2f s (%.1f MB/s); %d packets, %d duplicate, %d retransmit requests, %d malformed, %d rogue%n",
+      out.printf(Locale.ROOT, "received %d bytes into %s in %.2f s (%.1f MB/s); %d packets, %d duplicate, %d retransmit requests, %d blocks recovered by FEC, %d malformed, %d rogue%n",
           r.bytes(), output, secs, secs > 0 ? r.bytes() / secs / 1e6 : 0, r.packets(), r.duplicates(), r.retransmitRequests(),
-          r.malformed(), r.rogue());
+          r.fecRecovered(), r.malformed(), r.rogue());
       return ExitCodes.OK;
     } catch (TargetException e) {
       throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());

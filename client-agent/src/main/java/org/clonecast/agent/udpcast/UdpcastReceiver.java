@@ -47,7 +47,7 @@ public final class UdpcastReceiver {
 
   /** What came of the session. */
   public record Result(boolean ok, String reason, long bytes, long nanos, long packets, long duplicates, long retransmitRequests,
-      long malformed, long rogue) {}
+      long fecRecovered, long malformed, long rogue) {}
 
   /** Counters for metrics. Thread-safe. */
   public static final class Counters {
@@ -136,8 +136,8 @@ public final class UdpcastReceiver {
       } else if (a instanceof Write w) {
         writer.execute(() -> write(w));
       } else if (a instanceof Join j) {
-        log.info("udpcast connected as #{} to {}; joining {}", machine.clNr(), Udpcast.ipv4(machine.senderIp()).getHostAddress(),
-            j.group().getHostAddress());
+        log.info("udpcast {} {}; joining {}", machine.passive() ? "following async sender" : "connected as #" + machine.clNr() + " to",
+            Udpcast.ipv4(machine.senderIp()).getHostAddress(), j.group().getHostAddress());
         udp.joinGroup(new InetSocketAddress(j.group(), portbase), nif.nif()).addListener(f -> {
           if (!f.isSuccess()) log.warn("udpcast cannot join {}: {}; unicast data only", j.group().getHostAddress(), f.cause().toString());
         });
@@ -176,7 +176,8 @@ public final class UdpcastReceiver {
         }
       }
       Result r = new Result(good, reason, machine.bytesQueued(), end - (firstDataNanos > 0 ? firstDataNanos : startNanos),
-          machine.dataPackets(), machine.duplicates(), machine.retransmitRequests(), counters.malformed.get(), machine.rogue());
+          machine.dataPackets(), machine.duplicates(), machine.retransmitRequests(), machine.fecRecovered(), counters.malformed.get(),
+          machine.rogue());
       shutdown();
       done.complete(r);
     });

@@ -152,6 +152,33 @@ class UdpcastInteropIT {
     }
   }
 
+  /**
+   * A stock sender with FEC, acknowledged (FEC blocks stand in for lost ones) and then async (no
+   * return channel: FEC is all there is), to an agent that loses 1% of what it receives.
+   */
+  @Test
+  void stockSenderWithFecSyncAndAsync() throws IOException {
+    try (Lab lab = Lab.create("usfec", 1)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 16, 25);
+      appendTail(img, 333);
+      Host h = lab.agent(1);
+      lab.loss(h, 1);
+      for (boolean async : List.of(false, true)) {
+        String tag = async ? "async" : "sync";
+        Path out = lab.dir().resolve("out-" + tag + ".img");
+        LabProcess agent = lab.spawn(h, "agent-" + tag, ourAgent(out), Map.of());
+        List<String> flags = async
+            ? List.of("--async", "--fec", "8x16/128", "--max-bitrate", "200m", "--autostart", "3")
+            : List.of("--fec", "8x8/128");
+        LabProcess sender = lab.spawn(lab.server(), "udp-sender-" + tag, stockSender(img, 1, flags.toArray(String[]::new)), Map.of());
+        assertEquals(0, agent.waitFor(SESSION), agent.tail(20));
+        assertTrue(agent.log().matches("(?s).*received " + Files.size(img) + " bytes.* [1-9][0-9]* blocks recovered by FEC.*"), agent.log());
+        assertSame(img, out);
+        assertEquals(0, sender.waitFor(Duration.ofSeconds(20)), sender.tail(20));
+      }
+    }
+  }
+
   /** Every lab agent runs ours, a stock sender waits for all of them; every copy must match. */
   private static void stockSenderToEveryAgent(Lab lab, Path img, String... senderFlags) throws IOException {
     List<LabProcess> agents = new ArrayList<>();

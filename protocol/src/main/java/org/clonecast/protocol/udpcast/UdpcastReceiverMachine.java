@@ -5,9 +5,13 @@ import static org.clonecast.protocol.udpcast.Udpcast.MAX_SLICE_BLOCKS;
 
 import java.net.Inet4Address;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeMap;
+import org.clonecast.protocol.fec.CauchyCode;
 
 /**
  * The receiving side of a udpcast 20120424 session (udpcast-protocol.md §1.4–§1.9, checklist
@@ -22,6 +26,10 @@ import java.util.TreeMap;
  *       created, and a REQACK for it is answered with RETRANSMIT (stock exits "Dropped by server").
  *   <li>A slice's file offset is the sum of the previous slices' sizes; a complete slice whose
  *       offset is not known yet (an earlier slice never seen) waits in memory until it is.
+ *   <li>FEC (§1.10): repair blocks of a stripe are kept until, with the data blocks present, they
+ *       cover the stripe; then the missing data blocks are decoded ({@link CauchyCode}) and count as
+ *       received. A HELLO with CAP_ASYNC makes us passive (§1.11): no CONNECT_REQ, no answers,
+ *       locked to the HELLO's source; the end is a zero-byte FEC packet or REQACK.
  * </ul>
  *
  * <p>An OK is only sent while fewer than {@code maxBacklogBytes} of completed slices wait for the
@@ -88,6 +96,8 @@ public final class UdpcastReceiverMachine {
         byte[] buf;
         final BitSet have = new BitSet();
         boolean queued;
+        UdpcastFecLayout layout;
+        Map<Integer, List<Repair>> repairs;
 
         Slice(int no) {
             this.no = no;
@@ -102,6 +112,10 @@ public final class UdpcastReceiverMachine {
         }
     }
 
+    /** One received FEC block: repair {@code row} of its stripe. */
+    private record Repair(int row, byte[] block) {
+    }
+
     private final Settings settings;
     private final List<Action> actions = new ArrayList<>();
     private final TreeMap<Integer, Slice> slices = new TreeMap<>();
@@ -110,6 +124,7 @@ public final class UdpcastReceiverMachine {
     private int senderIp;
     private int senderPort;
     private int clNr = -1;
+    private boolean passive;
     private int blocksize;
     private long nextConnectNanos;
     private long lastFromSenderNanos;
@@ -127,6 +142,7 @@ public final class UdpcastReceiverMachine {
     private long inconsistent;
     private long oks;
     private long retransmits;
+    private long fecRecovered;
 
     public UdpcastReceiverMachine(Settings settings, long nowNanos) {
         this.settings = settings;
@@ -156,12 +172,14 @@ public final class UdpcastReceiverMachine {
         lastFromSenderNanos = nowNanos;
         if (message instanceof Data d) {
             data(d);
+        } else if (message instanceof Fec f) {
+            fec(f, nowNanos);
         } else if (message instanceof ReqAck ra) {
             reqAck(ra, nowNanos);
         } else if (message instanceof Hello || message instanceof ConnectReply) {
             duplicates++; // a repeat of the rendezvous: we are in already
         } else {
-            inconsistent++; // FEC (not supported yet) or something a sender does not send
+            inconsistent++; // something a sender does not send
         }
     }
 
@@ -170,7 +188,16 @@ public final class UdpcastReceiverMachine {
             rogue++;
             return;
         }
-        if (message instanceof Hello) {
+        if (message instanceof Hello h && (h.capabilities() & Udpcast.CAP_ASYNC) != 0) {
+            // An async sender takes no registrations: follow it passively, as stock receivers do.
+            if (h.blocksize() <= 0) {
+                inconsistent++;
+                return;
+            }
+            passive = true;
+            lock(ip, port, -1, h.blocksize(), now);
+            actions.add(new Join(h.mcastAddr().ipv4()));
+        } else if (message instanceof Hello) {
             // Answer at once, unicast to the HELLO's source (§1.4 step 3).
             actions.add(new Send(ip, port, connectReq()));
         } else if (message instanceof ConnectReply reply) {
@@ -182,16 +209,20 @@ public final class UdpcastReceiverMachine {
                 inconsistent++;
                 return;
             }
-            state = State.CONNECTED;
-            senderIp = ip;
-            senderPort = port;
-            clNr = reply.clNr();
-            blocksize = reply.blocksize();
-            lastFromSenderNanos = now;
+            lock(ip, port, reply.clNr(), reply.blocksize(), now);
             actions.add(new Join(reply.mcastAddr().ipv4()));
         } else {
             rogue++;
         }
+    }
+
+    private void lock(int ip, int port, int nr, int bs, long now) {
+        state = State.CONNECTED;
+        senderIp = ip;
+        senderPort = port;
+        clNr = nr;
+        blocksize = bs;
+        lastFromSenderNanos = now;
     }
 
     private ConnectReq connectReq() {
@@ -224,7 +255,110 @@ public final class UdpcastReceiverMachine {
         }
         d.payload().getBytes(d.payload().readerIndex(), s.buf, off, len);
         s.have.set(d.blockNo());
+        if (s.repairs != null) {
+            decode(s, s.layout.stripeOfData(d.blockNo()));
+        }
         advance();
+    }
+
+    private void fec(Fec f, long now) {
+        dataSeen = true;
+        if (f.bytes() == 0) {
+            end(f.sliceNo(), now); // async + FEC: zero-byte FEC packets end the transfer
+            return;
+        }
+        if (f.sliceNo() < frontier) {
+            duplicates++;
+            return;
+        }
+        Slice s = slice(f.sliceNo());
+        if (s == null || !learn(s, f.bytes()) || f.payload().readableBytes() < blocksize) {
+            if (s != null) {
+                inconsistent++;
+            }
+            return;
+        }
+        if (s.layout == null) {
+            s.layout = new UdpcastFecLayout(f.stripes());
+            s.repairs = new HashMap<>();
+        } else if (s.layout.stripes() != f.stripes()) {
+            inconsistent++;
+            return;
+        }
+        int stripe = s.layout.stripeOfFec(f.blockNo());
+        int row = s.layout.rowOfFec(f.blockNo());
+        if (row >= CauchyCode.MAX_REPAIR) {
+            inconsistent++;
+            return;
+        }
+        List<Repair> reps = s.repairs.computeIfAbsent(stripe, k -> new ArrayList<>());
+        for (Repair r : reps) {
+            if (r.row() == row) {
+                duplicates++;
+                return;
+            }
+        }
+        byte[] block = new byte[blocksize];
+        f.payload().getBytes(f.payload().readerIndex(), block);
+        reps.add(new Repair(row, block));
+        decode(s, stripe);
+        advance();
+    }
+
+    /** Recovers the stripe's missing data blocks once enough repair blocks are in (§1.10). */
+    private void decode(Slice s, int stripe) {
+        List<Repair> reps = s.repairs.get(stripe);
+        if (reps == null || reps.isEmpty()) {
+            return;
+        }
+        int k;
+        try {
+            k = s.layout.sourcesInStripe(s.blocks, stripe);
+        } catch (IllegalArgumentException e) {
+            inconsistent++;
+            s.repairs.remove(stripe);
+            return;
+        }
+        boolean[] present = new boolean[k];
+        int missing = 0;
+        for (int j = 0; j < k; j++) {
+            present[j] = s.have.get(s.layout.dataBlockNo(stripe, j));
+            missing += present[j] ? 0 : 1;
+        }
+        if (missing == 0 || reps.size() < missing) {
+            if (missing == 0) {
+                s.repairs.remove(stripe);
+            }
+            return;
+        }
+        if (s.buf == null) {
+            s.buf = new byte[s.bytes];
+        }
+        byte[][] sources = new byte[k][];
+        for (int j = 0; j < k; j++) {
+            if (present[j]) {
+                int b = s.layout.dataBlockNo(stripe, j);
+                int off = b * blocksize;
+                sources[j] = Arrays.copyOfRange(s.buf, off, off + Math.min(blocksize, s.bytes - off));
+            }
+        }
+        byte[][] repairs = new byte[missing][];
+        int[] rows = new int[missing];
+        for (int i = 0; i < missing; i++) {
+            repairs[i] = reps.get(i).block();
+            rows[i] = reps.get(i).row();
+        }
+        CauchyCode.decode(sources, present, k, repairs, rows, blocksize);
+        for (int j = 0; j < k; j++) {
+            if (!present[j]) {
+                int b = s.layout.dataBlockNo(stripe, j);
+                int off = b * blocksize;
+                System.arraycopy(sources[j], 0, s.buf, off, Math.min(blocksize, s.bytes - off));
+                s.have.set(b);
+                fecRecovered++;
+            }
+        }
+        s.repairs.remove(stripe);
     }
 
     private void reqAck(ReqAck ra, long now) {
@@ -232,6 +366,9 @@ public final class UdpcastReceiverMachine {
         if (ra.bytes() == 0) {
             end(n, now);
             return;
+        }
+        if (passive) {
+            return; // a passive receiver never answers (§1.11)
         }
         if (n < frontier) {
             answerOk(ra);
@@ -267,12 +404,19 @@ public final class UdpcastReceiverMachine {
     /** REQACK(bytes = 0): the end, once everything before it is ours (§1.9). */
     private void end(int n, long now) {
         if (state == State.LINGERING) {
-            actions.add(new Send(senderIp, senderPort, new Ok(n)));
+            if (!passive) {
+                actions.add(new Send(senderIp, senderPort, new Ok(n)));
+            }
             return;
         }
         slices.computeIfAbsent(n, Slice::new).bytes = 0;
         advance();
         if (frontier < n) {
+            if (passive) {
+                // Nobody will resend in async mode: what FEC could not recover is lost.
+                fail("the async sender ended but slice " + frontier + " is incomplete (lost data FEC could not recover)", false);
+                return;
+            }
             // The sender only ends after every receiver acknowledged every slice, so this means
             // we were dropped; stay silent and let the idle timeout or the operator decide.
             inconsistent++;
@@ -281,8 +425,10 @@ public final class UdpcastReceiverMachine {
         endSlice = n;
         state = State.LINGERING;
         lingerUntilNanos = now + settings.lingerNanos();
-        oks++;
-        actions.add(new Send(senderIp, senderPort, new Ok(n)));
+        if (!passive) {
+            oks++;
+            actions.add(new Send(senderIp, senderPort, new Ok(n)));
+        }
     }
 
     /** The slice, created on first sight; null if it is absurdly far ahead. */
@@ -344,7 +490,7 @@ public final class UdpcastReceiverMachine {
         if (state == State.DONE || state == State.FAILED) {
             return;
         }
-        fail(why, state != State.CONNECTING);
+        fail(why, state != State.CONNECTING && !passive);
     }
 
     private void fail(String why, boolean disconnect) {
@@ -368,13 +514,15 @@ public final class UdpcastReceiverMachine {
             }
             case CONNECTED -> {
                 if (dataSeen && nowNanos - lastFromSenderNanos >= settings.idleTimeoutNanos()) {
-                    fail("the sender has been silent for " + settings.idleTimeoutNanos() / 1_000_000_000L + " s", true);
+                    fail("the sender has been silent for " + settings.idleTimeoutNanos() / 1_000_000_000L + " s", !passive);
                 }
             }
             case LINGERING -> {
                 if (nowNanos - lingerUntilNanos >= 0) {
                     state = State.DONE;
-                    actions.add(new Send(senderIp, senderPort, new Disconnect()));
+                    if (!passive) {
+                        actions.add(new Send(senderIp, senderPort, new Disconnect()));
+                    }
                 }
             }
             default -> {
@@ -449,6 +597,16 @@ public final class UdpcastReceiverMachine {
 
     public long retransmitRequests() {
         return retransmits;
+    }
+
+    /** Data blocks recovered from FEC blocks instead of being received. */
+    public long fecRecovered() {
+        return fecRecovered;
+    }
+
+    /** True when following an async sender without a return channel. */
+    public boolean passive() {
+        return passive;
     }
 
     /** The end slice's number, or −1 before the end. */

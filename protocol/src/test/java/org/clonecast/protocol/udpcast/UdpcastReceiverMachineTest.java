@@ -209,4 +209,64 @@ class UdpcastReceiverMachineTest {
         assertEquals(State.FAILED, idle.state());
         assertEquals(new Send(SENDER, SPORT, new Disconnect()), idle.drain().get(0));
     }
+    /** A 10-block slice in 2 stripes with 2 repair rows each: FEC replaces three lost blocks. */
+    @Test
+    void fecBlocksRecoverLostDataWithoutRetransmission() {
+        var fm = new UdpcastReceiverMachine(UdpcastReceiverMachine.Settings.defaults(9000, 0), 0);
+        byte[] img = new byte[9 * BS + 5];
+        new Random(7).nextBytes(img);
+        int blocks = 10;
+        byte[][] sliceBlocks = new byte[blocks][];
+        for (int b = 0; b < blocks; b++) {
+            sliceBlocks[b] = java.util.Arrays.copyOfRange(img, b * BS, Math.min(img.length, (b + 1) * BS));
+        }
+        UdpcastFecLayout layout = new UdpcastFecLayout(2);
+        fm.receive(SENDER, SPORT, new ConnectReply(0, BS, 9, McastAddr.ofIpv4(GROUP)), 0);
+        fm.drain();
+        // lose blocks 0 and 2 (stripe 0) and 5 (stripe 1)
+        for (int b = 0; b < blocks; b++) {
+            if (b != 0 && b != 2 && b != 5) {
+                fm.receive(SENDER, SPORT, new Data(0, b, img.length, Unpooled.wrappedBuffer(sliceBlocks[b])), 1);
+            }
+        }
+        for (int i = 0; i < 4; i++) {
+            byte[] fec = new byte[BS];
+            layout.encodeFec(sliceBlocks, blocks, BS, i, fec, 0);
+            fm.receive(SENDER, SPORT, new Fec(2, 0, i, img.length, Unpooled.wrappedBuffer(fec)), 2);
+        }
+        Write w = (Write) fm.drain().get(0);
+        assertArrayEquals(img, w.data());
+        assertEquals(3, fm.fecRecovered());
+        fm.receive(SENDER, SPORT, reqAck(0, img.length, 0), 3);
+        assertEquals(new Send(SENDER, SPORT, new Ok(0)), fm.drain().get(0));
+    }
+
+    @Test
+    void anAsyncHelloMakesUsPassiveAndZeroByteFecEndsTheTransfer() {
+        m.tick(0);
+        m.drain();
+        m.receive(SENDER, SPORT, new Hello(Udpcast.OP_HELLO, Udpcast.CAPS_DEFAULT | Udpcast.CAP_ASYNC, McastAddr.ofIpv4(GROUP), BS), 1);
+        assertEquals(List.of(new Join(GROUP)), m.drain(), "no CONNECT_REQ to an async sender");
+        assertTrue(m.passive());
+        for (int s = 0; s < 4; s++) {
+            for (int b = 0; b < (s < 3 ? 5 : 1); b++) from(block(s, b), 2);
+        }
+        from(reqAck(1, 5 * BS, 0), 3);
+        from(new Fec(8, 4, 0, 0, Unpooled.wrappedBuffer(new byte[BS])), 4);
+        m.tick(600 * MS);
+        collect();
+        assertTrue(sent.isEmpty(), "a passive receiver sends nothing: " + sent);
+        assertEquals(State.DONE, m.state());
+        assertArrayEquals(image, assembled());
+    }
+
+    @Test
+    void anAsyncEndWithAHoleFails() {
+        m.receive(SENDER, SPORT, new Hello(Udpcast.OP_HELLO, Udpcast.CAPS_DEFAULT | Udpcast.CAP_ASYNC, McastAddr.ofIpv4(GROUP), BS), 1);
+        m.drain();
+        for (int b = 1; b < 5; b++) from(block(0, b), 2);
+        from(new Fec(8, 1, 0, 0, Unpooled.wrappedBuffer(new byte[BS])), 4);
+        assertEquals(State.FAILED, m.state());
+        assertTrue(m.reason().contains("slice 0"), m.reason());
+    }
 }
