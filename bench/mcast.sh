@@ -28,9 +28,11 @@ usage: bench/mcast.sh [options]
                        random: /dev/urandom; mixed: repeating 4 MiB of 2 MiB zeros, 1 MiB text, 1 MiB random
   --runs 1             runs per image, N and variant
   --loss PCT           drop PCT % of incoming UDP on every receiver (nftables)
-  --only udpcast|clonecast
+  --only udpcast|clonecast|udpcast-compat
                        udpcast: stock udpcast (+ one --rcvbuf 4194304 line per image at the largest N)
                        clonecast: clonecast send/receive of the raw image and of its .cci
+                       udpcast-compat: stock udp-sender, then 'clonecast send --udpcast', both feeding
+                       stock udp-receivers (bench/udpcast.sh)
   --no-rcvbuf-line     skip the udpcast --rcvbuf 4194304 line
   --timeout 300        seconds per run before it is killed and marked FAILED
   --workdir DIR        where images and outputs go (default: a new dir under $TMPDIR or /var/tmp)
@@ -89,7 +91,8 @@ case "$ONLY" in
   all) VARIANTS="udpcast clonecast clonecast-cci" ;;
   udpcast) VARIANTS="udpcast" ;;
   clonecast) VARIANTS="clonecast clonecast-cci"; RCVBUF_LINE=0 ;;
-  *) fail_usage "--only must be udpcast or clonecast" ;;
+  udpcast-compat) VARIANTS="udpcast clonecast-udpcast"; RCVBUF_LINE=0 ;;
+  *) fail_usage "--only must be udpcast, clonecast or udpcast-compat" ;;
 esac
 case " $VARIANTS " in *" udpcast "*) ;; *) RCVBUF_LINE=0 ;; esac
 
@@ -291,6 +294,7 @@ run_one() {
       case "$variant" in
         udpcast) rcv_cmd=(udp-receiver --nokbd --interface eth0 --file "${out[i]}") ;;
         udpcast-rcvbuf4M) rcv_cmd=(udp-receiver --nokbd --interface eth0 --rcvbuf 4194304 --file "${out[i]}") ;;
+        clonecast-udpcast) rcv_cmd=(udp-receiver --nokbd --interface eth0 --file "${out[i]}") ;;
         clonecast*) rcv_cmd=("$REPO/clonecast-agent" receive --interface eth0 --output "${out[i]}") ;;
       esac
       lab_spawn "$tag-rcv-a$i" "a$i" "${rcv_cmd[@]}"
@@ -307,6 +311,7 @@ run_one() {
 
     case "$variant" in
       udpcast*) snd_cmd=(udp-sender --nokbd --min-receivers "$n" --interface eth0 --file "$send_file") ;;
+      clonecast-udpcast) snd_cmd=("$REPO/clonecast" send "$send_file" --udpcast --interface eth0 --min-receivers "$n" --max-wait 30) ;;
       clonecast*) snd_cmd=("$REPO/clonecast" send "$send_file" --interface eth0 --min-receivers "$n" --max-wait 30) ;;
     esac
     local timefile="$WORKDIR/$tag.time" t0 snd_pid snd_rc='' done_all
@@ -371,6 +376,9 @@ run_one() {
       # udp-sender's last progress line: "re-xmits=0004759 ( 20.6%)", blocks sent again / blocks.
       resent=$(tr '\r' '\n' <"$LAB_DIR/$tag-snd.log" | grep -o 're-xmits=[0-9]* *( *[0-9.]*%)' | tail -1 \
         | sed 's/.*( *\([0-9.]*\)%)/\1/') || true
+    elif [ "$variant" = clonecast-udpcast ]; then
+      # our summary: "sender: 2.24 s, 23047 blocks + 450 re-sent (2.0%), ..."
+      resent=$(grep -o 're-sent ([0-9.]*%)' "$LAB_DIR/$tag-snd.log" | tail -1 | tr -dc '0-9.') || true
     fi
     for ((i = 1; i <= n; i++)); do rm -f -- "${out[i]}" "${out[i]}.sha"; done
     RUN_PIDS=() HASH_PIDS=()

@@ -13,6 +13,7 @@ import org.clonecast.agent.mcast.ReceiveResult;
 import org.clonecast.agent.mcast.ReceiveSettings;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.cli.ProgressBar;
 import org.clonecast.common.net.Ipv4;
 import org.clonecast.common.net.NetInterface;
@@ -53,9 +54,20 @@ public final class ReceiveCommand implements Callable<Integer> {
   @Option(names = "--workers", paramLabel = "N", description = "Threads that decompress, verify and write (default: number of CPUs).")
   Integer workers;
 
+  @Option(names = "--udpcast",
+      description = "Speak the udpcast 20120424 protocol: receive from a stock udp-sender (see docs/udpcast.md).")
+  boolean udpcast;
+
+  @Option(names = "--portbase", paramLabel = "P", defaultValue = "9000",
+      description = "With --udpcast: listen on P, the sender uses P+1 (default: ${DEFAULT-VALUE}).")
+  int portbase;
+
   @Override
   public Integer call() throws Exception {
     NetInterface nif = NetInterface.forCommand(iface);
+    if (udpcast) {
+      return UdpcastReceive.run(nif, portbase, output, Duration.ofSeconds(joinTimeout), System.err, System.out);
+    }
     ReceiveSettings settings;
     try {
       settings = new ReceiveSettings(iface, port, parseServer(), output, name != null ? name : hostname(),
@@ -65,13 +77,9 @@ public final class ReceiveCommand implements Callable<Integer> {
     }
     PrintStream err = System.err;
     McastReceiver receiver = new McastReceiver(settings, nif, new Progress(err));
-    Thread hook = new Thread(() -> receiver.stop("interrupted"), "receive-interrupt");
-    Runtime.getRuntime().addShutdownHook(hook);
-    ReceiveResult r = receiver.start().get();
-    try {
-      Runtime.getRuntime().removeShutdownHook(hook);
-    } catch (IllegalStateException shuttingDown) {
-      // the hook is running
+    ReceiveResult r;
+    try (ShutdownHook hook = ShutdownHook.install("receive-interrupt", () -> receiver.stop("interrupted"))) {
+      r = receiver.start().get();
     }
     if (!r.ok()) {
       throw new CliException(ExitCodes.FAILED, "receive failed: " + r.reason());

@@ -12,11 +12,11 @@ import java.util.HexFormat;
 import java.util.Random;
 
 /** Test disk images and their hashes. */
-final class Images {
+public final class Images {
   private Images() {}
 
   /** A disk-like image: per 4 MiB, 2 MiB zeros, 1 MiB text, 1 MiB random (seeded). */
-  static Path mixed(Path dir, String name, int mib, long seed) throws IOException {
+  public static Path mixed(Path dir, String name, int mib, long seed) throws IOException {
     Path p = dir.resolve(name);
     Random r = new Random(seed);
     byte[] zeros = new byte[2 << 20];
@@ -36,7 +36,7 @@ final class Images {
   }
 
   /** SHA-256 of the first {@code length} bytes of a file, as hex. */
-  static String sha256(Path p, long length) throws IOException {
+  public static String sha256(Path p, long length) throws IOException {
     MessageDigest md;
     try {
       md = MessageDigest.getInstance("SHA-256");

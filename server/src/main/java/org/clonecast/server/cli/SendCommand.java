@@ -11,6 +11,7 @@ import java.util.concurrent.ExecutionException;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
+import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.net.Ipv4;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.protocol.mcast.SenderMachine;
@@ -21,6 +22,7 @@ import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.server.mcast.McastSender;
 import org.clonecast.server.mcast.SendSettings;
+import org.clonecast.server.udpcast.UdpcastSendSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -73,11 +75,26 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
   @Option(names = "--no-gso", description = "Send one packet per system call instead of UDP GSO batches.")
   boolean noGso;
 
+  @Option(names = "--udpcast",
+      description = "Speak the udpcast 20120424 protocol so stock udp-receivers can receive IMAGE byte for byte (see docs/udpcast.md).")
+  boolean udpcast;
+
+  @Option(names = "--portbase", paramLabel = "P", defaultValue = "9000",
+      description = "With --udpcast: receivers listen on P, the sender uses P+1 (default: ${DEFAULT-VALUE}).")
+  int portbase;
+
+  @Option(names = "--slice-blocks", paramLabel = "N", defaultValue = "112",
+      description = "With --udpcast: 1456-byte blocks per slice, 1..1024 (default: ${DEFAULT-VALUE}, as stock full duplex).")
+  int sliceBlocks;
+
   @Override
   public Integer call() throws Exception {
     NetInterface nif = NetInterface.forCommand(iface);
     if (!Files.isReadable(image)) {
       throw new CliException(ExitCodes.ENVIRONMENT, "cannot read " + image + ": " + (Files.exists(image) ? "permission denied" : "no such file"));
+    }
+    if (udpcast) {
+      return UdpcastSend.run(image, nif, udpcastSettings(), System.err, System.out);
     }
     Inet4Address g = null;
     if (group != null) {
@@ -112,10 +129,8 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
       } catch (IllegalArgumentException e) {
         throw new CliException(ExitCodes.USAGE, e.getMessage());
       }
-      Thread hook = new Thread(sender::close, "send-interrupt");
-      Runtime.getRuntime().addShutdownHook(hook);
       SenderMachine m;
-      try {
+      try (ShutdownHook hook = ShutdownHook.install("send-interrupt", sender::close)) {
         err.printf("clonecast send: session on %s, group %s:%d; waiting for %d receiver(s)%n", iface,
             sender.group().getHostAddress(), port, minReceivers);
         m = sender.start().get();
@@ -123,14 +138,17 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
         throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
       } catch (ExecutionException e) {
         throw new CliException(ExitCodes.FAILED, "send failed: " + e.getCause().getMessage(), e.getCause());
-      } finally {
-        try {
-          Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException shuttingDown) {
-          // the hook is running: nothing to remove
-        }
       }
       return summary(m, sender, (System.nanoTime() - t0) / 1e9, (cpuNanos() - cpu0) / 1e9, System.out);
+    }
+  }
+
+  private UdpcastSendSettings udpcastSettings() {
+    try {
+      return new UdpcastSendSettings(iface, portbase, rateMbit * 1_000_000L, minReceivers, Duration.ofSeconds(maxWait),
+          Duration.ofSeconds(receiverTimeout), sliceBlocks, true);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(ExitCodes.USAGE, e.getMessage());
     }
   }
 

@@ -32,6 +32,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.net.ControlCodec;
 import org.clonecast.common.net.Ipv4;
+import org.clonecast.common.net.LoopPump;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.mcast.Announce;
@@ -105,7 +106,7 @@ public final class McastSender implements AutoCloseable {
   private long lastTickNanos;
   private long bytesAtLastTick;
   private long lastAnnounceNanos = Long.MIN_VALUE / 2;
-  private boolean pumpScheduled;
+  private LoopPump wakeups;
   private boolean gso;
   private boolean closing;
   private final byte[] repairScratch;
@@ -207,14 +208,14 @@ public final class McastSender implements AutoCloseable {
     log.info("mcast session {} image {} group {}:{} on {} ({}), symbol {} B, gso {}", Integer.toHexString(sessionId),
         source.manifest().imageId(), group.getHostAddress(), settings.port(), nif.name(), nif.address().getHostAddress(),
         settings.symbolSize(), gso);
-    loop.execute(this::pump);
+    wakeups = new LoopPump(loop, this::pump);
+    wakeups.schedule(0);
     return done;
   }
 
   // ---- the pump: pacing, announcing, timeouts -----------------------------------------------
 
   private void pump() {
-    pumpScheduled = false;
     if (closing) return;
     long now = System.nanoTime();
     try {
@@ -242,14 +243,9 @@ public final class McastSender implements AutoCloseable {
   }
 
   private void schedulePump(long nanos) {
-    if (pumpScheduled || closing) return;
-    pumpScheduled = true;
-    if (nanos <= 0) {
-      loop.execute(this::pump);
-    } else {
-      loop.schedule(this::pump, Math.max(nanos, 50_000L), TimeUnit.NANOSECONDS);
-    }
+    if (!closing) wakeups.schedule(nanos);
   }
+
 
   private void tick(long now) {
     lastTickNanos = now;

@@ -1,0 +1,244 @@
+package org.clonecast.agent.udpcast;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.DatagramPacket;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.clonecast.agent.disk.Target;
+import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.udpcast.Udpcast;
+import org.clonecast.protocol.udpcast.UdpcastMessage;
+import org.clonecast.protocol.udpcast.UdpcastReceiverMachine;
+import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Action;
+import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Join;
+import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Send;
+import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.State;
+import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Write;
+import org.clonecast.protocol.wire.MalformedPacketException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Receives one udpcast session from a stock {@code udp-sender} (or ours) into a {@link Target}:
+ * one UDP channel bound to the wildcard address:portbase, so it sees unicast, the subnet broadcast
+ * (HELLO) and, once joined, the data group, and sends every reply from that port. The network runs
+ * on its own event loop; slices are written by a separate thread so answers stay fast (§3.2.4).
+ */
+public final class UdpcastReceiver {
+  private static final Logger log = LoggerFactory.getLogger(UdpcastReceiver.class);
+  private static final long TICK_NANOS = 20_000_000L;
+  private static final int RCVBUF = 8 << 20;
+
+  /** What came of the session. */
+  public record Result(boolean ok, String reason, long bytes, long nanos, long packets, long duplicates, long retransmitRequests,
+      long fecRecovered, long malformed, long rogue) {}
+
+  /** Counters for metrics. Thread-safe. */
+  public static final class Counters {
+    public final AtomicLong rx = new AtomicLong();
+    public final AtomicLong malformed = new AtomicLong();
+    public final AtomicLong tx = new AtomicLong();
+  }
+
+  private final int portbase;
+  private final NetInterface nif;
+  private final Target target;
+  private final Duration joinTimeout;
+  private final Counters counters = new Counters();
+  private final CompletableFuture<Result> done = new CompletableFuture<>();
+  private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "udpcast-write");
+    t.setDaemon(true);
+    return t;
+  });
+  private UdpcastReceiverMachine machine;
+  private EventLoopGroup loopGroup;
+  private EventLoop loop;
+  private DatagramChannel udp;
+  private long startNanos;
+  private long firstDataNanos;
+  private boolean finishing;
+
+  public UdpcastReceiver(int portbase, NetInterface nif, Target target, Duration joinTimeout) {
+    this.portbase = portbase;
+    this.nif = nif;
+    this.target = target;
+    this.joinTimeout = joinTimeout;
+  }
+
+  /** Binds, starts asking to connect; the future completes when the session has ended. */
+  public CompletableFuture<Result> start() throws InterruptedException {
+    loopGroup = Transport.group(1, "udpcast-recv");
+    loop = loopGroup.next();
+    try {
+      udp = (DatagramChannel) new Bootstrap()
+          .group(loop)
+          .channel(Transport.datagram())
+          .option(ChannelOption.SO_BROADCAST, true)
+          .option(ChannelOption.SO_RCVBUF, RCVBUF)
+          .option(ChannelOption.IP_MULTICAST_IF, nif.nif())
+          .handler(new Handler())
+          .bind(new InetSocketAddress(portbase)).sync().channel();
+    } catch (Exception e) {
+      shutdown();
+      throw new IllegalStateException("cannot bind UDP port " + portbase + ": " + e.getMessage()
+          + " (another udp-receiver on this host? only one receiver per IP and portbase)", e);
+    }
+    loop.execute(() -> {
+      startNanos = System.nanoTime();
+      machine = new UdpcastReceiverMachine(UdpcastReceiverMachine.Settings.defaults(portbase, rcvbuf()), startNanos);
+      log.info("udpcast receiver on {} ({}), portbase {}", nif.name(), nif.address().getHostAddress(), portbase);
+      loop.scheduleAtFixedRate(this::tick, 0, TICK_NANOS, TimeUnit.NANOSECONDS);
+    });
+    return done;
+  }
+
+  private int rcvbuf() {
+    Object v = udp.config().getOption(ChannelOption.SO_RCVBUF);
+    return v instanceof Integer i ? i : RCVBUF;
+  }
+
+  private void tick() {
+    if (finishing) return;
+    long now = System.nanoTime();
+    if (!joinTimeout.isZero() && machine.state() == State.CONNECTING && now - startNanos >= joinTimeout.toNanos()) {
+      machine.abort("no udpcast sender answered within " + joinTimeout.toSeconds() + " s");
+    }
+    machine.tick(now);
+    act();
+  }
+
+  /** Carries out the machine's actions, then ends the session if it is over. */
+  private void act() {
+    for (Action a : machine.drain()) {
+      if (a instanceof Send s) {
+        ByteBuf b = udp.alloc().buffer(160);
+        s.message().encode(b);
+        Inet4Address to = s.ip() == 0 ? nif.broadcast() : Udpcast.ipv4(s.ip());
+        udp.write(new DatagramPacket(b, new InetSocketAddress(to, s.port())));
+        counters.tx.incrementAndGet();
+      } else if (a instanceof Write w) {
+        writer.execute(() -> write(w));
+      } else if (a instanceof Join j) {
+        log.info("udpcast {} {}; joining {}", machine.passive() ? "following async sender" : "connected as #" + machine.clNr() + " to",
+            Udpcast.ipv4(machine.senderIp()).getHostAddress(), j.group().getHostAddress());
+        udp.joinGroup(new InetSocketAddress(j.group(), portbase), nif.nif()).addListener(f -> {
+          if (!f.isSuccess()) log.warn("udpcast cannot join {}: {}; unicast data only", j.group().getHostAddress(), f.cause().toString());
+        });
+      }
+    }
+    udp.flush();
+    State st = machine.state();
+    if ((st == State.DONE || st == State.FAILED) && !finishing) finish(st == State.DONE);
+  }
+
+  private void write(Write w) {
+    try {
+      target.write(w.offset(), w.data(), w.data().length);
+      loop.execute(() -> machine.written(w));
+    } catch (IOException e) {
+      loop.execute(() -> {
+        machine.abort("cannot write " + target.path() + " at offset " + w.offset() + ": " + e.getMessage());
+        act();
+      });
+    }
+  }
+
+  /** Waits for the writer, syncs, and completes; the DISCONNECT has been flushed already. */
+  private void finish(boolean ok) {
+    finishing = true;
+    long end = System.nanoTime();
+    writer.execute(() -> {
+      String reason = machine.reason();
+      boolean good = ok;
+      if (good) {
+        try {
+          target.sync();
+        } catch (IOException e) {
+          good = false;
+          reason = "cannot sync " + target.path() + ": " + e.getMessage();
+        }
+      }
+      Result r = new Result(good, reason, machine.bytesQueued(), end - (firstDataNanos > 0 ? firstDataNanos : startNanos),
+          machine.dataPackets(), machine.duplicates(), machine.retransmitRequests(), machine.fecRecovered(), counters.malformed.get(),
+          machine.rogue());
+      shutdown();
+      done.complete(r);
+    });
+  }
+
+  private void shutdown() {
+    if (udp != null) udp.close();
+    if (loopGroup != null) loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    writer.shutdown();
+  }
+
+  /**
+   * Ends the session from our side (interrupt): a DISCONNECT goes out, so the sender does not
+   * wait for us. Waits up to a second for it to leave.
+   */
+  public void stop(String reason) {
+    if (loop == null || loop.isShuttingDown()) return;
+    try {
+      loop.submit(() -> {
+        if (machine != null && !finishing) {
+          machine.abort(reason);
+          act();
+        }
+      }).get(1, TimeUnit.SECONDS);
+      done.get(2, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      log.debug("udpcast stop: {}", e.toString());
+    }
+  }
+
+  public Counters counters() {
+    return counters;
+  }
+
+  /** Messages from the sender, on the one channel. */
+  private final class Handler extends SimpleChannelInboundHandler<DatagramPacket> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
+      counters.rx.incrementAndGet();
+      if (machine == null || finishing || !(p.sender().getAddress() instanceof Inet4Address from)) return;
+      UdpcastMessage m;
+      try {
+        m = UdpcastMessage.decode(p.content());
+      } catch (MalformedPacketException e) {
+        counters.malformed.incrementAndGet();
+        if (log.isDebugEnabled()) log.debug("udpcast malformed packet from {}: {} ({})", p.sender(), e.getMessage(), ByteBufUtil.hexDump(p.content()));
+        return;
+      }
+      long now = System.nanoTime();
+      if (firstDataNanos == 0 && m.opcode() == Udpcast.OP_DATA) firstDataNanos = now;
+      machine.receive(Udpcast.ipv4Bits(from), p.sender().getPort(), m, now);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      if (machine != null && !finishing) act();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.warn("udpcast socket error: {}", cause.toString());
+    }
+  }
+}

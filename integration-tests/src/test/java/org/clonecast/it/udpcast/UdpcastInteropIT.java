@@ -1,0 +1,205 @@
+package org.clonecast.it.udpcast;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.clonecast.it.lab.Host;
+import org.clonecast.it.lab.Lab;
+import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.Prereqs;
+import org.clonecast.it.mcast.Images;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * clonecast's udpcast mode against the stock udpcast 20120424 tools (udp-sender, udp-receiver)
+ * in the namespace lab; every output is checked by SHA-256.
+ */
+class UdpcastInteropIT {
+  private static final Duration SESSION = Duration.ofSeconds(60);
+  private static Path repo;
+
+  @BeforeAll
+  static void prerequisites() {
+    Prereqs.requireRoot();
+    Prereqs.require("ip", "nft", "tc", "java", "udp-sender", "udp-receiver");
+    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+  }
+
+  private static List<String> ourSender(Path img, int receivers) {
+    return List.of(repo.resolve("clonecast").toString(), "send", img.toString(), "--udpcast", "--interface", Lab.IFACE,
+        "--min-receivers", Integer.toString(receivers), "--max-wait", "30", "--receiver-timeout", "5");
+  }
+
+  private static List<String> stockReceiver(Path out) {
+    return List.of("udp-receiver", "--nokbd", "--interface", Lab.IFACE, "--file", out.toString());
+  }
+
+  private static List<String> ourAgent(Path out) {
+    return List.of(repo.resolve("clonecast-agent").toString(), "receive", "--udpcast", "--interface", Lab.IFACE,
+        "--output", out.toString(), "--join-timeout", "60");
+  }
+
+  private static List<String> stockSender(Path img, int receivers, String... extra) {
+    List<String> cmd = new ArrayList<>(List.of("udp-sender", "--nokbd", "--min-receivers", Integer.toString(receivers),
+        "--interface", Lab.IFACE, "--file", img.toString()));
+    cmd.addAll(List.of(extra));
+    return cmd;
+  }
+
+  private static Path out(Lab lab, Host h) {
+    return lab.dir().resolve("out-" + h.name() + ".img");
+  }
+
+  /** One stock receiver: our sender goes point-to-point (unicast), as stock would. */
+  @Test
+  void ourSenderToOneStockReceiver() throws IOException {
+    try (Lab lab = Lab.create("ucs1", 1)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 32, 11);
+      // An odd length: the last data slice is short and its last block shorter still.
+      appendTail(img, 777);
+      LabProcess rcv = lab.spawn(lab.agent(1), "udp-receiver", stockReceiver(out(lab, lab.agent(1))), Map.of());
+      LabProcess sender = lab.spawn(lab.server(), "send", ourSender(img, 1), Map.of());
+      assertEquals(0, sender.waitFor(SESSION), sender.tail(30));
+      assertTrue(sender.log().contains("started with 1 receiver(s) (point-to-point)"), sender.log());
+      assertEquals(0, rcv.waitFor(Duration.ofSeconds(20)), rcv.tail(20));
+      assertSame(img, out(lab, lab.agent(1)));
+    }
+  }
+
+  /** Three stock receivers on the multicast group, one of them losing 2% of everything it receives. */
+  @Test
+  void ourSenderToThreeStockReceiversOneWithLoss() throws IOException {
+    try (Lab lab = Lab.create("ucs3", 3)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 32, 12);
+      lab.loss(lab.agent(2), 2);
+      List<LabProcess> rcvs = new ArrayList<>();
+      for (Host a : lab.agents()) rcvs.add(lab.spawn(a, "udp-receiver-" + a.name(), stockReceiver(out(lab, a)), Map.of()));
+      LabProcess sender = lab.spawn(lab.server(), "send", ourSender(img, 3), Map.of());
+      assertEquals(0, sender.waitFor(SESSION), sender.tail(30));
+      assertTrue(sender.log().contains("started with 3 receiver(s)\n"), sender.log());
+      for (LabProcess r : rcvs) {
+        assertEquals(0, r.waitFor(Duration.ofSeconds(20)), r.tail(20));
+        assertSame(img, out(lab, r.host()));
+      }
+    }
+  }
+
+  /** A stock sender alone with one agent goes point-to-point; the agent takes unicast data. */
+  @Test
+  void stockSenderToOneAgent() throws IOException {
+    try (Lab lab = Lab.create("usc1", 1)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 32, 21);
+      appendTail(img, 1001);
+      LabProcess agent = lab.spawn(lab.agent(1), "agent", ourAgent(out(lab, lab.agent(1))), Map.of());
+      LabProcess sender = lab.spawn(lab.server(), "udp-sender", stockSender(img, 1), Map.of());
+      assertEquals(0, agent.waitFor(SESSION), agent.tail(20));
+      assertTrue(agent.log().contains("received " + Files.size(img) + " bytes"), agent.log());
+      assertSame(img, out(lab, lab.agent(1)));
+      assertEquals(0, sender.waitFor(Duration.ofSeconds(20)), sender.tail(20));
+    }
+  }
+
+  /** Three agents on the group in full duplex (stock default on veth), one losing 2%. */
+  @Test
+  void stockSenderToThreeAgentsOneWithLoss() throws IOException {
+    try (Lab lab = Lab.create("usc3", 3)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 32, 22);
+      lab.loss(lab.agent(3), 2);
+      stockSenderToEveryAgent(lab, img, "--full-duplex");
+    }
+  }
+
+  /** Half duplex: the stock sender waits for each slice's ACKs and adapts the slice size. */
+  @Test
+  void stockSenderHalfDuplexToTwoAgents() throws IOException {
+    try (Lab lab = Lab.create("uschd", 2)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 16, 23);
+      appendTail(img, 5);
+      stockSenderToEveryAgent(lab, img, "--half-duplex");
+    }
+  }
+
+  /** One group, both kinds of receiver, from the stock sender and from ours. */
+  @Test
+  void mixedGroupsFromEitherSender() throws IOException {
+    try (Lab lab = Lab.create("umix", 2)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 16, 24);
+      Host ours = lab.agent(1);
+      Host stock = lab.agent(2);
+      for (boolean stockSends : List.of(true, false)) {
+        String tag = stockSends ? "from-stock" : "from-ours";
+        Path outOurs = lab.dir().resolve(tag + "-ours.img");
+        Path outStock = lab.dir().resolve(tag + "-stock.img");
+        LabProcess agent = lab.spawn(ours, "agent-" + tag, ourAgent(outOurs), Map.of());
+        LabProcess rcv = lab.spawn(stock, "udp-receiver-" + tag, stockReceiver(outStock), Map.of());
+        LabProcess sender = lab.spawn(lab.server(), "sender-" + tag, stockSends ? stockSender(img, 2) : ourSender(img, 2), Map.of());
+        assertEquals(0, sender.waitFor(SESSION), sender.tail(20));
+        assertEquals(0, agent.waitFor(Duration.ofSeconds(20)), agent.tail(20));
+        assertEquals(0, rcv.waitFor(Duration.ofSeconds(20)), rcv.tail(20));
+        assertSame(img, outOurs);
+        assertSame(img, outStock);
+      }
+    }
+  }
+
+  /**
+   * A stock sender with FEC, acknowledged (FEC blocks stand in for lost ones) and then async (no
+   * return channel: FEC is all there is), to an agent that loses 1% of what it receives.
+   */
+  @Test
+  void stockSenderWithFecSyncAndAsync() throws IOException {
+    try (Lab lab = Lab.create("usfec", 1)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 16, 25);
+      appendTail(img, 333);
+      Host h = lab.agent(1);
+      lab.loss(h, 1);
+      for (boolean async : List.of(false, true)) {
+        String tag = async ? "async" : "sync";
+        Path out = lab.dir().resolve("out-" + tag + ".img");
+        LabProcess agent = lab.spawn(h, "agent-" + tag, ourAgent(out), Map.of());
+        List<String> flags = async
+            ? List.of("--async", "--fec", "8x16/128", "--max-bitrate", "200m", "--autostart", "3")
+            : List.of("--fec", "8x8/128");
+        LabProcess sender = lab.spawn(lab.server(), "udp-sender-" + tag, stockSender(img, 1, flags.toArray(String[]::new)), Map.of());
+        assertEquals(0, agent.waitFor(SESSION), agent.tail(20));
+        assertTrue(agent.log().matches("(?s).*received " + Files.size(img) + " bytes.* [1-9][0-9]* blocks recovered by FEC.*"), agent.log());
+        assertSame(img, out);
+        assertEquals(0, sender.waitFor(Duration.ofSeconds(20)), sender.tail(20));
+      }
+    }
+  }
+
+  /** Every lab agent runs ours, a stock sender waits for all of them; every copy must match. */
+  private static void stockSenderToEveryAgent(Lab lab, Path img, String... senderFlags) throws IOException {
+    List<LabProcess> agents = new ArrayList<>();
+    for (Host a : lab.agents()) agents.add(lab.spawn(a, "agent-" + a.name(), ourAgent(out(lab, a)), Map.of()));
+    LabProcess sender = lab.spawn(lab.server(), "udp-sender", stockSender(img, agents.size(), senderFlags), Map.of());
+    for (LabProcess a : agents) {
+      assertEquals(0, a.waitFor(SESSION), a.tail(20));
+      assertSame(img, out(lab, a.host()));
+    }
+    assertEquals(0, sender.waitFor(Duration.ofSeconds(20)), sender.tail(20));
+  }
+
+  private static void appendTail(Path img, int bytes) throws IOException {
+    byte[] tail = new byte[bytes];
+    for (int i = 0; i < bytes; i++) tail[i] = (byte) (i * 31 + 7);
+    Files.write(img, tail, java.nio.file.StandardOpenOption.APPEND);
+  }
+
+  private static void assertSame(Path want, Path got) throws IOException {
+    assertTrue(Files.exists(got), got + " missing");
+    assertEquals(Files.size(want), Files.size(got), got + " has the wrong length");
+    assertEquals(Images.sha256(want, Files.size(want)), Images.sha256(got, Files.size(got)), got + " differs");
+  }
+}

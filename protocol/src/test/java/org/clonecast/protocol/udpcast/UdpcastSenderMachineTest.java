@@ -1,0 +1,342 @@
+package org.clonecast.protocol.udpcast;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.Inet4Address;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.clonecast.protocol.udpcast.UdpcastSenderMachine.Block;
+import org.clonecast.protocol.udpcast.UdpcastSenderMachine.Send;
+import org.clonecast.protocol.udpcast.UdpcastSenderMachine.State;
+import org.clonecast.protocol.udpcast.UdpcastSenderMachine.To;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link UdpcastSenderMachine} against simulated stock receivers (they answer REQACK exactly as
+ * udp-receiver does, §1.7), with loss, reordering, duplicates, silence and DISCONNECT; no I/O.
+ */
+class UdpcastSenderMachineTest {
+    private static final Inet4Address GROUP = Udpcast.ipv4(0xEA4D0001);
+    private static final long MS = 1_000_000L;
+    private static final int BS = Udpcast.DEFAULT_BLOCKSIZE;
+
+    private static UdpcastSenderMachine.Settings settings(int min) {
+        return new UdpcastSenderMachine.Settings(BS, 112, min, 60_000 * MS, 3_000 * MS, 1_000 * MS, 20 * MS, true);
+    }
+
+    @Test
+    void helloRepeatsUntilTheStartAndEveryIpKeepsItsNumber() {
+        var m = new UdpcastSenderMachine(settings(2), 10 * BS, GROUP, 0);
+        m.tick(0);
+        List<Send> out = m.drainControl();
+        assertEquals(1, out.size());
+        assertEquals(To.BROADCAST, out.get(0).to());
+        assertEquals(Hello.of(GROUP, BS), out.get(0).message());
+        m.tick(500 * MS);
+        assertTrue(m.drainControl().isEmpty(), "HELLO once a second, not every tick");
+        m.tick(1000 * MS);
+        assertInstanceOf(Hello.class, m.drainControl().get(0).message());
+
+        m.receive(11, new ConnectReq(Udpcast.CAPS_DEFAULT, 212992), 1001 * MS);
+        m.receive(12, new ConnectReq(Udpcast.CAPS_DEFAULT, 212992), 1002 * MS);
+        m.receive(11, new ConnectReq(Udpcast.CAPS_DEFAULT, 212992), 1003 * MS);
+        List<Send> replies = m.drainControl();
+        assertEquals(List.of(0, 1, 0), replies.stream().map(s -> ((ConnectReply) s.message()).clNr()).toList());
+        assertEquals(List.of(11, 12, 11), replies.stream().map(Send::ip).toList());
+        assertEquals(McastAddr.ofIpv4(GROUP), ((ConnectReply) replies.get(0).message()).mcastAddr());
+
+        m.tick(1010 * MS);
+        assertFalse(m.started(), "waits for the IGMP join to settle");
+        m.tick(1023 * MS);
+        assertTrue(m.started(), "starts as soon as the rule holds, not on a 2 s poll");
+        assertEquals(0, m.pointToPointIp(), "two receivers: multicast");
+        m.tick(3000 * MS);
+        assertTrue(m.drainControl().isEmpty(), "no HELLO after the start");
+        m.receive(13, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 3001 * MS);
+        assertTrue(m.drainControl().isEmpty(), "a late receiver is not answered");
+    }
+
+    @Test
+    void maxWaitStartsWithFewerAndOneReceiverGoesPointToPoint() {
+        var m = new UdpcastSenderMachine(settings(3), 10 * BS, GROUP, 0);
+        m.receive(11, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
+        m.tick(59_000 * MS);
+        assertFalse(m.started());
+        m.tick(60_000 * MS);
+        assertTrue(m.started());
+        assertEquals(11, m.pointToPointIp());
+    }
+
+    @Test
+    void slicesAreFullBlocksThenAShortOneThenAnEmptyOne() {
+        long total = 2L * 112 * BS + 5 * BS + 64;
+        Sim sim = new Sim(total, 1, 0, 1);
+        sim.run();
+        assertEquals(List.of(112 * BS, 112 * BS, 5 * BS + 64, 0), sim.sliceBytes());
+        sim.assertEveryoneHasEverything();
+        assertEquals(0, sim.m.blocksResent());
+    }
+
+    @Test
+    void anExactMultipleStillEndsWithAnEmptySlice() {
+        Sim sim = new Sim(112L * BS, 2, 0, 2);
+        sim.run();
+        assertEquals(List.of(112 * BS, 0), sim.sliceBytes());
+        sim.assertEveryoneHasEverything();
+    }
+
+    @Test
+    void lossReorderingAndDuplicatesAreRepairedAndTheWindowHolds() {
+        Sim sim = new Sim(3_000_000, 3, 0.10, 3);
+        sim.reorder = true;
+        sim.duplicate = 0.05;
+        sim.run();
+        sim.assertEveryoneHasEverything();
+        assertTrue(sim.m.blocksResent() > 0);
+        for (var r : sim.m.receivers()) {
+            assertEquals(State.DONE, r.state(), r.reason());
+        }
+    }
+
+    @Test
+    void aLostAnswerTimesOutAndTheRequestIsRepeatedWithTheNextRound() {
+        Sim sim = new Sim(5L * BS, 1, 0, 4);
+        sim.dropFirstAnswer = true;
+        sim.run();
+        sim.assertEveryoneHasEverything();
+        assertTrue(sim.reqAckRounds.contains(1), "REQACK repeated with rxmit 1: " + sim.reqAckRounds);
+    }
+
+    @Test
+    void aSilentReceiverIsDroppedAfterTheTimeoutAndTheOthersFinish() {
+        Sim sim = new Sim(1_000_000, 3, 0.02, 5);
+        sim.silentAfterSlice.put(1, 2);
+        sim.run();
+        var rs = sim.m.receivers();
+        assertEquals(State.DROPPED, rs.get(1).state());
+        assertEquals(State.DONE, rs.get(0).state());
+        assertEquals(State.DONE, rs.get(2).state());
+        assertTrue(sim.now < 10_000 * MS, "dropped after seconds, not minutes");
+        sim.assertHasEverything(0);
+        sim.assertHasEverything(2);
+    }
+
+    @Test
+    void aDisconnectRemovesTheReceiverAtOnce() {
+        Sim sim = new Sim(1_000_000, 2, 0, 6);
+        sim.disconnectAfterSlice.put(0, 2);
+        sim.run();
+        assertEquals(State.DISCONNECTED, sim.m.receivers().get(0).state());
+        assertEquals(State.DONE, sim.m.receivers().get(1).state());
+        sim.assertHasEverything(1);
+        assertTrue(sim.now < 2_000 * MS, "no wait for the disconnected receiver");
+    }
+
+    @Test
+    void theLastReceiverLeavingEndsTheSession() {
+        var m = new UdpcastSenderMachine(settings(1), 1_000_000, GROUP, 0);
+        m.receive(11, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
+        m.tick(100 * MS);
+        assertTrue(m.started());
+        assertInstanceOf(Block.class, m.nextBlock(100 * MS));
+        m.receive(11, new Disconnect(), 101 * MS);
+        assertTrue(m.complete());
+        assertNull(m.nextBlock(102 * MS));
+    }
+
+    @Test
+    void messagesFromStrangersAreIgnored() {
+        var m = new UdpcastSenderMachine(settings(1), 1_000_000, GROUP, 0);
+        m.receive(99, new Ok(0), 0);
+        m.receive(99, new Retransmit(0, 0, Bitmap1024.EMPTY), 0);
+        m.receive(99, new Disconnect(), 0);
+        assertEquals(3, m.ignored());
+        assertTrue(m.receivers().isEmpty());
+    }
+
+    /** A machine and stock-like receivers on a lossy, reordering link, on a simulated clock. */
+    private static final class Sim {
+        final UdpcastSenderMachine m;
+        final long total;
+        final int n;
+        final double loss;
+        final Random rnd;
+        boolean reorder;
+        double duplicate;
+        boolean dropFirstAnswer;
+        final Map<Integer, Integer> silentAfterSlice = new HashMap<>();
+        final Map<Integer, Integer> disconnectAfterSlice = new HashMap<>();
+        final Set<Integer> reqAckRounds = new HashSet<>();
+        final List<Rx> rxs = new ArrayList<>();
+        final Map<Integer, Integer> bytesOfSlice = new HashMap<>();
+        long now;
+
+        Sim(long total, int n, double loss, long seed) {
+            this.total = total;
+            this.n = n;
+            this.loss = loss;
+            this.rnd = new Random(seed);
+            this.m = new UdpcastSenderMachine(settings(n), total, GROUP, 0);
+            for (int i = 0; i < n; i++) {
+                rxs.add(new Rx(100 + i, i));
+            }
+        }
+
+        List<Integer> sliceBytes() {
+            return bytesOfSlice.entrySet().stream().sorted(Map.Entry.comparingByKey()).map(Map.Entry::getValue).toList();
+        }
+
+        void run() {
+            for (Rx r : rxs) {
+                m.receive(r.ip, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
+                r.clNr = ((ConnectReply) m.drainControl().get(0).message()).clNr();
+            }
+            List<Object[]> uplink = new ArrayList<>();
+            while (!m.complete()) {
+                assertTrue(now < 60_000 * MS, "session did not end");
+                now += MS / 10;
+                m.tick(now);
+                deliver(m.drainControl(), uplink);
+                for (int i = 0; i < 8; i++) {
+                    Block b = m.nextBlock(now);
+                    List<Send> c = m.drainControl();
+                    deliver(c, uplink);
+                    if (b == null) {
+                        if (c.isEmpty()) {
+                            break;
+                        }
+                        continue;
+                    }
+                    checkWindow(b);
+                    for (Rx r : rxs) {
+                        if (rnd.nextDouble() >= loss) {
+                            r.data(b);
+                        }
+                    }
+                }
+                if (reorder) {
+                    Collections.shuffle(uplink, rnd);
+                }
+                for (Object[] u : uplink) {
+                    m.receive((Integer) u[0], (UdpcastMessage) u[1], now);
+                    if (rnd.nextDouble() < duplicate) {
+                        m.receive((Integer) u[0], (UdpcastMessage) u[1], now);
+                    }
+                }
+                uplink.clear();
+            }
+        }
+
+        /** Block of slice k only once slice k−2 is acknowledged by every receiver still in. */
+        private void checkWindow(Block b) {
+            bytesOfSlice.put(b.sliceNo(), b.sliceBytes());
+            for (Rx r : rxs) {
+                if (r.gone || b.sliceNo() < 2) {
+                    continue;
+                }
+                var state = m.receivers().stream().filter(x -> x.ip() == r.ip).findFirst().orElseThrow().state();
+                if (state == State.CONNECTED) {
+                    assertTrue(r.oked.contains(b.sliceNo() - 2), "slice " + b.sliceNo() + " before " + (b.sliceNo() - 2) + " was acknowledged");
+                }
+            }
+        }
+
+        private void deliver(List<Send> sends, List<Object[]> uplink) {
+            for (Send s : sends) {
+                if (s.message() instanceof ReqAck ra) {
+                    reqAckRounds.add(ra.rxmit());
+                    bytesOfSlice.putIfAbsent(ra.sliceNo(), ra.bytes());
+                    for (Rx r : rxs) {
+                        if (rnd.nextDouble() < loss) {
+                            continue;
+                        }
+                        UdpcastMessage answer = r.reqAck(ra);
+                        if (answer == null) {
+                            continue;
+                        }
+                        if (dropFirstAnswer) {
+                            dropFirstAnswer = false;
+                            continue;
+                        }
+                        if (answer instanceof Ok ok) {
+                            r.oked.add(ok.sliceNo());
+                        }
+                        uplink.add(new Object[] {r.ip, answer});
+                        if (disconnectAfterSlice.getOrDefault(r.index, -1) == ra.sliceNo() && answer instanceof Ok) {
+                            r.gone = true;
+                            uplink.add(new Object[] {r.ip, new Disconnect()});
+                        }
+                    }
+                }
+            }
+        }
+
+        void assertEveryoneHasEverything() {
+            for (int i = 0; i < n; i++) {
+                assertHasEverything(i);
+            }
+        }
+
+        void assertHasEverything(int i) {
+            long blocks = (total + BS - 1) / BS;
+            assertEquals(blocks, rxs.get(i).fileBlocks.cardinality(), "receiver " + i + " misses blocks");
+            assertTrue(rxs.get(i).finished, "receiver " + i + " saw no end slice");
+        }
+
+        /** udp-receiver's answers (§1.7): OK when complete, else RETRANSMIT with the have-map. */
+        final class Rx {
+            final int ip;
+            final int index;
+            int clNr;
+            boolean gone;
+            boolean finished;
+            final Map<Integer, BitSet> have = new HashMap<>();
+            final Set<Integer> oked = new HashSet<>();
+            final BitSet fileBlocks = new BitSet();
+
+            Rx(int ip, int index) {
+                this.ip = ip;
+                this.index = index;
+            }
+
+            void data(Block b) {
+                if (gone) {
+                    return;
+                }
+                assertEquals(0, b.offset() % BS, "slices start on a block boundary");
+                have.computeIfAbsent(b.sliceNo(), k -> new BitSet()).set(b.blockNo());
+                fileBlocks.set((int) (b.offset() / BS));
+            }
+
+            UdpcastMessage reqAck(ReqAck ra) {
+                if (gone || ra.readySet().get(clNr)) {
+                    return null;
+                }
+                if (silentAfterSlice.getOrDefault(index, Integer.MAX_VALUE) < ra.sliceNo()) {
+                    return null;
+                }
+                if (ra.bytes() == 0) {
+                    finished = true;
+                    return new Ok(ra.sliceNo());
+                }
+                int blocks = (ra.bytes() + BS - 1) / BS;
+                BitSet h = have.computeIfAbsent(ra.sliceNo(), k -> new BitSet());
+                if (h.cardinality() == blocks) {
+                    return new Ok(ra.sliceNo());
+                }
+                return new Retransmit(ra.sliceNo(), ra.rxmit(), Bitmap1024.fromBitSet(h));
+            }
+        }
+    }
+}

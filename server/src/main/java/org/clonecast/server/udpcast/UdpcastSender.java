@@ -1,0 +1,317 @@
+package org.clonecast.server.udpcast;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.DatagramPacket;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.clonecast.common.net.LoopPump;
+import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.mcast.Pacer;
+import org.clonecast.protocol.udpcast.Data;
+import org.clonecast.protocol.udpcast.Udpcast;
+import org.clonecast.protocol.udpcast.UdpcastMessage;
+import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
+import org.clonecast.protocol.wire.MalformedPacketException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one udpcast-compatible session (udpcast-protocol.md §3.1): one UDP channel bound to the
+ * interface address:portbase+1 sends everything (stock receivers check the source), a second one
+ * bound to the subnet broadcast address:portbase+1 only listens, for the CONNECT_REQ a receiver
+ * broadcasts when it starts (a socket bound to a unicast address does not see broadcasts).
+ * The {@link UdpcastSenderMachine} decides; this class reads the file, paces and writes.
+ *
+ * <p>All session state lives on one event loop.
+ */
+public final class UdpcastSender implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(UdpcastSender.class);
+  private static final long SAMPLE_NANOS = 100_000_000L;
+  private static final int MAX_PACKETS_PER_PUMP = 256;
+
+  /** Counters for the summary and metrics. Thread-safe. */
+  public static final class Counters {
+    public final AtomicLong rx = new AtomicLong();
+    public final AtomicLong malformed = new AtomicLong();
+    public final AtomicLong ignored = new AtomicLong();
+    public final AtomicLong tx = new AtomicLong();
+    public final AtomicLong bytesSent = new AtomicLong();
+  }
+
+  /** Progress events, called on the sender's event loop. */
+  public interface Listener {
+    default void started(UdpcastSenderMachine m) {}
+
+    default void tick(UdpcastSenderMachine m) {}
+  }
+
+  private final UdpcastSendSettings settings;
+  private final FileChannel file;
+  private final NetInterface nif;
+  private final Listener listener;
+  private final Inet4Address group;
+  private final UdpcastSenderMachine machine;
+  private final Counters counters = new Counters();
+  private final CompletableFuture<UdpcastSenderMachine> done = new CompletableFuture<>();
+  private EventLoopGroup loopGroup;
+  private EventLoop loop;
+  private DatagramChannel udp;
+  private DatagramChannel broadcastListener;
+  private Pacer pacer;
+  private LoopPump wakeups;
+  private boolean closing;
+  private boolean wasStarted;
+  private long lastSampleNanos;
+  private long sentAtSample;
+  private long resentAtSample;
+  private long bytesAtSample;
+
+  public UdpcastSender(UdpcastSendSettings settings, FileChannel file, long length, NetInterface nif, Listener listener) {
+    this.settings = settings;
+    this.file = file;
+    this.nif = nif;
+    this.listener = listener;
+    this.group = Udpcast.dataGroup(nif.address());
+    UdpcastSenderMachine.Settings ms = new UdpcastSenderMachine.Settings(Udpcast.DEFAULT_BLOCKSIZE, settings.sliceBlocks(),
+        settings.minReceivers(), settings.maxWait().toNanos(), settings.receiverTimeout().toNanos(), 1_000_000_000L,
+        20_000_000L, settings.pointToPoint());
+    this.machine = new UdpcastSenderMachine(ms, length, group, System.nanoTime());
+  }
+
+  public Inet4Address group() {
+    return group;
+  }
+
+  public Counters counters() {
+    return counters;
+  }
+
+  /** Binds and starts announcing; the future completes when the session ends. */
+  public CompletableFuture<UdpcastSenderMachine> start() throws InterruptedException {
+    loopGroup = Transport.group(1, "udpcast-send");
+    loop = loopGroup.next();
+    long now = System.nanoTime();
+    pacer = new Pacer(Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8), now);
+    lastSampleNanos = now;
+    int port = settings.portbase() + 1;
+    try {
+      udp = (DatagramChannel) bootstrap()
+          .option(ChannelOption.SO_SNDBUF, 4 << 20)
+          .option(ChannelOption.IP_MULTICAST_IF, nif.nif())
+          .option(ChannelOption.IP_MULTICAST_TTL, 1)
+          .option(ChannelOption.IP_MULTICAST_LOOP_DISABLED, true)
+          .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
+          .bind(new InetSocketAddress(nif.address(), port)).sync().channel();
+    } catch (Exception e) {
+      loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      throw new IllegalStateException("cannot bind UDP " + nif.address().getHostAddress() + ":" + port + ": " + e.getMessage()
+          + " (another udpcast sender on this portbase? choose one with --portbase)", e);
+    }
+    try {
+      broadcastListener = (DatagramChannel) bootstrap().bind(new InetSocketAddress(nif.broadcast(), port)).sync().channel();
+    } catch (Exception e) {
+      // Not fatal: receivers repeat CONNECT_REQ unicast after each HELLO, which goes out every second.
+      log.warn("udpcast cannot listen on {}:{} for broadcast CONNECT_REQs ({}); relying on HELLO repeats",
+          nif.broadcast().getHostAddress(), port, e.getMessage());
+    }
+    log.info("udpcast session on {} ({}), portbase {}, group {}, {} bytes", nif.name(), nif.address().getHostAddress(),
+        settings.portbase(), group.getHostAddress(), machine.totalBytes());
+    wakeups = new LoopPump(loop, this::pump);
+    wakeups.schedule(0);
+    return done;
+  }
+
+  private Bootstrap bootstrap() {
+    return new Bootstrap()
+        .group(loop)
+        .channel(Transport.datagram())
+        .option(ChannelOption.SO_BROADCAST, true)
+        .option(ChannelOption.SO_RCVBUF, 1 << 20)
+        .handler(new ReplyHandler());
+  }
+
+  // ---- the pump ----------------------------------------------------------------------------
+
+  private void pump() {
+    if (closing) return;
+    long now = System.nanoTime();
+    try {
+      machine.tick(now);
+      sendControl();
+      if (machine.started() && !wasStarted) {
+        wasStarted = true;
+        log.info("udpcast session started with {} receiver(s){}", machine.activeReceivers(),
+            machine.pointToPointIp() != 0 ? ", point-to-point" : "");
+        listener.started(machine);
+      }
+      if (now - lastSampleNanos >= SAMPLE_NANOS) sample(now);
+      long wait = machine.started() ? sendData(now) : Long.MAX_VALUE;
+      udp.flush();
+      if (machine.complete()) {
+        finish();
+        return;
+      }
+      long deadline = machine.nextDeadlineNanos(now);
+      long untilDeadline = deadline == Long.MAX_VALUE ? SAMPLE_NANOS : Math.max(0, deadline - now);
+      schedulePump(Math.min(Math.min(wait, untilDeadline), SAMPLE_NANOS));
+    } catch (RuntimeException | IOException e) {
+      log.error("udpcast session failed: {}", e.toString(), e);
+      closing = true;
+      shutdown();
+      done.completeExceptionally(e);
+    }
+  }
+
+  /** Feeds the pacer the share of blocks that had to be sent again since the last sample. */
+  private void sample(long now) {
+    long sent = machine.blocksSent() + machine.blocksResent();
+    long resent = machine.blocksResent();
+    long dSent = sent - sentAtSample;
+    long dResent = resent - resentAtSample;
+    int permille = dSent > 0 ? (int) Math.min(1000, dResent * 1000 / dSent) : 0;
+    long bytes = counters.bytesSent.get();
+    if (machine.started()) pacer.onLoss(permille, bytes - bytesAtSample, now);
+    sentAtSample = sent;
+    resentAtSample = resent;
+    bytesAtSample = bytes;
+    lastSampleNanos = now;
+    listener.tick(machine);
+  }
+
+  private void schedulePump(long nanos) {
+    if (!closing) wakeups.schedule(nanos);
+  }
+
+
+  /** Sends blocks while the pacer allows; returns nanoseconds until the next attempt. */
+  private long sendData(long now) throws IOException {
+    int full = Data.HEADER_SIZE + Udpcast.DEFAULT_BLOCKSIZE;
+    InetSocketAddress to = dataAddress();
+    for (int n = 0; n < MAX_PACKETS_PER_PUMP; n++) {
+      if (pacer.available(now) < full) return pacer.nanosUntil(full, now);
+      if (!udp.isWritable()) return 200_000L;
+      UdpcastSenderMachine.Block b = machine.nextBlock(now);
+      boolean control = sendControl();
+      if (b == null) {
+        if (control) continue;
+        return Long.MAX_VALUE; // window closed: answers or the deadline wake us
+      }
+      ByteBuf out = udp.alloc().directBuffer(Data.HEADER_SIZE + b.length());
+      new Data(b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER).writeHeader(out);
+      int read = out.writeBytes(file, b.offset(), b.length());
+      if (read != b.length()) {
+        out.release();
+        throw new IOException("image shrank: read " + read + " of " + b.length() + " bytes at offset " + b.offset());
+      }
+      int len = out.readableBytes();
+      udp.write(new DatagramPacket(out, to));
+      pacer.consume(len);
+      counters.tx.incrementAndGet();
+      counters.bytesSent.addAndGet(len);
+    }
+    return 0;
+  }
+
+  /** Writes the machine's queued control messages; returns whether there were any. */
+  private boolean sendControl() {
+    var sends = machine.drainControl();
+    for (UdpcastSenderMachine.Send s : sends) {
+      InetSocketAddress to = switch (s.to()) {
+        case BROADCAST -> new InetSocketAddress(nif.broadcast(), settings.portbase());
+        case DATA -> dataAddress();
+        case RECEIVER -> new InetSocketAddress(Udpcast.ipv4(s.ip()), settings.portbase());
+      };
+      ByteBuf out = udp.alloc().directBuffer(160);
+      s.message().encode(out);
+      counters.tx.incrementAndGet();
+      udp.write(new DatagramPacket(out, to));
+    }
+    if (!sends.isEmpty()) udp.flush();
+    return !sends.isEmpty();
+  }
+
+  private InetSocketAddress dataAddress() {
+    int p2p = machine.pointToPointIp();
+    return new InetSocketAddress(p2p != 0 ? Udpcast.ipv4(p2p) : group, settings.portbase());
+  }
+
+  // ---- ending ------------------------------------------------------------------------------
+
+  private void finish() {
+    closing = true;
+    log.info("udpcast session complete: {} blocks, {} resent, {} REQACKs", machine.blocksSent(), machine.blocksResent(), machine.reqAcks());
+    shutdown();
+    done.complete(machine);
+  }
+
+  private void shutdown() {
+    if (udp != null) udp.close();
+    if (broadcastListener != null) broadcastListener.close();
+    if (loopGroup != null) loopGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+  }
+
+  /** Ends the session now (operator interrupt); stock receivers will time out or be told nothing. */
+  @Override
+  public void close() {
+    if (loop == null) return;
+    loop.execute(() -> {
+      if (closing) return;
+      closing = true;
+      shutdown();
+      done.complete(machine);
+    });
+  }
+
+  // ---- handler -----------------------------------------------------------------------------
+
+  /** OK, RETRANSMIT, CONNECT_REQ, GO, DISCONNECT from receivers, on either channel. */
+  private final class ReplyHandler extends SimpleChannelInboundHandler<DatagramPacket> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
+      counters.rx.incrementAndGet();
+      InetSocketAddress from = p.sender();
+      // Stock drops anything not from the receiver port ("Bad message from port"), and so do we.
+      if (from.getPort() != settings.portbase() || !(from.getAddress() instanceof Inet4Address ip)) {
+        counters.ignored.incrementAndGet();
+        return;
+      }
+      UdpcastMessage m;
+      try {
+        m = UdpcastMessage.decode(p.content());
+      } catch (MalformedPacketException e) {
+        counters.malformed.incrementAndGet();
+        if (log.isDebugEnabled()) {
+          log.debug("udpcast malformed packet from {}: {} ({})", from, e.getMessage(), io.netty.buffer.ByteBufUtil.hexDump(p.content()));
+        }
+        return;
+      }
+      long before = machine.ignored();
+      machine.receive(Udpcast.ipv4Bits(ip), m, System.nanoTime());
+      if (machine.ignored() != before) {
+        counters.ignored.incrementAndGet();
+        log.debug("udpcast ignored {} from {}", m.getClass().getSimpleName(), from);
+      }
+      schedulePump(0);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.warn("udpcast socket error: {}", cause.toString());
+    }
+  }
+}
