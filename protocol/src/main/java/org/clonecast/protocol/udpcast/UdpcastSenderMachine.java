@@ -349,6 +349,12 @@ public final class UdpcastSenderMachine {
                     end(r, State.DROPPED, "silent for " + settings.receiverTimeoutNanos() / 1_000_000 + " ms", nowNanos);
                 }
             }
+            // Settle first: a drop may have completed the slice, and a timeout must not hide that.
+            settle(nowNanos);
+            s = acking();
+            if (complete || s == null || s.reqAckSentNanos < 0) {
+                return;
+            }
             if (!s.reqAckDue && s.reqAckSentNanos >= 0 && nowNanos - s.reqAckSentNanos >= reqAckTimeout(s)) {
                 nextRound(s);
             }
@@ -520,9 +526,11 @@ public final class UdpcastSenderMachine {
             return;
         }
         Slice s = acking();
-        if (s == null || !s.freshDone() || s.reqAckSentNanos < 0 || s.reqAckDue) {
+        if (s == null || !s.freshDone() || s.reqAckSentNanos < 0) {
             return;
         }
+        // Everyone still in has it: done, even with a repeat pending (a drop or DISCONNECT may have
+        // removed the last receiver that lacked blocks).
         if (allActive(s.ready)) {
             inflight.removeFirst();
             if (s.bytes == 0) {
@@ -533,7 +541,7 @@ public final class UdpcastSenderMachine {
             if (next != null && next.freshDone()) {
                 next.reqAckDue = true;
             }
-        } else if (allActive(s.answered)) {
+        } else if (!s.reqAckDue && allActive(s.answered)) {
             nextRound(s);
         }
     }
@@ -619,5 +627,16 @@ public final class UdpcastSenderMachine {
 
     public long totalBytes() {
         return totalBytes;
+    }
+
+    /** One line on the acknowledgement state, for debug logs. */
+    public String describe() {
+        Slice s = acking();
+        if (s == null) {
+            return "no slice in flight, " + activeReceivers() + " active";
+        }
+        return "slice " + s.no + " of " + inflight.size() + " in flight: sent " + s.nextFresh + "/" + s.blocks + ", round " + s.rxmit
+                + ", ready " + s.ready.cardinality() + ", answered " + s.answered.cardinality() + ", resend " + s.resend.cardinality()
+                + (s.reqAckDue ? ", REQACK due" : "") + ", " + activeReceivers() + " active";
     }
 }

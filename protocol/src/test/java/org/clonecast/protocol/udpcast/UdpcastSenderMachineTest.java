@@ -132,6 +132,42 @@ class UdpcastSenderMachineTest {
         sim.assertHasEverything(2);
     }
 
+    /** As a driver does it: ticks exactly at the deadlines; one receiver has OKed, the other is dead. */
+    @Test
+    void aDropThatCompletesTheSliceIsNotHiddenByTheNextTimeout() {
+        var m = new UdpcastSenderMachine(settings(2), 3L * BS, GROUP, 0);
+        m.receive(11, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
+        m.receive(12, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
+        long now = 100 * MS;
+        m.tick(now);
+        for (int i = 0; i < 10_000 && !m.complete(); i++) {
+            List<ReqAck> asked = new ArrayList<>();
+            Block b;
+            do {
+                b = m.nextBlock(now);
+                for (Send s : m.drainControl()) {
+                    if (s.message() instanceof ReqAck ra) {
+                        asked.add(ra);
+                    }
+                }
+            } while (b != null);
+            for (ReqAck ra : asked) {
+                if (!ra.readySet().get(0)) {
+                    m.receive(11, new Ok(ra.sliceNo()), now); // receiver #0 has everything at once
+                }
+            }
+            if (m.complete()) {
+                break;
+            }
+            now = Math.max(now + 1, m.nextDeadlineNanos(now));
+            m.tick(now);
+        }
+        assertTrue(m.complete(), m.describe());
+        assertEquals(State.DONE, m.receivers().get(0).state());
+        assertEquals(State.DROPPED, m.receivers().get(1).state());
+        assertTrue(now < 10_000 * MS, "dropped after seconds, not minutes: " + now / MS + " ms");
+    }
+
     @Test
     void aDisconnectRemovesTheReceiverAtOnce() {
         Sim sim = new Sim(1_000_000, 2, 0, 6);

@@ -80,6 +80,7 @@ public final class UdpcastSender implements AutoCloseable {
   private long sentAtSample;
   private long resentAtSample;
   private long bytesAtSample;
+  private final java.util.Set<Integer> reported = new java.util.HashSet<>();
 
   public UdpcastSender(UdpcastSendSettings settings, FileChannel file, long length, NetInterface nif, Listener listener) {
     this.settings = settings;
@@ -190,6 +191,12 @@ public final class UdpcastSender implements AutoCloseable {
     resentAtSample = resent;
     bytesAtSample = bytes;
     lastSampleNanos = now;
+    for (UdpcastSenderMachine.Receiver r : machine.receivers()) {
+      if (r.state() != UdpcastSenderMachine.State.CONNECTED && r.state() != UdpcastSenderMachine.State.DONE && reported.add(r.ip())) {
+        log.warn("udpcast receiver #{} ({}) {}: {}", r.clNr(), Udpcast.ipv4(r.ip()).getHostAddress(), r.state(), r.reason());
+      }
+    }
+    if (log.isDebugEnabled()) log.debug("udpcast {}; pace {} MB/s", machine.describe(), pacer.rateBytesPerSecond() / 1_000_000);
     listener.tick(machine);
   }
 
