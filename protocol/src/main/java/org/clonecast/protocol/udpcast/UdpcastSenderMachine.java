@@ -23,7 +23,8 @@ import java.util.Map;
  *   <li>HELLO goes to the broadcast address every {@code helloIntervalNanos} until the start
  *       (stock sends it once, and a receiver whose CONNECT_REQ is lost waits for ever).
  *   <li>Every CONNECT_REQ gets a CONNECT_REPLY; an IP keeps its receiver number.
- *   <li>The start rules are acted on as soon as they hold (stock polls them every 2 s).
+ *   <li>The start rules are acted on as soon as they hold (stock polls them every 2 s), after one
+ *       more HELLO and a short settle time, so a receiver whose CONNECT_REPLY was lost asks again.
  *   <li>Slices of {@code sliceBlocks} full blocks, only the last data slice short, then an empty
  *       slice whose REQACK ends the session. At most two slices in flight: slice n+2 is not begun
  *       before every receiver has acknowledged slice n.
@@ -184,6 +185,7 @@ public final class UdpcastSenderMachine {
     private final ArrayDeque<Slice> inflight = new ArrayDeque<>(2);
     private int nextClNr;
     private boolean started;
+    private boolean confirmHelloSent;
     private boolean complete;
     private int pointToPointIp;
     private long startedNanos;
@@ -374,6 +376,14 @@ public final class UdpcastSenderMachine {
             return;
         }
         if (n >= settings.minReceivers() || now - firstConnectNanos >= settings.maxWaitNanos()) {
+            if (!confirmHelloSent) {
+                // One last HELLO: a receiver whose CONNECT_REPLY was lost answers it with another
+                // CONNECT_REQ (it waits for ever otherwise); its new reply restarts the settle time.
+                confirmHelloSent = true;
+                lastReplyNanos = now;
+                control.add(new Send(To.BROADCAST, 0, Hello.of(group.ipv4(), settings.blocksize())));
+                return;
+            }
             start(now);
         }
     }

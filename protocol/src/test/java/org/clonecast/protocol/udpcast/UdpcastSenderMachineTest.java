@@ -59,6 +59,13 @@ class UdpcastSenderMachineTest {
         m.tick(1010 * MS);
         assertFalse(m.started(), "waits for the IGMP join to settle");
         m.tick(1023 * MS);
+        assertInstanceOf(Hello.class, m.drainControl().get(0).message(), "a last HELLO before the start");
+        assertFalse(m.started());
+        m.receive(12, new ConnectReq(Udpcast.CAPS_DEFAULT, 212992), 1024 * MS);
+        assertEquals(1, ((ConnectReply) m.drainControl().get(0).message()).clNr(), "a lost reply is repeated");
+        m.tick(1040 * MS);
+        assertFalse(m.started(), "the settle time restarts with the repeated reply");
+        m.tick(1044 * MS);
         assertTrue(m.started(), "starts as soon as the rule holds, not on a 2 s poll");
         assertEquals(0, m.pointToPointIp(), "two receivers: multicast");
         m.tick(3000 * MS);
@@ -74,6 +81,7 @@ class UdpcastSenderMachineTest {
         m.tick(59_000 * MS);
         assertFalse(m.started());
         m.tick(60_000 * MS);
+        m.tick(60_020 * MS);
         assertTrue(m.started());
         assertEquals(11, m.pointToPointIp());
     }
@@ -184,6 +192,7 @@ class UdpcastSenderMachineTest {
         var m = new UdpcastSenderMachine(settings(1), 1_000_000, GROUP, 0);
         m.receive(11, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
         m.tick(100 * MS);
+        m.tick(200 * MS);
         assertTrue(m.started());
         assertInstanceOf(Block.class, m.nextBlock(100 * MS));
         m.receive(11, new Disconnect(), 101 * MS);
