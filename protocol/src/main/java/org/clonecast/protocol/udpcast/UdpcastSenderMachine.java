@@ -421,6 +421,11 @@ public final class UdpcastSenderMachine {
 
     // ---- output -----------------------------------------------------------------------------
 
+    /** @return whether control messages are queued */
+    public boolean hasControl() {
+        return !control.isEmpty();
+    }
+
     /** @return the control messages queued since the last call, in order */
     public List<Send> drainControl() {
         if (control.isEmpty()) {
