@@ -49,6 +49,11 @@ public final class UdpcastSender implements AutoCloseable {
   private static final int FULL_PACKET = Data.HEADER_SIZE + Udpcast.DEFAULT_BLOCKSIZE;
   /** Datagrams per GSO send: 32 × 1472 B stays under the 64 KiB a UDP datagram may carry. */
   private static final int MAX_BATCH = 32;
+  /**
+   * First rate, before any feedback: stock receivers on the lab's veth links take about 150 MB/s
+   * unicast and 50–80 MB/s multicast (udpcast-protocol.md §0.2); the resend ratio cuts it from there.
+   */
+  private static final long START_BYTES_PER_SECOND = 120_000_000L;
 
   /** Counters for the summary and metrics. Thread-safe. */
   public static final class Counters {
@@ -116,7 +121,9 @@ public final class UdpcastSender implements AutoCloseable {
     loopGroup = Transport.group(1, "udpcast-send");
     loop = loopGroup.next();
     long now = System.nanoTime();
-    pacer = new Pacer(Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8), now);
+    Pacer.Settings adaptive = Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8);
+    pacer = new Pacer(new Pacer.Settings(adaptive.maxBytesPerSecond(), adaptive.minBytesPerSecond(),
+        Math.min(adaptive.maxBytesPerSecond(), START_BYTES_PER_SECOND), adaptive.burstBytes(), adaptive.marginPermille()), now);
     lastSampleNanos = now;
     int port = settings.portbase() + 1;
     try {
