@@ -15,6 +15,7 @@ import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.Prereqs;
+import org.clonecast.it.lab.Signal;
 import org.clonecast.it.mcast.Images;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -91,6 +92,32 @@ class UdpcastInteropIT {
         assertEquals(0, r.waitFor(Duration.ofSeconds(20)), r.tail(20));
         assertSame(img, out(lab, r.host()));
       }
+    }
+  }
+
+  /**
+   * A stock receiver SIGKILLed mid-transfer (it sends no DISCONNECT) is dropped after our
+   * --receiver-timeout instead of stalling the group for minutes as stock does; the other finishes.
+   */
+  @Test
+  void ourSenderDropsAKilledStockReceiver() throws IOException {
+    try (Lab lab = Lab.create("ucskill", 2)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 16, 13);
+      Host victimHost = lab.agent(2);
+      lab.rateLimit(victimHost, 40); // the slowest sets the pace: time to kill it mid-transfer
+      LabProcess survivor = lab.spawn(lab.agent(1), "udp-receiver-a1", stockReceiver(out(lab, lab.agent(1))), Map.of());
+      LabProcess victim = lab.spawn(victimHost, "udp-receiver-a2", stockReceiver(out(lab, victimHost)), Map.of());
+      List<String> cmd = new ArrayList<>(ourSender(img, 2));
+      cmd.set(cmd.indexOf("--receiver-timeout") + 1, "2");
+      LabProcess sender = lab.spawn(lab.server(), "send", cmd, Map.of());
+      Path victimOut = out(lab, victimHost);
+      await().atMost(SESSION).until(() -> !sender.isAlive() || Files.exists(victimOut) && Files.size(victimOut) > (2 << 20));
+      assertTrue(sender.isAlive(), "finished before the receiver could be killed:\n" + sender.tail(20));
+      victim.kill(Signal.KILL);
+      assertEquals(1, sender.waitFor(SESSION), "a dropped receiver makes the session fail:\n" + sender.tail(20));
+      assertTrue(sender.log().matches("(?s).*10\\.77\\.0\\.12 +DROPPED.*"), sender.log());
+      assertEquals(0, survivor.waitFor(Duration.ofSeconds(20)), survivor.tail(20));
+      assertSame(img, out(lab, lab.agent(1)));
     }
   }
 

@@ -23,7 +23,8 @@ import java.util.Map;
  *   <li>HELLO goes to the broadcast address every {@code helloIntervalNanos} until the start
  *       (stock sends it once, and a receiver whose CONNECT_REQ is lost waits for ever).
  *   <li>Every CONNECT_REQ gets a CONNECT_REPLY; an IP keeps its receiver number.
- *   <li>The start rules are acted on as soon as they hold (stock polls them every 2 s).
+ *   <li>The start rules are acted on as soon as they hold (stock polls them every 2 s), after one
+ *       more HELLO and a short settle time, so a receiver whose CONNECT_REPLY was lost asks again.
  *   <li>Slices of {@code sliceBlocks} full blocks, only the last data slice short, then an empty
  *       slice whose REQACK ends the session. At most two slices in flight: slice n+2 is not begun
  *       before every receiver has acknowledged slice n.
@@ -184,6 +185,7 @@ public final class UdpcastSenderMachine {
     private final ArrayDeque<Slice> inflight = new ArrayDeque<>(2);
     private int nextClNr;
     private boolean started;
+    private boolean confirmHelloSent;
     private boolean complete;
     private int pointToPointIp;
     private long startedNanos;
@@ -349,6 +351,12 @@ public final class UdpcastSenderMachine {
                     end(r, State.DROPPED, "silent for " + settings.receiverTimeoutNanos() / 1_000_000 + " ms", nowNanos);
                 }
             }
+            // Settle first: a drop may have completed the slice, and a timeout must not hide that.
+            settle(nowNanos);
+            s = acking();
+            if (complete || s == null || s.reqAckSentNanos < 0) {
+                return;
+            }
             if (!s.reqAckDue && s.reqAckSentNanos >= 0 && nowNanos - s.reqAckSentNanos >= reqAckTimeout(s)) {
                 nextRound(s);
             }
@@ -368,6 +376,14 @@ public final class UdpcastSenderMachine {
             return;
         }
         if (n >= settings.minReceivers() || now - firstConnectNanos >= settings.maxWaitNanos()) {
+            if (!confirmHelloSent) {
+                // One last HELLO: a receiver whose CONNECT_REPLY was lost answers it with another
+                // CONNECT_REQ (it waits for ever otherwise); its new reply restarts the settle time.
+                confirmHelloSent = true;
+                lastReplyNanos = now;
+                control.add(new Send(To.BROADCAST, 0, Hello.of(group.ipv4(), settings.blocksize())));
+                return;
+            }
             start(now);
         }
     }
@@ -404,6 +420,11 @@ public final class UdpcastSenderMachine {
     }
 
     // ---- output -----------------------------------------------------------------------------
+
+    /** @return whether control messages are queued */
+    public boolean hasControl() {
+        return !control.isEmpty();
+    }
 
     /** @return the control messages queued since the last call, in order */
     public List<Send> drainControl() {
@@ -520,9 +541,11 @@ public final class UdpcastSenderMachine {
             return;
         }
         Slice s = acking();
-        if (s == null || !s.freshDone() || s.reqAckSentNanos < 0 || s.reqAckDue) {
+        if (s == null || !s.freshDone() || s.reqAckSentNanos < 0) {
             return;
         }
+        // Everyone still in has it: done, even with a repeat pending (a drop or DISCONNECT may have
+        // removed the last receiver that lacked blocks).
         if (allActive(s.ready)) {
             inflight.removeFirst();
             if (s.bytes == 0) {
@@ -533,7 +556,7 @@ public final class UdpcastSenderMachine {
             if (next != null && next.freshDone()) {
                 next.reqAckDue = true;
             }
-        } else if (allActive(s.answered)) {
+        } else if (!s.reqAckDue && allActive(s.answered)) {
             nextRound(s);
         }
     }
@@ -619,5 +642,16 @@ public final class UdpcastSenderMachine {
 
     public long totalBytes() {
         return totalBytes;
+    }
+
+    /** One line on the acknowledgement state, for debug logs. */
+    public String describe() {
+        Slice s = acking();
+        if (s == null) {
+            return "no slice in flight, " + activeReceivers() + " active";
+        }
+        return "slice " + s.no + " of " + inflight.size() + " in flight: sent " + s.nextFresh + "/" + s.blocks + ", round " + s.rxmit
+                + ", ready " + s.ready.cardinality() + ", answered " + s.answered.cardinality() + ", resend " + s.resend.cardinality()
+                + (s.reqAckDue ? ", REQACK due" : "") + ", " + activeReceivers() + " active";
     }
 }

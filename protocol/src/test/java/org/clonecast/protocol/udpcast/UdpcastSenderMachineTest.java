@@ -59,6 +59,13 @@ class UdpcastSenderMachineTest {
         m.tick(1010 * MS);
         assertFalse(m.started(), "waits for the IGMP join to settle");
         m.tick(1023 * MS);
+        assertInstanceOf(Hello.class, m.drainControl().get(0).message(), "a last HELLO before the start");
+        assertFalse(m.started());
+        m.receive(12, new ConnectReq(Udpcast.CAPS_DEFAULT, 212992), 1024 * MS);
+        assertEquals(1, ((ConnectReply) m.drainControl().get(0).message()).clNr(), "a lost reply is repeated");
+        m.tick(1040 * MS);
+        assertFalse(m.started(), "the settle time restarts with the repeated reply");
+        m.tick(1044 * MS);
         assertTrue(m.started(), "starts as soon as the rule holds, not on a 2 s poll");
         assertEquals(0, m.pointToPointIp(), "two receivers: multicast");
         m.tick(3000 * MS);
@@ -74,6 +81,7 @@ class UdpcastSenderMachineTest {
         m.tick(59_000 * MS);
         assertFalse(m.started());
         m.tick(60_000 * MS);
+        m.tick(60_020 * MS);
         assertTrue(m.started());
         assertEquals(11, m.pointToPointIp());
     }
@@ -132,6 +140,42 @@ class UdpcastSenderMachineTest {
         sim.assertHasEverything(2);
     }
 
+    /** As a driver does it: ticks exactly at the deadlines; one receiver has OKed, the other is dead. */
+    @Test
+    void aDropThatCompletesTheSliceIsNotHiddenByTheNextTimeout() {
+        var m = new UdpcastSenderMachine(settings(2), 3L * BS, GROUP, 0);
+        m.receive(11, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
+        m.receive(12, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
+        long now = 100 * MS;
+        m.tick(now);
+        for (int i = 0; i < 10_000 && !m.complete(); i++) {
+            List<ReqAck> asked = new ArrayList<>();
+            Block b;
+            do {
+                b = m.nextBlock(now);
+                for (Send s : m.drainControl()) {
+                    if (s.message() instanceof ReqAck ra) {
+                        asked.add(ra);
+                    }
+                }
+            } while (b != null);
+            for (ReqAck ra : asked) {
+                if (!ra.readySet().get(0)) {
+                    m.receive(11, new Ok(ra.sliceNo()), now); // receiver #0 has everything at once
+                }
+            }
+            if (m.complete()) {
+                break;
+            }
+            now = Math.max(now + 1, m.nextDeadlineNanos(now));
+            m.tick(now);
+        }
+        assertTrue(m.complete(), m.describe());
+        assertEquals(State.DONE, m.receivers().get(0).state());
+        assertEquals(State.DROPPED, m.receivers().get(1).state());
+        assertTrue(now < 10_000 * MS, "dropped after seconds, not minutes: " + now / MS + " ms");
+    }
+
     @Test
     void aDisconnectRemovesTheReceiverAtOnce() {
         Sim sim = new Sim(1_000_000, 2, 0, 6);
@@ -148,6 +192,7 @@ class UdpcastSenderMachineTest {
         var m = new UdpcastSenderMachine(settings(1), 1_000_000, GROUP, 0);
         m.receive(11, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
         m.tick(100 * MS);
+        m.tick(200 * MS);
         assertTrue(m.started());
         assertInstanceOf(Block.class, m.nextBlock(100 * MS));
         m.receive(11, new Disconnect(), 101 * MS);
