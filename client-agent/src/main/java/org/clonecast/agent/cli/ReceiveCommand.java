@@ -13,11 +13,11 @@ import org.clonecast.agent.mcast.ReceiveResult;
 import org.clonecast.agent.mcast.ReceiveSettings;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
-import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.cli.ProgressBar;
-import org.clonecast.common.net.Ipv4;
+import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.wire.Ipv4;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

@@ -24,12 +24,13 @@ import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.udpcast.Udpcast;
 import org.clonecast.protocol.udpcast.UdpcastMessage;
-import org.clonecast.protocol.udpcast.UdpcastReceiverMachine;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Action;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Join;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Send;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.State;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Write;
+import org.clonecast.protocol.udpcast.UdpcastReceiverMachine;
+import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -130,14 +131,14 @@ public final class UdpcastReceiver {
       if (a instanceof Send s) {
         ByteBuf b = udp.alloc().buffer(160);
         s.message().encode(b);
-        Inet4Address to = s.ip() == 0 ? nif.broadcast() : Udpcast.ipv4(s.ip());
+        Inet4Address to = s.ip() == 0 ? nif.broadcast() : Ipv4.fromInt(s.ip());
         udp.write(new DatagramPacket(b, new InetSocketAddress(to, s.port())));
         counters.tx.incrementAndGet();
       } else if (a instanceof Write w) {
         writer.execute(() -> write(w));
       } else if (a instanceof Join j) {
         log.info("udpcast {} {}; joining {}", machine.passive() ? "following async sender" : "connected as #" + machine.clNr() + " to",
-            Udpcast.ipv4(machine.senderIp()).getHostAddress(), j.group().getHostAddress());
+            Ipv4.fromInt(machine.senderIp()).getHostAddress(), j.group().getHostAddress());
         udp.joinGroup(new InetSocketAddress(j.group(), portbase), nif.nif()).addListener(f -> {
           if (!f.isSuccess()) log.warn("udpcast cannot join {}: {}; unicast data only", j.group().getHostAddress(), f.cause().toString());
         });
@@ -228,7 +229,7 @@ public final class UdpcastReceiver {
       }
       long now = System.nanoTime();
       if (firstDataNanos == 0 && m.opcode() == Udpcast.OP_DATA) firstDataNanos = now;
-      machine.receive(Udpcast.ipv4Bits(from), p.sender().getPort(), m, now);
+      machine.receive(Ipv4.toInt(from), p.sender().getPort(), m, now);
     }
 
     @Override

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import org.clonecast.protocol.wire.Ipv4;
 
 /**
  * An IPv4-capable network interface the operator named: its address, prefix and broadcast

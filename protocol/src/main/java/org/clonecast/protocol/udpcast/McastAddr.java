@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import java.net.Inet4Address;
 import java.util.Arrays;
 import org.clonecast.protocol.wire.Bytes;
+import org.clonecast.protocol.wire.Ipv4;
 
 /**
  * The 16-byte {@code mcastAddr} field of HELLO and CONNECT_REPLY (udpcast-protocol.md §1.2): the
@@ -28,7 +29,7 @@ public record McastAddr(byte[] bytes) {
 
     /** @return the field carrying {@code address} and 12 zero bytes, as udpcast sends it */
     public static McastAddr ofIpv4(Inet4Address address) {
-        return ofIpv4(Udpcast.ipv4Bits(address));
+        return ofIpv4(Ipv4.toInt(address));
     }
 
     /** @return the field carrying the big-endian IPv4 {@code bits} and 12 zero bytes */
@@ -66,7 +67,7 @@ public record McastAddr(byte[] bytes) {
 
     /** @return the IPv4 address in the first 4 bytes */
     public Inet4Address ipv4() {
-        return Udpcast.ipv4(ipv4Bits());
+        return Ipv4.fromInt(ipv4Bits());
     }
 
     @Override

@@ -1,8 +1,7 @@
 package org.clonecast.protocol.udpcast;
 
 import java.net.Inet4Address;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
+import org.clonecast.protocol.wire.Ipv4;
 
 /**
  * Constants of the udpcast 20120424 protocol (udpcast-protocol.md §1.1–§1.3, §1.6), named after
@@ -68,22 +67,6 @@ public final class Udpcast {
 
     /** {@link #dataGroup(int)} for an address object. */
     public static Inet4Address dataGroup(Inet4Address sender) {
-        return ipv4(dataGroup(ipv4Bits(sender)));
-    }
-
-    /** @return the address as a big-endian int */
-    public static int ipv4Bits(Inet4Address address) {
-        byte[] b = address.getAddress();
-        return (b[0] & 0xFF) << 24 | (b[1] & 0xFF) << 16 | (b[2] & 0xFF) << 8 | (b[3] & 0xFF);
-    }
-
-    /** @return the address whose big-endian int form is {@code bits} */
-    public static Inet4Address ipv4(int bits) {
-        byte[] b = {(byte) (bits >>> 24), (byte) (bits >>> 16), (byte) (bits >>> 8), (byte) bits};
-        try {
-            return (Inet4Address) InetAddress.getByAddress(b);
-        } catch (UnknownHostException e) {
-            throw new AssertionError("a 4-byte address is always valid", e);
-        }
+        return Ipv4.fromInt(dataGroup(Ipv4.toInt(sender)));
     }
 }

@@ -16,6 +16,7 @@ import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Join;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Send;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.State;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Write;
+import org.clonecast.protocol.wire.Ipv4;
 import org.junit.jupiter.api.Test;
 
 /** {@link UdpcastReceiverMachine} fed as a stock udp-sender would feed it, with gaps, duplicates and strangers. */
@@ -24,7 +25,7 @@ class UdpcastReceiverMachineTest {
     private static final int SENDER = 0x0A4D0001;
     private static final int SPORT = 9001;
     private static final int BS = 8;
-    private static final Inet4Address GROUP = Udpcast.ipv4(0xEA4D0001);
+    private static final Inet4Address GROUP = Ipv4.fromInt(0xEA4D0001);
 
     private final UdpcastReceiverMachine m = new UdpcastReceiverMachine(UdpcastReceiverMachine.Settings.defaults(9000, 4 << 20), 0);
     private final byte[] image = new byte[5 * BS * 3 + 3];

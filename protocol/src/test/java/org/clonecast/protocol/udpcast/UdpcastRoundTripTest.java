@@ -19,6 +19,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
 import org.clonecast.protocol.wire.ByteBufs;
+import org.clonecast.protocol.wire.Ipv4;
 import org.junit.jupiter.api.Test;
 
 /** Every record survives encode → decode, through its own decoder and the opcode dispatch. */
@@ -85,7 +86,7 @@ class UdpcastRoundTripTest {
 
     @Test
     void helloWithoutPaddingIsAccepted() {
-        byte[] full = encoded(Hello.of(Udpcast.ipv4(0xEA4D0001), 1456));
+        byte[] full = encoded(Hello.of(Ipv4.fromInt(0xEA4D0001), 1456));
         Hello h = Hello.decode(Unpooled.wrappedBuffer(java.util.Arrays.copyOf(full, Hello.MIN_SIZE)));
         assertEquals(1456, h.blocksize());
         assertEquals(Udpcast.CAPS_DEFAULT, h.capabilities());

@@ -20,6 +20,7 @@ import org.clonecast.protocol.udpcast.UdpcastSenderMachine.Block;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine.Send;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine.State;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine.To;
+import org.clonecast.protocol.wire.Ipv4;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,7 +28,7 @@ import org.junit.jupiter.api.Test;
  * udp-receiver does, §1.7), with loss, reordering, duplicates, silence and DISCONNECT; no I/O.
  */
 class UdpcastSenderMachineTest {
-    private static final Inet4Address GROUP = Udpcast.ipv4(0xEA4D0001);
+    private static final Inet4Address GROUP = Ipv4.fromInt(0xEA4D0001);
     private static final long MS = 1_000_000L;
     private static final int BS = Udpcast.DEFAULT_BLOCKSIZE;
 

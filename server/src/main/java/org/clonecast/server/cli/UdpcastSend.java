@@ -15,6 +15,7 @@ import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.protocol.udpcast.Udpcast;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
+import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.udpcast.UdpcastSendSettings;
 import org.clonecast.server.udpcast.UdpcastSender;
 
@@ -56,7 +57,7 @@ final class UdpcastSend {
     for (UdpcastSenderMachine.Receiver r : m.receivers()) {
       boolean ok = r.state() == UdpcastSenderMachine.State.DONE;
       if (!ok) failed++;
-      out.printf(Locale.ROOT, "%-4d %-16s %-13s %10d  %s%n", r.clNr(), Udpcast.ipv4(r.ip()).getHostAddress(),
+      out.printf(Locale.ROOT, "%-4d %-16s %-13s %10d  %s%n", r.clNr(), Ipv4.fromInt(r.ip()).getHostAddress(),
           ok ? "ok" : r.state().name(), r.retransmitRequests(), r.reason());
     }
     long sent = m.blocksSent();

@@ -28,6 +28,7 @@ import org.clonecast.protocol.udpcast.Data;
 import org.clonecast.protocol.udpcast.Udpcast;
 import org.clonecast.protocol.udpcast.UdpcastMessage;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
+import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -210,7 +211,7 @@ public final class UdpcastSender implements AutoCloseable {
     lastSampleNanos = now;
     for (UdpcastSenderMachine.Receiver r : machine.receivers()) {
       if (r.state() != UdpcastSenderMachine.State.CONNECTED && r.state() != UdpcastSenderMachine.State.DONE && reported.add(r.ip())) {
-        log.warn("udpcast receiver #{} ({}) {}: {}", r.clNr(), Udpcast.ipv4(r.ip()).getHostAddress(), r.state(), r.reason());
+        log.warn("udpcast receiver #{} ({}) {}: {}", r.clNr(), Ipv4.fromInt(r.ip()).getHostAddress(), r.state(), r.reason());
       }
     }
     if (log.isDebugEnabled()) log.debug("udpcast {}; pace {} MB/s", machine.describe(), pacer.rateBytesPerSecond() / 1_000_000);
@@ -284,7 +285,7 @@ public final class UdpcastSender implements AutoCloseable {
       InetSocketAddress to = switch (s.to()) {
         case BROADCAST -> new InetSocketAddress(nif.broadcast(), settings.portbase());
         case DATA -> dataAddress();
-        case RECEIVER -> new InetSocketAddress(Udpcast.ipv4(s.ip()), settings.portbase());
+        case RECEIVER -> new InetSocketAddress(Ipv4.fromInt(s.ip()), settings.portbase());
       };
       ByteBuf out = udp.alloc().directBuffer(160);
       s.message().encode(out);
@@ -297,7 +298,7 @@ public final class UdpcastSender implements AutoCloseable {
 
   private InetSocketAddress dataAddress() {
     int p2p = machine.pointToPointIp();
-    return new InetSocketAddress(p2p != 0 ? Udpcast.ipv4(p2p) : group, settings.portbase());
+    return new InetSocketAddress(p2p != 0 ? Ipv4.fromInt(p2p) : group, settings.portbase());
   }
 
   // ---- ending ------------------------------------------------------------------------------
@@ -351,7 +352,7 @@ public final class UdpcastSender implements AutoCloseable {
         return;
       }
       long before = machine.ignored();
-      machine.receive(Udpcast.ipv4Bits(ip), m, System.nanoTime());
+      machine.receive(Ipv4.toInt(ip), m, System.nanoTime());
       if (machine.ignored() != before) {
         counters.ignored.incrementAndGet();
         log.debug("udpcast ignored {} from {}", m.getClass().getSimpleName(), from);

@@ -1,4 +1,4 @@
-package org.clonecast.common.net;
+package org.clonecast.protocol.wire;
 
 import java.net.Inet4Address;
 import java.net.InetAddress;
