@@ -1,6 +1,9 @@
 package org.clonecast.common.net;
 
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -33,6 +36,19 @@ public final class Transport {
     ThreadFactory tf = new DefaultThreadFactory(name, true);
     IoHandlerFactory f = epoll() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     return new MultiThreadIoEventLoopGroup(threads, tf, f);
+  }
+
+  /**
+   * Options of a socket that sends bulk multicast on {@code nif}: a large send buffer, the group's
+   * interface and TTL, no loopback to ourselves, and write-buffer marks that let the sender see
+   * back-pressure (both senders, native and udpcast, set up their data socket this way).
+   */
+  public static Bootstrap multicastSender(Bootstrap b, NetInterface nif, int ttl) {
+    return b.option(ChannelOption.SO_SNDBUF, 4 << 20)
+        .option(ChannelOption.IP_MULTICAST_IF, nif.nif())
+        .option(ChannelOption.IP_MULTICAST_TTL, ttl)
+        .option(ChannelOption.IP_MULTICAST_LOOP_DISABLED, true)
+        .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20));
   }
 
   public static Class<? extends DatagramChannel> datagram() {

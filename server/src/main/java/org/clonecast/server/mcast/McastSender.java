@@ -11,7 +11,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
@@ -167,16 +166,11 @@ public final class McastSender implements AutoCloseable {
     loopGroup = Transport.group(1, "mcast-send");
     loop = loopGroup.next();
     pacer = new Pacer(Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8), System.nanoTime());
-    Bootstrap ub = new Bootstrap()
+    Bootstrap ub = Transport.multicastSender(new Bootstrap(), nif, settings.ttl())
         .group(loop)
         .channel(Transport.datagram())
         .option(ChannelOption.SO_BROADCAST, true)
-        .option(ChannelOption.SO_SNDBUF, 4 << 20)
         .option(ChannelOption.SO_RCVBUF, 4 << 20)
-        .option(ChannelOption.IP_MULTICAST_IF, nif.nif())
-        .option(ChannelOption.IP_MULTICAST_TTL, settings.ttl())
-        .option(ChannelOption.IP_MULTICAST_LOOP_DISABLED, true)
-        .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
         .handler(new FeedbackHandler());
     try {
       udp = (DatagramChannel) ub.bind(new InetSocketAddress(nif.address(), settings.port())).sync().channel();

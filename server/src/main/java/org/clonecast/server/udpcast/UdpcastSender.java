@@ -8,7 +8,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
@@ -128,12 +127,7 @@ public final class UdpcastSender implements AutoCloseable {
     lastSampleNanos = now;
     int port = settings.portbase() + 1;
     try {
-      udp = (DatagramChannel) bootstrap()
-          .option(ChannelOption.SO_SNDBUF, 4 << 20)
-          .option(ChannelOption.IP_MULTICAST_IF, nif.nif())
-          .option(ChannelOption.IP_MULTICAST_TTL, 1)
-          .option(ChannelOption.IP_MULTICAST_LOOP_DISABLED, true)
-          .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20))
+      udp = (DatagramChannel) Transport.multicastSender(bootstrap(), nif, 1)
           .bind(new InetSocketAddress(nif.address(), port)).sync().channel();
     } catch (Exception e) {
       loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
