@@ -1,0 +1,122 @@
+package org.clonecast.server;
+
+import io.netty.channel.EventLoopGroup;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Optional;
+import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.net.Transport;
+import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.http.ApiToken;
+import org.clonecast.server.http.BootRoutes;
+import org.clonecast.server.http.EventRoutes;
+import org.clonecast.server.http.HttpServer;
+import org.clonecast.server.http.NodeRoutes;
+import org.clonecast.server.store.Database;
+import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.NodeStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code clonecast serve}: the head node's daemon. Opens the state, then starts each service on
+ * the provisioning interface; {@link #close()} stops them in reverse order. A service that fails
+ * to start stops the ones already running and the error names the cause.
+ *
+ * <p>Thread-safe after {@link #start}.
+ */
+public final class Daemon implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
+
+  private final ServeConfig config;
+  private final Deque<AutoCloseable> running = new ArrayDeque<>();
+  private NetInterface nif;
+  private Database db;
+  private NodeStore nodes;
+  private EventLog events;
+  private EventLoopGroup group;
+  private HttpServer http;
+
+  private Daemon(ServeConfig config) {
+    this.config = config;
+  }
+
+  /**
+   * Starts every configured service.
+   *
+   * @throws IllegalStateException (or a more precise exception) naming what failed to start
+   */
+  public static Daemon start(ServeConfig config, Clock clock) throws IOException, InterruptedException {
+    Daemon d = new Daemon(config);
+    try {
+      d.startServices(clock);
+      return d;
+    } catch (IOException | InterruptedException | RuntimeException e) {
+      d.close();
+      throw e;
+    }
+  }
+
+  private void startServices(Clock clock) throws IOException, InterruptedException {
+    nif = NetInterface.byName(config.interfaceName());
+    db = Database.open(config.stateDir());
+    running.push(db);
+    nodes = new NodeStore(db, clock);
+    events = new EventLog(db, clock);
+    ApiToken token = ApiToken.loadOrCreate(config.stateDir());
+    group = Transport.group(2, "serve");
+    running.push(() -> group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly());
+
+    BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs());
+    HttpServer.Routes routes = new HttpServer.Routes();
+    String host = nif.address().getHostAddress();
+    // With port 0 (tests) the port is known only after binding; boot scripts read it then.
+    new BootRoutes(policy, nodes, events, config.boot().ipxeDir(), bootenvDir(),
+        () -> "http://" + host + ":" + http.port()).register(routes);
+    new NodeRoutes(nodes, events).register(routes);
+    new EventRoutes(events).register(routes);
+    http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
+    running.push(http);
+    events.record("daemon", Optional.empty(), Optional.empty(),
+        "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port());
+    LOG.info("daemon: state in {}", config.stateDir());
+  }
+
+  /** Where the current netboot environment's files are served from. */
+  public Path bootenvDir() {
+    return config.stateDir().resolve("bootenv").resolve("current");
+  }
+
+  public NodeStore nodes() {
+    return nodes;
+  }
+
+  public EventLog events() {
+    return events;
+  }
+
+  public NetInterface nif() {
+    return nif;
+  }
+
+  /** The HTTP port actually bound. */
+  public int httpPort() {
+    return http.port();
+  }
+
+  @Override
+  public void close() {
+    while (!running.isEmpty()) {
+      AutoCloseable c = running.pop();
+      try {
+        c.close();
+      } catch (Exception e) {
+        LOG.warn("daemon: stopping {} failed", c, e);
+      }
+    }
+  }
+}

@@ -1,0 +1,55 @@
+package org.clonecast.server.boot;
+
+import java.util.Objects;
+
+/**
+ * The iPXE scripts clonecast hands to nodes. Every URL is absolute, pointing at this server: in
+ * proxyDHCP mode iPXE's {@code ${next-server}} is the site DHCP server, not us.
+ *
+ * <p>Pure; thread-safe.
+ */
+public final class IpxeScript {
+  private IpxeScript() {}
+
+  /**
+   * Boots the local disk. BIOS iPXE hands over to the first hard disk ({@code sanboot} of drive
+   * 0x80); EFI iPXE exits, so the firmware tries its next boot option, the disk.
+   *
+   * @param why shown on the node's console, one line
+   */
+  public static String bootLocal(String why) {
+    return "#!ipxe\n"
+        + "echo clonecast: " + sanitize(why) + "\n"
+        + "iseq ${platform} efi && exit 0 ||\n"
+        + "sanboot --no-describe --drive 0x80 || exit 0\n";
+  }
+
+  /**
+   * Boots clonecast's netboot environment, which re-images the disk.
+   *
+   * @param baseUrl this server, e.g. {@code http://10.77.0.1:8080}
+   * @param kernelArgs the whole kernel command line after {@code initrd=}
+   */
+  public static String netboot(String baseUrl, String kernelArgs) {
+    Objects.requireNonNull(baseUrl);
+    return "#!ipxe\n"
+        + "echo clonecast: booting the netboot environment to re-image this node\n"
+        + "kernel " + baseUrl + "/bootenv/vmlinuz initrd=initramfs.zst " + sanitize(kernelArgs) + " || goto failed\n"
+        + "initrd --name initramfs.zst " + baseUrl + "/bootenv/initramfs.zst || goto failed\n"
+        + "boot || goto failed\n"
+        + ":failed\n"
+        + "echo clonecast: netboot failed; retrying in 10 s\n"
+        + "sleep 10\n"
+        + "reboot\n";
+  }
+
+  /** Script lines must stay one line each: no control characters from stored names reach iPXE. */
+  static String sanitize(String text) {
+    StringBuilder b = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      b.append(c < 0x20 || c == 0x7f ? ' ' : c);
+    }
+    return b.toString();
+  }
+}

@@ -1,0 +1,140 @@
+package org.clonecast.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.server.http.Json;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code clonecast node ...}: the inventory, through the daemon's API. */
+@Command(
+    name = "node",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = "Enroll nodes and set what their next PXE boot does.",
+    subcommands = {NodeCommand.Add.class, NodeCommand.ListNodes.class, NodeCommand.Set.class, NodeCommand.Remove.class})
+public final class NodeCommand implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: add, list, set or remove");
+  }
+
+  @Command(name = "add", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = "Enroll a node. It boots its local disk until marked with 'node set MAC --action reimage'.")
+  static final class Add implements Callable<Integer> {
+    @Mixin ServerOptions server;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Parameters(paramLabel = "MAC", description = "MAC address of the node's boot interface, e.g. 52:54:00:12:34:56.")
+    String mac;
+
+    @Option(names = "--name", required = true, paramLabel = "NAME", description = "Host name (1-63 of a-z, 0-9, '-').")
+    String name;
+
+    @Option(names = "--group", paramLabel = "GROUP", description = "Group, for sessions over several nodes.")
+    String group;
+
+    @Override
+    public Integer call() {
+      Map<String, Object> body = new LinkedHashMap<>();
+      body.put("mac", mac);
+      body.put("name", name);
+      if (group != null) body.put("group", group);
+      JsonNode n = server.client().post("/api/v1/nodes", body);
+      spec.commandLine().getOut().println("enrolled " + n.path("mac").asText() + " as " + n.path("name").asText()
+          + (n.path("group").isNull() ? "" : " in group " + n.path("group").asText()) + "; next boot: " + n.path("action").asText());
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "list", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = "List enrolled and discovered nodes.")
+  static final class ListNodes implements Callable<Integer> {
+    @Mixin ServerOptions server;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--json", description = "Print JSON (the API's shape) instead of a table.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+      JsonNode nodes = server.client().get("/api/v1/nodes");
+      PrintWriter out = spec.commandLine().getOut();
+      if (json) {
+        out.println(new String(Json.bytes(nodes), java.nio.charset.StandardCharsets.UTF_8));
+        return ExitCodes.OK;
+      }
+      List<String[]> rows = new ArrayList<>();
+      rows.add(new String[] {"MAC", "NAME", "GROUP", "ACTION", "STATE", "IP", "DETAIL"});
+      for (JsonNode n : nodes) {
+        rows.add(new String[] {n.path("mac").asText(), text(n, "name"), text(n, "group"), text(n, "action"),
+            text(n, "state"), text(n, "ip"), text(n, "detail")});
+      }
+      Table.print(out, rows);
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "set", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = "Change a node's name, group or boot action (reimage: netboot and re-image; local: boot the disk).")
+  static final class Set implements Callable<Integer> {
+    @Mixin ServerOptions server;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Parameters(paramLabel = "MAC") String mac;
+
+    @Option(names = "--name", paramLabel = "NAME") String name;
+
+    @Option(names = "--group", paramLabel = "GROUP", description = "New group; '' removes it.") String group;
+
+    @Option(names = "--action", paramLabel = "reimage|local") String action;
+
+    @Override
+    public Integer call() {
+      Map<String, Object> body = new LinkedHashMap<>();
+      if (name != null) body.put("name", name);
+      if (group != null) body.put("group", group.isEmpty() ? null : group);
+      if (action != null) body.put("action", action);
+      if (body.isEmpty()) {
+        throw new CliException(ExitCodes.USAGE, "nothing to change; give --name, --group or --action");
+      }
+      JsonNode n = server.client().patch("/api/v1/nodes/" + mac, body);
+      spec.commandLine().getOut().println(n.path("mac").asText() + ": name " + text(n, "name") + ", group "
+          + text(n, "group") + ", next boot: " + text(n, "action"));
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "remove", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = "Forget a node (it is rediscovered, booting its local disk, if it PXE boots again).")
+  static final class Remove implements Callable<Integer> {
+    @Mixin ServerOptions server;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Parameters(paramLabel = "MAC") String mac;
+
+    @Override
+    public Integer call() {
+      server.client().delete("/api/v1/nodes/" + mac);
+      spec.commandLine().getOut().println("removed " + mac);
+      return ExitCodes.OK;
+    }
+  }
+
+  static String text(JsonNode n, String field) {
+    JsonNode v = n.path(field);
+    return v.isNull() || v.isMissingNode() || v.asText().isEmpty() ? "-" : v.asText();
+  }
+}

@@ -1,0 +1,82 @@
+package org.clonecast.server.cli;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Callable;
+import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.cli.ShutdownHook;
+import org.clonecast.server.Daemon;
+import org.clonecast.server.config.ConfigException;
+import org.clonecast.server.config.ConfigFile;
+import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.store.StoreException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code clonecast serve}: runs the head node's daemon until SIGTERM or Ctrl-C. */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+      "Run the head node's daemon: PXE boot services, HTTP API and dashboard, multicast sessions.",
+      "Settings come from --config (see packaging/clonecast.conf); flags override the file.",
+      "Runs until SIGTERM or Ctrl-C."
+    })
+public final class ServeCommand implements Callable<Integer> {
+  @Option(names = "--interface", paramLabel = "IF", description = "Provisioning interface: where nodes PXE boot (config: interface).")
+  String iface;
+
+  @Option(names = "--config", paramLabel = "FILE", description = "Config file (default: none; the package installs /etc/clonecast/clonecast.conf).")
+  Path configFile;
+
+  @Option(names = "--state-dir", paramLabel = "DIR", description = "Database, API token, images, netboot environment (config: state-dir; default: /var/lib/clonecast).")
+  Path stateDir;
+
+  @Option(names = "--http-port", paramLabel = "PORT", description = "HTTP port for nodes, API and dashboard (config: http.port; default: 8080).")
+  Integer httpPort;
+
+  /** Flags as config keys, so the file and the command line go through one validation. */
+  Map<String, String> overrides() {
+    Map<String, String> m = new HashMap<>();
+    if (iface != null) m.put("interface", iface);
+    if (stateDir != null) m.put("state-dir", stateDir.toString());
+    if (httpPort != null) m.put("http.port", httpPort.toString());
+    return m;
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    ServeConfig config;
+    try {
+      ConfigFile file = configFile == null ? ConfigFile.empty() : ConfigFile.load(configFile);
+      config = ServeConfig.from(file.with(overrides()));
+    } catch (ConfigException e) {
+      throw new CliException(ExitCodes.USAGE, e.getMessage());
+    }
+    Daemon daemon;
+    try {
+      daemon = Daemon.start(config, Clock.systemUTC());
+    } catch (StoreException | IllegalArgumentException e) {
+      throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage(), e);
+    } catch (io.netty.channel.unix.Errors.NativeIoException | java.net.BindException e) {
+      throw new CliException(ExitCodes.ENVIRONMENT, "cannot listen: " + e.getMessage()
+          + "; is another clonecast (or dnsmasq) running? Stop it or choose other ports", e);
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    try (ShutdownHook hook = ShutdownHook.install("serve-stop", () -> {
+      daemon.close();
+      stopped.countDown();
+    })) {
+      System.out.println("clonecast serve: ready on " + daemon.nif().name() + " (" + daemon.nif().address().getHostAddress()
+          + "), http port " + daemon.httpPort() + ", state in " + config.stateDir());
+      System.out.flush();
+      stopped.await();
+    }
+    return ExitCodes.OK;
+  }
+}

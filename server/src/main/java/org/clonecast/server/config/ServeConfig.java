@@ -1,0 +1,41 @@
+package org.clonecast.server.config;
+
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * Everything {@code clonecast serve} runs with: the config file's values overridden by flags,
+ * validated once. Each service takes its own part.
+ *
+ * @param interfaceName the provisioning interface: where nodes PXE boot
+ * @param stateDir database, API token, image store and cached netboot environment
+ * @param http the HTTP server
+ * @param boot what nodes boot
+ */
+public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, BootConfig boot) {
+  public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/clonecast");
+
+  public ServeConfig {
+    Objects.requireNonNull(interfaceName, "interfaceName");
+    Objects.requireNonNull(stateDir, "stateDir");
+    Objects.requireNonNull(http, "http");
+    Objects.requireNonNull(boot, "boot");
+  }
+
+  /**
+   * Builds the config from a file whose values the command line has already overridden.
+   *
+   * @throws ConfigException for an invalid value or an unknown key
+   */
+  public static ServeConfig from(ConfigFile f) {
+    String iface = f.string("interface").orElseThrow(() -> new ConfigException(
+        "no provisioning interface; pass --interface IF or set interface = IF in the config file"));
+    ServeConfig c = new ServeConfig(
+        iface,
+        f.path("state-dir").orElse(DEFAULT_STATE_DIR),
+        HttpConfig.from(f),
+        BootConfig.from(f));
+    f.requireAllUsed();
+    return c;
+  }
+}

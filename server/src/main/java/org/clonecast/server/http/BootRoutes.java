@@ -1,0 +1,77 @@
+package org.clonecast.server.http;
+
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.store.BootAction;
+import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.NodeStore;
+
+/**
+ * What nodes fetch while booting: {@code /boot/<mac>.ipxe} (the per-node iPXE script),
+ * {@code /boot/files/<name>} (iPXE binaries, for UEFI HTTP boot) and {@code /bootenv/<name>}
+ * (the netboot environment's kernel and initramfs). File names are one path segment from a fixed
+ * alphabet, so no request reaches outside its directory.
+ */
+public final class BootRoutes {
+  private static final Pattern SCRIPT = Pattern.compile("/boot/([0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5})\\.ipxe");
+  private static final Pattern FILE_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
+
+  private final BootPolicy policy;
+  private final NodeStore nodes;
+  private final EventLog events;
+  private final Path ipxeDir;
+  private final Path bootenvDir;
+  private final Supplier<String> baseUrl;
+
+  /**
+   * @param baseUrl this server as nodes reach it, e.g. http://10.77.0.1:8080
+   * @param bootenvDir the directory with vmlinuz and initramfs.zst of the current netboot environment
+   */
+  public BootRoutes(BootPolicy policy, NodeStore nodes, EventLog events, Path ipxeDir, Path bootenvDir,
+      Supplier<String> baseUrl) {
+    this.policy = policy;
+    this.nodes = nodes;
+    this.events = events;
+    this.ipxeDir = ipxeDir;
+    this.bootenvDir = bootenvDir;
+    this.baseUrl = baseUrl;
+  }
+
+  /** Adds the routes. */
+  public HttpServer.Routes register(HttpServer.Routes routes) {
+    return routes
+        .open("/boot/", this::script)
+        .open("/boot/files/", r -> file(ipxeDir, r.path().substring("/boot/files/".length())))
+        .open("/bootenv/", r -> file(bootenvDir, r.path().substring("/bootenv/".length())));
+  }
+
+  private Reply script(Request r) {
+    Matcher m = SCRIPT.matcher(r.path());
+    if (!m.matches()) {
+      return Reply.error(HttpResponseStatus.NOT_FOUND, "want /boot/<mac>.ipxe, e.g. /boot/52:54:00:12:34:56.ipxe");
+    }
+    MacAddress mac = MacAddress.parse(m.group(1).replace('-', ':'));
+    nodes.recordSeen(mac, Optional.empty(), Optional.of(r.remote().getAddress().getHostAddress()));
+    boolean ready = Files.isRegularFile(bootenvDir.resolve("vmlinuz")) && Files.isRegularFile(bootenvDir.resolve("initramfs.zst"));
+    String script = policy.ipxeScript(mac, baseUrl.get(), ready);
+    BootAction action = policy.actionFor(mac);
+    events.node("http", mac.toString(), "iPXE script: " + (action == BootAction.REIMAGE && ready ? "netboot to re-image" : "boot local disk"));
+    return new Reply.Bytes(HttpResponseStatus.OK, "text/plain; charset=utf-8",
+        script.getBytes(java.nio.charset.StandardCharsets.UTF_8), Map.of());
+  }
+
+  private static Reply file(Path dir, String name) {
+    if (!FILE_NAME.matcher(name).matches()) {
+      return Reply.error(HttpResponseStatus.NOT_FOUND, "no such file: " + name);
+    }
+    return new Reply.File(dir.resolve(name), "application/octet-stream");
+  }
+}

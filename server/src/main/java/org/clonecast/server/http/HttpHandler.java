@@ -1,0 +1,204 @@
+package org.clonecast.server.http;
+
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.DefaultFileRegion;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.util.Map;
+import java.util.Optional;
+import org.clonecast.server.store.ConflictException;
+import org.clonecast.server.store.NotFoundException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Dispatches one connection's requests to routes and writes their replies. */
+final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+  private static final Logger LOG = LoggerFactory.getLogger(HttpHandler.class);
+
+  private final HttpServer.Routes routes;
+  private final ApiToken token;
+  private final boolean local;
+  private final boolean apiRemote;
+  private final HttpStats stats;
+
+  HttpHandler(HttpServer.Routes routes, ApiToken token, boolean local, boolean apiRemote, HttpStats stats) {
+    this.routes = routes;
+    this.token = token;
+    this.local = local;
+    this.apiRemote = apiRemote;
+    this.stats = stats;
+  }
+
+  @Override
+  protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+    stats.requests.increment();
+    boolean keepAlive = HttpUtil.isKeepAlive(req);
+    if (!req.decoderResult().isSuccess()) {
+      send(ctx, req, Reply.error(HttpResponseStatus.BAD_REQUEST, "malformed HTTP request"), false);
+      return;
+    }
+    QueryStringDecoder q = new QueryStringDecoder(req.uri());
+    String path = q.path();
+    String prefix = match(path);
+    if (prefix == null) {
+      send(ctx, req, Reply.error(HttpResponseStatus.NOT_FOUND, "no such path: " + path), keepAlive);
+      return;
+    }
+    Request r = new Request(req.method(), path, q.parameters(), req.headers(), ByteBufUtil.getBytes(req.content()),
+        (InetSocketAddress) ctx.channel().remoteAddress(), local);
+    if (routes.isApi.get(prefix)) {
+      if (!local && !apiRemote) {
+        send(ctx, req, Reply.error(HttpResponseStatus.FORBIDDEN,
+            "the API answers on 127.0.0.1 only; use it on the head node or set http.api-remote = true"), keepAlive);
+        return;
+      }
+      if (r.mutating() && !token.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION))) {
+        send(ctx, req, Reply.error(HttpResponseStatus.UNAUTHORIZED,
+            "this call needs the API token: send 'Authorization: Bearer <token>' with the token from <state-dir>/api-token"),
+            keepAlive);
+        return;
+      }
+    }
+    Reply reply;
+    try {
+      reply = routes.byPrefix.get(prefix).handle(r);
+    } catch (BadRequestException | IllegalArgumentException e) {
+      reply = Reply.error(HttpResponseStatus.BAD_REQUEST, e.getMessage());
+    } catch (NotFoundException e) {
+      reply = Reply.error(HttpResponseStatus.NOT_FOUND, e.getMessage());
+    } catch (ConflictException e) {
+      reply = Reply.error(HttpResponseStatus.CONFLICT, e.getMessage());
+    } catch (NoSuchFileException e) {
+      reply = Reply.error(HttpResponseStatus.NOT_FOUND, "no such file: " + path);
+    } catch (Exception e) {
+      LOG.warn("http {} {} from {} failed", req.method(), path, r.remote(), e);
+      reply = Reply.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e);
+    }
+    send(ctx, req, reply, keepAlive);
+  }
+
+  private String match(String path) {
+    String best = null;
+    for (String prefix : routes.byPrefix.keySet()) {
+      if (path.startsWith(prefix) && (best == null || prefix.length() > best.length())) {
+        best = prefix;
+      }
+    }
+    return best;
+  }
+
+  private void send(ChannelHandlerContext ctx, FullHttpRequest req, Reply reply, boolean keepAlive) {
+    if (reply instanceof Reply.File f) {
+      try {
+        sendFile(ctx, req, f, keepAlive);
+        return;
+      } catch (NoSuchFileException e) {
+        reply = Reply.error(HttpResponseStatus.NOT_FOUND, "no such file: " + f.path().getFileName());
+      } catch (IOException e) {
+        reply = Reply.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "cannot read " + f.path().getFileName() + ": " + e);
+      }
+    }
+    Reply.Bytes b = (Reply.Bytes) reply;
+    count(b.status());
+    boolean head = req.method().equals(HttpMethod.HEAD);
+    FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, b.status(),
+        head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(b.body()));
+    res.headers().set(HttpHeaderNames.CONTENT_TYPE, b.contentType());
+    res.headers().set(HttpHeaderNames.CONTENT_LENGTH, b.body().length);
+    res.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+    for (Map.Entry<String, String> h : b.headers().entrySet()) {
+      res.headers().set(h.getKey(), h.getValue());
+    }
+    stats.bytesSent.add(head ? 0 : b.body().length);
+    finish(ctx, res, ctx.writeAndFlush(res), keepAlive);
+  }
+
+  private void sendFile(ChannelHandlerContext ctx, FullHttpRequest req, Reply.File f, boolean keepAlive)
+      throws IOException {
+    RandomAccessFile raf;
+    try {
+      raf = new RandomAccessFile(f.path().toFile(), "r");
+    } catch (java.io.FileNotFoundException e) {
+      throw new NoSuchFileException(f.path().toString());
+    }
+    FileChannel fc = raf.getChannel();
+    long size = fc.size();
+    ByteRange.Parsed parsed = ByteRange.parse(Optional.ofNullable(req.headers().get(HttpHeaderNames.RANGE)), size);
+    if (parsed instanceof ByteRange.Unsatisfiable) {
+      raf.close();
+      Reply.Bytes r = (Reply.Bytes) Reply.error(HttpResponseStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+          "range outside the file's " + size + " bytes");
+      send(ctx, req, new Reply.Bytes(r.status(), r.contentType(), r.body(), Map.of("Content-Range", "bytes */" + size)),
+          keepAlive);
+      return;
+    }
+    long first = 0;
+    long length = size;
+    HttpResponseStatus status = HttpResponseStatus.OK;
+    HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
+    if (parsed instanceof ByteRange.Part p) {
+      first = p.range().first();
+      length = p.range().length();
+      res.setStatus(HttpResponseStatus.PARTIAL_CONTENT);
+      res.headers().set(HttpHeaderNames.CONTENT_RANGE, "bytes " + first + "-" + p.range().last() + "/" + size);
+    }
+    count(res.status());
+    res.headers().set(HttpHeaderNames.CONTENT_TYPE, f.contentType());
+    res.headers().set(HttpHeaderNames.CONTENT_LENGTH, length);
+    res.headers().set(HttpHeaderNames.ACCEPT_RANGES, HttpHeaderValues.BYTES);
+    if (keepAlive) {
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+    }
+    ctx.write(res);
+    if (req.method().equals(HttpMethod.HEAD)) {
+      raf.close();
+      finish(ctx, res, ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT), keepAlive);
+      return;
+    }
+    stats.bytesSent.add(length);
+    ctx.write(new DefaultFileRegion(fc, first, length)); // releases (closes) the channel when sent
+    finish(ctx, res, ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT), keepAlive);
+  }
+
+  private void count(HttpResponseStatus s) {
+    if (s.code() >= 500) {
+      stats.serverErrors.increment();
+    } else if (s.code() >= 400) {
+      stats.clientErrors.increment();
+    }
+  }
+
+  private static void finish(ChannelHandlerContext ctx, HttpResponse res, ChannelFuture f, boolean keepAlive) {
+    if (!keepAlive) {
+      f.addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    stats.serverErrors.increment();
+    LOG.debug("http connection from {} failed", ctx.channel().remoteAddress(), cause);
+    ctx.close();
+  }
+}

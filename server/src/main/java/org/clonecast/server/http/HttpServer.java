@@ -1,0 +1,130 @@
+package org.clonecast.server.http;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.stream.ChunkedWriteHandler;
+import io.netty.util.concurrent.DefaultEventExecutorGroup;
+import io.netty.util.concurrent.EventExecutorGroup;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import org.clonecast.common.net.Transport;
+
+/**
+ * The daemon's HTTP/1.1 server (Netty): one listener on the provisioning address for nodes, one
+ * on 127.0.0.1 for the operator. Requests are dispatched by longest path prefix to {@link Route}s
+ * on a small blocking executor, so database and disk reads never stall the event loop.
+ *
+ * <p>Routes registered as API ({@link #api}) answer only on loopback unless {@code apiRemote},
+ * and their mutating calls need the {@link ApiToken}.
+ */
+public final class HttpServer implements AutoCloseable {
+  /** Largest request body accepted (API JSON; nothing big is ever uploaded over HTTP). */
+  static final int MAX_BODY = 1 << 20;
+
+  private final List<Channel> channels = new ArrayList<>();
+  private final EventExecutorGroup blocking;
+  private final HttpStats stats = new HttpStats();
+  private int port;
+
+  /** Routes by path prefix, and which of them are API routes. */
+  public static final class Routes {
+    final TreeMap<String, Route> byPrefix = new TreeMap<>();
+    final Map<String, Boolean> isApi = new TreeMap<>();
+
+    /** A route nodes may use (boot scripts and files). */
+    public Routes open(String prefix, Route route) {
+      return add(prefix, route, false);
+    }
+
+    /** An operator route: loopback only unless configured, token for mutating calls. */
+    public Routes api(String prefix, Route route) {
+      return add(prefix, route, true);
+    }
+
+    private Routes add(String prefix, Route route, boolean api) {
+      if (byPrefix.put(prefix, Objects.requireNonNull(route)) != null) {
+        throw new IllegalArgumentException("two routes for " + prefix);
+      }
+      isApi.put(prefix, api);
+      return this;
+    }
+  }
+
+  private HttpServer(EventExecutorGroup blocking) {
+    this.blocking = blocking;
+  }
+
+  /**
+   * Binds the listeners.
+   *
+   * @param address the provisioning address (nodes), or null for loopback only
+   * @param port the port on both (0 picks a free one, the same on both)
+   * @param apiRemote whether API routes answer on {@code address} too
+   */
+  public static HttpServer start(EventLoopGroup group, Inet4Address address, int port, boolean apiRemote,
+      ApiToken token, Routes routes) throws InterruptedException {
+    HttpServer s = new HttpServer(new DefaultEventExecutorGroup(4, r -> new Thread(r, "http-work")));
+    try {
+      InetAddress loopback = InetAddress.getLoopbackAddress();
+      Channel lo = s.bind(group, new InetSocketAddress(loopback, port), true, token, routes, apiRemote);
+      s.port = ((InetSocketAddress) lo.localAddress()).getPort();
+      if (address != null && !address.isLoopbackAddress()) {
+        s.bind(group, new InetSocketAddress(address, s.port), false, token, routes, apiRemote);
+      }
+      return s;
+    } catch (InterruptedException | RuntimeException e) {
+      s.close();
+      throw e;
+    }
+  }
+
+  private Channel bind(EventLoopGroup group, InetSocketAddress at, boolean local, ApiToken token, Routes routes,
+      boolean apiRemote) throws InterruptedException {
+    ServerBootstrap b = new ServerBootstrap()
+        .group(group)
+        .channel(Transport.server())
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            ch.pipeline()
+                .addLast(new HttpServerCodec())
+                .addLast(new HttpObjectAggregator(MAX_BODY))
+                .addLast(new ChunkedWriteHandler())
+                .addLast(blocking, new HttpHandler(routes, token, local, apiRemote, stats));
+          }
+        });
+    Channel ch = b.bind(at).sync().channel();
+    channels.add(ch);
+    return ch;
+  }
+
+  /** The bound port. */
+  public int port() {
+    return port;
+  }
+
+  public HttpStats stats() {
+    return stats;
+  }
+
+  @Override
+  public void close() {
+    for (Channel ch : channels) {
+      ch.close().syncUninterruptibly();
+    }
+    blocking.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS);
+  }
+}

@@ -1,0 +1,31 @@
+package org.clonecast.server.http;
+
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** What a route answers: bytes, or a file the server sends with range support. */
+public sealed interface Reply {
+  /** A complete body. */
+  record Bytes(HttpResponseStatus status, String contentType, byte[] body, Map<String, String> headers) implements Reply {}
+
+  /** A file on disk, sent zero-copy; {@code Range} requests are honoured. */
+  record File(Path path, String contentType) implements Reply {}
+
+  static Reply json(HttpResponseStatus status, Object value) {
+    return new Bytes(status, "application/json", Json.bytes(value), Map.of());
+  }
+
+  static Reply json(Object value) {
+    return json(HttpResponseStatus.OK, value);
+  }
+
+  static Reply text(HttpResponseStatus status, String text) {
+    return new Bytes(status, "text/plain; charset=utf-8", text.getBytes(StandardCharsets.UTF_8), Map.of());
+  }
+
+  static Reply error(HttpResponseStatus status, String message) {
+    return json(status, Json.error(message));
+  }
+}

@@ -1,0 +1,164 @@
+package org.clonecast.server.store;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The daemon's state: one SQLite file under the state directory, in WAL mode with
+ * {@code synchronous=FULL}, so a committed transaction survives a crash or power loss. A lease
+ * written here before the DHCP ACK leaves is never handed out twice.
+ *
+ * <p>Schema changes are the ordered {@link Schema#MIGRATIONS}; {@code PRAGMA user_version}
+ * records how many have run, so an older database is brought up to date on open and a newer one
+ * (from a later clonecast) is refused rather than damaged.
+ *
+ * <p>Thread-safe: one connection, used under a lock (SQLite serialises writers anyway, and every
+ * statement here is short).
+ */
+public final class Database implements AutoCloseable {
+  /** The database file's name inside the state directory. */
+  public static final String FILE_NAME = "clonecast.db";
+
+  private final Path file;
+  private final Connection conn;
+  private final ReentrantLock lock = new ReentrantLock();
+
+  /** Work on the connection inside a transaction. */
+  @FunctionalInterface
+  public interface Work<T> {
+    T apply(Connection c) throws SQLException;
+  }
+
+  private Database(Path file, Connection conn) {
+    this.file = file;
+    this.conn = conn;
+  }
+
+  /**
+   * Opens (creating if needed) the database in {@code stateDir} and applies pending migrations.
+   *
+   * @throws StoreException naming the file and the fix when it cannot be opened or is too new
+   */
+  public static Database open(Path stateDir) {
+    return open(stateDir, Schema.MIGRATIONS);
+  }
+
+  static Database open(Path stateDir, List<String> migrations) {
+    Path file = stateDir.resolve(FILE_NAME);
+    try {
+      Files.createDirectories(stateDir);
+    } catch (IOException e) {
+      throw new StoreException("cannot create state directory " + stateDir + ": " + e.getMessage()
+          + "; create it or pass another --state-dir", e);
+    }
+    Connection c;
+    try {
+      c = DriverManager.getConnection("jdbc:sqlite:" + file);
+    } catch (SQLException e) {
+      throw new StoreException("cannot open " + file + ": " + e.getMessage(), e);
+    }
+    Database db = new Database(file, c);
+    try {
+      try (Statement s = c.createStatement()) {
+        s.execute("PRAGMA journal_mode=WAL");
+        s.execute("PRAGMA synchronous=FULL");
+        s.execute("PRAGMA foreign_keys=ON");
+        s.execute("PRAGMA busy_timeout=5000");
+      }
+      db.migrate(migrations);
+      return db;
+    } catch (SQLException | RuntimeException e) {
+      db.close();
+      if (e instanceof StoreException se) {
+        throw se;
+      }
+      throw new StoreException("cannot prepare " + file + ": " + e.getMessage()
+          + "; if the file is damaged, move it aside (the daemon starts with an empty state)", e);
+    }
+  }
+
+  private void migrate(List<String> migrations) throws SQLException {
+    int version;
+    try (Statement s = conn.createStatement();
+        var rs = s.executeQuery("PRAGMA user_version")) {
+      version = rs.next() ? rs.getInt(1) : 0;
+    }
+    if (version > migrations.size()) {
+      throw new StoreException(file + " has schema version " + version + " but this clonecast knows only "
+          + migrations.size() + "; run the newer clonecast that wrote it, or move the file aside");
+    }
+    for (int i = version; i < migrations.size(); i++) {
+      final int next = i + 1;
+      final String sql = migrations.get(i);
+      write(c -> {
+        try (Statement s = c.createStatement()) {
+          for (String stmt : sql.split(";")) {
+            if (!stmt.isBlank()) {
+              s.execute(stmt);
+            }
+          }
+          s.execute("PRAGMA user_version=" + next);
+        }
+        return null;
+      });
+    }
+  }
+
+  /** Runs {@code work} in one transaction and commits it (durably) before returning. */
+  public <T> T write(Work<T> work) {
+    lock.lock();
+    try {
+      conn.setAutoCommit(false);
+      try {
+        T result = work.apply(conn);
+        conn.commit();
+        return result;
+      } catch (SQLException | RuntimeException e) {
+        conn.rollback();
+        throw e;
+      } finally {
+        conn.setAutoCommit(true);
+      }
+    } catch (SQLException e) {
+      throw new StoreException("write to " + file + " failed: " + e.getMessage(), e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Runs {@code work} for reading; it sees a consistent snapshot. */
+  public <T> T read(Work<T> work) {
+    lock.lock();
+    try {
+      return work.apply(conn);
+    } catch (SQLException e) {
+      throw new StoreException("read from " + file + " failed: " + e.getMessage(), e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The database file. */
+  public Path file() {
+    return file;
+  }
+
+  @Override
+  public void close() {
+    lock.lock();
+    try {
+      conn.close();
+    } catch (SQLException e) {
+      throw new StoreException("closing " + file + " failed: " + e.getMessage(), e);
+    } finally {
+      lock.unlock();
+    }
+  }
+}

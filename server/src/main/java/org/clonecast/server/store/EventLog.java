@@ -1,0 +1,111 @@
+package org.clonecast.server.store;
+
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The persistent event log behind the API's {@code /events}, the dashboard and
+ * {@code session watch}. Each event is also logged at INFO. Listeners hear every new event (the
+ * dashboard pushes them).
+ *
+ * <p>Thread-safe.
+ */
+public final class EventLog {
+  private static final Logger LOG = LoggerFactory.getLogger(EventLog.class);
+  /** Events kept; older ones are pruned as new ones arrive. */
+  static final int KEEP = 10_000;
+
+  private final Database db;
+  private final Clock clock;
+  private final List<Consumer<Event>> listeners = new CopyOnWriteArrayList<>();
+
+  public EventLog(Database db, Clock clock) {
+    this.db = Objects.requireNonNull(db);
+    this.clock = Objects.requireNonNull(clock);
+  }
+
+  /** Records and logs an event; listeners hear it after it is stored. */
+  public Event record(String kind, Optional<String> mac, Optional<String> session, String message) {
+    long now = clock.millis();
+    long id = db.write(c -> {
+      NodeStore.update(c, "INSERT INTO events (time, kind, mac, session, message) VALUES (?, ?, ?, ?, ?)",
+          now, kind, mac.orElse(null), session.orElse(null), message);
+      long rowId;
+      try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
+          ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        rowId = rs.getLong(1);
+      }
+      if (rowId % 1000 == 0) {
+        NodeStore.update(c, "DELETE FROM events WHERE id <= ?", rowId - KEEP);
+      }
+      return rowId;
+    });
+    Event e = new Event(id, now, kind, mac, session, message);
+    LOG.info("{}{}{}: {}", kind, mac.map(m -> " " + m).orElse(""), session.map(s -> " session " + s).orElse(""), message);
+    for (Consumer<Event> l : listeners) {
+      l.accept(e);
+    }
+    return e;
+  }
+
+  /** Shorthand for a node event. */
+  public Event node(String kind, String mac, String message) {
+    return record(kind, Optional.of(mac), Optional.empty(), message);
+  }
+
+  /** Events with an id above {@code afterId}, oldest first, at most {@code limit}. */
+  public List<Event> after(long afterId, int limit) {
+    return db.read(c -> {
+      try (PreparedStatement ps = c.prepareStatement(
+          "SELECT id, time, kind, mac, session, message FROM events WHERE id > ? ORDER BY id LIMIT ?")) {
+        ps.setLong(1, afterId);
+        ps.setInt(2, limit);
+        return rows(ps);
+      }
+    });
+  }
+
+  /** The newest {@code limit} events, oldest first. */
+  public List<Event> recent(int limit) {
+    List<Event> out = db.read(c -> {
+      try (PreparedStatement ps = c.prepareStatement(
+          "SELECT id, time, kind, mac, session, message FROM events ORDER BY id DESC LIMIT ?")) {
+        ps.setInt(1, limit);
+        return rows(ps);
+      }
+    });
+    Collections.reverse(out);
+    return out;
+  }
+
+  /** Adds a listener called (on the recording thread) for each new event. */
+  public void listen(Consumer<Event> listener) {
+    listeners.add(listener);
+  }
+
+  public void unlisten(Consumer<Event> listener) {
+    listeners.remove(listener);
+  }
+
+  private static List<Event> rows(PreparedStatement ps) throws java.sql.SQLException {
+    List<Event> out = new ArrayList<>();
+    try (ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(new Event(rs.getLong(1), rs.getLong(2), rs.getString(3),
+            Optional.ofNullable(rs.getString(4)), Optional.ofNullable(rs.getString(5)), rs.getString(6)));
+      }
+    }
+    return out;
+  }
+}

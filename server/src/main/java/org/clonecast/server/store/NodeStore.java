@@ -1,0 +1,252 @@
+package org.clonecast.server.store;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import org.clonecast.protocol.wire.MacAddress;
+
+/**
+ * The node inventory: enrolled machines with their names, groups and boot actions, and machines
+ * DHCP has seen that nobody enrolled. A MAC seen for the first time is recorded as
+ * {@link NodeState#DISCOVERED} with {@link BootAction#LOCAL}: nothing destructive happens to a
+ * machine nobody enrolled.
+ *
+ * <p>Thread-safe (every call is one transaction of the {@link Database}).
+ */
+public final class NodeStore {
+  /** RFC 1123 host name label, lower case: what /etc/hostname and DNS both accept. */
+  private static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+  private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  private static final String COLUMNS =
+      "mac, name, grp, action, state, detail, arch, ip, first_seen, last_seen";
+
+  private final Database db;
+  private final Clock clock;
+
+  public NodeStore(Database db, Clock clock) {
+    this.db = Objects.requireNonNull(db);
+    this.clock = Objects.requireNonNull(clock);
+  }
+
+  /**
+   * Checks a host name.
+   *
+   * @throws IllegalArgumentException saying what a valid name looks like
+   */
+  public static String validName(String name) {
+    if (name == null || !NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException("invalid node name '" + name
+          + "'; use 1-63 lower-case letters, digits and '-', not starting or ending with '-' (e.g. node01)");
+    }
+    return name;
+  }
+
+  /**
+   * Checks a group name.
+   *
+   * @throws IllegalArgumentException saying what a valid group looks like
+   */
+  public static String validGroup(String group) {
+    if (group == null || !GROUP.matcher(group).matches() || group.equals("all")) {
+      throw new IllegalArgumentException("invalid group '" + group
+          + "'; use 1-64 letters, digits, '.', '_' or '-' ('all' is reserved for every node)");
+    }
+    return group;
+  }
+
+  /**
+   * Enrolls {@code mac} under {@code name}: a discovered node keeps its history, a new one is
+   * created. Its boot action stays {@link BootAction#LOCAL} until set.
+   *
+   * @throws ConflictException when the MAC is already enrolled or the name taken
+   */
+  public Node enroll(MacAddress mac, String name, Optional<String> group) {
+    validName(name);
+    group.ifPresent(NodeStore::validGroup);
+    return db.write(c -> {
+      Optional<Node> existing = find(c, mac);
+      if (existing.isPresent() && existing.get().enrolled()) {
+        throw new ConflictException(mac + " is already enrolled as " + existing.get().name().orElse("?")
+            + "; change it with 'clonecast node set " + mac + " ...'");
+      }
+      requireNameFree(c, name, mac);
+      long now = clock.millis();
+      if (existing.isPresent()) {
+        update(c, "UPDATE nodes SET name = ?, grp = ?, state = ?, last_seen = ? WHERE mac = ?",
+            name, group.orElse(null), NodeState.ENROLLED.id(), now, mac.toString());
+      } else {
+        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)",
+            mac.toString(), name, group.orElse(null), BootAction.LOCAL.id(), NodeState.ENROLLED.id(), now, now);
+      }
+      return find(c, mac).orElseThrow();
+    });
+  }
+
+  /** What {@link #update} may change; empty fields stay as they are. */
+  public record Change(Optional<String> name, Optional<Optional<String>> group, Optional<BootAction> action) {
+    public Change {
+      name.ifPresent(NodeStore::validName);
+      group.ifPresent(g -> g.ifPresent(NodeStore::validGroup));
+    }
+
+    public static Change action(BootAction action) {
+      return new Change(Optional.empty(), Optional.empty(), Optional.of(action));
+    }
+  }
+
+  /**
+   * Changes an enrolled node's name, group or boot action.
+   *
+   * @throws NotFoundException when {@code mac} is not enrolled
+   * @throws ConflictException when the new name is taken
+   */
+  public Node update(MacAddress mac, Change change) {
+    return db.write(c -> {
+      Node node = find(c, mac).filter(Node::enrolled).orElseThrow(() -> new NotFoundException(
+          mac + " is not enrolled; add it first with 'clonecast node add " + mac + " --name NAME'"));
+      if (change.name().isPresent()) {
+        requireNameFree(c, change.name().get(), mac);
+      }
+      update(c, "UPDATE nodes SET name = ?, grp = ?, action = ? WHERE mac = ?",
+          change.name().orElse(node.name().orElseThrow()),
+          change.group().orElse(node.group()).orElse(null),
+          change.action().orElse(node.action()).id(),
+          mac.toString());
+      return find(c, mac).orElseThrow();
+    });
+  }
+
+  /** Records where a node is; {@code detail} is the failure reason or the current step. */
+  public Optional<Node> setState(MacAddress mac, NodeState state, Optional<String> detail) {
+    return db.write(c -> {
+      update(c, "UPDATE nodes SET state = ?, detail = ?, last_seen = ? WHERE mac = ?",
+          state.id(), detail.orElse(null), clock.millis(), mac.toString());
+      return find(c, mac);
+    });
+  }
+
+  /**
+   * Notes that {@code mac} asked for something (DHCP, HTTP). A MAC never seen before is recorded
+   * as discovered, booting its local disk.
+   *
+   * @param arch the client class its firmware reported, if any
+   * @param ip its address, if known
+   * @return the node after the update
+   */
+  public Node recordSeen(MacAddress mac, Optional<String> arch, Optional<String> ip) {
+    return db.write(c -> {
+      long now = clock.millis();
+      if (find(c, mac).isEmpty()) {
+        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?)",
+            mac.toString(), BootAction.LOCAL.id(), NodeState.DISCOVERED.id(),
+            arch.orElse(null), ip.orElse(null), now, now);
+      } else {
+        update(c, "UPDATE nodes SET arch = COALESCE(?, arch), ip = COALESCE(?, ip), last_seen = ? WHERE mac = ?",
+            arch.orElse(null), ip.orElse(null), now, mac.toString());
+      }
+      return find(c, mac).orElseThrow();
+    });
+  }
+
+  /**
+   * Forgets a node.
+   *
+   * @return whether it was known
+   */
+  public boolean remove(MacAddress mac) {
+    return db.write(c -> update(c, "DELETE FROM nodes WHERE mac = ?", mac.toString()) > 0);
+  }
+
+  public Optional<Node> find(MacAddress mac) {
+    return db.read(c -> find(c, mac));
+  }
+
+  public Optional<Node> findByName(String name) {
+    return db.read(c -> {
+      try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE name = ?")) {
+        ps.setString(1, name);
+        List<Node> found = rows(ps);
+        return found.isEmpty() ? Optional.<Node>empty() : Optional.of(found.get(0));
+      }
+    });
+  }
+
+  /** Every node, enrolled ones first, each part ordered by name or MAC. */
+  public List<Node> list() {
+    return db.read(c -> {
+      try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM nodes"
+          + " ORDER BY name IS NULL, name, mac")) {
+        return rows(ps);
+      }
+    });
+  }
+
+  /**
+   * The enrolled nodes a session selector names: a group, or "all".
+   */
+  public List<Node> select(String selector) {
+    List<Node> out = new ArrayList<>();
+    for (Node n : list()) {
+      if (n.enrolled() && (selector.equals("all") || n.group().equals(Optional.of(selector)))) {
+        out.add(n);
+      }
+    }
+    return out;
+  }
+
+  private static void requireNameFree(Connection c, String name, MacAddress self) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT mac FROM nodes WHERE name = ? AND mac <> ?")) {
+      ps.setString(1, name);
+      ps.setString(2, self.toString());
+      try (ResultSet rs = ps.executeQuery()) {
+        if (rs.next()) {
+          throw new ConflictException("name " + name + " is taken by " + rs.getString(1) + "; choose another");
+        }
+      }
+    }
+  }
+
+  private static Optional<Node> find(Connection c, MacAddress mac) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE mac = ?")) {
+      ps.setString(1, mac.toString());
+      List<Node> found = rows(ps);
+      return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
+    }
+  }
+
+  private static List<Node> rows(PreparedStatement ps) throws SQLException {
+    List<Node> out = new ArrayList<>();
+    try (ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(new Node(
+            MacAddress.parse(rs.getString(1)),
+            Optional.ofNullable(rs.getString(2)),
+            Optional.ofNullable(rs.getString(3)),
+            BootAction.parse(rs.getString(4)),
+            NodeState.parse(rs.getString(5)),
+            Optional.ofNullable(rs.getString(6)),
+            Optional.ofNullable(rs.getString(7)),
+            Optional.ofNullable(rs.getString(8)),
+            rs.getLong(9),
+            rs.getLong(10)));
+      }
+    }
+    return out;
+  }
+
+  static int update(Connection c, String sql, Object... args) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      for (int i = 0; i < args.length; i++) {
+        ps.setObject(i + 1, args[i]);
+      }
+      return ps.executeUpdate();
+    }
+  }
+}
