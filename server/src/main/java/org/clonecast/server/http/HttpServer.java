@@ -80,7 +80,7 @@ public final class HttpServer implements AutoCloseable {
       InetAddress loopback = InetAddress.getLoopbackAddress();
       Channel lo = s.bind(group, new InetSocketAddress(loopback, port), true, token, routes, apiRemote);
       s.port = ((InetSocketAddress) lo.localAddress()).getPort();
-      if (address != null && !address.isLoopbackAddress()) {
+      if (address != null && !address.equals(loopback)) {
         s.bind(group, new InetSocketAddress(address, s.port), false, token, routes, apiRemote);
       }
       return s;

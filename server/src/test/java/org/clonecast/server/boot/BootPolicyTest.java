@@ -1,0 +1,47 @@
+package org.clonecast.server.boot;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Optional;
+import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.store.BootAction;
+import org.clonecast.server.store.Database;
+import org.clonecast.server.store.NodeStore;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BootPolicyTest {
+  private static final MacAddress A = MacAddress.parse("52:54:00:00:00:0a");
+  private static final String BASE = "http://10.77.0.1:8080";
+
+  @TempDir Path dir;
+
+  @Test
+  void onlyAnEnrolledMarkedNodeNetboots() {
+    try (Database db = Database.open(dir)) {
+      NodeStore nodes = new NodeStore(db, Clock.systemUTC());
+      BootPolicy p = new BootPolicy(nodes, "console=ttyS0");
+      assertTrue(p.ipxeScript(A, BASE, true).contains("sanboot"), "unknown MAC boots local");
+      nodes.recordSeen(A, Optional.empty(), Optional.empty());
+      assertTrue(p.ipxeScript(A, BASE, true).contains("sanboot"), "discovered MAC boots local");
+      nodes.enroll(A, "node01", Optional.empty());
+      assertTrue(p.ipxeScript(A, BASE, true).contains("sanboot"), "enrolled, not marked, boots local");
+      nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
+      String s = p.ipxeScript(A, BASE, true);
+      assertFalse(s.contains("sanboot"), s);
+      assertTrue(s.contains("kernel " + BASE + "/bootenv/vmlinuz initrd=initramfs.zst clonecast.server=" + BASE
+          + " clonecast.mac=52:54:00:00:00:0a console=ttyS0"), s);
+      assertTrue(s.contains("initrd --name initramfs.zst " + BASE + "/bootenv/initramfs.zst"), s);
+      assertTrue(p.ipxeScript(A, BASE, false).contains("not ready"), "no netboot environment: boot local");
+    }
+  }
+
+  @Test
+  void storedTextCannotAddScriptLines() {
+    String s = IpxeScript.bootLocal("evil\nchain http://x/y");
+    assertFalse(s.contains("\nchain"), s);
+  }
+}

@@ -1,0 +1,116 @@
+package org.clonecast.server.http;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.channel.EventLoopGroup;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Arrays;
+import org.clonecast.common.net.Transport;
+import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.store.Database;
+import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.NodeStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The HTTP server on loopback: 127.0.0.1 is the operator's side, 127.0.0.2 stands for the provisioning address. */
+class HttpServerTest {
+  @TempDir Path dir;
+  Database db;
+  EventLoopGroup group;
+  HttpServer server;
+  String token;
+  byte[] file;
+  final HttpClient client = HttpClient.newHttpClient();
+
+  @BeforeEach
+  void start() throws Exception {
+    db = Database.open(dir);
+    NodeStore nodes = new NodeStore(db, Clock.systemUTC());
+    EventLog events = new EventLog(db, Clock.systemUTC());
+    Path ipxe = Files.createDirectories(dir.resolve("ipxe"));
+    file = new byte[100_000];
+    Arrays.fill(file, 50_000, 100_000, (byte) 7);
+    Files.write(ipxe.resolve("ipxe.efi"), file);
+    HttpServer.Routes routes = new HttpServer.Routes();
+    new BootRoutes(new BootPolicy(nodes, ""), nodes, events, ipxe, dir.resolve("bootenv"), () -> "http://127.0.0.2:1")
+        .register(routes);
+    new NodeRoutes(nodes, events).register(routes);
+    new EventRoutes(events).register(routes);
+    group = Transport.group(1, "http-test");
+    ApiToken t = ApiToken.loadOrCreate(dir);
+    token = Files.readString(dir.resolve(ApiToken.FILE_NAME)).trim();
+    server = HttpServer.start(group, (Inet4Address) InetAddress.getByName("127.0.0.2"), 0, false, t, routes);
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+    group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    db.close();
+  }
+
+  private HttpResponse<String> send(String host, String method, String path, String body, String auth) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://" + host + ":" + server.port() + path))
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    if (auth != null) {
+      b.header("Authorization", auth);
+    }
+    return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void enrollNeedsTheTokenAndShowsInTheList() throws Exception {
+    String body = "{\"mac\":\"52:54:00:00:00:01\",\"name\":\"node01\"}";
+    assertEquals(401, send("127.0.0.1", "POST", "/api/v1/nodes", body, null).statusCode());
+    assertEquals(401, send("127.0.0.1", "POST", "/api/v1/nodes", body, "Bearer wrong").statusCode());
+    assertEquals(201, send("127.0.0.1", "POST", "/api/v1/nodes", body, "Bearer " + token).statusCode());
+    assertEquals(409, send("127.0.0.1", "POST", "/api/v1/nodes", body, "Bearer " + token).statusCode());
+    HttpResponse<String> list = send("127.0.0.1", "GET", "/api/v1/nodes", null, null);
+    assertTrue(list.body().contains("\"node01\""), list.body());
+    HttpResponse<String> bad = send("127.0.0.1", "PATCH", "/api/v1/nodes/52:54:00:00:00:01", "{\"action\":\"wipe\"}", "Bearer " + token);
+    assertEquals(400, bad.statusCode());
+    assertTrue(bad.body().contains("use reimage or local"), bad.body());
+    assertEquals(400, send("127.0.0.1", "POST", "/api/v1/nodes", "{not json", "Bearer " + token).statusCode());
+    assertEquals(404, send("127.0.0.1", "GET", "/api/v1/nodes/52:54:00:00:00:99", null, null).statusCode());
+  }
+
+  @Test
+  void theApiIsNotOnTheProvisioningAddressButBootScriptsAre() throws Exception {
+    assertEquals(403, send("127.0.0.2", "GET", "/api/v1/nodes", null, null).statusCode());
+    HttpResponse<String> s = send("127.0.0.2", "GET", "/boot/52-54-00-00-00-01.ipxe", null, null);
+    assertEquals(200, s.statusCode());
+    assertTrue(s.body().startsWith("#!ipxe\n"), s.body());
+    assertEquals(404, send("127.0.0.2", "GET", "/boot/files/../api-token", null, null).statusCode());
+    assertEquals(404, send("127.0.0.2", "GET", "/boot/files/.hidden", null, null).statusCode());
+    assertEquals(404, send("127.0.0.2", "GET", "/bootenv/vmlinuz", null, null).statusCode());
+  }
+
+  @Test
+  void filesHonourRanges() throws Exception {
+    URI u = URI.create("http://127.0.0.2:" + server.port() + "/boot/files/ipxe.efi");
+    HttpResponse<byte[]> whole = client.send(HttpRequest.newBuilder(u).build(), HttpResponse.BodyHandlers.ofByteArray());
+    assertEquals(200, whole.statusCode());
+    assertArrayEquals(file, whole.body());
+    HttpResponse<byte[]> part = client.send(HttpRequest.newBuilder(u).header("Range", "bytes=49990-50009").build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+    assertEquals(206, part.statusCode());
+    assertEquals("bytes 49990-50009/100000", part.headers().firstValue("Content-Range").orElseThrow());
+    assertArrayEquals(Arrays.copyOfRange(file, 49990, 50010), part.body());
+    HttpResponse<byte[]> outside = client.send(HttpRequest.newBuilder(u).header("Range", "bytes=100000-").build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+    assertEquals(416, outside.statusCode());
+  }
+}

@@ -1,0 +1,125 @@
+package org.clonecast.server.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Optional;
+import org.clonecast.protocol.wire.MacAddress;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NodeStoreTest {
+  private static final MacAddress A = MacAddress.parse("52:54:00:00:00:0a");
+  private static final MacAddress B = MacAddress.parse("52:54:00:00:00:0b");
+
+  @TempDir Path dir;
+  Database db;
+  NodeStore nodes;
+
+  @BeforeEach
+  void open() {
+    db = Database.open(dir);
+    nodes = new NodeStore(db, Clock.fixed(Instant.ofEpochMilli(1000), ZoneOffset.UTC));
+  }
+
+  @AfterEach
+  void close() {
+    db.close();
+  }
+
+  @Test
+  void anUnknownMacIsDiscoveredAndBootsLocally() {
+    Node n = nodes.recordSeen(A, Optional.of("bios"), Optional.of("10.0.0.5"));
+    assertEquals(NodeState.DISCOVERED, n.state());
+    assertEquals(BootAction.LOCAL, n.action());
+    assertEquals(Optional.empty(), n.name());
+    assertEquals(Optional.of("10.0.0.5"), n.ip());
+  }
+
+  @Test
+  void enrollingADiscoveredNodeKeepsItsHistoryAndStaysLocal() {
+    nodes.recordSeen(A, Optional.of("efi-x64"), Optional.empty());
+    Node n = nodes.enroll(A, "node01", Optional.of("rack1"));
+    assertEquals(NodeState.ENROLLED, n.state());
+    assertEquals(BootAction.LOCAL, n.action());
+    assertEquals(Optional.of("efi-x64"), n.arch());
+    assertEquals(Optional.of("rack1"), n.group());
+  }
+
+  @Test
+  void namesAreUniqueAndValidated() {
+    nodes.enroll(A, "node01", Optional.empty());
+    assertThrows(ConflictException.class, () -> nodes.enroll(B, "node01", Optional.empty()));
+    assertThrows(ConflictException.class, () -> nodes.enroll(A, "node09", Optional.empty()));
+    assertThrows(IllegalArgumentException.class, () -> nodes.enroll(B, "Node_1", Optional.empty()));
+    assertThrows(IllegalArgumentException.class, () -> nodes.enroll(B, "-x", Optional.empty()));
+    assertThrows(IllegalArgumentException.class, () -> nodes.enroll(B, "ok", Optional.of("all")));
+  }
+
+  @Test
+  void updateChangesOnlyWhatIsGiven() {
+    nodes.enroll(A, "node01", Optional.of("rack1"));
+    Node n = nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
+    assertEquals(BootAction.REIMAGE, n.action());
+    assertEquals(Optional.of("rack1"), n.group());
+    n = nodes.update(A, new NodeStore.Change(Optional.of("node02"), Optional.of(Optional.empty()), Optional.empty()));
+    assertEquals(Optional.of("node02"), n.name());
+    assertEquals(Optional.empty(), n.group());
+    assertEquals(BootAction.REIMAGE, n.action());
+    assertThrows(NotFoundException.class, () -> nodes.update(B, NodeStore.Change.action(BootAction.LOCAL)));
+  }
+
+  @Test
+  void selectTakesGroupOrAllAndSkipsDiscovered() {
+    nodes.enroll(A, "node01", Optional.of("rack1"));
+    nodes.enroll(B, "node02", Optional.empty());
+    nodes.recordSeen(MacAddress.parse("52:54:00:00:00:0c"), Optional.empty(), Optional.empty());
+    assertEquals(List.of(A), nodes.select("rack1").stream().map(Node::mac).toList());
+    assertEquals(List.of(A, B), nodes.select("all").stream().map(Node::mac).toList());
+    assertEquals(3, nodes.list().size());
+  }
+
+  @Test
+  void stateSurvivesReopening() {
+    nodes.enroll(A, "node01", Optional.empty());
+    nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
+    nodes.setState(A, NodeState.FAILED, Optional.of("disk too small"));
+    db.close();
+    db = Database.open(dir);
+    Node n = new NodeStore(db, Clock.systemUTC()).find(A).orElseThrow();
+    assertEquals(BootAction.REIMAGE, n.action());
+    assertEquals(NodeState.FAILED, n.state());
+    assertEquals(Optional.of("disk too small"), n.detail());
+  }
+
+  @Test
+  void aDatabaseFromANewerVersionIsRefusedNotDamaged() {
+    db.close();
+    db = Database.open(dir, List.of(Schema.MIGRATIONS.get(0), "CREATE TABLE later (x INTEGER)"));
+    db.close();
+    StoreException e = assertThrows(StoreException.class, () -> Database.open(dir));
+    assertTrue(e.getMessage().contains("schema version 2"), e.getMessage());
+    db = Database.open(dir, List.of(Schema.MIGRATIONS.get(0), "CREATE TABLE later (x INTEGER)"));
+  }
+
+  @Test
+  void eventsArePagedByIdAndHeardByListeners() {
+    EventLog log = new EventLog(db, Clock.systemUTC());
+    List<Event> heard = new java.util.ArrayList<>();
+    log.listen(heard::add);
+    Event first = log.node("node", A.toString(), "one");
+    log.node("node", A.toString(), "two");
+    log.record("daemon", Optional.empty(), Optional.empty(), "three");
+    assertEquals(3, heard.size());
+    assertEquals(List.of("two", "three"), log.after(first.id(), 10).stream().map(Event::message).toList());
+    assertEquals(List.of("two", "three"), log.recent(2).stream().map(Event::message).toList());
+  }
+}
