@@ -10,6 +10,7 @@ import java.util.Optional;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.RouterAdvertiser;
 import org.clonecast.server.config.ServeConfig;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
@@ -81,6 +82,9 @@ public final class Daemon implements AutoCloseable {
     new EventRoutes(events).register(routes);
     http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
     running.push(http);
+    if (config.boot().routerAdvert()) {
+      RouterAdvertiser.start(nif).ifPresent(running::push);
+    }
     events.record("daemon", Optional.empty(), Optional.empty(),
         "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port());
     LOG.info("daemon: state in {}", config.stateDir());
