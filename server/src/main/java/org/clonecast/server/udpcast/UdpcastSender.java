@@ -97,6 +97,7 @@ public final class UdpcastSender implements AutoCloseable {
   private long bytesAtSample;
   private final java.util.Set<Integer> reported = new java.util.HashSet<>();
   private final SliceFecCoder fecCoder;
+  private final BlockReader blocks;
 
   public UdpcastSender(UdpcastSendSettings settings, FileChannel file, long length, NetInterface nif, Listener listener) {
     this.settings = settings;
@@ -109,6 +110,7 @@ public final class UdpcastSender implements AutoCloseable {
         20_000_000L, settings.pointToPoint(), settings.fec(), settings.async());
     this.machine = new UdpcastSenderMachine(ms, length, group, System.nanoTime());
     this.fecCoder = new SliceFecCoder(file, Udpcast.DEFAULT_BLOCKSIZE);
+    this.blocks = new BlockReader(file);
   }
 
   public Inet4Address group() {
@@ -246,10 +248,11 @@ public final class UdpcastSender implements AutoCloseable {
           batch.writeBytes(fecCoder.repairBlock(b));
         } else {
           new Data(b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER).writeHeader(batch);
-          int read = batch.writeBytes(file, b.offset(), b.length());
-          if (read != b.length()) {
+          try {
+            blocks.read(batch, b.offset(), b.length());
+          } catch (IOException e) {
             batch.writerIndex(start); // never send a half-read block
-            throw new IOException("image shrank: read " + read + " of " + b.length() + " bytes at offset " + b.offset());
+            throw e;
           }
         }
         int len = batch.writerIndex() - start;
