@@ -11,6 +11,7 @@ import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.dns.ClusterDns;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
 import org.clonecast.server.http.EventRoutes;
@@ -40,6 +41,7 @@ public final class Daemon implements AutoCloseable {
   private EventLog events;
   private EventLoopGroup group;
   private HttpServer http;
+  private ClusterDns dns;
 
   private Daemon(ServeConfig config) {
     this.config = config;
@@ -81,8 +83,15 @@ public final class Daemon implements AutoCloseable {
     new EventRoutes(events).register(routes);
     http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
     running.push(http);
+    if (config.dns().enabled()) {
+      // The SOA serial starts at the start time, so a restarted daemon's serials still go up.
+      dns = ClusterDns.start(config.dns(), group, nodes, nif.address(), nif.prefixLength(), clock.millis() / 1000,
+          failure -> events.record("dns", Optional.empty(), Optional.empty(), failure));
+      running.push(dns);
+    }
     events.record("daemon", Optional.empty(), Optional.empty(),
-        "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port());
+        "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port()
+            + (dns == null ? "" : ", dns " + config.dns().zone() + " on port " + dns.port()));
     LOG.info("daemon: state in {}", config.stateDir());
   }
 
@@ -106,6 +115,11 @@ public final class Daemon implements AutoCloseable {
   /** The HTTP port actually bound. */
   public int httpPort() {
     return http.port();
+  }
+
+  /** The cluster DNS, when enabled (dns.enabled). */
+  public Optional<ClusterDns> dns() {
+    return Optional.ofNullable(dns);
   }
 
   @Override
