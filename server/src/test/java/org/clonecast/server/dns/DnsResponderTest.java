@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Header;
 import org.xbill.DNS.Message;
@@ -64,12 +62,7 @@ class DnsResponderTest {
 
   @Test
   void udpAnswersAreTruncatedToTheClientsLimitAndTcpIsNot() throws Exception {
-    List<String> many = new ArrayList<>();
-    for (int i = 0; i < 60; i++) {
-      many.add("big");
-      many.add("10.77.0." + (100 + i));
-    }
-    dir.set(many.toArray(String[]::new));
+    dir.setBig();
     byte[] noEdns = Fixtures.query("big.cluster.internal", Type.A).toWire();
     DnsResponder.Outcome.Reply udp = assertInstanceOf(DnsResponder.Outcome.Reply.class, responder.respond(noEdns, false));
     assertTrue(udp.wire().length <= 512, "length " + udp.wire().length);

@@ -75,12 +75,7 @@ class DnsServerTest {
   /** What dig does: a 512-byte UDP answer with TC, then the same query over TCP gets everything. */
   @Test
   void truncatedUdpThenTcpRetry() throws Exception {
-    List<String> many = new ArrayList<>();
-    for (int i = 0; i < 60; i++) {
-      many.add("big");
-      many.add("10.77.0." + (100 + i));
-    }
-    dir.set(many.toArray(String[]::new));
+    dir.setBig();
     DnsServer s = start(Fixtures.spec(24), dir, Optional.empty());
     byte[] q = Fixtures.query("big.cluster.internal", Type.A).toWire();
 

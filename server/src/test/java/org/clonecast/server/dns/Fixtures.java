@@ -42,6 +42,16 @@ final class Fixtures {
       hosts.set(List.copyOf(out));
       return this;
     }
+
+    /** One name, "big", with 60 addresses: about 1 KB of answer, more than 512 bytes. */
+    Directory setBig() {
+      List<Host> out = new ArrayList<>();
+      for (int i = 0; i < 60; i++) {
+        out.add(new Host("big", Ipv4.parse("10.77.0." + (100 + i))));
+      }
+      hosts.set(List.copyOf(out));
+      return this;
+    }
   }
 
   static DnsZone.Spec spec(int prefix) {
