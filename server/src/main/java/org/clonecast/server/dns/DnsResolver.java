@@ -92,7 +92,7 @@ public final class DnsResolver {
     if (qh.getOpcode() != Opcode.QUERY) {
       return answer(query, question, Rcode.NOTIMP);
     }
-    if (qh.getCount(Section.QUESTION) != 1) {
+    if (query.getSection(Section.QUESTION).size() != 1) {
       return answer(query, null, Rcode.FORMERR);
     }
     List<Record> additional = query.getSection(Section.ADDITIONAL);

@@ -5,6 +5,7 @@ import org.xbill.DNS.Flags;
 import org.xbill.DNS.Header;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.OPTRecord;
+import org.xbill.DNS.Section;
 
 /**
  * The responder's wire side, still without I/O: packet bytes in, response bytes (or silence)
@@ -14,7 +15,7 @@ import org.xbill.DNS.OPTRecord;
  *   <li>shorter than a header (12 bytes): silence, counted malformed (there is no id to answer);
  *   <li>QR set (a response sent to us): silence, counted ignored, so two servers never loop;
  *   <li>a readable header with an unparseable body (bad counts, labels, compression loops,
- *       truncation): FORMERR, counted malformed (RFC 1035 §4.1.1);
+ *       truncation, even with TC set): FORMERR, counted malformed (RFC 1035 §4.1.1);
  *   <li>UDP answers larger than the client's limit (512, or its EDNS payload size up to
  *       {@link DnsResolver#EDNS_PAYLOAD}) are cut at a record set boundary with TC set
  *       (RFC 2181 §9), keeping the OPT record; the client retries over TCP.
@@ -81,6 +82,10 @@ public final class DnsResponder {
       stats.malformed.increment();
       return reply(null, resolver.formatError(header), tcp);
     }
+    if (!countsMatch(query)) {
+      stats.malformed.increment();
+      return reply(null, resolver.formatError(header), tcp);
+    }
     stats.queries.increment();
     try {
       DnsResolver.Decision d = resolver.resolve(query);
@@ -93,6 +98,19 @@ public final class DnsResponder {
       stats.errors.increment();
       return reply(query, resolver.serverFailure(query), tcp);
     }
+  }
+
+  /**
+   * Whether every section holds as many records as the header says. dnsjava accepts a message
+   * with TC set that ends early (a truncated response is legal); a query cut short is damage.
+   */
+  private static boolean countsMatch(Message m) {
+    for (int section = Section.QUESTION; section <= Section.ADDITIONAL; section++) {
+      if (m.getSection(section).size() != m.getHeader().getCount(section)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Our answer to {@code query} from a forwarder's response. */

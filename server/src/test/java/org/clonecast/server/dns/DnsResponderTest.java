@@ -93,6 +93,17 @@ class DnsResponderTest {
     assertEquals(DnsResolver.EDNS_PAYLOAD, DnsResponder.udpLimit(Fixtures.withEdns(Fixtures.query("a.b", Type.A), 65535, 0)));
   }
 
+  /** dnsjava accepts a message with TC set that ends early; as a query that is still damage. */
+  @Test
+  void aQueryCutShortWithTcSetIsAFormatError() throws Exception {
+    byte[] p = {0, 7, 2, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    Message r = reply(p, false);
+    assertEquals(Rcode.FORMERR, r.getRcode());
+    assertEquals(7, r.getHeader().getID());
+    assertEquals(1, stats.malformed.sum());
+    assertEquals(0, stats.errors.sum());
+  }
+
   /** Every prefix of every golden query: silence below 12 bytes, else FORMERR, never anything else. */
   @Test
   void everyPrefixOfEveryGoldenIsFormerrOrSilence() {
