@@ -13,13 +13,15 @@ import java.util.Optional;
  *
  * @param enabled whether the daemon answers DNS at all (default on; full-mode DHCP hands it out)
  * @param port UDP and TCP port on the provisioning address and on 127.0.0.1 (0 picks one, for tests)
+ * @param loopback whether to answer on 127.0.0.1 too (off when the head node runs its own local
+ *     resolver there)
  * @param zone the cluster's zone, e.g. {@code cluster.internal}, without the trailing dot
  * @param ttl TTL of every answer, in seconds; short, so renames reach caches quickly
  * @param forwarders upstream resolvers for names outside the zone (port 53 unless given); empty =
  *     never an open resolver
  * @param update RFC 2136 updates to the site's own DNS server, if configured
  */
-public record DnsConfig(boolean enabled, int port, String zone, int ttl, List<InetSocketAddress> forwarders,
+public record DnsConfig(boolean enabled, int port, boolean loopback, String zone, int ttl, List<InetSocketAddress> forwarders,
     Optional<DnsUpdateConfig> update) {
   public static final int DEFAULT_PORT = 53;
   public static final String DEFAULT_ZONE = "cluster.internal";
@@ -47,6 +49,7 @@ public record DnsConfig(boolean enabled, int port, String zone, int ttl, List<In
     return new DnsConfig(
         f.bool("dns.enabled", true),
         f.integer("dns.port", DEFAULT_PORT, 0, 65535),
+        f.bool("dns.loopback", true),
         f.string("dns.zone", DEFAULT_ZONE).toLowerCase(java.util.Locale.ROOT).replaceAll("\\.$", ""),
         f.integer("dns.ttl", DEFAULT_TTL, 0, 604_800),
         servers(f, "dns.forwarders"),

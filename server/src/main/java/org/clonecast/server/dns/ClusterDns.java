@@ -54,12 +54,19 @@ public final class ClusterDns implements AutoCloseable {
     try {
       List<InetAddress> at = new ArrayList<>(List.of(address));
       InetAddress loopback = InetAddress.getLoopbackAddress();
-      if (!address.equals(loopback)) {
+      if (config.loopback() && !address.equals(loopback)) {
         at.add(loopback);
+      }
+      for (java.net.InetSocketAddress f : config.forwarders()) {
+        if ((at.contains(f.getAddress()) || f.getAddress().isLoopbackAddress() && config.loopback())
+            && f.getPort() == config.port()) {
+          throw new IllegalArgumentException("dns.forwarders names this server itself (" + f.getAddress().getHostAddress()
+              + ":" + f.getPort() + "); queries would go round in circles. Name the site's resolvers instead");
+        }
       }
       Optional<Forwarder> fwd = config.forwarders().isEmpty() ? Optional.empty()
           : Optional.of(new Forwarder(config.forwarders(), FORWARD_TIMEOUT));
-      d.server = DnsServer.start(group, at, config.port(), new DnsResponder(d.resolver, d.stats), fwd);
+      d.server = listen(group, at, config.port(), new DnsResponder(d.resolver, d.stats), fwd);
       nodes.listen(d.listener);
       // A server that missed changes while the daemon was down catches up on what exists now.
       d.updater.ifPresent(u -> {
@@ -68,12 +75,32 @@ public final class ClusterDns implements AutoCloseable {
         }
       });
       LOG.info("dns: zone {} (serial {}), reverse {}, on {} port {}{}{}", config.zone(), d.resolver.zone().serial(),
-          d.resolver.zone().apexes().subList(1, d.resolver.zone().apexes().size()), at, d.server.port(),
+          d.resolver.zone().apexes().subList(1, d.resolver.zone().apexes().size()),
+          at.stream().map(InetAddress::getHostAddress).toList(), d.server.port(),
           fwd.isPresent() ? ", forwarding to " + config.forwarders() : ", other names REFUSED",
-          config.update().map(u -> ", updates to " + u.server()).orElse(""));
+          config.update().map(u -> ", updates to " + u.server().getAddress().getHostAddress() + ":" + u.server().getPort()).orElse(""));
       return d;
     } catch (InterruptedException | RuntimeException e) {
       d.close();
+      throw e;
+    }
+  }
+
+  /** Binds, turning a refused bind into an error that says what to do. */
+  private static DnsServer listen(EventLoopGroup group, List<InetAddress> at, int port, DnsResponder responder,
+      Optional<Forwarder> fwd) throws InterruptedException {
+    try {
+      return DnsServer.start(group, at, port, responder, fwd);
+    } catch (InterruptedException e) {
+      throw e;
+    } catch (Exception e) {
+      // Netty rethrows bind errors (BindException, NativeIoException) without declaring them.
+      if (e instanceof java.io.IOException) {
+        throw new IllegalArgumentException("dns: cannot listen on port " + port + " of "
+            + at.stream().map(InetAddress::getHostAddress).toList() + ": " + e.getMessage()
+            + "; another DNS server (dnsmasq, named, unbound) may hold it, and ports below 1024 need root."
+            + " Stop it, or set dns.port, dns.loopback = false or dns.enabled = false", e);
+      }
       throw e;
     }
   }

@@ -102,14 +102,14 @@ public final class DnsUpdater implements AutoCloseable {
   /** {@code name} now has {@code ip}: its A record (and PTR) replace any earlier ones. */
   public void leaseStarted(String name, Inet4Address ip) {
     for (Message m : started(name, ip)) {
-      submit("add " + name + " " + ip.getHostAddress(), m);
+      submit("add " + name + " " + ip.getHostAddress() + " in " + m.getSection(org.xbill.DNS.Section.ZONE).get(0).getName(), m);
     }
   }
 
   /** {@code name} no longer has {@code ip}: that A record (and its PTR) go. */
   public void leaseEnded(String name, Inet4Address ip) {
     for (Message m : ended(name, ip)) {
-      submit("delete " + name + " " + ip.getHostAddress(), m);
+      submit("delete " + name + " " + ip.getHostAddress() + " in " + m.getSection(org.xbill.DNS.Section.ZONE).get(0).getName(), m);
     }
   }
 
@@ -191,7 +191,7 @@ public final class DnsUpdater implements AutoCloseable {
       int rcode = reply.getRcode();
       if (rcode == Rcode.NOERROR && reply.isVerified()) {
         stats.updatesSent.increment();
-        LOG.info("dns-update: {} accepted by {}", p.what, config.server());
+        LOG.info("dns-update: {} accepted by {}", p.what, server());
         next();
         return;
       }
@@ -209,8 +209,7 @@ public final class DnsUpdater implements AutoCloseable {
       return;
     }
     stats.updatesFailed.increment();
-    String msg = "update '" + p.what + "' to " + config.server().getAddress().getHostAddress() + ":"
-        + config.server().getPort() + " failed after " + p.attempts + " attempt(s): " + failure;
+    String msg = "update '" + p.what + "' to " + server() + " failed after " + p.attempts + " attempt(s): " + failure;
     LOG.warn("dns-update: {}", msg);
     try {
       onFailure.accept(msg);
@@ -218,6 +217,10 @@ public final class DnsUpdater implements AutoCloseable {
       LOG.warn("dns-update: reporting a failure failed", e);
     }
     next();
+  }
+
+  private String server() {
+    return config.server().getAddress().getHostAddress() + ":" + config.server().getPort();
   }
 
   private void next() {

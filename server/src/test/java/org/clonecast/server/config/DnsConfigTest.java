@@ -28,6 +28,7 @@ class DnsConfigTest {
     DnsConfig d = dns(Map.of());
     assertTrue(d.enabled());
     assertEquals(53, d.port());
+    assertTrue(d.loopback());
     assertEquals("cluster.internal", d.zone());
     assertEquals(60, d.ttl());
     assertEquals(List.of(), d.forwarders());
