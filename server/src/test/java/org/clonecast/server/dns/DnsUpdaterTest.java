@@ -72,4 +72,34 @@ class DnsUpdaterTest {
       assertEquals(Rcode.BADSIG, wrong.verify(new Message(wire), wire, null));
     }
   }
+
+  /**
+   * Sent for real to a server that does not take updates (our own responder answers NOTIMP): the
+   * update is not retried, the operator hears why, and the counters say so.
+   */
+  @Test
+  void aRefusedUpdateIsReportedOnceAndNotRetried() throws Exception {
+    io.netty.channel.EventLoopGroup group = org.clonecast.common.net.Transport.group(1, "dns-update-test");
+    DnsStats serverStats = new DnsStats();
+    try (DnsServer server = DnsServer.start(group, List.of(java.net.InetAddress.getLoopbackAddress()), 0,
+        new DnsResponder(new DnsResolver(Fixtures.spec(24), new Fixtures.Directory(), 1, false), serverStats), Optional.empty())) {
+      DnsUpdateConfig c = new DnsUpdateConfig(new InetSocketAddress("127.0.0.1", server.port()), CONFIG.zone(),
+          CONFIG.reverseZone(), CONFIG.keyName(), CONFIG.keyAlgorithm(), CONFIG.keySecret());
+      java.util.concurrent.LinkedBlockingQueue<String> failures = new java.util.concurrent.LinkedBlockingQueue<>();
+      DnsStats stats = new DnsStats();
+      try (DnsUpdater u = new DnsUpdater(c, 60, stats, failures::add)) {
+        u.leaseStarted("node01", Ipv4.parse("10.77.0.11"));
+        String first = failures.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+        String second = failures.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(first != null && first.contains("add node01 10.77.0.11 in cluster.example.org.")
+            && first.contains("answered NOTIMP") && first.contains("after 1 attempt"), String.valueOf(first));
+        assertTrue(second != null && second.contains("in 0.77.10.in-addr.arpa."), String.valueOf(second));
+        assertEquals(2, stats.updatesFailed.sum());
+        assertEquals(0, stats.updatesSent.sum());
+        assertEquals(2, serverStats.answers(Rcode.NOTIMP), "each update reached the server exactly once");
+      }
+    } finally {
+      group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    }
+  }
 }
