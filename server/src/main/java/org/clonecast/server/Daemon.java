@@ -83,7 +83,7 @@ public final class Daemon implements AutoCloseable {
     new EventRoutes(events).register(routes);
     http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
     running.push(http);
-    if (config.dns().enabled()) {
+    if (config.dns().enabled() || config.dns().update().isPresent()) {
       // The SOA serial starts at the start time, so a restarted daemon's serials still go up.
       dns = ClusterDns.start(config.dns(), group, nodes, nif.address(), nif.prefixLength(), clock.millis() / 1000,
           failure -> events.record("dns", Optional.empty(), Optional.empty(), failure));
@@ -91,7 +91,7 @@ public final class Daemon implements AutoCloseable {
     }
     events.record("daemon", Optional.empty(), Optional.empty(),
         "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port()
-            + (dns == null ? "" : ", dns " + config.dns().zone() + " on port " + dns.port()));
+            + (dns == null || !dns.answering() ? "" : ", dns " + config.dns().zone() + " on port " + dns.port()));
     LOG.info("daemon: state in {}", config.stateDir());
   }
 
@@ -117,7 +117,7 @@ public final class Daemon implements AutoCloseable {
     return http.port();
   }
 
-  /** The cluster DNS, when enabled (dns.enabled). */
+  /** The cluster DNS, when it answers (dns.enabled) or sends updates (dns.update.server). */
   public Optional<ClusterDns> dns() {
     return Optional.ofNullable(dns);
   }

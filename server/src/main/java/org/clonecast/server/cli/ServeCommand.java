@@ -13,6 +13,7 @@ import org.clonecast.server.Daemon;
 import org.clonecast.server.config.ConfigException;
 import org.clonecast.server.config.ConfigFile;
 import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.dns.ClusterDns;
 import org.clonecast.server.store.StoreException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -43,7 +44,7 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--dns-port", paramLabel = "PORT", description = "DNS port (UDP and TCP) for the cluster zone (config: dns.port; default: 53).")
   Integer dnsPort;
 
-  @Option(names = "--no-dns", description = "Do not answer DNS (config: dns.enabled = false).")
+  @Option(names = "--no-dns", description = "Do not answer DNS; dynamic updates still run if configured (config: dns.enabled = false).")
   boolean noDns;
 
   /** Flags as config keys, so the file and the command line go through one validation. */
@@ -81,7 +82,7 @@ public final class ServeCommand implements Callable<Integer> {
       stopped.countDown();
     })) {
       System.out.println("clonecast serve: ready on " + daemon.nif().name() + " (" + daemon.nif().address().getHostAddress()
-          + "), http port " + daemon.httpPort() + daemon.dns().map(d -> ", dns port " + d.port()).orElse("")
+          + "), http port " + daemon.httpPort() + daemon.dns().filter(ClusterDns::answering).map(d -> ", dns port " + d.port()).orElse("")
           + ", state in " + config.stateDir());
       System.out.flush();
       stopped.await();

@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The daemon's cluster DNS, assembled: the zone from the inventory, the responder on the
- * provisioning address and 127.0.0.1, the optional forwarder, and the optional dynamic updates
- * following every inventory change of a name or address.
+ * provisioning address and 127.0.0.1 (when dns.enabled), the optional forwarder, and the optional
+ * dynamic updates following every inventory change of a name or address (these run even with the
+ * responder off, for sites that keep their own DNS).
  *
  * <p>Thread-safe after {@link #start}.
  */
@@ -43,7 +44,8 @@ public final class ClusterDns implements AutoCloseable {
   }
 
   /**
-   * Starts answering on {@code address} and 127.0.0.1.
+   * Starts answering on {@code address} and 127.0.0.1 (when enabled), and sending updates (when
+   * configured).
    *
    * @param initialSerial the first SOA serial (the daemon passes its start time in seconds)
    * @param onUpdateFailure told about each dynamic update given up (the daemon's event log)
@@ -66,7 +68,9 @@ public final class ClusterDns implements AutoCloseable {
       }
       Optional<Forwarder> fwd = config.forwarders().isEmpty() ? Optional.empty()
           : Optional.of(new Forwarder(config.forwarders(), FORWARD_TIMEOUT));
-      d.server = listen(group, at, config.port(), new DnsResponder(d.resolver, d.stats), fwd);
+      if (config.enabled()) {
+        d.server = listen(group, at, config.port(), new DnsResponder(d.resolver, d.stats), fwd);
+      }
       nodes.listen(d.listener);
       // A server that missed changes while the daemon was down catches up on what exists now.
       d.updater.ifPresent(u -> {
@@ -74,11 +78,14 @@ public final class ClusterDns implements AutoCloseable {
           u.leaseStarted(h.name(), h.address());
         }
       });
-      LOG.info("dns: zone {} (serial {}), reverse {}, on {} port {}{}{}", config.zone(), d.resolver.zone().serial(),
-          d.resolver.zone().apexes().subList(1, d.resolver.zone().apexes().size()),
-          at.stream().map(InetAddress::getHostAddress).toList(), d.server.port(),
-          fwd.isPresent() ? ", forwarding to " + config.forwarders() : ", other names REFUSED",
-          config.update().map(u -> ", updates to " + u.server().getAddress().getHostAddress() + ":" + u.server().getPort()).orElse(""));
+      if (d.server != null) {
+        LOG.info("dns: zone {} (serial {}), reverse {}, on {} port {}{}", config.zone(), d.resolver.zone().serial(),
+            d.resolver.zone().apexes().subList(1, d.resolver.zone().apexes().size()),
+            at.stream().map(InetAddress::getHostAddress).toList(), d.server.port(),
+            fwd.isPresent() ? ", forwarding to " + config.forwarders() : ", other names REFUSED");
+      }
+      config.update().ifPresent(u -> LOG.info("dns: updates of {}{} to {}:{}", u.zone(),
+          u.reverseZone().map(r -> " and " + r).orElse(""), u.server().getAddress().getHostAddress(), u.server().getPort()));
       return d;
     } catch (InterruptedException | RuntimeException e) {
       d.close();
@@ -105,8 +112,20 @@ public final class ClusterDns implements AutoCloseable {
     }
   }
 
-  /** The port bound (UDP and TCP). */
+  /** Whether the responder runs (dns.enabled); without it only dynamic updates do. */
+  public boolean answering() {
+    return server != null;
+  }
+
+  /**
+   * The port bound (UDP and TCP).
+   *
+   * @throws IllegalStateException when not {@link #answering()}
+   */
   public int port() {
+    if (server == null) {
+      throw new IllegalStateException("the DNS responder is off (dns.enabled = false)");
+    }
     return server.port();
   }
 
