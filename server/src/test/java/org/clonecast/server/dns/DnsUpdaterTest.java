@@ -3,9 +3,14 @@ package org.clonecast.server.dns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.channel.EventLoopGroup;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.config.DnsUpdateConfig;
 import org.xbill.DNS.DClass;
@@ -79,18 +84,18 @@ class DnsUpdaterTest {
    */
   @Test
   void aRefusedUpdateIsReportedOnceAndNotRetried() throws Exception {
-    io.netty.channel.EventLoopGroup group = org.clonecast.common.net.Transport.group(1, "dns-update-test");
+    EventLoopGroup group = Transport.group(1, "dns-update-test");
     DnsStats serverStats = new DnsStats();
-    try (DnsServer server = DnsServer.start(group, List.of(java.net.InetAddress.getLoopbackAddress()), 0,
+    try (DnsServer server = DnsServer.start(group, List.of(InetAddress.getLoopbackAddress()), 0,
         new DnsResponder(new DnsResolver(Fixtures.spec(24), new Fixtures.Directory(), 1, false), serverStats), Optional.empty())) {
       DnsUpdateConfig c = new DnsUpdateConfig(new InetSocketAddress("127.0.0.1", server.port()), CONFIG.zone(),
           CONFIG.reverseZone(), CONFIG.keyName(), CONFIG.keyAlgorithm(), CONFIG.keySecret());
-      java.util.concurrent.LinkedBlockingQueue<String> failures = new java.util.concurrent.LinkedBlockingQueue<>();
+      LinkedBlockingQueue<String> failures = new LinkedBlockingQueue<>();
       DnsStats stats = new DnsStats();
       try (DnsUpdater u = new DnsUpdater(c, 60, stats, failures::add)) {
         u.leaseStarted("node01", Ipv4.parse("10.77.0.11"));
-        String first = failures.poll(10, java.util.concurrent.TimeUnit.SECONDS);
-        String second = failures.poll(10, java.util.concurrent.TimeUnit.SECONDS);
+        String first = failures.poll(10, TimeUnit.SECONDS);
+        String second = failures.poll(10, TimeUnit.SECONDS);
         assertTrue(first != null && first.contains("add node01 10.77.0.11 in cluster.example.org.")
             && first.contains("answered NOTIMP") && first.contains("after 1 attempt"), String.valueOf(first));
         assertTrue(second != null && second.contains("in 0.77.10.in-addr.arpa."), String.valueOf(second));
@@ -99,7 +104,7 @@ class DnsUpdaterTest {
         assertEquals(2, serverStats.answers(Rcode.NOTIMP), "each update reached the server exactly once");
       }
     } finally {
-      group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
   }
 }
