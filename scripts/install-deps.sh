@@ -20,6 +20,9 @@ PACKAGES=(
   coreutils               # sha256sum, head, timeout
   e2fsprogs               # the demo's golden disk: mkfs.ext4 -d builds a filesystem from a folder
   fdisk                   # the demo's golden disk: sfdisk writes its partition table
+  bind9-dnsutils          # DnsLabIT: dig queries the cluster DNS
+  bind9                   # DnsLabIT: named (and tsig-keygen) receives the TSIG-signed dynamic updates
+  curl                    # DnsLabIT: a node fetches its iPXE script, so the daemon learns its address
 )
 
 # command   package that must provide it (checked after the install)
@@ -28,6 +31,7 @@ COMMANDS=(
   udp-sender:udpcast udp-receiver:udpcast nft:nftables ip:iproute2 tc:iproute2 ss:iproute2
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
   python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk
+  dig:bind9-dnsutils named:bind9 tsig-keygen:bind9 curl:curl
 )
 
 die() {

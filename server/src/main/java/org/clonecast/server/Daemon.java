@@ -12,6 +12,7 @@ import org.clonecast.common.net.Transport;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.RouterAdvertiser;
 import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.dns.ClusterDns;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
 import org.clonecast.server.http.EventRoutes;
@@ -41,6 +42,7 @@ public final class Daemon implements AutoCloseable {
   private EventLog events;
   private EventLoopGroup group;
   private HttpServer http;
+  private ClusterDns dns;
 
   private Daemon(ServeConfig config) {
     this.config = config;
@@ -85,8 +87,15 @@ public final class Daemon implements AutoCloseable {
     if (config.boot().routerAdvert()) {
       RouterAdvertiser.start(nif).ifPresent(running::push);
     }
+    if (config.dns().enabled() || config.dns().update().isPresent()) {
+      // The SOA serial starts at the start time, so a restarted daemon's serials still go up.
+      dns = ClusterDns.start(config.dns(), group, nodes, nif.address(), nif.prefixLength(), clock.millis() / 1000,
+          failure -> events.record("dns", Optional.empty(), Optional.empty(), failure));
+      running.push(dns);
+    }
     events.record("daemon", Optional.empty(), Optional.empty(),
-        "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port());
+        "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port()
+            + (dns == null || !dns.answering() ? "" : ", dns " + config.dns().zone() + " on port " + dns.port()));
     LOG.info("daemon: state in {}", config.stateDir());
   }
 
@@ -110,6 +119,11 @@ public final class Daemon implements AutoCloseable {
   /** The HTTP port actually bound. */
   public int httpPort() {
     return http.port();
+  }
+
+  /** The cluster DNS, when it answers (dns.enabled) or sends updates (dns.update.server). */
+  public Optional<ClusterDns> dns() {
+    return Optional.ofNullable(dns);
   }
 
   @Override
