@@ -2,6 +2,7 @@ package org.clonecast.server;
 
 import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayDeque;
@@ -9,8 +10,10 @@ import java.util.Deque;
 import java.util.Optional;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.config.TftpConfig;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
 import org.clonecast.server.http.EventRoutes;
@@ -19,6 +22,8 @@ import org.clonecast.server.http.NodeRoutes;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.tftp.IpxeLoaders;
+import org.clonecast.server.tftp.TftpServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,6 +45,7 @@ public final class Daemon implements AutoCloseable {
   private EventLog events;
   private EventLoopGroup group;
   private HttpServer http;
+  private TftpServer tftp;
 
   private Daemon(ServeConfig config) {
     this.config = config;
@@ -81,9 +87,27 @@ public final class Daemon implements AutoCloseable {
     new EventRoutes(events).register(routes);
     http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
     running.push(http);
+    if (config.tftp().enabled()) {
+      startTftp();
+    }
     events.record("daemon", Optional.empty(), Optional.empty(),
         "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port());
     LOG.info("daemon: state in {}", config.stateDir());
+  }
+
+  private void startTftp() throws IOException, InterruptedException {
+    TftpConfig c = config.tftp();
+    Files.createDirectories(c.root());
+    IpxeLoaders.sync(config.boot().ipxeDir(), c.root());
+    TftpTransfer.Settings transfer = new TftpTransfer.Settings(c.maxBlksizeFor(nif.mtu()), c.maxWindowsize(),
+        TftpConfig.RETRANSMIT_TIMEOUT, TftpConfig.MAX_RETRIES);
+    tftp = TftpServer.start(group, nif.address(), new TftpServer.Settings(c.port(), c.root(), transfer, c.maxTransfers()));
+    running.push(tftp);
+  }
+
+  /** The TFTP server, or null when tftp.enabled is false. */
+  public TftpServer tftp() {
+    return tftp;
   }
 
   /** Where the current netboot environment's files are served from. */

@@ -40,12 +40,24 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--http-port", paramLabel = "PORT", description = "HTTP port for nodes, API and dashboard (config: http.port; default: 8080).")
   Integer httpPort;
 
+  @Option(names = "--tftp-port", paramLabel = "PORT", description = "TFTP port on the provisioning address (config: tftp.port; default: 69).")
+  Integer tftpPort;
+
+  @Option(names = "--tftp-root", paramLabel = "DIR", description = "Directory served by TFTP; the iPXE loaders are copied into it (config: tftp.root; default: STATE-DIR/tftp).")
+  Path tftpRoot;
+
+  @Option(names = "--no-tftp", description = "Do not run the TFTP server (config: tftp.enabled = false).")
+  boolean noTftp;
+
   /** Flags as config keys, so the file and the command line go through one validation. */
   Map<String, String> overrides() {
     Map<String, String> m = new HashMap<>();
     if (iface != null) m.put("interface", iface);
     if (stateDir != null) m.put("state-dir", stateDir.toString());
     if (httpPort != null) m.put("http.port", httpPort.toString());
+    if (tftpPort != null) m.put("tftp.port", tftpPort.toString());
+    if (tftpRoot != null) m.put("tftp.root", tftpRoot.toString());
+    if (noTftp) m.put("tftp.enabled", "false");
     return m;
   }
 
