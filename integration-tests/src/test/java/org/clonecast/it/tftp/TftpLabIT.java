@@ -111,6 +111,26 @@ class TftpLabIT {
         "tftp://" + Lab.SERVER_IP + "/big.bin"), Map.of()), o);
   }
 
+  /**
+   * 1 % of the datagrams reaching the client are dropped: lost DATA is resent, after the client's
+   * ACK of the last block it has in order or after the timeout. Windowed only: in lock-step every
+   * loss costs a whole timeout (1 s here, 6 s with curl's own timeout option), too slow for a test.
+   */
+  @Test
+  void aLossyLinkStillDeliversEveryByte() throws IOException {
+    Host a = lab.agent(3);
+    lab.loss(a, 1);
+    try {
+      Path w = out("lossy-atftp.bin");
+      assertFetched(lab.spawn(a, "lossy-atftp", List.of("atftp", "--option", "windowsize 16", "--option", "blksize 1468",
+          "-g", "-r", "big.bin", "-l", w.toString(), Lab.SERVER_IP), Map.of()), w);
+    } finally {
+      lab.loss(a, 0);
+    }
+    await().atMost(RUN).until(() -> serve.log().lines().filter(x -> x.contains("done big.bin to /" + a.ip()))
+        .anyMatch(x -> x.contains("windowsize 16") && !x.endsWith(" 0 retransmits")));
+  }
+
   @Test
   void severalClientsAtOnce() throws IOException {
     List<LabProcess> ps = new ArrayList<>();

@@ -21,9 +21,11 @@ import java.util.Optional;
  *   <li>The EDK2 size probe: OACK with tsize, then the client's ERROR 8. It ends as {@link
  *       State#PROBE}, not as a failure.
  *   <li>Windowed sending: up to windowsize blocks are unacknowledged at once. An ACK inside the
- *       window slides it (ACKs are cumulative); stale, duplicate and future ACKs are ignored, which
- *       also prevents the Sorcerer's Apprentice syndrome. On timeout the window is resent from the
- *       first unacknowledged block, with exponential backoff and a retry limit.
+ *       window slides it (ACKs are cumulative) and, as RFC 7440 §4 wants, the window is then sent
+ *       from the block after it, so a gap the client reports is filled at once. Stale, duplicate and
+ *       future ACKs are ignored, which also prevents the Sorcerer's Apprentice syndrome. On timeout
+ *       the window is resent from the first unacknowledged block, with exponential backoff and a
+ *       retry limit.
  *   <li>Block numbers roll over from 65535 to 0, as tftp-hpa, atftp and iPXE expect, so files of
  *       more than 65535 blocks work. A file whose size is a multiple of blksize ends with an empty
  *       block.
@@ -281,7 +283,11 @@ public final class TftpTransfer {
             }
         }
         retries = 0;
-        sendWindow(out, false);
+        // RFC 7440 §4: a receiver that sees a gap ACKs the last block it has in order, so an ACK
+        // below the last block sent means the rest of that window was lost: resend from the block
+        // after it at once (go-back-N) instead of waiting for the timeout. Clients ACK only at
+        // window ends otherwise, so in a clean transfer nothing is sent twice.
+        sendWindow(out, acked < sentUpTo);
         deadline = nowNanos + timeoutNanos;
     }
 
@@ -309,7 +315,7 @@ public final class TftpTransfer {
         return step(out);
     }
 
-    /** Appends DATA from the first unacknowledged block (resend) or after the last sent one (slide). */
+    /** Appends DATA from the first unacknowledged block (resend) or after the last sent one (new blocks only). */
     private void sendWindow(List<Output> out, boolean resend) {
         long from = resend ? acked + 1 : sentUpTo + 1;
         long to = Math.min(acked + windowsize, lastBlock);

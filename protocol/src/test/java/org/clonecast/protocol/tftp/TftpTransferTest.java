@@ -134,12 +134,16 @@ class TftpTransferTest {
         assertEquals(TftpOptions.of("windowsize", "4"), oack(t.begin(0)));
         assertTrue(ack(t, 1, 1).send().isEmpty(), "only ACK 0 answers an OACK");
         assertEquals(List.of(1, 2, 3, 4), data(ack(t, 0, 2)).stream().map(SendData::block).toList());
-        assertEquals(List.of(5, 6), data(ack(t, 2, 3)).stream().map(SendData::block).toList(), "an ACK inside the window slides it");
-        assertTrue(ack(t, 1, 4).send().isEmpty(), "stale");
-        assertTrue(ack(t, 2, 5).send().isEmpty(), "duplicate");
-        assertTrue(ack(t, 9, 6).send().isEmpty(), "not sent yet");
+        assertEquals(List.of(5, 6, 7, 8), data(ack(t, 4, 3)).stream().map(SendData::block).toList(), "a full window ACKed: the next one");
+        assertEquals(0, t.retransmits());
+        Step gap = ack(t, 6, 4);
+        assertEquals(List.of(new SendData(7, 3072, 512, true), new SendData(8, 3584, 512, true), new SendData(9, 4096, 512, false),
+                new SendData(10, 4608, 512, false)), gap.send(), "an ACK inside the window slides it and fills the gap at once");
+        assertTrue(ack(t, 5, 5).send().isEmpty(), "stale");
+        assertTrue(ack(t, 6, 6).send().isEmpty(), "duplicate: no second resend (Sorcerer's Apprentice)");
+        assertTrue(ack(t, 11, 7).send().isEmpty(), "not sent yet");
         assertEquals(3, t.ignored() - 1, "plus the ACK 1 during negotiation");
-        assertEquals(List.of(7, 8, 9, 10), data(ack(t, 6, 7)).stream().map(SendData::block).toList());
+        assertEquals(List.of(11, 12, 13, 14), data(ack(t, 10, 8)).stream().map(SendData::block).toList());
     }
 
     @Test
@@ -147,10 +151,13 @@ class TftpTransferTest {
         TftpTransfer t = TftpTransfer.create(rrq("windowsize", "4"), 512 * 20, SETTINGS);
         t.begin(0);
         ack(t, 0, 0);
+        ack(t, 2, 50);
+        assertEquals(2, t.retransmits(), "blocks 3 and 4 after the gap");
         Step s = ack(t, 2, 100);
-        assertEquals(100 + SEC, s.deadlineNanos());
-        assertTrue(t.onTimeout(100 + SEC - 1).send().isEmpty(), "early timer: nothing");
-        long now = 100 + SEC;
+        assertTrue(s.send().isEmpty(), "a duplicate ACK neither resends nor moves the deadline");
+        assertEquals(50 + SEC, s.deadlineNanos());
+        assertTrue(t.onTimeout(50 + SEC - 1).send().isEmpty(), "early timer: nothing");
+        long now = 50 + SEC;
         long[] waits = {2, 4, 8, 8};
         Step r = t.onTimeout(now);
         assertEquals(List.of(new SendData(3, 1024, 512, true), new SendData(4, 1536, 512, true),
@@ -161,7 +168,7 @@ class TftpTransferTest {
             r = t.onTimeout(now);
             assertEquals(State.SENDING, r.state());
         }
-        assertEquals(20, t.retransmits());
+        assertEquals(22, t.retransmits());
         r = t.onTimeout(r.deadlineNanos());
         assertEquals(State.FAILED, r.state());
         assertEquals("no ACK for block 3 after 5 retransmissions", t.failure());

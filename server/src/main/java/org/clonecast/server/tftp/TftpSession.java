@@ -48,6 +48,7 @@ final class TftpSession extends SimpleChannelInboundHandler<DatagramPacket> {
   private volatile boolean heard;
   private long startNanos;
   private ScheduledFuture<?> timer;
+  private long timerAt;
   private boolean ended;
   private long retransmitsCounted;
   private long ignoredCounted;
@@ -128,10 +129,15 @@ final class TftpSession extends SimpleChannelInboundHandler<DatagramPacket> {
         case PROBE -> "size probe";
         default -> "FAILED: " + machine.failure();
       });
-    } else if (timer == null) {
-      // One timer at a time: when it fires early (the deadline moved on) the machine does
-      // nothing and the next apply schedules it again for the new deadline.
-      long delay = Math.max(0, step.deadlineNanos() - System.nanoTime());
+    } else if (timer == null || step.deadlineNanos() - timerAt < 0) {
+      // One timer at a time. Usually the deadline only moves later: the timer then fires early,
+      // the machine does nothing, and this schedules it again. After a backed-off resend an ACK
+      // brings the deadline nearer, so the timer is replaced.
+      if (timer != null) {
+        timer.cancel(false);
+      }
+      timerAt = step.deadlineNanos();
+      long delay = Math.max(0, timerAt - System.nanoTime());
       timer = ctx.executor().schedule(() -> onTimer(ctx), delay, TimeUnit.NANOSECONDS);
     }
   }
