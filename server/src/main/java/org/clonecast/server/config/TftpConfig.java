@@ -9,7 +9,7 @@ import org.clonecast.protocol.tftp.TftpTransfer;
 
 /**
  * The daemon's TFTP server (docs/tftp.md): read-only, serving {@code root} on the provisioning
- * address.
+ * address. Immutable.
  *
  * @param enabled whether the server runs at all
  * @param port UDP port of requests on the provisioning address (0 picks one, for tests)

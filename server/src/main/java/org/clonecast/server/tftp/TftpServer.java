@@ -158,7 +158,8 @@ public final class TftpServer implements AutoCloseable {
         stats.busy.increment();
         send(ctx.channel(), client, new TftpError(Tftp.ERR_NOT_DEFINED,
             "server busy: " + settings.maxTransfers() + " transfers running; try again"));
-        LOG.warn("tftp: busy, refused {} from {} ({} transfers running)", rrq.filename(), client, settings.maxTransfers());
+        warn.warn("tftp: busy, refused " + rrq.filename() + " from " + client + " (" + settings.maxTransfers()
+            + " transfers running; raise tftp.max-transfers?)", null);
         return;
       }
       TftpRoot.Lookup lookup = root.open(rrq.filename());
@@ -266,11 +267,13 @@ public final class TftpServer implements AutoCloseable {
     private final AtomicLong last = new AtomicLong(System.nanoTime() - INTERVAL);
     private final AtomicInteger suppressed = new AtomicInteger();
 
+    /** @param cause what went wrong, or null for a plain condition */
     void warn(String what, Throwable cause) {
       long now = System.nanoTime();
       long prev = last.get();
       if (now - prev >= INTERVAL && last.compareAndSet(prev, now)) {
-        LOG.warn("{} ({} similar suppressed): {}", what, suppressed.getAndSet(0), cause.toString());
+        int skipped = suppressed.getAndSet(0);
+        LOG.warn("{}{}{}", what, cause == null ? "" : ": " + cause, skipped == 0 ? "" : " (" + skipped + " more warnings suppressed)");
       } else {
         suppressed.incrementAndGet();
       }
