@@ -22,7 +22,10 @@ PACKAGES=(
   fdisk                   # the demo's golden disk: sfdisk writes its partition table
   bind9-dnsutils          # DnsLabIT: dig queries the cluster DNS
   bind9                   # DnsLabIT: named (and tsig-keygen) receives the TSIG-signed dynamic updates
-  curl                    # DnsLabIT: a node fetches its iPXE script, so the daemon learns its address
+  ipxe                    # iPXE loaders the daemon serves by TFTP (undionly.kpxe, ipxe.efi, snponly.efi)
+  tftp-hpa                # TFTP interop client (TftpLabIT)
+  atftp                   # TFTP interop client with windowsize/blksize (TftpLabIT)
+  curl                    # TFTP interop client (TftpLabIT); DnsLabIT: a node fetches its iPXE script
 )
 
 # command   package that must provide it (checked after the install)
@@ -31,7 +34,8 @@ COMMANDS=(
   udp-sender:udpcast udp-receiver:udpcast nft:nftables ip:iproute2 tc:iproute2 ss:iproute2
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
   python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk
-  dig:bind9-dnsutils named:bind9 tsig-keygen:bind9 curl:curl
+  dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
+  tftp:tftp-hpa atftp:atftp curl:curl
 )
 
 die() {

@@ -45,6 +45,7 @@ public final class Prereqs {
       Map.entry("tsig-keygen", "bind9"),
       Map.entry("dnsmasq", "dnsmasq-base"),
       Map.entry("tftp", "tftp-hpa"),
+      Map.entry("atftp", "atftp"),
       Map.entry("in.tftpd", "tftpd-hpa"),
       Map.entry("dhclient", "isc-dhcp-client"),
       Map.entry("qemu-system-x86_64", "qemu-system-x86"),
