@@ -13,6 +13,11 @@ import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.RouterAdvertiser;
+import org.clonecast.server.http.Reply;
+import org.clonecast.server.metrics.DaemonMetrics;
+import org.clonecast.server.metrics.Metrics;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.charset.StandardCharsets;
 import org.clonecast.server.config.ServeConfig;
 import org.clonecast.server.dns.ClusterDns;
 import org.clonecast.server.config.TftpConfig;
@@ -41,6 +46,7 @@ public final class Daemon implements AutoCloseable {
 
   private final ServeConfig config;
   private final Deque<AutoCloseable> running = new ArrayDeque<>();
+  private final Metrics metrics = new Metrics();
   private NetInterface nif;
   private Database db;
   private NodeStore nodes;
@@ -88,16 +94,26 @@ public final class Daemon implements AutoCloseable {
         () -> "http://" + host + ":" + http.port()).register(routes);
     new NodeRoutes(nodes, events).register(routes);
     new EventRoutes(events).register(routes);
+    routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
+        ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
+            metrics.render().getBytes(StandardCharsets.UTF_8), java.util.Map.of())
+        : Reply.error(HttpResponseStatus.METHOD_NOT_ALLOWED, "metrics are read-only; use GET"));
     http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
     running.push(http);
+    DaemonMetrics.http(metrics, http.stats());
+    DaemonMetrics.nodes(metrics, nodes);
     if (config.boot().routerAdvert()) {
-      RouterAdvertiser.start(nif).ifPresent(running::push);
+      RouterAdvertiser.start(nif).ifPresent(ra -> {
+        running.push(ra);
+        DaemonMetrics.routerAdverts(metrics, ra);
+      });
     }
     if (config.dns().enabled() || config.dns().update().isPresent()) {
       // The SOA serial starts at the start time, so a restarted daemon's serials still go up.
       dns = ClusterDns.start(config.dns(), group, nodes, nif.address(), nif.prefixLength(), clock.millis() / 1000,
           failure -> events.record("dns", Optional.empty(), Optional.empty(), failure));
       running.push(dns);
+      DaemonMetrics.dns(metrics, dns.stats());
     }
     if (config.tftp().enabled()) {
       startTftp();
@@ -116,6 +132,7 @@ public final class Daemon implements AutoCloseable {
         TftpConfig.RETRANSMIT_TIMEOUT, TftpConfig.MAX_RETRIES);
     tftp = TftpServer.start(group, nif.address(), new TftpServer.Settings(c.port(), c.root(), transfer, c.maxTransfers()));
     running.push(tftp);
+    DaemonMetrics.tftp(metrics, tftp.stats());
   }
 
   /** The TFTP server, or null when tftp.enabled is false. */
