@@ -9,9 +9,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A tiny reader for classic pcap files (not pcapng) holding Ethernet/IPv4/UDP: the 24-byte global
- * header (magic in either byte order, micro- or nanosecond timestamps, link type must be 1 =
- * Ethernet), then 16-byte record headers each followed by the captured frame. Non-IPv4, non-UDP and
+ * A tiny reader for captures holding Ethernet/IPv4/UDP. Classic pcap: the 24-byte global header
+ * (magic in either byte order, micro- or nanosecond timestamps, link type must be 1 = Ethernet),
+ * then 16-byte record headers each followed by the captured frame. pcapng (what tshark and
+ * dumpcap write by default): section header, interface description and enhanced/simple packet
+ * blocks; other blocks are skipped. Non-IPv4, non-UDP and
  * fragmented packets are skipped; a truncated UDP payload is an error, since golden packets must be
  * complete. The UDP payload is cut at the UDP length, so Ethernet padding never leaks into it.
  */
@@ -44,6 +46,9 @@ public final class Pcap {
     /** Reads every UDP/IPv4 datagram of a classic pcap file. */
     public static List<Udp> readUdp(Path file) throws IOException {
         ByteBuffer in = ByteBuffer.wrap(Files.readAllBytes(file));
+        if (in.remaining() >= 12 && in.getInt(0) == PCAPNG_SHB) {
+            return readPcapng(in, file);
+        }
         if (in.remaining() < 24) {
             throw new IOException(file + ": " + in.remaining() + " bytes, too short for a pcap global header");
         }
@@ -80,6 +85,57 @@ public final class Pcap {
             if (udp != null) {
                 out.add(udp);
             }
+        }
+        return out;
+    }
+
+    private static final int PCAPNG_SHB = 0x0A0D0D0A;
+    private static final int PCAPNG_BYTE_ORDER = 0x1A2B3C4D;
+    private static final int PCAPNG_IDB = 1;
+    private static final int PCAPNG_SPB = 3;
+    private static final int PCAPNG_EPB = 6;
+
+    /** pcapng: blocks of (type, total length, body, total length); timestamps assumed in µs (the default). */
+    private static List<Udp> readPcapng(ByteBuffer in, Path file) throws IOException {
+        List<Udp> out = new ArrayList<>();
+        List<Integer> linkTypes = new ArrayList<>();
+        int frame = 0;
+        while (in.remaining() >= 12) {
+            int start = in.position();
+            int type = in.getInt(start);
+            if (type == PCAPNG_SHB) {
+                in.order(ByteOrder.BIG_ENDIAN);
+                if (in.getInt(start + 8) != PCAPNG_BYTE_ORDER) {
+                    in.order(ByteOrder.LITTLE_ENDIAN);
+                }
+                linkTypes.clear();
+            }
+            int total = in.getInt(start + 4);
+            if (total < 12 || total % 4 != 0 || total > in.remaining()) {
+                throw new IOException(file + ": pcapng block at " + start + " has length " + total);
+            }
+            if (type == PCAPNG_IDB) {
+                linkTypes.add(in.getShort(start + 8) & 0xFFFF);
+            } else if (type == PCAPNG_EPB || type == PCAPNG_SPB) {
+                int iface = type == PCAPNG_EPB ? in.getInt(start + 8) : 0;
+                long micros = type == PCAPNG_EPB ? (in.getInt(start + 12) & 0xFFFF_FFFFL) << 32 | (in.getInt(start + 16) & 0xFFFF_FFFFL) : 0;
+                int dataOff = type == PCAPNG_EPB ? start + 28 : start + 12;
+                int caplen = type == PCAPNG_EPB ? in.getInt(start + 20) : Math.min(in.getInt(start + 8), total - 16);
+                if (caplen < 0 || dataOff + caplen > start + total) {
+                    throw new IOException(file + ": pcapng packet " + frame + " caplen " + caplen + " beyond its block");
+                }
+                if (iface >= linkTypes.size() || linkTypes.get(iface) != LINKTYPE_ETHERNET) {
+                    throw new IOException(file + ": pcapng packet " + frame + " is not on an Ethernet interface");
+                }
+                byte[] data = new byte[caplen];
+                in.get(dataOff, data);
+                Udp udp = parseEthernet(frame, micros, data, file);
+                if (udp != null) {
+                    out.add(udp);
+                }
+                frame++;
+            }
+            in.position(start + total);
         }
         return out;
     }
