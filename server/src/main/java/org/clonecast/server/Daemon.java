@@ -9,8 +9,15 @@ import java.util.Deque;
 import java.util.Optional;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.wire.Ipv4;
+import org.clonecast.server.boot.BootFileSelector;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.config.DhcpConfig;
 import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.dhcp.DhcpResponder;
+import org.clonecast.server.dhcp.DhcpServer;
+import org.clonecast.server.dhcp.DhcpStats;
+import org.clonecast.server.dhcp.LeaseStore;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
 import org.clonecast.server.http.EventRoutes;
@@ -40,6 +47,8 @@ public final class Daemon implements AutoCloseable {
   private EventLog events;
   private EventLoopGroup group;
   private HttpServer http;
+  private DhcpServer dhcp;
+  private final DhcpStats dhcpStats = new DhcpStats();
 
   private Daemon(ServeConfig config) {
     this.config = config;
@@ -77,13 +86,34 @@ public final class Daemon implements AutoCloseable {
     // With port 0 (tests) the port is known only after binding; boot scripts read it then.
     new BootRoutes(policy, nodes, events, config.boot().ipxeDir(), bootenvDir(),
         () -> "http://" + host + ":" + http.port()).register(routes);
-    new NodeRoutes(nodes, events).register(routes);
+    new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
+        .register(routes);
     new EventRoutes(events).register(routes);
     http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
     running.push(http);
+    startDhcp(clock, policy);
     events.record("daemon", Optional.empty(), Optional.empty(),
         "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port());
     LOG.info("daemon: state in {}", config.stateDir());
+  }
+
+  private void startDhcp(Clock clock, BootPolicy policy) throws InterruptedException {
+    if (config.dhcp().mode() == DhcpConfig.Mode.OFF) {
+      LOG.info("dhcp: off");
+      return;
+    }
+    LeaseStore leases = new LeaseStore(db);
+    BootFileSelector boot = new BootFileSelector(config.boot(), nif.address(), http::port);
+    DhcpResponder responder = new DhcpResponder(config.dhcp(), nif.address(), nif.prefixLength(), boot, policy, nodes,
+        leases.loadAll());
+    // The wildcard address: broadcast DISCOVERs arrive only there; SO_BINDTODEVICE keeps it to the interface.
+    dhcp = DhcpServer.start(config.dhcp(), nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, clock);
+    running.push(dhcp);
+  }
+
+  /** The DHCP responder's counters (all zero when it is off). */
+  public DhcpStats dhcpStats() {
+    return dhcpStats;
   }
 
   /** Where the current netboot environment's files are served from. */

@@ -40,12 +40,20 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--http-port", paramLabel = "PORT", description = "HTTP port for nodes, API and dashboard (config: http.port; default: 8080).")
   Integer httpPort;
 
+  @Option(names = "--dhcp", paramLabel = "full|proxy|off", description = "DHCP responder: full server, proxyDHCP beside the site's DHCP server (answers only PXE clients), or off (config: dhcp.mode; default: proxy).")
+  String dhcpMode;
+
+  @Option(names = "--range", paramLabel = "FIRST,LAST", description = "Address pool for --dhcp full, on the interface's subnet (config: dhcp.range).")
+  String range;
+
   /** Flags as config keys, so the file and the command line go through one validation. */
   Map<String, String> overrides() {
     Map<String, String> m = new HashMap<>();
     if (iface != null) m.put("interface", iface);
     if (stateDir != null) m.put("state-dir", stateDir.toString());
     if (httpPort != null) m.put("http.port", httpPort.toString());
+    if (dhcpMode != null) m.put("dhcp.mode", dhcpMode);
+    if (range != null) m.put("dhcp.range", range);
     return m;
   }
 
@@ -61,7 +69,7 @@ public final class ServeCommand implements Callable<Integer> {
     Daemon daemon;
     try {
       daemon = Daemon.start(config, Clock.systemUTC());
-    } catch (StoreException | IllegalArgumentException e) {
+    } catch (StoreException | IllegalArgumentException | IllegalStateException e) {
       throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage(), e);
     } catch (io.netty.channel.unix.Errors.NativeIoException | java.net.BindException e) {
       throw new CliException(ExitCodes.ENVIRONMENT, "cannot listen: " + e.getMessage()
@@ -73,7 +81,7 @@ public final class ServeCommand implements Callable<Integer> {
       stopped.countDown();
     })) {
       System.out.println("clonecast serve: ready on " + daemon.nif().name() + " (" + daemon.nif().address().getHostAddress()
-          + "), http port " + daemon.httpPort() + ", state in " + config.stateDir());
+          + "), http port " + daemon.httpPort() + ", dhcp " + config.dhcp().mode().id() + ", state in " + config.stateDir());
       System.out.flush();
       stopped.await();
     }

@@ -11,9 +11,12 @@ import java.util.Objects;
  * @param efiLoader the EFI x64 loader handed to firmware: ipxe.efi (own drivers) or snponly.efi
  *     (the firmware's network driver)
  * @param kernelArgs extra kernel command line for the netboot environment (e.g. console=ttyS0)
+ * @param biosLoader the iPXE binary BIOS PXE ROMs load over TFTP (undionly.kpxe: the ROM's UNDI driver)
+ * @param arm64Loader the iPXE binary for ARM64 UEFI (arch 11 and HTTP boot 19), from ipxeDir
  */
-public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs) {
+public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, String biosLoader, String arm64Loader) {
   public static final Path DEFAULT_IPXE_DIR = Path.of("/usr/lib/ipxe");
+  private static final java.util.regex.Pattern FILE = java.util.regex.Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,99}");
 
   public BootConfig {
     Objects.requireNonNull(ipxeDir);
@@ -21,12 +24,19 @@ public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs) {
     if (!efiLoader.equals("ipxe.efi") && !efiLoader.equals("snponly.efi")) {
       throw new ConfigException("boot.efi-loader " + efiLoader + " is invalid; use ipxe.efi or snponly.efi");
     }
+    for (String[] kv : new String[][] {{"boot.bios-loader", biosLoader}, {"boot.arm64-loader", arm64Loader}}) {
+      if (!FILE.matcher(kv[1]).matches()) {
+        throw new ConfigException(kv[0] + " " + kv[1] + " is invalid; give a file name in boot.ipxe-dir, e.g. undionly.kpxe");
+      }
+    }
   }
 
   static BootConfig from(ConfigFile f) {
     return new BootConfig(
         f.path("boot.ipxe-dir").orElse(DEFAULT_IPXE_DIR),
         f.string("boot.efi-loader", "ipxe.efi"),
-        f.string("boot.kernel-args", ""));
+        f.string("boot.kernel-args", ""),
+        f.string("boot.bios-loader", "undionly.kpxe"),
+        f.string("boot.arm64-loader", "snp-arm64.efi"));
   }
 }

@@ -11,8 +11,9 @@ import java.util.Objects;
  * @param stateDir database, API token, image store and cached netboot environment
  * @param http the HTTP server
  * @param boot what nodes boot
+ * @param dhcp the DHCP responder
  */
-public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, BootConfig boot) {
+public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, BootConfig boot, DhcpConfig dhcp) {
   public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/clonecast");
 
   public ServeConfig {
@@ -20,6 +21,7 @@ public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, 
     Objects.requireNonNull(stateDir, "stateDir");
     Objects.requireNonNull(http, "http");
     Objects.requireNonNull(boot, "boot");
+    Objects.requireNonNull(dhcp, "dhcp");
   }
 
   /**
@@ -34,7 +36,8 @@ public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, 
         iface,
         f.path("state-dir").orElse(DEFAULT_STATE_DIR),
         HttpConfig.from(f),
-        BootConfig.from(f));
+        BootConfig.from(f),
+        DhcpConfig.from(f));
     f.requireAllUsed();
     return c;
   }
