@@ -20,6 +20,10 @@ PACKAGES=(
   coreutils               # sha256sum, head, timeout
   e2fsprogs               # the demo's golden disk: mkfs.ext4 -d builds a filesystem from a folder
   fdisk                   # the demo's golden disk: sfdisk writes its partition table
+  udhcpc                  # DhcpLabIT: a busybox DHCP client against clonecast serve
+  isc-dhcp-client         # DhcpLabIT: dhclient
+  kea-admin               # DhcpLabIT: perfdhcp (load through a relay)
+  dnsmasq-base            # DhcpLabIT: the site DHCP server beside proxy mode
 )
 
 # command   package that must provide it (checked after the install)
@@ -28,6 +32,7 @@ COMMANDS=(
   udp-sender:udpcast udp-receiver:udpcast nft:nftables ip:iproute2 tc:iproute2 ss:iproute2
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
   python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk
+  udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base
 )
 
 die() {
