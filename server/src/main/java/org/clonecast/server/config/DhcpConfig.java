@@ -23,6 +23,9 @@ import org.clonecast.protocol.wire.Ipv4;
  * @param port UDP port for DHCP (67; tests may move it)
  * @param proxyPort UDP port for PXE boot-server requests (4011)
  * @param relays subnets behind DHCP relays (giaddr), each with its own pool
+ *
+ * <p>Immutable; thread-safe. Whether the range lies on the interface's subnet is checked when the
+ * daemon starts (the interface is known only then).
  */
 public record DhcpConfig(
     Mode mode,

@@ -288,7 +288,8 @@ public final class DhcpResponder {
     subnetOptions(b, p, scope, mac);
     String what = type.name().toLowerCase(java.util.Locale.ROOT) + " " + ip.getHostAddress();
     if (bootClient) {
-      Optional<BootFile> f = bootFile(p, mac, ip);
+      // The inventory records the address once it is the node's (ACK), not when merely offered.
+      Optional<BootFile> f = bootFile(p, mac, type == DhcpMessageType.ACK ? ip : DhcpPacket.ZERO);
       if (f.isPresent()) {
         bootOptions(b, p, f.get(), false);
         what += ", boot " + f.get().file() + " (" + f.get().reason() + ")";
@@ -314,7 +315,12 @@ public final class DhcpResponder {
   }
 
   private Result nak(DhcpPacket p, MacAddress mac, String reason) {
-    DhcpPacket n = DhcpPacketBuilder.replyTo(p).type(DhcpMessageType.NAK)
+    DhcpPacketBuilder b = DhcpPacketBuilder.replyTo(p);
+    if (Ipv4.toInt(p.giaddr()) != 0) {
+      // RFC 2131 §4.3.2: so that the relay broadcasts it (the client may no longer have its address).
+      b.flags(p.flags() | FLAG_BROADCAST);
+    }
+    DhcpPacket n = b.type(DhcpMessageType.NAK)
         .option(new DhcpOption.Address(OPT_SERVER_ID, self))
         .option(new DhcpOption.Text(OPT_MESSAGE, reason.length() > 200 ? reason.substring(0, 200) : reason))
         .build();
@@ -378,7 +384,10 @@ public final class DhcpResponder {
   /**
    * Where a reply goes (RFC 2131 §4.1): the boot-server port answers its sender; a relayed request
    * goes to the relay's server port; a renewal (ciaddr set) to the client's address; everything
-   * else is broadcast, which every PXE client tried accepts (no ARP tricks needed).
+   * else is broadcast. Deliberate deviation: RFC 2131 says a client without the broadcast flag
+   * SHOULD get its OFFER/ACK unicast to chaddr and yiaddr, which needs raw sockets or ARP-table
+   * injection; every PXE client tried (iPXE BIOS and EFI, EDK2) and udhcpc and dhclient accept the
+   * broadcast.
    */
   InetSocketAddress destination(DhcpPacket p, DhcpMessageType type, boolean bootPort, InetSocketAddress from) {
     if (bootPort) {

@@ -89,7 +89,6 @@ public final class DhcpServer implements AutoCloseable {
         .group(loop)
         .channel(Transport.datagram())
         .option(ChannelOption.SO_BROADCAST, true)
-        .option(ChannelOption.SO_REUSEADDR, true)
         .option(ChannelOption.SO_RCVBUF, 1 << 20)
         // A DHCP message fits 1500 octets; read many per wake-up so one commit covers a burst.
         .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(2048).maxMessagesPerRead(64))

@@ -14,6 +14,8 @@ import org.clonecast.protocol.wire.MacAddress;
  * @param state see {@link State}
  * @param expiresMillis epoch ms when the offer, lease or quarantine ends (wall clock: leases
  *     outlive the process, so a monotonic clock would not do)
+ *
+ * <p>Immutable; thread-safe.
  */
 public record Lease(Inet4Address ip, Optional<MacAddress> mac, Lease.State state, long expiresMillis) {
   /** Where an address is in its life. Only {@link #OFFERED} is never stored. */

@@ -159,6 +159,8 @@ class DhcpHandlerTest {
         .map(x -> ((DhcpOption.Seconds) x).seconds()).toList());
     assertEquals(Ipv4.parse("10.77.0.254"), o.option(DhcpOption.Addresses.class).orElseThrow().addresses().get(0));
     assertEquals(NodeState.DISCOVERED, nodes.find(MAC).orElseThrow().state(), "a new MAC is discovered");
+    assertEquals(Optional.of("bios"), nodes.find(MAC).orElseThrow().arch());
+    assertEquals(Optional.empty(), nodes.find(MAC).orElseThrow().ip(), "an offered address is not the node's yet");
 
     var ack = exchange(ch, pxe(DhcpMessageType.REQUEST, 0).option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
         .option(new DhcpOption.Address(OPT_REQUESTED_IP, o.yiaddr())).build(), CLIENT);
@@ -166,6 +168,7 @@ class DhcpHandlerTest {
     assertEquals(o.yiaddr(), ack.getKey().yiaddr());
     assertEquals(List.of(new Lease(o.yiaddr(), Optional.of(MAC), Lease.State.BOUND, now + 600_000)),
         new LeaseStore(db).loadAll(), "stored before the ACK left");
+    assertEquals(Optional.of(o.yiaddr().getHostAddress()), nodes.find(MAC).orElseThrow().ip());
 
     now += 5000;
     var ipxeOffer = exchange(ch, ipxe(DhcpMessageType.DISCOVER).build(), CLIENT);
@@ -221,6 +224,12 @@ class DhcpHandlerTest {
         new InetSocketAddress(local, 67));
     assertEquals(Ipv4.parse("10.77.0.100"), o2.getKey().yiaddr());
     assertNull(exchange(ch, plain(DhcpMessageType.DISCOVER, MAC).giaddr(Ipv4.parse("10.99.0.1")).build(), CLIENT), "unknown subnet");
+    // a NAK through the relay asks it to broadcast
+    var nak = exchange(ch, plain(DhcpMessageType.REQUEST, MAC).giaddr(relay)
+        .option(new DhcpOption.Address(OPT_REQUESTED_IP, Ipv4.parse("10.77.0.120"))).build(), new InetSocketAddress(relay, 67));
+    assertEquals(Optional.of(DhcpMessageType.NAK), nak.getKey().messageType());
+    assertEquals(new InetSocketAddress(relay, 67), nak.getValue());
+    assertTrue(nak.getKey().broadcastFlag());
   }
 
   @Test
