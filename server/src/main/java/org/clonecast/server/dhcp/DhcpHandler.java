@@ -140,6 +140,7 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
       warn("dhcp: storing " + changes.size() + " leases failed; their replies are not sent", e);
       return false;
     }
+    stats.countCommit();
     recorded.forEach(events::publish);
     return true;
   }

@@ -316,6 +316,21 @@ class DhcpHandlerTest {
     }
     assertEquals(20, stats.tx(DhcpMessageType.OFFER));
     assertEquals(20, events.recent(100).stream().filter(e -> e.message().startsWith("offer")).count());
+    assertEquals(1, stats.commits(), "one transaction for the burst");
+    DatagramPacket[] acks = new DatagramPacket[20];
+    for (int i = 0; i < acks.length; i++) {
+      MacAddress m = new MacAddress(0x020000000100L + i);
+      acks[i] = datagram(plain(DhcpMessageType.REQUEST, m).option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
+          .option(new DhcpOption.Address(OPT_REQUESTED_IP, Ipv4.parse("10.77.0." + (100 + i)))).build(), CLIENT);
+    }
+    ch.writeInbound((Object[]) acks);
+    for (int i = 0; i < acks.length; i++) {
+      DatagramPacket out = ch.readOutbound();
+      assertEquals(Optional.of(DhcpMessageType.ACK), DhcpPacket.decode(out.content()).messageType(), "reply " + i);
+      out.release();
+    }
+    assertEquals(2, stats.commits(), "20 leases in one transaction");
+    assertEquals(20, new LeaseStore(db).loadAll().size());
   }
 
   @Test
