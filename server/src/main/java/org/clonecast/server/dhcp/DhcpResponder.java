@@ -93,7 +93,20 @@ public final class DhcpResponder {
       local = new Scope(new LeaseTable(self, prefix, range, self, config.leaseSeconds()), prefix,
           Ipv4.broadcast(self, prefix), config.router());
       List<Lease> rest = local.table().load(leases);
+      List<String> seen = new ArrayList<>(List.of(subnet(self, prefix)));
       for (DhcpConfig.RelaySubnet r : config.relays()) {
+        int shorter = Math.min(prefix, r.prefix());
+        if (Ipv4.sameSubnet(self, r.network(), shorter)) {
+          throw new IllegalArgumentException("dhcp.relay." + r.name() + ".subnet " + subnet(r.network(), r.prefix())
+              + " overlaps the provisioning subnet " + subnet(self, prefix) + "; relayed subnets lie behind a router");
+        }
+        for (Scope other : relayed) {
+          if (other.table().onSubnet(r.network()) || Ipv4.sameSubnet(r.network(), other.broadcast(), r.prefix())) {
+            throw new IllegalArgumentException("dhcp.relay." + r.name() + ".subnet " + subnet(r.network(), r.prefix())
+                + " overlaps another relayed subnet (" + String.join(", ", seen) + "); give each relay its own subnet");
+          }
+        }
+        seen.add(subnet(r.network(), r.prefix()));
         LeaseTable t = new LeaseTable(r.network(), r.prefix(), r.range(), self, config.leaseSeconds());
         rest = t.load(rest);
         relayed.add(new Scope(t, r.prefix(), Ipv4.broadcast(r.network(), r.prefix()), r.router()));

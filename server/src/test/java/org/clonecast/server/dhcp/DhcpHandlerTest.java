@@ -232,6 +232,30 @@ class DhcpHandlerTest {
     assertTrue(nak.getKey().broadcastFlag());
   }
 
+  /** The message of the start-up error {@code c} causes. */
+  String rejected(DhcpConfig c) {
+    BootConfig boot = new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", "undionly.kpxe", "snp-arm64.efi");
+    return org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new DhcpResponder(c, SELF, 24,
+        new BootFileSelector(boot, SELF, () -> 8080), new BootPolicy(nodes, ""), nodes, List.of())).getMessage();
+  }
+
+  static DhcpConfig full(Optional<DhcpConfig.Range> range, DhcpConfig.RelaySubnet... relays) {
+    return new DhcpConfig(DhcpConfig.Mode.FULL, range, 600, Optional.empty(), List.of(), Optional.empty(), 67, 4011, List.of(relays));
+  }
+
+  @Test
+  void poolsMustLieOnTheirSubnets() {
+    Optional<DhcpConfig.Range> good = config(DhcpConfig.Mode.FULL).range();
+    String e = rejected(full(Optional.of(new DhcpConfig.Range(Ipv4.parse("10.9.0.100"), Ipv4.parse("10.9.0.150")))));
+    assertTrue(e.contains("outside the provisioning subnet 10.77.0.0/24"), e);
+    e = rejected(full(good, new DhcpConfig.RelaySubnet("bad", Ipv4.parse("10.77.0.0"), 25,
+        new DhcpConfig.Range(Ipv4.parse("10.77.0.10"), Ipv4.parse("10.77.0.20")), Optional.empty())));
+    assertTrue(e.contains("overlaps the provisioning subnet"), e);
+    e = rejected(full(good, config(DhcpConfig.Mode.FULL).relays().get(0), new DhcpConfig.RelaySubnet("b", Ipv4.parse("10.78.0.128"), 25,
+        new DhcpConfig.Range(Ipv4.parse("10.78.0.130"), Ipv4.parse("10.78.0.140")), Optional.empty())));
+    assertTrue(e.contains("overlaps another relayed subnet"), e);
+  }
+
   @Test
   void reservedMacGetsItsAddress() {
     nodes.enroll(MAC, "node01", Optional.empty(), Optional.of("10.77.0.20"));
