@@ -395,7 +395,7 @@ public final class DhcpResponder {
   }
 
   /**
-   * Where a reply goes (RFC 2131 §4.1): the boot-server port answers its sender; a relayed request
+   * Where a reply goes (RFC 2131 §4.1): the boot-server port answers ciaddr at the sender's port; a relayed request
    * goes to the relay's server port; a renewal (ciaddr set) to the client's address; everything
    * else is broadcast. Deliberate deviation: RFC 2131 says a client without the broadcast flag
    * SHOULD get its OFFER/ACK unicast to chaddr and yiaddr, which needs raw sockets or ARP-table
@@ -404,7 +404,8 @@ public final class DhcpResponder {
    */
   InetSocketAddress destination(DhcpPacket p, DhcpMessageType type, boolean bootPort, InetSocketAddress from) {
     if (bootPort) {
-      return from;
+      // PXE 2.1 §2.2.5: the ACK goes to ciaddr at the port the request came from (EDK2: 4011, iPXE: 68).
+      return Ipv4.toInt(p.ciaddr()) == 0 ? from : new InetSocketAddress(p.ciaddr(), from.getPort());
     }
     if (Ipv4.toInt(p.giaddr()) != 0) {
       return new InetSocketAddress(p.giaddr(), config.port() == 0 ? SERVER_PORT : config.port());

@@ -77,4 +77,22 @@ class ServeConfigTest {
         "dhcp.relay.r.subnet", "10.78.0.0/24", "dhcp.relay.r.range", "10.79.0.1,10.79.0.9"))));
     assertTrue(e.getMessage().contains("outside its subnet"), e.getMessage());
   }
+
+  /** Every key the example config documents (commented out there) is one the daemon knows, with a valid example value. */
+  @Test
+  void theExampleConfigDocumentsKnownKeysOnly() throws Exception {
+    Path example = Path.of("..", "packaging", "clonecast.conf");
+    java.util.regex.Pattern line = java.util.regex.Pattern.compile("#([a-z][a-z0-9.-]*) = (.*)");
+    Map<String, String> keys = new java.util.TreeMap<>();
+    for (String l : Files.readAllLines(example)) {
+      java.util.regex.Matcher m = line.matcher(l);
+      if (m.matches()) {
+        keys.put(m.group(1), m.group(2));
+      }
+    }
+    assertTrue(keys.containsKey("dhcp.mode") && keys.containsKey("dhcp.relay.rack2.range"), keys.toString());
+    ServeConfig c = ServeConfig.from(ConfigFile.of(keys));
+    assertEquals(DhcpConfig.Mode.PROXY, c.dhcp().mode());
+    assertEquals(1, c.dhcp().relays().size());
+  }
 }
