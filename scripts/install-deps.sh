@@ -28,6 +28,10 @@ PACKAGES=(
   tftp-hpa                # TFTP interop client (TftpLabIT)
   atftp                   # TFTP interop client with windowsize/blksize (TftpLabIT)
   curl                    # TFTP interop client (TftpLabIT); DnsLabIT: a node fetches its iPXE script
+  udhcpc                  # DhcpLabIT: a busybox DHCP client against clonecast serve
+  isc-dhcp-client         # DhcpLabIT: dhclient
+  kea-admin               # DhcpLabIT: perfdhcp (load through a relay)
+  dnsmasq-base            # DhcpLabIT: the site DHCP server beside proxy mode
 )
 
 # command   package that must provide it (checked after the install)
@@ -38,6 +42,7 @@ COMMANDS=(
   python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk debugfs:e2fsprogs losetup:mount ssh-keygen:openssh-client
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
   tftp:tftp-hpa atftp:atftp curl:curl
+  udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base
 )
 
 die() {
