@@ -18,6 +18,9 @@ import org.clonecast.protocol.wire.MacAddress;
  * @param firstSeenMillis epoch ms it was enrolled or first seen
  * @param lastSeenMillis epoch ms of its last DHCP or HTTP request, or of its enrollment
  * @param reservedIp the address DHCP always gives it (dotted quad); empty for a pool address
+ * @param targetDisk the disk its agent must write (e.g. /dev/nvme0n1); empty: the agent picks the
+ *     first non-removable disk large enough
+ * @param sshHostKey the public SSH host key it reported after its last re-imaging
  */
 public record Node(
     MacAddress mac,
@@ -30,7 +33,9 @@ public record Node(
     Optional<String> ip,
     long firstSeenMillis,
     long lastSeenMillis,
-    Optional<String> reservedIp) {
+    Optional<String> reservedIp,
+    Optional<String> targetDisk,
+    Optional<String> sshHostKey) {
 
   public Node {
     Objects.requireNonNull(mac, "mac");

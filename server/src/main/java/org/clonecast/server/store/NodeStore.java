@@ -33,7 +33,7 @@ public final class NodeStore {
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   private static final String COLUMNS =
-      "mac, name, grp, action, state, detail, arch, ip, first_seen, last_seen, reserved_ip";
+      "mac, name, grp, action, state, detail, arch, ip, first_seen, last_seen, reserved_ip, target_disk, ssh_host_key";
 
   private final Database db;
   private final Clock clock;
@@ -117,7 +117,7 @@ public final class NodeStore {
         update(c, "UPDATE nodes SET name = ?, grp = ?, state = ?, last_seen = ?, reserved_ip = ? WHERE mac = ?",
             name, group.orElse(null), NodeState.ENROLLED.id(), now, reservedIp.orElse(null), mac.toString());
       } else {
-        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?)",
+        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?, NULL, NULL)",
             mac.toString(), name, group.orElse(null), BootAction.LOCAL.id(), NodeState.ENROLLED.id(), now, now,
             reservedIp.orElse(null));
       }
@@ -127,22 +127,23 @@ public final class NodeStore {
 
   /**
    * What {@link #update} may change; empty fields stay as they are. {@code reservedIp} holds an
-   * empty Optional to drop the reservation.
+   * empty Optional to drop the reservation, {@code targetDisk} one to let the agent choose.
    */
   public record Change(Optional<String> name, Optional<Optional<String>> group, Optional<BootAction> action,
-      Optional<Optional<String>> reservedIp) {
+      Optional<Optional<String>> reservedIp, Optional<Optional<String>> targetDisk) {
     public Change {
+      targetDisk.ifPresent(t -> t.ifPresent(NodeStore::validDisk));
       name.ifPresent(NodeStore::validName);
       group.ifPresent(g -> g.ifPresent(NodeStore::validGroup));
       java.util.Objects.requireNonNull(reservedIp);
     }
 
     public Change(Optional<String> name, Optional<Optional<String>> group, Optional<BootAction> action) {
-      this(name, group, action, Optional.empty());
+      this(name, group, action, Optional.empty(), Optional.empty());
     }
 
     public static Change action(BootAction action) {
-      return new Change(Optional.empty(), Optional.empty(), Optional.of(action));
+      return new Change(Optional.empty(), Optional.empty(), Optional.of(action), Optional.empty(), Optional.empty());
     }
   }
 
@@ -162,14 +163,44 @@ public final class NodeStore {
       if (change.reservedIp().isPresent() && change.reservedIp().get().isPresent()) {
         requireIpFree(c, change.reservedIp().get().get(), mac);
       }
-      update(c, "UPDATE nodes SET name = ?, grp = ?, action = ?, reserved_ip = ? WHERE mac = ?",
+      update(c, "UPDATE nodes SET name = ?, grp = ?, action = ?, reserved_ip = ?, target_disk = ? WHERE mac = ?",
           change.name().orElse(node.name().orElseThrow()),
           change.group().orElse(node.group()).orElse(null),
           change.action().orElse(node.action()).id(),
           change.reservedIp().orElse(node.reservedIp()).orElse(null),
+          change.targetDisk().orElse(node.targetDisk()).orElse(null),
           mac.toString());
       return new NodeChange(Optional.of(node), find(c, mac));
     })).orElseThrow();
+  }
+
+  /**
+   * Checks an explicit target disk: an absolute path (a device, or a file in tests).
+   *
+   * @throws IllegalArgumentException saying what is wanted
+   */
+  public static String validDisk(String disk) {
+    if (disk == null || !disk.startsWith("/") || disk.contains("..") || disk.length() > 255) {
+      throw new IllegalArgumentException("invalid target disk '" + disk + "'; give an absolute device path such as /dev/sda");
+    }
+    return disk;
+  }
+
+  /** Marks a node for a session: its next PXE boot netboots to re-image. */
+  public void markForSession(MacAddress mac, long session) {
+    db.write(c -> update(c, "UPDATE nodes SET action = ?, state = ?, detail = ? WHERE mac = ?",
+        BootAction.REIMAGE.id(), NodeState.BOOTING.id(), "session " + session, mac.toString()));
+  }
+
+  /**
+   * Ends a node's re-imaging: {@link NodeState#DONE} or {@link NodeState#FAILED} with the reason;
+   * either way its next PXE boot falls through to the local disk (a failed node is retried by a
+   * new session, never by a boot loop).
+   */
+  public void finish(MacAddress mac, boolean ok, Optional<String> detail, Optional<String> sshHostKey) {
+    db.write(c -> update(c, "UPDATE nodes SET action = ?, state = ?, detail = ?, ssh_host_key = COALESCE(?, ssh_host_key),"
+        + " last_seen = ? WHERE mac = ?", BootAction.LOCAL.id(), (ok ? NodeState.DONE : NodeState.FAILED).id(),
+        detail.orElse(null), sshHostKey.orElse(null), clock.millis(), mac.toString()));
   }
 
   /** Records where a node is; {@code detail} is the failure reason or the current step. */
@@ -195,7 +226,7 @@ public final class NodeStore {
       long now = clock.millis();
       Optional<Node> before = find(c, mac);
       if (before.isEmpty()) {
-        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?, NULL)",
+        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL, NULL)",
             mac.toString(), BootAction.LOCAL.id(), NodeState.DISCOVERED.id(),
             arch.orElse(null), ip.orElse(null), now, now);
       } else {
@@ -346,7 +377,9 @@ public final class NodeStore {
             Optional.ofNullable(rs.getString(8)),
             rs.getLong(9),
             rs.getLong(10),
-            Optional.ofNullable(rs.getString(11))));
+            Optional.ofNullable(rs.getString(11)),
+            Optional.ofNullable(rs.getString(12)),
+            Optional.ofNullable(rs.getString(13))));
       }
     }
     return out;

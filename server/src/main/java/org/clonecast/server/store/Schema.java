@@ -48,5 +48,49 @@ final class Schema {
         expires INTEGER NOT NULL              -- epoch ms: end of the lease or of the quarantine
       );
       CREATE INDEX leases_mac ON leases(mac)
+      """,
+      // 4: images, sessions and their nodes' results; a node's explicit target disk (else the agent picks)
+      // and the SSH host key it reported. (No comment may follow an ADD COLUMN: SQLite keeps it in the
+      // table's stored definition.)
+      """
+      CREATE TABLE images (
+        name         TEXT PRIMARY KEY,
+        file         TEXT NOT NULL,         -- the .cci in the image store
+        image_id     TEXT,                  -- manifest UUID
+        logical_size INTEGER,               -- bytes written to a node's disk
+        stored_size  INTEGER,               -- bytes of the .cci
+        chunks       INTEGER,
+        image_hash   TEXT,                  -- SHA-256 of the logical image
+        state        TEXT NOT NULL,         -- adding | ready | failed
+        detail       TEXT,
+        created      INTEGER NOT NULL
+      );
+      CREATE TABLE sessions (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        image         TEXT NOT NULL,
+        selector      TEXT NOT NULL,        -- a group, or all
+        min_receivers INTEGER NOT NULL,
+        max_wait      INTEGER NOT NULL,     -- seconds
+        port          INTEGER NOT NULL,     -- the multicast session's UDP/TCP port
+        state         TEXT NOT NULL,        -- waiting | running | done | failed | cancelled
+        detail        TEXT,
+        created       INTEGER NOT NULL,
+        started       INTEGER,
+        ended         INTEGER
+      );
+      CREATE TABLE session_nodes (
+        session     INTEGER NOT NULL REFERENCES sessions(id),
+        mac         TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        state       TEXT NOT NULL,          -- waiting | registered | receiving | identity | done | failed
+        bytes_done  INTEGER NOT NULL DEFAULT 0,
+        bytes_total INTEGER NOT NULL DEFAULT 0,
+        target      TEXT,                   -- the disk it writes
+        detail      TEXT,
+        updated     INTEGER NOT NULL,
+        PRIMARY KEY (session, mac)
+      );
+      ALTER TABLE nodes ADD COLUMN target_disk TEXT;
+      ALTER TABLE nodes ADD COLUMN ssh_host_key TEXT
       """);
 }

@@ -70,7 +70,7 @@ class NodeStoreTest {
     Node n = nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
     assertEquals(BootAction.REIMAGE, n.action());
     assertEquals(Optional.of("rack1"), n.group());
-    n = nodes.update(A, new NodeStore.Change(Optional.of("node02"), Optional.of(Optional.empty()), Optional.empty()));
+    n = nodes.update(A, new NodeStore.Change(Optional.of("node02"), Optional.of(Optional.empty()), Optional.empty(), Optional.empty(), Optional.empty()));
     assertEquals(Optional.of("node02"), n.name());
     assertEquals(Optional.empty(), n.group());
     assertEquals(BootAction.REIMAGE, n.action());
@@ -155,11 +155,11 @@ class NodeStoreTest {
     assertTrue(e.getMessage().contains("reserved for " + A), e.getMessage());
     nodes.enroll(B, "node02", Optional.empty());
     assertThrows(ConflictException.class, () -> nodes.update(B,
-        new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20")))));
+        new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20")), Optional.empty())));
     assertEquals(java.util.Map.of(A, "10.77.0.20"), nodes.reservations());
-    Node n = nodes.update(A, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.empty())));
+    Node n = nodes.update(A, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.empty()), Optional.empty()));
     assertEquals(Optional.empty(), n.reservedIp());
-    nodes.update(B, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20"))));
+    nodes.update(B, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20")), Optional.empty()));
     assertEquals(java.util.Map.of(B, "10.77.0.20"), nodes.reservations());
     assertEquals(Optional.of("10.77.0.20"), nodes.find(B).orElseThrow().reservedIp());
   }

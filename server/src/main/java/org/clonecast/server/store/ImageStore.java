@@ -1,0 +1,203 @@
+package org.clonecast.server.store;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.regex.Pattern;
+import org.clonecast.common.image.ImageCreator;
+import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.image.ImageVerifier;
+import org.clonecast.protocol.image.ChunkCodec;
+import org.clonecast.protocol.image.Manifest;
+
+/**
+ * The server's images: {@code <state-dir>/images/<name>.cci}, one row each in {@code images}.
+ * Adding runs in the background (capturing a raw disk takes minutes): the row says
+ * {@code adding} until the file is complete, verified and renamed into place, so a crash never
+ * leaves an image that looks ready; {@link #recover()} marks interrupted ones failed.
+ *
+ * <p>Thread-safe.
+ */
+public final class ImageStore {
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  private static final String COLUMNS =
+      "name, file, state, detail, image_id, logical_size, stored_size, chunks, image_hash, created";
+
+  private final Database db;
+  private final Path dir;
+  private final Clock clock;
+  private final EventLog events;
+  private final ExecutorService worker;
+  private final Map<String, long[]> progress = new ConcurrentHashMap<>();
+
+  /**
+   * @param worker runs the adds, one at a time is plenty (each uses every core)
+   */
+  public ImageStore(Database db, Path dir, Clock clock, EventLog events, ExecutorService worker) {
+    this.db = Objects.requireNonNull(db);
+    this.dir = Objects.requireNonNull(dir);
+    this.clock = Objects.requireNonNull(clock);
+    this.events = Objects.requireNonNull(events);
+    this.worker = Objects.requireNonNull(worker);
+  }
+
+  /** After a restart: adds that were running are failed and their partial files removed. */
+  public void recover() throws IOException {
+    Files.createDirectories(dir);
+    db.write(c -> NodeStore.update(c, "UPDATE images SET state = 'failed', detail = ? WHERE state = 'adding'",
+        "interrupted by a daemon restart; add it again"));
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.adding")) {
+      for (Path p : ds) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /**
+   * Starts adding {@code source} (a raw disk or file, or a .cci) as {@code name}.
+   *
+   * @throws IllegalArgumentException for a bad name or an unreadable source
+   * @throws ConflictException when the name is taken by a ready or adding image
+   */
+  public Image add(String name, Path source) {
+    if (!NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException("invalid image name '" + name + "'; use 1-64 letters, digits, '.', '_' or '-'");
+    }
+    if (!Files.isReadable(source)) {
+      throw new IllegalArgumentException("the daemon cannot read " + source + " (" + (Files.exists(source) ? "permission denied" : "no such file")
+          + "); give a path on the head node that the daemon's user can read");
+    }
+    Path file = dir.resolve(name + ".cci");
+    Image img = db.write(c -> {
+      Optional<Image> old = find(c, name);
+      if (old.isPresent() && !old.get().state().equals("failed")) {
+        throw new ConflictException("image " + name + " exists (" + old.get().state() + "); remove it first or choose another name");
+      }
+      NodeStore.update(c, "DELETE FROM images WHERE name = ?", name);
+      NodeStore.update(c, "INSERT INTO images (" + COLUMNS + ") VALUES (?, ?, 'adding', NULL, NULL, 0, 0, 0, NULL, ?)",
+          name, file.toString(), clock.millis());
+      return find(c, name).orElseThrow();
+    });
+    progress.put(name, new long[] {0, 0});
+    events.record("image", Optional.empty(), Optional.empty(), "adding " + name + " from " + source);
+    worker.submit(() -> build(name, source, file));
+    return img;
+  }
+
+  private void build(String name, Path source, Path file) {
+    Path partial = dir.resolve(name + ".cci.adding");
+    try {
+      Files.deleteIfExists(partial);
+      Manifest m;
+      if (ImageReader.isImage(source)) {
+        try (ImageReader r = ImageReader.open(source)) {
+          progress.get(name)[1] = r.manifest().logicalSize();
+          ImageVerifier.verify(r, Runtime.getRuntime().availableProcessors(), done -> progress.get(name)[0] = done);
+        }
+        Files.copy(source, partial, StandardCopyOption.REPLACE_EXISTING);
+        try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.WRITE)) {
+          ch.force(true);
+        }
+      } else {
+        try (FileChannel ch = FileChannel.open(source, StandardOpenOption.READ)) {
+          progress.get(name)[1] = ch.size();
+        }
+        ImageCreator.create(source, partial, Manifest.DEFAULT_CHUNK_SIZE, ChunkCodec.DEFAULT_LEVEL,
+            Runtime.getRuntime().availableProcessors(), true, done -> progress.get(name)[0] = done);
+      }
+      try (ImageReader r = ImageReader.open(partial)) {
+        m = r.manifest();
+      }
+      Files.move(partial, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      long stored = Files.size(file);
+      db.write(c -> NodeStore.update(c, "UPDATE images SET state = 'ready', image_id = ?, logical_size = ?, stored_size = ?,"
+          + " chunks = ?, image_hash = ? WHERE name = ?",
+          m.imageId().toString(), m.logicalSize(), stored, m.chunkCount(), m.imageHash().toString(), name));
+      events.record("image", Optional.empty(), Optional.empty(), "image " + name + " ready: " + m.logicalSize() + " bytes, "
+          + m.chunkCount() + " chunks, " + stored + " bytes stored");
+    } catch (Exception e) {
+      try {
+        Files.deleteIfExists(partial);
+      } catch (IOException ignored) {
+        // the next recover() removes it
+      }
+      String why = e.getMessage() == null ? e.toString() : e.getMessage();
+      db.write(c -> NodeStore.update(c, "UPDATE images SET state = 'failed', detail = ? WHERE name = ?", why, name));
+      events.record("image", Optional.empty(), Optional.empty(), "adding " + name + " failed: " + why);
+    } finally {
+      progress.remove(name);
+    }
+  }
+
+  /** Bytes done and total of a running add, if one runs for {@code name}. */
+  public Optional<long[]> progress(String name) {
+    long[] p = progress.get(name);
+    return p == null ? Optional.empty() : Optional.of(p.clone());
+  }
+
+  public Optional<Image> find(String name) {
+    return db.read(c -> find(c, name));
+  }
+
+  public List<Image> list() {
+    return db.read(c -> {
+      try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM images ORDER BY name")) {
+        return rows(ps);
+      }
+    });
+  }
+
+  /**
+   * Removes an image and its file.
+   *
+   * @throws ConflictException while it is being added
+   */
+  public boolean remove(String name) throws IOException {
+    Optional<Image> img = find(name);
+    if (img.isEmpty()) {
+      return false;
+    }
+    if (img.get().state().equals("adding")) {
+      throw new ConflictException("image " + name + " is still being added; wait for it to finish");
+    }
+    db.write(c -> NodeStore.update(c, "DELETE FROM images WHERE name = ?", name));
+    Files.deleteIfExists(img.get().file());
+    events.record("image", Optional.empty(), Optional.empty(), "removed image " + name);
+    return true;
+  }
+
+  private static Optional<Image> find(java.sql.Connection c, String name) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM images WHERE name = ?")) {
+      ps.setString(1, name);
+      List<Image> r = rows(ps);
+      return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
+    }
+  }
+
+  private static List<Image> rows(PreparedStatement ps) throws SQLException {
+    List<Image> out = new ArrayList<>();
+    try (ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(new Image(rs.getString(1), Path.of(rs.getString(2)), rs.getString(3), Optional.ofNullable(rs.getString(4)),
+            Optional.ofNullable(rs.getString(5)), rs.getLong(6), rs.getLong(7), rs.getInt(8),
+            Optional.ofNullable(rs.getString(9)), rs.getLong(10)));
+      }
+    }
+    return out;
+  }
+}
