@@ -151,6 +151,8 @@ public final class SenderMachine {
 
   private final Manifest manifest;
   private final Settings settings;
+  /** The start rule's count: the setting, lowered when expected receivers are known to be gone. */
+  private int minReceivers;
   private final int[] storedLength;
   private final SymbolLayout[] layouts;
   private final int[] demand;
@@ -178,6 +180,7 @@ public final class SenderMachine {
   public SenderMachine(Manifest manifest, Settings settings) {
     this.manifest = manifest;
     this.settings = settings;
+    this.minReceivers = settings.minReceivers();
     int n = manifest.chunkCount();
     storedLength = new int[n];
     layouts = new SymbolLayout[n];
@@ -398,11 +401,19 @@ public final class SenderMachine {
 
   // ---- session -----------------------------------------------------------------------------
 
+  /**
+   * Expect at most {@code n} receivers: some that were waited for failed before they could join
+   * (a session driver knows), so the start does not wait out maxWait for them.
+   */
+  public void lowerMinReceivers(int n) {
+    minReceivers = Math.max(1, Math.min(minReceivers, n));
+  }
+
   /** Starts the transfer when the start rule is met; returns true once started. */
   public boolean maybeStart(long now) {
     if (started) return true;
     long joined = receivers.values().stream().filter(r -> r.state == ReceiverState.ACTIVE).count();
-    boolean enough = joined >= settings.minReceivers();
+    boolean enough = joined >= minReceivers;
     boolean waited = firstJoinNanos != Long.MIN_VALUE && now - firstJoinNanos >= settings.maxWaitNanos() && joined > 0;
     if (enough || waited) {
       started = true;

@@ -390,8 +390,8 @@ public final class McastSender implements AutoCloseable {
   /** Ends the session now (operator interrupt): receivers are told, sockets closed. */
   @Override
   public void close() {
-    if (loop == null) return;
-    loop.execute(() -> {
+    if (loop == null || loop.isShuttingDown()) return; // never started, or already ended by itself
+    execute(() -> {
       if (closing) return;
       closing = true;
       sendAnnounce(Announce.State.ENDED);
@@ -399,6 +399,24 @@ public final class McastSender implements AutoCloseable {
       shutdown();
       done.complete(machine);
     });
+  }
+
+  /** Expect at most {@code n} receivers (see {@link SenderMachine#lowerMinReceivers}). */
+  public void lowerMinReceivers(int n) {
+    if (loop == null || loop.isShuttingDown()) return;
+    execute(() -> {
+      machine.lowerMinReceivers(n);
+      schedulePump(0);
+    });
+  }
+
+  /** Runs on the session's loop unless it has just ended (then there is nothing left to do). */
+  private void execute(Runnable task) {
+    try {
+      loop.execute(task);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      log.debug("mcast session already ended");
+    }
   }
 
   // ---- handlers ----------------------------------------------------------------------------

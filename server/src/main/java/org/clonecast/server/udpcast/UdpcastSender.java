@@ -329,13 +329,17 @@ public final class UdpcastSender implements AutoCloseable {
   /** Ends the session now (operator interrupt); stock receivers will time out or be told nothing. */
   @Override
   public void close() {
-    if (loop == null) return;
-    loop.execute(() -> {
-      if (closing) return;
-      closing = true;
-      shutdown();
-      done.complete(machine);
-    });
+    if (loop == null || loop.isShuttingDown()) return; // never started, or already ended by itself
+    try {
+      loop.execute(() -> {
+        if (closing) return;
+        closing = true;
+        shutdown();
+        done.complete(machine);
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      log.debug("udpcast session already ended");
+    }
   }
 
   // ---- handler -----------------------------------------------------------------------------
