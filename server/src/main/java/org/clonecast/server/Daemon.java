@@ -13,7 +13,13 @@ import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.RouterAdvertiser;
+import org.clonecast.server.http.AgentRoutes;
+import org.clonecast.server.http.ImageRoutes;
 import org.clonecast.server.http.Reply;
+import org.clonecast.server.http.SessionRoutes;
+import org.clonecast.server.session.SessionManager;
+import org.clonecast.server.store.ImageStore;
+import org.clonecast.server.store.SessionStore;
 import org.clonecast.server.metrics.DaemonMetrics;
 import org.clonecast.server.metrics.Metrics;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -56,6 +62,8 @@ public final class Daemon implements AutoCloseable {
   private final ServeConfig config;
   private final Deque<AutoCloseable> running = new ArrayDeque<>();
   private final Metrics metrics = new Metrics();
+  private java.util.concurrent.ExecutorService imageWorker;
+  private SessionManager sessions;
   private NetInterface nif;
   private Database db;
   private NodeStore nodes;
@@ -106,6 +114,21 @@ public final class Daemon implements AutoCloseable {
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
     new EventRoutes(events).register(routes);
+    imageWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "image-add");
+      t.setDaemon(true);
+      return t;
+    });
+    running.push(imageWorker::shutdownNow);
+    ImageStore images = new ImageStore(db, config.stateDir().resolve("images"), clock, events, imageWorker);
+    images.recover();
+    sessions = new SessionManager(new SessionStore(db, clock), nodes, images, events, nif, config.session().basePort(),
+        config.session().receiverTimeout());
+    sessions.recover();
+    running.push(sessions);
+    new ImageRoutes(images).register(routes);
+    new SessionRoutes(sessions).register(routes);
+    new AgentRoutes(sessions, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty()).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
             metrics.render().getBytes(StandardCharsets.UTF_8), java.util.Map.of())

@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
     name = "image",
     mixinStandardHelpOptions = true,
     description = "Create, inspect, verify and extract chunked disk images (.cci).",
-    subcommands = {ImageCreateCommand.class, ImageInfoCommand.class, ImageVerifyCommand.class, ImageExtractCommand.class})
+    subcommands = {ImageCreateCommand.class, ImageInfoCommand.class, ImageVerifyCommand.class, ImageExtractCommand.class,
+      ImageStoreCommands.Add.class, ImageStoreCommands.ListImages.class, ImageStoreCommands.Remove.class})
 public final class ImageCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
       ServeCommand.class,
       NodeCommand.class,
       ImageCommand.class,
+      SessionCommand.class,
       SendCommand.class,
       CommandLine.HelpCommand.class
     })

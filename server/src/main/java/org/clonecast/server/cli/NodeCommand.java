@@ -110,6 +110,10 @@ public final class NodeCommand implements Runnable {
     @Option(names = "--ip", paramLabel = "IP|none", description = "Reserve this DHCP address; 'none' drops the reservation.")
     String ip;
 
+    @Option(names = "--target-disk", paramLabel = "DEVICE|auto",
+        description = "The disk the agent writes (e.g. /dev/nvme0n1); 'auto': the first non-removable disk large enough.")
+    String targetDisk;
+
     @Override
     public Integer call() {
       Map<String, Object> body = new LinkedHashMap<>();
@@ -117,12 +121,14 @@ public final class NodeCommand implements Runnable {
       if (group != null) body.put("group", group.isEmpty() ? null : group);
       if (action != null) body.put("action", action);
       if (ip != null) body.put("ip", ip.equals("none") ? null : ip);
+      if (targetDisk != null) body.put("targetDisk", targetDisk.equals("auto") ? null : targetDisk);
       if (body.isEmpty()) {
-        throw new CliException(ExitCodes.USAGE, "nothing to change; give --name, --group, --action or --ip");
+        throw new CliException(ExitCodes.USAGE, "nothing to change; give --name, --group, --action, --ip or --target-disk");
       }
       JsonNode n = server.client().patch("/api/v1/nodes/" + mac, body);
       spec.commandLine().getOut().println(n.path("mac").asText() + ": name " + text(n, "name") + ", group "
-          + text(n, "group") + ", reserved address " + text(n, "reservedIp") + ", next boot: " + text(n, "action"));
+          + text(n, "group") + ", reserved address " + text(n, "reservedIp") + ", target disk " + text(n, "targetDisk")
+          + ", next boot: " + text(n, "action"));
       return ExitCodes.OK;
     }
   }

@@ -14,9 +14,10 @@ import java.util.Objects;
  * @param dns the cluster DNS responder and dynamic updates
  * @param tftp the TFTP server
  * @param dhcp the DHCP responder
+ * @param session re-imaging sessions
  */
 public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, BootConfig boot, DnsConfig dns, TftpConfig tftp,
-    DhcpConfig dhcp) {
+    DhcpConfig dhcp, SessionConfig session) {
   public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/clonecast");
 
   public ServeConfig {
@@ -27,6 +28,7 @@ public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, 
     Objects.requireNonNull(dns, "dns");
     Objects.requireNonNull(tftp, "tftp");
     Objects.requireNonNull(dhcp, "dhcp");
+    Objects.requireNonNull(session, "session");
   }
 
   /**
@@ -46,7 +48,8 @@ public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, 
         BootConfig.from(f),
         DnsConfig.from(f, dhcp.mode() == DhcpConfig.Mode.FULL),
         TftpConfig.from(f, stateDir),
-        dhcp);
+        dhcp,
+        SessionConfig.from(f));
     f.requireAllUsed();
     return c;
   }

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import org.clonecast.server.store.SessionStore;
 import java.util.Optional;
 import org.clonecast.server.store.Event;
 import org.clonecast.server.store.Node;
@@ -33,6 +35,53 @@ public final class Json {
     m.put("firstSeen", n.firstSeenMillis());
     m.put("lastSeen", n.lastSeenMillis());
     m.put("reservedIp", n.reservedIp().orElse(null));
+    m.put("targetDisk", n.targetDisk().orElse(null));
+    m.put("sshHostKey", n.sshHostKey().orElse(null));
+    return m;
+  }
+
+  public static Map<String, Object> image(org.clonecast.server.store.Image i, Optional<long[]> progress) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("name", i.name());
+    m.put("state", i.state());
+    m.put("detail", i.detail().orElse(null));
+    m.put("imageId", i.imageId().orElse(null));
+    m.put("logicalSize", i.logicalSize());
+    m.put("storedSize", i.storedSize());
+    m.put("chunks", i.chunks());
+    m.put("imageHash", i.imageHash().orElse(null));
+    m.put("created", i.createdMillis());
+    progress.ifPresent(p -> m.put("progress", Map.of("done", p[0], "total", p[1])));
+    return m;
+  }
+
+  public static Map<String, Object> session(SessionStore.Session s, List<SessionStore.Member> members) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", s.id());
+    m.put("image", s.image());
+    m.put("nodes", s.selector());
+    m.put("minReceivers", s.minReceivers());
+    m.put("maxWait", s.maxWaitSeconds());
+    m.put("port", s.port());
+    m.put("state", s.state());
+    m.put("detail", s.detail().orElse(null));
+    m.put("created", s.created());
+    m.put("started", s.started().orElse(null));
+    m.put("ended", s.ended().orElse(null));
+    List<Map<String, Object>> ms = new java.util.ArrayList<>();
+    for (SessionStore.Member x : members) {
+      Map<String, Object> n = new LinkedHashMap<>();
+      n.put("mac", x.mac());
+      n.put("name", x.name());
+      n.put("state", x.state());
+      n.put("bytesDone", x.bytesDone());
+      n.put("bytesTotal", x.bytesTotal());
+      n.put("target", x.target().orElse(null));
+      n.put("detail", x.detail().orElse(null));
+      n.put("updated", x.updated());
+      ms.add(n);
+    }
+    m.put("members", ms);
     return m;
   }
 
@@ -79,6 +128,30 @@ public final class Json {
   }
 
   /** A text field, absent when missing; a present non-text value is an error. */
+  /** A whole-number field, if present. */
+  public static Optional<Long> number(JsonNode obj, String field) {
+    JsonNode v = obj.get(field);
+    if (v == null || v.isMissingNode() || v.isNull()) {
+      return Optional.empty();
+    }
+    if (!v.canConvertToLong() || !v.isIntegralNumber()) {
+      throw new BadRequestException("field '" + field + "' must be a whole number");
+    }
+    return Optional.of(v.asLong());
+  }
+
+  /** A boolean field, if present. */
+  public static Optional<Boolean> bool(JsonNode obj, String field) {
+    JsonNode v = obj.get(field);
+    if (v == null || v.isMissingNode() || v.isNull()) {
+      return Optional.empty();
+    }
+    if (!v.isBoolean()) {
+      throw new BadRequestException("field '" + field + "' must be true or false");
+    }
+    return Optional.of(v.asBoolean());
+  }
+
   public static Optional<String> text(JsonNode obj, String field) {
     JsonNode v = obj.get(field);
     if (v == null || v.isMissingNode()) {

@@ -80,7 +80,8 @@ public final class NodeRoutes {
           Json.text(body, "name"),
           Json.nullableText(body, "group"),
           Json.text(body, "action").map(BootAction::parse),
-          Json.nullableText(body, "ip").map(ip -> ip.map(this::reservable)));
+          Json.nullableText(body, "ip").map(ip -> ip.map(this::reservable)),
+          Json.nullableText(body, "targetDisk"));
       Node n = nodes.update(mac, change);
       events.node("node", mac.toString(), "changed: " + describe(n));
       return Reply.json(Json.node(n));

@@ -1,0 +1,208 @@
+package org.clonecast.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.cli.ProgressBar;
+import org.clonecast.server.http.Json;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code clonecast session ...}: re-imaging sessions, through the daemon's API. */
+@Command(
+    name = "session",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = "Start, follow and cancel re-imaging sessions.",
+    subcommands = {SessionCommand.Start.class, SessionCommand.ListSessions.class, SessionCommand.Watch.class,
+      SessionCommand.Cancel.class})
+public final class SessionCommand implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: start, list, watch or cancel");
+  }
+
+  @Command(name = "start", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = {"Mark the nodes for re-imaging with an image from the store; their next PXE boot netboots,",
+        "receives it by multicast, writes and verifies the disk, fixes its identity and boots the new system.",
+        "Multicast starts when --min-receivers joined (default: all), or --max-wait s after the first."})
+  static final class Start implements Callable<Integer> {
+    @Mixin ServerOptions server;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--image", required = true, paramLabel = "NAME", description = "Image in the store ('clonecast image list').")
+    String image;
+
+    @Option(names = "--nodes", required = true, paramLabel = "GROUP|all", description = "The enrolled nodes of a group, or all.")
+    String nodes;
+
+    @Option(names = "--min-receivers", paramLabel = "N", description = "Start multicasting once N nodes joined (default: every node).")
+    Integer minReceivers;
+
+    @Option(names = "--max-wait", paramLabel = "SECONDS", defaultValue = "300",
+        description = "Start this long after the first node joined even with fewer (default: ${DEFAULT-VALUE}).")
+    long maxWait;
+
+    @Option(names = "--watch", description = "Follow the session until it ends (as 'session watch').")
+    boolean watch;
+
+    @Override
+    public Integer call() throws InterruptedException {
+      Map<String, Object> body = new LinkedHashMap<>();
+      body.put("image", image);
+      body.put("nodes", nodes);
+      if (minReceivers != null) body.put("minReceivers", minReceivers);
+      body.put("maxWait", maxWait);
+      JsonNode s = server.client().post("/api/v1/sessions", body);
+      PrintWriter out = spec.commandLine().getOut();
+      out.printf("session %d: %s to %d node(s) in '%s'; power them on (or reboot them) to PXE boot%n", s.path("id").asLong(),
+          image, s.path("members").size(), nodes);
+      out.flush();
+      return watch ? Watch.follow(server.client(), s.path("id").asLong(), System.err, out) : ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "list", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = "List the newest sessions.")
+  static final class ListSessions implements Callable<Integer> {
+    @Mixin ServerOptions server;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--json", description = "Print JSON (the API's shape) instead of a table.")
+    boolean json;
+
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "20", description = "How many (default: ${DEFAULT-VALUE}).")
+    int limit;
+
+    @Override
+    public Integer call() {
+      JsonNode sessions = server.client().get("/api/v1/sessions?limit=" + limit);
+      PrintWriter out = spec.commandLine().getOut();
+      if (json) {
+        out.println(new String(Json.bytes(sessions), java.nio.charset.StandardCharsets.UTF_8));
+        return ExitCodes.OK;
+      }
+      List<String[]> rows = new ArrayList<>();
+      rows.add(new String[] {"ID", "IMAGE", "NODES", "STATE", "DONE", "FAILED", "DETAIL"});
+      for (JsonNode s : sessions) {
+        int done = 0;
+        int failed = 0;
+        for (JsonNode m : s.path("members")) {
+          if (m.path("state").asText().equals("done")) done++;
+          if (m.path("state").asText().equals("failed")) failed++;
+        }
+        rows.add(new String[] {s.path("id").asText(), s.path("image").asText(), s.path("nodes").asText(), s.path("state").asText(),
+            done + "/" + s.path("members").size(), Integer.toString(failed), NodeCommand.text(s, "detail")});
+      }
+      Table.print(out, rows);
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "watch", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = {"Follow a session (default: the newest) with a progress bar per node until it ends.",
+        "Exit status 0 when every node was re-imaged, 1 when any failed or the session was cancelled."})
+  static final class Watch implements Callable<Integer> {
+    @Mixin ServerOptions server;
+
+    @Parameters(paramLabel = "ID", arity = "0..1", description = "Session id (default: the newest).")
+    Long id;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws InterruptedException {
+      long sid;
+      if (id != null) {
+        sid = id;
+      } else {
+        JsonNode list = server.client().get("/api/v1/sessions?limit=1");
+        if (list.isEmpty()) throw new CliException(ExitCodes.USAGE, "no session yet; start one with 'clonecast session start'");
+        sid = list.get(0).path("id").asLong();
+      }
+      return follow(server.client(), sid, System.err, spec.commandLine().getOut());
+    }
+
+    /** Polls the session twice a second and draws it; returns the exit status once it ends. */
+    static int follow(ApiClient api, long id, PrintStream err, PrintWriter out) throws InterruptedException {
+      boolean tty = System.console() != null;
+      int drawn = 0;
+      Map<String, String> lastState = new HashMap<>();
+      JsonNode s;
+      while (true) {
+        s = api.get("/api/v1/sessions/" + id);
+        if (tty) {
+          StringBuilder sb = new StringBuilder();
+          if (drawn > 0) sb.append("\033[").append(drawn).append('A');
+          List<String> lines = lines(s);
+          for (String l : lines) sb.append("\r\033[K").append(l).append('\n');
+          err.print(sb);
+          err.flush();
+          drawn = lines.size();
+        } else {
+          for (JsonNode m : s.path("members")) {
+            String state = m.path("state").asText();
+            if (!state.equals(lastState.put(m.path("name").asText(), state))) {
+              out.printf("%s: %s%s%n", m.path("name").asText(), state, m.path("detail").isNull() ? "" : " (" + m.path("detail").asText() + ")");
+              out.flush();
+            }
+          }
+        }
+        String state = s.path("state").asText();
+        if (!state.equals("waiting") && !state.equals("running")) break;
+        Thread.sleep(500);
+      }
+      out.printf("session %d %s: %s%n", id, s.path("state").asText(), NodeCommand.text(s, "detail"));
+      out.flush();
+      return s.path("state").asText().equals("done") ? ExitCodes.OK : ExitCodes.FAILED;
+    }
+
+    static List<String> lines(JsonNode s) {
+      List<String> out = new ArrayList<>();
+      out.add(String.format(Locale.ROOT, "session %d  %s  image %s", s.path("id").asLong(), s.path("state").asText(),
+          s.path("image").asText()));
+      int width = 8;
+      for (JsonNode m : s.path("members")) width = Math.max(width, m.path("name").asText().length());
+      for (JsonNode m : s.path("members")) {
+        long done = m.path("bytesDone").asLong();
+        long total = m.path("bytesTotal").asLong();
+        double f = total > 0 ? Math.min(1.0, (double) done / total) : m.path("state").asText().equals("done") ? 1.0 : 0.0;
+        int filled = (int) Math.round(f * 30);
+        out.add(String.format(Locale.ROOT, "  %-" + width + "s [%s%s] %3d%%  %9s / %-9s  %s%s", m.path("name").asText(),
+            "#".repeat(filled), ".".repeat(30 - filled), (int) (f * 100), ProgressBar.bytes(done), ProgressBar.bytes(total),
+            m.path("state").asText(), m.path("detail").isNull() ? "" : " (" + m.path("detail").asText() + ")"));
+      }
+      return out;
+    }
+  }
+
+  @Command(name = "cancel", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = "Cancel a session: its multicast stops and its unfinished nodes fail and boot locally.")
+  static final class Cancel implements Callable<Integer> {
+    @Mixin ServerOptions server;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Parameters(paramLabel = "ID") long id;
+
+    @Override
+    public Integer call() {
+      JsonNode s = server.client().post("/api/v1/sessions/" + id + "/cancel", Map.of());
+      spec.commandLine().getOut().println("session " + id + " " + s.path("state").asText());
+      return ExitCodes.OK;
+    }
+  }
+}

@@ -1,0 +1,28 @@
+package org.clonecast.server.config;
+
+import java.time.Duration;
+
+/**
+ * Re-imaging sessions run by the daemon.
+ *
+ * @param basePort each session's multicast (UDP) and control (TCP) port is basePort + its id mod
+ *     500, so concurrent sessions never share one
+ * @param receiverTimeout a node silent this long during a transfer is dropped from it (and fails)
+ */
+public record SessionConfig(int basePort, Duration receiverTimeout) {
+  public static final int DEFAULT_BASE_PORT = 9400;
+
+  public SessionConfig {
+    if (basePort < 1024 || basePort > 65535 - 500) {
+      throw new ConfigException("session.port " + basePort + " is out of range; use 1024-" + (65535 - 500));
+    }
+    if (receiverTimeout.isNegative() || receiverTimeout.isZero()) {
+      throw new ConfigException("session.receiver-timeout must be positive");
+    }
+  }
+
+  static SessionConfig from(ConfigFile f) {
+    return new SessionConfig(f.integer("session.port", DEFAULT_BASE_PORT, 1024, 65535 - 500),
+        Duration.ofSeconds(f.integer("session.receiver-timeout", 10, 1, 3600)));
+  }
+}

@@ -1,0 +1,127 @@
+package org.clonecast.server.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.session.SessionManager;
+import org.clonecast.server.store.Node;
+import org.clonecast.server.store.NodeStore;
+
+/**
+ * What the agent on a netbooted node calls (docs/api.md, "agent"). These answer on the
+ * provisioning address without a token, as boot scripts do: a node has no secret before it is
+ * imaged. So that another host cannot report for it, progress and results are taken only from the
+ * address the node registered from.
+ *
+ * <ul>
+ *   <li>POST /agent/v1/register {mac, disks: [{path, size, removable, model, serial}], cpus, memoryBytes}:
+ *       the node's assignment: {@code reimage} (session, image, control address, target disk,
+ *       hostname, domain), {@code none} (boot the local disk) or {@code fail} (with the reason)
+ *   <li>POST /agent/v1/progress {mac, session, phase, done, total}
+ *   <li>POST /agent/v1/result {mac, session, ok, detail, sshHostKey?}
+ *   <li>GET /boot/known_hosts: every re-imaged node's SSH host key, as an ssh_known_hosts file
+ * </ul>
+ */
+public final class AgentRoutes {
+  static final String PREFIX = "/agent/v1/";
+  private final SessionManager sessions;
+  private final NodeStore nodes;
+  private final Optional<String> domain;
+  private final Map<MacAddress, String> registeredFrom = new ConcurrentHashMap<>();
+
+  /** @param domain the cluster DNS zone, for the node's fully qualified name */
+  public AgentRoutes(SessionManager sessions, NodeStore nodes, Optional<String> domain) {
+    this.sessions = sessions;
+    this.nodes = nodes;
+    this.domain = domain;
+  }
+
+  public HttpServer.Routes register(HttpServer.Routes routes) {
+    return routes.open(PREFIX, this::handle).open("/boot/known_hosts", r -> knownHosts());
+  }
+
+  private Reply handle(Request r) {
+    if (!r.method().equals(HttpMethod.POST)) {
+      return ImageRoutes.notAllowed(r);
+    }
+    JsonNode body = Json.object(r.body());
+    MacAddress mac = NodeRoutes.parseMac(Json.text(body, "mac").orElseThrow(() -> new BadRequestException("field 'mac' is required")));
+    String from = r.remote().getAddress().getHostAddress();
+    switch (r.path().substring(PREFIX.length())) {
+      case "register" -> {
+        List<SessionManager.Disk> disks = new ArrayList<>();
+        JsonNode ds = body.get("disks");
+        if (ds != null && ds.isArray()) {
+          for (JsonNode d : ds) {
+            disks.add(new SessionManager.Disk(Json.text(d, "path").orElseThrow(() -> new BadRequestException("disk without 'path'")),
+                Json.number(d, "size").orElse(0L), Json.bool(d, "removable").orElse(false),
+                Json.text(d, "model").orElse(""), Json.text(d, "serial").orElse("")));
+          }
+        }
+        nodes.recordSeen(mac, Optional.empty(), Optional.of(from));
+        registeredFrom.put(mac, from);
+        SessionManager.Assignment a = sessions.register(mac, disks);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("action", a.action());
+        out.put("reason", a.reason().orElse(null));
+        out.put("session", a.session());
+        out.put("hostname", a.hostname());
+        out.put("domain", domain.orElse(null));
+        out.put("imageId", a.image() == null ? null : a.image().imageId().orElse(null));
+        out.put("logicalSize", a.image() == null ? 0 : a.image().logicalSize());
+        out.put("control", a.control());
+        out.put("target", a.target());
+        return Reply.json(out);
+      }
+      case "progress" -> {
+        requireRegistered(mac, from);
+        sessions.progress(mac, number(body, "session"), Json.text(body, "phase").orElse("receiving"),
+            Json.number(body, "done").orElse(0L), Json.number(body, "total").orElse(0L));
+        return Reply.json(Map.of("ok", true));
+      }
+      case "result" -> {
+        requireRegistered(mac, from);
+        boolean ok = Json.bool(body, "ok").orElseThrow(() -> new BadRequestException("field 'ok' is required"));
+        sessions.result(mac, number(body, "session"), ok, Json.text(body, "detail").orElse(ok ? "re-imaged" : "failed"),
+            Json.text(body, "sshHostKey"));
+        return Reply.json(Map.of("ok", true));
+      }
+      default -> {
+        return Reply.error(HttpResponseStatus.NOT_FOUND, "no agent call " + r.path() + "; want register, progress or result");
+      }
+    }
+  }
+
+  private void requireRegistered(MacAddress mac, String from) {
+    String at = registeredFrom.get(mac);
+    if (at == null || !at.equals(from)) {
+      throw new BadRequestException(mac + " did not register from " + from + "; an agent reports from where it registered");
+    }
+  }
+
+  private static long number(JsonNode body, String field) {
+    return Json.number(body, field).orElseThrow(() -> new BadRequestException("field '" + field + "' is required"));
+  }
+
+  /** ssh_known_hosts: "name,name.zone,ip key" per node whose agent reported a host key. */
+  private Reply knownHosts() {
+    StringBuilder sb = new StringBuilder("# clonecast: SSH host keys of re-imaged nodes (ssh_known_hosts format)\n");
+    for (Node n : nodes.list()) {
+      if (n.sshHostKey().isEmpty() || n.name().isEmpty()) continue;
+      List<String> names = new ArrayList<>(List.of(n.name().get()));
+      domain.ifPresent(d -> names.add(n.name().get() + "." + d));
+      n.ip().ifPresent(names::add);
+      String[] key = n.sshHostKey().get().split(" ");
+      if (key.length < 2) continue;
+      sb.append(String.join(",", names)).append(' ').append(key[0]).append(' ').append(key[1]).append('\n');
+    }
+    return Reply.text(HttpResponseStatus.OK, sb.toString());
+  }
+}

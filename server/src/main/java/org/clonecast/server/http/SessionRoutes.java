@@ -1,0 +1,80 @@
+package org.clonecast.server.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.clonecast.server.session.SessionManager;
+import org.clonecast.server.store.NotFoundException;
+import org.clonecast.server.store.SessionStore;
+
+/**
+ * {@code /api/v1/sessions}: re-imaging sessions (docs/api.md).
+ *
+ * <ul>
+ *   <li>GET /api/v1/sessions?limit=N: the newest sessions with their nodes
+ *   <li>POST /api/v1/sessions {image, nodes, minReceivers?, maxWait?}: mark the nodes (a group, or
+ *       all) and start multicasting when the rule is met
+ *   <li>GET /api/v1/sessions/{id}: one session with per-node progress
+ *   <li>POST /api/v1/sessions/{id}/cancel: stop it; unfinished nodes fail and boot locally
+ * </ul>
+ */
+public final class SessionRoutes {
+  static final String PREFIX = "/api/v1/sessions";
+  private final SessionManager sessions;
+
+  public SessionRoutes(SessionManager sessions) {
+    this.sessions = sessions;
+  }
+
+  public HttpServer.Routes register(HttpServer.Routes routes) {
+    return routes.api(PREFIX, this::handle);
+  }
+
+  private Reply handle(Request r) throws Exception {
+    String rest = r.path().substring(PREFIX.length());
+    if (rest.isEmpty() || rest.equals("/")) {
+      if (r.method().equals(HttpMethod.GET)) {
+        int limit = r.param("limit").map(SessionRoutes::number).orElse(20L).intValue();
+        if (limit < 1 || limit > 1000) throw new BadRequestException("limit " + limit + " is out of range; use 1-1000");
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (var e : sessions.list(limit)) out.add(Json.session(e.getKey(), e.getValue()));
+        return Reply.json(out);
+      }
+      if (r.method().equals(HttpMethod.POST)) {
+        JsonNode body = Json.object(r.body());
+        String image = Json.text(body, "image").orElseThrow(() -> new BadRequestException("field 'image' is required"));
+        String nodes = Json.text(body, "nodes").orElseThrow(() -> new BadRequestException(
+            "field 'nodes' is required: a group name, or all"));
+        int min = Json.number(body, "minReceivers").orElse(0L).intValue();
+        long wait = Json.number(body, "maxWait").orElse(300L);
+        if (wait < 0 || wait > 86_400) throw new BadRequestException("maxWait " + wait + " is out of range; use 0-86400 seconds");
+        SessionStore.Session s = sessions.start(image, nodes, min, Duration.ofSeconds(wait));
+        return Reply.json(HttpResponseStatus.CREATED, Json.session(s, sessions.store().members(s.id())));
+      }
+      return ImageRoutes.notAllowed(r);
+    }
+    String[] parts = rest.substring(1).split("/");
+    long id = number(parts[0]);
+    if (parts.length == 1 && r.method().equals(HttpMethod.GET)) {
+      SessionStore.Session s = sessions.store().find(id).orElseThrow(() -> new NotFoundException("no session " + id));
+      return Reply.json(Json.session(s, sessions.store().members(id)));
+    }
+    if (parts.length == 2 && parts[1].equals("cancel") && r.method().equals(HttpMethod.POST)) {
+      SessionStore.Session s = sessions.cancel(id);
+      return Reply.json(Json.session(s, sessions.store().members(id)));
+    }
+    return ImageRoutes.notAllowed(r);
+  }
+
+  static long number(String v) {
+    try {
+      return Long.parseLong(v.trim());
+    } catch (NumberFormatException e) {
+      throw new BadRequestException("'" + v + "' is not a number");
+    }
+  }
+}

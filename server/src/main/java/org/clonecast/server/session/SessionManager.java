@@ -1,0 +1,344 @@
+package org.clonecast.server.session;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.net.NetInterface;
+import org.clonecast.protocol.mcast.SenderMachine;
+import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.mcast.McastSender;
+import org.clonecast.server.mcast.SendSettings;
+import org.clonecast.server.store.ConflictException;
+import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.Image;
+import org.clonecast.server.store.ImageStore;
+import org.clonecast.server.store.Node;
+import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.store.NotFoundException;
+import org.clonecast.server.store.SessionStore;
+import org.clonecast.server.store.SessionStore.Member;
+import org.clonecast.server.store.SessionStore.Session;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs re-imaging sessions: marks the selected nodes, multicasts the image with a
+ * {@link McastSender} while their agents register, receive and report, and ends the session when
+ * every node has a result. A node that reports success is flipped to boot its local disk; one
+ * that fails keeps its reason (and boots locally until a new session retries it). A node that
+ * never joins, or stops answering mid-transfer, is failed with that reason and the session still
+ * ends.
+ *
+ * <p>Thread-safe: state lives in the database; per-session runtime objects in a concurrent map.
+ */
+public final class SessionManager implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(SessionManager.class);
+  /** How long agents get to write identity and report after the transfer ended. */
+  static final Duration REPORT_GRACE = Duration.ofSeconds(180);
+
+  /** What an agent is told to do when it registers. */
+  public record Assignment(String action, Optional<String> reason, long session, String hostname, Image image,
+      String control, int port, String target) {}
+
+  /** What an agent reports about itself. */
+  public record Disk(String path, long size, boolean removable, String model, String serial) {}
+
+  private final SessionStore store;
+  private final NodeStore nodes;
+  private final ImageStore images;
+  private final EventLog events;
+  private final NetInterface nif;
+  private final int basePort;
+  private final Duration receiverTimeout;
+  private final Map<Long, Running> running = new ConcurrentHashMap<>();
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "session-timer");
+    t.setDaemon(true);
+    return t;
+  });
+
+  private static final class Running {
+    McastSender sender;
+    ImageReader reader;
+    volatile boolean transferEnded;
+  }
+
+  public SessionManager(SessionStore store, NodeStore nodes, ImageStore images, EventLog events, NetInterface nif,
+      int basePort, Duration receiverTimeout) {
+    this.store = Objects.requireNonNull(store);
+    this.nodes = Objects.requireNonNull(nodes);
+    this.images = Objects.requireNonNull(images);
+    this.events = Objects.requireNonNull(events);
+    this.nif = Objects.requireNonNull(nif);
+    this.basePort = basePort;
+    this.receiverTimeout = receiverTimeout;
+  }
+
+  /** After a restart: sessions that were running cannot resume their sender; they fail, and so do their nodes. */
+  public void recover() {
+    for (Session s : store.active()) {
+      for (Member m : store.members(s.id())) {
+        if (!m.finished()) {
+          fail(s.id(), m.mac(), "the daemon restarted during the session; start a new session to retry");
+        }
+      }
+      store.setState(s.id(), "failed", Optional.of("the daemon restarted during the session"));
+    }
+  }
+
+  /**
+   * Starts a session: marks the nodes and starts multicasting when {@code minReceivers} joined
+   * (or {@code maxWait} after the first joined).
+   *
+   * @param minReceivers 0: every selected node
+   * @throws NotFoundException, ConflictException, IllegalArgumentException naming what to fix
+   */
+  public Session start(String imageName, String selector, int minReceivers, Duration maxWait) throws IOException,
+      InterruptedException {
+    Image image = images.find(imageName).orElseThrow(() -> new NotFoundException(
+        "no image " + imageName + "; add one with 'clonecast image add " + imageName + " FILE'"));
+    if (!image.ready()) {
+      throw new ConflictException("image " + imageName + " is " + image.state() + image.detail().map(d -> " (" + d + ")").orElse("")
+          + "; wait until it is ready or add it again");
+    }
+    List<Node> selected = nodes.select(selector);
+    if (selected.isEmpty()) {
+      throw new IllegalArgumentException("no enrolled node in '" + selector + "'; enroll nodes with 'clonecast node add MAC --name N --group "
+          + selector + "' or use --nodes all");
+    }
+    for (Node n : selected) {
+      Optional<Session> busy = store.activeFor(n.mac().toString());
+      if (busy.isPresent()) {
+        throw new ConflictException(n.name().orElse(n.mac().toString()) + " is already in session " + busy.get().id()
+            + "; cancel it first ('clonecast session cancel " + busy.get().id() + "')");
+      }
+    }
+    if (minReceivers < 0 || minReceivers > selected.size()) {
+      throw new IllegalArgumentException("--min-receivers " + minReceivers + " is more than the " + selected.size() + " selected nodes");
+    }
+    int min = minReceivers == 0 ? selected.size() : minReceivers;
+    Session s = store.create(imageName, selector, min, (int) maxWait.toSeconds(), basePort, selected);
+    Running r = new Running();
+    running.put(s.id(), r);
+    try {
+      r.reader = ImageReader.open(image.file());
+      SendSettings settings = new SendSettings(nif.name(), null, s.port(), 10_000_000_000L, min, maxWait, receiverTimeout,
+          nif.mtu() - 48, 1, true);
+      r.sender = new McastSender(settings, r.reader, nif, new Listener(s.id()));
+      r.sender.start().whenComplete((m, err) -> transferEnded(s.id(), m, err));
+    } catch (IOException | InterruptedException | RuntimeException e) {
+      stop(r);
+      running.remove(s.id());
+      store.setState(s.id(), "failed", Optional.of("cannot start: " + e.getMessage()));
+      throw e;
+    }
+    for (Node n : selected) {
+      nodes.markForSession(n.mac(), s.id());
+    }
+    events.record("session", Optional.empty(), Optional.of(Long.toString(s.id())), "started: image " + imageName + " to "
+        + selected.size() + " node(s) in '" + selector + "', starts with " + min + " receiver(s) or " + maxWait.toSeconds()
+        + " s after the first, port " + s.port());
+    return store.find(s.id()).orElseThrow();
+  }
+
+  /** Cancels a session: its sender stops, its unfinished nodes fail and boot locally. */
+  public Session cancel(long id) {
+    Session s = store.find(id).orElseThrow(() -> new NotFoundException("no session " + id));
+    if (!s.active()) {
+      throw new ConflictException("session " + id + " already ended (" + s.state() + ")");
+    }
+    for (Member m : store.members(id)) {
+      if (!m.finished()) {
+        fail(id, m.mac(), "session cancelled");
+      }
+    }
+    end(id, "cancelled", Optional.of("cancelled by the operator"));
+    return store.find(id).orElseThrow();
+  }
+
+  /** An agent registers: it learns its session, image and target, or that there is nothing to do. */
+  public Assignment register(MacAddress mac, List<Disk> disks) {
+    Node node = nodes.find(mac).orElse(null);
+    Optional<Session> s = store.activeFor(mac.toString());
+    if (node == null || s.isEmpty()) {
+      String why = node == null ? mac + " is not enrolled" : "no session is waiting for " + node.name().orElse(mac.toString());
+      events.node("agent", mac.toString(), "registered; nothing to do: " + why);
+      return new Assignment("none", Optional.of(why), 0, "", null, "", 0, "");
+    }
+    Session session = s.get();
+    Image image = images.find(session.image()).orElseThrow();
+    String name = node.name().orElse(mac.toString());
+    Optional<String> target = node.targetDisk();
+    if (target.isEmpty()) {
+      target = disks.stream().filter(d -> !d.removable() && d.size() >= image.logicalSize()).map(Disk::path).findFirst();
+    }
+    if (target.isEmpty()) {
+      StringBuilder seen = new StringBuilder();
+      for (Disk d : disks) {
+        seen.append(seen.length() == 0 ? "" : ", ").append(d.path()).append(' ').append(d.size()).append(" bytes")
+            .append(d.removable() ? " removable" : "");
+      }
+      String why = "no non-removable disk of at least " + image.logicalSize() + " bytes (disks: "
+          + (seen.length() == 0 ? "none" : seen) + ")";
+      fail(session.id(), mac.toString(), why);
+      return new Assignment("fail", Optional.of(why), session.id(), name, image, "", 0, "");
+    }
+    store.updateMember(session.id(), mac.toString(), "registered", Optional.empty(), Optional.of(image.logicalSize()),
+        target, Optional.empty());
+    nodes.setState(mac, org.clonecast.server.store.NodeState.IMAGING, Optional.of("session " + session.id()));
+    events.record("agent", Optional.of(mac.toString()), Optional.of(Long.toString(session.id())),
+        name + " registered; writes " + target.get());
+    return new Assignment("reimage", Optional.empty(), session.id(), name, image,
+        nif.address().getHostAddress() + ":" + session.port(), session.port(), target.get());
+  }
+
+  /** An agent's progress: phase receiving or identity, bytes written so far. */
+  public void progress(MacAddress mac, long session, String phase, long done, long total) {
+    store.updateMember(session, mac.toString(), phase, Optional.of(done), Optional.of(total), Optional.empty(), Optional.empty());
+  }
+
+  /** An agent's final word. */
+  public void result(MacAddress mac, long session, boolean ok, String detail, Optional<String> sshHostKey) {
+    if (ok) {
+      if (store.updateMember(session, mac.toString(), "done", Optional.empty(), Optional.empty(), Optional.empty(),
+          Optional.of(detail))) {
+        nodes.finish(mac, true, Optional.of(detail), sshHostKey);
+        events.record("agent", Optional.of(mac.toString()), Optional.of(Long.toString(session)), "done: " + detail);
+      }
+    } else {
+      fail(session, mac.toString(), detail);
+    }
+    maybeEnd(session);
+  }
+
+  private void fail(long session, String mac, String why) {
+    if (store.updateMember(session, mac, "failed", Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(why))) {
+      nodes.finish(MacAddress.parse(mac), false, Optional.of(why), Optional.empty());
+      events.record("session", Optional.of(mac), Optional.of(Long.toString(session)), "node failed: " + why);
+      // The multicast need not wait (up to maxWait) for a node that will never join.
+      Running r = running.get(session);
+      if (r != null && r.sender != null) {
+        r.sender.lowerMinReceivers((int) store.members(session).stream().filter(m -> !m.finished()).count());
+      }
+    }
+  }
+
+  private final class Listener implements McastSender.SessionListener {
+    private final long session;
+
+    Listener(long session) {
+      this.session = session;
+    }
+
+    @Override
+    public void started(SenderMachine m) {
+      store.setState(session, "running", Optional.empty());
+      events.record("session", Optional.empty(), Optional.of(Long.toString(session)), "transfer started with "
+          + m.activeReceivers() + " receiver(s)");
+    }
+
+    @Override
+    public void receiverEnded(SenderMachine.Receiver r) {
+      if (r.state() == SenderMachine.ReceiverState.SUCCEEDED) {
+        return; // the agent reports the rest (identity, result) itself
+      }
+      for (Member m : store.members(session)) {
+        // The sender knows a receiver as "NAME@address" (NAME: what the agent joined as, its node name).
+        if (r.name().equals(m.name()) || r.name().startsWith(m.name() + "@")) {
+          fail(session, m.mac(), "stopped during the transfer: " + r.reason());
+        }
+      }
+    }
+  }
+
+  private void transferEnded(long id, SenderMachine m, Throwable err) {
+    Running r = running.get(id);
+    if (r == null) {
+      return;
+    }
+    r.transferEnded = true;
+    if (err != null) {
+      LOG.warn("session {}: sender failed", id, err);
+    }
+    // Agents still write identity and report; give them a bounded time, then fail the silent ones.
+    timer.schedule(() -> {
+      for (Member mem : store.members(id)) {
+        if (!mem.finished()) {
+          fail(id, mem.mac(), mem.state().equals("waiting") ? "never joined the session (did it PXE boot into clonecast?)"
+              : "did not report after the transfer (stopped in " + mem.state() + ")");
+        }
+      }
+      maybeEnd(id);
+    }, REPORT_GRACE.toSeconds(), TimeUnit.SECONDS);
+    maybeEnd(id);
+  }
+
+  private void maybeEnd(long id) {
+    Running r = running.get(id);
+    List<Member> members = store.members(id);
+    boolean allFinished = members.stream().allMatch(Member::finished);
+    if (!allFinished || r == null) {
+      return;
+    }
+    long failed = members.stream().filter(mm -> mm.state().equals("failed")).count();
+    end(id, failed == 0 ? "done" : "failed", Optional.of(String.format(Locale.ROOT, "%d of %d node(s) re-imaged",
+        members.size() - failed, members.size())));
+  }
+
+  private synchronized void end(long id, String state, Optional<String> detail) {
+    Running r = running.remove(id);
+    if (r == null) {
+      return;
+    }
+    store.setState(id, state, detail);
+    stop(r);
+    events.record("session", Optional.empty(), Optional.of(Long.toString(id)), "ended " + state + detail.map(d -> ": " + d).orElse(""));
+  }
+
+  private static void stop(Running r) {
+    if (r.sender != null) {
+      r.sender.close();
+    }
+    if (r.reader != null) {
+      try {
+        r.reader.close();
+      } catch (IOException e) {
+        LOG.debug("closing image reader", e);
+      }
+    }
+  }
+
+  public SessionStore store() {
+    return store;
+  }
+
+  /** Sessions with their members, newest first. */
+  public List<Map.Entry<Session, List<Member>>> list(int limit) {
+    List<Map.Entry<Session, List<Member>>> out = new ArrayList<>();
+    for (Session s : store.list(limit)) {
+      out.add(Map.entry(s, store.members(s.id())));
+    }
+    return out;
+  }
+
+  @Override
+  public void close() {
+    for (Long id : List.copyOf(running.keySet())) {
+      Running r = running.remove(id);
+      if (r != null) {
+        stop(r);
+      }
+    }
+    timer.shutdownNow();
+  }
+}
