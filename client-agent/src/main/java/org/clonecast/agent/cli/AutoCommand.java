@@ -1,0 +1,225 @@
+package org.clonecast.agent.cli;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.clonecast.agent.disk.DiskInventory;
+import org.clonecast.agent.disk.IdentityFixer;
+import org.clonecast.agent.disk.SystemMount;
+import org.clonecast.agent.mcast.McastReceiver;
+import org.clonecast.agent.mcast.ReceiveResult;
+import org.clonecast.agent.mcast.ReceiveSettings;
+import org.clonecast.agent.report.ServerClient;
+import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.cli.ShutdownHook;
+import org.clonecast.common.net.NetInterface;
+import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.wire.Ipv4;
+import org.clonecast.protocol.wire.MacAddress;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code clonecast-agent auto}: the whole job on a netbooted node, unattended. Registers with the
+ * server, receives its assignment, takes the image from the session's multicast into the target
+ * disk (every chunk verified, the disk flushed), gives the written system its own identity, and
+ * reports each step and the result. The server and MAC come from the kernel command line the
+ * iPXE script set ({@code clonecast.server=URL clonecast.mac=MAC}) unless given as flags.
+ */
+@Command(
+    name = "auto",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Unattended re-imaging: register with the server, receive the assigned image, write and verify the",
+      "disk, fix the node's identity, report. Reads clonecast.server= and clonecast.mac= from /proc/cmdline.",
+      "Exit status 0 when re-imaged or when there is nothing to do (the node then boots its disk), 1 on failure."
+    })
+public final class AutoCommand implements Callable<Integer> {
+  @Option(names = "--server", paramLabel = "URL", description = "The daemon, e.g. http://10.0.0.1:8080 (default: clonecast.server= of the kernel command line).")
+  String server;
+
+  @Option(names = "--mac", paramLabel = "MAC", description = "This node's boot MAC (default: clonecast.mac=, or --interface's address).")
+  String mac;
+
+  @Option(names = "--interface", paramLabel = "IF", description = "Interface to receive on (default: the one with the boot MAC).")
+  String iface;
+
+  @Option(names = "--cmdline", paramLabel = "FILE", defaultValue = "/proc/cmdline", hidden = true)
+  Path cmdline;
+
+  @Option(names = "--sys-block", paramLabel = "DIR", defaultValue = "/sys/block", hidden = true)
+  Path sysBlock;
+
+  @Option(names = "--join-timeout", paramLabel = "SECONDS", defaultValue = "600",
+      description = "Give up when the session's sender does not take us in this time (default: ${DEFAULT-VALUE}).")
+  long joinTimeout;
+
+  @Override
+  public Integer call() throws Exception {
+    Map<String, String> kernel = kernelArgs();
+    String url = server != null ? server : kernel.get("clonecast.server");
+    if (url == null) {
+      throw new CliException(ExitCodes.USAGE, "no server: pass --server URL or boot with clonecast.server=URL on the kernel command line");
+    }
+    NetInterface nif = interfaceFor(kernel);
+    String myMac = mac != null ? mac : kernel.getOrDefault("clonecast.mac", macOf(nif));
+    myMac = MacAddress.parse(myMac.replace('-', ':')).toString();
+    ServerClient api = new ServerClient(URI.create(url));
+    System.err.println("clonecast-agent: " + myMac + " on " + nif.name() + " (" + nif.address().getHostAddress() + "), server " + url);
+
+    ServerClient.Assignment a = api.register(myMac, DiskInventory.list(sysBlock), Runtime.getRuntime().availableProcessors(),
+        memoryBytes());
+    switch (a.action()) {
+      case "none" -> {
+        System.err.println("clonecast-agent: nothing to do (" + a.reason().orElse("no session") + "); boot the local disk");
+        return ExitCodes.OK;
+      }
+      case "fail" -> throw new CliException(ExitCodes.FAILED, "the server failed this node: " + a.reason().orElse("no reason given"));
+      case "reimage" -> {
+        return reimage(api, myMac, nif, a);
+      }
+      default -> throw new CliException(ExitCodes.FAILED, "the server asked for '" + a.action() + "', which this agent does not know");
+    }
+  }
+
+  private int reimage(ServerClient api, String myMac, NetInterface nif, ServerClient.Assignment a) throws Exception {
+    Path target = Path.of(a.target());
+    System.err.printf("clonecast-agent: session %d as %s: writing %s%n", a.session(), a.hostname(), target);
+    AtomicLong done = new AtomicLong();
+    AtomicLong total = new AtomicLong(a.logicalSize());
+    AtomicReference<String> mismatch = new AtomicReference<>();
+    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "report");
+      t.setDaemon(true);
+      return t;
+    });
+    McastReceiver[] receiver = new McastReceiver[1];
+    try {
+      String[] hp = a.control().split(":");
+      InetSocketAddress control = new InetSocketAddress(Ipv4.parse(hp[0]), Integer.parseInt(hp[1]));
+      ReceiveSettings rs = new ReceiveSettings(nif.name(), control.getPort(), control, target, a.hostname(),
+          Duration.ofSeconds(joinTimeout), Math.max(2, Runtime.getRuntime().availableProcessors()));
+      receiver[0] = new McastReceiver(rs, nif, new McastReceiver.Listener() {
+        @Override
+        public void joined(Manifest m, int chunksNeeded) {
+          // Never write an image other than the one the server assigned (a stale or foreign sender).
+          if (a.imageId().isPresent() && !a.imageId().get().equals(m.imageId().toString())) {
+            mismatch.set("the sender offers image " + m.imageId() + ", the server assigned " + a.imageId().get());
+            receiver[0].stop(mismatch.get());
+          }
+        }
+
+        @Override
+        public void progress(long written, long data, int chunksWritten, int chunksNeeded) {
+          done.set(written);
+          total.set(data);
+        }
+      });
+      ticker.scheduleWithFixedDelay(() -> {
+        try {
+          api.progress(myMac, a.session(), "receiving", done.get(), total.get());
+        } catch (IOException e) {
+          System.err.println("clonecast-agent: progress report failed: " + e.getMessage());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }, 0, 1, TimeUnit.SECONDS);
+      ReceiveResult r;
+      try (ShutdownHook hook = ShutdownHook.install("auto-interrupt", () -> receiver[0].stop("interrupted"))) {
+        r = receiver[0].start().get();
+      }
+      ticker.shutdownNow();
+      if (!r.ok()) {
+        return fail(api, myMac, a, mismatch.get() != null ? mismatch.get() : "receive failed: " + r.reason());
+      }
+      System.err.printf(Locale.ROOT, "clonecast-agent: %d bytes written and verified in %.1f s%n", r.bytesWritten(), r.nanos() / 1e9);
+      api.progress(myMac, a.session(), "identity", total.get(), total.get());
+      IdentityFixer.Report id;
+      try (SystemMount m = SystemMount.open(target, Path.of(System.getProperty("java.io.tmpdir")))) {
+        id = IdentityFixer.apply(m.root(), new IdentityFixer.NodeIdentity(a.hostname(), a.domain(), Map.of()));
+      } catch (IOException | IllegalStateException e) {
+        return fail(api, myMac, a, "the image is written and verified, but its identity could not be set: " + e.getMessage());
+      }
+      id.changes().forEach(c -> System.err.println("  " + c));
+      api.result(myMac, a.session(), true, String.format(Locale.ROOT, "%d bytes written and verified in %.1f s, identity %s",
+          r.bytesWritten(), r.nanos() / 1e9, a.hostname()), id.sshHostKey());
+      System.err.println("clonecast-agent: re-imaged as " + a.hostname());
+      return ExitCodes.OK;
+    } catch (ExecutionException e) {
+      return fail(api, myMac, a, "receive failed: " + e.getCause().getMessage());
+    } catch (IOException | IllegalArgumentException e) {
+      return fail(api, myMac, a, e.getMessage());
+    } finally {
+      ticker.shutdownNow();
+    }
+  }
+
+  /** Tells the server (best effort) and fails the command with the same reason. */
+  private static int fail(ServerClient api, String mac, ServerClient.Assignment a, String why) throws InterruptedException {
+    try {
+      api.result(mac, a.session(), false, why, Optional.empty());
+    } catch (IOException e) {
+      System.err.println("clonecast-agent: could not report the failure: " + e.getMessage());
+    }
+    throw new CliException(ExitCodes.FAILED, why);
+  }
+
+  /** key=value words of the kernel command line. */
+  private Map<String, String> kernelArgs() throws IOException {
+    Map<String, String> out = new java.util.HashMap<>();
+    if (!Files.isReadable(cmdline)) return out;
+    for (String w : Files.readString(cmdline).trim().split("\\s+")) {
+      int eq = w.indexOf('=');
+      if (eq > 0) out.put(w.substring(0, eq), w.substring(eq + 1));
+    }
+    return out;
+  }
+
+  private NetInterface interfaceFor(Map<String, String> kernel) throws IOException {
+    if (iface != null) return NetInterface.forCommand(iface);
+    String want = mac != null ? mac : kernel.get("clonecast.mac");
+    if (want != null) {
+      MacAddress m = MacAddress.parse(want.replace('-', ':'));
+      for (NetworkInterface n : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+        byte[] hw = n.getHardwareAddress();
+        if (hw != null && hw.length == 6 && MacAddress.of(hw).equals(m)) return NetInterface.forCommand(n.getName());
+      }
+      throw new CliException(ExitCodes.ENVIRONMENT, "no interface has the boot MAC " + m + "; interfaces: "
+          + String.join(", ", NetInterface.names()) + " (pass --interface)");
+    }
+    throw new CliException(ExitCodes.USAGE, "no interface: pass --interface IF, --mac MAC, or boot with clonecast.mac=MAC");
+  }
+
+  private static String macOf(NetInterface nif) throws IOException {
+    byte[] hw = nif.nif().getHardwareAddress();
+    if (hw == null || hw.length != 6) throw new CliException(ExitCodes.ENVIRONMENT, nif.name() + " has no Ethernet address; pass --mac");
+    return MacAddress.of(hw).toString();
+  }
+
+  private static long memoryBytes() {
+    try {
+      for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
+        if (l.startsWith("MemTotal:")) return Long.parseLong(l.replaceAll("\\D", "")) * 1024;
+      }
+    } catch (IOException | NumberFormatException e) {
+      // unknown: reported as 0
+    }
+    return 0;
+  }
+}
