@@ -1,0 +1,281 @@
+package org.clonecast.it.session;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.clonecast.it.lab.Host;
+import org.clonecast.it.lab.Lab;
+import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.Prereqs;
+import org.clonecast.it.lab.Signal;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A whole re-imaging session driven by {@code clonecast serve}, with agents in automatic mode in
+ * lab namespaces (what the netboot environment runs on a real node): the image is added to the
+ * store, nodes are enrolled and a session started from the CLI; each agent registers, receives,
+ * writes, verifies, fixes its identity and reports; {@code session watch} follows it to the end.
+ * The written disks are read back with debugfs.
+ */
+class SessionLabIT {
+  private static final Duration STEP = Duration.ofSeconds(120);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final long ROOT_START = 2048;
+  private static final long ROOT_SECTORS = 62 * 2048; // 62 MiB of a 64 MiB disk, ending on a MiB boundary
+  private static Path repo;
+
+  @BeforeAll
+  static void prerequisites() {
+    Prereqs.requireRoot();
+    Prereqs.require("ip", "nft", "tc", "java", "curl", "sfdisk", "mkfs.ext4", "debugfs", "losetup", "mount");
+    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+  }
+
+  /** The daemon, and the environment that points the CLI at it. */
+  private record Daemon(LabProcess process, int port, Map<String, String> env) {}
+
+  private static Daemon serve(Lab lab) throws IOException {
+    Path state = Files.createDirectories(lab.dir().resolve("state"));
+    LabProcess p = lab.spawn(lab.server(), "serve", List.of(repo.resolve("clonecast").toString(), "serve", "--interface", Lab.IFACE,
+        "--state-dir", state.toString(), "--http-port", "0", "--dhcp", "off", "--no-tftp"), Map.of());
+    Pattern ready = Pattern.compile("clonecast serve: ready on .* http port (\\d+)");
+    await().atMost(Duration.ofSeconds(60)).until(() -> ready.matcher(p.log()).find() || !p.isAlive());
+    Matcher m = ready.matcher(p.log());
+    assertTrue(m.find(), "the daemon did not start:\n" + p.tail(30));
+    int port = Integer.parseInt(m.group(1));
+    return new Daemon(p, port, Map.of("CLONECAST_SERVER", "http://127.0.0.1:" + port,
+        "CLONECAST_TOKEN_FILE", state.resolve("api-token").toString()));
+  }
+
+  private static String run(String... cmd) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
+    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + out);
+    return out;
+  }
+
+  /** Runs the CLI in the server's namespace; returns its output; fails unless it exits {@code rc}. */
+  private static String cli(Lab lab, Daemon d, int rc, String... args) {
+    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
+    cmd.addAll(List.of(args));
+    LabProcess p = lab.spawn(lab.server(), "cli-" + args[0] + "-" + args[1], cmd, d.env());
+    assertEquals(rc, p.waitFor(STEP), String.join(" ", args) + ":\n" + p.tail(30));
+    return p.log();
+  }
+
+  private static String mac(Host h) throws IOException, InterruptedException {
+    return run("ip", "netns", "exec", h.netns(), "cat", "/sys/class/net/eth0/address").trim();
+  }
+
+  /** A 64 MiB GPT golden disk: an ext4 root with a Debian-like /etc and 24 MiB of data. */
+  private static Path goldenDisk(Path dir) throws Exception {
+    Path tree = dir.resolve("tree");
+    Files.createDirectories(tree.resolve("etc/ssh"));
+    Files.createDirectories(tree.resolve("home/admin"));
+    Files.writeString(tree.resolve("etc/hostname"), "golden\n");
+    Files.writeString(tree.resolve("etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 golden\n");
+    Files.writeString(tree.resolve("etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
+    Files.writeString(tree.resolve("etc/ssh/ssh_host_ed25519_key"), "golden secret\n");
+    byte[] data = new byte[24 << 20];
+    new java.util.Random(5).nextBytes(data);
+    Files.write(tree.resolve("home/admin/dataset.bin"), data);
+    Path disk = dir.resolve("golden.img");
+    run("truncate", "-s", "64M", disk.toString());
+    Process p = new ProcessBuilder("sfdisk", "-q", disk.toString()).redirectErrorStream(true).start();
+    p.getOutputStream().write(("label: gpt\nstart=" + ROOT_START + ", size=" + ROOT_SECTORS
+        + ", type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n").getBytes());
+    p.getOutputStream().close();
+    p.getInputStream().readAllBytes();
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+    run("mkfs.ext4", "-q", "-F", "-d", tree.toString(), "-E", "offset=" + ROOT_START * 512, disk.toString(), ROOT_SECTORS / 2 + "k");
+    return disk;
+  }
+
+  /** A file of the written root filesystem, read with debugfs through a read-only loop device. */
+  private static String cat(Path disk, String file) throws Exception {
+    String loop = run("losetup", "--find", "--show", "--read-only", "--offset", Long.toString(ROOT_START * 512), disk.toString()).trim();
+    try {
+      return run("debugfs", "-R", "cat " + file, loop).replaceFirst("(?s)^debugfs [^\\n]*\\n", "");
+    } finally {
+      run("losetup", "-d", loop);
+    }
+  }
+
+  /** SHA-256 of a file of the root filesystem, dumped with debugfs. */
+  private static String sha(Path disk, String file, Path work) throws Exception {
+    Path out = Files.createTempFile(work, "dump", ".bin");
+    String loop = run("losetup", "--find", "--show", "--read-only", "--offset", Long.toString(ROOT_START * 512), disk.toString()).trim();
+    try {
+      Files.delete(out);
+      run("debugfs", "-R", "dump " + file + " " + out, loop);
+      return run("sha256sum", out.toString()).split(" ")[0];
+    } finally {
+      run("losetup", "-d", loop);
+      Files.deleteIfExists(out);
+    }
+  }
+
+  private static List<String> agent(Daemon d, String... extra) {
+    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast-agent").toString(), "auto",
+        "--server", "http://" + Lab.SERVER_IP + ":" + d.port(), "--interface", Lab.IFACE, "--join-timeout", "90"));
+    cmd.addAll(List.of(extra));
+    return cmd;
+  }
+
+  /**
+   * Three enrolled nodes in one group: two with blank 64 MiB disks are re-imaged, named from the
+   * inventory, with empty machine-ids and SSH keys of their own that the server publishes, and
+   * boot locally next time; one whose disk is too small fails with that reason and does not
+   * hold the others back. The session ends failed (2 of 3) and watch says so.
+   */
+  @Test
+  void twoNodesReimagedAndOneWithATooSmallDiskFails() throws Exception {
+    String smallLoop = null;
+    try (Lab lab = Lab.create("session", 3)) {
+      Path golden = goldenDisk(lab.dir());
+      Daemon d = serve(lab);
+      cli(lab, d, 0, "image", "add", "golden", golden.toString());
+
+      Map<Host, Path> disks = new HashMap<>();
+      for (int i = 1; i <= 3; i++) {
+        Host h = lab.agent(i);
+        cli(lab, d, 0, "node", "add", mac(h), "--name", "node0" + i, "--group", "rack1");
+        Path disk = lab.dir().resolve("disk-" + h.name() + ".img");
+        run("truncate", "-s", i == 3 ? "16M" : "64M", disk.toString());
+        disks.put(h, disk);
+      }
+      // Node 3's "disk" is a real block device of 16 MiB: the agent must refuse to write it.
+      smallLoop = run("losetup", "--find", "--show", disks.get(lab.agent(3)).toString()).trim();
+      cli(lab, d, 0, "node", "set", mac(lab.agent(1)), "--target-disk", disks.get(lab.agent(1)).toString());
+      cli(lab, d, 0, "node", "set", mac(lab.agent(2)), "--target-disk", disks.get(lab.agent(2)).toString());
+      cli(lab, d, 0, "node", "set", mac(lab.agent(3)), "--target-disk", smallLoop);
+
+      String started = cli(lab, d, 0, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "60");
+      assertTrue(started.contains("to 3 node(s) in 'rack1'"), started);
+      JsonNode nodes = JSON.readTree(cli(lab, d, 0, "node", "list", "--json"));
+      for (JsonNode n : nodes) assertEquals("reimage", n.path("action").asText(), "marked for the session: " + n);
+
+      List<LabProcess> agents = new ArrayList<>();
+      for (Host h : lab.agents()) agents.add(lab.spawn(h, "agent-" + h.name(), agent(d), Map.of()));
+      LabProcess watch = lab.spawn(lab.server(), "watch", List.of(repo.resolve("clonecast").toString(), "session", "watch"), d.env());
+      assertEquals(1, watch.waitFor(Duration.ofSeconds(240)), "one node failed, so watch exits 1:\n" + watch.tail(30));
+      assertTrue(watch.log().contains("2 of 3 node(s) re-imaged"), watch.log());
+      assertEquals(0, agents.get(0).waitFor(STEP), agents.get(0).tail(30));
+      assertEquals(0, agents.get(1).waitFor(STEP), agents.get(1).tail(30));
+      assertEquals(1, agents.get(2).waitFor(STEP), agents.get(2).tail(30));
+      assertTrue(agents.get(2).log().contains("too small"), agents.get(2).log());
+
+      // The written disks: the golden data, each node's own name and key, no machine-id.
+      String wantData = sha(golden, "/home/admin/dataset.bin", lab.dir());
+      List<String> keys = new ArrayList<>();
+      for (int i = 1; i <= 2; i++) {
+        Path disk = disks.get(lab.agent(i));
+        assertEquals("node0" + i + "\n", cat(disk, "/etc/hostname"));
+        assertEquals("", cat(disk, "/etc/machine-id"));
+        assertEquals(wantData, sha(disk, "/home/admin/dataset.bin", lab.dir()), "the data came through intact");
+        String key = cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
+        assertTrue(key.startsWith("ssh-ed25519 "), key);
+        keys.add(key.split(" ")[1]);
+      }
+      assertNotEquals(keys.get(0), keys.get(1), "every node has its own SSH host key");
+
+      // The inventory: re-imaged nodes boot locally with their reported key; the failed one keeps its reason.
+      nodes = JSON.readTree(cli(lab, d, 0, "node", "list", "--json"));
+      for (JsonNode n : nodes) {
+        assertEquals("local", n.path("action").asText(), "the next PXE boot falls through: " + n);
+        if (n.path("name").asText().equals("node03")) {
+          assertEquals("failed", n.path("state").asText(), n.toString());
+          assertTrue(n.path("detail").asText().contains("too small"), n.toString());
+        } else {
+          assertEquals("done", n.path("state").asText(), n.toString());
+          assertTrue(keys.contains(n.path("sshHostKey").asText().split(" ")[1]), n.toString());
+        }
+      }
+      LabProcess known = lab.spawn(lab.agent(1), "known-hosts", List.of("curl", "-fsS",
+          "http://" + Lab.SERVER_IP + ":" + d.port() + "/boot/known_hosts"), Map.of());
+      assertEquals(0, known.waitFor(STEP), known.tail(10));
+      for (String k : keys) assertTrue(known.log().contains(k), known.log());
+      assertTrue(known.log().lines().anyMatch(l -> l.startsWith("node01,") && l.contains(lab.agent(1).ip())), known.log());
+      // The next iPXE script of a re-imaged node boots its disk.
+      LabProcess script = lab.spawn(lab.agent(1), "ipxe", List.of("curl", "-fsS",
+          "http://" + Lab.SERVER_IP + ":" + d.port() + "/boot/" + mac(lab.agent(1)) + ".ipxe"), Map.of());
+      assertEquals(0, script.waitFor(STEP), script.tail(10));
+      assertTrue(script.log().contains("booting the local disk"), script.log());
+    } finally {
+      if (smallLoop != null) run("losetup", "-d", smallLoop);
+    }
+  }
+
+  /** A node that dies mid-transfer is failed with the reason, and the session still ends. */
+  @Test
+  void aNodePoweredOffMidSessionFailsAndTheSessionEnds() throws Exception {
+    try (Lab lab = Lab.create("sessionkill", 2)) {
+      Path golden = goldenDisk(lab.dir());
+      Daemon d = serve(lab);
+      cli(lab, d, 0, "image", "add", "golden", golden.toString());
+      Map<Host, Path> disks = new HashMap<>();
+      for (int i = 1; i <= 2; i++) {
+        Host h = lab.agent(i);
+        cli(lab, d, 0, "node", "add", mac(h), "--name", "node0" + i, "--group", "rack1");
+        Path disk = lab.dir().resolve("disk-" + h.name() + ".img");
+        run("truncate", "-s", "64M", disk.toString());
+        disks.put(h, disk);
+        cli(lab, d, 0, "node", "set", mac(h), "--target-disk", disk.toString());
+      }
+      Host victim = lab.agent(2);
+      lab.rateLimit(victim, 10); // slow enough (~30 s for the image) to be caught mid-transfer
+      cli(lab, d, 0, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "60");
+      LabProcess survivor = lab.spawn(lab.agent(1), "agent-a1", agent(d), Map.of());
+      LabProcess dying = lab.spawn(victim, "agent-a2", agent(d), Map.of());
+      await().atMost(STEP).pollInterval(Duration.ofMillis(500)).until(() -> !dying.isAlive() || receiving(lab, d, "node02"));
+      assertTrue(dying.isAlive(), "finished before it could be killed:\n" + dying.tail(20));
+      dying.kill(Signal.KILL); // the power goes: no last word to the server
+      LabProcess watch = lab.spawn(lab.server(), "watch", List.of(repo.resolve("clonecast").toString(), "session", "watch"), d.env());
+      assertEquals(1, watch.waitFor(Duration.ofSeconds(240)), watch.tail(30));
+      assertEquals(0, survivor.waitFor(STEP), survivor.tail(30));
+      JsonNode s = JSON.readTree(cli(lab, d, 0, "session", "list", "--json")).get(0);
+      assertEquals("failed", s.path("state").asText(), s.toString());
+      for (JsonNode m : s.path("members")) {
+        if (m.path("name").asText().equals("node02")) {
+          assertEquals("failed", m.path("state").asText(), m.toString());
+          assertTrue(m.path("detail").asText().contains("during the transfer"), m.toString());
+        } else {
+          assertEquals("done", m.path("state").asText(), m.toString());
+        }
+      }
+    }
+  }
+
+  /** Whether {@code name} has reported some but not all of its bytes in the newest session (read from the API). */
+  private static boolean receiving(Lab lab, Daemon d, String name) throws IOException {
+    LabProcess p = lab.spawn(lab.server(), "poll", List.of("curl", "-fsS", "http://127.0.0.1:" + d.port() + "/api/v1/sessions?limit=1"),
+        Map.of());
+    if (p.waitFor(Duration.ofSeconds(30)) != 0) return false;
+    for (JsonNode m : JSON.readTree(p.log()).get(0).path("members")) {
+      if (m.path("name").asText().equals(name)) {
+        long done = m.path("bytesDone").asLong();
+        return done > 0 && done < m.path("bytesTotal").asLong() / 2;
+      }
+    }
+    return false;
+  }
+}

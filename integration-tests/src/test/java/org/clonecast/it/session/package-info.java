@@ -1,0 +1,2 @@
+/** Daemon-driven re-imaging sessions in the namespace lab: agents in automatic mode, end to end. */
+package org.clonecast.it.session;
