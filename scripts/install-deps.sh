@@ -20,6 +20,16 @@ PACKAGES=(
   coreutils               # sha256sum, head, timeout
   e2fsprogs               # the demo's golden disk: mkfs.ext4 -d builds a filesystem from a folder
   fdisk                   # the demo's golden disk: sfdisk writes its partition table
+  qemu-system-x86         # PXE boot tests and bench/pxe.sh: VMs under TCG (QemuVm)
+  ipxe-qemu               # QEMU's iPXE NIC ROMs (BIOS e1000, EFI virtio)
+  ipxe                    # undionly.kpxe, ipxe.efi, snponly.efi served over TFTP
+  ovmf                    # UEFI firmware for the VMs (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd)
+  dnsmasq-base            # the PXE baseline in QemuLabIT and bench/pxe.sh
+  busybox-static          # the marker payload's initramfs; httpd for the baseline's HTTP side
+  cpio                    # the marker payload's initramfs
+  zstd                    # the marker payload's initramfs compression
+  atftp                   # bench/pxe.sh: TFTP client with blksize/windowsize options
+  kea-admin               # bench/pxe.sh: perfdhcp, the DHCP rate tool
 )
 
 # command   package that must provide it (checked after the install)
@@ -28,6 +38,8 @@ COMMANDS=(
   udp-sender:udpcast udp-receiver:udpcast nft:nftables ip:iproute2 tc:iproute2 ss:iproute2
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
   python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk
+  qemu-system-x86_64:qemu-system-x86 dnsmasq:dnsmasq-base busybox:busybox-static cpio:cpio
+  zstd:zstd atftp:atftp perfdhcp:kea-admin dpkg-deb:dpkg
 )
 
 die() {
@@ -66,6 +78,11 @@ for entry in "${COMMANDS[@]}"; do
   PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || bad+=("$cmd (package ${entry#*:})")
 done
 [ -x /usr/bin/time ] || bad+=("/usr/bin/time (package time)")
+for f in /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_VARS_4M.fd /usr/lib/ipxe/qemu/pxe-e1000.rom \
+  /usr/lib/ipxe/qemu/efi-virtio.rom /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi; do
+  [ -r "$f" ] || bad+=("$f (packages ovmf, ipxe, ipxe-qemu)")
+done
+[ -c /dev/net/tun ] || echo "install-deps: warning: no /dev/net/tun; QEMU VMs cannot get a tap on the lab bridge" >&2
 [ "${#bad[@]}" -eq 0 ] || die "commands not found after install: ${bad[*]}"
 
 # The lab cannot work without these kernel features; say so here rather than in a test.
