@@ -46,8 +46,6 @@ public final class Prereqs {
       Map.entry("dhclient", "isc-dhcp-client"),
       Map.entry("qemu-system-x86_64", "qemu-system-x86"),
       Map.entry("busybox", "busybox-static"),
-      Map.entry("atftp", "atftp"),
-      Map.entry("perfdhcp", "kea-admin"),
       Map.entry("cpio", "cpio"),
       Map.entry("dpkg-deb", "dpkg"),
       Map.entry("apt-get", "apt"),
