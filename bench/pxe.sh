@@ -359,7 +359,7 @@ measure_boot() {
       boot_once "$srv" "$fw" "$i"
       v=$BOOT_RESULT
       row "$srv" "boot_$fw" "$i" "$v" "s" "$([ "$fw" = uefi ] && echo "OVMF EDK2 PXE" || echo "SeaBIOS iPXE ROM")"
-      say "$srv: $fw boot run $i: $v s"
+      say "$srv: $fw boot run $i: $v$([ "$v" = FAILED ] || echo " s")"
     done
   done
 }
