@@ -28,6 +28,8 @@ usage: bench/mcast.sh [options]
                        random: /dev/urandom; mixed: repeating 4 MiB of 2 MiB zeros, 1 MiB text, 1 MiB random
   --runs 1             runs per image, N and variant
   --loss PCT           drop PCT % of incoming UDP on every receiver (nftables)
+  --loss-one PCT       drop PCT % of incoming UDP on receiver a1 only
+  --rate-one MBIT      shape receiver a2 (a1 when N = 1) to MBIT Mbit/s (tc tbf)
   --only udpcast|clonecast|udpcast-compat
                        udpcast: stock udpcast (+ one --rcvbuf 4194304 line per image at the largest N)
                        clonecast: clonecast send/receive of the raw image and of its .cci
@@ -45,6 +47,8 @@ IMAGE_MIB=1024
 IMAGES="random mixed"
 RUNS=1
 LOSS=0
+LOSS_ONE=0
+RATE_ONE=0
 ONLY=all
 RCVBUF_LINE=1
 TIMEOUT=300
@@ -57,6 +61,8 @@ while [ $# -gt 0 ]; do
     --images) IMAGES=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --loss) LOSS=$2; shift 2 ;;
+    --loss-one) LOSS_ONE=$2; shift 2 ;;
+    --rate-one) RATE_ONE=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --no-rcvbuf-line) RCVBUF_LINE=0; shift ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
@@ -84,6 +90,10 @@ is_uint "$TIMEOUT" 10 || fail_usage "--timeout must be at least 10 seconds"
 if ! [[ "$LOSS" =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk -v p="$LOSS" 'BEGIN { exit !(p <= 100) }'; then
   fail_usage "--loss must be 0..100"
 fi
+if ! [[ "$LOSS_ONE" =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk -v p="$LOSS_ONE" 'BEGIN { exit !(p <= 100) }'; then
+  fail_usage "--loss-one must be 0..100"
+fi
+[ "$RATE_ONE" = 0 ] || is_uint "$RATE_ONE" || fail_usage "--rate-one must be a whole number of Mbit/s"
 for img in $IMAGES; do
   case "$img" in random|mixed) ;; *) fail_usage "--images: unknown image '$img' (random, mixed)" ;; esac
 done
@@ -233,12 +243,16 @@ lab_create "cc$$b-mcast" "$MAX_N"
 if [ "$LOSS" != 0 ]; then
   for ((i = 1; i <= MAX_N; i++)); do lab_loss "a$i" "$LOSS"; done
 fi
+[ "$LOSS_ONE" = 0 ] || lab_loss a1 "$LOSS_ONE"
+if [ "$RATE_ONE" != 0 ]; then
+  if [ "$MAX_N" -ge 2 ]; then lab_rate a2 "$RATE_ONE"; else lab_rate a1 "$RATE_ONE"; fi
+fi
 
 {
   echo "command: $0 $ORIG_ARGS"
   echo "date: $(date -Is)  kernel: $(uname -r)  cores: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "net.core.rmem_max: $(cat /proc/sys/net/core/rmem_max)  udpcast: $(dpkg-query -W -f='${Version}' udpcast 2>/dev/null)"
-  echo "image MiB: $IMAGE_MIB  loss %: $LOSS  timeout s: $TIMEOUT  lab: $LAB_PREFIX"
+  echo "image MiB: $IMAGE_MIB  loss %: $LOSS  loss on a1 %: $LOSS_ONE  rate of a2 Mbit/s: $RATE_ONE  timeout s: $TIMEOUT  lab: $LAB_PREFIX"
 } >"$RESULTS/mcast-$STAMP.txt"
 
 printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tratio_xfer_vs_udpcast\tcci_create_s\tresent_pct\tnote\n' >"$TSV"

@@ -22,14 +22,18 @@ PACKAGES=(
   fdisk                   # the demo's golden disk: sfdisk writes its partition table
   qemu-system-x86         # PXE boot tests and bench/pxe.sh: VMs under TCG (QemuVm)
   ipxe-qemu               # QEMU's iPXE NIC ROMs (BIOS e1000, EFI virtio)
-  ipxe                    # undionly.kpxe, ipxe.efi, snponly.efi served over TFTP
   ovmf                    # UEFI firmware for the VMs (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd)
   dnsmasq-base            # the PXE baseline in QemuLabIT and bench/pxe.sh
   busybox-static          # the marker payload's initramfs; httpd for the baseline's HTTP side
   cpio                    # the marker payload's initramfs
   zstd                    # the marker payload's initramfs compression
-  atftp                   # bench/pxe.sh: TFTP client with blksize/windowsize options
   kea-admin               # bench/pxe.sh: perfdhcp, the DHCP rate tool
+  bind9-dnsutils          # DnsLabIT: dig queries the cluster DNS
+  bind9                   # DnsLabIT: named (and tsig-keygen) receives the TSIG-signed dynamic updates
+  ipxe                    # iPXE loaders the daemon serves by TFTP (undionly.kpxe, ipxe.efi, snponly.efi)
+  tftp-hpa                # TFTP interop client (TftpLabIT)
+  atftp                   # TFTP interop client with windowsize/blksize (TftpLabIT, bench/pxe.sh)
+  curl                    # TFTP interop client (TftpLabIT); DnsLabIT: a node fetches its iPXE script
 )
 
 # command   package that must provide it (checked after the install)
@@ -39,7 +43,9 @@ COMMANDS=(
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
   python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk
   qemu-system-x86_64:qemu-system-x86 dnsmasq:dnsmasq-base busybox:busybox-static cpio:cpio
-  zstd:zstd atftp:atftp perfdhcp:kea-admin dpkg-deb:dpkg
+  zstd:zstd perfdhcp:kea-admin dpkg-deb:dpkg
+  dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
+  tftp:tftp-hpa atftp:atftp curl:curl
 )
 
 die() {

@@ -2,6 +2,7 @@ package org.clonecast.server;
 
 import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayDeque;
@@ -9,8 +10,12 @@ import java.util.Deque;
 import java.util.Optional;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.RouterAdvertiser;
 import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.dns.ClusterDns;
+import org.clonecast.server.config.TftpConfig;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
 import org.clonecast.server.http.EventRoutes;
@@ -19,6 +24,8 @@ import org.clonecast.server.http.NodeRoutes;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.tftp.IpxeLoaders;
+import org.clonecast.server.tftp.TftpServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,6 +47,8 @@ public final class Daemon implements AutoCloseable {
   private EventLog events;
   private EventLoopGroup group;
   private HttpServer http;
+  private ClusterDns dns;
+  private TftpServer tftp;
 
   private Daemon(ServeConfig config) {
     this.config = config;
@@ -81,9 +90,37 @@ public final class Daemon implements AutoCloseable {
     new EventRoutes(events).register(routes);
     http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
     running.push(http);
+    if (config.boot().routerAdvert()) {
+      RouterAdvertiser.start(nif).ifPresent(running::push);
+    }
+    if (config.dns().enabled() || config.dns().update().isPresent()) {
+      // The SOA serial starts at the start time, so a restarted daemon's serials still go up.
+      dns = ClusterDns.start(config.dns(), group, nodes, nif.address(), nif.prefixLength(), clock.millis() / 1000,
+          failure -> events.record("dns", Optional.empty(), Optional.empty(), failure));
+      running.push(dns);
+    }
+    if (config.tftp().enabled()) {
+      startTftp();
+    }
     events.record("daemon", Optional.empty(), Optional.empty(),
-        "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port());
+        "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port()
+            + (dns == null || !dns.answering() ? "" : ", dns " + config.dns().zone() + " on port " + dns.port()));
     LOG.info("daemon: state in {}", config.stateDir());
+  }
+
+  private void startTftp() throws IOException, InterruptedException {
+    TftpConfig c = config.tftp();
+    Files.createDirectories(c.root());
+    IpxeLoaders.sync(config.boot().ipxeDir(), c.root());
+    TftpTransfer.Settings transfer = new TftpTransfer.Settings(c.maxBlksizeFor(nif.mtu()), c.maxWindowsize(),
+        TftpConfig.RETRANSMIT_TIMEOUT, TftpConfig.MAX_RETRIES);
+    tftp = TftpServer.start(group, nif.address(), new TftpServer.Settings(c.port(), c.root(), transfer, c.maxTransfers()));
+    running.push(tftp);
+  }
+
+  /** The TFTP server, or null when tftp.enabled is false. */
+  public TftpServer tftp() {
+    return tftp;
   }
 
   /** Where the current netboot environment's files are served from. */
@@ -106,6 +143,11 @@ public final class Daemon implements AutoCloseable {
   /** The HTTP port actually bound. */
   public int httpPort() {
     return http.port();
+  }
+
+  /** The cluster DNS, when it answers (dns.enabled) or sends updates (dns.update.server). */
+  public Optional<ClusterDns> dns() {
+    return Optional.ofNullable(dns);
   }
 
   @Override

@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The sending side of a udpcast 20120424 session (udpcast-protocol.md §1.4–§1.9, checklist §3.1),
@@ -34,8 +35,15 @@ import java.util.Map;
  *       receiver that lost all of n+1 learns of it before it sees n+2 (it aborts otherwise, §1.7).
  * </ul>
  *
+ * <p>With FEC ({@code --fec SxR/Z}) each slice's first transmission is followed by S×R FEC blocks
+ * that the driver computes ({@link Block#fec()}); retransmissions are data blocks, as stock does.
+ * In async mode ({@code --async}) receivers are passive: HELLO carries the async capability, no
+ * CONNECT_REQ is answered, the session starts {@code maxWaitNanos} after creation, slices follow
+ * each other without acknowledgement, and the end is the empty slice's FEC blocks (or its REQACK
+ * without FEC), sent {@link #END_MARKER_REPEATS} times since nobody can ask for it again.
+ *
  * <p>Pacing is the driver's (a token bucket fed with {@link #blocksResent()} against
- * {@link #blocksSent()}); the machine only decides order and gating.
+ * {@link #blocksSent()}; a fixed rate in async mode); the machine only decides order and gating.
  *
  * <p>Not thread-safe: one driver thread (event loop) owns it.
  */
@@ -50,10 +58,13 @@ public final class UdpcastSenderMachine {
      * @param helloIntervalNanos HELLO repeat interval before the start
      * @param settleNanos pause between the last CONNECT_REPLY and the first DATA, for the
      *     receiver's IGMP join
-     * @param pointToPoint whether exactly one receiver gets its data unicast (stock default)
+     * @param pointToPoint whether exactly one receiver gets its data unicast (stock default; never in async mode)
+     * @param fec FEC blocks after each slice, if any; {@code sliceBlocks} must fit S×Z
+     * @param async passive receivers, no acknowledgements; the start is {@code maxWaitNanos} after creation
      */
     public record Settings(int blocksize, int sliceBlocks, int minReceivers, long maxWaitNanos,
-            long receiverTimeoutNanos, long helloIntervalNanos, long settleNanos, boolean pointToPoint) {
+            long receiverTimeoutNanos, long helloIntervalNanos, long settleNanos, boolean pointToPoint,
+            Optional<UdpcastFecSpec> fec, boolean async) {
         /** Validates the ranges. */
         public Settings {
             if (blocksize < 4 || blocksize > 0xFFFF) {
@@ -68,12 +79,17 @@ public final class UdpcastSenderMachine {
             if (maxWaitNanos < 0 || receiverTimeoutNanos <= 0 || helloIntervalNanos <= 0 || settleNanos < 0) {
                 throw new IllegalArgumentException("negative or zero time in sender settings");
             }
+            fec.ifPresent(f -> {
+                if (sliceBlocks > f.sliceBlocks()) {
+                    throw new IllegalArgumentException("slice size " + sliceBlocks + " blocks exceeds FEC " + f + " (" + f.sliceBlocks() + ")");
+                }
+            });
         }
 
         /** Stock sizes (1456-byte blocks, 112-block slices), 1 s HELLO, 20 ms settle, point-to-point on. */
         public static Settings stock(int minReceivers, long maxWaitNanos, long receiverTimeoutNanos) {
             return new Settings(Udpcast.DEFAULT_BLOCKSIZE, 112, minReceivers, maxWaitNanos, receiverTimeoutNanos,
-                    1_000_000_000L, 20_000_000L, true);
+                    1_000_000_000L, 20_000_000L, true, Optional.empty(), false);
         }
     }
 
@@ -92,10 +108,14 @@ public final class UdpcastSenderMachine {
     }
 
     /**
-     * A DATA block to send to the data address: the driver reads {@code length} bytes at file
+     * A block to send to the data address. DATA: the driver reads {@code length} bytes at file
      * offset {@code offset} and sends them after the header {@code (sliceNo, blockNo, sliceBytes)}.
+     * FEC ({@code fec}): {@code blockNo} is the FEC block index, {@code offset} the slice's file
+     * offset and {@code length} the block size; the driver computes the repair block over the
+     * slice's {@code sliceBytes} (zero-padded) with {@link UdpcastFecLayout} of {@code stripes}.
      */
-    public record Block(int sliceNo, int blockNo, int sliceBytes, long offset, int length, boolean resend) {
+    public record Block(int sliceNo, int blockNo, int sliceBytes, long offset, int length, boolean resend, boolean fec,
+            int stripes) {
     }
 
     /** What became of a receiver. */
@@ -152,6 +172,7 @@ public final class UdpcastSenderMachine {
         final long offset;
         final int bytes;
         final int blocks;
+        final int fecBlocks;
         int nextFresh;
         final BitSet resend = new BitSet();
         final BitSet missing = new BitSet();
@@ -163,15 +184,16 @@ public final class UdpcastSenderMachine {
         long reqAckSentNanos = -1;
         long firstReqAckNanos = -1;
 
-        Slice(int no, long offset, int bytes, int blocksize) {
+        Slice(int no, long offset, int bytes, int blocksize, int fecBlocks) {
             this.no = no;
             this.offset = offset;
             this.bytes = bytes;
             this.blocks = (int) ((bytes + (long) blocksize - 1) / blocksize);
+            this.fecBlocks = fecBlocks;
         }
 
         boolean freshDone() {
-            return nextFresh >= blocks;
+            return nextFresh >= blocks + fecBlocks;
         }
     }
 
@@ -183,6 +205,11 @@ public final class UdpcastSenderMachine {
     private final ArrayDeque<Send> control = new ArrayDeque<>();
     /** In-flight slices, oldest first; at most two. The oldest is the one being acknowledged. */
     private final ArrayDeque<Slice> inflight = new ArrayDeque<>(2);
+    /** How often async mode sends the end marker. */
+    public static final int END_MARKER_REPEATS = 3;
+
+    private final long createdNanos;
+    private int endMarkersSent;
     private int nextClNr;
     private boolean started;
     private boolean confirmHelloSent;
@@ -215,6 +242,7 @@ public final class UdpcastSenderMachine {
         this.totalBytes = totalBytes;
         this.group = McastAddr.ofIpv4(dataGroup);
         this.nextHelloNanos = nowNanos;
+        this.createdNanos = nowNanos;
     }
 
     // ---- input ------------------------------------------------------------------------------
@@ -226,6 +254,10 @@ public final class UdpcastSenderMachine {
      * @param ip the sender's IPv4 address bits
      */
     public void receive(int ip, UdpcastMessage message, long nowNanos) {
+        if (settings.async()) {
+            ignored++; // passive receivers: a stock async sender answers nobody either
+            return;
+        }
         Receiver r = byIp.get(ip);
         if (r != null && r.active()) {
             r.lastHeardNanos = nowNanos;
@@ -337,11 +369,18 @@ public final class UdpcastSenderMachine {
         }
         if (!started) {
             if (nowNanos - nextHelloNanos >= 0) {
-                control.add(new Send(To.BROADCAST, 0, Hello.of(group.ipv4(), settings.blocksize())));
+                control.add(new Send(To.BROADCAST, 0, hello()));
                 nextHelloNanos = nowNanos + settings.helloIntervalNanos();
             }
-            maybeStart(nowNanos);
+            if (settings.async()) {
+                if (nowNanos - createdNanos >= settings.maxWaitNanos()) start(nowNanos);
+            } else {
+                maybeStart(nowNanos);
+            }
             return;
+        }
+        if (settings.async()) {
+            return; // nothing to time: no answers are awaited
         }
         Slice s = acking();
         if (s != null && s.firstReqAckNanos >= 0) {
@@ -381,18 +420,23 @@ public final class UdpcastSenderMachine {
                 // CONNECT_REQ (it waits for ever otherwise); its new reply restarts the settle time.
                 confirmHelloSent = true;
                 lastReplyNanos = now;
-                control.add(new Send(To.BROADCAST, 0, Hello.of(group.ipv4(), settings.blocksize())));
+                control.add(new Send(To.BROADCAST, 0, hello()));
                 return;
             }
             start(now);
         }
     }
 
+    private Hello hello() {
+        Hello h = Hello.of(group.ipv4(), settings.blocksize());
+        return settings.async() ? new Hello(h.opcode(), h.capabilities() | Udpcast.CAP_ASYNC, h.mcastAddr(), h.blocksize()) : h;
+    }
+
     private void start(long now) {
         started = true;
         startedNanos = now;
         List<Receiver> active = activeList();
-        if (settings.pointToPoint() && active.size() == 1) {
+        if (settings.pointToPoint() && !settings.async() && active.size() == 1) {
             pointToPointIp = active.get(0).ip;
         }
     }
@@ -404,7 +448,9 @@ public final class UdpcastSenderMachine {
         }
         if (!started) {
             long d = nextHelloNanos;
-            if (activeReceivers() > 0) {
+            if (settings.async()) {
+                d = Math.min(d, createdNanos + settings.maxWaitNanos());
+            } else if (activeReceivers() > 0) {
                 d = Math.min(d, Math.max(lastReplyNanos + settings.settleNanos(), firstConnectNanos + settings.maxWaitNanos()));
                 if (activeReceivers() >= settings.minReceivers()) {
                     d = Math.min(d, lastReplyNanos + settings.settleNanos());
@@ -413,7 +459,7 @@ public final class UdpcastSenderMachine {
             return d;
         }
         Slice s = acking();
-        if (s == null || s.reqAckSentNanos < 0) {
+        if (settings.async() || s == null || s.reqAckSentNanos < 0) {
             return nowNanos + 100_000_000L;
         }
         return Math.min(s.reqAckSentNanos + reqAckTimeout(s), nowNanos + 100_000_000L);
@@ -445,6 +491,9 @@ public final class UdpcastSenderMachine {
         if (!started || complete) {
             return null;
         }
+        if (settings.async()) {
+            return nextAsyncBlock();
+        }
         Slice a = acking();
         if (a != null && a.freshDone()) {
             int b = a.resend.nextSetBit(0);
@@ -474,10 +523,55 @@ public final class UdpcastSenderMachine {
         return block(x, b, false);
     }
 
+    /** Async: every slice once, data then FEC, no window; then the end marker, repeated. */
+    private Block nextAsyncBlock() {
+        Slice x = inflight.peekFirst();
+        if (x != null && x.bytes == 0) {
+            return endMarker(x);
+        }
+        if (x == null || x.freshDone()) {
+            inflight.clear();
+            x = transmitting();
+            if (x == null) {
+                return endMarker(inflight.peekFirst()); // transmitting() just created the empty end slice
+            }
+        }
+        int b = x.nextFresh++;
+        blocksSent++;
+        return block(x, b, false);
+    }
+
+    private Block endMarker(Slice end) {
+        if (end.fecBlocks == 0) {
+            // Without FEC the end is the empty slice's REQACK, as a stock async sender does.
+            control.add(new Send(To.DATA, 0, reqAck(end)));
+            endMarkerSent(end);
+            return null;
+        }
+        int b = end.nextFresh++;
+        if (end.freshDone()) {
+            endMarkerSent(end);
+        }
+        return block(end, b, false);
+    }
+
+    private void endMarkerSent(Slice end) {
+        if (++endMarkersSent >= END_MARKER_REPEATS) {
+            inflight.clear();
+            complete = true;
+        } else {
+            end.nextFresh = 0; // once more: nobody can ask for it
+        }
+    }
+
     private Block block(Slice s, int b, boolean resend) {
+        if (b >= s.blocks) {
+            return new Block(s.no, b - s.blocks, s.bytes, s.offset, settings.blocksize(), resend, true,
+                    settings.fec().orElseThrow().stripes());
+        }
         long off = (long) b * settings.blocksize();
         int len = (int) Math.min(settings.blocksize(), s.bytes - off);
-        return new Block(s.no, b, s.bytes, s.offset + off, len, resend);
+        return new Block(s.no, b, s.bytes, s.offset + off, len, resend, false, 0);
     }
 
     /** The slice that is being (or will next be) sent for the first time, creating it if the window allows. */
@@ -491,7 +585,9 @@ public final class UdpcastSenderMachine {
         }
         long left = totalBytes - nextSliceOffset;
         int bytes = (int) Math.min(left, (long) settings.sliceBlocks() * settings.blocksize());
-        Slice s = new Slice(nextSliceNo++, nextSliceOffset, bytes, settings.blocksize());
+        // FEC follows every data slice; in async mode the empty end slice is FEC blocks too (§1.10).
+        int fecBlocks = settings.fec().map(f -> bytes > 0 || settings.async() ? f.fecBlocks() : 0).orElse(0);
+        Slice s = new Slice(nextSliceNo++, nextSliceOffset, bytes, settings.blocksize(), fecBlocks);
         nextSliceOffset += bytes;
         inflight.addLast(s);
         if (bytes == 0) {
@@ -533,7 +629,7 @@ public final class UdpcastSenderMachine {
 
     /** Retires the acknowledged slice, moves the next one up, and ends the session when nobody is left. */
     private void settle(long now) {
-        if (!started || complete) {
+        if (!started || complete || settings.async()) {
             return;
         }
         if (activeReceivers() == 0) {

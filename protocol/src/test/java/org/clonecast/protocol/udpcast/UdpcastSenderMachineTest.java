@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine.Block;
@@ -33,7 +34,139 @@ class UdpcastSenderMachineTest {
     private static final int BS = Udpcast.DEFAULT_BLOCKSIZE;
 
     private static UdpcastSenderMachine.Settings settings(int min) {
-        return new UdpcastSenderMachine.Settings(BS, 112, min, 60_000 * MS, 3_000 * MS, 1_000 * MS, 20 * MS, true);
+        return new UdpcastSenderMachine.Settings(BS, 112, min, 60_000 * MS, 3_000 * MS, 1_000 * MS, 20 * MS, true,
+                Optional.empty(), false);
+    }
+
+    private static UdpcastSenderMachine.Settings fec(int min, String spec, boolean async) {
+        UdpcastFecSpec f = UdpcastFecSpec.parse(spec);
+        return new UdpcastSenderMachine.Settings(BS, f.sliceBlocks(), min, (async ? 3_000 : 60_000) * MS, 3_000 * MS,
+                1_000 * MS, 20 * MS, true, Optional.of(f), async);
+    }
+
+    @Test
+    void fecBlocksFollowEachSliceOnTheFirstTransmissionOnly() {
+        // 8x4/16: slices of 128 blocks, 32 FEC blocks after each; two receivers, one loses block 3.
+        long total = 128L * BS + 10 * BS + 100;
+        var m = new UdpcastSenderMachine(fec(2, "8x4/16", false), total, GROUP, 0);
+        m.receive(11, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
+        m.receive(12, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
+        m.drainControl();
+        m.tick(30 * MS);
+        m.tick(60 * MS);
+        assertTrue(m.started());
+        List<Block> slice0 = new ArrayList<>();
+        for (Block b = m.nextBlock(61 * MS); b != null; b = m.nextBlock(61 * MS)) {
+            slice0.add(b);
+            if (b.sliceNo() == 1 && b.fec()) break;
+        }
+        List<Block> data0 = slice0.stream().filter(b -> b.sliceNo() == 0 && !b.fec()).toList();
+        List<Block> fec0 = slice0.stream().filter(b -> b.sliceNo() == 0 && b.fec()).toList();
+        assertEquals(128, data0.size());
+        assertEquals(32, fec0.size());
+        assertEquals(slice0.indexOf(fec0.get(0)), 128, "FEC right after the slice's data");
+        for (int i = 0; i < 32; i++) {
+            Block f = fec0.get(i);
+            assertEquals(i, f.blockNo());
+            assertEquals(8, f.stripes());
+            assertEquals(128 * BS, f.sliceBytes());
+            assertEquals(0, f.offset(), "FEC blocks carry the slice's offset");
+            assertEquals(BS, f.length());
+        }
+        List<Send> c = m.drainControl();
+        assertTrue(c.stream().anyMatch(s -> s.message() instanceof ReqAck ra && ra.sliceNo() == 0));
+        BitSet have = new BitSet();
+        have.set(0, 128);
+        have.clear(3);
+        m.receive(11, new Ok(0), 62 * MS);
+        m.receive(12, new Retransmit(0, 0, Bitmap1024.fromBitSet(have)), 62 * MS);
+        Block again = null;
+        for (Block b = m.nextBlock(63 * MS); b != null; b = m.nextBlock(63 * MS)) {
+            if (b.resend()) again = b;
+        }
+        assertEquals(3, again.blockNo());
+        assertFalse(again.fec(), "retransmissions are data blocks, as stock sends them");
+    }
+
+    @Test
+    void fecSpecParsesLikeUdpSender() {
+        assertEquals(new UdpcastFecSpec(8, 8, 128), UdpcastFecSpec.parse("8x8/128"));
+        assertEquals(new UdpcastFecSpec(8, 16, 128), UdpcastFecSpec.parse("8x16"));
+        assertEquals(new UdpcastFecSpec(16, 4, 64), UdpcastFecSpec.parse("16x4"));
+        assertEquals(1024, UdpcastFecSpec.parse("8x8").sliceBlocks());
+        for (String bad : new String[] {"", "8", "8x", "x8", "8x8/", "16x8/128", "8x0", "8x200", "0x8"}) {
+            try {
+                UdpcastFecSpec.parse(bad);
+                throw new AssertionError("accepted " + bad);
+            } catch (IllegalArgumentException expected) {
+                assertTrue(expected.getMessage().contains("FEC"), expected.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void asyncSendsEverySliceOnceWithFecAndEndsWithRepeatedZeroByteFec() {
+        long total = 2L * 1024 * BS + 7 * BS;
+        var m = new UdpcastSenderMachine(fec(1, "8x8/128", true), total, GROUP, 0);
+        m.tick(0);
+        Hello h = (Hello) m.drainControl().get(0).message();
+        assertEquals(Udpcast.CAPS_DEFAULT | Udpcast.CAP_ASYNC, h.capabilities(), "HELLO announces async");
+        m.receive(11, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 10 * MS);
+        assertTrue(m.drainControl().isEmpty(), "passive receivers: no CONNECT_REPLY");
+        m.tick(2_999 * MS);
+        assertFalse(m.started());
+        m.tick(3_000 * MS);
+        assertTrue(m.started(), "async starts after the wait, with nobody registered");
+        assertEquals(0, m.pointToPointIp(), "async is never point-to-point");
+        m.drainControl(); // the HELLO due at the same tick
+        Map<Integer, int[]> perSlice = new HashMap<>();
+        int endFec = 0;
+        int n = 0;
+        for (Block b = m.nextBlock(3_001 * MS); b != null || !m.complete(); b = m.nextBlock(3_001 * MS)) {
+            assertTrue(++n < 10_000, "async never ends");
+            assertTrue(m.drainControl().isEmpty(), "no REQACK with FEC in async mode");
+            if (b == null) continue;
+            if (b.sliceBytes() == 0) {
+                assertTrue(b.fec());
+                endFec++;
+                continue;
+            }
+            int[] counts = perSlice.computeIfAbsent(b.sliceNo(), k -> new int[2]);
+            counts[b.fec() ? 1 : 0]++;
+        }
+        assertEquals(3, perSlice.size());
+        assertEquals(1024, perSlice.get(0)[0]);
+        assertEquals(64, perSlice.get(0)[1]);
+        assertEquals(7, perSlice.get(2)[0]);
+        assertEquals(64, perSlice.get(2)[1]);
+        assertEquals(3 * 64, endFec, "the end marker, three times");
+        assertEquals(2L * 1024 + 7 + 3 * 64, m.blocksSent());
+    }
+
+    @Test
+    void asyncWithoutFecEndsWithRepeatedEmptyReqAck() {
+        var m = new UdpcastSenderMachine(new UdpcastSenderMachine.Settings(BS, 112, 1, 0, 3_000 * MS, 1_000 * MS, 20 * MS, true,
+                Optional.empty(), true), 200L * BS, GROUP, 0);
+        m.tick(0);
+        m.drainControl();
+        assertTrue(m.started());
+        int data = 0;
+        int endAcks = 0;
+        for (int i = 0; i < 1000 && !m.complete(); i++) {
+            Block b = m.nextBlock(MS);
+            for (Send s : m.drainControl()) {
+                ReqAck ra = (ReqAck) s.message();
+                assertEquals(0, ra.bytes());
+                endAcks++;
+            }
+            if (b != null) {
+                assertFalse(b.fec());
+                data++;
+            }
+        }
+        assertTrue(m.complete());
+        assertEquals(200, data);
+        assertEquals(3, endAcks);
     }
 
     @Test
@@ -357,8 +490,8 @@ class UdpcastSenderMachineTest {
             }
 
             void data(Block b) {
-                if (gone) {
-                    return;
+                if (gone || b.fec()) {
+                    return; // FEC recovery is the receiver's business; the sim repairs by retransmission
                 }
                 assertEquals(0, b.offset() % BS, "slices start on a block boundary");
                 have.computeIfAbsent(b.sliceNo(), k -> new BitSet()).set(b.blockNo());

@@ -23,6 +23,8 @@ import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.mcast.McastSender;
 import org.clonecast.server.mcast.SendSettings;
 import org.clonecast.server.udpcast.UdpcastSendSettings;
+import org.clonecast.protocol.udpcast.UdpcastFecSpec;
+import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -48,9 +50,10 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
       description = "Start once N receivers have joined (default: ${DEFAULT-VALUE}). Later ones join the running session.")
   int minReceivers;
 
-  @Option(names = "--max-wait", paramLabel = "SECONDS", defaultValue = "60",
-      description = "Start this long after the first receiver joined even if fewer than --min-receivers have (default: ${DEFAULT-VALUE}).")
-  long maxWait;
+  @Option(names = "--max-wait", paramLabel = "SECONDS",
+      description = "Start this long after the first receiver joined even if fewer than --min-receivers have (default: 60)."
+          + " With --async: announce for this long, then start (default: 5).")
+  Long maxWait;
 
   @Option(names = "--mcast-addr", paramLabel = "GROUP", description = "Multicast group (default: 239.255.x.y from the interface address).")
   String group;
@@ -58,9 +61,10 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
   @Option(names = "--port", paramLabel = "P", defaultValue = "9400", description = "UDP data and TCP control port (default: ${DEFAULT-VALUE}).")
   int port;
 
-  @Option(names = "--rate", paramLabel = "MBIT", defaultValue = "10000",
-      description = "Upper bound of the data rate in Mbit/s; the sender adapts below it to the receivers' loss (default: ${DEFAULT-VALUE}).")
-  long rateMbit;
+  @Option(names = "--rate", paramLabel = "MBIT",
+      description = "Upper bound of the data rate in Mbit/s; the sender adapts below it to the receivers' loss (default: 10000)."
+          + " With --async: the fixed rate, required.")
+  Long rateMbit;
 
   @Option(names = "--receiver-timeout", paramLabel = "SECONDS", defaultValue = "10",
       description = "Drop a receiver silent this long (default: ${DEFAULT-VALUE}).")
@@ -83,9 +87,18 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
       description = "With --udpcast: receivers listen on P, the sender uses P+1 (default: ${DEFAULT-VALUE}).")
   int portbase;
 
-  @Option(names = "--slice-blocks", paramLabel = "N", defaultValue = "112",
-      description = "With --udpcast: 1456-byte blocks per slice, 1..1024 (default: ${DEFAULT-VALUE}, as stock full duplex).")
-  int sliceBlocks;
+  @Option(names = "--slice-blocks", paramLabel = "N",
+      description = "With --udpcast: 1456-byte blocks per slice, 1..1024 (default: 112 as stock full duplex; S*Z with --fec).")
+  Integer sliceBlocks;
+
+  @Option(names = "--fec", paramLabel = "SxR/Z",
+      description = "With --udpcast: after each slice send R repair blocks for each of S stripes of at most Z blocks,"
+          + " as udp-sender --fec (e.g. 8x8/128).")
+  String fec;
+
+  @Option(names = "--async",
+      description = "With --udpcast: passive receivers, no acknowledgements, a fixed --rate; use with --fec (see docs/udpcast.md).")
+  boolean async;
 
   @Override
   public Integer call() throws Exception {
@@ -95,6 +108,10 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
     }
     if (udpcast) {
       return UdpcastSend.run(image, nif, udpcastSettings(), System.err, System.out);
+    }
+    if (fec != null || async || sliceBlocks != null) {
+      throw new CliException(ExitCodes.USAGE, "--fec, --async and --slice-blocks belong to --udpcast; the native protocol"
+          + " repairs loss with FEC by itself");
     }
     Inet4Address g = null;
     if (group != null) {
@@ -114,7 +131,7 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
     int symbol = packet - 28 - 20;
     SendSettings settings;
     try {
-      settings = new SendSettings(iface, g, port, rateMbit * 1_000_000L, minReceivers, Duration.ofSeconds(maxWait),
+      settings = new SendSettings(iface, g, port, rateMbit() * 1_000_000L, minReceivers, Duration.ofSeconds(maxWait == null ? 60 : maxWait),
           Duration.ofSeconds(receiverTimeout), symbol, ttl, !noGso);
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
@@ -143,10 +160,21 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
     }
   }
 
+  private long rateMbit() {
+    return rateMbit == null ? 10_000 : rateMbit;
+  }
+
   private UdpcastSendSettings udpcastSettings() {
+    if (async && rateMbit == null) {
+      throw new CliException(ExitCodes.USAGE, "--async needs --rate MBIT: passive receivers cannot slow the sender down,"
+          + " so pick what the slowest of them takes (e.g. --rate 500)");
+    }
     try {
-      return new UdpcastSendSettings(iface, portbase, rateMbit * 1_000_000L, minReceivers, Duration.ofSeconds(maxWait),
-          Duration.ofSeconds(receiverTimeout), sliceBlocks, true);
+      Optional<UdpcastFecSpec> spec = Optional.ofNullable(fec).map(UdpcastFecSpec::parse);
+      int blocks = sliceBlocks != null ? sliceBlocks : spec.map(UdpcastFecSpec::sliceBlocks).orElse(112);
+      long wait = maxWait != null ? maxWait : async ? 5 : 60;
+      return new UdpcastSendSettings(iface, portbase, rateMbit() * 1_000_000L, minReceivers, Duration.ofSeconds(wait),
+          Duration.ofSeconds(receiverTimeout), blocks, true, spec, async);
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }

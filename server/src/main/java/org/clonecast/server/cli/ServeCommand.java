@@ -13,6 +13,7 @@ import org.clonecast.server.Daemon;
 import org.clonecast.server.config.ConfigException;
 import org.clonecast.server.config.ConfigFile;
 import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.dns.ClusterDns;
 import org.clonecast.server.store.StoreException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,7 +24,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = {
-      "Run the head node's daemon: PXE boot services, HTTP API and dashboard, multicast sessions.",
+      "Run the head node's daemon: PXE boot services, cluster DNS, HTTP API and dashboard, multicast sessions.",
       "Settings come from --config (see packaging/clonecast.conf); flags override the file.",
       "Runs until SIGTERM or Ctrl-C."
     })
@@ -40,12 +41,31 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--http-port", paramLabel = "PORT", description = "HTTP port for nodes, API and dashboard (config: http.port; default: 8080).")
   Integer httpPort;
 
+  @Option(names = "--dns-port", paramLabel = "PORT", description = "DNS port (UDP and TCP) for the cluster zone (config: dns.port; default: 53).")
+  Integer dnsPort;
+
+  @Option(names = "--no-dns", description = "Do not answer DNS; dynamic updates still run if configured (config: dns.enabled = false).")
+  boolean noDns;
+  @Option(names = "--tftp-port", paramLabel = "PORT", description = "TFTP port on the provisioning address (config: tftp.port; default: 69).")
+  Integer tftpPort;
+
+  @Option(names = "--tftp-root", paramLabel = "DIR", description = "Directory served by TFTP; the iPXE loaders are copied into it (config: tftp.root; default: STATE-DIR/tftp).")
+  Path tftpRoot;
+
+  @Option(names = "--no-tftp", description = "Do not run the TFTP server (config: tftp.enabled = false).")
+  boolean noTftp;
+
   /** Flags as config keys, so the file and the command line go through one validation. */
   Map<String, String> overrides() {
     Map<String, String> m = new HashMap<>();
     if (iface != null) m.put("interface", iface);
     if (stateDir != null) m.put("state-dir", stateDir.toString());
     if (httpPort != null) m.put("http.port", httpPort.toString());
+    if (dnsPort != null) m.put("dns.port", dnsPort.toString());
+    if (noDns) m.put("dns.enabled", "false");
+    if (tftpPort != null) m.put("tftp.port", tftpPort.toString());
+    if (tftpRoot != null) m.put("tftp.root", tftpRoot.toString());
+    if (noTftp) m.put("tftp.enabled", "false");
     return m;
   }
 
@@ -73,7 +93,8 @@ public final class ServeCommand implements Callable<Integer> {
       stopped.countDown();
     })) {
       System.out.println("clonecast serve: ready on " + daemon.nif().name() + " (" + daemon.nif().address().getHostAddress()
-          + "), http port " + daemon.httpPort() + ", state in " + config.stateDir());
+          + "), http port " + daemon.httpPort() + daemon.dns().filter(ClusterDns::answering).map(d -> ", dns port " + d.port()).orElse("")
+          + ", state in " + config.stateDir());
       System.out.flush();
       stopped.await();
     }

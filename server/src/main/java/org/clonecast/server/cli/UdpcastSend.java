@@ -30,15 +30,17 @@ final class UdpcastSend {
       long t0 = System.nanoTime();
       UdpcastSenderMachine m;
       try (ShutdownHook hook = ShutdownHook.install("udpcast-send-interrupt", sender::close)) {
-        err.printf("clonecast send: udpcast session on %s, portbase %d, group %s; waiting for %d receiver(s)%n", nif.name(),
-            settings.portbase(), sender.group().getHostAddress(), settings.minReceivers());
+        err.printf("clonecast send: udpcast session on %s, portbase %d, group %s; %s%n", nif.name(),
+            settings.portbase(), sender.group().getHostAddress(), settings.async()
+                ? "async: announcing for " + settings.maxWait().toSeconds() + " s, then sending at " + settings.rateBitsPerSecond() / 1_000_000 + " Mbit/s"
+                : "waiting for " + settings.minReceivers() + " receiver(s)");
         m = sender.start().get();
       } catch (IllegalStateException e) {
         throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
       } catch (ExecutionException e) {
         throw new CliException(ExitCodes.FAILED, "send failed: " + e.getCause().getMessage(), e.getCause());
       }
-      return summary(m, sender, (System.nanoTime() - t0) / 1e9, out, err);
+      return summary(m, sender, settings.async(), (System.nanoTime() - t0) / 1e9, out, err);
     }
   }
 
@@ -51,7 +53,8 @@ final class UdpcastSend {
     throw new CliException(ExitCodes.ENVIRONMENT, "cannot tell the size of " + image + "; give a regular file or a block device");
   }
 
-  private static int summary(UdpcastSenderMachine m, UdpcastSender sender, double seconds, PrintStream out, PrintStream err) {
+  private static int summary(UdpcastSenderMachine m, UdpcastSender sender, boolean async, double seconds, PrintStream out,
+      PrintStream err) {
     out.printf(Locale.ROOT, "%-4s %-16s %-13s %10s  %s%n", "clNr", "receiver", "result", "rexmit-req", "reason");
     int failed = 0;
     for (UdpcastSenderMachine.Receiver r : m.receivers()) {
@@ -64,6 +67,11 @@ final class UdpcastSend {
     out.printf(Locale.ROOT, "sender: %.2f s, %d blocks + %d re-sent (%.1f%%), %d REQACKs, %.1f MB sent, %d malformed, %d ignored%n",
         seconds, sent, m.blocksResent(), sent > 0 ? 100.0 * m.blocksResent() / sent : 0, m.reqAcks(),
         sender.counters().bytesSent.get() / 1e6, sender.counters().malformed.get(), sender.counters().ignored.get());
+    if (async) {
+      // Passive receivers never say whether they got it: only their own exit status tells.
+      err.println("clonecast send: async session sent; receivers are passive, check their exit status");
+      return m.complete() ? ExitCodes.OK : ExitCodes.FAILED;
+    }
     if (m.receivers().isEmpty()) throw new CliException(ExitCodes.FAILED, "no receiver connected");
     if (failed > 0) {
       err.println("clonecast send: " + failed + " of " + m.receivers().size() + " receiver(s) failed");

@@ -11,8 +11,10 @@ import java.util.Objects;
  * @param efiLoader the EFI x64 loader handed to firmware: ipxe.efi (own drivers) or snponly.efi
  *     (the firmware's network driver)
  * @param kernelArgs extra kernel command line for the netboot environment (e.g. console=ttyS0)
+ * @param routerAdvert whether to send harmless IPv6 Router Advertisements on the provisioning
+ *     interface, so iPXE does not wait ~13 s for IPv6 autoconfiguration
  */
-public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs) {
+public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, boolean routerAdvert) {
   public static final Path DEFAULT_IPXE_DIR = Path.of("/usr/lib/ipxe");
 
   public BootConfig {
@@ -27,6 +29,7 @@ public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs) {
     return new BootConfig(
         f.path("boot.ipxe-dir").orElse(DEFAULT_IPXE_DIR),
         f.string("boot.efi-loader", "ipxe.efi"),
-        f.string("boot.kernel-args", ""));
+        f.string("boot.kernel-args", ""),
+        f.bool("boot.router-advert", true));
   }
 }

@@ -9,8 +9,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.clonecast.protocol.wire.MacAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The node inventory: enrolled machines with their names, groups and boot actions, and machines
@@ -18,9 +22,13 @@ import org.clonecast.protocol.wire.MacAddress;
  * {@link NodeState#DISCOVERED} with {@link BootAction#LOCAL}: nothing destructive happens to a
  * machine nobody enrolled.
  *
+ * <p>Every write is reported to the {@linkplain #listen listeners} (cluster DNS follows names and
+ * addresses this way).
+ *
  * <p>Thread-safe (every call is one transaction of the {@link Database}).
  */
 public final class NodeStore {
+  private static final Logger LOG = LoggerFactory.getLogger(NodeStore.class);
   /** RFC 1123 host name label, lower case: what /etc/hostname and DNS both accept. */
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
@@ -29,6 +37,20 @@ public final class NodeStore {
 
   private final Database db;
   private final Clock clock;
+  private final List<Consumer<NodeChange>> listeners = new CopyOnWriteArrayList<>();
+
+  /**
+   * One committed write to one node.
+   *
+   * @param before the node before the write; empty when it was new
+   * @param after the node after the write; empty when it was removed
+   */
+  public record NodeChange(Optional<Node> before, Optional<Node> after) {
+    public NodeChange {
+      Objects.requireNonNull(before, "before");
+      Objects.requireNonNull(after, "after");
+    }
+  }
 
   public NodeStore(Database db, Clock clock) {
     this.db = Objects.requireNonNull(db);
@@ -70,7 +92,7 @@ public final class NodeStore {
   public Node enroll(MacAddress mac, String name, Optional<String> group) {
     validName(name);
     group.ifPresent(NodeStore::validGroup);
-    return db.write(c -> {
+    return notify(db.write(c -> {
       Optional<Node> existing = find(c, mac);
       if (existing.isPresent() && existing.get().enrolled()) {
         throw new ConflictException(mac + " is already enrolled as " + existing.get().name().orElse("?")
@@ -85,8 +107,8 @@ public final class NodeStore {
         update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)",
             mac.toString(), name, group.orElse(null), BootAction.LOCAL.id(), NodeState.ENROLLED.id(), now, now);
       }
-      return find(c, mac).orElseThrow();
-    });
+      return new NodeChange(existing, find(c, mac));
+    })).orElseThrow();
   }
 
   /** What {@link #update} may change; empty fields stay as they are. */
@@ -108,7 +130,7 @@ public final class NodeStore {
    * @throws ConflictException when the new name is taken
    */
   public Node update(MacAddress mac, Change change) {
-    return db.write(c -> {
+    return notify(db.write(c -> {
       Node node = find(c, mac).filter(Node::enrolled).orElseThrow(() -> new NotFoundException(
           mac + " is not enrolled; add it first with 'clonecast node add " + mac + " --name NAME'"));
       if (change.name().isPresent()) {
@@ -119,17 +141,18 @@ public final class NodeStore {
           change.group().orElse(node.group()).orElse(null),
           change.action().orElse(node.action()).id(),
           mac.toString());
-      return find(c, mac).orElseThrow();
-    });
+      return new NodeChange(Optional.of(node), find(c, mac));
+    })).orElseThrow();
   }
 
   /** Records where a node is; {@code detail} is the failure reason or the current step. */
   public Optional<Node> setState(MacAddress mac, NodeState state, Optional<String> detail) {
-    return db.write(c -> {
+    return notify(db.write(c -> {
+      Optional<Node> before = find(c, mac);
       update(c, "UPDATE nodes SET state = ?, detail = ?, last_seen = ? WHERE mac = ?",
           state.id(), detail.orElse(null), clock.millis(), mac.toString());
-      return find(c, mac);
-    });
+      return new NodeChange(before, find(c, mac));
+    }));
   }
 
   /**
@@ -141,9 +164,10 @@ public final class NodeStore {
    * @return the node after the update
    */
   public Node recordSeen(MacAddress mac, Optional<String> arch, Optional<String> ip) {
-    return db.write(c -> {
+    return notify(db.write(c -> {
       long now = clock.millis();
-      if (find(c, mac).isEmpty()) {
+      Optional<Node> before = find(c, mac);
+      if (before.isEmpty()) {
         update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?)",
             mac.toString(), BootAction.LOCAL.id(), NodeState.DISCOVERED.id(),
             arch.orElse(null), ip.orElse(null), now, now);
@@ -151,8 +175,8 @@ public final class NodeStore {
         update(c, "UPDATE nodes SET arch = COALESCE(?, arch), ip = COALESCE(?, ip), last_seen = ? WHERE mac = ?",
             arch.orElse(null), ip.orElse(null), now, mac.toString());
       }
-      return find(c, mac).orElseThrow();
-    });
+      return new NodeChange(before, find(c, mac));
+    })).orElseThrow();
   }
 
   /**
@@ -161,7 +185,39 @@ public final class NodeStore {
    * @return whether it was known
    */
   public boolean remove(MacAddress mac) {
-    return db.write(c -> update(c, "DELETE FROM nodes WHERE mac = ?", mac.toString()) > 0);
+    NodeChange change = db.write(c -> {
+      Optional<Node> before = find(c, mac);
+      update(c, "DELETE FROM nodes WHERE mac = ?", mac.toString());
+      return new NodeChange(before, Optional.empty());
+    });
+    notify(change);
+    return change.before().isPresent();
+  }
+
+  /**
+   * Adds a listener called after each committed write, on the writing thread. It must be quick
+   * and must not write to this store; an exception it throws is logged, not passed on.
+   */
+  public void listen(Consumer<NodeChange> listener) {
+    listeners.add(Objects.requireNonNull(listener));
+  }
+
+  public void unlisten(Consumer<NodeChange> listener) {
+    listeners.remove(listener);
+  }
+
+  /** Tells the listeners; returns the node after the change. */
+  private Optional<Node> notify(NodeChange change) {
+    if (change.before().isPresent() || change.after().isPresent()) {
+      for (Consumer<NodeChange> l : listeners) {
+        try {
+          l.accept(change);
+        } catch (RuntimeException e) {
+          LOG.warn("store: a listener failed on a change of {}", change.after().or(change::before).map(Node::mac).orElse(null), e);
+        }
+      }
+    }
+    return change.after();
   }
 
   public Optional<Node> find(MacAddress mac) {

@@ -24,6 +24,7 @@ import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.mcast.Pacer;
 import org.clonecast.protocol.udpcast.Data;
+import org.clonecast.protocol.udpcast.Fec;
 import org.clonecast.protocol.udpcast.Udpcast;
 import org.clonecast.protocol.udpcast.UdpcastMessage;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
@@ -95,6 +96,8 @@ public final class UdpcastSender implements AutoCloseable {
   private long resentAtSample;
   private long bytesAtSample;
   private final java.util.Set<Integer> reported = new java.util.HashSet<>();
+  private final SliceFecCoder fecCoder;
+  private final BlockReader blocks;
 
   public UdpcastSender(UdpcastSendSettings settings, FileChannel file, long length, NetInterface nif, Listener listener) {
     this.settings = settings;
@@ -104,8 +107,10 @@ public final class UdpcastSender implements AutoCloseable {
     this.group = Udpcast.dataGroup(nif.address());
     UdpcastSenderMachine.Settings ms = new UdpcastSenderMachine.Settings(Udpcast.DEFAULT_BLOCKSIZE, settings.sliceBlocks(),
         settings.minReceivers(), settings.maxWait().toNanos(), settings.receiverTimeout().toNanos(), 1_000_000_000L,
-        20_000_000L, settings.pointToPoint());
+        20_000_000L, settings.pointToPoint(), settings.fec(), settings.async());
     this.machine = new UdpcastSenderMachine(ms, length, group, System.nanoTime());
+    this.fecCoder = new SliceFecCoder(file, Udpcast.DEFAULT_BLOCKSIZE);
+    this.blocks = new BlockReader(file);
   }
 
   public Inet4Address group() {
@@ -122,8 +127,12 @@ public final class UdpcastSender implements AutoCloseable {
     loop = loopGroup.next();
     long now = System.nanoTime();
     Pacer.Settings adaptive = Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8);
-    pacer = new Pacer(new Pacer.Settings(adaptive.maxBytesPerSecond(), adaptive.minBytesPerSecond(),
-        Math.min(adaptive.maxBytesPerSecond(), START_BYTES_PER_SECOND), adaptive.burstBytes(), adaptive.marginPermille()), now);
+    long rate = adaptive.maxBytesPerSecond();
+    // Async receivers never answer, so there is nothing to adapt to: exactly --rate, as stock's --max-bitrate.
+    pacer = new Pacer(settings.async()
+        ? new Pacer.Settings(rate, rate, rate, adaptive.burstBytes(), adaptive.marginPermille())
+        : new Pacer.Settings(rate, adaptive.minBytesPerSecond(), Math.min(rate, START_BYTES_PER_SECOND), adaptive.burstBytes(),
+            adaptive.marginPermille()), now);
     lastSampleNanos = now;
     int port = settings.portbase() + 1;
     try {
@@ -142,8 +151,9 @@ public final class UdpcastSender implements AutoCloseable {
           nif.broadcast().getHostAddress(), port, e.getMessage());
     }
     gso = udp instanceof EpollDatagramChannel && EpollDatagramChannel.isSegmentedDatagramPacketSupported();
-    log.info("udpcast session on {} ({}), portbase {}, group {}, {} bytes, gso {}", nif.name(), nif.address().getHostAddress(),
-        settings.portbase(), group.getHostAddress(), machine.totalBytes(), gso);
+    log.info("udpcast session on {} ({}), portbase {}, group {}, {} bytes, gso {}{}{}", nif.name(), nif.address().getHostAddress(),
+        settings.portbase(), group.getHostAddress(), machine.totalBytes(), gso,
+        settings.fec().map(f -> ", fec " + f).orElse(""), settings.async() ? ", async at " + settings.rateBitsPerSecond() / 1_000_000 + " Mbit/s" : "");
     wakeups = new LoopPump(loop, this::pump);
     wakeups.schedule(0);
     return done;
@@ -233,11 +243,17 @@ public final class UdpcastSender implements AutoCloseable {
         }
         if (batch == null) batch = udp.alloc().directBuffer(gso ? FULL_PACKET * MAX_BATCH : FULL_PACKET);
         int start = batch.writerIndex();
-        new Data(b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER).writeHeader(batch);
-        int read = batch.writeBytes(file, b.offset(), b.length());
-        if (read != b.length()) {
-          batch.writerIndex(start); // never send a half-read block
-          throw new IOException("image shrank: read " + read + " of " + b.length() + " bytes at offset " + b.offset());
+        if (b.fec()) {
+          new Fec(b.stripes(), b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER).writeHeader(batch);
+          batch.writeBytes(fecCoder.repairBlock(b));
+        } else {
+          new Data(b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER).writeHeader(batch);
+          try {
+            blocks.read(batch, b.offset(), b.length());
+          } catch (IOException e) {
+            batch.writerIndex(start); // never send a half-read block
+            throw e;
+          }
         }
         int len = batch.writerIndex() - start;
         inBatch++;

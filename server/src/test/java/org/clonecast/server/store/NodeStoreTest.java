@@ -122,4 +122,26 @@ class NodeStoreTest {
     assertEquals(List.of("two", "three"), log.after(first.id(), 10).stream().map(Event::message).toList());
     assertEquals(List.of("two", "three"), log.recent(2).stream().map(Event::message).toList());
   }
+
+  @Test
+  void listenersHearEveryWriteWithBeforeAndAfter() {
+    List<NodeStore.NodeChange> heard = new java.util.ArrayList<>();
+    nodes.listen(heard::add);
+    nodes.listen(c -> {
+      throw new IllegalStateException("a broken listener does not break the write");
+    });
+    nodes.enroll(A, "node01", Optional.empty());
+    nodes.recordSeen(A, Optional.empty(), Optional.of("10.0.0.5"));
+    nodes.update(A, new NodeStore.Change(Optional.of("web01"), Optional.empty(), Optional.empty()));
+    assertTrue(nodes.remove(A));
+    assertEquals(4, heard.size());
+    assertTrue(heard.get(0).before().isEmpty());
+    assertEquals(Optional.of("10.0.0.5"), heard.get(1).after().orElseThrow().ip());
+    assertEquals(Optional.of("node01"), heard.get(2).before().orElseThrow().name());
+    assertEquals(Optional.of("web01"), heard.get(2).after().orElseThrow().name());
+    assertEquals(Optional.of("web01"), heard.get(3).before().orElseThrow().name());
+    assertTrue(heard.get(3).after().isEmpty());
+    assertTrue(!nodes.remove(A), "removing an unknown node reports false and tells nobody");
+    assertEquals(4, heard.size());
+  }
 }
