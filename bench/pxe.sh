@@ -189,19 +189,26 @@ start_dnsmasq() {
 
 # clonecast serve --dhcp full with its defaults; boot files under its state dir; the marker payload is
 # its netboot environment, and the bench VMs' MACs are enrolled and marked for re-imaging.
-clonecast_available() {
-  "$REPO/clonecast" serve --help 2>/dev/null | grep -q -- '--dhcp'
+CC_DHCP=0
+clonecast_probe() {
+  local help
+  help=$("$REPO/clonecast" serve --help 2>/dev/null) || return 1
+  CC_DHCP=0
+  if grep -q -- '--dhcp' <<<"$help"; then CC_DHCP=1; fi
 }
 
 start_clonecast() {
   mkdir -p "$CC_STATE/tftp" "$CC_STATE/bootenv/current"
   cp "$W/tftp/"* "$CC_STATE/tftp/"
   cp "$MARKER_DIR/vmlinuz" "$MARKER_DIR/initramfs.zst" "$CC_STATE/bootenv/current/"
+  local dhcp=()
+  [ "$CC_DHCP" = 0 ] || dhcp=(--dhcp full --range "$RANGE_LO,$RANGE_HI")
   lab_spawn clonecast s "$REPO/clonecast" serve --interface eth0 --state-dir "$CC_STATE" \
-    --http-port "$HTTP_PORT" --dhcp full --range "$RANGE_LO,$RANGE_HI"
+    --http-port "$HTTP_PORT" "${dhcp[@]}"
   SERVER_PIDS+=("$LAB_LAST_PID")
   wait_http "http://127.0.0.1:$HTTP_PORT/" || return 1
   local mac i
+  [ "$CC_DHCP" = 1 ] || return 0
   for ((i = 1; i <= 2 * RUNS; i++)); do
     mac=$(vm_mac clonecast "$i")
     lab_exec s "$REPO/clonecast" node add "$mac" --name "bench$i" --server "http://127.0.0.1:$HTTP_PORT" \
@@ -365,11 +372,14 @@ measure_boot() {
 }
 
 run_server() {
-  local srv=$1
-  if [ "$srv" = clonecast ] && ! clonecast_available; then
-    say "clonecast: UNAVAILABLE: this checkout's 'clonecast serve --help' names no --dhcp (its DHCP server is not here yet)"
-    row clonecast all 1 UNAVAILABLE - "clonecast serve has no --dhcp"
-    return
+  local srv=$1 dhcp=1
+  if [ "$srv" = clonecast ]; then
+    if ! clonecast_probe; then
+      say "clonecast: UNAVAILABLE: '$REPO/clonecast serve --help' failed (build with mvn install)"
+      row clonecast all 1 UNAVAILABLE - "clonecast serve --help failed"
+      return
+    fi
+    dhcp=$CC_DHCP
   fi
   if ! "start_$srv"; then
     say "$srv: did not start; see $LAB_DIR/$srv.log"
@@ -377,9 +387,14 @@ run_server() {
     stop_server
     return
   fi
-  [ "$SKIP_DHCP" = 1 ] || measure_dhcp "$srv"
+  if [ "$dhcp" = 0 ] && { [ "$SKIP_DHCP" = 0 ] || [ "$SKIP_QEMU" = 0 ]; }; then
+    # Without a DHCP server no VM boots and perfdhcp has nothing to measure; TFTP still can.
+    say "$srv: UNAVAILABLE: DHCP rate and boots ('clonecast serve --help' names no --dhcp: its DHCP server is not here yet)"
+    row "$srv" dhcp_and_boot 1 UNAVAILABLE - "clonecast serve has no --dhcp"
+  fi
+  [ "$SKIP_DHCP" = 1 ] || [ "$dhcp" = 0 ] || measure_dhcp "$srv"
   [ "$SKIP_TFTP" = 1 ] || measure_tftp "$srv"
-  [ "$SKIP_QEMU" = 1 ] || measure_boot "$srv"
+  [ "$SKIP_QEMU" = 1 ] || [ "$dhcp" = 0 ] || measure_boot "$srv"
   stop_server
 }
 
