@@ -23,17 +23,21 @@ PACKAGES=(
   qemu-system-x86         # PXE boot tests and bench/pxe.sh: VMs under TCG (QemuVm)
   ipxe-qemu               # QEMU's iPXE NIC ROMs (BIOS e1000, EFI virtio)
   ovmf                    # UEFI firmware for the VMs (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd)
-  dnsmasq-base            # the PXE baseline in QemuLabIT and bench/pxe.sh
   busybox-static          # the marker payload's initramfs; httpd for the baseline's HTTP side
   cpio                    # the marker payload's initramfs
   zstd                    # the marker payload's initramfs compression
-  kea-admin               # bench/pxe.sh: perfdhcp, the DHCP rate tool
+  mount                   # the agent mounts a written root filesystem (losetup for disk images) to fix its identity
+  openssh-client          # SshHostKeyTest: ssh-keygen reads the host keys the agent writes
   bind9-dnsutils          # DnsLabIT: dig queries the cluster DNS
   bind9                   # DnsLabIT: named (and tsig-keygen) receives the TSIG-signed dynamic updates
   ipxe                    # iPXE loaders the daemon serves by TFTP (undionly.kpxe, ipxe.efi, snponly.efi)
   tftp-hpa                # TFTP interop client (TftpLabIT)
   atftp                   # TFTP interop client with windowsize/blksize (TftpLabIT, bench/pxe.sh)
   curl                    # TFTP interop client (TftpLabIT); DnsLabIT: a node fetches its iPXE script
+  udhcpc                  # DhcpLabIT: a busybox DHCP client against clonecast serve
+  isc-dhcp-client         # DhcpLabIT: dhclient
+  kea-admin               # DhcpLabIT: perfdhcp (load through a relay); bench/pxe.sh
+  dnsmasq-base            # DhcpLabIT: the site DHCP server beside proxy mode; QemuLabIT, bench/pxe.sh: the PXE baseline
 )
 
 # command   package that must provide it (checked after the install)
@@ -41,11 +45,11 @@ COMMANDS=(
   java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless mvn:maven
   udp-sender:udpcast udp-receiver:udpcast nft:nftables ip:iproute2 tc:iproute2 ss:iproute2
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
-  python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk
-  qemu-system-x86_64:qemu-system-x86 dnsmasq:dnsmasq-base busybox:busybox-static cpio:cpio
-  zstd:zstd perfdhcp:kea-admin dpkg-deb:dpkg
+  python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk debugfs:e2fsprogs losetup:mount ssh-keygen:openssh-client
+  qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio zstd:zstd dpkg-deb:dpkg
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
   tftp:tftp-hpa atftp:atftp curl:curl
+  udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base
 )
 
 die() {

@@ -13,9 +13,23 @@ import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.RouterAdvertiser;
+import org.clonecast.server.http.Reply;
+import org.clonecast.server.metrics.DaemonMetrics;
+import org.clonecast.server.metrics.Metrics;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.charset.StandardCharsets;
 import org.clonecast.server.config.ServeConfig;
 import org.clonecast.server.dns.ClusterDns;
 import org.clonecast.server.config.TftpConfig;
+import org.clonecast.protocol.wire.Ipv4;
+import org.clonecast.server.boot.BootFileSelector;
+import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.config.DhcpConfig;
+import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.dhcp.DhcpResponder;
+import org.clonecast.server.dhcp.DhcpServer;
+import org.clonecast.server.dhcp.DhcpStats;
+import org.clonecast.server.dhcp.LeaseStore;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
 import org.clonecast.server.http.EventRoutes;
@@ -41,6 +55,7 @@ public final class Daemon implements AutoCloseable {
 
   private final ServeConfig config;
   private final Deque<AutoCloseable> running = new ArrayDeque<>();
+  private final Metrics metrics = new Metrics();
   private NetInterface nif;
   private Database db;
   private NodeStore nodes;
@@ -49,6 +64,8 @@ public final class Daemon implements AutoCloseable {
   private HttpServer http;
   private ClusterDns dns;
   private TftpServer tftp;
+  private DhcpServer dhcp;
+  private final DhcpStats dhcpStats = new DhcpStats();
 
   private Daemon(ServeConfig config) {
     this.config = config;
@@ -86,22 +103,34 @@ public final class Daemon implements AutoCloseable {
     // With port 0 (tests) the port is known only after binding; boot scripts read it then.
     new BootRoutes(policy, nodes, events, config.boot().ipxeDir(), bootenvDir(),
         () -> "http://" + host + ":" + http.port()).register(routes);
-    new NodeRoutes(nodes, events).register(routes);
+    new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
+        .register(routes);
     new EventRoutes(events).register(routes);
+    routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
+        ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
+            metrics.render().getBytes(StandardCharsets.UTF_8), java.util.Map.of())
+        : Reply.error(HttpResponseStatus.METHOD_NOT_ALLOWED, "metrics are read-only; use GET"));
     http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
     running.push(http);
+    DaemonMetrics.http(metrics, http.stats());
+    DaemonMetrics.nodes(metrics, nodes);
     if (config.boot().routerAdvert()) {
-      RouterAdvertiser.start(nif).ifPresent(running::push);
+      RouterAdvertiser.start(nif).ifPresent(ra -> {
+        running.push(ra);
+        DaemonMetrics.routerAdverts(metrics, ra);
+      });
     }
     if (config.dns().enabled() || config.dns().update().isPresent()) {
       // The SOA serial starts at the start time, so a restarted daemon's serials still go up.
       dns = ClusterDns.start(config.dns(), group, nodes, nif.address(), nif.prefixLength(), clock.millis() / 1000,
           failure -> events.record("dns", Optional.empty(), Optional.empty(), failure));
       running.push(dns);
+      DaemonMetrics.dns(metrics, dns.stats());
     }
     if (config.tftp().enabled()) {
       startTftp();
     }
+    startDhcp(clock, policy);
     events.record("daemon", Optional.empty(), Optional.empty(),
         "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port()
             + (dns == null || !dns.answering() ? "" : ", dns " + config.dns().zone() + " on port " + dns.port()));
@@ -116,11 +145,36 @@ public final class Daemon implements AutoCloseable {
         TftpConfig.RETRANSMIT_TIMEOUT, TftpConfig.MAX_RETRIES);
     tftp = TftpServer.start(group, nif.address(), new TftpServer.Settings(c.port(), c.root(), transfer, c.maxTransfers()));
     running.push(tftp);
+    DaemonMetrics.tftp(metrics, tftp.stats());
   }
 
   /** The TFTP server, or null when tftp.enabled is false. */
   public TftpServer tftp() {
     return tftp;
+  }
+
+  private void startDhcp(Clock clock, BootPolicy policy) throws InterruptedException {
+    if (config.dhcp().mode() == DhcpConfig.Mode.OFF) {
+      LOG.info("dhcp: off");
+      return;
+    }
+    LeaseStore leases = new LeaseStore(db);
+    BootFileSelector boot = new BootFileSelector(config.boot(), nif.address(), http::port);
+    DhcpConfig dc = config.dhcp();
+    if (dns != null && dns.answering()) {
+      // Nodes resolve each other through the cluster DNS: option 6 = this server, 15 = its zone.
+      dc = dc.withClusterDns(nif.address(), config.dns().zone());
+    }
+    DhcpResponder responder = new DhcpResponder(dc, nif.address(), nif.prefixLength(), boot, policy, nodes, leases.loadAll());
+    // The wildcard address: broadcast DISCOVERs arrive only there; SO_BINDTODEVICE keeps it to the interface.
+    dhcp = DhcpServer.start(dc, nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, clock);
+    running.push(dhcp);
+    DaemonMetrics.dhcp(metrics, dhcpStats, leases, clock);
+  }
+
+  /** The DHCP responder's counters (all zero when it is off). */
+  public DhcpStats dhcpStats() {
+    return dhcpStats;
   }
 
   /** Where the current netboot environment's files are served from. */

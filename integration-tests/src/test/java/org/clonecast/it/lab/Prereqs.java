@@ -48,12 +48,19 @@ public final class Prereqs {
       Map.entry("atftp", "atftp"),
       Map.entry("in.tftpd", "tftpd-hpa"),
       Map.entry("dhclient", "isc-dhcp-client"),
+      Map.entry("udhcpc", "udhcpc"),
+      Map.entry("perfdhcp", "kea-admin"),
       Map.entry("qemu-system-x86_64", "qemu-system-x86"),
+      Map.entry("zstd", "zstd"),
       Map.entry("busybox", "busybox-static"),
       Map.entry("cpio", "cpio"),
       Map.entry("dpkg-deb", "dpkg"),
       Map.entry("apt-get", "apt"),
-      Map.entry("zstd", "zstd"));
+      Map.entry("sfdisk", "fdisk"),
+      Map.entry("mkfs.ext4", "e2fsprogs"),
+      Map.entry("debugfs", "e2fsprogs"),
+      Map.entry("losetup", "mount"),
+      Map.entry("mount", "mount"));
 
   /** Root's tools live in the sbin directories, which a non-login PATH may lack. */
   private static final List<String> EXTRA_DIRS = List.of("/usr/local/sbin", "/usr/sbin", "/sbin");

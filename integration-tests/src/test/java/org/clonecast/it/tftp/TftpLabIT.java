@@ -189,4 +189,24 @@ class TftpLabIT {
     assertEquals(Images.sha256(src, Files.size(src)), Images.sha256(o, Files.size(src)));
     assertEquals(Files.size(src), Files.size(o));
   }
+
+  /** The transfers show on the daemon's /metrics page, as Prometheus reads it (from the head node itself). */
+  @Test
+  void metricsCountTheTransfers() throws IOException {
+    Path o = out("for-metrics.bin");
+    assertFetched(lab.spawn(lab.agent(4), "metrics-fetch", List.of("tftp", "-m", "binary", Lab.SERVER_IP, "-c", "get",
+        "big.bin", o.toString()), Map.of()), o);
+    java.util.regex.Matcher port = java.util.regex.Pattern.compile("http port (\\d+)").matcher(serve.log());
+    assertTrue(port.find(), serve.log());
+    LabProcess curl = lab.spawn(lab.server(), "metrics", List.of("curl", "-sf", "http://127.0.0.1:" + port.group(1) + "/metrics"),
+        Map.of());
+    assertEquals(0, curl.waitFor(RUN), curl.tail(20));
+    String page = curl.log();
+    java.util.regex.Matcher ok = java.util.regex.Pattern.compile("(?m)^clonecast_tftp_transfers_total\\{result=\"ok\"} (\\d+)$")
+        .matcher(page);
+    assertTrue(ok.find(), page);
+    assertTrue(Long.parseLong(ok.group(1)) >= 1, page);
+    assertTrue(page.contains("# TYPE clonecast_tftp_sent_bytes_total counter"), page);
+    assertTrue(page.matches("(?s).*\\nclonecast_tftp_sent_bytes_total (\\d{7,})\\n.*"), "at least the 6 MiB just fetched:\n" + page);
+  }
 }
