@@ -20,18 +20,24 @@ PACKAGES=(
   coreutils               # sha256sum, head, timeout
   e2fsprogs               # the demo's golden disk: mkfs.ext4 -d builds a filesystem from a folder
   fdisk                   # the demo's golden disk: sfdisk writes its partition table
+  qemu-system-x86         # PXE boot tests and bench/pxe.sh: VMs under TCG (QemuVm)
+  ipxe-qemu               # QEMU's iPXE NIC ROMs (BIOS e1000, EFI virtio)
+  ovmf                    # UEFI firmware for the VMs (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd)
+  busybox-static          # the marker payload's initramfs; httpd for the baseline's HTTP side
+  cpio                    # the marker payload's initramfs
+  zstd                    # the marker payload's initramfs compression
   mount                   # the agent mounts a written root filesystem (losetup for disk images) to fix its identity
   openssh-client          # SshHostKeyTest: ssh-keygen reads the host keys the agent writes
   bind9-dnsutils          # DnsLabIT: dig queries the cluster DNS
   bind9                   # DnsLabIT: named (and tsig-keygen) receives the TSIG-signed dynamic updates
   ipxe                    # iPXE loaders the daemon serves by TFTP (undionly.kpxe, ipxe.efi, snponly.efi)
   tftp-hpa                # TFTP interop client (TftpLabIT)
-  atftp                   # TFTP interop client with windowsize/blksize (TftpLabIT)
+  atftp                   # TFTP interop client with windowsize/blksize (TftpLabIT, bench/pxe.sh)
   curl                    # TFTP interop client (TftpLabIT); DnsLabIT: a node fetches its iPXE script
   udhcpc                  # DhcpLabIT: a busybox DHCP client against clonecast serve
   isc-dhcp-client         # DhcpLabIT: dhclient
-  kea-admin               # DhcpLabIT: perfdhcp (load through a relay)
-  dnsmasq-base            # DhcpLabIT: the site DHCP server beside proxy mode
+  kea-admin               # DhcpLabIT: perfdhcp (load through a relay); bench/pxe.sh
+  dnsmasq-base            # DhcpLabIT: the site DHCP server beside proxy mode; QemuLabIT, bench/pxe.sh: the PXE baseline
 )
 
 # command   package that must provide it (checked after the install)
@@ -40,6 +46,7 @@ COMMANDS=(
   udp-sender:udpcast udp-receiver:udpcast nft:nftables ip:iproute2 tc:iproute2 ss:iproute2
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
   python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk debugfs:e2fsprogs losetup:mount ssh-keygen:openssh-client
+  qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio zstd:zstd dpkg-deb:dpkg
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
   tftp:tftp-hpa atftp:atftp curl:curl
   udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base
@@ -81,6 +88,11 @@ for entry in "${COMMANDS[@]}"; do
   PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || bad+=("$cmd (package ${entry#*:})")
 done
 [ -x /usr/bin/time ] || bad+=("/usr/bin/time (package time)")
+for f in /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_VARS_4M.fd /usr/lib/ipxe/qemu/pxe-e1000.rom \
+  /usr/lib/ipxe/qemu/efi-virtio.rom /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi; do
+  [ -r "$f" ] || bad+=("$f (packages ovmf, ipxe, ipxe-qemu)")
+done
+[ -c /dev/net/tun ] || echo "install-deps: warning: no /dev/net/tun; QEMU VMs cannot get a tap on the lab bridge" >&2
 [ "${#bad[@]}" -eq 0 ] || die "commands not found after install: ${bad[*]}"
 
 # The lab cannot work without these kernel features; say so here rather than in a test.

@@ -51,7 +51,7 @@ _lab_guard() {
   done
 }
 
-# lab_ns HOST: the namespace of HOST (server|s|a<i>).
+# lab_ns HOST: the namespace of HOST (server|s|a<i>, or sw for the switch, where VM taps are).
 lab_ns() {
   [ -n "$LAB_PREFIX" ] || { _lab_die "no lab: call lab_create first"; return 1; }
   case "$1" in
@@ -190,6 +190,19 @@ lab_wait_gone() {
     sleep 0.1
   done
   return 1
+}
+
+# lab_tap NAME: creates tap device NAME on br0, inside PREFIX-sw, for a VM's NIC. QEMU must run in
+# that namespace to open it (lab_spawn NAME sw qemu-system-x86_64 ... ifname=NAME); the tap goes away
+# with the namespace in lab_destroy.
+lab_tap() {
+  _lab_guard || return 1
+  [ -n "$LAB_PREFIX" ] || { _lab_die "no lab: call lab_create first"; return 1; }
+  [[ "$1" =~ ^[a-z][a-z0-9]{0,9}$ ]] || { _lab_die "lab_tap NAME: NAME must be 1-10 of [a-z0-9], got '$1'"; return 1; }
+  {
+    echo "tuntap add dev $1 mode tap"
+    echo "link set $1 master br0 up"
+  } | ip -n "$LAB_PREFIX-sw" -batch - || { _lab_die "cannot create tap $1 in $LAB_PREFIX-sw (needs /dev/net/tun)"; return 1; }
 }
 
 # lab_loss HOST PCT: drops PCT % (0.1 steps) of all UDP arriving in HOST's namespace, multicast and

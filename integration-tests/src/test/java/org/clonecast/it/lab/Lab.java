@@ -28,6 +28,9 @@ import java.util.stream.Stream;
  * that does not pick its interface fails with ENETUNREACH). Multicast snooping is off by default, so
  * multicast floods every port as in udpcast's reference lab.
  *
+ * <p>VMs ({@link QemuVm}) join br0 through a tap device made by {@link #addTap} in the switch
+ * namespace; QEMU runs there too, since a tap can only be opened in its own namespace.
+ *
  * <p>{@link #close()} kills every spawned process group (TERM, then KILL after {@link #TERM_GRACE}),
  * then anything else still running in a lab namespace, and deletes the namespaces. It is idempotent
  * and also runs from a JVM shutdown hook. Logs stay in {@link #dir()}; other files there are deleted.
@@ -53,6 +56,7 @@ public final class Lab implements AutoCloseable {
   private final List<Host> agents;
   private final List<String> namespaces = new ArrayList<>();
   private final List<LabProcess> processes = new ArrayList<>();
+  private final List<String> taps = new ArrayList<>();
   private final Thread shutdownHook;
   private boolean closed;
 
@@ -216,13 +220,51 @@ public final class Lab implements AutoCloseable {
    * environment. The process is killed by {@link #close()} if still running.
    */
   public synchronized LabProcess spawn(Host h, String name, List<String> cmd, Map<String, String> env) {
+    return spawnIn(own(h), name, cmd, env);
+  }
+
+  /**
+   * Creates tap device {@code name} on br0, in the switch namespace, for a VM's NIC; it goes away with
+   * the lab's namespaces. The VM process must run in that namespace ({@link #spawnInSwitch}) to open
+   * it. Returns the device name.
+   */
+  public synchronized String addTap(String name) {
+    if (closed) {
+      throw new IllegalStateException("lab " + prefix + " is closed");
+    }
+    if (!name.matches("[a-z][a-z0-9]{0,9}") || taps.contains(name)) {
+      throw new IllegalArgumentException("tap name must be 1-10 of [a-z0-9], unused in this lab; got " + name);
+    }
+    try {
+      batch(switchNs(), "tuntap add dev " + name + " mode tap", "link set " + name + " master br0 up");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create tap " + name + " in " + switchNs() + " (needs /dev/net/tun)", e);
+    }
+    taps.add(name);
+    return name;
+  }
+
+  /** The taps made by {@link #addTap}, in creation order. */
+  public synchronized List<String> taps() {
+    return List.copyOf(taps);
+  }
+
+  /**
+   * Like {@link #spawn}, in the switch namespace, where the taps are. Only for a VM monitor such as
+   * QEMU: it bridges frames between its tap and the guest and opens no socket of its own there.
+   */
+  synchronized LabProcess spawnInSwitch(String name, List<String> cmd, Map<String, String> env) {
+    return spawnIn(new Host("switch", switchNs(), "", "br0"), name, cmd, env);
+  }
+
+  private LabProcess spawnIn(Host h, String name, List<String> cmd, Map<String, String> env) {
     if (closed) {
       throw new IllegalStateException("lab " + prefix + " is closed");
     }
     if (cmd.isEmpty()) {
       throw new IllegalArgumentException("empty command for " + name);
     }
-    List<String> full = new ArrayList<>(List.of("setsid", "ip", "netns", "exec", own(h).netns()));
+    List<String> full = new ArrayList<>(List.of("setsid", "ip", "netns", "exec", h.netns()));
     full.addAll(cmd);
     Path log = uniqueLog(name);
     ProcessBuilder pb = new ProcessBuilder(full)

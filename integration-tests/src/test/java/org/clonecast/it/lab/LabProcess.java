@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -78,14 +79,24 @@ public final class LabProcess {
     return process.isAlive();
   }
 
+  /** Completes when the command exits. */
+  CompletableFuture<Process> onExit() {
+    return process.onExit();
+  }
+
   /** Everything the command printed so far (stdout and stderr interleaved); invalid UTF-8 is replaced. */
   public String log() {
+    return readLog(log);
+  }
+
+  /** A log file as text ("" while it does not exist yet); invalid UTF-8 is replaced. */
+  static String readLog(Path file) {
     try {
-      return new String(Files.readAllBytes(log), StandardCharsets.UTF_8);
+      return new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
     } catch (NoSuchFileException e) {
       return "";
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + log, e);
+      throw new UncheckedIOException("cannot read " + file, e);
     }
   }
 

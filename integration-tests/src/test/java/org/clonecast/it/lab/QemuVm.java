@@ -1,0 +1,333 @@
+package org.clonecast.it.lab;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
+import org.clonecast.protocol.wire.MacAddress;
+
+/**
+ * A QEMU virtual machine that network-boots on a {@link Lab}'s bridge through its own tap device,
+ * under software emulation ({@code -accel tcg}: this machine's KVM cannot run firmware, see
+ * shared/ref/pxe-firmware.md §7), with its first serial port written to a log file.
+ *
+ * <p>Firmware, NIC and PXE client:
+ * <ul>
+ *   <li>{@link Firmware#BIOS_IPXE}: SeaBIOS, e1000, QEMU's iPXE NIC ROM (a PXE client that already
+ *       sends user-class iPXE and option 175).
+ *   <li>{@link Firmware#UEFI_EDK2}: OVMF ({@code OVMF_CODE_4M.fd} and a private copy of
+ *       {@code OVMF_VARS_4M.fd}), q35, virtio-net with an empty {@code romfile=}, so EDK2's own PXE
+ *       (arch 7, not iPXE) boots: the vendor-like firmware client.
+ *   <li>{@link Firmware#UEFI_IPXE}: the same with QEMU's iPXE EFI NIC ROM.
+ * </ul>
+ * The VM has a fixed MAC, an optional raw virtio disk (booted after the network), {@code -no-reboot}
+ * (a guest reboot or poweroff ends QEMU) and no display. QEMU runs in the lab's switch namespace,
+ * where its tap is; it is a lab process, so {@link Lab#close()} kills it even if the test fails, and
+ * the tap and the VARS copy go with the lab. {@link #close()} stops it earlier.
+ *
+ * <p>At most {@link #MAX_RUNNING} VMs run at once in this JVM (each needs about one of this machine's
+ * two cores under TCG); {@link Builder#start()} waits for a slot.
+ *
+ * <p>Thread-safe.
+ */
+public final class QemuVm implements AutoCloseable {
+  /** VMs running at once in one JVM. */
+  public static final int MAX_RUNNING = 2;
+  /** How long {@link Builder#start()} waits for a free slot. */
+  public static final Duration SLOT_WAIT = Duration.ofSeconds(600);
+
+  private static final Semaphore SLOTS = new Semaphore(MAX_RUNNING, true);
+  private static final Path OVMF_CODE = Path.of("/usr/share/OVMF/OVMF_CODE_4M.fd");
+  private static final Path OVMF_VARS = Path.of("/usr/share/OVMF/OVMF_VARS_4M.fd");
+  private static final Duration POLL = Duration.ofMillis(250);
+
+  /** The firmware and PXE client a VM boots with. */
+  public enum Firmware {
+    BIOS_IPXE(Duration.ofSeconds(120)),
+    UEFI_EDK2(Duration.ofSeconds(240)),
+    UEFI_IPXE(Duration.ofSeconds(240));
+
+    private final Duration bootTimeout;
+
+    Firmware(Duration bootTimeout) {
+      this.bootTimeout = bootTimeout;
+    }
+
+    /** A generous bound, under TCG on two loaded cores, from QEMU's start to a booted payload. */
+    public Duration bootTimeout() {
+      return bootTimeout;
+    }
+
+    boolean uefi() {
+      return this != BIOS_IPXE;
+    }
+  }
+
+  private final String name;
+  private final Firmware firmware;
+  private final MacAddress mac;
+  private final String tap;
+  private final Path serialLog;
+  private final LabProcess process;
+  private final long startNanos;
+  private final AtomicBoolean slotHeld = new AtomicBoolean(true);
+
+  private QemuVm(String name, Firmware firmware, MacAddress mac, String tap, Path serialLog, LabProcess process) {
+    this.name = name;
+    this.firmware = firmware;
+    this.mac = mac;
+    this.tap = tap;
+    this.serialLog = serialLog;
+    this.process = process;
+    this.startNanos = System.nanoTime();
+  }
+
+  /** A VM named {@code name} (1-10 of [a-z0-9]; also its tap's name) in {@code lab}. */
+  public static Builder builder(Lab lab, String name) {
+    return new Builder(lab, name);
+  }
+
+  /** Options of one VM. Not thread-safe. */
+  public static final class Builder {
+    private final Lab lab;
+    private final String name;
+    private Firmware firmware = Firmware.BIOS_IPXE;
+    private MacAddress mac = MacAddress.parse("52:54:00:88:00:10");
+    private Path disk;
+    private int memoryMib = 256;
+
+    private Builder(Lab lab, String name) {
+      this.lab = Objects.requireNonNull(lab);
+      this.name = Objects.requireNonNull(name);
+    }
+
+    public Builder firmware(Firmware f) {
+      this.firmware = Objects.requireNonNull(f);
+      return this;
+    }
+
+    public Builder mac(MacAddress m) {
+      if (m.isMulticast()) {
+        throw new IllegalArgumentException("a NIC needs a unicast MAC, got " + m);
+      }
+      this.mac = m;
+      return this;
+    }
+
+    /** A raw disk image attached as virtio-blk, after the NIC in the boot order. */
+    public Builder disk(Path raw) {
+      if (!Files.isRegularFile(raw)) {
+        throw new IllegalArgumentException("disk image " + raw + " does not exist");
+      }
+      this.disk = raw;
+      return this;
+    }
+
+    /** Guest RAM; 256 MiB boots the marker payload, the netboot environment's JRE wants 512. */
+    public Builder memoryMib(int mib) {
+      if (mib < 128 || mib > 4096) {
+        throw new IllegalArgumentException("memory must be 128..4096 MiB, got " + mib);
+      }
+      this.memoryMib = mib;
+      return this;
+    }
+
+    /**
+     * Creates the tap, waits (at most {@link #SLOT_WAIT}) for one of the {@link #MAX_RUNNING} slots,
+     * and starts QEMU. Checks the tools and firmware files first ({@link Prereqs}: fails in CI, skips
+     * elsewhere).
+     */
+    public QemuVm start() {
+      Prereqs.require("qemu-system-x86_64");
+      List<Path> files = new ArrayList<>();
+      if (firmware.uefi()) {
+        files.addAll(List.of(OVMF_CODE, OVMF_VARS));
+      }
+      if (firmware != Firmware.UEFI_EDK2) {
+        // QEMU's iPXE NIC ROMs, package ipxe-qemu; QEMU's own error would only say "failed to find romfile".
+        files.add(Path.of(firmware.uefi() ? "/usr/lib/ipxe/qemu/efi-virtio.rom" : "/usr/lib/ipxe/qemu/pxe-e1000.rom"));
+      }
+      for (Path f : files) {
+        if (!Files.isReadable(f)) {
+          Prereqs.failOrAbort("missing " + f + "; run scripts/install-deps.sh (packages ovmf, ipxe-qemu)");
+        }
+      }
+      String tapName = lab.addTap(name);
+      try {
+        if (!SLOTS.tryAcquire(SLOT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+          throw new IllegalStateException("no free VM slot after " + SLOT_WAIT.toSeconds() + " s (" + MAX_RUNNING + " VMs at most)");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted waiting for a VM slot", e);
+      }
+      try {
+        Path serial = lab.dir().resolve(name + "-serial.log");
+        LabProcess p = lab.spawnInSwitch("qemu-" + name, command(tapName, serial), Map.of());
+        QemuVm vm = new QemuVm(name, firmware, mac, tapName, serial, p);
+        // However QEMU ends (poweroff, close(), the lab's cleanup), its slot frees.
+        p.onExit().thenRun(vm::releaseSlot);
+        return vm;
+      } catch (RuntimeException e) {
+        SLOTS.release();
+        throw e;
+      }
+    }
+
+    private List<String> command(String tapName, Path serial) {
+      String macText = mac.toString();
+      List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64", "-name", name,
+          "-accel", "tcg", "-m", Integer.toString(memoryMib), "-smp", "1",
+          "-nographic", "-monitor", "none", "-serial", "file:" + serial, "-no-reboot",
+          "-netdev", "tap,id=n0,ifname=" + tapName + ",script=no,downscript=no"));
+      if (firmware.uefi()) {
+        Path vars = lab.dir().resolve(name + "-OVMF_VARS.fd");
+        try {
+          Files.copy(OVMF_VARS, vars, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot copy " + OVMF_VARS, e);
+        }
+        cmd.addAll(List.of("-machine", "q35",
+            "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+            "-drive", "if=pflash,format=raw,file=" + vars));
+        // An empty romfile= removes QEMU's iPXE EFI ROM: EDK2's own PXE driver then runs the NIC.
+        String rom = firmware == Firmware.UEFI_EDK2 ? ",romfile=" : "";
+        cmd.addAll(List.of("-device", "virtio-net-pci,netdev=n0,mac=" + macText + ",bootindex=1" + rom));
+      } else {
+        cmd.addAll(List.of("-device", "e1000,netdev=n0,mac=" + macText + ",bootindex=1"));
+      }
+      if (disk != null) {
+        cmd.addAll(List.of("-drive", "if=none,id=d0,format=raw,file=" + disk,
+            "-device", "virtio-blk-pci,drive=d0,bootindex=2"));
+      }
+      return cmd;
+    }
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public Firmware firmware() {
+    return firmware;
+  }
+
+  public MacAddress mac() {
+    return mac;
+  }
+
+  /** The tap device on the lab's bridge. */
+  public String tap() {
+    return tap;
+  }
+
+  /** The guest's first serial port; kept with the lab's logs. */
+  public Path serialLogPath() {
+    return serialLog;
+  }
+
+  /** Everything the guest wrote to its serial port so far; invalid UTF-8 is replaced. */
+  public String serialLog() {
+    return LabProcess.readLog(serialLog);
+  }
+
+  /** The QEMU process (its own log holds QEMU's complaints, not the guest's output). */
+  public LabProcess process() {
+    return process;
+  }
+
+  public boolean isRunning() {
+    return process.isAlive();
+  }
+
+  /**
+   * Waits until a serial log line contains {@code marker} and returns that line (without the
+   * escape codes firmware leaves on it), polling at most {@link Firmware#bootTimeout()}. Throws
+   * {@link AssertionError} with the serial and QEMU log tails if QEMU exits first or time runs out.
+   */
+  public String awaitSerial(String marker) {
+    return awaitSerial(marker, firmware.bootTimeout());
+  }
+
+  /** {@link #awaitSerial(String)} with an explicit bound. */
+  public String awaitSerial(String marker, Duration timeout) {
+    try {
+      Awaitility.await("'" + marker + "' on " + name + "'s serial port")
+          .atMost(timeout)
+          .pollInterval(POLL)
+          .pollInSameThread()
+          .until(() -> findLine(marker).isPresent() || !process.isAlive());
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError("no '" + marker + "' on " + name + "'s serial port after " + timeout.toSeconds() + " s"
+          + describe(), e);
+    }
+    // QEMU may have written the line and exited in one poll interval: look once more.
+    return findLine(marker).orElseThrow(() -> new AssertionError(
+        "QEMU (" + name + ") exited with " + process.waitFor(Duration.ofSeconds(5)) + " before '" + marker + "'" + describe()));
+  }
+
+  /** Seconds since this VM's QEMU started. */
+  public double elapsedSeconds() {
+    return (System.nanoTime() - startNanos) / 1e9;
+  }
+
+  /** Waits for QEMU to exit (the guest powered off or rebooted) and returns its exit code. */
+  public int waitForExit(Duration timeout) {
+    return process.waitFor(timeout);
+  }
+
+  /** Stops QEMU (TERM, then KILL) if it still runs, which frees its slot. Idempotent. */
+  @Override
+  public void close() {
+    if (process.isAlive()) {
+      process.kill(Signal.TERM);
+      if (!waitGone(Lab.TERM_GRACE)) {
+        process.kill(Signal.KILL);
+        waitGone(Lab.TERM_GRACE);
+      }
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "QemuVm[" + name + ", " + firmware + ", " + mac + ", tap " + tap + "]";
+  }
+
+  private Optional<String> findLine(String marker) {
+    return serialLog().lines().filter(l -> l.contains(marker)).findFirst()
+        .map(l -> l.substring(l.indexOf(marker)).strip());
+  }
+
+  private boolean waitGone(Duration bound) {
+    try {
+      Awaitility.await().atMost(bound).pollInterval(Duration.ofMillis(50)).pollInSameThread().until(() -> !process.isAlive());
+      return true;
+    } catch (ConditionTimeoutException e) {
+      return false;
+    }
+  }
+
+  private void releaseSlot() {
+    if (slotHeld.compareAndSet(true, false)) {
+      SLOTS.release();
+    }
+  }
+
+  private String describe() {
+    List<String> serial = serialLog().lines().toList();
+    return "\n--- end of " + serialLog + ":\n" + String.join("\n", serial.subList(Math.max(0, serial.size() - 30), serial.size()))
+        + "\n--- end of " + process.logPath() + ":\n" + process.tail(20);
+  }
+}
