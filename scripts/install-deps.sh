@@ -23,6 +23,11 @@ PACKAGES=(
   bind9-dnsutils          # DnsLabIT: dig queries the cluster DNS
   bind9                   # DnsLabIT: named (and tsig-keygen) receives the TSIG-signed dynamic updates
   curl                    # DnsLabIT: a node fetches its iPXE script, so the daemon learns its address
+  dpkg                    # PackagingIT: dpkg-deb builds the .deb, dpkg installs and purges it
+  adduser                 # PackagingIT: the package depends on it (its postinst creates the clonecast user)
+  systemd                 # PackagingIT: systemd-analyze verify and security on the unit
+  man-db                  # PackagingIT: man -w finds the pages
+  groff-base              # PackagingIT: groff -ww checks the pages render without warnings
 )
 
 # command   package that must provide it (checked after the install)
@@ -32,6 +37,7 @@ COMMANDS=(
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
   python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9 curl:curl
+  dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux
 )
 
 die() {

@@ -55,7 +55,8 @@ public final class ManPage {
   private static void command(StringBuilder b, CommandLine cl) {
     CommandSpec spec = cl.getCommandSpec();
     b.append(".SS \"").append(spec.qualifiedName()).append("\"\n");
-    b.append(".PP\n").append(synopsis(cl)).append('\n');
+    // Left-adjusted, as synopses are: justification would stretch the spaces inside the command name.
+    b.append(".PP\n.ad l\n").append(synopsis(cl)).append("\n.ad\n");
     description(b, spec.usageMessage().description());
     positionals(b, spec);
     options(b, spec, false);

@@ -51,7 +51,7 @@ class ManPageTest {
   @Test
   void topLevelOptionsThenOneSubsectionPerVisibleCommand() {
     assertTrue(page.startsWith(".SH OPTIONS\n.TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\n"), page);
-    assertTrue(page.contains(".SH COMMANDS\n.SS \"tool run\"\n.PP\n\\fBtool run\\fR [\\-hV] [\\-\\-dry\\-run] [\\-r=MBIT] FILE\n"), page);
+    assertTrue(page.contains(".SH COMMANDS\n.SS \"tool run\"\n.PP\n.ad l\n\\fBtool run\\fR [\\-hV] [\\-\\-dry\\-run] [\\-r=MBIT] FILE\n.ad\n"), page);
     assertFalse(page.contains("secret"), "hidden command left out: " + page);
     assertFalse(page.contains("\"tool help\""), "picocli's help command left out: " + page);
     assertFalse(page.contains("internal"), "hidden option left out: " + page);

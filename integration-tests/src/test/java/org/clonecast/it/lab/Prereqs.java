@@ -48,7 +48,13 @@ public final class Prereqs {
       Map.entry("in.tftpd", "tftpd-hpa"),
       Map.entry("dhclient", "isc-dhcp-client"),
       Map.entry("qemu-system-x86_64", "qemu-system-x86"),
-      Map.entry("zstd", "zstd"));
+      Map.entry("zstd", "zstd"),
+      Map.entry("dpkg-deb", "dpkg"),
+      Map.entry("systemd-analyze", "systemd"),
+      Map.entry("man", "man-db"),
+      Map.entry("groff", "groff-base"),
+      Map.entry("setpriv", "util-linux"),
+      Map.entry("getent", "libc-bin"));
 
   /** Root's tools live in the sbin directories, which a non-login PATH may lack. */
   private static final List<String> EXTRA_DIRS = List.of("/usr/local/sbin", "/usr/sbin", "/sbin");
