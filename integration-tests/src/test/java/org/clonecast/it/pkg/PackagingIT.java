@@ -88,6 +88,7 @@ class PackagingIT {
       documentationIsInstalled();
       userConfAndStateBelongToTheDaemon();
       daemonRunsWithTheUnitsUserAndCapabilities();
+      reinstallKeepsTheAdminsConfigAndTheState(deb);
     } finally {
       Runtime.getRuntime().removeShutdownHook(purgeOnExit);
       Result purge = purge();
@@ -212,6 +213,22 @@ class PackagingIT {
       assertTrue(unconfigured.log().contains("no provisioning interface configured: set interface = IF (where the nodes PXE boot) in "
           + CONF), unconfigured.log());
     }
+  }
+
+  /** Installing over the installed package (postinst's upgrade path) keeps an edited config, its mode, and the state. */
+  private static void reinstallKeepsTheAdminsConfigAndTheState(Path deb) throws IOException {
+    String edited = Files.readString(CONF) + "interface = " + Lab.IFACE + "\n";
+    Files.writeString(CONF, edited);
+    String token = Files.readString(STATE.resolve("api-token"));
+    String uid = check(Duration.ofSeconds(30), "id", "-u", "clonecast");
+    Result again = run(Duration.ofMinutes(5), "dpkg", "-i", deb.toString());
+    assertEquals(0, again.exit(), again.output());
+    assertEquals(edited, Files.readString(CONF), "the admin's edit survives");
+    PosixFileAttributes conf = Files.readAttributes(CONF, PosixFileAttributes.class);
+    assertEquals("clonecast", conf.group().getName());
+    assertEquals("rw-r-----", PosixFilePermissions.toString(conf.permissions()));
+    assertEquals(token, Files.readString(STATE.resolve("api-token")), "the state survives");
+    assertEquals(uid, check(Duration.ofSeconds(30), "id", "-u", "clonecast"), "the same user");
   }
 
   /** The [Service] and [Unit] assignments; a key given several times keeps every value in order. */
