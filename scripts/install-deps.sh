@@ -28,6 +28,7 @@ PACKAGES=(
   systemd                 # PackagingIT: systemd-analyze verify and security on the unit
   man-db                  # PackagingIT: man -w finds the pages
   groff-base              # PackagingIT: groff -ww checks the pages render without warnings
+  strace                  # PackagingIT: every system call the daemon makes is one the unit's filter allows
 )
 
 # command   package that must provide it (checked after the install)
@@ -37,7 +38,7 @@ COMMANDS=(
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
   python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9 curl:curl
-  dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux
+  dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux strace:strace
 )
 
 die() {

@@ -55,7 +55,7 @@ class PackagingIT {
   static void prerequisites() throws IOException {
     Prereqs.requireRoot();
     Prereqs.require("dpkg", "dpkg-deb", "dpkg-query", "systemd-analyze", "man", "groff", "setpriv", "getent", "ip", "dig",
-        "java", "mvn", "bash");
+        "curl", "strace", "pgrep", "java", "mvn", "bash");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
     String status = run(Duration.ofSeconds(30), "dpkg-query", "-W", "-f=${Status}", "clonecast").output();
     if (status.contains("installed")) {
@@ -208,11 +208,78 @@ class PackagingIT {
       daemon.kill(Signal.TERM);
       assertEquals(128 + Signal.TERM.number(), daemon.waitFor(Duration.ofSeconds(30)), daemon.tail(30));
 
+      systemCallsStayInsideTheUnitsFilter(lab, serve, env, unit.get("SystemCallFilter"));
+
       LabProcess unconfigured = lab.spawn(lab.server(), "serve-no-interface", asUnit, env);
       assertEquals(2, unconfigured.waitFor(Duration.ofSeconds(60)), unconfigured.tail(30));
       assertTrue(unconfigured.log().contains("no provisioning interface configured: set interface = IF (where the nodes PXE boot) in "
           + CONF), unconfigured.log());
     }
+  }
+
+  /**
+   * The unit's seccomp filter cannot be applied without systemd, so the daemon runs under strace
+   * instead: start, a DNS query, HTTP requests, SIGTERM. Every system call it (and its launcher
+   * script) made must be one the unit's SystemCallFilter= lines allow, or under systemd it would
+   * fail with EPERM.
+   */
+  private static void systemCallsStayInsideTheUnitsFilter(Lab lab, List<String> serve, Map<String, String> env,
+      List<String> filterLines) throws IOException {
+    Path trace = lab.dir().resolve("serve-strace.log");
+    List<String> cmd = new ArrayList<>(List.of("strace", "-f", "-qq", "-e", "signal=none", "-o", trace.toString()));
+    cmd.addAll(serve);
+    LabProcess traced = lab.spawn(lab.server(), "serve-traced", cmd, env);
+    await().atMost(Duration.ofSeconds(180)).until(() -> traced.log().contains("clonecast serve: ready") || !traced.isAlive());
+    assertTrue(traced.isAlive(), traced.tail(30));
+    LabProcess dig = lab.spawn(lab.agent(1), "dig-traced", List.of("dig", "+time=2", "+tries=5", "@" + Lab.SERVER_IP,
+        "cluster.internal", "SOA"), Map.of());
+    assertEquals(0, dig.waitFor(Duration.ofSeconds(60)), dig.tail(30));
+    LabProcess curl = lab.spawn(lab.server(), "curl-traced", List.of("curl", "-sS", "-m", "30", "http://127.0.0.1:8080/api/v1/nodes"),
+        Map.of());
+    assertEquals(0, curl.waitFor(Duration.ofSeconds(60)), curl.tail(30));
+    // The daemon is strace's only child (setpriv and the launcher exec into java): signal it, not strace.
+    String child = check(Duration.ofSeconds(30), "pgrep", "-P", Long.toString(traced.pid())).strip();
+    check(Duration.ofSeconds(30), "kill", "-TERM", child);
+    assertEquals(128 + Signal.TERM.number(), traced.waitFor(Duration.ofSeconds(60)), traced.tail(30));
+
+    Set<String> allowed = new TreeSet<>();
+    Set<String> denied = new TreeSet<>();
+    for (String line : filterLines) {
+      boolean deny = line.startsWith("~");
+      for (String item : line.replaceFirst("^~", "").trim().split("\\s+")) {
+        (deny ? denied : allowed).addAll(expandSyscalls(item));
+      }
+    }
+    allowed.removeAll(denied);
+    Set<String> used = new TreeSet<>();
+    Pattern call = Pattern.compile("^\\d+\\s+([a-z0-9_]+)\\(");
+    boolean launched = false;
+    for (String line : Files.readAllLines(trace)) {
+      // Before the launcher's execve the calls are setpriv's, which systemd itself does unfiltered.
+      launched |= line.contains("execve(\"" + serve.get(serve.indexOf("--no-new-privs") + 1) + "\"");
+      Matcher m = call.matcher(line);
+      if (launched && m.find()) {
+        used.add(m.group(1));
+      }
+    }
+    assertTrue(used.size() > 30, "the trace holds the daemon's calls: " + used);
+    used.removeAll(allowed);
+    assertEquals(Set.of(), used, "system calls the unit's filter refuses (" + filterLines + ")");
+  }
+
+  /** A system call or an @group of them, as systemd-analyze syscall-filter lists it, groups expanded. */
+  private static Set<String> expandSyscalls(String item) throws IOException {
+    if (!item.startsWith("@")) {
+      return Set.of(item);
+    }
+    Set<String> out = new TreeSet<>();
+    for (String line : check(Duration.ofSeconds(30), "systemd-analyze", "syscall-filter", "--no-pager", item).lines().skip(1).toList()) {
+      String l = line.strip();
+      if (!l.isEmpty() && !l.startsWith("#")) {
+        out.addAll(expandSyscalls(l));
+      }
+    }
+    return out;
   }
 
   /** Installing over the installed package (postinst's upgrade path) keeps an edited config, its mode, and the state. */
