@@ -23,6 +23,9 @@ import picocli.CommandLine.Model.PositionalParamSpec;
  * Thread-safe (no state).
  */
 public final class ManPage {
+  /** A usage width no synopsis reaches, so picocli never wraps one. */
+  static final int UNWRAPPED = 10_000;
+
   private ManPage() {}
 
   /** Prints the sections for the {@code @Command} class named in {@code args[0]} to stdout. */
@@ -36,8 +39,13 @@ public final class ManPage {
     out.flush();
   }
 
-  /** The OPTIONS section of the top-level command and, if it has subcommands, a COMMANDS section. */
+  /**
+   * The OPTIONS section of the top-level command and, if it has subcommands, a COMMANDS section.
+   * Sets the tree's usage width to {@link #UNWRAPPED}: troff does the filling, and picocli's own
+   * wrapping would split tokens such as {@code -o=OUT.cci} at the dot.
+   */
   public static String sections(CommandLine top) {
+    top.setUsageHelpWidth(UNWRAPPED);
     StringBuilder b = new StringBuilder();
     b.append(".SH OPTIONS\n");
     options(b, top.getCommandSpec(), true);
@@ -71,7 +79,11 @@ public final class ManPage {
     String plain = new Help(spec, Help.defaultColorScheme(Help.Ansi.OFF)).synopsis(0).strip().replaceAll("\\s+", " ");
     String name = spec.qualifiedName();
     String rest = plain.startsWith(name) ? plain.substring(name.length()).strip() : plain;
-    return "\\fB" + escape(name, true) + "\\fR" + (rest.isEmpty() ? "" : " " + escape(rest, true));
+    StringBuilder b = new StringBuilder("\\fB").append(escape(name, true)).append("\\fR");
+    for (String token : rest.isEmpty() ? new String[0] : rest.split(" ")) {
+      b.append(" \\%").append(escape(token, true)); // \% : never hyphenate inside an option
+    }
+    return b.toString();
   }
 
   private static void description(StringBuilder b, String[] lines) {

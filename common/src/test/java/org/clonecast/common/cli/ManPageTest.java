@@ -28,6 +28,12 @@ class ManPageTest {
     @Option(names = "--dry-run", description = "Only say what would happen; a \\ stays a backslash.")
     boolean dry;
 
+    @Option(names = {"-o", "--output"}, paramLabel = "OUT.cci", description = "Where to.")
+    String output;
+
+    @Option(names = "--a-rather-long-option-name", paramLabel = "A-RATHER-LONG-PARAMETER", description = "Long.")
+    String longOne;
+
     @Option(names = "--internal", hidden = true, description = "Not for users.")
     boolean internal;
 
@@ -51,7 +57,8 @@ class ManPageTest {
   @Test
   void topLevelOptionsThenOneSubsectionPerVisibleCommand() {
     assertTrue(page.startsWith(".SH OPTIONS\n.TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\n"), page);
-    assertTrue(page.contains(".SH COMMANDS\n.SS \"tool run\"\n.PP\n.ad l\n\\fBtool run\\fR [\\-hV] [\\-\\-dry\\-run] [\\-r=MBIT] FILE\n.ad\n"), page);
+    assertTrue(page.contains(".SH COMMANDS\n.SS \"tool run\"\n.PP\n.ad l\n\\fBtool run\\fR \\%[\\-hV] \\%[\\-\\-dry\\-run] "
+        + "\\%[\\-\\-a\\-rather\\-long\\-option\\-name=A\\-RATHER\\-LONG\\-PARAMETER] \\%[\\-o=OUT.cci] \\%[\\-r=MBIT] \\%FILE\n.ad\n"), page);
     assertFalse(page.contains("secret"), "hidden command left out: " + page);
     assertFalse(page.contains("\"tool help\""), "picocli's help command left out: " + page);
     assertFalse(page.contains("internal"), "hidden option left out: " + page);
@@ -61,6 +68,13 @@ class ManPageTest {
   void optionsShowTheirParameterAndRenderedDescription() {
     assertTrue(page.contains(".TP\n\\fB\\-r\\fR, \\fB\\-\\-rate\\-limit\\fR=\\fIMBIT\\fR\nUpper bound (default: 100).\n"), page);
     assertTrue(page.contains(".TP\n\\fIFILE\\fR\nWhat to run.\n"), page);
+  }
+
+  @Test
+  void aSynopsisLongerThanATerminalIsOneLineWithWholeTokens() {
+    String synopsis = page.lines().filter(l -> l.startsWith("\\fBtool run")).findFirst().orElseThrow();
+    assertTrue(synopsis.length() > 120, synopsis);
+    assertTrue(synopsis.contains(" \\%[\\-o=OUT.cci] "), synopsis);
   }
 
   @Test
