@@ -210,7 +210,7 @@ class PackagingIT {
       daemon.kill(Signal.TERM);
       assertEquals(128 + Signal.TERM.number(), daemon.waitFor(Duration.ofSeconds(30)), daemon.tail(30));
 
-      systemCallsStayInsideTheUnitsFilter(lab, serve, env, unit.get("SystemCallFilter"));
+      systemCallsAndSocketsStayInsideTheUnitsFilters(lab, serve, env, unit);
 
       LabProcess unconfigured = lab.spawn(lab.server(), "serve-no-interface", asUnit, env);
       assertEquals(2, unconfigured.waitFor(Duration.ofSeconds(60)), unconfigured.tail(30));
@@ -220,13 +220,14 @@ class PackagingIT {
   }
 
   /**
-   * The unit's seccomp filter cannot be applied without systemd, so the daemon runs under strace
-   * instead: start, a DNS query, HTTP requests, SIGTERM. Every system call it (and its launcher
-   * script) made must be one the unit's SystemCallFilter= lines allow, or under systemd it would
-   * fail with EPERM.
+   * The unit's seccomp filters cannot be applied without systemd, so the daemon runs under strace
+   * instead: start, a DNS query, an HTTP request, SIGTERM. Every system call it (and its launcher
+   * script) made must be one the unit's SystemCallFilter= lines allow, and every socket one of the
+   * RestrictAddressFamilies= families, or under systemd the call would fail.
    */
-  private static void systemCallsStayInsideTheUnitsFilter(Lab lab, List<String> serve, Map<String, String> env,
-      List<String> filterLines) throws IOException {
+  private static void systemCallsAndSocketsStayInsideTheUnitsFilters(Lab lab, List<String> serve, Map<String, String> env,
+      Map<String, List<String>> unit) throws IOException {
+    List<String> filterLines = unit.get("SystemCallFilter");
     Path trace = lab.dir().resolve("serve-strace.log");
     List<String> cmd = new ArrayList<>(List.of("strace", "-f", "-qq", "-e", "signal=none", "-o", trace.toString()));
     cmd.addAll(serve);
@@ -254,7 +255,9 @@ class PackagingIT {
     }
     allowed.removeAll(denied);
     Set<String> used = new TreeSet<>();
+    Set<String> families = new TreeSet<>();
     Pattern call = Pattern.compile("^\\d+\\s+([a-z0-9_]+)\\(");
+    Pattern socket = Pattern.compile("^\\d+\\s+socket\\((AF_[A-Z0-9]+)");
     boolean launched = false;
     for (String line : Files.readAllLines(trace)) {
       // Before the launcher's execve the calls are setpriv's, which systemd itself does unfiltered.
@@ -263,10 +266,17 @@ class PackagingIT {
       if (launched && m.find()) {
         used.add(m.group(1));
       }
+      Matcher f = socket.matcher(line);
+      if (launched && f.find()) {
+        families.add(f.group(1));
+      }
     }
     assertTrue(used.size() > 30, "the trace holds the daemon's calls: " + used);
     used.removeAll(allowed);
     assertEquals(Set.of(), used, "system calls the unit's filter refuses (" + filterLines + ")");
+    assertTrue(families.containsAll(Set.of("AF_INET6", "AF_UNIX")), "the trace holds the daemon's sockets: " + families);
+    families.removeAll(List.of(single(unit, "RestrictAddressFamilies").split(" ")));
+    assertEquals(Set.of(), families, "socket families the unit's RestrictAddressFamilies= refuses");
   }
 
   /** A system call or an @group of them, as systemd-analyze syscall-filter lists it, groups expanded. */
