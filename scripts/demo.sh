@@ -49,9 +49,11 @@ seq 1 200000 > "$root/var/log/install.log"
 head -c 24M /dev/urandom > "$root/home/admin/dataset.bin"
 disk=$work/golden.img
 truncate -s 256M "$disk"
-echo 'label: gpt
-start=2048, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root' | sfdisk -q "$disk"
-mkfs.ext4 -q -F -L root -d "$root" -E offset=$((2048 * 512)) "$disk" $(( (256 * 1024 - 1024 - 64) ))k
+# The root partition ends on the last 1 MiB boundary before the backup GPT (254 MiB), and the
+# filesystem fills exactly that, so the partition can be mounted on its own.
+echo "label: gpt
+start=2048, size=$((254 * 2048)), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root" | sfdisk -q "$disk"
+mkfs.ext4 -q -F -L root -d "$root" -E offset=$((2048 * 512)) "$disk" $((254 * 1024))k
 ./clonecast image create "$disk" -o "$work/golden.cci"
 
 lab_create "cc$$demo" "$NODES"

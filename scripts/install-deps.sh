@@ -20,9 +20,14 @@ PACKAGES=(
   coreutils               # sha256sum, head, timeout
   e2fsprogs               # the demo's golden disk: mkfs.ext4 -d builds a filesystem from a folder
   fdisk                   # the demo's golden disk: sfdisk writes its partition table
+  mount                   # the agent mounts a written root filesystem (losetup for disk images) to fix its identity
+  openssh-client          # SshHostKeyTest: ssh-keygen reads the host keys the agent writes
   bind9-dnsutils          # DnsLabIT: dig queries the cluster DNS
   bind9                   # DnsLabIT: named (and tsig-keygen) receives the TSIG-signed dynamic updates
-  curl                    # DnsLabIT: a node fetches its iPXE script, so the daemon learns its address
+  ipxe                    # iPXE loaders the daemon serves by TFTP (undionly.kpxe, ipxe.efi, snponly.efi)
+  tftp-hpa                # TFTP interop client (TftpLabIT)
+  atftp                   # TFTP interop client with windowsize/blksize (TftpLabIT)
+  curl                    # TFTP interop client (TftpLabIT); DnsLabIT: a node fetches its iPXE script
   dpkg                    # PackagingIT: dpkg-deb builds the .deb, dpkg installs and purges it
   adduser                 # PackagingIT: the package depends on it (its postinst creates the clonecast user)
   systemd                 # PackagingIT: systemd-analyze verify and security on the unit
@@ -36,8 +41,9 @@ COMMANDS=(
   java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless mvn:maven
   udp-sender:udpcast udp-receiver:udpcast nft:nftables ip:iproute2 tc:iproute2 ss:iproute2
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
-  python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk
-  dig:bind9-dnsutils named:bind9 tsig-keygen:bind9 curl:curl
+  python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk debugfs:e2fsprogs losetup:mount ssh-keygen:openssh-client
+  dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
+  tftp:tftp-hpa atftp:atftp curl:curl
   dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux strace:strace
 )
 

@@ -2,6 +2,7 @@ package org.clonecast.server;
 
 import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayDeque;
@@ -9,10 +10,17 @@ import java.util.Deque;
 import java.util.Optional;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.RouterAdvertiser;
+import org.clonecast.server.http.Reply;
+import org.clonecast.server.metrics.DaemonMetrics;
+import org.clonecast.server.metrics.Metrics;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.charset.StandardCharsets;
 import org.clonecast.server.config.ServeConfig;
 import org.clonecast.server.dns.ClusterDns;
+import org.clonecast.server.config.TftpConfig;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
 import org.clonecast.server.http.EventRoutes;
@@ -21,6 +29,8 @@ import org.clonecast.server.http.NodeRoutes;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.tftp.IpxeLoaders;
+import org.clonecast.server.tftp.TftpServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,6 +46,7 @@ public final class Daemon implements AutoCloseable {
 
   private final ServeConfig config;
   private final Deque<AutoCloseable> running = new ArrayDeque<>();
+  private final Metrics metrics = new Metrics();
   private NetInterface nif;
   private Database db;
   private NodeStore nodes;
@@ -43,6 +54,7 @@ public final class Daemon implements AutoCloseable {
   private EventLoopGroup group;
   private HttpServer http;
   private ClusterDns dns;
+  private TftpServer tftp;
 
   private Daemon(ServeConfig config) {
     this.config = config;
@@ -82,21 +94,50 @@ public final class Daemon implements AutoCloseable {
         () -> "http://" + host + ":" + http.port()).register(routes);
     new NodeRoutes(nodes, events).register(routes);
     new EventRoutes(events).register(routes);
+    routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
+        ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
+            metrics.render().getBytes(StandardCharsets.UTF_8), java.util.Map.of())
+        : Reply.error(HttpResponseStatus.METHOD_NOT_ALLOWED, "metrics are read-only; use GET"));
     http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
     running.push(http);
+    DaemonMetrics.http(metrics, http.stats());
+    DaemonMetrics.nodes(metrics, nodes);
     if (config.boot().routerAdvert()) {
-      RouterAdvertiser.start(nif).ifPresent(running::push);
+      RouterAdvertiser.start(nif).ifPresent(ra -> {
+        running.push(ra);
+        DaemonMetrics.routerAdverts(metrics, ra);
+      });
     }
     if (config.dns().enabled() || config.dns().update().isPresent()) {
       // The SOA serial starts at the start time, so a restarted daemon's serials still go up.
       dns = ClusterDns.start(config.dns(), group, nodes, nif.address(), nif.prefixLength(), clock.millis() / 1000,
           failure -> events.record("dns", Optional.empty(), Optional.empty(), failure));
       running.push(dns);
+      DaemonMetrics.dns(metrics, dns.stats());
+    }
+    if (config.tftp().enabled()) {
+      startTftp();
     }
     events.record("daemon", Optional.empty(), Optional.empty(),
         "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port()
             + (dns == null || !dns.answering() ? "" : ", dns " + config.dns().zone() + " on port " + dns.port()));
     LOG.info("daemon: state in {}", config.stateDir());
+  }
+
+  private void startTftp() throws IOException, InterruptedException {
+    TftpConfig c = config.tftp();
+    Files.createDirectories(c.root());
+    IpxeLoaders.sync(config.boot().ipxeDir(), c.root());
+    TftpTransfer.Settings transfer = new TftpTransfer.Settings(c.maxBlksizeFor(nif.mtu()), c.maxWindowsize(),
+        TftpConfig.RETRANSMIT_TIMEOUT, TftpConfig.MAX_RETRIES);
+    tftp = TftpServer.start(group, nif.address(), new TftpServer.Settings(c.port(), c.root(), transfer, c.maxTransfers()));
+    running.push(tftp);
+    DaemonMetrics.tftp(metrics, tftp.stats());
+  }
+
+  /** The TFTP server, or null when tftp.enabled is false. */
+  public TftpServer tftp() {
+    return tftp;
   }
 
   /** Where the current netboot environment's files are served from. */

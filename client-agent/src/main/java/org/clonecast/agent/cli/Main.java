@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "The clonecast worker agent: receives an image, writes and verifies the disk, reports.",
-    subcommands = {ReceiveCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {ReceiveCommand.class, IdentityCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

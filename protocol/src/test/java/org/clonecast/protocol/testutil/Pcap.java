@@ -9,15 +9,23 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A tiny reader for classic pcap files (not pcapng) holding Ethernet/IPv4/UDP: the 24-byte global
+ * A tiny reader for pcap files holding Ethernet/IPv4/UDP. Classic pcap: the 24-byte global
  * header (magic in either byte order, micro- or nanosecond timestamps, link type must be 1 =
- * Ethernet), then 16-byte record headers each followed by the captured frame. Non-IPv4, non-UDP and
+ * Ethernet), then 16-byte record headers each followed by the captured frame. pcapng (what
+ * tshark/dumpcap write, e.g. the PXE captures): section header, interface descriptions (link type
+ * 1, optional if_tsresol) and enhanced/simple packet blocks; other blocks are skipped. Non-IPv4, non-UDP and
  * fragmented packets are skipped; a truncated UDP payload is an error, since golden packets must be
  * complete. The UDP payload is cut at the UDP length, so Ethernet padding never leaks into it.
  */
 public final class Pcap {
     private static final int MAGIC_MICROS = 0xA1B2C3D4;
     private static final int MAGIC_NANOS = 0xA1B23C4D;
+    private static final int PCAPNG_SHB = 0x0A0D0D0A;
+    private static final int PCAPNG_BYTE_ORDER = 0x1A2B3C4D;
+    private static final int PCAPNG_IDB = 1;
+    private static final int PCAPNG_SPB = 3;
+    private static final int PCAPNG_EPB = 6;
+    private static final int IF_TSRESOL = 9;
     private static final int LINKTYPE_ETHERNET = 1;
     private static final int ETHERTYPE_IPV4 = 0x0800;
     private static final int ETHERTYPE_VLAN = 0x8100;
@@ -48,6 +56,9 @@ public final class Pcap {
             throw new IOException(file + ": " + in.remaining() + " bytes, too short for a pcap global header");
         }
         in.order(ByteOrder.BIG_ENDIAN);
+        if (in.getInt(0) == PCAPNG_SHB) {
+            return readPcapNg(in, file);
+        }
         int magic = in.getInt(0);
         if (magic != MAGIC_MICROS && magic != MAGIC_NANOS) {
             in.order(ByteOrder.LITTLE_ENDIAN);
@@ -82,6 +93,76 @@ public final class Pcap {
             }
         }
         return out;
+    }
+
+    /** pcapng: blocks of type, total length, body, total length; the byte order is set per section. */
+    private static List<Udp> readPcapNg(ByteBuffer in, Path file) throws IOException {
+        List<Udp> out = new ArrayList<>();
+        List<Long> unitsPerSecond = new ArrayList<>();
+        int frame = 0;
+        while (in.remaining() >= 12) {
+            int start = in.position();
+            if (in.getInt(start) == PCAPNG_SHB) {
+                int bom = in.order(ByteOrder.BIG_ENDIAN).getInt(start + 8);
+                in.order(bom == PCAPNG_BYTE_ORDER ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN);
+                unitsPerSecond.clear();
+            }
+            int type = in.getInt(start);
+            int length = in.getInt(start + 4);
+            if (length < 12 || length % 4 != 0 || length > in.remaining()) {
+                throw new IOException(file + ": pcapng block at " + start + " has length " + length);
+            }
+            if (type == PCAPNG_IDB) {
+                int linkType = in.getShort(start + 8) & 0xFFFF;
+                if (linkType != LINKTYPE_ETHERNET) {
+                    throw new IOException(file + ": link type " + linkType + ", want " + LINKTYPE_ETHERNET + " (Ethernet)");
+                }
+                unitsPerSecond.add(tsresol(in, start + 16, start + length - 4));
+            } else if (type == PCAPNG_EPB || type == PCAPNG_SPB) {
+                boolean epb = type == PCAPNG_EPB;
+                int caplen = epb ? in.getInt(start + 20) : in.getInt(start + 8) ;
+                int data = start + (epb ? 28 : 12);
+                if (!epb) {
+                    caplen = Math.min(caplen, length - 16);
+                }
+                if (caplen < 0 || data + caplen > start + length) {
+                    throw new IOException(file + ": pcapng packet " + frame + " caplen " + caplen + " beyond its block");
+                }
+                long micros = 0;
+                if (epb) {
+                    int iface = in.getInt(start + 8);
+                    long ts = (in.getInt(start + 12) & 0xFFFF_FFFFL) << 32 | (in.getInt(start + 16) & 0xFFFF_FFFFL);
+                    long units = iface < unitsPerSecond.size() ? unitsPerSecond.get(iface) : 1_000_000L;
+                    micros = units >= 1_000_000L ? ts / (units / 1_000_000L) : ts * (1_000_000L / units);
+                }
+                byte[] bytes = new byte[caplen];
+                in.get(data, bytes);
+                Udp udp = parseEthernet(frame, micros, bytes, file);
+                if (udp != null) {
+                    out.add(udp);
+                }
+                frame++;
+            }
+            in.position(start + length);
+        }
+        return out;
+    }
+
+    /** The if_tsresol option of an interface description: units per second (default 10^6). */
+    private static long tsresol(ByteBuffer in, int from, int to) {
+        for (int p = from; p + 4 <= to; ) {
+            int code = in.getShort(p) & 0xFFFF;
+            int len = in.getShort(p + 2) & 0xFFFF;
+            if (code == 0) {
+                break;
+            }
+            if (code == IF_TSRESOL && len >= 1) {
+                int v = in.get(p + 4) & 0xFF;
+                return (v & 0x80) != 0 ? 1L << (v & 0x7F) : (long) Math.pow(10, v);
+            }
+            p += 4 + (len + 3) / 4 * 4;
+        }
+        return 1_000_000L;
     }
 
     private static Udp parseEthernet(int frame, long micros, byte[] data, Path file) throws IOException {

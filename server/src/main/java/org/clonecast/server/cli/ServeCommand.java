@@ -46,6 +46,14 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--no-dns", description = "Do not answer DNS; dynamic updates still run if configured (config: dns.enabled = false).")
   boolean noDns;
+  @Option(names = "--tftp-port", paramLabel = "PORT", description = "TFTP port on the provisioning address (config: tftp.port; default: 69).")
+  Integer tftpPort;
+
+  @Option(names = "--tftp-root", paramLabel = "DIR", description = "Directory served by TFTP; the iPXE loaders are copied into it (config: tftp.root; default: STATE-DIR/tftp).")
+  Path tftpRoot;
+
+  @Option(names = "--no-tftp", description = "Do not run the TFTP server (config: tftp.enabled = false).")
+  boolean noTftp;
 
   /** Flags as config keys, so the file and the command line go through one validation. */
   Map<String, String> overrides() {
@@ -55,6 +63,9 @@ public final class ServeCommand implements Callable<Integer> {
     if (httpPort != null) m.put("http.port", httpPort.toString());
     if (dnsPort != null) m.put("dns.port", dnsPort.toString());
     if (noDns) m.put("dns.enabled", "false");
+    if (tftpPort != null) m.put("tftp.port", tftpPort.toString());
+    if (tftpRoot != null) m.put("tftp.root", tftpRoot.toString());
+    if (noTftp) m.put("tftp.enabled", "false");
     return m;
   }
 

@@ -12,8 +12,9 @@ import java.util.Objects;
  * @param http the HTTP server
  * @param boot what nodes boot
  * @param dns the cluster DNS responder and dynamic updates
+ * @param tftp the TFTP server
  */
-public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, BootConfig boot, DnsConfig dns) {
+public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, BootConfig boot, DnsConfig dns, TftpConfig tftp) {
   public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/clonecast");
 
   public ServeConfig {
@@ -22,6 +23,7 @@ public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, 
     Objects.requireNonNull(http, "http");
     Objects.requireNonNull(boot, "boot");
     Objects.requireNonNull(dns, "dns");
+    Objects.requireNonNull(tftp, "tftp");
   }
 
   /**
@@ -32,12 +34,14 @@ public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, 
   public static ServeConfig from(ConfigFile f) {
     String iface = f.string("interface").orElseThrow(() -> new ConfigException(
         "no provisioning interface; pass --interface IF or set interface = IF in the config file"));
+    Path stateDir = f.path("state-dir").orElse(DEFAULT_STATE_DIR);
     ServeConfig c = new ServeConfig(
         iface,
-        f.path("state-dir").orElse(DEFAULT_STATE_DIR),
+        stateDir,
         HttpConfig.from(f),
         BootConfig.from(f),
-        DnsConfig.from(f));
+        DnsConfig.from(f),
+        TftpConfig.from(f, stateDir));
     f.requireAllUsed();
     return c;
   }

@@ -1,0 +1,169 @@
+package org.clonecast.agent.disk;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * Gives a freshly written system its own identity, so clones do not share what must be unique
+ * (DESIGN.md: "every clone shares the same SSH host keys ... machine-id, hostname and
+ * persistent-net rules must be fixed by hand"). Works on the mounted root filesystem:
+ *
+ * <ul>
+ *   <li>{@code /etc/hostname} and the {@code 127.0.1.1} line of {@code /etc/hosts} (Debian's
+ *       convention for the host's own name) name the node from the inventory;
+ *   <li>{@code /etc/machine-id} is emptied: systemd makes a new one on first boot (an empty file,
+ *       not a missing one, so a read-only /etc still boots), and a copied
+ *       {@code /var/lib/dbus/machine-id} is removed;
+ *   <li>the golden node's SSH host keys are deleted and a new Ed25519 key is written, whose public
+ *       half is reported to the server for the cluster's known_hosts;
+ *   <li>udev's persistent-net rules are deleted, since they pin interface names to the golden
+ *       node's MAC addresses;
+ *   <li>per-node files from the server are written last.
+ * </ul>
+ *
+ * <p>Nothing is followed out of the root: every path is resolved inside it and a symlink on the way
+ * is replaced, not written through (a golden image can hold absolute links). Not thread-safe.
+ */
+public final class IdentityFixer {
+  private static final Pattern HOSTNAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+  static final List<String> PERSISTENT_NET_RULES = List.of(
+      "etc/udev/rules.d/70-persistent-net.rules", "etc/udev/rules.d/z25_persistent-net.rules");
+
+  /**
+   * What to write.
+   *
+   * @param hostname the node's inventory name (a DNS label)
+   * @param domain the cluster zone for the fully qualified name in /etc/hosts, if any
+   * @param files extra files by absolute path in the node's system, with their contents
+   */
+  public record NodeIdentity(String hostname, Optional<String> domain, Map<String, String> files) {
+    public NodeIdentity {
+      if (!HOSTNAME.matcher(Objects.requireNonNull(hostname)).matches()) {
+        throw new IllegalArgumentException("hostname '" + hostname + "' is not a DNS label (a-z, 0-9, '-', at most 63)");
+      }
+      files = Map.copyOf(files);
+      for (String f : files.keySet()) {
+        if (!f.startsWith("/") || f.contains("/../") || f.endsWith("/..")) {
+          throw new IllegalArgumentException("per-node file '" + f + "' must be an absolute path without '..'");
+        }
+      }
+    }
+  }
+
+  /** What was done: one line per change, and the new SSH host key's public line if sshd is installed. */
+  public record Report(List<String> changes, Optional<String> sshHostKey) {}
+
+  private IdentityFixer() {}
+
+  /**
+   * Applies {@code id} to the system mounted at {@code root}.
+   *
+   * @throws IOException naming the file that could not be written
+   * @throws IllegalStateException if {@code root} does not look like a Linux system (no /etc)
+   */
+  public static Report apply(Path root, NodeIdentity id) throws IOException {
+    if (!Files.isDirectory(root.resolve("etc"), LinkOption.NOFOLLOW_LINKS)) {
+      throw new IllegalStateException(root + " has no /etc: not the root filesystem of a Linux system");
+    }
+    List<String> changes = new ArrayList<>();
+    write(root, "etc/hostname", id.hostname() + "\n", "rw-r--r--");
+    changes.add("/etc/hostname: " + id.hostname());
+    write(root, "etc/hosts", hosts(read(root, "etc/hosts"), id), "rw-r--r--");
+    changes.add("/etc/hosts: 127.0.1.1 " + fqdn(id));
+    write(root, "etc/machine-id", "", "r--r--r--");
+    changes.add("/etc/machine-id emptied (systemd makes a new one on first boot)");
+    Path dbus = root.resolve("var/lib/dbus/machine-id");
+    if (Files.isRegularFile(dbus, LinkOption.NOFOLLOW_LINKS)) {
+      Files.delete(dbus);
+      changes.add("/var/lib/dbus/machine-id removed");
+    }
+    Optional<String> key = Optional.empty();
+    Path ssh = root.resolve("etc/ssh");
+    if (Files.isDirectory(ssh, LinkOption.NOFOLLOW_LINKS)) {
+      int removed = 0;
+      try (DirectoryStream<Path> ds = Files.newDirectoryStream(ssh, "ssh_host_*")) {
+        for (Path p : ds) {
+          Files.delete(p);
+          removed++;
+        }
+      }
+      SshHostKey k = SshHostKey.generate("root@" + id.hostname());
+      write(root, "etc/ssh/ssh_host_ed25519_key", k.privateFile(), "rw-------");
+      write(root, "etc/ssh/ssh_host_ed25519_key.pub", k.publicLine() + "\n", "rw-r--r--");
+      key = Optional.of(k.publicLine());
+      changes.add("SSH host keys: " + removed + " golden file(s) removed, a new Ed25519 key written");
+    }
+    for (String rules : PERSISTENT_NET_RULES) {
+      if (Files.deleteIfExists(root.resolve(rules))) {
+        changes.add("/" + rules + " removed");
+      }
+    }
+    for (Map.Entry<String, String> f : id.files().entrySet()) {
+      write(root, f.getKey().substring(1), f.getValue(), "rw-r--r--");
+      changes.add(f.getKey() + " written from the server");
+    }
+    return new Report(changes, key);
+  }
+
+  private static String fqdn(NodeIdentity id) {
+    return id.domain().map(d -> id.hostname() + "." + d + " " + id.hostname()).orElse(id.hostname());
+  }
+
+  /** /etc/hosts with the 127.0.1.1 line naming this node, everything else kept. */
+  static String hosts(Optional<String> old, NodeIdentity id) {
+    String line = "127.0.1.1\t" + fqdn(id);
+    if (old.isEmpty()) return "127.0.0.1\tlocalhost\n" + line + "\n";
+    StringBuilder out = new StringBuilder();
+    boolean replaced = false;
+    for (String l : old.get().split("\n", -1)) {
+      if (l.trim().split("\\s+")[0].equals("127.0.1.1")) {
+        if (!replaced) out.append(line).append('\n');
+        replaced = true;
+      } else {
+        out.append(l).append('\n');
+      }
+    }
+    String s = out.toString().replaceAll("\n+$", "\n");
+    return replaced ? s : s + line + "\n";
+  }
+
+  private static Optional<String> read(Path root, String rel) throws IOException {
+    Path p = root.resolve(rel);
+    return Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) ? Optional.of(Files.readString(p, StandardCharsets.UTF_8)) : Optional.empty();
+  }
+
+  /**
+   * Writes {@code rel} under {@code root} through a temporary file and a rename, after checking
+   * that no directory on the way is a symlink (which could point outside the node's system).
+   */
+  private static void write(Path root, String rel, String content, String perms) throws IOException {
+    Path target = root.resolve(rel).normalize();
+    if (!target.startsWith(root)) throw new IOException(rel + " leaves the root filesystem");
+    Path dir = target.getParent();
+    Path walk = root;
+    for (Path part : root.relativize(dir)) {
+      walk = walk.resolve(part);
+      if (Files.isSymbolicLink(walk)) {
+        throw new IOException("/" + root.relativize(walk) + " is a symbolic link; refusing to write /" + rel + " through it");
+      }
+      if (!Files.exists(walk, LinkOption.NOFOLLOW_LINKS)) Files.createDirectory(walk);
+    }
+    Path tmp = dir.resolve("." + target.getFileName() + ".clonecast-tmp");
+    Files.deleteIfExists(tmp);
+    Files.writeString(tmp, content, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString(perms));
+    Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+}

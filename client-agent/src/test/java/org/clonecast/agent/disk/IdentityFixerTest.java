@@ -1,0 +1,95 @@
+package org.clonecast.agent.disk;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class IdentityFixerTest {
+  /** A golden node's /etc as Debian leaves it, with the things that must not be cloned. */
+  private static Path golden(Path dir) throws IOException {
+    Path root = dir.resolve("root");
+    Files.createDirectories(root.resolve("etc/ssh"));
+    Files.createDirectories(root.resolve("etc/udev/rules.d"));
+    Files.createDirectories(root.resolve("var/lib/dbus"));
+    Files.writeString(root.resolve("etc/hostname"), "golden\n");
+    Files.writeString(root.resolve("etc/hosts"), "127.0.0.1\tlocalhost\n127.0.1.1\tgolden.lab golden\n\n::1 localhost ip6-localhost\n");
+    Files.writeString(root.resolve("etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
+    Files.writeString(root.resolve("var/lib/dbus/machine-id"), "0123456789abcdef0123456789abcdef\n");
+    for (String k : new String[] {"rsa", "ecdsa", "ed25519"}) {
+      Files.writeString(root.resolve("etc/ssh/ssh_host_" + k + "_key"), "golden secret");
+      Files.writeString(root.resolve("etc/ssh/ssh_host_" + k + "_key.pub"), "golden public");
+    }
+    Files.writeString(root.resolve("etc/ssh/sshd_config"), "PermitRootLogin no\n");
+    Files.writeString(root.resolve("etc/udev/rules.d/70-persistent-net.rules"), "SUBSYSTEM==\"net\", ATTR{address}==\"52:54:00:00:00:01\", NAME=\"eth0\"\n");
+    return root;
+  }
+
+  @Test
+  void aClonedSystemGetsItsOwnIdentity(@TempDir Path dir) throws IOException {
+    Path root = golden(dir);
+    IdentityFixer.Report r = IdentityFixer.apply(root,
+        new IdentityFixer.NodeIdentity("node07", Optional.of("cluster.internal"), Map.of("/etc/motd", "node07 of the cluster\n")));
+    assertEquals("node07\n", Files.readString(root.resolve("etc/hostname")));
+    assertEquals("127.0.0.1\tlocalhost\n127.0.1.1\tnode07.cluster.internal node07\n\n::1 localhost ip6-localhost\n",
+        Files.readString(root.resolve("etc/hosts")));
+    assertEquals("", Files.readString(root.resolve("etc/machine-id")));
+    assertFalse(Files.exists(root.resolve("var/lib/dbus/machine-id")));
+    assertFalse(Files.exists(root.resolve("etc/ssh/ssh_host_rsa_key")));
+    assertFalse(Files.exists(root.resolve("etc/ssh/ssh_host_ecdsa_key.pub")));
+    assertTrue(Files.readString(root.resolve("etc/ssh/ssh_host_ed25519_key")).startsWith("-----BEGIN OPENSSH PRIVATE KEY-----"));
+    assertEquals(PosixFilePermissions.fromString("rw-------"), Files.getPosixFilePermissions(root.resolve("etc/ssh/ssh_host_ed25519_key")));
+    assertEquals(r.sshHostKey().orElseThrow() + "\n", Files.readString(root.resolve("etc/ssh/ssh_host_ed25519_key.pub")));
+    assertTrue(r.sshHostKey().get().endsWith(" root@node07"));
+    assertEquals("PermitRootLogin no\n", Files.readString(root.resolve("etc/ssh/sshd_config")), "the rest of /etc/ssh stays");
+    assertFalse(Files.exists(root.resolve("etc/udev/rules.d/70-persistent-net.rules")));
+    assertEquals("node07 of the cluster\n", Files.readString(root.resolve("etc/motd")));
+    assertTrue(r.changes().stream().anyMatch(c -> c.contains("6 golden file(s) removed")), r.changes().toString());
+  }
+
+  @Test
+  void hostsWithoutAnOwnLineGetsOne() {
+    var id = new IdentityFixer.NodeIdentity("n1", Optional.empty(), Map.of());
+    assertEquals("127.0.0.1 localhost\n127.0.1.1\tn1\n", IdentityFixer.hosts(Optional.of("127.0.0.1 localhost\n"), id));
+    assertEquals("127.0.0.1\tlocalhost\n127.0.1.1\tn1\n", IdentityFixer.hosts(Optional.empty(), id));
+  }
+
+  @Test
+  void noSshdMeansNoKeyAndNothingBreaks(@TempDir Path dir) throws IOException {
+    Path root = dir.resolve("r");
+    Files.createDirectories(root.resolve("etc"));
+    IdentityFixer.Report r = IdentityFixer.apply(root, new IdentityFixer.NodeIdentity("n2", Optional.empty(), Map.of()));
+    assertEquals(Optional.empty(), r.sshHostKey());
+    assertEquals("n2\n", Files.readString(root.resolve("etc/hostname")));
+  }
+
+  @Test
+  void symlinksOutOfTheRootAreNotWrittenThrough(@TempDir Path dir) throws IOException {
+    Path root = golden(dir);
+    Path outside = Files.createDirectories(dir.resolve("outside"));
+    Files.createSymbolicLink(root.resolve("opt"), outside);
+    var id = new IdentityFixer.NodeIdentity("n3", Optional.empty(), Map.of("/opt/evil", "x"));
+    IOException e = assertThrows(IOException.class, () -> IdentityFixer.apply(root, id));
+    assertTrue(e.getMessage().contains("/opt is a symbolic link"), e.getMessage());
+    assertFalse(Files.exists(outside.resolve("evil")));
+  }
+
+  @Test
+  void badInputIsRefusedClearly(@TempDir Path dir) {
+    assertThrows(IllegalArgumentException.class, () -> new IdentityFixer.NodeIdentity("Bad_Name", Optional.empty(), Map.of()));
+    assertThrows(IllegalArgumentException.class, () -> new IdentityFixer.NodeIdentity("n", Optional.empty(), Map.of("etc/x", "")));
+    assertThrows(IllegalArgumentException.class, () -> new IdentityFixer.NodeIdentity("n", Optional.empty(), Map.of("/etc/../../x", "")));
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> IdentityFixer.apply(dir, new IdentityFixer.NodeIdentity("n", Optional.empty(), Map.of())));
+    assertTrue(e.getMessage().contains("no /etc"), e.getMessage());
+  }
+}

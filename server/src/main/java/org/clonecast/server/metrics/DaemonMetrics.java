@@ -1,0 +1,79 @@
+package org.clonecast.server.metrics;
+
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import org.clonecast.server.boot.RouterAdvertiser;
+import org.clonecast.server.dns.DnsStats;
+import org.clonecast.server.http.HttpStats;
+import org.clonecast.server.store.Node;
+import org.clonecast.server.store.NodeState;
+import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.tftp.TftpStats;
+
+/**
+ * The daemon's metric families, one method per subsystem, each registered once that subsystem
+ * runs. Names follow Prometheus conventions: {@code clonecast_<subsystem>_<what>[_total]}.
+ */
+public final class DaemonMetrics {
+  private DaemonMetrics() {}
+
+  public static void http(Metrics m, HttpStats s) {
+    m.counter("clonecast_http_requests_total", "HTTP requests served (nodes, API, dashboard).", s.requests::sum)
+        .counter("clonecast_http_client_errors_total", "HTTP requests answered 4xx.", s.clientErrors::sum)
+        .counter("clonecast_http_server_errors_total", "HTTP requests answered 5xx.", s.serverErrors::sum)
+        .counter("clonecast_http_sent_bytes_total", "HTTP response bytes sent.", s.bytesSent::sum);
+  }
+
+  /** Nodes in the inventory by state (read from the store at scrape time). */
+  public static void nodes(Metrics m, NodeStore nodes) {
+    m.family("clonecast_nodes", "gauge", "Nodes in the inventory, by state.", () -> {
+      Map<NodeState, Integer> count = new EnumMap<>(NodeState.class);
+      for (NodeState st : NodeState.values()) count.put(st, 0);
+      for (Node n : nodes.list()) count.merge(n.state(), 1, Integer::sum);
+      List<Metrics.Sample> out = new ArrayList<>();
+      count.forEach((st, n) -> out.add(Metrics.Sample.of("state", st.id(), n)));
+      return out;
+    });
+  }
+
+  public static void routerAdverts(Metrics m, RouterAdvertiser ra) {
+    m.counter("clonecast_ra_solicitations_total", "IPv6 Router Solicitations received.", ra::solicitations)
+        .counter("clonecast_ra_adverts_total", "IPv6 Router Advertisements sent.", ra::adverts)
+        .counter("clonecast_ra_malformed_total", "ICMPv6 packets dropped as malformed solicitations.", ra::malformed);
+  }
+
+  public static void dns(Metrics m, DnsStats s) {
+    m.counter("clonecast_dns_queries_total", "DNS queries answered or forwarded.", s.queries::sum)
+        .counter("clonecast_dns_malformed_total", "DNS packets that did not parse.", s.malformed::sum)
+        .counter("clonecast_dns_ignored_total", "DNS packets dropped on purpose (responses sent to us).", s.ignored::sum)
+        .counter("clonecast_dns_truncated_total", "UDP answers truncated (TC set).", s.truncated::sum)
+        .counter("clonecast_dns_forwarded_total", "Queries sent on to a forwarder.", s.forwarded::sum)
+        .counter("clonecast_dns_forward_failures_total", "Forwarded queries no forwarder answered.", s.forwardFailures::sum)
+        .counter("clonecast_dns_errors_total", "Unexpected failures inside the DNS responder.", s.errors::sum)
+        .counter("clonecast_dns_updates_total", "RFC 2136 updates accepted by the site's DNS server.", s.updatesSent::sum)
+        .counter("clonecast_dns_update_failures_total", "RFC 2136 updates given up after every retry.", s.updatesFailed::sum)
+        .family("clonecast_dns_answers_total", "counter", "DNS answers sent, by response code.", () -> {
+          List<Metrics.Sample> out = new ArrayList<>();
+          s.answersByRcode().forEach((rcode, n) -> out.add(Metrics.Sample.of("rcode", rcode, n)));
+          return out;
+        });
+  }
+
+  public static void tftp(Metrics m, TftpStats s) {
+    m.counter("clonecast_tftp_received_total", "TFTP packets received.", s.rx::sum)
+        .counter("clonecast_tftp_sent_total", "TFTP packets sent.", s.tx::sum)
+        .counter("clonecast_tftp_malformed_total", "TFTP packets that did not parse.", s.malformed::sum)
+        .counter("clonecast_tftp_ignored_total", "TFTP packets dropped (stale, duplicate, out of turn).", s.ignored::sum)
+        .counter("clonecast_tftp_wrong_tid_total", "TFTP packets from a wrong transfer id (answered ERROR 5).", s.wrongTid::sum)
+        .counter("clonecast_tftp_retransmits_total", "TFTP DATA blocks sent again after a timeout or gap.", s.retransmits::sum)
+        .family("clonecast_tftp_transfers_total", "counter", "TFTP transfers ended, by result.", () -> List.of(
+            Metrics.Sample.of("result", "ok", s.transfersOk.sum()),
+            Metrics.Sample.of("result", "failed", s.transfersFailed.sum()),
+            Metrics.Sample.of("result", "size_probe", s.probes.sum()),
+            Metrics.Sample.of("result", "refused", s.refused.sum()),
+            Metrics.Sample.of("result", "busy", s.busy.sum())))
+        .counter("clonecast_tftp_sent_bytes_total", "File bytes sent by TFTP.", s.bytesSent::sum);
+  }
+}
