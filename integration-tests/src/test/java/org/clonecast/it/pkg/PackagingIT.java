@@ -14,9 +14,11 @@ import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -197,6 +199,8 @@ class PackagingIT {
       assertTrue(daemon.isAlive(), daemon.tail(30));
       String log = daemon.log();
       assertTrue(log.contains("dns port 53"), "bound DNS on 53 as the daemon user: " + log);
+      assertTrue(log.contains("tftp: serving " + STATE.resolve("tftp") + " on " + Lab.SERVER_IP + ":69 "),
+          "bound TFTP on 69 as the daemon user: " + log);
       LabProcess dig = lab.spawn(lab.agent(1), "dig", List.of("dig", "+time=2", "+tries=5", "@" + Lab.SERVER_IP,
           "cluster.internal", "SOA"), Map.of());
       assertEquals(0, dig.waitFor(Duration.ofSeconds(60)), dig.tail(30));
@@ -221,7 +225,7 @@ class PackagingIT {
 
   /**
    * The unit's seccomp filters cannot be applied without systemd, so the daemon runs under strace
-   * instead: start, a DNS query, an HTTP request, SIGTERM. Every system call it (and its launcher
+   * instead: start, a DNS query, an HTTP request, a TFTP download, SIGTERM. Every system call it (and its launcher
    * script) made must be one the unit's SystemCallFilter= lines allow, and every socket one of the
    * RestrictAddressFamilies= families, or under systemd the call would fail.
    */
@@ -240,6 +244,15 @@ class PackagingIT {
     LabProcess curl = lab.spawn(lab.server(), "curl-traced", List.of("curl", "-sS", "-m", "30", "http://127.0.0.1:8080/api/v1/nodes"),
         Map.of());
     assertEquals(0, curl.waitFor(Duration.ofSeconds(60)), curl.tail(30));
+    // A TFTP download: a file of our own, so the check does not depend on the ipxe package.
+    byte[] probe = new byte[200_000];
+    new Random(7).nextBytes(probe);
+    Files.write(STATE.resolve("tftp/pkg-probe.bin"), probe);
+    Path fetched = lab.dir().resolve("pkg-probe.bin");
+    LabProcess tftp = lab.spawn(lab.agent(1), "tftp-traced", List.of("curl", "-sS", "-m", "60", "-o", fetched.toString(),
+        "tftp://" + Lab.SERVER_IP + "/pkg-probe.bin"), Map.of());
+    assertEquals(0, tftp.waitFor(Duration.ofSeconds(90)), tftp.tail(30));
+    assertTrue(Arrays.equals(probe, Files.readAllBytes(fetched)), "TFTP delivered the file intact");
     // The daemon is strace's only child (setpriv and the launcher exec into java): signal it, not strace.
     String child = check(Duration.ofSeconds(30), "pgrep", "-P", Long.toString(traced.pid())).strip();
     check(Duration.ofSeconds(30), "kill", "-TERM", child);
