@@ -28,6 +28,10 @@ PACKAGES=(
   tftp-hpa                # TFTP interop client (TftpLabIT)
   atftp                   # TFTP interop client with windowsize/blksize (TftpLabIT)
   curl                    # TFTP interop client (TftpLabIT); DnsLabIT: a node fetches its iPXE script
+  udhcpc                  # DhcpLabIT: a busybox DHCP client against clonecast serve
+  isc-dhcp-client         # DhcpLabIT: dhclient
+  kea-admin               # DhcpLabIT: perfdhcp (load through a relay)
+  dnsmasq-base            # DhcpLabIT: the site DHCP server beside proxy mode
   dpkg                    # PackagingIT: dpkg-deb builds the .deb, dpkg installs and purges it
   adduser                 # PackagingIT: the package depends on it (its postinst creates the clonecast user)
   systemd                 # PackagingIT: systemd-analyze verify and security on the unit
@@ -44,6 +48,7 @@ COMMANDS=(
   python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk debugfs:e2fsprogs losetup:mount ssh-keygen:openssh-client
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
   tftp:tftp-hpa atftp:atftp curl:curl
+  udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base
   dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux strace:strace
 )
 

@@ -21,6 +21,15 @@ import java.nio.charset.StandardCharsets;
 import org.clonecast.server.config.ServeConfig;
 import org.clonecast.server.dns.ClusterDns;
 import org.clonecast.server.config.TftpConfig;
+import org.clonecast.protocol.wire.Ipv4;
+import org.clonecast.server.boot.BootFileSelector;
+import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.config.DhcpConfig;
+import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.dhcp.DhcpResponder;
+import org.clonecast.server.dhcp.DhcpServer;
+import org.clonecast.server.dhcp.DhcpStats;
+import org.clonecast.server.dhcp.LeaseStore;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
 import org.clonecast.server.http.EventRoutes;
@@ -55,6 +64,8 @@ public final class Daemon implements AutoCloseable {
   private HttpServer http;
   private ClusterDns dns;
   private TftpServer tftp;
+  private DhcpServer dhcp;
+  private final DhcpStats dhcpStats = new DhcpStats();
 
   private Daemon(ServeConfig config) {
     this.config = config;
@@ -92,7 +103,8 @@ public final class Daemon implements AutoCloseable {
     // With port 0 (tests) the port is known only after binding; boot scripts read it then.
     new BootRoutes(policy, nodes, events, config.boot().ipxeDir(), bootenvDir(),
         () -> "http://" + host + ":" + http.port()).register(routes);
-    new NodeRoutes(nodes, events).register(routes);
+    new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
+        .register(routes);
     new EventRoutes(events).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
@@ -118,6 +130,7 @@ public final class Daemon implements AutoCloseable {
     if (config.tftp().enabled()) {
       startTftp();
     }
+    startDhcp(clock, policy);
     events.record("daemon", Optional.empty(), Optional.empty(),
         "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port()
             + (dns == null || !dns.answering() ? "" : ", dns " + config.dns().zone() + " on port " + dns.port()));
@@ -138,6 +151,30 @@ public final class Daemon implements AutoCloseable {
   /** The TFTP server, or null when tftp.enabled is false. */
   public TftpServer tftp() {
     return tftp;
+  }
+
+  private void startDhcp(Clock clock, BootPolicy policy) throws InterruptedException {
+    if (config.dhcp().mode() == DhcpConfig.Mode.OFF) {
+      LOG.info("dhcp: off");
+      return;
+    }
+    LeaseStore leases = new LeaseStore(db);
+    BootFileSelector boot = new BootFileSelector(config.boot(), nif.address(), http::port);
+    DhcpConfig dc = config.dhcp();
+    if (dns != null && dns.answering()) {
+      // Nodes resolve each other through the cluster DNS: option 6 = this server, 15 = its zone.
+      dc = dc.withClusterDns(nif.address(), config.dns().zone());
+    }
+    DhcpResponder responder = new DhcpResponder(dc, nif.address(), nif.prefixLength(), boot, policy, nodes, leases.loadAll());
+    // The wildcard address: broadcast DISCOVERs arrive only there; SO_BINDTODEVICE keeps it to the interface.
+    dhcp = DhcpServer.start(dc, nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, clock);
+    running.push(dhcp);
+    DaemonMetrics.dhcp(metrics, dhcpStats, leases, clock);
+  }
+
+  /** The DHCP responder's counters (all zero when it is off). */
+  public DhcpStats dhcpStats() {
+    return dhcpStats;
   }
 
   /** Where the current netboot environment's files are served from. */

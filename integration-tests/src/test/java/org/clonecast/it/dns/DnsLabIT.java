@@ -31,12 +31,13 @@ import org.junit.jupiter.api.Test;
 class DnsLabIT {
   private static final Duration STEP = Duration.ofSeconds(30);
   private static final String MAC = "52:54:00:dd:00:01";
+  private static final String RANGE = "10.77.0.100,10.77.0.150";
   private static Path repo;
 
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
-    Prereqs.require("ip", "nft", "tc", "java", "dig", "curl", "named", "tsig-keygen");
+    Prereqs.require("ip", "nft", "tc", "java", "dig", "udhcpc", "named", "tsig-keygen");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
     assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
   }
@@ -48,7 +49,7 @@ class DnsLabIT {
     Path state = lab.dir().resolve("state");
     Files.createDirectories(state);
     List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString(), "serve", "--interface", Lab.IFACE,
-        "--state-dir", state.toString(), "--http-port", "0", "--dns-port", "53"));
+        "--state-dir", state.toString(), "--http-port", "0", "--dns-port", "53", "--dhcp", "full", "--range", RANGE));
     cmd.addAll(List.of(extra));
     LabProcess p = lab.spawn(lab.server(), "serve", cmd, Map.of());
     Pattern ready = Pattern.compile("clonecast serve: ready on .* http port (\\d+), dns port 53");
@@ -89,9 +90,28 @@ class DnsLabIT {
     }
   }
 
-  /** The node fetches its iPXE script from its own namespace: the daemon records its address. */
-  private static void bootScript(Lab lab, Host node, Daemon d) {
-    run(lab, node, Map.of(), "curl", "-fsS", "-o", "/dev/null", "http://" + Lab.SERVER_IP + ":" + d.httpPort() + "/boot/" + MAC + ".ipxe");
+  /**
+   * The node takes a lease from the daemon's DHCP (udhcpc, once, with a script that only records
+   * what it was told and adds the address to the node's eth0); returns udhcpc's variables.
+   */
+  private static Map<String, String> lease(Lab lab, Host node) throws IOException {
+    // The node's NIC gets the enrolled MAC, so the lease is the enrolled node's.
+    run(lab, node, Map.of(), "ip", "link", "set", "dev", Lab.IFACE, "address", MAC);
+    Path script = lab.dir().resolve("udhcpc-" + node.name() + ".sh");
+    Path env = lab.dir().resolve("lease-" + node.name() + ".env");
+    Files.writeString(script, "#!/bin/sh\ncase \"$1\" in\n  bound|renew) env > " + env + "; ip addr replace \"$ip/$mask\" dev \"$interface\" ;;\n"
+        + "esac\nexit 0\n");
+    Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    run(lab, node, Map.of(), "udhcpc", "-f", "-q", "-n", "-O", "hostname", "-i", Lab.IFACE, "-s", script.toString(), "-t", "10", "-T", "1", "-A", "1");
+    Map<String, String> vars = new java.util.TreeMap<>();
+    for (String line : Files.readAllLines(env)) {
+      int eq = line.indexOf('=');
+      String key = eq > 0 ? line.substring(0, eq) : "";
+      if (java.util.Set.of("ip", "mask", "dns", "domain", "hostname", "serverid", "lease").contains(key)) {
+        vars.put(key, line.substring(eq + 1));
+      }
+    }
+    return vars;
   }
 
   @Test
@@ -102,14 +122,20 @@ class DnsLabIT {
       clonecast(lab, d, "node", "add", MAC, "--name", "node01");
       // Enrolled, but no address yet: the name does not exist in DNS.
       assertAnswer(dig(lab, node, Lab.SERVER_IP, "node01.cluster.internal", "A"), "NXDOMAIN", null);
-      bootScript(lab, node, d);
+      Map<String, String> lease = lease(lab, node);
+      String ip = lease.get("ip");
+      assertTrue(ip != null && ip.startsWith("10.77.0.1"), "a lease from the pool: " + lease);
+      // Full-mode DHCP names the cluster DNS, its zone and the node's inventory name.
+      assertEquals(Lab.SERVER_IP, lease.get("dns"), lease.toString());
+      assertEquals("cluster.internal", lease.get("domain"), lease.toString());
+      assertEquals("node01", lease.get("hostname"), lease.toString());
 
       String a = dig(lab, node, Lab.SERVER_IP, "node01.cluster.internal", "A");
-      assertAnswer(a, "NOERROR", "^node01\\.cluster\\.internal\\.\\s+60\\s+IN\\s+A\\s+" + Pattern.quote(node.ip()) + "$");
+      assertAnswer(a, "NOERROR", "^node01\\.cluster\\.internal\\.\\s+60\\s+IN\\s+A\\s+" + Pattern.quote(ip) + "$");
       assertTrue(a.matches("(?s).*flags: qr aa rd;.*"), "authoritative, no recursion offered:\n" + a);
-      assertAnswer(dig(lab, node, Lab.SERVER_IP, "-x", node.ip()), "NOERROR", "\\sPTR\\s+node01\\.cluster\\.internal\\.$");
+      assertAnswer(dig(lab, node, Lab.SERVER_IP, "-x", ip), "NOERROR", "\\sPTR\\s+node01\\.cluster\\.internal\\.$");
       String tcp = dig(lab, node, Lab.SERVER_IP, "+tcp", "NODE01.Cluster.Internal", "A");
-      assertAnswer(tcp, "NOERROR", "\\sA\\s+" + Pattern.quote(node.ip()) + "$");
+      assertAnswer(tcp, "NOERROR", "\\sA\\s+" + Pattern.quote(ip) + "$");
       assertTrue(tcp.contains("(TCP)"), tcp);
       assertAnswer(dig(lab, node, Lab.SERVER_IP, "cluster.internal", "SOA"), "NOERROR", "\\sSOA\\s+ns\\.cluster\\.internal\\. ");
       assertAnswer(dig(lab, node, Lab.SERVER_IP, "ns.cluster.internal", "A"), "NOERROR", "\\sA\\s+10\\.77\\.0\\.1$");
@@ -120,13 +146,13 @@ class DnsLabIT {
       assertAnswer(dig(lab, node, Lab.SERVER_IP, "-x", "192.0.2.1"), "REFUSED", null);
       assertAnswer(dig(lab, node, Lab.SERVER_IP, "+noedns", "version.bind", "TXT", "CH"), "REFUSED", null);
       // The head node asks over loopback.
-      assertAnswer(dig(lab, lab.server(), "127.0.0.1", "node01.cluster.internal", "A"), "NOERROR", "\\sA\\s+" + Pattern.quote(node.ip()) + "$");
+      assertAnswer(dig(lab, lab.server(), "127.0.0.1", "node01.cluster.internal", "A"), "NOERROR", "\\sA\\s+" + Pattern.quote(ip) + "$");
 
       long serial = soaSerial(dig(lab, node, Lab.SERVER_IP, "+short", "cluster.internal", "SOA"));
       clonecast(lab, d, "node", "set", MAC, "--name", "web01");
-      assertAnswer(dig(lab, node, Lab.SERVER_IP, "web01.cluster.internal", "A"), "NOERROR", "^web01\\.cluster\\.internal\\..*\\sA\\s+" + Pattern.quote(node.ip()) + "$");
+      assertAnswer(dig(lab, node, Lab.SERVER_IP, "web01.cluster.internal", "A"), "NOERROR", "^web01\\.cluster\\.internal\\..*\\sA\\s+" + Pattern.quote(ip) + "$");
       assertAnswer(dig(lab, node, Lab.SERVER_IP, "node01.cluster.internal", "A"), "NXDOMAIN", null);
-      assertAnswer(dig(lab, node, Lab.SERVER_IP, "-x", node.ip()), "NOERROR", "\\sPTR\\s+web01\\.cluster\\.internal\\.$");
+      assertAnswer(dig(lab, node, Lab.SERVER_IP, "-x", ip), "NOERROR", "\\sPTR\\s+web01\\.cluster\\.internal\\.$");
       assertTrue(soaSerial(dig(lab, node, Lab.SERVER_IP, "+short", "cluster.internal", "SOA")) > serial, "the serial goes up on a rename");
 
       clonecast(lab, d, "node", "remove", MAC);
@@ -190,11 +216,11 @@ class DnsLabIT {
           + "dns.update.key-file = " + key + "\n");
       Daemon d = serve(lab, "--config", conf.toString());
       clonecast(lab, d, "node", "add", MAC, "--name", "node01");
-      bootScript(lab, node, d);
+      String ip = lease(lab, node).get("ip");
 
       await().atMost(STEP).untilAsserted(() -> assertAnswer(dig(lab, node, bind.ip(), "node01.cluster.example.org", "A"),
-          "NOERROR", "^node01\\.cluster\\.example\\.org\\.\\s+60\\s+IN\\s+A\\s+" + Pattern.quote(node.ip()) + "$"));
-      await().atMost(STEP).untilAsserted(() -> assertAnswer(dig(lab, node, bind.ip(), "-x", node.ip()),
+          "NOERROR", "^node01\\.cluster\\.example\\.org\\.\\s+60\\s+IN\\s+A\\s+" + Pattern.quote(ip) + "$"));
+      await().atMost(STEP).untilAsserted(() -> assertAnswer(dig(lab, node, bind.ip(), "-x", ip),
           "NOERROR", "\\sPTR\\s+node01\\.cluster\\.example\\.org\\.$"));
       // named names the TSIG key it verified each update with.
       assertTrue(named.log().contains("/key clonecast-ddns: updating zone 'cluster.example.org/IN': adding an RR at 'node01.cluster.example.org' A"),
@@ -202,17 +228,17 @@ class DnsLabIT {
 
       clonecast(lab, d, "node", "set", MAC, "--name", "web01");
       await().atMost(STEP).untilAsserted(() -> {
-        assertAnswer(dig(lab, node, bind.ip(), "web01.cluster.example.org", "A"), "NOERROR", "\\sA\\s+" + Pattern.quote(node.ip()) + "$");
+        assertAnswer(dig(lab, node, bind.ip(), "web01.cluster.example.org", "A"), "NOERROR", "\\sA\\s+" + Pattern.quote(ip) + "$");
         assertAnswer(dig(lab, node, bind.ip(), "node01.cluster.example.org", "A"), "NXDOMAIN", null);
-        assertAnswer(dig(lab, node, bind.ip(), "-x", node.ip()), "NOERROR", "\\sPTR\\s+web01\\.cluster\\.example\\.org\\.$");
+        assertAnswer(dig(lab, node, bind.ip(), "-x", ip), "NOERROR", "\\sPTR\\s+web01\\.cluster\\.example\\.org\\.$");
       });
-      String ptrs = dig(lab, node, bind.ip(), "-x", node.ip());
+      String ptrs = dig(lab, node, bind.ip(), "-x", ip);
       assertTrue(!ptrs.contains("node01"), "the old PTR is gone:\n" + ptrs);
 
       clonecast(lab, d, "node", "remove", MAC);
       await().atMost(STEP).untilAsserted(() -> {
         assertAnswer(dig(lab, node, bind.ip(), "web01.cluster.example.org", "A"), "NXDOMAIN", null);
-        assertAnswer(dig(lab, node, bind.ip(), "-x", node.ip()), "NXDOMAIN", null);
+        assertAnswer(dig(lab, node, bind.ip(), "-x", ip), "NXDOMAIN", null);
       });
       assertTrue(!d.process().log().contains("failed after"), "no update was given up:\n" + d.process().tail(30));
     }

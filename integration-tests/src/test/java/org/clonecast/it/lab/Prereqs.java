@@ -48,6 +48,8 @@ public final class Prereqs {
       Map.entry("atftp", "atftp"),
       Map.entry("in.tftpd", "tftpd-hpa"),
       Map.entry("dhclient", "isc-dhcp-client"),
+      Map.entry("udhcpc", "udhcpc"),
+      Map.entry("perfdhcp", "kea-admin"),
       Map.entry("qemu-system-x86_64", "qemu-system-x86"),
       Map.entry("zstd", "zstd"),
       Map.entry("sfdisk", "fdisk"),

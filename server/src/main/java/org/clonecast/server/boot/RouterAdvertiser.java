@@ -30,6 +30,7 @@ public final class RouterAdvertiser implements AutoCloseable {
   private static final int POLL_MILLIS = 250;
   private static final Inet6Address ALL_NODES = Icmp6Socket.address("ff02::1");
   private static final long INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(60);
+  private static final long WARN_AFTER_NANOS = TimeUnit.SECONDS.toNanos(10);
 
   private final Icmp6Socket socket;
   private final byte[] advert;
@@ -85,6 +86,7 @@ public final class RouterAdvertiser implements AutoCloseable {
   private void run() {
     AdvertSchedule schedule = new AdvertSchedule(INTERVAL_NANOS, System.nanoTime());
     boolean warned = false;
+    long failingSince = -1;
     while (!stopping) {
       try {
         if (schedule.unsolicitedDue(System.nanoTime())) {
@@ -106,10 +108,19 @@ public final class RouterAdvertiser implements AutoCloseable {
           send(src.isAnyLocalAddress() ? ALL_NODES : src);
         }
         warned = false;
+        failingSince = -1;
       } catch (IllegalStateException e) {
-        // Typically: the interface has no link-local address yet, or IPv6 was switched off on it.
-        if (!warned) LOG.warn("ra: {}; will keep trying", e.getMessage());
-        warned = true;
+        // Typically: the interface has no link-local address yet (duplicate address detection
+        // takes a second or two after it comes up), or IPv6 was switched off on it. Only a
+        // failure that lasts is worth a warning.
+        long now = System.nanoTime();
+        if (failingSince < 0) failingSince = now;
+        if (!warned && now - failingSince >= WARN_AFTER_NANOS) {
+          LOG.warn("ra: {}; will keep trying", e.getMessage());
+          warned = true;
+        } else {
+          LOG.debug("ra: {}", e.getMessage());
+        }
         sleepQuietly();
       }
     }

@@ -46,15 +46,21 @@ public final class NodeCommand implements Runnable {
     @Option(names = "--group", paramLabel = "GROUP", description = "Group, for sessions over several nodes.")
     String group;
 
+    @Option(names = "--ip", paramLabel = "IP", description = "Reserve this DHCP address for the node (in full mode; on a served subnet).")
+    String ip;
+
     @Override
     public Integer call() {
       Map<String, Object> body = new LinkedHashMap<>();
       body.put("mac", mac);
       body.put("name", name);
       if (group != null) body.put("group", group);
+      if (ip != null) body.put("ip", ip);
       JsonNode n = server.client().post("/api/v1/nodes", body);
       spec.commandLine().getOut().println("enrolled " + n.path("mac").asText() + " as " + n.path("name").asText()
-          + (n.path("group").isNull() ? "" : " in group " + n.path("group").asText()) + "; next boot: " + n.path("action").asText());
+          + (n.path("group").isNull() ? "" : " in group " + n.path("group").asText())
+          + (n.path("reservedIp").isNull() ? "" : " with reserved address " + n.path("reservedIp").asText())
+          + "; next boot: " + n.path("action").asText());
       return ExitCodes.OK;
     }
   }
@@ -77,10 +83,10 @@ public final class NodeCommand implements Runnable {
         return ExitCodes.OK;
       }
       List<String[]> rows = new ArrayList<>();
-      rows.add(new String[] {"MAC", "NAME", "GROUP", "ACTION", "STATE", "IP", "DETAIL"});
+      rows.add(new String[] {"MAC", "NAME", "GROUP", "ACTION", "STATE", "IP", "RESERVED", "DETAIL"});
       for (JsonNode n : nodes) {
         rows.add(new String[] {n.path("mac").asText(), text(n, "name"), text(n, "group"), text(n, "action"),
-            text(n, "state"), text(n, "ip"), text(n, "detail")});
+            text(n, "state"), text(n, "ip"), text(n, "reservedIp"), text(n, "detail")});
       }
       Table.print(out, rows);
       return ExitCodes.OK;
@@ -88,7 +94,7 @@ public final class NodeCommand implements Runnable {
   }
 
   @Command(name = "set", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = "Change a node's name, group or boot action (reimage: netboot and re-image; local: boot the disk).")
+      description = "Change a node's name, group, boot action (reimage: netboot and re-image; local: boot the disk) or reserved DHCP address.")
   static final class Set implements Callable<Integer> {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -101,18 +107,22 @@ public final class NodeCommand implements Runnable {
 
     @Option(names = "--action", paramLabel = "reimage|local") String action;
 
+    @Option(names = "--ip", paramLabel = "IP|none", description = "Reserve this DHCP address; 'none' drops the reservation.")
+    String ip;
+
     @Override
     public Integer call() {
       Map<String, Object> body = new LinkedHashMap<>();
       if (name != null) body.put("name", name);
       if (group != null) body.put("group", group.isEmpty() ? null : group);
       if (action != null) body.put("action", action);
+      if (ip != null) body.put("ip", ip.equals("none") ? null : ip);
       if (body.isEmpty()) {
-        throw new CliException(ExitCodes.USAGE, "nothing to change; give --name, --group or --action");
+        throw new CliException(ExitCodes.USAGE, "nothing to change; give --name, --group, --action or --ip");
       }
       JsonNode n = server.client().patch("/api/v1/nodes/" + mac, body);
       spec.commandLine().getOut().println(n.path("mac").asText() + ": name " + text(n, "name") + ", group "
-          + text(n, "group") + ", next boot: " + text(n, "action"));
+          + text(n, "group") + ", reserved address " + text(n, "reservedIp") + ", next boot: " + text(n, "action"));
       return ExitCodes.OK;
     }
   }

@@ -54,6 +54,11 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--no-tftp", description = "Do not run the TFTP server (config: tftp.enabled = false).")
   boolean noTftp;
+  @Option(names = "--dhcp", paramLabel = "full|proxy|off", description = "DHCP responder: full server, proxyDHCP beside the site's DHCP server (answers only PXE clients), or off (config: dhcp.mode; default: proxy).")
+  String dhcpMode;
+
+  @Option(names = "--range", paramLabel = "FIRST,LAST", description = "Address pool for --dhcp full, on the interface's subnet (config: dhcp.range).")
+  String range;
 
   /** Flags as config keys, so the file and the command line go through one validation. */
   Map<String, String> overrides() {
@@ -66,6 +71,8 @@ public final class ServeCommand implements Callable<Integer> {
     if (tftpPort != null) m.put("tftp.port", tftpPort.toString());
     if (tftpRoot != null) m.put("tftp.root", tftpRoot.toString());
     if (noTftp) m.put("tftp.enabled", "false");
+    if (dhcpMode != null) m.put("dhcp.mode", dhcpMode);
+    if (range != null) m.put("dhcp.range", range);
     return m;
   }
 
@@ -86,7 +93,7 @@ public final class ServeCommand implements Callable<Integer> {
     Daemon daemon;
     try {
       daemon = Daemon.start(config, Clock.systemUTC());
-    } catch (StoreException | IllegalArgumentException e) {
+    } catch (StoreException | IllegalArgumentException | IllegalStateException e) {
       throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage(), e);
     } catch (io.netty.channel.unix.Errors.NativeIoException | java.net.BindException e) {
       throw new CliException(ExitCodes.ENVIRONMENT, "cannot listen: " + e.getMessage()
@@ -99,7 +106,7 @@ public final class ServeCommand implements Callable<Integer> {
     })) {
       System.out.println("clonecast serve: ready on " + daemon.nif().name() + " (" + daemon.nif().address().getHostAddress()
           + "), http port " + daemon.httpPort() + daemon.dns().filter(ClusterDns::answering).map(d -> ", dns port " + d.port()).orElse("")
-          + ", state in " + config.stateDir());
+          + ", dhcp " + config.dhcp().mode().id() + ", state in " + config.stateDir());
       System.out.flush();
       stopped.await();
     }

@@ -13,15 +13,24 @@ import java.util.Objects;
  * @param kernelArgs extra kernel command line for the netboot environment (e.g. console=ttyS0)
  * @param routerAdvert whether to send harmless IPv6 Router Advertisements on the provisioning
  *     interface, so iPXE does not wait ~13 s for IPv6 autoconfiguration
+ * @param biosLoader the iPXE binary BIOS PXE ROMs load over TFTP (undionly.kpxe: the ROM's UNDI driver)
+ * @param arm64Loader the iPXE binary for ARM64 UEFI (arch 11 and HTTP boot 19), from ipxeDir
  */
-public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, boolean routerAdvert) {
+public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, boolean routerAdvert, String biosLoader,
+    String arm64Loader) {
   public static final Path DEFAULT_IPXE_DIR = Path.of("/usr/lib/ipxe");
+  private static final java.util.regex.Pattern FILE = java.util.regex.Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,99}");
 
   public BootConfig {
     Objects.requireNonNull(ipxeDir);
     Objects.requireNonNull(kernelArgs);
     if (!efiLoader.equals("ipxe.efi") && !efiLoader.equals("snponly.efi")) {
       throw new ConfigException("boot.efi-loader " + efiLoader + " is invalid; use ipxe.efi or snponly.efi");
+    }
+    for (String[] kv : new String[][] {{"boot.bios-loader", biosLoader}, {"boot.arm64-loader", arm64Loader}}) {
+      if (!FILE.matcher(kv[1]).matches()) {
+        throw new ConfigException(kv[0] + " " + kv[1] + " is invalid; give a file name in boot.ipxe-dir, e.g. undionly.kpxe");
+      }
     }
   }
 
@@ -30,6 +39,8 @@ public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, bool
         f.path("boot.ipxe-dir").orElse(DEFAULT_IPXE_DIR),
         f.string("boot.efi-loader", "ipxe.efi"),
         f.string("boot.kernel-args", ""),
-        f.bool("boot.router-advert", true));
+        f.bool("boot.router-advert", true),
+        f.string("boot.bios-loader", "undionly.kpxe"),
+        f.string("boot.arm64-loader", "snp-arm64.efi"));
   }
 }

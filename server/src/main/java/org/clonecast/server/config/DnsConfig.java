@@ -11,7 +11,8 @@ import java.util.Optional;
  * The cluster DNS responder (docs/dns.md): authoritative for {@code zone} and the provisioning
  * subnet's reverse zone, REFUSED for every other name unless {@code forwarders} are set.
  *
- * @param enabled whether the daemon answers DNS at all (default on; full-mode DHCP hands it out)
+ * @param enabled whether the daemon answers DNS at all (default: on in full DHCP mode, which hands it
+ *     out as the nodes' DNS server; off otherwise, where the site's DHCP names the site's DNS)
  * @param port UDP and TCP port on the provisioning address and on 127.0.0.1 (0 picks one, for tests)
  * @param loopback whether to answer on 127.0.0.1 too (off when the head node runs its own local
  *     resolver there)
@@ -45,9 +46,9 @@ public record DnsConfig(boolean enabled, int port, boolean loopback, String zone
     Objects.requireNonNull(update, "update");
   }
 
-  static DnsConfig from(ConfigFile f) {
+  static DnsConfig from(ConfigFile f, boolean fullDhcp) {
     return new DnsConfig(
-        f.bool("dns.enabled", true),
+        f.bool("dns.enabled", fullDhcp),
         f.integer("dns.port", DEFAULT_PORT, 0, 65535),
         f.bool("dns.loopback", true),
         f.string("dns.zone", DEFAULT_ZONE).toLowerCase(java.util.Locale.ROOT).replaceAll("\\.$", ""),

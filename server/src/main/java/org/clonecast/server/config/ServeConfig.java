@@ -13,8 +13,10 @@ import java.util.Objects;
  * @param boot what nodes boot
  * @param dns the cluster DNS responder and dynamic updates
  * @param tftp the TFTP server
+ * @param dhcp the DHCP responder
  */
-public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, BootConfig boot, DnsConfig dns, TftpConfig tftp) {
+public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, BootConfig boot, DnsConfig dns, TftpConfig tftp,
+    DhcpConfig dhcp) {
   public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/clonecast");
 
   public ServeConfig {
@@ -24,6 +26,7 @@ public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, 
     Objects.requireNonNull(boot, "boot");
     Objects.requireNonNull(dns, "dns");
     Objects.requireNonNull(tftp, "tftp");
+    Objects.requireNonNull(dhcp, "dhcp");
   }
 
   /**
@@ -35,13 +38,15 @@ public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, 
     String iface = f.string("interface").orElseThrow(() -> new ConfigException(
         "no provisioning interface; pass --interface IF or set interface = IF in the config file"));
     Path stateDir = f.path("state-dir").orElse(DEFAULT_STATE_DIR);
+    DhcpConfig dhcp = DhcpConfig.from(f);
     ServeConfig c = new ServeConfig(
         iface,
         stateDir,
         HttpConfig.from(f),
         BootConfig.from(f),
-        DnsConfig.from(f),
-        TftpConfig.from(f, stateDir));
+        DnsConfig.from(f, dhcp.mode() == DhcpConfig.Mode.FULL),
+        TftpConfig.from(f, stateDir),
+        dhcp);
     f.requireAllUsed();
     return c;
   }

@@ -32,6 +32,7 @@ public final class Json {
     m.put("ip", n.ip().orElse(null));
     m.put("firstSeen", n.firstSeenMillis());
     m.put("lastSeen", n.lastSeenMillis());
+    m.put("reservedIp", n.reservedIp().orElse(null));
     return m;
   }
 

@@ -7,6 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
+import java.net.Inet4Address;
+import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.EventLog;
@@ -19,9 +22,9 @@ import org.clonecast.server.store.NotFoundException;
  *
  * <ul>
  *   <li>GET /api/v1/nodes: every node
- *   <li>POST /api/v1/nodes {mac, name, group?}: enroll
+ *   <li>POST /api/v1/nodes {mac, name, group?, ip?}: enroll (ip: a reserved DHCP address)
  *   <li>GET /api/v1/nodes/{mac}: one node
- *   <li>PATCH /api/v1/nodes/{mac} {name?, group?, action?}: change
+ *   <li>PATCH /api/v1/nodes/{mac} {name?, group?, action?, ip?}: change (ip null drops the reservation)
  *   <li>DELETE /api/v1/nodes/{mac}: forget
  * </ul>
  */
@@ -30,10 +33,21 @@ public final class NodeRoutes {
 
   private final NodeStore nodes;
   private final EventLog events;
+  private final Function<Inet4Address, Optional<String>> reservationCheck;
 
+  /** Routes that accept any IPv4 address as a reservation. */
   public NodeRoutes(NodeStore nodes, EventLog events) {
+    this(nodes, events, ip -> Optional.empty());
+  }
+
+  /**
+   * @param reservationCheck the problem with an address an operator wants to reserve (outside the
+   *     DHCP subnets, the server's own), or empty when it is fine
+   */
+  public NodeRoutes(NodeStore nodes, EventLog events, Function<Inet4Address, Optional<String>> reservationCheck) {
     this.nodes = nodes;
     this.events = events;
+    this.reservationCheck = reservationCheck;
   }
 
   public HttpServer.Routes register(HttpServer.Routes routes) {
@@ -65,7 +79,8 @@ public final class NodeRoutes {
       NodeStore.Change change = new NodeStore.Change(
           Json.text(body, "name"),
           Json.nullableText(body, "group"),
-          Json.text(body, "action").map(BootAction::parse));
+          Json.text(body, "action").map(BootAction::parse),
+          Json.nullableText(body, "ip").map(ip -> ip.map(this::reservable)));
       Node n = nodes.update(mac, change);
       events.node("node", mac.toString(), "changed: " + describe(n));
       return Reply.json(Json.node(n));
@@ -84,13 +99,28 @@ public final class NodeRoutes {
     MacAddress mac = parseMac(Json.text(body, "mac").orElseThrow(() -> new BadRequestException("field 'mac' is required")));
     String name = Json.text(body, "name").orElseThrow(() -> new BadRequestException("field 'name' is required"));
     Optional<String> group = Json.text(body, "group");
-    Node n = nodes.enroll(mac, name, group);
+    Node n = nodes.enroll(mac, name, group, Json.text(body, "ip").map(this::reservable));
     events.node("node", mac.toString(), "enrolled: " + describe(n));
     return Reply.json(HttpResponseStatus.CREATED, Json.node(n));
   }
 
   private static String describe(Node n) {
-    return "name " + n.name().orElse("-") + ", group " + n.group().orElse("-") + ", action " + n.action().id();
+    return "name " + n.name().orElse("-") + ", group " + n.group().orElse("-") + ", action " + n.action().id()
+        + n.reservedIp().map(ip -> ", reserved ip " + ip).orElse("");
+  }
+
+  /** A valid address to reserve, in canonical dotted form. */
+  private String reservable(String text) {
+    Inet4Address ip;
+    try {
+      ip = Ipv4.parse(text);
+    } catch (IllegalArgumentException e) {
+      throw new BadRequestException("invalid IPv4 address '" + text + "'; write it like 10.77.0.20");
+    }
+    reservationCheck.apply(ip).ifPresent(problem -> {
+      throw new BadRequestException(problem);
+    });
+    return ip.getHostAddress();
   }
 
   static MacAddress parseMac(String text) {

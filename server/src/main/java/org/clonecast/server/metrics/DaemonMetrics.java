@@ -5,6 +5,11 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import org.clonecast.server.boot.RouterAdvertiser;
+import java.time.Clock;
+import org.clonecast.protocol.dhcp.DhcpMessageType;
+import org.clonecast.server.dhcp.DhcpStats;
+import org.clonecast.server.dhcp.Lease;
+import org.clonecast.server.dhcp.LeaseStore;
 import org.clonecast.server.dns.DnsStats;
 import org.clonecast.server.http.HttpStats;
 import org.clonecast.server.store.Node;
@@ -58,6 +63,28 @@ public final class DaemonMetrics {
           List<Metrics.Sample> out = new ArrayList<>();
           s.answersByRcode().forEach((rcode, n) -> out.add(Metrics.Sample.of("rcode", rcode, n)));
           return out;
+        });
+  }
+
+  /** DHCP messages by type and direction, drops, store commits, and the leases held now (from the store). */
+  public static void dhcp(Metrics m, DhcpStats s, LeaseStore leases, Clock clock) {
+    m.family("clonecast_dhcp_messages_total", "counter", "DHCP messages, by type and direction (rx, tx).", () -> {
+          List<Metrics.Sample> out = new ArrayList<>();
+          for (DhcpMessageType t : DhcpMessageType.values()) {
+            String type = t.name().toLowerCase(java.util.Locale.ROOT);
+            out.add(new Metrics.Sample(Map.of("type", type, "direction", "rx"), s.rx(t)));
+            out.add(new Metrics.Sample(Map.of("type", type, "direction", "tx"), s.tx(t)));
+          }
+          return out;
+        })
+        .counter("clonecast_dhcp_malformed_total", "DHCP packets that did not parse.", s::malformed)
+        .counter("clonecast_dhcp_ignored_total", "DHCP packets not for us or needing no answer.", s::ignored)
+        .counter("clonecast_dhcp_dropped_total", "DHCP replies not sent because their lease could not be stored.", s::dropped)
+        .counter("clonecast_dhcp_errors_total", "Unexpected failures inside the DHCP responder.", s::errors)
+        .counter("clonecast_dhcp_commits_total", "Lease store transactions (a burst of ACKs shares one).", s::commits)
+        .gauge("clonecast_dhcp_leases", "Addresses leased now (acknowledged, not expired or released).", () -> {
+          long now = clock.millis();
+          return leases.loadAll().stream().filter(l -> l.state() == Lease.State.BOUND && l.activeAt(now)).count();
         });
   }
 

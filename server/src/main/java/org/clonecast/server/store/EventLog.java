@@ -36,27 +36,39 @@ public final class EventLog {
 
   /** Records and logs an event; listeners hear it after it is stored. */
   public Event record(String kind, Optional<String> mac, Optional<String> session, String message) {
+    Event e = db.write(c -> insert(c, kind, mac, session, message));
+    publish(e);
+    return e;
+  }
+
+  /**
+   * Stores an event inside the caller's transaction (e.g. with the leases it reports, so a batch
+   * of DHCP replies costs one commit). Call {@link #publish} after the commit.
+   */
+  public Event insert(java.sql.Connection c, String kind, Optional<String> mac, Optional<String> session, String message)
+      throws java.sql.SQLException {
     long now = clock.millis();
-    long id = db.write(c -> {
-      NodeStore.update(c, "INSERT INTO events (time, kind, mac, session, message) VALUES (?, ?, ?, ?, ?)",
-          now, kind, mac.orElse(null), session.orElse(null), message);
-      long rowId;
-      try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
-          ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        rowId = rs.getLong(1);
-      }
-      if (rowId % 1000 == 0) {
-        NodeStore.update(c, "DELETE FROM events WHERE id <= ?", rowId - KEEP);
-      }
-      return rowId;
-    });
-    Event e = new Event(id, now, kind, mac, session, message);
-    LOG.info("{}{}{}: {}", kind, mac.map(m -> " " + m).orElse(""), session.map(s -> " session " + s).orElse(""), message);
+    NodeStore.update(c, "INSERT INTO events (time, kind, mac, session, message) VALUES (?, ?, ?, ?, ?)",
+        now, kind, mac.orElse(null), session.orElse(null), message);
+    long rowId;
+    try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
+        ResultSet rs = ps.executeQuery()) {
+      rs.next();
+      rowId = rs.getLong(1);
+    }
+    if (rowId % 1000 == 0) {
+      NodeStore.update(c, "DELETE FROM events WHERE id <= ?", rowId - KEEP);
+    }
+    return new Event(rowId, now, kind, mac, session, message);
+  }
+
+  /** Logs a committed event and tells the listeners. */
+  public void publish(Event e) {
+    LOG.info("{}{}{}: {}", e.kind(), e.mac().map(m -> " " + m).orElse(""), e.session().map(s -> " session " + s).orElse(""),
+        e.message());
     for (Consumer<Event> l : listeners) {
       l.accept(e);
     }
-    return e;
   }
 
   /** Shorthand for a node event. */

@@ -17,6 +17,7 @@ import org.clonecast.protocol.wire.MacAddress;
  * @param ip the address it last had; empty if never seen
  * @param firstSeenMillis epoch ms it was enrolled or first seen
  * @param lastSeenMillis epoch ms of its last DHCP or HTTP request, or of its enrollment
+ * @param reservedIp the address DHCP always gives it (dotted quad); empty for a pool address
  */
 public record Node(
     MacAddress mac,
@@ -28,7 +29,8 @@ public record Node(
     Optional<String> arch,
     Optional<String> ip,
     long firstSeenMillis,
-    long lastSeenMillis) {
+    long lastSeenMillis,
+    Optional<String> reservedIp) {
 
   public Node {
     Objects.requireNonNull(mac, "mac");
@@ -39,6 +41,7 @@ public record Node(
     Objects.requireNonNull(detail, "detail");
     Objects.requireNonNull(arch, "arch");
     Objects.requireNonNull(ip, "ip");
+    Objects.requireNonNull(reservedIp, "reservedIp");
   }
 
   /** True when an operator enrolled it (it has a name); false when DHCP only saw it. */

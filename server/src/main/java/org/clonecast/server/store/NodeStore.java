@@ -33,7 +33,7 @@ public final class NodeStore {
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   private static final String COLUMNS =
-      "mac, name, grp, action, state, detail, arch, ip, first_seen, last_seen";
+      "mac, name, grp, action, state, detail, arch, ip, first_seen, last_seen, reserved_ip";
 
   private final Database db;
   private final Clock clock;
@@ -90,9 +90,22 @@ public final class NodeStore {
    * @throws ConflictException when the MAC is already enrolled or the name taken
    */
   public Node enroll(MacAddress mac, String name, Optional<String> group) {
+    return enroll(mac, name, group, Optional.empty());
+  }
+
+  /**
+   * Enrolls {@code mac} as {@link #enroll(MacAddress, String, Optional)} does, with a reserved DHCP
+   * address (checked by the caller against the DHCP subnets).
+   *
+   * @throws ConflictException when the MAC is already enrolled, or the name or address taken
+   */
+  public Node enroll(MacAddress mac, String name, Optional<String> group, Optional<String> reservedIp) {
     validName(name);
     group.ifPresent(NodeStore::validGroup);
     return notify(db.write(c -> {
+      if (reservedIp.isPresent()) {
+        requireIpFree(c, reservedIp.get(), mac);
+      }
       Optional<Node> existing = find(c, mac);
       if (existing.isPresent() && existing.get().enrolled()) {
         throw new ConflictException(mac + " is already enrolled as " + existing.get().name().orElse("?")
@@ -101,21 +114,31 @@ public final class NodeStore {
       requireNameFree(c, name, mac);
       long now = clock.millis();
       if (existing.isPresent()) {
-        update(c, "UPDATE nodes SET name = ?, grp = ?, state = ?, last_seen = ? WHERE mac = ?",
-            name, group.orElse(null), NodeState.ENROLLED.id(), now, mac.toString());
+        update(c, "UPDATE nodes SET name = ?, grp = ?, state = ?, last_seen = ?, reserved_ip = ? WHERE mac = ?",
+            name, group.orElse(null), NodeState.ENROLLED.id(), now, reservedIp.orElse(null), mac.toString());
       } else {
-        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)",
-            mac.toString(), name, group.orElse(null), BootAction.LOCAL.id(), NodeState.ENROLLED.id(), now, now);
+        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?)",
+            mac.toString(), name, group.orElse(null), BootAction.LOCAL.id(), NodeState.ENROLLED.id(), now, now,
+            reservedIp.orElse(null));
       }
       return new NodeChange(existing, find(c, mac));
     })).orElseThrow();
   }
 
-  /** What {@link #update} may change; empty fields stay as they are. */
-  public record Change(Optional<String> name, Optional<Optional<String>> group, Optional<BootAction> action) {
+  /**
+   * What {@link #update} may change; empty fields stay as they are. {@code reservedIp} holds an
+   * empty Optional to drop the reservation.
+   */
+  public record Change(Optional<String> name, Optional<Optional<String>> group, Optional<BootAction> action,
+      Optional<Optional<String>> reservedIp) {
     public Change {
       name.ifPresent(NodeStore::validName);
       group.ifPresent(g -> g.ifPresent(NodeStore::validGroup));
+      java.util.Objects.requireNonNull(reservedIp);
+    }
+
+    public Change(Optional<String> name, Optional<Optional<String>> group, Optional<BootAction> action) {
+      this(name, group, action, Optional.empty());
     }
 
     public static Change action(BootAction action) {
@@ -136,10 +159,14 @@ public final class NodeStore {
       if (change.name().isPresent()) {
         requireNameFree(c, change.name().get(), mac);
       }
-      update(c, "UPDATE nodes SET name = ?, grp = ?, action = ? WHERE mac = ?",
+      if (change.reservedIp().isPresent() && change.reservedIp().get().isPresent()) {
+        requireIpFree(c, change.reservedIp().get().get(), mac);
+      }
+      update(c, "UPDATE nodes SET name = ?, grp = ?, action = ?, reserved_ip = ? WHERE mac = ?",
           change.name().orElse(node.name().orElseThrow()),
           change.group().orElse(node.group()).orElse(null),
           change.action().orElse(node.action()).id(),
+          change.reservedIp().orElse(node.reservedIp()).orElse(null),
           mac.toString());
       return new NodeChange(Optional.of(node), find(c, mac));
     })).orElseThrow();
@@ -168,7 +195,7 @@ public final class NodeStore {
       long now = clock.millis();
       Optional<Node> before = find(c, mac);
       if (before.isEmpty()) {
-        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?)",
+        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?, NULL)",
             mac.toString(), BootAction.LOCAL.id(), NodeState.DISCOVERED.id(),
             arch.orElse(null), ip.orElse(null), now, now);
       } else {
@@ -269,6 +296,33 @@ public final class NodeStore {
     }
   }
 
+  /** Every reserved address: MAC → dotted quad. */
+  public java.util.Map<MacAddress, String> reservations() {
+    return db.read(c -> {
+      java.util.Map<MacAddress, String> out = new java.util.HashMap<>();
+      try (PreparedStatement ps = c.prepareStatement("SELECT mac, reserved_ip FROM nodes WHERE reserved_ip IS NOT NULL");
+          ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.put(MacAddress.parse(rs.getString(1)), rs.getString(2));
+        }
+      }
+      return out;
+    });
+  }
+
+  private static void requireIpFree(Connection c, String ip, MacAddress self) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT mac, name FROM nodes WHERE reserved_ip = ? AND mac <> ?")) {
+      ps.setString(1, ip);
+      ps.setString(2, self.toString());
+      try (ResultSet rs = ps.executeQuery()) {
+        if (rs.next()) {
+          throw new ConflictException(ip + " is reserved for " + rs.getString(1) + " (" + rs.getString(2)
+              + "); choose another address or drop that one with 'clonecast node set " + rs.getString(1) + " --ip none'");
+        }
+      }
+    }
+  }
+
   private static Optional<Node> find(Connection c, MacAddress mac) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE mac = ?")) {
       ps.setString(1, mac.toString());
@@ -291,7 +345,8 @@ public final class NodeStore {
             Optional.ofNullable(rs.getString(7)),
             Optional.ofNullable(rs.getString(8)),
             rs.getLong(9),
-            rs.getLong(10)));
+            rs.getLong(10),
+            Optional.ofNullable(rs.getString(11))));
       }
     }
     return out;

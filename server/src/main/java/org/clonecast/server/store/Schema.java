@@ -33,5 +33,20 @@ final class Schema {
         message TEXT NOT NULL
       );
       CREATE INDEX events_time ON events(time)
+      """,
+      // 2: a node's reserved DHCP address (clonecast node add/set --ip); one node per address.
+      """
+      ALTER TABLE nodes ADD COLUMN reserved_ip TEXT;
+      CREATE UNIQUE INDEX nodes_reserved_ip ON nodes(reserved_ip)
+      """,
+      // 3: DHCP leases, one row per address, so no address is ever stored for two MACs.
+      """
+      CREATE TABLE leases (
+        ip      TEXT PRIMARY KEY,             -- dotted quad
+        mac     TEXT,                         -- owner, NULL while quarantined after a DECLINE
+        state   TEXT NOT NULL,                -- bound | released | declined
+        expires INTEGER NOT NULL              -- epoch ms: end of the lease or of the quarantine
+      );
+      CREATE INDEX leases_mac ON leases(mac)
       """);
 }

@@ -1,6 +1,7 @@
 package org.clonecast.server.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -26,7 +27,10 @@ class DnsConfigTest {
   @Test
   void defaults() {
     DnsConfig d = dns(Map.of());
-    assertTrue(d.enabled());
+    assertFalse(d.enabled(), "proxy DHCP (the default): the site's DHCP names the site's DNS");
+    assertTrue(dns(Map.of("dhcp.mode", "full", "dhcp.range", "10.0.0.10,10.0.0.20")).enabled(),
+        "full DHCP hands out this server as the nodes' DNS, so it answers");
+    assertTrue(dns(Map.of("dns.enabled", "true")).enabled());
     assertEquals(53, d.port());
     assertTrue(d.loopback());
     assertEquals("cluster.internal", d.zone());

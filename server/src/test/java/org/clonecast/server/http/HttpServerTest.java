@@ -47,7 +47,9 @@ class HttpServerTest {
     HttpServer.Routes routes = new HttpServer.Routes();
     new BootRoutes(new BootPolicy(nodes, ""), nodes, events, ipxe, dir.resolve("bootenv"), () -> "http://127.0.0.2:1")
         .register(routes);
-    new NodeRoutes(nodes, events).register(routes);
+    Inet4Address self = org.clonecast.protocol.wire.Ipv4.parse("10.77.0.1");
+    new NodeRoutes(nodes, events, ip -> org.clonecast.server.dhcp.DhcpResponder.reservationProblem(
+        org.clonecast.server.config.DhcpConfig.defaults(), self, 24, ip)).register(routes);
     new EventRoutes(events).register(routes);
     group = Transport.group(1, "http-test");
     ApiToken t = ApiToken.loadOrCreate(dir);
@@ -85,6 +87,28 @@ class HttpServerTest {
     assertTrue(bad.body().contains("use reimage or local"), bad.body());
     assertEquals(400, send("127.0.0.1", "POST", "/api/v1/nodes", "{not json", "Bearer " + token).statusCode());
     assertEquals(404, send("127.0.0.1", "GET", "/api/v1/nodes/52:54:00:00:00:99", null, null).statusCode());
+  }
+
+  @Test
+  void reservedAddressesMustBeHostsOfTheDhcpSubnet() throws Exception {
+    String auth = "Bearer " + token;
+    HttpResponse<String> outside = send("127.0.0.1", "POST", "/api/v1/nodes",
+        "{\"mac\":\"52:54:00:00:00:01\",\"name\":\"node01\",\"ip\":\"10.9.0.5\"}", auth);
+    assertEquals(400, outside.statusCode());
+    assertTrue(outside.body().contains("outside the DHCP subnets 10.77.0.0/24"), outside.body());
+    HttpResponse<String> server = send("127.0.0.1", "POST", "/api/v1/nodes",
+        "{\"mac\":\"52:54:00:00:00:01\",\"name\":\"node01\",\"ip\":\"10.77.0.1\"}", auth);
+    assertEquals(400, server.statusCode());
+    HttpResponse<String> ok = send("127.0.0.1", "POST", "/api/v1/nodes",
+        "{\"mac\":\"52:54:00:00:00:01\",\"name\":\"node01\",\"ip\":\"10.77.0.20\"}", auth);
+    assertEquals(201, ok.statusCode(), ok.body());
+    assertTrue(ok.body().replace(" ", "").contains("\"reservedIp\":\"10.77.0.20\""), ok.body());
+    HttpResponse<String> taken = send("127.0.0.1", "POST", "/api/v1/nodes",
+        "{\"mac\":\"52:54:00:00:00:02\",\"name\":\"node02\",\"ip\":\"10.77.0.20\"}", auth);
+    assertEquals(409, taken.statusCode());
+    HttpResponse<String> dropped = send("127.0.0.1", "PATCH", "/api/v1/nodes/52:54:00:00:00:01", "{\"ip\":null}", auth);
+    assertTrue(dropped.body().replace(" ", "").contains("\"reservedIp\":null"), dropped.body());
+    assertEquals(400, send("127.0.0.1", "PATCH", "/api/v1/nodes/52:54:00:00:00:01", "{\"ip\":\"10.77.0.x\"}", auth).statusCode());
   }
 
   @Test

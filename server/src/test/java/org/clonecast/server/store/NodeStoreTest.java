@@ -103,11 +103,13 @@ class NodeStoreTest {
   @Test
   void aDatabaseFromANewerVersionIsRefusedNotDamaged() {
     db.close();
-    db = Database.open(dir, List.of(Schema.MIGRATIONS.get(0), "CREATE TABLE later (x INTEGER)"));
+    List<String> newer = new java.util.ArrayList<>(Schema.MIGRATIONS);
+    newer.add("CREATE TABLE later (x INTEGER)");
+    db = Database.open(dir, newer);
     db.close();
     StoreException e = assertThrows(StoreException.class, () -> Database.open(dir));
-    assertTrue(e.getMessage().contains("schema version 2"), e.getMessage());
-    db = Database.open(dir, List.of(Schema.MIGRATIONS.get(0), "CREATE TABLE later (x INTEGER)"));
+    assertTrue(e.getMessage().contains("schema version " + newer.size()), e.getMessage());
+    db = Database.open(dir, newer);
   }
 
   @Test
@@ -143,5 +145,22 @@ class NodeStoreTest {
     assertTrue(heard.get(3).after().isEmpty());
     assertTrue(!nodes.remove(A), "removing an unknown node reports false and tells nobody");
     assertEquals(4, heard.size());
+  }
+
+  @Test
+  void reservationsAreUniqueAndCanBeDropped() {
+    nodes.enroll(A, "node01", Optional.empty(), Optional.of("10.77.0.20"));
+    ConflictException e = assertThrows(ConflictException.class,
+        () -> nodes.enroll(B, "node02", Optional.empty(), Optional.of("10.77.0.20")));
+    assertTrue(e.getMessage().contains("reserved for " + A), e.getMessage());
+    nodes.enroll(B, "node02", Optional.empty());
+    assertThrows(ConflictException.class, () -> nodes.update(B,
+        new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20")))));
+    assertEquals(java.util.Map.of(A, "10.77.0.20"), nodes.reservations());
+    Node n = nodes.update(A, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.empty())));
+    assertEquals(Optional.empty(), n.reservedIp());
+    nodes.update(B, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20"))));
+    assertEquals(java.util.Map.of(B, "10.77.0.20"), nodes.reservations());
+    assertEquals(Optional.of("10.77.0.20"), nodes.find(B).orElseThrow().reservedIp());
   }
 }
