@@ -57,7 +57,7 @@ class PackagingIT {
   static void prerequisites() throws IOException {
     Prereqs.requireRoot();
     Prereqs.require("dpkg", "dpkg-deb", "dpkg-query", "systemd-analyze", "man", "groff", "setpriv", "getent", "ip", "dig",
-        "curl", "strace", "pgrep", "java", "mvn", "bash");
+        "curl", "udhcpc", "strace", "pgrep", "java", "mvn", "bash");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
     String status = run(Duration.ofSeconds(30), "dpkg-query", "-W", "-f=${Status}", "clonecast").output();
     if (status.contains("installed")) {
@@ -193,12 +193,14 @@ class PackagingIT {
 
     try (Lab lab = Lab.create("pkg", 1)) {
       List<String> serve = new ArrayList<>(asUnit);
-      serve.addAll(List.of("--interface", Lab.IFACE));
+      // Full-mode DHCP: every privileged port (DHCP 67, DNS 53, which full mode turns on, TFTP 69).
+      serve.addAll(List.of("--interface", Lab.IFACE, "--dhcp", "full", "--range", "10.77.0.100,10.77.0.150"));
       LabProcess daemon = lab.spawn(lab.server(), "serve", serve, env);
       await().atMost(Duration.ofSeconds(90)).until(() -> daemon.log().contains("clonecast serve: ready") || !daemon.isAlive());
       assertTrue(daemon.isAlive(), daemon.tail(30));
       String log = daemon.log();
       assertTrue(log.contains("dns port 53"), "bound DNS on 53 as the daemon user: " + log);
+      assertTrue(log.contains("dhcp: full mode on " + Lab.IFACE + " ports 67 and 4011"), "bound DHCP on 67 as the daemon user: " + log);
       assertTrue(log.contains("tftp: serving " + STATE.resolve("tftp") + " on " + Lab.SERVER_IP + ":69 "),
           "bound TFTP on 69 as the daemon user: " + log);
       LabProcess dig = lab.spawn(lab.agent(1), "dig", List.of("dig", "+time=2", "+tries=5", "@" + Lab.SERVER_IP,
@@ -225,7 +227,7 @@ class PackagingIT {
 
   /**
    * The unit's seccomp filters cannot be applied without systemd, so the daemon runs under strace
-   * instead: start, a DNS query, an HTTP request, a TFTP download, SIGTERM. Every system call it (and its launcher
+   * instead: start, a DNS query, an HTTP request, a DHCP lease, a TFTP download, SIGTERM. Every system call it (and its launcher
    * script) made must be one the unit's SystemCallFilter= lines allow, and every socket one of the
    * RestrictAddressFamilies= families, or under systemd the call would fail.
    */
@@ -244,6 +246,11 @@ class PackagingIT {
     LabProcess curl = lab.spawn(lab.server(), "curl-traced", List.of("curl", "-sS", "-m", "30", "http://127.0.0.1:8080/api/v1/nodes"),
         Map.of());
     assertEquals(0, curl.waitFor(Duration.ofSeconds(60)), curl.tail(30));
+    // A DHCP lease; /bin/true as udhcpc's script, so the agent's interface is left as it is.
+    LabProcess dhcp = lab.spawn(lab.agent(1), "udhcpc-traced", List.of("udhcpc", "-f", "-q", "-n", "-i", Lab.IFACE, "-s", "/bin/true",
+        "-t", "10", "-T", "1", "-A", "1"), Map.of());
+    assertEquals(0, dhcp.waitFor(Duration.ofSeconds(60)), dhcp.tail(30));
+    assertTrue(dhcp.log().contains("obtained from " + Lab.SERVER_IP), dhcp.log());
     // A TFTP download: a file of our own, so the check does not depend on the ipxe package.
     byte[] probe = new byte[200_000];
     new Random(7).nextBytes(probe);
