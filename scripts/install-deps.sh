@@ -38,6 +38,12 @@ PACKAGES=(
   isc-dhcp-client         # DhcpLabIT: dhclient
   kea-admin               # DhcpLabIT: perfdhcp (load through a relay); bench/pxe.sh
   dnsmasq-base            # DhcpLabIT: the site DHCP server beside proxy mode; QemuLabIT, bench/pxe.sh: the PXE baseline
+  dpkg                    # PackagingIT: dpkg-deb builds the .deb, dpkg installs and purges it
+  adduser                 # PackagingIT: the package depends on it (its postinst creates the clonecast user)
+  systemd                 # PackagingIT: systemd-analyze verify and security on the unit
+  man-db                  # PackagingIT: man -w finds the pages
+  groff-base              # PackagingIT: groff -ww checks the pages render without warnings
+  strace                  # PackagingIT: every system call the daemon makes is one the unit's filter allows
 )
 
 # command   package that must provide it (checked after the install)
@@ -50,6 +56,7 @@ COMMANDS=(
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
   tftp:tftp-hpa atftp:atftp curl:curl
   udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base
+  dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux strace:strace
 )
 
 die() {

@@ -10,14 +10,16 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs one short host command (ip, nft, tc, kill) to completion with a time bound, output captured.
- * Not for test payloads: those go through {@link Lab#spawn}. Thread-safe (no state).
+ * Runs one host command (ip, nft, tc, kill; dpkg in PackagingIT) to completion with a time bound,
+ * output captured. Not for test payloads in the lab: those go through {@link Lab#spawn}.
+ * Thread-safe (no state).
  */
-final class Exec {
+public final class Exec {
   /** Bound for every housekeeping command; they take milliseconds when the machine is healthy. */
   static final Duration TIMEOUT = Duration.ofSeconds(20);
 
-  record Result(int exit, String output) {}
+  /** Exit code and everything the command printed (stdout and stderr interleaved). */
+  public record Result(int exit, String output) {}
 
   private Exec() {}
 
@@ -31,6 +33,15 @@ final class Exec {
   }
 
   static Result run(List<String> cmd, String stdin) throws IOException {
+    return run(cmd, stdin, TIMEOUT);
+  }
+
+  /**
+   * Runs {@code cmd} (with {@code stdin} as its input, or none) and returns its exit code and output.
+   *
+   * @throws IOException if it cannot start, or is still running after {@code timeout} (it is killed then)
+   */
+  public static Result run(List<String> cmd, String stdin, Duration timeout) throws IOException {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     // Drained on its own thread so that a chatty command cannot block on a full pipe while we wait.
@@ -43,11 +54,11 @@ final class Exec {
       }
     }
     try {
-      if (!p.waitFor(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
-        throw new IOException("'" + String.join(" ", cmd) + "' did not finish within " + TIMEOUT.toSeconds() + " s");
+        throw new IOException("'" + String.join(" ", cmd) + "' did not finish within " + timeout.toSeconds() + " s");
       }
-      drain.join(TIMEOUT.toMillis());
+      drain.join(timeout.toMillis());
     } catch (InterruptedException e) {
       p.destroyForcibly();
       Thread.currentThread().interrupt();

@@ -60,7 +60,14 @@ public final class Prereqs {
       Map.entry("mkfs.ext4", "e2fsprogs"),
       Map.entry("debugfs", "e2fsprogs"),
       Map.entry("losetup", "mount"),
-      Map.entry("mount", "mount"));
+      Map.entry("mount", "mount"),
+      Map.entry("dpkg-deb", "dpkg"),
+      Map.entry("systemd-analyze", "systemd"),
+      Map.entry("man", "man-db"),
+      Map.entry("groff", "groff-base"),
+      Map.entry("setpriv", "util-linux"),
+      Map.entry("getent", "libc-bin"),
+      Map.entry("strace", "strace"));
 
   /** Root's tools live in the sbin directories, which a non-login PATH may lack. */
   private static final List<String> EXTRA_DIRS = List.of("/usr/local/sbin", "/usr/sbin", "/sbin");

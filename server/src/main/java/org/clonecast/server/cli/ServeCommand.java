@@ -81,6 +81,11 @@ public final class ServeCommand implements Callable<Integer> {
     ServeConfig config;
     try {
       ConfigFile file = configFile == null ? ConfigFile.empty() : ConfigFile.load(configFile);
+      if (iface == null && configFile != null && file.string("interface").isEmpty()) {
+        // Under systemd this line is all the admin sees (journal, systemctl status): name the file to edit.
+        throw new CliException(ExitCodes.USAGE, "no provisioning interface configured: set interface = IF (where the nodes"
+            + " PXE boot) in " + configFile + ", or pass --interface IF");
+      }
       config = ServeConfig.from(file.with(overrides()));
     } catch (ConfigException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
