@@ -52,7 +52,7 @@ COMMANDS=(
   udp-sender:udpcast udp-receiver:udpcast nft:nftables ip:iproute2 tc:iproute2 ss:iproute2
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
   python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk debugfs:e2fsprogs losetup:mount ssh-keygen:openssh-client
-  qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio zstd:zstd dpkg-deb:dpkg
+  qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio zstd:zstd
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
   tftp:tftp-hpa atftp:atftp curl:curl
   udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base

@@ -61,7 +61,6 @@ public final class Prereqs {
       Map.entry("debugfs", "e2fsprogs"),
       Map.entry("losetup", "mount"),
       Map.entry("mount", "mount"),
-      Map.entry("dpkg-deb", "dpkg"),
       Map.entry("systemd-analyze", "systemd"),
       Map.entry("man", "man-db"),
       Map.entry("groff", "groff-base"),
