@@ -1,0 +1,330 @@
+#!/bin/bash
+# Builds clonecast's netboot environment: what a node marked for re-imaging boots over the network.
+#
+#   bootenv/build.sh --agent-jar JAR [--out DIR] [--cache DIR] [--jdk DIR] [--print-key]
+#
+# From Debian packages only:
+#   * vmlinuz: the distribution kernel (the linux-image-*-amd64 package linux-image-amd64 depends on
+#     now), fetched with apt-get download and unpacked with dpkg-deb -x;
+#   * initramfs.zst (zstd cpio): busybox-static; the kernel's NIC and storage modules for real workers
+#     and VMs (MODULES below) with every dependency, in load order (modprobe --show-depends on the
+#     depmod'ed tree); a jlink'd JRE of the running JDK with the modules the agent needs (jdeps), its
+#     glibc libraries, the agent jar and an /init (busybox sh) that brings up the boot interface with
+#     udhcpc, runs `java -jar /agent.jar auto`, and then reboots (or powers off: clonecast.then=);
+#   * manifest: what went in (versions, sizes, modules).
+#
+# The result is cached under DIR/<key> (default cache: $CLONECAST_BOOTENV_CACHE or
+# /var/cache/clonecast/bootenv), the key made of the kernel package version, the busybox-static
+# version, the JDK version, the agent jar's SHA-256 and this script's FORMAT, so a machine builds each
+# combination once. --out DIR copies vmlinuz, initramfs.zst and manifest into DIR (created).
+# The last line of stdout is the directory holding the result. Progress and errors go to stderr.
+#
+# Needs: apt-get, apt-cache, dpkg-deb, dpkg-query, depmod and modprobe (kmod), cpio, zstd, busybox-static,
+# strip (binutils), ldd, jlink and jdeps (openjdk-17-jdk-headless), sha256sum; an apt-get update'd
+# package list and the network for the first build (the kernel package, about 70 MB).
+set -euo pipefail
+
+# Bump when the initramfs layout, /init or the module list changes: it is part of the cache key.
+FORMAT=1
+
+# Drivers a worker needs to reach the server and its disk. Dependencies are added automatically.
+MODULES=(
+  virtio_pci virtio_net virtio_blk virtio_scsi  # VMs
+  e1000 e1000e igb ixgbe i40e ice bnxt_en tg3 mlx5_core r8169  # common server NICs
+  ahci nvme sd_mod sr_mod mpt3sas megaraid_sas  # disks and HBAs
+)
+
+agent_jar=""
+out=""
+cache=${CLONECAST_BOOTENV_CACHE:-/var/cache/clonecast/bootenv}
+jdk=""
+print_key=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --agent-jar) agent_jar=${2:?--agent-jar JAR}; shift 2 ;;
+    --out) out=${2:?--out DIR}; shift 2 ;;
+    --cache) cache=${2:?--cache DIR}; shift 2 ;;
+    --jdk) jdk=${2:?--jdk DIR}; shift 2 ;;
+    --print-key) print_key=1; shift ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    *) echo "bootenv: unknown option '$1'; see --help" >&2; exit 2 ;;
+  esac
+done
+
+die() {
+  echo "bootenv: $*" >&2
+  exit 1
+}
+log() {
+  echo "bootenv: $*" >&2
+}
+
+[ -n "$agent_jar" ] || die "--agent-jar JAR is required (client-agent/target/clonecast-agent.jar, or /usr/share/clonecast/clonecast-agent.jar)"
+[ -f "$agent_jar" ] || die "agent jar $agent_jar not found; build it with 'mvn -DskipTests install'"
+for t in apt-get apt-cache dpkg-deb dpkg-query depmod modprobe cpio zstd strip ldd sha256sum; do
+  command -v "$t" >/dev/null 2>&1 || die "'$t' not found; run scripts/install-deps.sh (packages apt, dpkg, kmod, cpio, zstd, binutils, libc-bin)"
+done
+if [ -z "$jdk" ]; then
+  jlink_bin=$(command -v jlink || true)
+  [ -n "$jlink_bin" ] || die "jlink not found; install openjdk-17-jdk-headless or pass --jdk DIR"
+  jdk=$(dirname "$(dirname "$(readlink -f "$jlink_bin")")")
+fi
+[ -x "$jdk/bin/jlink" ] && [ -x "$jdk/bin/jdeps" ] && [ -d "$jdk/jmods" ] || die "$jdk is not a JDK with jlink, jdeps and jmods/; pass --jdk DIR"
+jdkver=$("$jdk/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.runtime\.version = //p')
+[ -n "$jdkver" ] || die "cannot read the version of $jdk/bin/java"
+busybox=/bin/busybox
+bbver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || true)
+[ -n "$bbver" ] && [ -x "$busybox" ] || die "busybox-static is not installed (its static /bin/busybox is the initramfs' userland); run scripts/install-deps.sh"
+
+kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -1)
+[ -n "$kpkg" ] || die "apt-cache knows no linux-image-amd64 dependency; run apt-get update"
+kver=$(apt-cache policy "$kpkg" | sed -n 's/^ *Candidate: //p')
+[ -n "$kver" ] && [ "$kver" != "(none)" ] || die "no candidate version of $kpkg; run apt-get update"
+jarsum=$(sha256sum "$agent_jar" | cut -c1-16)
+
+key=$(printf '%s_%s-busybox_%s-jdk_%s-agent_%s-f%s' "$kpkg" "$kver" "$bbver" "$jdkver" "$jarsum" "$FORMAT" | tr -c 'A-Za-z0-9._+\n-' '_')
+if [ "$print_key" = 1 ]; then
+  echo "$key"
+  exit 0
+fi
+
+deliver() {
+  if [ -n "$out" ]; then
+    mkdir -p "$out"
+    cp "$1/vmlinuz" "$1/initramfs.zst" "$1/manifest" "$out/"
+    echo "$out"
+  else
+    echo "$1"
+  fi
+}
+
+result="$cache/$key"
+if [ -f "$result/manifest" ] && [ -s "$result/vmlinuz" ] && [ -s "$result/initramfs.zst" ]; then
+  log "cached: $result"
+  deliver "$result"
+  exit 0
+fi
+
+mkdir -p "$cache" || die "cannot create $cache (run as root, or pass --cache DIR)"
+work=$(mktemp -d "$cache/.build-XXXXXX")
+trap 'rm -rf -- "$work"' EXIT
+
+log "fetching $kpkg $kver"
+# apt-get download drops privileges to _apt when it can; a directory it can write avoids the warning.
+chmod 0777 "$work"
+(cd "$work" && apt-get download -q "$kpkg=$kver" >&2) || die "apt-get download $kpkg=$kver failed; check the apt sources and network"
+deb=$(ls "$work"/*.deb 2>/dev/null | head -1)
+[ -n "$deb" ] || die "apt-get download left no .deb in $work"
+dpkg-deb -x "$deb" "$work/kernel"
+vmlinuz=$(ls "$work"/kernel/boot/vmlinuz-* 2>/dev/null | head -1)
+[ -n "$vmlinuz" ] || die "$kpkg has no /boot/vmlinuz-*"
+krel=${vmlinuz##*/vmlinuz-}
+depmod -b "$work/kernel" "$krel" || die "depmod -b $work/kernel $krel failed"
+
+root="$work/initramfs"
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,lib64,usr/share/udhcpc,mnt}
+cp "$busybox" "$root/bin/busybox"
+
+# Modules: every dependency before its user, each once, as modprobe would load them. A module the
+# kernel has built in (=y) is not in the list, and one this kernel lacks is named and skipped.
+log "resolving modules for $krel"
+: >"$work/order"
+for m in "${MODULES[@]}"; do
+  if ! deps=$(modprobe -d "$work/kernel" -S "$krel" --show-depends "$m" 2>&1); then
+    log "module $m is not in $krel; skipped"
+    continue
+  fi
+  printf '%s\n' "$deps" | sed -n 's/^insmod \([^ ]*\).*/\1/p' >>"$work/order"
+done
+mkdir -p "$root/lib/modules"
+nmod=0
+while read -r ko; do
+  rel=${ko#"$work/kernel"/lib/modules/"$krel"/}
+  dest="$root/lib/modules/$rel"
+  [ -e "$dest" ] && continue
+  mkdir -p "$(dirname "$dest")"
+  case "$ko" in
+    *.ko) cp "$ko" "$dest" ;;
+    *.ko.xz) xz -dc "$ko" >"${dest%.xz}"; rel=${rel%.xz} ;;
+    *.ko.zst) zstd -qdc "$ko" >"${dest%.zst}"; rel=${rel%.zst} ;;
+    *) die "unexpected module file $ko" ;;
+  esac
+  echo "$rel" >>"$root/lib/modules/load-order"
+  nmod=$((nmod + 1))
+done <"$work/order"
+[ "$nmod" -gt 0 ] || die "no module of $krel resolved; is kmod's modprobe working?"
+
+# The JRE: the modules the agent uses, as jdeps finds them in the jar's base classes (the shaded
+# libraries' module-info files under META-INF/versions name modules jdeps cannot resolve), minus
+# the optional ones of its libraries ("requires static": Jackson's java.sql/java.beans support,
+# Netty's JFR events and LDAP SSL helpers), which the agent never reaches; plus jdk.crypto.ec,
+# which holds JDK 17's Ed25519 (the SSH host keys the agent makes) and is found only as a service.
+OPTIONAL_MODULES="java.desktop java.naming java.sql jdk.jfr"
+log "linking a JRE from $jdk ($jdkver)"
+found=$("$jdk/bin/jdeps" --multi-release base --ignore-missing-deps --print-module-deps "$agent_jar") \
+  || die "jdeps failed on $agent_jar"
+jmods=jdk.crypto.ec
+for m in ${found//,/ }; do
+  case " $OPTIONAL_MODULES " in *" $m "*) ;; *) jmods="$jmods,$m" ;; esac
+done
+"$jdk/bin/jlink" --add-modules "$jmods" --strip-debug --no-header-files --no-man-pages --compress=0 \
+  --output "$root/opt/jre" >&2 || die "jlink --add-modules $jmods failed"
+# zstd compresses the whole cpio better than jlink's per-resource zip, and the uncompressed modules
+# image starts faster; the native libraries lose their symbol tables.
+find "$root/opt/jre" -name '*.so' -exec strip --strip-unneeded {} +
+ln -s /opt/jre/bin/java "$root/bin/java"
+
+# glibc and the other shared libraries the JRE's executables and libraries load, at their own paths.
+libs() {
+  find "$root/opt/jre" -type f \( -name '*.so' -o -path '*/bin/*' \) -print0 | xargs -0 ldd 2>/dev/null \
+    | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*ld-linux[^ ]*\) .*/\1/p' | sort -u
+}
+for lib in $(libs); do
+  case "$lib" in "$root"/*) continue ;; esac
+  real=$(readlink -f "$lib")
+  mkdir -p "$root$(dirname "$lib")"
+  cp "$real" "$root$lib"
+  strip --strip-unneeded "$root$lib" 2>/dev/null || true
+done
+[ -e "$root/lib64/ld-linux-x86-64.so.2" ] || die "the dynamic loader /lib64/ld-linux-x86-64.so.2 was not found by ldd"
+cp "$agent_jar" "$root/agent.jar"
+
+cat >"$root/etc/hosts" <<'EOF'
+127.0.0.1 localhost
+EOF
+echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
+echo "root:x:0:" >"$root/etc/group"
+
+cat >"$root/usr/share/udhcpc/default.script" <<'EOF'
+#!/bin/sh
+# udhcpc's hook in the clonecast netboot environment: address (with a broadcast address: multicast
+# receivers rely on it), default route and resolv.conf. Nothing else on the node uses the network.
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set "$interface" up
+    ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" brd "${broadcast:-+}" dev "$interface"
+    if [ -n "$router" ]; then
+      for r in $router; do
+        ip route add default via "$r" dev "$interface" && break
+      done
+    fi
+    : >/etc/resolv.conf
+    [ -n "$domain" ] && echo "search $domain" >>/etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
+    echo "$ip" >/run/clonecast-ip
+    ;;
+esac
+exit 0
+EOF
+chmod 0755 "$root/usr/share/udhcpc/default.script"
+
+cat >"$root/init" <<INIT
+#!/bin/busybox sh
+# clonecast netboot environment (bootenv/build.sh, format $FORMAT): bring up the boot interface,
+# run the agent, then reboot into the freshly written disk. Kernel parameters read here:
+#   clonecast.mac=MAC       the boot interface (set by the server's iPXE script)
+#   clonecast.then=reboot   what to do at the end: reboot (default), poweroff, or shell (debugging)
+#   clonecast.fail-wait=S   seconds to show a failure on the console before acting (default 300)
+/bin/busybox mkdir -p /usr/bin /usr/sbin
+/bin/busybox --install -s
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+exec </dev/console >/dev/console 2>&1
+
+say() { echo "clonecast-bootenv: \$*"; }
+arg() {
+  for w in \$(cat /proc/cmdline); do
+    case "\$w" in "\$1="*) echo "\${w#*=}"; return ;; esac
+  done
+  echo "\$2"
+}
+mac=\$(arg clonecast.mac "" | tr 'A-F-' 'a-f:')
+then_do=\$(arg clonecast.then reboot)
+fail_wait=\$(arg clonecast.fail-wait 300)
+say "starting (kernel \$(uname -r), then=\$then_do)"
+
+finish() {
+  sync
+  case "\$then_do" in
+    poweroff) say "powering off"; poweroff -f ;;
+    shell) say "clonecast.then=shell: a shell on the console; 'reboot -f' when done"; setsid cttyhack sh; reboot -f ;;
+    *) say "rebooting"; reboot -f ;;
+  esac
+}
+fail() {
+  say "FAILED: \$*"
+  say "waiting \$fail_wait s before clonecast.then=\$then_do (the server's event log has the node's side)"
+  sleep "\$fail_wait"
+  finish
+}
+
+while read -r m; do
+  insmod "/lib/modules/\$m" 2>/dev/null || true
+done </lib/modules/load-order
+# NICs and disks appear asynchronously after their driver loads.
+iface=""
+i=0
+while [ \$i -lt 100 ]; do
+  for n in /sys/class/net/*; do
+    [ "\${n##*/}" = lo ] && continue
+    if [ -z "\$mac" ] || [ "\$(cat "\$n/address")" = "\$mac" ]; then
+      iface=\${n##*/}
+      break 2
+    fi
+  done
+  sleep 0.1
+  i=\$((i + 1))
+done
+[ -n "\$iface" ] || fail "no network interface with MAC \${mac:-any} (interfaces: \$(ls /sys/class/net | tr '\n' ' ')); its driver may be missing from the netboot environment (docs/bootenv.md)"
+ip link set lo up
+ip link set "\$iface" up
+say "interface \$iface (\$mac): DHCP"
+udhcpc -i "\$iface" -f -q -n -t 10 -T 2 -x hostname:clonecast-bootenv -s /usr/share/udhcpc/default.script \
+  || fail "no DHCP answer on \$iface"
+say "address \$(cat /run/clonecast-ip) on \$iface"
+# The multicast receiver asks for an 8 MiB socket buffer; the kernel caps it at rmem_max.
+echo 16777216 >/proc/sys/net/core/rmem_max
+say "running the agent"
+if /opt/jre/bin/java -XX:+UseSerialGC -jar /agent.jar auto; then
+  say "agent done"
+  finish
+else
+  fail "the agent exited \$? (its last lines above say why)"
+fi
+INIT
+chmod 0755 "$root/init"
+
+log "packing the initramfs"
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0) | zstd -q -19 -T0 >"$work/initramfs.zst"
+
+mkdir -p "$work/result"
+cp "$vmlinuz" "$work/result/vmlinuz"
+mv "$work/initramfs.zst" "$work/result/initramfs.zst"
+{
+  echo "format=$FORMAT"
+  echo "key=$key"
+  echo "kernel_package=$kpkg"
+  echo "kernel_version=$kver"
+  echo "kernel_release=$krel"
+  echo "busybox_static=$bbver"
+  echo "jdk=$jdkver"
+  echo "jre_modules=$jmods"
+  echo "agent_jar_sha256=$(sha256sum "$agent_jar" | cut -d' ' -f1)"
+  echo "vmlinuz_bytes=$(stat -c %s "$work/result/vmlinuz")"
+  echo "initramfs_bytes=$(stat -c %s "$work/result/initramfs.zst")"
+  echo "initramfs_unpacked_bytes=$(du -sb "$root" | cut -f1)"
+  echo "kernel_modules=$(tr '\n' ' ' <"$root/lib/modules/load-order" | sed 's/ $//')"
+  echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+} >"$work/result/manifest"
+rm -rf -- "$result"
+mv "$work/result" "$result"
+log "built $result ($(stat -c %s "$result/initramfs.zst") bytes initramfs)"
+deliver "$result"
