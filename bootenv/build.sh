@@ -32,6 +32,7 @@ MODULES=(
   virtio_pci virtio_net virtio_blk virtio_scsi  # VMs
   e1000 e1000e igb ixgbe i40e ice bnxt_en tg3 mlx5_core r8169  # common server NICs
   ahci nvme sd_mod sr_mod mpt3sas megaraid_sas  # disks and HBAs
+  ext4 crc32c_generic crc32c_intel loop  # the agent mounts the written root filesystem to fix its identity
 )
 
 agent_jar=""

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       ImageCommand.class,
       SessionCommand.class,
       SendCommand.class,
+      BootenvCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -1,0 +1,230 @@
+package org.clonecast.it.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.clonecast.it.lab.Lab;
+import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.Prereqs;
+import org.clonecast.it.lab.QemuVm;
+import org.clonecast.protocol.wire.MacAddress;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The whole product on real (emulated) hardware: two blank QEMU VMs PXE-boot through
+ * {@code clonecast serve --dhcp full} into the netboot environment that {@code clonecast bootenv
+ * build} made from Debian packages (kernel, drivers, busybox, jlink'd JRE, agent); each agent
+ * registers, takes the golden image by multicast onto its virtio disk, verifies it, gives the
+ * system its own identity, reports, and the VM powers off ({@code clonecast.then=poweroff}). The
+ * disks are then read with debugfs: the golden data and partition table, each node's own hostname,
+ * an empty machine-id, SSH host keys of their own; the session ended done and both nodes boot
+ * their disks next time.
+ *
+ * <p>Slow by nature (TCG: both JVMs start in emulation); the bounds are minutes, never asserted
+ * durations. The netboot environment is cached per machine under {@code /var/cache/clonecast-test}
+ * (or {@code $CLONECAST_TEST_CACHE}), so only the first run downloads the kernel package.
+ */
+class ReimageQemuIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final long ROOT_START = 2048;
+  private static final long ROOT_SECTORS = 62 * 2048; // 62 MiB of a 64 MiB golden disk
+  private static final Duration CLI = Duration.ofSeconds(120);
+  /** PXE, kernel, JVM start, 64 MiB by multicast and the identity step, all under TCG, two VMs at once. */
+  private static final Duration SESSION = Duration.ofMinutes(15);
+  private static final List<MacAddress> MACS = List.of(MacAddress.parse("52:54:00:55:00:01"), MacAddress.parse("52:54:00:55:00:02"));
+  private static Path repo;
+
+  @BeforeAll
+  static void prerequisites() {
+    Prereqs.requireRoot();
+    Prereqs.require("qemu-system-x86_64", "curl", "java", "jlink", "jdeps", "apt-get", "dpkg-deb", "depmod", "modprobe",
+        "cpio", "zstd", "busybox", "strip", "sfdisk", "mkfs.ext4", "debugfs", "losetup");
+    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    assertTrue(Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")), "build the jars first (mvn install)");
+  }
+
+  @Test
+  void twoBlankVmsPxeBootAreReimagedWithTheirOwnIdentityAndPowerOff() throws Exception {
+    try (Lab lab = Lab.create("reimage", 1)) {
+      Path state = Files.createDirectories(lab.dir().resolve("state"));
+      String cache = System.getenv().getOrDefault("CLONECAST_TEST_CACHE", "/var/cache/clonecast-test") + "/bootenv";
+      String built = run(Duration.ofMinutes(20), repo.resolve("clonecast").toString(), "bootenv", "build",
+          "--state-dir", state.toString(), "--cache", cache);
+      assertTrue(built.contains("jre_modules="), "the manifest is printed:\n" + built);
+      assertTrue(Files.isSymbolicLink(state.resolve("bootenv/current")), "current is a link to the build");
+      String show = run(CLI, repo.resolve("clonecast").toString(), "bootenv", "show", "--state-dir", state.toString());
+      assertTrue(show.contains("kernel_modules=") && show.contains("virtio_net.ko"), show);
+
+      Path golden = goldenDisk(lab.dir());
+      Path config = lab.dir().resolve("clonecast.conf");
+      // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
+      Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
+      LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(repo.resolve("clonecast").toString(), "serve",
+          "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080",
+          "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());
+      Awaitility.await("clonecast serve answering HTTP").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
+          .pollInSameThread()
+          .until(() -> {
+            assertTrue(daemon.isAlive(), "clonecast serve exited:\n" + daemon.tail(30));
+            return inLab(lab, "probe", CLI, "curl", "-s", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:8080/").rc() == 0;
+          });
+      cli(lab, state, "image", "add", "golden", golden.toString());
+      List<Path> disks = new ArrayList<>();
+      for (int i = 0; i < MACS.size(); i++) {
+        String mac = MACS.get(i).toString();
+        cli(lab, state, "node", "add", mac, "--name", "node0" + (i + 1), "--group", "rack1");
+        cli(lab, state, "node", "set", mac, "--target-disk", "/dev/vda");
+        Path disk = lab.dir().resolve("vm" + (i + 1) + ".raw");
+        run(CLI, "truncate", "-s", "128M", disk.toString());
+        disks.add(disk);
+      }
+      String started = cli(lab, state, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "300");
+      assertTrue(started.contains("2 node(s)"), started);
+
+      List<QemuVm> vms = new ArrayList<>();
+      try {
+        for (int i = 0; i < MACS.size(); i++) {
+          vms.add(QemuVm.builder(lab, "vm" + (i + 1)).mac(MACS.get(i)).disk(disks.get(i)).memoryMib(1024).start());
+        }
+        for (QemuVm vm : vms) {
+          String done = vm.awaitSerial("clonecast-bootenv: agent done", SESSION);
+          assertTrue(vm.serialLog().contains("clonecast-agent: re-imaged as "), vm.serialLog());
+          assertEquals(0, vm.waitForExit(Duration.ofSeconds(120)), "QEMU exits after the guest's poweroff: " + done);
+        }
+      } finally {
+        vms.forEach(QemuVm::close);
+      }
+
+      // The session and the inventory: both done, both boot their disks next.
+      JsonNode session = JSON.readTree(cli(lab, state, "session", "list", "--json")).get(0);
+      assertEquals("done", session.path("state").asText(), session.toString());
+      for (JsonNode n : JSON.readTree(cli(lab, state, "node", "list", "--json"))) {
+        assertEquals("done", n.path("state").asText(), n.toString());
+        assertEquals("local", n.path("action").asText(), n.toString());
+      }
+      for (MacAddress mac : MACS) {
+        Result script = inLab(lab, "ipxe", CLI, "curl", "-fsS", "http://127.0.0.1:8080/boot/" + mac + ".ipxe");
+        assertEquals(0, script.rc(), script.out());
+        assertTrue(script.out().contains("booting the local disk"), script.out());
+      }
+
+      // The disks: the golden bytes outside the identity files, each node's own identity.
+      String wantTable = partitions(golden);
+      String wantData = sha(golden, "/home/admin/dataset.bin", lab.dir());
+      List<String> keys = new ArrayList<>();
+      for (int i = 0; i < disks.size(); i++) {
+        Path disk = disks.get(i);
+        assertEquals(wantTable, partitions(disk), "the partition table came through");
+        assertEquals(wantData, sha(disk, "/home/admin/dataset.bin", lab.dir()), "the data came through intact");
+        assertEquals("node0" + (i + 1) + "\n", cat(disk, "/etc/hostname"));
+        assertTrue(cat(disk, "/etc/hosts").contains("node0" + (i + 1)), cat(disk, "/etc/hosts"));
+        assertEquals("", cat(disk, "/etc/machine-id"));
+        String key = cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
+        assertTrue(key.startsWith("ssh-ed25519 "), key);
+        keys.add(key.split(" ")[1]);
+      }
+      assertNotEquals(keys.get(0), keys.get(1), "every node has its own SSH host key");
+    }
+  }
+
+  private record Result(int rc, String out) {}
+
+  /** Runs the CLI against the daemon from the server's namespace; fails unless it exits 0. */
+  private static String cli(Lab lab, Path state, String... args) {
+    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
+    cmd.addAll(List.of(args));
+    cmd.addAll(List.of("--server", "http://127.0.0.1:8080", "--token-file", state.resolve("api-token").toString()));
+    Result r = inLab(lab, "cli-" + args[0] + "-" + args[1], CLI, cmd.toArray(String[]::new));
+    assertEquals(0, r.rc(), String.join(" ", args) + ":\n" + r.out());
+    return r.out();
+  }
+
+  private static Result inLab(Lab lab, String name, Duration bound, String... cmd) {
+    LabProcess p = lab.spawn(lab.server(), name, List.of(cmd), Map.of());
+    int rc = p.waitFor(bound);
+    return new Result(rc, p.log());
+  }
+
+  /** Runs a host command (no network); returns its output; fails unless it exits 0 within {@code bound}. */
+  private static String run(Duration bound, String... cmd) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    byte[] out = p.getInputStream().readAllBytes();
+    assertTrue(p.waitFor(bound.toSeconds(), TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
+    String text = new String(out, StandardCharsets.UTF_8);
+    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + text);
+    return text;
+  }
+
+  /** A 64 MiB GPT golden disk: an ext4 root with a Debian-like /etc and 8 MiB of data. */
+  private static Path goldenDisk(Path dir) throws Exception {
+    Path tree = dir.resolve("tree");
+    Files.createDirectories(tree.resolve("etc/ssh"));
+    Files.createDirectories(tree.resolve("home/admin"));
+    Files.writeString(tree.resolve("etc/hostname"), "golden\n");
+    Files.writeString(tree.resolve("etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 golden\n");
+    Files.writeString(tree.resolve("etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
+    Files.writeString(tree.resolve("etc/ssh/ssh_host_ed25519_key"), "golden secret\n");
+    byte[] data = new byte[8 << 20];
+    new java.util.Random(7).nextBytes(data);
+    Files.write(tree.resolve("home/admin/dataset.bin"), data);
+    Path disk = dir.resolve("golden.img");
+    run(CLI, "truncate", "-s", "64M", disk.toString());
+    Process p = new ProcessBuilder("sfdisk", "-q", disk.toString()).redirectErrorStream(true).start();
+    p.getOutputStream().write(("label: gpt\nstart=" + ROOT_START + ", size=" + ROOT_SECTORS
+        + ", type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n").getBytes(StandardCharsets.UTF_8));
+    p.getOutputStream().close();
+    p.getInputStream().readAllBytes();
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+    run(CLI, "mkfs.ext4", "-q", "-F", "-d", tree.toString(), "-E", "offset=" + ROOT_START * 512, disk.toString(), ROOT_SECTORS / 2 + "k");
+    return disk;
+  }
+
+  /** The partitions (start, size, type, UUID) and the disk's GUID; not the sizes of the disks. */
+  private static String partitions(Path disk) throws Exception {
+    StringBuilder sb = new StringBuilder();
+    for (String line : run(CLI, "sfdisk", "--dump", disk.toString()).split("\n")) {
+      if (line.startsWith("label-id:")) sb.append(line.trim()).append('\n');
+      int colon = line.indexOf(" : ");
+      if (colon > 0) sb.append(line.substring(colon + 3).trim()).append('\n');
+    }
+    assertTrue(sb.toString().contains("start="), "no partition in " + disk);
+    return sb.toString();
+  }
+
+  private static String cat(Path disk, String file) throws Exception {
+    String loop = run(CLI, "losetup", "--find", "--show", "--read-only", "--offset", Long.toString(ROOT_START * 512), disk.toString()).trim();
+    try {
+      return run(CLI, "debugfs", "-R", "cat " + file, loop).replaceFirst("(?s)^debugfs [^\\n]*\\n", "");
+    } finally {
+      run(CLI, "losetup", "-d", loop);
+    }
+  }
+
+  private static String sha(Path disk, String file, Path work) throws Exception {
+    Path out = Files.createTempFile(work, "dump", ".bin");
+    String loop = run(CLI, "losetup", "--find", "--show", "--read-only", "--offset", Long.toString(ROOT_START * 512), disk.toString()).trim();
+    try {
+      Files.delete(out);
+      run(CLI, "debugfs", "-R", "dump " + file + " " + out, loop);
+      return run(CLI, "sha256sum", out.toString()).split(" ")[0];
+    } finally {
+      run(CLI, "losetup", "-d", loop);
+      Files.deleteIfExists(out);
+    }
+  }
+}

@@ -1,0 +1,111 @@
+package org.clonecast.server.cli;
+
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.server.boot.BootenvInstaller;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code clonecast bootenv ...}: the netboot environment that nodes marked for re-imaging boot. */
+@Command(
+    name = "bootenv",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = "Build and show the netboot environment (kernel + initramfs with the agent) nodes boot to be re-imaged.",
+    subcommands = {BootenvCommand.Build.class, BootenvCommand.Show.class})
+public final class BootenvCommand implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: build or show");
+  }
+
+  @Command(name = "build", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = {"Build the netboot environment from Debian packages (bootenv/build.sh: the distribution kernel",
+        "with NIC and storage drivers, busybox, a jlink'd JRE and the agent) and install it atomically as",
+        "STATE-DIR/bootenv/current, which 'clonecast serve' hands to nodes marked for re-imaging.",
+        "Cached by versions: a rebuild with nothing new takes seconds. Run as root (apt-get download, depmod)."})
+  static final class Build implements Callable<Integer> {
+    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/var/lib/clonecast",
+        description = "The daemon's state directory (default: ${DEFAULT-VALUE}).")
+    Path stateDir;
+
+    @Option(names = "--script", paramLabel = "FILE", description = "The build script (default: found beside the installed jar).")
+    Path script;
+
+    @Option(names = "--agent-jar", paramLabel = "FILE", description = "The agent jar to put in (default: found beside the installed jar).")
+    Path agentJar;
+
+    @Option(names = "--cache", paramLabel = "DIR", description = "Where builds are kept, by versions (default: STATE-DIR/bootenv/cache).")
+    Path cache;
+
+    @Option(names = "--jdk", paramLabel = "DIR", description = "JDK whose jlink builds the JRE (default: the one jlink on the PATH belongs to).")
+    Path jdk;
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+      Path jarDir = installDir();
+      Path s = script != null ? script : firstExisting("the build script", jarDir,
+          List.of("bootenv/build.sh", "../../bootenv/build.sh"), "--script");
+      Path a = agentJar != null ? agentJar : firstExisting("the agent jar", jarDir,
+          List.of("clonecast-agent.jar", "../../client-agent/target/clonecast-agent.jar"), "--agent-jar");
+      BootenvInstaller installer = new BootenvInstaller(s, a, Optional.ofNullable(jdk));
+      try {
+        Path built = installer.buildAndInstall(stateDir, Optional.ofNullable(cache), line -> System.err.println(line));
+        System.out.println("clonecast bootenv: installed " + BootenvInstaller.currentDir(stateDir) + " -> " + built);
+        System.out.print(Files.readString(built.resolve("manifest")));
+        return ExitCodes.OK;
+      } catch (BootenvInstaller.BootenvException e) {
+        throw new CliException(ExitCodes.FAILED, e.getMessage());
+      }
+    }
+  }
+
+  @Command(name = "show", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = "Print the installed netboot environment's manifest (versions, sizes, drivers); exit 1 when there is none.")
+  static final class Show implements Callable<Integer> {
+    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/var/lib/clonecast",
+        description = "The daemon's state directory (default: ${DEFAULT-VALUE}).")
+    Path stateDir;
+
+    @Override
+    public Integer call() throws IOException {
+      Path current = BootenvInstaller.currentDir(stateDir);
+      if (!BootenvInstaller.ready(current)) {
+        throw new CliException(ExitCodes.FAILED, "no netboot environment in " + current
+            + "; nodes marked for re-imaging boot their local disk until 'clonecast bootenv build --state-dir " + stateDir + "' installs one");
+      }
+      System.out.println("clonecast bootenv: " + current + " -> " + current.toRealPath());
+      Path manifest = current.resolve("manifest");
+      System.out.print(Files.isRegularFile(manifest) ? Files.readString(manifest) : "(installed by hand: no manifest)\n");
+      return ExitCodes.OK;
+    }
+  }
+
+  /** The directory of the running jar: server/target in a checkout, /usr/share/clonecast in the package. */
+  private static Path installDir() {
+    try {
+      return Path.of(BootenvCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getParent();
+    } catch (URISyntaxException | NullPointerException e) {
+      return Path.of(".");
+    }
+  }
+
+  private static Path firstExisting(String what, Path base, List<String> candidates, String flag) {
+    for (String c : candidates) {
+      Path p = base.resolve(c).normalize();
+      if (Files.isRegularFile(p)) return p;
+    }
+    throw new CliException(ExitCodes.USAGE, what + " is not beside " + base + " (looked for " + String.join(", ", candidates)
+        + "); pass " + flag);
+  }
+}
