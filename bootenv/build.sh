@@ -25,7 +25,7 @@
 set -euo pipefail
 
 # Bump when the initramfs layout, /init or the module list changes: it is part of the cache key.
-FORMAT=1
+FORMAT=2
 
 # Drivers a worker needs to reach the server and its disk. Dependencies are added automatically.
 MODULES=(
@@ -62,6 +62,7 @@ log() {
 
 [ -n "$agent_jar" ] || die "--agent-jar JAR is required (client-agent/target/clonecast-agent.jar, or /usr/share/clonecast/clonecast-agent.jar)"
 [ -f "$agent_jar" ] || die "agent jar $agent_jar not found; build it with 'mvn -DskipTests install'"
+agent_jar=$(readlink -f "$agent_jar")
 for t in apt-get apt-cache dpkg-deb dpkg-query depmod modprobe cpio zstd strip ldd sha256sum; do
   command -v "$t" >/dev/null 2>&1 || die "'$t' not found; run scripts/install-deps.sh (packages apt, dpkg, kmod, cpio, zstd, binutils, libc-bin)"
 done
@@ -175,9 +176,13 @@ done
 find "$root/opt/jre" -name '*.so' -exec strip --strip-unneeded {} +
 ln -s /opt/jre/bin/java "$root/bin/java"
 
-# glibc and the other shared libraries the JRE's executables and libraries load, at their own paths.
+# glibc and the other shared libraries the JRE's executables and libraries load, at their own paths,
+# and those the agent jar's own x86-64 natives load once unpacked to /tmp (zstd-jni wants libpthread,
+# Netty's epoll transport libc): they fail only at their first use, deep in a transfer.
+mkdir -p "$work/jarnative"
+(cd "$work/jarnative" && "$jdk/bin/jar" xf "$agent_jar" $("$jdk/bin/jar" tf "$agent_jar" | grep -E '\.so$' | grep -iE 'amd64|x86.64'))
 libs() {
-  find "$root/opt/jre" -type f \( -name '*.so' -o -path '*/bin/*' \) -print0 | xargs -0 ldd 2>/dev/null \
+  find "$root/opt/jre" "$work/jarnative" -type f \( -name '*.so' -o -path '*/bin/*' \) -print0 | xargs -0 ldd 2>/dev/null \
     | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*ld-linux[^ ]*\) .*/\1/p' | sort -u
 }
 for lib in $(libs); do

@@ -81,6 +81,8 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/share/clonecast" "$root/lib
   "$root/usr/share/doc/clonecast"
 
 install -m 0644 "$server_jar" "$agent_jar" "$root/usr/share/clonecast/"
+# 'clonecast bootenv build' finds the netboot environment's build script beside its jar.
+install -D -m 0755 "$repo/bootenv/build.sh" "$root/usr/share/clonecast/bootenv/build.sh"
 install -m 0755 "$here/bin/clonecast" "$here/bin/clonecast-agent" "$root/usr/bin/"
 install -m 0644 "$here/clonecast.service" "$root/lib/systemd/system/clonecast.service"
 install -m 0644 "$here/clonecast.conf" "$root/etc/clonecast/clonecast.conf"
