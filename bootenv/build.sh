@@ -25,11 +25,11 @@
 set -euo pipefail
 
 # Bump when the initramfs layout, /init or the module list changes: it is part of the cache key.
-FORMAT=2
+FORMAT=3
 
 # Drivers a worker needs to reach the server and its disk. Dependencies are added automatically.
 MODULES=(
-  virtio_pci virtio_net virtio_blk virtio_scsi  # VMs
+  virtio_pci virtio_net virtio_blk virtio_scsi virtio_rng  # VMs (virtio-rng: the JVM's SecureRandom waits for the kernel's CRNG)
   e1000 e1000e igb ixgbe i40e ice bnxt_en tg3 mlx5_core r8169  # common server NICs
   ahci nvme sd_mod sr_mod mpt3sas megaraid_sas  # disks and HBAs
   ext4 crc32c_generic crc32c_intel loop  # the agent mounts the written root filesystem to fix its identity
@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
     --cache) cache=${2:?--cache DIR}; shift 2 ;;
     --jdk) jdk=${2:?--jdk DIR}; shift 2 ;;
     --print-key) print_key=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "bootenv: unknown option '$1'; see --help" >&2; exit 2 ;;
   esac
 done

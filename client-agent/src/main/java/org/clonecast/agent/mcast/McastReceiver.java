@@ -154,7 +154,11 @@ public final class McastReceiver {
   // ---- joining -----------------------------------------------------------------------------
 
   private void onAnnounce(Announce a, InetSocketAddress from) {
-    if (phase == Phase.DISCOVERING && a.state() != Announce.State.ENDED && nif.onLink(from.getAddress())) {
+    // With a given sender (--server, or the session's control address in auto mode) announcements
+    // never start a connection: one that arrived before the start task ran made a second one, so
+    // the sender counted this node twice and the second WELCOME failed it.
+    if (phase == Phase.DISCOVERING && settings.server() == null && a.state() != Announce.State.ENDED
+        && nif.onLink(from.getAddress())) {
       log.info("mcast found session {} from {} (image {}, {} bytes)", Integer.toHexString(a.sessionId()),
           from.getAddress().getHostAddress(), a.imageId(), a.logicalSize());
       connect(new InetSocketAddress(from.getAddress(), a.controlPort()));
