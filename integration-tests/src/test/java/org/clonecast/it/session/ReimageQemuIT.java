@@ -25,7 +25,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The whole product on real (emulated) hardware: two blank QEMU VMs PXE-boot through
+ * The whole product on real (emulated) hardware: two blank QEMU VMs, one BIOS (SeaBIOS + iPXE ROM)
+ * and one UEFI (OVMF's own EDK2 PXE, which fetches ipxe.efi by TFTP first), PXE-boot through
  * {@code clonecast serve --dhcp full} into the netboot environment that {@code clonecast bootenv
  * build} made from Debian packages (kernel, drivers, busybox, jlink'd JRE, agent); each agent
  * registers, takes the golden image by multicast onto its virtio disk, verifies it, gives the
@@ -40,12 +41,12 @@ import org.junit.jupiter.api.Test;
  */
 class ReimageQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final long ROOT_START = 2048;
-  private static final long ROOT_SECTORS = 62 * 2048; // 62 MiB of a 64 MiB golden disk
   private static final Duration CLI = Duration.ofSeconds(120);
   /** PXE, kernel, JVM start, 64 MiB by multicast and the identity step, all under TCG, two VMs at once. */
   private static final Duration SESSION = Duration.ofMinutes(15);
   private static final List<MacAddress> MACS = List.of(MacAddress.parse("52:54:00:55:00:01"), MacAddress.parse("52:54:00:55:00:02"));
+  /** SeaBIOS with QEMU's iPXE ROM, and OVMF's own EDK2 PXE (ipxe.efi over TFTP first): both paths a real cluster has. */
+  private static final List<QemuVm.Firmware> FIRMWARE = List.of(QemuVm.Firmware.BIOS_IPXE, QemuVm.Firmware.UEFI_EDK2);
   private static Path repo;
 
   @BeforeAll
@@ -59,7 +60,7 @@ class ReimageQemuIT {
   }
 
   @Test
-  void twoBlankVmsPxeBootAreReimagedWithTheirOwnIdentityAndPowerOff() throws Exception {
+  void aBiosAndAUefiVmPxeBootAreReimagedWithTheirOwnIdentityAndPowerOff() throws Exception {
     try (Lab lab = Lab.create("reimage", 1)) {
       Path state = Files.createDirectories(lab.dir().resolve("state"));
       String cache = System.getenv().getOrDefault("CLONECAST_TEST_CACHE", "/var/cache/clonecast-test") + "/bootenv";
@@ -70,7 +71,7 @@ class ReimageQemuIT {
       String show = run(CLI, repo.resolve("clonecast").toString(), "bootenv", "show", "--state-dir", state.toString());
       assertTrue(show.contains("kernel_modules=") && show.contains("virtio_net.ko"), show);
 
-      Path golden = goldenDisk(lab.dir());
+      Path golden = GoldenDisk.create(lab.dir(), 8, 7);
       Path config = lab.dir().resolve("clonecast.conf");
       // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
       Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
@@ -99,7 +100,8 @@ class ReimageQemuIT {
       List<QemuVm> vms = new ArrayList<>();
       try {
         for (int i = 0; i < MACS.size(); i++) {
-          vms.add(QemuVm.builder(lab, "vm" + (i + 1)).mac(MACS.get(i)).disk(disks.get(i)).memoryMib(1024).start());
+          vms.add(QemuVm.builder(lab, "vm" + (i + 1)).firmware(FIRMWARE.get(i)).mac(MACS.get(i)).disk(disks.get(i))
+              .memoryMib(1024).start());
         }
         for (QemuVm vm : vms) {
           String done = vm.awaitSerial("clonecast-bootenv: agent done", SESSION);
@@ -124,17 +126,17 @@ class ReimageQemuIT {
       }
 
       // The disks: the golden bytes outside the identity files, each node's own identity.
-      String wantTable = partitions(golden);
-      String wantData = sha(golden, "/home/admin/dataset.bin", lab.dir());
+      String wantTable = GoldenDisk.partitions(golden);
+      String wantData = GoldenDisk.sha(golden, GoldenDisk.DATA, lab.dir());
       List<String> keys = new ArrayList<>();
       for (int i = 0; i < disks.size(); i++) {
         Path disk = disks.get(i);
-        assertEquals(wantTable, partitions(disk), "the partition table came through");
-        assertEquals(wantData, sha(disk, "/home/admin/dataset.bin", lab.dir()), "the data came through intact");
-        assertEquals("node0" + (i + 1) + "\n", cat(disk, "/etc/hostname"));
-        assertTrue(cat(disk, "/etc/hosts").contains("node0" + (i + 1)), cat(disk, "/etc/hosts"));
-        assertEquals("", cat(disk, "/etc/machine-id"));
-        String key = cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
+        assertEquals(wantTable, GoldenDisk.partitions(disk), "the partition table came through");
+        assertEquals(wantData, GoldenDisk.sha(disk, GoldenDisk.DATA, lab.dir()), "the data came through intact");
+        assertEquals("node0" + (i + 1) + "\n", GoldenDisk.cat(disk, "/etc/hostname"));
+        assertTrue(GoldenDisk.cat(disk, "/etc/hosts").contains("node0" + (i + 1)), GoldenDisk.cat(disk, "/etc/hosts"));
+        assertEquals("", GoldenDisk.cat(disk, "/etc/machine-id"));
+        String key = GoldenDisk.cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
         assertTrue(key.startsWith("ssh-ed25519 "), key);
         keys.add(key.split(" ")[1]);
       }
@@ -168,63 +170,5 @@ class ReimageQemuIT {
     String text = new String(out, StandardCharsets.UTF_8);
     assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + text);
     return text;
-  }
-
-  /** A 64 MiB GPT golden disk: an ext4 root with a Debian-like /etc and 8 MiB of data. */
-  private static Path goldenDisk(Path dir) throws Exception {
-    Path tree = dir.resolve("tree");
-    Files.createDirectories(tree.resolve("etc/ssh"));
-    Files.createDirectories(tree.resolve("home/admin"));
-    Files.writeString(tree.resolve("etc/hostname"), "golden\n");
-    Files.writeString(tree.resolve("etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 golden\n");
-    Files.writeString(tree.resolve("etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
-    Files.writeString(tree.resolve("etc/ssh/ssh_host_ed25519_key"), "golden secret\n");
-    byte[] data = new byte[8 << 20];
-    new java.util.Random(7).nextBytes(data);
-    Files.write(tree.resolve("home/admin/dataset.bin"), data);
-    Path disk = dir.resolve("golden.img");
-    run(CLI, "truncate", "-s", "64M", disk.toString());
-    Process p = new ProcessBuilder("sfdisk", "-q", disk.toString()).redirectErrorStream(true).start();
-    p.getOutputStream().write(("label: gpt\nstart=" + ROOT_START + ", size=" + ROOT_SECTORS
-        + ", type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n").getBytes(StandardCharsets.UTF_8));
-    p.getOutputStream().close();
-    p.getInputStream().readAllBytes();
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-    run(CLI, "mkfs.ext4", "-q", "-F", "-d", tree.toString(), "-E", "offset=" + ROOT_START * 512, disk.toString(), ROOT_SECTORS / 2 + "k");
-    return disk;
-  }
-
-  /** The partitions (start, size, type, UUID) and the disk's GUID; not the sizes of the disks. */
-  private static String partitions(Path disk) throws Exception {
-    StringBuilder sb = new StringBuilder();
-    for (String line : run(CLI, "sfdisk", "--dump", disk.toString()).split("\n")) {
-      if (line.startsWith("label-id:")) sb.append(line.trim()).append('\n');
-      int colon = line.indexOf(" : ");
-      if (colon > 0) sb.append(line.substring(colon + 3).trim()).append('\n');
-    }
-    assertTrue(sb.toString().contains("start="), "no partition in " + disk);
-    return sb.toString();
-  }
-
-  private static String cat(Path disk, String file) throws Exception {
-    String loop = run(CLI, "losetup", "--find", "--show", "--read-only", "--offset", Long.toString(ROOT_START * 512), disk.toString()).trim();
-    try {
-      return run(CLI, "debugfs", "-R", "cat " + file, loop).replaceFirst("(?s)^debugfs [^\\n]*\\n", "");
-    } finally {
-      run(CLI, "losetup", "-d", loop);
-    }
-  }
-
-  private static String sha(Path disk, String file, Path work) throws Exception {
-    Path out = Files.createTempFile(work, "dump", ".bin");
-    String loop = run(CLI, "losetup", "--find", "--show", "--read-only", "--offset", Long.toString(ROOT_START * 512), disk.toString()).trim();
-    try {
-      Files.delete(out);
-      run(CLI, "debugfs", "-R", "dump " + file + " " + out, loop);
-      return run(CLI, "sha256sum", out.toString()).split(" ")[0];
-    } finally {
-      run(CLI, "losetup", "-d", loop);
-      Files.deleteIfExists(out);
-    }
   }
 }

@@ -37,8 +37,6 @@ import org.junit.jupiter.api.Test;
 class SessionLabIT {
   private static final Duration STEP = Duration.ofSeconds(120);
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final long ROOT_START = 2048;
-  private static final long ROOT_SECTORS = 62 * 2048; // 62 MiB of a 64 MiB disk, ending on a MiB boundary
   private static Path repo;
 
   @BeforeAll
@@ -86,54 +84,6 @@ class SessionLabIT {
     return run("ip", "netns", "exec", h.netns(), "cat", "/sys/class/net/eth0/address").trim();
   }
 
-  /** A 64 MiB GPT golden disk: an ext4 root with a Debian-like /etc and 24 MiB of data. */
-  private static Path goldenDisk(Path dir) throws Exception {
-    Path tree = dir.resolve("tree");
-    Files.createDirectories(tree.resolve("etc/ssh"));
-    Files.createDirectories(tree.resolve("home/admin"));
-    Files.writeString(tree.resolve("etc/hostname"), "golden\n");
-    Files.writeString(tree.resolve("etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 golden\n");
-    Files.writeString(tree.resolve("etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
-    Files.writeString(tree.resolve("etc/ssh/ssh_host_ed25519_key"), "golden secret\n");
-    byte[] data = new byte[24 << 20];
-    new java.util.Random(5).nextBytes(data);
-    Files.write(tree.resolve("home/admin/dataset.bin"), data);
-    Path disk = dir.resolve("golden.img");
-    run("truncate", "-s", "64M", disk.toString());
-    Process p = new ProcessBuilder("sfdisk", "-q", disk.toString()).redirectErrorStream(true).start();
-    p.getOutputStream().write(("label: gpt\nstart=" + ROOT_START + ", size=" + ROOT_SECTORS
-        + ", type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n").getBytes());
-    p.getOutputStream().close();
-    p.getInputStream().readAllBytes();
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-    run("mkfs.ext4", "-q", "-F", "-d", tree.toString(), "-E", "offset=" + ROOT_START * 512, disk.toString(), ROOT_SECTORS / 2 + "k");
-    return disk;
-  }
-
-  /** A file of the written root filesystem, read with debugfs through a read-only loop device. */
-  private static String cat(Path disk, String file) throws Exception {
-    String loop = run("losetup", "--find", "--show", "--read-only", "--offset", Long.toString(ROOT_START * 512), disk.toString()).trim();
-    try {
-      return run("debugfs", "-R", "cat " + file, loop).replaceFirst("(?s)^debugfs [^\\n]*\\n", "");
-    } finally {
-      run("losetup", "-d", loop);
-    }
-  }
-
-  /** SHA-256 of a file of the root filesystem, dumped with debugfs. */
-  private static String sha(Path disk, String file, Path work) throws Exception {
-    Path out = Files.createTempFile(work, "dump", ".bin");
-    String loop = run("losetup", "--find", "--show", "--read-only", "--offset", Long.toString(ROOT_START * 512), disk.toString()).trim();
-    try {
-      Files.delete(out);
-      run("debugfs", "-R", "dump " + file + " " + out, loop);
-      return run("sha256sum", out.toString()).split(" ")[0];
-    } finally {
-      run("losetup", "-d", loop);
-      Files.deleteIfExists(out);
-    }
-  }
-
   private static List<String> agent(Daemon d, String... extra) {
     List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast-agent").toString(), "auto",
         "--server", "http://" + Lab.SERVER_IP + ":" + d.port(), "--interface", Lab.IFACE, "--join-timeout", "90"));
@@ -151,7 +101,7 @@ class SessionLabIT {
   void twoNodesReimagedAndOneWithATooSmallDiskFails() throws Exception {
     String smallLoop = null;
     try (Lab lab = Lab.create("session", 3)) {
-      Path golden = goldenDisk(lab.dir());
+      Path golden = GoldenDisk.create(lab.dir(), 24, 5);
       Daemon d = serve(lab);
       cli(lab, d, 0, "image", "add", "golden", golden.toString());
 
@@ -185,14 +135,14 @@ class SessionLabIT {
       assertTrue(agents.get(2).log().contains("too small"), agents.get(2).log());
 
       // The written disks: the golden data, each node's own name and key, no machine-id.
-      String wantData = sha(golden, "/home/admin/dataset.bin", lab.dir());
+      String wantData = GoldenDisk.sha(golden, "/home/admin/dataset.bin", lab.dir());
       List<String> keys = new ArrayList<>();
       for (int i = 1; i <= 2; i++) {
         Path disk = disks.get(lab.agent(i));
-        assertEquals("node0" + i + "\n", cat(disk, "/etc/hostname"));
-        assertEquals("", cat(disk, "/etc/machine-id"));
-        assertEquals(wantData, sha(disk, "/home/admin/dataset.bin", lab.dir()), "the data came through intact");
-        String key = cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
+        assertEquals("node0" + i + "\n", GoldenDisk.cat(disk, "/etc/hostname"));
+        assertEquals("", GoldenDisk.cat(disk, "/etc/machine-id"));
+        assertEquals(wantData, GoldenDisk.sha(disk, "/home/admin/dataset.bin", lab.dir()), "the data came through intact");
+        String key = GoldenDisk.cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
         assertTrue(key.startsWith("ssh-ed25519 "), key);
         keys.add(key.split(" ")[1]);
       }
@@ -229,7 +179,7 @@ class SessionLabIT {
   @Test
   void aNodePoweredOffMidSessionFailsAndTheSessionEnds() throws Exception {
     try (Lab lab = Lab.create("sessionkill", 2)) {
-      Path golden = goldenDisk(lab.dir());
+      Path golden = GoldenDisk.create(lab.dir(), 24, 5);
       Daemon d = serve(lab);
       cli(lab, d, 0, "image", "add", "golden", golden.toString());
       Map<Host, Path> disks = new HashMap<>();

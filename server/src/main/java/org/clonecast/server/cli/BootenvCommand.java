@@ -1,6 +1,7 @@
 package org.clonecast.server.cli;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,6 +36,8 @@ public final class BootenvCommand implements Runnable {
         "STATE-DIR/bootenv/current, which 'clonecast serve' hands to nodes marked for re-imaging.",
         "Cached by versions: a rebuild with nothing new takes seconds. Run as root (apt-get download, depmod)."})
   static final class Build implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/var/lib/clonecast",
         description = "The daemon's state directory (default: ${DEFAULT-VALUE}).")
     Path stateDir;
@@ -60,9 +63,14 @@ public final class BootenvCommand implements Runnable {
           List.of("clonecast-agent.jar", "../../client-agent/target/clonecast-agent.jar"), "--agent-jar");
       BootenvInstaller installer = new BootenvInstaller(s, a, Optional.ofNullable(jdk));
       try {
-        Path built = installer.buildAndInstall(stateDir, Optional.ofNullable(cache), line -> System.err.println(line));
-        System.out.println("clonecast bootenv: installed " + BootenvInstaller.currentDir(stateDir) + " -> " + built);
-        System.out.print(Files.readString(built.resolve("manifest")));
+        PrintWriter err = spec.commandLine().getErr();
+        Path built = installer.buildAndInstall(stateDir, Optional.ofNullable(cache), line -> {
+          err.println(line);
+          err.flush();
+        });
+        PrintWriter out = spec.commandLine().getOut();
+        out.println("clonecast bootenv: installed " + BootenvInstaller.currentDir(stateDir) + " -> " + built);
+        out.print(Files.readString(built.resolve("manifest")));
         return ExitCodes.OK;
       } catch (BootenvInstaller.BootenvException e) {
         throw new CliException(ExitCodes.FAILED, e.getMessage());
@@ -73,6 +81,8 @@ public final class BootenvCommand implements Runnable {
   @Command(name = "show", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
       description = "Print the installed netboot environment's manifest (versions, sizes, drivers); exit 1 when there is none.")
   static final class Show implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/var/lib/clonecast",
         description = "The daemon's state directory (default: ${DEFAULT-VALUE}).")
     Path stateDir;
@@ -84,9 +94,10 @@ public final class BootenvCommand implements Runnable {
         throw new CliException(ExitCodes.FAILED, "no netboot environment in " + current
             + "; nodes marked for re-imaging boot their local disk until 'clonecast bootenv build --state-dir " + stateDir + "' installs one");
       }
-      System.out.println("clonecast bootenv: " + current + " -> " + current.toRealPath());
+      PrintWriter out = spec.commandLine().getOut();
+      out.println("clonecast bootenv: " + current + " -> " + current.toRealPath());
       Path manifest = current.resolve("manifest");
-      System.out.print(Files.isRegularFile(manifest) ? Files.readString(manifest) : "(installed by hand: no manifest)\n");
+      out.print(Files.isRegularFile(manifest) ? Files.readString(manifest) : "(installed by hand: no manifest)\n");
       return ExitCodes.OK;
     }
   }

@@ -33,13 +33,15 @@ class HttpServerTest {
   HttpServer server;
   String token;
   byte[] file;
+  NodeStore nodes;
+  EventLog events;
   final HttpClient client = HttpClient.newHttpClient();
 
   @BeforeEach
   void start() throws Exception {
     db = Database.open(dir);
-    NodeStore nodes = new NodeStore(db, Clock.systemUTC());
-    EventLog events = new EventLog(db, Clock.systemUTC());
+    nodes = new NodeStore(db, Clock.systemUTC());
+    events = new EventLog(db, Clock.systemUTC());
     Path ipxe = Files.createDirectories(dir.resolve("ipxe"));
     file = new byte[100_000];
     Arrays.fill(file, 50_000, 100_000, (byte) 7);
@@ -120,6 +122,29 @@ class HttpServerTest {
     assertEquals(404, send("127.0.0.2", "GET", "/boot/files/../api-token", null, null).statusCode());
     assertEquals(404, send("127.0.0.2", "GET", "/boot/files/.hidden", null, null).statusCode());
     assertEquals(404, send("127.0.0.2", "GET", "/bootenv/vmlinuz", null, null).statusCode());
+  }
+
+  /**
+   * A marked node boots its disk while no netboot environment is installed, and the event says what
+   * to run; once {@code bootenv/current} is a link to a build (as {@code clonecast bootenv build}
+   * leaves it), the same node netboots and the files are served through the link.
+   */
+  @Test
+  void aMarkedNodeNetbootsOnlyOnceTheEnvironmentIsInstalled() throws Exception {
+    String auth = "Bearer " + token;
+    assertEquals(201, send("127.0.0.1", "POST", "/api/v1/nodes", "{\"mac\":\"52:54:00:00:00:05\",\"name\":\"node05\"}", auth).statusCode());
+    assertEquals(200, send("127.0.0.1", "PATCH", "/api/v1/nodes/52:54:00:00:00:05", "{\"action\":\"reimage\"}", auth).statusCode());
+    HttpResponse<String> before = send("127.0.0.2", "GET", "/boot/52:54:00:00:00:05.ipxe", null, null);
+    assertTrue(before.body().contains("not ready on the server"), before.body());
+    assertTrue(events.recent(5).stream().anyMatch(e -> e.toString().contains("run clonecast bootenv build")), events.recent(5).toString());
+
+    Path build = Files.createDirectories(dir.resolve("cache/k1"));
+    Files.writeString(build.resolve("vmlinuz"), "kernel");
+    Files.writeString(build.resolve("initramfs.zst"), "initrd");
+    Files.createSymbolicLink(dir.resolve("bootenv"), Path.of("cache/k1"));
+    HttpResponse<String> after = send("127.0.0.2", "GET", "/boot/52:54:00:00:00:05.ipxe", null, null);
+    assertTrue(after.body().contains("/bootenv/vmlinuz") && after.body().contains("clonecast.mac=52:54:00:00:00:05"), after.body());
+    assertEquals("kernel", send("127.0.0.2", "GET", "/bootenv/vmlinuz", null, null).body());
   }
 
   @Test
