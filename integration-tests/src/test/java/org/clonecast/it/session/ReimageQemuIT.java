@@ -162,7 +162,7 @@ class ReimageQemuIT {
     return new Result(rc, p.log());
   }
 
-  /** Runs a host command (no network); returns its output; fails unless it exits 0 within {@code bound}. */
+  /** Runs a command in the host namespace (the bootenv build fetches the kernel package there); fails unless it exits 0. */
   private static String run(Duration bound, String... cmd) throws IOException, InterruptedException {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     byte[] out = p.getInputStream().readAllBytes();

@@ -71,6 +71,7 @@ public final class BootenvCommand implements Runnable {
         PrintWriter out = spec.commandLine().getOut();
         out.println("clonecast bootenv: installed " + BootenvInstaller.currentDir(stateDir) + " -> " + built);
         out.print(Files.readString(built.resolve("manifest")));
+        out.flush(); // print does not flush, and main exits straight after
         return ExitCodes.OK;
       } catch (BootenvInstaller.BootenvException e) {
         throw new CliException(ExitCodes.FAILED, e.getMessage());
@@ -98,6 +99,7 @@ public final class BootenvCommand implements Runnable {
       out.println("clonecast bootenv: " + current + " -> " + current.toRealPath());
       Path manifest = current.resolve("manifest");
       out.print(Files.isRegularFile(manifest) ? Files.readString(manifest) : "(installed by hand: no manifest)\n");
+      out.flush();
       return ExitCodes.OK;
     }
   }
