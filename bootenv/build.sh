@@ -20,12 +20,12 @@
 # The last line of stdout is the directory holding the result. Progress and errors go to stderr.
 #
 # Needs: apt-get, apt-cache, dpkg-deb, dpkg-query, depmod and modprobe (kmod), cpio, zstd, busybox-static,
-# strip (binutils), ldd, jlink and jdeps (openjdk-17-jdk-headless), sha256sum; an apt-get update'd
+# strip (binutils), ldd, zip, jlink and jdeps (openjdk-17-jdk-headless), sha256sum; an apt-get update'd
 # package list and the network for the first build (the kernel package, about 70 MB).
 set -euo pipefail
 
 # Bump when the initramfs layout, /init or the module list changes: it is part of the cache key.
-FORMAT=3
+FORMAT=4
 
 # Drivers a worker needs to reach the server and its disk. Dependencies are added automatically.
 MODULES=(
@@ -63,8 +63,8 @@ log() {
 [ -n "$agent_jar" ] || die "--agent-jar JAR is required (client-agent/target/clonecast-agent.jar, or /usr/share/clonecast/clonecast-agent.jar)"
 [ -f "$agent_jar" ] || die "agent jar $agent_jar not found; build it with 'mvn -DskipTests install'"
 agent_jar=$(readlink -f "$agent_jar")
-for t in apt-get apt-cache dpkg-deb dpkg-query depmod modprobe cpio zstd strip ldd sha256sum; do
-  command -v "$t" >/dev/null 2>&1 || die "'$t' not found; run scripts/install-deps.sh (packages apt, dpkg, kmod, cpio, zstd, binutils, libc-bin)"
+for t in apt-get apt-cache dpkg-deb dpkg-query depmod modprobe cpio zstd strip ldd sha256sum zip; do
+  command -v "$t" >/dev/null 2>&1 || die "'$t' not found; run scripts/install-deps.sh (packages apt, dpkg, kmod, cpio, zstd, binutils, libc-bin, zip)"
 done
 if [ -z "$jdk" ]; then
   jlink_bin=$(command -v jlink || true)
@@ -193,7 +193,14 @@ for lib in $(libs); do
   strip --strip-unneeded "$root$lib" 2>/dev/null || true
 done
 [ -e "$root/lib64/ld-linux-x86-64.so.2" ] || die "the dynamic loader /lib64/ld-linux-x86-64.so.2 was not found by ldd"
+# The agent jar without its libraries' natives for other systems (zstd-jni ships 19, about 15 MB
+# unpacked): a worker here is Linux on x86-64.
 cp "$agent_jar" "$root/agent.jar"
+foreign=$("$jdk/bin/jar" tf "$agent_jar" | grep -E '\.(so|dll|dylib|jnilib)$' | grep -vE '^linux/amd64/|^META-INF/native/[^/]*x86_64[^/]*\.so$' || true)
+if [ -n "$foreign" ]; then
+  # shellcheck disable=SC2086 # one entry name per word; jar entry names here have no spaces
+  zip -q -d "$root/agent.jar" $foreign || die "zip -d could not drop the foreign natives from the agent jar"
+fi
 
 cat >"$root/etc/hosts" <<'EOF'
 127.0.0.1 localhost

@@ -46,6 +46,7 @@ PACKAGES=(
   strace                  # PackagingIT: every system call the daemon makes is one the unit's filter allows
   kmod                    # bootenv/build.sh: depmod -b and modprobe --show-depends resolve the driver modules
   binutils                # bootenv/build.sh: strip shrinks the JRE's native libraries
+  zip                     # bootenv/build.sh: drops the agent jar's natives for other systems
 )
 
 # command   package that must provide it (checked after the install)
@@ -58,7 +59,7 @@ COMMANDS=(
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
   tftp:tftp-hpa atftp:atftp curl:curl
   udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base
-  depmod:kmod modprobe:kmod strip:binutils jlink:openjdk-17-jdk-headless jdeps:openjdk-17-jdk-headless
+  depmod:kmod modprobe:kmod strip:binutils zip:zip jlink:openjdk-17-jdk-headless jdeps:openjdk-17-jdk-headless
   dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux strace:strace
 )
 

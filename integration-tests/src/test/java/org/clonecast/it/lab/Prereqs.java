@@ -40,6 +40,7 @@ public final class Prereqs {
       Map.entry("jlink", "openjdk-17-jdk-headless"),
       Map.entry("jdeps", "openjdk-17-jdk-headless"),
       Map.entry("strip", "binutils"),
+      Map.entry("zip", "zip"),
       Map.entry("depmod", "kmod"),
       Map.entry("modprobe", "kmod"),
       Map.entry("socat", "socat"),

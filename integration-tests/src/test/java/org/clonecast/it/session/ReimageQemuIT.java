@@ -53,7 +53,7 @@ class ReimageQemuIT {
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("qemu-system-x86_64", "curl", "java", "jlink", "jdeps", "apt-get", "dpkg-deb", "depmod", "modprobe",
-        "cpio", "zstd", "busybox", "strip", "sfdisk", "mkfs.ext4", "debugfs", "losetup");
+        "cpio", "zstd", "busybox", "strip", "zip", "sfdisk", "mkfs.ext4", "debugfs", "losetup");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
     assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
     assertTrue(Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")), "build the jars first (mvn install)");
