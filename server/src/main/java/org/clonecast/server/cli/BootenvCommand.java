@@ -11,8 +11,12 @@ import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.server.boot.BootenvInstaller;
+import org.clonecast.server.config.ConfigException;
+import org.clonecast.server.config.ConfigFile;
+import org.clonecast.server.config.ServeConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code clonecast bootenv ...}: the netboot environment that nodes marked for re-imaging boot. */
@@ -38,9 +42,7 @@ public final class BootenvCommand implements Runnable {
   static final class Build implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/var/lib/clonecast",
-        description = "The daemon's state directory (default: ${DEFAULT-VALUE}).")
-    Path stateDir;
+    @Mixin StateDirOption state;
 
     @Option(names = "--script", paramLabel = "FILE", description = "The build script (default: found beside the installed jar).")
     Path script;
@@ -56,6 +58,7 @@ public final class BootenvCommand implements Runnable {
 
     @Override
     public Integer call() throws IOException, InterruptedException {
+      Path stateDir = state.resolve();
       Path jarDir = installDir();
       Path s = script != null ? script : firstExisting("the build script", jarDir,
           List.of("bootenv/build.sh", "../../bootenv/build.sh"), "--script");
@@ -84,12 +87,11 @@ public final class BootenvCommand implements Runnable {
   static final class Show implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/var/lib/clonecast",
-        description = "The daemon's state directory (default: ${DEFAULT-VALUE}).")
-    Path stateDir;
+    @Mixin StateDirOption state;
 
     @Override
     public Integer call() throws IOException {
+      Path stateDir = state.resolve();
       Path current = BootenvInstaller.currentDir(stateDir);
       if (!BootenvInstaller.ready(current)) {
         throw new CliException(ExitCodes.FAILED, "no netboot environment in " + current
@@ -101,6 +103,25 @@ public final class BootenvCommand implements Runnable {
       out.print(Files.isRegularFile(manifest) ? Files.readString(manifest) : "(installed by hand: no manifest)\n");
       out.flush();
       return ExitCodes.OK;
+    }
+  }
+
+  /** Where the daemon keeps its state: --state-dir, else the config file's state-dir, else the default. */
+  static final class StateDirOption {
+    @Option(names = "--state-dir", paramLabel = "DIR", description = "The daemon's state directory (default: state-dir of --config, else /var/lib/clonecast).")
+    Path stateDir;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "The daemon's config file, for its state-dir (e.g. /etc/clonecast/clonecast.conf).")
+    Path configFile;
+
+    Path resolve() {
+      if (stateDir != null) return stateDir;
+      try {
+        ConfigFile file = configFile == null ? ConfigFile.empty() : ConfigFile.load(configFile);
+        return file.path("state-dir").orElse(ServeConfig.DEFAULT_STATE_DIR);
+      } catch (ConfigException e) {
+        throw new CliException(ExitCodes.USAGE, e.getMessage());
+      }
     }
   }
 

@@ -50,6 +50,17 @@ class BootenvCommandTest {
   }
 
   @Test
+  void theStateDirComesFromTheConfigFileUnlessGiven() throws Exception {
+    Path fromConfig = tmp.resolve("configured");
+    Path config = Files.writeString(tmp.resolve("clonecast.conf"), "state-dir = " + fromConfig + "\n");
+    Run r = run("bootenv", "show", "--config", config.toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().contains("no netboot environment in " + fromConfig.resolve("bootenv/current")), r.err());
+    Run flag = run("bootenv", "show", "--config", config.toString(), "--state-dir", tmp.resolve("flag").toString());
+    assertTrue(flag.err().contains("no netboot environment in " + tmp.resolve("flag/bootenv/current")), flag.err());
+  }
+
+  @Test
   void aMissingAgentJarIsAUsageErrorThatNamesTheFlag() throws Exception {
     Path script = Files.writeString(tmp.resolve("build.sh"), "#!/bin/bash\nexit 0\n");
     Run r = run("bootenv", "build", "--state-dir", tmp.toString(), "--script", script.toString(), "--agent-jar",
