@@ -14,6 +14,7 @@ import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.RouterAdvertiser;
 import org.clonecast.server.http.AgentRoutes;
+import org.clonecast.server.http.DashboardRoutes;
 import org.clonecast.server.http.ImageRoutes;
 import org.clonecast.server.http.Reply;
 import org.clonecast.server.http.SessionRoutes;
@@ -128,6 +129,7 @@ public final class Daemon implements AutoCloseable {
     running.push(sessions);
     new ImageRoutes(images).register(routes);
     new SessionRoutes(sessions).register(routes);
+    new DashboardRoutes(nodes, sessions, events, clock).register(routes);
     new AgentRoutes(sessions, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty()).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
