@@ -36,6 +36,7 @@ import org.clonecast.server.config.ServeConfig;
 import org.clonecast.server.dhcp.DhcpResponder;
 import org.clonecast.server.dhcp.DhcpServer;
 import org.clonecast.server.dhcp.DhcpStats;
+import org.clonecast.server.dhcp.LeaseExpiry;
 import org.clonecast.server.dhcp.LeaseStore;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
@@ -195,6 +196,25 @@ public final class Daemon implements AutoCloseable {
     dhcp = DhcpServer.start(dc, nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, clock);
     running.push(dhcp);
     DaemonMetrics.dhcp(metrics, dhcpStats, leases, clock);
+    if (dns != null && dns.updater().isPresent()) {
+      // A lease that ends takes its records off the site's DNS (one that starts is the inventory's
+      // address change, which the updater already follows).
+      org.clonecast.server.dns.DnsUpdater updater = dns.updater().get();
+      LeaseExpiry expiry = new LeaseExpiry(leases, nodes, clock, updater::leaseEnded);
+      java.util.concurrent.ScheduledExecutorService sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "lease-expiry");
+        t.setDaemon(true);
+        return t;
+      });
+      sweeper.scheduleWithFixedDelay(() -> {
+        try {
+          expiry.sweep();
+        } catch (RuntimeException e) {
+          LOG.warn("dhcp: checking for ended leases failed: {}", e.toString());
+        }
+      }, 0, 10, java.util.concurrent.TimeUnit.SECONDS);
+      running.push(sweeper::shutdownNow);
+    }
   }
 
   /** The DHCP responder's counters (all zero when it is off). */
