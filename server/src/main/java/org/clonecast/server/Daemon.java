@@ -140,6 +140,7 @@ public final class Daemon implements AutoCloseable {
     running.push(http);
     DaemonMetrics.http(metrics, http.stats());
     DaemonMetrics.nodes(metrics, nodes);
+    DaemonMetrics.sessions(metrics, sessions);
     if (config.boot().routerAdvert()) {
       RouterAdvertiser.start(nif).ifPresent(ra -> {
         running.push(ra);

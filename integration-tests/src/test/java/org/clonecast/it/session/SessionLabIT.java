@@ -132,6 +132,15 @@ class SessionLabIT {
           "http://" + Lab.SERVER_IP + ":" + d.port() + "/boot/" + mac(lab.agent(1)) + ".ipxe"), Map.of());
       assertEquals(0, script.waitFor(STEP), script.tail(10));
       assertTrue(script.log().contains("booting the local disk"), script.log());
+      // Prometheus sees the session, what it sent and how much of it was FEC repair.
+      LabProcess metrics = lab.spawn(lab.server(), "metrics", List.of("curl", "-fsS", "http://127.0.0.1:" + d.port() + "/metrics"),
+          Map.of());
+      assertEquals(0, metrics.waitFor(STEP), metrics.tail(10));
+      String page = metrics.log();
+      assertTrue(page.contains("clonecast_sessions{state=\"failed\"} 1\n"), page);
+      assertTrue(page.matches("(?s).*\nclonecast_session_sent_bytes_total \\d{7,}\n.*"), "at least the image's 25 MB:\n" + page);
+      assertTrue(page.contains("clonecast_session_packets_total{kind=\"repair\"} "), page);
+      assertTrue(page.contains("clonecast_nodes{state=\"done\"} 2\n"), page);
     } finally {
       if (smallLoop != null) run("losetup", "-d", smallLoop);
     }
