@@ -132,6 +132,14 @@ class SessionLabIT {
           "http://" + Lab.SERVER_IP + ":" + d.port() + "/boot/" + mac(lab.agent(1)) + ".ipxe"), Map.of());
       assertEquals(0, script.waitFor(STEP), script.tail(10));
       assertTrue(script.log().contains("booting the local disk"), script.log());
+      // The event log tells the story, and the listings have JSON for scripts.
+      String events = cli(lab, d, 0, "events", "--limit", "200");
+      assertTrue(events.contains("session 1: ended failed: 2 of 3 node(s) re-imaged"), events);
+      assertTrue(events.contains("node03") || events.contains("too small"), events);
+      JsonNode sessions = JSON.readTree(cli(lab, d, 0, "session", "list", "--json"));
+      assertEquals("failed", sessions.get(0).path("state").asText(), sessions.toString());
+      JsonNode images = JSON.readTree(cli(lab, d, 0, "image", "list", "--json"));
+      assertEquals("ready", images.get(0).path("state").asText(), images.toString());
       // Prometheus sees the session, what it sent and how much of it was FEC repair.
       LabProcess metrics = lab.spawn(lab.server(), "metrics", List.of("curl", "-fsS", "http://127.0.0.1:" + d.port() + "/metrics"),
           Map.of());
