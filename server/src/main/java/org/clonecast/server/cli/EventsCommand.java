@@ -7,7 +7,6 @@ import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
 import org.clonecast.common.cli.ExitCodes;
-import org.clonecast.server.http.Json;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -46,7 +45,7 @@ public final class EventsCommand implements Callable<Integer> {
 
   private long print(PrintWriter out, JsonNode events, long last) {
     if (json) {
-      if (!events.isEmpty() || !follow) out.println(new String(Json.bytes(events), java.nio.charset.StandardCharsets.UTF_8));
+      if (!events.isEmpty() || !follow) Table.json(out, events);
     } else {
       for (JsonNode e : events) {
         out.printf("%s  %-7s %s%s%s%n", TIME.format(Instant.ofEpochMilli(e.path("time").asLong())), e.path("kind").asText(),
