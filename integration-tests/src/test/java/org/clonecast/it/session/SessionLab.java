@@ -5,29 +5,26 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
 
 /**
- * What the session tests share: the daemon in a lab, its CLI, a golden disk made with sfdisk and
- * mkfs.ext4, and debugfs reads of written disks (no mounting).
+ * What the session tests share: the daemon in a lab, its CLI, a golden disk ({@link GoldenDisks}),
+ * and debugfs reads of written disks (no mounting).
  */
 final class SessionLab {
   static final Duration STEP = Duration.ofSeconds(120);
-  static final long ROOT_START = 2048;
-  /** 62 MiB of a 64 MiB disk, ending on a MiB boundary before the backup GPT. */
-  static final long ROOT_SECTORS = 62 * 2048;
+  static final GoldenDisks DISKS = GoldenDisks.PLAIN;
 
   private SessionLab() {}
 
@@ -52,11 +49,7 @@ final class SessionLab {
   }
 
   static String run(String... cmd) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
-    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + out);
-    return out;
+    return GoldenDisks.run(cmd);
   }
 
   /** Runs the CLI in the server's namespace; returns its output; fails unless it exits {@code rc}. */
@@ -74,26 +67,12 @@ final class SessionLab {
 
   /** A 64 MiB GPT golden disk: an ext4 root with a Debian-like /etc and 24 MiB of data. */
   static Path goldenDisk(Path dir) throws Exception {
-    Path tree = dir.resolve("tree");
-    Files.createDirectories(tree.resolve("etc/ssh"));
+    Path tree = GoldenDisks.goldenTree(dir);
     Files.createDirectories(tree.resolve("home/admin"));
-    Files.writeString(tree.resolve("etc/hostname"), "golden\n");
-    Files.writeString(tree.resolve("etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 golden\n");
-    Files.writeString(tree.resolve("etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
-    Files.writeString(tree.resolve("etc/ssh/ssh_host_ed25519_key"), "golden secret\n");
     byte[] data = new byte[24 << 20];
     new java.util.Random(5).nextBytes(data);
     Files.write(tree.resolve("home/admin/dataset.bin"), data);
-    Path disk = dir.resolve("golden.img");
-    run("truncate", "-s", "64M", disk.toString());
-    Process p = new ProcessBuilder("sfdisk", "-q", disk.toString()).redirectErrorStream(true).start();
-    p.getOutputStream().write(("label: gpt\nstart=" + ROOT_START + ", size=" + ROOT_SECTORS
-        + ", type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n").getBytes());
-    p.getOutputStream().close();
-    p.getInputStream().readAllBytes();
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-    run("mkfs.ext4", "-q", "-F", "-d", tree.toString(), "-E", "offset=" + ROOT_START * 512, disk.toString(), ROOT_SECTORS / 2 + "k");
-    return disk;
+    return DISKS.build(tree, dir.resolve("golden.img"));
   }
 
   /** Enrolls every agent of the lab as node0N in group rack1, writing a blank 64 MiB disk file. */
@@ -110,28 +89,12 @@ final class SessionLab {
     return disks;
   }
 
-  /** A file of the written root filesystem, read with debugfs through a read-only loop device. */
   static String cat(Path disk, String file) throws Exception {
-    String loop = run("losetup", "--find", "--show", "--read-only", "--offset", Long.toString(ROOT_START * 512), disk.toString()).trim();
-    try {
-      return run("debugfs", "-R", "cat " + file, loop).replaceFirst("(?s)^debugfs [^\\n]*\\n", "");
-    } finally {
-      run("losetup", "-d", loop);
-    }
+    return DISKS.cat(disk, file);
   }
 
-  /** SHA-256 of a file of the root filesystem, dumped with debugfs. */
   static String sha(Path disk, String file, Path work) throws Exception {
-    Path out = Files.createTempFile(work, "dump", ".bin");
-    String loop = run("losetup", "--find", "--show", "--read-only", "--offset", Long.toString(ROOT_START * 512), disk.toString()).trim();
-    try {
-      Files.delete(out);
-      run("debugfs", "-R", "dump " + file + " " + out, loop);
-      return run("sha256sum", out.toString()).split(" ")[0];
-    } finally {
-      run("losetup", "-d", loop);
-      Files.deleteIfExists(out);
-    }
+    return DISKS.sha(disk, file, work);
   }
 
   /** {@code clonecast-agent auto} as the netboot environment runs it, pointed at the lab's daemon. */
