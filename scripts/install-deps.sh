@@ -43,6 +43,7 @@ PACKAGES=(
   systemd                 # PackagingIT: systemd-analyze verify and security on the unit
   man-db                  # PackagingIT: man -w finds the pages
   groff-base              # PackagingIT: groff -ww checks the pages render without warnings
+  chromium                # DashboardIT: the live dashboard in a real (headless) browser
   strace                  # PackagingIT: every system call the daemon makes is one the unit's filter allows
   kmod                    # bootenv/build.sh: depmod -b and modprobe --show-depends resolve the driver modules
   binutils                # bootenv/build.sh: strip shrinks the JRE's native libraries
@@ -60,7 +61,7 @@ COMMANDS=(
   tftp:tftp-hpa atftp:atftp curl:curl
   udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base
   depmod:kmod modprobe:kmod strip:binutils zip:zip jlink:openjdk-17-jdk-headless jdeps:openjdk-17-jdk-headless
-  dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux strace:strace
+  dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux strace:strace chromium:chromium
 )
 
 die() {

@@ -14,6 +14,7 @@ import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.RouterAdvertiser;
 import org.clonecast.server.http.AgentRoutes;
+import org.clonecast.server.http.DashboardRoutes;
 import org.clonecast.server.http.ImageRoutes;
 import org.clonecast.server.http.Reply;
 import org.clonecast.server.http.SessionRoutes;
@@ -35,6 +36,7 @@ import org.clonecast.server.config.ServeConfig;
 import org.clonecast.server.dhcp.DhcpResponder;
 import org.clonecast.server.dhcp.DhcpServer;
 import org.clonecast.server.dhcp.DhcpStats;
+import org.clonecast.server.dhcp.LeaseExpiry;
 import org.clonecast.server.dhcp.LeaseStore;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
@@ -128,6 +130,7 @@ public final class Daemon implements AutoCloseable {
     running.push(sessions);
     new ImageRoutes(images).register(routes);
     new SessionRoutes(sessions).register(routes);
+    new DashboardRoutes(nodes, sessions, events, clock).register(routes);
     new AgentRoutes(sessions, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty()).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
@@ -137,6 +140,7 @@ public final class Daemon implements AutoCloseable {
     running.push(http);
     DaemonMetrics.http(metrics, http.stats());
     DaemonMetrics.nodes(metrics, nodes);
+    DaemonMetrics.sessions(metrics, sessions);
     if (config.boot().routerAdvert()) {
       RouterAdvertiser.start(nif).ifPresent(ra -> {
         running.push(ra);
@@ -193,6 +197,25 @@ public final class Daemon implements AutoCloseable {
     dhcp = DhcpServer.start(dc, nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, clock);
     running.push(dhcp);
     DaemonMetrics.dhcp(metrics, dhcpStats, leases, clock);
+    if (dns != null && dns.updater().isPresent()) {
+      // A lease that ends takes its records off the site's DNS (one that starts is the inventory's
+      // address change, which the updater already follows).
+      org.clonecast.server.dns.DnsUpdater updater = dns.updater().get();
+      LeaseExpiry expiry = new LeaseExpiry(leases, nodes, clock, updater::leaseEnded);
+      java.util.concurrent.ScheduledExecutorService sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "lease-expiry");
+        t.setDaemon(true);
+        return t;
+      });
+      sweeper.scheduleWithFixedDelay(() -> {
+        try {
+          expiry.sweep();
+        } catch (RuntimeException e) {
+          LOG.warn("dhcp: checking for ended leases failed: {}", e.toString());
+        }
+      }, 0, 10, java.util.concurrent.TimeUnit.SECONDS);
+      running.push(sweeper::shutdownNow);
+    }
   }
 
   /** The DHCP responder's counters (all zero when it is off). */

@@ -45,6 +45,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "auto",
     mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
     description = {
       "Unattended re-imaging: register with the server, receive the assigned image, write and verify the",
       "disk, fix the node's identity, report. Reads clonecast.server= and clonecast.mac= from /proc/cmdline.",

@@ -20,6 +20,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "identity",
     mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
     description = {
       "Give a cloned disk its own identity: hostname and /etc/hosts, an empty machine-id, a fresh SSH host",
       "key (its public line is printed), no persistent-net rules. Finds the ext2/3/4 root filesystem from the",

@@ -25,6 +25,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "receive",
     mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
     description = {
       "Receive an image from a clonecast sender and write it to a file or block device.",
       "Finds the sender from its announcements on the interface unless --server is given.",

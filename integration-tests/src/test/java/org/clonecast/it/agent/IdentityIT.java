@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Prereqs;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,60 +34,23 @@ class IdentityIT {
     assertTrue(Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")), "build the jars first (mvn install)");
   }
 
-  private static String run(String... cmd) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
-    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + out);
-    return out;
-  }
+  private static final GoldenDisks DISKS = GoldenDisks.WITH_ESP;
 
-  private static final long ROOT_START = 18432;
-  /** 54 MiB: up to the last 1 MiB boundary before the backup GPT, where sfdisk would end it too. */
-  private static final long ROOT_SECTORS = 110592;
+  private static String run(String... cmd) throws IOException, InterruptedException {
+    return GoldenDisks.run(cmd);
+  }
 
   /** 64 MiB GPT disk: an 8 MiB EFI system partition (FAT signature absent: not ext) and an ext4 root. */
   private static Path goldenDisk(Path dir) throws Exception {
-    Path tree = dir.resolve("tree");
-    Files.createDirectories(tree.resolve("etc/ssh"));
-    Files.createDirectories(tree.resolve("etc/udev/rules.d"));
-    Files.writeString(tree.resolve("etc/hostname"), "golden\n");
-    Files.writeString(tree.resolve("etc/hosts"), "127.0.0.1 localhost\n127.0.1.1 golden\n");
-    Files.writeString(tree.resolve("etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
-    Files.writeString(tree.resolve("etc/ssh/ssh_host_ed25519_key"), "golden secret\n");
-    Files.writeString(tree.resolve("etc/ssh/ssh_host_rsa_key"), "golden secret\n");
-    Files.writeString(tree.resolve("etc/udev/rules.d/70-persistent-net.rules"), "# golden MACs\n");
-    Path disk = dir.resolve("disk.img");
-    run("truncate", "-s", "64M", disk.toString());
-    Process p = new ProcessBuilder("sfdisk", "-q", disk.toString()).redirectErrorStream(true).start();
-    p.getOutputStream().write(("label: gpt\nstart=2048, size=16384, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n"
-        + "start=" + ROOT_START + ", size=" + ROOT_SECTORS + ", type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n").getBytes());
-    p.getOutputStream().close();
-    p.getInputStream().readAllBytes();
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-    assertEquals(0, p.exitValue());
-    long rootKiB = ROOT_SECTORS * 512 / 1024;
-    run("mkfs.ext4", "-q", "-F", "-d", tree.toString(), "-E", "offset=" + ROOT_START * 512, disk.toString(), rootKiB + "k");
-    return disk;
+    return DISKS.build(GoldenDisks.goldenTree(dir), dir.resolve("disk.img"));
   }
 
-  /** Reads a file of the root filesystem with debugfs (no mount), through a loop device at the root's offset. */
   private static String cat(Path disk, String file) throws Exception {
-    String loop = run("losetup", "--find", "--show", "--offset", Long.toString(ROOT_START * 512), "--read-only", disk.toString()).trim();
-    try {
-      return run("debugfs", "-R", "cat " + file, loop).replaceFirst("(?s)^debugfs [^\\n]*\\n", "");
-    } finally {
-      run("losetup", "-d", loop);
-    }
+    return DISKS.cat(disk, file);
   }
 
   private static String ls(Path disk, String dirPath) throws Exception {
-    String loop = run("losetup", "--find", "--show", "--offset", Long.toString(ROOT_START * 512), "--read-only", disk.toString()).trim();
-    try {
-      return run("debugfs", "-R", "ls -l " + dirPath, loop);
-    } finally {
-      run("losetup", "-d", loop);
-    }
+    return DISKS.debugfs(disk, "ls -l " + dirPath);
   }
 
   private static String identity(Path disk, String name) throws Exception {

@@ -72,7 +72,8 @@ public final class Prereqs {
       Map.entry("groff", "groff-base"),
       Map.entry("setpriv", "util-linux"),
       Map.entry("getent", "libc-bin"),
-      Map.entry("strace", "strace"));
+      Map.entry("strace", "strace"),
+      Map.entry("chromium", "chromium"));
 
   /** Root's tools live in the sbin directories, which a non-login PATH may lack. */
   private static final List<String> EXTRA_DIRS = List.of("/usr/local/sbin", "/usr/sbin", "/sbin");

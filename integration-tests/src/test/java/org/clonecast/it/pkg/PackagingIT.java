@@ -64,6 +64,12 @@ class PackagingIT {
       fail("the clonecast package is installed on this machine (" + status.strip() + "); this test installs and purges"
           + " it, which would delete that installation's state: remove it first (dpkg --purge clonecast)");
     }
+    for (Path dir : List.of(STATE, Path.of("/var/cache/clonecast"), Path.of("/etc/clonecast"))) {
+      if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+        fail(dir + " exists but the package is not installed; purging the test's installation would delete it:"
+            + " move it away first if it is yours");
+      }
+    }
     if (run(Duration.ofSeconds(30), "getent", "passwd", "clonecast").exit() == 0) {
       fail("a user 'clonecast' exists but the package is not installed; purging the test's installation would delete"
           + " it: remove it first (userdel clonecast) if it is a leftover");

@@ -71,8 +71,21 @@ class PxeBootIT {
    */
   @Test
   void proxyDhcpBesideAPlainDhcpServerBootsBiosIpxe() throws IOException {
-    MacAddress mac = MacAddress.parse("52:54:00:77:00:03");
-    try (Lab lab = Lab.create("pxeproxy", 1)) {
+    bootsInProxyMode("pxeproxy", QemuVm.Firmware.BIOS_IPXE, MacAddress.parse("52:54:00:77:00:03"));
+  }
+
+  /**
+   * EDK2's own PXE beside a site DHCP server: clonecast's proxy offer carries no address and no
+   * file, EDK2 asks its port 4011 for the boot file (PXE 2.1 boot server discovery), gets
+   * ipxe.efi over TFTP, and iPXE then finds its script through the proxy too.
+   */
+  @Test
+  void proxyDhcpBesideAPlainDhcpServerBootsUefiEdk2ThroughPort4011() throws IOException {
+    bootsInProxyMode("pxeproxyu", QemuVm.Firmware.UEFI_EDK2, MacAddress.parse("52:54:00:77:00:04"));
+  }
+
+  private static void bootsInProxyMode(String tag, QemuVm.Firmware firmware, MacAddress mac) throws IOException {
+    try (Lab lab = Lab.create(tag, 1)) {
       Host site = lab.agent(1);
       lab.spawn(site, "site-dhcp", List.of("dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
           "--user=root", "--interface=" + Lab.IFACE, "--log-dhcp",
@@ -80,10 +93,14 @@ class PxeBootIT {
           "--dhcp-leasefile=" + lab.dir().resolve("site-dhcp.leases"),
           "--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h"), Map.of());
       serve(lab, mac, "--dhcp", "proxy");
-      String line = boot(lab, QemuVm.Firmware.BIOS_IPXE, mac);
+      String line = boot(lab, firmware, mac);
       // The address came from the site's server: clonecast in proxy mode never hands one out.
       String leases = Files.readString(lab.dir().resolve("site-dhcp.leases"));
       assertTrue(leases.contains(mac.toString()), "site DHCP leased nothing to " + mac + ": " + leases + "\n" + line);
+      if (firmware == QemuVm.Firmware.UEFI_EDK2) {
+        String log = Files.readString(lab.dir().resolve("clonecast.log"));
+        assertTrue(log.contains(mac + ": boot server ACK on 4011: ipxe.efi"), "EDK2 took its file from port 4011:\n" + log);
+      }
     }
   }
 

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
+import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.Prereqs;
@@ -47,6 +48,8 @@ class ReimageQemuIT {
   private static final List<MacAddress> MACS = List.of(MacAddress.parse("52:54:00:55:00:01"), MacAddress.parse("52:54:00:55:00:02"));
   /** SeaBIOS with QEMU's iPXE ROM, and OVMF's own EDK2 PXE (ipxe.efi over TFTP first): both paths a real cluster has. */
   private static final List<QemuVm.Firmware> FIRMWARE = List.of(QemuVm.Firmware.BIOS_IPXE, QemuVm.Firmware.UEFI_EDK2);
+  /** The data file of {@link SessionLab#goldenDisk}. */
+  private static final String DATA = "/home/admin/dataset.bin";
   private static Path repo;
 
   @BeforeAll
@@ -71,7 +74,7 @@ class ReimageQemuIT {
       String show = run(CLI, repo.resolve("clonecast").toString(), "bootenv", "show", "--state-dir", state.toString());
       assertTrue(show.contains("kernel_modules=") && show.contains("virtio_net.ko"), show);
 
-      Path golden = GoldenDisk.create(lab.dir(), 8, 7);
+      Path golden = SessionLab.goldenDisk(lab.dir());
       Path config = lab.dir().resolve("clonecast.conf");
       // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
       Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
@@ -126,19 +129,21 @@ class ReimageQemuIT {
       }
 
       // The disks: the golden bytes outside the identity files, each node's own identity.
-      String wantTable = GoldenDisk.partitions(golden);
-      String wantData = GoldenDisk.sha(golden, GoldenDisk.DATA, lab.dir());
+      String wantTable = partitions(golden);
+      String wantData = SessionLab.sha(golden, DATA, lab.dir());
       List<String> keys = new ArrayList<>();
       for (int i = 0; i < disks.size(); i++) {
         Path disk = disks.get(i);
-        assertEquals(wantTable, GoldenDisk.partitions(disk), "the partition table came through");
-        assertEquals(wantData, GoldenDisk.sha(disk, GoldenDisk.DATA, lab.dir()), "the data came through intact");
-        assertEquals("node0" + (i + 1) + "\n", GoldenDisk.cat(disk, "/etc/hostname"));
-        assertTrue(GoldenDisk.cat(disk, "/etc/hosts").contains("node0" + (i + 1)), GoldenDisk.cat(disk, "/etc/hosts"));
-        assertEquals("", GoldenDisk.cat(disk, "/etc/machine-id"));
-        String key = GoldenDisk.cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
+        assertEquals(wantTable, partitions(disk), "the partition table came through");
+        assertEquals(wantData, SessionLab.sha(disk, DATA, lab.dir()), "the data came through intact");
+        assertEquals("node0" + (i + 1) + "\n", SessionLab.cat(disk, "/etc/hostname"));
+        assertTrue(SessionLab.cat(disk, "/etc/hosts").contains("node0" + (i + 1)), SessionLab.cat(disk, "/etc/hosts"));
+        assertEquals("", SessionLab.cat(disk, "/etc/machine-id"));
+        String key = SessionLab.cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
         assertTrue(key.startsWith("ssh-ed25519 "), key);
         keys.add(key.split(" ")[1]);
+        String rules = SessionLab.DISKS.debugfs(disk, "ls -l /etc/udev/rules.d");
+        assertTrue(!rules.contains("70-persistent-net.rules"), "the golden MACs' interface names are gone: " + rules);
       }
       assertNotEquals(keys.get(0), keys.get(1), "every node has its own SSH host key");
     }
@@ -160,6 +165,18 @@ class ReimageQemuIT {
     LabProcess p = lab.spawn(lab.server(), name, List.of(cmd), Map.of());
     int rc = p.waitFor(bound);
     return new Result(rc, p.log());
+  }
+
+  /** The disk's GUID and its partitions (start, size, type, UUID), not the disk's size. */
+  private static String partitions(Path disk) throws Exception {
+    StringBuilder sb = new StringBuilder();
+    for (String line : GoldenDisks.run("sfdisk", "--dump", disk.toString()).split("\n")) {
+      if (line.startsWith("label-id:")) sb.append(line.trim()).append('\n');
+      int colon = line.indexOf(" : ");
+      if (colon > 0) sb.append(line.substring(colon + 3).trim()).append('\n');
+    }
+    assertTrue(sb.toString().contains("start="), "no partition in " + disk);
+    return sb.toString();
   }
 
   /** Runs a command in the host namespace (the bootenv build fetches the kernel package there); fails unless it exits 0. */

@@ -1,6 +1,16 @@
 package org.clonecast.it.session;
 
 import static org.awaitility.Awaitility.await;
+import static org.clonecast.it.session.SessionLab.STEP;
+import static org.clonecast.it.session.SessionLab.agent;
+import static org.clonecast.it.session.SessionLab.cat;
+import static org.clonecast.it.session.SessionLab.cli;
+import static org.clonecast.it.session.SessionLab.enrollAll;
+import static org.clonecast.it.session.SessionLab.goldenDisk;
+import static org.clonecast.it.session.SessionLab.mac;
+import static org.clonecast.it.session.SessionLab.run;
+import static org.clonecast.it.session.SessionLab.serve;
+import static org.clonecast.it.session.SessionLab.sha;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,7 +18,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,14 +25,12 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
+import org.clonecast.it.session.SessionLab.Daemon;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -35,7 +42,6 @@ import org.junit.jupiter.api.Test;
  * The written disks are read back with debugfs.
  */
 class SessionLabIT {
-  private static final Duration STEP = Duration.ofSeconds(120);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static Path repo;
 
@@ -45,50 +51,6 @@ class SessionLabIT {
     Prereqs.require("ip", "nft", "tc", "java", "curl", "sfdisk", "mkfs.ext4", "debugfs", "losetup", "mount");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
     assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
-  }
-
-  /** The daemon, and the environment that points the CLI at it. */
-  private record Daemon(LabProcess process, int port, Map<String, String> env) {}
-
-  private static Daemon serve(Lab lab) throws IOException {
-    Path state = Files.createDirectories(lab.dir().resolve("state"));
-    LabProcess p = lab.spawn(lab.server(), "serve", List.of(repo.resolve("clonecast").toString(), "serve", "--interface", Lab.IFACE,
-        "--state-dir", state.toString(), "--http-port", "0", "--dhcp", "off", "--no-tftp"), Map.of());
-    Pattern ready = Pattern.compile("clonecast serve: ready on .* http port (\\d+)");
-    await().atMost(Duration.ofSeconds(60)).until(() -> ready.matcher(p.log()).find() || !p.isAlive());
-    Matcher m = ready.matcher(p.log());
-    assertTrue(m.find(), "the daemon did not start:\n" + p.tail(30));
-    int port = Integer.parseInt(m.group(1));
-    return new Daemon(p, port, Map.of("CLONECAST_SERVER", "http://127.0.0.1:" + port,
-        "CLONECAST_TOKEN_FILE", state.resolve("api-token").toString()));
-  }
-
-  private static String run(String... cmd) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
-    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + out);
-    return out;
-  }
-
-  /** Runs the CLI in the server's namespace; returns its output; fails unless it exits {@code rc}. */
-  private static String cli(Lab lab, Daemon d, int rc, String... args) {
-    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
-    cmd.addAll(List.of(args));
-    LabProcess p = lab.spawn(lab.server(), "cli-" + args[0] + "-" + args[1], cmd, d.env());
-    assertEquals(rc, p.waitFor(STEP), String.join(" ", args) + ":\n" + p.tail(30));
-    return p.log();
-  }
-
-  private static String mac(Host h) throws IOException, InterruptedException {
-    return run("ip", "netns", "exec", h.netns(), "cat", "/sys/class/net/eth0/address").trim();
-  }
-
-  private static List<String> agent(Daemon d, String... extra) {
-    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast-agent").toString(), "auto",
-        "--server", "http://" + Lab.SERVER_IP + ":" + d.port(), "--interface", Lab.IFACE, "--join-timeout", "90"));
-    cmd.addAll(List.of(extra));
-    return cmd;
   }
 
   /**
@@ -101,7 +63,7 @@ class SessionLabIT {
   void twoNodesReimagedAndOneWithATooSmallDiskFails() throws Exception {
     String smallLoop = null;
     try (Lab lab = Lab.create("session", 3)) {
-      Path golden = GoldenDisk.create(lab.dir(), 24, 5);
+      Path golden = goldenDisk(lab.dir());
       Daemon d = serve(lab);
       cli(lab, d, 0, "image", "add", "golden", golden.toString());
 
@@ -135,14 +97,14 @@ class SessionLabIT {
       assertTrue(agents.get(2).log().contains("too small"), agents.get(2).log());
 
       // The written disks: the golden data, each node's own name and key, no machine-id.
-      String wantData = GoldenDisk.sha(golden, "/home/admin/dataset.bin", lab.dir());
+      String wantData = sha(golden, "/home/admin/dataset.bin", lab.dir());
       List<String> keys = new ArrayList<>();
       for (int i = 1; i <= 2; i++) {
         Path disk = disks.get(lab.agent(i));
-        assertEquals("node0" + i + "\n", GoldenDisk.cat(disk, "/etc/hostname"));
-        assertEquals("", GoldenDisk.cat(disk, "/etc/machine-id"));
-        assertEquals(wantData, GoldenDisk.sha(disk, "/home/admin/dataset.bin", lab.dir()), "the data came through intact");
-        String key = GoldenDisk.cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
+        assertEquals("node0" + i + "\n", cat(disk, "/etc/hostname"));
+        assertEquals("", cat(disk, "/etc/machine-id"));
+        assertEquals(wantData, sha(disk, "/home/admin/dataset.bin", lab.dir()), "the data came through intact");
+        String key = cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
         assertTrue(key.startsWith("ssh-ed25519 "), key);
         keys.add(key.split(" ")[1]);
       }
@@ -170,6 +132,23 @@ class SessionLabIT {
           "http://" + Lab.SERVER_IP + ":" + d.port() + "/boot/" + mac(lab.agent(1)) + ".ipxe"), Map.of());
       assertEquals(0, script.waitFor(STEP), script.tail(10));
       assertTrue(script.log().contains("booting the local disk"), script.log());
+      // The event log tells the story, and the listings have JSON for scripts.
+      String events = cli(lab, d, 0, "events", "--limit", "200");
+      assertTrue(events.contains("session 1: ended failed: 2 of 3 node(s) re-imaged"), events);
+      assertTrue(events.contains("node03") || events.contains("too small"), events);
+      JsonNode sessions = JSON.readTree(cli(lab, d, 0, "session", "list", "--json"));
+      assertEquals("failed", sessions.get(0).path("state").asText(), sessions.toString());
+      JsonNode images = JSON.readTree(cli(lab, d, 0, "image", "list", "--json"));
+      assertEquals("ready", images.get(0).path("state").asText(), images.toString());
+      // Prometheus sees the session, what it sent and how much of it was FEC repair.
+      LabProcess metrics = lab.spawn(lab.server(), "metrics", List.of("curl", "-fsS", "http://127.0.0.1:" + d.port() + "/metrics"),
+          Map.of());
+      assertEquals(0, metrics.waitFor(STEP), metrics.tail(10));
+      String page = metrics.log();
+      assertTrue(page.contains("clonecast_sessions{state=\"failed\"} 1\n"), page);
+      assertTrue(page.matches("(?s).*\nclonecast_session_sent_bytes_total \\d{7,}\n.*"), "at least the image's 25 MB:\n" + page);
+      assertTrue(page.contains("clonecast_session_packets_total{kind=\"repair\"} "), page);
+      assertTrue(page.contains("clonecast_nodes{state=\"done\"} 2\n"), page);
     } finally {
       if (smallLoop != null) run("losetup", "-d", smallLoop);
     }
@@ -179,18 +158,10 @@ class SessionLabIT {
   @Test
   void aNodePoweredOffMidSessionFailsAndTheSessionEnds() throws Exception {
     try (Lab lab = Lab.create("sessionkill", 2)) {
-      Path golden = GoldenDisk.create(lab.dir(), 24, 5);
+      Path golden = goldenDisk(lab.dir());
       Daemon d = serve(lab);
       cli(lab, d, 0, "image", "add", "golden", golden.toString());
-      Map<Host, Path> disks = new HashMap<>();
-      for (int i = 1; i <= 2; i++) {
-        Host h = lab.agent(i);
-        cli(lab, d, 0, "node", "add", mac(h), "--name", "node0" + i, "--group", "rack1");
-        Path disk = lab.dir().resolve("disk-" + h.name() + ".img");
-        run("truncate", "-s", "64M", disk.toString());
-        disks.put(h, disk);
-        cli(lab, d, 0, "node", "set", mac(h), "--target-disk", disk.toString());
-      }
+      enrollAll(lab, d);
       Host victim = lab.agent(2);
       lab.rateLimit(victim, 10); // slow enough (~30 s for the image) to be caught mid-transfer
       cli(lab, d, 0, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "60");

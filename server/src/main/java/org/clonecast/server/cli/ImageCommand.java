@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
  */
 @Command(
     name = "image",
-    mixinStandardHelpOptions = true,
+    mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
     description = "Create, inspect, verify and extract chunked disk images (.cci).",
     subcommands = {ImageCreateCommand.class, ImageInfoCommand.class, ImageVerifyCommand.class, ImageExtractCommand.class,
       ImageStoreCommands.Add.class, ImageStoreCommands.ListImages.class, ImageStoreCommands.Remove.class})

@@ -22,7 +22,7 @@ import picocli.CommandLine.Parameters;
  * {@code clonecast image create SRC -o OUT.cci}: chunk, compress and hash a disk or raw file.
  * Not thread-safe: one instance per command line.
  */
-@Command(name = "create", mixinStandardHelpOptions = true,
+@Command(name = "create", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
     description = "Create a chunked image from a raw disk image file or a block device.")
 public final class ImageCreateCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -20,7 +20,7 @@ import picocli.CommandLine.Parameters;
  * file gets holes for zero chunks; a block device is written in place. Not thread-safe: one
  * instance per command line.
  */
-@Command(name = "extract", mixinStandardHelpOptions = true,
+@Command(name = "extract", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
     description = "Write an image back out as a raw disk image file or onto a block device.")
 public final class ImageExtractCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -18,7 +18,7 @@ import picocli.CommandLine.Parameters;
  * {@code clonecast image info IMG [--json]}: what an image holds, from its manifest. Not
  * thread-safe: one instance per command line.
  */
-@Command(name = "info", mixinStandardHelpOptions = true, description = "Show an image's id, sizes, chunk counts and hash.")
+@Command(name = "info", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, description = "Show an image's id, sizes, chunk counts and hash.")
 public final class ImageInfoCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

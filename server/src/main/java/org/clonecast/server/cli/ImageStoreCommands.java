@@ -12,7 +12,6 @@ import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
-import org.clonecast.server.http.Json;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -83,7 +82,7 @@ final class ImageStoreCommands {
       JsonNode images = server.client().get("/api/v1/images");
       PrintWriter out = spec.commandLine().getOut();
       if (json) {
-        out.println(new String(Json.bytes(images), java.nio.charset.StandardCharsets.UTF_8));
+        Table.json(out, images);
         return ExitCodes.OK;
       }
       List<String[]> rows = new ArrayList<>();

@@ -15,7 +15,7 @@ import picocli.CommandLine.Parameters;
  * and the whole-image SHA-256. Exit 0 when good; {@link org.clonecast.common.cli.ExitCodes#FAILED}
  * naming the first bad chunk otherwise. Not thread-safe: one instance per command line.
  */
-@Command(name = "verify", mixinStandardHelpOptions = true, description = "Check every chunk of an image against its hash.")
+@Command(name = "verify", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, description = "Check every chunk of an image against its hash.")
 public final class ImageVerifyCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

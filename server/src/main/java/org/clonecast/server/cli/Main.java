@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       NodeCommand.class,
       ImageCommand.class,
       SessionCommand.class,
+      EventsCommand.class,
       SendCommand.class,
       BootenvCommand.class,
       CommandLine.HelpCommand.class

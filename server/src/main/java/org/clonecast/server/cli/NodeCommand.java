@@ -9,7 +9,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
-import org.clonecast.server.http.Json;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -79,7 +78,7 @@ public final class NodeCommand implements Runnable {
       JsonNode nodes = server.client().get("/api/v1/nodes");
       PrintWriter out = spec.commandLine().getOut();
       if (json) {
-        out.println(new String(Json.bytes(nodes), java.nio.charset.StandardCharsets.UTF_8));
+        Table.json(out, nodes);
         return ExitCodes.OK;
       }
       List<String[]> rows = new ArrayList<>();

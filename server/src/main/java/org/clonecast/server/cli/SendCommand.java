@@ -32,7 +32,7 @@ import picocli.CommandLine.Parameters;
 /** {@code clonecast send}: multicast one image to every receiver that joins. */
 @Command(
     name = "send",
-    mixinStandardHelpOptions = true,
+    mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
     description = {
       "Multicast an image to every clonecast-agent that joins on the interface's network.",
       "IMAGE is a .cci image, or a raw file or block device (chunked and compressed first).",

@@ -13,7 +13,6 @@ import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
-import org.clonecast.server.http.Json;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -93,7 +92,7 @@ public final class SessionCommand implements Runnable {
       JsonNode sessions = server.client().get("/api/v1/sessions?limit=" + limit);
       PrintWriter out = spec.commandLine().getOut();
       if (json) {
-        out.println(new String(Json.bytes(sessions), java.nio.charset.StandardCharsets.UTF_8));
+        Table.json(out, sessions);
         return ExitCodes.OK;
       }
       List<String[]> rows = new ArrayList<>();

@@ -7,6 +7,12 @@ import java.util.List;
 final class Table {
   private Table() {}
 
+  /** Prints {@code value} as the API's JSON (what {@code --json} asks for of every listing). */
+  static void json(PrintWriter out, Object value) {
+    out.println(new String(org.clonecast.server.http.Json.bytes(value), java.nio.charset.StandardCharsets.UTF_8));
+    out.flush();
+  }
+
   static void print(PrintWriter out, List<String[]> rows) {
     int cols = rows.get(0).length;
     int[] width = new int[cols];

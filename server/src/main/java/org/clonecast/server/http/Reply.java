@@ -13,6 +13,13 @@ public sealed interface Reply {
   /** A file on disk, sent zero-copy; {@code Range} requests are honoured. */
   record File(Path path, String contentType) implements Reply {}
 
+  /**
+   * A stream of server-sent events (text/event-stream): every {@code period} the server asks
+   * {@code next} for the current state and sends it as one event when it changed, with a comment
+   * line as heartbeat otherwise; the stream ends when the client goes away.
+   */
+  record Events(java.util.function.Supplier<String> next, java.time.Duration period) implements Reply {}
+
   static Reply json(HttpResponseStatus status, Object value) {
     return new Bytes(status, "application/json", Json.bytes(value), Map.of());
   }

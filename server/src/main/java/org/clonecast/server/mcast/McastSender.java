@@ -70,6 +70,8 @@ public final class McastSender implements AutoCloseable {
     public final AtomicLong malformed = new AtomicLong();
     public final AtomicLong ignored = new AtomicLong();
     public final AtomicLong naks = new AtomicLong();
+    /** FEC repair packets among {@link #packetsSent}. */
+    public final AtomicLong repairPacketsSent = new AtomicLong();
   }
 
   private final SendSettings settings;
@@ -345,6 +347,7 @@ public final class McastSender implements AutoCloseable {
       ChunkRebuilder.encodeRepair(src, item.row(), repairScratch);
       RepairPacket.encodeHeader(out, sessionId, seq++, c, s, item.row(), layout.sourceCount());
       out.writeBytes(repairScratch);
+      counters.repairPacketsSent.incrementAndGet();
     }
     return out.writerIndex() - start;
   }

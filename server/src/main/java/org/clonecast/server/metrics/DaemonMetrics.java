@@ -11,6 +11,8 @@ import org.clonecast.server.dhcp.DhcpStats;
 import org.clonecast.server.dhcp.Lease;
 import org.clonecast.server.dhcp.LeaseStore;
 import org.clonecast.server.dns.DnsStats;
+import org.clonecast.server.session.SessionManager;
+import org.clonecast.server.store.SessionStore;
 import org.clonecast.server.http.HttpStats;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeState;
@@ -86,6 +88,45 @@ public final class DaemonMetrics {
           long now = clock.millis();
           return leases.loadAll().stream().filter(l -> l.state() == Lease.State.BOUND && l.activeAt(now)).count();
         });
+  }
+
+  /** Sessions by state, what their multicast sent, and each node's progress in running sessions. */
+  public static void sessions(Metrics m, SessionManager sessions) {
+    m.family("clonecast_sessions", "gauge", "Re-imaging sessions (the newest 1000), by state.", () -> {
+          Map<String, Integer> count = new java.util.TreeMap<>();
+          for (String st : List.of("waiting", "running", "done", "failed", "cancelled")) count.put(st, 0);
+          for (SessionStore.Session s : sessions.store().list(1000)) count.merge(s.state(), 1, Integer::sum);
+          List<Metrics.Sample> out = new ArrayList<>();
+          count.forEach((st, n) -> out.add(Metrics.Sample.of("state", st, n)));
+          return out;
+        })
+        .counter("clonecast_session_sent_bytes_total", "Multicast bytes sent by sessions.", sessions::bytesSent)
+        .family("clonecast_session_packets_total", "counter", "Multicast packets sent by sessions: source data and FEC repair.",
+            () -> {
+              long all = sessions.packetsSent();
+              long repair = sessions.repairPacketsSent();
+              return List.of(Metrics.Sample.of("kind", "source", all - repair), Metrics.Sample.of("kind", "repair", repair));
+            })
+        .family("clonecast_session_node_bytes", "gauge", "Bytes each node of a waiting or running session has written.", () -> {
+          List<Metrics.Sample> out = new ArrayList<>();
+          for (SessionStore.Session s : sessions.store().active()) {
+            for (SessionStore.Member mem : sessions.store().members(s.id())) {
+              out.add(new Metrics.Sample(Map.of("session", Long.toString(s.id()), "node", mem.name(), "state", mem.state()),
+                  mem.bytesDone()));
+            }
+          }
+          return out;
+        })
+        .family("clonecast_session_node_total_bytes", "gauge", "Bytes each node of a waiting or running session has to write.",
+            () -> {
+              List<Metrics.Sample> out = new ArrayList<>();
+              for (SessionStore.Session s : sessions.store().active()) {
+                for (SessionStore.Member mem : sessions.store().members(s.id())) {
+                  out.add(new Metrics.Sample(Map.of("session", Long.toString(s.id()), "node", mem.name()), mem.bytesTotal()));
+                }
+              }
+              return out;
+            });
   }
 
   public static void tftp(Metrics m, TftpStats s) {

@@ -61,6 +61,10 @@ public final class SessionManager implements AutoCloseable {
   private final int basePort;
   private final Duration receiverTimeout;
   private final Map<Long, Running> running = new ConcurrentHashMap<>();
+  /** What sessions that ended sent, for the metrics' running totals. */
+  private final java.util.concurrent.atomic.AtomicLong endedBytes = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong endedPackets = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong endedRepairs = new java.util.concurrent.atomic.AtomicLong();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "session-timer");
     t.setDaemon(true);
@@ -305,9 +309,13 @@ public final class SessionManager implements AutoCloseable {
     events.record("session", Optional.empty(), Optional.of(Long.toString(id)), "ended " + state + detail.map(d -> ": " + d).orElse(""));
   }
 
-  private static void stop(Running r) {
+  private void stop(Running r) {
     if (r.sender != null) {
       r.sender.close();
+      McastSender.Counters c = r.sender.counters();
+      endedBytes.addAndGet(c.bytesSent.get());
+      endedPackets.addAndGet(c.packetsSent.get());
+      endedRepairs.addAndGet(c.repairPacketsSent.get());
     }
     if (r.reader != null) {
       try {
@@ -320,6 +328,28 @@ public final class SessionManager implements AutoCloseable {
 
   public SessionStore store() {
     return store;
+  }
+
+  /** Multicast bytes sent by every session since the daemon started (for /metrics). */
+  public long bytesSent() {
+    return endedBytes.get() + live(c -> c.bytesSent.get());
+  }
+
+  /** Multicast packets sent since the daemon started, and the FEC repair packets among them. */
+  public long packetsSent() {
+    return endedPackets.get() + live(c -> c.packetsSent.get());
+  }
+
+  public long repairPacketsSent() {
+    return endedRepairs.get() + live(c -> c.repairPacketsSent.get());
+  }
+
+  private long live(java.util.function.ToLongFunction<McastSender.Counters> f) {
+    long n = 0;
+    for (Running r : running.values()) {
+      if (r.sender != null) n += f.applyAsLong(r.sender.counters());
+    }
+    return n;
   }
 
   /** Sessions with their members, newest first. */

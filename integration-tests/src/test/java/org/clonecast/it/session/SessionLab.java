@@ -1,0 +1,107 @@
+package org.clonecast.it.session;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.clonecast.it.lab.GoldenDisks;
+import org.clonecast.it.lab.Host;
+import org.clonecast.it.lab.Lab;
+import org.clonecast.it.lab.LabProcess;
+
+/**
+ * What the session tests share: the daemon in a lab, its CLI, a golden disk ({@link GoldenDisks}),
+ * and debugfs reads of written disks (no mounting).
+ */
+final class SessionLab {
+  static final Duration STEP = Duration.ofSeconds(120);
+  static final GoldenDisks DISKS = GoldenDisks.PLAIN;
+
+  private SessionLab() {}
+
+  /** The daemon, and the environment that points the CLI at it. */
+  record Daemon(LabProcess process, int port, Map<String, String> env) {}
+
+  static Path repo() {
+    return Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+  }
+
+  static Daemon serve(Lab lab) throws IOException {
+    Path state = Files.createDirectories(lab.dir().resolve("state"));
+    LabProcess p = lab.spawn(lab.server(), "serve", List.of(repo().resolve("clonecast").toString(), "serve", "--interface",
+        Lab.IFACE, "--state-dir", state.toString(), "--http-port", "0", "--dhcp", "off", "--no-tftp"), Map.of());
+    Pattern ready = Pattern.compile("clonecast serve: ready on .* http port (\\d+)");
+    await().atMost(Duration.ofSeconds(60)).until(() -> ready.matcher(p.log()).find() || !p.isAlive());
+    Matcher m = ready.matcher(p.log());
+    assertTrue(m.find(), "the daemon did not start:\n" + p.tail(30));
+    int port = Integer.parseInt(m.group(1));
+    return new Daemon(p, port, Map.of("CLONECAST_SERVER", "http://127.0.0.1:" + port,
+        "CLONECAST_TOKEN_FILE", state.resolve("api-token").toString()));
+  }
+
+  static String run(String... cmd) throws IOException, InterruptedException {
+    return GoldenDisks.run(cmd);
+  }
+
+  /** Runs the CLI in the server's namespace; returns its output; fails unless it exits {@code rc}. */
+  static String cli(Lab lab, Daemon d, int rc, String... args) {
+    List<String> cmd = new ArrayList<>(List.of(repo().resolve("clonecast").toString()));
+    cmd.addAll(List.of(args));
+    LabProcess p = lab.spawn(lab.server(), "cli-" + args[0] + "-" + args[1], cmd, d.env());
+    assertEquals(rc, p.waitFor(STEP), String.join(" ", args) + ":\n" + p.tail(30));
+    return p.log();
+  }
+
+  static String mac(Host h) throws IOException, InterruptedException {
+    return run("ip", "netns", "exec", h.netns(), "cat", "/sys/class/net/eth0/address").trim();
+  }
+
+  /** A 64 MiB GPT golden disk: an ext4 root with a Debian-like /etc and 24 MiB of data. */
+  static Path goldenDisk(Path dir) throws Exception {
+    Path tree = GoldenDisks.goldenTree(dir);
+    Files.createDirectories(tree.resolve("home/admin"));
+    byte[] data = new byte[24 << 20];
+    new java.util.Random(5).nextBytes(data);
+    Files.write(tree.resolve("home/admin/dataset.bin"), data);
+    return DISKS.build(tree, dir.resolve("golden.img"));
+  }
+
+  /** Enrolls every agent of the lab as node0N in group rack1, writing a blank 64 MiB disk file. */
+  static List<Path> enrollAll(Lab lab, Daemon d) throws Exception {
+    List<Path> disks = new ArrayList<>();
+    for (int i = 1; i <= lab.agents().size(); i++) {
+      Host h = lab.agent(i);
+      cli(lab, d, 0, "node", "add", mac(h), "--name", "node0" + i, "--group", "rack1");
+      Path disk = lab.dir().resolve("disk-" + h.name() + ".img");
+      run("truncate", "-s", "64M", disk.toString());
+      cli(lab, d, 0, "node", "set", mac(h), "--target-disk", disk.toString());
+      disks.add(disk);
+    }
+    return disks;
+  }
+
+  static String cat(Path disk, String file) throws Exception {
+    return DISKS.cat(disk, file);
+  }
+
+  static String sha(Path disk, String file, Path work) throws Exception {
+    return DISKS.sha(disk, file, work);
+  }
+
+  /** {@code clonecast-agent auto} as the netboot environment runs it, pointed at the lab's daemon. */
+  static List<String> agent(Daemon d, String... extra) {
+    List<String> cmd = new ArrayList<>(List.of(repo().resolve("clonecast-agent").toString(), "auto",
+        "--server", "http://" + Lab.SERVER_IP + ":" + d.port(), "--interface", Lab.IFACE, "--join-timeout", "90"));
+    cmd.addAll(List.of(extra));
+    return cmd;
+  }
+}

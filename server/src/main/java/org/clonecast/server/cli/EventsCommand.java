@@ -1,0 +1,60 @@
+package org.clonecast.server.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.Callable;
+import org.clonecast.common.cli.ExitCodes;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code clonecast events}: the daemon's event log (boot steps, leases, sessions, agents). */
+@Command(name = "events", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+    description = {"Print the daemon's recent events, oldest first: DHCP and boot steps, enrollment, images, sessions, agents.",
+      "With --follow, keep printing new ones until interrupted."})
+public final class EventsCommand implements Callable<Integer> {
+  private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneId.systemDefault());
+
+  @Mixin ServerOptions server;
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--limit", paramLabel = "N", defaultValue = "50", description = "How many of the newest (default: ${DEFAULT-VALUE}, at most 1000).")
+  int limit;
+
+  @Option(names = {"-f", "--follow"}, description = "Keep following new events (once a second).")
+  boolean follow;
+
+  @Option(names = "--json", description = "Print JSON (the API's shape), one array per poll.")
+  boolean json;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    PrintWriter out = spec.commandLine().getOut();
+    JsonNode events = server.client().get("/api/v1/events?limit=" + limit);
+    long last = print(out, events, 0);
+    while (follow) {
+      Thread.sleep(1000);
+      last = print(out, server.client().get("/api/v1/events?after=" + last + "&limit=1000"), last);
+    }
+    return ExitCodes.OK;
+  }
+
+  private long print(PrintWriter out, JsonNode events, long last) {
+    if (json) {
+      if (!events.isEmpty() || !follow) Table.json(out, events);
+    } else {
+      for (JsonNode e : events) {
+        out.printf("%s  %-7s %s%s%s%n", TIME.format(Instant.ofEpochMilli(e.path("time").asLong())), e.path("kind").asText(),
+            e.path("mac").isNull() ? "" : e.path("mac").asText() + " ", e.path("session").isNull() ? "" : "session " + e.path("session").asText() + ": ",
+            e.path("message").asText());
+      }
+    }
+    out.flush();
+    for (JsonNode e : events) last = Math.max(last, e.path("id").asLong());
+    return last;
+  }
+}
