@@ -12,6 +12,8 @@ import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.BootenvAutoBuild;
+import org.clonecast.server.boot.BootenvInstaller;
 import org.clonecast.server.boot.RouterAdvertiser;
 import org.clonecast.server.http.AgentRoutes;
 import org.clonecast.server.http.DashboardRoutes;
@@ -30,7 +32,6 @@ import org.clonecast.server.dns.ClusterDns;
 import org.clonecast.server.config.TftpConfig;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.boot.BootFileSelector;
-import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.config.DhcpConfig;
 import org.clonecast.server.config.ServeConfig;
 import org.clonecast.server.dhcp.DhcpResponder;
@@ -129,7 +130,19 @@ public final class Daemon implements AutoCloseable {
     sessions.recover();
     running.push(sessions);
     new ImageRoutes(images).register(routes);
-    new SessionRoutes(sessions).register(routes);
+    java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "bootenv-build");
+      t.setDaemon(true);
+      return t;
+    });
+    running.push(bootenvWorker::shutdownNow);
+    BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.besideJar(), bootenvWorker,
+        line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
+    boolean pxe = config.dhcp().mode() != DhcpConfig.Mode.OFF;
+    // Only a daemon that answers PXE has nodes that netboot; with DHCP off the agents run elsewhere.
+    new SessionRoutes(sessions, id -> {
+      if (pxe && config.session().bootenvAutoBuild()) bootenv.ensure(id);
+    }).register(routes);
     new DashboardRoutes(nodes, sessions, events, clock).register(routes);
     new AgentRoutes(sessions, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty()).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)

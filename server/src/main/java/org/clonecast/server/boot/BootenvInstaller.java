@@ -47,6 +47,34 @@ public final class BootenvInstaller {
     this.jdk = Objects.requireNonNull(jdk);
   }
 
+  /**
+   * The installer with the build script and agent jar found beside the running jar: in a
+   * checkout (server/target: ../../bootenv/build.sh, ../../client-agent/target/clonecast-agent.jar)
+   * or in the package (/usr/share/clonecast: bootenv/build.sh, clonecast-agent.jar).
+   *
+   * @return empty, naming nothing, when either is not there
+   */
+  public static Optional<BootenvInstaller> besideJar() {
+    Path dir;
+    try {
+      dir = Path.of(BootenvInstaller.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getParent();
+    } catch (java.net.URISyntaxException | NullPointerException e) {
+      return Optional.empty();
+    }
+    Optional<Path> script = firstFile(dir, "bootenv/build.sh", "../../bootenv/build.sh");
+    Optional<Path> agent = firstFile(dir, "clonecast-agent.jar", "../../client-agent/target/clonecast-agent.jar");
+    return script.isPresent() && agent.isPresent()
+        ? Optional.of(new BootenvInstaller(script.get(), agent.get(), Optional.empty())) : Optional.empty();
+  }
+
+  private static Optional<Path> firstFile(Path base, String... candidates) {
+    for (String c : candidates) {
+      Path p = base.resolve(c).normalize();
+      if (Files.isRegularFile(p)) return Optional.of(p);
+    }
+    return Optional.empty();
+  }
+
   /** The served directory: {@code <state-dir>/bootenv/current}. */
   public static Path currentDir(Path stateDir) {
     return stateDir.resolve("bootenv").resolve("current");

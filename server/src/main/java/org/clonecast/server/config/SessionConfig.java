@@ -8,8 +8,10 @@ import java.time.Duration;
  * @param basePort each session's multicast (UDP) and control (TCP) port is basePort + its id mod
  *     500, so concurrent sessions never share one
  * @param receiverTimeout a node silent this long during a transfer is dropped from it (and fails)
+ * @param bootenvAutoBuild whether a session that finds no netboot environment builds one in the
+ *     background (config bootenv.auto-build; only when the daemon answers PXE, DHCP full or proxy)
  */
-public record SessionConfig(int basePort, Duration receiverTimeout) {
+public record SessionConfig(int basePort, Duration receiverTimeout, boolean bootenvAutoBuild) {
   public static final int DEFAULT_BASE_PORT = 9400;
 
   public SessionConfig {
@@ -23,6 +25,6 @@ public record SessionConfig(int basePort, Duration receiverTimeout) {
 
   static SessionConfig from(ConfigFile f) {
     return new SessionConfig(f.integer("session.port", DEFAULT_BASE_PORT, 1024, 65535 - 500),
-        Duration.ofSeconds(f.integer("session.receiver-timeout", 10, 1, 3600)));
+        Duration.ofSeconds(f.integer("session.receiver-timeout", 10, 1, 3600)), f.bool("bootenv.auto-build", true));
   }
 }

@@ -25,9 +25,12 @@ import org.clonecast.server.store.SessionStore;
 public final class SessionRoutes {
   static final String PREFIX = "/api/v1/sessions";
   private final SessionManager sessions;
+  private final java.util.function.LongConsumer started;
 
-  public SessionRoutes(SessionManager sessions) {
+  /** @param started told each new session's id (the daemon makes sure nodes have something to netboot) */
+  public SessionRoutes(SessionManager sessions, java.util.function.LongConsumer started) {
     this.sessions = sessions;
+    this.started = started;
   }
 
   public HttpServer.Routes register(HttpServer.Routes routes) {
@@ -53,6 +56,7 @@ public final class SessionRoutes {
         long wait = Json.number(body, "maxWait").orElse(300L);
         if (wait < 0 || wait > 86_400) throw new BadRequestException("maxWait " + wait + " is out of range; use 0-86400 seconds");
         SessionStore.Session s = sessions.start(image, nodes, min, Duration.ofSeconds(wait));
+        started.accept(s.id());
         return Reply.json(HttpResponseStatus.CREATED, Json.session(s, sessions.store().members(s.id())));
       }
       return ImageRoutes.notAllowed(r);

@@ -1,0 +1,72 @@
+package org.clonecast.server.boot;
+
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Builds the netboot environment in the background the first time a session needs it and none is
+ * installed (the same build as {@code clonecast bootenv build}), so an admin's first session just
+ * works: its nodes boot their disks until the environment is ready (a few minutes, once; the build
+ * is cached by versions), and boot it from their next PXE boot on. One build at a time; a failure
+ * is reported with the command to run by hand, and the next session tries again.
+ *
+ * <p>Thread-safe.
+ */
+public final class BootenvAutoBuild {
+  private static final Logger LOG = LoggerFactory.getLogger(BootenvAutoBuild.class);
+
+  private final Path stateDir;
+  private final Optional<BootenvInstaller> installer;
+  private final ExecutorService worker;
+  private final Consumer<String> event;
+  private final AtomicBoolean building = new AtomicBoolean();
+
+  /**
+   * @param installer empty when the build script or the agent jar is not beside the daemon's jar
+   * @param event records one line in the daemon's event log
+   */
+  public BootenvAutoBuild(Path stateDir, Optional<BootenvInstaller> installer, ExecutorService worker, Consumer<String> event) {
+    this.stateDir = Objects.requireNonNull(stateDir);
+    this.installer = Objects.requireNonNull(installer);
+    this.worker = Objects.requireNonNull(worker);
+    this.event = Objects.requireNonNull(event);
+  }
+
+  /** Whether nodes can netboot now. */
+  public boolean ready() {
+    return BootenvInstaller.ready(BootenvInstaller.currentDir(stateDir));
+  }
+
+  /** Starts a build unless the environment is there or one is running; says what it does. */
+  public void ensure(long session) {
+    if (ready() || !building.compareAndSet(false, true)) {
+      return;
+    }
+    if (installer.isEmpty()) {
+      building.set(false);
+      event.accept("session " + session + ": no netboot environment, and bootenv/build.sh or the agent jar is not beside"
+          + " the daemon; nodes boot their disks until 'clonecast bootenv build' installs one");
+      return;
+    }
+    event.accept("session " + session + ": building the netboot environment (once, a few minutes; nodes boot their disks"
+        + " until it is ready, then netboot on their next PXE boot)");
+    worker.submit(() -> {
+      try {
+        Path built = installer.get().buildAndInstall(stateDir, Optional.empty(), line -> LOG.info("bootenv: {}", line));
+        event.accept("netboot environment ready: " + built.getFileName());
+      } catch (Exception e) {
+        if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+        event.accept("building the netboot environment failed: " + e.getMessage() + "; run 'clonecast bootenv build --state-dir "
+            + stateDir + "' as root to see why");
+      } finally {
+        building.set(false);
+      }
+    });
+  }
+}
