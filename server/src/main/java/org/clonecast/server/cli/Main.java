@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       ImageCommand.class,
       SessionCommand.class,
       EventsCommand.class,
+      DemoCommand.class,
       SendCommand.class,
       BootenvCommand.class,
       CommandLine.HelpCommand.class
