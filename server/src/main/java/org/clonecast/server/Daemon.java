@@ -144,7 +144,8 @@ public final class Daemon implements AutoCloseable {
       if (pxe && config.session().bootenvAutoBuild()) bootenv.ensure(id);
     }).register(routes);
     new DashboardRoutes(nodes, sessions, events, clock).register(routes);
-    new AgentRoutes(sessions, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty()).register(routes);
+    new AgentRoutes(sessions, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
+        config.stateDir().resolve("node-files")).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
             metrics.render().getBytes(StandardCharsets.UTF_8), java.util.Map.of())

@@ -153,7 +153,7 @@ public final class AutoCommand implements Callable<Integer> {
       api.progress(myMac, a.session(), "identity", total.get(), total.get());
       IdentityFixer.Report id;
       try (SystemMount m = SystemMount.open(target, Path.of(System.getProperty("java.io.tmpdir")))) {
-        id = IdentityFixer.apply(m.root(), new IdentityFixer.NodeIdentity(a.hostname(), a.domain(), Map.of()));
+        id = IdentityFixer.apply(m.root(), new IdentityFixer.NodeIdentity(a.hostname(), a.domain(), a.files()));
       } catch (IOException | IllegalStateException e) {
         return fail(api, myMac, a, "the image is written and verified, but its identity could not be set: " + e.getMessage());
       }

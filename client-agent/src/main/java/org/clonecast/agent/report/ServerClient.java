@@ -39,12 +39,15 @@ public final class ServerClient {
    * @param control the session's sender control address, host:port
    */
   public record Assignment(String action, Optional<String> reason, long session, String hostname, Optional<String> domain,
-      Optional<String> imageId, long logicalSize, String control, String target) {}
+      Optional<String> imageId, long logicalSize, String control, String target, Map<String, String> files) {}
 
   public Assignment register(String mac, List<Disk> disks, int cpus, long memoryBytes) throws IOException, InterruptedException {
     JsonNode a = post("register", Map.of("mac", mac, "disks", disks, "cpus", cpus, "memoryBytes", memoryBytes));
+    Map<String, String> files = new java.util.TreeMap<>();
+    a.path("files").fields().forEachRemaining(e -> files.put(e.getKey(), e.getValue().asText()));
     return new Assignment(a.path("action").asText(), text(a, "reason"), a.path("session").asLong(), a.path("hostname").asText(),
-        text(a, "domain"), text(a, "imageId"), a.path("logicalSize").asLong(), a.path("control").asText(), a.path("target").asText());
+        text(a, "domain"), text(a, "imageId"), a.path("logicalSize").asLong(), a.path("control").asText(), a.path("target").asText(),
+        files);
   }
 
   public void progress(String mac, long session, String phase, long done, long total) throws IOException, InterruptedException {

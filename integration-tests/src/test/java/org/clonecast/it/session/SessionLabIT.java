@@ -81,6 +81,12 @@ class SessionLabIT {
       cli(lab, d, 0, "node", "set", mac(lab.agent(2)), "--target-disk", disks.get(lab.agent(2)).toString());
       cli(lab, d, 0, "node", "set", mac(lab.agent(3)), "--target-disk", smallLoop);
 
+      // Per-node files: one for every node, one for node01 only.
+      Path files = lab.dir().resolve("state/node-files");
+      Files.createDirectories(files.resolve("all/etc"));
+      Files.createDirectories(files.resolve("node01/etc"));
+      Files.writeString(files.resolve("all/etc/motd"), "a clonecast node\n");
+      Files.writeString(files.resolve("node01/etc/cluster-role"), "rack leader\n");
       String started = cli(lab, d, 0, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "60");
       assertTrue(started.contains("to 3 node(s) in 'rack1'"), started);
       JsonNode nodes = JSON.readTree(cli(lab, d, 0, "node", "list", "--json"));
@@ -109,6 +115,9 @@ class SessionLabIT {
         keys.add(key.split(" ")[1]);
       }
       assertNotEquals(keys.get(0), keys.get(1), "every node has its own SSH host key");
+      assertEquals("a clonecast node\n", cat(disks.get(lab.agent(2)), "/etc/motd"));
+      assertEquals("rack leader\n", cat(disks.get(lab.agent(1)), "/etc/cluster-role"));
+      assertTrue(!SessionLab.DISKS.debugfs(disks.get(lab.agent(2)), "ls /etc").contains("cluster-role"), "node01's file only");
 
       // The inventory: re-imaged nodes boot locally with their reported key; the failed one keeps its reason.
       nodes = JSON.readTree(cli(lab, d, 0, "node", "list", "--json"));

@@ -23,7 +23,8 @@ import org.clonecast.server.store.NodeStore;
  * <ul>
  *   <li>POST /agent/v1/register {mac, disks: [{path, size, removable, model, serial}], cpus, memoryBytes}:
  *       the node's assignment: {@code reimage} (session, image, control address, target disk,
- *       hostname, domain), {@code none} (boot the local disk) or {@code fail} (with the reason)
+ *       hostname, domain, per-node files), {@code none} (boot the local disk) or {@code fail}
+ *       (with the reason)
  *   <li>POST /agent/v1/progress {mac, session, phase, done, total}
  *   <li>POST /agent/v1/result {mac, session, ok, detail, sshHostKey?}
  *   <li>GET /boot/known_hosts: every re-imaged node's SSH host key, as an ssh_known_hosts file
@@ -34,13 +35,16 @@ public final class AgentRoutes {
   private final SessionManager sessions;
   private final NodeStore nodes;
   private final Optional<String> domain;
+  private final java.nio.file.Path nodeFiles;
   private final Map<MacAddress, String> registeredFrom = new ConcurrentHashMap<>();
 
   /** @param domain the cluster DNS zone, for the node's fully qualified name */
-  public AgentRoutes(SessionManager sessions, NodeStore nodes, Optional<String> domain) {
+  /** @param nodeFiles the per-node files directory ({@link org.clonecast.server.boot.NodeFiles}) */
+  public AgentRoutes(SessionManager sessions, NodeStore nodes, Optional<String> domain, java.nio.file.Path nodeFiles) {
     this.sessions = sessions;
     this.nodes = nodes;
     this.domain = domain;
+    this.nodeFiles = nodeFiles;
   }
 
   public HttpServer.Routes register(HttpServer.Routes routes) {
@@ -78,6 +82,16 @@ public final class AgentRoutes {
         out.put("logicalSize", a.image() == null ? 0 : a.image().logicalSize());
         out.put("control", a.control());
         out.put("target", a.target());
+        if (a.action().equals("reimage")) {
+          try {
+            out.put("files", org.clonecast.server.boot.NodeFiles.forNode(nodeFiles, a.hostname()));
+          } catch (java.io.IOException e) {
+            // The node would come up without files its admin meant it to have: fail it with the reason.
+            sessions.result(mac, a.session(), false, "per-node files: " + e.getMessage(), Optional.empty());
+            out.put("action", "fail");
+            out.put("reason", "per-node files: " + e.getMessage());
+          }
+        }
         return Reply.json(out);
       }
       case "progress" -> {
