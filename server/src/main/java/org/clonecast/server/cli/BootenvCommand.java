@@ -2,10 +2,8 @@ package org.clonecast.server.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
@@ -59,11 +57,9 @@ public final class BootenvCommand implements Runnable {
     @Override
     public Integer call() throws IOException, InterruptedException {
       Path stateDir = state.resolve();
-      Path jarDir = installDir();
-      Path s = script != null ? script : firstExisting("the build script", jarDir,
-          List.of("bootenv/build.sh", "../../bootenv/build.sh"), "--script");
-      Path a = agentJar != null ? agentJar : firstExisting("the agent jar", jarDir,
-          List.of("clonecast-agent.jar", "../../client-agent/target/clonecast-agent.jar"), "--agent-jar");
+      Path jarDir = BootenvInstaller.jarDir();
+      Path s = script != null ? script : firstExisting("the build script", jarDir, BootenvInstaller.SCRIPT_PLACES, "--script");
+      Path a = agentJar != null ? agentJar : firstExisting("the agent jar", jarDir, BootenvInstaller.AGENT_JAR_PLACES, "--agent-jar");
       BootenvInstaller installer = new BootenvInstaller(s, a, Optional.ofNullable(jdk));
       try {
         PrintWriter err = spec.commandLine().getErr();
@@ -125,21 +121,9 @@ public final class BootenvCommand implements Runnable {
     }
   }
 
-  /** The directory of the running jar: server/target in a checkout, /usr/share/clonecast in the package. */
-  private static Path installDir() {
-    try {
-      return Path.of(BootenvCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getParent();
-    } catch (URISyntaxException | NullPointerException e) {
-      return Path.of(".");
-    }
+  private static Path firstExisting(String what, Path base, String[] candidates, String flag) {
+    return BootenvInstaller.firstFile(base, candidates).orElseThrow(() -> new CliException(ExitCodes.USAGE, what + " is not beside "
+        + base + " (looked for " + String.join(", ", candidates) + "); pass " + flag));
   }
 
-  private static Path firstExisting(String what, Path base, List<String> candidates, String flag) {
-    for (String c : candidates) {
-      Path p = base.resolve(c).normalize();
-      if (Files.isRegularFile(p)) return p;
-    }
-    throw new CliException(ExitCodes.USAGE, what + " is not beside " + base + " (looked for " + String.join(", ", candidates)
-        + "); pass " + flag);
-  }
 }

@@ -1,6 +1,5 @@
 package org.clonecast.server.cli;
 
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,7 +27,8 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Path script = checkout().resolve("scripts/demo.sh");
+    // The checkout this jar was built in: server/target/clonecast.jar -> the repository.
+    Path script = org.clonecast.server.boot.BootenvInstaller.jarDir().resolve("../../scripts/demo.sh").normalize();
     if (!Files.isRegularFile(script)) {
       throw new CliException(ExitCodes.ENVIRONMENT, "the demo runs from a clonecast checkout (scripts/demo.sh), not from"
           + " the installed package; clone the repository and run scripts/demo.sh as root");
@@ -39,15 +39,5 @@ public final class DemoCommand implements Callable<Integer> {
     if (loss != null) cmd.addAll(List.of("--loss", loss));
     Process p = new ProcessBuilder(cmd).inheritIO().start();
     return p.waitFor();
-  }
-
-  /** The checkout this jar was built in (server/target/clonecast.jar → the repository). */
-  private static Path checkout() {
-    try {
-      return Path.of(DemoCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getParent().resolve("../..")
-          .normalize();
-    } catch (URISyntaxException | NullPointerException e) {
-      return Path.of(".");
-    }
   }
 }
