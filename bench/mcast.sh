@@ -255,13 +255,24 @@ fi
   echo "image MiB: $IMAGE_MIB  loss %: $LOSS  loss on a1 %: $LOSS_ONE  rate of a2 Mbit/s: $RATE_ONE  timeout s: $TIMEOUT  lab: $LAB_PREFIX"
 } >"$RESULTS/mcast-$STAMP.txt"
 
-printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tratio_xfer_vs_udpcast\tcci_create_s\tresent_pct\tnote\n' >"$TSV"
+printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tratio_xfer_vs_udpcast\tcci_create_s\tresent_pct\trcvbuf_drops\tnote\n' >"$TSV"
 
-ROW_FMT='%-6s %3s  %-16s %3s  %-11s %7s %10s %7s %9s %7s %7s %5s %7s  %s\n'
+ROW_FMT='%-6s %3s  %-16s %3s  %-11s %7s %10s %7s %9s %7s %7s %7s %5s %7s  %s\n'
 # shellcheck disable=SC2059
-printf "$ROW_FMT" image N variant run status xfer_s verified_s MB/s MB/s_xfer cpu_s resent% ratio ratio_x note
+printf "$ROW_FMT" image N variant run status xfer_s verified_s MB/s MB/s_xfer cpu_s resent% rcvdrop ratio ratio_x note
 declare -A UDP_SPEEDS UDP_XSPEEDS
 ANY_FAILED=0
+
+# rcvbuf_errors N: UDP datagrams the kernel dropped for want of socket buffer space, summed over
+# receivers a1..aN (/proc/net/snmp of each namespace). Buffer overflow, not the path's loss.
+rcvbuf_errors() {
+  local i sum=0 v
+  for ((i = 1; i <= $1; i++)); do
+    v=$(lab_exec "a$i" awk '/^Udp: [0-9]/ { print $6; exit }' /proc/net/snmp 2>/dev/null) || v=0
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
 
 secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
@@ -287,7 +298,7 @@ kill_run() {
 run_one() {
   local variant=$1 img=$2 n=$3 run=$4
   local src="$WORKDIR/$img.img" send_file tag="$variant-$img-n$n-r$run"
-  local status=OK note='' xfer='' verified='' cpu='' user='' sys='' ratio='' ratio_x='' mbps='' mbps_x='' resent='' i
+  local status=OK note='' xfer='' verified='' cpu='' user='' sys='' ratio='' ratio_x='' mbps='' mbps_x='' resent='' rcvdrop='' i
   local -a rcv_cmd snd_cmd
   send_file=$src
   [ "$variant" != clonecast-cci ] || send_file="$src.cci"
@@ -302,6 +313,8 @@ run_one() {
   if [ "$status" = OK ]; then
     RUN_PIDS=() HASH_PIDS=()
     local -a rcv_pid rcv_done out
+    local drops0
+    drops0=$(rcvbuf_errors "$n")
     for ((i = 1; i <= n; i++)); do
       out[i]="$WORKDIR/out-a$i.img"
       rm -f -- "${out[i]}" "${out[i]}.sha"
@@ -394,6 +407,7 @@ run_one() {
       # our summary: "sender: 2.24 s, 23047 blocks + 450 re-sent (2.0%), ..."
       resent=$(grep -o 're-sent ([0-9.]*%)' "$LAB_DIR/$tag-snd.log" | tail -1 | tr -dc '0-9.') || true
     fi
+    rcvdrop=$(($(rcvbuf_errors "$n") - drops0))
     for ((i = 1; i <= n; i++)); do rm -f -- "${out[i]}" "${out[i]}.sha"; done
     RUN_PIDS=() HASH_PIDS=()
   fi
@@ -416,11 +430,11 @@ run_one() {
   note=${note%; }
   # shellcheck disable=SC2059
   printf "$ROW_FMT" "$img" "$n" "$variant" "$run" "$status" "${xfer:--}" "${verified:--}" "${mbps:--}" \
-    "${mbps_x:--}" "${cpu:--}" "${resent:--}" "${ratio:--}" "${ratio_x:--}" "$note"
+    "${mbps_x:--}" "${cpu:--}" "${resent:--}" "${rcvdrop:--}" "${ratio:--}" "${ratio_x:--}" "$note"
   local cci_s=''
   [ "$variant" != clonecast-cci ] || cci_s=${CCI_CREATE_S[$img]:-}
   printf '%s\t' "$STAMP" "$img" "$IMAGE_BYTES" "$variant" "$n" "$run" "$LOSS" "$status" "$xfer" "$verified" \
-    "$mbps" "$mbps_x" "$cpu" "$user" "$sys" "$ratio" "$ratio_x" "$cci_s" "$resent" >>"$TSV"
+    "$mbps" "$mbps_x" "$cpu" "$user" "$sys" "$ratio" "$ratio_x" "$cci_s" "$resent" "$rcvdrop" >>"$TSV"
   printf '%s\n' "$note" >>"$TSV"
 }
 

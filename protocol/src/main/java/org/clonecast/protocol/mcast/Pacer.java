@@ -22,15 +22,24 @@ public final class Pacer {
    * @param startBytesPerSecond rate before any feedback
    * @param burstBytes bucket depth: how much may leave back to back
    * @param marginPermille loss above the floor that counts as congestion
+   * @param burstNanos the bucket also holds this much sending time at the current rate, if that is
+   *     more than {@code burstBytes}; 0 keeps the depth at {@code burstBytes} whatever the rate
    */
   public record Settings(
-      long maxBytesPerSecond, long minBytesPerSecond, long startBytesPerSecond, int burstBytes, int marginPermille) {
+      long maxBytesPerSecond, long minBytesPerSecond, long startBytesPerSecond, int burstBytes, int marginPermille,
+      long burstNanos) {
     public Settings {
       if (minBytesPerSecond <= 0 || maxBytesPerSecond < minBytesPerSecond) {
         throw new IllegalArgumentException("rate bounds " + minBytesPerSecond + ".." + maxBytesPerSecond);
       }
       if (burstBytes <= 0) throw new IllegalArgumentException("burst " + burstBytes);
+      if (burstNanos < 0) throw new IllegalArgumentException("burst time " + burstNanos);
       startBytesPerSecond = Math.max(minBytesPerSecond, Math.min(maxBytesPerSecond, startBytesPerSecond));
+    }
+
+    /** With the bucket holding at least {@link Pacer#BURST_NANOS} of sending time. */
+    public Settings(long maxBytesPerSecond, long minBytesPerSecond, long startBytesPerSecond, int burstBytes, int marginPermille) {
+      this(maxBytesPerSecond, minBytesPerSecond, startBytesPerSecond, burstBytes, marginPermille, BURST_NANOS);
     }
 
     /** Adaptive pacing up to {@code maxBytesPerSecond}. */
@@ -74,12 +83,14 @@ public final class Pacer {
   }
 
   /**
-   * Bucket depth: the configured burst, or what the rate sends in {@link #BURST_NANOS} if that is
-   * more. A sender that shares its CPU wakes late; a fixed small bucket would then cap the rate at
-   * bucket / wake-up interval, far below the rate asked for.
+   * Bucket depth: the configured burst, or what the rate sends in {@link Settings#burstNanos} if
+   * that is more. A sender that shares its CPU wakes late; a fixed small bucket would then cap the
+   * rate at bucket / wake-up interval, far below the rate asked for. A receiver with a small socket
+   * buffer needs the opposite: a fixed depth, since everything in the bucket after an idle wait
+   * reaches it as one burst.
    */
   private double depth() {
-    return Math.max(settings.burstBytes(), rate * BURST_NANOS / 1e9);
+    return Math.max(settings.burstBytes(), rate * settings.burstNanos() / 1e9);
   }
 
   private void refill(long now) {

@@ -21,6 +21,18 @@ class PacerTest {
   }
 
   @Test
+  void theBucketGrowsWithTheRateUnlessItsDepthIsFixed() {
+    // 1 GB/s for 4 ms is 4 MB: after an idle wait all of it may leave at once.
+    Pacer timed = new Pacer(new Pacer.Settings(1_000_000_000, 1_000_000, 1_000_000_000, 100_000, 30), 0);
+    assertEquals(4_000_000, timed.available(1_000 * MS));
+    // A fixed depth: 100 kB, however long the wait and however high the rate.
+    Pacer fixed = new Pacer(new Pacer.Settings(1_000_000_000, 1_000_000, 1_000_000_000, 100_000, 30, 0), 0);
+    assertEquals(100_000, fixed.available(1_000 * MS));
+    fixed.consume(100_000);
+    assertEquals(10_000, fixed.available(1_000 * MS + 10_000)); // 10 µs at 1 GB/s
+  }
+
+  @Test
   void climbsToTheCapWithoutLoss() {
     Pacer p = new Pacer(Pacer.Settings.adaptive(200_000_000), 0);
     for (int i = 1; i <= 100; i++) p.onLoss(0, p.rateBytesPerSecond() / 10, i * 100 * MS);
