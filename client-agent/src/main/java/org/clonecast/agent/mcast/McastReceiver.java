@@ -22,6 +22,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -120,6 +121,10 @@ public final class McastReceiver {
       return t;
     });
     startNanos = System.nanoTime();
+    Optional<String> zstd = ChunkCodec.nativeLibraryProblem();
+    if (zstd.isPresent()) {
+      return fail(zstd.get()); // before joining: no sender should wait for a node that cannot decode
+    }
     Bootstrap b = new Bootstrap()
         .group(loop)
         .channel(Transport.datagram())
@@ -301,6 +306,10 @@ public final class McastReceiver {
       loop.execute(() -> writeFailed(e));
     } catch (RuntimeException e) {
       loop.execute(() -> retake(c, "could not be rebuilt: " + e));
+    } catch (LinkageError | VirtualMachineError e) {
+      // Every chunk would fail alike (a native library gone, memory exhausted): end the receive now.
+      // Left uncaught, the worker would die and the session would wait for this chunk for ever.
+      loop.execute(() -> abortWriting("chunk " + c + " could not be decoded: " + e));
     }
   }
 
@@ -318,8 +327,12 @@ public final class McastReceiver {
   }
 
   private void writeFailed(IOException e) {
+    abortWriting("writing " + settings.output() + " failed: " + e.getMessage());
+  }
+
+  /** A worker could not write a chunk and no other could: tell the sender and fail. */
+  private void abortWriting(String reason) {
     pendingWrites.decrementAndGet();
-    String reason = "writing " + settings.output() + " failed: " + e.getMessage();
     if (control != null && control.isActive()) {
       control.writeAndFlush(new ControlMessage.Finished(false, reason, bytesWritten.get(), machine.received(), machine.repairsReceived(), machine.duplicates()));
     }

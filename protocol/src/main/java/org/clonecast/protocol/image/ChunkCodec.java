@@ -6,6 +6,7 @@ import com.github.luben.zstd.ZstdDecompressCtx;
 import com.github.luben.zstd.ZstdException;
 import java.nio.ByteBuffer;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Turns one chunk's logical bytes into stored bytes and back: all zeros are not stored, other
@@ -19,6 +20,25 @@ public final class ChunkCodec {
   public static final int DEFAULT_LEVEL = 3;
 
   private ChunkCodec() {}
+
+  /**
+   * Loads zstd-jni's native library if it is not loaded yet. The library unpacks itself into
+   * {@code java.io.tmpdir} (or {@code -DZstdTempFolder}) on first use, which fails on a read-only
+   * or {@code noexec} temporary directory; every ZSTD chunk would then fail alike.
+   *
+   * @return empty when zstd is usable, else what went wrong and what to do about it
+   */
+  public static Optional<String> nativeLibraryProblem() {
+    try {
+      com.github.luben.zstd.util.Native.load();
+      Zstd.maxCompressionLevel(); // a native call: proves the library is bound, not just found
+      return Optional.empty();
+    } catch (LinkageError e) {
+      return Optional.of("cannot load the zstd native library (" + e.getMessage() + "); it is unpacked into "
+          + System.getProperty("ZstdTempFolder", System.getProperty("java.io.tmpdir"))
+          + ", which must be writable and allow executables (choose another with -DZstdTempFolder=DIR)");
+    }
+  }
 
   /** Lowest accepted zstd level (negative levels trade ratio for speed). */
   public static int minLevel() {
