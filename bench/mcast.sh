@@ -29,7 +29,8 @@ usage: bench/mcast.sh [options]
   --runs 1             runs per image, N and variant
   --loss PCT           drop PCT % of incoming UDP on every receiver (nftables)
   --loss-one PCT       drop PCT % of incoming UDP on receiver a1 only
-  --rate-one MBIT      shape receiver a2 (a1 when N = 1) to MBIT Mbit/s (tc tbf)
+  --rate-one MBIT      shape receiver a2 to MBIT Mbit/s (tc tbf; a1 when the largest N is 1,
+                       so N = 1 rows of a run with larger N are not shaped)
   --only udpcast|clonecast|udpcast-compat
                        udpcast: stock udpcast (+ one --rcvbuf 4194304 line per image at the largest N)
                        clonecast: clonecast send/receive of the raw image and of its .cci
