@@ -103,7 +103,9 @@ public final class UdpcastReceiver {
     }
     loop.execute(() -> {
       startNanos = System.nanoTime();
-      machine = new UdpcastReceiverMachine(UdpcastReceiverMachine.Settings.defaults(portbase, rcvbuf()), startNanos);
+      // Seeded by our address: receivers that boot together spread their CONNECT_REQ retries.
+      machine = new UdpcastReceiverMachine(UdpcastReceiverMachine.Settings.defaults(portbase, rcvbuf()), startNanos,
+          Ipv4.toInt(nif.address()));
       log.info("udpcast receiver on {} ({}), portbase {}", nif.name(), nif.address().getHostAddress(), portbase);
       loop.scheduleAtFixedRate(this::tick, 0, TICK_NANOS, TimeUnit.NANOSECONDS);
     });

@@ -10,6 +10,7 @@ import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.TreeMap;
 import org.clonecast.protocol.fec.CauchyCode;
 
@@ -20,8 +21,12 @@ import org.clonecast.protocol.fec.CauchyCode;
  *
  * <p>Differences from the stock receiver, all deliberate:
  * <ul>
- *   <li>CONNECT_REQ is re-sent every {@code connectRetryNanos} until a CONNECT_REPLY comes, not only
- *       after a HELLO (stock senders send HELLO once, so a lost CONNECT_REQ would wait for ever).
+ *   <li>CONNECT_REQ is re-sent until a CONNECT_REPLY comes, not only after a HELLO (stock senders
+ *       send HELLO once, so a lost CONNECT_REQ would wait for ever): after {@code connectRetryNanos},
+ *       then at doubling intervals up to {@link #MAX_CONNECT_RETRY_NANOS}, each jittered by ±25 %.
+ *       A stock sender repeats its HELLO (and counts towards {@code --autostart}) only after a
+ *       full HELLO interval without any datagram from a receiver, so retries at a fixed 1 s from
+ *       a few receivers kept an async stock sender from ever starting.
  *   <li>A gap never aborts: a slice first seen through a later slice's data or a REQACK is simply
  *       created, and a REQACK for it is answered with RETRANSMIT (stock exits "Dropped by server").
  *   <li>A slice's file offset is the sum of the previous slices' sizes; a complete slice whose
@@ -127,6 +132,8 @@ public final class UdpcastReceiverMachine {
     private boolean passive;
     private int blocksize;
     private long nextConnectNanos;
+    private long connectRetryNanos;
+    private final SplittableRandom jitter;
     private long lastFromSenderNanos;
     private boolean dataSeen;
     private long lingerUntilNanos;
@@ -144,9 +151,22 @@ public final class UdpcastReceiverMachine {
     private long retransmits;
     private long fecRecovered;
 
+    /** The longest wait between two CONNECT_REQs while no sender has answered. */
+    public static final long MAX_CONNECT_RETRY_NANOS = 16_000_000_000L;
+
     public UdpcastReceiverMachine(Settings settings, long nowNanos) {
+        this(settings, nowNanos, 0);
+    }
+
+    /**
+     * @param jitterSeed seeds the CONNECT_REQ retry jitter; receivers that boot together should
+     *     pass different seeds (their address, say) so that their retries spread out
+     */
+    public UdpcastReceiverMachine(Settings settings, long nowNanos, long jitterSeed) {
         this.settings = settings;
         this.nextConnectNanos = nowNanos;
+        this.connectRetryNanos = settings.connectRetryNanos();
+        this.jitter = new SplittableRandom(jitterSeed);
     }
 
     // ---- input ------------------------------------------------------------------------------
@@ -509,7 +529,9 @@ public final class UdpcastReceiverMachine {
             case CONNECTING -> {
                 if (nowNanos - nextConnectNanos >= 0) {
                     actions.add(new Send(0, settings.portbase() + 1, connectReq()));
-                    nextConnectNanos = nowNanos + settings.connectRetryNanos();
+                    long wait = connectRetryNanos;
+                    nextConnectNanos = nowNanos + wait - wait / 4 + jitter.nextLong(wait / 2 + 1);
+                    connectRetryNanos = Math.min(MAX_CONNECT_RETRY_NANOS, Math.max(connectRetryNanos, wait * 2));
                 }
             }
             case CONNECTED -> {

@@ -90,7 +90,7 @@ class UdpcastReceiverMachineTest {
         assertInstanceOf(ConnectReq.class, first.message());
         m.tick(500 * MS);
         assertTrue(m.drain().isEmpty());
-        m.tick(1000 * MS);
+        m.tick(1250 * MS); // 1 s ± 25 %
         assertEquals(1, m.drain().size(), "re-sent on a timer: a stock sender says HELLO only once");
         m.receive(SENDER, SPORT, Hello.of(GROUP, BS), 1001 * MS);
         Send unicast = (Send) m.drain().get(0);
@@ -103,6 +103,41 @@ class UdpcastReceiverMachineTest {
         assertEquals(3, m.clNr());
         m.tick(5000 * MS);
         assertTrue(m.drain().isEmpty(), "no more CONNECT_REQ once connected");
+    }
+
+    /**
+     * Unanswered CONNECT_REQs back off (1, 2, 4, 8, then every 16 s, each ± 25 %), and receivers
+     * with different seeds drift apart: a stock sender repeats its HELLO only after a second
+     * without any receiver datagram, so steady 1 s retries from a few receivers silenced it.
+     */
+    @Test
+    void unansweredConnectReqsBackOffWithJitter() {
+        List<Long> a = connectReqTimes(11);
+        List<Long> b = connectReqTimes(12);
+        assertEquals(0, a.get(0));
+        long[] nominal = {1, 2, 4, 8, 16, 16, 16};
+        long at = 0;
+        for (int i = 0; i < nominal.length; i++) {
+            long gap = a.get(i + 1) - a.get(i);
+            assertTrue(gap >= nominal[i] * 750 * MS - 10 * MS && gap <= nominal[i] * 1250 * MS + 10 * MS,
+                    "retry " + (i + 1) + " after " + gap / MS + " ms, nominal " + nominal[i] + " s");
+            at += gap;
+        }
+        assertTrue(at < 90_000 * MS);
+        assertTrue(!a.equals(b), "two seeds, two schedules: " + a + " " + b);
+    }
+
+    /** When a receiver seeded with {@code seed} sends CONNECT_REQs in its first 80 s, ticked every 10 ms. */
+    private static List<Long> connectReqTimes(long seed) {
+        var r = new UdpcastReceiverMachine(UdpcastReceiverMachine.Settings.defaults(9000, 0), 0, seed);
+        List<Long> times = new ArrayList<>();
+        for (long t = 0; t <= 80_000 * MS; t += 10 * MS) {
+            r.tick(t);
+            for (var action : r.drain()) {
+                if (action instanceof Send send && send.message() instanceof ConnectReq) times.add(t);
+            }
+        }
+        return times;
     }
 
     @Test
