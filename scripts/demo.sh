@@ -113,7 +113,8 @@ if [ "$AGENTS" = 0 ]; then
     lab_tap "$tap"
     args=(-accel tcg -m 1024 -smp 1 -nographic -monitor none -serial "file:$LAB_DIR/node$i-serial.log" -no-reboot
       -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no"
-      -drive "if=none,id=d0,format=raw,file=$work/node$i.disk" -device virtio-blk-pci,drive=d0,bootindex=2)
+      -drive "if=none,id=d0,format=raw,file=$work/node$i.disk" -device virtio-blk-pci,drive=d0,bootindex=2
+      -device virtio-rng-pci) # entropy: the agent's JVM would wait 20-35 s for the guest's RNG
     if [ $((i % 2)) = 0 ]; then
       cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/node$i-vars.fd"
       # romfile= empty: OVMF's own EDK2 PXE (as a vendor firmware), which fetches ipxe.efi by TFTP.

@@ -208,6 +208,9 @@ public final class QemuVm implements AutoCloseable {
       } else {
         cmd.addAll(List.of("-device", "e1000,netdev=n0,mac=" + macText + ",bootindex=1"));
       }
+      // The host's entropy for the guest's kernel: the JVM's SecureRandom otherwise waits 20-35 s
+      // under TCG for the kernel's random number generator to be seeded.
+      cmd.addAll(List.of("-device", "virtio-rng-pci"));
       if (disk != null) {
         cmd.addAll(List.of("-drive", "if=none,id=d0,format=raw,file=" + disk,
             "-device", "virtio-blk-pci,drive=d0,bootindex=2"));
