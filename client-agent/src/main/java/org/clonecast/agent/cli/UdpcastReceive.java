@@ -35,6 +35,10 @@ final class UdpcastReceive {
       out.printf(Locale.ROOT, "received %d bytes into %s in %.2f s (%.1f MB/s); %d packets, %d duplicate, %d retransmit requests, %d blocks recovered by FEC, %d malformed, %d rogue%n",
           r.bytes(), output, secs, secs > 0 ? r.bytes() / secs / 1e6 : 0, r.packets(), r.duplicates(), r.retransmitRequests(),
           r.fecRecovered(), r.malformed(), r.rogue());
+      // Only a clonecast sender sends the image's hash (the CAP_CLONECAST extension); say which.
+      out.println(r.verified()
+          ? "SHA-256 of the whole image verified against the sender's"
+          : "not verified end to end: the sender does not send the image's SHA-256 (stock udp-sender)");
       return ExitCodes.OK;
     } catch (TargetException e) {
       throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());

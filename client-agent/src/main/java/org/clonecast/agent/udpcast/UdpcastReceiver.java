@@ -48,7 +48,7 @@ public final class UdpcastReceiver {
 
   /** What came of the session. */
   public record Result(boolean ok, String reason, long bytes, long nanos, long packets, long duplicates, long retransmitRequests,
-      long fecRecovered, long malformed, long rogue) {}
+      long fecRecovered, long malformed, long rogue, boolean verified) {}
 
   /** Counters for metrics. Thread-safe. */
   public static final class Counters {
@@ -180,7 +180,7 @@ public final class UdpcastReceiver {
       }
       Result r = new Result(good, reason, machine.bytesQueued(), end - (firstDataNanos > 0 ? firstDataNanos : startNanos),
           machine.dataPackets(), machine.duplicates(), machine.retransmitRequests(), machine.fecRecovered(), counters.malformed.get(),
-          machine.rogue());
+          machine.rogue(), machine.verified());
       shutdown();
       done.complete(r);
     });

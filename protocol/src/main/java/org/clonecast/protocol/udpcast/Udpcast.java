@@ -26,6 +26,11 @@ public final class Udpcast {
     public static final int OP_HELLO_STREAMING = 11;
     /** What the 20120424 sender actually sends as HELLO. */
     public static final int OP_HELLO = 0x0500;
+    /**
+     * clonecast's IMAGE_INFO ({@link ImageInfo}), sent only to a receiver that set
+     * {@link #CAP_CLONECAST} and only by a sender that set it too: no stock peer ever sees it.
+     */
+    public static final int OP_IMAGE_INFO = 0x4343;
 
     // Capability bits (§1.3), a u32 in HELLO, CONNECT_REQ and CONNECT_REPLY.
     /** Capabilities word present, multicast data; always set by both sides. */
@@ -40,6 +45,14 @@ public final class Udpcast {
     public static final int CAP_LITTLE_ENDIAN = 0x0010;
     /** Set in HELLO by {@code --async}: receivers become passive. */
     public static final int CAP_ASYNC = 0x0020;
+    /**
+     * clonecast's extensions (image length and SHA-256, {@link ImageInfo}): a receiver sets it in
+     * CONNECT_REQ, a sender that has them answers with it in that receiver's CONNECT_REPLY. The
+     * 20120424 sender ANDs unknown receiver bits away and replies with its own, and its receiver
+     * tests only NEW_GEN and ASYNC (udpcast-protocol.md §2), so neither ever sees it. A high bit,
+     * far from udpcast's own.
+     */
+    public static final int CAP_CLONECAST = 0x0001_0000;
     /** What a stock receiver sends and a stock sender starts with: NEW_GEN | BIG_ENDIAN. */
     public static final int CAPS_DEFAULT = CAP_NEW_GEN | CAP_BIG_ENDIAN;
 

@@ -19,7 +19,7 @@ import org.clonecast.protocol.wire.MalformedPacketException;
  * buffer, see {@link Data}); thread-safe as long as that buffer is not modified.
  */
 public sealed interface UdpcastMessage
-        permits Hello, ConnectReq, ConnectReply, Data, Fec, ReqAck, Ok, Retransmit, Go, Disconnect, Unknown {
+        permits Hello, ConnectReq, ConnectReply, Data, Fec, ReqAck, Ok, Retransmit, Go, Disconnect, ImageInfo, Unknown {
 
     /** @return the opcode this message is sent with */
     int opcode();
@@ -48,6 +48,7 @@ public sealed interface UdpcastMessage
                 case OP_DATA -> Data.decode(b);
                 case OP_FEC -> Fec.decode(b);
                 case OP_HELLO, OP_HELLO_NEW, OP_HELLO_STREAMING -> Hello.decode(b);
+                case OP_IMAGE_INFO -> ImageInfo.decode(b);
                 default -> Unknown.decode(b);
             };
         });
@@ -57,7 +58,7 @@ public sealed interface UdpcastMessage
     static boolean isKnownOpcode(int opcode) {
         return switch (opcode) {
             case OP_OK, OP_RETRANSMIT, OP_GO, OP_CONNECT_REQ, OP_DISCONNECT, OP_REQACK, OP_CONNECT_REPLY,
-                    OP_DATA, OP_FEC, OP_HELLO, OP_HELLO_NEW, OP_HELLO_STREAMING -> true;
+                    OP_DATA, OP_FEC, OP_HELLO, OP_HELLO_NEW, OP_HELLO_STREAMING, OP_IMAGE_INFO -> true;
             default -> false;
         };
     }

@@ -4,10 +4,13 @@ import static org.clonecast.protocol.udpcast.Udpcast.CAPS_DEFAULT;
 import static org.clonecast.protocol.udpcast.Udpcast.MAX_SLICE_BLOCKS;
 
 import java.net.Inet4Address;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -35,6 +38,11 @@ import org.clonecast.protocol.fec.CauchyCode;
  *       cover the stripe; then the missing data blocks are decoded ({@link CauchyCode}) and count as
  *       received. A HELLO with CAP_ASYNC makes us passive (§1.11): no CONNECT_REQ, no answers,
  *       locked to the HELLO's source; the end is a zero-byte FEC packet or REQACK.
+ *   <li>clonecast's extension ({@link Udpcast#CAP_CLONECAST}): our CONNECT_REQ sets the bit. A
+ *       sender that answers with it sends {@link ImageInfo}: the image length, then the SHA-256
+ *       before each REQACK of the end. We hash what we hand out for writing, in file order, and
+ *       say OK to the end only once the hash has come and matches; a mismatch fails with
+ *       DISCONNECT. A stock sender never sets the bit, and nothing changes with it.
  * </ul>
  *
  * <p>An OK is only sent while fewer than {@code maxBacklogBytes} of completed slices wait for the
@@ -130,6 +138,15 @@ public final class UdpcastReceiverMachine {
     private int senderPort;
     private int clNr = -1;
     private boolean passive;
+    /** The sender answered with {@link Udpcast#CAP_CLONECAST}: it will send {@link ImageInfo}. */
+    private boolean extensions;
+    private long expectedBytes = -1;
+    private byte[] expectedSha256;
+    private boolean verified;
+    /** The end slice whose REQACK came before its hash, or -1. */
+    private int pendingEnd = -1;
+    private final MessageDigest digest = sha256();
+    private static final HexFormat HEX = HexFormat.of();
     private int blocksize;
     private long nextConnectNanos;
     private long connectRetryNanos;
@@ -196,6 +213,8 @@ public final class UdpcastReceiverMachine {
             fec(f, nowNanos);
         } else if (message instanceof ReqAck ra) {
             reqAck(ra, nowNanos);
+        } else if (message instanceof ImageInfo info && extensions) {
+            imageInfo(info, nowNanos);
         } else if (message instanceof Hello || message instanceof ConnectReply) {
             duplicates++; // a repeat of the rendezvous: we are in already
         } else {
@@ -230,6 +249,7 @@ public final class UdpcastReceiverMachine {
                 return;
             }
             lock(ip, port, reply.clNr(), reply.blocksize(), now);
+            extensions = (reply.capabilities() & Udpcast.CAP_CLONECAST) != 0;
             actions.add(new Join(reply.mcastAddr().ipv4()));
         } else {
             rogue++;
@@ -246,7 +266,7 @@ public final class UdpcastReceiverMachine {
     }
 
     private ConnectReq connectReq() {
-        return new ConnectReq(CAPS_DEFAULT, Integer.toUnsignedLong(settings.rcvbuf()));
+        return new ConnectReq(CAPS_DEFAULT | Udpcast.CAP_CLONECAST, Integer.toUnsignedLong(settings.rcvbuf()));
     }
 
     private void data(Data d) {
@@ -421,6 +441,20 @@ public final class UdpcastReceiverMachine {
         actions.add(new Send(senderIp, senderPort, new Ok(ra.sliceNo())));
     }
 
+    private void imageInfo(ImageInfo info, long now) {
+        if (expectedBytes >= 0 && expectedBytes != info.totalBytes()) {
+            fail("the sender changed the image length from " + expectedBytes + " to " + info.totalBytes() + " bytes", true);
+            return;
+        }
+        expectedBytes = info.totalBytes();
+        info.sha256().ifPresent(h -> expectedSha256 = h);
+        if (expectedSha256 != null && pendingEnd >= 0) {
+            int n = pendingEnd;
+            pendingEnd = -1;
+            end(n, now); // the REQACK of the end came first; now it can be answered
+        }
+    }
+
     /** REQACK(bytes = 0): the end, once everything before it is ours (§1.9). */
     private void end(int n, long now) {
         if (state == State.LINGERING) {
@@ -441,6 +475,19 @@ public final class UdpcastReceiverMachine {
             // we were dropped; stay silent and let the idle timeout or the operator decide.
             inconsistent++;
             return;
+        }
+        if (extensions && !verified) {
+            if (expectedSha256 == null) {
+                pendingEnd = n; // its hash comes before every REQACK of the end: wait for it
+                return;
+            }
+            byte[] ours = digest.digest();
+            if (!MessageDigest.isEqual(ours, expectedSha256) || frontierOffset != expectedBytes) {
+                fail("the image differs from the sender's: " + frontierOffset + " bytes with SHA-256 " + HEX.formatHex(ours)
+                    + ", the sender has " + expectedBytes + " bytes with " + HEX.formatHex(expectedSha256), true);
+                return;
+            }
+            verified = true;
         }
         endSlice = n;
         state = State.LINGERING;
@@ -494,7 +541,11 @@ public final class UdpcastReceiverMachine {
             s.queued = true;
             backlogBytes += s.bytes;
             bytesQueued += s.bytes;
-            actions.add(new Write(s.no, frontierOffset, s.buf != null ? s.buf : new byte[0]));
+            byte[] data = s.buf != null ? s.buf : new byte[0];
+            if (extensions) {
+                digest.update(data);
+            }
+            actions.add(new Write(s.no, frontierOffset, data));
             frontierOffset += s.bytes;
             frontier++;
         }
@@ -624,6 +675,24 @@ public final class UdpcastReceiverMachine {
     /** Data blocks recovered from FEC blocks instead of being received. */
     public long fecRecovered() {
         return fecRecovered;
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("this JVM has no SHA-256", e);
+        }
+    }
+
+    /** The image length the sender announced (clonecast's extension), or -1 if unknown. */
+    public long expectedBytes() {
+        return expectedBytes;
+    }
+
+    /** True once what we wrote was checked against the sender's SHA-256 (clonecast's extension). */
+    public boolean verified() {
+        return verified;
     }
 
     /** True when following an async sender without a return channel. */

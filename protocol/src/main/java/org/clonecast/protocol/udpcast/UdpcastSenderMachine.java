@@ -42,6 +42,12 @@ import java.util.Optional;
  * each other without acknowledgement, and the end is the empty slice's FEC blocks (or its REQACK
  * without FEC), sent {@link #END_MARKER_REPEATS} times since nobody can ask for it again.
  *
+ * <p>clonecast's extension ({@link Udpcast#CAP_CLONECAST}): a receiver that sets the bit in its
+ * CONNECT_REQ gets it back in its CONNECT_REPLY, then an {@link ImageInfo} with the image length,
+ * and before every REQACK of the empty end slice an {@link ImageInfo} with the SHA-256 the driver
+ * computed while reading ({@link #imageHash}), so it can verify what it wrote before it says OK.
+ * Stock receivers never set the bit and never see either.
+ *
  * <p>Pacing is the driver's (a token bucket fed with {@link #blocksResent()} against
  * {@link #blocksSent()}; a fixed rate in async mode); the machine only decides order and gating.
  *
@@ -130,6 +136,7 @@ public final class UdpcastSenderMachine {
         private long lastHeardNanos;
         private long doneNanos;
         private int retransmitRequests;
+        private boolean extensions;
 
         Receiver(int ip, int clNr, long now) {
             this.ip = ip;
@@ -163,6 +170,11 @@ public final class UdpcastSenderMachine {
 
         boolean active() {
             return state == State.CONNECTED;
+        }
+
+        /** Whether it speaks clonecast's extension ({@link Udpcast#CAP_CLONECAST}). */
+        public boolean extensions() {
+            return extensions;
         }
     }
 
@@ -227,6 +239,7 @@ public final class UdpcastSenderMachine {
     private long reqAcks;
     private long ignored;
     private double answerLatencyNanos = 10_000_000;
+    private byte[] imageHash;
 
     /**
      * @param settings sizes and rules
@@ -263,8 +276,8 @@ public final class UdpcastSenderMachine {
             r.lastHeardNanos = nowNanos;
         }
         boolean member = r != null && r.active();
-        if (message instanceof ConnectReq) {
-            connect(ip, r, nowNanos);
+        if (message instanceof ConnectReq req) {
+            connect(ip, r, (req.capabilities() & Udpcast.CAP_CLONECAST) != 0, nowNanos);
         } else if (message instanceof Go && member && !started) {
             start(nowNanos);
         } else if (message instanceof Disconnect && member) {
@@ -279,12 +292,12 @@ public final class UdpcastSenderMachine {
         settle(nowNanos);
     }
 
-    private void connect(int ip, Receiver known, long now) {
+    private void connect(int ip, Receiver known, boolean extensions, long now) {
         if (started) {
             // A stock receiver expects slice 0, so it cannot join a running session (§3.1.3). A
             // member whose reply was lost just before the start gets it again.
             if (known != null && known.active()) {
-                control.add(new Send(To.RECEIVER, ip, reply(known.clNr)));
+                replyTo(known);
             } else {
                 ignored++;
             }
@@ -295,7 +308,7 @@ public final class UdpcastSenderMachine {
             Integer nr = clNrByIp.get(ip);
             if (nr == null) {
                 if (nextClNr >= MAX_CLIENTS) {
-                    control.add(new Send(To.RECEIVER, ip, reply(ConnectReply.CLNR_REFUSED)));
+                    control.add(new Send(To.RECEIVER, ip, reply(ConnectReply.CLNR_REFUSED, 0)));
                     return;
                 }
                 nr = nextClNr++;
@@ -307,12 +320,21 @@ public final class UdpcastSenderMachine {
                 firstConnectNanos = now;
             }
         }
+        r.extensions = extensions;
         lastReplyNanos = now;
-        control.add(new Send(To.RECEIVER, ip, reply(r.clNr)));
+        replyTo(r);
     }
 
-    private ConnectReply reply(int clNr) {
-        return new ConnectReply(clNr, settings.blocksize(), CAPS_DEFAULT, group);
+    /** CONNECT_REPLY, and for a receiver with our extension the image length right after it. */
+    private void replyTo(Receiver r) {
+        control.add(new Send(To.RECEIVER, r.ip, reply(r.clNr, r.extensions ? Udpcast.CAP_CLONECAST : 0)));
+        if (r.extensions) {
+            control.add(new Send(To.RECEIVER, r.ip, new ImageInfo(totalBytes, Optional.empty())));
+        }
+    }
+
+    private ConnectReply reply(int clNr, int extraCapabilities) {
+        return new ConnectReply(clNr, settings.blocksize(), CAPS_DEFAULT | extraCapabilities, group);
     }
 
     private void ok(Receiver r, int sliceNo, long now) {
@@ -612,6 +634,15 @@ public final class UdpcastSenderMachine {
         }
         s.answered.clear();
         reqAcks++;
+        if (s.bytes == 0) {
+            // Before each REQACK of the end: the hash, to each receiver with our extension that
+            // has not said OK yet (it holds its OK until it has verified).
+            for (Receiver r : byIp.values()) {
+                if (r.active() && r.extensions && !s.ready.get(r.clNr)) {
+                    control.add(new Send(To.RECEIVER, r.ip, new ImageInfo(totalBytes, Optional.ofNullable(imageHash))));
+                }
+            }
+        }
         control.add(new Send(To.DATA, 0, reqAck(s)));
     }
 
@@ -664,6 +695,17 @@ public final class UdpcastSenderMachine {
             }
         }
         return true;
+    }
+
+    /**
+     * The SHA-256 of the whole image, from the driver once it has read every byte (it reads the
+     * first transmission in order); sent to receivers with our extension before the end.
+     */
+    public void imageHash(byte[] sha256) {
+        if (sha256.length != 32) {
+            throw new IllegalArgumentException("SHA-256 of " + sha256.length + " bytes");
+        }
+        this.imageHash = sha256.clone();
     }
 
     // ---- state ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import io.netty.buffer.Unpooled;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
@@ -27,7 +28,7 @@ import org.junit.jupiter.api.Test;
  * else, and leave the reader index alone when it throws.
  */
 class UdpcastMalformedTest {
-    private static final int[] OPCODES = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x0500, 0x0501, 0xFFFF};
+    private static final int[] OPCODES = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x0500, 0x0501, 0x4343, 0xFFFF};
     private static final byte[] NASTY = {0, 1, 0x7F, (byte) 0x80, (byte) 0xFF};
 
     /** The control goldens plus a sample of the DATA/FEC ones (the full FEC slices add no new shapes). */
@@ -36,6 +37,13 @@ class UdpcastMalformedTest {
         for (UdpcastGoldens.Entry e : UdpcastGoldens.ENTRIES) {
             List<byte[]> packets = e.stored();
             corpus.addAll(packets.subList(0, Math.min(3, packets.size())));
+        }
+        // clonecast's own IMAGE_INFO, with and without its hash (no stock capture has one).
+        for (ImageInfo info : List.of(new ImageInfo(1L << 40, Optional.of(new byte[32])),
+                new ImageInfo(300_000, Optional.empty()))) {
+            ByteBuf b = Unpooled.buffer();
+            info.encode(b);
+            corpus.add(ByteBufs.toByteArray(b));
         }
         return corpus;
     }

@@ -165,6 +165,84 @@ class UdpcastReceiverMachineTest {
         assertTrue(m.duplicates() >= 16);
     }
 
+    /** Every data slice of the image, in order, each followed by its REQACK (answered OK). */
+    private void allSlices(long now) {
+        for (int sl = 0; sl < 4; sl++) {
+            for (int b = 0; b < (sl < 3 ? 5 : 1); b++) from(block(sl, b), now);
+            from(reqAck(sl, sl < 3 ? 5 * BS : 3, 0), now);
+        }
+    }
+
+    private void connectWithExtensions() {
+        m.tick(0);
+        from(new ConnectReply(3, BS, Udpcast.CAPS_DEFAULT | Udpcast.CAP_CLONECAST, McastAddr.ofIpv4(GROUP)), 1);
+        sent.clear();
+    }
+
+    private static byte[] sha256(byte[] data) {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256").digest(data);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void ourConnectReqOffersTheExtensionAndAStockReplyLeavesItOff() {
+        m.tick(0);
+        ConnectReq req = (ConnectReq) ((Send) m.drain().get(0)).message();
+        assertEquals(Udpcast.CAPS_DEFAULT | Udpcast.CAP_CLONECAST, req.capabilities());
+        connect(); // a stock sender's reply: no bit
+        from(new ImageInfo(image.length, java.util.Optional.of(new byte[32])), 2);
+        assertEquals(-1, m.expectedBytes(), "IMAGE_INFO from a sender that did not offer the extension is ignored");
+        allSlices(3);
+        from(reqAck(4, 0, 0), 4);
+        assertEquals(new Ok(4), sent.get(sent.size() - 1), "no hash to wait for");
+        assertEquals(State.LINGERING, m.state());
+        assertTrue(!m.verified());
+    }
+
+    @Test
+    void withTheExtensionTheEndIsAcknowledgedOnlyOnceTheHashCameAndMatches() {
+        connectWithExtensions();
+        from(new ImageInfo(image.length, java.util.Optional.empty()), 2);
+        assertEquals(image.length, m.expectedBytes());
+        allSlices(3);
+        sent.clear();
+        from(reqAck(4, 0, 0), 4);
+        assertTrue(sent.isEmpty(), "the end's REQACK came before its hash: no OK yet");
+        assertEquals(State.CONNECTED, m.state());
+        from(new ImageInfo(image.length, java.util.Optional.of(sha256(image))), 5);
+        assertEquals(List.of(new Ok(4)), sent, "the hash matches: OK at once");
+        assertTrue(m.verified());
+        assertEquals(State.LINGERING, m.state());
+        assertArrayEquals(image, assembled());
+    }
+
+    @Test
+    void aHashMismatchFailsWithDisconnectInsteadOfOk() {
+        connectWithExtensions();
+        byte[] wrong = sha256(image);
+        wrong[0] ^= 1;
+        allSlices(3);
+        from(new ImageInfo(image.length, java.util.Optional.of(wrong)), 4);
+        sent.clear();
+        from(reqAck(4, 0, 0), 5);
+        assertEquals(List.of(new Disconnect()), sent);
+        assertEquals(State.FAILED, m.state());
+        assertTrue(m.reason().startsWith("the image differs from the sender's"), m.reason());
+        assertTrue(!m.verified());
+    }
+
+    @Test
+    void aChangedImageLengthFails() {
+        connectWithExtensions();
+        from(new ImageInfo(image.length, java.util.Optional.empty()), 2);
+        from(new ImageInfo(image.length + 1L, java.util.Optional.empty()), 3);
+        assertEquals(State.FAILED, m.state());
+        assertEquals(List.of(new Disconnect()), sent);
+    }
+
     @Test
     void aLostSliceIsCreatedAndAskedForInsteadOfAborting() {
         connect();

@@ -67,6 +67,8 @@ class UdpcastRoundTripTest {
                 Combinators.combine(count, count, map).as(Retransmit::new),
                 Arbitraries.just(new Go()),
                 Arbitraries.just(new Disconnect()),
+                Combinators.combine(Arbitraries.longs().greaterOrEqual(0),
+                        Arbitraries.bytes().array(byte[].class).ofSize(32).optional()).as(ImageInfo::new),
                 Combinators.combine(unknownOp, Arbitraries.bytes().array(byte[].class).ofMaxSize(64)).as(Unknown::new));
     }
 

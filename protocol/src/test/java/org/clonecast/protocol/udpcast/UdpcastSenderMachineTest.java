@@ -208,6 +208,46 @@ class UdpcastSenderMachineTest {
         assertTrue(m.drainControl().isEmpty(), "a late receiver is not answered");
     }
 
+    /**
+     * clonecast's extension: a receiver that offers CAP_CLONECAST gets it back and the image length,
+     * and the hash before every REQACK of the end; a stock receiver (no bit) gets neither.
+     */
+    @Test
+    void onlyReceiversOfferingTheExtensionGetImageInfo() {
+        long total = 3L * BS;
+        var m = new UdpcastSenderMachine(settings(2), total, GROUP, 0);
+        m.receive(11, new ConnectReq(Udpcast.CAPS_DEFAULT | Udpcast.CAP_CLONECAST, 0), 0);
+        m.receive(12, new ConnectReq(Udpcast.CAPS_DEFAULT, 0), 0);
+        List<Send> out = m.drainControl();
+        assertEquals(3, out.size(), out.toString());
+        assertEquals(Udpcast.CAPS_DEFAULT | Udpcast.CAP_CLONECAST, ((ConnectReply) out.get(0).message()).capabilities());
+        assertEquals(new Send(To.RECEIVER, 11, new ImageInfo(total, Optional.empty())), out.get(1));
+        assertEquals(Udpcast.CAPS_DEFAULT, ((ConnectReply) out.get(2).message()).capabilities(), "a stock receiver sees stock bits");
+        byte[] hash = new byte[32];
+        hash[31] = 7;
+        m.imageHash(hash);
+        m.tick(100 * MS);
+        m.drainControl();
+        m.tick(200 * MS);
+        m.drainControl();
+        assertTrue(m.started());
+        List<Send> sends = new ArrayList<>();
+        for (int i = 0; i < 10 && m.nextBlock(300 * MS) != null; i++) {
+            sends.addAll(m.drainControl());
+        }
+        sends.addAll(m.drainControl());
+        m.receive(11, new Ok(0), 301 * MS);
+        m.receive(12, new Ok(0), 301 * MS);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(null, m.nextBlock(302 * MS), "no data left");
+            sends.addAll(m.drainControl());
+        }
+        int end = sends.size() - 1;
+        assertEquals(0, ((ReqAck) sends.get(end).message()).bytes(), "the end: " + sends);
+        assertEquals(new Send(To.RECEIVER, 11, new ImageInfo(total, Optional.of(hash))), sends.get(end - 1), "the hash right before it");
+        assertEquals(1, sends.stream().filter(x -> x.message() instanceof ImageInfo).count(), "to receiver 11 only: " + sends);
+    }
+
     @Test
     void maxWaitStartsWithFewerAndOneReceiverGoesPointToPoint() {
         var m = new UdpcastSenderMachine(settings(3), 10 * BS, GROUP, 0);

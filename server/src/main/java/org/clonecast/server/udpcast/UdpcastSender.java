@@ -14,6 +14,9 @@ import io.netty.channel.socket.DatagramPacket;
 import io.netty.channel.unix.SegmentedDatagramPacket;
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.net.InetSocketAddress;
 import java.nio.channels.FileChannel;
 import java.util.concurrent.CompletableFuture;
@@ -111,6 +114,8 @@ public final class UdpcastSender implements AutoCloseable {
   private final java.util.Set<Integer> reported = new java.util.HashSet<>();
   private final SliceFecCoder fecCoder;
   private final BlockReader blocks;
+  /** SHA-256 of the blocks sent so far, while a receiver with our extension takes part. */
+  private MessageDigest imageDigest;
 
   public UdpcastSender(UdpcastSendSettings settings, FileChannel file, long length, NetInterface nif, Listener listener) {
     this.settings = settings;
@@ -193,6 +198,7 @@ public final class UdpcastSender implements AutoCloseable {
         wasStarted = true;
         log.info("udpcast session started with {} receiver(s){}", machine.activeReceivers(),
             machine.pointToPointIp() != 0 ? ", point-to-point" : "");
+        startImageHash();
         listener.started(machine);
       }
       if (now - lastSampleNanos >= SAMPLE_NANOS) sample(now);
@@ -272,6 +278,7 @@ public final class UdpcastSender implements AutoCloseable {
             batch.writerIndex(start); // never send a half-read block
             throw e;
           }
+          if (imageDigest != null && !b.resend()) hashFresh(b, batch.nioBuffer(batch.writerIndex() - b.length(), b.length()));
         }
         int len = batch.writerIndex() - start;
         inBatch++;
@@ -298,6 +305,27 @@ public final class UdpcastSender implements AutoCloseable {
     }
     batch = null;
     inBatch = 0;
+  }
+
+  /**
+   * Receivers with our extension get the image's SHA-256 before the end; it is computed from the
+   * first transmission, which reads the file once, in order. Only then: SHA-256 costs sender CPU
+   * that stock receivers would not use, and nobody can join after the start.
+   */
+  private void startImageHash() {
+    if (machine.receivers().stream().noneMatch(r -> r.state() == UdpcastSenderMachine.State.CONNECTED && r.extensions())) return;
+    try {
+      imageDigest = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("this JVM has no SHA-256", e);
+    }
+    if (machine.totalBytes() == 0) machine.imageHash(imageDigest.digest());
+  }
+
+  /** Adds a block sent for the first time; the last one completes the hash. */
+  private void hashFresh(UdpcastSenderMachine.Block b, ByteBuffer bytes) {
+    imageDigest.update(bytes);
+    if (b.offset() + b.length() == machine.totalBytes()) machine.imageHash(imageDigest.digest());
   }
 
   /** Writes the machine's queued control messages after any pending data; returns whether there were any. */

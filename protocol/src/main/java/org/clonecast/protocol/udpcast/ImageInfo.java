@@ -1,0 +1,97 @@
+package org.clonecast.protocol.udpcast;
+
+import static org.clonecast.protocol.udpcast.Udpcast.OP_IMAGE_INFO;
+
+import io.netty.buffer.ByteBuf;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.Optional;
+import org.clonecast.protocol.wire.ByteBufs;
+import org.clonecast.protocol.wire.MalformedPacketException;
+
+/**
+ * IMAGE_INFO (opcode 0x4343, 44 bytes): clonecast's extension to the udpcast protocol, behind
+ * {@link Udpcast#CAP_CLONECAST}. What udpcast never carries: the image's length, so a receiver can
+ * check its target and show a percentage, and, once the sender has read it all, its SHA-256, so a
+ * receiver can verify what it wrote before it acknowledges the end. Sender → receiver, unicast.
+ * {@code op u16, flags u16 (bit 0: sha256 present), totalBytes i64, sha256 32 bytes (zero if absent)}.
+ *
+ * <p>Immutable (the hash is copied in and out); thread-safe.
+ *
+ * @param totalBytes the image length, ≥ 0
+ * @param sha256 the SHA-256 of the whole image, if the sender knows it yet
+ */
+public record ImageInfo(long totalBytes, Optional<byte[]> sha256) implements UdpcastMessage {
+    /** Bytes on the wire. */
+    public static final int SIZE = 44;
+    /** Flag bit: the SHA-256 field is valid. */
+    public static final int FLAG_SHA256 = 0x0001;
+    private static final int HASH_BYTES = 32;
+
+    /** Validates the fields. */
+    public ImageInfo {
+        if (totalBytes < 0) {
+            throw new IllegalArgumentException("image length " + totalBytes);
+        }
+        sha256 = sha256.map(h -> {
+            if (h.length != HASH_BYTES) {
+                throw new IllegalArgumentException("SHA-256 of " + h.length + " bytes");
+            }
+            return h.clone();
+        });
+    }
+
+    /** @return the hash, a copy */
+    @Override
+    public Optional<byte[]> sha256() {
+        return sha256.map(byte[]::clone);
+    }
+
+    /** Reads an IMAGE_INFO at the reader index; trailing bytes are left unread. */
+    public static ImageInfo decode(ByteBuf in) {
+        return ByteBufs.decoding("IMAGE_INFO", in, b -> {
+            ByteBufs.requireReadable(b, SIZE, "IMAGE_INFO");
+            int opcode = b.readUnsignedShort();
+            if (opcode != OP_IMAGE_INFO) {
+                throw new MalformedPacketException("IMAGE_INFO opcode " + opcode + ", want " + OP_IMAGE_INFO);
+            }
+            int flags = b.readUnsignedShort();
+            long total = b.readLong();
+            if (total < 0) {
+                throw new MalformedPacketException("IMAGE_INFO image length " + total);
+            }
+            byte[] hash = ByteBufs.readBytes(b, HASH_BYTES, "IMAGE_INFO sha256");
+            return new ImageInfo(total, (flags & FLAG_SHA256) != 0 ? Optional.of(hash) : Optional.empty());
+        });
+    }
+
+    @Override
+    public int opcode() {
+        return OP_IMAGE_INFO;
+    }
+
+    @Override
+    public void encode(ByteBuf out) {
+        out.writeShort(OP_IMAGE_INFO);                        // opCode
+        out.writeShort(sha256.isPresent() ? FLAG_SHA256 : 0); // flags
+        out.writeLong(totalBytes);                            // totalBytes
+        out.writeBytes(sha256.orElse(new byte[HASH_BYTES]));  // sha256
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ImageInfo i && i.totalBytes == totalBytes
+            && i.sha256.isPresent() == sha256.isPresent()
+            && (sha256.isEmpty() || Arrays.equals(i.sha256.get(), sha256.get()));
+    }
+
+    @Override
+    public int hashCode() {
+        return Long.hashCode(totalBytes) * 31 + sha256.map(Arrays::hashCode).orElse(0);
+    }
+
+    @Override
+    public String toString() {
+        return "ImageInfo[" + totalBytes + " bytes" + sha256.map(h -> ", sha256 " + HexFormat.of().formatHex(h)).orElse("") + "]";
+    }
+}
