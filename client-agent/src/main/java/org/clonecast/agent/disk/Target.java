@@ -9,6 +9,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The file or block device an image is written to. Opening checks that it can take the image:
@@ -43,7 +44,7 @@ public final class Target implements AutoCloseable {
       if (device) {
         long devSize = BlockDevices.size(path);
         if (devSize < logicalSize) {
-          throw new TargetException("target " + path + " is too small: " + devSize + " bytes, the image needs " + logicalSize);
+          throw new TargetException(tooSmall(path, devSize, logicalSize));
         }
         List<String> mounted = BlockDevices.mountedParts(path);
         if (!mounted.isEmpty()) {
@@ -56,12 +57,9 @@ public final class Target implements AutoCloseable {
       if (parent != null && !Files.isDirectory(parent)) {
         throw new TargetException("directory " + parent + " does not exist; create it or choose another --output");
       }
-      FileStore store = Files.getFileStore(parent == null ? path.toAbsolutePath() : parent);
-      long existing = Files.exists(path) ? Files.size(path) : 0;
-      long usable = store.getUsableSpace() + existing;
-      if (usable < dataBytes) {
-        throw new TargetException("not enough space for " + path + ": the image needs " + dataBytes + " bytes, " + usable
-            + " are free on " + store + "; free some space or write elsewhere");
+      Optional<String> noRoom = fileRoom(path, dataBytes);
+      if (noRoom.isPresent()) {
+        throw new TargetException(noRoom.get());
       }
       FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ,
           StandardOpenOption.TRUNCATE_EXISTING);
@@ -76,6 +74,36 @@ public final class Target implements AutoCloseable {
     } catch (IOException e) {
       throw new TargetException("cannot open " + path + ": " + e.getMessage());
     }
+  }
+
+  /**
+   * Whether an image of {@code bytes} fits, for when its size becomes known only after opening (a
+   * udpcast sender announces it, if at all, after the connection).
+   *
+   * @return empty if it fits, else what is wrong and what to do about it
+   */
+  public Optional<String> roomFor(long bytes) throws IOException {
+    if (blockDevice) {
+      return size < bytes ? Optional.of(tooSmall(path, size, bytes)) : Optional.empty();
+    }
+    return fileRoom(path, bytes);
+  }
+
+  private static String tooSmall(Path path, long have, long need) {
+    return "target " + path + " is too small: " + have + " bytes, the image needs " + need;
+  }
+
+  /** Whether the filesystem of {@code path} has {@code bytes} free, counting what the file holds now. */
+  private static Optional<String> fileRoom(Path path, long bytes) throws IOException {
+    Path parent = path.toAbsolutePath().getParent();
+    FileStore store = Files.getFileStore(parent == null ? path.toAbsolutePath() : parent);
+    long existing = Files.exists(path) ? Files.size(path) : 0;
+    long usable = store.getUsableSpace() + existing;
+    if (usable < bytes) {
+      return Optional.of("not enough space for " + path + ": the image needs " + bytes + " bytes, " + usable
+          + " are free on " + store + "; free some space or write elsewhere");
+    }
+    return Optional.empty();
   }
 
   public Path path() {

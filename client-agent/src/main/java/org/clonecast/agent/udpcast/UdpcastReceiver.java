@@ -75,6 +75,7 @@ public final class UdpcastReceiver {
   private long startNanos;
   private long firstDataNanos;
   private boolean finishing;
+  private boolean sizeChecked;
 
   public UdpcastReceiver(int portbase, NetInterface nif, Target target, Duration joinTimeout) {
     this.portbase = portbase;
@@ -147,8 +148,30 @@ public final class UdpcastReceiver {
       }
     }
     udp.flush();
+    if (!sizeChecked && machine.expectedBytes() >= 0) {
+      sizeChecked = true;
+      checkRoom(machine.expectedBytes());
+    }
     State st = machine.state();
     if ((st == State.DONE || st == State.FAILED) && !finishing) finish(st == State.DONE);
+  }
+
+  /**
+   * A clonecast sender announces the image length (udpcast carries none): refuse at once, with
+   * DISCONNECT, an image that cannot fit, instead of failing at the first write past the end.
+   */
+  private void checkRoom(long bytes) {
+    log.info("udpcast sender announces an image of {} bytes (clonecast extension)", bytes);
+    String problem;
+    try {
+      problem = target.roomFor(bytes).orElse(null);
+    } catch (IOException e) {
+      problem = "cannot check the room on " + target.path() + ": " + e.getMessage();
+    }
+    if (problem != null) {
+      machine.abort(problem);
+      act();
+    }
   }
 
   private void write(Write w) {

@@ -44,6 +44,10 @@ class TargetTest {
       try (Target t = Target.open(Path.of(dev), 4L << 20, 4L << 20)) {
         assertTrue(t.blockDevice());
         assertEquals(8L << 20, t.size());
+        // A size learnt later (udpcast's image length arrives after the connection): the same check.
+        assertEquals(java.util.Optional.empty(), t.roomFor(8L << 20));
+        assertEquals(java.util.Optional.of("target " + dev + " is too small: 8388608 bytes, the image needs 8388609"),
+            t.roomFor((8L << 20) + 1));
       }
     } finally {
       new ProcessBuilder("losetup", "-d", dev).start().waitFor();

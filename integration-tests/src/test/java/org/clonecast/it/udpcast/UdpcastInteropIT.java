@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -31,7 +32,7 @@ class UdpcastInteropIT {
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
-    Prereqs.require("ip", "nft", "tc", "java", "udp-sender", "udp-receiver");
+    Prereqs.require("ip", "nft", "tc", "java", "udp-sender", "udp-receiver", "losetup");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
     assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
   }
@@ -203,6 +204,35 @@ class UdpcastInteropIT {
     for (LabProcess r : receivers) {
       assertEquals(0, r.waitFor(within), tag + ":\n" + r.tail(20));
       assertSame(img, tagged(lab, r.host(), tag));
+    }
+  }
+
+  /**
+   * Our sender announces the image length (clonecast's extension), so an agent whose disk is too
+   * small refuses at once with DISCONNECT, before any data, and the sender counts it out.
+   */
+  @Test
+  void anAgentWhoseDiskIsTooSmallRefusesAtTheAnnouncement() throws Exception {
+    try (Lab lab = Lab.create("ucsmall", 1)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 16, 27);
+      Path backing = lab.dir().resolve("small.disk");
+      try (var f = java.nio.channels.FileChannel.open(backing, java.nio.file.StandardOpenOption.CREATE_NEW,
+          java.nio.file.StandardOpenOption.WRITE)) {
+        f.write(java.nio.ByteBuffer.wrap(new byte[1]), (4 << 20) - 1); // 4 MiB for a 16 MiB image
+      }
+      String dev = GoldenDisks.run("losetup", "--find", "--show", backing.toString()).trim();
+      try {
+        LabProcess agent = lab.spawn(lab.agent(1), "agent", ourAgent(Path.of(dev)), Map.of());
+        LabProcess sender = lab.spawn(lab.server(), "send", ourSender(img, 1), Map.of());
+        assertEquals(1, agent.waitFor(SESSION), agent.tail(20));
+        assertTrue(agent.log().contains("target " + dev + " is too small: 4194304 bytes, the image needs " + Files.size(img)),
+            agent.log());
+        // Before the start the sender keeps waiting for other receivers, as a session should.
+        await().atMost(Duration.ofSeconds(10)).until(() -> sender.log().contains("(10.77.0.11) DISCONNECTED"));
+        sender.kill(Signal.TERM);
+      } finally {
+        GoldenDisks.run("losetup", "-d", dev);
+      }
     }
   }
 
