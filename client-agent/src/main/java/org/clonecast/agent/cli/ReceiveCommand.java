@@ -52,6 +52,11 @@ public final class ReceiveCommand implements Callable<Integer> {
       description = "Give up when no sender is found in this time; 0 waits for ever (default: ${DEFAULT-VALUE}).")
   long joinTimeout;
 
+  @Option(names = "--igmp-rejoin", paramLabel = "SECONDS", defaultValue = "60",
+      description = {"Leave and re-join the multicast group this often while receiving, so that a snooping switch",
+          "that never queries us keeps forwarding; 0 never (default: ${DEFAULT-VALUE})."})
+  long igmpRejoin;
+
   @Option(names = "--workers", paramLabel = "N", description = "Threads that decompress, verify and write (default: number of CPUs).")
   Integer workers;
 
@@ -72,7 +77,8 @@ public final class ReceiveCommand implements Callable<Integer> {
     ReceiveSettings settings;
     try {
       settings = new ReceiveSettings(iface, port, parseServer(), output, name != null ? name : hostname(),
-          Duration.ofSeconds(joinTimeout), workers != null ? workers : Math.max(2, Runtime.getRuntime().availableProcessors()));
+          Duration.ofSeconds(joinTimeout), workers != null ? workers : Math.max(2, Runtime.getRuntime().availableProcessors()),
+          Duration.ofSeconds(igmpRejoin));
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }

@@ -101,6 +101,8 @@ public final class McastReceiver {
   private int lastQuarterLogged;
   private ScheduledFuture<?> timer;
   private ScheduledFuture<?> joinDeadline;
+  private ScheduledFuture<?> rejoinTimer;
+  private long rejoins;
   private final ThreadLocal<byte[]> scratch;
 
   public McastReceiver(ReceiveSettings settings, NetInterface nif, Listener listener) {
@@ -234,14 +236,33 @@ public final class McastReceiver {
     phase = Phase.RECEIVING;
     log.info("mcast joined session {} as receiver {}: {} chunks of {} to receive, group {}", Integer.toHexString(sessionId),
         w.receiverId(), needed.cardinality(), manifest.chunkCount(), Ipv4.fromInt(w.group()).getHostAddress());
-    udp.joinGroup(new InetSocketAddress(Ipv4.fromInt(w.group()), w.dataPort()), nif.nif()).addListener(f -> {
+    InetSocketAddress groupAddress = new InetSocketAddress(Ipv4.fromInt(w.group()), w.dataPort());
+    udp.joinGroup(groupAddress, nif.nif()).addListener(f -> {
       if (!f.isSuccess()) fail("cannot join multicast group " + Ipv4.fromInt(w.group()).getHostAddress() + " on " + nif.name() + ": " + f.cause().getMessage());
     });
+    long every = settings.igmpRejoin().toMillis();
+    if (every > 0) rejoinTimer = loop.scheduleAtFixedRate(() -> rejoin(groupAddress), every, every, TimeUnit.MILLISECONDS);
     control.writeAndFlush(new ControlMessage.Need(needed));
     listener.joined(manifest, needed.cardinality());
     if (target.blockDevice() && !zeros.isEmpty()) zeroFill(zeros);
     timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
     maybeFinish();
+  }
+
+  /**
+   * Leaves and at once re-joins the data group: the kernel then sends a fresh membership report,
+   * which a snooping switch takes as a refresh even when no querier ever asks for one. Leaving
+   * first is the only way to make it report from user space (a second join of the same group
+   * only counts a reference). The gap is one system call; NAKs cover anything lost in it.
+   */
+  private void rejoin(InetSocketAddress groupAddress) {
+    if (phase != Phase.RECEIVING) return;
+    rejoins++;
+    udp.leaveGroup(groupAddress, nif.nif()).addListener(left -> udp.joinGroup(groupAddress, nif.nif()).addListener(f -> {
+      if (!f.isSuccess()) {
+        fail("cannot re-join multicast group " + groupAddress.getAddress().getHostAddress() + " on " + nif.name() + ": " + f.cause().getMessage());
+      }
+    }));
   }
 
   /** A block device keeps old data where the image has zero chunks: overwrite it. */
@@ -392,8 +413,8 @@ public final class McastReceiver {
   private void finished() {
     ReceiveResult r = new ReceiveResult(true, "ok", manifest.logicalSize(), System.nanoTime() - startNanos,
         machine.received(), machine.repairsReceived(), machine.duplicates(), rejected);
-    log.info("mcast receive complete: {} bytes, {} packets ({} repair, {} duplicate), {} NAK entries sent, {} chunks retaken, {} dropped for a slow disk",
-        r.bytesWritten(), r.packets(), r.repairs(), r.duplicates(), machine.nakEntries(), rejected, overflow);
+    log.info("mcast receive complete: {} bytes, {} packets ({} repair, {} duplicate), {} NAK entries sent, {} chunks retaken, {} dropped for a slow disk, {} IGMP re-joins",
+        r.bytesWritten(), r.packets(), r.repairs(), r.duplicates(), machine.nakEntries(), rejected, overflow, rejoins);
     if (control != null && control.isActive()) {
       control.writeAndFlush(new ControlMessage.Finished(true, "ok", r.bytesWritten(), r.packets(), r.repairs(), r.duplicates()))
           .addListener(f -> complete(r));
@@ -414,6 +435,7 @@ public final class McastReceiver {
     if (phase == Phase.DONE) return;
     phase = Phase.DONE;
     if (timer != null) timer.cancel(false);
+    if (rejoinTimer != null) rejoinTimer.cancel(false);
     if (control != null) control.close();
     if (udp != null) udp.close();
     workers.shutdown();

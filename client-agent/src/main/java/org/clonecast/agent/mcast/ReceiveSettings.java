@@ -11,9 +11,21 @@ import java.util.Objects;
  * @param server the sender's control address, or null to find it from its announcements
  * @param joinTimeout give up when no sender is found in this time (zero: wait for ever)
  * @param workers threads that rebuild, decompress, verify and write chunks
+ * @param igmpRejoin how often to leave and re-join the data group while receiving (zero: never), so
+ *     that a snooping switch whose queries do not reach us (no querier on the VLAN, or one that is
+ *     filtered) does not let our membership expire mid-transfer
  */
 public record ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
-    Duration joinTimeout, int workers) {
+    Duration joinTimeout, int workers, Duration igmpRejoin) {
+  /** Re-join every minute: well inside the usual 260 s membership interval (RFC 3376 defaults). */
+  public static final Duration DEFAULT_IGMP_REJOIN = Duration.ofSeconds(60);
+
+  /** With {@link #DEFAULT_IGMP_REJOIN}. */
+  public ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
+      Duration joinTimeout, int workers) {
+    this(interfaceName, port, server, output, name, joinTimeout, workers, DEFAULT_IGMP_REJOIN);
+  }
+
   public ReceiveSettings {
     Objects.requireNonNull(interfaceName, "interfaceName");
     Objects.requireNonNull(output, "output");
@@ -21,5 +33,6 @@ public record ReceiveSettings(String interfaceName, int port, InetSocketAddress 
     if (port < 1 || port > 65535) throw new IllegalArgumentException("port " + port + " out of 1..65535");
     if (workers < 1) throw new IllegalArgumentException("workers " + workers);
     if (joinTimeout.isNegative()) throw new IllegalArgumentException("join timeout negative");
+    if (igmpRejoin.isNegative()) throw new IllegalArgumentException("IGMP re-join interval negative");
   }
 }

@@ -192,6 +192,27 @@ public final class Lab implements AutoCloseable {
   }
 
   /**
+   * How long br0's IGMP snooping keeps a port's group membership without a report (kernel default
+   * 260 s); with snooping and a querier, a port whose membership expired gets no more multicast.
+   * Also shortens the query response interval to 1 s: the bridge counts its own querier only that
+   * long after it starts, and floods every group until then.
+   */
+  public void igmpMembershipInterval(Duration d) {
+    housekeeping(List.of("ip", "netns", "exec", switchNs(), "ip", "link", "set", "br0", "type", "bridge",
+        "mcast_membership_interval", Long.toString(d.toMillis() / 10), "mcast_query_response_interval", "100"), "");
+  }
+
+  /**
+   * Drops every IGMP packet that reaches {@code h}: its kernel never sees a query, so it reports
+   * only when it joins, as behind a snooping switch whose queries do not reach it.
+   */
+  public void dropIgmp(Host h) {
+    String script = "table ip cclab_igmp {\n  chain input {\n    type filter hook input priority 0; policy accept;\n"
+        + "    ip protocol igmp counter drop\n  }\n}\n";
+    housekeeping(List.of("ip", "netns", "exec", own(h).netns(), "nft", "-f", "-"), script);
+  }
+
+  /**
    * Limits what {@code h} can receive to {@code mbit} Mbit/s: a token bucket on the switch port that
    * sends toward {@code h}. 0 removes it.
    */

@@ -56,6 +56,30 @@ class McastLabIT {
   }
 
   /**
+   * A snooping switch (br0, with a querier) whose queries never reach the agent, and a membership
+   * interval of 3 s: without a fresh report the switch stops forwarding the group mid-transfer
+   * (with --igmp-rejoin 0 the agent stalled at half the image). The agent re-joins every second,
+   * each re-join makes its kernel report again, and the paced transfer (about 18 s) completes
+   * with an exact copy.
+   */
+  @Test
+  void igmpRejoinsKeepASnoopingSwitchForwardingWhenQueriesAreLost() throws IOException {
+    try (Lab lab = Lab.builder("igmp").agents(1).multicastSnooping(true).igmpQuerier(true).create()) {
+      lab.igmpMembershipInterval(Duration.ofSeconds(3));
+      Host a = lab.agent(1);
+      lab.dropIgmp(a);
+      Path img = Images.mixed(lab.dir(), "disk.raw", 64, 8);
+      LabProcess recv = lab.spawn(a, "recv", agent(out(lab, a), "--igmp-rejoin", "1"), Map.of());
+      LabProcess send = lab.spawn(lab.server(), "send", clonecast("send", img.toString(), "--interface", Lab.IFACE,
+          "--min-receivers", "1", "--max-wait", "30", "--rate", "8"), Map.of());
+      assertEquals(0, recv.waitFor(SESSION), recv.tail(30));
+      assertEquals(0, send.waitFor(Duration.ofSeconds(30)), send.tail(30));
+      assertEquals(Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
+      assertTrue(recv.log().matches("(?s).*receive complete: .*, ([5-9]|[1-9][0-9]+) IGMP re-joins.*"), recv.log());
+    }
+  }
+
+  /**
    * Five agents, 2% random loss on every one of them: one is killed mid-transfer, one joins two
    * seconds after the start, one is shaped to 40 Mbit/s. The others finish without waiting for
    * the slow one, the late one catches up, the sender drops the dead one and ends by itself.
