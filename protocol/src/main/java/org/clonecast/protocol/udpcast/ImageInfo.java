@@ -14,7 +14,8 @@ import org.clonecast.protocol.wire.MalformedPacketException;
  * {@link Udpcast#CAP_CLONECAST}. What udpcast never carries: the image's length, so a receiver can
  * check its target and show a percentage, and, once the sender has read it all, its SHA-256, so a
  * receiver can verify what it wrote before it acknowledges the end. Sender → receiver, unicast.
- * {@code op u16, flags u16 (bit 0: sha256 present), totalBytes i64, sha256 32 bytes (zero if absent)}.
+ * {@code op u16, flags u16 (bit 0: sha256 present; no other bit defined), totalBytes i64, sha256 32
+ * bytes (zero if absent)}; anything else is malformed, so that every message has one encoding.
  *
  * <p>Immutable (the hash is copied in and out); thread-safe.
  *
@@ -56,12 +57,20 @@ public record ImageInfo(long totalBytes, Optional<byte[]> sha256) implements Udp
                 throw new MalformedPacketException("IMAGE_INFO opcode " + opcode + ", want " + OP_IMAGE_INFO);
             }
             int flags = b.readUnsignedShort();
+            if ((flags & ~FLAG_SHA256) != 0) {
+                throw new MalformedPacketException("IMAGE_INFO flags 0x" + Integer.toHexString(flags) + ", only 0x1 is defined");
+            }
             long total = b.readLong();
             if (total < 0) {
                 throw new MalformedPacketException("IMAGE_INFO image length " + total);
             }
             byte[] hash = ByteBufs.readBytes(b, HASH_BYTES, "IMAGE_INFO sha256");
-            return new ImageInfo(total, (flags & FLAG_SHA256) != 0 ? Optional.of(hash) : Optional.empty());
+            boolean present = (flags & FLAG_SHA256) != 0;
+            if (!present && !Arrays.equals(hash, new byte[HASH_BYTES])) {
+                // Exactly one encoding per message: what we decode re-encodes to the same bytes.
+                throw new MalformedPacketException("IMAGE_INFO carries a hash without its flag");
+            }
+            return new ImageInfo(total, present ? Optional.of(hash) : Optional.empty());
         });
     }
 

@@ -49,6 +49,19 @@ class UdpcastMalformedTest {
     }
 
     @Test
+    void imageInfoHasOneEncoding() {
+        ByteBuf b = Unpooled.buffer();
+        new ImageInfo(5, Optional.empty()).encode(b);
+        byte[] good = ByteBufs.toByteArray(b);
+        byte[] strayHash = good.clone();
+        strayHash[43] = 1;
+        assertEquals("IMAGE_INFO carries a hash without its flag", expectMalformed(strayHash).getMessage());
+        byte[] unknownFlag = good.clone();
+        unknownFlag[3] = 2;
+        assertEquals("IMAGE_INFO flags 0x2, only 0x1 is defined", expectMalformed(unknownFlag).getMessage());
+    }
+
+    @Test
     void truncatedAtEveryOffset() {
         for (byte[] packet : corpus()) {
             for (int len = 0; len <= packet.length; len++) {
