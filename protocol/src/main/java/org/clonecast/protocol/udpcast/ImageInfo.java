@@ -4,8 +4,8 @@ import static org.clonecast.protocol.udpcast.Udpcast.OP_IMAGE_INFO;
 
 import io.netty.buffer.ByteBuf;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.Optional;
+import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.wire.ByteBufs;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
@@ -17,35 +17,23 @@ import org.clonecast.protocol.wire.MalformedPacketException;
  * {@code op u16, flags u16 (bit 0: sha256 present; no other bit defined), totalBytes i64, sha256 32
  * bytes (zero if absent)}; anything else is malformed, so that every message has one encoding.
  *
- * <p>Immutable (the hash is copied in and out); thread-safe.
+ * <p>Immutable; thread-safe.
  *
  * @param totalBytes the image length, ≥ 0
  * @param sha256 the SHA-256 of the whole image, if the sender knows it yet
  */
-public record ImageInfo(long totalBytes, Optional<byte[]> sha256) implements UdpcastMessage {
+public record ImageInfo(long totalBytes, Optional<Sha256> sha256) implements UdpcastMessage {
     /** Bytes on the wire. */
     public static final int SIZE = 44;
     /** Flag bit: the SHA-256 field is valid. */
     public static final int FLAG_SHA256 = 0x0001;
-    private static final int HASH_BYTES = 32;
+    private static final byte[] NO_HASH = new byte[Sha256.LENGTH];
 
-    /** Validates the fields. */
+    /** Validates the length. */
     public ImageInfo {
         if (totalBytes < 0) {
             throw new IllegalArgumentException("image length " + totalBytes);
         }
-        sha256 = sha256.map(h -> {
-            if (h.length != HASH_BYTES) {
-                throw new IllegalArgumentException("SHA-256 of " + h.length + " bytes");
-            }
-            return h.clone();
-        });
-    }
-
-    /** @return the hash, a copy */
-    @Override
-    public Optional<byte[]> sha256() {
-        return sha256.map(byte[]::clone);
     }
 
     /** Reads an IMAGE_INFO at the reader index; trailing bytes are left unread. */
@@ -64,13 +52,13 @@ public record ImageInfo(long totalBytes, Optional<byte[]> sha256) implements Udp
             if (total < 0) {
                 throw new MalformedPacketException("IMAGE_INFO image length " + total);
             }
-            byte[] hash = ByteBufs.readBytes(b, HASH_BYTES, "IMAGE_INFO sha256");
+            byte[] hash = ByteBufs.readBytes(b, Sha256.LENGTH, "IMAGE_INFO sha256");
             boolean present = (flags & FLAG_SHA256) != 0;
-            if (!present && !Arrays.equals(hash, new byte[HASH_BYTES])) {
+            if (!present && !Arrays.equals(hash, NO_HASH)) {
                 // Exactly one encoding per message: what we decode re-encodes to the same bytes.
                 throw new MalformedPacketException("IMAGE_INFO carries a hash without its flag");
             }
-            return new ImageInfo(total, present ? Optional.of(hash) : Optional.empty());
+            return new ImageInfo(total, present ? Optional.of(Sha256.of(hash)) : Optional.empty());
         });
     }
 
@@ -84,23 +72,6 @@ public record ImageInfo(long totalBytes, Optional<byte[]> sha256) implements Udp
         out.writeShort(OP_IMAGE_INFO);                        // opCode
         out.writeShort(sha256.isPresent() ? FLAG_SHA256 : 0); // flags
         out.writeLong(totalBytes);                            // totalBytes
-        out.writeBytes(sha256.orElse(new byte[HASH_BYTES]));  // sha256
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof ImageInfo i && i.totalBytes == totalBytes
-            && i.sha256.isPresent() == sha256.isPresent()
-            && (sha256.isEmpty() || Arrays.equals(i.sha256.get(), sha256.get()));
-    }
-
-    @Override
-    public int hashCode() {
-        return Long.hashCode(totalBytes) * 31 + sha256.map(Arrays::hashCode).orElse(0);
-    }
-
-    @Override
-    public String toString() {
-        return "ImageInfo[" + totalBytes + " bytes" + sha256.map(h -> ", sha256 " + HexFormat.of().formatHex(h)).orElse("") + "]";
+        out.writeBytes(sha256.map(Sha256::bytes).orElse(NO_HASH)); // sha256
     }
 }

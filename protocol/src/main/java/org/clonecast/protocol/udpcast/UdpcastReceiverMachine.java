@@ -5,17 +5,16 @@ import static org.clonecast.protocol.udpcast.Udpcast.MAX_SLICE_BLOCKS;
 
 import java.net.Inet4Address;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import org.clonecast.protocol.fec.CauchyCode;
+import org.clonecast.protocol.image.Sha256;
 
 /**
  * The receiving side of a udpcast 20120424 session (udpcast-protocol.md §1.4–§1.9, checklist
@@ -141,12 +140,11 @@ public final class UdpcastReceiverMachine {
     /** The sender answered with {@link Udpcast#CAP_CLONECAST}: it will send {@link ImageInfo}. */
     private boolean extensions;
     private long expectedBytes = -1;
-    private byte[] expectedSha256;
+    private Sha256 expectedSha256;
     private boolean verified;
     /** The end slice whose REQACK came before its hash, or -1. */
     private int pendingEnd = -1;
-    private final MessageDigest digest = sha256();
-    private static final HexFormat HEX = HexFormat.of();
+    private final MessageDigest digest = Sha256.newDigest();
     private int blocksize;
     private long nextConnectNanos;
     private long connectRetryNanos;
@@ -481,10 +479,10 @@ public final class UdpcastReceiverMachine {
                 pendingEnd = n; // its hash comes before every REQACK of the end: wait for it
                 return;
             }
-            byte[] ours = digest.digest();
-            if (!MessageDigest.isEqual(ours, expectedSha256) || frontierOffset != expectedBytes) {
-                fail("the image differs from the sender's: " + frontierOffset + " bytes with SHA-256 " + HEX.formatHex(ours)
-                    + ", the sender has " + expectedBytes + " bytes with " + HEX.formatHex(expectedSha256), true);
+            Sha256 ours = Sha256.finish(digest);
+            if (!ours.equals(expectedSha256) || frontierOffset != expectedBytes) {
+                fail("the image differs from the sender's: " + frontierOffset + " bytes with SHA-256 " + ours.hex()
+                    + ", the sender has " + expectedBytes + " bytes with " + expectedSha256.hex(), true);
                 return;
             }
             verified = true;
@@ -675,14 +673,6 @@ public final class UdpcastReceiverMachine {
     /** Data blocks recovered from FEC blocks instead of being received. */
     public long fecRecovered() {
         return fecRecovered;
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("this JVM has no SHA-256", e);
-        }
     }
 
     /** The image length the sender announced (clonecast's extension), or -1 if unknown. */

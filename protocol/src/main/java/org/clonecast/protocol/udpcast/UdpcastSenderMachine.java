@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.clonecast.protocol.image.Sha256;
 
 /**
  * The sending side of a udpcast 20120424 session (udpcast-protocol.md §1.4–§1.9, checklist §3.1),
@@ -239,7 +240,7 @@ public final class UdpcastSenderMachine {
     private long reqAcks;
     private long ignored;
     private double answerLatencyNanos = 10_000_000;
-    private byte[] imageHash;
+    private Sha256 imageHash;
 
     /**
      * @param settings sizes and rules
@@ -701,11 +702,8 @@ public final class UdpcastSenderMachine {
      * The SHA-256 of the whole image, from the driver once it has read every byte (it reads the
      * first transmission in order); sent to receivers with our extension before the end.
      */
-    public void imageHash(byte[] sha256) {
-        if (sha256.length != 32) {
-            throw new IllegalArgumentException("SHA-256 of " + sha256.length + " bytes");
-        }
-        this.imageHash = sha256.clone();
+    public void imageHash(Sha256 sha256) {
+        this.imageHash = sha256;
     }
 
     // ---- state ------------------------------------------------------------------------------

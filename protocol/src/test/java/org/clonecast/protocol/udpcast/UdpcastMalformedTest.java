@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import org.clonecast.protocol.image.Sha256;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
@@ -39,7 +40,7 @@ class UdpcastMalformedTest {
             corpus.addAll(packets.subList(0, Math.min(3, packets.size())));
         }
         // clonecast's own IMAGE_INFO, with and without its hash (no stock capture has one).
-        for (ImageInfo info : List.of(new ImageInfo(1L << 40, Optional.of(new byte[32])),
+        for (ImageInfo info : List.of(new ImageInfo(1L << 40, Optional.of(Sha256.of(new byte[32]))),
                 new ImageInfo(300_000, Optional.empty()))) {
             ByteBuf b = Unpooled.buffer();
             info.encode(b);

@@ -16,6 +16,7 @@ import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Join;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Send;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.State;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Write;
+import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.wire.Ipv4;
 import org.junit.jupiter.api.Test;
 
@@ -193,7 +194,7 @@ class UdpcastReceiverMachineTest {
         ConnectReq req = (ConnectReq) ((Send) m.drain().get(0)).message();
         assertEquals(Udpcast.CAPS_DEFAULT | Udpcast.CAP_CLONECAST, req.capabilities());
         connect(); // a stock sender's reply: no bit
-        from(new ImageInfo(image.length, java.util.Optional.of(new byte[32])), 2);
+        from(new ImageInfo(image.length, java.util.Optional.of(Sha256.of(new byte[32]))), 2);
         assertEquals(-1, m.expectedBytes(), "IMAGE_INFO from a sender that did not offer the extension is ignored");
         allSlices(3);
         from(reqAck(4, 0, 0), 4);
@@ -212,7 +213,7 @@ class UdpcastReceiverMachineTest {
         from(reqAck(4, 0, 0), 4);
         assertTrue(sent.isEmpty(), "the end's REQACK came before its hash: no OK yet");
         assertEquals(State.CONNECTED, m.state());
-        from(new ImageInfo(image.length, java.util.Optional.of(sha256(image))), 5);
+        from(new ImageInfo(image.length, java.util.Optional.of(Sha256.of(sha256(image)))), 5);
         assertEquals(List.of(new Ok(4)), sent, "the hash matches: OK at once");
         assertTrue(m.verified());
         assertEquals(State.LINGERING, m.state());
@@ -225,7 +226,7 @@ class UdpcastReceiverMachineTest {
         byte[] wrong = sha256(image);
         wrong[0] ^= 1;
         allSlices(3);
-        from(new ImageInfo(image.length, java.util.Optional.of(wrong)), 4);
+        from(new ImageInfo(image.length, java.util.Optional.of(Sha256.of(wrong))), 4);
         sent.clear();
         from(reqAck(4, 0, 0), 5);
         assertEquals(List.of(new Disconnect()), sent);

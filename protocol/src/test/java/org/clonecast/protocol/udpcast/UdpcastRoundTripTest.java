@@ -18,6 +18,7 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
+import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.wire.ByteBufs;
 import org.clonecast.protocol.wire.Ipv4;
 import org.junit.jupiter.api.Test;
@@ -68,7 +69,7 @@ class UdpcastRoundTripTest {
                 Arbitraries.just(new Go()),
                 Arbitraries.just(new Disconnect()),
                 Combinators.combine(Arbitraries.longs().greaterOrEqual(0),
-                        Arbitraries.bytes().array(byte[].class).ofSize(32).optional()).as(ImageInfo::new),
+                        Arbitraries.bytes().array(byte[].class).ofSize(32).map(Sha256::of).optional()).as(ImageInfo::new),
                 Combinators.combine(unknownOp, Arbitraries.bytes().array(byte[].class).ofMaxSize(64)).as(Unknown::new));
     }
 

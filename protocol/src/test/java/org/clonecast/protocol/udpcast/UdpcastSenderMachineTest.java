@@ -15,6 +15,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.clonecast.protocol.image.Sha256;
 import java.util.Random;
 import java.util.Set;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine.Block;
@@ -225,7 +226,7 @@ class UdpcastSenderMachineTest {
         assertEquals(Udpcast.CAPS_DEFAULT, ((ConnectReply) out.get(2).message()).capabilities(), "a stock receiver sees stock bits");
         byte[] hash = new byte[32];
         hash[31] = 7;
-        m.imageHash(hash);
+        m.imageHash(Sha256.of(hash));
         m.tick(100 * MS);
         m.drainControl();
         m.tick(200 * MS);
@@ -244,7 +245,7 @@ class UdpcastSenderMachineTest {
         }
         int end = sends.size() - 1;
         assertEquals(0, ((ReqAck) sends.get(end).message()).bytes(), "the end: " + sends);
-        assertEquals(new Send(To.RECEIVER, 11, new ImageInfo(total, Optional.of(hash))), sends.get(end - 1), "the hash right before it");
+        assertEquals(new Send(To.RECEIVER, 11, new ImageInfo(total, Optional.of(Sha256.of(hash)))), sends.get(end - 1), "the hash right before it");
         assertEquals(1, sends.stream().filter(x -> x.message() instanceof ImageInfo).count(), "to receiver 11 only: " + sends);
     }
 

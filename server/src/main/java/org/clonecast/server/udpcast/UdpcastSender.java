@@ -18,13 +18,13 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.common.net.LoopPump;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.mcast.Pacer;
 import org.clonecast.protocol.udpcast.Data;
 import org.clonecast.protocol.udpcast.Fec;
@@ -314,18 +314,14 @@ public final class UdpcastSender implements AutoCloseable {
    */
   private void startImageHash() {
     if (machine.receivers().stream().noneMatch(r -> r.state() == UdpcastSenderMachine.State.CONNECTED && r.extensions())) return;
-    try {
-      imageDigest = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("this JVM has no SHA-256", e);
-    }
-    if (machine.totalBytes() == 0) machine.imageHash(imageDigest.digest());
+    imageDigest = Sha256.newDigest();
+    if (machine.totalBytes() == 0) machine.imageHash(Sha256.finish(imageDigest));
   }
 
   /** Adds a block sent for the first time; the last one completes the hash. */
   private void hashFresh(UdpcastSenderMachine.Block b, ByteBuffer bytes) {
     imageDigest.update(bytes);
-    if (b.offset() + b.length() == machine.totalBytes()) machine.imageHash(imageDigest.digest());
+    if (b.offset() + b.length() == machine.totalBytes()) machine.imageHash(Sha256.finish(imageDigest));
   }
 
   /** Writes the machine's queued control messages after any pending data; returns whether there were any. */
