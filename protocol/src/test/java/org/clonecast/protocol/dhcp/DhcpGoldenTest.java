@@ -48,9 +48,9 @@ class DhcpGoldenTest {
     Optional<Path> captures = Golden.captures("pxe");
     if (captures.isEmpty()) {
       if ("true".equals(System.getenv("CI"))) {
-        fail("shared/ref/captures/pxe not found beside the clone; set -Dclonecast.captures=DIR");
+        fail("reference captures missing: protocol/src/test/resources/captures/pxe (or set -Dclonecast.captures=DIR)");
       }
-      Assumptions.abort("shared/ref/captures/pxe not found");
+      Assumptions.abort("reference captures missing: protocol/src/test/resources/captures/pxe");
     }
     if (Boolean.getBoolean("clonecast.golden.regenerate")) {
       DhcpGoldens.regenerate(captures.get(), Golden.SOURCE_DIR.resolve(DhcpGoldens.PROTO));

@@ -62,15 +62,22 @@ public final class Golden {
         return packets;
     }
 
+    /** The reference captures' copy in this repository, so that a clean clone has what its tests read. */
+    public static final Path CAPTURES_DIR = Path.of("src", "test", "resources", "captures");
+
     /**
-     * Finds {@code shared/ref/captures/<proto>}: the directory named by the system property
-     * {@code clonecast.captures}, else the first {@code shared/ref/captures/<proto>} in the working
-     * directory or one of its parents (CI has shared/ beside the clone; a worktree has it further up).
+     * Finds the reference captures of {@code proto}: the directory named by the system property
+     * {@code clonecast.captures}, else this repository's copy ({@link #CAPTURES_DIR}), else the
+     * first {@code shared/ref/captures/<proto>} in the working directory or one of its parents.
      */
     public static Optional<Path> captures(String proto) {
         String explicit = System.getProperty("clonecast.captures");
         if (explicit != null) {
             return Optional.of(Path.of(explicit));
+        }
+        Path copy = CAPTURES_DIR.resolve(proto);
+        if (Files.isDirectory(copy)) {
+            return Optional.of(copy);
         }
         for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
             Path candidate = dir.resolve(Path.of("shared", "ref", "captures", proto));

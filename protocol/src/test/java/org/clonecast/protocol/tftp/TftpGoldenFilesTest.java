@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The stored TFTP golden files are exactly the packets {@link TftpGoldens} names in the PXE
  * captures; with {@code -Dclonecast.golden.regenerate=true} it rewrites them first. Needs
- * shared/ref/captures/pxe: skipped without it, a failure without it in CI.
+ * the captures (a copy of shared/ref/captures/pxe is in src/test/resources/captures).
  */
 class TftpGoldenFilesTest {
 
@@ -26,9 +26,9 @@ class TftpGoldenFilesTest {
         Optional<Path> captures = Golden.captures("pxe");
         if (captures.isEmpty()) {
             if ("true".equals(System.getenv("CI"))) {
-                fail("shared/ref/captures/pxe not found beside the clone; set -Dclonecast.captures=DIR");
+                fail("reference captures missing: protocol/src/test/resources/captures/pxe (or set -Dclonecast.captures=DIR)");
             }
-            Assumptions.abort("shared/ref/captures/pxe not found");
+            Assumptions.abort("reference captures missing: protocol/src/test/resources/captures/pxe");
         }
         if (Boolean.getBoolean("clonecast.golden.regenerate")) {
             TftpGoldens.regenerate(captures.get(), Golden.SOURCE_DIR.resolve(TftpGoldens.PROTO));

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The stored golden files are exactly what {@link UdpcastGoldens} extracts from the reference
  * captures; with {@code -Dclonecast.golden.regenerate=true} it rewrites them instead. Needs
- * shared/ref/captures/udpcast: skipped without it, a failure without it in CI ({@code CI=true}).
+ * the captures (a copy of shared/ref/captures/udpcast is in src/test/resources/captures).
  */
 class UdpcastGoldenFilesTest {
 
@@ -27,9 +27,9 @@ class UdpcastGoldenFilesTest {
         Optional<Path> captures = Golden.captures(UdpcastGoldens.PROTO);
         if (captures.isEmpty()) {
             if ("true".equals(System.getenv("CI"))) {
-                fail("shared/ref/captures/udpcast not found beside the clone; set -Dclonecast.captures=DIR");
+                fail("reference captures missing: protocol/src/test/resources/captures/udpcast (or set -Dclonecast.captures=DIR)");
             }
-            Assumptions.abort("shared/ref/captures/udpcast not found");
+            Assumptions.abort("reference captures missing: protocol/src/test/resources/captures/udpcast");
         }
         if (Boolean.getBoolean("clonecast.golden.regenerate")) {
             UdpcastGoldens.regenerate(captures.get(), Golden.SOURCE_DIR.resolve(UdpcastGoldens.PROTO));
