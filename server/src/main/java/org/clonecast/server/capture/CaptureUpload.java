@@ -100,13 +100,9 @@ final class CaptureUpload implements AutoCloseable {
         syncDirectory(file.toAbsolutePath().getParent());
       }
       List<JournalRecord> records = new ArrayList<>();
-      long[] ends = replay(j, want, records);
+      long[] ends = replay(j, want, d.size(), records);
       long dataEnd = ends[0];
       long journalEnd = ends[1];
-      if (d.size() < dataEnd) {
-        // The journal names bytes the data file lacks: only possible if the file was tampered with.
-        throw new IOException(data + " is shorter (" + d.size() + ") than its journal says (" + dataEnd + ")");
-      }
       if (j.size() != journalEnd) {
         LOG.info("capture: {} ends in a torn record; cut at {} of {} bytes", journal, journalEnd, j.size());
         j.truncate(journalEnd);
@@ -144,9 +140,11 @@ final class CaptureUpload implements AutoCloseable {
 
   /**
    * Reads the good records into {@code out}: each must decode, follow the previous one's index
-   * and end, and fit the image. Returns {data end, journal end} of the last good one.
+   * and end, fit the image and name bytes the data file has ({@code dataSize}: a record whose
+   * bytes are missing, which fsync ordering rules out unless the file was damaged, is dropped
+   * with all after it). Returns {data end, journal end} of the last good one.
    */
-  private static long[] replay(FileChannel j, ImageFileHeader h, List<JournalRecord> out) throws IOException {
+  private static long[] replay(FileChannel j, ImageFileHeader h, long dataSize, List<JournalRecord> out) throws IOException {
     long size = j.size();
     if (size > Integer.MAX_VALUE) {
       throw new IOException("capture journal of " + size + " bytes is too large");
@@ -168,7 +166,7 @@ final class CaptureUpload implements AutoCloseable {
         LOG.info("capture: journal replay stops at byte {}: {}", good, e.getMessage());
         break;
       }
-      if (r.index() <= lastIndex || r.index() >= h.chunkCount() || r.offset() != dataEnd) {
+      if (r.index() <= lastIndex || r.index() >= h.chunkCount() || r.offset() != dataEnd || r.end() > dataSize) {
         LOG.info("capture: journal replay stops at byte {}: {} does not follow chunk {} ending at {}", good, r, lastIndex, dataEnd);
         break;
       }
