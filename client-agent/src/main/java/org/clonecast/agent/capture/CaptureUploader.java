@@ -221,7 +221,8 @@ public final class CaptureUploader {
           throw new IOException(what + ": no progress for " + Duration.ofNanos(stalled).toSeconds() + " s, giving up: "
               + e.getMessage(), e);
         }
-        System.err.println("clonecast-agent: capture " + what + " failed (" + e.getMessage() + "); retrying in " + pause + " ms");
+        System.err.println("clonecast-agent: capture " + what + " failed (" + (e.getMessage() == null ? e : e.getMessage())
+            + "); retrying in " + pause + " ms");
         Thread.sleep(pause);
         pause = Math.min(2 * pause, MAX_BACKOFF.toMillis());
         if (!what.equals("begin")) {
