@@ -52,6 +52,17 @@ function renderSessions(sessions) {
   }
 }
 
+function renderCaptures(captures) {
+  const body = document.querySelector("#captures tbody");
+  body.replaceChildren(...(captures || []).map(c => {
+    const pct = c.state === "done" ? 100 : c.bytesTotal > 0 ? Math.floor(100 * Math.min(1, c.bytesDone / c.bytesTotal)) : 0;
+    return el("tr", {class: "state-" + c.state, "data-image": c.image},
+      el("td", {}, c.image), el("td", {}, c.mac), el("td", {}, el("span", {class: "bar"}, el("span", {style: "width:" + pct + "%"})),
+        " ", pct + "%"), el("td", {}, c.chunksHeld + " chunks, " + bytes(c.storedBytes)), el("td", {}, c.state),
+      el("td", {}, c.detail || ""));
+  }));
+}
+
 function renderNodes(nodes) {
   const body = document.querySelector("#nodes tbody");
   body.replaceChildren(...nodes.map(n => el("tr", {class: "state-" + n.state},
@@ -76,6 +87,7 @@ function connect() {
   source.onmessage = msg => {
     const state = JSON.parse(msg.data);
     renderSessions(state.sessions);
+    renderCaptures(state.captures);
     renderNodes(state.nodes);
     renderEvents(state.events);
     document.getElementById("throughput").textContent = state.throughput > 0 ? bytes(state.throughput) + "/s" : "";

@@ -15,7 +15,10 @@ import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.BootenvAutoBuild;
 import org.clonecast.server.boot.BootenvInstaller;
 import org.clonecast.server.boot.RouterAdvertiser;
+import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.http.AgentRoutes;
+import org.clonecast.server.http.CaptureRoutes;
+import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.http.DashboardRoutes;
 import org.clonecast.server.http.ImageRoutes;
 import org.clonecast.server.http.Reply;
@@ -129,7 +132,13 @@ public final class Daemon implements AutoCloseable {
         config.session().receiverTimeout());
     sessions.recover();
     running.push(sessions);
-    new ImageRoutes(images).register(routes);
+    SessionStore sessionStore = sessions.store();
+    CaptureManager captures = new CaptureManager(new CaptureStore(db, clock), images, nodes, sessionStore, events,
+        Runtime.getRuntime().availableProcessors());
+    captures.recover();
+    running.push(captures);
+    new ImageRoutes(images, captures).register(routes);
+    new CaptureRoutes(captures).register(routes);
     java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "bootenv-build");
       t.setDaemon(true);
@@ -143,8 +152,8 @@ public final class Daemon implements AutoCloseable {
     new SessionRoutes(sessions, id -> {
       if (pxe && config.session().bootenvAutoBuild()) bootenv.ensure(id);
     }).register(routes);
-    new DashboardRoutes(nodes, sessions, events, clock).register(routes);
-    new AgentRoutes(sessions, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
+    new DashboardRoutes(nodes, sessions, captures, events, clock).register(routes);
+    new AgentRoutes(sessions, captures, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
         config.stateDir().resolve("node-files")).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",

@@ -18,6 +18,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import org.clonecast.agent.capture.CaptureUploader;
 import org.clonecast.agent.disk.DiskInventory;
 import org.clonecast.agent.disk.IdentityFixer;
 import org.clonecast.agent.disk.SystemMount;
@@ -28,7 +31,9 @@ import org.clonecast.agent.report.ServerClient;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ShutdownHook;
+import org.clonecast.common.image.SourceDevice;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.protocol.image.AllocationMap;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
@@ -39,7 +44,8 @@ import picocli.CommandLine.Option;
  * {@code clonecast-agent auto}: the whole job on a netbooted node, unattended. Registers with the
  * server, receives its assignment, takes the image from the session's multicast into the target
  * disk (every chunk verified, the disk flushed), gives the written system its own identity, and
- * reports each step and the result. The server and MAC come from the kernel command line the
+ * reports each step and the result. A golden node marked for capture instead reads its disk
+ * (read-only) and uploads it to the server's image store ({@link CaptureUploader}). The server and MAC come from the kernel command line the
  * iPXE script set ({@code clonecast.server=URL clonecast.mac=MAC}) unless given as flags.
  */
 @Command(
@@ -48,7 +54,8 @@ import picocli.CommandLine.Option;
     versionProvider = VersionProvider.class,
     description = {
       "Unattended re-imaging: register with the server, receive the assigned image, write and verify the",
-      "disk, fix the node's identity, report. Reads clonecast.server= and clonecast.mac= from /proc/cmdline.",
+      "disk, fix the node's identity, report; or, on a golden node marked for capture, upload its disk (read-only).",
+      "Reads clonecast.server= and clonecast.mac= from /proc/cmdline.",
       "Exit status 0 when re-imaged or when there is nothing to do (the node then boots its disk), 1 on failure."
     })
 public final class AutoCommand implements Callable<Integer> {
@@ -70,6 +77,10 @@ public final class AutoCommand implements Callable<Integer> {
   @Option(names = "--join-timeout", paramLabel = "SECONDS", defaultValue = "600",
       description = "Give up when the session's sender does not take us in this time (default: ${DEFAULT-VALUE}).")
   long joinTimeout;
+
+  @Option(names = "--capture-stall-timeout", paramLabel = "SECONDS", defaultValue = "600",
+      description = "Fail a capture when its upload makes no progress for this long (default: ${DEFAULT-VALUE}).")
+  long captureStall;
 
   @Override
   public Integer call() throws Exception {
@@ -94,6 +105,9 @@ public final class AutoCommand implements Callable<Integer> {
       case "fail" -> throw new CliException(ExitCodes.FAILED, "the server failed this node: " + a.reason().orElse("no reason given"));
       case "reimage" -> {
         return reimage(api, myMac, nif, a);
+      }
+      case "capture" -> {
+        return capture(api, myMac, a.capture().orElseThrow());
       }
       default -> throw new CliException(ExitCodes.FAILED, "the server asked for '" + a.action() + "', which this agent does not know");
     }
@@ -168,6 +182,47 @@ public final class AutoCommand implements Callable<Integer> {
       return fail(api, myMac, a, e.getMessage());
     } finally {
       ticker.shutdownNow();
+    }
+  }
+
+  /**
+   * Captures the assigned disk into the server's image store (read-only) and reports; the server
+   * publishes the image and sets this node to boot its disk again.
+   */
+  private int capture(ServerClient api, String myMac, ServerClient.CaptureAssignment c) throws InterruptedException {
+    Path disk = Path.of(c.disk());
+    System.err.printf("clonecast-agent: capture %d: reading %s into image %s (read-only, zstd level %d)%n", c.id(), disk, c.image(),
+        c.level());
+    CaptureUploader.Result r;
+    try {
+      AllocationMap map = allocationFor(disk, c.force());
+      r = new CaptureUploader(api, new CaptureUploader.Settings(c, myMac, disk, map,
+          Math.max(1, Runtime.getRuntime().availableProcessors()), Duration.ofSeconds(captureStall))).run();
+    } catch (IOException | RuntimeException e) {
+      String why = "capture failed: " + e.getMessage();
+      try {
+        api.captureFailed(c.id(), myMac, why);
+      } catch (IOException report) {
+        System.err.println("clonecast-agent: could not report the failure: " + report.getMessage());
+      }
+      throw new CliException(ExitCodes.FAILED, why);
+    }
+    System.err.printf(Locale.ROOT, "clonecast-agent: captured %s as %s in %.1f s: %d chunks uploaded, %d already held by the"
+        + " server, %d sent twice, %d retries; %d chunks, %d bytes stored, sha256 %s%n", disk, c.image(), r.nanos() / 1e9,
+        r.uploaded(), r.held(), r.duplicates(), r.retries(), r.manifest().chunkCount(), r.manifest().storedBytes(),
+        r.manifest().imageHash().hex());
+    return ExitCodes.OK;
+  }
+
+  /**
+   * Which bytes of {@code disk} the image carries. For now the whole disk: this one method is the
+   * merge point where filesystem-aware capture ({@code DiskAllocation.plan(disk, force)}: the
+   * partitions' used blocks, refusing a filesystem that is mounted read-write or not clean unless
+   * {@code force}) comes in.
+   */
+  private static AllocationMap allocationFor(Path disk, boolean force) throws IOException {
+    try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.READ)) {
+      return AllocationMap.whole(SourceDevice.size(disk, ch));
     }
   }
 

@@ -20,21 +20,22 @@ import org.clonecast.protocol.image.Sha256;
  * Reads a raw file or device chunk by chunk, encodes the chunks in parallel and hands them in
  * order to a {@link StoredSink}, which decides where (or whether) stored bytes go; builds the
  * manifest, including the in-order SHA-256 of the whole image. Shared by {@link ImageCreator}
- * (sink: the {@code .cci} file) and {@link RawChunkSource} (sink: offsets only).
+ * (sink: the {@code .cci} file), {@link RawChunkSource} (sink: offsets only) and the agent's
+ * capture upload (sink: the daemon over HTTP).
  *
  * <p>Stateless; each call runs its own pipeline.
  */
-final class ChunkScanner {
+public final class ChunkScanner {
   /** Where the encoded chunks go, in index order. */
   @FunctionalInterface
-  interface StoredSink {
+  public interface StoredSink {
     /** Stores chunk {@code index} (not called for ZERO chunks) and returns its stored offset. */
     long store(int index, EncodedChunk chunk) throws IOException;
   }
 
   private ChunkScanner() {}
 
-  static Manifest scan(
+  public static Manifest scan(
       Path srcName, FileChannel src, long size, UUID id, int chunkSize, int level, int threads,
       ProgressListener progress, StoredSink sink) throws IOException {
     int count = Manifest.chunkCount(size, chunkSize);

@@ -36,9 +36,14 @@ final class SessionLab {
   }
 
   static Daemon serve(Lab lab) throws IOException {
+    return serve(lab, 0);
+  }
+
+  /** The daemon on HTTP port {@code port} (0: any), with the lab's state directory (a restart keeps it). */
+  static Daemon serve(Lab lab, int httpPort) throws IOException {
     Path state = Files.createDirectories(lab.dir().resolve("state"));
-    LabProcess p = lab.spawn(lab.server(), "serve", List.of(repo().resolve("clonecast").toString(), "serve", "--interface",
-        Lab.IFACE, "--state-dir", state.toString(), "--http-port", "0", "--dhcp", "off", "--no-tftp"), Map.of());
+    LabProcess p = lab.spawn(lab.server(), "serve-" + httpPort, List.of(repo().resolve("clonecast").toString(), "serve", "--interface",
+        Lab.IFACE, "--state-dir", state.toString(), "--http-port", Integer.toString(httpPort), "--dhcp", "off", "--no-tftp"), Map.of());
     Pattern ready = Pattern.compile("clonecast serve: ready on .* http port (\\d+)");
     await().atMost(Duration.ofSeconds(60)).until(() -> ready.matcher(p.log()).find() || !p.isAlive());
     Matcher m = ready.matcher(p.log());

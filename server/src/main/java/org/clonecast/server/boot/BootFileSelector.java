@@ -56,7 +56,7 @@ public final class BootFileSelector {
    */
   public Optional<BootFile> select(Pxe.Arch arch, Optional<String> vendorClass, boolean ipxe, MacAddress mac, BootAction action) {
     String base = "http://" + server.getHostAddress() + ":" + httpPort.getAsInt();
-    String then = action == BootAction.REIMAGE ? "netboot to re-image" : "boot the local disk";
+    String then = action.netboots() ? "netboot to " + action.purpose() : "boot the local disk";
     if (ipxe) {
       return Optional.of(new BootFile(base + "/boot/" + mac + ".ipxe", server, Pxe.PXE_CLIENT,
           "iPXE (" + arch.id() + "): its script (" + then + ")"));

@@ -8,8 +8,9 @@ import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeStore;
 
 /**
- * What a MAC boots. Only an enrolled node whose action is {@link BootAction#REIMAGE} boots the
- * netboot environment; every other machine, including one nobody enrolled, boots its local disk.
+ * What a MAC boots. Only an enrolled node whose action is {@link BootAction#REIMAGE} or {@link
+ * BootAction#CAPTURE} boots the netboot environment (its agent learns which from {@code
+ * /agent/v1/register}); every other machine, including one nobody enrolled, boots its local disk.
  *
  * <p>Thread-safe.
  */
@@ -42,13 +43,13 @@ public final class BootPolicy {
       return IpxeScript.bootLocal(mac + " is not enrolled; booting the local disk");
     }
     Node n = node.get();
-    if (n.action() != BootAction.REIMAGE) {
+    if (!n.action().netboots()) {
       return IpxeScript.bootLocal(n.name().orElse(mac.toString()) + ": booting the local disk");
     }
     if (!bootenvReady) {
       return IpxeScript.bootLocal("the netboot environment is not ready on the server; booting the local disk");
     }
     String args = ("clonecast.server=" + baseUrl + " clonecast.mac=" + mac + " " + kernelArgs).trim();
-    return IpxeScript.netboot(baseUrl, args);
+    return IpxeScript.netboot(baseUrl, args, n.action().purpose());
   }
 }

@@ -25,15 +25,16 @@ public final class IpxeScript {
   }
 
   /**
-   * Boots clonecast's netboot environment, which re-images the disk.
+   * Boots clonecast's netboot environment, whose agent asks the server what to do.
    *
    * @param baseUrl this server, e.g. {@code http://10.77.0.1:8080}
    * @param kernelArgs the whole kernel command line after {@code initrd=}
+   * @param purpose shown on the console: "re-image" or "capture"
    */
-  public static String netboot(String baseUrl, String kernelArgs) {
+  public static String netboot(String baseUrl, String kernelArgs, String purpose) {
     Objects.requireNonNull(baseUrl);
     return "#!ipxe\n"
-        + "echo clonecast: booting the netboot environment to re-image this node\n"
+        + "echo clonecast: booting the netboot environment to " + sanitize(purpose) + " this node\n"
         + "kernel " + baseUrl + "/bootenv/vmlinuz initrd=initramfs.zst " + sanitize(kernelArgs) + " || goto failed\n"
         + "initrd --name initramfs.zst " + baseUrl + "/bootenv/initramfs.zst || goto failed\n"
         + "boot || goto failed\n"

@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
     description = "Create, inspect, verify and extract chunked disk images (.cci).",
     subcommands = {ImageCreateCommand.class, ImageInfoCommand.class, ImageVerifyCommand.class, ImageExtractCommand.class,
-      ImageStoreCommands.Add.class, ImageStoreCommands.ListImages.class, ImageStoreCommands.Remove.class})
+      ImageStoreCommands.Add.class, ImageStoreCommands.Capture.class, ImageStoreCommands.Watch.class,
+      ImageStoreCommands.ListImages.class, ImageStoreCommands.Remove.class})
 public final class ImageCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -18,7 +18,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code clonecast image add|list|remove}: the daemon's image store, through its API. */
+/** {@code clonecast image add|capture|watch|list|remove}: the daemon's image store, through its API. */
 final class ImageStoreCommands {
   private ImageStoreCommands() {}
 
@@ -68,6 +68,132 @@ final class ImageStoreCommands {
     }
   }
 
+  @Command(name = "capture", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = {"Capture a golden node's disk into the daemon's store as NAME, unattended: the node's next PXE boot",
+        "runs the agent, which reads the disk (read-only), chunks and compresses it on the node's cores and uploads it.",
+        "The image is ready once complete and verified; then the node boots its disk again. --cancel NAME stops it."})
+  static final class Capture implements Callable<Integer> {
+    @Mixin ServerOptions server;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "NAME", description = "Image name (letters, digits, '.', '_', '-').")
+    String name;
+
+    @Option(names = "--node", paramLabel = "MAC|NAME", description = "The golden node (enrolled).")
+    String node;
+
+    @Option(names = "--disk", paramLabel = "PATH", description = "The disk to read on the node (default: its target disk, else the first non-removable disk).")
+    String disk;
+
+    @Option(names = "--force", description = "Capture even a filesystem that is mounted read-write or not clean.")
+    boolean force;
+
+    @Option(names = "--level", paramLabel = "N", description = "zstd level (default: 3).")
+    Integer level;
+
+    @Option(names = "--watch", description = "Follow the capture until the image is ready or failed (as 'image watch').")
+    boolean watch;
+
+    @Option(names = "--cancel", description = "Cancel the running capture of NAME: the image fails, the node boots its disk.")
+    boolean cancel;
+
+    @Override
+    public Integer call() throws InterruptedException {
+      PrintWriter out = spec.commandLine().getOut();
+      if (cancel) {
+        if (node != null || disk != null || force || level != null || watch) {
+          throw new CliException(ExitCodes.USAGE, "--cancel takes only the image name");
+        }
+        JsonNode img = server.client().post("/api/v1/images/" + name + "/cancel", Map.of());
+        out.println("capture of " + name + " cancelled; image " + img.path("state").asText());
+        return ExitCodes.OK;
+      }
+      if (node == null) {
+        throw new CliException(ExitCodes.USAGE, "--node MAC|NAME is required: the golden node to capture");
+      }
+      Map<String, Object> body = new LinkedHashMap<>();
+      body.put("name", name);
+      body.put("node", node);
+      if (disk != null) body.put("disk", disk);
+      if (force) body.put("force", true);
+      if (level != null) body.put("level", level);
+      server.client().post("/api/v1/images/capture", body);
+      out.println("capturing " + node + " into image " + name + "; power it on (or reboot it) to PXE boot; follow with"
+          + " 'clonecast image watch " + name + "'");
+      out.flush();
+      return watch ? Watch.follow(server.client(), name, out) : ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "watch", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+      description = {"Follow an image being captured or added until it is ready or failed.",
+        "Exit status 0 when it is ready, 1 when it failed."})
+  static final class Watch implements Callable<Integer> {
+    @Mixin ServerOptions server;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Parameters(paramLabel = "NAME") String name;
+
+    @Override
+    public Integer call() throws InterruptedException {
+      return follow(server.client(), name, spec.commandLine().getOut());
+    }
+
+    /** Polls the image twice a second, printing each change of its phase, until it is ready or failed. */
+    static int follow(ApiClient api, String name, PrintWriter out) throws InterruptedException {
+      boolean tty = System.console() != null;
+      String last = null;
+      JsonNode img;
+      while (true) {
+        img = api.get("/api/v1/images/" + name);
+        String line = line(img);
+        if (tty) {
+          System.err.print("\r\033[K" + line);
+          System.err.flush();
+        } else if (!line.replaceAll("\\d+%.*", "").equals(last)) {
+          out.println(line);
+          out.flush();
+          last = line.replaceAll("\\d+%.*", "");
+        }
+        String state = img.path("state").asText();
+        if (!state.equals("adding") && !state.equals("capturing")) break;
+        Thread.sleep(500);
+      }
+      if (tty) System.err.println();
+      if (!img.path("state").asText().equals("ready")) {
+        out.println("image " + name + " " + img.path("state").asText() + ": " + NodeCommand.text(img, "detail"));
+        out.flush();
+        return ExitCodes.FAILED;
+      }
+      out.printf("image %s ready: %d bytes, %d chunks, %d bytes stored, sha256 %s%n", name, img.path("logicalSize").asLong(),
+          img.path("chunks").asLong(), img.path("storedSize").asLong(), img.path("imageHash").asText());
+      out.flush();
+      return ExitCodes.OK;
+    }
+
+    /** "golden capturing 37% (capturing: 120 chunks held, registered from ...)". */
+    static String line(JsonNode img) {
+      StringBuilder b = new StringBuilder(img.path("name").asText()).append(' ').append(state(img));
+      JsonNode c = img.path("capture");
+      if (c.isObject() && !img.path("state").asText().equals("ready")) {
+        b.append(" (").append(c.path("state").asText()).append(": ").append(c.path("chunksHeld").asLong()).append(" chunks held");
+        if (!c.path("detail").isNull()) b.append(", ").append(c.path("detail").asText());
+        b.append(')');
+      }
+      return b.toString();
+    }
+  }
+
+  /** An image's state, with the percentage done while it is added or captured. */
+  static String state(JsonNode i) {
+    String state = i.path("state").asText();
+    JsonNode p = i.path("progress");
+    if ((state.equals("adding") || state.equals("capturing")) && p.isObject() && p.path("total").asLong() > 0) {
+      return state + " " + Math.min(100, 100 * p.path("done").asLong() / p.path("total").asLong()) + "%";
+    }
+    return state;
+  }
+
   @Command(name = "list", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
       description = "List the daemon's images.")
   static final class ListImages implements Callable<Integer> {
@@ -88,7 +214,7 @@ final class ImageStoreCommands {
       List<String[]> rows = new ArrayList<>();
       rows.add(new String[] {"NAME", "STATE", "SIZE", "STORED", "CHUNKS", "DETAIL"});
       for (JsonNode i : images) {
-        rows.add(new String[] {i.path("name").asText(), i.path("state").asText(), ProgressBar.bytes(i.path("logicalSize").asLong()),
+        rows.add(new String[] {i.path("name").asText(), state(i), ProgressBar.bytes(i.path("logicalSize").asLong()),
             ProgressBar.bytes(i.path("storedSize").asLong()), i.path("chunks").asText(), NodeCommand.text(i, "detail")});
       }
       Table.print(out, rows);

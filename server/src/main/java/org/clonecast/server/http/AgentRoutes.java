@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeStore;
@@ -22,9 +23,10 @@ import org.clonecast.server.store.NodeStore;
  *
  * <ul>
  *   <li>POST /agent/v1/register {mac, disks: [{path, size, removable, model, serial}], cpus, memoryBytes}:
- *       the node's assignment: {@code reimage} (session, image, control address, target disk,
- *       hostname, domain, per-node files), {@code none} (boot the local disk) or {@code fail}
- *       (with the reason)
+ *       the node's assignment: {@code capture} (capture id, image, image id, disk, chunk size,
+ *       zstd level, force: then {@link CaptureRoutes}), {@code reimage} (session, image, control
+ *       address, target disk, hostname, domain, per-node files), {@code none} (boot the local
+ *       disk) or {@code fail} (with the reason)
  *   <li>POST /agent/v1/progress {mac, session, phase, done, total}
  *   <li>POST /agent/v1/result {mac, session, ok, detail, sshHostKey?}
  *   <li>GET /boot/known_hosts: every re-imaged node's SSH host key, as an ssh_known_hosts file
@@ -33,6 +35,7 @@ import org.clonecast.server.store.NodeStore;
 public final class AgentRoutes {
   static final String PREFIX = "/agent/v1/";
   private final SessionManager sessions;
+  private final CaptureManager captures;
   private final NodeStore nodes;
   private final Optional<String> domain;
   private final java.nio.file.Path nodeFiles;
@@ -40,8 +43,10 @@ public final class AgentRoutes {
 
   /** @param domain the cluster DNS zone, for the node's fully qualified name */
   /** @param nodeFiles the per-node files directory ({@link org.clonecast.server.boot.NodeFiles}) */
-  public AgentRoutes(SessionManager sessions, NodeStore nodes, Optional<String> domain, java.nio.file.Path nodeFiles) {
+  public AgentRoutes(SessionManager sessions, CaptureManager captures, NodeStore nodes, Optional<String> domain,
+      java.nio.file.Path nodeFiles) {
     this.sessions = sessions;
+    this.captures = captures;
     this.nodes = nodes;
     this.domain = domain;
     this.nodeFiles = nodeFiles;
@@ -51,12 +56,17 @@ public final class AgentRoutes {
     return routes.open(PREFIX, this::handle).open("/boot/known_hosts", r -> knownHosts());
   }
 
-  private Reply handle(Request r) {
+  /** The node's MAC from field {@code mac} of an agent call. */
+  static MacAddress mac(JsonNode body) {
+    return NodeRoutes.parseMac(Json.text(body, "mac").orElseThrow(() -> new BadRequestException("field 'mac' is required")));
+  }
+
+  private Reply handle(Request r) throws java.io.IOException {
     if (!r.method().equals(HttpMethod.POST)) {
       return ImageRoutes.notAllowed(r);
     }
     JsonNode body = Json.object(r.body());
-    MacAddress mac = NodeRoutes.parseMac(Json.text(body, "mac").orElseThrow(() -> new BadRequestException("field 'mac' is required")));
+    MacAddress mac = mac(body);
     String from = r.remote().getAddress().getHostAddress();
     switch (r.path().substring(PREFIX.length())) {
       case "register" -> {
@@ -71,6 +81,10 @@ public final class AgentRoutes {
         }
         nodes.recordSeen(mac, Optional.empty(), Optional.of(from));
         registeredFrom.put(mac, from);
+        Optional<CaptureManager.Assignment> capture = captures.assignment(mac, from, disks);
+        if (capture.isPresent()) {
+          return Reply.json(captureAssignment(capture.get()));
+        }
         SessionManager.Assignment a = sessions.register(mac, disks);
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("action", a.action());
@@ -111,6 +125,20 @@ public final class AgentRoutes {
         return Reply.error(HttpResponseStatus.NOT_FOUND, "no agent call " + r.path() + "; want register, progress or result");
       }
     }
+  }
+
+  private static Map<String, Object> captureAssignment(CaptureManager.Assignment a) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("action", a.action());
+    out.put("reason", a.reason().orElse(null));
+    out.put("capture", a.capture().id());
+    out.put("image", a.capture().image());
+    out.put("imageId", a.capture().imageId().toString());
+    out.put("disk", a.disk());
+    out.put("chunkSize", a.capture().chunkSize());
+    out.put("level", a.capture().level());
+    out.put("force", a.capture().force());
+    return out;
   }
 
   private void requireRegistered(MacAddress mac, String from) {

@@ -63,8 +63,8 @@ public final class BootRoutes {
     boolean ready = Files.isRegularFile(bootenvDir.resolve("vmlinuz")) && Files.isRegularFile(bootenvDir.resolve("initramfs.zst"));
     String script = policy.ipxeScript(mac, baseUrl.get(), ready);
     BootAction action = policy.actionFor(mac);
-    events.node("http", mac.toString(), "iPXE script: " + (action != BootAction.REIMAGE ? "boot local disk"
-        : ready ? "netboot to re-image" : "boot local disk (no netboot environment: run clonecast bootenv build)"));
+    events.node("http", mac.toString(), "iPXE script: " + (!action.netboots() ? "boot local disk"
+        : ready ? "netboot to " + action.purpose() : "boot local disk (no netboot environment: run clonecast bootenv build)"));
     return new Reply.Bytes(HttpResponseStatus.OK, "text/plain; charset=utf-8",
         script.getBytes(java.nio.charset.StandardCharsets.UTF_8), Map.of());
   }

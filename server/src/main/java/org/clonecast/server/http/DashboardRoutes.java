@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.Event;
 import org.clonecast.server.store.EventLog;
@@ -19,7 +20,7 @@ import org.clonecast.server.store.SessionStore;
 /**
  * The live dashboard: a static page (HTML, CSS, JS shipped in the jar, no build step) at
  * {@code /dashboard/}, fed by {@code GET /api/v1/stream}, server-sent events carrying the
- * inventory, the newest sessions with per-node progress, the session throughput and recent events
+ * inventory, the newest sessions with per-node progress, the newest captures, the session throughput and recent events
  * twice a second (only when something changed). Operator routes: loopback only unless
  * {@code http.api-remote}.
  */
@@ -31,12 +32,14 @@ public final class DashboardRoutes {
 
   private final NodeStore nodes;
   private final SessionManager sessions;
+  private final CaptureManager captures;
   private final EventLog events;
   private final Clock clock;
 
-  public DashboardRoutes(NodeStore nodes, SessionManager sessions, EventLog events, Clock clock) {
+  public DashboardRoutes(NodeStore nodes, SessionManager sessions, CaptureManager captures, EventLog events, Clock clock) {
     this.nodes = nodes;
     this.sessions = sessions;
+    this.captures = captures;
     this.events = events;
     this.clock = clock;
   }
@@ -88,10 +91,13 @@ public final class DashboardRoutes {
       }
       lastBytes = moving;
       lastMillis = now;
+      List<Map<String, Object>> cs = new ArrayList<>();
+      for (CaptureManager.Status c : captures.list(5)) cs.add(Json.capture(c));
       List<Map<String, Object>> ev = new ArrayList<>();
       for (Event e : events.recent(15)) ev.add(Json.event(e));
       m.put("nodes", ns);
       m.put("sessions", ss);
+      m.put("captures", cs);
       m.put("throughput", Math.round(bytesPerSecond));
       m.put("events", ev);
       return new String(Json.bytes(m), java.nio.charset.StandardCharsets.UTF_8).replace("\n", "");

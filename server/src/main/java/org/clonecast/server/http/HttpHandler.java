@@ -60,7 +60,7 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
     QueryStringDecoder q = new QueryStringDecoder(req.uri());
     String path = q.path();
-    String prefix = match(path);
+    String prefix = routes.match(path);
     if (prefix == null) {
       send(ctx, req, Reply.error(HttpResponseStatus.NOT_FOUND, "no such path: " + path), keepAlive);
       return;
@@ -96,16 +96,6 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       reply = Reply.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e);
     }
     send(ctx, req, reply, keepAlive);
-  }
-
-  private String match(String path) {
-    String best = null;
-    for (String prefix : routes.byPrefix.keySet()) {
-      if (path.startsWith(prefix) && (best == null || prefix.length() > best.length())) {
-        best = prefix;
-      }
-    }
-    return best;
   }
 
   private void send(ChannelHandlerContext ctx, FullHttpRequest req, Reply reply, boolean keepAlive) {

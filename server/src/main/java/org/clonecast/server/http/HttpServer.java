@@ -30,7 +30,7 @@ import org.clonecast.common.net.Transport;
  * and their mutating calls need the {@link ApiToken}.
  */
 public final class HttpServer implements AutoCloseable {
-  /** Largest request body accepted (API JSON; nothing big is ever uploaded over HTTP). */
+  /** Largest request body accepted unless a route allows more (API JSON). */
   static final int MAX_BODY = 1 << 20;
 
   private final List<Channel> channels = new ArrayList<>();
@@ -38,14 +38,32 @@ public final class HttpServer implements AutoCloseable {
   private final HttpStats stats = new HttpStats();
   private int port;
 
+  /**
+   * How many body bytes a request may carry, decided from its path and client before any of the
+   * body is read (so a big upload is refused with 413 instead of buffered). Runs on the event
+   * loop: it must not block.
+   */
+  @FunctionalInterface
+  public interface BodyLimit {
+    long maxBody(String path, InetSocketAddress remote);
+  }
+
   /** Routes by path prefix, and which of them are API routes. */
   public static final class Routes {
     final TreeMap<String, Route> byPrefix = new TreeMap<>();
     final Map<String, Boolean> isApi = new TreeMap<>();
+    final Map<String, BodyLimit> limits = new TreeMap<>();
 
     /** A route nodes may use (boot scripts and files). */
     public Routes open(String prefix, Route route) {
       return add(prefix, route, false);
+    }
+
+    /** A route nodes may use whose bodies may be larger than {@link #MAX_BODY}, up to {@code limit}. */
+    public Routes open(String prefix, Route route, BodyLimit limit) {
+      add(prefix, route, false);
+      limits.put(prefix, Objects.requireNonNull(limit));
+      return this;
     }
 
     /** An operator route: loopback only unless configured, token for mutating calls. */
@@ -59,6 +77,24 @@ public final class HttpServer implements AutoCloseable {
       }
       isApi.put(prefix, api);
       return this;
+    }
+
+    /** The longest registered prefix of {@code path}, or null. */
+    String match(String path) {
+      String best = null;
+      for (String prefix : byPrefix.keySet()) {
+        if (path.startsWith(prefix) && (best == null || prefix.length() > best.length())) {
+          best = prefix;
+        }
+      }
+      return best;
+    }
+
+    /** The largest body a request for {@code path} from {@code remote} may carry. */
+    long maxBody(String path, InetSocketAddress remote) {
+      String prefix = match(path);
+      BodyLimit l = prefix == null ? null : limits.get(prefix);
+      return l == null ? MAX_BODY : l.maxBody(path, remote);
     }
   }
 
@@ -101,7 +137,9 @@ public final class HttpServer implements AutoCloseable {
           protected void initChannel(SocketChannel ch) {
             ch.pipeline()
                 .addLast(new HttpServerCodec())
-                .addLast(new HttpObjectAggregator(MAX_BODY))
+                .addLast(new BodyLimitHandler(routes))
+                // BodyLimitHandler enforces each route's limit; this bound only keeps an int size.
+                .addLast(new HttpObjectAggregator(Integer.MAX_VALUE))
                 .addLast(new ChunkedWriteHandler())
                 .addLast(blocking, new HttpHandler(routes, token, local, apiRemote, stats));
           }

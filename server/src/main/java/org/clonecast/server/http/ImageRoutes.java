@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.clonecast.protocol.image.ChunkCodec;
+import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.store.Image;
 import org.clonecast.server.store.ImageStore;
 import org.clonecast.server.store.NotFoundException;
@@ -21,14 +23,27 @@ import org.clonecast.server.store.NotFoundException;
  *       head node (in the background: the image says {@code adding} until it is complete)
  *   <li>GET /api/v1/images/{name}: one image
  *   <li>DELETE /api/v1/images/{name}: remove it and its file
+ *   <li>POST /api/v1/images/capture {name, node, disk?, force?, level?}: capture a golden node's
+ *       disk over the network at its next PXE boot ({@link CaptureManager})
+ *   <li>POST /api/v1/images/{name}/cancel: cancel the running capture of that image
  * </ul>
+ *
+ * <p>An image being captured carries {@code capture}: its phase, node and what the daemon holds.
  */
 public final class ImageRoutes {
   static final String PREFIX = "/api/v1/images";
   private final ImageStore images;
+  private final CaptureManager captures;
 
-  public ImageRoutes(ImageStore images) {
+  public ImageRoutes(ImageStore images, CaptureManager captures) {
     this.images = images;
+    this.captures = captures;
+  }
+
+  private Map<String, Object> json(Image i) {
+    Map<String, Object> m = Json.image(i, images.progress(i.name()));
+    captures.status(i.name()).ifPresent(s -> m.put("capture", Json.capture(s)));
+    return m;
   }
 
   public HttpServer.Routes register(HttpServer.Routes routes) {
@@ -40,7 +55,7 @@ public final class ImageRoutes {
     if (rest.isEmpty() || rest.equals("/")) {
       if (r.method().equals(HttpMethod.GET)) {
         List<Map<String, Object>> out = new ArrayList<>();
-        for (Image i : images.list()) out.add(Json.image(i, images.progress(i.name())));
+        for (Image i : images.list()) out.add(json(i));
         return Reply.json(out);
       }
       if (r.method().equals(HttpMethod.POST)) {
@@ -49,14 +64,37 @@ public final class ImageRoutes {
         String source = Json.text(body, "source").orElseThrow(() -> new BadRequestException(
             "field 'source' is required: a path on the head node (a disk, a disk image file or a .cci)"));
         Image i = images.add(name, Path.of(source));
-        return Reply.json(HttpResponseStatus.ACCEPTED, Json.image(i, images.progress(name)));
+        return Reply.json(HttpResponseStatus.ACCEPTED, json(i));
       }
       return notAllowed(r);
+    }
+    if (rest.equals("/capture")) {
+      if (!r.method().equals(HttpMethod.POST)) {
+        return notAllowed(r);
+      }
+      JsonNode body = Json.object(r.body());
+      String name = Json.text(body, "name").orElseThrow(() -> new BadRequestException("field 'name' is required"));
+      String node = Json.text(body, "node").orElseThrow(() -> new BadRequestException(
+          "field 'node' is required: the golden node's MAC or name"));
+      long level = Json.number(body, "level").orElse((long) ChunkCodec.DEFAULT_LEVEL);
+      if (level < Integer.MIN_VALUE || level > Integer.MAX_VALUE) {
+        throw new BadRequestException("level " + level + " is out of range");
+      }
+      captures.start(name, node, Json.text(body, "disk"), Json.bool(body, "force").orElse(false), (int) level);
+      return Reply.json(HttpResponseStatus.ACCEPTED, json(images.find(name).orElseThrow()));
+    }
+    if (rest.endsWith("/cancel") && rest.indexOf('/', 1) == rest.length() - "/cancel".length()) {
+      if (!r.method().equals(HttpMethod.POST)) {
+        return notAllowed(r);
+      }
+      String name = rest.substring(1, rest.length() - "/cancel".length());
+      captures.cancel(name);
+      return Reply.json(json(images.find(name).orElseThrow(() -> new NotFoundException("no image " + name))));
     }
     String name = rest.substring(1);
     if (r.method().equals(HttpMethod.GET)) {
       Image i = images.find(name).orElseThrow(() -> new NotFoundException("no image " + name));
-      return Reply.json(Json.image(i, images.progress(name)));
+      return Reply.json(json(i));
     }
     if (r.method().equals(HttpMethod.DELETE)) {
       if (!images.remove(name)) throw new NotFoundException("no image " + name);

@@ -55,6 +55,25 @@ public final class Json {
     return m;
   }
 
+  /** A capture: its phase and node, and what the daemon holds of its upload. */
+  public static Map<String, Object> capture(org.clonecast.server.capture.CaptureManager.Status s) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", s.capture().id());
+    m.put("image", s.capture().image());
+    m.put("mac", s.capture().mac().toString());
+    m.put("disk", s.capture().disk().orElse(null));
+    m.put("state", s.capture().state().id());
+    m.put("detail", s.capture().detail().orElse(null));
+    m.put("logicalSize", s.capture().logicalSize());
+    m.put("chunksHeld", s.held().heldChunks());
+    m.put("storedBytes", s.held().storedBytes());
+    m.put("bytesDone", s.done());
+    m.put("bytesTotal", s.total());
+    m.put("created", s.capture().created());
+    m.put("updated", s.capture().updated());
+    return m;
+  }
+
   public static Map<String, Object> session(SessionStore.Session s, List<SessionStore.Member> members) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("id", s.id());

@@ -121,6 +121,10 @@ public final class SessionManager implements AutoCloseable {
           + selector + "' or use --nodes all");
     }
     for (Node n : selected) {
+      if (n.action() == org.clonecast.server.store.BootAction.CAPTURE) {
+        throw new ConflictException(n.name().orElse(n.mac().toString()) + " is marked to be captured (" + n.detail().orElse("")
+            + "); wait for that or cancel it ('clonecast image capture NAME --cancel')");
+      }
       Optional<Session> busy = store.activeFor(n.mac().toString());
       if (busy.isPresent()) {
         throw new ConflictException(n.name().orElse(n.mac().toString()) + " is already in session " + busy.get().id()

@@ -9,7 +9,7 @@ import java.util.Optional;
  *
  * @param name what sessions call it
  * @param file its .cci file
- * @param state adding, ready or failed; only a ready image can be sent
+ * @param state adding, capturing, ready or failed; only a ready image can be sent
  * @param detail why it failed, if it did
  * @param imageId manifest UUID (empty while adding)
  * @param logicalSize bytes a node's disk receives

@@ -29,7 +29,9 @@ import org.clonecast.protocol.image.Manifest;
  * The server's images: {@code <state-dir>/images/<name>.cci}, one row each in {@code images}.
  * Adding runs in the background (capturing a raw disk takes minutes): the row says
  * {@code adding} until the file is complete, verified and renamed into place, so a crash never
- * leaves an image that looks ready; {@link #recover()} marks interrupted ones failed.
+ * leaves an image that looks ready; {@link #recover()} marks interrupted ones failed. An image
+ * captured from a node over the network says {@code capturing} until its capture publishes it
+ * ({@link #publishCaptured}); a restart keeps it capturing (the capture resumes).
  *
  * <p>Thread-safe.
  */
@@ -75,9 +77,7 @@ public final class ImageStore {
    * @throws ConflictException when the name is taken by a ready or adding image
    */
   public Image add(String name, Path source) {
-    if (!NAME.matcher(name).matches()) {
-      throw new IllegalArgumentException("invalid image name '" + name + "'; use 1-64 letters, digits, '.', '_' or '-'");
-    }
+    validName(name);
     if (!Files.isReadable(source)) {
       throw new IllegalArgumentException("the daemon cannot read " + source + " (" + (Files.exists(source) ? "permission denied" : "no such file")
           + "); give a path on the head node that the daemon's user can read");
@@ -97,6 +97,53 @@ public final class ImageStore {
     events.record("image", Optional.empty(), Optional.empty(), "adding " + name + " from " + source);
     worker.submit(() -> build(name, source, file));
     return img;
+  }
+
+  /**
+   * Checks an image name. "capture" is reserved: {@code /api/v1/images/capture} starts captures.
+   *
+   * @throws IllegalArgumentException saying what a valid name looks like
+   */
+  public static String validName(String name) {
+    if (name == null || !NAME.matcher(name).matches() || name.equals("capture")) {
+      throw new IllegalArgumentException("invalid image name '" + name
+          + "'; use 1-64 letters, digits, '.', '_' or '-' ('capture' is reserved)");
+    }
+    return name;
+  }
+
+  /** Where image {@code name}'s .cci lives. */
+  public Path fileFor(String name) {
+    return dir.resolve(validName(name) + ".cci");
+  }
+
+  /** The store's directory (partial captures live there too). */
+  public Path dir() {
+    return dir;
+  }
+
+  /**
+   * Publishes a captured image whose complete, verified {@code .cci} is already at {@link
+   * #fileFor}: its row becomes {@code ready} with the manifest's figures.
+   */
+  public void publishCaptured(String name, Manifest m) throws IOException {
+    long stored = Files.size(fileFor(name));
+    db.write(c -> NodeStore.update(c, "UPDATE images SET state = 'ready', detail = NULL, image_id = ?, logical_size = ?,"
+        + " stored_size = ?, chunks = ?, image_hash = ? WHERE name = ?",
+        m.imageId().toString(), m.logicalSize(), stored, m.chunkCount(), m.imageHash().toString(), name));
+    progress.remove(name);
+    events.record("image", Optional.empty(), Optional.empty(), "image " + name + " ready: " + m.logicalSize() + " bytes, "
+        + m.chunkCount() + " chunks, " + stored + " bytes stored (captured)");
+  }
+
+  /** Sets the progress shown for an image being captured: logical bytes done of total. */
+  public void setProgress(String name, long done, long total) {
+    progress.put(name, new long[] {done, total});
+  }
+
+  /** Drops the progress of an image no longer being captured. */
+  public void clearProgress(String name) {
+    progress.remove(name);
   }
 
   private void build(String name, Path source, Path file) {
@@ -175,13 +222,17 @@ public final class ImageStore {
     if (img.get().state().equals("adding")) {
       throw new ConflictException("image " + name + " is still being added; wait for it to finish");
     }
+    if (img.get().state().equals("capturing")) {
+      throw new ConflictException("image " + name + " is being captured; cancel that first ('clonecast image capture "
+          + name + " --cancel')");
+    }
     db.write(c -> NodeStore.update(c, "DELETE FROM images WHERE name = ?", name));
     Files.deleteIfExists(img.get().file());
     events.record("image", Optional.empty(), Optional.empty(), "removed image " + name);
     return true;
   }
 
-  private static Optional<Image> find(java.sql.Connection c, String name) throws SQLException {
+  static Optional<Image> find(java.sql.Connection c, String name) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM images WHERE name = ?")) {
       ps.setString(1, name);
       List<Image> r = rows(ps);

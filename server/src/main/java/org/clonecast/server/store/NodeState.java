@@ -12,7 +12,9 @@ public enum NodeState {
   BOOTING,
   /** Its agent is receiving and writing the image. */
   IMAGING,
-  /** Its last re-imaging succeeded. */
+  /** Its agent is capturing its disk into the image store. */
+  CAPTURING,
+  /** Its last re-imaging (or capture) succeeded. */
   DONE,
   /** Its last re-imaging failed; {@link Node#detail()} says why. */
   FAILED;

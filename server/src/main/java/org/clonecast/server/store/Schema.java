@@ -92,5 +92,26 @@ final class Schema {
       );
       ALTER TABLE nodes ADD COLUMN target_disk TEXT;
       ALTER TABLE nodes ADD COLUMN ssh_host_key TEXT
+      """,
+      // 5: captures of a golden node over the network (clonecast image capture). The image row says
+      // 'capturing' meanwhile. Phase changes are stored here, chunk progress in the upload's journal.
+      """
+      CREATE TABLE captures (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        image        TEXT NOT NULL,         -- the image it makes
+        image_id     TEXT NOT NULL,         -- the UUID its manifest must carry
+        mac          TEXT NOT NULL,         -- the golden node
+        disk         TEXT,                  -- the disk to read, NULL: the agent's first non-removable one
+        chunk_size   INTEGER NOT NULL,
+        level        INTEGER NOT NULL,      -- zstd level
+        forced       INTEGER NOT NULL,      -- 1: capture even a filesystem that is not clean
+        agent_ip     TEXT,                  -- where the node registered from: the only address heard
+        state        TEXT NOT NULL,         -- waiting | capturing | verifying | done | failed | cancelled
+        detail       TEXT,
+        logical_size INTEGER NOT NULL DEFAULT 0,
+        created      INTEGER NOT NULL,
+        updated      INTEGER NOT NULL
+      );
+      CREATE INDEX captures_mac ON captures(mac)
       """);
 }

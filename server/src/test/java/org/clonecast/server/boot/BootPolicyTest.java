@@ -36,6 +36,10 @@ class BootPolicyTest {
           + " clonecast.mac=52:54:00:00:00:0a console=ttyS0"), s);
       assertTrue(s.contains("initrd --name initramfs.zst " + BASE + "/bootenv/initramfs.zst"), s);
       assertTrue(p.ipxeScript(A, BASE, false).contains("not ready"), "no netboot environment: boot local");
+      // A golden node marked for capture netboots the same environment; its agent learns the rest.
+      nodes.update(A, NodeStore.Change.action(BootAction.CAPTURE));
+      String c = p.ipxeScript(A, BASE, true);
+      assertTrue(c.contains("to capture this node") && c.contains("clonecast.mac=52:54:00:00:00:0a"), c);
     }
   }
 

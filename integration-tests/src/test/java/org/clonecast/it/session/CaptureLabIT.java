@@ -1,0 +1,133 @@
+package org.clonecast.it.session;
+
+import static org.awaitility.Awaitility.await;
+import static org.clonecast.it.session.SessionLab.STEP;
+import static org.clonecast.it.session.SessionLab.cli;
+import static org.clonecast.it.session.SessionLab.mac;
+import static org.clonecast.it.session.SessionLab.serve;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.clonecast.common.image.ImageReader;
+import org.clonecast.it.lab.Host;
+import org.clonecast.it.lab.Lab;
+import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.Prereqs;
+import org.clonecast.it.lab.Signal;
+import org.clonecast.it.session.SessionLab.Daemon;
+import org.clonecast.protocol.image.Manifest;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Capture over the network, as a PXE-booted golden node runs it: {@code clonecast image capture}
+ * marks the node, its agent in automatic mode (in a lab namespace, the disk a file) registers,
+ * gets the capture assignment and uploads. The daemon is killed (SIGKILL) mid-upload and
+ * restarted on the same port and state; the agent resumes without sending again what the daemon
+ * held, and the image in the store has exactly the chunks {@code clonecast image create} makes
+ * of the same disk. The golden disk is unchanged.
+ */
+class CaptureLabIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @BeforeAll
+  static void prerequisites() {
+    Prereqs.requireRoot();
+    Prereqs.require("ip", "nft", "tc", "java", "curl", "sfdisk", "mkfs.ext4", "debugfs");
+    assertTrue(Files.exists(SessionLab.repo().resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+  }
+
+  @Test
+  void aCaptureResumesAfterTheDaemonIsKilledAndEqualsImageCreate() throws Exception {
+    try (Lab lab = Lab.create("capture", 1)) {
+      Path golden = SessionLab.goldenDisk(lab.dir());
+      String goldenSha = sha256(golden);
+      Daemon d = serve(lab);
+      Host node = lab.agent(1);
+      cli(lab, d, 0, "node", "add", mac(node), "--name", "golden01");
+      String marked = cli(lab, d, 0, "image", "capture", "golden", "--node", "golden01", "--disk", golden.toString());
+      assertTrue(marked.contains("capturing golden01 into image golden"), marked);
+      JsonNode n = JSON.readTree(cli(lab, d, 0, "node", "list", "--json")).get(0);
+      assertEquals("capture", n.path("action").asText(), "its next PXE boot netboots to capture: " + n);
+      assertTrue(cli(lab, d, 0, "image", "list").contains("capturing"), "the list shows the capture");
+
+      lab.rateLimit(lab.server(), 30); // the upload: ~25 MB stored at 30 Mbit/s, about 7 s, long enough to catch
+      LabProcess agent = lab.spawn(node, "agent", SessionLab.agent(d), Map.of());
+      await().atMost(STEP).pollInterval(Duration.ofMillis(300)).until(() -> !agent.isAlive() || chunksHeld(lab, d) >= 4);
+      assertTrue(agent.isAlive(), "finished before the daemon could be killed:\n" + agent.tail(20));
+      d.process().kill(Signal.KILL);
+      assertTrue(d.process().waitFor(Duration.ofSeconds(30)) != 0, "the daemon died by the signal");
+      Daemon again = serve(lab, d.port());
+
+      assertEquals(0, agent.waitFor(STEP), agent.tail(30));
+      Matcher m = Pattern.compile("(\\d+) chunks uploaded, (\\d+) already held by the server, (\\d+) sent twice, (\\d+) retries")
+          .matcher(agent.log());
+      assertTrue(m.find(), agent.log());
+      int uploaded = Integer.parseInt(m.group(1));
+      int duplicates = Integer.parseInt(m.group(3));
+      int retries = Integer.parseInt(m.group(4));
+      String events = cli(lab, again, 0, "events", "--limit", "200");
+      Matcher resumed = Pattern.compile("capture golden resumes after a daemon restart: (\\d+) chunk\\(s\\) held").matcher(events);
+      assertTrue(resumed.find(), events);
+      int heldAtRestart = Integer.parseInt(resumed.group(1));
+      assertTrue(heldAtRestart >= 4, events);
+      assertTrue(retries > 0, "the agent saw the daemon go: " + agent.log());
+      assertTrue(duplicates <= 1, "at most the chunk whose answer the kill cut off is sent twice: " + agent.log());
+
+      Path stored = lab.dir().resolve("state/images/golden.cci");
+      Path ref = lab.dir().resolve("ref.cci");
+      cli(lab, again, 0, "image", "create", golden.toString(), "-o", ref.toString());
+      Manifest got;
+      Manifest want;
+      try (ImageReader a = ImageReader.open(stored); ImageReader b = ImageReader.open(ref)) {
+        got = a.manifest();
+        want = b.manifest();
+      }
+      assertEquals(want.chunks(), got.chunks(), "the same chunks, hashes and offsets as image create's");
+      assertEquals(want.imageHash(), got.imageHash());
+      long storedChunks = got.chunks().stream().filter(e -> e.storedLength() > 0).count();
+      assertEquals(storedChunks, uploaded + duplicates, "every stored chunk sent once (but the cut-off one): " + agent.log());
+      assertEquals(goldenSha, sha256(golden), "the golden disk was not written");
+
+      JsonNode img = JSON.readTree(cli(lab, again, 0, "image", "list", "--json")).get(0);
+      assertEquals("ready", img.path("state").asText(), img.toString());
+      assertEquals("done", img.path("capture").path("state").asText(), img.toString());
+      n = JSON.readTree(cli(lab, again, 0, "node", "list", "--json")).get(0);
+      assertEquals("local", n.path("action").asText(), "it boots its disk again: " + n);
+      LabProcess script = lab.spawn(node, "ipxe", List.of("curl", "-fsS",
+          "http://" + Lab.SERVER_IP + ":" + again.port() + "/boot/" + mac(node) + ".ipxe"), Map.of());
+      assertEquals(0, script.waitFor(STEP), script.tail(10));
+      assertTrue(script.log().contains("booting the local disk"), script.log());
+      assertTrue(cli(lab, again, 0, "image", "watch", "golden").contains("image golden ready"));
+    }
+  }
+
+  /** Chunks the daemon holds of the newest capture, from the API (0 while it cannot tell). */
+  private static long chunksHeld(Lab lab, Daemon d) throws IOException {
+    LabProcess p = lab.spawn(lab.server(), "poll", List.of("curl", "-fsS", "http://127.0.0.1:" + d.port() + "/api/v1/images/golden"),
+        Map.of());
+    if (p.waitFor(Duration.ofSeconds(30)) != 0) return 0;
+    return JSON.readTree(p.log()).path("capture").path("chunksHeld").asLong();
+  }
+
+  private static String sha256(Path f) throws Exception {
+    MessageDigest md = MessageDigest.getInstance("SHA-256");
+    try (var in = Files.newInputStream(f)) {
+      byte[] buf = new byte[1 << 20];
+      for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+    }
+    return HexFormat.of().formatHex(md.digest());
+  }
+}

@@ -1,0 +1,537 @@
+package org.clonecast.server.capture;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.image.ImageVerifier;
+import org.clonecast.protocol.image.ChunkCodec;
+import org.clonecast.protocol.image.ChunkEntry;
+import org.clonecast.protocol.image.ChunkKind;
+import org.clonecast.protocol.image.ChunkVerificationException;
+import org.clonecast.protocol.image.MalformedImageException;
+import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.Sha256;
+import org.clonecast.protocol.image.UsedBlocks;
+import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.http.BadRequestException;
+import org.clonecast.server.session.SessionManager.Disk;
+import org.clonecast.server.store.CaptureStore;
+import org.clonecast.server.store.CaptureStore.Capture;
+import org.clonecast.server.store.CaptureStore.State;
+import org.clonecast.server.store.ConflictException;
+import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.ImageStore;
+import org.clonecast.server.store.Node;
+import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.store.NotFoundException;
+import org.clonecast.server.store.SessionStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Captures golden nodes over the network ({@code clonecast image capture}, docs/reimaging.md):
+ * marks the node, hands its agent a capture assignment when it registers, takes the chunks it
+ * uploads (each decoded and checked against its SHA-256 before it is stored), and publishes the
+ * image when the agent's manifest matches every chunk received and the whole image verifies. The
+ * image is {@code capturing} until then and never {@code ready} half-done.
+ *
+ * <p>Every agent call is taken only from the address the node registered from (stored with the
+ * capture, so this holds across daemon restarts) and for the node's own capture. A restart keeps
+ * every active capture: its upload's journal says which chunks are held, and the agent resumes.
+ *
+ * <p>Thread-safe: phases live in the database, each capture's upload under its own lock.
+ */
+public final class CaptureManager implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(CaptureManager.class);
+  /** Logical bytes per chunk of a captured image (and so the largest chunk body an agent may send). */
+  public static final int CHUNK_SIZE = Manifest.DEFAULT_CHUNK_SIZE;
+
+  private final CaptureStore store;
+  private final ImageStore images;
+  private final NodeStore nodes;
+  private final SessionStore sessions;
+  private final EventLog events;
+  private final int threads;
+  private final Map<Long, Live> live = new ConcurrentHashMap<>();
+
+  /** A capture's upload while the daemon runs; guarded by itself, but for {@link #bounds}. */
+  private static final class Live {
+    CaptureUpload upload;
+    /** Read on the event loop without the lock: who may upload how much. */
+    volatile Bounds bounds;
+  }
+
+  /** What {@link #maxUpload} needs, kept in memory so the event loop never waits for the database. */
+  private record Bounds(String agentIp, int chunkSize, int chunkCount) {}
+
+  /**
+   * What a registering golden node is told.
+   *
+   * @param action "capture", or "fail" with the reason
+   * @param disk the disk it reads
+   */
+  public record Assignment(String action, Optional<String> reason, Capture capture, String disk) {}
+
+  /**
+   * Where an upload stands.
+   *
+   * @param heldThrough the highest chunk index held, -1 when none: every stored chunk up to it is held
+   * @param heldChunks how many chunks are held
+   * @param storedBytes their stored bytes
+   */
+  public record Held(int heldThrough, int heldChunks, long storedBytes) {}
+
+  /**
+   * A capture as the API shows it.
+   *
+   * @param held what its upload holds (all zero before the agent began)
+   * @param done logical bytes of the disk the agent has handled (read, and uploaded or skipped)
+   * @param total the disk's logical bytes (0 before the agent began)
+   */
+  public record Status(Capture capture, Held held, long done, long total) {}
+
+  /**
+   * One uploaded chunk as its request carries it.
+   *
+   * @param kindCode its {@link ChunkKind} manifest code
+   * @param usedMap its used-block bitmap, empty when every block is used
+   * @param stored its stored bytes
+   */
+  public record ChunkUpload(int index, int kindCode, Sha256 sha256, byte[] usedMap, byte[] stored) {}
+
+  /** @param threads cores used to verify a finished image */
+  public CaptureManager(CaptureStore store, ImageStore images, NodeStore nodes, SessionStore sessions, EventLog events,
+      int threads) {
+    this.store = Objects.requireNonNull(store);
+    this.images = Objects.requireNonNull(images);
+    this.nodes = Objects.requireNonNull(nodes);
+    this.sessions = Objects.requireNonNull(sessions);
+    this.events = Objects.requireNonNull(events);
+    this.threads = Math.max(1, threads);
+  }
+
+  /** After a restart: active captures go on; an interrupted verification is redone when the agent finishes again. */
+  public void recover() throws IOException {
+    for (Capture c : store.active()) {
+      if (c.state() == State.VERIFYING) {
+        store.setState(c.id(), State.CAPTURING, "the daemon restarted while verifying; waiting for the agent to finish again");
+      }
+      Path file = images.fileFor(c.image());
+      if (c.logicalSize() > 0 && CaptureUpload.exists(file)) {
+        Live l = live.computeIfAbsent(c.id(), k -> new Live());
+        synchronized (l) {
+          l.upload = CaptureUpload.open(file, c.imageId(), c.logicalSize(), c.chunkSize());
+          c.agentIp().ifPresent(ip -> l.bounds = new Bounds(ip, c.chunkSize(), l.upload.header().chunkCount()));
+          showProgress(c, l.upload);
+          events.record("image", Optional.of(c.mac().toString()), Optional.empty(), "capture " + c.image() + " resumes after a"
+              + " daemon restart: " + l.upload.records().size() + " chunk(s) held");
+        }
+      }
+    }
+  }
+
+  /**
+   * Marks {@code nodeRef} (a MAC or an enrolled node's name) to be captured into image {@code name}
+   * at its next PXE boot.
+   *
+   * @param disk the disk to read; empty: the node's target disk, else the agent's first non-removable disk
+   * @throws NotFoundException for an unknown node
+   * @throws ConflictException when the name is taken or the node busy in a session or capture
+   * @throws IllegalArgumentException for a bad name, disk or level
+   */
+  public Capture start(String name, String nodeRef, Optional<String> disk, boolean force, int level) {
+    ImageStore.validName(name);
+    disk.ifPresent(NodeStore::validDisk);
+    if (level < ChunkCodec.minLevel() || level > ChunkCodec.maxLevel()) {
+      throw new IllegalArgumentException("zstd level " + level + " is out of range; use " + ChunkCodec.minLevel() + " to "
+          + ChunkCodec.maxLevel());
+    }
+    Node node = findNode(nodeRef);
+    String who = node.name().orElse(node.mac().toString());
+    sessions.activeFor(node.mac().toString()).ifPresent(s -> {
+      throw new ConflictException(who + " is in session " + s.id() + "; wait for it or cancel it ('clonecast session cancel "
+          + s.id() + "')");
+    });
+    Capture c = store.create(new CaptureStore.Request(name, images.fileFor(name), node.mac(), disk.or(node::targetDisk),
+        CHUNK_SIZE, level, force));
+    images.clearProgress(name);
+    events.record("image", Optional.of(node.mac().toString()), Optional.empty(), "capture " + name + " from " + who
+        + c.disk().map(d -> " (" + d + ")").orElse("") + ": waiting for it to PXE boot");
+    return c;
+  }
+
+  private Node findNode(String ref) {
+    Optional<Node> n;
+    try {
+      n = nodes.find(MacAddress.parse(ref.replace('-', ':')));
+    } catch (IllegalArgumentException e) {
+      n = nodes.findByName(ref);
+    }
+    return n.filter(Node::enrolled).orElseThrow(() -> new NotFoundException("no enrolled node " + ref
+        + "; enroll it with 'clonecast node add MAC --name NAME' ('clonecast node list' shows the nodes)"));
+  }
+
+  /**
+   * Cancels the active capture of image {@code name}: the image fails, the node boots its disk.
+   *
+   * @throws NotFoundException when no capture of that image is active
+   */
+  public Capture cancel(String name) throws IOException {
+    Capture c = store.newestFor(name).filter(x -> x.state().active()).orElseThrow(() -> new NotFoundException(
+        "no capture of image " + name + " is running ('clonecast image list' shows them)"));
+    end(c, State.CANCELLED, "cancelled by the operator");
+    return store.find(c.id()).orElseThrow();
+  }
+
+  /**
+   * A registering node's capture assignment, if it is marked for one; empty otherwise (then a
+   * session may want it).
+   */
+  public Optional<Assignment> assignment(MacAddress mac, String from, List<Disk> disks) throws IOException {
+    Optional<Capture> found = store.activeFor(mac);
+    if (found.isEmpty()) {
+      return Optional.empty();
+    }
+    Capture c = found.get();
+    Optional<String> disk = c.disk();
+    if (disk.isEmpty()) {
+      disk = disks.stream().filter(d -> !d.removable() && d.size() > 0).map(Disk::path).findFirst();
+    }
+    if (disk.isEmpty()) {
+      StringBuilder seen = new StringBuilder();
+      for (Disk d : disks) {
+        seen.append(seen.length() == 0 ? "" : ", ").append(d.path()).append(' ').append(d.size()).append(" bytes")
+            .append(d.removable() ? " removable" : "");
+      }
+      String why = "no non-removable disk to capture (disks: " + (seen.length() == 0 ? "none" : seen)
+          + "); name one with 'clonecast image capture " + c.image() + " --node ... --disk PATH'";
+      end(c, State.FAILED, why);
+      return Optional.of(new Assignment("fail", Optional.of(why), c, ""));
+    }
+    Capture now = store.registered(c.id(), from, "registered from " + from + "; reading " + disk.get());
+    events.record("agent", Optional.of(mac.toString()), Optional.empty(), "registered for capture " + c.image() + " from "
+        + from + "; reads " + disk.get());
+    return Optional.of(new Assignment("capture", Optional.empty(), now, disk.get()));
+  }
+
+  /**
+   * The agent starts or resumes its upload of a disk of {@code logicalSize} bytes; the answer says
+   * which chunks the daemon already holds, so it sends only the others. A different size than
+   * before (another disk) starts the upload again.
+   */
+  public Held begin(long id, MacAddress mac, String from, long logicalSize, int chunkSize) throws IOException {
+    Capture c = checked(id, mac, from, false);
+    if (chunkSize != c.chunkSize()) {
+      throw new BadRequestException("chunk size " + chunkSize + ", this capture uses " + c.chunkSize());
+    }
+    if (logicalSize <= 0) {
+      throw new BadRequestException("logical size " + logicalSize + ": an empty disk cannot be captured");
+    }
+    try {
+      Manifest.chunkCount(logicalSize, chunkSize);
+    } catch (IllegalArgumentException e) {
+      throw new BadRequestException(e.getMessage());
+    }
+    Live l = live.computeIfAbsent(id, k -> new Live());
+    synchronized (l) {
+      if (l.upload != null && l.upload.header().logicalSize() != logicalSize) {
+        l.upload.close();
+        l.upload = null;
+      }
+      if (l.upload == null) {
+        if (c.logicalSize() != 0 && c.logicalSize() != logicalSize) {
+          events.record("image", Optional.of(mac.toString()), Optional.empty(), "capture " + c.image() + ": the disk is now "
+              + logicalSize + " bytes, was " + c.logicalSize() + "; starting the upload again");
+        }
+        store.setLogicalSize(id, logicalSize);
+        l.upload = CaptureUpload.open(images.fileFor(c.image()), c.imageId(), logicalSize, chunkSize);
+      }
+      l.bounds = new Bounds(from, chunkSize, l.upload.header().chunkCount());
+      if (c.state() == State.VERIFYING) {
+        store.setState(id, State.CAPTURING, "resumed");
+      }
+      showProgress(c, l.upload);
+      return held(l.upload);
+    }
+  }
+
+  /**
+   * The largest body an agent call on capture {@code id} from {@code from} may carry once the
+   * capture has begun from that address: a chunk (at most the chunk size: ZSTD is kept only when it
+   * shrinks, RAW is the chunk) or the encoded manifest (its largest size for the disk); 0 otherwise.
+   * Memory only: it runs on the event loop, before the body is read.
+   */
+  public long maxUpload(long id, String from, boolean manifest) {
+    Live l = live.get(id);
+    Bounds b = l == null ? null : l.bounds;
+    if (b == null || !b.agentIp().equals(from)) {
+      return 0;
+    }
+    return manifest ? Manifest.FIXED_LENGTH + Manifest.CRC_LENGTH + (long) b.chunkCount() * Manifest.STORED_ENTRY_LENGTH
+        : b.chunkSize();
+  }
+
+  /**
+   * Stores one uploaded chunk after checking it: index in range and after the last held one,
+   * stored length within the chunk, a known kind, a valid used map, and stored bytes that decode to
+   * logical bytes with the given SHA-256. A chunk already held with the same description is
+   * accepted again without being stored twice.
+   *
+   * @return whether it was already held
+   * @throws BadRequestException for a chunk that does not check (nothing is stored)
+   * @throws ConflictException when the capture is not uploading, or the chunk comes out of order
+   */
+  public boolean chunk(long id, MacAddress mac, String from, ChunkUpload up) throws IOException {
+    Capture c = checked(id, mac, from, false);
+    Live l = live.get(id);
+    if (l == null) {
+      throw new ConflictException("capture " + id + " has not begun; call begin first");
+    }
+    synchronized (l) {
+      CaptureUpload u = l.upload;
+      if (u == null) {
+        throw new ConflictException("capture " + id + " has not begun; call begin first");
+      }
+      int count = u.header().chunkCount();
+      if (up.index() < 0 || up.index() >= count) {
+        throw new BadRequestException("chunk index " + up.index() + " is outside the image's " + count + " chunks");
+      }
+      long logicalSize = u.header().logicalSize();
+      int logical = (int) Math.min(c.chunkSize(), logicalSize - (long) up.index() * c.chunkSize());
+      if (up.stored().length == 0 || up.stored().length > logical) {
+        throw new BadRequestException("chunk " + up.index() + ": " + up.stored().length + " stored bytes, want 1 to " + logical);
+      }
+      ChunkKind kind;
+      try {
+        kind = ChunkKind.fromCode(up.kindCode());
+      } catch (MalformedImageException e) {
+        throw new BadRequestException("chunk " + up.index() + ": " + e.getMessage());
+      }
+      Optional<JournalRecord> held = u.record(up.index());
+      if (held.isPresent()) {
+        JournalRecord h = held.get();
+        if (h.kindCode() != up.kindCode() || h.length() != up.stored().length || !h.sha256().equals(up.sha256())) {
+          throw new ConflictException("chunk " + up.index() + " is already held with another kind, length or hash");
+        }
+        return true;
+      }
+      if (up.index() <= u.lastIndex()) {
+        throw new ConflictException("chunk " + up.index() + " comes after chunk " + u.lastIndex()
+            + "; chunks are uploaded in index order");
+      }
+      if (up.usedMap().length > 0) {
+        try {
+          UsedBlocks.of(up.usedMap(), UsedBlocks.blockCount(logical));
+        } catch (IllegalArgumentException e) {
+          throw new BadRequestException("chunk " + up.index() + ": " + e.getMessage());
+        }
+      }
+      ChunkEntry entry;
+      try {
+        entry = new ChunkEntry(up.index(), kind, u.end(), up.stored().length, up.sha256());
+      } catch (IllegalArgumentException e) {
+        throw new BadRequestException(e.getMessage());
+      }
+      try {
+        ChunkCodec.decode(entry, ByteBuffer.wrap(up.stored()), new byte[logical], 0, logical);
+      } catch (ChunkVerificationException e) {
+        throw new BadRequestException("chunk " + up.index() + " refused: " + e.getMessage());
+      }
+      u.append(new JournalRecord(up.index(), up.kindCode(), u.end(), up.stored().length, up.sha256(), up.usedMap()),
+          ByteBuffer.wrap(up.stored()));
+      return false;
+    }
+  }
+
+  /** The agent's progress: logical bytes read and handled of the disk's total. Kept in memory only. */
+  public void progress(long id, MacAddress mac, String from, long done, long total) {
+    Capture c = checked(id, mac, from, false);
+    if (done < 0 || total < 0 || done > total) {
+      throw new BadRequestException("progress " + done + " of " + total + " is not a fraction");
+    }
+    images.setProgress(c.image(), done, total);
+  }
+
+  /**
+   * The agent's manifest: checked against every chunk held (kind, offset, length, hash; a chunk
+   * that stores nothing must not be held), appended to the image, the whole image verified (every
+   * chunk and the image hash), then published {@code ready}; the node boots its disk again. Also
+   * answers a repeated finish of a capture already done.
+   *
+   * @throws BadRequestException when the manifest does not describe what was received (the
+   *     capture goes on: the agent may upload what is missing) or the image does not verify (the
+   *     capture fails)
+   */
+  public Manifest finish(long id, MacAddress mac, String from, byte[] encoded) throws IOException {
+    Capture c = checked(id, mac, from, true);
+    Manifest m;
+    ByteBuf in = Unpooled.wrappedBuffer(encoded);
+    try {
+      m = Manifest.decode(in);
+    } catch (MalformedImageException e) {
+      throw new BadRequestException(e.getMessage());
+    }
+    if (in.isReadable()) {
+      throw new BadRequestException("manifest followed by " + in.readableBytes() + " stray bytes");
+    }
+    if (c.state() == State.DONE) {
+      try (ImageReader r = ImageReader.open(images.fileFor(c.image()))) {
+        if (r.manifest().equals(m)) {
+          return m;
+        }
+      }
+      throw new ConflictException("capture " + id + " is done with another manifest");
+    }
+    Live l = live.get(id);
+    if (l == null) {
+      throw new ConflictException("capture " + id + " has not begun; call begin first");
+    }
+    synchronized (l) {
+      CaptureUpload u = l.upload;
+      if (u == null) {
+        throw new ConflictException("capture " + id + " has not begun; call begin first");
+      }
+      if (!m.imageId().equals(c.imageId()) || m.logicalSize() != u.header().logicalSize() || m.chunkSize() != c.chunkSize()) {
+        throw new BadRequestException("manifest of image " + m.imageId() + ", " + m.logicalSize() + " bytes in chunks of "
+            + m.chunkSize() + "; this capture is image " + c.imageId() + ", " + u.header().logicalSize() + " bytes in chunks of "
+            + c.chunkSize());
+      }
+      for (ChunkEntry e : m.chunks()) {
+        Optional<JournalRecord> h = u.record(e.index());
+        if (e.storedLength() == 0) {
+          if (h.isPresent()) {
+            throw new BadRequestException("manifest: chunk " + e.index() + " stores nothing, but it was uploaded");
+          }
+          continue;
+        }
+        if (h.isEmpty()) {
+          throw new BadRequestException("manifest: chunk " + e.index() + " was never uploaded");
+        }
+        JournalRecord r = h.get();
+        if (r.kindCode() != e.kind().code() || r.offset() != e.storedOffset() || r.length() != e.storedLength()
+            || !r.sha256().equals(e.sha256())) {
+          throw new BadRequestException("manifest: chunk " + e.index() + " is " + e + ", the daemon holds " + r);
+        }
+      }
+      store.setState(id, State.VERIFYING, "verifying " + m.chunkCount() + " chunks");
+      Path partial = u.complete(m);
+      try (ImageReader r = ImageReader.open(partial)) {
+        ImageVerifier.verify(r, threads, done -> images.setProgress(c.image(), done, m.logicalSize()));
+      } catch (IOException | RuntimeException e) {
+        String why = "the uploaded image does not verify: " + e.getMessage();
+        end(c, State.FAILED, why);
+        throw new BadRequestException(why);
+      }
+      u.publish(images.fileFor(c.image()));
+      l.upload = null;
+      live.remove(id);
+      images.publishCaptured(c.image(), m);
+      String detail = m.chunkCount() + " chunks, " + m.storedBytes() + " bytes stored, sha256 " + m.imageHash().hex();
+      store.end(id, State.DONE, detail);
+      events.record("image", Optional.of(mac.toString()), Optional.empty(), "capture " + c.image() + " done: " + detail);
+      return m;
+    }
+  }
+
+  /** The agent gave up: the capture fails with its reason. */
+  public void failed(long id, MacAddress mac, String from, String why) throws IOException {
+    Capture c = checked(id, mac, from, false);
+    end(c, State.FAILED, why);
+  }
+
+  private void end(Capture c, State state, String why) throws IOException {
+    if (!store.end(c.id(), state, why)) {
+      return;
+    }
+    Live l = live.remove(c.id());
+    if (l != null) {
+      synchronized (l) {
+        if (l.upload != null) {
+          l.upload.close();
+          l.upload = null;
+        }
+      }
+    }
+    CaptureUpload.delete(images.fileFor(c.image()));
+    images.clearProgress(c.image());
+    events.record("image", Optional.of(c.mac().toString()), Optional.empty(), "capture " + c.image() + " " + state.id() + ": " + why);
+  }
+
+  /**
+   * The capture, if it is {@code mac}'s, heard from where it registered, and still active (or,
+   * when {@code doneToo}, done).
+   */
+  private Capture checked(long id, MacAddress mac, String from, boolean doneToo) {
+    Capture c = store.find(id).orElseThrow(() -> new NotFoundException("no capture " + id));
+    if (!c.mac().equals(mac)) {
+      throw new BadRequestException("capture " + id + " is not " + mac + "'s");
+    }
+    if (c.agentIp().isEmpty() || !c.agentIp().get().equals(from)) {
+      throw new BadRequestException(mac + " did not register from " + from + "; an agent reports from where it registered");
+    }
+    if (!c.state().active() && !(doneToo && c.state() == State.DONE)) {
+      throw new ConflictException("capture " + id + " is " + c.state().id() + c.detail().map(d -> " (" + d + ")").orElse(""));
+    }
+    return c;
+  }
+
+  private static Held held(CaptureUpload u) {
+    return new Held(u.lastIndex(), u.records().size(), u.storedBytes());
+  }
+
+  private void showProgress(Capture c, CaptureUpload u) {
+    long size = u.header().logicalSize();
+    images.setProgress(c.image(), Math.min(size, (long) (u.lastIndex() + 1) * c.chunkSize()), size);
+  }
+
+  /** The newest captures with what their uploads hold, newest first. */
+  public List<Status> list(int limit) {
+    List<Status> out = new ArrayList<>();
+    for (Capture c : store.list(limit)) {
+      out.add(status(c));
+    }
+    return out;
+  }
+
+  /** The newest capture of image {@code name}, if any. */
+  public Optional<Status> status(String name) {
+    return store.newestFor(name).map(this::status);
+  }
+
+  private Status status(Capture c) {
+    long[] p = images.progress(c.image()).orElse(new long[] {c.state() == State.DONE ? c.logicalSize() : 0, c.logicalSize()});
+    Live l = live.get(c.id());
+    if (l == null) {
+      return new Status(c, new Held(-1, 0, 0), p[0], p[1]);
+    }
+    synchronized (l) {
+      return new Status(c, l.upload == null ? new Held(-1, 0, 0) : held(l.upload), p[0], p[1]);
+    }
+  }
+
+  @Override
+  public void close() {
+    for (Live l : live.values()) {
+      synchronized (l) {
+        if (l.upload != null) {
+          try {
+            l.upload.close();
+          } catch (IOException e) {
+            LOG.debug("capture: closing an upload failed", e);
+          }
+          l.upload = null;
+        }
+      }
+    }
+    live.clear();
+  }
+}

@@ -1,0 +1,318 @@
+package org.clonecast.server.capture;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import org.clonecast.protocol.image.ImageFileHeader;
+import org.clonecast.protocol.image.MalformedImageException;
+import org.clonecast.protocol.image.Manifest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The files of one capture in the image store, written without a second copy of the image:
+ * {@code NAME.cci.partial} is the image being built (header first, then each verified chunk's
+ * stored bytes appended in index order, the manifest last) and {@code NAME.cci.journal} lists the
+ * chunks it holds ({@link JournalRecord}). A chunk's bytes are fsync'd before its record, and the
+ * record before the agent hears "stored", so a crash at any point loses at most chunks the agent
+ * was never told were stored. {@link #open} replays the journal: it stops at the first torn or
+ * inconsistent record, cuts the journal there and the partial image to the last record's end.
+ *
+ * <p>Chunks arrive in increasing index order (the agent's pipeline is ordered), so the offsets are
+ * exactly those {@code clonecast image create} gives, and what the daemon holds is every stored
+ * chunk up to {@link #lastIndex()}.
+ *
+ * <p>Not thread-safe: the caller serialises calls per capture.
+ */
+final class CaptureUpload implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(CaptureUpload.class);
+
+  private final Path data;
+  private final Path journal;
+  private final ImageFileHeader header;
+  private final FileChannel dataCh;
+  private final FileChannel journalCh;
+  private final List<JournalRecord> records;
+  private long end;
+  private long journalEnd;
+
+  private CaptureUpload(Path data, Path journal, ImageFileHeader header, FileChannel dataCh, FileChannel journalCh,
+      List<JournalRecord> records, long end, long journalEnd) {
+    this.data = data;
+    this.journal = journal;
+    this.header = header;
+    this.dataCh = dataCh;
+    this.journalCh = journalCh;
+    this.records = records;
+    this.end = end;
+    this.journalEnd = journalEnd;
+  }
+
+  /** {@code NAME.cci.partial} for image file {@code file}. */
+  static Path dataPath(Path file) {
+    return file.resolveSibling(file.getFileName() + ".partial");
+  }
+
+  /** {@code NAME.cci.journal} for image file {@code file}. */
+  static Path journalPath(Path file) {
+    return file.resolveSibling(file.getFileName() + ".journal");
+  }
+
+  /** Whether a partial upload exists for image file {@code file}. */
+  static boolean exists(Path file) {
+    return Files.exists(dataPath(file));
+  }
+
+  /**
+   * Opens the upload of image file {@code file}: resumes what a previous run left when it is of
+   * the same image (id, size and chunk size), else starts empty.
+   */
+  static CaptureUpload open(Path file, UUID imageId, long logicalSize, int chunkSize) throws IOException {
+    Path data = dataPath(file);
+    Path journal = journalPath(file);
+    ImageFileHeader want = ImageFileHeader.incomplete(imageId, logicalSize, chunkSize, Manifest.chunkCount(logicalSize, chunkSize));
+    if (Files.exists(data) && !want.equals(readHeader(data).orElse(null))) {
+      LOG.info("capture: {} is of another image or damaged; starting it again", data);
+      delete(file);
+    }
+    boolean fresh = !Files.exists(data);
+    FileChannel d = FileChannel.open(data, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    FileChannel j = null;
+    try {
+      j = FileChannel.open(journal, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      if (fresh) {
+        j.truncate(0);
+      }
+      // Also over a header a crashed finish completed: the manifest it points at is cut off below.
+      write(d, want::encode, 0);
+      d.force(true);
+      if (fresh) {
+        syncDirectory(file.toAbsolutePath().getParent());
+      }
+      List<JournalRecord> records = new ArrayList<>();
+      long[] ends = replay(j, want, d.size(), records);
+      long dataEnd = ends[0];
+      long journalEnd = ends[1];
+      if (j.size() != journalEnd) {
+        LOG.info("capture: {} ends in a torn record; cut at {} of {} bytes", journal, journalEnd, j.size());
+        j.truncate(journalEnd);
+        j.force(true);
+      }
+      if (d.size() != dataEnd) {
+        // Bytes of a chunk whose record was never written (or a manifest of a finish that crashed).
+        d.truncate(dataEnd);
+        d.force(true);
+      }
+      return new CaptureUpload(data, journal, want, d, j, records, dataEnd, journalEnd);
+    } catch (IOException | RuntimeException e) {
+      d.close();
+      if (j != null) {
+        j.close();
+      }
+      throw e;
+    }
+  }
+
+  private static Optional<ImageFileHeader> readHeader(Path data) throws IOException {
+    try (FileChannel ch = FileChannel.open(data, StandardOpenOption.READ)) {
+      ByteBuffer b = ByteBuffer.allocate(ImageFileHeader.LENGTH);
+      while (b.hasRemaining() && ch.read(b) > 0) {
+        // read the header
+      }
+      b.flip();
+      ImageFileHeader h = ImageFileHeader.decode(Unpooled.wrappedBuffer(b));
+      // A finish that crashed after filling in the manifest fields: the chunks are still good.
+      return Optional.of(h.isComplete() ? ImageFileHeader.incomplete(h.imageId(), h.logicalSize(), h.chunkSize(), h.chunkCount()) : h);
+    } catch (MalformedImageException e) {
+      return Optional.empty();
+    }
+  }
+
+  /**
+   * Reads the good records into {@code out}: each must decode, follow the previous one's index
+   * and end, fit the image and name bytes the data file has ({@code dataSize}: a record whose
+   * bytes are missing, which fsync ordering rules out unless the file was damaged, is dropped
+   * with all after it). Returns {data end, journal end} of the last good one.
+   */
+  private static long[] replay(FileChannel j, ImageFileHeader h, long dataSize, List<JournalRecord> out) throws IOException {
+    long size = j.size();
+    if (size > Integer.MAX_VALUE) {
+      throw new IOException("capture journal of " + size + " bytes is too large");
+    }
+    ByteBuffer all = ByteBuffer.allocate((int) size);
+    while (all.hasRemaining() && j.read(all, all.position()) > 0) {
+      // read it all
+    }
+    all.flip();
+    ByteBuf in = Unpooled.wrappedBuffer(all);
+    long dataEnd = h.headerLength();
+    int lastIndex = -1;
+    long good = 0;
+    while (in.isReadable()) {
+      JournalRecord r;
+      try {
+        r = JournalRecord.decode(in);
+      } catch (MalformedImageException e) {
+        LOG.info("capture: journal replay stops at byte {}: {}", good, e.getMessage());
+        break;
+      }
+      if (r.index() <= lastIndex || r.index() >= h.chunkCount() || r.offset() != dataEnd || r.end() > dataSize) {
+        LOG.info("capture: journal replay stops at byte {}: {} does not follow chunk {} ending at {}", good, r, lastIndex, dataEnd);
+        break;
+      }
+      out.add(r);
+      lastIndex = r.index();
+      dataEnd = r.end();
+      good = in.readerIndex();
+    }
+    return new long[] {dataEnd, good};
+  }
+
+  /** The header the partial image carries. */
+  ImageFileHeader header() {
+    return header;
+  }
+
+  /** The chunks held, in index order. */
+  List<JournalRecord> records() {
+    return List.copyOf(records);
+  }
+
+  /** The highest chunk index held, -1 when none. */
+  int lastIndex() {
+    return records.isEmpty() ? -1 : records.get(records.size() - 1).index();
+  }
+
+  /** The record of chunk {@code index}, if held. */
+  Optional<JournalRecord> record(int index) {
+    int lo = 0;
+    int hi = records.size() - 1;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      int at = records.get(mid).index();
+      if (at == index) {
+        return Optional.of(records.get(mid));
+      }
+      if (at < index) {
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** Where the next chunk's stored bytes go: the end of the held ones. */
+  long end() {
+    return end;
+  }
+
+  /** Stored bytes held. */
+  long storedBytes() {
+    return end - header.headerLength();
+  }
+
+  /**
+   * Appends a verified chunk after the last one and journals it, both fsync'd.
+   *
+   * @param r its record; its offset must be {@link #end()} and its index above {@link #lastIndex()}
+   */
+  void append(JournalRecord r, ByteBuffer stored) throws IOException {
+    if (r.offset() != end || r.index() <= lastIndex() || stored.remaining() != r.length()) {
+      throw new IllegalStateException("chunk " + r.index() + " at " + r.offset() + " does not follow chunk " + lastIndex()
+          + " ending at " + end);
+    }
+    writeFully(dataCh, stored.duplicate(), end);
+    dataCh.force(false);
+    ByteBuf rec = Unpooled.buffer(r.encodedLength());
+    try {
+      r.encode(rec);
+      writeFully(journalCh, rec.nioBuffer(), journalEnd);
+    } finally {
+      rec.release();
+    }
+    journalCh.force(false);
+    records.add(r);
+    end = r.end();
+    journalEnd += r.encodedLength();
+  }
+
+  /**
+   * Completes the image: appends the encoded manifest, fsync, fills in the header's manifest
+   * fields, fsync. The result is a complete {@code .cci} still under the partial name.
+   *
+   * @return the partial image's path
+   */
+  Path complete(Manifest m) throws IOException {
+    int length = write(dataCh, m::encode, end);
+    dataCh.force(true);
+    write(dataCh, header.complete(end, length)::encodeManifestFields, ImageFileHeader.MANIFEST_FIELDS_OFFSET);
+    dataCh.force(true);
+    return data;
+  }
+
+  /** Renames the completed image to {@code file} and removes the journal. */
+  void publish(Path file) throws IOException {
+    close();
+    Files.move(data, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    Files.deleteIfExists(journal);
+    syncDirectory(file.toAbsolutePath().getParent());
+  }
+
+  /** Removes an upload's files. */
+  static void delete(Path file) throws IOException {
+    Files.deleteIfExists(journalPath(file));
+    Files.deleteIfExists(dataPath(file));
+  }
+
+  @Override
+  public void close() throws IOException {
+    try {
+      dataCh.close();
+    } finally {
+      journalCh.close();
+    }
+  }
+
+  private interface Encoder {
+    void encode(ByteBuf out);
+  }
+
+  private static int write(FileChannel ch, Encoder e, long at) throws IOException {
+    ByteBuf buf = Unpooled.buffer();
+    try {
+      e.encode(buf);
+      int n = buf.readableBytes();
+      writeFully(ch, buf.nioBuffer(), at);
+      return n;
+    } finally {
+      buf.release();
+    }
+  }
+
+  private static void writeFully(FileChannel ch, ByteBuffer b, long at) throws IOException {
+    long pos = at;
+    while (b.hasRemaining()) {
+      pos += ch.write(b, pos);
+    }
+  }
+
+  private static void syncDirectory(Path dir) {
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    } catch (IOException e) {
+      // Some file systems refuse fsync on directories; the data itself is synced.
+      LOG.debug("capture: fsync of directory {} failed: {}", dir, e.toString());
+    }
+  }
+}

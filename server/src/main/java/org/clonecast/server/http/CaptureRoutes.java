@@ -1,0 +1,153 @@
+package org.clonecast.server.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.net.InetSocketAddress;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.Sha256;
+import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.capture.CaptureManager;
+
+/**
+ * The golden node's agent uploads its disk here (docs/api.md, "capture"). As for the other agent
+ * calls there is no token, and every call is taken only from the address the node registered
+ * from, for its own capture.
+ *
+ * <ul>
+ *   <li>POST /agent/v1/capture/{id}/begin {mac, logicalSize, chunkSize}: {heldThrough, heldChunks,
+ *       storedBytes}; the daemon holds every stored chunk up to index heldThrough
+ *   <li>PUT /agent/v1/capture/{id}/chunk/{index}?mac=MAC, headers X-Clonecast-Kind (manifest
+ *       code), X-Clonecast-Sha256 (hex of the logical bytes), X-Clonecast-Used-Blocks (hex bitmap,
+ *       optional); body: the stored bytes. {stored, duplicate}
+ *   <li>POST /agent/v1/capture/{id}/progress {mac, done, total}
+ *   <li>POST /agent/v1/capture/{id}/finish?mac=MAC, body: the encoded manifest. The image's figures
+ *   <li>POST /agent/v1/capture/{id}/result {mac, ok: false, detail}: the agent gave up
+ * </ul>
+ */
+public final class CaptureRoutes {
+  static final String PREFIX = "/agent/v1/capture/";
+  /** Header: the chunk's kind, as its manifest code. */
+  public static final String KIND = "X-Clonecast-Kind";
+  /** Header: SHA-256 of the chunk's logical bytes, 64 hex digits. */
+  public static final String SHA256 = "X-Clonecast-Sha256";
+  /** Header: the chunk's used-block bitmap in hex; absent when every block is used. */
+  public static final String USED_BLOCKS = "X-Clonecast-Used-Blocks";
+
+  private static final Pattern PATH = Pattern.compile("/agent/v1/capture/(\\d{1,18})/(begin|progress|finish|result|chunk/(\\d{1,10}))");
+  private final CaptureManager captures;
+
+  public CaptureRoutes(CaptureManager captures) {
+    this.captures = captures;
+  }
+
+  public HttpServer.Routes register(HttpServer.Routes routes) {
+    return routes.open(PREFIX, this::handle, this::maxBody);
+  }
+
+  /** Chunks and manifests may be bigger than API JSON, but only for a capture that began from that address. */
+  private long maxBody(String path, InetSocketAddress remote) {
+    Matcher m = PATH.matcher(path);
+    if (!m.matches() || !(m.group(2).startsWith("chunk/") || m.group(2).equals("finish"))) {
+      return HttpServer.MAX_BODY;
+    }
+    long allowed = captures.maxUpload(Long.parseLong(m.group(1)), remote.getAddress().getHostAddress(), m.group(2).equals("finish"));
+    return Math.max(allowed, HttpServer.MAX_BODY);
+  }
+
+  private Reply handle(Request r) throws Exception {
+    Matcher m = PATH.matcher(r.path());
+    if (!m.matches()) {
+      return Reply.error(HttpResponseStatus.NOT_FOUND, "no capture call " + r.path()
+          + "; want /agent/v1/capture/ID/begin, chunk/INDEX, progress, finish or result");
+    }
+    long id = Long.parseLong(m.group(1));
+    String call = m.group(2);
+    String from = r.remote().getAddress().getHostAddress();
+    if (call.startsWith("chunk/")) {
+      if (!r.method().equals(HttpMethod.PUT)) {
+        return ImageRoutes.notAllowed(r);
+      }
+      long index = Long.parseLong(m.group(3));
+      if (index > Integer.MAX_VALUE) {
+        throw new BadRequestException("chunk index " + index + " is out of range");
+      }
+      CaptureManager.ChunkUpload up = new CaptureManager.ChunkUpload((int) index, kind(r), sha(r),
+          hex(r, USED_BLOCKS), r.body());
+      boolean duplicate = captures.chunk(id, queryMac(r), from, up);
+      return Reply.json(Map.of("stored", true, "duplicate", duplicate));
+    }
+    if (!r.method().equals(HttpMethod.POST)) {
+      return ImageRoutes.notAllowed(r);
+    }
+    if (call.equals("finish")) {
+      Manifest done = captures.finish(id, queryMac(r), from, r.body());
+      Map<String, Object> out = new LinkedHashMap<>();
+      out.put("imageId", done.imageId().toString());
+      out.put("logicalSize", done.logicalSize());
+      out.put("chunks", done.chunkCount());
+      out.put("storedBytes", done.storedBytes());
+      out.put("imageHash", done.imageHash().hex());
+      return Reply.json(out);
+    }
+    JsonNode body = Json.object(r.body());
+    MacAddress mac = AgentRoutes.mac(body);
+    switch (call) {
+      case "begin" -> {
+        CaptureManager.Held h = captures.begin(id, mac, from, number(body, "logicalSize"), (int) number(body, "chunkSize"));
+        return Reply.json(Map.of("heldThrough", h.heldThrough(), "heldChunks", h.heldChunks(), "storedBytes", h.storedBytes()));
+      }
+      case "progress" -> {
+        captures.progress(id, mac, from, number(body, "done"), number(body, "total"));
+        return Reply.json(Map.of("ok", true));
+      }
+      default -> {
+        if (Json.bool(body, "ok").orElse(false)) {
+          throw new BadRequestException("a capture succeeds by its finish call; result only reports a failure");
+        }
+        captures.failed(id, mac, from, Json.text(body, "detail").orElse("the agent failed"));
+        return Reply.json(Map.of("ok", true));
+      }
+    }
+  }
+
+  private static MacAddress queryMac(Request r) {
+    return NodeRoutes.parseMac(r.param("mac").orElseThrow(() -> new BadRequestException("query parameter 'mac' is required")));
+  }
+
+  private static int kind(Request r) {
+    String v = r.headers().get(KIND);
+    if (v == null || !v.matches("\\d{1,3}")) {
+      throw new BadRequestException("header " + KIND + " must be the chunk kind's code, got " + v);
+    }
+    return Integer.parseInt(v);
+  }
+
+  private static Sha256 sha(Request r) {
+    String v = r.headers().get(SHA256);
+    if (v == null || !v.matches("[0-9a-fA-F]{64}")) {
+      throw new BadRequestException("header " + SHA256 + " must be 64 hex digits, got " + v);
+    }
+    return Sha256.ofHex(v.toLowerCase(java.util.Locale.ROOT));
+  }
+
+  private static byte[] hex(Request r, String header) {
+    String v = r.headers().get(header);
+    if (v == null || v.isEmpty()) {
+      return new byte[0];
+    }
+    if (v.length() % 2 != 0 || v.length() > 2 * 2048 || !v.matches("[0-9a-fA-F]+")) {
+      throw new BadRequestException("header " + header + " must be an even number of hex digits (at most 4096)");
+    }
+    return HexFormat.of().parseHex(v);
+  }
+
+  private static long number(JsonNode body, String field) {
+    return Json.number(body, field).orElseThrow(() -> new BadRequestException("field '" + field + "' is required"));
+  }
+}

@@ -1,0 +1,274 @@
+package org.clonecast.server.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.EventLoopGroup;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.clonecast.common.image.ImageCreator;
+import org.clonecast.common.image.ImageReader;
+import org.clonecast.protocol.image.ChunkEntry;
+import org.clonecast.protocol.image.ImageFileHeader;
+import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.capture.CaptureManager;
+import org.clonecast.server.session.SessionManager;
+import org.clonecast.server.store.BootAction;
+import org.clonecast.server.store.CaptureStore;
+import org.clonecast.server.store.Database;
+import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.ImageStore;
+import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.store.SessionStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The capture upload over real HTTP on loopback: requests go to 127.0.0.2 (the provisioning
+ * address) and come from 127.0.0.1, where the golden node registered from; a registration from
+ * 127.0.0.3 makes 127.0.0.1 another host. The chunks are those {@code image create} makes
+ * of the same disk, so the published image can be compared with its.
+ */
+class CaptureRoutesTest {
+  static final MacAddress MAC = MacAddress.parse("52:54:00:00:00:0c");
+  static final String NODE = "127.0.0.2";
+  /** Where requests to {@link #NODE} come from. */
+  static final String FROM = "127.0.0.1";
+  @TempDir Path dir;
+  Database db;
+  EventLoopGroup group;
+  HttpServer server;
+  ExecutorService worker;
+  CaptureManager captures;
+  ImageStore images;
+  NodeStore nodes;
+  String token;
+  Path disk;
+  Manifest ref;
+  ImageReader refImage;
+  final HttpClient client = HttpClient.newHttpClient();
+
+  @BeforeEach
+  void setUp() throws Exception {
+    // 5 MiB + 1234 bytes: random chunks, a zero chunk, a compressible one, a short last one.
+    byte[] d = new byte[5 * CaptureManager.CHUNK_SIZE + 1234];
+    new Random(1).nextBytes(d);
+    java.util.Arrays.fill(d, CaptureManager.CHUNK_SIZE, 2 * CaptureManager.CHUNK_SIZE, (byte) 0);
+    java.util.Arrays.fill(d, 3 * CaptureManager.CHUNK_SIZE, 4 * CaptureManager.CHUNK_SIZE, (byte) 'x');
+    disk = dir.resolve("golden.img");
+    Files.write(disk, d);
+    ref = ImageCreator.create(disk, dir.resolve("ref.cci"), CaptureManager.CHUNK_SIZE, 3, 2, p -> { });
+    refImage = ImageReader.open(dir.resolve("ref.cci"));
+    start();
+    nodes.enroll(MAC, "golden", Optional.empty());
+  }
+
+  void start() throws Exception {
+    db = Database.open(dir.resolve("state"));
+    nodes = new NodeStore(db, Clock.systemUTC());
+    EventLog events = new EventLog(db, Clock.systemUTC());
+    worker = Executors.newSingleThreadExecutor();
+    images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker);
+    images.recover();
+    captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, new SessionStore(db, Clock.systemUTC()),
+        events, 2);
+    captures.recover();
+    HttpServer.Routes routes = new HttpServer.Routes();
+    new ImageRoutes(images, captures).register(routes);
+    new CaptureRoutes(captures).register(routes);
+    group = org.clonecast.common.net.Transport.group(1, "capture-test");
+    ApiToken t = ApiToken.loadOrCreate(dir.resolve("state"));
+    token = Files.readString(dir.resolve("state").resolve(ApiToken.FILE_NAME)).trim();
+    server = HttpServer.start(group, (Inet4Address) InetAddress.getByName(NODE), 0, false, t, routes);
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    server.close();
+    group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    captures.close();
+    worker.shutdownNow();
+    db.close();
+  }
+
+  private HttpResponse<String> send(String host, String method, String path, byte[] body, String... headers) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://" + host + ":" + server.port() + path))
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+    for (int i = 0; i < headers.length; i += 2) b.header(headers[i], headers[i + 1]);
+    return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Starts a capture through the API and registers the node from 127.0.0.2; returns the capture id. */
+  private long startAndRegister() throws Exception {
+    HttpResponse<String> r = send("127.0.0.1", "POST", "/api/v1/images/capture",
+        "{\"name\":\"golden\",\"node\":\"golden\"}".getBytes(), "Authorization", "Bearer " + token);
+    assertEquals(202, r.statusCode(), r.body());
+    assertEquals(BootAction.CAPTURE, nodes.find(MAC).orElseThrow().action());
+    CaptureManager.Assignment a = captures.assignment(MAC, FROM,
+        List.of(new SessionManager.Disk(disk.toString(), Files.size(disk), false, "", ""))).orElseThrow();
+    assertEquals("capture", a.action());
+    assertEquals(disk.toString(), a.disk());
+    return a.capture().id();
+  }
+
+  private JsonNode begin(long id) throws Exception {
+    HttpResponse<String> r = send(NODE, "POST", "/agent/v1/capture/" + id + "/begin",
+        ("{\"mac\":\"" + MAC + "\",\"logicalSize\":" + Files.size(disk) + ",\"chunkSize\":" + CaptureManager.CHUNK_SIZE + "}").getBytes());
+    assertEquals(200, r.statusCode(), r.body());
+    return Json.MAPPER.readTree(r.body());
+  }
+
+  private HttpResponse<String> put(String host, long id, int index, byte[] body, String sha, int kind) throws Exception {
+    return send(host, "PUT", "/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + MAC, body,
+        CaptureRoutes.KIND, Integer.toString(kind), CaptureRoutes.SHA256, sha);
+  }
+
+  private HttpResponse<String> put(long id, int index) throws Exception {
+    ChunkEntry e = ref.chunk(index);
+    return put(NODE, id, index, stored(index), e.sha256().hex(), e.kind().code());
+  }
+
+  private byte[] stored(int index) throws Exception {
+    ByteBuffer b = refImage.readStored(index);
+    byte[] out = new byte[b.remaining()];
+    b.get(out);
+    return out;
+  }
+
+  private byte[] manifestFor(long id) {
+    java.util.UUID imageId = new CaptureStore(db, Clock.systemUTC()).find(id).orElseThrow().imageId();
+    Manifest m = new Manifest(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks(), ref.imageHash());
+    ByteBuf buf = Unpooled.buffer();
+    m.encode(buf);
+    byte[] out = new byte[buf.readableBytes()];
+    buf.readBytes(out);
+    return out;
+  }
+
+  private Path partial() {
+    return dir.resolve("state/images/golden.cci.partial");
+  }
+
+  private Path journal() {
+    return dir.resolve("state/images/golden.cci.journal");
+  }
+
+  @Test
+  void hostileChunksAreRefusedAndNothingIsStored() throws Exception {
+    long id = startAndRegister();
+    begin(id);
+    String sha0 = ref.chunk(0).sha256().hex();
+    byte[] good0 = stored(0);
+    int kind0 = ref.chunk(0).kind().code();
+    List<Integer> codes = new ArrayList<>();
+    codes.add(put(NODE, id, 0, good0, ref.chunk(2).sha256().hex(), kind0).statusCode()); // wrong hash
+    codes.add(put(NODE, id, 0, java.util.Arrays.copyOf(good0, good0.length - 1), sha0, kind0).statusCode()); // wrong length
+    codes.add(put(NODE, id, 0, new byte[CaptureManager.CHUNK_SIZE + 1], sha0, kind0).statusCode()); // oversize
+    codes.add(put(NODE, id, ref.chunkCount(), good0, sha0, kind0).statusCode()); // bad index
+    codes.add(put(NODE, id, 0, good0, sha0, 9).statusCode()); // unknown kind
+    codes.add(put(NODE, id, 0, good0, sha0, 0).statusCode()); // ZERO with bytes
+    codes.add(put(NODE, id + 1, 0, good0, sha0, kind0).statusCode()); // unknown capture
+    codes.add(send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/0?mac=52:54:00:00:00:0d", good0,
+        CaptureRoutes.KIND, Integer.toString(kind0), CaptureRoutes.SHA256, sha0).statusCode()); // another node
+    codes.add(send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC, good0, CaptureRoutes.KIND,
+        Integer.toString(kind0), CaptureRoutes.SHA256, "00").statusCode()); // malformed hash
+    codes.add(send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC, good0, CaptureRoutes.KIND,
+        Integer.toString(kind0), CaptureRoutes.SHA256, sha0, CaptureRoutes.USED_BLOCKS, "00").statusCode()); // used map of nothing
+    for (int c : codes) assertTrue(c >= 400 && c < 500, "every hostile chunk gets a 4xx: " + codes);
+    assertEquals(List.of(400, 400, 413, 400, 400, 400, 404, 400, 400, 400), codes);
+    assertEquals(ImageFileHeader.LENGTH, Files.size(partial()), "nothing stored");
+    assertEquals(0, Files.size(journal()), "nothing journalled");
+    // A finish before the chunks arrived, and a damaged manifest, are refused too; the capture goes on.
+    assertEquals(400, send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id)).statusCode());
+    byte[] m = manifestFor(id);
+    m[m.length - 1] ^= 1;
+    assertEquals(400, send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, m).statusCode());
+    assertEquals(200, put(id, 0).statusCode(), "a good chunk still goes in");
+    HttpResponse<String> outOfOrder = put(id, 0);
+    assertTrue(outOfOrder.body().contains("\"duplicate\" : true"), outOfOrder.body());
+    assertEquals("capturing", images.find("golden").orElseThrow().state());
+    // The node registers again from elsewhere: its old address is not heard any more.
+    captures.assignment(MAC, "127.0.0.3", List.of(new SessionManager.Disk(disk.toString(), Files.size(disk), false, "", "")));
+    HttpResponse<String> elsewhere = put(id, 2);
+    assertEquals(400, elsewhere.statusCode(), elsewhere.body());
+    assertTrue(elsewhere.body().contains("did not register from 127.0.0.1"), elsewhere.body());
+  }
+
+  /**
+   * Half the chunks, a daemon restart (everything in memory gone), begin says what is held, the
+   * rest, a finish: the image is ready with exactly {@code image create}'s chunks and hash, the
+   * node boots its disk again.
+   */
+  @Test
+  void anUploadResumesAfterARestartAndPublishesTheImage() throws Exception {
+    long id = startAndRegister();
+    assertEquals(-1, begin(id).path("heldThrough").asInt());
+    int half = ref.chunkCount() / 2;
+    for (int i = 0; i < half; i++) {
+      if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(id, i).statusCode());
+    }
+    stop();
+    start();
+    assertEquals("capturing", images.find("golden").orElseThrow().state(), "a restart keeps the capture");
+    JsonNode held = begin(id);
+    int lastStored = -1;
+    for (int i = 0; i < half; i++) if (ref.chunk(i).storedLength() > 0) lastStored = i;
+    assertEquals(lastStored, held.path("heldThrough").asInt());
+    for (int i = half; i < ref.chunkCount(); i++) {
+      if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(id, i).statusCode());
+    }
+    HttpResponse<String> fin = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id));
+    assertEquals(200, fin.statusCode(), fin.body());
+    assertEquals("ready", images.find("golden").orElseThrow().state());
+    try (ImageReader r = ImageReader.open(dir.resolve("state/images/golden.cci"))) {
+      assertEquals(ref.chunks(), r.manifest().chunks(), "the same chunks at the same offsets as image create's");
+      assertEquals(ref.imageHash(), r.manifest().imageHash());
+      assertEquals(Files.size(dir.resolve("ref.cci")), Files.size(dir.resolve("state/images/golden.cci")));
+    }
+    assertTrue(Files.notExists(partial()) && Files.notExists(journal()));
+    assertEquals(BootAction.LOCAL, nodes.find(MAC).orElseThrow().action());
+    assertEquals(200, send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id)).statusCode(),
+        "a repeated finish (its answer lost) is answered again");
+    HttpResponse<String> list = send("127.0.0.1", "GET", "/api/v1/images", null);
+    assertTrue(list.body().contains("\"state\" : \"done\""), list.body());
+  }
+
+  @Test
+  void aCaptureIsRefusedForAnUnknownNodeOrATakenNameAndCanBeCancelled() throws Exception {
+    String auth = "Bearer " + token;
+    HttpResponse<String> unknown = send("127.0.0.1", "POST", "/api/v1/images/capture",
+        "{\"name\":\"x\",\"node\":\"nobody\"}".getBytes(), "Authorization", auth);
+    assertEquals(404, unknown.statusCode(), unknown.body());
+    assertEquals(202, send("127.0.0.1", "POST", "/api/v1/images/capture", "{\"name\":\"golden\",\"node\":\"52:54:00:00:00:0c\"}"
+        .getBytes(), "Authorization", auth).statusCode());
+    HttpResponse<String> again = send("127.0.0.1", "POST", "/api/v1/images/capture",
+        "{\"name\":\"golden\",\"node\":\"golden\"}".getBytes(), "Authorization", auth);
+    assertEquals(409, again.statusCode(), again.body());
+    HttpResponse<String> list = send("127.0.0.1", "GET", "/api/v1/images/golden", null);
+    assertTrue(list.body().contains("\"state\" : \"capturing\"") && list.body().contains("\"waiting\""), list.body());
+    assertEquals(200, send("127.0.0.1", "POST", "/api/v1/images/golden/cancel", new byte[0], "Authorization", auth).statusCode());
+    assertEquals("failed", images.find("golden").orElseThrow().state());
+    assertEquals(BootAction.LOCAL, nodes.find(MAC).orElseThrow().action());
+    assertTrue(captures.assignment(MAC, FROM, List.of()).isEmpty(), "a cancelled capture assigns nothing");
+  }
+}
