@@ -11,7 +11,8 @@ import java.util.Optional;
 /**
  * Turns one chunk's logical bytes into stored bytes and back: all zeros are not stored, other
  * chunks are one zstd frame each, or raw when zstd does not shrink them. Decoding always checks
- * the SHA-256 of the result.
+ * the SHA-256 of the result. A partially used chunk is encoded from its logical bytes (unused
+ * blocks already zeroed, {@link UsedBlocks#zeroUnused}); an UNUSED one decodes to zeros.
  *
  * <p>Thread-safe and stateless; native zstd contexts are pooled internally.
  */
@@ -115,7 +116,7 @@ public final class ChunkCodec {
           e.index(), "stored length " + stored.remaining() + ", want " + e.storedLength(), e.sha256(), null);
     }
     switch (e.kind()) {
-      case ZERO -> {
+      case ZERO, UNUSED -> {
         Sha256 zero = Zeros.hash(logicalLen);
         if (!zero.equals(e.sha256())) {
           throw mismatch(e, zero);
