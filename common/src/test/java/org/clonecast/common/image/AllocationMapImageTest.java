@@ -8,7 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -165,6 +169,20 @@ class AllocationMapImageTest {
     assertEquals(Files.size(dir.resolve("a.cci")), Files.size(dir.resolve("b.cci")));
   }
 
+  /** A version 1 header in front of a version 2 manifest is refused: a version 1 reader would have taken the file. */
+  @Test
+  void aVersion2ManifestNeedsAVersion2Header() throws IOException {
+    UsedDisk d = SampleDisks.withFreeSpace(dir.resolve("h.raw"), 1_000_000, 6);
+    Path cci = dir.resolve("h.cci");
+    Manifest m = ImageCreator.create(d.path(), cci, 65536, 3, 1, false, d.map(), ProgressListener.NONE);
+    assertEquals(2, m.formatVersion());
+    try (FileChannel ch = FileChannel.open(cci, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(new byte[] {0, 1}), 8);
+    }
+    InvalidImageException e = assertThrows(InvalidImageException.class, () -> ImageReader.open(cci));
+    assertTrue(e.getMessage().contains("manifest of version 2 (partial or UNUSED chunks) in a file of version 1"), e.getMessage());
+  }
+
   /** An image written by clonecast before format version 2 (committed, made with that build) still reads, verifies and extracts. */
   @Test
   void aVersion1ImageOfTheOldBuildStillWorks() throws IOException {
@@ -258,12 +276,12 @@ class AllocationMapImageTest {
     }
 
     @Override
-    public long transferTo(long position, long count, java.nio.channels.WritableByteChannel target) {
+    public long transferTo(long position, long count, WritableByteChannel target) {
       throw new UnsupportedOperationException();
     }
 
     @Override
-    public long transferFrom(java.nio.channels.ReadableByteChannel src, long position, long count) {
+    public long transferFrom(ReadableByteChannel src, long position, long count) {
       throw new UnsupportedOperationException();
     }
 
@@ -273,17 +291,17 @@ class AllocationMapImageTest {
     }
 
     @Override
-    public java.nio.MappedByteBuffer map(MapMode mode, long position, long size) {
+    public MappedByteBuffer map(MapMode mode, long position, long size) {
       throw new UnsupportedOperationException();
     }
 
     @Override
-    public java.nio.channels.FileLock lock(long position, long size, boolean shared) {
+    public FileLock lock(long position, long size, boolean shared) {
       throw new UnsupportedOperationException();
     }
 
     @Override
-    public java.nio.channels.FileLock tryLock(long position, long size, boolean shared) {
+    public FileLock tryLock(long position, long size, boolean shared) {
       throw new UnsupportedOperationException();
     }
 
