@@ -18,8 +18,8 @@ import org.clonecast.agent.report.ServerClient;
 import org.clonecast.common.image.ChunkScanner;
 import org.clonecast.common.image.SourceDevice;
 import org.clonecast.protocol.image.AllocationMap;
+import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.EncodedChunk;
-import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -90,8 +90,6 @@ public final class CaptureUploader {
   private int duplicates;
   private int retries;
   private int lastSent = -1;
-  /** Next stored offset, as {@code image create} lays the file out. */
-  private long offset;
 
   public CaptureUploader(ServerClient api, Settings settings) {
     this.api = Objects.requireNonNull(api);
@@ -127,10 +125,9 @@ public final class CaptureUploader {
       }, 1, 1, TimeUnit.SECONDS);
       Manifest m = null;
       for (int scan = 0; m == null; scan++) {
-        offset = ImageFileHeader.LENGTH;
         try {
-          // The merge point for filesystem-aware capture: s.allocation() goes to the scanner here.
-          m = ChunkScanner.scan(s.disk(), in, size, a.imageId(), a.chunkSize(), a.level(), s.threads(), done::set, this::store);
+          m = ChunkScanner.scan(s.disk(), in, size, s.allocation(), a.imageId(), a.chunkSize(), a.level(), s.threads(), done::set,
+              this::store);
         } catch (Rescan e) {
           if (scan + 1 >= MAX_RESCANS) {
             throw new IOException("the server keeps losing chunks it stored: " + e.getMessage(), e);
@@ -155,22 +152,27 @@ public final class CaptureUploader {
     }
   }
 
-  /** The scanner's sink: chunk {@code index} goes to the server unless it holds it already. */
-  private long store(int index, EncodedChunk chunk) throws IOException {
-    long at = offset;
-    offset += chunk.storedLength();
+  /**
+   * The scanner's sink: a stored chunk goes to the server unless it holds it already; ZERO and
+   * UNUSED chunks store nothing and live in the manifest alone.
+   */
+  private void store(ChunkEntry entry, EncodedChunk chunk) throws IOException {
+    if (!entry.kind().isStored()) {
+      return;
+    }
+    int index = entry.index();
     if (index <= held.heldThrough()) {
       if (index > lastSent) {
         skipped++;
       }
-      return at;
+      return;
     }
     try {
       boolean dup = retrying("chunk " + index, () -> {
         if (index <= held.heldThrough()) {
           return Boolean.TRUE; // a begin between two attempts said it arrived after all
         }
-        return api.capturePut(id, s.mac(), index, chunk, new byte[0]);
+        return api.capturePut(id, s.mac(), index, chunk, entry.used().bitmap());
       });
       if (dup) {
         duplicates++;
@@ -178,7 +180,6 @@ public final class CaptureUploader {
         uploaded++;
       }
       lastSent = index;
-      return at;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted while uploading chunk " + index);

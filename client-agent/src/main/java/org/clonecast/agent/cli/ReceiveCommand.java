@@ -135,11 +135,7 @@ public final class ReceiveCommand implements Callable<Integer> {
     public void joined(Manifest m, int chunksNeeded) {
       err.printf(Locale.ROOT, "clonecast-agent: joined; image %s, %d bytes, %d of %d chunks to receive%n", m.imageId(), m.logicalSize(),
           chunksNeeded, m.chunkCount());
-      long data = 0;
-      for (int c = 0; c < m.chunkCount(); c++) {
-        if (m.chunk(c).kind() != org.clonecast.protocol.image.ChunkKind.ZERO) data += m.logicalLength(c);
-      }
-      bar = new ProgressBar("receive", Math.max(1, data), err, System.console() != null);
+      bar = new ProgressBar("receive", Math.max(1, m.dataBytes()), err, System.console() != null);
     }
 
     @Override

@@ -10,12 +10,14 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Optional;
+import org.clonecast.protocol.image.UsedBlocks;
 
 /**
  * The file or block device an image is written to. Opening checks that it can take the image:
  * a block device must be at least as large as the image and carry no mounted filesystem; a
- * regular file's filesystem must have room for the image's non-zero bytes. Writes are
- * positional and thread-safe, so several workers write different chunks at once.
+ * regular file's filesystem must have room for the image's used, non-zero bytes. Writes are
+ * positional and thread-safe, so several workers write different chunks at once; {@link
+ * #writeUsed} writes only a chunk's used blocks and leaves the rest of the target as it was.
  */
 public final class Target implements AutoCloseable {
   private final Path path;
@@ -32,8 +34,9 @@ public final class Target implements AutoCloseable {
 
   /**
    * Opens {@code path} for an image of {@code logicalSize} bytes of which {@code dataBytes} are
-   * not known zeros. A regular file is created or truncated, then extended to the image size, so
-   * zero chunks need no writes (they read back as zeros, as holes where the filesystem allows).
+   * written: used and not known zeros ({@link org.clonecast.protocol.image.Manifest#dataBytes()}).
+   * A regular file is created or truncated, then extended to the image size, so zero chunks and
+   * unused blocks need no writes (they read back as zeros, as holes where the filesystem allows).
    *
    * @throws TargetException naming the problem and what to do about it
    */
@@ -123,6 +126,23 @@ public final class Target implements AutoCloseable {
     ByteBuffer b = ByteBuffer.wrap(data, 0, len);
     long pos = offset;
     while (b.hasRemaining()) pos += channel.write(b, pos);
+  }
+
+  /**
+   * Writes the used blocks of a chunk whose {@code len} logical bytes are {@code data[0 .. len)}
+   * and which starts at {@code offset}; unused blocks are not touched. Thread-safe.
+   *
+   * @return the bytes written
+   */
+  public long writeUsed(long offset, byte[] data, int len, UsedBlocks used) throws IOException {
+    long[] n = {0};
+    used.forEachRun(len, (off, runLength) -> {
+      ByteBuffer b = ByteBuffer.wrap(data, off, runLength);
+      long pos = offset + off;
+      while (b.hasRemaining()) pos += channel.write(b, pos);
+      n[0] += runLength;
+    });
+    return n[0];
   }
 
   /** Reads back {@code len} bytes at {@code offset} into {@code out}. Thread-safe. */

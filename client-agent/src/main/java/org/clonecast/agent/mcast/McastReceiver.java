@@ -215,16 +215,18 @@ public final class McastReceiver {
     sessionId = w.sessionId();
     InetSocketAddress remote = (InetSocketAddress) control.remoteAddress();
     feedback = new InetSocketAddress(remote.getAddress(), w.dataPort());
+    // Stored chunks are received; ZERO chunks are zeros to write over their used blocks on a
+    // device (a new file reads as zeros already); UNUSED chunks are neither sent nor written.
     BitSet needed = new BitSet();
     List<Integer> zeros = new ArrayList<>();
     for (ChunkEntry e : manifest.chunks()) {
       if (e.kind() == ChunkKind.ZERO) {
         zeros.add(e.index());
-      } else {
+      } else if (e.kind().isStored()) {
         needed.set(e.index());
-        dataBytes += manifest.logicalLength(e.index());
       }
     }
+    dataBytes = manifest.dataBytes();
     try {
       target = Target.open(settings.output(), manifest.logicalSize(), dataBytes);
     } catch (TargetException e) {
@@ -265,13 +267,16 @@ public final class McastReceiver {
     }));
   }
 
-  /** A block device keeps old data where the image has zero chunks: overwrite it. */
+  /**
+   * A block device keeps old data where the image has zero chunks: overwrite their used blocks
+   * (unused blocks are free space the image does not carry: left as they are).
+   */
   private void zeroFill(List<Integer> zeros) {
     pendingWrites.incrementAndGet();
     workers.execute(() -> {
       try {
         byte[] z = new byte[manifest.chunkSize()];
-        for (int c : zeros) target.write(manifest.logicalOffset(c), z, manifest.logicalLength(c));
+        for (int c : zeros) target.writeUsed(manifest.logicalOffset(c), z, manifest.logicalLength(c), manifest.chunk(c).used());
         loop.execute(() -> {
           pendingWrites.decrementAndGet();
           maybeFinish();
@@ -311,16 +316,17 @@ public final class McastReceiver {
     control.writeAndFlush(new ControlMessage.Need(again));
   }
 
-  /** On a worker: rebuild, decompress, verify, write. */
+  /** On a worker: rebuild, decompress, verify, write the used blocks. */
   private void writeChunk(ReceiverMachine.CompleteChunk cc) {
     int c = cc.chunk();
     try {
       byte[] stored = ChunkRebuilder.rebuild(cc);
       int len = manifest.logicalLength(c);
+      ChunkEntry e = manifest.chunk(c);
       // A RAW chunk is checked and written from the received bytes as they are: one copy fewer.
-      byte[] out = ChunkCodec.decodeInPlace(manifest.chunks().get(c), stored, scratch.get(), len);
-      target.write(manifest.logicalOffset(c), out, len);
-      loop.execute(() -> written(c, len));
+      byte[] out = ChunkCodec.decodeInPlace(e, stored, scratch.get(), len);
+      long n = target.writeUsed(manifest.logicalOffset(c), out, len, e.used());
+      loop.execute(() -> written(c, n));
     } catch (ChunkVerificationException e) {
       loop.execute(() -> retake(c, "failed verification: " + e.getMessage()));
     } catch (IOException e) {
@@ -334,7 +340,7 @@ public final class McastReceiver {
     }
   }
 
-  private void written(int chunk, int len) {
+  private void written(int chunk, long len) {
     pendingWrites.decrementAndGet();
     if (phase != Phase.RECEIVING) return;
     machine.chunkWritten(chunk);

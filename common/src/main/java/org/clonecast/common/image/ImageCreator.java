@@ -7,6 +7,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.UUID;
+import org.clonecast.protocol.image.AllocationMap;
 import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.Manifest;
 import org.slf4j.Logger;
@@ -14,7 +15,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Creates a {@code .cci} image from a raw file or block device. Chunks are read and compressed
- * on {@code threads} threads and written in order; memory stays bounded.
+ * on {@code threads} threads and written in order; memory stays bounded. With an {@link
+ * AllocationMap}, only the bytes it lists are read and stored ({@link ChunkScanner}).
  *
  * <p>Crash safety (see {@code docs/image-format.md}): the image is written as {@code OUT.partial}
  * with a header whose manifest offset is 0; then the manifest, fsync; then the manifest offset and
@@ -34,7 +36,7 @@ public final class ImageCreator {
   }
 
   /**
-   * Creates {@code out} from {@code src}.
+   * Creates {@code out} from all of {@code src}.
    *
    * @param replace whether an existing {@code out} may be replaced (atomically, at the end)
    * @throws java.nio.file.FileAlreadyExistsException when {@code out} exists and not {@code replace}
@@ -42,22 +44,45 @@ public final class ImageCreator {
   public static Manifest create(
       Path src, Path out, int chunkSize, int zstdLevel, int threads, boolean replace, ProgressListener p)
       throws IOException {
+    return create(src, out, chunkSize, zstdLevel, threads, replace, null, p);
+  }
+
+  /**
+   * Creates {@code out} from the bytes of {@code src} that {@code map} lists; the rest is free
+   * space, neither read nor stored, and reads back as zeros from the image.
+   *
+   * @param map what to carry, for a disk of {@code src}'s size; null for all of it
+   * @param replace whether an existing {@code out} may be replaced (atomically, at the end)
+   * @throws java.nio.file.FileAlreadyExistsException when {@code out} exists and not {@code replace}
+   * @throws IllegalArgumentException when {@code map} is for a disk of another size
+   */
+  public static Manifest create(
+      Path src, Path out, int chunkSize, int zstdLevel, int threads, boolean replace, AllocationMap map, ProgressListener p)
+      throws IOException {
     Manifest.checkChunkSize(chunkSize);
     try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ)) {
       long size = SourceDevice.size(src, in);
+      AllocationMap carry = map == null ? AllocationMap.whole(size) : map;
+      if (carry.diskSize() != size) {
+        throw new IllegalArgumentException("allocation map of a " + carry.diskSize() + "-byte disk for " + src + " of " + size + " bytes");
+      }
       UUID id = UUID.randomUUID();
-      log.info("image create: {} ({} bytes) -> {}, chunks of {}, zstd level {}, {} threads",
-          src, size, out, chunkSize, zstdLevel, threads);
+      log.info("image create: {} ({} bytes, {} to carry) -> {}, chunks of {}, zstd level {}, {} threads",
+          src, size, carry.usedBytes(), out, chunkSize, zstdLevel, threads);
       try (PartialFile partial = PartialFile.create(out, replace)) {
         FileChannel ch = partial.channel();
-        ImageFileHeader header = ImageFileHeader.incomplete(id, size, chunkSize, Manifest.chunkCount(size, chunkSize));
+        // Version 1 for a whole disk, so that older builds still read the image; a map with free
+        // space may give partial and UNUSED chunks, which only version 2 readers understand (the
+        // header's version is at least its manifest's; see docs/image-format.md).
+        int version = carry.isWhole() ? ImageFileHeader.MIN_VERSION : ImageFileHeader.VERSION;
+        ImageFileHeader header = ImageFileHeader.incomplete(version, id, size, chunkSize, Manifest.chunkCount(size, chunkSize));
         write(ch, header::encode, 0);
         long[] end = {header.headerLength()};
-        Manifest m = ChunkScanner.scan(src, in, size, id, chunkSize, zstdLevel, threads, p, (index, chunk) -> {
-          long at = end[0];
-          ChannelIo.writeFully(ch, chunk.storedBuffer(), at);
-          end[0] += chunk.storedLength();
-          return at;
+        Manifest m = ChunkScanner.scan(src, in, size, carry, id, chunkSize, zstdLevel, threads, p, (entry, chunk) -> {
+          if (entry.kind().isStored()) {
+            ChannelIo.writeFully(ch, chunk.storedBuffer(), entry.storedOffset());
+            end[0] = entry.storedEnd();
+          }
         });
         int manifestLength = write(ch, m::encode, end[0]);
         ch.force(true);

@@ -8,18 +8,23 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
+import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.Manifest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes an image back out as the raw disk it describes, verifying every chunk on the way.
+ * Writes an image back out as the raw disk it describes, verifying every chunk on the way. Only
+ * the used blocks of a chunk are written ({@link org.clonecast.protocol.image.UsedBlocks}); UNUSED
+ * chunks not at all.
  *
  * <p>To a regular file: written as {@code OUT.partial} and renamed when complete and verified;
- * ZERO chunks become holes (the file is sized first and those ranges are never written). To a
- * device (block or character): written in place; ZERO chunks are written as zeros unless {@link
- * Options#skipZeros()} says the device is known to read back zeros already.
+ * ZERO and UNUSED chunks and unused blocks become holes (the file is sized first and those ranges
+ * are never written), so the file reads back as the image's logical bytes. To a device (block or
+ * character): written in place; the used blocks of ZERO chunks are written as zeros unless {@link
+ * Options#skipZeros()} says the device is known to read back zeros already; unused blocks keep
+ * whatever the device held.
  *
  * <p>Chunks are decoded and written by several threads with positional writes.
  * Stateless and thread-safe; each call is independent.
@@ -55,7 +60,7 @@ public final class ImageExtractor {
    * What was written.
    *
    * @param device whether the target was a device (written in place)
-   * @param bytesWritten bytes actually written (ZERO chunks skipped are not counted)
+   * @param bytesWritten bytes actually written (skipped ZERO chunks and unused blocks are not counted)
    */
   public record Result(boolean device, long bytesWritten) {}
 
@@ -80,9 +85,8 @@ public final class ImageExtractor {
       partial.setLength(m.logicalSize());
       FileChannel ch = partial.channel();
       ImageVerifier.decodeAll(src, o.threads(), (index, buf, len) -> {
-        if (m.chunk(index).kind() != ChunkKind.ZERO) {
-          ChannelIo.writeFully(ch, ByteBuffer.wrap(buf, 0, len), m.logicalOffset(index));
-          written.addAndGet(len);
+        if (m.chunk(index).kind().isStored()) {
+          written.addAndGet(writeUsed(ch, m.chunk(index), m.logicalOffset(index), buf, len));
         }
       }, o.progress());
       partial.commit();
@@ -108,9 +112,9 @@ public final class ImageExtractor {
       log.info("image extract: {} chunks, {} bytes -> device {} (zero chunks {})",
           m.chunkCount(), m.logicalSize(), out, o.skipZeros() ? "skipped" : "written");
       ImageVerifier.decodeAll(src, o.threads(), (index, buf, len) -> {
-        if (!o.skipZeros() || m.chunk(index).kind() != ChunkKind.ZERO) {
-          ChannelIo.writeFully(ch, ByteBuffer.wrap(buf, 0, len), m.logicalOffset(index));
-          written.addAndGet(len);
+        ChunkKind kind = m.chunk(index).kind();
+        if (kind.isStored() || kind == ChunkKind.ZERO && !o.skipZeros()) {
+          written.addAndGet(writeUsed(ch, m.chunk(index), m.logicalOffset(index), buf, len));
         }
       }, o.progress());
       if (block) {
@@ -118,5 +122,15 @@ public final class ImageExtractor {
       }
     }
     return new Result(true, written.get());
+  }
+
+  /** Writes the used runs of chunk {@code e}'s logical bytes {@code buf[0 .. len)}; returns the bytes written. */
+  private static long writeUsed(FileChannel ch, ChunkEntry e, long offset, byte[] buf, int len) throws IOException {
+    long[] n = {0};
+    e.used().forEachRun(len, (off, runLength) -> {
+      ChannelIo.writeFully(ch, ByteBuffer.wrap(buf, off, runLength), offset + off);
+      n[0] += runLength;
+    });
+    return n[0];
   }
 }

@@ -7,7 +7,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.clonecast.protocol.image.ChunkEntry;
-import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
@@ -69,8 +68,12 @@ public final class ImageReader extends FileChunkSource {
       }
       // Never allocate more than a manifest of this many chunks can need (plus room for a later
       // trailer such as a signature): a damaged length must not exhaust the heap.
-      long maxLength = Manifest.FIXED_LENGTH + (long) h.chunkCount() * Manifest.STORED_ENTRY_LENGTH
-          + Manifest.CRC_LENGTH + MAX_TRAILER;
+      long maxLength;
+      try {
+        maxLength = Manifest.maxEncodedLength(h.chunkCount(), h.chunkSize()) + MAX_TRAILER;
+      } catch (IllegalArgumentException e) {
+        throw invalid(path, "image header: " + e.getMessage(), e);
+      }
       if (h.manifestLength() > maxLength) {
         throw invalid(path, "manifest length " + h.manifestLength() + " too large for " + h.chunkCount()
             + " chunks (at most " + maxLength + ")", null);
@@ -98,8 +101,12 @@ public final class ImageReader extends FileChunkSource {
           + ", " + h.chunkCount() + " chunks) and manifest (id " + m.imageId() + ", " + m.logicalSize()
           + " bytes, chunks of " + m.chunkSize() + ", " + m.chunkCount() + " chunks) disagree", null);
     }
+    if (m.formatVersion() > h.version()) {
+      throw invalid(path, "manifest of version " + m.formatVersion() + " (partial or UNUSED chunks) in a file of version "
+          + h.version(), null);
+    }
     for (ChunkEntry e : m.chunks()) {
-      if (e.kind() != ChunkKind.ZERO && (e.storedOffset() < h.headerLength() || e.storedEnd() > h.manifestOffset())) {
+      if (e.kind().isStored() && (e.storedOffset() < h.headerLength() || e.storedEnd() > h.manifestOffset())) {
         throw invalid(path, "chunk " + e.index() + " stored at " + e.storedOffset() + ".." + e.storedEnd()
             + ", outside the data area " + h.headerLength() + ".." + h.manifestOffset(), null);
       }

@@ -6,11 +6,10 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.UUID;
+import org.clonecast.protocol.image.AllocationMap;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
-import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.EncodedChunk;
-import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -24,7 +23,8 @@ import org.clonecast.protocol.image.Manifest;
  * compression per chunk sent. The stored offsets in the manifest are those the chunks would have
  * in a {@code .cci} (header, then chunks back to back), so receivers cannot tell the difference.
  * If the source changes after the scan, {@link #readStored} fails rather than serve different bytes
- * (ZERO chunks are not re-read: nothing is stored for them).
+ * (ZERO and UNUSED chunks are not re-read: nothing is stored for them). With an {@link
+ * AllocationMap}, free space is read neither by the scan nor later, as in {@link ChunkScanner}.
  *
  * <p>Thread-safe: chunks are read with positional reads and encoded independently.
  */
@@ -36,26 +36,42 @@ public final class RawChunkSource extends FileChunkSource {
     this.level = level;
   }
 
-  /** Scans {@code raw} and returns its manifest, without keeping anything open. */
+  /** Scans all of {@code raw} and returns its manifest, without keeping anything open. */
   public static Manifest scan(Path raw, int chunkSize, int level, int threads, ProgressListener p) throws IOException {
-    try (RawChunkSource s = open(raw, chunkSize, level, threads, p)) {
+    return scan(raw, chunkSize, level, threads, null, p);
+  }
+
+  /**
+   * Scans the bytes of {@code raw} that {@code map} lists (all of it when null) and returns its
+   * manifest, without keeping anything open.
+   */
+  public static Manifest scan(Path raw, int chunkSize, int level, int threads, AllocationMap map, ProgressListener p)
+      throws IOException {
+    try (RawChunkSource s = open(raw, chunkSize, level, threads, map, p)) {
       return s.manifest();
     }
   }
 
-  /** Scans {@code raw} and keeps it open to serve chunks. */
+  /** Scans all of {@code raw} and keeps it open to serve chunks. */
   public static RawChunkSource open(Path raw, int chunkSize, int level, int threads, ProgressListener p)
+      throws IOException {
+    return open(raw, chunkSize, level, threads, null, p);
+  }
+
+  /**
+   * Scans the bytes of {@code raw} that {@code map} lists (all of it when null) and keeps it open
+   * to serve chunks.
+   *
+   * @throws IllegalArgumentException when {@code map} is for a disk of another size
+   */
+  public static RawChunkSource open(Path raw, int chunkSize, int level, int threads, AllocationMap map, ProgressListener p)
       throws IOException {
     Manifest.checkChunkSize(chunkSize);
     FileChannel ch = FileChannel.open(raw, StandardOpenOption.READ);
     try {
       long size = SourceDevice.size(raw, ch);
-      long[] end = {ImageFileHeader.LENGTH};
-      Manifest m = ChunkScanner.scan(raw, ch, size, UUID.randomUUID(), chunkSize, level, threads, p, (index, chunk) -> {
-        long at = end[0];
-        end[0] += chunk.storedLength();
-        return at;
-      });
+      AllocationMap carry = map == null ? AllocationMap.whole(size) : map;
+      Manifest m = ChunkScanner.scan(raw, ch, size, carry, UUID.randomUUID(), chunkSize, level, threads, p, ChunkScanner.DISCARD);
       return new RawChunkSource(raw, ch, m, level);
     } catch (IOException | RuntimeException e) {
       ch.close();
@@ -66,12 +82,12 @@ public final class RawChunkSource extends FileChunkSource {
   @Override
   public int readStored(int index, ByteBuffer dst) throws IOException {
     ChunkEntry e = ChannelIo.entryFitting(manifest, index, dst);
-    if (e.kind() == ChunkKind.ZERO) {
+    if (!e.kind().isStored()) {
       return 0;
     }
     int len = manifest.logicalLength(index);
     byte[] logical = new byte[len];
-    ChannelIo.readFully(channel, ByteBuffer.wrap(logical), manifest.logicalOffset(index), path + " chunk " + index);
+    ChunkScanner.readLogical(channel, path + " chunk " + index, manifest.logicalOffset(index), logical, len, e.used());
     EncodedChunk c = ChunkCodec.encode(index, logical, 0, len, level);
     if (c.kind() != e.kind() || c.storedLength() != e.storedLength() || !c.sha256().equals(e.sha256())) {
       throw new IOException(path + " changed since it was scanned: chunk " + index + " (offset "

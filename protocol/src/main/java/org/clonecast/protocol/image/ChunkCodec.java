@@ -11,7 +11,8 @@ import java.util.Optional;
 /**
  * Turns one chunk's logical bytes into stored bytes and back: all zeros are not stored, other
  * chunks are one zstd frame each, or raw when zstd does not shrink them. Decoding always checks
- * the SHA-256 of the result.
+ * the SHA-256 of the result. A partially used chunk is encoded from its logical bytes (unused
+ * blocks already zeroed, {@link UsedBlocks#zeroUnused}); an UNUSED one decodes to zeros.
  *
  * <p>Thread-safe and stateless; native zstd contexts are pooled internally.
  */
@@ -115,7 +116,7 @@ public final class ChunkCodec {
           e.index(), "stored length " + stored.remaining() + ", want " + e.storedLength(), e.sha256(), null);
     }
     switch (e.kind()) {
-      case ZERO -> {
+      case ZERO, UNUSED -> {
         Sha256 zero = Zeros.hash(logicalLen);
         if (!zero.equals(e.sha256())) {
           throw mismatch(e, zero);
@@ -132,10 +133,26 @@ public final class ChunkCodec {
       }
       case ZSTD -> decompress(e, stored, out, outOff, logicalLen);
     }
+    if (e.used().isPartial() && !unusedAreZero(e.used(), out, outOff, logicalLen)) {
+      // By definition a partial chunk's unused blocks are zeros: receivers never write them, so
+      // bytes there would make a disk that can never verify against the chunk's hash.
+      throw new ChunkVerificationException(e.index(), "unused blocks hold data", e.sha256(), null);
+    }
     Sha256 actual = Sha256.digest(out, outOff, logicalLen);
     if (!actual.equals(e.sha256())) {
       throw mismatch(e, actual);
     }
+  }
+
+  /** Whether every byte of {@code out} outside {@code used}'s runs is zero. */
+  private static boolean unusedAreZero(UsedBlocks used, byte[] out, int off, int logicalLen) {
+    int[] gapStart = {0};
+    boolean[] ok = {true};
+    used.forEachRun(logicalLen, (o, len) -> {
+      ok[0] &= Zeros.isZero(out, off + gapStart[0], o - gapStart[0]);
+      gapStart[0] = o + len;
+    });
+    return ok[0] && Zeros.isZero(out, off + gapStart[0], logicalLen - gapStart[0]);
   }
 
   /**

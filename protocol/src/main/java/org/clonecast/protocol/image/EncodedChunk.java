@@ -6,7 +6,7 @@ import java.util.Objects;
 
 /**
  * One chunk as {@link ChunkCodec#encode} produced it: its kind, the bytes to store (empty for
- * {@link ChunkKind#ZERO}) and the SHA-256 of its logical bytes.
+ * {@link ChunkKind#ZERO} and {@link ChunkKind#UNUSED}) and the SHA-256 of its logical bytes.
  *
  * <p>Immutable and thread-safe: {@code stored} is copied in and out; {@link #storedBuffer()} is a
  * read-only view for callers that must not pay for a copy.
@@ -16,9 +16,14 @@ public record EncodedChunk(ChunkKind kind, byte[] stored, Sha256 sha256) {
     Objects.requireNonNull(kind, "kind");
     Objects.requireNonNull(sha256, "sha256");
     stored = stored.clone();
-    if ((kind == ChunkKind.ZERO) != (stored.length == 0)) {
+    if (kind.isStored() == (stored.length == 0)) {
       throw new IllegalArgumentException(kind + " chunk with " + stored.length + " stored bytes");
     }
+  }
+
+  /** The chunk of {@code logicalLength} bytes of which no block is used. */
+  public static EncodedChunk unused(int logicalLength) {
+    return new EncodedChunk(ChunkKind.UNUSED, new byte[0], Zeros.hash(logicalLength));
   }
 
   /** A copy of the stored bytes. */
@@ -37,11 +42,19 @@ public record EncodedChunk(ChunkKind kind, byte[] stored, Sha256 sha256) {
     return stored.length;
   }
 
-  /** The manifest entry for this chunk stored at {@code storedOffset} (ignored for ZERO). */
+  /** The manifest entry for this chunk, every block used, stored at {@code storedOffset} (ignored unless stored). */
   public ChunkEntry entry(int index, long storedOffset) {
-    return kind == ChunkKind.ZERO
-        ? ChunkEntry.zero(index, sha256)
-        : new ChunkEntry(index, kind, storedOffset, stored.length, sha256);
+    return entry(index, storedOffset, kind == ChunkKind.UNUSED ? UsedBlocks.none() : UsedBlocks.all());
+  }
+
+  /**
+   * The manifest entry for this chunk with {@code used} blocks, stored at {@code storedOffset}
+   * (ignored unless the kind is stored).
+   */
+  public ChunkEntry entry(int index, long storedOffset, UsedBlocks used) {
+    return kind.isStored()
+        ? new ChunkEntry(index, kind, storedOffset, stored.length, sha256, used)
+        : new ChunkEntry(index, kind, 0, 0, sha256, used);
   }
 
   @Override

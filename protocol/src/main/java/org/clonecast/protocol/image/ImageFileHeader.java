@@ -11,8 +11,10 @@ import java.util.UUID;
  *
  * <p>Immutable and thread-safe.
  *
- * @param version file layout version ({@link #VERSION})
- * @param flags feature bits a reader must understand; none are defined in version 1
+ * @param version file layout version, {@link #MIN_VERSION} to {@link #VERSION}: 2 says the
+ *     manifest may hold partial or UNUSED chunks (manifest version 2), so that a reader of version
+ *     1 refuses the file at its header; the byte layout of the header is the same
+ * @param flags feature bits a reader must understand; none are defined in versions 1 and 2
  * @param headerLength bytes before the first stored chunk, at least {@link #LENGTH}
  * @param imageId the manifest's image id
  * @param logicalSize the manifest's logical size
@@ -33,8 +35,10 @@ public record ImageFileHeader(
     int manifestLength) {
   /** "CLONECI1", the first eight bytes of every image file, as one big-endian long. */
   public static final long MAGIC = 0x434C4F4E45434931L;
-  /** The layout version written and read by this build. */
-  public static final int VERSION = 1;
+  /** The newest layout version written and read by this build. */
+  public static final int VERSION = 2;
+  /** The oldest layout version read by this build (and written for whole-disk images). */
+  public static final int MIN_VERSION = 1;
   /** Length of the header this build writes. */
   public static final int LENGTH = 64;
   /**
@@ -45,6 +49,9 @@ public record ImageFileHeader(
 
   public ImageFileHeader {
     Objects.requireNonNull(imageId, "imageId");
+    if (version < MIN_VERSION || version > VERSION) {
+      throw new IllegalArgumentException("image format version " + version + " not in " + MIN_VERSION + ".." + VERSION);
+    }
     if (headerLength < LENGTH) {
       throw new IllegalArgumentException("header length " + headerLength + " < " + LENGTH);
     }
@@ -57,9 +64,20 @@ public record ImageFileHeader(
     }
   }
 
-  /** The header of an image being written: everything but the manifest position. */
+  /**
+   * The header of a version 1 image being written (every block of every chunk used): everything
+   * but the manifest position.
+   */
   public static ImageFileHeader incomplete(UUID imageId, long logicalSize, int chunkSize, int chunkCount) {
-    return new ImageFileHeader(VERSION, 0, LENGTH, imageId, logicalSize, chunkSize, chunkCount, 0, 0);
+    return incomplete(MIN_VERSION, imageId, logicalSize, chunkSize, chunkCount);
+  }
+
+  /**
+   * The header of an image being written, of layout {@code version}: at least the {@link
+   * Manifest#formatVersion()} of the manifest it will hold.
+   */
+  public static ImageFileHeader incomplete(int version, UUID imageId, long logicalSize, int chunkSize, int chunkCount) {
+    return new ImageFileHeader(version, 0, LENGTH, imageId, logicalSize, chunkSize, chunkCount, 0, 0);
   }
 
   /** This header with the manifest position filled in. */
@@ -112,13 +130,14 @@ public record ImageFileHeader(
     }
     in.skipBytes(Long.BYTES);
     int version = in.readUnsignedShort();
-    if (version != VERSION) {
-      throw new MalformedImageException(
-          "image format version " + version + " unsupported (this build reads version " + VERSION + ")");
+    if (version < MIN_VERSION || version > VERSION) {
+      throw new MalformedImageException("image format version " + version + " unsupported (this build reads versions "
+          + MIN_VERSION + " to " + VERSION + ")");
     }
     int flags = in.readUnsignedShort();
     if (flags != 0) {
-      throw new MalformedImageException(String.format("image header flags 0x%04x unknown (version 1 defines none)", flags));
+      throw new MalformedImageException(
+          String.format("image header flags 0x%04x unknown (version %d defines none)", flags, version));
     }
     long headerLength = in.readUnsignedInt();
     UUID id = new UUID(in.readLong(), in.readLong());

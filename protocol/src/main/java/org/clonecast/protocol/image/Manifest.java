@@ -14,7 +14,13 @@ import java.util.zip.CRC32C;
  *
  * <p>Every chunk but the last is {@code chunkSize} logical bytes long; the last one holds the
  * rest. A manifest is consistent by construction: the chunk count matches the size, entries are
- * in index order, stored lengths fit their kind, and a ZERO entry carries the digest of zeros.
+ * in index order, stored lengths fit their kind, used-block maps fit their chunk, and ZERO and
+ * UNUSED entries carry the digest of zeros.
+ *
+ * <p>Versions: {@link #encode} writes version 1 when every block of every chunk is used (an image
+ * of a whole disk), so that older clonecast builds (agents in netboot environments built before
+ * version 2, older daemons) still take such images; version 2 only when some chunk is partial or
+ * UNUSED, which version 1 cannot express. {@link #decode} reads both.
  *
  * <p>Immutable and thread-safe.
  *
@@ -28,8 +34,12 @@ import java.util.zip.CRC32C;
 public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<ChunkEntry> chunks, Sha256 imageHash) {
   /** "CCMF": the first four bytes of an encoded manifest. */
   public static final int MAGIC = 0x43434D46;
-  /** The manifest layout this class writes and reads. */
-  public static final int VERSION = 1;
+  /** The newest manifest layout this class writes and reads: adds partial and UNUSED chunks. */
+  public static final int VERSION = 2;
+  /** The oldest manifest layout this class reads (and writes for whole-disk images). */
+  public static final int MIN_VERSION = 1;
+  /** In version 2, the bit of an entry's kind byte that says a used-block bitmap follows. */
+  public static final int PARTIAL_FLAG = 0x80;
   /** Smallest chunk size: one page. */
   public static final int MIN_CHUNK_SIZE = 4 * 1024;
   /** Largest chunk size: bounds the memory one chunk needs in every sender and receiver. */
@@ -40,7 +50,7 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
   public static final int FIXED_LENGTH = 4 + 2 + 2 + 16 + 8 + 4 + 4 + Sha256.LENGTH;
   /** Bytes of an entry for a stored chunk: kind, offset, length, digest. */
   public static final int STORED_ENTRY_LENGTH = 1 + 8 + 4 + Sha256.LENGTH;
-  /** Bytes of an entry for a ZERO chunk: just the kind (the rest is implied). */
+  /** Bytes of an entry for a ZERO or UNUSED chunk with no bitmap: just the kind (the rest is implied). */
   public static final int ZERO_ENTRY_LENGTH = 1;
   /** Bytes of the trailing CRC-32C. */
   public static final int CRC_LENGTH = 4;
@@ -63,11 +73,17 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
         throw new IllegalArgumentException("chunk at position " + i + " has index " + e.index());
       }
       int len = logicalLength(logicalSize, chunkSize, i);
+      if (!e.used().fits(len)) {
+        throw new IllegalArgumentException(
+            "chunk " + i + ": used-block map " + e.used() + " does not fit a chunk of " + len + " bytes ("
+                + UsedBlocks.blockCount(len) + " blocks)");
+      }
       switch (e.kind()) {
-        case ZERO -> {
+        case ZERO, UNUSED -> {
           Sha256 zero = len == chunkSize ? fullZero : Zeros.hash(len);
           if (!e.sha256().equals(zero)) {
-            throw new IllegalArgumentException("chunk " + i + ": ZERO chunk with a digest other than that of zeros");
+            throw new IllegalArgumentException(
+                "chunk " + i + ": " + e.kind() + " chunk with a digest other than that of zeros");
           }
         }
         case RAW -> {
@@ -157,20 +173,78 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
     return n;
   }
 
+  /**
+   * Used bytes of chunk {@code index}: its logical length less its unused blocks (0 for
+   * UNUSED).
+   */
+  public int usedBytes(int index) {
+    return chunks.get(index).used().usedBytes(logicalLength(index));
+  }
+
+  /** Used bytes of all chunks: what the image carries of the disk, zeros included. */
+  public long usedBytes() {
+    long sum = 0;
+    for (int i = 0; i < chunks.size(); i++) {
+      sum += usedBytes(i);
+    }
+    return sum;
+  }
+
+  /**
+   * Used bytes of the stored (ZSTD and RAW) chunks: what a receiver writes to a target that
+   * already reads as zeros, such as a new sparse file.
+   */
+  public long dataBytes() {
+    long sum = 0;
+    for (int i = 0; i < chunks.size(); i++) {
+      if (chunks.get(i).kind().isStored()) {
+        sum += usedBytes(i);
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * The layout version {@link #encode} writes: {@link #MIN_VERSION} when every block of every
+   * chunk is used, else {@link #VERSION}.
+   */
+  public int formatVersion() {
+    for (ChunkEntry e : chunks) {
+      if (!e.used().isAll()) {
+        return VERSION;
+      }
+    }
+    return MIN_VERSION;
+  }
+
   /** Encoded length in bytes. */
   public int encodedLength() {
     long n = FIXED_LENGTH + CRC_LENGTH;
-    for (ChunkEntry e : chunks) {
-      n += e.kind() == ChunkKind.ZERO ? ZERO_ENTRY_LENGTH : STORED_ENTRY_LENGTH;
+    for (int i = 0; i < chunks.size(); i++) {
+      n += entryLength(chunks.get(i), logicalLength(i));
     }
     return Math.toIntExact(n);
+  }
+
+  private static int entryLength(ChunkEntry e, int logicalLength) {
+    return (e.kind().isStored() ? STORED_ENTRY_LENGTH : ZERO_ENTRY_LENGTH)
+        + (e.isPartial() ? UsedBlocks.bitmapLength(logicalLength) : 0);
+  }
+
+  /**
+   * The most bytes a manifest of {@code chunkCount} chunks of {@code chunkSize} can take: every
+   * entry stored and partial. Bounds what a reader allocates for a manifest it was told the length
+   * of.
+   */
+  public static long maxEncodedLength(int chunkCount, int chunkSize) {
+    return FIXED_LENGTH + (long) chunkCount * (STORED_ENTRY_LENGTH + UsedBlocks.bitmapLength(chunkSize)) + CRC_LENGTH;
   }
 
   /** Appends the encoded manifest (big-endian; layout in {@code docs/image-format.md}). */
   public void encode(ByteBuf out) {
     int start = out.writerIndex();
     out.writeInt(MAGIC); // magic "CCMF"
-    out.writeShort(VERSION); // version
+    out.writeShort(formatVersion()); // version: 1 unless some chunk is partial or UNUSED
     out.writeShort(0); // flags
     out.writeLong(imageId.getMostSignificantBits()); // image id, 16 bytes
     out.writeLong(imageId.getLeastSignificantBits());
@@ -179,8 +253,11 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
     out.writeInt(chunks.size()); // chunk count
     imageHash.encode(out); // image sha256
     for (ChunkEntry e : chunks) {
-      out.writeByte(e.kind().code()); // kind
-      if (e.kind() != ChunkKind.ZERO) {
+      out.writeByte(e.kind().code() | (e.isPartial() ? PARTIAL_FLAG : 0)); // kind, partial flag
+      if (e.isPartial()) {
+        out.writeBytes(e.used().bitmap()); // used-block bitmap, bitmapLength(logical length) bytes
+      }
+      if (e.kind().isStored()) {
         out.writeLong(e.storedOffset()); // stored offset
         out.writeInt(e.storedLength()); // stored length
         e.sha256().encode(out); // chunk sha256
@@ -216,12 +293,14 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
       throw new MalformedImageException(String.format("manifest: bad magic 0x%08x, want 0x%08x (\"CCMF\")", magic, MAGIC));
     }
     int version = in.readUnsignedShort();
-    if (version != VERSION) {
-      throw new MalformedImageException("manifest: version " + version + " unsupported (this build reads " + VERSION + ")");
+    if (version < MIN_VERSION || version > VERSION) {
+      throw new MalformedImageException(
+          "manifest: version " + version + " unsupported (this build reads " + MIN_VERSION + " to " + VERSION + ")");
     }
     int flags = in.readUnsignedShort();
     if (flags != 0) {
-      throw new MalformedImageException(String.format("manifest: flags 0x%04x unknown (version 1 defines none)", flags));
+      throw new MalformedImageException(
+          String.format("manifest: flags 0x%04x unknown (version %d defines none)", flags, version));
     }
     UUID id = new UUID(in.readLong(), in.readLong());
     long logicalSize = in.readLong();
@@ -254,15 +333,27 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
     List<ChunkEntry> chunks = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
       int at = in.readerIndex() - start;
+      int kindByte = in.readUnsignedByte();
+      boolean partial = version >= 2 && (kindByte & PARTIAL_FLAG) != 0;
+      int code = partial ? kindByte & ~PARTIAL_FLAG : kindByte;
       ChunkKind kind;
       try {
-        kind = ChunkKind.fromCode(in.readUnsignedByte());
+        kind = ChunkKind.fromCode(code);
       } catch (MalformedImageException e) {
         throw new MalformedImageException("manifest: chunk " + i + " at byte " + at + ": " + e.getMessage());
       }
-      if (kind == ChunkKind.ZERO) {
-        int len = logicalLength(logicalSize, chunkSize, i);
-        chunks.add(ChunkEntry.zero(i, len == chunkSize ? fullZero : Zeros.hash(len)));
+      if (kind == ChunkKind.UNUSED && (version < 2 || partial)) {
+        throw new MalformedImageException("manifest: chunk " + i + " at byte " + at + ": "
+            + (partial ? "UNUSED chunk with a used-block bitmap" : "chunk kind code 3 (UNUSED) in version 1"));
+      }
+      int len = logicalLength(logicalSize, chunkSize, i);
+      UsedBlocks used = kind == ChunkKind.UNUSED ? UsedBlocks.none() : UsedBlocks.all();
+      if (partial) {
+        used = readBitmap(in, i, at, len);
+      }
+      if (!kind.isStored()) {
+        Sha256 zero = len == chunkSize ? fullZero : Zeros.hash(len);
+        chunks.add(new ChunkEntry(i, kind, 0, 0, zero, used));
         continue;
       }
       if (in.readableBytes() < STORED_ENTRY_LENGTH - 1 + CRC_LENGTH) {
@@ -279,7 +370,7 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
                 + " length " + length + " out of range");
       }
       try {
-        chunks.add(new ChunkEntry(i, kind, offset, (int) length, sha));
+        chunks.add(new ChunkEntry(i, kind, offset, (int) length, sha, used));
       } catch (IllegalArgumentException e) {
         throw new MalformedImageException("manifest: at byte " + at + ": " + e.getMessage());
       }
@@ -299,6 +390,32 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
     } catch (IllegalArgumentException e) {
       throw new MalformedImageException("manifest: " + e.getMessage());
     }
+  }
+
+  /**
+   * Reads the bitmap of a partial entry. One encoding per map: a bitmap with every block used is
+   * written as no bitmap, one with none as UNUSED, so either here is malformed.
+   */
+  private static UsedBlocks readBitmap(ByteBuf in, int i, int at, int logicalLength) {
+    int n = UsedBlocks.bitmapLength(logicalLength);
+    if (in.readableBytes() < n + CRC_LENGTH) {
+      throw new MalformedImageException(
+          "manifest truncated in chunk " + i + " at byte " + at + ": used-block bitmap needs " + n
+              + " bytes plus the crc, " + in.readableBytes() + " remain");
+    }
+    byte[] bitmap = new byte[n];
+    in.readBytes(bitmap);
+    UsedBlocks used;
+    try {
+      used = UsedBlocks.of(bitmap, UsedBlocks.blockCount(logicalLength));
+    } catch (IllegalArgumentException e) {
+      throw new MalformedImageException("manifest: chunk " + i + " at byte " + at + ": " + e.getMessage());
+    }
+    if (used.isAll()) {
+      throw new MalformedImageException(
+          "manifest: chunk " + i + " at byte " + at + ": partial flag with every block used (write no bitmap)");
+    }
+    return used;
   }
 
   private static int crc(ByteBuf buf, int index, int length) {

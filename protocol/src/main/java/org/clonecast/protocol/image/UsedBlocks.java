@@ -10,7 +10,8 @@ import java.util.Objects;
  * [i * BLOCK, (i + 1) * BLOCK)}; the last block of a chunk may be shorter.
  *
  * <p>{@link #all()} is the common case (every block used) and carries no bitmap. A chunk whose
- * blocks are all unused is a UNUSED chunk, not an empty map.
+ * blocks are all unused is a {@link ChunkKind#UNUSED} chunk: its entry carries {@link #none()},
+ * which {@link #of} never returns.
  *
  * <p>Immutable and thread-safe; the bitmap is copied in and out.
  */
@@ -19,8 +20,9 @@ public final class UsedBlocks {
   public static final int BLOCK = 4096;
 
   private static final UsedBlocks ALL = new UsedBlocks(null, -1);
+  private static final UsedBlocks NONE = new UsedBlocks(null, 0);
 
-  /** Null for {@link #ALL}. */
+  /** Null for {@link #ALL} and {@link #NONE}. */
   private final byte[] bitmap;
   private final int blocks;
 
@@ -32,6 +34,11 @@ public final class UsedBlocks {
   /** Every block used. */
   public static UsedBlocks all() {
     return ALL;
+  }
+
+  /** No block used: the map of an {@link ChunkKind#UNUSED} chunk, and of no other. */
+  public static UsedBlocks none() {
+    return NONE;
   }
 
   /** Blocks of a chunk of {@code logicalLength} bytes. */
@@ -72,19 +79,37 @@ public final class UsedBlocks {
 
   /** Whether every block is used (no bitmap). */
   public boolean isAll() {
-    return bitmap == null;
+    return this == ALL;
+  }
+
+  /** Whether no block is used ({@link #none()}). */
+  public boolean isNone() {
+    return this == NONE;
+  }
+
+  /** Whether some blocks are used and some not: only such a map has a bitmap. */
+  public boolean isPartial() {
+    return bitmap != null;
+  }
+
+  /**
+   * Whether this map can describe a chunk of {@code logicalLength} bytes: {@link #all()} and
+   * {@link #none()} fit any chunk, a bitmap only one of its own block count.
+   */
+  public boolean fits(int logicalLength) {
+    return bitmap == null || blockCount(logicalLength) == blocks;
   }
 
   /** Whether block {@code i} is used. */
   public boolean used(int i) {
     if (bitmap == null) {
-      return true;
+      return this == ALL;
     }
     Objects.checkIndex(i, blocks);
     return (bitmap[i >>> 3] & (0x80 >>> (i & 7))) != 0;
   }
 
-  /** A copy of the bitmap; empty for {@link #all()}. */
+  /** A copy of the bitmap; empty for {@link #all()} and {@link #none()}. */
   public byte[] bitmap() {
     return bitmap == null ? new byte[0] : bitmap.clone();
   }
@@ -107,6 +132,9 @@ public final class UsedBlocks {
    * within a chunk of {@code logicalLength} bytes (the last run is cut at that length).
    */
   public <E extends Exception> void forEachRun(int logicalLength, RunConsumer<E> c) throws E {
+    if (this == NONE) {
+      return;
+    }
     if (bitmap == null) {
       if (logicalLength > 0) {
         c.run(0, logicalLength);
@@ -133,7 +161,8 @@ public final class UsedBlocks {
 
   /** Sets the bytes of unused blocks of {@code data[off .. off + logicalLength)} to zero. */
   public void zeroUnused(byte[] data, int off, int logicalLength) {
-    if (bitmap == null) {
+    Objects.checkFromIndexSize(off, logicalLength, data.length);
+    if (this == ALL) {
       return;
     }
     int[] at = {0};
@@ -156,7 +185,10 @@ public final class UsedBlocks {
 
   @Override
   public String toString() {
-    return bitmap == null ? "UsedBlocks[all]" : "UsedBlocks[" + blocks + " blocks, " + cardinality() + "]";
+    if (bitmap == null) {
+      return this == ALL ? "UsedBlocks[all]" : "UsedBlocks[none]";
+    }
+    return "UsedBlocks[" + cardinality() + " of " + blocks + " blocks]";
   }
 
   private int cardinality() {

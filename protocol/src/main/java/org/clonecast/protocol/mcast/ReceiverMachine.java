@@ -121,7 +121,7 @@ public final class ReceiverMachine {
   private int statusSeq;
 
   /**
-   * @param needed chunks to collect (zero chunks are never sent and must not be in it)
+   * @param needed chunks to collect (ZERO and UNUSED chunks are never sent and must not be in it)
    */
   public ReceiverMachine(Manifest manifest, int sessionId, int receiverId, int symbolSize, BitSet needed, Settings settings) {
     this.settings = settings;
@@ -132,7 +132,7 @@ public final class ReceiverMachine {
     this.layouts = new SymbolLayout[manifest.chunkCount()];
     for (int c = needed.nextSetBit(0); c >= 0; c = needed.nextSetBit(c + 1)) {
       int len = manifest.chunks().get(c).storedLength();
-      if (len == 0) throw new IllegalArgumentException("chunk " + c + " is a zero chunk and cannot be needed");
+      if (len == 0) throw new IllegalArgumentException("chunk " + c + " stores nothing (ZERO or UNUSED) and cannot be needed");
       layouts[c] = new SymbolLayout(len, symbolSize);
     }
   }

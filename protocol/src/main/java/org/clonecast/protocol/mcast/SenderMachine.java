@@ -12,7 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -191,7 +190,7 @@ public final class SenderMachine {
     Arrays.fill(lastNakNanos, Long.MIN_VALUE / 2);
     for (int i = 0; i < n; i++) {
       var e = manifest.chunks().get(i);
-      if (e.kind() != ChunkKind.ZERO) {
+      if (e.kind().isStored()) { // ZERO and UNUSED chunks are never sent
         storedLength[i] = e.storedLength();
         layouts[i] = new SymbolLayout(e.storedLength(), settings.symbolSize());
       }
@@ -206,7 +205,7 @@ public final class SenderMachine {
     return settings;
   }
 
-  /** The symbol layout of a stored chunk; null for a zero chunk. */
+  /** The symbol layout of a stored chunk; null for a ZERO or UNUSED chunk. */
   public SymbolLayout layout(int chunk) {
     return layouts[chunk];
   }
@@ -222,7 +221,7 @@ public final class SenderMachine {
     return id;
   }
 
-  /** Adds chunks a receiver needs; zero chunks and unknown indexes are ignored. */
+  /** Adds chunks a receiver needs; ZERO and UNUSED chunks and unknown indexes are ignored. */
   public void need(int id, BitSet chunks, long now) {
     Receiver r = active(id);
     if (r == null) return;

@@ -141,6 +141,52 @@ class ChunkCodecTest {
   }
 
   @Test
+  void unusedChunksDecodeToZeros() {
+    EncodedChunk u = EncodedChunk.unused(5000);
+    assertEquals(ChunkKind.UNUSED, u.kind());
+    assertEquals(0, u.storedLength());
+    ChunkEntry e = u.entry(2, 1234);
+    assertEquals(ChunkEntry.unused(2, ChunkCodec.zeroHash(5000)), e);
+    byte[] out = content(7, 5000);
+    ChunkCodec.decode(e, ByteBuffer.allocate(0), out, 0, 5000);
+    assertArrayEquals(new byte[5000], out);
+    assertThrows(ChunkVerificationException.class, () -> ChunkCodec.decode(e, ByteBuffer.allocate(0), out, 0, 4999));
+  }
+
+  /** A partial chunk is its logical bytes (unused blocks zeroed) encoded as any other; its entry carries the map. */
+  @Test
+  void partialChunksRoundTripTheirLogicalBytes() {
+    byte[] disk = content(3, 4 * 4096);
+    UsedBlocks used = UsedBlocks.of(new byte[] {(byte) 0x50}, 4);
+    byte[] logical = disk.clone();
+    used.zeroUnused(logical, 0, logical.length);
+    EncodedChunk c = ChunkCodec.encode(1, logical, 0, logical.length, 3);
+    ChunkEntry e = c.entry(1, 64, used);
+    assertEquals(used, e.used());
+    assertTrue(e.isPartial());
+    byte[] out = new byte[logical.length];
+    ChunkCodec.decode(e, c.storedBuffer(), out, 0, out.length);
+    assertArrayEquals(logical, out);
+    assertEquals(0, out[0]);
+    assertEquals(disk[4096], out[4096]);
+  }
+
+  /**
+   * A partial chunk whose stored bytes carry data in unused blocks is refused even when its hash
+   * matches: receivers never write those blocks, so such a disk could never verify.
+   */
+  @Test
+  void partialChunkWithDataInUnusedBlocksFails() {
+    byte[] disk = content(1, 4 * 4096); // random bytes in every block
+    UsedBlocks used = UsedBlocks.of(new byte[] {(byte) 0x50}, 4);
+    EncodedChunk c = ChunkCodec.encode(2, disk, 0, disk.length, 3);
+    ChunkEntry e = c.entry(2, 64, used);
+    ChunkVerificationException x =
+        assertThrows(ChunkVerificationException.class, () -> ChunkCodec.decode(e, c.storedBuffer(), new byte[disk.length], 0, disk.length));
+    assertTrue(x.getMessage().contains("unused blocks hold data"), x.getMessage());
+  }
+
+  @Test
   void rejectsBadArguments() {
     assertThrows(IllegalArgumentException.class, () -> ChunkCodec.encode(0, new byte[1], 0, 0, 3));
     assertThrows(IllegalArgumentException.class, () -> ChunkCodec.encode(0, new byte[1], 0, 1, 99));
@@ -159,7 +205,8 @@ class ChunkCodecTest {
     b[0] = 0;
     assertEquals("ba", h.hex().substring(0, 2)); // bytes() is a copy
     assertThrows(MalformedImageException.class, () -> Sha256.decode(io.netty.buffer.Unpooled.wrappedBuffer(new byte[31])));
-    assertThrows(MalformedImageException.class, () -> ChunkKind.fromCode(3));
+    assertThrows(MalformedImageException.class, () -> ChunkKind.fromCode(4));
+    assertThrows(MalformedImageException.class, () -> ChunkKind.fromCode(0x81));
     for (ChunkKind k : ChunkKind.values()) {
       assertEquals(k, ChunkKind.fromCode(k.code()));
     }

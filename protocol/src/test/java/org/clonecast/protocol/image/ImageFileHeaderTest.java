@@ -58,9 +58,24 @@ class ImageFileHeaderTest {
         fail(e);
       }
     }
-    byte[] v2 = good.clone();
-    v2[9] = 2;
-    assertTrue(assertThrows(MalformedImageException.class, () -> ImageFileHeader.decode(Unpooled.wrappedBuffer(v2)))
-        .getMessage().contains("version 2 unsupported"));
+    byte[] v3 = good.clone();
+    v3[9] = 3;
+    assertTrue(assertThrows(MalformedImageException.class, () -> ImageFileHeader.decode(Unpooled.wrappedBuffer(v3)))
+        .getMessage().contains("version 3 unsupported (this build reads versions 1 to 2)"));
+    byte[] v0 = good.clone();
+    v0[9] = 0;
+    assertThrows(MalformedImageException.class, () -> ImageFileHeader.decode(Unpooled.wrappedBuffer(v0)));
+  }
+
+  @Test
+  void version2IsTheSameLayoutWithItsNumber() {
+    ImageFileHeader h2 = ImageFileHeader.incomplete(2, H.imageId(), H.logicalSize(), H.chunkSize(), H.chunkCount()).complete(1000, 200);
+    byte[] b = encode(h2);
+    byte[] b1 = encode(H);
+    assertEquals(2, b[9]);
+    b[9] = 1;
+    assertEquals(ByteBufUtil.hexDump(b1), ByteBufUtil.hexDump(b));
+    assertEquals(h2, ImageFileHeader.decode(Unpooled.wrappedBuffer(encode(h2))));
+    assertThrows(IllegalArgumentException.class, () -> ImageFileHeader.incomplete(3, H.imageId(), 0, 4096, 0));
   }
 }

@@ -26,29 +26,52 @@ class ManifestTest {
 
   /** A valid manifest from a seed: mixed kinds, a short last chunk when {@code tail > 0}. */
   static Manifest sample(long seed, int fullChunks, int tail) {
+    return sample(seed, fullChunks, tail, CS, false);
+  }
+
+  /**
+   * A valid manifest from a seed: mixed kinds, a short last chunk when {@code tail > 0}; with
+   * {@code partial}, also UNUSED chunks and chunks with random used-block maps (version 2).
+   */
+  static Manifest sample(long seed, int fullChunks, int tail, int chunkSize, boolean partial) {
     Random r = new Random(seed);
-    long size = (long) fullChunks * CS + tail;
-    int n = Manifest.chunkCount(size, CS);
+    long size = (long) fullChunks * chunkSize + tail;
+    int n = Manifest.chunkCount(size, chunkSize);
     List<ChunkEntry> chunks = new ArrayList<>();
     long offset = 64;
     for (int i = 0; i < n; i++) {
-      int len = (int) Math.min(CS, size - (long) i * CS);
-      ChunkKind kind = ChunkKind.values()[r.nextInt(3)];
+      int len = (int) Math.min(chunkSize, size - (long) i * chunkSize);
+      ChunkKind kind = ChunkKind.values()[r.nextInt(partial ? 4 : 3)];
       if (kind == ChunkKind.ZSTD && len == 1) {
         kind = ChunkKind.RAW;
       }
+      UsedBlocks used = kind == ChunkKind.UNUSED ? UsedBlocks.none() : partial && r.nextBoolean() ? randomUsed(r, len) : UsedBlocks.all();
       byte[] sha = new byte[32];
       r.nextBytes(sha);
       switch (kind) {
-        case ZERO -> chunks.add(ChunkEntry.zero(i, ChunkCodec.zeroHash(len)));
-        case RAW -> chunks.add(new ChunkEntry(i, kind, offset, len, Sha256.of(sha)));
-        case ZSTD -> chunks.add(new ChunkEntry(i, kind, offset, 1 + r.nextInt(len - 1), Sha256.of(sha)));
+        case ZERO -> chunks.add(ChunkEntry.zero(i, ChunkCodec.zeroHash(len), used));
+        case UNUSED -> chunks.add(ChunkEntry.unused(i, ChunkCodec.zeroHash(len)));
+        case RAW -> chunks.add(new ChunkEntry(i, kind, offset, len, Sha256.of(sha), used));
+        case ZSTD -> chunks.add(new ChunkEntry(i, kind, offset, 1 + r.nextInt(len - 1), Sha256.of(sha), used));
       }
       offset += chunks.get(i).storedLength();
     }
     byte[] h = new byte[32];
     r.nextBytes(h);
-    return new Manifest(new UUID(r.nextLong(), r.nextLong()), size, CS, chunks, Sha256.of(h));
+    return new Manifest(new UUID(r.nextLong(), r.nextLong()), size, chunkSize, chunks, Sha256.of(h));
+  }
+
+  /** A random map of a chunk of {@code len} bytes with at least one used block (all() when it happens to be full). */
+  static UsedBlocks randomUsed(Random r, int len) {
+    int blocks = UsedBlocks.blockCount(len);
+    byte[] bitmap = new byte[UsedBlocks.bitmapLength(len)];
+    for (int b = 0; b < blocks; b++) {
+      if (r.nextInt(3) > 0) {
+        bitmap[b >>> 3] |= (byte) (0x80 >>> (b & 7));
+      }
+    }
+    bitmap[0] |= (byte) 0x80;
+    return UsedBlocks.of(bitmap, blocks);
   }
 
   static byte[] encode(Manifest m) {
@@ -60,15 +83,20 @@ class ManifestTest {
 
   @Provide
   Arbitrary<Manifest> manifests() {
-    return Combinators.combine(Arbitraries.longs(), Arbitraries.integers().between(0, 40), Arbitraries.integers().between(0, CS - 1))
-        .as(ManifestTest::sample);
+    return Combinators.combine(Arbitraries.longs(), Arbitraries.integers().between(0, 40), Arbitraries.integers().between(0, 4 * CS - 1),
+            Arbitraries.of(CS, 4 * CS, 64 * CS), Arbitraries.of(false, true))
+        .as((seed, full, tail, cs, partial) -> sample(seed, full, tail % cs, cs, partial));
   }
 
-  @Property(tries = 200)
+  @Property(tries = 300)
   void roundTrips(@ForAll("manifests") Manifest m) {
-    ByteBuf buf = Unpooled.wrappedBuffer(encode(m), new byte[] {9, 9}); // trailing bytes stay unread
+    byte[] b = encode(m);
+    ByteBuf buf = Unpooled.wrappedBuffer(b, new byte[] {9, 9}); // trailing bytes stay unread
     assertEquals(m, Manifest.decode(buf));
     assertEquals(2, buf.readableBytes());
+    boolean whole = m.chunks().stream().allMatch(e -> e.used().isAll());
+    assertEquals(whole ? 1 : 2, b[5], "version 1 exactly when every block of every chunk is used");
+    assertTrue(m.encodedLength() <= Manifest.maxEncodedLength(m.chunkCount(), m.chunkSize()));
   }
 
   @Property(tries = 30)
@@ -111,19 +139,33 @@ class ManifestTest {
     for (long v : new long[] {0, 4095, 4097, 1L << 27, 0xffffffffL}) {
       expectMalformed(withCrc(put(good, chunk, 4, v)), "chunk size");
     }
-    // Stored lengths of each stored entry: 0, huge, and one more than the logical length.
+    corruptStoredLengths(m, good);
+  }
+
+  /** Stored lengths of each stored entry: 0, huge, and one more than the logical length; offsets negative. */
+  private static void corruptStoredLengths(Manifest m, byte[] good) {
     int p = Manifest.FIXED_LENGTH;
     for (ChunkEntry e : m.chunks()) {
-      if (e.kind() != ChunkKind.ZERO) {
+      int bitmap = e.isPartial() ? UsedBlocks.bitmapLength(m.logicalLength(e.index())) : 0;
+      if (e.kind().isStored()) {
+        int fields = p + 1 + bitmap;
         for (long v : new long[] {0, 0xffffffffL, 0x80000000L, m.logicalLength(e.index()) + 1L}) {
-          expectMalformed(withCrc(put(good, p + 9, 4, v)), "chunk " + e.index());
+          expectMalformed(withCrc(put(good, fields + 8, 4, v)), "chunk " + e.index());
         }
-        expectMalformed(withCrc(put(good, p + 1, 8, -5)), "chunk " + e.index());
-        p += Manifest.STORED_ENTRY_LENGTH;
+        expectMalformed(withCrc(put(good, fields, 8, -5)), "chunk " + e.index());
+        p += Manifest.STORED_ENTRY_LENGTH + bitmap;
       } else {
-        p += Manifest.ZERO_ENTRY_LENGTH;
+        p += Manifest.ZERO_ENTRY_LENGTH + bitmap;
       }
     }
+    assertEquals(good.length - Manifest.CRC_LENGTH, p);
+  }
+
+  @Test
+  void corruptedLengthFieldsOfVersion2AreMalformed() {
+    Manifest m = sample(11, 9, 5000, 4 * CS, true);
+    assertEquals(2, m.formatVersion());
+    corruptStoredLengths(m, encode(m));
   }
 
   @Test
@@ -140,10 +182,52 @@ class ManifestTest {
   void messagesNameTheProblem() {
     byte[] good = encode(sample(3, 3, 0));
     expectMalformed(put(good, 0, 4, 0x12345678), "bad magic 0x12345678");
-    expectMalformed(put(good, 4, 2, 2), "version 2 unsupported");
+    expectMalformed(put(good, 4, 2, 3), "version 3 unsupported");
+    expectMalformed(put(good, 4, 2, 0), "version 0 unsupported");
     expectMalformed(put(good, 6, 2, 1), "flags 0x0001 unknown");
     expectMalformed(put(good, good.length - 4, 4, 0), "crc32c 0x00000000 at byte " + (good.length - 4));
     expectMalformed(withCrc(put(good, Manifest.FIXED_LENGTH, 1, 9)), "chunk 0 at byte 72: chunk kind code 9 unknown");
+  }
+
+  @Test
+  void version2MessagesNameTheProblem() {
+    byte[] v1 = encode(sample(3, 3, 0));
+    // Version 1 knows neither UNUSED nor the partial flag.
+    expectMalformed(withCrc(put(v1, Manifest.FIXED_LENGTH, 1, 3)), "chunk 0 at byte 72: chunk kind code 3 (UNUSED) in version 1");
+    expectMalformed(withCrc(put(v1, Manifest.FIXED_LENGTH, 1, 0x80)), "chunk 0 at byte 72: chunk kind code 128 unknown");
+    // Version 2, chunks of 16 KiB (four blocks, one bitmap byte): a partial ZERO chunk 0, then ZERO chunk 1.
+    Sha256 z = ChunkCodec.zeroHash(4 * CS);
+    Manifest m = new Manifest(UUID.randomUUID(), 8L * CS, 4 * CS,
+        List.of(ChunkEntry.zero(0, z, UsedBlocks.of(new byte[] {(byte) 0x40}, 4)), ChunkEntry.zero(1, z)), z);
+    byte[] v2 = encode(m);
+    assertEquals(2, v2[5]);
+    int e0 = Manifest.FIXED_LENGTH;
+    expectMalformed(withCrc(put(v2, e0 + 1, 1, 0xf0)), "chunk 0 at byte 72: partial flag with every block used");
+    expectMalformed(withCrc(put(v2, e0 + 1, 1, 0x00)), "chunk 0 at byte 72: used-block bitmap marks no block used");
+    expectMalformed(withCrc(put(v2, e0 + 1, 1, 0x41)), "chunk 0 at byte 72: used-block bitmap has bits set past block 4");
+    expectMalformed(withCrc(put(v2, e0, 1, 0x83)), "chunk 0 at byte 72: UNUSED chunk with a used-block bitmap");
+    expectMalformed(withCrc(put(v2, e0, 1, 0x84)), "chunk 0 at byte 72: chunk kind code 4 unknown");
+    // A partial flag on the last entry whose bitmap would swallow the crc.
+    expectMalformed(withCrc(put(v2, e0 + 2, 1, 0x80)), "chunk 1 at byte 74: used-block bitmap needs 1 bytes plus the crc");
+  }
+
+  @Test
+  void usedBytes() {
+    Sha256 z = ChunkCodec.zeroHash(4 * CS);
+    Sha256 a = Sha256.ofHex("aa".repeat(32));
+    Manifest m = new Manifest(UUID.randomUUID(), 3L * 4 * CS + 5000, 4 * CS,
+        List.of(ChunkEntry.unused(0, z), ChunkEntry.zero(1, z, UsedBlocks.of(new byte[] {(byte) 0x80}, 4)),
+            new ChunkEntry(2, ChunkKind.ZSTD, 64, 100, a, UsedBlocks.of(new byte[] {(byte) 0xa0}, 4)),
+            new ChunkEntry(3, ChunkKind.RAW, 164, 5000, a, UsedBlocks.of(new byte[] {(byte) 0x40}, 2))),
+        a);
+    assertEquals(0, m.usedBytes(0));
+    assertEquals(CS, m.usedBytes(1));
+    assertEquals(2 * CS, m.usedBytes(2));
+    assertEquals(5000 - CS, m.usedBytes(3));
+    assertEquals(3 * CS + 5000 - CS, m.usedBytes());
+    assertEquals(2 * CS + 5000 - CS, m.dataBytes());
+    assertEquals(1, m.count(ChunkKind.UNUSED));
+    assertEquals(2, m.formatVersion());
   }
 
   @Test
@@ -175,6 +259,15 @@ class ManifestTest {
     assertThrows(IllegalArgumentException.class, () -> new ChunkEntry(0, ChunkKind.RAW, 64, 0, h));
     assertThrows(IllegalArgumentException.class, () -> new ChunkEntry(-1, ChunkKind.RAW, 64, 1, h));
     assertThrows(IllegalArgumentException.class, () -> new ChunkEntry(0, ChunkKind.RAW, Long.MAX_VALUE, 1, h));
+    // UNUSED: exactly the kind with no used block, digest of zeros, nothing stored.
+    assertThrows(IllegalArgumentException.class, () -> new ChunkEntry(0, ChunkKind.UNUSED, 0, 0, h));
+    assertThrows(IllegalArgumentException.class, () -> new ChunkEntry(0, ChunkKind.ZERO, 0, 0, h, UsedBlocks.none()));
+    assertThrows(IllegalArgumentException.class, () -> new ChunkEntry(0, ChunkKind.UNUSED, 64, 1, h, UsedBlocks.none()));
+    assertThrows(IllegalArgumentException.class, () -> new Manifest(id, CS, CS, List.of(ChunkEntry.unused(0, ChunkCodec.zeroHash(1))), h));
+    // A bitmap must fit its chunk: 4 blocks for a chunk of 2.
+    UsedBlocks four = UsedBlocks.of(new byte[] {(byte) 0x80}, 4);
+    assertThrows(IllegalArgumentException.class,
+        () -> new Manifest(id, 2L * CS, 4 * CS, List.of(ChunkEntry.zero(0, ChunkCodec.zeroHash(2 * CS), four)), ChunkCodec.zeroHash(2 * CS)));
   }
 
   /** The layout in docs/image-format.md, pinned: one ZERO, one ZSTD and one short RAW chunk. */
@@ -194,10 +287,45 @@ class ManifestTest {
         + "00"
         + "01" + "0000000000000040" + "00000064" + "aa".repeat(32)
         + "02" + "00000000000000a4" + "00000003" + "bb".repeat(32);
-    byte[] body = ByteBufUtil.decodeHexDump(want);
+    assertEquals(withCrcHex(want), ByteBufUtil.hexDump(encode(m)));
+  }
+
+  /** {@code hex} followed by the hex of its CRC-32C. */
+  private static String withCrcHex(String hex) {
     CRC32C crc = new CRC32C();
-    crc.update(body);
-    assertEquals(want + String.format("%08x", crc.getValue()), ByteBufUtil.hexDump(encode(m)));
+    crc.update(ByteBufUtil.decodeHexDump(hex));
+    return hex + String.format("%08x", crc.getValue());
+  }
+
+  /**
+   * The version 2 layout in docs/image-format.md, pinned: chunks of 16 KiB (four blocks) with an
+   * UNUSED chunk, a partial ZERO, a partial ZSTD, a whole RAW and a short partial RAW chunk.
+   */
+  @Test
+  void goldenBytesVersion2() {
+    int cs = 4 * CS;
+    Sha256 a = Sha256.ofHex("aa".repeat(32));
+    Sha256 b = Sha256.ofHex("bb".repeat(32));
+    Manifest m = new Manifest(
+        new UUID(0x0102030405060708L, 0x090a0b0c0d0e0f10L),
+        4L * cs + 5000,
+        cs,
+        List.of(ChunkEntry.unused(0, ChunkCodec.zeroHash(cs)),
+            ChunkEntry.zero(1, ChunkCodec.zeroHash(cs), UsedBlocks.of(new byte[] {(byte) 0x80}, 4)),
+            new ChunkEntry(2, ChunkKind.ZSTD, 64, 100, a, UsedBlocks.of(new byte[] {(byte) 0xa0}, 4)),
+            new ChunkEntry(3, ChunkKind.RAW, 164, cs, b),
+            new ChunkEntry(4, ChunkKind.RAW, 164 + cs, 5000, b, UsedBlocks.of(new byte[] {(byte) 0x40}, 2))),
+        b);
+    String want = "43434d46" + "0002" + "0000" + "0102030405060708090a0b0c0d0e0f10" + "0000000000011388" + "00004000"
+        + "00000005" + "bb".repeat(32)
+        + "03"
+        + "80" + "80"
+        + "81" + "a0" + "0000000000000040" + "00000064" + "aa".repeat(32)
+        + "02" + "00000000000000a4" + "00004000" + "bb".repeat(32)
+        + "82" + "40" + "00000000000040a4" + "00001388" + "bb".repeat(32);
+    byte[] got = encode(m);
+    assertEquals(withCrcHex(want), ByteBufUtil.hexDump(got));
+    assertEquals(m, Manifest.decode(Unpooled.wrappedBuffer(got)));
   }
 
   private static void decodeOnlyMalformed(byte[] b) {

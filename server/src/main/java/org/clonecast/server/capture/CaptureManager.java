@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -328,18 +329,18 @@ public final class CaptureManager implements AutoCloseable {
         throw new ConflictException("chunk " + up.index() + " comes after chunk " + u.lastIndex()
             + "; chunks are uploaded in index order");
       }
-      if (up.usedMap().length > 0) {
-        try {
-          UsedBlocks.of(up.usedMap(), UsedBlocks.blockCount(logical));
-        } catch (IllegalArgumentException e) {
-          throw new BadRequestException("chunk " + up.index() + ": " + e.getMessage());
-        }
+      if (!kind.isStored()) {
+        throw new BadRequestException("chunk " + up.index() + ": a " + kind + " chunk stores nothing and is not uploaded");
       }
+      UsedBlocks used = UsedBlocks.all();
       ChunkEntry entry;
       try {
-        entry = new ChunkEntry(up.index(), kind, u.end(), up.stored().length, up.sha256());
+        if (up.usedMap().length > 0) {
+          used = UsedBlocks.of(up.usedMap(), UsedBlocks.blockCount(logical));
+        }
+        entry = new ChunkEntry(up.index(), kind, u.end(), up.stored().length, up.sha256(), used);
       } catch (IllegalArgumentException e) {
-        throw new BadRequestException(e.getMessage());
+        throw new BadRequestException("chunk " + up.index() + ": " + e.getMessage());
       }
       try {
         ChunkCodec.decode(entry, ByteBuffer.wrap(up.stored()), new byte[logical], 0, logical);
@@ -418,7 +419,7 @@ public final class CaptureManager implements AutoCloseable {
         }
         JournalRecord r = h.get();
         if (r.kindCode() != e.kind().code() || r.offset() != e.storedOffset() || r.length() != e.storedLength()
-            || !r.sha256().equals(e.sha256())) {
+            || !r.sha256().equals(e.sha256()) || !Arrays.equals(r.usedMap(), e.used().bitmap())) {
           throw new BadRequestException("manifest: chunk " + e.index() + " is " + e + ", the daemon holds " + r);
         }
       }

@@ -80,7 +80,8 @@ final class CaptureUpload implements AutoCloseable {
   static CaptureUpload open(Path file, UUID imageId, long logicalSize, int chunkSize) throws IOException {
     Path data = dataPath(file);
     Path journal = journalPath(file);
-    ImageFileHeader want = ImageFileHeader.incomplete(imageId, logicalSize, chunkSize, Manifest.chunkCount(logicalSize, chunkSize));
+    // The latest layout: the manifest is known only at the end, and it may use any kind.
+    ImageFileHeader want = ImageFileHeader.incomplete(ImageFileHeader.VERSION, imageId, logicalSize, chunkSize, Manifest.chunkCount(logicalSize, chunkSize));
     if (Files.exists(data) && !want.equals(readHeader(data).orElse(null))) {
       LOG.info("capture: {} is of another image or damaged; starting it again", data);
       delete(file);
@@ -132,7 +133,7 @@ final class CaptureUpload implements AutoCloseable {
       b.flip();
       ImageFileHeader h = ImageFileHeader.decode(Unpooled.wrappedBuffer(b));
       // A finish that crashed after filling in the manifest fields: the chunks are still good.
-      return Optional.of(h.isComplete() ? ImageFileHeader.incomplete(h.imageId(), h.logicalSize(), h.chunkSize(), h.chunkCount()) : h);
+      return Optional.of(h.isComplete() ? ImageFileHeader.incomplete(h.version(), h.imageId(), h.logicalSize(), h.chunkSize(), h.chunkCount()) : h);
     } catch (MalformedImageException e) {
       return Optional.empty();
     }

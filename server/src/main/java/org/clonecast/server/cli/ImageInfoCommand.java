@@ -52,12 +52,12 @@ public final class ImageInfoCommand implements Runnable {
     // Hand-written: every value is a number, a UUID, a hex digest or a path (escaped below).
     return String.format(Locale.ROOT,
         "{\"path\":\"%s\",\"imageId\":\"%s\",\"logicalSize\":%d,\"chunkSize\":%d,\"chunkCount\":%d,"
-            + "\"chunks\":{\"zero\":%d,\"zstd\":%d,\"raw\":%d},\"storedBytes\":%d,\"fileSize\":%d,\"ratio\":%s,"
-            + "\"imageSha256\":\"%s\"}",
+            + "\"chunks\":{\"zero\":%d,\"zstd\":%d,\"raw\":%d,\"unused\":%d},\"usedBytes\":%d,\"storedBytes\":%d,"
+            + "\"fileSize\":%d,\"ratio\":%s,\"formatVersion\":%d,\"imageSha256\":\"%s\"}",
         escape(image.toString()), m.imageId(), m.logicalSize(), m.chunkSize(), m.chunkCount(), m.count(ChunkKind.ZERO),
-        m.count(ChunkKind.ZSTD), m.count(ChunkKind.RAW), m.storedBytes(), fileSize,
+        m.count(ChunkKind.ZSTD), m.count(ChunkKind.RAW), m.count(ChunkKind.UNUSED), m.usedBytes(), m.storedBytes(), fileSize,
         m.storedBytes() == 0 ? "null" : String.format(Locale.ROOT, "%.4f", (double) m.logicalSize() / m.storedBytes()),
-        m.imageHash().hex());
+        m.formatVersion(), m.imageHash().hex());
   }
 
   private static String escape(String s) {

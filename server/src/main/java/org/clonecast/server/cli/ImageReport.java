@@ -18,8 +18,10 @@ final class ImageReport {
     f.put("image id", m.imageId().toString());
     f.put("logical size", size(m.logicalSize()));
     f.put("chunk size", ProgressBar.bytes(m.chunkSize()));
-    f.put("chunks", String.format(Locale.ROOT, "%d: %d zero, %d zstd, %d raw", m.chunkCount(), m.count(ChunkKind.ZERO),
-        m.count(ChunkKind.ZSTD), m.count(ChunkKind.RAW)));
+    f.put("chunks", String.format(Locale.ROOT, "%d: %d zero, %d zstd, %d raw, %d unused", m.chunkCount(), m.count(ChunkKind.ZERO),
+        m.count(ChunkKind.ZSTD), m.count(ChunkKind.RAW), m.count(ChunkKind.UNUSED)));
+    f.put("used", size(m.usedBytes()) + ", " + percent(m.usedBytes(), m.logicalSize()) + " of the disk"
+        + (m.formatVersion() > 1 ? " (format version " + m.formatVersion() + ")" : ""));
     f.put("stored", size(m.storedBytes()) + ", ratio " + ratio(m));
     f.put("image sha256", m.imageHash().hex());
     return f;
@@ -28,6 +30,11 @@ final class ImageReport {
   /** "3.19:1" (logical over stored); "-" when nothing is stored. */
   static String ratio(Manifest m) {
     return m.storedBytes() == 0 ? "-" : String.format(Locale.ROOT, "%.2f:1", (double) m.logicalSize() / m.storedBytes());
+  }
+
+  /** "37.5 %"; "100.0 %" of nothing. */
+  static String percent(long part, long whole) {
+    return String.format(Locale.ROOT, "%.1f %%", whole == 0 ? 100.0 : 100.0 * part / whole);
   }
 
   /** "256.0 MiB (268435456 bytes)". */

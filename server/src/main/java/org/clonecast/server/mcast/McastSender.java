@@ -172,6 +172,11 @@ public final class McastSender implements AutoCloseable {
         .group(loop)
         .channel(Transport.datagram())
         .option(ChannelOption.SO_BROADCAST, true)
+        // A receiver on this host binds the same port on the wildcard address (it must, for the
+        // group's data); without this the two cannot coexist. Two senders still cannot share a
+        // port: the control channel's TCP listener below refuses the second. Feedback to this
+        // address reaches this socket, being the more specific bind; group data does not.
+        .option(ChannelOption.SO_REUSEADDR, true)
         .option(ChannelOption.SO_RCVBUF, 4 << 20)
         .handler(new FeedbackHandler());
     try {

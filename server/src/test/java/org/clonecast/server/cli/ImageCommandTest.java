@@ -14,7 +14,9 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.image.ProgressListener;
 import org.clonecast.common.testing.SampleDisks;
 import org.clonecast.common.testing.SampleDisks.Fill;
 import org.clonecast.protocol.image.ChunkEntry;
@@ -223,5 +225,25 @@ class ImageCommandTest {
     assertThrows(CommandLine.TypeConversionException.class, () -> c.convert("4G"));
     assertThrows(CommandLine.TypeConversionException.class, () -> c.convert("1.5M"));
     assertThrows(CommandLine.TypeConversionException.class, () -> c.convert("99999999999999999999"));
+  }
+
+  /** An image that leaves free space out (made with an allocation map) shows its unused chunks and used bytes, and verifies and extracts. */
+  @Test
+  void infoVerifyExtractOfAnImageWithUnusedChunks() throws IOException {
+    SampleDisks.UsedDisk d = SampleDisks.withFreeSpace(dir.resolve("used.raw"), 3_000_000, 4);
+    Path cci = dir.resolve("used.cci");
+    Manifest m = ImageCreator.create(d.path(), cci, 65536, 3, 2, false, d.map(), ProgressListener.NONE);
+    assertTrue(m.count(ChunkKind.UNUSED) > 0);
+    Run info = ok("image", "info", cci);
+    assertTrue(info.out().contains(" raw, " + m.count(ChunkKind.UNUSED) + " unused"), info.out());
+    assertTrue(info.out().contains("used           ") && info.out().contains("(" + m.usedBytes() + " bytes)")
+        && info.out().contains("(format version 2)"), info.out());
+    Run json = ok("image", "info", "--json", cci);
+    assertTrue(json.out().contains("\"unused\":" + m.count(ChunkKind.UNUSED) + "},\"usedBytes\":" + m.usedBytes() + ","), json.out());
+    assertTrue(json.out().contains("\"formatVersion\":2,"), json.out());
+    ok("image", "verify", cci);
+    Path out = dir.resolve("used.out");
+    ok("image", "extract", cci, "-o", out);
+    assertArrayEquals(SampleDisks.logical(Files.readAllBytes(d.path()), d.map()), Files.readAllBytes(out));
   }
 }
