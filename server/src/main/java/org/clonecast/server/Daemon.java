@@ -184,7 +184,8 @@ public final class Daemon implements AutoCloseable {
     IpxeLoaders.sync(config.boot().ipxeDir(), c.root());
     TftpTransfer.Settings transfer = new TftpTransfer.Settings(c.maxBlksizeFor(nif.mtu()), c.maxWindowsize(),
         TftpConfig.RETRANSMIT_TIMEOUT, TftpConfig.MAX_RETRIES);
-    tftp = TftpServer.start(group, nif.address(), new TftpServer.Settings(c.port(), c.root(), transfer, c.maxTransfers()));
+    tftp = TftpServer.start(group, nif.address(), new TftpServer.Settings(c.port(), c.root(), transfer, c.maxTransfers(),
+        c.maxPerClient()));
     running.push(tftp);
     DaemonMetrics.tftp(metrics, tftp.stats());
   }

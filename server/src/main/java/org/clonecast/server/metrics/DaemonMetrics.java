@@ -141,7 +141,8 @@ public final class DaemonMetrics {
             Metrics.Sample.of("result", "failed", s.transfersFailed.sum()),
             Metrics.Sample.of("result", "size_probe", s.probes.sum()),
             Metrics.Sample.of("result", "refused", s.refused.sum()),
-            Metrics.Sample.of("result", "busy", s.busy.sum())))
+            Metrics.Sample.of("result", "busy", s.busy.sum()),
+            Metrics.Sample.of("result", "busy_client", s.busyClient.sum())))
         .counter("clonecast_tftp_sent_bytes_total", "File bytes sent by TFTP.", s.bytesSent::sum);
   }
 }
