@@ -150,9 +150,10 @@ public final class Daemon implements AutoCloseable {
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
             metrics.render().getBytes(StandardCharsets.UTF_8), java.util.Map.of())
         : Reply.error(HttpResponseStatus.METHOD_NOT_ALLOWED, "metrics are read-only; use GET"));
-    http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
+    http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes,
+        new HttpServer.Limits(config.http().idleTimeout(), config.http().maxConnections(), config.http().maxConnectionsPerClient()));
     running.push(http);
-    DaemonMetrics.http(metrics, http.stats());
+    DaemonMetrics.http(metrics, http.stats(), http::openConnections);
     DaemonMetrics.nodes(metrics, nodes);
     DaemonMetrics.sessions(metrics, sessions);
     if (config.boot().routerAdvert()) {

@@ -29,6 +29,7 @@ import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.protocol.tftp.TftpWriteRequest;
 import org.clonecast.protocol.wire.ByteBufs;
 import org.clonecast.protocol.wire.MalformedPacketException;
+import org.clonecast.server.limit.Slots;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -75,8 +76,7 @@ public final class TftpServer implements AutoCloseable {
   private final Settings settings;
   private final TftpRoot root;
   private final TftpStats stats = new TftpStats();
-  private final AtomicInteger open = new AtomicInteger();
-  private final Map<InetAddress, Integer> openByClient = new ConcurrentHashMap<>();
+  private final Slots<InetAddress> slots;
   private final Map<InetSocketAddress, TftpSession> transfers = new ConcurrentHashMap<>();
   private final WarnLimiter warn = new WarnLimiter();
   private Channel listener;
@@ -86,6 +86,7 @@ public final class TftpServer implements AutoCloseable {
     this.address = address;
     this.settings = settings;
     this.root = root;
+    this.slots = new Slots<>(settings.maxTransfers(), settings.maxPerClient());
   }
 
   /**
@@ -116,12 +117,12 @@ public final class TftpServer implements AutoCloseable {
 
   /** @return transfer and refusal channels open now */
   public int activeTransfers() {
-    return open.get();
+    return slots.held();
   }
 
   /** @return transfer and refusal channels open now for one client address */
   public int activeTransfers(InetAddress client) {
-    return openByClient.getOrDefault(client, 0);
+    return slots.held(client);
   }
 
   @Override
@@ -166,8 +167,8 @@ public final class TftpServer implements AutoCloseable {
         refuse(client, rrq.filename(), refusal.get());
         return;
       }
-      switch (reserve(client.getAddress())) {
-        case TOTAL -> {
+      switch (slots.take(client.getAddress())) {
+        case FULL -> {
           stats.busy.increment();
           send(ctx.channel(), client, new TftpError(Tftp.ERR_NOT_DEFINED,
               "server busy: " + settings.maxTransfers() + " transfers running; try again"));
@@ -175,7 +176,7 @@ public final class TftpServer implements AutoCloseable {
               + " transfers running; raise tftp.max-transfers?)", null);
           return;
         }
-        case CLIENT -> {
+        case CLIENT_FULL -> {
           stats.busyClient.increment();
           send(ctx.channel(), client, new TftpError(Tftp.ERR_NOT_DEFINED,
               "server busy: " + settings.maxPerClient() + " transfers running for " + client.getAddress().getHostAddress()
@@ -184,13 +185,13 @@ public final class TftpServer implements AutoCloseable {
               settings.maxPerClient());
           return;
         }
-        case RESERVED -> { }
+        case TAKEN -> { }
       }
       TftpRoot.Lookup lookup = root.open(rrq.filename());
       if (lookup instanceof TftpRoot.Found f) {
         startTransfer(client, rrq, f);
       } else {
-        release(client.getAddress());
+        slots.release(client.getAddress());
         refuse(client, rrq.filename(), ((TftpRoot.Refused) lookup).error());
       }
     }
@@ -217,41 +218,6 @@ public final class TftpServer implements AutoCloseable {
     }
   }
 
-  /** What {@link #reserve} found. */
-  private enum Reservation { RESERVED, TOTAL, CLIENT }
-
-  /** Takes a slot of the table and of {@code client}'s share, or neither. Thread-safe. */
-  private Reservation reserve(InetAddress client) {
-    boolean[] full = {false};
-    openByClient.compute(client, (k, n) -> {
-      int have = n == null ? 0 : n;
-      if (have >= settings.maxPerClient()) {
-        full[0] = true;
-        return n;
-      }
-      return have + 1;
-    });
-    if (full[0]) {
-      return Reservation.CLIENT;
-    }
-    while (true) {
-      int n = open.get();
-      if (n >= settings.maxTransfers()) {
-        openByClient.computeIfPresent(client, (k, m) -> m <= 1 ? null : m - 1);
-        return Reservation.TOTAL;
-      }
-      if (open.compareAndSet(n, n + 1)) {
-        return Reservation.RESERVED;
-      }
-    }
-  }
-
-  private void release(InetAddress client) {
-    open.decrementAndGet();
-    // Entries at zero are removed, so the map holds only addresses with transfers running.
-    openByClient.computeIfPresent(client, (k, m) -> m <= 1 ? null : m - 1);
-  }
-
   private void startTransfer(InetSocketAddress client, TftpReadRequest rrq, TftpRoot.Found file) {
     TftpTransfer machine = TftpTransfer.create(rrq, file.size(), settings.transfer());
     TftpSession session = new TftpSession(client, rrq, file.channel(), machine, stats, warn, transfers);
@@ -265,7 +231,7 @@ public final class TftpServer implements AutoCloseable {
     transfers.put(client, session);
     ch.closeFuture().addListener(f -> {
       transfers.remove(client, session);
-      release(client.getAddress());
+      slots.release(client.getAddress());
     });
     bound.addListener((ChannelFutureListener) f -> {
       if (!f.isSuccess()) {
@@ -281,14 +247,14 @@ public final class TftpServer implements AutoCloseable {
   private void refuse(InetSocketAddress client, String file, TftpError error) {
     stats.refused.increment();
     LOG.info("tftp: refused {} to {}: ERROR {} {}", file, client, error.code(), error.message());
-    if (reserve(client.getAddress()) != Reservation.RESERVED) {
+    if (slots.take(client.getAddress()) != Slots.Result.TAKEN) {
       stats.busy.increment();
       return;
     }
     new Bootstrap().group(group).channel(Transport.datagram()).handler(new ChannelInboundHandlerAdapter())
         .bind(new InetSocketAddress(address, 0))
         .addListener((ChannelFutureListener) f -> {
-          f.channel().closeFuture().addListener(c -> release(client.getAddress()));
+          f.channel().closeFuture().addListener(c -> slots.release(client.getAddress()));
           if (f.isSuccess()) {
             send(f.channel(), client, error).addListener(ChannelFutureListener.CLOSE);
           } else {

@@ -14,6 +14,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Arrays;
 import org.clonecast.common.net.Transport;
 import org.clonecast.server.boot.BootPolicy;
@@ -56,7 +57,8 @@ class HttpServerTest {
     group = Transport.group(1, "http-test");
     ApiToken t = ApiToken.loadOrCreate(dir);
     token = Files.readString(dir.resolve(ApiToken.FILE_NAME)).trim();
-    server = HttpServer.start(group, (Inet4Address) InetAddress.getByName("127.0.0.2"), 0, false, t, routes);
+    server = HttpServer.start(group, (Inet4Address) InetAddress.getByName("127.0.0.2"), 0, false, t, routes,
+        new HttpServer.Limits(Duration.ofSeconds(60), 4096, 64));
   }
 
   @AfterEach
