@@ -30,8 +30,11 @@ import org.clonecast.server.metrics.DaemonMetrics;
 import org.clonecast.server.metrics.Metrics;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
+import org.clonecast.server.config.NodesConfig;
 import org.clonecast.server.config.ServeConfig;
 import org.clonecast.server.dns.ClusterDns;
+import org.clonecast.server.limit.RateLimiter;
+import java.net.InetAddress;
 import org.clonecast.server.config.TftpConfig;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.boot.BootFileSelector;
@@ -105,7 +108,7 @@ public final class Daemon implements AutoCloseable {
     nif = NetInterface.byName(config.interfaceName());
     db = Database.open(config.stateDir());
     running.push(db);
-    nodes = new NodeStore(db, clock);
+    nodes = new NodeStore(db, clock, config.nodes().maxDiscovered());
     events = new EventLog(db, clock);
     ApiToken token = ApiToken.loadOrCreate(config.stateDir());
     group = Transport.group(2, "serve");
@@ -115,8 +118,11 @@ public final class Daemon implements AutoCloseable {
     HttpServer.Routes routes = new HttpServer.Routes();
     String host = nif.address().getHostAddress();
     // With port 0 (tests) the port is known only after binding; boot scripts read it then.
+    double perClient = config.nodes().seenPerClientPerMinute();
+    RateLimiter<InetAddress> seen = new RateLimiter<>(new RateLimiter.Limits(perClient / 60, perClient,
+        NodesConfig.SEEN_PER_SECOND, NodesConfig.SEEN_PER_SECOND * 60.0, 4096), System::nanoTime);
     new BootRoutes(policy, nodes, events, config.boot().ipxeDir(), bootenvDir(),
-        () -> "http://" + host + ":" + http.port()).register(routes);
+        () -> "http://" + host + ":" + http.port(), seen).register(routes);
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
     new EventRoutes(events).register(routes);
@@ -159,10 +165,13 @@ public final class Daemon implements AutoCloseable {
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
             metrics.render().getBytes(StandardCharsets.UTF_8), java.util.Map.of())
         : Reply.error(HttpResponseStatus.METHOD_NOT_ALLOWED, "metrics are read-only; use GET"));
-    http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes);
+    http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes,
+        new HttpServer.Limits(config.http().idleTimeout(), config.http().maxConnections(), config.http().maxConnectionsPerClient()));
     running.push(http);
-    DaemonMetrics.http(metrics, http.stats());
+    DaemonMetrics.http(metrics, http.stats(), http::openConnections);
     DaemonMetrics.nodes(metrics, nodes);
+    metrics.counter("clonecast_http_boot_scripts_unrecorded_total",
+        "iPXE script requests served without a trace (nodes.seen-per-client-per-minute reached).", seen::refused);
     DaemonMetrics.sessions(metrics, sessions);
     if (config.boot().routerAdvert()) {
       RouterAdvertiser.start(nif).ifPresent(ra -> {
@@ -193,7 +202,8 @@ public final class Daemon implements AutoCloseable {
     IpxeLoaders.sync(config.boot().ipxeDir(), c.root());
     TftpTransfer.Settings transfer = new TftpTransfer.Settings(c.maxBlksizeFor(nif.mtu()), c.maxWindowsize(),
         TftpConfig.RETRANSMIT_TIMEOUT, TftpConfig.MAX_RETRIES);
-    tftp = TftpServer.start(group, nif.address(), new TftpServer.Settings(c.port(), c.root(), transfer, c.maxTransfers()));
+    tftp = TftpServer.start(group, nif.address(), new TftpServer.Settings(c.port(), c.root(), transfer, c.maxTransfers(),
+        c.maxPerClient()));
     running.push(tftp);
     DaemonMetrics.tftp(metrics, tftp.stats());
   }

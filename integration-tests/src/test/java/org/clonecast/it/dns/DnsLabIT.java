@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Test;
  * {@code clonecast serve} on port 53 of the provisioning interface, and a real {@code named} in an
  * agent's namespace receives the daemon's TSIG-signed RFC 2136 updates.
  *
- * <p>A node gets its address the way it will once DHCP is in the daemon: it fetches its iPXE
- * script over HTTP from its own namespace, and the daemon records the address it came from.
+ * <p>A node gets its address from a real DHCP lease (udhcpc against the daemon's full-mode DHCP);
+ * an iPXE script request never records one (docs/security.md).
  */
 class DnsLabIT {
   private static final Duration STEP = Duration.ofSeconds(30);

@@ -130,6 +130,7 @@ public final class TftpTransfer {
     private final int blksize;
     private final int windowsize;
     private final long timeoutNanos;
+    private final long unansweredTimeoutNanos;
     private final boolean tsizeAccepted;
     private final long lastBlock;
 
@@ -137,6 +138,7 @@ public final class TftpTransfer {
     private long acked;
     private long sentUpTo;
     private int retries;
+    private boolean answered;
     private long deadline = NO_DEADLINE;
     private long retransmits;
     private long ignored;
@@ -192,6 +194,12 @@ public final class TftpTransfer {
         this.blksize = blk;
         this.windowsize = win;
         this.timeoutNanos = timeout;
+        // Deliberate deviation from RFC 2349: until the client's first ACK the server's own timeout
+        // paces the resends, whatever timeout it asked for. A request from a client that never
+        // answers (a flood of forged RRQs with timeout=255) so holds its transfer slot for the
+        // server's retransmission bound (31 s by default), not 255 times that; resending an OACK
+        // sooner than a real client asked is harmless, it ignores the duplicate.
+        this.unansweredTimeoutNanos = Math.min(timeout, settings.timeout().toNanos());
         this.tsizeAccepted = tsize;
         this.lastBlock = fileSize / blk + 1;
     }
@@ -232,7 +240,7 @@ public final class TftpTransfer {
             state = State.NEGOTIATING;
             out.add(new Send(new TftpOptionAck(accepted)));
         }
-        deadline = nowNanos + timeoutNanos;
+        deadline = nowNanos + unansweredTimeoutNanos;
         return step(out);
     }
 
@@ -283,6 +291,7 @@ public final class TftpTransfer {
             }
         }
         retries = 0;
+        answered = true;
         // RFC 7440 §4: a receiver that sees a gap ACKs the last block it has in order, so an ACK
         // below the last block sent means the rest of that window was lost: resend from the block
         // after it at once (go-back-N) instead of waiting for the timeout. Clients ACK only at
@@ -311,7 +320,7 @@ public final class TftpTransfer {
             sendWindow(out, true);
         }
         // Exponential backoff, doubling up to 8 times the base timeout.
-        deadline = nowNanos + (timeoutNanos << Math.min(retries, 3));
+        deadline = nowNanos + ((answered ? timeoutNanos : unansweredTimeoutNanos) << Math.min(retries, 3));
         return step(out);
     }
 

@@ -95,12 +95,39 @@ class TftpTransferTest {
     }
 
     @Test
-    void theClientsTimeoutSetsTheRetransmissionDelay() {
-        TftpTransfer t = TftpTransfer.create(rrq("timeout", "3"), 10, SETTINGS);
-        assertEquals(3 * SEC, t.begin(0).deadlineNanos());
-        Step again = t.onTimeout(3 * SEC);
+    void theClientsTimeoutSetsTheRetransmissionDelayOnceItAnswered() {
+        TftpTransfer t = TftpTransfer.create(rrq("timeout", "3"), 5000, SETTINGS);
+        assertEquals(SEC, t.begin(0).deadlineNanos(), "before its first ACK: the server's timeout");
+        Step again = t.onTimeout(SEC);
         assertEquals(1, again.send().size(), "OACK resent");
-        assertEquals(3 * SEC + 6 * SEC, again.deadlineNanos(), "doubled");
+        assertEquals(SEC + 2 * SEC, again.deadlineNanos(), "doubled");
+        Step first = ack(t, 0, 2 * SEC);
+        assertEquals(2 * SEC + 3 * SEC, first.deadlineNanos(), "after it: the 3 s it asked for");
+        assertEquals(5 * SEC + 6 * SEC, t.onTimeout(5 * SEC).deadlineNanos(), "doubled from there");
+    }
+
+    @Test
+    void aClientThatNeverAnswersFreesItsTransferWithinTheServersBoundWhateverTimeoutItAsked() {
+        for (String[] options : new String[][] {{}, {"timeout", "255"}, {"timeout", "255", "tsize", "0", "blksize", "1468"}}) {
+            TftpTransfer t = TftpTransfer.create(rrq(options), 1 << 20, SETTINGS);
+            Step s = t.begin(0);
+            int steps = 0;
+            while (!s.state().finished()) {
+                s = t.onTimeout(s.deadlineNanos());
+                assertTrue(++steps <= SETTINGS.maxRetries() + 1, "bounded resends");
+            }
+            assertEquals(State.FAILED, s.state());
+            assertTrue(t.failure().contains("after 5 retransmissions"), t.failure());
+        }
+        // The bound: 1 + 2 + 4 + 8 + 8 + 8 s of silence with the 1 s base.
+        TftpTransfer t = TftpTransfer.create(rrq("timeout", "255"), 1 << 20, SETTINGS);
+        Step s = t.begin(0);
+        long at = 0;
+        while (!s.state().finished()) {
+            at = s.deadlineNanos();
+            s = t.onTimeout(at);
+        }
+        assertEquals(31 * SEC, at);
     }
 
     @Test

@@ -15,9 +15,10 @@ import java.util.Objects;
  * @param tftp the TFTP server
  * @param dhcp the DHCP responder
  * @param session re-imaging sessions
+ * @param nodes bounds on the inventory's discovered nodes
  */
 public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, BootConfig boot, DnsConfig dns, TftpConfig tftp,
-    DhcpConfig dhcp, SessionConfig session) {
+    DhcpConfig dhcp, SessionConfig session, NodesConfig nodes) {
   public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/clonecast");
 
   public ServeConfig {
@@ -29,6 +30,7 @@ public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, 
     Objects.requireNonNull(tftp, "tftp");
     Objects.requireNonNull(dhcp, "dhcp");
     Objects.requireNonNull(session, "session");
+    Objects.requireNonNull(nodes, "nodes");
   }
 
   /**
@@ -49,7 +51,8 @@ public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, 
         DnsConfig.from(f, dhcp.mode() == DhcpConfig.Mode.FULL),
         TftpConfig.from(f, stateDir),
         dhcp,
-        SessionConfig.from(f));
+        SessionConfig.from(f),
+        NodesConfig.from(f));
     f.requireAllUsed();
     return c;
   }

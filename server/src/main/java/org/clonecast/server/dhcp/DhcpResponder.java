@@ -174,6 +174,13 @@ public final class DhcpResponder {
       if (type.get() != DhcpMessageType.REQUEST && type.get() != DhcpMessageType.INFORM || !bootClient) {
         return Result.ignore("port " + PXE_PORT + " serves only REQUESTs of network-boot clients");
       }
+      if (Ipv4.toInt(p.ciaddr()) != 0 && !p.ciaddr().equals(from.getAddress())) {
+        // Every real client sends this request from its own address (EDK2 from ciaddr:4011, iPXE
+        // from ciaddr:68), also across routers. One naming another host's ciaddr would make us
+        // send that host an ACK it never asked for and record its address for this MAC.
+        return Result.ignore("port " + PXE_PORT + " request with ciaddr " + p.ciaddr().getHostAddress() + " from "
+            + from.getAddress().getHostAddress() + ": answered only when ciaddr is the sender's own address");
+      }
       return bootAck(p, mac.get(), from, true);
     }
     if (config.mode() == DhcpConfig.Mode.PROXY) {
@@ -412,7 +419,7 @@ public final class DhcpResponder {
   }
 
   /**
-   * Where a reply goes (RFC 2131 §4.1): the boot-server port answers ciaddr at the sender's port; a relayed request
+   * Where a reply goes (RFC 2131 §4.1): the boot-server port answers the sender; a relayed request
    * goes to the relay's server port; a renewal (ciaddr set) to the client's address; everything
    * else is broadcast. Deliberate deviation: RFC 2131 says a client without the broadcast flag
    * SHOULD get its OFFER/ACK unicast to chaddr and yiaddr, which needs raw sockets or ARP-table
@@ -421,8 +428,11 @@ public final class DhcpResponder {
    */
   InetSocketAddress destination(DhcpPacket p, DhcpMessageType type, boolean bootPort, InetSocketAddress from) {
     if (bootPort) {
-      // PXE 2.1 §2.2.5: the ACK goes to ciaddr at the port the request came from (EDK2: 4011, iPXE: 68).
-      return Ipv4.toInt(p.ciaddr()) == 0 ? from : new InetSocketAddress(p.ciaddr(), from.getPort());
+      // PXE 2.1 §2.2.5: the ACK goes to ciaddr at the port the request came from (EDK2: 4011, iPXE:
+      // 68). We send it to the source address and port themselves: the same place for every real
+      // client, since handle() takes only requests whose ciaddr is empty or the source address, so
+      // the answer never goes to a host that did not ask.
+      return from;
     }
     if (Ipv4.toInt(p.giaddr()) != 0) {
       return new InetSocketAddress(p.giaddr(), config.port() == 0 ? SERVER_PORT : config.port());

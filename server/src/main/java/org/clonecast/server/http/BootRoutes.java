@@ -1,15 +1,16 @@
 package org.clonecast.server.http;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.Optional;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.limit.RateLimiter;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeStore;
@@ -19,6 +20,11 @@ import org.clonecast.server.store.NodeStore;
  * {@code /boot/files/<name>} (iPXE binaries, for UEFI HTTP boot) and {@code /bootenv/<name>}
  * (the netboot environment's kernel and initramfs). File names are one path segment from a fixed
  * alphabet, so no request reaches outside its directory.
+ *
+ * <p>Nothing here is authenticated: anyone on the segment can ask for any MAC's script. So a
+ * script request never moves a node's address or DNS name ({@link NodeStore#recordBootScript}),
+ * and it leaves a trace (a discovered node, "last seen", an event) only as often as the {@code
+ * seen} rate limit allows per client address and in all; beyond that the script is still served.
  */
 public final class BootRoutes {
   private static final Pattern SCRIPT = Pattern.compile("/boot/([0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5})\\.ipxe");
@@ -30,19 +36,22 @@ public final class BootRoutes {
   private final Path ipxeDir;
   private final Path bootenvDir;
   private final Supplier<String> baseUrl;
+  private final RateLimiter<InetAddress> seen;
 
   /**
    * @param baseUrl this server as nodes reach it, e.g. http://10.77.0.1:8080
    * @param bootenvDir the directory with vmlinuz and initramfs.zst of the current netboot environment
+   * @param seen how often a client's script requests are recorded
    */
   public BootRoutes(BootPolicy policy, NodeStore nodes, EventLog events, Path ipxeDir, Path bootenvDir,
-      Supplier<String> baseUrl) {
+      Supplier<String> baseUrl, RateLimiter<InetAddress> seen) {
     this.policy = policy;
     this.nodes = nodes;
     this.events = events;
     this.ipxeDir = ipxeDir;
     this.bootenvDir = bootenvDir;
     this.baseUrl = baseUrl;
+    this.seen = seen;
   }
 
   /** Adds the routes. */
@@ -59,12 +68,17 @@ public final class BootRoutes {
       return Reply.error(HttpResponseStatus.NOT_FOUND, "want /boot/<mac>.ipxe, e.g. /boot/52:54:00:12:34:56.ipxe");
     }
     MacAddress mac = MacAddress.parse(m.group(1).replace('-', ':'));
-    nodes.recordSeen(mac, Optional.empty(), Optional.of(r.remote().getAddress().getHostAddress()));
+    boolean record = seen.tryAcquire(r.remote().getAddress());
+    if (record) {
+      nodes.recordBootScript(mac);
+    }
     boolean ready = Files.isRegularFile(bootenvDir.resolve("vmlinuz")) && Files.isRegularFile(bootenvDir.resolve("initramfs.zst"));
     String script = policy.ipxeScript(mac, baseUrl.get(), ready);
     BootAction action = policy.actionFor(mac);
-    events.node("http", mac.toString(), "iPXE script: " + (!action.netboots() ? "boot local disk"
-        : ready ? "netboot to " + action.purpose() : "boot local disk (no netboot environment: run clonecast bootenv build)"));
+    if (record) {
+      events.node("http", mac.toString(), "iPXE script: " + (!action.netboots() ? "boot local disk"
+          : ready ? "netboot to " + action.purpose() : "boot local disk (no netboot environment: run clonecast bootenv build)"));
+    }
     return new Reply.Bytes(HttpResponseStatus.OK, "text/plain; charset=utf-8",
         script.getBytes(java.nio.charset.StandardCharsets.UTF_8), Map.of());
   }

@@ -14,6 +14,7 @@ import io.netty.util.concurrent.EventExecutorGroup;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +37,7 @@ public final class HttpServer implements AutoCloseable {
   private final List<Channel> channels = new ArrayList<>();
   private final EventExecutorGroup blocking;
   private final HttpStats stats = new HttpStats();
+  private final ConnectionGuard guard;
   private int port;
 
   /**
@@ -46,6 +48,23 @@ public final class HttpServer implements AutoCloseable {
   @FunctionalInterface
   public interface BodyLimit {
     long maxBody(String path, InetSocketAddress remote);
+  }
+
+  /**
+   * Bounds on connections (docs/security.md, "Bounded resources"); see {@link ConnectionGuard}.
+   *
+   * @param idleTimeout a connection on which no byte moved either way this long is closed
+   * @param max connections open at once (those to the loopback listener may exceed it)
+   * @param maxPerClient connections open at once from one address
+   */
+  public record Limits(Duration idleTimeout, int max, int maxPerClient) {
+    public Limits {
+      Objects.requireNonNull(idleTimeout, "idleTimeout");
+      if (idleTimeout.isNegative() || idleTimeout.isZero() || max < 1 || maxPerClient < 1) {
+        throw new IllegalArgumentException("limits must be positive: idle " + idleTimeout + ", max " + max
+            + ", per client " + maxPerClient);
+      }
+    }
   }
 
   /** Routes by path prefix, and which of them are API routes. */
@@ -98,8 +117,9 @@ public final class HttpServer implements AutoCloseable {
     }
   }
 
-  private HttpServer(EventExecutorGroup blocking) {
+  private HttpServer(EventExecutorGroup blocking, Limits limits) {
     this.blocking = blocking;
+    this.guard = new ConnectionGuard(limits, stats);
   }
 
   /**
@@ -108,10 +128,11 @@ public final class HttpServer implements AutoCloseable {
    * @param address the provisioning address (nodes), or null for loopback only
    * @param port the port on both (0 picks a free one, the same on both)
    * @param apiRemote whether API routes answer on {@code address} too
+   * @param limits connection caps and idle timeout, shared by both listeners
    */
   public static HttpServer start(EventLoopGroup group, Inet4Address address, int port, boolean apiRemote,
-      ApiToken token, Routes routes) throws InterruptedException {
-    HttpServer s = new HttpServer(new DefaultEventExecutorGroup(4, r -> new Thread(r, "http-work")));
+      ApiToken token, Routes routes, Limits limits) throws InterruptedException {
+    HttpServer s = new HttpServer(new DefaultEventExecutorGroup(4, r -> new Thread(r, "http-work")), limits);
     try {
       InetAddress loopback = InetAddress.getLoopbackAddress();
       Channel lo = s.bind(group, new InetSocketAddress(loopback, port), true, token, routes, apiRemote);
@@ -135,6 +156,9 @@ public final class HttpServer implements AutoCloseable {
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
+            if (!guard.admit(ch, local)) {
+              return;
+            }
             ch.pipeline()
                 .addLast(new HttpServerCodec())
                 .addLast(new BodyLimitHandler(routes))
@@ -156,6 +180,11 @@ public final class HttpServer implements AutoCloseable {
 
   public HttpStats stats() {
     return stats;
+  }
+
+  /** Connections open now. */
+  public int openConnections() {
+    return guard.open();
   }
 
   @Override

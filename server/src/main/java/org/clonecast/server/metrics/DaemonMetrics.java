@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntSupplier;
 import org.clonecast.server.boot.RouterAdvertiser;
 import java.time.Clock;
 import org.clonecast.protocol.dhcp.DhcpMessageType;
@@ -26,11 +27,19 @@ import org.clonecast.server.tftp.TftpStats;
 public final class DaemonMetrics {
   private DaemonMetrics() {}
 
-  public static void http(Metrics m, HttpStats s) {
+  /** @param open connections open now */
+  public static void http(Metrics m, HttpStats s, IntSupplier open) {
     m.counter("clonecast_http_requests_total", "HTTP requests served (nodes, API, dashboard).", s.requests::sum)
         .counter("clonecast_http_client_errors_total", "HTTP requests answered 4xx.", s.clientErrors::sum)
         .counter("clonecast_http_server_errors_total", "HTTP requests answered 5xx.", s.serverErrors::sum)
-        .counter("clonecast_http_sent_bytes_total", "HTTP response bytes sent.", s.bytesSent::sum);
+        .counter("clonecast_http_sent_bytes_total", "HTTP response bytes sent.", s.bytesSent::sum)
+        .gauge("clonecast_http_connections", "HTTP connections open now.", open::getAsInt)
+        .family("clonecast_http_connections_refused_total", "counter",
+            "HTTP connections refused at accept, by the limit reached.", () -> List.of(
+                Metrics.Sample.of("limit", "max_connections", s.refusedFull.sum()),
+                Metrics.Sample.of("limit", "per_client", s.refusedClient.sum())))
+        .counter("clonecast_http_idle_closed_total", "HTTP connections closed after http.idle-timeout with no byte moving.",
+            s.idleClosed::sum);
   }
 
   /** Nodes in the inventory by state (read from the store at scrape time). */
@@ -141,7 +150,8 @@ public final class DaemonMetrics {
             Metrics.Sample.of("result", "failed", s.transfersFailed.sum()),
             Metrics.Sample.of("result", "size_probe", s.probes.sum()),
             Metrics.Sample.of("result", "refused", s.refused.sum()),
-            Metrics.Sample.of("result", "busy", s.busy.sum())))
+            Metrics.Sample.of("result", "busy", s.busy.sum()),
+            Metrics.Sample.of("result", "busy_client", s.busyClient.sum())))
         .counter("clonecast_tftp_sent_bytes_total", "File bytes sent by TFTP.", s.bytesSent::sum);
   }
 }

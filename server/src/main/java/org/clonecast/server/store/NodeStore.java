@@ -20,7 +20,9 @@ import org.slf4j.LoggerFactory;
  * The node inventory: enrolled machines with their names, groups and boot actions, and machines
  * DHCP has seen that nobody enrolled. A MAC seen for the first time is recorded as
  * {@link NodeState#DISCOVERED} with {@link BootAction#LOCAL}: nothing destructive happens to a
- * machine nobody enrolled.
+ * machine nobody enrolled. At most {@code maxDiscovered} discovered nodes are kept: a new one
+ * takes the place of the one seen least recently, so forged requests for random MACs cannot grow
+ * the inventory (or the dashboard) without bound.
  *
  * <p>Every write is reported to the {@linkplain #listen listeners} (cluster DNS follows names and
  * addresses this way).
@@ -35,8 +37,12 @@ public final class NodeStore {
   private static final String COLUMNS =
       "mac, name, grp, action, state, detail, arch, ip, first_seen, last_seen, reserved_ip, target_disk, ssh_host_key";
 
+  /** Discovered nodes kept by default (config nodes.max-discovered). */
+  public static final int DEFAULT_MAX_DISCOVERED = 1024;
+
   private final Database db;
   private final Clock clock;
+  private final int maxDiscovered;
   private final List<Consumer<NodeChange>> listeners = new CopyOnWriteArrayList<>();
 
   /**
@@ -53,8 +59,17 @@ public final class NodeStore {
   }
 
   public NodeStore(Database db, Clock clock) {
+    this(db, clock, DEFAULT_MAX_DISCOVERED);
+  }
+
+  /** @param maxDiscovered discovered (not enrolled) nodes kept, at least 1 */
+  public NodeStore(Database db, Clock clock, int maxDiscovered) {
+    if (maxDiscovered < 1) {
+      throw new IllegalArgumentException("maxDiscovered " + maxDiscovered + " < 1");
+    }
     this.db = Objects.requireNonNull(db);
     this.clock = Objects.requireNonNull(clock);
+    this.maxDiscovered = maxDiscovered;
   }
 
   /**
@@ -222,10 +237,12 @@ public final class NodeStore {
    * @return the node after the update
    */
   public Node recordSeen(MacAddress mac, Optional<String> arch, Optional<String> ip) {
-    return notify(db.write(c -> {
+    List<NodeChange> changes = db.write(c -> {
       long now = clock.millis();
       Optional<Node> before = find(c, mac);
+      List<NodeChange> out = new ArrayList<>();
       if (before.isEmpty()) {
+        out.addAll(makeRoomForDiscovered(c));
         update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL, NULL)",
             mac.toString(), BootAction.LOCAL.id(), NodeState.DISCOVERED.id(),
             arch.orElse(null), ip.orElse(null), now, now);
@@ -233,8 +250,55 @@ public final class NodeStore {
         update(c, "UPDATE nodes SET arch = COALESCE(?, arch), ip = COALESCE(?, ip), last_seen = ? WHERE mac = ?",
             arch.orElse(null), ip.orElse(null), now, mac.toString());
       }
-      return new NodeChange(before, find(c, mac));
-    })).orElseThrow();
+      out.add(new NodeChange(before, find(c, mac)));
+      return out;
+    });
+    changes.forEach(this::notify);
+    return changes.get(changes.size() - 1).after().orElseThrow();
+  }
+
+  /**
+   * Notes that {@code mac} fetched its iPXE script, a request anyone on the segment can make with
+   * any MAC: it never changes a node's address (only DHCP and the node's own agent do; the cluster
+   * DNS follows that address), only when it was last seen. A MAC never seen before is recorded as
+   * discovered, without an address.
+   *
+   * @return the node after the update
+   */
+  public Node recordBootScript(MacAddress mac) {
+    return recordSeen(mac, Optional.empty(), Optional.empty());
+  }
+
+  /** Discovered nodes beyond {@code maxDiscovered - 1}, least recently seen first, removed. */
+  private List<NodeChange> makeRoomForDiscovered(Connection c) throws SQLException {
+    List<NodeChange> out = new ArrayList<>();
+    int count;
+    try (PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM nodes WHERE state = ?")) {
+      ps.setString(1, NodeState.DISCOVERED.id());
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        count = rs.getInt(1);
+      }
+    }
+    if (count < maxDiscovered) {
+      return out;
+    }
+    List<Node> oldest;
+    try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE state = ?"
+        + " ORDER BY last_seen, first_seen, mac LIMIT ?")) {
+      ps.setString(1, NodeState.DISCOVERED.id());
+      ps.setInt(2, count - maxDiscovered + 1);
+      oldest = rows(ps);
+    }
+    for (Node n : oldest) {
+      update(c, "DELETE FROM nodes WHERE mac = ?", n.mac().toString());
+      out.add(new NodeChange(Optional.of(n), Optional.empty()));
+    }
+    if (!oldest.isEmpty()) {
+      LOG.debug("store: {} discovered node(s) forgotten to stay within {} (oldest {})", oldest.size(), maxDiscovered,
+          oldest.get(0).mac());
+    }
+    return out;
   }
 
   /**

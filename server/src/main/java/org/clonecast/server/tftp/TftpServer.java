@@ -29,6 +29,7 @@ import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.protocol.tftp.TftpWriteRequest;
 import org.clonecast.protocol.wire.ByteBufs;
 import org.clonecast.protocol.wire.MalformedPacketException;
+import org.clonecast.server.limit.Slots;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,8 +37,10 @@ import org.slf4j.LoggerFactory;
  * Read-only TFTP server (RFC 1350, 2347-2349, 7440; docs/tftp.md). Requests arrive on {@code
  * port} of one address; each accepted read gets its own channel on an ephemeral port of the same
  * address (its TID, RFC 1350 §4), run by a {@link TftpSession} on that channel's event loop. At
- * most {@code maxTransfers} run at once; beyond that a request gets ERROR 0 "busy" from the
- * request port. Answers that refuse a request (missing file, outside the root, WRQ, mode) come
+ * most {@code maxTransfers} run at once, and at most {@code maxPerClient} for one client address
+ * (so one host flooding requests never takes the whole table); beyond either a request gets ERROR
+ * 0 "busy" from the request port. A transfer nobody answers ends, and frees its slot, after the
+ * server's retransmission bound (see {@link TftpTransfer}). Answers that refuse a request (missing file, outside the root, WRQ, mode) come
  * from a fresh port too, as tftp-hpa and dnsmasq send them. The same client port asking again
  * while its transfer runs is a retransmitted request and is ignored.
  *
@@ -53,13 +56,17 @@ public final class TftpServer implements AutoCloseable {
    * @param root the directory served
    * @param transfer negotiation limits and retransmission policy of every transfer
    * @param maxTransfers transfer channels at once (refusals count while their port is open)
+   * @param maxPerClient transfer channels at once for one client address
    */
-  public record Settings(int port, Path root, TftpTransfer.Settings transfer, int maxTransfers) {
+  public record Settings(int port, Path root, TftpTransfer.Settings transfer, int maxTransfers, int maxPerClient) {
     public Settings {
       Objects.requireNonNull(root, "root");
       Objects.requireNonNull(transfer, "transfer");
       if (maxTransfers < 1) {
         throw new IllegalArgumentException("maxTransfers " + maxTransfers + " < 1");
+      }
+      if (maxPerClient < 1) {
+        throw new IllegalArgumentException("maxPerClient " + maxPerClient + " < 1");
       }
     }
   }
@@ -69,7 +76,7 @@ public final class TftpServer implements AutoCloseable {
   private final Settings settings;
   private final TftpRoot root;
   private final TftpStats stats = new TftpStats();
-  private final AtomicInteger open = new AtomicInteger();
+  private final Slots<InetAddress> slots;
   private final Map<InetSocketAddress, TftpSession> transfers = new ConcurrentHashMap<>();
   private final WarnLimiter warn = new WarnLimiter();
   private Channel listener;
@@ -79,6 +86,7 @@ public final class TftpServer implements AutoCloseable {
     this.address = address;
     this.settings = settings;
     this.root = root;
+    this.slots = new Slots<>(settings.maxTransfers(), settings.maxPerClient());
   }
 
   /**
@@ -92,9 +100,9 @@ public final class TftpServer implements AutoCloseable {
     s.listener = new Bootstrap().group(group).channel(Transport.datagram())
         .handler(s.new RequestHandler())
         .bind(new InetSocketAddress(address, settings.port())).sync().channel();
-    LOG.info("tftp: serving {} on {}:{} (blksize up to {}, windowsize up to {}, {} transfers at once)",
+    LOG.info("tftp: serving {} on {}:{} (blksize up to {}, windowsize up to {}, {} transfers at once, {} per client)",
         s.root.path(), address.getHostAddress(), s.port(), settings.transfer().maxBlksize(),
-        settings.transfer().maxWindowsize(), settings.maxTransfers());
+        settings.transfer().maxWindowsize(), settings.maxTransfers(), settings.maxPerClient());
     return s;
   }
 
@@ -109,7 +117,12 @@ public final class TftpServer implements AutoCloseable {
 
   /** @return transfer and refusal channels open now */
   public int activeTransfers() {
-    return open.get();
+    return slots.held();
+  }
+
+  /** @return transfer and refusal channels open now for one client address */
+  public int activeTransfers(InetAddress client) {
+    return slots.held(client);
   }
 
   @Override
@@ -154,19 +167,31 @@ public final class TftpServer implements AutoCloseable {
         refuse(client, rrq.filename(), refusal.get());
         return;
       }
-      if (!reserve()) {
-        stats.busy.increment();
-        send(ctx.channel(), client, new TftpError(Tftp.ERR_NOT_DEFINED,
-            "server busy: " + settings.maxTransfers() + " transfers running; try again"));
-        warn.warn("tftp: busy, refused " + rrq.filename() + " from " + client + " (" + settings.maxTransfers()
-            + " transfers running; raise tftp.max-transfers?)", null);
-        return;
+      switch (slots.take(client.getAddress())) {
+        case FULL -> {
+          stats.busy.increment();
+          send(ctx.channel(), client, new TftpError(Tftp.ERR_NOT_DEFINED,
+              "server busy: " + settings.maxTransfers() + " transfers running; try again"));
+          warn.warn("tftp: busy, refused " + rrq.filename() + " from " + client + " (" + settings.maxTransfers()
+              + " transfers running; raise tftp.max-transfers?)", null);
+          return;
+        }
+        case CLIENT_FULL -> {
+          stats.busyClient.increment();
+          send(ctx.channel(), client, new TftpError(Tftp.ERR_NOT_DEFINED,
+              "server busy: " + settings.maxPerClient() + " transfers running for " + client.getAddress().getHostAddress()
+                  + "; try again when one ends"));
+          LOG.debug("tftp: {} from {} refused: {} transfers running for that address", rrq.filename(), client,
+              settings.maxPerClient());
+          return;
+        }
+        case TAKEN -> { }
       }
       TftpRoot.Lookup lookup = root.open(rrq.filename());
       if (lookup instanceof TftpRoot.Found f) {
         startTransfer(client, rrq, f);
       } else {
-        release();
+        slots.release(client.getAddress());
         refuse(client, rrq.filename(), ((TftpRoot.Refused) lookup).error());
       }
     }
@@ -193,22 +218,6 @@ public final class TftpServer implements AutoCloseable {
     }
   }
 
-  private boolean reserve() {
-    while (true) {
-      int n = open.get();
-      if (n >= settings.maxTransfers()) {
-        return false;
-      }
-      if (open.compareAndSet(n, n + 1)) {
-        return true;
-      }
-    }
-  }
-
-  private void release() {
-    open.decrementAndGet();
-  }
-
   private void startTransfer(InetSocketAddress client, TftpReadRequest rrq, TftpRoot.Found file) {
     TftpTransfer machine = TftpTransfer.create(rrq, file.size(), settings.transfer());
     TftpSession session = new TftpSession(client, rrq, file.channel(), machine, stats, warn, transfers);
@@ -222,7 +231,7 @@ public final class TftpServer implements AutoCloseable {
     transfers.put(client, session);
     ch.closeFuture().addListener(f -> {
       transfers.remove(client, session);
-      release();
+      slots.release(client.getAddress());
     });
     bound.addListener((ChannelFutureListener) f -> {
       if (!f.isSuccess()) {
@@ -238,14 +247,14 @@ public final class TftpServer implements AutoCloseable {
   private void refuse(InetSocketAddress client, String file, TftpError error) {
     stats.refused.increment();
     LOG.info("tftp: refused {} to {}: ERROR {} {}", file, client, error.code(), error.message());
-    if (!reserve()) {
+    if (slots.take(client.getAddress()) != Slots.Result.TAKEN) {
       stats.busy.increment();
       return;
     }
     new Bootstrap().group(group).channel(Transport.datagram()).handler(new ChannelInboundHandlerAdapter())
         .bind(new InetSocketAddress(address, 0))
         .addListener((ChannelFutureListener) f -> {
-          f.channel().closeFuture().addListener(c -> release());
+          f.channel().closeFuture().addListener(c -> slots.release(client.getAddress()));
           if (f.isSuccess()) {
             send(f.channel(), client, error).addListener(ChannelFutureListener.CLOSE);
           } else {

@@ -24,8 +24,10 @@ public final class TftpStats {
   public final LongAdder probes = new LongAdder();
   /** Requests answered with an ERROR (missing file, outside the root, WRQ, mode). */
   public final LongAdder refused = new LongAdder();
-  /** Requests refused because max-transfers were running. */
+  /** Requests refused because max-transfers were running (or, for refusals, no slot was free). */
   public final LongAdder busy = new LongAdder();
+  /** Requests refused because max-transfers-per-client were running for the requester's address. */
+  public final LongAdder busyClient = new LongAdder();
   /** DATA payload bytes sent, retransmissions included. */
   public final LongAdder bytesSent = new LongAdder();
 }

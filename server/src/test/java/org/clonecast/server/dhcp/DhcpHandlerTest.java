@@ -301,6 +301,34 @@ class DhcpHandlerTest {
     assertNull(exchange(ch, plain(DhcpMessageType.REQUEST, MAC).ciaddr(Ipv4.parse("10.77.0.50")).build(), from));
   }
 
+  /**
+   * A 4011 request naming another host's ciaddr (a rogue making us ACK its victim) gets no reply
+   * at all and moves nothing; iPXE's (from ciaddr:68) and a request without ciaddr are answered
+   * at their source.
+   */
+  @Test
+  void bootServerPortAnswersOnlyTheRequestersOwnAddress() {
+    EmbeddedChannel ch = channel(responder(DhcpConfig.Mode.PROXY), true);
+    nodes.enroll(MAC, "node01", Optional.empty());
+    InetSocketAddress victim = new InetSocketAddress(Ipv4.parse("10.77.0.50"), PXE_PORT);
+    InetSocketAddress rogue = new InetSocketAddress(Ipv4.parse("10.77.0.66"), PXE_PORT);
+    long ignored = stats.ignored();
+    assertNull(exchange(ch, pxe(DhcpMessageType.REQUEST, 7).ciaddr((Inet4Address) victim.getAddress()).build(), rogue),
+        "no ACK towards 10.77.0.50 for a request from 10.77.0.66");
+    assertEquals(ignored + 1, stats.ignored(), "counted");
+    assertEquals(Optional.empty(), nodes.find(MAC).orElseThrow().ip(), "the node's address is not moved");
+
+    var ok = exchange(ch, pxe(DhcpMessageType.REQUEST, 7).ciaddr((Inet4Address) victim.getAddress()).build(), victim);
+    assertEquals(victim, ok.getValue());
+    assertEquals(Optional.of("10.77.0.50"), nodes.find(MAC).orElseThrow().ip());
+    InetSocketAddress ipxe = new InetSocketAddress(Ipv4.parse("10.77.0.51"), CLIENT_PORT);
+    assertEquals(ipxe, exchange(ch, ipxe(DhcpMessageType.REQUEST).ciaddr((Inet4Address) ipxe.getAddress()).build(), ipxe).getValue(),
+        "iPXE asks from ciaddr:68 and hears back there");
+    assertEquals(rogue, exchange(ch, pxe(DhcpMessageType.REQUEST, 7).build(), rogue).getValue(),
+        "no ciaddr: the answer goes back to the sender");
+    assertEquals(Optional.of("10.77.0.51"), nodes.find(MAC).orElseThrow().ip(), "a request without ciaddr records nothing");
+  }
+
   @Test
   void httpBootGetsAUrlInOption67AndHttpClient() {
     EmbeddedChannel ch = channel(responder(DhcpConfig.Mode.FULL), false);

@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -99,7 +100,8 @@ class CaptureRoutesTest {
     group = org.clonecast.common.net.Transport.group(1, "capture-test");
     ApiToken t = ApiToken.loadOrCreate(dir.resolve("state"));
     token = Files.readString(dir.resolve("state").resolve(ApiToken.FILE_NAME)).trim();
-    server = HttpServer.start(group, (Inet4Address) InetAddress.getByName(NODE), 0, false, t, routes);
+    server = HttpServer.start(group, (Inet4Address) InetAddress.getByName(NODE), 0, false, t, routes,
+        new HttpServer.Limits(Duration.ofSeconds(60), 4096, 64));
   }
 
   @AfterEach

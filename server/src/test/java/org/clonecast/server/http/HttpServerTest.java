@@ -14,9 +14,15 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.limit.RateLimiter;
+import org.clonecast.server.store.Node;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeStore;
@@ -36,19 +42,22 @@ class HttpServerTest {
   NodeStore nodes;
   EventLog events;
   final HttpClient client = HttpClient.newHttpClient();
+  final AtomicLong nanos = new AtomicLong();
+  /** Ten script requests a minute per address recorded, a burst of ten. */
+  final RateLimiter<InetAddress> seen = new RateLimiter<>(new RateLimiter.Limits(10 / 60.0, 10, 100, 100, 16), nanos::get);
 
   @BeforeEach
   void start() throws Exception {
     db = Database.open(dir);
-    nodes = new NodeStore(db, Clock.systemUTC());
+    nodes = new NodeStore(db, Clock.systemUTC(), 8);
     events = new EventLog(db, Clock.systemUTC());
     Path ipxe = Files.createDirectories(dir.resolve("ipxe"));
     file = new byte[100_000];
     Arrays.fill(file, 50_000, 100_000, (byte) 7);
     Files.write(ipxe.resolve("ipxe.efi"), file);
     HttpServer.Routes routes = new HttpServer.Routes();
-    new BootRoutes(new BootPolicy(nodes, ""), nodes, events, ipxe, dir.resolve("bootenv"), () -> "http://127.0.0.2:1")
-        .register(routes);
+    new BootRoutes(new BootPolicy(nodes, ""), nodes, events, ipxe, dir.resolve("bootenv"), () -> "http://127.0.0.2:1",
+        seen).register(routes);
     Inet4Address self = org.clonecast.protocol.wire.Ipv4.parse("10.77.0.1");
     new NodeRoutes(nodes, events, ip -> org.clonecast.server.dhcp.DhcpResponder.reservationProblem(
         org.clonecast.server.config.DhcpConfig.defaults(), self, 24, ip)).register(routes);
@@ -56,7 +65,8 @@ class HttpServerTest {
     group = Transport.group(1, "http-test");
     ApiToken t = ApiToken.loadOrCreate(dir);
     token = Files.readString(dir.resolve(ApiToken.FILE_NAME)).trim();
-    server = HttpServer.start(group, (Inet4Address) InetAddress.getByName("127.0.0.2"), 0, false, t, routes);
+    server = HttpServer.start(group, (Inet4Address) InetAddress.getByName("127.0.0.2"), 0, false, t, routes,
+        new HttpServer.Limits(Duration.ofSeconds(60), 4096, 64));
   }
 
   @AfterEach
@@ -145,6 +155,36 @@ class HttpServerTest {
     HttpResponse<String> after = send("127.0.0.2", "GET", "/boot/52:54:00:00:00:05.ipxe", null, null);
     assertTrue(after.body().contains("/bootenv/vmlinuz") && after.body().contains("clonecast.mac=52:54:00:00:00:05"), after.body());
     assertEquals("kernel", send("127.0.0.2", "GET", "/bootenv/vmlinuz", null, null).body());
+  }
+
+  /**
+   * 30 unauthenticated script requests for random MACs: all answered, but only the first ten (the
+   * address's burst) recorded, at most 8 discovered nodes kept, and node01's address untouched by
+   * a request for its own MAC.
+   */
+  @Test
+  void scriptRequestsForRandomMacsLeaveABoundedTraceAndNeverMoveANode() throws Exception {
+    MacAddress node01 = MacAddress.parse("52:54:00:00:00:21");
+    nodes.enroll(node01, "node01", Optional.empty());
+    nodes.recordSeen(node01, Optional.empty(), Optional.of("10.77.0.21")); // its DHCP lease
+    long before = events.recent(1000).size();
+    java.util.Random rnd = new java.util.Random(13);
+    for (int i = 0; i < 30; i++) {
+      String mac = String.format("02:%02x:%02x:%02x:%02x:%02x", rnd.nextInt(256), rnd.nextInt(256), rnd.nextInt(256),
+          rnd.nextInt(256), rnd.nextInt(256));
+      HttpResponse<String> r = send("127.0.0.2", "GET", "/boot/" + mac + ".ipxe", null, null);
+      assertEquals(200, r.statusCode());
+      assertTrue(r.body().contains("booting the local disk"), r.body());
+    }
+    assertEquals(8, nodes.list().stream().filter(n -> !n.enrolled()).count(), "capped");
+    assertEquals(10, events.recent(1000).size() - before, "one event per recorded request only");
+    assertEquals(20, seen.refused());
+
+    nanos.addAndGet(60_000_000_000L); // a minute later the address may leave ten traces again
+    assertEquals(200, send("127.0.0.2", "GET", "/boot/" + node01 + ".ipxe", null, null).statusCode());
+    Node n = nodes.find(node01).orElseThrow();
+    assertEquals(Optional.of("10.77.0.21"), n.ip(), "a script request from 127.0.0.1 does not move node01");
+    assertTrue(events.recent(1).get(0).toString().contains(node01.toString()), "recorded, not moved");
   }
 
   @Test

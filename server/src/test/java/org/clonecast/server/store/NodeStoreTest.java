@@ -44,6 +44,44 @@ class NodeStoreTest {
     assertEquals(Optional.of("10.0.0.5"), n.ip());
   }
 
+  /** Forged requests for random MACs: the discovered nodes stay capped, the least recently seen go first, enrolled ones stay. */
+  @Test
+  void discoveredNodesAreCappedAndTheLeastRecentlySeenForgotten() {
+    long[] now = {1000};
+    Clock moving = new Clock() {
+      @Override public java.time.ZoneId getZone() { return ZoneOffset.UTC; }
+      @Override public Clock withZone(java.time.ZoneId zone) { return this; }
+      @Override public Instant instant() { return Instant.ofEpochMilli(now[0]); }
+    };
+    NodeStore capped = new NodeStore(db, moving, 3);
+    capped.enroll(A, "node01", Optional.empty());
+    List<NodeStore.NodeChange> heard = new java.util.ArrayList<>();
+    capped.listen(heard::add);
+    for (int i = 1; i <= 10; i++) {
+      now[0] += 1000;
+      capped.recordBootScript(MacAddress.parse(String.format("02:00:00:00:00:%02x", i)));
+      if (i == 8) {
+        now[0] += 1000;
+        capped.recordBootScript(MacAddress.parse("02:00:00:00:00:08")); // seen again: the newest
+      }
+    }
+    List<Node> discovered = capped.list().stream().filter(n -> !n.enrolled()).toList();
+    assertEquals(List.of("02:00:00:00:00:08", "02:00:00:00:00:09", "02:00:00:00:00:0a"),
+        discovered.stream().map(n -> n.mac().toString()).sorted().toList());
+    assertTrue(capped.find(A).orElseThrow().enrolled(), "an enrolled node is never forgotten");
+    assertEquals(7, heard.stream().filter(c -> c.after().isEmpty()).count(), "each removal told to the listeners");
+    assertThrows(IllegalArgumentException.class, () -> new NodeStore(db, moving, 0));
+  }
+
+  @Test
+  void aBootScriptRequestNeverMovesANodesAddress() {
+    nodes.enroll(A, "node01", Optional.empty());
+    nodes.recordSeen(A, Optional.empty(), Optional.of("10.0.0.5")); // its lease
+    Node n = nodes.recordBootScript(A);
+    assertEquals(Optional.of("10.0.0.5"), n.ip());
+    assertEquals(Optional.empty(), nodes.recordBootScript(B).ip(), "a new MAC is discovered without an address");
+  }
+
   @Test
   void enrollingADiscoveredNodeKeepsItsHistoryAndStaysLocal() {
     nodes.recordSeen(A, Optional.of("efi-x64"), Optional.empty());

@@ -68,8 +68,12 @@ class TftpServerTest {
   }
 
   private TftpServer start(int maxTransfers) throws Exception {
+    return start(maxTransfers, 64, 5);
+  }
+
+  private TftpServer start(int maxTransfers, int maxPerClient, int maxRetries) throws Exception {
     TftpServer s = TftpServer.start(group, InetAddress.getLoopbackAddress(), new TftpServer.Settings(0, root,
-        new TftpTransfer.Settings(1468, 64, Duration.ofSeconds(1), 5), maxTransfers));
+        new TftpTransfer.Settings(1468, 64, Duration.ofSeconds(1), maxRetries), maxTransfers, maxPerClient));
     at = new InetSocketAddress(InetAddress.getLoopbackAddress(), s.port());
     return s;
   }
@@ -223,6 +227,49 @@ class TftpServerTest {
     assertEquals(1, server.stats().busy.sum());
   }
 
+  /**
+   * One address flooding unanswered requests (each from its own port, with the longest timeout it
+   * may ask for) holds at most its share of the table: another host still gets its file, the
+   * flood's extra requests are refused as busy, and its transfers end by the retransmission bound.
+   */
+  @Test
+  void oneFloodingClientTakesOnlyItsShareAndItsSilentTransfersEnd() throws Exception {
+    server.close();
+    server = start(8, 2, 1);
+    InetAddress rogue = InetAddress.getLoopbackAddress();
+    List<TftpTestClient> flood = new ArrayList<>();
+    try {
+      int busy = 0;
+      for (int i = 0; i < 20; i++) {
+        TftpTestClient c = new TftpTestClient(at, new InetSocketAddress(rogue, 0));
+        flood.add(c);
+        TftpPacket p = c.request("big.bin", TftpOptions.of("timeout", "255", "tsize", "0"));
+        if (p instanceof TftpError e) {
+          assertTrue(e.message().contains("busy") && e.message().contains(rogue.getHostAddress()), e.message());
+          busy++;
+        } else {
+          assertTrue(p instanceof TftpOptionAck, p.toString());
+        }
+      }
+      assertEquals(18, busy, "two transfers for that address, the rest refused");
+      assertEquals(18, server.stats().busyClient.sum());
+      assertEquals(0, server.stats().busy.sum(), "the table itself never filled");
+      assertEquals(2, server.activeTransfers(rogue));
+      try (TftpTestClient other = new TftpTestClient(at, new InetSocketAddress(InetAddress.getByName("127.0.0.2"), 0))) {
+        assertArrayEquals(big, TftpTestClient.download(other, "big.bin", TftpOptions.of("blksize", "1468", "windowsize", "8")));
+      }
+      // Never answered: the OACKs are resent once (1 s, then 2 s) and the transfers fail, freeing the slots.
+      await().atMost(WAIT).until(() -> server.activeTransfers() == 0 && server.activeTransfers(rogue) == 0);
+      assertEquals(2, server.stats().transfersFailed.sum());
+      try (TftpTestClient again = new TftpTestClient(at, new InetSocketAddress(rogue, 0))) {
+        assertEquals("default linux\n", new String(TftpTestClient.download(again, "sub/a.cfg", TftpOptions.NONE)),
+            "the address may ask again");
+      }
+    } finally {
+      flood.forEach(TftpTestClient::close);
+    }
+  }
+
   @Test
   void manyTransfersAtOnce() throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(8);
@@ -249,7 +296,7 @@ class TftpServerTest {
   @Test
   void aMissingRootIsAClearError() {
     IOException e = assertThrows(IOException.class, () -> TftpServer.start(group, InetAddress.getLoopbackAddress(),
-        new TftpServer.Settings(0, dir.resolve("nope"), new TftpTransfer.Settings(512, 1, Duration.ofSeconds(1), 1), 1)));
+        new TftpServer.Settings(0, dir.resolve("nope"), new TftpTransfer.Settings(512, 1, Duration.ofSeconds(1), 1), 1, 1)));
     assertTrue(e.getMessage().contains("nope"), e.getMessage());
   }
 

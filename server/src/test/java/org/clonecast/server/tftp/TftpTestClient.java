@@ -41,8 +41,13 @@ public final class TftpTestClient implements AutoCloseable {
   public int acksSent;
 
   public TftpTestClient(InetSocketAddress server) throws IOException {
+    this(server, new InetSocketAddress(0));
+  }
+
+  /** A client bound to {@code local} (e.g. 127.0.0.2:0, to be another host on loopback). */
+  public TftpTestClient(InetSocketAddress server, InetSocketAddress local) throws IOException {
     this.server = server;
-    this.socket = new DatagramSocket(new InetSocketAddress(0));
+    this.socket = new DatagramSocket(local);
     socket.setSoTimeout(5000);
   }
 
