@@ -72,6 +72,15 @@ public sealed interface Filesystem {
   }
 
   /**
+   * Ranges to carry besides the used-block map, where a clone would otherwise keep what its disk
+   * held before: btrfs's superblock mirrors, which recovery tools read and pick by generation.
+   * Ranges past the partition's end are to be cut by the caller.
+   */
+  default List<Range> alsoCarry() {
+    return List.of();
+  }
+
+  /**
    * ext2, ext3 or ext4 (the superblock at byte 1024).
    *
    * @param version 2, 3 (a journal) or 4 (any ext4-only feature)
@@ -283,6 +292,12 @@ public sealed interface Filesystem {
     @Override
     public List<Range> essential() {
       return List.of(new Range(SUPERBLOCK, 4096));
+    }
+
+    /** The mirrors at 64 MiB and 256 GiB (ctree.h, btrfs_sb_offset). */
+    @Override
+    public List<Range> alsoCarry() {
+      return List.of(new Range(64L << 20, 4096), new Range(256L << 30, 4096));
     }
   }
 

@@ -1,0 +1,271 @@
+package org.clonecast.common.disk;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.clonecast.protocol.disk.PartitionTable;
+import org.clonecast.protocol.image.AllocationMap;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * Disks made with the real tools for the capture tests: partitioned with sgdisk, each partition
+ * attached as a loop device at its offset (partition scanning of loop devices is not available
+ * everywhere: not in our CI's VMs), formatted with mkfs, filled through a mount with files whose
+ * every 512-byte unit names itself ("CCLIVE:tag:file:unit;"), and with "deleted" files
+ * ("CCDEAD:") written and removed. Every loop device and mount is undone by {@link #close}.
+ *
+ * <p>Not thread-safe.
+ */
+final class GoldenDisk implements AutoCloseable {
+  static final int UNIT = 512;
+  private static final long MIB = 1L << 20;
+
+  final Path file;
+  private final Map<Integer, String> parts = new TreeMap<>();
+  private final List<String> loops = new ArrayList<>();
+  private final List<Path> mounts = new ArrayList<>();
+
+  private GoldenDisk(Path file) {
+    this.file = file;
+  }
+
+  /** Fails in CI, skips elsewhere, when a tool is missing or the test is not root. */
+  static void require(String... tools) {
+    List<String> missing = new ArrayList<>();
+    for (String t : tools) {
+      if (List.of("/usr/sbin", "/usr/bin", "/sbin", "/bin").stream().noneMatch(d -> Files.isExecutable(Path.of(d, t)))) {
+        missing.add(t);
+      }
+    }
+    String why = !missing.isEmpty() ? String.join(", ", missing) + " not installed (scripts/install-deps.sh installs them)"
+        : !"root".equals(System.getProperty("user.name")) ? "not root: loop devices and mounts need root" : null;
+    if (why != null) {
+      if ("true".equals(System.getenv("CI"))) {
+        fail(why);
+      }
+      Assumptions.abort(why);
+    }
+  }
+
+  /** A sparse disk file of {@code sizeMib}, partitioned by {@code sgdisk ARGS}, attached with its partitions. */
+  static GoldenDisk create(Path dir, long sizeMib, String... sgdisk) throws IOException {
+    Path f = dir.resolve("disk.img");
+    try (RandomAccessFile r = new RandomAccessFile(f.toFile(), "rw")) {
+      r.setLength(sizeMib * MIB);
+    }
+    List<String> cmd = new ArrayList<>(List.of("sgdisk"));
+    cmd.addAll(List.of(sgdisk));
+    cmd.add(f.toString());
+    run(cmd.toArray(String[]::new));
+    return new GoldenDisk(f);
+  }
+
+  /** An existing disk file; its partitions are attached when asked for. */
+  static GoldenDisk attach(Path f) {
+    return new GoldenDisk(f);
+  }
+
+  /** A loop device over the whole disk. */
+  String wholeLoop() {
+    String loop = run("losetup", "--find", "--show", file.toString()).strip();
+    loops.add(loop);
+    return loop;
+  }
+
+  /** A loop device over partition {@code n} (from the disk's partition table), attached once. */
+  String part(int n) throws IOException {
+    String dev = parts.get(n);
+    if (dev == null) {
+      byte[] head = new byte[PartitionTable.HEAD_BYTES];
+      try (RandomAccessFile r = new RandomAccessFile(file.toFile(), "r")) {
+        r.readFully(head);
+      }
+      PartitionTable.Partition p = PartitionTable.parse(head).orElseThrow().partitions().stream().filter(x -> x.number() == n)
+          .findFirst().orElseThrow();
+      dev = run("losetup", "--find", "--show", "--offset", Long.toString(p.offset()), "--sizelimit", Long.toString(p.size()),
+          file.toString()).strip();
+      loops.add(dev);
+      parts.put(n, dev);
+    }
+    return dev;
+  }
+
+  Path mount(int n, Path dir, String... options) throws IOException {
+    Path mp = Files.createDirectories(dir.resolve("mnt" + n + "-" + mounts.size()));
+    List<String> cmd = new ArrayList<>(List.of("mount"));
+    if (options.length > 0) {
+      cmd.addAll(List.of("-o", String.join(",", options)));
+    }
+    cmd.addAll(List.of(part(n), mp.toString()));
+    run(cmd.toArray(String[]::new));
+    mounts.add(mp);
+    return mp;
+  }
+
+  void umount(Path mp) {
+    run("umount", mp.toString());
+    mounts.remove(mp);
+  }
+
+  @Override
+  public void close() {
+    RuntimeException first = null;
+    for (Path mp : List.copyOf(mounts)) {
+      try {
+        umount(mp);
+      } catch (RuntimeException | AssertionError e) {
+        run("umount", "-l", mp.toString());
+      }
+    }
+    for (String loop : loops) {
+      try {
+        run("losetup", "-d", loop);
+      } catch (RuntimeException e) {
+        first = first == null ? e : first;
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  /** The content of live file {@code file} of {@code units} units with {@code tag}. */
+  static byte[] live(String tag, int file, int units) {
+    byte[] b = new byte[units * UNIT];
+    for (int u = 0; u < units; u++) {
+      byte[] h = ("CCLIVE:" + tag + ":" + file + ":" + u + ";").getBytes(StandardCharsets.US_ASCII);
+      System.arraycopy(h, 0, b, u * UNIT, h.length);
+      for (int i = h.length; i < UNIT; i++) {
+        b[u * UNIT + i] = (byte) ('a' + (file * 7 + u * 13 + i) % 26);
+      }
+    }
+    return b;
+  }
+
+  /** Writes {@code files} live files of {@code units} units each under {@code dir}. */
+  static void writeLive(Path dir, String tag, int files, int units) throws IOException {
+    for (int f = 0; f < files; f++) {
+      Files.write(dir.resolve(tag + "-" + f + ".dat"), live(tag, f, units));
+    }
+  }
+
+  /** Checks every live file under {@code dir} against what {@link #writeLive} wrote. */
+  static void checkLive(Path dir, String tag, int files, int units) throws IOException {
+    for (int f = 0; f < files; f++) {
+      assertArrayEquals(live(tag, f, units), Files.readAllBytes(dir.resolve(tag + "-" + f + ".dat")), tag + " file " + f);
+    }
+  }
+
+  /** Writes {@code bytes} of "deleted" units to a file, syncs, and deletes it: its blocks become free but keep the pattern. */
+  static void writeDeleted(Path dir, long bytes) throws IOException {
+    Path f = writeDead(dir, bytes);
+    run("sync", "-f", f.toString());
+    Files.delete(f);
+    run("sync", "-f", dir.toString());
+  }
+
+  /** {@code dir/deleted.dat}: {@code bytes} of units marked "CCDEAD;". */
+  private static Path writeDead(Path dir, long bytes) throws IOException {
+    Path f = dir.resolve("deleted.dat");
+    byte[] unit = new byte[1 << 20];
+    for (int i = 0; i < unit.length; i += UNIT) {
+      System.arraycopy("CCDEAD;".getBytes(StandardCharsets.US_ASCII), 0, unit, i, 7);
+    }
+    try (OutputStream out = Files.newOutputStream(f)) {
+      for (long done = 0; done < bytes; done += unit.length) {
+        out.write(unit, 0, (int) Math.min(unit.length, bytes - done));
+      }
+    }
+    return f;
+  }
+
+  /**
+   * {@link #writeLive} then {@link #writeDeleted} and again {@link #writeLive} ("-late") on FAT
+   * partition {@code dev} through mtools: not every kernel has vfat (our CI's has not).
+   */
+  static void fillFat(String dev, Path staging, String tag, int files, int units, long deleted) throws IOException {
+    Path in = Files.createDirectories(staging.resolve("fat-in"));
+    writeLive(in, tag, files, units);
+    for (int f = 0; f < files; f++) {
+      run("mcopy", "-i", dev, in.resolve(tag + "-" + f + ".dat").toString(), "::/");
+    }
+    Path dead = writeDead(in, deleted);
+    run("mcopy", "-i", dev, dead.toString(), "::/");
+    run("mdel", "-i", dev, "::/deleted.dat");
+    writeLive(in, tag + "-late", files, units);
+    for (int f = 0; f < files; f++) {
+      run("mcopy", "-i", dev, in.resolve(tag + "-late-" + f + ".dat").toString(), "::/");
+    }
+  }
+
+  /** {@link #checkLive} for a FAT partition read through mtools. */
+  static void checkFat(String dev, Path staging, String tag, int files, int units) throws IOException {
+    Path out = Files.createDirectories(staging.resolve("fat-out-" + tag));
+    for (int f = 0; f < files; f++) {
+      run("mcopy", "-i", dev, "::/" + tag + "-" + f + ".dat", out.toString());
+    }
+    checkLive(out, tag, files, units);
+  }
+
+  /** A copy of the disk holding only the bytes of {@code map} (zeros elsewhere): what a clone receives. */
+  static Path restore(Path disk, AllocationMap map, Path to) throws IOException {
+    try (FileChannel in = FileChannel.open(disk, StandardOpenOption.READ);
+        FileChannel out = FileChannel.open(to, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      for (AllocationMap.Extent e : map.extents()) {
+        long done = 0;
+        while (done < e.length()) {
+          done += in.transferTo(e.offset() + done, e.length() - done, out.position(e.offset() + done));
+        }
+      }
+      try (RandomAccessFile r = new RandomAccessFile(to.toFile(), "rw")) {
+        r.setLength(map.diskSize());
+      }
+    }
+    return to;
+  }
+
+  /** Runs a command to its end (120 s at most); a non-zero exit fails the test with its output. */
+  static String run(String... cmd) {
+    Result r = runAnyExit(cmd);
+    if (r.exit() != 0) {
+      fail(String.join(" ", cmd) + " exited " + r.exit() + ": " + r.output());
+    }
+    return r.output();
+  }
+
+  record Result(int exit, String output) {}
+
+  static Result runAnyExit(String... cmd) {
+    try {
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+      pb.environment().put("MTOOLS_SKIP_CHECK", "1"); // mtools on a partition whose size is no floppy geometry
+      Process p = pb.start();
+      p.getOutputStream().close();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!p.waitFor(120, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        fail(String.join(" ", cmd) + " did not finish in 120 s");
+      }
+      return new Result(p.exitValue(), out);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+}
