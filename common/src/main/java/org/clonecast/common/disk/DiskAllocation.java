@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
  * outside partitions is carried (partition tables, the gaps where boot loaders embed themselves,
  * the GPT backup). A known filesystem (ext2/3/4, xfs, FAT, btrfs) contributes the used blocks of
  * partclone's domain map ({@code partclone.<fs> -D}) run on a read-only view of the partition,
- * validated; Linux swap its first page; LVM physical volumes, extended partitions and anything
- * unknown the whole partition. Whatever cannot be trusted (partclone missing, failing, slow, a map
+ * validated; Linux swap its first page; LVM physical volumes, damaged extended partitions and
+ * anything unknown the whole partition (MBR logical partitions are partitions like the others). Whatever cannot be trusted (partclone missing, failing, slow, a map
  * that leaves out the superblock or counts fewer blocks than the superblock does) falls back to
  * the whole partition: a map may carry too much, never too little.
  *
@@ -128,6 +128,17 @@ public final class DiskAllocation {
               + " or fix the table with sfdisk or gdisk").toList());
         }
         for (PartitionTable.Partition p : table.get().partitions()) {
+          if (p.extended()) {
+            try {
+              // Its logical partitions take its place; its EBRs and gaps are then outside partitions, carried.
+              for (PartitionTable.Partition l : PartitionTable.logicalPartitions(p, at -> read(ch, at, 512))) {
+                slots.add(new Slot(l.number(), l.offset(), l.size(), false));
+              }
+              continue;
+            } catch (MalformedDiskException e) {
+              warnings.add("extended partition " + p.number() + ": " + e.getMessage() + "; carried whole");
+            }
+          }
           slots.add(new Slot(p.number(), p.offset(), p.size(), p.extended()));
         }
       } else if (size > 0) {
@@ -159,7 +170,7 @@ public final class DiskAllocation {
   private Decision decide(Path disk, FileChannel ch, boolean block, Slot s, Optional<MountedRanges.Mounted> mount, boolean force)
       throws IOException {
     String device = block ? partitionNode(disk.toRealPath().toString(), s) : disk + (s.number() == 0 ? "" : " at byte " + s.offset());
-    Filesystem fs = s.extended() ? new Filesystem.Unknown("an extended partition: its logical partitions are not read")
+    Filesystem fs = s.extended() ? new Filesystem.Unknown("an extended partition whose logical partitions cannot be read")
         : FilesystemProbe.probe(read(ch, s.offset(), (int) Math.min(FilesystemProbe.HEAD_BYTES, s.size())));
     String what = fs.type() + (fs.label().isEmpty() ? "" : " \"" + fs.label() + "\"");
     String name = (s.number() == 0 ? "the whole disk" : "partition " + s.number()) + " (" + fs.type() + " on " + device + ")";

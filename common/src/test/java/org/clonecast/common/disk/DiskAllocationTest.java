@@ -143,6 +143,28 @@ class DiskAllocationTest {
   }
 
   @Test
+  void mbrDiskWithLogicalPartitions(@TempDir Path dir) throws Exception {
+    GoldenDisk.require("sfdisk", "losetup", "mount", "mkfs.ext4", "mkswap", "partclone.ext4");
+    try (GoldenDisk g = GoldenDisk.createMbr(dir, 160, "label: dos\nstart=2048, size=64MiB, type=83\n"
+        + "start=133120, type=5\nstart=135168, size=48MiB, type=83\nsize=16MiB, type=82\n")) {
+      GoldenDisk.run("mkfs.ext4", "-q", "-F", g.part(1));
+      GoldenDisk.run("mkfs.ext4", "-q", "-F", g.part(5));
+      GoldenDisk.run("mkswap", g.part(6));
+      Path mp = g.mount(5, dir);
+      GoldenDisk.writeDeleted(mp, 32 * MIB);
+      g.umount(mp);
+      DiskPlan plan = DiskAllocation.plan(g.file, false);
+      assertEquals("mbr", plan.table());
+      assertEquals(List.of(1, 5, 6), plan.partitions().stream().map(PartitionPlan::number).toList(), plan.describe());
+      assertEquals(List.of(Method.PARTCLONE_MAP, Method.PARTCLONE_MAP, Method.SWAP_HEADER),
+          plan.partitions().stream().map(PartitionPlan::method).toList(), plan.describe());
+      assertTrue(plan.partitions().get(1).usedBytes() < 16 * MIB, "the deleted 32 MiB are left out: " + plan.describe());
+      Scan scan = Scan.of(g.file, plan.map());
+      assertTrue(scan.deadFound > 0 && scan.deadInMap < scan.deadFound / 20, scan.deadInMap + " of " + scan.deadFound);
+    }
+  }
+
+  @Test
   void dirtyExt4IsRefusedUnlessForced(@TempDir Path dir) throws Exception {
     GoldenDisk.require("sgdisk", "losetup", "mount", "mkfs.ext4", "partclone.ext4");
     Path crashed = dir.resolve("crashed.img");

@@ -61,17 +61,29 @@ final class GoldenDisk implements AutoCloseable {
     }
   }
 
-  /** A sparse disk file of {@code sizeMib}, partitioned by {@code sgdisk ARGS}, attached with its partitions. */
+  /** A sparse disk file of {@code sizeMib}, partitioned by {@code sgdisk ARGS}. */
   static GoldenDisk create(Path dir, long sizeMib, String... sgdisk) throws IOException {
-    Path f = dir.resolve("disk.img");
-    try (RandomAccessFile r = new RandomAccessFile(f.toFile(), "rw")) {
-      r.setLength(sizeMib * MIB);
-    }
+    Path f = sparse(dir, sizeMib);
     List<String> cmd = new ArrayList<>(List.of("sgdisk"));
     cmd.addAll(List.of(sgdisk));
     cmd.add(f.toString());
     run(cmd.toArray(String[]::new));
     return new GoldenDisk(f);
+  }
+
+  /** A sparse disk file of {@code sizeMib} with an MBR written by {@code sfdisk} from {@code script}. */
+  static GoldenDisk createMbr(Path dir, long sizeMib, String script) throws IOException {
+    Path f = sparse(dir, sizeMib);
+    runWithInput(script, "sfdisk", "--no-reread", "--no-tell-kernel", f.toString());
+    return new GoldenDisk(f);
+  }
+
+  private static Path sparse(Path dir, long sizeMib) throws IOException {
+    Path f = dir.resolve("disk.img");
+    try (RandomAccessFile r = new RandomAccessFile(f.toFile(), "rw")) {
+      r.setLength(sizeMib * MIB);
+    }
+    return f;
   }
 
   /** An existing disk file; its partitions are attached when asked for. */
@@ -94,14 +106,29 @@ final class GoldenDisk implements AutoCloseable {
       try (RandomAccessFile r = new RandomAccessFile(file.toFile(), "r")) {
         r.readFully(head);
       }
-      PartitionTable.Partition p = PartitionTable.parse(head).orElseThrow().partitions().stream().filter(x -> x.number() == n)
-          .findFirst().orElseThrow();
+      List<PartitionTable.Partition> all = new ArrayList<>();
+      for (PartitionTable.Partition p : PartitionTable.parse(head).orElseThrow().partitions()) {
+        all.add(p);
+        if (p.extended()) {
+          all.addAll(PartitionTable.logicalPartitions(p, at -> read(at, 512)));
+        }
+      }
+      PartitionTable.Partition p = all.stream().filter(x -> x.number() == n).findFirst().orElseThrow();
       dev = run("losetup", "--find", "--show", "--offset", Long.toString(p.offset()), "--sizelimit", Long.toString(p.size()),
           file.toString()).strip();
       loops.add(dev);
       parts.put(n, dev);
     }
     return dev;
+  }
+
+  private byte[] read(long at, int n) throws IOException {
+    try (RandomAccessFile r = new RandomAccessFile(file.toFile(), "r")) {
+      byte[] b = new byte[n];
+      r.seek(at);
+      r.readFully(b);
+      return b;
+    }
   }
 
   Path mount(int n, Path dir, String... options) throws IOException {
@@ -240,20 +267,31 @@ final class GoldenDisk implements AutoCloseable {
 
   /** Runs a command to its end (120 s at most); a non-zero exit fails the test with its output. */
   static String run(String... cmd) {
-    Result r = runAnyExit(cmd);
+    return runWithInput(null, cmd);
+  }
+
+  record Result(int exit, String output) {}
+
+  static Result runAnyExit(String... cmd) {
+    return runAnyExit(null, cmd);
+  }
+
+  static String runWithInput(String stdin, String... cmd) {
+    Result r = runAnyExit(stdin, cmd);
     if (r.exit() != 0) {
       fail(String.join(" ", cmd) + " exited " + r.exit() + ": " + r.output());
     }
     return r.output();
   }
 
-  record Result(int exit, String output) {}
-
-  static Result runAnyExit(String... cmd) {
+  private static Result runAnyExit(String stdin, String... cmd) {
     try {
       ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
       pb.environment().put("MTOOLS_SKIP_CHECK", "1"); // mtools on a partition whose size is no floppy geometry
       Process p = pb.start();
+      if (stdin != null) {
+        p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
+      }
       p.getOutputStream().close();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (!p.waitFor(120, TimeUnit.SECONDS)) {

@@ -15,8 +15,8 @@ import java.util.zip.CRC32;
  * The partitions of a disk, read from its first bytes: GPT (UEFI 2.10 §5.3) when a protective MBR
  * and a valid "EFI PART" header are there (at LBA 1 of 512- or 4096-byte sectors), else the four
  * primary MBR entries (UEFI 2.10 §5.2.1). Extended MBR partitions are listed as themselves (type
- * 05, 0f or 85), their logical partitions are not read: whoever uses the table treats an extended
- * partition as one opaque range.
+ * 05, 0f or 85); their logical partitions are in a chain of extended boot records the caller reads
+ * sector by sector through {@link #logicalPartitions}.
  *
  * <p>The GPT is checked as firmware checks it: header CRC32, its own LBA, the entry array's
  * CRC32, entries inside the usable range, no two partitions overlapping. A GPT that fails any of
@@ -227,6 +227,69 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
     }
     checkOverlaps(out, "GPT");
     return new PartitionTable(Scheme.GPT, sector, out, OptionalLong.of(alternateLba * sector));
+  }
+
+  /** Reads the 512-byte sector at a byte offset of the disk: the I/O {@link #logicalPartitions} leaves to its caller. */
+  @FunctionalInterface
+  public interface SectorReader<E extends Exception> {
+    byte[] sectorAt(long offset) throws E;
+  }
+
+  /** Logical partitions we follow before calling the chain a loop: Linux's own limit is far lower in practice. */
+  static final int MAX_LOGICAL = 128;
+
+  /**
+   * The logical partitions inside MBR extended partition {@code extended}, numbered from 5 as the
+   * kernel numbers them: each extended boot record (EBR) holds one logical partition, relative to
+   * itself, and the link to the next EBR, relative to the extended partition's start.
+   *
+   * @throws MalformedDiskException for a chain that loops, leaves the extended partition, or puts
+   *     a logical partition outside it or over its own EBR
+   * @throws E what the reader throws
+   */
+  public static <E extends Exception> List<Partition> logicalPartitions(Partition extended, SectorReader<E> reader) throws E {
+    if (!extended.extended()) {
+      throw new IllegalArgumentException("partition " + extended.number() + " (type " + extended.type() + ") is not extended");
+    }
+    List<Partition> out = new ArrayList<>();
+    long ebr = extended.offset();
+    int n = 5; // the kernel numbers only the EBRs that hold a partition
+    for (int hops = 0; ; hops++) {
+      if (hops >= MAX_LOGICAL) {
+        throw new MalformedDiskException("MBR extended partition " + extended.number() + ": more than " + MAX_LOGICAL
+            + " logical partitions (a chain that loops?)");
+      }
+      byte[] s = reader.sectorAt(ebr);
+      if (s.length < MBR_SECTOR || (s[510] & 0xff) != 0x55 || (s[511] & 0xff) != 0xaa) {
+        throw new MalformedDiskException("EBR at byte " + ebr + " has no boot signature");
+      }
+      ByteBuffer b = ByteBuffer.wrap(s).order(ByteOrder.LITTLE_ENDIAN);
+      int type = s[446 + 4] & 0xff;
+      long start = Integer.toUnsignedLong(b.getInt(446 + 8));
+      long sectors = Integer.toUnsignedLong(b.getInt(446 + 12));
+      if (type != 0 && sectors > 0) {
+        long off = ebr + start * MBR_SECTOR;
+        long len = sectors * MBR_SECTOR;
+        if (start == 0 || off + len > extended.end()) {
+          throw new MalformedDiskException("logical partition " + n + " at bytes " + off + ".." + (off + len - 1) + " is not inside extended"
+              + " partition " + extended.number() + " after its EBR at byte " + ebr);
+        }
+        out.add(new Partition(n++, hex2(type), off, len));
+      }
+      int nextType = s[446 + 16 + 4] & 0xff;
+      long next = Integer.toUnsignedLong(b.getInt(446 + 16 + 8));
+      if (nextType == 0 || next == 0) {
+        break;
+      }
+      long nextAt = extended.offset() + next * MBR_SECTOR;
+      if (nextAt <= ebr || nextAt >= extended.end()) {
+        throw new MalformedDiskException("EBR at byte " + ebr + " links to byte " + nextAt + ", not forward inside extended partition "
+            + extended.number());
+      }
+      ebr = nextAt;
+    }
+    checkOverlaps(out, "MBR logical");
+    return out;
   }
 
   private static void checkOverlaps(List<Partition> parts, String scheme) {

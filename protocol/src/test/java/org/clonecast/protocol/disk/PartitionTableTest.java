@@ -99,13 +99,34 @@ class PartitionTableTest {
     assertEquals(OptionalLong.empty(), t.backupHeaderOffset());
   }
 
+  private static final String LOGICAL_SCRIPT = "label: dos\nstart=2048, size=8192, type=83\n"
+      + "start=10240, size=40960, type=5\nstart=12288, size=8192, type=83\nstart=22528, size=8192, type=82\n";
+
   @Test
-  void mbrExtendedPartitionIsListedAsOneRange(@TempDir Path dir) throws Exception {
-    PartitionTable t = PartitionTable.parse(head(sfdisk(dir, DISK, "label: dos\nstart=2048, size=8192, type=83\n"
-        + "start=10240, size=40960, type=5\nstart=12288, size=8192, type=83\n"))).orElseThrow();
-    assertEquals(2, t.partitions().size(), "logical partitions are not read");
-    assertTrue(t.partitions().get(1).extended());
-    assertEquals(40960L * 512, t.partitions().get(1).size());
+  void mbrLogicalPartitionsFromTheEbrChain(@TempDir Path dir) throws Exception {
+    Path d = sfdisk(dir, DISK, LOGICAL_SCRIPT);
+    PartitionTable t = PartitionTable.parse(head(d)).orElseThrow();
+    assertEquals(2, t.partitions().size(), "the primary entries: a Linux partition and the extended one");
+    PartitionTable.Partition ext = t.partitions().get(1);
+    assertTrue(ext.extended());
+    assertEquals(40960L * 512, ext.size());
+    List<PartitionTable.Partition> logical = PartitionTable.logicalPartitions(ext, at -> DiskTools.read(d, at, 512));
+    assertEquals(List.of(new PartitionTable.Partition(5, "83", 12288L * 512, 8192L * 512),
+        new PartitionTable.Partition(6, "82", 22528L * 512, 8192L * 512)), logical);
+  }
+
+  @Test
+  void anEbrChainThatLoopsIsMalformed(@TempDir Path dir) throws Exception {
+    Path d = sfdisk(dir, DISK, LOGICAL_SCRIPT);
+    PartitionTable.Partition ext = PartitionTable.parse(head(d)).orElseThrow().partitions().get(1);
+    List<PartitionTable.Partition> logical = PartitionTable.logicalPartitions(ext, at -> DiskTools.read(d, at, 512));
+    long second = logical.get(1).offset() - 2048L * 512; // sfdisk puts each EBR 1 MiB before its partition
+    byte[] ebr = DiskTools.read(d, second, 512);
+    ByteBuffer.wrap(ebr).order(ByteOrder.LITTLE_ENDIAN).put(446 + 16 + 4, (byte) 0x05).putInt(446 + 16 + 8,
+        (int) ((second - ext.offset()) / 512));
+    MalformedDiskException e = assertThrows(MalformedDiskException.class,
+        () -> PartitionTable.logicalPartitions(ext, at -> at == second ? ebr : DiskTools.read(d, at, 512)));
+    assertEquals("EBR at byte " + second + " links to byte " + second + ", not forward inside extended partition 2", e.getMessage());
   }
 
   @Test
