@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -17,7 +16,6 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import org.clonecast.common.disk.PartitionPlan.Method;
 import org.clonecast.protocol.image.AllocationMap;
 import org.junit.jupiter.api.Test;
@@ -50,11 +48,7 @@ class DiskAllocationTest {
       GoldenDisk.run("mkswap", "-L", "golden-swap", g.part(5));
       GoldenDisk.fillFat(g.part(1), dir, tags[0], FILES, UNITS, deleted[0]);
       for (int n = 2; n <= 4; n++) {
-        Path mp = g.mount(n, dir);
-        GoldenDisk.writeLive(mp, tags[n - 1], FILES, UNITS);
-        GoldenDisk.writeDeleted(mp, deleted[n - 1]);
-        GoldenDisk.writeLive(mp, tags[n - 1] + "-late", FILES, UNITS); // written after the delete: may reuse its blocks
-        g.umount(mp);
+        g.fill(n, dir, tags[n - 1], FILES, UNITS, deleted[n - 1]);
       }
       disk = g.file;
     }
@@ -90,10 +84,9 @@ class DiskAllocationTest {
       GoldenDisk.checkFat(c.part(1), dir, tags[0], FILES, UNITS);
       GoldenDisk.checkFat(c.part(1), dir, tags[0] + "-late", FILES, UNITS);
       for (int n = 2; n <= 4; n++) {
-        Path mp = c.mount(n, dir, "ro");
-        GoldenDisk.checkLive(mp, tags[n - 1], FILES, UNITS);
-        GoldenDisk.checkLive(mp, tags[n - 1] + "-late", FILES, UNITS);
-        c.umount(mp);
+        Path out = c.copyOut(n, dir);
+        GoldenDisk.checkLive(out, tags[n - 1], FILES, UNITS);
+        GoldenDisk.checkLive(out, tags[n - 1] + "-late", FILES, UNITS);
       }
     }
   }
@@ -102,23 +95,13 @@ class DiskAllocationTest {
   @Test
   void aUsedExt4DiskCarriesAboutItsUsedBytes(@TempDir Path dir) throws Exception {
     GoldenDisk.require("sgdisk", "losetup", "mount", "mkfs.ext4", "partclone.ext4");
-    long live = 0;
     try (GoldenDisk g = GoldenDisk.create(dir, 2048, "-n1:2048:0", "-t1:8300")) {
       GoldenDisk.run("mkfs.ext4", "-q", "-F", g.part(1));
-      Path mp = g.mount(1, dir);
-      GoldenDisk.writeDeleted(mp, 1L << 30);
-      Random r = new Random(12);
-      byte[] buf = new byte[1 << 20];
-      for (int f = 0; f < 9; f++) {
-        try (OutputStream out = Files.newOutputStream(mp.resolve("random-" + f + ".bin"))) {
-          for (int i = 0; i < 100; i++) {
-            r.nextBytes(buf);
-            out.write(buf);
-            live += buf.length;
-          }
-        }
-      }
-      g.umount(mp);
+      Path unit = GoldenDisk.deadUnit(dir);
+      g.inPrivateMount(1, dir, "rw", "i=0; while [ $i -lt 1024 ]; do cat \"" + unit + "\"; i=$((i + 1)); done > deleted.dat;"
+          + " sync -f deleted.dat; rm deleted.dat; sync -f .;"
+          + " for f in 0 1 2 3 4 5 6 7 8; do head -c 100M /dev/urandom > random-$f.bin; done");
+      long live = 900 * MIB;
       DiskPlan plan = DiskAllocation.plan(g.file, false);
       System.out.println(plan.describe());
       assertEquals(Method.PARTCLONE_MAP, plan.partitions().get(0).method());
@@ -150,9 +133,7 @@ class DiskAllocationTest {
       GoldenDisk.run("mkfs.ext4", "-q", "-F", g.part(1));
       GoldenDisk.run("mkfs.ext4", "-q", "-F", g.part(5));
       GoldenDisk.run("mkswap", g.part(6));
-      Path mp = g.mount(5, dir);
-      GoldenDisk.writeDeleted(mp, 32 * MIB);
-      g.umount(mp);
+      g.fill(5, dir, "logical", 2, UNITS, 32 * MIB);
       DiskPlan plan = DiskAllocation.plan(g.file, false);
       assertEquals("mbr", plan.table());
       assertEquals(List.of(1, 5, 6), plan.partitions().stream().map(PartitionPlan::number).toList(), plan.describe());

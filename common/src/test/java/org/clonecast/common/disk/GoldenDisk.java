@@ -131,6 +131,12 @@ final class GoldenDisk implements AutoCloseable {
     }
   }
 
+  /**
+   * Mounts partition {@code n} in this (the host's) mount namespace, for tests that need the mount
+   * seen in /proc/self/mounts. A namespace another process creates meanwhile (ip netns exec,
+   * unshare: the lab's VMs) copies it and may hold the filesystem after {@link #umount}: tests
+   * that need the filesystem cleanly unmounted write through {@link #inPrivateMount} instead.
+   */
   Path mount(int n, Path dir, String... options) throws IOException {
     Path mp = Files.createDirectories(dir.resolve("mnt" + n + "-" + mounts.size()));
     List<String> cmd = new ArrayList<>(List.of("mount"));
@@ -150,24 +156,71 @@ final class GoldenDisk implements AutoCloseable {
 
   @Override
   public void close() {
-    RuntimeException first = null;
+    Throwable first = null;
     for (Path mp : List.copyOf(mounts)) {
       try {
         umount(mp);
       } catch (RuntimeException | AssertionError e) {
-        run("umount", "-l", mp.toString());
-      }
-    }
-    for (String loop : loops) {
-      try {
-        run("losetup", "-d", loop);
-      } catch (RuntimeException e) {
+        runAnyExit("umount", "-l", mp.toString());
         first = first == null ? e : first;
       }
     }
-    if (first != null) {
-      throw first;
+    for (String loop : loops) {
+      Result r = runAnyExit("losetup", "-d", loop);
+      if (r.exit() != 0 && first == null) {
+        first = new AssertionError("losetup -d " + loop + ": " + r.output());
+      }
     }
+    if (first instanceof RuntimeException e) {
+      throw e;
+    }
+    if (first != null) {
+      throw (AssertionError) first;
+    }
+  }
+
+
+  /**
+   * Runs {@code script} (sh) with partition {@code n} mounted at its working directory, in a mount
+   * namespace of its own: no other process can copy the mount, so when the script ends the
+   * filesystem is unmounted for good (its ext4 journal clean). {@code $S} is {@code staging}.
+   */
+  void inPrivateMount(int n, Path staging, String options, String script) throws IOException {
+    Path mp = Files.createDirectories(staging.resolve("private-mnt"));
+    run("unshare", "--mount", "--propagation", "private", "sh", "-euc",
+        "mount -o \"$3\" \"$1\" \"$2\"; cd \"$2\"; S=\"$4\"; ( " + script + " ); cd /; umount \"$2\"", "sh", part(n), mp.toString(),
+        options, staging.toString());
+  }
+
+  /**
+   * Fills partition {@code n}: live files {@code TAG-i.dat}, a "deleted" file of {@code deleted}
+   * bytes written, synced and removed, then live files {@code TAG-late-i.dat} (which may reuse the
+   * deleted file's blocks).
+   */
+  void fill(int n, Path staging, String tag, int files, int units, long deleted) throws IOException {
+    Path live = Files.createDirectories(staging.resolve(tag));
+    Path late = Files.createDirectories(staging.resolve(tag + "-late"));
+    writeLive(live, tag, files, units);
+    writeLive(late, tag + "-late", files, units);
+    Path unit = deadUnit(staging);
+    inPrivateMount(n, staging, "rw", "cp \"" + live + "\"/* .; i=0; while [ $i -lt " + deleted / (1 << 20) + " ]; do cat \"" + unit
+        + "\"; i=$((i + 1)); done > deleted.dat; sync -f deleted.dat; rm deleted.dat; sync -f .; cp \"" + late + "\"/* .");
+  }
+
+  /** Copies partition {@code n}'s files out (mounted read-only) to {@code staging/out-n}. */
+  Path copyOut(int n, Path staging) throws IOException {
+    Path out = Files.createDirectories(staging.resolve("out-" + n));
+    inPrivateMount(n, staging, "ro", "cp -r . \"" + out + "\"");
+    return out;
+  }
+
+  /** One MiB of units marked "CCDEAD;", at {@code staging/dead-unit.bin}. */
+  static Path deadUnit(Path staging) throws IOException {
+    byte[] unit = new byte[1 << 20];
+    for (int i = 0; i < unit.length; i += UNIT) {
+      System.arraycopy("CCDEAD;".getBytes(StandardCharsets.US_ASCII), 0, unit, i, 7);
+    }
+    return Files.write(staging.resolve("dead-unit.bin"), unit);
   }
 
   /** The content of live file {@code file} of {@code units} units with {@code tag}. */
@@ -197,29 +250,6 @@ final class GoldenDisk implements AutoCloseable {
     }
   }
 
-  /** Writes {@code bytes} of "deleted" units to a file, syncs, and deletes it: its blocks become free but keep the pattern. */
-  static void writeDeleted(Path dir, long bytes) throws IOException {
-    Path f = writeDead(dir, bytes);
-    run("sync", "-f", f.toString());
-    Files.delete(f);
-    run("sync", "-f", dir.toString());
-  }
-
-  /** {@code dir/deleted.dat}: {@code bytes} of units marked "CCDEAD;". */
-  private static Path writeDead(Path dir, long bytes) throws IOException {
-    Path f = dir.resolve("deleted.dat");
-    byte[] unit = new byte[1 << 20];
-    for (int i = 0; i < unit.length; i += UNIT) {
-      System.arraycopy("CCDEAD;".getBytes(StandardCharsets.US_ASCII), 0, unit, i, 7);
-    }
-    try (OutputStream out = Files.newOutputStream(f)) {
-      for (long done = 0; done < bytes; done += unit.length) {
-        out.write(unit, 0, (int) Math.min(unit.length, bytes - done));
-      }
-    }
-    return f;
-  }
-
   /**
    * {@link #writeLive} then {@link #writeDeleted} and again {@link #writeLive} ("-late") on FAT
    * partition {@code dev} through mtools: not every kernel has vfat (our CI's has not).
@@ -230,7 +260,13 @@ final class GoldenDisk implements AutoCloseable {
     for (int f = 0; f < files; f++) {
       run("mcopy", "-i", dev, in.resolve(tag + "-" + f + ".dat").toString(), "::/");
     }
-    Path dead = writeDead(in, deleted);
+    Path dead = in.resolve("deleted.dat");
+    byte[] unit = Files.readAllBytes(deadUnit(staging));
+    try (OutputStream out = Files.newOutputStream(dead)) {
+      for (long done = 0; done < deleted; done += unit.length) {
+        out.write(unit);
+      }
+    }
     run("mcopy", "-i", dev, dead.toString(), "::/");
     run("mdel", "-i", dev, "::/deleted.dat");
     writeLive(in, tag + "-late", files, units);
@@ -273,18 +309,18 @@ final class GoldenDisk implements AutoCloseable {
   record Result(int exit, String output) {}
 
   static Result runAnyExit(String... cmd) {
-    return runAnyExit(null, cmd);
+    return exec(null, cmd);
   }
 
   static String runWithInput(String stdin, String... cmd) {
-    Result r = runAnyExit(stdin, cmd);
+    Result r = exec(stdin, cmd);
     if (r.exit() != 0) {
       fail(String.join(" ", cmd) + " exited " + r.exit() + ": " + r.output());
     }
     return r.output();
   }
 
-  private static Result runAnyExit(String stdin, String... cmd) {
+  private static Result exec(String stdin, String... cmd) {
     try {
       ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
       pb.environment().put("MTOOLS_SKIP_CHECK", "1"); // mtools on a partition whose size is no floppy geometry
