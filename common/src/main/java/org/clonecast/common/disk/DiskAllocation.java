@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * unless forced, a filesystem mounted read-write or not clean; forced, such a partition is carried
  * whole.
  *
- * <p>Reads the disk, {@code /proc/self/mounts} and sysfs; runs losetup, partclone and
+ * <p>Reads the disk, every mount namespace's {@code /proc/PID/mountinfo} and sysfs; runs losetup, partclone and
  * xfs_logprint with a time limit; every loop device it attaches is detached before it returns.
  * Needs root for loop devices (without, partitions of a disk file are carried whole). Not
  * thread-safe; use one per capture.
@@ -57,9 +57,9 @@ public final class DiskAllocation {
    *
    * @param toolTimeout how long one partclone, xfs_logprint or losetup run may take
    * @param toolDirs directories searched for the tools, in order
-   * @param mounts the mount table to check ({@code /proc/self/mounts})
+   * @param proc where the mount tables of every mount namespace are read ({@code /proc})
    */
-  public record Settings(Duration toolTimeout, List<Path> toolDirs, Path mounts) {
+  public record Settings(Duration toolTimeout, List<Path> toolDirs, Path proc) {
     public Settings {
       if (toolTimeout.isNegative() || toolTimeout.isZero()) {
         throw new IllegalArgumentException("tool timeout " + toolTimeout + " must be positive");
@@ -70,7 +70,7 @@ public final class DiskAllocation {
     /** Ten minutes per tool (partclone maps about a GB of metadata a second), the usual sbin and bin directories. */
     public static Settings defaults() {
       return new Settings(Duration.ofMinutes(10), Stream.of("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
-          .map(Path::of).toList(), Path.of("/proc/self/mounts"));
+          .map(Path::of).toList(), Path.of("/proc"));
     }
   }
 
@@ -144,8 +144,7 @@ public final class DiskAllocation {
       } else if (size > 0) {
         slots.add(new Slot(0, 0, size, false));
       }
-      MountedRanges mounts = Files.isReadable(settings.mounts()) ? MountedRanges.read(Files.readString(settings.mounts()))
-          : MountedRanges.read("");
+      MountedRanges mounts = MountedRanges.read(settings.proc());
       String identity = MountedRanges.identity(disk, block);
       List<Extent> extents = new ArrayList<>(outside(size, slots));
       List<PartitionPlan> plans = new ArrayList<>();

@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -16,6 +18,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.clonecast.common.disk.PartitionPlan.Method;
 import org.clonecast.protocol.image.AllocationMap;
 import org.junit.jupiter.api.Test;
@@ -206,6 +209,28 @@ class DiskAllocationTest {
   }
 
   @Test
+  void aMountInAnotherMountNamespaceCounts(@TempDir Path dir) throws Exception {
+    GoldenDisk.require("sgdisk", "losetup", "mount", "unshare", "mkfs.ext4", "partclone.ext4");
+    try (GoldenDisk g = GoldenDisk.create(dir, 64, "-n1:2048:+32M")) {
+      GoldenDisk.run("mkfs.ext4", "-q", "-F", g.part(1));
+      Path mp = Files.createDirectories(dir.resolve("elsewhere"));
+      Process holder = new ProcessBuilder("unshare", "--mount", "--propagation", "private", "sh", "-euc",
+          "mount \"$0\" \"$1\"; echo ready; read line; umount \"$1\"", g.part(1), mp.toString()).redirectErrorStream(true).start();
+      try {
+        assertEquals("ready", new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8)).readLine());
+        DiskRefusedException e = assertThrows(DiskRefusedException.class, () -> DiskAllocation.plan(g.file, false));
+        assertTrue(e.problems().get(0).contains("mounted read-write at " + mp + " (in the mount namespace of process "), e.getMessage());
+      } finally {
+        holder.getOutputStream().close(); // its read ends: it unmounts and exits
+        if (!holder.waitFor(30, TimeUnit.SECONDS)) {
+          holder.destroyForcibly();
+        }
+      }
+      assertEquals(Method.PARTCLONE_MAP, DiskAllocation.plan(g.file, false).partitions().get(0).method());
+    }
+  }
+
+  @Test
   void aTablePastTheDisksEndIsRefusedEvenForced(@TempDir Path dir) throws Exception {
     GoldenDisk.require("sgdisk");
     Path disk = dir.resolve("cut.img");
@@ -229,7 +254,7 @@ class DiskAllocationTest {
       GoldenDisk.run("mkswap", g.part(2));
       Path tools = Files.createDirectories(dir.resolve("tools"));
       Files.createSymbolicLink(tools.resolve("losetup"), Path.of("/usr/sbin/losetup").toRealPath());
-      DiskAllocation.Settings s = new DiskAllocation.Settings(Duration.ofMinutes(1), List.of(tools), Path.of("/proc/self/mounts"));
+      DiskAllocation.Settings s = new DiskAllocation.Settings(Duration.ofMinutes(1), List.of(tools), Path.of("/proc"));
       DiskPlan plan = new DiskAllocation(s).planDisk(g.file, false);
       assertEquals(Method.WHOLE, plan.partitions().get(0).method());
       assertEquals("partclone for ext4 not installed", plan.partitions().get(0).reason().orElseThrow());

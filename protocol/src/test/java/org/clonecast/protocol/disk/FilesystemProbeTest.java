@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
@@ -144,7 +145,7 @@ class FilesystemProbeTest {
   void everyTruncationIsProbedWithoutException(Case c) throws IOException {
     byte[] head = DiskTools.sample(c.name());
     for (int n = 0; n <= head.length; n += 509) {
-      assertFalse(FilesystemProbe.probe(java.util.Arrays.copyOf(head, n)).type().isEmpty());
+      assertFalse(FilesystemProbe.probe(Arrays.copyOf(head, n)).type().isEmpty());
     }
   }
 

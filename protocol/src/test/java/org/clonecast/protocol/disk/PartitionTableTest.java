@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -189,7 +190,7 @@ class PartitionTableTest {
   void everyTruncationOfARealGptParsesOrIsMalformed(@TempDir Path dir) throws Exception {
     byte[] h = head(sfdisk(dir, DISK, GPT_SCRIPT));
     for (int n = 0; n <= 1024 + 128 * 128; n += 7) {
-      byte[] cut = java.util.Arrays.copyOf(h, n);
+      byte[] cut = Arrays.copyOf(h, n);
       try {
         PartitionTable.parse(cut);
       } catch (MalformedDiskException expected) {
