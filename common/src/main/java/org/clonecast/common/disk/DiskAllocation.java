@@ -191,7 +191,8 @@ public final class DiskAllocation {
     }
     if (fs.cleanliness() == Filesystem.Cleanliness.NOT_CLEAN) {
       if (!force) {
-        refusals.add(name + ": " + String.join(", ", fs.problems()) + "; " + fix(fs, device) + ", or capture with --force");
+        refusals.add(name + ": " + String.join(", ", fs.problems()) + "; " + fix(fs, fixTarget(disk, block, s, device))
+            + ", or capture with --force");
       }
       return whole(s, device, what, state, "not clean, captured with --force");
     }
@@ -236,7 +237,7 @@ public final class DiskAllocation {
         }
         if (dirty.get()) {
           if (!force) {
-            refusals.add(name + ": its log needs recovery; " + fix(fs, device) + ", or capture with --force");
+            refusals.add(name + ": its log needs recovery; " + fix(fs, fixTarget(disk, block, s, device)) + ", or capture with --force");
           }
           return whole(s, device, what, "not clean: its log needs recovery", "not clean, captured with --force");
         }
@@ -325,6 +326,14 @@ public final class DiskAllocation {
       return Optional.empty();
     }
     return Optional.of(m.group(1).equals("DIRTY"));
+  }
+
+  /** What an operator runs a repair tool on: the partition's device, or for a disk file a loop device over the partition. */
+  private static String fixTarget(Path disk, boolean block, Slot s, String device) {
+    if (block || s.number() == 0) {
+      return block ? device : disk.toString();
+    }
+    return "$(losetup --find --show --offset " + s.offset() + " --sizelimit " + s.size() + " " + disk + ")";
   }
 
   private static String fix(Filesystem fs, String device) {

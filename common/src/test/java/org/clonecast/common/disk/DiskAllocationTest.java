@@ -163,7 +163,8 @@ class DiskAllocationTest {
     }
     DiskRefusedException e = assertThrows(DiskRefusedException.class, () -> DiskAllocation.plan(crashed, false));
     assertEquals(List.of("partition 1 (ext4 on " + crashed + " at byte 1048576): the journal needs recovery; mount it once and unmount"
-        + " it cleanly, or run e2fsck -f " + crashed + " at byte 1048576 on the golden node, or capture with --force"), e.problems());
+        + " it cleanly, or run e2fsck -f $(losetup --find --show --offset 1048576 --sizelimit 67108864 " + crashed + ") on the golden"
+        + " node, or capture with --force"), e.problems());
     DiskPlan forced = DiskAllocation.plan(crashed, true);
     assertEquals(Method.WHOLE, forced.partitions().get(0).method());
     assertEquals(AllocationMap.whole(96 * MIB), forced.map());
