@@ -193,6 +193,22 @@ class DiskAllocationTest {
   }
 
   @Test
+  void btrfsWithAnUnreplayedLogTreeIsRefused(@TempDir Path dir) throws Exception {
+    GoldenDisk.require("sgdisk", "losetup", "mount", "unshare", "mkfs.btrfs", "partclone.btrfs");
+    Path crashed = dir.resolve("crashed.img");
+    try (GoldenDisk g = GoldenDisk.create(dir, 200, "-n1:2048:+160M")) {
+      GoldenDisk.run("mkfs.btrfs", "-q", "-f", g.part(1));
+      // fsync writes the log tree; the disk copied before unmounting is what a power cut leaves.
+      g.inPrivateMount(1, dir, "rw", "dd if=/dev/urandom of=f bs=1M count=4 conv=fsync status=none;"
+          + " cp --sparse=always \"" + g.file + "\" \"" + crashed + "\"");
+    }
+    DiskRefusedException e = assertThrows(DiskRefusedException.class, () -> DiskAllocation.plan(crashed, false));
+    assertTrue(e.problems().get(0).startsWith("partition 1 (btrfs on " + crashed + " at byte 1048576): its log tree is not replayed"),
+        e.getMessage());
+    assertEquals(Method.WHOLE, DiskAllocation.plan(crashed, true).partitions().get(0).method());
+  }
+
+  @Test
   void aFilesystemMountedReadWriteIsRefused(@TempDir Path dir) throws Exception {
     GoldenDisk.require("sgdisk", "losetup", "mount", "mkfs.ext4", "partclone.ext4");
     try (GoldenDisk g = GoldenDisk.create(dir, 96, "-n1:2048:+32M", "-n2:0:+32M")) {
