@@ -160,6 +160,7 @@ public final class DiskAllocation {
       if (slots.size() == 1 && slots.get(0).number() == 0 && plans.get(0).method() == PartitionPlan.Method.WHOLE
           && plans.get(0).filesystem().equals("unknown")) {
         // Neither a table nor a filesystem: nothing to report per partition.
+        warnings.add("no partition table and no filesystem clonecast knows at byte 0: the whole disk is carried");
         return new DiskPlan(disk.toString(), tableName, List.of(), AllocationMap.whole(size), warnings, since(start));
       }
       return new DiskPlan(disk.toString(), tableName, plans, AllocationMap.of(size, extents), warnings, since(start));

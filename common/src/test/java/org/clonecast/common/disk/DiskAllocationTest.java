@@ -302,6 +302,7 @@ class DiskAllocationTest {
     DiskPlan b = DiskAllocation.plan(blank, false);
     assertEquals(List.of(), b.partitions());
     assertEquals(AllocationMap.whole(8 * MIB), b.map());
+    assertEquals(List.of("no partition table and no filesystem clonecast knows at byte 0: the whole disk is carried"), b.warnings());
   }
 
   private static void assertFsck(GoldenDisk.Result r) {
