@@ -6,7 +6,9 @@
 # From Debian packages only:
 #   * vmlinuz: the distribution kernel (the linux-image-*-amd64 package linux-image-amd64 depends on
 #     now), fetched with apt-get download and unpacked with dpkg-deb -x;
-#   * initramfs.zst (zstd cpio): busybox-static; the kernel's NIC and storage modules for real workers
+#   * initramfs.zst (zstd cpio): busybox-static; the capture tools of this machine (partclone.ext4,
+#     .xfs, .vfat, .fat32 and .btrfs, xfs_logprint, util-linux's losetup: CAPTURE_TOOLS below) with
+#     their libraries; the kernel's NIC and storage modules for real workers
 #     and VMs (MODULES below) with every dependency, in load order (modprobe --show-depends on the
 #     depmod'ed tree); a jlink'd JRE of the running JDK with the modules the agent needs (jdeps), its
 #     glibc libraries, the agent jar and an /init (busybox sh) that brings up the boot interface with
@@ -15,17 +17,23 @@
 #
 # The result is cached under DIR/<key> (default cache: $CLONECAST_BOOTENV_CACHE or
 # /var/cache/clonecast/bootenv), the key made of the kernel package version, the busybox-static
-# version, the JDK version, the agent jar's SHA-256 and this script's FORMAT, so a machine builds each
-# combination once. --out DIR copies vmlinuz, initramfs.zst and manifest into DIR (created).
+# version, the partclone, xfsprogs and util-linux versions, the JDK version, the agent jar's SHA-256
+# and this script's FORMAT, so a machine builds each combination once. --out DIR copies vmlinuz, initramfs.zst and manifest into DIR (created).
 # The last line of stdout is the directory holding the result. Progress and errors go to stderr.
 #
 # Needs: apt-get, apt-cache, dpkg-deb, dpkg-query, depmod and modprobe (kmod), cpio, zstd, busybox-static,
 # strip (binutils), ldd, zip, jlink and jdeps (openjdk-17-jdk-headless), sha256sum; an apt-get update'd
-# package list and the network for the first build (the kernel package, about 70 MB).
+# package list and the network for the first build (the kernel package, about 70 MB). partclone and
+# xfsprogs are recommended: without them the environment captures filesystems whole.
 set -euo pipefail
 
 # Bump when the initramfs layout, /init or the module list changes: it is part of the cache key.
-FORMAT=4
+FORMAT=5
+
+# What capture runs on the node (docs/capture.md): partclone's used-block maps, xfs_logprint's log
+# check, and util-linux's losetup (busybox's has no --read-only or --sizelimit). Those installed
+# here are copied; a missing one is named and left out (capture then carries those filesystems whole).
+CAPTURE_TOOLS=(partclone.ext4 partclone.xfs partclone.vfat partclone.fat32 partclone.btrfs xfs_logprint losetup)
 
 # Drivers a worker needs to reach the server and its disk. Dependencies are added automatically.
 MODULES=(
@@ -47,7 +55,7 @@ while [ $# -gt 0 ]; do
     --cache) cache=${2:?--cache DIR}; shift 2 ;;
     --jdk) jdk=${2:?--jdk DIR}; shift 2 ;;
     --print-key) print_key=1; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "bootenv: unknown option '$1'; see --help" >&2; exit 2 ;;
   esac
 done
@@ -83,8 +91,10 @@ kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \
 kver=$(apt-cache policy "$kpkg" | sed -n 's/^ *Candidate: //p')
 [ -n "$kver" ] && [ "$kver" != "(none)" ] || die "no candidate version of $kpkg; run apt-get update"
 jarsum=$(sha256sum "$agent_jar" | cut -c1-16)
+capver=$(dpkg-query -W -f='${Version}+' partclone xfsprogs util-linux 2>/dev/null || true)
 
-key=$(printf '%s_%s-busybox_%s-jdk_%s-agent_%s-f%s' "$kpkg" "$kver" "$bbver" "$jdkver" "$jarsum" "$FORMAT" | tr -c 'A-Za-z0-9._+\n-' '_')
+key=$(printf '%s_%s-busybox_%s-jdk_%s-agent_%s-capture_%s-f%s' "$kpkg" "$kver" "$bbver" "$jdkver" "$jarsum" "$capver" "$FORMAT" \
+  | tr -c 'A-Za-z0-9._+\n-' '_')
 if [ "$print_key" = 1 ]; then
   echo "$key"
   exit 0
@@ -176,13 +186,33 @@ done
 find "$root/opt/jre" -name '*.so' -exec strip --strip-unneeded {} +
 ln -s /opt/jre/bin/java "$root/bin/java"
 
+# The capture tools, each real file once (partclone.ext4 and .vfat are links to partclone.extfs and
+# .fat), under the names capture looks for. Their mount checks (libext2fs, libblkid) read /etc/mtab,
+# which Debian makes a link to the kernel's table.
+mkdir -p "$root/usr/sbin"
+captools=""
+for t in "${CAPTURE_TOOLS[@]}"; do
+  src=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v "$t" || true)
+  if [ -z "$src" ]; then
+    log "capture tool $t is not installed here; left out (scripts/install-deps.sh installs partclone and xfsprogs)"
+    continue
+  fi
+  real=$(readlink -f "$src")
+  [ -e "$root/usr/sbin/${real##*/}" ] || cp "$real" "$root/usr/sbin/${real##*/}"
+  [ "${real##*/}" = "$t" ] || ln -sf "${real##*/}" "$root/usr/sbin/$t"
+  captools="$captools $t"
+done
+ln -sf /proc/self/mounts "$root/etc/mtab"
+
 # glibc and the other shared libraries the JRE's executables and libraries load, at their own paths,
 # and those the agent jar's own x86-64 natives load once unpacked to /tmp (zstd-jni wants libpthread,
-# Netty's epoll transport libc): they fail only at their first use, deep in a transfer.
+# Netty's epoll transport libc): they fail only at their first use, deep in a transfer. The capture
+# tools' too (libext2fs, libcrypto, libblkid, liburcu...).
 mkdir -p "$work/jarnative"
 (cd "$work/jarnative" && "$jdk/bin/jar" xf "$agent_jar" $("$jdk/bin/jar" tf "$agent_jar" | grep -E '\.so$' | grep -iE 'amd64|x86.64'))
 libs() {
-  find "$root/opt/jre" "$work/jarnative" -type f \( -name '*.so' -o -path '*/bin/*' \) -print0 | xargs -0 ldd 2>/dev/null \
+  find "$root/opt/jre" "$work/jarnative" "$root/usr/sbin" -type f \( -name '*.so' -o -path '*/bin/*' -o -path '*/usr/sbin/*' \) -print0 \
+    | xargs -0 ldd 2>/dev/null \
     | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*ld-linux[^ ]*\) .*/\1/p' | sort -u
 }
 for lib in $(libs); do
@@ -330,6 +360,8 @@ mv "$work/initramfs.zst" "$work/result/initramfs.zst"
   echo "busybox_static=$bbver"
   echo "jdk=$jdkver"
   echo "jre_modules=$jmods"
+  echo "capture_tools=${captools# }"
+  echo "capture_versions=$capver"
   echo "agent_jar_sha256=$(sha256sum "$agent_jar" | cut -d' ' -f1)"
   echo "vmlinuz_bytes=$(stat -c %s "$work/result/vmlinuz")"
   echo "initramfs_bytes=$(stat -c %s "$work/result/initramfs.zst")"

@@ -10,6 +10,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import org.clonecast.protocol.disk.Filesystem;
+import org.clonecast.protocol.disk.FilesystemProbe;
+import org.clonecast.protocol.disk.MalformedDiskException;
+import org.clonecast.protocol.disk.PartitionTable;
 
 /**
  * Mounts the root filesystem of a just-written disk so its identity can be fixed: reads the
@@ -63,7 +67,12 @@ public final class SystemMount implements AutoCloseable {
 
   private void mountRoot(Path target) throws IOException {
     byte[] head = readAt(target, 0, PartitionTable.HEAD_BYTES);
-    Optional<PartitionTable> table = PartitionTable.parse(head);
+    Optional<PartitionTable> table;
+    try {
+      table = PartitionTable.parse(head);
+    } catch (MalformedDiskException e) {
+      throw new IOException("the partition table written to " + target + " is damaged: " + e.getMessage(), e);
+    }
     boolean file = Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS);
     String disk = target.toRealPath().toString();
     if (!file) {
@@ -77,7 +86,7 @@ public final class SystemMount implements AutoCloseable {
       List<PartitionTable.Partition> parts = new ArrayList<>(table.get().partitions());
       parts.sort((a, b) -> Boolean.compare(b.linux(), a.linux())); // Linux types first, else table order
       for (PartitionTable.Partition p : parts) {
-        if (!PartitionTable.isExt(readAt(target, p.offset(), 2048))) {
+        if (!(FilesystemProbe.probe(readAt(target, p.offset(), 2048)) instanceof Filesystem.Ext)) {
           tried.add("partition " + p.number() + " (no ext2/3/4 filesystem)");
           continue;
         }
@@ -85,7 +94,7 @@ public final class SystemMount implements AutoCloseable {
         if (tryMount(node != null ? node : attach(disk, p.offset(), p.size()), tried)) return;
       }
     }
-    throw new IOException("no Linux root filesystem on " + target + " (" + table.map(PartitionTable::scheme).orElse("no partition table")
+    throw new IOException("no Linux root filesystem on " + target + " (" + table.map(t -> t.scheme().toString()).orElse("no partition table")
         + "; tried " + (tried.isEmpty() ? "nothing" : String.join(", ", tried)) + "); clonecast fixes the identity of ext2/3/4 roots");
   }
 
