@@ -29,6 +29,8 @@ import org.clonecast.agent.mcast.ReceiveResult;
 import org.clonecast.agent.mcast.ReceiveSettings;
 import org.clonecast.agent.report.ServerClient;
 import org.clonecast.common.cli.CliException;
+import org.clonecast.common.disk.DiskAllocation;
+import org.clonecast.common.disk.DiskPlan;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.image.SourceDevice;
@@ -215,15 +217,14 @@ public final class AutoCommand implements Callable<Integer> {
   }
 
   /**
-   * Which bytes of {@code disk} the image carries. For now the whole disk: this one method is the
-   * merge point where filesystem-aware capture ({@code DiskAllocation.plan(disk, force)}: the
-   * partitions' used blocks, refusing a filesystem that is mounted read-write or not clean unless
-   * {@code force}) comes in.
+   * Which bytes of {@code disk} the image carries: everything outside partitions and each
+   * filesystem's used blocks (docs/capture.md). A filesystem mounted read-write or not clean is
+   * refused unless {@code force}, and the refusal names it and the fix.
    */
   private static AllocationMap allocationFor(Path disk, boolean force) throws IOException {
-    try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.READ)) {
-      return AllocationMap.whole(SourceDevice.size(disk, ch));
-    }
+    DiskPlan plan = DiskAllocation.plan(disk, force);
+    System.err.println("clonecast-agent: " + plan.describe());
+    return plan.map();
   }
 
   /** Tells the server (best effort) and fails the command with the same reason. */

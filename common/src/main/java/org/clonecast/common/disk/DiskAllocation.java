@@ -50,6 +50,8 @@ import org.slf4j.LoggerFactory;
 public final class DiskAllocation {
   private static final Logger log = LoggerFactory.getLogger(DiskAllocation.class);
   private static final long MAX_MAP_BYTES = 256L << 20;
+  /** Bytes carried at each end of every partition ({@link #signatureZones}). */
+  static final long SIGNATURE_ZONE = 1L << 20;
   private static final Pattern XFS_LOG_STATE = Pattern.compile("state: <(CLEAN|DIRTY)>");
 
   /**
@@ -152,6 +154,7 @@ public final class DiskAllocation {
         Decision d = decide(disk, ch, block, s, mounts.overlapping(identity, s.offset(), s.size()), force);
         plans.add(d.plan());
         extents.addAll(d.extents());
+        extents.addAll(signatureZones(s));
         log.info("capture plan {}: {}", disk, d.plan().describe());
       }
       if (!refusals.isEmpty()) {
@@ -165,6 +168,21 @@ public final class DiskAllocation {
       }
       return new DiskPlan(disk.toString(), tableName, plans, AllocationMap.of(size, extents), warnings, since(start));
     }
+  }
+
+  /**
+   * The first and last {@link #SIGNATURE_ZONE} bytes of a partition, carried whatever its
+   * filesystem uses: a receiver writes only what the image carries, so without them a target
+   * disk's old signatures there (a btrfs superblock at 64 KiB, an md or LVM label at either end)
+   * would survive next to the new filesystem's and make blkid and mount by UUID ambiguous. Written
+   * as they are on the golden disk, mostly zeros, they wipe such leftovers.
+   */
+  private static List<Extent> signatureZones(Slot s) {
+    long zone = Math.min(SIGNATURE_ZONE, s.size());
+    if (zone <= 0) {
+      return List.of();
+    }
+    return List.of(new Extent(s.offset(), zone), new Extent(s.offset() + s.size() - zone, zone));
   }
 
   private Decision decide(Path disk, FileChannel ch, boolean block, Slot s, Optional<MountedRanges.Mounted> mount, boolean force)

@@ -9,8 +9,12 @@ import java.util.Map;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
+import org.clonecast.common.disk.DiskAllocation;
+import org.clonecast.common.disk.DiskPlan;
+import org.clonecast.common.disk.DiskRefusedException;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.SourceDevice;
+import org.clonecast.protocol.image.AllocationMap;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.Manifest;
 import picocli.CommandLine;
@@ -23,7 +27,9 @@ import picocli.CommandLine.Parameters;
  * Not thread-safe: one instance per command line.
  */
 @Command(name = "create", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = "Create a chunked image from a raw disk image file or a block device.")
+    description = {"Create a chunked image from a raw disk image file or a block device.",
+      "Only the bytes its partition tables and filesystems use are carried (partclone's used-block maps);",
+      "a filesystem mounted read-write or not clean is refused."})
 public final class ImageCreateCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -45,6 +51,14 @@ public final class ImageCreateCommand implements Runnable {
 
   @Option(names = "--force", description = "Replace OUT if it exists (atomically, once the new image is complete).")
   boolean force;
+
+  @Option(names = "--whole-disk", description = {"Carry every byte of SRC (zero chunks still skipped) instead of only what its",
+      "partition tables and filesystems use."})
+  boolean wholeDisk;
+
+  @Option(names = "--allow-unclean", description = {"Image filesystems that are mounted read-write or not clean (carried whole)",
+      "instead of refusing them."})
+  boolean allowUnclean;
 
   @Override
   public void run() {
@@ -69,9 +83,10 @@ public final class ImageCreateCommand implements Runnable {
       try (FileChannel ch = FileChannel.open(src)) {
         size = SourceDevice.size(src, ch);
       }
-      ProgressBar bar = ProgressBar.forTerminal("create", size);
       long start = System.nanoTime();
-      Manifest m = ImageCreator.create(src, out, chunkSize, level, t, force, bar::update);
+      AllocationMap map = wholeDisk ? AllocationMap.whole(size) : plan(src);
+      ProgressBar bar = ProgressBar.forTerminal("create", size);
+      Manifest m = ImageCreator.create(src, out, chunkSize, level, t, force, map, bar::update);
       bar.finish();
       long nanos = System.nanoTime() - start;
       PrintWriter w = spec.commandLine().getOut();
@@ -81,6 +96,18 @@ public final class ImageCreateCommand implements Runnable {
       ImageReport.print(w, facts);
     } catch (IOException e) {
       throw ImageCliErrors.io(e, out);
+    }
+  }
+
+  /** Which bytes of {@code src} to carry (docs/capture.md), told to the operator on stderr. */
+  private AllocationMap plan(Path src) throws IOException {
+    try {
+      DiskPlan plan = DiskAllocation.plan(src, allowUnclean);
+      spec.commandLine().getErr().println(plan.describe());
+      return plan.map();
+    } catch (DiskRefusedException e) {
+      throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage().replace("capture with --force", "use --allow-unclean")
+          + "\n(--whole-disk carries every byte without looking at filesystems)");
     }
   }
 }

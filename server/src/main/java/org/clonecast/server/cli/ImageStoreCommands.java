@@ -24,7 +24,8 @@ final class ImageStoreCommands {
 
   @Command(name = "add", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
       description = {"Add a disk (raw device or file) or a .cci image to the daemon's store as NAME.",
-        "A raw disk is captured (chunked, compressed, hashed) by the daemon; waits until the image is ready."})
+        "A raw disk is captured (chunked, compressed, hashed) by the daemon, carrying only what its partition",
+        "tables and filesystems use; waits until the image is ready."})
   static final class Add implements Callable<Integer> {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -38,11 +39,15 @@ final class ImageStoreCommands {
     @Option(names = "--no-wait", description = "Return at once; 'clonecast image list' shows when it is ready.")
     boolean noWait;
 
+    @Option(names = "--force", description = "Capture even a filesystem that is mounted read-write or not clean (carried whole).")
+    boolean force;
+
     @Override
     public Integer call() throws InterruptedException {
       Map<String, Object> body = new LinkedHashMap<>();
       body.put("name", name);
       body.put("source", file.toAbsolutePath().normalize().toString());
+      body.put("force", force);
       JsonNode img = server.client().post("/api/v1/images", body);
       PrintWriter out = spec.commandLine().getOut();
       if (noWait) {

@@ -1,6 +1,7 @@
 package org.clonecast.server.http;
 
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -13,6 +14,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
@@ -21,13 +23,23 @@ import java.net.InetSocketAddress;
  * Refuses a request body larger than its route allows ({@link HttpServer.Routes#maxBody}) with
  * 413 and closes the connection: by its Content-Length before any of the body is read, or, for a
  * chunked body, as soon as the bytes seen pass the limit. Nothing oversized reaches the aggregator.
- * One instance per connection, used on its event loop only.
+ *
+ * <p>The close waits until the client has sent the rest of its body (discarded as it arrives, at
+ * most {@link #DISCARD_MAX} bytes; the connection's idle timeout bounds a client that stops): a
+ * close while the client is still sending makes the kernel answer with a reset, which can destroy
+ * the 413 before the client reads it, and the client would see a dropped connection instead of
+ * the reason. One instance per connection, used on its event loop only.
  */
 final class BodyLimitHandler extends ChannelInboundHandlerAdapter {
+  /** Body bytes discarded after a refusal before the connection is closed regardless. */
+  static final long DISCARD_MAX = 16L << 20;
+
   private final HttpServer.Routes routes;
   private long limit = HttpServer.MAX_BODY;
   private long seen;
   private boolean refused;
+  /** The 413's write, after a refusal. */
+  private ChannelFuture answered;
 
   BodyLimitHandler(HttpServer.Routes routes) {
     this.routes = routes;
@@ -46,11 +58,14 @@ final class BodyLimitHandler extends ChannelInboundHandlerAdapter {
       }
     }
     if (msg instanceof HttpContent c) {
+      seen += c.content().readableBytes();
       if (refused) {
         ReferenceCountUtil.release(msg);
+        if (msg instanceof LastHttpContent || seen > DISCARD_MAX) {
+          close();
+        }
         return;
       }
-      seen += c.content().readableBytes();
       if (seen > limit) {
         refuse(ctx, msg, "body longer than the " + limit + " bytes this call takes");
         return;
@@ -60,13 +75,24 @@ final class BodyLimitHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void refuse(ChannelHandlerContext ctx, Object msg, String why) {
-    ReferenceCountUtil.release(msg);
     refused = true;
+    boolean last = msg instanceof LastHttpContent;
+    long declared = msg instanceof HttpRequest r ? HttpUtil.getContentLength(r, -1L) : -1L;
+    ReferenceCountUtil.release(msg);
     FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
         Unpooled.wrappedBuffer(Json.bytes(Json.error(why))));
     res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
     res.headers().set(HttpHeaderNames.CONTENT_LENGTH, res.content().readableBytes());
     res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-    ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+    answered = ctx.writeAndFlush(res);
+    if (last || declared > DISCARD_MAX || seen > DISCARD_MAX) {
+      close();
+    }
   }
+
+  /** Closes once the 413 is out. */
+  private void close() {
+    answered.addListener(ChannelFutureListener.CLOSE);
+  }
+
 }

@@ -63,7 +63,7 @@ public final class ImageRoutes {
         String name = Json.text(body, "name").orElseThrow(() -> new BadRequestException("field 'name' is required"));
         String source = Json.text(body, "source").orElseThrow(() -> new BadRequestException(
             "field 'source' is required: a path on the head node (a disk, a disk image file or a .cci)"));
-        Image i = images.add(name, Path.of(source));
+        Image i = images.add(name, Path.of(source), Json.bool(body, "force").orElse(false));
         return Reply.json(HttpResponseStatus.ACCEPTED, json(i));
       }
       return notAllowed(r);

@@ -19,6 +19,8 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.regex.Pattern;
+import org.clonecast.common.disk.DiskAllocation;
+import org.clonecast.common.disk.DiskPlan;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ImageVerifier;
@@ -77,6 +79,18 @@ public final class ImageStore {
    * @throws ConflictException when the name is taken by a ready or adding image
    */
   public Image add(String name, Path source) {
+    return add(name, source, false);
+  }
+
+  /**
+   * Adds {@code source} as {@code name} in the background: a .cci is verified and copied; a disk
+   * or disk image file is captured carrying only what its partition tables and filesystems use
+   * (docs/capture.md).
+   *
+   * @param force capture filesystems that are mounted read-write or not clean (carried whole)
+   *     instead of failing the image
+   */
+  public Image add(String name, Path source, boolean force) {
     validName(name);
     if (!Files.isReadable(source)) {
       throw new IllegalArgumentException("the daemon cannot read " + source + " (" + (Files.exists(source) ? "permission denied" : "no such file")
@@ -95,7 +109,7 @@ public final class ImageStore {
     });
     progress.put(name, new long[] {0, 0});
     events.record("image", Optional.empty(), Optional.empty(), "adding " + name + " from " + source);
-    worker.submit(() -> build(name, source, file));
+    worker.submit(() -> build(name, source, file, force));
     return img;
   }
 
@@ -146,7 +160,7 @@ public final class ImageStore {
     progress.remove(name);
   }
 
-  private void build(String name, Path source, Path file) {
+  private void build(String name, Path source, Path file, boolean force) {
     Path partial = dir.resolve(name + ".cci.adding");
     try {
       Files.deleteIfExists(partial);
@@ -164,8 +178,10 @@ public final class ImageStore {
         try (FileChannel ch = FileChannel.open(source, StandardOpenOption.READ)) {
           progress.get(name)[1] = ch.size();
         }
+        DiskPlan plan = DiskAllocation.plan(source, force);
+        events.record("image", Optional.empty(), Optional.empty(), "adding " + name + ": " + plan.describe());
         ImageCreator.create(source, partial, Manifest.DEFAULT_CHUNK_SIZE, ChunkCodec.DEFAULT_LEVEL,
-            Runtime.getRuntime().availableProcessors(), true, done -> progress.get(name)[0] = done);
+            Runtime.getRuntime().availableProcessors(), true, plan.map(), done -> progress.get(name)[0] = done);
       }
       try (ImageReader r = ImageReader.open(partial)) {
         m = r.manifest();
