@@ -48,6 +48,12 @@ PACKAGES=(
   kmod                    # bootenv/build.sh: depmod -b and modprobe --show-depends resolve the driver modules
   binutils                # bootenv/build.sh: strip shrinks the JRE's native libraries
   zip                     # bootenv/build.sh: drops the agent jar's natives for other systems
+  gdisk                   # bench/lib/golden-fs.sh: sgdisk writes the golden disks' GPT
+  dosfstools              # golden disks' ESP (mkfs.vfat); CaptureDisks checks it (fsck.vfat -n)
+  mtools                  # golden disks' ESP is written and read without a vfat driver (mcopy)
+  xfsprogs                # golden disks' data partition (mkfs.xfs, xfs_io); CaptureDisks: xfs_repair -n
+  openssl                 # golden-fs.sh: seeded incompressible data (AES-CTR), the same in every run
+  partclone               # bench/capture.sh: the partclone | zstd | udp-sender anchor
 )
 
 # command   package that must provide it (checked after the install)
@@ -61,6 +67,8 @@ COMMANDS=(
   tftp:tftp-hpa atftp:atftp curl:curl
   udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base
   depmod:kmod modprobe:kmod strip:binutils zip:zip jlink:openjdk-17-jdk-headless jdeps:openjdk-17-jdk-headless
+  sgdisk:gdisk mkfs.vfat:dosfstools fsck.vfat:dosfstools mcopy:mtools mkfs.xfs:xfsprogs xfs_repair:xfsprogs
+  xfs_io:xfsprogs openssl:openssl partclone.ext4:partclone
   dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux strace:strace chromium:chromium
 )
 
