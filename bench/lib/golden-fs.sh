@@ -181,7 +181,7 @@ rand() {
 
 rm -f -- "$OUT" "$OUT.manifest" "$OUT.part"
 truncate -s "${DISK_MIB}M" "$OUT.part"
-sg=(sgdisk -q -U "$(uuid disk)")
+sg=(sgdisk -o -U "$(uuid disk)")
 start=2048
 declare -A P_START P_SIZE P_TYPE P_LABEL P_UUID
 for p in "${PARTS[@]}"; do
@@ -196,7 +196,10 @@ for p in "${PARTS[@]}"; do
   P_START[$n]=$((start * 512)) P_SIZE[$n]=$((sectors * 512)) P_TYPE[$n]=$type P_LABEL[$n]=$label
   start=$((start + sectors))
 done
-"${sg[@]}" "$OUT.part" >/dev/null || die "sgdisk failed on $OUT.part"
+"${sg[@]}" "$OUT.part" >"$WORK/sgdisk.log" 2>&1 || die "sgdisk failed on $OUT.part: $(cat "$WORK/sgdisk.log")"
+# sgdisk can exit 0 having written nothing (it did with -q and no -o): check what a reader sees.
+[ "$(sfdisk --dump "$OUT.part" 2>/dev/null | grep -c ' : start=')" = "${#PARTS[@]}" ] \
+  || die "sgdisk wrote no readable partition table: $(cat "$WORK/sgdisk.log")"
 
 # attach NUM: sets DEV to a new loop device over partition NUM of the disk (not in a subshell, so
 # that cleanup knows it).
