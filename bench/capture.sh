@@ -302,7 +302,8 @@ transfer() {
 
 # ---- network capture: an agent in a1 uploads the disk to the daemon in the server namespace
 
-# net_capture DISK: prints the seconds from the agent's start to the image ready, or fails.
+# net_capture DISK: sets NET_S to the seconds from the agent's start to the image ready, or fails.
+# Not run in a subshell, so that lab.sh keeps track of what it spawns.
 net_capture() {
   local disk=$1 state=$WORKDIR/state mac port=8080 t0 name="cap$RANDOM" env
   rm -rf -- "$state"
@@ -325,10 +326,14 @@ net_capture() {
   lab_spawn "$IMG_NAME-capture-agent" a1 "$REPO/clonecast-agent" auto --server "http://$(lab_ip server):$port" \
     --interface eth0 --join-timeout 90
   RUN_PIDS+=("$LAB_LAST_PID")
-  local deadline=$((${t0%.*} + TIMEOUT)) state_now=''
+  local agent=$LAB_LAST_PID deadline=$((${t0%.*} + TIMEOUT)) state_now='' gone=0
   while [ "${EPOCHREALTIME%.*}" -lt "$deadline" ]; do
-    state_now=$(lab_exec server "${env[@]}" "$REPO/clonecast" image list --json 2>/dev/null \
-      | tr '{' '\n' | grep "\"name\":\"$name\"" | grep -o '"state":"[a-z]*"' | cut -d'"' -f4) || true
+    # One more look after the agent has exited (it may end right after the image is ready).
+    kill -0 "$agent" 2>/dev/null || gone=$((gone + 1))
+    [ "$gone" -le 1 ] || break
+    state_now=$(lab_exec server "${env[@]}" "$REPO/clonecast" image list --json 2>/dev/null | python3 -c '
+import json, sys
+print(next((i["state"] for i in json.load(sys.stdin) if i["name"] == sys.argv[1]), ""))' "$name") || true
     [ "$state_now" != ready ] && [ "$state_now" != failed ] || break
     sleep 0.5
   done
@@ -337,7 +342,7 @@ net_capture() {
   kill_run
   RUN_PIDS=()
   [ "$state_now" = ready ] || return 1
-  echo "$took"
+  NET_S=$took
 }
 
 # ---- per image
@@ -437,7 +442,8 @@ for img in $IMAGES; do
   if [ "$NETWORK" = 0 ]; then
     :
   elif [ "$CAPTURE_OK" = 1 ]; then
-    if net_s=$(net_capture "$disk"); then
+    if net_capture "$disk"; then
+      net_s=$NET_S
       r=$(ratio "$cc_s" "$net_s")
       printf '  capture over the network: %s s, local read (image create): %s s, network / local speed = %s (goal >= 0.8)\n' "$net_s" "$cc_s" "$r"
       tsv "$img" network_capture_s clonecast 1 OK "$net_s" "$cc_s" "$r" ">=0.8" ""
