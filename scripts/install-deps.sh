@@ -49,12 +49,13 @@ PACKAGES=(
   binutils                # bootenv/build.sh: strip shrinks the JRE's native libraries
   zip                     # bootenv/build.sh: drops the agent jar's natives for other systems
   partclone               # capture: used-block maps of ext2/3/4, xfs, FAT, btrfs (partclone.<fs> -D); copied into the netboot environment
-  xfsprogs                # capture: xfs_logprint -t tells a dirty xfs log; tests: mkfs.xfs, xfs_repair, xfs_io
+  xfsprogs                # capture: xfs_logprint -t tells a dirty xfs log; tests and golden disks: mkfs.xfs, xfs_repair, xfs_io
   btrfs-progs             # capture tests: mkfs.btrfs, btrfs check
   dosfstools              # capture tests: mkfs.vfat, fsck.fat (the ESP)
   mtools                  # capture tests: files onto a FAT partition without mounting it (mcopy, mdel)
-  gdisk                   # capture tests: sgdisk partitions the golden disks
+  gdisk                   # capture tests and bench/lib/golden-fs.sh: sgdisk partitions the golden disks
   lvm2                    # capture tests: pvcreate makes an LVM physical volume to recognise
+  openssl                 # golden-fs.sh: seeded incompressible data (AES-CTR), the same in every run
 )
 
 # command   package that must provide it (checked after the install)
@@ -70,7 +71,7 @@ COMMANDS=(
   depmod:kmod modprobe:kmod strip:binutils zip:zip jlink:openjdk-17-jdk-headless jdeps:openjdk-17-jdk-headless
   partclone.ext4:partclone partclone.xfs:partclone partclone.vfat:partclone partclone.btrfs:partclone
   xfs_logprint:xfsprogs mkfs.xfs:xfsprogs xfs_repair:xfsprogs mkfs.btrfs:btrfs-progs mkfs.vfat:dosfstools fsck.fat:dosfstools
-  mcopy:mtools sgdisk:gdisk pvcreate:lvm2
+  mcopy:mtools sgdisk:gdisk pvcreate:lvm2 xfs_io:xfsprogs fsck.vfat:dosfstools openssl:openssl
   dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux strace:strace chromium:chromium
 )
 
