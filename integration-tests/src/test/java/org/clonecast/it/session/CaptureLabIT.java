@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.common.image.ImageReader;
+import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -111,6 +112,48 @@ class CaptureLabIT {
       assertEquals(0, script.waitFor(STEP), script.tail(10));
       assertTrue(script.log().contains("booting the local disk"), script.log());
       assertTrue(cli(lab, again, 0, "image", "watch", "golden").contains("image golden ready"));
+    }
+  }
+
+  /**
+   * A golden disk whose ext4 journal needs recovery (as after a power cut) is refused by the
+   * agent before anything is uploaded, with the partition, the problem and the fix in the image's
+   * state; the node boots its disk again and the golden disk is not written.
+   */
+  @Test
+  void aDirtyFilesystemIsRefusedWithTheReason() throws Exception {
+    try (Lab lab = Lab.create("capdirty", 1)) {
+      Path golden = SessionLab.goldenDisk(lab.dir());
+      markNeedsRecovery(golden, SessionLab.DISKS.rootStart() * 512, SessionLab.DISKS.rootSectors() * 512);
+      String goldenSha = sha256(golden);
+      Daemon d = serve(lab);
+      Host node = lab.agent(1);
+      cli(lab, d, 0, "node", "add", mac(node), "--name", "golden01");
+      cli(lab, d, 0, "image", "capture", "dirty", "--node", "golden01", "--disk", golden.toString());
+      LabProcess agent = lab.spawn(node, "agent", SessionLab.agent(d), Map.of());
+      assertTrue(agent.waitFor(STEP) != 0, "the agent fails the capture:\n" + agent.tail(20));
+      assertTrue(agent.log().contains("journal needs recovery"), agent.log());
+
+      JsonNode img = JSON.readTree(cli(lab, d, 0, "image", "list", "--json")).get(0);
+      assertEquals("failed", img.path("state").asText(), img.toString());
+      String detail = img.path("detail").asText();
+      assertTrue(detail.contains("partition 1") && detail.contains("ext4") && detail.contains("journal needs recovery")
+          && detail.contains("e2fsck"), "the reason names the partition, the problem and the fix: " + detail);
+      assertTrue(!Files.exists(lab.dir().resolve("state/images/dirty.cci")), "no image was stored");
+      JsonNode n = JSON.readTree(cli(lab, d, 0, "node", "list", "--json")).get(0);
+      assertEquals("local", n.path("action").asText(), "it boots its disk again: " + n);
+      assertEquals(goldenSha, sha256(golden), "the golden disk was not written (no journal replay)");
+    }
+  }
+
+  /** Sets ext4's "needs_recovery" flag, as a crash with a journal in use leaves it, through a loop device. */
+  private static void markNeedsRecovery(Path disk, long offset, long size) throws Exception {
+    String loop = GoldenDisks.run("losetup", "--find", "--show", "-o", Long.toString(offset), "--sizelimit", Long.toString(size),
+        disk.toString()).trim();
+    try {
+      GoldenDisks.run("debugfs", "-w", "-R", "feature needs_recovery", loop);
+    } finally {
+      GoldenDisks.run("losetup", "-d", loop);
     }
   }
 
