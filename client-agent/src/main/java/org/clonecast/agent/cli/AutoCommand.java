@@ -22,6 +22,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import org.clonecast.agent.capture.CaptureUploader;
 import org.clonecast.agent.disk.DiskInventory;
+import org.clonecast.agent.disk.GptBackup;
 import org.clonecast.agent.disk.IdentityFixer;
 import org.clonecast.agent.disk.SystemMount;
 import org.clonecast.agent.mcast.McastReceiver;
@@ -166,6 +167,12 @@ public final class AutoCommand implements Callable<Integer> {
       System.err.printf(Locale.ROOT, "clonecast-agent: %d bytes written and verified in %.1f s%n", r.bytesWritten(), r.nanos() / 1e9);
       api.progress(myMac, a.session(), "identity", total.get(), total.get());
       IdentityFixer.Report id;
+      try {
+        GptBackup.moveToEnd(target).ifPresent(s -> System.err.println("  " + s));
+      } catch (IllegalArgumentException e) {
+        // The image's own table is damaged; the verified bytes are what the golden disk held.
+        System.err.println("clonecast-agent: warning: the backup GPT was left where the image put it: " + e.getMessage());
+      }
       try (SystemMount m = SystemMount.open(target, Path.of(System.getProperty("java.io.tmpdir")))) {
         id = IdentityFixer.apply(m.root(), new IdentityFixer.NodeIdentity(a.hostname(), a.domain(), a.files()));
       } catch (IOException | IllegalStateException e) {

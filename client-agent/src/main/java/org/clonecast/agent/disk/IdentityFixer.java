@@ -3,10 +3,13 @@ package org.clonecast.agent.disk;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +29,11 @@ import java.util.regex.Pattern;
  *   <li>{@code /etc/machine-id} is emptied: systemd makes a new one on first boot (an empty file,
  *       not a missing one, so a read-only /etc still boots), and a copied
  *       {@code /var/lib/dbus/machine-id} is removed;
+ *   <li>systemd's {@code /var/lib/systemd/random-seed} is removed, so clones do not start their
+ *       entropy pool from the same saved seed (systemd credits no entropy to a missing seed and
+ *       writes a new one at shutdown), and the golden node's persistent journal directory
+ *       {@code /var/log/journal/<golden machine-id>/} is removed: its logs are the golden node's,
+ *       and journald makes a directory for the clone's own machine-id;
  *   <li>the golden node's SSH host keys are deleted and a new Ed25519 key is written, whose public
  *       half is reported to the server for the cluster's known_hosts;
  *   <li>udev's persistent-net rules are deleted, since they pin interface names to the golden
@@ -65,6 +73,9 @@ public final class IdentityFixer {
   /** What was done: one line per change, and the new SSH host key's public line if sshd is installed. */
   public record Report(List<String> changes, Optional<String> sshHostKey) {}
 
+  private static final Pattern MACHINE_ID = Pattern.compile("[0-9a-f]{32}");
+  static final String RANDOM_SEED = "var/lib/systemd/random-seed";
+
   private IdentityFixer() {}
 
   /**
@@ -82,12 +93,23 @@ public final class IdentityFixer {
     changes.add("/etc/hostname: " + id.hostname());
     write(root, "etc/hosts", hosts(read(root, "etc/hosts"), id), "rw-r--r--");
     changes.add("/etc/hosts: 127.0.1.1 " + fqdn(id));
+    Optional<String> goldenId = read(root, "etc/machine-id").map(String::trim).filter(m -> MACHINE_ID.matcher(m).matches());
     write(root, "etc/machine-id", "", "r--r--r--");
     changes.add("/etc/machine-id emptied (systemd makes a new one on first boot)");
     Path dbus = root.resolve("var/lib/dbus/machine-id");
     if (Files.isRegularFile(dbus, LinkOption.NOFOLLOW_LINKS)) {
       Files.delete(dbus);
       changes.add("/var/lib/dbus/machine-id removed");
+    }
+    if (noLinksOnTheWay(root, RANDOM_SEED) && Files.deleteIfExists(root.resolve(RANDOM_SEED))) {
+      changes.add("/" + RANDOM_SEED + " removed (the golden node's entropy seed)");
+    }
+    if (goldenId.isPresent()) {
+      String journal = "var/log/journal/" + goldenId.get();
+      if (noLinksOnTheWay(root, journal) && Files.exists(root.resolve(journal), LinkOption.NOFOLLOW_LINKS)) {
+        int n = deleteTree(root.resolve(journal));
+        changes.add("/" + journal + "/ removed (the golden node's journal, " + n + " file(s))");
+      }
     }
     Optional<String> key = Optional.empty();
     Path ssh = root.resolve("etc/ssh");
@@ -115,6 +137,42 @@ public final class IdentityFixer {
       changes.add(f.getKey() + " written from the server");
     }
     return new Report(changes, key);
+  }
+
+  /** Whether no directory on the way from {@code root} to {@code rel} is a symbolic link (which could lead out of the root). */
+  private static boolean noLinksOnTheWay(Path root, String rel) {
+    Path walk = root;
+    Path parent = root.resolve(rel).getParent();
+    for (Path part : root.relativize(parent)) {
+      walk = walk.resolve(part);
+      if (Files.isSymbolicLink(walk)) return false;
+    }
+    return true;
+  }
+
+  /** Deletes a tree without following symbolic links (a link is removed, not its target); returns the files removed. */
+  private static int deleteTree(Path top) throws IOException {
+    if (!Files.isDirectory(top, LinkOption.NOFOLLOW_LINKS)) {
+      Files.delete(top);
+      return 1;
+    }
+    int[] n = {0};
+    Files.walkFileTree(top, new SimpleFileVisitor<>() {
+      @Override
+      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+        Files.delete(file);
+        n[0]++;
+        return FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+        if (e != null) throw e;
+        Files.delete(dir);
+        return FileVisitResult.CONTINUE;
+      }
+    });
+    return n[0];
   }
 
   private static String fqdn(NodeIdentity id) {

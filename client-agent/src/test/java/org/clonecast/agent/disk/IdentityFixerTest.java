@@ -57,6 +57,39 @@ class IdentityFixerTest {
   }
 
   @Test
+  void theGoldenNodesEntropySeedAndJournalAreRemovedOthersKept(@TempDir Path dir) throws IOException {
+    Path root = golden(dir);
+    Path seed = Files.createDirectories(root.resolve("var/lib/systemd")).resolve("random-seed");
+    Files.write(seed, new byte[512]);
+    Path journal = Files.createDirectories(root.resolve("var/log/journal/0123456789abcdef0123456789abcdef"));
+    Files.writeString(journal.resolve("system.journal"), "golden logs");
+    Files.writeString(journal.resolve("user-1000.journal"), "golden logs");
+    Path other = Files.createDirectories(root.resolve("var/log/journal/fedcba9876543210fedcba9876543210"));
+    Path outside = Files.createDirectories(dir.resolve("outside"));
+    Files.writeString(outside.resolve("keep"), "not the node's");
+    Files.createSymbolicLink(journal.resolve("link-out"), outside);
+    IdentityFixer.Report r = IdentityFixer.apply(root, new IdentityFixer.NodeIdentity("node08", Optional.empty(), Map.of()));
+    assertFalse(Files.exists(seed));
+    assertFalse(Files.exists(journal, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    assertTrue(Files.isDirectory(other), "only the golden machine-id's journal goes");
+    assertTrue(Files.isDirectory(root.resolve("var/log/journal")), "journald keeps its persistent journal");
+    assertEquals("not the node's", Files.readString(outside.resolve("keep")), "a link is removed, not followed");
+    assertTrue(r.changes().stream().anyMatch(c -> c.contains("random-seed removed")), r.changes().toString());
+    assertTrue(r.changes().stream().anyMatch(c -> c.contains("golden node's journal, 3 file(s)")), r.changes().toString());
+  }
+
+  @Test
+  void aJournalReachedThroughALinkOutOfTheRootIsLeftAlone(@TempDir Path dir) throws IOException {
+    Path root = golden(dir);
+    Path outside = Files.createDirectories(dir.resolve("elsewhere/journal/0123456789abcdef0123456789abcdef"));
+    Files.writeString(outside.resolve("system.journal"), "the head node's logs");
+    Files.createDirectories(root.resolve("var"));
+    Files.createSymbolicLink(root.resolve("var/log"), dir.resolve("elsewhere"));
+    IdentityFixer.apply(root, new IdentityFixer.NodeIdentity("node09", Optional.empty(), Map.of()));
+    assertEquals("the head node's logs", Files.readString(outside.resolve("system.journal")));
+  }
+
+  @Test
   void hostsWithoutAnOwnLineGetsOne() {
     var id = new IdentityFixer.NodeIdentity("n1", Optional.empty(), Map.of());
     assertEquals("127.0.0.1 localhost\n127.0.1.1\tn1\n", IdentityFixer.hosts(Optional.of("127.0.0.1 localhost\n"), id));
