@@ -111,12 +111,20 @@ public final class Daemon implements AutoCloseable {
     group = Transport.group(2, "serve");
     running.push(() -> group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly());
 
+    java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "bootenv-build");
+      t.setDaemon(true);
+      return t;
+    });
+    running.push(bootenvWorker::shutdownNow);
+    BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.besideJar(), bootenvWorker,
+        line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
     BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs());
     HttpServer.Routes routes = new HttpServer.Routes();
     String host = nif.address().getHostAddress();
     // With port 0 (tests) the port is known only after binding; boot scripts read it then.
     new BootRoutes(policy, nodes, events, config.boot().ipxeDir(), bootenvDir(),
-        () -> "http://" + host + ":" + http.port()).register(routes);
+        () -> "http://" + host + ":" + http.port(), bootenv::status).register(routes);
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
     new EventRoutes(events).register(routes);
@@ -139,14 +147,6 @@ public final class Daemon implements AutoCloseable {
     running.push(captures);
     new ImageRoutes(images, captures).register(routes);
     new CaptureRoutes(captures).register(routes);
-    java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "bootenv-build");
-      t.setDaemon(true);
-      return t;
-    });
-    running.push(bootenvWorker::shutdownNow);
-    BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.besideJar(), bootenvWorker,
-        line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
     boolean pxe = config.dhcp().mode() != DhcpConfig.Mode.OFF;
     // Only a daemon that answers PXE has nodes that netboot; with DHCP off the agents run elsewhere.
     new SessionRoutes(sessions, id -> {

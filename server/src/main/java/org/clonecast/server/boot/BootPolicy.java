@@ -15,6 +15,8 @@ import org.clonecast.server.store.NodeStore;
  * <p>Thread-safe.
  */
 public final class BootPolicy {
+  /** How often a node waiting for the netboot environment asks again: cheap for the server, quick to start. */
+  static final int RETRY_SECONDS = 10;
   private final NodeStore nodes;
   private final String kernelArgs;
 
@@ -34,10 +36,11 @@ public final class BootPolicy {
   /**
    * The iPXE script for {@code mac}, with URLs under {@code baseUrl}.
    *
-   * @param bootenvReady whether the netboot environment can be served now; when not, a marked
-   *     node boots locally (with the reason on its console) rather than failing to netboot
+   * @param bootenv whether the netboot environment can be served now; when not, a marked node waits
+   *     in iPXE and asks again (its disk may be blank: booting it would strand the node), with the
+   *     reason on its console, until it is ready or the admin sets it back to local
    */
-  public String ipxeScript(MacAddress mac, String baseUrl, boolean bootenvReady) {
+  public String ipxeScript(MacAddress mac, String baseUrl, BootenvStatus bootenv) {
     Optional<Node> node = nodes.find(mac);
     if (node.isEmpty() || !node.get().enrolled()) {
       return IpxeScript.bootLocal(mac + " is not enrolled; booting the local disk");
@@ -46,8 +49,9 @@ public final class BootPolicy {
     if (!n.action().netboots()) {
       return IpxeScript.bootLocal(n.name().orElse(mac.toString()) + ": booting the local disk");
     }
-    if (!bootenvReady) {
-      return IpxeScript.bootLocal("the netboot environment is not ready on the server; booting the local disk");
+    if (!(bootenv instanceof BootenvStatus.Ready)) {
+      return IpxeScript.awaitBootenv(IpxeScript.scriptUrl(baseUrl, mac), n.name().orElse(mac.toString()) + " is marked to "
+          + n.action().purpose() + ", but " + bootenv.why(), "clonecast node set " + mac + " --action local", RETRY_SECONDS);
     }
     String args = ("clonecast.server=" + baseUrl + " clonecast.mac=" + mac + " " + kernelArgs).trim();
     return IpxeScript.netboot(baseUrl, args, n.action().purpose());

@@ -1,7 +1,6 @@
 package org.clonecast.server.http;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
@@ -10,6 +9,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.BootenvStatus;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeStore;
@@ -30,19 +30,22 @@ public final class BootRoutes {
   private final Path ipxeDir;
   private final Path bootenvDir;
   private final Supplier<String> baseUrl;
+  private final Supplier<BootenvStatus> bootenv;
 
   /**
    * @param baseUrl this server as nodes reach it, e.g. http://10.77.0.1:8080
    * @param bootenvDir the directory with vmlinuz and initramfs.zst of the current netboot environment
+   * @param bootenv whether that environment is ready, and if not why (what waiting nodes are told)
    */
   public BootRoutes(BootPolicy policy, NodeStore nodes, EventLog events, Path ipxeDir, Path bootenvDir,
-      Supplier<String> baseUrl) {
+      Supplier<String> baseUrl, Supplier<BootenvStatus> bootenv) {
     this.policy = policy;
     this.nodes = nodes;
     this.events = events;
     this.ipxeDir = ipxeDir;
     this.bootenvDir = bootenvDir;
     this.baseUrl = baseUrl;
+    this.bootenv = bootenv;
   }
 
   /** Adds the routes. */
@@ -60,11 +63,12 @@ public final class BootRoutes {
     }
     MacAddress mac = MacAddress.parse(m.group(1).replace('-', ':'));
     nodes.recordSeen(mac, Optional.empty(), Optional.of(r.remote().getAddress().getHostAddress()));
-    boolean ready = Files.isRegularFile(bootenvDir.resolve("vmlinuz")) && Files.isRegularFile(bootenvDir.resolve("initramfs.zst"));
-    String script = policy.ipxeScript(mac, baseUrl.get(), ready);
+    BootenvStatus status = bootenv.get();
+    String script = policy.ipxeScript(mac, baseUrl.get(), status);
     BootAction action = policy.actionFor(mac);
     events.node("http", mac.toString(), "iPXE script: " + (!action.netboots() ? "boot local disk"
-        : ready ? "netboot to " + action.purpose() : "boot local disk (no netboot environment: run clonecast bootenv build)"));
+        : status instanceof BootenvStatus.Ready ? "netboot to " + action.purpose()
+        : "wait for the netboot environment (" + status.why() + ")"));
     return new Reply.Bytes(HttpResponseStatus.OK, "text/plain; charset=utf-8",
         script.getBytes(java.nio.charset.StandardCharsets.UTF_8), Map.of());
   }
