@@ -77,12 +77,19 @@ public final class BootenvAutoBuild {
         event.accept("netboot environment ready: " + built.getFileName());
       } catch (Exception e) {
         if (e instanceof InterruptedException) Thread.currentThread().interrupt();
-        failure = "building the netboot environment failed: " + e.getMessage() + "; run 'clonecast bootenv build --state-dir "
-            + stateDir + "' as root on the server";
-        event.accept(failure);
+        String run = "; run 'clonecast bootenv build --state-dir " + stateDir + "' as root on the server";
+        // The console gets the build's last word (its own diagnosis); the event keeps all of it.
+        failure = "building the netboot environment failed: " + lastLine(String.valueOf(e.getMessage())) + run;
+        event.accept("building the netboot environment failed: " + e.getMessage() + run);
       } finally {
         building.set(false);
       }
     });
+  }
+
+  /** The last non-blank line of a multi-line message. */
+  static String lastLine(String message) {
+    String[] lines = message.strip().split("\n");
+    return lines[lines.length - 1].strip();
   }
 }
