@@ -69,10 +69,18 @@ class BootenvAutoBuildTest {
     assertTrue(events.get(1).startsWith("building the netboot environment failed: "), events.toString());
     assertTrue(events.get(1).contains("clonecast bootenv build --state-dir " + state), events.toString());
     await().atMost(Duration.ofSeconds(5)).until(() -> auto.status() instanceof BootenvStatus.Failed);
-    assertTrue(auto.status().why().startsWith("building the netboot environment failed: bootenv: apt-get download failed; run"
-        + " 'clonecast bootenv build --state-dir " + state), "the waiting nodes' consoles get the build's last line: " + auto.status());
+    assertTrue(auto.status().why().startsWith("building the netboot environment failed: "), auto.status().toString());
+    assertTrue(auto.status().why().endsWith("bootenv: apt-get download failed; run 'clonecast bootenv build --state-dir " + state
+        + "' as root on the server"), "the waiting nodes' consoles get the build's last line: " + auto.status());
     auto.ensure(8);
     await().atMost(Duration.ofSeconds(30)).until(() -> events.size() == 4);
+  }
+
+  @Test
+  void theConsoleGetsTheLastLineOfALongFailure() {
+    assertEquals("bootenv: apt-get download failed; check the apt sources and network",
+        BootenvAutoBuild.lastLine("build.sh exited 1: Ign:1 http://mirror/x\nE: Failed to fetch x\n"
+            + "bootenv: apt-get download failed; check the apt sources and network\n"));
   }
 
   @Test
