@@ -7,7 +7,9 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -105,7 +107,7 @@ public final class AutoCommand implements Callable<Integer> {
       }
       case "fail" -> throw new CliException(ExitCodes.FAILED, "the server failed this node: " + a.reason().orElse("no reason given"));
       case "reimage" -> {
-        return reimage(api, myMac, nif, a);
+        return reimage(api, URI.create(url), myMac, nif, a);
       }
       case "capture" -> {
         return capture(api, myMac, a.capture().orElseThrow());
@@ -114,7 +116,7 @@ public final class AutoCommand implements Callable<Integer> {
     }
   }
 
-  private int reimage(ServerClient api, String myMac, NetInterface nif, ServerClient.Assignment a) throws Exception {
+  private int reimage(ServerClient api, URI serverUri, String myMac, NetInterface nif, ServerClient.Assignment a) throws Exception {
     Path target = Path.of(a.target());
     System.err.printf("clonecast-agent: session %d as %s: writing %s%n", a.session(), a.hostname(), target);
     AtomicLong done = new AtomicLong();
@@ -175,6 +177,16 @@ public final class AutoCommand implements Callable<Integer> {
       }
       try (SystemMount m = SystemMount.open(target, Path.of(System.getProperty("java.io.tmpdir")))) {
         id = IdentityFixer.apply(m.root(), new IdentityFixer.NodeIdentity(a.hostname(), a.domain(), a.files()));
+        if (id.sshHostKey().isPresent()) {
+          List<String> names = new ArrayList<>(List.of(a.hostname()));
+          a.domain().ifPresent(d -> names.add(a.hostname() + "." + d));
+          names.add(nif.address().getHostAddress());
+          List<String> more = IdentityFixer.installKnownHosts(m.root(), publishedKnownHosts(api), names, id.sshHostKey().get(),
+              serverUri);
+          List<String> all = new ArrayList<>(id.changes());
+          all.addAll(more);
+          id = new IdentityFixer.Report(all, id.sshHostKey());
+        }
       } catch (IOException | IllegalStateException e) {
         return fail(api, myMac, a, "the image is written and verified, but its identity could not be set: " + e.getMessage());
       }
@@ -230,6 +242,16 @@ public final class AutoCommand implements Callable<Integer> {
   private static AllocationMap allocationFor(Path disk, boolean force) throws IOException {
     try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.READ)) {
       return AllocationMap.whole(SourceDevice.size(disk, ch));
+    }
+  }
+
+  /** The server's known_hosts now; empty (with a note) when it cannot be had: the clone fetches it again at boot. */
+  private static String publishedKnownHosts(ServerClient api) throws InterruptedException {
+    try {
+      return api.knownHosts();
+    } catch (IOException e) {
+      System.err.println("clonecast-agent: known_hosts not fetched now (" + e.getMessage() + "); the node fetches it at boot");
+      return "";
     }
   }
 
