@@ -75,28 +75,9 @@ class ReimageQemuIT {
       assertTrue(show.contains("kernel_modules=") && show.contains("virtio_net.ko"), show);
 
       Path golden = SessionLab.goldenDisk(lab.dir());
-      Path config = lab.dir().resolve("clonecast.conf");
-      // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
-      Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
-      LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(repo.resolve("clonecast").toString(), "serve",
-          "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080",
-          "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());
-      Awaitility.await("clonecast serve answering HTTP").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
-          .pollInSameThread()
-          .until(() -> {
-            assertTrue(daemon.isAlive(), "clonecast serve exited:\n" + daemon.tail(30));
-            return inLab(lab, "probe", CLI, "curl", "-s", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:8080/").rc() == 0;
-          });
+      serve(lab, state);
       cli(lab, state, "image", "add", "golden", golden.toString());
-      List<Path> disks = new ArrayList<>();
-      for (int i = 0; i < MACS.size(); i++) {
-        String mac = MACS.get(i).toString();
-        cli(lab, state, "node", "add", mac, "--name", "node0" + (i + 1), "--group", "rack1");
-        cli(lab, state, "node", "set", mac, "--target-disk", "/dev/vda");
-        Path disk = lab.dir().resolve("vm" + (i + 1) + ".raw");
-        run(CLI, "truncate", "-s", "128M", disk.toString());
-        disks.add(disk);
-      }
+      List<Path> disks = blankNodes(lab, state, MACS, "vm");
       String started = cli(lab, state, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "300");
       assertTrue(started.contains("2 node(s)"), started);
 
@@ -163,28 +144,10 @@ class ReimageQemuIT {
     try (Lab lab = Lab.create("firstsession", 1)) {
       Path state = Files.createDirectories(lab.dir().resolve("state"));
       Path golden = SessionLab.goldenDisk(lab.dir());
-      Path config = lab.dir().resolve("clonecast.conf");
-      Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
-      LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(repo.resolve("clonecast").toString(), "serve",
-          "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080",
-          "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());
-      Awaitility.await("clonecast serve answering HTTP").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
-          .pollInSameThread()
-          .until(() -> {
-            assertTrue(daemon.isAlive(), "clonecast serve exited:\n" + daemon.tail(30));
-            return inLab(lab, "probe", CLI, "curl", "-s", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:8080/").rc() == 0;
-          });
+      serve(lab, state);
       assertTrue(!Files.exists(state.resolve("bootenv/current")), "a fresh daemon has no netboot environment");
       cli(lab, state, "image", "add", "golden", golden.toString());
-      List<Path> disks = new ArrayList<>();
-      for (int i = 0; i < macs.size(); i++) {
-        String mac = macs.get(i).toString();
-        cli(lab, state, "node", "add", mac, "--name", "node0" + (i + 1), "--group", "rack1");
-        cli(lab, state, "node", "set", mac, "--target-disk", "/dev/vda");
-        Path disk = lab.dir().resolve("blank" + (i + 1) + ".raw");
-        run(CLI, "truncate", "-s", "128M", disk.toString());
-        disks.add(disk);
-      }
+      List<Path> disks = blankNodes(lab, state, macs, "blank");
       String started = cli(lab, state, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "1800");
       assertTrue(started.contains("2 node(s)"), started);
 
@@ -228,6 +191,36 @@ class ReimageQemuIT {
         assertEquals("node0" + (i + 1) + "\n", SessionLab.cat(disks.get(i), "/etc/hostname"));
       }
     }
+  }
+
+  /** Starts {@code clonecast serve} (full DHCP) in the lab's server namespace and waits until it answers HTTP. */
+  private static void serve(Lab lab, Path state) throws IOException {
+    Path config = lab.dir().resolve("clonecast.conf");
+    // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
+    Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
+    LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(repo.resolve("clonecast").toString(), "serve",
+        "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080",
+        "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());
+    Awaitility.await("clonecast serve answering HTTP").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
+        .pollInSameThread()
+        .until(() -> {
+          assertTrue(daemon.isAlive(), "clonecast serve exited:\n" + daemon.tail(30));
+          return inLab(lab, "probe", CLI, "curl", "-s", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:8080/").rc() == 0;
+        });
+  }
+
+  /** Enrolls {@code macs} as node01, node02, ... in group rack1, each with a blank 128 MiB disk {@code prefix<n>.raw}. */
+  private static List<Path> blankNodes(Lab lab, Path state, List<MacAddress> macs, String prefix) throws Exception {
+    List<Path> disks = new ArrayList<>();
+    for (int i = 0; i < macs.size(); i++) {
+      String mac = macs.get(i).toString();
+      cli(lab, state, "node", "add", mac, "--name", "node0" + (i + 1), "--group", "rack1");
+      cli(lab, state, "node", "set", mac, "--target-disk", "/dev/vda");
+      Path disk = lab.dir().resolve(prefix + (i + 1) + ".raw");
+      run(CLI, "truncate", "-s", "128M", disk.toString());
+      disks.add(disk);
+    }
+    return disks;
   }
 
   private record Result(int rc, String out) {}
