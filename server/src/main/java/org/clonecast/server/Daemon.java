@@ -6,12 +6,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
+import java.util.List;
 import java.util.Optional;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.LocalBootLoader;
 import org.clonecast.server.boot.BootenvAutoBuild;
 import org.clonecast.server.boot.BootenvInstaller;
 import org.clonecast.server.boot.RouterAdvertiser;
@@ -119,12 +122,16 @@ public final class Daemon implements AutoCloseable {
     running.push(bootenvWorker::shutdownNow);
     BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.besideJar(), bootenvWorker,
         line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
-    BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs());
+    List<String> noLoader = new ArrayList<>();
+    Path localDir = config.stateDir().resolve("boot");
+    boolean efiLocal = LocalBootLoader.ensure(localDir, noLoader).isPresent();
+    noLoader.forEach(w -> LOG.warn("boot: no EFI local-boot loader: {}", w));
+    BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs(), efiLocal);
     HttpServer.Routes routes = new HttpServer.Routes();
     String host = nif.address().getHostAddress();
     // With port 0 (tests) the port is known only after binding; boot scripts read it then.
     new BootRoutes(policy, nodes, events, config.boot().ipxeDir(), bootenvDir(),
-        () -> "http://" + host + ":" + http.port(), bootenv::status).register(routes);
+        () -> "http://" + host + ":" + http.port(), bootenv::status).localLoaderDir(localDir).register(routes);
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
     new EventRoutes(events).register(routes);

@@ -19,13 +19,23 @@ public final class BootPolicy {
   static final int RETRY_SECONDS = 10;
   private final NodeStore nodes;
   private final String kernelArgs;
+  private final boolean efiLocalLoader;
 
   /**
    * @param kernelArgs extra kernel command line for the netboot environment (config boot.kernel-args)
    */
   public BootPolicy(NodeStore nodes, String kernelArgs) {
+    this(nodes, kernelArgs, false);
+  }
+
+  /**
+   * @param efiLocalLoader whether {@link LocalBootLoader} is served at {@code /boot/local/}: EFI
+   *     nodes that boot locally chain it instead of exiting iPXE
+   */
+  public BootPolicy(NodeStore nodes, String kernelArgs, boolean efiLocalLoader) {
     this.nodes = Objects.requireNonNull(nodes);
     this.kernelArgs = Objects.requireNonNull(kernelArgs);
+    this.efiLocalLoader = efiLocalLoader;
   }
 
   /** The action for {@code mac}: {@link BootAction#LOCAL} unless it is enrolled and marked. */
@@ -43,11 +53,11 @@ public final class BootPolicy {
   public String ipxeScript(MacAddress mac, String baseUrl, BootenvStatus bootenv) {
     Optional<Node> node = nodes.find(mac);
     if (node.isEmpty() || !node.get().enrolled()) {
-      return IpxeScript.bootLocal(mac + " is not enrolled; booting the local disk");
+      return IpxeScript.bootLocal(mac + " is not enrolled; booting the local disk", localLoader(baseUrl));
     }
     Node n = node.get();
     if (!n.action().netboots()) {
-      return IpxeScript.bootLocal(n.name().orElse(mac.toString()) + ": booting the local disk");
+      return IpxeScript.bootLocal(n.name().orElse(mac.toString()) + ": booting the local disk", localLoader(baseUrl));
     }
     if (!(bootenv instanceof BootenvStatus.Ready)) {
       return IpxeScript.awaitBootenv(IpxeScript.scriptUrl(baseUrl, mac), n.name().orElse(mac.toString()) + " is marked to "
@@ -55,5 +65,9 @@ public final class BootPolicy {
     }
     String args = ("clonecast.server=" + baseUrl + " clonecast.mac=" + mac + " " + kernelArgs).trim();
     return IpxeScript.netboot(baseUrl, args, n.action().purpose());
+  }
+
+  private Optional<String> localLoader(String baseUrl) {
+    return efiLocalLoader ? Optional.of(baseUrl + "/boot/local/" + LocalBootLoader.FILE) : Optional.empty();
   }
 }

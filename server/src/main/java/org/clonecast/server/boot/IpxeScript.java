@@ -1,6 +1,7 @@
 package org.clonecast.server.boot;
 
 import java.util.Objects;
+import java.util.Optional;
 import org.clonecast.protocol.wire.MacAddress;
 
 /**
@@ -19,8 +20,18 @@ public final class IpxeScript {
    * @param why shown on the node's console, one line
    */
   public static String bootLocal(String why) {
+    return bootLocal(why, Optional.empty());
+  }
+
+  /**
+   * Boots the local disk; EFI nodes chain {@code efiLoaderUrl} when given ({@link LocalBootLoader}:
+   * it finds the ESP's bootloader and chainloads it, where iPXE's {@code exit} makes firmwares such
+   * as OVMF walk every network boot option first or stop), and exit to the firmware if that fails.
+   */
+  public static String bootLocal(String why, Optional<String> efiLoaderUrl) {
     return "#!ipxe\n"
         + "echo clonecast: " + sanitize(why) + "\n"
+        + efiLoaderUrl.map(u -> "iseq ${platform} efi && chain --autofree " + sanitize(u) + " ||\n").orElse("")
         + "iseq ${platform} efi && exit 0 ||\n"
         + "sanboot --no-describe --drive 0x80 || exit 0\n";
   }

@@ -31,6 +31,7 @@ public final class BootRoutes {
   private final Path bootenvDir;
   private final Supplier<String> baseUrl;
   private final Supplier<BootenvStatus> bootenv;
+  private volatile Path localDir;
 
   /**
    * @param baseUrl this server as nodes reach it, e.g. http://10.77.0.1:8080
@@ -48,11 +49,19 @@ public final class BootRoutes {
     this.bootenv = bootenv;
   }
 
+  /** Serves {@code dir} (the {@link org.clonecast.server.boot.LocalBootLoader}) at {@code /boot/local/}. */
+  public BootRoutes localLoaderDir(Path dir) {
+    this.localDir = dir;
+    return this;
+  }
+
   /** Adds the routes. */
   public HttpServer.Routes register(HttpServer.Routes routes) {
     return routes
         .open("/boot/", this::script)
         .open("/boot/files/", r -> file(ipxeDir, r.path().substring("/boot/files/".length())))
+        .open("/boot/local/", r -> localDir == null ? Reply.error(HttpResponseStatus.NOT_FOUND, "no local boot loader on this server")
+            : file(localDir, r.path().substring("/boot/local/".length())))
         .open("/bootenv/", r -> file(bootenvDir, r.path().substring("/bootenv/".length())));
   }
 
