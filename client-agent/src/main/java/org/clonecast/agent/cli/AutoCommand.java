@@ -24,6 +24,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import org.clonecast.agent.capture.CaptureUploader;
 import org.clonecast.agent.disk.DiskInventory;
+import org.clonecast.agent.disk.EspCheck;
 import org.clonecast.agent.disk.GptBackup;
 import org.clonecast.agent.disk.IdentityFixer;
 import org.clonecast.agent.disk.SystemMount;
@@ -191,6 +192,14 @@ public final class AutoCommand implements Callable<Integer> {
         return fail(api, myMac, a, "the image is written and verified, but its identity could not be set: " + e.getMessage());
       }
       id.changes().forEach(c -> System.err.println("  " + c));
+      if (Files.isDirectory(Path.of("/sys/firmware/efi"))) {
+        // Booted by UEFI, so the clone will be too: its firmware must find the cloned loader by itself.
+        try {
+          EspCheck.problem(target).ifPresent(p -> System.err.println("clonecast-agent: warning: " + p));
+        } catch (IOException e) {
+          System.err.println("clonecast-agent: warning: could not check the EFI system partition: " + e.getMessage());
+        }
+      }
       api.result(myMac, a.session(), true, String.format(Locale.ROOT, "%d bytes written and verified in %.1f s, identity %s",
           r.bytesWritten(), r.nanos() / 1e9, a.hostname()), id.sshHostKey());
       System.err.println("clonecast-agent: re-imaged as " + a.hostname());
