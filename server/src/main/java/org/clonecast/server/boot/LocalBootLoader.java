@@ -31,23 +31,26 @@ public final class LocalBootLoader {
   /** The ESP paths tried, in order: the removable path needs no firmware boot entry (clones carry none). */
   static final List<String> LOADERS = List.of("/EFI/BOOT/BOOTX64.EFI", "/EFI/debian/shimx64.efi", "/EFI/debian/grubx64.efi");
   static final List<String> GRUB_MODULES = List.of("part_gpt", "part_msdos", "fat", "chain", "search", "search_fs_file", "echo",
-      "sleep", "test", "normal", "configfile");
+      "sleep", "minicmd");
 
   private LocalBootLoader() {}
 
-  /** GRUB's embedded configuration: find a loader on the local disks' ESPs and chainload it. */
+  /**
+   * GRUB's embedded configuration: find a loader on the local disks' ESPs and chainload it. It runs
+   * in GRUB's rescue parser (before normal.mod), which has no {@code if}: each try is a search, a
+   * chainloader and a boot, and a failed one falls through to the next line. The search sets
+   * {@code root} (a {@code ($var)} device in a path is not expanded there; tried in OVMF).
+   */
   static String grubConfig() {
     StringBuilder b = new StringBuilder();
-    b.append("echo \"clonecast: looking for a bootloader on the local disks\"\n");
+    b.append("echo clonecast: looking for a bootloader on the local disks\n");
     for (String f : LOADERS) {
-      b.append("if search --no-floppy --file --set=esp ").append(f).append("; then\n")
-          .append("  echo \"clonecast: booting ($esp)").append(f).append("\"\n")
-          .append("  chainloader ($esp)").append(f).append('\n')
-          .append("  boot\n")
-          .append("fi\n");
+      b.append("search --no-floppy --file --set=root ").append(f).append('\n')
+          .append("chainloader ").append(f).append('\n')
+          .append("boot\n");
     }
-    b.append("echo \"clonecast: no local disk has ").append(String.join(" or ", LOADERS))
-        .append("; write one on the golden node (grub-install --removable) and capture again\"\n")
+    b.append("echo clonecast: no local disk has ").append(String.join(" or ", LOADERS))
+        .append("; write one on the golden node (grub-install --removable) and capture again\n")
         .append("sleep 30\n")
         .append("exit\n");
     return b.toString();
