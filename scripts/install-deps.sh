@@ -20,6 +20,11 @@ PACKAGES=(
   coreutils               # sha256sum, head, timeout
   e2fsprogs               # the demo's golden disk: mkfs.ext4 -d builds a filesystem from a folder
   fdisk                   # the demo's golden disk: sfdisk writes its partition table
+  grub-efi-amd64-bin      # the daemon's EFI local-boot loader (grub-mkimage, LocalBootLoaderTest); golden-debian.sh's GRUB
+  mmdebstrap              # scripts/golden-debian.sh: the real Debian 12 golden system for the demo and the boot tests
+  dosfstools              # scripts/golden-debian.sh: mkfs.vfat for the golden's ESP
+  mtools                  # scripts/golden-debian.sh: mmd, mcopy into the ESP without mounting
+  gdisk                   # GptBackupTest, IdentityIT: sgdisk -v checks the backup GPT the agent moves to a larger disk's end
   qemu-system-x86         # PXE boot tests and bench/pxe.sh: VMs under TCG (QemuVm)
   ipxe-qemu               # QEMU's iPXE NIC ROMs (BIOS e1000, EFI virtio)
   ovmf                    # UEFI firmware for the VMs (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd)
@@ -63,7 +68,7 @@ COMMANDS=(
   java:openjdk-17-jdk-headless javac:openjdk-17-jdk-headless mvn:maven
   udp-sender:udpcast udp-receiver:udpcast nft:nftables ip:iproute2 tc:iproute2 ss:iproute2
   ping:iputils-ping kill:procps pgrep:procps killall:psmisc setsid:util-linux
-  python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk debugfs:e2fsprogs losetup:mount ssh-keygen:openssh-client
+  python3:python3 sha256sum:coreutils mkfs.ext4:e2fsprogs sfdisk:fdisk sgdisk:gdisk grub-mkimage:grub-common mmdebstrap:mmdebstrap mkfs.vfat:dosfstools mcopy:mtools debugfs:e2fsprogs losetup:mount ssh-keygen:openssh-client
   qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio zstd:zstd
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
   tftp:tftp-hpa atftp:atftp curl:curl

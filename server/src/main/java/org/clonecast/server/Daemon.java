@@ -6,12 +6,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
+import java.util.List;
 import java.util.Optional;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.LocalBootLoader;
 import org.clonecast.server.boot.BootenvAutoBuild;
 import org.clonecast.server.boot.BootenvInstaller;
 import org.clonecast.server.boot.RouterAdvertiser;
@@ -114,7 +117,19 @@ public final class Daemon implements AutoCloseable {
     group = Transport.group(2, "serve");
     running.push(() -> group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly());
 
-    BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs());
+    java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "bootenv-build");
+      t.setDaemon(true);
+      return t;
+    });
+    running.push(bootenvWorker::shutdownNow);
+    BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.besideJar(), bootenvWorker,
+        line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
+    List<String> noLoader = new ArrayList<>();
+    Path localDir = config.stateDir().resolve("boot");
+    boolean efiLocal = LocalBootLoader.ensure(localDir, noLoader).isPresent();
+    noLoader.forEach(w -> LOG.warn("boot: no EFI local-boot loader: {}", w));
+    BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs(), efiLocal);
     HttpServer.Routes routes = new HttpServer.Routes();
     String host = nif.address().getHostAddress();
     // With port 0 (tests) the port is known only after binding; boot scripts read it then.
@@ -122,7 +137,7 @@ public final class Daemon implements AutoCloseable {
     RateLimiter<InetAddress> seen = new RateLimiter<>(new RateLimiter.Limits(perClient / 60, perClient,
         NodesConfig.SEEN_PER_SECOND, NodesConfig.SEEN_PER_SECOND * 60.0, 4096), System::nanoTime);
     new BootRoutes(policy, nodes, events, config.boot().ipxeDir(), bootenvDir(),
-        () -> "http://" + host + ":" + http.port(), seen).register(routes);
+        () -> "http://" + host + ":" + http.port(), bootenv::status, seen).localLoaderDir(localDir).register(routes);
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
     new EventRoutes(events).register(routes);
@@ -145,14 +160,6 @@ public final class Daemon implements AutoCloseable {
     running.push(captures);
     new ImageRoutes(images, captures).register(routes);
     new CaptureRoutes(captures).register(routes);
-    java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "bootenv-build");
-      t.setDaemon(true);
-      return t;
-    });
-    running.push(bootenvWorker::shutdownNow);
-    BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.besideJar(), bootenvWorker,
-        line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
     boolean pxe = config.dhcp().mode() != DhcpConfig.Mode.OFF;
     // Only a daemon that answers PXE has nodes that netboot; with DHCP off the agents run elsewhere.
     new SessionRoutes(sessions, id -> {

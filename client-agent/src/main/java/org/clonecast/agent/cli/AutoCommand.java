@@ -7,7 +7,9 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -22,6 +24,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import org.clonecast.agent.capture.CaptureUploader;
 import org.clonecast.agent.disk.DiskInventory;
+import org.clonecast.agent.disk.EspCheck;
+import org.clonecast.agent.disk.GptBackup;
 import org.clonecast.agent.disk.IdentityFixer;
 import org.clonecast.agent.disk.SystemMount;
 import org.clonecast.agent.mcast.McastReceiver;
@@ -106,7 +110,7 @@ public final class AutoCommand implements Callable<Integer> {
       }
       case "fail" -> throw new CliException(ExitCodes.FAILED, "the server failed this node: " + a.reason().orElse("no reason given"));
       case "reimage" -> {
-        return reimage(api, myMac, nif, a);
+        return reimage(api, URI.create(url), myMac, nif, a);
       }
       case "capture" -> {
         return capture(api, myMac, a.capture().orElseThrow());
@@ -115,7 +119,7 @@ public final class AutoCommand implements Callable<Integer> {
     }
   }
 
-  private int reimage(ServerClient api, String myMac, NetInterface nif, ServerClient.Assignment a) throws Exception {
+  private int reimage(ServerClient api, URI serverUri, String myMac, NetInterface nif, ServerClient.Assignment a) throws Exception {
     Path target = Path.of(a.target());
     System.err.printf("clonecast-agent: session %d as %s: writing %s%n", a.session(), a.hostname(), target);
     AtomicLong done = new AtomicLong();
@@ -168,12 +172,36 @@ public final class AutoCommand implements Callable<Integer> {
       System.err.printf(Locale.ROOT, "clonecast-agent: %d bytes written and verified in %.1f s%n", r.bytesWritten(), r.nanos() / 1e9);
       api.progress(myMac, a.session(), "identity", total.get(), total.get());
       IdentityFixer.Report id;
+      try {
+        GptBackup.moveToEnd(target).ifPresent(s -> System.err.println("  " + s));
+      } catch (IllegalArgumentException e) {
+        // The image's own table is damaged; the verified bytes are what the golden disk held.
+        System.err.println("clonecast-agent: warning: the backup GPT was left where the image put it: " + e.getMessage());
+      }
       try (SystemMount m = SystemMount.open(target, Path.of(System.getProperty("java.io.tmpdir")))) {
         id = IdentityFixer.apply(m.root(), new IdentityFixer.NodeIdentity(a.hostname(), a.domain(), a.files()));
+        if (id.sshHostKey().isPresent()) {
+          List<String> names = new ArrayList<>(List.of(a.hostname()));
+          a.domain().ifPresent(d -> names.add(a.hostname() + "." + d));
+          names.add(nif.address().getHostAddress());
+          List<String> more = IdentityFixer.installKnownHosts(m.root(), publishedKnownHosts(api), names, id.sshHostKey().get(),
+              serverUri);
+          List<String> all = new ArrayList<>(id.changes());
+          all.addAll(more);
+          id = new IdentityFixer.Report(all, id.sshHostKey());
+        }
       } catch (IOException | IllegalStateException e) {
         return fail(api, myMac, a, "the image is written and verified, but its identity could not be set: " + e.getMessage());
       }
       id.changes().forEach(c -> System.err.println("  " + c));
+      if (Files.isDirectory(Path.of("/sys/firmware/efi"))) {
+        // Booted by UEFI, so the clone will be too: its firmware must find the cloned loader by itself.
+        try {
+          EspCheck.problem(target).ifPresent(p -> System.err.println("clonecast-agent: warning: " + p));
+        } catch (IOException e) {
+          System.err.println("clonecast-agent: warning: could not check the EFI system partition: " + e.getMessage());
+        }
+      }
       api.result(myMac, a.session(), true, String.format(Locale.ROOT, "%d bytes written and verified in %.1f s, identity %s",
           r.bytesWritten(), r.nanos() / 1e9, a.hostname()), id.sshHostKey());
       System.err.println("clonecast-agent: re-imaged as " + a.hostname());
@@ -225,6 +253,16 @@ public final class AutoCommand implements Callable<Integer> {
     DiskPlan plan = DiskAllocation.plan(disk, force);
     System.err.println("clonecast-agent: " + plan.describe());
     return plan.map();
+  }
+
+  /** The server's known_hosts now; empty (with a note) when it cannot be had: the clone fetches it again at boot. */
+  private static String publishedKnownHosts(ServerClient api) throws InterruptedException {
+    try {
+      return api.knownHosts();
+    } catch (IOException e) {
+      System.err.println("clonecast-agent: known_hosts not fetched now (" + e.getMessage() + "); the node fetches it at boot");
+      return "";
+    }
   }
 
   /** Tells the server (best effort) and fails the command with the same reason. */

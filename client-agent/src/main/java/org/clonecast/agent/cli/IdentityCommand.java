@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.clonecast.agent.disk.GptBackup;
 import org.clonecast.agent.disk.IdentityFixer;
 import org.clonecast.agent.disk.SystemMount;
 import org.clonecast.common.cli.CliException;
@@ -23,7 +24,8 @@ import picocli.CommandLine.Option;
     versionProvider = VersionProvider.class,
     description = {
       "Give a cloned disk its own identity: hostname and /etc/hosts, an empty machine-id, a fresh SSH host",
-      "key (its public line is printed), no persistent-net rules. Finds the ext2/3/4 root filesystem from the",
+      "key (its public line is printed), no persistent-net rules, no golden entropy seed or journal; the backup",
+      "GPT moved to the end of a larger disk. Finds the ext2/3/4 root filesystem from the",
       "partition table and mounts it (as root). TARGET is a block device or a disk image file."
     })
 public final class IdentityCommand implements Callable<Integer> {
@@ -48,6 +50,13 @@ public final class IdentityCommand implements Callable<Integer> {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }
     IdentityFixer.Report report;
+    try {
+      GptBackup.moveToEnd(target).ifPresent(s -> System.err.println("  " + s));
+    } catch (IllegalArgumentException e) {
+      System.err.println("clonecast-agent: warning: the backup GPT was left where it is: " + e.getMessage());
+    } catch (IOException e) {
+      throw new CliException(ExitCodes.FAILED, "cannot move the backup GPT of " + target + " to its end: " + e.getMessage());
+    }
     try (SystemMount m = SystemMount.open(target, Path.of(System.getProperty("java.io.tmpdir")))) {
       report = IdentityFixer.apply(m.root(), id);
       System.err.println("clonecast-agent: root filesystem " + m.device());

@@ -191,6 +191,14 @@ public final class ServerClient {
     post("result", body);
   }
 
+  /** The cluster's known_hosts as the server publishes it now ({@code GET /boot/known_hosts}). */
+  public String knownHosts() throws IOException, InterruptedException {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(base.resolve("/boot/known_hosts")).timeout(Duration.ofSeconds(15)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() != 200) throw new IOException("GET /boot/known_hosts: HTTP " + r.statusCode());
+    return r.body();
+  }
+
   private static Optional<String> text(JsonNode n, String field) {
     JsonNode v = n.path(field);
     return v.isNull() || v.isMissingNode() ? Optional.empty() : Optional.of(v.asText());

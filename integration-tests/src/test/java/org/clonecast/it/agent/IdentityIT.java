@@ -29,7 +29,7 @@ class IdentityIT {
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
-    Prereqs.require("sfdisk", "mkfs.ext4", "debugfs", "losetup", "mount", "java");
+    Prereqs.require("sfdisk", "sgdisk", "mkfs.ext4", "debugfs", "losetup", "mount", "java");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
     assertTrue(Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")), "build the jars first (mvn install)");
   }
@@ -42,7 +42,13 @@ class IdentityIT {
 
   /** 64 MiB GPT disk: an 8 MiB EFI system partition (FAT signature absent: not ext) and an ext4 root. */
   private static Path goldenDisk(Path dir) throws Exception {
-    return DISKS.build(GoldenDisks.goldenTree(dir), dir.resolve("disk.img"));
+    Path tree = GoldenDisks.goldenTree(dir);
+    // What a booted golden node also leaves behind: systemd's entropy seed and its persistent journal.
+    Files.createDirectories(tree.resolve("var/lib/systemd"));
+    Files.write(tree.resolve("var/lib/systemd/random-seed"), new byte[512]);
+    Path journal = Files.createDirectories(tree.resolve("var/log/journal/0123456789abcdef0123456789abcdef"));
+    Files.writeString(journal.resolve("system.journal"), "golden logs\n");
+    return DISKS.build(tree, dir.resolve("disk.img"));
   }
 
   private static String cat(Path disk, String file) throws Exception {
@@ -78,7 +84,22 @@ class IdentityIT {
     assertTrue(outB.contains(keyB), outB);
     assertFalse(ls(a, "/etc/ssh").contains("ssh_host_rsa_key"), "the golden node's keys are gone");
     assertFalse(ls(a, "/etc/udev/rules.d").contains("70-persistent-net.rules"));
+    assertFalse(ls(a, "/var/lib/systemd").contains("random-seed"), "the golden node's entropy seed is gone");
+    assertFalse(ls(a, "/var/log/journal").contains("0123456789abcdef"), "the golden node's journal is gone");
     assertTrue(run("losetup", "-a").lines().noneMatch(l -> l.contains(dir.toString())), "no loop device left attached");
+  }
+
+  @Test
+  void onALargerDiskTheBackupGptMovesToTheEnd(@TempDir Path dir) throws Exception {
+    Path disk = goldenDisk(dir);
+    run("truncate", "-s", "96M", disk.toString());
+    assertTrue(run("sgdisk", "-v", disk.toString()).contains("secondary header"), "the golden's backup is in the middle");
+    String out = identity(disk, "node03");
+    assertTrue(out.contains("GPT backup moved from LBA 131071 to the disk's last LBA 196607"), out);
+    String verify = run("sgdisk", "-v", disk.toString());
+    assertTrue(verify.contains("No problems found"), verify);
+    assertTrue(run("sfdisk", "--dump", disk.toString()).contains("last-lba: 196574"));
+    assertEquals("node03\n", cat(disk, "/etc/hostname"));
   }
 
   @Test

@@ -75,28 +75,9 @@ class ReimageQemuIT {
       assertTrue(show.contains("kernel_modules=") && show.contains("virtio_net.ko"), show);
 
       Path golden = SessionLab.goldenDisk(lab.dir());
-      Path config = lab.dir().resolve("clonecast.conf");
-      // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
-      Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
-      LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(repo.resolve("clonecast").toString(), "serve",
-          "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080",
-          "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());
-      Awaitility.await("clonecast serve answering HTTP").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
-          .pollInSameThread()
-          .until(() -> {
-            assertTrue(daemon.isAlive(), "clonecast serve exited:\n" + daemon.tail(30));
-            return inLab(lab, "probe", CLI, "curl", "-s", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:8080/").rc() == 0;
-          });
+      serve(lab, state);
       cli(lab, state, "image", "add", "golden", golden.toString());
-      List<Path> disks = new ArrayList<>();
-      for (int i = 0; i < MACS.size(); i++) {
-        String mac = MACS.get(i).toString();
-        cli(lab, state, "node", "add", mac, "--name", "node0" + (i + 1), "--group", "rack1");
-        cli(lab, state, "node", "set", mac, "--target-disk", "/dev/vda");
-        Path disk = lab.dir().resolve("vm" + (i + 1) + ".raw");
-        run(CLI, "truncate", "-s", "128M", disk.toString());
-        disks.add(disk);
-      }
+      List<Path> disks = blankNodes(lab, state, MACS, "vm");
       String started = cli(lab, state, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "300");
       assertTrue(started.contains("2 node(s)"), started);
 
@@ -147,6 +128,99 @@ class ReimageQemuIT {
       }
       assertNotEquals(keys.get(0), keys.get(1), "every node has its own SSH host key");
     }
+  }
+
+  /**
+   * A new user's first session (issue 14): a fresh daemon with no netboot environment, a session
+   * started, two blank VMs powered on at once. The daemon's own build runs in the lab's namespace,
+   * which reaches no package mirror, so it fails, and says why in the events and on the waiting
+   * nodes' consoles; the nodes are not sent to their blank disks but wait in iPXE, asking again.
+   * The admin then builds the environment by hand (in the host namespace, from the test cache),
+   * and both nodes netboot and are re-imaged without a second power cycle.
+   */
+  @Test
+  void aFirstSessionWaitsForTheNetbootEnvironmentAndNeedsNoPowerCycle() throws Exception {
+    List<MacAddress> macs = List.of(MacAddress.parse("52:54:00:55:01:01"), MacAddress.parse("52:54:00:55:01:02"));
+    try (Lab lab = Lab.create("firstsession", 1)) {
+      Path state = Files.createDirectories(lab.dir().resolve("state"));
+      Path golden = SessionLab.goldenDisk(lab.dir());
+      serve(lab, state);
+      assertTrue(!Files.exists(state.resolve("bootenv/current")), "a fresh daemon has no netboot environment");
+      cli(lab, state, "image", "add", "golden", golden.toString());
+      List<Path> disks = blankNodes(lab, state, macs, "blank");
+      String started = cli(lab, state, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "1800");
+      assertTrue(started.contains("2 node(s)"), started);
+
+      List<QemuVm> vms = new ArrayList<>();
+      try {
+        for (int i = 0; i < macs.size(); i++) {
+          vms.add(QemuVm.builder(lab, "blank" + (i + 1)).firmware(FIRMWARE.get(i)).mac(macs.get(i)).disk(disks.get(i))
+              .memoryMib(1024).start());
+        }
+        // Both nodes are told to wait (not to boot their blank disks), and the failed build says why.
+        Awaitility.await("both nodes waiting in iPXE and the automatic build failed").atMost(Duration.ofMinutes(10))
+            .pollInterval(Duration.ofSeconds(2)).pollInSameThread()
+            .until(() -> {
+              String events = cli(lab, state, "events", "--limit", "200");
+              return events.contains("building the netboot environment failed")
+                  && macs.stream().allMatch(m -> events.lines().anyMatch(l -> l.contains(m.toString())
+                      && l.contains("iPXE script: wait for the netboot environment")));
+            });
+        String events = cli(lab, state, "events", "--limit", "200");
+        assertTrue(events.lines().noneMatch(l -> l.contains("iPXE script: boot local disk")), "no marked node is sent to its disk:\n"
+            + events);
+        // The UEFI node's console (OVMF writes it to the serial port) shows why it waits.
+        vms.get(1).awaitSerial("netboot environment failed", Duration.ofMinutes(5));
+        assertTrue(vms.stream().allMatch(QemuVm::isRunning), "the waiting nodes are still up");
+
+        // The admin builds it by hand; the waiting nodes pick it up on their next try.
+        String cache = System.getenv().getOrDefault("CLONECAST_TEST_CACHE", "/var/cache/clonecast-test") + "/bootenv";
+        run(Duration.ofMinutes(20), repo.resolve("clonecast").toString(), "bootenv", "build", "--state-dir", state.toString(),
+            "--cache", cache);
+        for (QemuVm vm : vms) {
+          vm.awaitSerial("clonecast-bootenv: agent done", SESSION);
+          assertTrue(vm.serialLog().contains("clonecast-agent: re-imaged as "), vm.serialLog());
+          assertEquals(0, vm.waitForExit(Duration.ofSeconds(120)), "QEMU exits after the guest's poweroff");
+        }
+      } finally {
+        vms.forEach(QemuVm::close);
+      }
+      JsonNode session = JSON.readTree(cli(lab, state, "session", "list", "--json")).get(0);
+      assertEquals("done", session.path("state").asText(), session.toString());
+      for (int i = 0; i < disks.size(); i++) {
+        assertEquals("node0" + (i + 1) + "\n", SessionLab.cat(disks.get(i), "/etc/hostname"));
+      }
+    }
+  }
+
+  /** Starts {@code clonecast serve} (full DHCP) in the lab's server namespace and waits until it answers HTTP. */
+  private static void serve(Lab lab, Path state) throws IOException {
+    Path config = lab.dir().resolve("clonecast.conf");
+    // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
+    Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
+    LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(repo.resolve("clonecast").toString(), "serve",
+        "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080",
+        "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());
+    Awaitility.await("clonecast serve answering HTTP").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
+        .pollInSameThread()
+        .until(() -> {
+          assertTrue(daemon.isAlive(), "clonecast serve exited:\n" + daemon.tail(30));
+          return inLab(lab, "probe", CLI, "curl", "-s", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:8080/").rc() == 0;
+        });
+  }
+
+  /** Enrolls {@code macs} as node01, node02, ... in group rack1, each with a blank 128 MiB disk {@code prefix<n>.raw}. */
+  private static List<Path> blankNodes(Lab lab, Path state, List<MacAddress> macs, String prefix) throws Exception {
+    List<Path> disks = new ArrayList<>();
+    for (int i = 0; i < macs.size(); i++) {
+      String mac = macs.get(i).toString();
+      cli(lab, state, "node", "add", mac, "--name", "node0" + (i + 1), "--group", "rack1");
+      cli(lab, state, "node", "set", mac, "--target-disk", "/dev/vda");
+      Path disk = lab.dir().resolve(prefix + (i + 1) + ".raw");
+      run(CLI, "truncate", "-s", "128M", disk.toString());
+      disks.add(disk);
+    }
+    return disks;
   }
 
   private record Result(int rc, String out) {}

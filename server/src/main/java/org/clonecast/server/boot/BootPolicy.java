@@ -15,15 +15,27 @@ import org.clonecast.server.store.NodeStore;
  * <p>Thread-safe.
  */
 public final class BootPolicy {
+  /** How often a node waiting for the netboot environment asks again: cheap for the server, quick to start. */
+  static final int RETRY_SECONDS = 10;
   private final NodeStore nodes;
   private final String kernelArgs;
+  private final boolean efiLocalLoader;
 
   /**
    * @param kernelArgs extra kernel command line for the netboot environment (config boot.kernel-args)
    */
   public BootPolicy(NodeStore nodes, String kernelArgs) {
+    this(nodes, kernelArgs, false);
+  }
+
+  /**
+   * @param efiLocalLoader whether {@link LocalBootLoader} is served at {@code /boot/local/}: EFI
+   *     nodes that boot locally chain it instead of exiting iPXE
+   */
+  public BootPolicy(NodeStore nodes, String kernelArgs, boolean efiLocalLoader) {
     this.nodes = Objects.requireNonNull(nodes);
     this.kernelArgs = Objects.requireNonNull(kernelArgs);
+    this.efiLocalLoader = efiLocalLoader;
   }
 
   /** The action for {@code mac}: {@link BootAction#LOCAL} unless it is enrolled and marked. */
@@ -34,22 +46,28 @@ public final class BootPolicy {
   /**
    * The iPXE script for {@code mac}, with URLs under {@code baseUrl}.
    *
-   * @param bootenvReady whether the netboot environment can be served now; when not, a marked
-   *     node boots locally (with the reason on its console) rather than failing to netboot
+   * @param bootenv whether the netboot environment can be served now; when not, a marked node waits
+   *     in iPXE and asks again (its disk may be blank: booting it would strand the node), with the
+   *     reason on its console, until it is ready or the admin sets it back to local
    */
-  public String ipxeScript(MacAddress mac, String baseUrl, boolean bootenvReady) {
+  public String ipxeScript(MacAddress mac, String baseUrl, BootenvStatus bootenv) {
     Optional<Node> node = nodes.find(mac);
     if (node.isEmpty() || !node.get().enrolled()) {
-      return IpxeScript.bootLocal(mac + " is not enrolled; booting the local disk");
+      return IpxeScript.bootLocal(mac + " is not enrolled; booting the local disk", localLoader(baseUrl));
     }
     Node n = node.get();
     if (!n.action().netboots()) {
-      return IpxeScript.bootLocal(n.name().orElse(mac.toString()) + ": booting the local disk");
+      return IpxeScript.bootLocal(n.name().orElse(mac.toString()) + ": booting the local disk", localLoader(baseUrl));
     }
-    if (!bootenvReady) {
-      return IpxeScript.bootLocal("the netboot environment is not ready on the server; booting the local disk");
+    if (!(bootenv instanceof BootenvStatus.Ready)) {
+      return IpxeScript.awaitBootenv(IpxeScript.scriptUrl(baseUrl, mac), n.name().orElse(mac.toString()) + " is marked to "
+          + n.action().purpose() + ", but " + bootenv.why(), "clonecast node set " + mac + " --action local", RETRY_SECONDS);
     }
     String args = ("clonecast.server=" + baseUrl + " clonecast.mac=" + mac + " " + kernelArgs).trim();
     return IpxeScript.netboot(baseUrl, args, n.action().purpose());
+  }
+
+  private Optional<String> localLoader(String baseUrl) {
+    return efiLocalLoader ? Optional.of(baseUrl + "/boot/local/" + LocalBootLoader.FILE) : Optional.empty();
   }
 }

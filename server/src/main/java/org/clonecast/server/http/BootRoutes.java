@@ -2,7 +2,6 @@ package org.clonecast.server.http;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.net.InetAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -10,6 +9,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.BootenvStatus;
 import org.clonecast.server.limit.RateLimiter;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.EventLog;
@@ -36,22 +36,32 @@ public final class BootRoutes {
   private final Path ipxeDir;
   private final Path bootenvDir;
   private final Supplier<String> baseUrl;
+  private final Supplier<BootenvStatus> bootenv;
   private final RateLimiter<InetAddress> seen;
+  private volatile Path localDir;
 
   /**
    * @param baseUrl this server as nodes reach it, e.g. http://10.77.0.1:8080
    * @param bootenvDir the directory with vmlinuz and initramfs.zst of the current netboot environment
+   * @param bootenv whether that environment is ready, and if not why (what waiting nodes are told)
    * @param seen how often a client's script requests are recorded
    */
   public BootRoutes(BootPolicy policy, NodeStore nodes, EventLog events, Path ipxeDir, Path bootenvDir,
-      Supplier<String> baseUrl, RateLimiter<InetAddress> seen) {
+      Supplier<String> baseUrl, Supplier<BootenvStatus> bootenv, RateLimiter<InetAddress> seen) {
     this.policy = policy;
     this.nodes = nodes;
     this.events = events;
     this.ipxeDir = ipxeDir;
     this.bootenvDir = bootenvDir;
     this.baseUrl = baseUrl;
+    this.bootenv = bootenv;
     this.seen = seen;
+  }
+
+  /** Serves {@code dir} (the {@link org.clonecast.server.boot.LocalBootLoader}) at {@code /boot/local/}. */
+  public BootRoutes localLoaderDir(Path dir) {
+    this.localDir = dir;
+    return this;
   }
 
   /** Adds the routes. */
@@ -59,6 +69,8 @@ public final class BootRoutes {
     return routes
         .open("/boot/", this::script)
         .open("/boot/files/", r -> file(ipxeDir, r.path().substring("/boot/files/".length())))
+        .open("/boot/local/", r -> localDir == null ? Reply.error(HttpResponseStatus.NOT_FOUND, "no local boot loader on this server")
+            : file(localDir, r.path().substring("/boot/local/".length())))
         .open("/bootenv/", r -> file(bootenvDir, r.path().substring("/bootenv/".length())));
   }
 
@@ -72,12 +84,13 @@ public final class BootRoutes {
     if (record) {
       nodes.recordBootScript(mac);
     }
-    boolean ready = Files.isRegularFile(bootenvDir.resolve("vmlinuz")) && Files.isRegularFile(bootenvDir.resolve("initramfs.zst"));
-    String script = policy.ipxeScript(mac, baseUrl.get(), ready);
+    BootenvStatus status = bootenv.get();
+    String script = policy.ipxeScript(mac, baseUrl.get(), status);
     BootAction action = policy.actionFor(mac);
     if (record) {
       events.node("http", mac.toString(), "iPXE script: " + (!action.netboots() ? "boot local disk"
-          : ready ? "netboot to " + action.purpose() : "boot local disk (no netboot environment: run clonecast bootenv build)"));
+          : status instanceof BootenvStatus.Ready ? "netboot to " + action.purpose()
+          : "wait for the netboot environment (" + status.why() + ")"));
     }
     return new Reply.Bytes(HttpResponseStatus.OK, "text/plain; charset=utf-8",
         script.getBytes(java.nio.charset.StandardCharsets.UTF_8), Map.of());

@@ -1,5 +1,6 @@
 package org.clonecast.server.boot;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,6 +18,8 @@ class BootPolicyTest {
   private static final MacAddress A = MacAddress.parse("52:54:00:00:00:0a");
   private static final String BASE = "http://10.77.0.1:8080";
 
+  private static final BootenvStatus READY = new BootenvStatus.Ready();
+
   @TempDir Path dir;
 
   @Test
@@ -24,21 +27,37 @@ class BootPolicyTest {
     try (Database db = Database.open(dir)) {
       NodeStore nodes = new NodeStore(db, Clock.systemUTC());
       BootPolicy p = new BootPolicy(nodes, "console=ttyS0");
-      assertTrue(p.ipxeScript(A, BASE, true).contains("sanboot"), "unknown MAC boots local");
+      assertTrue(p.ipxeScript(A, BASE, READY).contains("sanboot"), "unknown MAC boots local");
       nodes.recordSeen(A, Optional.empty(), Optional.empty());
-      assertTrue(p.ipxeScript(A, BASE, true).contains("sanboot"), "discovered MAC boots local");
+      assertTrue(p.ipxeScript(A, BASE, READY).contains("sanboot"), "discovered MAC boots local");
       nodes.enroll(A, "node01", Optional.empty());
-      assertTrue(p.ipxeScript(A, BASE, true).contains("sanboot"), "enrolled, not marked, boots local");
+      assertTrue(p.ipxeScript(A, BASE, READY).contains("sanboot"), "enrolled, not marked, boots local");
       nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
-      String s = p.ipxeScript(A, BASE, true);
+      String s = p.ipxeScript(A, BASE, READY);
       assertFalse(s.contains("sanboot"), s);
       assertTrue(s.contains("kernel " + BASE + "/bootenv/vmlinuz initrd=initramfs.zst clonecast.server=" + BASE
           + " clonecast.mac=52:54:00:00:00:0a console=ttyS0"), s);
       assertTrue(s.contains("initrd --name initramfs.zst " + BASE + "/bootenv/initramfs.zst"), s);
-      assertTrue(p.ipxeScript(A, BASE, false).contains("not ready"), "no netboot environment: boot local");
+      String wait = p.ipxeScript(A, BASE, new BootenvStatus.Building());
+      assertFalse(wait.contains("sanboot") || wait.contains("exit"), "a marked node is never sent to its (maybe blank) disk: " + wait);
+      assertEquals("#!ipxe\n"
+          + "echo clonecast: node01 is marked to re-image, but the server is building the netboot environment (once, a few minutes)\n"
+          + "echo clonecast: waiting; asking the server again in 10 s (to stop: clonecast node set 52:54:00:00:00:0a --action local)\n"
+          + "sleep 10\n"
+          + ":retry\n"
+          + "chain --replace --autofree " + BASE + "/boot/52:54:00:00:00:0a.ipxe || goto unanswered\n"
+          + ":unanswered\n"
+          + "echo clonecast: the server did not answer; asking again in 10 s\n"
+          + "sleep 10\n"
+          + "goto retry\n", wait);
+      String failed = p.ipxeScript(A, BASE, new BootenvStatus.Failed("building the netboot environment failed: apt-get download"
+          + " failed\nchain http://evil/; run 'clonecast bootenv build --state-dir /var/lib/clonecast' as root on the server"));
+      assertTrue(failed.contains("echo clonecast: node01 is marked to re-image, but building the netboot environment failed:"
+          + " apt-get download failed chain http://evil/; run 'clonecast bootenv build"), failed);
+      assertFalse(failed.contains("\nchain http://evil"), "a reason cannot add script lines: " + failed);
       // A golden node marked for capture netboots the same environment; its agent learns the rest.
       nodes.update(A, NodeStore.Change.action(BootAction.CAPTURE));
-      String c = p.ipxeScript(A, BASE, true);
+      String c = p.ipxeScript(A, BASE, READY);
       assertTrue(c.contains("to capture this node") && c.contains("clonecast.mac=52:54:00:00:00:0a"), c);
     }
   }

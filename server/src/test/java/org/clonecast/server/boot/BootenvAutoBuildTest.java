@@ -46,9 +46,12 @@ class BootenvAutoBuildTest {
         + " echo m >\"$cache/k1/manifest\"; sleep 0.3; echo \"$cache/k1\"\n");
     BootenvAutoBuild auto = new BootenvAutoBuild(state, Optional.of(i), worker, events::add);
     assertFalse(auto.ready());
+    assertTrue(auto.status() instanceof BootenvStatus.Missing m && m.why().contains("a session builds it"), auto.status().toString());
     auto.ensure(1);
+    assertEquals(new BootenvStatus.Building(), auto.status(), "waiting nodes are told it is being built");
     auto.ensure(2); // a second session while the first build runs starts nothing more
     await().atMost(Duration.ofSeconds(30)).until(auto::ready);
+    assertEquals(new BootenvStatus.Ready(), auto.status());
     await().atMost(Duration.ofSeconds(5)).until(() -> events.size() == 2);
     assertTrue(events.get(0).startsWith("session 1: building the netboot environment"), events.toString());
     assertEquals("netboot environment ready: k1", events.get(1));
@@ -65,8 +68,19 @@ class BootenvAutoBuildTest {
     await().atMost(Duration.ofSeconds(30)).until(() -> events.size() == 2);
     assertTrue(events.get(1).startsWith("building the netboot environment failed: "), events.toString());
     assertTrue(events.get(1).contains("clonecast bootenv build --state-dir " + state), events.toString());
+    await().atMost(Duration.ofSeconds(5)).until(() -> auto.status() instanceof BootenvStatus.Failed);
+    assertTrue(auto.status().why().startsWith("building the netboot environment failed: "), auto.status().toString());
+    assertTrue(auto.status().why().endsWith("bootenv: apt-get download failed; run 'clonecast bootenv build --state-dir " + state
+        + "' as root on the server"), "the waiting nodes' consoles get the build's last line: " + auto.status());
     auto.ensure(8);
     await().atMost(Duration.ofSeconds(30)).until(() -> events.size() == 4);
+  }
+
+  @Test
+  void theConsoleGetsTheLastLineOfALongFailure() {
+    assertEquals("bootenv: apt-get download failed; check the apt sources and network",
+        BootenvAutoBuild.lastLine("build.sh exited 1: Ign:1 http://mirror/x\nE: Failed to fetch x\n"
+            + "bootenv: apt-get download failed; check the apt sources and network\n"));
   }
 
   @Test
@@ -75,5 +89,6 @@ class BootenvAutoBuildTest {
     auto.ensure(1);
     assertEquals(1, events.size());
     assertTrue(events.get(0).contains("'clonecast bootenv build'"), events.toString());
+    assertTrue(auto.status().why().contains("cannot build one"), auto.status().toString());
   }
 }

@@ -26,6 +26,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.clonecast.common.net.Transport;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.BootenvStatus;
 import org.clonecast.server.limit.RateLimiter;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
@@ -110,7 +111,8 @@ class ConnectionGuardTest {
     Files.write(ipxe.resolve("big.bin"), file);
     HttpServer.Routes routes = new HttpServer.Routes();
     new BootRoutes(new BootPolicy(nodes, ""), nodes, new EventLog(db, Clock.systemUTC()), ipxe, dir.resolve("bootenv"),
-        () -> "http://127.0.0.2:1", new RateLimiter<>(RateLimiter.Limits.perMinute(30, 8), System::nanoTime)).register(routes);
+        () -> "http://127.0.0.2:1", () -> new BootenvStatus.Missing("not needed here"),
+        new RateLimiter<>(RateLimiter.Limits.perMinute(30, 8), System::nanoTime)).register(routes);
     group = Transport.group(1, "guard-test");
     server = HttpServer.start(group, (Inet4Address) InetAddress.getByName("127.0.0.2"), 0, false,
         ApiToken.loadOrCreate(dir), routes, limits);

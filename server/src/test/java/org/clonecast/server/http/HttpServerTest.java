@@ -21,6 +21,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.BootenvInstaller;
+import org.clonecast.server.boot.BootenvStatus;
 import org.clonecast.server.limit.RateLimiter;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.Database;
@@ -57,7 +59,8 @@ class HttpServerTest {
     Files.write(ipxe.resolve("ipxe.efi"), file);
     HttpServer.Routes routes = new HttpServer.Routes();
     new BootRoutes(new BootPolicy(nodes, ""), nodes, events, ipxe, dir.resolve("bootenv"), () -> "http://127.0.0.2:1",
-        seen).register(routes);
+        () -> BootenvInstaller.ready(dir.resolve("bootenv")) ? new BootenvStatus.Ready()
+            : new BootenvStatus.Missing("no netboot environment; run 'clonecast bootenv build'"), seen).register(routes);
     Inet4Address self = org.clonecast.protocol.wire.Ipv4.parse("10.77.0.1");
     new NodeRoutes(nodes, events, ip -> org.clonecast.server.dhcp.DhcpResponder.reservationProblem(
         org.clonecast.server.config.DhcpConfig.defaults(), self, 24, ip)).register(routes);
@@ -135,8 +138,8 @@ class HttpServerTest {
   }
 
   /**
-   * A marked node boots its disk while no netboot environment is installed, and the event says what
-   * to run; once {@code bootenv/current} is a link to a build (as {@code clonecast bootenv build}
+   * A marked node waits in iPXE (fetching its script again) while no netboot environment is
+   * installed, and the event says what to run; once {@code bootenv/current} is a link to a build (as {@code clonecast bootenv build}
    * leaves it), the same node netboots and the files are served through the link.
    */
   @Test
@@ -145,8 +148,10 @@ class HttpServerTest {
     assertEquals(201, send("127.0.0.1", "POST", "/api/v1/nodes", "{\"mac\":\"52:54:00:00:00:05\",\"name\":\"node05\"}", auth).statusCode());
     assertEquals(200, send("127.0.0.1", "PATCH", "/api/v1/nodes/52:54:00:00:00:05", "{\"action\":\"reimage\"}", auth).statusCode());
     HttpResponse<String> before = send("127.0.0.2", "GET", "/boot/52:54:00:00:00:05.ipxe", null, null);
-    assertTrue(before.body().contains("not ready on the server"), before.body());
-    assertTrue(events.recent(5).stream().anyMatch(e -> e.toString().contains("run clonecast bootenv build")), events.recent(5).toString());
+    assertTrue(before.body().contains("node05 is marked to re-image, but no netboot environment"), before.body());
+    assertTrue(before.body().contains("chain --replace --autofree http://127.0.0.2:1/boot/52:54:00:00:00:05.ipxe"), before.body());
+    assertTrue(events.recent(5).stream().anyMatch(e -> e.toString().contains("wait for the netboot environment (no netboot"
+        + " environment; run 'clonecast bootenv build')")), events.recent(5).toString());
 
     Path build = Files.createDirectories(dir.resolve("cache/k1"));
     Files.writeString(build.resolve("vmlinuz"), "kernel");

@@ -1,0 +1,234 @@
+package org.clonecast.agent.disk;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.zip.CRC32;
+import org.clonecast.common.image.SourceDevice;
+
+/**
+ * Moves a GPT's backup header and entries to the end of a disk larger than the one the image was
+ * taken from (UEFI 2.10 §5.3.2: the backup header is at the last LBA). Without this the kernel
+ * warns at every boot ("GPT:Alternate GPT header not at the end of the disk") and the space after
+ * the golden disk's size cannot be partitioned. Produces the same bytes as util-linux's
+ * {@code sfdisk --relocate gpt-bak-std}: the primary header's alternate LBA and last usable LBA,
+ * the protective MBR's size, a backup entry array and header at the end, both header CRCs
+ * recomputed. The old backup copy is left where it was (sfdisk and sgdisk leave it too); nothing
+ * reads it once the primary header points elsewhere.
+ *
+ * <p>{@link #plan} is pure: it takes the bytes the caller read and returns what to write.
+ * {@link #moveToEnd} is the thin shell over a disk or image file. Assumes 512-byte logical sectors,
+ * like the rest of the agent's disk code. Immutable and thread-safe.
+ */
+public final class GptBackup {
+  static final int SECTOR = 512;
+  private static final int HEADER_MIN = 92;
+  private static final long MAX_ENTRY_BYTES = 4096L * 4096;
+
+  /** One write: {@code bytes} at byte {@code offset} of the disk. */
+  public record Write(long offset, byte[] bytes) {
+    public Write {
+      bytes = bytes.clone();
+    }
+
+    @Override
+    public byte[] bytes() {
+      return bytes.clone();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Write w && w.offset == offset && Arrays.equals(w.bytes, bytes);
+    }
+
+    @Override
+    public int hashCode() {
+      return Long.hashCode(offset) * 31 + Arrays.hashCode(bytes);
+    }
+  }
+
+  /**
+   * The writes that relocate the backup, in the order to make them (backup first, then the primary
+   * header that points to it, so a crash in between leaves the old, still valid, pair).
+   *
+   * @param summary one line for the agent's log
+   */
+  public record Plan(List<Write> writes, String summary) {
+    public Plan {
+      writes = List.copyOf(writes);
+    }
+  }
+
+  private GptBackup() {}
+
+  /**
+   * How many bytes from the disk's start {@link #plan} needs: the MBR, the primary header and its
+   * entry array, read from the first two sectors' header fields (34 sectors for the usual 128
+   * entries of 128 bytes).
+   *
+   * @param first two sectors or more; anything without a GPT header gives {@code 2 * 512}
+   */
+  public static long headBytes(byte[] first) {
+    if (first.length < 2 * SECTOR || !isGpt(first)) return 2 * SECTOR;
+    ByteBuffer b = le(first);
+    long entriesLba = b.getLong(SECTOR + 72);
+    long entryBytes = Integer.toUnsignedLong(b.getInt(SECTOR + 80)) * Integer.toUnsignedLong(b.getInt(SECTOR + 84));
+    if (entriesLba < 2 || entriesLba > 4096 || entryBytes > MAX_ENTRY_BYTES) return 2 * SECTOR;
+    return entriesLba * SECTOR + roundUp(entryBytes);
+  }
+
+  /**
+   * What to write to move the backup GPT to the end of a disk of {@code diskBytes}.
+   *
+   * @param head the disk's first {@link #headBytes} bytes
+   * @return empty when there is nothing to do: no GPT, or its backup already at the last sector
+   * @throws IllegalArgumentException naming the fault when the GPT is damaged (a bad CRC, fields
+   *     out of range) or the disk is smaller than the table says
+   */
+  public static Optional<Plan> plan(byte[] head, long diskBytes) {
+    if (head.length < 2 * SECTOR || !isGpt(head)) return Optional.empty();
+    ByteBuffer b = le(head);
+    int h = SECTOR;
+    long headerSize = Integer.toUnsignedLong(b.getInt(h + 12));
+    if (headerSize < HEADER_MIN || headerSize > SECTOR) {
+      throw new IllegalArgumentException("GPT header size " + headerSize + ", want 92..512");
+    }
+    byte[] header = Arrays.copyOfRange(head, h, h + (int) headerSize);
+    if (headerCrc(header) != b.getInt(h + 16)) throw new IllegalArgumentException("GPT primary header CRC does not match");
+    long myLba = b.getLong(h + 24);
+    long altLba = b.getLong(h + 32);
+    long firstUsable = b.getLong(h + 40);
+    long lastUsable = b.getLong(h + 48);
+    long entriesLba = b.getLong(h + 72);
+    long count = Integer.toUnsignedLong(b.getInt(h + 80));
+    long size = Integer.toUnsignedLong(b.getInt(h + 84));
+    if (myLba != 1) throw new IllegalArgumentException("GPT primary header says it is at LBA " + myLba + ", want 1");
+    if (size < 128 || count == 0 || count * size > MAX_ENTRY_BYTES) {
+      throw new IllegalArgumentException("GPT entry array of " + count + " entries of " + size + " bytes is out of range");
+    }
+    long entryBytes = count * size;
+    long entrySectors = roundUp(entryBytes) / SECTOR;
+    if (entriesLba < 2 || entriesLba * SECTOR + entryBytes > head.length) {
+      throw new IllegalArgumentException("GPT entries at LBA " + entriesLba + " are not within the " + head.length + " bytes read");
+    }
+    byte[] entries = Arrays.copyOfRange(head, (int) (entriesLba * SECTOR), (int) (entriesLba * SECTOR + entryBytes));
+    if (crc(entries, 0, entries.length) != b.getInt(h + 88)) throw new IllegalArgumentException("GPT entry array CRC does not match");
+    long sectors = diskBytes / SECTOR;
+    long last = sectors - 1;
+    if (altLba == last) return Optional.empty();
+    if (altLba > last || lastUsable > last - entrySectors - 1) {
+      throw new IllegalArgumentException("the disk has " + sectors + " sectors, but its GPT's backup header is at LBA " + altLba
+          + " and its last usable LBA " + lastUsable + ": the disk is smaller than the image");
+    }
+    long newLastUsable = last - entrySectors - 1;
+    long backupEntriesLba = last - entrySectors;
+    if (newLastUsable < firstUsable) throw new IllegalArgumentException("GPT first usable LBA " + firstUsable + " is past the disk's end");
+
+    byte[] primary = header.clone();
+    ByteBuffer p = le(primary);
+    p.putLong(32, last); // AlternateLBA
+    p.putLong(48, newLastUsable); // LastUsableLBA
+    p.putInt(16, headerCrc(primary)); // HeaderCRC32
+    byte[] backup = primary.clone();
+    ByteBuffer k = le(backup);
+    k.putLong(24, last); // MyLBA
+    k.putLong(32, 1); // AlternateLBA
+    k.putLong(72, backupEntriesLba); // PartitionEntryLBA
+    k.putInt(16, headerCrc(backup));
+
+    byte[] backupArea = new byte[(int) ((entrySectors + 1) * SECTOR)];
+    System.arraycopy(entries, 0, backupArea, 0, entries.length);
+    System.arraycopy(backup, 0, backupArea, (int) (entrySectors * SECTOR), backup.length);
+    Write end = new Write(backupEntriesLba * SECTOR, backupArea);
+    Write primaryWrite = new Write(SECTOR, primary);
+    String summary = "GPT backup moved from LBA " + altLba + " to the disk's last LBA " + last + " (last usable LBA " + lastUsable
+        + " -> " + newLastUsable + ")";
+    Optional<Write> mbr = protectiveMbr(head, last);
+    return Optional.of(new Plan(mbr.isPresent() ? List.of(end, primaryWrite, mbr.get()) : List.of(end, primaryWrite), summary));
+  }
+
+  /**
+   * The protective MBR's 0xEE entry grown to the whole disk (UEFI 2.10 §5.2.3: SizeInLBA is the
+   * disk's size minus one, or 0xFFFFFFFF when that does not fit), as sfdisk writes it; its CHS
+   * fields are kept.
+   */
+  private static Optional<Write> protectiveMbr(byte[] head, long last) {
+    ByteBuffer b = le(head);
+    for (int i = 0; i < 4; i++) {
+      int e = 446 + 16 * i;
+      if ((head[e + 4] & 0xff) != 0xee) continue;
+      long want = Math.min(last, 0xffffffffL);
+      long have = Integer.toUnsignedLong(b.getInt(e + 12));
+      if (have == want || have == 0xffffffffL) return Optional.empty();
+      byte[] mbr = Arrays.copyOf(head, SECTOR);
+      le(mbr).putInt(e + 12, (int) want);
+      return Optional.of(new Write(0, mbr));
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Reads {@code disk}'s table and, when its backup GPT is not at the end, writes the relocation and
+   * syncs it. A block device's kernel view is refreshed by the caller's partition re-read.
+   *
+   * @return what was done, or empty when nothing was
+   * @throws IOException when the disk cannot be read or written
+   * @throws IllegalArgumentException when its GPT is damaged (see {@link #plan})
+   */
+  public static Optional<String> moveToEnd(Path disk) throws IOException {
+    try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      long size = SourceDevice.size(disk, ch);
+      byte[] first = read(ch, 0, 2 * SECTOR);
+      long need = headBytes(first);
+      Optional<Plan> plan = plan(need > first.length ? read(ch, 0, (int) need) : first, size);
+      if (plan.isEmpty()) return Optional.empty();
+      for (Write w : plan.get().writes()) {
+        ByteBuffer buf = ByteBuffer.wrap(w.bytes);
+        long at = w.offset;
+        while (buf.hasRemaining()) at += ch.write(buf, at);
+        ch.force(true); // the backup is durable before the primary points to it
+      }
+      return Optional.of(plan.get().summary());
+    }
+  }
+
+  private static byte[] read(FileChannel ch, long offset, int n) throws IOException {
+    ByteBuffer buf = ByteBuffer.allocate(n);
+    while (buf.hasRemaining()) {
+      if (ch.read(buf, offset + buf.position()) < 0) break;
+    }
+    return Arrays.copyOf(buf.array(), buf.position());
+  }
+
+  private static boolean isGpt(byte[] d) {
+    return new String(d, SECTOR, 8, StandardCharsets.US_ASCII).equals("EFI PART");
+  }
+
+  /** The CRC32 of a header with its own CRC field taken as zero. */
+  private static int headerCrc(byte[] header) {
+    byte[] h = header.clone();
+    Arrays.fill(h, 16, 20, (byte) 0);
+    return crc(h, 0, h.length);
+  }
+
+  private static int crc(byte[] d, int off, int len) {
+    CRC32 c = new CRC32();
+    c.update(d, off, len);
+    return (int) c.getValue();
+  }
+
+  private static long roundUp(long bytes) {
+    return (bytes + SECTOR - 1) / SECTOR * SECTOR;
+  }
+
+  private static ByteBuffer le(byte[] d) {
+    return ByteBuffer.wrap(d).order(ByteOrder.LITTLE_ENDIAN);
+  }
+}

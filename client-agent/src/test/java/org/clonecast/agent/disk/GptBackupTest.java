@@ -1,0 +1,153 @@
+package org.clonecast.agent.disk;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.clonecast.protocol.disk.PartitionTable;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The backup GPT moved to the end of a larger disk, compared byte for byte with what util-linux's
+ * {@code sfdisk --relocate gpt-bak-std} makes of the same disk, and checked by GPT fdisk's
+ * {@code sgdisk -v}; damaged tables give a clear error and change nothing.
+ */
+class GptBackupTest {
+  private static final String TABLE = "label: gpt\nstart=2048, size=4096, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n"
+      + "start=6144, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n";
+
+  private static String run(String... cmd) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
+    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ": " + out);
+    return out;
+  }
+
+  /** An 8 MiB golden disk partitioned by sfdisk, then grown to {@code mib} as a larger target disk is. */
+  private static Path grown(Path dir, String name, long mib) throws IOException, InterruptedException {
+    Path d = dir.resolve(name);
+    try (RandomAccessFile f = new RandomAccessFile(d.toFile(), "rw")) {
+      f.setLength(8L << 20);
+    }
+    Process p = new ProcessBuilder("sfdisk", "-q", "--no-reread", "--no-tell-kernel", d.toString()).redirectErrorStream(true).start();
+    p.getOutputStream().write(TABLE.getBytes(StandardCharsets.US_ASCII));
+    p.getOutputStream().close();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+    assertEquals(0, p.exitValue(), out);
+    try (RandomAccessFile f = new RandomAccessFile(d.toFile(), "rw")) {
+      f.setLength(mib << 20);
+    }
+    return d;
+  }
+
+  private static byte[] head(Path d) throws IOException {
+    byte[] b = new byte[34 * 512];
+    try (RandomAccessFile f = new RandomAccessFile(d.toFile(), "r")) {
+      f.readFully(b);
+    }
+    return b;
+  }
+
+  @Test
+  void sameBytesAsSfdiskRelocateAndSgdiskFindsNoProblem(@TempDir Path dir) throws Exception {
+    Path ours = grown(dir, "ours.img", 24);
+    Path theirs = Files.copy(ours, dir.resolve("theirs.img"));
+    Optional<String> done = GptBackup.moveToEnd(ours);
+    assertTrue(done.orElseThrow().contains("to the disk's last LBA 49151"), done.get());
+    run("sfdisk", "-q", "--no-reread", "--no-tell-kernel", "--relocate", "gpt-bak-std", theirs.toString());
+    assertEquals(-1L, Files.mismatch(ours, theirs), "byte for byte what sfdisk --relocate gpt-bak-std writes");
+    String verify = run("sgdisk", "-v", ours.toString());
+    assertTrue(verify.contains("No problems found"), verify);
+    assertEquals(Optional.empty(), GptBackup.moveToEnd(ours), "a second run has nothing to do");
+  }
+
+  @Test
+  void theTableKeepsItsPartitionsAndTheDiskItsData(@TempDir Path dir) throws Exception {
+    Path d = grown(dir, "d.img", 16);
+    byte[] before = head(d);
+    GptBackup.moveToEnd(d).orElseThrow();
+    assertEquals(PartitionTable.parse(before).orElseThrow().partitions(), PartitionTable.parse(head(d)).orElseThrow().partitions());
+    String dump = run("sfdisk", "--dump", d.toString());
+    assertTrue(dump.contains("last-lba: 32734"), dump);
+  }
+
+  @Test
+  void nothingToDoOnADiskOfTheImagesSizeOrWithoutGpt(@TempDir Path dir) throws Exception {
+    Path d = grown(dir, "d.img", 8);
+    assertEquals(Optional.empty(), GptBackup.moveToEnd(d));
+    assertEquals(Optional.empty(), GptBackup.plan(new byte[34 * 512], 1L << 30));
+    assertEquals(Optional.empty(), GptBackup.plan(new byte[100], 1L << 30));
+  }
+
+  @Test
+  void aDiskSmallerThanTheTableIsRefused(@TempDir Path dir) throws Exception {
+    byte[] h = head(grown(dir, "d.img", 8));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GptBackup.plan(h, 4L << 20));
+    assertTrue(e.getMessage().contains("smaller than the image"), e.getMessage());
+  }
+
+  @Test
+  void aDamagedHeaderOrEntryArrayIsNamed(@TempDir Path dir) throws Exception {
+    byte[] h = head(grown(dir, "d.img", 16));
+    byte[] badHeader = h.clone();
+    badHeader[512 + 40] ^= 1;
+    assertEquals("GPT primary header CRC does not match",
+        assertThrows(IllegalArgumentException.class, () -> GptBackup.plan(badHeader, 16L << 20)).getMessage());
+    byte[] badEntries = h.clone();
+    badEntries[1024 + 130] ^= 1;
+    assertEquals("GPT entry array CRC does not match",
+        assertThrows(IllegalArgumentException.class, () -> GptBackup.plan(badEntries, 16L << 20)).getMessage());
+  }
+
+  @Test
+  void theBackupIsWrittenBeforeThePrimaryPointsToIt(@TempDir Path dir) throws Exception {
+    List<GptBackup.Write> w = GptBackup.plan(head(grown(dir, "d.img", 16)), 16L << 20).orElseThrow().writes();
+    assertEquals((32768L - 33) * 512, w.get(0).offset());
+    assertEquals(512L, w.get(1).offset());
+    assertArrayEquals("EFI PART".getBytes(StandardCharsets.US_ASCII), Arrays.copyOfRange(w.get(0).bytes(), 32 * 512, 32 * 512 + 8));
+  }
+
+  @Property(tries = 300)
+  void corruptedTablesGiveAnErrorOrNothingNeverACrash(@ForAll @IntRange(min = 0, max = 34 * 512 - 1) int at,
+      @ForAll @IntRange(min = 1, max = 255) int flip, @ForAll @IntRange(min = 0, max = 34 * 512) int cut) throws Exception {
+    byte[] h = Arrays.copyOf(golden(), cut);
+    if (at < h.length) h[at] ^= (byte) flip;
+    try {
+      GptBackup.headBytes(h);
+      GptBackup.plan(h, 16L << 20);
+    } catch (IllegalArgumentException expected) {
+      // a clear refusal is the right answer to a damaged table
+    }
+  }
+
+  private static byte[] goldenHead;
+
+  private static synchronized byte[] golden() throws Exception {
+    if (goldenHead == null) {
+      Path dir = Files.createTempDirectory("gpt-golden");
+      try {
+        goldenHead = head(grown(dir, "d.img", 8));
+      } finally {
+        Files.deleteIfExists(dir.resolve("d.img"));
+        Files.delete(dir);
+      }
+    }
+    return goldenHead;
+  }
+}
