@@ -14,6 +14,9 @@ import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.BootenvAutoBuild;
 import org.clonecast.server.boot.BootenvInstaller;
+import org.clonecast.server.boot.NodeBinding;
+import org.clonecast.server.http.NodeAuth;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.boot.RouterAdvertiser;
 import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.http.AgentRoutes;
@@ -121,8 +124,12 @@ public final class Daemon implements AutoCloseable {
     double perClient = config.nodes().seenPerClientPerMinute();
     RateLimiter<InetAddress> seen = new RateLimiter<>(new RateLimiter.Limits(perClient / 60, perClient,
         NodesConfig.SEEN_PER_SECOND, NodesConfig.SEEN_PER_SECOND * 60.0, 4096), System::nanoTime);
+    NodeSecrets secrets = new NodeSecrets(db, clock);
+    NodeAuth nodeAuth = new NodeAuth(secrets);
+    NodeBinding binding = new NodeBinding(config.dhcp().mode(), nodes,
+        config.dhcp().mode() == DhcpConfig.Mode.FULL ? Optional.of(new LeaseStore(db)) : Optional.empty(), clock);
     new BootRoutes(policy, nodes, events, config.boot().ipxeDir(), bootenvDir(),
-        () -> "http://" + host + ":" + http.port(), seen).register(routes);
+        () -> "http://" + host + ":" + http.port(), seen, binding, secrets).register(routes);
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
     new EventRoutes(events).register(routes);
@@ -144,7 +151,7 @@ public final class Daemon implements AutoCloseable {
     captures.recover();
     running.push(captures);
     new ImageRoutes(images, captures).register(routes);
-    new CaptureRoutes(captures).register(routes);
+    new CaptureRoutes(captures, nodeAuth).register(routes);
     java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "bootenv-build");
       t.setDaemon(true);
@@ -160,7 +167,7 @@ public final class Daemon implements AutoCloseable {
     }).register(routes);
     new DashboardRoutes(nodes, sessions, captures, events, clock).register(routes);
     new AgentRoutes(sessions, captures, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
-        config.stateDir().resolve("node-files")).register(routes);
+        config.stateDir().resolve("node-files"), nodeAuth).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
             metrics.render().getBytes(StandardCharsets.UTF_8), java.util.Map.of())

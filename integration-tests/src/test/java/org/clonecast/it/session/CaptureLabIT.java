@@ -56,7 +56,7 @@ class CaptureLabIT {
       String goldenSha = sha256(golden);
       Daemon d = serve(lab);
       Host node = lab.agent(1);
-      cli(lab, d, 0, "node", "add", mac(node), "--name", "golden01");
+      cli(lab, d, 0, "node", "add", mac(node), "--name", "golden01", "--ip", node.ip());
       String marked = cli(lab, d, 0, "image", "capture", "golden", "--node", "golden01", "--disk", golden.toString());
       assertTrue(marked.contains("capturing golden01 into image golden"), marked);
       JsonNode n = JSON.readTree(cli(lab, d, 0, "node", "list", "--json")).get(0);

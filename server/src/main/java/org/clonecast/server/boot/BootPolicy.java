@@ -36,8 +36,11 @@ public final class BootPolicy {
    *
    * @param bootenvReady whether the netboot environment can be served now; when not, a marked
    *     node boots locally (with the reason on its console) rather than failing to netboot
+   * @param secret the node's per-boot secret ({@link org.clonecast.server.store.NodeSecrets}), put
+   *     on the kernel command line; empty when this request may not have one, and then a marked
+   *     node's script boots the local disk too: a netboot script never goes out without a secret
    */
-  public String ipxeScript(MacAddress mac, String baseUrl, boolean bootenvReady) {
+  public String ipxeScript(MacAddress mac, String baseUrl, boolean bootenvReady, Optional<String> secret) {
     Optional<Node> node = nodes.find(mac);
     if (node.isEmpty() || !node.get().enrolled()) {
       return IpxeScript.bootLocal(mac + " is not enrolled; booting the local disk");
@@ -49,7 +52,11 @@ public final class BootPolicy {
     if (!bootenvReady) {
       return IpxeScript.bootLocal("the netboot environment is not ready on the server; booting the local disk");
     }
-    String args = ("clonecast.server=" + baseUrl + " clonecast.mac=" + mac + " " + kernelArgs).trim();
+    if (secret.isEmpty()) {
+      return IpxeScript.bootLocal(n.name().orElse(mac.toString()) + ": no secret for this request; booting the local disk");
+    }
+    String args = ("clonecast.server=" + baseUrl + " clonecast.mac=" + mac + " clonecast.secret=" + secret.get() + " "
+        + kernelArgs).trim();
     return IpxeScript.netboot(baseUrl, args, n.action().purpose());
   }
 }
