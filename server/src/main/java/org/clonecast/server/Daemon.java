@@ -10,6 +10,7 @@ import java.util.Deque;
 import java.util.Optional;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
+import org.clonecast.common.trust.ImageKey;
 import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.BootenvAutoBuild;
@@ -139,7 +140,9 @@ public final class Daemon implements AutoCloseable {
       return t;
     });
     running.push(imageWorker::shutdownNow);
-    ImageStore images = new ImageStore(db, config.stateDir().resolve("images"), clock, events, imageWorker);
+    ImageKey imageKey = ImageKey.loadOrCreate(config.stateDir());
+    LOG.info("daemon: images signed with key {}", imageKey.fingerprint());
+    ImageStore images = new ImageStore(db, config.stateDir().resolve("images"), clock, events, imageWorker, Optional.of(imageKey));
     images.recover();
     sessions = new SessionManager(new SessionStore(db, clock), nodes, images, events, nif, config.session().basePort(),
         config.session().receiverTimeout());

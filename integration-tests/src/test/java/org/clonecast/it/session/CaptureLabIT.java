@@ -94,6 +94,10 @@ class CaptureLabIT {
       try (ImageReader a = ImageReader.open(stored); ImageReader b = ImageReader.open(ref)) {
         got = a.manifest();
         want = b.manifest();
+        // Stored means signed by the daemon's key (docs/security.md, "Keys").
+        java.security.PublicKey daemonKey = org.clonecast.common.trust.TrustedKey.read(
+            lab.dir().resolve("state/" + org.clonecast.common.trust.ImageKey.PUBLIC_FILE).toString());
+        assertEquals(java.util.Optional.empty(), org.clonecast.protocol.image.ManifestSignature.check(got, a.signature(), daemonKey));
       }
       assertEquals(want.chunks(), got.chunks(), "the same chunks, hashes and offsets as image create's");
       assertEquals(want.imageHash(), got.imageHash());

@@ -66,6 +66,7 @@ class CaptureRoutesTest {
   NodeStore nodes;
   String token;
   NodeSecrets secrets;
+  org.clonecast.common.trust.ImageKey key;
   /** The golden node's per-boot secret; every agent call carries it unless a test says otherwise. */
   String secret;
   Path disk;
@@ -94,7 +95,8 @@ class CaptureRoutesTest {
     nodes = new NodeStore(db, Clock.systemUTC());
     EventLog events = new EventLog(db, Clock.systemUTC());
     worker = Executors.newSingleThreadExecutor();
-    images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker);
+    key = org.clonecast.common.trust.ImageKey.loadOrCreate(dir.resolve("state"));
+    images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker, Optional.of(key));
     images.recover();
     captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, new SessionStore(db, Clock.systemUTC()),
         events, 2);
@@ -270,7 +272,11 @@ class CaptureRoutesTest {
     try (ImageReader r = ImageReader.open(dir.resolve("state/images/golden.cci"))) {
       assertEquals(ref.chunks(), r.manifest().chunks(), "the same chunks at the same offsets as image create's");
       assertEquals(ref.imageHash(), r.manifest().imageHash());
-      assertEquals(Files.size(dir.resolve("ref.cci")), Files.size(dir.resolve("state/images/golden.cci")));
+      // The same file as image create's, plus the daemon's signature block after the manifest.
+      assertEquals(Files.size(dir.resolve("ref.cci")) + org.clonecast.protocol.image.ManifestSignature.LENGTH,
+          Files.size(dir.resolve("state/images/golden.cci")));
+      assertEquals(Optional.empty(), org.clonecast.protocol.image.ManifestSignature.check(r.manifest(), r.signature(), key.publicKey()),
+          "a captured image is signed when stored");
     }
     assertTrue(Files.notExists(partial()) && Files.notExists(journal()));
     assertEquals(BootAction.LOCAL, nodes.find(MAC).orElseThrow().action());
