@@ -12,11 +12,15 @@ import java.util.List;
 import java.util.Optional;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
+import org.clonecast.common.trust.ImageKey;
 import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.LocalBootLoader;
 import org.clonecast.server.boot.BootenvAutoBuild;
 import org.clonecast.server.boot.BootenvInstaller;
+import org.clonecast.server.boot.NodeBinding;
+import org.clonecast.server.http.NodeAuth;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.boot.RouterAdvertiser;
 import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.http.AgentRoutes;
@@ -136,8 +140,12 @@ public final class Daemon implements AutoCloseable {
     double perClient = config.nodes().seenPerClientPerMinute();
     RateLimiter<InetAddress> seen = new RateLimiter<>(new RateLimiter.Limits(perClient / 60, perClient,
         NodesConfig.SEEN_PER_SECOND, NodesConfig.SEEN_PER_SECOND * 60.0, 4096), System::nanoTime);
+    NodeSecrets secrets = new NodeSecrets(db, clock);
+    NodeAuth nodeAuth = new NodeAuth(secrets);
+    NodeBinding binding = new NodeBinding(config.dhcp().mode(), nodes,
+        config.dhcp().mode() == DhcpConfig.Mode.FULL ? Optional.of(new LeaseStore(db)) : Optional.empty(), clock);
     new BootRoutes(policy, nodes, events, config.boot().ipxeDir(), bootenvDir(),
-        () -> "http://" + host + ":" + http.port(), bootenv::status, seen).localLoaderDir(localDir).register(routes);
+        () -> "http://" + host + ":" + http.port(), bootenv::status, seen, binding, secrets).localLoaderDir(localDir).register(routes);
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
     new EventRoutes(events).register(routes);
@@ -147,7 +155,9 @@ public final class Daemon implements AutoCloseable {
       return t;
     });
     running.push(imageWorker::shutdownNow);
-    ImageStore images = new ImageStore(db, config.stateDir().resolve("images"), clock, events, imageWorker);
+    ImageKey imageKey = ImageKey.loadOrCreate(config.stateDir());
+    LOG.info("daemon: images signed with key {}", imageKey.fingerprint());
+    ImageStore images = new ImageStore(db, config.stateDir().resolve("images"), clock, events, imageWorker, Optional.of(imageKey));
     images.recover();
     sessions = new SessionManager(new SessionStore(db, clock), nodes, images, events, nif, config.session().basePort(),
         config.session().receiverTimeout());
@@ -159,7 +169,7 @@ public final class Daemon implements AutoCloseable {
     captures.recover();
     running.push(captures);
     new ImageRoutes(images, captures).register(routes);
-    new CaptureRoutes(captures).register(routes);
+    new CaptureRoutes(captures, nodeAuth).register(routes);
     boolean pxe = config.dhcp().mode() != DhcpConfig.Mode.OFF;
     // Only a daemon that answers PXE has nodes that netboot; with DHCP off the agents run elsewhere.
     new SessionRoutes(sessions, id -> {
@@ -167,7 +177,7 @@ public final class Daemon implements AutoCloseable {
     }).register(routes);
     new DashboardRoutes(nodes, sessions, captures, events, clock).register(routes);
     new AgentRoutes(sessions, captures, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
-        config.stateDir().resolve("node-files")).register(routes);
+        config.stateDir().resolve("node-files"), nodeAuth).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
             metrics.render().getBytes(StandardCharsets.UTF_8), java.util.Map.of())

@@ -51,8 +51,10 @@ import picocli.CommandLine.Option;
  * server, receives its assignment, takes the image from the session's multicast into the target
  * disk (every chunk verified, the disk flushed), gives the written system its own identity, and
  * reports each step and the result. A golden node marked for capture instead reads its disk
- * (read-only) and uploads it to the server's image store ({@link CaptureUploader}). The server and MAC come from the kernel command line the
- * iPXE script set ({@code clonecast.server=URL clonecast.mac=MAC}) unless given as flags.
+ * (read-only) and uploads it to the server's image store ({@link CaptureUploader}). The server, MAC and per-boot secret come from the
+ * kernel command line the iPXE script set ({@code clonecast.server=URL clonecast.mac=MAC clonecast.secret=S}) unless given as
+ * flags; an agent started by hand without a secret asks for its node's script as iPXE would, which carries one only when asked
+ * from the node's own address (docs/security.md).
  */
 @Command(
     name = "auto",
@@ -61,7 +63,7 @@ import picocli.CommandLine.Option;
     description = {
       "Unattended re-imaging: register with the server, receive the assigned image, write and verify the",
       "disk, fix the node's identity, report; or, on a golden node marked for capture, upload its disk (read-only).",
-      "Reads clonecast.server= and clonecast.mac= from /proc/cmdline.",
+      "Reads clonecast.server=, clonecast.mac= and clonecast.secret= from /proc/cmdline.",
       "Exit status 0 when re-imaged or when there is nothing to do (the node then boots its disk), 1 on failure."
     })
 public final class AutoCommand implements Callable<Integer> {
@@ -70,6 +72,10 @@ public final class AutoCommand implements Callable<Integer> {
 
   @Option(names = "--mac", paramLabel = "MAC", description = "This node's boot MAC (default: clonecast.mac=, or --interface's address).")
   String mac;
+
+  @Option(names = "--secret", paramLabel = "SECRET", description = "This boot's node secret (default: clonecast.secret=, else"
+      + " the one in the node's iPXE script, which the server hands only to the node's own address).")
+  String secret;
 
   @Option(names = "--interface", paramLabel = "IF", description = "Interface to receive on (default: the one with the boot MAC).")
   String iface;
@@ -98,7 +104,7 @@ public final class AutoCommand implements Callable<Integer> {
     NetInterface nif = interfaceFor(kernel);
     String myMac = mac != null ? mac : kernel.getOrDefault("clonecast.mac", macOf(nif));
     myMac = MacAddress.parse(myMac.replace('-', ':')).toString();
-    ServerClient api = new ServerClient(URI.create(url));
+    ServerClient api = new ServerClient(URI.create(url), secretFor(url, myMac, kernel));
     System.err.println("clonecast-agent: " + myMac + " on " + nif.name() + " (" + nif.address().getHostAddress() + "), server " + url);
 
     ServerClient.Assignment a = api.register(myMac, DiskInventory.list(sysBlock), Runtime.getRuntime().availableProcessors(),
@@ -273,6 +279,25 @@ public final class AutoCommand implements Callable<Integer> {
       System.err.println("clonecast-agent: could not report the failure: " + e.getMessage());
     }
     throw new CliException(ExitCodes.FAILED, why);
+  }
+
+  /**
+   * This boot's node secret: --secret, clonecast.secret=, or the one in a freshly fetched script
+   * for this MAC (which revokes any earlier one).
+   */
+  private String secretFor(String url, String myMac, Map<String, String> kernel) throws IOException, InterruptedException {
+    String s = secret != null ? secret : kernel.get("clonecast.secret");
+    if (s != null) return s;
+    java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(URI.create(url).resolve("/boot/" + myMac
+        + ".ipxe")).timeout(Duration.ofSeconds(15)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("clonecast\\.secret=([0-9a-f]+)").matcher(r.body());
+    if (r.statusCode() != 200 || !m.find()) {
+      String why = r.body().lines().filter(l -> l.startsWith("echo ")).findFirst().map(l -> l.substring(5)).orElse("HTTP " + r.statusCode());
+      throw new CliException(ExitCodes.FAILED, "no node secret: not on the kernel command line, no --secret, and the server's script"
+          + " for " + myMac + " carries none (" + why + ")");
+    }
+    return m.group(1);
   }
 
   /** key=value words of the kernel command line. */

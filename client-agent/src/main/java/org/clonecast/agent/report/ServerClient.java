@@ -25,11 +25,17 @@ public final class ServerClient {
   private static final int ATTEMPTS = 5;
 
   private final URI base;
+  private final String authorization;
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  /** @param base the daemon as nodes reach it, e.g. http://10.77.0.1:8080 */
-  public ServerClient(URI base) {
+  /**
+   * @param base the daemon as nodes reach it, e.g. http://10.77.0.1:8080
+   * @param secret this node's per-boot secret (clonecast.secret= of its netboot script), sent with
+   *     every call as {@code Authorization: Clonecast <secret>}
+   */
+  public ServerClient(URI base, String secret) {
     this.base = base;
+    this.authorization = "Clonecast " + secret;
   }
 
   /** One disk as the agent sees it. */
@@ -154,7 +160,7 @@ public final class ServerClient {
 
   private HttpRequest.Builder capture(long id, String call, String mac) {
     String query = mac == null ? "" : "?mac=" + mac;
-    return HttpRequest.newBuilder(base.resolve("/agent/v1/capture/" + id + "/" + call + query));
+    return HttpRequest.newBuilder(base.resolve("/agent/v1/capture/" + id + "/" + call + query)).header("Authorization", authorization);
   }
 
   private static HttpRequest.BodyPublisher json(Object body) throws IOException {
@@ -208,6 +214,7 @@ public final class ServerClient {
     HttpRequest req = HttpRequest.newBuilder(base.resolve("/agent/v1/" + call))
         .timeout(Duration.ofSeconds(15))
         .header("Content-Type", "application/json")
+        .header("Authorization", authorization)
         .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)))
         .build();
     IOException last = null;

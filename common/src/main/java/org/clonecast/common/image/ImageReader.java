@@ -9,7 +9,10 @@ import java.nio.file.StandardOpenOption;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.MalformedImageException;
+import io.netty.buffer.ByteBuf;
+import java.util.Optional;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.ManifestSignature;
 
 /**
  * An open {@code .cci} image file. {@link #open} checks the header, the manifest and that every
@@ -24,10 +27,13 @@ public final class ImageReader extends FileChunkSource {
   private static final int MAX_TRAILER = 64 * 1024;
 
   private final ImageFileHeader header;
+  private final Optional<ManifestSignature> signature;
 
-  private ImageReader(Path path, FileChannel channel, ImageFileHeader header, Manifest manifest) {
+  private ImageReader(Path path, FileChannel channel, ImageFileHeader header, Manifest manifest,
+      Optional<ManifestSignature> signature) {
     super(path, channel, manifest);
     this.header = header;
+    this.signature = signature;
   }
 
   /** True when {@code path} starts with the .cci magic (complete or not); false for anything else, raw disks included. */
@@ -81,13 +87,16 @@ public final class ImageReader extends FileChunkSource {
       ByteBuffer mb = ByteBuffer.allocate(h.manifestLength());
       ChannelIo.readFully(ch, mb, h.manifestOffset(), path.toString());
       Manifest m;
+      Optional<ManifestSignature> sig;
       try {
-        m = Manifest.decode(Unpooled.wrappedBuffer(mb.flip()));
+        ByteBuf in = Unpooled.wrappedBuffer(mb.flip());
+        m = Manifest.decode(in);
+        sig = ManifestSignature.decode(in);
       } catch (MalformedImageException e) {
         throw invalid(path, "manifest at " + h.manifestOffset() + " unreadable: " + e.getMessage(), e);
       }
       check(path, h, m);
-      return new ImageReader(path, ch, h, m);
+      return new ImageReader(path, ch, h, m, sig);
     } catch (IOException | RuntimeException e) {
       ch.close();
       throw e;
@@ -115,6 +124,11 @@ public final class ImageReader extends FileChunkSource {
 
   private static InvalidImageException invalid(Path path, String what, Throwable cause) {
     return new InvalidImageException(path + ": " + what, cause);
+  }
+
+  /** The signature block after the manifest, if the image is signed (docs/image-format.md). */
+  public Optional<ManifestSignature> signature() {
+    return signature;
   }
 
   /** The file header. */

@@ -57,7 +57,7 @@ class CaptureLabIT {
       String goldenSha = sha256(golden);
       Daemon d = serve(lab);
       Host node = lab.agent(1);
-      cli(lab, d, 0, "node", "add", mac(node), "--name", "golden01");
+      cli(lab, d, 0, "node", "add", mac(node), "--name", "golden01", "--ip", node.ip());
       String marked = cli(lab, d, 0, "image", "capture", "golden", "--node", "golden01", "--disk", golden.toString());
       assertTrue(marked.contains("capturing golden01 into image golden"), marked);
       JsonNode n = JSON.readTree(cli(lab, d, 0, "node", "list", "--json")).get(0);
@@ -95,6 +95,10 @@ class CaptureLabIT {
       try (ImageReader a = ImageReader.open(stored); ImageReader b = ImageReader.open(ref)) {
         got = a.manifest();
         want = b.manifest();
+        // Stored means signed by the daemon's key (docs/security.md, "Keys").
+        java.security.PublicKey daemonKey = org.clonecast.common.trust.TrustedKey.read(
+            lab.dir().resolve("state/" + org.clonecast.common.trust.ImageKey.PUBLIC_FILE).toString());
+        assertEquals(java.util.Optional.empty(), org.clonecast.protocol.image.ManifestSignature.check(got, a.signature(), daemonKey));
       }
       assertEquals(want.chunks(), got.chunks(), "the same chunks, hashes and offsets as image create's");
       assertEquals(want.imageHash(), got.imageHash());
@@ -128,7 +132,7 @@ class CaptureLabIT {
       String goldenSha = sha256(golden);
       Daemon d = serve(lab);
       Host node = lab.agent(1);
-      cli(lab, d, 0, "node", "add", mac(node), "--name", "golden01");
+      cli(lab, d, 0, "node", "add", mac(node), "--name", "golden01", "--ip", node.ip());
       cli(lab, d, 0, "image", "capture", "dirty", "--node", "golden01", "--disk", golden.toString());
       LabProcess agent = lab.spawn(node, "agent", SessionLab.agent(d), Map.of());
       assertTrue(agent.waitFor(STEP) != 0, "the agent fails the capture:\n" + agent.tail(20));

@@ -22,26 +22,32 @@ import org.clonecast.it.lab.LabProcess;
  * What the session tests share: the daemon in a lab, its CLI, a golden disk ({@link GoldenDisks}),
  * and debugfs reads of written disks (no mounting).
  */
-final class SessionLab {
-  static final Duration STEP = Duration.ofSeconds(120);
-  static final GoldenDisks DISKS = GoldenDisks.PLAIN;
+public final class SessionLab {
+  public static final Duration STEP = Duration.ofSeconds(120);
+  public static final GoldenDisks DISKS = GoldenDisks.PLAIN;
 
   private SessionLab() {}
 
   /** The daemon, and the environment that points the CLI at it. */
-  record Daemon(LabProcess process, int port, Map<String, String> env) {}
+  public record Daemon(LabProcess process, int port, Map<String, String> env) {}
 
-  static Path repo() {
+  public static Path repo() {
     return Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
   }
 
-  static Daemon serve(Lab lab) throws IOException {
+  public static Daemon serve(Lab lab) throws IOException {
     return serve(lab, 0);
   }
 
   /** The daemon on HTTP port {@code port} (0: any), with the lab's state directory (a restart keeps it). */
-  static Daemon serve(Lab lab, int httpPort) throws IOException {
+  public static Daemon serve(Lab lab, int httpPort) throws IOException {
     Path state = Files.createDirectories(lab.dir().resolve("state"));
+    // A netboot environment to point scripts at: a marked node's script (and its per-boot secret,
+    // which the agents fetch as iPXE would) is served only when there is one. Nothing boots it here.
+    Path bootenv = Files.createDirectories(state.resolve("bootenv/current"));
+    for (String f : List.of("vmlinuz", "initramfs.zst")) {
+      if (!Files.exists(bootenv.resolve(f))) Files.writeString(bootenv.resolve(f), "lab\n");
+    }
     LabProcess p = lab.spawn(lab.server(), "serve-" + httpPort, List.of(repo().resolve("clonecast").toString(), "serve", "--interface",
         Lab.IFACE, "--state-dir", state.toString(), "--http-port", Integer.toString(httpPort), "--dhcp", "off", "--no-tftp"), Map.of());
     Pattern ready = Pattern.compile("clonecast serve: ready on .* http port (\\d+)");
@@ -53,12 +59,12 @@ final class SessionLab {
         "CLONECAST_TOKEN_FILE", state.resolve("api-token").toString()));
   }
 
-  static String run(String... cmd) throws IOException, InterruptedException {
+  public static String run(String... cmd) throws IOException, InterruptedException {
     return GoldenDisks.run(cmd);
   }
 
   /** Runs the CLI in the server's namespace; returns its output; fails unless it exits {@code rc}. */
-  static String cli(Lab lab, Daemon d, int rc, String... args) {
+  public static String cli(Lab lab, Daemon d, int rc, String... args) {
     List<String> cmd = new ArrayList<>(List.of(repo().resolve("clonecast").toString()));
     cmd.addAll(List.of(args));
     LabProcess p = lab.spawn(lab.server(), "cli-" + args[0] + "-" + args[1], cmd, d.env());
@@ -66,12 +72,12 @@ final class SessionLab {
     return p.log();
   }
 
-  static String mac(Host h) throws IOException, InterruptedException {
+  public static String mac(Host h) throws IOException, InterruptedException {
     return run("ip", "netns", "exec", h.netns(), "cat", "/sys/class/net/eth0/address").trim();
   }
 
   /** A 64 MiB GPT golden disk: an ext4 root with a Debian-like /etc and 24 MiB of data. */
-  static Path goldenDisk(Path dir) throws Exception {
+  public static Path goldenDisk(Path dir) throws Exception {
     Path tree = GoldenDisks.goldenTree(dir);
     Files.createDirectories(tree.resolve("home/admin"));
     byte[] data = new byte[24 << 20];
@@ -80,12 +86,15 @@ final class SessionLab {
     return DISKS.build(tree, dir.resolve("golden.img"));
   }
 
-  /** Enrolls every agent of the lab as node0N in group rack1, writing a blank 64 MiB disk file. */
-  static List<Path> enrollAll(Lab lab, Daemon d) throws Exception {
+  /**
+   * Enrolls every agent of the lab as node0N in group rack1 at its address (with DHCP off, the
+   * reserved address is where its netboot script and secret may go), writing a blank 64 MiB disk file.
+   */
+  public static List<Path> enrollAll(Lab lab, Daemon d) throws Exception {
     List<Path> disks = new ArrayList<>();
     for (int i = 1; i <= lab.agents().size(); i++) {
       Host h = lab.agent(i);
-      cli(lab, d, 0, "node", "add", mac(h), "--name", "node0" + i, "--group", "rack1");
+      cli(lab, d, 0, "node", "add", mac(h), "--name", "node0" + i, "--group", "rack1", "--ip", h.ip());
       Path disk = lab.dir().resolve("disk-" + h.name() + ".img");
       run("truncate", "-s", "64M", disk.toString());
       cli(lab, d, 0, "node", "set", mac(h), "--target-disk", disk.toString());
@@ -94,16 +103,16 @@ final class SessionLab {
     return disks;
   }
 
-  static String cat(Path disk, String file) throws Exception {
+  public static String cat(Path disk, String file) throws Exception {
     return DISKS.cat(disk, file);
   }
 
-  static String sha(Path disk, String file, Path work) throws Exception {
+  public static String sha(Path disk, String file, Path work) throws Exception {
     return DISKS.sha(disk, file, work);
   }
 
   /** {@code clonecast-agent auto} as the netboot environment runs it, pointed at the lab's daemon. */
-  static List<String> agent(Daemon d, String... extra) {
+  public static List<String> agent(Daemon d, String... extra) {
     List<String> cmd = new ArrayList<>(List.of(repo().resolve("clonecast-agent").toString(), "auto",
         "--server", "http://" + Lab.SERVER_IP + ":" + d.port(), "--interface", Lab.IFACE, "--join-timeout", "90"));
     cmd.addAll(List.of(extra));

@@ -70,7 +70,7 @@ class SessionLabIT {
       Map<Host, Path> disks = new HashMap<>();
       for (int i = 1; i <= 3; i++) {
         Host h = lab.agent(i);
-        cli(lab, d, 0, "node", "add", mac(h), "--name", "node0" + i, "--group", "rack1");
+        cli(lab, d, 0, "node", "add", mac(h), "--name", "node0" + i, "--group", "rack1", "--ip", h.ip());
         Path disk = lab.dir().resolve("disk-" + h.name() + ".img");
         run("truncate", "-s", i == 3 ? "16M" : "64M", disk.toString());
         disks.put(h, disk);

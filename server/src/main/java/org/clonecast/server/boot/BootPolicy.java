@@ -49,8 +49,11 @@ public final class BootPolicy {
    * @param bootenv whether the netboot environment can be served now; when not, a marked node waits
    *     in iPXE and asks again (its disk may be blank: booting it would strand the node), with the
    *     reason on its console, until it is ready or the admin sets it back to local
+   * @param secret the node's per-boot secret ({@link org.clonecast.server.store.NodeSecrets}), put
+   *     on the kernel command line; empty when this request may not have one, and then a marked
+   *     node's script boots the local disk too: a netboot script never goes out without a secret
    */
-  public String ipxeScript(MacAddress mac, String baseUrl, BootenvStatus bootenv) {
+  public String ipxeScript(MacAddress mac, String baseUrl, BootenvStatus bootenv, Optional<String> secret) {
     Optional<Node> node = nodes.find(mac);
     if (node.isEmpty() || !node.get().enrolled()) {
       return IpxeScript.bootLocal(mac + " is not enrolled; booting the local disk", localLoader(baseUrl));
@@ -63,8 +66,17 @@ public final class BootPolicy {
       return IpxeScript.awaitBootenv(IpxeScript.scriptUrl(baseUrl, mac), n.name().orElse(mac.toString()) + " is marked to "
           + n.action().purpose() + ", but " + bootenv.why(), "clonecast node set " + mac + " --action local", RETRY_SECONDS);
     }
-    String args = ("clonecast.server=" + baseUrl + " clonecast.mac=" + mac + " " + kernelArgs).trim();
+    if (secret.isEmpty()) {
+      return bootLocal(n.name().orElse(mac.toString()) + ": no secret for this request; booting the local disk", baseUrl);
+    }
+    String args = ("clonecast.server=" + baseUrl + " clonecast.mac=" + mac + " clonecast.secret=" + secret.get() + " "
+        + kernelArgs).trim();
     return IpxeScript.netboot(baseUrl, args, n.action().purpose());
+  }
+
+  /** A script that boots the local disk, the fast way on EFI when the daemon has its local loader. */
+  public String bootLocal(String why, String baseUrl) {
+    return IpxeScript.bootLocal(why, localLoader(baseUrl));
   }
 
   private Optional<String> localLoader(String baseUrl) {

@@ -42,6 +42,24 @@ public final class LeaseStore {
     });
   }
 
+  /**
+   * The address {@code mac} holds a lease on now (bound and not expired), if any; the most recent
+   * one if it somehow holds several.
+   */
+  public Optional<String> boundAddress(MacAddress mac, long nowMillis) {
+    return db.read(c -> {
+      try (PreparedStatement ps = c.prepareStatement(
+          "SELECT ip FROM leases WHERE mac = ? AND state = ? AND expires > ? ORDER BY expires DESC LIMIT 1")) {
+        ps.setString(1, mac.toString());
+        ps.setString(2, Lease.State.BOUND.id());
+        ps.setLong(3, nowMillis);
+        try (ResultSet rs = ps.executeQuery()) {
+          return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
+        }
+      }
+    });
+  }
+
   /** Writes {@code leases} (replacing each address's row) inside the caller's transaction. */
   public static void save(Connection c, Collection<Lease> leases) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("INSERT OR REPLACE INTO leases (ip, mac, state, expires) VALUES (?, ?, ?, ?)")) {

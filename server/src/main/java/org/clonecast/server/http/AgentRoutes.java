@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.session.SessionManager;
@@ -17,9 +16,10 @@ import org.clonecast.server.store.NodeStore;
 
 /**
  * What the agent on a netbooted node calls (docs/api.md, "agent"). These answer on the
- * provisioning address without a token, as boot scripts do: a node has no secret before it is
- * imaged. So that another host cannot report for it, progress and results are taken only from the
- * address the node registered from.
+ * provisioning address without the API token; instead every call carries the node's per-boot
+ * secret from its netboot script ({@link NodeAuth}), so that no other host can register, report
+ * or publish a host key for it. A call without it changes nothing (403). An agent that restarts
+ * registers again with the same secret.
  *
  * <ul>
  *   <li>POST /agent/v1/register {mac, disks: [{path, size, removable, model, serial}], cpus, memoryBytes}:
@@ -39,17 +39,21 @@ public final class AgentRoutes {
   private final NodeStore nodes;
   private final Optional<String> domain;
   private final java.nio.file.Path nodeFiles;
-  private final Map<MacAddress, String> registeredFrom = new ConcurrentHashMap<>();
+  private final NodeAuth auth;
 
-  /** @param domain the cluster DNS zone, for the node's fully qualified name */
-  /** @param nodeFiles the per-node files directory ({@link org.clonecast.server.boot.NodeFiles}) */
+  /**
+   * @param domain the cluster DNS zone, for the node's fully qualified name
+   * @param nodeFiles the per-node files directory ({@link org.clonecast.server.boot.NodeFiles})
+   * @param auth checks each call's node secret
+   */
   public AgentRoutes(SessionManager sessions, CaptureManager captures, NodeStore nodes, Optional<String> domain,
-      java.nio.file.Path nodeFiles) {
+      java.nio.file.Path nodeFiles, NodeAuth auth) {
     this.sessions = sessions;
     this.captures = captures;
     this.nodes = nodes;
     this.domain = domain;
     this.nodeFiles = nodeFiles;
+    this.auth = auth;
   }
 
   public HttpServer.Routes register(HttpServer.Routes routes) {
@@ -67,8 +71,10 @@ public final class AgentRoutes {
     }
     JsonNode body = Json.object(r.body());
     MacAddress mac = mac(body);
+    String call = r.path().substring(PREFIX.length());
+    auth.require(mac, r);
     String from = r.remote().getAddress().getHostAddress();
-    switch (r.path().substring(PREFIX.length())) {
+    switch (call) {
       case "register" -> {
         List<SessionManager.Disk> disks = new ArrayList<>();
         JsonNode ds = body.get("disks");
@@ -80,7 +86,6 @@ public final class AgentRoutes {
           }
         }
         nodes.recordSeen(mac, Optional.empty(), Optional.of(from));
-        registeredFrom.put(mac, from);
         Optional<CaptureManager.Assignment> capture = captures.assignment(mac, from, disks);
         if (capture.isPresent()) {
           return Reply.json(captureAssignment(capture.get()));
@@ -109,13 +114,16 @@ public final class AgentRoutes {
         return Reply.json(out);
       }
       case "progress" -> {
-        requireRegistered(mac, from);
-        sessions.progress(mac, number(body, "session"), Json.text(body, "phase").orElse("receiving"),
-            Json.number(body, "done").orElse(0L), Json.number(body, "total").orElse(0L));
+        String phase = Json.text(body, "phase").orElse("receiving");
+        if (!phase.equals("receiving") && !phase.equals("identity")) {
+          // A phase is progress; only a result ends a node (done or failed).
+          throw new BadRequestException("phase '" + phase + "': want receiving or identity");
+        }
+        sessions.progress(mac, number(body, "session"), phase, Json.number(body, "done").orElse(0L),
+            Json.number(body, "total").orElse(0L));
         return Reply.json(Map.of("ok", true));
       }
       case "result" -> {
-        requireRegistered(mac, from);
         boolean ok = Json.bool(body, "ok").orElseThrow(() -> new BadRequestException("field 'ok' is required"));
         sessions.result(mac, number(body, "session"), ok, Json.text(body, "detail").orElse(ok ? "re-imaged" : "failed"),
             Json.text(body, "sshHostKey"));
@@ -139,13 +147,6 @@ public final class AgentRoutes {
     out.put("level", a.capture().level());
     out.put("force", a.capture().force());
     return out;
-  }
-
-  private void requireRegistered(MacAddress mac, String from) {
-    String at = registeredFrom.get(mac);
-    if (at == null || !at.equals(from)) {
-      throw new BadRequestException(mac + " did not register from " + from + "; an agent reports from where it registered");
-    }
   }
 
   private static long number(JsonNode body, String field) {

@@ -8,8 +8,11 @@ import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.protocol.wire.MacAddress;
+import java.util.Optional;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.BootenvStatus;
+import org.clonecast.server.boot.NodeBinding;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.limit.RateLimiter;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.EventLog;
@@ -25,6 +28,11 @@ import org.clonecast.server.store.NodeStore;
  * script request never moves a node's address or DNS name ({@link NodeStore#recordBootScript}),
  * and it leaves a trace (a discovered node, "last seen", an event) only as often as the {@code
  * seen} rate limit allows per client address and in all; beyond that the script is still served.
+ *
+ * <p>A marked node's netboot script carries a fresh per-boot secret ({@link NodeSecrets}) that its
+ * agent's calls must present; it goes only to the node's bound address ({@link NodeBinding}: its
+ * lease in full DHCP mode). A request from anywhere else gets the boot-local script and leaves the
+ * node's current secret alone.
  */
 public final class BootRoutes {
   private static final Pattern SCRIPT = Pattern.compile("/boot/([0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5})\\.ipxe");
@@ -39,15 +47,20 @@ public final class BootRoutes {
   private final Supplier<BootenvStatus> bootenv;
   private final RateLimiter<InetAddress> seen;
   private volatile Path localDir;
+  private final NodeBinding binding;
+  private final NodeSecrets secrets;
 
   /**
    * @param baseUrl this server as nodes reach it, e.g. http://10.77.0.1:8080
    * @param bootenvDir the directory with vmlinuz and initramfs.zst of the current netboot environment
    * @param bootenv whether that environment is ready, and if not why (what waiting nodes are told)
    * @param seen how often a client's script requests are recorded
+   * @param binding which address may have a node's netboot script
+   * @param secrets where each netboot script's secret is recorded
    */
   public BootRoutes(BootPolicy policy, NodeStore nodes, EventLog events, Path ipxeDir, Path bootenvDir,
-      Supplier<String> baseUrl, Supplier<BootenvStatus> bootenv, RateLimiter<InetAddress> seen) {
+      Supplier<String> baseUrl, Supplier<BootenvStatus> bootenv, RateLimiter<InetAddress> seen, NodeBinding binding,
+      NodeSecrets secrets) {
     this.policy = policy;
     this.nodes = nodes;
     this.events = events;
@@ -56,6 +69,8 @@ public final class BootRoutes {
     this.baseUrl = baseUrl;
     this.bootenv = bootenv;
     this.seen = seen;
+    this.binding = binding;
+    this.secrets = secrets;
   }
 
   /** Serves {@code dir} (the {@link org.clonecast.server.boot.LocalBootLoader}) at {@code /boot/local/}. */
@@ -85,12 +100,24 @@ public final class BootRoutes {
       nodes.recordBootScript(mac);
     }
     BootenvStatus status = bootenv.get();
-    String script = policy.ipxeScript(mac, baseUrl.get(), status);
+    boolean ready = status instanceof BootenvStatus.Ready;
     BootAction action = policy.actionFor(mac);
+    String from = r.remote().getAddress().getHostAddress();
+    boolean netboot = action.netboots() && ready;
+    String script;
+    String what;
+    if (netboot && !binding.holds(mac, from)) {
+      // Someone else asking for a marked node's script: no secret, and the node's own stays valid.
+      script = policy.bootLocal(mac + " netboots only when it asks from " + binding.describe() + "; booting the local disk",
+          baseUrl.get());
+      what = "boot local disk (asked from " + from + ", not from " + binding.describe() + ")";
+    } else {
+      script = policy.ipxeScript(mac, baseUrl.get(), status, netboot ? Optional.of(secrets.issue(mac)) : Optional.empty());
+      what = !action.netboots() ? "boot local disk" : ready ? "netboot to " + action.purpose() + " (a new per-boot secret)"
+          : "wait for the netboot environment (" + status.why() + ")";
+    }
     if (record) {
-      events.node("http", mac.toString(), "iPXE script: " + (!action.netboots() ? "boot local disk"
-          : status instanceof BootenvStatus.Ready ? "netboot to " + action.purpose()
-          : "wait for the netboot environment (" + status.why() + ")"));
+      events.node("http", mac.toString(), "iPXE script: " + what);
     }
     return new Reply.Bytes(HttpResponseStatus.OK, "text/plain; charset=utf-8",
         script.getBytes(java.nio.charset.StandardCharsets.UTF_8), Map.of());

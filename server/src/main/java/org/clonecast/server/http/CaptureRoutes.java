@@ -16,7 +16,8 @@ import org.clonecast.server.capture.CaptureManager;
 
 /**
  * The golden node's agent uploads its disk here (docs/api.md, "capture"). As for the other agent
- * calls there is no token, and every call is taken only from the address the node registered
+ * calls there is no API token: every call carries the node's per-boot secret ({@link NodeAuth}),
+ * checked before anything is stored, and is taken only from the address the node registered
  * from, for its own capture.
  *
  * <ul>
@@ -41,9 +42,11 @@ public final class CaptureRoutes {
 
   private static final Pattern PATH = Pattern.compile("/agent/v1/capture/(\\d{1,18})/(begin|progress|finish|result|chunk/(\\d{1,10}))");
   private final CaptureManager captures;
+  private final NodeAuth auth;
 
-  public CaptureRoutes(CaptureManager captures) {
+  public CaptureRoutes(CaptureManager captures, NodeAuth auth) {
     this.captures = captures;
+    this.auth = auth;
   }
 
   public HttpServer.Routes register(HttpServer.Routes routes) {
@@ -77,16 +80,20 @@ public final class CaptureRoutes {
       if (index > Integer.MAX_VALUE) {
         throw new BadRequestException("chunk index " + index + " is out of range");
       }
+      MacAddress mac = queryMac(r);
+      auth.require(mac, r);
       CaptureManager.ChunkUpload up = new CaptureManager.ChunkUpload((int) index, kind(r), sha(r),
           hex(r, USED_BLOCKS), r.body());
-      boolean duplicate = captures.chunk(id, queryMac(r), from, up);
+      boolean duplicate = captures.chunk(id, mac, from, up);
       return Reply.json(Map.of("stored", true, "duplicate", duplicate));
     }
     if (!r.method().equals(HttpMethod.POST)) {
       return ImageRoutes.notAllowed(r);
     }
     if (call.equals("finish")) {
-      Manifest done = captures.finish(id, queryMac(r), from, r.body());
+      MacAddress mac = queryMac(r);
+      auth.require(mac, r);
+      Manifest done = captures.finish(id, mac, from, r.body());
       Map<String, Object> out = new LinkedHashMap<>();
       out.put("imageId", done.imageId().toString());
       out.put("logicalSize", done.logicalSize());
@@ -97,6 +104,7 @@ public final class CaptureRoutes {
     }
     JsonNode body = Json.object(r.body());
     MacAddress mac = AgentRoutes.mac(body);
+    auth.require(mac, r);
     switch (call) {
       case "begin" -> {
         CaptureManager.Held h = captures.begin(id, mac, from, number(body, "logicalSize"), (int) number(body, "chunkSize"));

@@ -85,6 +85,8 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       reply = routes.byPrefix.get(prefix).handle(r);
     } catch (BadRequestException | IllegalArgumentException e) {
       reply = Reply.error(HttpResponseStatus.BAD_REQUEST, e.getMessage());
+    } catch (ForbiddenException e) {
+      reply = Reply.error(HttpResponseStatus.FORBIDDEN, e.getMessage());
     } catch (NotFoundException e) {
       reply = Reply.error(HttpResponseStatus.NOT_FOUND, e.getMessage());
     } catch (ConflictException e) {

