@@ -109,7 +109,8 @@ class CaptureQemuIT {
 
       // What the store holds, written out on the head node, is the golden disk.
       Path raw = lab.dir().resolve("extracted.img");
-      head.cli("image", "extract", head.state.resolve("images/golden.cci").toString(), "-o", raw.toString());
+      host(CLI, repo.resolve("clonecast").toString(), "image", "extract", head.state.resolve("images/golden.cci").toString(), "-o",
+          raw.toString());
       CaptureDisks.assertFaithful(raw, golden.manifest(), CaptureDisks.NOTHING, lab.dir());
       Files.delete(raw);
 
