@@ -307,7 +307,11 @@ transfer() {
 net_capture() {
   local disk=$1 state=$WORKDIR/state mac port=8080 t0 name="cap$RANDOM" env
   rm -rf -- "$state"
-  mkdir -p "$state"
+  mkdir -p "$state/bootenv/current"
+  # A marked node's script, and the per-boot secret the agent fetches as iPXE would, is served
+  # only when a netboot environment exists; nothing boots these placeholders here.
+  echo bench >"$state/bootenv/current/vmlinuz"
+  echo bench >"$state/bootenv/current/initramfs.zst"
   lab_spawn "$IMG_NAME-serve" server "$REPO/clonecast" serve --interface eth0 --state-dir "$state" \
     --http-port "$port" --dhcp off --no-tftp
   RUN_PIDS=("$LAB_LAST_PID")
@@ -318,7 +322,8 @@ net_capture() {
   done
   env=(env CLONECAST_SERVER="http://127.0.0.1:$port" CLONECAST_TOKEN_FILE="$state/api-token")
   mac=$(lab_exec a1 cat /sys/class/net/eth0/address)
-  lab_exec server "${env[@]}" "$REPO/clonecast" node add "$mac" --name golden >/dev/null \
+  # --ip: with DHCP off, the reserved address is the one the node's script (and secret) go to.
+  lab_exec server "${env[@]}" "$REPO/clonecast" node add "$mac" --name golden --ip "$(lab_ip a1)" >/dev/null \
     && lab_exec server "${env[@]}" "$REPO/clonecast" node set "$mac" --target-disk "$disk" >/dev/null \
     && lab_exec server "${env[@]}" "$REPO/clonecast" image capture "$name" --node "$mac" >/dev/null \
     || { kill_run; return 1; }
