@@ -142,7 +142,10 @@ class CaptureQemuIT {
       assertTrue(built.contains("jre_modules="), "the manifest is printed:\n" + built);
       Path config = lab.dir().resolve("clonecast.conf");
       // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
-      Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
+      // session.receiver-timeout: a JVM in a VM under software emulation, on a loaded 2-core machine,
+      // can stall longer than the default 10 s and would be dropped as dead (seen once here).
+      Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n"
+          + "session.receiver-timeout = 60\n");
       Head h = new Head(lab, state, config);
       h.restart();
       return h;
