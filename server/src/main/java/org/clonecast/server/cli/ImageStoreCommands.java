@@ -38,11 +38,15 @@ final class ImageStoreCommands {
     @Option(names = "--no-wait", description = "Return at once; 'clonecast image list' shows when it is ready.")
     boolean noWait;
 
+    @Option(names = "--raw", description = "FILE is a raw disk even though it looks like a .cci (a damaged .cci is refused without it).")
+    boolean raw;
+
     @Override
     public Integer call() throws InterruptedException {
       Map<String, Object> body = new LinkedHashMap<>();
       body.put("name", name);
       body.put("source", file.toAbsolutePath().normalize().toString());
+      if (raw) body.put("raw", true);
       JsonNode img = server.client().post("/api/v1/images", body);
       PrintWriter out = spec.commandLine().getOut();
       if (noWait) {

@@ -260,6 +260,11 @@ public final class SessionManager implements AutoCloseable {
       if (r.state() == SenderMachine.ReceiverState.SUCCEEDED) {
         return; // the agent reports the rest (identity, result) itself
       }
+      if (r.state() == SenderMachine.ReceiverState.GONE) {
+        // Joined and left before receiving anything: anyone can join under a node's name, so this
+        // fails no node; a real one that died reports, or is failed once the transfer ends.
+        return;
+      }
       for (Member m : store.members(session)) {
         // The sender knows a receiver as "NAME@address" (NAME: what the agent joined as, its node name).
         if (r.name().equals(m.name()) || r.name().startsWith(m.name() + "@")) {

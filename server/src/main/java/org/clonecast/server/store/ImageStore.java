@@ -20,6 +20,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.regex.Pattern;
 import org.clonecast.common.image.ImageCreator;
+import org.clonecast.common.image.ImageInput;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ImageVerifier;
 import org.clonecast.protocol.image.ChunkCodec;
@@ -77,10 +78,25 @@ public final class ImageStore {
    * @throws ConflictException when the name is taken by a ready or adding image
    */
   public Image add(String name, Path source) {
+    return add(name, source, false);
+  }
+
+  /**
+   * As {@link #add(String, Path)}; {@code raw} takes the source as a raw disk even when it looks
+   * like a .cci. Without it a damaged .cci (named .cci, a magic off by a byte or two, header
+   * fields pointing at a manifest) is refused at once, naming the damage.
+   */
+  public Image add(String name, Path source, boolean raw) {
     validName(name);
     if (!Files.isReadable(source)) {
       throw new IllegalArgumentException("the daemon cannot read " + source + " (" + (Files.exists(source) ? "permission denied" : "no such file")
           + "); give a path on the head node that the daemon's user can read");
+    }
+    ImageInput.Kind kind;
+    try {
+      kind = ImageInput.classify(source, raw);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
     }
     Path file = dir.resolve(name + ".cci");
     Image img = db.write(c -> {
@@ -95,7 +111,7 @@ public final class ImageStore {
     });
     progress.put(name, new long[] {0, 0});
     events.record("image", Optional.empty(), Optional.empty(), "adding " + name + " from " + source);
-    worker.submit(() -> build(name, source, file));
+    worker.submit(() -> build(name, source, kind, file));
     return img;
   }
 
@@ -146,12 +162,12 @@ public final class ImageStore {
     progress.remove(name);
   }
 
-  private void build(String name, Path source, Path file) {
+  private void build(String name, Path source, ImageInput.Kind kind, Path file) {
     Path partial = dir.resolve(name + ".cci.adding");
     try {
       Files.deleteIfExists(partial);
       Manifest m;
-      if (ImageReader.isImage(source)) {
+      if (kind == ImageInput.Kind.IMAGE) {
         try (ImageReader r = ImageReader.open(source)) {
           progress.get(name)[1] = r.manifest().logicalSize();
           ImageVerifier.verify(r, Runtime.getRuntime().availableProcessors(), done -> progress.get(name)[0] = done);
