@@ -14,7 +14,8 @@ import javax.crypto.spec.SecretKeySpec;
  * HMAC-SHA256 over the packet as encoded without its seal, followed by the seal's u32 counter,
  * truncated to {@link Seal#TAG_BYTES} bytes. Checking re-encodes the decoded packet, so it needs
  * no copy of the datagram (a decoded packet encodes to the bytes it was read from, less any
- * field a later version appended after the seal).
+ * field a later version appended after the seal, and reserved bytes it does not read: a change
+ * there changes nothing the packet means).
  *
  * <p>Stateless and thread-safe; a {@link Mac} is made per call (cheap next to a datagram).
  */
