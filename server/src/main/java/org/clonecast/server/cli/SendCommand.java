@@ -239,6 +239,10 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
     long rep = m.repairSymbolsSent();
     out.printf(Locale.ROOT, "sender: %.2f s, %d data + %d repair packets (%.1f%% repair), %d NAKs, %d carousel passes, %.1f MB sent, CPU %.2f s%n",
         seconds, src, rep, src > 0 ? 100.0 * rep / src : 0, sender.counters().naks.get(), m.passes(), sender.counters().bytesSent.get() / 1e6, cpu);
+    long rejected = sender.counters().rejectedFeedback.get();
+    if (rejected > 0) {
+      out.printf(Locale.ROOT, "sender: %d STATUS/NAK packets not counted (unknown receiver, wrong address, bad seal or replayed)%n", rejected);
+    }
     if (m.receivers().isEmpty()) {
       throw new CliException(ExitCodes.FAILED, "no receiver joined");
     }
