@@ -227,7 +227,8 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
       if (ok) succeeded++;
       if (r.state() == SenderMachine.ReceiverState.GONE) gone++;
       if (r.state() == SenderMachine.ReceiverState.FAILED || r.state() == SenderMachine.ReceiverState.ACTIVE) failed++;
-      double secs = (r.endedNanos() - Math.max(r.joinedNanos(), m.startedNanos())) / 1e9;
+      // One that ended before the transfer started spent no time in it.
+      double secs = m.started() ? Math.max(0, r.endedNanos() - Math.max(r.joinedNanos(), m.startedNanos())) / 1e9 : 0;
       double mbs = secs > 0 ? r.bytesWritten() / secs / 1e6 : 0;
       // The share of what this receiver needed that reached it as FEC repair rather than as data.
       double overhead = r.symbolsNeeded() > 0 ? 100.0 * r.repairs() / r.symbolsNeeded() : 0;
