@@ -135,7 +135,7 @@ public final class Daemon implements AutoCloseable {
     ImageStore images = new ImageStore(db, config.stateDir().resolve("images"), clock, events, imageWorker);
     images.recover();
     sessions = new SessionManager(new SessionStore(db, clock), nodes, images, events, nif, config.session().basePort(),
-        config.session().receiverTimeout());
+        config.session().receiverTimeout(), config.session().receiverDeadline());
     sessions.recover();
     running.push(sessions);
     SessionStore sessionStore = sessions.store();
