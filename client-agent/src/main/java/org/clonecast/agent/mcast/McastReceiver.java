@@ -65,8 +65,6 @@ public final class McastReceiver {
   private static final int MAX_DATAGRAM = 9216;
   private static final int MAX_PENDING_WRITES = 96;
   private static final long STATUS_NANOS = 100_000_000L;
-  /** A chunk that fails its check this many times is not a transmission error: the session fails, naming it. */
-  static final int MAX_RETAKES = 5;
 
   /** Progress callbacks, on the receiver's event loop. */
   public interface Listener {
@@ -114,7 +112,6 @@ public final class McastReceiver {
   /** Last sign of life of the sender: a control frame or a sealed announcement (or, unsealed, any of its announcements). */
   private long lastFromSenderNanos;
   private ScheduledFuture<?> watchdog;
-  private final java.util.Map<Integer, Integer> retakes = new java.util.HashMap<>();
   private final ThreadLocal<byte[]> scratch;
 
   public McastReceiver(ReceiveSettings settings, NetInterface nif, Listener listener) {
@@ -347,13 +344,13 @@ public final class McastReceiver {
     workers.execute(() -> writeChunk(cc));
   }
 
-  /** A chunk that failed after being reported: collect it again, at most {@link #MAX_RETAKES} times. */
+  /** A chunk that failed after being reported: collect it again, until {@link ReceiverMachine#MAX_CHUNK_FAILURES}. */
   private void retake(int chunk, String why) {
     pendingWrites.decrementAndGet();
     rejected++;
     if (phase != Phase.RECEIVING) return;
-    int n = retakes.merge(chunk, 1, Integer::sum);
-    if (n >= MAX_RETAKES) {
+    int n = machine.chunkFailed(chunk);
+    if (n >= ReceiverMachine.MAX_CHUNK_FAILURES) {
       // Not loss: the sender's copy is damaged, and taking it again would loop for ever.
       String reason = "chunk " + chunk + " " + why + " " + n + " times; the sender's image is damaged (verify it with"
           + " 'clonecast image verify')";
@@ -362,8 +359,7 @@ public final class McastReceiver {
       fail(reason);
       return;
     }
-    log.warn("mcast chunk {} {}; taking it again ({} of {})", chunk, why, n, MAX_RETAKES - 1);
-    machine.chunkRejected(chunk);
+    log.warn("mcast chunk {} {}; taking it again ({} of {})", chunk, why, n, ReceiverMachine.MAX_CHUNK_FAILURES - 1);
     doneBatch.remove(Integer.valueOf(chunk));
     BitSet again = new BitSet();
     again.set(chunk);
