@@ -1,6 +1,7 @@
 package org.clonecast.protocol.mcast;
 
 import io.netty.buffer.ByteBuf;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 import org.clonecast.protocol.wire.MalformedPacketException;
@@ -68,7 +69,7 @@ public record Announce(
     if (logicalSize < 0) throw new IllegalArgumentException("logical size " + logicalSize + " negative");
     java.util.Objects.requireNonNull(state, "state");
     java.util.Objects.requireNonNull(imageId, "imageId");
-    java.util.Objects.requireNonNull(seal, "seal");
+    Objects.requireNonNull(seal, "seal");
   }
 
   /** This announcement with another seal (or none). */

@@ -6,8 +6,8 @@ import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Objects;
 import java.util.Optional;
-import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.MalformedImageException;
+import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**

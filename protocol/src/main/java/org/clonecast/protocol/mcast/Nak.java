@@ -3,6 +3,7 @@ package org.clonecast.protocol.mcast;
 import io.netty.buffer.ByteBuf;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
@@ -75,7 +76,7 @@ public record Nak(int sessionId, int receiverId, List<Entry> entries, Optional<S
   }
 
   public Nak {
-    java.util.Objects.requireNonNull(seal, "seal");
+    Objects.requireNonNull(seal, "seal");
     if (receiverId < 0 || receiverId > 0xFFFF) throw new IllegalArgumentException("receiver id " + receiverId);
     if (entries.isEmpty() || entries.size() > MAX_ENTRIES) {
       throw new IllegalArgumentException("NAK with " + entries.size() + " entries, want 1.." + MAX_ENTRIES);

@@ -1,12 +1,13 @@
 package org.clonecast.protocol.mcast;
 
+import io.netty.buffer.ByteBuf;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -109,7 +110,7 @@ public final class ReceiverMachine {
   /** A chunk that fails its check this many times is not a transmission error. */
   public static final int MAX_CHUNK_FAILURES = 5;
 
-  private final Map<Integer, Integer> failures = new java.util.HashMap<>();
+  private final Map<Integer, Integer> failures = new HashMap<>();
   private final Map<Integer, Partial> partials = new LinkedHashMap<>(16, 0.75f, true);
   private int lastChunkSeen = -1;
   private long lastAnyPacketNanos;

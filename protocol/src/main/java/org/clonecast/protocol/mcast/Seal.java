@@ -3,6 +3,7 @@ package org.clonecast.protocol.mcast;
 import io.netty.buffer.ByteBuf;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.Optional;
 
 /**
  * The authentication trailer of an ANNOUNCE, STATUS or NAK (docs/protocol.md §2, "Seals"): a
@@ -30,12 +31,12 @@ public record Seal(long counter, byte[] tag) {
   }
 
   /** Reads a trailer when one is there (at least {@link #BYTES} bytes left); none otherwise. */
-  static java.util.Optional<Seal> decodeIfPresent(ByteBuf in) {
-    if (!in.isReadable(BYTES)) return java.util.Optional.empty();
+  static Optional<Seal> decodeIfPresent(ByteBuf in) {
+    if (!in.isReadable(BYTES)) return Optional.empty();
     long counter = in.readUnsignedInt();
     byte[] tag = new byte[TAG_BYTES];
     in.readBytes(tag);
-    return java.util.Optional.of(new Seal(counter, tag));
+    return Optional.of(new Seal(counter, tag));
   }
 
   void encode(ByteBuf out) {

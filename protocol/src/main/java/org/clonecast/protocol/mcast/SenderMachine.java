@@ -1,18 +1,19 @@
 package org.clonecast.protocol.mcast;
 
+import java.net.InetAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.net.InetAddress;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Collection;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -401,16 +402,16 @@ public final class SenderMachine {
    */
   public Feedback feedback(McastPacket p, InetAddress fromAddress, int fromPort, long now) {
     int id;
-    java.util.Optional<Seal> seal;
+    Optional<Seal> seal;
     McastPacket unsealed;
     if (p instanceof Status s) {
       id = s.receiverId();
       seal = s.seal();
-      unsealed = s.withSeal(java.util.Optional.empty());
+      unsealed = s.withSeal(Optional.empty());
     } else if (p instanceof Nak n) {
       id = n.receiverId();
       seal = n.seal();
-      unsealed = n.withSeal(java.util.Optional.empty());
+      unsealed = n.withSeal(Optional.empty());
     } else {
       throw new IllegalArgumentException("not feedback: " + p.getClass().getSimpleName());
     }

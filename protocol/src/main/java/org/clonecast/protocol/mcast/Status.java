@@ -1,6 +1,7 @@
 package org.clonecast.protocol.mcast;
 
 import io.netty.buffer.ByteBuf;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -38,7 +39,7 @@ public record Status(
   }
 
   public Status {
-    java.util.Objects.requireNonNull(seal, "seal");
+    Objects.requireNonNull(seal, "seal");
     if (receiverId < 0 || receiverId > 0xFFFF) throw new IllegalArgumentException("receiver id " + receiverId);
     if (lossPermille < 0 || lossPermille > 1000) throw new IllegalArgumentException("loss " + lossPermille + "‰");
     if (overflowPermille < 0 || overflowPermille > 1000) throw new IllegalArgumentException("overflow " + overflowPermille + "‰");

@@ -19,8 +19,10 @@ import io.netty.channel.unix.SegmentedDatagramPacket;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,10 +39,10 @@ import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkVerificationException;
 import org.clonecast.protocol.mcast.Announce;
-import org.clonecast.protocol.mcast.McastAuth;
 import org.clonecast.protocol.mcast.ChunkRebuilder;
 import org.clonecast.protocol.mcast.ControlMessage;
 import org.clonecast.protocol.mcast.DataPacket;
+import org.clonecast.protocol.mcast.McastAuth;
 import org.clonecast.protocol.mcast.McastPacket;
 import org.clonecast.protocol.mcast.Nak;
 import org.clonecast.protocol.mcast.Pacer;
@@ -89,7 +91,7 @@ public final class McastSender implements AutoCloseable {
   private final byte[] sessionKey = new byte[McastAuth.KEY_BYTES];
   private long announceCounter;
   /** Chunks whose stored bytes were checked against the manifest on their first read. */
-  private final java.util.BitSet verified = new java.util.BitSet();
+  private final BitSet verified = new BitSet();
   private byte[] verifyScratch;
   private final Inet4Address group;
   private final InetSocketAddress groupAddr;
@@ -394,7 +396,7 @@ public final class McastSender implements AutoCloseable {
     int len = source.manifest().logicalLength(chunk);
     if (verifyScratch == null) verifyScratch = new byte[source.manifest().chunkSize()];
     try {
-      ChunkCodec.decode(e, java.nio.ByteBuffer.wrap(stored), verifyScratch, 0, len);
+      ChunkCodec.decode(e, ByteBuffer.wrap(stored), verifyScratch, 0, len);
     } catch (ChunkVerificationException x) {
       throw new IllegalStateException("the image is damaged: chunk " + chunk + " fails its check (" + x.getMessage()
           + "); verify it with 'clonecast image verify' and recreate or re-copy it", x);
