@@ -160,7 +160,7 @@ public final class Daemon implements AutoCloseable {
     ImageStore images = new ImageStore(db, config.stateDir().resolve("images"), clock, events, imageWorker, Optional.of(imageKey));
     images.recover();
     sessions = new SessionManager(new SessionStore(db, clock), nodes, images, events, nif, config.session().basePort(),
-        config.session().receiverTimeout());
+        config.session().receiverTimeout(), config.session().receiverDeadline());
     sessions.recover();
     running.push(sessions);
     SessionStore sessionStore = sessions.store();

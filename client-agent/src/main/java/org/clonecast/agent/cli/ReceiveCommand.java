@@ -60,6 +60,10 @@ public final class ReceiveCommand implements Callable<Integer> {
   @Option(names = "--workers", paramLabel = "N", description = "Threads that decompress, verify and write (default: number of CPUs).")
   Integer workers;
 
+  @Option(names = "--sender-timeout", paramLabel = "SECONDS", defaultValue = "30",
+      description = "Fail when the joined sender is silent this long: no control frame, no sealed announcement (default: ${DEFAULT-VALUE}).")
+  long senderTimeout;
+
   @Option(names = "--udpcast",
       description = "Speak the udpcast 20120424 protocol: receive from a stock udp-sender (see docs/udpcast.md).")
   boolean udpcast;
@@ -78,7 +82,7 @@ public final class ReceiveCommand implements Callable<Integer> {
     try {
       settings = new ReceiveSettings(iface, port, parseServer(), output, name != null ? name : hostname(),
           Duration.ofSeconds(joinTimeout), workers != null ? workers : Math.max(2, Runtime.getRuntime().availableProcessors()),
-          Duration.ofSeconds(igmpRejoin));
+          Duration.ofSeconds(igmpRejoin), Duration.ofSeconds(senderTimeout));
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }

@@ -43,10 +43,12 @@ import org.clonecast.protocol.mcast.Announce;
 import org.clonecast.protocol.mcast.ChunkRebuilder;
 import org.clonecast.protocol.mcast.ControlMessage;
 import org.clonecast.protocol.mcast.DataPacket;
+import org.clonecast.protocol.mcast.McastAuth;
 import org.clonecast.protocol.mcast.McastPacket;
 import org.clonecast.protocol.mcast.Nak;
 import org.clonecast.protocol.mcast.ReceiverMachine;
 import org.clonecast.protocol.mcast.RepairPacket;
+import org.clonecast.protocol.mcast.Status;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.slf4j.Logger;
@@ -103,6 +105,13 @@ public final class McastReceiver {
   private ScheduledFuture<?> joinDeadline;
   private ScheduledFuture<?> rejoinTimer;
   private long rejoins;
+  /** The session's keys from WELCOME, when the sender seals. */
+  private Optional<ControlMessage.Keys> keys = Optional.empty();
+  private long feedbackCounter;
+  private long lastAnnounceCounter = -1;
+  /** Last sign of life of the sender: a control frame or a sealed announcement (or, unsealed, any of its announcements). */
+  private long lastFromSenderNanos;
+  private ScheduledFuture<?> watchdog;
   private final ThreadLocal<byte[]> scratch;
 
   public McastReceiver(ReceiveSettings settings, NetInterface nif, Listener listener) {
@@ -143,6 +152,7 @@ public final class McastReceiver {
       return fail("cannot listen on UDP port " + settings.port() + ": " + e.getMessage() + " (is another receiver running? choose one with --port)");
     }
     log.info("mcast receiver listening on {} port {}", nif.name(), settings.port());
+    watchdog = loop.scheduleAtFixedRate(this::watch, 1, 1, TimeUnit.SECONDS);
     loop.execute(() -> {
       if (settings.server() != null) {
         connect(settings.server());
@@ -169,11 +179,40 @@ public final class McastReceiver {
       log.info("mcast found session {} from {} (image {}, {} bytes)", Integer.toHexString(a.sessionId()),
           from.getAddress().getHostAddress(), a.imageId(), a.logicalSize());
       connect(new InetSocketAddress(from.getAddress(), a.controlPort()));
-    } else if (a.sessionId() == sessionId && a.state() == Announce.State.ENDED && phase == Phase.RECEIVING) {
-      // The control connection normally says this first; the announcement covers a lost END.
-      loop.schedule(() -> {
-        if (phase == Phase.RECEIVING) fail("the sender ended the session before this receiver had every chunk");
-      }, 2, TimeUnit.SECONDS);
+    } else if (a.sessionId() == sessionId && phase == Phase.RECEIVING && fromSender(a, from)) {
+      // A sign of life only. Its state never ends this receiver: the end comes over the control
+      // connection (END, or the connection closing), which no other host can forge; an ENDED
+      // announcement is for receivers still looking for a session (docs/protocol.md §5).
+      lastFromSenderNanos = System.nanoTime();
+    }
+  }
+
+  /** True for an announcement the joined sender made: sealed under the session key with a new counter. */
+  private boolean fromSender(Announce a, InetSocketAddress from) {
+    if (keys.isEmpty()) return from.getAddress().equals(feedback.getAddress()); // a first-version sender seals nothing
+    if (a.seal().isEmpty() || a.seal().get().counter() <= lastAnnounceCounter
+        || !McastAuth.verify(a.withSeal(Optional.empty()), a.seal().get(), keys.get().sessionKey())) {
+      return false;
+    }
+    lastAnnounceCounter = a.seal().get().counter();
+    return true;
+  }
+
+  /** Every second: a joined receiver fails when its sender has gone silent (its host cut off, the TCP connection still open). */
+  private void watch() {
+    if (phase != Phase.RECEIVING && phase != Phase.CONNECTING) return;
+    if (phase == Phase.CONNECTING && control == null) return; // the connect itself times out
+    long silent = System.nanoTime() - lastFromSenderNanos;
+    if (silent > settings.senderTimeout().toNanos()) {
+      String why = "the sender has been silent for " + settings.senderTimeout().toSeconds() + " s (no control frame, no "
+          + (keys.isPresent() ? "sealed " : "") + "announcement); its host may be cut off";
+      if (phase == Phase.CONNECTING && settings.server() == null) {
+        log.warn("mcast {}; looking for another session", why);
+        control.close();
+        phase = Phase.DISCOVERING;
+        return;
+      }
+      fail(why);
     }
   }
 
@@ -195,7 +234,8 @@ public final class McastReceiver {
     f.addListener(x -> {
       if (x.isSuccess()) {
         control = f.channel();
-        control.writeAndFlush(new ControlMessage.Hello(McastPacket.VERSION, 0, settings.name()));
+        lastFromSenderNanos = System.nanoTime();
+        control.writeAndFlush(new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED, settings.name()));
       } else if (settings.server() != null) {
         fail("cannot connect to sender " + server + ": " + x.cause().getMessage());
       } else {
@@ -213,6 +253,7 @@ public final class McastReceiver {
     if (joinDeadline != null) joinDeadline.cancel(false);
     manifest = w.manifest();
     sessionId = w.sessionId();
+    keys = w.keys();
     InetSocketAddress remote = (InetSocketAddress) control.remoteAddress();
     feedback = new InetSocketAddress(remote.getAddress(), w.dataPort());
     // Stored chunks are received; ZERO chunks are zeros to write over their used blocks on a
@@ -303,13 +344,22 @@ public final class McastReceiver {
     workers.execute(() -> writeChunk(cc));
   }
 
-  /** A chunk that failed after being reported: collect it again. */
+  /** A chunk that failed after being reported: collect it again, until {@link ReceiverMachine#MAX_CHUNK_FAILURES}. */
   private void retake(int chunk, String why) {
     pendingWrites.decrementAndGet();
     rejected++;
-    log.warn("mcast chunk {} {}; taking it again", chunk, why);
     if (phase != Phase.RECEIVING) return;
-    machine.chunkRejected(chunk);
+    int n = machine.chunkFailed(chunk);
+    if (n >= ReceiverMachine.MAX_CHUNK_FAILURES) {
+      // Not loss: the sender's copy is damaged, and taking it again would loop for ever.
+      String reason = "chunk " + chunk + " " + why + " " + n + " times; the sender's image is damaged (verify it with"
+          + " 'clonecast image verify')";
+      control.writeAndFlush(new ControlMessage.Finished(false, reason, bytesWritten.get(), machine.received(), machine.repairsReceived(),
+          machine.duplicates()));
+      fail(reason);
+      return;
+    }
+    log.warn("mcast chunk {} {}; taking it again ({} of {})", chunk, why, n, ReceiverMachine.MAX_CHUNK_FAILURES - 1);
     doneBatch.remove(Integer.valueOf(chunk));
     BitSet again = new BitSet();
     again.set(chunk);
@@ -388,6 +438,11 @@ public final class McastReceiver {
   }
 
   private void sendFeedback(McastPacket p) {
+    if (keys.isPresent()) {
+      // Sealed with this receiver's own key: the sender counts nothing else under its id.
+      byte[] k = keys.get().receiverKey();
+      p = p instanceof Nak n ? McastAuth.seal(n, k, ++feedbackCounter) : McastAuth.seal((Status) p, k, ++feedbackCounter);
+    }
     ByteBuf b = udp.alloc().buffer(256);
     p.encode(b);
     udp.write(new DatagramPacket(b, feedback));
@@ -441,6 +496,7 @@ public final class McastReceiver {
     if (phase == Phase.DONE) return;
     phase = Phase.DONE;
     if (timer != null) timer.cancel(false);
+    if (watchdog != null) watchdog.cancel(false);
     if (rejoinTimer != null) rejoinTimer.cancel(false);
     if (control != null) control.close();
     if (udp != null) udp.close();
@@ -513,6 +569,7 @@ public final class McastReceiver {
         fail("the sender sent a malformed control frame: " + e.getMessage());
         return;
       }
+      lastFromSenderNanos = System.nanoTime();
       if (msg instanceof ControlMessage.Welcome w) {
         welcome(w);
       } else if (msg instanceof ControlMessage.End e) {

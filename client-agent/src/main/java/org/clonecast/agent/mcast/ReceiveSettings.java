@@ -14,9 +14,13 @@ import java.util.Objects;
  * @param igmpRejoin how often to leave and re-join the data group while receiving (zero: never), so
  *     that a snooping switch whose queries do not reach us (no querier on the VLAN, or one that is
  *     filtered) does not let our membership expire mid-transfer
+ * @param senderTimeout fail when the joined sender is silent this long: no control frame and no
+ *     sealed announcement (a sender host cut off leaves its TCP connection open)
  */
 public record ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
-    Duration joinTimeout, int workers, Duration igmpRejoin) {
+    Duration joinTimeout, int workers, Duration igmpRejoin, Duration senderTimeout) {
+  /** A sender announces twice a second; 30 s of silence is no hiccup. */
+  public static final Duration DEFAULT_SENDER_TIMEOUT = Duration.ofSeconds(30);
   /** Re-join every minute: well inside the usual 260 s membership interval (RFC 3376 defaults). */
   public static final Duration DEFAULT_IGMP_REJOIN = Duration.ofSeconds(60);
 
@@ -24,6 +28,12 @@ public record ReceiveSettings(String interfaceName, int port, InetSocketAddress 
   public ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
       Duration joinTimeout, int workers) {
     this(interfaceName, port, server, output, name, joinTimeout, workers, DEFAULT_IGMP_REJOIN);
+  }
+
+  /** With {@link #DEFAULT_SENDER_TIMEOUT}. */
+  public ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
+      Duration joinTimeout, int workers, Duration igmpRejoin) {
+    this(interfaceName, port, server, output, name, joinTimeout, workers, igmpRejoin, DEFAULT_SENDER_TIMEOUT);
   }
 
   public ReceiveSettings {
@@ -34,5 +44,6 @@ public record ReceiveSettings(String interfaceName, int port, InetSocketAddress 
     if (workers < 1) throw new IllegalArgumentException("workers " + workers);
     if (joinTimeout.isNegative()) throw new IllegalArgumentException("join timeout negative");
     if (igmpRejoin.isNegative()) throw new IllegalArgumentException("IGMP re-join interval negative");
+    if (senderTimeout.isNegative() || senderTimeout.isZero()) throw new IllegalArgumentException("sender timeout " + senderTimeout + ", want > 0");
   }
 }

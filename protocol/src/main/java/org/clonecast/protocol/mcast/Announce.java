@@ -1,6 +1,8 @@
 package org.clonecast.protocol.mcast;
 
 import io.netty.buffer.ByteBuf;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
@@ -21,11 +23,14 @@ public record Announce(
     State state,
     int symbolSize,
     UUID imageId,
-    long logicalSize)
+    long logicalSize,
+    Optional<Seal> seal)
     implements McastPacket {
 
-  /** Encoded size of an ANNOUNCE. */
+  /** Encoded size of an unsealed ANNOUNCE. */
   public static final int BYTES = McastPacket.HEADER_BYTES + 40;
+  /** Encoded size of a sealed one. */
+  public static final int SEALED_BYTES = BYTES + Seal.BYTES;
 
   /** Where the session is in its life. */
   public enum State {
@@ -49,6 +54,12 @@ public record Announce(
     }
   }
 
+  /** An unsealed ANNOUNCE, as the first version sent. */
+  public Announce(int sessionId, int controlPort, int dataPort, int group, int capabilities, State state, int symbolSize,
+      UUID imageId, long logicalSize) {
+    this(sessionId, controlPort, dataPort, group, capabilities, state, symbolSize, imageId, logicalSize, Optional.empty());
+  }
+
   public Announce {
     checkPort(controlPort, "control");
     checkPort(dataPort, "data");
@@ -58,6 +69,12 @@ public record Announce(
     if (logicalSize < 0) throw new IllegalArgumentException("logical size " + logicalSize + " negative");
     java.util.Objects.requireNonNull(state, "state");
     java.util.Objects.requireNonNull(imageId, "imageId");
+    Objects.requireNonNull(seal, "seal");
+  }
+
+  /** This announcement with another seal (or none). */
+  public Announce withSeal(Optional<Seal> s) {
+    return new Announce(sessionId, controlPort, dataPort, group, capabilities, state, symbolSize, imageId, logicalSize, s);
   }
 
   private static void checkPort(int port, String what) {
@@ -79,7 +96,7 @@ public record Announce(
       throw new MalformedPacketException("ANNOUNCE symbol size " + symbolSize + " out of range");
     }
     if (size < 0) throw new MalformedPacketException("ANNOUNCE logical size negative");
-    return new Announce(session, controlPort, dataPort, group, caps, state, symbolSize, id, size);
+    return new Announce(session, controlPort, dataPort, group, caps, state, symbolSize, id, size, Seal.decodeIfPresent(in));
   }
 
   @Override
@@ -95,5 +112,6 @@ public record Announce(
     out.writeLong(imageId.getMostSignificantBits()); // image id, high
     out.writeLong(imageId.getLeastSignificantBits()); // image id, low
     out.writeLong(logicalSize); // logical image size
+    seal.ifPresent(x -> x.encode(out)); // seal: counter, tag
   }
 }

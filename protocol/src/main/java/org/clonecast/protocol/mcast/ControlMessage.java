@@ -5,8 +5,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Objects;
-import org.clonecast.protocol.image.Manifest;
+import java.util.Optional;
 import org.clonecast.protocol.image.MalformedImageException;
+import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
@@ -85,11 +86,64 @@ public sealed interface ControlMessage {
     }
   }
 
-  /** Sender → receiver: the session, the receiver's id, where data flows, and the manifest. */
-  record Welcome(int sessionId, int receiverId, int group, int dataPort, int symbolSize, int capabilities, Manifest manifest)
-      implements ControlMessage {
+  /**
+   * The keys of a sealed session, handed to one receiver in its WELCOME.
+   *
+   * @param sessionKey seals the sender's ANNOUNCEs (the same for every receiver of the session)
+   * @param receiverKey seals this receiver's STATUS and NAK (its own: no other receiver knows it)
+   */
+  record Keys(byte[] sessionKey, byte[] receiverKey) {
+    public Keys {
+      if (sessionKey.length != McastAuth.KEY_BYTES || receiverKey.length != McastAuth.KEY_BYTES) {
+        throw new IllegalArgumentException("keys of " + sessionKey.length + "/" + receiverKey.length + " bytes, want " + McastAuth.KEY_BYTES);
+      }
+      sessionKey = sessionKey.clone();
+      receiverKey = receiverKey.clone();
+    }
+
+    @Override
+    public byte[] sessionKey() {
+      return sessionKey.clone();
+    }
+
+    @Override
+    public byte[] receiverKey() {
+      return receiverKey.clone();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Keys k && Arrays.equals(k.sessionKey, sessionKey) && Arrays.equals(k.receiverKey, receiverKey);
+    }
+
+    @Override
+    public int hashCode() {
+      return Arrays.hashCode(sessionKey) * 31 + Arrays.hashCode(receiverKey);
+    }
+
+    @Override
+    public String toString() {
+      return "Keys[...]"; // never logged
+    }
+  }
+
+  /**
+   * Sender → receiver: the session, the receiver's id, where data flows, and the manifest; with
+   * {@link McastPacket#CAP_SEALED} in its capabilities, the session's keys appended after the manifest.
+   */
+  record Welcome(int sessionId, int receiverId, int group, int dataPort, int symbolSize, int capabilities, Manifest manifest,
+      Optional<Keys> keys) implements ControlMessage {
+    /** An unsealed WELCOME, as the first version sent. */
+    public Welcome(int sessionId, int receiverId, int group, int dataPort, int symbolSize, int capabilities, Manifest manifest) {
+      this(sessionId, receiverId, group, dataPort, symbolSize, capabilities & ~McastPacket.CAP_SEALED, manifest, Optional.empty());
+    }
+
     public Welcome {
       Objects.requireNonNull(manifest, "manifest");
+      Objects.requireNonNull(keys, "keys");
+      if (keys.isPresent() != ((capabilities & McastPacket.CAP_SEALED) != 0)) {
+        throw new IllegalArgumentException("keys present exactly when CAP_SEALED is set, caps 0x" + Integer.toHexString(capabilities));
+      }
       if (receiverId < 0 || receiverId > 0xFFFF) throw new IllegalArgumentException("receiver id " + receiverId);
       if (dataPort < 1 || dataPort > 0xFFFF) throw new IllegalArgumentException("data port " + dataPort);
     }
@@ -105,7 +159,19 @@ public sealed interface ControlMessage {
       if (symbol < SymbolLayout.MIN_SYMBOL_SIZE || symbol > SymbolLayout.MAX_SYMBOL_SIZE) {
         throw new MalformedPacketException("WELCOME symbol size " + symbol + " out of range");
       }
-      return new Welcome(session, receiver, group, port, symbol, caps, Manifest.decode(in));
+      Manifest manifest = Manifest.decode(in);
+      Optional<Keys> keys = Optional.empty();
+      if ((caps & McastPacket.CAP_SEALED) != 0) {
+        if (!in.isReadable(2 * McastAuth.KEY_BYTES)) {
+          throw new MalformedPacketException("WELCOME says sealed but carries " + in.readableBytes() + " key bytes, want " + 2 * McastAuth.KEY_BYTES);
+        }
+        byte[] sessionKey = new byte[McastAuth.KEY_BYTES];
+        byte[] receiverKey = new byte[McastAuth.KEY_BYTES];
+        in.readBytes(sessionKey);
+        in.readBytes(receiverKey);
+        keys = Optional.of(new Keys(sessionKey, receiverKey));
+      }
+      return new Welcome(session, receiver, group, port, symbol, caps, manifest, keys);
     }
 
     @Override
@@ -118,6 +184,10 @@ public sealed interface ControlMessage {
       out.writeShort(symbolSize); // symbol size
       out.writeInt(capabilities); // capability bits
       manifest.encode(out); // image manifest
+      keys.ifPresent(k -> {
+        out.writeBytes(k.sessionKey); // session key: seals ANNOUNCE
+        out.writeBytes(k.receiverKey); // receiver key: seals this receiver's STATUS and NAK
+      });
     }
   }
 

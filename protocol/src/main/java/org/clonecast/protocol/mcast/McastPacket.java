@@ -18,6 +18,13 @@ public sealed interface McastPacket
   /** Size of the common header. */
   int HEADER_BYTES = 8;
 
+  /**
+   * Capability bit of HELLO and WELCOME: the peer seals (docs/protocol.md §2, "Seals"). In HELLO,
+   * the receiver seals its STATUS and NAK and checks sealed ANNOUNCEs; in WELCOME, the sender
+   * appended the session and receiver keys and seals its ANNOUNCEs.
+   */
+  int CAP_SEALED = 1;
+
   int TYPE_DATA = 1;
   int TYPE_REPAIR = 2;
   int TYPE_ANNOUNCE = 3;

@@ -3,6 +3,8 @@ package org.clonecast.protocol.mcast;
 import io.netty.buffer.ByteBuf;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
@@ -11,7 +13,7 @@ import org.clonecast.protocol.wire.MalformedPacketException;
  * reports from all receivers into the fewest repair packets (the largest need per stripe,
  * minus rows already on their way).
  */
-public record Nak(int sessionId, int receiverId, List<Entry> entries) implements McastPacket {
+public record Nak(int sessionId, int receiverId, List<Entry> entries, Optional<Seal> seal) implements McastPacket {
 
   /** At most this many entries per NAK, keeping it well inside one 1500-byte frame. */
   public static final int MAX_ENTRIES = 64;
@@ -68,7 +70,13 @@ public record Nak(int sessionId, int receiverId, List<Entry> entries) implements
     }
   }
 
+  /** An unsealed NAK, as the first version sent. */
+  public Nak(int sessionId, int receiverId, List<Entry> entries) {
+    this(sessionId, receiverId, entries, Optional.empty());
+  }
+
   public Nak {
+    Objects.requireNonNull(seal, "seal");
     if (receiverId < 0 || receiverId > 0xFFFF) throw new IllegalArgumentException("receiver id " + receiverId);
     if (entries.isEmpty() || entries.size() > MAX_ENTRIES) {
       throw new IllegalArgumentException("NAK with " + entries.size() + " entries, want 1.." + MAX_ENTRIES);
@@ -94,7 +102,12 @@ public record Nak(int sessionId, int receiverId, List<Entry> entries) implements
       }
       entries[i] = new Entry(chunk, need, seen);
     }
-    return new Nak(session, receiver, Arrays.asList(entries));
+    return new Nak(session, receiver, Arrays.asList(entries), Seal.decodeIfPresent(in));
+  }
+
+  /** This NAK with another seal (or none). */
+  public Nak withSeal(Optional<Seal> s) {
+    return new Nak(sessionId, receiverId, entries, s);
   }
 
   @Override
@@ -110,6 +123,7 @@ public record Nak(int sessionId, int receiverId, List<Entry> entries) implements
         out.writeByte(e.rowsSeen[s]); // repair rows seen in stripe s
       }
     }
+    seal.ifPresent(x -> x.encode(out)); // seal: counter, tag
   }
 
   /** Encoded size of an entry with {@code stripes} stripes. */

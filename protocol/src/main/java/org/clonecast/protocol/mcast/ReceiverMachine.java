@@ -1,12 +1,13 @@
 package org.clonecast.protocol.mcast;
 
+import io.netty.buffer.ByteBuf;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -106,6 +107,10 @@ public final class ReceiverMachine {
   private final BitSet needed;
   private final BitSet finished = new BitSet();
   private final BitSet handedOff = new BitSet();
+  /** A chunk that fails its check this many times is not a transmission error. */
+  public static final int MAX_CHUNK_FAILURES = 5;
+
+  private final Map<Integer, Integer> failures = new HashMap<>();
   private final Map<Integer, Partial> partials = new LinkedHashMap<>(16, 0.75f, true);
   private int lastChunkSeen = -1;
   private long lastAnyPacketNanos;
@@ -263,9 +268,19 @@ public final class ReceiverMachine {
     finished.set(chunk);
   }
 
-  /** The chunk failed verification after rebuilding: collect it again from a later pass. */
+  /** The chunk could not be handled now (the disk is behind): collect it again from a later pass. */
   public void chunkRejected(int chunk) {
     handedOff.clear(chunk);
+  }
+
+  /**
+   * The chunk failed verification after rebuilding: collect it again from a later pass. Returns
+   * how often it has failed; at {@link #MAX_CHUNK_FAILURES} the sender's copy is damaged, not the
+   * transmission, and the receive should fail naming the chunk rather than take it again for ever.
+   */
+  public int chunkFailed(int chunk) {
+    chunkRejected(chunk);
+    return failures.merge(chunk, 1, Integer::sum);
   }
 
   // ---- output ------------------------------------------------------------------------------

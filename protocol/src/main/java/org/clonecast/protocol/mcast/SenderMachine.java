@@ -1,17 +1,19 @@
 package org.clonecast.protocol.mcast;
 
+import java.net.InetAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Collection;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -47,6 +49,8 @@ public final class SenderMachine {
    * @param resendHoldoffNanos do not send a chunk whole again within this long
    * @param repairWindowNanos repair rows sent within this long count as still on their way
    * @param lagMarginPermille a receiver whose loss exceeds the median by this much is lagging
+   * @param receiverDeadlineNanos drop a receiver not finished this long after it joined or the
+   *     transfer started, whichever is later: nobody keeps the sender looping
    */
   public record Settings(
       int symbolSize,
@@ -55,8 +59,17 @@ public final class SenderMachine {
       long receiverTimeoutNanos,
       long resendHoldoffNanos,
       long repairWindowNanos,
-      int lagMarginPermille) {
+      int lagMarginPermille,
+      long receiverDeadlineNanos) {
+    /** With the default deadline of one hour. */
+    public Settings(int symbolSize, int minReceivers, long maxWaitNanos, long receiverTimeoutNanos, long resendHoldoffNanos,
+        long repairWindowNanos, int lagMarginPermille) {
+      this(symbolSize, minReceivers, maxWaitNanos, receiverTimeoutNanos, resendHoldoffNanos, repairWindowNanos, lagMarginPermille,
+          3_600_000_000_000L);
+    }
+
     public Settings {
+      if (receiverDeadlineNanos <= 0) throw new IllegalArgumentException("receiver deadline " + receiverDeadlineNanos + ", want > 0");
       if (symbolSize < SymbolLayout.MIN_SYMBOL_SIZE || symbolSize > SymbolLayout.MAX_SYMBOL_SIZE) {
         throw new IllegalArgumentException("symbol size " + symbolSize);
       }
@@ -72,8 +85,27 @@ public final class SenderMachine {
     }
   }
 
-  /** Where a receiver stands. */
-  public enum ReceiverState { ACTIVE, SUCCEEDED, FAILED }
+  /**
+   * Where a receiver stands. GONE: it left, went silent, broke the protocol or missed its deadline
+   * before it had reported a single chunk received, without reporting a result of its own: it
+   * took no part worth counting (a node that crashed on joining, or a rogue that joined to
+   * loiter), and the others' results decide the session's outcome.
+   */
+  public enum ReceiverState { ACTIVE, SUCCEEDED, FAILED, GONE }
+
+  /** What became of one STATUS or NAK ({@link #feedback}). */
+  public enum Feedback {
+    /** Counted. */
+    ACCEPTED,
+    /** No such active receiver. */
+    UNKNOWN_RECEIVER,
+    /** Not from the address (and port) the receiver joined from. */
+    WRONG_ADDRESS,
+    /** The receiver seals its feedback, and this one had no seal or a wrong tag. */
+    BAD_SEAL,
+    /** A seal counter not above the last one counted: a replay, or reordered. */
+    REPLAYED
+  }
 
   /** What the sender knows about one receiver. Read-only view for reports. */
   public static final class Receiver {
@@ -81,6 +113,16 @@ public final class SenderMachine {
     final String name;
     final BitSet need = new BitSet();
     final long joinedNanos;
+    /** Where its feedback must come from: the control connection's address; null accepts any (tests). */
+    final InetAddress address;
+    /** Its feedback key, or null when it does not seal (a receiver of the first version). */
+    final byte[] key;
+    /** The UDP port of its first counted feedback; later feedback must come from it too. */
+    int port = -1;
+    long lastCounter = -1;
+    /** Per chunk: {pass of the chunk, repair rows this receiver's NAKs added in that pass}. */
+    final Map<Integer, long[]> repairGrants = new HashMap<>();
+    long repairGranted;
     long lastHeardNanos;
     long endedNanos;
     int lossPermille;
@@ -96,9 +138,11 @@ public final class SenderMachine {
     ReceiverState state = ReceiverState.ACTIVE;
     String reason = "";
 
-    Receiver(int id, String name, long now) {
+    Receiver(int id, String name, InetAddress address, byte[] key, long now) {
       this.id = id;
       this.name = name;
+      this.address = address;
+      this.key = key == null ? null : key.clone();
       this.joinedNanos = now;
       this.lastHeardNanos = now;
     }
@@ -118,7 +162,12 @@ public final class SenderMachine {
     public long duplicates() { return duplicates; }
     /** Source symbols of the chunks this receiver asked for: the lossless minimum it needed. */
     public long symbolsNeeded() { return symbolsNeeded; }
+    /** Repair rows its NAKs added to what others had asked for. */
+    public long repairGranted() { return repairGranted; }
   }
+
+  /** Repair rows a receiver may draw beyond its needed symbols before its NAKs count no more. */
+  public static final long REPAIR_SLACK = 1024;
 
   /** A receiver this far (per mille) above the median smoothed loss no longer paces the group. */
   public static final int PACE_MARGIN_PERMILLE = 50;
@@ -158,6 +207,8 @@ public final class SenderMachine {
   private final BitSet wanted = new BitSet();
   private final long[] lastPassNanos;
   private final long[] lastNakNanos;
+  /** Per chunk: how many times it was started whole; a receiver's repair budget renews with each. */
+  private final long[] passOf;
   private final Map<Integer, Receiver> receivers = new LinkedHashMap<>();
   /** Per chunk: rows sent so far and rows owed. Kept while the chunk is wanted, so rows are never reused. */
   private final Map<Integer, RepairState> repairs = new HashMap<>();
@@ -186,6 +237,7 @@ public final class SenderMachine {
     demand = new int[n];
     lastPassNanos = new long[n];
     Arrays.fill(lastPassNanos, Long.MIN_VALUE / 2);
+    passOf = new long[n];
     lastNakNanos = new long[n];
     Arrays.fill(lastNakNanos, Long.MIN_VALUE / 2);
     for (int i = 0; i < n; i++) {
@@ -212,11 +264,21 @@ public final class SenderMachine {
 
   // ---- receivers ---------------------------------------------------------------------------
 
-  /** A receiver connected and said hello; returns its id. */
-  public int join(String name, long now) {
+  /** A receiver whose feedback is taken from anywhere, unsealed: for simulations only. */
+  int join(String name, long now) {
+    return join(name, null, null, now);
+  }
+
+  /**
+   * A receiver connected and said hello; returns its id.
+   *
+   * @param address where its control connection comes from: its STATUS and NAK must come from there
+   * @param key its feedback key when it seals (it said {@link McastPacket#CAP_SEALED}), else null
+   */
+  public int join(String name, InetAddress address, byte[] key, long now) {
     int id = nextReceiverId++;
     if (id > 0xFFFF) throw new IllegalStateException("receiver ids exhausted");
-    receivers.put(id, new Receiver(id, name, now));
+    receivers.put(id, new Receiver(id, name, address, key, now));
     if (firstJoinNanos == Long.MIN_VALUE) firstJoinNanos = now;
     return id;
   }
@@ -266,25 +328,39 @@ public final class SenderMachine {
   /** A receiver's control connection closed before it finished. */
   public void disconnected(int id, long now) {
     Receiver r = active(id);
-    if (r != null) end(r, ReceiverState.FAILED, "control connection lost", now);
+    if (r != null) drop(r, "control connection lost", now);
   }
 
   /** Ends a receiver for a reason of the sender's own (e.g. a protocol violation). */
   public void fail(int id, String reason, long now) {
     Receiver r = active(id);
-    if (r != null) end(r, ReceiverState.FAILED, reason, now);
+    if (r != null) drop(r, reason, now);
   }
 
-  /** Drops receivers silent for longer than the timeout; returns them. */
+  /** Ends a receiver that did not say how it ended: FAILED once it had received something, else GONE. */
+  private void drop(Receiver r, String reason, long now) {
+    end(r, r.chunksDone > 0 ? ReceiverState.FAILED : ReceiverState.GONE, reason, now);
+  }
+
+  /** Drops receivers silent for longer than the timeout, or past their deadline; returns them. */
   public List<Receiver> expire(long now) {
     List<Receiver> dropped = new ArrayList<>();
     for (Receiver r : receivers.values()) {
-      if (r.state == ReceiverState.ACTIVE && now - r.lastHeardNanos > settings.receiverTimeoutNanos()) {
-        end(r, ReceiverState.FAILED, "silent for " + settings.receiverTimeoutNanos() / 1_000_000_000.0 + " s", now);
+      if (r.state != ReceiverState.ACTIVE) continue;
+      if (now - r.lastHeardNanos > settings.receiverTimeoutNanos()) {
+        drop(r, "silent for " + settings.receiverTimeoutNanos() / 1_000_000_000.0 + " s", now);
+        dropped.add(r);
+      } else if (started && now - deadlineBase(r) > settings.receiverDeadlineNanos()) {
+        drop(r, "not finished within the receiver deadline of " + settings.receiverDeadlineNanos() / 1_000_000_000L + " s ("
+            + r.chunksDone + " chunks done, " + r.need.cardinality() + " pending)", now);
         dropped.add(r);
       }
     }
     return dropped;
+  }
+
+  private long deadlineBase(Receiver r) {
+    return Math.max(r.joinedNanos, startedNanos);
   }
 
   private void end(Receiver r, ReceiverState state, String reason, long now) {
@@ -318,8 +394,47 @@ public final class SenderMachine {
 
   // ---- feedback ----------------------------------------------------------------------------
 
-  /** A heartbeat: liveness, progress and loss. */
-  public void status(Status s, long now) {
+  /**
+   * A STATUS or NAK from {@code from}: counted only when it names an active receiver, comes from
+   * the address it joined from (and the port of its first counted feedback) and, for a receiver
+   * that seals, carries a valid seal with a counter above the last one counted. Anything else is
+   * ignored and the verdict says why.
+   */
+  public Feedback feedback(McastPacket p, InetAddress fromAddress, int fromPort, long now) {
+    int id;
+    Optional<Seal> seal;
+    McastPacket unsealed;
+    if (p instanceof Status s) {
+      id = s.receiverId();
+      seal = s.seal();
+      unsealed = s.withSeal(Optional.empty());
+    } else if (p instanceof Nak n) {
+      id = n.receiverId();
+      seal = n.seal();
+      unsealed = n.withSeal(Optional.empty());
+    } else {
+      throw new IllegalArgumentException("not feedback: " + p.getClass().getSimpleName());
+    }
+    Receiver r = active(id);
+    if (r == null) return Feedback.UNKNOWN_RECEIVER;
+    if (r.address != null && !r.address.equals(fromAddress)) return Feedback.WRONG_ADDRESS;
+    if (r.port >= 0 && r.port != fromPort) return Feedback.WRONG_ADDRESS;
+    if (r.key != null) {
+      if (seal.isEmpty() || !McastAuth.verify(unsealed, seal.get(), r.key)) return Feedback.BAD_SEAL;
+      if (seal.get().counter() <= r.lastCounter) return Feedback.REPLAYED;
+      r.lastCounter = seal.get().counter();
+    }
+    if (r.port < 0) r.port = fromPort;
+    if (p instanceof Status s) {
+      status(s, now);
+    } else {
+      nak((Nak) p, now);
+    }
+    return Feedback.ACCEPTED;
+  }
+
+  /** A heartbeat: liveness, progress and loss. Only after {@link #feedback} checked it. */
+  void status(Status s, long now) {
     Receiver r = active(s.receiverId());
     if (r == null) return;
     r.lastHeardNanos = now;
@@ -332,8 +447,14 @@ public final class SenderMachine {
     r.bytesWritten = s.bytesWritten();
   }
 
-  /** Merges a loss report into the repair plan. */
-  public void nak(Nak nak, long now) {
+  /**
+   * Merges a loss report into the repair plan. Only after {@link #feedback} checked it. A
+   * receiver's influence is bounded: in one pass of a chunk its NAKs add at most the chunk's source
+   * symbols to what others asked for (it cannot plausibly lose more than the whole chunk), and in
+   * all at most its needed symbols plus {@link #REPAIR_SLACK}; beyond that it is a slow receiver
+   * and is served by the carousel like one.
+   */
+  void nak(Nak nak, long now) {
     Receiver r = active(nak.receiverId());
     if (r == null) return;
     r.lastHeardNanos = now;
@@ -341,17 +462,29 @@ public final class SenderMachine {
     for (Nak.Entry e : nak.entries()) {
       int c = e.chunk();
       if (c >= demand.length || !r.need.get(c)) continue;
+      SymbolLayout layout = layouts[c];
+      long[] grant = r.repairGrants.computeIfAbsent(c, x -> new long[] {passOf[c], 0});
+      if (grant[0] != passOf[c]) {
+        grant[0] = passOf[c];
+        grant[1] = 0;
+      }
+      long allowed = Math.min(layout.sourceCount() - grant[1], r.symbolsNeeded + REPAIR_SLACK - r.repairGranted);
+      // Out of budget: its NAKs neither draw repairs nor hold the chunk back from the carousel.
+      if (allowed <= 0) continue;
       lastNakNanos[c] = now;
       if (c == currentChunk) continue;
-      SymbolLayout layout = layouts[c];
       if (e.stripes() != layout.stripes()) continue; // a confused receiver; its status will show it
       RepairState rs = repairs.computeIfAbsent(c, x -> new RepairState(layout.stripes()));
-      for (int s = 0; s < e.stripes(); s++) {
-        int need = e.need(s);
+      for (int s = 0; s < e.stripes() && allowed > 0; s++) {
+        int need = Math.min(e.need(s), layout.stripeSources(s)); // nobody lacks more than the stripe has
         if (need == 0) continue;
         int inFlight = now - rs.lastSentNanos[s] <= settings.repairWindowNanos()
             ? Math.max(0, rs.rowsSent[s] - e.rowsSeen(s)) : 0;
-        rs.pending[s] = Math.max(rs.pending[s], need - inFlight);
+        int added = (int) Math.min(allowed, Math.max(0, need - inFlight - rs.pending[s]));
+        rs.pending[s] += added;
+        allowed -= added;
+        grant[1] += added;
+        r.repairGranted += added;
       }
       if (rs.anyPending()) repairQueue.add(c);
     }
@@ -435,6 +568,21 @@ public final class SenderMachine {
   }
 
   /**
+   * True when the session is over: complete, or never started because every receiver that joined
+   * has left again and {@code maxWait} has passed since the first joined (nobody is left to wait
+   * for: waiting on would hang a sender whose only receivers failed before the start).
+   */
+  public boolean over(long now) {
+    if (complete()) return true;
+    return !started && firstJoinNanos != Long.MIN_VALUE && activeReceivers() == 0 && now - firstJoinNanos >= settings.maxWaitNanos();
+  }
+
+  /** When {@link #over} may become true by time alone, or Long.MAX_VALUE. */
+  public long overNanos() {
+    return !started && firstJoinNanos != Long.MIN_VALUE ? firstJoinNanos + settings.maxWaitNanos() : Long.MAX_VALUE;
+  }
+
+  /**
    * The next packet to send, or null when nothing may be sent now (not started, nothing
    * wanted, or every wanted chunk is inside its resend holdoff: see {@link #nextWakeNanos}).
    */
@@ -506,6 +654,7 @@ public final class SenderMachine {
   }
 
   private void startChunk(int c) {
+    passOf[c]++;
     currentChunk = c;
     currentSymbol = 0;
     RepairState rs = repairs.get(c);
@@ -526,7 +675,9 @@ public final class SenderMachine {
   public long nextExpiryNanos() {
     long t = Long.MAX_VALUE;
     for (Receiver r : receivers.values()) {
-      if (r.state == ReceiverState.ACTIVE) t = Math.min(t, r.lastHeardNanos + settings.receiverTimeoutNanos() + 1);
+      if (r.state != ReceiverState.ACTIVE) continue;
+      t = Math.min(t, r.lastHeardNanos + settings.receiverTimeoutNanos() + 1);
+      if (started) t = Math.min(t, deadlineBase(r) + settings.receiverDeadlineNanos() + 1);
     }
     return t;
   }

@@ -1,6 +1,8 @@
 package org.clonecast.protocol.mcast;
 
 import io.netty.buffer.ByteBuf;
+import java.util.Objects;
+import java.util.Optional;
 
 /**
  * A receiver's periodic heartbeat, unicast to the sender about ten times a second: liveness,
@@ -22,12 +24,22 @@ public record Status(
     long chunksDone,
     long chunksNeeded,
     long bytesWritten,
-    int overflowPermille)
+    int overflowPermille,
+    Optional<Seal> seal)
     implements McastPacket {
 
+  /** Encoded size of an unsealed STATUS. */
   public static final int BYTES = McastPacket.HEADER_BYTES + 30;
 
+  /** An unsealed STATUS, as the first version sent. */
+  public Status(int sessionId, int receiverId, int lossPermille, long received, long highestSeq, long chunksDone,
+      long chunksNeeded, long bytesWritten, int overflowPermille) {
+    this(sessionId, receiverId, lossPermille, received, highestSeq, chunksDone, chunksNeeded, bytesWritten, overflowPermille,
+        Optional.empty());
+  }
+
   public Status {
+    Objects.requireNonNull(seal, "seal");
     if (receiverId < 0 || receiverId > 0xFFFF) throw new IllegalArgumentException("receiver id " + receiverId);
     if (lossPermille < 0 || lossPermille > 1000) throw new IllegalArgumentException("loss " + lossPermille + "‰");
     if (overflowPermille < 0 || overflowPermille > 1000) throw new IllegalArgumentException("overflow " + overflowPermille + "‰");
@@ -42,7 +54,15 @@ public record Status(
     long needed = in.readUnsignedInt();
     long written = in.readLong();
     int overflow = in.isReadable(2) ? Math.min(1000, in.readUnsignedShort()) : 0; // absent from the first senders' peers
-    return new Status(session, receiver, loss, received, highest, done, needed, written, overflow);
+    // A seal follows the overflow field only: a STATUS without the overflow has none.
+    Optional<Seal> seal = Seal.decodeIfPresent(in);
+    return new Status(session, receiver, loss, received, highest, done, needed, written, overflow, seal);
+  }
+
+  /** This status with another seal (or none). */
+  public Status withSeal(Optional<Seal> s) {
+    return new Status(sessionId, receiverId, lossPermille, received, highestSeq, chunksDone, chunksNeeded, bytesWritten,
+        overflowPermille, s);
   }
 
   @Override
@@ -56,5 +76,6 @@ public record Status(
     out.writeInt((int) chunksNeeded); // chunks needed in all
     out.writeLong(bytesWritten); // logical bytes written
     out.writeShort(overflowPermille); // socket buffer overflow, per mille
+    seal.ifPresent(x -> x.encode(out)); // seal: counter, tag
   }
 }

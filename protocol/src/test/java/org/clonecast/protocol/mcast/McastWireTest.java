@@ -193,4 +193,144 @@ class McastWireTest {
       // the only exception a decoder may throw
     }
   }
+
+  // ---- seals and keys (docs/protocol.md §2 "Seals", §3 WELCOME) ------------------------------
+
+  static final byte[] KEY = new byte[McastAuth.KEY_BYTES];
+
+  static {
+    for (int i = 0; i < KEY.length; i++) KEY[i] = (byte) (i * 13 + 1);
+  }
+
+  static List<McastPacket> sealedSamples() {
+    return List.of(
+        McastAuth.seal((Announce) samples().get(2), KEY, 1),
+        McastAuth.seal((Nak) samples().get(3), KEY, 0xFFFFFFFFL),
+        McastAuth.seal((Status) samples().get(4), KEY, 12345));
+  }
+
+  static McastPacket unsealed(McastPacket p) {
+    return p instanceof Announce a ? a.withSeal(java.util.Optional.empty())
+        : p instanceof Nak n ? n.withSeal(java.util.Optional.empty()) : ((Status) p).withSeal(java.util.Optional.empty());
+  }
+
+  static java.util.Optional<Seal> sealOf(McastPacket p) {
+    return p instanceof Announce a ? a.seal() : p instanceof Nak n ? n.seal() : ((Status) p).seal();
+  }
+
+  @Test
+  void sealedPacketsRoundTripAndVerify() {
+    for (McastPacket p : sealedSamples()) {
+      byte[] b = bytes(p);
+      assertEquals(bytes(unsealed(p)).length + Seal.BYTES, b.length, "the seal is appended");
+      McastPacket back = McastPacket.decode(Unpooled.wrappedBuffer(b));
+      assertEquals(p, back);
+      assertArrayEquals(b, bytes(back));
+      assertEquals(true, McastAuth.verify(unsealed(back), sealOf(back).orElseThrow(), KEY));
+      byte[] other = KEY.clone();
+      other[0] ^= 1;
+      assertEquals(false, McastAuth.verify(unsealed(back), sealOf(back).orElseThrow(), other), "another key");
+    }
+  }
+
+  @Test
+  void aSealedPacketCutShortLosesItsSealOrIsMalformed() {
+    for (McastPacket p : sealedSamples()) {
+      byte[] b = bytes(p);
+      int plain = bytes(unsealed(p)).length;
+      for (int len = 0; len < b.length; len++) {
+        ByteBuf cut = Unpooled.wrappedBuffer(b, 0, len);
+        McastPacket back;
+        try {
+          back = McastPacket.decode(cut);
+        } catch (MalformedPacketException expected) {
+          continue;
+        }
+        assertEquals(true, len >= plain - (p instanceof Status ? 2 : 0), p.getClass().getSimpleName() + " cut at " + len + " decoded");
+        assertEquals(java.util.Optional.empty(), sealOf(back), "a cut seal is no seal: the sender treats it as unsealed");
+      }
+    }
+  }
+
+  @Property(tries = 3000)
+  void everyChangedByteOfASealedPacketIsCaught(@ForAll @IntRange(min = 0, max = 2) int which, @ForAll @IntRange(min = 0, max = 200) int pos,
+      @ForAll @IntRange(min = 1, max = 255) int xor) {
+    byte[] b = bytes(sealedSamples().get(which));
+    if (pos >= b.length) return;
+    b[pos] ^= (byte) xor;
+    McastPacket back;
+    try {
+      back = McastPacket.decode(Unpooled.wrappedBuffer(b));
+    } catch (MalformedPacketException expected) {
+      return; // the only exception a decoder may throw
+    }
+    java.util.Optional<Seal> seal = sealOf(back);
+    if (seal.isPresent() && McastAuth.verify(unsealed(back), seal.get(), KEY)) {
+      // Only a byte no decoder reads (ANNOUNCE's reserved byte) may change under a valid seal: it means nothing.
+      assertEquals(sealedSamples().get(which), back, "byte " + pos + " ^ " + xor + " changed the packet under a valid seal");
+    }
+  }
+
+  @Provide
+  Arbitrary<Status> statuses() {
+    return Arbitraries.integers().between(0, 0xFFFF).flatMap(id -> Arbitraries.integers().between(0, 1000).flatMap(loss ->
+        Arbitraries.longs().between(0, 0xFFFFFFFFL).flatMap(n -> Arbitraries.longs().between(0, 0xFFFFFFFFL).map(counter ->
+            McastAuth.seal(new Status(9, id, loss, n, n ^ 0x5555, n & 0xFFFF, n >>> 16, n * 3, loss / 2), KEY, counter)))));
+  }
+
+  @Property(tries = 300)
+  void sealedStatusesRoundTrip(@ForAll("statuses") Status s) {
+    Status back = (Status) McastPacket.decode(Unpooled.wrappedBuffer(bytes(s)));
+    assertEquals(s, back);
+    assertEquals(true, McastAuth.verify(back.withSeal(java.util.Optional.empty()), back.seal().orElseThrow(), KEY));
+  }
+
+  @Property(tries = 300)
+  void sealedNaksRoundTrip(@ForAll("naks") Nak nak, @ForAll @IntRange(min = 0) int counter) {
+    Nak sealed = McastAuth.seal(nak, KEY, counter);
+    Nak back = (Nak) McastPacket.decode(Unpooled.wrappedBuffer(bytes(sealed)));
+    assertEquals(sealed, back);
+    assertEquals(true, McastAuth.verify(back.withSeal(java.util.Optional.empty()), back.seal().orElseThrow(), KEY));
+  }
+
+  static ControlMessage.Welcome sealedWelcome() {
+    byte[] other = KEY.clone();
+    other[31] = 99;
+    return new ControlMessage.Welcome(7, 3, 0xEFFF0001, 9400, 1452, McastPacket.CAP_SEALED, manifest(),
+        java.util.Optional.of(new ControlMessage.Keys(KEY, other)));
+  }
+
+  @Test
+  void aSealedWelcomeCarriesBothKeysAfterTheManifest() {
+    ControlMessage.Welcome w = sealedWelcome();
+    byte[] b = bytes(w);
+    assertEquals(bytes(new ControlMessage.Welcome(7, 3, 0xEFFF0001, 9400, 1452, 0, manifest())).length + 2 * McastAuth.KEY_BYTES, b.length);
+    ControlMessage.Welcome back = (ControlMessage.Welcome) ControlMessage.decode(Unpooled.wrappedBuffer(b));
+    assertEquals(w.keys(), back.keys());
+    assertArrayEquals(b, bytes(back));
+    // A first-version receiver ignores what follows the manifest; a later one may append more.
+    ByteBuf longer = Unpooled.buffer().writeBytes(b).writeBytes(new byte[] {1, 2, 3});
+    assertEquals(w.keys(), ((ControlMessage.Welcome) ControlMessage.decode(longer)).keys());
+  }
+
+  @Test
+  void aSealedWelcomeCutAnywhereIsMalformed() {
+    byte[] b = bytes(sealedWelcome());
+    for (int len = 0; len < b.length; len++) {
+      ByteBuf cut = Unpooled.wrappedBuffer(b, 0, len);
+      int l = len;
+      assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(cut), "WELCOME cut at " + l);
+    }
+  }
+
+  @Property(tries = 2000)
+  void corruptedSealedWelcomesDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 400) int pos, @ForAll byte value) {
+    byte[] b = bytes(sealedWelcome());
+    if (pos < b.length) b[pos] = value;
+    try {
+      ControlMessage.decode(Unpooled.wrappedBuffer(b));
+    } catch (MalformedPacketException expected) {
+      // the only exception a decoder may throw
+    }
+  }
 }

@@ -144,4 +144,21 @@ class ReceiverMachineTest {
     // seq 1..99 sent after the first status, 10, 20, …, 90 lost: 90 of 99 arrived
     assertEquals(1000 - 90 * 1000 / 99, s.lossPermille());
   }
+
+  @Test
+  void aChunkThatKeepsFailingItsCheckIsCountedUntilItIsHopeless() {
+    ReceiverMachine m = machine();
+    SymbolLayout l = new SymbolLayout(stored[0].length, S);
+    int seq = 0;
+    for (int round = 1; round <= ReceiverMachine.MAX_CHUNK_FAILURES; round++) {
+      ReceiverMachine.CompleteChunk cc = null;
+      for (int j = 0; j < l.sourceCount(); j++) cc = m.onData(data(seq++, 0, j), round * 1000 * MS);
+      assertNotNull(cc, "taken again in round " + round);
+      assertEquals(round, m.chunkFailed(0));
+    }
+    // Only failed checks count: a chunk put back because the disk is behind is not a failure.
+    for (int j = 0; j < l.sourceCount(); j++) m.onData(data(seq++, 1, j), 9000 * MS);
+    m.chunkRejected(1);
+    assertEquals(1, m.chunkFailed(1));
+  }
 }

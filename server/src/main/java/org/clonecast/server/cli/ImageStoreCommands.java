@@ -42,12 +42,16 @@ final class ImageStoreCommands {
     @Option(names = "--force", description = "Capture even a filesystem that is mounted read-write or not clean (carried whole).")
     boolean force;
 
+    @Option(names = "--raw", description = "FILE is a raw disk even though it looks like a .cci (a damaged .cci is refused without it).")
+    boolean raw;
+
     @Override
     public Integer call() throws InterruptedException {
       Map<String, Object> body = new LinkedHashMap<>();
       body.put("name", name);
       body.put("source", file.toAbsolutePath().normalize().toString());
       body.put("force", force);
+      if (raw) body.put("raw", true);
       JsonNode img = server.client().post("/api/v1/images", body);
       PrintWriter out = spec.commandLine().getOut();
       if (noWait) {

@@ -13,7 +13,9 @@ import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
 import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.image.ChunkSource;
+import org.clonecast.common.image.ImageInput;
 import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.image.InvalidImageException;
 import org.clonecast.common.image.RawChunkSource;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.protocol.image.ChunkCodec;
@@ -36,7 +38,8 @@ import picocli.CommandLine.Parameters;
     description = {
       "Multicast an image to every clonecast-agent that joins on the interface's network.",
       "IMAGE is a .cci image, or a raw file or block device (chunked and compressed first).",
-      "Exits 0 when every receiver wrote and verified the whole image, 1 when any failed."
+      "Exits 0 when at least one receiver wrote and verified the whole image and none failed, 1 otherwise.",
+      "A receiver that left (or was dropped) before it reported any chunk is listed as gone and does not count."
     })
 public final class SendCommand implements java.util.concurrent.Callable<Integer> {
 
@@ -70,11 +73,20 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
       description = "Drop a receiver silent this long (default: ${DEFAULT-VALUE}).")
   long receiverTimeout;
 
+  @Option(names = "--receiver-deadline", paramLabel = "SECONDS",
+      description = "Drop a receiver not finished this long after it joined or the transfer started (default: 600 plus 1 per 5 MB"
+          + " of stored image).")
+  Long receiverDeadline;
+
   @Option(names = "--mtu", paramLabel = "BYTES", description = "Packet size to use (default: the interface's MTU).")
   Integer mtu;
 
   @Option(names = "--ttl", paramLabel = "N", defaultValue = "1", description = "Multicast TTL; above 1 crosses routers (default: ${DEFAULT-VALUE}).")
   int ttl;
+
+  @Option(names = "--raw",
+      description = "IMAGE is a raw disk even though it looks like a .cci (a damaged .cci is refused without it).")
+  boolean raw;
 
   @Option(names = "--no-gso", description = "Send one packet per system call instead of UDP GSO batches.")
   boolean noGso;
@@ -132,7 +144,7 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
     SendSettings settings;
     try {
       settings = new SendSettings(iface, g, port, rateMbit() * 1_000_000L, minReceivers, Duration.ofSeconds(maxWait == null ? 60 : maxWait),
-          Duration.ofSeconds(receiverTimeout), symbol, ttl, !noGso);
+          Duration.ofSeconds(receiverTimeout), symbol, ttl, !noGso, Optional.ofNullable(receiverDeadline).map(Duration::ofSeconds));
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }
@@ -180,9 +192,18 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
     }
   }
 
-  /** A .cci is served as it is; anything else is taken for a raw image and chunked first. */
+  /**
+   * A .cci is served as it is; a raw disk (--raw, or a file with nothing of a .cci about it) is
+   * chunked first; a damaged .cci is refused, naming the damage.
+   */
   private ChunkSource openSource(PrintStream err) throws java.io.IOException {
-    if (ImageReader.isImage(image)) return ImageReader.open(image);
+    ImageInput.Kind kind;
+    try {
+      kind = ImageInput.classify(image, raw);
+    } catch (InvalidImageException e) {
+      throw new CliException(ExitCodes.FAILED, e.getMessage(), e);
+    }
+    if (kind == ImageInput.Kind.IMAGE) return ImageReader.open(image);
     err.printf("clonecast send: %s is not a .cci image; chunking and compressing it first%n", image);
     ProgressBar bar = new ProgressBar("chunk", Math.max(1, Files.size(image)), err, System.console() != null);
     RawChunkSource src = RawChunkSource.open(image, Manifest.DEFAULT_CHUNK_SIZE, ChunkCodec.DEFAULT_LEVEL,
@@ -199,27 +220,43 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
   private static int summary(SenderMachine m, McastSender sender, double seconds, double cpu, PrintStream out) {
     out.printf(Locale.ROOT, "%-4s %-28s %-7s %14s %8s %9s %8s  %s%n", "id", "receiver", "result", "bytes", "seconds", "MB/s", "repair", "reason");
     int failed = 0;
+    int succeeded = 0;
+    int gone = 0;
     for (SenderMachine.Receiver r : m.receivers()) {
       boolean ok = r.state() == SenderMachine.ReceiverState.SUCCEEDED;
-      if (!ok) failed++;
-      double secs = (r.endedNanos() - Math.max(r.joinedNanos(), m.startedNanos())) / 1e9;
+      if (ok) succeeded++;
+      if (r.state() == SenderMachine.ReceiverState.GONE) gone++;
+      if (r.state() == SenderMachine.ReceiverState.FAILED || r.state() == SenderMachine.ReceiverState.ACTIVE) failed++;
+      // One that ended before the transfer started spent no time in it.
+      double secs = m.started() ? Math.max(0, r.endedNanos() - Math.max(r.joinedNanos(), m.startedNanos())) / 1e9 : 0;
       double mbs = secs > 0 ? r.bytesWritten() / secs / 1e6 : 0;
       // The share of what this receiver needed that reached it as FEC repair rather than as data.
       double overhead = r.symbolsNeeded() > 0 ? 100.0 * r.repairs() / r.symbolsNeeded() : 0;
-      out.printf(Locale.ROOT, "%-4d %-28s %-7s %14d %8.2f %9.1f %7.1f%%  %s%n", r.id(), r.name(), ok ? "ok" : "FAILED",
+      String result = ok ? "ok" : r.state() == SenderMachine.ReceiverState.GONE ? "gone" : "FAILED";
+      out.printf(Locale.ROOT, "%-4d %-28s %-7s %14d %8.2f %9.1f %7.1f%%  %s%n", r.id(), r.name(), result,
           r.bytesWritten(), secs, mbs, overhead, ok ? "" : r.reason());
     }
     long src = m.sourceSymbolsSent();
     long rep = m.repairSymbolsSent();
     out.printf(Locale.ROOT, "sender: %.2f s, %d data + %d repair packets (%.1f%% repair), %d NAKs, %d carousel passes, %.1f MB sent, CPU %.2f s%n",
         seconds, src, rep, src > 0 ? 100.0 * rep / src : 0, sender.counters().naks.get(), m.passes(), sender.counters().bytesSent.get() / 1e6, cpu);
+    long rejected = sender.counters().rejectedFeedback.get();
+    if (rejected > 0) {
+      out.printf(Locale.ROOT, "sender: %d STATUS/NAK packets not counted (unknown receiver, wrong address, bad seal or replayed)%n", rejected);
+    }
     if (m.receivers().isEmpty()) {
       throw new CliException(ExitCodes.FAILED, "no receiver joined");
     }
     if (failed > 0) {
-      System.err.println("clonecast send: " + failed + " of " + m.receivers().size() + " receiver(s) failed");
+      System.err.println("clonecast send: " + failed + " of " + m.receivers().size() + " receiver(s) failed"
+          + (gone > 0 ? ", " + gone + " gone" : ""));
       return ExitCodes.FAILED;
     }
+    if (succeeded == 0) {
+      System.err.println("clonecast send: no receiver finished; " + gone + " joined and were gone before receiving anything");
+      return ExitCodes.FAILED;
+    }
+    if (gone > 0) System.err.println("clonecast send: " + succeeded + " receiver(s) done; " + gone + " gone before receiving anything");
     return ExitCodes.OK;
   }
 
@@ -248,8 +285,11 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
 
     @Override
     public void receiverEnded(SenderMachine.Receiver r) {
-      err.printf("clonecast send: receiver %d (%s) %s%n", r.id(), r.name(),
-          r.state() == SenderMachine.ReceiverState.SUCCEEDED ? "done" : "failed: " + r.reason());
+      err.printf("clonecast send: receiver %d (%s) %s%n", r.id(), r.name(), switch (r.state()) {
+        case SUCCEEDED -> "done";
+        case GONE -> "gone: " + r.reason();
+        default -> "failed: " + r.reason();
+      });
     }
   }
 }

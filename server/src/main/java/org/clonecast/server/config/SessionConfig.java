@@ -1,6 +1,8 @@
 package org.clonecast.server.config;
 
 import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Re-imaging sessions run by the daemon.
@@ -8,10 +10,13 @@ import java.time.Duration;
  * @param basePort each session's multicast (UDP) and control (TCP) port is basePort + its id mod
  *     500, so concurrent sessions never share one
  * @param receiverTimeout a node silent this long during a transfer is dropped from it (and fails)
+ * @param receiverDeadline a node not finished this long after it joined the transfer or the transfer
+ *     started is dropped from it; empty: 600 s plus 1 s per 5 MB of stored image (config
+ *     session.receiver-deadline, 0 for that default)
  * @param bootenvAutoBuild whether a session that finds no netboot environment builds one in the
  *     background (config bootenv.auto-build; only when the daemon answers PXE, DHCP full or proxy)
  */
-public record SessionConfig(int basePort, Duration receiverTimeout, boolean bootenvAutoBuild) {
+public record SessionConfig(int basePort, Duration receiverTimeout, boolean bootenvAutoBuild, Optional<Duration> receiverDeadline) {
   public static final int DEFAULT_BASE_PORT = 9400;
 
   public SessionConfig {
@@ -21,10 +26,12 @@ public record SessionConfig(int basePort, Duration receiverTimeout, boolean boot
     if (receiverTimeout.isNegative() || receiverTimeout.isZero()) {
       throw new ConfigException("session.receiver-timeout must be positive");
     }
+    Objects.requireNonNull(receiverDeadline, "receiverDeadline");
   }
 
   static SessionConfig from(ConfigFile f) {
     return new SessionConfig(f.integer("session.port", DEFAULT_BASE_PORT, 1024, 65535 - 500),
-        Duration.ofSeconds(f.integer("session.receiver-timeout", 10, 1, 3600)), f.bool("bootenv.auto-build", true));
+        Duration.ofSeconds(f.integer("session.receiver-timeout", 10, 1, 3600)), f.bool("bootenv.auto-build", true),
+        Optional.of(f.integer("session.receiver-deadline", 0, 0, 7 * 24 * 3600)).filter(s -> s > 0).map(Duration::ofSeconds));
   }
 }

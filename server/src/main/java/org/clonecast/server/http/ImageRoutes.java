@@ -19,7 +19,8 @@ import org.clonecast.server.store.NotFoundException;
  *
  * <ul>
  *   <li>GET /api/v1/images: every image, with the progress of one being added
- *   <li>POST /api/v1/images {name, source}: add a raw disk or file, or a .cci, from a path on the
+ *   <li>POST /api/v1/images {name, source, raw?}: add a raw disk or file, or a .cci (a damaged .cci is
+ *       refused unless raw is true), from a path on the
  *       head node (in the background: the image says {@code adding} until it is complete)
  *   <li>GET /api/v1/images/{name}: one image
  *   <li>DELETE /api/v1/images/{name}: remove it and its file
@@ -63,7 +64,8 @@ public final class ImageRoutes {
         String name = Json.text(body, "name").orElseThrow(() -> new BadRequestException("field 'name' is required"));
         String source = Json.text(body, "source").orElseThrow(() -> new BadRequestException(
             "field 'source' is required: a path on the head node (a disk, a disk image file or a .cci)"));
-        Image i = images.add(name, Path.of(source), Json.bool(body, "force").orElse(false));
+        boolean raw = Json.bool(body, "raw").orElse(false);
+        Image i = images.add(name, Path.of(source), raw, Json.bool(body, "force").orElse(false));
         return Reply.json(HttpResponseStatus.ACCEPTED, json(i));
       }
       return notAllowed(r);

@@ -19,12 +19,15 @@ import io.netty.channel.unix.SegmentedDatagramPacket;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -33,10 +36,13 @@ import org.clonecast.common.net.ControlCodec;
 import org.clonecast.common.net.LoopPump;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.image.ChunkCodec;
+import org.clonecast.protocol.image.ChunkVerificationException;
 import org.clonecast.protocol.mcast.Announce;
 import org.clonecast.protocol.mcast.ChunkRebuilder;
 import org.clonecast.protocol.mcast.ControlMessage;
 import org.clonecast.protocol.mcast.DataPacket;
+import org.clonecast.protocol.mcast.McastAuth;
 import org.clonecast.protocol.mcast.McastPacket;
 import org.clonecast.protocol.mcast.Nak;
 import org.clonecast.protocol.mcast.Pacer;
@@ -70,6 +76,8 @@ public final class McastSender implements AutoCloseable {
     public final AtomicLong malformed = new AtomicLong();
     public final AtomicLong ignored = new AtomicLong();
     public final AtomicLong naks = new AtomicLong();
+    /** STATUS and NAK packets not counted: unknown receiver, wrong address, bad seal or replayed. */
+    public final AtomicLong rejectedFeedback = new AtomicLong();
     /** FEC repair packets among {@link #packetsSent}. */
     public final AtomicLong repairPacketsSent = new AtomicLong();
   }
@@ -77,7 +85,14 @@ public final class McastSender implements AutoCloseable {
   private final SendSettings settings;
   private final ChunkSource source;
   private final NetInterface nif;
-  private final int sessionId = new SecureRandom().nextInt() & 0x7FFFFFFF;
+  private final SecureRandom random = new SecureRandom();
+  private final int sessionId = random.nextInt() & 0x7FFFFFFF;
+  /** Seals this session's ANNOUNCEs; handed to each receiver in its WELCOME. */
+  private final byte[] sessionKey = new byte[McastAuth.KEY_BYTES];
+  private long announceCounter;
+  /** Chunks whose stored bytes were checked against the manifest on their first read. */
+  private final BitSet verified = new BitSet();
+  private byte[] verifyScratch;
   private final Inet4Address group;
   private final InetSocketAddress groupAddr;
   private final InetSocketAddress broadcastAddr;
@@ -134,6 +149,8 @@ public final class McastSender implements AutoCloseable {
       throw new IllegalArgumentException("chunk size " + source.manifest().chunkSize() + " too large for symbol size "
           + settings.symbolSize() + "; at most " + maxChunk + " bytes (use a larger MTU or a smaller chunk size)");
     }
+    random.nextBytes(sessionKey);
+    long storedBytes = source.manifest().chunks().stream().mapToLong(e -> e.storedLength()).sum();
     SenderMachine.Settings ms = new SenderMachine.Settings(
         settings.symbolSize(),
         settings.minReceivers(),
@@ -141,7 +158,8 @@ public final class McastSender implements AutoCloseable {
         settings.receiverTimeout().toNanos(),
         300_000_000L,
         30_000_000L,
-        200);
+        200,
+        settings.receiverDeadline().orElse(SendSettings.defaultDeadline(storedBytes)).toNanos());
     this.machine = new SenderMachine(source.manifest(), ms);
     this.repairScratch = new byte[settings.symbolSize()];
   }
@@ -229,7 +247,7 @@ public final class McastSender implements AutoCloseable {
         announce(now, true);
       }
       long wait = sendBurst(now);
-      if (machine.complete()) {
+      if (machine.over(now)) {
         finish();
         return;
       }
@@ -279,10 +297,12 @@ public final class McastSender implements AutoCloseable {
   }
 
   private void sendAnnounce(Announce.State state) {
-    Announce a = new Announce(sessionId, settings.port(), settings.port(), Ipv4.toInt(group), 0, state,
-        settings.symbolSize(), source.manifest().imageId(), source.manifest().logicalSize());
+    // Sealed: a joined receiver takes only sealed announcements as a sign of life (never as its
+    // end, which comes over its control connection); others ignore the seal.
+    Announce a = McastAuth.seal(new Announce(sessionId, settings.port(), settings.port(), Ipv4.toInt(group), McastPacket.CAP_SEALED,
+        state, settings.symbolSize(), source.manifest().imageId(), source.manifest().logicalSize()), sessionKey, ++announceCounter);
     for (InetSocketAddress to : List.of(broadcastAddr, groupAddr)) {
-      ByteBuf b = udp.alloc().directBuffer(Announce.BYTES);
+      ByteBuf b = udp.alloc().directBuffer(Announce.SEALED_BYTES);
       a.encode(b);
       udp.write(new DatagramPacket(b, to));
     }
@@ -361,9 +381,27 @@ public final class McastSender implements AutoCloseable {
     byte[] b = cache.get(chunk);
     if (b == null) {
       b = source.readStored(chunk).array();
+      if (!verified.get(chunk)) verify(chunk, b);
       cache.put(chunk, b);
     }
     return b;
+  }
+
+  /**
+   * Checks a chunk's stored bytes against the manifest on their first read. A chunk that fails
+   * is fatal for the session: every receiver would reject it and ask again for ever.
+   */
+  private void verify(int chunk, byte[] stored) {
+    var e = source.manifest().chunk(chunk);
+    int len = source.manifest().logicalLength(chunk);
+    if (verifyScratch == null) verifyScratch = new byte[source.manifest().chunkSize()];
+    try {
+      ChunkCodec.decode(e, ByteBuffer.wrap(stored), verifyScratch, 0, len);
+    } catch (ChunkVerificationException x) {
+      throw new IllegalStateException("the image is damaged: chunk " + chunk + " fails its check (" + x.getMessage()
+          + "); verify it with 'clonecast image verify' and recreate or re-copy it", x);
+    }
+    verified.set(chunk);
   }
 
   // ---- ending ------------------------------------------------------------------------------
@@ -446,14 +484,19 @@ public final class McastSender implements AutoCloseable {
         return;
       }
       long now = System.nanoTime();
-      if (m instanceof Nak nak) {
-        counters.naks.incrementAndGet();
-        machine.nak(nak, now);
-        schedulePump(0);
-      } else if (m instanceof Status s) {
-        machine.status(s, now);
-      } else {
+      if (!(m instanceof Nak) && !(m instanceof Status)) {
         counters.ignored.incrementAndGet();
+        return;
+      }
+      SenderMachine.Feedback verdict = machine.feedback(m, p.sender().getAddress(), p.sender().getPort(), now);
+      if (verdict != SenderMachine.Feedback.ACCEPTED) {
+        counters.rejectedFeedback.incrementAndGet();
+        log.debug("mcast {} from {} not counted: {}", m.getClass().getSimpleName(), p.sender(), verdict);
+        return;
+      }
+      if (m instanceof Nak) {
+        counters.naks.incrementAndGet();
+        schedulePump(0);
       }
     }
 
@@ -513,11 +556,20 @@ public final class McastSender implements AutoCloseable {
         return;
       }
       InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
-      id = machine.join(h.name() + "@" + remote.getAddress().getHostAddress(), now);
+      boolean sealed = (h.capabilities() & McastPacket.CAP_SEALED) != 0;
+      byte[] receiverKey = null;
+      if (sealed) {
+        receiverKey = new byte[McastAuth.KEY_BYTES];
+        random.nextBytes(receiverKey);
+      }
+      // Its STATUS and NAK count only from the address it connected from, sealed with its own key.
+      id = machine.join(h.name() + "@" + remote.getAddress().getHostAddress(), remote.getAddress(), receiverKey, now);
       controls.put(id, ctx.channel());
-      log.info("mcast receiver {} ({}) joined from {}", id, h.name(), ctx.channel().remoteAddress());
-      ctx.writeAndFlush(new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), 0,
-          source.manifest()));
+      log.info("mcast receiver {} ({}) joined from {}{}", id, h.name(), ctx.channel().remoteAddress(), sealed ? ", sealed" : ", unsealed");
+      ctx.writeAndFlush(sealed
+          ? new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), McastPacket.CAP_SEALED,
+              source.manifest(), Optional.of(new ControlMessage.Keys(sessionKey, receiverKey)))
+          : new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), 0, source.manifest()));
       schedulePump(0);
     }
 
@@ -536,7 +588,7 @@ public final class McastSender implements AutoCloseable {
         machine.disconnected(id, System.nanoTime());
         controls.remove(id);
         SenderMachine.Receiver r = machine.receiver(id);
-        log.warn("mcast receiver {} ({}) lost its control connection", id, r.name());
+        log.warn("mcast receiver {} ({}) lost its control connection ({})", id, r.name(), r.state());
         listener.receiverEnded(r);
         schedulePump(0);
       }

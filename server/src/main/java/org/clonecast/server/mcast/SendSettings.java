@@ -3,6 +3,7 @@ package org.clonecast.server.mcast;
 import java.net.Inet4Address;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Everything one multicast send needs besides the image. Validated here, built by the CLI.
@@ -11,6 +12,8 @@ import java.util.Objects;
  * @param port UDP port of data and feedback, and TCP port of the control channel
  * @param rateBitsPerSecond hard cap on the data rate
  * @param symbolSize payload bytes per data packet (MTU − 48)
+ * @param receiverDeadline drop a receiver not finished this long after it joined or the transfer
+ *     started, whichever is later; empty: {@link #defaultDeadline} for the image
  */
 public record SendSettings(
     String interfaceName,
@@ -22,9 +25,28 @@ public record SendSettings(
     Duration receiverTimeout,
     int symbolSize,
     int ttl,
-    boolean gso) {
+    boolean gso,
+    Optional<Duration> receiverDeadline) {
+
+  /** With the default receiver deadline. */
+  public SendSettings(String interfaceName, Inet4Address group, int port, long rateBitsPerSecond, int minReceivers, Duration maxWait,
+      Duration receiverTimeout, int symbolSize, int ttl, boolean gso) {
+    this(interfaceName, group, port, rateBitsPerSecond, minReceivers, maxWait, receiverTimeout, symbolSize, ttl, gso, Optional.empty());
+  }
+
+  /**
+   * Ten minutes plus the image's stored bytes at 5 MB/s: a receiver slower than that on average
+   * over the whole transfer will not finish on a LAN, and a loiterer is gone in bounded time.
+   */
+  public static Duration defaultDeadline(long storedBytes) {
+    return Duration.ofMinutes(10).plusSeconds(storedBytes / 5_000_000L);
+  }
 
   public SendSettings {
+    Objects.requireNonNull(receiverDeadline, "receiverDeadline");
+    receiverDeadline.ifPresent(d -> {
+      if (d.isNegative() || d.isZero()) throw new IllegalArgumentException("--receiver-deadline " + d.toSeconds() + " s, want > 0");
+    });
     Objects.requireNonNull(interfaceName, "interfaceName");
     if (port < 1 || port > 65535) throw new IllegalArgumentException("port " + port + " out of 1..65535");
     if (rateBitsPerSecond < 8_000_000L) throw new IllegalArgumentException("rate " + rateBitsPerSecond / 1e6 + " Mbit/s too low; use at least 8");

@@ -60,6 +60,7 @@ public final class SessionManager implements AutoCloseable {
   private final NetInterface nif;
   private final int basePort;
   private final Duration receiverTimeout;
+  private final Optional<Duration> receiverDeadline;
   private final Map<Long, Running> running = new ConcurrentHashMap<>();
   /** What sessions that ended sent, for the metrics' running totals. */
   private final java.util.concurrent.atomic.AtomicLong endedBytes = new java.util.concurrent.atomic.AtomicLong();
@@ -78,7 +79,7 @@ public final class SessionManager implements AutoCloseable {
   }
 
   public SessionManager(SessionStore store, NodeStore nodes, ImageStore images, EventLog events, NetInterface nif,
-      int basePort, Duration receiverTimeout) {
+      int basePort, Duration receiverTimeout, Optional<Duration> receiverDeadline) {
     this.store = Objects.requireNonNull(store);
     this.nodes = Objects.requireNonNull(nodes);
     this.images = Objects.requireNonNull(images);
@@ -86,6 +87,7 @@ public final class SessionManager implements AutoCloseable {
     this.nif = Objects.requireNonNull(nif);
     this.basePort = basePort;
     this.receiverTimeout = receiverTimeout;
+    this.receiverDeadline = Objects.requireNonNull(receiverDeadline);
   }
 
   /** After a restart: sessions that were running cannot resume their sender; they fail, and so do their nodes. */
@@ -141,7 +143,7 @@ public final class SessionManager implements AutoCloseable {
     try {
       r.reader = ImageReader.open(image.file());
       SendSettings settings = new SendSettings(nif.name(), null, s.port(), 10_000_000_000L, min, maxWait, receiverTimeout,
-          nif.mtu() - 48, 1, true);
+          nif.mtu() - 48, 1, true, receiverDeadline);
       r.sender = new McastSender(settings, r.reader, nif, new Listener(s.id()));
       r.sender.start().whenComplete((m, err) -> transferEnded(s.id(), m, err));
     } catch (IOException | InterruptedException | RuntimeException e) {
@@ -259,6 +261,11 @@ public final class SessionManager implements AutoCloseable {
     public void receiverEnded(SenderMachine.Receiver r) {
       if (r.state() == SenderMachine.ReceiverState.SUCCEEDED) {
         return; // the agent reports the rest (identity, result) itself
+      }
+      if (r.state() == SenderMachine.ReceiverState.GONE) {
+        // Joined and left before receiving anything: anyone can join under a node's name, so this
+        // fails no node; a real one that died reports, or is failed once the transfer ends.
+        return;
       }
       for (Member m : store.members(session)) {
         // The sender knows a receiver as "NAME@address" (NAME: what the agent joined as, its node name).

@@ -24,6 +24,7 @@ import org.clonecast.common.disk.DiskPlan;
 import org.clonecast.common.trust.ImageKey;
 import org.clonecast.common.trust.ImageSigner;
 import org.clonecast.common.image.ImageCreator;
+import org.clonecast.common.image.ImageInput;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ImageVerifier;
 import org.clonecast.protocol.image.ChunkCodec;
@@ -93,7 +94,7 @@ public final class ImageStore {
    * @throws ConflictException when the name is taken by a ready or adding image
    */
   public Image add(String name, Path source) {
-    return add(name, source, false);
+    return add(name, source, false, false);
   }
 
   /**
@@ -101,14 +102,23 @@ public final class ImageStore {
    * or disk image file is captured carrying only what its partition tables and filesystems use
    * (docs/capture.md).
    *
+   * @param raw take the source as a raw disk even when it looks like a .cci; without it a damaged
+   *     .cci (named .cci, a magic off by a byte or two, header fields pointing at a manifest) is
+   *     refused at once, naming the damage
    * @param force capture filesystems that are mounted read-write or not clean (carried whole)
    *     instead of failing the image
    */
-  public Image add(String name, Path source, boolean force) {
+  public Image add(String name, Path source, boolean raw, boolean force) {
     validName(name);
     if (!Files.isReadable(source)) {
       throw new IllegalArgumentException("the daemon cannot read " + source + " (" + (Files.exists(source) ? "permission denied" : "no such file")
           + "); give a path on the head node that the daemon's user can read");
+    }
+    ImageInput.Kind kind;
+    try {
+      kind = ImageInput.classify(source, raw);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
     }
     Path file = dir.resolve(name + ".cci");
     Image img = db.write(c -> {
@@ -123,7 +133,7 @@ public final class ImageStore {
     });
     progress.put(name, new long[] {0, 0});
     events.record("image", Optional.empty(), Optional.empty(), "adding " + name + " from " + source);
-    worker.submit(() -> build(name, source, file, force));
+    worker.submit(() -> build(name, source, kind, file, force));
     return img;
   }
 
@@ -177,12 +187,12 @@ public final class ImageStore {
     progress.remove(name);
   }
 
-  private void build(String name, Path source, Path file, boolean force) {
+  private void build(String name, Path source, ImageInput.Kind kind, Path file, boolean force) {
     Path partial = dir.resolve(name + ".cci.adding");
     try {
       Files.deleteIfExists(partial);
       Manifest m;
-      if (ImageReader.isImage(source)) {
+      if (kind == ImageInput.Kind.IMAGE) {
         try (ImageReader r = ImageReader.open(source)) {
           progress.get(name)[1] = r.manifest().logicalSize();
           ImageVerifier.verify(r, Runtime.getRuntime().availableProcessors(), done -> progress.get(name)[0] = done);

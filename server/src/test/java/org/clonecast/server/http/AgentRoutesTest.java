@@ -90,7 +90,8 @@ class AgentRoutesTest {
     images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker);
     images.recover();
     sessionStore = new SessionStore(db, Clock.systemUTC());
-    sessions = new SessionManager(sessionStore, nodes, images, events, NetInterface.byName("lo"), 9000, Duration.ofSeconds(30));
+    sessions = new SessionManager(sessionStore, nodes, images, events, NetInterface.byName("lo"), 9000, Duration.ofSeconds(30),
+        Optional.empty());
     captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, sessionStore, events, 1);
     secrets = new NodeSecrets(db, Clock.systemUTC());
     HttpServer.Routes routes = new HttpServer.Routes();

@@ -1,0 +1,212 @@
+package org.clonecast.protocol.mcast;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import org.clonecast.protocol.image.ChunkEntry;
+import org.clonecast.protocol.image.ChunkKind;
+import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.Sha256;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a rogue on the segment can do to a {@link SenderMachine}: forged or replayed feedback is not
+ * counted, a joined receiver's pull on repair is bounded, loiterers are dropped by the deadline, and
+ * a session whose receivers left before the start ends. The clock is a plain number.
+ */
+class SenderMachineTest {
+  static final int SYMBOL = 1000;
+  static final int CHUNKS = 4;
+  static final int SOURCES = 10; // 10,000 stored bytes per chunk, one stripe
+  static final long S = 1_000_000_000L;
+
+  final InetAddress real = addr(10, 0, 0, 2);
+  final InetAddress rogue = addr(10, 0, 0, 66);
+  final byte[] key = key(1);
+  long now = 5 * S;
+
+  static InetAddress addr(int a, int b, int c, int d) {
+    try {
+      return InetAddress.getByAddress(new byte[] {(byte) a, (byte) b, (byte) c, (byte) d});
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  static byte[] key(int seed) {
+    byte[] k = new byte[McastAuth.KEY_BYTES];
+    for (int i = 0; i < k.length; i++) k[i] = (byte) (seed * 31 + i);
+    return k;
+  }
+
+  static Manifest manifest() {
+    List<ChunkEntry> e = new ArrayList<>();
+    for (int c = 0; c < CHUNKS; c++) e.add(new ChunkEntry(c, ChunkKind.ZSTD, 64 + (long) c * 10_000, 10_000, Sha256.of(new byte[32])));
+    return new Manifest(UUID.randomUUID(), (long) CHUNKS * 16384, 16384, e, Sha256.of(new byte[32]));
+  }
+
+  static SenderMachine machine(long deadlineNanos) {
+    return new SenderMachine(manifest(), new SenderMachine.Settings(SYMBOL, 1, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200, deadlineNanos));
+  }
+
+  static BitSet all() {
+    BitSet b = new BitSet();
+    b.set(0, CHUNKS);
+    return b;
+  }
+
+  static Status status(int id, int loss) {
+    return new Status(7, id, loss, 100, 100, 0, CHUNKS, 0, 0);
+  }
+
+  static Nak nakAll(int id, int chunk) {
+    return new Nak(7, id, List.of(new Nak.Entry(chunk, new byte[] {(byte) 255}, new byte[] {0})));
+  }
+
+  @Test
+  void feedbackCountsOnlyFromTheReceiversAddressPortAndKey() {
+    SenderMachine m = machine(3600 * S);
+    int id = m.join("node1@10.0.0.2", real, key, now);
+    Status good = McastAuth.seal(status(id, 0), key, 1);
+    assertEquals(SenderMachine.Feedback.UNKNOWN_RECEIVER, m.feedback(McastAuth.seal(status(99, 0), key, 1), real, 9400, now));
+    assertEquals(SenderMachine.Feedback.WRONG_ADDRESS, m.feedback(good, rogue, 9400, now));
+    assertEquals(SenderMachine.Feedback.BAD_SEAL, m.feedback(status(id, 1000), real, 9400, now), "unsealed");
+    assertEquals(SenderMachine.Feedback.BAD_SEAL, m.feedback(McastAuth.seal(status(id, 1000), key(2), 5), real, 9400, now), "another key");
+    Status tampered = McastAuth.seal(status(id, 0), key, 2);
+    tampered = new Status(7, id, 1000, 100, 100, 0, CHUNKS, 0, 0, tampered.seal());
+    assertEquals(SenderMachine.Feedback.BAD_SEAL, m.feedback(tampered, real, 9400, now), "a field changed under the seal");
+    assertEquals(SenderMachine.Feedback.ACCEPTED, m.feedback(good, real, 9400, now));
+    assertEquals(SenderMachine.Feedback.REPLAYED, m.feedback(good, real, 9400, now));
+    assertEquals(SenderMachine.Feedback.WRONG_ADDRESS, m.feedback(McastAuth.seal(status(id, 0), key, 3), real, 9999, now),
+        "the port of its first counted feedback is pinned");
+    assertEquals(SenderMachine.Feedback.ACCEPTED, m.feedback(McastAuth.seal(status(id, 0), key, 3), real, 9400, now));
+  }
+
+  @Test
+  void aReceiverThatDoesNotSealIsStillBoundToItsAddress() {
+    SenderMachine m = machine(3600 * S);
+    int id = m.join("old@10.0.0.2", real, null, now);
+    assertEquals(SenderMachine.Feedback.WRONG_ADDRESS, m.feedback(status(id, 0), rogue, 9400, now));
+    assertEquals(SenderMachine.Feedback.ACCEPTED, m.feedback(status(id, 0), real, 9400, now));
+  }
+
+  @Test
+  void forgedLossReportsDoNotSlowTheGroup() {
+    SenderMachine m = machine(3600 * S);
+    int id = m.join("node1@10.0.0.2", real, key, now);
+    m.need(id, all(), now);
+    assertTrue(m.maybeStart(now));
+    for (int i = 0; i < 50; i++) {
+      now += 100_000_000L;
+      m.feedback(status(id, 1000), rogue, 9400, now); // the rogue claims 100 % loss in node1's name
+      m.feedback(McastAuth.seal(status(id, 1000), key(9), i + 1), real, 9400, now); // even from a spoofed address
+      m.feedback(McastAuth.seal(status(id, 0), key, i + 1), real, 9400, now);
+    }
+    assertEquals(0, m.pacingLossPermille(now));
+  }
+
+  @Test
+  void aJoinedReceiversNaksDrawAtMostOneChunkPerPassAndBoundedRepairInAll() {
+    SenderMachine m = machine(3600 * S);
+    int id = m.join("rogue@10.0.0.66", rogue, key, now);
+    m.need(id, all(), now);
+    m.maybeStart(now);
+    // One pass of the carousel goes out.
+    while (m.next(now) != null) now += 10_000L;
+    long counter = 0;
+    long repairsBefore = m.repairSymbolsSent();
+    // A flood of NAKs asking for every symbol of chunk 1, with nothing seen, while time passes.
+    boolean newPass = false;
+    for (int i = 0; i < 2000 && !newPass; i++) {
+      now += 1_000_000L;
+      m.feedback(McastAuth.seal(nakAll(id, 1), key, ++counter), rogue, 9400, now);
+      m.feedback(McastAuth.seal(status(id, 0), key, ++counter), rogue, 9400, now);
+      for (SenderMachine.Item it = m.next(now); it != null && !newPass; it = m.next(now)) {
+        newPass = it.chunk() == 1 && !it.repair(); // a new pass of chunk 1 renews its budget: stop counting there
+      }
+    }
+    assertTrue(newPass, "once its NAKs draw nothing more, they no longer hold chunk 1 back from the carousel");
+    assertTrue(m.repairSymbolsSent() - repairsBefore <= SOURCES,
+        "repair within one pass of a chunk: " + (m.repairSymbolsSent() - repairsBefore) + " > " + SOURCES);
+    // In all, across passes, at most what it needs plus the slack.
+    for (int i = 0; i < 20_000; i++) {
+      now += 1_000_000L;
+      for (int c = 0; c < CHUNKS; c++) m.feedback(McastAuth.seal(nakAll(id, c), key, ++counter), rogue, 9400, now);
+      m.feedback(McastAuth.seal(status(id, 0), key, ++counter), rogue, 9400, now);
+      while (m.next(now) != null) {
+        // drain
+      }
+    }
+    SenderMachine.Receiver r = m.receiver(id);
+    assertTrue(r.repairGranted() <= r.symbolsNeeded() + SenderMachine.REPAIR_SLACK, "granted " + r.repairGranted());
+    assertTrue(m.repairSymbolsSent() <= r.symbolsNeeded() + SenderMachine.REPAIR_SLACK, "sent " + m.repairSymbolsSent());
+  }
+
+  @Test
+  void aLoitererIsDroppedByTheDeadlineAsGoneAndTheSessionEnds() {
+    SenderMachine m = machine(60 * S);
+    int node = m.join("node1@10.0.0.2", real, key, now);
+    int loiterer = m.join("rogue@10.0.0.66", rogue, key(3), now);
+    m.need(node, all(), now);
+    m.need(loiterer, all(), now);
+    m.maybeStart(now);
+    long counter = 0;
+    m.done(node, new int[] {0, 1, 2, 3}, now);
+    m.finished(node, new ControlMessage.Finished(true, "ok", 4 * 16384, 40, 0, 0), now);
+    long deadline = m.nextExpiryNanos();
+    assertTrue(deadline <= now + 60 * S + 1, "the deadline is among the expiries");
+    while (!m.over(now)) {
+      now += S;
+      m.feedback(McastAuth.seal(status(loiterer, 0), key(3), ++counter), rogue, 9400, now); // it keeps talking
+      m.expire(now);
+      assertTrue(now < 100 * S, "the loiterer kept the session going");
+    }
+    assertEquals(SenderMachine.ReceiverState.SUCCEEDED, m.receiver(node).state());
+    assertEquals(SenderMachine.ReceiverState.GONE, m.receiver(loiterer).state());
+    assertTrue(m.receiver(loiterer).reason().contains("receiver deadline"), m.receiver(loiterer).reason());
+  }
+
+  @Test
+  void aReceiverThatHadReceivedSomethingFailsRatherThanGoes() {
+    SenderMachine m = machine(3600 * S);
+    int id = m.join("node1@10.0.0.2", real, key, now);
+    m.need(id, all(), now);
+    m.maybeStart(now);
+    m.done(id, new int[] {0}, now);
+    m.disconnected(id, now);
+    assertEquals(SenderMachine.ReceiverState.FAILED, m.receiver(id).state());
+  }
+
+  @Test
+  void aSessionWhoseOnlyReceiverLeftBeforeTheStartEndsAfterMaxWait() {
+    SenderMachine m = new SenderMachine(manifest(), new SenderMachine.Settings(SYMBOL, 2, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    int id = m.join("node1@10.0.0.2", real, key, now);
+    m.disconnected(id, now + S);
+    assertEquals(SenderMachine.ReceiverState.GONE, m.receiver(id).state());
+    assertFalse(m.maybeStart(now + 19 * S));
+    assertFalse(m.over(now + 19 * S));
+    assertEquals(now + 20 * S, m.overNanos());
+    assertFalse(m.maybeStart(now + 21 * S), "nobody to start for");
+    assertTrue(m.over(now + 21 * S));
+  }
+
+  @Test
+  void sealsRoundTripThroughTheWire() {
+    Nak n = McastAuth.seal(nakAll(3, 1), key, 77);
+    io.netty.buffer.ByteBuf b = io.netty.buffer.Unpooled.buffer();
+    n.encode(b);
+    Nak back = (Nak) McastPacket.decode(b);
+    assertEquals(n, back);
+    assertNotNull(back.seal().orElse(null));
+    assertTrue(McastAuth.verify(back.withSeal(Optional.empty()), back.seal().get(), key));
+  }
+}
