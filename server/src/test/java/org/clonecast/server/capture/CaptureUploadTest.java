@@ -13,17 +13,21 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Random;
 import java.util.UUID;
+import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Sha256;
+import org.clonecast.protocol.image.UsedBlocks;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The partial image and its journal across simulated crashes. */
 class CaptureUploadTest {
-  static final int CHUNK = 4096;
+  static final int CHUNK = 16384;
   static final long SIZE = 10 * CHUNK;
   static final UUID ID = UUID.fromString("00000000-0000-0000-0000-00000000c0de");
+  /** Blocks 0 and 2 of a chunk's four used. */
+  static final byte[] MAP = {(byte) 0xa0};
   @TempDir Path dir;
 
   private static byte[] bytes(int n, int seed) {
@@ -32,14 +36,21 @@ class CaptureUploadTest {
     return b;
   }
 
-  /** Appends chunks 0, 2 and 5 (1000, 2000 and 3000 stored bytes). */
+  /** A real RAW chunk (replay checks every held chunk's hash): random bytes, unused blocks zero. */
+  private static void append(CaptureUpload u, int index, int seed, byte[] map) throws Exception {
+    byte[] b = bytes(CHUNK, seed);
+    if (map.length > 0) {
+      UsedBlocks.of(map, UsedBlocks.blockCount(CHUNK)).zeroUnused(b, 0, CHUNK);
+    }
+    u.append(new JournalRecord(index, ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(b, 0, CHUNK), map), ByteBuffer.wrap(b));
+  }
+
+  /** Appends chunks 0, 2 and 5 (the last with a used-block map). */
   private CaptureUpload threeChunks(Path file) throws Exception {
     CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK);
-    int[] index = {0, 2, 5};
-    for (int i = 0; i < 3; i++) {
-      byte[] b = bytes(1000 * (i + 1), i);
-      u.append(new JournalRecord(index[i], 1, u.end(), b.length, Sha256.digest(b, 0, b.length), new byte[i]), ByteBuffer.wrap(b));
-    }
+    append(u, 0, 0, new byte[0]);
+    append(u, 2, 1, new byte[0]);
+    append(u, 5, 2, MAP);
     return u;
   }
 
@@ -52,9 +63,9 @@ class CaptureUploadTest {
     try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK)) {
       assertEquals(3, u.records().size());
       assertEquals(5, u.lastIndex());
-      assertEquals(ImageFileHeader.LENGTH + 6000, u.end());
+      assertEquals(ImageFileHeader.LENGTH + 3 * CHUNK, u.end());
       assertTrue(u.record(2).isPresent() && u.record(3).isEmpty());
-      assertEquals(2, u.record(5).orElseThrow().usedMap().length, "the used map came back");
+      assertEquals(1, u.record(5).orElseThrow().usedMap().length, "the used map came back");
     }
   }
 
@@ -72,7 +83,7 @@ class CaptureUploadTest {
     long journalGood = Files.size(journal);
     Files.write(data, bytes(777, 9), StandardOpenOption.APPEND); // a chunk's bytes, never journalled
     ByteBuf rec = Unpooled.buffer();
-    new JournalRecord(7, 2, ImageFileHeader.LENGTH + 6000, 777, Sha256.digest(new byte[1], 0, 1), new byte[0]).encode(rec);
+    new JournalRecord(7, 2, ImageFileHeader.LENGTH + 3 * CHUNK, 777, Sha256.digest(new byte[1], 0, 1), new byte[0]).encode(rec);
     byte[] torn = new byte[rec.readableBytes() - 5];
     rec.readBytes(torn);
     Files.write(journal, torn, StandardOpenOption.APPEND);
@@ -80,9 +91,8 @@ class CaptureUploadTest {
       assertEquals(3, u.records().size());
       assertEquals(5, u.lastIndex());
       assertEquals(journalGood, Files.size(journal), "the torn record is cut");
-      assertEquals(ImageFileHeader.LENGTH + 6000, Files.size(data), "the unjournalled bytes are cut");
-      byte[] b = bytes(500, 11);
-      u.append(new JournalRecord(6, 1, u.end(), 500, Sha256.digest(b, 0, 500), new byte[0]), ByteBuffer.wrap(b));
+      assertEquals(ImageFileHeader.LENGTH + 3 * CHUNK, Files.size(data), "the unjournalled bytes are cut");
+      append(u, 6, 11, new byte[0]);
     }
     try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK)) {
       assertEquals(6, u.lastIndex(), "what came after the repair is held too");
@@ -95,12 +105,29 @@ class CaptureUploadTest {
     Path file = dir.resolve("golden.cci");
     threeChunks(file).close();
     try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
-      ch.truncate(ImageFileHeader.LENGTH + 2500);
+      ch.truncate(ImageFileHeader.LENGTH + CHUNK + CHUNK / 2);
     }
     try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK)) {
       assertEquals(1, u.records().size());
       assertEquals(0, u.lastIndex());
-      assertEquals(ImageFileHeader.LENGTH + 1000, Files.size(CaptureUpload.dataPath(file)));
+      assertEquals(ImageFileHeader.LENGTH + CHUNK, Files.size(CaptureUpload.dataPath(file)));
+    }
+  }
+
+  /**
+   * Fsyncs are grouped, so a crash can leave a journalled chunk whose bytes never fully reached
+   * the disk: replay checks every held chunk against its hash and stops at the first that fails.
+   */
+  @Test
+  void aJournalledChunkWhoseBytesAreDamagedIsDroppedWithAllAfterIt() throws Exception {
+    Path file = dir.resolve("golden.cci");
+    threeChunks(file).close();
+    try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
+    }
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK)) {
+      assertEquals(0, u.lastIndex(), "chunk 2 no longer verifies, so neither it nor chunk 5 is held");
+      assertEquals(ImageFileHeader.LENGTH + CHUNK, Files.size(CaptureUpload.dataPath(file)));
     }
   }
 
