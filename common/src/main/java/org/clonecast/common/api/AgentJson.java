@@ -112,7 +112,8 @@ public final class AgentJson {
         // Its message names the field within its record; put the record's place in the body before it.
         String at = path(e);
         String m = c.getMessage() == null ? "" : c.getMessage();
-        throw new InvalidBodyException(at.isEmpty() ? m : m.replaceFirst("^field '", java.util.regex.Matcher.quoteReplacement("field '" + at + ".")));
+        throw new InvalidBodyException(at.isEmpty() ? m
+            : m.replaceFirst("^field '", java.util.regex.Matcher.quoteReplacement("field '" + at + ".")));
       }
       throw new InvalidBodyException(field(e) + ": " + e.getOriginalMessage());
     } catch (InvalidTypeIdException e) {

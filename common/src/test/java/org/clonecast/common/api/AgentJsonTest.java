@@ -92,6 +92,24 @@ class AgentJsonTest {
   }
 
   @Test
+  void readsWhatTheDaemonWroteBeforeTheRecords() {
+    // The hand-built answers of earlier daemons: every key always present, nulls included.
+    Assignment r = AgentJson.read(json("{\"action\":\"reimage\",\"reason\":null,\"session\":4,\"hostname\":\"node01\","
+        + "\"domain\":null,\"imageId\":null,\"logicalSize\":3145728,\"control\":\"10.77.0.1:9004\",\"target\":\"/dev/vda\","
+        + "\"files\":{}}"), Assignment.class);
+    assertEquals(new Assignment.Reimage(4, null, 3145728, "10.77.0.1:9004", "/dev/vda", "node01", null, Map.of()), r);
+    Assignment none = AgentJson.read(json("{\"action\":\"none\",\"reason\":\"no session\",\"session\":0,\"hostname\":null,"
+        + "\"domain\":null,\"imageId\":null,\"logicalSize\":0,\"control\":null,\"target\":null}"), Assignment.class);
+    assertEquals(new Assignment.None("no session"), none);
+    Assignment c = AgentJson.read(json("{\"action\":\"capture\",\"reason\":null,\"capture\":2,\"image\":\"golden\","
+        + "\"imageId\":\"1c2d3e4f-0000-4000-8000-000000000001\",\"disk\":\"/dev/sda\",\"chunkSize\":4194304,\"level\":3,"
+        + "\"force\":false}"), Assignment.class);
+    assertEquals(2, ((Assignment.Capture) c).capture());
+    assertEquals(new CaptureHeld(-1, 0, 0), AgentJson.read(json("{\"heldThrough\":-1,\"heldChunks\":0,\"storedBytes\":0}"),
+        CaptureHeld.class));
+  }
+
+  @Test
   void unknownFieldsAreIgnored() {
     Progress p = AgentJson.read(json("{\"mac\":\"" + MAC + "\",\"session\":3,\"phase\":\"receiving\",\"done\":5,\"total\":9,"
         + "\"rate\":{\"mbps\":[1,2]},\"zzz\":null}"), Progress.class);
@@ -120,6 +138,9 @@ class AgentJsonTest {
   void wrongTypesAndUnknownValuesAreNamed() {
     assertNames("session", "{\"mac\":\"m\",\"session\":\"12\",\"phase\":\"receiving\"}", Progress.class);
     assertNames("session", "{\"mac\":\"m\",\"session\":1.5,\"phase\":\"receiving\"}", Progress.class);
+    assertNames("session", "{\"mac\":\"m\",\"session\":1e3,\"phase\":\"receiving\"}", Progress.class);
+    assertNames("cpus", "{\"mac\":\"m\",\"cpus\":true}", RegisterRequest.class);
+    assertNames("detail", "{\"mac\":\"m\",\"session\":1,\"ok\":true,\"detail\":7}", Result.class);
     assertNames("session", "{\"mac\":\"m\",\"session\":123456789012345678901234567890,\"phase\":\"receiving\"}", Progress.class);
     assertNames("session", "{\"mac\":\"m\",\"session\":null,\"phase\":\"receiving\"}", Progress.class);
     assertNames("phase", "{\"mac\":\"m\",\"session\":1,\"phase\":\"done\"}", Progress.class);
