@@ -23,7 +23,9 @@ import org.clonecast.server.store.NodeStore;
  * provisioning address without the API token; instead every call carries the node's per-boot
  * secret from its netboot script ({@link NodeAuth}), so that no other host can register, report
  * or publish a host key for it. A call without it changes nothing (403). An agent that restarts
- * registers again with the same secret.
+ * registers again with the same secret. Bodies are the shared records of {@link
+ * org.clonecast.common.api} read by {@link AgentJson}: a missing or mistyped field is a 400 naming
+ * it, an unknown field is ignored.
  *
  * <ul>
  *   <li>POST /agent/v1/register {mac, disks: [{path, size, removable, model, serial}], cpus, memoryBytes}:
