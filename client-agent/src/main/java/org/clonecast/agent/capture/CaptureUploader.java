@@ -1,6 +1,5 @@
 package org.clonecast.agent.capture;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
@@ -15,6 +14,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.agent.report.ServerClient;
+import org.clonecast.common.api.Assignment;
+import org.clonecast.common.api.CaptureFinished;
+import org.clonecast.common.api.CaptureHeld;
 import org.clonecast.common.image.ChunkScanner;
 import org.clonecast.common.image.SourceDevice;
 import org.clonecast.protocol.image.AllocationMap;
@@ -48,7 +50,7 @@ public final class CaptureUploader {
    * @param allocation which bytes of the disk the image carries; its size must be the disk's
    * @param stallLimit how long the upload may go without progress before it fails
    */
-  public record Settings(ServerClient.CaptureAssignment assignment, String mac, Path disk, AllocationMap allocation, int threads,
+  public record Settings(Assignment.Capture assignment, String mac, Path disk, AllocationMap allocation, int threads,
       Duration stallLimit) {
     public Settings {
       Objects.requireNonNull(assignment, "assignment");
@@ -68,7 +70,7 @@ public final class CaptureUploader {
    * @param retries attempts that failed and were retried
    * @param server the server's figures of the published image
    */
-  public record Result(Manifest manifest, int uploaded, int held, int duplicates, int retries, JsonNode server, long nanos) {}
+  public record Result(Manifest manifest, int uploaded, int held, int duplicates, int retries, CaptureFinished server, long nanos) {}
 
   /** The server holds fewer chunks than it acknowledged: the scan starts over, skipping what it holds. */
   private static final class Rescan extends IOException {
@@ -83,7 +85,7 @@ public final class CaptureUploader {
   private final Settings s;
   private final long id;
   private final AtomicLong done = new AtomicLong();
-  private ServerClient.Held held;
+  private CaptureHeld held;
   private long lastProgress;
   private int uploaded;
   private int skipped;
@@ -94,13 +96,13 @@ public final class CaptureUploader {
   public CaptureUploader(ServerClient api, Settings settings) {
     this.api = Objects.requireNonNull(api);
     this.s = Objects.requireNonNull(settings);
-    this.id = settings.assignment().id();
+    this.id = settings.assignment().capture();
   }
 
   /** Runs the capture to the end. */
   public Result run() throws IOException, InterruptedException {
     long start = System.nanoTime();
-    ServerClient.CaptureAssignment a = s.assignment();
+    Assignment.Capture a = s.assignment();
     ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "capture-progress");
       t.setDaemon(true);
@@ -145,7 +147,7 @@ public final class CaptureUploader {
       } finally {
         buf.release();
       }
-      JsonNode server = retrying("finish", () -> api.captureFinish(id, s.mac(), encoded));
+      CaptureFinished server = retrying("finish", () -> api.captureFinish(id, s.mac(), encoded));
       return new Result(m, uploaded, skipped, duplicates, retries, server, System.nanoTime() - start);
     } finally {
       ticker.shutdownNow();
@@ -241,7 +243,7 @@ public final class CaptureUploader {
 
   /** Asks the server where it stands; a server that lost acknowledged chunks makes the scan start over. */
   private void resync(String what) throws IOException, InterruptedException {
-    ServerClient.Held now = api.captureBegin(id, s.mac(), s.allocation().diskSize(), s.assignment().chunkSize());
+    CaptureHeld now = api.captureBegin(id, s.mac(), s.allocation().diskSize(), s.assignment().chunkSize());
     if (now.heldThrough() < lastSent) {
       held = now;
       throw new Rescan("after " + what + " the server holds chunks up to " + now.heldThrough() + ", but chunk " + lastSent

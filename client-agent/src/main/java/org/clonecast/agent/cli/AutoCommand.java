@@ -32,6 +32,8 @@ import org.clonecast.agent.mcast.McastReceiver;
 import org.clonecast.agent.mcast.ReceiveResult;
 import org.clonecast.agent.mcast.ReceiveSettings;
 import org.clonecast.agent.report.ServerClient;
+import org.clonecast.common.api.Assignment;
+import org.clonecast.common.api.Progress;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.disk.DiskAllocation;
 import org.clonecast.common.disk.DiskPlan;
@@ -107,25 +109,24 @@ public final class AutoCommand implements Callable<Integer> {
     ServerClient api = new ServerClient(URI.create(url), secretFor(url, myMac, kernel));
     System.err.println("clonecast-agent: " + myMac + " on " + nif.name() + " (" + nif.address().getHostAddress() + "), server " + url);
 
-    ServerClient.Assignment a = api.register(myMac, DiskInventory.list(sysBlock), Runtime.getRuntime().availableProcessors(),
+    Assignment assigned = api.register(myMac, DiskInventory.list(sysBlock), Runtime.getRuntime().availableProcessors(),
         memoryBytes());
-    switch (a.action()) {
-      case "none" -> {
-        System.err.println("clonecast-agent: nothing to do (" + a.reason().orElse("no session") + "); boot the local disk");
-        return ExitCodes.OK;
-      }
-      case "fail" -> throw new CliException(ExitCodes.FAILED, "the server failed this node: " + a.reason().orElse("no reason given"));
-      case "reimage" -> {
-        return reimage(api, URI.create(url), myMac, nif, a);
-      }
-      case "capture" -> {
-        return capture(api, myMac, a.capture().orElseThrow());
-      }
-      default -> throw new CliException(ExitCodes.FAILED, "the server asked for '" + a.action() + "', which this agent does not know");
+    if (assigned instanceof Assignment.Reimage a) {
+      return reimage(api, URI.create(url), myMac, nif, a);
     }
+    if (assigned instanceof Assignment.Capture c) {
+      return capture(api, myMac, c);
+    }
+    if (assigned instanceof Assignment.Fail f) {
+      throw new CliException(ExitCodes.FAILED, "the server failed this node: " + (f.reason() == null ? "no reason given" : f.reason()));
+    }
+    Assignment.None none = (Assignment.None) assigned;
+    System.err.println("clonecast-agent: nothing to do (" + (none.reason() == null ? "no session" : none.reason())
+        + "); boot the local disk");
+    return ExitCodes.OK;
   }
 
-  private int reimage(ServerClient api, URI serverUri, String myMac, NetInterface nif, ServerClient.Assignment a) throws Exception {
+  private int reimage(ServerClient api, URI serverUri, String myMac, NetInterface nif, Assignment.Reimage a) throws Exception {
     Path target = Path.of(a.target());
     System.err.printf("clonecast-agent: session %d as %s: writing %s%n", a.session(), a.hostname(), target);
     AtomicLong done = new AtomicLong();
@@ -146,8 +147,8 @@ public final class AutoCommand implements Callable<Integer> {
         @Override
         public void joined(Manifest m, int chunksNeeded) {
           // Never write an image other than the one the server assigned (a stale or foreign sender).
-          if (a.imageId().isPresent() && !a.imageId().get().equals(m.imageId().toString())) {
-            mismatch.set("the sender offers image " + m.imageId() + ", the server assigned " + a.imageId().get());
+          if (a.imageIdIfKnown().isPresent() && !a.imageIdIfKnown().get().equals(m.imageId().toString())) {
+            mismatch.set("the sender offers image " + m.imageId() + ", the server assigned " + a.imageIdIfKnown().get());
             receiver[0].stop(mismatch.get());
           }
         }
@@ -160,7 +161,7 @@ public final class AutoCommand implements Callable<Integer> {
       });
       ticker.scheduleWithFixedDelay(() -> {
         try {
-          api.progress(myMac, a.session(), "receiving", done.get(), total.get());
+          api.progress(myMac, a.session(), Progress.Phase.RECEIVING, done.get(), total.get());
         } catch (IOException e) {
           System.err.println("clonecast-agent: progress report failed: " + e.getMessage());
         } catch (InterruptedException e) {
@@ -176,7 +177,7 @@ public final class AutoCommand implements Callable<Integer> {
         return fail(api, myMac, a, mismatch.get() != null ? mismatch.get() : "receive failed: " + r.reason());
       }
       System.err.printf(Locale.ROOT, "clonecast-agent: %d bytes written and verified in %.1f s%n", r.bytesWritten(), r.nanos() / 1e9);
-      api.progress(myMac, a.session(), "identity", total.get(), total.get());
+      api.progress(myMac, a.session(), Progress.Phase.IDENTITY, total.get(), total.get());
       IdentityFixer.Report id;
       try {
         GptBackup.moveToEnd(target).ifPresent(s -> System.err.println("  " + s));
@@ -185,10 +186,10 @@ public final class AutoCommand implements Callable<Integer> {
         System.err.println("clonecast-agent: warning: the backup GPT was left where the image put it: " + e.getMessage());
       }
       try (SystemMount m = SystemMount.open(target, Path.of(System.getProperty("java.io.tmpdir")))) {
-        id = IdentityFixer.apply(m.root(), new IdentityFixer.NodeIdentity(a.hostname(), a.domain(), a.files()));
+        id = IdentityFixer.apply(m.root(), new IdentityFixer.NodeIdentity(a.hostname(), a.domainIfAny(), a.files()));
         if (id.sshHostKey().isPresent()) {
           List<String> names = new ArrayList<>(List.of(a.hostname()));
-          a.domain().ifPresent(d -> names.add(a.hostname() + "." + d));
+          a.domainIfAny().ifPresent(d -> names.add(a.hostname() + "." + d));
           names.add(nif.address().getHostAddress());
           List<String> more = IdentityFixer.installKnownHosts(m.root(), publishedKnownHosts(api), names, id.sshHostKey().get(),
               serverUri);
@@ -225,9 +226,9 @@ public final class AutoCommand implements Callable<Integer> {
    * Captures the assigned disk into the server's image store (read-only) and reports; the server
    * publishes the image and sets this node to boot its disk again.
    */
-  private int capture(ServerClient api, String myMac, ServerClient.CaptureAssignment c) throws InterruptedException {
+  private int capture(ServerClient api, String myMac, Assignment.Capture c) throws InterruptedException {
     Path disk = Path.of(c.disk());
-    System.err.printf("clonecast-agent: capture %d: reading %s into image %s (read-only, zstd level %d)%n", c.id(), disk, c.image(),
+    System.err.printf("clonecast-agent: capture %d: reading %s into image %s (read-only, zstd level %d)%n", c.capture(), disk, c.image(),
         c.level());
     CaptureUploader.Result r;
     try {
@@ -237,7 +238,7 @@ public final class AutoCommand implements Callable<Integer> {
     } catch (IOException | RuntimeException e) {
       String why = "capture failed: " + e.getMessage();
       try {
-        api.captureFailed(c.id(), myMac, why);
+        api.captureFailed(c.capture(), myMac, why);
       } catch (IOException report) {
         System.err.println("clonecast-agent: could not report the failure: " + report.getMessage());
       }
@@ -272,7 +273,7 @@ public final class AutoCommand implements Callable<Integer> {
   }
 
   /** Tells the server (best effort) and fails the command with the same reason. */
-  private static int fail(ServerClient api, String mac, ServerClient.Assignment a, String why) throws InterruptedException {
+  private static int fail(ServerClient api, String mac, Assignment.Reimage a, String why) throws InterruptedException {
     try {
       api.result(mac, a.session(), false, why, Optional.empty());
     } catch (IOException e) {

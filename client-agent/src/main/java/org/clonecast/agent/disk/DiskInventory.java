@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
-import org.clonecast.agent.report.ServerClient;
+import org.clonecast.common.api.Disk;
 
 /**
  * The node's disks from sysfs ({@code /sys/block}): whole disks only (SATA/SAS/virtio/NVMe/MMC),
@@ -19,8 +19,8 @@ public final class DiskInventory {
 
   private DiskInventory() {}
 
-  public static List<ServerClient.Disk> list(Path sysBlock) throws IOException {
-    List<ServerClient.Disk> out = new ArrayList<>();
+  public static List<Disk> list(Path sysBlock) throws IOException {
+    List<Disk> out = new ArrayList<>();
     if (!Files.isDirectory(sysBlock)) return out;
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(sysBlock)) {
       for (Path d : ds) {
@@ -28,7 +28,7 @@ public final class DiskInventory {
         if (!DISK.matcher(name).matches()) continue;
         long sectors = Long.parseLong(read(d.resolve("size"), "0"));
         if (sectors == 0) continue; // an empty card reader or a drive without medium
-        out.add(new ServerClient.Disk("/dev/" + name, sectors * 512, read(d.resolve("removable"), "0").equals("1"),
+        out.add(new Disk("/dev/" + name, sectors * 512, read(d.resolve("removable"), "0").equals("1"),
             read(d.resolve("device/model"), ""), serial(d)));
       }
     }

@@ -10,13 +10,24 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
+import org.clonecast.common.api.AgentJson;
+import org.clonecast.common.api.Assignment;
+import org.clonecast.common.api.CaptureBegin;
+import org.clonecast.common.api.CaptureFailure;
+import org.clonecast.common.api.CaptureFinished;
+import org.clonecast.common.api.CaptureHeld;
+import org.clonecast.common.api.CaptureProgress;
+import org.clonecast.common.api.Disk;
+import org.clonecast.common.api.InvalidBodyException;
+import org.clonecast.common.api.Progress;
+import org.clonecast.common.api.RegisterRequest;
+import org.clonecast.common.api.Result;
 import org.clonecast.protocol.image.EncodedChunk;
 
 /**
- * The daemon's agent API over HTTP ({@code /agent/v1/...}). Every call is retried a few times with
+ * The daemon's agent API over HTTP ({@code /agent/v1/...}), its bodies the shared records of
+ * {@link org.clonecast.common.api}. Every call is retried a few times with
  * a growing pause, since a node may come up before the head node answers; a 4xx answer is not
  * retried and its message is passed on. Thread-safe.
  */
@@ -38,38 +49,6 @@ public final class ServerClient {
     this.authorization = "Clonecast " + secret;
   }
 
-  /** One disk as the agent sees it. */
-  public record Disk(String path, long size, boolean removable, String model, String serial) {}
-
-  /**
-   * What the server wants of this node.
-   *
-   * @param action reimage, capture, none (nothing to do: boot the local disk) or fail (reason says why)
-   * @param control the session's sender control address, host:port
-   * @param capture what to capture, for action capture
-   */
-  public record Assignment(String action, Optional<String> reason, long session, String hostname, Optional<String> domain,
-      Optional<String> imageId, long logicalSize, String control, String target, Map<String, String> files,
-      Optional<CaptureAssignment> capture) {}
-
-  /**
-   * A capture: read {@code disk} (never write it), chunk it and upload it.
-   *
-   * @param id the capture, in every capture call
-   * @param image the image it becomes
-   * @param imageId the UUID the manifest must carry
-   * @param level zstd level
-   * @param force whether a filesystem that is not clean may be captured
-   */
-  public record CaptureAssignment(long id, String image, UUID imageId, String disk, int chunkSize, int level, boolean force) {}
-
-  /**
-   * What the server holds of a capture's upload.
-   *
-   * @param heldThrough every stored chunk up to this index is held (-1: none)
-   */
-  public record Held(int heldThrough, int heldChunks, long storedBytes) {}
-
   /** The server refused a call with a 4xx status: retrying the same call will not help. */
   public static final class RefusedException extends IOException {
     private static final long serialVersionUID = 1L;
@@ -86,23 +65,14 @@ public final class ServerClient {
     }
   }
 
+  /**
+   * Registers this node: what the server wants of it.
+   *
+   * @throws IOException also when the server's answer is not an assignment this agent can read
+   *     (an action it does not know is named)
+   */
   public Assignment register(String mac, List<Disk> disks, int cpus, long memoryBytes) throws IOException, InterruptedException {
-    JsonNode a = post("register", Map.of("mac", mac, "disks", disks, "cpus", cpus, "memoryBytes", memoryBytes));
-    Map<String, String> files = new java.util.TreeMap<>();
-    a.path("files").fields().forEachRemaining(e -> files.put(e.getKey(), e.getValue().asText()));
-    Optional<CaptureAssignment> capture = Optional.empty();
-    if (a.path("action").asText().equals("capture")) {
-      try {
-        capture = Optional.of(new CaptureAssignment(a.path("capture").asLong(), a.path("image").asText(),
-            UUID.fromString(a.path("imageId").asText()), a.path("disk").asText(), a.path("chunkSize").asInt(),
-            a.path("level").asInt(), a.path("force").asBoolean()));
-      } catch (IllegalArgumentException e) {
-        throw new IOException("the server's capture assignment is malformed: " + e.getMessage(), e);
-      }
-    }
-    return new Assignment(a.path("action").asText(), text(a, "reason"), a.path("session").asLong(), a.path("hostname").asText(),
-        text(a, "domain"), text(a, "imageId"), a.path("logicalSize").asLong(), a.path("control").asText(), a.path("target").asText(),
-        files, capture);
+    return answer(post("register", new RegisterRequest(mac, disks, cpus, memoryBytes)), Assignment.class, "register");
   }
 
   /**
@@ -110,10 +80,9 @@ public final class ServerClient {
    *
    * @throws RefusedException when the server refuses it
    */
-  public Held captureBegin(long id, String mac, long logicalSize, int chunkSize) throws IOException, InterruptedException {
-    JsonNode h = once(capture(id, "begin", null).POST(json(Map.of("mac", mac, "logicalSize", logicalSize, "chunkSize", chunkSize))),
-        "capture begin", Duration.ofSeconds(30));
-    return new Held(h.path("heldThrough").asInt(-1), h.path("heldChunks").asInt(), h.path("storedBytes").asLong());
+  public CaptureHeld captureBegin(long id, String mac, long logicalSize, int chunkSize) throws IOException, InterruptedException {
+    return answer(once(capture(id, "begin", null).POST(json(new CaptureBegin(mac, logicalSize, chunkSize))), "capture begin",
+        Duration.ofSeconds(30)), CaptureHeld.class, "capture begin");
   }
 
   /**
@@ -138,7 +107,7 @@ public final class ServerClient {
 
   /** Reports capture progress; one attempt. */
   public void captureProgress(long id, String mac, long done, long total) throws IOException, InterruptedException {
-    once(capture(id, "progress", null).POST(json(Map.of("mac", mac, "done", done, "total", total))), "capture progress",
+    once(capture(id, "progress", null).POST(json(new CaptureProgress(mac, done, total))), "capture progress",
         Duration.ofSeconds(15));
   }
 
@@ -148,14 +117,15 @@ public final class ServerClient {
    *
    * @return the server's figures of the image
    */
-  public JsonNode captureFinish(long id, String mac, byte[] manifest) throws IOException, InterruptedException {
-    return once(capture(id, "finish", mac).header("Content-Type", "application/octet-stream")
-        .POST(HttpRequest.BodyPublishers.ofByteArray(manifest)), "capture finish", Duration.ofMinutes(30));
+  public CaptureFinished captureFinish(long id, String mac, byte[] manifest) throws IOException, InterruptedException {
+    return answer(once(capture(id, "finish", mac).header("Content-Type", "application/octet-stream")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(manifest)), "capture finish", Duration.ofMinutes(30)), CaptureFinished.class,
+        "capture finish");
   }
 
   /** Reports that the capture failed (retried a few times). */
   public void captureFailed(long id, String mac, String why) throws IOException, InterruptedException {
-    post("capture/" + id + "/result", Map.of("mac", mac, "ok", false, "detail", why));
+    post("capture/" + id + "/result", CaptureFailure.of(mac, why));
   }
 
   private HttpRequest.Builder capture(long id, String call, String mac) {
@@ -163,8 +133,17 @@ public final class ServerClient {
     return HttpRequest.newBuilder(base.resolve("/agent/v1/capture/" + id + "/" + call + query)).header("Authorization", authorization);
   }
 
-  private static HttpRequest.BodyPublisher json(Object body) throws IOException {
-    return HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body));
+  private static HttpRequest.BodyPublisher json(Object body) {
+    return HttpRequest.BodyPublishers.ofByteArray(AgentJson.bytes(body));
+  }
+
+  /** The server's answer as {@code type}; one it cannot be read as is an IOException naming the field. */
+  private static <T> T answer(JsonNode answer, Class<T> type, String call) throws IOException {
+    try {
+      return AgentJson.read(answer, type);
+    } catch (InvalidBodyException e) {
+      throw new IOException("the server's answer to " + call + " is not one this agent understands: " + e.getMessage(), e);
+    }
   }
 
   /** One attempt: 2xx gives the answer, 4xx a {@link RefusedException}, anything else an IOException. */
@@ -182,19 +161,13 @@ public final class ServerClient {
     throw new IOException("the server failed " + what + ": " + why);
   }
 
-  public void progress(String mac, long session, String phase, long done, long total) throws IOException, InterruptedException {
-    post("progress", Map.of("mac", mac, "session", session, "phase", phase, "done", done, "total", total));
+  public void progress(String mac, long session, Progress.Phase phase, long done, long total) throws IOException, InterruptedException {
+    post("progress", new Progress(mac, session, phase, done, total));
   }
 
   public void result(String mac, long session, boolean ok, String detail, Optional<String> sshHostKey)
       throws IOException, InterruptedException {
-    Map<String, Object> body = new java.util.LinkedHashMap<>();
-    body.put("mac", mac);
-    body.put("session", session);
-    body.put("ok", ok);
-    body.put("detail", detail);
-    sshHostKey.ifPresent(k -> body.put("sshHostKey", k));
-    post("result", body);
+    post("result", new Result(mac, session, ok, detail, sshHostKey.orElse(null)));
   }
 
   /** The cluster's known_hosts as the server publishes it now ({@code GET /boot/known_hosts}). */
@@ -205,17 +178,12 @@ public final class ServerClient {
     return r.body();
   }
 
-  private static Optional<String> text(JsonNode n, String field) {
-    JsonNode v = n.path(field);
-    return v.isNull() || v.isMissingNode() ? Optional.empty() : Optional.of(v.asText());
-  }
-
   private JsonNode post(String call, Object body) throws IOException, InterruptedException {
     HttpRequest req = HttpRequest.newBuilder(base.resolve("/agent/v1/" + call))
         .timeout(Duration.ofSeconds(15))
         .header("Content-Type", "application/json")
         .header("Authorization", authorization)
-        .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)))
+        .POST(json(body))
         .build();
     IOException last = null;
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {

@@ -24,7 +24,7 @@ import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.image.UsedBlocks;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.http.BadRequestException;
-import org.clonecast.server.session.SessionManager.Disk;
+import org.clonecast.common.api.Disk;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.CaptureStore.Capture;
 import org.clonecast.server.store.CaptureStore.State;

@@ -4,10 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
+import org.clonecast.common.api.Ack;
+import org.clonecast.common.api.AgentJson;
+import org.clonecast.common.api.Assignment;
+import org.clonecast.common.api.Progress;
+import org.clonecast.common.api.RegisterRequest;
+import org.clonecast.common.api.Result;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.session.SessionManager;
@@ -19,7 +23,9 @@ import org.clonecast.server.store.NodeStore;
  * provisioning address without the API token; instead every call carries the node's per-boot
  * secret from its netboot script ({@link NodeAuth}), so that no other host can register, report
  * or publish a host key for it. A call without it changes nothing (403). An agent that restarts
- * registers again with the same secret.
+ * registers again with the same secret. Bodies are the shared records of {@link
+ * org.clonecast.common.api} read by {@link AgentJson}: a missing or mistyped field is a 400 naming
+ * it, an unknown field is ignored.
  *
  * <ul>
  *   <li>POST /agent/v1/register {mac, disks: [{path, size, removable, model, serial}], cpus, memoryBytes}:
@@ -62,6 +68,10 @@ public final class AgentRoutes {
 
   /** The node's MAC from field {@code mac} of an agent call. */
   static MacAddress mac(JsonNode body) {
+    JsonNode v = body.get("mac");
+    if (v != null && !v.isTextual()) {
+      throw new BadRequestException("field 'mac' must be a string");
+    }
     return NodeRoutes.parseMac(Json.text(body, "mac").orElseThrow(() -> new BadRequestException("field 'mac' is required")));
   }
 
@@ -69,88 +79,68 @@ public final class AgentRoutes {
     if (!r.method().equals(HttpMethod.POST)) {
       return ImageRoutes.notAllowed(r);
     }
-    JsonNode body = Json.object(r.body());
-    MacAddress mac = mac(body);
     String call = r.path().substring(PREFIX.length());
+    if (!call.equals("register") && !call.equals("progress") && !call.equals("result")) {
+      return Reply.error(HttpResponseStatus.NOT_FOUND, "no agent call " + r.path() + "; want register, progress or result");
+    }
+    // The caller's MAC first, to check its secret before the body is taken as anything.
+    JsonNode body = AgentJson.tree(r.body());
+    MacAddress mac = mac(body);
     auth.require(mac, r);
     String from = r.remote().getAddress().getHostAddress();
     switch (call) {
       case "register" -> {
-        List<SessionManager.Disk> disks = new ArrayList<>();
-        JsonNode ds = body.get("disks");
-        if (ds != null && ds.isArray()) {
-          for (JsonNode d : ds) {
-            disks.add(new SessionManager.Disk(Json.text(d, "path").orElseThrow(() -> new BadRequestException("disk without 'path'")),
-                Json.number(d, "size").orElse(0L), Json.bool(d, "removable").orElse(false),
-                Json.text(d, "model").orElse(""), Json.text(d, "serial").orElse("")));
-          }
-        }
+        RegisterRequest req = AgentJson.read(body, RegisterRequest.class);
         nodes.recordSeen(mac, Optional.empty(), Optional.of(from));
-        Optional<CaptureManager.Assignment> capture = captures.assignment(mac, from, disks);
+        Optional<CaptureManager.Assignment> capture = captures.assignment(mac, from, req.disks());
         if (capture.isPresent()) {
           return Reply.json(captureAssignment(capture.get()));
         }
-        SessionManager.Assignment a = sessions.register(mac, disks);
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("action", a.action());
-        out.put("reason", a.reason().orElse(null));
-        out.put("session", a.session());
-        out.put("hostname", a.hostname());
-        out.put("domain", domain.orElse(null));
-        out.put("imageId", a.image() == null ? null : a.image().imageId().orElse(null));
-        out.put("logicalSize", a.image() == null ? 0 : a.image().logicalSize());
-        out.put("control", a.control());
-        out.put("target", a.target());
-        if (a.action().equals("reimage")) {
-          try {
-            out.put("files", org.clonecast.server.boot.NodeFiles.forNode(nodeFiles, a.hostname()));
-          } catch (java.io.IOException e) {
-            // The node would come up without files its admin meant it to have: fail it with the reason.
-            sessions.result(mac, a.session(), false, "per-node files: " + e.getMessage(), Optional.empty());
-            out.put("action", "fail");
-            out.put("reason", "per-node files: " + e.getMessage());
-          }
-        }
-        return Reply.json(out);
+        return Reply.json(sessionAssignment(mac, sessions.register(mac, req.disks())));
       }
       case "progress" -> {
-        String phase = Json.text(body, "phase").orElse("receiving");
-        if (!phase.equals("receiving") && !phase.equals("identity")) {
-          // A phase is progress; only a result ends a node (done or failed).
-          throw new BadRequestException("phase '" + phase + "': want receiving or identity");
-        }
-        sessions.progress(mac, number(body, "session"), phase, Json.number(body, "done").orElse(0L),
-            Json.number(body, "total").orElse(0L));
-        return Reply.json(Map.of("ok", true));
-      }
-      case "result" -> {
-        boolean ok = Json.bool(body, "ok").orElseThrow(() -> new BadRequestException("field 'ok' is required"));
-        sessions.result(mac, number(body, "session"), ok, Json.text(body, "detail").orElse(ok ? "re-imaged" : "failed"),
-            Json.text(body, "sshHostKey"));
-        return Reply.json(Map.of("ok", true));
+        Progress p = AgentJson.read(body, Progress.class);
+        sessions.progress(mac, p.session(), p.phase().id(), p.done(), p.total());
+        return Reply.json(Ack.OK);
       }
       default -> {
-        return Reply.error(HttpResponseStatus.NOT_FOUND, "no agent call " + r.path() + "; want register, progress or result");
+        Result res = AgentJson.read(body, Result.class);
+        sessions.result(mac, res.session(), res.ok(), res.detail(), res.sshHostKeyIfAny());
+        return Reply.json(Ack.OK);
       }
     }
   }
 
-  private static Map<String, Object> captureAssignment(CaptureManager.Assignment a) {
-    Map<String, Object> out = new LinkedHashMap<>();
-    out.put("action", a.action());
-    out.put("reason", a.reason().orElse(null));
-    out.put("capture", a.capture().id());
-    out.put("image", a.capture().image());
-    out.put("imageId", a.capture().imageId().toString());
-    out.put("disk", a.disk());
-    out.put("chunkSize", a.capture().chunkSize());
-    out.put("level", a.capture().level());
-    out.put("force", a.capture().force());
-    return out;
+  /** The wire form of what the session manager decided for a registering node. */
+  private Assignment sessionAssignment(MacAddress mac, SessionManager.Assignment a) {
+    switch (a.action()) {
+      case "reimage" -> {
+        java.util.Map<String, String> files;
+        try {
+          files = org.clonecast.server.boot.NodeFiles.forNode(nodeFiles, a.hostname());
+        } catch (java.io.IOException e) {
+          // The node would come up without files its admin meant it to have: fail it with the reason.
+          sessions.result(mac, a.session(), false, "per-node files: " + e.getMessage(), Optional.empty());
+          return new Assignment.Fail("per-node files: " + e.getMessage());
+        }
+        return new Assignment.Reimage(a.session(), a.image() == null ? null : a.image().imageId().orElse(null),
+            a.image() == null ? 0 : a.image().logicalSize(), a.control(), a.target(), a.hostname(), domain.orElse(null), files);
+      }
+      case "fail" -> {
+        return new Assignment.Fail(a.reason().orElse(null));
+      }
+      default -> {
+        return new Assignment.None(a.reason().orElse(null));
+      }
+    }
   }
 
-  private static long number(JsonNode body, String field) {
-    return Json.number(body, field).orElseThrow(() -> new BadRequestException("field '" + field + "' is required"));
+  private static Assignment captureAssignment(CaptureManager.Assignment a) {
+    if (!a.action().equals("capture")) {
+      return a.action().equals("fail") ? new Assignment.Fail(a.reason().orElse(null)) : new Assignment.None(a.reason().orElse(null));
+    }
+    return new Assignment.Capture(a.capture().id(), a.capture().image(), a.capture().imageId(), a.disk(), a.capture().chunkSize(),
+        a.capture().level(), a.capture().force());
   }
 
   /** ssh_known_hosts: "name,name.zone,ip key" per node whose agent reported a host key. */

@@ -28,7 +28,9 @@ public record ByteRange(long first, long last) {
 
   /**
    * Reads {@code header} for a resource of {@code size} bytes. Multiple ranges are answered with
-   * the whole body, which RFC 9110 allows and every boot loader accepts.
+   * the whole body, which RFC 9110 allows and every boot loader accepts. Never throws: a header it
+   * cannot read is answered with the whole body, and a {@link Part} always lies inside the file
+   * (ByteRangePropertyTest).
    */
   public static Parsed parse(Optional<String> header, long size) {
     if (header.isEmpty()) {

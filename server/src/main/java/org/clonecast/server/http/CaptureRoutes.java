@@ -5,10 +5,16 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.net.InetSocketAddress;
 import java.util.HexFormat;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.common.api.Ack;
+import org.clonecast.common.api.AgentJson;
+import org.clonecast.common.api.CaptureBegin;
+import org.clonecast.common.api.CaptureFailure;
+import org.clonecast.common.api.CaptureFinished;
+import org.clonecast.common.api.CaptureHeld;
+import org.clonecast.common.api.CaptureProgress;
+import org.clonecast.common.api.ChunkStored;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.wire.MacAddress;
@@ -85,7 +91,7 @@ public final class CaptureRoutes {
       CaptureManager.ChunkUpload up = new CaptureManager.ChunkUpload((int) index, kind(r), sha(r),
           hex(r, USED_BLOCKS), r.body());
       boolean duplicate = captures.chunk(id, mac, from, up);
-      return Reply.json(Map.of("stored", true, "duplicate", duplicate));
+      return Reply.json(new ChunkStored(true, duplicate));
     }
     if (!r.method().equals(HttpMethod.POST)) {
       return ImageRoutes.notAllowed(r);
@@ -94,32 +100,28 @@ public final class CaptureRoutes {
       MacAddress mac = queryMac(r);
       auth.require(mac, r);
       Manifest done = captures.finish(id, mac, from, r.body());
-      Map<String, Object> out = new LinkedHashMap<>();
-      out.put("imageId", done.imageId().toString());
-      out.put("logicalSize", done.logicalSize());
-      out.put("chunks", done.chunkCount());
-      out.put("storedBytes", done.storedBytes());
-      out.put("imageHash", done.imageHash().hex());
-      return Reply.json(out);
+      return Reply.json(new CaptureFinished(done.imageId().toString(), done.logicalSize(), done.chunkCount(), done.storedBytes(),
+          done.imageHash().hex()));
     }
-    JsonNode body = Json.object(r.body());
+    // The caller's MAC first, to check its secret before the body is taken as anything.
+    JsonNode body = AgentJson.tree(r.body());
     MacAddress mac = AgentRoutes.mac(body);
     auth.require(mac, r);
     switch (call) {
       case "begin" -> {
-        CaptureManager.Held h = captures.begin(id, mac, from, number(body, "logicalSize"), (int) number(body, "chunkSize"));
-        return Reply.json(Map.of("heldThrough", h.heldThrough(), "heldChunks", h.heldChunks(), "storedBytes", h.storedBytes()));
+        CaptureBegin b = AgentJson.read(body, CaptureBegin.class);
+        CaptureManager.Held h = captures.begin(id, mac, from, b.logicalSize(), b.chunkSize());
+        return Reply.json(new CaptureHeld(h.heldThrough(), h.heldChunks(), h.storedBytes()));
       }
       case "progress" -> {
-        captures.progress(id, mac, from, number(body, "done"), number(body, "total"));
-        return Reply.json(Map.of("ok", true));
+        CaptureProgress p = AgentJson.read(body, CaptureProgress.class);
+        captures.progress(id, mac, from, p.done(), p.total());
+        return Reply.json(Ack.OK);
       }
       default -> {
-        if (Json.bool(body, "ok").orElse(false)) {
-          throw new BadRequestException("a capture succeeds by its finish call; result only reports a failure");
-        }
-        captures.failed(id, mac, from, Json.text(body, "detail").orElse("the agent failed"));
-        return Reply.json(Map.of("ok", true));
+        CaptureFailure f = AgentJson.read(body, CaptureFailure.class);
+        captures.failed(id, mac, from, f.detail());
+        return Reply.json(Ack.OK);
       }
     }
   }
@@ -153,9 +155,5 @@ public final class CaptureRoutes {
       throw new BadRequestException("header " + header + " must be an even number of hex digits (at most 4096)");
     }
     return HexFormat.of().parseHex(v);
-  }
-
-  private static long number(JsonNode body, String field) {
-    return Json.number(body, field).orElseThrow(() -> new BadRequestException("field '" + field + "' is required"));
   }
 }

@@ -1,5 +1,6 @@
 package org.clonecast.server.session;
 
+import org.clonecast.common.api.Disk;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -49,9 +50,6 @@ public final class SessionManager implements AutoCloseable {
   /** What an agent is told to do when it registers. */
   public record Assignment(String action, Optional<String> reason, long session, String hostname, Image image,
       String control, int port, String target) {}
-
-  /** What an agent reports about itself. */
-  public record Disk(String path, long size, boolean removable, String model, String serial) {}
 
   private final SessionStore store;
   private final NodeStore nodes;

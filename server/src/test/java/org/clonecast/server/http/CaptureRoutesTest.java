@@ -142,7 +142,7 @@ class CaptureRoutesTest {
     assertEquals(202, r.statusCode(), r.body());
     assertEquals(BootAction.CAPTURE, nodes.find(MAC).orElseThrow().action());
     CaptureManager.Assignment a = captures.assignment(MAC, FROM,
-        List.of(new SessionManager.Disk(disk.toString(), Files.size(disk), false, "", ""))).orElseThrow();
+        List.of(new org.clonecast.common.api.Disk(disk.toString(), Files.size(disk), false, "", ""))).orElseThrow();
     assertEquals("capture", a.action());
     assertEquals(disk.toString(), a.disk());
     return a.capture().id();
@@ -237,7 +237,7 @@ class CaptureRoutesTest {
     assertTrue(outOfOrder.body().contains("\"duplicate\" : true"), outOfOrder.body());
     assertEquals("capturing", images.find("golden").orElseThrow().state());
     // The node registers again from elsewhere: its old address is not heard any more.
-    captures.assignment(MAC, "127.0.0.3", List.of(new SessionManager.Disk(disk.toString(), Files.size(disk), false, "", "")));
+    captures.assignment(MAC, "127.0.0.3", List.of(new org.clonecast.common.api.Disk(disk.toString(), Files.size(disk), false, "", "")));
     HttpResponse<String> elsewhere = put(id, 2);
     assertEquals(400, elsewhere.statusCode(), elsewhere.body());
     assertTrue(elsewhere.body().contains("did not register from 127.0.0.1"), elsewhere.body());

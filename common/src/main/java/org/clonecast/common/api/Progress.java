@@ -1,0 +1,43 @@
+package org.clonecast.common.api;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/**
+ * {@code POST /agent/v1/progress}: how far a node's re-imaging is. Progress never ends a node;
+ * only a {@link Result} does.
+ *
+ * @param mac the node
+ * @param session its session
+ * @param phase what it is doing
+ * @param done bytes written
+ * @param total bytes to write
+ */
+public record Progress(
+    @JsonProperty(required = true) String mac,
+    @JsonProperty(required = true) long session,
+    @JsonProperty(required = true) Phase phase,
+    long done,
+    long total) {
+  public Progress {
+    Fields.required(mac, "mac");
+    Fields.id(session, "session");
+    Fields.required(phase, "phase");
+    Fields.notNegative(done, "done");
+    Fields.notNegative(total, "total");
+  }
+
+  /** What a node is doing. */
+  public enum Phase {
+    /** Receiving and writing the image. */
+    @JsonProperty("receiving")
+    RECEIVING,
+    /** Written and verified; setting its identity. */
+    @JsonProperty("identity")
+    IDENTITY;
+
+    /** The wire name. */
+    public String id() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+}
