@@ -101,7 +101,8 @@ class HostileBodiesTest {
     ImageStore images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker);
     images.recover();
     SessionStore sessionStore = new SessionStore(db, Clock.systemUTC());
-    sessions = new SessionManager(sessionStore, nodes, images, events, NetInterface.byName("lo"), 9000, Duration.ofSeconds(30));
+    sessions = new SessionManager(sessionStore, nodes, images, events, NetInterface.byName("lo"), 9000, Duration.ofSeconds(30),
+        Optional.empty());
     captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, sessionStore, events, 1);
     NodeSecrets secrets = new NodeSecrets(db, Clock.systemUTC());
     NodeAuth auth = new NodeAuth(secrets);
