@@ -198,7 +198,7 @@ class ReimageQemuIT {
     Path config = lab.dir().resolve("clonecast.conf");
     // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
     Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
-    LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(repo.resolve("clonecast").toString(), "serve",
+    LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(SessionLab.repo().resolve("clonecast").toString(), "serve",
         "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080",
         "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());
     Awaitility.await("clonecast serve answering HTTP").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
@@ -227,7 +227,7 @@ class ReimageQemuIT {
 
   /** Runs the CLI against the daemon from the server's namespace; fails unless it exits 0. */
   static String cli(Lab lab, Path state, String... args) {
-    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
+    List<String> cmd = new ArrayList<>(List.of(SessionLab.repo().resolve("clonecast").toString()));
     cmd.addAll(List.of(args));
     cmd.addAll(List.of("--server", "http://127.0.0.1:8080", "--token-file", state.resolve("api-token").toString()));
     Result r = inLab(lab, "cli-" + args[0] + "-" + args[1], CLI, cmd.toArray(String[]::new));
