@@ -2,6 +2,10 @@ package org.clonecast.it.lab;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -14,6 +18,8 @@ import java.util.Optional;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionTimeoutException;
 import org.clonecast.protocol.wire.MacAddress;
@@ -80,16 +86,21 @@ public final class QemuVm implements AutoCloseable {
   private final MacAddress mac;
   private final String tap;
   private final Path serialLog;
+  private final Path consoleSocket;
   private final LabProcess process;
+  private SocketChannel consoleChannel;
+  private int commands;
   private final long startNanos;
   private final AtomicBoolean slotHeld = new AtomicBoolean(true);
 
-  private QemuVm(String name, Firmware firmware, MacAddress mac, String tap, Path serialLog, LabProcess process) {
+  private QemuVm(String name, Firmware firmware, MacAddress mac, String tap, Path serialLog, Path consoleSocket,
+      LabProcess process) {
     this.name = name;
     this.firmware = firmware;
     this.mac = mac;
     this.tap = tap;
     this.serialLog = serialLog;
+    this.consoleSocket = consoleSocket;
     this.process = process;
     this.startNanos = System.nanoTime();
   }
@@ -107,6 +118,7 @@ public final class QemuVm implements AutoCloseable {
     private MacAddress mac = MacAddress.parse("52:54:00:88:00:10");
     private Path disk;
     private int memoryMib = 256;
+    private boolean console;
 
     private Builder(Lab lab, String name) {
       this.lab = Objects.requireNonNull(lab);
@@ -145,6 +157,16 @@ public final class QemuVm implements AutoCloseable {
     }
 
     /**
+     * The serial port also takes input: QEMU serves it on a unix socket ({@code <name>-console.sock}
+     * in the lab's directory) while still logging it to the serial log, so {@link #shell} can type
+     * commands into a guest's serial console (a login shell there, e.g. an autologin getty).
+     */
+    public Builder console() {
+      this.console = true;
+      return this;
+    }
+
+    /**
      * Creates the tap, waits (at most {@link #SLOT_WAIT}) for one of the {@link #MAX_RUNNING} slots,
      * and starts QEMU. Checks the tools and firmware files first ({@link Prereqs}: fails in CI, skips
      * elsewhere).
@@ -176,7 +198,7 @@ public final class QemuVm implements AutoCloseable {
       try {
         Path serial = lab.dir().resolve(name + "-serial.log");
         LabProcess p = lab.spawnInSwitch("qemu-" + name, command(tapName, serial), Map.of());
-        QemuVm vm = new QemuVm(name, firmware, mac, tapName, serial, p);
+        QemuVm vm = new QemuVm(name, firmware, mac, tapName, serial, console ? consoleSocket() : null, p);
         // However QEMU ends (poweroff, close(), the lab's cleanup), its slot frees.
         p.onExit().thenRun(vm::releaseSlot);
         return vm;
@@ -190,8 +212,16 @@ public final class QemuVm implements AutoCloseable {
       String macText = mac.toString();
       List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64", "-name", name,
           "-accel", "tcg", "-m", Integer.toString(memoryMib), "-smp", "1",
-          "-nographic", "-monitor", "none", "-serial", "file:" + serial, "-no-reboot",
+          "-nographic", "-monitor", "none", "-no-reboot",
           "-netdev", "tap,id=n0,ifname=" + tapName + ",script=no,downscript=no"));
+      if (console) {
+        // A listening socket that does not wait for a client; logfile= records the guest's output
+        // whether or not a client is connected.
+        cmd.addAll(List.of("-chardev", "socket,id=con0,path=" + consoleSocket() + ",server=on,wait=off,logfile=" + serial,
+            "-serial", "chardev:con0"));
+      } else {
+        cmd.addAll(List.of("-serial", "file:" + serial));
+      }
       if (firmware.uefi()) {
         Path vars = lab.dir().resolve(name + "-OVMF_VARS.fd");
         try {
@@ -216,6 +246,10 @@ public final class QemuVm implements AutoCloseable {
             "-device", "virtio-blk-pci,drive=d0,bootindex=2"));
       }
       return cmd;
+    }
+
+    private Path consoleSocket() {
+      return lab.dir().resolve(name + "-console.sock");
     }
   }
 
@@ -281,6 +315,54 @@ public final class QemuVm implements AutoCloseable {
         "QEMU (" + name + ") exited with " + process.waitFor(Duration.ofSeconds(5)) + " before '" + marker + "'" + describe()));
   }
 
+  /**
+   * Types {@code command} into the guest's serial console (a shell must be there; the VM was built
+   * with {@link Builder#console()}), followed by an echo of a unique marker and the command's exit
+   * status, and waits at most {@code timeout} for the marker. Returns what the command printed (the
+   * lines between the echoed command line and the marker, carriage returns removed) and its status.
+   */
+  public synchronized Shell shell(String command, Duration timeout) throws IOException {
+    if (consoleSocket == null) {
+      throw new IllegalStateException(name + " has no console socket; build it with console()");
+    }
+    if (command.contains("\n")) {
+      throw new IllegalArgumentException("one line only: " + command);
+    }
+    if (consoleChannel == null) {
+      consoleChannel = SocketChannel.open(UnixDomainSocketAddress.of(consoleSocket));
+    }
+    String tag = "@@" + name + "#" + (++commands);
+    // The echoed command line shows the marker as "@@name#n"":", the output as "@@name#n:": only the output matches.
+    String line = command + "; echo \"" + tag + "\"\":$?\"\r";
+    int from = serialLog().length();
+    ByteBuffer out = ByteBuffer.wrap(line.getBytes(StandardCharsets.UTF_8));
+    while (out.hasRemaining()) {
+      consoleChannel.write(out);
+    }
+    String done = tag + ":";
+    try {
+      Awaitility.await("'" + command + "' on " + name + "'s console").atMost(timeout).pollInterval(POLL).pollInSameThread()
+          .until(() -> tail(from).contains(done) || !process.isAlive());
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError("'" + command + "' did not finish on " + name + "'s console in " + timeout.toSeconds() + " s"
+          + describe(), e);
+    }
+    String text = tail(from).replace("\r", "");
+    int end = text.indexOf(done);
+    if (end < 0) {
+      throw new AssertionError("QEMU (" + name + ") exited during '" + command + "'" + describe());
+    }
+    Matcher status = Pattern.compile(Pattern.quote(done) + "(\\d+)").matcher(text);
+    int rc = status.find() ? Integer.parseInt(status.group(1)) : -1;
+    String before = text.substring(0, end);
+    int echoed = before.indexOf(tag + "\"");
+    int start = echoed < 0 ? 0 : before.indexOf('\n', echoed) + 1;
+    return new Shell(rc, start <= 0 ? before : before.substring(start));
+  }
+
+  /** What a {@link #shell} command printed and its exit status. */
+  public record Shell(int rc, String out) {}
+
   /** Seconds since this VM's QEMU started. */
   public double elapsedSeconds() {
     return (System.nanoTime() - startNanos) / 1e9;
@@ -293,7 +375,15 @@ public final class QemuVm implements AutoCloseable {
 
   /** Stops QEMU (TERM, then KILL) if it still runs, which frees its slot. Idempotent. */
   @Override
-  public void close() {
+  public synchronized void close() {
+    if (consoleChannel != null) {
+      try {
+        consoleChannel.close();
+      } catch (IOException e) {
+        // QEMU is stopped next either way.
+      }
+      consoleChannel = null;
+    }
     if (process.isAlive()) {
       process.kill(Signal.TERM);
       if (!waitGone(Lab.TERM_GRACE)) {
@@ -306,6 +396,11 @@ public final class QemuVm implements AutoCloseable {
   @Override
   public String toString() {
     return "QemuVm[" + name + ", " + firmware + ", " + mac + ", tap " + tap + "]";
+  }
+
+  private String tail(int from) {
+    String log = serialLog();
+    return log.length() > from ? log.substring(from) : "";
   }
 
   private Optional<String> findLine(String marker) {

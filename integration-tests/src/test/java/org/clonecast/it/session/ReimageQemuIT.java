@@ -194,11 +194,11 @@ class ReimageQemuIT {
   }
 
   /** Starts {@code clonecast serve} (full DHCP) in the lab's server namespace and waits until it answers HTTP. */
-  private static void serve(Lab lab, Path state) throws IOException {
+  static void serve(Lab lab, Path state) throws IOException {
     Path config = lab.dir().resolve("clonecast.conf");
     // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
     Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
-    LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(repo.resolve("clonecast").toString(), "serve",
+    LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(SessionLab.repo().resolve("clonecast").toString(), "serve",
         "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080",
         "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());
     Awaitility.await("clonecast serve answering HTTP").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
@@ -223,11 +223,11 @@ class ReimageQemuIT {
     return disks;
   }
 
-  private record Result(int rc, String out) {}
+  record Result(int rc, String out) {}
 
   /** Runs the CLI against the daemon from the server's namespace; fails unless it exits 0. */
-  private static String cli(Lab lab, Path state, String... args) {
-    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
+  static String cli(Lab lab, Path state, String... args) {
+    List<String> cmd = new ArrayList<>(List.of(SessionLab.repo().resolve("clonecast").toString()));
     cmd.addAll(List.of(args));
     cmd.addAll(List.of("--server", "http://127.0.0.1:8080", "--token-file", state.resolve("api-token").toString()));
     Result r = inLab(lab, "cli-" + args[0] + "-" + args[1], CLI, cmd.toArray(String[]::new));
@@ -235,7 +235,7 @@ class ReimageQemuIT {
     return r.out();
   }
 
-  private static Result inLab(Lab lab, String name, Duration bound, String... cmd) {
+  static Result inLab(Lab lab, String name, Duration bound, String... cmd) {
     LabProcess p = lab.spawn(lab.server(), name, List.of(cmd), Map.of());
     int rc = p.waitFor(bound);
     return new Result(rc, p.log());
@@ -254,7 +254,7 @@ class ReimageQemuIT {
   }
 
   /** Runs a command in the host namespace (the bootenv build fetches the kernel package there); fails unless it exits 0. */
-  private static String run(Duration bound, String... cmd) throws IOException, InterruptedException {
+  static String run(Duration bound, String... cmd) throws IOException, InterruptedException {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     byte[] out = p.getInputStream().readAllBytes();
     assertTrue(p.waitFor(bound.toSeconds(), TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
