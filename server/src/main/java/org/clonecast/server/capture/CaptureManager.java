@@ -293,15 +293,9 @@ public final class CaptureManager implements AutoCloseable {
    */
   public boolean chunk(long id, MacAddress mac, String from, ChunkUpload up) throws IOException {
     Capture c = checked(id, mac, from, false);
-    Live l = live.get(id);
-    if (l == null) {
-      throw new ConflictException("capture " + id + " has not begun; call begin first");
-    }
+    Live l = begun(id);
     synchronized (l) {
-      CaptureUpload u = l.upload;
-      if (u == null) {
-        throw new ConflictException("capture " + id + " has not begun; call begin first");
-      }
+      CaptureUpload u = uploadOf(l, id);
       int count = u.header().chunkCount();
       if (up.index() < 0 || up.index() >= count) {
         throw new BadRequestException("chunk index " + up.index() + " is outside the image's " + count + " chunks");
@@ -353,6 +347,23 @@ public final class CaptureManager implements AutoCloseable {
     }
   }
 
+  /** The live state of capture {@code id}, which must have begun. */
+  private Live begun(long id) {
+    Live l = live.get(id);
+    if (l == null) {
+      throw new ConflictException("capture " + id + " has not begun; call begin first");
+    }
+    return l;
+  }
+
+  /** The open upload of {@code l}; the caller holds {@code l}'s lock. */
+  private static CaptureUpload uploadOf(Live l, long id) {
+    if (l.upload == null) {
+      throw new ConflictException("capture " + id + " has not begun; call begin first");
+    }
+    return l.upload;
+  }
+
   /** The agent's progress: logical bytes read and handled of the disk's total. Kept in memory only. */
   public void progress(long id, MacAddress mac, String from, long done, long total) {
     Capture c = checked(id, mac, from, false);
@@ -392,15 +403,9 @@ public final class CaptureManager implements AutoCloseable {
       }
       throw new ConflictException("capture " + id + " is done with another manifest");
     }
-    Live l = live.get(id);
-    if (l == null) {
-      throw new ConflictException("capture " + id + " has not begun; call begin first");
-    }
+    Live l = begun(id);
     synchronized (l) {
-      CaptureUpload u = l.upload;
-      if (u == null) {
-        throw new ConflictException("capture " + id + " has not begun; call begin first");
-      }
+      CaptureUpload u = uploadOf(l, id);
       if (!m.imageId().equals(c.imageId()) || m.logicalSize() != u.header().logicalSize() || m.chunkSize() != c.chunkSize()) {
         throw new BadRequestException("manifest of image " + m.imageId() + ", " + m.logicalSize() + " bytes in chunks of "
             + m.chunkSize() + "; this capture is image " + c.imageId() + ", " + u.header().logicalSize() + " bytes in chunks of "
