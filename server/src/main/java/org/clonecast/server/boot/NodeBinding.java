@@ -57,9 +57,16 @@ public final class NodeBinding {
     };
   }
 
-  /** Whether a request from {@code from} comes from {@code mac}'s bound address. */
+  /**
+   * Whether a request from {@code from} comes from {@code mac}'s bound address. In proxy mode a
+   * node that never sent us a port 4011 request has no bound address: iPXE takes its script's URL
+   * from our proxy offer and asks for it at once (seen with the BIOS iPXE ROM beside dnsmasq), so
+   * the script goes to whoever asks, and its per-boot secret revokes the one before. That is the
+   * weakest case of proxy mode; docs/security.md says so.
+   */
   public boolean holds(MacAddress mac, String from) {
-    return address(mac).map(from::equals).orElse(false);
+    Optional<String> bound = address(mac);
+    return bound.isPresent() ? bound.get().equals(from) : mode == DhcpConfig.Mode.PROXY;
   }
 
   /** What the bound address is, for messages: "its DHCP lease", ... */
