@@ -21,10 +21,7 @@ PACKAGES=(
   e2fsprogs               # the demo's golden disk: mkfs.ext4 -d builds a filesystem from a folder
   fdisk                   # the demo's golden disk: sfdisk writes its partition table
   grub-efi-amd64-bin      # the daemon's EFI local-boot loader (grub-mkimage, LocalBootLoaderTest); golden-debian.sh's GRUB
-  mmdebstrap              # scripts/golden-debian.sh: the real Debian 12 golden system for the demo and the boot tests
-  dosfstools              # scripts/golden-debian.sh: mkfs.vfat for the golden's ESP
-  mtools                  # scripts/golden-debian.sh: mmd, mcopy into the ESP without mounting
-  gdisk                   # GptBackupTest, IdentityIT: sgdisk -v checks the backup GPT the agent moves to a larger disk's end
+  mmdebstrap              # scripts/golden-debian.sh: a real Debian 12 golden system (with dosfstools, mtools and gdisk below)
   qemu-system-x86         # PXE boot tests and bench/pxe.sh: VMs under TCG (QemuVm)
   ipxe-qemu               # QEMU's iPXE NIC ROMs (BIOS e1000, EFI virtio)
   ovmf                    # UEFI firmware for the VMs (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd)
@@ -56,9 +53,9 @@ PACKAGES=(
   partclone               # capture: used-block maps of ext2/3/4, xfs, FAT, btrfs (partclone.<fs> -D); copied into the netboot environment
   xfsprogs                # capture: xfs_logprint -t tells a dirty xfs log; tests and golden disks: mkfs.xfs, xfs_repair, xfs_io
   btrfs-progs             # capture tests: mkfs.btrfs, btrfs check
-  dosfstools              # capture tests: mkfs.vfat, fsck.fat (the ESP)
-  mtools                  # capture tests: files onto a FAT partition without mounting it (mcopy, mdel)
-  gdisk                   # capture tests and bench/lib/golden-fs.sh: sgdisk partitions the golden disks
+  dosfstools              # capture tests and golden-debian.sh: mkfs.vfat, fsck.fat (the ESP)
+  mtools                  # capture tests and golden-debian.sh: files onto a FAT partition without mounting it (mcopy, mmd)
+  gdisk                   # capture tests, golden-fs.sh, GptBackupTest and IdentityIT: sgdisk partitions and checks GPT disks
   lvm2                    # capture tests: pvcreate makes an LVM physical volume to recognise
   openssl                 # golden-fs.sh: seeded incompressible data (AES-CTR), the same in every run
 )
