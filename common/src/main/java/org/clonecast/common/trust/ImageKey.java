@@ -63,6 +63,21 @@ public final class ImageKey {
     return load(stateDir, PRIVATE_FILE, PUBLIC_FILE);
   }
 
+  /**
+   * A key given on a command line ({@code clonecast send --sign-key}): a state directory holding
+   * {@value #PRIVATE_FILE}, or a private key file with its public half in {@code FILE.pub} beside it.
+   */
+  public static ImageKey loadFrom(Path dirOrFile) throws IOException {
+    if (Files.isDirectory(dirOrFile)) return load(dirOrFile);
+    if (!Files.isRegularFile(dirOrFile)) throw new IOException("no such file or directory");
+    Path dir = dirOrFile.toAbsolutePath().getParent();
+    String name = dirOrFile.getFileName().toString();
+    if (!Files.isRegularFile(dir.resolve(name + ".pub"))) {
+      throw new IOException("its public half " + dir.resolve(name + ".pub") + " is missing (a key pair is two files: KEY and KEY.pub)");
+    }
+    return load(dir, name, name + ".pub");
+  }
+
   /** The previous key (kept by {@link #rotate}), if there is one. */
   public static Optional<ImageKey> loadPrevious(Path stateDir) throws IOException {
     if (!Files.exists(stateDir.resolve(PREVIOUS_FILE))) return Optional.empty();
