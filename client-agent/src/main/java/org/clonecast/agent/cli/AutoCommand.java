@@ -114,7 +114,6 @@ public final class AutoCommand implements Callable<Integer> {
     NetInterface nif = interfaceFor(kernel);
     String myMac = mac != null ? mac : kernel.getOrDefault("clonecast.mac", macOf(nif));
     myMac = MacAddress.parse(myMac.replace('-', ':')).toString();
-    ImageTrust imageTrust = trust.resolve();
     String nodeSecret = secretFor(url, myMac, kernel);
     ServerClient api = new ServerClient(URI.create(url), nodeSecret);
     System.err.println("clonecast-agent: " + myMac + " on " + nif.name() + " (" + nif.address().getHostAddress() + "), server " + url);
@@ -122,6 +121,12 @@ public final class AutoCommand implements Callable<Integer> {
     Assignment assigned = api.register(myMac, DiskInventory.list(sysBlock), Runtime.getRuntime().availableProcessors(),
         memoryBytes());
     if (assigned instanceof Assignment.Reimage a) {
+      ImageTrust imageTrust;
+      try {
+        imageTrust = trust.resolve(); // only a re-image needs it: a capture writes nothing here
+      } catch (CliException e) {
+        return fail(api, myMac, a, e.getMessage());
+      }
       return reimage(api, URI.create(url), myMac, nif, a, imageTrust, nodeSecret);
     }
     if (assigned instanceof Assignment.Capture c) {

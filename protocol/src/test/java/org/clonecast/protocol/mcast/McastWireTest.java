@@ -416,4 +416,17 @@ class McastWireTest {
       assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(cut), "HELLO cut at " + l);
     }
   }
+
+  @Property(tries = 2000)
+  void corruptedHellosDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 60) int pos, @ForAll byte value) {
+    ControlMessage.Hello h = new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF, "node01",
+        java.util.Optional.of(new byte[32]));
+    byte[] b = bytes(h);
+    if (pos < b.length) b[pos] = value;
+    try {
+      ControlMessage.decode(Unpooled.wrappedBuffer(b));
+    } catch (MalformedPacketException expected) {
+      // the only exception a decoder may throw
+    }
+  }
 }

@@ -96,12 +96,14 @@ public final class BootenvInstaller {
   /**
    * Whether the environment in {@code dir} trusts the daemon's current image key (its manifest
    * lists the key's fingerprint as {@code trusted_key=}): after {@code clonecast key rotate} one that
-   * does not would refuse every image the daemon now signs.
+   * does not would refuse every image the daemon now signs. One installed by hand (no manifest) is
+   * taken as it is: what it trusts is its installer's business.
    */
   public static boolean trustsCurrentKey(Path dir, Path stateDir) {
     try {
       Path pub = stateDir.resolve(ImageKey.PUBLIC_FILE);
       if (!Files.isRegularFile(pub)) return true; // no key yet: the daemon's first start makes it, and a build then
+      if (!Files.exists(dir.resolve("manifest"))) return true;
       String want = "trusted_key=" + ImageTrust.fingerprint(TrustedKey.parse(Files.readString(pub, StandardCharsets.US_ASCII).trim()));
       return Files.readAllLines(dir.resolve("manifest"), StandardCharsets.UTF_8).stream().anyMatch(l -> l.strip().equals(want));
     } catch (IOException | IllegalArgumentException e) {
