@@ -96,8 +96,8 @@ public final class BootenvInstaller {
   /**
    * Whether the environment in {@code dir} trusts the daemon's current image key (its manifest
    * lists the key's fingerprint as {@code trusted_key=}): after {@code clonecast key rotate} one that
-   * does not would refuse every image the daemon now signs. One installed by hand (no manifest) is
-   * taken as it is: what it trusts is its installer's business.
+   * does not would refuse every image the daemon now signs. One installed by hand (no manifest) or
+   * by a script that lists no keys is taken as it is: what it trusts is its installer's business.
    */
   public static boolean trustsCurrentKey(Path dir, Path stateDir) {
     try {
@@ -105,7 +105,9 @@ public final class BootenvInstaller {
       if (!Files.isRegularFile(pub)) return true; // no key yet: the daemon's first start makes it, and a build then
       if (!Files.exists(dir.resolve("manifest"))) return true;
       String want = "trusted_key=" + ImageTrust.fingerprint(TrustedKey.parse(Files.readString(pub, StandardCharsets.US_ASCII).trim()));
-      return Files.readAllLines(dir.resolve("manifest"), StandardCharsets.UTF_8).stream().anyMatch(l -> l.strip().equals(want));
+      List<String> listed = Files.readAllLines(dir.resolve("manifest"), StandardCharsets.UTF_8).stream().map(String::strip)
+          .filter(l -> l.startsWith("trusted_key=")).toList();
+      return listed.isEmpty() || listed.contains(want);
     } catch (IOException | IllegalArgumentException e) {
       return false;
     }
@@ -137,8 +139,17 @@ public final class BootenvInstaller {
     // The agent trusts the daemon's image keys (the daemon makes its key at first start; a build
     // before that makes it here, and the daemon then finds it).
     ImageKey.loadOrCreate(stateDir);
-    Path keys = bootenv.resolve("trusted-keys");
+    Path keys = Files.createTempFile(bootenv, ".trusted-keys-", "");
     Files.writeString(keys, ImageKey.trustedKeysFile(stateDir));
+    try {
+      return build(stateDir, bootenv, cacheDir, keys, progress);
+    } finally {
+      Files.deleteIfExists(keys);
+    }
+  }
+
+  private Path build(Path stateDir, Path bootenv, Path cacheDir, Path keys, Consumer<String> progress) throws IOException,
+      InterruptedException {
     List<String> cmd = new ArrayList<>(List.of("bash", script.toString(), "--agent-jar", agentJar.toString(),
         "--cache", cacheDir.toString(), "--trusted-keys", keys.toString()));
     jdk.ifPresent(j -> cmd.addAll(List.of("--jdk", j.toString())));

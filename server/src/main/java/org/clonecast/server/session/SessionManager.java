@@ -265,6 +265,30 @@ public final class SessionManager implements AutoCloseable {
     }
   }
 
+  /**
+   * Why {@code hello}, from {@code from}, may not join session {@code session}'s multicast; empty:
+   * it may. With {@link #joinProofs} set, only a node of the session under its own name with a proof
+   * made with its current per-boot secret; without, anyone (CLI-like sessions in tests).
+   */
+  Optional<String> joinRefusal(long session, ControlMessage.Hello hello, InetAddress from) {
+    if (secrets.isEmpty()) return Optional.empty();
+    Optional<Member> member = store.members(session).stream().filter(m -> m.name().equals(hello.name())).findFirst();
+    if (member.isEmpty()) {
+      return Optional.of("no node of session " + session + " is named " + hello.name());
+    }
+    if (hello.proof().isEmpty()) {
+      return Optional.of(hello.name() + " sent no node proof (an agent of a daemon session proves its node with its per-boot secret)");
+    }
+    MacAddress mac = MacAddress.parse(member.get().mac());
+    Optional<byte[]> hash = secrets.get().hash(mac);
+    if (hash.isEmpty() || !McastAuth.verifyJoin(hash.get(), session, hello.name(), hello.proof().get())) {
+      events.record("session", Optional.of(mac.toString()), Optional.of(Long.toString(session)), "multicast join as "
+          + hello.name() + " from " + from.getHostAddress() + " refused: its node proof does not verify");
+      return Optional.of("the node proof for " + hello.name() + " does not verify (not the node's current secret)");
+    }
+    return Optional.empty();
+  }
+
   private final class Listener implements McastSender.SessionListener {
     private final long session;
 
@@ -281,22 +305,7 @@ public final class SessionManager implements AutoCloseable {
 
     @Override
     public Optional<String> refuseJoin(ControlMessage.Hello hello, InetAddress from) {
-      if (secrets.isEmpty()) return Optional.empty();
-      Optional<Member> member = store.members(session).stream().filter(m -> m.name().equals(hello.name())).findFirst();
-      if (member.isEmpty()) {
-        return Optional.of("no node of session " + session + " is named " + hello.name());
-      }
-      if (hello.proof().isEmpty()) {
-        return Optional.of(hello.name() + " sent no node proof (an agent of a daemon session proves its node with its per-boot secret)");
-      }
-      MacAddress mac = MacAddress.parse(member.get().mac());
-      Optional<byte[]> hash = secrets.get().hash(mac);
-      if (hash.isEmpty() || !McastAuth.verifyJoin(hash.get(), session, hello.name(), hello.proof().get())) {
-        events.record("session", Optional.of(mac.toString()), Optional.of(Long.toString(session)), "multicast join as "
-            + hello.name() + " from " + from.getHostAddress() + " refused: its node proof does not verify");
-        return Optional.of("the node proof for " + hello.name() + " does not verify (not the node's current secret)");
-      }
-      return Optional.empty();
+      return joinRefusal(session, hello, from);
     }
 
     @Override
