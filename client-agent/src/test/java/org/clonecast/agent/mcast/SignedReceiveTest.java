@@ -6,10 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -56,7 +54,7 @@ class SignedReceiveTest {
   /** Sends {@code cci} with {@code signatures} to one receiver with {@code trust} (a refused session ends 3 s after the join). */
   private ReceiveResult receive(Path out, ImageTrust trust, java.util.function.Function<Manifest, List<ManifestSignature>> signatures)
       throws Exception {
-    int port = freePort();
+    int port = UsedBlocksReceiveTest.freePort();
     NetInterface lo = NetInterface.byName("lo");
     SendSettings ss = new SendSettings("lo", null, port, 400_000_000L, 1, Duration.ofSeconds(3), Duration.ofSeconds(10), 1400, 1, false);
     try (ImageReader source = ImageReader.open(cci)) {
@@ -125,19 +123,5 @@ class SignedReceiveTest {
     ReceiveResult r = receive(out, new ImageTrust.InsecureUnsigned(), m -> List.of());
     assertTrue(r.ok(), r.reason());
     assertArrayEquals(disk, Files.readAllBytes(out));
-  }
-
-  private static int freePort() throws IOException {
-    for (int i = 0; i < 50; i++) {
-      try (ServerSocket t = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-        int p = t.getLocalPort();
-        try (DatagramSocket u = new DatagramSocket(p)) {
-          return p;
-        } catch (IOException taken) {
-          // that UDP port is in use: try another
-        }
-      }
-    }
-    throw new IOException("no port free for both TCP and UDP");
   }
 }

@@ -157,7 +157,7 @@ class UsedBlocksReceiveTest {
     assertTrue(unusedChecked > 0);
   }
 
-  private static int freePort() throws IOException {
+  static int freePort() throws IOException {
     for (int i = 0; i < 50; i++) {
       try (ServerSocket t = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
         int p = t.getLocalPort();
