@@ -199,6 +199,8 @@ class McastAbuseIT {
       // Signed with the rogue's own key.
       LabProcess rogueSend = lab.spawn(rogueHost, "rogue-send-signed", List.of(repo.resolve("clonecast").toString(), "send",
           evil.toString(), "--interface", Lab.IFACE, "--max-wait", "30", "--sign-key", rogueKey.toString()), Map.of());
+      LabProcess signedSend = rogueSend;
+      await().atMost(Duration.ofSeconds(60)).until(() -> signedSend.log().contains("waiting for 1 receiver(s)") || !signedSend.isAlive());
       Host a = lab.agent(1);
       LabProcess foreignRecv = lab.spawn(a, "recv-foreign", agent(out(lab, a), "--server", atRogue), Map.of());
       assertEquals(1, foreignRecv.waitFor(Duration.ofSeconds(90)), foreignRecv.tail(10));
@@ -210,6 +212,8 @@ class McastAbuseIT {
       // Unsigned.
       rogueSend = lab.spawn(rogueHost, "rogue-send-unsigned", List.of(repo.resolve("clonecast").toString(), "send",
           evil.toString(), "--interface", Lab.IFACE, "--max-wait", "60"), Map.of());
+      LabProcess unsignedSend = rogueSend;
+      await().atMost(Duration.ofSeconds(60)).until(() -> unsignedSend.log().contains("waiting for 1 receiver(s)") || !unsignedSend.isAlive());
       LabProcess unsignedRecv = lab.spawn(a, "recv-unsigned", agent(out(lab, a), "--server", atRogue), Map.of());
       assertEquals(1, unsignedRecv.waitFor(Duration.ofSeconds(90)), unsignedRecv.tail(10));
       assertTrue(unsignedRecv.log().contains("the image is not signed"), unsignedRecv.tail(10));
