@@ -21,8 +21,10 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -113,8 +115,8 @@ public final class McastReceiver {
   /** Last sign of life of the sender: a control frame or a sealed announcement (or, unsealed, any of its announcements). */
   private long lastFromSenderNanos;
   private ScheduledFuture<?> watchdog;
-  /** Sessions found by announcement whose image this node refused: not joined again. */
-  private final java.util.Set<Integer> refusedSessions = new java.util.HashSet<>();
+  /** Sessions found by announcement whose image this node refused: not joined again (the newest 1024). */
+  private final Set<Integer> refusedSessions = new LinkedHashSet<>();
   private String lastRefusal;
   private final ThreadLocal<byte[]> scratch;
 
@@ -329,6 +331,7 @@ public final class McastReceiver {
     log.warn("mcast {}; looking for another session", reason);
     lastRefusal = reason;
     refusedSessions.add(w.sessionId());
+    if (refusedSessions.size() > 1024) refusedSessions.remove(refusedSessions.iterator().next());
     control.close();
     control = null;
     phase = Phase.DISCOVERING;
