@@ -216,7 +216,9 @@ transfer() {
     rm -f -- "${out[i]}" "${out[i]}.sha"
     case "$variant" in
       clonecast)
-        lab_spawn "$tag-rcv-a$i" "a$i" "$REPO/clonecast-agent" receive --interface eth0 --output "${out[i]}"
+        [ -f "$WORKDIR/key/image-key" ] || "$REPO/clonecast" key rotate --state-dir "$WORKDIR/key" >/dev/null
+        lab_spawn "$tag-rcv-a$i" "a$i" "$REPO/clonecast-agent" receive --interface eth0 --output "${out[i]}" \
+          --trust "$WORKDIR/key/image-key.pub"
         ;;
       pipeline*)
         # partclone restores into an existing target of the partition's size (a device, on a node).
@@ -236,7 +238,7 @@ transfer() {
   receivers_ready "$n" || RUN_NOTE+="receivers not all listening after 30 s; "
 
   case "$variant" in
-    clonecast) snd=("$REPO/clonecast" send "$IMG_CCI" --interface eth0 --min-receivers "$n" --max-wait 30) ;;
+    clonecast) snd=("$REPO/clonecast" send "$IMG_CCI" --interface eth0 --min-receivers "$n" --max-wait 30 --sign-key "$WORKDIR/key") ;;
     pipeline)
       snd=(bash -c 'set -o pipefail; partclone.'"$IMG_FS"' -c -q -s "$1" -o - -L "$2.partclone" | zstd -T0 -q \
         | udp-sender --nokbd --min-receivers "$3" --interface eth0' snd "$IMG_LOOP" "$LAB_DIR/$tag-snd" "$n")

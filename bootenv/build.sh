@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds clonecast's netboot environment: what a node marked for re-imaging boots over the network.
 #
-#   bootenv/build.sh --agent-jar JAR [--out DIR] [--cache DIR] [--jdk DIR] [--print-key]
+#   bootenv/build.sh --agent-jar JAR [--trusted-keys FILE] [--out DIR] [--cache DIR] [--jdk DIR] [--print-key]
 #
 # From Debian packages only:
 #   * vmlinuz: the distribution kernel (the linux-image-*-amd64 package linux-image-amd64 depends on
@@ -14,6 +14,12 @@
 #     glibc libraries, the agent jar and an /init (busybox sh) that brings up the boot interface with
 #     udhcpc, runs `java -jar /agent.jar auto`, and then reboots (or powers off: clonecast.then=);
 #   * manifest: what went in (versions, sizes, modules).
+#
+# --trusted-keys FILE: the image keys the agent trusts (clonecast bootenv build passes the daemon's
+# current and previous public keys). They go into /etc/clonecast/trusted-keys through a small
+# uncompressed cpio put in front of the cached zstd one (the kernel unpacks concatenated archives,
+# as it does for early microcode), into DIR/<key>-trust_<sha>/: a key rotation costs a copy of the
+# initramfs, not a rebuild. The manifest then lists each key's fingerprint as trusted_key=.
 #
 # The result is cached under DIR/<key> (default cache: $CLONECAST_BOOTENV_CACHE or
 # /var/cache/clonecast/bootenv), the key made of the kernel package version, the busybox-static
@@ -47,6 +53,7 @@ agent_jar=""
 out=""
 cache=${CLONECAST_BOOTENV_CACHE:-/var/cache/clonecast/bootenv}
 jdk=""
+trusted_keys=""
 print_key=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -54,8 +61,9 @@ while [ $# -gt 0 ]; do
     --out) out=${2:?--out DIR}; shift 2 ;;
     --cache) cache=${2:?--cache DIR}; shift 2 ;;
     --jdk) jdk=${2:?--jdk DIR}; shift 2 ;;
+    --trusted-keys) trusted_keys=${2:?--trusted-keys FILE}; shift 2 ;;
     --print-key) print_key=1; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "bootenv: unknown option '$1'; see --help" >&2; exit 2 ;;
   esac
 done
@@ -70,6 +78,7 @@ log() {
 
 [ -n "$agent_jar" ] || die "--agent-jar JAR is required (client-agent/target/clonecast-agent.jar, or /usr/share/clonecast/clonecast-agent.jar)"
 [ -f "$agent_jar" ] || die "agent jar $agent_jar not found; build it with 'mvn -DskipTests install'"
+[ -z "$trusted_keys" ] || [ -f "$trusted_keys" ] || die "trusted keys file $trusted_keys not found"
 agent_jar=$(readlink -f "$agent_jar")
 for t in apt-get apt-cache dpkg-deb dpkg-query depmod modprobe cpio zstd strip ldd sha256sum zip; do
   command -v "$t" >/dev/null 2>&1 || die "'$t' not found; run scripts/install-deps.sh (packages apt, dpkg, kmod, cpio, zstd, binutils, libc-bin, zip)"
@@ -100,7 +109,47 @@ if [ "$print_key" = 1 ]; then
   exit 0
 fi
 
+# The cached build $1 with the trusted keys in front (see --trusted-keys); prints its directory.
+with_keys() {
+  local base=$1 tsum keyed tmp line fp
+  tsum=$(sha256sum "$trusted_keys" | cut -c1-16)
+  keyed="$base-trust_$tsum"
+  if [ -f "$keyed/manifest" ] && [ -s "$keyed/initramfs.zst" ]; then
+    echo "$keyed"
+    return
+  fi
+  tmp=$(mktemp -d "$cache/.keys-XXXXXX")
+  mkdir -p "$tmp/root/etc/clonecast" "$tmp/result"
+  install -m 0644 "$trusted_keys" "$tmp/root/etc/clonecast/trusted-keys"
+  (cd "$tmp/root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0) >"$tmp/result/initramfs.zst"
+  cat "$base/initramfs.zst" >>"$tmp/result/initramfs.zst"
+  cp "$base/vmlinuz" "$tmp/result/vmlinuz"
+  grep -v '^initramfs_bytes=' "$base/manifest" >"$tmp/result/manifest"
+  {
+    echo "initramfs_bytes=$(stat -c %s "$tmp/result/initramfs.zst")"
+    echo "trusted_keys_sha256=$(sha256sum "$trusted_keys" | cut -d' ' -f1)"
+    while IFS= read -r line || [ -n "$line" ]; do
+      line=${line%%#*}
+      line=$(echo "$line" | tr -d '[:space:]')
+      [ -n "$line" ] || continue
+      fp=$(echo "$line" | base64 -d 2>/dev/null | sha256sum | cut -d' ' -f1) || die "$trusted_keys: '$line' is not base64"
+      echo "trusted_key=$fp"
+    done <"$trusted_keys"
+  } >>"$tmp/result/manifest"
+  grep -q '^trusted_key=' "$tmp/result/manifest" || die "$trusted_keys holds no key"
+  rm -rf -- "$keyed"
+  mv "$tmp/result" "$keyed"
+  rm -rf -- "$tmp"
+  log "trusted keys in $keyed"
+  echo "$keyed"
+}
+
 deliver() {
+  if [ -n "$trusted_keys" ]; then
+    local keyed
+    keyed=$(with_keys "$1") || exit 1
+    set -- "$keyed"
+  fi
   if [ -n "$out" ]; then
     mkdir -p "$out"
     cp "$1/vmlinuz" "$1/initramfs.zst" "$1/manifest" "$out/"

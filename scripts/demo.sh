@@ -134,9 +134,11 @@ if [ "$AGENTS" = 0 ]; then
     lab_spawn "vm$i" sw qemu-system-x86_64 "${args[@]}"
   done
 else
-  # What the netboot environment runs on each worker: the agent in automatic mode.
+  # What the netboot environment runs on each worker: the agent in automatic mode, trusting the
+  # daemon's image key (the netboot environment carries it in /etc/clonecast/trusted-keys).
   for i in $(seq 1 "$NODES"); do
-    lab_spawn "agent$i" "a$i" "$repo/clonecast-agent" auto --server http://10.77.0.1:8080 --interface eth0 --join-timeout 120
+    lab_spawn "agent$i" "a$i" "$repo/clonecast-agent" auto --server http://10.77.0.1:8080 --interface eth0 --join-timeout 120 \
+      --trust "$state/image-key.pub"
   done
 fi
 cli session watch || true

@@ -2,6 +2,10 @@
 # Every loop is bounded in count and time; it talks only to the lab's addresses given on the
 # command line.
 #   leave SERVER            join by HELLO, read WELCOME, disconnect at once
+#   hello SERVER PORT NAME [PROOF]
+#                           join a daemon session's control port PORT as NAME (with a node proof of
+#                           32 bytes given in hex, or none) and print what the sender answers:
+#                           'WELCOME' or 'END <reason>'
 #   loiter SERVER SECONDS   join, ask for every chunk, never finish; meanwhile forge ENDED
 #                           announcements, STATUS claiming 100 % loss and NAKs for every chunk in
 #                           the real receivers' names, and report 100 % loss and NAK everything in
@@ -10,6 +14,8 @@ import socket, struct, sys, time
 
 PORT = 9400
 mode, server = sys.argv[1], sys.argv[2]
+if mode == 'hello':
+    PORT = int(sys.argv[3])
 group = '239.255.%d.%d' % tuple(int(x) for x in server.split('.')[2:])
 bcast = '.'.join(server.split('.')[:3] + ['255'])
 
@@ -49,6 +55,23 @@ def join(name):
 def header(kind, session):
     return struct.pack('>HBBI', 0xCC1D, 1, kind, session)
 
+
+if mode == 'hello':
+    name = sys.argv[4].encode()
+    proof = bytes.fromhex(sys.argv[5]) if len(sys.argv) > 5 else b''
+    caps = 1 | (4 if proof else 0)  # sealed, and a node proof when one is given
+    t = socket.create_connection((server, PORT), timeout=10)
+    t.sendall(frame(struct.pack('>BHIH', 1, 1, caps, len(name)) + name + proof))
+    body = recv_exact(t, struct.unpack('>I', recv_exact(t, 4))[0])
+    if body[0] == 2:
+        print('WELCOME', flush=True)
+    elif body[0] == 6:
+        n = struct.unpack('>H', body[1:3])[0]
+        print('END ' + body[3:3 + n].decode(), flush=True)
+    else:
+        print('frame type %d' % body[0], flush=True)
+    t.close()
+    sys.exit(0)
 
 if mode == 'leave':
     t, session, rid = join('rogue-leaver')

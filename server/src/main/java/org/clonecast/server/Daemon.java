@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Optional;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
-import org.clonecast.common.trust.ImageKey;
+import org.clonecast.common.trust.KeyRing;
 import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.LocalBootLoader;
@@ -155,12 +155,13 @@ public final class Daemon implements AutoCloseable {
       return t;
     });
     running.push(imageWorker::shutdownNow);
-    ImageKey imageKey = ImageKey.loadOrCreate(config.stateDir());
-    LOG.info("daemon: images signed with key {}", imageKey.fingerprint());
-    ImageStore images = new ImageStore(db, config.stateDir().resolve("images"), clock, events, imageWorker, Optional.of(imageKey));
+    KeyRing imageKeys = new KeyRing(config.stateDir());
+    LOG.info("daemon: images signed with key {}{}", imageKeys.current().fingerprint(),
+        imageKeys.previous().map(p -> "; previous key " + p.fingerprint() + " kept for the rotation's overlap").orElse(""));
+    ImageStore images = new ImageStore(db, config.stateDir().resolve("images"), clock, events, imageWorker, Optional.of(imageKeys));
     images.recover();
     sessions = new SessionManager(new SessionStore(db, clock), nodes, images, events, nif, config.session().basePort(),
-        config.session().receiverTimeout(), config.session().receiverDeadline());
+        config.session().receiverTimeout(), config.session().receiverDeadline()).joinProofs(secrets);
     sessions.recover();
     running.push(sessions);
     SessionStore sessionStore = sessions.store();

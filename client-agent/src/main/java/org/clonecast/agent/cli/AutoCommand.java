@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,11 +42,15 @@ import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.image.SourceDevice;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.protocol.image.AllocationMap;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.Sha256;
+import org.clonecast.protocol.mcast.McastAuth;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -82,6 +87,9 @@ public final class AutoCommand implements Callable<Integer> {
   @Option(names = "--interface", paramLabel = "IF", description = "Interface to receive on (default: the one with the boot MAC).")
   String iface;
 
+  @Mixin
+  TrustOptions trust = new TrustOptions();
+
   @Option(names = "--cmdline", paramLabel = "FILE", defaultValue = "/proc/cmdline", hidden = true)
   Path cmdline;
 
@@ -106,13 +114,20 @@ public final class AutoCommand implements Callable<Integer> {
     NetInterface nif = interfaceFor(kernel);
     String myMac = mac != null ? mac : kernel.getOrDefault("clonecast.mac", macOf(nif));
     myMac = MacAddress.parse(myMac.replace('-', ':')).toString();
-    ServerClient api = new ServerClient(URI.create(url), secretFor(url, myMac, kernel));
+    String nodeSecret = secretFor(url, myMac, kernel);
+    ServerClient api = new ServerClient(URI.create(url), nodeSecret);
     System.err.println("clonecast-agent: " + myMac + " on " + nif.name() + " (" + nif.address().getHostAddress() + "), server " + url);
 
     Assignment assigned = api.register(myMac, DiskInventory.list(sysBlock), Runtime.getRuntime().availableProcessors(),
         memoryBytes());
     if (assigned instanceof Assignment.Reimage a) {
-      return reimage(api, URI.create(url), myMac, nif, a);
+      ImageTrust imageTrust;
+      try {
+        imageTrust = trust.resolve(); // only a re-image needs it: a capture writes nothing here
+      } catch (CliException e) {
+        return fail(api, myMac, a, e.getMessage());
+      }
+      return reimage(api, URI.create(url), myMac, nif, a, imageTrust, nodeSecret);
     }
     if (assigned instanceof Assignment.Capture c) {
       return capture(api, myMac, c);
@@ -126,7 +141,8 @@ public final class AutoCommand implements Callable<Integer> {
     return ExitCodes.OK;
   }
 
-  private int reimage(ServerClient api, URI serverUri, String myMac, NetInterface nif, Assignment.Reimage a) throws Exception {
+  private int reimage(ServerClient api, URI serverUri, String myMac, NetInterface nif, Assignment.Reimage a, ImageTrust imageTrust,
+      String nodeSecret) throws Exception {
     Path target = Path.of(a.target());
     System.err.printf("clonecast-agent: session %d as %s: writing %s%n", a.session(), a.hostname(), target);
     AtomicLong done = new AtomicLong();
@@ -141,8 +157,12 @@ public final class AutoCommand implements Callable<Integer> {
     try {
       String[] hp = a.control().split(":");
       InetSocketAddress control = new InetSocketAddress(Ipv4.parse(hp[0]), Integer.parseInt(hp[1]));
+      // The HELLO proves this is the node: only its agent knows the secret whose hash the daemon keeps.
+      byte[] secretBytes = nodeSecret.getBytes(StandardCharsets.US_ASCII);
+      byte[] proof = McastAuth.joinProof(Sha256.digest(secretBytes, 0, secretBytes.length).bytes(), a.session(), a.hostname());
       ReceiveSettings rs = new ReceiveSettings(nif.name(), control.getPort(), control, target, a.hostname(),
-          Duration.ofSeconds(joinTimeout), Math.max(2, Runtime.getRuntime().availableProcessors()));
+          Duration.ofSeconds(joinTimeout), Math.max(2, Runtime.getRuntime().availableProcessors()), ReceiveSettings.DEFAULT_IGMP_REJOIN,
+          ReceiveSettings.DEFAULT_SENDER_TIMEOUT, imageTrust, Optional.of(proof));
       receiver[0] = new McastReceiver(rs, nif, new McastReceiver.Listener() {
         @Override
         public void joined(Manifest m, int chunksNeeded) {

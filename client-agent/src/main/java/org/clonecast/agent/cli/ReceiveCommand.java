@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.clonecast.agent.mcast.McastReceiver;
 import org.clonecast.agent.mcast.ReceiveResult;
@@ -16,9 +17,11 @@ import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
 import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.wire.Ipv4;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code clonecast-agent receive}: take one image from a multicast session and write it. */
@@ -29,6 +32,7 @@ import picocli.CommandLine.Option;
     description = {
       "Receive an image from a clonecast sender and write it to a file or block device.",
       "Finds the sender from its announcements on the interface unless --server is given.",
+      "Writes only an image whose manifest is signed by a trusted key (--trust), checked before a byte is written.",
       "Exits 0 only after every chunk is written, verified against the manifest and flushed."
     })
 public final class ReceiveCommand implements Callable<Integer> {
@@ -68,6 +72,9 @@ public final class ReceiveCommand implements Callable<Integer> {
       description = "Speak the udpcast 20120424 protocol: receive from a stock udp-sender (see docs/udpcast.md).")
   boolean udpcast;
 
+  @Mixin
+  TrustOptions trust = new TrustOptions();
+
   @Option(names = "--portbase", paramLabel = "P", defaultValue = "9000",
       description = "With --udpcast: listen on P, the sender uses P+1 (default: ${DEFAULT-VALUE}).")
   int portbase;
@@ -76,13 +83,18 @@ public final class ReceiveCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     NetInterface nif = NetInterface.forCommand(iface);
     if (udpcast) {
+      if (!trust.trust.isEmpty()) {
+        throw new CliException(ExitCodes.USAGE, "--trust cannot apply to --udpcast: the udpcast protocol carries no manifest and no"
+            + " signature (docs/udpcast.md); use it only on a segment you trust");
+      }
       return UdpcastReceive.run(nif, portbase, output, Duration.ofSeconds(joinTimeout), System.err, System.out);
     }
+    ImageTrust imageTrust = trust.resolve();
     ReceiveSettings settings;
     try {
       settings = new ReceiveSettings(iface, port, parseServer(), output, name != null ? name : hostname(),
           Duration.ofSeconds(joinTimeout), workers != null ? workers : Math.max(2, Runtime.getRuntime().availableProcessors()),
-          Duration.ofSeconds(igmpRejoin), Duration.ofSeconds(senderTimeout));
+          Duration.ofSeconds(igmpRejoin), Duration.ofSeconds(senderTimeout), imageTrust, Optional.empty());
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }

@@ -21,8 +21,10 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -34,6 +36,7 @@ import org.clonecast.agent.disk.TargetException;
 import org.clonecast.common.net.ControlCodec;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
+import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
@@ -112,6 +115,9 @@ public final class McastReceiver {
   /** Last sign of life of the sender: a control frame or a sealed announcement (or, unsealed, any of its announcements). */
   private long lastFromSenderNanos;
   private ScheduledFuture<?> watchdog;
+  /** Sessions found by announcement whose image this node refused: not joined again (the newest 1024). */
+  private final Set<Integer> refusedSessions = new LinkedHashSet<>();
+  private String lastRefusal;
   private final ThreadLocal<byte[]> scratch;
 
   public McastReceiver(ReceiveSettings settings, NetInterface nif, Listener listener) {
@@ -160,7 +166,8 @@ public final class McastReceiver {
       if (!settings.joinTimeout().isZero()) {
         joinDeadline = loop.schedule(() -> {
           if (phase == Phase.DISCOVERING || phase == Phase.CONNECTING) {
-            fail("no sender found on " + nif.name() + " within " + settings.joinTimeout().toSeconds() + " s");
+            fail("no sender found on " + nif.name() + " within " + settings.joinTimeout().toSeconds() + " s"
+                + (lastRefusal == null ? "" : "; " + lastRefusal));
           }
         }, settings.joinTimeout().toMillis(), TimeUnit.MILLISECONDS);
       }
@@ -175,7 +182,7 @@ public final class McastReceiver {
     // never start a connection: one that arrived before the start task ran made a second one, so
     // the sender counted this node twice and the second WELCOME failed it.
     if (phase == Phase.DISCOVERING && settings.server() == null && a.state() != Announce.State.ENDED
-        && nif.onLink(from.getAddress())) {
+        && nif.onLink(from.getAddress()) && !refusedSessions.contains(a.sessionId())) {
       log.info("mcast found session {} from {} (image {}, {} bytes)", Integer.toHexString(a.sessionId()),
           from.getAddress().getHostAddress(), a.imageId(), a.logicalSize());
       connect(new InetSocketAddress(from.getAddress(), a.controlPort()));
@@ -235,7 +242,10 @@ public final class McastReceiver {
       if (x.isSuccess()) {
         control = f.channel();
         lastFromSenderNanos = System.nanoTime();
-        control.writeAndFlush(new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED, settings.name()));
+        control.writeAndFlush(settings.joinProof().isPresent()
+            ? new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF, settings.name(),
+                settings.joinProof())
+            : new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED, settings.name()));
       } else if (settings.server() != null) {
         fail("cannot connect to sender " + server + ": " + x.cause().getMessage());
       } else {
@@ -249,6 +259,18 @@ public final class McastReceiver {
     if (phase != Phase.CONNECTING) {
       fail("unexpected WELCOME from the sender");
       return;
+    }
+    // Before anything is opened or written: the image must be signed by a key this node trusts.
+    Optional<String> refusal = settings.trust().refusal(w.manifest(), w.signatures());
+    if (refusal.isPresent()) {
+      refuse(w, refusal.get());
+      return;
+    }
+    if (settings.trust() instanceof ImageTrust.InsecureUnsigned) {
+      log.warn("mcast image {} NOT VERIFIED: --insecure-unsigned takes any image, signed or not, from whoever answers",
+          w.manifest().imageId());
+    } else {
+      log.info("mcast image {} signed by a trusted key", w.manifest().imageId());
     }
     if (joinDeadline != null) joinDeadline.cancel(false);
     manifest = w.manifest();
@@ -290,6 +312,29 @@ public final class McastReceiver {
     if (target.blockDevice() && !zeros.isEmpty()) zeroFill(zeros);
     timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
     maybeFinish();
+  }
+
+  /**
+   * An image this node must not write: nothing has been opened. With a given sender (--server, or
+   * the daemon's assignment) the receive fails naming why; a session found by its announcements
+   * is skipped (a rogue announcing its own session must not stop the node from finding the real
+   * one), and the join timeout's failure names the refusal.
+   */
+  private void refuse(ControlMessage.Welcome w, String why) {
+    String from = ((InetSocketAddress) control.remoteAddress()).getAddress().getHostAddress();
+    String reason = "refused the image " + w.manifest().imageId() + " from " + from + ": " + why;
+    control.writeAndFlush(new ControlMessage.Finished(false, reason, 0, 0, 0, 0));
+    if (settings.server() != null) {
+      fail(reason);
+      return;
+    }
+    log.warn("mcast {}; looking for another session", reason);
+    lastRefusal = reason;
+    refusedSessions.add(w.sessionId());
+    if (refusedSessions.size() > 1024) refusedSessions.remove(refusedSessions.iterator().next());
+    control.close();
+    control = null;
+    phase = Phase.DISCOVERING;
   }
 
   /**

@@ -4,6 +4,8 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
+import org.clonecast.common.trust.ImageTrust;
 
 /**
  * One receive: where to listen, where to write.
@@ -16,27 +18,27 @@ import java.util.Objects;
  *     filtered) does not let our membership expire mid-transfer
  * @param senderTimeout fail when the joined sender is silent this long: no control frame and no
  *     sealed announcement (a sender host cut off leaves its TCP connection open)
+ * @param trust which images may be written: checked against the WELCOME's signatures before the
+ *     target is even opened
+ * @param joinProof the node proof the HELLO carries in a daemon session ({@code McastAuth.joinProof})
  */
 public record ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
-    Duration joinTimeout, int workers, Duration igmpRejoin, Duration senderTimeout) {
+    Duration joinTimeout, int workers, Duration igmpRejoin, Duration senderTimeout, ImageTrust trust, Optional<byte[]> joinProof) {
   /** A sender announces twice a second; 30 s of silence is no hiccup. */
   public static final Duration DEFAULT_SENDER_TIMEOUT = Duration.ofSeconds(30);
   /** Re-join every minute: well inside the usual 260 s membership interval (RFC 3376 defaults). */
   public static final Duration DEFAULT_IGMP_REJOIN = Duration.ofSeconds(60);
 
-  /** With {@link #DEFAULT_IGMP_REJOIN}. */
+  /** With the default IGMP re-join interval and sender timeout, and no node proof. */
   public ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
-      Duration joinTimeout, int workers) {
-    this(interfaceName, port, server, output, name, joinTimeout, workers, DEFAULT_IGMP_REJOIN);
-  }
-
-  /** With {@link #DEFAULT_SENDER_TIMEOUT}. */
-  public ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
-      Duration joinTimeout, int workers, Duration igmpRejoin) {
-    this(interfaceName, port, server, output, name, joinTimeout, workers, igmpRejoin, DEFAULT_SENDER_TIMEOUT);
+      Duration joinTimeout, int workers, ImageTrust trust) {
+    this(interfaceName, port, server, output, name, joinTimeout, workers, DEFAULT_IGMP_REJOIN, DEFAULT_SENDER_TIMEOUT, trust,
+        Optional.empty());
   }
 
   public ReceiveSettings {
+    Objects.requireNonNull(trust, "trust");
+    Objects.requireNonNull(joinProof, "joinProof");
     Objects.requireNonNull(interfaceName, "interfaceName");
     Objects.requireNonNull(output, "output");
     Objects.requireNonNull(name, "name");

@@ -17,10 +17,14 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.clonecast.common.trust.ImageKey;
+import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ProgressListener;
@@ -77,10 +81,12 @@ class UsedBlocksReceiveTest {
     NetInterface lo = NetInterface.byName("lo");
     SendSettings ss = new SendSettings("lo", null, port, 400_000_000L, 1, Duration.ofSeconds(30), Duration.ofSeconds(10), 1400, 1, false);
     try (ImageReader source = ImageReader.open(img.cci())) {
-      McastSender sender = new McastSender(ss, source, lo, new McastSender.SessionListener() {});
+      ImageKey key = ImageKey.generate();
+      McastSender sender = new McastSender(ss, source, lo, new McastSender.SessionListener() {}, List.of(key.sign(source.manifest())));
       CompletableFuture<SenderMachine> sent = sender.start();
       ReceiveSettings rs = new ReceiveSettings("lo", port, new InetSocketAddress(InetAddress.getLoopbackAddress(), port), output, "test",
-          Duration.ofSeconds(30), 2, Duration.ZERO);
+          Duration.ofSeconds(30), 2, Duration.ZERO, ReceiveSettings.DEFAULT_SENDER_TIMEOUT, new ImageTrust.Keys(List.of(key.publicKey())),
+          Optional.empty());
       McastReceiver receiver = new McastReceiver(rs, lo, new McastReceiver.Listener() {});
       ReceiveResult r;
       try {
@@ -151,7 +157,7 @@ class UsedBlocksReceiveTest {
     assertTrue(unusedChecked > 0);
   }
 
-  private static int freePort() throws IOException {
+  static int freePort() throws IOException {
     for (int i = 0; i < 50; i++) {
       try (ServerSocket t = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
         int p = t.getLocalPort();

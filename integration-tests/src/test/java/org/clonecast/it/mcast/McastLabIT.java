@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
+import org.clonecast.common.trust.ImageKey;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -20,6 +21,7 @@ import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Whole multicast sessions in the namespace lab with the real {@code clonecast send} and
@@ -37,15 +39,24 @@ class McastLabIT {
     assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
   }
 
+  /** The image key of this class's sessions: {@code send} signs with it, the agents trust it. */
+  @TempDir static Path keys;
+
+  @BeforeAll
+  static void imageKey() throws IOException {
+    ImageKey.write(keys, ImageKey.generate());
+  }
+
   private static List<String> clonecast(String... args) {
     List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
     cmd.addAll(List.of(args));
+    if (args[0].equals("send")) cmd.addAll(List.of("--sign-key", keys.toString()));
     return cmd;
   }
 
   private static List<String> agent(Path out, String... extra) {
     List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast-agent").toString(), "receive", "--interface", Lab.IFACE,
-        "--output", out.toString(), "--join-timeout", "60"));
+        "--output", out.toString(), "--join-timeout", "60", "--trust", keys.resolve(ImageKey.PUBLIC_FILE).toString()));
     cmd.addAll(List.of(extra));
     return cmd;
   }

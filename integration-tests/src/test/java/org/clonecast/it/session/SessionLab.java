@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.common.trust.ImageKey;
 import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
@@ -103,6 +104,11 @@ public final class SessionLab {
     return disks;
   }
 
+  /** The daemon's public image key, in its state directory. */
+  public static Path imageKey(Daemon d) {
+    return Path.of(d.env().get("CLONECAST_TOKEN_FILE")).resolveSibling(ImageKey.PUBLIC_FILE);
+  }
+
   public static String cat(Path disk, String file) throws Exception {
     return DISKS.cat(disk, file);
   }
@@ -111,10 +117,14 @@ public final class SessionLab {
     return DISKS.sha(disk, file, work);
   }
 
-  /** {@code clonecast-agent auto} as the netboot environment runs it, pointed at the lab's daemon. */
+  /**
+   * {@code clonecast-agent auto} as the netboot environment runs it, pointed at the lab's daemon and
+   * trusting its image key (the netboot environment carries it in /etc/clonecast/trusted-keys).
+   */
   public static List<String> agent(Daemon d, String... extra) {
     List<String> cmd = new ArrayList<>(List.of(repo().resolve("clonecast-agent").toString(), "auto",
-        "--server", "http://" + Lab.SERVER_IP + ":" + d.port(), "--interface", Lab.IFACE, "--join-timeout", "90"));
+        "--server", "http://" + Lab.SERVER_IP + ":" + d.port(), "--interface", Lab.IFACE, "--join-timeout", "90",
+        "--trust", imageKey(d).toString()));
     cmd.addAll(List.of(extra));
     return cmd;
   }

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,7 +34,9 @@ import org.junit.jupiter.api.Test;
  * secret and with guessed ones, tries to publish its own host key, tries the capture calls, and
  * tries all of it again after the real agent registered. Every attempt gets a 403; the real node
  * is re-imaged with the golden data, the session says truthfully "1 of 1", and {@code
- * /boot/known_hosts} holds only node01's own key.
+ * /boot/known_hosts} holds only node01's own key. The rogue also tries to join the session's
+ * multicast as node01 (no node proof, a forged one) and under a name of its own: each HELLO is
+ * answered with END naming the refusal, so it can neither count as node01 nor fail it.
  */
 class ImpersonationIT {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -42,7 +45,7 @@ class ImpersonationIT {
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
-    Prereqs.require("ip", "nft", "tc", "java", "curl", "sfdisk", "mkfs.ext4", "debugfs");
+    Prereqs.require("ip", "nft", "tc", "java", "curl", "sfdisk", "mkfs.ext4", "debugfs", "python3");
     assertTrue(Files.exists(SessionLab.repo().resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
   }
 
@@ -69,6 +72,14 @@ class ImpersonationIT {
       assertTrue(script.contains("sanboot") && !script.contains("clonecast.secret"), script);
 
       List<String> before = attempts(lab, rogue, base, nodeMac);
+      int port = sessionState(lab, d).path("port").asInt();
+      for (String[] hello : List.of(new String[] {"node01"}, new String[] {"node01", "00".repeat(32)}, new String[] {"rogue"})) {
+        List<String> args = new ArrayList<>(List.of("hello", Lab.SERVER_IP, Integer.toString(port)));
+        args.addAll(List.of(hello));
+        LabProcess join = lab.spawn(rogue, "rogue-hello", rogueScript(lab, args), Map.of());
+        assertEquals(0, join.waitFor(Duration.ofSeconds(60)), join.tail(10));
+        assertTrue(join.log().contains("END join refused: "), "the multicast took a rogue HELLO " + args + ":\n" + join.log());
+      }
       LabProcess agent = lab.spawn(node, "agent-node01", SessionLab.agent(d), Map.of());
       await().atMost(STEP).pollInterval(Duration.ofMillis(300)).until(() -> !agent.isAlive() || !memberState(lab, d).equals("waiting"));
       // The real agent registered: the rogue tries again to take over its session.
@@ -119,6 +130,18 @@ class ImpersonationIT {
       }
     }
     return codes;
+  }
+
+  private static List<String> rogueScript(Lab lab, List<String> args) throws IOException {
+    Path script = lab.dir().resolve("mcast_rogue.py");
+    if (!Files.exists(script)) {
+      try (InputStream in = ImpersonationIT.class.getResourceAsStream("/trust/mcast_rogue.py")) {
+        Files.copy(in, script);
+      }
+    }
+    List<String> cmd = new ArrayList<>(List.of("python3", script.toString()));
+    cmd.addAll(args);
+    return cmd;
   }
 
   private static String curl(Lab lab, Host h, List<String> args) {

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.common.trust.ImageKey;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -25,6 +26,7 @@ import org.clonecast.it.lab.Signal;
 import org.clonecast.it.mcast.Images;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The multicast attacks and hangs of issue 13, in the namespace lab: a rogue host (the last agent,
@@ -45,15 +47,24 @@ class McastAbuseIT {
     assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
   }
 
+  /** The image key of this class's sessions: {@code send} signs with it, the agents trust it. */
+  @TempDir static Path keys;
+
+  @BeforeAll
+  static void imageKey() throws IOException {
+    ImageKey.write(keys, ImageKey.generate());
+  }
+
   private static List<String> clonecast(String... args) {
     List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
     cmd.addAll(List.of(args));
+    if (args[0].equals("send")) cmd.addAll(List.of("--sign-key", keys.toString()));
     return cmd;
   }
 
   private static List<String> agent(Path out, String... extra) {
     List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast-agent").toString(), "receive", "--interface", Lab.IFACE,
-        "--output", out.toString(), "--join-timeout", "60"));
+        "--output", out.toString(), "--join-timeout", "60", "--trust", keys.resolve(ImageKey.PUBLIC_FILE).toString()));
     cmd.addAll(List.of(extra));
     return cmd;
   }
@@ -163,6 +174,67 @@ class McastAbuseIT {
       assertNotEquals(0, recv.waitFor(Duration.ofSeconds(60)), recv.tail(10));
       assertEquals(1, sender.waitFor(Duration.ofSeconds(60)), sender.tail(20));
       assertTrue(sender.log().matches("(?s).*FAILED .*no-such-dir.*"), sender.tail(20));
+    }
+  }
+
+  /**
+   * A rogue host runs a sender of its own (the real {@code clonecast send}, as an attacker would)
+   * serving its image signed with its own key, then unsigned. An agent that trusts only the real
+   * key and is pointed at the rogue refuses each, naming why, before it opens its target: no output
+   * file appears. An agent that finds sessions by their announcements skips the rogue's (refused,
+   * named in its log) and takes the real, signed session beside it: a byte-identical copy.
+   */
+  @Test
+  void aRogueSendersForeignOrUnsignedImageIsRefusedBeforeAByteIsWritten() throws IOException {
+    try (Lab lab = Lab.create("msigned", 3)) {
+      Path img = Images.mixed(lab.dir(), "disk.raw", 16, 21);
+      Path evil = Images.mixed(lab.dir(), "evil.raw", 16, 22);
+      String want = Images.sha256(img, Files.size(img));
+      Path rogueKey = Files.createDirectories(lab.dir().resolve("rogue-key"));
+      ImageKey foreign = ImageKey.generate();
+      ImageKey.write(rogueKey, foreign);
+      Host rogueHost = lab.agent(3);
+      String atRogue = rogueHost.ip() + ":9400";
+
+      // Signed with the rogue's own key.
+      LabProcess rogueSend = lab.spawn(rogueHost, "rogue-send-signed", List.of(repo.resolve("clonecast").toString(), "send",
+          evil.toString(), "--interface", Lab.IFACE, "--max-wait", "30", "--sign-key", rogueKey.toString()), Map.of());
+      LabProcess signedSend = rogueSend;
+      await().atMost(Duration.ofSeconds(60)).until(() -> signedSend.log().contains("waiting for 1 receiver(s)") || !signedSend.isAlive());
+      Host a = lab.agent(1);
+      LabProcess foreignRecv = lab.spawn(a, "recv-foreign", agent(out(lab, a), "--server", atRogue), Map.of());
+      assertEquals(1, foreignRecv.waitFor(Duration.ofSeconds(90)), foreignRecv.tail(10));
+      assertTrue(foreignRecv.log().contains("signed by an unknown key " + foreign.fingerprint()), foreignRecv.tail(10));
+      assertFalse(Files.exists(out(lab, a)), "nothing may be written for a refused image");
+      assertNotEquals(0, rogueSend.waitFor(Duration.ofSeconds(60)), rogueSend.tail(10));
+      assertTrue(rogueSend.log().contains("refused the image"), "the rogue's sender hears why:\n" + rogueSend.tail(10));
+
+      // Unsigned.
+      rogueSend = lab.spawn(rogueHost, "rogue-send-unsigned", List.of(repo.resolve("clonecast").toString(), "send",
+          evil.toString(), "--interface", Lab.IFACE, "--max-wait", "60"), Map.of());
+      LabProcess unsignedSend = rogueSend;
+      await().atMost(Duration.ofSeconds(60)).until(() -> unsignedSend.log().contains("waiting for 1 receiver(s)") || !unsignedSend.isAlive());
+      LabProcess unsignedRecv = lab.spawn(a, "recv-unsigned", agent(out(lab, a), "--server", atRogue), Map.of());
+      assertEquals(1, unsignedRecv.waitFor(Duration.ofSeconds(90)), unsignedRecv.tail(10));
+      assertTrue(unsignedRecv.log().contains("the image is not signed"), unsignedRecv.tail(10));
+      assertFalse(Files.exists(out(lab, a)), "nothing may be written for a refused image");
+      rogueSend.waitFor(Duration.ofSeconds(60));
+
+      // Found by announcement: the rogue's session first (refused and skipped), then the real one.
+      LabProcess rogueAgain = lab.spawn(rogueHost, "rogue-send-again", List.of(repo.resolve("clonecast").toString(), "send",
+          evil.toString(), "--interface", Lab.IFACE, "--max-wait", "60", "--sign-key", rogueKey.toString()), Map.of());
+      await().atMost(Duration.ofSeconds(60)).until(() -> rogueAgain.log().contains("waiting for 1 receiver(s)"));
+      Host b = lab.agent(2);
+      LabProcess found = lab.spawn(b, "recv-discover", agent(out(lab, b)), Map.of());
+      await().atMost(Duration.ofSeconds(90)).until(() -> found.log().contains("refused the image") || !found.isAlive());
+      assertTrue(found.log().contains("signed by an unknown key"), found.tail(10));
+      assertFalse(Files.exists(out(lab, b)), "nothing may be written for a refused image");
+      LabProcess sender = lab.spawn(lab.server(), "send", clonecast("send", img.toString(), "--interface", Lab.IFACE,
+          "--max-wait", "60"), Map.of());
+      assertEquals(0, found.waitFor(SESSION), found.tail(20));
+      assertEquals(want, Images.sha256(out(lab, b), Files.size(img)), "the real image, byte for byte");
+      assertEquals(0, sender.waitFor(Duration.ofSeconds(60)), sender.tail(20));
+      rogueAgain.waitFor(Duration.ofSeconds(90));
     }
   }
 

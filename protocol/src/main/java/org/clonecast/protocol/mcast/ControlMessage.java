@@ -4,10 +4,12 @@ import io.netty.buffer.ByteBuf;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
@@ -65,16 +67,47 @@ public sealed interface ControlMessage {
     return in.readCharSequence(len, StandardCharsets.UTF_8).toString();
   }
 
-  /** Receiver → sender, first frame: who I am and what I speak. */
-  record Hello(int version, int capabilities, String name) implements ControlMessage {
+  /**
+   * Receiver → sender, first frame: who I am and what I speak; with {@link McastPacket#CAP_NODE_PROOF},
+   * proof that I hold the node's per-boot secret ({@link McastAuth#joinProof}) after the name.
+   */
+  record Hello(int version, int capabilities, String name, Optional<byte[]> proof) implements ControlMessage {
+    /** A HELLO without node proof. */
+    public Hello(int version, int capabilities, String name) {
+      this(version, capabilities & ~McastPacket.CAP_NODE_PROOF, name, Optional.empty());
+    }
+
     public Hello {
       Objects.requireNonNull(name, "name");
+      proof = proof.map(byte[]::clone);
+      if (proof.isPresent() != ((capabilities & McastPacket.CAP_NODE_PROOF) != 0)) {
+        throw new IllegalArgumentException("proof present exactly when CAP_NODE_PROOF is set, caps 0x" + Integer.toHexString(capabilities));
+      }
+      if (proof.isPresent() && proof.get().length != McastAuth.PROOF_BYTES) {
+        throw new IllegalArgumentException("proof of " + proof.get().length + " bytes, want " + McastAuth.PROOF_BYTES);
+      }
+    }
+
+    @Override
+    public Optional<byte[]> proof() {
+      return proof.map(byte[]::clone);
     }
 
     static Hello decodeBody(ByteBuf in) {
       int version = in.readUnsignedShort();
       int caps = in.readInt();
-      return new Hello(version, caps, readString(in, "HELLO name"));
+      String name = readString(in, "HELLO name");
+      Optional<byte[]> proof = Optional.empty();
+      if ((caps & McastPacket.CAP_NODE_PROOF) != 0) {
+        if (!in.isReadable(McastAuth.PROOF_BYTES)) {
+          throw new MalformedPacketException("HELLO says it proves its node but carries " + in.readableBytes() + " bytes, want "
+              + McastAuth.PROOF_BYTES);
+        }
+        byte[] p = new byte[McastAuth.PROOF_BYTES];
+        in.readBytes(p);
+        proof = Optional.of(p);
+      }
+      return new Hello(version, caps, name, proof);
     }
 
     @Override
@@ -83,6 +116,23 @@ public sealed interface ControlMessage {
       out.writeShort(version); // protocol version
       out.writeInt(capabilities); // capability bits
       writeString(out, name); // receiver name (hostname)
+      proof.ifPresent(out::writeBytes); // node proof: HMAC-SHA256 under the node secret's hash
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Hello h && h.version == version && h.capabilities == capabilities && h.name.equals(name)
+          && h.proof.isPresent() == proof.isPresent() && (proof.isEmpty() || Arrays.equals(h.proof.get(), proof.get()));
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(version, capabilities, name) * 31 + proof.map(Arrays::hashCode).orElse(0);
+    }
+
+    @Override
+    public String toString() {
+      return "Hello[version=" + version + ", capabilities=" + capabilities + ", name=" + name + (proof.isPresent() ? ", proof" : "") + "]";
     }
   }
 
@@ -129,23 +179,48 @@ public sealed interface ControlMessage {
 
   /**
    * Sender → receiver: the session, the receiver's id, where data flows, and the manifest; with
-   * {@link McastPacket#CAP_SEALED} in its capabilities, the session's keys appended after the manifest.
+   * {@link McastPacket#CAP_SEALED} in its capabilities, the session's keys appended after the
+   * manifest; with {@link McastPacket#CAP_SIGNED}, then the manifest's signatures (a count and
+   * that many signature blocks of docs/image-format.md).
+   *
+   * @param signatures the manifest's signatures, by the daemon's current key and, during a key
+   *     rotation, its previous one; present exactly when {@link McastPacket#CAP_SIGNED} is set
    */
   record Welcome(int sessionId, int receiverId, int group, int dataPort, int symbolSize, int capabilities, Manifest manifest,
-      Optional<Keys> keys) implements ControlMessage {
-    /** An unsealed WELCOME, as the first version sent. */
+      Optional<Keys> keys, List<ManifestSignature> signatures) implements ControlMessage {
+    /** Most signatures one WELCOME carries: the current key and the previous one, with room to spare. */
+    public static final int MAX_SIGNATURES = 4;
+
+    /** An unsealed, unsigned WELCOME, as the first version sent. */
     public Welcome(int sessionId, int receiverId, int group, int dataPort, int symbolSize, int capabilities, Manifest manifest) {
       this(sessionId, receiverId, group, dataPort, symbolSize, capabilities & ~McastPacket.CAP_SEALED, manifest, Optional.empty());
+    }
+
+    /** An unsigned WELCOME. */
+    public Welcome(int sessionId, int receiverId, int group, int dataPort, int symbolSize, int capabilities, Manifest manifest,
+        Optional<Keys> keys) {
+      this(sessionId, receiverId, group, dataPort, symbolSize, capabilities & ~McastPacket.CAP_SIGNED, manifest, keys, List.of());
     }
 
     public Welcome {
       Objects.requireNonNull(manifest, "manifest");
       Objects.requireNonNull(keys, "keys");
+      signatures = List.copyOf(signatures);
       if (keys.isPresent() != ((capabilities & McastPacket.CAP_SEALED) != 0)) {
         throw new IllegalArgumentException("keys present exactly when CAP_SEALED is set, caps 0x" + Integer.toHexString(capabilities));
       }
+      if (signatures.isEmpty() == ((capabilities & McastPacket.CAP_SIGNED) != 0)) {
+        throw new IllegalArgumentException("signatures present exactly when CAP_SIGNED is set, caps 0x" + Integer.toHexString(capabilities));
+      }
+      if (signatures.size() > MAX_SIGNATURES) throw new IllegalArgumentException(signatures.size() + " signatures, at most " + MAX_SIGNATURES);
       if (receiverId < 0 || receiverId > 0xFFFF) throw new IllegalArgumentException("receiver id " + receiverId);
       if (dataPort < 1 || dataPort > 0xFFFF) throw new IllegalArgumentException("data port " + dataPort);
+    }
+
+    /** This WELCOME carrying {@code sigs} (none: unsigned). */
+    public Welcome withSignatures(List<ManifestSignature> sigs) {
+      int caps = sigs.isEmpty() ? capabilities & ~McastPacket.CAP_SIGNED : capabilities | McastPacket.CAP_SIGNED;
+      return new Welcome(sessionId, receiverId, group, dataPort, symbolSize, caps, manifest, keys, sigs);
     }
 
     static Welcome decodeBody(ByteBuf in) {
@@ -171,7 +246,29 @@ public sealed interface ControlMessage {
         in.readBytes(receiverKey);
         keys = Optional.of(new Keys(sessionKey, receiverKey));
       }
-      return new Welcome(session, receiver, group, port, symbol, caps, manifest, keys);
+      List<ManifestSignature> sigs = List.of();
+      if ((caps & McastPacket.CAP_SIGNED) != 0) {
+        sigs = decodeSignatures(in);
+      }
+      return new Welcome(session, receiver, group, port, symbol, caps, manifest, keys, sigs);
+    }
+
+    private static List<ManifestSignature> decodeSignatures(ByteBuf in) {
+      if (!in.isReadable()) throw new MalformedPacketException("WELCOME says signed but carries no signature count");
+      int n = in.readUnsignedByte();
+      if (n < 1 || n > MAX_SIGNATURES) throw new MalformedPacketException("WELCOME signature count " + n + ", want 1.." + MAX_SIGNATURES);
+      ManifestSignature[] sigs = new ManifestSignature[n];
+      for (int i = 0; i < n; i++) {
+        int which = i + 1;
+        try {
+          // Within a WELCOME a block must be there: no magic is malformed, not "unsigned".
+          sigs[i] = ManifestSignature.decode(in).orElseThrow(() -> new MalformedPacketException("WELCOME signature block "
+              + which + " of " + n + " has no CCSG magic"));
+        } catch (MalformedImageException e) {
+          throw new MalformedPacketException("WELCOME signature block " + which + " of " + n + ": " + e.getMessage());
+        }
+      }
+      return List.of(sigs);
     }
 
     @Override
@@ -188,6 +285,10 @@ public sealed interface ControlMessage {
         out.writeBytes(k.sessionKey); // session key: seals ANNOUNCE
         out.writeBytes(k.receiverKey); // receiver key: seals this receiver's STATUS and NAK
       });
+      if (!signatures.isEmpty()) {
+        out.writeByte(signatures.size()); // signature count
+        signatures.forEach(s -> s.encode(out)); // signature blocks, as after a .cci's manifest
+      }
     }
   }
 

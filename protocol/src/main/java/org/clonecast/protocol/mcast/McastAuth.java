@@ -2,6 +2,8 @@ package org.clonecast.protocol.mcast;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.util.Arrays;
@@ -22,6 +24,9 @@ import javax.crypto.spec.SecretKeySpec;
 public final class McastAuth {
   /** Bytes of a session or receiver key. */
   public static final int KEY_BYTES = 32;
+  /** Bytes of a HELLO's node proof. */
+  public static final int PROOF_BYTES = 32;
+  private static final byte[] JOIN_LABEL = "clonecast join 1".getBytes(StandardCharsets.US_ASCII);
 
   private McastAuth() {}
 
@@ -41,6 +46,31 @@ public final class McastAuth {
   /** True when {@code seal} is the seal of {@code unsealed} under {@code key}; compared in constant time. */
   public static boolean verify(McastPacket unsealed, Seal seal, byte[] key) {
     return MessageDigest.isEqual(tag(key, unsealed, seal.counter()), seal.tag());
+  }
+
+  /**
+   * A HELLO's node proof: HMAC-SHA256 under {@code secretHash} (SHA-256 of the node's per-boot
+   * secret, which the daemon stores and the node can compute) over "clonecast join 1", the
+   * daemon's session number and the name the receiver joins as. Binds the join to that node,
+   * session and name: a proof taken from one session does not open another.
+   */
+  public static byte[] joinProof(byte[] secretHash, long session, String name) {
+    if (secretHash.length != 32) throw new IllegalArgumentException("secret hash of " + secretHash.length + " bytes, want 32");
+    try {
+      Mac mac = Mac.getInstance("HmacSHA256");
+      mac.init(new SecretKeySpec(secretHash, "HmacSHA256"));
+      mac.update(JOIN_LABEL);
+      mac.update(ByteBuffer.allocate(8).putLong(0, session));
+      mac.update(name.getBytes(StandardCharsets.UTF_8));
+      return mac.doFinal();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 unavailable in this JRE", e);
+    }
+  }
+
+  /** Whether {@code proof} is {@link #joinProof}{@code (secretHash, session, name)}; compared in constant time. */
+  public static boolean verifyJoin(byte[] secretHash, long session, String name, byte[] proof) {
+    return MessageDigest.isEqual(joinProof(secretHash, session, name), proof);
   }
 
   private static byte[] tag(byte[] key, McastPacket unsealed, long counter) {

@@ -25,6 +25,19 @@ public sealed interface McastPacket
    */
   int CAP_SEALED = 1;
 
+  /**
+   * Capability bit of WELCOME: the sender appended the manifest's signatures (docs/protocol.md §3),
+   * which a receiver checks against the keys it trusts before it writes a byte. Sent whatever the
+   * HELLO said: a receiver that does not know the bit ignores the bytes.
+   */
+  int CAP_SIGNED = 2;
+
+  /**
+   * Capability bit of HELLO: a node proof follows the name (docs/protocol.md §3), made with the
+   * node's per-boot secret, so that in a daemon session only the node itself joins under its name.
+   */
+  int CAP_NODE_PROOF = 4;
+
   int TYPE_DATA = 1;
   int TYPE_REPAIR = 2;
   int TYPE_ANNOUNCE = 3;

@@ -10,6 +10,9 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.util.Arrays;
 import java.util.Optional;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.Size;
 import org.junit.jupiter.api.Test;
 
 /** Ed25519 signature blocks after a manifest: sign, verify, and every way one can be wrong. */
@@ -76,5 +79,19 @@ class ManifestSignatureTest {
     }
     assertEquals(Optional.empty(), ManifestSignature.decode(Unpooled.wrappedBuffer(new byte[] {1, 2, 3, 4, 5})));
     assertEquals(Optional.empty(), ManifestSignature.decode(Unpooled.EMPTY_BUFFER));
+  }
+
+  /** Hostile bytes where a block may start (with its magic, so the decoder reads on): only MalformedImageException. */
+  @Property(tries = 3000)
+  void hostileBlocksDecodeOrAreMalformed(@ForAll @Size(max = 200) byte[] tail, @ForAll boolean withMagic) {
+    ByteBuf b = Unpooled.buffer();
+    if (withMagic) b.writeInt(ManifestSignature.MAGIC);
+    b.writeBytes(tail);
+    try {
+      Optional<ManifestSignature> s = ManifestSignature.decode(b);
+      if (s.isPresent()) assertEquals(ManifestSignature.LENGTH, b.readerIndex(), "a block decodes whole");
+    } catch (MalformedImageException expected) {
+      // the only exception the decoder may throw
+    }
   }
 }

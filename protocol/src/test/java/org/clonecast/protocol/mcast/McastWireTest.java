@@ -21,6 +21,7 @@ import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.junit.jupiter.api.Test;
@@ -326,6 +327,101 @@ class McastWireTest {
   @Property(tries = 2000)
   void corruptedSealedWelcomesDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 400) int pos, @ForAll byte value) {
     byte[] b = bytes(sealedWelcome());
+    if (pos < b.length) b[pos] = value;
+    try {
+      ControlMessage.decode(Unpooled.wrappedBuffer(b));
+    } catch (MalformedPacketException expected) {
+      // the only exception a decoder may throw
+    }
+  }
+
+  static ControlMessage.Welcome signedWelcome() throws Exception {
+    java.security.KeyPair a = java.security.KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+    java.security.KeyPair b = java.security.KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+    Manifest m = manifest();
+    return sealedWelcome().withSignatures(List.of(ManifestSignature.sign(m, a.getPrivate(), a.getPublic()),
+        ManifestSignature.sign(m, b.getPrivate(), b.getPublic())));
+  }
+
+  @Test
+  void aSignedWelcomeCarriesItsSignaturesAfterTheKeysAndOldReceiversStillReadIt() throws Exception {
+    ControlMessage.Welcome w = signedWelcome();
+    byte[] b = bytes(w);
+    assertEquals(bytes(sealedWelcome()).length + 1 + 2 * ManifestSignature.LENGTH, b.length);
+    ControlMessage.Welcome back = (ControlMessage.Welcome) ControlMessage.decode(Unpooled.wrappedBuffer(b));
+    assertEquals(w.signatures(), back.signatures());
+    assertEquals(w.keys(), back.keys());
+    assertEquals(McastPacket.CAP_SEALED | McastPacket.CAP_SIGNED, back.capabilities());
+    assertArrayEquals(b, bytes(back));
+    // Unsealed and signed: the signatures follow the manifest directly.
+    ControlMessage.Welcome plain = new ControlMessage.Welcome(7, 3, 0xEFFF0001, 9400, 1452, 0, manifest()).withSignatures(w.signatures());
+    assertEquals(w.signatures(), ((ControlMessage.Welcome) ControlMessage.decode(Unpooled.wrappedBuffer(bytes(plain)))).signatures());
+    // Without the bit, the bytes are what a first-version sender sent; withSignatures(none) takes the bit off.
+    assertArrayEquals(bytes(sealedWelcome()), bytes(w.withSignatures(List.of())));
+    ByteBuf longer = Unpooled.buffer().writeBytes(b).writeBytes(new byte[] {9, 9});
+    assertEquals(w.signatures(), ((ControlMessage.Welcome) ControlMessage.decode(longer)).signatures());
+  }
+
+  @Test
+  void aSignedWelcomeCutAnywhereOrWithABadCountIsMalformed() throws Exception {
+    byte[] b = bytes(signedWelcome());
+    for (int len = 0; len < b.length; len++) {
+      ByteBuf cut = Unpooled.wrappedBuffer(b, 0, len);
+      int l = len;
+      assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(cut), "WELCOME cut at " + l);
+    }
+    int count = bytes(sealedWelcome()).length;
+    for (int n : new int[] {0, 3, 5, 255}) {
+      byte[] bad = b.clone();
+      bad[count] = (byte) n;
+      assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(Unpooled.wrappedBuffer(bad)), "count " + n);
+    }
+    byte[] noMagic = b.clone();
+    noMagic[count + 1] ^= 1;
+    MalformedPacketException e = assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(Unpooled.wrappedBuffer(noMagic)));
+    assertEquals(true, e.getMessage().contains("no CCSG magic"), e.getMessage());
+  }
+
+  @Property(tries = 3000)
+  void corruptedSignedWelcomesDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 700) int pos, @ForAll byte value,
+      @ForAll @IntRange(min = 0, max = 700) int cut) throws Exception {
+    byte[] b = bytes(signedWelcome());
+    if (pos < b.length) b[pos] = value;
+    try {
+      ControlMessage.decode(Unpooled.wrappedBuffer(b, 0, Math.min(b.length, Math.max(cut, b.length - 240))));
+    } catch (MalformedPacketException expected) {
+      // the only exception a decoder may throw
+    }
+  }
+
+  @Test
+  void aHelloWithANodeProofRoundTripsAndTheProofBindsSessionAndName() {
+    byte[] hash = new byte[32];
+    hash[0] = 7;
+    byte[] proof = McastAuth.joinProof(hash, 42, "node01");
+    ControlMessage.Hello h = new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF, "node01",
+        java.util.Optional.of(proof));
+    byte[] b = bytes(h);
+    assertEquals(bytes(new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED, "node01")).length + 32, b.length);
+    assertEquals(h, ControlMessage.decode(Unpooled.wrappedBuffer(b)));
+    assertEquals(true, McastAuth.verifyJoin(hash, 42, "node01", proof));
+    assertEquals(false, McastAuth.verifyJoin(hash, 43, "node01", proof), "another session");
+    assertEquals(false, McastAuth.verifyJoin(hash, 42, "node02", proof), "another name");
+    byte[] other = hash.clone();
+    other[31] = 1;
+    assertEquals(false, McastAuth.verifyJoin(other, 42, "node01", proof), "another secret");
+    for (int len = 0; len < b.length; len++) {
+      ByteBuf cut = Unpooled.wrappedBuffer(b, 0, len);
+      int l = len;
+      assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(cut), "HELLO cut at " + l);
+    }
+  }
+
+  @Property(tries = 2000)
+  void corruptedHellosDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 60) int pos, @ForAll byte value) {
+    ControlMessage.Hello h = new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF, "node01",
+        java.util.Optional.of(new byte[32]));
+    byte[] b = bytes(h);
     if (pos < b.length) b[pos] = value;
     try {
       ControlMessage.decode(Unpooled.wrappedBuffer(b));

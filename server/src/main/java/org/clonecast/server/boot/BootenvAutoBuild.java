@@ -42,7 +42,14 @@ public final class BootenvAutoBuild {
 
   /** Whether nodes can netboot now. */
   public boolean ready() {
-    return BootenvInstaller.ready(BootenvInstaller.currentDir(stateDir));
+    Path dir = BootenvInstaller.currentDir(stateDir);
+    return BootenvInstaller.ready(dir) && BootenvInstaller.trustsCurrentKey(dir, stateDir);
+  }
+
+  /** Installed, but trusting another image key than the daemon's current one (a key rotation since it was built). */
+  private boolean stale() {
+    Path dir = BootenvInstaller.currentDir(stateDir);
+    return BootenvInstaller.ready(dir) && !BootenvInstaller.trustsCurrentKey(dir, stateDir);
   }
 
   /** What a node that should netboot is told: ready, being built, failed (and why), or missing (and what to run). */
@@ -51,6 +58,10 @@ public final class BootenvAutoBuild {
     if (building.get()) return new BootenvStatus.Building();
     String failed = failure;
     if (failed != null) return new BootenvStatus.Failed(failed);
+    if (stale()) {
+      return new BootenvStatus.Missing("the netboot environment does not trust the server's current image key (rotated since it"
+          + " was built); a session rebuilds it, or run 'clonecast bootenv build' on the server");
+    }
     return new BootenvStatus.Missing(installer.isEmpty()
         ? "the server has no netboot environment and cannot build one (bootenv/build.sh or the agent jar is missing); run"
             + " 'clonecast bootenv build' on the server"

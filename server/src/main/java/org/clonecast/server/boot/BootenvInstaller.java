@@ -14,6 +14,9 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.clonecast.common.trust.ImageKey;
+import org.clonecast.common.trust.ImageTrust;
+import org.clonecast.common.trust.TrustedKey;
 
 /**
  * Builds the netboot environment with {@code bootenv/build.sh} and installs it as
@@ -90,6 +93,26 @@ public final class BootenvInstaller {
     return stateDir.resolve("bootenv").resolve("current");
   }
 
+  /**
+   * Whether the environment in {@code dir} trusts the daemon's current image key (its manifest
+   * lists the key's fingerprint as {@code trusted_key=}): after {@code clonecast key rotate} one that
+   * does not would refuse every image the daemon now signs. One installed by hand (no manifest) or
+   * by a script that lists no keys is taken as it is: what it trusts is its installer's business.
+   */
+  public static boolean trustsCurrentKey(Path dir, Path stateDir) {
+    try {
+      Path pub = stateDir.resolve(ImageKey.PUBLIC_FILE);
+      if (!Files.isRegularFile(pub)) return true; // no key yet: the daemon's first start makes it, and a build then
+      if (!Files.exists(dir.resolve("manifest"))) return true;
+      String want = "trusted_key=" + ImageTrust.fingerprint(TrustedKey.parse(Files.readString(pub, StandardCharsets.US_ASCII).trim()));
+      List<String> listed = Files.readAllLines(dir.resolve("manifest"), StandardCharsets.UTF_8).stream().map(String::strip)
+          .filter(l -> l.startsWith("trusted_key=")).toList();
+      return listed.isEmpty() || listed.contains(want);
+    } catch (IOException | IllegalArgumentException e) {
+      return false;
+    }
+  }
+
   /** Whether {@code dir} holds an environment the HTTP server can serve. */
   public static boolean ready(Path dir) {
     return Files.isRegularFile(dir.resolve("vmlinuz")) && Files.isRegularFile(dir.resolve("initramfs.zst"));
@@ -113,8 +136,22 @@ public final class BootenvInstaller {
     }
     Path bootenv = Files.createDirectories(stateDir.resolve("bootenv"));
     Path cacheDir = cache.orElse(bootenv.resolve("cache"));
+    // The agent trusts the daemon's image keys (the daemon makes its key at first start; a build
+    // before that makes it here, and the daemon then finds it).
+    ImageKey.loadOrCreate(stateDir);
+    Path keys = Files.createTempFile(bootenv, ".trusted-keys-", "");
+    Files.writeString(keys, ImageKey.trustedKeysFile(stateDir));
+    try {
+      return build(stateDir, bootenv, cacheDir, keys, progress);
+    } finally {
+      Files.deleteIfExists(keys);
+    }
+  }
+
+  private Path build(Path stateDir, Path bootenv, Path cacheDir, Path keys, Consumer<String> progress) throws IOException,
+      InterruptedException {
     List<String> cmd = new ArrayList<>(List.of("bash", script.toString(), "--agent-jar", agentJar.toString(),
-        "--cache", cacheDir.toString()));
+        "--cache", cacheDir.toString(), "--trusted-keys", keys.toString()));
     jdk.ifPresent(j -> cmd.addAll(List.of("--jdk", j.toString())));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
         .start();
@@ -165,6 +202,10 @@ public final class BootenvInstaller {
       ds.forEach(builds::add);
     }
     builds.removeIf(b -> b.toAbsolutePath().normalize().equals(keep));
+    // A build with trusted keys is its base build plus a small archive: the base stays for the next key.
+    String name = keep.getFileName().toString();
+    int trust = name.indexOf("-trust_");
+    if (trust > 0) builds.removeIf(b -> b.getFileName().toString().equals(name.substring(0, trust)));
     // Newest first: the previous build is kept so an operator can switch back by hand.
     builds.sort((a, b) -> Long.compare(mtime(b), mtime(a)));
     for (int i = 1; i < builds.size(); i++) {

@@ -42,6 +42,8 @@ public final class ImageInfoCommand implements Runnable {
       w.println(image);
       Map<String, String> facts = ImageReport.facts(m);
       facts.put("file size", ImageReport.size(fileSize));
+      // Which key signed it (not whether to trust it: that is the receiver's --trust).
+      facts.put("signed by", r.signature().map(s -> s.keyIdHex()).orElse("nobody (unsigned)"));
       ImageReport.print(w, facts);
     } catch (IOException e) {
       throw ImageCliErrors.io(e, null);

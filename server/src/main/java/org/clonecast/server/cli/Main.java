@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       DemoCommand.class,
       SendCommand.class,
       BootenvCommand.class,
+      KeyCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -6,6 +6,9 @@ import java.net.Inet4Address;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ExecutionException;
 import org.clonecast.common.cli.CliException;
@@ -18,8 +21,10 @@ import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.InvalidImageException;
 import org.clonecast.common.image.RawChunkSource;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.trust.ImageKey;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.mcast.SenderMachine;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.mcast.McastSender;
@@ -88,6 +93,12 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
       description = "IMAGE is a raw disk even though it looks like a .cci (a damaged .cci is refused without it).")
   boolean raw;
 
+  @Option(names = "--sign-key", paramLabel = "KEY",
+      description = {"Sign the manifest with this Ed25519 key, so that receivers that trust it (--trust) take the image:",
+          "a daemon's state directory, or its image-key file with image-key.pub beside it. A .cci's own signature",
+          "(the daemon signs what it stores) is sent as well."})
+  Path signKey;
+
   @Option(names = "--no-gso", description = "Send one packet per system call instead of UDP GSO batches.")
   boolean noGso;
 
@@ -149,12 +160,20 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }
     PrintStream err = System.err;
+    Optional<ImageKey> key = Optional.empty();
+    if (signKey != null) {
+      try {
+        key = Optional.of(ImageKey.loadFrom(signKey));
+      } catch (java.io.IOException e) {
+        throw new CliException(ExitCodes.USAGE, "--sign-key " + signKey + ": " + e.getMessage());
+      }
+    }
     long cpu0 = cpuNanos();
     long t0 = System.nanoTime();
     try (ChunkSource source = openSource(err)) {
       McastSender sender;
       try {
-        sender = new McastSender(settings, source, nif, new Progress(err, source.manifest().chunkCount()));
+        sender = new McastSender(settings, source, nif, new Progress(err, source.manifest().chunkCount()), signatures(source, key, err));
       } catch (IllegalArgumentException e) {
         throw new CliException(ExitCodes.USAGE, e.getMessage());
       }
@@ -170,6 +189,26 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
       }
       return summary(m, sender, (System.nanoTime() - t0) / 1e9, (cpuNanos() - cpu0) / 1e9, System.out);
     }
+  }
+
+  /**
+   * What the receivers get to check: the --sign-key signature first, then the one the .cci carries
+   * (by another key). None: the image goes out unsigned, and only --insecure-unsigned receivers take it.
+   */
+  private static List<ManifestSignature> signatures(ChunkSource source, Optional<ImageKey> key, PrintStream err) {
+    List<ManifestSignature> out = new ArrayList<>();
+    key.ifPresent(k -> out.add(k.sign(source.manifest())));
+    if (source instanceof ImageReader r && r.signature().isPresent()
+        && out.stream().noneMatch(s -> Arrays.equals(s.keyId(), r.signature().get().keyId()))) {
+      out.add(r.signature().get());
+    }
+    if (out.isEmpty()) {
+      err.println("clonecast send: warning: the image is unsigned; receivers refuse it unless they run with --insecure-unsigned"
+          + " (sign it with --sign-key KEY)");
+    } else {
+      err.println("clonecast send: manifest signed by " + String.join(", ", out.stream().map(s -> s.keyIdHex()).toList()));
+    }
+    return out;
   }
 
   private long rateMbit() {

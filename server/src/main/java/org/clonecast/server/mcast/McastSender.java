@@ -18,6 +18,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.unix.SegmentedDatagramPacket;
 import java.io.IOException;
 import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
@@ -38,6 +39,7 @@ import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkVerificationException;
+import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.mcast.Announce;
 import org.clonecast.protocol.mcast.ChunkRebuilder;
 import org.clonecast.protocol.mcast.ControlMessage;
@@ -83,6 +85,7 @@ public final class McastSender implements AutoCloseable {
   }
 
   private final SendSettings settings;
+  private final List<ManifestSignature> signatures;
   private final ChunkSource source;
   private final NetInterface nif;
   private final SecureRandom random = new SecureRandom();
@@ -134,9 +137,30 @@ public final class McastSender implements AutoCloseable {
     default void tick(SenderMachine m, long rateBytesPerSecond) {}
 
     default void receiverEnded(SenderMachine.Receiver r) {}
+
+    /**
+     * Why a receiver's HELLO, from {@code from}, must not join; empty: it may. A daemon session
+     * takes only its nodes, each proving it holds its per-boot secret.
+     */
+    default Optional<String> refuseJoin(ControlMessage.Hello hello, InetAddress from) {
+      return Optional.empty();
+    }
   }
 
   public McastSender(SendSettings settings, ChunkSource source, NetInterface nif, SessionListener listener) {
+    this(settings, source, nif, listener, List.of());
+  }
+
+  /**
+   * @param signatures the manifest's signatures, handed to every receiver in its WELCOME (none: the
+   *     image goes out unsigned, and receivers that trust keys refuse it)
+   */
+  public McastSender(SendSettings settings, ChunkSource source, NetInterface nif, SessionListener listener,
+      List<ManifestSignature> signatures) {
+    this.signatures = List.copyOf(signatures);
+    if (this.signatures.size() > ControlMessage.Welcome.MAX_SIGNATURES) {
+      throw new IllegalArgumentException(signatures.size() + " signatures, at most " + ControlMessage.Welcome.MAX_SIGNATURES);
+    }
     this.settings = settings;
     this.source = source;
     this.nif = nif;
@@ -556,6 +580,12 @@ public final class McastSender implements AutoCloseable {
         return;
       }
       InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+      Optional<String> refused = listener.refuseJoin(h, remote.getAddress());
+      if (refused.isPresent()) {
+        log.warn("mcast join refused: {} from {}: {}", h.name(), remote.getAddress().getHostAddress(), refused.get());
+        ctx.writeAndFlush(new ControlMessage.End("join refused: " + refused.get())).addListener(f -> ctx.close());
+        return;
+      }
       boolean sealed = (h.capabilities() & McastPacket.CAP_SEALED) != 0;
       byte[] receiverKey = null;
       if (sealed) {
@@ -566,10 +596,11 @@ public final class McastSender implements AutoCloseable {
       id = machine.join(h.name() + "@" + remote.getAddress().getHostAddress(), remote.getAddress(), receiverKey, now);
       controls.put(id, ctx.channel());
       log.info("mcast receiver {} ({}) joined from {}{}", id, h.name(), ctx.channel().remoteAddress(), sealed ? ", sealed" : ", unsealed");
-      ctx.writeAndFlush(sealed
+      ControlMessage.Welcome welcome = sealed
           ? new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), McastPacket.CAP_SEALED,
               source.manifest(), Optional.of(new ControlMessage.Keys(sessionKey, receiverKey)))
-          : new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), 0, source.manifest()));
+          : new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), 0, source.manifest());
+      ctx.writeAndFlush(welcome.withSignatures(signatures));
       schedulePump(0);
     }
 

@@ -2,6 +2,7 @@ package org.clonecast.server.session;
 
 import org.clonecast.common.api.Disk;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,6 +16,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.protocol.image.ManifestSignature;
+import org.clonecast.protocol.mcast.ControlMessage;
+import org.clonecast.protocol.mcast.McastAuth;
 import org.clonecast.protocol.mcast.SenderMachine;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.mcast.McastSender;
@@ -24,6 +28,7 @@ import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.Image;
 import org.clonecast.server.store.ImageStore;
 import org.clonecast.server.store.Node;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.NodeStore;
 import org.clonecast.server.store.NotFoundException;
 import org.clonecast.server.store.SessionStore;
@@ -70,6 +75,9 @@ public final class SessionManager implements AutoCloseable {
     return t;
   });
 
+  /** Set once at start ({@link #joinProofs}): the nodes' secrets that their HELLOs prove. */
+  private volatile Optional<NodeSecrets> secrets = Optional.empty();
+
   private static final class Running {
     McastSender sender;
     ImageReader reader;
@@ -86,6 +94,19 @@ public final class SessionManager implements AutoCloseable {
     this.basePort = basePort;
     this.receiverTimeout = receiverTimeout;
     this.receiverDeadline = Objects.requireNonNull(receiverDeadline);
+  }
+
+  /**
+   * Takes into a session's multicast only receivers that prove they are one of its nodes: a HELLO
+   * under the node's name with a proof made with the node's current per-boot secret
+   * (docs/protocol.md §3). Without this, anyone on the segment could join under a node's name and,
+   * by failing there, fail the node.
+   *
+   * @return this
+   */
+  public SessionManager joinProofs(NodeSecrets nodeSecrets) {
+    this.secrets = Optional.of(nodeSecrets);
+    return this;
   }
 
   /** After a restart: sessions that were running cannot resume their sender; they fail, and so do their nodes. */
@@ -142,7 +163,10 @@ public final class SessionManager implements AutoCloseable {
       r.reader = ImageReader.open(image.file());
       SendSettings settings = new SendSettings(nif.name(), null, s.port(), 10_000_000_000L, min, maxWait, receiverTimeout,
           nif.mtu() - 48, 1, true, receiverDeadline);
-      r.sender = new McastSender(settings, r.reader, nif, new Listener(s.id()));
+      // Signed by the daemon's current key, and its previous one during a rotation's overlap.
+      List<ManifestSignature> signatures = images.keys().isPresent()
+          ? images.keys().get().signatures(r.reader.manifest(), r.reader.signature()) : List.of();
+      r.sender = new McastSender(settings, r.reader, nif, new Listener(s.id()), signatures);
       r.sender.start().whenComplete((m, err) -> transferEnded(s.id(), m, err));
     } catch (IOException | InterruptedException | RuntimeException e) {
       stop(r);
@@ -241,6 +265,30 @@ public final class SessionManager implements AutoCloseable {
     }
   }
 
+  /**
+   * Why {@code hello}, from {@code from}, may not join session {@code session}'s multicast; empty:
+   * it may. With {@link #joinProofs} set, only a node of the session under its own name with a proof
+   * made with its current per-boot secret; without, anyone (CLI-like sessions in tests).
+   */
+  Optional<String> joinRefusal(long session, ControlMessage.Hello hello, InetAddress from) {
+    if (secrets.isEmpty()) return Optional.empty();
+    Optional<Member> member = store.members(session).stream().filter(m -> m.name().equals(hello.name())).findFirst();
+    if (member.isEmpty()) {
+      return Optional.of("no node of session " + session + " is named " + hello.name());
+    }
+    if (hello.proof().isEmpty()) {
+      return Optional.of(hello.name() + " sent no node proof (an agent of a daemon session proves its node with its per-boot secret)");
+    }
+    MacAddress mac = MacAddress.parse(member.get().mac());
+    Optional<byte[]> hash = secrets.get().hash(mac);
+    if (hash.isEmpty() || !McastAuth.verifyJoin(hash.get(), session, hello.name(), hello.proof().get())) {
+      events.record("session", Optional.of(mac.toString()), Optional.of(Long.toString(session)), "multicast join as "
+          + hello.name() + " from " + from.getHostAddress() + " refused: its node proof does not verify");
+      return Optional.of("the node proof for " + hello.name() + " does not verify (not the node's current secret)");
+    }
+    return Optional.empty();
+  }
+
   private final class Listener implements McastSender.SessionListener {
     private final long session;
 
@@ -253,6 +301,11 @@ public final class SessionManager implements AutoCloseable {
       store.setState(session, "running", Optional.empty());
       events.record("session", Optional.empty(), Optional.of(Long.toString(session)), "transfer started with "
           + m.activeReceivers() + " receiver(s)");
+    }
+
+    @Override
+    public Optional<String> refuseJoin(ControlMessage.Hello hello, InetAddress from) {
+      return joinRefusal(session, hello, from);
     }
 
     @Override

@@ -21,7 +21,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.regex.Pattern;
 import org.clonecast.common.disk.DiskAllocation;
 import org.clonecast.common.disk.DiskPlan;
-import org.clonecast.common.trust.ImageKey;
+import org.clonecast.common.trust.KeyRing;
 import org.clonecast.common.trust.ImageSigner;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageInput;
@@ -51,7 +51,7 @@ public final class ImageStore {
   private final EventLog events;
   private final ExecutorService worker;
   private final Map<String, long[]> progress = new ConcurrentHashMap<>();
-  private final Optional<ImageKey> key;
+  private final Optional<KeyRing> key;
 
   /**
    * A store that does not sign (tests of other things).
@@ -64,9 +64,9 @@ public final class ImageStore {
 
   /**
    * @param worker runs the adds, one at a time is plenty (each uses every core)
-   * @param key signs every image before it becomes ready (added or captured): the daemon's key
+   * @param key signs every image before it becomes ready (added or captured): the daemon's current key
    */
-  public ImageStore(Database db, Path dir, Clock clock, EventLog events, ExecutorService worker, Optional<ImageKey> key) {
+  public ImageStore(Database db, Path dir, Clock clock, EventLog events, ExecutorService worker, Optional<KeyRing> key) {
     this.key = Objects.requireNonNull(key);
     this.db = Objects.requireNonNull(db);
     this.dir = Objects.requireNonNull(dir);
@@ -166,7 +166,7 @@ public final class ImageStore {
    */
   public void publishCaptured(String name, Manifest m) throws IOException {
     if (key.isPresent()) {
-      ImageSigner.sign(fileFor(name), key.get());
+      ImageSigner.sign(fileFor(name), key.get().current());
     }
     long stored = Files.size(fileFor(name));
     db.write(c -> NodeStore.update(c, "UPDATE images SET state = 'ready', detail = NULL, image_id = ?, logical_size = ?,"
@@ -175,6 +175,11 @@ public final class ImageStore {
     progress.remove(name);
     events.record("image", Optional.empty(), Optional.empty(), "image " + name + " ready: " + m.logicalSize() + " bytes, "
         + m.chunkCount() + " chunks, " + stored + " bytes stored (captured)");
+  }
+
+  /** The keys that sign what this store holds, when it signs. */
+  public Optional<KeyRing> keys() {
+    return key;
   }
 
   /** Sets the progress shown for an image being captured: logical bytes done of total. */
@@ -211,7 +216,7 @@ public final class ImageStore {
             Runtime.getRuntime().availableProcessors(), true, plan.map(), done -> progress.get(name)[0] = done);
       }
       if (key.isPresent()) {
-        ImageSigner.sign(partial, key.get());
+        ImageSigner.sign(partial, key.get().current());
       }
       try (ImageReader r = ImageReader.open(partial)) {
         m = r.manifest();

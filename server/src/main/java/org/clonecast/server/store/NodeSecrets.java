@@ -66,6 +66,22 @@ public final class NodeSecrets {
         hash(presented.get()).getBytes(StandardCharsets.US_ASCII));
   }
 
+  /**
+   * SHA-256 of {@code mac}'s current secret: the key of its multicast node proof
+   * ({@code McastAuth.joinProof}), which the node computes from the secret it holds.
+   */
+  public Optional<byte[]> hash(MacAddress mac) {
+    Optional<String> stored = db.read(c -> {
+      try (PreparedStatement ps = c.prepareStatement("SELECT hash FROM node_secrets WHERE mac = ?")) {
+        ps.setString(1, mac.toString());
+        try (ResultSet rs = ps.executeQuery()) {
+          return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
+        }
+      }
+    });
+    return stored.map(h -> HexFormat.of().parseHex(h));
+  }
+
   /** Forgets {@code mac}'s secret: no call counts until its next netboot script. */
   public void revoke(MacAddress mac) {
     db.write(c -> NodeStore.update(c, "DELETE FROM node_secrets WHERE mac = ?", mac.toString()));

@@ -62,4 +62,16 @@ class SendCommandTest {
     assertEquals(ExitCodes.USAGE, r.code());
     assertTrue(r.err().contains("--min-receivers 0"), r.err());
   }
+
+  @Test
+  void aSignKeyThatIsNoKeyPairIsAUsageErrorNamingWhy() throws Exception {
+    Path img = Files.write(dir.resolve("x.raw"), new byte[4096]);
+    Run missing = run("send", img.toString(), "--interface", "lo", "--sign-key", dir.resolve("nokey").toString());
+    assertEquals(ExitCodes.USAGE, missing.code());
+    assertTrue(missing.err().contains("--sign-key " + dir.resolve("nokey") + ": no such file or directory"), missing.err());
+    Path half = Files.writeString(dir.resolve("image-key"), "not a key\n");
+    Run noPub = run("send", img.toString(), "--interface", "lo", "--sign-key", half.toString());
+    assertEquals(ExitCodes.USAGE, noPub.code());
+    assertTrue(noPub.err().contains("image-key.pub is missing"), noPub.err());
+  }
 }

@@ -96,7 +96,8 @@ class CaptureRoutesTest {
     EventLog events = new EventLog(db, Clock.systemUTC());
     worker = Executors.newSingleThreadExecutor();
     key = org.clonecast.common.trust.ImageKey.loadOrCreate(dir.resolve("state"));
-    images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker, Optional.of(key));
+    images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker,
+        Optional.of(new org.clonecast.common.trust.KeyRing(dir.resolve("state"))));
     images.recover();
     captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, new SessionStore(db, Clock.systemUTC()),
         events, 2);
