@@ -48,6 +48,8 @@ usage: bench/capture.sh [options]
   --n "4 8"            receiver counts
   --variants "clonecast pipeline pipeline-file"
   --no-network         skip the network capture step
+  --capture-only       stored bytes and the network capture only: no transfers to receivers
+  --lab-prefix P       namespace prefix of the lab (default cc<pid>b-capture; unique on the machine)
   --timeout 600        seconds per run before it is killed and marked FAILED
   --workdir DIR        where disks, images and outputs go (default: a new dir under $TMPDIR or /var/tmp)
   --keep               keep the work dir afterwards
@@ -61,6 +63,8 @@ DELETED_PCT=52
 NS_LIST="4 8"
 VARIANTS="clonecast pipeline pipeline-file"
 NETWORK=1
+TRANSFERS=1
+LAB_NAME="cc$$b-capture"
 TIMEOUT=600
 WORKDIR=
 KEEP=0
@@ -73,6 +77,8 @@ while [ $# -gt 0 ]; do
     --n) NS_LIST=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
     --no-network) NETWORK=0; shift ;;
+    --capture-only) TRANSFERS=0; NS_LIST=1; shift ;;
+    --lab-prefix) LAB_NAME=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --workdir) WORKDIR=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
@@ -92,7 +98,7 @@ done
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || { echo "capture.sh: --timeout must be seconds" >&2; exit 2; }
 MAX_N=1
 for n in $NS_LIST; do [ "$n" -le "$MAX_N" ] || MAX_N=$n; done
-for t in partclone.ext4 partclone.xfs partclone.vfat zstd udp-sender udp-receiver sha256sum losetup sfdisk /usr/bin/time; do
+for t in partclone.ext4 partclone.xfs partclone.vfat zstd udp-sender udp-receiver sha256sum losetup sfdisk curl /usr/bin/time; do
   command -v "$t" >/dev/null 2>&1 || { echo "capture.sh: '$t' not found; run scripts/install-deps.sh" >&2; exit 2; }
 done
 
@@ -169,7 +175,7 @@ avail_kib=$(df -Pk "$WORKDIR" | awk 'NR == 2 { print $4 }')
 [ "$avail_kib" -ge "$need_kib" ] \
   || { echo "capture.sh: $WORKDIR has $((avail_kib / 1024)) MiB free, needs $((need_kib / 1024)) MiB; use --workdir or --disk-mib" >&2; exit 2; }
 
-lab_create "cc$$b-capture" "$MAX_N"
+lab_create "$LAB_NAME" "$MAX_N"
 
 {
   echo "command: $0 $ORIG_ARGS"
@@ -336,9 +342,10 @@ net_capture() {
     # One more look after the agent has exited (it may end right after the image is ready).
     kill -0 "$agent" 2>/dev/null || gone=$((gone + 1))
     [ "$gone" -le 1 ] || break
-    state_now=$(lab_exec server "${env[@]}" "$REPO/clonecast" image list --json 2>/dev/null | python3 -c '
-import json, sys
-print(next((i["state"] for i in json.load(sys.stdin) if i["name"] == sys.argv[1]), ""))' "$name") || true
+    # curl, not 'clonecast image list': a JVM started twice a second took a core's worth of CPU
+    # from the capture it was timing on this 2-core machine.
+    state_now=$(lab_exec server curl -sf -H "Authorization: Bearer $(cat "$state/api-token")" \
+      "http://127.0.0.1:$port/api/v1/images/$name" | python3 -c 'import json, sys; print(json.load(sys.stdin)["state"])') || true
     [ "$state_now" != ready ] && [ "$state_now" != failed ] || break
     sleep 0.5
   done
@@ -400,7 +407,9 @@ for img in $IMAGES; do
   tsv "$img" stored_bytes clonecast - OK "$cc_bytes" "$pc_bytes" "$store_ratio" "<=0.9" ""
   tsv "$img" capture_s clonecast - OK "$cc_s" "$pc_s" "$(ratio "$cc_s" "$pc_s")" "" "partclone+zstd -T0 as the anchor"
 
-  if [ "$parts" = 1 ]; then
+  if [ "$TRANSFERS" = 0 ]; then
+    :
+  elif [ "$parts" = 1 ]; then
     # References: what a correct receiver's output hashes to, over the partition (the pipeline
     # carries the partition only; clonecast's output is the whole disk, hashed from the partition's
     # start). Made once, outside the timed runs.

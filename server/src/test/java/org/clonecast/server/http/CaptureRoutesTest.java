@@ -99,7 +99,7 @@ class CaptureRoutesTest {
     images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker, Optional.of(key));
     images.recover();
     captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, new SessionStore(db, Clock.systemUTC()),
-        events, 2);
+        events);
     captures.recover();
     HttpServer.Routes routes = new HttpServer.Routes();
     new ImageRoutes(images, captures).register(routes);
