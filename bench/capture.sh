@@ -134,6 +134,10 @@ range_sha() {
   tail -c +$(($2 + 1)) "$1" | head -c "$3" | sha256sum | cut -d' ' -f1
 }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
+# cpu_of PID: user + system CPU seconds the process has used so far (0 when it is gone).
+cpu_of() {
+  awk -v t="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # attach DISK OFFSET SIZE: sets LOOP to a read-only loop device over that range (tracked for cleanup).
@@ -321,6 +325,7 @@ net_capture() {
   lab_spawn "$IMG_NAME-serve" server "$REPO/clonecast" serve --interface eth0 --state-dir "$state" \
     --http-port "$port" --dhcp off --no-tftp
   RUN_PIDS=("$LAB_LAST_PID")
+  local serve=$LAB_LAST_PID
   local i
   for ((i = 0; i < 600; i++)); do
     grep -q "clonecast serve: ready" "$LAB_DIR/$IMG_NAME-serve.log" 2>/dev/null && break
@@ -333,9 +338,14 @@ net_capture() {
     && lab_exec server "${env[@]}" "$REPO/clonecast" node set "$mac" --target-disk "$disk" >/dev/null \
     && lab_exec server "${env[@]}" "$REPO/clonecast" image capture "$name" --node "$mac" >/dev/null \
     || { kill_run; return 1; }
+  # CPU seconds besides wall time: on a machine shared with other work they say what the capture
+  # costs whatever the load (the daemon's from the agent's start to the image ready).
+  local daemon_cpu0 agent_time=$WORKDIR/agent.time
+  daemon_cpu0=$(cpu_of "$(pgrep -P "$serve" | head -1)")
+  rm -f -- "$agent_time"
   t0=$EPOCHREALTIME
-  lab_spawn "$IMG_NAME-capture-agent" a1 "$REPO/clonecast-agent" auto --server "http://$(lab_ip server):$port" \
-    --interface eth0 --join-timeout 90
+  lab_spawn "$IMG_NAME-capture-agent" a1 /usr/bin/time -f "%U %S" -o "$agent_time" "$REPO/clonecast-agent" auto \
+    --server "http://$(lab_ip server):$port" --interface eth0 --join-timeout 90
   RUN_PIDS+=("$LAB_LAST_PID")
   local agent=$LAB_LAST_PID deadline=$((${t0%.*} + TIMEOUT)) state_now='' gone=0
   while [ "${EPOCHREALTIME%.*}" -lt "$deadline" ]; do
@@ -349,8 +359,13 @@ net_capture() {
     [ "$state_now" != ready ] && [ "$state_now" != failed ] || break
     sleep 0.5
   done
-  local took
+  local took daemon_cpu1
   took=$(secs_since "$t0")
+  daemon_cpu1=$(cpu_of "$(pgrep -P "$serve" | head -1)")
+  # The agent exits right after the image is ready; its CPU time is written then.
+  for ((i = 0; i < 100; i++)); do [ -s "$agent_time" ] && break; sleep 0.1; done
+  NET_AGENT_CPU=$(awk '{ printf "%.2f", $1 + $2 }' "$agent_time" 2>/dev/null || echo "?")
+  NET_DAEMON_CPU=$(awk -v a="$daemon_cpu0" -v b="$daemon_cpu1" 'BEGIN { printf "%.2f", b - a }')
   kill_run
   RUN_PIDS=()
   [ "$state_now" = ready ] || return 1
@@ -375,9 +390,11 @@ for img in $IMAGES; do
   IMG_CCI=$WORKDIR/$img.cci
   rm -f -- "$IMG_CCI"
   t0=$EPOCHREALTIME
-  "$REPO/clonecast" image create "$disk" -o "$IMG_CCI" >"$WORKDIR/$img.create.log" 2>&1 \
+  /usr/bin/time -f "%U %S" -o "$WORKDIR/$img.create.time" "$REPO/clonecast" image create "$disk" -o "$IMG_CCI" \
+    >"$WORKDIR/$img.create.log" 2>&1 \
     || { echo "capture.sh: clonecast image create failed:" >&2; tail -5 "$WORKDIR/$img.create.log" >&2; exit 1; }
   cc_s=$(secs_since "$t0")
+  cc_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$WORKDIR/$img.create.time")
   cc_bytes=$(stat -c %s "$IMG_CCI")
 
   # partclone + zstd over every partition partclone knows.
@@ -460,7 +477,10 @@ for img in $IMAGES; do
       net_s=$NET_S
       r=$(ratio "$cc_s" "$net_s")
       printf '  capture over the network: %s s, local read (image create): %s s, network / local speed = %s (goal >= 0.8)\n' "$net_s" "$cc_s" "$r"
+      printf '    CPU s: agent %s + daemon %s over the network, image create %s (local / network CPU = %s)\n' "$NET_AGENT_CPU" \
+        "$NET_DAEMON_CPU" "$cc_cpu" "$(ratio "$cc_cpu" "$(awk -v a="$NET_AGENT_CPU" -v b="$NET_DAEMON_CPU" 'BEGIN { print a + b }')")"
       tsv "$img" network_capture_s clonecast 1 OK "$net_s" "$cc_s" "$r" ">=0.8" ""
+      tsv "$img" network_capture_cpu_s clonecast 1 OK "$NET_AGENT_CPU+$NET_DAEMON_CPU" "$cc_cpu" "" "" "agent+daemon CPU s"
     else
       ANY_FAILED=1
       echo "  capture over the network: FAILED (logs: $RESULTS/capture-$STAMP.logs)"

@@ -100,6 +100,8 @@ public final class CaptureUploader {
     final int after;
     /** The answer to the request in flight; null once it is taken. */
     CompletableFuture<ServerClient.ChunkAnswer> answer;
+    /** Whether an answer to it was counted (a chunk sent again is counted once). */
+    boolean counted;
 
     Sent(ChunkEntry entry, EncodedChunk chunk, int after) {
       this.entry = entry;
@@ -251,7 +253,7 @@ public final class CaptureUploader {
       if (oldest != null) {
         CompletableFuture<ServerClient.ChunkAnswer> f = oldest.answer;
         oldest.answer = null;
-        taken(await(f));
+        taken(oldest, await(f));
       }
       Sent first = window.peekFirst();
       if (first != null && first.answer == null && first.index() > heldNow) {
@@ -262,13 +264,16 @@ public final class CaptureUploader {
     }
   }
 
-  /** Counts an answer and lets go of the chunks the server holds. */
-  private void taken(ServerClient.ChunkAnswer a) {
+  /** Counts an answer to {@code sent} and lets go of the chunks the server holds. */
+  private void taken(Sent sent, ServerClient.ChunkAnswer a) {
     lastProgress = System.nanoTime();
-    if (a.duplicate()) {
-      duplicates++;
-    } else {
-      uploaded++;
+    if (!sent.counted) {
+      sent.counted = true;
+      if (a.duplicate()) {
+        duplicates++;
+      } else {
+        uploaded++;
+      }
     }
     heldNow = Math.max(heldNow, a.heldThrough());
     while (!window.isEmpty() && window.peekFirst().answer == null && window.peekFirst().index() <= heldNow) {
@@ -308,7 +313,7 @@ public final class CaptureUploader {
           }
           return await(put(x));
         });
-        taken(a);
+        taken(x, a);
         if (!window.isEmpty() && window.peekFirst() == x) {
           throw new IOException("the server holds chunks up to " + heldNow + " after chunk " + x.index() + " was stored");
         }
