@@ -41,7 +41,10 @@ public final class ServerClient {
 
   private final URI base;
   private final String authorization;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  // HTTP/1.1 only: the daemon speaks nothing else, and a client that offers h2c sends an upgrade
+  // request with every new connection (a capture opens one per chunk in flight).
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
+      .build();
 
   /**
    * @param base the daemon as nodes reach it, e.g. http://10.77.0.1:8080
