@@ -48,6 +48,8 @@ usage: bench/capture.sh [options]
   --n "4 8"            receiver counts
   --variants "clonecast pipeline pipeline-file"
   --no-network         skip the network capture step
+  --capture-only       stored bytes and the network capture only: no transfers to receivers
+  --lab-prefix P       namespace prefix of the lab (default cc<pid>b-capture; unique on the machine)
   --timeout 600        seconds per run before it is killed and marked FAILED
   --workdir DIR        where disks, images and outputs go (default: a new dir under $TMPDIR or /var/tmp)
   --keep               keep the work dir afterwards
@@ -61,6 +63,8 @@ DELETED_PCT=52
 NS_LIST="4 8"
 VARIANTS="clonecast pipeline pipeline-file"
 NETWORK=1
+TRANSFERS=1
+LAB_NAME="cc$$b-capture"
 TIMEOUT=600
 WORKDIR=
 KEEP=0
@@ -73,6 +77,8 @@ while [ $# -gt 0 ]; do
     --n) NS_LIST=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
     --no-network) NETWORK=0; shift ;;
+    --capture-only) TRANSFERS=0; NS_LIST=1; shift ;;
+    --lab-prefix) LAB_NAME=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --workdir) WORKDIR=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
@@ -92,7 +98,7 @@ done
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || { echo "capture.sh: --timeout must be seconds" >&2; exit 2; }
 MAX_N=1
 for n in $NS_LIST; do [ "$n" -le "$MAX_N" ] || MAX_N=$n; done
-for t in partclone.ext4 partclone.xfs partclone.vfat zstd udp-sender udp-receiver sha256sum losetup sfdisk /usr/bin/time; do
+for t in partclone.ext4 partclone.xfs partclone.vfat zstd udp-sender udp-receiver sha256sum losetup sfdisk curl /usr/bin/time; do
   command -v "$t" >/dev/null 2>&1 || { echo "capture.sh: '$t' not found; run scripts/install-deps.sh" >&2; exit 2; }
 done
 
@@ -128,6 +134,10 @@ range_sha() {
   tail -c +$(($2 + 1)) "$1" | head -c "$3" | sha256sum | cut -d' ' -f1
 }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
+# cpu_of PID: user + system CPU seconds the process has used so far (0 when it is gone).
+cpu_of() {
+  awk -v t="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # attach DISK OFFSET SIZE: sets LOOP to a read-only loop device over that range (tracked for cleanup).
@@ -169,7 +179,7 @@ avail_kib=$(df -Pk "$WORKDIR" | awk 'NR == 2 { print $4 }')
 [ "$avail_kib" -ge "$need_kib" ] \
   || { echo "capture.sh: $WORKDIR has $((avail_kib / 1024)) MiB free, needs $((need_kib / 1024)) MiB; use --workdir or --disk-mib" >&2; exit 2; }
 
-lab_create "cc$$b-capture" "$MAX_N"
+lab_create "$LAB_NAME" "$MAX_N"
 
 {
   echo "command: $0 $ORIG_ARGS"
@@ -317,6 +327,7 @@ net_capture() {
   lab_spawn "$IMG_NAME-serve" server "$REPO/clonecast" serve --interface eth0 --state-dir "$state" \
     --http-port "$port" --dhcp off --no-tftp
   RUN_PIDS=("$LAB_LAST_PID")
+  local serve=$LAB_LAST_PID
   local i
   for ((i = 0; i < 600; i++)); do
     grep -q "clonecast serve: ready" "$LAB_DIR/$IMG_NAME-serve.log" 2>/dev/null && break
@@ -329,23 +340,34 @@ net_capture() {
     && lab_exec server "${env[@]}" "$REPO/clonecast" node set "$mac" --target-disk "$disk" >/dev/null \
     && lab_exec server "${env[@]}" "$REPO/clonecast" image capture "$name" --node "$mac" >/dev/null \
     || { kill_run; return 1; }
+  # CPU seconds besides wall time: on a machine shared with other work they say what the capture
+  # costs whatever the load (the daemon's from the agent's start to the image ready).
+  local daemon_cpu0 agent_time=$WORKDIR/agent.time
+  daemon_cpu0=$(cpu_of "$(pgrep -P "$serve" | head -1)")
+  rm -f -- "$agent_time"
   t0=$EPOCHREALTIME
-  lab_spawn "$IMG_NAME-capture-agent" a1 "$REPO/clonecast-agent" auto --server "http://$(lab_ip server):$port" \
-    --interface eth0 --join-timeout 90
+  lab_spawn "$IMG_NAME-capture-agent" a1 /usr/bin/time -f "%U %S" -o "$agent_time" "$REPO/clonecast-agent" auto \
+    --server "http://$(lab_ip server):$port" --interface eth0 --join-timeout 90
   RUN_PIDS+=("$LAB_LAST_PID")
   local agent=$LAB_LAST_PID deadline=$((${t0%.*} + TIMEOUT)) state_now='' gone=0
   while [ "${EPOCHREALTIME%.*}" -lt "$deadline" ]; do
     # One more look after the agent has exited (it may end right after the image is ready).
     kill -0 "$agent" 2>/dev/null || gone=$((gone + 1))
     [ "$gone" -le 1 ] || break
-    state_now=$(lab_exec server "${env[@]}" "$REPO/clonecast" image list --json 2>/dev/null | python3 -c '
-import json, sys
-print(next((i["state"] for i in json.load(sys.stdin) if i["name"] == sys.argv[1]), ""))' "$name") || true
+    # curl, not 'clonecast image list': a JVM started twice a second took a core's worth of CPU
+    # from the capture it was timing on this 2-core machine.
+    state_now=$(lab_exec server curl -sf -H "Authorization: Bearer $(cat "$state/api-token")" \
+      "http://127.0.0.1:$port/api/v1/images/$name" | python3 -c 'import json, sys; print(json.load(sys.stdin)["state"])') || true
     [ "$state_now" != ready ] && [ "$state_now" != failed ] || break
     sleep 0.5
   done
-  local took
+  local took daemon_cpu1
   took=$(secs_since "$t0")
+  daemon_cpu1=$(cpu_of "$(pgrep -P "$serve" | head -1)")
+  # The agent exits right after the image is ready; its CPU time is written then.
+  for ((i = 0; i < 100; i++)); do [ -s "$agent_time" ] && break; sleep 0.1; done
+  NET_AGENT_CPU=$(awk '{ printf "%.2f", $1 + $2 }' "$agent_time" 2>/dev/null || echo "?")
+  NET_DAEMON_CPU=$(awk -v a="$daemon_cpu0" -v b="$daemon_cpu1" 'BEGIN { printf "%.2f", b - a }')
   kill_run
   RUN_PIDS=()
   [ "$state_now" = ready ] || return 1
@@ -370,9 +392,11 @@ for img in $IMAGES; do
   IMG_CCI=$WORKDIR/$img.cci
   rm -f -- "$IMG_CCI"
   t0=$EPOCHREALTIME
-  "$REPO/clonecast" image create "$disk" -o "$IMG_CCI" >"$WORKDIR/$img.create.log" 2>&1 \
+  /usr/bin/time -f "%U %S" -o "$WORKDIR/$img.create.time" "$REPO/clonecast" image create "$disk" -o "$IMG_CCI" \
+    >"$WORKDIR/$img.create.log" 2>&1 \
     || { echo "capture.sh: clonecast image create failed:" >&2; tail -5 "$WORKDIR/$img.create.log" >&2; exit 1; }
   cc_s=$(secs_since "$t0")
+  cc_cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$WORKDIR/$img.create.time")
   cc_bytes=$(stat -c %s "$IMG_CCI")
 
   # partclone + zstd over every partition partclone knows.
@@ -402,7 +426,9 @@ for img in $IMAGES; do
   tsv "$img" stored_bytes clonecast - OK "$cc_bytes" "$pc_bytes" "$store_ratio" "<=0.9" ""
   tsv "$img" capture_s clonecast - OK "$cc_s" "$pc_s" "$(ratio "$cc_s" "$pc_s")" "" "partclone+zstd -T0 as the anchor"
 
-  if [ "$parts" = 1 ]; then
+  if [ "$TRANSFERS" = 0 ]; then
+    :
+  elif [ "$parts" = 1 ]; then
     # References: what a correct receiver's output hashes to, over the partition (the pipeline
     # carries the partition only; clonecast's output is the whole disk, hashed from the partition's
     # start). Made once, outside the timed runs.
@@ -453,7 +479,10 @@ for img in $IMAGES; do
       net_s=$NET_S
       r=$(ratio "$cc_s" "$net_s")
       printf '  capture over the network: %s s, local read (image create): %s s, network / local speed = %s (goal >= 0.8)\n' "$net_s" "$cc_s" "$r"
+      printf '    CPU s: agent %s + daemon %s over the network, image create %s (local / network CPU = %s)\n' "$NET_AGENT_CPU" \
+        "$NET_DAEMON_CPU" "$cc_cpu" "$(ratio "$cc_cpu" "$(awk -v a="$NET_AGENT_CPU" -v b="$NET_DAEMON_CPU" 'BEGIN { print a + b }')")"
       tsv "$img" network_capture_s clonecast 1 OK "$net_s" "$cc_s" "$r" ">=0.8" ""
+      tsv "$img" network_capture_cpu_s clonecast 1 OK "$NET_AGENT_CPU+$NET_DAEMON_CPU" "$cc_cpu" "" "" "agent+daemon CPU s"
     else
       ANY_FAILED=1
       echo "  capture over the network: FAILED (logs: $RESULTS/capture-$STAMP.logs)"

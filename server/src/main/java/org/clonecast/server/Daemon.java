@@ -165,8 +165,7 @@ public final class Daemon implements AutoCloseable {
     sessions.recover();
     running.push(sessions);
     SessionStore sessionStore = sessions.store();
-    CaptureManager captures = new CaptureManager(new CaptureStore(db, clock), images, nodes, sessionStore, events,
-        Runtime.getRuntime().availableProcessors());
+    CaptureManager captures = new CaptureManager(new CaptureStore(db, clock), images, nodes, sessionStore, events);
     captures.recover();
     running.push(captures);
     new ImageRoutes(images, captures).register(routes);

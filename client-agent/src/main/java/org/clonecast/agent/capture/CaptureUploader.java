@@ -8,7 +8,10 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -28,10 +31,16 @@ import org.clonecast.protocol.image.Manifest;
  * Captures a disk to the server: opens it read-only (it is never written), reads and compresses
  * its chunks on every core with the image pipeline ({@link ChunkScanner}, at most a few chunks in
  * memory), and uploads each stored chunk as it comes, in index order, skipping those the server
- * already holds. A dropped connection, a 5xx or a server restart is retried with a growing pause,
- * then {@code begin} says where the server stands and the upload goes on; only {@link
- * Settings#stallLimit} without any progress fails the capture. At the end the manifest goes to the
- * server, which publishes the image.
+ * already holds. Up to {@link #IN_FLIGHT} chunks are in flight at once, each naming the stored
+ * chunk it follows so that the server appends them in order whichever arrives first; a chunk stays
+ * in memory until the server says it holds it. One request at a time left the node's cores and the
+ * server waiting for each other's turn (docs/benchmarks.md, "Capture").
+ *
+ * <p>A dropped connection, a 5xx or a server restart is retried with a growing pause: the chunks in
+ * flight are waited for, {@code begin} says where the server stands, the chunks it does not hold
+ * are sent again one at a time, and the upload goes on; only {@link Settings#stallLimit} without
+ * any progress fails the capture. A refusal (4xx) ends it, and so does a full disk on the server
+ * (507), at once. At the end the manifest goes to the server, which publishes the image.
  *
  * <p>Stored offsets are those {@code clonecast image create} gives (the header, then the stored
  * chunks in index order), which the server's upload has too; the manifest says so.
@@ -43,6 +52,8 @@ public final class CaptureUploader {
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(20);
   /** Times the scan may start over because the server lost chunks it had acknowledged. */
   private static final int MAX_RESCANS = 3;
+  /** Chunk uploads in flight at once (the server lets up to 16 wait for their predecessor). */
+  static final int IN_FLIGHT = 4;
 
   /**
    * What to capture.
@@ -81,6 +92,28 @@ public final class CaptureUploader {
     }
   }
 
+  /** A stored chunk sent to the server and not yet known to be held by it. */
+  private static final class Sent {
+    final ChunkEntry entry;
+    final EncodedChunk chunk;
+    /** The stored chunk it follows, -1 for the first. */
+    final int after;
+    /** The answer to the request in flight; null once it is taken. */
+    CompletableFuture<ServerClient.ChunkAnswer> answer;
+    /** Whether an answer to it was counted (a chunk sent again is counted once). */
+    boolean counted;
+
+    Sent(ChunkEntry entry, EncodedChunk chunk, int after) {
+      this.entry = entry;
+      this.chunk = chunk;
+      this.after = after;
+    }
+
+    int index() {
+      return entry.index();
+    }
+  }
+
   private final ServerClient api;
   private final Settings s;
   private final long id;
@@ -91,7 +124,14 @@ public final class CaptureUploader {
   private int skipped;
   private int duplicates;
   private int retries;
+  /** The highest chunk index the server said it holds whose chunk is no longer kept here. */
   private int lastSent = -1;
+  /** The highest chunk index the server said it holds, in any answer since the last begin. */
+  private int heldNow = -1;
+  /** The index of the last stored chunk the scan gave, -1 before the first. */
+  private int lastStored = -1;
+  /** Chunks sent and not yet known held, in index order; the first ones' answers are taken first. */
+  private final ArrayDeque<Sent> window = new ArrayDeque<>();
 
   public CaptureUploader(ServerClient api, Settings settings) {
     this.api = Objects.requireNonNull(api);
@@ -116,6 +156,7 @@ public final class CaptureUploader {
       }
       lastProgress = System.nanoTime();
       held = retrying("begin", () -> api.captureBegin(id, s.mac(), size, a.chunkSize()));
+      heldNow = held.heldThrough();
       ticker.scheduleWithFixedDelay(() -> {
         try {
           api.captureProgress(id, s.mac(), done.get(), size);
@@ -128,12 +169,16 @@ public final class CaptureUploader {
       Manifest m = null;
       for (int scan = 0; m == null; scan++) {
         try {
-          m = ChunkScanner.scan(s.disk(), in, size, s.allocation(), a.imageId(), a.chunkSize(), a.level(), s.threads(), done::set,
-              this::store);
+          lastStored = -1;
+          Manifest scanned = ChunkScanner.scan(s.disk(), in, size, s.allocation(), a.imageId(), a.chunkSize(), a.level(), s.threads(),
+              done::set, this::store);
+          drain();
+          m = scanned;
         } catch (Rescan e) {
           if (scan + 1 >= MAX_RESCANS) {
             throw new IOException("the server keeps losing chunks it stored: " + e.getMessage(), e);
           }
+          window.clear();
           lastSent = -1;
         }
       }
@@ -156,35 +201,141 @@ public final class CaptureUploader {
 
   /**
    * The scanner's sink: a stored chunk goes to the server unless it holds it already; ZERO and
-   * UNUSED chunks store nothing and live in the manifest alone.
+   * UNUSED chunks store nothing and live in the manifest alone. Returns once fewer than {@link
+   * #IN_FLIGHT} chunks are in flight.
    */
   private void store(ChunkEntry entry, EncodedChunk chunk) throws IOException {
     if (!entry.kind().isStored()) {
       return;
     }
     int index = entry.index();
+    int after = lastStored;
+    lastStored = index;
     if (index <= held.heldThrough()) {
       if (index > lastSent) {
         skipped++;
       }
       return;
     }
+    Sent sent = new Sent(entry, chunk, after);
+    window.add(sent);
+    sent.answer = put(sent);
+    while (window.stream().filter(x -> x.answer != null).count() >= IN_FLIGHT) {
+      settleOldest();
+    }
+  }
+
+  private CompletableFuture<ServerClient.ChunkAnswer> put(Sent sent) {
+    return api.capturePut(id, s.mac(), sent.index(), sent.after, sent.chunk, sent.entry.used().bitmap());
+  }
+
+  /** Takes every answer still due and makes sure the server holds every chunk sent. */
+  private void drain() throws IOException {
+    while (!window.isEmpty()) {
+      settleOldest();
+    }
+  }
+
+  /**
+   * Takes the oldest answer still due and lets go of the chunks the server holds. A failure is
+   * recovered from here ({@link #recover}); a chunk the server answered but does not hold once
+   * every answer before it is in (a server that restarted and lost it) is sent again the same way.
+   */
+  private void settleOldest() throws IOException {
+    Sent oldest = null;
+    for (Sent x : window) {
+      if (x.answer != null) {
+        oldest = x;
+        break;
+      }
+    }
     try {
-      boolean dup = retrying("chunk " + index, () -> {
-        if (index <= held.heldThrough()) {
-          return Boolean.TRUE; // a begin between two attempts said it arrived after all
-        }
-        return api.capturePut(id, s.mac(), index, chunk, entry.used().bitmap());
-      });
-      if (dup) {
+      if (oldest != null) {
+        CompletableFuture<ServerClient.ChunkAnswer> f = oldest.answer;
+        oldest.answer = null;
+        taken(oldest, await(f));
+      }
+      Sent first = window.peekFirst();
+      if (first != null && first.answer == null && first.index() > heldNow) {
+        throw new IOException("the server holds chunks up to " + heldNow + " after answering chunk " + first.index());
+      }
+    } catch (IOException e) {
+      recover(e);
+    }
+  }
+
+  /** Counts an answer to {@code sent} and lets go of the chunks the server holds. */
+  private void taken(Sent sent, ServerClient.ChunkAnswer a) {
+    lastProgress = System.nanoTime();
+    if (!sent.counted) {
+      sent.counted = true;
+      if (a.duplicate()) {
         duplicates++;
       } else {
         uploaded++;
       }
-      lastSent = index;
+    }
+    heldNow = Math.max(heldNow, a.heldThrough());
+    while (!window.isEmpty() && window.peekFirst().answer == null && window.peekFirst().index() <= heldNow) {
+      lastSent = Math.max(lastSent, window.removeFirst().index());
+    }
+  }
+
+  /**
+   * After a failed chunk upload: waits for the others in flight, then (unless the failure is
+   * final) sends every chunk the server does not hold again, one at a time, each retried as {@link
+   * #retrying} says; a server that lost chunks this agent no longer keeps makes the scan start over.
+   */
+  private void recover(IOException failure) throws IOException {
+    for (Sent x : window) {
+      if (x.answer != null) {
+        try {
+          await(x.answer);
+        } catch (IOException ignored) {
+          // Sent again below if the server does not hold it.
+        }
+        x.answer = null;
+      }
+    }
+    String what = "chunk " + (window.isEmpty() ? "upload" : window.peekFirst().index());
+    try {
+      failed(what, failure, new Backoff());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted while uploading chunk " + index);
+      throw new InterruptedIOException("interrupted while uploading " + what);
+    }
+    while (!window.isEmpty()) {
+      Sent x = window.peekFirst();
+      try {
+        ServerClient.ChunkAnswer a = retrying("chunk " + x.index(), () -> {
+          if (x.index() <= held.heldThrough()) {
+            return new ServerClient.ChunkAnswer(true, held.heldThrough()); // a begin between two attempts: it arrived
+          }
+          return await(put(x));
+        });
+        taken(x, a);
+        if (!window.isEmpty() && window.peekFirst() == x) {
+          throw new IOException("the server holds chunks up to " + heldNow + " after chunk " + x.index() + " was stored");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while uploading chunk " + x.index());
+      }
+    }
+  }
+
+  private static <T> T await(CompletableFuture<T> f) throws IOException {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while waiting for the server");
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof IOException io) {
+        throw io;
+      }
+      throw new IOException(c);
     }
   }
 
@@ -193,50 +344,62 @@ public final class CaptureUploader {
     T call() throws IOException, InterruptedException;
   }
 
+  /** How often and how long a call has been retried. */
+  private static final class Backoff {
+    long pause = 500;
+    int resyncs;
+  }
+
   /**
-   * Runs {@code c} until it succeeds. A refusal (4xx) ends the capture, except 409 and 413, which
-   * a server that restarted without this upload in memory answers: then {@code begin} again and
-   * retry. Anything else (connection refused or dropped, timeout, 5xx) is retried after a pause
-   * growing to {@link #MAX_BACKOFF}, with a {@code begin} in between, until {@link
-   * Settings#stallLimit} passed without progress.
+   * Runs {@code c} until it succeeds. A refusal (4xx, or 507: the server's disk is full) ends the
+   * capture, except 409 and 413, which a server that restarted without this upload in memory
+   * answers: then {@code begin} again and retry. Anything else (connection refused or dropped,
+   * timeout, 5xx) is retried after a pause growing to {@link #MAX_BACKOFF}, with a {@code begin} in
+   * between, until {@link Settings#stallLimit} passed without progress.
    */
   private <T> T retrying(String what, Call<T> c) throws IOException, InterruptedException {
-    long pause = 500;
-    int resyncs = 0;
+    Backoff b = new Backoff();
     while (true) {
       try {
         T t = c.call();
         lastProgress = System.nanoTime();
         return t;
-      } catch (ServerClient.RefusedException e) {
-        if ((e.status() != 409 && e.status() != 413) || ++resyncs > 3 || what.equals("begin")) {
-          throw e;
-        }
-        retries++;
-        resync(what);
       } catch (IOException e) {
-        if (e instanceof Rescan) {
-          throw e;
-        }
-        retries++;
-        long stalled = System.nanoTime() - lastProgress;
-        if (stalled > s.stallLimit().toNanos()) {
-          throw new IOException(what + ": no progress for " + Duration.ofNanos(stalled).toSeconds() + " s, giving up: "
-              + e.getMessage(), e);
-        }
-        System.err.println("clonecast-agent: capture " + what + " failed (" + (e.getMessage() == null ? e : e.getMessage())
-            + "); retrying in " + pause + " ms");
-        Thread.sleep(pause);
-        pause = Math.min(2 * pause, MAX_BACKOFF.toMillis());
-        if (!what.equals("begin")) {
-          try {
-            resync(what);
-          } catch (Rescan | ServerClient.RefusedException lostOrRefused) {
-            throw lostOrRefused;
-          } catch (IOException stillDown) {
-            // The server is not back yet; the next attempt waits longer.
-          }
-        }
+        failed(what, e, b);
+      }
+    }
+  }
+
+  /** After {@code what} failed with {@code e}: rethrows it when it is final, else pauses as {@link #retrying} says. */
+  private void failed(String what, IOException e, Backoff b) throws IOException, InterruptedException {
+    if (e instanceof ServerClient.RefusedException r) {
+      if ((r.status() != 409 && r.status() != 413) || ++b.resyncs > 3 || what.equals("begin")) {
+        throw e;
+      }
+      retries++;
+      resync(what);
+      return;
+    }
+    if (e instanceof Rescan) {
+      throw e;
+    }
+    retries++;
+    long stalled = System.nanoTime() - lastProgress;
+    if (stalled > s.stallLimit().toNanos()) {
+      throw new IOException(what + ": no progress for " + Duration.ofNanos(stalled).toSeconds() + " s, giving up: "
+          + e.getMessage(), e);
+    }
+    System.err.println("clonecast-agent: capture " + what + " failed (" + (e.getMessage() == null ? e : e.getMessage())
+        + "); retrying in " + b.pause + " ms");
+    Thread.sleep(b.pause);
+    b.pause = Math.min(2 * b.pause, MAX_BACKOFF.toMillis());
+    if (!what.equals("begin")) {
+      try {
+        resync(what);
+      } catch (Rescan | ServerClient.RefusedException lostOrRefused) {
+        throw lostOrRefused;
+      } catch (IOException stillDown) {
+        // The server is not back yet; the next attempt waits longer.
       }
     }
   }
@@ -250,5 +413,9 @@ public final class CaptureUploader {
           + " was stored");
     }
     held = now;
+    heldNow = now.heldThrough();
+    while (!window.isEmpty() && window.peekFirst().answer == null && window.peekFirst().index() <= heldNow) {
+      lastSent = Math.max(lastSent, window.removeFirst().index());
+    }
   }
 }

@@ -11,6 +11,8 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.clonecast.common.api.AgentJson;
 import org.clonecast.common.api.Assignment;
 import org.clonecast.common.api.CaptureBegin;
@@ -34,10 +36,15 @@ import org.clonecast.protocol.image.EncodedChunk;
 public final class ServerClient {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int ATTEMPTS = 5;
+  /** HTTP 507: the daemon's disk is full. */
+  public static final int INSUFFICIENT_STORAGE = 507;
 
   private final URI base;
   private final String authorization;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  // HTTP/1.1 only: the daemon speaks nothing else, and a client that offers h2c sends an upgrade
+  // request with every new connection (a capture opens one per chunk in flight).
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
+      .build();
 
   /**
    * @param base the daemon as nodes reach it, e.g. http://10.77.0.1:8080
@@ -86,23 +93,48 @@ public final class ServerClient {
   }
 
   /**
-   * Uploads one chunk's stored bytes; one attempt.
+   * The daemon's answer to an uploaded chunk.
    *
-   * @param usedMap its used-block bitmap, empty when every block is used
-   * @return whether the server already held it
-   * @throws RefusedException when the server refuses it
+   * @param duplicate whether it held the chunk already
+   * @param heldThrough the highest chunk index it holds now (every stored chunk up to it)
    */
-  public boolean capturePut(long id, String mac, int index, EncodedChunk chunk, byte[] usedMap) throws IOException,
-      InterruptedException {
+  public record ChunkAnswer(boolean duplicate, int heldThrough) {}
+
+  /**
+   * Uploads one chunk's stored bytes; one attempt, not waited for: several may be in flight, each
+   * on its own connection.
+   *
+   * @param after the index of the stored chunk it follows, -1 for the first: the daemon appends it
+   *     after that one, whichever arrives first
+   * @param usedMap its used-block bitmap, empty when every block is used
+   * @return the answer, or a {@link RefusedException} when the server refuses it (a 4xx, or 507
+   *     when its disk is full), another IOException when it fails or cannot be reached
+   */
+  public CompletableFuture<ChunkAnswer> capturePut(long id, String mac, int index, int after, EncodedChunk chunk, byte[] usedMap) {
     HttpRequest.Builder b = capture(id, "chunk/" + index, mac)
         .header("X-Clonecast-Kind", Integer.toString(chunk.kind().code()))
         .header("X-Clonecast-Sha256", chunk.sha256().hex())
+        .header("X-Clonecast-After", Integer.toString(after))
         .header("Content-Type", "application/octet-stream")
         .PUT(HttpRequest.BodyPublishers.ofByteArray(chunk.stored()));
     if (usedMap.length > 0) {
       b.header("X-Clonecast-Used-Blocks", HexFormat.of().formatHex(usedMap));
     }
-    return once(b, "chunk " + index, Duration.ofSeconds(60)).path("duplicate").asBoolean();
+    String what = "chunk " + index;
+    return http.sendAsync(b.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofByteArray())
+        .handle((r, e) -> {
+          if (e != null) {
+            Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            throw new CompletionException(c instanceof IOException ? c : new IOException(what + ": " + c, c));
+          }
+          try {
+            JsonNode a = answerOf(r, what);
+            // A daemon that predates several chunks in flight answers only once the chunk is held.
+            return new ChunkAnswer(a.path("duplicate").asBoolean(), a.path("heldThrough").asInt(index));
+          } catch (IOException io) {
+            throw new CompletionException(io);
+          }
+        });
   }
 
   /** Reports capture progress; one attempt. */
@@ -148,7 +180,14 @@ public final class ServerClient {
 
   /** One attempt: 2xx gives the answer, 4xx a {@link RefusedException}, anything else an IOException. */
   private JsonNode once(HttpRequest.Builder b, String what, Duration timeout) throws IOException, InterruptedException {
-    HttpResponse<byte[]> r = http.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofByteArray());
+    return answerOf(http.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofByteArray()), what);
+  }
+
+  /**
+   * 2xx gives the answer; 4xx, and 507 (the daemon's disk is full: retrying cannot help until an
+   * operator frees space), a {@link RefusedException}; anything else an IOException.
+   */
+  private static JsonNode answerOf(HttpResponse<byte[]> r, String what) throws IOException {
     JsonNode answer;
     try {
       answer = r.body().length == 0 ? JSON.createObjectNode() : JSON.readTree(r.body());
@@ -157,7 +196,9 @@ public final class ServerClient {
     }
     if (r.statusCode() / 100 == 2) return answer;
     String why = answer.path("error").asText("HTTP " + r.statusCode());
-    if (r.statusCode() / 100 == 4) throw new RefusedException(r.statusCode(), "the server refused " + what + ": " + why);
+    if (r.statusCode() / 100 == 4 || r.statusCode() == INSUFFICIENT_STORAGE) {
+      throw new RefusedException(r.statusCode(), "the server refused " + what + ": " + why);
+    }
     throw new IOException("the server failed " + what + ": " + why);
   }
 

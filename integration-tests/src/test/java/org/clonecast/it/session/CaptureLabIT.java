@@ -85,7 +85,8 @@ class CaptureLabIT {
       int heldAtRestart = Integer.parseInt(resumed.group(1));
       assertTrue(heldAtRestart >= 4, events);
       assertTrue(retries > 0, "the agent saw the daemon go: " + agent.log());
-      assertTrue(duplicates <= 1, "at most the chunk whose answer the kill cut off is sent twice: " + agent.log());
+      // The agent has up to 4 chunks in flight: those whose answers the kill cut off are sent twice.
+      assertTrue(duplicates <= 4, "at most the chunks whose answers the kill cut off are sent twice: " + agent.log());
 
       Path stored = lab.dir().resolve("state/images/golden.cci");
       Path ref = lab.dir().resolve("ref.cci");
@@ -103,7 +104,7 @@ class CaptureLabIT {
       assertEquals(want.chunks(), got.chunks(), "the same chunks, hashes and offsets as image create's");
       assertEquals(want.imageHash(), got.imageHash());
       long storedChunks = got.chunks().stream().filter(e -> e.storedLength() > 0).count();
-      assertEquals(storedChunks, uploaded + duplicates, "every stored chunk sent once (but the cut-off one): " + agent.log());
+      assertEquals(storedChunks, uploaded + duplicates, "every stored chunk counted once, uploaded or held already: " + agent.log());
       assertEquals(goldenSha, sha256(golden), "the golden disk was not written");
 
       JsonNode img = JSON.readTree(cli(lab, again, 0, "image", "list", "--json")).get(0);

@@ -7,13 +7,17 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.clonecast.common.image.ImageReader;
-import org.clonecast.common.image.ImageVerifier;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
@@ -31,6 +35,7 @@ import org.clonecast.server.store.CaptureStore.State;
 import org.clonecast.server.store.ConflictException;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.ImageStore;
+import org.clonecast.server.store.InsufficientStorageException;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeStore;
 import org.clonecast.server.store.NotFoundException;
@@ -42,8 +47,15 @@ import org.slf4j.LoggerFactory;
  * Captures golden nodes over the network ({@code clonecast image capture}, docs/reimaging.md):
  * marks the node, hands its agent a capture assignment when it registers, takes the chunks it
  * uploads (each decoded and checked against its SHA-256 before it is stored), and publishes the
- * image when the agent's manifest matches every chunk received and the whole image verifies. The
- * image is {@code capturing} until then and never {@code ready} half-done.
+ * image when the agent's manifest matches every chunk received and the SHA-256 of the whole image,
+ * kept as the chunks were appended, is the manifest's. The image is {@code capturing} until then
+ * and never {@code ready} half-done.
+ *
+ * <p>An agent may have several chunks in flight (docs/api.md, "capture"): each names the stored
+ * chunk it follows, and one that arrives before that chunk is appended waits, checked, in memory
+ * (at most {@link #WAITING} per capture) until its predecessor is appended, so the image is always
+ * appended in index order. Chunks are checked outside the capture's lock, so the chunks in flight
+ * are decoded and hashed on several threads.
  *
  * <p>Every agent call is taken only from the address the node registered from (stored with the
  * capture, so this holds across daemon restarts) and for the node's own capture. A restart keeps
@@ -55,21 +67,39 @@ public final class CaptureManager implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(CaptureManager.class);
   /** Logical bytes per chunk of a captured image (and so the largest chunk body an agent may send). */
   public static final int CHUNK_SIZE = Manifest.DEFAULT_CHUNK_SIZE;
+  /** Checked chunks a capture may hold in memory waiting for their predecessor. */
+  public static final int WAITING = 16;
 
   private final CaptureStore store;
   private final ImageStore images;
   private final NodeStore nodes;
   private final SessionStore sessions;
   private final EventLog events;
-  private final int threads;
   private final Map<Long, Live> live = new ConcurrentHashMap<>();
+  /** Runs the uploads' grouped fsyncs, so that no request waits for the disk. */
+  private final ExecutorService syncer = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "capture-sync");
+    t.setDaemon(true);
+    return t;
+  });
 
   /** A capture's upload while the daemon runs; guarded by itself, but for {@link #bounds}. */
   private static final class Live {
     CaptureUpload upload;
+    /** Checked chunks that arrived before their predecessor, by the index of the chunk they follow. */
+    final TreeMap<Integer, Checked> waiting = new TreeMap<>();
     /** Read on the event loop without the lock: who may upload how much. */
     volatile Bounds bounds;
+
+    /** Opens or replaces the upload; chunks waiting for the old one's chunks are dropped. */
+    void upload(CaptureUpload u) {
+      upload = u;
+      waiting.clear();
+    }
   }
+
+  /** A chunk checked against its hash: its request and its logical bytes. */
+  private record Checked(ChunkUpload up, byte[] logical) {}
 
   /** What {@link #maxUpload} needs, kept in memory so the event loop never waits for the database. */
   private record Bounds(String agentIp, int chunkSize, int chunkCount) {}
@@ -103,21 +133,32 @@ public final class CaptureManager implements AutoCloseable {
   /**
    * One uploaded chunk as its request carries it.
    *
+   * @param after the index of the stored chunk it follows (-1: none, it is the first), when the
+   *     agent says so; without it the chunk must follow the last one held
    * @param kindCode its {@link ChunkKind} manifest code
    * @param usedMap its used-block bitmap, empty when every block is used
    * @param stored its stored bytes
    */
-  public record ChunkUpload(int index, int kindCode, Sha256 sha256, byte[] usedMap, byte[] stored) {}
+  public record ChunkUpload(int index, OptionalInt after, int kindCode, Sha256 sha256, byte[] usedMap, byte[] stored) {
+    public ChunkUpload {
+      Objects.requireNonNull(after, "after");
+    }
+  }
 
-  /** @param threads cores used to verify a finished image */
-  public CaptureManager(CaptureStore store, ImageStore images, NodeStore nodes, SessionStore sessions, EventLog events,
-      int threads) {
+  /**
+   * The answer to an uploaded chunk.
+   *
+   * @param duplicate whether it was held, or waiting, already
+   * @param heldThrough the highest chunk index held now: every stored chunk up to it is appended
+   */
+  public record Stored(boolean duplicate, int heldThrough) {}
+
+  public CaptureManager(CaptureStore store, ImageStore images, NodeStore nodes, SessionStore sessions, EventLog events) {
     this.store = Objects.requireNonNull(store);
     this.images = Objects.requireNonNull(images);
     this.nodes = Objects.requireNonNull(nodes);
     this.sessions = Objects.requireNonNull(sessions);
     this.events = Objects.requireNonNull(events);
-    this.threads = Math.max(1, threads);
   }
 
   /** After a restart: active captures go on; an interrupted verification is redone when the agent finishes again. */
@@ -130,7 +171,7 @@ public final class CaptureManager implements AutoCloseable {
       if (c.logicalSize() > 0 && CaptureUpload.exists(file)) {
         Live l = live.computeIfAbsent(c.id(), k -> new Live());
         synchronized (l) {
-          l.upload = CaptureUpload.open(file, c.imageId(), c.logicalSize(), c.chunkSize());
+          l.upload(CaptureUpload.open(file, c.imageId(), c.logicalSize(), c.chunkSize(), syncer));
           c.agentIp().ifPresent(ip -> l.bounds = new Bounds(ip, c.chunkSize(), l.upload.header().chunkCount()));
           showProgress(c, l.upload);
           events.record("image", Optional.of(c.mac().toString()), Optional.empty(), "capture " + c.image() + " resumes after a"
@@ -246,7 +287,7 @@ public final class CaptureManager implements AutoCloseable {
     synchronized (l) {
       if (l.upload != null && l.upload.header().logicalSize() != logicalSize) {
         l.upload.close();
-        l.upload = null;
+        l.upload(null);
       }
       if (l.upload == null) {
         if (c.logicalSize() != 0 && c.logicalSize() != logicalSize) {
@@ -254,7 +295,7 @@ public final class CaptureManager implements AutoCloseable {
               + logicalSize + " bytes, was " + c.logicalSize() + "; starting the upload again");
         }
         store.setLogicalSize(id, logicalSize);
-        l.upload = CaptureUpload.open(images.fileFor(c.image()), c.imageId(), logicalSize, chunkSize);
+        l.upload(CaptureUpload.open(images.fileFor(c.image()), c.imageId(), logicalSize, chunkSize, syncer));
       }
       l.bounds = new Bounds(from, chunkSize, l.upload.header().chunkCount());
       if (c.state() == State.VERIFYING) {
@@ -284,24 +325,34 @@ public final class CaptureManager implements AutoCloseable {
   /**
    * Stores one uploaded chunk after checking it: index in range and after the last held one,
    * stored length within the chunk, a known kind, a valid used map, and stored bytes that decode to
-   * logical bytes with the given SHA-256. A chunk already held with the same description is
-   * accepted again without being stored twice.
+   * logical bytes with the given SHA-256. A chunk that follows the last one held is appended, with
+   * the waiting chunks that follow it; one whose predecessor has not arrived yet waits (checked, in
+   * memory). A chunk already held or waiting with the same description is accepted again without
+   * being stored twice.
    *
-   * @return whether it was already held
    * @throws BadRequestException for a chunk that does not check (nothing is stored)
-   * @throws ConflictException when the capture is not uploading, or the chunk comes out of order
+   * @throws ConflictException when the capture is not uploading, the chunk comes out of order (it
+   *     follows a chunk before the last one held, or a chunk another waiting chunk follows), or
+   *     {@link #WAITING} chunks wait already
+   * @throws InsufficientStorageException when the daemon's disk is full
    */
-  public boolean chunk(long id, MacAddress mac, String from, ChunkUpload up) throws IOException {
+  public Stored chunk(long id, MacAddress mac, String from, ChunkUpload up) throws IOException {
     Capture c = checked(id, mac, from, false);
     Live l = begun(id);
+    CaptureUpload u;
+    ChunkEntry entry;
+    int logical;
     synchronized (l) {
-      CaptureUpload u = uploadOf(l, id);
+      u = uploadOf(l, id);
       int count = u.header().chunkCount();
       if (up.index() < 0 || up.index() >= count) {
         throw new BadRequestException("chunk index " + up.index() + " is outside the image's " + count + " chunks");
       }
+      if (up.after().isPresent() && (up.after().getAsInt() < -1 || up.after().getAsInt() >= up.index())) {
+        throw new BadRequestException("chunk " + up.index() + " cannot follow chunk " + up.after().getAsInt());
+      }
       long logicalSize = u.header().logicalSize();
-      int logical = (int) Math.min(c.chunkSize(), logicalSize - (long) up.index() * c.chunkSize());
+      logical = (int) Math.min(c.chunkSize(), logicalSize - (long) up.index() * c.chunkSize());
       if (up.stored().length == 0 || up.stored().length > logical) {
         throw new BadRequestException("chunk " + up.index() + ": " + up.stored().length + " stored bytes, want 1 to " + logical);
       }
@@ -311,39 +362,114 @@ public final class CaptureManager implements AutoCloseable {
       } catch (MalformedImageException e) {
         throw new BadRequestException("chunk " + up.index() + ": " + e.getMessage());
       }
-      Optional<JournalRecord> held = u.record(up.index());
-      if (held.isPresent()) {
-        JournalRecord h = held.get();
-        if (h.kindCode() != up.kindCode() || h.length() != up.stored().length || !h.sha256().equals(up.sha256())) {
-          throw new ConflictException("chunk " + up.index() + " is already held with another kind, length or hash");
-        }
-        return true;
-      }
-      if (up.index() <= u.lastIndex()) {
-        throw new ConflictException("chunk " + up.index() + " comes after chunk " + u.lastIndex()
-            + "; chunks are uploaded in index order");
+      Optional<Stored> again = again(l, u, up);
+      if (again.isPresent()) {
+        return again.get();
       }
       if (!kind.isStored()) {
         throw new BadRequestException("chunk " + up.index() + ": a " + kind + " chunk stores nothing and is not uploaded");
       }
-      UsedBlocks used = UsedBlocks.all();
-      ChunkEntry entry;
       try {
-        if (up.usedMap().length > 0) {
-          used = UsedBlocks.of(up.usedMap(), UsedBlocks.blockCount(logical));
-        }
+        UsedBlocks used = up.usedMap().length > 0 ? UsedBlocks.of(up.usedMap(), UsedBlocks.blockCount(logical)) : UsedBlocks.all();
         entry = new ChunkEntry(up.index(), kind, u.end(), up.stored().length, up.sha256(), used);
       } catch (IllegalArgumentException e) {
         throw new BadRequestException("chunk " + up.index() + ": " + e.getMessage());
       }
-      try {
-        ChunkCodec.decode(entry, ByteBuffer.wrap(up.stored()), new byte[logical], 0, logical);
-      } catch (ChunkVerificationException e) {
-        throw new BadRequestException("chunk " + up.index() + " refused: " + e.getMessage());
+      place(l, u, up);
+    }
+    // Outside the lock: the chunks in flight are checked on as many threads.
+    byte[] bytes = new byte[logical];
+    try {
+      ChunkCodec.decode(entry, ByteBuffer.wrap(up.stored()), bytes, 0, logical);
+    } catch (ChunkVerificationException e) {
+      throw new BadRequestException("chunk " + up.index() + " refused: " + e.getMessage());
+    }
+    synchronized (l) {
+      if (l.upload != u) {
+        throw new ConflictException("capture " + id + " started its upload again while chunk " + up.index() + " was checked");
       }
+      Optional<Stored> again = again(l, u, up);
+      if (again.isPresent()) {
+        return again.get();
+      }
+      int after = place(l, u, up);
+      if (after > u.lastIndex()) {
+        l.waiting.put(after, new Checked(up, bytes));
+        return new Stored(false, u.lastIndex());
+      }
+      append(u, new Checked(up, bytes));
+      for (Checked next = l.waiting.remove(u.lastIndex()); next != null; next = l.waiting.remove(u.lastIndex())) {
+        append(u, next);
+      }
+      // Chunks that follow one before the last held can never be appended (an agent that
+      // contradicted itself); they go, and are refused when they come again.
+      l.waiting.headMap(u.lastIndex()).clear();
+      return new Stored(false, u.lastIndex());
+    }
+  }
+
+  /** The answer to a chunk held or waiting already with the same description; empty for a new one. */
+  private static Optional<Stored> again(Live l, CaptureUpload u, ChunkUpload up) {
+    Optional<JournalRecord> held = u.record(up.index());
+    if (held.isPresent()) {
+      JournalRecord h = held.get();
+      if (h.kindCode() != up.kindCode() || h.length() != up.stored().length || !h.sha256().equals(up.sha256())) {
+        throw new ConflictException("chunk " + up.index() + " is already held with another kind, length or hash");
+      }
+      return Optional.of(new Stored(true, u.lastIndex()));
+    }
+    for (Checked w : l.waiting.values()) {
+      if (w.up().index() == up.index()) {
+        ChunkUpload h = w.up();
+        if (h.kindCode() != up.kindCode() || h.stored().length != up.stored().length || !h.sha256().equals(up.sha256())
+            || !h.after().equals(up.after())) {
+          throw new ConflictException("chunk " + up.index() + " is already waiting with another kind, length, hash or"
+              + " predecessor");
+        }
+        return Optional.of(new Stored(true, u.lastIndex()));
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Where a new chunk goes: returns the index of the chunk it follows, the last one held to append
+   * it now, a later one to make it wait.
+   *
+   * @throws ConflictException when it cannot be placed (class comment)
+   */
+  private static int place(Live l, CaptureUpload u, ChunkUpload up) {
+    int last = u.lastIndex();
+    if (up.index() <= last) {
+      throw new ConflictException("chunk " + up.index() + " comes after chunk " + last + "; chunks are uploaded in index order");
+    }
+    int after = up.after().orElse(last);
+    if (after < last) {
+      throw new ConflictException("chunk " + up.index() + " follows chunk " + after + ", but the daemon holds chunk " + last
+          + " after that; begin again to see what it holds");
+    }
+    if (after > last) {
+      Checked other = l.waiting.get(after);
+      if (other != null) {
+        throw new ConflictException("chunk " + up.index() + " follows chunk " + after + ", and so does chunk "
+            + other.up().index() + ", which waits for it");
+      }
+      if (l.waiting.size() >= WAITING) {
+        throw new ConflictException("chunk " + up.index() + " follows chunk " + after + ", which has not arrived, and "
+            + WAITING + " chunks wait already; send fewer chunks at once");
+      }
+    }
+    return after;
+  }
+
+  /** Appends a checked chunk after the last one held. */
+  private static void append(CaptureUpload u, Checked ch) throws IOException {
+    ChunkUpload up = ch.up();
+    try {
       u.append(new JournalRecord(up.index(), up.kindCode(), u.end(), up.stored().length, up.sha256(), up.usedMap()),
-          ByteBuffer.wrap(up.stored()));
-      return false;
+          ByteBuffer.wrap(up.stored()), ch.logical());
+    } catch (IOException e) {
+      throw InsufficientStorageException.ifFull(e, u.path());
     }
   }
 
@@ -428,17 +554,44 @@ public final class CaptureManager implements AutoCloseable {
           throw new BadRequestException("manifest: chunk " + e.index() + " is " + e + ", the daemon holds " + r);
         }
       }
-      store.setState(id, State.VERIFYING, "verifying " + m.chunkCount() + " chunks");
-      Path partial = u.complete(m);
+      // Every stored chunk was checked against its hash on arrival (or by the journal's replay
+      // after a restart) and matches its manifest entry; the chunks that store nothing must be
+      // zeros, and the hash of the whole image, kept as chunks were appended, the manifest's.
+      // No second pass over the image (it cost as long as the upload's last third).
+      Map<Integer, Sha256> zeroHashes = new HashMap<>(); // at most two lengths: a chunk's and the last one's
+      for (ChunkEntry e : m.chunks()) {
+        if (!e.kind().isStored()) {
+          int len = m.logicalLength(e.index());
+          Sha256 zeros = zeroHashes.computeIfAbsent(len, n -> Sha256.digest(new byte[n], 0, n));
+          if (!zeros.equals(e.sha256())) {
+            throw new BadRequestException("manifest: chunk " + e.index() + " is " + e.kind() + " but its sha256 " + e.sha256().hex()
+                + " is not that of " + len + " zero bytes");
+          }
+        }
+      }
+      Sha256 got = u.imageHash();
+      if (!got.equals(m.imageHash())) {
+        String why = "the manifest's image sha256 is " + m.imageHash().hex() + ", the chunks received give " + got.hex();
+        end(c, State.FAILED, why);
+        throw new BadRequestException(why);
+      }
+      Path partial;
+      try {
+        partial = u.complete(m);
+      } catch (IOException e) {
+        throw InsufficientStorageException.ifFull(e, u.path());
+      }
       try (ImageReader r = ImageReader.open(partial)) {
-        ImageVerifier.verify(r, threads, done -> images.setProgress(c.image(), done, m.logicalSize()));
+        if (!r.manifest().equals(m)) {
+          throw new IOException("the completed image reads back another manifest");
+        }
       } catch (IOException | RuntimeException e) {
-        String why = "the uploaded image does not verify: " + e.getMessage();
+        String why = "the completed image does not read back: " + e.getMessage();
         end(c, State.FAILED, why);
         throw new BadRequestException(why);
       }
       u.publish(images.fileFor(c.image()));
-      l.upload = null;
+      l.upload(null);
       live.remove(id);
       images.publishCaptured(c.image(), m);
       String detail = m.chunkCount() + " chunks, " + m.storedBytes() + " bytes stored, sha256 " + m.imageHash().hex();
@@ -463,7 +616,7 @@ public final class CaptureManager implements AutoCloseable {
       synchronized (l) {
         if (l.upload != null) {
           l.upload.close();
-          l.upload = null;
+          l.upload(null);
         }
       }
     }
@@ -534,10 +687,11 @@ public final class CaptureManager implements AutoCloseable {
           } catch (IOException e) {
             LOG.debug("capture: closing an upload failed", e);
           }
-          l.upload = null;
+          l.upload(null);
         }
       }
     }
     live.clear();
+    syncer.shutdown();
   }
 }

@@ -4,21 +4,28 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.image.UsedBlocks;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,17 +37,25 @@ import org.slf4j.LoggerFactory;
  * chunks it holds ({@link JournalRecord}).
  *
  * <p>Durability is grouped: data and journal are fsync'd together (data first) once {@link
- * #SYNC_BYTES} or {@link #SYNC_NANOS} have gone by since the last fsync, and always before the
- * image is completed. One fsync per chunk cost about 9 ms twice per MiB here, more than reading and
- * compressing it; grouped, a crash can lose the last second of chunks the agent was told were
- * stored, and the agent's next {@code begin} shows it fewer held chunks, so it sends them again.
+ * #SYNC_BYTES} or {@link #SYNC_NANOS} have gone by since the last fsync, on the {@code syncer}
+ * thread so that no upload waits for the disk, and always before the image is completed. One
+ * fsync per chunk cost about 9 ms twice per MiB here, more than reading and compressing it; done
+ * inline once a second it still stalled the upload for a third of the daemon's request time
+ * (docs/benchmarks.md, "Capture"). A crash (of the machine: a killed daemon loses nothing the
+ * kernel holds) can lose the last second or so of chunks the agent was told were stored, and the
+ * agent's next {@code begin} shows it fewer held chunks, so it sends them again.
  * {@link #open} replays the journal: it stops at the first torn or inconsistent record, or at the
  * first chunk whose bytes no longer decode to their hash (a write the crash cut short), cuts the
  * journal there and the partial image to the last good record's end.
  *
- * <p>Chunks arrive in increasing index order (the agent's pipeline is ordered), so the offsets are
- * exactly those {@code clonecast image create} gives, and what the daemon holds is every stored
- * chunk up to {@link #lastIndex()}.
+ * <p>Chunks are appended in increasing index order (the caller puts chunks that arrive early in
+ * order first), so the offsets are exactly those {@code clonecast image create} gives, and what
+ * the daemon holds is every stored chunk up to {@link #lastIndex()}.
+ *
+ * <p>The SHA-256 of the whole logical image is kept as chunks are appended (the chunks that store
+ * nothing count as zeros) and redone by the replay from the bytes it checks anyway, so {@link
+ * #imageHash} needs no second pass over the image: every stored chunk was checked against its hash
+ * when it arrived, or when a restart replayed it.
  *
  * <p>Not thread-safe: the caller serialises calls per capture.
  */
@@ -52,19 +67,29 @@ final class CaptureUpload implements AutoCloseable {
   /** Time since the last fsync that makes the next append fsync. */
   static final long SYNC_NANOS = 1_000_000_000L;
 
+  /** Zeros fed to the image hash for chunks that store nothing. */
+  private static final byte[] ZEROS = new byte[64 * 1024];
+
   private final Path data;
   private final Path journal;
+  private final LongSupplier nanoTime;
   private long unsyncedBytes;
-  private long lastSyncNanos = System.nanoTime();
+  private long lastSyncNanos;
   private final ImageFileHeader header;
   private final FileChannel dataCh;
   private final FileChannel journalCh;
   private final List<JournalRecord> records;
+  private final Executor syncer;
+  /** Whether a grouped fsync is running on {@link #syncer}. */
+  private final AtomicBoolean syncing = new AtomicBoolean();
+  /** Why the last grouped fsync failed, reported by the next append. */
+  private final AtomicReference<IOException> syncFailure = new AtomicReference<>();
+  private final ImageHash hash;
   private long end;
   private long journalEnd;
 
   private CaptureUpload(Path data, Path journal, ImageFileHeader header, FileChannel dataCh, FileChannel journalCh,
-      List<JournalRecord> records, long end, long journalEnd) {
+      List<JournalRecord> records, long end, long journalEnd, Executor syncer, LongSupplier nanoTime, ImageHash hash) {
     this.data = data;
     this.journal = journal;
     this.header = header;
@@ -73,6 +98,51 @@ final class CaptureUpload implements AutoCloseable {
     this.records = records;
     this.end = end;
     this.journalEnd = journalEnd;
+    this.syncer = syncer;
+    this.nanoTime = nanoTime;
+    this.lastSyncNanos = nanoTime.getAsLong();
+    this.hash = hash;
+  }
+
+  /**
+   * The SHA-256 of the logical image so far: every chunk up to {@link #through}, those that store
+   * nothing as zeros.
+   */
+  private static final class ImageHash {
+    final MessageDigest digest = Sha256.newDigest();
+    final ImageFileHeader header;
+    int through = -1;
+
+    ImageHash(ImageFileHeader header) {
+      this.header = header;
+    }
+
+    /** Adds chunk {@code index}'s logical bytes, after zeros for the chunks between. */
+    void add(int index, byte[] logical, int length) {
+      zerosThrough(digest, index - 1);
+      digest.update(logical, 0, length);
+      through = index;
+    }
+
+    /** Adds zeros to {@code d} for the chunks after {@link #through} up to {@code last}. */
+    void zerosThrough(MessageDigest d, int last) {
+      long from = (long) (through + 1) * header.chunkSize();
+      long to = Math.min(header.logicalSize(), (long) (last + 1) * header.chunkSize());
+      for (long at = from; at < to; at += ZEROS.length) {
+        d.update(ZEROS, 0, (int) Math.min(ZEROS.length, to - at));
+      }
+    }
+
+    /** The whole image's hash, the chunks after {@link #through} taken as zeros. */
+    Sha256 finish() {
+      try {
+        MessageDigest d = (MessageDigest) digest.clone();
+        zerosThrough(d, header.chunkCount() - 1);
+        return Sha256.finish(d);
+      } catch (CloneNotSupportedException e) {
+        throw new IllegalStateException("SHA-256 digests are cloneable in every JDK", e);
+      }
+    }
   }
 
   /** {@code NAME.cci.partial} for image file {@code file}. */
@@ -93,8 +163,16 @@ final class CaptureUpload implements AutoCloseable {
   /**
    * Opens the upload of image file {@code file}: resumes what a previous run left when it is of
    * the same image (id, size and chunk size), else starts empty.
+   *
+   * @param syncer runs the grouped fsyncs
    */
-  static CaptureUpload open(Path file, UUID imageId, long logicalSize, int chunkSize) throws IOException {
+  static CaptureUpload open(Path file, UUID imageId, long logicalSize, int chunkSize, Executor syncer) throws IOException {
+    return open(file, imageId, logicalSize, chunkSize, syncer, System::nanoTime);
+  }
+
+  /** {@link #open(Path, UUID, long, int, Executor)} with the clock the grouped fsyncs go by. */
+  static CaptureUpload open(Path file, UUID imageId, long logicalSize, int chunkSize, Executor syncer, LongSupplier nanoTime)
+      throws IOException {
     Path data = dataPath(file);
     Path journal = journalPath(file);
     // The latest layout: the manifest is known only at the end, and it may use any kind.
@@ -118,7 +196,8 @@ final class CaptureUpload implements AutoCloseable {
         syncDirectory(file.toAbsolutePath().getParent());
       }
       List<JournalRecord> records = new ArrayList<>();
-      long[] ends = replay(j, d, want, d.size(), records);
+      ImageHash hash = new ImageHash(want);
+      long[] ends = replay(j, d, want, d.size(), records, hash);
       long dataEnd = ends[0];
       long journalEnd = ends[1];
       if (j.size() != journalEnd) {
@@ -131,7 +210,7 @@ final class CaptureUpload implements AutoCloseable {
         d.truncate(dataEnd);
         d.force(true);
       }
-      return new CaptureUpload(data, journal, want, d, j, records, dataEnd, journalEnd);
+      return new CaptureUpload(data, journal, want, d, j, records, dataEnd, journalEnd, syncer, nanoTime, hash);
     } catch (IOException | RuntimeException e) {
       d.close();
       if (j != null) {
@@ -160,10 +239,11 @@ final class CaptureUpload implements AutoCloseable {
    * Reads the good records into {@code out}: each must decode, follow the previous one's index
    * and end, fit the image and name bytes the data file has ({@code dataSize}: a record whose
    * bytes are missing, which fsync ordering rules out unless the file was damaged, is dropped
-   * with all after it). Returns {data end, journal end} of the last good one.
+   * with all after it), each good one's logical bytes added to {@code hash}. Returns {data end,
+   * journal end} of the last good one.
    */
-  private static long[] replay(FileChannel j, FileChannel d, ImageFileHeader h, long dataSize, List<JournalRecord> out)
-      throws IOException {
+  private static long[] replay(FileChannel j, FileChannel d, ImageFileHeader h, long dataSize, List<JournalRecord> out,
+      ImageHash hash) throws IOException {
     long size = j.size();
     if (size > Integer.MAX_VALUE) {
       throw new IOException("capture journal of " + size + " bytes is too large");
@@ -189,11 +269,14 @@ final class CaptureUpload implements AutoCloseable {
         LOG.info("capture: journal replay stops at byte {}: {} does not follow chunk {} ending at {}", good, r, lastIndex, dataEnd);
         break;
       }
-      Optional<String> bad = damage(d, h, r);
+      int logical = (int) Math.min(h.chunkSize(), h.logicalSize() - (long) r.index() * h.chunkSize());
+      byte[] bytes = new byte[logical];
+      Optional<String> bad = damage(d, h, r, bytes);
       if (bad.isPresent()) {
         LOG.info("capture: journal replay stops at chunk {}: {}", r.index(), bad.get());
         break;
       }
+      hash.add(r.index(), bytes, logical);
       out.add(r);
       lastIndex = r.index();
       dataEnd = r.end();
@@ -202,16 +285,42 @@ final class CaptureUpload implements AutoCloseable {
     return new long[] {dataEnd, good};
   }
 
-  /** Data before journal: a record that reached the disk names bytes that did, but for a torn write replay catches. */
+  /**
+   * Data before journal: a record that reached the disk names bytes that did, but for a torn write
+   * replay catches (appends go on during a grouped fsync, so a journal record can also reach the
+   * disk before its bytes: replay catches that the same way).
+   */
   private void sync() throws IOException {
     dataCh.force(false);
     journalCh.force(false);
-    unsyncedBytes = 0;
   }
 
-  /** Why chunk {@code r}'s stored bytes do not decode to its hash, if they do not (fsyncs are grouped: a crash can tear them). */
-  private static Optional<String> damage(FileChannel d, ImageFileHeader h, JournalRecord r) throws IOException {
-    int logical = (int) Math.min(h.chunkSize(), h.logicalSize() - (long) r.index() * h.chunkSize());
+  /** Starts a grouped fsync on the syncer unless one is running. */
+  private void syncLater() {
+    if (!syncing.compareAndSet(false, true)) {
+      return;
+    }
+    unsyncedBytes = 0;
+    lastSyncNanos = nanoTime.getAsLong();
+    syncer.execute(() -> {
+      try {
+        sync();
+      } catch (ClosedChannelException e) {
+        // Closed meanwhile (the upload was published, failed or replaced): nothing left to sync.
+      } catch (IOException e) {
+        syncFailure.set(e);
+      } finally {
+        syncing.set(false);
+      }
+    });
+  }
+
+  /**
+   * Why chunk {@code r}'s stored bytes do not decode to its hash, if they do not (fsyncs are
+   * grouped: a crash can tear them); else its logical bytes are in {@code out}.
+   */
+  private static Optional<String> damage(FileChannel d, ImageFileHeader h, JournalRecord r, byte[] out) throws IOException {
+    int logical = out.length;
     ByteBuffer stored = ByteBuffer.allocate(r.length());
     while (stored.hasRemaining() && d.read(stored, r.offset() + stored.position()) > 0) {
       // read the chunk
@@ -223,11 +332,16 @@ final class CaptureUpload implements AutoCloseable {
     try {
       UsedBlocks used = r.usedMap().length == 0 ? UsedBlocks.all() : UsedBlocks.of(r.usedMap(), UsedBlocks.blockCount(logical));
       ChunkEntry e = new ChunkEntry(r.index(), ChunkKind.fromCode(r.kindCode()), r.offset(), r.length(), r.sha256(), used);
-      ChunkCodec.decode(e, stored, new byte[logical], 0, logical);
+      ChunkCodec.decode(e, stored, out, 0, logical);
       return Optional.empty();
     } catch (RuntimeException e) {
       return Optional.of(e.getMessage());
     }
+  }
+
+  /** The partial image's file. */
+  Path path() {
+    return data;
   }
 
   /** The header the partial image carries. */
@@ -278,11 +392,21 @@ final class CaptureUpload implements AutoCloseable {
    * Appends a verified chunk after the last one and journals it; both are fsync'd with the group (class comment).
    *
    * @param r its record; its offset must be {@link #end()} and its index above {@link #lastIndex()}
+   * @param logical its logical bytes, checked against its hash by the caller, for the image hash
+   * @throws IOException also when the last grouped fsync failed
    */
-  void append(JournalRecord r, ByteBuffer stored) throws IOException {
+  void append(JournalRecord r, ByteBuffer stored, byte[] logical) throws IOException {
     if (r.offset() != end || r.index() <= lastIndex() || stored.remaining() != r.length()) {
       throw new IllegalStateException("chunk " + r.index() + " at " + r.offset() + " does not follow chunk " + lastIndex()
           + " ending at " + end);
+    }
+    int length = (int) Math.min(header.chunkSize(), header.logicalSize() - (long) r.index() * header.chunkSize());
+    if (logical.length < length) {
+      throw new IllegalStateException("chunk " + r.index() + ": " + logical.length + " logical bytes, want " + length);
+    }
+    IOException failed = syncFailure.getAndSet(null);
+    if (failed != null) {
+      throw new IOException("fsync of the capture's files failed: " + failed.getMessage(), failed);
     }
     writeFully(dataCh, stored.duplicate(), end);
     ByteBuf rec = Unpooled.buffer(r.encodedLength());
@@ -293,14 +417,21 @@ final class CaptureUpload implements AutoCloseable {
       rec.release();
     }
     unsyncedBytes += r.length();
-    long now = System.nanoTime();
-    if (unsyncedBytes >= SYNC_BYTES || now - lastSyncNanos >= SYNC_NANOS) {
-      sync();
-      lastSyncNanos = now;
+    if (unsyncedBytes >= SYNC_BYTES || nanoTime.getAsLong() - lastSyncNanos >= SYNC_NANOS) {
+      syncLater();
     }
     records.add(r);
     end = r.end();
     journalEnd += r.encodedLength();
+    hash.add(r.index(), logical, length);
+  }
+
+  /**
+   * The SHA-256 of the whole logical image, every chunk after {@link #lastIndex()} taken as zeros:
+   * what a manifest that matches {@link #records()} must state. No I/O.
+   */
+  Sha256 imageHash() {
+    return hash.finish();
   }
 
   /**

@@ -5,6 +5,8 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.net.InetSocketAddress;
 import java.util.HexFormat;
+import java.util.Locale;
+import java.util.OptionalInt;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.common.api.Ack;
@@ -31,7 +33,9 @@ import org.clonecast.server.capture.CaptureManager;
  *       storedBytes}; the daemon holds every stored chunk up to index heldThrough
  *   <li>PUT /agent/v1/capture/{id}/chunk/{index}?mac=MAC, headers X-Clonecast-Kind (manifest
  *       code), X-Clonecast-Sha256 (hex of the logical bytes), X-Clonecast-Used-Blocks (hex bitmap,
- *       optional); body: the stored bytes. {stored, duplicate}
+ *       optional), X-Clonecast-After (the index of the stored chunk it follows, -1 for the first;
+ *       optional: without it the chunk follows the last one held); body: the stored bytes.
+ *       {stored, duplicate, heldThrough}; 507 when the daemon's disk is full
  *   <li>POST /agent/v1/capture/{id}/progress {mac, done, total}
  *   <li>POST /agent/v1/capture/{id}/finish?mac=MAC, body: the encoded manifest. The image's figures
  *   <li>POST /agent/v1/capture/{id}/result {mac, ok: false, detail}: the agent gave up
@@ -45,6 +49,8 @@ public final class CaptureRoutes {
   public static final String SHA256 = "X-Clonecast-Sha256";
   /** Header: the chunk's used-block bitmap in hex; absent when every block is used. */
   public static final String USED_BLOCKS = "X-Clonecast-Used-Blocks";
+  /** Header: the index of the stored chunk this one follows, -1 when it is the first. */
+  public static final String AFTER = "X-Clonecast-After";
 
   private static final Pattern PATH = Pattern.compile("/agent/v1/capture/(\\d{1,18})/(begin|progress|finish|result|chunk/(\\d{1,10}))");
   private final CaptureManager captures;
@@ -88,10 +94,10 @@ public final class CaptureRoutes {
       }
       MacAddress mac = queryMac(r);
       auth.require(mac, r);
-      CaptureManager.ChunkUpload up = new CaptureManager.ChunkUpload((int) index, kind(r), sha(r),
+      CaptureManager.ChunkUpload up = new CaptureManager.ChunkUpload((int) index, after(r), kind(r), sha(r),
           hex(r, USED_BLOCKS), r.body());
-      boolean duplicate = captures.chunk(id, mac, from, up);
-      return Reply.json(new ChunkStored(true, duplicate));
+      CaptureManager.Stored s = captures.chunk(id, mac, from, up);
+      return Reply.json(new ChunkStored(true, s.duplicate(), s.heldThrough()));
     }
     if (!r.method().equals(HttpMethod.POST)) {
       return ImageRoutes.notAllowed(r);
@@ -130,6 +136,17 @@ public final class CaptureRoutes {
     return NodeRoutes.parseMac(r.param("mac").orElseThrow(() -> new BadRequestException("query parameter 'mac' is required")));
   }
 
+  private static OptionalInt after(Request r) {
+    String v = r.headers().get(AFTER);
+    if (v == null) {
+      return OptionalInt.empty();
+    }
+    if (!v.matches("-1|\\d{1,10}") || Long.parseLong(v) > Integer.MAX_VALUE) {
+      throw new BadRequestException("header " + AFTER + " must be a chunk index or -1, got " + v);
+    }
+    return OptionalInt.of(Integer.parseInt(v));
+  }
+
   private static int kind(Request r) {
     String v = r.headers().get(KIND);
     if (v == null || !v.matches("\\d{1,3}")) {
@@ -143,7 +160,7 @@ public final class CaptureRoutes {
     if (v == null || !v.matches("[0-9a-fA-F]{64}")) {
       throw new BadRequestException("header " + SHA256 + " must be 64 hex digits, got " + v);
     }
-    return Sha256.ofHex(v.toLowerCase(java.util.Locale.ROOT));
+    return Sha256.ofHex(v.toLowerCase(Locale.ROOT));
   }
 
   private static byte[] hex(Request r, String header) {

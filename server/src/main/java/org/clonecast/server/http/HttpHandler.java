@@ -28,6 +28,7 @@ import java.nio.file.NoSuchFileException;
 import java.util.Map;
 import java.util.Optional;
 import org.clonecast.server.store.ConflictException;
+import org.clonecast.server.store.InsufficientStorageException;
 import org.clonecast.server.store.NotFoundException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -93,6 +94,10 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       reply = Reply.error(HttpResponseStatus.CONFLICT, e.getMessage());
     } catch (NoSuchFileException e) {
       reply = Reply.error(HttpResponseStatus.NOT_FOUND, "no such file: " + path);
+    } catch (InsufficientStorageException e) {
+      // Final: a retry writes to the same full disk. The caller is told so, and which disk.
+      LOG.warn("http {} {} from {}: {}", req.method(), path, r.remote(), e.getMessage());
+      reply = Reply.error(HttpResponseStatus.INSUFFICIENT_STORAGE, e.getMessage());
     } catch (Exception e) {
       LOG.warn("http {} {} from {} failed", req.method(), path, r.remote(), e);
       reply = Reply.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e);

@@ -11,8 +11,11 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.Executor;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.MalformedImageException;
@@ -28,6 +31,8 @@ class CaptureUploadTest {
   static final UUID ID = UUID.fromString("00000000-0000-0000-0000-00000000c0de");
   /** Blocks 0 and 2 of a chunk's four used. */
   static final byte[] MAP = {(byte) 0xa0};
+  /** Grouped fsyncs run at once, on the appending thread. */
+  static final Executor SYNC = Runnable::run;
   @TempDir Path dir;
 
   private static byte[] bytes(int n, int seed) {
@@ -42,12 +47,25 @@ class CaptureUploadTest {
     if (map.length > 0) {
       UsedBlocks.of(map, UsedBlocks.blockCount(CHUNK)).zeroUnused(b, 0, CHUNK);
     }
-    u.append(new JournalRecord(index, ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(b, 0, CHUNK), map), ByteBuffer.wrap(b));
+    u.append(new JournalRecord(index, ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(b, 0, CHUNK), map), ByteBuffer.wrap(b), b);
+  }
+
+  /** The SHA-256 of a logical image of SIZE bytes holding chunk {@code seeds[i]}'s bytes at {@code indexes[i]}, zeros elsewhere. */
+  private static Sha256 imageOf(int[] indexes, int[] seeds, byte[][] maps) {
+    byte[] image = new byte[(int) SIZE];
+    for (int i = 0; i < indexes.length; i++) {
+      byte[] b = bytes(CHUNK, seeds[i]);
+      if (maps[i].length > 0) {
+        UsedBlocks.of(maps[i], UsedBlocks.blockCount(CHUNK)).zeroUnused(b, 0, CHUNK);
+      }
+      System.arraycopy(b, 0, image, indexes[i] * CHUNK, CHUNK);
+    }
+    return Sha256.digest(image, 0, image.length);
   }
 
   /** Appends chunks 0, 2 and 5 (the last with a used-block map). */
   private CaptureUpload threeChunks(Path file) throws Exception {
-    CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK);
+    CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC);
     append(u, 0, 0, new byte[0]);
     append(u, 2, 1, new byte[0]);
     append(u, 5, 2, MAP);
@@ -60,12 +78,60 @@ class CaptureUploadTest {
     try (CaptureUpload u = threeChunks(file)) {
       assertEquals(5, u.lastIndex());
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
       assertEquals(3, u.records().size());
       assertEquals(5, u.lastIndex());
       assertEquals(ImageFileHeader.LENGTH + 3 * CHUNK, u.end());
       assertTrue(u.record(2).isPresent() && u.record(3).isEmpty());
       assertEquals(1, u.record(5).orElseThrow().usedMap().length, "the used map came back");
+    }
+  }
+
+  /**
+   * The image hash is kept as chunks are appended (chunks that store nothing count as zeros) and
+   * redone by the replay: the same as hashing the whole logical image, before and after a restart,
+   * and after a replay that drops damaged chunks.
+   */
+  @Test
+  void theImageHashIsKeptAcrossAppendsAndRestarts() throws Exception {
+    Path file = dir.resolve("golden.cci");
+    Sha256 want = imageOf(new int[] {0, 2, 5}, new int[] {0, 1, 2}, new byte[][] {{}, {}, MAP});
+    try (CaptureUpload u = threeChunks(file)) {
+      assertEquals(want, u.imageHash());
+      assertEquals(want, u.imageHash(), "asking does not change it");
+    }
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
+      assertEquals(want, u.imageHash(), "the replay hashes what it checks");
+      append(u, 9, 3, new byte[0]);
+      assertEquals(imageOf(new int[] {0, 2, 5, 9}, new int[] {0, 1, 2, 3}, new byte[][] {{}, {}, MAP, {}}), u.imageHash());
+    }
+    try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
+    }
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
+      assertEquals(imageOf(new int[] {0}, new int[] {0}, new byte[][] {{}}), u.imageHash(), "only chunk 0 is left");
+    }
+  }
+
+  /** Grouped fsyncs run on the syncer, not on the appending thread. */
+  @Test
+  void groupedFsyncsRunOnTheSyncer() throws Exception {
+    List<Runnable> queued = new ArrayList<>();
+    long[] now = {0};
+    try (CaptureUpload u = CaptureUpload.open(dir.resolve("golden.cci"), ID, SIZE, CHUNK, queued::add, () -> now[0])) {
+      byte[] big = bytes(CHUNK, 4);
+      for (int i = 0; i < 2; i++) {
+        u.append(new JournalRecord(i, ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(big, 0, CHUNK), new byte[0]),
+            ByteBuffer.wrap(big), big);
+      }
+      assertTrue(queued.isEmpty(), "32 KiB within a second wait for the group");
+      now[0] += CaptureUpload.SYNC_NANOS;
+      append(u, 2, 5, new byte[0]);
+      assertEquals(1, queued.size(), "a second later the group is fsync'd, on the syncer");
+      append(u, 3, 6, new byte[0]);
+      assertEquals(1, queued.size(), "one fsync at a time");
+      queued.get(0).run();
+      assertEquals(3, u.lastIndex());
     }
   }
 
@@ -87,14 +153,14 @@ class CaptureUploadTest {
     byte[] torn = new byte[rec.readableBytes() - 5];
     rec.readBytes(torn);
     Files.write(journal, torn, StandardOpenOption.APPEND);
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
       assertEquals(3, u.records().size());
       assertEquals(5, u.lastIndex());
       assertEquals(journalGood, Files.size(journal), "the torn record is cut");
       assertEquals(ImageFileHeader.LENGTH + 3 * CHUNK, Files.size(data), "the unjournalled bytes are cut");
       append(u, 6, 11, new byte[0]);
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
       assertEquals(6, u.lastIndex(), "what came after the repair is held too");
     }
   }
@@ -107,7 +173,7 @@ class CaptureUploadTest {
     try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
       ch.truncate(ImageFileHeader.LENGTH + CHUNK + CHUNK / 2);
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
       assertEquals(1, u.records().size());
       assertEquals(0, u.lastIndex());
       assertEquals(ImageFileHeader.LENGTH + CHUNK, Files.size(CaptureUpload.dataPath(file)));
@@ -125,7 +191,7 @@ class CaptureUploadTest {
     try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
       ch.write(ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
       assertEquals(0, u.lastIndex(), "chunk 2 no longer verifies, so neither it nor chunk 5 is held");
       assertEquals(ImageFileHeader.LENGTH + CHUNK, Files.size(CaptureUpload.dataPath(file)));
     }
@@ -135,7 +201,7 @@ class CaptureUploadTest {
   void anUploadOfAnotherImageStartsAgain() throws Exception {
     Path file = dir.resolve("golden.cci");
     threeChunks(file).close();
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE + CHUNK, CHUNK)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE + CHUNK, CHUNK, SYNC)) {
       assertEquals(-1, u.lastIndex());
       assertEquals(ImageFileHeader.LENGTH, Files.size(CaptureUpload.dataPath(file)));
       assertEquals(0, Files.size(CaptureUpload.journalPath(file)));
@@ -147,9 +213,11 @@ class CaptureUploadTest {
     try (CaptureUpload u = threeChunks(dir.resolve("golden.cci"))) {
       byte[] b = bytes(10, 1);
       Sha256 sha = Sha256.digest(b, 0, 10);
-      assertThrows(IllegalStateException.class, () -> u.append(new JournalRecord(4, 1, u.end(), 10, sha, new byte[0]), ByteBuffer.wrap(b)));
+      byte[] logical = new byte[CHUNK];
+      assertThrows(IllegalStateException.class, () -> u.append(new JournalRecord(4, 1, u.end(), 10, sha, new byte[0]), ByteBuffer.wrap(b),
+          logical));
       assertThrows(IllegalStateException.class, () -> u.append(new JournalRecord(6, 1, u.end() - 1, 10, sha, new byte[0]),
-          ByteBuffer.wrap(b)));
+          ByteBuffer.wrap(b), logical));
     }
   }
 

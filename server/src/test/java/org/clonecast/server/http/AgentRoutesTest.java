@@ -92,7 +92,7 @@ class AgentRoutesTest {
     sessionStore = new SessionStore(db, Clock.systemUTC());
     sessions = new SessionManager(sessionStore, nodes, images, events, NetInterface.byName("lo"), 9000, Duration.ofSeconds(30),
         Optional.empty());
-    captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, sessionStore, events, 1);
+    captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, sessionStore, events);
     secrets = new NodeSecrets(db, Clock.systemUTC());
     HttpServer.Routes routes = new HttpServer.Routes();
     new AgentRoutes(sessions, captures, nodes, Optional.of("cluster.internal"), dir.resolve("node-files"), new NodeAuth(secrets))

@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.image.ImageVerifier;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.Manifest;
@@ -76,8 +77,9 @@ class CaptureRoutesTest {
 
   @BeforeEach
   void setUp() throws Exception {
-    // 5 MiB + 1234 bytes: random chunks, a zero chunk, a compressible one, a short last one.
-    byte[] d = new byte[5 * CaptureManager.CHUNK_SIZE + 1234];
+    // 26 MiB + 1234 bytes: random chunks, a zero chunk (1), a compressible one (3), a short last
+    // one (26); more stored chunks than a capture lets wait for their predecessor.
+    byte[] d = new byte[26 * CaptureManager.CHUNK_SIZE + 1234];
     new Random(1).nextBytes(d);
     java.util.Arrays.fill(d, CaptureManager.CHUNK_SIZE, 2 * CaptureManager.CHUNK_SIZE, (byte) 0);
     java.util.Arrays.fill(d, 3 * CaptureManager.CHUNK_SIZE, 4 * CaptureManager.CHUNK_SIZE, (byte) 'x');
@@ -100,7 +102,7 @@ class CaptureRoutesTest {
         Optional.of(new org.clonecast.common.trust.KeyRing(dir.resolve("state"))));
     images.recover();
     captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, new SessionStore(db, Clock.systemUTC()),
-        events, 2);
+        events);
     captures.recover();
     HttpServer.Routes routes = new HttpServer.Routes();
     new ImageRoutes(images, captures).register(routes);
@@ -164,6 +166,27 @@ class CaptureRoutesTest {
   private HttpResponse<String> put(long id, int index) throws Exception {
     ChunkEntry e = ref.chunk(index);
     return put(NODE, id, index, stored(index), e.sha256().hex(), e.kind().code());
+  }
+
+  /** Chunk {@code index} of the reference image, following chunk {@code after}. */
+  private HttpResponse<String> putAfter(long id, int index, int after) throws Exception {
+    ChunkEntry e = ref.chunk(index);
+    return send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + MAC, stored(index),
+        CaptureRoutes.KIND, Integer.toString(e.kind().code()), CaptureRoutes.SHA256, e.sha256().hex(), CaptureRoutes.AFTER,
+        Integer.toString(after));
+  }
+
+  /** The answer's heldThrough, after checking the status. */
+  private static int heldThrough(HttpResponse<String> r, int status) throws Exception {
+    assertEquals(status, r.statusCode(), r.body());
+    return status == 200 ? Json.MAPPER.readTree(r.body()).path("heldThrough").asInt(-99) : -99;
+  }
+
+  /** The stored bytes of the chunks up to {@code index} in the reference image, header included. */
+  private long storedThrough(int index) {
+    long n = ImageFileHeader.LENGTH;
+    for (int i = 0; i <= index; i++) n += ref.chunk(i).storedLength();
+    return n;
   }
 
   private byte[] stored(int index) throws Exception {
@@ -285,6 +308,130 @@ class CaptureRoutesTest {
         "a repeated finish (its answer lost) is answered again");
     HttpResponse<String> list = send("127.0.0.1", "GET", "/api/v1/images", null);
     assertTrue(list.body().contains("\"state\" : \"done\""), list.body());
+  }
+
+  /**
+   * Chunks in flight arrive in any order: each waits, checked, until the chunk it follows is
+   * appended, then goes in, so the image is appended in index order; duplicates are answered
+   * again, contradictions and a full waiting room are refused without touching what is held, a
+   * restart forgets the waiting ones, and the image published is exactly image create's.
+   */
+  @Test
+  void chunksInFlightArriveInAnyOrderAndAreAppendedInOrder() throws Exception {
+    long id = startAndRegister();
+    begin(id);
+    // Chunk 1 is a ZERO chunk: chunk 2 follows chunk 0.
+    assertEquals(-1, heldThrough(putAfter(id, 4, 3), 200), "chunk 4 waits for chunk 3");
+    HttpResponse<String> dup = putAfter(id, 4, 3);
+    assertTrue(dup.body().contains("\"duplicate\" : true"), dup.body());
+    assertEquals(409, putAfter(id, 4, 2).statusCode(), "the same chunk after another one");
+    assertEquals(409, putAfter(id, 5, 3).statusCode(), "two chunks after chunk 3");
+    assertEquals(400, putAfter(id, 3, 3).statusCode(), "a chunk after itself");
+    assertEquals(400, putAfter(id, 3, 7).statusCode(), "a chunk after a later one");
+    assertEquals(400, send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/3?mac=" + MAC, stored(3), CaptureRoutes.KIND,
+        Integer.toString(ref.chunk(3).kind().code()), CaptureRoutes.SHA256, ref.chunk(3).sha256().hex(), CaptureRoutes.AFTER, "-2")
+        .statusCode());
+    HttpResponse<String> bad = send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/5?mac=" + MAC, stored(6), CaptureRoutes.KIND,
+        Integer.toString(ref.chunk(5).kind().code()), CaptureRoutes.SHA256, ref.chunk(5).sha256().hex(), CaptureRoutes.AFTER, "4");
+    assertEquals(400, bad.statusCode(), "a waiting chunk is checked before it waits: " + bad.body());
+    assertEquals(-1, heldThrough(putAfter(id, 3, 2), 200));
+    assertEquals(-1, heldThrough(putAfter(id, 2, 0), 200));
+    assertEquals(ImageFileHeader.LENGTH, Files.size(partial()), "nothing appended before chunk 0");
+    assertEquals(4, heldThrough(putAfter(id, 0, -1), 200), "chunk 0 brings 2, 3 and 4 with it");
+    assertEquals(storedThrough(4), Files.size(partial()));
+    assertEquals(409, putAfter(id, 5, 3).statusCode(), "after a chunk before the last one held");
+    assertTrue(putAfter(id, 2, 0).body().contains("\"duplicate\" : true"), "a held chunk sent again is a duplicate");
+    // A gap: chunk 6 waits for chunk 5, which has not come; a finish now is refused and changes nothing.
+    assertEquals(4, heldThrough(putAfter(id, 6, 5), 200));
+    HttpResponse<String> early = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id));
+    assertEquals(400, early.statusCode(), early.body());
+    assertTrue(early.body().contains("chunk 5 was never uploaded"), early.body());
+    assertEquals(6, heldThrough(putAfter(id, 5, 4), 200));
+    // A restart forgets the chunks waiting: begin says what is appended, and they come again.
+    assertEquals(6, heldThrough(putAfter(id, 8, 7), 200));
+    stop();
+    start();
+    assertEquals(6, begin(id).path("heldThrough").asInt());
+    HttpResponse<String> again = putAfter(id, 8, 7);
+    assertTrue(again.body().contains("\"duplicate\" : false"), again.body());
+    // At most 16 chunks wait: 8..23 do, 24 is refused, and nothing held changes.
+    for (int i = 9; i <= 23; i++) assertEquals(6, heldThrough(putAfter(id, i, i - 1), 200), "chunk " + i);
+    HttpResponse<String> full = putAfter(id, 24, 23);
+    assertEquals(409, full.statusCode(), full.body());
+    assertTrue(full.body().contains("16 chunks wait already"), full.body());
+    assertEquals(storedThrough(6), Files.size(partial()));
+    assertEquals(23, heldThrough(putAfter(id, 7, 6), 200), "chunk 7 brings the 16 waiting with it");
+    assertEquals(24, heldThrough(putAfter(id, 24, 23), 200));
+    assertEquals(24, heldThrough(putAfter(id, 26, 25), 200));
+    assertEquals(26, heldThrough(putAfter(id, 25, 24), 200));
+    HttpResponse<String> fin = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id));
+    assertEquals(200, fin.statusCode(), fin.body());
+    try (ImageReader r = ImageReader.open(dir.resolve("state/images/golden.cci"))) {
+      assertEquals(ref.chunks(), r.manifest().chunks(), "the same chunks at the same offsets as image create's");
+      assertEquals(ref.imageHash(), r.manifest().imageHash());
+      ImageVerifier.verify(r, 1, p -> { });
+    }
+  }
+
+  /** A manifest whose image hash is not the chunks' fails the capture; nothing is published. */
+  @Test
+  void aManifestWithAnotherImageHashFailsTheCapture() throws Exception {
+    long id = startAndRegister();
+    begin(id);
+    for (int i = 0; i < ref.chunkCount(); i++) {
+      if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(id, i).statusCode());
+    }
+    java.util.UUID imageId = new CaptureStore(db, Clock.systemUTC()).find(id).orElseThrow().imageId();
+    Manifest m = new Manifest(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks(), ref.chunk(0).sha256());
+    ByteBuf buf = Unpooled.buffer();
+    m.encode(buf);
+    byte[] wrong = new byte[buf.readableBytes()];
+    buf.readBytes(wrong);
+    HttpResponse<String> fin = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, wrong);
+    assertEquals(400, fin.statusCode(), fin.body());
+    assertTrue(fin.body().contains("the chunks received give " + ref.imageHash().hex()), fin.body());
+    assertEquals("failed", images.find("golden").orElseThrow().state());
+    assertTrue(Files.notExists(partial()) && Files.notExists(dir.resolve("state/images/golden.cci")));
+  }
+
+  /**
+   * The image store on a full filesystem (a 1 MiB tmpfs mounted over it): the chunk that does not
+   * fit is a 507 naming the store's directory, not a 500 an agent would retry; the agent's report
+   * then fails the capture and removes its files. Needs root (mount); skipped without, failed in CI.
+   */
+  @Test
+  void aFullDiskIsAFinal507NamingIt() throws Exception {
+    Path store = dir.resolve("state/images");
+    if (!"root".equals(System.getProperty("user.name")) || !Files.isExecutable(Path.of("/usr/bin/mount"))) {
+      String why = "not root or no mount: a full filesystem needs a tmpfs mount";
+      if ("true".equals(System.getenv("CI"))) {
+        org.junit.jupiter.api.Assertions.fail(why);
+      }
+      org.junit.jupiter.api.Assumptions.abort(why);
+    }
+    long id = startAndRegister();
+    run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", store.toString());
+    try {
+      begin(id);
+      HttpResponse<String> full = put(id, 0);
+      assertEquals(507, full.statusCode(), full.body());
+      assertTrue(full.body().contains("the daemon's disk is full") && full.body().contains(store.toString()), full.body());
+      assertEquals("capturing", images.find("golden").orElseThrow().state(), "the agent decides; it reports the failure");
+      HttpResponse<String> result = send(NODE, "POST", "/agent/v1/capture/" + id + "/result",
+          ("{\"mac\":\"" + MAC + "\",\"ok\":false,\"detail\":\"the daemon's disk is full\"}").getBytes());
+      assertEquals(200, result.statusCode(), result.body());
+      assertEquals("failed", images.find("golden").orElseThrow().state());
+      assertTrue(Files.notExists(partial()) && Files.notExists(journal()), "the partial files are gone, the space free");
+    } finally {
+      captures.close();
+      run("umount", "-l", store.toString());
+    }
+  }
+
+  private static void run(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", cmd) + ": " + out);
   }
 
   @Test

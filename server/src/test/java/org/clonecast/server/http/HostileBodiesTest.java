@@ -103,7 +103,7 @@ class HostileBodiesTest {
     SessionStore sessionStore = new SessionStore(db, Clock.systemUTC());
     sessions = new SessionManager(sessionStore, nodes, images, events, NetInterface.byName("lo"), 9000, Duration.ofSeconds(30),
         Optional.empty());
-    captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, sessionStore, events, 1);
+    captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, sessionStore, events);
     NodeSecrets secrets = new NodeSecrets(db, Clock.systemUTC());
     NodeAuth auth = new NodeAuth(secrets);
     HttpServer.Routes routes = new HttpServer.Routes();
