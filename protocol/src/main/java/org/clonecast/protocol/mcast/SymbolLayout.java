@@ -12,6 +12,8 @@ public record SymbolLayout(int storedLength, int symbolSize) {
 
   public static final int MIN_SYMBOL_SIZE = 256;
   public static final int MAX_SYMBOL_SIZE = 65000;
+  /** What a packet carries around its symbol: IPv4 (20) and UDP (8) headers and the DATA frame's own 20 bytes. */
+  public static final int PACKET_OVERHEAD = 20 + 8 + 20;
   /**
    * Sources per stripe. The code takes up to 128, but each repair row costs one GF(2^8)
    * multiply-add per source and byte, on the sender and again at every receiver that uses it: 32
@@ -23,6 +25,14 @@ public record SymbolLayout(int storedLength, int symbolSize) {
   public static final int MAX_REPAIR_ROWS = 128;
   /** Stripes per chunk the wire can name (one byte). */
   public static final int MAX_STRIPES = 255;
+
+  /**
+   * The symbol size for packets of {@code mtu} bytes: the MTU less {@link #PACKET_OVERHEAD}, at most
+   * {@link #MAX_SYMBOL_SIZE} (loopback's 64 KiB MTU would allow more than the wire format names).
+   */
+  public static int symbolSizeFor(int mtu) {
+    return Math.min(MAX_SYMBOL_SIZE, mtu - PACKET_OVERHEAD);
+  }
 
   public SymbolLayout {
     if (symbolSize < MIN_SYMBOL_SIZE || symbolSize > MAX_SYMBOL_SIZE) {

@@ -21,6 +21,14 @@ class SymbolLayoutTest {
     assertEquals((1 << 20) - 722 * 1452, l.lengthOf(722));
   }
 
+  @Test
+  void symbolSizeForAnMtuLeavesRoomForTheHeadersAndStaysWithinTheWireFormat() {
+    assertEquals(1452, SymbolLayout.symbolSizeFor(1500));
+    assertEquals(8952, SymbolLayout.symbolSizeFor(9000));
+    // Loopback's MTU: the rest of the 64 KiB would exceed what a WELCOME may name.
+    assertEquals(SymbolLayout.MAX_SYMBOL_SIZE, SymbolLayout.symbolSizeFor(65536));
+  }
+
   @Property
   void stripesPartitionTheSymbols(@ForAll @IntRange(min = 1, max = 4_000_000) int stored, @ForAll @IntRange(min = 256, max = 9000) int symbol) {
     SymbolLayout l;

@@ -26,6 +26,7 @@ import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.mcast.SenderMachine;
+import org.clonecast.protocol.mcast.SymbolLayout;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.mcast.McastSender;
 import org.clonecast.server.mcast.SendSettings;
@@ -151,7 +152,7 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
     }
     if (mtu != null && mtu < 576) throw new CliException(ExitCodes.USAGE, "--mtu " + mtu + " below 576, the least IPv4 allows");
     int packet = mtu != null ? mtu : nif.mtu();
-    int symbol = packet - 28 - 20;
+    int symbol = SymbolLayout.symbolSizeFor(packet);
     SendSettings settings;
     try {
       settings = new SendSettings(iface, g, port, rateMbit() * 1_000_000L, minReceivers, Duration.ofSeconds(maxWait == null ? 60 : maxWait),

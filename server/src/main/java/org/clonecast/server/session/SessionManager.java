@@ -20,6 +20,7 @@ import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.mcast.ControlMessage;
 import org.clonecast.protocol.mcast.McastAuth;
 import org.clonecast.protocol.mcast.SenderMachine;
+import org.clonecast.protocol.mcast.SymbolLayout;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.mcast.McastSender;
 import org.clonecast.server.mcast.SendSettings;
@@ -162,7 +163,7 @@ public final class SessionManager implements AutoCloseable {
     try {
       r.reader = ImageReader.open(image.file());
       SendSettings settings = new SendSettings(nif.name(), null, s.port(), 10_000_000_000L, min, maxWait, receiverTimeout,
-          nif.mtu() - 48, 1, true, receiverDeadline);
+          SymbolLayout.symbolSizeFor(nif.mtu()), 1, true, receiverDeadline);
       // Signed by the daemon's current key, and its previous one during a rotation's overlap.
       List<ManifestSignature> signatures = images.keys().isPresent()
           ? images.keys().get().signatures(r.reader.manifest(), r.reader.signature()) : List.of();
