@@ -45,18 +45,13 @@ class SecureBootQemuIT {
 
   @BeforeAll
   static void prerequisites() {
-    Prereqs.requireRoot();
-    Prereqs.require("qemu-system-x86_64", "curl", "java", "jlink", "jdeps", "apt-get", "dpkg-deb", "depmod", "modprobe",
-        "cpio", "zstd", "busybox", "strip", "zip", "sfdisk", "mkfs.ext4", "mmdebstrap", "mkfs.vfat", "mcopy");
+    repo = ReimageQemuIT.requireVmsAndBootenv("mmdebstrap", "mkfs.vfat", "mcopy");
     for (String f : new String[] {"/usr/lib/shim/shimx64.efi.signed", "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
         "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"}) {
       if (!Files.isReadable(Path.of(f))) {
         Prereqs.failOrAbort("missing " + f + "; run scripts/install-deps.sh (packages shim-signed, grub-efi-amd64-signed, ovmf)");
       }
     }
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
-    assertTrue(Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")), "build the jars first (mvn install)");
   }
 
   @Test
@@ -69,7 +64,9 @@ class SecureBootQemuIT {
       Path state = Files.createDirectories(lab.dir().resolve("state"));
       run(Duration.ofMinutes(20), repo.resolve("clonecast").toString(), "bootenv", "build", "--state-dir", state.toString(),
           "--cache", cache + "/bootenv");
-      ReimageQemuIT.serve(lab, state, "boot.secure-boot = rack1\n");
+      // A TCG node on a loaded machine can stall longer than the agent's default 30 s sender timeout
+      // while 1.5 GiB arrive (branch cluster's agent reads clonecast.sender-timeout=; older ones ignore it).
+      ReimageQemuIT.serve(lab, state, "clonecast.sender-timeout=300", "boot.secure-boot = rack1\n");
       cli(lab, state, "image", "add", "golden", golden.toString());
       cli(lab, state, "node", "add", MAC.toString(), "--name", "node01", "--group", "rack1");
       cli(lab, state, "node", "set", MAC.toString(), "--target-disk", "/dev/vda");
