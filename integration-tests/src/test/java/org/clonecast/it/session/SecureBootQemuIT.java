@@ -64,9 +64,10 @@ class SecureBootQemuIT {
       Path state = Files.createDirectories(lab.dir().resolve("state"));
       run(Duration.ofMinutes(20), repo.resolve("clonecast").toString(), "bootenv", "build", "--state-dir", state.toString(),
           "--cache", cache + "/bootenv");
-      // A TCG node on a loaded machine can stall longer than the agent's default 30 s sender timeout
-      // while 1.5 GiB arrive (branch cluster's agent reads clonecast.sender-timeout=; older ones ignore it).
-      ReimageQemuIT.serve(lab, state, "clonecast.sender-timeout=300", "boot.secure-boot = rack1\n");
+      // A TCG node on a loaded machine (other VMs beside it) can stall for many seconds while 1.5 GiB
+      // arrive: longer than the daemon's 10 s receiver timeout and the agent's 30 s sender timeout
+      // (branch cluster's agent reads clonecast.sender-timeout=; older ones ignore it).
+      ReimageQemuIT.serve(lab, state, "clonecast.sender-timeout=300", "boot.secure-boot = rack1\nsession.receiver-timeout = 120\n");
       cli(lab, state, "image", "add", "golden", golden.toString());
       cli(lab, state, "node", "add", MAC.toString(), "--name", "node01", "--group", "rack1");
       cli(lab, state, "node", "set", MAC.toString(), "--target-disk", "/dev/vda");
