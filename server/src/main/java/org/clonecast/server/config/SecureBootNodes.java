@@ -1,6 +1,7 @@
 package org.clonecast.server.config;
 
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.Objects;
 import java.util.Optional;
@@ -24,7 +25,8 @@ public record SecureBootNodes(boolean all, Set<String> groups) {
   private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
   public SecureBootNodes {
-    groups = Set.copyOf(Objects.requireNonNull(groups));
+    // In the order given: messages and toString() show the groups as the admin wrote them.
+    groups = Collections.unmodifiableSet(new LinkedHashSet<>(Objects.requireNonNull(groups)));
   }
 
   /** Whether a node of {@code group} (empty: no group, or not enrolled) boots the signed chain. */
