@@ -128,11 +128,6 @@ public final class BootPolicy {
     return secureBoot.covers(nodes.find(mac).filter(Node::enrolled).flatMap(Node::group));
   }
 
-  /** A script that boots the local disk, the fast way on EFI when the daemon has its local loader. */
-  public String bootLocal(String why, String baseUrl) {
-    return IpxeScript.bootLocal(why, localLoader(baseUrl));
-  }
-
   private Optional<String> localLoader(String baseUrl) {
     return efiLocalLoader ? Optional.of(baseUrl + "/boot/local/" + LocalBootLoader.FILE) : Optional.empty();
   }
