@@ -3,6 +3,11 @@
 # sources, on one GPT disk that boots by BIOS and by UEFI:
 #   1: BIOS boot partition (GRUB's core.img),  2: EFI system partition (\EFI\BOOT\BOOTX64.EFI, the
 #   removable-media path that needs no firmware boot entry),  3: ext4 root.
+# UEFI boots through Debian's signed chain, with Secure Boot on or off: \EFI\BOOT\BOOTX64.EFI is
+# shim (shim-signed, signed by Microsoft's UEFI CA), which loads \EFI\BOOT\grubx64.efi (Debian's
+# signed monolithic GRUB, grub-efi-amd64-signed; its built-in prefix is \EFI\debian, whose grub.cfg
+# finds the root), which boots Debian's signed kernel; what grub-install --uefi-secure-boot
+# --force-extra-removable writes, without an NVRAM entry (cloning could not carry one).
 # GRUB finds the root by its filesystem UUID (whatever the disk is called: sda, vda, nvme0n1). The
 # system: kernel, systemd, systemd-networkd with DHCP on every ethernet interface (and the cluster
 # domain as search domain), systemd-resolved, openssh-server and -client, a cluster root SSH key
@@ -56,7 +61,7 @@ root_part_uuid=9a3c5f2e-7b1d-4e8a-a6c4-2d0f1e3b5c70
 
 log "mmdebstrap: Debian 12 minbase, kernel, systemd, sshd, GRUB (BIOS and EFI) into $work/root"
 mmdebstrap --variant=minbase --mode=root \
-  --include=linux-image-amd64,initramfs-tools,systemd-sysv,systemd-resolved,udev,dbus,kmod,iproute2,openssh-server,openssh-client,grub-pc-bin,grub-efi-amd64-bin,grub2-common,e2fsprogs,procps \
+  --include=linux-image-amd64,initramfs-tools,systemd-sysv,systemd-resolved,udev,dbus,kmod,iproute2,openssh-server,openssh-client,grub-pc-bin,grub-efi-amd64-bin,grub2-common,shim-signed,grub-efi-amd64-signed,mokutil,e2fsprogs,procps \
   --customize-hook='echo golden >"$1/etc/hostname"' \
   --customize-hook='printf "127.0.0.1\tlocalhost\n127.0.1.1\tgolden\n::1\tlocalhost ip6-localhost ip6-loopback\n" >"$1/etc/hosts"' \
   --customize-hook="printf 'UUID=$root_uuid / ext4 errors=remount-ro 0 1\nUUID=${esp_id:0:4}-${esp_id:4:4} /boot/efi vfat umask=0077,nofail 0 2\n' >\"\$1/etc/fstab\"" \
@@ -95,11 +100,17 @@ printf 'search --no-floppy --fs-uuid --set=root %s\nset prefix=($root)/boot/grub
 mods="part_gpt part_msdos ext2 fat search search_fs_uuid normal configfile linux echo serial terminal test"
 chroot "$work/root" true # the chroot works (grub-mkimage runs from it, the host needs no GRUB)
 cp "$work/early.cfg" "$work/root/tmp/early.cfg"
-chroot "$work/root" grub-mkimage -O x86_64-efi -o /tmp/BOOTX64.EFI -c /tmp/early.cfg -p /boot/grub $mods
 chroot "$work/root" grub-mkimage -O i386-pc -o /tmp/core.img -c /tmp/early.cfg -p /boot/grub biosdisk $mods
-mv "$work/root/tmp/BOOTX64.EFI" "$work/root/tmp/core.img" "$work/"
+mv "$work/root/tmp/core.img" "$work/"
 cp "$work/root/usr/lib/grub/i386-pc/boot.img" "$work/"
 rm -f "$work/root/tmp/early.cfg"
+# UEFI: the signed files as the packages ship them. Signed GRUB loads no modules from disk under
+# Secure Boot (everything it needs is built in) and reads (ESP)/EFI/debian/grub.cfg.
+cp "$work/root/usr/lib/shim/shimx64.efi.signed" "$work/BOOTX64.EFI"
+cp "$work/root/usr/lib/shim/mmx64.efi.signed" "$work/mmx64.efi"
+cp "$work/root/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed" "$work/grubx64.efi"
+cp "$work/early.cfg" "$work/esp-grub.cfg"
+echo 'configfile $prefix/grub.cfg' >>"$work/esp-grub.cfg"
 
 # The disk: 1 MiB BIOS boot, 63 MiB ESP, the rest the root.
 disk="$work/disk.img"
@@ -113,10 +124,13 @@ EOF
 root_sectors=$(sfdisk --dump "$disk" | sed -n 's/.*start= *133120, size= *\([0-9]*\).*/\1/p')
 [ -n "$root_sectors" ] || die "sfdisk wrote no root partition"
 
-log "ESP: \\EFI\\BOOT\\BOOTX64.EFI (GRUB, finds root UUID $root_uuid)"
+log "ESP: \\EFI\\BOOT\\BOOTX64.EFI (shim) and grubx64.efi (signed GRUB), \\EFI\\debian\\grub.cfg (finds root UUID $root_uuid)"
 mkfs.vfat -C -F 32 -i "$esp_id" -n ESP "$work/esp.img" $((129024 / 2)) >/dev/null
-mmd -i "$work/esp.img" ::/EFI ::/EFI/BOOT
+mmd -i "$work/esp.img" ::/EFI ::/EFI/BOOT ::/EFI/debian
 mcopy -i "$work/esp.img" "$work/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+mcopy -i "$work/esp.img" "$work/grubx64.efi" ::/EFI/BOOT/grubx64.efi
+mcopy -i "$work/esp.img" "$work/mmx64.efi" ::/EFI/BOOT/mmx64.efi
+mcopy -i "$work/esp.img" "$work/esp-grub.cfg" ::/EFI/debian/grub.cfg
 dd if="$work/esp.img" of="$disk" bs=512 seek=4096 conv=notrunc status=none
 
 log "root: ext4 from the built tree ($((root_sectors / 2048)) MiB)"

@@ -24,7 +24,9 @@ PACKAGES=(
   mmdebstrap              # scripts/golden-debian.sh: a real Debian 12 golden system (with dosfstools, mtools and gdisk below)
   qemu-system-x86         # PXE boot tests and bench/pxe.sh: VMs under TCG (QemuVm)
   ipxe-qemu               # QEMU's iPXE NIC ROMs (BIOS e1000, EFI virtio)
-  ovmf                    # UEFI firmware for the VMs (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd)
+  ovmf                    # UEFI firmware for the VMs (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd; Secure Boot: .secboot.fd, .ms.fd)
+  shim-signed             # Secure Boot nodes: the daemon serves Debian's Microsoft-signed shim (SecureBootQemuIT)
+  grub-efi-amd64-signed   # Secure Boot nodes: Debian's signed network GRUB, which shim loads
   busybox-static          # the marker payload's initramfs; httpd for the baseline's HTTP side
   cpio                    # the marker payload's initramfs
   zstd                    # the marker payload's initramfs compression
@@ -114,8 +116,10 @@ for entry in "${COMMANDS[@]}"; do
 done
 [ -x /usr/bin/time ] || bad+=("/usr/bin/time (package time)")
 for f in /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_VARS_4M.fd /usr/lib/ipxe/qemu/pxe-e1000.rom \
-  /usr/lib/ipxe/qemu/efi-virtio.rom /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi; do
-  [ -r "$f" ] || bad+=("$f (packages ovmf, ipxe, ipxe-qemu)")
+  /usr/lib/ipxe/qemu/efi-virtio.rom /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi \
+  /usr/share/OVMF/OVMF_CODE_4M.secboot.fd /usr/share/OVMF/OVMF_VARS_4M.ms.fd /usr/lib/shim/shimx64.efi.signed \
+  /usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed; do
+  [ -r "$f" ] || bad+=("$f (packages ovmf, ipxe, ipxe-qemu, shim-signed, grub-efi-amd64-signed)")
 done
 [ -c /dev/net/tun ] || echo "install-deps: warning: no /dev/net/tun; QEMU VMs cannot get a tap on the lab bridge" >&2
 [ "${#bad[@]}" -eq 0 ] || die "commands not found after install: ${bad[*]}"

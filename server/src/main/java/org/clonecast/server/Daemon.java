@@ -15,6 +15,7 @@ import org.clonecast.common.net.Transport;
 import org.clonecast.common.trust.KeyRing;
 import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.BootScripts;
 import org.clonecast.server.boot.LocalBootLoader;
 import org.clonecast.server.boot.BootenvAutoBuild;
 import org.clonecast.server.boot.BootenvInstaller;
@@ -54,6 +55,8 @@ import org.clonecast.server.dhcp.LeaseExpiry;
 import org.clonecast.server.dhcp.LeaseStore;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
+import org.clonecast.server.tftp.SecureBootFiles;
+import org.clonecast.server.tftp.TftpOverlay;
 import org.clonecast.server.http.EventRoutes;
 import org.clonecast.server.http.HttpServer;
 import org.clonecast.server.http.NodeRoutes;
@@ -88,6 +91,7 @@ public final class Daemon implements AutoCloseable {
   private HttpServer http;
   private ClusterDns dns;
   private TftpServer tftp;
+  private BootScripts bootScripts;
   private DhcpServer dhcp;
   private final DhcpStats dhcpStats = new DhcpStats();
 
@@ -133,7 +137,7 @@ public final class Daemon implements AutoCloseable {
     Path localDir = config.stateDir().resolve("boot");
     boolean efiLocal = LocalBootLoader.ensure(localDir, noLoader).isPresent();
     noLoader.forEach(w -> LOG.warn("boot: no EFI local-boot loader: {}", w));
-    BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs(), efiLocal);
+    BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs(), efiLocal, config.boot().secureBoot());
     HttpServer.Routes routes = new HttpServer.Routes();
     String host = nif.address().getHostAddress();
     // With port 0 (tests) the port is known only after binding; boot scripts read it then.
@@ -144,8 +148,9 @@ public final class Daemon implements AutoCloseable {
     NodeAuth nodeAuth = new NodeAuth(secrets);
     NodeBinding binding = new NodeBinding(config.dhcp().mode(), nodes,
         config.dhcp().mode() == DhcpConfig.Mode.FULL ? Optional.of(new LeaseStore(db)) : Optional.empty(), clock);
-    new BootRoutes(policy, nodes, events, config.boot().ipxeDir(), bootenvDir(),
-        () -> "http://" + host + ":" + http.port(), bootenv::status, seen, binding, secrets).localLoaderDir(localDir).register(routes);
+    bootScripts = new BootScripts(policy, nodes, events, () -> "http://" + host + ":" + http.port(), bootenv::status, seen, binding,
+        secrets);
+    new BootRoutes(bootScripts, config.boot().ipxeDir(), bootenvDir()).localLoaderDir(localDir).register(routes);
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
     new EventRoutes(events).register(routes);
@@ -217,10 +222,17 @@ public final class Daemon implements AutoCloseable {
     TftpConfig c = config.tftp();
     Files.createDirectories(c.root());
     IpxeLoaders.sync(config.boot().ipxeDir(), c.root());
+    TftpOverlay overlay = TftpOverlay.NONE;
+    if (config.boot().secureBoot().any()) {
+      String host = nif.address().getHostAddress();
+      SecureBootFiles.sync(c.root(), host)
+          .forEach(w -> LOG.warn("boot: Secure Boot nodes ({}) cannot boot: {}", config.boot().secureBoot(), w));
+      overlay = new SecureBootFiles(bootScripts, bootenvDir(), config.stateDir().resolve("boot").resolve("tftp-scratch"), host);
+    }
     TftpTransfer.Settings transfer = new TftpTransfer.Settings(c.maxBlksizeFor(nif.mtu()), c.maxWindowsize(),
         TftpConfig.RETRANSMIT_TIMEOUT, TftpConfig.MAX_RETRIES);
     tftp = TftpServer.start(group, nif.address(), new TftpServer.Settings(c.port(), c.root(), transfer, c.maxTransfers(),
-        c.maxPerClient()));
+        c.maxPerClient()), overlay);
     running.push(tftp);
     DaemonMetrics.tftp(metrics, tftp.stats());
   }

@@ -174,7 +174,7 @@ public final class Prereqs {
   }
 
   /** Fails the test under {@code CI=true}, aborts it (skipped) elsewhere. */
-  static void failOrAbort(String message) {
+  public static void failOrAbort(String message) {
     if ("true".equalsIgnoreCase(System.getenv("CI"))) {
       Assertions.fail(message + " (CI=true: a missing prerequisite is a failure)");
     }

@@ -37,6 +37,11 @@ import org.clonecast.protocol.wire.MacAddress;
  *       {@code OVMF_VARS_4M.fd}), q35, virtio-net with an empty {@code romfile=}, so EDK2's own PXE
  *       (arch 7, not iPXE) boots: the vendor-like firmware client.
  *   <li>{@link Firmware#UEFI_IPXE}: the same with QEMU's iPXE EFI NIC ROM.
+ *   <li>{@link Firmware#UEFI_SECURE_BOOT}: OVMF with Secure Boot enforced ({@code
+ *       OVMF_CODE_4M.secboot.fd}, SMM on and the flash secure, as it requires, and a private copy of
+ *       {@code OVMF_VARS_4M.ms.fd}, which enrols Microsoft's keys: what a vendor's machine ships),
+ *       EDK2's own PXE as in UEFI_EDK2. It runs only signed code: Microsoft-signed shim, and what
+ *       shim verifies.
  * </ul>
  * The VM has a fixed MAC, an optional raw virtio disk (booted after the network), {@code -no-reboot}
  * (a guest reboot or poweroff ends QEMU) and no display. QEMU runs in the lab's switch namespace,
@@ -57,13 +62,16 @@ public final class QemuVm implements AutoCloseable {
   private static final Semaphore SLOTS = new Semaphore(MAX_RUNNING, true);
   private static final Path OVMF_CODE = Path.of("/usr/share/OVMF/OVMF_CODE_4M.fd");
   private static final Path OVMF_VARS = Path.of("/usr/share/OVMF/OVMF_VARS_4M.fd");
+  private static final Path OVMF_CODE_SECBOOT = Path.of("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd");
+  private static final Path OVMF_VARS_MS = Path.of("/usr/share/OVMF/OVMF_VARS_4M.ms.fd");
   private static final Duration POLL = Duration.ofMillis(250);
 
   /** The firmware and PXE client a VM boots with. */
   public enum Firmware {
     BIOS_IPXE(Duration.ofSeconds(120)),
     UEFI_EDK2(Duration.ofSeconds(240)),
-    UEFI_IPXE(Duration.ofSeconds(240));
+    UEFI_IPXE(Duration.ofSeconds(240)),
+    UEFI_SECURE_BOOT(Duration.ofSeconds(300));
 
     private final Duration bootTimeout;
 
@@ -78,6 +86,14 @@ public final class QemuVm implements AutoCloseable {
 
     boolean uefi() {
       return this != BIOS_IPXE;
+    }
+
+    Path code() {
+      return this == UEFI_SECURE_BOOT ? OVMF_CODE_SECBOOT : OVMF_CODE;
+    }
+
+    Path vars() {
+      return this == UEFI_SECURE_BOOT ? OVMF_VARS_MS : OVMF_VARS;
     }
   }
 
@@ -175,9 +191,9 @@ public final class QemuVm implements AutoCloseable {
       Prereqs.require("qemu-system-x86_64");
       List<Path> files = new ArrayList<>();
       if (firmware.uefi()) {
-        files.addAll(List.of(OVMF_CODE, OVMF_VARS));
+        files.addAll(List.of(firmware.code(), firmware.vars()));
       }
-      if (firmware != Firmware.UEFI_EDK2) {
+      if (firmware == Firmware.BIOS_IPXE || firmware == Firmware.UEFI_IPXE) {
         // QEMU's iPXE NIC ROMs, package ipxe-qemu; QEMU's own error would only say "failed to find romfile".
         files.add(Path.of(firmware.uefi() ? "/usr/lib/ipxe/qemu/efi-virtio.rom" : "/usr/lib/ipxe/qemu/pxe-e1000.rom"));
       }
@@ -225,15 +241,21 @@ public final class QemuVm implements AutoCloseable {
       if (firmware.uefi()) {
         Path vars = lab.dir().resolve(name + "-OVMF_VARS.fd");
         try {
-          Files.copy(OVMF_VARS, vars, StandardCopyOption.REPLACE_EXISTING);
+          Files.copy(firmware.vars(), vars, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
-          throw new UncheckedIOException("cannot copy " + OVMF_VARS, e);
+          throw new UncheckedIOException("cannot copy " + firmware.vars(), e);
         }
-        cmd.addAll(List.of("-machine", "q35",
-            "-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+        if (firmware == Firmware.UEFI_SECURE_BOOT) {
+          // OVMF's Secure Boot build keeps its variables in SMM: without SMM and a secure flash it does not start.
+          cmd.addAll(List.of("-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"));
+        } else {
+          cmd.addAll(List.of("-machine", "q35"));
+        }
+        cmd.addAll(List.of(
+            "-drive", "if=pflash,format=raw,readonly=on,file=" + firmware.code(),
             "-drive", "if=pflash,format=raw,file=" + vars));
         // An empty romfile= removes QEMU's iPXE EFI ROM: EDK2's own PXE driver then runs the NIC.
-        String rom = firmware == Firmware.UEFI_EDK2 ? ",romfile=" : "";
+        String rom = firmware == Firmware.UEFI_IPXE ? "" : ",romfile=";
         cmd.addAll(List.of("-device", "virtio-net-pci,netdev=n0,mac=" + macText + ",bootindex=1" + rom));
       } else {
         cmd.addAll(List.of("-device", "e1000,netdev=n0,mac=" + macText + ",bootindex=1"));

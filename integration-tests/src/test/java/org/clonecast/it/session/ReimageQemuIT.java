@@ -54,12 +54,23 @@ class ReimageQemuIT {
 
   @BeforeAll
   static void prerequisites() {
+    repo = requireVmsAndBootenv("debugfs", "losetup");
+  }
+
+  /**
+   * Root, QEMU, what {@code clonecast bootenv build} runs, {@code more} tools, and the built jars.
+   *
+   * @return the repository
+   */
+  static Path requireVmsAndBootenv(String... more) {
     Prereqs.requireRoot();
     Prereqs.require("qemu-system-x86_64", "curl", "java", "jlink", "jdeps", "apt-get", "dpkg-deb", "depmod", "modprobe",
-        "cpio", "zstd", "busybox", "strip", "zip", "sfdisk", "mkfs.ext4", "debugfs", "losetup");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+        "cpio", "zstd", "busybox", "strip", "zip", "sfdisk", "mkfs.ext4");
+    Prereqs.require(more);
+    Path repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
     assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
     assertTrue(Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")), "build the jars first (mvn install)");
+    return repo;
   }
 
   @Test
@@ -195,9 +206,15 @@ class ReimageQemuIT {
 
   /** Starts {@code clonecast serve} (full DHCP) in the lab's server namespace and waits until it answers HTTP. */
   static void serve(Lab lab, Path state) throws IOException {
+    serve(lab, state, "", "");
+  }
+
+  /** {@link #serve(Lab, Path)} with more kernel arguments for the netboot environment and more lines of clonecast.conf. */
+  static void serve(Lab lab, Path state, String moreKernelArgs, String moreConfig) throws IOException {
     Path config = lab.dir().resolve("clonecast.conf");
     // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
-    Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
+    Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5 " + moreKernelArgs
+        + "\n" + moreConfig);
     LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(SessionLab.repo().resolve("clonecast").toString(), "serve",
         "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080",
         "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());

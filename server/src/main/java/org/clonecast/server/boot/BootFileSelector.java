@@ -21,6 +21,8 @@ import org.clonecast.server.store.BootAction;
  *   <tr><td>iPXE (77 "iPXE" or 175)</td><td>http://SERVER:PORT/boot/MAC.ipxe</td><td>PXEClient</td></tr>
  *   <tr><td>BIOS (93 = 0, or no 93)</td><td>boot.bios-loader (undionly.kpxe) over TFTP</td><td>PXEClient</td></tr>
  *   <tr><td>EFI x64 (7, 9)</td><td>boot.efi-loader (ipxe.efi or snponly.efi) over TFTP</td><td>PXEClient</td></tr>
+ *   <tr><td>EFI x64 (7, 9), a Secure Boot node (boot.secure-boot)</td><td>shimx64.efi (Debian's signed shim) over
+ *       TFTP; it loads grubx64.efi (Debian's signed network GRUB) beside it</td><td>PXEClient</td></tr>
  *   <tr><td>EFI ARM64 (11)</td><td>boot.arm64-loader over TFTP</td><td>PXEClient</td></tr>
  *   <tr><td>HTTP boot x64 (16)</td><td>http://SERVER:PORT/boot/files/EFI-LOADER</td><td>HTTPClient</td></tr>
  *   <tr><td>HTTP boot ARM64 (19)</td><td>http://SERVER:PORT/boot/files/ARM64-LOADER</td><td>HTTPClient</td></tr>
@@ -52,9 +54,13 @@ public final class BootFileSelector {
    * @param ipxe whether it is iPXE ({@link Pxe#isIpxe})
    * @param mac its MAC, for the script URL
    * @param action the node's boot action, for the log line (the script carries it out)
+   * @param secureBoot whether the node boots Debian's signed chain ({@link BootPolicy#secureBoot}):
+   *     an EFI x64 PXE client then gets shim instead of iPXE (UEFI HTTP boot keeps iPXE: the chain's
+   *     GRUB fetches everything by TFTP)
    * @return empty when there is nothing to boot for this architecture
    */
-  public Optional<BootFile> select(Pxe.Arch arch, Optional<String> vendorClass, boolean ipxe, MacAddress mac, BootAction action) {
+  public Optional<BootFile> select(Pxe.Arch arch, Optional<String> vendorClass, boolean ipxe, MacAddress mac, BootAction action,
+      boolean secureBoot) {
     String base = "http://" + server.getHostAddress() + ":" + httpPort.getAsInt();
     String then = action.netboots() ? "netboot to " + action.purpose() : "boot the local disk";
     if (ipxe) {
@@ -66,7 +72,10 @@ public final class BootFileSelector {
       case BIOS, UNKNOWN -> httpClient ? Optional.empty()
           // No 93 and no Arch in option 60: old BIOS ROMs, which send neither.
           : Optional.of(tftp(config.biosLoader(), arch, then));
-      case EFI_X64 -> Optional.of(httpClient ? http(base, config.efiLoader(), arch, then) : tftp(config.efiLoader(), arch, then));
+      case EFI_X64 -> Optional.of(httpClient ? http(base, config.efiLoader(), arch, then)
+          : secureBoot ? new BootFile(GrubScript.SHIM, server, Pxe.PXE_CLIENT, arch.id() + " firmware, Secure Boot: "
+              + GrubScript.SHIM + " over TFTP, then Debian's signed GRUB, then " + then)
+          : tftp(config.efiLoader(), arch, then));
       case EFI_ARM64 -> Optional.of(httpClient ? http(base, config.arm64Loader(), arch, then) : tftp(config.arm64Loader(), arch, then));
       case EFI_X64_HTTP -> Optional.of(http(base, config.efiLoader(), arch, then));
       case EFI_ARM64_HTTP -> Optional.of(http(base, config.arm64Loader(), arch, then));

@@ -3,6 +3,7 @@ package org.clonecast.server.boot;
 import java.util.Objects;
 import java.util.Optional;
 import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.config.SecureBootNodes;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeStore;
@@ -20,6 +21,7 @@ public final class BootPolicy {
   private final NodeStore nodes;
   private final String kernelArgs;
   private final boolean efiLocalLoader;
+  private final SecureBootNodes secureBoot;
 
   /**
    * @param kernelArgs extra kernel command line for the netboot environment (config boot.kernel-args)
@@ -33,9 +35,15 @@ public final class BootPolicy {
    *     nodes that boot locally chain it instead of exiting iPXE
    */
   public BootPolicy(NodeStore nodes, String kernelArgs, boolean efiLocalLoader) {
+    this(nodes, kernelArgs, efiLocalLoader, SecureBootNodes.OFF);
+  }
+
+  /** @param secureBoot the nodes that boot Debian's signed chain (config boot.secure-boot) */
+  public BootPolicy(NodeStore nodes, String kernelArgs, boolean efiLocalLoader, SecureBootNodes secureBoot) {
     this.nodes = Objects.requireNonNull(nodes);
     this.kernelArgs = Objects.requireNonNull(kernelArgs);
     this.efiLocalLoader = efiLocalLoader;
+    this.secureBoot = Objects.requireNonNull(secureBoot);
   }
 
   /** The action for {@code mac}: {@link BootAction#LOCAL} unless it is enrolled and marked. */
@@ -43,40 +51,81 @@ public final class BootPolicy {
     return nodes.find(mac).filter(Node::enrolled).map(Node::action).orElse(BootAction.LOCAL);
   }
 
+  /** What a node's next boot does, whatever the script language that says it. */
+  public sealed interface Decision {
+    /** Boot the local disk; {@code why} goes to the console. */
+    record Local(String why) implements Decision {}
+
+    /** Wait for the netboot environment and ask again; {@code cancel} is the command that stops it. */
+    record Await(String why, String cancel) implements Decision {}
+
+    /** Boot the netboot environment with this kernel command line, to re-image or capture. */
+    record Netboot(String kernelArgs, String purpose) implements Decision {}
+  }
+
   /**
-   * The iPXE script for {@code mac}, with URLs under {@code baseUrl}.
+   * What {@code mac} boots now.
    *
+   * @param baseUrl this server's HTTP base, for the agent's {@code clonecast.server=}
    * @param bootenv whether the netboot environment can be served now; when not, a marked node waits
-   *     in iPXE and asks again (its disk may be blank: booting it would strand the node), with the
-   *     reason on its console, until it is ready or the admin sets it back to local
+   *     and asks again (its disk may be blank: booting it would strand the node), with the reason on
+   *     its console, until it is ready or the admin sets it back to local
    * @param secret the node's per-boot secret ({@link org.clonecast.server.store.NodeSecrets}), put
    *     on the kernel command line; empty when this request may not have one, and then a marked
-   *     node's script boots the local disk too: a netboot script never goes out without a secret
+   *     node boots the local disk too: a netboot script never goes out without a secret
    */
-  public String ipxeScript(MacAddress mac, String baseUrl, BootenvStatus bootenv, Optional<String> secret) {
+  public Decision decide(MacAddress mac, String baseUrl, BootenvStatus bootenv, Optional<String> secret) {
     Optional<Node> node = nodes.find(mac);
     if (node.isEmpty() || !node.get().enrolled()) {
-      return IpxeScript.bootLocal(mac + " is not enrolled; booting the local disk", localLoader(baseUrl));
+      return new Decision.Local(mac + " is not enrolled; booting the local disk");
     }
     Node n = node.get();
+    String name = n.name().orElse(mac.toString());
     if (!n.action().netboots()) {
-      return IpxeScript.bootLocal(n.name().orElse(mac.toString()) + ": booting the local disk", localLoader(baseUrl));
+      return new Decision.Local(name + ": booting the local disk");
     }
     if (!(bootenv instanceof BootenvStatus.Ready)) {
-      return IpxeScript.awaitBootenv(IpxeScript.scriptUrl(baseUrl, mac), n.name().orElse(mac.toString()) + " is marked to "
-          + n.action().purpose() + ", but " + bootenv.why(), "clonecast node set " + mac + " --action local", RETRY_SECONDS);
+      return new Decision.Await(name + " is marked to " + n.action().purpose() + ", but " + bootenv.why(),
+          "clonecast node set " + mac + " --action local");
     }
     if (secret.isEmpty()) {
-      return bootLocal(n.name().orElse(mac.toString()) + ": no secret for this request; booting the local disk", baseUrl);
+      return new Decision.Local(name + ": no secret for this request; booting the local disk");
     }
     String args = ("clonecast.server=" + baseUrl + " clonecast.mac=" + mac + " clonecast.secret=" + secret.get() + " "
         + kernelArgs).trim();
-    return IpxeScript.netboot(baseUrl, args, n.action().purpose());
+    return new Decision.Netboot(args, n.action().purpose());
   }
 
-  /** A script that boots the local disk, the fast way on EFI when the daemon has its local loader. */
-  public String bootLocal(String why, String baseUrl) {
-    return IpxeScript.bootLocal(why, localLoader(baseUrl));
+  /** The iPXE script for {@code mac} ({@link #decide}), with URLs under {@code baseUrl}. */
+  public String ipxeScript(MacAddress mac, String baseUrl, BootenvStatus bootenv, Optional<String> secret) {
+    return ipxe(decide(mac, baseUrl, bootenv, secret), mac, baseUrl);
+  }
+
+  /** {@code decision} as an iPXE script. */
+  public String ipxe(Decision decision, MacAddress mac, String baseUrl) {
+    if (decision instanceof Decision.Netboot b) {
+      return IpxeScript.netboot(baseUrl, b.kernelArgs(), b.purpose());
+    }
+    if (decision instanceof Decision.Await a) {
+      return IpxeScript.awaitBootenv(IpxeScript.scriptUrl(baseUrl, mac), a.why(), a.cancel(), RETRY_SECONDS);
+    }
+    return IpxeScript.bootLocal(((Decision.Local) decision).why(), localLoader(baseUrl));
+  }
+
+  /** {@code decision} as a GRUB script of the Secure Boot chain, files from TFTP server {@code server}. */
+  public static String grub(Decision decision, String server) {
+    if (decision instanceof Decision.Netboot b) {
+      return GrubScript.netboot(server, b.kernelArgs(), b.purpose());
+    }
+    if (decision instanceof Decision.Await a) {
+      return GrubScript.awaitBootenv(a.why(), a.cancel());
+    }
+    return GrubScript.bootLocal(((Decision.Local) decision).why());
+  }
+
+  /** Whether {@code mac} boots Debian's signed chain instead of iPXE (config boot.secure-boot). */
+  public boolean secureBoot(MacAddress mac) {
+    return secureBoot.covers(nodes.find(mac).filter(Node::enrolled).flatMap(Node::group));
   }
 
   private Optional<String> localLoader(String baseUrl) {

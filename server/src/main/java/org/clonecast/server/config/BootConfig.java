@@ -15,15 +15,17 @@ import java.util.Objects;
  *     interface, so iPXE does not wait ~13 s for IPv6 autoconfiguration
  * @param biosLoader the iPXE binary BIOS PXE ROMs load over TFTP (undionly.kpxe: the ROM's UNDI driver)
  * @param arm64Loader the iPXE binary for ARM64 UEFI (arch 11 and HTTP boot 19), from ipxeDir
+ * @param secureBoot the EFI x64 nodes that boot Debian's signed chain instead of iPXE (boot.secure-boot)
  */
 public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, boolean routerAdvert, String biosLoader,
-    String arm64Loader) {
+    String arm64Loader, SecureBootNodes secureBoot) {
   public static final Path DEFAULT_IPXE_DIR = Path.of("/usr/lib/ipxe");
   private static final java.util.regex.Pattern FILE = java.util.regex.Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,99}");
 
   public BootConfig {
     Objects.requireNonNull(ipxeDir);
     Objects.requireNonNull(kernelArgs);
+    Objects.requireNonNull(secureBoot);
     if (!efiLoader.equals("ipxe.efi") && !efiLoader.equals("snponly.efi")) {
       throw new ConfigException("boot.efi-loader " + efiLoader + " is invalid; use ipxe.efi or snponly.efi");
     }
@@ -34,6 +36,12 @@ public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, bool
     }
   }
 
+  /** Without Secure Boot nodes. */
+  public BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, boolean routerAdvert, String biosLoader,
+      String arm64Loader) {
+    this(ipxeDir, efiLoader, kernelArgs, routerAdvert, biosLoader, arm64Loader, SecureBootNodes.OFF);
+  }
+
   static BootConfig from(ConfigFile f) {
     return new BootConfig(
         f.path("boot.ipxe-dir").orElse(DEFAULT_IPXE_DIR),
@@ -41,6 +49,7 @@ public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, bool
         f.string("boot.kernel-args", ""),
         f.bool("boot.router-advert", true),
         f.string("boot.bios-loader", "undionly.kpxe"),
-        f.string("boot.arm64-loader", "snp-arm64.efi"));
+        f.string("boot.arm64-loader", "snp-arm64.efi"),
+        SecureBootNodes.parse(f.string("boot.secure-boot", "off")));
   }
 }

@@ -390,7 +390,7 @@ public final class DhcpResponder {
   private Optional<BootFile> bootFile(DhcpPacket p, MacAddress mac, Inet4Address ip) {
     Pxe.Arch arch = Pxe.arch(p);
     nodes.recordSeen(mac, Optional.of(arch.id()), Ipv4.toInt(ip) == 0 ? Optional.empty() : Optional.of(ip.getHostAddress()));
-    return boot.select(arch, Pxe.vendorClass(p), Pxe.isIpxe(p), mac, policy.actionFor(mac));
+    return boot.select(arch, Pxe.vendorClass(p), Pxe.isIpxe(p), mac, policy.actionFor(mac), policy.secureBoot(mac));
   }
 
   /**

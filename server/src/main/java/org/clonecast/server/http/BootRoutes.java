@@ -8,47 +8,29 @@ import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.protocol.wire.MacAddress;
-import java.util.Optional;
 import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.BootScripts;
 import org.clonecast.server.boot.BootenvStatus;
 import org.clonecast.server.boot.NodeBinding;
-import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.limit.RateLimiter;
-import org.clonecast.server.store.BootAction;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeStore;
 
 /**
- * What nodes fetch while booting: {@code /boot/<mac>.ipxe} (the per-node iPXE script),
- * {@code /boot/files/<name>} (iPXE binaries, for UEFI HTTP boot) and {@code /bootenv/<name>}
- * (the netboot environment's kernel and initramfs). File names are one path segment from a fixed
- * alphabet, so no request reaches outside its directory.
- *
- * <p>Nothing here is authenticated: anyone on the segment can ask for any MAC's script. So a
- * script request never moves a node's address or DNS name ({@link NodeStore#recordBootScript}),
- * and it leaves a trace (a discovered node, "last seen", an event) only as often as the {@code
- * seen} rate limit allows per client address and in all; beyond that the script is still served.
- *
- * <p>A marked node's netboot script carries a fresh per-boot secret ({@link NodeSecrets}) that its
- * agent's calls must present; it goes only to the node's bound address ({@link NodeBinding}: its
- * lease in full DHCP mode). A request from anywhere else gets the boot-local script and leaves the
- * node's current secret alone.
+ * What nodes fetch while booting: {@code /boot/<mac>.ipxe} (the per-node iPXE script, {@link
+ * BootScripts}), {@code /boot/files/<name>} (iPXE binaries, for UEFI HTTP boot) and {@code
+ * /bootenv/<name>} (the netboot environment's kernel and initramfs). File names are one path
+ * segment from a fixed alphabet, so no request reaches outside its directory.
  */
 public final class BootRoutes {
   private static final Pattern SCRIPT = Pattern.compile("/boot/([0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5})\\.ipxe");
   private static final Pattern FILE_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
 
-  private final BootPolicy policy;
-  private final NodeStore nodes;
-  private final EventLog events;
+  private final BootScripts scripts;
   private final Path ipxeDir;
   private final Path bootenvDir;
-  private final Supplier<String> baseUrl;
-  private final Supplier<BootenvStatus> bootenv;
-  private final RateLimiter<InetAddress> seen;
   private volatile Path localDir;
-  private final NodeBinding binding;
-  private final NodeSecrets secrets;
 
   /**
    * @param baseUrl this server as nodes reach it, e.g. http://10.77.0.1:8080
@@ -61,16 +43,14 @@ public final class BootRoutes {
   public BootRoutes(BootPolicy policy, NodeStore nodes, EventLog events, Path ipxeDir, Path bootenvDir,
       Supplier<String> baseUrl, Supplier<BootenvStatus> bootenv, RateLimiter<InetAddress> seen, NodeBinding binding,
       NodeSecrets secrets) {
-    this.policy = policy;
-    this.nodes = nodes;
-    this.events = events;
+    this(new BootScripts(policy, nodes, events, baseUrl, bootenv, seen, binding, secrets), ipxeDir, bootenvDir);
+  }
+
+  /** @param scripts the per-node scripts (shared with the Secure Boot chain's TFTP files) */
+  public BootRoutes(BootScripts scripts, Path ipxeDir, Path bootenvDir) {
+    this.scripts = scripts;
     this.ipxeDir = ipxeDir;
     this.bootenvDir = bootenvDir;
-    this.baseUrl = baseUrl;
-    this.bootenv = bootenv;
-    this.seen = seen;
-    this.binding = binding;
-    this.secrets = secrets;
   }
 
   /** Serves {@code dir} (the {@link org.clonecast.server.boot.LocalBootLoader}) at {@code /boot/local/}. */
@@ -95,30 +75,7 @@ public final class BootRoutes {
       return Reply.error(HttpResponseStatus.NOT_FOUND, "want /boot/<mac>.ipxe, e.g. /boot/52:54:00:12:34:56.ipxe");
     }
     MacAddress mac = MacAddress.parse(m.group(1).replace('-', ':'));
-    boolean record = seen.tryAcquire(r.remote().getAddress());
-    if (record) {
-      nodes.recordBootScript(mac);
-    }
-    BootenvStatus status = bootenv.get();
-    boolean ready = status instanceof BootenvStatus.Ready;
-    BootAction action = policy.actionFor(mac);
-    String from = r.remote().getAddress().getHostAddress();
-    boolean netboot = action.netboots() && ready;
-    String script;
-    String what;
-    if (netboot && !binding.holds(mac, from)) {
-      // Someone else asking for a marked node's script: no secret, and the node's own stays valid.
-      script = policy.bootLocal(mac + " netboots only when it asks from " + binding.describe() + "; booting the local disk",
-          baseUrl.get());
-      what = "boot local disk (asked from " + from + ", not from " + binding.describe() + ")";
-    } else {
-      script = policy.ipxeScript(mac, baseUrl.get(), status, netboot ? Optional.of(secrets.issue(mac)) : Optional.empty());
-      what = !action.netboots() ? "boot local disk" : ready ? "netboot to " + action.purpose() + " (a new per-boot secret)"
-          : "wait for the netboot environment (" + status.why() + ")";
-    }
-    if (record) {
-      events.node("http", mac.toString(), "iPXE script: " + what);
-    }
+    String script = scripts.ipxe(mac, r.remote().getAddress());
     return new Reply.Bytes(HttpResponseStatus.OK, "text/plain; charset=utf-8",
         script.getBytes(java.nio.charset.StandardCharsets.UTF_8), Map.of());
   }

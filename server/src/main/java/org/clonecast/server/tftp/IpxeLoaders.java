@@ -44,18 +44,30 @@ public final class IpxeLoaders {
             name, src);
         continue;
       }
-      Path real = src.toRealPath();
-      Path dst = root.resolve(name);
-      if (Files.isRegularFile(dst, LinkOption.NOFOLLOW_LINKS) && Files.size(dst) == Files.size(real)
-          && Files.mismatch(dst, real) == -1) {
-        continue;
+      if (copyIfChanged(src, root.resolve(name))) {
+        LOG.info("tftp: copied iPXE loader {} to {}", src.toRealPath(), root.resolve(name));
+        copied.add(name);
       }
-      Path tmp = root.resolve("." + name + ".tmp");
-      Files.copy(real, tmp, StandardCopyOption.REPLACE_EXISTING);
-      Files.move(tmp, dst, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      LOG.info("tftp: copied iPXE loader {} to {}", real, dst);
-      copied.add(name);
     }
     return copied;
+  }
+
+  /**
+   * Copies {@code src}'s resolved file to {@code dst} (a temporary file beside it, then an atomic
+   * rename) unless {@code dst} holds the same bytes already.
+   *
+   * @return whether it copied
+   */
+  static boolean copyIfChanged(Path src, Path dst) throws IOException {
+    Path real = src.toRealPath();
+    if (Files.isRegularFile(dst, LinkOption.NOFOLLOW_LINKS) && Files.size(dst) == Files.size(real)
+        && Files.mismatch(dst, real) == -1) {
+      return false;
+    }
+    Files.createDirectories(dst.getParent());
+    Path tmp = dst.resolveSibling("." + dst.getFileName() + ".tmp");
+    Files.copy(real, tmp, StandardCopyOption.REPLACE_EXISTING);
+    Files.move(tmp, dst, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    return true;
   }
 }

@@ -75,13 +75,15 @@ public final class TftpServer implements AutoCloseable {
   private final InetAddress address;
   private final Settings settings;
   private final TftpRoot root;
+  private final TftpOverlay overlay;
   private final TftpStats stats = new TftpStats();
   private final Slots<InetAddress> slots;
   private final Map<InetSocketAddress, TftpSession> transfers = new ConcurrentHashMap<>();
   private final WarnLimiter warn = new WarnLimiter();
   private Channel listener;
 
-  private TftpServer(EventLoopGroup group, InetAddress address, Settings settings, TftpRoot root) {
+  private TftpServer(EventLoopGroup group, InetAddress address, Settings settings, TftpRoot root, TftpOverlay overlay) {
+    this.overlay = overlay;
     this.group = group;
     this.address = address;
     this.settings = settings;
@@ -96,7 +98,17 @@ public final class TftpServer implements AutoCloseable {
    */
   public static TftpServer start(EventLoopGroup group, InetAddress address, Settings settings)
       throws IOException, InterruptedException {
-    TftpServer s = new TftpServer(group, address, settings, new TftpRoot(settings.root()));
+    return start(group, address, settings, TftpOverlay.NONE);
+  }
+
+  /**
+   * Binds the request port; {@code overlay} is asked for every name before the root.
+   *
+   * @throws IOException when the root does not exist
+   */
+  public static TftpServer start(EventLoopGroup group, InetAddress address, Settings settings, TftpOverlay overlay)
+      throws IOException, InterruptedException {
+    TftpServer s = new TftpServer(group, address, settings, new TftpRoot(settings.root()), overlay);
     s.listener = new Bootstrap().group(group).channel(Transport.datagram())
         .handler(s.new RequestHandler())
         .bind(new InetSocketAddress(address, settings.port())).sync().channel();
@@ -187,7 +199,8 @@ public final class TftpServer implements AutoCloseable {
         }
         case TAKEN -> { }
       }
-      TftpRoot.Lookup lookup = root.open(rrq.filename());
+      String relative = rrq.filename().replace('\\', '/').replaceFirst("^/+", "");
+      TftpRoot.Lookup lookup = overlay.open(relative, client.getAddress()).orElseGet(() -> root.open(rrq.filename()));
       if (lookup instanceof TftpRoot.Found f) {
         startTransfer(client, rrq, f);
       } else {

@@ -21,7 +21,7 @@ class BootFileSelectorTest {
       Ipv4.parse("10.77.0.1"), () -> 8080);
 
   BootFile pick(Pxe.Arch arch, Optional<String> vc, boolean ipxe) {
-    return selector.select(arch, vc, ipxe, MAC, BootAction.LOCAL).orElseThrow();
+    return selector.select(arch, vc, ipxe, MAC, BootAction.LOCAL, false).orElseThrow();
   }
 
   @Test
@@ -58,13 +58,13 @@ class BootFileSelectorTest {
 
   @Test
   void architecturesWithoutAnIpxeBinaryGetNothing() {
-    assertEquals(Optional.empty(), selector.select(Pxe.Arch.EFI_IA32, PXE, false, MAC, BootAction.LOCAL));
-    assertEquals(Optional.empty(), selector.select(Pxe.Arch.EFI_ARM32, PXE, false, MAC, BootAction.LOCAL));
+    assertEquals(Optional.empty(), selector.select(Pxe.Arch.EFI_IA32, PXE, false, MAC, BootAction.LOCAL, false));
+    assertEquals(Optional.empty(), selector.select(Pxe.Arch.EFI_ARM32, PXE, false, MAC, BootAction.LOCAL, false));
   }
 
   @Test
   void theReasonSaysWhatTheScriptWillDo() {
-    assertTrue(selector.select(Pxe.Arch.BIOS, PXE, false, MAC, BootAction.REIMAGE).orElseThrow().reason().contains("re-image"));
+    assertTrue(selector.select(Pxe.Arch.BIOS, PXE, false, MAC, BootAction.REIMAGE, false).orElseThrow().reason().contains("re-image"));
     assertTrue(pick(Pxe.Arch.BIOS, PXE, false).reason().contains("local disk"));
   }
 }

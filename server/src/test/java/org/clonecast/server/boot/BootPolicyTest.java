@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Optional;
 import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.config.SecureBootNodes;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.NodeStore;
@@ -62,6 +63,26 @@ class BootPolicyTest {
       assertTrue(none.contains("sanboot") && !none.contains("clonecast.secret"), "never a netboot script without a secret: " + none);
       String c = p.ipxeScript(A, BASE, READY, SECRET);
       assertTrue(c.contains("to capture this node") && c.contains("clonecast.mac=52:54:00:00:00:0a"), c);
+    }
+  }
+
+  @Test
+  void secureBootIsTheEnrolledNodesOfTheConfiguredGroups() {
+    try (Database db = Database.open(dir)) {
+      NodeStore nodes = new NodeStore(db, Clock.systemUTC());
+      BootPolicy p = new BootPolicy(nodes, "", false, SecureBootNodes.parse("rack1"));
+      assertFalse(p.secureBoot(A), "unknown MAC");
+      nodes.enroll(A, "node01", Optional.of("rack1"));
+      assertTrue(p.secureBoot(A));
+      assertFalse(new BootPolicy(nodes, "").secureBoot(A), "off by default");
+      assertTrue(new BootPolicy(nodes, "", false, SecureBootNodes.parse("all")).secureBoot(MacAddress.parse("52:54:00:00:00:0b")),
+          "all: machines nobody enrolled too");
+      nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
+      // The same decision as the iPXE script's, as GRUB script: a netboot with the same kernel arguments.
+      BootPolicy.Decision d = p.decide(A, BASE, READY, SECRET);
+      assertEquals(new BootPolicy.Decision.Netboot("clonecast.server=" + BASE + " clonecast.mac=52:54:00:00:00:0a clonecast.secret="
+          + SECRET.get(), "re-image"), d);
+      assertTrue(BootPolicy.grub(d, "10.77.0.1").contains("linux (tftp,10.77.0.1)/clonecast/bootenv/vmlinuz"));
     }
   }
 

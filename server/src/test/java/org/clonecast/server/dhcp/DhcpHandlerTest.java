@@ -29,6 +29,7 @@ import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.BootFileSelector;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.config.BootConfig;
+import org.clonecast.server.config.SecureBootNodes;
 import org.clonecast.server.config.DhcpConfig;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
@@ -91,9 +92,13 @@ class DhcpHandlerTest {
   }
 
   DhcpResponder responder(DhcpConfig.Mode mode) {
-    BootConfig boot = new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi");
+    return responder(mode, SecureBootNodes.OFF);
+  }
+
+  DhcpResponder responder(DhcpConfig.Mode mode, SecureBootNodes secureBoot) {
+    BootConfig boot = new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi", secureBoot);
     return new DhcpResponder(config(mode), SELF, 24, new BootFileSelector(boot, SELF, () -> 8080),
-        new BootPolicy(nodes, ""), nodes, new LeaseStore(db).loadAll());
+        new BootPolicy(nodes, "", false, secureBoot), nodes, new LeaseStore(db).loadAll());
   }
 
   EmbeddedChannel channel(DhcpResponder r, boolean bootPort) {
@@ -327,6 +332,36 @@ class DhcpHandlerTest {
     assertEquals(rogue, exchange(ch, pxe(DhcpMessageType.REQUEST, 7).build(), rogue).getValue(),
         "no ciaddr: the answer goes back to the sender");
     assertEquals(Optional.of("10.77.0.51"), nodes.find(MAC).orElseThrow().ip(), "a request without ciaddr records nothing");
+  }
+
+  /**
+   * boot.secure-boot = rack1: an EFI x64 firmware of a rack1 node gets Debian's signed shim (full
+   * mode's OFFER, proxy mode's OFFER and port 4011 ACK); other nodes, BIOS and UEFI HTTP boot keep iPXE.
+   */
+  @Test
+  void secureBootNodesGetShimInFullAndProxyMode() {
+    nodes.enroll(MAC, "node01", Optional.of("rack1"));
+    SecureBootNodes rack1 = SecureBootNodes.parse("rack1");
+    DhcpPacket full = exchange(channel(responder(DhcpConfig.Mode.FULL, rack1), false), pxe(DhcpMessageType.DISCOVER, 7).build(),
+        CLIENT).getKey();
+    assertEquals("shimx64.efi", full.fileText());
+    assertEquals(SELF, full.siaddr());
+    assertEquals(Optional.of("PXEClient"), full.text(OPT_VENDOR_CLASS_ID));
+    assertEquals("shimx64.efi", exchange(channel(responder(DhcpConfig.Mode.PROXY, rack1), false),
+        pxe(DhcpMessageType.DISCOVER, 9).build(), CLIENT).getKey().fileText(), "proxy OFFER, arch 9 (EFI BC)");
+    InetSocketAddress from = new InetSocketAddress(Ipv4.parse("10.77.0.50"), PXE_PORT);
+    DhcpPacket ack = exchange(channel(responder(DhcpConfig.Mode.PROXY, rack1), true),
+        pxe(DhcpMessageType.REQUEST, 7).ciaddr(Ipv4.parse("10.77.0.50")).build(), from).getKey();
+    assertEquals("shimx64.efi", ack.fileText(), "proxy port 4011 ACK");
+    assertEquals(SELF, ack.siaddr());
+    assertEquals("undionly.kpxe", exchange(channel(responder(DhcpConfig.Mode.FULL, rack1), false),
+        pxe(DhcpMessageType.DISCOVER, 0).build(), CLIENT).getKey().fileText(), "BIOS has no Secure Boot");
+
+    nodes.update(MAC, new NodeStore.Change(Optional.empty(), Optional.of(Optional.of("rack2")), Optional.empty()));
+    assertEquals("ipxe.efi", exchange(channel(responder(DhcpConfig.Mode.FULL, rack1), false), pxe(DhcpMessageType.DISCOVER, 7).build(),
+        CLIENT).getKey().fileText(), "a node of another group gets iPXE");
+    assertEquals("shimx64.efi", exchange(channel(responder(DhcpConfig.Mode.FULL, SecureBootNodes.parse("all")), false),
+        pxe(DhcpMessageType.DISCOVER, 7).build(), CLIENT).getKey().fileText(), "all");
   }
 
   @Test
