@@ -241,6 +241,7 @@ for img in $IMAGES; do
     *" clonecast-cci "*)
       if [ "$CCI_OK" = 1 ]; then
         t0=$EPOCHREALTIME
+        rm -f -- "$WORKDIR/$img.img.cci" # from an earlier run on this --workdir: the image is new
         if timeout "$TIMEOUT" "$REPO/clonecast" image create "$WORKDIR/$img.img" -o "$WORKDIR/$img.img.cci" \
           >"$WORKDIR/$img.cci.log" 2>&1; then
           CCI_CREATE_S[$img]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
