@@ -51,6 +51,8 @@ final class McastSimulation {
     double queued;
     long drainedAt;
     long socketDrops;
+    /** False when the limit is a switch port's (drops are loss on the path, not socket overflow). */
+    boolean ownSocket = true;
     /** The sender's packet count when this receiver finished. */
     long finishedAtPacket = -1;
 
@@ -72,13 +74,20 @@ final class McastSimulation {
       return this;
     }
 
-    /** True when the packet fits in its socket buffer; false is an overflow drop. */
+    /** Behind a switch port of {@code packetsPerSecond} with a queue of {@code queue} packets (tc tbf). */
+    Sim port(double packetsPerSecond, int queue) {
+      limit(packetsPerSecond, queue);
+      ownSocket = false;
+      return this;
+    }
+
+    /** True when the packet fits in its socket buffer (or port queue); false is a drop. */
     boolean admit() {
       if (capacityPps == Double.POSITIVE_INFINITY) return true;
       queued = Math.max(0, queued - (now - drainedAt) * capacityPps / 1e9);
       drainedAt = now;
       if (queued + 1 > bufferPackets) {
-        socketDrops++;
+        if (ownSocket) socketDrops++;
         return false;
       }
       queued++;

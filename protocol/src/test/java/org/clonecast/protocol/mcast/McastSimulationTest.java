@@ -122,4 +122,17 @@ class McastSimulationTest {
       assertTrue(sim.sender.receiver(slow.id).slowSamples() > 0, "it was seen as slow");
     }
   }
+
+  @Test
+  void behindShapedPortsTheSenderRunsNearThePortRate() {
+    McastSimulation sim = new McastSimulation(7, 240, McastSimulation.settings(4));
+    double portPps = WIRE * 0.4 / (DataPacket.HEADER_BYTES + McastSimulation.SYMBOL);
+    // tc tbf with 50 ms of latency: the port queues 50 ms of packets and drops the rest.
+    for (int i = 0; i < 4; i++) sim.add("r" + i, 0, 0, Long.MAX_VALUE).port(portPps, (int) (portPps * 0.05));
+    assertTrue(sim.runPaced(50_000_000, WIRE), "session did not complete");
+    long done = othersDone(sim, null);
+    double limitNanos = sim.sourceSymbolsOfOnePass() / portPps * 1e9;
+
+    assertTrue(limitNanos / done >= 0.9, "efficiency " + limitNanos / done);
+  }
 }
