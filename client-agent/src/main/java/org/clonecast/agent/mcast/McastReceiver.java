@@ -22,6 +22,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -504,7 +505,7 @@ public final class McastReceiver {
   }
 
   private static String secs(long nanos) {
-    return String.format(java.util.Locale.ROOT, "%.2f", Math.max(0, nanos) / 1e9);
+    return String.format(Locale.ROOT, "%.2f", Math.max(0, nanos) / 1e9);
   }
 
   private CompletableFuture<ReceiveResult> fail(String reason) {
