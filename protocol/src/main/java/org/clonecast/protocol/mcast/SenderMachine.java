@@ -546,13 +546,13 @@ public final class SenderMachine {
 
   /**
    * The highest share of packets that a receiver keeping up dropped for want of socket buffer
-   * space, smoothed over about a second, per mille: unambiguous congestion, unlike loss on the
-   * path, which the sender cannot cure by slowing down. Smoothed, so that one receiver's first
-   * overflow does not cut the rate before it can be told apart as slow; overflow at many
-   * receivers at once reaches the limit within a sample or two.
+   * space, per mille: unambiguous congestion, unlike loss on the path, which the sender cannot
+   * cure by slowing down. Not smoothed: on a crowded host the smoothed signal lagged the cuts and
+   * over-cut (McastSimulationTest, receivers taking turns: 0.61 of their capacity against 0.70);
+   * a receiver short of CPU may so cut the rate once before it is told apart as slow.
    */
   public int pacingOverflowPermille(long now) {
-    return kept(now).mapToInt(r -> r.smoothedOverflowPermille).max().orElse(0);
+    return kept(now).mapToInt(r -> r.overflowPermille).max().orElse(0);
   }
 
   private java.util.stream.Stream<Receiver> kept(long now) {

@@ -53,6 +53,9 @@ final class McastSimulation {
     long socketDrops;
     /** False when the limit is a switch port's (drops are loss on the path, not socket overflow). */
     boolean ownSocket = true;
+    /** With a turn: the process runs only one 50 ms slot in {@code turns}, starting at slot {@code turn}. */
+    int turns = 1;
+    int turn;
     /** The sender's packet count when this receiver finished. */
     long finishedAtPacket = -1;
 
@@ -74,6 +77,14 @@ final class McastSimulation {
       return this;
     }
 
+    /** Shares a host's CPU: runs at {@code packetsPerSecond} in one 50 ms slot of every {@code turns}, starting at {@code turn}. */
+    Sim takesTurns(double packetsPerSecond, int buffer, int turns, int turn) {
+      limit(packetsPerSecond, buffer);
+      this.turns = turns;
+      this.turn = turn;
+      return this;
+    }
+
     /** Behind a switch port of {@code packetsPerSecond} with a queue of {@code queue} packets (tc tbf). */
     Sim port(double packetsPerSecond, int queue) {
       limit(packetsPerSecond, queue);
@@ -84,7 +95,8 @@ final class McastSimulation {
     /** True when the packet fits in its socket buffer (or port queue); false is a drop. */
     boolean admit() {
       if (capacityPps == Double.POSITIVE_INFINITY) return true;
-      queued = Math.max(0, queued - (now - drainedAt) * capacityPps / 1e9);
+      boolean running = (now / 50_000_000L + turn) % turns == 0;
+      queued = Math.max(0, queued - (running ? (now - drainedAt) * capacityPps / 1e9 : 0));
       drainedAt = now;
       if (queued + 1 > bufferPackets) {
         if (ownSocket) socketDrops++;

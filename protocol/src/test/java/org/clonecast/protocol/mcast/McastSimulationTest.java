@@ -110,10 +110,11 @@ class McastSimulationTest {
       McastSimulation sim = eight(share);
       McastSimulation.Sim slow = sim.receivers.get(7);
       long done = othersDone(sim, slow);
-      // The pace stayed at the wire's while the others ran: the slow one's overflow cut nothing.
-      // (Before receivers short of CPU were told apart, one at 0.9 or 0.97 of the wire cut it to 0.7.)
+      // The pace stayed near the wire's while the others ran: the slow one's overflow cuts it once
+      // at most, before it is told apart (before receivers short of CPU were told apart, one at
+      // 0.9 or 0.97 of the wire held it at 0.64-0.7 again and again).
       var whileOthersRan = sim.rates.subList(0, (int) Math.min(sim.rates.size(), done / 100_000_000L));
-      assertTrue(whileOthersRan.stream().allMatch(r -> r >= WIRE * 0.95), "slow receiver at " + share + " of the wire: rates " + whileOthersRan);
+      assertTrue(whileOthersRan.stream().allMatch(r -> r >= WIRE * 0.75), "slow receiver at " + share + " of the wire: rates " + whileOthersRan);
       // Virtual time is packets on a wire of a fixed rate: the others' time is what the wire carried
       // until they were done, repairs for the slow one included (before: 9 % more at 0.9).
       assertTrue(done <= anchorDone * 1.05, "slow receiver at " + share + " of the wire: the others took " + done / 1e6
@@ -134,5 +135,20 @@ class McastSimulationTest {
     double limitNanos = sim.sourceSymbolsOfOnePass() / portPps * 1e9;
 
     assertTrue(limitNanos / done >= 0.9, "efficiency " + limitNanos / done);
+  }
+
+  @Test
+  void receiversTakingTurnsOnACrowdedHostStillPaceTheGroup() {
+    McastSimulation sim = new McastSimulation(8, 240, McastSimulation.settings(8));
+    double pps = WIRE / (DataPacket.HEADER_BYTES + McastSimulation.SYMBOL);
+    // Eight receivers on two cores: each runs one slot in four, at twice the wire's packet rate
+    // while it runs (half the wire on average); none of them is slow, they all are.
+    for (int i = 0; i < 8; i++) sim.add("r" + i, 0, 0, Long.MAX_VALUE).takesTurns(pps * 2, 1000, 4, i % 4);
+    assertTrue(sim.runPaced(50_000_000, WIRE), "session did not complete");
+    long done = othersDone(sim, null);
+    double limitNanos = sim.sourceSymbolsOfOnePass() / (pps * 0.5) * 1e9;
+    // 0.70 with slow receivers told apart, 0.78 before: a receiver in its off turn can look slow
+    // for a while, and is then neither pacing nor fully repaired. A guard against worse.
+    assertTrue(limitNanos / done >= 0.65, "efficiency " + limitNanos / done + " against the receivers' mean capacity");
   }
 }
