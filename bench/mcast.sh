@@ -31,9 +31,16 @@ usage: bench/mcast.sh [options]
   --loss-one PCT       drop PCT % of incoming UDP on receiver a1 only
   --rate-one MBIT      shape receiver a2 to MBIT Mbit/s (tc tbf; a1 when the largest N is 1,
                        so N = 1 rows of a run with larger N are not shaped)
-  --only udpcast|clonecast|udpcast-compat
+  --port-rate "50 200" wire-bound runs: every receiver's switch port shaped to R Mbit/s (tc tbf), one
+                       set of runs per R; udp-sender gets --max-bitrate R (what an admin would set).
+                       Prints the wire limit (bytes on the wire / R) and the efficiency (limit / time)
+  --slow-receiver PCT  after each run with N >= 2, the same run again with receiver aN limited to PCT %
+                       of one core (a cgroup); others_s is the time the other N-1 took, and the
+                       ratio slow/anchor compares it with theirs in the run without the limit
+  --only udpcast|clonecast|cci|cci+udpcast|udpcast-compat
                        udpcast: stock udpcast (+ one --rcvbuf 4194304 line per image at the largest N)
                        clonecast: clonecast send/receive of the raw image and of its .cci
+                       cci: only the .cci; cci+udpcast: stock udpcast and the .cci
                        udpcast-compat: stock udp-sender, then 'clonecast send --udpcast', both feeding
                        stock udp-receivers (bench/udpcast.sh)
   --no-rcvbuf-line     skip the udpcast --rcvbuf 4194304 line
@@ -50,6 +57,8 @@ RUNS=1
 LOSS=0
 LOSS_ONE=0
 RATE_ONE=0
+PORT_RATES=0
+SLOW_PCT=0
 ONLY=all
 RCVBUF_LINE=1
 TIMEOUT=300
@@ -64,6 +73,8 @@ while [ $# -gt 0 ]; do
     --loss) LOSS=$2; shift 2 ;;
     --loss-one) LOSS_ONE=$2; shift 2 ;;
     --rate-one) RATE_ONE=$2; shift 2 ;;
+    --port-rate) PORT_RATES=$2; shift 2 ;;
+    --slow-receiver) SLOW_PCT=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --no-rcvbuf-line) RCVBUF_LINE=0; shift ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
@@ -95,6 +106,10 @@ if ! [[ "$LOSS_ONE" =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk -v p="$LOSS_ONE" 'BEGIN {
   fail_usage "--loss-one must be 0..100"
 fi
 [ "$RATE_ONE" = 0 ] || is_uint "$RATE_ONE" || fail_usage "--rate-one must be a whole number of Mbit/s"
+for r in $PORT_RATES; do
+  [ "$r" = 0 ] || is_uint "$r" || fail_usage "--port-rate: rates must be whole numbers of Mbit/s, got '$r'"
+done
+[ "$SLOW_PCT" = 0 ] || { is_uint "$SLOW_PCT" && [ "$SLOW_PCT" -le 100 ]; } || fail_usage "--slow-receiver must be 1..100 (% of one core)"
 for img in $IMAGES; do
   case "$img" in random|mixed) ;; *) fail_usage "--images: unknown image '$img' (random, mixed)" ;; esac
 done
@@ -102,8 +117,10 @@ case "$ONLY" in
   all) VARIANTS="udpcast clonecast clonecast-cci" ;;
   udpcast) VARIANTS="udpcast" ;;
   clonecast) VARIANTS="clonecast clonecast-cci"; RCVBUF_LINE=0 ;;
+  cci) VARIANTS="clonecast-cci"; RCVBUF_LINE=0 ;;
+  cci+udpcast) VARIANTS="udpcast clonecast-cci" ;;
   udpcast-compat) VARIANTS="udpcast clonecast-udpcast"; RCVBUF_LINE=0 ;;
-  *) fail_usage "--only must be udpcast, clonecast or udpcast-compat" ;;
+  *) fail_usage "--only must be udpcast, clonecast, cci, cci+udpcast or udpcast-compat" ;;
 esac
 case " $VARIANTS " in *" udpcast "*) ;; *) RCVBUF_LINE=0 ;; esac
 
@@ -224,6 +241,7 @@ for img in $IMAGES; do
     *" clonecast-cci "*)
       if [ "$CCI_OK" = 1 ]; then
         t0=$EPOCHREALTIME
+        rm -f -- "$WORKDIR/$img.img.cci" # from an earlier run on this --workdir: the image is new
         if timeout "$TIMEOUT" "$REPO/clonecast" image create "$WORKDIR/$img.img" -o "$WORKDIR/$img.img.cci" \
           >"$WORKDIR/$img.cci.log" 2>&1; then
           CCI_CREATE_S[$img]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
@@ -245,6 +263,7 @@ if [ "$LOSS" != 0 ]; then
   for ((i = 1; i <= MAX_N; i++)); do lab_loss "a$i" "$LOSS"; done
 fi
 [ "$LOSS_ONE" = 0 ] || lab_loss a1 "$LOSS_ONE"
+[ "$SLOW_PCT" = 0 ] || lab_cpu_limit "$SLOW_PCT"
 if [ "$RATE_ONE" != 0 ]; then
   if [ "$MAX_N" -ge 2 ]; then lab_rate a2 "$RATE_ONE"; else lab_rate a1 "$RATE_ONE"; fi
 fi
@@ -253,15 +272,15 @@ fi
   echo "command: $0 $ORIG_ARGS"
   echo "date: $(date -Is)  kernel: $(uname -r)  cores: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "net.core.rmem_max: $(cat /proc/sys/net/core/rmem_max)  udpcast: $(dpkg-query -W -f='${Version}' udpcast 2>/dev/null)"
-  echo "image MiB: $IMAGE_MIB  loss %: $LOSS  loss on a1 %: $LOSS_ONE  rate of a2 Mbit/s: $RATE_ONE  timeout s: $TIMEOUT  lab: $LAB_PREFIX"
+  echo "image MiB: $IMAGE_MIB  loss %: $LOSS  loss on a1 %: $LOSS_ONE  rate of a2 Mbit/s: $RATE_ONE  port rates: $PORT_RATES  slow receiver % of a core: $SLOW_PCT  timeout s: $TIMEOUT  lab: $LAB_PREFIX"
 } >"$RESULTS/mcast-$STAMP.txt"
 
-printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tratio_xfer_vs_udpcast\tcci_create_s\tresent_pct\trcvbuf_drops\tnote\n' >"$TSV"
+printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tratio_xfer_vs_udpcast\tcci_create_s\tresent_pct\trcvbuf_drops\tport_mbit\twire_s\tefficiency\treceivers_cpu_s\tothers_s\tslow_vs_anchor\tnote\n' >"$TSV"
 
-ROW_FMT='%-6s %3s  %-16s %3s  %-11s %7s %10s %7s %9s %7s %7s %7s %5s %7s  %s\n'
+ROW_FMT='%-6s %4s %3s  %-22s %3s  %-11s %7s %10s %7s %9s %7s %7s %7s %5s %7s %6s %5s %7s %8s %5s  %s\n'
 # shellcheck disable=SC2059
-printf "$ROW_FMT" image N variant run status xfer_s verified_s MB/s MB/s_xfer cpu_s resent% rcvdrop ratio ratio_x note
-declare -A UDP_SPEEDS UDP_XSPEEDS
+printf "$ROW_FMT" image port N variant run status xfer_s verified_s MB/s MB/s_xfer cpu_s resent% rcvdrop ratio ratio_x wire_s eff rcpu_s others_s slow/a note
+declare -A UDP_SPEEDS UDP_XSPEEDS ANCHOR_OTHERS
 ANY_FAILED=0
 
 # rcvbuf_errors N: UDP datagrams the kernel dropped for want of socket buffer space, summed over
@@ -295,11 +314,26 @@ kill_run() {
   for p in "${HASH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 }
 
-# run_one VARIANT IMAGE N RUN: one timed transfer; prints a table row and appends a TSV row.
+# wire_seconds VARIANT IMAGE: what the image needs on the wire at PORT Mbit/s, in seconds: the bytes
+# each tool sends once (clonecast: the stored, compressed chunks; udpcast: the raw image) in full
+# Ethernet frames (clonecast: 1452 payload bytes in 1514; udp-sender: 1456 in 1506) / the rate.
+wire_seconds() {
+  local bytes frame payload
+  case "$1" in
+    clonecast-udpcast|udpcast*) bytes=$IMAGE_BYTES frame=1506 payload=1456 ;;
+    *) bytes=$(stat -c %s "$WORKDIR/$2.img.cci" 2>/dev/null || echo "$IMAGE_BYTES") frame=1514 payload=1452 ;;
+  esac
+  awk -v b="$bytes" -v f="$frame" -v p="$payload" -v r="$PORT" 'BEGIN { printf "%.2f", b * f / p * 8 / (r * 1e6) }'
+}
+
+# run_one VARIANT IMAGE N RUN [SLOW]: one timed transfer; prints a table row and appends a TSV row.
+# SLOW=1: receiver aN runs in the lab's CPU cgroup (--slow-receiver).
 run_one() {
-  local variant=$1 img=$2 n=$3 run=$4
-  local src="$WORKDIR/$img.img" send_file tag="$variant-$img-n$n-r$run"
+  local variant=$1 img=$2 n=$3 run=$4 slow=${5:-0}
+  local src="$WORKDIR/$img.img" send_file tag="$variant-$img-p$PORT-n$n-r$run-s$slow"
   local status=OK note='' xfer='' verified='' cpu='' user='' sys='' ratio='' ratio_x='' mbps='' mbps_x='' resent='' rcvdrop='' i
+  local wire='' eff='' rcpu='' others='' slow_ratio='' label=$variant
+  [ "$slow" = 0 ] || label="$variant+a$n@$SLOW_PCT%"
   local -a rcv_cmd snd_cmd
   send_file=$src
   [ "$variant" != clonecast-cci ] || send_file="$src.cci"
@@ -313,7 +347,7 @@ run_one() {
   fi
   if [ "$status" = OK ]; then
     RUN_PIDS=() HASH_PIDS=()
-    local -a rcv_pid rcv_done out
+    local -a rcv_pid rcv_done out rcv_t
     local drops0
     drops0=$(rcvbuf_errors "$n")
     # clonecast sends signed and its receivers check the signature, as in production (one Ed25519
@@ -330,7 +364,13 @@ run_one() {
         clonecast-udpcast) rcv_cmd=(udp-receiver --nokbd --interface eth0 --file "${out[i]}") ;;
         clonecast*) rcv_cmd=("$REPO/clonecast-agent" receive --interface eth0 --output "${out[i]}" --trust "$WORKDIR/key/image-key.pub") ;;
       esac
-      lab_spawn "$tag-rcv-a$i" "a$i" "${rcv_cmd[@]}"
+      rm -f -- "$WORKDIR/$tag-a$i.rtime"
+      rcv_cmd=(/usr/bin/time -f '%U %S' -o "$WORKDIR/$tag-a$i.rtime" "${rcv_cmd[@]}")
+      if [ "$slow" = 1 ] && [ "$i" = "$n" ]; then
+        LAB_SPAWN_CGROUP=$LAB_CPU_CG lab_spawn "$tag-rcv-a$i" "a$i" "${rcv_cmd[@]}"
+      else
+        lab_spawn "$tag-rcv-a$i" "a$i" "${rcv_cmd[@]}"
+      fi
       rcv_pid[i]=$LAB_LAST_PID
       rcv_done[i]=0
       RUN_PIDS+=("$LAB_LAST_PID")
@@ -343,7 +383,8 @@ run_one() {
     receivers_ready "$n" || note="receivers not all listening after 30 s; "
 
     case "$variant" in
-      udpcast*) snd_cmd=(udp-sender --nokbd --min-receivers "$n" --interface eth0 --file "$send_file") ;;
+      udpcast*) snd_cmd=(udp-sender --nokbd --min-receivers "$n" --interface eth0 --file "$send_file")
+        [ "$PORT" = 0 ] || snd_cmd+=(--max-bitrate "${PORT}m") ;;
       clonecast-udpcast) snd_cmd=("$REPO/clonecast" send "$send_file" --udpcast --interface eth0 --min-receivers "$n" --max-wait 30) ;;
       clonecast*) snd_cmd=("$REPO/clonecast" send "$send_file" --interface eth0 --min-receivers "$n" --max-wait 30 --sign-key "$WORKDIR/key") ;;
     esac
@@ -367,6 +408,7 @@ run_one() {
           continue
         fi
         rcv_done[i]=1
+        rcv_t[i]=$(secs_since "$t0")
         local rc
         rc=$(lab_rc "$tag-rcv-a$i" || echo killed)
         [ "$rc" = 0 ] || { status=FAILED; note+="a$i exited $rc; "; }
@@ -414,44 +456,69 @@ run_one() {
       resent=$(grep -o 're-sent ([0-9.]*%)' "$LAB_DIR/$tag-snd.log" | tail -1 | tr -dc '0-9.') || true
     fi
     rcvdrop=$(($(rcvbuf_errors "$n") - drops0))
+    rcpu=$(for ((i = 1; i <= n; i++)); do tail -1 "$WORKDIR/$tag-a$i.rtime" 2>/dev/null; done \
+      | awk '{ s += $1 + $2 } END { printf "%.2f", s }')
+    # The receivers other than aN (the one limited with --slow-receiver): when the last of them exited.
+    others=$(for ((i = 1; i < n || i == 1; i++)); do echo "${rcv_t[i]:-}"; done | sort -g | tail -1)
     for ((i = 1; i <= n; i++)); do rm -f -- "${out[i]}" "${out[i]}.sha"; done
     RUN_PIDS=() HASH_PIDS=()
   fi
 
   if [ "$status" = OK ]; then
+    if [ "$PORT" != 0 ]; then
+      wire=$(wire_seconds "$variant" "$img")
+      eff=$(awk -v w="$wire" -v t="$verified" 'BEGIN { printf "%.2f", w / t }')
+    fi
+    if [ "$slow" = 0 ]; then
+      ANCHOR_OTHERS[$variant:$img:$n:$PORT]=$others
+    elif [ -n "${ANCHOR_OTHERS[$variant:$img:$n:$PORT]:-}" ]; then
+      slow_ratio=$(awk -v s="$others" -v a="${ANCHOR_OTHERS[$variant:$img:$n:$PORT]}" 'BEGIN { printf "%.2f", s / a }')
+    fi
     mbps=$(awk -v b="$IMAGE_BYTES" -v t="$verified" 'BEGIN { printf "%.1f", b / t / 1e6 }')
     mbps_x=$(awk -v b="$IMAGE_BYTES" -v t="$xfer" 'BEGIN { printf "%.1f", b / t / 1e6 }')
-    if [ "$variant" = udpcast ]; then
-      UDP_SPEEDS[$img:$n]+=" $mbps"
-      UDP_XSPEEDS[$img:$n]+=" $mbps_x"
-    elif [[ "$variant" == clonecast* ]] && [ -n "${UDP_SPEEDS[$img:$n]:-}" ]; then
+    if [ "$slow" = 1 ]; then
+      : # a run with a CPU-limited receiver is compared with its own anchor (slow/a), not udpcast
+    elif [ "$variant" = udpcast ]; then
+      UDP_SPEEDS[$img:$n:$PORT]+=" $mbps"
+      UDP_XSPEEDS[$img:$n:$PORT]+=" $mbps_x"
+    elif [[ "$variant" == clonecast* ]] && [ -n "${UDP_SPEEDS[$img:$n:$PORT]:-}" ]; then
       # ratio: time to every output verified (includes the harness's own hashing, the same for
       # both); ratio_x: time until the last process exited (the transfer itself).
-      ratio=$(awk -v c="$mbps" -v u="$(median <<<"${UDP_SPEEDS[$img:$n]}")" 'BEGIN { printf "%.2f", c / u }')
-      ratio_x=$(awk -v c="$mbps_x" -v u="$(median <<<"${UDP_XSPEEDS[$img:$n]}")" 'BEGIN { printf "%.2f", c / u }')
+      ratio=$(awk -v c="$mbps" -v u="$(median <<<"${UDP_SPEEDS[$img:$n:$PORT]}")" 'BEGIN { printf "%.2f", c / u }')
+      ratio_x=$(awk -v c="$mbps_x" -v u="$(median <<<"${UDP_XSPEEDS[$img:$n:$PORT]}")" 'BEGIN { printf "%.2f", c / u }')
     fi
   else
     ANY_FAILED=1
   fi
   note=${note%; }
   # shellcheck disable=SC2059
-  printf "$ROW_FMT" "$img" "$n" "$variant" "$run" "$status" "${xfer:--}" "${verified:--}" "${mbps:--}" \
-    "${mbps_x:--}" "${cpu:--}" "${resent:--}" "${rcvdrop:--}" "${ratio:--}" "${ratio_x:--}" "$note"
+  printf "$ROW_FMT" "$img" "$PORT" "$n" "$label" "$run" "$status" "${xfer:--}" "${verified:--}" "${mbps:--}" \
+    "${mbps_x:--}" "${cpu:--}" "${resent:--}" "${rcvdrop:--}" "${ratio:--}" "${ratio_x:--}" "${wire:--}" "${eff:--}" \
+    "${rcpu:--}" "${others:--}" "${slow_ratio:--}" "$note"
   local cci_s=''
   [ "$variant" != clonecast-cci ] || cci_s=${CCI_CREATE_S[$img]:-}
-  printf '%s\t' "$STAMP" "$img" "$IMAGE_BYTES" "$variant" "$n" "$run" "$LOSS" "$status" "$xfer" "$verified" \
-    "$mbps" "$mbps_x" "$cpu" "$user" "$sys" "$ratio" "$ratio_x" "$cci_s" "$resent" "$rcvdrop" >>"$TSV"
+  printf '%s\t' "$STAMP" "$img" "$IMAGE_BYTES" "$label" "$n" "$run" "$LOSS" "$status" "$xfer" "$verified" \
+    "$mbps" "$mbps_x" "$cpu" "$user" "$sys" "$ratio" "$ratio_x" "$cci_s" "$resent" "$rcvdrop" "$PORT" "$wire" "$eff" \
+    "$rcpu" "$others" "$slow_ratio" >>"$TSV"
   printf '%s\n' "$note" >>"$TSV"
 }
 
-for img in $IMAGES; do
-  for n in $NS_LIST; do
-    for variant in $VARIANTS; do
-      for ((r = 1; r <= RUNS; r++)); do run_one "$variant" "$img" "$n" "$r"; done
-      # One line with a 4 MiB receive buffer, at the largest N: what an admin's first tuning buys.
-      if [ "$variant" = udpcast ] && [ "$RCVBUF_LINE" = 1 ] && [ "$n" = "$MAX_N" ]; then
-        run_one udpcast-rcvbuf4M "$img" "$n" 1
-      fi
+for PORT in $PORT_RATES; do
+  if [ "$PORT" != 0 ]; then
+    for ((i = 1; i <= MAX_N; i++)); do lab_rate "a$i" "$PORT"; done
+  fi
+  for img in $IMAGES; do
+    for n in $NS_LIST; do
+      for variant in $VARIANTS; do
+        for ((r = 1; r <= RUNS; r++)); do
+          run_one "$variant" "$img" "$n" "$r"
+          if [ "$SLOW_PCT" != 0 ] && [ "$n" -ge 2 ]; then run_one "$variant" "$img" "$n" "$r" 1; fi
+        done
+        # One line with a 4 MiB receive buffer, at the largest N: what an admin's first tuning buys.
+        if [ "$variant" = udpcast ] && [ "$RCVBUF_LINE" = 1 ] && [ "$n" = "$MAX_N" ]; then
+          run_one udpcast-rcvbuf4M "$img" "$n" 1
+        fi
+      done
     done
   done
 done

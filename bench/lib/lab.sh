@@ -161,8 +161,11 @@ lab_spawn() {
   # $! is the pid of the wrapper and the id of its new session. Disowned so that bash prints no
   # "Killed" job notices; the wrapper records the exit status instead.
   # shellcheck disable=SC2016
-  setsid sh -c 'ns=$1 rc=$2; shift 2; ip netns exec "$ns" "$@"; echo $? >"$rc"' \
-    lab-spawn "$ns" "$LAB_DIR/$name.rc" "$@" >"$LAB_DIR/$name.log" 2>&1 </dev/null &
+  # With LAB_SPAWN_CGROUP set (a directory from lab_cpu_limit), the wrapper joins that cgroup before
+  # it enters the namespace: "ip netns exec" mounts a sysfs of its own, without /sys/fs/cgroup.
+  setsid sh -c 'ns=$1 rc=$2 cg=$3; shift 3; if [ -n "$cg" ]; then echo $$ >"$cg/cgroup.procs" || exit 125; fi
+    ip netns exec "$ns" "$@"; echo $? >"$rc"' \
+    lab-spawn "$ns" "$LAB_DIR/$name.rc" "${LAB_SPAWN_CGROUP:-}" "$@" >"$LAB_DIR/$name.log" 2>&1 </dev/null &
   LAB_LAST_PID=$!
   disown "$LAB_LAST_PID"
   _LAB_PIDS+=("$LAB_LAST_PID")
@@ -249,6 +252,47 @@ lab_rate() {
     || { _lab_die "tc failed on $port"; return 1; }
 }
 
+# lab_cpu_limit PCT: creates a CPU cgroup whose processes together get PCT % of one core (cgroup v2
+# cpu.max where the cpu controller is on the unified hierarchy, else v1 cpu.cfs_quota_us), and sets
+# LAB_CPU_CG to its directory. A process spawned with it set as LAB_SPAWN_CGROUP runs inside:
+#   LAB_SPAWN_CGROUP=$LAB_CPU_CG lab_spawn slow a8 clonecast-agent receive ...
+# The cgroup is the lab's: lab_destroy removes it after killing the lab's processes. One per lab.
+LAB_CPU_CG=
+lab_cpu_limit() {
+  _lab_guard || return 1
+  [ -n "$LAB_PREFIX" ] || { _lab_die "no lab: call lab_create first"; return 1; }
+  [ -z "$LAB_CPU_CG" ] || { _lab_die "this lab already has a CPU cgroup ($LAB_CPU_CG)"; return 1; }
+  local pct=$1 dir
+  [[ "$pct" =~ ^[0-9]+$ ]] && [ "$pct" -ge 1 ] && [ "$pct" -le 100 ] \
+    || { _lab_die "lab_cpu_limit PCT: PCT must be 1..100, got '$pct'"; return 1; }
+  if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control || echo +cpu >/sys/fs/cgroup/cgroup.subtree_control \
+      || { _lab_die "cannot enable the cpu controller in /sys/fs/cgroup"; return 1; }
+    dir=/sys/fs/cgroup/$LAB_PREFIX-cpu
+    mkdir "$dir" && echo "$((pct * 1000)) 100000" >"$dir/cpu.max" || { _lab_die "cannot create cgroup $dir"; return 1; }
+  elif [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+    dir=/sys/fs/cgroup/cpu/$LAB_PREFIX-cpu
+    mkdir "$dir" && echo 100000 >"$dir/cpu.cfs_period_us" && echo "$((pct * 1000))" >"$dir/cpu.cfs_quota_us" \
+      || { _lab_die "cannot create cgroup $dir"; return 1; }
+  else
+    _lab_die "no cgroup cpu controller (neither /sys/fs/cgroup/cgroup.controllers with cpu nor /sys/fs/cgroup/cpu)"
+    return 1
+  fi
+  LAB_CPU_CG=$dir
+}
+
+# Removes the CPU cgroup once it is empty (bounded wait: its processes were killed before).
+_lab_cpu_unlimit() {
+  [ -n "$LAB_CPU_CG" ] || return 0
+  local i
+  for ((i = 0; i < 30; i++)); do
+    rmdir "$LAB_CPU_CG" 2>/dev/null && break
+    sleep 0.1
+  done
+  [ ! -d "$LAB_CPU_CG" ] || echo "lab: cgroup $LAB_CPU_CG still has processes; remove it with rmdir" >&2
+  LAB_CPU_CG=
+}
+
 # Kills every process still in namespace NS: TERM, then KILL after a bound.
 _lab_kill_ns_pids() {
   local ns=$1 pids
@@ -291,6 +335,7 @@ lab_destroy() {
     ip netns del "$ns" 2>/dev/null
   done
   _LAB_NAMESPACES=()
+  _lab_cpu_unlimit
   if [ -n "$LAB_DIR" ] && [ "${LAB_KEEP_DIR:-1}" = 0 ]; then rm -rf -- "$LAB_DIR"; fi
   LAB_PREFIX=
   LAB_N=0

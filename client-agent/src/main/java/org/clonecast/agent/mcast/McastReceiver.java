@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -87,6 +88,12 @@ public final class McastReceiver {
   private final AtomicInteger pendingWrites = new AtomicInteger();
   private final List<Integer> doneBatch = new ArrayList<>();
   private final SocketDrops socketDrops;
+  /** Where the workers' time went, in nanoseconds: rebuild, decompress and hash; write; the final sync. */
+  private final AtomicLong decodeNanos = new AtomicLong();
+  private final AtomicLong writeNanos = new AtomicLong();
+  private final AtomicLong syncNanos = new AtomicLong();
+  private long joinedNanos;
+  private long firstPacketNanos;
   private EventLoopGroup group;
   private EventLoop loop;
   private ExecutorService workers;
@@ -311,6 +318,7 @@ public final class McastReceiver {
     listener.joined(manifest, needed.cardinality());
     if (target.blockDevice() && !zeros.isEmpty()) zeroFill(zeros);
     timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
+    joinedNanos = System.nanoTime();
     maybeFinish();
   }
 
@@ -415,12 +423,16 @@ public final class McastReceiver {
   private void writeChunk(ReceiverMachine.CompleteChunk cc) {
     int c = cc.chunk();
     try {
+      long t0 = System.nanoTime();
       byte[] stored = ChunkRebuilder.rebuild(cc);
       int len = manifest.logicalLength(c);
       ChunkEntry e = manifest.chunk(c);
       // A RAW chunk is checked and written from the received bytes as they are: one copy fewer.
       byte[] out = ChunkCodec.decodeInPlace(e, stored, scratch.get(), len);
+      long t1 = System.nanoTime();
       long n = target.writeUsed(manifest.logicalOffset(c), out, len, e.used());
+      decodeNanos.addAndGet(t1 - t0);
+      writeNanos.addAndGet(System.nanoTime() - t1);
       loop.execute(() -> written(c, n));
     } catch (ChunkVerificationException e) {
       loop.execute(() -> retake(c, "failed verification: " + e.getMessage()));
@@ -504,7 +516,9 @@ public final class McastReceiver {
     listener.progress(bytesWritten.get(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
     workers.execute(() -> {
       try {
+        long t0 = System.nanoTime();
         target.sync();
+        syncNanos.addAndGet(System.nanoTime() - t0);
         loop.execute(this::finished);
       } catch (IOException e) {
         loop.execute(() -> {
@@ -521,12 +535,22 @@ public final class McastReceiver {
         machine.received(), machine.repairsReceived(), machine.duplicates(), rejected);
     log.info("mcast receive complete: {} bytes, {} packets ({} repair, {} duplicate), {} NAK entries sent, {} chunks retaken, {} dropped for a slow disk, {} IGMP re-joins",
         r.bytesWritten(), r.packets(), r.repairs(), r.duplicates(), machine.nakEntries(), rejected, overflow, rejoins);
+    // What bounded this receiver: the start (JVM, discovery, join), the wire (receiving), or its
+    // workers' CPU (rebuild, decompress, hash) or disk (write, sync); the workers overlap receiving.
+    long now = System.nanoTime();
+    log.info("mcast receive time: {} s to join, {} s to the first packet, {} s from it to the end; workers {} s rebuilding, decompressing and"
+            + " hashing, {} s writing, {} s syncing", secs(joinedNanos - startNanos), secs(firstPacketNanos - joinedNanos),
+        secs(now - firstPacketNanos), secs(decodeNanos.get()), secs(writeNanos.get()), secs(syncNanos.get()));
     if (control != null && control.isActive()) {
       control.writeAndFlush(new ControlMessage.Finished(true, "ok", r.bytesWritten(), r.packets(), r.repairs(), r.duplicates()))
           .addListener(f -> complete(r));
     } else {
       complete(r);
     }
+  }
+
+  private static String secs(long nanos) {
+    return String.format(Locale.ROOT, "%.2f", Math.max(0, nanos) / 1e9);
   }
 
   private CompletableFuture<ReceiveResult> fail(String reason) {
@@ -588,6 +612,7 @@ public final class McastReceiver {
       }
       if (phase != Phase.RECEIVING) return;
       long now = System.nanoTime();
+      if (firstPacketNanos == 0) firstPacketNanos = now;
       ReceiverMachine.CompleteChunk cc = null;
       if (m instanceof DataPacket d) {
         cc = machine.onData(d, now);

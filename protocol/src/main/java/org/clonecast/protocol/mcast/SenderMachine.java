@@ -128,6 +128,11 @@ public final class SenderMachine {
     int lossPermille;
     int smoothedLossPermille;
     int overflowPermille;
+    int smoothedOverflowPermille;
+    /** Its own kernel drops far more than the group's: short of CPU or disk (see {@link #isSlow}). */
+    boolean slow;
+    /** STATUS samples that found it slow: how long it spent short of CPU or disk, in tenths of a second. */
+    long slowSamples;
     long lossSampleNanos = Long.MIN_VALUE;
     long symbolsNeeded;
     long chunksDone;
@@ -164,6 +169,10 @@ public final class SenderMachine {
     public long symbolsNeeded() { return symbolsNeeded; }
     /** Repair rows its NAKs added to what others had asked for. */
     public long repairGranted() { return repairGranted; }
+    /** True while it is a slow receiver: left out of the pace (see {@link SenderMachine#isSlow}). */
+    public boolean slow() { return slow; }
+    /** STATUS reports (about one per 100 ms) during which it was a slow receiver. */
+    public long slowSamples() { return slowSamples; }
   }
 
   /** Repair rows a receiver may draw beyond its needed symbols before its NAKs count no more. */
@@ -171,6 +180,13 @@ public final class SenderMachine {
 
   /** A receiver this far (per mille) above the median smoothed loss no longer paces the group. */
   public static final int PACE_MARGIN_PERMILLE = 50;
+
+  /**
+   * A receiver whose smoothed socket overflow exceeds the group's median by more than this (per
+   * mille) is slow: its own kernel drops what its process does not take in time. It stays slow
+   * until its overflow is back within half of it.
+   */
+  public static final int SLOW_OVERFLOW_MARGIN_PERMILLE = 10;
 
   /** One packet to send: a source symbol ({@code row < 0}) or a repair row of a stripe. */
   public record Item(int chunk, int symbolOrStripe, int row) {
@@ -442,9 +458,18 @@ public final class SenderMachine {
     r.overflowPermille = s.overflowPermille();
     // Lagging is judged on loss smoothed over about a second: one CPU stall at a receiver is a
     // burst to repair, not a reason to stop repairing it.
-    r.smoothedLossPermille = r.lossSampleNanos == Long.MIN_VALUE ? s.lossPermille() : (r.smoothedLossPermille * 7 + s.lossPermille() * 3) / 10;
+    boolean first = r.lossSampleNanos == Long.MIN_VALUE;
+    r.smoothedLossPermille = first ? s.lossPermille() : (r.smoothedLossPermille * 7 + s.lossPermille() * 3) / 10;
+    r.smoothedOverflowPermille = first ? s.overflowPermille() : (r.smoothedOverflowPermille * 7 + s.overflowPermille() * 3) / 10;
     r.lossSampleNanos = now;
     r.bytesWritten = s.bytesWritten();
+    int median = medianSmoothedOverflow(now);
+    if (r.smoothedOverflowPermille > median + SLOW_OVERFLOW_MARGIN_PERMILLE) {
+      r.slow = true;
+    } else if (r.smoothedOverflowPermille <= median + SLOW_OVERFLOW_MARGIN_PERMILLE / 2) {
+      r.slow = false;
+    }
+    if (r.slow) r.slowSamples++;
   }
 
   /**
@@ -494,6 +519,12 @@ public final class SenderMachine {
     return r.state == ReceiverState.ACTIVE && r.lossSampleNanos != Long.MIN_VALUE && now - r.lossSampleNanos <= 1_000_000_000L;
   }
 
+  /** Median of the receivers' socket overflow smoothed over about a second, per mille. */
+  private int medianSmoothedOverflow(long now) {
+    int[] smoothed = receivers.values().stream().filter(x -> fresh(x, now)).mapToInt(x -> x.smoothedOverflowPermille).sorted().toArray();
+    return smoothed.length == 0 ? 0 : smoothed[(smoothed.length - 1) / 2];
+  }
+
   /** Median of the receivers' loss smoothed over about a second, per mille. */
   private int medianSmoothedLoss(long now) {
     int[] smoothed = receivers.values().stream().filter(x -> fresh(x, now)).mapToInt(x -> x.smoothedLossPermille).sorted().toArray();
@@ -507,6 +538,7 @@ public final class SenderMachine {
    * smoothed loss is more than {@link #PACE_MARGIN_PERMILLE} above the median are left out, so
    * one slow node cannot set everyone's pace: were it counted until it lagged by the full lag
    * margin, the group would settle at the rate where the slow node loses just under that margin.
+   * Slow receivers ({@link #isSlow}) are left out too.
    */
   public int pacingLossPermille(long now) {
     return kept(now).mapToInt(r -> r.smoothedLossPermille).max().orElse(0);
@@ -515,7 +547,9 @@ public final class SenderMachine {
   /**
    * The highest share of packets that a receiver keeping up dropped for want of socket buffer
    * space, per mille: unambiguous congestion, unlike loss on the path, which the sender cannot
-   * cure by slowing down.
+   * cure by slowing down. Not smoothed: on a crowded host the smoothed signal lagged the cuts and
+   * over-cut (McastSimulationTest, receivers taking turns: 0.61 of their capacity against 0.70);
+   * a receiver short of CPU may so cut the rate once before it is told apart as slow.
    */
   public int pacingOverflowPermille(long now) {
     return kept(now).mapToInt(r -> r.overflowPermille).max().orElse(0);
@@ -523,12 +557,31 @@ public final class SenderMachine {
 
   private java.util.stream.Stream<Receiver> kept(long now) {
     int median = medianSmoothedLoss(now);
-    return receivers.values().stream().filter(r -> fresh(r, now) && r.smoothedLossPermille <= median + PACE_MARGIN_PERMILLE);
+    return receivers.values().stream().filter(r -> fresh(r, now) && !r.slow && r.smoothedLossPermille <= median + PACE_MARGIN_PERMILLE);
   }
 
-  /** True when this receiver's smoothed loss is far above the group's median. */
+  /**
+   * True while this receiver is slow: its own kernel drops packets for want of socket buffer
+   * space (its process is short of CPU, or its disk holds it up) far more than the group's median
+   * receiver does. Overflow at one node is that node's shortage, not the wire's: slowing the
+   * group would cost every other receiver and not cure it. So it does not pace the group; it
+   * takes what it can, is repaired while its loss stays within the lag margin, and gets the rest
+   * from later passes of the carousel. When it is the median itself (alone, or most receivers
+   * overflow alike: the sender is too fast for them all) it is not slow and paces as any other.
+   */
+  public boolean isSlow(Receiver r) {
+    return r.slow;
+  }
+
+  /**
+   * True when this receiver's smoothed loss is far above the group's median: more than the lag
+   * margin, or, for a slow receiver ({@link #isSlow}), more than {@link #PACE_MARGIN_PERMILLE}.
+   * Repair rows go to every receiver before new data, so each one a receiver draws costs the
+   * others a packet's time on the wire: a node short of CPU that loses a tenth would cost them a
+   * tenth. Within the pace margin its repairs cost the others little and spare it a second pass.
+   */
   public boolean isLagging(Receiver r, long now) {
-    return r.smoothedLossPermille > medianSmoothedLoss(now) + settings.lagMarginPermille();
+    return r.smoothedLossPermille > medianSmoothedLoss(now) + (r.slow ? PACE_MARGIN_PERMILLE : settings.lagMarginPermille());
   }
 
   // ---- session -----------------------------------------------------------------------------

@@ -17,6 +17,10 @@ import org.clonecast.protocol.image.Sha256;
  * A whole session in memory: one {@link SenderMachine}, several {@link ReceiverMachine}s, a
  * seeded lossy channel per receiver and a virtual clock. Packets go through the real encoders,
  * decoders and the FEC code, so what the receivers rebuild is compared byte for byte.
+ *
+ * <p>{@link #runPaced} adds the sender's {@link Pacer} and a wire of a fixed rate, and a receiver
+ * may have a limited capacity ({@link Sim#limit}): a socket buffer of so many packets that its
+ * process drains at so many packets per second, the rest overflowing as on a node short of CPU.
  */
 final class McastSimulation {
   static final int SYMBOL = 1000;
@@ -41,6 +45,19 @@ final class McastSimulation {
     boolean finished;
     long rebuiltOk;
     long lastStatus;
+    /** Packets per virtual second this receiver processes; infinite unless {@link #limit} was called. */
+    double capacityPps = Double.POSITIVE_INFINITY;
+    int bufferPackets;
+    double queued;
+    long drainedAt;
+    long socketDrops;
+    /** False when the limit is a switch port's (drops are loss on the path, not socket overflow). */
+    boolean ownSocket = true;
+    /** With a turn: the process runs only one 50 ms slot in {@code turns}, starting at slot {@code turn}. */
+    int turns = 1;
+    int turn;
+    /** The sender's packet count when this receiver finished. */
+    long finishedAtPacket = -1;
 
     Sim(String name, double loss, long joinAt, long dieAt) {
       this.name = name;
@@ -51,6 +68,42 @@ final class McastSimulation {
 
     boolean alive() {
       return id >= 0 && now < dieAt && !finished;
+    }
+
+    /** Processes at most {@code packetsPerSecond}, with a socket buffer of {@code buffer} packets. */
+    Sim limit(double packetsPerSecond, int buffer) {
+      capacityPps = packetsPerSecond;
+      bufferPackets = buffer;
+      return this;
+    }
+
+    /** Shares a host's CPU: runs at {@code packetsPerSecond} in one 50 ms slot of every {@code turns}, starting at {@code turn}. */
+    Sim takesTurns(double packetsPerSecond, int buffer, int turns, int turn) {
+      limit(packetsPerSecond, buffer);
+      this.turns = turns;
+      this.turn = turn;
+      return this;
+    }
+
+    /** Behind a switch port of {@code packetsPerSecond} with a queue of {@code queue} packets (tc tbf). */
+    Sim port(double packetsPerSecond, int queue) {
+      limit(packetsPerSecond, queue);
+      ownSocket = false;
+      return this;
+    }
+
+    /** True when the packet fits in its socket buffer (or port queue); false is a drop. */
+    boolean admit() {
+      if (capacityPps == Double.POSITIVE_INFINITY) return true;
+      boolean running = (now / 50_000_000L + turn) % turns == 0;
+      queued = Math.max(0, queued - (running ? (now - drainedAt) * capacityPps / 1e9 : 0));
+      drainedAt = now;
+      if (queued + 1 > bufferPackets) {
+        if (ownSocket) socketDrops++;
+        return false;
+      }
+      queued++;
+      return true;
     }
   }
 
@@ -90,6 +143,49 @@ final class McastSimulation {
     BitSet b = new BitSet();
     for (int c = 0; c < stored.length; c++) if (stored[c] != null) b.set(c);
     return b;
+  }
+
+  /** The pacer of {@link #runPaced}, and its rate every 100 ms of virtual time. */
+  Pacer pacer;
+  final List<Long> rates = new ArrayList<>();
+
+  /**
+   * As {@link #run}, with the sender's pacer (capped at {@code wireBytesPerSecond}, fed the
+   * machine's pacing loss and overflow every 100 ms as the real sender does) and a wire of that
+   * rate: each packet takes its bytes / rate, so a receiver that keeps up with the wire loses
+   * nothing and a slower one overflows.
+   */
+  boolean runPaced(long maxSteps, long wireBytesPerSecond) {
+    int packetBytes = DataPacket.HEADER_BYTES + SYMBOL;
+    long packetNanos = packetBytes * 1_000_000_000L / wireBytesPerSecond;
+    pacer = new Pacer(Pacer.Settings.adaptive(wireBytesPerSecond), now);
+    long lastTick = now;
+    long bytesAtTick = 0;
+    for (long step = 0; step < maxSteps; step++) {
+      joinDue();
+      sender.expire(now);
+      sender.maybeStart(now);
+      if (sender.complete()) return true;
+      if (now - lastTick >= 100_000_000L) {
+        if (sender.started()) {
+          pacer.onLoss(sender.pacingOverflowPermille(now), sender.pacingLossPermille(now), sent * packetBytes - bytesAtTick, now);
+          rates.add(pacer.rateBytesPerSecond());
+        }
+        bytesAtTick = sent * packetBytes;
+        lastTick = now;
+      }
+      long wait = pacer.nanosUntil(packetBytes, now);
+      SenderMachine.Item item = wait == 0 ? sender.next(now) : null;
+      if (item != null) {
+        pacer.consume(packetBytes);
+        deliver(item);
+        now += packetNanos;
+      } else {
+        now += wait > 0 ? Math.min(wait, 1_000_000) : 1_000_000;
+      }
+      feedback();
+    }
+    return false;
   }
 
   /** Runs until the sender is complete or the step bound is hit; returns true if complete. */
@@ -139,7 +235,7 @@ final class McastSimulation {
     var wire = Unpooled.buffer();
     p.encode(wire);
     for (Sim s : receivers) {
-      if (!s.alive() || random.nextDouble() < s.loss) continue;
+      if (!s.alive() || random.nextDouble() < s.loss || !s.admit()) continue;
       McastPacket got = McastPacket.decode(wire.duplicate());
       ReceiverMachine.CompleteChunk cc = got instanceof DataPacket d ? s.machine.onData(d, now) : s.machine.onRepair((RepairPacket) got, now);
       if (cc != null) {
@@ -151,6 +247,7 @@ final class McastSimulation {
         if (s.machine.allWritten()) {
           sender.finished(s.id, new ControlMessage.Finished(true, "ok", 0, s.machine.received(), s.machine.repairsReceived(), s.machine.duplicates()), now);
           s.finished = true;
+          s.finishedAtPacket = sent;
         }
       }
     }
@@ -166,7 +263,7 @@ final class McastSimulation {
       }
       if (now - s.lastStatus >= 100_000_000L) {
         s.lastStatus = now;
-        sender.status(s.machine.status(0), now);
+        sender.status(s.machine.status(0, s.socketDrops), now);
       }
     }
   }

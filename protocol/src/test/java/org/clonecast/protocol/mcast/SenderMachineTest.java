@@ -115,6 +115,47 @@ class SenderMachineTest {
   }
 
   @Test
+  void aReceiverWhoseOwnKernelOverflowsIsSlowAndDoesNotPaceUntilItIsAlone() {
+    SenderMachine m = machine(3600 * S);
+    int[] ids = new int[4];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = m.join("node" + i, null, null, now);
+      m.need(ids[i], all(), now);
+    }
+    assertTrue(m.maybeStart(now));
+    int slow = ids[3];
+    for (int t = 0; t < 10; t++) {
+      now += 100_000_000L;
+      for (int id : ids) {
+        // node3's process is short of CPU: its kernel drops 3 % for want of socket buffer space.
+        m.status(new Status(7, id, id == slow ? 30 : 0, 100, 100, 0, CHUNKS, 0, id == slow ? 30 : 0), now);
+      }
+    }
+    assertTrue(m.isSlow(m.receiver(slow)));
+    assertEquals(0, m.pacingOverflowPermille(now), "the others overflow nothing: the pace stays");
+    assertEquals(0, m.pacingLossPermille(now));
+    // Losing within the pace margin it is still repaired; a slow one losing more is not.
+    assertFalse(m.isLagging(m.receiver(slow), now));
+    m.status(new Status(7, slow, 300, 100, 100, 0, CHUNKS, 0, 300), now);
+    assertTrue(m.isLagging(m.receiver(slow), now), "slow and 9 % above the median: no repairs while others are active");
+    // Everyone overflowing alike is the sender's doing: nobody is slow, the pace follows.
+    for (int t = 0; t < 10; t++) {
+      now += 100_000_000L;
+      for (int id : ids) m.status(new Status(7, id, 30, 100, 100, 0, CHUNKS, 0, 30), now);
+    }
+    assertFalse(m.isSlow(m.receiver(slow)));
+    assertTrue(m.pacingOverflowPermille(now) > 10, "overflow everywhere cuts the rate");
+    // Alone, it paces: it is its own median.
+    for (int i = 0; i < 3; i++) m.finished(ids[i], new ControlMessage.Finished(false, "test", 0, 0, 0, 0), now);
+    for (int t = 0; t < 10; t++) {
+      now += 100_000_000L;
+      m.status(new Status(7, slow, 30, 100, 100, 0, CHUNKS, 0, 30), now);
+    }
+    assertFalse(m.isSlow(m.receiver(slow)));
+    assertTrue(m.pacingOverflowPermille(now) > 10);
+  }
+
+  @Test
   void aJoinedReceiversNaksDrawAtMostOneChunkPerPassAndBoundedRepairInAll() {
     SenderMachine m = machine(3600 * S);
     int id = m.join("rogue@10.0.0.66", rogue, key, now);

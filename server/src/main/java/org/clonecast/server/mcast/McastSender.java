@@ -82,7 +82,20 @@ public final class McastSender implements AutoCloseable {
     public final AtomicLong rejectedFeedback = new AtomicLong();
     /** FEC repair packets among {@link #packetsSent}. */
     public final AtomicLong repairPacketsSent = new AtomicLong();
+    /** Where the session's time went, in nanoseconds: waiting for receivers to join (before the start). */
+    public final AtomicLong joinWaitNanos = new AtomicLong();
+    /** Waiting for the pacer: the rate (the wire, or the receivers' pace) bounds the session. */
+    public final AtomicLong paceWaitNanos = new AtomicLong();
+    /** Nothing to send: every wanted chunk sent and held off, waiting for NAKs, DONEs or stragglers. */
+    public final AtomicLong idleNanos = new AtomicLong();
+    /** The socket's send queue was full: the host's network stack bounds the session. */
+    public final AtomicLong socketWaitNanos = new AtomicLong();
+    /** On the event loop deciding, reading, encoding and sending: the sender's CPU bounds the session. */
+    public final AtomicLong busyNanos = new AtomicLong();
   }
+
+  /** Why the pump waits until its next run: what the time until then is counted as. */
+  private enum Wait { JOIN, PACE, IDLE, SOCKET }
 
   private final SendSettings settings;
   private final List<ManifestSignature> signatures;
@@ -129,6 +142,8 @@ public final class McastSender implements AutoCloseable {
   private boolean gso;
   private boolean closing;
   private final byte[] repairScratch;
+  private Wait lastWait = Wait.JOIN;
+  private long lastPumpEndNanos;
 
   /** Events for progress output; called on the sender's event loop. */
   public interface SessionListener {
@@ -261,6 +276,7 @@ public final class McastSender implements AutoCloseable {
   private void pump() {
     if (closing) return;
     long now = System.nanoTime();
+    if (lastPumpEndNanos != 0) waitCounter(lastWait).addAndGet(now - lastPumpEndNanos);
     try {
       if (now - lastTickNanos >= TICK_NANOS) tick(now);
       if (closing) return;
@@ -276,6 +292,8 @@ public final class McastSender implements AutoCloseable {
         return;
       }
       schedulePump(wait);
+      lastPumpEndNanos = System.nanoTime();
+      counters.busyNanos.addAndGet(lastPumpEndNanos - now);
     } catch (RuntimeException | IOException e) {
       log.error("mcast session {} failed: {}", Integer.toHexString(sessionId), e.toString(), e);
       closing = true;
@@ -283,6 +301,15 @@ public final class McastSender implements AutoCloseable {
       shutdown();
       done.completeExceptionally(e);
     }
+  }
+
+  private AtomicLong waitCounter(Wait w) {
+    return switch (w) {
+      case JOIN -> counters.joinWaitNanos;
+      case PACE -> counters.paceWaitNanos;
+      case IDLE -> counters.idleNanos;
+      case SOCKET -> counters.socketWaitNanos;
+    };
   }
 
   private void schedulePump(long nanos) {
@@ -335,11 +362,14 @@ public final class McastSender implements AutoCloseable {
 
   /** Sends what the pacer allows; returns nanoseconds until the pump should run again. */
   private long sendBurst(long now) throws IOException {
+    lastWait = Wait.JOIN;
     if (!machine.started()) return TICK_NANOS;
     int packetBytes = DataPacket.HEADER_BYTES + settings.symbolSize();
     int batchBytes = packetBytes * (gso ? MAX_BATCH : 8);
     long budget = pacer.available(now);
+    lastWait = Wait.PACE;
     if (budget < packetBytes) return pacer.nanosUntil(batchBytes, now);
+    lastWait = Wait.SOCKET;
     if (!udp.isWritable()) return 200_000L;
     ByteBufAllocator alloc = udp.alloc();
     ByteBuf batch = null;
@@ -367,9 +397,11 @@ public final class McastSender implements AutoCloseable {
     counters.packetsSent.addAndGet(sentPackets);
     udp.flush();
     if (item == null) {
+      lastWait = Wait.IDLE;
       long wake = machine.nextWakeNanos();
       return Math.min(wake == Long.MAX_VALUE ? TICK_NANOS : Math.max(0, wake - now), 5_000_000L);
     }
+    lastWait = Wait.PACE;
     return pacer.nanosUntil(batchBytes, System.nanoTime());
   }
 
