@@ -195,16 +195,37 @@ echo "demo: every re-imaged node's SSH host key, for the cluster's known_hosts:"
 lab_exec server curl -fsS http://127.0.0.1:8080/boot/known_hosts | sed 's/^/  /'
 
 # console I CMD [SECONDS]: types CMD into booted VM I's root shell (the golden autologins root on
-# the serial console) and prints its output, read from the serial log up to a unique marker.
+# the serial console) and prints its output, read from the serial log up to a unique marker; fails
+# unless CMD exits 0. The connection stays open until the marker shows: QEMU drops what the guest's
+# UART has not taken yet when its client goes away.
 console() {
-  local i=$1 cmd=$2 limit=${3:-180} log="$LAB_DIR/up$1-serial.log" tag="@@demo$RANDOM$RANDOM" from _
-  from=$(stat -c %s "$log")
-  python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode() + b"\r")' \
-    "$work/up$i.sock" "$cmd; echo \"$tag\"\":\$?\""
-  for _ in $(seq 1 $((limit * 2))); do tail -c +$((from + 1)) "$log" | grep -q "$tag:" && break; sleep 0.5; done
-  # The lines after the echoed command, up to the marker.
-  tail -c +$((from + 1)) "$log" | tr -d '\r' | sed -n "/$tag\"/,/$tag:/p" | sed '1d;$d'
-  tail -c +$((from + 1)) "$log" | grep -q "$tag:0"
+  python3 - "$work/up$1.sock" "$LAB_DIR/up$1-serial.log" "$2" "${3:-180}" <<'PY'
+import os, re, socket, sys, time
+sock, log, cmd, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+tag = "@@demo%d" % time.monotonic_ns()
+start = os.path.getsize(log)
+s = socket.socket(socket.AF_UNIX)
+s.connect(sock)
+# The echoed command shows the marker as tag"":, its output as tag:STATUS.
+s.sendall(('%s; echo "%s"":$?"\r' % (cmd, tag)).encode())
+deadline = time.monotonic() + limit
+while True:
+    with open(log, "rb") as f:
+        f.seek(start)
+        text = f.read().decode("utf-8", "replace").replace("\r", "")
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)  # bash's bracketed-paste switches
+    m = re.search(re.escape(tag) + r":(\d+)", text)
+    if m or time.monotonic() > deadline:
+        break
+    time.sleep(0.5)
+s.close()
+if not m:
+    sys.exit("demo: no answer in %d s to: %s" % (limit, cmd))
+before = text[:m.start()]
+echoed = before.find(tag + '"')
+print(before[before.find("\n", echoed) + 1:] if echoed >= 0 else before, end="")
+sys.exit(int(m.group(1)))
+PY
 }
 
 if [ "$AGENTS" = 0 ] && [ "$ok" = "$NODES" ]; then

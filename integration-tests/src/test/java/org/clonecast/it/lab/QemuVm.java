@@ -58,6 +58,7 @@ public final class QemuVm implements AutoCloseable {
   private static final Path OVMF_CODE = Path.of("/usr/share/OVMF/OVMF_CODE_4M.fd");
   private static final Path OVMF_VARS = Path.of("/usr/share/OVMF/OVMF_VARS_4M.fd");
   private static final Duration POLL = Duration.ofMillis(250);
+  private static final Pattern ESCAPES = Pattern.compile("\u001b\\[[0-9;?]*[A-Za-z]");
 
   /** The firmware and PXE client a VM boots with. */
   public enum Firmware {
@@ -319,7 +320,9 @@ public final class QemuVm implements AutoCloseable {
    * Types {@code command} into the guest's serial console (a shell must be there; the VM was built
    * with {@link Builder#console()}), followed by an echo of a unique marker and the command's exit
    * status, and waits at most {@code timeout} for the marker. Returns what the command printed (the
-   * lines between the echoed command line and the marker, carriage returns removed) and its status.
+   * lines between the echoed command line and the marker, without carriage returns and terminal
+   * escape sequences) and its status. The connection stays open until {@link #close()}: QEMU drops
+   * what the guest's UART has not taken yet when its client goes away.
    */
   public synchronized Shell shell(String command, Duration timeout) throws IOException {
     if (consoleSocket == null) {
@@ -347,7 +350,8 @@ public final class QemuVm implements AutoCloseable {
       throw new AssertionError("'" + command + "' did not finish on " + name + "'s console in " + timeout.toSeconds() + " s"
           + describe(), e);
     }
-    String text = tail(from).replace("\r", "");
+    // Without the terminal's escape sequences (bash's bracketed-paste switches surround every line typed).
+    String text = ESCAPES.matcher(tail(from).replace("\r", "")).replaceAll("");
     int end = text.indexOf(done);
     if (end < 0) {
       throw new AssertionError("QEMU (" + name + ") exited during '" + command + "'" + describe());
