@@ -50,7 +50,7 @@ class ClusterBootQemuIT {
   /** Firmware, the boot-local answer, GRUB and a Debian boot to the login prompt under TCG. */
   private static final Duration BOOT = Duration.ofMinutes(8);
   /** A command in a booted clone: networking, DNS, the known_hosts fetch, ssh. */
-  private static final Duration COMMAND = Duration.ofMinutes(3);
+  private static final Duration COMMAND = Duration.ofMinutes(5);
   private static final List<MacAddress> MACS = List.of(MacAddress.parse("52:54:00:55:02:01"), MacAddress.parse("52:54:00:55:02:02"));
   private static final List<Firmware> FIRMWARE = List.of(Firmware.BIOS_IPXE, Firmware.UEFI_EDK2);
   private static final List<String> NAMES = List.of("node01", "node02");
@@ -149,7 +149,7 @@ class ClusterBootQemuIT {
           String machineId = shell(vm, "cat /etc/machine-id").strip();
           assertTrue(machineId.matches("[0-9a-f]{32}"), "systemd made a machine-id: " + machineId);
           // The lease (bounded wait in the guest, then the answer checked here).
-          shell(vm, "for i in $(seq 60); do ip -4 -o addr show scope global | grep -q 10.77.0. && break; sleep 2; done");
+          shell(vm, "for i in $(seq 40); do ip -4 -o addr show scope global | grep -q 10.77.0. && break; sleep 2; done");
           String addr = shell(vm, "ip -4 -o addr show scope global");
           assertTrue(addr.contains("inet 10.77.0.1") && addr.contains("dynamic"), name + " has a DHCP lease: " + addr);
           String key = shell(vm, "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub").strip();
@@ -160,7 +160,7 @@ class ClusterBootQemuIT {
 
         // node01 → node02: wait (bounded, in the guest) for node02's name, its known_hosts line and sshd.
         QemuVm node01 = vms.get(0);
-        shell(node01, "for i in $(seq 60); do grep -q node02 /etc/ssh/ssh_known_hosts && getent hosts node02 >/dev/null"
+        shell(node01, "for i in $(seq 40); do grep -q node02 /etc/ssh/ssh_known_hosts && getent hosts node02 >/dev/null"
             + " && timeout 3 bash -c '</dev/tcp/node02/22' 2>/dev/null && break; sleep 3; done");
         String resolved = shell(node01, "getent hosts node02");
         assertTrue(resolved.contains("10.77.0.1") && resolved.contains("node02"), "node02 in the cluster's DNS: " + resolved);
