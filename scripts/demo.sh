@@ -87,8 +87,10 @@ if [ "$AGENTS" = 0 ]; then
   echo "demo: the netboot environment (kernel, drivers, busybox, a jlink'd JRE and the agent; cached after the first run)"
   ./clonecast bootenv build --state-dir "$state" --cache "${CLONECAST_DEMO_CACHE:-/var/cache/clonecast-demo}/bootenv" >/dev/null
   lab_create "cc$$demo" 1   # (the VMs are on the bridge through taps; one namespace host stays unused)
-  # The agent's output goes to each VM's serial log; the VM powers off when it is done.
-  echo "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5" > "$work/clonecast.conf"
+  # The agent's output goes to each VM's serial log; the VM powers off when it is done. Emulated
+  # VMs on a busy machine can stall for tens of seconds: generous silence bounds on both sides.
+  printf '%s\n' "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5 clonecast.sender-timeout=300" \
+    "session.receiver-timeout = 300" > "$work/clonecast.conf"
   dhcp=(--dhcp full --range 10.77.0.100,10.77.0.199 --config "$work/clonecast.conf")
 else
   # The agents fetch their node's script and per-boot secret as iPXE would; a marked node's script
@@ -197,7 +199,9 @@ lab_exec server curl -fsS http://127.0.0.1:8080/boot/known_hosts | sed 's/^/  /'
 # console I CMD [SECONDS]: types CMD into booted VM I's root shell (the golden autologins root on
 # the serial console) and prints its output, read from the serial log up to a unique marker; fails
 # unless CMD exits 0. The connection stays open until the marker shows: QEMU drops what the guest's
-# UART has not taken yet when its client goes away.
+# UART has not taken yet when its client goes away. With CMD empty it waits until the shell answers
+# at all: what is typed while login starts the shell is lost (login hangs up the terminal), so it
+# types a short probe, and again every 15 s, until one comes back.
 console() {
   python3 - "$work/up$1.sock" "$LAB_DIR/up$1-serial.log" "$2" "${3:-180}" <<'PY'
 import os, re, socket, sys, time
@@ -206,14 +210,28 @@ tag = "@@demo%d" % time.monotonic_ns()
 start = os.path.getsize(log)
 s = socket.socket(socket.AF_UNIX)
 s.connect(sock)
-# The echoed command shows the marker as tag"":, its output as tag:STATUS.
-s.sendall(('%s; echo "%s"":$?"\r' % (cmd, tag)).encode())
-deadline = time.monotonic() + limit
-while True:
+def read():
     with open(log, "rb") as f:
         f.seek(start)
         text = f.read().decode("utf-8", "replace").replace("\r", "")
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)  # bash's bracketed-paste switches
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)  # bash's bracketed-paste switches
+deadline = time.monotonic() + limit
+if not cmd:
+    # Ctrl-U first: it erases what a half-lost earlier line left. Any probe's answer will do.
+    probes = 0
+    while time.monotonic() < deadline:
+        probes += 1
+        s.sendall(('\x15echo "%s"":ok"\r' % tag).encode())
+        until = min(deadline, time.monotonic() + 15)
+        while time.monotonic() < until:
+            if re.search(re.escape(tag) + ":ok", read()):
+                sys.exit(0)
+            time.sleep(0.5)
+    sys.exit("demo: no shell answered %d probe(s) in %d s" % (probes, limit))
+# The echoed command shows the marker as tag"":, its output as tag:STATUS.
+s.sendall(('%s; echo "%s"":$?"\r' % (cmd, tag)).encode())
+while True:
+    text = read()
     m = re.search(re.escape(tag) + r":(\d+)", text)
     if m or time.monotonic() > deadline:
         break
@@ -228,18 +246,26 @@ sys.exit(int(m.group(1)))
 PY
 }
 
+# until_cmd COND: a shell loop for a clone that waits until COND holds, at most 180 s by its clock,
+# and exits 0 either way (what it waited for is checked afterwards).
+until_cmd() { echo "end=\$((SECONDS + 180)); until $1; do [ \$SECONDS -ge \$end ] && break; sleep 2; done; true"; }
+
 if [ "$AGENTS" = 0 ] && [ "$ok" = "$NODES" ]; then
   echo "demo: powering the clones on again, still network first: clonecast tells them to boot their disks"
   for i in $(seq 1 "$NODES"); do start_vm "$i" "up$i"; done
   for i in $(seq 1 "$NODES"); do
-    for _ in $(seq 1 960); do grep -q 'login: root (automatic login)' "$LAB_DIR/up$i-serial.log" 2>/dev/null && break; sleep 0.5; done
+    # Under software emulation on a busy machine a boot takes one to several minutes.
+    for _ in $(seq 1 1440); do grep -q 'login: root (automatic login)' "$LAB_DIR/up$i-serial.log" 2>/dev/null && break; sleep 0.5; done
     grep -q 'login: root (automatic login)' "$LAB_DIR/up$i-serial.log" || { echo "demo: node$i did not boot its disk:"; tail -20 "$LAB_DIR/up$i-serial.log"; exit 1; }
-    console "$i" "stty cols 250" >/dev/null
-    echo "demo: node$i is up: $(console "$i" 'for i in $(seq 60); do ip -4 -o addr show scope global | grep -q inet && break; sleep 2; done; echo $(hostname) $(ip -4 -o addr show scope global | awk "{print \$4}")')"
+    console "$i" "" 300
+    # Wide lines (the console's 80 columns would wrap the output read here), no kernel messages among it.
+    console "$i" "stty cols 250; dmesg -n 1" >/dev/null
+    console "$i" "$(until_cmd 'ip -4 -o addr show scope global | grep -q inet')" 240
+    echo "demo: node$i is up: $(console "$i" 'echo $(hostname) $(ip -4 -o addr show scope global | awk "{print \$4}")')"
   done
   if [ "$NODES" -ge 2 ]; then
     # Bounded waits in node01: node02's name, its published host key, its sshd.
-    console 1 "for i in \$(seq 60); do grep -q node02 /etc/ssh/ssh_known_hosts && getent hosts node02 >/dev/null && timeout 3 bash -c '</dev/tcp/node02/22' 2>/dev/null && break; sleep 3; done" 240 >/dev/null
+    console 1 "$(until_cmd "grep -q node02 /etc/ssh/ssh_known_hosts && getent hosts node02 >/dev/null && timeout 3 bash -c '</dev/tcp/node02/22' 2>/dev/null")" 240 >/dev/null
     echo "demo: root@node01# ssh -o StrictHostKeyChecking=yes node02 hostname"
     out=$(console 1 "ssh -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=20 node02 hostname") || { echo "demo: ssh failed: $out"; exit 1; }
     echo "$out" | sed 's/^/  /'

@@ -195,9 +195,14 @@ class ReimageQemuIT {
 
   /** Starts {@code clonecast serve} (full DHCP) in the lab's server namespace and waits until it answers HTTP. */
   static void serve(Lab lab, Path state) throws IOException {
-    Path config = lab.dir().resolve("clonecast.conf");
     // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
-    Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
+    serve(lab, state, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n");
+  }
+
+  /** {@link #serve(Lab, Path)} with {@code configText} as its clonecast.conf. */
+  static void serve(Lab lab, Path state, String configText) throws IOException {
+    Path config = lab.dir().resolve("clonecast.conf");
+    Files.writeString(config, configText);
     LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(SessionLab.repo().resolve("clonecast").toString(), "serve",
         "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080",
         "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());
