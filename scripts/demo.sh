@@ -88,9 +88,9 @@ if [ "$AGENTS" = 0 ]; then
   ./clonecast bootenv build --state-dir "$state" --cache "${CLONECAST_DEMO_CACHE:-/var/cache/clonecast-demo}/bootenv" >/dev/null
   lab_create "cc$$demo" 1   # (the VMs are on the bridge through taps; one namespace host stays unused)
   # The agent's output goes to each VM's serial log; the VM powers off when it is done. Emulated
-  # VMs on a busy machine can stall for tens of seconds: generous silence bounds on both sides.
+  # VMs on a busy machine can stall for tens of seconds and receive slowly: generous bounds.
   printf '%s\n' "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5 clonecast.sender-timeout=300" \
-    "session.receiver-timeout = 300" > "$work/clonecast.conf"
+    "session.receiver-timeout = 300" "session.receiver-deadline = 1800" > "$work/clonecast.conf"
   dhcp=(--dhcp full --range 10.77.0.100,10.77.0.199 --config "$work/clonecast.conf")
 else
   # The agents fetch their node's script and per-boot secret as iPXE would; a marked node's script
@@ -148,7 +148,7 @@ start_vm() {
 }
 
 start=$(date +%s.%N)
-cli session start --image golden --nodes demo --max-wait 300
+cli session start --image golden --nodes demo --max-wait 600
 if [ "$AGENTS" = 0 ]; then
   for i in $(seq 1 "$NODES"); do
     lab_tap "vm$i"

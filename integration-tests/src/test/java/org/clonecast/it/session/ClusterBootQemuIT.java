@@ -46,7 +46,7 @@ class ClusterBootQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration CLI = Duration.ofSeconds(120);
   /** PXE, the netboot environment and a Debian system's used blocks by multicast to two TCG VMs. */
-  private static final Duration SESSION = Duration.ofMinutes(30);
+  private static final Duration SESSION = Duration.ofMinutes(40);
   /**
    * Firmware, the boot-local answer, GRUB and a Debian boot to the login prompt under TCG: about a
    * minute on an idle machine, several when other sessions' VMs share its two cores.
@@ -84,12 +84,14 @@ class ClusterBootQemuIT {
       Path state = Files.createDirectories(lab.dir().resolve("state"));
       run(Duration.ofMinutes(20), repo.resolve("clonecast").toString(), "bootenv", "build", "--state-dir", state.toString(),
           "--cache", cache + "/bootenv");
-      // Generous silence bounds on both sides of the transfer: a TCG guest on a loaded two-core
-      // machine can stall for tens of seconds (seen: a node that had joined failed with "the sender
-      // has been silent for 30 s" while the host's load average was 17).
+      // Generous bounds on both sides of the transfer: a TCG guest on a loaded two-core machine can
+      // stall for tens of seconds (seen: a joined node failed with "the sender has been silent for
+      // 30 s" at a load average of 17), and at a load average of 20 the two guests took more than
+      // the default deadline (647 s for this image) to receive 226 MiB.
       ReimageQemuIT.serve(lab, state, """
           boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5 clonecast.sender-timeout=300
           session.receiver-timeout = 300
+          session.receiver-deadline = 1800
           """);
       cli(lab, state, "image", "add", "golden", golden.toString());
       List<Path> disks = new ArrayList<>();
