@@ -210,7 +210,15 @@ tag = "@@demo%d" % time.monotonic_ns()
 start = os.path.getsize(log)
 s = socket.socket(socket.AF_UNIX)
 s.connect(sock)
+s.setblocking(False)
 def read():
+    # Take what QEMU sends this client (the log has it too): without a reader QEMU holds back the
+    # guest's serial output while a client is connected.
+    try:
+        while s.recv(65536):
+            pass
+    except BlockingIOError:
+        pass
     with open(log, "rb") as f:
         f.seek(start)
         text = f.read().decode("utf-8", "replace").replace("\r", "")
@@ -221,7 +229,9 @@ if not cmd:
     probes = 0
     while time.monotonic() < deadline:
         probes += 1
+        s.setblocking(True)
         s.sendall(('\x15echo "%s"":ok"\r' % tag).encode())
+        s.setblocking(False)
         until = min(deadline, time.monotonic() + 15)
         while time.monotonic() < until:
             if re.search(re.escape(tag) + ":ok", read()):
@@ -229,7 +239,9 @@ if not cmd:
             time.sleep(0.5)
     sys.exit("demo: no shell answered %d probe(s) in %d s" % (probes, limit))
 # The echoed command shows the marker as tag"":, its output as tag:STATUS.
+s.setblocking(True)
 s.sendall(('%s; echo "%s"":$?"\r' % (cmd, tag)).encode())
+s.setblocking(False)
 while True:
     text = read()
     m = re.search(re.escape(tag) + r":(\d+)", text)

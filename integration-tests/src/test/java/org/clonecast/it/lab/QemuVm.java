@@ -403,11 +403,33 @@ public final class QemuVm implements AutoCloseable {
     }
     if (consoleChannel == null) {
       consoleChannel = SocketChannel.open(UnixDomainSocketAddress.of(consoleSocket));
+      drain(consoleChannel);
     }
     ByteBuffer out = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
     while (out.hasRemaining()) {
       consoleChannel.write(out);
     }
+  }
+
+  /**
+   * Reads and discards what QEMU sends to the console's client, until the channel closes: the
+   * guest's output is read from the serial log instead. Without a reader QEMU stops taking the
+   * guest's serial output once a client is connected (seen: a root shell's output held back for
+   * five minutes, all of it in the log the moment the client went away).
+   */
+  private void drain(SocketChannel channel) {
+    Thread t = new Thread(() -> {
+      ByteBuffer sink = ByteBuffer.allocate(8192);
+      try {
+        while (channel.read(sink.clear()) >= 0) {
+          // discarded
+        }
+      } catch (IOException e) {
+        // closed by close(): nothing more to read
+      }
+    }, "console-" + name);
+    t.setDaemon(true);
+    t.start();
   }
 
   /** What a {@link #shell} command printed and its exit status. */
