@@ -100,6 +100,11 @@ public final class AutoCommand implements Callable<Integer> {
       description = "Give up when the session's sender does not take us in this time (default: ${DEFAULT-VALUE}).")
   long joinTimeout;
 
+  @Option(names = "--sender-timeout", paramLabel = "SECONDS",
+      description = "Fail the receive when the joined sender is silent this long (default: clonecast.sender-timeout= of the kernel"
+          + " command line, else 30).")
+  Long senderTimeout;
+
   @Option(names = "--capture-stall-timeout", paramLabel = "SECONDS", defaultValue = "600",
       description = "Fail a capture when its upload makes no progress for this long (default: ${DEFAULT-VALUE}).")
   long captureStall;
@@ -111,6 +116,7 @@ public final class AutoCommand implements Callable<Integer> {
     if (url == null) {
       throw new CliException(ExitCodes.USAGE, "no server: pass --server URL or boot with clonecast.server=URL on the kernel command line");
     }
+    Duration senderWait = senderTimeout(senderTimeout, kernel);
     NetInterface nif = interfaceFor(kernel);
     String myMac = mac != null ? mac : kernel.getOrDefault("clonecast.mac", macOf(nif));
     myMac = MacAddress.parse(myMac.replace('-', ':')).toString();
@@ -127,7 +133,7 @@ public final class AutoCommand implements Callable<Integer> {
       } catch (CliException e) {
         return fail(api, myMac, a, e.getMessage());
       }
-      return reimage(api, URI.create(url), myMac, nif, a, imageTrust, nodeSecret);
+      return reimage(api, URI.create(url), myMac, nif, a, imageTrust, nodeSecret, senderWait);
     }
     if (assigned instanceof Assignment.Capture c) {
       return capture(api, myMac, c);
@@ -142,7 +148,7 @@ public final class AutoCommand implements Callable<Integer> {
   }
 
   private int reimage(ServerClient api, URI serverUri, String myMac, NetInterface nif, Assignment.Reimage a, ImageTrust imageTrust,
-      String nodeSecret) throws Exception {
+      String nodeSecret, Duration senderWait) throws Exception {
     Path target = Path.of(a.target());
     System.err.printf("clonecast-agent: session %d as %s: writing %s%n", a.session(), a.hostname(), target);
     AtomicLong done = new AtomicLong();
@@ -162,7 +168,7 @@ public final class AutoCommand implements Callable<Integer> {
       byte[] proof = McastAuth.joinProof(Sha256.digest(secretBytes, 0, secretBytes.length).bytes(), a.session(), a.hostname());
       ReceiveSettings rs = new ReceiveSettings(nif.name(), control.getPort(), control, target, a.hostname(),
           Duration.ofSeconds(joinTimeout), Math.max(2, Runtime.getRuntime().availableProcessors()), ReceiveSettings.DEFAULT_IGMP_REJOIN,
-          ReceiveSettings.DEFAULT_SENDER_TIMEOUT, imageTrust, Optional.of(proof));
+          senderWait, imageTrust, Optional.of(proof));
       receiver[0] = new McastReceiver(rs, nif, new McastReceiver.Listener() {
         @Override
         public void joined(Manifest m, int chunksNeeded) {
@@ -319,6 +325,27 @@ public final class AutoCommand implements Callable<Integer> {
           + " for " + myMac + " carries none (" + why + ")");
     }
     return m.group(1);
+  }
+
+  /**
+   * How long the joined sender may be silent: {@code --sender-timeout}, else {@code
+   * clonecast.sender-timeout=} of the kernel command line ({@code boot.kernel-args}), else 30 s.
+   * Longer for nodes that may stall for a while, such as emulated VMs on a loaded host.
+   */
+  static Duration senderTimeout(Long flag, Map<String, String> kernel) {
+    String text = flag != null ? flag.toString() : kernel.get("clonecast.sender-timeout");
+    if (text == null) return ReceiveSettings.DEFAULT_SENDER_TIMEOUT;
+    long seconds;
+    try {
+      seconds = Long.parseLong(text);
+    } catch (NumberFormatException e) {
+      seconds = 0;
+    }
+    if (seconds < 1 || seconds > 86_400) {
+      throw new CliException(ExitCodes.USAGE, "sender timeout '" + text + "' (clonecast.sender-timeout= or --sender-timeout):"
+          + " want whole seconds, 1..86400");
+    }
+    return Duration.ofSeconds(seconds);
   }
 
   /** key=value words of the kernel command line. */

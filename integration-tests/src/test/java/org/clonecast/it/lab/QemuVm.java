@@ -65,6 +65,11 @@ public final class QemuVm implements AutoCloseable {
   private static final Path OVMF_CODE_SECBOOT = Path.of("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd");
   private static final Path OVMF_VARS_MS = Path.of("/usr/share/OVMF/OVMF_VARS_4M.ms.fd");
   private static final Duration POLL = Duration.ofMillis(250);
+  /** How long {@link #awaitShell} waits for one probe's answer before typing the next. */
+  private static final Duration PROBE_EVERY = Duration.ofSeconds(15);
+  /** A probe's answer, not its echoed command line (there the marker is followed by a quote). */
+  private static final Pattern PROBE_ANSWER = Pattern.compile("@@[a-z0-9]+#probe\\d+:ok");
+  private static final Pattern ESCAPES = Pattern.compile("\u001b\\[[0-9;?]*[A-Za-z]");
 
   /** The firmware and PXE client a VM boots with. */
   public enum Firmware {
@@ -338,10 +343,47 @@ public final class QemuVm implements AutoCloseable {
   }
 
   /**
+   * Waits until a shell answers on the guest's serial console (the VM was built with
+   * {@link Builder#console()}), at most {@code timeout}: types a short probe, and again every
+   * {@link #PROBE_EVERY} until one is answered. Call it before the first {@link #shell}: what is
+   * typed while the console's getty logs in is lost (login hangs up the terminal, which discards
+   * its input), and a guest under TCG on a loaded machine may take minutes from its login prompt to
+   * a shell that reads. Each probe first erases a half-typed line (Ctrl-U). Throws
+   * {@link AssertionError} with the log tails if no probe is answered in time or QEMU exits.
+   */
+  public synchronized void awaitShell(Duration timeout) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    int from = serialLog().length();
+    int probes = 0;
+    while (true) {
+      String tag = "@@" + name + "#probe" + (++probes);
+      type("\u0015echo \"" + tag + "\"\":ok\"\r");
+      Duration left = Duration.ofNanos(deadline - System.nanoTime());
+      Duration wait = left.compareTo(PROBE_EVERY) < 0 ? left : PROBE_EVERY;
+      try {
+        // Any probe's answer will do: a slow shell answers the first ones late.
+        Awaitility.await("a shell on " + name + "'s console").atMost(wait).pollInterval(POLL).pollInSameThread()
+            .until(() -> PROBE_ANSWER.matcher(tail(from)).find() || !process.isAlive());
+        if (!process.isAlive()) {
+          throw new AssertionError("QEMU (" + name + ") exited before its console answered" + describe());
+        }
+        return;
+      } catch (ConditionTimeoutException e) {
+        if (System.nanoTime() - deadline >= 0) {
+          throw new AssertionError("no shell answered " + probes + " probe(s) on " + name + "'s console in "
+              + timeout.toSeconds() + " s" + describe(), e);
+        }
+      }
+    }
+  }
+
+  /**
    * Types {@code command} into the guest's serial console (a shell must be there; the VM was built
    * with {@link Builder#console()}), followed by an echo of a unique marker and the command's exit
    * status, and waits at most {@code timeout} for the marker. Returns what the command printed (the
-   * lines between the echoed command line and the marker, carriage returns removed) and its status.
+   * lines between the echoed command line and the marker, without carriage returns and terminal
+   * escape sequences) and its status. The connection stays open until {@link #close()}: QEMU drops
+   * what the guest's UART has not taken yet when its client goes away.
    */
   public synchronized Shell shell(String command, Duration timeout) throws IOException {
     if (consoleSocket == null) {
@@ -350,17 +392,10 @@ public final class QemuVm implements AutoCloseable {
     if (command.contains("\n")) {
       throw new IllegalArgumentException("one line only: " + command);
     }
-    if (consoleChannel == null) {
-      consoleChannel = SocketChannel.open(UnixDomainSocketAddress.of(consoleSocket));
-    }
     String tag = "@@" + name + "#" + (++commands);
     // The echoed command line shows the marker as "@@name#n"":", the output as "@@name#n:": only the output matches.
-    String line = command + "; echo \"" + tag + "\"\":$?\"\r";
     int from = serialLog().length();
-    ByteBuffer out = ByteBuffer.wrap(line.getBytes(StandardCharsets.UTF_8));
-    while (out.hasRemaining()) {
-      consoleChannel.write(out);
-    }
+    type(command + "; echo \"" + tag + "\"\":$?\"\r");
     String done = tag + ":";
     try {
       Awaitility.await("'" + command + "' on " + name + "'s console").atMost(timeout).pollInterval(POLL).pollInSameThread()
@@ -369,7 +404,8 @@ public final class QemuVm implements AutoCloseable {
       throw new AssertionError("'" + command + "' did not finish on " + name + "'s console in " + timeout.toSeconds() + " s"
           + describe(), e);
     }
-    String text = tail(from).replace("\r", "");
+    // Without the terminal's escape sequences (bash's bracketed-paste switches surround every line typed).
+    String text = ESCAPES.matcher(tail(from).replace("\r", "")).replaceAll("");
     int end = text.indexOf(done);
     if (end < 0) {
       throw new AssertionError("QEMU (" + name + ") exited during '" + command + "'" + describe());
@@ -380,6 +416,42 @@ public final class QemuVm implements AutoCloseable {
     int echoed = before.indexOf(tag + "\"");
     int start = echoed < 0 ? 0 : before.indexOf('\n', echoed) + 1;
     return new Shell(rc, start <= 0 ? before : before.substring(start));
+  }
+
+  /** Writes {@code text} to the console socket, connecting the first time. */
+  private void type(String text) throws IOException {
+    if (consoleSocket == null) {
+      throw new IllegalStateException(name + " has no console socket; build it with console()");
+    }
+    if (consoleChannel == null) {
+      consoleChannel = SocketChannel.open(UnixDomainSocketAddress.of(consoleSocket));
+      drain(consoleChannel);
+    }
+    ByteBuffer out = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
+    while (out.hasRemaining()) {
+      consoleChannel.write(out);
+    }
+  }
+
+  /**
+   * Reads and discards what QEMU sends to the console's client, until the channel closes: the
+   * guest's output is read from the serial log instead. Without a reader QEMU stops taking the
+   * guest's serial output once a client is connected (seen: a root shell's output held back for
+   * five minutes, all of it in the log the moment the client went away).
+   */
+  private void drain(SocketChannel channel) {
+    Thread t = new Thread(() -> {
+      ByteBuffer sink = ByteBuffer.allocate(8192);
+      try {
+        while (channel.read(sink.clear()) >= 0) {
+          // discarded
+        }
+      } catch (IOException e) {
+        // closed by close(): nothing more to read
+      }
+    }, "console-" + name);
+    t.setDaemon(true);
+    t.start();
   }
 
   /** What a {@link #shell} command printed and its exit status. */

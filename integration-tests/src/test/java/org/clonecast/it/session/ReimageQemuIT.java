@@ -211,10 +211,15 @@ class ReimageQemuIT {
 
   /** {@link #serve(Lab, Path)} with more kernel arguments for the netboot environment and more lines of clonecast.conf. */
   static void serve(Lab lab, Path state, String moreKernelArgs, String moreConfig) throws IOException {
-    Path config = lab.dir().resolve("clonecast.conf");
     // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
-    Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5 " + moreKernelArgs
-        + "\n" + moreConfig);
+    serve(lab, state, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5 " + moreKernelArgs + "\n"
+        + moreConfig);
+  }
+
+  /** {@link #serve(Lab, Path)} with {@code configText} as its clonecast.conf. */
+  static void serve(Lab lab, Path state, String configText) throws IOException {
+    Path config = lab.dir().resolve("clonecast.conf");
+    Files.writeString(config, configText);
     LabProcess daemon = lab.spawn(lab.server(), "clonecast", List.of(SessionLab.repo().resolve("clonecast").toString(), "serve",
         "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080",
         "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());
