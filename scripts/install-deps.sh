@@ -25,7 +25,7 @@ PACKAGES=(
   qemu-system-x86         # PXE boot tests and bench/pxe.sh: VMs under TCG (QemuVm)
   ipxe-qemu               # QEMU's iPXE NIC ROMs (BIOS e1000, EFI virtio)
   ovmf                    # UEFI firmware for the VMs (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd; Secure Boot: .secboot.fd, .ms.fd)
-  shim-signed             # Secure Boot nodes: the daemon serves Debian's Microsoft-signed shim (SecureBootQemuIT)
+  shim-signed             # Secure Boot nodes: the daemon serves Debian's Microsoft-signed shim (ClusterBootQemuIT)
   grub-efi-amd64-signed   # Secure Boot nodes: Debian's signed network GRUB, which shim loads
   busybox-static          # the marker payload's initramfs; httpd for the baseline's HTTP side
   cpio                    # the marker payload's initramfs

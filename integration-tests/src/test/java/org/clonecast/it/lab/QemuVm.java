@@ -48,14 +48,15 @@ import org.clonecast.protocol.wire.MacAddress;
  * where its tap is; it is a lab process, so {@link Lab#close()} kills it even if the test fails, and
  * the tap and the VARS copy go with the lab. {@link #close()} stops it earlier.
  *
- * <p>At most {@link #MAX_RUNNING} VMs run at once in this JVM (each needs about one of this machine's
- * two cores under TCG); {@link Builder#start()} waits for a slot.
+ * <p>At most {@link #MAX_RUNNING} VMs run at once in this JVM (each would take one core under TCG;
+ * three share this machine's two, as one session's BIOS, UEFI and Secure Boot nodes must);
+ * {@link Builder#start()} waits for a slot.
  *
  * <p>Thread-safe.
  */
 public final class QemuVm implements AutoCloseable {
   /** VMs running at once in one JVM. */
-  public static final int MAX_RUNNING = 2;
+  public static final int MAX_RUNNING = 3;
   /** How long {@link Builder#start()} waits for a free slot. */
   public static final Duration SLOT_WAIT = Duration.ofSeconds(600);
 

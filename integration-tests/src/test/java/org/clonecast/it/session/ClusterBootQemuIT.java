@@ -26,16 +26,21 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 14's "must show": the clone boots and joins the cluster. The real Debian 12 golden disk
- * ({@code scripts/golden-debian.sh}, cached) is re-imaged by {@code clonecast serve --dhcp full} to
- * one BIOS VM (SeaBIOS + iPXE ROM) and one UEFI VM (OVMF, EDK2's own PXE), both network-first in
- * their firmware's boot order, onto disks larger than the golden's. Both power off after the
- * session and are started again with the same disks, still network-first: each boots its disk
- * unattended through clonecast's boot-local answer (BIOS: {@code sanboot}; UEFI: the local-boot
- * GRUB loader, not a walk through every network boot option), gets its lease and its name in the
+ * Issue 14's "must show": the clone boots and joins the cluster, BIOS, UEFI and UEFI with Secure
+ * Boot. The real Debian 12 golden disk ({@code scripts/golden-debian.sh}, cached) is re-imaged in
+ * one session by {@code clonecast serve --dhcp full} to one BIOS VM (SeaBIOS + iPXE ROM), one UEFI
+ * VM (OVMF, EDK2's own PXE) and one UEFI VM enforcing Secure Boot with Microsoft's keys enrolled
+ * ({@link Firmware#UEFI_SECURE_BOOT}, a node of a group {@code boot.secure-boot} names: Debian's
+ * signed shim, signed network GRUB and signed kernel, our initramfs), all network-first in their
+ * firmware's boot order, onto disks larger than the golden's. They power off after the session and
+ * are started again with the same disks, still network-first: each boots its disk unattended
+ * through clonecast's boot-local answer (BIOS: {@code sanboot}; UEFI: the local-boot GRUB loader,
+ * not a walk through every network boot option; Secure Boot: the GRUB script chainloads the disk's
+ * shim, and the clone's kernel says Secure Boot is on), gets its lease and its name in the
  * cluster's DNS, and from node01 root runs {@code ssh node02 hostname} with strict host key
  * checking against the {@code /etc/ssh/ssh_known_hosts} clonecast installed; each node's host key
- * is the one the daemon publishes at {@code /boot/known_hosts}.
+ * is the one the daemon publishes at {@code /boot/known_hosts}. One test for the three, so the
+ * golden crosses the wire once and the VMs share the waits.
  *
  * <p>Commands run in the booted clones over their serial consoles (the golden system autologins
  * root on ttyS0), every wait bounded. The seconds from power-on to the login prompt are printed for
@@ -45,7 +50,7 @@ import org.junit.jupiter.api.Test;
 class ClusterBootQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration CLI = Duration.ofSeconds(120);
-  /** PXE, the netboot environment and a Debian system's used blocks by multicast to two TCG VMs. */
+  /** PXE, the netboot environment and a Debian system's used blocks by multicast to three TCG VMs. */
   private static final Duration SESSION = Duration.ofMinutes(40);
   /**
    * Firmware, the boot-local answer, GRUB and a Debian boot to the login prompt under TCG: about a
@@ -56,9 +61,16 @@ class ClusterBootQemuIT {
   private static final Duration COMMAND = Duration.ofMinutes(5);
   /** An in-guest wait for the lease, node02's name, key and sshd. */
   private static final Duration GUEST_WAIT = Duration.ofSeconds(180);
-  private static final List<MacAddress> MACS = List.of(MacAddress.parse("52:54:00:55:02:01"), MacAddress.parse("52:54:00:55:02:02"));
-  private static final List<Firmware> FIRMWARE = List.of(Firmware.BIOS_IPXE, Firmware.UEFI_EDK2);
-  private static final List<String> NAMES = List.of("node01", "node02");
+  private static final List<MacAddress> MACS =
+      List.of(MacAddress.parse("52:54:00:55:02:01"), MacAddress.parse("52:54:00:55:02:02"), MacAddress.parse("52:54:00:55:02:03"));
+  private static final List<Firmware> FIRMWARE = List.of(Firmware.BIOS_IPXE, Firmware.UEFI_EDK2, Firmware.UEFI_SECURE_BOOT);
+  private static final List<String> NAMES = List.of("node01", "node02", "node03");
+  /** The Secure Boot node's group ({@code boot.secure-boot}); the others are in rack1. */
+  private static final List<String> GROUPS = List.of("rack1", "rack1", "secure");
+  /** Its index in the lists above. */
+  private static final int SECURE = 2;
+  /** What the kernel prints when it finds Secure Boot on. */
+  private static final String SECURE_BOOT_ON = "secureboot: Secure boot enabled";
   /** The golden system's serial getty logs root in: its prompt line. */
   private static final String LOGIN = "login: root (automatic login)";
   private static Path repo;
@@ -68,6 +80,12 @@ class ClusterBootQemuIT {
     Prereqs.requireRoot();
     Prereqs.require("qemu-system-x86_64", "curl", "java", "jlink", "jdeps", "apt-get", "dpkg-deb", "depmod", "modprobe",
         "cpio", "zstd", "busybox", "strip", "zip", "sfdisk", "mkfs.ext4", "mmdebstrap", "mkfs.vfat", "mcopy", "grub-mkimage");
+    for (String f : new String[] {"/usr/lib/shim/shimx64.efi.signed", "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+        "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"}) {
+      if (!Files.isReadable(Path.of(f))) {
+        Prereqs.failOrAbort("missing " + f + "; run scripts/install-deps.sh (packages shim-signed, grub-efi-amd64-signed, ovmf)");
+      }
+    }
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
     assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
     assertTrue(Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")), "build the jars first (mvn install)");
@@ -92,20 +110,21 @@ class ClusterBootQemuIT {
           boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5 clonecast.sender-timeout=300
           session.receiver-timeout = 300
           session.receiver-deadline = 1800
+          boot.secure-boot = secure
           """);
       cli(lab, state, "image", "add", "golden", golden.toString());
       List<Path> disks = new ArrayList<>();
       for (int i = 0; i < MACS.size(); i++) {
         String mac = MACS.get(i).toString();
-        cli(lab, state, "node", "add", mac, "--name", NAMES.get(i), "--group", "rack1");
+        cli(lab, state, "node", "add", mac, "--name", NAMES.get(i), "--group", GROUPS.get(i));
         cli(lab, state, "node", "set", mac, "--target-disk", "/dev/vda");
         // Larger than the golden's 2 GiB: the GPT backup header must move to the end.
         Path disk = lab.dir().resolve("disk" + (i + 1) + ".raw");
         run(CLI, "truncate", "-s", "3G", disk.toString());
         disks.add(disk);
       }
-      String started = cli(lab, state, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "1800");
-      assertTrue(started.contains("2 node(s)"), started);
+      String started = cli(lab, state, "session", "start", "--image", "golden", "--nodes", "all", "--max-wait", "1800");
+      assertTrue(started.contains("3 node(s)"), started);
 
       // First power-on: PXE into the netboot environment, re-imaged, powered off.
       List<QemuVm> first = start(lab, "reimage", disks);
@@ -115,6 +134,8 @@ class ClusterBootQemuIT {
           assertTrue(vm.serialLog().contains("clonecast-agent: re-imaged as "), vm.serialLog());
           assertEquals(0, vm.waitForExit(Duration.ofSeconds(120)), "QEMU exits after the guest's poweroff");
         }
+        assertTrue(first.get(SECURE).serialLog().contains(SECURE_BOOT_ON), "the netboot kernel ran with Secure Boot on:\n"
+            + first.get(SECURE).serialLog());
       } finally {
         first.forEach(QemuVm::close);
       }
@@ -130,10 +151,16 @@ class ClusterBootQemuIT {
       try {
         awaitLogin(vms);
         String events = cli(lab, state, "events", "--limit", "300");
-        for (MacAddress mac : MACS) {
-          assertTrue(events.lines().anyMatch(l -> l.contains(mac.toString()) && l.contains("iPXE script: boot local disk")),
-              "clonecast told " + mac + " to boot its disk:\n" + events);
+        for (int i = 0; i < MACS.size(); i++) {
+          String mac = MACS.get(i).toString();
+          String said = bootLocal(i);
+          assertTrue(events.lines().anyMatch(l -> l.contains(mac) && l.contains(said)), "clonecast told " + mac + " to boot its disk:\n" + events);
         }
+        assertTrue(events.lines().anyMatch(l -> l.contains(MACS.get(SECURE).toString()) && l.contains("GRUB script: netboot to re-image")),
+            "the Secure Boot node's signed GRUB fetched its netboot script by TFTP:\n" + events);
+        String secure = vms.get(SECURE).serialLog();
+        assertTrue(secure.contains(SECURE_BOOT_ON) && secure.contains("Kernel is locked down from EFI Secure Boot"),
+            "the Secure Boot clone's own kernel runs with Secure Boot on:\n" + secure);
         String uefi = vms.get(1).serialLog();
         assertTrue(!uefi.contains("No more network devices") && !uefi.contains("PXE over IPv6") && !uefi.contains("HTTP Boot"),
             "the UEFI node went to its disk without walking the other network boot options:\n" + uefi);
@@ -169,7 +196,7 @@ class ClusterBootQemuIT {
         assertTrue(ssh.out().lines().anyMatch(l -> l.strip().equals("node02")), ssh.out());
         assertTrue(!ssh.out().contains("Permanently added"), "no host key was learned on the way: " + ssh.out());
 
-        // A later power cycle: both ask clonecast again, boot their disks again, and are the same nodes.
+        // A later power cycle: all ask clonecast again, boot their disks again, and are the same nodes.
         for (QemuVm vm : vms) {
           shell(vm, "systemctl poweroff --no-block");
         }
@@ -183,7 +210,8 @@ class ClusterBootQemuIT {
         for (int i = 0; i < again.size(); i++) {
           QemuVm vm = again.get(i);
           String mac = MACS.get(i).toString();
-          assertTrue(laterEvents.lines().filter(l -> l.contains(mac) && l.contains("iPXE script: boot local disk")).count() >= 2,
+          String said = bootLocal(i);
+          assertTrue(laterEvents.lines().filter(l -> l.contains(mac) && l.contains(said)).count() >= 2,
               "clonecast told " + mac + " again to boot its disk:\n" + laterEvents);
           assertEquals(NAMES.get(i), shell(vm, "hostname").strip(), "the same hostname after a power cycle");
           assertEquals(machineIds.get(i), shell(vm, "cat /etc/machine-id").strip(), "the machine-id systemd made at first boot stays");
@@ -194,7 +222,12 @@ class ClusterBootQemuIT {
     }
   }
 
-  /** Powers on both nodes (network first, their disks second), with a console to type into. */
+  /** What the events say when clonecast tells node {@code i} to boot its disk: by iPXE, or by signed GRUB under Secure Boot. */
+  private static String bootLocal(int i) {
+    return i == SECURE ? "GRUB script: boot local disk" : "iPXE script: boot local disk";
+  }
+
+  /** Powers on every node (network first, their disks second), with a console to type into. */
   private static List<QemuVm> start(Lab lab, String prefix, List<Path> disks) {
     List<QemuVm> vms = new ArrayList<>();
     for (int i = 0; i < MACS.size(); i++) {
