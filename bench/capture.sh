@@ -209,9 +209,7 @@ receivers_ready() {
 
 kill_run() {
   local p
-  for p in "${RUN_PIDS[@]}"; do lab_kill "$p" TERM; done
-  lab_wait_gone 2 "${RUN_PIDS[@]}" || for p in "${RUN_PIDS[@]}"; do lab_kill "$p" KILL; done
-  lab_wait_gone 3 "${RUN_PIDS[@]}" || echo "capture.sh: run processes ${RUN_PIDS[*]} survived SIGKILL" >&2
+  lab_stop "${RUN_PIDS[@]}"
   for p in "${HASH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 }
 

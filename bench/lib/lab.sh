@@ -195,6 +195,15 @@ lab_wait_gone() {
   return 1
 }
 
+# lab_stop PID...: stops lab processes (their process groups): TERM, then KILL for those still
+# there after 2 s (udp-sender blocks SIGTERM while sending); says so if one survives even that.
+lab_stop() {
+  local p
+  for p in "$@"; do lab_kill "$p" TERM; done
+  lab_wait_gone 2 "$@" || for p in "$@"; do lab_kill "$p" KILL; done
+  lab_wait_gone 3 "$@" || echo "lab: processes $* survived SIGKILL" >&2
+}
+
 # lab_tap NAME: creates tap device NAME on br0, inside PREFIX-sw, for a VM's NIC. QEMU must run in
 # that namespace to open it (lab_spawn NAME sw qemu-system-x86_64 ... ifname=NAME); the tap goes away
 # with the namespace in lab_destroy.
