@@ -82,6 +82,7 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       }
     }
     Reply reply;
+    IdleTimeout.working(ctx.channel(), true);
     try {
       reply = routes.byPrefix.get(prefix).handle(r);
     } catch (BadRequestException | IllegalArgumentException e) {
@@ -101,6 +102,8 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     } catch (Exception e) {
       LOG.warn("http {} {} from {} failed", req.method(), path, r.remote(), e);
       reply = Reply.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e);
+    } finally {
+      IdleTimeout.working(ctx.channel(), false);
     }
     send(ctx, req, reply, keepAlive);
   }

@@ -1,12 +1,15 @@
 package org.clonecast.server.http;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.AbstractScheduledEventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,12 +19,16 @@ import org.slf4j.LoggerFactory;
  * as one region to a slow client: its write completes only at the end, so Netty's {@code
  * IdleStateHandler} (whose first idle event ignores output progress) would cut it; here the
  * outbound buffer's progress is sampled every quarter of the timeout, so a connection is closed
- * between 1 and 1.25 timeouts after its last byte moved.
+ * between 1 and 1.25 timeouts after its last byte moved. Nor is a connection idle while the daemon
+ * works on its request ({@link #working}): the client is waiting for us, and {@code image add} of a
+ * large disk on a loaded head node can take longer than the timeout before its answer's first byte.
  *
  * <p>Not shared: one per connection, every method on its event loop.
  */
 final class IdleTimeout extends ChannelDuplexHandler {
   private static final Logger LOG = LoggerFactory.getLogger(IdleTimeout.class);
+  /** Requests of this connection being handled now (set from the handler's executor). */
+  private static final AttributeKey<AtomicInteger> WORKING = AttributeKey.valueOf("clonecast.http.working");
 
   private final long timeoutNanos;
   private final HttpStats stats;
@@ -80,6 +87,21 @@ final class IdleTimeout extends ChannelDuplexHandler {
     schedule(ctx);
   }
 
+  /**
+   * Marks that the daemon has started ({@code on}) or finished handling a request of {@code ch}; in
+   * between, the connection is not idle. Calls come in pairs, from any thread.
+   */
+  static void working(Channel ch, boolean on) {
+    AtomicInteger fresh = new AtomicInteger();
+    AtomicInteger old = ch.attr(WORKING).setIfAbsent(fresh);
+    (old != null ? old : fresh).addAndGet(on ? 1 : -1);
+  }
+
+  private static boolean isWorking(Channel ch) {
+    AtomicInteger n = ch.attr(WORKING).get();
+    return n != null && n.get() > 0;
+  }
+
   private void stop() {
     if (check != null) {
       check.cancel(false);
@@ -95,7 +117,7 @@ final class IdleTimeout extends ChannelDuplexHandler {
       return;
     }
     long now = now(ctx);
-    if (outputMoved(ctx)) {
+    if (outputMoved(ctx) || isWorking(ctx.channel())) {
       lastActivity = now;
     }
     if (now - lastActivity >= timeoutNanos) {

@@ -108,6 +108,23 @@ class ConnectionGuardTest {
     ch.finishAndReleaseAll();
   }
 
+  @Test
+  void aConnectionWhoseRequestTheDaemonIsStillHandlingIsNotIdle() {
+    HttpStats stats = new HttpStats();
+    EmbeddedChannel ch = idleChannel(stats);
+    ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {'P'}));
+    IdleTimeout.working(ch, true); // e.g. image add chunking a large disk before its answer
+    advance(ch, 300);
+    assertTrue(ch.isOpen(), "the client waits for the daemon, not the other way round");
+    IdleTimeout.working(ch, false);
+    advance(ch, 59);
+    assertTrue(ch.isOpen(), "the timeout counts from the end of the work");
+    advance(ch, 16);
+    assertFalse(ch.isOpen(), "idle for 75 s after the work ended");
+    assertEquals(1, stats.idleClosed.sum());
+    ch.finishAndReleaseAll();
+  }
+
   private void serve(HttpServer.Limits limits, byte[] file) throws Exception {
     db = Database.open(dir);
     NodeStore nodes = new NodeStore(db, Clock.systemUTC());
