@@ -308,9 +308,9 @@ _lab_kill_ns_pids() {
   pids=$(ip netns pids "$ns" 2>/dev/null) || return 0
   [ -n "$pids" ] || return 0
   # shellcheck disable=SC2086
-  kill -TERM $pids 2>/dev/null
+  kill -TERM $pids 2>/dev/null || true
   # shellcheck disable=SC2086
-  lab_wait_gone 2 $pids || kill -KILL $pids 2>/dev/null
+  lab_wait_gone 2 $pids || kill -KILL $pids 2>/dev/null || true
   # shellcheck disable=SC2086
   lab_wait_gone 2 $pids || echo "lab: processes $pids in $ns survived SIGKILL" >&2
 }
@@ -330,6 +330,10 @@ lab_destroy_prefix() {
 # lab_destroy: kills every spawned process group (TERM, KILL after 3 s), then everything left in the
 # lab namespaces, deletes the namespaces. Keeps $LAB_DIR (logs) unless LAB_KEEP_DIR=0. Idempotent.
 lab_destroy() {
+  # Runs from EXIT traps of `set -e` scripts: one failed kill (a process that exited meanwhile) must
+  # not end the cleanup before the last namespace is gone. `local -` restores errexit on return.
+  local -
+  set +e
   local p ns alive=()
   for p in "${_LAB_PIDS[@]}"; do
     kill -0 "$p" 2>/dev/null && alive+=("$p") && lab_kill "$p" TERM
