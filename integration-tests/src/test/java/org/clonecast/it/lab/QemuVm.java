@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionTimeoutException;
 import org.clonecast.protocol.wire.MacAddress;
@@ -397,25 +398,27 @@ public final class QemuVm implements AutoCloseable {
     // The echoed command line shows the marker as "@@name#n"":", the output as "@@name#n:": only the output matches.
     int from = serialLog().length();
     type(command + "; echo \"" + tag + "\"\":$?\"\r");
-    String done = tag + ":";
+    // Under load the UART has been seen to repeat a character (@@vm1##3 for @@vm1#3): each of the
+    // marker's characters may show once or more.
+    String repeatable = tag.chars().mapToObj(c -> Pattern.quote(Character.toString(c)) + "+").collect(Collectors.joining());
+    Pattern done = Pattern.compile(repeatable + ":(\\d+)");
     try {
       Awaitility.await("'" + command + "' on " + name + "'s console").atMost(timeout).pollInterval(POLL).pollInSameThread()
-          .until(() -> tail(from).contains(done) || !process.isAlive());
+          .until(() -> done.matcher(tail(from)).find() || !process.isAlive());
     } catch (ConditionTimeoutException e) {
       throw new AssertionError("'" + command + "' did not finish on " + name + "'s console in " + timeout.toSeconds() + " s"
           + describe(), e);
     }
     // Without the terminal's escape sequences (bash's bracketed-paste switches surround every line typed).
     String text = ESCAPES.matcher(tail(from).replace("\r", "")).replaceAll("");
-    int end = text.indexOf(done);
-    if (end < 0) {
+    Matcher status = done.matcher(text);
+    if (!status.find()) {
       throw new AssertionError("QEMU (" + name + ") exited during '" + command + "'" + describe());
     }
-    Matcher status = Pattern.compile(Pattern.quote(done) + "(\\d+)").matcher(text);
-    int rc = status.find() ? Integer.parseInt(status.group(1)) : -1;
-    String before = text.substring(0, end);
-    int echoed = before.indexOf(tag + "\"");
-    int start = echoed < 0 ? 0 : before.indexOf('\n', echoed) + 1;
+    int rc = Integer.parseInt(status.group(1));
+    String before = text.substring(0, status.start());
+    Matcher echoed = Pattern.compile(repeatable + "\"").matcher(before);
+    int start = echoed.find() ? before.indexOf('\n', echoed.start()) + 1 : 0;
     return new Shell(rc, start <= 0 ? before : before.substring(start));
   }
 
