@@ -87,7 +87,8 @@ public final class ReceiveCommand implements Callable<Integer> {
         throw new CliException(ExitCodes.USAGE, "--trust cannot apply to --udpcast: the udpcast protocol carries no manifest and no"
             + " signature (docs/udpcast.md); use it only on a segment you trust");
       }
-      return UdpcastReceive.run(nif, portbase, output, Duration.ofSeconds(joinTimeout), System.err, System.out);
+      return UdpcastReceive.run(nif, portbase, output, Duration.ofSeconds(joinTimeout), Duration.ofSeconds(igmpRejoin), System.err,
+          System.out);
     }
     ImageTrust imageTrust = trust.resolve();
     ReceiveSettings settings;

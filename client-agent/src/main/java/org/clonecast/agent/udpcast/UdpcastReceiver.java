@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.agent.disk.Target;
@@ -48,7 +49,7 @@ public final class UdpcastReceiver {
 
   /** What came of the session. */
   public record Result(boolean ok, String reason, long bytes, long nanos, long packets, long duplicates, long retransmitRequests,
-      long fecRecovered, long malformed, long rogue, boolean verified) {}
+      long fecRecovered, long malformed, long rogue, boolean verified, long rejoins) {}
 
   /** Counters for metrics. Thread-safe. */
   public static final class Counters {
@@ -61,6 +62,7 @@ public final class UdpcastReceiver {
   private final NetInterface nif;
   private final Target target;
   private final Duration joinTimeout;
+  private final Duration igmpRejoin;
   private final Counters counters = new Counters();
   private final CompletableFuture<Result> done = new CompletableFuture<>();
   private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
@@ -76,12 +78,21 @@ public final class UdpcastReceiver {
   private long firstDataNanos;
   private boolean finishing;
   private boolean sizeChecked;
+  private ScheduledFuture<?> rejoinTimer;
+  private long rejoins;
 
-  public UdpcastReceiver(int portbase, NetInterface nif, Target target, Duration joinTimeout) {
+  /**
+   * @param joinTimeout give up when no sender answers within this; zero waits for ever
+   * @param igmpRejoin how often to leave and re-join the data group while receiving (zero: never),
+   *     as the native receiver does, so that a snooping switch that never hears a querier keeps
+   *     forwarding the group to this port
+   */
+  public UdpcastReceiver(int portbase, NetInterface nif, Target target, Duration joinTimeout, Duration igmpRejoin) {
     this.portbase = portbase;
     this.nif = nif;
     this.target = target;
     this.joinTimeout = joinTimeout;
+    this.igmpRejoin = igmpRejoin;
   }
 
   /** Binds, starts asking to connect; the future completes when the session has ended. */
@@ -142,9 +153,14 @@ public final class UdpcastReceiver {
       } else if (a instanceof Join j) {
         log.info("udpcast {} {}; joining {}", machine.passive() ? "following async sender" : "connected as #" + machine.clNr() + " to",
             Ipv4.fromInt(machine.senderIp()).getHostAddress(), j.group().getHostAddress());
-        udp.joinGroup(new InetSocketAddress(j.group(), portbase), nif.nif()).addListener(f -> {
+        InetSocketAddress group = new InetSocketAddress(j.group(), portbase);
+        udp.joinGroup(group, nif.nif()).addListener(f -> {
           if (!f.isSuccess()) log.warn("udpcast cannot join {}: {}; unicast data only", j.group().getHostAddress(), f.cause().toString());
         });
+        long every = igmpRejoin.toMillis();
+        if (every > 0 && rejoinTimer == null) {
+          rejoinTimer = loop.scheduleAtFixedRate(() -> rejoin(group), every, every, TimeUnit.MILLISECONDS);
+        }
       }
     }
     udp.flush();
@@ -154,6 +170,20 @@ public final class UdpcastReceiver {
     }
     State st = machine.state();
     if ((st == State.DONE || st == State.FAILED) && !finishing) finish(st == State.DONE);
+  }
+
+  /**
+   * Leaves and at once re-joins the data group, so the kernel sends a fresh membership report
+   * (docs/protocol.md, IGMP re-joins: the same as the native receiver). A failed re-join is logged,
+   * not fatal: udpcast senders also reach a receiver by unicast retransmissions.
+   */
+  private void rejoin(InetSocketAddress group) {
+    State st = machine.state();
+    if (finishing || st == State.DONE || st == State.FAILED) return;
+    rejoins++;
+    udp.leaveGroup(group, nif.nif()).addListener(left -> udp.joinGroup(group, nif.nif()).addListener(f -> {
+      if (!f.isSuccess()) log.warn("udpcast cannot re-join {}: {}", group.getAddress().getHostAddress(), f.cause().toString());
+    }));
   }
 
   /**
@@ -189,6 +219,7 @@ public final class UdpcastReceiver {
   /** Waits for the writer, syncs, and completes; the DISCONNECT has been flushed already. */
   private void finish(boolean ok) {
     finishing = true;
+    if (rejoinTimer != null) rejoinTimer.cancel(false);
     long end = System.nanoTime();
     writer.execute(() -> {
       String reason = machine.reason();
@@ -203,7 +234,7 @@ public final class UdpcastReceiver {
       }
       Result r = new Result(good, reason, machine.bytesQueued(), end - (firstDataNanos > 0 ? firstDataNanos : startNanos),
           machine.dataPackets(), machine.duplicates(), machine.retransmitRequests(), machine.fecRecovered(), counters.malformed.get(),
-          machine.rogue(), machine.verified());
+          machine.rogue(), machine.verified(), rejoins);
       shutdown();
       done.complete(r);
     });

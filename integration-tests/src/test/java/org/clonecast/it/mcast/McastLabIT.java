@@ -91,6 +91,30 @@ class McastLabIT {
   }
 
   /**
+   * The same switch and lost queries with a stock {@code udp-sender} and the agent in udpcast mode
+   * (forced onto multicast with {@code --nopointopoint}, paced to about 17 s): the udpcast receive
+   * path re-joins like the native one, so the membership never expires and the copy completes.
+   */
+  @Test
+  void theUdpcastModeAgentReJoinsAsTheNativeOneDoes() throws IOException {
+    Prereqs.require("udp-sender");
+    try (Lab lab = Lab.builder("igmpu").agents(1).multicastSnooping(true).igmpQuerier(true).create()) {
+      lab.igmpMembershipInterval(Duration.ofSeconds(3));
+      Host a = lab.agent(1);
+      lab.dropIgmp(a);
+      Path img = Images.mixed(lab.dir(), "disk.raw", 16, 9);
+      LabProcess recv = lab.spawn(a, "recv", List.of(repo.resolve("clonecast-agent").toString(), "receive", "--udpcast",
+          "--interface", Lab.IFACE, "--output", out(lab, a).toString(), "--join-timeout", "60", "--igmp-rejoin", "1"), Map.of());
+      LabProcess send = lab.spawn(lab.server(), "udp-sender", List.of("udp-sender", "--nokbd", "--min-receivers", "1",
+          "--nopointopoint", "--max-bitrate", "8m", "--interface", Lab.IFACE, "--file", img.toString()), Map.of());
+      assertEquals(0, recv.waitFor(SESSION), recv.tail(30));
+      assertEquals(0, send.waitFor(Duration.ofSeconds(30)), send.tail(30));
+      assertEquals(Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
+      assertTrue(recv.log().matches("(?s).*, ([5-9]|[1-9][0-9]+) IGMP re-joins.*"), recv.log());
+    }
+  }
+
+  /**
    * Five agents, 2% random loss on every one of them: one is killed mid-transfer, one joins two
    * seconds after the start, one is shaped to 40 Mbit/s. The others finish without waiting for
    * the slow one, the late one catches up, the sender drops the dead one and ends by itself.
