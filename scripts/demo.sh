@@ -50,13 +50,16 @@ fi
 # shellcheck source=../bench/lib/lab.sh
 . bench/lib/lab.sh
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/clonecast-demo.XXXXXX")
+# The golden system and the netboot environment are the test suite's too (same scripts, same cache
+# keys): one cache, so a fresh machine that runs the demo and then the tests builds each once.
+cache=${CLONECAST_DEMO_CACHE:-${CLONECAST_TEST_CACHE:-/var/cache/clonecast-test}}
 cleanup() { lab_destroy; rm -rf -- "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [ "$AGENTS" = 0 ]; then
   echo "demo: the golden disk: a real Debian 12 system (built once, about 9 minutes, then cached)"
-  disk=$(scripts/golden-debian.sh --cache "${CLONECAST_DEMO_CACHE:-/var/cache/clonecast-demo}/golden" | tail -1)
+  disk=$(scripts/golden-debian.sh --cache "$cache/golden" | tail -1)
   root_offset=$((133120 * 512))   # golden-debian.sh's ext4 root partition
   node_size=3G                    # larger than the golden's 2 GiB: the GPT backup moves to the end
 else
@@ -85,7 +88,7 @@ state=$work/state
 mkdir -p "$state"
 if [ "$AGENTS" = 0 ]; then
   echo "demo: the netboot environment (kernel, drivers, busybox, a jlink'd JRE and the agent; cached after the first run)"
-  ./clonecast bootenv build --state-dir "$state" --cache "${CLONECAST_DEMO_CACHE:-/var/cache/clonecast-demo}/bootenv" >/dev/null
+  ./clonecast bootenv build --state-dir "$state" --cache "$cache/bootenv" >/dev/null
   lab_create "cc$$demo" 1   # (the VMs are on the bridge through taps; one namespace host stays unused)
   # The agent's output goes to each VM's serial log; the VM powers off when it is done. Emulated
   # VMs on a busy machine can stall for tens of seconds and receive slowly: generous bounds.
