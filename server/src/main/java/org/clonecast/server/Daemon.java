@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayDeque;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
@@ -28,6 +29,7 @@ import org.clonecast.server.http.AgentRoutes;
 import org.clonecast.server.http.CaptureRoutes;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.http.DashboardRoutes;
+import org.clonecast.server.http.LiveFeed;
 import org.clonecast.server.http.ImageRoutes;
 import org.clonecast.server.http.Reply;
 import org.clonecast.server.http.SessionRoutes;
@@ -153,7 +155,6 @@ public final class Daemon implements AutoCloseable {
     new BootRoutes(bootScripts, config.boot().ipxeDir(), bootenvDir()).localLoaderDir(localDir).register(routes);
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
-    new EventRoutes(events).register(routes);
     imageWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "image-add");
       t.setDaemon(true);
@@ -173,14 +174,17 @@ public final class Daemon implements AutoCloseable {
     CaptureManager captures = new CaptureManager(new CaptureStore(db, clock), images, nodes, sessionStore, events);
     captures.recover();
     running.push(captures);
+    LiveFeed feed = new LiveFeed(nodes, images, sessions, captures, events, clock, Duration.ofMillis(500)).start();
+    running.push(feed);
+    new EventRoutes(events, feed).register(routes);
     new ImageRoutes(images, captures).register(routes);
     new CaptureRoutes(captures, nodeAuth).register(routes);
     boolean pxe = config.dhcp().mode() != DhcpConfig.Mode.OFF;
     // Only a daemon that answers PXE has nodes that netboot; with DHCP off the agents run elsewhere.
     new SessionRoutes(sessions, id -> {
       if (pxe && config.session().bootenvAutoBuild()) bootenv.ensure(id);
-    }).register(routes);
-    new DashboardRoutes(nodes, sessions, captures, events, clock).register(routes);
+    }, feed).register(routes);
+    new DashboardRoutes(feed).register(routes);
     new AgentRoutes(sessions, captures, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
         config.stateDir().resolve("node-files"), nodeAuth).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)

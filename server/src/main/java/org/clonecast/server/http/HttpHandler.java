@@ -106,8 +106,8 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   }
 
   private void send(ChannelHandlerContext ctx, FullHttpRequest req, Reply reply, boolean keepAlive) {
-    if (reply instanceof Reply.Events e) {
-      stream(ctx, e);
+    if (reply instanceof Reply.Push p) {
+      push(ctx, p);
       return;
     }
     if (reply instanceof Reply.File f) {
@@ -183,44 +183,17 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   }
 
   /**
-   * Server-sent events (HTML Living Standard §9.2): chunked, never ending; one "data:" event per
-   * change of state, a ":" comment every 15 s otherwise (so a dead client is noticed by a failed
-   * write). Runs on this connection's executor, which may block on the store.
+   * Server-sent events (HTML Living Standard §9.2): the chunked response head, then the
+   * connection belongs to the reply's pusher ({@link LiveFeed}), which writes events and comment
+   * heartbeats until the client goes away or stops reading.
    */
-  private void stream(ChannelHandlerContext ctx, Reply.Events e) {
+  private void push(ChannelHandlerContext ctx, Reply.Push p) {
     HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
     res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
     res.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
     HttpUtil.setTransferEncodingChunked(res, true);
     ctx.writeAndFlush(res);
-    String[] last = {null};
-    long[] quietSince = {System.nanoTime()};
-    java.util.concurrent.ScheduledFuture<?> task = ctx.executor().scheduleWithFixedDelay(() -> {
-      if (!ctx.channel().isActive()) return;
-      String now;
-      try {
-        now = e.next().get();
-      } catch (RuntimeException ex) {
-        LOG.debug("http event stream: state unavailable", ex);
-        return;
-      }
-      String chunk;
-      if (!now.equals(last[0])) {
-        last[0] = now;
-        quietSince[0] = System.nanoTime();
-        chunk = "data: " + now.replace("\n", "\ndata: ") + "\n\n";
-      } else if (System.nanoTime() - quietSince[0] > 15_000_000_000L) {
-        quietSince[0] = System.nanoTime();
-        chunk = ": still here\n\n";
-      } else {
-        return;
-      }
-      byte[] bytes = chunk.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-      stats.bytesSent.add(bytes.length);
-      ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultHttpContent(Unpooled.wrappedBuffer(bytes)))
-          .addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
-    }, 0, e.period().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-    ctx.channel().closeFuture().addListener(f -> task.cancel(false));
+    p.attach().accept(ctx.channel());
   }
 
   private void count(HttpResponseStatus s) {

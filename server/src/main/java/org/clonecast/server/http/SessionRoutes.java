@@ -19,6 +19,7 @@ import org.clonecast.server.store.SessionStore;
  *   <li>POST /api/v1/sessions {image, nodes, minReceivers?, maxWait?}: mark the nodes (a group, or
  *       all) and start multicasting when the rule is met
  *   <li>GET /api/v1/sessions/{id}: one session with per-node progress
+ *   <li>GET /api/v1/sessions/{id}/stream: the session again (server-sent events) each time it changes, until it ends
  *   <li>POST /api/v1/sessions/{id}/cancel: stop it; unfinished nodes fail and boot locally
  * </ul>
  */
@@ -26,11 +27,16 @@ public final class SessionRoutes {
   static final String PREFIX = "/api/v1/sessions";
   private final SessionManager sessions;
   private final java.util.function.LongConsumer started;
+  private final LiveFeed feed;
 
-  /** @param started told each new session's id (the daemon makes sure nodes have something to netboot) */
-  public SessionRoutes(SessionManager sessions, java.util.function.LongConsumer started) {
+  /**
+   * @param started told each new session's id (the daemon makes sure nodes have something to netboot)
+   * @param feed pushes a session's changes to {@code GET /api/v1/sessions/{id}/stream}
+   */
+  public SessionRoutes(SessionManager sessions, java.util.function.LongConsumer started, LiveFeed feed) {
     this.sessions = sessions;
     this.started = started;
+    this.feed = feed;
   }
 
   public HttpServer.Routes register(HttpServer.Routes routes) {
@@ -57,7 +63,7 @@ public final class SessionRoutes {
         if (wait < 0 || wait > 86_400) throw new BadRequestException("maxWait " + wait + " is out of range; use 0-86400 seconds");
         SessionStore.Session s = sessions.start(image, nodes, min, Duration.ofSeconds(wait));
         started.accept(s.id());
-        return Reply.json(HttpResponseStatus.CREATED, Json.session(s, sessions.store().members(s.id())));
+        return Reply.json(HttpResponseStatus.CREATED, Json.session(s, sessions.members(s.id())));
       }
       return ImageRoutes.notAllowed(r);
     }
@@ -65,11 +71,15 @@ public final class SessionRoutes {
     long id = number(parts[0]);
     if (parts.length == 1 && r.method().equals(HttpMethod.GET)) {
       SessionStore.Session s = sessions.store().find(id).orElseThrow(() -> new NotFoundException("no session " + id));
-      return Reply.json(Json.session(s, sessions.store().members(id)));
+      return Reply.json(Json.session(s, sessions.members(id)));
+    }
+    if (parts.length == 2 && parts[1].equals("stream") && r.method().equals(HttpMethod.GET)) {
+      sessions.store().find(id).orElseThrow(() -> new NotFoundException("no session " + id));
+      return feed.stream(LiveFeed.Kind.SESSION, id);
     }
     if (parts.length == 2 && parts[1].equals("cancel") && r.method().equals(HttpMethod.POST)) {
       SessionStore.Session s = sessions.cancel(id);
-      return Reply.json(Json.session(s, sessions.store().members(id)));
+      return Reply.json(Json.session(s, sessions.members(id)));
     }
     return ImageRoutes.notAllowed(r);
   }
