@@ -28,6 +28,7 @@ import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.http.AgentRoutes;
 import org.clonecast.server.http.CaptureRoutes;
 import org.clonecast.server.store.CaptureStore;
+import org.clonecast.server.http.ConsoleLogin;
 import org.clonecast.server.http.DashboardRoutes;
 import org.clonecast.server.http.LiveFeed;
 import org.clonecast.server.http.ImageRoutes;
@@ -185,6 +186,7 @@ public final class Daemon implements AutoCloseable {
       if (pxe && config.session().bootenvAutoBuild()) bootenv.ensure(id);
     }, feed).register(routes);
     new DashboardRoutes(feed).register(routes);
+    new ConsoleLogin(token, events, clock).register(routes);
     new AgentRoutes(sessions, captures, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
         config.stateDir().resolve("node-files"), nodeAuth).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)

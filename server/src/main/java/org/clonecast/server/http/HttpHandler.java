@@ -74,11 +74,20 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             "the API answers on 127.0.0.1 only; use it on the head node or set http.api-remote = true"), keepAlive);
         return;
       }
-      if (r.mutating() && !token.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION))) {
-        send(ctx, req, Reply.error(HttpResponseStatus.UNAUTHORIZED,
-            "this call needs the API token: send 'Authorization: Bearer <token>' with the token from <state-dir>/api-token"),
-            keepAlive);
-        return;
+      if (r.mutating() && !token.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION))
+          && !prefix.equals("/api/v1/login") && !prefix.equals("/api/v1/logout")) {
+        if (routes.login == null || !routes.login.accepts(r)) {
+          send(ctx, req, Reply.error(HttpResponseStatus.UNAUTHORIZED,
+              "this call needs the API token: send 'Authorization: Bearer <token>' with the token from <state-dir>/api-token"
+                  + (routes.login == null ? "" : ", or log in to the console")), keepAlive);
+          return;
+        }
+        if (!ConsoleLogin.sameOrigin(r)) {
+          send(ctx, req, Reply.error(HttpResponseStatus.FORBIDDEN, "a change with the console's login must come from the"
+              + " console's own page (Origin " + req.headers().get(HttpHeaderNames.ORIGIN) + ", host "
+              + req.headers().get(HttpHeaderNames.HOST) + ")"), keepAlive);
+          return;
+        }
       }
     }
     Reply reply;

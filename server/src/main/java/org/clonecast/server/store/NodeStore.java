@@ -367,13 +367,27 @@ public final class NodeStore {
   }
 
   /**
-   * The enrolled nodes a session selector names: a group, or "all".
+   * The enrolled nodes a session selector names: a group, "all", or (when no group has that
+   * name) names or MACs separated by commas.
    */
   public List<Node> select(String selector) {
     List<Node> out = new ArrayList<>();
-    for (Node n : list()) {
+    List<Node> all = list();
+    for (Node n : all) {
       if (n.enrolled() && (selector.equals("all") || n.group().equals(Optional.of(selector)))) {
         out.add(n);
+      }
+    }
+    if (out.isEmpty()) {
+      // Not a group: a selection of names or MACs separated by commas (the console's checkboxes).
+      java.util.Set<String> wanted = new java.util.HashSet<>();
+      for (String item : selector.split(",")) {
+        if (!item.isBlank()) wanted.add(item.trim().toLowerCase(java.util.Locale.ROOT));
+      }
+      for (Node n : all) {
+        if (n.enrolled() && (wanted.contains(n.mac().toString()) || n.name().map(x -> wanted.contains(x.toLowerCase(java.util.Locale.ROOT))).orElse(false))) {
+          out.add(n);
+        }
       }
     }
     return out;
