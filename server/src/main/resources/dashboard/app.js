@@ -97,7 +97,7 @@ function render() {
   dirty = new Set();
   const view = currentView();
   if (d.has("sessions") || d.has("live")) { renderLive(); renderSessions(); }
-  if (d.has("chart") || d.has("live")) drawChart();
+  if (d.has("chart") || d.has("live") || d.has("sessions")) drawChart();
   if (d.has("nodes")) renderNodes();
   if (d.has("images") || d.has("nodes")) renderImages();
   if (d.has("captures")) renderCaptures();
@@ -224,7 +224,7 @@ function drawChart() {
   const g = canvas.getContext("2d");
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.clearRect(0, 0, w, h);
-  const L = 64, R = 40, T = 8, B = 20;
+  const L = 84, R = 40, T = 8, B = 20;
   const pw = w - L - R, ph = h - T - B;
   let max = 1;
   for (const p of pts) max = Math.max(max, p.wire, p.node);
@@ -243,7 +243,8 @@ function drawChart() {
   g.fillText("100 %", L + pw + 4, T + 8);
   g.fillText("0 %", L + pw + 4, T + ph);
   if (pts.length === 0) {
-    g.fillText(s ? "waiting for the transfer" : "no session", L + 8, T + 16);
+    g.fillText(!s ? "no session" : ACTIVE.has(s.state) ? "waiting for the transfer"
+      : "rates are drawn while a transfer runs; see the session's history", L + 8, T + 16);
     $("chart-now").textContent = "";
     return;
   }
