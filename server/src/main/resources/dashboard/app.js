@@ -209,7 +209,7 @@ function renderSessions() {
 }
 
 // The throughput chart, drawn by hand on a canvas: wire rate and mean per-node rate (left axis),
-// repair share (right axis, 0-100 %), the last two minutes.
+// repair share (right axis, 0-100 %), up to the last two minutes.
 function drawChart() {
   const canvas = $("chart");
   const s = liveSession();
@@ -248,8 +248,9 @@ function drawChart() {
     $("chart-now").textContent = "";
     return;
   }
-  const span = 120000;
   const t1 = pts[pts.length - 1].t;
+  // The time axis spans what the session has run, 20 s to 2 min, so a short session fills it.
+  const span = Math.min(120000, Math.max(20000, t1 - pts[0].t));
   const x = t => L + pw - pw * (t1 - t) / span;
   const line = (color, f, scale) => {
     g.strokeStyle = color; g.lineWidth = 2; g.beginPath();

@@ -198,6 +198,12 @@ public final class Daemon implements AutoCloseable {
     running.push(http);
     DaemonMetrics.http(metrics, http.stats(), http::openConnections);
     DaemonMetrics.nodes(metrics, nodes);
+    metrics.gauge("clonecast_http_streams", "Server-sent event streams open now.", () -> feed.stats().streams())
+        .counter("clonecast_http_streams_dropped_total", "Event streams closed because their client left 1 MiB unread.",
+            () -> feed.stats().dropped())
+        .counter("clonecast_http_stream_sent_bytes_total", "Bytes written to event streams.", () -> feed.stats().bytesWritten())
+        .counter("clonecast_http_stream_cpu_seconds_total", "CPU time of the thread that feeds every event stream.",
+            () -> feed.stats().cpuNanos() / 1e9);
     metrics.counter("clonecast_http_boot_scripts_unrecorded_total",
         "iPXE script requests served without a trace (nodes.seen-per-client-per-minute reached).", seen::refused);
     DaemonMetrics.sessions(metrics, sessions);

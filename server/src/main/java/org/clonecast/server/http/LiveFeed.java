@@ -130,6 +130,7 @@ public final class LiveFeed implements AutoCloseable {
   private final Set<Long> activeSessions = new HashSet<>();
   private final Map<Long, long[]> lastWire = new HashMap<>(); // id -> {bytesSent, repairs, packets, millis}
   private final Map<Long, double[]> wireRates = new HashMap<>(); // id -> {bytes/s, repair share}
+  private boolean liveShown;
   private final java.util.function.Consumer<Event> listener = heard::add;
 
   public LiveFeed(NodeStore nodes, ImageStore images, SessionManager sessions, CaptureManager captures, EventLog events,
@@ -350,8 +351,11 @@ public final class LiveFeed implements AutoCloseable {
     if (activeSessions.isEmpty() && ticked.isEmpty()) {
       lastWire.clear();
       wireRates.clear();
-      return null;
+      if (!liveShown) return null;
+      liveShown = false; // once more, empty: the pages drop the ended session's live figures
+      return Map.of("time", now, "sessions", List.of());
     }
+    liveShown = true;
     Set<Long> ids = new HashSet<>(activeSessions);
     ids.addAll(ticked);
     List<Object> out = new ArrayList<>();
