@@ -171,7 +171,7 @@ function showCell(mac) {
     " · " + bytes(m.bytesDone) + " of " + bytes(m.bytesTotal), m.wire ? " · sender: " + m.wire : "");
 }
 
-// Every per-node change of the newest session, as the IT reads it.
+// Every per-node change of the newest session, as DashboardIT reads it.
 const seen = new Map();
 
 function renderSessions() {
@@ -198,7 +198,12 @@ function renderSessions() {
           el("thead", {}, el("tr", {}, ...["Node", "Progress", "Bytes", "State", "ETA", "Detail"].map(h => el("th", {}, h)))),
           el("tbody", {}, ...rows)))));
   }));
-  const newest = list[0];
+}
+
+/** Records the newest session's per-node changes, per message (frames may coalesce several). */
+function recordHistory() {
+  const newest = S.order.length ? S.sessions.get(S.order[0]) : null;
+  if (!newest) return;
   for (const m of members(newest)) {
     const line = m.name + " " + m.state + " " + percent(m.bytesDone, m.bytesTotal, m.state) + "%";
     if (seen.get(m.name) !== line) {
@@ -607,6 +612,7 @@ function connect() {
   const handle = f => msg => {
     window.consoleStats.messages++;
     f(JSON.parse(msg.data));
+    recordHistory();
     const newest = S.order.length ? S.sessions.get(S.order[0]) : null;
     if (closeWhenIdle && newest && !ACTIVE.has(newest.state)) {
       source.close();

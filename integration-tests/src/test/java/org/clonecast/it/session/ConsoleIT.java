@@ -71,6 +71,9 @@ class ConsoleIT {
       Daemon d = serve(lab);
       String token = Files.readString(Path.of(d.env().get("CLONECAST_TOKEN_FILE"))).trim();
       String base = "http://127.0.0.1:" + d.port() + "/dashboard/";
+      // The CLI follows the event log as the daemon pushes it, all through the scenario.
+      LabProcess follow = lab.spawn(lab.server(), "events-follow", List.of(SessionLab.repo().resolve("clonecast").toString(),
+          "events", "--follow", "--limit", "1"), d.env());
       try (WebDriver b = WebDriver.start(lab, lab.server(), lab.dir().resolve("chromium-profile"), 1280, 800)) {
         b.navigate(base + "#/nodes");
         // Not logged in: the forms cannot act.
@@ -161,6 +164,10 @@ class ConsoleIT {
         until(b, "[...document.querySelectorAll('#grid a')].every(a => a.className === 'st-failed')"
             + " && document.getElementById('failed').textContent.includes('session cancelled')", Duration.ofSeconds(10));
         shot(b, "cancelled");
+        await().atMost(Duration.ofSeconds(20)).until(() -> follow.log().contains("ended cancelled: cancelled by the operator"));
+        String followed = follow.log();
+        assertTrue(followed.contains("console login from") && followed.contains("enrolled: name node02")
+            && followed.contains("ended done: 2 of 2 node(s) re-imaged"), "events --follow printed the scenario:\n" + followed);
 
         // On a phone.
         b.setWindowSize(390, 844);

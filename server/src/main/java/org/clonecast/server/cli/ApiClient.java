@@ -2,6 +2,7 @@ package org.clonecast.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -12,6 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.server.http.Json;
@@ -52,10 +55,10 @@ final class ApiClient {
    *
    * @return whether {@code onData} asked to stop (false: the stream ended first)
    */
-  boolean stream(String path, java.util.function.Predicate<JsonNode> onData) {
+  boolean stream(String path, Predicate<JsonNode> onData) {
     HttpRequest req = HttpRequest.newBuilder(uri(path)).GET().header("Accept", "text/event-stream").build();
-    HttpResponse<java.util.stream.Stream<String>> res = exchange(req, HttpResponse.BodyHandlers.ofLines());
-    try (java.util.stream.Stream<String> lines = res.body()) {
+    HttpResponse<Stream<String>> res = exchange(req, HttpResponse.BodyHandlers.ofLines());
+    try (Stream<String> lines = res.body()) {
       if (res.statusCode() >= 400) {
         String text = String.join("\n", lines.toList());
         String msg;
@@ -84,7 +87,7 @@ final class ApiClient {
         }
       }
       return false;
-    } catch (java.io.UncheckedIOException e) {
+    } catch (UncheckedIOException e) {
       return false; // the connection closed under us: the stream ended
     }
   }

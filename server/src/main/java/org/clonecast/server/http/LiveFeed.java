@@ -1,5 +1,7 @@
 package org.clonecast.server.http;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -514,12 +516,12 @@ public final class LiveFeed implements AutoCloseable {
   private static String compact(Object value) {
     try {
       return COMPACT.writeValueAsString(value);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+    } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot serialise " + value.getClass(), e);
     }
   }
 
-  private static final com.fasterxml.jackson.databind.ObjectMapper COMPACT = new com.fasterxml.jackson.databind.ObjectMapper();
+  private static final ObjectMapper COMPACT = new ObjectMapper();
 
   @Override
   public void close() {

@@ -1,6 +1,5 @@
 package org.clonecast.server.session;
 
-import org.clonecast.common.api.Disk;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -11,9 +10,12 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
+import org.clonecast.common.api.Disk;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.protocol.image.ManifestSignature;
@@ -71,7 +73,7 @@ public final class SessionManager implements AutoCloseable {
   private final Optional<Duration> receiverDeadline;
   private final Map<Long, Running> running = new ConcurrentHashMap<>();
   private final LiveProgress live = new LiveProgress();
-  private final List<java.util.function.LongConsumer> progressListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final List<LongConsumer> progressListeners = new CopyOnWriteArrayList<>();
   /** What sessions that ended sent, for the metrics' running totals. */
   private final java.util.concurrent.atomic.AtomicLong endedBytes = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong endedPackets = new java.util.concurrent.atomic.AtomicLong();
@@ -255,13 +257,13 @@ public final class SessionManager implements AutoCloseable {
     if (live.report(session, m, phase, done, total, System.currentTimeMillis())) {
       store.updateMember(session, m, phase, Optional.of(done), Optional.of(total), Optional.empty(), Optional.empty());
     }
-    for (java.util.function.LongConsumer l : progressListeners) {
+    for (LongConsumer l : progressListeners) {
       l.accept(session);
     }
   }
 
   /** Adds a listener told the session's id on each agent's progress tick (on the reporting thread). */
-  public void onProgress(java.util.function.LongConsumer listener) {
+  public void onProgress(LongConsumer listener) {
     progressListeners.add(listener);
   }
 

@@ -6,9 +6,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
@@ -380,12 +383,13 @@ public final class NodeStore {
     }
     if (out.isEmpty()) {
       // Not a group: a selection of names or MACs separated by commas (the console's checkboxes).
-      java.util.Set<String> wanted = new java.util.HashSet<>();
+      Set<String> wanted = new HashSet<>();
       for (String item : selector.split(",")) {
-        if (!item.isBlank()) wanted.add(item.trim().toLowerCase(java.util.Locale.ROOT));
+        if (!item.isBlank()) wanted.add(item.trim().toLowerCase(Locale.ROOT));
       }
       for (Node n : all) {
-        if (n.enrolled() && (wanted.contains(n.mac().toString()) || n.name().map(x -> wanted.contains(x.toLowerCase(java.util.Locale.ROOT))).orElse(false))) {
+        boolean named = n.name().map(x -> wanted.contains(x.toLowerCase(Locale.ROOT))).orElse(false);
+        if (n.enrolled() && (named || wanted.contains(n.mac().toString()))) {
           out.add(n);
         }
       }
