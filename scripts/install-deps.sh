@@ -47,7 +47,8 @@ PACKAGES=(
   systemd                 # PackagingIT: systemd-analyze verify and security on the unit
   man-db                  # PackagingIT: man -w finds the pages
   groff-base              # PackagingIT: groff -ww checks the pages render without warnings
-  chromium                # DashboardIT: the live dashboard in a real (headless) browser
+  chromium                # DashboardIT, ConsoleIT: the live dashboard and the console in a real (headless) browser
+  chromium-driver         # ConsoleIT: chromedriver, the W3C WebDriver server that drives Chromium
   strace                  # PackagingIT: every system call the daemon makes is one the unit's filter allows
   kmod                    # bootenv/build.sh: depmod -b and modprobe --show-depends resolve the driver modules
   binutils                # bootenv/build.sh: strip shrinks the JRE's native libraries
@@ -76,7 +77,7 @@ COMMANDS=(
   partclone.ext4:partclone partclone.xfs:partclone partclone.vfat:partclone partclone.btrfs:partclone
   xfs_logprint:xfsprogs mkfs.xfs:xfsprogs xfs_repair:xfsprogs mkfs.btrfs:btrfs-progs mkfs.vfat:dosfstools fsck.fat:dosfstools
   mcopy:mtools sgdisk:gdisk pvcreate:lvm2 xfs_io:xfsprogs fsck.vfat:dosfstools openssl:openssl
-  dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux strace:strace chromium:chromium
+  dpkg-deb:dpkg adduser:adduser systemd-analyze:systemd man:man-db groff:groff-base setpriv:util-linux strace:strace chromium:chromium chromedriver:chromium-driver
 )
 
 die() {

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayDeque;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
@@ -27,7 +28,9 @@ import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.http.AgentRoutes;
 import org.clonecast.server.http.CaptureRoutes;
 import org.clonecast.server.store.CaptureStore;
+import org.clonecast.server.http.ConsoleLogin;
 import org.clonecast.server.http.DashboardRoutes;
+import org.clonecast.server.http.LiveFeed;
 import org.clonecast.server.http.ImageRoutes;
 import org.clonecast.server.http.Reply;
 import org.clonecast.server.http.SessionRoutes;
@@ -153,7 +156,6 @@ public final class Daemon implements AutoCloseable {
     new BootRoutes(bootScripts, config.boot().ipxeDir(), bootenvDir()).localLoaderDir(localDir).register(routes);
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
-    new EventRoutes(events).register(routes);
     imageWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "image-add");
       t.setDaemon(true);
@@ -173,14 +175,18 @@ public final class Daemon implements AutoCloseable {
     CaptureManager captures = new CaptureManager(new CaptureStore(db, clock), images, nodes, sessionStore, events);
     captures.recover();
     running.push(captures);
+    LiveFeed feed = new LiveFeed(nodes, images, sessions, captures, events, clock, Duration.ofMillis(500)).start();
+    running.push(feed);
+    new EventRoutes(events, feed).register(routes);
     new ImageRoutes(images, captures).register(routes);
     new CaptureRoutes(captures, nodeAuth).register(routes);
     boolean pxe = config.dhcp().mode() != DhcpConfig.Mode.OFF;
     // Only a daemon that answers PXE has nodes that netboot; with DHCP off the agents run elsewhere.
     new SessionRoutes(sessions, id -> {
       if (pxe && config.session().bootenvAutoBuild()) bootenv.ensure(id);
-    }).register(routes);
-    new DashboardRoutes(nodes, sessions, captures, events, clock).register(routes);
+    }, feed).register(routes);
+    new DashboardRoutes(feed).register(routes);
+    new ConsoleLogin(token, events, clock).register(routes);
     new AgentRoutes(sessions, captures, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
         config.stateDir().resolve("node-files"), nodeAuth).register(routes);
     routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
@@ -192,6 +198,12 @@ public final class Daemon implements AutoCloseable {
     running.push(http);
     DaemonMetrics.http(metrics, http.stats(), http::openConnections);
     DaemonMetrics.nodes(metrics, nodes);
+    metrics.gauge("clonecast_http_streams", "Server-sent event streams open now.", () -> feed.stats().streams())
+        .counter("clonecast_http_streams_dropped_total", "Event streams closed because their client left 1 MiB unread.",
+            () -> feed.stats().dropped())
+        .counter("clonecast_http_stream_sent_bytes_total", "Bytes written to event streams.", () -> feed.stats().bytesWritten())
+        .counter("clonecast_http_stream_cpu_seconds_total", "CPU time of the thread that feeds every event stream.",
+            () -> feed.stats().cpuNanos() / 1e9);
     metrics.counter("clonecast_http_boot_scripts_unrecorded_total",
         "iPXE script requests served without a trace (nodes.seen-per-client-per-minute reached).", seen::refused);
     DaemonMetrics.sessions(metrics, sessions);

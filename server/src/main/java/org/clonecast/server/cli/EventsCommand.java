@@ -7,6 +7,7 @@ import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
 import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.server.http.Json;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,20 +26,25 @@ public final class EventsCommand implements Callable<Integer> {
   @Option(names = "--limit", paramLabel = "N", defaultValue = "50", description = "How many of the newest (default: ${DEFAULT-VALUE}, at most 1000).")
   int limit;
 
-  @Option(names = {"-f", "--follow"}, description = "Keep following new events (once a second).")
+  @Option(names = {"-f", "--follow"}, description = "Keep printing new events as the daemon records them (pushed, not polled).")
   boolean follow;
 
-  @Option(names = "--json", description = "Print JSON (the API's shape), one array per poll.")
+  @Option(names = "--json", description = "Print JSON (the API's shape): the recent ones as one array, then one array per new event.")
   boolean json;
 
   @Override
   public Integer call() throws InterruptedException {
     PrintWriter out = spec.commandLine().getOut();
     JsonNode events = server.client().get("/api/v1/events?limit=" + limit);
-    long last = print(out, events, 0);
+    long[] last = {print(out, events, 0)};
     while (follow) {
+      // Pushed by the daemon's event log; if the stream ends (a daemon restart), take it up again
+      // after the last event printed.
+      server.client().stream("/api/v1/events/stream?after=" + last[0], e -> {
+        last[0] = print(out, Json.MAPPER.createArrayNode().add(e), last[0]);
+        return true;
+      });
       Thread.sleep(1000);
-      last = print(out, server.client().get("/api/v1/events?after=" + last + "&limit=1000"), last);
     }
     return ExitCodes.OK;
   }

@@ -136,38 +136,48 @@ public final class SessionCommand implements Runnable {
       return follow(server.client(), sid, System.err, spec.commandLine().getOut());
     }
 
-    /** Polls the session twice a second and draws it; returns the exit status once it ends. */
+    /**
+     * Draws the session each time the daemon pushes a change ({@code /api/v1/sessions/ID/stream});
+     * returns the exit status once it ends.
+     */
     static int follow(ApiClient api, long id, PrintStream err, PrintWriter out) throws InterruptedException {
       boolean tty = System.console() != null;
-      int drawn = 0;
+      int[] drawn = {0};
       Map<String, String> lastState = new HashMap<>();
-      JsonNode s;
-      while (true) {
-        s = api.get("/api/v1/sessions/" + id);
-        if (tty) {
-          StringBuilder sb = new StringBuilder();
-          if (drawn > 0) sb.append("\033[").append(drawn).append('A');
-          List<String> lines = lines(s);
-          for (String l : lines) sb.append("\r\033[K").append(l).append('\n');
-          err.print(sb);
-          err.flush();
-          drawn = lines.size();
-        } else {
-          for (JsonNode m : s.path("members")) {
-            String state = m.path("state").asText();
-            if (!state.equals(lastState.put(m.path("name").asText(), state))) {
-              out.printf("%s: %s%s%n", m.path("name").asText(), state, m.path("detail").isNull() ? "" : " (" + m.path("detail").asText() + ")");
-              out.flush();
-            }
-          }
-        }
+      JsonNode[] last = {null};
+      api.stream("/api/v1/sessions/" + id + "/stream", s -> {
+        last[0] = s;
+        drawn[0] = draw(s, tty, drawn[0], lastState, err, out);
         String state = s.path("state").asText();
-        if (!state.equals("waiting") && !state.equals("running")) break;
-        Thread.sleep(500);
-      }
+        return state.equals("waiting") || state.equals("running");
+      });
+      // The stream ends with the session; if it broke off first (a daemon restart), say how it stands.
+      JsonNode s = last[0] != null && !last[0].path("state").asText().equals("waiting")
+          && !last[0].path("state").asText().equals("running") ? last[0] : api.get("/api/v1/sessions/" + id);
       out.printf("session %d %s: %s%n", id, s.path("state").asText(), NodeCommand.text(s, "detail"));
       out.flush();
       return s.path("state").asText().equals("done") ? ExitCodes.OK : ExitCodes.FAILED;
+    }
+
+    /** Draws one state of the session: bars redrawn in place on a terminal, state changes as lines otherwise. */
+    private static int draw(JsonNode s, boolean tty, int drawn, Map<String, String> lastState, PrintStream err, PrintWriter out) {
+      if (tty) {
+        StringBuilder sb = new StringBuilder();
+        if (drawn > 0) sb.append("\033[").append(drawn).append('A');
+        List<String> lines = lines(s);
+        for (String l : lines) sb.append("\r\033[K").append(l).append('\n');
+        err.print(sb);
+        err.flush();
+        return lines.size();
+      }
+      for (JsonNode m : s.path("members")) {
+        String state = m.path("state").asText();
+        if (!state.equals(lastState.put(m.path("name").asText(), state))) {
+          out.printf("%s: %s%s%n", m.path("name").asText(), state, m.path("detail").isNull() ? "" : " (" + m.path("detail").asText() + ")");
+          out.flush();
+        }
+      }
+      return 0;
     }
 
     static List<String> lines(JsonNode s) {

@@ -74,11 +74,20 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             "the API answers on 127.0.0.1 only; use it on the head node or set http.api-remote = true"), keepAlive);
         return;
       }
-      if (r.mutating() && !token.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION))) {
-        send(ctx, req, Reply.error(HttpResponseStatus.UNAUTHORIZED,
-            "this call needs the API token: send 'Authorization: Bearer <token>' with the token from <state-dir>/api-token"),
-            keepAlive);
-        return;
+      if (r.mutating() && !token.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION))
+          && !prefix.equals("/api/v1/login") && !prefix.equals("/api/v1/logout")) {
+        if (routes.login == null || !routes.login.accepts(r)) {
+          send(ctx, req, Reply.error(HttpResponseStatus.UNAUTHORIZED,
+              "this call needs the API token: send 'Authorization: Bearer <token>' with the token from <state-dir>/api-token"
+                  + (routes.login == null ? "" : ", or log in to the console")), keepAlive);
+          return;
+        }
+        if (!ConsoleLogin.sameOrigin(r)) {
+          send(ctx, req, Reply.error(HttpResponseStatus.FORBIDDEN, "a change with the console's login must come from the"
+              + " console's own page (Origin " + req.headers().get(HttpHeaderNames.ORIGIN) + ", host "
+              + req.headers().get(HttpHeaderNames.HOST) + ")"), keepAlive);
+          return;
+        }
       }
     }
     Reply reply;
@@ -109,8 +118,8 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   }
 
   private void send(ChannelHandlerContext ctx, FullHttpRequest req, Reply reply, boolean keepAlive) {
-    if (reply instanceof Reply.Events e) {
-      stream(ctx, e);
+    if (reply instanceof Reply.Push p) {
+      push(ctx, p);
       return;
     }
     if (reply instanceof Reply.File f) {
@@ -186,44 +195,17 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   }
 
   /**
-   * Server-sent events (HTML Living Standard §9.2): chunked, never ending; one "data:" event per
-   * change of state, a ":" comment every 15 s otherwise (so a dead client is noticed by a failed
-   * write). Runs on this connection's executor, which may block on the store.
+   * Server-sent events (HTML Living Standard §9.2): the chunked response head, then the
+   * connection belongs to the reply's pusher ({@link LiveFeed}), which writes events and comment
+   * heartbeats until the client goes away or stops reading.
    */
-  private void stream(ChannelHandlerContext ctx, Reply.Events e) {
+  private void push(ChannelHandlerContext ctx, Reply.Push p) {
     HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
     res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
     res.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
     HttpUtil.setTransferEncodingChunked(res, true);
     ctx.writeAndFlush(res);
-    String[] last = {null};
-    long[] quietSince = {System.nanoTime()};
-    java.util.concurrent.ScheduledFuture<?> task = ctx.executor().scheduleWithFixedDelay(() -> {
-      if (!ctx.channel().isActive()) return;
-      String now;
-      try {
-        now = e.next().get();
-      } catch (RuntimeException ex) {
-        LOG.debug("http event stream: state unavailable", ex);
-        return;
-      }
-      String chunk;
-      if (!now.equals(last[0])) {
-        last[0] = now;
-        quietSince[0] = System.nanoTime();
-        chunk = "data: " + now.replace("\n", "\ndata: ") + "\n\n";
-      } else if (System.nanoTime() - quietSince[0] > 15_000_000_000L) {
-        quietSince[0] = System.nanoTime();
-        chunk = ": still here\n\n";
-      } else {
-        return;
-      }
-      byte[] bytes = chunk.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-      stats.bytesSent.add(bytes.length);
-      ctx.writeAndFlush(new io.netty.handler.codec.http.DefaultHttpContent(Unpooled.wrappedBuffer(bytes)))
-          .addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
-    }, 0, e.period().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-    ctx.channel().closeFuture().addListener(f -> task.cancel(false));
+    p.attach().accept(ctx.channel());
   }
 
   private void count(HttpResponseStatus s) {

@@ -28,7 +28,8 @@ import org.clonecast.common.net.Transport;
  * on a small blocking executor, so database and disk reads never stall the event loop.
  *
  * <p>Routes registered as API ({@link #api}) answer only on loopback unless {@code apiRemote},
- * and their mutating calls need the {@link ApiToken}.
+ * and their mutating calls need the {@link ApiToken}, or the console's login cookie from a page
+ * of the console's own origin ({@link ConsoleLogin}).
  */
 public final class HttpServer implements AutoCloseable {
   /** Largest request body accepted unless a route allows more (API JSON). */
@@ -72,6 +73,14 @@ public final class HttpServer implements AutoCloseable {
     final TreeMap<String, Route> byPrefix = new TreeMap<>();
     final Map<String, Boolean> isApi = new TreeMap<>();
     final Map<String, BodyLimit> limits = new TreeMap<>();
+    /** The console's login, whose cookie stands in for the token on the console's own changes. */
+    ConsoleLogin login;
+
+    /** Lets a {@link ConsoleLogin} session cookie authorise changes (with a same-origin check). */
+    Routes login(ConsoleLogin login) {
+      this.login = Objects.requireNonNull(login);
+      return this;
+    }
 
     /** A route nodes may use (boot scripts and files). */
     public Routes open(String prefix, Route route) {

@@ -87,6 +87,9 @@ public final class Json {
     m.put("created", s.created());
     m.put("started", s.started().orElse(null));
     m.put("ended", s.ended().orElse(null));
+    m.put("bytesSent", s.bytesSent());
+    m.put("packetsSent", s.packetsSent());
+    m.put("repairPackets", s.repairPackets());
     List<Map<String, Object>> ms = new java.util.ArrayList<>();
     for (SessionStore.Member x : members) {
       Map<String, Object> n = new LinkedHashMap<>();
@@ -98,6 +101,9 @@ public final class Json {
       n.put("target", x.target().orElse(null));
       n.put("detail", x.detail().orElse(null));
       n.put("updated", x.updated());
+      n.put("receivingSince", x.receivingSince().orElse(null));
+      n.put("finished", x.finishedAt().orElse(null));
+      n.put("wire", x.wire().orElse(null));
       ms.add(n);
     }
     m.put("members", ms);

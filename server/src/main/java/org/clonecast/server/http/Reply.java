@@ -14,11 +14,10 @@ public sealed interface Reply {
   record File(Path path, String contentType) implements Reply {}
 
   /**
-   * A stream of server-sent events (text/event-stream): every {@code period} the server asks
-   * {@code next} for the current state and sends it as one event when it changed, with a comment
-   * line as heartbeat otherwise; the stream ends when the client goes away.
+   * A stream of server-sent events (text/event-stream): the server sends the response head and
+   * hands the connection to {@code attach}, which writes events to it from then on ({@link LiveFeed}).
    */
-  record Events(java.util.function.Supplier<String> next, java.time.Duration period) implements Reply {}
+  record Push(java.util.function.Consumer<io.netty.channel.Channel> attach) implements Reply {}
 
   static Reply json(HttpResponseStatus status, Object value) {
     return new Bytes(status, "application/json", Json.bytes(value), Map.of());

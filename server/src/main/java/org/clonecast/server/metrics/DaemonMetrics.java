@@ -119,7 +119,7 @@ public final class DaemonMetrics {
         .family("clonecast_session_node_bytes", "gauge", "Bytes each node of a waiting or running session has written.", () -> {
           List<Metrics.Sample> out = new ArrayList<>();
           for (SessionStore.Session s : sessions.store().active()) {
-            for (SessionStore.Member mem : sessions.store().members(s.id())) {
+            for (SessionStore.Member mem : sessions.members(s.id())) {
               out.add(new Metrics.Sample(Map.of("session", Long.toString(s.id()), "node", mem.name(), "state", mem.state()),
                   mem.bytesDone()));
             }
@@ -130,7 +130,7 @@ public final class DaemonMetrics {
             () -> {
               List<Metrics.Sample> out = new ArrayList<>();
               for (SessionStore.Session s : sessions.store().active()) {
-                for (SessionStore.Member mem : sessions.store().members(s.id())) {
+                for (SessionStore.Member mem : sessions.members(s.id())) {
                   out.add(new Metrics.Sample(Map.of("session", Long.toString(s.id()), "node", mem.name()), mem.bytesTotal()));
                 }
               }

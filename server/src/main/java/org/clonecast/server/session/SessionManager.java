@@ -1,6 +1,5 @@
 package org.clonecast.server.session;
 
-import org.clonecast.common.api.Disk;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -11,9 +10,12 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
+import org.clonecast.common.api.Disk;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.protocol.image.ManifestSignature;
@@ -46,6 +48,10 @@ import org.slf4j.LoggerFactory;
  * never joins, or stops answering mid-transfer, is failed with that reason and the session still
  * ends.
  *
+ * <p>Agents' progress ticks live in memory ({@link LiveProgress}); the database records each
+ * node's phase changes, and {@link #members} and {@link #list} show the live bytes. Listeners
+ * ({@link #onProgress}) hear every tick, so pages are pushed progress instead of polling for it.
+ *
  * <p>Thread-safe: state lives in the database; per-session runtime objects in a concurrent map.
  */
 public final class SessionManager implements AutoCloseable {
@@ -66,6 +72,8 @@ public final class SessionManager implements AutoCloseable {
   private final Duration receiverTimeout;
   private final Optional<Duration> receiverDeadline;
   private final Map<Long, Running> running = new ConcurrentHashMap<>();
+  private final LiveProgress live = new LiveProgress();
+  private final List<LongConsumer> progressListeners = new CopyOnWriteArrayList<>();
   /** What sessions that ended sent, for the metrics' running totals. */
   private final java.util.concurrent.atomic.AtomicLong endedBytes = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong endedPackets = new java.util.concurrent.atomic.AtomicLong();
@@ -235,16 +243,69 @@ public final class SessionManager implements AutoCloseable {
         nif.address().getHostAddress() + ":" + session.port(), session.port(), target.get());
   }
 
-  /** An agent's progress: phase receiving or identity, bytes written so far. */
+  /**
+   * An agent's progress: phase receiving or identity, bytes written so far. Kept in memory; the
+   * store records only a new phase (with the bytes at that moment).
+   */
   public void progress(MacAddress mac, long session, String phase, long done, long total) {
-    store.updateMember(session, mac.toString(), phase, Optional.of(done), Optional.of(total), Optional.empty(), Optional.empty());
+    String m = mac.toString();
+    Optional<Member> member = live.get(session, m).isPresent() ? Optional.empty()
+        : store.members(session).stream().filter(x -> x.mac().equals(m)).findFirst();
+    if (member.isPresent() && member.get().finished()) {
+      return; // a late tick from a node already done or failed
+    }
+    if (live.report(session, m, phase, done, total, System.currentTimeMillis())) {
+      store.updateMember(session, m, phase, Optional.of(done), Optional.of(total), Optional.empty(), Optional.empty());
+    }
+    for (LongConsumer l : progressListeners) {
+      l.accept(session);
+    }
+  }
+
+  /** Adds a listener told the session's id on each agent's progress tick (on the reporting thread). */
+  public void onProgress(LongConsumer listener) {
+    progressListeners.add(listener);
+  }
+
+  /** The running sessions' live per-node progress. */
+  public LiveProgress live() {
+    return live;
+  }
+
+  /**
+   * What a running session's sender has put on the wire so far.
+   *
+   * @param transferring whether its multicast is still running
+   */
+  public record Wire(long bytesSent, long packetsSent, long repairPackets, boolean transferring) {}
+
+  /** The sender's counters of running session {@code id}, or empty when it is not running here. */
+  public Optional<Wire> wire(long id) {
+    Running r = running.get(id);
+    if (r == null || r.sender == null) return Optional.empty();
+    McastSender.Counters c = r.sender.counters();
+    return Optional.of(new Wire(c.bytesSent.get(), c.packetsSent.get(), c.repairPacketsSent.get(), !r.transferEnded));
+  }
+
+  /** A session's members, with the live bytes of those still at work. */
+  public List<Member> members(long id) {
+    List<Member> stored = store.members(id);
+    Map<String, LiveProgress.Tick> ticks = live.session(id);
+    if (ticks.isEmpty()) return stored;
+    List<Member> out = new ArrayList<>(stored.size());
+    for (Member m : stored) {
+      LiveProgress.Tick t = ticks.get(m.mac());
+      out.add(t == null || m.finished() && m.bytesDone() >= t.done() ? m : m.withProgress(t.done(), t.total()));
+    }
+    return out;
   }
 
   /** An agent's final word. */
   public void result(MacAddress mac, long session, boolean ok, String detail, Optional<String> sshHostKey) {
     if (ok) {
-      if (store.updateMember(session, mac.toString(), "done", Optional.empty(), Optional.empty(), Optional.empty(),
-          Optional.of(detail))) {
+      Optional<LiveProgress.Tick> t = live.get(session, mac.toString());
+      if (store.updateMember(session, mac.toString(), "done", t.map(LiveProgress.Tick::done), t.map(LiveProgress.Tick::total),
+          Optional.empty(), Optional.of(detail))) {
         nodes.finish(mac, true, Optional.of(detail), sshHostKey);
         events.record("agent", Optional.of(mac.toString()), Optional.of(Long.toString(session)), "done: " + detail);
       }
@@ -255,7 +316,9 @@ public final class SessionManager implements AutoCloseable {
   }
 
   private void fail(long session, String mac, String why) {
-    if (store.updateMember(session, mac, "failed", Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(why))) {
+    Optional<LiveProgress.Tick> t = live.get(session, mac);
+    if (store.updateMember(session, mac, "failed", t.map(LiveProgress.Tick::done), t.map(LiveProgress.Tick::total),
+        Optional.empty(), Optional.of(why))) {
       nodes.finish(MacAddress.parse(mac), false, Optional.of(why), Optional.empty());
       events.record("session", Optional.of(mac), Optional.of(Long.toString(session)), "node failed: " + why);
       // The multicast need not wait (up to maxWait) for a node that will never join.
@@ -311,6 +374,11 @@ public final class SessionManager implements AutoCloseable {
 
     @Override
     public void receiverEnded(SenderMachine.Receiver r) {
+      for (Member m : store.members(session)) {
+        if (r.name().equals(m.name()) || r.name().startsWith(m.name() + "@")) {
+          store.setWire(session, m.mac(), wireNote(r));
+        }
+      }
       if (r.state() == SenderMachine.ReceiverState.SUCCEEDED) {
         return; // the agent reports the rest (identity, result) itself
       }
@@ -326,6 +394,14 @@ public final class SessionManager implements AutoCloseable {
         }
       }
     }
+  }
+
+  /** What the sender saw of one receiver, for the session's history ("who was slowest and why"). */
+  static String wireNote(SenderMachine.Receiver r) {
+    return String.format(Locale.ROOT, "%s; loss %.1f%%, %d repair packet(s) used, %d duplicate(s)%s",
+        r.state().name().toLowerCase(Locale.ROOT), r.lossPermille() / 10.0, r.repairs(), r.duplicates(),
+        r.slowSamples() > 0 ? String.format(Locale.ROOT, "; short of CPU or disk for %.1f s (paced apart as slow)",
+            r.slowSamples() / 10.0) : "");
   }
 
   private void transferEnded(long id, SenderMachine m, Throwable err) {
@@ -369,6 +445,11 @@ public final class SessionManager implements AutoCloseable {
     }
     store.setState(id, state, detail);
     stop(r);
+    if (r.sender != null) {
+      McastSender.Counters c = r.sender.counters();
+      store.setSent(id, c.bytesSent.get(), c.packetsSent.get(), c.repairPacketsSent.get());
+    }
+    live.forget(id);
     events.record("session", Optional.empty(), Optional.of(Long.toString(id)), "ended " + state + detail.map(d -> ": " + d).orElse(""));
   }
 
@@ -419,7 +500,7 @@ public final class SessionManager implements AutoCloseable {
   public List<Map.Entry<Session, List<Member>>> list(int limit) {
     List<Map.Entry<Session, List<Member>>> out = new ArrayList<>();
     for (Session s : store.list(limit)) {
-      out.add(Map.entry(s, store.members(s.id())));
+      out.add(Map.entry(s, members(s.id())));
     }
     return out;
   }

@@ -9,6 +9,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
+import org.sqlite.SQLiteConfig;
 
 /**
  * The daemon's state: one SQLite file under the state directory, in WAL mode with
@@ -19,8 +20,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * records how many have run, so an older database is brought up to date on open and a newer one
  * (from a later clonecast) is refused rather than damaged.
  *
- * <p>Thread-safe: one connection, used under a lock (SQLite serialises writers anyway, and every
- * statement here is short).
+ * <p>Thread-safe: one connection for writes, used under a lock (SQLite serialises writers anyway,
+ * and every statement here is short), and a separate read-only connection under its own lock, so
+ * that readers (the dashboard, listings) never wait behind a write's fsync: in WAL mode a reader
+ * sees the last committed state while a writer commits.
  */
 public final class Database implements AutoCloseable {
   /** The database file's name inside the state directory. */
@@ -29,6 +32,9 @@ public final class Database implements AutoCloseable {
   private final Path file;
   private final Connection conn;
   private final ReentrantLock lock = new ReentrantLock();
+  /** The read-only connection, opened once the schema is up to date; until then reads use {@link #conn}. */
+  private volatile Connection reader;
+  private final ReentrantLock readLock = new ReentrantLock();
 
   /** Work on the connection inside a transaction. */
   @FunctionalInterface
@@ -73,6 +79,7 @@ public final class Database implements AutoCloseable {
         s.execute("PRAGMA busy_timeout=5000");
       }
       db.migrate(migrations);
+      db.reader = openReader(file);
       return db;
     } catch (SQLException | RuntimeException e) {
       db.close();
@@ -82,6 +89,13 @@ public final class Database implements AutoCloseable {
       throw new StoreException("cannot prepare " + file + ": " + e.getMessage()
           + "; if the file is damaged, move it aside (the daemon starts with an empty state)", e);
     }
+  }
+
+  private static Connection openReader(Path file) throws SQLException {
+    SQLiteConfig cfg = new SQLiteConfig();
+    cfg.setReadOnly(true);
+    cfg.setBusyTimeout(5000);
+    return DriverManager.getConnection("jdbc:sqlite:" + file, cfg.toProperties());
   }
 
   private void migrate(List<String> migrations) throws SQLException {
@@ -133,15 +147,28 @@ public final class Database implements AutoCloseable {
     }
   }
 
-  /** Runs {@code work} for reading; it sees a consistent snapshot. */
+  /**
+   * Runs {@code work} for reading on the read-only connection, in one transaction: it sees a
+   * consistent snapshot of what was committed when it began.
+   */
   public <T> T read(Work<T> work) {
-    lock.lock();
+    Connection r = reader;
+    if (r == null) {
+      return write(work);
+    }
+    readLock.lock();
     try {
-      return work.apply(conn);
+      r.setAutoCommit(false);
+      try {
+        return work.apply(r);
+      } finally {
+        r.rollback(); // nothing to undo: ends the read transaction so the next read sees newer commits
+        r.setAutoCommit(true);
+      }
     } catch (SQLException e) {
       throw new StoreException("read from " + file + " failed: " + e.getMessage(), e);
     } finally {
-      lock.unlock();
+      readLock.unlock();
     }
   }
 
@@ -153,11 +180,16 @@ public final class Database implements AutoCloseable {
   @Override
   public void close() {
     lock.lock();
+    readLock.lock();
     try {
+      if (reader != null) {
+        reader.close();
+      }
       conn.close();
     } catch (SQLException e) {
       throw new StoreException("closing " + file + " failed: " + e.getMessage(), e);
     } finally {
+      readLock.unlock();
       lock.unlock();
     }
   }

@@ -6,9 +6,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
@@ -367,13 +370,28 @@ public final class NodeStore {
   }
 
   /**
-   * The enrolled nodes a session selector names: a group, or "all".
+   * The enrolled nodes a session selector names: a group, "all", or (when no group has that
+   * name) names or MACs separated by commas.
    */
   public List<Node> select(String selector) {
     List<Node> out = new ArrayList<>();
-    for (Node n : list()) {
+    List<Node> all = list();
+    for (Node n : all) {
       if (n.enrolled() && (selector.equals("all") || n.group().equals(Optional.of(selector)))) {
         out.add(n);
+      }
+    }
+    if (out.isEmpty()) {
+      // Not a group: a selection of names or MACs separated by commas (the console's checkboxes).
+      Set<String> wanted = new HashSet<>();
+      for (String item : selector.split(",")) {
+        if (!item.isBlank()) wanted.add(item.trim().toLowerCase(Locale.ROOT));
+      }
+      for (Node n : all) {
+        boolean named = n.name().map(x -> wanted.contains(x.toLowerCase(Locale.ROOT))).orElse(false);
+        if (n.enrolled() && (named || wanted.contains(n.mac().toString()))) {
+          out.add(n);
+        }
       }
     }
     return out;

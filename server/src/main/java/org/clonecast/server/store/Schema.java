@@ -122,5 +122,16 @@ final class Schema {
         hash   TEXT NOT NULL,               -- hex SHA-256 of the secret's text
         issued INTEGER NOT NULL             -- epoch ms: when its netboot script was served
       )
+      """,
+      // 7: a session's history after the fact (docs/dashboard.md): when each node started receiving
+      // and finished, what the sender saw of it, and what the session sent. Progress ticks stay in
+      // memory (SessionManager's live model); only phase changes are written.
+      """
+      ALTER TABLE session_nodes ADD COLUMN receiving_since INTEGER;  -- epoch ms of its first 'receiving' report
+      ALTER TABLE session_nodes ADD COLUMN finished INTEGER;         -- epoch ms of done or failed
+      ALTER TABLE session_nodes ADD COLUMN wire TEXT;                -- the sender's view: loss, repairs, slow
+      ALTER TABLE sessions ADD COLUMN bytes_sent INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN packets_sent INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN repair_packets INTEGER NOT NULL DEFAULT 0
       """);
 }

@@ -15,22 +15,42 @@ import java.util.Optional;
  */
 public final class SessionStore {
   private static final String S_COLUMNS =
-      "id, image, selector, min_receivers, max_wait, port, state, detail, created, started, ended";
-  private static final String N_COLUMNS = "session, mac, name, state, bytes_done, bytes_total, target, detail, updated";
+      "id, image, selector, min_receivers, max_wait, port, state, detail, created, started, ended, bytes_sent, packets_sent,"
+      + " repair_packets";
+  private static final String N_COLUMNS = "session, mac, name, state, bytes_done, bytes_total, target, detail, updated, receiving_since,"
+      + " finished, wire";
 
-  /** One session row. */
+  /**
+   * One session row.
+   *
+   * @param bytesSent multicast bytes the session sent (written when it ends)
+   * @param packetsSent multicast packets it sent, and {@code repairPackets} the FEC repairs among them
+   */
   public record Session(long id, String image, String selector, int minReceivers, int maxWaitSeconds, int port,
-      String state, Optional<String> detail, long created, Optional<Long> started, Optional<Long> ended) {
+      String state, Optional<String> detail, long created, Optional<Long> started, Optional<Long> ended, long bytesSent,
+      long packetsSent, long repairPackets) {
     public boolean active() {
       return state.equals("waiting") || state.equals("running");
     }
   }
 
-  /** One node's part in a session. */
+  /**
+   * One node's part in a session.
+   *
+   * @param receivingSince epoch ms of its first {@code receiving} report
+   * @param finishedAt epoch ms it became done or failed
+   * @param wire what the sender saw of it (loss, repairs, paced apart as slow), when its transfer ended
+   */
   public record Member(long session, String mac, String name, String state, long bytesDone, long bytesTotal,
-      Optional<String> target, Optional<String> detail, long updated) {
+      Optional<String> target, Optional<String> detail, long updated, Optional<Long> receivingSince,
+      Optional<Long> finishedAt, Optional<String> wire) {
     public boolean finished() {
       return state.equals("done") || state.equals("failed");
+    }
+
+    /** This member with live progress in place of the stored one (progress ticks are not stored). */
+    public Member withProgress(long done, long total) {
+      return new Member(session, mac, name, state, done, total, target, detail, updated, receivingSince, finishedAt, wire);
     }
   }
 
@@ -73,14 +93,31 @@ public final class SessionStore {
     });
   }
 
-  /** Updates a member unless it already finished; returns whether it changed. */
+  /**
+   * Updates a member unless it already finished; returns whether it changed. The first
+   * {@code receiving} and the final {@code done} or {@code failed} are timed for the session's history.
+   */
   public boolean updateMember(long id, String mac, String state, Optional<Long> bytesDone, Optional<Long> bytesTotal,
       Optional<String> target, Optional<String> detail) {
+    long now = clock.millis();
+    boolean end = state.equals("done") || state.equals("failed");
     return db.write(c -> NodeStore.update(c, "UPDATE session_nodes SET state = ?,"
         + " bytes_done = COALESCE(?, bytes_done), bytes_total = COALESCE(?, bytes_total), target = COALESCE(?, target),"
-        + " detail = COALESCE(?, detail), updated = ? WHERE session = ? AND mac = ? AND state NOT IN ('done', 'failed')",
-        state, bytesDone.orElse(null), bytesTotal.orElse(null), target.orElse(null), detail.orElse(null), clock.millis(),
-        id, mac) > 0);
+        + " detail = COALESCE(?, detail), updated = ?, receiving_since = COALESCE(receiving_since, ?), finished = ?"
+        + " WHERE session = ? AND mac = ? AND state NOT IN ('done', 'failed')",
+        state, bytesDone.orElse(null), bytesTotal.orElse(null), target.orElse(null), detail.orElse(null), now,
+        state.equals("receiving") ? now : null, end ? now : null, id, mac) > 0);
+  }
+
+  /** Records what the sender saw of a member's transfer (loss, repairs, slow), one line. */
+  public void setWire(long id, String mac, String wire) {
+    db.write(c -> NodeStore.update(c, "UPDATE session_nodes SET wire = ? WHERE session = ? AND mac = ?", wire, id, mac));
+  }
+
+  /** Records what a session sent, when its sender stops. */
+  public void setSent(long id, long bytes, long packets, long repairs) {
+    db.write(c -> NodeStore.update(c, "UPDATE sessions SET bytes_sent = ?, packets_sent = ?, repair_packets = ? WHERE id = ?",
+        bytes, packets, repairs, id));
   }
 
   public Optional<Session> find(long id) {
@@ -114,7 +151,8 @@ public final class SessionStore {
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
             out.add(new Member(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getLong(5), rs.getLong(6),
-                Optional.ofNullable(rs.getString(7)), Optional.ofNullable(rs.getString(8)), rs.getLong(9)));
+                Optional.ofNullable(rs.getString(7)), Optional.ofNullable(rs.getString(8)), rs.getLong(9), optionalLong(rs, 10),
+                optionalLong(rs, 11), Optional.ofNullable(rs.getString(12))));
           }
         }
         return out;
@@ -153,9 +191,15 @@ public final class SessionStore {
         boolean hasEnded = !rs.wasNull();
         out.add(new Session(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getInt(5), rs.getInt(6),
             rs.getString(7), Optional.ofNullable(rs.getString(8)), rs.getLong(9),
-            hasStarted ? Optional.of(started) : Optional.empty(), hasEnded ? Optional.of(ended) : Optional.empty()));
+            hasStarted ? Optional.of(started) : Optional.empty(), hasEnded ? Optional.of(ended) : Optional.empty(),
+            rs.getLong(12), rs.getLong(13), rs.getLong(14)));
       }
     }
     return out;
+  }
+
+  private static Optional<Long> optionalLong(ResultSet rs, int column) throws SQLException {
+    long v = rs.getLong(column);
+    return rs.wasNull() ? Optional.empty() : Optional.of(v);
   }
 }

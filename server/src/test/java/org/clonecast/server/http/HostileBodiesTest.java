@@ -67,6 +67,7 @@ class HostileBodiesTest {
   static HttpServer server;
   static ExecutorService worker;
   static SessionManager sessions;
+  static LiveFeed feed;
   static CaptureManager captures;
   static String token;
   static String node01Secret;
@@ -110,10 +111,11 @@ class HostileBodiesTest {
     Inet4Address self = org.clonecast.protocol.wire.Ipv4.parse("10.77.0.1");
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(org.clonecast.server.config.DhcpConfig.defaults(), self, 24,
         ip)).register(routes);
-    new EventRoutes(events).register(routes);
+    feed = new LiveFeed(nodes, images, sessions, captures, events, Clock.systemUTC(), Duration.ofMillis(100)).start();
+    new EventRoutes(events, feed).register(routes);
     new ImageRoutes(images, captures).register(routes);
     new CaptureRoutes(captures, auth).register(routes);
-    new SessionRoutes(sessions, id -> { }).register(routes);
+    new SessionRoutes(sessions, id -> { }, feed).register(routes);
     new AgentRoutes(sessions, captures, nodes, Optional.of("cluster.internal"), dir.resolve("node-files"), auth).register(routes);
     group = Transport.group(1, "hostile-test");
     ApiToken t = ApiToken.loadOrCreate(dir.resolve("state"));
@@ -147,6 +149,7 @@ class HostileBodiesTest {
   static void stop() throws Exception {
     server.close();
     group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    feed.close();
     sessions.close();
     captures.close();
     worker.shutdownNow();

@@ -10,6 +10,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.clonecast.protocol.wire.MacAddress;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,6 +34,17 @@ class NodeStoreTest {
   @AfterEach
   void close() {
     db.close();
+  }
+
+  @Test
+  void aSessionSelectsAGroupAllOrNamedNodes() {
+    nodes.enroll(A, "node-a", Optional.of("rack1"));
+    nodes.enroll(B, "node-b", Optional.empty());
+    assertEquals(List.of(A), nodes.select("rack1").stream().map(Node::mac).toList());
+    assertEquals(2, nodes.select("all").size());
+    assertEquals(Set.of(A, B), Set.copyOf(nodes.select("Node-A, " + B).stream().map(Node::mac).toList()));
+    assertEquals(List.of(B), nodes.select("node-b").stream().map(Node::mac).toList());
+    assertTrue(nodes.select("rack9").isEmpty());
   }
 
   @Test
