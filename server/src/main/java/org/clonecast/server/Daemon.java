@@ -254,9 +254,9 @@ public final class Daemon implements AutoCloseable {
       // Nodes resolve each other through the cluster DNS: option 6 = this server, 15 = its zone.
       dc = dc.withClusterDns(nif.address(), config.dns().zone());
     }
-    DhcpResponder responder = new DhcpResponder(dc, nif.address(), nif.prefixLength(), boot, policy, nodes, leases.loadAll());
+    DhcpResponder responder = new DhcpResponder(dc, nif.address(), nif.prefixLength(), boot, policy, leases.loadAll());
     // The wildcard address: broadcast DISCOVERs arrive only there; SO_BINDTODEVICE keeps it to the interface.
-    dhcp = DhcpServer.start(dc, nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, clock);
+    dhcp = DhcpServer.start(dc, nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, nodes, clock);
     running.push(dhcp);
     DaemonMetrics.dhcp(metrics, dhcpStats, leases, clock);
     if (dns != null && dns.updater().isPresent()) {

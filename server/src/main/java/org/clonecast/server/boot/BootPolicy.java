@@ -48,7 +48,12 @@ public final class BootPolicy {
 
   /** The action for {@code mac}: {@link BootAction#LOCAL} unless it is enrolled and marked. */
   public BootAction actionFor(MacAddress mac) {
-    return nodes.find(mac).filter(Node::enrolled).map(Node::action).orElse(BootAction.LOCAL);
+    return action(nodes.find(mac));
+  }
+
+  /** A node's boot action: {@link BootAction#LOCAL} unless it is known, enrolled and marked. */
+  public static BootAction action(Optional<Node> node) {
+    return node.filter(Node::enrolled).map(Node::action).orElse(BootAction.LOCAL);
   }
 
   /** What a node's next boot does, whatever the script language that says it. */
@@ -123,9 +128,12 @@ public final class BootPolicy {
     return GrubScript.bootLocal(((Decision.Local) decision).why());
   }
 
-  /** Whether {@code mac} boots Debian's signed chain instead of iPXE (config boot.secure-boot). */
-  public boolean secureBoot(MacAddress mac) {
-    return secureBoot.covers(nodes.find(mac).filter(Node::enrolled).flatMap(Node::group));
+  /**
+   * Whether {@code node} boots Debian's signed chain instead of iPXE (config boot.secure-boot); a
+   * node nobody enrolled does when the setting covers all nodes.
+   */
+  public boolean secureBoot(Optional<Node> node) {
+    return secureBoot.covers(node.filter(Node::enrolled).flatMap(Node::group));
   }
 
   private Optional<String> localLoader(String baseUrl) {

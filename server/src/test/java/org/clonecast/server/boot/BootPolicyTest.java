@@ -71,11 +71,12 @@ class BootPolicyTest {
     try (Database db = Database.open(dir)) {
       NodeStore nodes = new NodeStore(db, Clock.systemUTC());
       BootPolicy p = new BootPolicy(nodes, "", false, SecureBootNodes.parse("rack1"));
-      assertFalse(p.secureBoot(A), "unknown MAC");
+      assertFalse(p.secureBoot(nodes.find(A)), "unknown MAC");
       nodes.enroll(A, "node01", Optional.of("rack1"));
-      assertTrue(p.secureBoot(A));
-      assertFalse(new BootPolicy(nodes, "").secureBoot(A), "off by default");
-      assertTrue(new BootPolicy(nodes, "", false, SecureBootNodes.parse("all")).secureBoot(MacAddress.parse("52:54:00:00:00:0b")),
+      assertTrue(p.secureBoot(nodes.find(A)));
+      assertFalse(new BootPolicy(nodes, "").secureBoot(nodes.find(A)), "off by default");
+      assertTrue(new BootPolicy(nodes, "", false, SecureBootNodes.parse("all"))
+          .secureBoot(nodes.find(MacAddress.parse("52:54:00:00:00:0b"))),
           "all: machines nobody enrolled too");
       nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
       // The same decision as the iPXE script's, as GRUB script: a netboot with the same kernel arguments.

@@ -51,6 +51,7 @@ class DhcpHandlerTest {
   @TempDir Path dir;
   Database db;
   NodeStore nodes;
+  Inventory inventory;
   EventLog events;
   DhcpStats stats;
   long now = 1_700_000_000_000L;
@@ -75,6 +76,7 @@ class DhcpHandlerTest {
   void open() {
     db = Database.open(dir);
     nodes = new NodeStore(db, clock);
+    inventory = Inventory.following(nodes);
     events = new EventLog(db, clock);
     stats = new DhcpStats();
   }
@@ -98,11 +100,11 @@ class DhcpHandlerTest {
   DhcpResponder responder(DhcpConfig.Mode mode, SecureBootNodes secureBoot) {
     BootConfig boot = new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi", secureBoot);
     return new DhcpResponder(config(mode), SELF, 24, new BootFileSelector(boot, SELF, () -> 8080),
-        new BootPolicy(nodes, "", false, secureBoot), nodes, new LeaseStore(db).loadAll());
+        new BootPolicy(nodes, "", false, secureBoot), new LeaseStore(db).loadAll());
   }
 
   EmbeddedChannel channel(DhcpResponder r, boolean bootPort) {
-    return new EmbeddedChannel(new DhcpHandler(r, bootPort, stats, db, events, clock));
+    return new EmbeddedChannel(new DhcpHandler(r, bootPort, stats, db, events, nodes, inventory, clock));
   }
 
   static DatagramPacket datagram(DhcpPacket p, InetSocketAddress from) {
@@ -241,7 +243,7 @@ class DhcpHandlerTest {
   String rejected(DhcpConfig c) {
     BootConfig boot = new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi");
     return org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new DhcpResponder(c, SELF, 24,
-        new BootFileSelector(boot, SELF, () -> 8080), new BootPolicy(nodes, ""), nodes, List.of())).getMessage();
+        new BootFileSelector(boot, SELF, () -> 8080), new BootPolicy(nodes, ""), List.of())).getMessage();
   }
 
   static DhcpConfig full(Optional<DhcpConfig.Range> range, DhcpConfig.RelaySubnet... relays) {

@@ -50,9 +50,9 @@ class DhcpServerTest {
       var self = Ipv4.parse("127.0.0.1");
       DhcpResponder r = new DhcpResponder(config, self, 8,
           new BootFileSelector(new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi"), self, () -> 8080),
-          new BootPolicy(nodes, ""), nodes, List.of());
+          new BootPolicy(nodes, ""), List.of());
       DhcpStats stats = new DhcpStats();
-      try (DhcpServer server = DhcpServer.start(config, "lo", lo, r, stats, db, events, Clock.systemUTC());
+      try (DhcpServer server = DhcpServer.start(config, "lo", lo, r, stats, db, events, nodes, Clock.systemUTC());
           DatagramSocket client = new DatagramSocket(new InetSocketAddress(lo, 0))) {
         assertArrayEquals(new String[] {"lo", "lo"}, server.boundDevices());
         client.setSoTimeout(10_000);

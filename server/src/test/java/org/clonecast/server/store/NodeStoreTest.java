@@ -8,7 +8,9 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.clonecast.protocol.wire.MacAddress;
 import org.junit.jupiter.api.AfterEach;
@@ -194,11 +196,18 @@ class NodeStoreTest {
     nodes.enroll(B, "node02", Optional.empty());
     assertThrows(ConflictException.class, () -> nodes.update(B,
         new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20")), Optional.empty())));
-    assertEquals(java.util.Map.of(A, "10.77.0.20"), nodes.reservations());
+    assertEquals(Map.of(A, "10.77.0.20"), reservations());
     Node n = nodes.update(A, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.empty()), Optional.empty()));
     assertEquals(Optional.empty(), n.reservedIp());
     nodes.update(B, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20")), Optional.empty()));
-    assertEquals(java.util.Map.of(B, "10.77.0.20"), nodes.reservations());
+    assertEquals(Map.of(B, "10.77.0.20"), reservations());
     assertEquals(Optional.of("10.77.0.20"), nodes.find(B).orElseThrow().reservedIp());
+  }
+
+  /** Every reserved address in the inventory: MAC to dotted quad. */
+  private Map<MacAddress, String> reservations() {
+    Map<MacAddress, String> out = new HashMap<>();
+    nodes.list().forEach(n -> n.reservedIp().ifPresent(ip -> out.put(n.mac(), ip)));
+    return out;
   }
 }
