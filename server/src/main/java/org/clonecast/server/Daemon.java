@@ -137,7 +137,7 @@ public final class Daemon implements AutoCloseable {
     Path localDir = config.stateDir().resolve("boot");
     boolean efiLocal = LocalBootLoader.ensure(localDir, noLoader).isPresent();
     noLoader.forEach(w -> LOG.warn("boot: no EFI local-boot loader: {}", w));
-    BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs(), efiLocal, config.boot().secureBoot());
+    BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs(), efiLocal);
     HttpServer.Routes routes = new HttpServer.Routes();
     String host = nif.address().getHostAddress();
     // With port 0 (tests) the port is known only after binding; boot scripts read it then.
@@ -254,7 +254,7 @@ public final class Daemon implements AutoCloseable {
       // Nodes resolve each other through the cluster DNS: option 6 = this server, 15 = its zone.
       dc = dc.withClusterDns(nif.address(), config.dns().zone());
     }
-    DhcpResponder responder = new DhcpResponder(dc, nif.address(), nif.prefixLength(), boot, policy, leases.loadAll());
+    DhcpResponder responder = new DhcpResponder(dc, nif.address(), nif.prefixLength(), boot, leases.loadAll());
     // The wildcard address: broadcast DISCOVERs arrive only there; SO_BINDTODEVICE keeps it to the interface.
     dhcp = DhcpServer.start(dc, nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, nodes, clock);
     running.push(dhcp);

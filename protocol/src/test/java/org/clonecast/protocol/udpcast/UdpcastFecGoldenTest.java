@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.clonecast.protocol.fec.CauchyCode;
-import org.clonecast.protocol.testutil.Golden;
 import org.clonecast.protocol.wire.ByteBufs;
 import org.junit.jupiter.api.Test;
 
@@ -40,7 +39,7 @@ class UdpcastFecGoldenTest {
     private static Slice slice(String golden) {
         List<Data> data = new ArrayList<>();
         List<Fec> fec = new ArrayList<>();
-        for (byte[] packet : Golden.packets(UdpcastGoldens.PROTO, golden)) {
+        for (byte[] packet : UdpcastGoldens.entry(golden).packets()) {
             UdpcastMessage m = UdpcastMessage.decode(Unpooled.wrappedBuffer(packet));
             if (m instanceof Data d) {
                 data.add(d);
@@ -118,7 +117,7 @@ class UdpcastFecGoldenTest {
                 assertEquals(-1, f.payload().forEachByte(b -> b == 0), "FEC " + f.blockNo() + " not all zero");
             }
         }
-        Fec end = (Fec) UdpcastMessage.decode(Unpooled.wrappedBuffer(Golden.packet(UdpcastGoldens.PROTO, "asyncfec-fec-end")));
+        Fec end = (Fec) UdpcastMessage.decode(Unpooled.wrappedBuffer(UdpcastGoldens.entry("asyncfec-fec-end").packet()));
         assertEquals(2, end.sliceNo());
         assertEquals(0, end.bytes());
         assertEquals(slice("asyncfec-slice0").fec()[0].payload(), end.payload()); // stale slice-0 buffer

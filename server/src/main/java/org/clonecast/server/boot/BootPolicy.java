@@ -3,7 +3,6 @@ package org.clonecast.server.boot;
 import java.util.Objects;
 import java.util.Optional;
 import org.clonecast.protocol.wire.MacAddress;
-import org.clonecast.server.config.SecureBootNodes;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeStore;
@@ -21,7 +20,6 @@ public final class BootPolicy {
   private final NodeStore nodes;
   private final String kernelArgs;
   private final boolean efiLocalLoader;
-  private final SecureBootNodes secureBoot;
 
   /**
    * @param kernelArgs extra kernel command line for the netboot environment (config boot.kernel-args)
@@ -35,15 +33,9 @@ public final class BootPolicy {
    *     nodes that boot locally chain it instead of exiting iPXE
    */
   public BootPolicy(NodeStore nodes, String kernelArgs, boolean efiLocalLoader) {
-    this(nodes, kernelArgs, efiLocalLoader, SecureBootNodes.OFF);
-  }
-
-  /** @param secureBoot the nodes that boot Debian's signed chain (config boot.secure-boot) */
-  public BootPolicy(NodeStore nodes, String kernelArgs, boolean efiLocalLoader, SecureBootNodes secureBoot) {
     this.nodes = Objects.requireNonNull(nodes);
     this.kernelArgs = Objects.requireNonNull(kernelArgs);
     this.efiLocalLoader = efiLocalLoader;
-    this.secureBoot = Objects.requireNonNull(secureBoot);
   }
 
   /** The action for {@code mac}: {@link BootAction#LOCAL} unless it is enrolled and marked. */
@@ -126,14 +118,6 @@ public final class BootPolicy {
       return GrubScript.awaitBootenv(a.why(), a.cancel());
     }
     return GrubScript.bootLocal(((Decision.Local) decision).why());
-  }
-
-  /**
-   * Whether {@code node} boots Debian's signed chain instead of iPXE (config boot.secure-boot); a
-   * node nobody enrolled does when the setting covers all nodes.
-   */
-  public boolean secureBoot(Optional<Node> node) {
-    return secureBoot.covers(node.filter(Node::enrolled).flatMap(Node::group));
   }
 
   private Optional<String> localLoader(String baseUrl) {

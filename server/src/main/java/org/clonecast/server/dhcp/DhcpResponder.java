@@ -93,7 +93,6 @@ public final class DhcpResponder {
   private final Inet4Address self;
   private final int selfPrefix;
   private final BootFileSelector boot;
-  private final BootPolicy policy;
   private final Scope local;
   private final List<Scope> relayed = new ArrayList<>();
   /** The {@link Inventory#reservationsVersion} the lease tables hold; -1 before the first read. */
@@ -104,13 +103,12 @@ public final class DhcpResponder {
    * @param prefix that interface's prefix length
    * @param leases the stored leases, loaded into the tables of their subnets
    */
-  public DhcpResponder(DhcpConfig config, Inet4Address self, int prefix, BootFileSelector boot, BootPolicy policy,
+  public DhcpResponder(DhcpConfig config, Inet4Address self, int prefix, BootFileSelector boot,
       List<Lease> leases) {
     this.config = Objects.requireNonNull(config);
     this.self = Objects.requireNonNull(self);
     this.selfPrefix = prefix;
     this.boot = Objects.requireNonNull(boot);
-    this.policy = Objects.requireNonNull(policy);
     if (config.mode() == DhcpConfig.Mode.FULL) {
       DhcpConfig.Range range = config.range().orElseThrow();
       if (!Ipv4.sameSubnet(self, range.first(), prefix) || !Ipv4.sameSubnet(self, range.last(), prefix)) {
@@ -419,7 +417,7 @@ public final class DhcpResponder {
   private Optional<BootFile> bootFile(DhcpPacket p, MacAddress mac, Inventory inventory) {
     Optional<Node> node = inventory.find(mac);
     return boot.select(Pxe.arch(p), Pxe.vendorClass(p), Pxe.isIpxe(p), mac, BootPolicy.action(node),
-        policy.secureBoot(node));
+        boot.secureBoot(node));
   }
 
   /**

@@ -27,7 +27,6 @@ import org.clonecast.protocol.dhcp.DhcpPacketBuilder;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.BootFileSelector;
-import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.config.BootConfig;
 import org.clonecast.server.config.SecureBootNodes;
 import org.clonecast.server.config.DhcpConfig;
@@ -100,7 +99,7 @@ class DhcpHandlerTest {
   DhcpResponder responder(DhcpConfig.Mode mode, SecureBootNodes secureBoot) {
     BootConfig boot = new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi", secureBoot);
     return new DhcpResponder(config(mode), SELF, 24, new BootFileSelector(boot, SELF, () -> 8080),
-        new BootPolicy(nodes, "", false, secureBoot), new LeaseStore(db).loadAll());
+        new LeaseStore(db).loadAll());
   }
 
   EmbeddedChannel channel(DhcpResponder r, boolean bootPort) {
@@ -243,7 +242,7 @@ class DhcpHandlerTest {
   String rejected(DhcpConfig c) {
     BootConfig boot = new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi");
     return org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new DhcpResponder(c, SELF, 24,
-        new BootFileSelector(boot, SELF, () -> 8080), new BootPolicy(nodes, ""), List.of())).getMessage();
+        new BootFileSelector(boot, SELF, () -> 8080), List.of())).getMessage();
   }
 
   static DhcpConfig full(Optional<DhcpConfig.Range> range, DhcpConfig.RelaySubnet... relays) {
