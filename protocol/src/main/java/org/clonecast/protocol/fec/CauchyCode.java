@@ -4,7 +4,7 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * The systematic erasure code of udpcast's FEC (udpcast-protocol.md §1.10): a stripe of
+ * The systematic erasure code of udpcast's FEC (docs/ref/udpcast-protocol.md §1.10): a stripe of
  * {@code k ≤ 128} equal-length source blocks D<sub>0</sub>…D<sub>k−1</sub> is sent as is, followed
  * by repair blocks; repair row {@code r} (0…127) is
  *

@@ -7,7 +7,7 @@ import org.clonecast.protocol.wire.Bytes;
 import org.clonecast.protocol.wire.Ipv4;
 
 /**
- * The 16-byte {@code mcastAddr} field of HELLO and CONNECT_REPLY (udpcast-protocol.md §1.2): the
+ * The 16-byte {@code mcastAddr} field of HELLO and CONNECT_REPLY (docs/ref/udpcast-protocol.md §1.2): the
  * IPv4 data group in the first 4 bytes, 12 bytes after it that udpcast leaves uninitialised (zero
  * in every capture). All 16 bytes are kept so a decoded message re-encodes identically.
  *

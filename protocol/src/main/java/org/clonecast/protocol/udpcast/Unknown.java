@@ -8,7 +8,7 @@ import org.clonecast.protocol.wire.Bytes;
 /**
  * A message with an opcode this package does not know (e.g. 5, udpcast's obsolete little-endian
  * HELLO, or a future extension), kept as a value so it round-trips (house style, rule 9).
- * udpcast-protocol.md §1.2 lists the known opcodes.
+ * docs/ref/udpcast-protocol.md §1.2 lists the known opcodes.
  *
  * <p>Immutable (the array is cloned in and out); thread-safe.
  *

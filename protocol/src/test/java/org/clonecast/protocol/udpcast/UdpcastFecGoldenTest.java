@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  * slice byte for byte from that slice's DATA payloads, and our decoder rebuilds lost DATA blocks from
  * udpcast's FEC blocks.
  *
- * <p>What the capture settles, beyond udpcast-protocol.md §1.10: the doc calls the code
+ * <p>What the capture settles, beyond docs/ref/udpcast-protocol.md §1.10: the doc calls the code
  * "Reed–Solomon/Vandermonde"; the matrix is the Cauchy one c(r,k) = (0x80 ⊕ k ⊕ r)^−1 it also
  * gives, and that formula is right. The slice is not S×Z blocks here but 206 (the input was short):
  * stripes simply hold ⌈(n − s)/S⌉ blocks. The short last block is zero-padded. Repair blocks of
