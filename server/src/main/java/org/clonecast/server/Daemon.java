@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
+import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.common.trust.KeyRing;
@@ -125,11 +126,7 @@ public final class Daemon implements AutoCloseable {
     group = Transport.group(2, "serve");
     running.push(() -> group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly());
 
-    java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "bootenv-build");
-      t.setDaemon(true);
-      return t;
-    });
+    java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(DaemonThreads.named("bootenv-build"));
     running.push(bootenvWorker::shutdownNow);
     BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.besideJar(), bootenvWorker,
         line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
@@ -154,11 +151,7 @@ public final class Daemon implements AutoCloseable {
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
     new EventRoutes(events).register(routes);
-    imageWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "image-add");
-      t.setDaemon(true);
-      return t;
-    });
+    imageWorker = java.util.concurrent.Executors.newSingleThreadExecutor(DaemonThreads.named("image-add"));
     running.push(imageWorker::shutdownNow);
     KeyRing imageKeys = new KeyRing(config.stateDir());
     LOG.info("daemon: images signed with key {}{}", imageKeys.current().fingerprint(),
@@ -264,11 +257,7 @@ public final class Daemon implements AutoCloseable {
       // address change, which the updater already follows).
       org.clonecast.server.dns.DnsUpdater updater = dns.updater().get();
       LeaseExpiry expiry = new LeaseExpiry(leases, nodes, clock, updater::leaseEnded);
-      java.util.concurrent.ScheduledExecutorService sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "lease-expiry");
-        t.setDaemon(true);
-        return t;
-      });
+      java.util.concurrent.ScheduledExecutorService sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("lease-expiry"));
       sweeper.scheduleWithFixedDelay(() -> {
         try {
           expiry.sweep();

@@ -13,6 +13,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.server.config.DnsUpdateConfig;
 import org.xbill.DNS.ARecord;
 import org.xbill.DNS.DClass;
@@ -84,11 +85,7 @@ public final class DnsUpdater implements AutoCloseable {
     this.resolver = new SimpleResolver(config.server());
     resolver.setTimeout(TIMEOUT);
     resolver.setTSIGKey(tsig(config));
-    this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "dns-update");
-      t.setDaemon(true);
-      return t;
-    });
+    this.executor = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("dns-update"));
   }
 
   static TSIG tsig(DnsUpdateConfig c) {
