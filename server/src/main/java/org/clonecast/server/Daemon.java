@@ -128,7 +128,7 @@ public final class Daemon implements AutoCloseable {
 
     java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(DaemonThreads.named("bootenv-build"));
     running.push(bootenvWorker::shutdownNow);
-    BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.besideJar(), bootenvWorker,
+    BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.installed(), bootenvWorker,
         line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
     List<String> noLoader = new ArrayList<>();
     Path localDir = config.stateDir().resolve("boot");
