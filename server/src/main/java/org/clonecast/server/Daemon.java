@@ -269,11 +269,6 @@ public final class Daemon implements AutoCloseable {
     }
   }
 
-  /** The DHCP responder's counters (all zero when it is off). */
-  public DhcpStats dhcpStats() {
-    return dhcpStats;
-  }
-
   /** Where the current netboot environment's files are served from. */
   public Path bootenvDir() {
     return config.stateDir().resolve("bootenv").resolve("current");

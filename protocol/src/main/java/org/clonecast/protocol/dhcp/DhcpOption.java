@@ -324,7 +324,7 @@ public sealed interface DhcpOption {
 
     @Override
     public String toString() {
-      return "Unknown[" + code + ": " + org.clonecast.protocol.wire.Bytes.toHex(bytes) + "]";
+      return "Unknown[" + code + ": " + org.clonecast.protocol.wire.Hex.toHex(bytes) + "]";
     }
   }
 }

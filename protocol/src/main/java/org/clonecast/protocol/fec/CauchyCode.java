@@ -52,7 +52,7 @@ public final class CauchyCode {
     }
 
     /** This code's coefficient of source {@code j} in repair row {@code row}. */
-    public int coef(int row, int j) {
+    private int coef(int row, int j) {
         return table[row][j] & 0xFF;
     }
 

@@ -3,7 +3,7 @@ package org.clonecast.protocol.udpcast;
 import io.netty.buffer.ByteBuf;
 import java.net.Inet4Address;
 import java.util.Arrays;
-import org.clonecast.protocol.wire.Bytes;
+import org.clonecast.protocol.wire.Hex;
 import org.clonecast.protocol.wire.Ipv4;
 
 /**
@@ -86,7 +86,7 @@ public record McastAddr(byte[] bytes) {
         String ip = ipv4().getHostAddress();
         for (int i = 4; i < SIZE; i++) {
             if (bytes[i] != 0) {
-                return ip + "+" + Bytes.toHex(bytes, 4, SIZE - 4);
+                return ip + "+" + Hex.toHex(bytes, 4, SIZE - 4);
             }
         }
         return ip;

@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import org.clonecast.protocol.wire.ByteBufs;
-import org.clonecast.protocol.wire.Bytes;
+import org.clonecast.protocol.wire.Hex;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
 import org.junit.jupiter.api.Test;
@@ -60,7 +60,7 @@ class DhcpGoldenTest {
     assertEquals(68, all.size());
     for (DhcpGoldens.Named n : all) {
       DhcpPacket p = decode(n.bytes());
-      assertEquals(Bytes.toHex(n.bytes()), Bytes.toHex(encode(p)), n.id());
+      assertEquals(Hex.toHex(n.bytes()), Hex.toHex(encode(p)), n.id());
       assertEquals(Optional.of(CLIENT), p.mac(), n.id());
       String type = n.group().replace("-4011", "");
       type = type.substring(type.lastIndexOf('-') + 1);

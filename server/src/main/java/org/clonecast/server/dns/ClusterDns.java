@@ -27,7 +27,7 @@ public final class ClusterDns implements AutoCloseable {
 
   private final DnsStats stats = new DnsStats();
   private final NodeDirectory directory;
-  private final DnsResolver resolver;
+  private final DnsAuthority authority;
   private final Optional<DnsUpdater> updater;
   private final NodeStore nodes;
   private final Consumer<NodeStore.NodeChange> listener;
@@ -38,7 +38,7 @@ public final class ClusterDns implements AutoCloseable {
     this.nodes = nodes;
     DnsZone.Spec spec = new DnsZone.Spec(DnsZone.Spec.origin(config.zone()), address, prefixLength, config.ttl());
     this.directory = new NodeDirectory(nodes);
-    this.resolver = new DnsResolver(spec, directory, initialSerial, !config.forwarders().isEmpty());
+    this.authority = new DnsAuthority(spec, directory, initialSerial, !config.forwarders().isEmpty());
     this.updater = config.update().map(u -> new DnsUpdater(u, config.ttl(), stats, onUpdateFailure));
     this.listener = c -> updater.ifPresent(u -> u.changed(NodeDirectory.hostOf(c.before()), NodeDirectory.hostOf(c.after())));
   }
@@ -66,10 +66,10 @@ public final class ClusterDns implements AutoCloseable {
               + ":" + f.getPort() + "); queries would go round in circles. Name the site's resolvers instead");
         }
       }
-      Optional<Forwarder> fwd = config.forwarders().isEmpty() ? Optional.empty()
-          : Optional.of(new Forwarder(config.forwarders(), FORWARD_TIMEOUT));
+      Optional<DnsForwarder> fwd = config.forwarders().isEmpty() ? Optional.empty()
+          : Optional.of(new DnsForwarder(config.forwarders(), FORWARD_TIMEOUT));
       if (config.enabled()) {
-        d.server = listen(group, at, config.port(), new DnsResponder(d.resolver, d.stats), fwd);
+        d.server = listen(group, at, config.port(), new DnsResponder(d.authority, d.stats), fwd);
       }
       nodes.listen(d.listener);
       // A server that missed changes while the daemon was down catches up on what exists now.
@@ -79,8 +79,8 @@ public final class ClusterDns implements AutoCloseable {
         }
       });
       if (d.server != null) {
-        LOG.info("dns: zone {} (serial {}), reverse {}, on {} port {}{}", config.zone(), d.resolver.zone().serial(),
-            d.resolver.zone().apexes().subList(1, d.resolver.zone().apexes().size()),
+        LOG.info("dns: zone {} (serial {}), reverse {}, on {} port {}{}", config.zone(), d.authority.zone().serial(),
+            d.authority.zone().apexes().subList(1, d.authority.zone().apexes().size()),
             at.stream().map(InetAddress::getHostAddress).toList(), d.server.port(),
             fwd.isPresent() ? ", forwarding to " + config.forwarders() : ", other names REFUSED");
       }
@@ -95,7 +95,7 @@ public final class ClusterDns implements AutoCloseable {
 
   /** Binds, turning a refused bind into an error that says what to do. */
   private static DnsServer listen(EventLoopGroup group, List<InetAddress> at, int port, DnsResponder responder,
-      Optional<Forwarder> fwd) throws InterruptedException {
+      Optional<DnsForwarder> fwd) throws InterruptedException {
     try {
       return DnsServer.start(group, at, port, responder, fwd);
     } catch (InterruptedException e) {
@@ -135,7 +135,7 @@ public final class ClusterDns implements AutoCloseable {
 
   /** The zone as it is now. */
   public DnsZone zone() {
-    return resolver.zone();
+    return authority.zone();
   }
 
   /** Dynamic updates, when configured: the DHCP server reports lease starts and ends here. */

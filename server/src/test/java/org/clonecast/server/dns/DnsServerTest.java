@@ -46,8 +46,8 @@ class DnsServerTest {
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
   }
 
-  private DnsServer start(DnsZone.Spec spec, HostDirectory d, Optional<Forwarder> fwd) throws InterruptedException {
-    DnsResolver resolver = new DnsResolver(spec, d, 1, fwd.isPresent());
+  private DnsServer start(DnsZone.Spec spec, HostDirectory d, Optional<DnsForwarder> fwd) throws InterruptedException {
+    DnsAuthority resolver = new DnsAuthority(spec, d, 1, fwd.isPresent());
     DnsServer s = DnsServer.start(group, List.of(LOOPBACK), 0, new DnsResponder(resolver, new DnsStats()), fwd);
     servers.add(s);
     return s;
@@ -166,7 +166,7 @@ class DnsServerTest {
       dead = d.getLocalPort();
     }
     DnsServer s = start(Fixtures.spec(24), dir,
-        Optional.of(new Forwarder(List.of(new InetSocketAddress(LOOPBACK, dead), up), Duration.ofSeconds(1))));
+        Optional.of(new DnsForwarder(List.of(new InetSocketAddress(LOOPBACK, dead), up), Duration.ofSeconds(1))));
     for (boolean tcp : new boolean[] {false, true}) {
       Message r = client(s.port(), tcp).send(Fixtures.query("mail.site.example", Type.A));
       assertEquals(Rcode.NOERROR, r.getRcode());

@@ -27,13 +27,13 @@ import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 import org.junit.jupiter.api.Test;
 
-class DnsResolverTest {
+class DnsAuthorityTest {
   private final Fixtures.Directory dir = new Fixtures.Directory().set("node01", "10.77.0.11", "node02", "10.77.0.12");
-  private final DnsResolver resolver = new DnsResolver(Fixtures.spec(24), dir, 1000, false);
+  private final DnsAuthority resolver = new DnsAuthority(Fixtures.spec(24), dir, 1000, false);
 
   private Message answer(Message q) {
-    DnsResolver.Decision d = resolver.resolve(q);
-    return assertInstanceOf(DnsResolver.Decision.Answer.class, d).response();
+    DnsAuthority.Decision d = resolver.resolve(q);
+    return assertInstanceOf(DnsAuthority.Decision.Answer.class, d).response();
   }
 
   private static List<String> rdata(Message r, int section) {
@@ -129,13 +129,13 @@ class DnsResolverTest {
 
   @Test
   void forwardersMakeOutsideNamesAForwardAndSetRa() {
-    DnsResolver r = new DnsResolver(Fixtures.spec(24), dir, 1, true);
+    DnsAuthority r = new DnsAuthority(Fixtures.spec(24), dir, 1, true);
     Message q = query("example.com", Type.A);
-    DnsResolver.Decision.Forward f = assertInstanceOf(DnsResolver.Decision.Forward.class, r.resolve(q));
+    DnsAuthority.Decision.Forward f = assertInstanceOf(DnsAuthority.Decision.Forward.class, r.resolve(q));
     assertEquals(q, f.query());
-    Message inZone = assertInstanceOf(DnsResolver.Decision.Answer.class, r.resolve(query("node01.cluster.internal", Type.A))).response();
+    Message inZone = assertInstanceOf(DnsAuthority.Decision.Answer.class, r.resolve(query("node01.cluster.internal", Type.A))).response();
     assertTrue(inZone.getHeader().getFlag(Flags.RA));
-    assertInstanceOf(DnsResolver.Decision.Answer.class, r.resolve(query("version.bind", Type.TXT, DClass.CH)),
+    assertInstanceOf(DnsAuthority.Decision.Answer.class, r.resolve(query("version.bind", Type.TXT, DClass.CH)),
         "only class IN is forwarded");
   }
 
@@ -165,7 +165,7 @@ class DnsResolverTest {
   void ednsIsEchoedAndUnknownVersionsGetBadvers() {
     Message r = answer(withEdns(query("node01.cluster.internal", Type.A), 4096, 0));
     assertNotNull(r.getOPT());
-    assertEquals(DnsResolver.EDNS_PAYLOAD, r.getOPT().getPayloadSize());
+    assertEquals(DnsAuthority.EDNS_PAYLOAD, r.getOPT().getPayloadSize());
     assertEquals(0, r.getOPT().getVersion());
     assertEquals(Rcode.NOERROR, r.getRcode());
 
@@ -217,19 +217,19 @@ class DnsResolverTest {
   @Test
   void sixteenBitReverseZoneHasEmptyNonTerminals() {
     Fixtures.Directory d = new Fixtures.Directory().set("n", "10.77.3.4");
-    DnsResolver r = new DnsResolver(new DnsZone.Spec(DnsZone.Spec.origin("c.test"), Fixtures.SERVER, 16, 30), d, 1, false);
-    Message ent = assertInstanceOf(DnsResolver.Decision.Answer.class, r.resolve(query("3.77.10.in-addr.arpa", Type.PTR))).response();
+    DnsAuthority r = new DnsAuthority(new DnsZone.Spec(DnsZone.Spec.origin("c.test"), Fixtures.SERVER, 16, 30), d, 1, false);
+    Message ent = assertInstanceOf(DnsAuthority.Decision.Answer.class, r.resolve(query("3.77.10.in-addr.arpa", Type.PTR))).response();
     assertEquals(Rcode.NOERROR, ent.getRcode(), "3.77.10.in-addr.arpa exists: it has a child");
     assertTrue(ent.getSection(Section.ANSWER).isEmpty());
-    Message nx = assertInstanceOf(DnsResolver.Decision.Answer.class, r.resolve(query("9.77.10.in-addr.arpa", Type.PTR))).response();
+    Message nx = assertInstanceOf(DnsAuthority.Decision.Answer.class, r.resolve(query("9.77.10.in-addr.arpa", Type.PTR))).response();
     assertEquals(Rcode.NXDOMAIN, nx.getRcode());
-    Message ptr = assertInstanceOf(DnsResolver.Decision.Answer.class, r.resolve(query("4.3.77.10.in-addr.arpa", Type.PTR))).response();
+    Message ptr = assertInstanceOf(DnsAuthority.Decision.Answer.class, r.resolve(query("4.3.77.10.in-addr.arpa", Type.PTR))).response();
     assertEquals("n.c.test.", ((PTRRecord) ptr.getSection(Section.ANSWER).get(0)).getTarget().toString());
   }
 
   @Test
   void forwardedAnswersGetOurIdFlagsAndEdns() {
-    DnsResolver r = new DnsResolver(Fixtures.spec(24), dir, 1, true);
+    DnsAuthority r = new DnsAuthority(Fixtures.spec(24), dir, 1, true);
     Message q = withEdns(query("example.com", Type.A), 1232, 0);
     Message upstream = new Message(4242);
     upstream.getHeader().setFlag(Flags.QR);
@@ -243,7 +243,7 @@ class DnsResolverTest {
     assertTrue(out.getHeader().getFlag(Flags.RA));
     assertFalse(out.getHeader().getFlag(Flags.AA), "a forwarded answer is not ours");
     assertEquals(List.of("10.77.0.1"), rdata(out, Section.ANSWER));
-    assertEquals(DnsResolver.EDNS_PAYLOAD, out.getOPT().getPayloadSize());
+    assertEquals(DnsAuthority.EDNS_PAYLOAD, out.getOPT().getPayloadSize());
     assertEquals(1, out.getSection(Section.ADDITIONAL).size(), "one OPT, ours");
   }
 }

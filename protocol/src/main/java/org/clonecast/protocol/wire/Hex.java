@@ -8,10 +8,10 @@ import java.util.HexFormat;
  *
  * <p>Stateless; thread-safe.
  */
-public final class Bytes {
+public final class Hex {
     private static final HexFormat HEX = HexFormat.of();
 
-    private Bytes() {
+    private Hex() {
     }
 
     /** @return {@code bytes} as lower-case hex without separators, e.g. {@code "0500000a"} */

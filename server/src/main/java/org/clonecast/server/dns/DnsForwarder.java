@@ -21,19 +21,19 @@ import org.xbill.DNS.SimpleResolver;
  *
  * <p>Thread-safe.
  */
-public final class Forwarder {
+public final class DnsForwarder {
   private final List<SimpleResolver> upstreams = new ArrayList<>();
   private final SecureRandom random = new SecureRandom();
 
   /** @param timeout how long to wait for each forwarder */
-  public Forwarder(List<InetSocketAddress> servers, Duration timeout) {
+  public DnsForwarder(List<InetSocketAddress> servers, Duration timeout) {
     if (servers.isEmpty()) {
       throw new IllegalArgumentException("no forwarders");
     }
     for (InetSocketAddress s : servers) {
       SimpleResolver r = new SimpleResolver(s);
       r.setTimeout(timeout);
-      r.setEDNS(0, DnsResolver.EDNS_PAYLOAD, 0);
+      r.setEDNS(0, DnsAuthority.EDNS_PAYLOAD, 0);
       upstreams.add(r);
     }
   }

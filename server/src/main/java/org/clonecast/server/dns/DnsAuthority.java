@@ -34,7 +34,7 @@ import org.xbill.DNS.Type;
  *
  * <p>Thread-safe.
  */
-public final class DnsResolver {
+public final class DnsAuthority {
   /** The UDP payload size we advertise and accept at most (the DNS Flag Day 2020 value). */
   public static final int EDNS_PAYLOAD = 1232;
   /** RFC 6891 §6.1.3: the extended rcode for an unsupported EDNS version. */
@@ -45,7 +45,7 @@ public final class DnsResolver {
     /** Send this response. */
     record Answer(Message response) implements Decision {}
 
-    /** Ask a forwarder; {@link DnsResolver#fromForwarder} turns its answer into our response. */
+    /** Ask a forwarder; {@link DnsAuthority#fromForwarder} turns its answer into our response. */
     record Forward(Message query) implements Decision {}
   }
 
@@ -61,7 +61,7 @@ public final class DnsResolver {
    *     server's serials still go up)
    * @param recursion whether names outside the zone go to forwarders
    */
-  public DnsResolver(DnsZone.Spec spec, HostDirectory directory, long initialSerial, boolean recursion) {
+  public DnsAuthority(DnsZone.Spec spec, HostDirectory directory, long initialSerial, boolean recursion) {
     this.spec = Objects.requireNonNull(spec);
     this.directory = Objects.requireNonNull(directory);
     this.recursion = recursion;
