@@ -1,7 +1,11 @@
 package org.clonecast.server;
 
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -9,62 +13,64 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.common.trust.KeyRing;
 import org.clonecast.protocol.tftp.TftpTransfer;
-import org.clonecast.server.boot.BootPolicy;
-import org.clonecast.server.boot.BootScripts;
-import org.clonecast.server.boot.LocalBootLoader;
-import org.clonecast.server.boot.BootenvAutoBuild;
-import org.clonecast.server.boot.BootenvInstaller;
-import org.clonecast.server.boot.NodeBinding;
-import org.clonecast.server.http.NodeAuth;
-import org.clonecast.server.store.NodeSecrets;
-import org.clonecast.server.boot.RouterAdvertiser;
-import org.clonecast.server.capture.CaptureManager;
-import org.clonecast.server.http.AgentRoutes;
-import org.clonecast.server.http.CaptureRoutes;
-import org.clonecast.server.store.CaptureStore;
-import org.clonecast.server.http.DashboardRoutes;
-import org.clonecast.server.http.ImageRoutes;
-import org.clonecast.server.http.Reply;
-import org.clonecast.server.http.SessionRoutes;
-import org.clonecast.server.session.SessionManager;
-import org.clonecast.server.store.ImageStore;
-import org.clonecast.server.store.SessionStore;
-import org.clonecast.server.metrics.DaemonMetrics;
-import org.clonecast.server.metrics.Metrics;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import java.nio.charset.StandardCharsets;
-import org.clonecast.server.config.NodesConfig;
-import org.clonecast.server.config.ServeConfig;
-import org.clonecast.server.dns.ClusterDns;
-import org.clonecast.server.limit.RateLimiter;
-import java.net.InetAddress;
-import org.clonecast.server.config.TftpConfig;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.boot.BootFileSelector;
+import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.BootScripts;
+import org.clonecast.server.boot.BootenvAutoBuild;
+import org.clonecast.server.boot.BootenvInstaller;
+import org.clonecast.server.boot.LocalBootLoader;
+import org.clonecast.server.boot.NodeBinding;
+import org.clonecast.server.boot.RouterAdvertiser;
+import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.config.DhcpConfig;
+import org.clonecast.server.config.NodesConfig;
 import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.config.TftpConfig;
 import org.clonecast.server.dhcp.DhcpResponder;
 import org.clonecast.server.dhcp.DhcpServer;
 import org.clonecast.server.dhcp.DhcpStats;
 import org.clonecast.server.dhcp.LeaseExpiry;
 import org.clonecast.server.dhcp.LeaseStore;
+import org.clonecast.server.dns.ClusterDns;
+import org.clonecast.server.dns.DnsUpdater;
+import org.clonecast.server.http.AgentRoutes;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
-import org.clonecast.server.tftp.SecureBootFiles;
-import org.clonecast.server.tftp.TftpOverlay;
+import org.clonecast.server.http.CaptureRoutes;
+import org.clonecast.server.http.DashboardRoutes;
 import org.clonecast.server.http.EventRoutes;
 import org.clonecast.server.http.HttpServer;
+import org.clonecast.server.http.ImageRoutes;
+import org.clonecast.server.http.NodeAuth;
 import org.clonecast.server.http.NodeRoutes;
+import org.clonecast.server.http.Reply;
+import org.clonecast.server.http.SessionRoutes;
+import org.clonecast.server.limit.RateLimiter;
+import org.clonecast.server.metrics.DaemonMetrics;
+import org.clonecast.server.metrics.Metrics;
+import org.clonecast.server.session.SessionManager;
+import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.ImageStore;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.store.SessionStore;
 import org.clonecast.server.tftp.IpxeLoaders;
+import org.clonecast.server.tftp.SecureBootFiles;
+import org.clonecast.server.tftp.TftpOverlay;
 import org.clonecast.server.tftp.TftpServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -82,7 +88,7 @@ public final class Daemon implements AutoCloseable {
   private final ServeConfig config;
   private final Deque<AutoCloseable> running = new ArrayDeque<>();
   private final Metrics metrics = new Metrics();
-  private java.util.concurrent.ExecutorService imageWorker;
+  private ExecutorService imageWorker;
   private SessionManager sessions;
   private NetInterface nif;
   private Database db;
@@ -124,9 +130,9 @@ public final class Daemon implements AutoCloseable {
     events = new EventLog(db, clock);
     ApiToken token = ApiToken.loadOrCreate(config.stateDir());
     group = Transport.group(2, "serve");
-    running.push(() -> group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly());
+    running.push(() -> group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly());
 
-    java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(DaemonThreads.named("bootenv-build"));
+    ExecutorService bootenvWorker = Executors.newSingleThreadExecutor(DaemonThreads.named("bootenv-build"));
     running.push(bootenvWorker::shutdownNow);
     BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.installed(), bootenvWorker,
         line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
@@ -151,7 +157,7 @@ public final class Daemon implements AutoCloseable {
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
     new EventRoutes(events).register(routes);
-    imageWorker = java.util.concurrent.Executors.newSingleThreadExecutor(DaemonThreads.named("image-add"));
+    imageWorker = Executors.newSingleThreadExecutor(DaemonThreads.named("image-add"));
     running.push(imageWorker::shutdownNow);
     KeyRing imageKeys = new KeyRing(config.stateDir());
     LOG.info("daemon: images signed with key {}{}", imageKeys.current().fingerprint(),
@@ -176,9 +182,9 @@ public final class Daemon implements AutoCloseable {
     new DashboardRoutes(nodes, sessions, captures, events, clock).register(routes);
     new AgentRoutes(sessions, captures, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
         config.stateDir().resolve("node-files"), nodeAuth).register(routes);
-    routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
+    routes.api("/metrics", r -> r.method().equals(HttpMethod.GET)
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
-            metrics.render().getBytes(StandardCharsets.UTF_8), java.util.Map.of())
+            metrics.render().getBytes(StandardCharsets.UTF_8), Map.of())
         : Reply.error(HttpResponseStatus.METHOD_NOT_ALLOWED, "metrics are read-only; use GET"));
     http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes,
         new HttpServer.Limits(config.http().idleTimeout(), config.http().maxConnections(), config.http().maxConnectionsPerClient()));
@@ -255,16 +261,16 @@ public final class Daemon implements AutoCloseable {
     if (dns != null && dns.updater().isPresent()) {
       // A lease that ends takes its records off the site's DNS (one that starts is the inventory's
       // address change, which the updater already follows).
-      org.clonecast.server.dns.DnsUpdater updater = dns.updater().get();
+      DnsUpdater updater = dns.updater().get();
       LeaseExpiry expiry = new LeaseExpiry(leases, nodes, clock, updater::leaseEnded);
-      java.util.concurrent.ScheduledExecutorService sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("lease-expiry"));
+      ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("lease-expiry"));
       sweeper.scheduleWithFixedDelay(() -> {
         try {
           expiry.sweep();
         } catch (RuntimeException e) {
           LOG.warn("dhcp: checking for ended leases failed: {}", e.toString());
         }
-      }, 0, 10, java.util.concurrent.TimeUnit.SECONDS);
+      }, 0, 10, TimeUnit.SECONDS);
       running.push(sweeper::shutdownNow);
     }
   }

@@ -1,8 +1,10 @@
 package org.clonecast.server.dns;
 
 import io.netty.channel.EventLoopGroup;
+import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,7 +61,7 @@ public final class ClusterDns implements AutoCloseable {
       if (config.loopback() && !address.equals(loopback)) {
         at.add(loopback);
       }
-      for (java.net.InetSocketAddress f : config.forwarders()) {
+      for (InetSocketAddress f : config.forwarders()) {
         if ((at.contains(f.getAddress()) || f.getAddress().isLoopbackAddress() && config.loopback())
             && f.getPort() == config.port()) {
           throw new IllegalArgumentException("dns.forwarders names this server itself (" + f.getAddress().getHostAddress()
@@ -102,7 +104,7 @@ public final class ClusterDns implements AutoCloseable {
       throw e;
     } catch (Exception e) {
       // Netty rethrows bind errors (BindException, NativeIoException) without declaring them.
-      if (e instanceof java.io.IOException) {
+      if (e instanceof IOException) {
         throw new IllegalArgumentException("dns: cannot listen on port " + port + " of "
             + at.stream().map(InetAddress::getHostAddress).toList() + ": " + e.getMessage()
             + "; another DNS server (dnsmasq, named, unbound) may hold it, and ports below 1024 need root."

@@ -1,5 +1,6 @@
 package org.clonecast.server.dns;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -57,7 +58,7 @@ public final class DnsForwarder {
   private CompletionStage<Message> tryFrom(int i, Message q, Message lastAnswer) {
     if (i >= upstreams.size()) {
       return lastAnswer != null ? CompletableFuture.completedFuture(lastAnswer)
-          : CompletableFuture.failedFuture(new java.io.IOException("no forwarder answered"));
+          : CompletableFuture.failedFuture(new IOException("no forwarder answered"));
     }
     return upstreams.get(i).sendAsync(q).handle((m, e) -> {
       if (e == null && m.getRcode() != Rcode.SERVFAIL && m.getRcode() != Rcode.REFUSED) {

@@ -12,12 +12,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
 import org.xbill.DNS.ARecord;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.NSRecord;
 import org.xbill.DNS.Name;
+import org.xbill.DNS.OPTRecord;
 import org.xbill.DNS.Opcode;
 import org.xbill.DNS.PTRRecord;
 import org.xbill.DNS.Rcode;
@@ -25,7 +27,6 @@ import org.xbill.DNS.Record;
 import org.xbill.DNS.SOARecord;
 import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
-import org.junit.jupiter.api.Test;
 
 class DnsAuthorityTest {
   private final Fixtures.Directory dir = new Fixtures.Directory().set("node01", "10.77.0.11", "node02", "10.77.0.12");
@@ -236,7 +237,7 @@ class DnsAuthorityTest {
     upstream.getHeader().setFlag(Flags.AA);
     upstream.addRecord(q.getQuestion(), Section.QUESTION);
     upstream.addRecord(new ARecord(Name.fromConstantString("example.com."), DClass.IN, 300, Fixtures.SERVER), Section.ANSWER);
-    upstream.addRecord(new org.xbill.DNS.OPTRecord(4096, 0, 0, 0), Section.ADDITIONAL);
+    upstream.addRecord(new OPTRecord(4096, 0, 0, 0), Section.ADDITIONAL);
     Message out = r.fromForwarder(q, upstream);
     assertEquals(q.getHeader().getID(), out.getHeader().getID());
     assertNotEquals(4242, out.getHeader().getID());

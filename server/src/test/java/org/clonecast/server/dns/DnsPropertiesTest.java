@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -77,7 +78,7 @@ class DnsPropertiesTest {
     Message r = answer(resolver, q);
     assertEquals(q.getQuestion(), r.getQuestion());
     assertEquals(q.getHeader().getID(), r.getHeader().getID());
-    boolean inZone = (label + "." + tld).toLowerCase(java.util.Locale.ROOT).endsWith("cluster.internal");
+    boolean inZone = (label + "." + tld).toLowerCase(Locale.ROOT).endsWith("cluster.internal");
     assertEquals(inZone ? Rcode.NXDOMAIN : Rcode.REFUSED, r.getRcode());
   }
 

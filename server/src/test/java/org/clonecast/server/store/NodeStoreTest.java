@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,13 +53,13 @@ class NodeStoreTest {
   void discoveredNodesAreCappedAndTheLeastRecentlySeenForgotten() {
     long[] now = {1000};
     Clock moving = new Clock() {
-      @Override public java.time.ZoneId getZone() { return ZoneOffset.UTC; }
-      @Override public Clock withZone(java.time.ZoneId zone) { return this; }
+      @Override public ZoneId getZone() { return ZoneOffset.UTC; }
+      @Override public Clock withZone(ZoneId zone) { return this; }
       @Override public Instant instant() { return Instant.ofEpochMilli(now[0]); }
     };
     NodeStore capped = new NodeStore(db, moving, 3);
     capped.enroll(A, "node01", Optional.empty());
-    List<NodeStore.NodeChange> heard = new java.util.ArrayList<>();
+    List<NodeStore.NodeChange> heard = new ArrayList<>();
     capped.listen(heard::add);
     for (int i = 1; i <= 10; i++) {
       now[0] += 1000;
@@ -143,7 +145,7 @@ class NodeStoreTest {
   @Test
   void aDatabaseFromANewerVersionIsRefusedNotDamaged() {
     db.close();
-    List<String> newer = new java.util.ArrayList<>(Schema.MIGRATIONS);
+    List<String> newer = new ArrayList<>(Schema.MIGRATIONS);
     newer.add("CREATE TABLE later (x INTEGER)");
     db = Database.open(dir, newer);
     db.close();
@@ -155,7 +157,7 @@ class NodeStoreTest {
   @Test
   void eventsArePagedByIdAndHeardByListeners() {
     EventLog log = new EventLog(db, Clock.systemUTC());
-    List<Event> heard = new java.util.ArrayList<>();
+    List<Event> heard = new ArrayList<>();
     log.listen(heard::add);
     Event first = log.node("node", A.toString(), "one");
     log.node("node", A.toString(), "two");
@@ -167,7 +169,7 @@ class NodeStoreTest {
 
   @Test
   void listenersHearEveryWriteWithBeforeAndAfter() {
-    List<NodeStore.NodeChange> heard = new java.util.ArrayList<>();
+    List<NodeStore.NodeChange> heard = new ArrayList<>();
     nodes.listen(heard::add);
     nodes.listen(c -> {
       throw new IllegalStateException("a broken listener does not break the write");
