@@ -1,7 +1,11 @@
 package org.clonecast.server;
 
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -10,7 +14,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.common.trust.KeyRing;
@@ -39,27 +49,22 @@ import org.clonecast.server.store.ImageStore;
 import org.clonecast.server.store.SessionStore;
 import org.clonecast.server.metrics.DaemonMetrics;
 import org.clonecast.server.metrics.Metrics;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import java.nio.charset.StandardCharsets;
 import org.clonecast.server.config.NodesConfig;
 import org.clonecast.server.config.ServeConfig;
 import org.clonecast.server.dns.ClusterDns;
 import org.clonecast.server.limit.RateLimiter;
-import java.net.InetAddress;
 import org.clonecast.server.config.TftpConfig;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.boot.BootFileSelector;
 import org.clonecast.server.config.DhcpConfig;
-import org.clonecast.server.config.ServeConfig;
 import org.clonecast.server.dhcp.DhcpResponder;
 import org.clonecast.server.dhcp.DhcpServer;
 import org.clonecast.server.dhcp.DhcpStats;
 import org.clonecast.server.dhcp.LeaseExpiry;
 import org.clonecast.server.dhcp.LeaseStore;
+import org.clonecast.server.dns.DnsUpdater;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
-import org.clonecast.server.tftp.SecureBootFiles;
-import org.clonecast.server.tftp.TftpOverlay;
 import org.clonecast.server.http.EventRoutes;
 import org.clonecast.server.http.HttpServer;
 import org.clonecast.server.http.NodeRoutes;
@@ -67,6 +72,8 @@ import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeStore;
 import org.clonecast.server.tftp.IpxeLoaders;
+import org.clonecast.server.tftp.SecureBootFiles;
+import org.clonecast.server.tftp.TftpOverlay;
 import org.clonecast.server.tftp.TftpServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,7 +91,7 @@ public final class Daemon implements AutoCloseable {
   private final ServeConfig config;
   private final Deque<AutoCloseable> running = new ArrayDeque<>();
   private final Metrics metrics = new Metrics();
-  private java.util.concurrent.ExecutorService imageWorker;
+  private ExecutorService imageWorker;
   private SessionManager sessions;
   private NetInterface nif;
   private Database db;
@@ -126,21 +133,17 @@ public final class Daemon implements AutoCloseable {
     events = new EventLog(db, clock);
     ApiToken token = ApiToken.loadOrCreate(config.stateDir());
     group = Transport.group(2, "serve");
-    running.push(() -> group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly());
+    running.push(() -> group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly());
 
-    java.util.concurrent.ExecutorService bootenvWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "bootenv-build");
-      t.setDaemon(true);
-      return t;
-    });
+    ExecutorService bootenvWorker = Executors.newSingleThreadExecutor(DaemonThreads.named("bootenv-build"));
     running.push(bootenvWorker::shutdownNow);
-    BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.besideJar(), bootenvWorker,
+    BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.installed(), bootenvWorker,
         line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
     List<String> noLoader = new ArrayList<>();
     Path localDir = config.stateDir().resolve("boot");
     boolean efiLocal = LocalBootLoader.ensure(localDir, noLoader).isPresent();
     noLoader.forEach(w -> LOG.warn("boot: no EFI local-boot loader: {}", w));
-    BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs(), efiLocal, config.boot().secureBoot());
+    BootPolicy policy = new BootPolicy(nodes, config.boot().kernelArgs(), efiLocal);
     HttpServer.Routes routes = new HttpServer.Routes();
     String host = nif.address().getHostAddress();
     // With port 0 (tests) the port is known only after binding; boot scripts read it then.
@@ -156,11 +159,7 @@ public final class Daemon implements AutoCloseable {
     new BootRoutes(bootScripts, config.boot().ipxeDir(), bootenvDir()).localLoaderDir(localDir).register(routes);
     new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
-    imageWorker = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "image-add");
-      t.setDaemon(true);
-      return t;
-    });
+    imageWorker = Executors.newSingleThreadExecutor(DaemonThreads.named("image-add"));
     running.push(imageWorker::shutdownNow);
     KeyRing imageKeys = new KeyRing(config.stateDir());
     LOG.info("daemon: images signed with key {}{}", imageKeys.current().fingerprint(),
@@ -189,9 +188,9 @@ public final class Daemon implements AutoCloseable {
     new ConsoleLogin(token, events, clock).register(routes);
     new AgentRoutes(sessions, captures, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
         config.stateDir().resolve("node-files"), nodeAuth).register(routes);
-    routes.api("/metrics", r -> r.method().equals(io.netty.handler.codec.http.HttpMethod.GET)
+    routes.api("/metrics", r -> r.method().equals(HttpMethod.GET)
         ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
-            metrics.render().getBytes(StandardCharsets.UTF_8), java.util.Map.of())
+            metrics.render().getBytes(StandardCharsets.UTF_8), Map.of())
         : Reply.error(HttpResponseStatus.METHOD_NOT_ALLOWED, "metrics are read-only; use GET"));
     http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes,
         new HttpServer.Limits(config.http().idleTimeout(), config.http().maxConnections(), config.http().maxConnectionsPerClient()));
@@ -266,35 +265,26 @@ public final class Daemon implements AutoCloseable {
       // Nodes resolve each other through the cluster DNS: option 6 = this server, 15 = its zone.
       dc = dc.withClusterDns(nif.address(), config.dns().zone());
     }
-    DhcpResponder responder = new DhcpResponder(dc, nif.address(), nif.prefixLength(), boot, policy, nodes, leases.loadAll());
+    DhcpResponder responder = new DhcpResponder(dc, nif.address(), nif.prefixLength(), boot, leases.loadAll());
     // The wildcard address: broadcast DISCOVERs arrive only there; SO_BINDTODEVICE keeps it to the interface.
-    dhcp = DhcpServer.start(dc, nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, clock);
+    dhcp = DhcpServer.start(dc, nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, nodes, clock);
     running.push(dhcp);
     DaemonMetrics.dhcp(metrics, dhcpStats, leases, clock);
     if (dns != null && dns.updater().isPresent()) {
       // A lease that ends takes its records off the site's DNS (one that starts is the inventory's
       // address change, which the updater already follows).
-      org.clonecast.server.dns.DnsUpdater updater = dns.updater().get();
+      DnsUpdater updater = dns.updater().get();
       LeaseExpiry expiry = new LeaseExpiry(leases, nodes, clock, updater::leaseEnded);
-      java.util.concurrent.ScheduledExecutorService sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "lease-expiry");
-        t.setDaemon(true);
-        return t;
-      });
+      ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("lease-expiry"));
       sweeper.scheduleWithFixedDelay(() -> {
         try {
           expiry.sweep();
         } catch (RuntimeException e) {
           LOG.warn("dhcp: checking for ended leases failed: {}", e.toString());
         }
-      }, 0, 10, java.util.concurrent.TimeUnit.SECONDS);
+      }, 0, 10, TimeUnit.SECONDS);
       running.push(sweeper::shutdownNow);
     }
-  }
-
-  /** The DHCP responder's counters (all zero when it is off). */
-  public DhcpStats dhcpStats() {
-    return dhcpStats;
   }
 
   /** Where the current netboot environment's files are served from. */

@@ -20,6 +20,7 @@ import org.clonecast.agent.report.ServerClient;
 import org.clonecast.common.api.Assignment;
 import org.clonecast.common.api.CaptureFinished;
 import org.clonecast.common.api.CaptureHeld;
+import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.image.ChunkScanner;
 import org.clonecast.common.image.SourceDevice;
 import org.clonecast.protocol.image.AllocationMap;
@@ -143,11 +144,7 @@ public final class CaptureUploader {
   public Result run() throws IOException, InterruptedException {
     long start = System.nanoTime();
     Assignment.Capture a = s.assignment();
-    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "capture-progress");
-      t.setDaemon(true);
-      return t;
-    });
+    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("capture-progress"));
     // READ only: the golden disk is never written, not even by accident.
     try (FileChannel in = FileChannel.open(s.disk(), StandardOpenOption.READ)) {
       long size = SourceDevice.size(s.disk(), in);

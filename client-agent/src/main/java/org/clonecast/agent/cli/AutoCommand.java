@@ -36,6 +36,7 @@ import org.clonecast.agent.report.ServerClient;
 import org.clonecast.common.api.Assignment;
 import org.clonecast.common.api.Progress;
 import org.clonecast.common.cli.CliException;
+import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.disk.DiskAllocation;
 import org.clonecast.common.disk.DiskPlan;
 import org.clonecast.common.cli.ExitCodes;
@@ -154,11 +155,7 @@ public final class AutoCommand implements Callable<Integer> {
     AtomicLong done = new AtomicLong();
     AtomicLong total = new AtomicLong(a.logicalSize());
     AtomicReference<String> mismatch = new AtomicReference<>();
-    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "report");
-      t.setDaemon(true);
-      return t;
-    });
+    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("report"));
     McastReceiver[] receiver = new McastReceiver[1];
     try {
       String[] hp = a.control().split(":");

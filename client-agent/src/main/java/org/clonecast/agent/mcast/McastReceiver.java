@@ -34,6 +34,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.agent.disk.Target;
 import org.clonecast.agent.disk.TargetException;
+import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.net.ControlCodec;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
@@ -139,11 +140,7 @@ public final class McastReceiver {
   public CompletableFuture<ReceiveResult> start() {
     group = Transport.group(1, "mcast-recv");
     loop = group.next();
-    workers = Executors.newFixedThreadPool(settings.workers(), r -> {
-      Thread t = new Thread(r, "chunk-writer");
-      t.setDaemon(true);
-      return t;
-    });
+    workers = Executors.newFixedThreadPool(settings.workers(), DaemonThreads.named("chunk-writer"));
     startNanos = System.nanoTime();
     Optional<String> zstd = ChunkCodec.nativeLibraryProblem();
     if (zstd.isPresent()) {

@@ -21,6 +21,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.agent.disk.Target;
+import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.udpcast.Udpcast;
@@ -65,11 +66,7 @@ public final class UdpcastReceiver {
   private final Duration igmpRejoin;
   private final Counters counters = new Counters();
   private final CompletableFuture<Result> done = new CompletableFuture<>();
-  private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "udpcast-write");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ExecutorService writer = Executors.newSingleThreadExecutor(DaemonThreads.named("udpcast-write"));
   private UdpcastReceiverMachine machine;
   private EventLoopGroup loopGroup;
   private EventLoop loop;

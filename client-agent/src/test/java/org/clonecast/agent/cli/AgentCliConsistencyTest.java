@@ -7,6 +7,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.List;
 import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.cli.HelpText;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -17,6 +18,9 @@ class AgentCliConsistencyTest {
     CommandLine root = ExitCodes.commandLine(new Main());
     for (CommandLine c : List.of(root, root.getSubcommands().get("auto"), root.getSubcommands().get("receive"),
         root.getSubcommands().get("identity"))) {
+      for (String paragraph : c.getCommandSpec().usageMessage().description()) {
+        assertTrue(HelpText.endsSentence(paragraph), c.getCommandName() + ": help stops mid-sentence: " + paragraph);
+      }
       for (String flag : List.of("--help", "--version")) {
         StringWriter out = new StringWriter();
         c.setOut(new PrintWriter(out));

@@ -16,6 +16,7 @@ import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.type.LogicalType;
 import java.io.IOException;
+import java.util.regex.Matcher;
 import java.util.stream.Collectors;
 
 /**
@@ -113,7 +114,7 @@ public final class AgentJson {
         String at = path(e);
         String m = c.getMessage() == null ? "" : c.getMessage();
         throw new InvalidBodyException(at.isEmpty() ? m
-            : m.replaceFirst("^field '", java.util.regex.Matcher.quoteReplacement("field '" + at + ".")));
+            : m.replaceFirst("^field '", Matcher.quoteReplacement("field '" + at + ".")));
       }
       throw new InvalidBodyException(field(e) + ": " + e.getOriginalMessage());
     } catch (InvalidTypeIdException e) {

@@ -3,6 +3,7 @@ package org.clonecast.common.api;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import java.util.Collections;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -51,7 +52,7 @@ public sealed interface Assignment {
       Fields.required(target, "target");
       Fields.required(hostname, "hostname");
       Fields.notNegative(logicalSize, "logicalSize");
-      files = files == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(files));
+      files = files == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(files));
     }
 
     @Override

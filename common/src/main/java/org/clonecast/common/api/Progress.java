@@ -1,6 +1,7 @@
 package org.clonecast.common.api;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.Locale;
 
 /**
  * {@code POST /agent/v1/progress}: how far a node's re-imaging is. Progress never ends a node;
@@ -37,7 +38,7 @@ public record Progress(
 
     /** The wire name. */
     public String id() {
-      return name().toLowerCase(java.util.Locale.ROOT);
+      return name().toLowerCase(Locale.ROOT);
     }
   }
 }

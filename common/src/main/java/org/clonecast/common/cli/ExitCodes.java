@@ -18,9 +18,12 @@ public final class ExitCodes {
 
   private ExitCodes() {}
 
-  /** A command line for {@code command} with our error handling and exit codes installed. */
+  /**
+   * A command line for {@code command} with our error handling and exit codes installed, and
+   * descriptions in whole sentences ({@link HelpText}).
+   */
   public static CommandLine commandLine(Object command) {
-    CommandLine cl = new CommandLine(command);
+    CommandLine cl = HelpText.wholeSentences(new CommandLine(command));
     cl.setExecutionExceptionHandler(
         (ex, line, parseResult) -> {
           PrintWriter err = line.getErr();

@@ -35,7 +35,7 @@ public final class ManPage {
       System.exit(ExitCodes.USAGE);
     }
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-    out.print(sections(new CommandLine(Class.forName(args[0]))));
+    out.print(sections(HelpText.wholeSentences(new CommandLine(Class.forName(args[0])))));
     out.flush();
   }
 

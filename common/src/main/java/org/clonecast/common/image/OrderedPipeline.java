@@ -10,9 +10,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.clonecast.common.concurrent.DaemonThreads;
 
 /**
  * Runs {@code work(i)} for chunks {@code 0..count-1} on a pool of threads and hands each result to
@@ -25,6 +25,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * was, unwrapped. One instance is one run; not reusable, not shared between threads.
  */
 final class OrderedPipeline {
+  /** Numbers the runs in their threads' names, so a stuck run is easy to find in a thread dump. */
+  private static final AtomicInteger RUN = new AtomicInteger();
+
   /** A chunk's work on a pool thread; returns what the sink needs. */
   @FunctionalInterface
   interface Work<T> {
@@ -53,7 +56,7 @@ final class OrderedPipeline {
     for (int i = 0; i < window; i++) {
       buffers.add(new byte[bufferSize]);
     }
-    ExecutorService pool = Executors.newFixedThreadPool(t, new Named());
+    ExecutorService pool = Executors.newFixedThreadPool(t, DaemonThreads.numbered("clonecast-image-" + RUN.incrementAndGet() + "-"));
     ArrayDeque<Future<T>> inFlight = new ArrayDeque<>();
     ArrayDeque<byte[]> inFlightBuffers = new ArrayDeque<>();
     try {
@@ -116,20 +119,6 @@ final class OrderedPipeline {
         throw err;
       }
       throw new IOException(c);
-    }
-  }
-
-  /** Daemon threads named after their job, so a stuck run is easy to find in a thread dump. */
-  private static final class Named implements ThreadFactory {
-    private static final AtomicInteger RUN = new AtomicInteger();
-    private final int run = RUN.incrementAndGet();
-    private final AtomicInteger n = new AtomicInteger();
-
-    @Override
-    public Thread newThread(Runnable r) {
-      Thread th = new Thread(r, "clonecast-image-" + run + "-" + n.incrementAndGet());
-      th.setDaemon(true);
-      return th;
     }
   }
 }

@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.protocol.wire.Ipv4;
 
 /**
@@ -58,7 +60,7 @@ public record NetInterface(String name, NetworkInterface nif, Inet4Address addre
     try {
       return byName(name);
     } catch (IllegalArgumentException e) {
-      throw new org.clonecast.common.cli.CliException(org.clonecast.common.cli.ExitCodes.ENVIRONMENT, e.getMessage());
+      throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
     }
   }
 

@@ -17,10 +17,13 @@ import java.security.PublicKey;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.Base64;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.UUID;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.ManifestSignature;
+import org.clonecast.protocol.image.Sha256;
 
 /**
  * The daemon's image signing key: an Ed25519 key pair (the JDK's), made on the daemon's first start
@@ -192,7 +195,7 @@ public final class ImageKey {
   }
 
   private static Manifest probeManifest() {
-    return new Manifest(new java.util.UUID(0, 0), 0, Manifest.DEFAULT_CHUNK_SIZE, java.util.List.of(),
-        org.clonecast.protocol.image.Sha256.of(new byte[32]));
+    return new Manifest(new UUID(0, 0), 0, Manifest.DEFAULT_CHUNK_SIZE, List.of(),
+        Sha256.of(new byte[32]));
   }
 }

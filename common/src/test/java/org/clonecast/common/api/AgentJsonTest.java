@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -44,7 +45,7 @@ class AgentJsonTest {
     assertEquals("hi\n", n.get("files").get("/etc/motd").asText());
     assertEquals(a, AgentJson.read(AgentJson.bytes(a), Assignment.class));
     // Only the wire fields: no helper accessor leaks, the action is written once.
-    List<String> names = new java.util.ArrayList<>();
+    List<String> names = new ArrayList<>();
     n.fieldNames().forEachRemaining(names::add);
     assertEquals(List.of("action", "session", "imageId", "logicalSize", "control", "target", "hostname", "domain", "files"), names);
     assertEquals(1, new String(AgentJson.bytes(a), StandardCharsets.UTF_8).split("\"action\"", -1).length - 1);

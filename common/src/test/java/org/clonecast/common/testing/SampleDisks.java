@@ -148,7 +148,7 @@ public final class SampleDisks {
 
   private static void fill(byte[] buf, int n, Fill fill, Random r) {
     switch (fill) {
-      case ZERO -> java.util.Arrays.fill(buf, 0, n, (byte) 0);
+      case ZERO -> Arrays.fill(buf, 0, n, (byte) 0);
       case RANDOM -> {
         for (int i = 0; i < n; ) {
           for (int v = r.nextInt(), k = 0; k < 4 && i < n; k++, v >>= 8) {

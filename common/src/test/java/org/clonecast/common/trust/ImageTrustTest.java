@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -27,7 +28,7 @@ class ImageTrustTest {
   }
 
   private static ImageTrust trusting(ImageKey... keys) {
-    return new ImageTrust.Keys(java.util.Arrays.stream(keys).map(ImageKey::publicKey).toList());
+    return new ImageTrust.Keys(Arrays.stream(keys).map(ImageKey::publicKey).toList());
   }
 
   @Test

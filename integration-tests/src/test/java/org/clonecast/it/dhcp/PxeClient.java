@@ -8,6 +8,7 @@ import java.net.DatagramSocket;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import org.clonecast.protocol.dhcp.Dhcp;
@@ -69,7 +70,7 @@ public final class PxeClient {
             proxyOffer = p.get();
             System.out.println("proxy-offer file=" + proxyOffer.fileText() + " siaddr=" + proxyOffer.siaddr().getHostAddress()
                 + " server=" + proxyOffer.address(Dhcp.OPT_SERVER_ID).map(Inet4Address::getHostAddress).orElse("?")
-                + " guid-echoed=" + proxyOffer.octets(Dhcp.OPT_CLIENT_GUID).map(g -> java.util.Arrays.equals(g, GUID)).orElse(false));
+                + " guid-echoed=" + proxyOffer.octets(Dhcp.OPT_CLIENT_GUID).map(g -> Arrays.equals(g, GUID)).orElse(false));
           }
         }
       }
@@ -114,7 +115,7 @@ public final class PxeClient {
               DhcpPacket a = p.get();
               System.out.println("boot-ack file=" + a.fileText() + " siaddr=" + a.siaddr().getHostAddress() + " sname="
                   + a.snameText() + " vendor=" + a.text(Dhcp.OPT_VENDOR_CLASS_ID).orElse("-")
-                  + " guid-echoed=" + a.octets(Dhcp.OPT_CLIENT_GUID).map(g -> java.util.Arrays.equals(g, GUID)).orElse(false));
+                  + " guid-echoed=" + a.octets(Dhcp.OPT_CLIENT_GUID).map(g -> Arrays.equals(g, GUID)).orElse(false));
               System.exit(0);
             }
           }

@@ -7,10 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.it.lab.Host;
@@ -101,13 +104,13 @@ class DnsLabIT {
     Path env = lab.dir().resolve("lease-" + node.name() + ".env");
     Files.writeString(script, "#!/bin/sh\ncase \"$1\" in\n  bound|renew) env > " + env + "; ip addr replace \"$ip/$mask\" dev \"$interface\" ;;\n"
         + "esac\nexit 0\n");
-    Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
     run(lab, node, Map.of(), "udhcpc", "-f", "-q", "-n", "-O", "hostname", "-i", Lab.IFACE, "-s", script.toString(), "-t", "10", "-T", "1", "-A", "1");
-    Map<String, String> vars = new java.util.TreeMap<>();
+    Map<String, String> vars = new TreeMap<>();
     for (String line : Files.readAllLines(env)) {
       int eq = line.indexOf('=');
       String key = eq > 0 ? line.substring(0, eq) : "";
-      if (java.util.Set.of("ip", "mask", "dns", "domain", "hostname", "serverid", "lease").contains(key)) {
+      if (Set.of("ip", "mask", "dns", "domain", "hostname", "serverid", "lease").contains(key)) {
         vars.put(key, line.substring(eq + 1));
       }
     }

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Proves the VM fixture ({@link QemuVm}, {@link Lab#addTap}) and the {@link MarkerPayload} with
  * servers that are known to work: stock dnsmasq (DHCP + TFTP) and busybox httpd in the lab's server
- * namespace, the way shared/ref/pxe-firmware.md §11 booted VMs here. A BIOS iPXE ROM and EDK2's own
+ * namespace, the way docs/ref/pxe-firmware.md §11 booted VMs here. A BIOS iPXE ROM and EDK2's own
  * UEFI PXE (which first fetches ipxe.efi over TFTP) must both reach the marker, with the kernel
  * command line of the iPXE script, and power off; a lab closed under a running VM must kill it.
  */

@@ -28,7 +28,7 @@ import org.clonecast.protocol.wire.MacAddress;
 /**
  * A QEMU virtual machine that network-boots on a {@link Lab}'s bridge through its own tap device,
  * under software emulation ({@code -accel tcg}: this machine's KVM cannot run firmware, see
- * shared/ref/pxe-firmware.md §7), with its first serial port written to a log file.
+ * docs/ref/pxe-firmware.md §7), with its first serial port written to a log file.
  *
  * <p>Firmware, NIC and PXE client:
  * <ul>

@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -196,13 +198,13 @@ class TftpLabIT {
     Path o = out("for-metrics.bin");
     assertFetched(lab.spawn(lab.agent(4), "metrics-fetch", List.of("tftp", "-m", "binary", Lab.SERVER_IP, "-c", "get",
         "big.bin", o.toString()), Map.of()), o);
-    java.util.regex.Matcher port = java.util.regex.Pattern.compile("http port (\\d+)").matcher(serve.log());
+    Matcher port = Pattern.compile("http port (\\d+)").matcher(serve.log());
     assertTrue(port.find(), serve.log());
     LabProcess curl = lab.spawn(lab.server(), "metrics", List.of("curl", "-sf", "http://127.0.0.1:" + port.group(1) + "/metrics"),
         Map.of());
     assertEquals(0, curl.waitFor(RUN), curl.tail(20));
     String page = curl.log();
-    java.util.regex.Matcher ok = java.util.regex.Pattern.compile("(?m)^clonecast_tftp_transfers_total\\{result=\"ok\"} (\\d+)$")
+    Matcher ok = Pattern.compile("(?m)^clonecast_tftp_transfers_total\\{result=\"ok\"} (\\d+)$")
         .matcher(page);
     assertTrue(ok.find(), page);
     assertTrue(Long.parseLong(ok.group(1)) >= 1, page);

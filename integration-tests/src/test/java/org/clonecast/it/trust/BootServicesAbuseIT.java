@@ -9,8 +9,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -200,7 +202,7 @@ class BootServicesAbuseIT {
       Path udhcpcScript = lab.dir().resolve("udhcpc.sh");
       Files.writeString(udhcpcScript, "#!/bin/sh\ncase \"$1\" in\n  bound|renew) ip addr replace \"$ip/$mask\" dev \"$interface\" ;;\n"
           + "esac\nexit 0\n");
-      Files.setPosixFilePermissions(udhcpcScript, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+      Files.setPosixFilePermissions(udhcpcScript, PosixFilePermissions.fromString("rwxr-xr-x"));
       run(lab, node, "udhcpc", "-f", "-q", "-n", "-i", Lab.IFACE, "-s", udhcpcScript.toString(), "-t", "10", "-T", "1", "-A", "1");
       String node01Ip = digA(lab, node);
       assertTrue(node01Ip.startsWith("10.77.0.1"), "node01 resolves to its lease: '" + node01Ip + "'");
@@ -216,7 +218,7 @@ class BootServicesAbuseIT {
       Path got = lab.dir().resolve("big.got");
       run(lab, node, "atftp", "--option", "blksize 1468", "--option", "windowsize 8", "-g", "-r", "big.bin", "-l", got.toString(),
           Lab.SERVER_IP);
-      assertTrue(java.util.Arrays.equals(big, Files.readAllBytes(got)), "the node's download is byte-identical");
+      assertTrue(Arrays.equals(big, Files.readAllBytes(got)), "the node's download is byte-identical");
       String page = metrics(lab, port);
       assertEquals(60, metric(page, "clonecast_tftp_transfers_total{result=\"busy_client\"}"));
       assertEquals(0, metric(page, "clonecast_tftp_transfers_total{result=\"busy\"}"), "the table never filled");

@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import org.clonecast.protocol.wire.Hex;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
@@ -324,7 +325,7 @@ public sealed interface DhcpOption {
 
     @Override
     public String toString() {
-      return "Unknown[" + code + ": " + org.clonecast.protocol.wire.Bytes.toHex(bytes) + "]";
+      return "Unknown[" + code + ": " + Hex.toHex(bytes) + "]";
     }
   }
 }

@@ -3,6 +3,7 @@ package org.clonecast.protocol.dhcp;
 import static org.clonecast.protocol.dhcp.Dhcp.*;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import java.io.ByteArrayOutputStream;
 import java.net.Inet4Address;
 import java.nio.charset.StandardCharsets;
@@ -162,11 +163,11 @@ public record DhcpPacket(
     if (overload != 0) {
       // RFC 2131 §4.1: the file field is read first, then sname.
       if ((overload & OVERLOAD_FILE) != 0) {
-        readOptions(io.netty.buffer.Unpooled.wrappedBuffer(file), FILE_LENGTH, raw, "file (overloaded)");
+        readOptions(Unpooled.wrappedBuffer(file), FILE_LENGTH, raw, "file (overloaded)");
         file = new byte[FILE_LENGTH];
       }
       if ((overload & OVERLOAD_SNAME) != 0) {
-        readOptions(io.netty.buffer.Unpooled.wrappedBuffer(sname), SNAME_LENGTH, raw, "sname (overloaded)");
+        readOptions(Unpooled.wrappedBuffer(sname), SNAME_LENGTH, raw, "sname (overloaded)");
         sname = new byte[SNAME_LENGTH];
       }
       raw.remove(OPT_OVERLOAD);

@@ -4,6 +4,7 @@ import static org.clonecast.protocol.dhcp.Dhcp.*;
 
 import java.net.Inet4Address;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.clonecast.protocol.wire.MacAddress;
 
@@ -93,7 +94,7 @@ public final class DhcpPacketBuilder {
   public DhcpPacketBuilder mac(MacAddress mac) {
     htype = HTYPE_ETHERNET;
     hlen = MacAddress.LENGTH;
-    chaddr = java.util.Arrays.copyOf(mac.toBytes(), CHADDR_LENGTH);
+    chaddr = Arrays.copyOf(mac.toBytes(), CHADDR_LENGTH);
     return this;
   }
 

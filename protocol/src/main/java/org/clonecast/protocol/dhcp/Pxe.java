@@ -3,6 +3,7 @@ package org.clonecast.protocol.dhcp;
 import static org.clonecast.protocol.dhcp.Dhcp.*;
 
 import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -125,7 +126,7 @@ public final class Pxe {
   /** Whether iPXE sent this: user class "iPXE" (77) or iPXE's encapsulated options (175). */
   public static boolean isIpxe(DhcpPacket p) {
     return p.option(OPT_IPXE_ENCAP).isPresent()
-        || p.octets(OPT_USER_CLASS).map(u -> new String(u, java.nio.charset.StandardCharsets.ISO_8859_1).contains(IPXE_USER_CLASS))
+        || p.octets(OPT_USER_CLASS).map(u -> new String(u, StandardCharsets.ISO_8859_1).contains(IPXE_USER_CLASS))
             .orElse(false);
   }
 

@@ -4,7 +4,7 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * The systematic erasure code of udpcast's FEC (udpcast-protocol.md §1.10): a stripe of
+ * The systematic erasure code of udpcast's FEC (docs/ref/udpcast-protocol.md §1.10): a stripe of
  * {@code k ≤ 128} equal-length source blocks D<sub>0</sub>…D<sub>k−1</sub> is sent as is, followed
  * by repair blocks; repair row {@code r} (0…127) is
  *
@@ -52,7 +52,7 @@ public final class CauchyCode {
     }
 
     /** This code's coefficient of source {@code j} in repair row {@code row}. */
-    public int coef(int row, int j) {
+    private int coef(int row, int j) {
         return table[row][j] & 0xFF;
     }
 

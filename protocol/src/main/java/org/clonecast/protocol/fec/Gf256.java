@@ -5,7 +5,7 @@ import java.util.Objects;
 
 /**
  * Arithmetic in GF(2^8) with the reduction polynomial x^8+x^4+x^3+x^2+1 (0x11D), the field of
- * udpcast's FEC (udpcast-protocol.md §1.10; Rizzo's fec.c, {@code GF_BITS = 8}). Addition is XOR.
+ * udpcast's FEC (docs/ref/udpcast-protocol.md §1.10; Rizzo's fec.c, {@code GF_BITS = 8}). Addition is XOR.
  *
  * <p>Elements are {@code int}s in 0..255. Multiplication uses a 64 KiB table, one 256-byte row
  * per coefficient, so the bulk loops ({@link #mulAdd}, {@link #scale}) do one lookup per byte.

@@ -724,17 +724,6 @@ public final class SenderMachine {
     return wake;
   }
 
-  /** Deadline by which {@link #expire} should run again. */
-  public long nextExpiryNanos() {
-    long t = Long.MAX_VALUE;
-    for (Receiver r : receivers.values()) {
-      if (r.state != ReceiverState.ACTIVE) continue;
-      t = Math.min(t, r.lastHeardNanos + settings.receiverTimeoutNanos() + 1);
-      if (started) t = Math.min(t, deadlineBase(r) + settings.receiverDeadlineNanos() + 1);
-    }
-    return t;
-  }
-
   // ---- accounting --------------------------------------------------------------------------
 
   public long sourceSymbolsSent() {

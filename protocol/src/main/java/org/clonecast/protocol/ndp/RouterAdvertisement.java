@@ -13,7 +13,7 @@ import org.clonecast.protocol.wire.MalformedPacketException;
  * <p>clonecast sends the harmless form {@link #harmless}: router lifetime 0 (not a default router),
  * no prefix (no addresses), no M or O flag (no DHCPv6). It changes no host's configuration, but it
  * answers iPXE's solicitations, so iPXE stops waiting ~13 s for IPv6 autoconfiguration before it
- * boots (measured in ref/pxe-firmware.md §3).
+ * boots (measured in docs/ref/pxe-firmware.md §3).
  *
  * @param curHopLimit 0 = unspecified
  * @param flags the M (0x80) and O (0x40) bits

@@ -5,7 +5,7 @@
  * org.clonecast.protocol.tftp.TftpTransfer}, the pure state machine of one read transfer (negotiation,
  * windowed sending, retransmission, block-number rollover).
  *
- * <p>Golden bytes come from real firmware (iPXE, EDK2, pxelinux) in shared/ref/captures/pxe. Pure
+ * <p>Golden bytes come from real firmware (iPXE, EDK2, pxelinux) in docs/ref/captures.md. Pure
  * code: no sockets, threads or clocks. The messages are immutable (DATA shares its payload with the
  * input buffer, see {@link org.clonecast.protocol.tftp.TftpData}); a transfer is not thread-safe.
  */

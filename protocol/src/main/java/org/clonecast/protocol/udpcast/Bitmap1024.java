@@ -5,7 +5,7 @@ import java.util.Arrays;
 import java.util.BitSet;
 
 /**
- * A 1024-bit map as udpcast sends it (udpcast-protocol.md §1.2): 128 bytes, bit {@code i} in byte
+ * A 1024-bit map as udpcast sends it (docs/ref/udpcast-protocol.md §1.2): 128 bytes, bit {@code i} in byte
  * {@code i >> 3} under mask {@code 1 << (i & 7)} (LSB first). REQACK's {@code readySet} is indexed by
  * receiver number, RETRANSMIT's {@code map} by block number. The order is that of {@link
  * BitSet#valueOf(byte[])}, so conversion is direct.

@@ -5,7 +5,7 @@ import org.clonecast.protocol.wire.ByteBufs;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
- * The 16-byte header DATA and FEC share (udpcast-protocol.md §1.2):
+ * The 16-byte header DATA and FEC share (docs/ref/udpcast-protocol.md §1.2):
  * {@code op u16, word2 u16, sliceNo i32, blockNo u16, reserved u16, bytes i32}. {@code word2} is
  * reserved (0) in DATA and {@code stripes} in FEC. Immutable; thread-safe.
  */

@@ -7,7 +7,7 @@ import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.wire.ByteBufs;
 
 /**
- * CONNECT_REPLY (opcode 7, 32 bytes; udpcast-protocol.md §1.2, §1.4): the sender admits a
+ * CONNECT_REPLY (opcode 7, 32 bytes; docs/ref/udpcast-protocol.md §1.2, §1.4): the sender admits a
  * receiver, unicast to receiver:portbase.
  * {@code op u16, res i16, clNr i32, blockSize i32, capabilities u32, mcastAddr[16]}.
  *

@@ -6,7 +6,7 @@ import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.wire.ByteBufs;
 
 /**
- * CONNECT_REQ (opcode 3, 12 bytes; udpcast-protocol.md §1.2, §1.4): a receiver asks to join,
+ * CONNECT_REQ (opcode 3, 12 bytes; docs/ref/udpcast-protocol.md §1.2, §1.4): a receiver asks to join,
  * broadcast at start and unicast after every HELLO.
  * {@code op u16, res i16, capabilities u32, rcvbuf u32}.
  *

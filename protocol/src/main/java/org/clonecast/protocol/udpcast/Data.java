@@ -6,7 +6,7 @@ import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.wire.ByteBufs;
 
 /**
- * DATA (opcode 8; udpcast-protocol.md §1.2, §1.6): block {@code blockNo} of slice {@code sliceNo}.
+ * DATA (opcode 8; docs/ref/udpcast-protocol.md §1.2, §1.6): block {@code blockNo} of slice {@code sliceNo}.
  * Sender → data address. A 16-byte header
  * {@code op u16, res i16, sliceNo i32, blockNo u16, res u16, bytes i32} and the payload: min(blocksize,
  * bytes − blockNo·blocksize) bytes, so only a slice's last block is short.

@@ -6,7 +6,7 @@ import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.wire.ByteBufs;
 
 /**
- * DISCONNECT (opcode 4, 4 bytes; udpcast-protocol.md §1.2, §1.5, §1.9): a receiver leaves the
+ * DISCONNECT (opcode 4, 4 bytes; docs/ref/udpcast-protocol.md §1.2, §1.5, §1.9): a receiver leaves the
  * session, at any time; the sender removes it from the slice's ready and answered sets.
  * Receiver → sender, unicast.
  *

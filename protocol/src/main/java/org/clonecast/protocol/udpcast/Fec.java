@@ -6,7 +6,7 @@ import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.wire.ByteBufs;
 
 /**
- * FEC (opcode 9; udpcast-protocol.md §1.2, §1.10): repair block {@code blockNo} of slice
+ * FEC (opcode 9; docs/ref/udpcast-protocol.md §1.2, §1.10): repair block {@code blockNo} of slice
  * {@code sliceNo}. Sender → data address, right after the slice's DATA blocks on the first
  * transmission only. Same 16-byte header as {@link Data} except that bytes 2–3 carry
  * {@code stripes} (the interleave S); the payload is always a full block. {@link UdpcastFecLayout}

@@ -6,7 +6,7 @@ import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.wire.ByteBufs;
 
 /**
- * GO (opcode 2, 4 bytes; udpcast-protocol.md §1.2, §1.4): a receiver asks the sender to start the
+ * GO (opcode 2, 4 bytes; docs/ref/udpcast-protocol.md §1.2, §1.4): a receiver asks the sender to start the
  * transfer. Receiver → sender, unicast. Not present in the reference captures.
  *
  * <p>Immutable; thread-safe.

@@ -11,7 +11,7 @@ import org.clonecast.protocol.wire.ByteBufs;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
- * HELLO (udpcast-protocol.md §1.2, §1.4): the sender announces itself, its capabilities, the data
+ * HELLO (docs/ref/udpcast-protocol.md §1.2, §1.4): the sender announces itself, its capabilities, the data
  * group and the block size, to the subnet broadcast address:portbase. 28 bytes:
  * {@code op u16, res i16, capabilities u32, mcastAddr[16], blockSize u16, 2 bytes struct padding}.
  *

@@ -3,11 +3,11 @@ package org.clonecast.protocol.udpcast;
 import io.netty.buffer.ByteBuf;
 import java.net.Inet4Address;
 import java.util.Arrays;
-import org.clonecast.protocol.wire.Bytes;
+import org.clonecast.protocol.wire.Hex;
 import org.clonecast.protocol.wire.Ipv4;
 
 /**
- * The 16-byte {@code mcastAddr} field of HELLO and CONNECT_REPLY (udpcast-protocol.md §1.2): the
+ * The 16-byte {@code mcastAddr} field of HELLO and CONNECT_REPLY (docs/ref/udpcast-protocol.md §1.2): the
  * IPv4 data group in the first 4 bytes, 12 bytes after it that udpcast leaves uninitialised (zero
  * in every capture). All 16 bytes are kept so a decoded message re-encodes identically.
  *
@@ -86,7 +86,7 @@ public record McastAddr(byte[] bytes) {
         String ip = ipv4().getHostAddress();
         for (int i = 4; i < SIZE; i++) {
             if (bytes[i] != 0) {
-                return ip + "+" + Bytes.toHex(bytes, 4, SIZE - 4);
+                return ip + "+" + Hex.toHex(bytes, 4, SIZE - 4);
             }
         }
         return ip;

@@ -6,7 +6,7 @@ import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.wire.ByteBufs;
 
 /**
- * OK (opcode 0, 8 bytes; udpcast-protocol.md §1.2, §1.7): a receiver has every block of slice
+ * OK (opcode 0, 8 bytes; docs/ref/udpcast-protocol.md §1.2, §1.7): a receiver has every block of slice
  * {@code sliceNo}. Receiver → sender, unicast.
  *
  * <p>Immutable; thread-safe.

@@ -6,7 +6,7 @@ import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.wire.ByteBufs;
 
 /**
- * REQACK (opcode 6, 144 bytes; udpcast-protocol.md §1.2, §1.7, §1.9): the sender asks every
+ * REQACK (opcode 6, 144 bytes; docs/ref/udpcast-protocol.md §1.2, §1.7, §1.9): the sender asks every
  * receiver not yet in {@code readySet} whether it has slice {@code sliceNo}. Sender → data address.
  * {@code op u16, res i16, sliceNo i32, bytes i32, rxmit i32, readySet[128]}. A REQACK with
  * {@code bytes = 0} ends the session.

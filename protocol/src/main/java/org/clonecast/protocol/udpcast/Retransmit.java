@@ -6,7 +6,7 @@ import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.wire.ByteBufs;
 
 /**
- * RETRANSMIT (opcode 1, 140 bytes; udpcast-protocol.md §1.2, §1.7): a receiver answers a REQACK
+ * RETRANSMIT (opcode 1, 140 bytes; docs/ref/udpcast-protocol.md §1.2, §1.7): a receiver answers a REQACK
  * with the blocks it <em>has</em>; the sender resends every block whose bit is clear.
  * Receiver → sender, unicast. {@code op u16, res i16, sliceNo i32, rxmit i32, map[128]}.
  *

@@ -4,7 +4,7 @@ import java.net.Inet4Address;
 import org.clonecast.protocol.wire.Ipv4;
 
 /**
- * Constants of the udpcast 20120424 protocol (udpcast-protocol.md §1.1–§1.3, §1.6), named after
+ * Constants of the udpcast 20120424 protocol (docs/ref/udpcast-protocol.md §1.1–§1.3, §1.6), named after
  * udpcast's C identifiers, and the data-group derivation of §1.1.
  *
  * <p>Stateless; thread-safe.
@@ -49,7 +49,7 @@ public final class Udpcast {
      * clonecast's extensions (image length and SHA-256, {@link ImageInfo}): a receiver sets it in
      * CONNECT_REQ, a sender that has them answers with it in that receiver's CONNECT_REPLY. The
      * 20120424 sender ANDs unknown receiver bits away and replies with its own, and its receiver
-     * tests only NEW_GEN and ASYNC (udpcast-protocol.md §2), so neither ever sees it. A high bit,
+     * tests only NEW_GEN and ASYNC (docs/ref/udpcast-protocol.md §2), so neither ever sees it. A high bit,
      * far from udpcast's own.
      */
     public static final int CAP_CLONECAST = 0x0001_0000;

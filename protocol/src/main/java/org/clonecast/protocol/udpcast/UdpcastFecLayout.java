@@ -3,7 +3,7 @@ package org.clonecast.protocol.udpcast;
 import org.clonecast.protocol.fec.CauchyCode;
 
 /**
- * How udpcast interleaves a slice into FEC stripes (udpcast-protocol.md §1.10, verified against
+ * How udpcast interleaves a slice into FEC stripes (docs/ref/udpcast-protocol.md §1.10, verified against
  * asyncfec.pcap): with S = {@code stripes}, data block j of a slice is source k = j div S of stripe
  * j mod S; FEC block index i is repair row r = i div S of stripe i mod S. Each stripe is coded on its
  * own with {@link CauchyCode}; the slice's short last block is zero-padded to the block size.

@@ -5,7 +5,7 @@ import java.util.regex.Pattern;
 import org.clonecast.protocol.fec.CauchyCode;
 
 /**
- * udp-sender's {@code --fec SxR/Z} (udpcast-protocol.md §1.10): S stripes (the interleave), R repair
+ * udp-sender's {@code --fec SxR/Z} (docs/ref/udpcast-protocol.md §1.10): S stripes (the interleave), R repair
  * blocks per stripe, Z data blocks per stripe at most. A slice then holds S×Z data blocks (at most
  * 1024), and each slice's first transmission is followed by S×R FEC blocks. Immutable.
  *

@@ -7,7 +7,7 @@ import org.clonecast.protocol.wire.ByteBufs;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
- * A udpcast 20120424 message (udpcast-protocol.md §1.2): one UDP payload, a big-endian u16 opcode
+ * A udpcast 20120424 message (docs/ref/udpcast-protocol.md §1.2): one UDP payload, a big-endian u16 opcode
  * first. Each message is a record with {@code static X decode(ByteBuf)} and {@link #encode}; an
  * unknown opcode decodes to {@link Unknown} and round-trips.
  *

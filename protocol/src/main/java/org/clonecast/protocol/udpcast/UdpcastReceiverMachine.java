@@ -17,7 +17,7 @@ import org.clonecast.protocol.fec.CauchyCode;
 import org.clonecast.protocol.image.Sha256;
 
 /**
- * The receiving side of a udpcast 20120424 session (udpcast-protocol.md §1.4–§1.9, checklist
+ * The receiving side of a udpcast 20120424 session (docs/ref/udpcast-protocol.md §1.4–§1.9, checklist
  * §3.2), so that a stock {@code udp-sender} can feed us. Pure: the driver passes in what arrived
  * and the time, and drains {@link Action}s (messages to send, bytes to write, the group to join).
  *

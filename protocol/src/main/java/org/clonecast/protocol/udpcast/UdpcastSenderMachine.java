@@ -17,7 +17,7 @@ import java.util.Optional;
 import org.clonecast.protocol.image.Sha256;
 
 /**
- * The sending side of a udpcast 20120424 session (udpcast-protocol.md §1.4–§1.9, checklist §3.1),
+ * The sending side of a udpcast 20120424 session (docs/ref/udpcast-protocol.md §1.4–§1.9, checklist §3.1),
  * so that stock {@code udp-receiver}s can be fed. Pure: the driver passes in what arrived and the
  * time, and asks what to send next; no sockets, threads or clock.
  *

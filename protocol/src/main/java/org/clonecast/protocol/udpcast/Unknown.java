@@ -3,12 +3,12 @@ package org.clonecast.protocol.udpcast;
 import io.netty.buffer.ByteBuf;
 import java.util.Arrays;
 import org.clonecast.protocol.wire.ByteBufs;
-import org.clonecast.protocol.wire.Bytes;
+import org.clonecast.protocol.wire.Hex;
 
 /**
  * A message with an opcode this package does not know (e.g. 5, udpcast's obsolete little-endian
  * HELLO, or a future extension), kept as a value so it round-trips (house style, rule 9).
- * udpcast-protocol.md §1.2 lists the known opcodes.
+ * docs/ref/udpcast-protocol.md §1.2 lists the known opcodes.
  *
  * <p>Immutable (the array is cloned in and out); thread-safe.
  *
@@ -59,6 +59,6 @@ public record Unknown(int opcode, byte[] body) implements UdpcastMessage {
 
     @Override
     public String toString() {
-        return "Unknown[opcode=" + opcode + ", body=" + Bytes.toHex(body) + "]";
+        return "Unknown[opcode=" + opcode + ", body=" + Hex.toHex(body) + "]";
     }
 }

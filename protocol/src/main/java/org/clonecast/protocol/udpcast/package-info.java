@@ -1,5 +1,5 @@
 /**
- * udpcast 20120424 wire compatibility (shared/ref/udpcast-protocol.md, Part 1): one record per message of
+ * udpcast 20120424 wire compatibility (docs/ref/udpcast-protocol.md §1): one record per message of
  * §1.2 behind the sealed {@link org.clonecast.protocol.udpcast.UdpcastMessage}, capability bits and
  * constants ({@link org.clonecast.protocol.udpcast.Udpcast}), the 1024-bit maps of REQACK and
  * RETRANSMIT ({@link org.clonecast.protocol.udpcast.Bitmap1024}) and the FEC stripe layout of §1.10

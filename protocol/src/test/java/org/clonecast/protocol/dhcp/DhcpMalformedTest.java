@@ -10,7 +10,6 @@ import java.util.Arrays;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.Size;
-import org.clonecast.protocol.testutil.Golden;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.junit.jupiter.api.Test;
 
@@ -73,7 +72,7 @@ class DhcpMalformedTest {
 
   @Test
   void preciseMessages() {
-    byte[] discover = Golden.packets(DhcpGoldens.PROTO, "full-bios-discover").get(0);
+    byte[] discover = DhcpGoldens.packets("full-bios-discover").get(0);
     assertEquals("DHCP length 100, want 240", malformed(Arrays.copyOf(discover, 100)).getMessage());
     byte[] c = discover.clone();
     c[236] = 0;
@@ -111,7 +110,7 @@ class DhcpMalformedTest {
 
   @Property(tries = 2000)
   void randomOptionsBehindAValidHeaderNeverEscape(@ForAll @Size(max = 400) byte[] options) {
-    byte[] head = Arrays.copyOf(Golden.packets(DhcpGoldens.PROTO, "full-bios-discover").get(0), 240);
+    byte[] head = Arrays.copyOf(DhcpGoldens.packets("full-bios-discover").get(0), 240);
     byte[] b = Arrays.copyOf(head, 240 + options.length);
     System.arraycopy(options, 0, b, 240, options.length);
     decodeOrMalformed(b, "random options");

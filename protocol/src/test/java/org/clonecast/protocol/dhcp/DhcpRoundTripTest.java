@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.Unpooled;
 import java.net.Inet4Address;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -34,7 +36,7 @@ class DhcpRoundTripTest {
         Combinators.combine(Arbitraries.of(1, 28, 50, 54), addr).as(DhcpOption.Address::new),
         Combinators.combine(Arbitraries.of(3, 6), addr.list().ofMinSize(1).ofMaxSize(70)).as(DhcpOption.Addresses::new),
         Combinators.combine(Arbitraries.of(12, 15, 56, 60, 66, 67), text)
-            .as((c, t) -> new DhcpOption.Text(c, new String(t, java.nio.charset.StandardCharsets.ISO_8859_1))),
+            .as((c, t) -> new DhcpOption.Text(c, new String(t, StandardCharsets.ISO_8859_1))),
         Combinators.combine(Arbitraries.of(51, 58, 59), Arbitraries.longs().between(0, 0xFFFF_FFFFL)).as(DhcpOption.Seconds::new),
         Arbitraries.integers().between(0, 0xFFFF).map(DhcpOption.MaxMessageSize::new),
         Arbitraries.integers().between(0, 255).list().ofMinSize(1).ofMaxSize(60).map(DhcpOption.ParameterRequestList::new),
@@ -87,8 +89,8 @@ class DhcpRoundTripTest {
     byte[] sname = {12, 5, 'n', 'o', 'd', 'e', '1', (byte) 255};
     System.arraycopy(sname, 0, b, 44, sname.length);
     DhcpPacket p = DhcpPacket.decode(Unpooled.wrappedBuffer(b));
-    assertEquals(java.util.Optional.of("PXEClient"), p.text(Dhcp.OPT_VENDOR_CLASS_ID));
-    assertEquals(java.util.Optional.of("node1"), p.text(Dhcp.OPT_HOST_NAME));
+    assertEquals(Optional.of("PXEClient"), p.text(Dhcp.OPT_VENDOR_CLASS_ID));
+    assertEquals(Optional.of("node1"), p.text(Dhcp.OPT_HOST_NAME));
     assertEquals("", p.fileText());
     assertEquals("", p.snameText());
     assertEquals(List.of(53, 60, 12), p.options().stream().map(DhcpOption::code).toList(), "file before sname (RFC 2131 §4.1)");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.buffer.Unpooled;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -204,7 +205,7 @@ class ChunkCodecTest {
     byte[] b = h.bytes();
     b[0] = 0;
     assertEquals("ba", h.hex().substring(0, 2)); // bytes() is a copy
-    assertThrows(MalformedImageException.class, () -> Sha256.decode(io.netty.buffer.Unpooled.wrappedBuffer(new byte[31])));
+    assertThrows(MalformedImageException.class, () -> Sha256.decode(Unpooled.wrappedBuffer(new byte[31])));
     assertThrows(MalformedImageException.class, () -> ChunkKind.fromCode(4));
     assertThrows(MalformedImageException.class, () -> ChunkKind.fromCode(0x81));
     for (ChunkKind k : ChunkKind.values()) {

@@ -3,8 +3,6 @@ package org.clonecast.protocol.testutil;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -49,9 +47,9 @@ public final class Pcap {
     private Pcap() {
     }
 
-    /** Reads every UDP/IPv4 datagram of a classic pcap file. */
-    public static List<Udp> readUdp(Path file) throws IOException {
-        ByteBuffer in = ByteBuffer.wrap(Files.readAllBytes(file));
+    /** Reads every UDP/IPv4 datagram of a pcap or pcapng file's {@code bytes}; {@code file} names it in errors. */
+    public static List<Udp> readUdp(byte[] bytes, String file) throws IOException {
+        ByteBuffer in = ByteBuffer.wrap(bytes);
         if (in.remaining() < 24) {
             throw new IOException(file + ": " + in.remaining() + " bytes, too short for a pcap global header");
         }
@@ -96,7 +94,7 @@ public final class Pcap {
     }
 
     /** pcapng: blocks of type, total length, body, total length; the byte order is set per section. */
-    private static List<Udp> readPcapNg(ByteBuffer in, Path file) throws IOException {
+    private static List<Udp> readPcapNg(ByteBuffer in, String file) throws IOException {
         List<Udp> out = new ArrayList<>();
         List<Long> unitsPerSecond = new ArrayList<>();
         int frame = 0;
@@ -165,7 +163,7 @@ public final class Pcap {
         return 1_000_000L;
     }
 
-    private static Udp parseEthernet(int frame, long micros, byte[] data, Path file) throws IOException {
+    private static Udp parseEthernet(int frame, long micros, byte[] data, String file) throws IOException {
         ByteBuffer f = ByteBuffer.wrap(data); // network order
         if (f.remaining() < 14) {
             return null;

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class TftpGoldenTest {
 
     private static TftpPacket golden(String name) {
-        byte[] bytes = TftpGoldens.entry(name).stored();
+        byte[] bytes = TftpGoldens.entry(name).packet();
         TftpPacket p = TftpCodec.decode(bytes);
         assertArrayEquals(bytes, TftpCodec.encode(p), name + " re-encodes to the captured bytes");
         return p;
@@ -66,7 +66,7 @@ class TftpGoldenTest {
 
         t = TftpTransfer.create((TftpReadRequest) golden("ipxe-rrq"), 270, s);
         TftpOptionAck oack = (TftpOptionAck) ((TftpTransfer.Send) t.begin(0).send().get(0)).packet();
-        assertArrayEquals(TftpGoldens.entry("ipxe-oack").stored(), TftpCodec.encode(oack),
+        assertArrayEquals(TftpGoldens.entry("ipxe-oack").packet(), TftpCodec.encode(oack),
                 "the same OACK bytes dnsmasq sent");
     }
 }

@@ -1,35 +1,21 @@
 package org.clonecast.protocol.tftp;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import org.clonecast.protocol.testutil.Golden;
-import org.clonecast.protocol.testutil.Pcap;
-import org.clonecast.protocol.testutil.Pcap.Udp;
 
 /**
- * Which TFTP packets of the PXE reference captures (shared/ref/captures/pxe: real firmware against
- * dnsmasq) become golden files, and how to regenerate them:
- *
- * <pre>mvn -o -B test -pl protocol -Dtest=TftpGoldenFilesTest -Dclonecast.golden.regenerate=true</pre>
+ * Which TFTP packets of the PXE reference captures (real firmware against dnsmasq;
+ * docs/ref/captures.md) the golden tests take.
  */
 final class TftpGoldens {
-    static final String PROTO = "tftp";
-
     /**
-     * One golden file: the UDP payload of frame {@code frame} (1-based, as tshark numbers them).
+     * One golden packet: the UDP payload of frame {@code frame} (1-based, as tshark numbers them).
      */
     record Entry(String name, String capture, int frame, String what) {
-        byte[] extract(List<Udp> packets) {
-            return packets.stream().filter(u -> u.frame() == frame - 1).findFirst()
+        byte[] packet() {
+            return Golden.udp("pxe", capture).stream().filter(u -> u.frame() == frame - 1).findFirst()
                     .orElseThrow(() -> new IllegalStateException(name + ": no UDP frame " + frame + " in " + capture))
                     .payload();
-        }
-
-        byte[] stored() {
-            return Golden.packet(PROTO, name);
         }
     }
 
@@ -50,17 +36,5 @@ final class TftpGoldens {
     static Entry entry(String name) {
         return ENTRIES.stream().filter(e -> e.name().equals(name)).findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("no golden entry " + name));
-    }
-
-    /** Writes every golden file from the captures in {@code capturesDir} into {@code outDir}. */
-    static void regenerate(Path capturesDir, Path outDir) throws IOException {
-        Files.createDirectories(outDir);
-        for (Entry e : ENTRIES) {
-            byte[] packet = e.extract(Pcap.readUdp(capturesDir.resolve(e.capture() + ".pcap")));
-            String comment = e.capture() + ".pcap frame " + e.frame() + ": " + e.what()
-                    + "\nUDP payload as hex; regenerate: see TftpGoldens";
-            Files.writeString(outDir.resolve(e.name() + ".hex"), Golden.format(comment, List.of(packet)),
-                    StandardCharsets.US_ASCII);
-        }
     }
 }

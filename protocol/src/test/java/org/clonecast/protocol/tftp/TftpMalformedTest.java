@@ -27,7 +27,7 @@ class TftpMalformedTest {
 
     private static List<byte[]> corpus() {
         List<byte[]> c = new ArrayList<>();
-        TftpGoldens.ENTRIES.forEach(e -> c.add(e.stored()));
+        TftpGoldens.ENTRIES.forEach(e -> c.add(e.packet()));
         c.add(TftpCodec.encode(new TftpData(7, Unpooled.wrappedBuffer(new byte[] {1, 2, 3}))));
         c.add(TftpCodec.encode(new TftpAck(65535)));
         return c;

@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.clonecast.protocol.fec.CauchyCode;
-import org.clonecast.protocol.testutil.Golden;
 import org.clonecast.protocol.wire.ByteBufs;
 import org.junit.jupiter.api.Test;
 
@@ -20,7 +19,7 @@ import org.junit.jupiter.api.Test;
  * slice byte for byte from that slice's DATA payloads, and our decoder rebuilds lost DATA blocks from
  * udpcast's FEC blocks.
  *
- * <p>What the capture settles, beyond udpcast-protocol.md §1.10: the doc calls the code
+ * <p>What the capture settles, beyond docs/ref/udpcast-protocol.md §1.10: the doc calls the code
  * "Reed–Solomon/Vandermonde"; the matrix is the Cauchy one c(r,k) = (0x80 ⊕ k ⊕ r)^−1 it also
  * gives, and that formula is right. The slice is not S×Z blocks here but 206 (the input was short):
  * stripes simply hold ⌈(n − s)/S⌉ blocks. The short last block is zero-padded. Repair blocks of
@@ -40,7 +39,7 @@ class UdpcastFecGoldenTest {
     private static Slice slice(String golden) {
         List<Data> data = new ArrayList<>();
         List<Fec> fec = new ArrayList<>();
-        for (byte[] packet : Golden.packets(UdpcastGoldens.PROTO, golden)) {
+        for (byte[] packet : UdpcastGoldens.entry(golden).packets()) {
             UdpcastMessage m = UdpcastMessage.decode(Unpooled.wrappedBuffer(packet));
             if (m instanceof Data d) {
                 data.add(d);
@@ -118,7 +117,7 @@ class UdpcastFecGoldenTest {
                 assertEquals(-1, f.payload().forEachByte(b -> b == 0), "FEC " + f.blockNo() + " not all zero");
             }
         }
-        Fec end = (Fec) UdpcastMessage.decode(Unpooled.wrappedBuffer(Golden.packet(UdpcastGoldens.PROTO, "asyncfec-fec-end")));
+        Fec end = (Fec) UdpcastMessage.decode(Unpooled.wrappedBuffer(UdpcastGoldens.entry("asyncfec-fec-end").packet()));
         assertEquals(2, end.sliceNo());
         assertEquals(0, end.bytes());
         assertEquals(slice("asyncfec-slice0").fec()[0].payload(), end.payload()); // stale slice-0 buffer

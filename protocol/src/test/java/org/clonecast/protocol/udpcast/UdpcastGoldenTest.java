@@ -9,7 +9,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.clonecast.protocol.testutil.Golden;
 import org.clonecast.protocol.wire.ByteBufs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -48,7 +47,7 @@ class UdpcastGoldenTest {
     @ParameterizedTest
     @MethodSource("allGoldens")
     void everyGoldenPacketReEncodesToTheSameBytes(String name) {
-        for (byte[] packet : Golden.packets(UdpcastGoldens.PROTO, name)) {
+        for (byte[] packet : UdpcastGoldens.entry(name).packets()) {
             ByteBuf in = Unpooled.wrappedBuffer(packet);
             UdpcastMessage m = UdpcastMessage.decode(in);
             assertEquals(0, in.readableBytes(), name + ": golden packets carry no trailing bytes");
@@ -109,7 +108,7 @@ class UdpcastGoldenTest {
 
     @Test
     void payloadIsASliceOfTheInputNotACopy() {
-        byte[] packet = Golden.packet(UdpcastGoldens.PROTO, "mc2-data-short");
+        byte[] packet = UdpcastGoldens.entry("mc2-data-short").packet();
         ByteBuf in = Unpooled.wrappedBuffer(packet);
         Data d = Data.decode(in);
         packet[Data.HEADER_SIZE] ^= 0x55;
@@ -117,6 +116,6 @@ class UdpcastGoldenTest {
     }
 
     private static UdpcastMessage decode(String name) {
-        return UdpcastMessage.decode(Unpooled.wrappedBuffer(Golden.packet(UdpcastGoldens.PROTO, name)));
+        return UdpcastMessage.decode(Unpooled.wrappedBuffer(UdpcastGoldens.entry(name).packet()));
     }
 }

@@ -1,49 +1,41 @@
 package org.clonecast.protocol.udpcast;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.function.Predicate;
 import org.clonecast.protocol.testutil.Golden;
-import org.clonecast.protocol.testutil.Pcap;
 import org.clonecast.protocol.testutil.Pcap.Udp;
 
 /**
- * Which packets of the udpcast reference captures (shared/ref/captures/udpcast, stock udpcast
- * 20120424) become golden files, and how to regenerate them:
- *
- * <pre>mvn -o -B test -pl protocol -Dtest=UdpcastGoldenFilesTest -Dclonecast.golden.regenerate=true</pre>
- *
- * or run {@link #main} with the captures directory and the output directory as arguments.
+ * Which packets of the udpcast reference captures (stock udpcast 20120424; docs/ref/captures.md)
+ * the golden tests take.
  */
 public final class UdpcastGoldens {
-    /** Golden files' protocol directory, {@code golden/udpcast}. */
-    public static final String PROTO = "udpcast";
-
     /**
-     * One golden file: the packets of {@code capture}.pcap that {@code select} keeps, in capture order.
+     * One golden: the packets of {@code capture}.pcap that {@code select} keeps, in capture order.
      *
      * @param single whether exactly one packet is expected (the first match); else all matches
      */
     public record Entry(String name, String capture, String what, boolean single, Predicate<Udp> select) {
-        /** @return the packets this entry takes from the already-read capture */
-        public List<byte[]> extract(List<Udp> packets) {
-            List<byte[]> matches = packets.stream().filter(select).map(Udp::payload).toList();
+        /** @return the packets this entry takes from its capture */
+        public List<byte[]> packets() {
+            List<byte[]> matches = Golden.udp("udpcast", capture).stream().filter(select).map(Udp::payload).toList();
             if (matches.isEmpty()) {
                 throw new IllegalStateException(name + ": no packet in " + capture + ".pcap matches");
             }
             return single ? List.of(matches.get(0)) : matches;
         }
 
-        /** @return the packets stored in this entry's golden file */
-        public List<byte[]> stored() {
-            return Golden.packets(PROTO, name);
+        /** @return the single packet of a {@link #single} entry */
+        public byte[] packet() {
+            if (!single) {
+                throw new IllegalStateException(name + " holds every match, not one packet");
+            }
+            return packets().get(0);
         }
     }
 
-    /** Every golden file of this package. GO, HELLO_NEW and HELLO_STREAMING appear in no capture. */
+    /** Every golden of this package. GO, HELLO_NEW and HELLO_STREAMING appear in no capture. */
     public static final List<Entry> ENTRIES = List.of(
             first("mc2-connect-req", "mc2", "first CONNECT_REQ (receiver .11, broadcast at start)", op(Udpcast.OP_CONNECT_REQ)),
             first("mc2-hello", "mc2", "first HELLO (opcode 0x0500, caps 0x09)", op(Udpcast.OP_HELLO)),
@@ -77,25 +69,6 @@ public final class UdpcastGoldens {
                 .orElseThrow(() -> new IllegalArgumentException("no golden entry " + name));
     }
 
-    /** Writes every golden file of {@link #ENTRIES} from the captures in {@code capturesDir} into {@code outDir}. */
-    public static void regenerate(Path capturesDir, Path outDir) throws IOException {
-        Files.createDirectories(outDir);
-        for (Entry e : ENTRIES) {
-            List<byte[]> packets = e.extract(Pcap.readUdp(capturesDir.resolve(e.capture() + ".pcap")));
-            String comment = e.capture() + ".pcap (stock udpcast 20120424): " + e.what()
-                    + "\nUDP payloads, one per line; regenerate: see UdpcastGoldens";
-            Files.writeString(outDir.resolve(e.name() + ".hex"), Golden.format(comment, packets), StandardCharsets.US_ASCII);
-        }
-    }
-
-    /** {@code args}: captures directory, output directory (default: src/test/resources/golden/udpcast). */
-    public static void main(String[] args) throws IOException {
-        Path captures = Path.of(args[0]);
-        Path out = args.length > 1 ? Path.of(args[1]) : Golden.SOURCE_DIR.resolve(PROTO);
-        regenerate(captures, out);
-        System.out.println("wrote " + ENTRIES.size() + " golden files to " + out);
-    }
-
     private static Entry first(String name, String capture, String what, Predicate<Udp> select) {
         return new Entry(name, capture, what, true, select);
     }
@@ -118,7 +91,7 @@ public final class UdpcastGoldens {
 
     /** The big-endian i32 at {@code offset} equals {@code value}. */
     private static Predicate<Udp> i32(int offset, int value) {
-        return u -> u.payload().length >= offset + 4 && java.nio.ByteBuffer.wrap(u.payload()).getInt(offset) == value;
+        return u -> u.payload().length >= offset + 4 && ByteBuffer.wrap(u.payload()).getInt(offset) == value;
     }
 
     private static boolean allZero(byte[] b, int from, int to) {

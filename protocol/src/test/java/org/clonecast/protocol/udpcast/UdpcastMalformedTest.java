@@ -36,7 +36,7 @@ class UdpcastMalformedTest {
     private static List<byte[]> corpus() {
         List<byte[]> corpus = new ArrayList<>();
         for (UdpcastGoldens.Entry e : UdpcastGoldens.ENTRIES) {
-            List<byte[]> packets = e.stored();
+            List<byte[]> packets = e.packets();
             corpus.addAll(packets.subList(0, Math.min(3, packets.size())));
         }
         // clonecast's own IMAGE_INFO, with and without its hash (no stock capture has one).
@@ -222,6 +222,6 @@ class UdpcastMalformedTest {
     }
 
     private static byte[] golden(String name) {
-        return UdpcastGoldens.entry(name).stored().get(0);
+        return UdpcastGoldens.entry(name).packet();
     }
 }

@@ -62,14 +62,14 @@ class ByteBufsTest {
 
     @Property
     void hexRoundTrips(@ForAll byte[] bytes) {
-        String hex = Bytes.toHex(bytes);
-        assertArrayEquals(bytes, Bytes.fromHex(hex));
-        assertArrayEquals(bytes, Bytes.fromHex(hex.replaceAll("(.{6})", "$1\n ")));
+        String hex = Hex.toHex(bytes);
+        assertArrayEquals(bytes, Hex.fromHex(hex));
+        assertArrayEquals(bytes, Hex.fromHex(hex.replaceAll("(.{6})", "$1\n ")));
     }
 
     @Test
     void fromHexRejectsOddAndNonHex() {
-        assertThrows(IllegalArgumentException.class, () -> Bytes.fromHex("abc"));
-        assertThrows(IllegalArgumentException.class, () -> Bytes.fromHex("zz"));
+        assertThrows(IllegalArgumentException.class, () -> Hex.fromHex("abc"));
+        assertThrows(IllegalArgumentException.class, () -> Hex.fromHex("zz"));
     }
 }

@@ -8,6 +8,7 @@ import org.clonecast.protocol.dhcp.Pxe;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.config.BootConfig;
 import org.clonecast.server.store.BootAction;
+import org.clonecast.server.store.Node;
 
 /**
  * Which file a network-boot client is handed (docs/dhcp.md, "Boot selection"). Firmware gets an
@@ -54,7 +55,7 @@ public final class BootFileSelector {
    * @param ipxe whether it is iPXE ({@link Pxe#isIpxe})
    * @param mac its MAC, for the script URL
    * @param action the node's boot action, for the log line (the script carries it out)
-   * @param secureBoot whether the node boots Debian's signed chain ({@link BootPolicy#secureBoot}):
+   * @param secureBoot whether the node boots Debian's signed chain ({@link #secureBoot(Optional)}):
    *     an EFI x64 PXE client then gets shim instead of iPXE (UEFI HTTP boot keeps iPXE: the chain's
    *     GRUB fetches everything by TFTP)
    * @return empty when there is nothing to boot for this architecture
@@ -81,6 +82,14 @@ public final class BootFileSelector {
       case EFI_ARM64_HTTP -> Optional.of(http(base, config.arm64Loader(), arch, then));
       case EFI_IA32, EFI_ARM32 -> Optional.empty();
     };
+  }
+
+  /**
+   * Whether {@code node} boots Debian's signed chain instead of iPXE (config boot.secure-boot); a
+   * machine nobody enrolled does when the setting covers all nodes.
+   */
+  public boolean secureBoot(Optional<Node> node) {
+    return config.secureBoot().covers(node.filter(Node::enrolled).flatMap(Node::group));
   }
 
   private BootFile tftp(String name, Pxe.Arch arch, String then) {

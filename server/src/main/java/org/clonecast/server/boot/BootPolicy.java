@@ -3,7 +3,6 @@ package org.clonecast.server.boot;
 import java.util.Objects;
 import java.util.Optional;
 import org.clonecast.protocol.wire.MacAddress;
-import org.clonecast.server.config.SecureBootNodes;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeStore;
@@ -21,7 +20,6 @@ public final class BootPolicy {
   private final NodeStore nodes;
   private final String kernelArgs;
   private final boolean efiLocalLoader;
-  private final SecureBootNodes secureBoot;
 
   /**
    * @param kernelArgs extra kernel command line for the netboot environment (config boot.kernel-args)
@@ -35,20 +33,19 @@ public final class BootPolicy {
    *     nodes that boot locally chain it instead of exiting iPXE
    */
   public BootPolicy(NodeStore nodes, String kernelArgs, boolean efiLocalLoader) {
-    this(nodes, kernelArgs, efiLocalLoader, SecureBootNodes.OFF);
-  }
-
-  /** @param secureBoot the nodes that boot Debian's signed chain (config boot.secure-boot) */
-  public BootPolicy(NodeStore nodes, String kernelArgs, boolean efiLocalLoader, SecureBootNodes secureBoot) {
     this.nodes = Objects.requireNonNull(nodes);
     this.kernelArgs = Objects.requireNonNull(kernelArgs);
     this.efiLocalLoader = efiLocalLoader;
-    this.secureBoot = Objects.requireNonNull(secureBoot);
   }
 
   /** The action for {@code mac}: {@link BootAction#LOCAL} unless it is enrolled and marked. */
   public BootAction actionFor(MacAddress mac) {
-    return nodes.find(mac).filter(Node::enrolled).map(Node::action).orElse(BootAction.LOCAL);
+    return action(nodes.find(mac));
+  }
+
+  /** A node's boot action: {@link BootAction#LOCAL} unless it is known, enrolled and marked. */
+  public static BootAction action(Optional<Node> node) {
+    return node.filter(Node::enrolled).map(Node::action).orElse(BootAction.LOCAL);
   }
 
   /** What a node's next boot does, whatever the script language that says it. */
@@ -121,11 +118,6 @@ public final class BootPolicy {
       return GrubScript.awaitBootenv(a.why(), a.cancel());
     }
     return GrubScript.bootLocal(((Decision.Local) decision).why());
-  }
-
-  /** Whether {@code mac} boots Debian's signed chain instead of iPXE (config boot.secure-boot). */
-  public boolean secureBoot(MacAddress mac) {
-    return secureBoot.covers(nodes.find(mac).filter(Node::enrolled).flatMap(Node::group));
   }
 
   private Optional<String> localLoader(String baseUrl) {

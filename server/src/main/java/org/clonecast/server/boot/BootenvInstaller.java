@@ -51,41 +51,17 @@ public final class BootenvInstaller {
   }
 
   /**
-   * The installer with the build script and agent jar found beside the running jar: in a
-   * checkout (server/target: ../../bootenv/build.sh, ../../client-agent/target/clonecast-agent.jar)
-   * or in the package (/usr/share/clonecast: bootenv/build.sh, clonecast-agent.jar).
+   * The installer with the build script and agent jar of this installation ({@link InstallLayout}:
+   * the package's /usr/share/clonecast or a checkout).
    *
-   * @return empty, naming nothing, when either is not there
+   * @return empty when either is not there
    */
-  public static Optional<BootenvInstaller> besideJar() {
-    Path dir = jarDir();
-    Optional<Path> script = firstFile(dir, SCRIPT_PLACES);
-    Optional<Path> agent = firstFile(dir, AGENT_JAR_PLACES);
+  public static Optional<BootenvInstaller> installed() {
+    InstallLayout layout = InstallLayout.ofRunningJar();
+    Optional<Path> script = layout.bootenvScript();
+    Optional<Path> agent = layout.agentJar();
     return script.isPresent() && agent.isPresent()
         ? Optional.of(new BootenvInstaller(script.get(), agent.get(), Optional.empty())) : Optional.empty();
-  }
-
-  /** Where the build script is, relative to the daemon's jar: in the package, then in a checkout. */
-  public static final String[] SCRIPT_PLACES = {"bootenv/build.sh", "../../bootenv/build.sh"};
-  /** Where the agent jar is, relative to the daemon's jar: in the package, then in a checkout. */
-  public static final String[] AGENT_JAR_PLACES = {"clonecast-agent.jar", "../../client-agent/target/clonecast-agent.jar"};
-
-  /** The directory of the running jar: server/target in a checkout, /usr/share/clonecast in the package. */
-  public static Path jarDir() {
-    try {
-      return Path.of(BootenvInstaller.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getParent();
-    } catch (java.net.URISyntaxException | NullPointerException e) {
-      return Path.of(".");
-    }
-  }
-
-  /** The first of {@code candidates} (relative to {@code base}) that is a regular file. */
-  public static Optional<Path> firstFile(Path base, String... candidates) {
-    for (String c : candidates) {
-      Path p = base.resolve(c).normalize();
-      if (Files.isRegularFile(p)) return Optional.of(p);
-    }
-    return Optional.empty();
   }
 
   /** The served directory: {@code <state-dir>/bootenv/current}. */

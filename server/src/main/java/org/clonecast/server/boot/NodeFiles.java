@@ -1,6 +1,7 @@
 package org.clonecast.server.boot;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
@@ -51,7 +52,7 @@ public final class NodeFiles {
           }
           byte[] bytes = Files.readAllBytes(f);
           try {
-            String text = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+            String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
             out.put("/" + base.relativize(f).toString().replace('\\', '/'), text);
           } catch (CharacterCodingException e) {
             throw new IOException(f + " is not UTF-8 text; per-node files must be text", e);

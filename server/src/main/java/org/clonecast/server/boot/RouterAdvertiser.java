@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import java.net.Inet6Address;
+import java.net.SocketException;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -65,7 +66,7 @@ public final class RouterAdvertiser implements AutoCloseable {
       }
       self = MacAddress.of(hw);
       index = nif.nif().getIndex();
-    } catch (java.net.SocketException e) {
+    } catch (SocketException e) {
       LOG.warn("ra: cannot read {}: {}; no IPv6 router adverts", nif.name(), e.getMessage());
       return Optional.empty();
     }

@@ -17,6 +17,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
@@ -77,11 +78,7 @@ public final class CaptureManager implements AutoCloseable {
   private final EventLog events;
   private final Map<Long, Live> live = new ConcurrentHashMap<>();
   /** Runs the uploads' grouped fsyncs, so that no request waits for the disk. */
-  private final ExecutorService syncer = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "capture-sync");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ExecutorService syncer = Executors.newSingleThreadExecutor(DaemonThreads.named("capture-sync"));
 
   /** A capture's upload while the daemon runs; guarded by itself, but for {@link #bounds}. */
   private static final class Live {

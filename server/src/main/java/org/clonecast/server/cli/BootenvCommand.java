@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.server.boot.BootenvInstaller;
+import org.clonecast.server.boot.InstallLayout;
 import org.clonecast.server.config.ConfigException;
 import org.clonecast.server.config.ConfigFile;
 import org.clonecast.server.config.ServeConfig;
@@ -57,9 +58,9 @@ public final class BootenvCommand implements Runnable {
     @Override
     public Integer call() throws IOException, InterruptedException {
       Path stateDir = state.resolve();
-      Path jarDir = BootenvInstaller.jarDir();
-      Path s = script != null ? script : firstExisting("the build script", jarDir, BootenvInstaller.SCRIPT_PLACES, "--script");
-      Path a = agentJar != null ? agentJar : firstExisting("the agent jar", jarDir, BootenvInstaller.AGENT_JAR_PLACES, "--agent-jar");
+      InstallLayout layout = InstallLayout.ofRunningJar();
+      Path s = script != null ? script : found("the build script", layout.bootenvScript(), layout, "--script");
+      Path a = agentJar != null ? agentJar : found("the agent jar", layout.agentJar(), layout, "--agent-jar");
       BootenvInstaller installer = new BootenvInstaller(s, a, Optional.ofNullable(jdk));
       try {
         PrintWriter err = spec.commandLine().getErr();
@@ -121,9 +122,9 @@ public final class BootenvCommand implements Runnable {
     }
   }
 
-  private static Path firstExisting(String what, Path base, String[] candidates, String flag) {
-    return BootenvInstaller.firstFile(base, candidates).orElseThrow(() -> new CliException(ExitCodes.USAGE, what + " is not beside "
-        + base + " (looked for " + String.join(", ", candidates) + "); pass " + flag));
+  private static Path found(String what, Optional<Path> file, InstallLayout layout, String flag) {
+    return file.orElseThrow(() -> new CliException(ExitCodes.USAGE, what + " is not installed (looked in "
+        + layout.places() + "); pass " + flag));
   }
 
 }

@@ -1,12 +1,13 @@
 package org.clonecast.server.cli;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.server.boot.InstallLayout;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -27,13 +28,12 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    // The checkout this jar was built in: server/target/clonecast.jar -> the repository.
-    Path script = org.clonecast.server.boot.BootenvInstaller.jarDir().resolve("../../scripts/demo.sh").normalize();
-    if (!Files.isRegularFile(script)) {
+    Optional<Path> found = InstallLayout.ofRunningJar().demoScript();
+    if (found.isEmpty()) {
       throw new CliException(ExitCodes.ENVIRONMENT, "the demo runs from a clonecast checkout (scripts/demo.sh), not from"
           + " the installed package; clone the repository and run scripts/demo.sh as root");
     }
-    List<String> cmd = new ArrayList<>(List.of("bash", script.toString()));
+    List<String> cmd = new ArrayList<>(List.of("bash", found.get().toString()));
     if (nodes != null) cmd.addAll(List.of("--nodes", nodes.toString()));
     if (agents) cmd.add("--agents");
     if (loss != null) cmd.addAll(List.of("--loss", loss));

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -209,24 +208,14 @@ final class ImageStoreCommands {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--json", description = "Print JSON (the API's shape) instead of a table.")
-    boolean json;
+    @Mixin ListingOption listing;
 
     @Override
     public Integer call() {
-      JsonNode images = server.client().get("/api/v1/images");
-      PrintWriter out = spec.commandLine().getOut();
-      if (json) {
-        Table.json(out, images);
-        return ExitCodes.OK;
-      }
-      List<String[]> rows = new ArrayList<>();
-      rows.add(new String[] {"NAME", "STATE", "SIZE", "STORED", "CHUNKS", "DETAIL"});
-      for (JsonNode i : images) {
-        rows.add(new String[] {i.path("name").asText(), state(i), ProgressBar.bytes(i.path("logicalSize").asLong()),
-            ProgressBar.bytes(i.path("storedSize").asLong()), i.path("chunks").asText(), NodeCommand.text(i, "detail")});
-      }
-      Table.print(out, rows);
+      listing.print(spec.commandLine().getOut(), server.client().get("/api/v1/images"),
+          new String[] {"NAME", "STATE", "SIZE", "STORED", "CHUNKS", "DETAIL"},
+          i -> new String[] {i.path("name").asText(), state(i), ProgressBar.bytes(i.path("logicalSize").asLong()),
+              ProgressBar.bytes(i.path("storedSize").asLong()), i.path("chunks").asText(), NodeCommand.text(i, "detail")});
       return ExitCodes.OK;
     }
   }

@@ -125,7 +125,7 @@ public final class KeyCommand implements Runnable {
       out.println("clonecast key: " + signed + " stored image(s) signed with the new key");
       Path current = BootenvInstaller.currentDir(stateDir);
       if (!noBootenv && BootenvInstaller.ready(current)) {
-        Optional<BootenvInstaller> installer = BootenvInstaller.besideJar();
+        Optional<BootenvInstaller> installer = BootenvInstaller.installed();
         if (installer.isEmpty()) {
           out.println("clonecast key: the netboot environment still trusts only the old key; run 'clonecast bootenv build --state-dir "
               + stateDir + "' (the build script or agent jar is not beside this jar)");

@@ -1,8 +1,6 @@
 package org.clonecast.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.PrintWriter;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,24 +68,14 @@ public final class NodeCommand implements Runnable {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--json", description = "Print JSON (the API's shape) instead of a table.")
-    boolean json;
+    @Mixin ListingOption listing;
 
     @Override
     public Integer call() {
-      JsonNode nodes = server.client().get("/api/v1/nodes");
-      PrintWriter out = spec.commandLine().getOut();
-      if (json) {
-        Table.json(out, nodes);
-        return ExitCodes.OK;
-      }
-      List<String[]> rows = new ArrayList<>();
-      rows.add(new String[] {"MAC", "NAME", "GROUP", "ACTION", "STATE", "IP", "RESERVED", "DETAIL"});
-      for (JsonNode n : nodes) {
-        rows.add(new String[] {n.path("mac").asText(), text(n, "name"), text(n, "group"), text(n, "action"),
-            text(n, "state"), text(n, "ip"), text(n, "reservedIp"), text(n, "detail")});
-      }
-      Table.print(out, rows);
+      listing.print(spec.commandLine().getOut(), server.client().get("/api/v1/nodes"),
+          new String[] {"MAC", "NAME", "GROUP", "ACTION", "STATE", "IP", "RESERVED", "DETAIL"},
+          n -> new String[] {n.path("mac").asText(), text(n, "name"), text(n, "group"), text(n, "action"),
+              text(n, "state"), text(n, "ip"), text(n, "reservedIp"), text(n, "detail")});
       return ExitCodes.OK;
     }
   }

@@ -1,5 +1,6 @@
 package org.clonecast.server.cli;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.net.Inet4Address;
@@ -10,6 +11,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
@@ -27,12 +30,11 @@ import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.mcast.SenderMachine;
 import org.clonecast.protocol.mcast.SymbolLayout;
+import org.clonecast.protocol.udpcast.UdpcastFecSpec;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.mcast.McastSender;
 import org.clonecast.server.mcast.SendSettings;
 import org.clonecast.server.udpcast.UdpcastSendSettings;
-import org.clonecast.protocol.udpcast.UdpcastFecSpec;
-import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -47,7 +49,7 @@ import picocli.CommandLine.Parameters;
       "Exits 0 when at least one receiver wrote and verified the whole image and none failed, 1 otherwise.",
       "A receiver that left (or was dropped) before it reported any chunk is listed as gone and does not count."
     })
-public final class SendCommand implements java.util.concurrent.Callable<Integer> {
+public final class SendCommand implements Callable<Integer> {
 
   @Parameters(index = "0", paramLabel = "IMAGE", description = "A .cci image, or a raw file or block device.")
   Path image;
@@ -165,7 +167,7 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
     if (signKey != null) {
       try {
         key = Optional.of(ImageKey.loadFrom(signKey));
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         throw new CliException(ExitCodes.USAGE, "--sign-key " + signKey + ": " + e.getMessage());
       }
     }
@@ -236,7 +238,7 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
    * A .cci is served as it is; a raw disk (--raw, or a file with nothing of a .cci about it) is
    * chunked first; a damaged .cci is refused, naming the damage.
    */
-  private ChunkSource openSource(PrintStream err) throws java.io.IOException {
+  private ChunkSource openSource(PrintStream err) throws IOException {
     ImageInput.Kind kind;
     try {
       kind = ImageInput.classify(image, raw);

@@ -1,11 +1,13 @@
 package org.clonecast.server.cli;
 
+import io.netty.channel.unix.Errors;
+import java.net.BindException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ShutdownHook;
@@ -95,7 +97,7 @@ public final class ServeCommand implements Callable<Integer> {
       daemon = Daemon.start(config, Clock.systemUTC());
     } catch (StoreException | IllegalArgumentException | IllegalStateException e) {
       throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage(), e);
-    } catch (io.netty.channel.unix.Errors.NativeIoException | java.net.BindException e) {
+    } catch (Errors.NativeIoException | BindException e) {
       throw new CliException(ExitCodes.ENVIRONMENT, "cannot listen: " + e.getMessage()
           + "; is another clonecast (or dnsmasq) running? Stop it or choose other ports", e);
     }

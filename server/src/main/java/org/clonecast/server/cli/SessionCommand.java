@@ -81,33 +81,25 @@ public final class SessionCommand implements Runnable {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--json", description = "Print JSON (the API's shape) instead of a table.")
-    boolean json;
+    @Mixin ListingOption listing;
 
     @Option(names = "--limit", paramLabel = "N", defaultValue = "20", description = "How many (default: ${DEFAULT-VALUE}).")
     int limit;
 
     @Override
     public Integer call() {
-      JsonNode sessions = server.client().get("/api/v1/sessions?limit=" + limit);
-      PrintWriter out = spec.commandLine().getOut();
-      if (json) {
-        Table.json(out, sessions);
-        return ExitCodes.OK;
-      }
-      List<String[]> rows = new ArrayList<>();
-      rows.add(new String[] {"ID", "IMAGE", "NODES", "STATE", "DONE", "FAILED", "DETAIL"});
-      for (JsonNode s : sessions) {
-        int done = 0;
-        int failed = 0;
-        for (JsonNode m : s.path("members")) {
-          if (m.path("state").asText().equals("done")) done++;
-          if (m.path("state").asText().equals("failed")) failed++;
-        }
-        rows.add(new String[] {s.path("id").asText(), s.path("image").asText(), s.path("nodes").asText(), s.path("state").asText(),
-            done + "/" + s.path("members").size(), Integer.toString(failed), NodeCommand.text(s, "detail")});
-      }
-      Table.print(out, rows);
+      listing.print(spec.commandLine().getOut(), server.client().get("/api/v1/sessions?limit=" + limit),
+          new String[] {"ID", "IMAGE", "NODES", "STATE", "DONE", "FAILED", "DETAIL"}, s -> {
+            int done = 0;
+            int failed = 0;
+            for (JsonNode m : s.path("members")) {
+              if (m.path("state").asText().equals("done")) done++;
+              if (m.path("state").asText().equals("failed")) failed++;
+            }
+            return new String[] {s.path("id").asText(), s.path("image").asText(), s.path("nodes").asText(),
+                s.path("state").asText(), done + "/" + s.path("members").size(), Integer.toString(failed),
+                NodeCommand.text(s, "detail")};
+          });
       return ExitCodes.OK;
     }
   }

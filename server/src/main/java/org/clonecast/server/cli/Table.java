@@ -1,7 +1,9 @@
 package org.clonecast.server.cli;
 
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
+import org.clonecast.server.http.Json;
 
 /** Prints rows as left-aligned columns, the first row being the header. */
 final class Table {
@@ -9,7 +11,7 @@ final class Table {
 
   /** Prints {@code value} as the API's JSON (what {@code --json} asks for of every listing). */
   static void json(PrintWriter out, Object value) {
-    out.println(new String(org.clonecast.server.http.Json.bytes(value), java.nio.charset.StandardCharsets.UTF_8));
+    out.println(new String(Json.bytes(value), StandardCharsets.UTF_8));
     out.flush();
   }
 

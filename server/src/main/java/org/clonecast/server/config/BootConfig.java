@@ -2,6 +2,7 @@ package org.clonecast.server.config;
 
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.regex.Pattern;
 
 /**
  * What nodes boot: where the iPXE binaries come from and how the netboot environment's kernel is
@@ -20,7 +21,7 @@ import java.util.Objects;
 public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, boolean routerAdvert, String biosLoader,
     String arm64Loader, SecureBootNodes secureBoot) {
   public static final Path DEFAULT_IPXE_DIR = Path.of("/usr/lib/ipxe");
-  private static final java.util.regex.Pattern FILE = java.util.regex.Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,99}");
+  private static final Pattern FILE = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,99}");
 
   public BootConfig {
     Objects.requireNonNull(ipxeDir);

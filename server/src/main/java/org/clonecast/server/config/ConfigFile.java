@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
@@ -99,7 +100,7 @@ public final class ConfigFile {
     if (v.isEmpty()) {
       return dflt;
     }
-    switch (v.get().toLowerCase(java.util.Locale.ROOT)) {
+    switch (v.get().toLowerCase(Locale.ROOT)) {
       case "true", "yes", "on", "1":
         return true;
       case "false", "no", "off", "0":

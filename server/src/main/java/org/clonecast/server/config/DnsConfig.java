@@ -2,8 +2,10 @@ package org.clonecast.server.config;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -51,7 +53,7 @@ public record DnsConfig(boolean enabled, int port, boolean loopback, String zone
         f.bool("dns.enabled", fullDhcp),
         f.integer("dns.port", DEFAULT_PORT, 0, 65535),
         f.bool("dns.loopback", true),
-        f.string("dns.zone", DEFAULT_ZONE).toLowerCase(java.util.Locale.ROOT).replaceAll("\\.$", ""),
+        f.string("dns.zone", DEFAULT_ZONE).toLowerCase(Locale.ROOT).replaceAll("\\.$", ""),
         f.integer("dns.ttl", DEFAULT_TTL, 0, 604_800),
         servers(f, "dns.forwarders"),
         DnsUpdateConfig.from(f));
@@ -96,7 +98,7 @@ public record DnsConfig(boolean enabled, int port, boolean loopback, String zone
     }
     try {
       return new InetSocketAddress(InetAddress.getByName(host), port);
-    } catch (java.net.UnknownHostException e) {
+    } catch (UnknownHostException e) {
       throw f.bad(key, s, "an IP address, optionally with :port");
     }
   }

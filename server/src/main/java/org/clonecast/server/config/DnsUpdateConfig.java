@@ -9,6 +9,8 @@ import java.util.Base64;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -29,8 +31,8 @@ public record DnsUpdateConfig(InetSocketAddress server, String zone, Optional<St
   private static final Pattern KEY_FILE = Pattern.compile(
       "key\\s+\"?([^\"\\s{]+)\"?\\s*\\{(?=.*?algorithm\\s+\"?([A-Za-z0-9.-]+)\"?\\s*;)(?=.*?secret\\s+\"([^\"]+)\"\\s*;)",
       Pattern.DOTALL);
-  private static final java.util.Set<String> ALGORITHMS =
-      java.util.Set.of("hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512");
+  private static final Set<String> ALGORITHMS =
+      Set.of("hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512");
 
   public DnsUpdateConfig {
     Objects.requireNonNull(server, "server");
@@ -44,7 +46,7 @@ public record DnsUpdateConfig(InetSocketAddress server, String zone, Optional<St
     }
     if (!ALGORITHMS.contains(keyAlgorithm)) {
       throw new ConfigException("dns.update.key-algorithm " + keyAlgorithm + " is not supported; use one of "
-          + String.join(", ", new java.util.TreeSet<>(ALGORITHMS)));
+          + String.join(", ", new TreeSet<>(ALGORITHMS)));
     }
     try {
       if (Base64.getDecoder().decode(keySecret).length == 0) {

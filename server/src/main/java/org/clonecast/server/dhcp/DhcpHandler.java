@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DatagramPacket;
+import java.net.Inet4Address;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,14 +15,16 @@ import org.clonecast.protocol.wire.MalformedPacketException;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.Event;
 import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.NodeStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Netty adapter of one DHCP socket (67 or 4011): decodes, asks the {@link DhcpResponder},
- * and at the end of each read burst commits the leases and events of every reply of the burst in
- * one transaction (group commit: one fsync for many ACKs), then sends the replies. A reply whose
- * lease could not be stored is not sent: a client never holds an address the server may forget.
+ * The Netty adapter of one DHCP socket (67 or 4011): decodes, asks the {@link DhcpResponder} to
+ * decide over the in-memory {@link Inventory}, and at the end of each read burst commits the
+ * leases, inventory sightings and events of every decision of the burst in one transaction (group
+ * commit: one fsync for many ACKs), then sends the replies. A reply whose lease could not be
+ * stored is not sent: a client never holds an address the server may forget.
  *
  * <p>Malformed datagrams are counted, logged at DEBUG with sender and hex, and dropped; nothing a
  * client sends closes the socket. Runs on its channel's event loop only; both sockets share one
@@ -36,16 +39,21 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
   private final DhcpStats stats;
   private final Database db;
   private final EventLog events;
+  private final NodeStore nodes;
+  private final Inventory inventory;
   private final Clock clock;
   private final List<DhcpResponder.Result> pending = new ArrayList<>();
   private long lastWarnNanos = System.nanoTime() - WARN_EVERY_NANOS;
 
-  DhcpHandler(DhcpResponder responder, boolean bootPort, DhcpStats stats, Database db, EventLog events, Clock clock) {
+  DhcpHandler(DhcpResponder responder, boolean bootPort, DhcpStats stats, Database db, EventLog events, NodeStore nodes,
+      Inventory inventory, Clock clock) {
     this.responder = responder;
     this.bootPort = bootPort;
     this.stats = stats;
     this.db = db;
     this.events = events;
+    this.nodes = nodes;
+    this.inventory = inventory;
     this.clock = clock;
   }
 
@@ -67,14 +75,15 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       p.messageType().ifPresent(stats::received);
-      DhcpResponder.Result r = responder.handle(p, dp.sender(), bootPort, clock.millis());
+      DhcpResponder.Result r = responder.handle(p, dp.sender(), bootPort, inventory, clock.millis());
       if (r.ignored().isPresent()) {
         stats.countIgnored();
         LOG.debug("dhcp: ignored {} from {} ({}): {}", p.messageType().map(Enum::name).orElse("?"), dp.sender(),
             p.mac().map(Object::toString).orElse("?"), r.ignored().get());
-        return;
       }
-      pending.add(r);
+      if (r.reply().isPresent() || r.changesState()) {
+        pending.add(r);
+      }
     } catch (RuntimeException e) {
       // A bug or a store failure while answering one client must not take the responder down.
       stats.countError();
@@ -114,21 +123,27 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
     ctx.flush();
   }
 
-  /** Commits the batch's leases and events in one transaction; false if that failed. */
+  /** Commits the batch's leases, sightings and events in one transaction; false if that failed. */
   private boolean store(List<DhcpResponder.Result> batch) {
     List<Lease> changes = new ArrayList<>();
+    List<DhcpResponder.Seen> seen = new ArrayList<>();
     List<DhcpResponder.Milestone> milestones = new ArrayList<>();
     for (DhcpResponder.Result r : batch) {
       changes.addAll(r.changes());
+      seen.addAll(r.seen());
       r.event().ifPresent(milestones::add);
     }
-    if (changes.isEmpty() && milestones.isEmpty()) {
+    if (changes.isEmpty() && seen.isEmpty() && milestones.isEmpty()) {
       return true;
     }
+    List<NodeStore.NodeChange> nodeChanges = new ArrayList<>();
     List<Event> recorded;
     try {
       recorded = db.write(c -> {
         LeaseStore.save(c, changes);
+        for (DhcpResponder.Seen s : seen) {
+          nodeChanges.addAll(nodes.recordSeen(c, s.mac(), s.arch(), s.ip().map(Inet4Address::getHostAddress)));
+        }
         List<Event> out = new ArrayList<>();
         for (DhcpResponder.Milestone m : milestones) {
           out.add(events.insert(c, "dhcp", Optional.of(m.mac().toString()), Optional.empty(), m.message()));
@@ -137,12 +152,13 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
       });
     } catch (RuntimeException e) {
       stats.countError();
-      warn("dhcp: storing " + changes.size() + " leases failed; their replies are not sent", e);
+      warn("dhcp: storing " + changes.size() + " leases and " + seen.size() + " sightings failed; replies with leases are"
+          + " not sent", e);
       return false;
     }
     stats.countCommit();
+    nodes.publish(nodeChanges);
     recorded.forEach(events::publish);
-    responder.stored(changes);
     return true;
   }
 

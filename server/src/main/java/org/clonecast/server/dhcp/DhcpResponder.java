@@ -5,9 +5,8 @@ import static org.clonecast.protocol.dhcp.Dhcp.*;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import org.clonecast.protocol.dhcp.DhcpMessageType;
@@ -22,11 +21,12 @@ import org.clonecast.server.boot.BootFileSelector;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.config.DhcpConfig;
 import org.clonecast.server.store.Node;
-import org.clonecast.server.store.NodeStore;
 
 /**
- * Turns one DHCP request into at most one reply, the leases to store first and the event to
- * log (RFC 2131 §4.3, PXE 2.1 §2.2). Full mode serves addresses from a {@link LeaseTable} per
+ * Turns one DHCP request into at most one reply and the state changes to commit before it leaves:
+ * leases, the inventory's "seen" updates, the event to log (RFC 2131 §4.3, PXE 2.1 §2.2). The
+ * decision reads only memory: its lease tables and an {@link Inventory} snapshot; {@link
+ * DhcpHandler} commits what it returns. Full mode serves addresses from a {@link LeaseTable} per
  * subnet (the provisioning interface's, and one per relayed subnet); proxy mode answers only
  * network-boot clients, with boot information and no address. Both answer PXE boot-server
  * requests on port 4011.
@@ -34,9 +34,6 @@ import org.clonecast.server.store.NodeStore;
  * <p>Not thread-safe: one event loop owns it (its lease tables are not shared).
  */
 public final class DhcpResponder {
-  /** How often the reservations are re-read from the inventory. */
-  static final long RESERVATIONS_MAX_AGE_MILLIS = 1000;
-
   /** A reply and where it goes. */
   public record Outgoing(DhcpPacket packet, InetSocketAddress to) {}
 
@@ -44,16 +41,48 @@ public final class DhcpResponder {
   public record Milestone(MacAddress mac, String message) {}
 
   /**
+   * That a machine asked to boot from the network, for the inventory ({@link
+   * org.clonecast.server.store.NodeStore#recordSeen}): a MAC never seen before is recorded as
+   * discovered.
+   *
+   * @param arch the client class its firmware reported, if any
+   * @param ip the address that is now its own, if any
+   */
+  public record Seen(MacAddress mac, Optional<String> arch, Optional<Inet4Address> ip) {
+    public Seen {
+      Objects.requireNonNull(mac, "mac");
+      Objects.requireNonNull(arch, "arch");
+      Objects.requireNonNull(ip, "ip");
+    }
+  }
+
+  /**
    * What to do about one request.
    *
    * @param reply the reply, if any
    * @param changes leases to store before the reply leaves
+   * @param seen inventory updates to store with them
    * @param event the event to record with them, if any
    * @param ignored why nothing is sent, when nothing is (for the DEBUG log)
    */
-  public record Result(Optional<Outgoing> reply, List<Lease> changes, Optional<Milestone> event, Optional<String> ignored) {
+  public record Result(Optional<Outgoing> reply, List<Lease> changes, List<Seen> seen, Optional<Milestone> event,
+      Optional<String> ignored) {
+    public Result {
+      changes = List.copyOf(changes);
+      seen = List.copyOf(seen);
+    }
+
     static Result ignore(String why) {
-      return new Result(Optional.empty(), List.of(), Optional.empty(), Optional.of(why));
+      return ignore(why, List.of());
+    }
+
+    static Result ignore(String why, List<Seen> seen) {
+      return new Result(Optional.empty(), List.of(), seen, Optional.empty(), Optional.of(why));
+    }
+
+    /** Whether there is anything to commit. */
+    public boolean changesState() {
+      return !changes.isEmpty() || !seen.isEmpty() || event.isPresent();
     }
   }
 
@@ -64,26 +93,22 @@ public final class DhcpResponder {
   private final Inet4Address self;
   private final int selfPrefix;
   private final BootFileSelector boot;
-  private final BootPolicy policy;
-  private final NodeStore nodes;
   private final Scope local;
   private final List<Scope> relayed = new ArrayList<>();
-  private boolean reservationsRead;
-  private long reservationsReadAt;
+  /** The {@link Inventory#reservationsVersion} the lease tables hold; -1 before the first read. */
+  private long reservationsVersion = -1;
 
   /**
    * @param self this server's address on the provisioning interface (option 54, siaddr)
    * @param prefix that interface's prefix length
    * @param leases the stored leases, loaded into the tables of their subnets
    */
-  public DhcpResponder(DhcpConfig config, Inet4Address self, int prefix, BootFileSelector boot, BootPolicy policy,
-      NodeStore nodes, List<Lease> leases) {
+  public DhcpResponder(DhcpConfig config, Inet4Address self, int prefix, BootFileSelector boot,
+      List<Lease> leases) {
     this.config = Objects.requireNonNull(config);
     this.self = Objects.requireNonNull(self);
     this.selfPrefix = prefix;
     this.boot = Objects.requireNonNull(boot);
-    this.policy = Objects.requireNonNull(policy);
-    this.nodes = Objects.requireNonNull(nodes);
     if (config.mode() == DhcpConfig.Mode.FULL) {
       DhcpConfig.Range range = config.range().orElseThrow();
       if (!Ipv4.sameSubnet(self, range.first(), prefix) || !Ipv4.sameSubnet(self, range.last(), prefix)) {
@@ -152,12 +177,13 @@ public final class DhcpResponder {
   }
 
   /**
-   * Handles one request.
+   * Decides about one request.
    *
    * @param from the datagram's source
    * @param bootPort whether it came to the PXE boot-server port (4011)
+   * @param inventory the nodes as they are now; read, never written
    */
-  public Result handle(DhcpPacket p, InetSocketAddress from, boolean bootPort, long nowMillis) {
+  public Result handle(DhcpPacket p, InetSocketAddress from, boolean bootPort, Inventory inventory, long nowMillis) {
     if (p.op() != BOOTREQUEST) {
       return Result.ignore("op " + p.op() + " is not BOOTREQUEST");
     }
@@ -181,23 +207,23 @@ public final class DhcpResponder {
         return Result.ignore("port " + PXE_PORT + " request with ciaddr " + p.ciaddr().getHostAddress() + " from "
             + from.getAddress().getHostAddress() + ": answered only when ciaddr is the sender's own address");
       }
-      return bootAck(p, mac.get(), from, true);
+      return bootAck(p, mac.get(), from, true, inventory);
     }
     if (config.mode() == DhcpConfig.Mode.PROXY) {
-      return proxy(p, type.get(), mac.get(), from, bootClient);
+      return proxy(p, type.get(), mac.get(), from, bootClient, inventory);
     }
     Optional<Scope> scope = scope(p);
     if (scope.isEmpty()) {
       return Result.ignore("relay " + p.giaddr().getHostAddress() + " is on no configured subnet (dhcp.relay.*)");
     }
-    refreshReservations(nowMillis);
+    refreshReservations(inventory);
     LeaseTable t = scope.get().table();
     MacAddress m = mac.get();
     return switch (type.get()) {
       case DISCOVER -> {
         LeaseTable.Decision d = t.discover(m, p.address(OPT_REQUESTED_IP), nowMillis);
         if (d instanceof LeaseTable.Decision.Offer o) {
-          yield addressReply(p, m, DhcpMessageType.OFFER, o.ip(), o.changes(), scope.get(), bootClient);
+          yield addressReply(p, m, DhcpMessageType.OFFER, o.ip(), o.changes(), scope.get(), bootClient, inventory);
         }
         yield ignored(d);
       }
@@ -206,7 +232,7 @@ public final class DhcpResponder {
         LeaseTable.Decision d = t.request(m, sid, sid.map(self::equals).orElse(false), p.address(OPT_REQUESTED_IP),
             p.ciaddr(), nowMillis);
         if (d instanceof LeaseTable.Decision.Ack a) {
-          yield addressReply(p, m, DhcpMessageType.ACK, a.ip(), a.changes(), scope.get(), bootClient);
+          yield addressReply(p, m, DhcpMessageType.ACK, a.ip(), a.changes(), scope.get(), bootClient, inventory);
         }
         if (d instanceof LeaseTable.Decision.Nak n) {
           yield nak(p, m, n.reason());
@@ -216,7 +242,7 @@ public final class DhcpResponder {
       case DECLINE -> noted(m, p.address(OPT_REQUESTED_IP).map(ip -> t.decline(m, ip, nowMillis))
           .orElse(new LeaseTable.Decision.Ignore("DECLINE without option 50")));
       case RELEASE -> noted(m, t.release(m, p.ciaddr(), nowMillis));
-      case INFORM -> inform(p, m, scope.get(), bootClient);
+      case INFORM -> inform(p, m, scope.get(), bootClient, inventory);
       default -> Result.ignore(type.get() + " is a server message");
     };
   }
@@ -233,14 +259,13 @@ public final class DhcpResponder {
     return Optional.empty();
   }
 
-  private void refreshReservations(long nowMillis) {
-    if (reservationsRead && nowMillis >= reservationsReadAt && nowMillis - reservationsReadAt < RESERVATIONS_MAX_AGE_MILLIS) {
+  private void refreshReservations(Inventory inventory) {
+    long version = inventory.reservationsVersion();
+    if (version == reservationsVersion) {
       return;
     }
-    reservationsRead = true;
-    reservationsReadAt = nowMillis;
-    Map<MacAddress, Inet4Address> r = new HashMap<>();
-    nodes.reservations().forEach((mac, ip) -> r.put(mac, Ipv4.parse(ip)));
+    reservationsVersion = version;
+    var r = inventory.reservations();
     local.table().reservations(r);
     for (Scope s : relayed) {
       s.table().reservations(r);
@@ -253,50 +278,54 @@ public final class DhcpResponder {
 
   private static Result noted(MacAddress mac, LeaseTable.Decision d) {
     if (d instanceof LeaseTable.Decision.Noted n) {
-      return new Result(Optional.empty(), n.changes(), Optional.of(new Milestone(mac, n.event())), Optional.empty());
+      return new Result(Optional.empty(), n.changes(), List.of(), Optional.of(new Milestone(mac, n.event())),
+          Optional.empty());
     }
     return ignored(d);
   }
 
   /** Proxy mode: boot information for network-boot clients, no address. */
-  private Result proxy(DhcpPacket p, DhcpMessageType type, MacAddress mac, InetSocketAddress from, boolean bootClient) {
+  private Result proxy(DhcpPacket p, DhcpMessageType type, MacAddress mac, InetSocketAddress from, boolean bootClient,
+      Inventory inventory) {
     if (!bootClient) {
       return Result.ignore("proxy mode answers only network-boot clients (option 60 PXEClient/HTTPClient or 93)");
     }
     if (type == DhcpMessageType.DISCOVER) {
-      Optional<BootFile> f = bootFile(p, mac, DhcpPacket.ZERO);
+      List<Seen> seen = List.of(seen(p, mac, DhcpPacket.ZERO));
+      Optional<BootFile> f = bootFile(p, mac, inventory);
       if (f.isEmpty()) {
-        return Result.ignore("nothing to boot for " + Pxe.arch(p).id());
+        return Result.ignore("nothing to boot for " + Pxe.arch(p).id(), seen);
       }
       DhcpPacketBuilder b = DhcpPacketBuilder.replyTo(p).type(DhcpMessageType.OFFER)
           .option(new DhcpOption.Address(OPT_SERVER_ID, self));
       bootOptions(b, p, f.get(), true);
-      return send(b.build(), destination(p, DhcpMessageType.OFFER, false, from), List.of(),
+      return send(b.build(), destination(p, DhcpMessageType.OFFER, false, from), List.of(), seen,
           new Milestone(mac, "proxy offer: " + f.get().file() + " (" + f.get().reason() + ")"));
     }
     if (type == DhcpMessageType.REQUEST && p.address(OPT_SERVER_ID).map(self::equals).orElse(false)) {
       // Some ROMs send their REQUEST to the proxy on port 67 instead of 4011; answer it the same way.
-      return bootAck(p, mac, from, false);
+      return bootAck(p, mac, from, false, inventory);
     }
     return Result.ignore("proxy mode: " + type + " is for the site's DHCP server");
   }
 
   /** PXE boot-server ACK (PXE 2.1 §2.2.5): boot file, next server, 54, 60, 97; no address. */
-  private Result bootAck(DhcpPacket p, MacAddress mac, InetSocketAddress from, boolean bootPort) {
-    Optional<BootFile> f = bootFile(p, mac, p.ciaddr());
+  private Result bootAck(DhcpPacket p, MacAddress mac, InetSocketAddress from, boolean bootPort, Inventory inventory) {
+    List<Seen> seen = List.of(seen(p, mac, p.ciaddr()));
+    Optional<BootFile> f = bootFile(p, mac, inventory);
     if (f.isEmpty()) {
-      return Result.ignore("nothing to boot for " + Pxe.arch(p).id());
+      return Result.ignore("nothing to boot for " + Pxe.arch(p).id(), seen);
     }
     DhcpPacketBuilder b = DhcpPacketBuilder.replyTo(p).type(DhcpMessageType.ACK).ciaddr(p.ciaddr())
         .option(new DhcpOption.Address(OPT_SERVER_ID, self)).sname(self.getHostAddress());
     bootOptions(b, p, f.get(), true);
-    return send(b.build(), destination(p, DhcpMessageType.ACK, bootPort, from), List.of(),
+    return send(b.build(), destination(p, DhcpMessageType.ACK, bootPort, from), List.of(), seen,
         new Milestone(mac, "boot server ACK" + (bootPort ? " on " + PXE_PORT : "") + ": " + f.get().file()));
   }
 
   /** OFFER or ACK of an address, with the subnet's options and, for boot clients, the boot file. */
   private Result addressReply(DhcpPacket p, MacAddress mac, DhcpMessageType type, Inet4Address ip, List<Lease> changes,
-      Scope scope, boolean bootClient) {
+      Scope scope, boolean bootClient, Inventory inventory) {
     DhcpPacketBuilder b = DhcpPacketBuilder.replyTo(p).type(type).yiaddr(ip)
         .option(new DhcpOption.Address(OPT_SERVER_ID, self))
         .option(new DhcpOption.Seconds(OPT_LEASE_TIME, config.leaseSeconds()))
@@ -305,33 +334,44 @@ public final class DhcpResponder {
     if (type == DhcpMessageType.ACK && Ipv4.toInt(p.ciaddr()) != 0) {
       b.ciaddr(p.ciaddr());
     }
-    subnetOptions(b, p, scope, mac);
-    String what = type.name().toLowerCase(java.util.Locale.ROOT) + " " + ip.getHostAddress();
+    Optional<Node> node = inventory.find(mac);
+    subnetOptions(b, p, scope, node);
+    String what = type.name().toLowerCase(Locale.ROOT) + " " + ip.getHostAddress();
+    List<Seen> seen = new ArrayList<>();
+    boolean bound = type == DhcpMessageType.ACK;
     if (bootClient) {
       // The inventory records the address once it is the node's (ACK), not when merely offered.
-      Optional<BootFile> f = bootFile(p, mac, type == DhcpMessageType.ACK ? ip : DhcpPacket.ZERO);
+      seen.add(seen(p, mac, bound ? ip : DhcpPacket.ZERO));
+      Optional<BootFile> f = bootFile(p, mac, inventory);
       if (f.isPresent()) {
         bootOptions(b, p, f.get(), false);
         what += ", boot " + f.get().file() + " (" + f.get().reason() + ")";
       } else {
         what += ", nothing to boot for " + Pxe.arch(p).id();
       }
+    } else if (bound && node.filter(Node::enrolled).filter(n -> !n.ip().equals(Optional.of(ip.getHostAddress()))).isPresent()) {
+      // An enrolled node whose bound address changed gets it in the inventory, which the cluster
+      // DNS answers from (so NAME.zone follows the lease). Only on a change, so renewals and load
+      // tests add no writes; unenrolled MACs are not recorded here.
+      seen.add(new Seen(mac, Optional.empty(), Optional.of(ip)));
     }
-    return send(b.build(), destination(p, type, false, null), changes, new Milestone(mac, what));
+    return send(b.build(), destination(p, type, false, null), changes, seen, new Milestone(mac, what));
   }
 
   /** DHCPINFORM (RFC 2131 §3.4): configuration without an address or lease time. */
-  private Result inform(DhcpPacket p, MacAddress mac, Scope scope, boolean bootClient) {
+  private Result inform(DhcpPacket p, MacAddress mac, Scope scope, boolean bootClient, Inventory inventory) {
     if (Ipv4.toInt(p.ciaddr()) == 0) {
       return Result.ignore("INFORM without ciaddr");
     }
     DhcpPacketBuilder b = DhcpPacketBuilder.replyTo(p).type(DhcpMessageType.ACK).ciaddr(p.ciaddr())
         .option(new DhcpOption.Address(OPT_SERVER_ID, self));
-    subnetOptions(b, p, scope, mac);
+    subnetOptions(b, p, scope, inventory.find(mac));
+    List<Seen> seen = new ArrayList<>();
     if (bootClient) {
-      bootFile(p, mac, p.ciaddr()).ifPresent(f -> bootOptions(b, p, f, false));
+      seen.add(seen(p, mac, p.ciaddr()));
+      bootFile(p, mac, inventory).ifPresent(f -> bootOptions(b, p, f, false));
     }
-    return send(b.build(), destination(p, DhcpMessageType.ACK, false, null), List.of(), null);
+    return send(b.build(), destination(p, DhcpMessageType.ACK, false, null), List.of(), seen, null);
   }
 
   private Result nak(DhcpPacket p, MacAddress mac, String reason) {
@@ -344,14 +384,16 @@ public final class DhcpResponder {
         .option(new DhcpOption.Address(OPT_SERVER_ID, self))
         .option(new DhcpOption.Text(OPT_MESSAGE, reason.length() > 200 ? reason.substring(0, 200) : reason))
         .build();
-    return send(n, destination(p, DhcpMessageType.NAK, false, null), List.of(), new Milestone(mac, "nak: " + reason));
+    return send(n, destination(p, DhcpMessageType.NAK, false, null), List.of(), List.of(),
+        new Milestone(mac, "nak: " + reason));
   }
 
-  private static Result send(DhcpPacket reply, InetSocketAddress to, List<Lease> changes, Milestone event) {
-    return new Result(Optional.of(new Outgoing(reply, to)), changes, Optional.ofNullable(event), Optional.empty());
+  private static Result send(DhcpPacket reply, InetSocketAddress to, List<Lease> changes, List<Seen> seen,
+      Milestone event) {
+    return new Result(Optional.of(new Outgoing(reply, to)), changes, seen, Optional.ofNullable(event), Optional.empty());
   }
 
-  private void subnetOptions(DhcpPacketBuilder b, DhcpPacket p, Scope scope, MacAddress mac) {
+  private void subnetOptions(DhcpPacketBuilder b, DhcpPacket p, Scope scope, Optional<Node> node) {
     int mask = scope.prefix() == 0 ? 0 : -1 << (32 - scope.prefix());
     b.option(new DhcpOption.Address(OPT_SUBNET_MASK, Ipv4.fromInt(mask)));
     b.option(new DhcpOption.Address(OPT_BROADCAST_ADDRESS, scope.broadcast()));
@@ -363,34 +405,19 @@ public final class DhcpResponder {
       b.option(new DhcpOption.Addresses(OPT_DNS_SERVERS, config.dns()));
     }
     config.domain().ifPresent(d -> b.option(new DhcpOption.Text(OPT_DOMAIN_NAME, d)));
-    nodes.find(mac).flatMap(Node::name).ifPresent(n -> b.option(new DhcpOption.Text(OPT_HOST_NAME, n)));
+    node.flatMap(Node::name).ifPresent(n -> b.option(new DhcpOption.Text(OPT_HOST_NAME, n)));
   }
 
-  /**
-   * After a burst's leases are stored: an enrolled node whose bound address changed gets it in the
-   * inventory, which the cluster DNS answers from (so {@code NAME.zone} follows the lease). Only on
-   * a change, so renewals and load tests add no writes; unenrolled MACs are not recorded here.
-   */
-  void stored(List<Lease> changes) {
-    for (Lease l : changes) {
-      if (l.state() != Lease.State.BOUND || l.mac().isEmpty()) {
-        continue;
-      }
-      String ip = l.ip().getHostAddress();
-      MacAddress mac = l.mac().get();
-      nodes.find(mac).filter(Node::enrolled).filter(n -> !n.ip().equals(Optional.of(ip)))
-          .ifPresent(n -> nodes.recordSeen(mac, Optional.empty(), Optional.of(ip)));
-    }
+  /** That a network-boot client asked, with its architecture and the address now its own (0: none). */
+  private static Seen seen(DhcpPacket p, MacAddress mac, Inet4Address ip) {
+    return new Seen(mac, Optional.of(Pxe.arch(p).id()), Ipv4.toInt(ip) == 0 ? Optional.empty() : Optional.of(ip));
   }
 
-  /**
-   * The boot file for a network-boot client; records the MAC as seen (a new one is discovered and
-   * boots its local disk).
-   */
-  private Optional<BootFile> bootFile(DhcpPacket p, MacAddress mac, Inet4Address ip) {
-    Pxe.Arch arch = Pxe.arch(p);
-    nodes.recordSeen(mac, Optional.of(arch.id()), Ipv4.toInt(ip) == 0 ? Optional.empty() : Optional.of(ip.getHostAddress()));
-    return boot.select(arch, Pxe.vendorClass(p), Pxe.isIpxe(p), mac, policy.actionFor(mac), policy.secureBoot(mac));
+  /** The boot file for a network-boot client; a MAC the inventory does not know boots its local disk. */
+  private Optional<BootFile> bootFile(DhcpPacket p, MacAddress mac, Inventory inventory) {
+    Optional<Node> node = inventory.find(mac);
+    return boot.select(Pxe.arch(p), Pxe.vendorClass(p), Pxe.isIpxe(p), mac, BootPolicy.action(node),
+        boot.secureBoot(node));
   }
 
   /**

@@ -17,6 +17,7 @@ import org.clonecast.common.net.Transport;
 import org.clonecast.server.config.DhcpConfig;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.NodeStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,8 +41,10 @@ public final class DhcpServer implements AutoCloseable {
   private final Channel main;
   private final Channel boot;
   private final DhcpStats stats;
+  private final Inventory inventory;
 
-  private DhcpServer(EventLoopGroup group, Channel main, Channel boot, DhcpStats stats) {
+  private DhcpServer(EventLoopGroup group, Channel main, Channel boot, DhcpStats stats, Inventory inventory) {
+    this.inventory = inventory;
     this.group = group;
     this.main = main;
     this.boot = boot;
@@ -57,28 +60,30 @@ public final class DhcpServer implements AutoCloseable {
    * @throws InterruptedException while binding
    */
   public static DhcpServer start(DhcpConfig config, String device, InetAddress bindAddress, DhcpResponder responder,
-      DhcpStats stats, Database db, EventLog events, Clock clock) throws InterruptedException {
+      DhcpStats stats, Database db, EventLog events, NodeStore nodes, Clock clock) throws InterruptedException {
     if (!Transport.epoll()) {
       throw new IllegalStateException("the DHCP responder needs Netty's epoll transport (Linux) to bind to "
           + device + " with SO_BINDTODEVICE; it is not available on this JVM/OS");
     }
+    Inventory inventory = Inventory.following(nodes);
     EventLoopGroup group = Transport.group(1, "dhcp");
     try {
       EventLoop loop = group.next();
       Channel main = bind(loop, device, new InetSocketAddress(bindAddress, config.port()),
-          new DhcpHandler(responder, false, stats, db, events, clock));
+          new DhcpHandler(responder, false, stats, db, events, nodes, inventory, clock));
       Channel boot;
       try {
         boot = bind(loop, device, new InetSocketAddress(bindAddress, config.proxyPort()),
-            new DhcpHandler(responder, true, stats, db, events, clock));
+            new DhcpHandler(responder, true, stats, db, events, nodes, inventory, clock));
       } catch (InterruptedException | RuntimeException e) {
         main.close().sync();
         throw e;
       }
-      DhcpServer s = new DhcpServer(group, main, boot, stats);
+      DhcpServer s = new DhcpServer(group, main, boot, stats, inventory);
       LOG.info("dhcp: {} mode on {} ports {} and {}", config.mode().id(), device, s.port(), s.proxyPort());
       return s;
     } catch (InterruptedException | RuntimeException e) {
+      inventory.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw e;
     }
@@ -147,6 +152,7 @@ public final class DhcpServer implements AutoCloseable {
     main.close().syncUninterruptibly();
     boot.close().syncUninterruptibly();
     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    inventory.close();
   }
 
   @Override

@@ -1,8 +1,6 @@
 package org.clonecast.server.dhcp;
 
 import java.util.EnumMap;
-import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 import org.clonecast.protocol.dhcp.DhcpMessageType;
@@ -85,18 +83,5 @@ public final class DhcpStats {
 
   public long commits() {
     return commits.sum();
-  }
-
-  /** Every counter by metric name, e.g. {@code rx_discover}, {@code tx_offer}, {@code malformed}. */
-  public Map<String, Long> snapshot() {
-    Map<String, Long> m = new LinkedHashMap<>();
-    rx.forEach((t, v) -> m.put("rx_" + t.name().toLowerCase(Locale.ROOT), v.sum()));
-    tx.forEach((t, v) -> m.put("tx_" + t.name().toLowerCase(Locale.ROOT), v.sum()));
-    m.put("malformed", malformed());
-    m.put("ignored", ignored());
-    m.put("dropped", dropped());
-    m.put("errors", errors());
-    m.put("commits", commits());
-    return m;
   }
 }

@@ -3,6 +3,7 @@ package org.clonecast.server.dhcp;
 import java.net.Inet4Address;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -118,7 +119,7 @@ public final class LeaseTable {
     List<Lease> skipped = new ArrayList<>();
     List<Lease> sorted = new ArrayList<>(stored);
     // Oldest first, so a MAC with several records points at its newest one.
-    sorted.sort(java.util.Comparator.comparingLong(Lease::expiresMillis));
+    sorted.sort(Comparator.comparingLong(Lease::expiresMillis));
     for (Lease l : sorted) {
       if (!onSubnet(l.ip()) || l.state() == Lease.State.OFFERED) {
         skipped.add(l);

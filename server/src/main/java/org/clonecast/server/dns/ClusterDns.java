@@ -1,8 +1,10 @@
 package org.clonecast.server.dns;
 
 import io.netty.channel.EventLoopGroup;
+import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +29,7 @@ public final class ClusterDns implements AutoCloseable {
 
   private final DnsStats stats = new DnsStats();
   private final NodeDirectory directory;
-  private final DnsResolver resolver;
+  private final DnsAuthority authority;
   private final Optional<DnsUpdater> updater;
   private final NodeStore nodes;
   private final Consumer<NodeStore.NodeChange> listener;
@@ -38,7 +40,7 @@ public final class ClusterDns implements AutoCloseable {
     this.nodes = nodes;
     DnsZone.Spec spec = new DnsZone.Spec(DnsZone.Spec.origin(config.zone()), address, prefixLength, config.ttl());
     this.directory = new NodeDirectory(nodes);
-    this.resolver = new DnsResolver(spec, directory, initialSerial, !config.forwarders().isEmpty());
+    this.authority = new DnsAuthority(spec, directory, initialSerial, !config.forwarders().isEmpty());
     this.updater = config.update().map(u -> new DnsUpdater(u, config.ttl(), stats, onUpdateFailure));
     this.listener = c -> updater.ifPresent(u -> u.changed(NodeDirectory.hostOf(c.before()), NodeDirectory.hostOf(c.after())));
   }
@@ -59,17 +61,17 @@ public final class ClusterDns implements AutoCloseable {
       if (config.loopback() && !address.equals(loopback)) {
         at.add(loopback);
       }
-      for (java.net.InetSocketAddress f : config.forwarders()) {
+      for (InetSocketAddress f : config.forwarders()) {
         if ((at.contains(f.getAddress()) || f.getAddress().isLoopbackAddress() && config.loopback())
             && f.getPort() == config.port()) {
           throw new IllegalArgumentException("dns.forwarders names this server itself (" + f.getAddress().getHostAddress()
               + ":" + f.getPort() + "); queries would go round in circles. Name the site's resolvers instead");
         }
       }
-      Optional<Forwarder> fwd = config.forwarders().isEmpty() ? Optional.empty()
-          : Optional.of(new Forwarder(config.forwarders(), FORWARD_TIMEOUT));
+      Optional<DnsForwarder> fwd = config.forwarders().isEmpty() ? Optional.empty()
+          : Optional.of(new DnsForwarder(config.forwarders(), FORWARD_TIMEOUT));
       if (config.enabled()) {
-        d.server = listen(group, at, config.port(), new DnsResponder(d.resolver, d.stats), fwd);
+        d.server = listen(group, at, config.port(), new DnsResponder(d.authority, d.stats), fwd);
       }
       nodes.listen(d.listener);
       // A server that missed changes while the daemon was down catches up on what exists now.
@@ -79,8 +81,8 @@ public final class ClusterDns implements AutoCloseable {
         }
       });
       if (d.server != null) {
-        LOG.info("dns: zone {} (serial {}), reverse {}, on {} port {}{}", config.zone(), d.resolver.zone().serial(),
-            d.resolver.zone().apexes().subList(1, d.resolver.zone().apexes().size()),
+        LOG.info("dns: zone {} (serial {}), reverse {}, on {} port {}{}", config.zone(), d.authority.zone().serial(),
+            d.authority.zone().apexes().subList(1, d.authority.zone().apexes().size()),
             at.stream().map(InetAddress::getHostAddress).toList(), d.server.port(),
             fwd.isPresent() ? ", forwarding to " + config.forwarders() : ", other names REFUSED");
       }
@@ -95,14 +97,14 @@ public final class ClusterDns implements AutoCloseable {
 
   /** Binds, turning a refused bind into an error that says what to do. */
   private static DnsServer listen(EventLoopGroup group, List<InetAddress> at, int port, DnsResponder responder,
-      Optional<Forwarder> fwd) throws InterruptedException {
+      Optional<DnsForwarder> fwd) throws InterruptedException {
     try {
       return DnsServer.start(group, at, port, responder, fwd);
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
       // Netty rethrows bind errors (BindException, NativeIoException) without declaring them.
-      if (e instanceof java.io.IOException) {
+      if (e instanceof IOException) {
         throw new IllegalArgumentException("dns: cannot listen on port " + port + " of "
             + at.stream().map(InetAddress::getHostAddress).toList() + ": " + e.getMessage()
             + "; another DNS server (dnsmasq, named, unbound) may hold it, and ports below 1024 need root."
@@ -135,7 +137,7 @@ public final class ClusterDns implements AutoCloseable {
 
   /** The zone as it is now. */
   public DnsZone zone() {
-    return resolver.zone();
+    return authority.zone();
   }
 
   /** Dynamic updates, when configured: the DHCP server reports lease starts and ends here. */

@@ -17,7 +17,7 @@ import org.xbill.DNS.Section;
  *   <li>a readable header with an unparseable body (bad counts, labels, compression loops,
  *       truncation, even with TC set): FORMERR, counted malformed (RFC 1035 §4.1.1);
  *   <li>UDP answers larger than the client's limit (512, or its EDNS payload size up to
- *       {@link DnsResolver#EDNS_PAYLOAD}) are cut at a record set boundary with TC set
+ *       {@link DnsAuthority#EDNS_PAYLOAD}) are cut at a record set boundary with TC set
  *       (RFC 2181 §9), keeping the OPT record; the client retries over TCP.
  * </ul>
  *
@@ -41,20 +41,16 @@ public final class DnsResponder {
     record Silence(String reason) implements Outcome {}
   }
 
-  private final DnsResolver resolver;
+  private final DnsAuthority authority;
   private final DnsStats stats;
 
-  public DnsResponder(DnsResolver resolver, DnsStats stats) {
-    this.resolver = Objects.requireNonNull(resolver);
+  public DnsResponder(DnsAuthority authority, DnsStats stats) {
+    this.authority = Objects.requireNonNull(authority);
     this.stats = Objects.requireNonNull(stats);
   }
 
   public DnsStats stats() {
     return stats;
-  }
-
-  public DnsResolver resolver() {
-    return resolver;
   }
 
   /** Handles one packet received over UDP ({@code tcp} false) or one TCP message. */
@@ -80,23 +76,23 @@ public final class DnsResponder {
     } catch (Exception e) {
       // dnsjava throws WireParseException for most damage; anything else is damage too.
       stats.malformed.increment();
-      return reply(null, resolver.formatError(header), tcp);
+      return reply(null, authority.formatError(header), tcp);
     }
     if (!countsMatch(query)) {
       stats.malformed.increment();
-      return reply(null, resolver.formatError(header), tcp);
+      return reply(null, authority.formatError(header), tcp);
     }
     stats.queries.increment();
     try {
-      DnsResolver.Decision d = resolver.resolve(query);
-      if (d instanceof DnsResolver.Decision.Forward f) {
+      DnsAuthority.Decision d = authority.resolve(query);
+      if (d instanceof DnsAuthority.Decision.Forward f) {
         stats.forwarded.increment();
         return new Outcome.Forward(f.query());
       }
-      return reply(query, ((DnsResolver.Decision.Answer) d).response(), tcp);
+      return reply(query, ((DnsAuthority.Decision.Answer) d).response(), tcp);
     } catch (RuntimeException e) {
       stats.errors.increment();
-      return reply(query, resolver.serverFailure(query), tcp);
+      return reply(query, authority.serverFailure(query), tcp);
     }
   }
 
@@ -116,7 +112,7 @@ public final class DnsResponder {
   /** Our answer to {@code query} from a forwarder's response. */
   public Outcome forwarded(Message query, Message upstream, boolean tcp) {
     try {
-      return reply(query, resolver.fromForwarder(query, upstream), tcp);
+      return reply(query, authority.fromForwarder(query, upstream), tcp);
     } catch (RuntimeException e) {
       stats.errors.increment();
       return new Outcome.Silence("cannot relay the forwarder's answer: " + e);
@@ -126,7 +122,7 @@ public final class DnsResponder {
   /** SERVFAIL after no forwarder answered {@code query}. */
   public Outcome forwardFailed(Message query, boolean tcp) {
     stats.forwardFailures.increment();
-    return reply(query, resolver.serverFailure(query), tcp);
+    return reply(query, authority.serverFailure(query), tcp);
   }
 
   /** The size a UDP answer to {@code query} may have (RFC 6891 §6.2.5). */
@@ -136,7 +132,7 @@ public final class DnsResponder {
       return UDP_LIMIT;
     }
     // Payload sizes below 512 are treated as 512 (RFC 6891 §6.2.5).
-    return Math.max(UDP_LIMIT, Math.min(opt.getPayloadSize(), DnsResolver.EDNS_PAYLOAD));
+    return Math.max(UDP_LIMIT, Math.min(opt.getPayloadSize(), DnsAuthority.EDNS_PAYLOAD));
   }
 
   private Outcome reply(Message query, Message response, boolean tcp) {

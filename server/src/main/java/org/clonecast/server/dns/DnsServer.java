@@ -52,13 +52,13 @@ public final class DnsServer implements AutoCloseable {
   private static final long WARN_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
 
   private final DnsResponder responder;
-  private final Optional<Forwarder> forwarder;
+  private final Optional<DnsForwarder> forwarder;
   private final List<Channel> channels = new ArrayList<>();
   private final AtomicInteger tcpOpen = new AtomicInteger();
   private final AtomicLong lastWarn = new AtomicLong(System.nanoTime() - WARN_INTERVAL_NANOS);
   private int port;
 
-  private DnsServer(DnsResponder responder, Optional<Forwarder> forwarder) {
+  private DnsServer(DnsResponder responder, Optional<DnsForwarder> forwarder) {
     this.responder = responder;
     this.forwarder = forwarder;
   }
@@ -69,7 +69,7 @@ public final class DnsServer implements AutoCloseable {
    * @param port the port (0 picks a free one on the first address, then used everywhere)
    */
   public static DnsServer start(EventLoopGroup group, List<InetAddress> addresses, int port, DnsResponder responder,
-      Optional<Forwarder> forwarder) throws InterruptedException {
+      Optional<DnsForwarder> forwarder) throws InterruptedException {
     DnsServer s = new DnsServer(responder, forwarder);
     try {
       s.port = port;

@@ -13,21 +13,24 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.server.config.DnsUpdateConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.xbill.DNS.ARecord;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.Name;
+import org.xbill.DNS.NameTooLongException;
 import org.xbill.DNS.PTRRecord;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.ReverseMap;
+import org.xbill.DNS.Section;
 import org.xbill.DNS.SimpleResolver;
 import org.xbill.DNS.TSIG;
 import org.xbill.DNS.TextParseException;
 import org.xbill.DNS.Type;
 import org.xbill.DNS.Update;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Keeps a site's own DNS server in step with the cluster: RFC 2136 UPDATE messages, signed with
@@ -84,11 +87,7 @@ public final class DnsUpdater implements AutoCloseable {
     this.resolver = new SimpleResolver(config.server());
     resolver.setTimeout(TIMEOUT);
     resolver.setTSIGKey(tsig(config));
-    this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "dns-update");
-      t.setDaemon(true);
-      return t;
-    });
+    this.executor = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("dns-update"));
   }
 
   static TSIG tsig(DnsUpdateConfig c) {
@@ -102,14 +101,14 @@ public final class DnsUpdater implements AutoCloseable {
   /** {@code name} now has {@code ip}: its A record (and PTR) replace any earlier ones. */
   public void leaseStarted(String name, Inet4Address ip) {
     for (Message m : started(name, ip)) {
-      submit("add " + name + " " + ip.getHostAddress() + " in " + m.getSection(org.xbill.DNS.Section.ZONE).get(0).getName(), m);
+      submit("add " + name + " " + ip.getHostAddress() + " in " + m.getSection(Section.ZONE).get(0).getName(), m);
     }
   }
 
   /** {@code name} no longer has {@code ip}: that A record (and its PTR) go. */
   public void leaseEnded(String name, Inet4Address ip) {
     for (Message m : ended(name, ip)) {
-      submit("delete " + name + " " + ip.getHostAddress() + " in " + m.getSection(org.xbill.DNS.Section.ZONE).get(0).getName(), m);
+      submit("delete " + name + " " + ip.getHostAddress() + " in " + m.getSection(Section.ZONE).get(0).getName(), m);
     }
   }
 
@@ -157,7 +156,7 @@ public final class DnsUpdater implements AutoCloseable {
   private Name owner(String name) {
     try {
       return Name.concatenate(Name.fromString(name), zone);
-    } catch (TextParseException | org.xbill.DNS.NameTooLongException e) {
+    } catch (TextParseException | NameTooLongException e) {
       throw new IllegalArgumentException("node name " + name + " is not a DNS label", e);
     }
   }

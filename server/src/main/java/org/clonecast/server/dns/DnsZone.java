@@ -15,12 +15,14 @@ import org.xbill.DNS.ARecord;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.NSRecord;
 import org.xbill.DNS.Name;
+import org.xbill.DNS.NameTooLongException;
 import org.xbill.DNS.PTRRecord;
 import org.xbill.DNS.RRset;
 import org.xbill.DNS.Record;
 import org.xbill.DNS.ReverseMap;
 import org.xbill.DNS.SOARecord;
 import org.xbill.DNS.TextParseException;
+import org.xbill.DNS.Type;
 
 /**
  * One immutable snapshot of the cluster's zones: the forward zone (SOA, NS, {@code ns.<zone>} A,
@@ -137,7 +139,7 @@ public final class DnsZone {
       Name owner;
       try {
         owner = Name.concatenate(Name.fromString(h.name()), spec.origin());
-      } catch (TextParseException | org.xbill.DNS.NameTooLongException e) {
+      } catch (TextParseException | NameTooLongException e) {
         continue; // not a valid label: NodeStore only stores valid ones, so this is a foreign directory's bug
       }
       if (owner.equals(ns)) {
@@ -205,7 +207,7 @@ public final class DnsZone {
   static Name concat(Name prefix, Name suffix) {
     try {
       return Name.concatenate(prefix, suffix);
-    } catch (org.xbill.DNS.NameTooLongException e) {
+    } catch (NameTooLongException e) {
       throw new IllegalArgumentException(prefix + "." + suffix + " is longer than 255 octets", e);
     }
   }
@@ -226,7 +228,7 @@ public final class DnsZone {
     }
     Map<Integer, RRset> byType = records.getOrDefault(name, Map.of());
     List<RRset> answer = new ArrayList<>();
-    if (type == org.xbill.DNS.Type.ANY) {
+    if (type == Type.ANY) {
       answer.addAll(byType.values());
     } else if (byType.containsKey(type)) {
       answer.add(byType.get(type));
@@ -236,7 +238,7 @@ public final class DnsZone {
 
   /** The SOA record of {@code apex} (one of {@link #apexes()}). */
   public SOARecord soa(Name apex) {
-    return (SOARecord) records.get(apex).get(org.xbill.DNS.Type.SOA).first();
+    return (SOARecord) records.get(apex).get(Type.SOA).first();
   }
 
   /** The forward zone first, then the reverse zones. */

@@ -6,7 +6,7 @@
  *   <li>{@link org.clonecast.server.dns.HostDirectory}: where the zone's names come from (the
  *       inventory, through {@link org.clonecast.server.dns.NodeDirectory});
  *   <li>{@link org.clonecast.server.dns.DnsZone}: one immutable snapshot of the zone's records;
- *   <li>{@link org.clonecast.server.dns.DnsResolver}: query message in, response out, no I/O;
+ *   <li>{@link org.clonecast.server.dns.DnsAuthority}: query message in, response out, no I/O;
  *   <li>{@link org.clonecast.server.dns.DnsResponder}: wire bytes in, bytes (or silence) out:
  *       malformed input, EDNS (RFC 6891) and truncation, no I/O;
  *   <li>{@link org.clonecast.server.dns.DnsServer}: the thin Netty UDP and TCP shells, and the

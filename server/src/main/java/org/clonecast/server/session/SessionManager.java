@@ -16,6 +16,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
 import org.clonecast.common.api.Disk;
+import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.protocol.image.ManifestSignature;
@@ -78,11 +79,7 @@ public final class SessionManager implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicLong endedBytes = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong endedPackets = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong endedRepairs = new java.util.concurrent.atomic.AtomicLong();
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "session-timer");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("session-timer"));
 
   /** Set once at start ({@link #joinProofs}): the nodes' secrets that their HELLOs prove. */
   private volatile Optional<NodeSecrets> secrets = Optional.empty();

@@ -1,7 +1,9 @@
 package org.clonecast.server.store;
 
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -45,8 +47,8 @@ public final class EventLog {
    * Stores an event inside the caller's transaction (e.g. with the leases it reports, so a batch
    * of DHCP replies costs one commit). Call {@link #publish} after the commit.
    */
-  public Event insert(java.sql.Connection c, String kind, Optional<String> mac, Optional<String> session, String message)
-      throws java.sql.SQLException {
+  public Event insert(Connection c, String kind, Optional<String> mac, Optional<String> session, String message)
+      throws SQLException {
     long now = clock.millis();
     NodeStore.update(c, "INSERT INTO events (time, kind, mac, session, message) VALUES (?, ?, ?, ?, ?)",
         now, kind, mac.orElse(null), session.orElse(null), message);
@@ -110,7 +112,7 @@ public final class EventLog {
     listeners.remove(listener);
   }
 
-  private static List<Event> rows(PreparedStatement ps) throws java.sql.SQLException {
+  private static List<Event> rows(PreparedStatement ps) throws SQLException {
     List<Event> out = new ArrayList<>();
     try (ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {

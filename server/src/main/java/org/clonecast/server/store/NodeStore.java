@@ -153,7 +153,7 @@ public final class NodeStore {
       targetDisk.ifPresent(t -> t.ifPresent(NodeStore::validDisk));
       name.ifPresent(NodeStore::validName);
       group.ifPresent(g -> g.ifPresent(NodeStore::validGroup));
-      java.util.Objects.requireNonNull(reservedIp);
+      Objects.requireNonNull(reservedIp);
     }
 
     public Change(Optional<String> name, Optional<Optional<String>> group, Optional<BootAction> action) {
@@ -240,24 +240,38 @@ public final class NodeStore {
    * @return the node after the update
    */
   public Node recordSeen(MacAddress mac, Optional<String> arch, Optional<String> ip) {
-    List<NodeChange> changes = db.write(c -> {
-      long now = clock.millis();
-      Optional<Node> before = find(c, mac);
-      List<NodeChange> out = new ArrayList<>();
-      if (before.isEmpty()) {
-        out.addAll(makeRoomForDiscovered(c));
-        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL, NULL)",
-            mac.toString(), BootAction.LOCAL.id(), NodeState.DISCOVERED.id(),
-            arch.orElse(null), ip.orElse(null), now, now);
-      } else {
-        update(c, "UPDATE nodes SET arch = COALESCE(?, arch), ip = COALESCE(?, ip), last_seen = ? WHERE mac = ?",
-            arch.orElse(null), ip.orElse(null), now, mac.toString());
-      }
-      out.add(new NodeChange(before, find(c, mac)));
-      return out;
-    });
-    changes.forEach(this::notify);
+    List<NodeChange> changes = db.write(c -> recordSeen(c, mac, arch, ip));
+    publish(changes);
     return changes.get(changes.size() - 1).after().orElseThrow();
+  }
+
+  /**
+   * {@link #recordSeen(MacAddress, Optional, Optional)} inside a caller's transaction (DHCP commits
+   * a burst's leases and sightings at once). Call {@link #publish} with the result after the commit.
+   *
+   * @return the changes, the sighted node's last
+   */
+  public List<NodeChange> recordSeen(Connection c, MacAddress mac, Optional<String> arch, Optional<String> ip)
+      throws SQLException {
+    long now = clock.millis();
+    Optional<Node> before = find(c, mac);
+    List<NodeChange> out = new ArrayList<>();
+    if (before.isEmpty()) {
+      out.addAll(makeRoomForDiscovered(c));
+      update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL, NULL)",
+          mac.toString(), BootAction.LOCAL.id(), NodeState.DISCOVERED.id(),
+          arch.orElse(null), ip.orElse(null), now, now);
+    } else {
+      update(c, "UPDATE nodes SET arch = COALESCE(?, arch), ip = COALESCE(?, ip), last_seen = ? WHERE mac = ?",
+          arch.orElse(null), ip.orElse(null), now, mac.toString());
+    }
+    out.add(new NodeChange(before, find(c, mac)));
+    return out;
+  }
+
+  /** Tells the listeners about changes committed in a caller's transaction. */
+  public void publish(List<NodeChange> changes) {
+    changes.forEach(this::notify);
   }
 
   /**
@@ -407,20 +421,6 @@ public final class NodeStore {
         }
       }
     }
-  }
-
-  /** Every reserved address: MAC → dotted quad. */
-  public java.util.Map<MacAddress, String> reservations() {
-    return db.read(c -> {
-      java.util.Map<MacAddress, String> out = new java.util.HashMap<>();
-      try (PreparedStatement ps = c.prepareStatement("SELECT mac, reserved_ip FROM nodes WHERE reserved_ip IS NOT NULL");
-          ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.put(MacAddress.parse(rs.getString(1)), rs.getString(2));
-        }
-      }
-      return out;
-    });
   }
 
   private static void requireIpFree(Connection c, String ip, MacAddress self) throws SQLException {

@@ -7,7 +7,7 @@ import org.clonecast.protocol.udpcast.UdpcastFecLayout;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
 
 /**
- * Computes the FEC blocks udpcast receivers expect after a slice (udpcast-protocol.md §1.10): the
+ * Computes the FEC blocks udpcast receivers expect after a slice (docs/ref/udpcast-protocol.md §1.10): the
  * slice is read from the file once, when its first FEC block is asked for, and every repair block
  * of it is then coded from memory. A slice is at most 1024 blocks (1.4 MiB).
  *

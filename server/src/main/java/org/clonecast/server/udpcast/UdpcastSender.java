@@ -37,7 +37,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs one udpcast-compatible session (udpcast-protocol.md §3.1): one UDP channel bound to the
+ * Runs one udpcast-compatible session (docs/ref/udpcast-protocol.md §3.1): one UDP channel bound to the
  * interface address:portbase+1 sends everything (stock receivers check the source), a second one
  * bound to the subnet broadcast address:portbase+1 only listens, for the CONNECT_REQ a receiver
  * broadcasts when it starts (a socket bound to a unicast address does not see broadcasts).
@@ -60,7 +60,7 @@ public final class UdpcastSender implements AutoCloseable {
   private static final int MAX_BATCH = 8;
   /**
    * First rate, before any feedback: stock receivers on the lab's veth links take about 150 MB/s
-   * unicast and 50–80 MB/s multicast (udpcast-protocol.md §0.2); the resend ratio cuts it from there.
+   * unicast and 50–80 MB/s multicast (docs/ref/udpcast-protocol.md §0.2); the resend ratio cuts it from there.
    */
   private static final long START_BYTES_PER_SECOND = 120_000_000L;
   /**

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Optional;
+import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.config.BootConfig;
 import org.clonecast.server.config.SecureBootNodes;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.Database;
@@ -70,12 +72,12 @@ class BootPolicyTest {
   void secureBootIsTheEnrolledNodesOfTheConfiguredGroups() {
     try (Database db = Database.open(dir)) {
       NodeStore nodes = new NodeStore(db, Clock.systemUTC());
-      BootPolicy p = new BootPolicy(nodes, "", false, SecureBootNodes.parse("rack1"));
-      assertFalse(p.secureBoot(A), "unknown MAC");
+      BootPolicy p = new BootPolicy(nodes, "", false);
+      assertFalse(selector(SecureBootNodes.parse("rack1")).secureBoot(nodes.find(A)), "unknown MAC");
       nodes.enroll(A, "node01", Optional.of("rack1"));
-      assertTrue(p.secureBoot(A));
-      assertFalse(new BootPolicy(nodes, "").secureBoot(A), "off by default");
-      assertTrue(new BootPolicy(nodes, "", false, SecureBootNodes.parse("all")).secureBoot(MacAddress.parse("52:54:00:00:00:0b")),
+      assertTrue(selector(SecureBootNodes.parse("rack1")).secureBoot(nodes.find(A)));
+      assertFalse(selector(SecureBootNodes.OFF).secureBoot(nodes.find(A)), "off by default");
+      assertTrue(selector(SecureBootNodes.parse("all")).secureBoot(nodes.find(MacAddress.parse("52:54:00:00:00:0b"))),
           "all: machines nobody enrolled too");
       nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
       // The same decision as the iPXE script's, as GRUB script: a netboot with the same kernel arguments.
@@ -90,5 +92,10 @@ class BootPolicyTest {
   void storedTextCannotAddScriptLines() {
     String s = IpxeScript.bootLocal("evil\nchain http://x/y");
     assertFalse(s.contains("\nchain"), s);
+  }
+
+  private static BootFileSelector selector(SecureBootNodes secureBoot) {
+    return new BootFileSelector(new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe",
+        "snp-arm64.efi", secureBoot), Ipv4.parse("10.77.0.1"), () -> 8080);
   }
 }

@@ -8,6 +8,7 @@ import java.io.StringWriter;
 import java.util.ArrayList;
 import java.util.List;
 import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.cli.HelpText;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -27,6 +28,9 @@ class CliConsistencyTest {
     for (CommandLine c : all(root)) {
       String name = c.getCommandSpec().qualifiedName();
       assertTrue(c.getCommandSpec().mixinStandardHelpOptions(), name + " has --help and --version");
+      for (String paragraph : c.getCommandSpec().usageMessage().description()) {
+        assertTrue(HelpText.endsSentence(paragraph), name + ": the help text stops mid-sentence: " + paragraph);
+      }
       for (String flag : List.of("--help", "--version")) {
         StringWriter out = new StringWriter();
         c.setOut(new PrintWriter(out));
@@ -35,6 +39,16 @@ class CliConsistencyTest {
         if (flag.equals("--version")) assertTrue(out.toString().startsWith(versionPrefix), name + ": " + out);
       }
     }
+  }
+
+  @Test
+  void theCommandListShowsWholeSentences() {
+    StringWriter out = new StringWriter();
+    CommandLine root = ExitCodes.commandLine(new Main());
+    root.setOut(new PrintWriter(out));
+    assertEquals(ExitCodes.OK, root.execute("--help"));
+    String help = out.toString().replaceAll("\\s+", " ");
+    assertTrue(help.contains("(as root; the checkout's scripts/demo.sh): QEMU VMs PXE boot through clonecast"), help);
   }
 
   @Test

@@ -13,12 +13,13 @@ import java.io.RandomAccessFile;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ProgressListener;
-import org.clonecast.common.testing.SampleDisks;
 import org.clonecast.common.testing.SampleDisks.Fill;
+import org.clonecast.common.testing.SampleDisks;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ImageFileHeader;
@@ -49,7 +50,7 @@ class ImageCommandTest {
 
   private static Run ok(Object... args) {
     Run r = cli(args);
-    assertEquals(0, r.code(), () -> "clonecast " + String.join(" ", java.util.Arrays.stream(args).map(String::valueOf).toList()) + "\n" + r);
+    assertEquals(0, r.code(), () -> "clonecast " + String.join(" ", Arrays.stream(args).map(String::valueOf).toList()) + "\n" + r);
     return r;
   }
 
@@ -157,7 +158,7 @@ class ImageCommandTest {
 
     // An image whose creation was interrupted: manifest offset still 0.
     byte[] b = Files.readAllBytes(cci);
-    java.util.Arrays.fill(b, ImageFileHeader.MANIFEST_FIELDS_OFFSET, ImageFileHeader.MANIFEST_FIELDS_OFFSET + 12, (byte) 0);
+    Arrays.fill(b, ImageFileHeader.MANIFEST_FIELDS_OFFSET, ImageFileHeader.MANIFEST_FIELDS_OFFSET + 12, (byte) 0);
     Path partial = Files.write(dir.resolve("i.cci"), b);
     Run inc = cli("image", "verify", partial);
     assertEquals(ExitCodes.ENVIRONMENT, inc.code());

@@ -15,6 +15,7 @@ import java.util.concurrent.Executors;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.trust.ImageKey;
+import org.clonecast.common.trust.ImageSigner;
 import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.server.boot.BootenvAutoBuild;
@@ -61,7 +62,7 @@ class KeyCommandTest {
     Path raw = Files.write(tmp.resolve("d.raw"), d);
     Path cci = Files.createDirectories(state.resolve("images")).resolve("golden.cci");
     ImageCreator.create(raw, cci, 65536, 1, 1, p -> { });
-    org.clonecast.common.trust.ImageSigner.sign(cci, old);
+    ImageSigner.sign(cci, old);
 
     Run rotate = run("key", "rotate", "--state-dir", state.toString());
     assertEquals(0, rotate.exit(), rotate.err());

@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,7 +43,7 @@ class ServeConfigTest {
 
   @Test
   void dhcpKeys() {
-    ServeConfig c = ServeConfig.from(ConfigFile.of(java.util.Map.ofEntries(
+    ServeConfig c = ServeConfig.from(ConfigFile.of(Map.ofEntries(
         Map.entry("interface", "eth0"), Map.entry("dhcp.mode", "full"), Map.entry("dhcp.range", "10.77.0.100,10.77.0.150"),
         Map.entry("dhcp.lease-time", "7200"), Map.entry("dhcp.router", "10.77.0.254"), Map.entry("dhcp.dns", "10.77.0.1, 10.77.0.2"),
         Map.entry("dhcp.domain", "cluster.lan"), Map.entry("dhcp.port", "1067"), Map.entry("dhcp.proxy-port", "14011"),
@@ -82,10 +85,10 @@ class ServeConfigTest {
   @Test
   void theExampleConfigDocumentsKnownKeysOnly() throws Exception {
     Path example = Path.of("..", "packaging", "clonecast.conf");
-    java.util.regex.Pattern line = java.util.regex.Pattern.compile("#([a-z][a-z0-9.-]*) = (.*)");
-    Map<String, String> keys = new java.util.TreeMap<>();
+    Pattern line = Pattern.compile("#([a-z][a-z0-9.-]*) = (.*)");
+    Map<String, String> keys = new TreeMap<>();
     for (String l : Files.readAllLines(example)) {
-      java.util.regex.Matcher m = line.matcher(l);
+      Matcher m = line.matcher(l);
       if (m.matches()) {
         keys.put(m.group(1), m.group(2));
       }

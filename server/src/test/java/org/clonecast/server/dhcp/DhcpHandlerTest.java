@@ -13,10 +13,13 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.DatagramPacket;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -24,18 +27,19 @@ import org.clonecast.protocol.dhcp.DhcpMessageType;
 import org.clonecast.protocol.dhcp.DhcpOption;
 import org.clonecast.protocol.dhcp.DhcpPacket;
 import org.clonecast.protocol.dhcp.DhcpPacketBuilder;
+import org.clonecast.protocol.dhcp.Pxe;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.BootFileSelector;
-import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.config.BootConfig;
-import org.clonecast.server.config.SecureBootNodes;
 import org.clonecast.server.config.DhcpConfig;
+import org.clonecast.server.config.SecureBootNodes;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeState;
 import org.clonecast.server.store.NodeStore;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,17 +55,18 @@ class DhcpHandlerTest {
   @TempDir Path dir;
   Database db;
   NodeStore nodes;
+  Inventory inventory;
   EventLog events;
   DhcpStats stats;
   long now = 1_700_000_000_000L;
   final Clock clock = new Clock() {
     @Override
-    public java.time.ZoneId getZone() {
+    public ZoneId getZone() {
       return ZoneOffset.UTC;
     }
 
     @Override
-    public Clock withZone(java.time.ZoneId zone) {
+    public Clock withZone(ZoneId zone) {
       return this;
     }
 
@@ -75,6 +80,7 @@ class DhcpHandlerTest {
   void open() {
     db = Database.open(dir);
     nodes = new NodeStore(db, clock);
+    inventory = Inventory.following(nodes);
     events = new EventLog(db, clock);
     stats = new DhcpStats();
   }
@@ -98,11 +104,11 @@ class DhcpHandlerTest {
   DhcpResponder responder(DhcpConfig.Mode mode, SecureBootNodes secureBoot) {
     BootConfig boot = new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi", secureBoot);
     return new DhcpResponder(config(mode), SELF, 24, new BootFileSelector(boot, SELF, () -> 8080),
-        new BootPolicy(nodes, "", false, secureBoot), nodes, new LeaseStore(db).loadAll());
+        new LeaseStore(db).loadAll());
   }
 
   EmbeddedChannel channel(DhcpResponder r, boolean bootPort) {
-    return new EmbeddedChannel(new DhcpHandler(r, bootPort, stats, db, events, clock));
+    return new EmbeddedChannel(new DhcpHandler(r, bootPort, stats, db, events, nodes, inventory, clock));
   }
 
   static DatagramPacket datagram(DhcpPacket p, InetSocketAddress from) {
@@ -134,7 +140,7 @@ class DhcpHandlerTest {
   }
 
   static DhcpPacketBuilder ipxe(DhcpMessageType type) {
-    return pxe(type, 0).option(new DhcpOption.Unknown(OPT_USER_CLASS, "iPXE".getBytes(java.nio.charset.StandardCharsets.US_ASCII)))
+    return pxe(type, 0).option(new DhcpOption.Unknown(OPT_USER_CLASS, "iPXE".getBytes(StandardCharsets.US_ASCII)))
         .option(new DhcpOption.Unknown(OPT_IPXE_ENCAP, new byte[] {1, 1, 1}));
   }
 
@@ -240,8 +246,8 @@ class DhcpHandlerTest {
   /** The message of the start-up error {@code c} causes. */
   String rejected(DhcpConfig c) {
     BootConfig boot = new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi");
-    return org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new DhcpResponder(c, SELF, 24,
-        new BootFileSelector(boot, SELF, () -> 8080), new BootPolicy(nodes, ""), nodes, List.of())).getMessage();
+    return Assertions.assertThrows(IllegalArgumentException.class, () -> new DhcpResponder(c, SELF, 24,
+        new BootFileSelector(boot, SELF, () -> 8080), List.of())).getMessage();
   }
 
   static DhcpConfig full(Optional<DhcpConfig.Range> range, DhcpConfig.RelaySubnet... relays) {
@@ -281,10 +287,10 @@ class DhcpHandlerTest {
     assertEquals(Optional.of(SELF), o.address(OPT_SERVER_ID));
     assertEquals(Optional.of("PXEClient"), o.text(OPT_VENDOR_CLASS_ID));
     assertEquals(List.of(), o.options().stream().filter(x -> x.code() == OPT_LEASE_TIME).toList());
-    assertTrue(java.util.Arrays.equals(GUID, o.octets(OPT_CLIENT_GUID).orElseThrow()), "97 echoed");
+    assertTrue(Arrays.equals(GUID, o.octets(OPT_CLIENT_GUID).orElseThrow()), "97 echoed");
     assertFalse(o.octets(OPT_VENDOR_SPECIFIC).isPresent(), "43 only for BIOS ROMs");
     DhcpPacket bios = exchange(ch, pxe(DhcpMessageType.DISCOVER, 0).build(), CLIENT).getKey();
-    assertEquals(8, org.clonecast.protocol.dhcp.Pxe.discoveryControl(bios).getAsInt());
+    assertEquals(8, Pxe.discoveryControl(bios).getAsInt());
     assertNull(exchange(ch, pxe(DhcpMessageType.REQUEST, 7).option(new DhcpOption.Address(OPT_SERVER_ID, Ipv4.parse("10.77.0.2")))
         .option(new DhcpOption.Address(OPT_REQUESTED_IP, Ipv4.parse("10.77.0.50"))).build(), CLIENT), "for the site's server");
   }

@@ -20,7 +20,6 @@ import org.clonecast.protocol.dhcp.DhcpMessageType;
 import org.clonecast.protocol.dhcp.DhcpPacket;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.boot.BootFileSelector;
-import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.config.BootConfig;
 import org.clonecast.server.config.DhcpConfig;
 import org.clonecast.server.store.Database;
@@ -50,9 +49,9 @@ class DhcpServerTest {
       var self = Ipv4.parse("127.0.0.1");
       DhcpResponder r = new DhcpResponder(config, self, 8,
           new BootFileSelector(new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi"), self, () -> 8080),
-          new BootPolicy(nodes, ""), nodes, List.of());
+          List.of());
       DhcpStats stats = new DhcpStats();
-      try (DhcpServer server = DhcpServer.start(config, "lo", lo, r, stats, db, events, Clock.systemUTC());
+      try (DhcpServer server = DhcpServer.start(config, "lo", lo, r, stats, db, events, nodes, Clock.systemUTC());
           DatagramSocket client = new DatagramSocket(new InetSocketAddress(lo, 0))) {
         assertArrayEquals(new String[] {"lo", "lo"}, server.boundDevices());
         client.setSoTimeout(10_000);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -31,7 +32,7 @@ class DnsPropertiesTest {
   @Property(tries = 2000)
   void randomBytesGetFormerrAnAnswerOrSilenceNeverAnException(@ForAll @Size(max = 600) byte[] packet) throws Exception {
     DnsStats stats = new DnsStats();
-    DnsResponder r = new DnsResponder(new DnsResolver(Fixtures.spec(24),
+    DnsResponder r = new DnsResponder(new DnsAuthority(Fixtures.spec(24),
         new Fixtures.Directory().set("node01", "10.77.0.11"), 1, false), stats);
     DnsResponder.Outcome o = r.respond(packet, false);
     if (packet.length < Header.LENGTH || (packet[2] & 0x80) != 0) {
@@ -52,7 +53,7 @@ class DnsPropertiesTest {
       flat.add(name);
       flat.add(ip);
     });
-    DnsResolver resolver = new DnsResolver(Fixtures.spec(24), new Fixtures.Directory().set(flat.toArray(String[]::new)), 1, false);
+    DnsAuthority resolver = new DnsAuthority(Fixtures.spec(24), new Fixtures.Directory().set(flat.toArray(String[]::new)), 1, false);
     Map<String, Set<String>> names = new TreeMap<>();
     inventory.forEach((name, ip) -> {
       if (!name.equals("ns")) {
@@ -72,17 +73,17 @@ class DnsPropertiesTest {
 
   @Property(tries = 300)
   void questionsAreEchoedAndNamesOutsideAreRefused(@ForAll("labels") String label, @ForAll("labels") String tld) throws Exception {
-    DnsResolver resolver = new DnsResolver(Fixtures.spec(24), new Fixtures.Directory(), 1, false);
+    DnsAuthority resolver = new DnsAuthority(Fixtures.spec(24), new Fixtures.Directory(), 1, false);
     Message q = Fixtures.query(label + "." + tld, Type.A);
     Message r = answer(resolver, q);
     assertEquals(q.getQuestion(), r.getQuestion());
     assertEquals(q.getHeader().getID(), r.getHeader().getID());
-    boolean inZone = (label + "." + tld).toLowerCase(java.util.Locale.ROOT).endsWith("cluster.internal");
+    boolean inZone = (label + "." + tld).toLowerCase(Locale.ROOT).endsWith("cluster.internal");
     assertEquals(inZone ? Rcode.NXDOMAIN : Rcode.REFUSED, r.getRcode());
   }
 
-  private static Message answer(DnsResolver r, Message q) {
-    return assertInstanceOf(DnsResolver.Decision.Answer.class, r.resolve(q)).response();
+  private static Message answer(DnsAuthority r, Message q) {
+    return assertInstanceOf(DnsAuthority.Decision.Answer.class, r.resolve(q)).response();
   }
 
   private static Set<String> rdata(Message m) {

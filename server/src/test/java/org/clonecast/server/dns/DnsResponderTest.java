@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class DnsResponderTest {
   private final Fixtures.Directory dir = new Fixtures.Directory().set("node01", "10.77.0.11");
   private final DnsStats stats = new DnsStats();
-  private final DnsResponder responder = new DnsResponder(new DnsResolver(Fixtures.spec(24), dir, 1, false), stats);
+  private final DnsResponder responder = new DnsResponder(new DnsAuthority(Fixtures.spec(24), dir, 1, false), stats);
 
   private Message reply(byte[] packet, boolean tcp) throws Exception {
     DnsResponder.Outcome o = responder.respond(packet, tcp);
@@ -90,7 +90,7 @@ class DnsResponderTest {
     assertEquals(512, DnsResponder.udpLimit(Fixtures.query("a.b", Type.A)));
     assertEquals(512, DnsResponder.udpLimit(Fixtures.withEdns(Fixtures.query("a.b", Type.A), 100, 0)));
     assertEquals(1000, DnsResponder.udpLimit(Fixtures.withEdns(Fixtures.query("a.b", Type.A), 1000, 0)));
-    assertEquals(DnsResolver.EDNS_PAYLOAD, DnsResponder.udpLimit(Fixtures.withEdns(Fixtures.query("a.b", Type.A), 65535, 0)));
+    assertEquals(DnsAuthority.EDNS_PAYLOAD, DnsResponder.udpLimit(Fixtures.withEdns(Fixtures.query("a.b", Type.A), 65535, 0)));
   }
 
   /** dnsjava accepts a message with TC set that ends early; as a query that is still damage. */

@@ -12,21 +12,23 @@ import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.clonecast.common.net.Transport;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Section;
 import org.xbill.DNS.SimpleResolver;
 import org.xbill.DNS.Type;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
 
 /** The Netty shells on 127.0.0.1, port 0: UDP, TCP framing, truncation then TCP, forwarding. */
 class DnsServerTest {
@@ -46,8 +48,8 @@ class DnsServerTest {
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
   }
 
-  private DnsServer start(DnsZone.Spec spec, HostDirectory d, Optional<Forwarder> fwd) throws InterruptedException {
-    DnsResolver resolver = new DnsResolver(spec, d, 1, fwd.isPresent());
+  private DnsServer start(DnsZone.Spec spec, HostDirectory d, Optional<DnsForwarder> fwd) throws InterruptedException {
+    DnsAuthority resolver = new DnsAuthority(spec, d, 1, fwd.isPresent());
     DnsServer s = DnsServer.start(group, List.of(LOOPBACK), 0, new DnsResponder(resolver, new DnsStats()), fwd);
     servers.add(s);
     return s;
@@ -85,7 +87,7 @@ class DnsServerTest {
       sock.send(new DatagramPacket(q, q.length, LOOPBACK, s.port()));
       DatagramPacket in = new DatagramPacket(new byte[65536], 65536);
       sock.receive(in);
-      udpAnswer = java.util.Arrays.copyOf(in.getData(), in.getLength());
+      udpAnswer = Arrays.copyOf(in.getData(), in.getLength());
     }
     assertTrue(udpAnswer.length <= 512);
     assertTrue(new Message(udpAnswer).getHeader().getFlag(Flags.TC));
@@ -97,7 +99,7 @@ class DnsServerTest {
       DataOutputStream out = new DataOutputStream(tcp.getOutputStream());
       byte[] q2 = Fixtures.query("node01.cluster.internal", Type.A).toWire();
       byte[] both = new byte[4 + q.length + q2.length];
-      java.nio.ByteBuffer.wrap(both).putShort((short) q.length).put(q).putShort((short) q2.length).put(q2);
+      ByteBuffer.wrap(both).putShort((short) q.length).put(q).putShort((short) q2.length).put(q2);
       out.write(both);
       out.flush();
       DataInputStream in = new DataInputStream(tcp.getInputStream());
@@ -123,7 +125,7 @@ class DnsServerTest {
       sock.setSoTimeout(5000);
       for (byte[] junk : new byte[][] {{}, {1, 2, 3}, new byte[12], Fixtures.golden("dig-a-noedns")}) {
         if (junk.length == Fixtures.golden("dig-a-noedns").length) {
-          junk = java.util.Arrays.copyOf(junk, junk.length - 3); // cut inside the question
+          junk = Arrays.copyOf(junk, junk.length - 3); // cut inside the question
         }
         sock.send(new DatagramPacket(junk, junk.length, LOOPBACK, s.port()));
       }
@@ -131,7 +133,7 @@ class DnsServerTest {
       for (int i = 0; i < 2; i++) {
         DatagramPacket in = new DatagramPacket(new byte[512], 512);
         sock.receive(in);
-        assertEquals(Rcode.FORMERR, new Message(java.util.Arrays.copyOf(in.getData(), in.getLength())).getRcode());
+        assertEquals(Rcode.FORMERR, new Message(Arrays.copyOf(in.getData(), in.getLength())).getRcode());
       }
     }
     // A TCP frame that is not DNS, then the connection still answers a real query.
@@ -166,7 +168,7 @@ class DnsServerTest {
       dead = d.getLocalPort();
     }
     DnsServer s = start(Fixtures.spec(24), dir,
-        Optional.of(new Forwarder(List.of(new InetSocketAddress(LOOPBACK, dead), up), Duration.ofSeconds(1))));
+        Optional.of(new DnsForwarder(List.of(new InetSocketAddress(LOOPBACK, dead), up), Duration.ofSeconds(1))));
     for (boolean tcp : new boolean[] {false, true}) {
       Message r = client(s.port(), tcp).send(Fixtures.query("mail.site.example", Type.A));
       assertEquals(Rcode.NOERROR, r.getRcode());

@@ -87,7 +87,7 @@ class DnsUpdaterTest {
     EventLoopGroup group = Transport.group(1, "dns-update-test");
     DnsStats serverStats = new DnsStats();
     try (DnsServer server = DnsServer.start(group, List.of(InetAddress.getLoopbackAddress()), 0,
-        new DnsResponder(new DnsResolver(Fixtures.spec(24), new Fixtures.Directory(), 1, false), serverStats), Optional.empty())) {
+        new DnsResponder(new DnsAuthority(Fixtures.spec(24), new Fixtures.Directory(), 1, false), serverStats), Optional.empty())) {
       DnsUpdateConfig c = new DnsUpdateConfig(new InetSocketAddress("127.0.0.1", server.port()), CONFIG.zone(),
           CONFIG.reverseZone(), CONFIG.keyName(), CONFIG.keyAlgorithm(), CONFIG.keySecret());
       LinkedBlockingQueue<String> failures = new LinkedBlockingQueue<>();

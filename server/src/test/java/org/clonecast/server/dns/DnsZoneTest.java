@@ -4,8 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.List;
 import org.clonecast.protocol.wire.Ipv4;
-import org.xbill.DNS.Name;
 import org.junit.jupiter.api.Test;
+import org.xbill.DNS.Name;
+import org.xbill.DNS.Type;
 
 class DnsZoneTest {
   private static List<String> zones(String ip, int prefix) {
@@ -29,10 +30,10 @@ class DnsZoneTest {
   void lookupKinds() {
     DnsZone z = DnsZone.build(Fixtures.spec(24),
         List.of(new HostDirectory.Host("a", Ipv4.parse("10.77.0.5"))), 7);
-    assertEquals(DnsZone.Kind.ANSWER, z.lookup(Name.fromConstantString("A.cluster.internal."), org.xbill.DNS.Type.A).kind());
-    assertEquals(DnsZone.Kind.NODATA, z.lookup(Name.fromConstantString("a.cluster.internal."), org.xbill.DNS.Type.MX).kind());
-    assertEquals(DnsZone.Kind.NXDOMAIN, z.lookup(Name.fromConstantString("b.cluster.internal."), org.xbill.DNS.Type.A).kind());
-    assertEquals(DnsZone.Kind.NOT_AUTHORITATIVE, z.lookup(Name.fromConstantString("cluster.internal.evil."), org.xbill.DNS.Type.A).kind());
+    assertEquals(DnsZone.Kind.ANSWER, z.lookup(Name.fromConstantString("A.cluster.internal."), Type.A).kind());
+    assertEquals(DnsZone.Kind.NODATA, z.lookup(Name.fromConstantString("a.cluster.internal."), Type.MX).kind());
+    assertEquals(DnsZone.Kind.NXDOMAIN, z.lookup(Name.fromConstantString("b.cluster.internal."), Type.A).kind());
+    assertEquals(DnsZone.Kind.NOT_AUTHORITATIVE, z.lookup(Name.fromConstantString("cluster.internal.evil."), Type.A).kind());
     assertEquals(7, z.soa(z.apexes().get(1)).getSerial());
   }
 }

@@ -7,8 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.clonecast.protocol.wire.MacAddress;
@@ -61,13 +65,13 @@ class NodeStoreTest {
   void discoveredNodesAreCappedAndTheLeastRecentlySeenForgotten() {
     long[] now = {1000};
     Clock moving = new Clock() {
-      @Override public java.time.ZoneId getZone() { return ZoneOffset.UTC; }
-      @Override public Clock withZone(java.time.ZoneId zone) { return this; }
+      @Override public ZoneId getZone() { return ZoneOffset.UTC; }
+      @Override public Clock withZone(ZoneId zone) { return this; }
       @Override public Instant instant() { return Instant.ofEpochMilli(now[0]); }
     };
     NodeStore capped = new NodeStore(db, moving, 3);
     capped.enroll(A, "node01", Optional.empty());
-    List<NodeStore.NodeChange> heard = new java.util.ArrayList<>();
+    List<NodeStore.NodeChange> heard = new ArrayList<>();
     capped.listen(heard::add);
     for (int i = 1; i <= 10; i++) {
       now[0] += 1000;
@@ -153,7 +157,7 @@ class NodeStoreTest {
   @Test
   void aDatabaseFromANewerVersionIsRefusedNotDamaged() {
     db.close();
-    List<String> newer = new java.util.ArrayList<>(Schema.MIGRATIONS);
+    List<String> newer = new ArrayList<>(Schema.MIGRATIONS);
     newer.add("CREATE TABLE later (x INTEGER)");
     db = Database.open(dir, newer);
     db.close();
@@ -165,7 +169,7 @@ class NodeStoreTest {
   @Test
   void eventsArePagedByIdAndHeardByListeners() {
     EventLog log = new EventLog(db, Clock.systemUTC());
-    List<Event> heard = new java.util.ArrayList<>();
+    List<Event> heard = new ArrayList<>();
     log.listen(heard::add);
     Event first = log.node("node", A.toString(), "one");
     log.node("node", A.toString(), "two");
@@ -177,7 +181,7 @@ class NodeStoreTest {
 
   @Test
   void listenersHearEveryWriteWithBeforeAndAfter() {
-    List<NodeStore.NodeChange> heard = new java.util.ArrayList<>();
+    List<NodeStore.NodeChange> heard = new ArrayList<>();
     nodes.listen(heard::add);
     nodes.listen(c -> {
       throw new IllegalStateException("a broken listener does not break the write");
@@ -206,11 +210,18 @@ class NodeStoreTest {
     nodes.enroll(B, "node02", Optional.empty());
     assertThrows(ConflictException.class, () -> nodes.update(B,
         new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20")), Optional.empty())));
-    assertEquals(java.util.Map.of(A, "10.77.0.20"), nodes.reservations());
+    assertEquals(Map.of(A, "10.77.0.20"), reservations());
     Node n = nodes.update(A, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.empty()), Optional.empty()));
     assertEquals(Optional.empty(), n.reservedIp());
     nodes.update(B, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20")), Optional.empty()));
-    assertEquals(java.util.Map.of(B, "10.77.0.20"), nodes.reservations());
+    assertEquals(Map.of(B, "10.77.0.20"), reservations());
     assertEquals(Optional.of("10.77.0.20"), nodes.find(B).orElseThrow().reservedIp());
+  }
+
+  /** Every reserved address in the inventory: MAC to dotted quad. */
+  private Map<MacAddress, String> reservations() {
+    Map<MacAddress, String> out = new HashMap<>();
+    nodes.list().forEach(n -> n.reservedIp().ifPresent(ip -> out.put(n.mac(), ip)));
+    return out;
   }
 }

@@ -15,6 +15,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.tftp.Tftp;
@@ -71,7 +72,7 @@ class SecureBootFilesTest {
     Files.write(bootenvDir.resolve("vmlinuz"), new byte[] {'M', 'Z', 1, 2, 3});
     Files.write(bootenvDir.resolve("initramfs.zst"), new byte[3000]);
     Files.writeString(dir.resolve("secret"), "outside\n");
-    BootPolicy policy = new BootPolicy(nodes, "console=ttyS0", false, SecureBootNodes.parse("all"));
+    BootPolicy policy = new BootPolicy(nodes, "console=ttyS0", false);
     NodeBinding binding = new NodeBinding(DhcpConfig.Mode.PROXY, nodes, Optional.empty(), Clock.systemUTC());
     BootScripts scripts = new BootScripts(policy, nodes, events, () -> "http://10.77.0.1:8080", bootenv::get,
         new RateLimiter<>(RateLimiter.Limits.perMinute(600, 60), System::nanoTime), binding, secrets);
@@ -85,7 +86,7 @@ class SecureBootFilesTest {
   @AfterEach
   void stop() {
     server.close();
-    group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     db.close();
   }
 
