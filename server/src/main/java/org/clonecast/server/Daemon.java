@@ -47,6 +47,7 @@ import org.clonecast.server.http.SessionRoutes;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.ImageStore;
 import org.clonecast.server.store.SessionStore;
+import org.clonecast.server.mcast.IgmpQuerier;
 import org.clonecast.server.metrics.DaemonMetrics;
 import org.clonecast.server.metrics.Metrics;
 import org.clonecast.server.config.NodesConfig;
@@ -210,6 +211,16 @@ public final class Daemon implements AutoCloseable {
       RouterAdvertiser.start(nif).ifPresent(ra -> {
         running.push(ra);
         DaemonMetrics.routerAdverts(metrics, ra);
+      });
+    }
+    if (config.session().igmpQuerier()) {
+      IgmpQuerier.start(nif, config.session().igmpQueryInterval()).ifPresent(q -> {
+        running.push(q);
+        metrics.gauge("clonecast_igmp_querier", "1 while the daemon is the IGMP querier on its interface, 0 while it stands down.",
+                () -> q.querier() ? 1 : 0)
+            .counter("clonecast_igmp_queries_sent_total", "IGMP General Queries sent.", q::queriesSent)
+            .counter("clonecast_igmp_queries_heard_total", "IGMP General Queries heard from other queriers.", q::queriesHeard)
+            .counter("clonecast_igmp_malformed_total", "IGMP packets dropped as malformed.", q::malformed);
       });
     }
     if (config.dns().enabled() || config.dns().update().isPresent()) {

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
 import org.clonecast.common.trust.ImageKey;
+import org.awaitility.Awaitility;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -88,6 +89,50 @@ class McastLabIT {
       assertEquals(Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
       assertTrue(recv.log().matches("(?s).*receive complete: .*, ([5-9]|[1-9][0-9]+) IGMP re-joins.*"), recv.log());
     }
+  }
+
+  /**
+   * A snooping switch with no querier of its own and a membership interval of 3 s, and an agent
+   * that never re-joins: only the daemon's IGMP querier (a General Query every 2 s here) makes
+   * the agent's kernel report, so the switch keeps forwarding the group and the paced transfer
+   * (about 9 s) completes. With the agent's IGMP dropped instead, the same run stalled after 3 s
+   * ("the sender has been silent"): the queries are what keeps the group alive.
+   */
+  @Test
+  void theDaemonsIgmpQuerierKeepsASnoopingSwitchForwarding() throws Exception {
+    try (Lab lab = Lab.builder("igmpq").agents(1).multicastSnooping(true).igmpQuerier(false).create()) {
+      lab.igmpMembershipInterval(Duration.ofSeconds(3));
+      Host a = lab.agent(1);
+      Path config = lab.dir().resolve("clonecast.conf");
+      Files.writeString(config, "session.igmp-query-interval = 2\n");
+      LabProcess daemon = lab.spawn(lab.server(), "serve", clonecast("serve", "--config", config.toString(), "--interface",
+          Lab.IFACE, "--state-dir", lab.dir().resolve("state").toString(), "--http-port", "8080", "--dhcp", "off"), Map.of());
+      Awaitility.await("the daemon querying").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
+          .pollInSameThread().until(() -> {
+            assertTrue(daemon.isAlive(), daemon.tail(30));
+            return metric(lab, "clonecast_igmp_queries_sent_total") >= 1;
+          });
+      Path img = Images.mixed(lab.dir(), "disk.raw", 32, 10);
+      LabProcess recv = lab.spawn(a, "recv", agent(out(lab, a), "--igmp-rejoin", "0"), Map.of());
+      LabProcess send = lab.spawn(lab.server(), "send", clonecast("send", img.toString(), "--interface", Lab.IFACE,
+          "--min-receivers", "1", "--max-wait", "30", "--rate", "8"), Map.of());
+      assertEquals(0, recv.waitFor(SESSION), recv.tail(30));
+      assertEquals(0, send.waitFor(Duration.ofSeconds(30)), send.tail(30));
+      assertEquals(Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
+      assertTrue(recv.log().contains(" 0 IGMP re-joins"), "only the queries kept it: " + recv.tail(5));
+      assertEquals(1, metric(lab, "clonecast_igmp_querier"), "no lower-addressed querier here: the daemon queries");
+      assertTrue(metric(lab, "clonecast_igmp_queries_sent_total") >= 4, "a query every 2 s through the transfer");
+      assertEquals(0, metric(lab, "clonecast_igmp_malformed_total"));
+    }
+  }
+
+  /** One value of the daemon's metrics (port 8080 in the server's namespace). */
+  private static double metric(Lab lab, String name) {
+    LabProcess curl = lab.spawn(lab.server(), "metrics", List.of("curl", "-fsS", "--max-time", "5", "http://127.0.0.1:8080/metrics"),
+        Map.of());
+    if (curl.waitFor(Duration.ofSeconds(10)) != 0) return -1;
+    return curl.log().lines().filter(l -> l.startsWith(name + " ")).mapToDouble(l -> Double.parseDouble(l.substring(name.length() + 1)))
+        .findFirst().orElse(-1);
   }
 
   /**

@@ -15,8 +15,13 @@ import java.util.Optional;
  *     session.receiver-deadline, 0 for that default)
  * @param bootenvAutoBuild whether a session that finds no netboot environment builds one in the
  *     background (config bootenv.auto-build; only when the daemon answers PXE, DHCP full or proxy)
+ * @param igmpQuerier whether the daemon is an IGMP querier on its interface, standing down for a
+ *     querier with a lower address (config session.igmp-querier, default true)
+ * @param igmpQueryInterval the gap between its General Queries (config session.igmp-query-interval,
+ *     default 125 s as RFC 2236 has it)
  */
-public record SessionConfig(int basePort, Duration receiverTimeout, boolean bootenvAutoBuild, Optional<Duration> receiverDeadline) {
+public record SessionConfig(int basePort, Duration receiverTimeout, boolean bootenvAutoBuild, Optional<Duration> receiverDeadline,
+    boolean igmpQuerier, Duration igmpQueryInterval) {
   public static final int DEFAULT_BASE_PORT = 9400;
 
   public SessionConfig {
@@ -27,11 +32,15 @@ public record SessionConfig(int basePort, Duration receiverTimeout, boolean boot
       throw new ConfigException("session.receiver-timeout must be positive");
     }
     Objects.requireNonNull(receiverDeadline, "receiverDeadline");
+    if (igmpQueryInterval.compareTo(Duration.ofSeconds(2)) < 0) {
+      throw new ConfigException("session.igmp-query-interval must be 2 s or more");
+    }
   }
 
   static SessionConfig from(ConfigFile f) {
     return new SessionConfig(f.integer("session.port", DEFAULT_BASE_PORT, 1024, 65535 - 500),
         Duration.ofSeconds(f.integer("session.receiver-timeout", 10, 1, 3600)), f.bool("bootenv.auto-build", true),
-        Optional.of(f.integer("session.receiver-deadline", 0, 0, 7 * 24 * 3600)).filter(s -> s > 0).map(Duration::ofSeconds));
+        Optional.of(f.integer("session.receiver-deadline", 0, 0, 7 * 24 * 3600)).filter(s -> s > 0).map(Duration::ofSeconds),
+        f.bool("session.igmp-querier", true), Duration.ofSeconds(f.integer("session.igmp-query-interval", 125, 2, 3600)));
   }
 }
