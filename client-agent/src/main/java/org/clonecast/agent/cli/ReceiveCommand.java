@@ -68,6 +68,11 @@ public final class ReceiveCommand implements Callable<Integer> {
       description = "Fail when the joined sender is silent this long: no control frame, no sealed announcement (default: ${DEFAULT-VALUE}).")
   long senderTimeout;
 
+  @Option(names = "--no-check",
+      description = {"Do not hash what the target already holds: receive every chunk (a full session for this node).",
+          "By default the target is checked first and only chunks that differ are received (docs/reimaging.md)."})
+  boolean noCheck;
+
   @Option(names = "--udpcast",
       description = "Speak the udpcast 20120424 protocol: receive from a stock udp-sender (see docs/udpcast.md).")
   boolean udpcast;
@@ -94,7 +99,7 @@ public final class ReceiveCommand implements Callable<Integer> {
     try {
       settings = new ReceiveSettings(iface, port, parseServer(), output, name != null ? name : hostname(),
           Duration.ofSeconds(joinTimeout), workers != null ? workers : Math.max(2, Runtime.getRuntime().availableProcessors()),
-          Duration.ofSeconds(igmpRejoin), Duration.ofSeconds(senderTimeout), imageTrust, Optional.empty());
+          Duration.ofSeconds(igmpRejoin), Duration.ofSeconds(senderTimeout), imageTrust, Optional.empty(), !noCheck);
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }

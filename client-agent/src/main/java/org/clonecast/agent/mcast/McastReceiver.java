@@ -33,6 +33,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.agent.disk.Target;
+import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.disk.TargetException;
 import org.clonecast.common.net.ControlCodec;
 import org.clonecast.common.net.NetInterface;
@@ -75,9 +76,13 @@ public final class McastReceiver {
     default void joined(Manifest manifest, int chunksNeeded) {}
 
     default void progress(long bytesWritten, long dataBytes, int chunksWritten, int chunksNeeded) {}
+
+    /** The target was checked (a delta receive): what it already held, before {@link #joined}. */
+    default void checked(TargetCheck.Result check) {}
   }
 
-  private enum Phase { DISCOVERING, CONNECTING, RECEIVING, FINISHING, DONE }
+  /** CHECKING: joined, hashing what the target holds before saying what it needs. */
+  private enum Phase { DISCOVERING, CONNECTING, CHECKING, RECEIVING, FINISHING, DONE }
 
   private final ReceiveSettings settings;
   private final NetInterface nif;
@@ -102,6 +107,11 @@ public final class McastReceiver {
   private Phase phase = Phase.DISCOVERING;
   private ReceiverMachine machine;
   private Manifest manifest;
+  private int receiverId;
+  private int symbolSize;
+  /** The sender echoed {@link McastPacket#CAP_DELTA}: it takes CHECKED. */
+  private boolean senderTakesChecked;
+  private ScheduledFuture<?> checkHeartbeat;
   private Target target;
   private int sessionId = -1;
   private InetSocketAddress feedback;
@@ -193,7 +203,7 @@ public final class McastReceiver {
       log.info("mcast found session {} from {} (image {}, {} bytes)", Integer.toHexString(a.sessionId()),
           from.getAddress().getHostAddress(), a.imageId(), a.logicalSize());
       connect(new InetSocketAddress(from.getAddress(), a.controlPort()));
-    } else if (a.sessionId() == sessionId && phase == Phase.RECEIVING && fromSender(a, from)) {
+    } else if (a.sessionId() == sessionId && (phase == Phase.RECEIVING || phase == Phase.CHECKING) && fromSender(a, from)) {
       // A sign of life only. Its state never ends this receiver: the end comes over the control
       // connection (END, or the connection closing), which no other host can forge; an ENDED
       // announcement is for receivers still looking for a session (docs/protocol.md §5).
@@ -214,7 +224,7 @@ public final class McastReceiver {
 
   /** Every second: a joined receiver fails when its sender has gone silent (its host cut off, the TCP connection still open). */
   private void watch() {
-    if (phase != Phase.RECEIVING && phase != Phase.CONNECTING) return;
+    if (phase != Phase.RECEIVING && phase != Phase.CONNECTING && phase != Phase.CHECKING) return;
     if (phase == Phase.CONNECTING && control == null) return; // the connect itself times out
     long silent = System.nanoTime() - lastFromSenderNanos;
     if (silent > settings.senderTimeout().toNanos()) {
@@ -249,10 +259,10 @@ public final class McastReceiver {
       if (x.isSuccess()) {
         control = f.channel();
         lastFromSenderNanos = System.nanoTime();
+        int caps = McastPacket.CAP_SEALED | (settings.check() ? McastPacket.CAP_DELTA : 0);
         control.writeAndFlush(settings.joinProof().isPresent()
-            ? new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF, settings.name(),
-                settings.joinProof())
-            : new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED, settings.name()));
+            ? new ControlMessage.Hello(McastPacket.VERSION, caps | McastPacket.CAP_NODE_PROOF, settings.name(), settings.joinProof())
+            : new ControlMessage.Hello(McastPacket.VERSION, caps, settings.name()));
       } else if (settings.server() != null) {
         fail("cannot connect to sender " + server + ": " + x.cause().getMessage());
       } else {
@@ -285,40 +295,74 @@ public final class McastReceiver {
     keys = w.keys();
     InetSocketAddress remote = (InetSocketAddress) control.remoteAddress();
     feedback = new InetSocketAddress(remote.getAddress(), w.dataPort());
-    // Stored chunks are received; ZERO chunks are zeros to write over their used blocks on a
-    // device (a new file reads as zeros already); UNUSED chunks are neither sent nor written.
-    BitSet needed = new BitSet();
-    List<Integer> zeros = new ArrayList<>();
-    for (ChunkEntry e : manifest.chunks()) {
-      if (e.kind() == ChunkKind.ZERO) {
-        zeros.add(e.index());
-      } else if (e.kind().isStored()) {
-        needed.set(e.index());
-      }
-    }
     dataBytes = manifest.dataBytes();
     try {
-      target = Target.open(settings.output(), manifest.logicalSize(), dataBytes);
+      target = Target.open(settings.output(), manifest.logicalSize(), dataBytes, settings.check());
     } catch (TargetException e) {
       control.writeAndFlush(new ControlMessage.Finished(false, e.getMessage(), 0, 0, 0, 0));
       fail(e.getMessage());
       return;
     }
-    machine = new ReceiverMachine(manifest, sessionId, w.receiverId(), w.symbolSize(), needed, ReceiverMachine.Settings.defaults());
-    phase = Phase.RECEIVING;
-    log.info("mcast joined session {} as receiver {}: {} chunks of {} to receive, group {}", Integer.toHexString(sessionId),
-        w.receiverId(), needed.cardinality(), manifest.chunkCount(), Ipv4.fromInt(w.group()).getHostAddress());
+    receiverId = w.receiverId();
+    symbolSize = w.symbolSize();
+    senderTakesChecked = (w.capabilities() & McastPacket.CAP_DELTA) != 0;
+    log.info("mcast joined session {} as receiver {}, group {}", Integer.toHexString(sessionId), w.receiverId(),
+        Ipv4.fromInt(w.group()).getHostAddress());
     InetSocketAddress groupAddress = new InetSocketAddress(Ipv4.fromInt(w.group()), w.dataPort());
     udp.joinGroup(groupAddress, nif.nif()).addListener(f -> {
       if (!f.isSuccess()) fail("cannot join multicast group " + Ipv4.fromInt(w.group()).getHostAddress() + " on " + nif.name() + ": " + f.cause().getMessage());
     });
     long every = settings.igmpRejoin().toMillis();
     if (every > 0) rejoinTimer = loop.scheduleAtFixedRate(() -> rejoin(groupAddress), every, every, TimeUnit.MILLISECONDS);
-    control.writeAndFlush(new ControlMessage.Need(needed));
-    listener.joined(manifest, needed.cardinality());
-    if (target.blockDevice() && !zeros.isEmpty()) zeroFill(zeros);
-    timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
     joinedNanos = System.nanoTime();
+    if (!settings.check() || !target.holdsData()) {
+      // Stored chunks are received; ZERO chunks are zeros to write over their used blocks on a
+      // device (a new file reads as zeros already); UNUSED chunks are neither sent nor written.
+      receive(TargetCheck.nothingHeld(manifest, target.blockDevice()), false);
+      return;
+    }
+    // A delta receive: hash what the target holds first, off the event loop. The sender hears a
+    // heartbeat meanwhile (a check of a large disk outlasts its receiver timeout).
+    phase = Phase.CHECKING;
+    log.info("mcast checking what {} already holds of the image ({} bytes to read)", settings.output(), manifest.usedBytes());
+    checkHeartbeat = loop.scheduleAtFixedRate(() -> {
+      if (phase == Phase.CHECKING) sendFeedback(new Status(sessionId, receiverId, 0, 0, 0, 0, 0, 0, 0));
+    }, 0, 1, TimeUnit.SECONDS);
+    workers.execute(() -> {
+      try {
+        TargetCheck.Result r = TargetCheck.run(target, manifest, settings.workers());
+        loop.execute(() -> receive(r, true));
+      } catch (IOException e) {
+        loop.execute(() -> {
+          String reason = "checking what " + settings.output() + " holds failed: " + e.getMessage();
+          if (control != null && control.isActive()) control.writeAndFlush(new ControlMessage.Finished(false, reason, 0, 0, 0, 0));
+          fail(reason);
+        });
+      }
+    });
+  }
+
+  /** Says what this receiver needs and starts collecting it. */
+  private void receive(TargetCheck.Result check, boolean checked) {
+    if (phase != Phase.CONNECTING && phase != Phase.CHECKING) return; // failed meanwhile
+    if (checkHeartbeat != null) checkHeartbeat.cancel(false);
+    BitSet needed = check.needed();
+    machine = new ReceiverMachine(manifest, sessionId, receiverId, symbolSize, needed, ReceiverMachine.Settings.defaults());
+    phase = Phase.RECEIVING;
+    if (checked) {
+      // Already right: as verified as a chunk received, by the manifest's SHA-256 (docs/reimaging.md).
+      log.info("mcast target check: {} of {} chunks already right ({} bytes), {} to receive, {} to zero; {} bytes read in {} s",
+          check.chunksRight(), manifest.chunkCount(), check.bytesRight(), needed.cardinality(), check.zeros().size(), check.bytesRead(),
+          secs(check.nanos()));
+      listener.checked(check);
+    }
+    log.info("mcast receiving {} chunks of {}", needed.cardinality(), manifest.chunkCount());
+    control.writeAndFlush(senderTakesChecked
+        ? ControlMessage.Checked.of(check.chunksRight(), check.bytesRight(), needed)
+        : new ControlMessage.Need(needed)); // a first-version sender: NEED with what differs works the same
+    listener.joined(manifest, needed.cardinality());
+    if (!check.zeros().isEmpty()) zeroFill(check.zeros());
+    timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
     maybeFinish();
   }
 
@@ -362,8 +406,8 @@ public final class McastReceiver {
   }
 
   /**
-   * A block device keeps old data where the image has zero chunks: overwrite their used blocks
-   * (unused blocks are free space the image does not carry: left as they are).
+   * A block device (or a kept file) holds old data where the image has zero chunks: overwrite their
+   * used blocks (unused blocks are free space the image does not carry: left as they are).
    */
   private void zeroFill(List<Integer> zeros) {
     pendingWrites.incrementAndGet();
@@ -565,6 +609,7 @@ public final class McastReceiver {
     if (phase == Phase.DONE) return;
     phase = Phase.DONE;
     if (timer != null) timer.cancel(false);
+    if (checkHeartbeat != null) checkHeartbeat.cancel(false);
     if (watchdog != null) watchdog.cancel(false);
     if (rejoinTimer != null) rejoinTimer.cancel(false);
     if (control != null) control.close();
@@ -654,7 +699,7 @@ public final class McastReceiver {
     public void channelInactive(ChannelHandlerContext ctx) {
       if (phase == Phase.CONNECTING && settings.server() == null) {
         phase = Phase.DISCOVERING; // try the next announcement
-      } else if (phase == Phase.RECEIVING || phase == Phase.CONNECTING) {
+      } else if (phase == Phase.RECEIVING || phase == Phase.CONNECTING || phase == Phase.CHECKING) {
         fail("the control connection to the sender closed before the image was complete");
       }
     }

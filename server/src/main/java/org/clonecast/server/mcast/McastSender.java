@@ -78,6 +78,8 @@ public final class McastSender implements AutoCloseable {
     public final AtomicLong malformed = new AtomicLong();
     public final AtomicLong ignored = new AtomicLong();
     public final AtomicLong naks = new AtomicLong();
+    /** Chunk indexes of CHECKED frames dropped: past the manifest, of chunks that store nothing, or a second CHECKED. */
+    public final AtomicLong rejectedNeeds = new AtomicLong();
     /** STATUS and NAK packets not counted: unknown receiver, wrong address, bad seal or replayed. */
     public final AtomicLong rejectedFeedback = new AtomicLong();
     /** FEC repair packets among {@link #packetsSent}. */
@@ -585,6 +587,8 @@ public final class McastSender implements AutoCloseable {
       } else if (msg instanceof ControlMessage.Need n) {
         machine.need(id, n.chunks(), now);
         schedulePump(0);
+      } else if (msg instanceof ControlMessage.Checked c) {
+        checked(c, now);
       } else if (msg instanceof ControlMessage.Done d) {
         machine.done(id, d.chunks(), now);
       } else if (msg instanceof ControlMessage.Finished f) {
@@ -619,20 +623,38 @@ public final class McastSender implements AutoCloseable {
         return;
       }
       boolean sealed = (h.capabilities() & McastPacket.CAP_SEALED) != 0;
+      // A delta receiver hashes its target first: it counts toward the start once its CHECKED came.
+      boolean delta = (h.capabilities() & McastPacket.CAP_DELTA) != 0;
       byte[] receiverKey = null;
       if (sealed) {
         receiverKey = new byte[McastAuth.KEY_BYTES];
         random.nextBytes(receiverKey);
       }
       // Its STATUS and NAK count only from the address it connected from, sealed with its own key.
-      id = machine.join(h.name() + "@" + remote.getAddress().getHostAddress(), remote.getAddress(), receiverKey, now);
+      id = machine.join(h.name() + "@" + remote.getAddress().getHostAddress(), remote.getAddress(), receiverKey, delta, now);
       controls.put(id, ctx.channel());
-      log.info("mcast receiver {} ({}) joined from {}{}", id, h.name(), ctx.channel().remoteAddress(), sealed ? ", sealed" : ", unsealed");
+      log.info("mcast receiver {} ({}) joined from {}{}{}", id, h.name(), ctx.channel().remoteAddress(), sealed ? ", sealed" : ", unsealed",
+          delta ? ", checking its target" : "");
+      int deltaCap = delta ? McastPacket.CAP_DELTA : 0;
       ControlMessage.Welcome welcome = sealed
-          ? new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), McastPacket.CAP_SEALED,
-              source.manifest(), Optional.of(new ControlMessage.Keys(sessionKey, receiverKey)))
-          : new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), 0, source.manifest());
+          ? new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(),
+              McastPacket.CAP_SEALED | deltaCap, source.manifest(), Optional.of(new ControlMessage.Keys(sessionKey, receiverKey)))
+          : new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), deltaCap,
+              source.manifest());
       ctx.writeAndFlush(welcome.withSignatures(signatures));
+      schedulePump(0);
+    }
+
+    /** A delta receiver's check of its target: it is ready, and needs only what differs. */
+    private void checked(ControlMessage.Checked c, long now) {
+      long dropped = machine.checked(id, c, now);
+      SenderMachine.Receiver r = machine.receiver(id);
+      if (dropped > 0) {
+        counters.rejectedNeeds.addAndGet(dropped);
+        log.debug("mcast receiver {} ({}): {} chunk indexes of its CHECKED dropped", id, r.name(), dropped);
+      }
+      log.info("mcast receiver {} ({}) checked its target: {} chunks already right ({} bytes), {} needed", id, r.name(), r.chunksRight(),
+          r.bytesRight(), r.chunksPending());
       schedulePump(0);
     }
 
