@@ -155,6 +155,9 @@ public final class McastSender implements AutoCloseable {
 
     default void receiverEnded(SenderMachine.Receiver r) {}
 
+    /** A delta receiver checked its target: {@link SenderMachine.Receiver#chunksRight} and what it needs are known. */
+    default void receiverChecked(SenderMachine.Receiver r) {}
+
     /**
      * Why a receiver's HELLO, from {@code from}, must not join; empty: it may. A daemon session
      * takes only its nodes, each proving it holds its per-boot secret.
@@ -655,6 +658,7 @@ public final class McastSender implements AutoCloseable {
       }
       log.info("mcast receiver {} ({}) checked its target: {} chunks already right ({} bytes), {} needed", id, r.name(), r.chunksRight(),
           r.bytesRight(), r.chunksPending());
+      listener.receiverChecked(r);
       schedulePump(0);
     }
 
