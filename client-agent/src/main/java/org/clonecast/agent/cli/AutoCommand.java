@@ -29,6 +29,7 @@ import org.clonecast.agent.disk.EspCheck;
 import org.clonecast.agent.disk.GptBackup;
 import org.clonecast.agent.disk.IdentityFixer;
 import org.clonecast.agent.disk.SystemMount;
+import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.mcast.McastReceiver;
 import org.clonecast.agent.mcast.ReceiveResult;
 import org.clonecast.agent.mcast.ReceiveSettings;
@@ -183,6 +184,12 @@ public final class AutoCommand implements Callable<Integer> {
         public void progress(long written, long data, int chunksWritten, int chunksNeeded) {
           done.set(written);
           total.set(data);
+        }
+
+        @Override
+        public void checked(TargetCheck.Result c) {
+          System.err.printf(Locale.ROOT, "clonecast-agent: disk checked: %d chunks already right, %d to receive, %d to zero (%.1f s)%n",
+              c.chunksRight(), c.needed().cardinality(), c.zeros().size(), c.nanos() / 1e9);
         }
       });
       ticker.scheduleWithFixedDelay(() -> {

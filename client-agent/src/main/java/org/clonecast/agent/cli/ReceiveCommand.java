@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.mcast.McastReceiver;
 import org.clonecast.agent.mcast.ReceiveResult;
 import org.clonecast.agent.mcast.ReceiveSettings;
@@ -162,6 +163,12 @@ public final class ReceiveCommand implements Callable<Integer> {
     @Override
     public void progress(long written, long total, int chunksWritten, int chunksNeeded) {
       if (bar != null) bar.update(written);
+    }
+
+    @Override
+    public void checked(TargetCheck.Result c) {
+      err.printf(Locale.ROOT, "clonecast-agent: target checked: %d chunks already right (%d bytes), %d to receive, %d to zero; %d bytes"
+          + " read in %.1f s%n", c.chunksRight(), c.bytesRight(), c.needed().cardinality(), c.zeros().size(), c.bytesRead(), c.nanos() / 1e9);
     }
   }
 }
