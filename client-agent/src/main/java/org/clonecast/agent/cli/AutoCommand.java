@@ -26,7 +26,7 @@ import java.nio.file.StandardOpenOption;
 import org.clonecast.agent.capture.CaptureUploader;
 import org.clonecast.agent.disk.DiskInventory;
 import org.clonecast.agent.disk.EspCheck;
-import org.clonecast.agent.disk.GptBackup;
+import org.clonecast.agent.disk.Grow;
 import org.clonecast.agent.disk.IdentityFixer;
 import org.clonecast.agent.disk.SystemMount;
 import org.clonecast.agent.disk.TargetCheck;
@@ -106,6 +106,10 @@ public final class AutoCommand implements Callable<Integer> {
           + " command line, else 30).")
   Long senderTimeout;
 
+  @Option(names = "--grow", description = {"Grow the last partition and its filesystem (ext2/3/4, xfs, btrfs) to fill a disk larger",
+      "than the image (default: clonecast.grow=1 of the kernel command line)."})
+  boolean grow;
+
   @Option(names = "--capture-stall-timeout", paramLabel = "SECONDS", defaultValue = "600",
       description = "Fail a capture when its upload makes no progress for this long (default: ${DEFAULT-VALUE}).")
   long captureStall;
@@ -113,6 +117,7 @@ public final class AutoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Map<String, String> kernel = kernelArgs();
+    grow = grow(kernel);
     String url = server != null ? server : kernel.get("clonecast.server");
     if (url == null) {
       throw new CliException(ExitCodes.USAGE, "no server: pass --server URL or boot with clonecast.server=URL on the kernel command line");
@@ -213,7 +218,7 @@ public final class AutoCommand implements Callable<Integer> {
       api.progress(myMac, a.session(), Progress.Phase.IDENTITY, total.get(), total.get());
       IdentityFixer.Report id;
       try {
-        GptBackup.moveToEnd(target).ifPresent(s -> System.err.println("  " + s));
+        for (String s : Grow.afterWrite(target, grow, Path.of(System.getProperty("java.io.tmpdir")))) System.err.println("  " + s);
       } catch (IllegalArgumentException e) {
         // The image's own table is damaged; the verified bytes are what the golden disk held.
         System.err.println("clonecast-agent: warning: the backup GPT was left where the image put it: " + e.getMessage());
@@ -356,6 +361,11 @@ public final class AutoCommand implements Callable<Integer> {
   }
 
   /** key=value words of the kernel command line. */
+  /** --grow, else clonecast.grow=1 (or yes, true) of the kernel command line ({@code boot.kernel-args}). */
+  private boolean grow(Map<String, String> kernel) {
+    return grow || List.of("1", "yes", "true").contains(kernel.getOrDefault("clonecast.grow", "0"));
+  }
+
   private Map<String, String> kernelArgs() throws IOException {
     Map<String, String> out = new java.util.HashMap<>();
     if (!Files.isReadable(cmdline)) return out;

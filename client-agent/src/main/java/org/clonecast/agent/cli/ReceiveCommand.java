@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.clonecast.agent.disk.Grow;
 import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.mcast.McastReceiver;
 import org.clonecast.agent.mcast.ReceiveResult;
@@ -74,6 +75,10 @@ public final class ReceiveCommand implements Callable<Integer> {
           "By default the target is checked first and only chunks that differ are received (docs/reimaging.md)."})
   boolean noCheck;
 
+  @Option(names = "--grow", description = {"After writing a block device larger than the image: grow its last partition and that",
+      "partition's filesystem (ext2/3/4, xfs, btrfs) to fill it. The backup GPT is moved to the disk's end in any case."})
+  boolean grow;
+
   @Option(names = "--udpcast",
       description = "Speak the udpcast 20120424 protocol: receive from a stock udp-sender (see docs/udpcast.md).")
   boolean udpcast;
@@ -112,6 +117,14 @@ public final class ReceiveCommand implements Callable<Integer> {
     }
     if (!r.ok()) {
       throw new CliException(ExitCodes.FAILED, "receive failed: " + r.reason());
+    }
+    if (!Files.isRegularFile(output)) {
+      // A disk of another size than the image's: the backup GPT at its end, and with --grow the last partition filled.
+      try {
+        for (String line : Grow.afterWrite(output, grow, Path.of(System.getProperty("java.io.tmpdir")))) System.err.println("clonecast-agent: " + line);
+      } catch (IllegalArgumentException e) {
+        System.err.println("clonecast-agent: warning: the backup GPT was left where the image put it: " + e.getMessage());
+      }
     }
     double secs = r.nanos() / 1e9;
     System.out.printf(Locale.ROOT, "received %d bytes into %s in %.2f s (%.1f MB/s); %d packets, %d repair, %d duplicate; verified%n",

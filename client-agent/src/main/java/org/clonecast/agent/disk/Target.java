@@ -26,14 +26,20 @@ public final class Target implements AutoCloseable {
   private final long size;
   /** False for a regular file created or emptied by {@link #open}: it holds nothing to check. */
   private final boolean holdsData;
+  /** The image's size; for a smaller device, writes past {@link #size} are dropped (see {@link #writeUsed}). */
+  private final long imageSize;
 
-  private Target(Path path, FileChannel channel, boolean blockDevice, long size, boolean holdsData) {
+  private Target(Path path, FileChannel channel, boolean blockDevice, long size, boolean holdsData, long imageSize) {
     this.path = path;
     this.channel = channel;
     this.blockDevice = blockDevice;
     this.size = size;
     this.holdsData = holdsData;
+    this.imageSize = imageSize;
   }
+
+  /** Bytes at the image's end that may be dropped on a smaller disk: a GPT backup (header and 128 entries), which is moved. */
+  public static final long GPT_BACKUP_BYTES = 33 * 512;
 
   /**
    * Opens {@code path} for an image of {@code logicalSize} bytes of which {@code dataBytes} are
@@ -53,12 +59,21 @@ public final class Target implements AutoCloseable {
    * already holds ({@link TargetCheck}) and write only the rest. A block device always keeps them.
    */
   public static Target open(Path path, long logicalSize, long dataBytes, boolean keep) throws TargetException {
+    return open(path, logicalSize, dataBytes, keep, false);
+  }
+
+  /**
+   * As {@link #open(Path, long, long, boolean)}; with {@code smallerDevice}, a block device smaller
+   * than the image is opened too: the caller decides from the image's partition table whether
+   * what the image holds fits ({@link DiskFit}) before it writes anything.
+   */
+  public static Target open(Path path, long logicalSize, long dataBytes, boolean keep, boolean smallerDevice) throws TargetException {
     boolean device = Files.exists(path) && !Files.isRegularFile(path) && !Files.isDirectory(path);
     if (Files.isDirectory(path)) throw new TargetException(path + " is a directory; give a file or a block device as --output");
     try {
       if (device) {
         long devSize = BlockDevices.size(path);
-        if (devSize < logicalSize) {
+        if (devSize < logicalSize && !smallerDevice) {
           throw new TargetException(tooSmall(path, devSize, logicalSize));
         }
         List<String> mounted = BlockDevices.mountedParts(path);
@@ -66,7 +81,7 @@ public final class Target implements AutoCloseable {
           throw new TargetException("target " + path + " has mounted filesystems (" + String.join(", ", mounted) + "); unmount them first");
         }
         FileChannel ch = FileChannel.open(path, StandardOpenOption.WRITE, StandardOpenOption.READ);
-        return new Target(path, ch, true, devSize, true);
+        return new Target(path, ch, true, devSize, true, logicalSize);
       }
       Path parent = path.toAbsolutePath().getParent();
       if (parent != null && !Files.isDirectory(parent)) {
@@ -85,7 +100,7 @@ public final class Target implements AutoCloseable {
       if (logicalSize > 0 && ch.size() < logicalSize) {
         ch.write(ByteBuffer.wrap(new byte[1]), logicalSize - 1); // extend sparsely to the image size
       }
-      return new Target(path, ch, false, logicalSize, holds);
+      return new Target(path, ch, false, logicalSize, holds, logicalSize);
     } catch (TargetException e) {
       throw e;
     } catch (NoSuchFileException e) {
@@ -157,7 +172,18 @@ public final class Target implements AutoCloseable {
    */
   public long writeUsed(long offset, byte[] data, int len, UsedBlocks used) throws IOException {
     long[] n = {0};
-    used.forEachRun(len, (off, runLength) -> {
+    used.forEachRun(len, (off, fullLength) -> {
+      int runLength = fullLength;
+      if (offset + off + fullLength > size) {
+        // A device smaller than the image: what lies past its end must be nothing the image holds
+        // but zeros or its GPT backup (moved to the real end afterwards, GptBackup).
+        runLength = (int) Math.max(0, size - offset - off);
+        for (int i = off + runLength; i < off + fullLength; i++) {
+          if (data[i] != 0 && offset + i < imageSize - GPT_BACKUP_BYTES) {
+            throw new IOException("the image holds data at byte " + (offset + i) + ", past the end of " + path + " (" + size + " bytes)");
+          }
+        }
+      }
       ByteBuffer b = ByteBuffer.wrap(data, off, runLength);
       long pos = offset + off;
       while (b.hasRemaining()) pos += channel.write(b, pos);

@@ -78,6 +78,10 @@ public final class TargetCheck {
             ChunkEntry e = m.chunk(c);
             if (e.kind() == ChunkKind.UNUSED) continue;
             int len = m.logicalLength(c);
+            if (m.logicalOffset(c) + len > target.size()) {
+              wrong[c] = true; // past a smaller disk's end: not read; received or zeroed, clipped at the end
+              continue;
+            }
             long got = readUsed(target, m.logicalOffset(c), buf, len, e.used());
             read.addAndGet(got);
             if (matches(e, buf, len, md)) {

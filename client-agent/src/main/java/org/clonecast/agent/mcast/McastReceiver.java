@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -32,6 +33,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.clonecast.agent.disk.DiskFit;
 import org.clonecast.agent.disk.Target;
 import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.disk.TargetException;
@@ -112,6 +114,11 @@ public final class McastReceiver {
   /** The sender echoed {@link McastPacket#CAP_DELTA}: it takes CHECKED. */
   private boolean senderTakesChecked;
   private ScheduledFuture<?> checkHeartbeat;
+  /** ZERO chunks to zero on the target, found by the check (or all, on a device that was not checked). */
+  private List<Integer> zeros = List.of();
+  /** A disk smaller than the image whose partition check (on chunk 0) has not passed yet: nothing is written. */
+  private volatile boolean fitPending;
+  private BitSet neededAtStart = new BitSet();
   private Target target;
   private int sessionId = -1;
   private InetSocketAddress feedback;
@@ -297,7 +304,8 @@ public final class McastReceiver {
     feedback = new InetSocketAddress(remote.getAddress(), w.dataPort());
     dataBytes = manifest.dataBytes();
     try {
-      target = Target.open(settings.output(), manifest.logicalSize(), dataBytes, settings.check());
+      // A smaller device is opened too: its partition check comes before the first write (below).
+      target = Target.open(settings.output(), manifest.logicalSize(), dataBytes, settings.check(), true);
     } catch (TargetException e) {
       control.writeAndFlush(new ControlMessage.Finished(false, e.getMessage(), 0, 0, 0, 0));
       fail(e.getMessage());
@@ -342,6 +350,23 @@ public final class McastReceiver {
     });
   }
 
+  /** Fails before anything was written, telling the sender why. */
+  private void abortBeforeWriting(String reason) {
+    if (control != null && control.isActive()) control.writeAndFlush(new ControlMessage.Finished(false, reason, 0, 0, 0, 0));
+    fail(reason);
+  }
+
+  /** The image's partitions fit the smaller disk: now ask for the rest, and zero what must be. */
+  private void fitPassed() {
+    if (phase != Phase.RECEIVING) return;
+    fitPending = false;
+    BitSet rest = (BitSet) neededAtStart.clone();
+    rest.clear(0);
+    log.info("mcast the image's partitions fit {}; receiving the other {} chunks", settings.output(), rest.cardinality());
+    control.writeAndFlush(new ControlMessage.Need(rest));
+    if (!zeros.isEmpty()) zeroFill(zeros);
+  }
+
   /** Says what this receiver needs and starts collecting it. */
   private void receive(TargetCheck.Result check, boolean checked) {
     if (phase != Phase.CONNECTING && phase != Phase.CHECKING) return; // failed meanwhile
@@ -357,11 +382,38 @@ public final class McastReceiver {
       listener.checked(check);
     }
     log.info("mcast receiving {} chunks of {}", needed.cardinality(), manifest.chunkCount());
+    zeros = check.zeros();
+    neededAtStart = needed;
+    BitSet asked = needed;
+    if (target.size() < manifest.logicalSize()) {
+      // A disk smaller than the image: nothing is written before its partition table says the
+      // image fits. Chunk 0 holds it: from the disk when it is already right there, else received first.
+      if (!needed.get(0)) {
+        byte[] head = new byte[manifest.logicalLength(0)];
+        try {
+          target.read(0, head, head.length);
+        } catch (IOException e) {
+          abortBeforeWriting("reading " + settings.output() + " failed: " + e.getMessage());
+          return;
+        }
+        Optional<String> no = DiskFit.refusal(head, manifest.logicalSize(), target.size(), settings.output());
+        if (no.isPresent()) {
+          abortBeforeWriting(no.get());
+          return;
+        }
+      } else {
+        fitPending = true;
+        asked = new BitSet();
+        asked.set(0);
+        log.info("mcast {} is smaller than the image ({} < {} bytes): its partition table first", settings.output(), target.size(),
+            manifest.logicalSize());
+      }
+    }
     control.writeAndFlush(senderTakesChecked
-        ? ControlMessage.Checked.of(check.chunksRight(), check.bytesRight(), needed)
-        : new ControlMessage.Need(needed)); // a first-version sender: NEED with what differs works the same
+        ? ControlMessage.Checked.of(check.chunksRight(), check.bytesRight(), asked)
+        : new ControlMessage.Need(asked)); // a first-version sender: NEED with what differs works the same
     listener.joined(manifest, needed.cardinality());
-    if (!check.zeros().isEmpty()) zeroFill(check.zeros());
+    if (!fitPending && !zeros.isEmpty()) zeroFill(zeros);
     timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
     maybeFinish();
   }
@@ -428,6 +480,10 @@ public final class McastReceiver {
   // ---- receiving ---------------------------------------------------------------------------
 
   private void onChunk(ReceiverMachine.CompleteChunk cc) {
+    if (fitPending && cc.chunk() != 0) {
+      machine.chunkRejected(cc.chunk()); // nothing is written before the partition check: take it from a later pass
+      return;
+    }
     if (pendingWrites.get() >= MAX_PENDING_WRITES) {
       overflow++;
       machine.chunkRejected(cc.chunk()); // the disk is behind: take it from a later pass
@@ -474,10 +530,24 @@ public final class McastReceiver {
       // A RAW chunk is checked and written from the received bytes as they are: one copy fewer.
       byte[] out = ChunkCodec.decodeInPlace(e, stored, scratch.get(), len);
       long t1 = System.nanoTime();
+      if (c == 0 && fitPending) {
+        // The partition table, verified, before the first write: does the image fit the smaller disk?
+        Optional<String> no = DiskFit.refusal(Arrays.copyOf(out, len), manifest.logicalSize(), target.size(), settings.output());
+        if (no.isPresent()) {
+          loop.execute(() -> {
+            pendingWrites.decrementAndGet();
+            abortBeforeWriting(no.get());
+          });
+          return;
+        }
+      }
       long n = target.writeUsed(manifest.logicalOffset(c), out, len, e.used());
       decodeNanos.addAndGet(t1 - t0);
       writeNanos.addAndGet(System.nanoTime() - t1);
-      loop.execute(() -> written(c, n));
+      loop.execute(() -> {
+        if (c == 0 && fitPending) fitPassed();
+        written(c, n);
+      });
     } catch (ChunkVerificationException e) {
       loop.execute(() -> retake(c, "failed verification: " + e.getMessage()));
     } catch (IOException e) {
