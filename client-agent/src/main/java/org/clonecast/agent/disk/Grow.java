@@ -91,8 +91,16 @@ public final class Grow {
     try {
       String node;
       String real = disk.toRealPath().toString();
-      if (!file) SystemMount.run("blockdev", "--rereadpt", real); // the kernel must see the grown partition
-      String candidate = file ? null : SystemMount.awaitNode(SystemMount.partitionNode(real, last.number()));
+      String candidate = null;
+      if (!file) {
+        try {
+          SystemMount.run("blockdev", "--rereadpt", real); // the kernel must see the grown partition
+          candidate = SystemMount.awaitNode(SystemMount.partitionNode(real, last.number()));
+        } catch (IOException e) {
+          // A device without partition scanning (a loop device set up without --partscan) refuses
+          // the re-read: reach the partition through a loop device at its offset instead.
+        }
+      }
       if (candidate != null) {
         node = candidate;
       } else {

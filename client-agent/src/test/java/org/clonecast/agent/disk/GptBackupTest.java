@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
@@ -31,11 +30,7 @@ class GptBackupTest {
       + "start=6144, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n";
 
   private static String run(String... cmd) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
-    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ": " + out);
-    return out;
+    return DiskCommands.run(cmd);
   }
 
   /** An 8 MiB golden disk partitioned by sfdisk, then grown to {@code mib} as a larger target disk is. */
@@ -44,12 +39,7 @@ class GptBackupTest {
     try (RandomAccessFile f = new RandomAccessFile(d.toFile(), "rw")) {
       f.setLength(8L << 20);
     }
-    Process p = new ProcessBuilder("sfdisk", "-q", "--no-reread", "--no-tell-kernel", d.toString()).redirectErrorStream(true).start();
-    p.getOutputStream().write(TABLE.getBytes(StandardCharsets.US_ASCII));
-    p.getOutputStream().close();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-    assertEquals(0, p.exitValue(), out);
+    DiskCommands.sfdisk(d, TABLE);
     try (RandomAccessFile f = new RandomAccessFile(d.toFile(), "rw")) {
       f.setLength(mib << 20);
     }
@@ -110,11 +100,7 @@ class GptBackupTest {
     try (RandomAccessFile f = new RandomAccessFile(d.toFile(), "rw")) {
       f.setLength(8L << 20);
     }
-    Process p = new ProcessBuilder("sfdisk", "-q", "--no-reread", "--no-tell-kernel", d.toString()).redirectErrorStream(true).start();
-    p.getOutputStream().write("label: gpt\nstart=2048, size=4096\nstart=6144, size=6144\n".getBytes(StandardCharsets.US_ASCII));
-    p.getOutputStream().close();
-    p.getInputStream().readAllBytes();
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+    DiskCommands.sfdisk(d, "label: gpt\nstart=2048, size=4096\nstart=6144, size=6144\n");
     try (RandomAccessFile f = new RandomAccessFile(d.toFile(), "rw")) {
       f.setLength(7L << 20); // the image written onto a smaller disk: its old backup is cut off
     }

@@ -6,10 +6,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -25,11 +23,7 @@ class GrowTest {
   private static final long MIB = 1 << 20;
 
   private static String run(String... cmd) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
-    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ": " + out);
-    return out;
+    return DiskCommands.run(cmd);
   }
 
   @ParameterizedTest
@@ -41,11 +35,7 @@ class GrowTest {
     try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
       f.setLength(golden);
     }
-    Process p = new ProcessBuilder("sfdisk", "-q", "--no-reread", "--no-tell-kernel", disk.toString()).redirectErrorStream(true).start();
-    p.getOutputStream().write("label: gpt\nstart=2048, size=4096\nstart=6144\n".getBytes(StandardCharsets.US_ASCII));
-    p.getOutputStream().close();
-    p.getInputStream().readAllBytes();
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+    DiskCommands.sfdisk(disk, "label: gpt\nstart=2048, size=4096\nstart=6144\n");
     // The filesystem is made on the partition's bytes through a loop device at its offset, as on the golden node.
     String part = run("losetup", "--find", "--show", "--offset", Long.toString(6144 * 512L), "--sizelimit",
         Long.toString(golden - 6144 * 512L - 33 * 512), disk.toString()).trim();
