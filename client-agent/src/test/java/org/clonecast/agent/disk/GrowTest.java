@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,6 +25,17 @@ class GrowTest {
 
   private static String run(String... cmd) throws IOException, InterruptedException {
     return DiskCommands.run(cmd);
+  }
+
+  /** The partition nodes --grow (and the identity step) reach: NVMe and MMC take a "p", SATA/SCSI and virtio do not. */
+  @Test
+  void partitionNodesOfNvmeSataAndVirtioDisks() {
+    assertEquals("/dev/nvme0n1p1", SystemMount.partitionNode("/dev/nvme0n1", 1));
+    assertEquals("/dev/sda1", SystemMount.partitionNode("/dev/sda", 1));
+    assertEquals("/dev/vda1", SystemMount.partitionNode("/dev/vda", 1));
+    assertEquals("/dev/xvdb3", SystemMount.partitionNode("/dev/xvdb", 3));
+    assertEquals("/dev/mmcblk0p2", SystemMount.partitionNode("/dev/mmcblk0", 2));
+    assertEquals("/dev/loop7p12", SystemMount.partitionNode("/dev/loop7", 12));
   }
 
   @ParameterizedTest
