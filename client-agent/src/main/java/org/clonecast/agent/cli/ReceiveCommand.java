@@ -170,12 +170,13 @@ public final class ReceiveCommand implements Callable<Integer> {
     public void joined(Manifest m, int chunksNeeded) {
       err.printf(Locale.ROOT, "clonecast-agent: joined; image %s, %d bytes, %d of %d chunks to receive%n", m.imageId(), m.logicalSize(),
           chunksNeeded, m.chunkCount());
-      bar = new ProgressBar("receive", Math.max(1, m.dataBytes()), err, System.console() != null);
     }
 
     @Override
     public void progress(long written, long total, int chunksWritten, int chunksNeeded) {
-      if (bar != null) bar.update(written);
+      // Sized by the first report: what this node writes (after a check, only the chunks it lacked).
+      if (bar == null) bar = new ProgressBar("receive", Math.max(1, total), err, System.console() != null);
+      bar.update(written);
     }
 
     @Override

@@ -372,6 +372,8 @@ public final class McastReceiver {
     if (phase != Phase.CONNECTING && phase != Phase.CHECKING) return; // failed meanwhile
     if (checkHeartbeat != null) checkHeartbeat.cancel(false);
     BitSet needed = check.needed();
+    // Progress counts what this node writes: after a check, only the chunks it lacks.
+    if (checked) dataBytes = needed.stream().mapToLong(manifest::usedBytes).sum();
     machine = new ReceiverMachine(manifest, sessionId, receiverId, symbolSize, needed, ReceiverMachine.Settings.defaults());
     phase = Phase.RECEIVING;
     if (checked) {
