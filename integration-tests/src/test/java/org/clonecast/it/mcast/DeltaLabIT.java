@@ -116,10 +116,11 @@ class DeltaLabIT {
     return new int[] {m.group(1).equals("-") ? -1 : Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))};
   }
 
-  private static long chunkSends(String summary) {
-    Matcher m = Pattern.compile("sender: (\\d+) chunk sends of (\\d+) stored chunks").matcher(summary);
+  /** The sender's chunk sends: {all, distinct}. */
+  private static long[] chunkSends(String summary) {
+    Matcher m = Pattern.compile("sender: (\\d+) chunk sends \\((\\d+) distinct\\) of (\\d+) stored chunks").matcher(summary);
     assertTrue(m.find(), summary);
-    return Long.parseLong(m.group(1));
+    return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
   }
 
   /**
@@ -141,8 +142,10 @@ class DeltaLabIT {
       assertEquals(59, rightAndSent(s.summary(), lab.agent(4))[0], s.summary());
       assertEquals(4, rightAndSent(s.summary(), lab.agent(4))[1], "its damaged zero chunk is zeroed locally, not sent");
       assertEquals(32, rightAndSent(s.summary(), lab.agent(5))[1], s.summary());
-      long sends = chunkSends(s.summary());
-      assertTrue(sends >= 32 && sends <= 36, "the union is all 32 stored chunks, each about once: " + sends + "\n" + s.summary());
+      long[] sends = chunkSends(s.summary());
+      assertEquals(32, sends[1], "the union is all 32 stored chunks:\n" + s.summary());
+      // Each about once: on a crowded host a receiver that fell behind gets a chunk again on a later pass.
+      assertTrue(sends[0] <= 64, "chunk sends " + sends[0] + ":\n" + s.summary());
     }
   }
 
@@ -155,13 +158,15 @@ class DeltaLabIT {
     try (Lab lab = Lab.create("deltaunion", 4)) {
       Versions v = versions(lab);
       Session s = session(lab, v, 4);
-      long sends = chunkSends(s.summary());
-      assertTrue(sends >= 6 && sends <= 8, "the union is 6 chunks: " + sends + "\n" + s.summary());
+      long[] sends = chunkSends(s.summary());
+      assertEquals(6, sends[1], "the union is 6 chunks: 3 changed, 3 damaged (the damaged zero chunk is zeroed locally):\n" + s.summary());
+      assertTrue(sends[0] <= 12, "each about once (a crowded host resends some): " + sends[0] + "\n" + s.summary());
       Matcher bytes = Pattern.compile("(\\d+) bytes sent \\((\\d+) bytes stored in the image\\)").matcher(s.summary());
       assertTrue(bytes.find(), s.summary());
       long sent = Long.parseLong(bytes.group(1));
       long stored = Long.parseLong(bytes.group(2));
-      assertTrue(sent < stored / 3, "a delta of 6 of 32 stored chunks sent " + sent + " of " + stored + " bytes");
+      // 4 of the 6 are random chunks: about a quarter of the stored bytes, resends included less than half.
+      assertTrue(sent < stored / 2, "a delta of 6 of 32 stored chunks sent " + sent + " of " + stored + " bytes");
     }
   }
 }

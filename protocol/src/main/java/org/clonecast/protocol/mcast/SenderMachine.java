@@ -257,6 +257,7 @@ public final class SenderMachine {
   private int currentSymbol;
   private long sourceSent;
   private long chunksSent;
+  private final BitSet everSent = new BitSet();
   private long repairSent;
   private long passes;
 
@@ -771,6 +772,7 @@ public final class SenderMachine {
   private void startChunk(int c) {
     passOf[c]++;
     chunksSent++;
+    everSent.set(c);
     currentChunk = c;
     currentSymbol = 0;
     RepairState rs = repairs.get(c);
@@ -811,6 +813,11 @@ public final class SenderMachine {
   /** Chunks started whole: one per chunk and pass (a delta session sends only the union of what receivers lack). */
   public long chunksSent() {
     return chunksSent;
+  }
+
+  /** Distinct chunks sent at least once: in a delta session, the union of what the receivers lacked. */
+  public int distinctChunksSent() {
+    return everSent.cardinality();
   }
 
   /** Completed carousel wrap-arounds. */

@@ -287,6 +287,7 @@ class SenderMachineTest {
     union.set(3);
     assertEquals(union, sent);
     assertEquals(2, m.chunksSent(), "each chunk of the union once");
+    assertEquals(2, m.distinctChunksSent());
     assertEquals(3, m.receiver(a).chunksRight());
     assertEquals(1, m.receiver(a).chunksAsked());
     assertEquals(2, m.receiver(b).chunksAsked());

@@ -286,8 +286,8 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
         seconds, src, rep, src > 0 ? 100.0 * rep / src : 0, sender.counters().naks.get(), m.passes(), sender.counters().bytesSent.get() / 1e6, cpu);
     // What the wire carried against the image: a delta session sends the union of what the receivers lack.
     long stored = m.manifest().chunks().stream().filter(e -> e.kind().isStored()).count();
-    out.printf(Locale.ROOT, "sender: %d chunk sends of %d stored chunks, %d bytes sent (%d bytes stored in the image)%n", m.chunksSent(),
-        stored, sender.counters().bytesSent.get(), m.manifest().storedBytes());
+    out.printf(Locale.ROOT, "sender: %d chunk sends (%d distinct) of %d stored chunks, %d bytes sent (%d bytes stored in the image)%n",
+        m.chunksSent(), m.distinctChunksSent(), stored, sender.counters().bytesSent.get(), m.manifest().storedBytes());
     McastSender.Counters c = sender.counters();
     // What bounded the session: the pace (the wire or the receivers), nothing left to send (repair
     // round trips, stragglers), the socket, or the sender's own event loop.
