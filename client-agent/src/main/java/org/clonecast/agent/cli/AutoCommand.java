@@ -177,12 +177,13 @@ public final class AutoCommand implements Callable<Integer> {
           senderWait, imageTrust, Optional.of(proof));
       receiver[0] = new McastReceiver(rs, nif, new McastReceiver.Listener() {
         @Override
-        public void joined(Manifest m, int chunksNeeded) {
-          // Never write an image other than the one the server assigned (a stale or foreign sender).
+        public Optional<String> refusal(Manifest m) {
+          // Never read, check or write for an image other than the one the server assigned (a stale or foreign sender).
           if (a.imageIdIfKnown().isPresent() && !a.imageIdIfKnown().get().equals(m.imageId().toString())) {
             mismatch.set("the sender offers image " + m.imageId() + ", the server assigned " + a.imageIdIfKnown().get());
-            receiver[0].stop(mismatch.get());
+            return Optional.of(mismatch.get());
           }
+          return Optional.empty();
         }
 
         @Override

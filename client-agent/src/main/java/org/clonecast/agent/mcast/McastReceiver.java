@@ -79,6 +79,14 @@ public final class McastReceiver {
 
     default void progress(long bytesWritten, long dataBytes, int chunksWritten, int chunksNeeded) {}
 
+    /**
+     * Why this node must not take the offered image (another than it was assigned); empty: it may.
+     * Asked before the target is opened, read or written.
+     */
+    default Optional<String> refusal(Manifest manifest) {
+      return Optional.empty();
+    }
+
     /** The target was checked (a delta receive): what it already held, before {@link #joined}. */
     default void checked(TargetCheck.Result check) {}
   }
@@ -295,6 +303,12 @@ public final class McastReceiver {
           w.manifest().imageId());
     } else {
       log.info("mcast image {} signed by a trusted key", w.manifest().imageId());
+    }
+    Optional<String> notAssigned = listener.refusal(w.manifest());
+    if (notAssigned.isPresent()) {
+      control.writeAndFlush(new ControlMessage.Finished(false, notAssigned.get(), 0, 0, 0, 0));
+      fail(notAssigned.get());
+      return;
     }
     if (joinDeadline != null) joinDeadline.cancel(false);
     manifest = w.manifest();
