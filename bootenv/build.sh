@@ -34,12 +34,16 @@
 set -euo pipefail
 
 # Bump when the initramfs layout, /init or the module list changes: it is part of the cache key.
-FORMAT=5
+FORMAT=6
 
 # What capture runs on the node (docs/capture.md): partclone's used-block maps, xfs_logprint's log
 # check, and util-linux's losetup (busybox's has no --read-only or --sizelimit). Those installed
 # here are copied; a missing one is named and left out (capture then carries those filesystems whole).
 CAPTURE_TOOLS=(partclone.ext4 partclone.xfs partclone.vfat partclone.fat32 partclone.btrfs xfs_logprint losetup)
+# What re-imaging onto a larger disk with --grow (clonecast.grow=1) runs after writing: e2fsck and
+# resize2fs for ext2/3/4, xfs_growfs and btrfs on a temporary mount (docs/reimaging.md). Copied the
+# same way; a missing one is named, and growing that filesystem then fails with the tool's name.
+GROW_TOOLS=(e2fsck resize2fs xfs_growfs btrfs)
 
 # Drivers a worker needs to reach the server and its disk. Dependencies are added automatically.
 MODULES=(
@@ -47,6 +51,7 @@ MODULES=(
   e1000 e1000e igb ixgbe i40e ice bnxt_en tg3 mlx5_core r8169  # common server NICs
   ahci nvme sd_mod sr_mod mpt3sas megaraid_sas  # disks and HBAs
   ext4 crc32c_generic crc32c_intel loop  # the agent mounts the written root filesystem to fix its identity
+  xfs btrfs  # --grow mounts them to grow them
 )
 
 agent_jar=""
@@ -100,7 +105,7 @@ kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \
 kver=$(apt-cache policy "$kpkg" | sed -n 's/^ *Candidate: //p')
 [ -n "$kver" ] && [ "$kver" != "(none)" ] || die "no candidate version of $kpkg; run apt-get update"
 jarsum=$(sha256sum "$agent_jar" | cut -c1-16)
-capver=$(dpkg-query -W -f='${Version}+' partclone xfsprogs util-linux 2>/dev/null || true)
+capver=$(dpkg-query -W -f='${Version}+' partclone xfsprogs util-linux e2fsprogs btrfs-progs 2>/dev/null || true)
 
 key=$(printf '%s_%s-busybox_%s-jdk_%s-agent_%s-capture_%s-f%s' "$kpkg" "$kver" "$bbver" "$jdkver" "$jarsum" "$capver" "$FORMAT" \
   | tr -c 'A-Za-z0-9._+\n-' '_')
@@ -240,10 +245,10 @@ ln -s /opt/jre/bin/java "$root/bin/java"
 # which Debian makes a link to the kernel's table.
 mkdir -p "$root/usr/sbin"
 captools=""
-for t in "${CAPTURE_TOOLS[@]}"; do
+for t in "${CAPTURE_TOOLS[@]}" "${GROW_TOOLS[@]}"; do
   src=$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v "$t" || true)
   if [ -z "$src" ]; then
-    log "capture tool $t is not installed here; left out (scripts/install-deps.sh installs partclone and xfsprogs)"
+    log "capture or grow tool $t is not installed here; left out (scripts/install-deps.sh installs partclone, xfsprogs, e2fsprogs and btrfs-progs)"
     continue
   fi
   real=$(readlink -f "$src")

@@ -26,9 +26,10 @@ import java.nio.file.StandardOpenOption;
 import org.clonecast.agent.capture.CaptureUploader;
 import org.clonecast.agent.disk.DiskInventory;
 import org.clonecast.agent.disk.EspCheck;
-import org.clonecast.agent.disk.GptBackup;
+import org.clonecast.agent.disk.Grow;
 import org.clonecast.agent.disk.IdentityFixer;
 import org.clonecast.agent.disk.SystemMount;
+import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.mcast.McastReceiver;
 import org.clonecast.agent.mcast.ReceiveResult;
 import org.clonecast.agent.mcast.ReceiveSettings;
@@ -106,6 +107,10 @@ public final class AutoCommand implements Callable<Integer> {
           + " command line, else 30).")
   Long senderTimeout;
 
+  @Option(names = "--grow", description = {"Grow the last partition and its filesystem (ext2/3/4, xfs, btrfs) to fill a disk larger",
+      "than the image (default: clonecast.grow=1 of the kernel command line)."})
+  boolean grow;
+
   @Option(names = "--capture-stall-timeout", paramLabel = "SECONDS", defaultValue = "600",
       description = "Fail a capture when its upload makes no progress for this long (default: ${DEFAULT-VALUE}).")
   long captureStall;
@@ -113,6 +118,7 @@ public final class AutoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Map<String, String> kernel = kernelArgs();
+    grow = grow(kernel);
     String url = server != null ? server : kernel.get("clonecast.server");
     if (url == null) {
       throw new CliException(ExitCodes.USAGE, "no server: pass --server URL or boot with clonecast.server=URL on the kernel command line");
@@ -168,18 +174,25 @@ public final class AutoCommand implements Callable<Integer> {
           senderWait, imageTrust, Optional.of(proof));
       receiver[0] = new McastReceiver(rs, nif, new McastReceiver.Listener() {
         @Override
-        public void joined(Manifest m, int chunksNeeded) {
-          // Never write an image other than the one the server assigned (a stale or foreign sender).
+        public Optional<String> refusal(Manifest m) {
+          // Never read, check or write for an image other than the one the server assigned (a stale or foreign sender).
           if (a.imageIdIfKnown().isPresent() && !a.imageIdIfKnown().get().equals(m.imageId().toString())) {
             mismatch.set("the sender offers image " + m.imageId() + ", the server assigned " + a.imageIdIfKnown().get());
-            receiver[0].stop(mismatch.get());
+            return Optional.of(mismatch.get());
           }
+          return Optional.empty();
         }
 
         @Override
         public void progress(long written, long data, int chunksWritten, int chunksNeeded) {
           done.set(written);
           total.set(data);
+        }
+
+        @Override
+        public void checked(TargetCheck.Result c) {
+          System.err.printf(Locale.ROOT, "clonecast-agent: disk checked: %d chunks already right, %d to receive, %d to zero (%.1f s)%n",
+              c.chunksRight(), c.needed().cardinality(), c.zeros().size(), c.nanos() / 1e9);
         }
       });
       ticker.scheduleWithFixedDelay(() -> {
@@ -203,7 +216,7 @@ public final class AutoCommand implements Callable<Integer> {
       api.progress(myMac, a.session(), Progress.Phase.IDENTITY, total.get(), total.get());
       IdentityFixer.Report id;
       try {
-        GptBackup.moveToEnd(target).ifPresent(s -> System.err.println("  " + s));
+        for (String s : Grow.afterWrite(target, grow, Path.of(System.getProperty("java.io.tmpdir")))) System.err.println("  " + s);
       } catch (IllegalArgumentException e) {
         // The image's own table is damaged; the verified bytes are what the golden disk held.
         System.err.println("clonecast-agent: warning: the backup GPT was left where the image put it: " + e.getMessage());
@@ -346,6 +359,11 @@ public final class AutoCommand implements Callable<Integer> {
   }
 
   /** key=value words of the kernel command line. */
+  /** --grow, else clonecast.grow=1 (or yes, true) of the kernel command line ({@code boot.kernel-args}). */
+  private boolean grow(Map<String, String> kernel) {
+    return grow || List.of("1", "yes", "true").contains(kernel.getOrDefault("clonecast.grow", "0"));
+  }
+
   private Map<String, String> kernelArgs() throws IOException {
     Map<String, String> out = new java.util.HashMap<>();
     if (!Files.isReadable(cmdline)) return out;

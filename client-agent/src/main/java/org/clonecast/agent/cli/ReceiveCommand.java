@@ -9,6 +9,8 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.clonecast.agent.disk.Grow;
+import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.mcast.McastReceiver;
 import org.clonecast.agent.mcast.ReceiveResult;
 import org.clonecast.agent.mcast.ReceiveSettings;
@@ -68,6 +70,15 @@ public final class ReceiveCommand implements Callable<Integer> {
       description = "Fail when the joined sender is silent this long: no control frame, no sealed announcement (default: ${DEFAULT-VALUE}).")
   long senderTimeout;
 
+  @Option(names = "--no-check",
+      description = {"Do not hash what the target already holds: receive every chunk (a full session for this node).",
+          "By default the target is checked first and only chunks that differ are received (docs/reimaging.md)."})
+  boolean noCheck;
+
+  @Option(names = "--grow", description = {"After writing a block device larger than the image: grow its last partition and that",
+      "partition's filesystem (ext2/3/4, xfs, btrfs) to fill it. The backup GPT is moved to the disk's end in any case."})
+  boolean grow;
+
   @Option(names = "--udpcast",
       description = "Speak the udpcast 20120424 protocol: receive from a stock udp-sender (see docs/udpcast.md).")
   boolean udpcast;
@@ -95,7 +106,7 @@ public final class ReceiveCommand implements Callable<Integer> {
     try {
       settings = new ReceiveSettings(iface, port, parseServer(), output, name != null ? name : hostname(),
           Duration.ofSeconds(joinTimeout), workers != null ? workers : Math.max(2, Runtime.getRuntime().availableProcessors()),
-          Duration.ofSeconds(igmpRejoin), Duration.ofSeconds(senderTimeout), imageTrust, Optional.empty());
+          Duration.ofSeconds(igmpRejoin), Duration.ofSeconds(senderTimeout), imageTrust, Optional.empty(), !noCheck);
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }
@@ -107,6 +118,14 @@ public final class ReceiveCommand implements Callable<Integer> {
     }
     if (!r.ok()) {
       throw new CliException(ExitCodes.FAILED, "receive failed: " + r.reason());
+    }
+    if (!Files.isRegularFile(output)) {
+      // A disk of another size than the image's: the backup GPT at its end, and with --grow the last partition filled.
+      try {
+        for (String line : Grow.afterWrite(output, grow, Path.of(System.getProperty("java.io.tmpdir")))) System.err.println("clonecast-agent: " + line);
+      } catch (IllegalArgumentException e) {
+        System.err.println("clonecast-agent: warning: the backup GPT was left where the image put it: " + e.getMessage());
+      }
     }
     double secs = r.nanos() / 1e9;
     System.out.printf(Locale.ROOT, "received %d bytes into %s in %.2f s (%.1f MB/s); %d packets, %d repair, %d duplicate; verified%n",
@@ -152,12 +171,19 @@ public final class ReceiveCommand implements Callable<Integer> {
     public void joined(Manifest m, int chunksNeeded) {
       err.printf(Locale.ROOT, "clonecast-agent: joined; image %s, %d bytes, %d of %d chunks to receive%n", m.imageId(), m.logicalSize(),
           chunksNeeded, m.chunkCount());
-      bar = new ProgressBar("receive", Math.max(1, m.dataBytes()), err, System.console() != null);
     }
 
     @Override
     public void progress(long written, long total, int chunksWritten, int chunksNeeded) {
-      if (bar != null) bar.update(written);
+      // Sized by the first report: what this node writes (after a check, only the chunks it lacked).
+      if (bar == null) bar = new ProgressBar("receive", Math.max(1, total), err, System.console() != null);
+      bar.update(written);
+    }
+
+    @Override
+    public void checked(TargetCheck.Result c) {
+      err.printf(Locale.ROOT, "clonecast-agent: target checked: %d chunks already right (%d bytes), %d to receive, %d to zero; %d bytes"
+          + " read in %.1f s%n", c.chunksRight(), c.bytesRight(), c.needed().cardinality(), c.zeros().size(), c.bytesRead(), c.nanos() / 1e9);
     }
   }
 }

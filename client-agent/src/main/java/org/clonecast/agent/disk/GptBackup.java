@@ -7,6 +7,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
@@ -93,6 +94,19 @@ public final class GptBackup {
    *     out of range) or the disk is smaller than the table says
    */
   public static Optional<Plan> plan(byte[] head, long diskBytes) {
+    return plan(head, diskBytes, false);
+  }
+
+  /**
+   * What to write to move the backup GPT to the end of a disk of {@code diskBytes}, larger or
+   * smaller than the image's: a smaller disk is fine when every partition ends before its new last
+   * usable LBA. With {@code grow}, the last partition (the one that ends last) is also extended to
+   * the new last usable LBA, in both entry arrays; its filesystem is grown by {@link Grow}.
+   *
+   * @throws IllegalArgumentException naming the fault when the GPT is damaged, or naming the sizes
+   *     when a partition ends past what the disk can hold
+   */
+  public static Optional<Plan> plan(byte[] head, long diskBytes, boolean grow) {
     if (head.length < 2 * SECTOR || !isGpt(head)) return Optional.empty();
     ByteBuffer b = le(head);
     int h = SECTOR;
@@ -122,19 +136,39 @@ public final class GptBackup {
     if (crc(entries, 0, entries.length) != b.getInt(h + 88)) throw new IllegalArgumentException("GPT entry array CRC does not match");
     long sectors = diskBytes / SECTOR;
     long last = sectors - 1;
-    if (altLba == last) return Optional.empty();
-    if (altLba > last || lastUsable > last - entrySectors - 1) {
-      throw new IllegalArgumentException("the disk has " + sectors + " sectors, but its GPT's backup header is at LBA " + altLba
-          + " and its last usable LBA " + lastUsable + ": the disk is smaller than the image");
-    }
     long newLastUsable = last - entrySectors - 1;
     long backupEntriesLba = last - entrySectors;
+    // The partition that ends last: it must fit a smaller disk, and it is the one --grow extends.
+    int lastEntry = -1;
+    long lastEnd = -1;
+    ByteBuffer eb = le(entries);
+    for (int i = 0; i < count; i++) {
+      int o = (int) (i * size);
+      if (eb.getLong(o) == 0 && eb.getLong(o + 8) == 0) continue; // unused entry: type GUID zero
+      long end = eb.getLong(o + 40);
+      if (end > lastEnd) {
+        lastEnd = end;
+        lastEntry = i;
+      }
+    }
+    if (lastEnd > newLastUsable) {
+      throw new IllegalArgumentException("the disk has " + diskBytes + " bytes, but partition " + (lastEntry + 1) + " of the image ends at byte "
+          + (lastEnd + 1) * SECTOR + " and the backup GPT needs " + (entrySectors + 1) * SECTOR + " more: the disk must have at least "
+          + ((lastEnd + 1 + entrySectors + 1) * SECTOR) + " bytes");
+    }
+    boolean growing = grow && lastEntry >= 0 && lastEnd < newLastUsable;
+    if (altLba == last && !growing) return Optional.empty();
     if (newLastUsable < firstUsable) throw new IllegalArgumentException("GPT first usable LBA " + firstUsable + " is past the disk's end");
+    if (growing) {
+      entries = entries.clone();
+      le(entries).putLong((int) (lastEntry * size) + 40, newLastUsable); // EndingLBA of the last partition
+    }
 
     byte[] primary = header.clone();
     ByteBuffer p = le(primary);
     p.putLong(32, last); // AlternateLBA
     p.putLong(48, newLastUsable); // LastUsableLBA
+    p.putInt(88, crc(entries, 0, entries.length)); // PartitionEntryArrayCRC32 (changed only by growing)
     p.putInt(16, headerCrc(primary)); // HeaderCRC32
     byte[] backup = primary.clone();
     ByteBuffer k = le(backup);
@@ -149,9 +183,14 @@ public final class GptBackup {
     Write end = new Write(backupEntriesLba * SECTOR, backupArea);
     Write primaryWrite = new Write(SECTOR, primary);
     String summary = "GPT backup moved from LBA " + altLba + " to the disk's last LBA " + last + " (last usable LBA " + lastUsable
-        + " -> " + newLastUsable + ")";
-    Optional<Write> mbr = protectiveMbr(head, last);
-    return Optional.of(new Plan(mbr.isPresent() ? List.of(end, primaryWrite, mbr.get()) : List.of(end, primaryWrite), summary));
+        + " -> " + newLastUsable + ")" + (growing ? "; partition " + (lastEntry + 1) + " grown to end at LBA " + newLastUsable
+        + " (was " + lastEnd + ")" : "");
+    List<Write> writes = new ArrayList<>(List.of(end));
+    // The primary entries before the primary header whose CRC covers them; the backup pair is already whole.
+    if (growing) writes.add(new Write(entriesLba * SECTOR, entries));
+    writes.add(primaryWrite);
+    protectiveMbr(head, last).ifPresent(writes::add);
+    return Optional.of(new Plan(writes, summary));
   }
 
   /**
@@ -183,11 +222,16 @@ public final class GptBackup {
    * @throws IllegalArgumentException when its GPT is damaged (see {@link #plan})
    */
   public static Optional<String> moveToEnd(Path disk) throws IOException {
+    return moveToEnd(disk, false);
+  }
+
+  /** As {@link #moveToEnd(Path)}; with {@code grow}, the last partition is extended to the new end (see {@link #plan}). */
+  public static Optional<String> moveToEnd(Path disk, boolean grow) throws IOException {
     try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       long size = SourceDevice.size(disk, ch);
       byte[] first = read(ch, 0, 2 * SECTOR);
       long need = headBytes(first);
-      Optional<Plan> plan = plan(need > first.length ? read(ch, 0, (int) need) : first, size);
+      Optional<Plan> plan = plan(need > first.length ? read(ch, 0, (int) need) : first, size, grow);
       if (plan.isEmpty()) return Optional.empty();
       for (Write w : plan.get().writes()) {
         ByteBuffer buf = ByteBuffer.wrap(w.bytes);

@@ -135,7 +135,7 @@ public final class SystemMount implements AutoCloseable {
    *
    * @return null if none appeared (the caller reaches the partition through a loop device)
    */
-  private static String awaitNode(String node) throws IOException {
+  static String awaitNode(String node) throws IOException {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
     while (!Files.exists(Path.of(node))) {
       if (System.nanoTime() > end) return null;
@@ -149,7 +149,7 @@ public final class SystemMount implements AutoCloseable {
     return node;
   }
 
-  private static byte[] readAt(Path p, long offset, int n) throws IOException {
+  static byte[] readAt(Path p, long offset, int n) throws IOException {
     try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "r")) {
       byte[] b = new byte[n];
       f.seek(offset);

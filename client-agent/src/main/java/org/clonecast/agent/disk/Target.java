@@ -24,13 +24,22 @@ public final class Target implements AutoCloseable {
   private final FileChannel channel;
   private final boolean blockDevice;
   private final long size;
+  /** False for a regular file created or emptied by {@link #open}: it holds nothing to check. */
+  private final boolean holdsData;
+  /** The image's size; for a smaller device, writes past {@link #size} are dropped (see {@link #writeUsed}). */
+  private final long imageSize;
 
-  private Target(Path path, FileChannel channel, boolean blockDevice, long size) {
+  private Target(Path path, FileChannel channel, boolean blockDevice, long size, boolean holdsData, long imageSize) {
     this.path = path;
     this.channel = channel;
     this.blockDevice = blockDevice;
     this.size = size;
+    this.holdsData = holdsData;
+    this.imageSize = imageSize;
   }
+
+  /** Bytes at the image's end that may be dropped on a smaller disk: a GPT backup (header and 128 entries), which is moved. */
+  public static final long GPT_BACKUP_BYTES = 33 * 512;
 
   /**
    * Opens {@code path} for an image of {@code logicalSize} bytes of which {@code dataBytes} are
@@ -41,12 +50,30 @@ public final class Target implements AutoCloseable {
    * @throws TargetException naming the problem and what to do about it
    */
   public static Target open(Path path, long logicalSize, long dataBytes) throws TargetException {
+    return open(path, logicalSize, dataBytes, false);
+  }
+
+  /**
+   * As {@link #open(Path, long, long)}; with {@code keep}, an existing regular file keeps its
+   * bytes (cut or sparsely extended to the image size), so a delta receive can check what it
+   * already holds ({@link TargetCheck}) and write only the rest. A block device always keeps them.
+   */
+  public static Target open(Path path, long logicalSize, long dataBytes, boolean keep) throws TargetException {
+    return open(path, logicalSize, dataBytes, keep, false);
+  }
+
+  /**
+   * As {@link #open(Path, long, long, boolean)}; with {@code smallerDevice}, a block device smaller
+   * than the image is opened too: the caller decides from the image's partition table whether
+   * what the image holds fits ({@link DiskFit}) before it writes anything.
+   */
+  public static Target open(Path path, long logicalSize, long dataBytes, boolean keep, boolean smallerDevice) throws TargetException {
     boolean device = Files.exists(path) && !Files.isRegularFile(path) && !Files.isDirectory(path);
     if (Files.isDirectory(path)) throw new TargetException(path + " is a directory; give a file or a block device as --output");
     try {
       if (device) {
         long devSize = BlockDevices.size(path);
-        if (devSize < logicalSize) {
+        if (devSize < logicalSize && !smallerDevice) {
           throw new TargetException(tooSmall(path, devSize, logicalSize));
         }
         List<String> mounted = BlockDevices.mountedParts(path);
@@ -54,7 +81,7 @@ public final class Target implements AutoCloseable {
           throw new TargetException("target " + path + " has mounted filesystems (" + String.join(", ", mounted) + "); unmount them first");
         }
         FileChannel ch = FileChannel.open(path, StandardOpenOption.WRITE, StandardOpenOption.READ);
-        return new Target(path, ch, true, devSize);
+        return new Target(path, ch, true, devSize, true, logicalSize);
       }
       Path parent = path.toAbsolutePath().getParent();
       if (parent != null && !Files.isDirectory(parent)) {
@@ -64,12 +91,16 @@ public final class Target implements AutoCloseable {
       if (noRoom.isPresent()) {
         throw new TargetException(noRoom.get());
       }
-      FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ,
-          StandardOpenOption.TRUNCATE_EXISTING);
-      if (logicalSize > 0) {
+      boolean holds = keep && Files.isRegularFile(path) && Files.size(path) > 0;
+      FileChannel ch = holds
+          ? FileChannel.open(path, StandardOpenOption.WRITE, StandardOpenOption.READ)
+          : FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ,
+              StandardOpenOption.TRUNCATE_EXISTING);
+      if (ch.size() > logicalSize) ch.truncate(logicalSize);
+      if (logicalSize > 0 && ch.size() < logicalSize) {
         ch.write(ByteBuffer.wrap(new byte[1]), logicalSize - 1); // extend sparsely to the image size
       }
-      return new Target(path, ch, false, logicalSize);
+      return new Target(path, ch, false, logicalSize, holds, logicalSize);
     } catch (TargetException e) {
       throw e;
     } catch (NoSuchFileException e) {
@@ -121,6 +152,11 @@ public final class Target implements AutoCloseable {
     return size;
   }
 
+  /** Whether it may hold some of the image already: a block device, or a regular file opened with keep that had bytes. */
+  public boolean holdsData() {
+    return holdsData;
+  }
+
   /** Writes {@code len} bytes of {@code data} at {@code offset}. Thread-safe. */
   public void write(long offset, byte[] data, int len) throws IOException {
     ByteBuffer b = ByteBuffer.wrap(data, 0, len);
@@ -136,7 +172,18 @@ public final class Target implements AutoCloseable {
    */
   public long writeUsed(long offset, byte[] data, int len, UsedBlocks used) throws IOException {
     long[] n = {0};
-    used.forEachRun(len, (off, runLength) -> {
+    used.forEachRun(len, (off, fullLength) -> {
+      int runLength = fullLength;
+      if (offset + off + fullLength > size) {
+        // A device smaller than the image: what lies past its end must be nothing the image holds
+        // but zeros or its GPT backup (moved to the real end afterwards, GptBackup).
+        runLength = (int) Math.max(0, size - offset - off);
+        for (int i = off + runLength; i < off + fullLength; i++) {
+          if (data[i] != 0 && offset + i < imageSize - GPT_BACKUP_BYTES) {
+            throw new IOException("the image holds data at byte " + (offset + i) + ", past the end of " + path + " (" + size + " bytes)");
+          }
+        }
+      }
       ByteBuffer b = ByteBuffer.wrap(data, off, runLength);
       long pos = offset + off;
       while (b.hasRemaining()) pos += channel.write(b, pos);
@@ -147,7 +194,12 @@ public final class Target implements AutoCloseable {
 
   /** Reads back {@code len} bytes at {@code offset} into {@code out}. Thread-safe. */
   public void read(long offset, byte[] out, int len) throws IOException {
-    ByteBuffer b = ByteBuffer.wrap(out, 0, len);
+    read(offset, out, 0, len);
+  }
+
+  /** Reads {@code len} bytes at {@code offset} into {@code out[off ..]}. Thread-safe. */
+  public void read(long offset, byte[] out, int off, int len) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(out, off, len);
     long pos = offset;
     while (b.hasRemaining()) {
       int n = channel.read(b, pos);

@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -32,7 +33,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.clonecast.agent.disk.DiskFit;
 import org.clonecast.agent.disk.Target;
+import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.disk.TargetException;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.net.ControlCodec;
@@ -76,9 +79,21 @@ public final class McastReceiver {
     default void joined(Manifest manifest, int chunksNeeded) {}
 
     default void progress(long bytesWritten, long dataBytes, int chunksWritten, int chunksNeeded) {}
+
+    /**
+     * Why this node must not take the offered image (another than it was assigned); empty: it may.
+     * Asked before the target is opened, read or written.
+     */
+    default Optional<String> refusal(Manifest manifest) {
+      return Optional.empty();
+    }
+
+    /** The target was checked (a delta receive): what it already held, before {@link #joined}. */
+    default void checked(TargetCheck.Result check) {}
   }
 
-  private enum Phase { DISCOVERING, CONNECTING, RECEIVING, FINISHING, DONE }
+  /** CHECKING: joined, hashing what the target holds before saying what it needs. */
+  private enum Phase { DISCOVERING, CONNECTING, CHECKING, RECEIVING, FINISHING, DONE }
 
   private final ReceiveSettings settings;
   private final NetInterface nif;
@@ -103,6 +118,16 @@ public final class McastReceiver {
   private Phase phase = Phase.DISCOVERING;
   private ReceiverMachine machine;
   private Manifest manifest;
+  private int receiverId;
+  private int symbolSize;
+  /** The sender echoed {@link McastPacket#CAP_DELTA}: it takes CHECKED. */
+  private boolean senderTakesChecked;
+  private ScheduledFuture<?> checkHeartbeat;
+  /** ZERO chunks to zero on the target, found by the check (or all, on a device that was not checked). */
+  private List<Integer> zeros = List.of();
+  /** A disk smaller than the image whose partition check (on chunk 0) has not passed yet: nothing is written. */
+  private volatile boolean fitPending;
+  private BitSet neededAtStart = new BitSet();
   private Target target;
   private int sessionId = -1;
   private InetSocketAddress feedback;
@@ -190,7 +215,7 @@ public final class McastReceiver {
       log.info("mcast found session {} from {} (image {}, {} bytes)", Integer.toHexString(a.sessionId()),
           from.getAddress().getHostAddress(), a.imageId(), a.logicalSize());
       connect(new InetSocketAddress(from.getAddress(), a.controlPort()));
-    } else if (a.sessionId() == sessionId && phase == Phase.RECEIVING && fromSender(a, from)) {
+    } else if (a.sessionId() == sessionId && (phase == Phase.RECEIVING || phase == Phase.CHECKING) && fromSender(a, from)) {
       // A sign of life only. Its state never ends this receiver: the end comes over the control
       // connection (END, or the connection closing), which no other host can forge; an ENDED
       // announcement is for receivers still looking for a session (docs/protocol.md §5).
@@ -211,7 +236,7 @@ public final class McastReceiver {
 
   /** Every second: a joined receiver fails when its sender has gone silent (its host cut off, the TCP connection still open). */
   private void watch() {
-    if (phase != Phase.RECEIVING && phase != Phase.CONNECTING) return;
+    if (phase != Phase.RECEIVING && phase != Phase.CONNECTING && phase != Phase.CHECKING) return;
     if (phase == Phase.CONNECTING && control == null) return; // the connect itself times out
     long silent = System.nanoTime() - lastFromSenderNanos;
     if (silent > settings.senderTimeout().toNanos()) {
@@ -246,10 +271,10 @@ public final class McastReceiver {
       if (x.isSuccess()) {
         control = f.channel();
         lastFromSenderNanos = System.nanoTime();
+        int caps = McastPacket.CAP_SEALED | (settings.check() ? McastPacket.CAP_DELTA : 0);
         control.writeAndFlush(settings.joinProof().isPresent()
-            ? new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF, settings.name(),
-                settings.joinProof())
-            : new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED, settings.name()));
+            ? new ControlMessage.Hello(McastPacket.VERSION, caps | McastPacket.CAP_NODE_PROOF, settings.name(), settings.joinProof())
+            : new ControlMessage.Hello(McastPacket.VERSION, caps, settings.name()));
       } else if (settings.server() != null) {
         fail("cannot connect to sender " + server + ": " + x.cause().getMessage());
       } else {
@@ -276,46 +301,133 @@ public final class McastReceiver {
     } else {
       log.info("mcast image {} signed by a trusted key", w.manifest().imageId());
     }
+    Optional<String> notAssigned = listener.refusal(w.manifest());
+    if (notAssigned.isPresent()) {
+      control.writeAndFlush(new ControlMessage.Finished(false, notAssigned.get(), 0, 0, 0, 0));
+      fail(notAssigned.get());
+      return;
+    }
     if (joinDeadline != null) joinDeadline.cancel(false);
     manifest = w.manifest();
     sessionId = w.sessionId();
     keys = w.keys();
     InetSocketAddress remote = (InetSocketAddress) control.remoteAddress();
     feedback = new InetSocketAddress(remote.getAddress(), w.dataPort());
-    // Stored chunks are received; ZERO chunks are zeros to write over their used blocks on a
-    // device (a new file reads as zeros already); UNUSED chunks are neither sent nor written.
-    BitSet needed = new BitSet();
-    List<Integer> zeros = new ArrayList<>();
-    for (ChunkEntry e : manifest.chunks()) {
-      if (e.kind() == ChunkKind.ZERO) {
-        zeros.add(e.index());
-      } else if (e.kind().isStored()) {
-        needed.set(e.index());
-      }
-    }
     dataBytes = manifest.dataBytes();
     try {
-      target = Target.open(settings.output(), manifest.logicalSize(), dataBytes);
+      // A smaller device is opened too: its partition check comes before the first write (below).
+      target = Target.open(settings.output(), manifest.logicalSize(), dataBytes, settings.check(), true);
     } catch (TargetException e) {
       control.writeAndFlush(new ControlMessage.Finished(false, e.getMessage(), 0, 0, 0, 0));
       fail(e.getMessage());
       return;
     }
-    machine = new ReceiverMachine(manifest, sessionId, w.receiverId(), w.symbolSize(), needed, ReceiverMachine.Settings.defaults());
-    phase = Phase.RECEIVING;
-    log.info("mcast joined session {} as receiver {}: {} chunks of {} to receive, group {}", Integer.toHexString(sessionId),
-        w.receiverId(), needed.cardinality(), manifest.chunkCount(), Ipv4.fromInt(w.group()).getHostAddress());
+    receiverId = w.receiverId();
+    symbolSize = w.symbolSize();
+    senderTakesChecked = (w.capabilities() & McastPacket.CAP_DELTA) != 0;
+    log.info("mcast joined session {} as receiver {}, group {}", Integer.toHexString(sessionId), w.receiverId(),
+        Ipv4.fromInt(w.group()).getHostAddress());
     InetSocketAddress groupAddress = new InetSocketAddress(Ipv4.fromInt(w.group()), w.dataPort());
     udp.joinGroup(groupAddress, nif.nif()).addListener(f -> {
       if (!f.isSuccess()) fail("cannot join multicast group " + Ipv4.fromInt(w.group()).getHostAddress() + " on " + nif.name() + ": " + f.cause().getMessage());
     });
     long every = settings.igmpRejoin().toMillis();
     if (every > 0) rejoinTimer = loop.scheduleAtFixedRate(() -> rejoin(groupAddress), every, every, TimeUnit.MILLISECONDS);
-    control.writeAndFlush(new ControlMessage.Need(needed));
-    listener.joined(manifest, needed.cardinality());
-    if (target.blockDevice() && !zeros.isEmpty()) zeroFill(zeros);
-    timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
     joinedNanos = System.nanoTime();
+    if (!settings.check() || !target.holdsData()) {
+      // Stored chunks are received; ZERO chunks are zeros to write over their used blocks on a
+      // device (a new file reads as zeros already); UNUSED chunks are neither sent nor written.
+      receive(TargetCheck.nothingHeld(manifest, target.blockDevice()), false);
+      return;
+    }
+    // A delta receive: hash what the target holds first, off the event loop. The sender hears a
+    // heartbeat meanwhile (a check of a large disk outlasts its receiver timeout).
+    phase = Phase.CHECKING;
+    log.info("mcast checking what {} already holds of the image ({} bytes to read)", settings.output(), manifest.usedBytes());
+    checkHeartbeat = loop.scheduleAtFixedRate(() -> {
+      if (phase == Phase.CHECKING) sendFeedback(new Status(sessionId, receiverId, 0, 0, 0, 0, 0, 0, 0));
+    }, 0, 1, TimeUnit.SECONDS);
+    workers.execute(() -> {
+      try {
+        TargetCheck.Result r = TargetCheck.run(target, manifest, settings.workers());
+        loop.execute(() -> receive(r, true));
+      } catch (IOException e) {
+        loop.execute(() -> {
+          String reason = "checking what " + settings.output() + " holds failed: " + e.getMessage();
+          if (control != null && control.isActive()) control.writeAndFlush(new ControlMessage.Finished(false, reason, 0, 0, 0, 0));
+          fail(reason);
+        });
+      }
+    });
+  }
+
+  /** Fails before anything was written, telling the sender why. */
+  private void abortBeforeWriting(String reason) {
+    if (control != null && control.isActive()) control.writeAndFlush(new ControlMessage.Finished(false, reason, 0, 0, 0, 0));
+    fail(reason);
+  }
+
+  /** The image's partitions fit the smaller disk: now ask for the rest, and zero what must be. */
+  private void fitPassed() {
+    if (phase != Phase.RECEIVING) return;
+    fitPending = false;
+    BitSet rest = (BitSet) neededAtStart.clone();
+    rest.clear(0);
+    log.info("mcast the image's partitions fit {}; receiving the other {} chunks", settings.output(), rest.cardinality());
+    control.writeAndFlush(new ControlMessage.Need(rest));
+    if (!zeros.isEmpty()) zeroFill(zeros);
+  }
+
+  /** Says what this receiver needs and starts collecting it. */
+  private void receive(TargetCheck.Result check, boolean checked) {
+    if (phase != Phase.CONNECTING && phase != Phase.CHECKING) return; // failed meanwhile
+    if (checkHeartbeat != null) checkHeartbeat.cancel(false);
+    BitSet needed = check.needed();
+    // Progress counts what this node writes: after a check, only the chunks it lacks.
+    if (checked) dataBytes = needed.stream().mapToLong(manifest::usedBytes).sum();
+    machine = new ReceiverMachine(manifest, sessionId, receiverId, symbolSize, needed, ReceiverMachine.Settings.defaults());
+    phase = Phase.RECEIVING;
+    if (checked) {
+      // Already right: as verified as a chunk received, by the manifest's SHA-256 (docs/reimaging.md).
+      log.info("mcast target check: {} of {} chunks already right ({} bytes), {} to receive, {} to zero; {} bytes read in {} s",
+          check.chunksRight(), manifest.chunkCount(), check.bytesRight(), needed.cardinality(), check.zeros().size(), check.bytesRead(),
+          secs(check.nanos()));
+      listener.checked(check);
+    }
+    log.info("mcast receiving {} chunks of {}", needed.cardinality(), manifest.chunkCount());
+    zeros = check.zeros();
+    neededAtStart = needed;
+    BitSet asked = needed;
+    if (target.size() < manifest.logicalSize()) {
+      // A disk smaller than the image: nothing is written before its partition table says the
+      // image fits. Chunk 0 holds it: from the disk when it is already right there, else received first.
+      if (!needed.get(0)) {
+        byte[] head = new byte[manifest.logicalLength(0)];
+        try {
+          target.read(0, head, head.length);
+        } catch (IOException e) {
+          abortBeforeWriting("reading " + settings.output() + " failed: " + e.getMessage());
+          return;
+        }
+        Optional<String> no = DiskFit.refusal(head, manifest.logicalSize(), target.size(), settings.output());
+        if (no.isPresent()) {
+          abortBeforeWriting(no.get());
+          return;
+        }
+      } else {
+        fitPending = true;
+        asked = new BitSet();
+        asked.set(0);
+        log.info("mcast {} is smaller than the image ({} < {} bytes): its partition table first", settings.output(), target.size(),
+            manifest.logicalSize());
+      }
+    }
+    control.writeAndFlush(senderTakesChecked
+        ? ControlMessage.Checked.of(check.chunksRight(), check.bytesRight(), asked)
+        : new ControlMessage.Need(asked)); // a first-version sender: NEED with what differs works the same
+    listener.joined(manifest, needed.cardinality());
+    if (!fitPending && !zeros.isEmpty()) zeroFill(zeros);
+    timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
     maybeFinish();
   }
 
@@ -359,8 +471,8 @@ public final class McastReceiver {
   }
 
   /**
-   * A block device keeps old data where the image has zero chunks: overwrite their used blocks
-   * (unused blocks are free space the image does not carry: left as they are).
+   * A block device (or a kept file) holds old data where the image has zero chunks: overwrite their
+   * used blocks (unused blocks are free space the image does not carry: left as they are).
    */
   private void zeroFill(List<Integer> zeros) {
     pendingWrites.incrementAndGet();
@@ -381,6 +493,10 @@ public final class McastReceiver {
   // ---- receiving ---------------------------------------------------------------------------
 
   private void onChunk(ReceiverMachine.CompleteChunk cc) {
+    if (fitPending && cc.chunk() != 0) {
+      machine.chunkRejected(cc.chunk()); // nothing is written before the partition check: take it from a later pass
+      return;
+    }
     if (pendingWrites.get() >= MAX_PENDING_WRITES) {
       overflow++;
       machine.chunkRejected(cc.chunk()); // the disk is behind: take it from a later pass
@@ -427,10 +543,24 @@ public final class McastReceiver {
       // A RAW chunk is checked and written from the received bytes as they are: one copy fewer.
       byte[] out = ChunkCodec.decodeInPlace(e, stored, scratch.get(), len);
       long t1 = System.nanoTime();
+      if (c == 0 && fitPending) {
+        // The partition table, verified, before the first write: does the image fit the smaller disk?
+        Optional<String> no = DiskFit.refusal(Arrays.copyOf(out, len), manifest.logicalSize(), target.size(), settings.output());
+        if (no.isPresent()) {
+          loop.execute(() -> {
+            pendingWrites.decrementAndGet();
+            abortBeforeWriting(no.get());
+          });
+          return;
+        }
+      }
       long n = target.writeUsed(manifest.logicalOffset(c), out, len, e.used());
       decodeNanos.addAndGet(t1 - t0);
       writeNanos.addAndGet(System.nanoTime() - t1);
-      loop.execute(() -> written(c, n));
+      loop.execute(() -> {
+        if (c == 0 && fitPending) fitPassed();
+        written(c, n);
+      });
     } catch (ChunkVerificationException e) {
       loop.execute(() -> retake(c, "failed verification: " + e.getMessage()));
     } catch (IOException e) {
@@ -562,6 +692,7 @@ public final class McastReceiver {
     if (phase == Phase.DONE) return;
     phase = Phase.DONE;
     if (timer != null) timer.cancel(false);
+    if (checkHeartbeat != null) checkHeartbeat.cancel(false);
     if (watchdog != null) watchdog.cancel(false);
     if (rejoinTimer != null) rejoinTimer.cancel(false);
     if (control != null) control.close();
@@ -651,7 +782,7 @@ public final class McastReceiver {
     public void channelInactive(ChannelHandlerContext ctx) {
       if (phase == Phase.CONNECTING && settings.server() == null) {
         phase = Phase.DISCOVERING; // try the next announcement
-      } else if (phase == Phase.RECEIVING || phase == Phase.CONNECTING) {
+      } else if (phase == Phase.RECEIVING || phase == Phase.CONNECTING || phase == Phase.CHECKING) {
         fail("the control connection to the sender closed before the image was complete");
       }
     }

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
@@ -31,11 +30,7 @@ class GptBackupTest {
       + "start=6144, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n";
 
   private static String run(String... cmd) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
-    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ": " + out);
-    return out;
+    return DiskCommands.run(cmd);
   }
 
   /** An 8 MiB golden disk partitioned by sfdisk, then grown to {@code mib} as a larger target disk is. */
@@ -44,12 +39,7 @@ class GptBackupTest {
     try (RandomAccessFile f = new RandomAccessFile(d.toFile(), "rw")) {
       f.setLength(8L << 20);
     }
-    Process p = new ProcessBuilder("sfdisk", "-q", "--no-reread", "--no-tell-kernel", d.toString()).redirectErrorStream(true).start();
-    p.getOutputStream().write(TABLE.getBytes(StandardCharsets.US_ASCII));
-    p.getOutputStream().close();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-    assertEquals(0, p.exitValue(), out);
+    DiskCommands.sfdisk(d, TABLE);
     try (RandomAccessFile f = new RandomAccessFile(d.toFile(), "rw")) {
       f.setLength(mib << 20);
     }
@@ -96,10 +86,40 @@ class GptBackupTest {
   }
 
   @Test
-  void aDiskSmallerThanTheTableIsRefused(@TempDir Path dir) throws Exception {
+  void aDiskTooSmallForThePartitionsIsRefusedNamingTheSizes(@TempDir Path dir) throws Exception {
     byte[] h = head(grown(dir, "d.img", 8));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GptBackup.plan(h, 4L << 20));
-    assertTrue(e.getMessage().contains("smaller than the image"), e.getMessage());
+    assertEquals("the disk has 4194304 bytes, but partition 2 of the image ends at byte 7340032 and the backup GPT needs 16896 more:"
+        + " the disk must have at least 7356928 bytes", e.getMessage());
+  }
+
+  /** An 8 MiB image whose partitions end at 6 MiB, onto a 7 MiB disk: the backup moves in, and GPT fdisk finds no problem. */
+  @Test
+  void aSmallerDiskThatHoldsThePartitionsGetsTheBackupAtItsEnd(@TempDir Path dir) throws Exception {
+    Path d = dir.resolve("small.img");
+    try (RandomAccessFile f = new RandomAccessFile(d.toFile(), "rw")) {
+      f.setLength(8L << 20);
+    }
+    DiskCommands.sfdisk(d, "label: gpt\nstart=2048, size=4096\nstart=6144, size=6144\n");
+    try (RandomAccessFile f = new RandomAccessFile(d.toFile(), "rw")) {
+      f.setLength(7L << 20); // the image written onto a smaller disk: its old backup is cut off
+    }
+    assertTrue(GptBackup.moveToEnd(d).orElseThrow().contains("to the disk's last LBA 14335"));
+    String verify = run("sgdisk", "-v", d.toString());
+    assertTrue(verify.contains("No problems found"), verify);
+  }
+
+  /** With grow, the last partition ends at the new last usable LBA; both arrays and CRCs agree (sgdisk -v). */
+  @Test
+  void growExtendsTheLastPartitionToTheNewEnd(@TempDir Path dir) throws Exception {
+    Path d = grown(dir, "d.img", 24);
+    String summary = GptBackup.moveToEnd(d, true).orElseThrow();
+    assertTrue(summary.contains("partition 2 grown to end at LBA 49118"), summary);
+    String verify = run("sgdisk", "-v", d.toString());
+    assertTrue(verify.contains("No problems found"), verify);
+    String dump = run("sfdisk", "--dump", d.toString());
+    assertTrue(dump.contains("start=        6144, size=       42975"), dump);
+    assertEquals(Optional.empty(), GptBackup.moveToEnd(d, true), "a second run has nothing to do");
   }
 
   @Test

@@ -54,7 +54,7 @@ class SignedReceiveTest {
   /** Sends {@code cci} with {@code signatures} to one receiver with {@code trust} (a refused session ends 3 s after the join). */
   private ReceiveResult receive(Path out, ImageTrust trust, java.util.function.Function<Manifest, List<ManifestSignature>> signatures)
       throws Exception {
-    int port = UsedBlocksReceiveTest.freePort();
+    int port = LoopbackSession.freePort();
     NetInterface lo = NetInterface.byName("lo");
     SendSettings ss = new SendSettings("lo", null, port, 400_000_000L, 1, Duration.ofSeconds(3), Duration.ofSeconds(10), 1400, 1, false);
     try (ImageReader source = ImageReader.open(cci)) {

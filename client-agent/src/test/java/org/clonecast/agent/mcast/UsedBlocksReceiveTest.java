@@ -6,37 +6,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.net.DatagramSocket;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.Duration;
 import java.util.Arrays;
-import java.util.List;
-import java.util.Optional;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import org.clonecast.common.trust.ImageKey;
-import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.common.image.ImageCreator;
-import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ProgressListener;
-import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.testing.SampleDisks;
 import org.clonecast.common.testing.SampleDisks.UsedDisk;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.UsedBlocks;
-import org.clonecast.protocol.mcast.SenderMachine;
-import org.clonecast.server.mcast.McastSender;
-import org.clonecast.server.mcast.SendSettings;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -75,35 +59,11 @@ class UsedBlocksReceiveTest {
     return new Image(cci, m, SampleDisks.logical(Files.readAllBytes(d.path()), d.map()), d);
   }
 
-  /** Sends {@code img} to one receiver writing {@code output}; returns the receiver's result. */
+  /** Sends {@code img} to one receiver writing {@code output}, unchecked (a fresh write); returns the receiver's result. */
   private static ReceiveResult send(Image img, Path output) throws Exception {
-    int port = freePort();
-    NetInterface lo = NetInterface.byName("lo");
-    SendSettings ss = new SendSettings("lo", null, port, 400_000_000L, 1, Duration.ofSeconds(30), Duration.ofSeconds(10), 1400, 1, false);
-    try (ImageReader source = ImageReader.open(img.cci())) {
-      ImageKey key = ImageKey.generate();
-      McastSender sender = new McastSender(ss, source, lo, new McastSender.SessionListener() {}, List.of(key.sign(source.manifest())));
-      CompletableFuture<SenderMachine> sent = sender.start();
-      ReceiveSettings rs = new ReceiveSettings("lo", port, new InetSocketAddress(InetAddress.getLoopbackAddress(), port), output, "test",
-          Duration.ofSeconds(30), 2, Duration.ZERO, ReceiveSettings.DEFAULT_SENDER_TIMEOUT, new ImageTrust.Keys(List.of(key.publicKey())),
-          Optional.empty());
-      McastReceiver receiver = new McastReceiver(rs, lo, new McastReceiver.Listener() {});
-      ReceiveResult r;
-      try {
-        r = receiver.start().get(120, TimeUnit.SECONDS);
-      } catch (TimeoutException e) {
-        receiver.stop("the test gave up");
-        sender.close();
-        throw e;
-      }
-      if (!r.ok()) {
-        sender.close();
-        return r;
-      }
-      SenderMachine m = sent.get(30, TimeUnit.SECONDS);
-      assertEquals(1, m.receivers().size());
-      return r;
-    }
+    LoopbackSession.Outcome o = LoopbackSession.send(img.cci(), output, false);
+    if (o.machine() != null) assertEquals(1, o.machine().receivers().size());
+    return o.result();
   }
 
   @Test
@@ -155,21 +115,6 @@ class UsedBlocksReceiveTest {
     assertArrayEquals(Arrays.copyOfRange(garbage, (int) SIZE, garbage.length), Arrays.copyOfRange(after, (int) SIZE, garbage.length));
     assertEquals(m.usedBytes(), usedChecked * UsedBlocks.BLOCK - (UsedBlocks.BLOCK - SIZE % UsedBlocks.BLOCK));
     assertTrue(unusedChecked > 0);
-  }
-
-  static int freePort() throws IOException {
-    for (int i = 0; i < 50; i++) {
-      try (ServerSocket t = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-        int p = t.getLocalPort();
-        try (DatagramSocket u = new DatagramSocket(p)) {
-          u.setReuseAddress(false);
-          return p;
-        } catch (IOException taken) {
-          // that UDP port is in use: try another
-        }
-      }
-    }
-    throw new IOException("no port free for both TCP and UDP");
   }
 
   private static String tryRun(String... cmd) {

@@ -2,6 +2,7 @@ package org.clonecast.protocol.mcast;
 
 import io.netty.buffer.ByteBuf;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
@@ -26,6 +27,7 @@ public sealed interface ControlMessage {
   int TYPE_DONE = 4;
   int TYPE_FINISHED = 5;
   int TYPE_END = 6;
+  int TYPE_CHECKED = 7;
 
   /** Longest frame either side accepts: a manifest for a multi-terabyte disk fits. */
   int MAX_FRAME = 256 << 20;
@@ -45,6 +47,7 @@ public sealed interface ControlMessage {
         case TYPE_DONE -> Done.decodeBody(in);
         case TYPE_FINISHED -> Finished.decodeBody(in);
         case TYPE_END -> End.decodeBody(in);
+        case TYPE_CHECKED -> Checked.decodeBody(in);
         default -> throw new MalformedPacketException("unknown control frame type " + type);
       };
     } catch (IndexOutOfBoundsException e) {
@@ -408,6 +411,115 @@ public sealed interface ControlMessage {
     public void encode(ByteBuf out) {
       out.writeByte(TYPE_END); // type
       writeString(out, reason); // why
+    }
+  }
+
+  /**
+   * Receiver → sender, once, from a receiver that set {@link McastPacket#CAP_DELTA} to a sender that
+   * echoed it: its target is hashed, and these are the chunks it still needs (a run list: ascending,
+   * disjoint, non-empty runs of chunk indexes). The sender counts it as ready to start only then.
+   * Chunk indexes are checked against the manifest by the sender, not here: the decoder bounds
+   * only what the frame itself can make anyone allocate (8 bytes of frame per run).
+   *
+   * @param chunksRight chunks the target already held, checked by their SHA-256
+   * @param bytesRight logical bytes those chunks carry (their used blocks)
+   * @param runs {@code first0, count0, first1, count1, ...}
+   */
+  record Checked(int chunksRight, long bytesRight, int[] runs) implements ControlMessage {
+    public Checked {
+      if (chunksRight < 0 || bytesRight < 0) throw new IllegalArgumentException("negative count " + chunksRight + "/" + bytesRight);
+      runs = runs.clone();
+      checkRuns(runs);
+    }
+
+    /** The CHECKED for these needed chunks. */
+    public static Checked of(int chunksRight, long bytesRight, BitSet needed) {
+      List<Integer> r = new ArrayList<>();
+      for (int c = needed.nextSetBit(0); c >= 0; ) {
+        int end = needed.nextClearBit(c);
+        r.add(c);
+        r.add(end - c);
+        c = needed.nextSetBit(end);
+      }
+      return new Checked(chunksRight, bytesRight, r.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    private static void checkRuns(int[] runs) {
+      if (runs.length % 2 != 0) throw new IllegalArgumentException("odd run array");
+      long previousEnd = -1;
+      for (int i = 0; i < runs.length; i += 2) {
+        long first = runs[i];
+        long count = runs[i + 1];
+        if (first < 0 || count < 1 || first + count > Integer.MAX_VALUE) {
+          throw new IllegalArgumentException("run " + i / 2 + " (" + first + ", " + count + ") out of range");
+        }
+        if (first <= previousEnd) throw new IllegalArgumentException("run " + i / 2 + " starts at " + first + ", not after " + previousEnd);
+        previousEnd = first + count - 1;
+      }
+    }
+
+    @Override
+    public int[] runs() {
+      return runs.clone();
+    }
+
+    /** Chunks named, in all. */
+    public long chunksNeeded() {
+      long n = 0;
+      for (int i = 1; i < runs.length; i += 2) n += runs[i];
+      return n;
+    }
+
+    /** The needed chunks below {@code chunkCount}; the rest are not counted here (see {@link #chunksNeeded}). */
+    public BitSet needed(int chunkCount) {
+      BitSet b = new BitSet();
+      for (int i = 0; i < runs.length; i += 2) {
+        int first = runs[i];
+        if (first >= chunkCount) break;
+        b.set(first, (int) Math.min((long) first + runs[i + 1], chunkCount));
+      }
+      return b;
+    }
+
+    static Checked decodeBody(ByteBuf in) {
+      int right = in.readInt();
+      long bytes = in.readLong();
+      int n = in.readInt();
+      if (right < 0 || bytes < 0) throw new MalformedPacketException("CHECKED counts " + Integer.toUnsignedString(right) + "/" + bytes);
+      if (n < 0 || (long) n * 8 > in.readableBytes()) {
+        throw new MalformedPacketException("CHECKED run count " + Integer.toUnsignedString(n) + ", " + in.readableBytes() + " bytes left");
+      }
+      int[] runs = new int[2 * n];
+      for (int i = 0; i < runs.length; i++) runs[i] = in.readInt();
+      try {
+        return new Checked(right, bytes, runs);
+      } catch (IllegalArgumentException e) {
+        throw new MalformedPacketException("CHECKED " + e.getMessage());
+      }
+    }
+
+    @Override
+    public void encode(ByteBuf out) {
+      out.writeByte(TYPE_CHECKED); // type
+      out.writeInt(chunksRight); // chunks the target already held
+      out.writeLong(bytesRight); // logical bytes of those chunks
+      out.writeInt(runs.length / 2); // run count
+      for (int r : runs) out.writeInt(r); // per run: u32 first chunk, u32 chunk count
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Checked c && c.chunksRight == chunksRight && c.bytesRight == bytesRight && Arrays.equals(c.runs, runs);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(chunksRight, bytesRight) * 31 + Arrays.hashCode(runs);
+    }
+
+    @Override
+    public String toString() {
+      return "Checked[right=" + chunksRight + ", bytes=" + bytesRight + ", runs=" + runs.length / 2 + "]";
     }
   }
 }

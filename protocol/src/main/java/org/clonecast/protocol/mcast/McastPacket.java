@@ -38,6 +38,14 @@ public sealed interface McastPacket
    */
   int CAP_NODE_PROOF = 4;
 
+  /**
+   * Capability bit of HELLO and WELCOME: a delta session (docs/protocol.md §3, "Delta"). In HELLO,
+   * the receiver hashes its target before it says what it needs, and says it once in a CHECKED
+   * frame; in WELCOME, the sender takes CHECKED and waits for it before it counts the receiver as
+   * ready to start. A first-version peer sends 0 and is served as before.
+   */
+  int CAP_DELTA = 8;
+
   int TYPE_DATA = 1;
   int TYPE_REPAIR = 2;
   int TYPE_ANNOUNCE = 3;

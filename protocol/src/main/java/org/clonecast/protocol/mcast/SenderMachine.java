@@ -142,12 +142,18 @@ public final class SenderMachine {
     long duplicates;
     ReceiverState state = ReceiverState.ACTIVE;
     String reason = "";
+    /** It checks its target first ({@link McastPacket#CAP_DELTA}) and is ready once its CHECKED came. */
+    final boolean checks;
+    boolean checked;
+    int chunksRight;
+    long bytesRight;
 
-    Receiver(int id, String name, InetAddress address, byte[] key, long now) {
+    Receiver(int id, String name, InetAddress address, byte[] key, boolean checks, long now) {
       this.id = id;
       this.name = name;
       this.address = address;
       this.key = key == null ? null : key.clone();
+      this.checks = checks;
       this.joinedNanos = now;
       this.lastHeardNanos = now;
     }
@@ -173,6 +179,16 @@ public final class SenderMachine {
     public boolean slow() { return slow; }
     /** STATUS reports (about one per 100 ms) during which it was a slow receiver. */
     public long slowSamples() { return slowSamples; }
+    /** True once it said what it needs: a first-version receiver at once, a delta one with its CHECKED. */
+    public boolean ready() { return !checks || checked; }
+    /** True when it hashed its target first and told what it holds (a delta receiver that sent CHECKED). */
+    public boolean checked() { return checked; }
+    /** Chunks its target already held, by their SHA-256 (0 for a first-version receiver). */
+    public int chunksRight() { return chunksRight; }
+    /** Logical bytes those chunks carry. */
+    public long bytesRight() { return bytesRight; }
+    /** Chunks it asked for: what the sender had to get to it (done and pending). */
+    public long chunksAsked() { return chunksDone + need.cardinality(); }
   }
 
   /** Repair rows a receiver may draw beyond its needed symbols before its NAKs count no more. */
@@ -240,6 +256,8 @@ public final class SenderMachine {
   private int currentChunk = -1;
   private int currentSymbol;
   private long sourceSent;
+  private long chunksSent;
+  private final BitSet everSent = new BitSet();
   private long repairSent;
   private long passes;
 
@@ -292,9 +310,19 @@ public final class SenderMachine {
    * @param key its feedback key when it seals (it said {@link McastPacket#CAP_SEALED}), else null
    */
   public int join(String name, InetAddress address, byte[] key, long now) {
+    return join(name, address, key, false, now);
+  }
+
+  /**
+   * A receiver connected and said hello; returns its id.
+   *
+   * @param checks it said {@link McastPacket#CAP_DELTA}: it hashes its target first and counts
+   *     toward the start only once its {@link #checked} came
+   */
+  public int join(String name, InetAddress address, byte[] key, boolean checks, long now) {
     int id = nextReceiverId++;
     if (id > 0xFFFF) throw new IllegalStateException("receiver ids exhausted");
-    receivers.put(id, new Receiver(id, name, address, key, now));
+    receivers.put(id, new Receiver(id, name, address, key, checks, now));
     if (firstJoinNanos == Long.MIN_VALUE) firstJoinNanos = now;
     return id;
   }
@@ -310,6 +338,34 @@ public final class SenderMachine {
       r.symbolsNeeded += layouts[c].sourceCount();
       if (demand[c]++ == 0) wanted.set(c);
     }
+  }
+
+  /**
+   * A delta receiver's check of its target: what it already holds and which chunks it needs. Taken
+   * once; what it names beyond the manifest, or of chunks that store nothing (ZERO and UNUSED are
+   * never sent: a receiver fixes them itself), is dropped. A second CHECKED is dropped whole (a
+   * chunk that later fails its check is asked for with NEED).
+   *
+   * @return the chunk indexes dropped, for the caller's count of hostile input (0: all taken)
+   */
+  public long checked(int id, ControlMessage.Checked c, long now) {
+    Receiver r = active(id);
+    if (r == null) return 0;
+    r.lastHeardNanos = now;
+    if (!r.checks || r.checked) return c.chunksNeeded();
+    r.checked = true;
+    r.chunksRight = Math.min(c.chunksRight(), demand.length);
+    r.bytesRight = Math.min(c.bytesRight(), manifest.logicalSize());
+    BitSet needed = c.needed(demand.length);
+    long dropped = c.chunksNeeded() - needed.cardinality();
+    for (int i = needed.nextSetBit(0); i >= 0; i = needed.nextSetBit(i + 1)) {
+      if (storedLength[i] == 0) {
+        needed.clear(i);
+        dropped++;
+      }
+    }
+    need(id, needed, now);
+    return dropped;
   }
 
   /** A receiver has written and verified these chunks. */
@@ -454,6 +510,9 @@ public final class SenderMachine {
     Receiver r = active(s.receiverId());
     if (r == null) return;
     r.lastHeardNanos = now;
+    // A delta receiver still hashing its target only says it is alive: it receives nothing yet,
+    // and its zeros must not weigh in the group's medians.
+    if (!r.ready()) return;
     r.lossPermille = s.lossPermille();
     r.overflowPermille = s.overflowPermille();
     // Lagging is judged on loss smoothed over about a second: one CPU stall at a receiver is a
@@ -598,8 +657,12 @@ public final class SenderMachine {
   public boolean maybeStart(long now) {
     if (started) return true;
     long joined = receivers.values().stream().filter(r -> r.state == ReceiverState.ACTIVE).count();
-    boolean enough = joined >= minReceivers;
-    boolean waited = firstJoinNanos != Long.MIN_VALUE && now - firstJoinNanos >= settings.maxWaitNanos() && joined > 0;
+    // Ready: its needs are known (a delta receiver's check is done). One that needed nothing and
+    // finished already counts too: it is no reason to wait out maxWait.
+    long ready = receivers.values().stream()
+        .filter(r -> r.ready() && (r.state == ReceiverState.ACTIVE || r.state == ReceiverState.SUCCEEDED)).count();
+    boolean enough = ready >= minReceivers;
+    boolean waited = firstJoinNanos != Long.MIN_VALUE && now - firstJoinNanos >= settings.maxWaitNanos() && (joined > 0 || ready > 0);
     if (enough || waited) {
       started = true;
       startedNanos = now;
@@ -708,6 +771,8 @@ public final class SenderMachine {
 
   private void startChunk(int c) {
     passOf[c]++;
+    chunksSent++;
+    everSent.set(c);
     currentChunk = c;
     currentSymbol = 0;
     RepairState rs = repairs.get(c);
@@ -732,6 +797,16 @@ public final class SenderMachine {
 
   public long repairSymbolsSent() {
     return repairSent;
+  }
+
+  /** Chunks started whole: one per chunk and pass (a delta session sends only the union of what receivers lack). */
+  public long chunksSent() {
+    return chunksSent;
+  }
+
+  /** Distinct chunks sent at least once: in a delta session, the union of what the receivers lacked. */
+  public int distinctChunksSent() {
+    return everSent.cardinality();
   }
 
   /** Completed carousel wrap-arounds. */

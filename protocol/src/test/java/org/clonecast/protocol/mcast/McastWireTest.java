@@ -3,11 +3,13 @@ package org.clonecast.protocol.mcast;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.UUID;
@@ -157,7 +159,42 @@ class McastWireTest {
         new ControlMessage.Need(need),
         new ControlMessage.Done(new int[] {0, 2, 1000}),
         new ControlMessage.Finished(false, "writing /dev/sdb failed: No space left on device", 10, 20, 3, 1),
-        new ControlMessage.End("dropped: silent for 10.0 s"));
+        new ControlMessage.End("dropped: silent for 10.0 s"),
+        ControlMessage.Checked.of(95, 95L << 20, need));
+  }
+
+  @Test
+  void checkedCarriesNeedsAsRunsAndRefusesHostileRuns() {
+    BitSet need = new BitSet();
+    need.set(3, 7);
+    need.set(9);
+    need.set(1_000_000, 1_000_002);
+    ControlMessage.Checked c = ControlMessage.Checked.of(12, 12L << 20, need);
+    assertArrayEquals(new int[] {3, 4, 9, 1, 1_000_000, 2}, c.runs());
+    assertEquals(7, c.chunksNeeded());
+    BitSet within = new BitSet();
+    within.set(3, 7);
+    within.set(9);
+    assertEquals(within, c.needed(100), "only indexes below the chunk count, without allocating for the rest");
+    assertEquals(ControlMessage.Checked.of(5, 0, new BitSet()), ControlMessage.decode(Unpooled.wrappedBuffer(bytes(ControlMessage.Checked.of(5, 0,
+        new BitSet())))));
+    for (int[] runs : List.of(new int[] {5, 1, 5, 1}, new int[] {5, 2, 6, 1}, new int[] {5, 0}, new int[] {-1, 1},
+        new int[] {Integer.MAX_VALUE, 2}, new int[] {9, 1, 3, 1})) {
+      ByteBuf b = Unpooled.buffer();
+      b.writeByte(ControlMessage.TYPE_CHECKED);
+      b.writeInt(0);
+      b.writeLong(0);
+      b.writeInt(runs.length / 2);
+      for (int r : runs) b.writeInt(r);
+      MalformedPacketException e = assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(b), Arrays.toString(runs));
+      assertTrue(e.getMessage().startsWith("CHECKED"), e.getMessage());
+    }
+    ByteBuf huge = Unpooled.buffer();
+    huge.writeByte(ControlMessage.TYPE_CHECKED);
+    huge.writeInt(0);
+    huge.writeLong(0);
+    huge.writeInt(0x7FFFFFFF); // claims 2^31 runs in a 17-byte frame: refused before any allocation
+    assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(huge));
   }
 
   @Test
@@ -184,7 +221,7 @@ class McastWireTest {
   }
 
   @Property(tries = 2000)
-  void corruptedControlFramesDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 5) int which, @ForAll @IntRange(min = 0, max = 200) int pos,
+  void corruptedControlFramesDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 6) int which, @ForAll @IntRange(min = 0, max = 200) int pos,
       @ForAll byte value) {
     byte[] b = bytes(controlSamples().get(which));
     if (pos < b.length) b[pos] = value;

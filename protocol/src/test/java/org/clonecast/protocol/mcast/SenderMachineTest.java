@@ -12,6 +12,7 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.Manifest;
@@ -247,5 +248,90 @@ class SenderMachineTest {
     assertEquals(n, back);
     assertNotNull(back.seal().orElse(null));
     assertTrue(McastAuth.verify(back.withSeal(Optional.empty()), back.seal().get(), key));
+  }
+
+  static ControlMessage.Checked checked(int right, int... chunks) {
+    BitSet b = new BitSet();
+    for (int c : chunks) b.set(c);
+    return ControlMessage.Checked.of(right, right * 16384L, b);
+  }
+
+  /**
+   * A delta session: receivers that check their targets first count toward the start only once
+   * they said what they need; the sender then sends the union of their needs, each chunk once,
+   * and a receiver that needs nothing succeeds without a chunk sent to it.
+   */
+  @Test
+  void deltaReceiversStartTheSessionWhenCheckedAndGetOnlyTheUnionOfTheirNeeds() {
+    SenderMachine m = new SenderMachine(manifest(), new SenderMachine.Settings(SYMBOL, 3, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    int a = m.join("a", real, key, true, now);
+    int b = m.join("b", real, key(2), true, now);
+    int c = m.join("c", real, key(3), true, now);
+    assertFalse(m.maybeStart(now), "three joined, none checked");
+    assertEquals(0, m.checked(a, checked(3, 1), now));
+    assertEquals(0, m.checked(b, checked(2, 1, 3), now));
+    assertFalse(m.maybeStart(now), "c is still hashing its disk");
+    assertEquals(0, m.checked(c, checked(4), now));
+    m.finished(c, new ControlMessage.Finished(true, "ok", 0, 0, 0, 0), now);
+    assertEquals(SenderMachine.ReceiverState.SUCCEEDED, m.receiver(c).state(), "it needed nothing");
+    assertTrue(m.maybeStart(now), "a finished receiver that needed nothing counts toward the start");
+    BitSet sent = new BitSet();
+    for (SenderMachine.Item i; (i = m.next(now)) != null; ) {
+      assertFalse(i.repair());
+      sent.set(i.chunk());
+    }
+    BitSet union = new BitSet();
+    union.set(1);
+    union.set(3);
+    assertEquals(union, sent);
+    assertEquals(2, m.chunksSent(), "each chunk of the union once");
+    assertEquals(2, m.distinctChunksSent());
+    assertEquals(3, m.receiver(a).chunksRight());
+    assertEquals(1, m.receiver(a).chunksAsked());
+    assertEquals(2, m.receiver(b).chunksAsked());
+    m.done(a, new int[] {1}, now);
+    m.done(b, new int[] {1, 3}, now);
+    assertEquals(0, m.chunksWanted());
+  }
+
+  /** Every receiver held the image already: the session starts and is complete at once, without waiting out maxWait. */
+  @Test
+  void aSessionWhoseReceiversNeedNothingEndsAtOnce() {
+    SenderMachine m = new SenderMachine(manifest(), new SenderMachine.Settings(SYMBOL, 2, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    for (int i = 0; i < 2; i++) {
+      int id = m.join("n" + i, real, key(i), true, now);
+      m.checked(id, checked(CHUNKS), now);
+      m.finished(id, new ControlMessage.Finished(true, "ok", 0, 0, 0, 0), now);
+    }
+    assertTrue(m.maybeStart(now));
+    assertTrue(m.complete());
+    assertEquals(null, m.next(now));
+    assertEquals(0, m.chunksSent());
+  }
+
+  /**
+   * What a hostile or confused receiver puts in CHECKED is bounded: chunks past the manifest and
+   * chunks that store nothing are dropped and counted, a second CHECKED and one from a receiver
+   * that did not say it checks are dropped whole.
+   */
+  @Test
+  void hostileCheckedFramesAreCountedAndDropped() {
+    List<ChunkEntry> e = new ArrayList<>(manifest().chunks());
+    e.set(2, ChunkEntry.zero(2, ChunkCodec.zeroHash(16384)));
+    Manifest withZero = new Manifest(UUID.randomUUID(), (long) CHUNKS * 16384, 16384, e, Sha256.of(new byte[32]));
+    SenderMachine m = new SenderMachine(withZero, new SenderMachine.Settings(SYMBOL, 1, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    int id = m.join("n", real, key, true, now);
+    BitSet b = new BitSet();
+    b.set(0);
+    b.set(2); // a ZERO chunk: never sent
+    b.set(CHUNKS, CHUNKS + 1_000_000); // past the manifest
+    assertEquals(1_000_001, m.checked(id, ControlMessage.Checked.of(Integer.MAX_VALUE, Long.MAX_VALUE, b), now));
+    assertEquals(1, m.receiver(id).chunksPending());
+    assertEquals(CHUNKS, m.receiver(id).chunksRight(), "its claim is capped at the manifest");
+    assertEquals(1, m.checked(id, checked(0, 1), now), "a second CHECKED is dropped");
+    assertEquals(1, m.receiver(id).chunksPending());
+    int old = m.join("old", real, null, now);
+    assertEquals(1, m.checked(old, checked(0, 3), now), "a receiver that did not say CAP_DELTA");
+    assertEquals(0, m.receiver(old).chunksPending());
   }
 }

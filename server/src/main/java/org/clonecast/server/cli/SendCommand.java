@@ -260,8 +260,9 @@ public final class SendCommand implements Callable<Integer> {
   }
 
   private static int summary(SenderMachine m, McastSender sender, double seconds, double cpu, PrintStream out) {
-    out.printf(Locale.ROOT, "%-4s %-28s %-7s %14s %8s %9s %8s %7s  %s%n", "id", "receiver", "result", "bytes", "seconds", "MB/s", "repair", "slow s",
-        "reason");
+    // Per receiver, in chunks: already right on its disk (a delta receiver's check), sent to it (asked for), and the bytes written.
+    out.printf(Locale.ROOT, "%-4s %-28s %-7s %8s %8s %14s %8s %9s %8s %7s  %s%n", "id", "receiver", "result", "right", "sent", "bytes",
+        "seconds", "MB/s", "repair", "slow s", "reason");
     int failed = 0;
     int succeeded = 0;
     int gone = 0;
@@ -277,13 +278,18 @@ public final class SendCommand implements Callable<Integer> {
       double overhead = r.symbolsNeeded() > 0 ? 100.0 * r.repairs() / r.symbolsNeeded() : 0;
       String result = ok ? "ok" : r.state() == SenderMachine.ReceiverState.GONE ? "gone" : "FAILED";
       // Slow: its own kernel overflowed far above the group's (short of CPU or disk); it did not pace the others.
-      out.printf(Locale.ROOT, "%-4d %-28s %-7s %14d %8.2f %9.1f %7.1f%% %7.1f  %s%n", r.id(), r.name(), result,
-          r.bytesWritten(), secs, mbs, overhead, r.slowSamples() / 10.0, ok ? "" : r.reason());
+      out.printf(Locale.ROOT, "%-4d %-28s %-7s %8s %8d %14d %8.2f %9.1f %7.1f%% %7.1f  %s%n", r.id(), r.name(), result,
+          r.checked() ? Integer.toString(r.chunksRight()) : "-", r.chunksAsked(), r.bytesWritten(), secs, mbs, overhead,
+          r.slowSamples() / 10.0, ok ? "" : r.reason());
     }
     long src = m.sourceSymbolsSent();
     long rep = m.repairSymbolsSent();
     out.printf(Locale.ROOT, "sender: %.2f s, %d data + %d repair packets (%.1f%% repair), %d NAKs, %d carousel passes, %.1f MB sent, CPU %.2f s%n",
         seconds, src, rep, src > 0 ? 100.0 * rep / src : 0, sender.counters().naks.get(), m.passes(), sender.counters().bytesSent.get() / 1e6, cpu);
+    // What the wire carried against the image: a delta session sends the union of what the receivers lack.
+    long stored = m.manifest().chunks().stream().filter(e -> e.kind().isStored()).count();
+    out.printf(Locale.ROOT, "sender: %d chunk sends (%d distinct) of %d stored chunks, %d bytes sent (%d bytes stored in the image)%n",
+        m.chunksSent(), m.distinctChunksSent(), stored, sender.counters().bytesSent.get(), m.manifest().storedBytes());
     McastSender.Counters c = sender.counters();
     // What bounded the session: the pace (the wire or the receivers), nothing left to send (repair
     // round trips, stragglers), the socket, or the sender's own event loop.
@@ -291,6 +297,10 @@ public final class SendCommand implements Callable<Integer> {
         + " %.2f s busy; mean rate %.1f MB/s%n", c.joinWaitNanos.get() / 1e9, c.paceWaitNanos.get() / 1e9, c.idleNanos.get() / 1e9,
         c.socketWaitNanos.get() / 1e9, c.busyNanos.get() / 1e9,
         m.started() ? c.bytesSent.get() / Math.max(1e-9, seconds - c.joinWaitNanos.get() / 1e9) / 1e6 : 0);
+    if (sender.counters().rejectedNeeds.get() > 0) {
+      out.printf(Locale.ROOT, "sender: %d chunk indexes of CHECKED frames dropped (past the manifest, storing nothing, or repeated)%n",
+          sender.counters().rejectedNeeds.get());
+    }
     long rejected = sender.counters().rejectedFeedback.get();
     if (rejected > 0) {
       out.printf(Locale.ROOT, "sender: %d STATUS/NAK packets not counted (unknown receiver, wrong address, bad seal or replayed)%n", rejected);

@@ -78,6 +78,8 @@ public final class McastSender implements AutoCloseable {
     public final AtomicLong malformed = new AtomicLong();
     public final AtomicLong ignored = new AtomicLong();
     public final AtomicLong naks = new AtomicLong();
+    /** Chunk indexes of CHECKED frames dropped: past the manifest, of chunks that store nothing, or a second CHECKED. */
+    public final AtomicLong rejectedNeeds = new AtomicLong();
     /** STATUS and NAK packets not counted: unknown receiver, wrong address, bad seal or replayed. */
     public final AtomicLong rejectedFeedback = new AtomicLong();
     /** FEC repair packets among {@link #packetsSent}. */
@@ -152,6 +154,9 @@ public final class McastSender implements AutoCloseable {
     default void tick(SenderMachine m, long rateBytesPerSecond) {}
 
     default void receiverEnded(SenderMachine.Receiver r) {}
+
+    /** A delta receiver checked its target: {@link SenderMachine.Receiver#chunksRight} and what it needs are known. */
+    default void receiverChecked(SenderMachine.Receiver r) {}
 
     /**
      * Why a receiver's HELLO, from {@code from}, must not join; empty: it may. A daemon session
@@ -585,6 +590,8 @@ public final class McastSender implements AutoCloseable {
       } else if (msg instanceof ControlMessage.Need n) {
         machine.need(id, n.chunks(), now);
         schedulePump(0);
+      } else if (msg instanceof ControlMessage.Checked c) {
+        checked(c, now);
       } else if (msg instanceof ControlMessage.Done d) {
         machine.done(id, d.chunks(), now);
       } else if (msg instanceof ControlMessage.Finished f) {
@@ -619,20 +626,39 @@ public final class McastSender implements AutoCloseable {
         return;
       }
       boolean sealed = (h.capabilities() & McastPacket.CAP_SEALED) != 0;
+      // A delta receiver hashes its target first: it counts toward the start once its CHECKED came.
+      boolean delta = (h.capabilities() & McastPacket.CAP_DELTA) != 0;
       byte[] receiverKey = null;
       if (sealed) {
         receiverKey = new byte[McastAuth.KEY_BYTES];
         random.nextBytes(receiverKey);
       }
       // Its STATUS and NAK count only from the address it connected from, sealed with its own key.
-      id = machine.join(h.name() + "@" + remote.getAddress().getHostAddress(), remote.getAddress(), receiverKey, now);
+      id = machine.join(h.name() + "@" + remote.getAddress().getHostAddress(), remote.getAddress(), receiverKey, delta, now);
       controls.put(id, ctx.channel());
-      log.info("mcast receiver {} ({}) joined from {}{}", id, h.name(), ctx.channel().remoteAddress(), sealed ? ", sealed" : ", unsealed");
+      log.info("mcast receiver {} ({}) joined from {}{}{}", id, h.name(), ctx.channel().remoteAddress(), sealed ? ", sealed" : ", unsealed",
+          delta ? ", checking its target" : "");
+      int deltaCap = delta ? McastPacket.CAP_DELTA : 0;
       ControlMessage.Welcome welcome = sealed
-          ? new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), McastPacket.CAP_SEALED,
-              source.manifest(), Optional.of(new ControlMessage.Keys(sessionKey, receiverKey)))
-          : new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), 0, source.manifest());
+          ? new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(),
+              McastPacket.CAP_SEALED | deltaCap, source.manifest(), Optional.of(new ControlMessage.Keys(sessionKey, receiverKey)))
+          : new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), deltaCap,
+              source.manifest());
       ctx.writeAndFlush(welcome.withSignatures(signatures));
+      schedulePump(0);
+    }
+
+    /** A delta receiver's check of its target: it is ready, and needs only what differs. */
+    private void checked(ControlMessage.Checked c, long now) {
+      long dropped = machine.checked(id, c, now);
+      SenderMachine.Receiver r = machine.receiver(id);
+      if (dropped > 0) {
+        counters.rejectedNeeds.addAndGet(dropped);
+        log.debug("mcast receiver {} ({}): {} chunk indexes of its CHECKED dropped", id, r.name(), dropped);
+      }
+      log.info("mcast receiver {} ({}) checked its target: {} chunks already right ({} bytes), {} needed", id, r.name(), r.chunksRight(),
+          r.bytesRight(), r.chunksPending());
+      listener.receiverChecked(r);
       schedulePump(0);
     }
 

@@ -370,6 +370,14 @@ public final class SessionManager implements AutoCloseable {
     }
 
     @Override
+    public void receiverChecked(SenderMachine.Receiver r) {
+      // The node's disk was hashed against the manifest: what it held needs no sending (docs/reimaging.md).
+      events.record("session", Optional.empty(), Optional.of(Long.toString(session)), String.format(Locale.ROOT,
+          "%s checked its disk: %d chunks already right (%d bytes), %d to send", r.name(), r.chunksRight(), r.bytesRight(),
+          r.chunksPending()));
+    }
+
+    @Override
     public void receiverEnded(SenderMachine.Receiver r) {
       for (Member m : store.members(session)) {
         if (r.name().equals(m.name()) || r.name().startsWith(m.name() + "@")) {
@@ -377,7 +385,11 @@ public final class SessionManager implements AutoCloseable {
         }
       }
       if (r.state() == SenderMachine.ReceiverState.SUCCEEDED) {
-        return; // the agent reports the rest (identity, result) itself
+        // Per node: already right (checked), sent to it, written; the agent reports the rest (identity, result) itself.
+        events.record("session", Optional.empty(), Optional.of(Long.toString(session)), String.format(Locale.ROOT,
+            "%s received the image: %s, %d chunks sent, %d bytes written", r.name(),
+            r.checked() ? r.chunksRight() + " chunks already right" : "its disk not checked", r.chunksAsked(), r.bytesWritten()));
+        return;
       }
       if (r.state() == SenderMachine.ReceiverState.GONE) {
         // Joined and left before receiving anything: anyone can join under a node's name, so this

@@ -1,0 +1,73 @@
+package org.clonecast.agent.mcast;
+
+import java.io.IOException;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.trust.ImageKey;
+import org.clonecast.common.trust.ImageTrust;
+import org.clonecast.protocol.mcast.SenderMachine;
+import org.clonecast.server.mcast.McastSender;
+import org.clonecast.server.mcast.SendSettings;
+
+/** One session of the real sender to one real receiver in this process, on loopback only. */
+final class LoopbackSession {
+  private LoopbackSession() {}
+
+  /** How it ended: the receiver's result and, when it succeeded, the sender's machine (else null). */
+  record Outcome(ReceiveResult result, SenderMachine machine) {}
+
+  /** Sends the signed {@code cci} to one receiver writing {@code output}, checking it first when {@code check}. */
+  static Outcome send(Path cci, Path output, boolean check) throws Exception {
+    int port = freePort();
+    NetInterface lo = NetInterface.byName("lo");
+    SendSettings ss = new SendSettings("lo", null, port, 400_000_000L, 1, Duration.ofSeconds(30), Duration.ofSeconds(10), 1400, 1, false);
+    try (ImageReader source = ImageReader.open(cci)) {
+      ImageKey key = ImageKey.generate();
+      McastSender sender = new McastSender(ss, source, lo, new McastSender.SessionListener() {}, List.of(key.sign(source.manifest())));
+      CompletableFuture<SenderMachine> sent = sender.start();
+      ReceiveSettings rs = new ReceiveSettings("lo", port, new InetSocketAddress(InetAddress.getLoopbackAddress(), port), output, "test",
+          Duration.ofSeconds(30), 2, Duration.ZERO, ReceiveSettings.DEFAULT_SENDER_TIMEOUT, new ImageTrust.Keys(List.of(key.publicKey())),
+          Optional.empty(), check);
+      McastReceiver receiver = new McastReceiver(rs, lo, new McastReceiver.Listener() {});
+      ReceiveResult r;
+      try {
+        r = receiver.start().get(120, TimeUnit.SECONDS);
+      } catch (TimeoutException e) {
+        receiver.stop("the test gave up");
+        sender.close();
+        throw e;
+      }
+      if (!r.ok()) {
+        sender.close();
+        return new Outcome(r, null);
+      }
+      return new Outcome(r, sent.get(30, TimeUnit.SECONDS));
+    }
+  }
+
+  static int freePort() throws IOException {
+    for (int i = 0; i < 50; i++) {
+      try (ServerSocket t = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+        int p = t.getLocalPort();
+        try (DatagramSocket u = new DatagramSocket(p)) {
+          u.setReuseAddress(false);
+          return p;
+        } catch (IOException taken) {
+          // that UDP port is in use: try another
+        }
+      }
+    }
+    throw new IOException("no port free for both TCP and UDP");
+  }
+}

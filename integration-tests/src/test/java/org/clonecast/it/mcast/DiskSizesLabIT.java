@@ -1,0 +1,145 @@
+package org.clonecast.it.mcast;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.clonecast.common.trust.ImageKey;
+import org.clonecast.it.lab.GoldenDisks;
+import org.clonecast.it.lab.Host;
+import org.clonecast.it.lab.Lab;
+import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.Prereqs;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * One golden disk (64 MiB, GPT, an ext4 root from 1 MiB to 48 MiB) sent in one session to three
+ * loop devices of other sizes: 96 MiB (1.5 times) with {@code --grow}, 56 MiB (smaller, but the
+ * partition fits) and 32 MiB (too small). The large one ends with its backup GPT at its end and a
+ * root partition and filesystem that fill it (fsck clean); the smaller one holds the golden's data
+ * with its backup GPT moved in; the too-small one is refused before anything is written to it,
+ * naming the sizes.
+ */
+class DiskSizesLabIT {
+  private static final GoldenDisks GOLDEN = new GoldenDisks(2048, 47 * 2048, 0);
+  private static final long MIB = 1 << 20;
+  private static Path repo;
+
+  @TempDir static Path keys;
+
+  @BeforeAll
+  static void prerequisites() throws IOException {
+    Prereqs.requireRoot();
+    Prereqs.require("ip", "nft", "tc", "java", "sfdisk", "sgdisk", "mkfs.ext4", "debugfs", "e2fsck", "dumpe2fs", "resize2fs", "losetup");
+    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    ImageKey.write(keys, ImageKey.generate());
+  }
+
+  private static String run(String... cmd) throws IOException, InterruptedException {
+    return GoldenDisks.run(cmd);
+  }
+
+  @Test
+  void aLargerDiskGrowsASmallerOneThatFitsIsWrittenATooSmallOneIsRefused() throws Exception {
+    List<String> loops = new ArrayList<>();
+    try (Lab lab = Lab.create("sizes", 3)) {
+      Path tree = GoldenDisks.goldenTree(lab.dir());
+      byte[] data = new byte[8 << 20];
+      new Random(3).nextBytes(data);
+      Files.createDirectories(tree.resolve("srv"));
+      Files.write(tree.resolve("srv/data.bin"), data);
+      Path golden = GOLDEN.build(tree, lab.dir().resolve("golden.img"));
+      String wantData = GOLDEN.sha(golden, "/srv/data.bin", lab.dir());
+      Path cci = lab.dir().resolve("golden.cci");
+      LabProcess create = lab.spawn(lab.server(), "create", List.of(repo.resolve("clonecast").toString(), "image", "create",
+          golden.toString(), "-o", cci.toString()), Map.of());
+      assertEquals(0, create.waitFor(Duration.ofSeconds(120)), create.tail(20));
+
+      long[] sizes = {96 * MIB, 56 * MIB, 32 * MIB};
+      List<Path> backing = new ArrayList<>();
+      for (int i = 0; i < sizes.length; i++) {
+        Path b = lab.dir().resolve("target" + i + ".img");
+        byte[] old = new byte[(int) sizes[i]];
+        new Random(40 + i).nextBytes(old); // whatever the node's disk held before
+        Files.write(b, old);
+        backing.add(b);
+        loops.add(run("losetup", "--find", "--show", b.toString()).trim());
+      }
+      String tooSmallBefore = Images.sha256(backing.get(2), sizes[2]);
+
+      List<LabProcess> agents = new ArrayList<>();
+      for (int i = 0; i < sizes.length; i++) {
+        Host h = lab.agent(i + 1);
+        List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast-agent").toString(), "receive", "--interface", Lab.IFACE,
+            "--output", loops.get(i), "--join-timeout", "60", "--trust", keys.resolve(ImageKey.PUBLIC_FILE).toString()));
+        if (i == 0) cmd.add("--grow");
+        agents.add(lab.spawn(h, "recv-" + h.name(), cmd, Map.of()));
+      }
+      LabProcess send = lab.spawn(lab.server(), "send", List.of(repo.resolve("clonecast").toString(), "send", cci.toString(),
+          "--interface", Lab.IFACE, "--min-receivers", "3", "--max-wait", "120", "--sign-key", keys.toString()), Map.of());
+      assertEquals(1, send.waitFor(Duration.ofSeconds(180)), "one receiver refused its disk:\n" + send.tail(40));
+      System.out.println(send.log()); // the summary, for the record
+      assertEquals(0, agents.get(0).waitFor(Duration.ofSeconds(120)), agents.get(0).tail(30));
+      assertEquals(0, agents.get(1).waitFor(Duration.ofSeconds(60)), agents.get(1).tail(30));
+      assertEquals(1, agents.get(2).waitFor(Duration.ofSeconds(60)), agents.get(2).tail(30));
+      for (String l : loops) run("losetup", "-d", l);
+      loops.clear();
+
+      // Too small: refused before the first write, naming the sizes; its disk is as it was.
+      String refusal = agents.get(2).log();
+      assertTrue(refusal.contains("is too small: 33554432 bytes, the image is 67108864: its partition 1 ends at byte 50331648, and the"
+          + " backup GPT takes 16896 more; the disk needs at least 50348544 bytes"), refusal);
+      assertEquals(tooSmallBefore, Images.sha256(backing.get(2), sizes[2]), "nothing was written to the too-small disk");
+
+      // Larger, grown: the backup GPT at its end, the root partition and ext4 fill it, fsck clean.
+      Path big = backing.get(0);
+      String verify = run("sgdisk", "-v", big.toString());
+      assertTrue(verify.contains("No problems found"), verify);
+      long rootEnd = sizes[0] / 512 - 34;
+      assertTrue(run("sfdisk", "--dump", big.toString()).contains("start=        2048, size=" + String.format("%12d", rootEnd - 2048 + 1)),
+          run("sfdisk", "--dump", big.toString()));
+      GoldenDisks grown = new GoldenDisks(2048, rootEnd - 2048 + 1, 0);
+      String super0 = grown.debugfs(big, "stats");
+      Matcher blocks = Pattern.compile("Block count:\\s+(\\d+)").matcher(super0);
+      Matcher bsize = Pattern.compile("Block size:\\s+(\\d+)").matcher(super0);
+      assertTrue(blocks.find() && bsize.find(), super0);
+      long fsBytes = Long.parseLong(blocks.group(1)) * Long.parseLong(bsize.group(1));
+      long partBytes = (rootEnd - 2048 + 1) * 512;
+      assertTrue(fsBytes <= partBytes && fsBytes > partBytes - MIB, "ext4 of " + fsBytes + " bytes fills the partition of " + partBytes);
+      fsck(big, partBytes);
+      assertEquals(wantData, grown.sha(big, "/srv/data.bin", lab.dir()), "the data came through intact");
+
+      // Smaller, fits: the golden's root as it was (image create carries its used blocks), the backup GPT moved to the disk's end.
+      Path small = backing.get(1);
+      verify = run("sgdisk", "-v", small.toString());
+      assertTrue(verify.contains("No problems found"), verify);
+      fsck(small, 47 * MIB);
+      assertEquals(wantData, GOLDEN.sha(small, "/srv/data.bin", lab.dir()));
+    } finally {
+      for (String l : loops) run("losetup", "-d", l);
+    }
+  }
+
+  /** e2fsck -fn on the root partition (from 1 MiB, {@code bytes} long) of a disk file: clean. */
+  private static void fsck(Path disk, long bytes) throws Exception {
+    String loop = run("losetup", "--find", "--show", "--read-only", "--offset", Long.toString(MIB), "--sizelimit", Long.toString(bytes),
+        disk.toString()).trim();
+    try {
+      run("e2fsck", "-f", "-n", loop);
+    } finally {
+      run("losetup", "-d", loop);
+    }
+  }
+}
