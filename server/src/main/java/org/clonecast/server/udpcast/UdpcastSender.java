@@ -25,7 +25,7 @@ import org.clonecast.common.net.LoopPump;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.image.Sha256;
-import org.clonecast.protocol.mcast.Pacer;
+import org.clonecast.protocol.pace.Pacer;
 import org.clonecast.protocol.udpcast.Data;
 import org.clonecast.protocol.udpcast.Fec;
 import org.clonecast.protocol.udpcast.Udpcast;
