@@ -3,7 +3,6 @@ package org.clonecast.server.mcast;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -11,11 +10,9 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.unix.SegmentedDatagramPacket;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -54,6 +51,7 @@ import org.clonecast.protocol.mcast.SymbolLayout;
 import org.clonecast.protocol.pace.Pacer;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
+import org.clonecast.server.send.DatagramBatcher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -139,7 +137,7 @@ public final class McastSender implements AutoCloseable {
   private long bytesAtLastTick;
   private long lastAnnounceNanos = Long.MIN_VALUE / 2;
   private LoopPump wakeups;
-  private boolean gso;
+  private DatagramBatcher batcher;
   private boolean closing;
   private final byte[] repairScratch;
   private Wait lastWait = Wait.JOIN;
@@ -243,7 +241,7 @@ public final class McastSender implements AutoCloseable {
       throw new IllegalStateException("cannot bind UDP " + nif.address().getHostAddress() + ":" + settings.port() + ": " + e.getMessage()
           + " (another sender on this port? choose one with --port)", e);
     }
-    gso = settings.gso() && udp instanceof EpollDatagramChannel && EpollDatagramChannel.isSegmentedDatagramPacketSupported();
+    batcher = new DatagramBatcher(udp, DataPacket.HEADER_BYTES + settings.symbolSize(), MAX_BATCH, settings.gso());
     ServerBootstrap tb = new ServerBootstrap()
         .group(loop, loop)
         .channel(Transport.server())
@@ -265,7 +263,7 @@ public final class McastSender implements AutoCloseable {
     }
     log.info("mcast session {} image {} group {}:{} on {} ({}), symbol {} B, gso {}", Integer.toHexString(sessionId),
         source.manifest().imageId(), group.getHostAddress(), settings.port(), nif.name(), nif.address().getHostAddress(),
-        settings.symbolSize(), gso);
+        settings.symbolSize(), batcher.gso());
     wakeups = new LoopPump(loop, this::pump);
     wakeups.schedule(0);
     return done;
@@ -365,36 +363,29 @@ public final class McastSender implements AutoCloseable {
     lastWait = Wait.JOIN;
     if (!machine.started()) return TICK_NANOS;
     int packetBytes = DataPacket.HEADER_BYTES + settings.symbolSize();
-    int batchBytes = packetBytes * (gso ? MAX_BATCH : 8);
+    int batchBytes = batcher.gso() ? batcher.batchBytes() : packetBytes * 8;
     long budget = pacer.available(now);
     lastWait = Wait.PACE;
     if (budget < packetBytes) return pacer.nanosUntil(batchBytes, now);
     lastWait = Wait.SOCKET;
     if (!udp.isWritable()) return 200_000L;
-    ByteBufAllocator alloc = udp.alloc();
-    ByteBuf batch = null;
-    int inBatch = 0;
     int sentPackets = 0;
     SenderMachine.Item item = null;
-    while (budget >= packetBytes && sentPackets < 4096) {
-      item = machine.next(now);
-      if (item == null) break;
-      if (batch == null) batch = alloc.directBuffer(gso ? packetBytes * MAX_BATCH : packetBytes);
-      int len = writePacket(batch, item);
-      inBatch++;
-      sentPackets++;
-      budget -= len;
-      pacer.consume(len);
-      counters.bytesSent.addAndGet(len);
-      boolean shortPacket = len < packetBytes;
-      if (!gso || shortPacket || inBatch == MAX_BATCH) {
-        flushBatch(batch, inBatch, packetBytes);
-        batch = null;
-        inBatch = 0;
+    try {
+      while (budget >= packetBytes && sentPackets < 4096) {
+        item = machine.next(now);
+        if (item == null) break;
+        writePacket(batcher.open(groupAddr), item);
+        int len = batcher.appended();
+        sentPackets++;
+        budget -= len;
+        pacer.consume(len);
+        counters.bytesSent.addAndGet(len);
       }
+    } finally {
+      batcher.write(); // what was complete, also when reading a chunk failed half-way
+      counters.packetsSent.addAndGet(sentPackets);
     }
-    if (batch != null) flushBatch(batch, inBatch, packetBytes);
-    counters.packetsSent.addAndGet(sentPackets);
     udp.flush();
     if (item == null) {
       lastWait = Wait.IDLE;
@@ -403,14 +394,6 @@ public final class McastSender implements AutoCloseable {
     }
     lastWait = Wait.PACE;
     return pacer.nanosUntil(batchBytes, System.nanoTime());
-  }
-
-  private void flushBatch(ByteBuf batch, int packets, int packetBytes) {
-    if (gso && packets > 1) {
-      udp.write(new SegmentedDatagramPacket(batch, packetBytes, groupAddr));
-    } else {
-      udp.write(new DatagramPacket(batch, groupAddr));
-    }
   }
 
   private int writePacket(ByteBuf out, SenderMachine.Item item) throws IOException {
