@@ -30,6 +30,7 @@ import org.clonecast.protocol.mcast.SymbolLayout;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.mcast.McastSender;
 import org.clonecast.server.mcast.SendSettings;
+import org.clonecast.server.send.SendTimes.Wait;
 import org.clonecast.server.udpcast.UdpcastSendSettings;
 import org.clonecast.protocol.udpcast.UdpcastFecSpec;
 import java.util.Optional;
@@ -285,10 +286,8 @@ public final class SendCommand implements java.util.concurrent.Callable<Integer>
     McastSender.Counters c = sender.counters();
     // What bounded the session: the pace (the wire or the receivers), nothing left to send (repair
     // round trips, stragglers), the socket, or the sender's own event loop.
-    out.printf(Locale.ROOT, "sender time: %.2f s waiting for receivers, %.2f s paced, %.2f s nothing to send, %.2f s socket full,"
-        + " %.2f s busy; mean rate %.1f MB/s%n", c.joinWaitNanos.get() / 1e9, c.paceWaitNanos.get() / 1e9, c.idleNanos.get() / 1e9,
-        c.socketWaitNanos.get() / 1e9, c.busyNanos.get() / 1e9,
-        m.started() ? c.bytesSent.get() / Math.max(1e-9, seconds - c.joinWaitNanos.get() / 1e9) / 1e6 : 0);
+    out.printf(Locale.ROOT, "sender time: %s; mean rate %.1f MB/s%n", c.times.describe(Wait.JOIN, Wait.PACE, Wait.IDLE, Wait.SOCKET),
+        m.started() ? c.bytesSent.get() / Math.max(1e-9, seconds - c.times.nanos(Wait.JOIN) / 1e9) / 1e6 : 0);
     long rejected = sender.counters().rejectedFeedback.get();
     if (rejected > 0) {
       out.printf(Locale.ROOT, "sender: %d STATUS/NAK packets not counted (unknown receiver, wrong address, bad seal or replayed)%n", rejected);

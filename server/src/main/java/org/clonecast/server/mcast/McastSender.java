@@ -52,6 +52,8 @@ import org.clonecast.protocol.pace.Pacer;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.clonecast.server.send.DatagramBatcher;
+import org.clonecast.server.send.SendTimes;
+import org.clonecast.server.send.SendTimes.Wait;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,20 +82,9 @@ public final class McastSender implements AutoCloseable {
     public final AtomicLong rejectedFeedback = new AtomicLong();
     /** FEC repair packets among {@link #packetsSent}. */
     public final AtomicLong repairPacketsSent = new AtomicLong();
-    /** Where the session's time went, in nanoseconds: waiting for receivers to join (before the start). */
-    public final AtomicLong joinWaitNanos = new AtomicLong();
-    /** Waiting for the pacer: the rate (the wire, or the receivers' pace) bounds the session. */
-    public final AtomicLong paceWaitNanos = new AtomicLong();
-    /** Nothing to send: every wanted chunk sent and held off, waiting for NAKs, DONEs or stragglers. */
-    public final AtomicLong idleNanos = new AtomicLong();
-    /** The socket's send queue was full: the host's network stack bounds the session. */
-    public final AtomicLong socketWaitNanos = new AtomicLong();
-    /** On the event loop deciding, reading, encoding and sending: the sender's CPU bounds the session. */
-    public final AtomicLong busyNanos = new AtomicLong();
+    /** Where the session's time went: joining, paced, nothing to send, socket full, busy. */
+    public final SendTimes times = new SendTimes();
   }
-
-  /** Why the pump waits until its next run: what the time until then is counted as. */
-  private enum Wait { JOIN, PACE, IDLE, SOCKET }
 
   private final SendSettings settings;
   private final List<ManifestSignature> signatures;
@@ -140,8 +131,6 @@ public final class McastSender implements AutoCloseable {
   private DatagramBatcher batcher;
   private boolean closing;
   private final byte[] repairScratch;
-  private Wait lastWait = Wait.JOIN;
-  private long lastPumpEndNanos;
 
   /** Events for progress output; called on the sender's event loop. */
   public interface SessionListener {
@@ -274,7 +263,7 @@ public final class McastSender implements AutoCloseable {
   private void pump() {
     if (closing) return;
     long now = System.nanoTime();
-    if (lastPumpEndNanos != 0) waitCounter(lastWait).addAndGet(now - lastPumpEndNanos);
+    counters.times.runStarted(now);
     try {
       if (now - lastTickNanos >= TICK_NANOS) tick(now);
       if (closing) return;
@@ -290,8 +279,7 @@ public final class McastSender implements AutoCloseable {
         return;
       }
       schedulePump(wait);
-      lastPumpEndNanos = System.nanoTime();
-      counters.busyNanos.addAndGet(lastPumpEndNanos - now);
+      counters.times.runEnded(now, System.nanoTime());
     } catch (RuntimeException | IOException e) {
       log.error("mcast session {} failed: {}", Integer.toHexString(sessionId), e.toString(), e);
       closing = true;
@@ -299,15 +287,6 @@ public final class McastSender implements AutoCloseable {
       shutdown();
       done.completeExceptionally(e);
     }
-  }
-
-  private AtomicLong waitCounter(Wait w) {
-    return switch (w) {
-      case JOIN -> counters.joinWaitNanos;
-      case PACE -> counters.paceWaitNanos;
-      case IDLE -> counters.idleNanos;
-      case SOCKET -> counters.socketWaitNanos;
-    };
   }
 
   private void schedulePump(long nanos) {
@@ -360,14 +339,14 @@ public final class McastSender implements AutoCloseable {
 
   /** Sends what the pacer allows; returns nanoseconds until the pump should run again. */
   private long sendBurst(long now) throws IOException {
-    lastWait = Wait.JOIN;
+    counters.times.waitFor(Wait.JOIN);
     if (!machine.started()) return TICK_NANOS;
     int packetBytes = DataPacket.HEADER_BYTES + settings.symbolSize();
     int batchBytes = batcher.gso() ? batcher.batchBytes() : packetBytes * 8;
     long budget = pacer.available(now);
-    lastWait = Wait.PACE;
+    counters.times.waitFor(Wait.PACE);
     if (budget < packetBytes) return pacer.nanosUntil(batchBytes, now);
-    lastWait = Wait.SOCKET;
+    counters.times.waitFor(Wait.SOCKET);
     if (!udp.isWritable()) return 200_000L;
     int sentPackets = 0;
     SenderMachine.Item item = null;
@@ -388,11 +367,11 @@ public final class McastSender implements AutoCloseable {
     }
     udp.flush();
     if (item == null) {
-      lastWait = Wait.IDLE;
+      counters.times.waitFor(Wait.IDLE);
       long wake = machine.nextWakeNanos();
       return Math.min(wake == Long.MAX_VALUE ? TICK_NANOS : Math.max(0, wake - now), 5_000_000L);
     }
-    lastWait = Wait.PACE;
+    counters.times.waitFor(Wait.PACE);
     return pacer.nanosUntil(batchBytes, System.nanoTime());
   }
 

@@ -32,6 +32,8 @@ import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.clonecast.server.send.DatagramBatcher;
+import org.clonecast.server.send.SendTimes;
+import org.clonecast.server.send.SendTimes.Wait;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -78,6 +80,8 @@ public final class UdpcastSender implements AutoCloseable {
     public final AtomicLong ignored = new AtomicLong();
     public final AtomicLong tx = new AtomicLong();
     public final AtomicLong bytesSent = new AtomicLong();
+    /** Where the session's time went: joining, paced, waiting for answers, socket full, busy. */
+    public final SendTimes times = new SendTimes();
   }
 
   /** Progress events, called on the sender's event loop. */
@@ -188,6 +192,8 @@ public final class UdpcastSender implements AutoCloseable {
   private void pump() {
     if (closing) return;
     long now = System.nanoTime();
+    counters.times.runStarted(now);
+    counters.times.waitFor(Wait.JOIN);
     try {
       machine.tick(now);
       sendControl();
@@ -208,6 +214,7 @@ public final class UdpcastSender implements AutoCloseable {
       long deadline = machine.nextDeadlineNanos(now);
       long untilDeadline = deadline == Long.MAX_VALUE ? SAMPLE_NANOS : Math.max(0, deadline - now);
       schedulePump(Math.min(Math.min(wait, untilDeadline), SAMPLE_NANOS));
+      counters.times.runEnded(now, System.nanoTime());
     } catch (RuntimeException | IOException e) {
       log.error("udpcast session failed: {}", e.toString(), e);
       closing = true;
@@ -253,13 +260,16 @@ public final class UdpcastSender implements AutoCloseable {
     InetSocketAddress to = dataAddress();
     try {
       for (int n = 0; n < MAX_PACKETS_PER_PUMP; n++) {
+        counters.times.waitFor(Wait.PACE);
         if (pacer.available(now) < FULL_PACKET) return pacer.nanosUntil(FULL_PACKET, now);
+        counters.times.waitFor(Wait.SOCKET);
         if (!udp.isWritable()) return 200_000L;
         UdpcastSenderMachine.Block b = machine.nextBlock(now);
         // A REQACK the machine queued belongs before the next block: send the batch first.
         boolean control = sendControlAfterData();
         if (b == null) {
           if (control) continue;
+          counters.times.waitFor(Wait.ANSWERS);
           return Long.MAX_VALUE; // window closed: answers or the deadline wake us
         }
         ByteBuf batch = batcher.open(to);
@@ -281,6 +291,7 @@ public final class UdpcastSender implements AutoCloseable {
         counters.tx.incrementAndGet();
         counters.bytesSent.addAndGet(len);
       }
+      counters.times.waitFor(Wait.PACE); // the burst's limit: again at once
       return 0;
     } finally {
       batcher.write();
