@@ -27,7 +27,8 @@ usage: bench/mcast.sh [options]
   --images "random mixed"
                        random: /dev/urandom; mixed: repeating 4 MiB of 2 MiB zeros, 1 MiB text, 1 MiB random
   --runs 1             runs per image, N and variant
-  --loss PCT           drop PCT % of incoming UDP on every receiver (nftables)
+  --loss "0 1"         drop PCT % of incoming UDP on every receiver (nftables); a list runs every
+                       set once per value (the issue's "with and without 1 % loss")
   --loss-one PCT       drop PCT % of incoming UDP on receiver a1 only
   --rate-one MBIT      shape receiver a2 to MBIT Mbit/s (tc tbf; a1 when the largest N is 1,
                        so N = 1 rows of a run with larger N are not shaped)
@@ -44,6 +45,10 @@ usage: bench/mcast.sh [options]
                        udpcast-compat: stock udp-sender, then 'clonecast send --udpcast', both feeding
                        stock udp-receivers (bench/udpcast.sh)
   --no-rcvbuf-line     skip the udpcast --rcvbuf 4194304 line
+  --with-zstd          after each stock udpcast run, udpcast-zstd: the image pre-compressed with
+                       zstd -3 sent by stock udp-sender, udp-receiver --pipe 'zstd -d' (the CPU an
+                       admin's udpcast + zstd needs, against the agent's: the cpu/GiB column)
+  --lab-prefix P       namespace prefix of the lab (default cc<pid>b-mcast)
   --timeout 300        seconds per run before it is killed and marked FAILED
   --workdir DIR        where images and outputs go (default: a new dir under $TMPDIR or /var/tmp)
   --keep               keep the work dir (images) afterwards
@@ -54,7 +59,10 @@ NS_LIST="1 4 8"
 IMAGE_MIB=1024
 IMAGES="random mixed"
 RUNS=1
+LOSS_LIST=0
 LOSS=0
+WITH_ZSTD=0
+LAB_NAME="cc$$b-mcast"
 LOSS_ONE=0
 RATE_ONE=0
 PORT_RATES=0
@@ -70,13 +78,15 @@ while [ $# -gt 0 ]; do
     --image-mib) IMAGE_MIB=$2; shift 2 ;;
     --images) IMAGES=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
-    --loss) LOSS=$2; shift 2 ;;
+    --loss) LOSS_LIST=$2; shift 2 ;;
     --loss-one) LOSS_ONE=$2; shift 2 ;;
     --rate-one) RATE_ONE=$2; shift 2 ;;
     --port-rate) PORT_RATES=$2; shift 2 ;;
     --slow-receiver) SLOW_PCT=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --no-rcvbuf-line) RCVBUF_LINE=0; shift ;;
+    --with-zstd) WITH_ZSTD=1; shift ;;
+    --lab-prefix) LAB_NAME=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --workdir) WORKDIR=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
@@ -99,9 +109,12 @@ done
 is_uint "$IMAGE_MIB" || fail_usage "--image-mib must be a positive whole number"
 is_uint "$RUNS" || fail_usage "--runs must be a positive whole number"
 is_uint "$TIMEOUT" 10 || fail_usage "--timeout must be at least 10 seconds"
-if ! [[ "$LOSS" =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk -v p="$LOSS" 'BEGIN { exit !(p <= 100) }'; then
-  fail_usage "--loss must be 0..100"
-fi
+for l in $LOSS_LIST; do
+  if ! [[ "$l" =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk -v p="$l" 'BEGIN { exit !(p <= 100) }'; then
+    fail_usage "--loss: every value must be 0..100, got '$l'"
+  fi
+done
+[ -n "$LOSS_LIST" ] || fail_usage "--loss: give at least one value"
 if ! [[ "$LOSS_ONE" =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk -v p="$LOSS_ONE" 'BEGIN { exit !(p <= 100) }'; then
   fail_usage "--loss-one must be 0..100"
 fi
@@ -122,10 +135,11 @@ case "$ONLY" in
   udpcast-compat) VARIANTS="udpcast clonecast-udpcast"; RCVBUF_LINE=0 ;;
   *) fail_usage "--only must be udpcast, clonecast, cci, cci+udpcast or udpcast-compat" ;;
 esac
-case " $VARIANTS " in *" udpcast "*) ;; *) RCVBUF_LINE=0 ;; esac
+case " $VARIANTS " in *" udpcast "*) ;; *) RCVBUF_LINE=0 WITH_ZSTD=0 ;; esac
+[ "$WITH_ZSTD" = 0 ] || VARIANTS=${VARIANTS/udpcast/udpcast udpcast-zstd}
 
 [ "$(id -u)" = 0 ] || { echo "mcast.sh: run as root (the lab needs network namespaces)" >&2; exit 2; }
-for t in udp-sender udp-receiver sha256sum ss; do
+for t in udp-sender udp-receiver sha256sum ss zstd; do
   command -v "$t" >/dev/null || { echo "mcast.sh: '$t' not found; run scripts/install-deps.sh" >&2; exit 2; }
 done
 [ -x /usr/bin/time ] || { echo "mcast.sh: /usr/bin/time not found; run scripts/install-deps.sh (package time)" >&2; exit 2; }
@@ -229,7 +243,7 @@ gen_mixed() {
   } | head -c "$IMAGE_BYTES" >"$1"
 }
 
-declare -A SRC_SHA CCI_CREATE_S
+declare -A SRC_SHA CCI_CREATE_S ZST_BYTES
 for img in $IMAGES; do
   t0=$EPOCHREALTIME
   "gen_$img" "$WORKDIR/$img.img"
@@ -237,6 +251,11 @@ for img in $IMAGES; do
   SRC_SHA[$img]=$(sha256sum "$WORKDIR/$img.img" | cut -d' ' -f1)
   printf 'image %-6s %d MiB generated in %.1f s, sha256 %s\n' "$img" "$IMAGE_MIB" \
     "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" "${SRC_SHA[$img]:0:16}"
+  if [ "$WITH_ZSTD" = 1 ]; then
+    zstd -q -f -3 -T1 "$WORKDIR/$img.img" -o "$WORKDIR/$img.img.zst"
+    ZST_BYTES[$img]=$(stat -c %s "$WORKDIR/$img.img.zst")
+    printf 'image %-6s .zst (zstd -3) %d bytes\n' "$img" "${ZST_BYTES[$img]}"
+  fi
   case " $VARIANTS " in
     *" clonecast-cci "*)
       if [ "$CCI_OK" = 1 ]; then
@@ -258,10 +277,7 @@ done
 
 # ---- lab
 
-lab_create "cc$$b-mcast" "$MAX_N"
-if [ "$LOSS" != 0 ]; then
-  for ((i = 1; i <= MAX_N; i++)); do lab_loss "a$i" "$LOSS"; done
-fi
+lab_create "$LAB_NAME" "$MAX_N"
 [ "$LOSS_ONE" = 0 ] || lab_loss a1 "$LOSS_ONE"
 [ "$SLOW_PCT" = 0 ] || lab_cpu_limit "$SLOW_PCT"
 if [ "$RATE_ONE" != 0 ]; then
@@ -272,14 +288,14 @@ fi
   echo "command: $0 $ORIG_ARGS"
   echo "date: $(date -Is)  kernel: $(uname -r)  cores: $(nproc)  load: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "net.core.rmem_max: $(cat /proc/sys/net/core/rmem_max)  udpcast: $(dpkg-query -W -f='${Version}' udpcast 2>/dev/null)"
-  echo "image MiB: $IMAGE_MIB  loss %: $LOSS  loss on a1 %: $LOSS_ONE  rate of a2 Mbit/s: $RATE_ONE  port rates: $PORT_RATES  slow receiver % of a core: $SLOW_PCT  timeout s: $TIMEOUT  lab: $LAB_PREFIX"
+  echo "image MiB: $IMAGE_MIB  loss % (each value a set): $LOSS_LIST  loss on a1 %: $LOSS_ONE  rate of a2 Mbit/s: $RATE_ONE  port rates: $PORT_RATES  slow receiver % of a core: $SLOW_PCT  timeout s: $TIMEOUT  lab: $LAB_PREFIX"
 } >"$RESULTS/mcast-$STAMP.txt"
 
-printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tratio_xfer_vs_udpcast\tcci_create_s\tresent_pct\trcvbuf_drops\tport_mbit\twire_s\tefficiency\treceivers_cpu_s\tothers_s\tslow_vs_anchor\tnote\n' >"$TSV"
+printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tratio_xfer_vs_udpcast\tcci_create_s\tresent_pct\trcvbuf_drops\tport_mbit\twire_s\tefficiency\treceivers_cpu_s\tothers_s\tslow_vs_anchor\treceiver_cpu_s_per_gib\tstart_to_first_write_s\tnote\n' >"$TSV"
 
-ROW_FMT='%-6s %4s %3s  %-22s %3s  %-11s %7s %10s %7s %9s %7s %7s %7s %5s %7s %6s %5s %7s %8s %5s  %s\n'
+ROW_FMT='%-6s %4s %4s %3s  %-22s %3s  %-11s %7s %10s %7s %9s %7s %7s %7s %5s %7s %6s %5s %7s %8s %5s %7s %7s  %s\n'
 # shellcheck disable=SC2059
-printf "$ROW_FMT" image port N variant run status xfer_s verified_s MB/s MB/s_xfer cpu_s resent% rcvdrop ratio ratio_x wire_s eff rcpu_s others_s slow/a note
+printf "$ROW_FMT" image port loss N variant run status xfer_s verified_s MB/s MB/s_xfer cpu_s resent% rcvdrop ratio ratio_x wire_s eff rcpu_s others_s slow/a cpu/GiB start_s note
 declare -A UDP_SPEEDS UDP_XSPEEDS ANCHOR_OTHERS
 ANY_FAILED=0
 
@@ -318,6 +334,7 @@ kill_run() {
 wire_seconds() {
   local bytes frame payload
   case "$1" in
+    udpcast-zstd) bytes=${ZST_BYTES[$2]} frame=1506 payload=1456 ;;
     clonecast-udpcast|udpcast*) bytes=$IMAGE_BYTES frame=1506 payload=1456 ;;
     *) bytes=$(stat -c %s "$WORKDIR/$2.img.cci" 2>/dev/null || echo "$IMAGE_BYTES") frame=1514 payload=1452 ;;
   esac
@@ -330,11 +347,13 @@ run_one() {
   local variant=$1 img=$2 n=$3 run=$4 slow=${5:-0}
   local src="$WORKDIR/$img.img" send_file tag="$variant-$img-p$PORT-n$n-r$run-s$slow"
   local status=OK note='' xfer='' verified='' cpu='' user='' sys='' ratio='' ratio_x='' mbps='' mbps_x='' resent='' rcvdrop='' i
-  local wire='' eff='' rcpu='' others='' slow_ratio='' label=$variant
+  local wire='' eff='' rcpu='' others='' slow_ratio='' label=$variant gib_cpu='' start=''
+  local key="$img:$n:$PORT:$LOSS"
   [ "$slow" = 0 ] || label="$variant+a$n@$SLOW_PCT%"
   local -a rcv_cmd snd_cmd
   send_file=$src
   [ "$variant" != clonecast-cci ] || send_file="$src.cci"
+  [ "$variant" != udpcast-zstd ] || send_file="$src.zst"
 
   if [[ "$variant" == clonecast* ]] && [ "$CLONECAST_OK" != 1 ]; then
     status=UNAVAILABLE note=$CLONECAST_WHY
@@ -358,6 +377,7 @@ run_one() {
       rm -f -- "${out[i]}" "${out[i]}.sha"
       case "$variant" in
         udpcast) rcv_cmd=(udp-receiver --nokbd --interface eth0 --file "${out[i]}") ;;
+        udpcast-zstd) rcv_cmd=(udp-receiver --nokbd --interface eth0 --pipe "zstd -q -d -c" --file "${out[i]}") ;;
         udpcast-rcvbuf4M) rcv_cmd=(udp-receiver --nokbd --interface eth0 --rcvbuf 4194304 --file "${out[i]}") ;;
         clonecast-udpcast) rcv_cmd=(udp-receiver --nokbd --interface eth0 --file "${out[i]}") ;;
         clonecast*) rcv_cmd=("$REPO/clonecast-agent" receive --interface eth0 --output "${out[i]}" --trust "$WORKDIR/key/image-key.pub") ;;
@@ -458,6 +478,14 @@ run_one() {
       | awk '{ s += $1 + $2 } END { printf "%.2f", s }')
     # The receivers other than aN (the one limited with --slow-receiver): when the last of them exited.
     others=$(for ((i = 1; i < n || i == 1; i++)); do echo "${rcv_t[i]:-}"; done | sort -g | tail -1)
+    # CPU seconds per GiB written, per receiver (its JVM's start and every hash included; for
+    # udpcast-zstd udp-receiver and its zstd -d child), and the agents' own start-up figure.
+    gib_cpu=$(awk -v c="$rcpu" -v n="$n" -v b="$IMAGE_BYTES" 'BEGIN { printf "%.2f", c / n / (b / 1073741824) }')
+    if [[ "$variant" == clonecast* ]]; then
+      start=$(for ((i = 1; i <= n; i++)); do
+        grep -o "[0-9.]* s from the process's start to the first byte written" "$LAB_DIR/$tag-rcv-a$i.log" 2>/dev/null | cut -d' ' -f1
+      done | median | awk '{ printf "%.2f", $1 }')
+    fi
     for ((i = 1; i <= n; i++)); do rm -f -- "${out[i]}" "${out[i]}.sha"; done
     RUN_PIDS=() HASH_PIDS=()
   fi
@@ -468,36 +496,36 @@ run_one() {
       eff=$(awk -v w="$wire" -v t="$verified" 'BEGIN { printf "%.2f", w / t }')
     fi
     if [ "$slow" = 0 ]; then
-      ANCHOR_OTHERS[$variant:$img:$n:$PORT]=$others
-    elif [ -n "${ANCHOR_OTHERS[$variant:$img:$n:$PORT]:-}" ]; then
-      slow_ratio=$(awk -v s="$others" -v a="${ANCHOR_OTHERS[$variant:$img:$n:$PORT]}" 'BEGIN { printf "%.2f", s / a }')
+      ANCHOR_OTHERS[$variant:$key]=$others
+    elif [ -n "${ANCHOR_OTHERS[$variant:$key]:-}" ]; then
+      slow_ratio=$(awk -v s="$others" -v a="${ANCHOR_OTHERS[$variant:$key]}" 'BEGIN { printf "%.2f", s / a }')
     fi
     mbps=$(awk -v b="$IMAGE_BYTES" -v t="$verified" 'BEGIN { printf "%.1f", b / t / 1e6 }')
     mbps_x=$(awk -v b="$IMAGE_BYTES" -v t="$xfer" 'BEGIN { printf "%.1f", b / t / 1e6 }')
     if [ "$slow" = 1 ]; then
       : # a run with a CPU-limited receiver is compared with its own anchor (slow/a), not udpcast
     elif [ "$variant" = udpcast ]; then
-      UDP_SPEEDS[$img:$n:$PORT]+=" $mbps"
-      UDP_XSPEEDS[$img:$n:$PORT]+=" $mbps_x"
-    elif [[ "$variant" == clonecast* ]] && [ -n "${UDP_SPEEDS[$img:$n:$PORT]:-}" ]; then
+      UDP_SPEEDS[$key]+=" $mbps"
+      UDP_XSPEEDS[$key]+=" $mbps_x"
+    elif [[ "$variant" == clonecast* ]] && [ -n "${UDP_SPEEDS[$key]:-}" ]; then
       # ratio: time to every output verified (includes the harness's own hashing, the same for
       # both); ratio_x: time until the last process exited (the transfer itself).
-      ratio=$(awk -v c="$mbps" -v u="$(median <<<"${UDP_SPEEDS[$img:$n:$PORT]}")" 'BEGIN { printf "%.2f", c / u }')
-      ratio_x=$(awk -v c="$mbps_x" -v u="$(median <<<"${UDP_XSPEEDS[$img:$n:$PORT]}")" 'BEGIN { printf "%.2f", c / u }')
+      ratio=$(awk -v c="$mbps" -v u="$(median <<<"${UDP_SPEEDS[$key]}")" 'BEGIN { printf "%.2f", c / u }')
+      ratio_x=$(awk -v c="$mbps_x" -v u="$(median <<<"${UDP_XSPEEDS[$key]}")" 'BEGIN { printf "%.2f", c / u }')
     fi
   else
     ANY_FAILED=1
   fi
   note=${note%; }
   # shellcheck disable=SC2059
-  printf "$ROW_FMT" "$img" "$PORT" "$n" "$label" "$run" "$status" "${xfer:--}" "${verified:--}" "${mbps:--}" \
+  printf "$ROW_FMT" "$img" "$PORT" "$LOSS" "$n" "$label" "$run" "$status" "${xfer:--}" "${verified:--}" "${mbps:--}" \
     "${mbps_x:--}" "${cpu:--}" "${resent:--}" "${rcvdrop:--}" "${ratio:--}" "${ratio_x:--}" "${wire:--}" "${eff:--}" \
-    "${rcpu:--}" "${others:--}" "${slow_ratio:--}" "$note"
+    "${rcpu:--}" "${others:--}" "${slow_ratio:--}" "${gib_cpu:--}" "${start:--}" "$note"
   local cci_s=''
   [ "$variant" != clonecast-cci ] || cci_s=${CCI_CREATE_S[$img]:-}
   printf '%s\t' "$STAMP" "$img" "$IMAGE_BYTES" "$label" "$n" "$run" "$LOSS" "$status" "$xfer" "$verified" \
     "$mbps" "$mbps_x" "$cpu" "$user" "$sys" "$ratio" "$ratio_x" "$cci_s" "$resent" "$rcvdrop" "$PORT" "$wire" "$eff" \
-    "$rcpu" "$others" "$slow_ratio" >>"$TSV"
+    "$rcpu" "$others" "$slow_ratio" "$gib_cpu" "$start" >>"$TSV"
   printf '%s\n' "$note" >>"$TSV"
 }
 
@@ -505,17 +533,20 @@ for PORT in $PORT_RATES; do
   if [ "$PORT" != 0 ]; then
     for ((i = 1; i <= MAX_N; i++)); do lab_rate "a$i" "$PORT"; done
   fi
-  for img in $IMAGES; do
-    for n in $NS_LIST; do
-      for variant in $VARIANTS; do
-        for ((r = 1; r <= RUNS; r++)); do
-          run_one "$variant" "$img" "$n" "$r"
-          if [ "$SLOW_PCT" != 0 ] && [ "$n" -ge 2 ]; then run_one "$variant" "$img" "$n" "$r" 1; fi
+  for LOSS in $LOSS_LIST; do
+    for ((i = 1; i <= MAX_N; i++)); do lab_loss "a$i" "$LOSS"; done
+    for img in $IMAGES; do
+      for n in $NS_LIST; do
+        for variant in $VARIANTS; do
+          for ((r = 1; r <= RUNS; r++)); do
+            run_one "$variant" "$img" "$n" "$r"
+            if [ "$SLOW_PCT" != 0 ] && [ "$n" -ge 2 ]; then run_one "$variant" "$img" "$n" "$r" 1; fi
+          done
+          # One line with a 4 MiB receive buffer, at the largest N: what an admin's first tuning buys.
+          if [ "$variant" = udpcast ] && [ "$RCVBUF_LINE" = 1 ] && [ "$n" = "$MAX_N" ]; then
+            run_one udpcast-rcvbuf4M "$img" "$n" 1
+          fi
         done
-        # One line with a 4 MiB receive buffer, at the largest N: what an admin's first tuning buys.
-        if [ "$variant" = udpcast ] && [ "$RCVBUF_LINE" = 1 ] && [ "$n" = "$MAX_N" ]; then
-          run_one udpcast-rcvbuf4M "$img" "$n" 1
-        fi
       done
     done
   done
@@ -524,7 +555,7 @@ done
 if [ "$RUNS" -gt 1 ]; then
   echo
   echo "medians of OK runs (MB/s per receiver, verified):"
-  awk -F'\t' 'NR > 1 && $8 == "OK" { k = $2 " N=" $5 " " $4; v[k] = v[k] " " $11 } END { for (k in v) print k "\t" v[k] }' "$TSV" \
+  awk -F'\t' 'NR > 1 && $8 == "OK" { k = $2 " N=" $5 " loss=" $7 " port=" $21 " " $4; v[k] = v[k] " " $11 } END { for (k in v) print k "\t" v[k] }' "$TSV" \
     | sort | while IFS=$'\t' read -r key vals; do printf '  %-40s %s\n' "$key" "$(median <<<"$vals")"; done
 fi
 echo

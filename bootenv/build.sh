@@ -34,7 +34,7 @@
 set -euo pipefail
 
 # Bump when the initramfs layout, /init or the module list changes: it is part of the cache key.
-FORMAT=6
+FORMAT=7
 
 # What capture runs on the node (docs/capture.md): partclone's used-block maps, xfs_logprint's log
 # check, and util-linux's losetup (busybox's has no --read-only or --sizelimit). Those installed
@@ -292,6 +292,40 @@ EOF
 echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
 echo "root:x:0:" >"$root/etc/group"
 
+# Class-data sharing: the JVM maps classes already parsed and verified from an archive instead of
+# loading them from the modules file and the jar, which is most of the agent's start (a jlink'd JRE
+# has no default archive at all). Made here, inside the initramfs tree as /init will run it: first
+# the JRE's base archive (-Xshare:dump: lib/server/classes.jsa, used by default), then /agent.jsa
+# on top with the classes one agent run loads (-XX:ArchiveClassesAtExit). The training run is a
+# receive that gives up at once: it loads picocli, the config, Netty's epoll transport, the
+# receiver and the control connection; the chunk path's few classes load at run time. It runs in a
+# network namespace of its own (loopback only) and a private mount namespace for /proc and /dev.
+# An archive is used only by the same JVM with the same jar (path, size, mtime: cpio keeps them);
+# on a mismatch the JVM starts without it. Same flags as the launcher ./clonecast-agent.
+cds=no
+if command -v unshare >/dev/null 2>&1 && unshare -n -m true 2>/dev/null; then
+  log "class-data sharing archives"
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  if unshare -n -m sh -c '
+      root=$1; shift
+      mount -t proc proc "$root/proc" && mount --bind /dev "$root/dev" || exit 1
+      ip link set lo up 2>/dev/null || true
+      chroot "$root" /opt/jre/bin/java -Xshare:dump -XX:+UseSerialGC -Xlog:cds=off >/dev/null 2>&1 || exit 1
+      chroot "$root" /opt/jre/bin/java -XX:+UseSerialGC -XX:ArchiveClassesAtExit=/agent.jsa -Xlog:cds=off \
+        -Xlog:cds+dynamic=off -jar /agent.jar receive --interface lo --output /tmp/cds-training \
+        --server 127.0.0.1:9 --join-timeout 1 --insecure-unsigned --name cds-training >/dev/null 2>&1
+      umount "$root/proc" "$root/dev"
+      [ -s "$root/agent.jsa" ]' sh "$root"; then
+    cds=yes
+  else
+    rm -f "$root/agent.jsa" "$root/opt/jre/lib/server/classes.jsa"
+    log "warning: no class-data sharing archive (the training run failed); the agent starts without it"
+  fi
+  rm -rf "$root"/tmp/* "$root"/tmp/.[!.]* 2>/dev/null || true
+else
+  log "warning: no class-data sharing archive: 'unshare -n -m' (util-linux, as root) is needed for the training run; the agent starts without it"
+fi
+
 cat >"$root/usr/share/udhcpc/default.script" <<'EOF'
 #!/bin/sh
 # udhcpc's hook in the clonecast netboot environment: address (with a broadcast address: multicast
@@ -390,7 +424,9 @@ say "address \$(cat /run/clonecast-ip) on \$iface"
 # The multicast receiver asks for an 8 MiB socket buffer; the kernel caps it at rmem_max.
 echo 16777216 >/proc/sys/net/core/rmem_max
 say "running the agent"
-if /opt/jre/bin/java -XX:+UseSerialGC -jar /agent.jar auto; then
+cds=""
+[ -f /agent.jsa ] && cds="-XX:SharedArchiveFile=/agent.jsa -Xlog:cds=off -Xlog:cds+dynamic=off"
+if /opt/jre/bin/java -XX:+UseSerialGC \$cds -jar /agent.jar auto; then
   say "agent done"
   finish
 else
@@ -414,6 +450,7 @@ mv "$work/initramfs.zst" "$work/result/initramfs.zst"
   echo "busybox_static=$bbver"
   echo "jdk=$jdkver"
   echo "jre_modules=$jmods"
+  echo "class_data_sharing=$cds"
   echo "capture_tools=${captools# }"
   echo "capture_versions=$capver"
   echo "agent_jar_sha256=$(sha256sum "$agent_jar" | cut -d' ' -f1)"

@@ -182,13 +182,15 @@ lab_kill() {
   kill -s "${2:-TERM}" -- "-$1" 2>/dev/null || kill -s "${2:-TERM}" "$1" 2>/dev/null || true
 }
 
-# lab_wait_gone SECONDS PID...: waits until the PIDs have exited, at most SECONDS; returns 1 if not.
+# lab_wait_gone SECONDS PID...: waits until the PIDs, and the process groups they lead, have exited, at most SECONDS; returns 1 if not.
 lab_wait_gone() {
   local limit=$(($1 * 10)) i p alive
   shift
   for ((i = 0; i < limit; i++)); do
     alive=0
-    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    # The whole process group: the wrapper shell dies of TERM while udp-sender, which blocks TERM
+    # while sending, lives on in it (and keeps its port for the next run).
+    for p in "$@"; do { kill -0 -- "-$p" 2>/dev/null || kill -0 "$p" 2>/dev/null; } && alive=1; done
     [ "$alive" = 0 ] && return 0
     sleep 0.1
   done

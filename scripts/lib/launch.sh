@@ -24,7 +24,34 @@ if [ -n "$changed" ]; then
   }
   touch "$jar" # the shade plugin keeps an unchanged jar's old time
 fi
+# Class-data sharing (AppCDS), for a launcher that names a training run in $cds_training (@TMP@ in
+# it becomes a scratch directory removed afterwards): an
+# archive of the classes such a run loads, made once per jar beside it (as bootenv/build.sh does
+# for the netboot environment) and mapped at every start instead of loading those classes from the
+# jar. CLONECAST_CDS=0 starts without it. A stale or foreign archive (another JVM, a rebuilt jar)
+# is ignored by the JVM, and remade here when the jar is newer.
+cds=""
+jsa="${jar%.jar}.jsa"
+if [ -n "${cds_training:-}" ] && [ "${CLONECAST_CDS:-1}" != 0 ]; then
+  if [ ! -s "$jsa" ] || [ "$jar" -nt "$jsa" ]; then
+    # One training at a time (eight agents may start together); the archive appears whole (mv).
+    (
+      command -v flock >/dev/null 2>&1 && flock 9
+      if [ ! -s "$jsa" ] || [ "$jar" -nt "$jsa" ]; then
+        tmp=$(mktemp -d)
+        training=$(printf '%s' "$cds_training" | sed "s|@TMP@|$tmp|g")
+        # shellcheck disable=SC2086 # $training is a list of arguments
+        java -XX:+UseSerialGC -XX:ArchiveClassesAtExit="$tmp/archive.jsa" -Xlog:cds=off -Xlog:cds+dynamic=off \
+          -jar "$jar" $training >/dev/null 2>&1
+        [ -s "$tmp/archive.jsa" ] && mv -f "$tmp/archive.jsa" "$jsa"
+        rm -rf "$tmp"
+      fi
+    ) 9>"$jsa.lock"
+  fi
+  [ -s "$jsa" ] && cds="-XX:SharedArchiveFile=$jsa -Xlog:cds=off -Xlog:cds+dynamic=off"
+fi
 # SerialGC: one small heap and no concurrent GC threads. On a worker or a busy head node the
 # concurrent collector's threads compete with packet handling (measured: 31 vs 19 MB/s per
-# receiver, 4 receivers and a sender on 2 cores).
-exec java -XX:+UseSerialGC ${CLONECAST_JAVA_OPTS:-} -jar "$jar" "$@"
+# receiver, 4 receivers and a sender on 2 cores). The same flags as the archive's training run.
+# shellcheck disable=SC2086 # $cds is a list of flags
+exec java -XX:+UseSerialGC $cds ${CLONECAST_JAVA_OPTS:-} -jar "$jar" "$@"

@@ -19,6 +19,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -108,6 +109,8 @@ public final class McastReceiver {
   private final AtomicLong decodeNanos = new AtomicLong();
   private final AtomicLong writeNanos = new AtomicLong();
   private final AtomicLong syncNanos = new AtomicLong();
+  /** Wall clock (epoch ms) when the first chunk was written, 0 before: start-up as an admin sees it. */
+  private final AtomicLong firstWriteMillis = new AtomicLong();
   private long joinedNanos;
   private long firstPacketNanos;
   private EventLoopGroup group;
@@ -555,6 +558,7 @@ public final class McastReceiver {
         }
       }
       long n = target.writeUsed(manifest.logicalOffset(c), out, len, e.used());
+      firstWriteMillis.compareAndSet(0, System.currentTimeMillis());
       decodeNanos.addAndGet(t1 - t0);
       writeNanos.addAndGet(System.nanoTime() - t1);
       loop.execute(() -> {
@@ -666,14 +670,27 @@ public final class McastReceiver {
     // workers' CPU (rebuild, decompress, hash) or disk (write, sync); the workers overlap receiving.
     long now = System.nanoTime();
     log.info("mcast receive time: {} s to join, {} s to the first packet, {} s from it to the end; workers {} s rebuilding, decompressing and"
-            + " hashing, {} s writing, {} s syncing", secs(joinedNanos - startNanos), secs(firstPacketNanos - joinedNanos),
-        secs(now - firstPacketNanos), secs(decodeNanos.get()), secs(writeNanos.get()), secs(syncNanos.get()));
+            + " hashing, {} s writing, {} s syncing; {} s from the process's start to the first byte written",
+        secs(joinedNanos - startNanos), secs(firstPacketNanos - joinedNanos), secs(now - firstPacketNanos), secs(decodeNanos.get()),
+        secs(writeNanos.get()), secs(syncNanos.get()), startToFirstWrite());
     if (control != null && control.isActive()) {
       control.writeAndFlush(new ControlMessage.Finished(true, "ok", r.bytesWritten(), r.packets(), r.repairs(), r.duplicates()))
           .addListener(f -> complete(r));
     } else {
       complete(r);
     }
+  }
+
+  /**
+   * Seconds from this process's start (the JVM's own start-up included, which a timer started in
+   * {@code main} would miss) to the first chunk written; "?" when the start is unknown (no /proc).
+   * The process's start has the kernel's clock-tick resolution (10 ms).
+   */
+  private String startToFirstWrite() {
+    long first = firstWriteMillis.get();
+    Optional<Instant> started = ProcessHandle.current().info().startInstant();
+    if (first == 0 || started.isEmpty()) return "?";
+    return secs(TimeUnit.MILLISECONDS.toNanos(first - started.get().toEpochMilli()));
   }
 
   private static String secs(long nanos) {

@@ -12,6 +12,7 @@ import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.Sha256;
+import org.clonecast.protocol.pace.Pacer;
 
 /**
  * A whole session in memory: one {@link SenderMachine}, several {@link ReceiverMachine}s, a

@@ -34,6 +34,7 @@ import org.clonecast.protocol.udpcast.UdpcastFecSpec;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.mcast.McastSender;
 import org.clonecast.server.mcast.SendSettings;
+import org.clonecast.server.send.SendTimes.Wait;
 import org.clonecast.server.udpcast.UdpcastSendSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -293,10 +294,8 @@ public final class SendCommand implements Callable<Integer> {
     McastSender.Counters c = sender.counters();
     // What bounded the session: the pace (the wire or the receivers), nothing left to send (repair
     // round trips, stragglers), the socket, or the sender's own event loop.
-    out.printf(Locale.ROOT, "sender time: %.2f s waiting for receivers, %.2f s paced, %.2f s nothing to send, %.2f s socket full,"
-        + " %.2f s busy; mean rate %.1f MB/s%n", c.joinWaitNanos.get() / 1e9, c.paceWaitNanos.get() / 1e9, c.idleNanos.get() / 1e9,
-        c.socketWaitNanos.get() / 1e9, c.busyNanos.get() / 1e9,
-        m.started() ? c.bytesSent.get() / Math.max(1e-9, seconds - c.joinWaitNanos.get() / 1e9) / 1e6 : 0);
+    out.printf(Locale.ROOT, "sender time: %s; mean rate %.1f MB/s%n", c.times.describe(Wait.JOIN, Wait.PACE, Wait.IDLE, Wait.SOCKET),
+        m.started() ? c.bytesSent.get() / Math.max(1e-9, seconds - c.times.nanos(Wait.JOIN) / 1e9) / 1e6 : 0);
     if (sender.counters().rejectedNeeds.get() > 0) {
       out.printf(Locale.ROOT, "sender: %d chunk indexes of CHECKED frames dropped (past the manifest, storing nothing, or repeated)%n",
           sender.counters().rejectedNeeds.get());

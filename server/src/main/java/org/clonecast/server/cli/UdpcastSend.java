@@ -16,6 +16,8 @@ import org.clonecast.common.net.NetInterface;
 import org.clonecast.protocol.udpcast.Udpcast;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
 import org.clonecast.protocol.wire.Ipv4;
+import org.clonecast.server.send.SendTimes;
+import org.clonecast.server.send.SendTimes.Wait;
 import org.clonecast.server.udpcast.UdpcastSendSettings;
 import org.clonecast.server.udpcast.UdpcastSender;
 
@@ -67,6 +69,11 @@ final class UdpcastSend {
     out.printf(Locale.ROOT, "sender: %.2f s, %d blocks + %d re-sent (%.1f%%), %d REQACKs, %.1f MB sent, %d malformed, %d ignored%n",
         seconds, sent, m.blocksResent(), sent > 0 ? 100.0 * m.blocksResent() / sent : 0, m.reqAcks(),
         sender.counters().bytesSent.get() / 1e6, sender.counters().malformed.get(), sender.counters().ignored.get());
+    // What bounded the session, as for the native sender: the pace, the receivers' answers (the
+    // window of unacknowledged slices full), the socket, or the sender's own event loop.
+    SendTimes t = sender.counters().times;
+    out.printf(Locale.ROOT, "sender time: %s; mean rate %.1f MB/s%n", t.describe(Wait.JOIN, Wait.PACE, Wait.ANSWERS, Wait.SOCKET),
+        m.started() ? sender.counters().bytesSent.get() / Math.max(1e-9, seconds - t.nanos(Wait.JOIN) / 1e9) / 1e6 : 0);
     if (async) {
       // Passive receivers never say whether they got it: only their own exit status tells.
       err.println("clonecast send: async session sent; receivers are passive, check their exit status");

@@ -3,7 +3,6 @@ package org.clonecast.server.mcast;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -11,11 +10,9 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.unix.SegmentedDatagramPacket;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -47,13 +44,16 @@ import org.clonecast.protocol.mcast.DataPacket;
 import org.clonecast.protocol.mcast.McastAuth;
 import org.clonecast.protocol.mcast.McastPacket;
 import org.clonecast.protocol.mcast.Nak;
-import org.clonecast.protocol.mcast.Pacer;
 import org.clonecast.protocol.mcast.RepairPacket;
 import org.clonecast.protocol.mcast.SenderMachine;
 import org.clonecast.protocol.mcast.Status;
 import org.clonecast.protocol.mcast.SymbolLayout;
+import org.clonecast.protocol.pace.Pacer;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
+import org.clonecast.server.send.DatagramBatcher;
+import org.clonecast.server.send.SendTimes;
+import org.clonecast.server.send.SendTimes.Wait;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -84,20 +84,9 @@ public final class McastSender implements AutoCloseable {
     public final AtomicLong rejectedFeedback = new AtomicLong();
     /** FEC repair packets among {@link #packetsSent}. */
     public final AtomicLong repairPacketsSent = new AtomicLong();
-    /** Where the session's time went, in nanoseconds: waiting for receivers to join (before the start). */
-    public final AtomicLong joinWaitNanos = new AtomicLong();
-    /** Waiting for the pacer: the rate (the wire, or the receivers' pace) bounds the session. */
-    public final AtomicLong paceWaitNanos = new AtomicLong();
-    /** Nothing to send: every wanted chunk sent and held off, waiting for NAKs, DONEs or stragglers. */
-    public final AtomicLong idleNanos = new AtomicLong();
-    /** The socket's send queue was full: the host's network stack bounds the session. */
-    public final AtomicLong socketWaitNanos = new AtomicLong();
-    /** On the event loop deciding, reading, encoding and sending: the sender's CPU bounds the session. */
-    public final AtomicLong busyNanos = new AtomicLong();
+    /** Where the session's time went: joining, paced, nothing to send, socket full, busy. */
+    public final SendTimes times = new SendTimes();
   }
-
-  /** Why the pump waits until its next run: what the time until then is counted as. */
-  private enum Wait { JOIN, PACE, IDLE, SOCKET }
 
   private final SendSettings settings;
   private final List<ManifestSignature> signatures;
@@ -141,11 +130,9 @@ public final class McastSender implements AutoCloseable {
   private long bytesAtLastTick;
   private long lastAnnounceNanos = Long.MIN_VALUE / 2;
   private LoopPump wakeups;
-  private boolean gso;
+  private DatagramBatcher batcher;
   private boolean closing;
   private final byte[] repairScratch;
-  private Wait lastWait = Wait.JOIN;
-  private long lastPumpEndNanos;
 
   /** Events for progress output; called on the sender's event loop. */
   public interface SessionListener {
@@ -248,7 +235,7 @@ public final class McastSender implements AutoCloseable {
       throw new IllegalStateException("cannot bind UDP " + nif.address().getHostAddress() + ":" + settings.port() + ": " + e.getMessage()
           + " (another sender on this port? choose one with --port)", e);
     }
-    gso = settings.gso() && udp instanceof EpollDatagramChannel && EpollDatagramChannel.isSegmentedDatagramPacketSupported();
+    batcher = new DatagramBatcher(udp, DataPacket.HEADER_BYTES + settings.symbolSize(), MAX_BATCH, settings.gso());
     ServerBootstrap tb = new ServerBootstrap()
         .group(loop, loop)
         .channel(Transport.server())
@@ -270,7 +257,7 @@ public final class McastSender implements AutoCloseable {
     }
     log.info("mcast session {} image {} group {}:{} on {} ({}), symbol {} B, gso {}", Integer.toHexString(sessionId),
         source.manifest().imageId(), group.getHostAddress(), settings.port(), nif.name(), nif.address().getHostAddress(),
-        settings.symbolSize(), gso);
+        settings.symbolSize(), batcher.gso());
     wakeups = new LoopPump(loop, this::pump);
     wakeups.schedule(0);
     return done;
@@ -281,7 +268,7 @@ public final class McastSender implements AutoCloseable {
   private void pump() {
     if (closing) return;
     long now = System.nanoTime();
-    if (lastPumpEndNanos != 0) waitCounter(lastWait).addAndGet(now - lastPumpEndNanos);
+    counters.times.runStarted(now);
     try {
       if (now - lastTickNanos >= TICK_NANOS) tick(now);
       if (closing) return;
@@ -297,8 +284,7 @@ public final class McastSender implements AutoCloseable {
         return;
       }
       schedulePump(wait);
-      lastPumpEndNanos = System.nanoTime();
-      counters.busyNanos.addAndGet(lastPumpEndNanos - now);
+      counters.times.runEnded(now, System.nanoTime());
     } catch (RuntimeException | IOException e) {
       log.error("mcast session {} failed: {}", Integer.toHexString(sessionId), e.toString(), e);
       closing = true;
@@ -306,15 +292,6 @@ public final class McastSender implements AutoCloseable {
       shutdown();
       done.completeExceptionally(e);
     }
-  }
-
-  private AtomicLong waitCounter(Wait w) {
-    return switch (w) {
-      case JOIN -> counters.joinWaitNanos;
-      case PACE -> counters.paceWaitNanos;
-      case IDLE -> counters.idleNanos;
-      case SOCKET -> counters.socketWaitNanos;
-    };
   }
 
   private void schedulePump(long nanos) {
@@ -367,55 +344,40 @@ public final class McastSender implements AutoCloseable {
 
   /** Sends what the pacer allows; returns nanoseconds until the pump should run again. */
   private long sendBurst(long now) throws IOException {
-    lastWait = Wait.JOIN;
+    counters.times.waitFor(Wait.JOIN);
     if (!machine.started()) return TICK_NANOS;
     int packetBytes = DataPacket.HEADER_BYTES + settings.symbolSize();
-    int batchBytes = packetBytes * (gso ? MAX_BATCH : 8);
+    int batchBytes = batcher.gso() ? batcher.batchBytes() : packetBytes * 8;
     long budget = pacer.available(now);
-    lastWait = Wait.PACE;
+    counters.times.waitFor(Wait.PACE);
     if (budget < packetBytes) return pacer.nanosUntil(batchBytes, now);
-    lastWait = Wait.SOCKET;
+    counters.times.waitFor(Wait.SOCKET);
     if (!udp.isWritable()) return 200_000L;
-    ByteBufAllocator alloc = udp.alloc();
-    ByteBuf batch = null;
-    int inBatch = 0;
     int sentPackets = 0;
     SenderMachine.Item item = null;
-    while (budget >= packetBytes && sentPackets < 4096) {
-      item = machine.next(now);
-      if (item == null) break;
-      if (batch == null) batch = alloc.directBuffer(gso ? packetBytes * MAX_BATCH : packetBytes);
-      int len = writePacket(batch, item);
-      inBatch++;
-      sentPackets++;
-      budget -= len;
-      pacer.consume(len);
-      counters.bytesSent.addAndGet(len);
-      boolean shortPacket = len < packetBytes;
-      if (!gso || shortPacket || inBatch == MAX_BATCH) {
-        flushBatch(batch, inBatch, packetBytes);
-        batch = null;
-        inBatch = 0;
+    try {
+      while (budget >= packetBytes && sentPackets < 4096) {
+        item = machine.next(now);
+        if (item == null) break;
+        writePacket(batcher.open(groupAddr), item);
+        int len = batcher.appended();
+        sentPackets++;
+        budget -= len;
+        pacer.consume(len);
+        counters.bytesSent.addAndGet(len);
       }
+    } finally {
+      batcher.write(); // what was complete, also when reading a chunk failed half-way
+      counters.packetsSent.addAndGet(sentPackets);
     }
-    if (batch != null) flushBatch(batch, inBatch, packetBytes);
-    counters.packetsSent.addAndGet(sentPackets);
     udp.flush();
     if (item == null) {
-      lastWait = Wait.IDLE;
+      counters.times.waitFor(Wait.IDLE);
       long wake = machine.nextWakeNanos();
       return Math.min(wake == Long.MAX_VALUE ? TICK_NANOS : Math.max(0, wake - now), 5_000_000L);
     }
-    lastWait = Wait.PACE;
+    counters.times.waitFor(Wait.PACE);
     return pacer.nanosUntil(batchBytes, System.nanoTime());
-  }
-
-  private void flushBatch(ByteBuf batch, int packets, int packetBytes) {
-    if (gso && packets > 1) {
-      udp.write(new SegmentedDatagramPacket(batch, packetBytes, groupAddr));
-    } else {
-      udp.write(new DatagramPacket(batch, groupAddr));
-    }
   }
 
   private int writePacket(ByteBuf out, SenderMachine.Item item) throws IOException {

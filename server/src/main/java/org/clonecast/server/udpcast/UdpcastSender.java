@@ -8,10 +8,8 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
-import io.netty.channel.unix.SegmentedDatagramPacket;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
@@ -25,7 +23,7 @@ import org.clonecast.common.net.LoopPump;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.image.Sha256;
-import org.clonecast.protocol.mcast.Pacer;
+import org.clonecast.protocol.pace.Pacer;
 import org.clonecast.protocol.udpcast.Data;
 import org.clonecast.protocol.udpcast.Fec;
 import org.clonecast.protocol.udpcast.Udpcast;
@@ -33,6 +31,9 @@ import org.clonecast.protocol.udpcast.UdpcastMessage;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
+import org.clonecast.server.send.DatagramBatcher;
+import org.clonecast.server.send.SendTimes;
+import org.clonecast.server.send.SendTimes.Wait;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -79,6 +80,8 @@ public final class UdpcastSender implements AutoCloseable {
     public final AtomicLong ignored = new AtomicLong();
     public final AtomicLong tx = new AtomicLong();
     public final AtomicLong bytesSent = new AtomicLong();
+    /** Where the session's time went: joining, paced, waiting for answers, socket full, busy. */
+    public final SendTimes times = new SendTimes();
   }
 
   /** Progress events, called on the sender's event loop. */
@@ -104,9 +107,7 @@ public final class UdpcastSender implements AutoCloseable {
   private LoopPump wakeups;
   private boolean closing;
   private boolean wasStarted;
-  private boolean gso;
-  private ByteBuf batch;
-  private int inBatch;
+  private DatagramBatcher batcher;
   private long lastSampleNanos;
   private long sentAtSample;
   private long resentAtSample;
@@ -168,9 +169,9 @@ public final class UdpcastSender implements AutoCloseable {
       log.warn("udpcast cannot listen on {}:{} for broadcast CONNECT_REQs ({}); relying on HELLO repeats",
           nif.broadcast().getHostAddress(), port, e.getMessage());
     }
-    gso = udp instanceof EpollDatagramChannel && EpollDatagramChannel.isSegmentedDatagramPacketSupported();
+    batcher = new DatagramBatcher(udp, FULL_PACKET, MAX_BATCH, true);
     log.info("udpcast session on {} ({}), portbase {}, group {}, {} bytes, gso {}{}{}", nif.name(), nif.address().getHostAddress(),
-        settings.portbase(), group.getHostAddress(), machine.totalBytes(), gso,
+        settings.portbase(), group.getHostAddress(), machine.totalBytes(), batcher.gso(),
         settings.fec().map(f -> ", fec " + f).orElse(""), settings.async() ? ", async at " + settings.rateBitsPerSecond() / 1_000_000 + " Mbit/s" : "");
     wakeups = new LoopPump(loop, this::pump);
     wakeups.schedule(0);
@@ -191,6 +192,8 @@ public final class UdpcastSender implements AutoCloseable {
   private void pump() {
     if (closing) return;
     long now = System.nanoTime();
+    counters.times.runStarted(now);
+    counters.times.waitFor(Wait.JOIN);
     try {
       machine.tick(now);
       sendControl();
@@ -211,6 +214,7 @@ public final class UdpcastSender implements AutoCloseable {
       long deadline = machine.nextDeadlineNanos(now);
       long untilDeadline = deadline == Long.MAX_VALUE ? SAMPLE_NANOS : Math.max(0, deadline - now);
       schedulePump(Math.min(Math.min(wait, untilDeadline), SAMPLE_NANOS));
+      counters.times.runEnded(now, System.nanoTime());
     } catch (RuntimeException | IOException e) {
       log.error("udpcast session failed: {}", e.toString(), e);
       closing = true;
@@ -256,17 +260,19 @@ public final class UdpcastSender implements AutoCloseable {
     InetSocketAddress to = dataAddress();
     try {
       for (int n = 0; n < MAX_PACKETS_PER_PUMP; n++) {
+        counters.times.waitFor(Wait.PACE);
         if (pacer.available(now) < FULL_PACKET) return pacer.nanosUntil(FULL_PACKET, now);
+        counters.times.waitFor(Wait.SOCKET);
         if (!udp.isWritable()) return 200_000L;
         UdpcastSenderMachine.Block b = machine.nextBlock(now);
         // A REQACK the machine queued belongs before the next block: send the batch first.
-        boolean control = sendControl(to);
+        boolean control = sendControlAfterData();
         if (b == null) {
           if (control) continue;
+          counters.times.waitFor(Wait.ANSWERS);
           return Long.MAX_VALUE; // window closed: answers or the deadline wake us
         }
-        if (batch == null) batch = udp.alloc().directBuffer(gso ? FULL_PACKET * MAX_BATCH : FULL_PACKET);
-        int start = batch.writerIndex();
+        ByteBuf batch = batcher.open(to);
         if (b.fec()) {
           new Fec(b.stripes(), b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER).writeHeader(batch);
           batch.writeBytes(fecCoder.repairBlock(b));
@@ -275,36 +281,21 @@ public final class UdpcastSender implements AutoCloseable {
           try {
             blocks.read(batch, b.offset(), b.length());
           } catch (IOException e) {
-            batch.writerIndex(start); // never send a half-read block
+            batcher.abandon(); // never send a half-read block
             throw e;
           }
           if (imageDigest != null && !b.resend()) hashFresh(b, batch.nioBuffer(batch.writerIndex() - b.length(), b.length()));
         }
-        int len = batch.writerIndex() - start;
-        inBatch++;
+        int len = batcher.appended();
         pacer.consume(len);
         counters.tx.incrementAndGet();
         counters.bytesSent.addAndGet(len);
-        // GSO cuts the buffer into FULL_PACKET segments; only the last one may be shorter.
-        if (!gso || len < FULL_PACKET || inBatch == MAX_BATCH) flushBatch(to);
       }
+      counters.times.waitFor(Wait.PACE); // the burst's limit: again at once
       return 0;
     } finally {
-      flushBatch(to);
+      batcher.write();
     }
-  }
-
-  private void flushBatch(InetSocketAddress to) {
-    if (batch == null) return;
-    if (inBatch > 1) {
-      udp.write(new SegmentedDatagramPacket(batch, FULL_PACKET, to));
-    } else if (inBatch == 1) {
-      udp.write(new DatagramPacket(batch, to));
-    } else {
-      batch.release();
-    }
-    batch = null;
-    inBatch = 0;
   }
 
   /**
@@ -325,8 +316,8 @@ public final class UdpcastSender implements AutoCloseable {
   }
 
   /** Writes the machine's queued control messages after any pending data; returns whether there were any. */
-  private boolean sendControl(InetSocketAddress dataTo) {
-    if (machine.hasControl()) flushBatch(dataTo);
+  private boolean sendControlAfterData() {
+    if (machine.hasControl()) batcher.write();
     return sendControl();
   }
 

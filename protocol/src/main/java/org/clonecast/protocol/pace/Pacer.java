@@ -1,4 +1,4 @@
-package org.clonecast.protocol.mcast;
+package org.clonecast.protocol.pace;
 
 import java.util.ArrayDeque;
 
@@ -11,8 +11,10 @@ import java.util.ArrayDeque;
  * does). So the pacer keeps the lower quartile of the last {@code FLOOR_WINDOW} samples as
  * the floor (its lower quartile, at most 10%), backs off to four fifths of what was sent (at most halving) when the loss
  * exceeds floor + margin, climbs back quickly towards the rate in force before the cut, and
- * otherwise probes by a sixteenth per sample (a quarter before the first loss: slow start). The loss comes from {@link SenderMachine#pacingLossPermille}, which
- * leaves lagging receivers out, so one slow receiver cannot drag the rate down.
+ * otherwise probes by a sixteenth per sample (a quarter before the first loss: slow start). The
+ * loss comes from the caller: the native sender's {@code SenderMachine#pacingLossPermille}, which
+ * leaves lagging receivers out, so one slow receiver cannot drag the rate down, or the udpcast
+ * sender's re-sent share. It lives apart from either protocol because both drivers use it.
  */
 public final class Pacer {
 

@@ -1,4 +1,4 @@
-package org.clonecast.protocol.mcast;
+package org.clonecast.protocol.pace;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
