@@ -87,8 +87,10 @@ public final class ServerClient {
    *
    * @throws RefusedException when the server refuses it
    */
-  public CaptureHeld captureBegin(long id, String mac, long logicalSize, int chunkSize) throws IOException, InterruptedException {
-    return answer(once(capture(id, "begin", null).POST(json(new CaptureBegin(mac, logicalSize, chunkSize))), "capture begin",
+  public CaptureHeld captureBegin(long id, String mac, long logicalSize, int chunkSize, boolean hashOfChunks)
+      throws IOException, InterruptedException {
+    return answer(once(capture(id, "begin", null).POST(json(new CaptureBegin(mac, logicalSize, chunkSize, hashOfChunks))),
+        "capture begin",
         Duration.ofSeconds(30)), CaptureHeld.class, "capture begin");
   }
 
