@@ -113,6 +113,35 @@ class CaptureUploadTest {
     }
   }
 
+  /**
+   * An upload of a version 3 image keeps no hash of the logical bytes and takes no logical bytes,
+   * but its replay still checks every held chunk: a damaged one is dropped with those after it.
+   */
+  @Test
+  void aVersion3UploadKeepsNoImageHashButReplayStillChecksChunks() throws Exception {
+    Path file = dir.resolve("golden.cci");
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, true, SYNC)) {
+      assertTrue(u.hashesChunkDigests());
+      for (int[] c : new int[][] {{0, 0}, {2, 1}, {5, 2}}) {
+        byte[] b = bytes(CHUNK, c[1]);
+        u.append(new JournalRecord(c[0], ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(b, 0, CHUNK), new byte[0]),
+            ByteBuffer.wrap(b), null);
+      }
+      assertThrows(IllegalStateException.class, u::imageHash);
+    }
+    try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
+    }
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, true, SYNC)) {
+      assertEquals(0, u.lastIndex(), "the replay checked chunk 2 against its hash and dropped it and chunk 5");
+      assertEquals(ImageFileHeader.LENGTH + CHUNK, u.end());
+    }
+    // Opened for an older agent, the same files give the hash of the logical bytes again.
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
+      assertEquals(imageOf(new int[] {0}, new int[] {0}, new byte[][] {{}}), u.imageHash());
+    }
+  }
+
   /** Grouped fsyncs run on the syncer, not on the appending thread. */
   @Test
   void groupedFsyncsRunOnTheSyncer() throws Exception {
