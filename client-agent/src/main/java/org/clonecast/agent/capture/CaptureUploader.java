@@ -152,7 +152,7 @@ public final class CaptureUploader {
         throw new IOException("the allocation map is for " + s.allocation().diskSize() + " bytes, " + s.disk() + " has " + size);
       }
       lastProgress = System.nanoTime();
-      held = retrying("begin", () -> api.captureBegin(id, s.mac(), size, a.chunkSize()));
+      held = retrying("begin", () -> api.captureBegin(id, s.mac(), size, a.chunkSize(), hashOfChunks()));
       heldNow = held.heldThrough();
       ticker.scheduleWithFixedDelay(() -> {
         try {
@@ -401,9 +401,14 @@ public final class CaptureUploader {
     }
   }
 
+  /** Whether the scan's manifest will be of version 3, which the server is told at {@code begin}. */
+  private boolean hashOfChunks() {
+    return ChunkScanner.hashesChunkDigests(s.allocation());
+  }
+
   /** Asks the server where it stands; a server that lost acknowledged chunks makes the scan start over. */
   private void resync(String what) throws IOException, InterruptedException {
-    CaptureHeld now = api.captureBegin(id, s.mac(), s.allocation().diskSize(), s.assignment().chunkSize());
+    CaptureHeld now = api.captureBegin(id, s.mac(), s.allocation().diskSize(), s.assignment().chunkSize(), hashOfChunks());
     if (now.heldThrough() < lastSent) {
       held = now;
       throw new Rescan("after " + what + " the server holds chunks up to " + now.heldThrough() + ", but chunk " + lastSent

@@ -3,6 +3,10 @@ package org.clonecast.agent.report;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.HttpURLConnection;
+import java.net.Proxy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -13,6 +17,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.clonecast.common.api.AgentJson;
 import org.clonecast.common.api.Assignment;
 import org.clonecast.common.api.CaptureBegin;
@@ -45,6 +51,8 @@ public final class ServerClient {
   // request with every new connection (a capture opens one per chunk in flight).
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
       .build();
+  /** Where chunk uploads run, made on the first; daemon threads. */
+  private ExecutorService uploads;
 
   /**
    * @param base the daemon as nodes reach it, e.g. http://10.77.0.1:8080
@@ -87,8 +95,10 @@ public final class ServerClient {
    *
    * @throws RefusedException when the server refuses it
    */
-  public CaptureHeld captureBegin(long id, String mac, long logicalSize, int chunkSize) throws IOException, InterruptedException {
-    return answer(once(capture(id, "begin", null).POST(json(new CaptureBegin(mac, logicalSize, chunkSize))), "capture begin",
+  public CaptureHeld captureBegin(long id, String mac, long logicalSize, int chunkSize, boolean hashOfChunks)
+      throws IOException, InterruptedException {
+    return answer(once(capture(id, "begin", null).POST(json(new CaptureBegin(mac, logicalSize, chunkSize, hashOfChunks))),
+        "capture begin",
         Duration.ofSeconds(30)), CaptureHeld.class, "capture begin");
   }
 
@@ -111,30 +121,69 @@ public final class ServerClient {
    *     when its disk is full), another IOException when it fails or cannot be reached
    */
   public CompletableFuture<ChunkAnswer> capturePut(long id, String mac, int index, int after, EncodedChunk chunk, byte[] usedMap) {
-    HttpRequest.Builder b = capture(id, "chunk/" + index, mac)
-        .header("X-Clonecast-Kind", Integer.toString(chunk.kind().code()))
-        .header("X-Clonecast-Sha256", chunk.sha256().hex())
-        .header("X-Clonecast-After", Integer.toString(after))
-        .header("Content-Type", "application/octet-stream")
-        .PUT(HttpRequest.BodyPublishers.ofByteArray(chunk.stored()));
-    if (usedMap.length > 0) {
-      b.header("X-Clonecast-Used-Blocks", HexFormat.of().formatHex(usedMap));
-    }
+    URI uri = base.resolve("/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + mac);
     String what = "chunk " + index;
-    return http.sendAsync(b.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofByteArray())
-        .handle((r, e) -> {
-          if (e != null) {
-            Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-            throw new CompletionException(c instanceof IOException ? c : new IOException(what + ": " + c, c));
-          }
-          try {
-            JsonNode a = answerOf(r, what);
-            // A daemon that predates several chunks in flight answers only once the chunk is held.
-            return new ChunkAnswer(a.path("duplicate").asBoolean(), a.path("heldThrough").asInt(index));
-          } catch (IOException io) {
-            throw new CompletionException(io);
-          }
-        });
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return put(uri, index, after, chunk, usedMap, what);
+      } catch (IOException e) {
+        throw new CompletionException(e);
+      }
+    }, uploads());
+  }
+
+  /**
+   * One blocking chunk PUT through {@link HttpURLConnection}, whose kept-alive connections are
+   * reused. Not through {@link #http}: its asynchronous machinery (selector and worker threads,
+   * completion stages per body buffer) cost the node about 1.6 CPU seconds per GiB uploaded and a
+   * good part of a fresh JVM's JIT work, a fifth of the agent's CPU in a capture
+   * (docs/benchmarks.md, "Capture").
+   */
+  private ChunkAnswer put(URI uri, int index, int after, EncodedChunk chunk, byte[] usedMap, String what) throws IOException {
+    byte[] body = chunk.stored();
+    HttpURLConnection c = (HttpURLConnection) uri.toURL().openConnection(Proxy.NO_PROXY);
+    try {
+      c.setRequestMethod("PUT");
+      c.setDoOutput(true);
+      c.setUseCaches(false);
+      c.setConnectTimeout(5_000);
+      c.setReadTimeout(60_000);
+      c.setFixedLengthStreamingMode(body.length);
+      c.setRequestProperty("Authorization", authorization);
+      c.setRequestProperty("X-Clonecast-Kind", Integer.toString(chunk.kind().code()));
+      c.setRequestProperty("X-Clonecast-Sha256", chunk.sha256().hex());
+      c.setRequestProperty("X-Clonecast-After", Integer.toString(after));
+      c.setRequestProperty("Content-Type", "application/octet-stream");
+      if (usedMap.length > 0) {
+        c.setRequestProperty("X-Clonecast-Used-Blocks", HexFormat.of().formatHex(usedMap));
+      }
+      try (OutputStream out = c.getOutputStream()) {
+        out.write(body);
+      }
+      int status = c.getResponseCode();
+      byte[] answer;
+      try (InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream()) {
+        answer = in == null ? new byte[0] : in.readAllBytes(); // read to the end: the connection is kept alive
+      }
+      JsonNode a = answerOf(status, answer, what);
+      // A daemon that predates several chunks in flight answers only once the chunk is held.
+      return new ChunkAnswer(a.path("duplicate").asBoolean(), a.path("heldThrough").asInt(index));
+    } catch (IOException e) {
+      c.disconnect();
+      throw e instanceof RefusedException ? e : new IOException(what + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The threads chunk uploads block on: as many as the caller keeps in flight. */
+  private synchronized ExecutorService uploads() {
+    if (uploads == null) {
+      uploads = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "capture-put");
+        t.setDaemon(true);
+        return t;
+      });
+    }
+    return uploads;
   }
 
   /** Reports capture progress; one attempt. */
@@ -180,24 +229,25 @@ public final class ServerClient {
 
   /** One attempt: 2xx gives the answer, 4xx a {@link RefusedException}, anything else an IOException. */
   private JsonNode once(HttpRequest.Builder b, String what, Duration timeout) throws IOException, InterruptedException {
-    return answerOf(http.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofByteArray()), what);
+    HttpResponse<byte[]> r = http.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofByteArray());
+    return answerOf(r.statusCode(), r.body(), what);
   }
 
   /**
    * 2xx gives the answer; 4xx, and 507 (the daemon's disk is full: retrying cannot help until an
    * operator frees space), a {@link RefusedException}; anything else an IOException.
    */
-  private static JsonNode answerOf(HttpResponse<byte[]> r, String what) throws IOException {
+  private static JsonNode answerOf(int status, byte[] body, String what) throws IOException {
     JsonNode answer;
     try {
-      answer = r.body().length == 0 ? JSON.createObjectNode() : JSON.readTree(r.body());
+      answer = body.length == 0 ? JSON.createObjectNode() : JSON.readTree(body);
     } catch (IOException e) {
       answer = JSON.createObjectNode();
     }
-    if (r.statusCode() / 100 == 2) return answer;
-    String why = answer.path("error").asText("HTTP " + r.statusCode());
-    if (r.statusCode() / 100 == 4 || r.statusCode() == INSUFFICIENT_STORAGE) {
-      throw new RefusedException(r.statusCode(), "the server refused " + what + ": " + why);
+    if (status / 100 == 2) return answer;
+    String why = answer.path("error").asText("HTTP " + status);
+    if (status / 100 == 4 || status == INSUFFICIENT_STORAGE) {
+      throw new RefusedException(status, "the server refused " + what + ": " + why);
     }
     throw new IOException("the server failed " + what + ": " + why);
   }

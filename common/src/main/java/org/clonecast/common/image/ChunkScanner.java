@@ -23,7 +23,8 @@ import org.clonecast.protocol.image.UsedBlocks;
 /**
  * Reads a raw file or device chunk by chunk as an {@link AllocationMap} says, encodes the chunks
  * on several threads and hands each one, with its manifest entry, to a {@link Sink} in index
- * order; returns the manifest, including the in-order SHA-256 of the whole logical image. The
+ * order; returns the manifest, including the image hash: the in-order SHA-256 of the whole logical
+ * image for a whole-disk map, else that of the chunk digests ({@link #hashesChunkDigests}). The
  * engine of {@link ImageCreator} (sink: the {@code .cci} file), {@link RawChunkSource} (sink:
  * nothing) and of a capture that uploads chunks as they come (sink: the network).
  *
@@ -80,7 +81,10 @@ public final class ChunkScanner {
       throw new IllegalArgumentException("allocation map of a " + map.diskSize() + "-byte disk for " + name + " of " + size + " bytes");
     }
     int count = Manifest.chunkCount(size, chunkSize);
-    MessageDigest image = Sha256.newDigest();
+    boolean ofChunks = hashesChunkDigests(map);
+    // Whole-disk images keep the version 1 image hash (older builds read them); it takes a second
+    // SHA-256 pass over every logical byte. A filesystem-aware image hashes its chunk digests.
+    MessageDigest image = ofChunks ? null : Sha256.newDigest();
     List<ChunkEntry> entries = new ArrayList<>(count);
     long[] next = {ImageFileHeader.LENGTH};
     long[] done = {0};
@@ -89,7 +93,9 @@ public final class ChunkScanner {
           int len = length(size, chunkSize, index);
           Optional<UsedBlocks> used = map.forChunk(index, chunkSize);
           if (used.isEmpty()) {
-            Arrays.fill(buf, 0, len, (byte) 0); // the logical bytes the image hash takes
+            if (!ofChunks) {
+              Arrays.fill(buf, 0, len, (byte) 0); // the logical bytes the image hash takes
+            }
             return new Scanned(EncodedChunk.unused(len), UsedBlocks.none());
           }
           try {
@@ -101,7 +107,9 @@ public final class ChunkScanner {
         },
         (index, buf, s) -> {
           int len = length(size, chunkSize, index);
-          image.update(buf, 0, len);
+          if (image != null) {
+            image.update(buf, 0, len);
+          }
           ChunkEntry entry = s.chunk().entry(index, next[0], s.used());
           next[0] += entry.storedLength();
           entries.add(entry);
@@ -109,7 +117,16 @@ public final class ChunkScanner {
           done[0] += len;
           progress.progress(done[0]);
         });
-    return new Manifest(id, size, chunkSize, entries, Sha256.finish(image));
+    return ofChunks ? Manifest.ofChunks(id, size, chunkSize, entries) : new Manifest(id, size, chunkSize, entries, Sha256.finish(image));
+  }
+
+  /**
+   * Whether {@link #scan} gives the image of {@code map} the hash of its chunk digests (manifest
+   * version 3): unless the map carries the whole disk, whose image stays readable by builds that
+   * predate versions 2 and 3.
+   */
+  public static boolean hashesChunkDigests(AllocationMap map) {
+    return !map.isWhole();
   }
 
   /**

@@ -111,8 +111,8 @@ public final class ImageReader extends FileChunkSource {
           + " bytes, chunks of " + m.chunkSize() + ", " + m.chunkCount() + " chunks) disagree", null);
     }
     if (m.formatVersion() > h.version()) {
-      throw invalid(path, "manifest of version " + m.formatVersion() + " (partial or UNUSED chunks) in a file of version "
-          + h.version(), null);
+      throw invalid(path, "manifest of version " + m.formatVersion() + " in a file of version " + h.version()
+          + " (version 2: partial or UNUSED chunks; 3: the image hash of the chunk digests)", null);
     }
     for (ChunkEntry e : m.chunks()) {
       if (e.kind().isStored() && (e.storedOffset() < h.headerLength() || e.storedEnd() > h.manifestOffset())) {

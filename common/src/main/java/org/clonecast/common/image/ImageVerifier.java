@@ -11,7 +11,8 @@ import org.clonecast.protocol.image.Sha256;
 
 /**
  * Checks every chunk of an image in parallel (decode, SHA-256 against the manifest) and the
- * SHA-256 of the whole logical image in order. Also the engine of {@link ImageExtractor}, which
+ * image hash: the SHA-256 of the whole logical image in order, or for a version 3 manifest that of
+ * the chunk digests. Also the engine of {@link ImageExtractor}, which
  * adds a write of each verified chunk.
  *
  * <p>Stateless and thread-safe; each call runs its own pipeline.
@@ -39,7 +40,9 @@ public final class ImageVerifier {
   /** Decodes and verifies every chunk, passing each to {@code writer} when not null. */
   static void decodeAll(ChunkSource src, int threads, ChunkWriter writer, ProgressListener p) throws IOException {
     Manifest m = src.manifest();
-    MessageDigest image = Sha256.newDigest();
+    // Version 3: the manifest checked its image hash against its chunk digests when it was
+    // decoded, so the chunks' own checks are the whole verification; no second pass.
+    MessageDigest image = m.hashOfChunks() ? null : Sha256.newDigest();
     long[] done = {0};
     OrderedPipeline.run(m.chunkCount(), threads, m.chunkSize(),
         (index, buf) -> {
@@ -54,11 +57,13 @@ public final class ImageVerifier {
         },
         (index, buf, unused) -> {
           int len = m.logicalLength(index);
-          image.update(buf, 0, len);
+          if (image != null) {
+            image.update(buf, 0, len);
+          }
           done[0] += len;
           p.progress(done[0]);
         });
-    Sha256 got = Sha256.finish(image);
+    Sha256 got = image == null ? Manifest.hashOfChunkDigests(m.chunks()) : Sha256.finish(image);
     if (!got.equals(m.imageHash())) {
       throw new InvalidImageException("image sha256 mismatch: manifest says " + m.imageHash().hex() + ", chunks give "
           + got.hex() + " (every chunk matched its own hash: the manifest is inconsistent)");

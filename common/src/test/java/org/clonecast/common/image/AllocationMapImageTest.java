@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
@@ -49,7 +51,13 @@ class AllocationMapImageTest {
     List<Long> progress = new ArrayList<>();
     Manifest m = ImageCreator.create(d.path(), cci, chunkSize, 3, 2, false, d.map(), progress::add);
     assertEquals(size, progress.get(progress.size() - 1));
-    assertEquals(Sha256.digest(logical, 0, logical.length), m.imageHash(), "the image hash is over the logical bytes");
+    // Version 3: the image hash is that of the chunk digests, each of its chunk's logical bytes.
+    assertTrue(m.hashOfChunks());
+    assertEquals(Manifest.hashOfChunkDigests(m.chunks()), m.imageHash(), "the image hash is over the chunk digests");
+    for (int i = 0; i < m.chunkCount(); i++) {
+      int from = (int) m.logicalOffset(i);
+      assertEquals(Sha256.digest(logical, from, m.logicalLength(i)), m.chunk(i).sha256(), "chunk " + i + " digest");
+    }
     long usedBlocksBytes = 0;
     for (long b = 0; b < size; b += UsedBlocks.BLOCK) {
       usedBlocksBytes += SampleDisks.usedBlock(d.map(), b) ? Math.min(UsedBlocks.BLOCK, size - b) : 0;
@@ -98,7 +106,7 @@ class AllocationMapImageTest {
       assertEquals(ChunkKind.UNUSED, m.chunk(1).kind());
       assertTrue(m.chunk(2).isPartial());
       assertEquals(UsedBlocks.BLOCK, m.usedBytes(2));
-      assertEquals(2, m.formatVersion());
+      assertEquals(3, m.formatVersion());
     }
     for (long pos : reads) {
       assertFalse(pos >= cs && pos < 2L * cs, "read at " + pos + " inside the UNUSED chunk");
@@ -171,16 +179,60 @@ class AllocationMapImageTest {
 
   /** A version 1 header in front of a version 2 manifest is refused: a version 1 reader would have taken the file. */
   @Test
-  void aVersion2ManifestNeedsAVersion2Header() throws IOException {
+  void aVersion3ManifestNeedsAVersion3Header() throws IOException {
     UsedDisk d = SampleDisks.withFreeSpace(dir.resolve("h.raw"), 1_000_000, 6);
     Path cci = dir.resolve("h.cci");
     Manifest m = ImageCreator.create(d.path(), cci, 65536, 3, 1, false, d.map(), ProgressListener.NONE);
-    assertEquals(2, m.formatVersion());
+    assertEquals(3, m.formatVersion());
     try (FileChannel ch = FileChannel.open(cci, StandardOpenOption.WRITE)) {
-      ch.write(ByteBuffer.wrap(new byte[] {0, 1}), 8);
+      ch.write(ByteBuffer.wrap(new byte[] {0, 2}), 8);
     }
     InvalidImageException e = assertThrows(InvalidImageException.class, () -> ImageReader.open(cci));
-    assertTrue(e.getMessage().contains("manifest of version 2 (partial or UNUSED chunks) in a file of version 1"), e.getMessage());
+    assertTrue(e.getMessage().contains("manifest of version 3 in a file of version 2"), e.getMessage());
+  }
+
+  /**
+   * An image written by clonecast at format version 2 (committed, made with the build before
+   * version 3: its image hash is the SHA-256 of the logical bytes) still reads, verifies and
+   * extracts, and a wrong image hash in it is still caught.
+   */
+  @Test
+  void aVersion2ImageOfTheOldBuildStillWorks() throws IOException {
+    Path cci = copyResource("v2-tiny.cci");
+    byte[] raw = Files.readAllBytes(copyResource("v2-tiny.raw"));
+    try (ImageReader r = ImageReader.open(cci)) {
+      Manifest m = r.manifest();
+      assertEquals(2, r.header().version());
+      assertEquals(2, m.formatVersion());
+      assertFalse(m.hashOfChunks());
+      assertEquals(Sha256.digest(raw, 0, raw.length), m.imageHash());
+      assertEquals(List.of(ChunkKind.ZSTD, ChunkKind.UNUSED, ChunkKind.ZSTD, ChunkKind.RAW), m.chunks().stream().map(ChunkEntry::kind).toList());
+      assertTrue(m.chunk(2).isPartial());
+      ImageVerifier.verify(r, 2, ProgressListener.NONE);
+      Path out = dir.resolve("v2.out");
+      ImageExtractor.extract(r, out, ImageExtractor.Options.defaults());
+      assertArrayEquals(raw, Files.readAllBytes(out));
+    }
+    // The same image with another image hash (and a crc to match): every chunk checks, the whole does not.
+    byte[] file = Files.readAllBytes(cci);
+    Manifest m;
+    long manifestAt;
+    try (ImageReader r = ImageReader.open(cci)) {
+      m = r.manifest();
+      manifestAt = r.header().manifestOffset();
+    }
+    Manifest wrong = new Manifest(m.imageId(), m.logicalSize(), m.chunkSize(), m.chunks(), Sha256.digest(new byte[1], 0, 1));
+    ByteBuf enc = Unpooled.buffer();
+    wrong.encode(enc);
+    byte[] encoded = new byte[enc.readableBytes()];
+    enc.readBytes(encoded);
+    System.arraycopy(encoded, 0, file, (int) manifestAt, encoded.length);
+    Path bad = dir.resolve("v2-bad.cci");
+    Files.write(bad, file);
+    try (ImageReader r = ImageReader.open(bad)) {
+      InvalidImageException e = assertThrows(InvalidImageException.class, () -> ImageVerifier.verify(r, 2, ProgressListener.NONE));
+      assertTrue(e.getMessage().contains("image sha256 mismatch"), e.getMessage());
+    }
   }
 
   /** An image written by clonecast before format version 2 (committed, made with that build) still reads, verifies and extracts. */

@@ -171,6 +171,9 @@ public final class ChunkCodec {
       throw new ChunkVerificationException(
           e.index(), "RAW chunk of " + e.storedLength() + " bytes, want " + logicalLen, e.sha256(), null);
     }
+    if (e.used().isPartial() && !unusedAreZero(e.used(), stored, 0, logicalLen)) {
+      throw new ChunkVerificationException(e.index(), "unused blocks hold data", e.sha256(), null);
+    }
     Sha256 actual = Sha256.digest(stored, 0, logicalLen);
     if (!actual.equals(e.sha256())) {
       throw mismatch(e, actual);

@@ -12,9 +12,10 @@ import java.util.UUID;
  * <p>Immutable and thread-safe.
  *
  * @param version file layout version, {@link #MIN_VERSION} to {@link #VERSION}: 2 says the
- *     manifest may hold partial or UNUSED chunks (manifest version 2), so that a reader of version
- *     1 refuses the file at its header; the byte layout of the header is the same
- * @param flags feature bits a reader must understand; none are defined in versions 1 and 2
+ *     manifest may hold partial or UNUSED chunks (manifest version 2), 3 that its image hash may
+ *     be that of the chunk digests (manifest version 3), so that an older reader refuses the file
+ *     at its header; the byte layout of the header is the same
+ * @param flags feature bits a reader must understand; none are defined in versions 1 to 3
  * @param headerLength bytes before the first stored chunk, at least {@link #LENGTH}
  * @param imageId the manifest's image id
  * @param logicalSize the manifest's logical size
@@ -36,7 +37,7 @@ public record ImageFileHeader(
   /** "CLONECI1", the first eight bytes of every image file, as one big-endian long. */
   public static final long MAGIC = 0x434C4F4E45434931L;
   /** The newest layout version written and read by this build. */
-  public static final int VERSION = 2;
+  public static final int VERSION = 3;
   /** The oldest layout version read by this build (and written for whole-disk images). */
   public static final int MIN_VERSION = 1;
   /** Length of the header this build writes. */

@@ -1,6 +1,7 @@
 package org.clonecast.protocol.image;
 
 import io.netty.buffer.ByteBuf;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -19,8 +20,17 @@ import java.util.zip.CRC32C;
  *
  * <p>Versions: {@link #encode} writes version 1 when every block of every chunk is used (an image
  * of a whole disk), so that older clonecast builds (agents in netboot environments built before
- * version 2, older daemons) still take such images; version 2 only when some chunk is partial or
- * UNUSED, which version 1 cannot express. {@link #decode} reads both.
+ * version 2, older daemons) still take such images; version 2 when some chunk is partial or
+ * UNUSED, which version 1 cannot express; version 3 (the layout of version 2) when the image hash
+ * is {@linkplain #hashOfChunks the hash of the chunk digests}. {@link #decode} reads all three.
+ *
+ * <p>The image hash: in versions 1 and 2 the SHA-256 of all logical bytes in order; in version 3
+ * the SHA-256 of the chunks' 32-byte digests in index order ({@link #hashOfChunkDigests}). Both
+ * bind every logical byte (each chunk digest binds its chunk's bytes and length); version 3's
+ * costs nothing beyond the chunk digests, where the other took a second SHA-256 pass over the
+ * whole logical image, zeros of unused space included (docs/image-format.md, "Image hash").
+ * A version 3 manifest's image hash is checked here, against its entries, when it is built or
+ * decoded.
  *
  * <p>Immutable and thread-safe.
  *
@@ -29,16 +39,21 @@ import java.util.zip.CRC32C;
  * @param chunkSize logical bytes per chunk, a power of two from {@link #MIN_CHUNK_SIZE} to
  *     {@link #MAX_CHUNK_SIZE}
  * @param chunks one entry per chunk, entry {@code i} has index {@code i}
- * @param imageHash SHA-256 of all {@code logicalSize} logical bytes in order
+ * @param imageHash SHA-256 of all {@code logicalSize} logical bytes in order, or with {@code
+ *     hashOfChunks} of the chunk digests in index order
+ * @param hashOfChunks whether the image hash is that of the chunk digests (version 3)
  */
-public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<ChunkEntry> chunks, Sha256 imageHash) {
+public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<ChunkEntry> chunks, Sha256 imageHash,
+    boolean hashOfChunks) {
   /** "CCMF": the first four bytes of an encoded manifest. */
   public static final int MAGIC = 0x43434D46;
-  /** The newest manifest layout this class writes and reads: adds partial and UNUSED chunks. */
-  public static final int VERSION = 2;
+  /** The newest manifest layout this class writes and reads: the image hash of the chunk digests. */
+  public static final int VERSION = 3;
+  /** The layout that adds partial and UNUSED chunks. */
+  public static final int PARTIAL_VERSION = 2;
   /** The oldest manifest layout this class reads (and writes for whole-disk images). */
   public static final int MIN_VERSION = 1;
-  /** In version 2, the bit of an entry's kind byte that says a used-block bitmap follows. */
+  /** From version 2, the bit of an entry's kind byte that says a used-block bitmap follows. */
   public static final int PARTIAL_FLAG = 0x80;
   /** Smallest chunk size: one page. */
   public static final int MIN_CHUNK_SIZE = 4 * 1024;
@@ -101,6 +116,35 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
         }
       }
     }
+    if (hashOfChunks) {
+      Sha256 digests = hashOfChunkDigests(chunks);
+      if (!digests.equals(imageHash)) {
+        throw new IllegalArgumentException(
+            "image sha256 " + imageHash.hex() + " is not that of the chunk digests, " + digests.hex());
+      }
+    }
+  }
+
+  /** A manifest of versions 1 or 2: {@code imageHash} is the SHA-256 of all logical bytes in order. */
+  public Manifest(UUID imageId, long logicalSize, int chunkSize, List<ChunkEntry> chunks, Sha256 imageHash) {
+    this(imageId, logicalSize, chunkSize, chunks, imageHash, false);
+  }
+
+  /** A version 3 manifest: its image hash is that of the chunk digests, computed here. */
+  public static Manifest ofChunks(UUID imageId, long logicalSize, int chunkSize, List<ChunkEntry> chunks) {
+    return new Manifest(imageId, logicalSize, chunkSize, chunks, hashOfChunkDigests(chunks), true);
+  }
+
+  /**
+   * The version 3 image hash: the SHA-256 of the 32-byte digests of {@code chunks} in their order
+   * (ZERO and UNUSED chunks' digests are those of their zeros).
+   */
+  public static Sha256 hashOfChunkDigests(List<ChunkEntry> chunks) {
+    MessageDigest d = Sha256.newDigest();
+    for (ChunkEntry e : chunks) {
+      d.update(e.sha256().bytes());
+    }
+    return Sha256.finish(d);
   }
 
   /** Throws unless {@code chunkSize} is a power of two within the allowed range. */
@@ -205,13 +249,17 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
   }
 
   /**
-   * The layout version {@link #encode} writes: {@link #MIN_VERSION} when every block of every
-   * chunk is used, else {@link #VERSION}.
+   * The layout version {@link #encode} writes: {@link #VERSION} when the image hash is that of the
+   * chunk digests, else {@link #MIN_VERSION} when every block of every chunk is used, else {@link
+   * #PARTIAL_VERSION}.
    */
   public int formatVersion() {
+    if (hashOfChunks) {
+      return VERSION;
+    }
     for (ChunkEntry e : chunks) {
       if (!e.used().isAll()) {
-        return VERSION;
+        return PARTIAL_VERSION;
       }
     }
     return MIN_VERSION;
@@ -244,7 +292,7 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
   public void encode(ByteBuf out) {
     int start = out.writerIndex();
     out.writeInt(MAGIC); // magic "CCMF"
-    out.writeShort(formatVersion()); // version: 1 unless some chunk is partial or UNUSED
+    out.writeShort(formatVersion()); // version: 1 unless some chunk is partial or UNUSED, 3 for the hash of chunk digests
     out.writeShort(0); // flags
     out.writeLong(imageId.getMostSignificantBits()); // image id, 16 bytes
     out.writeLong(imageId.getLeastSignificantBits());
@@ -334,7 +382,7 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
     for (int i = 0; i < count; i++) {
       int at = in.readerIndex() - start;
       int kindByte = in.readUnsignedByte();
-      boolean partial = version >= 2 && (kindByte & PARTIAL_FLAG) != 0;
+      boolean partial = version >= PARTIAL_VERSION && (kindByte & PARTIAL_FLAG) != 0;
       int code = partial ? kindByte & ~PARTIAL_FLAG : kindByte;
       ChunkKind kind;
       try {
@@ -342,7 +390,7 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
       } catch (MalformedImageException e) {
         throw new MalformedImageException("manifest: chunk " + i + " at byte " + at + ": " + e.getMessage());
       }
-      if (kind == ChunkKind.UNUSED && (version < 2 || partial)) {
+      if (kind == ChunkKind.UNUSED && (version < PARTIAL_VERSION || partial)) {
         throw new MalformedImageException("manifest: chunk " + i + " at byte " + at + ": "
             + (partial ? "UNUSED chunk with a used-block bitmap" : "chunk kind code 3 (UNUSED) in version 1"));
       }
@@ -386,7 +434,7 @@ public record Manifest(UUID imageId, long logicalSize, int chunkSize, List<Chunk
           String.format("manifest: crc32c 0x%08x at byte %d, computed 0x%08x: the manifest is damaged", crc, crcAt - start, want));
     }
     try {
-      return new Manifest(id, logicalSize, chunkSize, chunks, imageHash);
+      return new Manifest(id, logicalSize, chunkSize, chunks, imageHash, version >= VERSION);
     } catch (IllegalArgumentException e) {
       throw new MalformedImageException("manifest: " + e.getMessage());
     }

@@ -185,6 +185,11 @@ class ChunkCodecTest {
     ChunkVerificationException x =
         assertThrows(ChunkVerificationException.class, () -> ChunkCodec.decode(e, c.storedBuffer(), new byte[disk.length], 0, disk.length));
     assertTrue(x.getMessage().contains("unused blocks hold data"), x.getMessage());
+    // The same through decodeInPlace, which hashes a RAW chunk where it is (random bytes are stored RAW).
+    assertEquals(ChunkKind.RAW, c.kind());
+    ChunkVerificationException y = assertThrows(ChunkVerificationException.class,
+        () -> ChunkCodec.decodeInPlace(e, c.stored(), new byte[disk.length], disk.length));
+    assertTrue(y.getMessage().contains("unused blocks hold data"), y.getMessage());
   }
 
   @Test

@@ -58,10 +58,10 @@ class ImageFileHeaderTest {
         fail(e);
       }
     }
-    byte[] v3 = good.clone();
-    v3[9] = 3;
-    assertTrue(assertThrows(MalformedImageException.class, () -> ImageFileHeader.decode(Unpooled.wrappedBuffer(v3)))
-        .getMessage().contains("version 3 unsupported (this build reads versions 1 to 2)"));
+    byte[] v4 = good.clone();
+    v4[9] = 4;
+    assertTrue(assertThrows(MalformedImageException.class, () -> ImageFileHeader.decode(Unpooled.wrappedBuffer(v4)))
+        .getMessage().contains("version 4 unsupported (this build reads versions 1 to 3)"));
     byte[] v0 = good.clone();
     v0[9] = 0;
     assertThrows(MalformedImageException.class, () -> ImageFileHeader.decode(Unpooled.wrappedBuffer(v0)));
@@ -76,6 +76,12 @@ class ImageFileHeaderTest {
     b[9] = 1;
     assertEquals(ByteBufUtil.hexDump(b1), ByteBufUtil.hexDump(b));
     assertEquals(h2, ImageFileHeader.decode(Unpooled.wrappedBuffer(encode(h2))));
-    assertThrows(IllegalArgumentException.class, () -> ImageFileHeader.incomplete(3, H.imageId(), 0, 4096, 0));
+    ImageFileHeader h3 = ImageFileHeader.incomplete(3, H.imageId(), H.logicalSize(), H.chunkSize(), H.chunkCount()).complete(1000, 200);
+    byte[] b3 = encode(h3);
+    assertEquals(3, b3[9]);
+    b3[9] = 1;
+    assertEquals(ByteBufUtil.hexDump(b1), ByteBufUtil.hexDump(b3));
+    assertEquals(h3, ImageFileHeader.decode(Unpooled.wrappedBuffer(encode(h3))));
+    assertThrows(IllegalArgumentException.class, () -> ImageFileHeader.incomplete(4, H.imageId(), 0, 4096, 0));
   }
 }

@@ -34,6 +34,11 @@ class ManifestTest {
    * {@code partial}, also UNUSED chunks and chunks with random used-block maps (version 2).
    */
   static Manifest sample(long seed, int fullChunks, int tail, int chunkSize, boolean partial) {
+    return sample(seed, fullChunks, tail, chunkSize, partial, false);
+  }
+
+  /** {@link #sample(long, int, int, int, boolean)}; with {@code ofChunks} of version 3 (the image hash of the chunk digests). */
+  static Manifest sample(long seed, int fullChunks, int tail, int chunkSize, boolean partial, boolean ofChunks) {
     Random r = new Random(seed);
     long size = (long) fullChunks * chunkSize + tail;
     int n = Manifest.chunkCount(size, chunkSize);
@@ -58,7 +63,8 @@ class ManifestTest {
     }
     byte[] h = new byte[32];
     r.nextBytes(h);
-    return new Manifest(new UUID(r.nextLong(), r.nextLong()), size, chunkSize, chunks, Sha256.of(h));
+    UUID id = new UUID(r.nextLong(), r.nextLong());
+    return ofChunks ? Manifest.ofChunks(id, size, chunkSize, chunks) : new Manifest(id, size, chunkSize, chunks, Sha256.of(h));
   }
 
   /** A random map of a chunk of {@code len} bytes with at least one used block (all() when it happens to be full). */
@@ -84,8 +90,8 @@ class ManifestTest {
   @Provide
   Arbitrary<Manifest> manifests() {
     return Combinators.combine(Arbitraries.longs(), Arbitraries.integers().between(0, 40), Arbitraries.integers().between(0, 4 * CS - 1),
-            Arbitraries.of(CS, 4 * CS, 64 * CS), Arbitraries.of(false, true))
-        .as((seed, full, tail, cs, partial) -> sample(seed, full, tail % cs, cs, partial));
+            Arbitraries.of(CS, 4 * CS, 64 * CS), Arbitraries.of(false, true), Arbitraries.of(false, true))
+        .as((seed, full, tail, cs, partial, ofChunks) -> sample(seed, full, tail % cs, cs, partial, ofChunks));
   }
 
   @Property(tries = 300)
@@ -95,7 +101,8 @@ class ManifestTest {
     assertEquals(m, Manifest.decode(buf));
     assertEquals(2, buf.readableBytes());
     boolean whole = m.chunks().stream().allMatch(e -> e.used().isAll());
-    assertEquals(whole ? 1 : 2, b[5], "version 1 exactly when every block of every chunk is used");
+    assertEquals(m.hashOfChunks() ? 3 : whole ? 1 : 2, b[5],
+        "version 3 for the hash of chunk digests, else 1 exactly when every block of every chunk is used");
     assertTrue(m.encodedLength() <= Manifest.maxEncodedLength(m.chunkCount(), m.chunkSize()));
   }
 
@@ -182,7 +189,7 @@ class ManifestTest {
   void messagesNameTheProblem() {
     byte[] good = encode(sample(3, 3, 0));
     expectMalformed(put(good, 0, 4, 0x12345678), "bad magic 0x12345678");
-    expectMalformed(put(good, 4, 2, 3), "version 3 unsupported");
+    expectMalformed(put(good, 4, 2, 4), "version 4 unsupported");
     expectMalformed(put(good, 4, 2, 0), "version 0 unsupported");
     expectMalformed(put(good, 6, 2, 1), "flags 0x0001 unknown");
     expectMalformed(put(good, good.length - 4, 4, 0), "crc32c 0x00000000 at byte " + (good.length - 4));
@@ -298,6 +305,56 @@ class ManifestTest {
   }
 
   /**
+   * Chunks of 16 KiB (four blocks): an UNUSED chunk, a partial ZERO, a partial ZSTD (digest {@code
+   * a}), a whole RAW and a short partial RAW chunk (digest {@code b}).
+   */
+  /** The encoded entries of {@link #goldenVersion2Chunks} with digests aa.. and bb.. (docs/image-format.md). */
+  private static final String GOLDEN_VERSION2_ENTRIES = "03"
+      + "80" + "80"
+      + "81" + "a0" + "0000000000000040" + "00000064" + "aa".repeat(32)
+      + "02" + "00000000000000a4" + "00004000" + "bb".repeat(32)
+      + "82" + "40" + "00000000000040a4" + "00001388" + "bb".repeat(32);
+
+  private static List<ChunkEntry> goldenVersion2Chunks(Sha256 a, Sha256 b) {
+    int cs = 4 * CS;
+    return List.of(ChunkEntry.unused(0, ChunkCodec.zeroHash(cs)),
+        ChunkEntry.zero(1, ChunkCodec.zeroHash(cs), UsedBlocks.of(new byte[] {(byte) 0x80}, 4)),
+        new ChunkEntry(2, ChunkKind.ZSTD, 64, 100, a, UsedBlocks.of(new byte[] {(byte) 0xa0}, 4)),
+        new ChunkEntry(3, ChunkKind.RAW, 164, cs, b),
+        new ChunkEntry(4, ChunkKind.RAW, 164 + cs, 5000, b, UsedBlocks.of(new byte[] {(byte) 0x40}, 2)));
+  }
+
+  /**
+   * Version 3: the layout of version 2 (the manifest of {@link #goldenBytesVersion2}) with the
+   * image hash of the chunk digests (pinned: computed apart, by Python's hashlib, over the five
+   * 32-byte digests), checked when built and when decoded.
+   */
+  @Test
+  void goldenBytesVersion3() {
+    int cs = 4 * CS;
+    Sha256 a = Sha256.ofHex("aa".repeat(32));
+    Sha256 b = Sha256.ofHex("bb".repeat(32));
+    List<ChunkEntry> chunks = goldenVersion2Chunks(a, b);
+    UUID id = new UUID(0x0102030405060708L, 0x090a0b0c0d0e0f10L);
+    Manifest m = Manifest.ofChunks(id, 4L * cs + 5000, cs, chunks);
+    String hash = "3ac2bbf139fbb555c20429aac0044c86ae4c530df69bfd081a03c3b297dd9ab7";
+    assertEquals(hash, m.imageHash().hex());
+    assertEquals(3, m.formatVersion());
+    String want = "43434d46" + "0003" + "0000" + "0102030405060708090a0b0c0d0e0f10" + "0000000000011388" + "00004000"
+        + "00000005" + hash + GOLDEN_VERSION2_ENTRIES;
+    byte[] got = encode(m);
+    assertEquals(withCrcHex(want), ByteBufUtil.hexDump(got));
+    assertEquals(m, Manifest.decode(Unpooled.wrappedBuffer(got)));
+    // Another image hash, or another chunk digest under the same image hash: refused, also with a good crc.
+    expectMalformed(withCrc(put(got, Manifest.FIXED_LENGTH - Sha256.LENGTH, 1, 0x3b)), "is not that of the chunk digests");
+    int lastDigest = got.length - Manifest.CRC_LENGTH - Sha256.LENGTH;
+    expectMalformed(withCrc(put(got, lastDigest, 1, 0xbc)), "is not that of the chunk digests");
+    assertThrows(IllegalArgumentException.class, () -> new Manifest(id, 4L * cs + 5000, cs, chunks, b, true));
+    // The same entries as version 2 keep the hash they are given (that of the logical bytes).
+    assertEquals(2, new Manifest(id, 4L * cs + 5000, cs, chunks, b).formatVersion());
+  }
+
+  /**
    * The version 2 layout in docs/image-format.md, pinned: chunks of 16 KiB (four blocks) with an
    * UNUSED chunk, a partial ZERO, a partial ZSTD, a whole RAW and a short partial RAW chunk.
    */
@@ -306,23 +363,9 @@ class ManifestTest {
     int cs = 4 * CS;
     Sha256 a = Sha256.ofHex("aa".repeat(32));
     Sha256 b = Sha256.ofHex("bb".repeat(32));
-    Manifest m = new Manifest(
-        new UUID(0x0102030405060708L, 0x090a0b0c0d0e0f10L),
-        4L * cs + 5000,
-        cs,
-        List.of(ChunkEntry.unused(0, ChunkCodec.zeroHash(cs)),
-            ChunkEntry.zero(1, ChunkCodec.zeroHash(cs), UsedBlocks.of(new byte[] {(byte) 0x80}, 4)),
-            new ChunkEntry(2, ChunkKind.ZSTD, 64, 100, a, UsedBlocks.of(new byte[] {(byte) 0xa0}, 4)),
-            new ChunkEntry(3, ChunkKind.RAW, 164, cs, b),
-            new ChunkEntry(4, ChunkKind.RAW, 164 + cs, 5000, b, UsedBlocks.of(new byte[] {(byte) 0x40}, 2))),
-        b);
+    Manifest m = new Manifest(new UUID(0x0102030405060708L, 0x090a0b0c0d0e0f10L), 4L * cs + 5000, cs, goldenVersion2Chunks(a, b), b);
     String want = "43434d46" + "0002" + "0000" + "0102030405060708090a0b0c0d0e0f10" + "0000000000011388" + "00004000"
-        + "00000005" + "bb".repeat(32)
-        + "03"
-        + "80" + "80"
-        + "81" + "a0" + "0000000000000040" + "00000064" + "aa".repeat(32)
-        + "02" + "00000000000000a4" + "00004000" + "bb".repeat(32)
-        + "82" + "40" + "00000000000040a4" + "00001388" + "bb".repeat(32);
+        + "00000005" + "bb".repeat(32) + GOLDEN_VERSION2_ENTRIES;
     byte[] got = encode(m);
     assertEquals(withCrcHex(want), ByteBufUtil.hexDump(got));
     assertEquals(m, Manifest.decode(Unpooled.wrappedBuffer(got)));

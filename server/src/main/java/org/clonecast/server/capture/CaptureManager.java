@@ -95,8 +95,17 @@ public final class CaptureManager implements AutoCloseable {
     }
   }
 
-  /** A chunk checked against its hash: its request and its logical bytes. */
+  /**
+   * A chunk checked against its hash: its request and its logical bytes (null for an upload of a
+   * version 3 image, which needs them no more once checked).
+   */
   private record Checked(ChunkUpload up, byte[] logical) {}
+
+  /**
+   * Where a chunk of a version 3 image is decoded to be checked: one chunk's worth per thread that
+   * checks, reused (a new array per chunk was a MiB of garbage per MiB uploaded).
+   */
+  private static final ThreadLocal<byte[]> SCRATCH = new ThreadLocal<>();
 
   /** What {@link #maxUpload} needs, kept in memory so the event loop never waits for the database. */
   private record Bounds(String agentIp, int chunkSize, int chunkCount) {}
@@ -168,7 +177,8 @@ public final class CaptureManager implements AutoCloseable {
       if (c.logicalSize() > 0 && CaptureUpload.exists(file)) {
         Live l = live.computeIfAbsent(c.id(), k -> new Live());
         synchronized (l) {
-          l.upload(CaptureUpload.open(file, c.imageId(), c.logicalSize(), c.chunkSize(), syncer));
+          // As this build's agents begin (version 3); an older agent's begin opens it again, keeping the image hash.
+          l.upload(CaptureUpload.open(file, c.imageId(), c.logicalSize(), c.chunkSize(), true, syncer));
           c.agentIp().ifPresent(ip -> l.bounds = new Bounds(ip, c.chunkSize(), l.upload.header().chunkCount()));
           showProgress(c, l.upload);
           events.record("image", Optional.of(c.mac().toString()), Optional.empty(), "capture " + c.image() + " resumes after a"
@@ -266,8 +276,13 @@ public final class CaptureManager implements AutoCloseable {
    * The agent starts or resumes its upload of a disk of {@code logicalSize} bytes; the answer says
    * which chunks the daemon already holds, so it sends only the others. A different size than
    * before (another disk) starts the upload again.
+   *
+   * @param hashOfChunks whether the agent's manifest will be of version 3 (its image hash that of
+   *     the chunk digests), so that no hash of the logical bytes is kept; false for agents that
+   *     predate version 3
    */
-  public Held begin(long id, MacAddress mac, String from, long logicalSize, int chunkSize) throws IOException {
+  public Held begin(long id, MacAddress mac, String from, long logicalSize, int chunkSize, boolean hashOfChunks)
+      throws IOException {
     Capture c = checked(id, mac, from, false);
     if (chunkSize != c.chunkSize()) {
       throw new BadRequestException("chunk size " + chunkSize + ", this capture uses " + c.chunkSize());
@@ -282,7 +297,7 @@ public final class CaptureManager implements AutoCloseable {
     }
     Live l = live.computeIfAbsent(id, k -> new Live());
     synchronized (l) {
-      if (l.upload != null && l.upload.header().logicalSize() != logicalSize) {
+      if (l.upload != null && (l.upload.header().logicalSize() != logicalSize || l.upload.hashesChunkDigests() != hashOfChunks)) {
         l.upload.close();
         l.upload(null);
       }
@@ -292,7 +307,7 @@ public final class CaptureManager implements AutoCloseable {
               + logicalSize + " bytes, was " + c.logicalSize() + "; starting the upload again");
         }
         store.setLogicalSize(id, logicalSize);
-        l.upload(CaptureUpload.open(images.fileFor(c.image()), c.imageId(), logicalSize, chunkSize, syncer));
+        l.upload(CaptureUpload.open(images.fileFor(c.image()), c.imageId(), logicalSize, chunkSize, hashOfChunks, syncer));
       }
       l.bounds = new Bounds(from, chunkSize, l.upload.header().chunkCount());
       if (c.state() == State.VERIFYING) {
@@ -374,12 +389,20 @@ public final class CaptureManager implements AutoCloseable {
       }
       place(l, u, up);
     }
-    // Outside the lock: the chunks in flight are checked on as many threads.
-    byte[] bytes = new byte[logical];
+    // Outside the lock: the chunks in flight are checked on as many threads. An upload of a
+    // version 3 image needs the logical bytes only for this check: a per-thread scratch array,
+    // and a RAW chunk is hashed where it is.
+    boolean keep = !u.hashesChunkDigests();
+    byte[] bytes = keep ? new byte[logical] : scratch(logical);
     try {
-      ChunkCodec.decode(entry, ByteBuffer.wrap(up.stored()), bytes, 0, logical);
+      ChunkCodec.decodeInPlace(entry, up.stored(), bytes, logical);
     } catch (ChunkVerificationException e) {
       throw new BadRequestException("chunk " + up.index() + " refused: " + e.getMessage());
+    }
+    if (keep && entry.kind() == ChunkKind.RAW) {
+      bytes = up.stored();
+    } else if (!keep) {
+      bytes = null;
     }
     synchronized (l) {
       if (l.upload != u) {
@@ -457,6 +480,15 @@ public final class CaptureManager implements AutoCloseable {
       }
     }
     return after;
+  }
+
+  private static byte[] scratch(int length) {
+    byte[] b = SCRATCH.get();
+    if (b == null || b.length < length) {
+      b = new byte[length];
+      SCRATCH.set(b);
+    }
+    return b;
   }
 
   /** Appends a checked chunk after the last one held. */
@@ -566,7 +598,13 @@ public final class CaptureManager implements AutoCloseable {
           }
         }
       }
-      Sha256 got = u.imageHash();
+      // Version 3: the manifest's image hash is that of its chunk digests (checked when it was
+      // decoded), which are those of the chunks held or of zeros: nothing more to compare.
+      if (!m.hashOfChunks() && u.hashesChunkDigests()) {
+        throw new BadRequestException("manifest of version " + m.formatVersion() + " (the image hash of all logical bytes), but the"
+            + " upload began for version " + Manifest.VERSION + "; begin again");
+      }
+      Sha256 got = m.hashOfChunks() ? m.imageHash() : u.imageHash();
       if (!got.equals(m.imageHash())) {
         String why = "the manifest's image sha256 is " + m.imageHash().hex() + ", the chunks received give " + got.hex();
         end(c, State.FAILED, why);

@@ -52,10 +52,13 @@ import org.slf4j.LoggerFactory;
  * order first), so the offsets are exactly those {@code clonecast image create} gives, and what
  * the daemon holds is every stored chunk up to {@link #lastIndex()}.
  *
- * <p>The SHA-256 of the whole logical image is kept as chunks are appended (the chunks that store
- * nothing count as zeros) and redone by the replay from the bytes it checks anyway, so {@link
- * #imageHash} needs no second pass over the image: every stored chunk was checked against its hash
- * when it arrived, or when a restart replayed it.
+ * <p>For an agent whose manifest will carry the image hash of versions 1 and 2 (the SHA-256 of the
+ * whole logical image), that hash is kept as chunks are appended (the chunks that store nothing
+ * count as zeros) and redone by the replay from the bytes it checks anyway, so {@link #imageHash}
+ * needs no second pass over the image: every stored chunk was checked against its hash when it
+ * arrived, or when a restart replayed it. For one whose manifest is of version 3 ({@code
+ * hashOfChunks}: the image hash is that of the chunk digests, which the manifest checks itself)
+ * nothing is kept, and the logical bytes of a chunk are not needed once it is checked.
  *
  * <p>Not thread-safe: the caller serialises calls per capture.
  */
@@ -84,6 +87,7 @@ final class CaptureUpload implements AutoCloseable {
   private final AtomicBoolean syncing = new AtomicBoolean();
   /** Why the last grouped fsync failed, reported by the next append. */
   private final AtomicReference<IOException> syncFailure = new AtomicReference<>();
+  /** The SHA-256 of the logical image so far; null for an upload of a version 3 image. */
   private final ImageHash hash;
   private long end;
   private long journalEnd;
@@ -164,15 +168,17 @@ final class CaptureUpload implements AutoCloseable {
    * Opens the upload of image file {@code file}: resumes what a previous run left when it is of
    * the same image (id, size and chunk size), else starts empty.
    *
+   * @param hashOfChunks whether the image's manifest will be of version 3 (no image hash kept here)
    * @param syncer runs the grouped fsyncs
    */
-  static CaptureUpload open(Path file, UUID imageId, long logicalSize, int chunkSize, Executor syncer) throws IOException {
-    return open(file, imageId, logicalSize, chunkSize, syncer, System::nanoTime);
+  static CaptureUpload open(Path file, UUID imageId, long logicalSize, int chunkSize, boolean hashOfChunks, Executor syncer)
+      throws IOException {
+    return open(file, imageId, logicalSize, chunkSize, hashOfChunks, syncer, System::nanoTime);
   }
 
-  /** {@link #open(Path, UUID, long, int, Executor)} with the clock the grouped fsyncs go by. */
-  static CaptureUpload open(Path file, UUID imageId, long logicalSize, int chunkSize, Executor syncer, LongSupplier nanoTime)
-      throws IOException {
+  /** {@link #open(Path, UUID, long, int, boolean, Executor)} with the clock the grouped fsyncs go by. */
+  static CaptureUpload open(Path file, UUID imageId, long logicalSize, int chunkSize, boolean hashOfChunks, Executor syncer,
+      LongSupplier nanoTime) throws IOException {
     Path data = dataPath(file);
     Path journal = journalPath(file);
     // The latest layout: the manifest is known only at the end, and it may use any kind.
@@ -196,7 +202,7 @@ final class CaptureUpload implements AutoCloseable {
         syncDirectory(file.toAbsolutePath().getParent());
       }
       List<JournalRecord> records = new ArrayList<>();
-      ImageHash hash = new ImageHash(want);
+      ImageHash hash = hashOfChunks ? null : new ImageHash(want);
       long[] ends = replay(j, d, want, d.size(), records, hash);
       long dataEnd = ends[0];
       long journalEnd = ends[1];
@@ -239,7 +245,7 @@ final class CaptureUpload implements AutoCloseable {
    * Reads the good records into {@code out}: each must decode, follow the previous one's index
    * and end, fit the image and name bytes the data file has ({@code dataSize}: a record whose
    * bytes are missing, which fsync ordering rules out unless the file was damaged, is dropped
-   * with all after it), each good one's logical bytes added to {@code hash}. Returns {data end,
+   * with all after it), each good one's logical bytes added to {@code hash} (unless null). Returns {data end,
    * journal end} of the last good one.
    */
   private static long[] replay(FileChannel j, FileChannel d, ImageFileHeader h, long dataSize, List<JournalRecord> out,
@@ -257,6 +263,7 @@ final class CaptureUpload implements AutoCloseable {
     long dataEnd = h.headerLength();
     int lastIndex = -1;
     long good = 0;
+    byte[] bytes = new byte[h.chunkSize()];
     while (in.isReadable()) {
       JournalRecord r;
       try {
@@ -270,13 +277,14 @@ final class CaptureUpload implements AutoCloseable {
         break;
       }
       int logical = (int) Math.min(h.chunkSize(), h.logicalSize() - (long) r.index() * h.chunkSize());
-      byte[] bytes = new byte[logical];
-      Optional<String> bad = damage(d, h, r, bytes);
+      Optional<String> bad = damage(d, h, r, bytes, logical);
       if (bad.isPresent()) {
         LOG.info("capture: journal replay stops at chunk {}: {}", r.index(), bad.get());
         break;
       }
-      hash.add(r.index(), bytes, logical);
+      if (hash != null) {
+        hash.add(r.index(), bytes, logical);
+      }
       out.add(r);
       lastIndex = r.index();
       dataEnd = r.end();
@@ -317,10 +325,10 @@ final class CaptureUpload implements AutoCloseable {
 
   /**
    * Why chunk {@code r}'s stored bytes do not decode to its hash, if they do not (fsyncs are
-   * grouped: a crash can tear them); else its logical bytes are in {@code out}.
+   * grouped: a crash can tear them); else its {@code logical} bytes are in {@code out}.
    */
-  private static Optional<String> damage(FileChannel d, ImageFileHeader h, JournalRecord r, byte[] out) throws IOException {
-    int logical = out.length;
+  private static Optional<String> damage(FileChannel d, ImageFileHeader h, JournalRecord r, byte[] out, int logical)
+      throws IOException {
     ByteBuffer stored = ByteBuffer.allocate(r.length());
     while (stored.hasRemaining() && d.read(stored, r.offset() + stored.position()) > 0) {
       // read the chunk
@@ -392,7 +400,8 @@ final class CaptureUpload implements AutoCloseable {
    * Appends a verified chunk after the last one and journals it; both are fsync'd with the group (class comment).
    *
    * @param r its record; its offset must be {@link #end()} and its index above {@link #lastIndex()}
-   * @param logical its logical bytes, checked against its hash by the caller, for the image hash
+   * @param logical its logical bytes, checked against its hash by the caller, for the image hash;
+   *     ignored (may be null) for an upload of a version 3 image ({@link #hashesChunkDigests})
    * @throws IOException also when the last grouped fsync failed
    */
   void append(JournalRecord r, ByteBuffer stored, byte[] logical) throws IOException {
@@ -401,8 +410,9 @@ final class CaptureUpload implements AutoCloseable {
           + " ending at " + end);
     }
     int length = (int) Math.min(header.chunkSize(), header.logicalSize() - (long) r.index() * header.chunkSize());
-    if (logical.length < length) {
-      throw new IllegalStateException("chunk " + r.index() + ": " + logical.length + " logical bytes, want " + length);
+    if (hash != null && (logical == null || logical.length < length)) {
+      throw new IllegalStateException("chunk " + r.index() + ": " + (logical == null ? 0 : logical.length)
+          + " logical bytes, want " + length);
     }
     IOException failed = syncFailure.getAndSet(null);
     if (failed != null) {
@@ -423,14 +433,26 @@ final class CaptureUpload implements AutoCloseable {
     records.add(r);
     end = r.end();
     journalEnd += r.encodedLength();
-    hash.add(r.index(), logical, length);
+    if (hash != null) {
+      hash.add(r.index(), logical, length);
+    }
+  }
+
+  /** Whether this upload is of a version 3 image: it keeps no image hash and needs no logical bytes. */
+  boolean hashesChunkDigests() {
+    return hash == null;
   }
 
   /**
    * The SHA-256 of the whole logical image, every chunk after {@link #lastIndex()} taken as zeros:
-   * what a manifest that matches {@link #records()} must state. No I/O.
+   * what a manifest of version 1 or 2 that matches {@link #records()} must state. No I/O.
+   *
+   * @throws IllegalStateException for an upload of a version 3 image, which keeps none
    */
   Sha256 imageHash() {
+    if (hash == null) {
+      throw new IllegalStateException("an upload of a version 3 image keeps no hash of its logical bytes");
+    }
     return hash.finish();
   }
 

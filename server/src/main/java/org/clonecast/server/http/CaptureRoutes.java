@@ -29,7 +29,7 @@ import org.clonecast.server.capture.CaptureManager;
  * from, for its own capture.
  *
  * <ul>
- *   <li>POST /agent/v1/capture/{id}/begin {mac, logicalSize, chunkSize}: {heldThrough, heldChunks,
+ *   <li>POST /agent/v1/capture/{id}/begin {mac, logicalSize, chunkSize, hashOfChunks (optional)}: {heldThrough, heldChunks,
  *       storedBytes}; the daemon holds every stored chunk up to index heldThrough
  *   <li>PUT /agent/v1/capture/{id}/chunk/{index}?mac=MAC, headers X-Clonecast-Kind (manifest
  *       code), X-Clonecast-Sha256 (hex of the logical bytes), X-Clonecast-Used-Blocks (hex bitmap,
@@ -116,7 +116,7 @@ public final class CaptureRoutes {
     switch (call) {
       case "begin" -> {
         CaptureBegin b = AgentJson.read(body, CaptureBegin.class);
-        CaptureManager.Held h = captures.begin(id, mac, from, b.logicalSize(), b.chunkSize());
+        CaptureManager.Held h = captures.begin(id, mac, from, b.logicalSize(), b.chunkSize(), b.hashOfChunks());
         return Reply.json(new CaptureHeld(h.heldThrough(), h.heldChunks(), h.storedBytes()));
       }
       case "progress" -> {

@@ -65,7 +65,7 @@ class CaptureUploadTest {
 
   /** Appends chunks 0, 2 and 5 (the last with a used-block map). */
   private CaptureUpload threeChunks(Path file) throws Exception {
-    CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC);
+    CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC);
     append(u, 0, 0, new byte[0]);
     append(u, 2, 1, new byte[0]);
     append(u, 5, 2, MAP);
@@ -78,7 +78,7 @@ class CaptureUploadTest {
     try (CaptureUpload u = threeChunks(file)) {
       assertEquals(5, u.lastIndex());
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
       assertEquals(3, u.records().size());
       assertEquals(5, u.lastIndex());
       assertEquals(ImageFileHeader.LENGTH + 3 * CHUNK, u.end());
@@ -100,7 +100,7 @@ class CaptureUploadTest {
       assertEquals(want, u.imageHash());
       assertEquals(want, u.imageHash(), "asking does not change it");
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
       assertEquals(want, u.imageHash(), "the replay hashes what it checks");
       append(u, 9, 3, new byte[0]);
       assertEquals(imageOf(new int[] {0, 2, 5, 9}, new int[] {0, 1, 2, 3}, new byte[][] {{}, {}, MAP, {}}), u.imageHash());
@@ -108,8 +108,37 @@ class CaptureUploadTest {
     try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
       ch.write(ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
       assertEquals(imageOf(new int[] {0}, new int[] {0}, new byte[][] {{}}), u.imageHash(), "only chunk 0 is left");
+    }
+  }
+
+  /**
+   * An upload of a version 3 image keeps no hash of the logical bytes and takes no logical bytes,
+   * but its replay still checks every held chunk: a damaged one is dropped with those after it.
+   */
+  @Test
+  void aVersion3UploadKeepsNoImageHashButReplayStillChecksChunks() throws Exception {
+    Path file = dir.resolve("golden.cci");
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, true, SYNC)) {
+      assertTrue(u.hashesChunkDigests());
+      for (int[] c : new int[][] {{0, 0}, {2, 1}, {5, 2}}) {
+        byte[] b = bytes(CHUNK, c[1]);
+        u.append(new JournalRecord(c[0], ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(b, 0, CHUNK), new byte[0]),
+            ByteBuffer.wrap(b), null);
+      }
+      assertThrows(IllegalStateException.class, u::imageHash);
+    }
+    try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
+    }
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, true, SYNC)) {
+      assertEquals(0, u.lastIndex(), "the replay checked chunk 2 against its hash and dropped it and chunk 5");
+      assertEquals(ImageFileHeader.LENGTH + CHUNK, u.end());
+    }
+    // Opened for an older agent, the same files give the hash of the logical bytes again.
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
+      assertEquals(imageOf(new int[] {0}, new int[] {0}, new byte[][] {{}}), u.imageHash());
     }
   }
 
@@ -118,7 +147,7 @@ class CaptureUploadTest {
   void groupedFsyncsRunOnTheSyncer() throws Exception {
     List<Runnable> queued = new ArrayList<>();
     long[] now = {0};
-    try (CaptureUpload u = CaptureUpload.open(dir.resolve("golden.cci"), ID, SIZE, CHUNK, queued::add, () -> now[0])) {
+    try (CaptureUpload u = CaptureUpload.open(dir.resolve("golden.cci"), ID, SIZE, CHUNK, false, queued::add, () -> now[0])) {
       byte[] big = bytes(CHUNK, 4);
       for (int i = 0; i < 2; i++) {
         u.append(new JournalRecord(i, ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(big, 0, CHUNK), new byte[0]),
@@ -153,14 +182,14 @@ class CaptureUploadTest {
     byte[] torn = new byte[rec.readableBytes() - 5];
     rec.readBytes(torn);
     Files.write(journal, torn, StandardOpenOption.APPEND);
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
       assertEquals(3, u.records().size());
       assertEquals(5, u.lastIndex());
       assertEquals(journalGood, Files.size(journal), "the torn record is cut");
       assertEquals(ImageFileHeader.LENGTH + 3 * CHUNK, Files.size(data), "the unjournalled bytes are cut");
       append(u, 6, 11, new byte[0]);
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
       assertEquals(6, u.lastIndex(), "what came after the repair is held too");
     }
   }
@@ -173,7 +202,7 @@ class CaptureUploadTest {
     try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
       ch.truncate(ImageFileHeader.LENGTH + CHUNK + CHUNK / 2);
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
       assertEquals(1, u.records().size());
       assertEquals(0, u.lastIndex());
       assertEquals(ImageFileHeader.LENGTH + CHUNK, Files.size(CaptureUpload.dataPath(file)));
@@ -191,7 +220,7 @@ class CaptureUploadTest {
     try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
       ch.write(ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, SYNC)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
       assertEquals(0, u.lastIndex(), "chunk 2 no longer verifies, so neither it nor chunk 5 is held");
       assertEquals(ImageFileHeader.LENGTH + CHUNK, Files.size(CaptureUpload.dataPath(file)));
     }
@@ -201,7 +230,7 @@ class CaptureUploadTest {
   void anUploadOfAnotherImageStartsAgain() throws Exception {
     Path file = dir.resolve("golden.cci");
     threeChunks(file).close();
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE + CHUNK, CHUNK, SYNC)) {
+    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE + CHUNK, CHUNK, false, SYNC)) {
       assertEquals(-1, u.lastIndex());
       assertEquals(ImageFileHeader.LENGTH, Files.size(CaptureUpload.dataPath(file)));
       assertEquals(0, Files.size(CaptureUpload.journalPath(file)));

@@ -238,10 +238,10 @@ class ImageCommandTest {
     Run info = ok("image", "info", cci);
     assertTrue(info.out().contains(" raw, " + m.count(ChunkKind.UNUSED) + " unused"), info.out());
     assertTrue(info.out().contains("used           ") && info.out().contains("(" + m.usedBytes() + " bytes)")
-        && info.out().contains("(format version 2)"), info.out());
+        && info.out().contains("(format version 3)"), info.out());
     Run json = ok("image", "info", "--json", cci);
     assertTrue(json.out().contains("\"unused\":" + m.count(ChunkKind.UNUSED) + "},\"usedBytes\":" + m.usedBytes() + ","), json.out());
-    assertTrue(json.out().contains("\"formatVersion\":2,"), json.out());
+    assertTrue(json.out().contains("\"formatVersion\":3,"), json.out());
     ok("image", "verify", cci);
     Path out = dir.resolve("used.out");
     ok("image", "extract", cci, "-o", out);

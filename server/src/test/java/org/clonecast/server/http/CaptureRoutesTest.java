@@ -152,8 +152,14 @@ class CaptureRoutesTest {
   }
 
   private JsonNode begin(long id) throws Exception {
+    return begin(id, "");
+  }
+
+  /** Begin with {@code extra} JSON fields (", \"hashOfChunks\":true" for a version 3 upload). */
+  private JsonNode begin(long id, String extra) throws Exception {
     HttpResponse<String> r = send(NODE, "POST", "/agent/v1/capture/" + id + "/begin",
-        ("{\"mac\":\"" + MAC + "\",\"logicalSize\":" + Files.size(disk) + ",\"chunkSize\":" + CaptureManager.CHUNK_SIZE + "}").getBytes());
+        ("{\"mac\":\"" + MAC + "\",\"logicalSize\":" + Files.size(disk) + ",\"chunkSize\":" + CaptureManager.CHUNK_SIZE
+            + extra + "}").getBytes());
     assertEquals(200, r.statusCode(), r.body());
     return Json.MAPPER.readTree(r.body());
   }
@@ -197,8 +203,14 @@ class CaptureRoutesTest {
   }
 
   private byte[] manifestFor(long id) {
+    return manifestFor(id, false);
+  }
+
+  /** The reference image's manifest for capture {@code id}; with {@code ofChunks} of version 3. */
+  private byte[] manifestFor(long id, boolean ofChunks) {
     java.util.UUID imageId = new CaptureStore(db, Clock.systemUTC()).find(id).orElseThrow().imageId();
-    Manifest m = new Manifest(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks(), ref.imageHash());
+    Manifest m = ofChunks ? Manifest.ofChunks(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks())
+        : new Manifest(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks(), ref.imageHash());
     ByteBuf buf = Unpooled.buffer();
     m.encode(buf);
     byte[] out = new byte[buf.readableBytes()];
@@ -308,6 +320,45 @@ class CaptureRoutesTest {
         "a repeated finish (its answer lost) is answered again");
     HttpResponse<String> list = send("127.0.0.1", "GET", "/api/v1/images", null);
     assertTrue(list.body().contains("\"state\" : \"done\""), list.body());
+  }
+
+  /**
+   * An agent of version 3 (its image hash that of the chunk digests) says so at begin: the daemon
+   * keeps no hash of the logical bytes, still checks every chunk (a wrong digest is refused, RAW
+   * chunks included), resumes after a restart, refuses a manifest with the older image hash, and
+   * publishes the version 3 image, which verifies.
+   */
+  @Test
+  void aVersion3UploadChecksEveryChunkAndPublishesTheImage() throws Exception {
+    long id = startAndRegister();
+    begin(id, ", \"hashOfChunks\":true");
+    int raw = -1;
+    for (int i = 0; i < ref.chunkCount() && raw < 0; i++) if (ref.chunk(i).kind() == org.clonecast.protocol.image.ChunkKind.RAW) raw = i;
+    assertTrue(raw >= 0, "the reference image has a RAW chunk");
+    assertEquals(400, put(NODE, id, raw, stored(raw), ref.chunk(raw).sha256().hex().replace('0', '1').replace('a', '0'),
+        ref.chunk(raw).kind().code()).statusCode(), "a RAW chunk with another digest");
+    int half = ref.chunkCount() / 2;
+    for (int i = 0; i < half; i++) {
+      if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(id, i).statusCode());
+    }
+    stop();
+    start();
+    begin(id, ", \"hashOfChunks\":true");
+    for (int i = half; i < ref.chunkCount(); i++) {
+      if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(id, i).statusCode());
+    }
+    HttpResponse<String> old = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id, false));
+    assertEquals(400, old.statusCode(), old.body());
+    assertTrue(old.body().contains("begin again"), old.body());
+    HttpResponse<String> fin = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id, true));
+    assertEquals(200, fin.statusCode(), fin.body());
+    assertEquals("ready", images.find("golden").orElseThrow().state());
+    try (ImageReader r = ImageReader.open(dir.resolve("state/images/golden.cci"))) {
+      assertEquals(ref.chunks(), r.manifest().chunks());
+      assertTrue(r.manifest().hashOfChunks());
+      assertEquals(3, r.header().version());
+      org.clonecast.common.image.ImageVerifier.verify(r, 2, org.clonecast.common.image.ProgressListener.NONE);
+    }
   }
 
   /**
