@@ -4,12 +4,18 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -21,8 +27,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.clonecast.agent.capture.CaptureUploader;
 import org.clonecast.agent.disk.DiskInventory;
 import org.clonecast.agent.disk.EspCheck;
@@ -37,11 +43,11 @@ import org.clonecast.agent.report.ServerClient;
 import org.clonecast.common.api.Assignment;
 import org.clonecast.common.api.Progress;
 import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.disk.DiskAllocation;
 import org.clonecast.common.disk.DiskPlan;
-import org.clonecast.common.cli.ExitCodes;
-import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.image.SourceDevice;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.trust.ImageTrust;
@@ -325,10 +331,10 @@ public final class AutoCommand implements Callable<Integer> {
   private String secretFor(String url, String myMac, Map<String, String> kernel) throws IOException, InterruptedException {
     String s = secret != null ? secret : kernel.get("clonecast.secret");
     if (s != null) return s;
-    java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(URI.create(url).resolve("/boot/" + myMac
-        + ".ipxe")).timeout(Duration.ofSeconds(15)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("clonecast\\.secret=([0-9a-f]+)").matcher(r.body());
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url).resolve("/boot/" + myMac
+        + ".ipxe")).timeout(Duration.ofSeconds(15)).build(), HttpResponse.BodyHandlers.ofString());
+    Matcher m = Pattern.compile("clonecast\\.secret=([0-9a-f]+)").matcher(r.body());
     if (r.statusCode() != 200 || !m.find()) {
       String why = r.body().lines().filter(l -> l.startsWith("echo ")).findFirst().map(l -> l.substring(5)).orElse("HTTP " + r.statusCode());
       throw new CliException(ExitCodes.FAILED, "no node secret: not on the kernel command line, no --secret, and the server's script"
@@ -365,7 +371,7 @@ public final class AutoCommand implements Callable<Integer> {
   }
 
   private Map<String, String> kernelArgs() throws IOException {
-    Map<String, String> out = new java.util.HashMap<>();
+    Map<String, String> out = new HashMap<>();
     if (!Files.isReadable(cmdline)) return out;
     for (String w : Files.readString(cmdline).trim().split("\\s+")) {
       int eq = w.indexOf('=');

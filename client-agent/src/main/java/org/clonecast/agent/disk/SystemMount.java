@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -159,7 +160,7 @@ public final class SystemMount implements AutoCloseable {
         if (r < 0) break;
         got += r;
       }
-      return got == n ? b : java.util.Arrays.copyOf(b, got);
+      return got == n ? b : Arrays.copyOf(b, got);
     }
   }
 

@@ -5,12 +5,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.ConnectException;
 import java.net.HttpURLConnection;
 import java.net.Proxy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
@@ -285,7 +287,7 @@ public final class ServerClient {
         String why = answer.path("error").asText("HTTP " + r.statusCode());
         if (r.statusCode() / 100 == 4) throw new RefusedException(r.statusCode(), "the server refused " + call + ": " + why);
         last = new IOException("the server failed " + call + ": " + why);
-      } catch (java.net.ConnectException | java.net.http.HttpTimeoutException e) {
+      } catch (ConnectException | HttpTimeoutException e) {
         last = new IOException("cannot reach " + base + " (" + e.getMessage() + ")", e);
       }
       Thread.sleep(500L * attempt);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -12,9 +13,9 @@ import java.util.concurrent.TimeUnit;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /** ESPs made by mkfs.vfat (dosfstools) and filled by mtools, as FAT12, FAT16 and FAT32. */
 class FatLookupTest {
@@ -72,7 +73,7 @@ class FatLookupTest {
   void espCheckOnAWholeDisk(boolean removable, @TempDir Path dir) throws Exception {
     byte[] esp = esp(dir, 16, 16 * 1024, removable);
     Path disk = dir.resolve("disk.img");
-    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(disk.toFile(), "rw")) {
+    try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
       f.setLength(64L << 20);
     }
     Process p = new ProcessBuilder("sfdisk", "-q", "--no-reread", "--no-tell-kernel", disk.toString()).redirectErrorStream(true).start();
@@ -81,7 +82,7 @@ class FatLookupTest {
     p.getOutputStream().close();
     p.getInputStream().readAllBytes();
     assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(disk.toFile(), "rw")) {
+    try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
       f.seek(2048L * 512);
       f.write(esp);
     }

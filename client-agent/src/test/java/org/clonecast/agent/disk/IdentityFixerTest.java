@@ -6,13 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -72,7 +76,7 @@ class IdentityFixerTest {
     Files.createSymbolicLink(journal.resolve("link-out"), outside);
     IdentityFixer.Report r = IdentityFixer.apply(root, new IdentityFixer.NodeIdentity("node08", Optional.empty(), Map.of()));
     assertFalse(Files.exists(seed));
-    assertFalse(Files.exists(journal, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    assertFalse(Files.exists(journal, LinkOption.NOFOLLOW_LINKS));
     assertTrue(Files.isDirectory(other), "only the golden machine-id's journal goes");
     assertTrue(Files.isDirectory(root.resolve("var/log/journal")), "journald keeps its persistent journal");
     assertEquals("not the node's", Files.readString(outside.resolve("keep")), "a link is removed, not followed");
@@ -123,7 +127,7 @@ class IdentityFixerTest {
     Files.writeString(docs.resolve("known_hosts"), file);
     Path target = Files.createDirectories(dir.resolve("etc/ssh")).resolve("ssh_known_hosts");
     int port;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       port = s.getLocalPort();
     }
     Process http = new ProcessBuilder("python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir.resolve("www").toString(),
@@ -133,12 +137,12 @@ class IdentityFixerTest {
       Files.writeString(script, IdentityFixer.refreshScript("127.0.0.1", port).replace("/etc/ssh/ssh_known_hosts", target.toString()));
       Process p = new ProcessBuilder("bash", script.toString()).redirectErrorStream(true).start();
       String out = new String(p.getInputStream().readAllBytes());
-      assertTrue(p.waitFor(90, java.util.concurrent.TimeUnit.SECONDS), "the fetcher is bounded");
+      assertTrue(p.waitFor(90, TimeUnit.SECONDS), "the fetcher is bounded");
       assertEquals(0, p.exitValue(), out + Files.readString(dir.resolve("http.log")));
       assertEquals(file, Files.readString(target));
     } finally {
       http.destroy();
-      http.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+      http.waitFor(10, TimeUnit.SECONDS);
     }
   }
 

@@ -6,8 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,15 +30,15 @@ class TargetTest {
     byte[] back = Files.readAllBytes(f);
     assertEquals(1 << 20, back.length);
     assertEquals(0, back[0], "old contents are gone");
-    assertArrayEquals(new byte[] {9, 9, 9}, java.util.Arrays.copyOfRange(back, 4096, 4099));
+    assertArrayEquals(new byte[] {9, 9, 9}, Arrays.copyOfRange(back, 4096, 4099));
   }
 
   /** A loop device stands in for a worker's disk (the tests run as root, as the agent does). */
   @Test
   void aBlockDeviceSmallerThanTheImageIsRefused() throws Exception {
     Path backing = dir.resolve("small.disk");
-    try (var f = java.nio.channels.FileChannel.open(backing, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
-      f.write(java.nio.ByteBuffer.wrap(new byte[1]), (8 << 20) - 1);
+    try (var f = FileChannel.open(backing, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      f.write(ByteBuffer.wrap(new byte[1]), (8 << 20) - 1);
     }
     Process p = new ProcessBuilder("losetup", "--find", "--show", backing.toString()).redirectErrorStream(true).start();
     String dev = new String(p.getInputStream().readAllBytes()).trim();
@@ -45,8 +50,8 @@ class TargetTest {
         assertTrue(t.blockDevice());
         assertEquals(8L << 20, t.size());
         // A size learnt later (udpcast's image length arrives after the connection): the same check.
-        assertEquals(java.util.Optional.empty(), t.roomFor(8L << 20));
-        assertEquals(java.util.Optional.of("target " + dev + " is too small: 8388608 bytes, the image needs 8388609"),
+        assertEquals(Optional.empty(), t.roomFor(8L << 20));
+        assertEquals(Optional.of("target " + dev + " is too small: 8388608 bytes, the image needs 8388609"),
             t.roomFor((8L << 20) + 1));
       }
     } finally {

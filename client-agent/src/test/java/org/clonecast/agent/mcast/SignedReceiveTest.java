@@ -14,8 +14,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.net.NetInterface;
@@ -52,7 +54,7 @@ class SignedReceiveTest {
   }
 
   /** Sends {@code cci} with {@code signatures} to one receiver with {@code trust} (a refused session ends 3 s after the join). */
-  private ReceiveResult receive(Path out, ImageTrust trust, java.util.function.Function<Manifest, List<ManifestSignature>> signatures)
+  private ReceiveResult receive(Path out, ImageTrust trust, Function<Manifest, List<ManifestSignature>> signatures)
       throws Exception {
     int port = LoopbackSession.freePort();
     NetInterface lo = NetInterface.byName("lo");
@@ -103,7 +105,7 @@ class SignedReceiveTest {
     Manifest other;
     try (ImageReader r = ImageReader.open(cci)) {
       Manifest m = r.manifest();
-      other = new Manifest(new java.util.UUID(1, 2), m.logicalSize(), m.chunkSize(), m.chunks(), m.imageHash());
+      other = new Manifest(new UUID(1, 2), m.logicalSize(), m.chunkSize(), m.chunks(), m.imageHash());
     }
     ReceiveResult tampered = receive(out, trust(), m -> List.of(trusted.sign(other)));
     assertTrue(tampered.reason().contains("bad signature by the trusted key " + trusted.fingerprint()), tampered.reason());

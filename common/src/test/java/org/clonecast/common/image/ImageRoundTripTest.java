@@ -14,9 +14,10 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
-import org.clonecast.common.testing.SampleDisks;
 import org.clonecast.common.testing.SampleDisks.Fill;
+import org.clonecast.common.testing.SampleDisks;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ChunkVerificationException;
@@ -57,7 +58,7 @@ class ImageRoundTripTest {
       for (int i = 0; i < m.chunkCount(); i++) {
         r.readLogical(i, chunk);
         int len = m.logicalLength(i);
-        assertArrayEquals(java.util.Arrays.copyOfRange(data, i * CS, i * CS + len), java.util.Arrays.copyOf(chunk, len));
+        assertArrayEquals(Arrays.copyOfRange(data, i * CS, i * CS + len), Arrays.copyOf(chunk, len));
       }
       ImageVerifier.verify(r, 2, ProgressListener.NONE);
       Path out = dir.resolve("out.raw");
@@ -118,10 +119,10 @@ class ImageRoundTripTest {
     assertMessage(Files.write(dir.resolve("empty"), new byte[0]), "not a clonecast image (bad magic)");
 
     byte[] incomplete = good.clone();
-    java.util.Arrays.fill(incomplete, ImageFileHeader.MANIFEST_FIELDS_OFFSET, ImageFileHeader.MANIFEST_FIELDS_OFFSET + 12, (byte) 0);
+    Arrays.fill(incomplete, ImageFileHeader.MANIFEST_FIELDS_OFFSET, ImageFileHeader.MANIFEST_FIELDS_OFFSET + 12, (byte) 0);
     assertMessage(Files.write(dir.resolve("inc.cci"), incomplete), "image incomplete (no manifest; was its creation interrupted?)");
 
-    byte[] truncated = java.util.Arrays.copyOf(good, good.length - 10);
+    byte[] truncated = Arrays.copyOf(good, good.length - 10);
     assertMessage(Files.write(dir.resolve("trunc.cci"), truncated),
         "image truncated: manifest at " + (good.length - m.encodedLength()) + " (" + m.encodedLength() + " bytes) beyond file size " + truncated.length);
 
@@ -130,10 +131,10 @@ class ImageRoundTripTest {
     assertMessage(Files.write(dir.resolve("bm.cci"), badManifest), "unreadable: manifest: crc32c");
 
     byte[] hugeManifest = good.clone();
-    java.nio.ByteBuffer.wrap(hugeManifest).putInt(ImageFileHeader.MANIFEST_FIELDS_OFFSET + 8, Integer.MAX_VALUE);
+    ByteBuffer.wrap(hugeManifest).putInt(ImageFileHeader.MANIFEST_FIELDS_OFFSET + 8, Integer.MAX_VALUE);
     assertMessage(Files.write(dir.resolve("huge.cci"), hugeManifest), "image truncated");
     // A length the file could hold but no manifest of 8 chunks needs: rejected before allocating.
-    java.nio.ByteBuffer.wrap(hugeManifest).putInt(ImageFileHeader.MANIFEST_FIELDS_OFFSET + 8, 10_000_000);
+    ByteBuffer.wrap(hugeManifest).putInt(ImageFileHeader.MANIFEST_FIELDS_OFFSET + 8, 10_000_000);
     Path huge = Files.write(dir.resolve("huge2.cci"), hugeManifest);
     try (RandomAccessFile f = new RandomAccessFile(huge.toFile(), "rw")) {
       f.setLength(16 << 20);

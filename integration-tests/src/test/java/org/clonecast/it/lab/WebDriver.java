@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
+import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,6 +25,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Real headless Chromium driven through chromedriver's W3C WebDriver HTTP protocol
@@ -125,14 +128,14 @@ public final class WebDriver implements AutoCloseable {
       out.write(payload);
       out.flush();
       // chromedriver keeps the connection open: read the head, then Content-Length bytes.
-      InputStream in = new java.io.BufferedInputStream(ch.getInputStream());
+      InputStream in = new BufferedInputStream(ch.getInputStream());
       ByteArrayOutputStream answer = new ByteArrayOutputStream();
       while (!answer.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
         int c = in.read();
         if (c < 0) throw new IOException("chromedriver closed the connection before answering " + method + " " + path);
         answer.write(c);
       }
-      java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?im)^content-length:\\s*(\\d+)")
+      Matcher m = Pattern.compile("(?im)^content-length:\\s*(\\d+)")
           .matcher(answer.toString(StandardCharsets.US_ASCII));
       if (!m.find()) throw new IOException("chromedriver's answer has no Content-Length: " + answer);
       byte[] bodyBytes = in.readNBytes(Integer.parseInt(m.group(1)));

@@ -4,9 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -70,8 +73,8 @@ class DeltaLabIT {
   private static void scribble(Path disk, int c, long seed) throws IOException {
     byte[] b = new byte[4096];
     new Random(seed).nextBytes(b);
-    try (var ch = java.nio.channels.FileChannel.open(disk, java.nio.file.StandardOpenOption.WRITE)) {
-      ch.write(java.nio.ByteBuffer.wrap(b), (long) c * MIB + MIB / 2);
+    try (var ch = FileChannel.open(disk, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(b), (long) c * MIB + MIB / 2);
     }
   }
 

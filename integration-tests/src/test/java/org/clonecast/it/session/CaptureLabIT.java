@@ -14,13 +14,17 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.security.PublicKey;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.trust.ImageKey;
+import org.clonecast.common.trust.TrustedKey;
 import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
@@ -29,6 +33,7 @@ import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
 import org.clonecast.it.session.SessionLab.Daemon;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.ManifestSignature;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -97,9 +102,9 @@ class CaptureLabIT {
         got = a.manifest();
         want = b.manifest();
         // Stored means signed by the daemon's key (docs/security.md, "Keys").
-        java.security.PublicKey daemonKey = org.clonecast.common.trust.TrustedKey.read(
-            lab.dir().resolve("state/" + org.clonecast.common.trust.ImageKey.PUBLIC_FILE).toString());
-        assertEquals(java.util.Optional.empty(), org.clonecast.protocol.image.ManifestSignature.check(got, a.signature(), daemonKey));
+        PublicKey daemonKey = TrustedKey.read(
+            lab.dir().resolve("state/" + ImageKey.PUBLIC_FILE).toString());
+        assertEquals(Optional.empty(), ManifestSignature.check(got, a.signature(), daemonKey));
       }
       assertEquals(want.chunks(), got.chunks(), "the same chunks, hashes and offsets as image create's");
       assertEquals(want.imageHash(), got.imageHash());

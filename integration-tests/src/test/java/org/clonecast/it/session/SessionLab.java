@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.common.trust.ImageKey;
@@ -82,7 +83,7 @@ public final class SessionLab {
     Path tree = GoldenDisks.goldenTree(dir);
     Files.createDirectories(tree.resolve("home/admin"));
     byte[] data = new byte[24 << 20];
-    new java.util.Random(5).nextBytes(data);
+    new Random(5).nextBytes(data);
     Files.write(tree.resolve("home/admin/dataset.bin"), data);
     return DISKS.build(tree, dir.resolve("golden.img"));
   }

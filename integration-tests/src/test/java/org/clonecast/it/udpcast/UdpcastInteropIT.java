@@ -5,8 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -251,9 +254,9 @@ class UdpcastInteropIT {
     try (Lab lab = Lab.create("ucsmall", 1)) {
       Path img = Images.mixed(lab.dir(), "disk.raw", 16, 27);
       Path backing = lab.dir().resolve("small.disk");
-      try (var f = java.nio.channels.FileChannel.open(backing, java.nio.file.StandardOpenOption.CREATE_NEW,
-          java.nio.file.StandardOpenOption.WRITE)) {
-        f.write(java.nio.ByteBuffer.wrap(new byte[1]), (4 << 20) - 1); // 4 MiB for a 16 MiB image
+      try (var f = FileChannel.open(backing, StandardOpenOption.CREATE_NEW,
+          StandardOpenOption.WRITE)) {
+        f.write(ByteBuffer.wrap(new byte[1]), (4 << 20) - 1); // 4 MiB for a 16 MiB image
       }
       String dev = GoldenDisks.run("losetup", "--find", "--show", backing.toString()).trim();
       try {
@@ -410,7 +413,7 @@ class UdpcastInteropIT {
   private static void appendTail(Path img, int bytes) throws IOException {
     byte[] tail = new byte[bytes];
     for (int i = 0; i < bytes; i++) tail[i] = (byte) (i * 31 + 7);
-    Files.write(img, tail, java.nio.file.StandardOpenOption.APPEND);
+    Files.write(img, tail, StandardOpenOption.APPEND);
   }
 
   private static void assertSame(Path want, Path got) throws IOException {

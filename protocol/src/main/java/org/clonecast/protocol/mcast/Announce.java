@@ -67,8 +67,8 @@ public record Announce(
       throw new IllegalArgumentException("symbol size " + symbolSize + " out of range");
     }
     if (logicalSize < 0) throw new IllegalArgumentException("logical size " + logicalSize + " negative");
-    java.util.Objects.requireNonNull(state, "state");
-    java.util.Objects.requireNonNull(imageId, "imageId");
+    Objects.requireNonNull(state, "state");
+    Objects.requireNonNull(imageId, "imageId");
     Objects.requireNonNull(seal, "seal");
   }
 

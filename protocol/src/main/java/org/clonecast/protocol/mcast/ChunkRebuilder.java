@@ -1,5 +1,6 @@
 package org.clonecast.protocol.mcast;
 
+import java.util.Arrays;
 import org.clonecast.protocol.fec.CauchyCode;
 
 /**
@@ -32,7 +33,7 @@ public final class ChunkRebuilder {
       byte[][] src = new byte[k][];
       for (int p = 0; p < k; p++) {
         int at = layout.symbolAt(s, p) * size;
-        src[p] = present[p] ? java.util.Arrays.copyOfRange(data, at, at + size) : new byte[size];
+        src[p] = present[p] ? Arrays.copyOfRange(data, at, at + size) : new byte[size];
       }
       CauchyCode.PARITY_FIRST.reconstruct(src, present, k, c.repairs()[s], c.repairRows()[s], size);
       for (int p = 0; p < k; p++) {

@@ -2,6 +2,7 @@ package org.clonecast.protocol.mcast;
 
 import io.netty.buffer.ByteBuf;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -195,8 +196,8 @@ public final class ReceiverMachine {
       return null;
     }
     if (n == part.repairs[s].length) {
-      part.repairs[s] = java.util.Arrays.copyOf(part.repairs[s], n * 2);
-      part.rows[s] = java.util.Arrays.copyOf(part.rows[s], n * 2);
+      part.repairs[s] = Arrays.copyOf(part.repairs[s], n * 2);
+      part.rows[s] = Arrays.copyOf(part.rows[s], n * 2);
     }
     byte[] b = new byte[symbolSize];
     p.payload().getBytes(p.payload().readerIndex(), b);
@@ -256,8 +257,8 @@ public final class ReceiverMachine {
     int[][] rows = new int[stripes][];
     for (int s = 0; s < stripes; s++) {
       int n = part.repairCount[s];
-      reps[s] = n == 0 ? new byte[0][] : java.util.Arrays.copyOf(part.repairs[s], n);
-      rows[s] = n == 0 ? new int[0] : java.util.Arrays.copyOf(part.rows[s], n);
+      reps[s] = n == 0 ? new byte[0][] : Arrays.copyOf(part.repairs[s], n);
+      rows[s] = n == 0 ? new int[0] : Arrays.copyOf(part.rows[s], n);
     }
     return new CompleteChunk(chunk, part.layout, part.data, part.present, reps, rows);
   }

@@ -14,6 +14,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Stream;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -614,7 +615,7 @@ public final class SenderMachine {
     return kept(now).mapToInt(r -> r.overflowPermille).max().orElse(0);
   }
 
-  private java.util.stream.Stream<Receiver> kept(long now) {
+  private Stream<Receiver> kept(long now) {
     int median = medianSmoothedLoss(now);
     return receivers.values().stream().filter(r -> fresh(r, now) && !r.slow && r.smoothedLossPermille <= median + PACE_MARGIN_PERMILLE);
   }

@@ -8,10 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -248,11 +251,11 @@ class McastWireTest {
   }
 
   static McastPacket unsealed(McastPacket p) {
-    return p instanceof Announce a ? a.withSeal(java.util.Optional.empty())
-        : p instanceof Nak n ? n.withSeal(java.util.Optional.empty()) : ((Status) p).withSeal(java.util.Optional.empty());
+    return p instanceof Announce a ? a.withSeal(Optional.empty())
+        : p instanceof Nak n ? n.withSeal(Optional.empty()) : ((Status) p).withSeal(Optional.empty());
   }
 
-  static java.util.Optional<Seal> sealOf(McastPacket p) {
+  static Optional<Seal> sealOf(McastPacket p) {
     return p instanceof Announce a ? a.seal() : p instanceof Nak n ? n.seal() : ((Status) p).seal();
   }
 
@@ -285,7 +288,7 @@ class McastWireTest {
           continue;
         }
         assertEquals(true, len >= plain - (p instanceof Status ? 2 : 0), p.getClass().getSimpleName() + " cut at " + len + " decoded");
-        assertEquals(java.util.Optional.empty(), sealOf(back), "a cut seal is no seal: the sender treats it as unsealed");
+        assertEquals(Optional.empty(), sealOf(back), "a cut seal is no seal: the sender treats it as unsealed");
       }
     }
   }
@@ -302,7 +305,7 @@ class McastWireTest {
     } catch (MalformedPacketException expected) {
       return; // the only exception a decoder may throw
     }
-    java.util.Optional<Seal> seal = sealOf(back);
+    Optional<Seal> seal = sealOf(back);
     if (seal.isPresent() && McastAuth.verify(unsealed(back), seal.get(), KEY)) {
       // Only a byte no decoder reads (ANNOUNCE's reserved byte) may change under a valid seal: it means nothing.
       assertEquals(sealedSamples().get(which), back, "byte " + pos + " ^ " + xor + " changed the packet under a valid seal");
@@ -320,7 +323,7 @@ class McastWireTest {
   void sealedStatusesRoundTrip(@ForAll("statuses") Status s) {
     Status back = (Status) McastPacket.decode(Unpooled.wrappedBuffer(bytes(s)));
     assertEquals(s, back);
-    assertEquals(true, McastAuth.verify(back.withSeal(java.util.Optional.empty()), back.seal().orElseThrow(), KEY));
+    assertEquals(true, McastAuth.verify(back.withSeal(Optional.empty()), back.seal().orElseThrow(), KEY));
   }
 
   @Property(tries = 300)
@@ -328,14 +331,14 @@ class McastWireTest {
     Nak sealed = McastAuth.seal(nak, KEY, counter);
     Nak back = (Nak) McastPacket.decode(Unpooled.wrappedBuffer(bytes(sealed)));
     assertEquals(sealed, back);
-    assertEquals(true, McastAuth.verify(back.withSeal(java.util.Optional.empty()), back.seal().orElseThrow(), KEY));
+    assertEquals(true, McastAuth.verify(back.withSeal(Optional.empty()), back.seal().orElseThrow(), KEY));
   }
 
   static ControlMessage.Welcome sealedWelcome() {
     byte[] other = KEY.clone();
     other[31] = 99;
     return new ControlMessage.Welcome(7, 3, 0xEFFF0001, 9400, 1452, McastPacket.CAP_SEALED, manifest(),
-        java.util.Optional.of(new ControlMessage.Keys(KEY, other)));
+        Optional.of(new ControlMessage.Keys(KEY, other)));
   }
 
   @Test
@@ -373,8 +376,8 @@ class McastWireTest {
   }
 
   static ControlMessage.Welcome signedWelcome() throws Exception {
-    java.security.KeyPair a = java.security.KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
-    java.security.KeyPair b = java.security.KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+    KeyPair a = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+    KeyPair b = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
     Manifest m = manifest();
     return sealedWelcome().withSignatures(List.of(ManifestSignature.sign(m, a.getPrivate(), a.getPublic()),
         ManifestSignature.sign(m, b.getPrivate(), b.getPublic())));
@@ -437,7 +440,7 @@ class McastWireTest {
     hash[0] = 7;
     byte[] proof = McastAuth.joinProof(hash, 42, "node01");
     ControlMessage.Hello h = new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF, "node01",
-        java.util.Optional.of(proof));
+        Optional.of(proof));
     byte[] b = bytes(h);
     assertEquals(bytes(new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED, "node01")).length + 32, b.length);
     assertEquals(h, ControlMessage.decode(Unpooled.wrappedBuffer(b)));
@@ -457,7 +460,7 @@ class McastWireTest {
   @Property(tries = 2000)
   void corruptedHellosDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 60) int pos, @ForAll byte value) {
     ControlMessage.Hello h = new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF, "node01",
-        java.util.Optional.of(new byte[32]));
+        Optional.of(new byte[32]));
     byte[] b = bytes(h);
     if (pos < b.length) b[pos] = value;
     try {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.Unpooled;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Collections;
 import java.util.List;
@@ -71,7 +72,7 @@ class ReceiverMachineTest {
       if (done == null) assertNull(m.onData(data(seq++, 0, j), MS)); // a duplicate changes nothing
     }
     assertNotNull(done);
-    assertArrayEquals(stored[0], java.util.Arrays.copyOf(ChunkRebuilder.rebuild(done), stored[0].length));
+    assertArrayEquals(stored[0], Arrays.copyOf(ChunkRebuilder.rebuild(done), stored[0].length));
     assertTrue(m.duplicates() >= 6);
   }
 
@@ -93,7 +94,7 @@ class ReceiverMachineTest {
     assertNull(m.onRepair(repair(seq++, 0, 0, 5), 11 * MS));
     ReceiverMachine.CompleteChunk cc = m.onRepair(repair(seq++, 0, 0, 9), 11 * MS);
     assertNotNull(cc);
-    assertArrayEquals(stored[0], java.util.Arrays.copyOf(ChunkRebuilder.rebuild(cc), stored[0].length));
+    assertArrayEquals(stored[0], Arrays.copyOf(ChunkRebuilder.rebuild(cc), stored[0].length));
   }
 
   @Test

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
@@ -242,7 +244,7 @@ class SenderMachineTest {
   @Test
   void sealsRoundTripThroughTheWire() {
     Nak n = McastAuth.seal(nakAll(3, 1), key, 77);
-    io.netty.buffer.ByteBuf b = io.netty.buffer.Unpooled.buffer();
+    ByteBuf b = Unpooled.buffer();
     n.encode(b);
     Nak back = (Nak) McastPacket.decode(b);
     assertEquals(n, back);

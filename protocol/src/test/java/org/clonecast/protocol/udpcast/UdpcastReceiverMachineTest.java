@@ -8,15 +8,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.netty.buffer.Unpooled;
 import java.io.ByteArrayOutputStream;
 import java.net.Inet4Address;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
+import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Action;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Join;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Send;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.State;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Write;
-import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.wire.Ipv4;
 import org.junit.jupiter.api.Test;
 
@@ -182,8 +186,8 @@ class UdpcastReceiverMachineTest {
 
     private static byte[] sha256(byte[] data) {
         try {
-            return java.security.MessageDigest.getInstance("SHA-256").digest(data);
-        } catch (java.security.NoSuchAlgorithmException e) {
+            return MessageDigest.getInstance("SHA-256").digest(data);
+        } catch (NoSuchAlgorithmException e) {
             throw new AssertionError(e);
         }
     }
@@ -194,7 +198,7 @@ class UdpcastReceiverMachineTest {
         ConnectReq req = (ConnectReq) ((Send) m.drain().get(0)).message();
         assertEquals(Udpcast.CAPS_DEFAULT | Udpcast.CAP_CLONECAST, req.capabilities());
         connect(); // a stock sender's reply: no bit
-        from(new ImageInfo(image.length, java.util.Optional.of(Sha256.of(new byte[32]))), 2);
+        from(new ImageInfo(image.length, Optional.of(Sha256.of(new byte[32]))), 2);
         assertEquals(-1, m.expectedBytes(), "IMAGE_INFO from a sender that did not offer the extension is ignored");
         allSlices(3);
         from(reqAck(4, 0, 0), 4);
@@ -206,14 +210,14 @@ class UdpcastReceiverMachineTest {
     @Test
     void withTheExtensionTheEndIsAcknowledgedOnlyOnceTheHashCameAndMatches() {
         connectWithExtensions();
-        from(new ImageInfo(image.length, java.util.Optional.empty()), 2);
+        from(new ImageInfo(image.length, Optional.empty()), 2);
         assertEquals(image.length, m.expectedBytes());
         allSlices(3);
         sent.clear();
         from(reqAck(4, 0, 0), 4);
         assertTrue(sent.isEmpty(), "the end's REQACK came before its hash: no OK yet");
         assertEquals(State.CONNECTED, m.state());
-        from(new ImageInfo(image.length, java.util.Optional.of(Sha256.of(sha256(image)))), 5);
+        from(new ImageInfo(image.length, Optional.of(Sha256.of(sha256(image)))), 5);
         assertEquals(List.of(new Ok(4)), sent, "the hash matches: OK at once");
         assertTrue(m.verified());
         assertEquals(State.LINGERING, m.state());
@@ -226,7 +230,7 @@ class UdpcastReceiverMachineTest {
         byte[] wrong = sha256(image);
         wrong[0] ^= 1;
         allSlices(3);
-        from(new ImageInfo(image.length, java.util.Optional.of(Sha256.of(wrong))), 4);
+        from(new ImageInfo(image.length, Optional.of(Sha256.of(wrong))), 4);
         sent.clear();
         from(reqAck(4, 0, 0), 5);
         assertEquals(List.of(new Disconnect()), sent);
@@ -238,8 +242,8 @@ class UdpcastReceiverMachineTest {
     @Test
     void aChangedImageLengthFails() {
         connectWithExtensions();
-        from(new ImageInfo(image.length, java.util.Optional.empty()), 2);
-        from(new ImageInfo(image.length + 1L, java.util.Optional.empty()), 3);
+        from(new ImageInfo(image.length, Optional.empty()), 2);
+        from(new ImageInfo(image.length + 1L, Optional.empty()), 3);
         assertEquals(State.FAILED, m.state());
         assertEquals(List.of(new Disconnect()), sent);
     }
@@ -333,7 +337,7 @@ class UdpcastReceiverMachineTest {
         int blocks = 10;
         byte[][] sliceBlocks = new byte[blocks][];
         for (int b = 0; b < blocks; b++) {
-            sliceBlocks[b] = java.util.Arrays.copyOfRange(img, b * BS, Math.min(img.length, (b + 1) * BS));
+            sliceBlocks[b] = Arrays.copyOfRange(img, b * BS, Math.min(img.length, (b + 1) * BS));
         }
         UdpcastFecLayout layout = new UdpcastFecLayout(2);
         fm.receive(SENDER, SPORT, new ConnectReply(0, BS, 9, McastAddr.ofIpv4(GROUP)), 0);

@@ -9,7 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.util.Arrays;
 import java.util.BitSet;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -90,7 +92,7 @@ class UdpcastRoundTripTest {
     @Test
     void helloWithoutPaddingIsAccepted() {
         byte[] full = encoded(Hello.of(Ipv4.fromInt(0xEA4D0001), 1456));
-        Hello h = Hello.decode(Unpooled.wrappedBuffer(java.util.Arrays.copyOf(full, Hello.MIN_SIZE)));
+        Hello h = Hello.decode(Unpooled.wrappedBuffer(Arrays.copyOf(full, Hello.MIN_SIZE)));
         assertEquals(1456, h.blocksize());
         assertEquals(Udpcast.CAPS_DEFAULT, h.capabilities());
     }
@@ -109,8 +111,8 @@ class UdpcastRoundTripTest {
 
     @Test
     void dataGroupKeepsTheLow27BitsOfTheSender() throws Exception {
-        assertEquals("234.77.0.1", Udpcast.dataGroup((java.net.Inet4Address) InetAddress.getByName("10.77.0.1")).getHostAddress());
-        assertEquals("232.168.1.5", Udpcast.dataGroup((java.net.Inet4Address) InetAddress.getByName("192.168.1.5")).getHostAddress());
+        assertEquals("234.77.0.1", Udpcast.dataGroup((Inet4Address) InetAddress.getByName("10.77.0.1")).getHostAddress());
+        assertEquals("232.168.1.5", Udpcast.dataGroup((Inet4Address) InetAddress.getByName("192.168.1.5")).getHostAddress());
         assertEquals(0xE8000000 | 0x07FFFFFF, Udpcast.dataGroup(0xFFFFFFFF));
     }
 

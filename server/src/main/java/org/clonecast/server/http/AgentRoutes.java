@@ -3,8 +3,11 @@ package org.clonecast.server.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.clonecast.common.api.Ack;
 import org.clonecast.common.api.AgentJson;
@@ -13,6 +16,7 @@ import org.clonecast.common.api.Progress;
 import org.clonecast.common.api.RegisterRequest;
 import org.clonecast.common.api.Result;
 import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.boot.NodeFiles;
 import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.Node;
@@ -44,7 +48,7 @@ public final class AgentRoutes {
   private final CaptureManager captures;
   private final NodeStore nodes;
   private final Optional<String> domain;
-  private final java.nio.file.Path nodeFiles;
+  private final Path nodeFiles;
   private final NodeAuth auth;
 
   /**
@@ -53,7 +57,7 @@ public final class AgentRoutes {
    * @param auth checks each call's node secret
    */
   public AgentRoutes(SessionManager sessions, CaptureManager captures, NodeStore nodes, Optional<String> domain,
-      java.nio.file.Path nodeFiles, NodeAuth auth) {
+      Path nodeFiles, NodeAuth auth) {
     this.sessions = sessions;
     this.captures = captures;
     this.nodes = nodes;
@@ -75,7 +79,7 @@ public final class AgentRoutes {
     return NodeRoutes.parseMac(Json.text(body, "mac").orElseThrow(() -> new BadRequestException("field 'mac' is required")));
   }
 
-  private Reply handle(Request r) throws java.io.IOException {
+  private Reply handle(Request r) throws IOException {
     if (!r.method().equals(HttpMethod.POST)) {
       return ImageRoutes.notAllowed(r);
     }
@@ -115,10 +119,10 @@ public final class AgentRoutes {
   private Assignment sessionAssignment(MacAddress mac, SessionManager.Assignment a) {
     switch (a.action()) {
       case "reimage" -> {
-        java.util.Map<String, String> files;
+        Map<String, String> files;
         try {
-          files = org.clonecast.server.boot.NodeFiles.forNode(nodeFiles, a.hostname());
-        } catch (java.io.IOException e) {
+          files = NodeFiles.forNode(nodeFiles, a.hostname());
+        } catch (IOException e) {
           // The node would come up without files its admin meant it to have: fail it with the reason.
           sessions.result(mac, a.session(), false, "per-node files: " + e.getMessage(), Optional.empty());
           return new Assignment.Fail("per-node files: " + e.getMessage());

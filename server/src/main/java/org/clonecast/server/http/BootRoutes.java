@@ -2,6 +2,7 @@ package org.clonecast.server.http;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -13,8 +14,8 @@ import org.clonecast.server.boot.BootScripts;
 import org.clonecast.server.boot.BootenvStatus;
 import org.clonecast.server.boot.NodeBinding;
 import org.clonecast.server.limit.RateLimiter;
-import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.NodeStore;
 
 /**
@@ -77,7 +78,7 @@ public final class BootRoutes {
     MacAddress mac = MacAddress.parse(m.group(1).replace('-', ':'));
     String script = scripts.ipxe(mac, r.remote().getAddress());
     return new Reply.Bytes(HttpResponseStatus.OK, "text/plain; charset=utf-8",
-        script.getBytes(java.nio.charset.StandardCharsets.UTF_8), Map.of());
+        script.getBytes(StandardCharsets.UTF_8), Map.of());
   }
 
   private static Reply file(Path dir, String name) {

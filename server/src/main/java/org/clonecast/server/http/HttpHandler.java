@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.net.InetSocketAddress;
@@ -152,7 +153,7 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     RandomAccessFile raf;
     try {
       raf = new RandomAccessFile(f.path().toFile(), "r");
-    } catch (java.io.FileNotFoundException e) {
+    } catch (FileNotFoundException e) {
       throw new NoSuchFileException(f.path().toString());
     }
     FileChannel fc = raf.getChannel();

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import org.clonecast.common.net.Transport;
 
 /**
@@ -201,6 +202,6 @@ public final class HttpServer implements AutoCloseable {
     for (Channel ch : channels) {
       ch.close().syncUninterruptibly();
     }
-    blocking.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS);
+    blocking.shutdownGracefully(0, 2, TimeUnit.SECONDS);
   }
 }

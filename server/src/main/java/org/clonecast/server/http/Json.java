@@ -1,16 +1,21 @@
 package org.clonecast.server.http;
 
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.clonecast.server.store.SessionStore;
 import java.util.Optional;
+import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.store.Event;
+import org.clonecast.server.store.Image;
 import org.clonecast.server.store.Node;
+import org.clonecast.server.store.SessionStore;
 
 /**
  * JSON shapes of the API (docs/api.md), built explicitly so the wire format does not follow
@@ -40,7 +45,7 @@ public final class Json {
     return m;
   }
 
-  public static Map<String, Object> image(org.clonecast.server.store.Image i, Optional<long[]> progress) {
+  public static Map<String, Object> image(Image i, Optional<long[]> progress) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("name", i.name());
     m.put("state", i.state());
@@ -56,7 +61,7 @@ public final class Json {
   }
 
   /** A capture: its phase and node, and what the daemon holds of its upload. */
-  public static Map<String, Object> capture(org.clonecast.server.capture.CaptureManager.Status s) {
+  public static Map<String, Object> capture(CaptureManager.Status s) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("id", s.capture().id());
     m.put("image", s.capture().image());
@@ -90,7 +95,7 @@ public final class Json {
     m.put("bytesSent", s.bytesSent());
     m.put("packetsSent", s.packetsSent());
     m.put("repairPackets", s.repairPackets());
-    List<Map<String, Object>> ms = new java.util.ArrayList<>();
+    List<Map<String, Object>> ms = new ArrayList<>();
     for (SessionStore.Member x : members) {
       Map<String, Object> n = new LinkedHashMap<>();
       n.put("mac", x.mac());
@@ -145,9 +150,9 @@ public final class Json {
         throw new BadRequestException("request body must be a JSON object");
       }
       return n;
-    } catch (com.fasterxml.jackson.core.JacksonException e) {
+    } catch (JacksonException e) {
       throw new BadRequestException("request body is not valid JSON: " + e.getOriginalMessage());
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new BadRequestException("request body cannot be read: " + e.getMessage());
     }
   }

@@ -28,6 +28,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.session.LiveProgress;
 import org.clonecast.server.session.SessionManager;
@@ -133,7 +134,7 @@ public final class LiveFeed implements AutoCloseable {
   private final Map<Long, long[]> lastWire = new HashMap<>(); // id -> {bytesSent, repairs, packets, millis}
   private final Map<Long, double[]> wireRates = new HashMap<>(); // id -> {bytes/s, repair share}
   private boolean liveShown;
-  private final java.util.function.Consumer<Event> listener = heard::add;
+  private final Consumer<Event> listener = heard::add;
 
   public LiveFeed(NodeStore nodes, ImageStore images, SessionManager sessions, CaptureManager captures, EventLog events,
       Clock clock, Duration period) {

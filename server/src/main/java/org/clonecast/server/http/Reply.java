@@ -1,9 +1,11 @@
 package org.clonecast.server.http;
 
+import io.netty.channel.Channel;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /** What a route answers: bytes, or a file the server sends with range support. */
 public sealed interface Reply {
@@ -17,7 +19,7 @@ public sealed interface Reply {
    * A stream of server-sent events (text/event-stream): the server sends the response head and
    * hands the connection to {@code attach}, which writes events to it from then on ({@link LiveFeed}).
    */
-  record Push(java.util.function.Consumer<io.netty.channel.Channel> attach) implements Reply {}
+  record Push(Consumer<Channel> attach) implements Reply {}
 
   static Reply json(HttpResponseStatus status, Object value) {
     return new Bytes(status, "application/json", Json.bytes(value), Map.of());

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongConsumer;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.NotFoundException;
 import org.clonecast.server.store.SessionStore;
@@ -26,14 +27,14 @@ import org.clonecast.server.store.SessionStore;
 public final class SessionRoutes {
   static final String PREFIX = "/api/v1/sessions";
   private final SessionManager sessions;
-  private final java.util.function.LongConsumer started;
+  private final LongConsumer started;
   private final LiveFeed feed;
 
   /**
    * @param started told each new session's id (the daemon makes sure nodes have something to netboot)
    * @param feed pushes a session's changes to {@code GET /api/v1/sessions/{id}/stream}
    */
-  public SessionRoutes(SessionManager sessions, java.util.function.LongConsumer started, LiveFeed feed) {
+  public SessionRoutes(SessionManager sessions, LongConsumer started, LiveFeed feed) {
     this.sessions = sessions;
     this.started = started;
     this.feed = feed;

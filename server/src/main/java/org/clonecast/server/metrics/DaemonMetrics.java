@@ -1,23 +1,25 @@
 package org.clonecast.server.metrics;
 
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.IntSupplier;
-import org.clonecast.server.boot.RouterAdvertiser;
-import java.time.Clock;
 import org.clonecast.protocol.dhcp.DhcpMessageType;
+import org.clonecast.server.boot.RouterAdvertiser;
 import org.clonecast.server.dhcp.DhcpStats;
 import org.clonecast.server.dhcp.Lease;
 import org.clonecast.server.dhcp.LeaseStore;
 import org.clonecast.server.dns.DnsStats;
-import org.clonecast.server.session.SessionManager;
-import org.clonecast.server.store.SessionStore;
 import org.clonecast.server.http.HttpStats;
+import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeState;
 import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.store.SessionStore;
 import org.clonecast.server.tftp.TftpStats;
 
 /**
@@ -82,7 +84,7 @@ public final class DaemonMetrics {
     m.family("clonecast_dhcp_messages_total", "counter", "DHCP messages, by type and direction (rx, tx).", () -> {
           List<Metrics.Sample> out = new ArrayList<>();
           for (DhcpMessageType t : DhcpMessageType.values()) {
-            String type = t.name().toLowerCase(java.util.Locale.ROOT);
+            String type = t.name().toLowerCase(Locale.ROOT);
             out.add(new Metrics.Sample(Map.of("type", type, "direction", "rx"), s.rx(t)));
             out.add(new Metrics.Sample(Map.of("type", type, "direction", "tx"), s.tx(t)));
           }
@@ -102,7 +104,7 @@ public final class DaemonMetrics {
   /** Sessions by state, what their multicast sent, and each node's progress in running sessions. */
   public static void sessions(Metrics m, SessionManager sessions) {
     m.family("clonecast_sessions", "gauge", "Re-imaging sessions (the newest 1000), by state.", () -> {
-          Map<String, Integer> count = new java.util.TreeMap<>();
+          Map<String, Integer> count = new TreeMap<>();
           for (String st : List.of("waiting", "running", "done", "failed", "cancelled")) count.put(st, 0);
           for (SessionStore.Session s : sessions.store().list(1000)) count.merge(s.state(), 1, Integer::sum);
           List<Metrics.Sample> out = new ArrayList<>();

@@ -14,7 +14,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
+import java.util.function.ToLongFunction;
 import org.clonecast.common.api.Disk;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.image.ImageReader;
@@ -27,17 +29,19 @@ import org.clonecast.protocol.mcast.SymbolLayout;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.mcast.McastSender;
 import org.clonecast.server.mcast.SendSettings;
+import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.ConflictException;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.Image;
 import org.clonecast.server.store.ImageStore;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeSecrets;
+import org.clonecast.server.store.NodeState;
 import org.clonecast.server.store.NodeStore;
 import org.clonecast.server.store.NotFoundException;
-import org.clonecast.server.store.SessionStore;
 import org.clonecast.server.store.SessionStore.Member;
 import org.clonecast.server.store.SessionStore.Session;
+import org.clonecast.server.store.SessionStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -76,9 +80,9 @@ public final class SessionManager implements AutoCloseable {
   private final LiveProgress live = new LiveProgress();
   private final List<LongConsumer> progressListeners = new CopyOnWriteArrayList<>();
   /** What sessions that ended sent, for the metrics' running totals. */
-  private final java.util.concurrent.atomic.AtomicLong endedBytes = new java.util.concurrent.atomic.AtomicLong();
-  private final java.util.concurrent.atomic.AtomicLong endedPackets = new java.util.concurrent.atomic.AtomicLong();
-  private final java.util.concurrent.atomic.AtomicLong endedRepairs = new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong endedBytes = new AtomicLong();
+  private final AtomicLong endedPackets = new AtomicLong();
+  private final AtomicLong endedRepairs = new AtomicLong();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("session-timer"));
 
   /** Set once at start ({@link #joinProofs}): the nodes' secrets that their HELLOs prove. */
@@ -148,7 +152,7 @@ public final class SessionManager implements AutoCloseable {
           + selector + "' or use --nodes all");
     }
     for (Node n : selected) {
-      if (n.action() == org.clonecast.server.store.BootAction.CAPTURE) {
+      if (n.action() == BootAction.CAPTURE) {
         throw new ConflictException(n.name().orElse(n.mac().toString()) + " is marked to be captured (" + n.detail().orElse("")
             + "); wait for that or cancel it ('clonecast image capture NAME --cancel')");
       }
@@ -233,7 +237,7 @@ public final class SessionManager implements AutoCloseable {
     }
     store.updateMember(session.id(), mac.toString(), "registered", Optional.empty(), Optional.of(image.logicalSize()),
         target, Optional.empty());
-    nodes.setState(mac, org.clonecast.server.store.NodeState.IMAGING, Optional.of("session " + session.id()));
+    nodes.setState(mac, NodeState.IMAGING, Optional.of("session " + session.id()));
     events.record("agent", Optional.of(mac.toString()), Optional.of(Long.toString(session.id())),
         name + " registered; writes " + target.get());
     return new Assignment("reimage", Optional.empty(), session.id(), name, image,
@@ -497,7 +501,7 @@ public final class SessionManager implements AutoCloseable {
     return endedRepairs.get() + live(c -> c.repairPacketsSent.get());
   }
 
-  private long live(java.util.function.ToLongFunction<McastSender.Counters> f) {
+  private long live(ToLongFunction<McastSender.Counters> f) {
     long n = 0;
     for (Running r : running.values()) {
       if (r.sender != null) n += f.applyAsLong(r.sender.counters());

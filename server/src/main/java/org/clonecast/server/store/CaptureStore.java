@@ -1,5 +1,6 @@
 package org.clonecast.server.store;
 
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -94,7 +95,7 @@ public final class CaptureStore {
    *
    * @param file where the image's .cci goes
    */
-  public record Request(String image, java.nio.file.Path file, MacAddress mac, Optional<String> disk, int chunkSize, int level,
+  public record Request(String image, Path file, MacAddress mac, Optional<String> disk, int chunkSize, int level,
       boolean force) {}
 
   private final Database db;

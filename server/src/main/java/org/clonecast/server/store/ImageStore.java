@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -21,12 +22,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.regex.Pattern;
 import org.clonecast.common.disk.DiskAllocation;
 import org.clonecast.common.disk.DiskPlan;
-import org.clonecast.common.trust.KeyRing;
-import org.clonecast.common.trust.ImageSigner;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageInput;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ImageVerifier;
+import org.clonecast.common.trust.ImageSigner;
+import org.clonecast.common.trust.KeyRing;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.Manifest;
 
@@ -283,7 +284,7 @@ public final class ImageStore {
     return true;
   }
 
-  static Optional<Image> find(java.sql.Connection c, String name) throws SQLException {
+  static Optional<Image> find(Connection c, String name) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM images WHERE name = ?")) {
       ps.setString(1, name);
       List<Image> r = rows(ps);

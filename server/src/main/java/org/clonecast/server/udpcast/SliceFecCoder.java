@@ -3,6 +3,7 @@ package org.clonecast.server.udpcast;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.util.Arrays;
 import org.clonecast.protocol.udpcast.UdpcastFecLayout;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
 
@@ -36,7 +37,7 @@ final class SliceFecCoder {
    */
   ByteBuffer repairBlock(UdpcastSenderMachine.Block b) throws IOException {
     if (b.sliceBytes() == 0) {
-      java.util.Arrays.fill(out, (byte) 0);
+      Arrays.fill(out, (byte) 0);
       return ByteBuffer.wrap(out);
     }
     if (b.sliceNo() != sliceNo || b.offset() != sliceOffset) {

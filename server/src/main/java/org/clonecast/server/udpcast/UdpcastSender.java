@@ -2,6 +2,7 @@ package org.clonecast.server.udpcast;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
@@ -16,7 +17,10 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.security.MessageDigest;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.common.net.LoopPump;
@@ -32,8 +36,8 @@ import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.clonecast.server.send.DatagramBatcher;
-import org.clonecast.server.send.SendTimes;
 import org.clonecast.server.send.SendTimes.Wait;
+import org.clonecast.server.send.SendTimes;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -112,7 +116,7 @@ public final class UdpcastSender implements AutoCloseable {
   private long sentAtSample;
   private long resentAtSample;
   private long bytesAtSample;
-  private final java.util.Set<Integer> reported = new java.util.HashSet<>();
+  private final Set<Integer> reported = new HashSet<>();
   private final SliceFecCoder fecCoder;
   private final BlockReader blocks;
   /** SHA-256 of the blocks sent so far, while a receiver with our extension takes part. */
@@ -370,7 +374,7 @@ public final class UdpcastSender implements AutoCloseable {
         shutdown();
         done.complete(machine);
       });
-    } catch (java.util.concurrent.RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
       log.debug("udpcast session already ended");
     }
   }
@@ -394,7 +398,7 @@ public final class UdpcastSender implements AutoCloseable {
       } catch (MalformedPacketException e) {
         counters.malformed.incrementAndGet();
         if (log.isDebugEnabled()) {
-          log.debug("udpcast malformed packet from {}: {} ({})", from, e.getMessage(), io.netty.buffer.ByteBufUtil.hexDump(p.content()));
+          log.debug("udpcast malformed packet from {}: {} ({})", from, e.getMessage(), ByteBufUtil.hexDump(p.content()));
         }
         return;
       }

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.UUID;
@@ -260,7 +261,7 @@ class CaptureUploadTest {
     buf.readBytes(good);
     assertEquals(r, JournalRecord.decode(Unpooled.wrappedBuffer(good)));
     for (int n = 0; n < good.length; n++) {
-      byte[] cut = java.util.Arrays.copyOf(good, n);
+      byte[] cut = Arrays.copyOf(good, n);
       assertThrows(MalformedImageException.class, () -> JournalRecord.decode(Unpooled.wrappedBuffer(cut)), "cut at " + n);
     }
     for (int i = 0; i < good.length; i++) {

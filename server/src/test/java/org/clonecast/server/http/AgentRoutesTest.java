@@ -16,11 +16,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.wire.MacAddress;
@@ -105,7 +108,7 @@ class AgentRoutesTest {
   @AfterEach
   void stop() {
     server.close();
-    group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     sessions.close();
     captures.close();
     worker.shutdownNow();
@@ -141,8 +144,8 @@ class AgentRoutesTest {
     String real = secrets.issue(NODE01);
     String other = secrets.issue(NODE02);
     Node before = nodes.find(NODE01).orElseThrow();
-    List<String> forged = java.util.Arrays.asList(null, "Clonecast", "Clonecast " + "0".repeat(32), "Clonecast " + other,
-        "Bearer " + real, "Clonecast " + real.toUpperCase(java.util.Locale.ROOT), "Clonecast " + real + "0");
+    List<String> forged = Arrays.asList(null, "Clonecast", "Clonecast " + "0".repeat(32), "Clonecast " + other,
+        "Bearer " + real, "Clonecast " + real.toUpperCase(Locale.ROOT), "Clonecast " + real + "0");
     for (String auth : forged) {
       for (String[] call : List.of(new String[] {"register", register(NODE01)},
           new String[] {"progress", "{\"mac\":\"" + NODE01 + "\",\"session\":" + session + ",\"phase\":\"receiving\",\"done\":5,\"total\":9}"},

@@ -19,17 +19,27 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
+import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.clonecast.common.api.Disk;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ImageVerifier;
+import org.clonecast.common.image.ProgressListener;
+import org.clonecast.common.net.Transport;
+import org.clonecast.common.trust.ImageKey;
+import org.clonecast.common.trust.KeyRing;
 import org.clonecast.protocol.image.ChunkEntry;
+import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.session.SessionManager;
@@ -42,6 +52,8 @@ import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.NodeStore;
 import org.clonecast.server.store.SessionStore;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,7 +79,7 @@ class CaptureRoutesTest {
   NodeStore nodes;
   String token;
   NodeSecrets secrets;
-  org.clonecast.common.trust.ImageKey key;
+  ImageKey key;
   /** The golden node's per-boot secret; every agent call carries it unless a test says otherwise. */
   String secret;
   Path disk;
@@ -81,8 +93,8 @@ class CaptureRoutesTest {
     // one (26); more stored chunks than a capture lets wait for their predecessor.
     byte[] d = new byte[26 * CaptureManager.CHUNK_SIZE + 1234];
     new Random(1).nextBytes(d);
-    java.util.Arrays.fill(d, CaptureManager.CHUNK_SIZE, 2 * CaptureManager.CHUNK_SIZE, (byte) 0);
-    java.util.Arrays.fill(d, 3 * CaptureManager.CHUNK_SIZE, 4 * CaptureManager.CHUNK_SIZE, (byte) 'x');
+    Arrays.fill(d, CaptureManager.CHUNK_SIZE, 2 * CaptureManager.CHUNK_SIZE, (byte) 0);
+    Arrays.fill(d, 3 * CaptureManager.CHUNK_SIZE, 4 * CaptureManager.CHUNK_SIZE, (byte) 'x');
     disk = dir.resolve("golden.img");
     Files.write(disk, d);
     ref = ImageCreator.create(disk, dir.resolve("ref.cci"), CaptureManager.CHUNK_SIZE, 3, 2, p -> { });
@@ -97,9 +109,9 @@ class CaptureRoutesTest {
     nodes = new NodeStore(db, Clock.systemUTC());
     EventLog events = new EventLog(db, Clock.systemUTC());
     worker = Executors.newSingleThreadExecutor();
-    key = org.clonecast.common.trust.ImageKey.loadOrCreate(dir.resolve("state"));
+    key = ImageKey.loadOrCreate(dir.resolve("state"));
     images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker,
-        Optional.of(new org.clonecast.common.trust.KeyRing(dir.resolve("state"))));
+        Optional.of(new KeyRing(dir.resolve("state"))));
     images.recover();
     captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, new SessionStore(db, Clock.systemUTC()),
         events);
@@ -108,7 +120,7 @@ class CaptureRoutesTest {
     new ImageRoutes(images, captures).register(routes);
     secrets = new NodeSecrets(db, Clock.systemUTC());
     new CaptureRoutes(captures, new NodeAuth(secrets)).register(routes);
-    group = org.clonecast.common.net.Transport.group(1, "capture-test");
+    group = Transport.group(1, "capture-test");
     ApiToken t = ApiToken.loadOrCreate(dir.resolve("state"));
     token = Files.readString(dir.resolve("state").resolve(ApiToken.FILE_NAME)).trim();
     server = HttpServer.start(group, (Inet4Address) InetAddress.getByName(NODE), 0, false, t, routes,
@@ -118,7 +130,7 @@ class CaptureRoutesTest {
   @AfterEach
   void stop() throws Exception {
     server.close();
-    group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     captures.close();
     worker.shutdownNow();
     db.close();
@@ -145,7 +157,7 @@ class CaptureRoutesTest {
     assertEquals(202, r.statusCode(), r.body());
     assertEquals(BootAction.CAPTURE, nodes.find(MAC).orElseThrow().action());
     CaptureManager.Assignment a = captures.assignment(MAC, FROM,
-        List.of(new org.clonecast.common.api.Disk(disk.toString(), Files.size(disk), false, "", ""))).orElseThrow();
+        List.of(new Disk(disk.toString(), Files.size(disk), false, "", ""))).orElseThrow();
     assertEquals("capture", a.action());
     assertEquals(disk.toString(), a.disk());
     return a.capture().id();
@@ -208,7 +220,7 @@ class CaptureRoutesTest {
 
   /** The reference image's manifest for capture {@code id}; with {@code ofChunks} of version 3. */
   private byte[] manifestFor(long id, boolean ofChunks) {
-    java.util.UUID imageId = new CaptureStore(db, Clock.systemUTC()).find(id).orElseThrow().imageId();
+    UUID imageId = new CaptureStore(db, Clock.systemUTC()).find(id).orElseThrow().imageId();
     Manifest m = ofChunks ? Manifest.ofChunks(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks())
         : new Manifest(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks(), ref.imageHash());
     ByteBuf buf = Unpooled.buffer();
@@ -235,7 +247,7 @@ class CaptureRoutesTest {
     int kind0 = ref.chunk(0).kind().code();
     List<Integer> codes = new ArrayList<>();
     codes.add(put(NODE, id, 0, good0, ref.chunk(2).sha256().hex(), kind0).statusCode()); // wrong hash
-    codes.add(put(NODE, id, 0, java.util.Arrays.copyOf(good0, good0.length - 1), sha0, kind0).statusCode()); // wrong length
+    codes.add(put(NODE, id, 0, Arrays.copyOf(good0, good0.length - 1), sha0, kind0).statusCode()); // wrong length
     codes.add(put(NODE, id, 0, new byte[CaptureManager.CHUNK_SIZE + 1], sha0, kind0).statusCode()); // oversize
     codes.add(put(NODE, id, ref.chunkCount(), good0, sha0, kind0).statusCode()); // bad index
     codes.add(put(NODE, id, 0, good0, sha0, 9).statusCode()); // unknown kind
@@ -273,7 +285,7 @@ class CaptureRoutesTest {
     assertTrue(outOfOrder.body().contains("\"duplicate\" : true"), outOfOrder.body());
     assertEquals("capturing", images.find("golden").orElseThrow().state());
     // The node registers again from elsewhere: its old address is not heard any more.
-    captures.assignment(MAC, "127.0.0.3", List.of(new org.clonecast.common.api.Disk(disk.toString(), Files.size(disk), false, "", "")));
+    captures.assignment(MAC, "127.0.0.3", List.of(new Disk(disk.toString(), Files.size(disk), false, "", "")));
     HttpResponse<String> elsewhere = put(id, 2);
     assertEquals(400, elsewhere.statusCode(), elsewhere.body());
     assertTrue(elsewhere.body().contains("did not register from 127.0.0.1"), elsewhere.body());
@@ -309,9 +321,9 @@ class CaptureRoutesTest {
       assertEquals(ref.chunks(), r.manifest().chunks(), "the same chunks at the same offsets as image create's");
       assertEquals(ref.imageHash(), r.manifest().imageHash());
       // The same file as image create's, plus the daemon's signature block after the manifest.
-      assertEquals(Files.size(dir.resolve("ref.cci")) + org.clonecast.protocol.image.ManifestSignature.LENGTH,
+      assertEquals(Files.size(dir.resolve("ref.cci")) + ManifestSignature.LENGTH,
           Files.size(dir.resolve("state/images/golden.cci")));
-      assertEquals(Optional.empty(), org.clonecast.protocol.image.ManifestSignature.check(r.manifest(), r.signature(), key.publicKey()),
+      assertEquals(Optional.empty(), ManifestSignature.check(r.manifest(), r.signature(), key.publicKey()),
           "a captured image is signed when stored");
     }
     assertTrue(Files.notExists(partial()) && Files.notExists(journal()));
@@ -333,7 +345,7 @@ class CaptureRoutesTest {
     long id = startAndRegister();
     begin(id, ", \"hashOfChunks\":true");
     int raw = -1;
-    for (int i = 0; i < ref.chunkCount() && raw < 0; i++) if (ref.chunk(i).kind() == org.clonecast.protocol.image.ChunkKind.RAW) raw = i;
+    for (int i = 0; i < ref.chunkCount() && raw < 0; i++) if (ref.chunk(i).kind() == ChunkKind.RAW) raw = i;
     assertTrue(raw >= 0, "the reference image has a RAW chunk");
     assertEquals(400, put(NODE, id, raw, stored(raw), ref.chunk(raw).sha256().hex().replace('0', '1').replace('a', '0'),
         ref.chunk(raw).kind().code()).statusCode(), "a RAW chunk with another digest");
@@ -357,7 +369,7 @@ class CaptureRoutesTest {
       assertEquals(ref.chunks(), r.manifest().chunks());
       assertTrue(r.manifest().hashOfChunks());
       assertEquals(3, r.header().version());
-      org.clonecast.common.image.ImageVerifier.verify(r, 2, org.clonecast.common.image.ProgressListener.NONE);
+      ImageVerifier.verify(r, 2, ProgressListener.NONE);
     }
   }
 
@@ -432,7 +444,7 @@ class CaptureRoutesTest {
     for (int i = 0; i < ref.chunkCount(); i++) {
       if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(id, i).statusCode());
     }
-    java.util.UUID imageId = new CaptureStore(db, Clock.systemUTC()).find(id).orElseThrow().imageId();
+    UUID imageId = new CaptureStore(db, Clock.systemUTC()).find(id).orElseThrow().imageId();
     Manifest m = new Manifest(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks(), ref.chunk(0).sha256());
     ByteBuf buf = Unpooled.buffer();
     m.encode(buf);
@@ -456,9 +468,9 @@ class CaptureRoutesTest {
     if (!"root".equals(System.getProperty("user.name")) || !Files.isExecutable(Path.of("/usr/bin/mount"))) {
       String why = "not root or no mount: a full filesystem needs a tmpfs mount";
       if ("true".equals(System.getenv("CI"))) {
-        org.junit.jupiter.api.Assertions.fail(why);
+        Assertions.fail(why);
       }
-      org.junit.jupiter.api.Assumptions.abort(why);
+      Assumptions.abort(why);
     }
     long id = startAndRegister();
     run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", store.toString());
@@ -482,7 +494,7 @@ class CaptureRoutesTest {
   private static void run(String... cmd) throws Exception {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", cmd) + ": " + out);
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", cmd) + ": " + out);
   }
 
   @Test

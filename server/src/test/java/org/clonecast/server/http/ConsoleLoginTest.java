@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.concurrent.TimeUnit;
 import org.clonecast.common.net.Transport;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
@@ -72,7 +73,7 @@ class ConsoleLoginTest {
   @AfterEach
   void stop() {
     server.close();
-    group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     db.close();
   }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.EventLoopGroup;
+import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.URI;
@@ -18,24 +19,31 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
+import net.jqwik.api.Tuple;
 import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.lifecycle.BeforeContainer;
+import org.clonecast.common.api.Disk;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.capture.CaptureManager;
+import org.clonecast.server.config.DhcpConfig;
 import org.clonecast.server.dhcp.DhcpResponder;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.CaptureStore;
@@ -108,8 +116,8 @@ class HostileBodiesTest {
     NodeSecrets secrets = new NodeSecrets(db, Clock.systemUTC());
     NodeAuth auth = new NodeAuth(secrets);
     HttpServer.Routes routes = new HttpServer.Routes();
-    Inet4Address self = org.clonecast.protocol.wire.Ipv4.parse("10.77.0.1");
-    new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(org.clonecast.server.config.DhcpConfig.defaults(), self, 24,
+    Inet4Address self = Ipv4.parse("10.77.0.1");
+    new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(DhcpConfig.defaults(), self, 24,
         ip)).register(routes);
     feed = new LiveFeed(nodes, images, sessions, captures, events, Clock.systemUTC(), Duration.ofMillis(100)).start();
     new EventRoutes(events, feed).register(routes);
@@ -140,7 +148,7 @@ class HostileBodiesTest {
     HttpResponse<String> started = send(new Call("POST", "127.0.0.1", "/api/v1/images/capture", Optional.of("Bearer " + token),
         Map.of(), Map.of()), "{\"name\":\"captured\",\"node\":\"golden\"}".getBytes(StandardCharsets.UTF_8));
     assertEquals(202, started.statusCode(), started.body());
-    capture = captures.assignment(GOLDEN, NODE_HOST, List.of(new org.clonecast.common.api.Disk(disk.toString(), d.length, false, "",
+    capture = captures.assignment(GOLDEN, NODE_HOST, List.of(new Disk(disk.toString(), d.length, false, "",
         ""))).orElseThrow().capture().id();
     calls = calls(d.length);
   }
@@ -148,14 +156,14 @@ class HostileBodiesTest {
   @AfterContainer
   static void stop() throws Exception {
     server.close();
-    group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     feed.close();
     sessions.close();
     captures.close();
     worker.shutdownNow();
     db.close();
     try (var files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     }
   }
 
@@ -299,7 +307,7 @@ class HostileBodiesTest {
     if (c.fields().isEmpty()) {
       return;
     }
-    List<String> names = new ArrayList<>(new java.util.TreeSet<>(c.fields().keySet()));
+    List<String> names = new ArrayList<>(new TreeSet<>(c.fields().keySet()));
     String field = names.get(pick % names.size());
     StringBuilder sb = new StringBuilder("{");
     for (String f : names) {
@@ -355,8 +363,8 @@ class HostileBodiesTest {
       return sb.append('}').toString();
     });
     Arbitrary<String> array = child.list().ofMaxSize(4).map(vs -> "[" + String.join(",", vs) + "]");
-    return depth == 4 ? Arbitraries.frequencyOf(net.jqwik.api.Tuple.of(8, object), net.jqwik.api.Tuple.of(1, array),
-        net.jqwik.api.Tuple.of(1, scalar)) : Arbitraries.oneOf(scalar, object, array);
+    return depth == 4 ? Arbitraries.frequencyOf(Tuple.of(8, object), Tuple.of(1, array),
+        Tuple.of(1, scalar)) : Arbitraries.oneOf(scalar, object, array);
   }
 
   /** For each field type a value that is not of it: other types, huge or fractional numbers, deep nesting. */
@@ -379,7 +387,7 @@ class HostileBodiesTest {
     try {
       Json.MAPPER.readTree(body);
       return true;
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       return false;
     }
   }

@@ -18,19 +18,25 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.clonecast.common.net.Transport;
+import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.BootenvInstaller;
 import org.clonecast.server.boot.BootenvStatus;
 import org.clonecast.server.boot.NodeBinding;
 import org.clonecast.server.config.DhcpConfig;
-import org.clonecast.server.store.NodeSecrets;
+import org.clonecast.server.dhcp.DhcpResponder;
 import org.clonecast.server.limit.RateLimiter;
-import org.clonecast.server.store.Node;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.Node;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.NodeStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -67,9 +73,9 @@ class HttpServerTest {
             : new BootenvStatus.Missing("no netboot environment; run 'clonecast bootenv build'"),
         seen, new NodeBinding(DhcpConfig.Mode.OFF, nodes, Optional.empty(), Clock.systemUTC()),
         new NodeSecrets(db, Clock.systemUTC())).register(routes);
-    Inet4Address self = org.clonecast.protocol.wire.Ipv4.parse("10.77.0.1");
-    new NodeRoutes(nodes, events, ip -> org.clonecast.server.dhcp.DhcpResponder.reservationProblem(
-        org.clonecast.server.config.DhcpConfig.defaults(), self, 24, ip)).register(routes);
+    Inet4Address self = Ipv4.parse("10.77.0.1");
+    new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(
+        DhcpConfig.defaults(), self, 24, ip)).register(routes);
     new EventRoutes(events).register(routes);
     group = Transport.group(1, "http-test");
     ApiToken t = ApiToken.loadOrCreate(dir);
@@ -81,7 +87,7 @@ class HttpServerTest {
   @AfterEach
   void stop() {
     server.close();
-    group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     db.close();
   }
 
@@ -171,7 +177,7 @@ class HttpServerTest {
         Optional.of(Optional.of("127.0.0.1")), Optional.empty()));
     HttpResponse<String> after = send("127.0.0.2", "GET", "/boot/52:54:00:00:00:05.ipxe", null, null);
     assertTrue(after.body().contains("/bootenv/vmlinuz") && after.body().contains("clonecast.mac=52:54:00:00:00:05"), after.body());
-    java.util.regex.Matcher secret = java.util.regex.Pattern.compile("clonecast\\.secret=([0-9a-f]{32}) ").matcher(after.body());
+    Matcher secret = Pattern.compile("clonecast\\.secret=([0-9a-f]{32}) ").matcher(after.body());
     assertTrue(secret.find(), after.body());
     NodeSecrets secrets = new NodeSecrets(db, Clock.systemUTC());
     assertTrue(secrets.verify(mac, Optional.of(secret.group(1))), "the script's secret is the node's");
@@ -191,7 +197,7 @@ class HttpServerTest {
     nodes.enroll(node01, "node01", Optional.empty());
     nodes.recordSeen(node01, Optional.empty(), Optional.of("10.77.0.21")); // its DHCP lease
     long before = events.recent(1000).size();
-    java.util.Random rnd = new java.util.Random(13);
+    Random rnd = new Random(13);
     for (int i = 0; i < 30; i++) {
       String mac = String.format("02:%02x:%02x:%02x:%02x:%02x", rnd.nextInt(256), rnd.nextInt(256), rnd.nextInt(256),
           rnd.nextInt(256), rnd.nextInt(256));

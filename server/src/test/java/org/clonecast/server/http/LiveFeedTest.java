@@ -29,9 +29,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.common.net.NetInterface;
@@ -41,6 +43,7 @@ import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.Database;
+import org.clonecast.server.store.Event;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.ImageStore;
 import org.clonecast.server.store.Node;
@@ -100,7 +103,7 @@ class LiveFeedTest {
   void stop() {
     streams.forEach(Stream::close);
     server.close();
-    group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     feed.close();
     sessions.close();
     captures.close();
@@ -172,7 +175,7 @@ class LiveFeedTest {
   }
 
   /** Runs the feed's rounds until {@code done} holds (the stream's request is served on another thread). */
-  private void tickUntil(java.util.concurrent.Callable<Boolean> done) {
+  private void tickUntil(Callable<Boolean> done) {
     await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20)).until(() -> {
       feed.tick();
       return done.call();
@@ -252,8 +255,8 @@ class LiveFeedTest {
   void aClientThatDoesNotReadIsDroppedWithoutStallingTheFeed() throws Exception {
     // 2000 events of 8 KiB: far more than the stream's bound and the sockets' buffers.
     String big = "x".repeat(8192);
-    List<org.clonecast.server.store.Event> many = db.write(c -> {
-      List<org.clonecast.server.store.Event> out = new ArrayList<>();
+    List<Event> many = db.write(c -> {
+      List<Event> out = new ArrayList<>();
       for (int i = 0; i < 2000; i++) out.add(events.insert(c, "test", Optional.empty(), Optional.empty(), big));
       return out;
     });

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
@@ -36,7 +37,7 @@ class SessionJoinTest {
   static final MacAddress NODE01 = MacAddress.parse("52:54:00:00:00:01");
   static final MacAddress NODE02 = MacAddress.parse("52:54:00:00:00:02");
 
-  @TempDir java.nio.file.Path dir;
+  @TempDir Path dir;
   Database db;
   ExecutorService worker;
   SessionManager sessions;
