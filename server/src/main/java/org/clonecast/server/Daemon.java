@@ -9,8 +9,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.ArrayDeque;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
@@ -25,53 +25,53 @@ import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.common.trust.KeyRing;
 import org.clonecast.protocol.tftp.TftpTransfer;
-import org.clonecast.server.boot.BootPolicy;
-import org.clonecast.server.boot.BootScripts;
-import org.clonecast.server.boot.LocalBootLoader;
-import org.clonecast.server.boot.BootenvAutoBuild;
-import org.clonecast.server.boot.BootenvInstaller;
-import org.clonecast.server.boot.NodeBinding;
-import org.clonecast.server.http.NodeAuth;
-import org.clonecast.server.store.NodeSecrets;
-import org.clonecast.server.boot.RouterAdvertiser;
-import org.clonecast.server.capture.CaptureManager;
-import org.clonecast.server.http.AgentRoutes;
-import org.clonecast.server.http.CaptureRoutes;
-import org.clonecast.server.store.CaptureStore;
-import org.clonecast.server.http.ConsoleLogin;
-import org.clonecast.server.http.DashboardRoutes;
-import org.clonecast.server.http.LiveFeed;
-import org.clonecast.server.http.ImageRoutes;
-import org.clonecast.server.http.Reply;
-import org.clonecast.server.http.SessionRoutes;
-import org.clonecast.server.session.SessionManager;
-import org.clonecast.server.store.ImageStore;
-import org.clonecast.server.store.SessionStore;
-import org.clonecast.server.mcast.IgmpQuerier;
-import org.clonecast.server.metrics.DaemonMetrics;
-import org.clonecast.server.metrics.Metrics;
-import org.clonecast.server.config.NodesConfig;
-import org.clonecast.server.config.ServeConfig;
-import org.clonecast.server.dns.ClusterDns;
-import org.clonecast.server.limit.RateLimiter;
-import org.clonecast.server.config.TftpConfig;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.boot.BootFileSelector;
+import org.clonecast.server.boot.BootPolicy;
+import org.clonecast.server.boot.BootScripts;
+import org.clonecast.server.boot.BootenvAutoBuild;
+import org.clonecast.server.boot.BootenvInstaller;
+import org.clonecast.server.boot.LocalBootLoader;
+import org.clonecast.server.boot.NodeBinding;
+import org.clonecast.server.boot.RouterAdvertiser;
+import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.config.DhcpConfig;
+import org.clonecast.server.config.NodesConfig;
+import org.clonecast.server.config.ServeConfig;
+import org.clonecast.server.config.TftpConfig;
 import org.clonecast.server.dhcp.DhcpResponder;
 import org.clonecast.server.dhcp.DhcpServer;
 import org.clonecast.server.dhcp.DhcpStats;
 import org.clonecast.server.dhcp.LeaseExpiry;
 import org.clonecast.server.dhcp.LeaseStore;
+import org.clonecast.server.dns.ClusterDns;
 import org.clonecast.server.dns.DnsUpdater;
+import org.clonecast.server.http.AgentRoutes;
 import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
+import org.clonecast.server.http.CaptureRoutes;
+import org.clonecast.server.http.ConsoleLogin;
+import org.clonecast.server.http.DashboardRoutes;
 import org.clonecast.server.http.EventRoutes;
 import org.clonecast.server.http.HttpServer;
+import org.clonecast.server.http.ImageRoutes;
+import org.clonecast.server.http.LiveFeed;
+import org.clonecast.server.http.NodeAuth;
 import org.clonecast.server.http.NodeRoutes;
+import org.clonecast.server.http.Reply;
+import org.clonecast.server.http.SessionRoutes;
+import org.clonecast.server.limit.RateLimiter;
+import org.clonecast.server.mcast.IgmpQuerier;
+import org.clonecast.server.metrics.DaemonMetrics;
+import org.clonecast.server.metrics.Metrics;
+import org.clonecast.server.session.SessionManager;
+import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.ImageStore;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.store.SessionStore;
 import org.clonecast.server.tftp.IpxeLoaders;
 import org.clonecast.server.tftp.SecureBootFiles;
 import org.clonecast.server.tftp.TftpOverlay;
@@ -80,9 +80,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code clonecast serve}: the head node's daemon. Opens the state, then starts each service on
- * the provisioning interface; {@link #close()} stops them in reverse order. A service that fails
- * to start stops the ones already running and the error names the cause.
+ * {@code clonecast serve}: the head node's daemon. Opens the state, then starts each service on the
+ * provisioning interface; {@link #close()} stops them in reverse order. A service that fails to
+ * start stops the ones already running and the error names the cause.
  *
  * <p>Thread-safe after {@link #start}.
  */
@@ -115,7 +115,8 @@ public final class Daemon implements AutoCloseable {
    *
    * @throws IllegalStateException (or a more precise exception) naming what failed to start
    */
-  public static Daemon start(ServeConfig config, Clock clock) throws IOException, InterruptedException {
+  public static Daemon start(ServeConfig config, Clock clock)
+      throws IOException, InterruptedException {
     Daemon d = new Daemon(config);
     try {
       d.startServices(clock);
@@ -136,10 +137,15 @@ public final class Daemon implements AutoCloseable {
     group = Transport.group(2, "serve");
     running.push(() -> group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly());
 
-    ExecutorService bootenvWorker = Executors.newSingleThreadExecutor(DaemonThreads.named("bootenv-build"));
+    ExecutorService bootenvWorker =
+        Executors.newSingleThreadExecutor(DaemonThreads.named("bootenv-build"));
     running.push(bootenvWorker::shutdownNow);
-    BootenvAutoBuild bootenv = new BootenvAutoBuild(config.stateDir(), BootenvInstaller.installed(), bootenvWorker,
-        line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
+    BootenvAutoBuild bootenv =
+        new BootenvAutoBuild(
+            config.stateDir(),
+            BootenvInstaller.installed(),
+            bootenvWorker,
+            line -> events.record("bootenv", Optional.empty(), Optional.empty(), line));
     List<String> noLoader = new ArrayList<>();
     Path localDir = config.stateDir().resolve("boot");
     boolean efiLocal = LocalBootLoader.ensure(localDir, noLoader).isPresent();
@@ -149,84 +155,200 @@ public final class Daemon implements AutoCloseable {
     String host = nif.address().getHostAddress();
     // With port 0 (tests) the port is known only after binding; boot scripts read it then.
     double perClient = config.nodes().seenPerClientPerMinute();
-    RateLimiter<InetAddress> seen = new RateLimiter<>(new RateLimiter.Limits(perClient / 60, perClient,
-        NodesConfig.SEEN_PER_SECOND, NodesConfig.SEEN_PER_SECOND * 60.0, 4096), System::nanoTime);
+    RateLimiter<InetAddress> seen =
+        new RateLimiter<>(
+            new RateLimiter.Limits(
+                perClient / 60,
+                perClient,
+                NodesConfig.SEEN_PER_SECOND,
+                NodesConfig.SEEN_PER_SECOND * 60.0,
+                4096),
+            System::nanoTime);
     NodeSecrets secrets = new NodeSecrets(db, clock);
     NodeAuth nodeAuth = new NodeAuth(secrets);
-    NodeBinding binding = new NodeBinding(config.dhcp().mode(), nodes,
-        config.dhcp().mode() == DhcpConfig.Mode.FULL ? Optional.of(new LeaseStore(db)) : Optional.empty(), clock);
-    bootScripts = new BootScripts(policy, nodes, events, () -> "http://" + host + ":" + http.port(), bootenv::status, seen, binding,
-        secrets);
-    new BootRoutes(bootScripts, config.boot().ipxeDir(), bootenvDir()).localLoaderDir(localDir).register(routes);
-    new NodeRoutes(nodes, events, ip -> DhcpResponder.reservationProblem(config.dhcp(), nif.address(), nif.prefixLength(), ip))
+    NodeBinding binding =
+        new NodeBinding(
+            config.dhcp().mode(),
+            nodes,
+            config.dhcp().mode() == DhcpConfig.Mode.FULL
+                ? Optional.of(new LeaseStore(db))
+                : Optional.empty(),
+            clock);
+    bootScripts =
+        new BootScripts(
+            policy,
+            nodes,
+            events,
+            () -> "http://" + host + ":" + http.port(),
+            bootenv::status,
+            seen,
+            binding,
+            secrets);
+    new BootRoutes(bootScripts, config.boot().ipxeDir(), bootenvDir())
+        .localLoaderDir(localDir)
+        .register(routes);
+    new NodeRoutes(
+            nodes,
+            events,
+            ip ->
+                DhcpResponder.reservationProblem(
+                    config.dhcp(), nif.address(), nif.prefixLength(), ip))
         .register(routes);
     imageWorker = Executors.newSingleThreadExecutor(DaemonThreads.named("image-add"));
     running.push(imageWorker::shutdownNow);
     KeyRing imageKeys = new KeyRing(config.stateDir());
-    LOG.info("daemon: images signed with key {}{}", imageKeys.current().fingerprint(),
-        imageKeys.previous().map(p -> "; previous key " + p.fingerprint() + " kept for the rotation's overlap").orElse(""));
-    ImageStore images = new ImageStore(db, config.stateDir().resolve("images"), clock, events, imageWorker, Optional.of(imageKeys));
+    LOG.info(
+        "daemon: images signed with key {}{}",
+        imageKeys.current().fingerprint(),
+        imageKeys
+            .previous()
+            .map(p -> "; previous key " + p.fingerprint() + " kept for the rotation's overlap")
+            .orElse(""));
+    ImageStore images =
+        new ImageStore(
+            db,
+            config.stateDir().resolve("images"),
+            clock,
+            events,
+            imageWorker,
+            Optional.of(imageKeys));
     images.recover();
-    sessions = new SessionManager(new SessionStore(db, clock), nodes, images, events, nif, config.session().basePort(),
-        config.session().receiverTimeout(), config.session().receiverDeadline()).joinProofs(secrets);
+    sessions =
+        new SessionManager(
+                new SessionStore(db, clock),
+                nodes,
+                images,
+                events,
+                nif,
+                config.session().basePort(),
+                config.session().receiverTimeout(),
+                config.session().receiverDeadline())
+            .joinProofs(secrets);
     sessions.recover();
     running.push(sessions);
     SessionStore sessionStore = sessions.store();
-    CaptureManager captures = new CaptureManager(new CaptureStore(db, clock), images, nodes, sessionStore, events);
+    CaptureManager captures =
+        new CaptureManager(new CaptureStore(db, clock), images, nodes, sessionStore, events);
     captures.recover();
     running.push(captures);
-    LiveFeed feed = new LiveFeed(nodes, images, sessions, captures, events, clock, Duration.ofMillis(500)).start();
+    LiveFeed feed =
+        new LiveFeed(nodes, images, sessions, captures, events, clock, Duration.ofMillis(500))
+            .start();
     running.push(feed);
     new EventRoutes(events, feed).register(routes);
     new ImageRoutes(images, captures).register(routes);
     new CaptureRoutes(captures, nodeAuth).register(routes);
     boolean pxe = config.dhcp().mode() != DhcpConfig.Mode.OFF;
-    // Only a daemon that answers PXE has nodes that netboot; with DHCP off the agents run elsewhere.
-    new SessionRoutes(sessions, id -> {
-      if (pxe && config.session().bootenvAutoBuild()) bootenv.ensure(id);
-    }, feed).register(routes);
+    // Only a daemon that answers PXE has nodes that netboot; with DHCP off the agents run
+    // elsewhere.
+    new SessionRoutes(
+            sessions,
+            id -> {
+              if (pxe && config.session().bootenvAutoBuild()) bootenv.ensure(id);
+            },
+            feed)
+        .register(routes);
     new DashboardRoutes(feed).register(routes);
     new ConsoleLogin(token, events, clock).register(routes);
-    new AgentRoutes(sessions, captures, nodes, config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
-        config.stateDir().resolve("node-files"), nodeAuth).register(routes);
-    routes.api("/metrics", r -> r.method().equals(HttpMethod.GET)
-        ? new Reply.Bytes(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
-            metrics.render().getBytes(StandardCharsets.UTF_8), Map.of())
-        : Reply.error(HttpResponseStatus.METHOD_NOT_ALLOWED, "metrics are read-only; use GET"));
-    http = HttpServer.start(group, nif.address(), config.http().port(), config.http().apiRemote(), token, routes,
-        new HttpServer.Limits(config.http().idleTimeout(), config.http().maxConnections(), config.http().maxConnectionsPerClient()));
+    new AgentRoutes(
+            sessions,
+            captures,
+            nodes,
+            config.dns().enabled() ? Optional.of(config.dns().zone()) : Optional.empty(),
+            config.stateDir().resolve("node-files"),
+            nodeAuth)
+        .register(routes);
+    routes.api(
+        "/metrics",
+        r ->
+            r.method().equals(HttpMethod.GET)
+                ? new Reply.Bytes(
+                    HttpResponseStatus.OK,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    metrics.render().getBytes(StandardCharsets.UTF_8),
+                    Map.of())
+                : Reply.error(
+                    HttpResponseStatus.METHOD_NOT_ALLOWED, "metrics are read-only; use GET"));
+    http =
+        HttpServer.start(
+            group,
+            nif.address(),
+            config.http().port(),
+            config.http().apiRemote(),
+            token,
+            routes,
+            new HttpServer.Limits(
+                config.http().idleTimeout(),
+                config.http().maxConnections(),
+                config.http().maxConnectionsPerClient()));
     running.push(http);
     DaemonMetrics.http(metrics, http.stats(), http::openConnections);
     DaemonMetrics.nodes(metrics, nodes);
-    metrics.gauge("clonecast_http_streams", "Server-sent event streams open now.", () -> feed.stats().streams())
-        .counter("clonecast_http_streams_dropped_total", "Event streams closed because their client left 1 MiB unread.",
+    metrics
+        .gauge(
+            "clonecast_http_streams",
+            "Server-sent event streams open now.",
+            () -> feed.stats().streams())
+        .counter(
+            "clonecast_http_streams_dropped_total",
+            "Event streams closed because their client left 1 MiB unread.",
             () -> feed.stats().dropped())
-        .counter("clonecast_http_stream_sent_bytes_total", "Bytes written to event streams.", () -> feed.stats().bytesWritten())
-        .counter("clonecast_http_stream_cpu_seconds_total", "CPU time of the thread that feeds every event stream.",
+        .counter(
+            "clonecast_http_stream_sent_bytes_total",
+            "Bytes written to event streams.",
+            () -> feed.stats().bytesWritten())
+        .counter(
+            "clonecast_http_stream_cpu_seconds_total",
+            "CPU time of the thread that feeds every event stream.",
             () -> feed.stats().cpuNanos() / 1e9);
-    metrics.counter("clonecast_http_boot_scripts_unrecorded_total",
-        "iPXE script requests served without a trace (nodes.seen-per-client-per-minute reached).", seen::refused);
+    metrics.counter(
+        "clonecast_http_boot_scripts_unrecorded_total",
+        "iPXE script requests served without a trace (nodes.seen-per-client-per-minute reached).",
+        seen::refused);
     DaemonMetrics.sessions(metrics, sessions);
     if (config.boot().routerAdvert()) {
-      RouterAdvertiser.start(nif).ifPresent(ra -> {
-        running.push(ra);
-        DaemonMetrics.routerAdverts(metrics, ra);
-      });
+      RouterAdvertiser.start(nif)
+          .ifPresent(
+              ra -> {
+                running.push(ra);
+                DaemonMetrics.routerAdverts(metrics, ra);
+              });
     }
     if (config.session().igmpQuerier()) {
-      IgmpQuerier.start(nif, config.session().igmpQueryInterval()).ifPresent(q -> {
-        running.push(q);
-        metrics.gauge("clonecast_igmp_querier", "1 while the daemon is the IGMP querier on its interface, 0 while it stands down.",
-                () -> q.querier() ? 1 : 0)
-            .counter("clonecast_igmp_queries_sent_total", "IGMP General Queries sent.", q::queriesSent)
-            .counter("clonecast_igmp_queries_heard_total", "IGMP General Queries heard from other queriers.", q::queriesHeard)
-            .counter("clonecast_igmp_malformed_total", "IGMP packets dropped as malformed.", q::malformed);
-      });
+      IgmpQuerier.start(nif, config.session().igmpQueryInterval())
+          .ifPresent(
+              q -> {
+                running.push(q);
+                metrics
+                    .gauge(
+                        "clonecast_igmp_querier",
+                        "1 while the daemon is the IGMP querier on its interface, 0 while it stands down.",
+                        () -> q.querier() ? 1 : 0)
+                    .counter(
+                        "clonecast_igmp_queries_sent_total",
+                        "IGMP General Queries sent.",
+                        q::queriesSent)
+                    .counter(
+                        "clonecast_igmp_queries_heard_total",
+                        "IGMP General Queries heard from other queriers.",
+                        q::queriesHeard)
+                    .counter(
+                        "clonecast_igmp_malformed_total",
+                        "IGMP packets dropped as malformed.",
+                        q::malformed);
+              });
     }
     if (config.dns().enabled() || config.dns().update().isPresent()) {
       // The SOA serial starts at the start time, so a restarted daemon's serials still go up.
-      dns = ClusterDns.start(config.dns(), group, nodes, nif.address(), nif.prefixLength(), clock.millis() / 1000,
-          failure -> events.record("dns", Optional.empty(), Optional.empty(), failure));
+      dns =
+          ClusterDns.start(
+              config.dns(),
+              group,
+              nodes,
+              nif.address(),
+              nif.prefixLength(),
+              clock.millis() / 1000,
+              failure -> events.record("dns", Optional.empty(), Optional.empty(), failure));
       running.push(dns);
       DaemonMetrics.dns(metrics, dns.stats());
     }
@@ -234,9 +356,21 @@ public final class Daemon implements AutoCloseable {
       startTftp();
     }
     startDhcp(clock, policy);
-    events.record("daemon", Optional.empty(), Optional.empty(),
-        "serving on " + nif.name() + " (" + host + "), http://" + host + ":" + http.port()
-            + (dns == null || !dns.answering() ? "" : ", dns " + config.dns().zone() + " on port " + dns.port()));
+    events.record(
+        "daemon",
+        Optional.empty(),
+        Optional.empty(),
+        "serving on "
+            + nif.name()
+            + " ("
+            + host
+            + "), http://"
+            + host
+            + ":"
+            + http.port()
+            + (dns == null || !dns.answering()
+                ? ""
+                : ", dns " + config.dns().zone() + " on port " + dns.port()));
     LOG.info("daemon: state in {}", config.stateDir());
   }
 
@@ -248,13 +382,32 @@ public final class Daemon implements AutoCloseable {
     if (config.boot().secureBoot().any()) {
       String host = nif.address().getHostAddress();
       SecureBootFiles.sync(c.root(), host)
-          .forEach(w -> LOG.warn("boot: Secure Boot nodes ({}) cannot boot: {}", config.boot().secureBoot(), w));
-      overlay = new SecureBootFiles(bootScripts, bootenvDir(), config.stateDir().resolve("boot").resolve("tftp-scratch"), host);
+          .forEach(
+              w ->
+                  LOG.warn(
+                      "boot: Secure Boot nodes ({}) cannot boot: {}",
+                      config.boot().secureBoot(),
+                      w));
+      overlay =
+          new SecureBootFiles(
+              bootScripts,
+              bootenvDir(),
+              config.stateDir().resolve("boot").resolve("tftp-scratch"),
+              host);
     }
-    TftpTransfer.Settings transfer = new TftpTransfer.Settings(c.maxBlksizeFor(nif.mtu()), c.maxWindowsize(),
-        TftpConfig.RETRANSMIT_TIMEOUT, TftpConfig.MAX_RETRIES);
-    tftp = TftpServer.start(group, nif.address(), new TftpServer.Settings(c.port(), c.root(), transfer, c.maxTransfers(),
-        c.maxPerClient()), overlay);
+    TftpTransfer.Settings transfer =
+        new TftpTransfer.Settings(
+            c.maxBlksizeFor(nif.mtu()),
+            c.maxWindowsize(),
+            TftpConfig.RETRANSMIT_TIMEOUT,
+            TftpConfig.MAX_RETRIES);
+    tftp =
+        TftpServer.start(
+            group,
+            nif.address(),
+            new TftpServer.Settings(
+                c.port(), c.root(), transfer, c.maxTransfers(), c.maxPerClient()),
+            overlay);
     running.push(tftp);
     DaemonMetrics.tftp(metrics, tftp.stats());
   }
@@ -276,9 +429,13 @@ public final class Daemon implements AutoCloseable {
       // Nodes resolve each other through the cluster DNS: option 6 = this server, 15 = its zone.
       dc = dc.withClusterDns(nif.address(), config.dns().zone());
     }
-    DhcpResponder responder = new DhcpResponder(dc, nif.address(), nif.prefixLength(), boot, leases.loadAll());
-    // The wildcard address: broadcast DISCOVERs arrive only there; SO_BINDTODEVICE keeps it to the interface.
-    dhcp = DhcpServer.start(dc, nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, nodes, clock);
+    DhcpResponder responder =
+        new DhcpResponder(dc, nif.address(), nif.prefixLength(), boot, leases.loadAll());
+    // The wildcard address: broadcast DISCOVERs arrive only there; SO_BINDTODEVICE keeps it to the
+    // interface.
+    dhcp =
+        DhcpServer.start(
+            dc, nif.name(), Ipv4.fromInt(0), responder, dhcpStats, db, events, nodes, clock);
     running.push(dhcp);
     DaemonMetrics.dhcp(metrics, dhcpStats, leases, clock);
     if (dns != null && dns.updater().isPresent()) {
@@ -286,14 +443,19 @@ public final class Daemon implements AutoCloseable {
       // address change, which the updater already follows).
       DnsUpdater updater = dns.updater().get();
       LeaseExpiry expiry = new LeaseExpiry(leases, nodes, clock, updater::leaseEnded);
-      ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("lease-expiry"));
-      sweeper.scheduleWithFixedDelay(() -> {
-        try {
-          expiry.sweep();
-        } catch (RuntimeException e) {
-          LOG.warn("dhcp: checking for ended leases failed: {}", e.toString());
-        }
-      }, 0, 10, TimeUnit.SECONDS);
+      ScheduledExecutorService sweeper =
+          Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("lease-expiry"));
+      sweeper.scheduleWithFixedDelay(
+          () -> {
+            try {
+              expiry.sweep();
+            } catch (RuntimeException e) {
+              LOG.warn("dhcp: checking for ended leases failed: {}", e.toString());
+            }
+          },
+          0,
+          10,
+          TimeUnit.SECONDS);
       running.push(sweeper::shutdownNow);
     }
   }

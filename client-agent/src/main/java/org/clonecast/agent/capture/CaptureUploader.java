@@ -29,8 +29,8 @@ import org.clonecast.protocol.image.EncodedChunk;
 import org.clonecast.protocol.image.Manifest;
 
 /**
- * Captures a disk to the server: opens it read-only (it is never written), reads and compresses
- * its chunks on every core with the image pipeline ({@link ChunkScanner}, at most a few chunks in
+ * Captures a disk to the server: opens it read-only (it is never written), reads and compresses its
+ * chunks on every core with the image pipeline ({@link ChunkScanner}, at most a few chunks in
  * memory), and uploads each stored chunk as it comes, in index order, skipping those the server
  * already holds. Up to {@link #IN_FLIGHT} chunks are in flight at once, each naming the stored
  * chunk it follows so that the server appends them in order whichever arrives first; a chunk stays
@@ -51,8 +51,10 @@ import org.clonecast.protocol.image.Manifest;
 public final class CaptureUploader {
   /** Longest pause between two attempts. */
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(20);
+
   /** Times the scan may start over because the server lost chunks it had acknowledged. */
   private static final int MAX_RESCANS = 3;
+
   /** Chunk uploads in flight at once (the server lets up to 16 wait for their predecessor). */
   static final int IN_FLIGHT = 4;
 
@@ -62,7 +64,12 @@ public final class CaptureUploader {
    * @param allocation which bytes of the disk the image carries; its size must be the disk's
    * @param stallLimit how long the upload may go without progress before it fails
    */
-  public record Settings(Assignment.Capture assignment, String mac, Path disk, AllocationMap allocation, int threads,
+  public record Settings(
+      Assignment.Capture assignment,
+      String mac,
+      Path disk,
+      AllocationMap allocation,
+      int threads,
       Duration stallLimit) {
     public Settings {
       Objects.requireNonNull(assignment, "assignment");
@@ -82,9 +89,19 @@ public final class CaptureUploader {
    * @param retries attempts that failed and were retried
    * @param server the server's figures of the published image
    */
-  public record Result(Manifest manifest, int uploaded, int held, int duplicates, int retries, CaptureFinished server, long nanos) {}
+  public record Result(
+      Manifest manifest,
+      int uploaded,
+      int held,
+      int duplicates,
+      int retries,
+      CaptureFinished server,
+      long nanos) {}
 
-  /** The server holds fewer chunks than it acknowledged: the scan starts over, skipping what it holds. */
+  /**
+   * The server holds fewer chunks than it acknowledged: the scan starts over, skipping what it
+   * holds.
+   */
   private static final class Rescan extends IOException {
     private static final long serialVersionUID = 1L;
 
@@ -97,10 +114,13 @@ public final class CaptureUploader {
   private static final class Sent {
     final ChunkEntry entry;
     final EncodedChunk chunk;
+
     /** The stored chunk it follows, -1 for the first. */
     final int after;
+
     /** The answer to the request in flight; null once it is taken. */
     CompletableFuture<ServerClient.ChunkAnswer> answer;
+
     /** Whether an answer to it was counted (a chunk sent again is counted once). */
     boolean counted;
 
@@ -125,13 +145,19 @@ public final class CaptureUploader {
   private int skipped;
   private int duplicates;
   private int retries;
+
   /** The highest chunk index the server said it holds whose chunk is no longer kept here. */
   private int lastSent = -1;
+
   /** The highest chunk index the server said it holds, in any answer since the last begin. */
   private int heldNow = -1;
+
   /** The index of the last stored chunk the scan gave, -1 before the first. */
   private int lastStored = -1;
-  /** Chunks sent and not yet known held, in index order; the first ones' answers are taken first. */
+
+  /**
+   * Chunks sent and not yet known held, in index order; the first ones' answers are taken first.
+   */
   private final ArrayDeque<Sent> window = new ArrayDeque<>();
 
   public CaptureUploader(ServerClient api, Settings settings) {
@@ -144,31 +170,54 @@ public final class CaptureUploader {
   public Result run() throws IOException, InterruptedException {
     long start = System.nanoTime();
     Assignment.Capture a = s.assignment();
-    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("capture-progress"));
+    ScheduledExecutorService ticker =
+        Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("capture-progress"));
     // READ only: the golden disk is never written, not even by accident.
     try (FileChannel in = FileChannel.open(s.disk(), StandardOpenOption.READ)) {
       long size = SourceDevice.size(s.disk(), in);
       if (s.allocation().diskSize() != size) {
-        throw new IOException("the allocation map is for " + s.allocation().diskSize() + " bytes, " + s.disk() + " has " + size);
+        throw new IOException(
+            "the allocation map is for "
+                + s.allocation().diskSize()
+                + " bytes, "
+                + s.disk()
+                + " has "
+                + size);
       }
       lastProgress = System.nanoTime();
-      held = retrying("begin", () -> api.captureBegin(id, s.mac(), size, a.chunkSize(), hashOfChunks()));
+      held =
+          retrying(
+              "begin", () -> api.captureBegin(id, s.mac(), size, a.chunkSize(), hashOfChunks()));
       heldNow = held.heldThrough();
-      ticker.scheduleWithFixedDelay(() -> {
-        try {
-          api.captureProgress(id, s.mac(), done.get(), size);
-        } catch (IOException e) {
-          // Progress is best effort; the upload itself notices a server that is gone.
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }, 1, 1, TimeUnit.SECONDS);
+      ticker.scheduleWithFixedDelay(
+          () -> {
+            try {
+              api.captureProgress(id, s.mac(), done.get(), size);
+            } catch (IOException e) {
+              // Progress is best effort; the upload itself notices a server that is gone.
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          },
+          1,
+          1,
+          TimeUnit.SECONDS);
       Manifest m = null;
       for (int scan = 0; m == null; scan++) {
         try {
           lastStored = -1;
-          Manifest scanned = ChunkScanner.scan(s.disk(), in, size, s.allocation(), a.imageId(), a.chunkSize(), a.level(), s.threads(),
-              done::set, this::store);
+          Manifest scanned =
+              ChunkScanner.scan(
+                  s.disk(),
+                  in,
+                  size,
+                  s.allocation(),
+                  a.imageId(),
+                  a.chunkSize(),
+                  a.level(),
+                  s.threads(),
+                  done::set,
+                  this::store);
           drain();
           m = scanned;
         } catch (Rescan e) {
@@ -190,7 +239,8 @@ public final class CaptureUploader {
         buf.release();
       }
       CaptureFinished server = retrying("finish", () -> api.captureFinish(id, s.mac(), encoded));
-      return new Result(m, uploaded, skipped, duplicates, retries, server, System.nanoTime() - start);
+      return new Result(
+          m, uploaded, skipped, duplicates, retries, server, System.nanoTime() - start);
     } finally {
       ticker.shutdownNow();
     }
@@ -223,7 +273,8 @@ public final class CaptureUploader {
   }
 
   private CompletableFuture<ServerClient.ChunkAnswer> put(Sent sent) {
-    return api.capturePut(id, s.mac(), sent.index(), sent.after, sent.chunk, sent.entry.used().bitmap());
+    return api.capturePut(
+        id, s.mac(), sent.index(), sent.after, sent.chunk, sent.entry.used().bitmap());
   }
 
   /** Takes every answer still due and makes sure the server holds every chunk sent. */
@@ -254,7 +305,8 @@ public final class CaptureUploader {
       }
       Sent first = window.peekFirst();
       if (first != null && first.answer == null && first.index() > heldNow) {
-        throw new IOException("the server holds chunks up to " + heldNow + " after answering chunk " + first.index());
+        throw new IOException(
+            "the server holds chunks up to " + heldNow + " after answering chunk " + first.index());
       }
     } catch (IOException e) {
       recover(e);
@@ -273,15 +325,18 @@ public final class CaptureUploader {
       }
     }
     heldNow = Math.max(heldNow, a.heldThrough());
-    while (!window.isEmpty() && window.peekFirst().answer == null && window.peekFirst().index() <= heldNow) {
+    while (!window.isEmpty()
+        && window.peekFirst().answer == null
+        && window.peekFirst().index() <= heldNow) {
       lastSent = Math.max(lastSent, window.removeFirst().index());
     }
   }
 
   /**
-   * After a failed chunk upload: waits for the others in flight, then (unless the failure is
-   * final) sends every chunk the server does not hold again, one at a time, each retried as {@link
-   * #retrying} says; a server that lost chunks this agent no longer keeps makes the scan start over.
+   * After a failed chunk upload: waits for the others in flight, then (unless the failure is final)
+   * sends every chunk the server does not hold again, one at a time, each retried as {@link
+   * #retrying} says; a server that lost chunks this agent no longer keeps makes the scan start
+   * over.
    */
   private void recover(IOException failure) throws IOException {
     for (Sent x : window) {
@@ -304,15 +359,24 @@ public final class CaptureUploader {
     while (!window.isEmpty()) {
       Sent x = window.peekFirst();
       try {
-        ServerClient.ChunkAnswer a = retrying("chunk " + x.index(), () -> {
-          if (x.index() <= held.heldThrough()) {
-            return new ServerClient.ChunkAnswer(true, held.heldThrough()); // a begin between two attempts: it arrived
-          }
-          return await(put(x));
-        });
+        ServerClient.ChunkAnswer a =
+            retrying(
+                "chunk " + x.index(),
+                () -> {
+                  if (x.index() <= held.heldThrough()) {
+                    return new ServerClient.ChunkAnswer(
+                        true, held.heldThrough()); // a begin between two attempts: it arrived
+                  }
+                  return await(put(x));
+                });
         taken(x, a);
         if (!window.isEmpty() && window.peekFirst() == x) {
-          throw new IOException("the server holds chunks up to " + heldNow + " after chunk " + x.index() + " was stored");
+          throw new IOException(
+              "the server holds chunks up to "
+                  + heldNow
+                  + " after chunk "
+                  + x.index()
+                  + " was stored");
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -367,8 +431,12 @@ public final class CaptureUploader {
     }
   }
 
-  /** After {@code what} failed with {@code e}: rethrows it when it is final, else pauses as {@link #retrying} says. */
-  private void failed(String what, IOException e, Backoff b) throws IOException, InterruptedException {
+  /**
+   * After {@code what} failed with {@code e}: rethrows it when it is final, else pauses as {@link
+   * #retrying} says.
+   */
+  private void failed(String what, IOException e, Backoff b)
+      throws IOException, InterruptedException {
     if (e instanceof ServerClient.RefusedException r) {
       if ((r.status() != 409 && r.status() != 413) || ++b.resyncs > 3 || what.equals("begin")) {
         throw e;
@@ -383,11 +451,22 @@ public final class CaptureUploader {
     retries++;
     long stalled = System.nanoTime() - lastProgress;
     if (stalled > s.stallLimit().toNanos()) {
-      throw new IOException(what + ": no progress for " + Duration.ofNanos(stalled).toSeconds() + " s, giving up: "
-          + e.getMessage(), e);
+      throw new IOException(
+          what
+              + ": no progress for "
+              + Duration.ofNanos(stalled).toSeconds()
+              + " s, giving up: "
+              + e.getMessage(),
+          e);
     }
-    System.err.println("clonecast-agent: capture " + what + " failed (" + (e.getMessage() == null ? e : e.getMessage())
-        + "); retrying in " + b.pause + " ms");
+    System.err.println(
+        "clonecast-agent: capture "
+            + what
+            + " failed ("
+            + (e.getMessage() == null ? e : e.getMessage())
+            + "); retrying in "
+            + b.pause
+            + " ms");
     Thread.sleep(b.pause);
     b.pause = Math.min(2 * b.pause, MAX_BACKOFF.toMillis());
     if (!what.equals("begin")) {
@@ -401,22 +480,37 @@ public final class CaptureUploader {
     }
   }
 
-  /** Whether the scan's manifest will be of version 3, which the server is told at {@code begin}. */
+  /**
+   * Whether the scan's manifest will be of version 3, which the server is told at {@code begin}.
+   */
   private boolean hashOfChunks() {
     return ChunkScanner.hashesChunkDigests(s.allocation());
   }
 
-  /** Asks the server where it stands; a server that lost acknowledged chunks makes the scan start over. */
+  /**
+   * Asks the server where it stands; a server that lost acknowledged chunks makes the scan start
+   * over.
+   */
   private void resync(String what) throws IOException, InterruptedException {
-    CaptureHeld now = api.captureBegin(id, s.mac(), s.allocation().diskSize(), s.assignment().chunkSize(), hashOfChunks());
+    CaptureHeld now =
+        api.captureBegin(
+            id, s.mac(), s.allocation().diskSize(), s.assignment().chunkSize(), hashOfChunks());
     if (now.heldThrough() < lastSent) {
       held = now;
-      throw new Rescan("after " + what + " the server holds chunks up to " + now.heldThrough() + ", but chunk " + lastSent
-          + " was stored");
+      throw new Rescan(
+          "after "
+              + what
+              + " the server holds chunks up to "
+              + now.heldThrough()
+              + ", but chunk "
+              + lastSent
+              + " was stored");
     }
     held = now;
     heldNow = now.heldThrough();
-    while (!window.isEmpty() && window.peekFirst().answer == null && window.peekFirst().index() <= heldNow) {
+    while (!window.isEmpty()
+        && window.peekFirst().answer == null
+        && window.peekFirst().index() <= heldNow) {
       lastSent = Math.max(lastSent, window.removeFirst().index());
     }
   }

@@ -7,11 +7,9 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -48,7 +46,6 @@ import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.disk.DiskAllocation;
 import org.clonecast.common.disk.DiskPlan;
-import org.clonecast.common.image.SourceDevice;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.protocol.image.AllocationMap;
@@ -66,10 +63,11 @@ import picocli.CommandLine.Option;
  * server, receives its assignment, takes the image from the session's multicast into the target
  * disk (every chunk verified, the disk flushed), gives the written system its own identity, and
  * reports each step and the result. A golden node marked for capture instead reads its disk
- * (read-only) and uploads it to the server's image store ({@link CaptureUploader}). The server, MAC and per-boot secret come from the
- * kernel command line the iPXE script set ({@code clonecast.server=URL clonecast.mac=MAC clonecast.secret=S}) unless given as
- * flags; an agent started by hand without a secret asks for its node's script as iPXE would, which carries one only when asked
- * from the node's own address (docs/security.md).
+ * (read-only) and uploads it to the server's image store ({@link CaptureUploader}). The server, MAC
+ * and per-boot secret come from the kernel command line the iPXE script set ({@code
+ * clonecast.server=URL clonecast.mac=MAC clonecast.secret=S}) unless given as flags; an agent
+ * started by hand without a secret asks for its node's script as iPXE would, which carries one only
+ * when asked from the node's own address (docs/security.md).
  */
 @Command(
     name = "auto",
@@ -82,21 +80,34 @@ import picocli.CommandLine.Option;
       "Exit status 0 when re-imaged or when there is nothing to do (the node then boots its disk), 1 on failure."
     })
 public final class AutoCommand implements Callable<Integer> {
-  @Option(names = "--server", paramLabel = "URL", description = "The daemon, e.g. http://10.0.0.1:8080 (default: clonecast.server= of the kernel command line).")
+  @Option(
+      names = "--server",
+      paramLabel = "URL",
+      description =
+          "The daemon, e.g. http://10.0.0.1:8080 (default: clonecast.server= of the kernel command line).")
   String server;
 
-  @Option(names = "--mac", paramLabel = "MAC", description = "This node's boot MAC (default: clonecast.mac=, or --interface's address).")
+  @Option(
+      names = "--mac",
+      paramLabel = "MAC",
+      description = "This node's boot MAC (default: clonecast.mac=, or --interface's address).")
   String mac;
 
-  @Option(names = "--secret", paramLabel = "SECRET", description = "This boot's node secret (default: clonecast.secret=, else"
-      + " the one in the node's iPXE script, which the server hands only to the node's own address).")
+  @Option(
+      names = "--secret",
+      paramLabel = "SECRET",
+      description =
+          "This boot's node secret (default: clonecast.secret=, else"
+              + " the one in the node's iPXE script, which the server hands only to the node's own address).")
   String secret;
 
-  @Option(names = "--interface", paramLabel = "IF", description = "Interface to receive on (default: the one with the boot MAC).")
+  @Option(
+      names = "--interface",
+      paramLabel = "IF",
+      description = "Interface to receive on (default: the one with the boot MAC).")
   String iface;
 
-  @Mixin
-  TrustOptions trust = new TrustOptions();
+  @Mixin TrustOptions trust = new TrustOptions();
 
   @Option(names = "--cmdline", paramLabel = "FILE", defaultValue = "/proc/cmdline", hidden = true)
   Path cmdline;
@@ -104,21 +115,36 @@ public final class AutoCommand implements Callable<Integer> {
   @Option(names = "--sys-block", paramLabel = "DIR", defaultValue = "/sys/block", hidden = true)
   Path sysBlock;
 
-  @Option(names = "--join-timeout", paramLabel = "SECONDS", defaultValue = "600",
-      description = "Give up when the session's sender does not take us in this time (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--join-timeout",
+      paramLabel = "SECONDS",
+      defaultValue = "600",
+      description =
+          "Give up when the session's sender does not take us in this time (default: ${DEFAULT-VALUE}).")
   long joinTimeout;
 
-  @Option(names = "--sender-timeout", paramLabel = "SECONDS",
-      description = "Fail the receive when the joined sender is silent this long (default: clonecast.sender-timeout= of the kernel"
-          + " command line, else 30).")
+  @Option(
+      names = "--sender-timeout",
+      paramLabel = "SECONDS",
+      description =
+          "Fail the receive when the joined sender is silent this long (default: clonecast.sender-timeout= of the kernel"
+              + " command line, else 30).")
   Long senderTimeout;
 
-  @Option(names = "--grow", description = {"Grow the last partition and its filesystem (ext2/3/4, xfs, btrfs) to fill a disk larger",
-      "than the image (default: clonecast.grow=1 of the kernel command line)."})
+  @Option(
+      names = "--grow",
+      description = {
+        "Grow the last partition and its filesystem (ext2/3/4, xfs, btrfs) to fill a disk larger",
+        "than the image (default: clonecast.grow=1 of the kernel command line)."
+      })
   boolean grow;
 
-  @Option(names = "--capture-stall-timeout", paramLabel = "SECONDS", defaultValue = "600",
-      description = "Fail a capture when its upload makes no progress for this long (default: ${DEFAULT-VALUE}).")
+  @Option(
+      names = "--capture-stall-timeout",
+      paramLabel = "SECONDS",
+      defaultValue = "600",
+      description =
+          "Fail a capture when its upload makes no progress for this long (default: ${DEFAULT-VALUE}).")
   long captureStall;
 
   @Override
@@ -127,7 +153,9 @@ public final class AutoCommand implements Callable<Integer> {
     grow = grow(kernel);
     String url = server != null ? server : kernel.get("clonecast.server");
     if (url == null) {
-      throw new CliException(ExitCodes.USAGE, "no server: pass --server URL or boot with clonecast.server=URL on the kernel command line");
+      throw new CliException(
+          ExitCodes.USAGE,
+          "no server: pass --server URL or boot with clonecast.server=URL on the kernel command line");
     }
     Duration senderWait = senderTimeout(senderTimeout, kernel);
     NetInterface nif = interfaceFor(kernel);
@@ -135,10 +163,22 @@ public final class AutoCommand implements Callable<Integer> {
     myMac = MacAddress.parse(myMac.replace('-', ':')).toString();
     String nodeSecret = secretFor(url, myMac, kernel);
     ServerClient api = new ServerClient(URI.create(url), nodeSecret);
-    System.err.println("clonecast-agent: " + myMac + " on " + nif.name() + " (" + nif.address().getHostAddress() + "), server " + url);
+    System.err.println(
+        "clonecast-agent: "
+            + myMac
+            + " on "
+            + nif.name()
+            + " ("
+            + nif.address().getHostAddress()
+            + "), server "
+            + url);
 
-    Assignment assigned = api.register(myMac, DiskInventory.list(sysBlock), Runtime.getRuntime().availableProcessors(),
-        memoryBytes());
+    Assignment assigned =
+        api.register(
+            myMac,
+            DiskInventory.list(sysBlock),
+            Runtime.getRuntime().availableProcessors(),
+            memoryBytes());
     if (assigned instanceof Assignment.Reimage a) {
       ImageTrust imageTrust;
       try {
@@ -152,107 +192,188 @@ public final class AutoCommand implements Callable<Integer> {
       return capture(api, myMac, c);
     }
     if (assigned instanceof Assignment.Fail f) {
-      throw new CliException(ExitCodes.FAILED, "the server failed this node: " + (f.reason() == null ? "no reason given" : f.reason()));
+      throw new CliException(
+          ExitCodes.FAILED,
+          "the server failed this node: " + (f.reason() == null ? "no reason given" : f.reason()));
     }
     Assignment.None none = (Assignment.None) assigned;
-    System.err.println("clonecast-agent: nothing to do (" + (none.reason() == null ? "no session" : none.reason())
-        + "); boot the local disk");
+    System.err.println(
+        "clonecast-agent: nothing to do ("
+            + (none.reason() == null ? "no session" : none.reason())
+            + "); boot the local disk");
     return ExitCodes.OK;
   }
 
-  private int reimage(ServerClient api, URI serverUri, String myMac, NetInterface nif, Assignment.Reimage a, ImageTrust imageTrust,
-      String nodeSecret, Duration senderWait) throws Exception {
+  private int reimage(
+      ServerClient api,
+      URI serverUri,
+      String myMac,
+      NetInterface nif,
+      Assignment.Reimage a,
+      ImageTrust imageTrust,
+      String nodeSecret,
+      Duration senderWait)
+      throws Exception {
     Path target = Path.of(a.target());
-    System.err.printf("clonecast-agent: session %d as %s: writing %s%n", a.session(), a.hostname(), target);
+    System.err.printf(
+        "clonecast-agent: session %d as %s: writing %s%n", a.session(), a.hostname(), target);
     AtomicLong done = new AtomicLong();
     AtomicLong total = new AtomicLong(a.logicalSize());
     AtomicReference<String> mismatch = new AtomicReference<>();
-    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("report"));
+    ScheduledExecutorService ticker =
+        Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("report"));
     McastReceiver[] receiver = new McastReceiver[1];
     try {
       String[] hp = a.control().split(":");
       InetSocketAddress control = new InetSocketAddress(Ipv4.parse(hp[0]), Integer.parseInt(hp[1]));
-      // The HELLO proves this is the node: only its agent knows the secret whose hash the daemon keeps.
+      // The HELLO proves this is the node: only its agent knows the secret whose hash the daemon
+      // keeps.
       byte[] secretBytes = nodeSecret.getBytes(StandardCharsets.US_ASCII);
-      byte[] proof = McastAuth.joinProof(Sha256.digest(secretBytes, 0, secretBytes.length).bytes(), a.session(), a.hostname());
-      ReceiveSettings rs = new ReceiveSettings(nif.name(), control.getPort(), control, target, a.hostname(),
-          Duration.ofSeconds(joinTimeout), Math.max(2, Runtime.getRuntime().availableProcessors()), ReceiveSettings.DEFAULT_IGMP_REJOIN,
-          senderWait, imageTrust, Optional.of(proof));
-      receiver[0] = new McastReceiver(rs, nif, new McastReceiver.Listener() {
-        @Override
-        public Optional<String> refusal(Manifest m) {
-          // Never read, check or write for an image other than the one the server assigned (a stale or foreign sender).
-          if (a.imageIdIfKnown().isPresent() && !a.imageIdIfKnown().get().equals(m.imageId().toString())) {
-            mismatch.set("the sender offers image " + m.imageId() + ", the server assigned " + a.imageIdIfKnown().get());
-            return Optional.of(mismatch.get());
-          }
-          return Optional.empty();
-        }
+      byte[] proof =
+          McastAuth.joinProof(
+              Sha256.digest(secretBytes, 0, secretBytes.length).bytes(), a.session(), a.hostname());
+      ReceiveSettings rs =
+          new ReceiveSettings(
+              nif.name(),
+              control.getPort(),
+              control,
+              target,
+              a.hostname(),
+              Duration.ofSeconds(joinTimeout),
+              Math.max(2, Runtime.getRuntime().availableProcessors()),
+              ReceiveSettings.DEFAULT_IGMP_REJOIN,
+              senderWait,
+              imageTrust,
+              Optional.of(proof));
+      receiver[0] =
+          new McastReceiver(
+              rs,
+              nif,
+              new McastReceiver.Listener() {
+                @Override
+                public Optional<String> refusal(Manifest m) {
+                  // Never read, check or write for an image other than the one the server assigned
+                  // (a stale or foreign sender).
+                  if (a.imageIdIfKnown().isPresent()
+                      && !a.imageIdIfKnown().get().equals(m.imageId().toString())) {
+                    mismatch.set(
+                        "the sender offers image "
+                            + m.imageId()
+                            + ", the server assigned "
+                            + a.imageIdIfKnown().get());
+                    return Optional.of(mismatch.get());
+                  }
+                  return Optional.empty();
+                }
 
-        @Override
-        public void progress(long written, long data, int chunksWritten, int chunksNeeded) {
-          done.set(written);
-          total.set(data);
-        }
+                @Override
+                public void progress(long written, long data, int chunksWritten, int chunksNeeded) {
+                  done.set(written);
+                  total.set(data);
+                }
 
-        @Override
-        public void checked(TargetCheck.Result c) {
-          System.err.printf(Locale.ROOT, "clonecast-agent: disk checked: %d chunks already right, %d to receive, %d to zero (%.1f s)%n",
-              c.chunksRight(), c.needed().cardinality(), c.zeros().size(), c.nanos() / 1e9);
-        }
-      });
-      ticker.scheduleWithFixedDelay(() -> {
-        try {
-          api.progress(myMac, a.session(), Progress.Phase.RECEIVING, done.get(), total.get());
-        } catch (IOException e) {
-          System.err.println("clonecast-agent: progress report failed: " + e.getMessage());
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }, 0, 1, TimeUnit.SECONDS);
+                @Override
+                public void checked(TargetCheck.Result c) {
+                  System.err.printf(
+                      Locale.ROOT,
+                      "clonecast-agent: disk checked: %d chunks already right, %d to receive, %d to zero (%.1f s)%n",
+                      c.chunksRight(),
+                      c.needed().cardinality(),
+                      c.zeros().size(),
+                      c.nanos() / 1e9);
+                }
+              });
+      ticker.scheduleWithFixedDelay(
+          () -> {
+            try {
+              api.progress(myMac, a.session(), Progress.Phase.RECEIVING, done.get(), total.get());
+            } catch (IOException e) {
+              System.err.println("clonecast-agent: progress report failed: " + e.getMessage());
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          },
+          0,
+          1,
+          TimeUnit.SECONDS);
       ReceiveResult r;
-      try (ShutdownHook hook = ShutdownHook.install("auto-interrupt", () -> receiver[0].stop("interrupted"))) {
+      try (ShutdownHook hook =
+          ShutdownHook.install("auto-interrupt", () -> receiver[0].stop("interrupted"))) {
         r = receiver[0].start().get();
       }
       ticker.shutdownNow();
       if (!r.ok()) {
-        return fail(api, myMac, a, mismatch.get() != null ? mismatch.get() : "receive failed: " + r.reason());
+        return fail(
+            api,
+            myMac,
+            a,
+            mismatch.get() != null ? mismatch.get() : "receive failed: " + r.reason());
       }
-      System.err.printf(Locale.ROOT, "clonecast-agent: %d bytes written and verified in %.1f s%n", r.bytesWritten(), r.nanos() / 1e9);
+      System.err.printf(
+          Locale.ROOT,
+          "clonecast-agent: %d bytes written and verified in %.1f s%n",
+          r.bytesWritten(),
+          r.nanos() / 1e9);
       api.progress(myMac, a.session(), Progress.Phase.IDENTITY, total.get(), total.get());
       IdentityFixer.Report id;
       try {
-        for (String s : Grow.afterWrite(target, grow, Path.of(System.getProperty("java.io.tmpdir")))) System.err.println("  " + s);
+        for (String s :
+            Grow.afterWrite(target, grow, Path.of(System.getProperty("java.io.tmpdir"))))
+          System.err.println("  " + s);
       } catch (IllegalArgumentException e) {
         // The image's own table is damaged; the verified bytes are what the golden disk held.
-        System.err.println("clonecast-agent: warning: the backup GPT was left where the image put it: " + e.getMessage());
+        System.err.println(
+            "clonecast-agent: warning: the backup GPT was left where the image put it: "
+                + e.getMessage());
       }
-      try (SystemMount m = SystemMount.open(target, Path.of(System.getProperty("java.io.tmpdir")))) {
-        id = IdentityFixer.apply(m.root(), new IdentityFixer.NodeIdentity(a.hostname(), a.domainIfAny(), a.files()));
+      try (SystemMount m =
+          SystemMount.open(target, Path.of(System.getProperty("java.io.tmpdir")))) {
+        id =
+            IdentityFixer.apply(
+                m.root(), new IdentityFixer.NodeIdentity(a.hostname(), a.domainIfAny(), a.files()));
         if (id.sshHostKey().isPresent()) {
           List<String> names = new ArrayList<>(List.of(a.hostname()));
           a.domainIfAny().ifPresent(d -> names.add(a.hostname() + "." + d));
           names.add(nif.address().getHostAddress());
-          List<String> more = IdentityFixer.installKnownHosts(m.root(), publishedKnownHosts(api), names, id.sshHostKey().get(),
-              serverUri);
+          List<String> more =
+              IdentityFixer.installKnownHosts(
+                  m.root(), publishedKnownHosts(api), names, id.sshHostKey().get(), serverUri);
           List<String> all = new ArrayList<>(id.changes());
           all.addAll(more);
           id = new IdentityFixer.Report(all, id.sshHostKey());
         }
       } catch (IOException | IllegalStateException e) {
-        return fail(api, myMac, a, "the image is written and verified, but its identity could not be set: " + e.getMessage());
+        return fail(
+            api,
+            myMac,
+            a,
+            "the image is written and verified, but its identity could not be set: "
+                + e.getMessage());
       }
       id.changes().forEach(c -> System.err.println("  " + c));
       if (Files.isDirectory(Path.of("/sys/firmware/efi"))) {
-        // Booted by UEFI, so the clone will be too: its firmware must find the cloned loader by itself.
+        // Booted by UEFI, so the clone will be too: its firmware must find the cloned loader by
+        // itself.
         try {
-          EspCheck.problem(target).ifPresent(p -> System.err.println("clonecast-agent: warning: " + p));
+          EspCheck.problem(target)
+              .ifPresent(p -> System.err.println("clonecast-agent: warning: " + p));
         } catch (IOException e) {
-          System.err.println("clonecast-agent: warning: could not check the EFI system partition: " + e.getMessage());
+          System.err.println(
+              "clonecast-agent: warning: could not check the EFI system partition: "
+                  + e.getMessage());
         }
       }
-      api.result(myMac, a.session(), true, String.format(Locale.ROOT, "%d bytes written and verified in %.1f s, identity %s",
-          r.bytesWritten(), r.nanos() / 1e9, a.hostname()), id.sshHostKey());
+      api.result(
+          myMac,
+          a.session(),
+          true,
+          String.format(
+              Locale.ROOT,
+              "%d bytes written and verified in %.1f s, identity %s",
+              r.bytesWritten(),
+              r.nanos() / 1e9,
+              a.hostname()),
+          id.sshHostKey());
       System.err.println("clonecast-agent: re-imaged as " + a.hostname());
       return ExitCodes.OK;
     } catch (ExecutionException e) {
@@ -268,15 +389,26 @@ public final class AutoCommand implements Callable<Integer> {
    * Captures the assigned disk into the server's image store (read-only) and reports; the server
    * publishes the image and sets this node to boot its disk again.
    */
-  private int capture(ServerClient api, String myMac, Assignment.Capture c) throws InterruptedException {
+  private int capture(ServerClient api, String myMac, Assignment.Capture c)
+      throws InterruptedException {
     Path disk = Path.of(c.disk());
-    System.err.printf("clonecast-agent: capture %d: reading %s into image %s (read-only, zstd level %d)%n", c.capture(), disk, c.image(),
-        c.level());
+    System.err.printf(
+        "clonecast-agent: capture %d: reading %s into image %s (read-only, zstd level %d)%n",
+        c.capture(), disk, c.image(), c.level());
     CaptureUploader.Result r;
     try {
       AllocationMap map = allocationFor(disk, c.force());
-      r = new CaptureUploader(api, new CaptureUploader.Settings(c, myMac, disk, map,
-          Math.max(1, Runtime.getRuntime().availableProcessors()), Duration.ofSeconds(captureStall))).run();
+      r =
+          new CaptureUploader(
+                  api,
+                  new CaptureUploader.Settings(
+                      c,
+                      myMac,
+                      disk,
+                      map,
+                      Math.max(1, Runtime.getRuntime().availableProcessors()),
+                      Duration.ofSeconds(captureStall)))
+              .run();
     } catch (IOException | RuntimeException e) {
       String why = "capture failed: " + e.getMessage();
       try {
@@ -286,9 +418,19 @@ public final class AutoCommand implements Callable<Integer> {
       }
       throw new CliException(ExitCodes.FAILED, why);
     }
-    System.err.printf(Locale.ROOT, "clonecast-agent: captured %s as %s in %.1f s: %d chunks uploaded, %d already held by the"
-        + " server, %d sent twice, %d retries; %d chunks, %d bytes stored, sha256 %s%n", disk, c.image(), r.nanos() / 1e9,
-        r.uploaded(), r.held(), r.duplicates(), r.retries(), r.manifest().chunkCount(), r.manifest().storedBytes(),
+    System.err.printf(
+        Locale.ROOT,
+        "clonecast-agent: captured %s as %s in %.1f s: %d chunks uploaded, %d already held by the"
+            + " server, %d sent twice, %d retries; %d chunks, %d bytes stored, sha256 %s%n",
+        disk,
+        c.image(),
+        r.nanos() / 1e9,
+        r.uploaded(),
+        r.held(),
+        r.duplicates(),
+        r.retries(),
+        r.manifest().chunkCount(),
+        r.manifest().storedBytes(),
         r.manifest().imageHash().hex());
     return ExitCodes.OK;
   }
@@ -304,18 +446,25 @@ public final class AutoCommand implements Callable<Integer> {
     return plan.map();
   }
 
-  /** The server's known_hosts now; empty (with a note) when it cannot be had: the clone fetches it again at boot. */
+  /**
+   * The server's known_hosts now; empty (with a note) when it cannot be had: the clone fetches it
+   * again at boot.
+   */
   private static String publishedKnownHosts(ServerClient api) throws InterruptedException {
     try {
       return api.knownHosts();
     } catch (IOException e) {
-      System.err.println("clonecast-agent: known_hosts not fetched now (" + e.getMessage() + "); the node fetches it at boot");
+      System.err.println(
+          "clonecast-agent: known_hosts not fetched now ("
+              + e.getMessage()
+              + "); the node fetches it at boot");
       return "";
     }
   }
 
   /** Tells the server (best effort) and fails the command with the same reason. */
-  private static int fail(ServerClient api, String mac, Assignment.Reimage a, String why) throws InterruptedException {
+  private static int fail(ServerClient api, String mac, Assignment.Reimage a, String why)
+      throws InterruptedException {
     try {
       api.result(mac, a.session(), false, why, Optional.empty());
     } catch (IOException e) {
@@ -328,17 +477,34 @@ public final class AutoCommand implements Callable<Integer> {
    * This boot's node secret: --secret, clonecast.secret=, or the one in a freshly fetched script
    * for this MAC (which revokes any earlier one).
    */
-  private String secretFor(String url, String myMac, Map<String, String> kernel) throws IOException, InterruptedException {
+  private String secretFor(String url, String myMac, Map<String, String> kernel)
+      throws IOException, InterruptedException {
     String s = secret != null ? secret : kernel.get("clonecast.secret");
     if (s != null) return s;
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url).resolve("/boot/" + myMac
-        + ".ipxe")).timeout(Duration.ofSeconds(15)).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        http.send(
+            HttpRequest.newBuilder(URI.create(url).resolve("/boot/" + myMac + ".ipxe"))
+                .timeout(Duration.ofSeconds(15))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     Matcher m = Pattern.compile("clonecast\\.secret=([0-9a-f]+)").matcher(r.body());
     if (r.statusCode() != 200 || !m.find()) {
-      String why = r.body().lines().filter(l -> l.startsWith("echo ")).findFirst().map(l -> l.substring(5)).orElse("HTTP " + r.statusCode());
-      throw new CliException(ExitCodes.FAILED, "no node secret: not on the kernel command line, no --secret, and the server's script"
-          + " for " + myMac + " carries none (" + why + ")");
+      String why =
+          r.body()
+              .lines()
+              .filter(l -> l.startsWith("echo "))
+              .findFirst()
+              .map(l -> l.substring(5))
+              .orElse("HTTP " + r.statusCode());
+      throw new CliException(
+          ExitCodes.FAILED,
+          "no node secret: not on the kernel command line, no --secret, and the server's script"
+              + " for "
+              + myMac
+              + " carries none ("
+              + why
+              + ")");
     }
     return m.group(1);
   }
@@ -358,14 +524,21 @@ public final class AutoCommand implements Callable<Integer> {
       seconds = 0;
     }
     if (seconds < 1 || seconds > 86_400) {
-      throw new CliException(ExitCodes.USAGE, "sender timeout '" + text + "' (clonecast.sender-timeout= or --sender-timeout):"
-          + " want whole seconds, 1..86400");
+      throw new CliException(
+          ExitCodes.USAGE,
+          "sender timeout '"
+              + text
+              + "' (clonecast.sender-timeout= or --sender-timeout):"
+              + " want whole seconds, 1..86400");
     }
     return Duration.ofSeconds(seconds);
   }
 
   /** key=value words of the kernel command line. */
-  /** --grow, else clonecast.grow=1 (or yes, true) of the kernel command line ({@code boot.kernel-args}). */
+  /**
+   * --grow, else clonecast.grow=1 (or yes, true) of the kernel command line ({@code
+   * boot.kernel-args}).
+   */
   private boolean grow(Map<String, String> kernel) {
     return grow || List.of("1", "yes", "true").contains(kernel.getOrDefault("clonecast.grow", "0"));
   }
@@ -387,17 +560,27 @@ public final class AutoCommand implements Callable<Integer> {
       MacAddress m = MacAddress.parse(want.replace('-', ':'));
       for (NetworkInterface n : Collections.list(NetworkInterface.getNetworkInterfaces())) {
         byte[] hw = n.getHardwareAddress();
-        if (hw != null && hw.length == 6 && MacAddress.of(hw).equals(m)) return NetInterface.forCommand(n.getName());
+        if (hw != null && hw.length == 6 && MacAddress.of(hw).equals(m))
+          return NetInterface.forCommand(n.getName());
       }
-      throw new CliException(ExitCodes.ENVIRONMENT, "no interface has the boot MAC " + m + "; interfaces: "
-          + String.join(", ", NetInterface.names()) + " (pass --interface)");
+      throw new CliException(
+          ExitCodes.ENVIRONMENT,
+          "no interface has the boot MAC "
+              + m
+              + "; interfaces: "
+              + String.join(", ", NetInterface.names())
+              + " (pass --interface)");
     }
-    throw new CliException(ExitCodes.USAGE, "no interface: pass --interface IF, --mac MAC, or boot with clonecast.mac=MAC");
+    throw new CliException(
+        ExitCodes.USAGE,
+        "no interface: pass --interface IF, --mac MAC, or boot with clonecast.mac=MAC");
   }
 
   private static String macOf(NetInterface nif) throws IOException {
     byte[] hw = nif.nif().getHardwareAddress();
-    if (hw == null || hw.length != 6) throw new CliException(ExitCodes.ENVIRONMENT, nif.name() + " has no Ethernet address; pass --mac");
+    if (hw == null || hw.length != 6)
+      throw new CliException(
+          ExitCodes.ENVIRONMENT, nif.name() + " has no Ethernet address; pass --mac");
     return MacAddress.of(hw).toString();
   }
 

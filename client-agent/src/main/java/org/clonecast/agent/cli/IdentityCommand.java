@@ -29,19 +29,32 @@ import picocli.CommandLine.Option;
       "partition table and mounts it (as root). TARGET is a block device or a disk image file."
     })
 public final class IdentityCommand implements Callable<Integer> {
-  @Option(names = "--target", required = true, paramLabel = "DISK", description = "The written disk (device or image file).")
+  @Option(
+      names = "--target",
+      required = true,
+      paramLabel = "DISK",
+      description = "The written disk (device or image file).")
   Path target;
 
-  @Option(names = "--hostname", required = true, paramLabel = "NAME", description = "The node's name (a DNS label).")
+  @Option(
+      names = "--hostname",
+      required = true,
+      paramLabel = "NAME",
+      description = "The node's name (a DNS label).")
   String hostname;
 
-  @Option(names = "--domain", paramLabel = "ZONE", description = "Domain for the fully qualified name in /etc/hosts.")
+  @Option(
+      names = "--domain",
+      paramLabel = "ZONE",
+      description = "Domain for the fully qualified name in /etc/hosts.")
   String domain;
 
   @Override
   public Integer call() throws Exception {
     if (!Files.exists(target)) {
-      throw new CliException(ExitCodes.USAGE, "--target " + target + " does not exist; give the written disk (e.g. /dev/sda)");
+      throw new CliException(
+          ExitCodes.USAGE,
+          "--target " + target + " does not exist; give the written disk (e.g. /dev/sda)");
     }
     IdentityFixer.NodeIdentity id;
     try {
@@ -53,15 +66,19 @@ public final class IdentityCommand implements Callable<Integer> {
     try {
       GptBackup.moveToEnd(target).ifPresent(s -> System.err.println("  " + s));
     } catch (IllegalArgumentException e) {
-      System.err.println("clonecast-agent: warning: the backup GPT was left where it is: " + e.getMessage());
+      System.err.println(
+          "clonecast-agent: warning: the backup GPT was left where it is: " + e.getMessage());
     } catch (IOException e) {
-      throw new CliException(ExitCodes.FAILED, "cannot move the backup GPT of " + target + " to its end: " + e.getMessage());
+      throw new CliException(
+          ExitCodes.FAILED,
+          "cannot move the backup GPT of " + target + " to its end: " + e.getMessage());
     }
     try (SystemMount m = SystemMount.open(target, Path.of(System.getProperty("java.io.tmpdir")))) {
       report = IdentityFixer.apply(m.root(), id);
       System.err.println("clonecast-agent: root filesystem " + m.device());
     } catch (IOException | IllegalStateException e) {
-      throw new CliException(ExitCodes.FAILED, "cannot fix the identity of " + target + ": " + e.getMessage());
+      throw new CliException(
+          ExitCodes.FAILED, "cannot fix the identity of " + target + ": " + e.getMessage());
     }
     for (String c : report.changes()) System.err.println("  " + c);
     report.sshHostKey().ifPresent(System.out::println);

@@ -9,8 +9,14 @@ import picocli.CommandLine.Command;
     name = "clonecast-agent",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
-    description = "The clonecast worker agent: receives an image, writes and verifies the disk, reports.",
-    subcommands = {AutoCommand.class, ReceiveCommand.class, IdentityCommand.class, CommandLine.HelpCommand.class})
+    description =
+        "The clonecast worker agent: receives an image, writes and verifies the disk, reports.",
+    subcommands = {
+      AutoCommand.class,
+      ReceiveCommand.class,
+      IdentityCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -25,6 +31,7 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required; see 'clonecast-agent --help'");
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "a subcommand is required; see 'clonecast-agent --help'");
   }
 }

@@ -14,7 +14,8 @@ final class BlockDevices {
   static long size(Path device) throws IOException {
     String name = device.toRealPath().getFileName().toString();
     Path sys = Path.of("/sys/class/block", name, "size");
-    if (!Files.exists(sys)) throw new IOException(device + " is not a block device (no " + sys + ")");
+    if (!Files.exists(sys))
+      throw new IOException(device + " is not a block device (no " + sys + ")");
     return Long.parseLong(Files.readString(sys).trim()) * 512L;
   }
 
@@ -31,7 +32,8 @@ final class BlockDevices {
       } catch (IOException e) {
         continue;
       }
-      if (src.equals(real) || (src.startsWith(real) && isPartitionSuffix(src.substring(real.length())))) {
+      if (src.equals(real)
+          || (src.startsWith(real) && isPartitionSuffix(src.substring(real.length())))) {
         out.add(f[0] + " on " + f[1]);
       }
     }

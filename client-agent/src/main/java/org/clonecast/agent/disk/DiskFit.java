@@ -16,18 +16,22 @@ public final class DiskFit {
   private DiskFit() {}
 
   /**
-   * Why the image whose first bytes are {@code head} does not fit {@code target} of {@code diskBytes}; empty when it fits.
+   * Why the image whose first bytes are {@code head} does not fit {@code target} of {@code
+   * diskBytes}; empty when it fits.
    *
    * @param head the image's first bytes (its first chunk): the partition table
    */
-  public static Optional<String> refusal(byte[] head, long imageBytes, long diskBytes, Path target) {
+  public static Optional<String> refusal(
+      byte[] head, long imageBytes, long diskBytes, Path target) {
     if (diskBytes >= imageBytes) return Optional.empty();
-    String prefix = "target " + target + " is too small: " + diskBytes + " bytes, the image is " + imageBytes;
+    String prefix =
+        "target " + target + " is too small: " + diskBytes + " bytes, the image is " + imageBytes;
     Optional<PartitionTable> t;
     try {
       t = PartitionTable.parse(head);
     } catch (MalformedDiskException e) {
-      return Optional.of(prefix + " and its partition table cannot be read (" + e.getMessage() + ")");
+      return Optional.of(
+          prefix + " and its partition table cannot be read (" + e.getMessage() + ")");
     } catch (IndexOutOfBoundsException e) {
       return Optional.of(prefix + " and its partition table does not fit in its first chunk");
     }
@@ -37,8 +41,16 @@ public final class DiskFit {
     long tail = t.get().scheme() == PartitionTable.Scheme.GPT ? Target.GPT_BACKUP_BYTES : 0;
     for (PartitionTable.Partition p : t.get().partitions()) {
       if (p.end() > diskBytes - tail) {
-        return Optional.of(prefix + ": its partition " + p.number() + " ends at byte " + p.end() + (tail > 0 ? ", and the backup GPT takes "
-            + tail + " more" : "") + "; the disk needs at least " + (p.end() + tail) + " bytes");
+        return Optional.of(
+            prefix
+                + ": its partition "
+                + p.number()
+                + " ends at byte "
+                + p.end()
+                + (tail > 0 ? ", and the backup GPT takes " + tail + " more" : "")
+                + "; the disk needs at least "
+                + (p.end() + tail)
+                + " bytes");
       }
     }
     return Optional.empty();

@@ -11,11 +11,12 @@ import org.clonecast.common.api.Disk;
 
 /**
  * The node's disks from sysfs ({@code /sys/block}): whole disks only (SATA/SAS/virtio/NVMe/MMC),
- * not loop, RAM, optical or device-mapper devices, with size, removability, model and serial,
- * for the server to pick the target from.
+ * not loop, RAM, optical or device-mapper devices, with size, removability, model and serial, for
+ * the server to pick the target from.
  */
 public final class DiskInventory {
-  private static final Pattern DISK = Pattern.compile("(sd[a-z]+|vd[a-z]+|xvd[a-z]+|hd[a-z]+|nvme\\d+n\\d+|mmcblk\\d+)");
+  private static final Pattern DISK =
+      Pattern.compile("(sd[a-z]+|vd[a-z]+|xvd[a-z]+|hd[a-z]+|nvme\\d+n\\d+|mmcblk\\d+)");
 
   private DiskInventory() {}
 
@@ -28,8 +29,13 @@ public final class DiskInventory {
         if (!DISK.matcher(name).matches()) continue;
         long sectors = Long.parseLong(read(d.resolve("size"), "0"));
         if (sectors == 0) continue; // an empty card reader or a drive without medium
-        out.add(new Disk("/dev/" + name, sectors * 512, read(d.resolve("removable"), "0").equals("1"),
-            read(d.resolve("device/model"), ""), serial(d)));
+        out.add(
+            new Disk(
+                "/dev/" + name,
+                sectors * 512,
+                read(d.resolve("removable"), "0").equals("1"),
+                read(d.resolve("device/model"), ""),
+                serial(d)));
       }
     }
     out.sort((a, b) -> a.path().compareTo(b.path()));

@@ -18,15 +18,15 @@ import org.clonecast.common.image.SourceDevice;
  * Moves a GPT's backup header and entries to the end of a disk larger than the one the image was
  * taken from (UEFI 2.10 §5.3.2: the backup header is at the last LBA). Without this the kernel
  * warns at every boot ("GPT:Alternate GPT header not at the end of the disk") and the space after
- * the golden disk's size cannot be partitioned. Produces the same bytes as util-linux's
- * {@code sfdisk --relocate gpt-bak-std}: the primary header's alternate LBA and last usable LBA,
- * the protective MBR's size, a backup entry array and header at the end, both header CRCs
- * recomputed. The old backup copy is left where it was (sfdisk and sgdisk leave it too); nothing
- * reads it once the primary header points elsewhere.
+ * the golden disk's size cannot be partitioned. Produces the same bytes as util-linux's {@code
+ * sfdisk --relocate gpt-bak-std}: the primary header's alternate LBA and last usable LBA, the
+ * protective MBR's size, a backup entry array and header at the end, both header CRCs recomputed.
+ * The old backup copy is left where it was (sfdisk and sgdisk leave it too); nothing reads it once
+ * the primary header points elsewhere.
  *
- * <p>{@link #plan} is pure: it takes the bytes the caller read and returns what to write.
- * {@link #moveToEnd} is the thin shell over a disk or image file. Assumes 512-byte logical sectors,
- * like the rest of the agent's disk code. Immutable and thread-safe.
+ * <p>{@link #plan} is pure: it takes the bytes the caller read and returns what to write. {@link
+ * #moveToEnd} is the thin shell over a disk or image file. Assumes 512-byte logical sectors, like
+ * the rest of the agent's disk code. Immutable and thread-safe.
  */
 public final class GptBackup {
   static final int SECTOR = 512;
@@ -80,7 +80,9 @@ public final class GptBackup {
     if (first.length < 2 * SECTOR || !isGpt(first)) return 2 * SECTOR;
     ByteBuffer b = le(first);
     long entriesLba = b.getLong(SECTOR + 72);
-    long entryBytes = Integer.toUnsignedLong(b.getInt(SECTOR + 80)) * Integer.toUnsignedLong(b.getInt(SECTOR + 84));
+    long entryBytes =
+        Integer.toUnsignedLong(b.getInt(SECTOR + 80))
+            * Integer.toUnsignedLong(b.getInt(SECTOR + 84));
     if (entriesLba < 2 || entriesLba > 4096 || entryBytes > MAX_ENTRY_BYTES) return 2 * SECTOR;
     return entriesLba * SECTOR + roundUp(entryBytes);
   }
@@ -115,7 +117,8 @@ public final class GptBackup {
       throw new IllegalArgumentException("GPT header size " + headerSize + ", want 92..512");
     }
     byte[] header = Arrays.copyOfRange(head, h, h + (int) headerSize);
-    if (headerCrc(header) != b.getInt(h + 16)) throw new IllegalArgumentException("GPT primary header CRC does not match");
+    if (headerCrc(header) != b.getInt(h + 16))
+      throw new IllegalArgumentException("GPT primary header CRC does not match");
     long myLba = b.getLong(h + 24);
     long altLba = b.getLong(h + 32);
     long firstUsable = b.getLong(h + 40);
@@ -123,17 +126,28 @@ public final class GptBackup {
     long entriesLba = b.getLong(h + 72);
     long count = Integer.toUnsignedLong(b.getInt(h + 80));
     long size = Integer.toUnsignedLong(b.getInt(h + 84));
-    if (myLba != 1) throw new IllegalArgumentException("GPT primary header says it is at LBA " + myLba + ", want 1");
+    if (myLba != 1)
+      throw new IllegalArgumentException(
+          "GPT primary header says it is at LBA " + myLba + ", want 1");
     if (size < 128 || count == 0 || count * size > MAX_ENTRY_BYTES) {
-      throw new IllegalArgumentException("GPT entry array of " + count + " entries of " + size + " bytes is out of range");
+      throw new IllegalArgumentException(
+          "GPT entry array of " + count + " entries of " + size + " bytes is out of range");
     }
     long entryBytes = count * size;
     long entrySectors = roundUp(entryBytes) / SECTOR;
     if (entriesLba < 2 || entriesLba * SECTOR + entryBytes > head.length) {
-      throw new IllegalArgumentException("GPT entries at LBA " + entriesLba + " are not within the " + head.length + " bytes read");
+      throw new IllegalArgumentException(
+          "GPT entries at LBA "
+              + entriesLba
+              + " are not within the "
+              + head.length
+              + " bytes read");
     }
-    byte[] entries = Arrays.copyOfRange(head, (int) (entriesLba * SECTOR), (int) (entriesLba * SECTOR + entryBytes));
-    if (crc(entries, 0, entries.length) != b.getInt(h + 88)) throw new IllegalArgumentException("GPT entry array CRC does not match");
+    byte[] entries =
+        Arrays.copyOfRange(
+            head, (int) (entriesLba * SECTOR), (int) (entriesLba * SECTOR + entryBytes));
+    if (crc(entries, 0, entries.length) != b.getInt(h + 88))
+      throw new IllegalArgumentException("GPT entry array CRC does not match");
     long sectors = diskBytes / SECTOR;
     long last = sectors - 1;
     long newLastUsable = last - entrySectors - 1;
@@ -152,23 +166,36 @@ public final class GptBackup {
       }
     }
     if (lastEnd > newLastUsable) {
-      throw new IllegalArgumentException("the disk has " + diskBytes + " bytes, but partition " + (lastEntry + 1) + " of the image ends at byte "
-          + (lastEnd + 1) * SECTOR + " and the backup GPT needs " + (entrySectors + 1) * SECTOR + " more: the disk must have at least "
-          + ((lastEnd + 1 + entrySectors + 1) * SECTOR) + " bytes");
+      throw new IllegalArgumentException(
+          "the disk has "
+              + diskBytes
+              + " bytes, but partition "
+              + (lastEntry + 1)
+              + " of the image ends at byte "
+              + (lastEnd + 1) * SECTOR
+              + " and the backup GPT needs "
+              + (entrySectors + 1) * SECTOR
+              + " more: the disk must have at least "
+              + ((lastEnd + 1 + entrySectors + 1) * SECTOR)
+              + " bytes");
     }
     boolean growing = grow && lastEntry >= 0 && lastEnd < newLastUsable;
     if (altLba == last && !growing) return Optional.empty();
-    if (newLastUsable < firstUsable) throw new IllegalArgumentException("GPT first usable LBA " + firstUsable + " is past the disk's end");
+    if (newLastUsable < firstUsable)
+      throw new IllegalArgumentException(
+          "GPT first usable LBA " + firstUsable + " is past the disk's end");
     if (growing) {
       entries = entries.clone();
-      le(entries).putLong((int) (lastEntry * size) + 40, newLastUsable); // EndingLBA of the last partition
+      le(entries)
+          .putLong((int) (lastEntry * size) + 40, newLastUsable); // EndingLBA of the last partition
     }
 
     byte[] primary = header.clone();
     ByteBuffer p = le(primary);
     p.putLong(32, last); // AlternateLBA
     p.putLong(48, newLastUsable); // LastUsableLBA
-    p.putInt(88, crc(entries, 0, entries.length)); // PartitionEntryArrayCRC32 (changed only by growing)
+    p.putInt(
+        88, crc(entries, 0, entries.length)); // PartitionEntryArrayCRC32 (changed only by growing)
     p.putInt(16, headerCrc(primary)); // HeaderCRC32
     byte[] backup = primary.clone();
     ByteBuffer k = le(backup);
@@ -182,11 +209,28 @@ public final class GptBackup {
     System.arraycopy(backup, 0, backupArea, (int) (entrySectors * SECTOR), backup.length);
     Write end = new Write(backupEntriesLba * SECTOR, backupArea);
     Write primaryWrite = new Write(SECTOR, primary);
-    String summary = "GPT backup moved from LBA " + altLba + " to the disk's last LBA " + last + " (last usable LBA " + lastUsable
-        + " -> " + newLastUsable + ")" + (growing ? "; partition " + (lastEntry + 1) + " grown to end at LBA " + newLastUsable
-        + " (was " + lastEnd + ")" : "");
+    String summary =
+        "GPT backup moved from LBA "
+            + altLba
+            + " to the disk's last LBA "
+            + last
+            + " (last usable LBA "
+            + lastUsable
+            + " -> "
+            + newLastUsable
+            + ")"
+            + (growing
+                ? "; partition "
+                    + (lastEntry + 1)
+                    + " grown to end at LBA "
+                    + newLastUsable
+                    + " (was "
+                    + lastEnd
+                    + ")"
+                : "");
     List<Write> writes = new ArrayList<>(List.of(end));
-    // The primary entries before the primary header whose CRC covers them; the backup pair is already whole.
+    // The primary entries before the primary header whose CRC covers them; the backup pair is
+    // already whole.
     if (growing) writes.add(new Write(entriesLba * SECTOR, entries));
     writes.add(primaryWrite);
     protectiveMbr(head, last).ifPresent(writes::add);
@@ -214,8 +258,8 @@ public final class GptBackup {
   }
 
   /**
-   * Reads {@code disk}'s table and, when its backup GPT is not at the end, writes the relocation and
-   * syncs it. A block device's kernel view is refreshed by the caller's partition re-read.
+   * Reads {@code disk}'s table and, when its backup GPT is not at the end, writes the relocation
+   * and syncs it. A block device's kernel view is refreshed by the caller's partition re-read.
    *
    * @return what was done, or empty when nothing was
    * @throws IOException when the disk cannot be read or written
@@ -225,9 +269,13 @@ public final class GptBackup {
     return moveToEnd(disk, false);
   }
 
-  /** As {@link #moveToEnd(Path)}; with {@code grow}, the last partition is extended to the new end (see {@link #plan}). */
+  /**
+   * As {@link #moveToEnd(Path)}; with {@code grow}, the last partition is extended to the new end
+   * (see {@link #plan}).
+   */
   public static Optional<String> moveToEnd(Path disk, boolean grow) throws IOException {
-    try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+    try (FileChannel ch =
+        FileChannel.open(disk, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       long size = SourceDevice.size(disk, ch);
       byte[] first = read(ch, 0, 2 * SECTOR);
       long need = headBytes(first);

@@ -22,13 +22,14 @@ import org.clonecast.protocol.disk.PartitionTable;
 
 /**
  * Grows a written disk's last partition and its filesystem to fill the disk: the partition with
- * {@link GptBackup} (GPT) or {@link #mbrPlan} (MBR, a primary partition), then the filesystem: ext2/3/4 with {@code e2fsck -f} then
- * {@code resize2fs}, XFS with {@code xfs_growfs} and btrfs with {@code btrfs filesystem resize max}
- * on a temporary mount (both grow only mounted). The partition is reached as its node after the
- * kernel re-reads the table ({@code /dev/sda3}, {@code /dev/nvme0n1p3}, {@code /dev/vda3}, {@code
- * /dev/loop0p3}: {@link SystemMount#partitionNode}), or through a loop device at its offset when
- * no node appears (a disk image file, a loop device without partition scanning). The tools are in
- * the netboot environment (bootenv: e2fsprogs, xfsprogs, btrfs-progs). Needs root. Stateless.
+ * {@link GptBackup} (GPT) or {@link #mbrPlan} (MBR, a primary partition), then the filesystem:
+ * ext2/3/4 with {@code e2fsck -f} then {@code resize2fs}, XFS with {@code xfs_growfs} and btrfs
+ * with {@code btrfs filesystem resize max} on a temporary mount (both grow only mounted). The
+ * partition is reached as its node after the kernel re-reads the table ({@code /dev/sda3}, {@code
+ * /dev/nvme0n1p3}, {@code /dev/vda3}, {@code /dev/loop0p3}: {@link SystemMount#partitionNode}), or
+ * through a loop device at its offset when no node appears (a disk image file, a loop device
+ * without partition scanning). The tools are in the netboot environment (bootenv: e2fsprogs,
+ * xfsprogs, btrfs-progs). Needs root. Stateless.
  */
 public final class Grow {
   private Grow() {}
@@ -84,7 +85,10 @@ public final class Grow {
       throw new IOException("the partition table of " + disk + " is damaged: " + e.getMessage(), e);
     }
     if (table.isEmpty() || table.get().partitions().isEmpty()) return Optional.empty();
-    PartitionTable.Partition last = table.get().partitions().stream().max(Comparator.comparingLong(PartitionTable.Partition::end)).orElseThrow();
+    PartitionTable.Partition last =
+        table.get().partitions().stream()
+            .max(Comparator.comparingLong(PartitionTable.Partition::end))
+            .orElseThrow();
     Filesystem fs = FilesystemProbe.probe(SystemMount.readAt(disk, last.offset(), 128 * 1024));
     boolean file = Files.isRegularFile(disk, LinkOption.NOFOLLOW_LINKS);
     List<String> loops = new ArrayList<>();
@@ -94,7 +98,8 @@ public final class Grow {
       String candidate = null;
       if (!file) {
         try {
-          SystemMount.run("blockdev", "--rereadpt", real); // the kernel must see the grown partition
+          SystemMount.run(
+              "blockdev", "--rereadpt", real); // the kernel must see the grown partition
           candidate = SystemMount.awaitNode(SystemMount.partitionNode(real, last.number()));
         } catch (IOException e) {
           // A device without partition scanning (a loop device set up without --partscan) refuses
@@ -104,8 +109,17 @@ public final class Grow {
       if (candidate != null) {
         node = candidate;
       } else {
-        node = SystemMount.run("losetup", "--find", "--show", "--offset", Long.toString(last.offset()), "--sizelimit",
-            Long.toString(last.size()), real).trim();
+        node =
+            SystemMount.run(
+                    "losetup",
+                    "--find",
+                    "--show",
+                    "--offset",
+                    Long.toString(last.offset()),
+                    "--sizelimit",
+                    Long.toString(last.size()),
+                    real)
+                .trim();
         loops.add(node);
       }
       String what = "partition " + last.number() + " (" + node + ", " + last.size() + " bytes)";
@@ -119,11 +133,19 @@ public final class Grow {
         return Optional.of("xfs on " + what + " grown with xfs_growfs");
       }
       if (fs instanceof Filesystem.Btrfs) {
-        onMount(node, "btrfs", workDir, mnt -> SystemMount.run("btrfs", "filesystem", "resize", "max", mnt.toString()));
+        onMount(
+            node,
+            "btrfs",
+            workDir,
+            mnt -> SystemMount.run("btrfs", "filesystem", "resize", "max", mnt.toString()));
         return Optional.of("btrfs on " + what + " grown with btrfs filesystem resize max");
       }
-      return Optional.of(what + " grown; its filesystem (" + fs.getClass().getSimpleName().toLowerCase() + ") is left at its size:"
-          + " clonecast grows ext2/3/4, xfs and btrfs");
+      return Optional.of(
+          what
+              + " grown; its filesystem ("
+              + fs.getClass().getSimpleName().toLowerCase()
+              + ") is left at its size:"
+              + " clonecast grows ext2/3/4, xfs and btrfs");
     } finally {
       for (String l : loops) SystemMount.run("losetup", "-d", l);
     }
@@ -141,19 +163,29 @@ public final class Grow {
     } catch (MalformedDiskException e) {
       return Optional.empty();
     }
-    if (t.isEmpty() || t.get().scheme() != PartitionTable.Scheme.MBR || t.get().partitions().isEmpty()) return Optional.empty();
-    PartitionTable.Partition last = t.get().partitions().stream().max(Comparator.comparingLong(PartitionTable.Partition::end)).orElseThrow();
+    if (t.isEmpty()
+        || t.get().scheme() != PartitionTable.Scheme.MBR
+        || t.get().partitions().isEmpty()) return Optional.empty();
+    PartitionTable.Partition last =
+        t.get().partitions().stream()
+            .max(Comparator.comparingLong(PartitionTable.Partition::end))
+            .orElseThrow();
     if (last.number() > 4 || last.extended()) return Optional.empty();
     long start = last.offset() / 512;
     long want = Math.min(diskBytes / 512 - start, 0xFFFFFFFFL);
     if (want <= last.size() / 512) return Optional.empty();
     byte[] mbr = Arrays.copyOf(head, 512);
     int e = 446 + 16 * (last.number() - 1);
-    ByteBuffer.wrap(mbr).order(ByteOrder.LITTLE_ENDIAN).putInt(e + 12, (int) want); // number of sectors
+    ByteBuffer.wrap(mbr)
+        .order(ByteOrder.LITTLE_ENDIAN)
+        .putInt(e + 12, (int) want); // number of sectors
     return Optional.of(new GptBackup.Write(0, mbr));
   }
 
-  /** e2fsck -f -p: 0 clean, 1 errors corrected; anything else is a filesystem resize2fs must not touch. */
+  /**
+   * e2fsck -f -p: 0 clean, 1 errors corrected; anything else is a filesystem resize2fs must not
+   * touch.
+   */
   private static void fsck(String node) throws IOException {
     Process p = new ProcessBuilder("e2fsck", "-f", "-p", node).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes());
@@ -167,14 +199,17 @@ public final class Grow {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted: e2fsck " + node, e);
     }
-    if (p.exitValue() > 1) throw new IOException("e2fsck -f -p " + node + " failed (exit " + p.exitValue() + "): " + out.trim());
+    if (p.exitValue() > 1)
+      throw new IOException(
+          "e2fsck -f -p " + node + " failed (exit " + p.exitValue() + "): " + out.trim());
   }
 
   private interface OnMount {
     void run(Path mountPoint) throws IOException;
   }
 
-  private static void onMount(String node, String type, Path workDir, OnMount action) throws IOException {
+  private static void onMount(String node, String type, Path workDir, OnMount action)
+      throws IOException {
     Path mnt = Files.createTempDirectory(workDir, "clonecast-grow");
     try {
       SystemMount.run("mount", "-t", type, node, mnt.toString());

@@ -34,10 +34,14 @@ public final class SshHostKey {
   public static SshHostKey generate(String comment) {
     try {
       KeyPair kp = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
-      byte[] x509 = kp.getPublic().getEncoded();   // SubjectPublicKeyInfo: the raw key is its last 32 bytes
-      byte[] pkcs8 = kp.getPrivate().getEncoded(); // PKCS#8 with an OCTET STRING seed: its last 32 bytes
-      return new SshHostKey(Arrays.copyOfRange(x509, x509.length - 32, x509.length),
-          Arrays.copyOfRange(pkcs8, pkcs8.length - 32, pkcs8.length), comment);
+      byte[] x509 =
+          kp.getPublic().getEncoded(); // SubjectPublicKeyInfo: the raw key is its last 32 bytes
+      byte[] pkcs8 =
+          kp.getPrivate().getEncoded(); // PKCS#8 with an OCTET STRING seed: its last 32 bytes
+      return new SshHostKey(
+          Arrays.copyOfRange(x509, x509.length - 32, x509.length),
+          Arrays.copyOfRange(pkcs8, pkcs8.length - 32, pkcs8.length),
+          comment);
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("this JRE cannot make Ed25519 keys: " + e.getMessage(), e);
     }
@@ -45,7 +49,10 @@ public final class SshHostKey {
 
   /** The public key line, as in ssh_host_ed25519_key.pub and known_hosts. */
   public String publicLine() {
-    return TYPE + " " + Base64.getEncoder().encodeToString(publicBlob()) + (comment.isEmpty() ? "" : " " + comment);
+    return TYPE
+        + " "
+        + Base64.getEncoder().encodeToString(publicBlob())
+        + (comment.isEmpty() ? "" : " " + comment);
   }
 
   private byte[] publicBlob() {
@@ -63,7 +70,8 @@ public final class SshHostKey {
     inner.u32(check);
     inner.string(TYPE);
     inner.string(publicKey);
-    byte[] secret = new byte[64]; // seed followed by the public key, as OpenSSH stores Ed25519 secrets
+    byte[] secret =
+        new byte[64]; // seed followed by the public key, as OpenSSH stores Ed25519 secrets
     System.arraycopy(seed, 0, secret, 0, 32);
     System.arraycopy(publicKey, 0, secret, 32, 32);
     inner.string(secret);
@@ -74,13 +82,14 @@ public final class SshHostKey {
     outer.raw("openssh-key-v1\0".getBytes(StandardCharsets.US_ASCII));
     outer.string("none"); // cipher
     outer.string("none"); // kdf
-    outer.string("");     // kdf options
-    outer.u32(1);         // number of keys
+    outer.string(""); // kdf options
+    outer.u32(1); // number of keys
     outer.string(publicBlob());
     outer.string(inner.bytes());
     String b64 = Base64.getEncoder().encodeToString(outer.bytes());
     StringBuilder sb = new StringBuilder("-----BEGIN OPENSSH PRIVATE KEY-----\n");
-    for (int i = 0; i < b64.length(); i += 70) sb.append(b64, i, Math.min(b64.length(), i + 70)).append('\n');
+    for (int i = 0; i < b64.length(); i += 70)
+      sb.append(b64, i, Math.min(b64.length(), i + 70)).append('\n');
     return sb.append("-----END OPENSSH PRIVATE KEY-----\n").toString();
   }
 

@@ -21,9 +21,9 @@ import org.clonecast.protocol.disk.PartitionTable;
  * partition table, tries the partitions that hold an ext2/3/4 filesystem (Linux types first) and
  * keeps the first with an {@code /etc}; a disk without a table is tried whole. A partition of a
  * regular file (a disk image, as in the lab) is reached through a loop device at the partition's
- * offset; so is one of a block device whose partition node does not appear after the rescan
- * (some kernels and loop setups do not scan partitions). {@link #close} unmounts, detaches the
- * loop devices and removes the mount point, on every path.
+ * offset; so is one of a block device whose partition node does not appear after the rescan (some
+ * kernels and loop setups do not scan partitions). {@link #close} unmounts, detaches the loop
+ * devices and removes the mount point, on every path.
  *
  * <p>Uses mount(8), umount(8), losetup(8) and blockdev(8), which busybox provides in the netboot
  * environment. Needs root. Not thread-safe.
@@ -72,7 +72,8 @@ public final class SystemMount implements AutoCloseable {
     try {
       table = PartitionTable.parse(head);
     } catch (MalformedDiskException e) {
-      throw new IOException("the partition table written to " + target + " is damaged: " + e.getMessage(), e);
+      throw new IOException(
+          "the partition table written to " + target + " is damaged: " + e.getMessage(), e);
     }
     boolean file = Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS);
     String disk = target.toRealPath().toString();
@@ -85,7 +86,8 @@ public final class SystemMount implements AutoCloseable {
       if (tryMount(file ? attach(disk, 0, 0) : disk, tried)) return;
     } else {
       List<PartitionTable.Partition> parts = new ArrayList<>(table.get().partitions());
-      parts.sort((a, b) -> Boolean.compare(b.linux(), a.linux())); // Linux types first, else table order
+      parts.sort(
+          (a, b) -> Boolean.compare(b.linux(), a.linux())); // Linux types first, else table order
       for (PartitionTable.Partition p : parts) {
         if (!(FilesystemProbe.probe(readAt(target, p.offset(), 2048)) instanceof Filesystem.Ext)) {
           tried.add("partition " + p.number() + " (no ext2/3/4 filesystem)");
@@ -95,8 +97,14 @@ public final class SystemMount implements AutoCloseable {
         if (tryMount(node != null ? node : attach(disk, p.offset(), p.size()), tried)) return;
       }
     }
-    throw new IOException("no Linux root filesystem on " + target + " (" + table.map(t -> t.scheme().toString()).orElse("no partition table")
-        + "; tried " + (tried.isEmpty() ? "nothing" : String.join(", ", tried)) + "); clonecast fixes the identity of ext2/3/4 roots");
+    throw new IOException(
+        "no Linux root filesystem on "
+            + target
+            + " ("
+            + table.map(t -> t.scheme().toString()).orElse("no partition table")
+            + "; tried "
+            + (tried.isEmpty() ? "nothing" : String.join(", ", tried))
+            + "); clonecast fixes the identity of ext2/3/4 roots");
   }
 
   private boolean tryMount(String dev, List<String> tried) throws IOException {
@@ -116,14 +124,19 @@ public final class SystemMount implements AutoCloseable {
     return false;
   }
 
-  /** /dev/sda + 2 = /dev/sda2; a name ending in a digit takes a "p": /dev/nvme0n1p2, /dev/loop0p2. */
+  /**
+   * /dev/sda + 2 = /dev/sda2; a name ending in a digit takes a "p": /dev/nvme0n1p2, /dev/loop0p2.
+   */
   static String partitionNode(String disk, int number) {
     return disk + (Character.isDigit(disk.charAt(disk.length() - 1)) ? "p" : "") + number;
   }
 
-  /** A loop device over {@code size} bytes (0: to the end) of {@code backing} from {@code offset}. */
+  /**
+   * A loop device over {@code size} bytes (0: to the end) of {@code backing} from {@code offset}.
+   */
   private String attach(String backing, long offset, long size) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of("losetup", "--find", "--show", "--offset", Long.toString(offset)));
+    List<String> cmd =
+        new ArrayList<>(List.of("losetup", "--find", "--show", "--offset", Long.toString(offset)));
     if (size > 0) cmd.addAll(List.of("--sizelimit", Long.toString(size)));
     cmd.add(backing);
     String dev = run(cmd.toArray(String[]::new)).trim();
@@ -178,7 +191,8 @@ public final class SystemMount implements AutoCloseable {
     try {
       if (!p.waitFor(COMMAND_SECONDS, TimeUnit.SECONDS)) {
         p.destroyForcibly();
-        throw new IOException(String.join(" ", cmd) + " did not finish in " + COMMAND_SECONDS + " s");
+        throw new IOException(
+            String.join(" ", cmd) + " did not finish in " + COMMAND_SECONDS + " s");
       }
     } catch (InterruptedException e) {
       p.destroyForcibly();
@@ -186,12 +200,16 @@ public final class SystemMount implements AutoCloseable {
       throw new IOException("interrupted: " + String.join(" ", cmd), e);
     }
     if (p.exitValue() != 0) {
-      throw new IOException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): " + out.trim());
+      throw new IOException(
+          String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): " + out.trim());
     }
     return out;
   }
 
-  /** Flushes and unmounts; detaches the loop device; removes the mount point. Failures are collected, not hidden. */
+  /**
+   * Flushes and unmounts; detaches the loop device; removes the mount point. Failures are
+   * collected, not hidden.
+   */
   @Override
   public void close() throws IOException {
     IOException first = null;

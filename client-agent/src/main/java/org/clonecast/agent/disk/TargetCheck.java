@@ -21,10 +21,10 @@ import org.clonecast.protocol.image.UsedBlocks;
 
 /**
  * What a target already holds of an image: every chunk the image carries is read from the target
- * (only its used blocks; the unused ones count as zeros, as in the manifest's hash) and its
- * SHA-256 compared with the manifest's, on several threads. This is the same check a received
- * chunk passes before it is written, so a chunk found right is as verified as one received: a
- * node's disk is never trusted without hashing it. UNUSED chunks are neither read nor written.
+ * (only its used blocks; the unused ones count as zeros, as in the manifest's hash) and its SHA-256
+ * compared with the manifest's, on several threads. This is the same check a received chunk passes
+ * before it is written, so a chunk found right is as verified as one received: a node's disk is
+ * never trusted without hashing it. UNUSED chunks are neither read nor written.
  *
  * <p>Stateless; {@link #run} blocks until the whole target is read.
  */
@@ -40,9 +40,18 @@ public final class TargetCheck {
    * @param bytesRight their used bytes
    * @param bytesRead bytes read from the target
    */
-  public record Result(BitSet needed, List<Integer> zeros, int chunksRight, long bytesRight, long bytesRead, long nanos) {}
+  public record Result(
+      BitSet needed,
+      List<Integer> zeros,
+      int chunksRight,
+      long bytesRight,
+      long bytesRead,
+      long nanos) {}
 
-  /** What a target that holds nothing needs: every stored chunk, and no zero-fill (a new file reads as zeros). */
+  /**
+   * What a target that holds nothing needs: every stored chunk, and no zero-fill (a new file reads
+   * as zeros).
+   */
   public static Result nothingHeld(Manifest m, boolean zeroFill) {
     BitSet needed = new BitSet();
     List<Integer> zeros = new ArrayList<>();
@@ -53,7 +62,9 @@ public final class TargetCheck {
     return new Result(needed, zeros, 0, 0, 0, 0);
   }
 
-  /** Reads and hashes every chunk the image carries from {@code target}, on {@code threads} threads. */
+  /**
+   * Reads and hashes every chunk the image carries from {@code target}, on {@code threads} threads.
+   */
   public static Result run(Target target, Manifest m, int threads) throws IOException {
     long t0 = System.nanoTime();
     int n = m.chunkCount();
@@ -62,37 +73,45 @@ public final class TargetCheck {
     AtomicLong read = new AtomicLong();
     AtomicLong right = new AtomicLong();
     AtomicLong rightBytes = new AtomicLong();
-    ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-      Thread t = new Thread(r, "target-check");
-      t.setDaemon(true);
-      return t;
-    });
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            threads,
+            r -> {
+              Thread t = new Thread(r, "target-check");
+              t.setDaemon(true);
+              return t;
+            });
     try {
       List<Future<Void>> work = new ArrayList<>();
       for (int w = 0; w < threads; w++) {
-        work.add(pool.submit(() -> {
-          byte[] buf = new byte[m.chunkSize()];
-          MessageDigest md = Sha256.newDigest();
-          // Chunks are taken in index order by all threads at once, so the disk is read about front to back.
-          for (int c = next.getAndIncrement(); c < n; c = next.getAndIncrement()) {
-            ChunkEntry e = m.chunk(c);
-            if (e.kind() == ChunkKind.UNUSED) continue;
-            int len = m.logicalLength(c);
-            if (m.logicalOffset(c) + len > target.size()) {
-              wrong[c] = true; // past a smaller disk's end: not read; received or zeroed, clipped at the end
-              continue;
-            }
-            long got = readUsed(target, m.logicalOffset(c), buf, len, e.used());
-            read.addAndGet(got);
-            if (matches(e, buf, len, md)) {
-              right.incrementAndGet();
-              rightBytes.addAndGet(m.usedBytes(c));
-            } else {
-              wrong[c] = true;
-            }
-          }
-          return null;
-        }));
+        work.add(
+            pool.submit(
+                () -> {
+                  byte[] buf = new byte[m.chunkSize()];
+                  MessageDigest md = Sha256.newDigest();
+                  // Chunks are taken in index order by all threads at once, so the disk is read
+                  // about front to back.
+                  for (int c = next.getAndIncrement(); c < n; c = next.getAndIncrement()) {
+                    ChunkEntry e = m.chunk(c);
+                    if (e.kind() == ChunkKind.UNUSED) continue;
+                    int len = m.logicalLength(c);
+                    if (m.logicalOffset(c) + len > target.size()) {
+                      wrong[c] =
+                          true; // past a smaller disk's end: not read; received or zeroed, clipped
+                      // at the end
+                      continue;
+                    }
+                    long got = readUsed(target, m.logicalOffset(c), buf, len, e.used());
+                    read.addAndGet(got);
+                    if (matches(e, buf, len, md)) {
+                      right.incrementAndGet();
+                      rightBytes.addAndGet(m.usedBytes(c));
+                    } else {
+                      wrong[c] = true;
+                    }
+                  }
+                  return null;
+                }));
       }
       for (Future<Void> f : work) f.get();
     } catch (ExecutionException e) {
@@ -114,21 +133,28 @@ public final class TargetCheck {
         needed.set(c);
       }
     }
-    return new Result(needed, zeros, (int) right.get(), rightBytes.get(), read.get(), System.nanoTime() - t0);
+    return new Result(
+        needed, zeros, (int) right.get(), rightBytes.get(), read.get(), System.nanoTime() - t0);
   }
 
-  /** Reads the used blocks of a chunk into {@code buf}; its unused blocks become zeros. Returns the bytes read. */
-  private static long readUsed(Target target, long offset, byte[] buf, int len, UsedBlocks used) throws IOException {
+  /**
+   * Reads the used blocks of a chunk into {@code buf}; its unused blocks become zeros. Returns the
+   * bytes read.
+   */
+  private static long readUsed(Target target, long offset, byte[] buf, int len, UsedBlocks used)
+      throws IOException {
     if (used.isAll()) {
       target.read(offset, buf, len);
       return len;
     }
     Arrays.fill(buf, 0, len, (byte) 0);
     long[] n = {0};
-    used.forEachRun(len, (off, runLength) -> {
-      target.read(offset + off, buf, off, runLength);
-      n[0] += runLength;
-    });
+    used.forEachRun(
+        len,
+        (off, runLength) -> {
+          target.read(offset + off, buf, off, runLength);
+          n[0] += runLength;
+        });
     return n[0];
   }
 

@@ -18,7 +18,6 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -45,7 +44,6 @@ import org.clonecast.common.net.Transport;
 import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
-import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ChunkVerificationException;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.mcast.Announce;
@@ -66,8 +64,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Receives one image: finds the sender (its announcements, or a given address), joins over TCP,
  * collects chunks from the multicast group, and hands complete chunks to worker threads that
- * rebuild, decompress, verify and write them. The network event loop only copies packets into
- * chunk buffers, so disk and CPU work never block receiving.
+ * rebuild, decompress, verify and write them. The network event loop only copies packets into chunk
+ * buffers, so disk and CPU work never block receiving.
  */
 public final class McastReceiver {
   private static final Logger log = LoggerFactory.getLogger(McastReceiver.class);
@@ -94,7 +92,14 @@ public final class McastReceiver {
   }
 
   /** CHECKING: joined, hashing what the target holds before saying what it needs. */
-  private enum Phase { DISCOVERING, CONNECTING, CHECKING, RECEIVING, FINISHING, DONE }
+  private enum Phase {
+    DISCOVERING,
+    CONNECTING,
+    CHECKING,
+    RECEIVING,
+    FINISHING,
+    DONE
+  }
 
   private final ReceiveSettings settings;
   private final NetInterface nif;
@@ -105,12 +110,21 @@ public final class McastReceiver {
   private final AtomicInteger pendingWrites = new AtomicInteger();
   private final List<Integer> doneBatch = new ArrayList<>();
   private final SocketDrops socketDrops;
-  /** Where the workers' time went, in nanoseconds: rebuild, decompress and hash; write; the final sync. */
+
+  /**
+   * Where the workers' time went, in nanoseconds: rebuild, decompress and hash; write; the final
+   * sync.
+   */
   private final AtomicLong decodeNanos = new AtomicLong();
+
   private final AtomicLong writeNanos = new AtomicLong();
   private final AtomicLong syncNanos = new AtomicLong();
-  /** Wall clock (epoch ms) when the first chunk was written, 0 before: start-up as an admin sees it. */
+
+  /**
+   * Wall clock (epoch ms) when the first chunk was written, 0 before: start-up as an admin sees it.
+   */
   private final AtomicLong firstWriteMillis = new AtomicLong();
+
   private long joinedNanos;
   private long firstPacketNanos;
   private EventLoopGroup group;
@@ -123,13 +137,24 @@ public final class McastReceiver {
   private Manifest manifest;
   private int receiverId;
   private int symbolSize;
+
   /** The sender echoed {@link McastPacket#CAP_DELTA}: it takes CHECKED. */
   private boolean senderTakesChecked;
+
   private ScheduledFuture<?> checkHeartbeat;
-  /** ZERO chunks to zero on the target, found by the check (or all, on a device that was not checked). */
+
+  /**
+   * ZERO chunks to zero on the target, found by the check (or all, on a device that was not
+   * checked).
+   */
   private List<Integer> zeros = List.of();
-  /** A disk smaller than the image whose partition check (on chunk 0) has not passed yet: nothing is written. */
+
+  /**
+   * A disk smaller than the image whose partition check (on chunk 0) has not passed yet: nothing is
+   * written.
+   */
   private volatile boolean fitPending;
+
   private BitSet neededAtStart = new BitSet();
   private Target target;
   private int sessionId = -1;
@@ -144,15 +169,27 @@ public final class McastReceiver {
   private ScheduledFuture<?> joinDeadline;
   private ScheduledFuture<?> rejoinTimer;
   private long rejoins;
+
   /** The session's keys from WELCOME, when the sender seals. */
   private Optional<ControlMessage.Keys> keys = Optional.empty();
+
   private long feedbackCounter;
   private long lastAnnounceCounter = -1;
-  /** Last sign of life of the sender: a control frame or a sealed announcement (or, unsealed, any of its announcements). */
+
+  /**
+   * Last sign of life of the sender: a control frame or a sealed announcement (or, unsealed, any of
+   * its announcements).
+   */
   private long lastFromSenderNanos;
+
   private ScheduledFuture<?> watchdog;
-  /** Sessions found by announcement whose image this node refused: not joined again (the newest 1024). */
+
+  /**
+   * Sessions found by announcement whose image this node refused: not joined again (the newest
+   * 1024).
+   */
   private final Set<Integer> refusedSessions = new LinkedHashSet<>();
+
   private String lastRefusal;
   private final ThreadLocal<byte[]> scratch;
 
@@ -172,38 +209,56 @@ public final class McastReceiver {
     startNanos = System.nanoTime();
     Optional<String> zstd = ChunkCodec.nativeLibraryProblem();
     if (zstd.isPresent()) {
-      return fail(zstd.get()); // before joining: no sender should wait for a node that cannot decode
+      return fail(
+          zstd.get()); // before joining: no sender should wait for a node that cannot decode
     }
-    Bootstrap b = new Bootstrap()
-        .group(loop)
-        .channel(Transport.datagram())
-        .option(ChannelOption.SO_REUSEADDR, true)
-        .option(ChannelOption.SO_BROADCAST, true)
-        .option(ChannelOption.SO_RCVBUF, 8 << 20)
-        .option(ChannelOption.IP_MULTICAST_IF, nif.nif())
-        .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_DATAGRAM * 16))
-        .handler(new DataHandler());
+    Bootstrap b =
+        new Bootstrap()
+            .group(loop)
+            .channel(Transport.datagram())
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .option(ChannelOption.SO_BROADCAST, true)
+            .option(ChannelOption.SO_RCVBUF, 8 << 20)
+            .option(ChannelOption.IP_MULTICAST_IF, nif.nif())
+            .option(
+                ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_DATAGRAM * 16))
+            .handler(new DataHandler());
     if (Transport.epoll()) b.option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_DATAGRAM);
     try {
       udp = (DatagramChannel) b.bind(new InetSocketAddress(settings.port())).sync().channel();
     } catch (Exception e) {
-      return fail("cannot listen on UDP port " + settings.port() + ": " + e.getMessage() + " (is another receiver running? choose one with --port)");
+      return fail(
+          "cannot listen on UDP port "
+              + settings.port()
+              + ": "
+              + e.getMessage()
+              + " (is another receiver running? choose one with --port)");
     }
     log.info("mcast receiver listening on {} port {}", nif.name(), settings.port());
     watchdog = loop.scheduleAtFixedRate(this::watch, 1, 1, TimeUnit.SECONDS);
-    loop.execute(() -> {
-      if (settings.server() != null) {
-        connect(settings.server());
-      }
-      if (!settings.joinTimeout().isZero()) {
-        joinDeadline = loop.schedule(() -> {
-          if (phase == Phase.DISCOVERING || phase == Phase.CONNECTING) {
-            fail("no sender found on " + nif.name() + " within " + settings.joinTimeout().toSeconds() + " s"
-                + (lastRefusal == null ? "" : "; " + lastRefusal));
+    loop.execute(
+        () -> {
+          if (settings.server() != null) {
+            connect(settings.server());
           }
-        }, settings.joinTimeout().toMillis(), TimeUnit.MILLISECONDS);
-      }
-    });
+          if (!settings.joinTimeout().isZero()) {
+            joinDeadline =
+                loop.schedule(
+                    () -> {
+                      if (phase == Phase.DISCOVERING || phase == Phase.CONNECTING) {
+                        fail(
+                            "no sender found on "
+                                + nif.name()
+                                + " within "
+                                + settings.joinTimeout().toSeconds()
+                                + " s"
+                                + (lastRefusal == null ? "" : "; " + lastRefusal));
+                      }
+                    },
+                    settings.joinTimeout().toMillis(),
+                    TimeUnit.MILLISECONDS);
+          }
+        });
     return result;
   }
 
@@ -213,12 +268,21 @@ public final class McastReceiver {
     // With a given sender (--server, or the session's control address in auto mode) announcements
     // never start a connection: one that arrived before the start task ran made a second one, so
     // the sender counted this node twice and the second WELCOME failed it.
-    if (phase == Phase.DISCOVERING && settings.server() == null && a.state() != Announce.State.ENDED
-        && nif.onLink(from.getAddress()) && !refusedSessions.contains(a.sessionId())) {
-      log.info("mcast found session {} from {} (image {}, {} bytes)", Integer.toHexString(a.sessionId()),
-          from.getAddress().getHostAddress(), a.imageId(), a.logicalSize());
+    if (phase == Phase.DISCOVERING
+        && settings.server() == null
+        && a.state() != Announce.State.ENDED
+        && nif.onLink(from.getAddress())
+        && !refusedSessions.contains(a.sessionId())) {
+      log.info(
+          "mcast found session {} from {} (image {}, {} bytes)",
+          Integer.toHexString(a.sessionId()),
+          from.getAddress().getHostAddress(),
+          a.imageId(),
+          a.logicalSize());
       connect(new InetSocketAddress(from.getAddress(), a.controlPort()));
-    } else if (a.sessionId() == sessionId && (phase == Phase.RECEIVING || phase == Phase.CHECKING) && fromSender(a, from)) {
+    } else if (a.sessionId() == sessionId
+        && (phase == Phase.RECEIVING || phase == Phase.CHECKING)
+        && fromSender(a, from)) {
       // A sign of life only. Its state never ends this receiver: the end comes over the control
       // connection (END, or the connection closing), which no other host can forge; an ENDED
       // announcement is for receivers still looking for a session (docs/protocol.md §5).
@@ -226,25 +290,39 @@ public final class McastReceiver {
     }
   }
 
-  /** True for an announcement the joined sender made: sealed under the session key with a new counter. */
+  /**
+   * True for an announcement the joined sender made: sealed under the session key with a new
+   * counter.
+   */
   private boolean fromSender(Announce a, InetSocketAddress from) {
-    if (keys.isEmpty()) return from.getAddress().equals(feedback.getAddress()); // a first-version sender seals nothing
-    if (a.seal().isEmpty() || a.seal().get().counter() <= lastAnnounceCounter
-        || !McastAuth.verify(a.withSeal(Optional.empty()), a.seal().get(), keys.get().sessionKey())) {
+    if (keys.isEmpty())
+      return from.getAddress()
+          .equals(feedback.getAddress()); // a first-version sender seals nothing
+    if (a.seal().isEmpty()
+        || a.seal().get().counter() <= lastAnnounceCounter
+        || !McastAuth.verify(
+            a.withSeal(Optional.empty()), a.seal().get(), keys.get().sessionKey())) {
       return false;
     }
     lastAnnounceCounter = a.seal().get().counter();
     return true;
   }
 
-  /** Every second: a joined receiver fails when its sender has gone silent (its host cut off, the TCP connection still open). */
+  /**
+   * Every second: a joined receiver fails when its sender has gone silent (its host cut off, the
+   * TCP connection still open).
+   */
   private void watch() {
     if (phase != Phase.RECEIVING && phase != Phase.CONNECTING && phase != Phase.CHECKING) return;
     if (phase == Phase.CONNECTING && control == null) return; // the connect itself times out
     long silent = System.nanoTime() - lastFromSenderNanos;
     if (silent > settings.senderTimeout().toNanos()) {
-      String why = "the sender has been silent for " + settings.senderTimeout().toSeconds() + " s (no control frame, no "
-          + (keys.isPresent() ? "sealed " : "") + "announcement); its host may be cut off";
+      String why =
+          "the sender has been silent for "
+              + settings.senderTimeout().toSeconds()
+              + " s (no control frame, no "
+              + (keys.isPresent() ? "sealed " : "")
+              + "announcement); its host may be cut off";
       if (phase == Phase.CONNECTING && settings.server() == null) {
         log.warn("mcast {}; looking for another session", why);
         control.close();
@@ -257,34 +335,45 @@ public final class McastReceiver {
 
   private void connect(InetSocketAddress server) {
     phase = Phase.CONNECTING;
-    Bootstrap b = new Bootstrap()
-        .group(loop)
-        .channel(Transport.socket())
-        .option(ChannelOption.TCP_NODELAY, true)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
-        .handler(new ChannelInitializer<SocketChannel>() {
-          @Override
-          protected void initChannel(SocketChannel ch) {
-            ControlCodec.install(ch.pipeline());
-            ch.pipeline().addLast(new ControlHandler());
+    Bootstrap b =
+        new Bootstrap()
+            .group(loop)
+            .channel(Transport.socket())
+            .option(ChannelOption.TCP_NODELAY, true)
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+            .handler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    ControlCodec.install(ch.pipeline());
+                    ch.pipeline().addLast(new ControlHandler());
+                  }
+                });
+    ChannelFuture f = b.connect(server);
+    f.addListener(
+        x -> {
+          if (x.isSuccess()) {
+            control = f.channel();
+            lastFromSenderNanos = System.nanoTime();
+            int caps = McastPacket.CAP_SEALED | (settings.check() ? McastPacket.CAP_DELTA : 0);
+            control.writeAndFlush(
+                settings.joinProof().isPresent()
+                    ? new ControlMessage.Hello(
+                        McastPacket.VERSION,
+                        caps | McastPacket.CAP_NODE_PROOF,
+                        settings.name(),
+                        settings.joinProof())
+                    : new ControlMessage.Hello(McastPacket.VERSION, caps, settings.name()));
+          } else if (settings.server() != null) {
+            fail("cannot connect to sender " + server + ": " + x.cause().getMessage());
+          } else {
+            log.warn(
+                "mcast cannot connect to {}: {}; waiting for the next announcement",
+                server,
+                x.cause().getMessage());
+            phase = Phase.DISCOVERING;
           }
         });
-    ChannelFuture f = b.connect(server);
-    f.addListener(x -> {
-      if (x.isSuccess()) {
-        control = f.channel();
-        lastFromSenderNanos = System.nanoTime();
-        int caps = McastPacket.CAP_SEALED | (settings.check() ? McastPacket.CAP_DELTA : 0);
-        control.writeAndFlush(settings.joinProof().isPresent()
-            ? new ControlMessage.Hello(McastPacket.VERSION, caps | McastPacket.CAP_NODE_PROOF, settings.name(), settings.joinProof())
-            : new ControlMessage.Hello(McastPacket.VERSION, caps, settings.name()));
-      } else if (settings.server() != null) {
-        fail("cannot connect to sender " + server + ": " + x.cause().getMessage());
-      } else {
-        log.warn("mcast cannot connect to {}: {}; waiting for the next announcement", server, x.cause().getMessage());
-        phase = Phase.DISCOVERING;
-      }
-    });
   }
 
   private void welcome(ControlMessage.Welcome w) {
@@ -299,7 +388,8 @@ public final class McastReceiver {
       return;
     }
     if (settings.trust() instanceof ImageTrust.InsecureUnsigned) {
-      log.warn("mcast image {} NOT VERIFIED: --insecure-unsigned takes any image, signed or not, from whoever answers",
+      log.warn(
+          "mcast image {} NOT VERIFIED: --insecure-unsigned takes any image, signed or not, from whoever answers",
           w.manifest().imageId());
     } else {
       log.info("mcast image {} signed by a trusted key", w.manifest().imageId());
@@ -319,7 +409,8 @@ public final class McastReceiver {
     dataBytes = manifest.dataBytes();
     try {
       // A smaller device is opened too: its partition check comes before the first write (below).
-      target = Target.open(settings.output(), manifest.logicalSize(), dataBytes, settings.check(), true);
+      target =
+          Target.open(settings.output(), manifest.logicalSize(), dataBytes, settings.check(), true);
     } catch (TargetException e) {
       control.writeAndFlush(new ControlMessage.Finished(false, e.getMessage(), 0, 0, 0, 0));
       fail(e.getMessage());
@@ -328,14 +419,28 @@ public final class McastReceiver {
     receiverId = w.receiverId();
     symbolSize = w.symbolSize();
     senderTakesChecked = (w.capabilities() & McastPacket.CAP_DELTA) != 0;
-    log.info("mcast joined session {} as receiver {}, group {}", Integer.toHexString(sessionId), w.receiverId(),
+    log.info(
+        "mcast joined session {} as receiver {}, group {}",
+        Integer.toHexString(sessionId),
+        w.receiverId(),
         Ipv4.fromInt(w.group()).getHostAddress());
     InetSocketAddress groupAddress = new InetSocketAddress(Ipv4.fromInt(w.group()), w.dataPort());
-    udp.joinGroup(groupAddress, nif.nif()).addListener(f -> {
-      if (!f.isSuccess()) fail("cannot join multicast group " + Ipv4.fromInt(w.group()).getHostAddress() + " on " + nif.name() + ": " + f.cause().getMessage());
-    });
+    udp.joinGroup(groupAddress, nif.nif())
+        .addListener(
+            f -> {
+              if (!f.isSuccess())
+                fail(
+                    "cannot join multicast group "
+                        + Ipv4.fromInt(w.group()).getHostAddress()
+                        + " on "
+                        + nif.name()
+                        + ": "
+                        + f.cause().getMessage());
+            });
     long every = settings.igmpRejoin().toMillis();
-    if (every > 0) rejoinTimer = loop.scheduleAtFixedRate(() -> rejoin(groupAddress), every, every, TimeUnit.MILLISECONDS);
+    if (every > 0)
+      rejoinTimer =
+          loop.scheduleAtFixedRate(() -> rejoin(groupAddress), every, every, TimeUnit.MILLISECONDS);
     joinedNanos = System.nanoTime();
     if (!settings.check() || !target.holdsData()) {
       // Stored chunks are received; ZERO chunks are zeros to write over their used blocks on a
@@ -346,27 +451,41 @@ public final class McastReceiver {
     // A delta receive: hash what the target holds first, off the event loop. The sender hears a
     // heartbeat meanwhile (a check of a large disk outlasts its receiver timeout).
     phase = Phase.CHECKING;
-    log.info("mcast checking what {} already holds of the image ({} bytes to read)", settings.output(), manifest.usedBytes());
-    checkHeartbeat = loop.scheduleAtFixedRate(() -> {
-      if (phase == Phase.CHECKING) sendFeedback(new Status(sessionId, receiverId, 0, 0, 0, 0, 0, 0, 0));
-    }, 0, 1, TimeUnit.SECONDS);
-    workers.execute(() -> {
-      try {
-        TargetCheck.Result r = TargetCheck.run(target, manifest, settings.workers());
-        loop.execute(() -> receive(r, true));
-      } catch (IOException e) {
-        loop.execute(() -> {
-          String reason = "checking what " + settings.output() + " holds failed: " + e.getMessage();
-          if (control != null && control.isActive()) control.writeAndFlush(new ControlMessage.Finished(false, reason, 0, 0, 0, 0));
-          fail(reason);
+    log.info(
+        "mcast checking what {} already holds of the image ({} bytes to read)",
+        settings.output(),
+        manifest.usedBytes());
+    checkHeartbeat =
+        loop.scheduleAtFixedRate(
+            () -> {
+              if (phase == Phase.CHECKING)
+                sendFeedback(new Status(sessionId, receiverId, 0, 0, 0, 0, 0, 0, 0));
+            },
+            0,
+            1,
+            TimeUnit.SECONDS);
+    workers.execute(
+        () -> {
+          try {
+            TargetCheck.Result r = TargetCheck.run(target, manifest, settings.workers());
+            loop.execute(() -> receive(r, true));
+          } catch (IOException e) {
+            loop.execute(
+                () -> {
+                  String reason =
+                      "checking what " + settings.output() + " holds failed: " + e.getMessage();
+                  if (control != null && control.isActive())
+                    control.writeAndFlush(new ControlMessage.Finished(false, reason, 0, 0, 0, 0));
+                  fail(reason);
+                });
+          }
         });
-      }
-    });
   }
 
   /** Fails before anything was written, telling the sender why. */
   private void abortBeforeWriting(String reason) {
-    if (control != null && control.isActive()) control.writeAndFlush(new ControlMessage.Finished(false, reason, 0, 0, 0, 0));
+    if (control != null && control.isActive())
+      control.writeAndFlush(new ControlMessage.Finished(false, reason, 0, 0, 0, 0));
     fail(reason);
   }
 
@@ -376,7 +495,10 @@ public final class McastReceiver {
     fitPending = false;
     BitSet rest = (BitSet) neededAtStart.clone();
     rest.clear(0);
-    log.info("mcast the image's partitions fit {}; receiving the other {} chunks", settings.output(), rest.cardinality());
+    log.info(
+        "mcast the image's partitions fit {}; receiving the other {} chunks",
+        settings.output(),
+        rest.cardinality());
     control.writeAndFlush(new ControlMessage.Need(rest));
     if (!zeros.isEmpty()) zeroFill(zeros);
   }
@@ -388,12 +510,26 @@ public final class McastReceiver {
     BitSet needed = check.needed();
     // Progress counts what this node writes: after a check, only the chunks it lacks.
     if (checked) dataBytes = needed.stream().mapToLong(manifest::usedBytes).sum();
-    machine = new ReceiverMachine(manifest, sessionId, receiverId, symbolSize, needed, ReceiverMachine.Settings.defaults());
+    machine =
+        new ReceiverMachine(
+            manifest,
+            sessionId,
+            receiverId,
+            symbolSize,
+            needed,
+            ReceiverMachine.Settings.defaults());
     phase = Phase.RECEIVING;
     if (checked) {
-      // Already right: as verified as a chunk received, by the manifest's SHA-256 (docs/reimaging.md).
-      log.info("mcast target check: {} of {} chunks already right ({} bytes), {} to receive, {} to zero; {} bytes read in {} s",
-          check.chunksRight(), manifest.chunkCount(), check.bytesRight(), needed.cardinality(), check.zeros().size(), check.bytesRead(),
+      // Already right: as verified as a chunk received, by the manifest's SHA-256
+      // (docs/reimaging.md).
+      log.info(
+          "mcast target check: {} of {} chunks already right ({} bytes), {} to receive, {} to zero; {} bytes read in {} s",
+          check.chunksRight(),
+          manifest.chunkCount(),
+          check.bytesRight(),
+          needed.cardinality(),
+          check.zeros().size(),
+          check.bytesRead(),
           secs(check.nanos()));
       listener.checked(check);
     }
@@ -403,7 +539,8 @@ public final class McastReceiver {
     BitSet asked = needed;
     if (target.size() < manifest.logicalSize()) {
       // A disk smaller than the image: nothing is written before its partition table says the
-      // image fits. Chunk 0 holds it: from the disk when it is already right there, else received first.
+      // image fits. Chunk 0 holds it: from the disk when it is already right there, else received
+      // first.
       if (!needed.get(0)) {
         byte[] head = new byte[manifest.logicalLength(0)];
         try {
@@ -412,7 +549,8 @@ public final class McastReceiver {
           abortBeforeWriting("reading " + settings.output() + " failed: " + e.getMessage());
           return;
         }
-        Optional<String> no = DiskFit.refusal(head, manifest.logicalSize(), target.size(), settings.output());
+        Optional<String> no =
+            DiskFit.refusal(head, manifest.logicalSize(), target.size(), settings.output());
         if (no.isPresent()) {
           abortBeforeWriting(no.get());
           return;
@@ -421,13 +559,18 @@ public final class McastReceiver {
         fitPending = true;
         asked = new BitSet();
         asked.set(0);
-        log.info("mcast {} is smaller than the image ({} < {} bytes): its partition table first", settings.output(), target.size(),
+        log.info(
+            "mcast {} is smaller than the image ({} < {} bytes): its partition table first",
+            settings.output(),
+            target.size(),
             manifest.logicalSize());
       }
     }
-    control.writeAndFlush(senderTakesChecked
-        ? ControlMessage.Checked.of(check.chunksRight(), check.bytesRight(), asked)
-        : new ControlMessage.Need(asked)); // a first-version sender: NEED with what differs works the same
+    control.writeAndFlush(
+        senderTakesChecked
+            ? ControlMessage.Checked.of(check.chunksRight(), check.bytesRight(), asked)
+            : new ControlMessage.Need(
+                asked)); // a first-version sender: NEED with what differs works the same
     listener.joined(manifest, needed.cardinality());
     if (!fitPending && !zeros.isEmpty()) zeroFill(zeros);
     timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
@@ -436,9 +579,9 @@ public final class McastReceiver {
 
   /**
    * An image this node must not write: nothing has been opened. With a given sender (--server, or
-   * the daemon's assignment) the receive fails naming why; a session found by its announcements
-   * is skipped (a rogue announcing its own session must not stop the node from finding the real
-   * one), and the join timeout's failure names the refusal.
+   * the daemon's assignment) the receive fails naming why; a session found by its announcements is
+   * skipped (a rogue announcing its own session must not stop the node from finding the real one),
+   * and the join timeout's failure names the refusal.
    */
   private void refuse(ControlMessage.Welcome w, String why) {
     String from = ((InetSocketAddress) control.remoteAddress()).getAddress().getHostAddress();
@@ -460,17 +603,28 @@ public final class McastReceiver {
   /**
    * Leaves and at once re-joins the data group: the kernel then sends a fresh membership report,
    * which a snooping switch takes as a refresh even when no querier ever asks for one. Leaving
-   * first is the only way to make it report from user space (a second join of the same group
-   * only counts a reference). The gap is one system call; NAKs cover anything lost in it.
+   * first is the only way to make it report from user space (a second join of the same group only
+   * counts a reference). The gap is one system call; NAKs cover anything lost in it.
    */
   private void rejoin(InetSocketAddress groupAddress) {
     if (phase != Phase.RECEIVING) return;
     rejoins++;
-    udp.leaveGroup(groupAddress, nif.nif()).addListener(left -> udp.joinGroup(groupAddress, nif.nif()).addListener(f -> {
-      if (!f.isSuccess()) {
-        fail("cannot re-join multicast group " + groupAddress.getAddress().getHostAddress() + " on " + nif.name() + ": " + f.cause().getMessage());
-      }
-    }));
+    udp.leaveGroup(groupAddress, nif.nif())
+        .addListener(
+            left ->
+                udp.joinGroup(groupAddress, nif.nif())
+                    .addListener(
+                        f -> {
+                          if (!f.isSuccess()) {
+                            fail(
+                                "cannot re-join multicast group "
+                                    + groupAddress.getAddress().getHostAddress()
+                                    + " on "
+                                    + nif.name()
+                                    + ": "
+                                    + f.cause().getMessage());
+                          }
+                        }));
   }
 
   /**
@@ -479,25 +633,33 @@ public final class McastReceiver {
    */
   private void zeroFill(List<Integer> zeros) {
     pendingWrites.incrementAndGet();
-    workers.execute(() -> {
-      try {
-        byte[] z = new byte[manifest.chunkSize()];
-        for (int c : zeros) target.writeUsed(manifest.logicalOffset(c), z, manifest.logicalLength(c), manifest.chunk(c).used());
-        loop.execute(() -> {
-          pendingWrites.decrementAndGet();
-          maybeFinish();
+    workers.execute(
+        () -> {
+          try {
+            byte[] z = new byte[manifest.chunkSize()];
+            for (int c : zeros)
+              target.writeUsed(
+                  manifest.logicalOffset(c),
+                  z,
+                  manifest.logicalLength(c),
+                  manifest.chunk(c).used());
+            loop.execute(
+                () -> {
+                  pendingWrites.decrementAndGet();
+                  maybeFinish();
+                });
+          } catch (IOException e) {
+            loop.execute(() -> writeFailed(e));
+          }
         });
-      } catch (IOException e) {
-        loop.execute(() -> writeFailed(e));
-      }
-    });
   }
 
   // ---- receiving ---------------------------------------------------------------------------
 
   private void onChunk(ReceiverMachine.CompleteChunk cc) {
     if (fitPending && cc.chunk() != 0) {
-      machine.chunkRejected(cc.chunk()); // nothing is written before the partition check: take it from a later pass
+      machine.chunkRejected(
+          cc.chunk()); // nothing is written before the partition check: take it from a later pass
       return;
     }
     if (pendingWrites.get() >= MAX_PENDING_WRITES) {
@@ -513,7 +675,10 @@ public final class McastReceiver {
     workers.execute(() -> writeChunk(cc));
   }
 
-  /** A chunk that failed after being reported: collect it again, until {@link ReceiverMachine#MAX_CHUNK_FAILURES}. */
+  /**
+   * A chunk that failed after being reported: collect it again, until {@link
+   * ReceiverMachine#MAX_CHUNK_FAILURES}.
+   */
   private void retake(int chunk, String why) {
     pendingWrites.decrementAndGet();
     rejected++;
@@ -521,14 +686,32 @@ public final class McastReceiver {
     int n = machine.chunkFailed(chunk);
     if (n >= ReceiverMachine.MAX_CHUNK_FAILURES) {
       // Not loss: the sender's copy is damaged, and taking it again would loop for ever.
-      String reason = "chunk " + chunk + " " + why + " " + n + " times; the sender's image is damaged (verify it with"
-          + " 'clonecast image verify')";
-      control.writeAndFlush(new ControlMessage.Finished(false, reason, bytesWritten.get(), machine.received(), machine.repairsReceived(),
-          machine.duplicates()));
+      String reason =
+          "chunk "
+              + chunk
+              + " "
+              + why
+              + " "
+              + n
+              + " times; the sender's image is damaged (verify it with"
+              + " 'clonecast image verify')";
+      control.writeAndFlush(
+          new ControlMessage.Finished(
+              false,
+              reason,
+              bytesWritten.get(),
+              machine.received(),
+              machine.repairsReceived(),
+              machine.duplicates()));
       fail(reason);
       return;
     }
-    log.warn("mcast chunk {} {}; taking it again ({} of {})", chunk, why, n, ReceiverMachine.MAX_CHUNK_FAILURES - 1);
+    log.warn(
+        "mcast chunk {} {}; taking it again ({} of {})",
+        chunk,
+        why,
+        n,
+        ReceiverMachine.MAX_CHUNK_FAILURES - 1);
     doneBatch.remove(Integer.valueOf(chunk));
     BitSet again = new BitSet();
     again.set(chunk);
@@ -547,13 +730,17 @@ public final class McastReceiver {
       byte[] out = ChunkCodec.decodeInPlace(e, stored, scratch.get(), len);
       long t1 = System.nanoTime();
       if (c == 0 && fitPending) {
-        // The partition table, verified, before the first write: does the image fit the smaller disk?
-        Optional<String> no = DiskFit.refusal(Arrays.copyOf(out, len), manifest.logicalSize(), target.size(), settings.output());
+        // The partition table, verified, before the first write: does the image fit the smaller
+        // disk?
+        Optional<String> no =
+            DiskFit.refusal(
+                Arrays.copyOf(out, len), manifest.logicalSize(), target.size(), settings.output());
         if (no.isPresent()) {
-          loop.execute(() -> {
-            pendingWrites.decrementAndGet();
-            abortBeforeWriting(no.get());
-          });
+          loop.execute(
+              () -> {
+                pendingWrites.decrementAndGet();
+                abortBeforeWriting(no.get());
+              });
           return;
         }
       }
@@ -561,10 +748,11 @@ public final class McastReceiver {
       firstWriteMillis.compareAndSet(0, System.currentTimeMillis());
       decodeNanos.addAndGet(t1 - t0);
       writeNanos.addAndGet(System.nanoTime() - t1);
-      loop.execute(() -> {
-        if (c == 0 && fitPending) fitPassed();
-        written(c, n);
-      });
+      loop.execute(
+          () -> {
+            if (c == 0 && fitPending) fitPassed();
+            written(c, n);
+          });
     } catch (ChunkVerificationException e) {
       loop.execute(() -> retake(c, "failed verification: " + e.getMessage()));
     } catch (IOException e) {
@@ -572,7 +760,8 @@ public final class McastReceiver {
     } catch (RuntimeException e) {
       loop.execute(() -> retake(c, "could not be rebuilt: " + e));
     } catch (LinkageError | VirtualMachineError e) {
-      // Every chunk would fail alike (a native library gone, memory exhausted): end the receive now.
+      // Every chunk would fail alike (a native library gone, memory exhausted): end the receive
+      // now.
       // Left uncaught, the worker would die and the session would wait for this chunk for ever.
       loop.execute(() -> abortWriting("chunk " + c + " could not be decoded: " + e));
     }
@@ -586,7 +775,9 @@ public final class McastReceiver {
     int quarter = machine.chunksWritten() * 4 / Math.max(1, machine.chunksNeeded());
     if (quarter > lastQuarterLogged && quarter < 4) {
       lastQuarterLogged = quarter;
-      log.info("mcast progress {}%: {} of {} chunks written", quarter * 25, machine.chunksWritten(), machine.chunksNeeded());
+      log.info(
+          "mcast progress {}%: {} of {} chunks written",
+          quarter * 25, machine.chunksWritten(), machine.chunksNeeded());
     }
     maybeFinish();
   }
@@ -599,7 +790,14 @@ public final class McastReceiver {
   private void abortWriting(String reason) {
     pendingWrites.decrementAndGet();
     if (control != null && control.isActive()) {
-      control.writeAndFlush(new ControlMessage.Finished(false, reason, bytesWritten.get(), machine.received(), machine.repairsReceived(), machine.duplicates()));
+      control.writeAndFlush(
+          new ControlMessage.Finished(
+              false,
+              reason,
+              bytesWritten.get(),
+              machine.received(),
+              machine.repairsReceived(),
+              machine.duplicates()));
     }
     fail(reason);
   }
@@ -619,8 +817,12 @@ public final class McastReceiver {
       lastStatusNanos = now;
       flushDone();
       long drops = socketDrops.read();
-      sendFeedback(drops < 0 ? machine.status(bytesWritten.get()) : machine.status(bytesWritten.get(), drops));
-      listener.progress(bytesWritten.get(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
+      sendFeedback(
+          drops < 0
+              ? machine.status(bytesWritten.get())
+              : machine.status(bytesWritten.get(), drops));
+      listener.progress(
+          bytesWritten.get(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
     }
     udp.flush();
   }
@@ -629,7 +831,10 @@ public final class McastReceiver {
     if (keys.isPresent()) {
       // Sealed with this receiver's own key: the sender counts nothing else under its id.
       byte[] k = keys.get().receiverKey();
-      p = p instanceof Nak n ? McastAuth.seal(n, k, ++feedbackCounter) : McastAuth.seal((Status) p, k, ++feedbackCounter);
+      p =
+          p instanceof Nak n
+              ? McastAuth.seal(n, k, ++feedbackCounter)
+              : McastAuth.seal((Status) p, k, ++feedbackCounter);
     }
     ByteBuf b = udp.alloc().buffer(256);
     p.encode(b);
@@ -644,37 +849,66 @@ public final class McastReceiver {
     flushDone();
     sendFeedback(machine.status(bytesWritten.get()));
     udp.flush();
-    listener.progress(bytesWritten.get(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
-    workers.execute(() -> {
-      try {
-        long t0 = System.nanoTime();
-        target.sync();
-        syncNanos.addAndGet(System.nanoTime() - t0);
-        loop.execute(this::finished);
-      } catch (IOException e) {
-        loop.execute(() -> {
-          pendingWrites.incrementAndGet();
-          phase = Phase.RECEIVING;
-          writeFailed(e);
+    listener.progress(
+        bytesWritten.get(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
+    workers.execute(
+        () -> {
+          try {
+            long t0 = System.nanoTime();
+            target.sync();
+            syncNanos.addAndGet(System.nanoTime() - t0);
+            loop.execute(this::finished);
+          } catch (IOException e) {
+            loop.execute(
+                () -> {
+                  pendingWrites.incrementAndGet();
+                  phase = Phase.RECEIVING;
+                  writeFailed(e);
+                });
+          }
         });
-      }
-    });
   }
 
   private void finished() {
-    ReceiveResult r = new ReceiveResult(true, "ok", manifest.logicalSize(), System.nanoTime() - startNanos,
-        machine.received(), machine.repairsReceived(), machine.duplicates(), rejected);
-    log.info("mcast receive complete: {} bytes, {} packets ({} repair, {} duplicate), {} NAK entries sent, {} chunks retaken, {} dropped for a slow disk, {} IGMP re-joins",
-        r.bytesWritten(), r.packets(), r.repairs(), r.duplicates(), machine.nakEntries(), rejected, overflow, rejoins);
+    ReceiveResult r =
+        new ReceiveResult(
+            true,
+            "ok",
+            manifest.logicalSize(),
+            System.nanoTime() - startNanos,
+            machine.received(),
+            machine.repairsReceived(),
+            machine.duplicates(),
+            rejected);
+    log.info(
+        "mcast receive complete: {} bytes, {} packets ({} repair, {} duplicate), {} NAK entries sent, {} chunks retaken, {} dropped for a slow disk, {} IGMP re-joins",
+        r.bytesWritten(),
+        r.packets(),
+        r.repairs(),
+        r.duplicates(),
+        machine.nakEntries(),
+        rejected,
+        overflow,
+        rejoins);
     // What bounded this receiver: the start (JVM, discovery, join), the wire (receiving), or its
-    // workers' CPU (rebuild, decompress, hash) or disk (write, sync); the workers overlap receiving.
+    // workers' CPU (rebuild, decompress, hash) or disk (write, sync); the workers overlap
+    // receiving.
     long now = System.nanoTime();
-    log.info("mcast receive time: {} s to join, {} s to the first packet, {} s from it to the end; workers {} s rebuilding, decompressing and"
+    log.info(
+        "mcast receive time: {} s to join, {} s to the first packet, {} s from it to the end; workers {} s rebuilding, decompressing and"
             + " hashing, {} s writing, {} s syncing; {} s from the process's start to the first byte written",
-        secs(joinedNanos - startNanos), secs(firstPacketNanos - joinedNanos), secs(now - firstPacketNanos), secs(decodeNanos.get()),
-        secs(writeNanos.get()), secs(syncNanos.get()), startToFirstWrite());
+        secs(joinedNanos - startNanos),
+        secs(firstPacketNanos - joinedNanos),
+        secs(now - firstPacketNanos),
+        secs(decodeNanos.get()),
+        secs(writeNanos.get()),
+        secs(syncNanos.get()),
+        startToFirstWrite());
     if (control != null && control.isActive()) {
-      control.writeAndFlush(new ControlMessage.Finished(true, "ok", r.bytesWritten(), r.packets(), r.repairs(), r.duplicates()))
+      control
+          .writeAndFlush(
+              new ControlMessage.Finished(
+                  true, "ok", r.bytesWritten(), r.packets(), r.repairs(), r.duplicates()))
           .addListener(f -> complete(r));
     } else {
       complete(r);
@@ -701,7 +935,16 @@ public final class McastReceiver {
     long packets = machine == null ? 0 : machine.received();
     long repairs = machine == null ? 0 : machine.repairsReceived();
     long dups = machine == null ? 0 : machine.duplicates();
-    complete(new ReceiveResult(false, reason, bytesWritten.get(), System.nanoTime() - startNanos, packets, repairs, dups, rejected));
+    complete(
+        new ReceiveResult(
+            false,
+            reason,
+            bytesWritten.get(),
+            System.nanoTime() - startNanos,
+            packets,
+            repairs,
+            dups,
+            rejected));
     return result;
   }
 

@@ -20,28 +20,79 @@ import org.clonecast.common.trust.ImageTrust;
  *     sealed announcement (a sender host cut off leaves its TCP connection open)
  * @param trust which images may be written: checked against the WELCOME's signatures before the
  *     target is even opened
- * @param joinProof the node proof the HELLO carries in a daemon session ({@code McastAuth.joinProof})
+ * @param joinProof the node proof the HELLO carries in a daemon session ({@code
+ *     McastAuth.joinProof})
  * @param check hash what the target already holds before asking for chunks, and ask only for what
  *     differs (a delta receive, docs/reimaging.md); an existing regular file then keeps its bytes
  */
-public record ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
-    Duration joinTimeout, int workers, Duration igmpRejoin, Duration senderTimeout, ImageTrust trust, Optional<byte[]> joinProof,
+public record ReceiveSettings(
+    String interfaceName,
+    int port,
+    InetSocketAddress server,
+    Path output,
+    String name,
+    Duration joinTimeout,
+    int workers,
+    Duration igmpRejoin,
+    Duration senderTimeout,
+    ImageTrust trust,
+    Optional<byte[]> joinProof,
     boolean check) {
   /** A sender announces twice a second; 30 s of silence is no hiccup. */
   public static final Duration DEFAULT_SENDER_TIMEOUT = Duration.ofSeconds(30);
+
   /** Re-join every minute: well inside the usual 260 s membership interval (RFC 3376 defaults). */
   public static final Duration DEFAULT_IGMP_REJOIN = Duration.ofSeconds(60);
 
   /** Checking the target first (a delta receive). */
-  public ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
-      Duration joinTimeout, int workers, Duration igmpRejoin, Duration senderTimeout, ImageTrust trust, Optional<byte[]> joinProof) {
-    this(interfaceName, port, server, output, name, joinTimeout, workers, igmpRejoin, senderTimeout, trust, joinProof, true);
+  public ReceiveSettings(
+      String interfaceName,
+      int port,
+      InetSocketAddress server,
+      Path output,
+      String name,
+      Duration joinTimeout,
+      int workers,
+      Duration igmpRejoin,
+      Duration senderTimeout,
+      ImageTrust trust,
+      Optional<byte[]> joinProof) {
+    this(
+        interfaceName,
+        port,
+        server,
+        output,
+        name,
+        joinTimeout,
+        workers,
+        igmpRejoin,
+        senderTimeout,
+        trust,
+        joinProof,
+        true);
   }
 
   /** With the default IGMP re-join interval and sender timeout, and no node proof. */
-  public ReceiveSettings(String interfaceName, int port, InetSocketAddress server, Path output, String name,
-      Duration joinTimeout, int workers, ImageTrust trust) {
-    this(interfaceName, port, server, output, name, joinTimeout, workers, DEFAULT_IGMP_REJOIN, DEFAULT_SENDER_TIMEOUT, trust,
+  public ReceiveSettings(
+      String interfaceName,
+      int port,
+      InetSocketAddress server,
+      Path output,
+      String name,
+      Duration joinTimeout,
+      int workers,
+      ImageTrust trust) {
+    this(
+        interfaceName,
+        port,
+        server,
+        output,
+        name,
+        joinTimeout,
+        workers,
+        DEFAULT_IGMP_REJOIN,
+        DEFAULT_SENDER_TIMEOUT,
+        trust,
         Optional.empty());
   }
 
@@ -51,10 +102,13 @@ public record ReceiveSettings(String interfaceName, int port, InetSocketAddress 
     Objects.requireNonNull(interfaceName, "interfaceName");
     Objects.requireNonNull(output, "output");
     Objects.requireNonNull(name, "name");
-    if (port < 1 || port > 65535) throw new IllegalArgumentException("port " + port + " out of 1..65535");
+    if (port < 1 || port > 65535)
+      throw new IllegalArgumentException("port " + port + " out of 1..65535");
     if (workers < 1) throw new IllegalArgumentException("workers " + workers);
     if (joinTimeout.isNegative()) throw new IllegalArgumentException("join timeout negative");
-    if (igmpRejoin.isNegative()) throw new IllegalArgumentException("IGMP re-join interval negative");
-    if (senderTimeout.isNegative() || senderTimeout.isZero()) throw new IllegalArgumentException("sender timeout " + senderTimeout + ", want > 0");
+    if (igmpRejoin.isNegative())
+      throw new IllegalArgumentException("IGMP re-join interval negative");
+    if (senderTimeout.isNegative() || senderTimeout.isZero())
+      throw new IllegalArgumentException("sender timeout " + senderTimeout + ", want > 0");
   }
 }

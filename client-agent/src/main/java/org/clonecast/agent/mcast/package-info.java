@@ -1,2 +1,5 @@
-/** The multicast receiver: Netty adapters around {@link org.clonecast.protocol.mcast.ReceiverMachine}. */
+/**
+ * The multicast receiver: Netty adapters around {@link
+ * org.clonecast.protocol.mcast.ReceiverMachine}.
+ */
 package org.clonecast.agent.mcast;

@@ -36,14 +36,15 @@ import org.clonecast.common.api.Result;
 import org.clonecast.protocol.image.EncodedChunk;
 
 /**
- * The daemon's agent API over HTTP ({@code /agent/v1/...}), its bodies the shared records of
- * {@link org.clonecast.common.api}. Every call is retried a few times with
- * a growing pause, since a node may come up before the head node answers; a 4xx answer is not
- * retried and its message is passed on. Thread-safe.
+ * The daemon's agent API over HTTP ({@code /agent/v1/...}), its bodies the shared records of {@link
+ * org.clonecast.common.api}. Every call is retried a few times with a growing pause, since a node
+ * may come up before the head node answers; a 4xx answer is not retried and its message is passed
+ * on. Thread-safe.
  */
 public final class ServerClient {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int ATTEMPTS = 5;
+
   /** HTTP 507: the daemon's disk is full. */
   public static final int INSUFFICIENT_STORAGE = 507;
 
@@ -51,8 +52,12 @@ public final class ServerClient {
   private final String authorization;
   // HTTP/1.1 only: the daemon speaks nothing else, and a client that offers h2c sends an upgrade
   // request with every new connection (a capture opens one per chunk in flight).
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
-      .build();
+  private final HttpClient http =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
+
   /** Where chunk uploads run, made on the first; daemon threads. */
   private ExecutorService uploads;
 
@@ -85,11 +90,15 @@ public final class ServerClient {
   /**
    * Registers this node: what the server wants of it.
    *
-   * @throws IOException also when the server's answer is not an assignment this agent can read
-   *     (an action it does not know is named)
+   * @throws IOException also when the server's answer is not an assignment this agent can read (an
+   *     action it does not know is named)
    */
-  public Assignment register(String mac, List<Disk> disks, int cpus, long memoryBytes) throws IOException, InterruptedException {
-    return answer(post("register", new RegisterRequest(mac, disks, cpus, memoryBytes)), Assignment.class, "register");
+  public Assignment register(String mac, List<Disk> disks, int cpus, long memoryBytes)
+      throws IOException, InterruptedException {
+    return answer(
+        post("register", new RegisterRequest(mac, disks, cpus, memoryBytes)),
+        Assignment.class,
+        "register");
   }
 
   /**
@@ -97,11 +106,17 @@ public final class ServerClient {
    *
    * @throws RefusedException when the server refuses it
    */
-  public CaptureHeld captureBegin(long id, String mac, long logicalSize, int chunkSize, boolean hashOfChunks)
+  public CaptureHeld captureBegin(
+      long id, String mac, long logicalSize, int chunkSize, boolean hashOfChunks)
       throws IOException, InterruptedException {
-    return answer(once(capture(id, "begin", null).POST(json(new CaptureBegin(mac, logicalSize, chunkSize, hashOfChunks))),
-        "capture begin",
-        Duration.ofSeconds(30)), CaptureHeld.class, "capture begin");
+    return answer(
+        once(
+            capture(id, "begin", null)
+                .POST(json(new CaptureBegin(mac, logicalSize, chunkSize, hashOfChunks))),
+            "capture begin",
+            Duration.ofSeconds(30)),
+        CaptureHeld.class,
+        "capture begin");
   }
 
   /**
@@ -122,16 +137,19 @@ public final class ServerClient {
    * @return the answer, or a {@link RefusedException} when the server refuses it (a 4xx, or 507
    *     when its disk is full), another IOException when it fails or cannot be reached
    */
-  public CompletableFuture<ChunkAnswer> capturePut(long id, String mac, int index, int after, EncodedChunk chunk, byte[] usedMap) {
+  public CompletableFuture<ChunkAnswer> capturePut(
+      long id, String mac, int index, int after, EncodedChunk chunk, byte[] usedMap) {
     URI uri = base.resolve("/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + mac);
     String what = "chunk " + index;
-    return CompletableFuture.supplyAsync(() -> {
-      try {
-        return put(uri, index, after, chunk, usedMap, what);
-      } catch (IOException e) {
-        throw new CompletionException(e);
-      }
-    }, uploads());
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            return put(uri, index, after, chunk, usedMap, what);
+          } catch (IOException e) {
+            throw new CompletionException(e);
+          }
+        },
+        uploads());
   }
 
   /**
@@ -141,7 +159,9 @@ public final class ServerClient {
    * good part of a fresh JVM's JIT work, a fifth of the agent's CPU in a capture
    * (docs/benchmarks.md, "Capture").
    */
-  private ChunkAnswer put(URI uri, int index, int after, EncodedChunk chunk, byte[] usedMap, String what) throws IOException {
+  private ChunkAnswer put(
+      URI uri, int index, int after, EncodedChunk chunk, byte[] usedMap, String what)
+      throws IOException {
     byte[] body = chunk.stored();
     HttpURLConnection c = (HttpURLConnection) uri.toURL().openConnection(Proxy.NO_PROXY);
     try {
@@ -165,7 +185,10 @@ public final class ServerClient {
       int status = c.getResponseCode();
       byte[] answer;
       try (InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream()) {
-        answer = in == null ? new byte[0] : in.readAllBytes(); // read to the end: the connection is kept alive
+        answer =
+            in == null
+                ? new byte[0]
+                : in.readAllBytes(); // read to the end: the connection is kept alive
       }
       JsonNode a = answerOf(status, answer, what);
       // A daemon that predates several chunks in flight answers only once the chunk is held.
@@ -179,18 +202,23 @@ public final class ServerClient {
   /** The threads chunk uploads block on: as many as the caller keeps in flight. */
   private synchronized ExecutorService uploads() {
     if (uploads == null) {
-      uploads = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "capture-put");
-        t.setDaemon(true);
-        return t;
-      });
+      uploads =
+          Executors.newCachedThreadPool(
+              r -> {
+                Thread t = new Thread(r, "capture-put");
+                t.setDaemon(true);
+                return t;
+              });
     }
     return uploads;
   }
 
   /** Reports capture progress; one attempt. */
-  public void captureProgress(long id, String mac, long done, long total) throws IOException, InterruptedException {
-    once(capture(id, "progress", null).POST(json(new CaptureProgress(mac, done, total))), "capture progress",
+  public void captureProgress(long id, String mac, long done, long total)
+      throws IOException, InterruptedException {
+    once(
+        capture(id, "progress", null).POST(json(new CaptureProgress(mac, done, total))),
+        "capture progress",
         Duration.ofSeconds(15));
   }
 
@@ -200,38 +228,60 @@ public final class ServerClient {
    *
    * @return the server's figures of the image
    */
-  public CaptureFinished captureFinish(long id, String mac, byte[] manifest) throws IOException, InterruptedException {
-    return answer(once(capture(id, "finish", mac).header("Content-Type", "application/octet-stream")
-        .POST(HttpRequest.BodyPublishers.ofByteArray(manifest)), "capture finish", Duration.ofMinutes(30)), CaptureFinished.class,
+  public CaptureFinished captureFinish(long id, String mac, byte[] manifest)
+      throws IOException, InterruptedException {
+    return answer(
+        once(
+            capture(id, "finish", mac)
+                .header("Content-Type", "application/octet-stream")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(manifest)),
+            "capture finish",
+            Duration.ofMinutes(30)),
+        CaptureFinished.class,
         "capture finish");
   }
 
   /** Reports that the capture failed (retried a few times). */
-  public void captureFailed(long id, String mac, String why) throws IOException, InterruptedException {
+  public void captureFailed(long id, String mac, String why)
+      throws IOException, InterruptedException {
     post("capture/" + id + "/result", CaptureFailure.of(mac, why));
   }
 
   private HttpRequest.Builder capture(long id, String call, String mac) {
     String query = mac == null ? "" : "?mac=" + mac;
-    return HttpRequest.newBuilder(base.resolve("/agent/v1/capture/" + id + "/" + call + query)).header("Authorization", authorization);
+    return HttpRequest.newBuilder(base.resolve("/agent/v1/capture/" + id + "/" + call + query))
+        .header("Authorization", authorization);
   }
 
   private static HttpRequest.BodyPublisher json(Object body) {
     return HttpRequest.BodyPublishers.ofByteArray(AgentJson.bytes(body));
   }
 
-  /** The server's answer as {@code type}; one it cannot be read as is an IOException naming the field. */
+  /**
+   * The server's answer as {@code type}; one it cannot be read as is an IOException naming the
+   * field.
+   */
   private static <T> T answer(JsonNode answer, Class<T> type, String call) throws IOException {
     try {
       return AgentJson.read(answer, type);
     } catch (InvalidBodyException e) {
-      throw new IOException("the server's answer to " + call + " is not one this agent understands: " + e.getMessage(), e);
+      throw new IOException(
+          "the server's answer to "
+              + call
+              + " is not one this agent understands: "
+              + e.getMessage(),
+          e);
     }
   }
 
-  /** One attempt: 2xx gives the answer, 4xx a {@link RefusedException}, anything else an IOException. */
-  private JsonNode once(HttpRequest.Builder b, String what, Duration timeout) throws IOException, InterruptedException {
-    HttpResponse<byte[]> r = http.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofByteArray());
+  /**
+   * One attempt: 2xx gives the answer, 4xx a {@link RefusedException}, anything else an
+   * IOException.
+   */
+  private JsonNode once(HttpRequest.Builder b, String what, Duration timeout)
+      throws IOException, InterruptedException {
+    HttpResponse<byte[]> r =
+        http.send(b.timeout(timeout).build(), HttpResponse.BodyHandlers.ofByteArray());
     return answerOf(r.statusCode(), r.body(), what);
   }
 
@@ -254,30 +304,38 @@ public final class ServerClient {
     throw new IOException("the server failed " + what + ": " + why);
   }
 
-  public void progress(String mac, long session, Progress.Phase phase, long done, long total) throws IOException, InterruptedException {
+  public void progress(String mac, long session, Progress.Phase phase, long done, long total)
+      throws IOException, InterruptedException {
     post("progress", new Progress(mac, session, phase, done, total));
   }
 
-  public void result(String mac, long session, boolean ok, String detail, Optional<String> sshHostKey)
+  public void result(
+      String mac, long session, boolean ok, String detail, Optional<String> sshHostKey)
       throws IOException, InterruptedException {
     post("result", new Result(mac, session, ok, detail, sshHostKey.orElse(null)));
   }
 
   /** The cluster's known_hosts as the server publishes it now ({@code GET /boot/known_hosts}). */
   public String knownHosts() throws IOException, InterruptedException {
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(base.resolve("/boot/known_hosts")).timeout(Duration.ofSeconds(15)).build(),
-        HttpResponse.BodyHandlers.ofString());
-    if (r.statusCode() != 200) throw new IOException("GET /boot/known_hosts: HTTP " + r.statusCode());
+    HttpResponse<String> r =
+        http.send(
+            HttpRequest.newBuilder(base.resolve("/boot/known_hosts"))
+                .timeout(Duration.ofSeconds(15))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() != 200)
+      throw new IOException("GET /boot/known_hosts: HTTP " + r.statusCode());
     return r.body();
   }
 
   private JsonNode post(String call, Object body) throws IOException, InterruptedException {
-    HttpRequest req = HttpRequest.newBuilder(base.resolve("/agent/v1/" + call))
-        .timeout(Duration.ofSeconds(15))
-        .header("Content-Type", "application/json")
-        .header("Authorization", authorization)
-        .POST(json(body))
-        .build();
+    HttpRequest req =
+        HttpRequest.newBuilder(base.resolve("/agent/v1/" + call))
+            .timeout(Duration.ofSeconds(15))
+            .header("Content-Type", "application/json")
+            .header("Authorization", authorization)
+            .POST(json(body))
+            .build();
     IOException last = null;
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
       try {
@@ -285,7 +343,8 @@ public final class ServerClient {
         JsonNode answer = r.body().length == 0 ? JSON.createObjectNode() : JSON.readTree(r.body());
         if (r.statusCode() / 100 == 2) return answer;
         String why = answer.path("error").asText("HTTP " + r.statusCode());
-        if (r.statusCode() / 100 == 4) throw new RefusedException(r.statusCode(), "the server refused " + call + ": " + why);
+        if (r.statusCode() / 100 == 4)
+          throw new RefusedException(r.statusCode(), "the server refused " + call + ": " + why);
         last = new IOException("the server failed " + call + ": " + why);
       } catch (ConnectException | HttpTimeoutException e) {
         last = new IOException("cannot reach " + base + " (" + e.getMessage() + ")", e);

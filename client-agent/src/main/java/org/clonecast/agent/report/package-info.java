@@ -1,2 +1,5 @@
-/** Talking to the daemon: registration, progress and the final result (the agent calls of docs/api.md). */
+/**
+ * Talking to the daemon: registration, progress and the final result (the agent calls of
+ * docs/api.md).
+ */
 package org.clonecast.agent.report;

@@ -26,20 +26,20 @@ import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.udpcast.Udpcast;
 import org.clonecast.protocol.udpcast.UdpcastMessage;
+import org.clonecast.protocol.udpcast.UdpcastReceiverMachine;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Action;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Join;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Send;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.State;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Write;
-import org.clonecast.protocol.udpcast.UdpcastReceiverMachine;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Receives one udpcast session from a stock {@code udp-sender} (or ours) into a {@link Target}:
- * one UDP channel bound to the wildcard address:portbase, so it sees unicast, the subnet broadcast
+ * Receives one udpcast session from a stock {@code udp-sender} (or ours) into a {@link Target}: one
+ * UDP channel bound to the wildcard address:portbase, so it sees unicast, the subnet broadcast
  * (HELLO) and, once joined, the data group, and sends every reply from that port. The network runs
  * on its own event loop; slices are written by a separate thread so answers stay fast (§3.2.4).
  */
@@ -49,8 +49,19 @@ public final class UdpcastReceiver {
   private static final int RCVBUF = 8 << 20;
 
   /** What came of the session. */
-  public record Result(boolean ok, String reason, long bytes, long nanos, long packets, long duplicates, long retransmitRequests,
-      long fecRecovered, long malformed, long rogue, boolean verified, long rejoins) {}
+  public record Result(
+      boolean ok,
+      String reason,
+      long bytes,
+      long nanos,
+      long packets,
+      long duplicates,
+      long retransmitRequests,
+      long fecRecovered,
+      long malformed,
+      long rogue,
+      boolean verified,
+      long rejoins) {}
 
   /** Counters for metrics. Thread-safe. */
   public static final class Counters {
@@ -66,7 +77,8 @@ public final class UdpcastReceiver {
   private final Duration igmpRejoin;
   private final Counters counters = new Counters();
   private final CompletableFuture<Result> done = new CompletableFuture<>();
-  private final ExecutorService writer = Executors.newSingleThreadExecutor(DaemonThreads.named("udpcast-write"));
+  private final ExecutorService writer =
+      Executors.newSingleThreadExecutor(DaemonThreads.named("udpcast-write"));
   private UdpcastReceiverMachine machine;
   private EventLoopGroup loopGroup;
   private EventLoop loop;
@@ -84,7 +96,8 @@ public final class UdpcastReceiver {
    *     as the native receiver does, so that a snooping switch that never hears a querier keeps
    *     forwarding the group to this port
    */
-  public UdpcastReceiver(int portbase, NetInterface nif, Target target, Duration joinTimeout, Duration igmpRejoin) {
+  public UdpcastReceiver(
+      int portbase, NetInterface nif, Target target, Duration joinTimeout, Duration igmpRejoin) {
     this.portbase = portbase;
     this.nif = nif;
     this.target = target;
@@ -97,27 +110,44 @@ public final class UdpcastReceiver {
     loopGroup = Transport.group(1, "udpcast-recv");
     loop = loopGroup.next();
     try {
-      udp = (DatagramChannel) new Bootstrap()
-          .group(loop)
-          .channel(Transport.datagram())
-          .option(ChannelOption.SO_BROADCAST, true)
-          .option(ChannelOption.SO_RCVBUF, RCVBUF)
-          .option(ChannelOption.IP_MULTICAST_IF, nif.nif())
-          .handler(new Handler())
-          .bind(new InetSocketAddress(portbase)).sync().channel();
+      udp =
+          (DatagramChannel)
+              new Bootstrap()
+                  .group(loop)
+                  .channel(Transport.datagram())
+                  .option(ChannelOption.SO_BROADCAST, true)
+                  .option(ChannelOption.SO_RCVBUF, RCVBUF)
+                  .option(ChannelOption.IP_MULTICAST_IF, nif.nif())
+                  .handler(new Handler())
+                  .bind(new InetSocketAddress(portbase))
+                  .sync()
+                  .channel();
     } catch (Exception e) {
       shutdown();
-      throw new IllegalStateException("cannot bind UDP port " + portbase + ": " + e.getMessage()
-          + " (another udp-receiver on this host? only one receiver per IP and portbase)", e);
+      throw new IllegalStateException(
+          "cannot bind UDP port "
+              + portbase
+              + ": "
+              + e.getMessage()
+              + " (another udp-receiver on this host? only one receiver per IP and portbase)",
+          e);
     }
-    loop.execute(() -> {
-      startNanos = System.nanoTime();
-      // Seeded by our address: receivers that boot together spread their CONNECT_REQ retries.
-      machine = new UdpcastReceiverMachine(UdpcastReceiverMachine.Settings.defaults(portbase, rcvbuf()), startNanos,
-          Ipv4.toInt(nif.address()));
-      log.info("udpcast receiver on {} ({}), portbase {}", nif.name(), nif.address().getHostAddress(), portbase);
-      loop.scheduleAtFixedRate(this::tick, 0, TICK_NANOS, TimeUnit.NANOSECONDS);
-    });
+    loop.execute(
+        () -> {
+          startNanos = System.nanoTime();
+          // Seeded by our address: receivers that boot together spread their CONNECT_REQ retries.
+          machine =
+              new UdpcastReceiverMachine(
+                  UdpcastReceiverMachine.Settings.defaults(portbase, rcvbuf()),
+                  startNanos,
+                  Ipv4.toInt(nif.address()));
+          log.info(
+              "udpcast receiver on {} ({}), portbase {}",
+              nif.name(),
+              nif.address().getHostAddress(),
+              portbase);
+          loop.scheduleAtFixedRate(this::tick, 0, TICK_NANOS, TimeUnit.NANOSECONDS);
+        });
     return done;
   }
 
@@ -129,7 +159,9 @@ public final class UdpcastReceiver {
   private void tick() {
     if (finishing) return;
     long now = System.nanoTime();
-    if (!joinTimeout.isZero() && machine.state() == State.CONNECTING && now - startNanos >= joinTimeout.toNanos()) {
+    if (!joinTimeout.isZero()
+        && machine.state() == State.CONNECTING
+        && now - startNanos >= joinTimeout.toNanos()) {
       machine.abort("no udpcast sender answered within " + joinTimeout.toSeconds() + " s");
     }
     machine.tick(now);
@@ -148,15 +180,27 @@ public final class UdpcastReceiver {
       } else if (a instanceof Write w) {
         writer.execute(() -> write(w));
       } else if (a instanceof Join j) {
-        log.info("udpcast {} {}; joining {}", machine.passive() ? "following async sender" : "connected as #" + machine.clNr() + " to",
-            Ipv4.fromInt(machine.senderIp()).getHostAddress(), j.group().getHostAddress());
+        log.info(
+            "udpcast {} {}; joining {}",
+            machine.passive()
+                ? "following async sender"
+                : "connected as #" + machine.clNr() + " to",
+            Ipv4.fromInt(machine.senderIp()).getHostAddress(),
+            j.group().getHostAddress());
         InetSocketAddress group = new InetSocketAddress(j.group(), portbase);
-        udp.joinGroup(group, nif.nif()).addListener(f -> {
-          if (!f.isSuccess()) log.warn("udpcast cannot join {}: {}; unicast data only", j.group().getHostAddress(), f.cause().toString());
-        });
+        udp.joinGroup(group, nif.nif())
+            .addListener(
+                f -> {
+                  if (!f.isSuccess())
+                    log.warn(
+                        "udpcast cannot join {}: {}; unicast data only",
+                        j.group().getHostAddress(),
+                        f.cause().toString());
+                });
         long every = igmpRejoin.toMillis();
         if (every > 0 && rejoinTimer == null) {
-          rejoinTimer = loop.scheduleAtFixedRate(() -> rejoin(group), every, every, TimeUnit.MILLISECONDS);
+          rejoinTimer =
+              loop.scheduleAtFixedRate(() -> rejoin(group), every, every, TimeUnit.MILLISECONDS);
         }
       }
     }
@@ -178,9 +222,18 @@ public final class UdpcastReceiver {
     State st = machine.state();
     if (finishing || st == State.DONE || st == State.FAILED) return;
     rejoins++;
-    udp.leaveGroup(group, nif.nif()).addListener(left -> udp.joinGroup(group, nif.nif()).addListener(f -> {
-      if (!f.isSuccess()) log.warn("udpcast cannot re-join {}: {}", group.getAddress().getHostAddress(), f.cause().toString());
-    }));
+    udp.leaveGroup(group, nif.nif())
+        .addListener(
+            left ->
+                udp.joinGroup(group, nif.nif())
+                    .addListener(
+                        f -> {
+                          if (!f.isSuccess())
+                            log.warn(
+                                "udpcast cannot re-join {}: {}",
+                                group.getAddress().getHostAddress(),
+                                f.cause().toString());
+                        }));
   }
 
   /**
@@ -206,10 +259,17 @@ public final class UdpcastReceiver {
       target.write(w.offset(), w.data(), w.data().length);
       loop.execute(() -> machine.written(w));
     } catch (IOException e) {
-      loop.execute(() -> {
-        machine.abort("cannot write " + target.path() + " at offset " + w.offset() + ": " + e.getMessage());
-        act();
-      });
+      loop.execute(
+          () -> {
+            machine.abort(
+                "cannot write "
+                    + target.path()
+                    + " at offset "
+                    + w.offset()
+                    + ": "
+                    + e.getMessage());
+            act();
+          });
     }
   }
 
@@ -218,23 +278,35 @@ public final class UdpcastReceiver {
     finishing = true;
     if (rejoinTimer != null) rejoinTimer.cancel(false);
     long end = System.nanoTime();
-    writer.execute(() -> {
-      String reason = machine.reason();
-      boolean good = ok;
-      if (good) {
-        try {
-          target.sync();
-        } catch (IOException e) {
-          good = false;
-          reason = "cannot sync " + target.path() + ": " + e.getMessage();
-        }
-      }
-      Result r = new Result(good, reason, machine.bytesQueued(), end - (firstDataNanos > 0 ? firstDataNanos : startNanos),
-          machine.dataPackets(), machine.duplicates(), machine.retransmitRequests(), machine.fecRecovered(), counters.malformed.get(),
-          machine.rogue(), machine.verified(), rejoins);
-      shutdown();
-      done.complete(r);
-    });
+    writer.execute(
+        () -> {
+          String reason = machine.reason();
+          boolean good = ok;
+          if (good) {
+            try {
+              target.sync();
+            } catch (IOException e) {
+              good = false;
+              reason = "cannot sync " + target.path() + ": " + e.getMessage();
+            }
+          }
+          Result r =
+              new Result(
+                  good,
+                  reason,
+                  machine.bytesQueued(),
+                  end - (firstDataNanos > 0 ? firstDataNanos : startNanos),
+                  machine.dataPackets(),
+                  machine.duplicates(),
+                  machine.retransmitRequests(),
+                  machine.fecRecovered(),
+                  counters.malformed.get(),
+                  machine.rogue(),
+                  machine.verified(),
+                  rejoins);
+          shutdown();
+          done.complete(r);
+        });
   }
 
   private void shutdown() {
@@ -244,18 +316,20 @@ public final class UdpcastReceiver {
   }
 
   /**
-   * Ends the session from our side (interrupt): a DISCONNECT goes out, so the sender does not
-   * wait for us. Waits up to a second for it to leave.
+   * Ends the session from our side (interrupt): a DISCONNECT goes out, so the sender does not wait
+   * for us. Waits up to a second for it to leave.
    */
   public void stop(String reason) {
     if (loop == null || loop.isShuttingDown()) return;
     try {
-      loop.submit(() -> {
-        if (machine != null && !finishing) {
-          machine.abort(reason);
-          act();
-        }
-      }).get(1, TimeUnit.SECONDS);
+      loop.submit(
+              () -> {
+                if (machine != null && !finishing) {
+                  machine.abort(reason);
+                  act();
+                }
+              })
+          .get(1, TimeUnit.SECONDS);
       done.get(2, TimeUnit.SECONDS);
     } catch (Exception e) {
       log.debug("udpcast stop: {}", e.toString());
@@ -271,13 +345,19 @@ public final class UdpcastReceiver {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
       counters.rx.incrementAndGet();
-      if (machine == null || finishing || !(p.sender().getAddress() instanceof Inet4Address from)) return;
+      if (machine == null || finishing || !(p.sender().getAddress() instanceof Inet4Address from))
+        return;
       UdpcastMessage m;
       try {
         m = UdpcastMessage.decode(p.content());
       } catch (MalformedPacketException e) {
         counters.malformed.incrementAndGet();
-        if (log.isDebugEnabled()) log.debug("udpcast malformed packet from {}: {} ({})", p.sender(), e.getMessage(), ByteBufUtil.hexDump(p.content()));
+        if (log.isDebugEnabled())
+          log.debug(
+              "udpcast malformed packet from {}: {} ({})",
+              p.sender(),
+              e.getMessage(),
+              ByteBufUtil.hexDump(p.content()));
         return;
       }
       long now = System.nanoTime();

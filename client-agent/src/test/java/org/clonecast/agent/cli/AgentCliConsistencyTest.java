@@ -16,17 +16,24 @@ class AgentCliConsistencyTest {
   @Test
   void everyCommandHasHelpAndVersion() {
     CommandLine root = ExitCodes.commandLine(new Main());
-    for (CommandLine c : List.of(root, root.getSubcommands().get("auto"), root.getSubcommands().get("receive"),
-        root.getSubcommands().get("identity"))) {
+    for (CommandLine c :
+        List.of(
+            root,
+            root.getSubcommands().get("auto"),
+            root.getSubcommands().get("receive"),
+            root.getSubcommands().get("identity"))) {
       for (String paragraph : c.getCommandSpec().usageMessage().description()) {
-        assertTrue(HelpText.endsSentence(paragraph), c.getCommandName() + ": help stops mid-sentence: " + paragraph);
+        assertTrue(
+            HelpText.endsSentence(paragraph),
+            c.getCommandName() + ": help stops mid-sentence: " + paragraph);
       }
       for (String flag : List.of("--help", "--version")) {
         StringWriter out = new StringWriter();
         c.setOut(new PrintWriter(out));
         assertEquals(ExitCodes.OK, c.execute(flag), c.getCommandName() + " " + flag);
         assertTrue(!out.toString().isBlank(), c.getCommandName() + " " + flag + " printed nothing");
-        if (flag.equals("--version")) assertTrue(out.toString().startsWith("clonecast-agent "), out.toString());
+        if (flag.equals("--version"))
+          assertTrue(out.toString().startsWith("clonecast-agent "), out.toString());
       }
     }
   }

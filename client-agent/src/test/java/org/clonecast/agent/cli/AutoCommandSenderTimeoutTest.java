@@ -11,7 +11,9 @@ import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.junit.jupiter.api.Test;
 
-/** Where {@code auto} takes the sender timeout from: the flag, the kernel command line, the default. */
+/**
+ * Where {@code auto} takes the sender timeout from: the flag, the kernel command line, the default.
+ */
 class AutoCommandSenderTimeoutTest {
   @Test
   void theFlagWinsThenTheKernelCommandLineThenTheDefault() {
@@ -24,10 +26,16 @@ class AutoCommandSenderTimeoutTest {
   @Test
   void aValueOutOfRangeOrNotANumberIsAUsageErrorNamingIt() {
     for (String bad : new String[] {"0", "-5", "abc", "1.5", "86401", ""}) {
-      CliException e = assertThrows(CliException.class,
-          () -> AutoCommand.senderTimeout(null, Map.of("clonecast.sender-timeout", bad)), bad);
+      CliException e =
+          assertThrows(
+              CliException.class,
+              () -> AutoCommand.senderTimeout(null, Map.of("clonecast.sender-timeout", bad)),
+              bad);
       assertEquals(ExitCodes.USAGE, e.exitCode());
-      assertTrue(e.getMessage().contains("clonecast.sender-timeout") && e.getMessage().contains("'" + bad + "'"), e.getMessage());
+      assertTrue(
+          e.getMessage().contains("clonecast.sender-timeout")
+              && e.getMessage().contains("'" + bad + "'"),
+          e.getMessage());
     }
     assertThrows(CliException.class, () -> AutoCommand.senderTimeout(0L, Map.of()));
   }

@@ -8,7 +8,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
-/** The real disk tools the disk tests use, each run to its end or failing the test with its output. */
+/**
+ * The real disk tools the disk tests use, each run to its end or failing the test with its output.
+ */
 public final class DiskCommands {
   private DiskCommands() {}
 
@@ -21,9 +23,15 @@ public final class DiskCommands {
     return out;
   }
 
-  /** Partitions the disk image {@code disk} with sfdisk from a script such as "label: gpt\nstart=2048\n". */
+  /**
+   * Partitions the disk image {@code disk} with sfdisk from a script such as "label:
+   * gpt\nstart=2048\n".
+   */
   public static void sfdisk(Path disk, String script) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("sfdisk", "-q", "--no-reread", "--no-tell-kernel", disk.toString()).redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder("sfdisk", "-q", "--no-reread", "--no-tell-kernel", disk.toString())
+            .redirectErrorStream(true)
+            .start();
     p.getOutputStream().write(script.getBytes(StandardCharsets.US_ASCII));
     p.getOutputStream().close();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

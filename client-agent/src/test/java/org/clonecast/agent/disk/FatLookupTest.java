@@ -28,7 +28,8 @@ class FatLookupTest {
 
   private static FatLookup.Reader reader(byte[] fs) {
     return (offset, length) -> {
-      if (offset < 0 || offset + length > fs.length) throw new IOException("read past the end at " + offset);
+      if (offset < 0 || offset + length > fs.length)
+        throw new IOException("read past the end at " + offset);
       return Arrays.copyOfRange(fs, (int) offset, (int) offset + length);
     };
   }
@@ -40,7 +41,13 @@ class FatLookupTest {
     run("mmd", "-i", img.toString(), "::/EFI", "::/EFI/debian");
     run("mcopy", "-i", img.toString(), loader.toString(), "::/EFI/debian/grubx64.efi");
     // Enough other entries that the directory spans clusters, with long names in between.
-    for (int i = 0; i < 40; i++) run("mcopy", "-i", img.toString(), loader.toString(), "::/EFI/debian/a-long-file-name-" + i + ".cfg");
+    for (int i = 0; i < 40; i++)
+      run(
+          "mcopy",
+          "-i",
+          img.toString(),
+          loader.toString(),
+          "::/EFI/debian/a-long-file-name-" + i + ".cfg");
     if (removable) {
       run("mmd", "-i", img.toString(), "::/EFI/BOOT");
       run("mcopy", "-i", img.toString(), loader.toString(), "::/EFI/BOOT/BOOTX64.EFI");
@@ -53,7 +60,9 @@ class FatLookupTest {
   void findsTheRemovablePathLoaderAndDebiansOwn(int fat, @TempDir Path dir) throws Exception {
     byte[] fs = esp(dir, fat, fat == 32 ? 40 * 1024 : fat == 16 ? 16 * 1024 : 1024, true);
     assertTrue(FatLookup.exists(reader(fs), "/EFI/BOOT/BOOTX64.EFI"));
-    assertTrue(FatLookup.exists(reader(fs), "\\EFI\\debian\\grubx64.efi"), "case does not matter, backslashes neither");
+    assertTrue(
+        FatLookup.exists(reader(fs), "\\EFI\\debian\\grubx64.efi"),
+        "case does not matter, backslashes neither");
     assertFalse(FatLookup.exists(reader(fs), "/EFI/debian/shimx64.efi"));
     assertFalse(FatLookup.exists(reader(fs), "/EFI/BOOT"), "a directory is not a loader");
     assertFalse(FatLookup.exists(reader(fs), "/EFI/BOOT/BOOTX64.EFI/X"));
@@ -67,7 +76,9 @@ class FatLookupTest {
     assertTrue(FatLookup.exists(reader(fs), "/EFI/debian/grubx64.efi"));
   }
 
-  /** A whole GPT disk: EspCheck finds the ESP in the table and the loader (or its absence) in it. */
+  /**
+   * A whole GPT disk: EspCheck finds the ESP in the table and the loader (or its absence) in it.
+   */
   @ParameterizedTest
   @ValueSource(booleans = {true, false})
   void espCheckOnAWholeDisk(boolean removable, @TempDir Path dir) throws Exception {
@@ -76,9 +87,15 @@ class FatLookupTest {
     try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
       f.setLength(64L << 20);
     }
-    Process p = new ProcessBuilder("sfdisk", "-q", "--no-reread", "--no-tell-kernel", disk.toString()).redirectErrorStream(true).start();
-    p.getOutputStream().write(("label: gpt\nstart=2048, size=32768, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n"
-        + "start=34816, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n").getBytes());
+    Process p =
+        new ProcessBuilder("sfdisk", "-q", "--no-reread", "--no-tell-kernel", disk.toString())
+            .redirectErrorStream(true)
+            .start();
+    p.getOutputStream()
+        .write(
+            ("label: gpt\nstart=2048, size=32768, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n"
+                    + "start=34816, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n")
+                .getBytes());
     p.getOutputStream().close();
     p.getInputStream().readAllBytes();
     assertTrue(p.waitFor(30, TimeUnit.SECONDS));
@@ -94,8 +111,10 @@ class FatLookupTest {
   private static byte[] golden;
 
   @Property(tries = 300)
-  void damagedFilesystemsGiveFalseOrAnIOExceptionNeverACrash(@ForAll @IntRange(min = 0, max = 65535) int at,
-      @ForAll @IntRange(min = 1, max = 255) int flip) throws Exception {
+  void damagedFilesystemsGiveFalseOrAnIOExceptionNeverACrash(
+      @ForAll @IntRange(min = 0, max = 65535) int at,
+      @ForAll @IntRange(min = 1, max = 255) int flip)
+      throws Exception {
     synchronized (FatLookupTest.class) {
       if (golden == null) {
         Path dir = Files.createTempDirectory("fat");

@@ -11,9 +11,9 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code --grow} on a loop device 1.5 times the golden disk: the last partition is extended to the
@@ -27,7 +27,10 @@ class GrowTest {
     return DiskCommands.run(cmd);
   }
 
-  /** The partition nodes --grow (and the identity step) reach: NVMe and MMC take a "p", SATA/SCSI and virtio do not. */
+  /**
+   * The partition nodes --grow (and the identity step) reach: NVMe and MMC take a "p", SATA/SCSI
+   * and virtio do not.
+   */
   @Test
   void partitionNodesOfNvmeSataAndVirtioDisks() {
     assertEquals("/dev/nvme0n1p1", SystemMount.partitionNode("/dev/nvme0n1", 1));
@@ -40,7 +43,8 @@ class GrowTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"ext4", "xfs", "btrfs"})
-  void theLastPartitionAndItsFilesystemFillALargerDisk(String fs, @TempDir Path dir) throws Exception {
+  void theLastPartitionAndItsFilesystemFillALargerDisk(String fs, @TempDir Path dir)
+      throws Exception {
     assumeTrue("root".equals(System.getProperty("user.name")), "needs root for loop devices");
     long golden = 400 * MIB; // xfs wants 300 MiB at least
     Path disk = dir.resolve("disk.img");
@@ -48,9 +52,19 @@ class GrowTest {
       f.setLength(golden);
     }
     DiskCommands.sfdisk(disk, "label: gpt\nstart=2048, size=4096\nstart=6144\n");
-    // The filesystem is made on the partition's bytes through a loop device at its offset, as on the golden node.
-    String part = run("losetup", "--find", "--show", "--offset", Long.toString(6144 * 512L), "--sizelimit",
-        Long.toString(golden - 6144 * 512L - 33 * 512), disk.toString()).trim();
+    // The filesystem is made on the partition's bytes through a loop device at its offset, as on
+    // the golden node.
+    String part =
+        run(
+                "losetup",
+                "--find",
+                "--show",
+                "--offset",
+                Long.toString(6144 * 512L),
+                "--sizelimit",
+                Long.toString(golden - 6144 * 512L - 33 * 512),
+                disk.toString())
+            .trim();
     try {
       run(List.of("mkfs." + fs, fs.equals("ext4") ? "-q" : "-f", part).toArray(String[]::new));
     } finally {
@@ -62,14 +76,27 @@ class GrowTest {
     String loop = run("losetup", "--find", "--show", "--partscan", disk.toString()).trim();
     try {
       List<String> done = Grow.afterWrite(Path.of(loop), true, dir);
-      assertTrue(done.get(0).contains("partition 2 grown to end at LBA " + (golden * 3 / 2 / 512 - 34)), done.toString());
-      // Its node (loopNp2) where the kernel makes partition nodes, else a loop device at its offset.
+      assertTrue(
+          done.get(0).contains("partition 2 grown to end at LBA " + (golden * 3 / 2 / 512 - 34)),
+          done.toString());
+      // Its node (loopNp2) where the kernel makes partition nodes, else a loop device at its
+      // offset.
       assertTrue(done.get(1).startsWith(fs + " on partition 2 (/dev/loop"), done.toString());
       String verify = run("sgdisk", "-v", loop);
       assertTrue(verify.contains("No problems found"), verify);
       long partBytes = (golden * 3 / 2 / 512 - 34 - 6144 + 1) * 512;
-      String node = run("losetup", "--find", "--show", "--read-only", "--offset", Long.toString(6144 * 512L), "--sizelimit",
-          Long.toString(partBytes), loop).trim();
+      String node =
+          run(
+                  "losetup",
+                  "--find",
+                  "--show",
+                  "--read-only",
+                  "--offset",
+                  Long.toString(6144 * 512L),
+                  "--sizelimit",
+                  Long.toString(partBytes),
+                  loop)
+              .trim();
       try {
         check(fs, node, partBytes, golden);
       } finally {
@@ -98,11 +125,21 @@ class GrowTest {
       }
       default -> {
         run("btrfs", "check", "--readonly", node);
-        size = number(run("btrfs", "inspect-internal", "dump-super", node), "(?m)^total_bytes\\s+(\\d+)");
+        size =
+            number(
+                run("btrfs", "inspect-internal", "dump-super", node), "(?m)^total_bytes\\s+(\\d+)");
       }
     }
-    assertTrue(size <= partBytes && size > partBytes - MIB, fs + " of " + size + " bytes on a partition of " + partBytes
-        + " (the golden's was under " + golden + ")");
+    assertTrue(
+        size <= partBytes && size > partBytes - MIB,
+        fs
+            + " of "
+            + size
+            + " bytes on a partition of "
+            + partBytes
+            + " (the golden's was under "
+            + golden
+            + ")");
   }
 
   private static long number(String text, String regex) {

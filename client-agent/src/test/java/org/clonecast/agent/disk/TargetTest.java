@@ -37,21 +37,31 @@ class TargetTest {
   @Test
   void aBlockDeviceSmallerThanTheImageIsRefused() throws Exception {
     Path backing = dir.resolve("small.disk");
-    try (var f = FileChannel.open(backing, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+    try (var f =
+        FileChannel.open(backing, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       f.write(ByteBuffer.wrap(new byte[1]), (8 << 20) - 1);
     }
-    Process p = new ProcessBuilder("losetup", "--find", "--show", backing.toString()).redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder("losetup", "--find", "--show", backing.toString())
+            .redirectErrorStream(true)
+            .start();
     String dev = new String(p.getInputStream().readAllBytes()).trim();
     assertEquals(0, p.waitFor(), "losetup failed (needs root and loop devices): " + dev);
     try {
-      TargetException e = assertThrows(TargetException.class, () -> Target.open(Path.of(dev), 64L << 20, 64L << 20));
-      assertEquals("target " + dev + " is too small: 8388608 bytes, the image needs 67108864", e.getMessage());
+      TargetException e =
+          assertThrows(
+              TargetException.class, () -> Target.open(Path.of(dev), 64L << 20, 64L << 20));
+      assertEquals(
+          "target " + dev + " is too small: 8388608 bytes, the image needs 67108864",
+          e.getMessage());
       try (Target t = Target.open(Path.of(dev), 4L << 20, 4L << 20)) {
         assertTrue(t.blockDevice());
         assertEquals(8L << 20, t.size());
-        // A size learnt later (udpcast's image length arrives after the connection): the same check.
+        // A size learnt later (udpcast's image length arrives after the connection): the same
+        // check.
         assertEquals(Optional.empty(), t.roomFor(8L << 20));
-        assertEquals(Optional.of("target " + dev + " is too small: 8388608 bytes, the image needs 8388609"),
+        assertEquals(
+            Optional.of("target " + dev + " is too small: 8388608 bytes, the image needs 8388609"),
             t.roomFor((8L << 20) + 1));
       }
     } finally {
@@ -61,11 +71,18 @@ class TargetTest {
 
   @Test
   void problemsAreNamedWithTheFix() {
-    TargetException missingDir = assertThrows(TargetException.class, () -> Target.open(dir.resolve("no/such/disk.img"), 4096, 4096));
-    assertTrue(missingDir.getMessage().contains("does not exist; create it or choose another --output"), missingDir.getMessage());
+    TargetException missingDir =
+        assertThrows(
+            TargetException.class, () -> Target.open(dir.resolve("no/such/disk.img"), 4096, 4096));
+    assertTrue(
+        missingDir.getMessage().contains("does not exist; create it or choose another --output"),
+        missingDir.getMessage());
     TargetException isDir = assertThrows(TargetException.class, () -> Target.open(dir, 4096, 4096));
     assertTrue(isDir.getMessage().contains("is a directory"), isDir.getMessage());
-    TargetException full = assertThrows(TargetException.class, () -> Target.open(dir.resolve("huge.img"), Long.MAX_VALUE / 2, Long.MAX_VALUE / 2));
+    TargetException full =
+        assertThrows(
+            TargetException.class,
+            () -> Target.open(dir.resolve("huge.img"), Long.MAX_VALUE / 2, Long.MAX_VALUE / 2));
     assertTrue(full.getMessage().startsWith("not enough space for "), full.getMessage());
   }
 }

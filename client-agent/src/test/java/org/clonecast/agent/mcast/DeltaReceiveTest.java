@@ -81,11 +81,16 @@ class DeltaReceiveTest {
     assertTrue(again.result().ok(), again.result().reason());
     assertEquals(0, again.machine().chunksSent());
     assertEquals(CHUNKS, again.machine().receivers().iterator().next().chunksRight());
-    assertEquals(SenderMachine.ReceiverState.SUCCEEDED, again.machine().receivers().iterator().next().state());
+    assertEquals(
+        SenderMachine.ReceiverState.SUCCEEDED,
+        again.machine().receivers().iterator().next().state());
     assertArrayEquals(v2, Files.readAllBytes(target));
   }
 
-  /** What a first-version agent does (no CAP_DELTA): the new sender serves it every chunk, and its file is replaced. */
+  /**
+   * What a first-version agent does (no CAP_DELTA): the new sender serves it every chunk, and its
+   * file is replaced.
+   */
   @Test
   void aReceiverThatDoesNotCheckGetsEveryChunk() throws Exception {
     byte[] v2 = v1();
@@ -99,14 +104,15 @@ class DeltaReceiveTest {
   }
 
   /**
-   * With a filesystem-aware image only the used blocks are read and compared: garbage in free
-   * space does not make a chunk wrong, a changed used block does.
+   * With a filesystem-aware image only the used blocks are read and compared: garbage in free space
+   * does not make a chunk wrong, a changed used block does.
    */
   @Test
   void theCheckReadsOnlyUsedBlocks() throws Exception {
     UsedDisk d = SampleDisks.withFreeSpace(dir.resolve("golden.raw"), 6L * 1024 * 1024 + 12345, 21);
     Path cci = dir.resolve("golden.cci");
-    Manifest m = ImageCreator.create(d.path(), cci, CS, 3, 2, false, d.map(), ProgressListener.NONE);
+    Manifest m =
+        ImageCreator.create(d.path(), cci, CS, 3, 2, false, d.map(), ProgressListener.NONE);
     byte[] disk = Files.readAllBytes(d.path());
     int partial = -1;
     int unusedBlockAt = -1;
@@ -123,7 +129,8 @@ class DeltaReceiveTest {
       }
     }
     assertTrue(partial >= 0 && unusedBlockAt >= 0, "a stored chunk with an unused block");
-    Arrays.fill(disk, unusedBlockAt, unusedBlockAt + UsedBlocks.BLOCK, (byte) 0x5A); // free space: ignored
+    Arrays.fill(
+        disk, unusedBlockAt, unusedBlockAt + UsedBlocks.BLOCK, (byte) 0x5A); // free space: ignored
     Path target = Files.write(dir.resolve("node.img"), disk);
     try (Target t = Target.open(target, m.logicalSize(), m.dataBytes(), true)) {
       assertTrue(t.holdsData());
@@ -131,7 +138,10 @@ class DeltaReceiveTest {
       assertTrue(r.needed().isEmpty(), "needed " + r.needed());
       assertEquals(m.usedBytes(), r.bytesRead(), "only used blocks are read");
       assertEquals(m.chunkCount() - m.count(ChunkKind.UNUSED), r.chunksRight());
-      t.write((long) partial * CS + firstUsed(m.chunk(partial).used()) * UsedBlocks.BLOCK, new byte[] {1, 2, 3}, 3);
+      t.write(
+          (long) partial * CS + firstUsed(m.chunk(partial).used()) * UsedBlocks.BLOCK,
+          new byte[] {1, 2, 3},
+          3);
       r = TargetCheck.run(t, m, 3);
       assertEquals(List.of(partial), r.needed().stream().boxed().toList(), "a changed used block");
     }

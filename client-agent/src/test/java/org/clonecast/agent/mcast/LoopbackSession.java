@@ -24,21 +24,54 @@ import org.clonecast.server.mcast.SendSettings;
 final class LoopbackSession {
   private LoopbackSession() {}
 
-  /** How it ended: the receiver's result and, when it succeeded, the sender's machine (else null). */
+  /**
+   * How it ended: the receiver's result and, when it succeeded, the sender's machine (else null).
+   */
   record Outcome(ReceiveResult result, SenderMachine machine) {}
 
-  /** Sends the signed {@code cci} to one receiver writing {@code output}, checking it first when {@code check}. */
+  /**
+   * Sends the signed {@code cci} to one receiver writing {@code output}, checking it first when
+   * {@code check}.
+   */
   static Outcome send(Path cci, Path output, boolean check) throws Exception {
     int port = freePort();
     NetInterface lo = NetInterface.byName("lo");
-    SendSettings ss = new SendSettings("lo", null, port, 400_000_000L, 1, Duration.ofSeconds(30), Duration.ofSeconds(10), 1400, 1, false);
+    SendSettings ss =
+        new SendSettings(
+            "lo",
+            null,
+            port,
+            400_000_000L,
+            1,
+            Duration.ofSeconds(30),
+            Duration.ofSeconds(10),
+            1400,
+            1,
+            false);
     try (ImageReader source = ImageReader.open(cci)) {
       ImageKey key = ImageKey.generate();
-      McastSender sender = new McastSender(ss, source, lo, new McastSender.SessionListener() {}, List.of(key.sign(source.manifest())));
+      McastSender sender =
+          new McastSender(
+              ss,
+              source,
+              lo,
+              new McastSender.SessionListener() {},
+              List.of(key.sign(source.manifest())));
       CompletableFuture<SenderMachine> sent = sender.start();
-      ReceiveSettings rs = new ReceiveSettings("lo", port, new InetSocketAddress(InetAddress.getLoopbackAddress(), port), output, "test",
-          Duration.ofSeconds(30), 2, Duration.ZERO, ReceiveSettings.DEFAULT_SENDER_TIMEOUT, new ImageTrust.Keys(List.of(key.publicKey())),
-          Optional.empty(), check);
+      ReceiveSettings rs =
+          new ReceiveSettings(
+              "lo",
+              port,
+              new InetSocketAddress(InetAddress.getLoopbackAddress(), port),
+              output,
+              "test",
+              Duration.ofSeconds(30),
+              2,
+              Duration.ZERO,
+              ReceiveSettings.DEFAULT_SENDER_TIMEOUT,
+              new ImageTrust.Keys(List.of(key.publicKey())),
+              Optional.empty(),
+              check);
       McastReceiver receiver = new McastReceiver(rs, lo, new McastReceiver.Listener() {});
       ReceiveResult r;
       try {

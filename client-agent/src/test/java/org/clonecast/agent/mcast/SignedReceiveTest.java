@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -50,26 +49,59 @@ class SignedReceiveTest {
     new Random(5).nextBytes(disk);
     Path raw = Files.write(dir.resolve("disk.raw"), disk);
     cci = dir.resolve("disk.cci");
-    ImageCreator.create(raw, cci, 256 * 1024, 1, 2, p -> { });
+    ImageCreator.create(raw, cci, 256 * 1024, 1, 2, p -> {});
   }
 
-  /** Sends {@code cci} with {@code signatures} to one receiver with {@code trust} (a refused session ends 3 s after the join). */
-  private ReceiveResult receive(Path out, ImageTrust trust, Function<Manifest, List<ManifestSignature>> signatures)
+  /**
+   * Sends {@code cci} with {@code signatures} to one receiver with {@code trust} (a refused session
+   * ends 3 s after the join).
+   */
+  private ReceiveResult receive(
+      Path out, ImageTrust trust, Function<Manifest, List<ManifestSignature>> signatures)
       throws Exception {
     int port = LoopbackSession.freePort();
     NetInterface lo = NetInterface.byName("lo");
-    SendSettings ss = new SendSettings("lo", null, port, 400_000_000L, 1, Duration.ofSeconds(3), Duration.ofSeconds(10), 1400, 1, false);
+    SendSettings ss =
+        new SendSettings(
+            "lo",
+            null,
+            port,
+            400_000_000L,
+            1,
+            Duration.ofSeconds(3),
+            Duration.ofSeconds(10),
+            1400,
+            1,
+            false);
     try (ImageReader source = ImageReader.open(cci)) {
-      McastSender sender = new McastSender(ss, source, lo, new McastSender.SessionListener() {}, signatures.apply(source.manifest()));
+      McastSender sender =
+          new McastSender(
+              ss,
+              source,
+              lo,
+              new McastSender.SessionListener() {},
+              signatures.apply(source.manifest()));
       CompletableFuture<SenderMachine> sent = sender.start();
-      ReceiveSettings rs = new ReceiveSettings("lo", port, new InetSocketAddress(InetAddress.getLoopbackAddress(), port), out, "test",
-          Duration.ofSeconds(30), 2, trust);
-      ReceiveResult r = new McastReceiver(rs, lo, new McastReceiver.Listener() {}).start().get(120, TimeUnit.SECONDS);
+      ReceiveSettings rs =
+          new ReceiveSettings(
+              "lo",
+              port,
+              new InetSocketAddress(InetAddress.getLoopbackAddress(), port),
+              out,
+              "test",
+              Duration.ofSeconds(30),
+              2,
+              trust);
+      ReceiveResult r =
+          new McastReceiver(rs, lo, new McastReceiver.Listener() {})
+              .start()
+              .get(120, TimeUnit.SECONDS);
       SenderMachine m = sent.get(60, TimeUnit.SECONDS);
       assertEquals(1, m.receivers().size());
       if (!r.ok()) {
         SenderMachine.Receiver rr = m.receivers().iterator().next();
-        assertEquals(SenderMachine.ReceiverState.FAILED, rr.state(), "the sender hears the refusal");
+        assertEquals(
+            SenderMachine.ReceiverState.FAILED, rr.state(), "the sender hears the refusal");
         assertEquals(r.reason(), rr.reason());
       }
       return r;
@@ -98,17 +130,22 @@ class SignedReceiveTest {
     assertFalse(Files.exists(out), "the target was opened for an unsigned image");
 
     ReceiveResult foreign = receive(out, trust(), m -> List.of(rogue.sign(m)));
-    assertTrue(foreign.reason().contains("signed by an unknown key " + rogue.fingerprint()), foreign.reason());
+    assertTrue(
+        foreign.reason().contains("signed by an unknown key " + rogue.fingerprint()),
+        foreign.reason());
     assertFalse(Files.exists(out));
 
     // The trusted key's signature of another manifest: what a rogue replaying a real signature has.
     Manifest other;
     try (ImageReader r = ImageReader.open(cci)) {
       Manifest m = r.manifest();
-      other = new Manifest(new UUID(1, 2), m.logicalSize(), m.chunkSize(), m.chunks(), m.imageHash());
+      other =
+          new Manifest(new UUID(1, 2), m.logicalSize(), m.chunkSize(), m.chunks(), m.imageHash());
     }
     ReceiveResult tampered = receive(out, trust(), m -> List.of(trusted.sign(other)));
-    assertTrue(tampered.reason().contains("bad signature by the trusted key " + trusted.fingerprint()), tampered.reason());
+    assertTrue(
+        tampered.reason().contains("bad signature by the trusted key " + trusted.fingerprint()),
+        tampered.reason());
     assertFalse(Files.exists(out));
 
     // A target that exists keeps every byte.

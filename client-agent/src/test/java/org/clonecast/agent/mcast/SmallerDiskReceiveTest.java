@@ -20,9 +20,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * An image onto loop devices smaller than itself (needs root; skipped without): one whose
- * partition fits gets every byte up to the partition's end; one too small is refused before
- * anything is written to it, naming the sizes.
+ * An image onto loop devices smaller than itself (needs root; skipped without): one whose partition
+ * fits gets every byte up to the partition's end; one too small is refused before anything is
+ * written to it, naming the sizes.
  */
 class SmallerDiskReceiveTest {
   private static final int MIB = 1 << 20;
@@ -33,7 +33,10 @@ class SmallerDiskReceiveTest {
     return DiskCommands.run(cmd);
   }
 
-  /** 32 MiB, GPT, one partition from 1 MiB to 20 MiB holding random data in its first 6 MiB, zeros after. */
+  /**
+   * 32 MiB, GPT, one partition from 1 MiB to 20 MiB holding random data in its first 6 MiB, zeros
+   * after.
+   */
   private Path golden() throws Exception {
     Path g = dir.resolve("golden.raw");
     try (RandomAccessFile f = new RandomAccessFile(g.toFile(), "rw")) {
@@ -51,9 +54,14 @@ class SmallerDiskReceiveTest {
     byte[] old = new byte[mib * MIB];
     new Random(seed).nextBytes(old);
     Files.write(backing, old);
-    Process p = new ProcessBuilder("losetup", "--find", "--show", backing.toString()).redirectErrorStream(true).start();
+    Process p =
+        new ProcessBuilder("losetup", "--find", "--show", backing.toString())
+            .redirectErrorStream(true)
+            .start();
     String dev = new String(p.getInputStream().readAllBytes()).trim();
-    assumeTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0 && dev.startsWith("/dev/"), "no loop device (needs root): " + dev);
+    assumeTrue(
+        p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0 && dev.startsWith("/dev/"),
+        "no loop device (needs root): " + dev);
     return dev;
   }
 
@@ -73,7 +81,10 @@ class SmallerDiskReceiveTest {
       run("losetup", "-d", fits);
     }
     byte[] got = Files.readAllBytes(fitsBacking);
-    assertEquals(-1, Arrays.mismatch(Arrays.copyOfRange(want, 0, 21 * MIB), Arrays.copyOfRange(got, 0, 21 * MIB)),
+    assertEquals(
+        -1,
+        Arrays.mismatch(
+            Arrays.copyOfRange(want, 0, 21 * MIB), Arrays.copyOfRange(got, 0, 21 * MIB)),
         "every byte up to past the partition, zeros included");
 
     Path smallBacking = dir.resolve("small.img");
@@ -82,8 +93,12 @@ class SmallerDiskReceiveTest {
     try {
       LoopbackSession.Outcome o = LoopbackSession.send(cci, Path.of(small), true);
       assertFalse(o.result().ok());
-      assertEquals("target " + small + " is too small: 16777216 bytes, the image is 33554432: its partition 1 ends at byte 20971520, and"
-          + " the backup GPT takes 16896 more; the disk needs at least 20988416 bytes", o.result().reason());
+      assertEquals(
+          "target "
+              + small
+              + " is too small: 16777216 bytes, the image is 33554432: its partition 1 ends at byte 20971520, and"
+              + " the backup GPT takes 16896 more; the disk needs at least 20988416 bytes",
+          o.result().reason());
     } finally {
       run("losetup", "-d", small);
     }

@@ -40,7 +40,8 @@ class UsedBlocksReceiveTest {
 
   private Image image() throws IOException {
     UsedDisk d = SampleDisks.withFreeSpace(dir.resolve("golden.raw"), SIZE, 21);
-    // The used blocks of the first partly used chunk hold zeros: a partial ZERO chunk, whose zeros a device must get.
+    // The used blocks of the first partly used chunk hold zeros: a partial ZERO chunk, whose zeros
+    // a device must get.
     int zeroChunk = 0;
     while (d.map().forChunk(zeroChunk, CS).map(UsedBlocks::isAll).orElse(true)) {
       zeroChunk++;
@@ -51,15 +52,21 @@ class UsedBlocksReceiveTest {
       zeroUsed.forEachRun(CS, (off, n) -> ch.write(ByteBuffer.allocate(n), zeroAt + off));
     }
     Path cci = dir.resolve("golden.cci");
-    Manifest m = ImageCreator.create(d.path(), cci, CS, 3, 2, false, d.map(), ProgressListener.NONE);
+    Manifest m =
+        ImageCreator.create(d.path(), cci, CS, 3, 2, false, d.map(), ProgressListener.NONE);
     assertEquals(ChunkKind.ZERO, m.chunk(zeroChunk).kind());
     assertTrue(m.chunk(zeroChunk).isPartial());
     assertTrue(m.count(ChunkKind.UNUSED) > 0, "some chunk is UNUSED");
-    assertTrue(m.chunks().stream().anyMatch(e -> e.isPartial() && e.kind().isStored()), "some stored chunk is partial");
+    assertTrue(
+        m.chunks().stream().anyMatch(e -> e.isPartial() && e.kind().isStored()),
+        "some stored chunk is partial");
     return new Image(cci, m, SampleDisks.logical(Files.readAllBytes(d.path()), d.map()), d);
   }
 
-  /** Sends {@code img} to one receiver writing {@code output}, unchecked (a fresh write); returns the receiver's result. */
+  /**
+   * Sends {@code img} to one receiver writing {@code output}, unchecked (a fresh write); returns
+   * the receiver's result.
+   */
   private static ReceiveResult send(Image img, Path output) throws Exception {
     LoopbackSession.Outcome o = LoopbackSession.send(img.cci(), output, false);
     if (o.machine() != null) assertEquals(1, o.machine().receivers().size());
@@ -77,15 +84,19 @@ class UsedBlocksReceiveTest {
     String[] blocks = new String(stat.getInputStream().readAllBytes()).trim().split(" ");
     assertEquals(0, stat.waitFor());
     long allocated = Long.parseLong(blocks[0]) * Long.parseLong(blocks[1]);
-    // Only used blocks of stored chunks are written (plus the byte that sizes the file, and slack for filesystem extents).
-    assertTrue(allocated <= img.manifest().dataBytes() + 256 * 1024,
+    // Only used blocks of stored chunks are written (plus the byte that sizes the file, and slack
+    // for filesystem extents).
+    assertTrue(
+        allocated <= img.manifest().dataBytes() + 256 * 1024,
         "allocated " + allocated + " bytes for " + img.manifest().dataBytes() + " data bytes");
   }
 
   @Test
   void aDeviceTargetIsWrittenOnlyWhereBlocksAreUsed() throws Exception {
     Image img = image();
-    byte[] garbage = new byte[(int) (SIZE / CS + 4) * CS]; // a device larger than the image, whole 512-byte sectors
+    byte[] garbage =
+        new byte
+            [(int) (SIZE / CS + 4) * CS]; // a device larger than the image, whole 512-byte sectors
     new Random(77).nextBytes(garbage);
     Path backing = Files.write(dir.resolve("target.raw"), garbage);
     String loop = tryRun("losetup", "-f", "--show", backing.toString());
@@ -105,15 +116,25 @@ class UsedBlocksReceiveTest {
       int from = (int) b;
       int to = (int) Math.min(SIZE, b + UsedBlocks.BLOCK);
       if (SampleDisks.usedBlock(img.disk().map(), b)) {
-        assertArrayEquals(Arrays.copyOfRange(img.logical(), from, to), Arrays.copyOfRange(after, from, to), "used block at " + b);
+        assertArrayEquals(
+            Arrays.copyOfRange(img.logical(), from, to),
+            Arrays.copyOfRange(after, from, to),
+            "used block at " + b);
         usedChecked++;
       } else {
-        assertArrayEquals(Arrays.copyOfRange(garbage, from, to), Arrays.copyOfRange(after, from, to), "unused block at " + b + " was written");
+        assertArrayEquals(
+            Arrays.copyOfRange(garbage, from, to),
+            Arrays.copyOfRange(after, from, to),
+            "unused block at " + b + " was written");
         unusedChecked++;
       }
     }
-    assertArrayEquals(Arrays.copyOfRange(garbage, (int) SIZE, garbage.length), Arrays.copyOfRange(after, (int) SIZE, garbage.length));
-    assertEquals(m.usedBytes(), usedChecked * UsedBlocks.BLOCK - (UsedBlocks.BLOCK - SIZE % UsedBlocks.BLOCK));
+    assertArrayEquals(
+        Arrays.copyOfRange(garbage, (int) SIZE, garbage.length),
+        Arrays.copyOfRange(after, (int) SIZE, garbage.length));
+    assertEquals(
+        m.usedBytes(),
+        usedChecked * UsedBlocks.BLOCK - (UsedBlocks.BLOCK - SIZE % UsedBlocks.BLOCK));
     assertTrue(unusedChecked > 0);
   }
 

@@ -20,14 +20,13 @@ import java.util.regex.Matcher;
 import java.util.stream.Collectors;
 
 /**
- * Reads and writes the agent API's bodies. Reading is strict where a call's meaning is at stake
- * and lenient where a newer peer may say more:
+ * Reads and writes the agent API's bodies. Reading is strict where a call's meaning is at stake and
+ * lenient where a newer peer may say more:
  *
  * <ul>
- *   <li>a required field missing or null, a value of the wrong JSON type (no number from a
- *       string, no whole number from a fraction, no text from a number), a number out of its
- *       field's range, an unknown enum value or action: {@link InvalidBodyException} naming the
- *       field;
+ *   <li>a required field missing or null, a value of the wrong JSON type (no number from a string,
+ *       no whole number from a fraction, no text from a number), a number out of its field's range,
+ *       an unknown enum value or action: {@link InvalidBodyException} naming the field;
  *   <li>unknown fields: ignored (forward compatibility).
  * </ul>
  *
@@ -42,26 +41,48 @@ public final class AgentJson {
   private AgentJson() {}
 
   private static ObjectMapper configure() {
-    JsonMapper m = JsonMapper.builder()
-        .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-        // A null optional number or flag is its default, as it always was; required ones are checked by their records.
-        .disable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-        .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-        .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
-        .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
-        .build();
-    m.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH).build());
+    JsonMapper m =
+        JsonMapper.builder()
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            // A null optional number or flag is its default, as it always was; required ones are
+            // checked by their records.
+            .disable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+            .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+            .build();
+    m.getFactory()
+        .setStreamReadConstraints(
+            StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH).build());
     // Text stays text and numbers stay numbers: "12" is no session id, 12 is no host key.
-    for (LogicalType t : new LogicalType[] {LogicalType.Integer, LogicalType.Float, LogicalType.Boolean, LogicalType.Textual,
-        LogicalType.Enum}) {
+    for (LogicalType t :
+        new LogicalType[] {
+          LogicalType.Integer,
+          LogicalType.Float,
+          LogicalType.Boolean,
+          LogicalType.Textual,
+          LogicalType.Enum
+        }) {
       m.coercionConfigFor(t)
-          .setCoercion(CoercionInputShape.Integer, t == LogicalType.Integer || t == LogicalType.Float ? CoercionAction.TryConvert
-              : CoercionAction.Fail)
-          .setCoercion(CoercionInputShape.Float, t == LogicalType.Float ? CoercionAction.TryConvert : CoercionAction.Fail)
-          .setCoercion(CoercionInputShape.Boolean, t == LogicalType.Boolean ? CoercionAction.TryConvert : CoercionAction.Fail)
-          .setCoercion(CoercionInputShape.String, t == LogicalType.Textual || t == LogicalType.Enum ? CoercionAction.TryConvert
-              : CoercionAction.Fail)
-          .setCoercion(CoercionInputShape.EmptyString, t == LogicalType.Textual ? CoercionAction.TryConvert : CoercionAction.Fail);
+          .setCoercion(
+              CoercionInputShape.Integer,
+              t == LogicalType.Integer || t == LogicalType.Float
+                  ? CoercionAction.TryConvert
+                  : CoercionAction.Fail)
+          .setCoercion(
+              CoercionInputShape.Float,
+              t == LogicalType.Float ? CoercionAction.TryConvert : CoercionAction.Fail)
+          .setCoercion(
+              CoercionInputShape.Boolean,
+              t == LogicalType.Boolean ? CoercionAction.TryConvert : CoercionAction.Fail)
+          .setCoercion(
+              CoercionInputShape.String,
+              t == LogicalType.Textual || t == LogicalType.Enum
+                  ? CoercionAction.TryConvert
+                  : CoercionAction.Fail)
+          .setCoercion(
+              CoercionInputShape.EmptyString,
+              t == LogicalType.Textual ? CoercionAction.TryConvert : CoercionAction.Fail);
     }
     return m;
   }
@@ -110,18 +131,22 @@ public final class AgentJson {
       // A compact constructor's check: its message names the field already.
       Throwable c = e.getCause();
       if (c instanceof IllegalArgumentException) {
-        // Its message names the field within its record; put the record's place in the body before it.
+        // Its message names the field within its record; put the record's place in the body before
+        // it.
         String at = path(e);
         String m = c.getMessage() == null ? "" : c.getMessage();
-        throw new InvalidBodyException(at.isEmpty() ? m
-            : m.replaceFirst("^field '", Matcher.quoteReplacement("field '" + at + ".")));
+        throw new InvalidBodyException(
+            at.isEmpty()
+                ? m
+                : m.replaceFirst("^field '", Matcher.quoteReplacement("field '" + at + ".")));
       }
       throw new InvalidBodyException(field(e) + ": " + e.getOriginalMessage());
     } catch (InvalidTypeIdException e) {
       if (e.getTypeId() == null) {
         throw new InvalidBodyException("field 'action' is required");
       }
-      throw new InvalidBodyException("field 'action': '" + e.getTypeId() + "' is not one of reimage, capture, none, fail");
+      throw new InvalidBodyException(
+          "field 'action': '" + e.getTypeId() + "' is not one of reimage, capture, none, fail");
     } catch (MismatchedInputException e) {
       String m = e.getOriginalMessage();
       if (m != null && m.startsWith("Missing required creator property")) {
@@ -141,7 +166,10 @@ public final class AgentJson {
 
   private static <T> T missing(MismatchedInputException e, String name) {
     String at = path(e);
-    throw new InvalidBodyException("field '" + (at.isEmpty() ? name : at.endsWith(name) ? at : at + "." + name) + "' is required");
+    throw new InvalidBodyException(
+        "field '"
+            + (at.isEmpty() ? name : at.endsWith(name) ? at : at + "." + name)
+            + "' is required");
   }
 
   /** Serialises an API body. */
@@ -164,7 +192,11 @@ public final class AgentJson {
   /** The field a mapping error is about, as {@code disks[0].path}. */
   private static String path(JsonMappingException e) {
     return e.getPath().stream()
-        .map(r -> r.getFieldName() != null ? "." + r.getFieldName() : r.getIndex() >= 0 ? "[" + r.getIndex() + "]" : "")
+        .map(
+            r ->
+                r.getFieldName() != null
+                    ? "." + r.getFieldName()
+                    : r.getIndex() >= 0 ? "[" + r.getIndex() + "]" : "")
         .collect(Collectors.joining())
         .replaceFirst("^\\.", "");
   }

@@ -10,9 +10,9 @@ import java.util.TreeMap;
 import java.util.UUID;
 
 /**
- * The answer to {@link RegisterRequest}: what the daemon wants of the node, told apart on the
- * wire by field {@code action} ({@code reimage}, {@code capture}, {@code none}, {@code fail}).
- * An agent that meets an action it does not know fails with that action's name.
+ * The answer to {@link RegisterRequest}: what the daemon wants of the node, told apart on the wire
+ * by field {@code action} ({@code reimage}, {@code capture}, {@code none}, {@code fail}). An agent
+ * that meets an action it does not know fails with that action's name.
  */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "action")
 @JsonSubTypes({
@@ -45,7 +45,8 @@ public sealed interface Assignment {
       @JsonProperty(required = true) String target,
       @JsonProperty(required = true) String hostname,
       String domain,
-      Map<String, String> files) implements Assignment {
+      Map<String, String> files)
+      implements Assignment {
     public Reimage {
       Fields.id(session, "session");
       Fields.required(control, "control");
@@ -87,7 +88,8 @@ public sealed interface Assignment {
       @JsonProperty(required = true) String disk,
       @JsonProperty(required = true) int chunkSize,
       @JsonProperty(required = true) int level,
-      boolean force) implements Assignment {
+      boolean force)
+      implements Assignment {
     public Capture {
       Fields.id(capture, "capture");
       Fields.required(image, "image");

@@ -21,7 +21,9 @@ public record CaptureBegin(
     Fields.required(mac, "mac");
   }
 
-  /** The call of an agent whose manifest has the image hash of all logical bytes (versions 1 and 2). */
+  /**
+   * The call of an agent whose manifest has the image hash of all logical bytes (versions 1 and 2).
+   */
   public CaptureBegin(String mac, long logicalSize, int chunkSize) {
     this(mac, logicalSize, chunkSize, false);
   }

@@ -14,7 +14,8 @@ public record CaptureFailure(@JsonProperty(required = true) String mac, boolean 
   public CaptureFailure {
     Fields.required(mac, "mac");
     if (ok) {
-      throw new InvalidBodyException("field 'ok': a capture succeeds by its finish call; result only reports a failure");
+      throw new InvalidBodyException(
+          "field 'ok': a capture succeeds by its finish call; result only reports a failure");
     }
     detail = detail == null ? "the agent failed" : detail;
   }

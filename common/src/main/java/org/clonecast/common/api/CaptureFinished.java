@@ -9,4 +9,5 @@ package org.clonecast.common.api;
  * @param storedBytes bytes stored
  * @param imageHash SHA-256 over the logical image, hex
  */
-public record CaptureFinished(String imageId, long logicalSize, int chunks, long storedBytes, String imageHash) {}
+public record CaptureFinished(
+    String imageId, long logicalSize, int chunks, long storedBytes, String imageHash) {}

@@ -11,7 +11,12 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param model vendor model ("" when unknown)
  * @param serial serial number ("" when unknown)
  */
-public record Disk(@JsonProperty(required = true) String path, long size, boolean removable, String model, String serial) {
+public record Disk(
+    @JsonProperty(required = true) String path,
+    long size,
+    boolean removable,
+    String model,
+    String serial) {
   public Disk {
     Fields.required(path, "path");
     Fields.notNegative(size, "size");

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Locale;
 
 /**
- * {@code POST /agent/v1/progress}: how far a node's re-imaging is. Progress never ends a node;
- * only a {@link Result} does.
+ * {@code POST /agent/v1/progress}: how far a node's re-imaging is. Progress never ends a node; only
+ * a {@link Result} does.
  *
  * @param mac the node
  * @param session its session

@@ -5,8 +5,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Optional;
 
 /**
- * {@code POST /agent/v1/result}: the node is done (ok) or failed; only this report may publish
- * its SSH host key.
+ * {@code POST /agent/v1/result}: the node is done (ok) or failed; only this report may publish its
+ * SSH host key.
  *
  * @param mac the node
  * @param session its session

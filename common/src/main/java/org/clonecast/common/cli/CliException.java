@@ -1,8 +1,8 @@
 package org.clonecast.common.cli;
 
 /**
- * A problem the operator can fix. The message names what is wrong and what to do, e.g.
- * "interface eth9 not found; interfaces: eth0, br0". Printed as one line, no stack trace.
+ * A problem the operator can fix. The message names what is wrong and what to do, e.g. "interface
+ * eth9 not found; interfaces: eth0, br0". Printed as one line, no stack trace.
  */
 public final class CliException extends RuntimeException {
   private static final long serialVersionUID = 1L;

@@ -4,15 +4,18 @@ import java.io.PrintWriter;
 import picocli.CommandLine;
 
 /**
- * Exit codes shared by every {@code clonecast} subcommand, and the handler that turns a
- * {@link CliException} into one clear line on stderr instead of a stack trace.
+ * Exit codes shared by every {@code clonecast} subcommand, and the handler that turns a {@link
+ * CliException} into one clear line on stderr instead of a stack trace.
  */
 public final class ExitCodes {
   public static final int OK = 0;
+
   /** The operation ran and found a problem (verification failed, a receiver failed). */
   public static final int FAILED = 1;
+
   /** The command line was wrong. */
   public static final int USAGE = 2;
+
   /** An input or environment problem: missing file, wrong interface, full disk. */
   public static final int ENVIRONMENT = 3;
 
@@ -37,7 +40,8 @@ public final class ExitCodes {
           err.flush();
           return FAILED;
         });
-    cl.setExitCodeExceptionMapper(t -> t instanceof CommandLine.ParameterException ? USAGE : FAILED);
+    cl.setExitCodeExceptionMapper(
+        t -> t instanceof CommandLine.ParameterException ? USAGE : FAILED);
     return cl;
   }
 }

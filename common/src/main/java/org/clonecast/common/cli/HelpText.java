@@ -6,19 +6,21 @@ import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * Makes every command's description whole sentences. Our {@code @Command} descriptions are
- * written as source lines that break mid-sentence, and picocli prints each line as a paragraph
- * and lists a subcommand under its parent by the first line alone, which then stopped
- * mid-sentence ("(as root; the checkout's"). Lines are joined into paragraphs, a paragraph ending
- * where a line ends a sentence ({@code .}, {@code !}, {@code ?}, {@code :}), so the command list
- * shows each command's whole first paragraph.
+ * Makes every command's description whole sentences. Our {@code @Command} descriptions are written
+ * as source lines that break mid-sentence, and picocli prints each line as a paragraph and lists a
+ * subcommand under its parent by the first line alone, which then stopped mid-sentence ("(as root;
+ * the checkout's"). Lines are joined into paragraphs, a paragraph ending where a line ends a
+ * sentence ({@code .}, {@code !}, {@code ?}, {@code :}), so the command list shows each command's
+ * whole first paragraph.
  *
  * <p>Thread-safe (no state); changes the command tree it is given.
  */
 public final class HelpText {
   private HelpText() {}
 
-  /** Joins the description lines of {@code top} and of every command below it; returns {@code top}. */
+  /**
+   * Joins the description lines of {@code top} and of every command below it; returns {@code top}.
+   */
   public static CommandLine wholeSentences(CommandLine top) {
     CommandSpec spec = top.getCommandSpec();
     spec.usageMessage().description(paragraphs(spec.usageMessage().description()));

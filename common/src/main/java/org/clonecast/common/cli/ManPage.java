@@ -14,12 +14,12 @@ import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * Renders a picocli command tree as the OPTIONS and COMMANDS sections of a man(7) page, so the
- * packaged manual says exactly what {@code --help} says. The packaging script runs it
- * ({@code java -cp JAR org.clonecast.common.cli.ManPage COMMAND-CLASS}) and puts its output into
- * a hand-written page that adds the rest (files, exit status, examples).
+ * packaged manual says exactly what {@code --help} says. The packaging script runs it ({@code java
+ * -cp JAR org.clonecast.common.cli.ManPage COMMAND-CLASS}) and puts its output into a hand-written
+ * page that adds the rest (files, exit status, examples).
  *
- * <p>Hidden commands and options are left out, so are picocli's {@code help} command and the
- * {@code --help}/{@code --version} options of subcommands (the OPTIONS section shows them once).
+ * <p>Hidden commands and options are left out, so are picocli's {@code help} command and the {@code
+ * --help}/{@code --version} options of subcommands (the OPTIONS section shows them once).
  * Thread-safe (no state).
  */
 public final class ManPage {
@@ -63,7 +63,8 @@ public final class ManPage {
   private static void command(StringBuilder b, CommandLine cl) {
     CommandSpec spec = cl.getCommandSpec();
     b.append(".SS \"").append(spec.qualifiedName()).append("\"\n");
-    // Left-adjusted, as synopses are: justification would stretch the spaces inside the command name.
+    // Left-adjusted, as synopses are: justification would stretch the spaces inside the command
+    // name.
     b.append(".PP\n.ad l\n").append(synopsis(cl)).append("\n.ad\n");
     description(b, spec.usageMessage().description());
     positionals(b, spec);
@@ -76,7 +77,11 @@ public final class ManPage {
   /** picocli's own synopsis (so it stays what --help shows), bold command name, one filled line. */
   private static String synopsis(CommandLine cl) {
     CommandSpec spec = cl.getCommandSpec();
-    String plain = new Help(spec, Help.defaultColorScheme(Help.Ansi.OFF)).synopsis(0).strip().replaceAll("\\s+", " ");
+    String plain =
+        new Help(spec, Help.defaultColorScheme(Help.Ansi.OFF))
+            .synopsis(0)
+            .strip()
+            .replaceAll("\\s+", " ");
     String name = spec.qualifiedName();
     String rest = plain.startsWith(name) ? plain.substring(name.length()).strip() : plain;
     StringBuilder b = new StringBuilder("\\fB").append(escape(name, true)).append("\\fR");

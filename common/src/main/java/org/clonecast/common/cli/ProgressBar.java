@@ -6,9 +6,9 @@ import java.util.function.LongSupplier;
 
 /**
  * A one-line progress display for long operations: label, bar, percent, MB/s and ETA, redrawn in
- * place ({@code \r}) at most ten times a second. Built for a terminal: {@link #forTerminal} turns it
- * off when there is no console, so scripts and logs stay clean. {@link Mode#LINES} prints a plain
- * line every few seconds instead, for logs that want progress.
+ * place ({@code \r}) at most ten times a second. Built for a terminal: {@link #forTerminal} turns
+ * it off when there is no console, so scripts and logs stay clean. {@link Mode#LINES} prints a
+ * plain line every few seconds instead, for logs that want progress.
  *
  * <pre>{@code
  * var bar = ProgressBar.forTerminal("create", size);
@@ -114,8 +114,14 @@ public final class ProgressBar {
       int filled = (int) Math.round(fraction * WIDTH);
       sb.append('[').append("#".repeat(filled)).append(".".repeat(WIDTH - filled)).append("] ");
     }
-    sb.append(String.format(Locale.ROOT, "%3d%%  %s / %s  %.1f MB/s  ", (int) Math.floor(fraction * 100),
-        bytes(done), bytes(total), rate / 1e6));
+    sb.append(
+        String.format(
+            Locale.ROOT,
+            "%3d%%  %s / %s  %.1f MB/s  ",
+            (int) Math.floor(fraction * 100),
+            bytes(done),
+            bytes(total),
+            rate / 1e6));
     if (done >= total) {
       sb.append("in ").append(duration(seconds));
     } else if (rate > 0) {

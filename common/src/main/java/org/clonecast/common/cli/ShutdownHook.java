@@ -1,8 +1,8 @@
 package org.clonecast.common.cli;
 
 /**
- * A JVM shutdown hook for the length of a try-with-resources block: Ctrl-C or SIGTERM runs
- * {@code action} (e.g. tell the peers we leave), and leaving the block removes the hook.
+ * A JVM shutdown hook for the length of a try-with-resources block: Ctrl-C or SIGTERM runs {@code
+ * action} (e.g. tell the peers we leave), and leaving the block removes the hook.
  */
 public final class ShutdownHook implements AutoCloseable {
   private final Thread thread;

@@ -12,7 +12,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class DaemonThreads {
   private DaemonThreads() {}
 
-  /** Daemon threads all named {@code name} (for single-thread executors and small pools of one job). */
+  /**
+   * Daemon threads all named {@code name} (for single-thread executors and small pools of one job).
+   */
   public static ThreadFactory named(String name) {
     return r -> {
       Thread t = new Thread(r, name);

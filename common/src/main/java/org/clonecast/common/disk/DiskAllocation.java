@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -34,24 +33,27 @@ import org.slf4j.LoggerFactory;
  * the GPT backup). A known filesystem (ext2/3/4, xfs, FAT, btrfs) contributes the used blocks of
  * partclone's domain map ({@code partclone.<fs> -D}) run on a read-only view of the partition,
  * validated; Linux swap its first page; LVM physical volumes, damaged extended partitions and
- * anything unknown the whole partition (MBR logical partitions are partitions like the others). Whatever cannot be trusted (partclone missing, failing, slow, a map
- * that leaves out the superblock or counts fewer blocks than the superblock does) falls back to
- * the whole partition: a map may carry too much, never too little.
+ * anything unknown the whole partition (MBR logical partitions are partitions like the others).
+ * Whatever cannot be trusted (partclone missing, failing, slow, a map that leaves out the
+ * superblock or counts fewer blocks than the superblock does) falls back to the whole partition: a
+ * map may carry too much, never too little.
  *
  * <p>Refuses ({@link DiskRefusedException}) a partition table pointing past the disk's end, and,
  * unless forced, a filesystem mounted read-write or not clean; forced, such a partition is carried
  * whole.
  *
- * <p>Reads the disk, every mount namespace's {@code /proc/PID/mountinfo} and sysfs; runs losetup, partclone and
- * xfs_logprint with a time limit; every loop device it attaches is detached before it returns.
- * Needs root for loop devices (without, partitions of a disk file are carried whole). Not
+ * <p>Reads the disk, every mount namespace's {@code /proc/PID/mountinfo} and sysfs; runs losetup,
+ * partclone and xfs_logprint with a time limit; every loop device it attaches is detached before it
+ * returns. Needs root for loop devices (without, partitions of a disk file are carried whole). Not
  * thread-safe; use one per capture.
  */
 public final class DiskAllocation {
   private static final Logger log = LoggerFactory.getLogger(DiskAllocation.class);
   private static final long MAX_MAP_BYTES = 256L << 20;
+
   /** Bytes carried at each end of every partition ({@link #signatureZones}). */
   static final long SIGNATURE_ZONE = 1L << 20;
+
   private static final Pattern XFS_LOG_STATE = Pattern.compile("state: <(CLEAN|DIRTY)>");
 
   /**
@@ -69,10 +71,17 @@ public final class DiskAllocation {
       toolDirs = List.copyOf(toolDirs);
     }
 
-    /** Ten minutes per tool (partclone maps about a GB of metadata a second), the usual sbin and bin directories. */
+    /**
+     * Ten minutes per tool (partclone maps about a GB of metadata a second), the usual sbin and bin
+     * directories.
+     */
     public static Settings defaults() {
-      return new Settings(Duration.ofMinutes(10), Stream.of("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
-          .map(Path::of).toList(), Path.of("/proc"));
+      return new Settings(
+          Duration.ofMinutes(10),
+          Stream.of("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+              .map(Path::of)
+              .toList(),
+          Path.of("/proc"));
     }
   }
 
@@ -116,8 +125,15 @@ public final class DiskAllocation {
       try {
         table = PartitionTable.parse(head);
       } catch (MalformedDiskException e) {
-        warnings.add("the partition table is damaged (" + e.getMessage() + "); the whole disk is carried");
-        return new DiskPlan(disk.toString(), "damaged", List.of(), AllocationMap.whole(size), warnings, since(start));
+        warnings.add(
+            "the partition table is damaged (" + e.getMessage() + "); the whole disk is carried");
+        return new DiskPlan(
+            disk.toString(),
+            "damaged",
+            List.of(),
+            AllocationMap.whole(size),
+            warnings,
+            since(start));
       }
       List<Slot> slots = new ArrayList<>();
       String tableName = "none";
@@ -125,20 +141,30 @@ public final class DiskAllocation {
         tableName = table.get().scheme().toString();
         List<String> past = table.get().pastEnd(size);
         if (!past.isEmpty()) {
-          throw new DiskRefusedException(disk.toString(), past.stream().map(p -> "the partition table points past the disk's end: " + p
-              + "; the disk (or its image file) is cut short, or the table was made for a larger disk: capture the whole original disk,"
-              + " or fix the table with sfdisk or gdisk").toList());
+          throw new DiskRefusedException(
+              disk.toString(),
+              past.stream()
+                  .map(
+                      p ->
+                          "the partition table points past the disk's end: "
+                              + p
+                              + "; the disk (or its image file) is cut short, or the table was made for a larger disk: capture the whole original disk,"
+                              + " or fix the table with sfdisk or gdisk")
+                  .toList());
         }
         for (PartitionTable.Partition p : table.get().partitions()) {
           if (p.extended()) {
             try {
-              // Its logical partitions take its place; its EBRs and gaps are then outside partitions, carried.
-              for (PartitionTable.Partition l : PartitionTable.logicalPartitions(p, at -> read(ch, at, 512))) {
+              // Its logical partitions take its place; its EBRs and gaps are then outside
+              // partitions, carried.
+              for (PartitionTable.Partition l :
+                  PartitionTable.logicalPartitions(p, at -> read(ch, at, 512))) {
                 slots.add(new Slot(l.number(), l.offset(), l.size(), false));
               }
               continue;
             } catch (MalformedDiskException e) {
-              warnings.add("extended partition " + p.number() + ": " + e.getMessage() + "; carried whole");
+              warnings.add(
+                  "extended partition " + p.number() + ": " + e.getMessage() + "; carried whole");
             }
           }
           slots.add(new Slot(p.number(), p.offset(), p.size(), p.extended()));
@@ -151,7 +177,8 @@ public final class DiskAllocation {
       List<Extent> extents = new ArrayList<>(outside(size, slots));
       List<PartitionPlan> plans = new ArrayList<>();
       for (Slot s : slots) {
-        Decision d = decide(disk, ch, block, s, mounts.overlapping(identity, s.offset(), s.size()), force);
+        Decision d =
+            decide(disk, ch, block, s, mounts.overlapping(identity, s.offset(), s.size()), force);
         plans.add(d.plan());
         extents.addAll(d.extents());
         extents.addAll(signatureZones(s));
@@ -160,22 +187,37 @@ public final class DiskAllocation {
       if (!refusals.isEmpty()) {
         throw new DiskRefusedException(disk.toString(), refusals);
       }
-      if (slots.size() == 1 && slots.get(0).number() == 0 && plans.get(0).method() == PartitionPlan.Method.WHOLE
+      if (slots.size() == 1
+          && slots.get(0).number() == 0
+          && plans.get(0).method() == PartitionPlan.Method.WHOLE
           && plans.get(0).filesystem().equals("unknown")) {
         // Neither a table nor a filesystem: nothing to report per partition.
-        warnings.add("no partition table and no filesystem clonecast knows at byte 0: the whole disk is carried");
-        return new DiskPlan(disk.toString(), tableName, List.of(), AllocationMap.whole(size), warnings, since(start));
+        warnings.add(
+            "no partition table and no filesystem clonecast knows at byte 0: the whole disk is carried");
+        return new DiskPlan(
+            disk.toString(),
+            tableName,
+            List.of(),
+            AllocationMap.whole(size),
+            warnings,
+            since(start));
       }
-      return new DiskPlan(disk.toString(), tableName, plans, AllocationMap.of(size, extents), warnings, since(start));
+      return new DiskPlan(
+          disk.toString(),
+          tableName,
+          plans,
+          AllocationMap.of(size, extents),
+          warnings,
+          since(start));
     }
   }
 
   /**
    * The first and last {@link #SIGNATURE_ZONE} bytes of a partition, carried whatever its
-   * filesystem uses: a receiver writes only what the image carries, so without them a target
-   * disk's old signatures there (a btrfs superblock at 64 KiB, an md or LVM label at either end)
-   * would survive next to the new filesystem's and make blkid and mount by UUID ambiguous. Written
-   * as they are on the golden disk, mostly zeros, they wipe such leftovers.
+   * filesystem uses: a receiver writes only what the image carries, so without them a target disk's
+   * old signatures there (a btrfs superblock at 64 KiB, an md or LVM label at either end) would
+   * survive next to the new filesystem's and make blkid and mount by UUID ambiguous. Written as
+   * they are on the golden disk, mostly zeros, they wipe such leftovers.
    */
   private static List<Extent> signatureZones(Slot s) {
     long zone = Math.min(SIGNATURE_ZONE, s.size());
@@ -185,33 +227,71 @@ public final class DiskAllocation {
     return List.of(new Extent(s.offset(), zone), new Extent(s.offset() + s.size() - zone, zone));
   }
 
-  private Decision decide(Path disk, FileChannel ch, boolean block, Slot s, Optional<MountedRanges.Mounted> mount, boolean force)
+  private Decision decide(
+      Path disk,
+      FileChannel ch,
+      boolean block,
+      Slot s,
+      Optional<MountedRanges.Mounted> mount,
+      boolean force)
       throws IOException {
-    String device = block ? partitionNode(disk.toRealPath().toString(), s) : disk + (s.number() == 0 ? "" : " at byte " + s.offset());
-    Filesystem fs = s.extended() ? new Filesystem.Unknown("an extended partition whose logical partitions cannot be read")
-        : FilesystemProbe.probe(read(ch, s.offset(), (int) Math.min(FilesystemProbe.HEAD_BYTES, s.size())));
+    String device =
+        block
+            ? partitionNode(disk.toRealPath().toString(), s)
+            : disk + (s.number() == 0 ? "" : " at byte " + s.offset());
+    Filesystem fs =
+        s.extended()
+            ? new Filesystem.Unknown(
+                "an extended partition whose logical partitions cannot be read")
+            : FilesystemProbe.probe(
+                read(ch, s.offset(), (int) Math.min(FilesystemProbe.HEAD_BYTES, s.size())));
     String what = fs.type() + (fs.label().isEmpty() ? "" : " \"" + fs.label() + "\"");
-    String name = (s.number() == 0 ? "the whole disk" : "partition " + s.number()) + " (" + fs.type() + " on " + device + ")";
-    String state = switch (fs.cleanliness()) {
-      case CLEAN -> "clean";
-      case NOT_CLEAN -> "not clean: " + String.join(", ", fs.problems());
-      case UNKNOWN -> "state unknown";
-    };
+    String name =
+        (s.number() == 0 ? "the whole disk" : "partition " + s.number())
+            + " ("
+            + fs.type()
+            + " on "
+            + device
+            + ")";
+    String state =
+        switch (fs.cleanliness()) {
+          case CLEAN -> "clean";
+          case NOT_CLEAN -> "not clean: " + String.join(", ", fs.problems());
+          case UNKNOWN -> "state unknown";
+        };
     if (mount.isPresent()) {
       MountedRanges.Mounted m = mount.get();
       if (m.readWrite()) {
         if (!force) {
-          refusals.add(name + ": mounted read-write at " + m.mountPoint() + " (" + m.source() + "); unmount it or remount it read-only"
-              + " (mount -o remount,ro " + m.mountPoint() + "), or capture with --force");
+          refusals.add(
+              name
+                  + ": mounted read-write at "
+                  + m.mountPoint()
+                  + " ("
+                  + m.source()
+                  + "); unmount it or remount it read-only"
+                  + " (mount -o remount,ro "
+                  + m.mountPoint()
+                  + "), or capture with --force");
         }
-        return whole(s, device, what, "mounted read-write at " + m.mountPoint(), "mounted read-write, captured with --force");
+        return whole(
+            s,
+            device,
+            what,
+            "mounted read-write at " + m.mountPoint(),
+            "mounted read-write, captured with --force");
       }
       state += ", mounted read-only at " + m.mountPoint();
     }
     if (fs.cleanliness() == Filesystem.Cleanliness.NOT_CLEAN) {
       if (!force) {
-        refusals.add(name + ": " + String.join(", ", fs.problems()) + "; " + fix(fs, fixTarget(disk, block, s, device))
-            + ", or capture with --force");
+        refusals.add(
+            name
+                + ": "
+                + String.join(", ", fs.problems())
+                + "; "
+                + fix(fs, fixTarget(disk, block, s, device))
+                + ", or capture with --force");
       }
       return whole(s, device, what, state, "not clean, captured with --force");
     }
@@ -219,23 +299,48 @@ public final class DiskAllocation {
       return whole(s, device, what, state, u.note());
     }
     if (fs instanceof Filesystem.LvmPv) {
-      return whole(s, device, what, state, "an LVM2 physical volume: its logical volumes are not read");
+      return whole(
+          s, device, what, state, "an LVM2 physical volume: its logical volumes are not read");
     }
     if (fs instanceof Filesystem.Swap sw) {
       long header = Math.min(sw.pageSize(), s.size());
-      return new Decision(new PartitionPlan(s.number(), s.offset(), s.size(), device, what, state, PartitionPlan.Method.SWAP_HEADER,
-          Optional.empty(), header), List.of(new Extent(s.offset(), header)));
+      return new Decision(
+          new PartitionPlan(
+              s.number(),
+              s.offset(),
+              s.size(),
+              device,
+              what,
+              state,
+              PartitionPlan.Method.SWAP_HEADER,
+              Optional.empty(),
+              header),
+          List.of(new Extent(s.offset(), header)));
     }
     return mapFilesystem(disk, block, s, device, fs, what, state, name, force);
   }
 
-  private Decision mapFilesystem(Path disk, boolean block, Slot s, String device, Filesystem fs, String what, String state, String name,
-      boolean force) throws IOException {
+  private Decision mapFilesystem(
+      Path disk,
+      boolean block,
+      Slot s,
+      String device,
+      Filesystem fs,
+      String what,
+      String state,
+      String name,
+      boolean force)
+      throws IOException {
     if (!fs.untrusted().isEmpty()) {
       return whole(s, device, what, state, String.join(", ", fs.untrusted()));
     }
     if (fs.size() > s.size()) {
-      return whole(s, device, what, state, "its superblock says " + fs.size() + " bytes, more than the partition's " + s.size());
+      return whole(
+          s,
+          device,
+          what,
+          state,
+          "its superblock says " + fs.size() + " bytes, more than the partition's " + s.size());
     }
     Optional<Path> partclone = partcloneFor(fs);
     if (partclone.isEmpty() && !(fs instanceof Filesystem.Xfs)) {
@@ -247,18 +352,37 @@ public final class DiskAllocation {
       try {
         view = View.open(this, disk, block, s, device);
       } catch (IOException e) {
-        return whole(s, device, what, state, "no read-only view of it (" + e.getMessage() + "; capture runs as root)");
+        return whole(
+            s,
+            device,
+            what,
+            state,
+            "no read-only view of it (" + e.getMessage() + "; capture runs as root)");
       }
       if (fs instanceof Filesystem.Xfs) {
         Optional<Boolean> dirty = xfsLogDirty(view.device(), tmp);
         if (dirty.isEmpty()) {
-          return whole(s, device, what, state, "xfs_logprint could not tell whether its log is clean (install xfsprogs)");
+          return whole(
+              s,
+              device,
+              what,
+              state,
+              "xfs_logprint could not tell whether its log is clean (install xfsprogs)");
         }
         if (dirty.get()) {
           if (!force) {
-            refusals.add(name + ": its log needs recovery; " + fix(fs, fixTarget(disk, block, s, device)) + ", or capture with --force");
+            refusals.add(
+                name
+                    + ": its log needs recovery; "
+                    + fix(fs, fixTarget(disk, block, s, device))
+                    + ", or capture with --force");
           }
-          return whole(s, device, what, "not clean: its log needs recovery", "not clean, captured with --force");
+          return whole(
+              s,
+              device,
+              what,
+              "not clean: its log needs recovery",
+              "not clean, captured with --force");
         }
         state = "clean";
         if (partclone.isEmpty()) {
@@ -274,53 +398,124 @@ public final class DiskAllocation {
     }
   }
 
-  private Decision partcloneMap(Path partclone, String source, Path tmp, Slot s, String device, Filesystem fs, String what, String state)
+  private Decision partcloneMap(
+      Path partclone,
+      String source,
+      Path tmp,
+      Slot s,
+      String device,
+      Filesystem fs,
+      String what,
+      String state)
       throws IOException {
     Path map = tmp.resolve("domain.map");
     String tool = partclone.getFileName().toString();
-    Run r = run(tmp, partclone.toString(), "-D", "-q", "-s", source, "-o", map.toString(), "-L", tmp.resolve("partclone.log").toString());
+    Run r =
+        run(
+            tmp,
+            partclone.toString(),
+            "-D",
+            "-q",
+            "-s",
+            source,
+            "-o",
+            map.toString(),
+            "-L",
+            tmp.resolve("partclone.log").toString());
     if (r.timedOut()) {
-      return whole(s, device, what, state, tool + " did not finish in " + settings.toolTimeout().toSeconds() + " s");
+      return whole(
+          s,
+          device,
+          what,
+          state,
+          tool + " did not finish in " + settings.toolTimeout().toSeconds() + " s");
     }
     if (r.exit() != 0 || !Files.isRegularFile(map)) {
-      return whole(s, device, what, state, tool + " failed (exit " + r.exit() + "): " + lastLine(r.output()));
+      return whole(
+          s,
+          device,
+          what,
+          state,
+          tool + " failed (exit " + r.exit() + "): " + lastLine(r.output()));
     }
     if (Files.size(map) > MAX_MAP_BYTES) {
-      return whole(s, device, what, state, tool + "'s map is " + Files.size(map) + " bytes, more than clonecast reads");
+      return whole(
+          s,
+          device,
+          what,
+          state,
+          tool + "'s map is " + Files.size(map) + " bytes, more than clonecast reads");
     }
     DomainMap dm;
     try {
-      dm = DomainMap.parse(Files.readString(map, StandardCharsets.ISO_8859_1), s.offset(), s.size());
+      dm =
+          DomainMap.parse(Files.readString(map, StandardCharsets.ISO_8859_1), s.offset(), s.size());
     } catch (MalformedDiskException e) {
       return whole(s, device, what, state, tool + "'s map is malformed: " + e.getMessage());
     }
     if (fs.size() > 0 && dm.covered() < fs.size()) {
-      return whole(s, device, what, state, tool + "'s map covers " + dm.covered() + " bytes of a " + fs.size() + "-byte filesystem");
+      return whole(
+          s,
+          device,
+          what,
+          state,
+          tool + "'s map covers " + dm.covered() + " bytes of a " + fs.size() + "-byte filesystem");
     }
     for (Filesystem.Range r2 : fs.essential()) {
-      Extent need = new Extent(s.offset() + r2.offset(), Math.min(r2.length(), s.size() - r2.offset()));
+      Extent need =
+          new Extent(s.offset() + r2.offset(), Math.min(r2.length(), s.size() - r2.offset()));
       if (!contains(dm.used(), need)) {
-        return whole(s, device, what, state, tool + "'s map leaves out bytes " + r2.offset() + ".." + (r2.end() - 1)
-            + " (boot sector, superblock or FATs)");
+        return whole(
+            s,
+            device,
+            what,
+            state,
+            tool
+                + "'s map leaves out bytes "
+                + r2.offset()
+                + ".."
+                + (r2.end() - 1)
+                + " (boot sector, superblock or FATs)");
       }
     }
-    if (fs instanceof Filesystem.Ext e && dm.usedBytes() < (e.blocks() - e.freeBlocks()) * e.blockSize()) {
-      return whole(s, device, what, state, tool + "'s map marks " + dm.usedBytes() + " bytes used, the superblock counts "
-          + (e.blocks() - e.freeBlocks()) * e.blockSize());
+    if (fs instanceof Filesystem.Ext e
+        && dm.usedBytes() < (e.blocks() - e.freeBlocks()) * e.blockSize()) {
+      return whole(
+          s,
+          device,
+          what,
+          state,
+          tool
+              + "'s map marks "
+              + dm.usedBytes()
+              + " bytes used, the superblock counts "
+              + (e.blocks() - e.freeBlocks()) * e.blockSize());
     }
     List<Extent> extents = new ArrayList<>(dm.used());
     for (Filesystem.Range r2 : fs.alsoCarry()) {
       if (r2.offset() < s.size()) {
-        extents.add(new Extent(s.offset() + r2.offset(), Math.min(r2.length(), s.size() - r2.offset())));
+        extents.add(
+            new Extent(s.offset() + r2.offset(), Math.min(r2.length(), s.size() - r2.offset())));
       }
     }
     if (dm.covered() < s.size()) {
-      // Past the filesystem's end, inside the partition: not the filesystem's, so nobody's map says it is free.
+      // Past the filesystem's end, inside the partition: not the filesystem's, so nobody's map says
+      // it is free.
       extents.add(new Extent(s.offset() + dm.covered(), s.size() - dm.covered()));
     }
     long used = AllocationMap.of(s.offset() + s.size(), extents).usedBytes();
-    return new Decision(new PartitionPlan(s.number(), s.offset(), s.size(), device, what, state, PartitionPlan.Method.PARTCLONE_MAP,
-        Optional.empty(), used), extents);
+    return new Decision(
+        new PartitionPlan(
+            s.number(),
+            s.offset(),
+            s.size(),
+            device,
+            what,
+            state,
+            PartitionPlan.Method.PARTCLONE_MAP,
+            Optional.empty(),
+            used),
+        extents);
   }
 
   /** Whether {@code need} lies inside one of the sorted, merged {@code extents}. */
@@ -333,7 +528,10 @@ public final class DiskAllocation {
     return false;
   }
 
-  /** xfs_logprint -t prints "log tail: T head: H state: <CLEAN>" (or <DIRTY>); empty when it cannot tell. */
+  /**
+   * xfs_logprint -t prints "log tail: T head: H state: <CLEAN>" (or <DIRTY>); empty when it cannot
+   * tell.
+   */
   private Optional<Boolean> xfsLogDirty(String source, Path tmp) throws IOException {
     Optional<Path> tool = find("xfs_logprint");
     if (tool.isEmpty()) {
@@ -347,17 +545,28 @@ public final class DiskAllocation {
     return Optional.of(m.group(1).equals("DIRTY"));
   }
 
-  /** What an operator runs a repair tool on: the partition's device, or for a disk file a loop device over the partition. */
+  /**
+   * What an operator runs a repair tool on: the partition's device, or for a disk file a loop
+   * device over the partition.
+   */
   private static String fixTarget(Path disk, boolean block, Slot s, String device) {
     if (block || s.number() == 0) {
       return block ? device : disk.toString();
     }
-    return "$(losetup --find --show --offset " + s.offset() + " --sizelimit " + s.size() + " " + disk + ")";
+    return "$(losetup --find --show --offset "
+        + s.offset()
+        + " --sizelimit "
+        + s.size()
+        + " "
+        + disk
+        + ")";
   }
 
   private static String fix(Filesystem fs, String device) {
     if (fs instanceof Filesystem.Ext) {
-      return "mount it once and unmount it cleanly, or run e2fsck -f " + device + " on the golden node";
+      return "mount it once and unmount it cleanly, or run e2fsck -f "
+          + device
+          + " on the golden node";
     }
     if (fs instanceof Filesystem.Xfs) {
       return "mount it once and unmount it cleanly (that replays the log; xfs_repair refuses a dirty log)";
@@ -375,11 +584,14 @@ public final class DiskAllocation {
   }
 
   private Optional<Path> partcloneFor(Filesystem fs) {
-    List<String> names = fs instanceof Filesystem.Ext ? List.of("partclone.ext4", "partclone.extfs")
-        : fs instanceof Filesystem.Xfs ? List.of("partclone.xfs")
-        : fs instanceof Filesystem.Fat ? List.of("partclone.vfat", "partclone.fat", "partclone.fat32")
-        : fs instanceof Filesystem.Btrfs ? List.of("partclone.btrfs")
-        : List.of();
+    List<String> names =
+        fs instanceof Filesystem.Ext
+            ? List.of("partclone.ext4", "partclone.extfs")
+            : fs instanceof Filesystem.Xfs
+                ? List.of("partclone.xfs")
+                : fs instanceof Filesystem.Fat
+                    ? List.of("partclone.vfat", "partclone.fat", "partclone.fat32")
+                    : fs instanceof Filesystem.Btrfs ? List.of("partclone.btrfs") : List.of();
     for (String n : names) {
       Optional<Path> p = find(n);
       if (p.isPresent()) {
@@ -392,8 +604,9 @@ public final class DiskAllocation {
   private String partcloneMissing(Filesystem fs) {
     if (!warnedPartclone) {
       warnedPartclone = true;
-      warnings.add("partclone is not installed, so filesystems are carried whole: apt-get install partclone (the netboot"
-          + " environment has it)");
+      warnings.add(
+          "partclone is not installed, so filesystems are carried whole: apt-get install partclone (the netboot"
+              + " environment has it)");
     }
     return "partclone for " + fs.type() + " not installed";
   }
@@ -414,8 +627,12 @@ public final class DiskAllocation {
   /** Runs a command, output to a file in {@code tmp}, for at most the tool timeout. */
   Run run(Path tmp, String... cmd) throws IOException {
     Path out = Files.createTempFile(tmp, "out", ".txt");
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.PIPE)
-        .start();
+    Process p =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(out.toFile())
+            .redirectInput(ProcessBuilder.Redirect.PIPE)
+            .start();
     p.getOutputStream().close();
     try {
       if (!p.waitFor(settings.toolTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
@@ -429,7 +646,10 @@ public final class DiskAllocation {
       throw new IOException("interrupted running " + cmd[0], e);
     }
     byte[] text = Files.readAllBytes(out);
-    return new Run(p.exitValue(), false, new String(text, 0, Math.min(text.length, 1 << 20), StandardCharsets.UTF_8));
+    return new Run(
+        p.exitValue(),
+        false,
+        new String(text, 0, Math.min(text.length, 1 << 20), StandardCharsets.UTF_8));
   }
 
   private static String lastLine(String output) {
@@ -439,8 +659,18 @@ public final class DiskAllocation {
   }
 
   private static Decision whole(Slot s, String device, String what, String state, String reason) {
-    return new Decision(new PartitionPlan(s.number(), s.offset(), s.size(), device, what, state, PartitionPlan.Method.WHOLE,
-        Optional.of(reason), s.size()), List.of(new Extent(s.offset(), s.size())));
+    return new Decision(
+        new PartitionPlan(
+            s.number(),
+            s.offset(),
+            s.size(),
+            device,
+            what,
+            state,
+            PartitionPlan.Method.WHOLE,
+            Optional.of(reason),
+            s.size()),
+        List.of(new Extent(s.offset(), s.size())));
   }
 
   /** The bytes of {@code [0, size)} outside every slot. */
@@ -461,7 +691,9 @@ public final class DiskAllocation {
     return out;
   }
 
-  /** /dev/sda + 2 = /dev/sda2; a name ending in a digit takes a "p": /dev/nvme0n1p2, /dev/loop0p2. */
+  /**
+   * /dev/sda + 2 = /dev/sda2; a name ending in a digit takes a "p": /dev/nvme0n1p2, /dev/loop0p2.
+   */
   static String partitionNode(String disk, Slot s) {
     if (s.number() == 0) {
       return disk;
@@ -497,8 +729,10 @@ public final class DiskAllocation {
    * A read-only view of one partition: its own block device node (checked against sysfs), or a
    * read-only loop device over the disk at the partition's offset, detached on close.
    */
-  private record View(String device, Optional<String> loop, DiskAllocation owner) implements AutoCloseable {
-    static View open(DiskAllocation owner, Path disk, boolean block, Slot s, String node) throws IOException {
+  private record View(String device, Optional<String> loop, DiskAllocation owner)
+      implements AutoCloseable {
+    static View open(DiskAllocation owner, Path disk, boolean block, Slot s, String node)
+        throws IOException {
       if (block && s.number() > 0 && matchesSysfs(node, s)) {
         return new View(node, Optional.empty(), owner);
       }
@@ -511,8 +745,18 @@ public final class DiskAllocation {
       }
       Path tmp = Files.createTempDirectory("clonecast-losetup");
       try {
-        Run r = owner.run(tmp, losetup.get().toString(), "--read-only", "--find", "--show", "--offset", Long.toString(s.offset()),
-            "--sizelimit", Long.toString(s.size()), disk.toRealPath().toString());
+        Run r =
+            owner.run(
+                tmp,
+                losetup.get().toString(),
+                "--read-only",
+                "--find",
+                "--show",
+                "--offset",
+                Long.toString(s.offset()),
+                "--sizelimit",
+                Long.toString(s.size()),
+                disk.toRealPath().toString());
         if (r.timedOut() || r.exit() != 0) {
           throw new IOException("losetup failed: " + lastLine(r.output()));
         }

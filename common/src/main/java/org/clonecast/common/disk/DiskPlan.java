@@ -9,8 +9,8 @@ import org.clonecast.protocol.image.AllocationMap;
 
 /**
  * Which bytes of a disk an image carries, and why: the {@link AllocationMap} that image creation
- * takes, plus the decision for every partition and the warnings an operator should see
- * (partclone missing, a damaged table carried whole).
+ * takes, plus the decision for every partition and the warnings an operator should see (partclone
+ * missing, a damaged table carried whole).
  *
  * <p>Immutable and thread-safe.
  *
@@ -21,14 +21,22 @@ import org.clonecast.protocol.image.AllocationMap;
  * @param warnings what made the map larger than it could be, with how to fix it
  * @param elapsed how long planning took (partclone's runs included)
  */
-public record DiskPlan(String disk, String table, List<PartitionPlan> partitions, AllocationMap map, List<String> warnings,
+public record DiskPlan(
+    String disk,
+    String table,
+    List<PartitionPlan> partitions,
+    AllocationMap map,
+    List<String> warnings,
     Duration elapsed) {
   public DiskPlan {
     partitions = List.copyOf(partitions);
     warnings = List.copyOf(warnings);
   }
 
-  /** Bytes outside every partition (tables, alignment gaps where boot loaders live, the GPT backup), all carried. */
+  /**
+   * Bytes outside every partition (tables, alignment gaps where boot loaders live, the GPT backup),
+   * all carried.
+   */
   public long outsidePartitions() {
     long inside = 0;
     for (PartitionPlan p : partitions) {
@@ -41,15 +49,26 @@ public record DiskPlan(String disk, String table, List<PartitionPlan> partitions
   public String describe() {
     List<String> lines = new ArrayList<>();
     long size = map.diskSize();
-    lines.add(String.format(Locale.ROOT, "disk %s: %s, %s, %d partition%s; the image carries %s (%.1f %%), planned in %.1f s", disk,
-        ProgressBar.bytes(size), table.equals("none") ? "no partition table" : table, partitions.size(), partitions.size() == 1 ? "" : "s",
-        ProgressBar.bytes(map.usedBytes()), size == 0 ? 0.0 : 100.0 * map.usedBytes() / size, elapsed.toMillis() / 1000.0));
+    lines.add(
+        String.format(
+            Locale.ROOT,
+            "disk %s: %s, %s, %d partition%s; the image carries %s (%.1f %%), planned in %.1f s",
+            disk,
+            ProgressBar.bytes(size),
+            table.equals("none") ? "no partition table" : table,
+            partitions.size(),
+            partitions.size() == 1 ? "" : "s",
+            ProgressBar.bytes(map.usedBytes()),
+            size == 0 ? 0.0 : 100.0 * map.usedBytes() / size,
+            elapsed.toMillis() / 1000.0));
     for (PartitionPlan p : partitions) {
       lines.add("  " + p.describe());
     }
     if (outsidePartitions() > 0) {
-      lines.add("  outside partitions: " + ProgressBar.bytes(outsidePartitions())
-          + ", carried (partition tables, boot loader gaps, GPT backup)");
+      lines.add(
+          "  outside partitions: "
+              + ProgressBar.bytes(outsidePartitions())
+              + ", carried (partition tables, boot loader gaps, GPT backup)");
     }
     for (String w : warnings) {
       lines.add("  warning: " + w);

@@ -5,8 +5,8 @@ import java.util.List;
 
 /**
  * A disk capture must not image as it is: a filesystem mounted read-write or not clean (unless
- * forced), or a partition table pointing past the disk's end. The message has one line per
- * problem, each naming the partition, the problem and the fix.
+ * forced), or a partition table pointing past the disk's end. The message has one line per problem,
+ * each naming the partition, the problem and the fix.
  *
  * <p>Immutable and therefore thread-safe.
  */

@@ -17,8 +17,8 @@ import java.util.stream.Stream;
  * first) and resolved through sysfs: a mount of {@code /dev/vda2} is bytes {@code
  * start..start+size} of {@code vda}; a mount of {@code /dev/loop3} (or {@code loop3p1}) is a range
  * of the loop device's backing file at its offset; a device-mapper device (an LVM volume) covers
- * all of every device under it. Capture refuses a partition a read-write mount overlaps: its
- * blocks change while they are read.
+ * all of every device under it. Capture refuses a partition a read-write mount overlaps: its blocks
+ * change while they are read.
  *
  * <p>Reads the system when built; immutable after. Thread-safe.
  */
@@ -26,14 +26,16 @@ final class MountedRanges {
   /**
    * A mounted range.
    *
-   * @param disk the identity of what holds it: "dev:NAME" for a kernel block device, "file:PATH" for a loop's backing file
+   * @param disk the identity of what holds it: "dev:NAME" for a kernel block device, "file:PATH"
+   *     for a loop's backing file
    * @param offset first byte
    * @param length bytes; Long.MAX_VALUE when to the end
    * @param source the mount's source device, e.g. /dev/vda2
    * @param mountPoint where it is mounted, with the namespace's process when not ours
    * @param readWrite the filesystem is mounted read-write (its superblock's flag)
    */
-  record Mounted(String disk, long offset, long length, String source, String mountPoint, boolean readWrite) {}
+  record Mounted(
+      String disk, long offset, long length, String source, String mountPoint, boolean readWrite) {}
 
   private static final Path SYS_BLOCK = Path.of("/sys/class/block");
   private static final Path SYS_DEV = Path.of("/sys/dev/block");
@@ -50,7 +52,9 @@ final class MountedRanges {
     List<Path> pids = new ArrayList<>();
     pids.add(proc.resolve("self"));
     try (Stream<Path> s = Files.list(proc)) {
-      s.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit)).sorted().forEach(pids::add);
+      s.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
+          .sorted()
+          .forEach(pids::add);
     } catch (IOException e) {
       // Only our own namespace then.
     }
@@ -60,8 +64,14 @@ final class MountedRanges {
         if (!seen.add(ns)) {
           continue;
         }
-        String where = pid.getFileName().toString().equals("self") ? ""
-            : " (in the mount namespace of process " + pid.getFileName() + ", " + Files.readString(pid.resolve("comm")).strip() + ")";
+        String where =
+            pid.getFileName().toString().equals("self")
+                ? ""
+                : " (in the mount namespace of process "
+                    + pid.getFileName()
+                    + ", "
+                    + Files.readString(pid.resolve("comm")).strip()
+                    + ")";
         parse(Files.readString(pid.resolve("mountinfo")), where, out);
       } catch (IOException | RuntimeException e) {
         // A process that ended, or one we may not look into.
@@ -70,7 +80,10 @@ final class MountedRanges {
     return new MountedRanges(out);
   }
 
-  /** Lines of mountinfo (proc(5)): ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER_OPTIONS. */
+  /**
+   * Lines of mountinfo (proc(5)): ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE
+   * SOURCE SUPER_OPTIONS.
+   */
   static void parse(String mountinfo, String where, List<Mounted> out) {
     for (String line : mountinfo.split("\n")) {
       String[] f = line.split(" ");
@@ -110,8 +123,16 @@ final class MountedRanges {
     return Optional.empty();
   }
 
-  private static void resolve(String name, long offset, long length, String source, String mountPoint, boolean rw, List<Mounted> out,
-      int depth) throws IOException {
+  private static void resolve(
+      String name,
+      long offset,
+      long length,
+      String source,
+      String mountPoint,
+      boolean rw,
+      List<Mounted> out,
+      int depth)
+      throws IOException {
     Path sys = SYS_BLOCK.resolve(name);
     if (depth > 8 || !Files.isDirectory(sys)) {
       return;
@@ -121,7 +142,8 @@ final class MountedRanges {
       long size = sectors(sys.resolve("size"));
       out.add(new Mounted("dev:" + name, offset, length, source, mountPoint, rw));
       String parent = sys.toRealPath().getParent().getFileName().toString();
-      resolve(parent, start + offset, Math.min(length, size), source, mountPoint, rw, out, depth + 1);
+      resolve(
+          parent, start + offset, Math.min(length, size), source, mountPoint, rw, out, depth + 1);
       return;
     }
     Path loop = sys.resolve("loop");
@@ -132,9 +154,19 @@ final class MountedRanges {
       long len = limit == 0 ? length : Math.min(length, limit);
       out.add(new Mounted("dev:" + name, offset, length, source, mountPoint, rw));
       if (Files.isRegularFile(bf)) {
-        out.add(new Mounted("file:" + bf.toRealPath(), loopOffset + offset, len, source, mountPoint, rw));
+        out.add(
+            new Mounted(
+                "file:" + bf.toRealPath(), loopOffset + offset, len, source, mountPoint, rw));
       } else if (Files.exists(bf)) {
-        resolve(bf.toRealPath().getFileName().toString(), loopOffset + offset, len, source, mountPoint, rw, out, depth + 1);
+        resolve(
+            bf.toRealPath().getFileName().toString(),
+            loopOffset + offset,
+            len,
+            source,
+            mountPoint,
+            rw,
+            out,
+            depth + 1);
       }
       return;
     }
@@ -142,7 +174,15 @@ final class MountedRanges {
     if (Files.isDirectory(slaves)) {
       try (Stream<Path> s = Files.list(slaves)) {
         for (Path slave : s.toList()) {
-          resolve(slave.getFileName().toString(), 0, Long.MAX_VALUE, source, mountPoint, rw, out, depth + 1);
+          resolve(
+              slave.getFileName().toString(),
+              0,
+              Long.MAX_VALUE,
+              source,
+              mountPoint,
+              rw,
+              out,
+              depth + 1);
         }
       }
     }
@@ -153,18 +193,26 @@ final class MountedRanges {
     return Long.parseLong(Files.readString(p).strip()) * 512;
   }
 
-  /** The identity {@link Mounted#disk} has for {@code disk}: its kernel name for a block device, its real path for a file. */
+  /**
+   * The identity {@link Mounted#disk} has for {@code disk}: its kernel name for a block device, its
+   * real path for a file.
+   */
   static String identity(Path disk, boolean blockDevice) throws IOException {
     Path real = disk.toRealPath();
     return blockDevice ? "dev:" + real.getFileName() : "file:" + real;
   }
 
-  /** The mount overlapping bytes {@code [offset, offset+length)} of disk {@code identity}, read-write ones first. */
+  /**
+   * The mount overlapping bytes {@code [offset, offset+length)} of disk {@code identity},
+   * read-write ones first.
+   */
   Optional<Mounted> overlapping(String identity, long offset, long length) {
     Mounted found = null;
     for (Mounted m : mounted) {
-      boolean overlaps = m.disk().equals(identity) && m.offset() < offset + length
-          && (m.length() == Long.MAX_VALUE || m.offset() + m.length() > offset);
+      boolean overlaps =
+          m.disk().equals(identity)
+              && m.offset() < offset + length
+              && (m.length() == Long.MAX_VALUE || m.offset() + m.length() > offset);
       if (overlaps && (found == null || m.readWrite() && !found.readWrite())) {
         found = m;
       }

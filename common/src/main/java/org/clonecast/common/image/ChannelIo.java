@@ -17,7 +17,13 @@ final class ChannelIo {
     while (dst.hasRemaining()) {
       int n = ch.read(dst, p);
       if (n < 0) {
-        throw new EOFException(what + ": unexpected end of file at byte " + p + ", wanted " + dst.remaining() + " more");
+        throw new EOFException(
+            what
+                + ": unexpected end of file at byte "
+                + p
+                + ", wanted "
+                + dst.remaining()
+                + " more");
       }
       p += n;
     }
@@ -28,7 +34,12 @@ final class ChannelIo {
     ChunkEntry e = m.chunk(index);
     if (dst.remaining() < e.storedLength()) {
       throw new IllegalArgumentException(
-          "chunk " + index + " stores " + e.storedLength() + " bytes, buffer has room for " + dst.remaining());
+          "chunk "
+              + index
+              + " stores "
+              + e.storedLength()
+              + " bytes, buffer has room for "
+              + dst.remaining());
     }
     return e;
   }

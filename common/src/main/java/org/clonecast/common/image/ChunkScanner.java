@@ -21,19 +21,20 @@ import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.image.UsedBlocks;
 
 /**
- * Reads a raw file or device chunk by chunk as an {@link AllocationMap} says, encodes the chunks
- * on several threads and hands each one, with its manifest entry, to a {@link Sink} in index
- * order; returns the manifest, including the image hash: the in-order SHA-256 of the whole logical
- * image for a whole-disk map, else that of the chunk digests ({@link #hashesChunkDigests}). The
- * engine of {@link ImageCreator} (sink: the {@code .cci} file), {@link RawChunkSource} (sink:
- * nothing) and of a capture that uploads chunks as they come (sink: the network).
+ * Reads a raw file or device chunk by chunk as an {@link AllocationMap} says, encodes the chunks on
+ * several threads and hands each one, with its manifest entry, to a {@link Sink} in index order;
+ * returns the manifest, including the image hash: the in-order SHA-256 of the whole logical image
+ * for a whole-disk map, else that of the chunk digests ({@link #hashesChunkDigests}). The engine of
+ * {@link ImageCreator} (sink: the {@code .cci} file), {@link RawChunkSource} (sink: nothing) and of
+ * a capture that uploads chunks as they come (sink: the network).
  *
  * <p>Per chunk: one with no used block ({@link org.clonecast.protocol.image.ChunkKind#UNUSED}) is
- * never read; a partly used one is read from its first to its last used byte and its unused
- * blocks are set to zero ({@link UsedBlocks#zeroUnused}) before it is encoded and hashed, so free
- * space never reaches an image, whatever it holds; a wholly used one is read and encoded as it is.
+ * never read; a partly used one is read from its first to its last used byte and its unused blocks
+ * are set to zero ({@link UsedBlocks#zeroUnused}) before it is encoded and hashed, so free space
+ * never reaches an image, whatever it holds; a wholly used one is read and encoded as it is.
  *
- * <p>Stateless; each call runs its own pipeline, whose memory is bounded whatever the source's size.
+ * <p>Stateless; each call runs its own pipeline, whose memory is bounded whatever the source's
+ * size.
  */
 public final class ChunkScanner {
   /** Takes the scanned chunks. */
@@ -43,8 +44,8 @@ public final class ChunkScanner {
      * Called once per chunk, ZERO and UNUSED ones included, strictly in index order, on the thread
      * that called {@link #scan}. {@code entry.storedOffset()} is where the chunk's stored bytes go
      * in a {@code .cci} whose stored chunks follow the {@link ImageFileHeader#LENGTH}-byte header
-     * back to back in index order; {@code chunk.storedBuffer()} holds them (empty unless the kind is
-     * stored). A sink that throws ends the scan with that exception.
+     * back to back in index order; {@code chunk.storedBuffer()} holds them (empty unless the kind
+     * is stored). A sink that throws ends the scan with that exception.
      */
     void accept(ChunkEntry entry, EncodedChunk chunk) throws IOException;
   }
@@ -74,11 +75,27 @@ public final class ChunkScanner {
    * @throws IllegalArgumentException when the map is of another size or the chunk size is invalid
    */
   public static Manifest scan(
-      Path name, FileChannel src, long size, AllocationMap map, UUID id, int chunkSize, int level, int threads,
-      ProgressListener progress, Sink sink) throws IOException {
+      Path name,
+      FileChannel src,
+      long size,
+      AllocationMap map,
+      UUID id,
+      int chunkSize,
+      int level,
+      int threads,
+      ProgressListener progress,
+      Sink sink)
+      throws IOException {
     Manifest.checkChunkSize(chunkSize);
     if (map.diskSize() != size) {
-      throw new IllegalArgumentException("allocation map of a " + map.diskSize() + "-byte disk for " + name + " of " + size + " bytes");
+      throw new IllegalArgumentException(
+          "allocation map of a "
+              + map.diskSize()
+              + "-byte disk for "
+              + name
+              + " of "
+              + size
+              + " bytes");
     }
     int count = Manifest.chunkCount(size, chunkSize);
     boolean ofChunks = hashesChunkDigests(map);
@@ -88,7 +105,10 @@ public final class ChunkScanner {
     List<ChunkEntry> entries = new ArrayList<>(count);
     long[] next = {ImageFileHeader.LENGTH};
     long[] done = {0};
-    OrderedPipeline.run(count, threads, chunkSize,
+    OrderedPipeline.run(
+        count,
+        threads,
+        chunkSize,
         (index, buf) -> {
           int len = length(size, chunkSize, index);
           Optional<UsedBlocks> used = map.forChunk(index, chunkSize);
@@ -101,7 +121,8 @@ public final class ChunkScanner {
           try {
             readLogical(src, name.toString(), (long) index * chunkSize, buf, len, used.get());
           } catch (EOFException e) {
-            throw new EOFException(name + " shrank while being read (was " + size + " bytes): " + e.getMessage());
+            throw new EOFException(
+                name + " shrank while being read (was " + size + " bytes): " + e.getMessage());
           }
           return new Scanned(ChunkCodec.encode(index, buf, 0, len, level), used.get());
         },
@@ -117,7 +138,9 @@ public final class ChunkScanner {
           done[0] += len;
           progress.progress(done[0]);
         });
-    return ofChunks ? Manifest.ofChunks(id, size, chunkSize, entries) : new Manifest(id, size, chunkSize, entries, Sha256.finish(image));
+    return ofChunks
+        ? Manifest.ofChunks(id, size, chunkSize, entries)
+        : new Manifest(id, size, chunkSize, entries, Sha256.finish(image));
   }
 
   /**
@@ -131,23 +154,28 @@ public final class ChunkScanner {
 
   /**
    * Reads the logical bytes of the {@code len}-byte chunk at {@code offset} into {@code buf}: the
-   * span from its first to its last used byte, in one read, with unused blocks then zeroed.
-   * Nothing is read when no block is used.
+   * span from its first to its last used byte, in one read, with unused blocks then zeroed. Nothing
+   * is read when no block is used.
    */
-  static void readLogical(FileChannel src, String name, long offset, byte[] buf, int len, UsedBlocks used) throws IOException {
+  static void readLogical(
+      FileChannel src, String name, long offset, byte[] buf, int len, UsedBlocks used)
+      throws IOException {
     if (used.isAll()) {
       ChannelIo.readFully(src, ByteBuffer.wrap(buf, 0, len), offset, name);
       return;
     }
     int[] span = {-1, 0};
-    used.forEachRun(len, (off, n) -> {
-      if (span[0] < 0) {
-        span[0] = off;
-      }
-      span[1] = off + n;
-    });
+    used.forEachRun(
+        len,
+        (off, n) -> {
+          if (span[0] < 0) {
+            span[0] = off;
+          }
+          span[1] = off + n;
+        });
     if (span[0] >= 0) {
-      ChannelIo.readFully(src, ByteBuffer.wrap(buf, span[0], span[1] - span[0]), offset + span[0], name);
+      ChannelIo.readFully(
+          src, ByteBuffer.wrap(buf, span[0], span[1] - span[0]), offset + span[0], name);
     }
     used.zeroUnused(buf, 0, len);
   }

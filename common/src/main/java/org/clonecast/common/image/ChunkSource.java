@@ -7,8 +7,8 @@ import org.clonecast.protocol.image.ChunkVerificationException;
 import org.clonecast.protocol.image.Manifest;
 
 /**
- * Something that serves an image's chunks by index: a {@code .cci} file ({@link ImageReader})
- * or a raw file or device chunked on the fly ({@link RawChunkSource}). Senders code against this.
+ * Something that serves an image's chunks by index: a {@code .cci} file ({@link ImageReader}) or a
+ * raw file or device chunked on the fly ({@link RawChunkSource}). Senders code against this.
  *
  * <p>Implementations are thread-safe: any number of threads may read chunks at once.
  */
@@ -17,8 +17,8 @@ public interface ChunkSource extends AutoCloseable {
   Manifest manifest();
 
   /**
-   * Reads the stored bytes of chunk {@code index} into {@code dst} at its position, which
-   * advances by the stored length; {@code dst} must have that much room.
+   * Reads the stored bytes of chunk {@code index} into {@code dst} at its position, which advances
+   * by the stored length; {@code dst} must have that much room.
    *
    * @return the stored length (0 for a ZERO chunk)
    */
@@ -37,7 +37,8 @@ public interface ChunkSource extends AutoCloseable {
    * @throws ChunkVerificationException when the stored bytes do not yield the logical bytes
    */
   default void readLogical(int index, byte[] out) throws IOException {
-    ChunkCodec.decode(manifest().chunk(index), readStored(index), out, 0, manifest().logicalLength(index));
+    ChunkCodec.decode(
+        manifest().chunk(index), readStored(index), out, 0, manifest().logicalLength(index));
   }
 
   @Override

@@ -6,8 +6,8 @@ import java.nio.file.Path;
 import org.clonecast.protocol.image.Manifest;
 
 /**
- * A {@link ChunkSource} backed by one open file or device read with positional reads.
- * Thread-safe: the fields are final and {@link FileChannel} positional reads are concurrent.
+ * A {@link ChunkSource} backed by one open file or device read with positional reads. Thread-safe:
+ * the fields are final and {@link FileChannel} positional reads are concurrent.
  */
 abstract class FileChunkSource implements ChunkSource {
   protected final Path path;

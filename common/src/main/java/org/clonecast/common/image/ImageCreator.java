@@ -14,8 +14,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Creates a {@code .cci} image from a raw file or block device. Chunks are read and compressed
- * on {@code threads} threads and written in order; memory stays bounded. With an {@link
+ * Creates a {@code .cci} image from a raw file or block device. Chunks are read and compressed on
+ * {@code threads} threads and written in order; memory stays bounded. With an {@link
  * AllocationMap}, only the bytes it lists are read and stored ({@link ChunkScanner}).
  *
  * <p>Crash safety (see {@code docs/image-format.md}): the image is written as {@code OUT.partial}
@@ -30,7 +30,8 @@ public final class ImageCreator {
   private ImageCreator() {}
 
   /** Creates {@code out}, which must not exist yet. */
-  public static Manifest create(Path src, Path out, int chunkSize, int zstdLevel, int threads, ProgressListener p)
+  public static Manifest create(
+      Path src, Path out, int chunkSize, int zstdLevel, int threads, ProgressListener p)
       throws IOException {
     return create(src, out, chunkSize, zstdLevel, threads, false, p);
   }
@@ -39,10 +40,17 @@ public final class ImageCreator {
    * Creates {@code out} from all of {@code src}.
    *
    * @param replace whether an existing {@code out} may be replaced (atomically, at the end)
-   * @throws java.nio.file.FileAlreadyExistsException when {@code out} exists and not {@code replace}
+   * @throws java.nio.file.FileAlreadyExistsException when {@code out} exists and not {@code
+   *     replace}
    */
   public static Manifest create(
-      Path src, Path out, int chunkSize, int zstdLevel, int threads, boolean replace, ProgressListener p)
+      Path src,
+      Path out,
+      int chunkSize,
+      int zstdLevel,
+      int threads,
+      boolean replace,
+      ProgressListener p)
       throws IOException {
     return create(src, out, chunkSize, zstdLevel, threads, replace, null, p);
   }
@@ -53,44 +61,87 @@ public final class ImageCreator {
    *
    * @param map what to carry, for a disk of {@code src}'s size; null for all of it
    * @param replace whether an existing {@code out} may be replaced (atomically, at the end)
-   * @throws java.nio.file.FileAlreadyExistsException when {@code out} exists and not {@code replace}
+   * @throws java.nio.file.FileAlreadyExistsException when {@code out} exists and not {@code
+   *     replace}
    * @throws IllegalArgumentException when {@code map} is for a disk of another size
    */
   public static Manifest create(
-      Path src, Path out, int chunkSize, int zstdLevel, int threads, boolean replace, AllocationMap map, ProgressListener p)
+      Path src,
+      Path out,
+      int chunkSize,
+      int zstdLevel,
+      int threads,
+      boolean replace,
+      AllocationMap map,
+      ProgressListener p)
       throws IOException {
     Manifest.checkChunkSize(chunkSize);
     try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ)) {
       long size = SourceDevice.size(src, in);
       AllocationMap carry = map == null ? AllocationMap.whole(size) : map;
       if (carry.diskSize() != size) {
-        throw new IllegalArgumentException("allocation map of a " + carry.diskSize() + "-byte disk for " + src + " of " + size + " bytes");
+        throw new IllegalArgumentException(
+            "allocation map of a "
+                + carry.diskSize()
+                + "-byte disk for "
+                + src
+                + " of "
+                + size
+                + " bytes");
       }
       UUID id = UUID.randomUUID();
-      log.info("image create: {} ({} bytes, {} to carry) -> {}, chunks of {}, zstd level {}, {} threads",
-          src, size, carry.usedBytes(), out, chunkSize, zstdLevel, threads);
+      log.info(
+          "image create: {} ({} bytes, {} to carry) -> {}, chunks of {}, zstd level {}, {} threads",
+          src,
+          size,
+          carry.usedBytes(),
+          out,
+          chunkSize,
+          zstdLevel,
+          threads);
       try (PartialFile partial = PartialFile.create(out, replace)) {
         FileChannel ch = partial.channel();
         // Version 1 for a whole disk, so that older builds still read the image; a map with free
         // space may give partial and UNUSED chunks, which only version 2 readers understand (the
         // header's version is at least its manifest's; see docs/image-format.md).
         int version = carry.isWhole() ? ImageFileHeader.MIN_VERSION : ImageFileHeader.VERSION;
-        ImageFileHeader header = ImageFileHeader.incomplete(version, id, size, chunkSize, Manifest.chunkCount(size, chunkSize));
+        ImageFileHeader header =
+            ImageFileHeader.incomplete(
+                version, id, size, chunkSize, Manifest.chunkCount(size, chunkSize));
         write(ch, header::encode, 0);
         long[] end = {header.headerLength()};
-        Manifest m = ChunkScanner.scan(src, in, size, carry, id, chunkSize, zstdLevel, threads, p, (entry, chunk) -> {
-          if (entry.kind().isStored()) {
-            ChannelIo.writeFully(ch, chunk.storedBuffer(), entry.storedOffset());
-            end[0] = entry.storedEnd();
-          }
-        });
+        Manifest m =
+            ChunkScanner.scan(
+                src,
+                in,
+                size,
+                carry,
+                id,
+                chunkSize,
+                zstdLevel,
+                threads,
+                p,
+                (entry, chunk) -> {
+                  if (entry.kind().isStored()) {
+                    ChannelIo.writeFully(ch, chunk.storedBuffer(), entry.storedOffset());
+                    end[0] = entry.storedEnd();
+                  }
+                });
         int manifestLength = write(ch, m::encode, end[0]);
         ch.force(true);
         // Only now may the header say where the manifest is: a crash before this point leaves
         // manifest offset 0, which readers report as incomplete.
-        write(ch, header.complete(end[0], manifestLength)::encodeManifestFields, ImageFileHeader.MANIFEST_FIELDS_OFFSET);
+        write(
+            ch,
+            header.complete(end[0], manifestLength)::encodeManifestFields,
+            ImageFileHeader.MANIFEST_FIELDS_OFFSET);
         partial.commit();
-        log.info("image create: {} done, {} chunks, {} stored bytes, sha256 {}", out, m.chunkCount(), m.storedBytes(), m.imageHash());
+        log.info(
+            "image create: {} done, {} chunks, {} stored bytes, sha256 {}",
+            out,
+            m.chunkCount(),
+            m.storedBytes(),
+            m.imageHash());
         return m;
       }
     }

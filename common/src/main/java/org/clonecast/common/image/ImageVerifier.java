@@ -10,10 +10,10 @@ import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.Sha256;
 
 /**
- * Checks every chunk of an image in parallel (decode, SHA-256 against the manifest) and the
- * image hash: the SHA-256 of the whole logical image in order, or for a version 3 manifest that of
- * the chunk digests. Also the engine of {@link ImageExtractor}, which
- * adds a write of each verified chunk.
+ * Checks every chunk of an image in parallel (decode, SHA-256 against the manifest) and the image
+ * hash: the SHA-256 of the whole logical image in order, or for a version 3 manifest that of the
+ * chunk digests. Also the engine of {@link ImageExtractor}, which adds a write of each verified
+ * chunk.
  *
  * <p>Stateless and thread-safe; each call runs its own pipeline.
  */
@@ -30,21 +30,25 @@ public final class ImageVerifier {
    * Verifies {@code src}.
    *
    * @throws ChunkVerificationException naming the first bad chunk in index order
-   * @throws InvalidImageException when every chunk is good but the whole-image SHA-256 differs
-   *     from the manifest's (an inconsistent manifest)
+   * @throws InvalidImageException when every chunk is good but the whole-image SHA-256 differs from
+   *     the manifest's (an inconsistent manifest)
    */
   public static void verify(ChunkSource src, int threads, ProgressListener p) throws IOException {
     decodeAll(src, threads, null, p);
   }
 
   /** Decodes and verifies every chunk, passing each to {@code writer} when not null. */
-  static void decodeAll(ChunkSource src, int threads, ChunkWriter writer, ProgressListener p) throws IOException {
+  static void decodeAll(ChunkSource src, int threads, ChunkWriter writer, ProgressListener p)
+      throws IOException {
     Manifest m = src.manifest();
     // Version 3: the manifest checked its image hash against its chunk digests when it was
     // decoded, so the chunks' own checks are the whole verification; no second pass.
     MessageDigest image = m.hashOfChunks() ? null : Sha256.newDigest();
     long[] done = {0};
-    OrderedPipeline.run(m.chunkCount(), threads, m.chunkSize(),
+    OrderedPipeline.run(
+        m.chunkCount(),
+        threads,
+        m.chunkSize(),
         (index, buf) -> {
           ChunkEntry e = m.chunk(index);
           int len = m.logicalLength(index);
@@ -65,8 +69,12 @@ public final class ImageVerifier {
         });
     Sha256 got = image == null ? Manifest.hashOfChunkDigests(m.chunks()) : Sha256.finish(image);
     if (!got.equals(m.imageHash())) {
-      throw new InvalidImageException("image sha256 mismatch: manifest says " + m.imageHash().hex() + ", chunks give "
-          + got.hex() + " (every chunk matched its own hash: the manifest is inconsistent)");
+      throw new InvalidImageException(
+          "image sha256 mismatch: manifest says "
+              + m.imageHash().hex()
+              + ", chunks give "
+              + got.hex()
+              + " (every chunk matched its own hash: the manifest is inconsistent)");
     }
   }
 }

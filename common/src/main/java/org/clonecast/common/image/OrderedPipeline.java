@@ -21,8 +21,8 @@ import org.clonecast.common.concurrent.DaemonThreads;
  * bounded whatever the image size.
  *
  * <p>The first failure in index order ends the run: later work is cancelled (without interrupts,
- * which would close the {@code FileChannel}s workers share) and the failure is rethrown as it
- * was, unwrapped. One instance is one run; not reusable, not shared between threads.
+ * which would close the {@code FileChannel}s workers share) and the failure is rethrown as it was,
+ * unwrapped. One instance is one run; not reusable, not shared between threads.
  */
 final class OrderedPipeline {
   /** Numbers the runs in their threads' names, so a stuck run is easy to find in a thread dump. */
@@ -34,18 +34,23 @@ final class OrderedPipeline {
     T apply(int index, byte[] buffer) throws IOException;
   }
 
-  /** Consumes results in index order on the calling thread; the buffer is reused after it returns. */
+  /**
+   * Consumes results in index order on the calling thread; the buffer is reused after it returns.
+   */
   @FunctionalInterface
   interface Sink<T> {
     void accept(int index, byte[] buffer, T result) throws IOException;
   }
 
-  /** Bytes of chunk buffers the pipeline may hold at once, unless one chunk per thread needs more. */
+  /**
+   * Bytes of chunk buffers the pipeline may hold at once, unless one chunk per thread needs more.
+   */
   private static final long MEMORY_BUDGET = 256L * 1024 * 1024;
 
   private OrderedPipeline() {}
 
-  static <T> void run(int count, int threads, int bufferSize, Work<T> work, Sink<T> sink) throws IOException {
+  static <T> void run(int count, int threads, int bufferSize, Work<T> work, Sink<T> sink)
+      throws IOException {
     if (count == 0) {
       return;
     }
@@ -56,7 +61,9 @@ final class OrderedPipeline {
     for (int i = 0; i < window; i++) {
       buffers.add(new byte[bufferSize]);
     }
-    ExecutorService pool = Executors.newFixedThreadPool(t, DaemonThreads.numbered("clonecast-image-" + RUN.incrementAndGet() + "-"));
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            t, DaemonThreads.numbered("clonecast-image-" + RUN.incrementAndGet() + "-"));
     ArrayDeque<Future<T>> inFlight = new ArrayDeque<>();
     ArrayDeque<byte[]> inFlightBuffers = new ArrayDeque<>();
     try {

@@ -12,12 +12,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An output file written under {@code NAME.partial} and renamed to {@code NAME} only when
- * complete, so nothing half-written ever carries the final name. {@link #close()} without {@link
- * #commit()} deletes the partial file.
+ * An output file written under {@code NAME.partial} and renamed to {@code NAME} only when complete,
+ * so nothing half-written ever carries the final name. {@link #close()} without {@link #commit()}
+ * deletes the partial file.
  *
- * <p>Not thread-safe as an object; its {@link #channel()} may be written from several threads
- * with positional writes.
+ * <p>Not thread-safe as an object; its {@link #channel()} may be written from several threads with
+ * positional writes.
  */
 final class PartialFile implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PartialFile.class);
@@ -36,8 +36,8 @@ final class PartialFile implements AutoCloseable {
   }
 
   /**
-   * Starts writing {@code target}: refuses when it exists unless {@code replace}; an old
-   * {@code .partial} (left by a killed run) is overwritten.
+   * Starts writing {@code target}: refuses when it exists unless {@code replace}; an old {@code
+   * .partial} (left by a killed run) is overwritten.
    */
   static PartialFile create(Path target, boolean replace) throws IOException {
     if (!replace && Files.exists(target)) {
@@ -81,7 +81,8 @@ final class PartialFile implements AutoCloseable {
     file.close();
     // rename(2) is atomic and replaces an existing target (only reached with replace=true or
     // when the target appeared meanwhile, which the existence check above cannot prevent).
-    Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    Files.move(
+        partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     committed = true;
     syncDirectory(target.toAbsolutePath().getParent());
   }

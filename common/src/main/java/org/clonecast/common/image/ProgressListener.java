@@ -1,8 +1,8 @@
 package org.clonecast.common.image;
 
 /**
- * Told how far a long operation has got, in logical bytes done so far. Called from one thread
- * at a time, in increasing order, typically once per chunk; must be cheap. {@code
+ * Told how far a long operation has got, in logical bytes done so far. Called from one thread at a
+ * time, in increasing order, typically once per chunk; must be cheap. {@code
  * org.clonecast.common.cli.ProgressBar::update} fits.
  */
 @FunctionalInterface

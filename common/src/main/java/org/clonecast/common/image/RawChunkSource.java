@@ -13,16 +13,16 @@ import org.clonecast.protocol.image.EncodedChunk;
 import org.clonecast.protocol.image.Manifest;
 
 /**
- * A raw file or block device served as chunks without writing a {@code .cci} first: {@link
- * #open} scans the source once (read, compress, hash: the same {@link ChunkCodec} as {@code image
- * create}) to build the manifest, and {@link #readStored} compresses a chunk again on demand.
+ * A raw file or block device served as chunks without writing a {@code .cci} first: {@link #open}
+ * scans the source once (read, compress, hash: the same {@link ChunkCodec} as {@code image create})
+ * to build the manifest, and {@link #readStored} compresses a chunk again on demand.
  *
  * <p>Why compress again instead of caching to a temporary {@code .cci}: it needs no scratch disk
- * the size of the image, and zstd at a fixed level is deterministic, so the bytes are the same
- * ones the scan measured. A sender reads each chunk about once per pass, so the extra CPU is one
- * compression per chunk sent. The stored offsets in the manifest are those the chunks would have
- * in a {@code .cci} (header, then chunks back to back), so receivers cannot tell the difference.
- * If the source changes after the scan, {@link #readStored} fails rather than serve different bytes
+ * the size of the image, and zstd at a fixed level is deterministic, so the bytes are the same ones
+ * the scan measured. A sender reads each chunk about once per pass, so the extra CPU is one
+ * compression per chunk sent. The stored offsets in the manifest are those the chunks would have in
+ * a {@code .cci} (header, then chunks back to back), so receivers cannot tell the difference. If
+ * the source changes after the scan, {@link #readStored} fails rather than serve different bytes
  * (ZERO and UNUSED chunks are not re-read: nothing is stored for them). With an {@link
  * AllocationMap}, free space is read neither by the scan nor later, as in {@link ChunkScanner}.
  *
@@ -37,7 +37,8 @@ public final class RawChunkSource extends FileChunkSource {
   }
 
   /** Scans all of {@code raw} and returns its manifest, without keeping anything open. */
-  public static Manifest scan(Path raw, int chunkSize, int level, int threads, ProgressListener p) throws IOException {
+  public static Manifest scan(Path raw, int chunkSize, int level, int threads, ProgressListener p)
+      throws IOException {
     return scan(raw, chunkSize, level, threads, null, p);
   }
 
@@ -45,7 +46,8 @@ public final class RawChunkSource extends FileChunkSource {
    * Scans the bytes of {@code raw} that {@code map} lists (all of it when null) and returns its
    * manifest, without keeping anything open.
    */
-  public static Manifest scan(Path raw, int chunkSize, int level, int threads, AllocationMap map, ProgressListener p)
+  public static Manifest scan(
+      Path raw, int chunkSize, int level, int threads, AllocationMap map, ProgressListener p)
       throws IOException {
     try (RawChunkSource s = open(raw, chunkSize, level, threads, map, p)) {
       return s.manifest();
@@ -53,8 +55,8 @@ public final class RawChunkSource extends FileChunkSource {
   }
 
   /** Scans all of {@code raw} and keeps it open to serve chunks. */
-  public static RawChunkSource open(Path raw, int chunkSize, int level, int threads, ProgressListener p)
-      throws IOException {
+  public static RawChunkSource open(
+      Path raw, int chunkSize, int level, int threads, ProgressListener p) throws IOException {
     return open(raw, chunkSize, level, threads, null, p);
   }
 
@@ -64,14 +66,26 @@ public final class RawChunkSource extends FileChunkSource {
    *
    * @throws IllegalArgumentException when {@code map} is for a disk of another size
    */
-  public static RawChunkSource open(Path raw, int chunkSize, int level, int threads, AllocationMap map, ProgressListener p)
+  public static RawChunkSource open(
+      Path raw, int chunkSize, int level, int threads, AllocationMap map, ProgressListener p)
       throws IOException {
     Manifest.checkChunkSize(chunkSize);
     FileChannel ch = FileChannel.open(raw, StandardOpenOption.READ);
     try {
       long size = SourceDevice.size(raw, ch);
       AllocationMap carry = map == null ? AllocationMap.whole(size) : map;
-      Manifest m = ChunkScanner.scan(raw, ch, size, carry, UUID.randomUUID(), chunkSize, level, threads, p, ChunkScanner.DISCARD);
+      Manifest m =
+          ChunkScanner.scan(
+              raw,
+              ch,
+              size,
+              carry,
+              UUID.randomUUID(),
+              chunkSize,
+              level,
+              threads,
+              p,
+              ChunkScanner.DISCARD);
       return new RawChunkSource(raw, ch, m, level);
     } catch (IOException | RuntimeException e) {
       ch.close();
@@ -87,12 +101,26 @@ public final class RawChunkSource extends FileChunkSource {
     }
     int len = manifest.logicalLength(index);
     byte[] logical = new byte[len];
-    ChunkScanner.readLogical(channel, path + " chunk " + index, manifest.logicalOffset(index), logical, len, e.used());
+    ChunkScanner.readLogical(
+        channel, path + " chunk " + index, manifest.logicalOffset(index), logical, len, e.used());
     EncodedChunk c = ChunkCodec.encode(index, logical, 0, len, level);
-    if (c.kind() != e.kind() || c.storedLength() != e.storedLength() || !c.sha256().equals(e.sha256())) {
-      throw new IOException(path + " changed since it was scanned: chunk " + index + " (offset "
-          + manifest.logicalOffset(index) + ") is now " + c.kind() + " " + c.sha256().hex() + ", was " + e.kind()
-          + " " + e.sha256().hex());
+    if (c.kind() != e.kind()
+        || c.storedLength() != e.storedLength()
+        || !c.sha256().equals(e.sha256())) {
+      throw new IOException(
+          path
+              + " changed since it was scanned: chunk "
+              + index
+              + " (offset "
+              + manifest.logicalOffset(index)
+              + ") is now "
+              + c.kind()
+              + " "
+              + c.sha256().hex()
+              + ", was "
+              + e.kind()
+              + " "
+              + e.sha256().hex());
     }
     dst.put(c.storedBuffer());
     return c.storedLength();

@@ -46,7 +46,10 @@ public final class SourceDevice {
         continue;
       }
       Path src = Path.of(f[0]);
-      String srcName = Files.exists(src) ? src.toRealPath().getFileName().toString() : src.getFileName().toString();
+      String srcName =
+          Files.exists(src)
+              ? src.toRealPath().getFileName().toString()
+              : src.getFileName().toString();
       // A partition of dev appears as /sys/class/block/dev/<partition>.
       if (srcName.equals(name) || Files.isDirectory(sys.resolve(srcName))) {
         return Optional.of(f[0] + " on " + f[1].replace("\\040", " "));
@@ -78,7 +81,9 @@ public final class SourceDevice {
     try {
       return Long.parseLong(Files.readString(sys).trim()) * 512;
     } catch (IOException | NumberFormatException e) {
-      throw new IOException(p + ": cannot tell the size of this block device (" + sys + ": " + e.getMessage() + ")", e);
+      throw new IOException(
+          p + ": cannot tell the size of this block device (" + sys + ": " + e.getMessage() + ")",
+          e);
     }
   }
 }

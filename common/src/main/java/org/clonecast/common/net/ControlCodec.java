@@ -10,16 +10,17 @@ import io.netty.handler.codec.MessageToByteEncoder;
 import org.clonecast.protocol.mcast.ControlMessage;
 
 /**
- * Pipeline pieces for the multicast control connection: u32 length-prefixed frames in, whole
- * frames as {@link ByteBuf} to the next handler (which decodes them so it can count and answer
- * malformed ones), {@link ControlMessage}s out.
+ * Pipeline pieces for the multicast control connection: u32 length-prefixed frames in, whole frames
+ * as {@link ByteBuf} to the next handler (which decodes them so it can count and answer malformed
+ * ones), {@link ControlMessage}s out.
  */
 public final class ControlCodec {
   private ControlCodec() {}
 
   /** Adds the framing and the encoder; the caller's handler goes after them. */
   public static void install(ChannelPipeline p) {
-    p.addLast("frame-decoder", new LengthFieldBasedFrameDecoder(ControlMessage.MAX_FRAME, 0, 4, 0, 4));
+    p.addLast(
+        "frame-decoder", new LengthFieldBasedFrameDecoder(ControlMessage.MAX_FRAME, 0, 4, 0, 4));
     p.addLast("frame-prepender", new LengthFieldPrepender(4));
     p.addLast("control-encoder", new Encoder());
   }

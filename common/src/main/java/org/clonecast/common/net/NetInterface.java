@@ -14,11 +14,17 @@ import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.protocol.wire.Ipv4;
 
 /**
- * An IPv4-capable network interface the operator named: its address, prefix and broadcast
- * address. The broadcast address is computed from the prefix when the kernel has none (an
- * address added without {@code brd +}), so announcements still go out. Immutable.
+ * An IPv4-capable network interface the operator named: its address, prefix and broadcast address.
+ * The broadcast address is computed from the prefix when the kernel has none (an address added
+ * without {@code brd +}), so announcements still go out. Immutable.
  */
-public record NetInterface(String name, NetworkInterface nif, Inet4Address address, int prefixLength, Inet4Address broadcast, int mtu) {
+public record NetInterface(
+    String name,
+    NetworkInterface nif,
+    Inet4Address address,
+    int prefixLength,
+    Inet4Address broadcast,
+    int mtu) {
 
   public NetInterface {
     Objects.requireNonNull(nif, "nif");
@@ -39,23 +45,38 @@ public record NetInterface(String name, NetworkInterface nif, Inet4Address addre
       throw new IllegalArgumentException("cannot list network interfaces: " + e.getMessage(), e);
     }
     if (nif == null) {
-      throw new IllegalArgumentException("interface " + name + " not found; interfaces: " + String.join(", ", names()));
+      throw new IllegalArgumentException(
+          "interface " + name + " not found; interfaces: " + String.join(", ", names()));
     }
     try {
-      if (!nif.isUp()) throw new IllegalArgumentException("interface " + name + " is down; bring it up with 'ip link set " + name + " up'");
+      if (!nif.isUp())
+        throw new IllegalArgumentException(
+            "interface " + name + " is down; bring it up with 'ip link set " + name + " up'");
       for (InterfaceAddress ia : nif.getInterfaceAddresses()) {
         if (ia.getAddress() instanceof Inet4Address a) {
-          Inet4Address brd = ia.getBroadcast() instanceof Inet4Address b ? b : Ipv4.broadcast(a, ia.getNetworkPrefixLength());
+          Inet4Address brd =
+              ia.getBroadcast() instanceof Inet4Address b
+                  ? b
+                  : Ipv4.broadcast(a, ia.getNetworkPrefixLength());
           return new NetInterface(name, nif, a, ia.getNetworkPrefixLength(), brd, nif.getMTU());
         }
       }
     } catch (SocketException e) {
-      throw new IllegalArgumentException("cannot read interface " + name + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "cannot read interface " + name + ": " + e.getMessage(), e);
     }
-    throw new IllegalArgumentException("interface " + name + " has no IPv4 address; add one (ip addr add ADDR/PREFIX brd + dev " + name + ")");
+    throw new IllegalArgumentException(
+        "interface "
+            + name
+            + " has no IPv4 address; add one (ip addr add ADDR/PREFIX brd + dev "
+            + name
+            + ")");
   }
 
-  /** {@link #byName}, with a failure turned into the operator error every command reports the same way. */
+  /**
+   * {@link #byName}, with a failure turned into the operator error every command reports the same
+   * way.
+   */
   public static NetInterface forCommand(String name) {
     try {
       return byName(name);

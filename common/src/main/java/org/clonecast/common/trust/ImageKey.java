@@ -36,8 +36,13 @@ import org.clonecast.protocol.image.Sha256;
 public final class ImageKey {
   public static final String PRIVATE_FILE = "image-key";
   public static final String PUBLIC_FILE = "image-key.pub";
-  /** The key before the last {@link #rotate}, kept so that nodes booted before it still verify (the overlap). */
+
+  /**
+   * The key before the last {@link #rotate}, kept so that nodes booted before it still verify (the
+   * overlap).
+   */
   public static final String PREVIOUS_FILE = "image-key.previous";
+
   public static final String PREVIOUS_PUBLIC_FILE = "image-key.previous.pub";
 
   private final PrivateKey privateKey;
@@ -68,7 +73,8 @@ public final class ImageKey {
 
   /**
    * A key given on a command line ({@code clonecast send --sign-key}): a state directory holding
-   * {@value #PRIVATE_FILE}, or a private key file with its public half in {@code FILE.pub} beside it.
+   * {@value #PRIVATE_FILE}, or a private key file with its public half in {@code FILE.pub} beside
+   * it.
    */
   public static ImageKey loadFrom(Path dirOrFile) throws IOException {
     if (Files.isDirectory(dirOrFile)) return load(dirOrFile);
@@ -76,7 +82,10 @@ public final class ImageKey {
     Path dir = dirOrFile.toAbsolutePath().getParent();
     String name = dirOrFile.getFileName().toString();
     if (!Files.isRegularFile(dir.resolve(name + ".pub"))) {
-      throw new IOException("its public half " + dir.resolve(name + ".pub") + " is missing (a key pair is two files: KEY and KEY.pub)");
+      throw new IOException(
+          "its public half "
+              + dir.resolve(name + ".pub")
+              + " is missing (a key pair is two files: KEY and KEY.pub)");
     }
     return load(dir, name, name + ".pub");
   }
@@ -102,7 +111,10 @@ public final class ImageKey {
     return next;
   }
 
-  /** Deletes the previous key: after a compromise, or once every node has netbooted since the rotation. */
+  /**
+   * Deletes the previous key: after a compromise, or once every node has netbooted since the
+   * rotation.
+   */
   public static boolean forgetPrevious(Path stateDir) throws IOException {
     boolean had = Files.deleteIfExists(stateDir.resolve(PREVIOUS_FILE));
     return Files.deleteIfExists(stateDir.resolve(PREVIOUS_PUBLIC_FILE)) || had;
@@ -110,36 +122,59 @@ public final class ImageKey {
 
   /**
    * The trusted-keys file for the netboot environment: the current public key, then the previous
-   * one if kept, one base64 line each with a comment naming it ({@link ImageTrust#parseFile} reads it).
+   * one if kept, one base64 line each with a comment naming it ({@link ImageTrust#parseFile} reads
+   * it).
    */
   public static String trustedKeysFile(Path stateDir) throws IOException {
     ImageKey current = load(stateDir);
-    StringBuilder b = new StringBuilder("# clonecast image keys trusted by the netboot environment (clonecast key show)\n");
-    b.append("# current ").append(current.fingerprint()).append('\n').append(current.publicBase64()).append('\n');
+    StringBuilder b =
+        new StringBuilder(
+            "# clonecast image keys trusted by the netboot environment (clonecast key show)\n");
+    b.append("# current ")
+        .append(current.fingerprint())
+        .append('\n')
+        .append(current.publicBase64())
+        .append('\n');
     Optional<ImageKey> previous = loadPrevious(stateDir);
     if (previous.isPresent()) {
-      b.append("# previous ").append(previous.get().fingerprint()).append('\n').append(previous.get().publicBase64()).append('\n');
+      b.append("# previous ")
+          .append(previous.get().fingerprint())
+          .append('\n')
+          .append(previous.get().publicBase64())
+          .append('\n');
     }
     return b.toString();
   }
 
-  private static ImageKey load(Path stateDir, String privateName, String publicName) throws IOException {
+  private static ImageKey load(Path stateDir, String privateName, String publicName)
+      throws IOException {
     Path file = stateDir.resolve(privateName);
     try {
       KeyFactory f = KeyFactory.getInstance("Ed25519");
-      byte[] der = Base64.getDecoder().decode(Files.readString(file, StandardCharsets.US_ASCII).trim());
+      byte[] der =
+          Base64.getDecoder().decode(Files.readString(file, StandardCharsets.US_ASCII).trim());
       PrivateKey priv = f.generatePrivate(new PKCS8EncodedKeySpec(der));
-      PublicKey pub = TrustedKey.parse(Files.readString(stateDir.resolve(publicName), StandardCharsets.US_ASCII).trim());
+      PublicKey pub =
+          TrustedKey.parse(
+              Files.readString(stateDir.resolve(publicName), StandardCharsets.US_ASCII).trim());
       ImageKey k = new ImageKey(priv, pub);
       // A key file and a public file of different pairs would sign what nobody can verify.
       ManifestSignature probe = k.sign(probeManifest());
       if (probe.problem(probeManifest(), pub).isPresent()) {
-        throw new IOException(stateDir.resolve(publicName) + " is not the public half of " + file
-            + "; restore the pair or run 'clonecast key rotate'");
+        throw new IOException(
+            stateDir.resolve(publicName)
+                + " is not the public half of "
+                + file
+                + "; restore the pair or run 'clonecast key rotate'");
       }
       return k;
     } catch (GeneralSecurityException | IllegalArgumentException e) {
-      throw new IOException(file + " is not an Ed25519 private key (" + e.getMessage() + "); restore it or run 'clonecast key rotate'", e);
+      throw new IOException(
+          file
+              + " is not an Ed25519 private key ("
+              + e.getMessage()
+              + "); restore it or run 'clonecast key rotate'",
+          e);
     }
   }
 
@@ -161,16 +196,29 @@ public final class ImageKey {
     write(stateDir, key, PRIVATE_FILE, PUBLIC_FILE);
   }
 
-  private static void write(Path stateDir, ImageKey key, String privateName, String publicName) throws IOException {
+  private static void write(Path stateDir, ImageKey key, String privateName, String publicName)
+      throws IOException {
     Path tmp = stateDir.resolve(privateName + ".tmp");
     Files.deleteIfExists(tmp);
-    Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-    Files.writeString(tmp, Base64.getEncoder().encodeToString(key.privateKey.getEncoded()) + "\n", StandardOpenOption.WRITE);
+    Files.createFile(
+        tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    Files.writeString(
+        tmp,
+        Base64.getEncoder().encodeToString(key.privateKey.getEncoded()) + "\n",
+        StandardOpenOption.WRITE);
     Path pubTmp = stateDir.resolve(publicName + ".tmp");
     Files.writeString(pubTmp, key.publicBase64() + "\n");
-    Files.move(pubTmp, stateDir.resolve(publicName), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.move(
+        pubTmp,
+        stateDir.resolve(publicName),
+        StandardCopyOption.REPLACE_EXISTING,
+        StandardCopyOption.ATOMIC_MOVE);
     try {
-      Files.move(tmp, stateDir.resolve(privateName), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      Files.move(
+          tmp,
+          stateDir.resolve(privateName),
+          StandardCopyOption.REPLACE_EXISTING,
+          StandardCopyOption.ATOMIC_MOVE);
     } catch (FileAlreadyExistsException e) {
       Files.delete(tmp);
     }
@@ -195,7 +243,7 @@ public final class ImageKey {
   }
 
   private static Manifest probeManifest() {
-    return new Manifest(new UUID(0, 0), 0, Manifest.DEFAULT_CHUNK_SIZE, List.of(),
-        Sha256.of(new byte[32]));
+    return new Manifest(
+        new UUID(0, 0), 0, Manifest.DEFAULT_CHUNK_SIZE, List.of(), Sha256.of(new byte[32]));
   }
 }

@@ -23,8 +23,8 @@ public sealed interface ImageTrust {
   Path BOOTENV_KEYS = Path.of("/etc/clonecast/trusted-keys");
 
   /**
-   * Why the image with {@code manifest} and {@code signatures} must not be written, naming the
-   * key or the fault; empty when it may.
+   * Why the image with {@code manifest} and {@code signatures} must not be written, naming the key
+   * or the fault; empty when it may.
    */
   Optional<String> refusal(Manifest manifest, List<ManifestSignature> signatures);
 
@@ -38,8 +38,11 @@ public sealed interface ImageTrust {
     @Override
     public Optional<String> refusal(Manifest manifest, List<ManifestSignature> signatures) {
       if (signatures.isEmpty()) {
-        return Optional.of("the image is not signed (trusted: " + fingerprints() + "); a daemon signs what it stores, and"
-            + " 'clonecast send --sign-key KEY' signs what it sends");
+        return Optional.of(
+            "the image is not signed (trusted: "
+                + fingerprints()
+                + "); a daemon signs what it stores, and"
+                + " 'clonecast send --sign-key KEY' signs what it sends");
       }
       Optional<String> bad = Optional.empty();
       for (ManifestSignature s : signatures) {
@@ -47,11 +50,21 @@ public sealed interface ImageTrust {
           if (!MessageDigest.isEqual(s.keyId(), ManifestSignature.keyId(k))) continue;
           Optional<String> problem = s.problem(manifest, k);
           if (problem.isEmpty()) return Optional.empty();
-          bad = Optional.of("bad signature by the trusted key " + s.keyIdHex() + ": " + problem.get());
+          bad =
+              Optional.of(
+                  "bad signature by the trusted key " + s.keyIdHex() + ": " + problem.get());
         }
       }
-      return Optional.of(bad.orElseGet(() -> "signed by an unknown key " + signatures.get(0).keyIdHex()
-          + (signatures.size() > 1 ? " (and " + (signatures.size() - 1) + " other)" : "") + "; trusted: " + fingerprints()));
+      return Optional.of(
+          bad.orElseGet(
+              () ->
+                  "signed by an unknown key "
+                      + signatures.get(0).keyIdHex()
+                      + (signatures.size() > 1
+                          ? " (and " + (signatures.size() - 1) + " other)"
+                          : "")
+                      + "; trusted: "
+                      + fingerprints()));
     }
 
     /** The trusted keys' fingerprints (SHA-256 of each key's X.509 encoding), comma separated. */
@@ -62,7 +75,10 @@ public sealed interface ImageTrust {
     }
   }
 
-  /** Accepts any image, signed or not ({@code --insecure-unsigned}): for a segment the operator trusts. */
+  /**
+   * Accepts any image, signed or not ({@code --insecure-unsigned}): for a segment the operator
+   * trusts.
+   */
   record InsecureUnsigned() implements ImageTrust {
     @Override
     public Optional<String> refusal(Manifest manifest, List<ManifestSignature> signatures) {
@@ -70,7 +86,10 @@ public sealed interface ImageTrust {
     }
   }
 
-  /** A key's fingerprint as {@code clonecast key show} prints it: SHA-256 of its X.509 encoding, hex. */
+  /**
+   * A key's fingerprint as {@code clonecast key show} prints it: SHA-256 of its X.509 encoding,
+   * hex.
+   */
   static String fingerprint(PublicKey key) {
     return HexFormat.of().formatHex(ManifestSignature.keyId(key));
   }
@@ -106,11 +125,20 @@ public sealed interface ImageTrust {
       try {
         keys.add(TrustedKey.parse(l.split("\\s+")[0]));
       } catch (IllegalArgumentException e) {
-        throw new IOException(what + " line " + n + ": " + e.getMessage() + "; want one base64 Ed25519 public key a line"
-            + " ('clonecast key show')", e);
+        throw new IOException(
+            what
+                + " line "
+                + n
+                + ": "
+                + e.getMessage()
+                + "; want one base64 Ed25519 public key a line"
+                + " ('clonecast key show')",
+            e);
       }
     }
-    if (keys.isEmpty()) throw new IOException(what + " holds no key; want one base64 Ed25519 public key a line ('clonecast key show')");
+    if (keys.isEmpty())
+      throw new IOException(
+          what + " holds no key; want one base64 Ed25519 public key a line ('clonecast key show')");
     return keys;
   }
 }

@@ -11,10 +11,10 @@ import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.ManifestSignature;
 
 /**
- * The daemon's image keys as they are in its state directory now: the current key, and the
- * previous one during a rotation's overlap. {@code clonecast key rotate} changes the files while the
- * daemon runs; the ring reads them again when they change (by modification time), so the next
- * image stored and the next session are signed with the new key without a restart.
+ * The daemon's image keys as they are in its state directory now: the current key, and the previous
+ * one during a rotation's overlap. {@code clonecast key rotate} changes the files while the daemon
+ * runs; the ring reads them again when they change (by modification time), so the next image stored
+ * and the next session are signed with the new key without a restart.
  *
  * <p>Thread-safe.
  */
@@ -48,10 +48,12 @@ public final class KeyRing {
    * when it is the current key's, else a new one by it; then one by the previous key, if kept, so
    * that nodes booted before a rotation (which trust only that key) still take the image.
    */
-  public synchronized List<ManifestSignature> signatures(Manifest m, Optional<ManifestSignature> stored) throws IOException {
+  public synchronized List<ManifestSignature> signatures(
+      Manifest m, Optional<ManifestSignature> stored) throws IOException {
     reload();
     List<ManifestSignature> out = new ArrayList<>();
-    boolean storedIsCurrent = stored.isPresent() && stored.get().problem(m, current.publicKey()).isEmpty();
+    boolean storedIsCurrent =
+        stored.isPresent() && stored.get().problem(m, current.publicKey()).isEmpty();
     out.add(storedIsCurrent ? stored.get() : current.sign(m));
     previous.ifPresent(p -> out.add(p.sign(m)));
     return out;

@@ -20,12 +20,20 @@ public final class TrustedKey {
    */
   public static PublicKey read(String fileOrBase64) throws IOException {
     Path p = Path.of(fileOrBase64);
-    String text = Files.isRegularFile(p) ? Files.readString(p, StandardCharsets.US_ASCII).trim() : fileOrBase64.trim();
+    String text =
+        Files.isRegularFile(p)
+            ? Files.readString(p, StandardCharsets.US_ASCII).trim()
+            : fileOrBase64.trim();
     try {
       return parse(text);
     } catch (IllegalArgumentException e) {
-      throw new IOException("--trust " + fileOrBase64 + ": neither a readable key file nor a base64 Ed25519 public key ("
-          + e.getMessage() + "); give the daemon's image-key.pub ('clonecast key show')", e);
+      throw new IOException(
+          "--trust "
+              + fileOrBase64
+              + ": neither a readable key file nor a base64 Ed25519 public key ("
+              + e.getMessage()
+              + "); give the daemon's image-key.pub ('clonecast key show')",
+          e);
     }
   }
 

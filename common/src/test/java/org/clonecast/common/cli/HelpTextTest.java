@@ -16,8 +16,14 @@ class HelpTextTest {
     public void run() {}
   }
 
-  @Command(name = "split", description = {"Run a thing in a lab (as root; the",
-      "checkout's script): VMs boot.", "Ends with a line.", "  "})
+  @Command(
+      name = "split",
+      description = {
+        "Run a thing in a lab (as root; the",
+        "checkout's script): VMs boot.",
+        "Ends with a line.",
+        "  "
+      })
   static final class Split implements Runnable {
     @Override
     public void run() {}
@@ -25,10 +31,20 @@ class HelpTextTest {
 
   @Test
   void linesAreJoinedIntoSentences() {
-    assertArrayEquals(new String[] {"Run a thing in a lab (as root; the checkout's script): VMs boot.", "Ends with a line."},
-        HelpText.paragraphs(new String[] {"Run a thing in a lab (as root; the", "checkout's script): VMs boot.",
-            "Ends with a line.", "  "}));
-    assertArrayEquals(new String[] {"No full stop at the end"}, HelpText.paragraphs(new String[] {"No full stop", "at the end"}));
+    assertArrayEquals(
+        new String[] {
+          "Run a thing in a lab (as root; the checkout's script): VMs boot.", "Ends with a line."
+        },
+        HelpText.paragraphs(
+            new String[] {
+              "Run a thing in a lab (as root; the",
+              "checkout's script): VMs boot.",
+              "Ends with a line.",
+              "  "
+            }));
+    assertArrayEquals(
+        new String[] {"No full stop at the end"},
+        HelpText.paragraphs(new String[] {"No full stop", "at the end"}));
   }
 
   @Test
@@ -37,7 +53,10 @@ class HelpTextTest {
     StringWriter out = new StringWriter();
     cl.setOut(new PrintWriter(out));
     cl.usage(new PrintWriter(out));
-    assertTrue(out.toString().replaceAll("\\s+", " ").contains("split Run a thing in a lab (as root; the checkout's script): VMs boot."),
+    assertTrue(
+        out.toString()
+            .replaceAll("\\s+", " ")
+            .contains("split Run a thing in a lab (as root; the checkout's script): VMs boot."),
         out.toString());
   }
 }

@@ -23,14 +23,20 @@ class ProgressBarTest {
     ProgressBar bar = new ProgressBar("create", 200_000_000, out, ProgressBar.Mode.BAR, now::get);
     now.set(1_000_000_000L);
     bar.update(100_000_000);
-    assertEquals("\rcreate [###############...............]  50%  95.4 MiB / 190.7 MiB  100.0 MB/s  ETA 0:01", printed());
+    assertEquals(
+        "\rcreate [###############...............]  50%  95.4 MiB / 190.7 MiB  100.0 MB/s  ETA 0:01",
+        printed());
     now.set(1_050_000_000L);
     bar.update(150_000_000); // within 100 ms of the last draw: not drawn
     assertEquals(1, printed().split("\r", -1).length - 1);
     now.set(2_000_000_000L);
     bar.update(200_000_000);
     bar.finish();
-    assertTrue(printed().endsWith("] 100%  190.7 MiB / 190.7 MiB  100.0 MB/s  in 0:02" + System.lineSeparator()), printed());
+    assertTrue(
+        printed()
+            .endsWith(
+                "] 100%  190.7 MiB / 190.7 MiB  100.0 MB/s  in 0:02" + System.lineSeparator()),
+        printed());
     bar.update(5);
     bar.finish();
     assertEquals(3, printed().split("\r", -1).length - 1);
@@ -60,6 +66,10 @@ class ProgressBarTest {
     assertEquals("1.5 GiB", ProgressBar.bytes(3L << 29));
     assertEquals("0:07", ProgressBar.duration(6.2));
     assertEquals("1:02:03", ProgressBar.duration(3723));
-    assertEquals("empty 100%", new ProgressBar("empty", 0, out, ProgressBar.Mode.LINES, now::get).render(0).substring(0, 10));
+    assertEquals(
+        "empty 100%",
+        new ProgressBar("empty", 0, out, ProgressBar.Mode.LINES, now::get)
+            .render(0)
+            .substring(0, 10));
   }
 }

@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Assumptions;
  * Disks made with the real tools for the capture tests: partitioned with sgdisk, each partition
  * attached as a loop device at its offset (partition scanning of loop devices is not available
  * everywhere: not in our CI's VMs), formatted with mkfs, filled through a mount with files whose
- * every 512-byte unit names itself ("CCLIVE:tag:file:unit;"), and with "deleted" files
- * ("CCDEAD:") written and removed. Every loop device and mount is undone by {@link #close}.
+ * every 512-byte unit names itself ("CCLIVE:tag:file:unit;"), and with "deleted" files ("CCDEAD:")
+ * written and removed. Every loop device and mount is undone by {@link #close}.
  *
  * <p>Not thread-safe.
  */
@@ -47,12 +47,17 @@ final class GoldenDisk implements AutoCloseable {
   static void require(String... tools) {
     List<String> missing = new ArrayList<>();
     for (String t : tools) {
-      if (List.of("/usr/sbin", "/usr/bin", "/sbin", "/bin").stream().noneMatch(d -> Files.isExecutable(Path.of(d, t)))) {
+      if (List.of("/usr/sbin", "/usr/bin", "/sbin", "/bin").stream()
+          .noneMatch(d -> Files.isExecutable(Path.of(d, t)))) {
         missing.add(t);
       }
     }
-    String why = !missing.isEmpty() ? String.join(", ", missing) + " not installed (scripts/install-deps.sh installs them)"
-        : !"root".equals(System.getProperty("user.name")) ? "not root: loop devices and mounts need root" : null;
+    String why =
+        !missing.isEmpty()
+            ? String.join(", ", missing) + " not installed (scripts/install-deps.sh installs them)"
+            : !"root".equals(System.getProperty("user.name"))
+                ? "not root: loop devices and mounts need root"
+                : null;
     if (why != null) {
       if ("true".equals(System.getenv("CI"))) {
         fail(why);
@@ -71,7 +76,10 @@ final class GoldenDisk implements AutoCloseable {
     return new GoldenDisk(f);
   }
 
-  /** A sparse disk file of {@code sizeMib} with an MBR written by {@code sfdisk} from {@code script}. */
+  /**
+   * A sparse disk file of {@code sizeMib} with an MBR written by {@code sfdisk} from {@code
+   * script}.
+   */
   static GoldenDisk createMbr(Path dir, long sizeMib, String script) throws IOException {
     Path f = sparse(dir, sizeMib);
     runWithInput(script, "sfdisk", "--no-reread", "--no-tell-kernel", f.toString());
@@ -113,9 +121,19 @@ final class GoldenDisk implements AutoCloseable {
           all.addAll(PartitionTable.logicalPartitions(p, at -> read(at, 512)));
         }
       }
-      PartitionTable.Partition p = all.stream().filter(x -> x.number() == n).findFirst().orElseThrow();
-      dev = run("losetup", "--find", "--show", "--offset", Long.toString(p.offset()), "--sizelimit", Long.toString(p.size()),
-          file.toString()).strip();
+      PartitionTable.Partition p =
+          all.stream().filter(x -> x.number() == n).findFirst().orElseThrow();
+      dev =
+          run(
+                  "losetup",
+                  "--find",
+                  "--show",
+                  "--offset",
+                  Long.toString(p.offset()),
+                  "--sizelimit",
+                  Long.toString(p.size()),
+                  file.toString())
+              .strip();
       loops.add(dev);
       parts.put(n, dev);
     }
@@ -134,8 +152,8 @@ final class GoldenDisk implements AutoCloseable {
   /**
    * Mounts partition {@code n} in this (the host's) mount namespace, for tests that need the mount
    * seen in /proc/self/mounts. A namespace another process creates meanwhile (ip netns exec,
-   * unshare: the lab's VMs) copies it and may hold the filesystem after {@link #umount}: tests
-   * that need the filesystem cleanly unmounted write through {@link #inPrivateMount} instead.
+   * unshare: the lab's VMs) copies it and may hold the filesystem after {@link #umount}: tests that
+   * need the filesystem cleanly unmounted write through {@link #inPrivateMount} instead.
    */
   Path mount(int n, Path dir, String... options) throws IOException {
     Path mp = Files.createDirectories(dir.resolve("mnt" + n + "-" + mounts.size()));
@@ -179,7 +197,6 @@ final class GoldenDisk implements AutoCloseable {
     }
   }
 
-
   /**
    * Runs {@code script} (sh) with partition {@code n} mounted at its working directory, in a mount
    * namespace of its own: no other process can copy the mount, so when the script ends the
@@ -187,9 +204,21 @@ final class GoldenDisk implements AutoCloseable {
    */
   void inPrivateMount(int n, Path staging, String options, String script) throws IOException {
     Path mp = Files.createDirectories(staging.resolve("private-mnt"));
-    run("unshare", "--mount", "--propagation", "private", "sh", "-euc",
-        "mount -o \"$3\" \"$1\" \"$2\"; cd \"$2\"; S=\"$4\"; ( " + script + " ); cd /; umount \"$2\"", "sh", part(n), mp.toString(),
-        options, staging.toString());
+    run(
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-euc",
+        "mount -o \"$3\" \"$1\" \"$2\"; cd \"$2\"; S=\"$4\"; ( "
+            + script
+            + " ); cd /; umount \"$2\"",
+        "sh",
+        part(n),
+        mp.toString(),
+        options,
+        staging.toString());
   }
 
   /**
@@ -197,14 +226,26 @@ final class GoldenDisk implements AutoCloseable {
    * bytes written, synced and removed, then live files {@code TAG-late-i.dat} (which may reuse the
    * deleted file's blocks).
    */
-  void fill(int n, Path staging, String tag, int files, int units, long deleted) throws IOException {
+  void fill(int n, Path staging, String tag, int files, int units, long deleted)
+      throws IOException {
     Path live = Files.createDirectories(staging.resolve(tag));
     Path late = Files.createDirectories(staging.resolve(tag + "-late"));
     writeLive(live, tag, files, units);
     writeLive(late, tag + "-late", files, units);
     Path unit = deadUnit(staging);
-    inPrivateMount(n, staging, "rw", "cp \"" + live + "\"/* .; i=0; while [ $i -lt " + deleted / (1 << 20) + " ]; do cat \"" + unit
-        + "\"; i=$((i + 1)); done > deleted.dat; sync -f deleted.dat; rm deleted.dat; sync -f .; cp \"" + late + "\"/* .");
+    inPrivateMount(
+        n,
+        staging,
+        "rw",
+        "cp \""
+            + live
+            + "\"/* .; i=0; while [ $i -lt "
+            + deleted / (1 << 20)
+            + " ]; do cat \""
+            + unit
+            + "\"; i=$((i + 1)); done > deleted.dat; sync -f deleted.dat; rm deleted.dat; sync -f .; cp \""
+            + late
+            + "\"/* .");
   }
 
   /** Copies partition {@code n}'s files out (mounted read-only) to {@code staging/out-n}. */
@@ -246,7 +287,10 @@ final class GoldenDisk implements AutoCloseable {
   /** Checks every live file under {@code dir} against what {@link #writeLive} wrote. */
   static void checkLive(Path dir, String tag, int files, int units) throws IOException {
     for (int f = 0; f < files; f++) {
-      assertArrayEquals(live(tag, f, units), Files.readAllBytes(dir.resolve(tag + "-" + f + ".dat")), tag + " file " + f);
+      assertArrayEquals(
+          live(tag, f, units),
+          Files.readAllBytes(dir.resolve(tag + "-" + f + ".dat")),
+          tag + " file " + f);
     }
   }
 
@@ -254,7 +298,8 @@ final class GoldenDisk implements AutoCloseable {
    * {@link #writeLive} then {@link #writeDeleted} and again {@link #writeLive} ("-late") on FAT
    * partition {@code dev} through mtools: not every kernel has vfat (our CI's has not).
    */
-  static void fillFat(String dev, Path staging, String tag, int files, int units, long deleted) throws IOException {
+  static void fillFat(String dev, Path staging, String tag, int files, int units, long deleted)
+      throws IOException {
     Path in = Files.createDirectories(staging.resolve("fat-in"));
     writeLive(in, tag, files, units);
     for (int f = 0; f < files; f++) {
@@ -276,7 +321,8 @@ final class GoldenDisk implements AutoCloseable {
   }
 
   /** {@link #checkLive} for a FAT partition read through mtools. */
-  static void checkFat(String dev, Path staging, String tag, int files, int units) throws IOException {
+  static void checkFat(String dev, Path staging, String tag, int files, int units)
+      throws IOException {
     Path out = Files.createDirectories(staging.resolve("fat-out-" + tag));
     for (int f = 0; f < files; f++) {
       run("mcopy", "-i", dev, "::/" + tag + "-" + f + ".dat", out.toString());
@@ -284,14 +330,19 @@ final class GoldenDisk implements AutoCloseable {
     checkLive(out, tag, files, units);
   }
 
-  /** A copy of the disk holding only the bytes of {@code map} (zeros elsewhere): what a clone receives. */
+  /**
+   * A copy of the disk holding only the bytes of {@code map} (zeros elsewhere): what a clone
+   * receives.
+   */
   static Path restore(Path disk, AllocationMap map, Path to) throws IOException {
     try (FileChannel in = FileChannel.open(disk, StandardOpenOption.READ);
-        FileChannel out = FileChannel.open(to, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        FileChannel out =
+            FileChannel.open(to, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       for (AllocationMap.Extent e : map.extents()) {
         long done = 0;
         while (done < e.length()) {
-          done += in.transferTo(e.offset() + done, e.length() - done, out.position(e.offset() + done));
+          done +=
+              in.transferTo(e.offset() + done, e.length() - done, out.position(e.offset() + done));
         }
       }
       try (RandomAccessFile r = new RandomAccessFile(to.toFile(), "rw")) {
@@ -323,7 +374,8 @@ final class GoldenDisk implements AutoCloseable {
   private static Result exec(String stdin, String... cmd) {
     try {
       ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-      pb.environment().put("MTOOLS_SKIP_CHECK", "1"); // mtools on a partition whose size is no floppy geometry
+      pb.environment()
+          .put("MTOOLS_SKIP_CHECK", "1"); // mtools on a partition whose size is no floppy geometry
       Process p = pb.start();
       if (stdin != null) {
         p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));

@@ -16,8 +16,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.clonecast.common.testing.SampleDisks.Fill;
 import org.clonecast.common.testing.SampleDisks;
+import org.clonecast.common.testing.SampleDisks.Fill;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ChunkVerificationException;
@@ -36,11 +36,21 @@ class ImageRoundTripTest {
 
   private Path sample(String kind, long size) throws IOException {
     Path p = dir.resolve(kind + ".raw");
-    return kind.equals("mixed") ? SampleDisks.mixed(p, size, 42, 20_000) : SampleDisks.write(p, size, Fill.valueOf(kind), 42);
+    return kind.equals("mixed")
+        ? SampleDisks.mixed(p, size, 42, 20_000)
+        : SampleDisks.write(p, size, Fill.valueOf(kind), 42);
   }
 
   @ParameterizedTest
-  @CsvSource({"RANDOM, 1000000", "ZERO, 655360", "TEXT, 300001", "mixed, 2000000", "mixed, 65536", "ZERO, 0", "RANDOM, 1"})
+  @CsvSource({
+    "RANDOM, 1000000",
+    "ZERO, 655360",
+    "TEXT, 300001",
+    "mixed, 2000000",
+    "mixed, 65536",
+    "ZERO, 0",
+    "RANDOM, 1"
+  })
   void createReadVerifyExtract(String kind, long size) throws IOException {
     Path raw = sample(kind, size);
     Path cci = dir.resolve("a.cci");
@@ -49,7 +59,9 @@ class ImageRoundTripTest {
     byte[] data = Files.readAllBytes(raw);
     assertEquals(size, m.logicalSize());
     assertEquals(Sha256.digest(data, 0, data.length), m.imageHash());
-    assertEquals(size == 0 ? List.of() : List.of(size), progress.isEmpty() ? List.of() : progress.subList(progress.size() - 1, progress.size()));
+    assertEquals(
+        size == 0 ? List.of() : List.of(size),
+        progress.isEmpty() ? List.of() : progress.subList(progress.size() - 1, progress.size()));
     assertFalse(Files.exists(PartialFile.partialName(cci)));
     assertEquals(ImageFileHeader.LENGTH + m.storedBytes() + m.encodedLength(), Files.size(cci));
     try (ImageReader r = ImageReader.open(cci)) {
@@ -58,7 +70,8 @@ class ImageRoundTripTest {
       for (int i = 0; i < m.chunkCount(); i++) {
         r.readLogical(i, chunk);
         int len = m.logicalLength(i);
-        assertArrayEquals(Arrays.copyOfRange(data, i * CS, i * CS + len), Arrays.copyOf(chunk, len));
+        assertArrayEquals(
+            Arrays.copyOfRange(data, i * CS, i * CS + len), Arrays.copyOf(chunk, len));
       }
       ImageVerifier.verify(r, 2, ProgressListener.NONE);
       Path out = dir.resolve("out.raw");
@@ -90,7 +103,9 @@ class ImageRoundTripTest {
     String[] blocks = new String(stat.getInputStream().readAllBytes()).trim().split(" ");
     assertEquals(0, stat.waitFor());
     long allocated = Long.parseLong(blocks[0]) * Long.parseLong(blocks[1]);
-    assertTrue(allocated <= 2 * CS, "8 MiB of zeros with one non-zero chunk allocated " + allocated + " bytes");
+    assertTrue(
+        allocated <= 2 * CS,
+        "8 MiB of zeros with one non-zero chunk allocated " + allocated + " bytes");
   }
 
   @Test
@@ -98,40 +113,63 @@ class ImageRoundTripTest {
     Path raw = sample("TEXT", 100_000);
     Path cci = dir.resolve("x.cci");
     Files.writeString(cci, "precious");
-    assertThrows(FileAlreadyExistsException.class, () -> ImageCreator.create(raw, cci, CS, 3, 1, ProgressListener.NONE));
+    assertThrows(
+        FileAlreadyExistsException.class,
+        () -> ImageCreator.create(raw, cci, CS, 3, 1, ProgressListener.NONE));
     assertEquals("precious", Files.readString(cci));
     ImageCreator.create(raw, cci, CS, 3, 1, true, ProgressListener.NONE);
     try (ImageReader r = ImageReader.open(cci)) {
       assertEquals(100_000, r.manifest().logicalSize());
     }
-    assertThrows(NoSuchFileException.class, () -> ImageCreator.create(dir.resolve("missing"), dir.resolve("y.cci"), CS, 3, 1, ProgressListener.NONE));
+    assertThrows(
+        NoSuchFileException.class,
+        () ->
+            ImageCreator.create(
+                dir.resolve("missing"), dir.resolve("y.cci"), CS, 3, 1, ProgressListener.NONE));
     assertFalse(Files.exists(dir.resolve("y.cci.partial")));
   }
 
   @Test
   void openExplainsBadFiles() throws IOException {
     Path cci = dir.resolve("b.cci");
-    Manifest m = ImageCreator.create(sample("mixed", 500_000), cci, CS, 3, 2, ProgressListener.NONE);
+    Manifest m =
+        ImageCreator.create(sample("mixed", 500_000), cci, CS, 3, 2, ProgressListener.NONE);
     byte[] good = Files.readAllBytes(cci);
 
-    Path junk = Files.writeString(dir.resolve("junk"), "#!/bin/sh\necho hello, this is not an image at all\n");
+    Path junk =
+        Files.writeString(
+            dir.resolve("junk"), "#!/bin/sh\necho hello, this is not an image at all\n");
     assertMessage(junk, "not a clonecast image (bad magic)");
-    assertMessage(Files.write(dir.resolve("empty"), new byte[0]), "not a clonecast image (bad magic)");
+    assertMessage(
+        Files.write(dir.resolve("empty"), new byte[0]), "not a clonecast image (bad magic)");
 
     byte[] incomplete = good.clone();
-    Arrays.fill(incomplete, ImageFileHeader.MANIFEST_FIELDS_OFFSET, ImageFileHeader.MANIFEST_FIELDS_OFFSET + 12, (byte) 0);
-    assertMessage(Files.write(dir.resolve("inc.cci"), incomplete), "image incomplete (no manifest; was its creation interrupted?)");
+    Arrays.fill(
+        incomplete,
+        ImageFileHeader.MANIFEST_FIELDS_OFFSET,
+        ImageFileHeader.MANIFEST_FIELDS_OFFSET + 12,
+        (byte) 0);
+    assertMessage(
+        Files.write(dir.resolve("inc.cci"), incomplete),
+        "image incomplete (no manifest; was its creation interrupted?)");
 
     byte[] truncated = Arrays.copyOf(good, good.length - 10);
-    assertMessage(Files.write(dir.resolve("trunc.cci"), truncated),
-        "image truncated: manifest at " + (good.length - m.encodedLength()) + " (" + m.encodedLength() + " bytes) beyond file size " + truncated.length);
+    assertMessage(
+        Files.write(dir.resolve("trunc.cci"), truncated),
+        "image truncated: manifest at "
+            + (good.length - m.encodedLength())
+            + " ("
+            + m.encodedLength()
+            + " bytes) beyond file size "
+            + truncated.length);
 
     byte[] badManifest = good.clone();
     badManifest[good.length - m.encodedLength() + 30] ^= 1;
     assertMessage(Files.write(dir.resolve("bm.cci"), badManifest), "unreadable: manifest: crc32c");
 
     byte[] hugeManifest = good.clone();
-    ByteBuffer.wrap(hugeManifest).putInt(ImageFileHeader.MANIFEST_FIELDS_OFFSET + 8, Integer.MAX_VALUE);
+    ByteBuffer.wrap(hugeManifest)
+        .putInt(ImageFileHeader.MANIFEST_FIELDS_OFFSET + 8, Integer.MAX_VALUE);
     assertMessage(Files.write(dir.resolve("huge.cci"), hugeManifest), "image truncated");
     // A length the file could hold but no manifest of 8 chunks needs: rejected before allocating.
     ByteBuffer.wrap(hugeManifest).putInt(ImageFileHeader.MANIFEST_FIELDS_OFFSET + 8, 10_000_000);
@@ -147,15 +185,18 @@ class ImageRoundTripTest {
   }
 
   private static void assertMessage(Path p, String fragment) {
-    InvalidImageException e = assertThrows(InvalidImageException.class, () -> ImageReader.open(p).close());
+    InvalidImageException e =
+        assertThrows(InvalidImageException.class, () -> ImageReader.open(p).close());
     assertTrue(e.getMessage().startsWith(p + ": "), e.getMessage());
-    assertTrue(e.getMessage().contains(fragment), "'" + e.getMessage() + "' lacks '" + fragment + "'");
+    assertTrue(
+        e.getMessage().contains(fragment), "'" + e.getMessage() + "' lacks '" + fragment + "'");
   }
 
   @Test
   void corruptedChunkFailsVerifyAndExtract() throws IOException {
     Path cci = dir.resolve("c.cci");
-    Manifest m = ImageCreator.create(sample("TEXT", 10L * CS), cci, CS, 3, 2, ProgressListener.NONE);
+    Manifest m =
+        ImageCreator.create(sample("TEXT", 10L * CS), cci, CS, 3, 2, ProgressListener.NONE);
     var e7 = m.chunk(7);
     try (RandomAccessFile f = new RandomAccessFile(cci.toFile(), "rw")) {
       f.seek(e7.storedOffset() + e7.storedLength() / 2);
@@ -164,10 +205,15 @@ class ImageRoundTripTest {
       f.write(b ^ 0x10);
     }
     try (ImageReader r = ImageReader.open(cci)) {
-      ChunkVerificationException ex = assertThrows(ChunkVerificationException.class, () -> ImageVerifier.verify(r, 2, ProgressListener.NONE));
+      ChunkVerificationException ex =
+          assertThrows(
+              ChunkVerificationException.class,
+              () -> ImageVerifier.verify(r, 2, ProgressListener.NONE));
       assertEquals(7, ex.chunkIndex());
       Path out = dir.resolve("c.raw");
-      assertThrows(ChunkVerificationException.class, () -> ImageExtractor.extract(r, out, ImageExtractor.Options.defaults()));
+      assertThrows(
+          ChunkVerificationException.class,
+          () -> ImageExtractor.extract(r, out, ImageExtractor.Options.defaults()));
       assertFalse(Files.exists(out));
       assertFalse(Files.exists(PartialFile.partialName(out)));
     }
@@ -178,7 +224,8 @@ class ImageRoundTripTest {
     Path raw = sample("mixed", 1_000_000);
     Path cci = dir.resolve("r.cci");
     Manifest m = ImageCreator.create(raw, cci, CS, 3, 2, ProgressListener.NONE);
-    try (RawChunkSource s = RawChunkSource.open(raw, CS, 3, 2, ProgressListener.NONE); ImageReader r = ImageReader.open(cci)) {
+    try (RawChunkSource s = RawChunkSource.open(raw, CS, 3, 2, ProgressListener.NONE);
+        ImageReader r = ImageReader.open(cci)) {
       Manifest sm = s.manifest();
       assertEquals(m.chunks(), sm.chunks());
       assertEquals(m.imageHash(), sm.imageHash());
@@ -199,13 +246,17 @@ class ImageRoundTripTest {
       }
       int changed = nonZero;
       IOException e = assertThrows(IOException.class, () -> s.readStored(changed));
-      assertTrue(e.getMessage().contains("changed since it was scanned: chunk " + changed), e.getMessage());
+      assertTrue(
+          e.getMessage().contains("changed since it was scanned: chunk " + changed),
+          e.getMessage());
     }
   }
 
   @Test
   void zeroHashOfEmptyImage() throws IOException {
-    Manifest m = ImageCreator.create(sample("ZERO", 0), dir.resolve("e.cci"), CS, 3, 1, ProgressListener.NONE);
+    Manifest m =
+        ImageCreator.create(
+            sample("ZERO", 0), dir.resolve("e.cci"), CS, 3, 1, ProgressListener.NONE);
     assertEquals(ChunkCodec.zeroHash(0), m.imageHash());
     assertEquals(0, m.chunkCount());
   }

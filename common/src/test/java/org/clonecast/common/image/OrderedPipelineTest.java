@@ -18,18 +18,24 @@ class OrderedPipelineTest {
   @Test
   void resultsArriveInOrderWithBoundedBuffers() throws IOException {
     List<Integer> seen = new ArrayList<>();
-    Set<byte[]> buffers = Collections.newSetFromMap(Collections.synchronizedMap(new IdentityHashMap<>()));
-    OrderedPipeline.run(500, 4, 16, (i, buf) -> {
-      buffers.add(buf);
-      buf[0] = (byte) i;
-      if (i % 7 == 0) {
-        Thread.onSpinWait();
-      }
-      return i;
-    }, (i, buf, r) -> {
-      assertEquals((byte) (int) i, buf[0], "buffer still holds its chunk");
-      seen.add(r);
-    });
+    Set<byte[]> buffers =
+        Collections.newSetFromMap(Collections.synchronizedMap(new IdentityHashMap<>()));
+    OrderedPipeline.run(
+        500,
+        4,
+        16,
+        (i, buf) -> {
+          buffers.add(buf);
+          buf[0] = (byte) i;
+          if (i % 7 == 0) {
+            Thread.onSpinWait();
+          }
+          return i;
+        },
+        (i, buf, r) -> {
+          assertEquals((byte) (int) i, buf[0], "buffer still holds its chunk");
+          seen.add(r);
+        });
     for (int i = 0; i < 500; i++) {
       assertEquals(i, seen.get(i));
     }
@@ -40,19 +46,36 @@ class OrderedPipelineTest {
   void firstFailureInOrderIsRethrownUnwrapped() {
     IOException boom = new IOException("chunk 5 unreadable");
     AtomicInteger sunk = new AtomicInteger();
-    IOException e = assertThrows(IOException.class, () -> OrderedPipeline.run(100, 3, 8, (i, buf) -> {
-      if (i == 5) {
-        throw boom;
-      }
-      if (i == 9) {
-        throw new IllegalStateException("later failure must not win");
-      }
-      return i;
-    }, (i, buf, r) -> sunk.incrementAndGet()));
+    IOException e =
+        assertThrows(
+            IOException.class,
+            () ->
+                OrderedPipeline.run(
+                    100,
+                    3,
+                    8,
+                    (i, buf) -> {
+                      if (i == 5) {
+                        throw boom;
+                      }
+                      if (i == 9) {
+                        throw new IllegalStateException("later failure must not win");
+                      }
+                      return i;
+                    },
+                    (i, buf, r) -> sunk.incrementAndGet()));
     assertSame(boom, e);
     assertEquals(5, sunk.get());
-    assertThrows(IllegalStateException.class, () -> OrderedPipeline.run(3, 2, 8, (i, b) -> i, (i, b, r) -> {
-      throw new IllegalStateException("sink");
-    }));
+    assertThrows(
+        IllegalStateException.class,
+        () ->
+            OrderedPipeline.run(
+                3,
+                2,
+                8,
+                (i, b) -> i,
+                (i, b, r) -> {
+                  throw new IllegalStateException("sink");
+                }));
   }
 }

@@ -13,16 +13,21 @@ import org.clonecast.protocol.image.AllocationMap;
 import org.clonecast.protocol.image.UsedBlocks;
 
 /**
- * Writes files that look like disks: runs of zeros, text, random bytes, in blocks that do not
- * line up with chunks. Deterministic for a seed. Stateless and thread-safe.
+ * Writes files that look like disks: runs of zeros, text, random bytes, in blocks that do not line
+ * up with chunks. Deterministic for a seed. Stateless and thread-safe.
  */
 public final class SampleDisks {
   /** What a block holds. */
-  public enum Fill { ZERO, TEXT, RANDOM }
+  public enum Fill {
+    ZERO,
+    TEXT,
+    RANDOM
+  }
 
   private static final byte[] WORDS =
       ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore "
-          + "et dolore magna aliqua /usr/lib/x86_64-linux-gnu libc.so.6 GLIBC_2.34 ELF\n").getBytes(StandardCharsets.US_ASCII);
+              + "et dolore magna aliqua /usr/lib/x86_64-linux-gnu libc.so.6 GLIBC_2.34 ELF\n")
+          .getBytes(StandardCharsets.US_ASCII);
 
   private SampleDisks() {}
 
@@ -32,29 +37,32 @@ public final class SampleDisks {
   }
 
   /**
-   * The benchmark mix: half zeros, a quarter text, a quarter random, shuffled in blocks of
-   * {@code block} bytes.
+   * The benchmark mix: half zeros, a quarter text, a quarter random, shuffled in blocks of {@code
+   * block} bytes.
    */
   public static Path mixed(Path p, long size, long seed, int block) throws IOException {
-    return write(p, size, seed, new Fill[] {Fill.ZERO, Fill.TEXT, Fill.RANDOM}, new int[] {2, 1, 1}, block);
+    return write(
+        p, size, seed, new Fill[] {Fill.ZERO, Fill.TEXT, Fill.RANDOM}, new int[] {2, 1, 1}, block);
   }
 
   /** What every 4 KiB block of free space on a {@link #withFreeSpace} disk starts with. */
-  public static final byte[] GARBAGE_MARKER = "FREE-SPACE-GARBAGE:".getBytes(StandardCharsets.US_ASCII);
+  public static final byte[] GARBAGE_MARKER =
+      "FREE-SPACE-GARBAGE:".getBytes(StandardCharsets.US_ASCII);
 
   /**
    * A disk with an allocation map.
    *
    * @param path the disk file
-   * @param map what a filesystem would report used: unaligned extents, so that blocks are only partly covered
+   * @param map what a filesystem would report used: unaligned extents, so that blocks are only
+   *     partly covered
    */
   public record UsedDisk(Path path, AllocationMap map) {}
 
   /**
    * A disk whose free space holds garbage (each 4 KiB block {@link #GARBAGE_MARKER} and random
-   * bytes, as deleted files leave) and whose used blocks hold zeros, text and random bytes; the
-   * map lists unaligned extents (a block is used when any byte of it is), some chunks are wholly
-   * free, some wholly used, and the last block is short when {@code size} is not a multiple of 4 KiB.
+   * bytes, as deleted files leave) and whose used blocks hold zeros, text and random bytes; the map
+   * lists unaligned extents (a block is used when any byte of it is), some chunks are wholly free,
+   * some wholly used, and the last block is short when {@code size} is not a multiple of 4 KiB.
    */
   public static UsedDisk withFreeSpace(Path p, long size, long seed) throws IOException {
     Random r = new Random(seed);
@@ -88,7 +96,10 @@ public final class SampleDisks {
     return new UsedDisk(p, map);
   }
 
-  /** The logical bytes of {@code disk} under {@code map}: every 4 KiB block no extent touches set to zero. */
+  /**
+   * The logical bytes of {@code disk} under {@code map}: every 4 KiB block no extent touches set to
+   * zero.
+   */
   public static byte[] logical(byte[] disk, AllocationMap map) {
     byte[] out = disk.clone();
     for (int b = 0; b < out.length; b += UsedBlocks.BLOCK) {
@@ -124,7 +135,8 @@ public final class SampleDisks {
     return false;
   }
 
-  private static Path write(Path p, long size, long seed, Fill[] fills, int[] weights, int block) throws IOException {
+  private static Path write(Path p, long size, long seed, Fill[] fills, int[] weights, int block)
+      throws IOException {
     Random r = new Random(seed);
     int sum = 0;
     for (int w : weights) {

@@ -29,16 +29,25 @@ class ImageSignerTest {
     Path disk = dir.resolve("disk.img");
     Files.write(disk, d);
     Path cci = dir.resolve("disk.cci");
-    ImageCreator.create(disk, cci, 65536, 3, 1, p -> { });
+    ImageCreator.create(disk, cci, 65536, 3, 1, p -> {});
     return cci;
   }
 
   @Test
   void theKeyIsMadeOnceWithItsPrivateHalfOwnerOnly() throws Exception {
     ImageKey k = ImageKey.loadOrCreate(dir);
-    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve(ImageKey.PRIVATE_FILE))));
-    assertEquals(k.fingerprint(), ImageKey.loadOrCreate(dir).fingerprint(), "the second start reads the same key");
-    assertEquals(k.publicKey(), TrustedKey.read(dir.resolve(ImageKey.PUBLIC_FILE).toString()), "--trust FILE");
+    assertEquals(
+        "rw-------",
+        PosixFilePermissions.toString(
+            Files.getPosixFilePermissions(dir.resolve(ImageKey.PRIVATE_FILE))));
+    assertEquals(
+        k.fingerprint(),
+        ImageKey.loadOrCreate(dir).fingerprint(),
+        "the second start reads the same key");
+    assertEquals(
+        k.publicKey(),
+        TrustedKey.read(dir.resolve(ImageKey.PUBLIC_FILE).toString()),
+        "--trust FILE");
     assertEquals(k.publicKey(), TrustedKey.read(k.publicBase64()), "--trust BASE64");
     assertThrows(IOException.class, () -> TrustedKey.read("not-a-key"));
     // A public file of another pair: refused, not silently signing what nobody can check.
@@ -60,9 +69,12 @@ class ImageSignerTest {
     try (ImageReader r = ImageReader.open(cci)) {
       assertEquals(before, r.manifest(), "the manifest is unchanged");
       assertEquals(Optional.of(s), r.signature());
-      assertEquals(Optional.empty(), ManifestSignature.check(r.manifest(), r.signature(), key.publicKey()));
-      assertTrue(ManifestSignature.check(r.manifest(), r.signature(), ImageKey.generate().publicKey()).isPresent());
-      ImageVerifier.verify(r, 1, done -> { });
+      assertEquals(
+          Optional.empty(), ManifestSignature.check(r.manifest(), r.signature(), key.publicKey()));
+      assertTrue(
+          ManifestSignature.check(r.manifest(), r.signature(), ImageKey.generate().publicKey())
+              .isPresent());
+      ImageVerifier.verify(r, 1, done -> {});
     }
     // Key rotation: signed again with another key, the old one no longer verifies it.
     long size = Files.size(cci);
@@ -71,7 +83,8 @@ class ImageSignerTest {
     assertNotEquals(s, s2);
     assertEquals(size, Files.size(cci), "the block is replaced, not appended");
     try (ImageReader r = ImageReader.open(cci)) {
-      assertEquals(Optional.empty(), ManifestSignature.check(r.manifest(), r.signature(), next.publicKey()));
+      assertEquals(
+          Optional.empty(), ManifestSignature.check(r.manifest(), r.signature(), next.publicKey()));
       assertTrue(ManifestSignature.check(r.manifest(), r.signature(), key.publicKey()).isPresent());
     }
   }

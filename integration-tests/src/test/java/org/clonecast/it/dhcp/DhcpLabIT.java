@@ -28,8 +28,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code clonecast serve} as the lab's DHCP server (server namespace, eth0 10.77.0.1/24) with real
- * clients in the agent namespaces. Every client runs with a script of ours that records what it
- * was given and configures only its own namespace's eth0; nothing touches the host.
+ * clients in the agent namespaces. Every client runs with a script of ours that records what it was
+ * given and configures only its own namespace's eth0; nothing touches the host.
  */
 class DhcpLabIT {
   private static final Duration WAIT = Duration.ofSeconds(60);
@@ -42,7 +42,8 @@ class DhcpLabIT {
    * replaced by the lab directory and the client's name (dhclient runs its script with an
    * environment of its own, so nothing may come from ours).
    */
-  private static final String UDHCPC_SCRIPT = """
+  private static final String UDHCPC_SCRIPT =
+      """
       #!/bin/sh
       env | sort > "@OUT@-$1.env"
       echo "$1 $ip" >> "@OUT@.events"
@@ -53,7 +54,8 @@ class DhcpLabIT {
       """;
 
   /** dhclient's script (-sf): the same for dhclient's reasons. */
-  private static final String DHCLIENT_SCRIPT = """
+  private static final String DHCLIENT_SCRIPT =
+      """
       #!/bin/sh
       env | sort > "@OUT@-$reason.env"
       echo "$reason $new_ip_address" >> "@OUT@.events"
@@ -68,7 +70,9 @@ class DhcpLabIT {
     Prereqs.requireRoot();
     Prereqs.require("ip", "java", "udhcpc", "dhclient", "perfdhcp", "dnsmasq");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
   }
 
   // ---- scenarios
@@ -83,9 +87,23 @@ class DhcpLabIT {
       Path state = lab.dir().resolve("state");
       Daemon d = serve(lab, state, "serve", "--dhcp", "full", "--range", RANGE);
       Host reserved = lab.agent(3);
-      LabProcess add = lab.spawn(lab.server(), "node-add", clonecast("node", "add", mac(lab, reserved), "--name", "node03",
-          "--ip", "10.77.0.42", "--server", "http://127.0.0.1:" + d.httpPort, "--token-file", state.resolve("api-token").toString()),
-          Map.of());
+      LabProcess add =
+          lab.spawn(
+              lab.server(),
+              "node-add",
+              clonecast(
+                  "node",
+                  "add",
+                  mac(lab, reserved),
+                  "--name",
+                  "node03",
+                  "--ip",
+                  "10.77.0.42",
+                  "--server",
+                  "http://127.0.0.1:" + d.httpPort,
+                  "--token-file",
+                  state.resolve("api-token").toString()),
+              Map.of());
       assertEquals(0, add.waitFor(WAIT), add.tail(20));
 
       LabProcess u1 = udhcpc(lab, lab.agent(1), "u1");
@@ -107,7 +125,10 @@ class DhcpLabIT {
       dh.kill(Signal.TERM);
       dh.waitFor(WAIT);
       dhclient(lab, lab.agent(2), "dh");
-      assertEquals(ip2, awaitEvent(lab, "dh", "REBOOT"), "dhclient keeps its address across a restart (INIT-REBOOT)");
+      assertEquals(
+          ip2,
+          awaitEvent(lab, "dh", "REBOOT"),
+          "dhclient keeps its address across a restart (INIT-REBOOT)");
 
       udhcpc(lab, reserved, "u3");
       assertEquals("10.77.0.42", awaitEvent(lab, "u3", "bound"));
@@ -127,18 +148,51 @@ class DhcpLabIT {
   void perfdhcpThroughARelayDropsNothing() throws IOException {
     try (Lab lab = Lab.create("dhcpperf", 1)) {
       Path conf = lab.dir().resolve("clonecast.conf");
-      Files.writeString(conf, """
+      Files.writeString(
+          conf,
+          """
           dhcp.relay.perf.subnet = 10.78.0.0/22
           dhcp.relay.perf.range = 10.78.0.10,10.78.3.250
           """);
       Host relay = lab.agent(1);
       run(lab, relay, "addr", "ip", "addr", "add", "10.78.0.1/22", "dev", Lab.IFACE);
       run(lab, lab.server(), "route", "ip", "route", "add", "10.78.0.0/22", "dev", Lab.IFACE);
-      Daemon d = serve(lab, lab.dir().resolve("state"), "serve", "--dhcp", "full", "--range", RANGE, "--config", conf.toString());
-      LabProcess perf = lab.spawn(relay, "perfdhcp", List.of("perfdhcp", "-4", "-l", "10.78.0.1", "-r", "200", "-n", "2000",
-          "-R", "500", "-p", "60", "-d", "2",
-          // wait 2 s after the last request for its reply (by default perfdhcp counts it lost at once)
-          "-W", "2000000", Lab.SERVER_IP), Map.of());
+      Daemon d =
+          serve(
+              lab,
+              lab.dir().resolve("state"),
+              "serve",
+              "--dhcp",
+              "full",
+              "--range",
+              RANGE,
+              "--config",
+              conf.toString());
+      LabProcess perf =
+          lab.spawn(
+              relay,
+              "perfdhcp",
+              List.of(
+                  "perfdhcp",
+                  "-4",
+                  "-l",
+                  "10.78.0.1",
+                  "-r",
+                  "200",
+                  "-n",
+                  "2000",
+                  "-R",
+                  "500",
+                  "-p",
+                  "60",
+                  "-d",
+                  "2",
+                  // wait 2 s after the last request for its reply (by default perfdhcp counts it
+                  // lost at once)
+                  "-W",
+                  "2000000",
+                  Lab.SERVER_IP),
+              Map.of());
       int rc = perf.waitFor(Duration.ofSeconds(120));
       String out = perf.log();
       Matcher drops = Pattern.compile("drops: (\\d+)").matcher(out);
@@ -148,7 +202,8 @@ class DhcpLabIT {
         seen++;
       }
       assertEquals(2, seen, "DISCOVER-OFFER and REQUEST-ACK statistics:\n" + out);
-      Matcher sent = Pattern.compile("sent packets: (\\d+)\\s+received packets: (\\d+)").matcher(out);
+      Matcher sent =
+          Pattern.compile("sent packets: (\\d+)\\s+received packets: (\\d+)").matcher(out);
       assertTrue(sent.find(), out);
       assertEquals(2000, Integer.parseInt(sent.group(1)), out);
       assertEquals(sent.group(1), sent.group(2), out);
@@ -167,33 +222,72 @@ class DhcpLabIT {
   void proxyModeBesideDnsmasq() throws IOException {
     try (Lab lab = Lab.create("dhcpproxy", 2)) {
       Host site = lab.agent(1);
-      LabProcess dnsmasq = lab.spawn(site, "dnsmasq", List.of("dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
-          "--no-hosts", "--no-resolv", "--interface=" + Lab.IFACE, "--bind-interfaces", "--user=root",
-          "--dhcp-range=10.77.0.200,10.77.0.220,255.255.255.0,1h", "--dhcp-leasefile=" + lab.dir().resolve("dnsmasq.leases"),
-          "--pid-file=" + lab.dir().resolve("dnsmasq.pid"), "--log-dhcp"), Map.of());
+      LabProcess dnsmasq =
+          lab.spawn(
+              site,
+              "dnsmasq",
+              List.of(
+                  "dnsmasq",
+                  "--no-daemon",
+                  "--conf-file=/dev/null",
+                  "--port=0",
+                  "--no-hosts",
+                  "--no-resolv",
+                  "--interface=" + Lab.IFACE,
+                  "--bind-interfaces",
+                  "--user=root",
+                  "--dhcp-range=10.77.0.200,10.77.0.220,255.255.255.0,1h",
+                  "--dhcp-leasefile=" + lab.dir().resolve("dnsmasq.leases"),
+                  "--pid-file=" + lab.dir().resolve("dnsmasq.pid"),
+                  "--log-dhcp"),
+              Map.of());
       Daemon d = serve(lab, lab.dir().resolve("state"), "serve", "--dhcp", "proxy");
 
       Host client = lab.agent(2);
       udhcpc(lab, client, "plain");
       String plainIp = awaitEvent(lab, "plain", "bound");
-      assertEquals("10.77.0.11", env(lab, "plain-bound").get("serverid"), "the site's server answered");
+      assertEquals(
+          "10.77.0.11", env(lab, "plain-bound").get("serverid"), "the site's server answered");
       assertTrue(plainIp.startsWith("10.77.0.2"), plainIp);
 
-      // Real PXE ROMs send broadcasts on a raw link; a Java socket needs a route for 255.255.255.255,
+      // Real PXE ROMs send broadcasts on a raw link; a Java socket needs a route for
+      // 255.255.255.255,
       // and lab hosts have none (this changes only the agent's namespace).
       run(lab, client, "route", "ip", "route", "add", "default", "dev", Lab.IFACE);
       String pxeMac = "52:54:00:77:00:42";
-      LabProcess pxe = lab.spawn(client, "pxeclient", List.of(javaBin(), "-cp", testClassPath(), PxeClient.class.getName(),
-          pxeMac, Lab.IFACE), Map.of());
-      assertEquals(0, pxe.waitFor(WAIT), pxe.log() + "\n--- dnsmasq:\n" + dnsmasq.tail(30) + "\n--- clonecast:\n" + d.process.tail(30));
+      LabProcess pxe =
+          lab.spawn(
+              client,
+              "pxeclient",
+              List.of(
+                  javaBin(), "-cp", testClassPath(), PxeClient.class.getName(), pxeMac, Lab.IFACE),
+              Map.of());
+      assertEquals(
+          0,
+          pxe.waitFor(WAIT),
+          pxe.log()
+              + "\n--- dnsmasq:\n"
+              + dnsmasq.tail(30)
+              + "\n--- clonecast:\n"
+              + d.process.tail(30));
       String out = pxe.log();
-      assertTrue(out.matches("(?s).*address-offer yiaddr=10\\.77\\.0\\.2\\d\\d server=10\\.77\\.0\\.11.*"), out);
-      assertTrue(out.contains("proxy-offer file=ipxe.efi siaddr=10.77.0.1 server=10.77.0.1 guid-echoed=true"), out);
-      assertTrue(out.contains("boot-ack file=ipxe.efi siaddr=10.77.0.1 sname=10.77.0.1 vendor=PXEClient guid-echoed=true"), out);
+      assertTrue(
+          out.matches("(?s).*address-offer yiaddr=10\\.77\\.0\\.2\\d\\d server=10\\.77\\.0\\.11.*"),
+          out);
+      assertTrue(
+          out.contains(
+              "proxy-offer file=ipxe.efi siaddr=10.77.0.1 server=10.77.0.1 guid-echoed=true"),
+          out);
+      assertTrue(
+          out.contains(
+              "boot-ack file=ipxe.efi siaddr=10.77.0.1 sname=10.77.0.1 vendor=PXEClient guid-echoed=true"),
+          out);
 
       String log = d.process.log();
       assertFalse(log.contains(mac(lab, client)), "proxy mode ignored the plain client:\n" + log);
-      assertFalse(log.matches("(?s).*dhcp [0-9a-f:]+: (offer|ack) 10\\.77.*"), "proxy mode handed out no address:\n" + log);
+      assertFalse(
+          log.matches("(?s).*dhcp [0-9a-f:]+: (offer|ack) 10\\.77.*"),
+          "proxy mode handed out no address:\n" + log);
       assertTrue(log.contains("dhcp " + pxeMac + ": proxy offer: ipxe.efi"), log);
       assertTrue(dnsmasq.isAlive(), dnsmasq.tail(20));
     }
@@ -216,9 +310,13 @@ class DhcpLabIT {
       Daemon second = serve(lab, state, "serve2", "--dhcp", "full", "--range", RANGE);
       udhcpc(lab, lab.agent(2), "thief", "-r", ip);
       String other = awaitEvent(lab, "thief", "bound");
-      assertNotEquals(ip, other, "the address of a lease ACKed before the crash went to another MAC");
+      assertNotEquals(
+          ip, other, "the address of a lease ACKed before the crash went to another MAC");
       holder.kill(Signal.USR1);
-      assertEquals(ip, awaitEvent(lab, "holder", "renew"), "the holder renews its address after the restart");
+      assertEquals(
+          ip,
+          awaitEvent(lab, "holder", "renew"),
+          "the holder renews its address after the restart");
       assertTrue(second.process.isAlive());
     }
   }
@@ -229,7 +327,9 @@ class DhcpLabIT {
   private record Daemon(LabProcess process, int httpPort) {}
 
   private static Daemon serve(Lab lab, Path state, String name, String... extra) {
-    List<String> cmd = clonecast("serve", "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "0");
+    List<String> cmd =
+        clonecast(
+            "serve", "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "0");
     cmd.addAll(List.of(extra));
     LabProcess p = lab.spawn(lab.server(), name, cmd, Map.of());
     await().atMost(WAIT).until(() -> READY.matcher(p.log()).find() || !p.isAlive());
@@ -246,7 +346,21 @@ class DhcpLabIT {
 
   private static LabProcess udhcpc(Lab lab, Host h, String name, String... extra) {
     Path script = script(lab, name, UDHCPC_SCRIPT);
-    List<String> cmd = new ArrayList<>(List.of("udhcpc", "-f", "-i", Lab.IFACE, "-s", script.toString(), "-t", "20", "-T", "1", "-A", "1"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "udhcpc",
+                "-f",
+                "-i",
+                Lab.IFACE,
+                "-s",
+                script.toString(),
+                "-t",
+                "20",
+                "-T",
+                "1",
+                "-A",
+                "1"));
     cmd.addAll(List.of(extra));
     return lab.spawn(h, name, cmd, Map.of());
   }
@@ -255,20 +369,40 @@ class DhcpLabIT {
     Path script = script(lab, name, DHCLIENT_SCRIPT);
     Path conf = lab.dir().resolve("dhclient.conf");
     try {
-      Files.writeString(conf, "request subnet-mask, broadcast-address, routers, domain-name, domain-name-servers, host-name;\n");
+      Files.writeString(
+          conf,
+          "request subnet-mask, broadcast-address, routers, domain-name, domain-name-servers, host-name;\n");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return lab.spawn(h, name, List.of("dhclient", "-d", "-v", "-1", "-cf", conf.toString(), "-sf", script.toString(),
-        "-lf", lab.dir().resolve(name + ".leases").toString(), "-pf", lab.dir().resolve(name + ".pid").toString(), Lab.IFACE),
+    return lab.spawn(
+        h,
+        name,
+        List.of(
+            "dhclient",
+            "-d",
+            "-v",
+            "-1",
+            "-cf",
+            conf.toString(),
+            "-sf",
+            script.toString(),
+            "-lf",
+            lab.dir().resolve(name + ".leases").toString(),
+            "-pf",
+            lab.dir().resolve(name + ".pid").toString(),
+            Lab.IFACE),
         Map.of());
   }
 
-  /** Writes client {@code name}'s script, recording into lab.dir()/name.events and name-EVENT.env. */
+  /**
+   * Writes client {@code name}'s script, recording into lab.dir()/name.events and name-EVENT.env.
+   */
   private static Path script(Lab lab, String name, String text) {
     Path p = lab.dir().resolve(name + "-script.sh");
     try {
-      Files.writeString(p, text.replace("@OUT@", lab.dir().resolve(name).toAbsolutePath().toString()));
+      Files.writeString(
+          p, text.replace("@OUT@", lab.dir().resolve(name).toAbsolutePath().toString()));
       Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
       return p;
     } catch (IOException e) {
@@ -276,7 +410,9 @@ class DhcpLabIT {
     }
   }
 
-  /** Waits for the client's script to record {@code event} once and returns the address it reported. */
+  /**
+   * Waits for the client's script to record {@code event} once and returns the address it reported.
+   */
   private static String awaitEvent(Lab lab, String client, String event) {
     Path events = lab.dir().resolve(client + ".events");
     await().atMost(WAIT).until(() -> count(events, event) >= 1);
@@ -318,7 +454,12 @@ class DhcpLabIT {
   }
 
   private static String mac(Lab lab, Host h) {
-    LabProcess p = lab.spawn(h, "mac-" + h.name(), List.of("cat", "/sys/class/net/" + Lab.IFACE + "/address"), Map.of());
+    LabProcess p =
+        lab.spawn(
+            h,
+            "mac-" + h.name(),
+            List.of("cat", "/sys/class/net/" + Lab.IFACE + "/address"),
+            Map.of());
     assertEquals(0, p.waitFor(WAIT), p.log());
     return p.log().trim();
   }
@@ -332,7 +473,10 @@ class DhcpLabIT {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 
-  /** The test JVM's class path (surefire's own property: java.class.path may be a manifest-only jar). */
+  /**
+   * The test JVM's class path (surefire's own property: java.class.path may be a manifest-only
+   * jar).
+   */
   private static String testClassPath() {
     return System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
   }

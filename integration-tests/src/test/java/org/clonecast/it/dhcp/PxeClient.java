@@ -23,19 +23,36 @@ import org.clonecast.protocol.wire.MalformedPacketException;
 /**
  * A PXE-like DHCP client for the proxyDHCP interop test, run inside an agent namespace (the IT
  * spawns it there with {@code java -cp}): does what EDK2 does in front of a site DHCP server and a
- * proxyDHCP server. It broadcasts a DISCOVER with option 60 "PXEClient:Arch:00007:UNDI:003000",
- * 93 = 7 and a 97 GUID; collects the address offer and the proxy offer; REQUESTs the address from
- * the server that offered it; puts the address on eth0 (of its own namespace); then sends the
+ * proxyDHCP server. It broadcasts a DISCOVER with option 60 "PXEClient:Arch:00007:UNDI:003000", 93
+ * = 7 and a 97 GUID; collects the address offer and the proxy offer; REQUESTs the address from the
+ * server that offered it; puts the address on eth0 (of its own namespace); then sends the
  * boot-server REQUEST from that address's port 4011 to the proxy's port 4011 and prints the ACK.
  *
- * <p>Prints one line per step ({@code address-offer ...}, {@code proxy-offer ...},
- * {@code address-ack ...}, {@code boot-ack ...}) and exits 0 only when every step succeeded.
+ * <p>Prints one line per step ({@code address-offer ...}, {@code proxy-offer ...}, {@code
+ * address-ack ...}, {@code boot-ack ...}) and exits 0 only when every step succeeded.
  *
  * <p>Arguments: MAC, interface (eth0). Single-threaded.
  */
 public final class PxeClient {
-  private static final byte[] GUID = {0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, (byte) 0x88, (byte) 0x99,
-      (byte) 0xaa, (byte) 0xbb, (byte) 0xcc, (byte) 0xdd, (byte) 0xee, (byte) 0xff, 0x10};
+  private static final byte[] GUID = {
+    0,
+    0x11,
+    0x22,
+    0x33,
+    0x44,
+    0x55,
+    0x66,
+    0x77,
+    (byte) 0x88,
+    (byte) 0x99,
+    (byte) 0xaa,
+    (byte) 0xbb,
+    (byte) 0xcc,
+    (byte) 0xdd,
+    (byte) 0xee,
+    (byte) 0xff,
+    0x10
+  };
   private static final String VENDOR = "PXEClient:Arch:00007:UNDI:003000";
   private static final Inet4Address BROADCAST = Ipv4.fromInt(-1);
 
@@ -64,32 +81,57 @@ public final class PxeClient {
           }
           if (Ipv4.toInt(p.get().yiaddr()) != 0) {
             addressOffer = p.get();
-            System.out.println("address-offer yiaddr=" + addressOffer.yiaddr().getHostAddress() + " server="
-                + addressOffer.address(Dhcp.OPT_SERVER_ID).map(Inet4Address::getHostAddress).orElse("?"));
+            System.out.println(
+                "address-offer yiaddr="
+                    + addressOffer.yiaddr().getHostAddress()
+                    + " server="
+                    + addressOffer
+                        .address(Dhcp.OPT_SERVER_ID)
+                        .map(Inet4Address::getHostAddress)
+                        .orElse("?"));
           } else if (p.get().text(Dhcp.OPT_VENDOR_CLASS_ID).orElse("").startsWith("PXEClient")) {
             proxyOffer = p.get();
-            System.out.println("proxy-offer file=" + proxyOffer.fileText() + " siaddr=" + proxyOffer.siaddr().getHostAddress()
-                + " server=" + proxyOffer.address(Dhcp.OPT_SERVER_ID).map(Inet4Address::getHostAddress).orElse("?")
-                + " guid-echoed=" + proxyOffer.octets(Dhcp.OPT_CLIENT_GUID).map(g -> Arrays.equals(g, GUID)).orElse(false));
+            System.out.println(
+                "proxy-offer file="
+                    + proxyOffer.fileText()
+                    + " siaddr="
+                    + proxyOffer.siaddr().getHostAddress()
+                    + " server="
+                    + proxyOffer
+                        .address(Dhcp.OPT_SERVER_ID)
+                        .map(Inet4Address::getHostAddress)
+                        .orElse("?")
+                    + " guid-echoed="
+                    + proxyOffer
+                        .octets(Dhcp.OPT_CLIENT_GUID)
+                        .map(g -> Arrays.equals(g, GUID))
+                        .orElse(false));
           }
         }
       }
       if (addressOffer == null || proxyOffer == null) {
-        System.out.println("FAILED: address offer " + (addressOffer != null) + ", proxy offer " + (proxyOffer != null));
+        System.out.println(
+            "FAILED: address offer "
+                + (addressOffer != null)
+                + ", proxy offer "
+                + (proxyOffer != null));
         System.exit(1);
       }
       Inet4Address ip = addressOffer.yiaddr();
       Inet4Address dhcpServer = addressOffer.address(Dhcp.OPT_SERVER_ID).orElseThrow();
-      DhcpPacket request = base(mac, xid, DhcpMessageType.REQUEST)
-          .option(new DhcpOption.Address(Dhcp.OPT_SERVER_ID, dhcpServer))
-          .option(new DhcpOption.Address(Dhcp.OPT_REQUESTED_IP, ip)).build();
+      DhcpPacket request =
+          base(mac, xid, DhcpMessageType.REQUEST)
+              .option(new DhcpOption.Address(Dhcp.OPT_SERVER_ID, dhcpServer))
+              .option(new DhcpOption.Address(Dhcp.OPT_REQUESTED_IP, ip))
+              .build();
       DhcpPacket ack = null;
       for (int round = 0; round < 4 && ack == null; round++) {
         send(s, request, new InetSocketAddress(BROADCAST, Dhcp.SERVER_PORT));
         long end = System.nanoTime() + 2_000_000_000L;
         while (System.nanoTime() < end && ack == null) {
           Optional<DhcpPacket> p = receive(s, xid);
-          if (p.isPresent() && p.get().messageType().orElse(null) == DhcpMessageType.ACK
+          if (p.isPresent()
+              && p.get().messageType().orElse(null) == DhcpMessageType.ACK
               && p.get().address(Dhcp.OPT_SERVER_ID).equals(Optional.of(dhcpServer))) {
             ack = p.get();
           }
@@ -113,9 +155,19 @@ public final class PxeClient {
             Optional<DhcpPacket> p = receive(b, xid + 1);
             if (p.isPresent() && p.get().messageType().orElse(null) == DhcpMessageType.ACK) {
               DhcpPacket a = p.get();
-              System.out.println("boot-ack file=" + a.fileText() + " siaddr=" + a.siaddr().getHostAddress() + " sname="
-                  + a.snameText() + " vendor=" + a.text(Dhcp.OPT_VENDOR_CLASS_ID).orElse("-")
-                  + " guid-echoed=" + a.octets(Dhcp.OPT_CLIENT_GUID).map(g -> Arrays.equals(g, GUID)).orElse(false));
+              System.out.println(
+                  "boot-ack file="
+                      + a.fileText()
+                      + " siaddr="
+                      + a.siaddr().getHostAddress()
+                      + " sname="
+                      + a.snameText()
+                      + " vendor="
+                      + a.text(Dhcp.OPT_VENDOR_CLASS_ID).orElse("-")
+                      + " guid-echoed="
+                      + a.octets(Dhcp.OPT_CLIENT_GUID)
+                          .map(g -> Arrays.equals(g, GUID))
+                          .orElse(false));
               System.exit(0);
             }
           }
@@ -129,16 +181,23 @@ public final class PxeClient {
   private static DhcpPacketBuilder base(MacAddress mac, int xid, DhcpMessageType type) {
     // The broadcast flag: without an address yet, a plain socket cannot receive a unicast OFFER
     // (dnsmasq unicasts to yiaddr otherwise; firmware with raw sockets can).
-    return new DhcpPacketBuilder().xid(xid).mac(mac).type(type).flags(Dhcp.FLAG_BROADCAST)
+    return new DhcpPacketBuilder()
+        .xid(xid)
+        .mac(mac)
+        .type(type)
+        .flags(Dhcp.FLAG_BROADCAST)
         .option(new DhcpOption.MaxMessageSize(1472))
-        .option(new DhcpOption.ParameterRequestList(List.of(1, 3, 6, 12, 13, 15, 43, 60, 66, 67, 128, 129, 130)))
+        .option(
+            new DhcpOption.ParameterRequestList(
+                List.of(1, 3, 6, 12, 13, 15, 43, 60, 66, 67, 128, 129, 130)))
         .option(new DhcpOption.Unknown(Dhcp.OPT_CLIENT_GUID, GUID))
         .option(new DhcpOption.Unknown(Dhcp.OPT_CLIENT_NDI, new byte[] {1, 3, 0}))
         .option(new DhcpOption.ClientArch(List.of(7)))
         .option(new DhcpOption.Text(Dhcp.OPT_VENDOR_CLASS_ID, VENDOR));
   }
 
-  private static void send(DatagramSocket s, DhcpPacket p, InetSocketAddress to) throws IOException {
+  private static void send(DatagramSocket s, DhcpPacket p, InetSocketAddress to)
+      throws IOException {
     ByteBuf b = Unpooled.buffer();
     p.encode(b);
     byte[] bytes = new byte[b.readableBytes()];

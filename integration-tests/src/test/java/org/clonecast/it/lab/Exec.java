@@ -23,11 +23,14 @@ public final class Exec {
 
   private Exec() {}
 
-  /** Runs {@code cmd}; a non-zero exit is an {@link IOException} naming the command and its output. */
+  /**
+   * Runs {@code cmd}; a non-zero exit is an {@link IOException} naming the command and its output.
+   */
   static String check(List<String> cmd, String stdin) throws IOException {
     Result r = run(cmd, stdin);
     if (r.exit() != 0) {
-      throw new IOException("'" + String.join(" ", cmd) + "' exited " + r.exit() + ": " + r.output().strip());
+      throw new IOException(
+          "'" + String.join(" ", cmd) + "' exited " + r.exit() + ": " + r.output().strip());
     }
     return r.output();
   }
@@ -37,9 +40,11 @@ public final class Exec {
   }
 
   /**
-   * Runs {@code cmd} (with {@code stdin} as its input, or none) and returns its exit code and output.
+   * Runs {@code cmd} (with {@code stdin} as its input, or none) and returns its exit code and
+   * output.
    *
-   * @throws IOException if it cannot start, or is still running after {@code timeout} (it is killed then)
+   * @throws IOException if it cannot start, or is still running after {@code timeout} (it is killed
+   *     then)
    */
   public static Result run(List<String> cmd, String stdin, Duration timeout) throws IOException {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -56,7 +61,8 @@ public final class Exec {
     try {
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
-        throw new IOException("'" + String.join(" ", cmd) + "' did not finish within " + timeout.toSeconds() + " s");
+        throw new IOException(
+            "'" + String.join(" ", cmd) + "' did not finish within " + timeout.toSeconds() + " s");
       }
       drain.join(timeout.toMillis());
     } catch (InterruptedException e) {

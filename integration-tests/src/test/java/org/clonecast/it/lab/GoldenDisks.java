@@ -21,10 +21,13 @@ import java.util.concurrent.TimeUnit;
 public record GoldenDisks(long rootStart, long rootSectors, long espSectors) {
   /** 64 MiB: a root from 1 MiB to 63 MiB, no ESP. */
   public static final GoldenDisks PLAIN = new GoldenDisks(2048, 62 * 2048, 0);
+
   /** 64 MiB: an 8 MiB ESP, then a 54 MiB root. */
   public static final GoldenDisks WITH_ESP = new GoldenDisks(18432, 54 * 2048, 16384);
 
-  /** A golden node's /etc, with what must not be cloned: its name, machine-id, host keys, net rules. */
+  /**
+   * A golden node's /etc, with what must not be cloned: its name, machine-id, host keys, net rules.
+   */
   public static Path goldenTree(Path dir) throws IOException {
     Path tree = dir.resolve("tree");
     Files.createDirectories(tree.resolve("etc/ssh"));
@@ -41,22 +44,50 @@ public record GoldenDisks(long rootStart, long rootSectors, long espSectors) {
   /** Writes a 64 MiB disk image {@code disk} holding {@code tree} in its ext4 root. */
   public Path build(Path tree, Path disk) throws IOException, InterruptedException {
     run("truncate", "-s", "64M", disk.toString());
-    String table = "label: gpt\n"
-        + (espSectors > 0 ? "start=2048, size=" + espSectors + ", type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n" : "")
-        + "start=" + rootStart + ", size=" + rootSectors + ", type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n";
-    Process p = new ProcessBuilder("sfdisk", "-q", disk.toString()).redirectErrorStream(true).start();
+    String table =
+        "label: gpt\n"
+            + (espSectors > 0
+                ? "start=2048, size=" + espSectors + ", type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n"
+                : "")
+            + "start="
+            + rootStart
+            + ", size="
+            + rootSectors
+            + ", type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n";
+    Process p =
+        new ProcessBuilder("sfdisk", "-q", disk.toString()).redirectErrorStream(true).start();
     p.getOutputStream().write(table.getBytes(StandardCharsets.US_ASCII));
     p.getOutputStream().close();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(30, TimeUnit.SECONDS), "sfdisk hung");
     assertEquals(0, p.exitValue(), "sfdisk: " + out);
-    run("mkfs.ext4", "-q", "-F", "-d", tree.toString(), "-E", "offset=" + rootStart * 512, disk.toString(), rootSectors / 2 + "k");
+    run(
+        "mkfs.ext4",
+        "-q",
+        "-F",
+        "-d",
+        tree.toString(),
+        "-E",
+        "offset=" + rootStart * 512,
+        disk.toString(),
+        rootSectors / 2 + "k");
     return disk;
   }
 
-  /** Runs a debugfs request on the root filesystem of {@code disk}, read-only; returns its output. */
+  /**
+   * Runs a debugfs request on the root filesystem of {@code disk}, read-only; returns its output.
+   */
   public String debugfs(Path disk, String request) throws IOException, InterruptedException {
-    String loop = run("losetup", "--find", "--show", "--read-only", "--offset", Long.toString(rootStart * 512), disk.toString()).trim();
+    String loop =
+        run(
+                "losetup",
+                "--find",
+                "--show",
+                "--read-only",
+                "--offset",
+                Long.toString(rootStart * 512),
+                disk.toString())
+            .trim();
     try {
       return run("debugfs", "-R", request, loop).replaceFirst("(?s)^debugfs [^\\n]*\\n", "");
     } finally {

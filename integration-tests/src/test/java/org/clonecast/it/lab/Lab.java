@@ -18,22 +18,23 @@ import java.util.stream.Stream;
 /**
  * A private network of namespaces for one test: a switch, a server and N agents.
  *
- * <p>The switch is bridge {@code br0} in namespace {@code <prefix>-sw}; the server lives in
- * {@code <prefix>-s} and agent i in {@code <prefix>-a<i>}. Each host namespace has one interface,
- * {@code eth0}, joined by a veth pair to a port ({@code sw-s}, {@code sw-a1}, ...) of br0. Both ends of
+ * <p>The switch is bridge {@code br0} in namespace {@code <prefix>-sw}; the server lives in {@code
+ * <prefix>-s} and agent i in {@code <prefix>-a<i>}. Each host namespace has one interface, {@code
+ * eth0}, joined by a veth pair to a port ({@code sw-s}, {@code sw-a1}, ...) of br0. Both ends of
  * every pair are created directly in their namespaces, so the host's (root) namespace never gets a
- * lab interface, address or bridge, and several labs, even with the same addresses, run side by side.
- * Addresses: server 10.77.0.1/24, agent i 10.77.0.(10+i)/24, broadcast set, MTU 1500, lo up, and a
- * route for 224.0.0.0/4 on eth0 (a real node has a default route; without any route a multicast send
- * that does not pick its interface fails with ENETUNREACH). Multicast snooping is off by default, so
- * multicast floods every port as in udpcast's reference lab.
+ * lab interface, address or bridge, and several labs, even with the same addresses, run side by
+ * side. Addresses: server 10.77.0.1/24, agent i 10.77.0.(10+i)/24, broadcast set, MTU 1500, lo up,
+ * and a route for 224.0.0.0/4 on eth0 (a real node has a default route; without any route a
+ * multicast send that does not pick its interface fails with ENETUNREACH). Multicast snooping is
+ * off by default, so multicast floods every port as in udpcast's reference lab.
  *
  * <p>VMs ({@link QemuVm}) join br0 through a tap device made by {@link #addTap} in the switch
  * namespace; QEMU runs there too, since a tap can only be opened in its own namespace.
  *
- * <p>{@link #close()} kills every spawned process group (TERM, then KILL after {@link #TERM_GRACE}),
- * then anything else still running in a lab namespace, and deletes the namespaces. It is idempotent
- * and also runs from a JVM shutdown hook. Logs stay in {@link #dir()}; other files there are deleted.
+ * <p>{@link #close()} kills every spawned process group (TERM, then KILL after {@link
+ * #TERM_GRACE}), then anything else still running in a lab namespace, and deletes the namespaces.
+ * It is idempotent and also runs from a JVM shutdown hook. Logs stay in {@link #dir()}; other files
+ * there are deleted.
  *
  * <p>Thread-safe: spawning and closing are synchronized on the lab.
  */
@@ -45,8 +46,11 @@ public final class Lab implements AutoCloseable {
   public static final int PREFIX_LENGTH = 24;
   public static final String IFACE = "eth0";
 
-  /** Prefixes are cc + owner pid + counter letters + "-" + tag; the pid lets stale labs be found. */
+  /**
+   * Prefixes are cc + owner pid + counter letters + "-" + tag; the pid lets stale labs be found.
+   */
   private static final Pattern OWNED = Pattern.compile("^cc(\\d+)([a-z]+)-");
+
   private static final AtomicInteger COUNTER = new AtomicInteger();
   private static final int MAX_AGENTS = 200;
 
@@ -98,7 +102,9 @@ public final class Lab implements AutoCloseable {
       return this;
     }
 
-    /** IGMP snooping on br0: multicast then goes only to ports that joined (once a querier is seen). */
+    /**
+     * IGMP snooping on br0: multicast then goes only to ports that joined (once a querier is seen).
+     */
     public Builder multicastSnooping(boolean on) {
       this.multicastSnooping = on;
       return this;
@@ -152,7 +158,8 @@ public final class Lab implements AutoCloseable {
   /** Agent {@code i}, 1-based. */
   public Host agent(int i) {
     if (i < 1 || i > agents.size()) {
-      throw new IllegalArgumentException("agent " + i + " does not exist; this lab has agents 1.." + agents.size());
+      throw new IllegalArgumentException(
+          "agent " + i + " does not exist; this lab has agents 1.." + agents.size());
     }
     return agents.get(i - 1);
   }
@@ -176,19 +183,24 @@ public final class Lab implements AutoCloseable {
       throw new IllegalArgumentException("loss must be 0..100 %, got " + percent);
     }
     long perMille = Math.round(percent * 10);
-    // Create-then-delete in one transaction makes the delete safe when the table does not exist yet.
+    // Create-then-delete in one transaction makes the delete safe when the table does not exist
+    // yet.
     StringBuilder script = new StringBuilder("table inet cclab { }\ndelete table inet cclab\n");
     if (perMille > 0) {
       // numgen yields 0..999, and nft rejects "< 1000" as out of range: 100 % is a plain drop.
       String match = perMille < 1000 ? "numgen random mod 1000 < " + perMille + " " : "";
-      script.append("table inet cclab {\n")
+      script
+          .append("table inet cclab {\n")
           .append("  chain input {\n")
           .append("    type filter hook input priority 0; policy accept;\n")
-          .append("    meta l4proto udp ").append(match).append("counter drop\n")
+          .append("    meta l4proto udp ")
+          .append(match)
+          .append("counter drop\n")
           .append("  }\n")
           .append("}\n");
     }
-    housekeeping(List.of("ip", "netns", "exec", own(h).netns(), "nft", "-f", "-"), script.toString());
+    housekeeping(
+        List.of("ip", "netns", "exec", own(h).netns(), "nft", "-f", "-"), script.toString());
   }
 
   /**
@@ -198,8 +210,23 @@ public final class Lab implements AutoCloseable {
    * long after it starts, and floods every group until then.
    */
   public void igmpMembershipInterval(Duration d) {
-    housekeeping(List.of("ip", "netns", "exec", switchNs(), "ip", "link", "set", "br0", "type", "bridge",
-        "mcast_membership_interval", Long.toString(d.toMillis() / 10), "mcast_query_response_interval", "100"), "");
+    housekeeping(
+        List.of(
+            "ip",
+            "netns",
+            "exec",
+            switchNs(),
+            "ip",
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_membership_interval",
+            Long.toString(d.toMillis() / 10),
+            "mcast_query_response_interval",
+            "100"),
+        "");
   }
 
   /**
@@ -207,14 +234,15 @@ public final class Lab implements AutoCloseable {
    * only when it joins, as behind a snooping switch whose queries do not reach it.
    */
   public void dropIgmp(Host h) {
-    String script = "table ip cclab_igmp {\n  chain input {\n    type filter hook input priority 0; policy accept;\n"
-        + "    ip protocol igmp counter drop\n  }\n}\n";
+    String script =
+        "table ip cclab_igmp {\n  chain input {\n    type filter hook input priority 0; policy accept;\n"
+            + "    ip protocol igmp counter drop\n  }\n}\n";
     housekeeping(List.of("ip", "netns", "exec", own(h).netns(), "nft", "-f", "-"), script);
   }
 
   /**
-   * Limits what {@code h} can receive to {@code mbit} Mbit/s: a token bucket on the switch port that
-   * sends toward {@code h}. 0 removes it.
+   * Limits what {@code h} can receive to {@code mbit} Mbit/s: a token bucket on the switch port
+   * that sends toward {@code h}. 0 removes it.
    */
   public void rateLimit(Host h, int mbit) {
     if (mbit < 0) {
@@ -231,8 +259,24 @@ public final class Lab implements AutoCloseable {
     }
     // 10 ms worth of bytes, at least 32 KiB: smaller buckets cannot reach the rate at HZ=250.
     long burst = Math.max(32_768, mbit * 1_250L);
-    housekeeping(List.of("tc", "-n", switchNs(), "qdisc", "replace", "dev", port, "root", "tbf",
-        "rate", mbit + "mbit", "burst", Long.toString(burst), "latency", "50ms"), null);
+    housekeeping(
+        List.of(
+            "tc",
+            "-n",
+            switchNs(),
+            "qdisc",
+            "replace",
+            "dev",
+            port,
+            "root",
+            "tbf",
+            "rate",
+            mbit + "mbit",
+            "burst",
+            Long.toString(burst),
+            "latency",
+            "50ms"),
+        null);
   }
 
   /**
@@ -240,26 +284,32 @@ public final class Lab implements AutoCloseable {
    * /dev/null, stdout and stderr to {@code dir()/<name>.log}. {@code env} is added to this JVM's
    * environment. The process is killed by {@link #close()} if still running.
    */
-  public synchronized LabProcess spawn(Host h, String name, List<String> cmd, Map<String, String> env) {
+  public synchronized LabProcess spawn(
+      Host h, String name, List<String> cmd, Map<String, String> env) {
     return spawnIn(own(h), name, cmd, env);
   }
 
   /**
-   * Creates tap device {@code name} on br0, in the switch namespace, for a VM's NIC; it goes away with
-   * the lab's namespaces. The VM process must run in that namespace ({@link #spawnInSwitch}) to open
-   * it. Returns the device name.
+   * Creates tap device {@code name} on br0, in the switch namespace, for a VM's NIC; it goes away
+   * with the lab's namespaces. The VM process must run in that namespace ({@link #spawnInSwitch})
+   * to open it. Returns the device name.
    */
   public synchronized String addTap(String name) {
     if (closed) {
       throw new IllegalStateException("lab " + prefix + " is closed");
     }
     if (!name.matches("[a-z][a-z0-9]{0,9}") || taps.contains(name)) {
-      throw new IllegalArgumentException("tap name must be 1-10 of [a-z0-9], unused in this lab; got " + name);
+      throw new IllegalArgumentException(
+          "tap name must be 1-10 of [a-z0-9], unused in this lab; got " + name);
     }
     try {
-      batch(switchNs(), "tuntap add dev " + name + " mode tap", "link set " + name + " master br0 up");
+      batch(
+          switchNs(),
+          "tuntap add dev " + name + " mode tap",
+          "link set " + name + " master br0 up");
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot create tap " + name + " in " + switchNs() + " (needs /dev/net/tun)", e);
+      throw new UncheckedIOException(
+          "cannot create tap " + name + " in " + switchNs() + " (needs /dev/net/tun)", e);
     }
     taps.add(name);
     return name;
@@ -288,10 +338,11 @@ public final class Lab implements AutoCloseable {
     List<String> full = new ArrayList<>(List.of("setsid", "ip", "netns", "exec", h.netns()));
     full.addAll(cmd);
     Path log = uniqueLog(name);
-    ProcessBuilder pb = new ProcessBuilder(full)
-        .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-        .redirectErrorStream(true)
-        .redirectOutput(log.toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(full)
+            .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile());
     if (env != null) {
       pb.environment().putAll(env);
     }
@@ -312,7 +363,8 @@ public final class Lab implements AutoCloseable {
   /**
    * Kills every spawned process group (TERM, KILL after {@link #TERM_GRACE}), then whatever else
    * still runs in a lab namespace, deletes the namespaces and every file in {@link #dir()} but the
-   * logs. Idempotent. Throws {@link IllegalStateException} after doing all it can if something survived.
+   * logs. Idempotent. Throws {@link IllegalStateException} after doing all it can if something
+   * survived.
    */
   @Override
   public synchronized void close() {
@@ -345,15 +397,16 @@ public final class Lab implements AutoCloseable {
 
   /** Namespace names on this machine ({@code ip netns list}). */
   static List<String> listNamespaces() throws IOException {
-    return Exec.check(List.of("ip", "netns", "list"), null).lines()
+    return Exec.check(List.of("ip", "netns", "list"), null)
+        .lines()
         .map(l -> l.split("\\s+")[0])
         .filter(s -> !s.isEmpty())
         .toList();
   }
 
   /**
-   * Namespaces of labs whose creating process is gone (a JVM that was SIGKILLed never ran its hook).
-   * They are only reported; {@link #sweepStale()} removes them.
+   * Namespaces of labs whose creating process is gone (a JVM that was SIGKILLed never ran its
+   * hook). They are only reported; {@link #sweepStale()} removes them.
    */
   public static List<String> staleNamespaces() throws IOException {
     List<String> stale = new ArrayList<>();
@@ -390,8 +443,13 @@ public final class Lab implements AutoCloseable {
   private void build(boolean snooping, boolean querier, int mtu) throws IOException {
     String sw = switchNs();
     addNamespace(sw);
-    batch(sw, "link set lo up",
-        "link add br0 type bridge mcast_snooping " + (snooping ? 1 : 0) + " mcast_querier " + (querier ? 1 : 0),
+    batch(
+        sw,
+        "link set lo up",
+        "link add br0 type bridge mcast_snooping "
+            + (snooping ? 1 : 0)
+            + " mcast_querier "
+            + (querier ? 1 : 0),
         "link set br0 mtu " + mtu + " up");
     List<Host> hosts = new ArrayList<>();
     hosts.add(server);
@@ -399,9 +457,22 @@ public final class Lab implements AutoCloseable {
     for (Host h : hosts) {
       addNamespace(h.netns());
       String port = switchPort(h);
-      batch(sw, "link add " + port + " mtu " + mtu + " type veth peer name " + IFACE + " mtu " + mtu + " netns " + h.netns(),
+      batch(
+          sw,
+          "link add "
+              + port
+              + " mtu "
+              + mtu
+              + " type veth peer name "
+              + IFACE
+              + " mtu "
+              + mtu
+              + " netns "
+              + h.netns(),
           "link set " + port + " master br0 up");
-      batch(h.netns(), "link set lo up",
+      batch(
+          h.netns(),
+          "link set lo up",
           "link set " + IFACE + " up",
           "addr add " + h.ip() + "/" + PREFIX_LENGTH + " brd + dev " + IFACE,
           "route add 224.0.0.0/4 dev " + IFACE);
@@ -419,17 +490,23 @@ public final class Lab implements AutoCloseable {
 
   private static void checkHost() {
     if (!Prereqs.isRoot()) {
-      throw new IllegalStateException("the lab needs root (network namespaces, bridges, nftables); run the tests as root");
+      throw new IllegalStateException(
+          "the lab needs root (network namespaces, bridges, nftables); run the tests as root");
     }
     List<String> missing = Prereqs.missing("ip", "nft", "tc", "setsid", "kill");
     if (!missing.isEmpty()) {
-      throw new IllegalStateException("the lab cannot be built: " + Prereqs.describeMissing(missing));
+      throw new IllegalStateException(
+          "the lab cannot be built: " + Prereqs.describeMissing(missing));
     }
     try {
       List<String> stale = staleNamespaces();
       if (!stale.isEmpty()) {
-        System.err.println("lab: " + stale.size() + " namespaces of labs whose process is gone: " + stale
-            + "; remove them with Lab.sweepStale() or bench/lib/lab.sh lab_destroy_prefix");
+        System.err.println(
+            "lab: "
+                + stale.size()
+                + " namespaces of labs whose process is gone: "
+                + stale
+                + "; remove them with Lab.sweepStale() or bench/lib/lab.sh lab_destroy_prefix");
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -442,7 +519,8 @@ public final class Lab implements AutoCloseable {
     List<String> existing = listNamespaces();
     long pid = ProcessHandle.current().pid();
     for (int attempt = 0; attempt < 1000; attempt++) {
-      String p = "cc" + pid + letters(COUNTER.getAndIncrement()) + "-" + (clean.isEmpty() ? "lab" : clean);
+      String p =
+          "cc" + pid + letters(COUNTER.getAndIncrement()) + "-" + (clean.isEmpty() ? "lab" : clean);
       if (existing.stream().noneMatch(ns -> ns.startsWith(p + "-"))) {
         return p;
       }
@@ -518,7 +596,9 @@ public final class Lab implements AutoCloseable {
     if (!waitGone(running, TERM_GRACE)) {
       signalAll(running, Signal.KILL, problems);
       if (!waitGone(running, TERM_GRACE)) {
-        problems.add("still running after SIGKILL: " + running.stream().filter(LabProcess::groupAlive).toList());
+        problems.add(
+            "still running after SIGKILL: "
+                + running.stream().filter(LabProcess::groupAlive).toList());
       }
     }
   }
@@ -559,7 +639,12 @@ public final class Lab implements AutoCloseable {
     }
     List<ProcessHandle> survivors = nsProcesses(ns, problems);
     if (!survivors.isEmpty()) {
-      problems.add("processes " + survivors.stream().map(ProcessHandle::pid).toList() + " in " + ns + " survived SIGKILL");
+      problems.add(
+          "processes "
+              + survivors.stream().map(ProcessHandle::pid).toList()
+              + " in "
+              + ns
+              + " survived SIGKILL");
     }
   }
 
@@ -569,7 +654,10 @@ public final class Lab implements AutoCloseable {
       if (r.exit() != 0) {
         return List.of();
       }
-      return r.output().lines().map(String::trim).filter(s -> s.matches("\\d+"))
+      return r.output()
+          .lines()
+          .map(String::trim)
+          .filter(s -> s.matches("\\d+"))
           .map(s -> ProcessHandle.of(Long.parseLong(s)))
           .flatMap(o -> o.stream())
           .filter(ph -> LabProcess.processGroup(ph.pid()) != -1)

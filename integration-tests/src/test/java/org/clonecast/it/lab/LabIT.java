@@ -20,7 +20,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** The lab itself: reachability, multicast flooding, loss, rate limit, and cleanup on every path. */
+/**
+ * The lab itself: reachability, multicast flooding, loss, rate limit, and cleanup on every path.
+ */
 class LabIT {
   private static final Duration WAIT = Duration.ofSeconds(15);
   private static final int BURST = 2000;
@@ -29,7 +31,8 @@ class LabIT {
    * Counts datagrams on a port (joining a group unless it is "-") until an "E" datagram arrives or
    * 10 s pass, then prints "received N". Prints "ready" once it listens.
    */
-  private static final String RECEIVER = """
+  private static final String RECEIVER =
+      """
       import socket, struct, sys, time
       group, port, local_ip = sys.argv[1], int(sys.argv[2]), sys.argv[3]
       s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -55,7 +58,8 @@ class LabIT {
    * Sends COUNT 64-byte datagrams, pausing briefly every 50 so that no receive buffer overflows,
    * then 20 end markers. No interface is chosen: multicast relies on the lab's 224/4 route.
    */
-  private static final String SENDER = """
+  private static final String SENDER =
+      """
       import socket, sys, time
       dst, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
       s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -93,10 +97,16 @@ class LabIT {
     assertEquals(List.of("10.77.0.11", "10.77.0.12"), lab.agents().stream().map(Host::ip).toList());
     assertEquals(lab.agent(2), lab.agents().get(1));
     assertThrows(IllegalArgumentException.class, () -> lab.agent(3));
-    List<String> ns = Lab.listNamespaces().stream().filter(n -> n.startsWith(lab.prefix() + "-")).sorted().toList();
+    List<String> ns =
+        Lab.listNamespaces().stream()
+            .filter(n -> n.startsWith(lab.prefix() + "-"))
+            .sorted()
+            .toList();
     String p = lab.prefix();
     assertEquals(List.of(p + "-a1", p + "-a2", p + "-s", p + "-sw"), ns);
-    String addr = Exec.check(List.of("ip", "-n", lab.agent(1).netns(), "-4", "addr", "show", "dev", "eth0"), null);
+    String addr =
+        Exec.check(
+            List.of("ip", "-n", lab.agent(1).netns(), "-4", "addr", "show", "dev", "eth0"), null);
     assertTrue(addr.contains("inet 10.77.0.11/24 brd 10.77.0.255"), addr);
     assertTrue(addr.contains("mtu 1500"), addr);
     String br = Exec.check(List.of("ip", "-n", p + "-sw", "-d", "link", "show", "br0"), null);
@@ -109,7 +119,9 @@ class LabIT {
   @Test
   void agentsReachTheServer() {
     for (Host a : lab.agents()) {
-      LabProcess ping = lab.spawn(a, "ping-" + a.name(), List.of("ping", "-c1", "-W1", lab.server().ip()), Map.of());
+      LabProcess ping =
+          lab.spawn(
+              a, "ping-" + a.name(), List.of("ping", "-c1", "-W1", lab.server().ip()), Map.of());
       assertEquals(0, ping.waitFor(WAIT), ping.log());
     }
   }
@@ -134,12 +146,15 @@ class LabIT {
       int cleanCount = received(mc.get(1));
       assertTrue(cleanCount >= BURST * 0.95, "the agent without loss got only " + cleanCount);
       double share = (double) lossyCount / cleanCount;
-      assertTrue(share > 0.6 && share < 0.8, "30 % loss let " + lossyCount + " of " + cleanCount + " through");
+      assertTrue(
+          share > 0.6 && share < 0.8,
+          "30 % loss let " + lossyCount + " of " + cleanCount + " through");
 
       List<LabProcess> uc = startReceivers(List.of(lossy), "-", 5003, "loss-uc");
       send(lossy.ip(), 5003, BURST, "loss-uc-send");
       double ucShare = (double) received(uc.get(0)) / BURST;
-      assertTrue(ucShare > 0.6 && ucShare < 0.8, "30 % loss let " + ucShare + " of unicast through");
+      assertTrue(
+          ucShare > 0.6 && ucShare < 0.8, "30 % loss let " + ucShare + " of unicast through");
     } finally {
       lab.loss(lossy, 0);
     }
@@ -150,7 +165,8 @@ class LabIT {
 
   @Test
   void aHundredPercentLossIsAPlainDrop() throws IOException {
-    List<String> list = List.of("ip", "netns", "exec", lab.agent(2).netns(), "nft", "list", "ruleset");
+    List<String> list =
+        List.of("ip", "netns", "exec", lab.agent(2).netns(), "nft", "list", "ruleset");
     lab.loss(lab.agent(2), 100);
     try {
       String rules = Exec.check(list, null);
@@ -176,29 +192,46 @@ class LabIT {
 
   /**
    * A second lab, with the same addresses, next to the first; its body throws. Afterwards none of
-   * its namespaces and none of its processes are left, including a child that ignores SIGTERM and
-   * a grandchild, and the outer lab still works.
+   * its namespaces and none of its processes are left, including a child that ignores SIGTERM and a
+   * grandchild, and the outer lab still works.
    */
   @Test
   void closeRemovesEverythingEvenWhenTheBodyThrows() throws IOException {
     AtomicReference<String> prefix = new AtomicReference<>();
     List<Long> pids = new ArrayList<>();
     Path grandchildPid = lab.dir().resolve("grandchild.pid");
-    IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> {
-      try (Lab inner = Lab.create("nested", 1)) {
-        prefix.set(inner.prefix());
-        pids.add(inner.spawn(inner.agent(1), "sleeper", List.of("sleep", "60"), Map.of()).pid());
-        LabProcess stubborn = inner.spawn(inner.server(), "stubborn",
-            List.of("sh", "-c", "trap '' TERM; sleep 60 & echo $! > " + grandchildPid + "; wait"), Map.of());
-        pids.add(stubborn.pid());
-        await().atMost(WAIT).pollInterval(Duration.ofMillis(20))
-            .until(() -> Files.exists(grandchildPid) && !Files.readString(grandchildPid).isBlank());
-        pids.add(Long.parseLong(Files.readString(grandchildPid).trim()));
-        throw new IllegalStateException("test body failed");
-      }
-    });
+    IllegalStateException thrown =
+        assertThrows(
+            IllegalStateException.class,
+            () -> {
+              try (Lab inner = Lab.create("nested", 1)) {
+                prefix.set(inner.prefix());
+                pids.add(
+                    inner.spawn(inner.agent(1), "sleeper", List.of("sleep", "60"), Map.of()).pid());
+                LabProcess stubborn =
+                    inner.spawn(
+                        inner.server(),
+                        "stubborn",
+                        List.of(
+                            "sh",
+                            "-c",
+                            "trap '' TERM; sleep 60 & echo $! > " + grandchildPid + "; wait"),
+                        Map.of());
+                pids.add(stubborn.pid());
+                await()
+                    .atMost(WAIT)
+                    .pollInterval(Duration.ofMillis(20))
+                    .until(
+                        () ->
+                            Files.exists(grandchildPid)
+                                && !Files.readString(grandchildPid).isBlank());
+                pids.add(Long.parseLong(Files.readString(grandchildPid).trim()));
+                throw new IllegalStateException("test body failed");
+              }
+            });
     assertEquals("test body failed", thrown.getMessage());
-    assertTrue(Lab.listNamespaces().stream().noneMatch(n -> n.startsWith(prefix.get() + "-")),
+    assertTrue(
+        Lab.listNamespaces().stream().noneMatch(n -> n.startsWith(prefix.get() + "-")),
         "namespaces left: " + Lab.listNamespaces());
     for (long pid : pids) {
       assertEquals(-1, LabProcess.processGroup(pid), "pid " + pid + " survived close()");
@@ -211,26 +244,39 @@ class LabIT {
     Lab l = Lab.create("twice", 1);
     l.close();
     l.close();
-    assertThrows(IllegalStateException.class, () -> l.spawn(l.server(), "late", List.of("true"), Map.of()));
+    assertThrows(
+        IllegalStateException.class, () -> l.spawn(l.server(), "late", List.of("true"), Map.of()));
   }
 
   // ---- helpers
 
-  private static List<LabProcess> startReceivers(List<Host> hosts, String group, int port, String name) {
+  private static List<LabProcess> startReceivers(
+      List<Host> hosts, String group, int port, String name) {
     List<LabProcess> rs = new ArrayList<>();
     for (Host h : hosts) {
-      rs.add(lab.spawn(h, name + "-" + h.name(),
-          List.of("python3", "-c", RECEIVER, group, Integer.toString(port), h.ip()), Map.of()));
+      rs.add(
+          lab.spawn(
+              h,
+              name + "-" + h.name(),
+              List.of("python3", "-c", RECEIVER, group, Integer.toString(port), h.ip()),
+              Map.of()));
     }
     for (LabProcess r : rs) {
-      await().atMost(WAIT).pollInterval(Duration.ofMillis(20)).until(() -> r.log().contains("ready"));
+      await()
+          .atMost(WAIT)
+          .pollInterval(Duration.ofMillis(20))
+          .until(() -> r.log().contains("ready"));
     }
     return rs;
   }
 
   private static void send(String dst, int port, int count, String name) {
-    LabProcess s = lab.spawn(lab.server(), name,
-        List.of("python3", "-c", SENDER, dst, Integer.toString(port), Integer.toString(count)), Map.of());
+    LabProcess s =
+        lab.spawn(
+            lab.server(),
+            name,
+            List.of("python3", "-c", SENDER, dst, Integer.toString(port), Integer.toString(count)),
+            Map.of());
     assertEquals(0, s.waitFor(WAIT), s.log());
   }
 

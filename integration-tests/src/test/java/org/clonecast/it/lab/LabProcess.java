@@ -39,14 +39,18 @@ public final class LabProcess {
     return host;
   }
 
-  /** The pid of the command (setsid and {@code ip netns exec} exec into it), also its process group id. */
+  /**
+   * The pid of the command (setsid and {@code ip netns exec} exec into it), also its process group
+   * id.
+   */
   public long pid() {
     return process.pid();
   }
 
   /** Sends {@code signal} to the command's process group (to the command alone if it has none). */
   public void kill(Signal signal) {
-    // Right after start the command may not have reached setsid() yet: then signal it alone. Once it
+    // Right after start the command may not have reached setsid() yet: then signal it alone. Once
+    // it
     // has exited, its group may live on (orphans), so the group is signalled even then.
     boolean leader = !process.isAlive() || processGroup(pid()) == pid();
     String target = leader ? "-" + pid() : Long.toString(pid());
@@ -59,14 +63,23 @@ public final class LabProcess {
   }
 
   /**
-   * Waits for the command to exit and returns its exit code ({@code 128 + signal} when a signal ended
-   * it). Throws {@link AssertionError} with the end of the log if it is still running after {@code timeout}.
+   * Waits for the command to exit and returns its exit code ({@code 128 + signal} when a signal
+   * ended it). Throws {@link AssertionError} with the end of the log if it is still running after
+   * {@code timeout}.
    */
   public int waitFor(Duration timeout) {
     try {
       if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        throw new AssertionError(name + " on " + host.name() + " still running after " + timeout.toMillis()
-            + " ms; end of " + log + ":\n" + tail(40));
+        throw new AssertionError(
+            name
+                + " on "
+                + host.name()
+                + " still running after "
+                + timeout.toMillis()
+                + " ms; end of "
+                + log
+                + ":\n"
+                + tail(40));
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -84,7 +97,10 @@ public final class LabProcess {
     return process.onExit();
   }
 
-  /** Everything the command printed so far (stdout and stderr interleaved); invalid UTF-8 is replaced. */
+  /**
+   * Everything the command printed so far (stdout and stderr interleaved); invalid UTF-8 is
+   * replaced.
+   */
   public String log() {
     return readLog(log);
   }
@@ -142,7 +158,10 @@ public final class LabProcess {
     return members;
   }
 
-  /** The fields of /proc/PID/stat after the command name (state ppid pgrp ...), or null if it is gone. */
+  /**
+   * The fields of /proc/PID/stat after the command name (state ppid pgrp ...), or null if it is
+   * gone.
+   */
   private static String[] stat(long pid) {
     try {
       String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));

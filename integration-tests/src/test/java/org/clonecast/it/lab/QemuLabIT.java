@@ -52,7 +52,8 @@ class QemuLabIT {
       // No DHCP server: the firmware keeps trying until the lab goes.
       vm = QemuVm.builder(lab, "vm1").start();
       switchNs = lab.prefix() + "-sw";
-      String links = Exec.check(List.of("ip", "-n", switchNs, "-o", "link", "show", "master", "br0"), null);
+      String links =
+          Exec.check(List.of("ip", "-n", switchNs, "-o", "link", "show", "master", "br0"), null);
       assertTrue(links.contains(" vm1:"), "tap vm1 on br0: " + links);
       assertTrue(vm.isRunning(), vm.process().tail(20));
     }
@@ -60,7 +61,8 @@ class QemuLabIT {
     assertFalse(Lab.listNamespaces().contains(switchNs), switchNs + " still exists");
   }
 
-  private static void bootsTheMarker(String tag, QemuVm.Firmware firmware, MacAddress mac) throws IOException {
+  private static void bootsTheMarker(String tag, QemuVm.Firmware firmware, MacAddress mac)
+      throws IOException {
     try (Lab lab = Lab.create(tag, 1)) {
       startDnsmasqAndHttpd(lab);
       try (QemuVm vm = QemuVm.builder(lab, "vm1").firmware(firmware).mac(mac).start()) {
@@ -69,12 +71,15 @@ class QemuLabIT {
         // ${net0/mac} expanded by iPXE on the VM: the script ran on this machine.
         assertTrue(line.contains("clonecast.mac=" + mac), line);
         assertTrue(line.contains("initrd=initramfs.zst"), line);
-        assertEquals(0, vm.waitForExit(Duration.ofSeconds(60)), "QEMU exit after the guest's poweroff");
+        assertEquals(
+            0, vm.waitForExit(Duration.ofSeconds(60)), "QEMU exit after the guest's poweroff");
       }
     }
   }
 
-  /** Stock dnsmasq, full DHCP + TFTP: iPXE gets the script over HTTP, other PXE clients iPXE itself. */
+  /**
+   * Stock dnsmasq, full DHCP + TFTP: iPXE gets the script over HTTP, other PXE clients iPXE itself.
+   */
   private static void startDnsmasqAndHttpd(Lab lab) throws IOException {
     Path tftp = Files.createDirectories(lab.dir().resolve("tftp"));
     Files.copy(Path.of("/usr/lib/ipxe/undionly.kpxe"), tftp.resolve("undionly.kpxe"));
@@ -82,23 +87,45 @@ class QemuLabIT {
     Path www = lab.dir().resolve("www");
     marker.installInto(www);
     String tag = lab.prefix().substring(lab.prefix().indexOf('-') + 1);
-    Files.writeString(www.resolve("boot.ipxe"), "#!ipxe\n"
-        + "kernel " + HTTP + "/vmlinuz initrd=initramfs.zst console=ttyS0 clonecast.test=" + tag
-        + " clonecast.mac=${net0/mac}\n"
-        + "initrd --name initramfs.zst " + HTTP + "/initramfs.zst\n"
-        + "boot\n");
-    lab.spawn(lab.server(), "httpd", List.of("busybox", "httpd", "-f", "-p", Lab.SERVER_IP + ":8080", "-h", www.toString()), Map.of());
-    lab.spawn(lab.server(), "dnsmasq", List.of("dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
-        "--user=root", "--interface=" + Lab.IFACE, "--log-dhcp",
-        "--pid-file=" + lab.dir().resolve("dnsmasq.pid"),
-        "--dhcp-leasefile=" + lab.dir().resolve("dnsmasq.leases"),
-        "--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h",
-        "--enable-tftp", "--tftp-root=" + tftp,
-        "--dhcp-match=set:ipxe,175",
-        "--dhcp-match=set:efi64,option:client-arch,7",
-        "--dhcp-match=set:efi64,option:client-arch,9",
-        "--dhcp-boot=tag:ipxe," + HTTP + "/boot.ipxe",
-        "--dhcp-boot=tag:!ipxe,tag:efi64,ipxe.efi",
-        "--dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe"), Map.of());
+    Files.writeString(
+        www.resolve("boot.ipxe"),
+        "#!ipxe\n"
+            + "kernel "
+            + HTTP
+            + "/vmlinuz initrd=initramfs.zst console=ttyS0 clonecast.test="
+            + tag
+            + " clonecast.mac=${net0/mac}\n"
+            + "initrd --name initramfs.zst "
+            + HTTP
+            + "/initramfs.zst\n"
+            + "boot\n");
+    lab.spawn(
+        lab.server(),
+        "httpd",
+        List.of("busybox", "httpd", "-f", "-p", Lab.SERVER_IP + ":8080", "-h", www.toString()),
+        Map.of());
+    lab.spawn(
+        lab.server(),
+        "dnsmasq",
+        List.of(
+            "dnsmasq",
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--port=0",
+            "--user=root",
+            "--interface=" + Lab.IFACE,
+            "--log-dhcp",
+            "--pid-file=" + lab.dir().resolve("dnsmasq.pid"),
+            "--dhcp-leasefile=" + lab.dir().resolve("dnsmasq.leases"),
+            "--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h",
+            "--enable-tftp",
+            "--tftp-root=" + tftp,
+            "--dhcp-match=set:ipxe,175",
+            "--dhcp-match=set:efi64,option:client-arch,7",
+            "--dhcp-match=set:efi64,option:client-arch,9",
+            "--dhcp-boot=tag:ipxe," + HTTP + "/boot.ipxe",
+            "--dhcp-boot=tag:!ipxe,tag:efi64,ipxe.efi",
+            "--dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe"),
+        Map.of());
   }
 }

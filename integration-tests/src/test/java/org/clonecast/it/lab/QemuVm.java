@@ -31,33 +31,36 @@ import org.clonecast.protocol.wire.MacAddress;
  * docs/ref/pxe-firmware.md §7), with its first serial port written to a log file.
  *
  * <p>Firmware, NIC and PXE client:
+ *
  * <ul>
  *   <li>{@link Firmware#BIOS_IPXE}: SeaBIOS, e1000, QEMU's iPXE NIC ROM (a PXE client that already
  *       sends user-class iPXE and option 175).
- *   <li>{@link Firmware#UEFI_EDK2}: OVMF ({@code OVMF_CODE_4M.fd} and a private copy of
- *       {@code OVMF_VARS_4M.fd}), q35, virtio-net with an empty {@code romfile=}, so EDK2's own PXE
- *       (arch 7, not iPXE) boots: the vendor-like firmware client.
+ *   <li>{@link Firmware#UEFI_EDK2}: OVMF ({@code OVMF_CODE_4M.fd} and a private copy of {@code
+ *       OVMF_VARS_4M.fd}), q35, virtio-net with an empty {@code romfile=}, so EDK2's own PXE (arch
+ *       7, not iPXE) boots: the vendor-like firmware client.
  *   <li>{@link Firmware#UEFI_IPXE}: the same with QEMU's iPXE EFI NIC ROM.
  *   <li>{@link Firmware#UEFI_SECURE_BOOT}: OVMF with Secure Boot enforced ({@code
- *       OVMF_CODE_4M.secboot.fd}, SMM on and the flash secure, as it requires, and a private copy of
- *       {@code OVMF_VARS_4M.ms.fd}, which enrols Microsoft's keys: what a vendor's machine ships),
- *       EDK2's own PXE as in UEFI_EDK2. It runs only signed code: Microsoft-signed shim, and what
- *       shim verifies.
+ *       OVMF_CODE_4M.secboot.fd}, SMM on and the flash secure, as it requires, and a private copy
+ *       of {@code OVMF_VARS_4M.ms.fd}, which enrols Microsoft's keys: what a vendor's machine
+ *       ships), EDK2's own PXE as in UEFI_EDK2. It runs only signed code: Microsoft-signed shim,
+ *       and what shim verifies.
  * </ul>
- * The VM has a fixed MAC, an optional raw virtio disk (booted after the network), {@code -no-reboot}
- * (a guest reboot or poweroff ends QEMU) and no display. QEMU runs in the lab's switch namespace,
- * where its tap is; it is a lab process, so {@link Lab#close()} kills it even if the test fails, and
- * the tap and the VARS copy go with the lab. {@link #close()} stops it earlier.
+ *
+ * The VM has a fixed MAC, an optional raw virtio disk (booted after the network), {@code
+ * -no-reboot} (a guest reboot or poweroff ends QEMU) and no display. QEMU runs in the lab's switch
+ * namespace, where its tap is; it is a lab process, so {@link Lab#close()} kills it even if the
+ * test fails, and the tap and the VARS copy go with the lab. {@link #close()} stops it earlier.
  *
  * <p>At most {@link #MAX_RUNNING} VMs run at once in this JVM (each would take one core under TCG;
- * three share this machine's two, as one session's BIOS, UEFI and Secure Boot nodes must);
- * {@link Builder#start()} waits for a slot.
+ * three share this machine's two, as one session's BIOS, UEFI and Secure Boot nodes must); {@link
+ * Builder#start()} waits for a slot.
  *
  * <p>Thread-safe.
  */
 public final class QemuVm implements AutoCloseable {
   /** VMs running at once in one JVM. */
   public static final int MAX_RUNNING = 3;
+
   /** How long {@link Builder#start()} waits for a free slot. */
   public static final Duration SLOT_WAIT = Duration.ofSeconds(600);
 
@@ -67,10 +70,13 @@ public final class QemuVm implements AutoCloseable {
   private static final Path OVMF_CODE_SECBOOT = Path.of("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd");
   private static final Path OVMF_VARS_MS = Path.of("/usr/share/OVMF/OVMF_VARS_4M.ms.fd");
   private static final Duration POLL = Duration.ofMillis(250);
+
   /** How long {@link #awaitShell} waits for one probe's answer before typing the next. */
   private static final Duration PROBE_EVERY = Duration.ofSeconds(15);
+
   /** A probe's answer, not its echoed command line (there the marker is followed by a quote). */
   private static final Pattern PROBE_ANSWER = Pattern.compile("@@[a-z0-9]+#probe\\d+:ok");
+
   private static final Pattern ESCAPES = Pattern.compile("\u001b\\[[0-9;?]*[A-Za-z]");
 
   /** The firmware and PXE client a VM boots with. */
@@ -116,7 +122,13 @@ public final class QemuVm implements AutoCloseable {
   private final long startNanos;
   private final AtomicBoolean slotHeld = new AtomicBoolean(true);
 
-  private QemuVm(String name, Firmware firmware, MacAddress mac, String tap, Path serialLog, Path consoleSocket,
+  private QemuVm(
+      String name,
+      Firmware firmware,
+      MacAddress mac,
+      String tap,
+      Path serialLog,
+      Path consoleSocket,
       LabProcess process) {
     this.name = name;
     this.firmware = firmware;
@@ -180,9 +192,10 @@ public final class QemuVm implements AutoCloseable {
     }
 
     /**
-     * The serial port also takes input: QEMU serves it on a unix socket ({@code <name>-console.sock}
-     * in the lab's directory) while still logging it to the serial log, so {@link #shell} can type
-     * commands into a guest's serial console (a login shell there, e.g. an autologin getty).
+     * The serial port also takes input: QEMU serves it on a unix socket ({@code
+     * <name>-console.sock} in the lab's directory) while still logging it to the serial log, so
+     * {@link #shell} can type commands into a guest's serial console (a login shell there, e.g. an
+     * autologin getty).
      */
     public Builder console() {
       this.console = true;
@@ -190,9 +203,9 @@ public final class QemuVm implements AutoCloseable {
     }
 
     /**
-     * Creates the tap, waits (at most {@link #SLOT_WAIT}) for one of the {@link #MAX_RUNNING} slots,
-     * and starts QEMU. Checks the tools and firmware files first ({@link Prereqs}: fails in CI, skips
-     * elsewhere).
+     * Creates the tap, waits (at most {@link #SLOT_WAIT}) for one of the {@link #MAX_RUNNING}
+     * slots, and starts QEMU. Checks the tools and firmware files first ({@link Prereqs}: fails in
+     * CI, skips elsewhere).
      */
     public QemuVm start() {
       Prereqs.require("qemu-system-x86_64");
@@ -201,18 +214,29 @@ public final class QemuVm implements AutoCloseable {
         files.addAll(List.of(firmware.code(), firmware.vars()));
       }
       if (firmware == Firmware.BIOS_IPXE || firmware == Firmware.UEFI_IPXE) {
-        // QEMU's iPXE NIC ROMs, package ipxe-qemu; QEMU's own error would only say "failed to find romfile".
-        files.add(Path.of(firmware.uefi() ? "/usr/lib/ipxe/qemu/efi-virtio.rom" : "/usr/lib/ipxe/qemu/pxe-e1000.rom"));
+        // QEMU's iPXE NIC ROMs, package ipxe-qemu; QEMU's own error would only say "failed to find
+        // romfile".
+        files.add(
+            Path.of(
+                firmware.uefi()
+                    ? "/usr/lib/ipxe/qemu/efi-virtio.rom"
+                    : "/usr/lib/ipxe/qemu/pxe-e1000.rom"));
       }
       for (Path f : files) {
         if (!Files.isReadable(f)) {
-          Prereqs.failOrAbort("missing " + f + "; run scripts/install-deps.sh (packages ovmf, ipxe-qemu)");
+          Prereqs.failOrAbort(
+              "missing " + f + "; run scripts/install-deps.sh (packages ovmf, ipxe-qemu)");
         }
       }
       String tapName = lab.addTap(name);
       try {
         if (!SLOTS.tryAcquire(SLOT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
-          throw new IllegalStateException("no free VM slot after " + SLOT_WAIT.toSeconds() + " s (" + MAX_RUNNING + " VMs at most)");
+          throw new IllegalStateException(
+              "no free VM slot after "
+                  + SLOT_WAIT.toSeconds()
+                  + " s ("
+                  + MAX_RUNNING
+                  + " VMs at most)");
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -221,7 +245,8 @@ public final class QemuVm implements AutoCloseable {
       try {
         Path serial = lab.dir().resolve(name + "-serial.log");
         LabProcess p = lab.spawnInSwitch("qemu-" + name, command(tapName, serial), Map.of());
-        QemuVm vm = new QemuVm(name, firmware, mac, tapName, serial, console ? consoleSocket() : null, p);
+        QemuVm vm =
+            new QemuVm(name, firmware, mac, tapName, serial, console ? consoleSocket() : null, p);
         // However QEMU ends (poweroff, close(), the lab's cleanup), its slot frees.
         p.onExit().thenRun(vm::releaseSlot);
         return vm;
@@ -233,15 +258,33 @@ public final class QemuVm implements AutoCloseable {
 
     private List<String> command(String tapName, Path serial) {
       String macText = mac.toString();
-      List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64", "-name", name,
-          "-accel", "tcg", "-m", Integer.toString(memoryMib), "-smp", "1",
-          "-nographic", "-monitor", "none", "-no-reboot",
-          "-netdev", "tap,id=n0,ifname=" + tapName + ",script=no,downscript=no"));
+      List<String> cmd =
+          new ArrayList<>(
+              List.of(
+                  "qemu-system-x86_64",
+                  "-name",
+                  name,
+                  "-accel",
+                  "tcg",
+                  "-m",
+                  Integer.toString(memoryMib),
+                  "-smp",
+                  "1",
+                  "-nographic",
+                  "-monitor",
+                  "none",
+                  "-no-reboot",
+                  "-netdev",
+                  "tap,id=n0,ifname=" + tapName + ",script=no,downscript=no"));
       if (console) {
         // A listening socket that does not wait for a client; logfile= records the guest's output
         // whether or not a client is connected.
-        cmd.addAll(List.of("-chardev", "socket,id=con0,path=" + consoleSocket() + ",server=on,wait=off,logfile=" + serial,
-            "-serial", "chardev:con0"));
+        cmd.addAll(
+            List.of(
+                "-chardev",
+                "socket,id=con0,path=" + consoleSocket() + ",server=on,wait=off,logfile=" + serial,
+                "-serial",
+                "chardev:con0"));
       } else {
         cmd.addAll(List.of("-serial", "file:" + serial));
       }
@@ -253,17 +296,25 @@ public final class QemuVm implements AutoCloseable {
           throw new UncheckedIOException("cannot copy " + firmware.vars(), e);
         }
         if (firmware == Firmware.UEFI_SECURE_BOOT) {
-          // OVMF's Secure Boot build keeps its variables in SMM: without SMM and a secure flash it does not start.
-          cmd.addAll(List.of("-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"));
+          // OVMF's Secure Boot build keeps its variables in SMM: without SMM and a secure flash it
+          // does not start.
+          cmd.addAll(
+              List.of(
+                  "-machine",
+                  "q35,smm=on",
+                  "-global",
+                  "driver=cfi.pflash01,property=secure,value=on"));
         } else {
           cmd.addAll(List.of("-machine", "q35"));
         }
-        cmd.addAll(List.of(
-            "-drive", "if=pflash,format=raw,readonly=on,file=" + firmware.code(),
-            "-drive", "if=pflash,format=raw,file=" + vars));
+        cmd.addAll(
+            List.of(
+                "-drive", "if=pflash,format=raw,readonly=on,file=" + firmware.code(),
+                "-drive", "if=pflash,format=raw,file=" + vars));
         // An empty romfile= removes QEMU's iPXE EFI ROM: EDK2's own PXE driver then runs the NIC.
         String rom = firmware == Firmware.UEFI_IPXE ? "" : ",romfile=";
-        cmd.addAll(List.of("-device", "virtio-net-pci,netdev=n0,mac=" + macText + ",bootindex=1" + rom));
+        cmd.addAll(
+            List.of("-device", "virtio-net-pci,netdev=n0,mac=" + macText + ",bootindex=1" + rom));
       } else {
         cmd.addAll(List.of("-device", "e1000,netdev=n0,mac=" + macText + ",bootindex=1"));
       }
@@ -271,8 +322,12 @@ public final class QemuVm implements AutoCloseable {
       // under TCG for the kernel's random number generator to be seeded.
       cmd.addAll(List.of("-device", "virtio-rng-pci"));
       if (disk != null) {
-        cmd.addAll(List.of("-drive", "if=none,id=d0,format=raw,file=" + disk,
-            "-device", "virtio-blk-pci,drive=d0,bootindex=2"));
+        cmd.addAll(
+            List.of(
+                "-drive",
+                "if=none,id=d0,format=raw,file=" + disk,
+                "-device",
+                "virtio-blk-pci,drive=d0,bootindex=2"));
       }
       return cmd;
     }
@@ -319,9 +374,9 @@ public final class QemuVm implements AutoCloseable {
   }
 
   /**
-   * Waits until a serial log line contains {@code marker} and returns that line (without the
-   * escape codes firmware leaves on it), polling at most {@link Firmware#bootTimeout()}. Throws
-   * {@link AssertionError} with the serial and QEMU log tails if QEMU exits first or time runs out.
+   * Waits until a serial log line contains {@code marker} and returns that line (without the escape
+   * codes firmware leaves on it), polling at most {@link Firmware#bootTimeout()}. Throws {@link
+   * AssertionError} with the serial and QEMU log tails if QEMU exits first or time runs out.
    */
   public String awaitSerial(String marker) {
     return awaitSerial(marker, firmware.bootTimeout());
@@ -336,22 +391,40 @@ public final class QemuVm implements AutoCloseable {
           .pollInSameThread()
           .until(() -> findLine(marker).isPresent() || !process.isAlive());
     } catch (ConditionTimeoutException e) {
-      throw new AssertionError("no '" + marker + "' on " + name + "'s serial port after " + timeout.toSeconds() + " s"
-          + describe(), e);
+      throw new AssertionError(
+          "no '"
+              + marker
+              + "' on "
+              + name
+              + "'s serial port after "
+              + timeout.toSeconds()
+              + " s"
+              + describe(),
+          e);
     }
     // QEMU may have written the line and exited in one poll interval: look once more.
-    return findLine(marker).orElseThrow(() -> new AssertionError(
-        "QEMU (" + name + ") exited with " + process.waitFor(Duration.ofSeconds(5)) + " before '" + marker + "'" + describe()));
+    return findLine(marker)
+        .orElseThrow(
+            () ->
+                new AssertionError(
+                    "QEMU ("
+                        + name
+                        + ") exited with "
+                        + process.waitFor(Duration.ofSeconds(5))
+                        + " before '"
+                        + marker
+                        + "'"
+                        + describe()));
   }
 
   /**
-   * Waits until a shell answers on the guest's serial console (the VM was built with
-   * {@link Builder#console()}), at most {@code timeout}: types a short probe, and again every
-   * {@link #PROBE_EVERY} until one is answered. Call it before the first {@link #shell}: what is
-   * typed while the console's getty logs in is lost (login hangs up the terminal, which discards
-   * its input), and a guest under TCG on a loaded machine may take minutes from its login prompt to
-   * a shell that reads. Each probe first erases a half-typed line (Ctrl-U). Throws
-   * {@link AssertionError} with the log tails if no probe is answered in time or QEMU exits.
+   * Waits until a shell answers on the guest's serial console (the VM was built with {@link
+   * Builder#console()}), at most {@code timeout}: types a short probe, and again every {@link
+   * #PROBE_EVERY} until one is answered. Call it before the first {@link #shell}: what is typed
+   * while the console's getty logs in is lost (login hangs up the terminal, which discards its
+   * input), and a guest under TCG on a loaded machine may take minutes from its login prompt to a
+   * shell that reads. Each probe first erases a half-typed line (Ctrl-U). Throws {@link
+   * AssertionError} with the log tails if no probe is answered in time or QEMU exits.
    */
   public synchronized void awaitShell(Duration timeout) throws IOException {
     long deadline = System.nanoTime() + timeout.toNanos();
@@ -364,16 +437,28 @@ public final class QemuVm implements AutoCloseable {
       Duration wait = left.compareTo(PROBE_EVERY) < 0 ? left : PROBE_EVERY;
       try {
         // Any probe's answer will do: a slow shell answers the first ones late.
-        Awaitility.await("a shell on " + name + "'s console").atMost(wait).pollInterval(POLL).pollInSameThread()
+        Awaitility.await("a shell on " + name + "'s console")
+            .atMost(wait)
+            .pollInterval(POLL)
+            .pollInSameThread()
             .until(() -> PROBE_ANSWER.matcher(tail(from)).find() || !process.isAlive());
         if (!process.isAlive()) {
-          throw new AssertionError("QEMU (" + name + ") exited before its console answered" + describe());
+          throw new AssertionError(
+              "QEMU (" + name + ") exited before its console answered" + describe());
         }
         return;
       } catch (ConditionTimeoutException e) {
         if (System.nanoTime() - deadline >= 0) {
-          throw new AssertionError("no shell answered " + probes + " probe(s) on " + name + "'s console in "
-              + timeout.toSeconds() + " s" + describe(), e);
+          throw new AssertionError(
+              "no shell answered "
+                  + probes
+                  + " probe(s) on "
+                  + name
+                  + "'s console in "
+                  + timeout.toSeconds()
+                  + " s"
+                  + describe(),
+              e);
         }
       }
     }
@@ -395,21 +480,37 @@ public final class QemuVm implements AutoCloseable {
       throw new IllegalArgumentException("one line only: " + command);
     }
     String tag = "@@" + name + "#" + (++commands);
-    // The echoed command line shows the marker as "@@name#n"":", the output as "@@name#n:": only the output matches.
+    // The echoed command line shows the marker as "@@name#n"":", the output as "@@name#n:": only
+    // the output matches.
     int from = serialLog().length();
     type(command + "; echo \"" + tag + "\"\":$?\"\r");
     // Under load the UART has been seen to repeat a character (@@vm1##3 for @@vm1#3): each of the
     // marker's characters may show once or more.
-    String repeatable = tag.chars().mapToObj(c -> Pattern.quote(Character.toString(c)) + "+").collect(Collectors.joining());
+    String repeatable =
+        tag.chars()
+            .mapToObj(c -> Pattern.quote(Character.toString(c)) + "+")
+            .collect(Collectors.joining());
     Pattern done = Pattern.compile(repeatable + ":(\\d+)");
     try {
-      Awaitility.await("'" + command + "' on " + name + "'s console").atMost(timeout).pollInterval(POLL).pollInSameThread()
+      Awaitility.await("'" + command + "' on " + name + "'s console")
+          .atMost(timeout)
+          .pollInterval(POLL)
+          .pollInSameThread()
           .until(() -> done.matcher(tail(from)).find() || !process.isAlive());
     } catch (ConditionTimeoutException e) {
-      throw new AssertionError("'" + command + "' did not finish on " + name + "'s console in " + timeout.toSeconds() + " s"
-          + describe(), e);
+      throw new AssertionError(
+          "'"
+              + command
+              + "' did not finish on "
+              + name
+              + "'s console in "
+              + timeout.toSeconds()
+              + " s"
+              + describe(),
+          e);
     }
-    // Without the terminal's escape sequences (bash's bracketed-paste switches surround every line typed).
+    // Without the terminal's escape sequences (bash's bracketed-paste switches surround every line
+    // typed).
     String text = ESCAPES.matcher(tail(from).replace("\r", "")).replaceAll("");
     Matcher status = done.matcher(text);
     if (!status.find()) {
@@ -444,16 +545,19 @@ public final class QemuVm implements AutoCloseable {
    * five minutes, all of it in the log the moment the client went away).
    */
   private void drain(SocketChannel channel) {
-    Thread t = new Thread(() -> {
-      ByteBuffer sink = ByteBuffer.allocate(8192);
-      try {
-        while (channel.read(sink.clear()) >= 0) {
-          // discarded
-        }
-      } catch (IOException e) {
-        // closed by close(): nothing more to read
-      }
-    }, "console-" + name);
+    Thread t =
+        new Thread(
+            () -> {
+              ByteBuffer sink = ByteBuffer.allocate(8192);
+              try {
+                while (channel.read(sink.clear()) >= 0) {
+                  // discarded
+                }
+              } catch (IOException e) {
+                // closed by close(): nothing more to read
+              }
+            },
+            "console-" + name);
     t.setDaemon(true);
     t.start();
   }
@@ -502,13 +606,20 @@ public final class QemuVm implements AutoCloseable {
   }
 
   private Optional<String> findLine(String marker) {
-    return serialLog().lines().filter(l -> l.contains(marker)).findFirst()
+    return serialLog()
+        .lines()
+        .filter(l -> l.contains(marker))
+        .findFirst()
         .map(l -> l.substring(l.indexOf(marker)).strip());
   }
 
   private boolean waitGone(Duration bound) {
     try {
-      Awaitility.await().atMost(bound).pollInterval(Duration.ofMillis(50)).pollInSameThread().until(() -> !process.isAlive());
+      Awaitility.await()
+          .atMost(bound)
+          .pollInterval(Duration.ofMillis(50))
+          .pollInSameThread()
+          .until(() -> !process.isAlive());
       return true;
     } catch (ConditionTimeoutException e) {
       return false;
@@ -523,7 +634,13 @@ public final class QemuVm implements AutoCloseable {
 
   private String describe() {
     List<String> serial = serialLog().lines().toList();
-    return "\n--- end of " + serialLog + ":\n" + String.join("\n", serial.subList(Math.max(0, serial.size() - 30), serial.size()))
-        + "\n--- end of " + process.logPath() + ":\n" + process.tail(20);
+    return "\n--- end of "
+        + serialLog
+        + ":\n"
+        + String.join("\n", serial.subList(Math.max(0, serial.size() - 30), serial.size()))
+        + "\n--- end of "
+        + process.logPath()
+        + ":\n"
+        + process.tail(20);
   }
 }

@@ -1,6 +1,8 @@
 package org.clonecast.it.lab;
 
-/** The POSIX signals a test sends to a {@link LabProcess}, with their Linux x86-64/arm64 numbers. */
+/**
+ * The POSIX signals a test sends to a {@link LabProcess}, with their Linux x86-64/arm64 numbers.
+ */
 public enum Signal {
   HUP(1),
   INT(2),

@@ -30,10 +30,10 @@ import java.util.regex.Pattern;
 
 /**
  * Real headless Chromium driven through chromedriver's W3C WebDriver HTTP protocol
- * (https://www.w3.org/TR/webdriver2/), both running in a lab namespace (so the browser reaches
- * the daemon's loopback listener there). The test talks to chromedriver on that namespace's
- * 127.0.0.1: its sockets are opened by a thread that entered the namespace (setns(2)), then used
- * from the test's thread, with plain HTTP/1.1 requests. Nothing listens outside the lab.
+ * (https://www.w3.org/TR/webdriver2/), both running in a lab namespace (so the browser reaches the
+ * daemon's loopback listener there). The test talks to chromedriver on that namespace's 127.0.0.1:
+ * its sockets are opened by a thread that entered the namespace (setns(2)), then used from the
+ * test's thread, with plain HTTP/1.1 requests. Nothing listens outside the lab.
  *
  * <p>Not thread-safe; one browser session per instance. {@link #close} ends the session; the lab
  * kills chromedriver.
@@ -41,6 +41,7 @@ import java.util.regex.Pattern;
 public final class WebDriver implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int CLONE_NEWNET = 0x40000000;
+
   /** The W3C element reference key. */
   private static final String ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -63,37 +64,64 @@ public final class WebDriver implements AutoCloseable {
   }
 
   /**
-   * Starts chromedriver in {@code h}'s namespace and a headless Chromium session of
-   * {@code width}x{@code height} with its profile in {@code profile}.
+   * Starts chromedriver in {@code h}'s namespace and a headless Chromium session of {@code
+   * width}x{@code height} with its profile in {@code profile}.
    */
   public static WebDriver start(Lab lab, Host h, Path profile, int width, int height) {
     int port = 9515;
-    LabProcess driver = lab.spawn(h, "chromedriver", List.of("chromedriver", "--port=" + port, "--allowed-ips=127.0.0.1"),
-        Map.of());
-    await().atMost(Duration.ofSeconds(30)).until(() -> driver.log().contains("started successfully") || !driver.isAlive());
-    if (!driver.isAlive()) throw new IllegalStateException("chromedriver did not start:\n" + driver.tail(20));
-    ExecutorService t = Executors.newSingleThreadExecutor(r -> {
-      Thread th = new Thread(r, "webdriver-netns");
-      th.setDaemon(true);
-      return th;
-    });
+    LabProcess driver =
+        lab.spawn(
+            h,
+            "chromedriver",
+            List.of("chromedriver", "--port=" + port, "--allowed-ips=127.0.0.1"),
+            Map.of());
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> driver.log().contains("started successfully") || !driver.isAlive());
+    if (!driver.isAlive())
+      throw new IllegalStateException("chromedriver did not start:\n" + driver.tail(20));
+    ExecutorService t =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread th = new Thread(r, "webdriver-netns");
+              th.setDaemon(true);
+              return th;
+            });
     try {
-      t.submit(() -> {
-        LibC libc = Native.load("c", LibC.class);
-        int fd = libc.open("/var/run/netns/" + h.netns(), 0); // O_RDONLY
-        try {
-          libc.setns(fd, CLONE_NEWNET); // this thread only: its sockets live in the lab
-        } finally {
-          libc.close(fd);
-        }
-        return null;
-      }).get(10, TimeUnit.SECONDS);
+      t.submit(
+              () -> {
+                LibC libc = Native.load("c", LibC.class);
+                int fd = libc.open("/var/run/netns/" + h.netns(), 0); // O_RDONLY
+                try {
+                  libc.setns(fd, CLONE_NEWNET); // this thread only: its sockets live in the lab
+                } finally {
+                  libc.close(fd);
+                }
+                return null;
+              })
+          .get(10, TimeUnit.SECONDS);
       WebDriver probe = new WebDriver(t, port, null);
-      Map<String, Object> caps = Map.of("capabilities", Map.of("alwaysMatch", Map.of(
-          "browserName", "chrome",
-          "goog:chromeOptions", Map.of("binary", "/usr/bin/chromium", "args", List.of("--headless=new", "--no-sandbox",
-              "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--window-size=" + width + "," + height,
-              "--user-data-dir=" + profile)))));
+      Map<String, Object> caps =
+          Map.of(
+              "capabilities",
+              Map.of(
+                  "alwaysMatch",
+                  Map.of(
+                      "browserName",
+                      "chrome",
+                      "goog:chromeOptions",
+                      Map.of(
+                          "binary",
+                          "/usr/bin/chromium",
+                          "args",
+                          List.of(
+                              "--headless=new",
+                              "--no-sandbox",
+                              "--disable-gpu",
+                              "--disable-dev-shm-usage",
+                              "--no-first-run",
+                              "--window-size=" + width + "," + height,
+                              "--user-data-dir=" + profile)))));
       JsonNode created = probe.call("POST", "/session", caps);
       return new WebDriver(t, port, created.path("sessionId").asText());
     } catch (InterruptedException | ExecutionException | TimeoutException | IOException e) {
@@ -105,11 +133,15 @@ public final class WebDriver implements AutoCloseable {
   /** A connection to chromedriver, made by the thread in the lab's namespace; reads time out. */
   private Socket connect() throws IOException {
     try {
-      Socket s = inNamespace.submit(() -> {
-        Socket sock = new Socket();
-        sock.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
-        return sock;
-      }).get(20, TimeUnit.SECONDS);
+      Socket s =
+          inNamespace
+              .submit(
+                  () -> {
+                    Socket sock = new Socket();
+                    sock.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+                    return sock;
+                  })
+              .get(20, TimeUnit.SECONDS);
       s.setSoTimeout(60_000);
       return s;
     } catch (InterruptedException | ExecutionException | TimeoutException e) {
@@ -122,8 +154,16 @@ public final class WebDriver implements AutoCloseable {
     byte[] payload = body == null ? new byte[0] : JSON.writeValueAsBytes(body);
     try (Socket ch = connect()) {
       OutputStream out = ch.getOutputStream();
-      String head = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nConnection: close\r\n"
-          + "Content-Type: application/json; charset=utf-8\r\nContent-Length: " + payload.length + "\r\n\r\n";
+      String head =
+          method
+              + " "
+              + path
+              + " HTTP/1.1\r\nHost: 127.0.0.1:"
+              + port
+              + "\r\nConnection: close\r\n"
+              + "Content-Type: application/json; charset=utf-8\r\nContent-Length: "
+              + payload.length
+              + "\r\n\r\n";
       out.write(head.getBytes(StandardCharsets.US_ASCII));
       out.write(payload);
       out.flush();
@@ -132,18 +172,29 @@ public final class WebDriver implements AutoCloseable {
       ByteArrayOutputStream answer = new ByteArrayOutputStream();
       while (!answer.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
         int c = in.read();
-        if (c < 0) throw new IOException("chromedriver closed the connection before answering " + method + " " + path);
+        if (c < 0)
+          throw new IOException(
+              "chromedriver closed the connection before answering " + method + " " + path);
         answer.write(c);
       }
-      Matcher m = Pattern.compile("(?im)^content-length:\\s*(\\d+)")
-          .matcher(answer.toString(StandardCharsets.US_ASCII));
-      if (!m.find()) throw new IOException("chromedriver's answer has no Content-Length: " + answer);
+      Matcher m =
+          Pattern.compile("(?im)^content-length:\\s*(\\d+)")
+              .matcher(answer.toString(StandardCharsets.US_ASCII));
+      if (!m.find())
+        throw new IOException("chromedriver's answer has no Content-Length: " + answer);
       byte[] bodyBytes = in.readNBytes(Integer.parseInt(m.group(1)));
       JsonNode res = JSON.readTree(bodyBytes);
       JsonNode value = res.path("value");
       if (value.has("error")) {
-        throw new IOException("WebDriver " + method + " " + path + ": " + value.path("error").asText() + ": "
-            + value.path("message").asText());
+        throw new IOException(
+            "WebDriver "
+                + method
+                + " "
+                + path
+                + ": "
+                + value.path("error").asText()
+                + ": "
+                + value.path("message").asText());
       }
       return value;
     }
@@ -164,7 +215,8 @@ public final class WebDriver implements AutoCloseable {
   /** The element matching a CSS selector. */
   public String find(String css) throws IOException {
     JsonNode ref = call("POST", at("/element"), Map.of("using", "css selector", "value", css));
-    if (!ref.path(ELEMENT).isTextual()) throw new IOException("no element reference for " + css + ": " + ref);
+    if (!ref.path(ELEMENT).isTextual())
+      throw new IOException("no element reference for " + css + ": " + ref);
     return ref.path(ELEMENT).asText();
   }
 

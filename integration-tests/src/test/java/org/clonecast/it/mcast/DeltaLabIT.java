@@ -27,20 +27,31 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Delta sessions in the namespace lab with the real {@code clonecast send} and {@code clonecast-agent
- * receive}: the agents' disks (files) hold image v1, some with chunks damaged, or nothing; the
- * session sends v2, in which 3 of 64 chunks (5 %) changed. Every disk ends byte-identical to v2, and
- * the sender's own counters show what crossed the wire: the union of what the receivers lacked.
+ * Delta sessions in the namespace lab with the real {@code clonecast send} and {@code
+ * clonecast-agent receive}: the agents' disks (files) hold image v1, some with chunks damaged, or
+ * nothing; the session sends v2, in which 3 of 64 chunks (5 %) changed. Every disk ends
+ * byte-identical to v2, and the sender's own counters show what crossed the wire: the union of what
+ * the receivers lacked.
  */
 class DeltaLabIT {
   private static final Duration SESSION = Duration.ofSeconds(180);
   private static final int MIB = 1 << 20;
-  /** Chunks v2 changes: text and random chunks of {@link Images#mixed} (per 4 MiB: zeros, zeros, text, random). */
+
+  /**
+   * Chunks v2 changes: text and random chunks of {@link Images#mixed} (per 4 MiB: zeros, zeros,
+   * text, random).
+   */
   private static final int[] CHANGED = {6, 27, 43};
+
   /** Damage on agent 3: a text and a random chunk. */
   private static final int[] DAMAGED_3 = {10, 11};
-  /** Damage on agent 4: a chunk that is zeros in the image (fixed locally, never sent) and a random one. */
+
+  /**
+   * Damage on agent 4: a chunk that is zeros in the image (fixed locally, never sent) and a random
+   * one.
+   */
   private static final int[] DAMAGED_4 = {4, 35};
+
   private static Path repo;
 
   @TempDir static Path keys;
@@ -50,7 +61,9 @@ class DeltaLabIT {
     Prereqs.requireRoot();
     Prereqs.require("ip", "nft", "tc", "java");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
     ImageKey.write(keys, ImageKey.generate());
   }
 
@@ -63,8 +76,18 @@ class DeltaLabIT {
     Files.copy(v1, v2);
     for (int c : CHANGED) scribble(v2, c, 1000 + c);
     Path cci = lab.dir().resolve("v2.cci");
-    LabProcess create = lab.spawn(lab.server(), "create", List.of(repo.resolve("clonecast").toString(), "image", "create", v2.toString(), "-o",
-        cci.toString()), Map.of());
+    LabProcess create =
+        lab.spawn(
+            lab.server(),
+            "create",
+            List.of(
+                repo.resolve("clonecast").toString(),
+                "image",
+                "create",
+                v2.toString(),
+                "-o",
+                cci.toString()),
+            Map.of());
     assertEquals(0, create.waitFor(Duration.ofSeconds(120)), create.tail(20));
     return new Versions(v1, v2, cci, Images.sha256(v2, Files.size(v2)));
   }
@@ -97,31 +120,70 @@ class DeltaLabIT {
       Host h = lab.agent(i);
       Path d = disk(lab, v, h, i);
       disks.add(d);
-      recv.add(lab.spawn(h, "recv-" + h.name(), List.of(repo.resolve("clonecast-agent").toString(), "receive", "--interface", Lab.IFACE,
-          "--output", d.toString(), "--join-timeout", "60", "--trust", keys.resolve(ImageKey.PUBLIC_FILE).toString()), Map.of()));
+      recv.add(
+          lab.spawn(
+              h,
+              "recv-" + h.name(),
+              List.of(
+                  repo.resolve("clonecast-agent").toString(),
+                  "receive",
+                  "--interface",
+                  Lab.IFACE,
+                  "--output",
+                  d.toString(),
+                  "--join-timeout",
+                  "60",
+                  "--trust",
+                  keys.resolve(ImageKey.PUBLIC_FILE).toString()),
+              Map.of()));
     }
-    LabProcess send = lab.spawn(lab.server(), "send", List.of(repo.resolve("clonecast").toString(), "send", v.v2cci().toString(),
-        "--interface", Lab.IFACE, "--min-receivers", Integer.toString(agents), "--max-wait", "120", "--sign-key", keys.toString()), Map.of());
+    LabProcess send =
+        lab.spawn(
+            lab.server(),
+            "send",
+            List.of(
+                repo.resolve("clonecast").toString(),
+                "send",
+                v.v2cci().toString(),
+                "--interface",
+                Lab.IFACE,
+                "--min-receivers",
+                Integer.toString(agents),
+                "--max-wait",
+                "120",
+                "--sign-key",
+                keys.toString()),
+            Map.of());
     assertEquals(0, send.waitFor(SESSION), send.tail(40));
     System.out.println(send.log()); // the summary, for the record
     for (LabProcess p : recv) {
       assertEquals(0, p.waitFor(Duration.ofSeconds(30)), p.name() + ":\n" + p.tail(20));
-      assertTrue(p.log().contains("mcast target check") || p.name().endsWith(lab.agent(5).name()), p.log());
+      assertTrue(
+          p.log().contains("mcast target check") || p.name().endsWith(lab.agent(5).name()),
+          p.log());
     }
-    for (Path d : disks) assertEquals(v.v2sha(), Images.sha256(d, Files.size(v.v2())), d + " is not v2");
+    for (Path d : disks)
+      assertEquals(v.v2sha(), Images.sha256(d, Files.size(v.v2())), d + " is not v2");
     return new Session(send.log(), disks);
   }
 
   /** The summary's "right" and "sent" columns (in chunks) for the receiver at {@code h}. */
   private static int[] rightAndSent(String summary, Host h) {
-    Matcher m = Pattern.compile("(?m)^\\d+\\s+\\S+@" + Pattern.quote(h.ip()) + "\\s+ok\\s+(\\S+)\\s+(\\d+)\\s").matcher(summary);
+    Matcher m =
+        Pattern.compile(
+                "(?m)^\\d+\\s+\\S+@" + Pattern.quote(h.ip()) + "\\s+ok\\s+(\\S+)\\s+(\\d+)\\s")
+            .matcher(summary);
     assertTrue(m.find(), "no summary line for " + h.ip() + ":\n" + summary);
-    return new int[] {m.group(1).equals("-") ? -1 : Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))};
+    return new int[] {
+      m.group(1).equals("-") ? -1 : Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))
+    };
   }
 
   /** The sender's chunk sends: {all, distinct}. */
   private static long[] chunkSends(String summary) {
-    Matcher m = Pattern.compile("sender: (\\d+) chunk sends \\((\\d+) distinct\\) of (\\d+) stored chunks").matcher(summary);
+    Matcher m =
+        Pattern.compile("sender: (\\d+) chunk sends \\((\\d+) distinct\\) of (\\d+) stored chunks")
+            .matcher(summary);
     assertTrue(m.find(), summary);
     return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
   }
@@ -136,25 +198,30 @@ class DeltaLabIT {
     try (Lab lab = Lab.create("delta", 5)) {
       Versions v = versions(lab);
       Session s = session(lab, v, 5);
-      // 64 chunks: 32 zero (never sent), 32 stored. Right: what each disk held of v2, zero chunks included.
+      // 64 chunks: 32 zero (never sent), 32 stored. Right: what each disk held of v2, zero chunks
+      // included.
       assertEquals(61, rightAndSent(s.summary(), lab.agent(1))[0], s.summary());
       assertEquals(3, rightAndSent(s.summary(), lab.agent(1))[1], s.summary());
       assertEquals(61, rightAndSent(s.summary(), lab.agent(2))[0], s.summary());
       assertEquals(59, rightAndSent(s.summary(), lab.agent(3))[0], s.summary());
       assertEquals(5, rightAndSent(s.summary(), lab.agent(3))[1], s.summary());
       assertEquals(59, rightAndSent(s.summary(), lab.agent(4))[0], s.summary());
-      assertEquals(4, rightAndSent(s.summary(), lab.agent(4))[1], "its damaged zero chunk is zeroed locally, not sent");
+      assertEquals(
+          4,
+          rightAndSent(s.summary(), lab.agent(4))[1],
+          "its damaged zero chunk is zeroed locally, not sent");
       assertEquals(32, rightAndSent(s.summary(), lab.agent(5))[1], s.summary());
       long[] sends = chunkSends(s.summary());
       assertEquals(32, sends[1], "the union is all 32 stored chunks:\n" + s.summary());
-      // Each about once: on a crowded host a receiver that fell behind gets a chunk again on a later pass.
+      // Each about once: on a crowded host a receiver that fell behind gets a chunk again on a
+      // later pass.
       assertTrue(sends[0] <= 64, "chunk sends " + sends[0] + ":\n" + s.summary());
     }
   }
 
   /**
-   * The same four disks without the blank one: the wire carries the union of what they lack (the
-   * 3 changed chunks and the 3 damaged stored ones), about 6 of the 32 stored chunks, not the image.
+   * The same four disks without the blank one: the wire carries the union of what they lack (the 3
+   * changed chunks and the 3 damaged stored ones), about 6 of the 32 stored chunks, not the image.
    */
   @Test
   void disksHoldingV1GetOnlyTheUnionOfWhatTheyLack() throws IOException {
@@ -162,14 +229,25 @@ class DeltaLabIT {
       Versions v = versions(lab);
       Session s = session(lab, v, 4);
       long[] sends = chunkSends(s.summary());
-      assertEquals(6, sends[1], "the union is 6 chunks: 3 changed, 3 damaged (the damaged zero chunk is zeroed locally):\n" + s.summary());
-      assertTrue(sends[0] <= 12, "each about once (a crowded host resends some): " + sends[0] + "\n" + s.summary());
-      Matcher bytes = Pattern.compile("(\\d+) bytes sent \\((\\d+) bytes stored in the image\\)").matcher(s.summary());
+      assertEquals(
+          6,
+          sends[1],
+          "the union is 6 chunks: 3 changed, 3 damaged (the damaged zero chunk is zeroed locally):\n"
+              + s.summary());
+      assertTrue(
+          sends[0] <= 12,
+          "each about once (a crowded host resends some): " + sends[0] + "\n" + s.summary());
+      Matcher bytes =
+          Pattern.compile("(\\d+) bytes sent \\((\\d+) bytes stored in the image\\)")
+              .matcher(s.summary());
       assertTrue(bytes.find(), s.summary());
       long sent = Long.parseLong(bytes.group(1));
       long stored = Long.parseLong(bytes.group(2));
-      // 4 of the 6 are random chunks: about a quarter of the stored bytes, resends included less than half.
-      assertTrue(sent < stored / 2, "a delta of 6 of 32 stored chunks sent " + sent + " of " + stored + " bytes");
+      // 4 of the 6 are random chunks: about a quarter of the stored bytes, resends included less
+      // than half.
+      assertTrue(
+          sent < stored / 2,
+          "a delta of 6 of 32 stored chunks sent " + sent + " of " + stored + " bytes");
     }
   }
 }

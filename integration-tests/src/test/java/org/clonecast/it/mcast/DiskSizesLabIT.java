@@ -41,9 +41,23 @@ class DiskSizesLabIT {
   @BeforeAll
   static void prerequisites() throws IOException {
     Prereqs.requireRoot();
-    Prereqs.require("ip", "nft", "tc", "java", "sfdisk", "sgdisk", "mkfs.ext4", "debugfs", "e2fsck", "dumpe2fs", "resize2fs", "losetup");
+    Prereqs.require(
+        "ip",
+        "nft",
+        "tc",
+        "java",
+        "sfdisk",
+        "sgdisk",
+        "mkfs.ext4",
+        "debugfs",
+        "e2fsck",
+        "dumpe2fs",
+        "resize2fs",
+        "losetup");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
     ImageKey.write(keys, ImageKey.generate());
   }
 
@@ -63,8 +77,18 @@ class DiskSizesLabIT {
       Path golden = GOLDEN.build(tree, lab.dir().resolve("golden.img"));
       String wantData = GOLDEN.sha(golden, "/srv/data.bin", lab.dir());
       Path cci = lab.dir().resolve("golden.cci");
-      LabProcess create = lab.spawn(lab.server(), "create", List.of(repo.resolve("clonecast").toString(), "image", "create",
-          golden.toString(), "-o", cci.toString()), Map.of());
+      LabProcess create =
+          lab.spawn(
+              lab.server(),
+              "create",
+              List.of(
+                  repo.resolve("clonecast").toString(),
+                  "image",
+                  "create",
+                  golden.toString(),
+                  "-o",
+                  cci.toString()),
+              Map.of());
       assertEquals(0, create.waitFor(Duration.ofSeconds(120)), create.tail(20));
 
       long[] sizes = {96 * MIB, 56 * MIB, 32 * MIB};
@@ -82,14 +106,43 @@ class DiskSizesLabIT {
       List<LabProcess> agents = new ArrayList<>();
       for (int i = 0; i < sizes.length; i++) {
         Host h = lab.agent(i + 1);
-        List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast-agent").toString(), "receive", "--interface", Lab.IFACE,
-            "--output", loops.get(i), "--join-timeout", "60", "--trust", keys.resolve(ImageKey.PUBLIC_FILE).toString()));
+        List<String> cmd =
+            new ArrayList<>(
+                List.of(
+                    repo.resolve("clonecast-agent").toString(),
+                    "receive",
+                    "--interface",
+                    Lab.IFACE,
+                    "--output",
+                    loops.get(i),
+                    "--join-timeout",
+                    "60",
+                    "--trust",
+                    keys.resolve(ImageKey.PUBLIC_FILE).toString()));
         if (i == 0) cmd.add("--grow");
         agents.add(lab.spawn(h, "recv-" + h.name(), cmd, Map.of()));
       }
-      LabProcess send = lab.spawn(lab.server(), "send", List.of(repo.resolve("clonecast").toString(), "send", cci.toString(),
-          "--interface", Lab.IFACE, "--min-receivers", "3", "--max-wait", "120", "--sign-key", keys.toString()), Map.of());
-      assertEquals(1, send.waitFor(Duration.ofSeconds(180)), "one receiver refused its disk:\n" + send.tail(40));
+      LabProcess send =
+          lab.spawn(
+              lab.server(),
+              "send",
+              List.of(
+                  repo.resolve("clonecast").toString(),
+                  "send",
+                  cci.toString(),
+                  "--interface",
+                  Lab.IFACE,
+                  "--min-receivers",
+                  "3",
+                  "--max-wait",
+                  "120",
+                  "--sign-key",
+                  keys.toString()),
+              Map.of());
+      assertEquals(
+          1,
+          send.waitFor(Duration.ofSeconds(180)),
+          "one receiver refused its disk:\n" + send.tail(40));
       System.out.println(send.log()); // the summary, for the record
       assertEquals(0, agents.get(0).waitFor(Duration.ofSeconds(120)), agents.get(0).tail(30));
       assertEquals(0, agents.get(1).waitFor(Duration.ofSeconds(60)), agents.get(1).tail(30));
@@ -99,16 +152,24 @@ class DiskSizesLabIT {
 
       // Too small: refused before the first write, naming the sizes; its disk is as it was.
       String refusal = agents.get(2).log();
-      assertTrue(refusal.contains("is too small: 33554432 bytes, the image is 67108864: its partition 1 ends at byte 50331648, and the"
-          + " backup GPT takes 16896 more; the disk needs at least 50348544 bytes"), refusal);
-      assertEquals(tooSmallBefore, Images.sha256(backing.get(2), sizes[2]), "nothing was written to the too-small disk");
+      assertTrue(
+          refusal.contains(
+              "is too small: 33554432 bytes, the image is 67108864: its partition 1 ends at byte 50331648, and the"
+                  + " backup GPT takes 16896 more; the disk needs at least 50348544 bytes"),
+          refusal);
+      assertEquals(
+          tooSmallBefore,
+          Images.sha256(backing.get(2), sizes[2]),
+          "nothing was written to the too-small disk");
 
       // Larger, grown: the backup GPT at its end, the root partition and ext4 fill it, fsck clean.
       Path big = backing.get(0);
       String verify = run("sgdisk", "-v", big.toString());
       assertTrue(verify.contains("No problems found"), verify);
       long rootEnd = sizes[0] / 512 - 34;
-      assertTrue(run("sfdisk", "--dump", big.toString()).contains("start=        2048, size=" + String.format("%12d", rootEnd - 2048 + 1)),
+      assertTrue(
+          run("sfdisk", "--dump", big.toString())
+              .contains("start=        2048, size=" + String.format("%12d", rootEnd - 2048 + 1)),
           run("sfdisk", "--dump", big.toString()));
       GoldenDisks grown = new GoldenDisks(2048, rootEnd - 2048 + 1, 0);
       String super0 = grown.debugfs(big, "stats");
@@ -117,11 +178,15 @@ class DiskSizesLabIT {
       assertTrue(blocks.find() && bsize.find(), super0);
       long fsBytes = Long.parseLong(blocks.group(1)) * Long.parseLong(bsize.group(1));
       long partBytes = (rootEnd - 2048 + 1) * 512;
-      assertTrue(fsBytes <= partBytes && fsBytes > partBytes - MIB, "ext4 of " + fsBytes + " bytes fills the partition of " + partBytes);
+      assertTrue(
+          fsBytes <= partBytes && fsBytes > partBytes - MIB,
+          "ext4 of " + fsBytes + " bytes fills the partition of " + partBytes);
       fsck(big, partBytes);
-      assertEquals(wantData, grown.sha(big, "/srv/data.bin", lab.dir()), "the data came through intact");
+      assertEquals(
+          wantData, grown.sha(big, "/srv/data.bin", lab.dir()), "the data came through intact");
 
-      // Smaller, fits: the golden's root as it was (image create carries its used blocks), the backup GPT moved to the disk's end.
+      // Smaller, fits: the golden's root as it was (image create carries its used blocks), the
+      // backup GPT moved to the disk's end.
       Path small = backing.get(1);
       verify = run("sgdisk", "-v", small.toString());
       assertTrue(verify.contains("No problems found"), verify);
@@ -134,8 +199,18 @@ class DiskSizesLabIT {
 
   /** e2fsck -fn on the root partition (from 1 MiB, {@code bytes} long) of a disk file: clean. */
   private static void fsck(Path disk, long bytes) throws Exception {
-    String loop = run("losetup", "--find", "--show", "--read-only", "--offset", Long.toString(MIB), "--sizelimit", Long.toString(bytes),
-        disk.toString()).trim();
+    String loop =
+        run(
+                "losetup",
+                "--find",
+                "--show",
+                "--read-only",
+                "--offset",
+                Long.toString(MIB),
+                "--sizelimit",
+                Long.toString(bytes),
+                disk.toString())
+            .trim();
     try {
       run("e2fsck", "-f", "-n", loop);
     } finally {

@@ -21,7 +21,8 @@ public final class Images {
     Random r = new Random(seed);
     byte[] zeros = new byte[2 << 20];
     StringBuilder sb = new StringBuilder();
-    for (int i = 0; sb.length() < (1 << 20); i++) sb.append(String.format("%08d clonecast test line, node %d%n", i, i % 97));
+    for (int i = 0; sb.length() < (1 << 20); i++)
+      sb.append(String.format("%08d clonecast test line, node %d%n", i, i % 97));
     byte[] text = sb.substring(0, 1 << 20).getBytes(StandardCharsets.US_ASCII);
     byte[] random = new byte[1 << 20];
     try (OutputStream out = Files.newOutputStream(p)) {

@@ -13,8 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
-import org.clonecast.common.trust.ImageKey;
 import org.awaitility.Awaitility;
+import org.clonecast.common.trust.ImageKey;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Whole multicast sessions in the namespace lab with the real {@code clonecast send} and
- * {@code clonecast-agent receive}: every surviving output is checked by SHA-256.
+ * Whole multicast sessions in the namespace lab with the real {@code clonecast send} and {@code
+ * clonecast-agent receive}: every surviving output is checked by SHA-256.
  */
 class McastLabIT {
   private static final Duration SESSION = Duration.ofSeconds(150);
@@ -37,7 +37,9 @@ class McastLabIT {
     Prereqs.requireRoot();
     Prereqs.require("ip", "nft", "tc", "java");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
   }
 
   /** The image key of this class's sessions: {@code send} signs with it, the agents trust it. */
@@ -56,8 +58,19 @@ class McastLabIT {
   }
 
   private static List<String> agent(Path out, String... extra) {
-    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast-agent").toString(), "receive", "--interface", Lab.IFACE,
-        "--output", out.toString(), "--join-timeout", "60", "--trust", keys.resolve(ImageKey.PUBLIC_FILE).toString()));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                repo.resolve("clonecast-agent").toString(),
+                "receive",
+                "--interface",
+                Lab.IFACE,
+                "--output",
+                out.toString(),
+                "--join-timeout",
+                "60",
+                "--trust",
+                keys.resolve(ImageKey.PUBLIC_FILE).toString()));
     cmd.addAll(List.of(extra));
     return cmd;
   }
@@ -71,68 +84,135 @@ class McastLabIT {
    * A snooping switch (br0, with a querier) whose queries never reach the agent, and a membership
    * interval of 3 s: without a fresh report the switch stops forwarding the group mid-transfer
    * (with --igmp-rejoin 0 the agent stalled at half the image). The agent re-joins every second,
-   * each re-join makes its kernel report again, and the paced transfer (about 18 s) completes
-   * with an exact copy.
+   * each re-join makes its kernel report again, and the paced transfer (about 18 s) completes with
+   * an exact copy.
    */
   @Test
   void igmpRejoinsKeepASnoopingSwitchForwardingWhenQueriesAreLost() throws IOException {
-    try (Lab lab = Lab.builder("igmp").agents(1).multicastSnooping(true).igmpQuerier(true).create()) {
+    try (Lab lab =
+        Lab.builder("igmp").agents(1).multicastSnooping(true).igmpQuerier(true).create()) {
       lab.igmpMembershipInterval(Duration.ofSeconds(3));
       Host a = lab.agent(1);
       lab.dropIgmp(a);
       Path img = Images.mixed(lab.dir(), "disk.raw", 64, 8);
       LabProcess recv = lab.spawn(a, "recv", agent(out(lab, a), "--igmp-rejoin", "1"), Map.of());
-      LabProcess send = lab.spawn(lab.server(), "send", clonecast("send", img.toString(), "--interface", Lab.IFACE,
-          "--min-receivers", "1", "--max-wait", "30", "--rate", "8"), Map.of());
+      LabProcess send =
+          lab.spawn(
+              lab.server(),
+              "send",
+              clonecast(
+                  "send",
+                  img.toString(),
+                  "--interface",
+                  Lab.IFACE,
+                  "--min-receivers",
+                  "1",
+                  "--max-wait",
+                  "30",
+                  "--rate",
+                  "8"),
+              Map.of());
       assertEquals(0, recv.waitFor(SESSION), recv.tail(30));
       assertEquals(0, send.waitFor(Duration.ofSeconds(30)), send.tail(30));
-      assertEquals(Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
-      assertTrue(recv.log().matches("(?s).*receive complete: .*, ([5-9]|[1-9][0-9]+) IGMP re-joins.*"), recv.log());
+      assertEquals(
+          Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
+      assertTrue(
+          recv.log().matches("(?s).*receive complete: .*, ([5-9]|[1-9][0-9]+) IGMP re-joins.*"),
+          recv.log());
     }
   }
 
   /**
    * A snooping switch with no querier of its own and a membership interval of 3 s, and an agent
-   * that never re-joins: only the daemon's IGMP querier (a General Query every 2 s here) makes
-   * the agent's kernel report, so the switch keeps forwarding the group and the paced transfer
-   * (about 9 s) completes. With the agent's IGMP dropped instead, the same run stalled after 3 s
-   * ("the sender has been silent"): the queries are what keeps the group alive.
+   * that never re-joins: only the daemon's IGMP querier (a General Query every 2 s here) makes the
+   * agent's kernel report, so the switch keeps forwarding the group and the paced transfer (about 9
+   * s) completes. With the agent's IGMP dropped instead, the same run stalled after 3 s ("the
+   * sender has been silent"): the queries are what keeps the group alive.
    */
   @Test
   void theDaemonsIgmpQuerierKeepsASnoopingSwitchForwarding() throws Exception {
-    try (Lab lab = Lab.builder("igmpq").agents(1).multicastSnooping(true).igmpQuerier(false).create()) {
+    try (Lab lab =
+        Lab.builder("igmpq").agents(1).multicastSnooping(true).igmpQuerier(false).create()) {
       lab.igmpMembershipInterval(Duration.ofSeconds(3));
       Host a = lab.agent(1);
       Path config = lab.dir().resolve("clonecast.conf");
       Files.writeString(config, "session.igmp-query-interval = 2\n");
-      LabProcess daemon = lab.spawn(lab.server(), "serve", clonecast("serve", "--config", config.toString(), "--interface",
-          Lab.IFACE, "--state-dir", lab.dir().resolve("state").toString(), "--http-port", "8080", "--dhcp", "off"), Map.of());
-      Awaitility.await("the daemon querying").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
-          .pollInSameThread().until(() -> {
-            assertTrue(daemon.isAlive(), daemon.tail(30));
-            return metric(lab, "clonecast_igmp_queries_sent_total") >= 1;
-          });
+      LabProcess daemon =
+          lab.spawn(
+              lab.server(),
+              "serve",
+              clonecast(
+                  "serve",
+                  "--config",
+                  config.toString(),
+                  "--interface",
+                  Lab.IFACE,
+                  "--state-dir",
+                  lab.dir().resolve("state").toString(),
+                  "--http-port",
+                  "8080",
+                  "--dhcp",
+                  "off"),
+              Map.of());
+      Awaitility.await("the daemon querying")
+          .atMost(Duration.ofSeconds(90))
+          .pollInterval(Duration.ofMillis(500))
+          .pollInSameThread()
+          .until(
+              () -> {
+                assertTrue(daemon.isAlive(), daemon.tail(30));
+                return metric(lab, "clonecast_igmp_queries_sent_total") >= 1;
+              });
       Path img = Images.mixed(lab.dir(), "disk.raw", 32, 10);
       LabProcess recv = lab.spawn(a, "recv", agent(out(lab, a), "--igmp-rejoin", "0"), Map.of());
-      LabProcess send = lab.spawn(lab.server(), "send", clonecast("send", img.toString(), "--interface", Lab.IFACE,
-          "--min-receivers", "1", "--max-wait", "30", "--rate", "8"), Map.of());
+      LabProcess send =
+          lab.spawn(
+              lab.server(),
+              "send",
+              clonecast(
+                  "send",
+                  img.toString(),
+                  "--interface",
+                  Lab.IFACE,
+                  "--min-receivers",
+                  "1",
+                  "--max-wait",
+                  "30",
+                  "--rate",
+                  "8"),
+              Map.of());
       assertEquals(0, recv.waitFor(SESSION), recv.tail(30));
       assertEquals(0, send.waitFor(Duration.ofSeconds(30)), send.tail(30));
-      assertEquals(Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
-      assertTrue(recv.log().contains(" 0 IGMP re-joins"), "only the queries kept it: " + recv.tail(5));
-      assertEquals(1, metric(lab, "clonecast_igmp_querier"), "no lower-addressed querier here: the daemon queries");
-      assertTrue(metric(lab, "clonecast_igmp_queries_sent_total") >= 4, "a query every 2 s through the transfer");
+      assertEquals(
+          Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
+      assertTrue(
+          recv.log().contains(" 0 IGMP re-joins"), "only the queries kept it: " + recv.tail(5));
+      assertEquals(
+          1,
+          metric(lab, "clonecast_igmp_querier"),
+          "no lower-addressed querier here: the daemon queries");
+      assertTrue(
+          metric(lab, "clonecast_igmp_queries_sent_total") >= 4,
+          "a query every 2 s through the transfer");
       assertEquals(0, metric(lab, "clonecast_igmp_malformed_total"));
     }
   }
 
   /** One value of the daemon's metrics (port 8080 in the server's namespace). */
   private static double metric(Lab lab, String name) {
-    LabProcess curl = lab.spawn(lab.server(), "metrics", List.of("curl", "-fsS", "--max-time", "5", "http://127.0.0.1:8080/metrics"),
-        Map.of());
+    LabProcess curl =
+        lab.spawn(
+            lab.server(),
+            "metrics",
+            List.of("curl", "-fsS", "--max-time", "5", "http://127.0.0.1:8080/metrics"),
+            Map.of());
     if (curl.waitFor(Duration.ofSeconds(10)) != 0) return -1;
-    return curl.log().lines().filter(l -> l.startsWith(name + " ")).mapToDouble(l -> Double.parseDouble(l.substring(name.length() + 1)))
-        .findFirst().orElse(-1);
+    return curl.log()
+        .lines()
+        .filter(l -> l.startsWith(name + " "))
+        .mapToDouble(l -> Double.parseDouble(l.substring(name.length() + 1)))
+        .findFirst()
+        .orElse(-1);
   }
 
   /**
@@ -143,26 +223,58 @@ class McastLabIT {
   @Test
   void theUdpcastModeAgentReJoinsAsTheNativeOneDoes() throws IOException {
     Prereqs.require("udp-sender");
-    try (Lab lab = Lab.builder("igmpu").agents(1).multicastSnooping(true).igmpQuerier(true).create()) {
+    try (Lab lab =
+        Lab.builder("igmpu").agents(1).multicastSnooping(true).igmpQuerier(true).create()) {
       lab.igmpMembershipInterval(Duration.ofSeconds(3));
       Host a = lab.agent(1);
       lab.dropIgmp(a);
       Path img = Images.mixed(lab.dir(), "disk.raw", 16, 9);
-      LabProcess recv = lab.spawn(a, "recv", List.of(repo.resolve("clonecast-agent").toString(), "receive", "--udpcast",
-          "--interface", Lab.IFACE, "--output", out(lab, a).toString(), "--join-timeout", "60", "--igmp-rejoin", "1"), Map.of());
-      LabProcess send = lab.spawn(lab.server(), "udp-sender", List.of("udp-sender", "--nokbd", "--min-receivers", "1",
-          "--nopointopoint", "--max-bitrate", "8m", "--interface", Lab.IFACE, "--file", img.toString()), Map.of());
+      LabProcess recv =
+          lab.spawn(
+              a,
+              "recv",
+              List.of(
+                  repo.resolve("clonecast-agent").toString(),
+                  "receive",
+                  "--udpcast",
+                  "--interface",
+                  Lab.IFACE,
+                  "--output",
+                  out(lab, a).toString(),
+                  "--join-timeout",
+                  "60",
+                  "--igmp-rejoin",
+                  "1"),
+              Map.of());
+      LabProcess send =
+          lab.spawn(
+              lab.server(),
+              "udp-sender",
+              List.of(
+                  "udp-sender",
+                  "--nokbd",
+                  "--min-receivers",
+                  "1",
+                  "--nopointopoint",
+                  "--max-bitrate",
+                  "8m",
+                  "--interface",
+                  Lab.IFACE,
+                  "--file",
+                  img.toString()),
+              Map.of());
       assertEquals(0, recv.waitFor(SESSION), recv.tail(30));
       assertEquals(0, send.waitFor(Duration.ofSeconds(30)), send.tail(30));
-      assertEquals(Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
+      assertEquals(
+          Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
       assertTrue(recv.log().matches("(?s).*, ([5-9]|[1-9][0-9]+) IGMP re-joins.*"), recv.log());
     }
   }
 
   /**
    * Five agents, 2% random loss on every one of them: one is killed mid-transfer, one joins two
-   * seconds after the start, one is shaped to 40 Mbit/s. The others finish without waiting for
-   * the slow one, the late one catches up, the sender drops the dead one and ends by itself.
+   * seconds after the start, one is shaped to 40 Mbit/s. The others finish without waiting for the
+   * slow one, the late one catches up, the sender drops the dead one and ends by itself.
    */
   @Test
   void lossKillLateJoinAndASlowAgent() throws IOException {
@@ -170,7 +282,12 @@ class McastLabIT {
       Path img = Images.mixed(lab.dir(), "disk.raw", 96, 7);
       String want = Images.sha256(img, Files.size(img));
       Path cci = lab.dir().resolve("disk.cci");
-      LabProcess create = lab.spawn(lab.server(), "create", clonecast("image", "create", img.toString(), "-o", cci.toString()), Map.of());
+      LabProcess create =
+          lab.spawn(
+              lab.server(),
+              "create",
+              clonecast("image", "create", img.toString(), "-o", cci.toString()),
+              Map.of());
       assertEquals(0, create.waitFor(Duration.ofSeconds(120)), create.tail(20));
 
       for (Host a : lab.agents()) lab.loss(a, 2);
@@ -183,47 +300,88 @@ class McastLabIT {
       for (Host a : lab.agents()) {
         if (a != late) early.add(lab.spawn(a, "recv-" + a.name(), agent(out(lab, a)), Map.of()));
       }
-      LabProcess sender = lab.spawn(lab.server(), "send", clonecast("send", cci.toString(), "--interface", Lab.IFACE,
-          "--min-receivers", "4", "--max-wait", "60", "--receiver-timeout", "5"), Map.of());
-      await().atMost(Duration.ofSeconds(60)).until(() -> sender.log().contains("started with 4 receiver(s)"));
+      LabProcess sender =
+          lab.spawn(
+              lab.server(),
+              "send",
+              clonecast(
+                  "send",
+                  cci.toString(),
+                  "--interface",
+                  Lab.IFACE,
+                  "--min-receivers",
+                  "4",
+                  "--max-wait",
+                  "60",
+                  "--receiver-timeout",
+                  "5"),
+              Map.of());
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> sender.log().contains("started with 4 receiver(s)"));
 
       LabProcess victim = early.get(1);
-      await().atMost(SESSION).until(() -> victim.log().contains("mcast progress 25%") || !victim.isAlive());
-      assertTrue(victim.isAlive(), "the victim finished before it could be killed:\n" + victim.tail(10));
+      await()
+          .atMost(SESSION)
+          .until(() -> victim.log().contains("mcast progress 25%") || !victim.isAlive());
+      assertTrue(
+          victim.isAlive(), "the victim finished before it could be killed:\n" + victim.tail(10));
       victim.kill(Signal.KILL);
 
       pause(Duration.ofSeconds(2));
-      LabProcess lateAgent = lab.spawn(late, "recv-" + late.name(), agent(out(lab, late)), Map.of());
+      LabProcess lateAgent =
+          lab.spawn(late, "recv-" + late.name(), agent(out(lab, late)), Map.of());
 
       int senderExit = sender.waitFor(SESSION);
       String summary = sender.log();
-      assertNotEquals(0, senderExit, "one receiver was killed, so the session reports a failure:\n" + summary);
+      assertNotEquals(
+          0, senderExit, "one receiver was killed, so the session reports a failure:\n" + summary);
       assertTrue(summary.matches("(?s).*FAILED .*control connection lost.*"), summary);
 
       LabProcess slowAgent = early.get(2);
       List<LabProcess> fine = List.of(early.get(0), early.get(3), lateAgent, slowAgent);
       for (LabProcess p : fine) {
         assertEquals(0, p.waitFor(Duration.ofSeconds(30)), p.name() + " failed:\n" + p.tail(20));
-        assertEquals(want, Images.sha256(out(lab, p.host()), Files.size(img)), p.name() + " wrote a different image");
+        assertEquals(
+            want,
+            Images.sha256(out(lab, p.host()), Files.size(img)),
+            p.name() + " wrote a different image");
         assertTrue(p.log().contains("verified"), p.log());
       }
       // The slow agent did not hold the others back: they were done while it was still receiving.
       long fastDone = Math.max(doneAt(summary, lab.agent(1)), doneAt(summary, lab.agent(5)));
-      assertTrue(fastDone < doneAt(summary, slow), "fast agents finished after the slow one:\n" + summary);
+      assertTrue(
+          fastDone < doneAt(summary, slow), "fast agents finished after the slow one:\n" + summary);
     }
   }
 
-  /** Garbage on the data port and the control port is counted and dropped; the session is unharmed. */
+  /**
+   * Garbage on the data port and the control port is counted and dropped; the session is unharmed.
+   */
   @Test
   void garbageFromAPeerDoesNotDisturbASession() throws IOException {
     try (Lab lab = Lab.create("mcastjunk", 2)) {
       Path img = Images.mixed(lab.dir(), "disk.raw", 16, 3);
       String want = Images.sha256(img, Files.size(img));
       LabProcess a1 = lab.spawn(lab.agent(1), "recv", agent(out(lab, lab.agent(1))), Map.of());
-      LabProcess sender = lab.spawn(lab.server(), "send", clonecast("send", img.toString(), "--interface", Lab.IFACE,
-          "--min-receivers", "2", "--max-wait", "60"), Map.of());
-      // agent 2 speaks garbage: random datagrams to the data port of sender and group, junk on the control port
-      String junk = """
+      LabProcess sender =
+          lab.spawn(
+              lab.server(),
+              "send",
+              clonecast(
+                  "send",
+                  img.toString(),
+                  "--interface",
+                  Lab.IFACE,
+                  "--min-receivers",
+                  "2",
+                  "--max-wait",
+                  "60"),
+              Map.of());
+      // agent 2 speaks garbage: random datagrams to the data port of sender and group, junk on the
+      // control port
+      String junk =
+          """
           import os, socket, time
           u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
           for i in range(300):
@@ -258,7 +416,9 @@ class McastLabIT {
   private static long doneAt(String summary, Host h) {
     String[] lines = summary.split("\n");
     for (int i = 0; i < lines.length; i++) {
-      if (lines[i].contains("clonecast send: receiver") && lines[i].contains("@" + h.ip() + ")") && lines[i].endsWith("done")) return i;
+      if (lines[i].contains("clonecast send: receiver")
+          && lines[i].contains("@" + h.ip() + ")")
+          && lines[i].endsWith("done")) return i;
     }
     throw new AssertionError("no 'done' line for " + h + " in:\n" + summary);
   }

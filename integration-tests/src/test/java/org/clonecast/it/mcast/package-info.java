@@ -1,2 +1,4 @@
-/** Native multicast sessions in the namespace lab: real sender, real agents, real loss and shaping. */
+/**
+ * Native multicast sessions in the namespace lab: real sender, real agents, real loss and shaping.
+ */
 package org.clonecast.it.mcast;

@@ -27,8 +27,8 @@ import org.junit.jupiter.api.Test;
  * the per-MAC iPXE script and the netboot kernel + initramfs over HTTP. The netboot environment is
  * the {@link MarkerPayload}, installed as {@code <state-dir>/bootenv/current/}; the node is
  * enrolled and marked for re-imaging first, so its script boots that environment. Each boot must
- * reach the marker with clonecast's kernel command line ({@code clonecast.server=},
- * {@code clonecast.mac=}) and power off.
+ * reach the marker with clonecast's kernel command line ({@code clonecast.server=}, {@code
+ * clonecast.mac=}) and power off.
  */
 class PxeBootIT {
   private static final String BASE_URL = "http://" + Lab.SERVER_IP + ":8080";
@@ -41,7 +41,9 @@ class PxeBootIT {
     Prereqs.requireRoot();
     Prereqs.require("qemu-system-x86_64", "dnsmasq", "curl", "java");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
     marker = MarkerPayload.build(repo);
   }
 
@@ -57,7 +59,8 @@ class PxeBootIT {
     bootsInFullMode("pxeuefi", QemuVm.Firmware.UEFI_EDK2, MacAddress.parse("52:54:00:77:00:02"));
   }
 
-  private static void bootsInFullMode(String tag, QemuVm.Firmware firmware, MacAddress mac) throws IOException {
+  private static void bootsInFullMode(String tag, QemuVm.Firmware firmware, MacAddress mac)
+      throws IOException {
     try (Lab lab = Lab.create(tag, 1)) {
       serve(lab, mac, "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199");
       boot(lab, firmware, mac);
@@ -76,53 +79,125 @@ class PxeBootIT {
 
   /**
    * EDK2's own PXE beside a site DHCP server: clonecast's proxy offer carries no address and no
-   * file, EDK2 asks its port 4011 for the boot file (PXE 2.1 boot server discovery), gets
-   * ipxe.efi over TFTP, and iPXE then finds its script through the proxy too.
+   * file, EDK2 asks its port 4011 for the boot file (PXE 2.1 boot server discovery), gets ipxe.efi
+   * over TFTP, and iPXE then finds its script through the proxy too.
    */
   @Test
   void proxyDhcpBesideAPlainDhcpServerBootsUefiEdk2ThroughPort4011() throws IOException {
     bootsInProxyMode("pxeproxyu", QemuVm.Firmware.UEFI_EDK2, MacAddress.parse("52:54:00:77:00:04"));
   }
 
-  private static void bootsInProxyMode(String tag, QemuVm.Firmware firmware, MacAddress mac) throws IOException {
+  private static void bootsInProxyMode(String tag, QemuVm.Firmware firmware, MacAddress mac)
+      throws IOException {
     try (Lab lab = Lab.create(tag, 1)) {
       Host site = lab.agent(1);
-      lab.spawn(site, "site-dhcp", List.of("dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
-          "--user=root", "--interface=" + Lab.IFACE, "--log-dhcp",
-          "--pid-file=" + lab.dir().resolve("site-dhcp.pid"),
-          "--dhcp-leasefile=" + lab.dir().resolve("site-dhcp.leases"),
-          "--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h"), Map.of());
+      lab.spawn(
+          site,
+          "site-dhcp",
+          List.of(
+              "dnsmasq",
+              "--no-daemon",
+              "--conf-file=/dev/null",
+              "--port=0",
+              "--user=root",
+              "--interface=" + Lab.IFACE,
+              "--log-dhcp",
+              "--pid-file=" + lab.dir().resolve("site-dhcp.pid"),
+              "--dhcp-leasefile=" + lab.dir().resolve("site-dhcp.leases"),
+              "--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h"),
+          Map.of());
       serve(lab, mac, "--dhcp", "proxy");
       String line = boot(lab, firmware, mac);
       // The address came from the site's server: clonecast in proxy mode never hands one out.
       String leases = Files.readString(lab.dir().resolve("site-dhcp.leases"));
-      assertTrue(leases.contains(mac.toString()), "site DHCP leased nothing to " + mac + ": " + leases + "\n" + line);
+      assertTrue(
+          leases.contains(mac.toString()),
+          "site DHCP leased nothing to " + mac + ": " + leases + "\n" + line);
       if (firmware == QemuVm.Firmware.UEFI_EDK2) {
         String log = Files.readString(lab.dir().resolve("clonecast.log"));
-        assertTrue(log.contains(mac + ": boot server ACK on 4011: ipxe.efi"), "EDK2 took its file from port 4011:\n" + log);
+        assertTrue(
+            log.contains(mac + ": boot server ACK on 4011: ipxe.efi"),
+            "EDK2 took its file from port 4011:\n" + log);
       }
     }
   }
 
-  /** Starts the daemon in the server namespace, with the marker as its netboot environment, and marks {@code mac}. */
+  /**
+   * Starts the daemon in the server namespace, with the marker as its netboot environment, and
+   * marks {@code mac}.
+   */
   private static void serve(Lab lab, MacAddress mac, String... dhcpArgs) throws IOException {
     Path state = lab.dir().resolve("state");
     marker.installInto(state.resolve("bootenv/current"));
-    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString(), "serve",
-        "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "8080"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                repo.resolve("clonecast").toString(),
+                "serve",
+                "--interface",
+                Lab.IFACE,
+                "--state-dir",
+                state.toString(),
+                "--http-port",
+                "8080"));
     cmd.addAll(List.of(dhcpArgs));
     LabProcess daemon = lab.spawn(lab.server(), "clonecast", cmd, Map.of());
-    Awaitility.await("clonecast serve answering HTTP").atMost(STARTUP).pollInterval(Duration.ofMillis(500))
+    Awaitility.await("clonecast serve answering HTTP")
+        .atMost(STARTUP)
+        .pollInterval(Duration.ofMillis(500))
         .pollInSameThread()
-        .until(() -> {
-          assertTrue(daemon.isAlive(), "clonecast serve exited:\n" + daemon.tail(30));
-          return run(lab, "probe", List.of("curl", "-s", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:8080/")) == 0;
-        });
-    List<String> api = List.of("--server", "http://127.0.0.1:8080", "--token-file", state.resolve("api-token").toString());
-    assertEquals(0, run(lab, "enroll", concat(List.of(repo.resolve("clonecast").toString(), "node", "add", mac.toString(),
-        "--name", "n1"), api)), "node add");
-    assertEquals(0, run(lab, "mark", concat(List.of(repo.resolve("clonecast").toString(), "node", "set", mac.toString(),
-        "--action", "reimage"), api)), "node set --action reimage");
+        .until(
+            () -> {
+              assertTrue(daemon.isAlive(), "clonecast serve exited:\n" + daemon.tail(30));
+              return run(
+                      lab,
+                      "probe",
+                      List.of(
+                          "curl",
+                          "-s",
+                          "-o",
+                          "/dev/null",
+                          "--max-time",
+                          "2",
+                          "http://127.0.0.1:8080/"))
+                  == 0;
+            });
+    List<String> api =
+        List.of(
+            "--server",
+            "http://127.0.0.1:8080",
+            "--token-file",
+            state.resolve("api-token").toString());
+    assertEquals(
+        0,
+        run(
+            lab,
+            "enroll",
+            concat(
+                List.of(
+                    repo.resolve("clonecast").toString(),
+                    "node",
+                    "add",
+                    mac.toString(),
+                    "--name",
+                    "n1"),
+                api)),
+        "node add");
+    assertEquals(
+        0,
+        run(
+            lab,
+            "mark",
+            concat(
+                List.of(
+                    repo.resolve("clonecast").toString(),
+                    "node",
+                    "set",
+                    mac.toString(),
+                    "--action",
+                    "reimage"),
+                api)),
+        "node set --action reimage");
   }
 
   /** Boots a VM to the marker; checks clonecast's kernel command line and the poweroff. */
@@ -131,7 +206,8 @@ class PxeBootIT {
       String line = vm.awaitSerial(MarkerPayload.MARKER);
       assertTrue(line.contains("clonecast.server=" + BASE_URL), line);
       assertTrue(line.contains("clonecast.mac=" + mac), line);
-      assertEquals(0, vm.waitForExit(Duration.ofSeconds(60)), "QEMU exit after the guest's poweroff");
+      assertEquals(
+          0, vm.waitForExit(Duration.ofSeconds(60)), "QEMU exit after the guest's poweroff");
       return line;
     }
   }

@@ -27,7 +27,8 @@ class RouterAdvertIT {
    * Sends Router Solicitations from eth0 until an advert arrives (or 20 s pass) and prints it as
    * "RA hop flags lifetime options-hex source"; exit 1 when none came.
    */
-  private static final String SOLICIT = """
+  private static final String SOLICIT =
+      """
       import socket, struct, sys, time
       s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
       s.setsockopt(socket.SOL_SOCKET, 25, b"eth0\\0")
@@ -60,21 +61,41 @@ class RouterAdvertIT {
     Prereqs.requireRoot();
     Prereqs.require("ip", "python3", "java");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
   }
 
   private static LabProcess serve(Lab lab, String... extra) throws IOException {
     Path conf = lab.dir().resolve("clonecast.conf");
     Files.writeString(conf, String.join("\n", extra) + "\n");
-    LabProcess serve = lab.spawn(lab.server(), "serve", List.of(repo.resolve("clonecast").toString(), "serve", "--interface",
-        Lab.IFACE, "--state-dir", lab.dir().resolve("state").toString(), "--http-port", "0", "--config", conf.toString()), Map.of());
-    await().atMost(Duration.ofSeconds(60)).until(() -> serve.log().contains("clonecast serve: ready") || !serve.isAlive());
+    LabProcess serve =
+        lab.spawn(
+            lab.server(),
+            "serve",
+            List.of(
+                repo.resolve("clonecast").toString(),
+                "serve",
+                "--interface",
+                Lab.IFACE,
+                "--state-dir",
+                lab.dir().resolve("state").toString(),
+                "--http-port",
+                "0",
+                "--config",
+                conf.toString()),
+            Map.of());
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> serve.log().contains("clonecast serve: ready") || !serve.isAlive());
     assertTrue(serve.isAlive(), serve.tail(20));
     return serve;
   }
 
   private static String mac(Lab lab, Host h) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("ip", "netns", "exec", h.netns(), "cat", "/sys/class/net/eth0/address").start();
+    Process p =
+        new ProcessBuilder("ip", "netns", "exec", h.netns(), "cat", "/sys/class/net/eth0/address")
+            .start();
     String mac = new String(p.getInputStream().readAllBytes()).trim();
     assertEquals(0, p.waitFor());
     return mac;
@@ -86,9 +107,11 @@ class RouterAdvertIT {
       serve(lab, "# defaults: router adverts on");
       Path script = lab.dir().resolve("solicit.py");
       Files.writeString(script, SOLICIT);
-      LabProcess rs = lab.spawn(lab.agent(1), "solicit", List.of("python3", script.toString(), "40"), Map.of());
+      LabProcess rs =
+          lab.spawn(lab.agent(1), "solicit", List.of("python3", script.toString(), "40"), Map.of());
       assertEquals(0, rs.waitFor(Duration.ofSeconds(60)), rs.tail(20));
-      String[] f = rs.log().lines().filter(l -> l.startsWith("RA ")).findFirst().orElseThrow().split(" ");
+      String[] f =
+          rs.log().lines().filter(l -> l.startsWith("RA ")).findFirst().orElseThrow().split(" ");
       assertEquals("0", f[1], "cur hop limit");
       assertEquals("0", f[2], "no M or O flag: no DHCPv6");
       assertEquals("0", f[3], "router lifetime 0: not a default router");
@@ -104,7 +127,8 @@ class RouterAdvertIT {
       LabProcess serve = serve(lab, "boot.router-advert = false");
       Path script = lab.dir().resolve("solicit.py");
       Files.writeString(script, SOLICIT);
-      LabProcess rs = lab.spawn(lab.agent(1), "solicit", List.of("python3", script.toString(), "8"), Map.of());
+      LabProcess rs =
+          lab.spawn(lab.agent(1), "solicit", List.of("python3", script.toString(), "8"), Map.of());
       assertEquals(1, rs.waitFor(Duration.ofSeconds(30)), rs.tail(20));
       assertTrue(serve.isAlive(), serve.tail(20));
       assertTrue(!serve.log().contains("ra: advertising"), serve.tail(20));

@@ -39,11 +39,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Capture over the network, as a PXE-booted golden node runs it: {@code clonecast image capture}
- * marks the node, its agent in automatic mode (in a lab namespace, the disk a file) registers,
- * gets the capture assignment and uploads. The daemon is killed (SIGKILL) mid-upload and
- * restarted on the same port and state; the agent resumes without sending again what the daemon
- * held, and the image in the store has exactly the chunks {@code clonecast image create} makes
- * of the same disk. The golden disk is unchanged.
+ * marks the node, its agent in automatic mode (in a lab namespace, the disk a file) registers, gets
+ * the capture assignment and uploads. The daemon is killed (SIGKILL) mid-upload and restarted on
+ * the same port and state; the agent resumes without sending again what the daemon held, and the
+ * image in the store has exactly the chunks {@code clonecast image create} makes of the same disk.
+ * The golden disk is unchanged.
  */
 class CaptureLabIT {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -52,7 +52,9 @@ class CaptureLabIT {
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("ip", "nft", "tc", "java", "curl", "sfdisk", "mkfs.ext4", "debugfs");
-    assertTrue(Files.exists(SessionLab.repo().resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(SessionLab.repo().resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
   }
 
   @Test
@@ -63,53 +65,83 @@ class CaptureLabIT {
       Daemon d = serve(lab);
       Host node = lab.agent(1);
       cli(lab, d, 0, "node", "add", mac(node), "--name", "golden01", "--ip", node.ip());
-      String marked = cli(lab, d, 0, "image", "capture", "golden", "--node", "golden01", "--disk", golden.toString());
+      String marked =
+          cli(
+              lab,
+              d,
+              0,
+              "image",
+              "capture",
+              "golden",
+              "--node",
+              "golden01",
+              "--disk",
+              golden.toString());
       assertTrue(marked.contains("capturing golden01 into image golden"), marked);
       JsonNode n = JSON.readTree(cli(lab, d, 0, "node", "list", "--json")).get(0);
-      assertEquals("capture", n.path("action").asText(), "its next PXE boot netboots to capture: " + n);
-      assertTrue(cli(lab, d, 0, "image", "list").contains("capturing"), "the list shows the capture");
+      assertEquals(
+          "capture", n.path("action").asText(), "its next PXE boot netboots to capture: " + n);
+      assertTrue(
+          cli(lab, d, 0, "image", "list").contains("capturing"), "the list shows the capture");
 
-      lab.rateLimit(lab.server(), 30); // the upload: ~25 MB stored at 30 Mbit/s, about 7 s, long enough to catch
+      lab.rateLimit(
+          lab.server(),
+          30); // the upload: ~25 MB stored at 30 Mbit/s, about 7 s, long enough to catch
       LabProcess agent = lab.spawn(node, "agent", SessionLab.agent(d), Map.of());
-      await().atMost(STEP).pollInterval(Duration.ofMillis(300)).until(() -> !agent.isAlive() || chunksHeld(lab, d) >= 4);
+      await()
+          .atMost(STEP)
+          .pollInterval(Duration.ofMillis(300))
+          .until(() -> !agent.isAlive() || chunksHeld(lab, d) >= 4);
       assertTrue(agent.isAlive(), "finished before the daemon could be killed:\n" + agent.tail(20));
       d.process().kill(Signal.KILL);
       assertTrue(d.process().waitFor(Duration.ofSeconds(30)) != 0, "the daemon died by the signal");
       Daemon again = serve(lab, d.port());
 
       assertEquals(0, agent.waitFor(STEP), agent.tail(30));
-      Matcher m = Pattern.compile("(\\d+) chunks uploaded, (\\d+) already held by the server, (\\d+) sent twice, (\\d+) retries")
-          .matcher(agent.log());
+      Matcher m =
+          Pattern.compile(
+                  "(\\d+) chunks uploaded, (\\d+) already held by the server, (\\d+) sent twice, (\\d+) retries")
+              .matcher(agent.log());
       assertTrue(m.find(), agent.log());
       int uploaded = Integer.parseInt(m.group(1));
       int duplicates = Integer.parseInt(m.group(3));
       int retries = Integer.parseInt(m.group(4));
       String events = cli(lab, again, 0, "events", "--limit", "200");
-      Matcher resumed = Pattern.compile("capture golden resumes after a daemon restart: (\\d+) chunk\\(s\\) held").matcher(events);
+      Matcher resumed =
+          Pattern.compile("capture golden resumes after a daemon restart: (\\d+) chunk\\(s\\) held")
+              .matcher(events);
       assertTrue(resumed.find(), events);
       int heldAtRestart = Integer.parseInt(resumed.group(1));
       assertTrue(heldAtRestart >= 4, events);
       assertTrue(retries > 0, "the agent saw the daemon go: " + agent.log());
-      // The agent has up to 4 chunks in flight: those whose answers the kill cut off are sent twice.
-      assertTrue(duplicates <= 4, "at most the chunks whose answers the kill cut off are sent twice: " + agent.log());
+      // The agent has up to 4 chunks in flight: those whose answers the kill cut off are sent
+      // twice.
+      assertTrue(
+          duplicates <= 4,
+          "at most the chunks whose answers the kill cut off are sent twice: " + agent.log());
 
       Path stored = lab.dir().resolve("state/images/golden.cci");
       Path ref = lab.dir().resolve("ref.cci");
       cli(lab, again, 0, "image", "create", golden.toString(), "-o", ref.toString());
       Manifest got;
       Manifest want;
-      try (ImageReader a = ImageReader.open(stored); ImageReader b = ImageReader.open(ref)) {
+      try (ImageReader a = ImageReader.open(stored);
+          ImageReader b = ImageReader.open(ref)) {
         got = a.manifest();
         want = b.manifest();
         // Stored means signed by the daemon's key (docs/security.md, "Keys").
-        PublicKey daemonKey = TrustedKey.read(
-            lab.dir().resolve("state/" + ImageKey.PUBLIC_FILE).toString());
+        PublicKey daemonKey =
+            TrustedKey.read(lab.dir().resolve("state/" + ImageKey.PUBLIC_FILE).toString());
         assertEquals(Optional.empty(), ManifestSignature.check(got, a.signature(), daemonKey));
       }
-      assertEquals(want.chunks(), got.chunks(), "the same chunks, hashes and offsets as image create's");
+      assertEquals(
+          want.chunks(), got.chunks(), "the same chunks, hashes and offsets as image create's");
       assertEquals(want.imageHash(), got.imageHash());
       long storedChunks = got.chunks().stream().filter(e -> e.storedLength() > 0).count();
-      assertEquals(storedChunks, uploaded + duplicates, "every stored chunk counted once, uploaded or held already: " + agent.log());
+      assertEquals(
+          storedChunks,
+          uploaded + duplicates,
+          "every stored chunk counted once, uploaded or held already: " + agent.log());
       assertEquals(goldenSha, sha256(golden), "the golden disk was not written");
 
       JsonNode img = JSON.readTree(cli(lab, again, 0, "image", "list", "--json")).get(0);
@@ -117,8 +149,15 @@ class CaptureLabIT {
       assertEquals("done", img.path("capture").path("state").asText(), img.toString());
       n = JSON.readTree(cli(lab, again, 0, "node", "list", "--json")).get(0);
       assertEquals("local", n.path("action").asText(), "it boots its disk again: " + n);
-      LabProcess script = lab.spawn(node, "ipxe", List.of("curl", "-fsS",
-          "http://" + Lab.SERVER_IP + ":" + again.port() + "/boot/" + mac(node) + ".ipxe"), Map.of());
+      LabProcess script =
+          lab.spawn(
+              node,
+              "ipxe",
+              List.of(
+                  "curl",
+                  "-fsS",
+                  "http://" + Lab.SERVER_IP + ":" + again.port() + "/boot/" + mac(node) + ".ipxe"),
+              Map.of());
       assertEquals(0, script.waitFor(STEP), script.tail(10));
       assertTrue(script.log().contains("booting the local disk"), script.log());
       assertTrue(cli(lab, again, 0, "image", "watch", "golden").contains("image golden ready"));
@@ -126,20 +165,31 @@ class CaptureLabIT {
   }
 
   /**
-   * A golden disk whose ext4 journal needs recovery (as after a power cut) is refused by the
-   * agent before anything is uploaded, with the partition, the problem and the fix in the image's
-   * state; the node boots its disk again and the golden disk is not written.
+   * A golden disk whose ext4 journal needs recovery (as after a power cut) is refused by the agent
+   * before anything is uploaded, with the partition, the problem and the fix in the image's state;
+   * the node boots its disk again and the golden disk is not written.
    */
   @Test
   void aDirtyFilesystemIsRefusedWithTheReason() throws Exception {
     try (Lab lab = Lab.create("capdirty", 1)) {
       Path golden = SessionLab.goldenDisk(lab.dir());
-      markNeedsRecovery(golden, SessionLab.DISKS.rootStart() * 512, SessionLab.DISKS.rootSectors() * 512);
+      markNeedsRecovery(
+          golden, SessionLab.DISKS.rootStart() * 512, SessionLab.DISKS.rootSectors() * 512);
       String goldenSha = sha256(golden);
       Daemon d = serve(lab);
       Host node = lab.agent(1);
       cli(lab, d, 0, "node", "add", mac(node), "--name", "golden01", "--ip", node.ip());
-      cli(lab, d, 0, "image", "capture", "dirty", "--node", "golden01", "--disk", golden.toString());
+      cli(
+          lab,
+          d,
+          0,
+          "image",
+          "capture",
+          "dirty",
+          "--node",
+          "golden01",
+          "--disk",
+          golden.toString());
       LabProcess agent = lab.spawn(node, "agent", SessionLab.agent(d), Map.of());
       assertTrue(agent.waitFor(STEP) != 0, "the agent fails the capture:\n" + agent.tail(20));
       assertTrue(agent.log().contains("journal needs recovery"), agent.log());
@@ -147,19 +197,36 @@ class CaptureLabIT {
       JsonNode img = JSON.readTree(cli(lab, d, 0, "image", "list", "--json")).get(0);
       assertEquals("failed", img.path("state").asText(), img.toString());
       String detail = img.path("detail").asText();
-      assertTrue(detail.contains("partition 1") && detail.contains("ext4") && detail.contains("journal needs recovery")
-          && detail.contains("e2fsck"), "the reason names the partition, the problem and the fix: " + detail);
+      assertTrue(
+          detail.contains("partition 1")
+              && detail.contains("ext4")
+              && detail.contains("journal needs recovery")
+              && detail.contains("e2fsck"),
+          "the reason names the partition, the problem and the fix: " + detail);
       assertTrue(!Files.exists(lab.dir().resolve("state/images/dirty.cci")), "no image was stored");
       JsonNode n = JSON.readTree(cli(lab, d, 0, "node", "list", "--json")).get(0);
       assertEquals("local", n.path("action").asText(), "it boots its disk again: " + n);
-      assertEquals(goldenSha, sha256(golden), "the golden disk was not written (no journal replay)");
+      assertEquals(
+          goldenSha, sha256(golden), "the golden disk was not written (no journal replay)");
     }
   }
 
-  /** Sets ext4's "needs_recovery" flag, as a crash with a journal in use leaves it, through a loop device. */
+  /**
+   * Sets ext4's "needs_recovery" flag, as a crash with a journal in use leaves it, through a loop
+   * device.
+   */
   private static void markNeedsRecovery(Path disk, long offset, long size) throws Exception {
-    String loop = GoldenDisks.run("losetup", "--find", "--show", "-o", Long.toString(offset), "--sizelimit", Long.toString(size),
-        disk.toString()).trim();
+    String loop =
+        GoldenDisks.run(
+                "losetup",
+                "--find",
+                "--show",
+                "-o",
+                Long.toString(offset),
+                "--sizelimit",
+                Long.toString(size),
+                disk.toString())
+            .trim();
     try {
       GoldenDisks.run("debugfs", "-w", "-R", "feature needs_recovery", loop);
     } finally {
@@ -169,8 +236,12 @@ class CaptureLabIT {
 
   /** Chunks the daemon holds of the newest capture, from the API (0 while it cannot tell). */
   private static long chunksHeld(Lab lab, Daemon d) throws IOException {
-    LabProcess p = lab.spawn(lab.server(), "poll", List.of("curl", "-fsS", "http://127.0.0.1:" + d.port() + "/api/v1/images/golden"),
-        Map.of());
+    LabProcess p =
+        lab.spawn(
+            lab.server(),
+            "poll",
+            List.of("curl", "-fsS", "http://127.0.0.1:" + d.port() + "/api/v1/images/golden"),
+            Map.of());
     if (p.waitFor(Duration.ofSeconds(30)) != 0) return 0;
     return JSON.readTree(p.log()).path("capture").path("chunksHeld").asLong();
   }

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -41,14 +40,16 @@ import org.junit.jupiter.api.Test;
  * needs recovery is refused with the reason: CaptureLabIT shows that without a VM.
  *
  * <p>Slow by nature (TCG, JVMs started in emulation): bounds are minutes, never asserted durations.
- * The netboot environment and the golden disks are cached per machine under
- * {@code /var/cache/clonecast-test} (or {@code $CLONECAST_TEST_CACHE}).
+ * The netboot environment and the golden disks are cached per machine under {@code
+ * /var/cache/clonecast-test} (or {@code $CLONECAST_TEST_CACHE}).
  */
 class CaptureQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration CLI = Duration.ofSeconds(120);
+
   /** PXE, kernel, JVM start and a few hundred MiB through the agent, under TCG. */
   private static final Duration VM_RUN = Duration.ofMinutes(20);
+
   private static final MacAddress GOLDEN_MAC = MacAddress.parse("52:54:00:55:0c:01");
   private static final MacAddress CLONE_MAC = MacAddress.parse("52:54:00:55:0c:02");
   private static final int PORT = 8080;
@@ -57,25 +58,46 @@ class CaptureQemuIT {
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
-    List<String> tools = new ArrayList<>(List.of("qemu-system-x86_64", "curl", "java", "jlink", "jdeps", "apt-get",
-        "dpkg-deb", "depmod", "modprobe", "cpio", "zstd", "busybox", "strip", "zip", "sha256sum"));
+    List<String> tools =
+        new ArrayList<>(
+            List.of(
+                "qemu-system-x86_64",
+                "curl",
+                "java",
+                "jlink",
+                "jdeps",
+                "apt-get",
+                "dpkg-deb",
+                "depmod",
+                "modprobe",
+                "cpio",
+                "zstd",
+                "busybox",
+                "strip",
+                "zip",
+                "sha256sum"));
     tools.addAll(CaptureDisks.TOOLS);
     Prereqs.require(tools.toArray(String[]::new));
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
-    assertTrue(Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")),
+        "build the jars first (mvn install)");
   }
 
   /**
-   * The whole path in one run, to keep VM time down (each boot is minutes under TCG): the golden
-   * VM PXE-boots in capture mode and uploads; the daemon is killed once a fifth has arrived and
+   * The whole path in one run, to keep VM time down (each boot is minutes under TCG): the golden VM
+   * PXE-boots in capture mode and uploads; the daemon is killed once a fifth has arrived and
    * restarted, and the upload goes on from what it held; the image is ready, the golden disk
    * unchanged, the node back to its disk. The stored image, extracted, is the golden disk (every
-   * filesystem checks clean, every file matches); re-imaged onto a second VM, so is the clone but for
-   * its identity. The dirty-filesystem refusal is in CaptureLabIT (no VM needed).
+   * filesystem checks clean, every file matches); re-imaged onto a second VM, so is the clone but
+   * for its identity. The dirty-filesystem refusal is in CaptureLabIT (no VM needed).
    */
   @Test
-  void theGoldenVmCapturesOverPxeResumesAfterADaemonKillAndItsImageReimagesAnotherVm() throws Exception {
+  void theGoldenVmCapturesOverPxeResumesAfterADaemonKillAndItsImageReimagesAnotherVm()
+      throws Exception {
     Golden golden = CaptureDisks.build(repo, CaptureDisks.QEMU_GOLDEN);
     try (Lab lab = Lab.create("capture", 1)) {
       Head head = Head.start(lab);
@@ -85,22 +107,35 @@ class CaptureQemuIT {
       try (QemuVm vm = head.vm("golden", GOLDEN_MAC, disk)) {
         // Kill the daemon once a fifth of the disk has arrived: the agent's upload breaks mid-way.
         AtomicLong doneBeforeKill = new AtomicLong();
-        Awaitility.await("a fifth of the capture uploaded").atMost(VM_RUN).pollInterval(Duration.ofSeconds(1))
-            .pollInSameThread().until(() -> {
-              JsonNode p = head.image("golden").path("progress");
-              doneBeforeKill.set(p.path("done").asLong());
-              return p.path("total").asLong() > 0 && doneBeforeKill.get() * 5 >= p.path("total").asLong();
-            });
+        Awaitility.await("a fifth of the capture uploaded")
+            .atMost(VM_RUN)
+            .pollInterval(Duration.ofSeconds(1))
+            .pollInSameThread()
+            .until(
+                () -> {
+                  JsonNode p = head.image("golden").path("progress");
+                  doneBeforeKill.set(p.path("done").asLong());
+                  return p.path("total").asLong() > 0
+                      && doneBeforeKill.get() * 5 >= p.path("total").asLong();
+                });
         head.kill();
         head.restart();
         // The upload goes on from what the daemon had verified, not from the start.
         AtomicLong firstAfter = new AtomicLong(-1);
         JsonNode img = head.awaitImage("golden", VM_RUN, Optional.of(firstAfter));
         assertEquals("ready", img.path("state").asText(), img.toString());
-        assertTrue(firstAfter.get() >= doneBeforeKill.get() / 2, "the capture resumed at " + firstAfter.get()
-            + " bytes after the restart, having had " + doneBeforeKill.get() + " before it: it started over");
+        assertTrue(
+            firstAfter.get() >= doneBeforeKill.get() / 2,
+            "the capture resumed at "
+                + firstAfter.get()
+                + " bytes after the restart, having had "
+                + doneBeforeKill.get()
+                + " before it: it started over");
         // Then the node boots its own disk again: its next PXE boot is told so, and the VM is done.
-        assertEquals(0, vm.waitForExit(Duration.ofMinutes(5)), "the golden VM ends after its capture:\n" + vm.serialLog());
+        assertEquals(
+            0,
+            vm.waitForExit(Duration.ofMinutes(5)),
+            "the golden VM ends after its capture:\n" + vm.serialLog());
       }
       assertEquals(before, sha256(disk), "capture never writes to the golden disk");
       JsonNode node = head.node(GOLDEN_MAC);
@@ -109,7 +144,13 @@ class CaptureQemuIT {
 
       // What the store holds, written out on the head node, is the golden disk.
       Path raw = lab.dir().resolve("extracted.img");
-      host(CLI, repo.resolve("clonecast").toString(), "image", "extract", head.state.resolve("images/golden.cci").toString(), "-o",
+      host(
+          CLI,
+          repo.resolve("clonecast").toString(),
+          "image",
+          "extract",
+          head.state.resolve("images/golden.cci").toString(),
+          "-o",
           raw.toString());
       CaptureDisks.assertFaithful(raw, golden.manifest(), CaptureDisks.NOTHING, lab.dir());
       Files.delete(raw);
@@ -120,7 +161,9 @@ class CaptureQemuIT {
     }
   }
 
-  /** The daemon in a lab's server namespace with full DHCP on the lab's bridge, its state and CLI. */
+  /**
+   * The daemon in a lab's server namespace with full DHCP on the lab's bridge, its state and CLI.
+   */
   private static final class Head {
     private final Lab lab;
     private final Path state;
@@ -136,16 +179,30 @@ class CaptureQemuIT {
 
     static Head start(Lab lab) throws IOException, InterruptedException {
       Path state = Files.createDirectories(lab.dir().resolve("state"));
-      String cache = System.getenv().getOrDefault("CLONECAST_TEST_CACHE", "/var/cache/clonecast-test") + "/bootenv";
-      String built = host(Duration.ofMinutes(20), repo.resolve("clonecast").toString(), "bootenv", "build",
-          "--state-dir", state.toString(), "--cache", cache);
+      String cache =
+          System.getenv().getOrDefault("CLONECAST_TEST_CACHE", "/var/cache/clonecast-test")
+              + "/bootenv";
+      String built =
+          host(
+              Duration.ofMinutes(20),
+              repo.resolve("clonecast").toString(),
+              "bootenv",
+              "build",
+              "--state-dir",
+              state.toString(),
+              "--cache",
+              cache);
       assertTrue(built.contains("jre_modules="), "the manifest is printed:\n" + built);
       Path config = lab.dir().resolve("clonecast.conf");
-      // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot either way).
-      // session.receiver-timeout: a JVM in a VM under software emulation, on a loaded 2-core machine,
+      // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot
+      // either way).
+      // session.receiver-timeout: a JVM in a VM under software emulation, on a loaded 2-core
+      // machine,
       // can stall longer than the default 10 s and would be dropped as dead (seen once here).
-      Files.writeString(config, "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n"
-          + "session.receiver-timeout = 60\n");
+      Files.writeString(
+          config,
+          "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n"
+              + "session.receiver-timeout = 60\n");
       Head h = new Head(lab, state, config);
       h.restart();
       return h;
@@ -154,16 +211,46 @@ class CaptureQemuIT {
     /** Starts (again) the daemon on the same state, and waits until it answers HTTP. */
     void restart() {
       String name = restarts++ == 0 ? "clonecast" : "clonecast-" + restarts;
-      LabProcess d = lab.spawn(lab.server(), name, List.of(repo.resolve("clonecast").toString(), "serve",
-          "--config", config.toString(), "--interface", Lab.IFACE, "--state-dir", state.toString(),
-          "--http-port", Integer.toString(PORT), "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199"), Map.of());
+      LabProcess d =
+          lab.spawn(
+              lab.server(),
+              name,
+              List.of(
+                  repo.resolve("clonecast").toString(),
+                  "serve",
+                  "--config",
+                  config.toString(),
+                  "--interface",
+                  Lab.IFACE,
+                  "--state-dir",
+                  state.toString(),
+                  "--http-port",
+                  Integer.toString(PORT),
+                  "--dhcp",
+                  "full",
+                  "--range",
+                  "10.77.0.100,10.77.0.199"),
+              Map.of());
       daemon = d;
-      Awaitility.await("clonecast serve answering HTTP").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(500))
+      Awaitility.await("clonecast serve answering HTTP")
+          .atMost(Duration.ofSeconds(90))
+          .pollInterval(Duration.ofMillis(500))
           .pollInSameThread()
-          .until(() -> {
-            assertTrue(d.isAlive(), "clonecast serve exited:\n" + d.tail(30));
-            return inLab("probe", "curl", "-s", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:" + PORT + "/").rc() == 0;
-          });
+          .until(
+              () -> {
+                assertTrue(d.isAlive(), "clonecast serve exited:\n" + d.tail(30));
+                return inLab(
+                            "probe",
+                            "curl",
+                            "-s",
+                            "-o",
+                            "/dev/null",
+                            "--max-time",
+                            "2",
+                            "http://127.0.0.1:" + PORT + "/")
+                        .rc()
+                    == 0;
+              });
     }
 
     /** SIGKILL: no shutdown hook, no flush; what is on disk is what the restart finds. */
@@ -175,36 +262,54 @@ class CaptureQemuIT {
     /** {@code clonecast image capture NAME --node MAC} for the golden VM, its disk as /dev/vda. */
     void markForCapture(String image, Path disk) throws IOException {
       assertTrue(Files.isRegularFile(disk));
-      String help = inLab("help-capture", repo.resolve("clonecast").toString(), "image", "capture", "--help").out();
-      assertTrue(help.contains("Usage: clonecast image capture"),
-          "'clonecast image capture' is not available in this build (issue 12's capture by PXE boot):\n" + help);
+      String help =
+          inLab("help-capture", repo.resolve("clonecast").toString(), "image", "capture", "--help")
+              .out();
+      assertTrue(
+          help.contains("Usage: clonecast image capture"),
+          "'clonecast image capture' is not available in this build (issue 12's capture by PXE boot):\n"
+              + help);
       cli("node", "add", GOLDEN_MAC.toString(), "--name", "golden", "--group", "goldens");
       cli("node", "set", GOLDEN_MAC.toString(), "--target-disk", "/dev/vda");
       cli("image", "capture", image, "--node", GOLDEN_MAC.toString());
-      assertEquals("capture", node(GOLDEN_MAC).path("action").asText(), "the node's next PXE boot captures");
-      assertEquals("capturing", image(image).path("state").asText(), "the image is listed while it is captured");
+      assertEquals(
+          "capture", node(GOLDEN_MAC).path("action").asText(), "the node's next PXE boot captures");
+      assertEquals(
+          "capturing",
+          image(image).path("state").asText(),
+          "the image is listed while it is captured");
     }
 
     QemuVm vm(String name, MacAddress mac, Path disk) {
-      return QemuVm.builder(lab, name).firmware(QemuVm.Firmware.BIOS_IPXE).mac(mac).disk(disk).memoryMib(1024).start();
+      return QemuVm.builder(lab, name)
+          .firmware(QemuVm.Firmware.BIOS_IPXE)
+          .mac(mac)
+          .disk(disk)
+          .memoryMib(1024)
+          .start();
     }
 
     /**
-     * Polls the image until it is no longer being added or captured; {@code firstProgress}, if given,
-     * receives the first non-zero {@code progress.done} seen.
+     * Polls the image until it is no longer being added or captured; {@code firstProgress}, if
+     * given, receives the first non-zero {@code progress.done} seen.
      */
     JsonNode awaitImage(String name, Duration bound, Optional<AtomicLong> firstProgress) {
       JsonNode[] last = new JsonNode[1];
-      Awaitility.await("image " + name + " ready or failed").atMost(bound).pollInterval(Duration.ofSeconds(2))
-          .pollInSameThread().until(() -> {
-            last[0] = image(name);
-            long done = last[0].path("progress").path("done").asLong();
-            firstProgress.ifPresent(f -> {
-              if (f.get() < 0 && done > 0) f.set(done);
-            });
-            String s = last[0].path("state").asText();
-            return !s.equals("capturing") && !s.equals("adding");
-          });
+      Awaitility.await("image " + name + " ready or failed")
+          .atMost(bound)
+          .pollInterval(Duration.ofSeconds(2))
+          .pollInSameThread()
+          .until(
+              () -> {
+                last[0] = image(name);
+                long done = last[0].path("progress").path("done").asLong();
+                firstProgress.ifPresent(
+                    f -> {
+                      if (f.get() < 0 && done > 0) f.set(done);
+                    });
+                String s = last[0].path("state").asText();
+                return !s.equals("capturing") && !s.equals("adding");
+              });
       return last[0];
     }
 
@@ -223,26 +328,33 @@ class CaptureQemuIT {
     }
 
     String ipxeScript(MacAddress mac) {
-      Result script = inLab("ipxe", "curl", "-fsS", "http://127.0.0.1:" + PORT + "/boot/" + mac + ".ipxe");
+      Result script =
+          inLab("ipxe", "curl", "-fsS", "http://127.0.0.1:" + PORT + "/boot/" + mac + ".ipxe");
       assertEquals(0, script.rc(), script.out());
       return script.out();
     }
 
     /**
-     * Re-images a blank VM named {@code vmName} (also its node name) with {@code image} by a session,
-     * as an operator would; returns its disk once QEMU has exited after the agent's poweroff.
+     * Re-images a blank VM named {@code vmName} (also its node name) with {@code image} by a
+     * session, as an operator would; returns its disk once QEMU has exited after the agent's
+     * poweroff.
      */
-    Path reimage(String image, MacAddress mac, String vmName, Golden golden) throws IOException, InterruptedException {
+    Path reimage(String image, MacAddress mac, String vmName, Golden golden)
+        throws IOException, InterruptedException {
       cli("node", "add", mac.toString(), "--name", vmName, "--group", vmName + "s");
       cli("node", "set", mac.toString(), "--target-disk", "/dev/vda");
       Path disk = lab.dir().resolve(vmName + ".raw");
       host(CLI, "truncate", "-s", Long.toString(Files.size(golden.disk())), disk.toString());
-      String started = cli("session", "start", "--image", image, "--nodes", vmName + "s", "--max-wait", "300");
+      String started =
+          cli("session", "start", "--image", image, "--nodes", vmName + "s", "--max-wait", "300");
       assertTrue(started.contains("1 node(s)"), started);
       try (QemuVm vm = vm(vmName, mac, disk)) {
         String done = vm.awaitSerial("clonecast-bootenv: agent done", VM_RUN);
         assertTrue(vm.serialLog().contains("clonecast-agent: re-imaged as "), vm.serialLog());
-        assertEquals(0, vm.waitForExit(Duration.ofSeconds(120)), "QEMU exits after the guest's poweroff: " + done);
+        assertEquals(
+            0,
+            vm.waitForExit(Duration.ofSeconds(120)),
+            "QEMU exits after the guest's poweroff: " + done);
       }
       JsonNode n = node(mac);
       assertEquals("done", n.path("state").asText(), n.toString());
@@ -253,7 +365,12 @@ class CaptureQemuIT {
     String cli(String... args) {
       List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
       cmd.addAll(List.of(args));
-      cmd.addAll(List.of("--server", "http://127.0.0.1:" + PORT, "--token-file", state.resolve("api-token").toString()));
+      cmd.addAll(
+          List.of(
+              "--server",
+              "http://127.0.0.1:" + PORT,
+              "--token-file",
+              state.resolve("api-token").toString()));
       Result r = inLab("cli-" + args[0] + "-" + args[1], cmd.toArray(String[]::new));
       assertEquals(0, r.rc(), String.join(" ", args) + ":\n" + r.out());
       return r.out();
@@ -268,13 +385,27 @@ class CaptureQemuIT {
 
   private record Result(int rc, String out) {}
 
-  /** The clone's /etc/hostname, copied out of its root (read-only loop, debugfs) into {@code work}. */
-  private static Path extractedHostname(Path clone, Golden golden, Path work) throws IOException, InterruptedException {
+  /**
+   * The clone's /etc/hostname, copied out of its root (read-only loop, debugfs) into {@code work}.
+   */
+  private static Path extractedHostname(Path clone, Golden golden, Path work)
+      throws IOException, InterruptedException {
     CaptureDisks.Part root = golden.manifest().part("ext4");
     Path out = work.resolve("clone-hostname");
     Files.deleteIfExists(out);
-    String loop = host(CLI, "losetup", "--find", "--show", "--read-only", "--offset", Long.toString(root.start()),
-        "--sizelimit", Long.toString(root.size()), clone.toString()).strip();
+    String loop =
+        host(
+                CLI,
+                "losetup",
+                "--find",
+                "--show",
+                "--read-only",
+                "--offset",
+                Long.toString(root.start()),
+                "--sizelimit",
+                Long.toString(root.size()),
+                clone.toString())
+            .strip();
     try {
       host(CLI, "debugfs", "-R", "dump /etc/hostname " + out, loop);
     } finally {
@@ -295,7 +426,8 @@ class CaptureQemuIT {
   }
 
   /** Runs a command in the host namespace; fails unless it exits 0 within {@code bound}. */
-  private static String host(Duration bound, String... cmd) throws IOException, InterruptedException {
+  private static String host(Duration bound, String... cmd)
+      throws IOException, InterruptedException {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     byte[] out = p.getInputStream().readAllBytes();
     assertTrue(p.waitFor(bound.toSeconds(), TimeUnit.SECONDS), String.join(" ", cmd) + " hung");

@@ -50,63 +50,127 @@ import org.junit.jupiter.api.Test;
 class ClusterBootQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration CLI = Duration.ofSeconds(120);
-  /** PXE, the netboot environment and a Debian system's used blocks by multicast to three TCG VMs. */
+
+  /**
+   * PXE, the netboot environment and a Debian system's used blocks by multicast to three TCG VMs.
+   */
   private static final Duration SESSION = Duration.ofMinutes(40);
+
   /**
    * Firmware, the boot-local answer, GRUB and a Debian boot to the login prompt under TCG: about a
    * minute on an idle machine, several when other sessions' VMs share its two cores.
    */
   private static final Duration BOOT = Duration.ofMinutes(12);
+
   /** A command in a booted clone: networking, DNS, the known_hosts fetch, ssh. */
   private static final Duration COMMAND = Duration.ofMinutes(5);
+
   /** An in-guest wait for the lease, node02's name, key and sshd. */
   private static final Duration GUEST_WAIT = Duration.ofSeconds(180);
+
   private static final List<MacAddress> MACS =
-      List.of(MacAddress.parse("52:54:00:55:02:01"), MacAddress.parse("52:54:00:55:02:02"), MacAddress.parse("52:54:00:55:02:03"));
-  private static final List<Firmware> FIRMWARE = List.of(Firmware.BIOS_IPXE, Firmware.UEFI_EDK2, Firmware.UEFI_SECURE_BOOT);
+      List.of(
+          MacAddress.parse("52:54:00:55:02:01"),
+          MacAddress.parse("52:54:00:55:02:02"),
+          MacAddress.parse("52:54:00:55:02:03"));
+  private static final List<Firmware> FIRMWARE =
+      List.of(Firmware.BIOS_IPXE, Firmware.UEFI_EDK2, Firmware.UEFI_SECURE_BOOT);
   private static final List<String> NAMES = List.of("node01", "node02", "node03");
+
   /** The Secure Boot node's group ({@code boot.secure-boot}); the others are in rack1. */
   private static final List<String> GROUPS = List.of("rack1", "rack1", "secure");
+
   /** Its index in the lists above. */
   private static final int SECURE = 2;
+
   /** What the kernel prints when it finds Secure Boot on. */
   private static final String SECURE_BOOT_ON = "secureboot: Secure boot enabled";
+
   /** The golden system's serial getty logs root in: its prompt line. */
   private static final String LOGIN = "login: root (automatic login)";
+
   private static Path repo;
 
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
-    Prereqs.require("qemu-system-x86_64", "curl", "java", "jlink", "jdeps", "apt-get", "dpkg-deb", "depmod", "modprobe",
-        "cpio", "zstd", "busybox", "strip", "zip", "sfdisk", "mkfs.ext4", "mmdebstrap", "mkfs.vfat", "mcopy", "grub-mkimage");
-    for (String f : new String[] {"/usr/lib/shim/shimx64.efi.signed", "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
-        "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"}) {
+    Prereqs.require(
+        "qemu-system-x86_64",
+        "curl",
+        "java",
+        "jlink",
+        "jdeps",
+        "apt-get",
+        "dpkg-deb",
+        "depmod",
+        "modprobe",
+        "cpio",
+        "zstd",
+        "busybox",
+        "strip",
+        "zip",
+        "sfdisk",
+        "mkfs.ext4",
+        "mmdebstrap",
+        "mkfs.vfat",
+        "mcopy",
+        "grub-mkimage");
+    for (String f :
+        new String[] {
+          "/usr/lib/shim/shimx64.efi.signed",
+          "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+          "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
+          "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
+        }) {
       if (!Files.isReadable(Path.of(f))) {
-        Prereqs.failOrAbort("missing " + f + "; run scripts/install-deps.sh (packages shim-signed, grub-efi-amd64-signed, ovmf)");
+        Prereqs.failOrAbort(
+            "missing "
+                + f
+                + "; run scripts/install-deps.sh (packages shim-signed, grub-efi-amd64-signed, ovmf)");
       }
     }
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
-    assertTrue(Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")),
+        "build the jars first (mvn install)");
   }
 
   @Test
-  void biosAndUefiClonesBootTheirDisksNetworkFirstAndRootSshsBetweenThemStrictly() throws Exception {
-    String cache = System.getenv().getOrDefault("CLONECAST_TEST_CACHE", "/var/cache/clonecast-test");
+  void biosAndUefiClonesBootTheirDisksNetworkFirstAndRootSshsBetweenThemStrictly()
+      throws Exception {
+    String cache =
+        System.getenv().getOrDefault("CLONECAST_TEST_CACHE", "/var/cache/clonecast-test");
     // Both in the host namespace: they download packages (only the first time; then cached).
-    String goldenOut = run(Duration.ofMinutes(30), repo.resolve("scripts/golden-debian.sh").toString(), "--cache", cache + "/golden");
+    String goldenOut =
+        run(
+            Duration.ofMinutes(30),
+            repo.resolve("scripts/golden-debian.sh").toString(),
+            "--cache",
+            cache + "/golden");
     Path golden = Path.of(goldenOut.strip().lines().reduce((a, b) -> b).orElseThrow());
     assertTrue(Files.isRegularFile(golden), goldenOut);
     try (Lab lab = Lab.create("clusterboot", 1)) {
       Path state = Files.createDirectories(lab.dir().resolve("state"));
-      run(Duration.ofMinutes(20), repo.resolve("clonecast").toString(), "bootenv", "build", "--state-dir", state.toString(),
-          "--cache", cache + "/bootenv");
+      run(
+          Duration.ofMinutes(20),
+          repo.resolve("clonecast").toString(),
+          "bootenv",
+          "build",
+          "--state-dir",
+          state.toString(),
+          "--cache",
+          cache + "/bootenv");
       // Generous bounds on both sides of the transfer: a TCG guest on a loaded two-core machine can
       // stall for tens of seconds (seen: a joined node failed with "the sender has been silent for
       // 30 s" at a load average of 17), and at a load average of 20 the two guests took more than
       // the default deadline (647 s for this image) to receive 226 MiB.
-      ReimageQemuIT.serve(lab, state, """
+      ReimageQemuIT.serve(
+          lab,
+          state,
+          """
           boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5 clonecast.sender-timeout=300
           session.receiver-timeout = 300
           session.receiver-deadline = 1800
@@ -123,7 +187,18 @@ class ClusterBootQemuIT {
         run(CLI, "truncate", "-s", "3G", disk.toString());
         disks.add(disk);
       }
-      String started = cli(lab, state, "session", "start", "--image", "golden", "--nodes", "all", "--max-wait", "1800");
+      String started =
+          cli(
+              lab,
+              state,
+              "session",
+              "start",
+              "--image",
+              "golden",
+              "--nodes",
+              "all",
+              "--max-wait",
+              "1800");
       assertTrue(started.contains("3 node(s)"), started);
 
       // First power-on: PXE into the netboot environment, re-imaged, powered off.
@@ -132,10 +207,12 @@ class ClusterBootQemuIT {
         for (QemuVm vm : first) {
           vm.awaitSerial("clonecast-bootenv: agent done", SESSION);
           assertTrue(vm.serialLog().contains("clonecast-agent: re-imaged as "), vm.serialLog());
-          assertEquals(0, vm.waitForExit(Duration.ofSeconds(120)), "QEMU exits after the guest's poweroff");
+          assertEquals(
+              0, vm.waitForExit(Duration.ofSeconds(120)), "QEMU exits after the guest's poweroff");
         }
-        assertTrue(first.get(SECURE).serialLog().contains(SECURE_BOOT_ON), "the netboot kernel ran with Secure Boot on:\n"
-            + first.get(SECURE).serialLog());
+        assertTrue(
+            first.get(SECURE).serialLog().contains(SECURE_BOOT_ON),
+            "the netboot kernel ran with Secure Boot on:\n" + first.get(SECURE).serialLog());
       } finally {
         first.forEach(QemuVm::close);
       }
@@ -143,10 +220,13 @@ class ClusterBootQemuIT {
       assertEquals("done", session.path("state").asText(), session.toString());
       for (Path disk : disks) {
         String table = run(CLI, "sfdisk", "--verify", disk.toString());
-        assertTrue(!table.contains("not on the end") && !table.contains("mismatch"), "the backup GPT header is at the end of the larger disk:\n" + table);
+        assertTrue(
+            !table.contains("not on the end") && !table.contains("mismatch"),
+            "the backup GPT header is at the end of the larger disk:\n" + table);
       }
 
-      // Second power-on, the same disks, still network-first: clonecast answers "boot the local disk".
+      // Second power-on, the same disks, still network-first: clonecast answers "boot the local
+      // disk".
       List<QemuVm> vms = start(lab, "boot", disks);
       try {
         awaitLogin(vms);
@@ -154,19 +234,35 @@ class ClusterBootQemuIT {
         for (int i = 0; i < MACS.size(); i++) {
           String mac = MACS.get(i).toString();
           String said = bootLocal(i);
-          assertTrue(events.lines().anyMatch(l -> l.contains(mac) && l.contains(said)), "clonecast told " + mac + " to boot its disk:\n" + events);
+          assertTrue(
+              events.lines().anyMatch(l -> l.contains(mac) && l.contains(said)),
+              "clonecast told " + mac + " to boot its disk:\n" + events);
         }
-        assertTrue(events.lines().anyMatch(l -> l.contains(MACS.get(SECURE).toString()) && l.contains("GRUB script: netboot to re-image")),
+        assertTrue(
+            events
+                .lines()
+                .anyMatch(
+                    l ->
+                        l.contains(MACS.get(SECURE).toString())
+                            && l.contains("GRUB script: netboot to re-image")),
             "the Secure Boot node's signed GRUB fetched its netboot script by TFTP:\n" + events);
         String secure = vms.get(SECURE).serialLog();
-        assertTrue(secure.contains(SECURE_BOOT_ON) && secure.contains("Kernel is locked down from EFI Secure Boot"),
+        assertTrue(
+            secure.contains(SECURE_BOOT_ON)
+                && secure.contains("Kernel is locked down from EFI Secure Boot"),
             "the Secure Boot clone's own kernel runs with Secure Boot on:\n" + secure);
         String uefi = vms.get(1).serialLog();
-        assertTrue(!uefi.contains("No more network devices") && !uefi.contains("PXE over IPv6") && !uefi.contains("HTTP Boot"),
-            "the UEFI node went to its disk without walking the other network boot options:\n" + uefi);
+        assertTrue(
+            !uefi.contains("No more network devices")
+                && !uefi.contains("PXE over IPv6")
+                && !uefi.contains("HTTP Boot"),
+            "the UEFI node went to its disk without walking the other network boot options:\n"
+                + uefi);
 
         List<String> machineIds = new ArrayList<>();
-        String published = inLab(lab, "known-hosts", CLI, "curl", "-fsS", "http://127.0.0.1:8080/boot/known_hosts").out();
+        String published =
+            inLab(lab, "known-hosts", CLI, "curl", "-fsS", "http://127.0.0.1:8080/boot/known_hosts")
+                .out();
         for (int i = 0; i < vms.size(); i++) {
           QemuVm vm = vms.get(i);
           String name = NAMES.get(i);
@@ -177,31 +273,48 @@ class ClusterBootQemuIT {
           // The lease (a wait bounded by the guest's clock, then the answer checked here).
           shell(vm, until("ip -4 -o addr show scope global | grep -q 10.77.0."));
           String addr = shell(vm, "ip -4 -o addr show scope global");
-          assertTrue(addr.contains("inet 10.77.0.1") && addr.contains("dynamic"), name + " has a DHCP lease: " + addr);
+          assertTrue(
+              addr.contains("inet 10.77.0.1") && addr.contains("dynamic"),
+              name + " has a DHCP lease: " + addr);
           String key = shell(vm, "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub").strip();
           assertTrue(key.startsWith("ssh-ed25519 "), key);
-          assertTrue(published.lines().anyMatch(l -> l.startsWith(name + ",") && l.contains(key)),
+          assertTrue(
+              published.lines().anyMatch(l -> l.startsWith(name + ",") && l.contains(key)),
               name + "'s host key " + key + " is the published one:\n" + published);
         }
 
-        // node01 → node02: wait (bounded, in the guest) for node02's name, its known_hosts line and sshd.
+        // node01 → node02: wait (bounded, in the guest) for node02's name, its known_hosts line and
+        // sshd.
         QemuVm node01 = vms.get(0);
-        shell(node01, until("grep -q node02 /etc/ssh/ssh_known_hosts && getent hosts node02 >/dev/null"
-            + " && timeout 3 bash -c '</dev/tcp/node02/22' 2>/dev/null"));
+        shell(
+            node01,
+            until(
+                "grep -q node02 /etc/ssh/ssh_known_hosts && getent hosts node02 >/dev/null"
+                    + " && timeout 3 bash -c '</dev/tcp/node02/22' 2>/dev/null"));
         String resolved = shell(node01, "getent hosts node02");
-        assertTrue(resolved.contains("10.77.0.1") && resolved.contains("node02"), "node02 in the cluster's DNS: " + resolved);
-        Shell ssh = node01.shell("ssh -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=20 node02 hostname",
-            COMMAND);
+        assertTrue(
+            resolved.contains("10.77.0.1") && resolved.contains("node02"),
+            "node02 in the cluster's DNS: " + resolved);
+        Shell ssh =
+            node01.shell(
+                "ssh -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=20 node02 hostname",
+                COMMAND);
         assertEquals(0, ssh.rc(), "root ssh node02 from node01:\n" + ssh.out());
         assertTrue(ssh.out().lines().anyMatch(l -> l.strip().equals("node02")), ssh.out());
-        assertTrue(!ssh.out().contains("Permanently added"), "no host key was learned on the way: " + ssh.out());
+        assertTrue(
+            !ssh.out().contains("Permanently added"),
+            "no host key was learned on the way: " + ssh.out());
 
-        // A later power cycle: all ask clonecast again, boot their disks again, and are the same nodes.
+        // A later power cycle: all ask clonecast again, boot their disks again, and are the same
+        // nodes.
         for (QemuVm vm : vms) {
           shell(vm, "systemctl poweroff --no-block");
         }
         for (QemuVm vm : vms) {
-          assertEquals(0, vm.waitForExit(Duration.ofSeconds(300)), vm.name() + ": QEMU exits after the guest's poweroff");
+          assertEquals(
+              0,
+              vm.waitForExit(Duration.ofSeconds(300)),
+              vm.name() + ": QEMU exits after the guest's poweroff");
         }
         List<QemuVm> again = start(lab, "again", disks);
         vms.addAll(again);
@@ -211,10 +324,15 @@ class ClusterBootQemuIT {
           QemuVm vm = again.get(i);
           String mac = MACS.get(i).toString();
           String said = bootLocal(i);
-          assertTrue(laterEvents.lines().filter(l -> l.contains(mac) && l.contains(said)).count() >= 2,
+          assertTrue(
+              laterEvents.lines().filter(l -> l.contains(mac) && l.contains(said)).count() >= 2,
               "clonecast told " + mac + " again to boot its disk:\n" + laterEvents);
-          assertEquals(NAMES.get(i), shell(vm, "hostname").strip(), "the same hostname after a power cycle");
-          assertEquals(machineIds.get(i), shell(vm, "cat /etc/machine-id").strip(), "the machine-id systemd made at first boot stays");
+          assertEquals(
+              NAMES.get(i), shell(vm, "hostname").strip(), "the same hostname after a power cycle");
+          assertEquals(
+              machineIds.get(i),
+              shell(vm, "cat /etc/machine-id").strip(),
+              "the machine-id systemd made at first boot stays");
         }
       } finally {
         vms.forEach(QemuVm::close);
@@ -222,7 +340,10 @@ class ClusterBootQemuIT {
     }
   }
 
-  /** What the events say when clonecast tells node {@code i} to boot its disk: by iPXE, or by signed GRUB under Secure Boot. */
+  /**
+   * What the events say when clonecast tells node {@code i} to boot its disk: by iPXE, or by signed
+   * GRUB under Secure Boot.
+   */
   private static String bootLocal(int i) {
     return i == SECURE ? "GRUB script: boot local disk" : "iPXE script: boot local disk";
   }
@@ -231,8 +352,14 @@ class ClusterBootQemuIT {
   private static List<QemuVm> start(Lab lab, String prefix, List<Path> disks) {
     List<QemuVm> vms = new ArrayList<>();
     for (int i = 0; i < MACS.size(); i++) {
-      vms.add(QemuVm.builder(lab, prefix + (i + 1)).firmware(FIRMWARE.get(i)).mac(MACS.get(i)).disk(disks.get(i)).memoryMib(1024)
-          .console().start());
+      vms.add(
+          QemuVm.builder(lab, prefix + (i + 1))
+              .firmware(FIRMWARE.get(i))
+              .mac(MACS.get(i))
+              .disk(disks.get(i))
+              .memoryMib(1024)
+              .console()
+              .start());
     }
     return vms;
   }
@@ -245,19 +372,26 @@ class ClusterBootQemuIT {
    */
   private static void awaitLogin(List<QemuVm> vms) throws Exception {
     Map<String, Double> loginAt = new LinkedHashMap<>();
-    Awaitility.await("the clones at their login prompts").atMost(BOOT).pollInterval(Duration.ofMillis(500)).pollInSameThread()
-        .until(() -> {
-          for (QemuVm vm : vms) {
-            if (!loginAt.containsKey(vm.name()) && vm.serialLog().contains(LOGIN)) {
-              loginAt.put(vm.name(), vm.elapsedSeconds());
-            }
-            assertTrue(vm.isRunning() || loginAt.containsKey(vm.name()), vm.name() + " stopped:\n" + vm.serialLog());
-          }
-          return loginAt.size() == vms.size();
-        });
+    Awaitility.await("the clones at their login prompts")
+        .atMost(BOOT)
+        .pollInterval(Duration.ofMillis(500))
+        .pollInSameThread()
+        .until(
+            () -> {
+              for (QemuVm vm : vms) {
+                if (!loginAt.containsKey(vm.name()) && vm.serialLog().contains(LOGIN)) {
+                  loginAt.put(vm.name(), vm.elapsedSeconds());
+                }
+                assertTrue(
+                    vm.isRunning() || loginAt.containsKey(vm.name()),
+                    vm.name() + " stopped:\n" + vm.serialLog());
+              }
+              return loginAt.size() == vms.size();
+            });
     for (QemuVm vm : vms) {
-      System.out.printf("ClusterBootQemuIT: %s (%s) from power-on to the login prompt: %.0f s%n", vm.name(), vm.firmware(),
-          loginAt.get(vm.name()));
+      System.out.printf(
+          "ClusterBootQemuIT: %s (%s) from power-on to the login prompt: %.0f s%n",
+          vm.name(), vm.firmware(), loginAt.get(vm.name()));
     }
     for (QemuVm vm : vms) {
       vm.awaitShell(COMMAND);
@@ -271,7 +405,11 @@ class ClusterBootQemuIT {
    * either way: what it waited for is checked afterwards, with a message saying what is missing.
    */
   private static String until(String condition) {
-    return "end=$((SECONDS + " + GUEST_WAIT.toSeconds() + ")); until " + condition + "; do [ $SECONDS -ge $end ] && break; sleep 2; done; true";
+    return "end=$((SECONDS + "
+        + GUEST_WAIT.toSeconds()
+        + ")); until "
+        + condition
+        + "; do [ $SECONDS -ge $end ] && break; sleep 2; done; true";
   }
 
   /** Runs {@code command} in {@code vm}'s root shell; fails unless it exits 0. */

@@ -41,31 +41,60 @@ public final class SessionLab {
     return serve(lab, 0);
   }
 
-  /** The daemon on HTTP port {@code port} (0: any), with the lab's state directory (a restart keeps it). */
+  /**
+   * The daemon on HTTP port {@code port} (0: any), with the lab's state directory (a restart keeps
+   * it).
+   */
   public static Daemon serve(Lab lab, int httpPort) throws IOException {
     Path state = Files.createDirectories(lab.dir().resolve("state"));
     // A netboot environment to point scripts at: a marked node's script (and its per-boot secret,
-    // which the agents fetch as iPXE would) is served only when there is one. Nothing boots it here.
+    // which the agents fetch as iPXE would) is served only when there is one. Nothing boots it
+    // here.
     Path bootenv = Files.createDirectories(state.resolve("bootenv/current"));
     for (String f : List.of("vmlinuz", "initramfs.zst")) {
       if (!Files.exists(bootenv.resolve(f))) Files.writeString(bootenv.resolve(f), "lab\n");
     }
-    LabProcess p = lab.spawn(lab.server(), "serve-" + httpPort, List.of(repo().resolve("clonecast").toString(), "serve", "--interface",
-        Lab.IFACE, "--state-dir", state.toString(), "--http-port", Integer.toString(httpPort), "--dhcp", "off", "--no-tftp"), Map.of());
+    LabProcess p =
+        lab.spawn(
+            lab.server(),
+            "serve-" + httpPort,
+            List.of(
+                repo().resolve("clonecast").toString(),
+                "serve",
+                "--interface",
+                Lab.IFACE,
+                "--state-dir",
+                state.toString(),
+                "--http-port",
+                Integer.toString(httpPort),
+                "--dhcp",
+                "off",
+                "--no-tftp"),
+            Map.of());
     Pattern ready = Pattern.compile("clonecast serve: ready on .* http port (\\d+)");
-    await().atMost(Duration.ofSeconds(60)).until(() -> ready.matcher(p.log()).find() || !p.isAlive());
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> ready.matcher(p.log()).find() || !p.isAlive());
     Matcher m = ready.matcher(p.log());
     assertTrue(m.find(), "the daemon did not start:\n" + p.tail(30));
     int port = Integer.parseInt(m.group(1));
-    return new Daemon(p, port, Map.of("CLONECAST_SERVER", "http://127.0.0.1:" + port,
-        "CLONECAST_TOKEN_FILE", state.resolve("api-token").toString()));
+    return new Daemon(
+        p,
+        port,
+        Map.of(
+            "CLONECAST_SERVER",
+            "http://127.0.0.1:" + port,
+            "CLONECAST_TOKEN_FILE",
+            state.resolve("api-token").toString()));
   }
 
   public static String run(String... cmd) throws IOException, InterruptedException {
     return GoldenDisks.run(cmd);
   }
 
-  /** Runs the CLI in the server's namespace; returns its output; fails unless it exits {@code rc}. */
+  /**
+   * Runs the CLI in the server's namespace; returns its output; fails unless it exits {@code rc}.
+   */
   public static String cli(Lab lab, Daemon d, int rc, String... args) {
     List<String> cmd = new ArrayList<>(List.of(repo().resolve("clonecast").toString()));
     cmd.addAll(List.of(args));
@@ -90,13 +119,26 @@ public final class SessionLab {
 
   /**
    * Enrolls every agent of the lab as node0N in group rack1 at its address (with DHCP off, the
-   * reserved address is where its netboot script and secret may go), writing a blank 64 MiB disk file.
+   * reserved address is where its netboot script and secret may go), writing a blank 64 MiB disk
+   * file.
    */
   public static List<Path> enrollAll(Lab lab, Daemon d) throws Exception {
     List<Path> disks = new ArrayList<>();
     for (int i = 1; i <= lab.agents().size(); i++) {
       Host h = lab.agent(i);
-      cli(lab, d, 0, "node", "add", mac(h), "--name", "node0" + i, "--group", "rack1", "--ip", h.ip());
+      cli(
+          lab,
+          d,
+          0,
+          "node",
+          "add",
+          mac(h),
+          "--name",
+          "node0" + i,
+          "--group",
+          "rack1",
+          "--ip",
+          h.ip());
       Path disk = lab.dir().resolve("disk-" + h.name() + ".img");
       run("truncate", "-s", "64M", disk.toString());
       cli(lab, d, 0, "node", "set", mac(h), "--target-disk", disk.toString());
@@ -119,13 +161,23 @@ public final class SessionLab {
   }
 
   /**
-   * {@code clonecast-agent auto} as the netboot environment runs it, pointed at the lab's daemon and
-   * trusting its image key (the netboot environment carries it in /etc/clonecast/trusted-keys).
+   * {@code clonecast-agent auto} as the netboot environment runs it, pointed at the lab's daemon
+   * and trusting its image key (the netboot environment carries it in /etc/clonecast/trusted-keys).
    */
   public static List<String> agent(Daemon d, String... extra) {
-    List<String> cmd = new ArrayList<>(List.of(repo().resolve("clonecast-agent").toString(), "auto",
-        "--server", "http://" + Lab.SERVER_IP + ":" + d.port(), "--interface", Lab.IFACE, "--join-timeout", "90",
-        "--trust", imageKey(d).toString()));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                repo().resolve("clonecast-agent").toString(),
+                "auto",
+                "--server",
+                "http://" + Lab.SERVER_IP + ":" + d.port(),
+                "--interface",
+                Lab.IFACE,
+                "--join-timeout",
+                "90",
+                "--trust",
+                imageKey(d).toString()));
     cmd.addAll(List.of(extra));
     return cmd;
   }

@@ -48,16 +48,19 @@ class SessionLabIT {
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
-    Prereqs.require("ip", "nft", "tc", "java", "curl", "sfdisk", "mkfs.ext4", "debugfs", "losetup", "mount");
+    Prereqs.require(
+        "ip", "nft", "tc", "java", "curl", "sfdisk", "mkfs.ext4", "debugfs", "losetup", "mount");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
   }
 
   /**
    * Three enrolled nodes in one group: two with blank 64 MiB disks are re-imaged, named from the
-   * inventory, with empty machine-ids and SSH keys of their own that the server publishes, and
-   * boot locally next time; one whose disk is too small fails with that reason and does not
-   * hold the others back. The session ends failed (2 of 3) and watch says so.
+   * inventory, with empty machine-ids and SSH keys of their own that the server publishes, and boot
+   * locally next time; one whose disk is too small fails with that reason and does not hold the
+   * others back. The session ends failed (2 of 3) and watch says so.
    */
   @Test
   void twoNodesReimagedAndOneWithATooSmallDiskFails() throws Exception {
@@ -70,15 +73,43 @@ class SessionLabIT {
       Map<Host, Path> disks = new HashMap<>();
       for (int i = 1; i <= 3; i++) {
         Host h = lab.agent(i);
-        cli(lab, d, 0, "node", "add", mac(h), "--name", "node0" + i, "--group", "rack1", "--ip", h.ip());
+        cli(
+            lab,
+            d,
+            0,
+            "node",
+            "add",
+            mac(h),
+            "--name",
+            "node0" + i,
+            "--group",
+            "rack1",
+            "--ip",
+            h.ip());
         Path disk = lab.dir().resolve("disk-" + h.name() + ".img");
         run("truncate", "-s", i == 3 ? "16M" : "64M", disk.toString());
         disks.put(h, disk);
       }
       // Node 3's "disk" is a real block device of 16 MiB: the agent must refuse to write it.
       smallLoop = run("losetup", "--find", "--show", disks.get(lab.agent(3)).toString()).trim();
-      cli(lab, d, 0, "node", "set", mac(lab.agent(1)), "--target-disk", disks.get(lab.agent(1)).toString());
-      cli(lab, d, 0, "node", "set", mac(lab.agent(2)), "--target-disk", disks.get(lab.agent(2)).toString());
+      cli(
+          lab,
+          d,
+          0,
+          "node",
+          "set",
+          mac(lab.agent(1)),
+          "--target-disk",
+          disks.get(lab.agent(1)).toString());
+      cli(
+          lab,
+          d,
+          0,
+          "node",
+          "set",
+          mac(lab.agent(2)),
+          "--target-disk",
+          disks.get(lab.agent(2)).toString());
       cli(lab, d, 0, "node", "set", mac(lab.agent(3)), "--target-disk", smallLoop);
 
       // Per-node files: one for every node, one for node01 only.
@@ -87,15 +118,36 @@ class SessionLabIT {
       Files.createDirectories(files.resolve("node01/etc"));
       Files.writeString(files.resolve("all/etc/motd"), "a clonecast node\n");
       Files.writeString(files.resolve("node01/etc/cluster-role"), "rack leader\n");
-      String started = cli(lab, d, 0, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "60");
+      String started =
+          cli(
+              lab,
+              d,
+              0,
+              "session",
+              "start",
+              "--image",
+              "golden",
+              "--nodes",
+              "rack1",
+              "--max-wait",
+              "60");
       assertTrue(started.contains("to 3 node(s) in 'rack1'"), started);
       JsonNode nodes = JSON.readTree(cli(lab, d, 0, "node", "list", "--json"));
-      for (JsonNode n : nodes) assertEquals("reimage", n.path("action").asText(), "marked for the session: " + n);
+      for (JsonNode n : nodes)
+        assertEquals("reimage", n.path("action").asText(), "marked for the session: " + n);
 
       List<LabProcess> agents = new ArrayList<>();
       for (Host h : lab.agents()) agents.add(lab.spawn(h, "agent-" + h.name(), agent(d), Map.of()));
-      LabProcess watch = lab.spawn(lab.server(), "watch", List.of(repo.resolve("clonecast").toString(), "session", "watch"), d.env());
-      assertEquals(1, watch.waitFor(Duration.ofSeconds(240)), "one node failed, so watch exits 1:\n" + watch.tail(30));
+      LabProcess watch =
+          lab.spawn(
+              lab.server(),
+              "watch",
+              List.of(repo.resolve("clonecast").toString(), "session", "watch"),
+              d.env());
+      assertEquals(
+          1,
+          watch.waitFor(Duration.ofSeconds(240)),
+          "one node failed, so watch exits 1:\n" + watch.tail(30));
       assertTrue(watch.log().contains("2 of 3 node(s) re-imaged"), watch.log());
       assertEquals(0, agents.get(0).waitFor(STEP), agents.get(0).tail(30));
       assertEquals(0, agents.get(1).waitFor(STEP), agents.get(1).tail(30));
@@ -109,7 +161,10 @@ class SessionLabIT {
         Path disk = disks.get(lab.agent(i));
         assertEquals("node0" + i + "\n", cat(disk, "/etc/hostname"));
         assertEquals("", cat(disk, "/etc/machine-id"));
-        assertEquals(wantData, sha(disk, "/home/admin/dataset.bin", lab.dir()), "the data came through intact");
+        assertEquals(
+            wantData,
+            sha(disk, "/home/admin/dataset.bin", lab.dir()),
+            "the data came through intact");
         String key = cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
         assertTrue(key.startsWith("ssh-ed25519 "), key);
         keys.add(key.split(" ")[1]);
@@ -117,9 +172,12 @@ class SessionLabIT {
       assertNotEquals(keys.get(0), keys.get(1), "every node has its own SSH host key");
       assertEquals("a clonecast node\n", cat(disks.get(lab.agent(2)), "/etc/motd"));
       assertEquals("rack leader\n", cat(disks.get(lab.agent(1)), "/etc/cluster-role"));
-      assertTrue(!SessionLab.DISKS.debugfs(disks.get(lab.agent(2)), "ls /etc").contains("cluster-role"), "node01's file only");
+      assertTrue(
+          !SessionLab.DISKS.debugfs(disks.get(lab.agent(2)), "ls /etc").contains("cluster-role"),
+          "node01's file only");
 
-      // The inventory: re-imaged nodes boot locally with their reported key; the failed one keeps its reason.
+      // The inventory: re-imaged nodes boot locally with their reported key; the failed one keeps
+      // its reason.
       nodes = JSON.readTree(cli(lab, d, 0, "node", "list", "--json"));
       for (JsonNode n : nodes) {
         assertEquals("local", n.path("action").asText(), "the next PXE boot falls through: " + n);
@@ -131,14 +189,37 @@ class SessionLabIT {
           assertTrue(keys.contains(n.path("sshHostKey").asText().split(" ")[1]), n.toString());
         }
       }
-      LabProcess known = lab.spawn(lab.agent(1), "known-hosts", List.of("curl", "-fsS",
-          "http://" + Lab.SERVER_IP + ":" + d.port() + "/boot/known_hosts"), Map.of());
+      LabProcess known =
+          lab.spawn(
+              lab.agent(1),
+              "known-hosts",
+              List.of(
+                  "curl", "-fsS", "http://" + Lab.SERVER_IP + ":" + d.port() + "/boot/known_hosts"),
+              Map.of());
       assertEquals(0, known.waitFor(STEP), known.tail(10));
       for (String k : keys) assertTrue(known.log().contains(k), known.log());
-      assertTrue(known.log().lines().anyMatch(l -> l.startsWith("node01,") && l.contains(lab.agent(1).ip())), known.log());
+      assertTrue(
+          known
+              .log()
+              .lines()
+              .anyMatch(l -> l.startsWith("node01,") && l.contains(lab.agent(1).ip())),
+          known.log());
       // The next iPXE script of a re-imaged node boots its disk.
-      LabProcess script = lab.spawn(lab.agent(1), "ipxe", List.of("curl", "-fsS",
-          "http://" + Lab.SERVER_IP + ":" + d.port() + "/boot/" + mac(lab.agent(1)) + ".ipxe"), Map.of());
+      LabProcess script =
+          lab.spawn(
+              lab.agent(1),
+              "ipxe",
+              List.of(
+                  "curl",
+                  "-fsS",
+                  "http://"
+                      + Lab.SERVER_IP
+                      + ":"
+                      + d.port()
+                      + "/boot/"
+                      + mac(lab.agent(1))
+                      + ".ipxe"),
+              Map.of());
       assertEquals(0, script.waitFor(STEP), script.tail(10));
       assertTrue(script.log().contains("booting the local disk"), script.log());
       // The event log tells the story, and the listings have JSON for scripts.
@@ -150,12 +231,18 @@ class SessionLabIT {
       JsonNode images = JSON.readTree(cli(lab, d, 0, "image", "list", "--json"));
       assertEquals("ready", images.get(0).path("state").asText(), images.toString());
       // Prometheus sees the session, what it sent and how much of it was FEC repair.
-      LabProcess metrics = lab.spawn(lab.server(), "metrics", List.of("curl", "-fsS", "http://127.0.0.1:" + d.port() + "/metrics"),
-          Map.of());
+      LabProcess metrics =
+          lab.spawn(
+              lab.server(),
+              "metrics",
+              List.of("curl", "-fsS", "http://127.0.0.1:" + d.port() + "/metrics"),
+              Map.of());
       assertEquals(0, metrics.waitFor(STEP), metrics.tail(10));
       String page = metrics.log();
       assertTrue(page.contains("clonecast_sessions{state=\"failed\"} 1\n"), page);
-      assertTrue(page.matches("(?s).*\nclonecast_session_sent_bytes_total \\d{7,}\n.*"), "at least the image's 25 MB:\n" + page);
+      assertTrue(
+          page.matches("(?s).*\nclonecast_session_sent_bytes_total \\d{7,}\n.*"),
+          "at least the image's 25 MB:\n" + page);
       assertTrue(page.contains("clonecast_session_packets_total{kind=\"repair\"} "), page);
       assertTrue(page.contains("clonecast_nodes{state=\"done\"} 2\n"), page);
     } finally {
@@ -173,13 +260,32 @@ class SessionLabIT {
       enrollAll(lab, d);
       Host victim = lab.agent(2);
       lab.rateLimit(victim, 10); // slow enough (~30 s for the image) to be caught mid-transfer
-      cli(lab, d, 0, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "60");
+      cli(
+          lab,
+          d,
+          0,
+          "session",
+          "start",
+          "--image",
+          "golden",
+          "--nodes",
+          "rack1",
+          "--max-wait",
+          "60");
       LabProcess survivor = lab.spawn(lab.agent(1), "agent-a1", agent(d), Map.of());
       LabProcess dying = lab.spawn(victim, "agent-a2", agent(d), Map.of());
-      await().atMost(STEP).pollInterval(Duration.ofMillis(500)).until(() -> !dying.isAlive() || receiving(lab, d, "node02"));
+      await()
+          .atMost(STEP)
+          .pollInterval(Duration.ofMillis(500))
+          .until(() -> !dying.isAlive() || receiving(lab, d, "node02"));
       assertTrue(dying.isAlive(), "finished before it could be killed:\n" + dying.tail(20));
       dying.kill(Signal.KILL); // the power goes: no last word to the server
-      LabProcess watch = lab.spawn(lab.server(), "watch", List.of(repo.resolve("clonecast").toString(), "session", "watch"), d.env());
+      LabProcess watch =
+          lab.spawn(
+              lab.server(),
+              "watch",
+              List.of(repo.resolve("clonecast").toString(), "session", "watch"),
+              d.env());
       assertEquals(1, watch.waitFor(Duration.ofSeconds(240)), watch.tail(30));
       assertEquals(0, survivor.waitFor(STEP), survivor.tail(30));
       JsonNode s = JSON.readTree(cli(lab, d, 0, "session", "list", "--json")).get(0);
@@ -195,10 +301,17 @@ class SessionLabIT {
     }
   }
 
-  /** Whether {@code name} has reported some but not all of its bytes in the newest session (read from the API). */
+  /**
+   * Whether {@code name} has reported some but not all of its bytes in the newest session (read
+   * from the API).
+   */
   private static boolean receiving(Lab lab, Daemon d, String name) throws IOException {
-    LabProcess p = lab.spawn(lab.server(), "poll", List.of("curl", "-fsS", "http://127.0.0.1:" + d.port() + "/api/v1/sessions?limit=1"),
-        Map.of());
+    LabProcess p =
+        lab.spawn(
+            lab.server(),
+            "poll",
+            List.of("curl", "-fsS", "http://127.0.0.1:" + d.port() + "/api/v1/sessions?limit=1"),
+            Map.of());
     if (p.waitFor(Duration.ofSeconds(30)) != 0) return false;
     for (JsonNode m : JSON.readTree(p.log()).get(0).path("members")) {
       if (m.path("name").asText().equals(name)) {

@@ -1,2 +1,5 @@
-/** The TFTP server in the namespace lab against real clients (tftp-hpa, atftp, curl) and an EDK2-style client. */
+/**
+ * The TFTP server in the namespace lab against real clients (tftp-hpa, atftp, curl) and an
+ * EDK2-style client.
+ */
 package org.clonecast.it.tftp;

@@ -28,25 +28,28 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 13's "node impersonation", by a rogue host (agent 2) on the segment beside the real
- * node01 (agent 1) in a daemon session: the rogue fetches node01's boot script (and gets the
- * boot-local one, without a secret), calls register, progress and result for node01 without a
- * secret and with guessed ones, tries to publish its own host key, tries the capture calls, and
- * tries all of it again after the real agent registered. Every attempt gets a 403; the real node
- * is re-imaged with the golden data, the session says truthfully "1 of 1", and {@code
- * /boot/known_hosts} holds only node01's own key. The rogue also tries to join the session's
- * multicast as node01 (no node proof, a forged one) and under a name of its own: each HELLO is
- * answered with END naming the refusal, so it can neither count as node01 nor fail it.
+ * Issue 13's "node impersonation", by a rogue host (agent 2) on the segment beside the real node01
+ * (agent 1) in a daemon session: the rogue fetches node01's boot script (and gets the boot-local
+ * one, without a secret), calls register, progress and result for node01 without a secret and with
+ * guessed ones, tries to publish its own host key, tries the capture calls, and tries all of it
+ * again after the real agent registered. Every attempt gets a 403; the real node is re-imaged with
+ * the golden data, the session says truthfully "1 of 1", and {@code /boot/known_hosts} holds only
+ * node01's own key. The rogue also tries to join the session's multicast as node01 (no node proof,
+ * a forged one) and under a name of its own: each HELLO is answered with END naming the refusal, so
+ * it can neither count as node01 nor fail it.
  */
 class ImpersonationIT {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String ROGUE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIroguerogueroguerogueroguerogueroguerogue0";
+  private static final String ROGUE_KEY =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIroguerogueroguerogueroguerogueroguerogue0";
 
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("ip", "nft", "tc", "java", "curl", "sfdisk", "mkfs.ext4", "debugfs", "python3");
-    assertTrue(Files.exists(SessionLab.repo().resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(SessionLab.repo().resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
   }
 
   @Test
@@ -58,13 +61,28 @@ class ImpersonationIT {
       Host node = lab.agent(1);
       Host rogue = lab.agent(2);
       String nodeMac = mac(node);
-      cli(lab, d, 0, "node", "add", nodeMac, "--name", "node01", "--group", "rack1", "--ip", node.ip());
+      cli(
+          lab, d, 0, "node", "add", nodeMac, "--name", "node01", "--group", "rack1", "--ip",
+          node.ip());
       Path disk = lab.dir().resolve("disk-node01.img");
       SessionLab.run("truncate", "-s", "64M", disk.toString());
       cli(lab, d, 0, "node", "set", nodeMac, "--target-disk", disk.toString());
-      await().atMost(STEP).pollInterval(Duration.ofMillis(500))
+      await()
+          .atMost(STEP)
+          .pollInterval(Duration.ofMillis(500))
           .until(() -> cli(lab, d, 0, "image", "list").contains("ready"));
-      cli(lab, d, 0, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "60");
+      cli(
+          lab,
+          d,
+          0,
+          "session",
+          "start",
+          "--image",
+          "golden",
+          "--nodes",
+          "rack1",
+          "--max-wait",
+          "60");
       String base = "http://" + Lab.SERVER_IP + ":" + d.port();
 
       // The rogue asks for node01's script: the boot-local one, no secret.
@@ -73,33 +91,53 @@ class ImpersonationIT {
 
       List<String> before = attempts(lab, rogue, base, nodeMac);
       int port = sessionState(lab, d).path("port").asInt();
-      for (String[] hello : List.of(new String[] {"node01"}, new String[] {"node01", "00".repeat(32)}, new String[] {"rogue"})) {
-        List<String> args = new ArrayList<>(List.of("hello", Lab.SERVER_IP, Integer.toString(port)));
+      for (String[] hello :
+          List.of(
+              new String[] {"node01"},
+              new String[] {"node01", "00".repeat(32)},
+              new String[] {"rogue"})) {
+        List<String> args =
+            new ArrayList<>(List.of("hello", Lab.SERVER_IP, Integer.toString(port)));
         args.addAll(List.of(hello));
         LabProcess join = lab.spawn(rogue, "rogue-hello", rogueScript(lab, args), Map.of());
         assertEquals(0, join.waitFor(Duration.ofSeconds(60)), join.tail(10));
-        assertTrue(join.log().contains("END join refused: "), "the multicast took a rogue HELLO " + args + ":\n" + join.log());
+        assertTrue(
+            join.log().contains("END join refused: "),
+            "the multicast took a rogue HELLO " + args + ":\n" + join.log());
       }
       LabProcess agent = lab.spawn(node, "agent-node01", SessionLab.agent(d), Map.of());
-      await().atMost(STEP).pollInterval(Duration.ofMillis(300)).until(() -> !agent.isAlive() || !memberState(lab, d).equals("waiting"));
+      await()
+          .atMost(STEP)
+          .pollInterval(Duration.ofMillis(300))
+          .until(() -> !agent.isAlive() || !memberState(lab, d).equals("waiting"));
       // The real agent registered: the rogue tries again to take over its session.
       List<String> after = attempts(lab, rogue, base, nodeMac);
       for (String code : concat(before, after)) {
-        assertEquals("403", code, "every forged call is refused: before " + before + ", after " + after);
+        assertEquals(
+            "403", code, "every forged call is refused: before " + before + ", after " + after);
       }
 
       assertEquals(0, agent.waitFor(STEP), agent.tail(30));
-      await().atMost(STEP).pollInterval(Duration.ofMillis(500)).until(() -> !sessionState(lab, d).path("state").asText().equals("running")
-          && !sessionState(lab, d).path("state").asText().equals("waiting"));
+      await()
+          .atMost(STEP)
+          .pollInterval(Duration.ofMillis(500))
+          .until(
+              () ->
+                  !sessionState(lab, d).path("state").asText().equals("running")
+                      && !sessionState(lab, d).path("state").asText().equals("waiting"));
       JsonNode s = sessionState(lab, d);
       assertEquals("done", s.path("state").asText(), s.toString());
       assertEquals("1 of 1 node(s) re-imaged", s.path("detail").asText(), s.toString());
       JsonNode m = s.path("members").get(0);
-      assertTrue(m.path("detail").asText().contains("bytes written and verified"), "the real node's own report: " + m);
+      assertTrue(
+          m.path("detail").asText().contains("bytes written and verified"),
+          "the real node's own report: " + m);
       assertTrue(m.path("bytesDone").asLong() > 0, m.toString());
 
       Path work = Files.createDirectories(lab.dir().resolve("work"));
-      assertEquals(SessionLab.sha(golden, "/home/admin/dataset.bin", work), SessionLab.sha(disk, "/home/admin/dataset.bin", work),
+      assertEquals(
+          SessionLab.sha(golden, "/home/admin/dataset.bin", work),
+          SessionLab.sha(disk, "/home/admin/dataset.bin", work),
           "node01 holds the golden data");
       assertEquals("node01\n", SessionLab.cat(disk, "/etc/hostname"));
       JsonNode n = JSON.readTree(cli(lab, d, 0, "node", "list", "--json")).get(0);
@@ -111,19 +149,53 @@ class ImpersonationIT {
     }
   }
 
-  /** Each agent call for node01 from the rogue, without and with guessed secrets; the HTTP codes. */
-  private static List<String> attempts(Lab lab, Host rogue, String base, String nodeMac) throws IOException {
+  /**
+   * Each agent call for node01 from the rogue, without and with guessed secrets; the HTTP codes.
+   */
+  private static List<String> attempts(Lab lab, Host rogue, String base, String nodeMac)
+      throws IOException {
     List<String> codes = new ArrayList<>();
-    String register = "{\"mac\":\"" + nodeMac + "\",\"disks\":[{\"path\":\"/dev/vda\",\"size\":68719476736,\"removable\":false}]}";
-    String progress = "{\"mac\":\"" + nodeMac + "\",\"session\":1,\"phase\":\"receiving\",\"done\":67108864,\"total\":67108864}";
-    String result = "{\"mac\":\"" + nodeMac + "\",\"session\":1,\"ok\":true,\"detail\":\"re-imaged\",\"sshHostKey\":\"" + ROGUE_KEY + "\"}";
+    String register =
+        "{\"mac\":\""
+            + nodeMac
+            + "\",\"disks\":[{\"path\":\"/dev/vda\",\"size\":68719476736,\"removable\":false}]}";
+    String progress =
+        "{\"mac\":\""
+            + nodeMac
+            + "\",\"session\":1,\"phase\":\"receiving\",\"done\":67108864,\"total\":67108864}";
+    String result =
+        "{\"mac\":\""
+            + nodeMac
+            + "\",\"session\":1,\"ok\":true,\"detail\":\"re-imaged\",\"sshHostKey\":\""
+            + ROGUE_KEY
+            + "\"}";
     String begin = "{\"mac\":\"" + nodeMac + "\",\"logicalSize\":1048576,\"chunkSize\":1048576}";
-    for (String auth : new String[] {null, "Clonecast 00000000000000000000000000000000", "Clonecast 0123456789abcdef0123456789abcdef",
-        "Bearer 0123456789abcdef"}) {
-      for (String[] call : List.of(new String[] {"register", register}, new String[] {"progress", progress},
-          new String[] {"result", result}, new String[] {"capture/1/begin", begin})) {
-        List<String> args = new ArrayList<>(List.of("-X", "POST", "-H", "Content-Type: application/json", "-d", call[1],
-            "-o", "/dev/null", "-w", "%{http_code}"));
+    for (String auth :
+        new String[] {
+          null,
+          "Clonecast 00000000000000000000000000000000",
+          "Clonecast 0123456789abcdef0123456789abcdef",
+          "Bearer 0123456789abcdef"
+        }) {
+      for (String[] call :
+          List.of(
+              new String[] {"register", register},
+              new String[] {"progress", progress},
+              new String[] {"result", result},
+              new String[] {"capture/1/begin", begin})) {
+        List<String> args =
+            new ArrayList<>(
+                List.of(
+                    "-X",
+                    "POST",
+                    "-H",
+                    "Content-Type: application/json",
+                    "-d",
+                    call[1],
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}"));
         if (auth != null) args.addAll(List.of("-H", "Authorization: " + auth));
         args.add(base + "/agent/v1/" + call[0]);
         codes.add(curl(lab, rogue, args).trim());

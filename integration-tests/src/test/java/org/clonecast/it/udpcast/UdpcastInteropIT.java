@@ -27,8 +27,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * clonecast's udpcast mode against the stock udpcast 20120424 tools (udp-sender, udp-receiver)
- * in the namespace lab; every output is checked by SHA-256.
+ * clonecast's udpcast mode against the stock udpcast 20120424 tools (udp-sender, udp-receiver) in
+ * the namespace lab; every output is checked by SHA-256.
  */
 class UdpcastInteropIT {
   private static final Duration SESSION = Duration.ofSeconds(60);
@@ -39,12 +39,25 @@ class UdpcastInteropIT {
     Prereqs.requireRoot();
     Prereqs.require("ip", "nft", "tc", "java", "udp-sender", "udp-receiver", "losetup");
     repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(Files.exists(repo.resolve("server/target/clonecast.jar")), "build the jars first (mvn install)");
+    assertTrue(
+        Files.exists(repo.resolve("server/target/clonecast.jar")),
+        "build the jars first (mvn install)");
   }
 
   private static List<String> ourSender(Path img, int receivers) {
-    return List.of(repo.resolve("clonecast").toString(), "send", img.toString(), "--udpcast", "--interface", Lab.IFACE,
-        "--min-receivers", Integer.toString(receivers), "--max-wait", "30", "--receiver-timeout", "5");
+    return List.of(
+        repo.resolve("clonecast").toString(),
+        "send",
+        img.toString(),
+        "--udpcast",
+        "--interface",
+        Lab.IFACE,
+        "--min-receivers",
+        Integer.toString(receivers),
+        "--max-wait",
+        "30",
+        "--receiver-timeout",
+        "5");
   }
 
   private static List<String> stockReceiver(Path out) {
@@ -65,15 +78,34 @@ class UdpcastInteropIT {
   }
 
   private static List<String> ourAgent(Path out, String... extra) {
-    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast-agent").toString(), "receive", "--udpcast", "--interface",
-        Lab.IFACE, "--output", out.toString(), "--join-timeout", "60"));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                repo.resolve("clonecast-agent").toString(),
+                "receive",
+                "--udpcast",
+                "--interface",
+                Lab.IFACE,
+                "--output",
+                out.toString(),
+                "--join-timeout",
+                "60"));
     cmd.addAll(List.of(extra));
     return cmd;
   }
 
   private static List<String> stockSender(Path img, int receivers, String... extra) {
-    List<String> cmd = new ArrayList<>(List.of("udp-sender", "--nokbd", "--min-receivers", Integer.toString(receivers),
-        "--interface", Lab.IFACE, "--file", img.toString()));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "udp-sender",
+                "--nokbd",
+                "--min-receivers",
+                Integer.toString(receivers),
+                "--interface",
+                Lab.IFACE,
+                "--file",
+                img.toString()));
     cmd.addAll(List.of(extra));
     return cmd;
   }
@@ -89,16 +121,20 @@ class UdpcastInteropIT {
       Path img = Images.mixed(lab.dir(), "disk.raw", 32, 11);
       // An odd length: the last data slice is short and its last block shorter still.
       appendTail(img, 777);
-      LabProcess rcv = lab.spawn(lab.agent(1), "udp-receiver", stockReceiver(out(lab, lab.agent(1))), Map.of());
+      LabProcess rcv =
+          lab.spawn(lab.agent(1), "udp-receiver", stockReceiver(out(lab, lab.agent(1))), Map.of());
       LabProcess sender = lab.spawn(lab.server(), "send", ourSender(img, 1), Map.of());
       assertEquals(0, sender.waitFor(SESSION), sender.tail(30));
-      assertTrue(sender.log().contains("started with 1 receiver(s) (point-to-point)"), sender.log());
+      assertTrue(
+          sender.log().contains("started with 1 receiver(s) (point-to-point)"), sender.log());
       assertEquals(0, rcv.waitFor(Duration.ofSeconds(20)), rcv.tail(20));
       assertSame(img, out(lab, lab.agent(1)));
     }
   }
 
-  /** Three stock receivers on the multicast group, one of them losing 2% of everything it receives. */
+  /**
+   * Three stock receivers on the multicast group, one of them losing 2% of everything it receives.
+   */
   @Test
   void ourSenderToThreeStockReceiversOneWithLoss() throws IOException {
     try (Lab lab = Lab.create("ucs3", 3)) {
@@ -108,10 +144,14 @@ class UdpcastInteropIT {
     }
   }
 
-  /** Stock receivers on every agent, then {@code senderCmd}; all must end well with exact copies. */
-  private static void sendToStockReceivers(Lab lab, Path img, List<String> senderCmd, String senderSays) throws IOException {
+  /**
+   * Stock receivers on every agent, then {@code senderCmd}; all must end well with exact copies.
+   */
+  private static void sendToStockReceivers(
+      Lab lab, Path img, List<String> senderCmd, String senderSays) throws IOException {
     List<LabProcess> rcvs = new ArrayList<>();
-    for (Host a : lab.agents()) rcvs.add(lab.spawn(a, "udp-receiver-" + a.name(), stockReceiver(out(lab, a)), Map.of()));
+    for (Host a : lab.agents())
+      rcvs.add(lab.spawn(a, "udp-receiver-" + a.name(), stockReceiver(out(lab, a)), Map.of()));
     LabProcess sender = lab.spawn(lab.server(), "send", senderCmd, Map.of());
     assertEquals(0, sender.waitFor(SESSION), sender.tail(30));
     assertTrue(sender.log().contains(senderSays), sender.log());
@@ -123,7 +163,8 @@ class UdpcastInteropIT {
 
   /**
    * FEC after every slice ({@code --fec 8x8/128}, 1024-block slices) to three stock receivers, one
-   * losing 2 %: the stock receivers decode our repair blocks and everything still ends acknowledged.
+   * losing 2 %: the stock receivers decode our repair blocks and everything still ends
+   * acknowledged.
    */
   @Test
   void ourSenderWithFecToThreeStockReceiversOneWithLoss() throws IOException {
@@ -151,16 +192,47 @@ class UdpcastInteropIT {
       // The agent first, up and listening before anything is sent: its JVM starting beside a stock
       // receiver on two cores starved that receiver long enough to lose 190 blocks in a row (seen
       // in CI), more than any FEC here repairs, and a stock async receiver aborts on such a gap.
-      LabProcess agent = lab.spawn(lab.agent(3), "agent-a3", ourAgent(out(lab, lab.agent(3))), Map.of());
-      await("the agent listens").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+      LabProcess agent =
+          lab.spawn(lab.agent(3), "agent-a3", ourAgent(out(lab, lab.agent(3))), Map.of());
+      await("the agent listens")
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofMillis(200))
           .until(() -> agent.log().contains("udpcast receiver on") || !agent.isAlive());
-      rcvs.add(lab.spawn(lab.agent(1), "udp-receiver-a1", asyncStockReceiver(out(lab, lab.agent(1))), Map.of()));
-      rcvs.add(lab.spawn(lab.agent(2), "udp-receiver-a2", asyncStockReceiver(out(lab, lab.agent(2))), Map.of()));
+      rcvs.add(
+          lab.spawn(
+              lab.agent(1),
+              "udp-receiver-a1",
+              asyncStockReceiver(out(lab, lab.agent(1))),
+              Map.of()));
+      rcvs.add(
+          lab.spawn(
+              lab.agent(2),
+              "udp-receiver-a2",
+              asyncStockReceiver(out(lab, lab.agent(2))),
+              Map.of()));
       rcvs.add(agent);
-      LabProcess sender = lab.spawn(lab.server(), "send", List.of(repo.resolve("clonecast").toString(), "send", img.toString(),
-          // 20 Mbit/s: a stock receiver's 208 KiB socket buffer then holds 85 ms, not 17 ms as at
-          // 100 Mbit/s; what is tested is async FEC between the peers, not speed.
-          "--udpcast", "--interface", Lab.IFACE, "--async", "--fec", "8x16/128", "--rate", "20", "--max-wait", "4"), Map.of());
+      LabProcess sender =
+          lab.spawn(
+              lab.server(),
+              "send",
+              List.of(
+                  repo.resolve("clonecast").toString(),
+                  "send",
+                  img.toString(),
+                  // 20 Mbit/s: a stock receiver's 208 KiB socket buffer then holds 85 ms, not 17 ms
+                  // as at
+                  // 100 Mbit/s; what is tested is async FEC between the peers, not speed.
+                  "--udpcast",
+                  "--interface",
+                  Lab.IFACE,
+                  "--async",
+                  "--fec",
+                  "8x16/128",
+                  "--rate",
+                  "20",
+                  "--max-wait",
+                  "4"),
+              Map.of());
       assertEquals(0, sender.waitFor(SESSION), sender.tail(30));
       assertTrue(sender.log().contains("async at 20 Mbit/s"), sender.log());
       for (LabProcess r : rcvs) {
@@ -171,8 +243,8 @@ class UdpcastInteropIT {
   }
 
   /**
-   * FEC and async+FEC from our sender to one stock receiver (point-to-point when acknowledged) and to
-   * three on the group, the first of them losing 2 % in every session: four sessions in one lab.
+   * FEC and async+FEC from our sender to one stock receiver (point-to-point when acknowledged) and
+   * to three on the group, the first of them losing 2 % in every session: four sessions in one lab.
    */
   @Test
   void ourFecAndAsyncFecSenderToOneAndThreeStockReceiversOneWithLoss() throws IOException {
@@ -185,15 +257,37 @@ class UdpcastInteropIT {
           String tag = (async ? "async-fec-" : "fec-") + n;
           List<LabProcess> rcvs = new ArrayList<>();
           for (Host a : lab.agents().subList(0, n)) {
-            rcvs.add(lab.spawn(a, "udp-receiver-" + tag + "-" + a.name(), (async ? asyncStockReceiver(tagged(lab, a, tag)) : stockReceiver(tagged(lab, a, tag))), Map.of()));
+            rcvs.add(
+                lab.spawn(
+                    a,
+                    "udp-receiver-" + tag + "-" + a.name(),
+                    (async
+                        ? asyncStockReceiver(tagged(lab, a, tag))
+                        : stockReceiver(tagged(lab, a, tag))),
+                    Map.of()));
           }
-          List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString(), "send", img.toString(), "--udpcast",
-              "--interface", Lab.IFACE));
-          cmd.addAll(async
-              // Async has no repair but FEC: a modest rate, so that a receiver starved of CPU for a
-              // moment (208 KiB buffers in the lab) does not lose more than FEC covers.
-              ? List.of("--async", "--fec", "8x16/128", "--rate", "50", "--max-wait", "4")
-              : List.of("--fec", "8x8/128", "--min-receivers", Integer.toString(n), "--max-wait", "30"));
+          List<String> cmd =
+              new ArrayList<>(
+                  List.of(
+                      repo.resolve("clonecast").toString(),
+                      "send",
+                      img.toString(),
+                      "--udpcast",
+                      "--interface",
+                      Lab.IFACE));
+          cmd.addAll(
+              async
+                  // Async has no repair but FEC: a modest rate, so that a receiver starved of CPU
+                  // for a
+                  // moment (208 KiB buffers in the lab) does not lose more than FEC covers.
+                  ? List.of("--async", "--fec", "8x16/128", "--rate", "50", "--max-wait", "4")
+                  : List.of(
+                      "--fec",
+                      "8x8/128",
+                      "--min-receivers",
+                      Integer.toString(n),
+                      "--max-wait",
+                      "30"));
           LabProcess sender = lab.spawn(lab.server(), "send-" + tag, cmd, Map.of());
           assertEquals(0, sender.waitFor(SESSION), tag + ":\n" + sender.tail(30));
           assertEachCopied(lab, img, tag, rcvs, Duration.ofSeconds(20));
@@ -218,18 +312,38 @@ class UdpcastInteropIT {
         // Every second each agent leaves and re-joins the group (a snooping switch's refresh): the
         // gaps cost repairs, never a byte; at 50 Mbit/s the async data alone lasts over 2.5 s.
         for (Host a : lab.agents()) {
-          agents.add(lab.spawn(a, "agent-" + tag + "-" + a.name(), ourAgent(tagged(lab, a, tag), "--igmp-rejoin", "1"), Map.of()));
+          agents.add(
+              lab.spawn(
+                  a,
+                  "agent-" + tag + "-" + a.name(),
+                  ourAgent(tagged(lab, a, tag), "--igmp-rejoin", "1"),
+                  Map.of()));
         }
-        List<String> flags = async
-            ? List.of("--async", "--fec", "8x16/128", "--max-bitrate", "50m", "--autostart", "3") // modest: see above
-            : List.of("--fec", "8x8/128");
-        LabProcess sender = lab.spawn(lab.server(), "udp-sender-" + tag, stockSender(img, 3, flags.toArray(String[]::new)), Map.of());
+        List<String> flags =
+            async
+                ? List.of(
+                    "--async",
+                    "--fec",
+                    "8x16/128",
+                    "--max-bitrate",
+                    "50m",
+                    "--autostart",
+                    "3") // modest: see above
+                : List.of("--fec", "8x8/128");
+        LabProcess sender =
+            lab.spawn(
+                lab.server(),
+                "udp-sender-" + tag,
+                stockSender(img, 3, flags.toArray(String[]::new)),
+                Map.of());
         assertEachCopied(lab, img, tag, agents, SESSION);
         assertEquals(0, sender.waitFor(Duration.ofSeconds(20)), tag + ":\n" + sender.tail(20));
         if (async) {
           for (LabProcess agent : agents) {
             Matcher m = Pattern.compile("(\\d+) IGMP re-joins").matcher(agent.log());
-            assertTrue(m.find() && Long.parseLong(m.group(1)) >= 1, "the agent re-joined while receiving:\n" + agent.tail(5));
+            assertTrue(
+                m.find() && Long.parseLong(m.group(1)) >= 1,
+                "the agent re-joined while receiving:\n" + agent.tail(5));
           }
         }
       }
@@ -237,7 +351,8 @@ class UdpcastInteropIT {
   }
 
   /** Each receiver of session {@code tag} exits 0 within {@code within} with an exact copy. */
-  private static void assertEachCopied(Lab lab, Path img, String tag, List<LabProcess> receivers, Duration within)
+  private static void assertEachCopied(
+      Lab lab, Path img, String tag, List<LabProcess> receivers, Duration within)
       throws IOException {
     for (LabProcess r : receivers) {
       assertEquals(0, r.waitFor(within), tag + ":\n" + r.tail(20));
@@ -254,8 +369,8 @@ class UdpcastInteropIT {
     try (Lab lab = Lab.create("ucsmall", 1)) {
       Path img = Images.mixed(lab.dir(), "disk.raw", 16, 27);
       Path backing = lab.dir().resolve("small.disk");
-      try (var f = FileChannel.open(backing, StandardOpenOption.CREATE_NEW,
-          StandardOpenOption.WRITE)) {
+      try (var f =
+          FileChannel.open(backing, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
         f.write(ByteBuffer.wrap(new byte[1]), (4 << 20) - 1); // 4 MiB for a 16 MiB image
       }
       String dev = GoldenDisks.run("losetup", "--find", "--show", backing.toString()).trim();
@@ -263,11 +378,21 @@ class UdpcastInteropIT {
         LabProcess agent = lab.spawn(lab.agent(1), "agent", ourAgent(Path.of(dev)), Map.of());
         LabProcess sender = lab.spawn(lab.server(), "send", ourSender(img, 1), Map.of());
         assertEquals(1, agent.waitFor(SESSION), agent.tail(20));
-        assertTrue(agent.log().contains("target " + dev + " is too small: 4194304 bytes, the image needs " + Files.size(img)),
+        assertTrue(
+            agent
+                .log()
+                .contains(
+                    "target "
+                        + dev
+                        + " is too small: 4194304 bytes, the image needs "
+                        + Files.size(img)),
             agent.log());
         // If the DISCONNECT beats the start, the sender waits for other receivers (its periodic
-        // warning names the agent); if the session had started, it ends with the agent in its table.
-        await().atMost(Duration.ofSeconds(10)).until(() -> sender.log().matches("(?s).*10\\.77\\.0\\.11\\)? +DISCONNECTED.*"));
+        // warning names the agent); if the session had started, it ends with the agent in its
+        // table.
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .until(() -> sender.log().matches("(?s).*10\\.77\\.0\\.11\\)? +DISCONNECTED.*"));
         if (sender.isAlive()) sender.kill(Signal.TERM);
       } finally {
         GoldenDisks.run("losetup", "-d", dev);
@@ -290,16 +415,28 @@ class UdpcastInteropIT {
       Path img = Images.mixed(lab.dir(), "disk.raw", 16, 13);
       Host victimHost = lab.agent(2);
       lab.rateLimit(victimHost, 40); // the slowest sets the pace: time to kill it mid-transfer
-      LabProcess survivor = lab.spawn(lab.agent(1), "udp-receiver-a1", stockReceiver(out(lab, lab.agent(1))), Map.of());
-      LabProcess victim = lab.spawn(victimHost, "udp-receiver-a2", stockReceiver(out(lab, victimHost)), Map.of());
+      LabProcess survivor =
+          lab.spawn(
+              lab.agent(1), "udp-receiver-a1", stockReceiver(out(lab, lab.agent(1))), Map.of());
+      LabProcess victim =
+          lab.spawn(victimHost, "udp-receiver-a2", stockReceiver(out(lab, victimHost)), Map.of());
       List<String> cmd = new ArrayList<>(ourSender(img, 2));
       cmd.set(cmd.indexOf("--receiver-timeout") + 1, "2");
       LabProcess sender = lab.spawn(lab.server(), "send", cmd, Map.of());
       Path victimOut = out(lab, victimHost);
-      await().atMost(SESSION).until(() -> !sender.isAlive() || Files.exists(victimOut) && Files.size(victimOut) > (2 << 20));
-      assertTrue(sender.isAlive(), "finished before the receiver could be killed:\n" + sender.tail(20));
+      await()
+          .atMost(SESSION)
+          .until(
+              () ->
+                  !sender.isAlive()
+                      || Files.exists(victimOut) && Files.size(victimOut) > (2 << 20));
+      assertTrue(
+          sender.isAlive(), "finished before the receiver could be killed:\n" + sender.tail(20));
       victim.kill(Signal.KILL);
-      assertEquals(1, sender.waitFor(SESSION), "a dropped receiver makes the session fail:\n" + sender.tail(20));
+      assertEquals(
+          1,
+          sender.waitFor(SESSION),
+          "a dropped receiver makes the session fail:\n" + sender.tail(20));
       assertTrue(sender.log().matches("(?s).*10\\.77\\.0\\.12 +DROPPED.*"), sender.log());
       assertEquals(0, survivor.waitFor(Duration.ofSeconds(20)), survivor.tail(20));
       assertSame(img, out(lab, lab.agent(1)));
@@ -312,7 +449,8 @@ class UdpcastInteropIT {
     try (Lab lab = Lab.create("usc1", 1)) {
       Path img = Images.mixed(lab.dir(), "disk.raw", 32, 21);
       appendTail(img, 1001);
-      LabProcess agent = lab.spawn(lab.agent(1), "agent", ourAgent(out(lab, lab.agent(1))), Map.of());
+      LabProcess agent =
+          lab.spawn(lab.agent(1), "agent", ourAgent(out(lab, lab.agent(1))), Map.of());
       LabProcess sender = lab.spawn(lab.server(), "udp-sender", stockSender(img, 1), Map.of());
       assertEquals(0, agent.waitFor(SESSION), agent.tail(20));
       assertTrue(agent.log().contains("received " + Files.size(img) + " bytes"), agent.log());
@@ -343,7 +481,8 @@ class UdpcastInteropIT {
 
   /**
    * One group, both kinds of receiver, from the stock sender and from ours; from ours the agent
-   * also verifies the whole image's SHA-256 (clonecast's extension), the stock receiver does not see it.
+   * also verifies the whole image's SHA-256 (clonecast's extension), the stock receiver does not
+   * see it.
    */
   @Test
   void mixedGroupsFromEitherSender() throws IOException {
@@ -357,7 +496,12 @@ class UdpcastInteropIT {
         Path outStock = lab.dir().resolve(tag + "-stock.img");
         LabProcess agent = lab.spawn(ours, "agent-" + tag, ourAgent(outOurs), Map.of());
         LabProcess rcv = lab.spawn(stock, "udp-receiver-" + tag, stockReceiver(outStock), Map.of());
-        LabProcess sender = lab.spawn(lab.server(), "sender-" + tag, stockSends ? stockSender(img, 2) : ourSender(img, 2), Map.of());
+        LabProcess sender =
+            lab.spawn(
+                lab.server(),
+                "sender-" + tag,
+                stockSends ? stockSender(img, 2) : ourSender(img, 2),
+                Map.of());
         assertEquals(0, sender.waitFor(SESSION), sender.tail(20));
         assertEquals(0, agent.waitFor(Duration.ofSeconds(20)), agent.tail(20));
         assertEquals(0, rcv.waitFor(Duration.ofSeconds(20)), rcv.tail(20));
@@ -386,12 +530,26 @@ class UdpcastInteropIT {
         String tag = async ? "async" : "sync";
         Path out = lab.dir().resolve("out-" + tag + ".img");
         LabProcess agent = lab.spawn(h, "agent-" + tag, ourAgent(out), Map.of());
-        List<String> flags = async
-            ? List.of("--async", "--fec", "8x16/128", "--max-bitrate", "200m", "--autostart", "3")
-            : List.of("--fec", "8x8/128");
-        LabProcess sender = lab.spawn(lab.server(), "udp-sender-" + tag, stockSender(img, 1, flags.toArray(String[]::new)), Map.of());
+        List<String> flags =
+            async
+                ? List.of(
+                    "--async", "--fec", "8x16/128", "--max-bitrate", "200m", "--autostart", "3")
+                : List.of("--fec", "8x8/128");
+        LabProcess sender =
+            lab.spawn(
+                lab.server(),
+                "udp-sender-" + tag,
+                stockSender(img, 1, flags.toArray(String[]::new)),
+                Map.of());
         assertEquals(0, agent.waitFor(SESSION), agent.tail(20));
-        assertTrue(agent.log().matches("(?s).*received " + Files.size(img) + " bytes.* [1-9][0-9]* blocks recovered by FEC.*"), agent.log());
+        assertTrue(
+            agent
+                .log()
+                .matches(
+                    "(?s).*received "
+                        + Files.size(img)
+                        + " bytes.* [1-9][0-9]* blocks recovered by FEC.*"),
+            agent.log());
         assertSame(img, out);
         assertEquals(0, sender.waitFor(Duration.ofSeconds(20)), sender.tail(20));
       }
@@ -399,10 +557,14 @@ class UdpcastInteropIT {
   }
 
   /** Every lab agent runs ours, a stock sender waits for all of them; every copy must match. */
-  private static void stockSenderToEveryAgent(Lab lab, Path img, String... senderFlags) throws IOException {
+  private static void stockSenderToEveryAgent(Lab lab, Path img, String... senderFlags)
+      throws IOException {
     List<LabProcess> agents = new ArrayList<>();
-    for (Host a : lab.agents()) agents.add(lab.spawn(a, "agent-" + a.name(), ourAgent(out(lab, a)), Map.of()));
-    LabProcess sender = lab.spawn(lab.server(), "udp-sender", stockSender(img, agents.size(), senderFlags), Map.of());
+    for (Host a : lab.agents())
+      agents.add(lab.spawn(a, "agent-" + a.name(), ourAgent(out(lab, a)), Map.of()));
+    LabProcess sender =
+        lab.spawn(
+            lab.server(), "udp-sender", stockSender(img, agents.size(), senderFlags), Map.of());
     for (LabProcess a : agents) {
       assertEquals(0, a.waitFor(SESSION), a.tail(20));
       assertSame(img, out(lab, a.host()));
@@ -419,6 +581,9 @@ class UdpcastInteropIT {
   private static void assertSame(Path want, Path got) throws IOException {
     assertTrue(Files.exists(got), got + " missing");
     assertEquals(Files.size(want), Files.size(got), got + " has the wrong length");
-    assertEquals(Images.sha256(want, Files.size(want)), Images.sha256(got, Files.size(got)), got + " differs");
+    assertEquals(
+        Images.sha256(want, Files.size(want)),
+        Images.sha256(got, Files.size(got)),
+        got + " differs");
   }
 }

@@ -24,7 +24,9 @@ public enum DhcpMessageType {
     return code;
   }
 
-  /** The type for a wire value; empty for values RFC 2132 does not define (e.g. RFC 4388's 10-13). */
+  /**
+   * The type for a wire value; empty for values RFC 2132 does not define (e.g. RFC 4388's 10-13).
+   */
   public static Optional<DhcpMessageType> of(int code) {
     return code >= 1 && code <= 8 ? Optional.of(values()[code - 1]) : Optional.empty();
   }

@@ -29,20 +29,30 @@ public sealed interface DhcpOption {
   byte[] value();
 
   /** Codes whose value is one IPv4 address. */
-  Set<Integer> ADDRESS_CODES = Set.of(OPT_SUBNET_MASK, OPT_BROADCAST_ADDRESS, OPT_REQUESTED_IP, OPT_SERVER_ID);
+  Set<Integer> ADDRESS_CODES =
+      Set.of(OPT_SUBNET_MASK, OPT_BROADCAST_ADDRESS, OPT_REQUESTED_IP, OPT_SERVER_ID);
+
   /** Codes whose value is a list of IPv4 addresses. */
   Set<Integer> ADDRESS_LIST_CODES = Set.of(OPT_ROUTER, OPT_DNS_SERVERS);
+
   /** Codes whose value is text (NVT ASCII, read byte for byte so any octets round-trip). */
-  Set<Integer> TEXT_CODES = Set.of(OPT_HOST_NAME, OPT_DOMAIN_NAME, OPT_MESSAGE, OPT_VENDOR_CLASS_ID,
-      OPT_TFTP_SERVER_NAME, OPT_BOOTFILE_NAME);
+  Set<Integer> TEXT_CODES =
+      Set.of(
+          OPT_HOST_NAME,
+          OPT_DOMAIN_NAME,
+          OPT_MESSAGE,
+          OPT_VENDOR_CLASS_ID,
+          OPT_TFTP_SERVER_NAME,
+          OPT_BOOTFILE_NAME);
+
   /** Codes whose value is a u32 number of seconds. */
   Set<Integer> SECONDS_CODES = Set.of(OPT_LEASE_TIME, OPT_RENEWAL_TIME, OPT_REBINDING_TIME);
 
   /**
    * Decodes one option's value.
    *
-   * @throws MalformedPacketException for a length the option's type does not allow, e.g.
-   *     "option 93 length 3, want a multiple of 2"
+   * @throws MalformedPacketException for a length the option's type does not allow, e.g. "option 93
+   *     length 3, want a multiple of 2"
    */
   static DhcpOption decode(int code, byte[] v) {
     if (ADDRESS_CODES.contains(code)) {
@@ -68,8 +78,11 @@ public sealed interface DhcpOption {
     switch (code) {
       case OPT_MESSAGE_TYPE -> {
         want(code, v, v.length == 1, "1");
-        // A type RFC 2132 does not define (RFC 4388 lease queries) stays an Unknown: the server ignores it.
-        return DhcpMessageType.of(v[0] & 0xFF).<DhcpOption>map(MessageType::new).orElseGet(() -> new Unknown(code, v));
+        // A type RFC 2132 does not define (RFC 4388 lease queries) stays an Unknown: the server
+        // ignores it.
+        return DhcpMessageType.of(v[0] & 0xFF)
+            .<DhcpOption>map(MessageType::new)
+            .orElseGet(() -> new Unknown(code, v));
       }
       case OPT_MAX_MESSAGE_SIZE -> {
         want(code, v, v.length == 2, "2");
@@ -105,12 +118,16 @@ public sealed interface DhcpOption {
 
   private static void want(int code, byte[] v, boolean ok, String want) {
     if (!ok) {
-      throw new MalformedPacketException("option " + code + " length " + v.length + ", want " + want);
+      throw new MalformedPacketException(
+          "option " + code + " length " + v.length + ", want " + want);
     }
   }
 
   private static int u32(byte[] v, int i) {
-    return (v[i] & 0xFF) << 24 | (v[i + 1] & 0xFF) << 16 | (v[i + 2] & 0xFF) << 8 | (v[i + 3] & 0xFF);
+    return (v[i] & 0xFF) << 24
+        | (v[i + 1] & 0xFF) << 16
+        | (v[i + 2] & 0xFF) << 8
+        | (v[i + 3] & 0xFF);
   }
 
   private static byte[] u32Bytes(long x) {
@@ -119,7 +136,8 @@ public sealed interface DhcpOption {
 
   private static void requireCode(int code, Set<Integer> allowed, String type) {
     if (!allowed.contains(code)) {
-      throw new IllegalArgumentException("option " + code + " is not a " + type + " option; codes: " + allowed);
+      throw new IllegalArgumentException(
+          "option " + code + " is not a " + type + " option; codes: " + allowed);
     }
   }
 
@@ -182,11 +200,13 @@ public sealed interface DhcpOption {
     public Text {
       requireCode(code, TEXT_CODES, "text");
       if (text.isEmpty()) {
-        throw new IllegalArgumentException("option " + code + " text is empty; RFC 2132 wants at least 1 octet");
+        throw new IllegalArgumentException(
+            "option " + code + " text is empty; RFC 2132 wants at least 1 octet");
       }
       for (int i = 0; i < text.length(); i++) {
         if (text.charAt(i) > 0xFF) {
-          throw new IllegalArgumentException("option " + code + " text has a character above 0xff at " + i);
+          throw new IllegalArgumentException(
+              "option " + code + " text has a character above 0xff at " + i);
         }
       }
     }
@@ -205,7 +225,8 @@ public sealed interface DhcpOption {
     public Seconds {
       requireCode(code, SECONDS_CODES, "seconds");
       if (seconds < 0 || seconds > INFINITE) {
-        throw new IllegalArgumentException("option " + code + " seconds " + seconds + " outside u32");
+        throw new IllegalArgumentException(
+            "option " + code + " seconds " + seconds + " outside u32");
       }
     }
 
@@ -285,10 +306,10 @@ public sealed interface DhcpOption {
 
   /**
    * An option kept byte for byte: every code without a typed record here (94, 175, ...), and the
-   * opaque ones whose meaning {@link Pxe} reads: vendor-specific information (43, PXE
-   * sub-options), client identifier (61), user class (77: RFC 3004 wants length-prefixed strings,
-   * but iPXE sends the bare text "iPXE") and client machine identifier (97, RFC 4578 §2.3: type 0 +
-   * a 16-octet UUID; echoed as received).
+   * opaque ones whose meaning {@link Pxe} reads: vendor-specific information (43, PXE sub-options),
+   * client identifier (61), user class (77: RFC 3004 wants length-prefixed strings, but iPXE sends
+   * the bare text "iPXE") and client machine identifier (97, RFC 4578 §2.3: type 0 + a 16-octet
+   * UUID; echoed as received).
    */
   record Unknown(int code, byte[] bytes) implements DhcpOption {
     public Unknown {

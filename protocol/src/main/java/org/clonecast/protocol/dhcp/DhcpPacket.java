@@ -22,12 +22,12 @@ import org.clonecast.protocol.wire.MalformedPacketException;
 /**
  * A DHCP message (RFC 2131 §2, figure 1) with its options (RFC 2132) in wire order.
  *
- * <p>Decoding honours option overload (52: options continued in {@code file} and/or
- * {@code sname}, RFC 2131 §4.1) and joins an option split over several instances (RFC 3396).
- * The overload option itself is framing, not content: it is not in {@link #options()}, and the
- * overloaded fields read as zeros. Encoding never overloads, writes options in list order (a value
- * over 255 octets split per RFC 3396), ends with END and pads with zeros to the BOOTP minimum of
- * 300 octets. Every packet in the reference captures re-encodes to its exact bytes.
+ * <p>Decoding honours option overload (52: options continued in {@code file} and/or {@code sname},
+ * RFC 2131 §4.1) and joins an option split over several instances (RFC 3396). The overload option
+ * itself is framing, not content: it is not in {@link #options()}, and the overloaded fields read
+ * as zeros. Encoding never overloads, writes options in list order (a value over 255 octets split
+ * per RFC 3396), ends with END and pads with zeros to the BOOTP minimum of 300 octets. Every packet
+ * in the reference captures re-encodes to its exact bytes.
  *
  * <p>Immutable; thread-safe.
  *
@@ -88,7 +88,8 @@ public record DhcpPacket(
     options = List.copyOf(options);
     for (DhcpOption o : options) {
       if (o.code() == OPT_OVERLOAD) {
-        throw new IllegalArgumentException("option 52 (overload) is framing; encode never overloads");
+        throw new IllegalArgumentException(
+            "option 52 (overload) is framing; encode never overloads");
       }
     }
   }
@@ -124,7 +125,8 @@ public record DhcpPacket(
   /**
    * Decodes one UDP payload from the reader index to the end.
    *
-   * @throws MalformedPacketException naming the field, e.g. "option 93 length 3, want a multiple of 2"
+   * @throws MalformedPacketException naming the field, e.g. "option 93 length 3, want a multiple of
+   *     2"
    */
   public static DhcpPacket decode(ByteBuf in) {
     return ByteBufs.decoding("DHCP", in, DhcpPacket::decodeBody);
@@ -154,7 +156,10 @@ public record DhcpPacket(
     byte[] file = ByteBufs.readBytes(in, FILE_LENGTH, "file");
     int cookie = in.readInt();
     if (cookie != MAGIC_COOKIE) {
-      throw new MalformedPacketException("DHCP magic cookie 0x" + Integer.toHexString(cookie) + ", want 0x63825363 (plain BOOTP is not served)");
+      throw new MalformedPacketException(
+          "DHCP magic cookie 0x"
+              + Integer.toHexString(cookie)
+              + ", want 0x63825363 (plain BOOTP is not served)");
     }
     // Values per code in first-seen order; a code seen again is continued (RFC 3396).
     Map<Integer, ByteArrayOutputStream> raw = new LinkedHashMap<>();
@@ -176,16 +181,19 @@ public record DhcpPacket(
     for (Map.Entry<Integer, ByteArrayOutputStream> e : raw.entrySet()) {
       options.add(DhcpOption.decode(e.getKey(), e.getValue().toByteArray()));
     }
-    return new DhcpPacket(op, htype, hlen, hops, xid, secs, flags, ciaddr, yiaddr, siaddr, giaddr, chaddr, sname, file, options);
+    return new DhcpPacket(
+        op, htype, hlen, hops, xid, secs, flags, ciaddr, yiaddr, siaddr, giaddr, chaddr, sname,
+        file, options);
   }
 
   /**
-   * Reads options until END or the end of the area, leaving the reader at the area's end;
-   * returns option 52's value (0 if absent).
-   * A missing END at the very end of the area is accepted: RFC 2131 wants it, but some clients
-   * end the packet right after the last option and losing them helps nobody.
+   * Reads options until END or the end of the area, leaving the reader at the area's end; returns
+   * option 52's value (0 if absent). A missing END at the very end of the area is accepted: RFC
+   * 2131 wants it, but some clients end the packet right after the last option and losing them
+   * helps nobody.
    */
-  private static int readOptions(ByteBuf in, int length, Map<Integer, ByteArrayOutputStream> raw, String area) {
+  private static int readOptions(
+      ByteBuf in, int length, Map<Integer, ByteArrayOutputStream> raw, String area) {
     int end = in.readerIndex() + length;
     int overload = 0;
     while (in.readerIndex() < end) {
@@ -194,7 +202,8 @@ public record DhcpPacket(
         continue;
       }
       if (code == OPT_END) {
-        in.readerIndex(end); // what follows END is padding (to 300 octets, or the client's own size)
+        in.readerIndex(
+            end); // what follows END is padding (to 300 octets, or the client's own size)
         break;
       }
       if (in.readerIndex() >= end) {
@@ -202,15 +211,25 @@ public record DhcpPacket(
       }
       int len = in.readUnsignedByte();
       if (in.readerIndex() + len > end) {
-        throw new MalformedPacketException(area + ": option " + code + " length " + len + ", only "
-            + (end - in.readerIndex()) + " octets left");
+        throw new MalformedPacketException(
+            area
+                + ": option "
+                + code
+                + " length "
+                + len
+                + ", only "
+                + (end - in.readerIndex())
+                + " octets left");
       }
       byte[] v = new byte[len];
       in.readBytes(v);
       if (code == OPT_OVERLOAD) {
         if (len != 1 || v[0] < OVERLOAD_FILE || v[0] > OVERLOAD_BOTH) {
-          throw new MalformedPacketException("option 52 length " + len + (len == 1 ? " value " + v[0] : "")
-              + ", want length 1 value 1-3");
+          throw new MalformedPacketException(
+              "option 52 length "
+                  + len
+                  + (len == 1 ? " value " + v[0] : "")
+                  + ", want length 1 value 1-3");
         }
         overload = v[0];
       }
@@ -222,21 +241,21 @@ public record DhcpPacket(
   /** Appends the message, padded with zeros to {@link Dhcp#BOOTP_MIN_LENGTH}. */
   public void encode(ByteBuf out) {
     int start = out.writerIndex();
-    out.writeByte(op);                      // op
-    out.writeByte(htype);                   // htype
-    out.writeByte(hlen);                    // hlen
-    out.writeByte(hops);                    // hops
-    out.writeInt(xid);                      // xid
-    out.writeShort(secs);                   // secs
-    out.writeShort(flags);                  // flags
-    out.writeInt(Ipv4.toInt(ciaddr));       // ciaddr
-    out.writeInt(Ipv4.toInt(yiaddr));       // yiaddr
-    out.writeInt(Ipv4.toInt(siaddr));       // siaddr
-    out.writeInt(Ipv4.toInt(giaddr));       // giaddr
-    out.writeBytes(chaddr);                 // chaddr
-    out.writeBytes(sname);                  // sname
-    out.writeBytes(file);                   // file
-    out.writeInt(MAGIC_COOKIE);             // options: magic cookie
+    out.writeByte(op); // op
+    out.writeByte(htype); // htype
+    out.writeByte(hlen); // hlen
+    out.writeByte(hops); // hops
+    out.writeInt(xid); // xid
+    out.writeShort(secs); // secs
+    out.writeShort(flags); // flags
+    out.writeInt(Ipv4.toInt(ciaddr)); // ciaddr
+    out.writeInt(Ipv4.toInt(yiaddr)); // yiaddr
+    out.writeInt(Ipv4.toInt(siaddr)); // siaddr
+    out.writeInt(Ipv4.toInt(giaddr)); // giaddr
+    out.writeBytes(chaddr); // chaddr
+    out.writeBytes(sname); // sname
+    out.writeBytes(file); // file
+    out.writeInt(MAGIC_COOKIE); // options: magic cookie
     for (DhcpOption o : options) {
       byte[] v = o.value();
       int off = 0;
@@ -282,22 +301,30 @@ public record DhcpPacket(
 
   /** The address of option {@code code} (1, 28, 50, 54). */
   public Optional<Inet4Address> address(int code) {
-    return option(code).filter(DhcpOption.Address.class::isInstance).map(o -> ((DhcpOption.Address) o).address());
+    return option(code)
+        .filter(DhcpOption.Address.class::isInstance)
+        .map(o -> ((DhcpOption.Address) o).address());
   }
 
   /** The text of option {@code code} (12, 15, 56, 60, 66, 67). */
   public Optional<String> text(int code) {
-    return option(code).filter(DhcpOption.Text.class::isInstance).map(o -> ((DhcpOption.Text) o).text());
+    return option(code)
+        .filter(DhcpOption.Text.class::isInstance)
+        .map(o -> ((DhcpOption.Text) o).text());
   }
 
   /** The octets of option {@code code} (43, 61, 77, 97). */
   public Optional<byte[]> octets(int code) {
-    return option(code).filter(DhcpOption.Unknown.class::isInstance).map(o -> ((DhcpOption.Unknown) o).bytes());
+    return option(code)
+        .filter(DhcpOption.Unknown.class::isInstance)
+        .map(o -> ((DhcpOption.Unknown) o).bytes());
   }
 
   /** Whether the client listed {@code code} in option 55. */
   public boolean requests(int code) {
-    return option(DhcpOption.ParameterRequestList.class).map(p -> p.codes().contains(code)).orElse(false);
+    return option(DhcpOption.ParameterRequestList.class)
+        .map(p -> p.codes().contains(code))
+        .orElse(false);
   }
 
   /**
@@ -343,17 +370,30 @@ public record DhcpPacket(
   public static byte[] field(String text, int length) {
     byte[] t = text.getBytes(StandardCharsets.ISO_8859_1);
     if (t.length >= length) {
-      throw new IllegalArgumentException("'" + text + "' is " + t.length + " octets; the field holds " + (length - 1));
+      throw new IllegalArgumentException(
+          "'" + text + "' is " + t.length + " octets; the field holds " + (length - 1));
     }
     return Arrays.copyOf(t, length);
   }
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof DhcpPacket p && op == p.op && htype == p.htype && hlen == p.hlen && hops == p.hops
-        && xid == p.xid && secs == p.secs && flags == p.flags && ciaddr.equals(p.ciaddr) && yiaddr.equals(p.yiaddr)
-        && siaddr.equals(p.siaddr) && giaddr.equals(p.giaddr) && Arrays.equals(chaddr, p.chaddr)
-        && Arrays.equals(sname, p.sname) && Arrays.equals(file, p.file) && options.equals(p.options);
+    return o instanceof DhcpPacket p
+        && op == p.op
+        && htype == p.htype
+        && hlen == p.hlen
+        && hops == p.hops
+        && xid == p.xid
+        && secs == p.secs
+        && flags == p.flags
+        && ciaddr.equals(p.ciaddr)
+        && yiaddr.equals(p.yiaddr)
+        && siaddr.equals(p.siaddr)
+        && giaddr.equals(p.giaddr)
+        && Arrays.equals(chaddr, p.chaddr)
+        && Arrays.equals(sname, p.sname)
+        && Arrays.equals(file, p.file)
+        && options.equals(p.options);
   }
 
   @Override
@@ -363,8 +403,24 @@ public record DhcpPacket(
 
   @Override
   public String toString() {
-    return "DhcpPacket[op=" + op + ", xid=" + Integer.toHexString(xid) + ", chaddr=" + mac().map(Object::toString).orElse("?")
-        + ", ciaddr=" + ciaddr.getHostAddress() + ", yiaddr=" + yiaddr.getHostAddress() + ", siaddr=" + siaddr.getHostAddress()
-        + ", giaddr=" + giaddr.getHostAddress() + ", file=" + fileText() + ", options=" + options + "]";
+    return "DhcpPacket[op="
+        + op
+        + ", xid="
+        + Integer.toHexString(xid)
+        + ", chaddr="
+        + mac().map(Object::toString).orElse("?")
+        + ", ciaddr="
+        + ciaddr.getHostAddress()
+        + ", yiaddr="
+        + yiaddr.getHostAddress()
+        + ", siaddr="
+        + siaddr.getHostAddress()
+        + ", giaddr="
+        + giaddr.getHostAddress()
+        + ", file="
+        + fileText()
+        + ", options="
+        + options
+        + "]";
   }
 }

@@ -31,7 +31,8 @@ public final class DhcpPacketBuilder {
   private final List<DhcpOption> options = new ArrayList<>();
 
   /**
-   * A BOOTREPLY to {@code request}: same htype, hlen, xid, flags, giaddr and chaddr (RFC 2131 §4.3.1 table 3).
+   * A BOOTREPLY to {@code request}: same htype, hlen, xid, flags, giaddr and chaddr (RFC 2131
+   * §4.3.1 table 3).
    */
   public static DhcpPacketBuilder replyTo(DhcpPacket request) {
     DhcpPacketBuilder b = new DhcpPacketBuilder();
@@ -122,6 +123,8 @@ public final class DhcpPacketBuilder {
   }
 
   public DhcpPacket build() {
-    return new DhcpPacket(op, htype, hlen, hops, xid, secs, flags, ciaddr, yiaddr, siaddr, giaddr, chaddr, sname, file, options);
+    return new DhcpPacket(
+        op, htype, hlen, hops, xid, secs, flags, ciaddr, yiaddr, siaddr, giaddr, chaddr, sname,
+        file, options);
   }
 }

@@ -13,29 +13,32 @@ import java.util.regex.Pattern;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
- * What a network-boot client says about itself: its architecture (option 93, RFC 4578 §2.1),
- * vendor class (60: "PXEClient:Arch:xxxxx:UNDI:yyyzzz" or UEFI's "HTTPClient:..."), whether it is
- * iPXE (user class "iPXE" in 77, or iPXE's option 175), and the PXE vendor sub-options of 43
- * (PXE 2.1 §2.4).
+ * What a network-boot client says about itself: its architecture (option 93, RFC 4578 §2.1), vendor
+ * class (60: "PXEClient:Arch:xxxxx:UNDI:yyyzzz" or UEFI's "HTTPClient:..."), whether it is iPXE
+ * (user class "iPXE" in 77, or iPXE's option 175), and the PXE vendor sub-options of 43 (PXE 2.1
+ * §2.4).
  *
  * <p>Stateless; thread-safe.
  */
 public final class Pxe {
   /** Vendor class prefix of PXE firmware (PXE 2.1 §2.2.1). */
   public static final String PXE_CLIENT = "PXEClient";
+
   /** Vendor class prefix of UEFI HTTP boot (UEFI 2.5 §24.7). */
   public static final String HTTP_CLIENT = "HTTPClient";
+
   /** User class iPXE sends in option 77. */
   public static final String IPXE_USER_CLASS = "iPXE";
 
-  private static final Pattern VENDOR_ARCH = Pattern.compile("(?:PXEClient|HTTPClient):Arch:(\\d{5}).*", Pattern.DOTALL);
+  private static final Pattern VENDOR_ARCH =
+      Pattern.compile("(?:PXEClient|HTTPClient):Arch:(\\d{5}).*", Pattern.DOTALL);
 
   private Pxe() {}
 
   /**
-   * Client system architectures (RFC 4578 §2.1 and the IANA registry). RFC 4578 first named
-   * 7 "EFI BC" and 9 "EFI x86-64"; firmware sends either for x64 (OVMF sends 7), so both map to
-   * {@link #EFI_X64}.
+   * Client system architectures (RFC 4578 §2.1 and the IANA registry). RFC 4578 first named 7 "EFI
+   * BC" and 9 "EFI x86-64"; firmware sends either for x64 (OVMF sends 7), so both map to {@link
+   * #EFI_X64}.
    */
   public enum Arch {
     BIOS("bios"),
@@ -118,7 +121,9 @@ public final class Pxe {
     return vendorClass(p).map(v -> v.startsWith(HTTP_CLIENT)).orElse(false);
   }
 
-  /** Whether a network-boot client sent this: PXE or HTTP vendor class, or an architecture option. */
+  /**
+   * Whether a network-boot client sent this: PXE or HTTP vendor class, or an architecture option.
+   */
   public static boolean isBootClient(DhcpPacket p) {
     return isPxeClient(p) || isHttpClient(p) || p.option(OPT_CLIENT_ARCH).isPresent();
   }
@@ -126,14 +131,16 @@ public final class Pxe {
   /** Whether iPXE sent this: user class "iPXE" (77) or iPXE's encapsulated options (175). */
   public static boolean isIpxe(DhcpPacket p) {
     return p.option(OPT_IPXE_ENCAP).isPresent()
-        || p.octets(OPT_USER_CLASS).map(u -> new String(u, StandardCharsets.ISO_8859_1).contains(IPXE_USER_CLASS))
+        || p.octets(OPT_USER_CLASS)
+            .map(u -> new String(u, StandardCharsets.ISO_8859_1).contains(IPXE_USER_CLASS))
             .orElse(false);
   }
 
   /**
    * The PXE sub-options of option 43 (code → value, in order; PAD skipped, END stops).
    *
-   * @throws MalformedPacketException for a sub-option running past the end, e.g. "option 43 sub-option 6 length 4, only 1 octets left"
+   * @throws MalformedPacketException for a sub-option running past the end, e.g. "option 43
+   *     sub-option 6 length 4, only 1 octets left"
    */
   public static Map<Integer, byte[]> subOptions(byte[] b) {
     Map<Integer, byte[]> out = new LinkedHashMap<>();
@@ -151,7 +158,14 @@ public final class Pxe {
       }
       int len = b[i++] & 0xFF;
       if (i + len > b.length) {
-        throw new MalformedPacketException("option 43 sub-option " + code + " length " + len + ", only " + (b.length - i) + " octets left");
+        throw new MalformedPacketException(
+            "option 43 sub-option "
+                + code
+                + " length "
+                + len
+                + ", only "
+                + (b.length - i)
+                + " octets left");
       }
       byte[] v = new byte[len];
       System.arraycopy(b, i, v, 0, len);
@@ -182,7 +196,8 @@ public final class Pxe {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     for (Map.Entry<Integer, byte[]> e : subOptions.entrySet()) {
       if (e.getValue().length > 255) {
-        throw new IllegalArgumentException("sub-option " + e.getKey() + " is " + e.getValue().length + " octets, at most 255");
+        throw new IllegalArgumentException(
+            "sub-option " + e.getKey() + " is " + e.getValue().length + " octets, at most 255");
       }
       out.write(e.getKey());
       out.write(e.getValue().length);
@@ -197,6 +212,7 @@ public final class Pxe {
    * (sub-option 6 = 8). What proxyDHCP offers carry, so ROMs do not wait for a menu.
    */
   public static DhcpOption.Unknown useBootFile() {
-    return vendorOptions(Map.of(PXE_DISCOVERY_CONTROL, new byte[] {(byte) PXE_DISCOVERY_USE_BOOTFILE}));
+    return vendorOptions(
+        Map.of(PXE_DISCOVERY_CONTROL, new byte[] {(byte) PXE_DISCOVERY_USE_BOOTFILE}));
   }
 }

@@ -44,7 +44,8 @@ public record DomainMap(long covered, List<Extent> used) {
     }
     String[] lines = text.split("\n", -1);
     if (lines.length > MAX_LINES) {
-      throw new MalformedDiskException("domain map: " + lines.length + " lines, more than " + MAX_LINES);
+      throw new MalformedDiskException(
+          "domain map: " + lines.length + " lines, more than " + MAX_LINES);
     }
     List<Extent> used = new ArrayList<>();
     boolean sawCurrent = false;
@@ -61,30 +62,52 @@ public record DomainMap(long covered, List<Extent> used) {
       if (!sawCurrent) {
         // current_pos current_status [current_pass]: where a run stopped; partclone writes the end.
         if (f.length < 2 || f.length > 3) {
-          throw new MalformedDiskException("domain map line " + n + ": want \"current_pos current_status\", got \"" + shorten(line) + "\"");
+          throw new MalformedDiskException(
+              "domain map line "
+                  + n
+                  + ": want \"current_pos current_status\", got \""
+                  + shorten(line)
+                  + "\"");
         }
         number(f[0], n, "current_pos");
         sawCurrent = true;
         continue;
       }
       if (f.length != 3) {
-        throw new MalformedDiskException("domain map line " + n + ": want \"pos size status\", got \"" + shorten(line) + "\"");
+        throw new MalformedDiskException(
+            "domain map line " + n + ": want \"pos size status\", got \"" + shorten(line) + "\"");
       }
       long pos = number(f[0], n, "pos");
       long size = number(f[1], n, "size");
       if (f[2].length() != 1 || "?*/-+".indexOf(f[2].charAt(0)) < 0) {
-        throw new MalformedDiskException("domain map line " + n + ": status \"" + shorten(f[2]) + "\", want one of ? * / - +");
+        throw new MalformedDiskException(
+            "domain map line " + n + ": status \"" + shorten(f[2]) + "\", want one of ? * / - +");
       }
       if (pos != next) {
-        throw new MalformedDiskException("domain map line " + n + ": row at " + hex(pos) + ", want " + hex(next)
-            + (pos > next ? " (a gap)" : " (an overlap)"));
+        throw new MalformedDiskException(
+            "domain map line "
+                + n
+                + ": row at "
+                + hex(pos)
+                + ", want "
+                + hex(next)
+                + (pos > next ? " (a gap)" : " (an overlap)"));
       }
       if (size == 0) {
-        throw new MalformedDiskException("domain map line " + n + ": row at " + hex(pos) + " of size 0");
+        throw new MalformedDiskException(
+            "domain map line " + n + ": row at " + hex(pos) + " of size 0");
       }
       if (size > limit - pos) {
-        throw new MalformedDiskException("domain map line " + n + ": row " + hex(pos) + "+" + hex(size) + " ends past the partition's "
-            + limit + " bytes");
+        throw new MalformedDiskException(
+            "domain map line "
+                + n
+                + ": row "
+                + hex(pos)
+                + "+"
+                + hex(size)
+                + " ends past the partition's "
+                + limit
+                + " bytes");
       }
       next = pos + size;
       if (f[2].charAt(0) == '+') {
@@ -99,11 +122,13 @@ public record DomainMap(long covered, List<Extent> used) {
         }
       } else if (f[2].charAt(0) != '?') {
         // partclone writes only + and ?; a bad-sector or non-tried mark means this is not its map.
-        throw new MalformedDiskException("domain map line " + n + ": status " + f[2] + " (partclone writes only + and ?)");
+        throw new MalformedDiskException(
+            "domain map line " + n + ": status " + f[2] + " (partclone writes only + and ?)");
       }
     }
     if (!sawCurrent) {
-      throw new MalformedDiskException("domain map: no current-position line (empty or not a mapfile)");
+      throw new MalformedDiskException(
+          "domain map: no current-position line (empty or not a mapfile)");
     }
     if (runStart >= 0) {
       used.add(new Extent(offset + runStart, runEnd - runStart));
@@ -122,13 +147,17 @@ public record DomainMap(long covered, List<Extent> used) {
 
   private static long number(String s, int line, String field) {
     try {
-      long v = s.startsWith("0x") || s.startsWith("0X") ? Long.parseLong(s.substring(2), 16) : Long.parseLong(s);
+      long v =
+          s.startsWith("0x") || s.startsWith("0X")
+              ? Long.parseLong(s.substring(2), 16)
+              : Long.parseLong(s);
       if (v < 0) {
         throw new NumberFormatException();
       }
       return v;
     } catch (NumberFormatException e) {
-      throw new MalformedDiskException("domain map line " + line + ": " + field + " \"" + shorten(s) + "\" is not a number", e);
+      throw new MalformedDiskException(
+          "domain map line " + line + ": " + field + " \"" + shorten(s) + "\" is not a number", e);
     }
   }
 

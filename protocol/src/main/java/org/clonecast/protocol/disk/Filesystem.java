@@ -38,7 +38,10 @@ public sealed interface Filesystem {
     }
   }
 
-  /** Short name as mount(8) and partclone know it: "ext4", "xfs", "vfat", "btrfs", "swap", "LVM2_member", "unknown". */
+  /**
+   * Short name as mount(8) and partclone know it: "ext4", "xfs", "vfat", "btrfs", "swap",
+   * "LVM2_member", "unknown".
+   */
   String type();
 
   /** Volume label, "" when none. */
@@ -56,12 +59,17 @@ public sealed interface Filesystem {
     return Cleanliness.UNKNOWN;
   }
 
-  /** Why it is not clean, as an operator reads it ("the journal needs recovery"); empty when clean. */
+  /**
+   * Why it is not clean, as an operator reads it ("the journal needs recovery"); empty when clean.
+   */
   default List<String> problems() {
     return List.of();
   }
 
-  /** Why its metadata cannot be trusted to say which blocks are used (a checksum mismatch); empty when it can. */
+  /**
+   * Why its metadata cannot be trusted to say which blocks are used (a checksum mismatch); empty
+   * when it can.
+   */
   default List<String> untrusted() {
     return List.of();
   }
@@ -93,10 +101,22 @@ public sealed interface Filesystem {
    * @param errors s_state has EXT2_ERROR_FS
    * @param needsRecovery incompat RECOVER: the journal holds transactions not yet written back
    * @param orphans s_last_orphan is set: inodes deleted while open, not yet freed
-   * @param checksumOk the superblock's crc32c matches (true when the filesystem has no metadata_csum)
+   * @param checksumOk the superblock's crc32c matches (true when the filesystem has no
+   *     metadata_csum)
    */
-  record Ext(int version, int blockSize, long blocks, long freeBlocks, String label, String uuid, boolean cleanlyUnmounted,
-      boolean errors, boolean needsRecovery, boolean orphans, boolean checksumOk) implements Filesystem {
+  record Ext(
+      int version,
+      int blockSize,
+      long blocks,
+      long freeBlocks,
+      String label,
+      String uuid,
+      boolean cleanlyUnmounted,
+      boolean errors,
+      boolean needsRecovery,
+      boolean orphans,
+      boolean checksumOk)
+      implements Filesystem {
     @Override
     public String type() {
       return "ext" + version;
@@ -154,8 +174,16 @@ public sealed interface Filesystem {
    * @param inProgress sb_inprogress: mkfs did not finish
    * @param checksumOk a v5 superblock's crc32c matches (true for v4, which has none)
    */
-  record Xfs(int blockSize, long blocks, int sectorSize, String label, String uuid, boolean internalLog, boolean inProgress,
-      boolean checksumOk) implements Filesystem {
+  record Xfs(
+      int blockSize,
+      long blocks,
+      int sectorSize,
+      String label,
+      String uuid,
+      boolean internalLog,
+      boolean inProgress,
+      boolean checksumOk)
+      implements Filesystem {
     @Override
     public String type() {
       return "xfs";
@@ -200,15 +228,25 @@ public sealed interface Filesystem {
    * @param bits 12, 16 or 32, from the cluster count as the specification decides it
    * @param bytesPerSector sector size
    * @param sectors sectors in the filesystem
-   * @param metadataBytes the reserved sectors, the FATs and (FAT12/16) the root directory, from byte 0
+   * @param metadataBytes the reserved sectors, the FATs and (FAT12/16) the root directory, from
+   *     byte 0
    * @param label volume label from the boot sector
    * @param volumeId serial number, XXXX-XXXX
    * @param dirty the boot sector's "volume dirty" bit (set by Linux while mounted)
    * @param fatDirty FAT[1]'s clean-shutdown bit is clear (Windows' marker; empty FAT12 has none)
    * @param hardError FAT[1]'s no-hard-error bit is clear
    */
-  record Fat(int bits, int bytesPerSector, long sectors, long metadataBytes, String label, String volumeId, boolean dirty,
-      boolean fatDirty, boolean hardError) implements Filesystem {
+  record Fat(
+      int bits,
+      int bytesPerSector,
+      long sectors,
+      long metadataBytes,
+      String label,
+      String volumeId,
+      boolean dirty,
+      boolean fatDirty,
+      boolean hardError)
+      implements Filesystem {
     @Override
     public String type() {
       return "vfat";
@@ -253,7 +291,14 @@ public sealed interface Filesystem {
    * @param logTree log_root is set: an fsync log not yet replayed
    * @param checksumOk the superblock's crc32c matches (true for other checksum types, not checked)
    */
-  record Btrfs(long totalBytes, long bytesUsed, long numDevices, String label, String uuid, boolean logTree, boolean checksumOk)
+  record Btrfs(
+      long totalBytes,
+      long bytesUsed,
+      long numDevices,
+      String label,
+      String uuid,
+      boolean logTree,
+      boolean checksumOk)
       implements Filesystem {
     static final int SUPERBLOCK = 64 * 1024;
 
@@ -274,7 +319,9 @@ public sealed interface Filesystem {
 
     @Override
     public List<String> problems() {
-      return logTree ? List.of("its log tree is not replayed (it was not cleanly unmounted)") : List.of();
+      return logTree
+          ? List.of("its log tree is not replayed (it was not cleanly unmounted)")
+          : List.of();
     }
 
     @Override
@@ -322,7 +369,9 @@ public sealed interface Filesystem {
 
     @Override
     public List<String> problems() {
-      return hibernated ? List.of("it holds a hibernation image (the system is hibernated, not shut down)") : List.of();
+      return hibernated
+          ? List.of("it holds a hibernation image (the system is hibernated, not shut down)")
+          : List.of();
     }
 
     @Override

@@ -23,7 +23,10 @@ import java.util.zip.CRC32C;
  * <p>Pure: it parses bytes the caller read. Stateless and thread-safe.
  */
 public final class FilesystemProbe {
-  /** Bytes from the partition's start every probe needs: btrfs's superblock ends at 68 KiB, swap's largest page at 64 KiB. */
+  /**
+   * Bytes from the partition's start every probe needs: btrfs's superblock ends at 68 KiB, swap's
+   * largest page at 64 KiB.
+   */
   public static final int HEAD_BYTES = 128 * 1024;
 
   private static final int EXT_SB = 1024;
@@ -32,10 +35,20 @@ public final class FilesystemProbe {
   private static final int EXT_COMPAT_HAS_JOURNAL = 0x4;
   private static final int EXT_INCOMPAT_RECOVER = 0x4;
   private static final int EXT_INCOMPAT_64BIT = 0x80;
-  /** Incompat features only ext4 has: extents, 64bit, mmp, flex_bg, ea_inode, dirdata, csum_seed, large_dir, inline_data, encrypt, casefold. */
-  private static final int EXT4_INCOMPAT = 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x1000 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000;
-  /** Ro-compat features only ext4 has: huge_file, gdt_csum, dir_nlink, extra_isize, quota, bigalloc, metadata_csum. */
+
+  /**
+   * Incompat features only ext4 has: extents, 64bit, mmp, flex_bg, ea_inode, dirdata, csum_seed,
+   * large_dir, inline_data, encrypt, casefold.
+   */
+  private static final int EXT4_INCOMPAT =
+      0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x1000 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000;
+
+  /**
+   * Ro-compat features only ext4 has: huge_file, gdt_csum, dir_nlink, extra_isize, quota, bigalloc,
+   * metadata_csum.
+   */
   private static final int EXT4_RO_COMPAT = 0x8 | 0x10 | 0x20 | 0x40 | 0x100 | 0x200 | 0x400;
+
   private static final int EXT_RO_COMPAT_METADATA_CSUM = 0x400;
   private static final int XFS_SB_VERSION_5 = 5;
   private static final int XFS_SB_CRC = 224;
@@ -46,8 +59,8 @@ public final class FilesystemProbe {
   private FilesystemProbe() {}
 
   /**
-   * What the bytes at a partition's start hold. {@code head} is normally {@link #HEAD_BYTES}
-   * long; a shorter one (a small partition) is probed for what fits.
+   * What the bytes at a partition's start hold. {@code head} is normally {@link #HEAD_BYTES} long;
+   * a shorter one (a small partition) is probed for what fits.
    */
   public static Filesystem probe(byte[] head) {
     List<Filesystem> found = new ArrayList<>();
@@ -80,14 +93,17 @@ public final class FilesystemProbe {
       }
     } catch (IndexOutOfBoundsException e) {
       // A field past what was read: the signature matched by chance or the partition is tiny.
-      return new Filesystem.Unknown("a signature whose structure is cut short at " + head.length + " bytes");
+      return new Filesystem.Unknown(
+          "a signature whose structure is cut short at " + head.length + " bytes");
     }
     if (found.isEmpty()) {
       return new Filesystem.Unknown("no known signature");
     }
     if (found.size() > 1) {
-      return new Filesystem.Unknown("signatures of " + String.join(" and ", found.stream().map(Filesystem::type).toList())
-          + " at once (a leftover of an earlier format)");
+      return new Filesystem.Unknown(
+          "signatures of "
+              + String.join(" and ", found.stream().map(Filesystem::type).toList())
+              + " at once (a leftover of an earlier format)");
     }
     return found.get(0);
   }
@@ -111,7 +127,10 @@ public final class FilesystemProbe {
       blocks |= Integer.toUnsignedLong(b.getInt(s + 0x150)) << 32;
       free |= Integer.toUnsignedLong(b.getInt(s + 0x158)) << 32;
     }
-    int version = (incompat & EXT4_INCOMPAT) != 0 || (roCompat & EXT4_RO_COMPAT) != 0 ? 4 : (compat & EXT_COMPAT_HAS_JOURNAL) != 0 ? 3 : 2;
+    int version =
+        (incompat & EXT4_INCOMPAT) != 0 || (roCompat & EXT4_RO_COMPAT) != 0
+            ? 4
+            : (compat & EXT_COMPAT_HAS_JOURNAL) != 0 ? 3 : 2;
     boolean checksumOk = true;
     if ((roCompat & EXT_RO_COMPAT_METADATA_CSUM) != 0) {
       CRC32C crc = new CRC32C();
@@ -120,8 +139,18 @@ public final class FilesystemProbe {
       long raw = ~crc.getValue() & 0xffffffffL;
       checksumOk = raw == Integer.toUnsignedLong(b.getInt(s + 0x3fc));
     }
-    return new Filesystem.Ext(version, 1024 << logBlock, blocks, free, text(head, s + 0x78, 16), uuid(head, s + 0x68),
-        (state & EXT_VALID_FS) != 0, (state & EXT_ERROR_FS) != 0, (incompat & EXT_INCOMPAT_RECOVER) != 0, lastOrphan != 0, checksumOk);
+    return new Filesystem.Ext(
+        version,
+        1024 << logBlock,
+        blocks,
+        free,
+        text(head, s + 0x78, 16),
+        uuid(head, s + 0x68),
+        (state & EXT_VALID_FS) != 0,
+        (state & EXT_ERROR_FS) != 0,
+        (incompat & EXT_INCOMPAT_RECOVER) != 0,
+        lastOrphan != 0,
+        checksumOk);
   }
 
   private static Filesystem xfs(byte[] head, ByteBuffer b) {
@@ -131,9 +160,22 @@ public final class FilesystemProbe {
     int version = b.getShort(100) & 0xf;
     int sectSize = b.getShort(102) & 0xffff;
     int inProgress = head[126] & 0xff;
-    if (blockSize < 512 || blockSize > 65536 || Long.bitCount(blockSize) != 1 || sectSize < 512 || sectSize > 32768
-        || Integer.bitCount(sectSize) != 1 || dblocks <= 0 || dblocks > Long.MAX_VALUE / blockSize) {
-      return new Filesystem.Unknown("an xfs superblock with block size " + blockSize + ", sector size " + sectSize + ", " + dblocks + " blocks");
+    if (blockSize < 512
+        || blockSize > 65536
+        || Long.bitCount(blockSize) != 1
+        || sectSize < 512
+        || sectSize > 32768
+        || Integer.bitCount(sectSize) != 1
+        || dblocks <= 0
+        || dblocks > Long.MAX_VALUE / blockSize) {
+      return new Filesystem.Unknown(
+          "an xfs superblock with block size "
+              + blockSize
+              + ", sector size "
+              + sectSize
+              + ", "
+              + dblocks
+              + " blocks");
     }
     boolean checksumOk = true;
     if (version == XFS_SB_VERSION_5) {
@@ -141,13 +183,26 @@ public final class FilesystemProbe {
       crc.update(head, 0, XFS_SB_CRC);
       crc.update(new byte[4]);
       crc.update(head, XFS_SB_CRC + 4, sectSize - XFS_SB_CRC - 4);
-      checksumOk = crc.getValue() == Integer.toUnsignedLong(ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getInt(XFS_SB_CRC));
+      checksumOk =
+          crc.getValue()
+              == Integer.toUnsignedLong(
+                  ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getInt(XFS_SB_CRC));
     }
-    return new Filesystem.Xfs((int) blockSize, dblocks, sectSize, text(head, 108, 12), uuid(head, 32), logStart != 0, inProgress != 0,
+    return new Filesystem.Xfs(
+        (int) blockSize,
+        dblocks,
+        sectSize,
+        text(head, 108, 12),
+        uuid(head, 32),
+        logStart != 0,
+        inProgress != 0,
         checksumOk);
   }
 
-  /** A FAT boot sector when the BIOS parameter block adds up (Microsoft's FAT specification §3.5), else null. */
+  /**
+   * A FAT boot sector when the BIOS parameter block adds up (Microsoft's FAT specification §3.5),
+   * else null.
+   */
   private static Filesystem fat(byte[] head, ByteBuffer b) {
     int jump = head[0] & 0xff;
     if (!(jump == 0xeb && (head[2] & 0xff) == 0x90) && jump != 0xe9) {
@@ -167,8 +222,17 @@ public final class FilesystemProbe {
     if (fatSize == 0) {
       fatSize = Integer.toUnsignedLong(b.getInt(36));
     }
-    if (bps < 512 || bps > 4096 || Integer.bitCount(bps) != 1 || spc == 0 || Integer.bitCount(spc) != 1 || reserved == 0
-        || fats == 0 || fats > 4 || (media != 0xf0 && media < 0xf8) || fatSize == 0 || totSec == 0) {
+    if (bps < 512
+        || bps > 4096
+        || Integer.bitCount(bps) != 1
+        || spc == 0
+        || Integer.bitCount(spc) != 1
+        || reserved == 0
+        || fats == 0
+        || fats > 4
+        || (media != 0xf0 && media < 0xf8)
+        || fatSize == 0
+        || totSec == 0) {
       return null; // NTFS, exFAT and boot code have no such BPB
     }
     long rootSectors = ((long) rootEntries * 32 + bps - 1) / bps;
@@ -178,10 +242,20 @@ public final class FilesystemProbe {
     }
     long clusters = (totSec - metaSectors) / spc;
     int bits = clusters < 4085 ? 12 : clusters < 65525 ? 16 : 32;
-    int ext = bits == 32 ? 0x40 : 0x24; // extended BPB: drive number, reserved ("state" to Linux), signature, id, label
+    int ext =
+        bits == 32
+            ? 0x40
+            : 0x24; // extended BPB: drive number, reserved ("state" to Linux), signature, id, label
     boolean dirty = (head[ext + 1] & 0x01) != 0;
     boolean hasExtBpb = (head[ext + 2] & 0xff) == 0x29;
-    String volumeId = hasExtBpb ? String.format(Locale.ROOT, "%04X-%04X", b.getShort(ext + 5) & 0xffff, b.getShort(ext + 3) & 0xffff) : "";
+    String volumeId =
+        hasExtBpb
+            ? String.format(
+                Locale.ROOT,
+                "%04X-%04X",
+                b.getShort(ext + 5) & 0xffff,
+                b.getShort(ext + 3) & 0xffff)
+            : "";
     String label = hasExtBpb ? text(head, ext + 7, 11).strip() : "";
     boolean fatDirty = false;
     boolean hardError = false;
@@ -195,7 +269,8 @@ public final class FilesystemProbe {
       fatDirty = (e & 0x08000000) == 0;
       hardError = (e & 0x04000000) == 0;
     }
-    return new Filesystem.Fat(bits, bps, totSec, metaSectors * bps, label, volumeId, dirty, fatDirty, hardError);
+    return new Filesystem.Fat(
+        bits, bps, totSec, metaSectors * bps, label, volumeId, dirty, fatDirty, hardError);
   }
 
   private static Filesystem btrfs(byte[] head, ByteBuffer b) {
@@ -215,7 +290,14 @@ public final class FilesystemProbe {
       crc.update(head, s + 0x20, 4096 - 0x20);
       checksumOk = crc.getValue() == Integer.toUnsignedLong(b.getInt(s));
     }
-    return new Filesystem.Btrfs(total, used, devices, text(head, s + 0x12b, 256), uuid(head, s + 0x20), logRoot != 0, checksumOk);
+    return new Filesystem.Btrfs(
+        total,
+        used,
+        devices,
+        text(head, s + 0x12b, 256),
+        uuid(head, s + 0x20),
+        logRoot != 0,
+        checksumOk);
   }
 
   private static Filesystem swap(byte[] head, ByteBuffer b) {
@@ -226,8 +308,11 @@ public final class FilesystemProbe {
       String sig = ascii(head, page - 10, 10);
       boolean swap = sig.equals("SWAPSPACE2");
       // Hibernation replaces the signature (kernel/power/swap.c; uswsusp writes ULSUSPEND).
-      boolean hibernated = sig.startsWith("S1SUSPEND") || sig.startsWith("S2SUSPEND") || sig.startsWith("ULSUSPEND")
-          || sig.equals("LINHIB0001");
+      boolean hibernated =
+          sig.startsWith("S1SUSPEND")
+              || sig.startsWith("S2SUSPEND")
+              || sig.startsWith("ULSUSPEND")
+              || sig.equals("LINHIB0001");
       if (swap || hibernated) {
         return new Filesystem.Swap(page, text(head, 1052, 16), uuid(head, 1036), hibernated);
       }
@@ -238,9 +323,12 @@ public final class FilesystemProbe {
   private static Filesystem lvm(byte[] head, ByteBuffer b) {
     for (int sector = 0; sector < 4 && (sector + 1) * 512 <= head.length; sector++) {
       int s = sector * 512;
-      if ("LABELONE".equals(ascii(head, s, 8)) && b.getLong(s + 8) == sector && "LVM2 001".equals(ascii(head, s + 24, 8))) {
+      if ("LABELONE".equals(ascii(head, s, 8))
+          && b.getLong(s + 8) == sector
+          && "LVM2 001".equals(ascii(head, s + 24, 8))) {
         long pvHeader = Integer.toUnsignedLong(b.getInt(s + 20));
-        String uuid = pvHeader >= 32 && pvHeader + 32 <= 512 ? ascii(head, s + (int) pvHeader, 32) : "";
+        String uuid =
+            pvHeader >= 32 && pvHeader + 32 <= 512 ? ascii(head, s + (int) pvHeader, 32) : "";
         return new Filesystem.LvmPv(uuid, sector);
       }
     }
@@ -251,7 +339,9 @@ public final class FilesystemProbe {
     return new String(d, o, n, StandardCharsets.ISO_8859_1);
   }
 
-  /** A NUL-padded name; control characters shown as '?' so a hostile label cannot forge log lines. */
+  /**
+   * A NUL-padded name; control characters shown as '?' so a hostile label cannot forge log lines.
+   */
   private static String text(byte[] d, int o, int n) {
     int len = 0;
     while (len < n && d[o + len] != 0) {

@@ -18,36 +18,47 @@ import java.util.zip.CRC32;
  * 05, 0f or 85); their logical partitions are in a chain of extended boot records the caller reads
  * sector by sector through {@link #logicalPartitions}.
  *
- * <p>The GPT is checked as firmware checks it: header CRC32, its own LBA, the entry array's
- * CRC32, entries inside the usable range, no two partitions overlapping. A GPT that fails any of
- * these is a {@link MalformedDiskException} naming the check, not a silent fallback to the MBR:
- * capturing a disk whose table we misread would image the wrong bytes. Whether partitions fit
- * the disk needs the disk's size: {@link #pastEnd}.
+ * <p>The GPT is checked as firmware checks it: header CRC32, its own LBA, the entry array's CRC32,
+ * entries inside the usable range, no two partitions overlapping. A GPT that fails any of these is
+ * a {@link MalformedDiskException} naming the check, not a silent fallback to the MBR: capturing a
+ * disk whose table we misread would image the wrong bytes. Whether partitions fit the disk needs
+ * the disk's size: {@link #pastEnd}.
  *
  * <p>Pure: it parses bytes the caller read. Immutable and thread-safe.
  *
  * @param scheme GPT or MBR
  * @param sectorSize the logical sector size the table is written in (512 for MBR)
  * @param partitions in table order, empty slots left out
- * @param backupHeaderOffset GPT: the byte offset of the backup header the primary header names
- *     (its "AlternateLBA"), normally the disk's last sector; empty for MBR
+ * @param backupHeaderOffset GPT: the byte offset of the backup header the primary header names (its
+ *     "AlternateLBA"), normally the disk's last sector; empty for MBR
  */
-public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> partitions, OptionalLong backupHeaderOffset) {
+public record PartitionTable(
+    Scheme scheme, int sectorSize, List<Partition> partitions, OptionalLong backupHeaderOffset) {
   /** GPT "Linux filesystem data". */
   public static final String GPT_LINUX_DATA = "0fc63daf-8483-4772-8e79-3d69d8477de4";
+
   /** GPT "Linux root (x86-64)" (Discoverable Partitions Specification). */
   public static final String GPT_LINUX_ROOT_X86_64 = "4f68bce3-e8cd-4db1-96e7-fbcaf984b709";
+
   /** GPT "Linux root (ARM64)". */
   public static final String GPT_LINUX_ROOT_ARM64 = "b921b045-1df0-41c3-af44-4c6f280d3fae";
+
   /** GPT "EFI System Partition". */
   public static final String GPT_ESP = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
+
   static final int MBR_LINUX = 0x83;
   static final int MBR_PROTECTIVE = 0xee;
   private static final int MBR_SECTOR = 512;
+
   /** The GPT header's fields end at byte 92 (UEFI 2.10 table 5.5). */
   private static final int GPT_HEADER_MIN = 92;
-  /** Bytes of entries we accept: 128 entries of 128 bytes is the norm; a few times that is still a real table. */
+
+  /**
+   * Bytes of entries we accept: 128 entries of 128 bytes is the norm; a few times that is still a
+   * real table.
+   */
   private static final int GPT_MAX_ENTRY_BYTES = 256 * 1024;
+
   private static final String EMPTY_GUID = "00000000-0000-0000-0000-000000000000";
 
   /**
@@ -58,7 +69,8 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
 
   /** The partitioning scheme. */
   public enum Scheme {
-    GPT, MBR;
+    GPT,
+    MBR;
 
     @Override
     public String toString() {
@@ -77,7 +89,8 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
   public record Partition(int number, String type, long offset, long size) {
     public Partition {
       if (number < 1 || offset < 0 || size <= 0 || offset > Long.MAX_VALUE - size) {
-        throw new IllegalArgumentException("partition " + number + " at " + offset + " of " + size + " bytes");
+        throw new IllegalArgumentException(
+            "partition " + number + " at " + offset + " of " + size + " bytes");
       }
     }
 
@@ -88,7 +101,9 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
 
     /** Whether its type says it holds a Linux filesystem (data or root). */
     public boolean linux() {
-      return type.equals(GPT_LINUX_DATA) || type.equals(GPT_LINUX_ROOT_X86_64) || type.equals(GPT_LINUX_ROOT_ARM64)
+      return type.equals(GPT_LINUX_DATA)
+          || type.equals(GPT_LINUX_ROOT_X86_64)
+          || type.equals(GPT_LINUX_ROOT_ARM64)
           || type.equals(String.format(Locale.ROOT, "%02x", MBR_LINUX));
     }
 
@@ -105,16 +120,17 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
   /**
    * Parses the disk's first {@link #HEAD_BYTES} bytes (fewer for a tiny disk).
    *
-   * @return empty when there is no partition table: no boot signature, or an MBR with no entry
-   *     (a whole-disk filesystem, or blank), or MBR entries that cannot be one (boot flags other
-   *     than 0x00 and 0x80: boot code of a whole-disk FAT, for instance)
+   * @return empty when there is no partition table: no boot signature, or an MBR with no entry (a
+   *     whole-disk filesystem, or blank), or MBR entries that cannot be one (boot flags other than
+   *     0x00 and 0x80: boot code of a whole-disk FAT, for instance)
    * @throws MalformedDiskException for a table that is there but damaged
    */
   public static Optional<PartitionTable> parse(byte[] head) {
     try {
       return parseUnchecked(head);
     } catch (IndexOutOfBoundsException e) {
-      throw new MalformedDiskException("partition table: truncated (" + head.length + " bytes read): " + e.getMessage(), e);
+      throw new MalformedDiskException(
+          "partition table: truncated (" + head.length + " bytes read): " + e.getMessage(), e);
     }
   }
 
@@ -139,19 +155,26 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
       }
       if (type != 0 && sectors > 0) {
         if (lba == 0) {
-          throw new MalformedDiskException("MBR entry " + (i + 1) + " (type " + hex2(type) + ") starts at LBA 0, over the MBR itself");
+          throw new MalformedDiskException(
+              "MBR entry "
+                  + (i + 1)
+                  + " (type "
+                  + hex2(type)
+                  + ") starts at LBA 0, over the MBR itself");
         }
         mbr.add(new Partition(i + 1, hex2(type), lba * MBR_SECTOR, sectors * MBR_SECTOR));
       }
     }
     if (protective) {
       for (int sector : new int[] {512, 4096}) {
-        if (head.length >= 2 * sector && "EFI PART".equals(new String(head, sector, 8, StandardCharsets.US_ASCII))) {
+        if (head.length >= 2 * sector
+            && "EFI PART".equals(new String(head, sector, 8, StandardCharsets.US_ASCII))) {
           return Optional.of(gpt(head, b, sector));
         }
       }
-      throw new MalformedDiskException("protective MBR (type ee) but no GPT header (\"EFI PART\") at LBA 1 for 512- or 4096-byte sectors;"
-          + " the primary GPT is damaged (gdisk can rebuild it from the backup)");
+      throw new MalformedDiskException(
+          "protective MBR (type ee) but no GPT header (\"EFI PART\") at LBA 1 for 512- or 4096-byte sectors;"
+              + " the primary GPT is damaged (gdisk can rebuild it from the backup)");
     }
     if (mbr.isEmpty()) {
       return Optional.empty();
@@ -164,7 +187,16 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
     int h = sector; // the primary header is at LBA 1
     long headerSize = Integer.toUnsignedLong(b.getInt(h + 12));
     if (headerSize < GPT_HEADER_MIN || headerSize > sector) {
-      throw new MalformedDiskException("GPT header size " + headerSize + ", want " + GPT_HEADER_MIN + ".." + sector + " (at byte " + (h + 12) + ")");
+      throw new MalformedDiskException(
+          "GPT header size "
+              + headerSize
+              + ", want "
+              + GPT_HEADER_MIN
+              + ".."
+              + sector
+              + " (at byte "
+              + (h + 12)
+              + ")");
     }
     long stored = Integer.toUnsignedLong(b.getInt(h + 16));
     CRC32 crc = new CRC32();
@@ -172,8 +204,14 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
     crc.update(new byte[4]); // the CRC field itself counts as zero
     crc.update(head, h + 20, (int) headerSize - 20);
     if (crc.getValue() != stored) {
-      throw new MalformedDiskException(String.format(Locale.ROOT, "GPT header CRC32 0x%08x, computed 0x%08x (at byte %d);"
-          + " the primary GPT is damaged (gdisk can rebuild it from the backup)", stored, crc.getValue(), h + 16));
+      throw new MalformedDiskException(
+          String.format(
+              Locale.ROOT,
+              "GPT header CRC32 0x%08x, computed 0x%08x (at byte %d);"
+                  + " the primary GPT is damaged (gdisk can rebuild it from the backup)",
+              stored,
+              crc.getValue(),
+              h + 16));
     }
     long myLba = b.getLong(h + 24);
     long alternateLba = b.getLong(h + 32);
@@ -184,31 +222,69 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
     long size = Integer.toUnsignedLong(b.getInt(h + 84));
     long entriesCrc = Integer.toUnsignedLong(b.getInt(h + 88));
     if (myLba != 1) {
-      throw new MalformedDiskException("GPT header at LBA 1 says it is at LBA " + myLba + " (a backup header copied to the front?)");
+      throw new MalformedDiskException(
+          "GPT header at LBA 1 says it is at LBA "
+              + myLba
+              + " (a backup header copied to the front?)");
     }
     if (size < 128 || size > 4096 || Long.bitCount(size) != 1) {
-      throw new MalformedDiskException("GPT entry size " + size + ", want 128 times a power of two (at byte " + (h + 84) + ")");
+      throw new MalformedDiskException(
+          "GPT entry size " + size + ", want 128 times a power of two (at byte " + (h + 84) + ")");
     }
     if (count * size > GPT_MAX_ENTRY_BYTES) {
-      throw new MalformedDiskException("GPT has " + count + " entries of " + size + " bytes, more than the " + GPT_MAX_ENTRY_BYTES + " bytes clonecast reads");
+      throw new MalformedDiskException(
+          "GPT has "
+              + count
+              + " entries of "
+              + size
+              + " bytes, more than the "
+              + GPT_MAX_ENTRY_BYTES
+              + " bytes clonecast reads");
     }
     if (entriesLba < 2 || entriesLba > (HEAD_BYTES - count * size) / sector) {
-      throw new MalformedDiskException("GPT entries at LBA " + entriesLba + ", want 2.." + (HEAD_BYTES - count * size) / sector + " (at byte " + (h + 72) + ")");
+      throw new MalformedDiskException(
+          "GPT entries at LBA "
+              + entriesLba
+              + ", want 2.."
+              + (HEAD_BYTES - count * size) / sector
+              + " (at byte "
+              + (h + 72)
+              + ")");
     }
-    if (firstUsable < entriesLba + (count * size + sector - 1) / sector || lastUsable < firstUsable || alternateLba <= lastUsable) {
-      throw new MalformedDiskException("GPT usable LBAs " + firstUsable + ".." + lastUsable + " do not fit between the entries at LBA "
-          + entriesLba + " and the backup header at LBA " + alternateLba);
+    if (firstUsable < entriesLba + (count * size + sector - 1) / sector
+        || lastUsable < firstUsable
+        || alternateLba <= lastUsable) {
+      throw new MalformedDiskException(
+          "GPT usable LBAs "
+              + firstUsable
+              + ".."
+              + lastUsable
+              + " do not fit between the entries at LBA "
+              + entriesLba
+              + " and the backup header at LBA "
+              + alternateLba);
     }
     long arrayAt = entriesLba * sector;
     long arrayLen = count * size;
     if (arrayAt + arrayLen > head.length) {
-      throw new MalformedDiskException("GPT entries end at byte " + (arrayAt + arrayLen) + ", past the " + head.length + " bytes of the disk read");
+      throw new MalformedDiskException(
+          "GPT entries end at byte "
+              + (arrayAt + arrayLen)
+              + ", past the "
+              + head.length
+              + " bytes of the disk read");
     }
     crc.reset();
     crc.update(head, (int) arrayAt, (int) arrayLen);
     if (crc.getValue() != entriesCrc) {
-      throw new MalformedDiskException(String.format(Locale.ROOT, "GPT entry array CRC32 0x%08x, computed 0x%08x (%d entries at LBA %d)",
-          entriesCrc, crc.getValue(), count, entriesLba));
+      throw new MalformedDiskException(
+          String.format(
+              Locale.ROOT,
+              "GPT entry array CRC32 0x%08x, computed 0x%08x (%d entries at LBA %d)",
+              entriesCrc,
+              crc.getValue(),
+              count,
+              entriesLba));
     }
     List<Partition> out = new ArrayList<>();
     for (int i = 0; i < count; i++) {
@@ -220,8 +296,17 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
       long first = b.getLong(e + 32);
       long last = b.getLong(e + 40);
       if (first < firstUsable || last > lastUsable || last < first) {
-        throw new MalformedDiskException("GPT entry " + (i + 1) + " spans LBA " + first + ".." + last + ", outside the usable LBAs "
-            + firstUsable + ".." + lastUsable);
+        throw new MalformedDiskException(
+            "GPT entry "
+                + (i + 1)
+                + " spans LBA "
+                + first
+                + ".."
+                + last
+                + ", outside the usable LBAs "
+                + firstUsable
+                + ".."
+                + lastUsable);
       }
       out.add(new Partition(i + 1, type, first * sector, (last - first + 1) * sector));
     }
@@ -229,13 +314,19 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
     return new PartitionTable(Scheme.GPT, sector, out, OptionalLong.of(alternateLba * sector));
   }
 
-  /** Reads the 512-byte sector at a byte offset of the disk: the I/O {@link #logicalPartitions} leaves to its caller. */
+  /**
+   * Reads the 512-byte sector at a byte offset of the disk: the I/O {@link #logicalPartitions}
+   * leaves to its caller.
+   */
   @FunctionalInterface
   public interface SectorReader<E extends Exception> {
     byte[] sectorAt(long offset) throws E;
   }
 
-  /** Logical partitions we follow before calling the chain a loop: Linux's own limit is far lower in practice. */
+  /**
+   * Logical partitions we follow before calling the chain a loop: Linux's own limit is far lower in
+   * practice.
+   */
   static final int MAX_LOGICAL = 128;
 
   /**
@@ -243,21 +334,27 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
    * kernel numbers them: each extended boot record (EBR) holds one logical partition, relative to
    * itself, and the link to the next EBR, relative to the extended partition's start.
    *
-   * @throws MalformedDiskException for a chain that loops, leaves the extended partition, or puts
-   *     a logical partition outside it or over its own EBR
+   * @throws MalformedDiskException for a chain that loops, leaves the extended partition, or puts a
+   *     logical partition outside it or over its own EBR
    * @throws E what the reader throws
    */
-  public static <E extends Exception> List<Partition> logicalPartitions(Partition extended, SectorReader<E> reader) throws E {
+  public static <E extends Exception> List<Partition> logicalPartitions(
+      Partition extended, SectorReader<E> reader) throws E {
     if (!extended.extended()) {
-      throw new IllegalArgumentException("partition " + extended.number() + " (type " + extended.type() + ") is not extended");
+      throw new IllegalArgumentException(
+          "partition " + extended.number() + " (type " + extended.type() + ") is not extended");
     }
     List<Partition> out = new ArrayList<>();
     long ebr = extended.offset();
     int n = 5; // the kernel numbers only the EBRs that hold a partition
     for (int hops = 0; ; hops++) {
       if (hops >= MAX_LOGICAL) {
-        throw new MalformedDiskException("MBR extended partition " + extended.number() + ": more than " + MAX_LOGICAL
-            + " logical partitions (a chain that loops?)");
+        throw new MalformedDiskException(
+            "MBR extended partition "
+                + extended.number()
+                + ": more than "
+                + MAX_LOGICAL
+                + " logical partitions (a chain that loops?)");
       }
       byte[] s = reader.sectorAt(ebr);
       if (s.length < MBR_SECTOR || (s[510] & 0xff) != 0x55 || (s[511] & 0xff) != 0xaa) {
@@ -271,8 +368,18 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
         long off = ebr + start * MBR_SECTOR;
         long len = sectors * MBR_SECTOR;
         if (start == 0 || off + len > extended.end()) {
-          throw new MalformedDiskException("logical partition " + n + " at bytes " + off + ".." + (off + len - 1) + " is not inside extended"
-              + " partition " + extended.number() + " after its EBR at byte " + ebr);
+          throw new MalformedDiskException(
+              "logical partition "
+                  + n
+                  + " at bytes "
+                  + off
+                  + ".."
+                  + (off + len - 1)
+                  + " is not inside extended"
+                  + " partition "
+                  + extended.number()
+                  + " after its EBR at byte "
+                  + ebr);
         }
         out.add(new Partition(n++, hex2(type), off, len));
       }
@@ -283,8 +390,13 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
       }
       long nextAt = extended.offset() + next * MBR_SECTOR;
       if (nextAt <= ebr || nextAt >= extended.end()) {
-        throw new MalformedDiskException("EBR at byte " + ebr + " links to byte " + nextAt + ", not forward inside extended partition "
-            + extended.number());
+        throw new MalformedDiskException(
+            "EBR at byte "
+                + ebr
+                + " links to byte "
+                + nextAt
+                + ", not forward inside extended partition "
+                + extended.number());
       }
       ebr = nextAt;
     }
@@ -299,8 +411,17 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
       Partition a = sorted.get(i - 1);
       Partition c = sorted.get(i);
       if (c.offset() < a.end()) {
-        throw new MalformedDiskException(scheme + " partitions " + a.number() + " and " + c.number() + " overlap (bytes "
-            + c.offset() + ".." + (Math.min(a.end(), c.end()) - 1) + ")");
+        throw new MalformedDiskException(
+            scheme
+                + " partitions "
+                + a.number()
+                + " and "
+                + c.number()
+                + " overlap (bytes "
+                + c.offset()
+                + ".."
+                + (Math.min(a.end(), c.end()) - 1)
+                + ")");
       }
     }
   }
@@ -314,11 +435,21 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
     List<String> out = new ArrayList<>();
     for (Partition p : partitions) {
       if (p.end() > diskSize) {
-        out.add("partition " + p.number() + " ends at byte " + p.end() + ", past the disk's end at byte " + diskSize);
+        out.add(
+            "partition "
+                + p.number()
+                + " ends at byte "
+                + p.end()
+                + ", past the disk's end at byte "
+                + diskSize);
       }
     }
     if (backupHeaderOffset.isPresent() && backupHeaderOffset.getAsLong() + sectorSize > diskSize) {
-      out.add("the GPT backup header is at byte " + backupHeaderOffset.getAsLong() + ", past the disk's end at byte " + diskSize);
+      out.add(
+          "the GPT backup header is at byte "
+              + backupHeaderOffset.getAsLong()
+              + ", past the disk's end at byte "
+              + diskSize);
     }
     return out;
   }
@@ -327,10 +458,28 @@ public record PartitionTable(Scheme scheme, int sectorSize, List<Partition> part
     return String.format(Locale.ROOT, "%02x", type);
   }
 
-  /** A GUID as text: the first three fields are little-endian on disk (RFC 4122 mixed-endian form). */
+  /**
+   * A GUID as text: the first three fields are little-endian on disk (RFC 4122 mixed-endian form).
+   */
   static String guid(byte[] d, int o) {
-    return String.format(Locale.ROOT, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-        d[o + 3], d[o + 2], d[o + 1], d[o], d[o + 5], d[o + 4], d[o + 7], d[o + 6],
-        d[o + 8], d[o + 9], d[o + 10], d[o + 11], d[o + 12], d[o + 13], d[o + 14], d[o + 15]);
+    return String.format(
+        Locale.ROOT,
+        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+        d[o + 3],
+        d[o + 2],
+        d[o + 1],
+        d[o],
+        d[o + 5],
+        d[o + 4],
+        d[o + 7],
+        d[o + 6],
+        d[o + 8],
+        d[o + 9],
+        d[o + 10],
+        d[o + 11],
+        d[o + 12],
+        d[o + 13],
+        d[o + 14],
+        d[o + 15]);
   }
 }

@@ -5,8 +5,8 @@ import org.clonecast.protocol.wire.ByteBufs;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
- * The fixed part of an IGMP message (RFC 2236 §2; an IGMPv3 query or report carries more after
- * it, which the querier does not need), as a raw IGMP socket delivers it after the IP header.
+ * The fixed part of an IGMP message (RFC 2236 §2; an IGMPv3 query or report carries more after it,
+ * which the querier does not need), as a raw IGMP socket delivers it after the IP header.
  *
  * @param type {@link #QUERY}, a report or a leave
  * @param maxResponseCode the query's maximum response time in tenths of a second (0 in reports)
@@ -27,7 +27,8 @@ public record IgmpMessage(int type, int maxResponseCode, int group) {
    */
   public static IgmpMessage generalQuery(int maxResponseTenths) {
     if (maxResponseTenths < 1 || maxResponseTenths > 255) {
-      throw new IllegalArgumentException("max response time " + maxResponseTenths + " tenths of a second; want 1..255");
+      throw new IllegalArgumentException(
+          "max response time " + maxResponseTenths + " tenths of a second; want 1..255");
     }
     return new IgmpMessage(QUERY, maxResponseTenths, 0);
   }
@@ -58,22 +59,29 @@ public record IgmpMessage(int type, int maxResponseCode, int group) {
    * @throws MalformedPacketException when shorter than 8 bytes or the checksum is wrong
    */
   public static IgmpMessage decode(ByteBuf in) {
-    return ByteBufs.decoding("IGMP message", in, b -> {
-      int length = b.readableBytes();
-      ByteBufs.requireReadable(b, LENGTH, "IGMP header");
-      byte[] all = new byte[length];
-      b.getBytes(b.readerIndex(), all);
-      if (checksum(all, 0, length) != 0) throw new MalformedPacketException("IGMP checksum does not add up");
-      int type = b.readUnsignedByte();
-      int code = b.readUnsignedByte();
-      b.skipBytes(2);
-      int group = b.readInt();
-      b.skipBytes(b.readableBytes());
-      return new IgmpMessage(type, code, group);
-    });
+    return ByteBufs.decoding(
+        "IGMP message",
+        in,
+        b -> {
+          int length = b.readableBytes();
+          ByteBufs.requireReadable(b, LENGTH, "IGMP header");
+          byte[] all = new byte[length];
+          b.getBytes(b.readerIndex(), all);
+          if (checksum(all, 0, length) != 0)
+            throw new MalformedPacketException("IGMP checksum does not add up");
+          int type = b.readUnsignedByte();
+          int code = b.readUnsignedByte();
+          b.skipBytes(2);
+          int group = b.readInt();
+          b.skipBytes(b.readableBytes());
+          return new IgmpMessage(type, code, group);
+        });
   }
 
-  /** The Internet checksum (RFC 1071) of {@code length} bytes; 0 over a message whose checksum is right. */
+  /**
+   * The Internet checksum (RFC 1071) of {@code length} bytes; 0 over a message whose checksum is
+   * right.
+   */
   static int checksum(byte[] b, int offset, int length) {
     long sum = 0;
     for (int i = 0; i + 1 < length; i += 2) {

@@ -4,10 +4,10 @@ package org.clonecast.protocol.igmp;
  * When the head node sends IGMP General Queries, as a pure machine (RFC 2236 §3 and §7, the same
  * rules as RFC 3376 §6.6.2). A snooping switch forwards a group only to ports whose hosts report
  * it, and hosts report only when asked; a segment without a querier loses its groups after the
- * switch's membership interval. So the daemon queries, unless another querier with a lower
- * address is heard: then it stands down, and takes over again when that one has been silent for
- * the Other Querier Present Interval. Queries from 0.0.0.0 (a snooping switch's proxy queries,
- * RFC 4541 §2.1.1) and from our own address do not count.
+ * switch's membership interval. So the daemon queries, unless another querier with a lower address
+ * is heard: then it stands down, and takes over again when that one has been silent for the Other
+ * Querier Present Interval. Queries from 0.0.0.0 (a snooping switch's proxy queries, RFC 4541
+ * §2.1.1) and from our own address do not count.
  *
  * <p>Timing, from the query interval QI: at start {@link #ROBUSTNESS} queries QI/4 apart (the
  * Startup Query Count and Interval), then one every QI; the Other Querier Present Interval is
@@ -36,9 +36,15 @@ public final class QuerierElection {
    * @param maxResponseNanos the maximum response time our queries ask for
    */
   public QuerierElection(int self, long queryIntervalNanos, long maxResponseNanos, long nowNanos) {
-    if (queryIntervalNanos <= 0 || maxResponseNanos <= 0 || maxResponseNanos >= queryIntervalNanos) {
-      throw new IllegalArgumentException("want 0 < max response time (" + maxResponseNanos + " ns) < query interval ("
-          + queryIntervalNanos + " ns)");
+    if (queryIntervalNanos <= 0
+        || maxResponseNanos <= 0
+        || maxResponseNanos >= queryIntervalNanos) {
+      throw new IllegalArgumentException(
+          "want 0 < max response time ("
+              + maxResponseNanos
+              + " ns) < query interval ("
+              + queryIntervalNanos
+              + " ns)");
     }
     this.self = Integer.toUnsignedLong(self);
     this.queryIntervalNanos = queryIntervalNanos;
@@ -88,7 +94,10 @@ public final class QuerierElection {
     return (int) otherQuerier;
   }
 
-  /** When {@link #queryDue} may next return true: our next query, or the end of the other's interval. */
+  /**
+   * When {@link #queryDue} may next return true: our next query, or the end of the other's
+   * interval.
+   */
   public long nextDeadline() {
     return querier ? nextQuery : otherUntil;
   }

@@ -7,12 +7,12 @@ import java.util.Optional;
 
 /**
  * Which byte ranges of a disk an image must carry: partition tables, filesystem metadata and the
- * blocks filesystems have allocated, and everything clonecast cannot read the allocation of.
- * Bytes outside every extent are free space: not stored, not sent, not written.
+ * blocks filesystems have allocated, and everything clonecast cannot read the allocation of. Bytes
+ * outside every extent are free space: not stored, not sent, not written.
  *
- * <p>Extents are sorted, non-overlapping, non-adjacent (merged) and inside {@code [0,
- * diskSize)}; {@link #of} normalises any list into that form. A map must only ever err on the
- * side of carrying more: a byte wrongly left out is lost on every clone.
+ * <p>Extents are sorted, non-overlapping, non-adjacent (merged) and inside {@code [0, diskSize)};
+ * {@link #of} normalises any list into that form. A map must only ever err on the side of carrying
+ * more: a byte wrongly left out is lost on every clone.
  *
  * <p>Immutable and thread-safe.
  *
@@ -47,10 +47,20 @@ public record AllocationMap(long diskSize, List<Extent> extents) {
     long prevEnd = -1;
     for (Extent e : extents) {
       if (e.offset() <= prevEnd) {
-        throw new IllegalArgumentException("extents overlap, touch or are out of order at " + e.offset() + "; use AllocationMap.of");
+        throw new IllegalArgumentException(
+            "extents overlap, touch or are out of order at "
+                + e.offset()
+                + "; use AllocationMap.of");
       }
       if (e.end() > diskSize) {
-        throw new IllegalArgumentException("extent " + e.offset() + "+" + e.length() + " ends past the disk's " + diskSize + " bytes");
+        throw new IllegalArgumentException(
+            "extent "
+                + e.offset()
+                + "+"
+                + e.length()
+                + " ends past the disk's "
+                + diskSize
+                + " bytes");
       }
       prevEnd = e.end();
     }
@@ -58,12 +68,13 @@ public record AllocationMap(long diskSize, List<Extent> extents) {
 
   /** The whole disk: nothing is known to be free. */
   public static AllocationMap whole(long diskSize) {
-    return new AllocationMap(diskSize, diskSize == 0 ? List.of() : List.of(new Extent(0, diskSize)));
+    return new AllocationMap(
+        diskSize, diskSize == 0 ? List.of() : List.of(new Extent(0, diskSize)));
   }
 
   /**
-   * The map carrying the union of {@code ranges}, each cut to the disk; ranges may overlap and
-   * come in any order.
+   * The map carrying the union of {@code ranges}, each cut to the disk; ranges may overlap and come
+   * in any order.
    */
   public static AllocationMap of(long diskSize, List<Extent> ranges) {
     List<Extent> sorted = new ArrayList<>(ranges);
@@ -115,7 +126,8 @@ public record AllocationMap(long diskSize, List<Extent> extents) {
     Manifest.checkChunkSize(chunkSize);
     long start = (long) index * chunkSize;
     if (index < 0 || start >= diskSize) {
-      throw new IndexOutOfBoundsException("chunk " + index + " of " + chunkSize + " bytes outside a disk of " + diskSize);
+      throw new IndexOutOfBoundsException(
+          "chunk " + index + " of " + chunkSize + " bytes outside a disk of " + diskSize);
     }
     int len = (int) Math.min(chunkSize, diskSize - start);
     long end = start + len;
@@ -154,6 +166,12 @@ public record AllocationMap(long diskSize, List<Extent> extents) {
 
   @Override
   public String toString() {
-    return "AllocationMap[" + usedBytes() + " of " + diskSize + " bytes in " + extents.size() + " extents]";
+    return "AllocationMap["
+        + usedBytes()
+        + " of "
+        + diskSize
+        + " bytes in "
+        + extents.size()
+        + " extents]";
   }
 }

@@ -10,9 +10,9 @@ import java.util.Optional;
 
 /**
  * Turns one chunk's logical bytes into stored bytes and back: all zeros are not stored, other
- * chunks are one zstd frame each, or raw when zstd does not shrink them. Decoding always checks
- * the SHA-256 of the result. A partially used chunk is encoded from its logical bytes (unused
- * blocks already zeroed, {@link UsedBlocks#zeroUnused}); an UNUSED one decodes to zeros.
+ * chunks are one zstd frame each, or raw when zstd does not shrink them. Decoding always checks the
+ * SHA-256 of the result. A partially used chunk is encoded from its logical bytes (unused blocks
+ * already zeroed, {@link UsedBlocks#zeroUnused}); an UNUSED one decodes to zeros.
  *
  * <p>Thread-safe and stateless; native zstd contexts are pooled internally.
  */
@@ -23,9 +23,9 @@ public final class ChunkCodec {
   private ChunkCodec() {}
 
   /**
-   * Loads zstd-jni's native library if it is not loaded yet. The library unpacks itself into
-   * {@code java.io.tmpdir} (or {@code -DZstdTempFolder}) on first use, which fails on a read-only
-   * or {@code noexec} temporary directory; every ZSTD chunk would then fail alike.
+   * Loads zstd-jni's native library if it is not loaded yet. The library unpacks itself into {@code
+   * java.io.tmpdir} (or {@code -DZstdTempFolder}) on first use, which fails on a read-only or
+   * {@code noexec} temporary directory; every ZSTD chunk would then fail alike.
    *
    * @return empty when zstd is usable, else what went wrong and what to do about it
    */
@@ -35,9 +35,12 @@ public final class ChunkCodec {
       Zstd.maxCompressionLevel(); // a native call: proves the library is bound, not just found
       return Optional.empty();
     } catch (LinkageError e) {
-      return Optional.of("cannot load the zstd native library (" + e.getMessage() + "); it is unpacked into "
-          + System.getProperty("ZstdTempFolder", System.getProperty("java.io.tmpdir"))
-          + ", which must be writable and allow executables (choose another with -DZstdTempFolder=DIR)");
+      return Optional.of(
+          "cannot load the zstd native library ("
+              + e.getMessage()
+              + "); it is unpacked into "
+              + System.getProperty("ZstdTempFolder", System.getProperty("java.io.tmpdir"))
+              + ", which must be writable and allow executables (choose another with -DZstdTempFolder=DIR)");
     }
   }
 
@@ -63,7 +66,8 @@ public final class ChunkCodec {
       throw new IllegalArgumentException("chunk " + index + ": a chunk has at least one byte");
     }
     if (zstdLevel < minLevel() || zstdLevel > maxLevel()) {
-      throw new IllegalArgumentException("zstd level " + zstdLevel + " not in " + minLevel() + ".." + maxLevel());
+      throw new IllegalArgumentException(
+          "zstd level " + zstdLevel + " not in " + minLevel() + ".." + maxLevel());
     }
     if (Zeros.isZero(logical, off, len)) {
       return new EncodedChunk(ChunkKind.ZERO, new byte[0], Zeros.hash(len));
@@ -102,18 +106,22 @@ public final class ChunkCodec {
   }
 
   /**
-   * Decodes the stored bytes of chunk {@code e} into {@code out[outOff .. outOff+logicalLen)}
-   * and checks their SHA-256. {@code stored} (heap or direct) holds exactly the chunk's stored
-   * bytes between its position and limit; its position is not changed.
+   * Decodes the stored bytes of chunk {@code e} into {@code out[outOff .. outOff+logicalLen)} and
+   * checks their SHA-256. {@code stored} (heap or direct) holds exactly the chunk's stored bytes
+   * between its position and limit; its position is not changed.
    *
-   * @throws ChunkVerificationException when the stored bytes have the wrong length, are not a
-   *     valid zstd frame of {@code logicalLen} bytes, or hash to something else
+   * @throws ChunkVerificationException when the stored bytes have the wrong length, are not a valid
+   *     zstd frame of {@code logicalLen} bytes, or hash to something else
    */
-  public static void decode(ChunkEntry e, ByteBuffer stored, byte[] out, int outOff, int logicalLen) {
+  public static void decode(
+      ChunkEntry e, ByteBuffer stored, byte[] out, int outOff, int logicalLen) {
     Objects.checkFromIndexSize(outOff, logicalLen, out.length);
     if (stored.remaining() != e.storedLength()) {
       throw new ChunkVerificationException(
-          e.index(), "stored length " + stored.remaining() + ", want " + e.storedLength(), e.sha256(), null);
+          e.index(),
+          "stored length " + stored.remaining() + ", want " + e.storedLength(),
+          e.sha256(),
+          null);
     }
     switch (e.kind()) {
       case ZERO, UNUSED -> {
@@ -127,7 +135,10 @@ public final class ChunkCodec {
       case RAW -> {
         if (e.storedLength() != logicalLen) {
           throw new ChunkVerificationException(
-              e.index(), "RAW chunk of " + e.storedLength() + " bytes, want " + logicalLen, e.sha256(), null);
+              e.index(),
+              "RAW chunk of " + e.storedLength() + " bytes, want " + logicalLen,
+              e.sha256(),
+              null);
         }
         stored.duplicate().get(out, outOff, logicalLen);
       }
@@ -148,17 +159,20 @@ public final class ChunkCodec {
   private static boolean unusedAreZero(UsedBlocks used, byte[] out, int off, int logicalLen) {
     int[] gapStart = {0};
     boolean[] ok = {true};
-    used.forEachRun(logicalLen, (o, len) -> {
-      ok[0] &= Zeros.isZero(out, off + gapStart[0], o - gapStart[0]);
-      gapStart[0] = o + len;
-    });
+    used.forEachRun(
+        logicalLen,
+        (o, len) -> {
+          ok[0] &= Zeros.isZero(out, off + gapStart[0], o - gapStart[0]);
+          gapStart[0] = o + len;
+        });
     return ok[0] && Zeros.isZero(out, off + gapStart[0], logicalLen - gapStart[0]);
   }
 
   /**
    * Decodes chunk {@code e} from {@code stored[0 .. e.storedLength())} and returns an array whose
    * first {@code logicalLen} bytes are its verified logical bytes: {@code stored} itself for a RAW
-   * chunk (no copy), else {@code scratch} (at least {@code logicalLen} long) filled by {@link #decode}.
+   * chunk (no copy), else {@code scratch} (at least {@code logicalLen} long) filled by {@link
+   * #decode}.
    *
    * @throws ChunkVerificationException as {@link #decode}
    */
@@ -169,7 +183,10 @@ public final class ChunkCodec {
     }
     if (e.storedLength() != logicalLen || stored.length < logicalLen) {
       throw new ChunkVerificationException(
-          e.index(), "RAW chunk of " + e.storedLength() + " bytes, want " + logicalLen, e.sha256(), null);
+          e.index(),
+          "RAW chunk of " + e.storedLength() + " bytes, want " + logicalLen,
+          e.sha256(),
+          null);
     }
     if (e.used().isPartial() && !unusedAreZero(e.used(), stored, 0, logicalLen)) {
       throw new ChunkVerificationException(e.index(), "unused blocks hold data", e.sha256(), null);
@@ -183,18 +200,30 @@ public final class ChunkCodec {
 
   private static ChunkVerificationException mismatch(ChunkEntry e, Sha256 actual) {
     return new ChunkVerificationException(
-        e.index(), "sha256 mismatch: want " + e.sha256().hex() + ", got " + actual.hex(), e.sha256(), actual);
+        e.index(),
+        "sha256 mismatch: want " + e.sha256().hex() + ", got " + actual.hex(),
+        e.sha256(),
+        actual);
   }
 
-  private static void decompress(ChunkEntry e, ByteBuffer stored, byte[] out, int outOff, int logicalLen) {
+  private static void decompress(
+      ChunkEntry e, ByteBuffer stored, byte[] out, int outOff, int logicalLen) {
     ZstdDecompressCtx ctx = ZstdContexts.DECOMPRESS.take();
     int n;
     try {
       if (stored.isDirect()) {
-        n = ctx.decompressDirectByteBufferToByteArray(out, outOff, logicalLen, stored, stored.position(), stored.remaining());
+        n =
+            ctx.decompressDirectByteBufferToByteArray(
+                out, outOff, logicalLen, stored, stored.position(), stored.remaining());
       } else if (stored.hasArray()) {
-        n = ctx.decompressByteArray(
-            out, outOff, logicalLen, stored.array(), stored.arrayOffset() + stored.position(), stored.remaining());
+        n =
+            ctx.decompressByteArray(
+                out,
+                outOff,
+                logicalLen,
+                stored.array(),
+                stored.arrayOffset() + stored.position(),
+                stored.remaining());
       } else {
         // A read-only heap buffer hides its array: copy (stored bytes are at most a chunk).
         byte[] copy = new byte[stored.remaining()];

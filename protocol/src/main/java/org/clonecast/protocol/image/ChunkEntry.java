@@ -3,9 +3,9 @@ package org.clonecast.protocol.image;
 import java.util.Objects;
 
 /**
- * One chunk of a {@link Manifest}: where its stored bytes are, which of its blocks are used and
- * the SHA-256 of its logical bytes. A {@link ChunkKind#ZERO} or {@link ChunkKind#UNUSED} chunk
- * stores nothing: its offset and length are 0.
+ * One chunk of a {@link Manifest}: where its stored bytes are, which of its blocks are used and the
+ * SHA-256 of its logical bytes. A {@link ChunkKind#ZERO} or {@link ChunkKind#UNUSED} chunk stores
+ * nothing: its offset and length are 0.
  *
  * <p>The logical bytes of a chunk are the disk's bytes with its unused blocks set to zero; the
  * digest is over those, and receivers write only the used blocks. An UNUSED chunk (no block used,
@@ -23,7 +23,13 @@ import java.util.Objects;
  * @param used the chunk's used blocks: {@link UsedBlocks#all()} for a chunk of a whole-disk image,
  *     {@link UsedBlocks#none()} exactly for UNUSED
  */
-public record ChunkEntry(int index, ChunkKind kind, long storedOffset, int storedLength, Sha256 sha256, UsedBlocks used) {
+public record ChunkEntry(
+    int index,
+    ChunkKind kind,
+    long storedOffset,
+    int storedLength,
+    Sha256 sha256,
+    UsedBlocks used) {
   public ChunkEntry {
     Objects.requireNonNull(kind, "kind");
     Objects.requireNonNull(sha256, "sha256");
@@ -33,22 +39,38 @@ public record ChunkEntry(int index, ChunkKind kind, long storedOffset, int store
     }
     if (storedOffset < 0 || storedLength < 0) {
       throw new IllegalArgumentException(
-          "chunk " + index + ": stored offset " + storedOffset + " / length " + storedLength + " negative");
+          "chunk "
+              + index
+              + ": stored offset "
+              + storedOffset
+              + " / length "
+              + storedLength
+              + " negative");
     }
     if (!kind.isStored() && (storedLength != 0 || storedOffset != 0)) {
       throw new IllegalArgumentException(
-          "chunk " + index + ": " + kind + " chunk stores nothing, got offset " + storedOffset + " length " + storedLength);
+          "chunk "
+              + index
+              + ": "
+              + kind
+              + " chunk stores nothing, got offset "
+              + storedOffset
+              + " length "
+              + storedLength);
     }
     if (kind.isStored() && storedLength == 0) {
-      throw new IllegalArgumentException("chunk " + index + ": " + kind + " chunk with stored length 0");
+      throw new IllegalArgumentException(
+          "chunk " + index + ": " + kind + " chunk with stored length 0");
     }
     if (storedOffset > Long.MAX_VALUE - storedLength) {
-      throw new IllegalArgumentException("chunk " + index + ": stored offset " + storedOffset + " overflows");
+      throw new IllegalArgumentException(
+          "chunk " + index + ": stored offset " + storedOffset + " overflows");
     }
     if ((kind == ChunkKind.UNUSED) != used.isNone()) {
-      throw new IllegalArgumentException(kind == ChunkKind.UNUSED
-          ? "chunk " + index + ": UNUSED chunk with used blocks " + used
-          : "chunk " + index + ": " + kind + " chunk with no used block (it is UNUSED)");
+      throw new IllegalArgumentException(
+          kind == ChunkKind.UNUSED
+              ? "chunk " + index + ": UNUSED chunk with used blocks " + used
+              : "chunk " + index + ": " + kind + " chunk with no used block (it is UNUSED)");
     }
   }
 
@@ -62,7 +84,9 @@ public record ChunkEntry(int index, ChunkKind kind, long storedOffset, int store
     return new ChunkEntry(index, ChunkKind.ZERO, 0, 0, sha256);
   }
 
-  /** A zero chunk with only {@code used} blocks used: zeros are written there, nothing elsewhere. */
+  /**
+   * A zero chunk with only {@code used} blocks used: zeros are written there, nothing elsewhere.
+   */
   public static ChunkEntry zero(int index, Sha256 sha256, UsedBlocks used) {
     return new ChunkEntry(index, ChunkKind.ZERO, 0, 0, sha256, used);
   }

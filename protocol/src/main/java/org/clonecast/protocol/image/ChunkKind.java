@@ -14,8 +14,8 @@ public enum ChunkKind {
   /** The logical bytes as they are (zstd did not shrink them). */
   RAW(2),
   /**
-   * No block of the chunk is used (free space of a filesystem): nothing is stored, sent or
-   * written; its logical bytes are defined as zeros. Manifest version 2 and later.
+   * No block of the chunk is used (free space of a filesystem): nothing is stored, sent or written;
+   * its logical bytes are defined as zeros. Manifest version 2 and later.
    */
   UNUSED(3);
 
@@ -42,7 +42,9 @@ public enum ChunkKind {
       case 1 -> ZSTD;
       case 2 -> RAW;
       case 3 -> UNUSED;
-      default -> throw new MalformedImageException("chunk kind code " + code + " unknown (want 0, 1, 2 or 3)");
+      default ->
+          throw new MalformedImageException(
+              "chunk kind code " + code + " unknown (want 0, 1, 2 or 3)");
     };
   }
 }

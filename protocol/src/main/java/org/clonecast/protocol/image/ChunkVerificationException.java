@@ -3,10 +3,10 @@ package org.clonecast.protocol.image;
 import java.util.Optional;
 
 /**
- * A chunk's stored bytes do not yield its logical bytes: the zstd frame is damaged, the length
- * is wrong, or the SHA-256 of the result is not the one the manifest names. Unchecked, like the
- * other decode errors here, so it travels through executors and streams; callers that write
- * disks catch it and re-fetch the chunk.
+ * A chunk's stored bytes do not yield its logical bytes: the zstd frame is damaged, the length is
+ * wrong, or the SHA-256 of the result is not the one the manifest names. Unchecked, like the other
+ * decode errors here, so it travels through executors and streams; callers that write disks catch
+ * it and re-fetch the chunk.
  *
  * <p>The message reads "chunk 17: sha256 mismatch: want …, got …".
  *
@@ -26,11 +26,13 @@ public class ChunkVerificationException extends RuntimeException {
    * @param expected the digest the manifest names
    * @param actual the digest of what was decoded, or null when nothing could be decoded
    */
-  public ChunkVerificationException(int chunkIndex, String problem, Sha256 expected, Sha256 actual) {
+  public ChunkVerificationException(
+      int chunkIndex, String problem, Sha256 expected, Sha256 actual) {
     this(chunkIndex, problem, expected, actual, null);
   }
 
-  public ChunkVerificationException(int chunkIndex, String problem, Sha256 expected, Sha256 actual, Throwable cause) {
+  public ChunkVerificationException(
+      int chunkIndex, String problem, Sha256 expected, Sha256 actual, Throwable cause) {
     super("chunk " + chunkIndex + ": " + problem, cause);
     this.chunkIndex = chunkIndex;
     this.problem = problem;

@@ -42,9 +42,13 @@ public record EncodedChunk(ChunkKind kind, byte[] stored, Sha256 sha256) {
     return stored.length;
   }
 
-  /** The manifest entry for this chunk, every block used, stored at {@code storedOffset} (ignored unless stored). */
+  /**
+   * The manifest entry for this chunk, every block used, stored at {@code storedOffset} (ignored
+   * unless stored).
+   */
   public ChunkEntry entry(int index, long storedOffset) {
-    return entry(index, storedOffset, kind == ChunkKind.UNUSED ? UsedBlocks.none() : UsedBlocks.all());
+    return entry(
+        index, storedOffset, kind == ChunkKind.UNUSED ? UsedBlocks.none() : UsedBlocks.all());
   }
 
   /**
@@ -72,6 +76,12 @@ public record EncodedChunk(ChunkKind kind, byte[] stored, Sha256 sha256) {
 
   @Override
   public String toString() {
-    return "EncodedChunk[kind=" + kind + ", stored=" + stored.length + " bytes, sha256=" + sha256 + "]";
+    return "EncodedChunk[kind="
+        + kind
+        + ", stored="
+        + stored.length
+        + " bytes, sha256="
+        + sha256
+        + "]";
   }
 }

@@ -11,10 +11,10 @@ import java.util.UUID;
  *
  * <p>Immutable and thread-safe.
  *
- * @param version file layout version, {@link #MIN_VERSION} to {@link #VERSION}: 2 says the
- *     manifest may hold partial or UNUSED chunks (manifest version 2), 3 that its image hash may
- *     be that of the chunk digests (manifest version 3), so that an older reader refuses the file
- *     at its header; the byte layout of the header is the same
+ * @param version file layout version, {@link #MIN_VERSION} to {@link #VERSION}: 2 says the manifest
+ *     may hold partial or UNUSED chunks (manifest version 2), 3 that its image hash may be that of
+ *     the chunk digests (manifest version 3), so that an older reader refuses the file at its
+ *     header; the byte layout of the header is the same
  * @param flags feature bits a reader must understand; none are defined in versions 1 to 3
  * @param headerLength bytes before the first stored chunk, at least {@link #LENGTH}
  * @param imageId the manifest's image id
@@ -36,22 +36,27 @@ public record ImageFileHeader(
     int manifestLength) {
   /** "CLONECI1", the first eight bytes of every image file, as one big-endian long. */
   public static final long MAGIC = 0x434C4F4E45434931L;
+
   /** The newest layout version written and read by this build. */
   public static final int VERSION = 3;
+
   /** The oldest layout version read by this build (and written for whole-disk images). */
   public static final int MIN_VERSION = 1;
+
   /** Length of the header this build writes. */
   public static final int LENGTH = 64;
+
   /**
-   * File offset of {@code manifestOffset}; it and {@code manifestLength} (at +8) are the
-   * twelve bytes the writer fills in last to mark the image complete.
+   * File offset of {@code manifestOffset}; it and {@code manifestLength} (at +8) are the twelve
+   * bytes the writer fills in last to mark the image complete.
    */
   public static final int MANIFEST_FIELDS_OFFSET = 48;
 
   public ImageFileHeader {
     Objects.requireNonNull(imageId, "imageId");
     if (version < MIN_VERSION || version > VERSION) {
-      throw new IllegalArgumentException("image format version " + version + " not in " + MIN_VERSION + ".." + VERSION);
+      throw new IllegalArgumentException(
+          "image format version " + version + " not in " + MIN_VERSION + ".." + VERSION);
     }
     if (headerLength < LENGTH) {
       throw new IllegalArgumentException("header length " + headerLength + " < " + LENGTH);
@@ -66,10 +71,11 @@ public record ImageFileHeader(
   }
 
   /**
-   * The header of a version 1 image being written (every block of every chunk used): everything
-   * but the manifest position.
+   * The header of a version 1 image being written (every block of every chunk used): everything but
+   * the manifest position.
    */
-  public static ImageFileHeader incomplete(UUID imageId, long logicalSize, int chunkSize, int chunkCount) {
+  public static ImageFileHeader incomplete(
+      UUID imageId, long logicalSize, int chunkSize, int chunkCount) {
     return incomplete(MIN_VERSION, imageId, logicalSize, chunkSize, chunkCount);
   }
 
@@ -77,14 +83,24 @@ public record ImageFileHeader(
    * The header of an image being written, of layout {@code version}: at least the {@link
    * Manifest#formatVersion()} of the manifest it will hold.
    */
-  public static ImageFileHeader incomplete(int version, UUID imageId, long logicalSize, int chunkSize, int chunkCount) {
-    return new ImageFileHeader(version, 0, LENGTH, imageId, logicalSize, chunkSize, chunkCount, 0, 0);
+  public static ImageFileHeader incomplete(
+      int version, UUID imageId, long logicalSize, int chunkSize, int chunkCount) {
+    return new ImageFileHeader(
+        version, 0, LENGTH, imageId, logicalSize, chunkSize, chunkCount, 0, 0);
   }
 
   /** This header with the manifest position filled in. */
   public ImageFileHeader complete(long manifestOffset, int manifestLength) {
     return new ImageFileHeader(
-        version, flags, headerLength, imageId, logicalSize, chunkSize, chunkCount, manifestOffset, manifestLength);
+        version,
+        flags,
+        headerLength,
+        imageId,
+        logicalSize,
+        chunkSize,
+        chunkCount,
+        manifestOffset,
+        manifestLength);
   }
 
   /** Whether the manifest position has been filled in, i.e. the writer finished. */
@@ -116,10 +132,10 @@ public record ImageFileHeader(
   }
 
   /**
-   * Reads the {@link #LENGTH} header bytes at the reader index. A longer {@code headerLength}
-   * (a later version's extra fields) is accepted: callers find the first chunk there. Throws
-   * {@link MalformedImageException} with "not a clonecast image (bad magic)" for files that are
-   * something else.
+   * Reads the {@link #LENGTH} header bytes at the reader index. A longer {@code headerLength} (a
+   * later version's extra fields) is accepted: callers find the first chunk there. Throws {@link
+   * MalformedImageException} with "not a clonecast image (bad magic)" for files that are something
+   * else.
    */
   public static ImageFileHeader decode(ByteBuf in) {
     int start = in.readerIndex();
@@ -127,18 +143,26 @@ public record ImageFileHeader(
       throw new MalformedImageException("not a clonecast image (bad magic)");
     }
     if (in.readableBytes() < LENGTH) {
-      throw new MalformedImageException("image header truncated: " + in.readableBytes() + " bytes, want " + LENGTH);
+      throw new MalformedImageException(
+          "image header truncated: " + in.readableBytes() + " bytes, want " + LENGTH);
     }
     in.skipBytes(Long.BYTES);
     int version = in.readUnsignedShort();
     if (version < MIN_VERSION || version > VERSION) {
-      throw new MalformedImageException("image format version " + version + " unsupported (this build reads versions "
-          + MIN_VERSION + " to " + VERSION + ")");
+      throw new MalformedImageException(
+          "image format version "
+              + version
+              + " unsupported (this build reads versions "
+              + MIN_VERSION
+              + " to "
+              + VERSION
+              + ")");
     }
     int flags = in.readUnsignedShort();
     if (flags != 0) {
       throw new MalformedImageException(
-          String.format("image header flags 0x%04x unknown (version %d defines none)", flags, version));
+          String.format(
+              "image header flags 0x%04x unknown (version %d defines none)", flags, version));
     }
     long headerLength = in.readUnsignedInt();
     UUID id = new UUID(in.readLong(), in.readLong());
@@ -149,14 +173,28 @@ public record ImageFileHeader(
     long manifestLength = in.readUnsignedInt();
     in.skipBytes(LENGTH - (in.readerIndex() - start)); // reserved
     if (headerLength < LENGTH || headerLength > Integer.MAX_VALUE) {
-      throw new MalformedImageException("image header length " + headerLength + " is less than " + LENGTH + " or too large");
+      throw new MalformedImageException(
+          "image header length " + headerLength + " is less than " + LENGTH + " or too large");
     }
     if (chunkCount > Integer.MAX_VALUE || manifestLength > Integer.MAX_VALUE) {
-      throw new MalformedImageException("image header: chunk count " + chunkCount + " or manifest length " + manifestLength + " too large");
+      throw new MalformedImageException(
+          "image header: chunk count "
+              + chunkCount
+              + " or manifest length "
+              + manifestLength
+              + " too large");
     }
     try {
       return new ImageFileHeader(
-          version, flags, (int) headerLength, id, logicalSize, chunkSize, (int) chunkCount, manifestOffset, (int) manifestLength);
+          version,
+          flags,
+          (int) headerLength,
+          id,
+          logicalSize,
+          chunkSize,
+          (int) chunkCount,
+          manifestOffset,
+          (int) manifestLength);
     } catch (IllegalArgumentException e) {
       throw new MalformedImageException("image header: " + e.getMessage());
     }

@@ -29,11 +29,15 @@ import java.util.Optional;
 public record ManifestSignature(byte[] keyId, byte[] signature) {
   /** "CCSG": the first four bytes of a signature block. */
   public static final int MAGIC = 0x43435347;
+
   public static final int VERSION = 1;
+
   /** Algorithm code of Ed25519. */
   public static final int ED25519 = 1;
+
   public static final int KEY_ID_LENGTH = 32;
   public static final int SIGNATURE_LENGTH = 64;
+
   /** Encoded length of a block. */
   public static final int LENGTH = 4 + 2 + 2 + KEY_ID_LENGTH + 2 + SIGNATURE_LENGTH;
 
@@ -41,7 +45,8 @@ public record ManifestSignature(byte[] keyId, byte[] signature) {
     keyId = keyId.clone();
     signature = signature.clone();
     if (keyId.length != KEY_ID_LENGTH || signature.length != SIGNATURE_LENGTH) {
-      throw new IllegalArgumentException("key id " + keyId.length + " bytes, signature " + signature.length + "; want 32 and 64");
+      throw new IllegalArgumentException(
+          "key id " + keyId.length + " bytes, signature " + signature.length + "; want 32 and 64");
     }
   }
 
@@ -77,34 +82,48 @@ public record ManifestSignature(byte[] keyId, byte[] signature) {
       s.update(encoded(manifest));
       return new ManifestSignature(keyId(pub), s.sign());
     } catch (GeneralSecurityException e) {
-      throw new IllegalArgumentException("cannot sign with a " + key.getAlgorithm() + " key: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "cannot sign with a " + key.getAlgorithm() + " key: " + e.getMessage(), e);
     }
   }
 
   /**
    * Checks this signature of {@code manifest} against {@code trusted}.
    *
-   * @return empty when it verifies, else why not ("signed by key 3f2a..., not the trusted key 9c01...")
+   * @return empty when it verifies, else why not ("signed by key 3f2a..., not the trusted key
+   *     9c01...")
    */
   public Optional<String> problem(Manifest manifest, PublicKey trusted) {
     byte[] want = keyId(trusted);
     if (!MessageDigest.isEqual(want, keyId)) {
-      return Optional.of("signed by key " + keyIdHex().substring(0, 16) + "..., not the trusted key "
-          + HexFormat.of().formatHex(want).substring(0, 16) + "...");
+      return Optional.of(
+          "signed by key "
+              + keyIdHex().substring(0, 16)
+              + "..., not the trusted key "
+              + HexFormat.of().formatHex(want).substring(0, 16)
+              + "...");
     }
     try {
       Signature s = Signature.getInstance("Ed25519");
       s.initVerify(trusted);
       s.update(encoded(manifest));
-      return s.verify(signature) ? Optional.empty() : Optional.of("the signature does not match the manifest (altered or forged)");
+      return s.verify(signature)
+          ? Optional.empty()
+          : Optional.of("the signature does not match the manifest (altered or forged)");
     } catch (GeneralSecurityException e) {
       return Optional.of("the signature cannot be checked: " + e.getMessage());
     }
   }
 
-  /** Whether {@code manifest} is signed by {@code trusted}: empty when so, else why not (also when unsigned). */
-  public static Optional<String> check(Manifest manifest, Optional<ManifestSignature> signature, PublicKey trusted) {
-    return signature.map(s -> s.problem(manifest, trusted)).orElse(Optional.of("the manifest is not signed"));
+  /**
+   * Whether {@code manifest} is signed by {@code trusted}: empty when so, else why not (also when
+   * unsigned).
+   */
+  public static Optional<String> check(
+      Manifest manifest, Optional<ManifestSignature> signature, PublicKey trusted) {
+    return signature
+        .map(s -> s.problem(manifest, trusted))
+        .orElse(Optional.of("the manifest is not signed"));
   }
 
   /** Appends the block. */
@@ -127,27 +146,35 @@ public record ManifestSignature(byte[] keyId, byte[] signature) {
       return Optional.empty();
     }
     if (in.readableBytes() < LENGTH) {
-      throw new MalformedImageException("signature block truncated: " + in.readableBytes() + " bytes, want " + LENGTH);
+      throw new MalformedImageException(
+          "signature block truncated: " + in.readableBytes() + " bytes, want " + LENGTH);
     }
     in.skipBytes(4);
     int version = in.readUnsignedShort();
     int algorithm = in.readUnsignedShort();
     if (version != VERSION || algorithm != ED25519) {
-      throw new MalformedImageException("signature block version " + version + " algorithm " + algorithm
-          + " unsupported (this build reads version 1, Ed25519)");
+      throw new MalformedImageException(
+          "signature block version "
+              + version
+              + " algorithm "
+              + algorithm
+              + " unsupported (this build reads version 1, Ed25519)");
     }
     byte[] id = new byte[KEY_ID_LENGTH];
     in.readBytes(id);
     int length = in.readUnsignedShort();
     if (length != SIGNATURE_LENGTH) {
-      throw new MalformedImageException("signature block: signature length " + length + ", Ed25519 has 64");
+      throw new MalformedImageException(
+          "signature block: signature length " + length + ", Ed25519 has 64");
     }
     byte[] sig = new byte[SIGNATURE_LENGTH];
     in.readBytes(sig);
     return Optional.of(new ManifestSignature(id, sig));
   }
 
-  /** {@code manifest} encoded, followed by its signature block when {@code signature} is present. */
+  /**
+   * {@code manifest} encoded, followed by its signature block when {@code signature} is present.
+   */
   public static byte[] encodeSigned(Manifest manifest, Optional<ManifestSignature> signature) {
     ByteBuf b = Unpooled.buffer();
     try {
@@ -167,7 +194,9 @@ public record ManifestSignature(byte[] keyId, byte[] signature) {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof ManifestSignature s && Arrays.equals(keyId, s.keyId) && Arrays.equals(signature, s.signature);
+    return o instanceof ManifestSignature s
+        && Arrays.equals(keyId, s.keyId)
+        && Arrays.equals(signature, s.signature);
   }
 
   @Override

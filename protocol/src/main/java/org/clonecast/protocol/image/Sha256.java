@@ -35,7 +35,8 @@ public final class Sha256 {
   /** A digest from 64 hex digits. */
   public static Sha256 ofHex(String hex) {
     if (hex.length() != 2 * LENGTH) {
-      throw new IllegalArgumentException("sha256 is " + 2 * LENGTH + " hex digits, got " + hex.length());
+      throw new IllegalArgumentException(
+          "sha256 is " + 2 * LENGTH + " hex digits, got " + hex.length());
     }
     return new Sha256(HEX.parseHex(hex));
   }

@@ -6,8 +6,8 @@ import java.util.Objects;
 /**
  * Which 4 KiB blocks of one chunk hold data an image carries: the rest belong to no filesystem
  * structure or file (free space) and are neither stored, sent nor written. Bit {@code i} of the
- * bitmap (most significant bit of byte {@code i / 8} first) stands for the chunk's bytes {@code
- * [i * BLOCK, (i + 1) * BLOCK)}; the last block of a chunk may be shorter.
+ * bitmap (most significant bit of byte {@code i / 8} first) stands for the chunk's bytes {@code [i
+ * * BLOCK, (i + 1) * BLOCK)}; the last block of a chunk may be shorter.
  *
  * <p>{@link #all()} is the common case (every block used) and carries no bitmap. A chunk whose
  * blocks are all unused is a {@link ChunkKind#UNUSED} chunk: its entry carries {@link #none()},
@@ -24,6 +24,7 @@ public final class UsedBlocks {
 
   /** Null for {@link #ALL} and {@link #NONE}. */
   private final byte[] bitmap;
+
   private final int blocks;
 
   private UsedBlocks(byte[] bitmap, int blocks) {
@@ -61,7 +62,8 @@ public final class UsedBlocks {
   public static UsedBlocks of(byte[] bitmap, int blocks) {
     Objects.requireNonNull(bitmap, "bitmap");
     if (blocks <= 0 || bitmap.length != (blocks + 7) / 8) {
-      throw new IllegalArgumentException("used-block bitmap of " + bitmap.length + " bytes for " + blocks + " blocks");
+      throw new IllegalArgumentException(
+          "used-block bitmap of " + bitmap.length + " bytes for " + blocks + " blocks");
     }
     int spare = bitmap.length * 8 - blocks;
     if (spare > 0 && (bitmap[bitmap.length - 1] & ((1 << spare) - 1)) != 0) {
@@ -72,7 +74,8 @@ public final class UsedBlocks {
       set += Integer.bitCount(b & 0xff);
     }
     if (set == 0) {
-      throw new IllegalArgumentException("used-block bitmap marks no block used (that chunk is UNUSED)");
+      throw new IllegalArgumentException(
+          "used-block bitmap marks no block used (that chunk is UNUSED)");
     }
     return set == blocks ? ALL : new UsedBlocks(bitmap.clone(), blocks);
   }
@@ -93,8 +96,8 @@ public final class UsedBlocks {
   }
 
   /**
-   * Whether this map can describe a chunk of {@code logicalLength} bytes: {@link #all()} and
-   * {@link #none()} fit any chunk, a bitmap only one of its own block count.
+   * Whether this map can describe a chunk of {@code logicalLength} bytes: {@link #all()} and {@link
+   * #none()} fit any chunk, a bitmap only one of its own block count.
    */
   public boolean fits(int logicalLength) {
     return bitmap == null || blockCount(logicalLength) == blocks;
@@ -142,7 +145,8 @@ public final class UsedBlocks {
       return;
     }
     if (blockCount(logicalLength) != blocks) {
-      throw new IllegalArgumentException("map of " + blocks + " blocks for a chunk of " + logicalLength + " bytes");
+      throw new IllegalArgumentException(
+          "map of " + blocks + " blocks for a chunk of " + logicalLength + " bytes");
     }
     int i = 0;
     while (i < blocks) {
@@ -166,16 +170,20 @@ public final class UsedBlocks {
       return;
     }
     int[] at = {0};
-    forEachRun(logicalLength, (o, len) -> {
-      Arrays.fill(data, off + at[0], off + o, (byte) 0);
-      at[0] = o + len;
-    });
+    forEachRun(
+        logicalLength,
+        (o, len) -> {
+          Arrays.fill(data, off + at[0], off + o, (byte) 0);
+          at[0] = o + len;
+        });
     Arrays.fill(data, off + at[0], off + logicalLength, (byte) 0);
   }
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof UsedBlocks other && blocks == other.blocks && Arrays.equals(bitmap, other.bitmap);
+    return o instanceof UsedBlocks other
+        && blocks == other.blocks
+        && Arrays.equals(bitmap, other.bitmap);
   }
 
   @Override

@@ -6,8 +6,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 
 /**
- * All-zero chunks: fast detection and the digest such a chunk must have. Thread-safe: the block
- * is never written and the cache is concurrent and bounded (only power-of-two lengths, i.e. full
+ * All-zero chunks: fast detection and the digest such a chunk must have. Thread-safe: the block is
+ * never written and the cache is concurrent and bounded (only power-of-two lengths, i.e. full
  * chunks, are kept; a short last chunk is hashed each time it is asked for).
  */
 final class Zeros {

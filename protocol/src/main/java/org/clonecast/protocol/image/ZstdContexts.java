@@ -9,13 +9,14 @@ import java.util.function.Supplier;
 /**
  * A small pool of native zstd contexts, so encoding a chunk does not allocate and initialise a
  * fresh context (several MiB at higher levels) each time. A pool rather than thread-locals:
- * zstd-jni contexts are not freed by the garbage collector, and callers' threads come and go.
- * At most {@code max} idle contexts are kept; extra ones are closed when returned.
+ * zstd-jni contexts are not freed by the garbage collector, and callers' threads come and go. At
+ * most {@code max} idle contexts are kept; extra ones are closed when returned.
  *
  * <p>Thread-safe.
  */
 final class ZstdContexts<T extends AutoCloseable> {
-  static final ZstdContexts<ZstdCompressCtx> COMPRESS = new ZstdContexts<>(ZstdCompressCtx::new, ZstdCompressCtx::close);
+  static final ZstdContexts<ZstdCompressCtx> COMPRESS =
+      new ZstdContexts<>(ZstdCompressCtx::new, ZstdCompressCtx::close);
   static final ZstdContexts<ZstdDecompressCtx> DECOMPRESS =
       new ZstdContexts<>(ZstdDecompressCtx::new, ZstdDecompressCtx::close);
 

@@ -5,7 +5,7 @@
  *
  * <p>Pure: encoders and decoders over {@link io.netty.buffer.ByteBuf} and byte arrays, no files,
  * sockets, threads or clocks. The manifest is also sent to receivers over the network, so every
- * decoder here treats its input as hostile and throws only
- * {@link org.clonecast.protocol.image.MalformedImageException}.
+ * decoder here treats its input as hostile and throws only {@link
+ * org.clonecast.protocol.image.MalformedImageException}.
  */
 package org.clonecast.protocol.image;

@@ -7,10 +7,10 @@ import java.util.UUID;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
- * Sent by the sender about twice a second to the subnet broadcast address and to the data
- * group, so a receiver that knows only its interface can find the session: where to connect
- * for control, which group carries the data, which image it is. Also tells receivers when the
- * session has ended, so a receiver waiting for a sender that has gone can stop.
+ * Sent by the sender about twice a second to the subnet broadcast address and to the data group, so
+ * a receiver that knows only its interface can find the session: where to connect for control,
+ * which group carries the data, which image it is. Also tells receivers when the session has ended,
+ * so a receiver waiting for a sender that has gone can stop.
  *
  * @param group IPv4 address of the data group, as a big-endian int
  */
@@ -29,12 +29,15 @@ public record Announce(
 
   /** Encoded size of an unsealed ANNOUNCE. */
   public static final int BYTES = McastPacket.HEADER_BYTES + 40;
+
   /** Encoded size of a sealed one. */
   public static final int SEALED_BYTES = BYTES + Seal.BYTES;
 
   /** Where the session is in its life. */
   public enum State {
-    WAITING(0), RUNNING(1), ENDED(2);
+    WAITING(0),
+    RUNNING(1),
+    ENDED(2);
 
     private final int code;
 
@@ -55,9 +58,27 @@ public record Announce(
   }
 
   /** An unsealed ANNOUNCE, as the first version sent. */
-  public Announce(int sessionId, int controlPort, int dataPort, int group, int capabilities, State state, int symbolSize,
-      UUID imageId, long logicalSize) {
-    this(sessionId, controlPort, dataPort, group, capabilities, state, symbolSize, imageId, logicalSize, Optional.empty());
+  public Announce(
+      int sessionId,
+      int controlPort,
+      int dataPort,
+      int group,
+      int capabilities,
+      State state,
+      int symbolSize,
+      UUID imageId,
+      long logicalSize) {
+    this(
+        sessionId,
+        controlPort,
+        dataPort,
+        group,
+        capabilities,
+        state,
+        symbolSize,
+        imageId,
+        logicalSize,
+        Optional.empty());
   }
 
   public Announce {
@@ -66,7 +87,8 @@ public record Announce(
     if (symbolSize < SymbolLayout.MIN_SYMBOL_SIZE || symbolSize > SymbolLayout.MAX_SYMBOL_SIZE) {
       throw new IllegalArgumentException("symbol size " + symbolSize + " out of range");
     }
-    if (logicalSize < 0) throw new IllegalArgumentException("logical size " + logicalSize + " negative");
+    if (logicalSize < 0)
+      throw new IllegalArgumentException("logical size " + logicalSize + " negative");
     Objects.requireNonNull(state, "state");
     Objects.requireNonNull(imageId, "imageId");
     Objects.requireNonNull(seal, "seal");
@@ -74,11 +96,22 @@ public record Announce(
 
   /** This announcement with another seal (or none). */
   public Announce withSeal(Optional<Seal> s) {
-    return new Announce(sessionId, controlPort, dataPort, group, capabilities, state, symbolSize, imageId, logicalSize, s);
+    return new Announce(
+        sessionId,
+        controlPort,
+        dataPort,
+        group,
+        capabilities,
+        state,
+        symbolSize,
+        imageId,
+        logicalSize,
+        s);
   }
 
   private static void checkPort(int port, String what) {
-    if (port < 1 || port > 0xFFFF) throw new IllegalArgumentException(what + " port " + port + " out of 1..65535");
+    if (port < 1 || port > 0xFFFF)
+      throw new IllegalArgumentException(what + " port " + port + " out of 1..65535");
   }
 
   static Announce decodeBody(int session, ByteBuf in) {
@@ -96,7 +129,17 @@ public record Announce(
       throw new MalformedPacketException("ANNOUNCE symbol size " + symbolSize + " out of range");
     }
     if (size < 0) throw new MalformedPacketException("ANNOUNCE logical size negative");
-    return new Announce(session, controlPort, dataPort, group, caps, state, symbolSize, id, size, Seal.decodeIfPresent(in));
+    return new Announce(
+        session,
+        controlPort,
+        dataPort,
+        group,
+        caps,
+        state,
+        symbolSize,
+        id,
+        size,
+        Seal.decodeIfPresent(in));
   }
 
   @Override

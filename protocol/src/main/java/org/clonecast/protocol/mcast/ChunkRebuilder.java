@@ -4,9 +4,9 @@ import java.util.Arrays;
 import org.clonecast.protocol.fec.CauchyCode;
 
 /**
- * Turns a {@link ReceiverMachine.CompleteChunk} back into the chunk's stored bytes: rebuilds
- * lost source symbols from repair rows stripe by stripe, then concatenates the sources.
- * Stateless and thread-safe; runs on the receiver's worker threads, never the network thread.
+ * Turns a {@link ReceiverMachine.CompleteChunk} back into the chunk's stored bytes: rebuilds lost
+ * source symbols from repair rows stripe by stripe, then concatenates the sources. Stateless and
+ * thread-safe; runs on the receiver's worker threads, never the network thread.
  */
 public final class ChunkRebuilder {
   private ChunkRebuilder() {}
@@ -43,7 +43,9 @@ public final class ChunkRebuilder {
     return data;
   }
 
-  /** The source symbols of one stripe of a chunk's stored bytes, each zero-padded to a full symbol. */
+  /**
+   * The source symbols of one stripe of a chunk's stored bytes, each zero-padded to a full symbol.
+   */
   public static byte[][] stripeSources(byte[] stored, SymbolLayout layout, int stripe) {
     int k = layout.stripeSources(stripe);
     byte[][] src = new byte[k][];
@@ -55,13 +57,20 @@ public final class ChunkRebuilder {
     return src;
   }
 
-  /** Encodes repair row {@code row} over a stripe's sources (from {@link #stripeSources}) into {@code out}. */
+  /**
+   * Encodes repair row {@code row} over a stripe's sources (from {@link #stripeSources}) into
+   * {@code out}.
+   */
   public static void encodeRepair(byte[][] stripeSources, int row, byte[] out) {
     CauchyCode.PARITY_FIRST.encodeRow(row, stripeSources, stripeSources.length, out.length, out, 0);
   }
 
-  /** Encodes repair row {@code row} of stripe {@code stripe} of a chunk's stored bytes into {@code out}. */
-  public static void encodeRepair(byte[] stored, SymbolLayout layout, int stripe, int row, byte[] out) {
+  /**
+   * Encodes repair row {@code row} of stripe {@code stripe} of a chunk's stored bytes into {@code
+   * out}.
+   */
+  public static void encodeRepair(
+      byte[] stored, SymbolLayout layout, int stripe, int row, byte[] out) {
     encodeRepair(stripeSources(stored, layout, stripe), row, out);
   }
 }

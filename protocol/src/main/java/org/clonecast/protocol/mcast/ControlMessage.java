@@ -14,10 +14,10 @@ import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
- * Frames of the per-receiver TCP control connection (docs/protocol.md §3). On the wire each
- * frame is a u32 length followed by the bytes {@link #encode} writes (a type byte, then the
- * body); the length is added and removed by the channel pipeline. Decoders ignore trailing
- * bytes, so later versions can append fields.
+ * Frames of the per-receiver TCP control connection (docs/protocol.md §3). On the wire each frame
+ * is a u32 length followed by the bytes {@link #encode} writes (a type byte, then the body); the
+ * length is added and removed by the channel pipeline. Decoders ignore trailing bytes, so later
+ * versions can append fields.
  */
 public sealed interface ControlMessage {
 
@@ -31,6 +31,7 @@ public sealed interface ControlMessage {
 
   /** Longest frame either side accepts: a manifest for a multi-terabyte disk fits. */
   int MAX_FRAME = 256 << 20;
+
   /** Longest string field. */
   int MAX_STRING = 4096;
 
@@ -66,15 +67,18 @@ public sealed interface ControlMessage {
 
   private static String readString(ByteBuf in, String what) {
     int len = in.readUnsignedShort();
-    if (len > MAX_STRING) throw new MalformedPacketException(what + " length " + len + " > " + MAX_STRING);
+    if (len > MAX_STRING)
+      throw new MalformedPacketException(what + " length " + len + " > " + MAX_STRING);
     return in.readCharSequence(len, StandardCharsets.UTF_8).toString();
   }
 
   /**
-   * Receiver → sender, first frame: who I am and what I speak; with {@link McastPacket#CAP_NODE_PROOF},
-   * proof that I hold the node's per-boot secret ({@link McastAuth#joinProof}) after the name.
+   * Receiver → sender, first frame: who I am and what I speak; with {@link
+   * McastPacket#CAP_NODE_PROOF}, proof that I hold the node's per-boot secret ({@link
+   * McastAuth#joinProof}) after the name.
    */
-  record Hello(int version, int capabilities, String name, Optional<byte[]> proof) implements ControlMessage {
+  record Hello(int version, int capabilities, String name, Optional<byte[]> proof)
+      implements ControlMessage {
     /** A HELLO without node proof. */
     public Hello(int version, int capabilities, String name) {
       this(version, capabilities & ~McastPacket.CAP_NODE_PROOF, name, Optional.empty());
@@ -84,10 +88,13 @@ public sealed interface ControlMessage {
       Objects.requireNonNull(name, "name");
       proof = proof.map(byte[]::clone);
       if (proof.isPresent() != ((capabilities & McastPacket.CAP_NODE_PROOF) != 0)) {
-        throw new IllegalArgumentException("proof present exactly when CAP_NODE_PROOF is set, caps 0x" + Integer.toHexString(capabilities));
+        throw new IllegalArgumentException(
+            "proof present exactly when CAP_NODE_PROOF is set, caps 0x"
+                + Integer.toHexString(capabilities));
       }
       if (proof.isPresent() && proof.get().length != McastAuth.PROOF_BYTES) {
-        throw new IllegalArgumentException("proof of " + proof.get().length + " bytes, want " + McastAuth.PROOF_BYTES);
+        throw new IllegalArgumentException(
+            "proof of " + proof.get().length + " bytes, want " + McastAuth.PROOF_BYTES);
       }
     }
 
@@ -103,8 +110,11 @@ public sealed interface ControlMessage {
       Optional<byte[]> proof = Optional.empty();
       if ((caps & McastPacket.CAP_NODE_PROOF) != 0) {
         if (!in.isReadable(McastAuth.PROOF_BYTES)) {
-          throw new MalformedPacketException("HELLO says it proves its node but carries " + in.readableBytes() + " bytes, want "
-              + McastAuth.PROOF_BYTES);
+          throw new MalformedPacketException(
+              "HELLO says it proves its node but carries "
+                  + in.readableBytes()
+                  + " bytes, want "
+                  + McastAuth.PROOF_BYTES);
         }
         byte[] p = new byte[McastAuth.PROOF_BYTES];
         in.readBytes(p);
@@ -124,8 +134,12 @@ public sealed interface ControlMessage {
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Hello h && h.version == version && h.capabilities == capabilities && h.name.equals(name)
-          && h.proof.isPresent() == proof.isPresent() && (proof.isEmpty() || Arrays.equals(h.proof.get(), proof.get()));
+      return o instanceof Hello h
+          && h.version == version
+          && h.capabilities == capabilities
+          && h.name.equals(name)
+          && h.proof.isPresent() == proof.isPresent()
+          && (proof.isEmpty() || Arrays.equals(h.proof.get(), proof.get()));
     }
 
     @Override
@@ -135,7 +149,14 @@ public sealed interface ControlMessage {
 
     @Override
     public String toString() {
-      return "Hello[version=" + version + ", capabilities=" + capabilities + ", name=" + name + (proof.isPresent() ? ", proof" : "") + "]";
+      return "Hello[version="
+          + version
+          + ", capabilities="
+          + capabilities
+          + ", name="
+          + name
+          + (proof.isPresent() ? ", proof" : "")
+          + "]";
     }
   }
 
@@ -148,7 +169,13 @@ public sealed interface ControlMessage {
   record Keys(byte[] sessionKey, byte[] receiverKey) {
     public Keys {
       if (sessionKey.length != McastAuth.KEY_BYTES || receiverKey.length != McastAuth.KEY_BYTES) {
-        throw new IllegalArgumentException("keys of " + sessionKey.length + "/" + receiverKey.length + " bytes, want " + McastAuth.KEY_BYTES);
+        throw new IllegalArgumentException(
+            "keys of "
+                + sessionKey.length
+                + "/"
+                + receiverKey.length
+                + " bytes, want "
+                + McastAuth.KEY_BYTES);
       }
       sessionKey = sessionKey.clone();
       receiverKey = receiverKey.clone();
@@ -166,7 +193,9 @@ public sealed interface ControlMessage {
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Keys k && Arrays.equals(k.sessionKey, sessionKey) && Arrays.equals(k.receiverKey, receiverKey);
+      return o instanceof Keys k
+          && Arrays.equals(k.sessionKey, sessionKey)
+          && Arrays.equals(k.receiverKey, receiverKey);
     }
 
     @Override
@@ -183,26 +212,69 @@ public sealed interface ControlMessage {
   /**
    * Sender → receiver: the session, the receiver's id, where data flows, and the manifest; with
    * {@link McastPacket#CAP_SEALED} in its capabilities, the session's keys appended after the
-   * manifest; with {@link McastPacket#CAP_SIGNED}, then the manifest's signatures (a count and
-   * that many signature blocks of docs/image-format.md).
+   * manifest; with {@link McastPacket#CAP_SIGNED}, then the manifest's signatures (a count and that
+   * many signature blocks of docs/image-format.md).
    *
    * @param signatures the manifest's signatures, by the daemon's current key and, during a key
    *     rotation, its previous one; present exactly when {@link McastPacket#CAP_SIGNED} is set
    */
-  record Welcome(int sessionId, int receiverId, int group, int dataPort, int symbolSize, int capabilities, Manifest manifest,
-      Optional<Keys> keys, List<ManifestSignature> signatures) implements ControlMessage {
-    /** Most signatures one WELCOME carries: the current key and the previous one, with room to spare. */
+  record Welcome(
+      int sessionId,
+      int receiverId,
+      int group,
+      int dataPort,
+      int symbolSize,
+      int capabilities,
+      Manifest manifest,
+      Optional<Keys> keys,
+      List<ManifestSignature> signatures)
+      implements ControlMessage {
+    /**
+     * Most signatures one WELCOME carries: the current key and the previous one, with room to
+     * spare.
+     */
     public static final int MAX_SIGNATURES = 4;
 
     /** An unsealed, unsigned WELCOME, as the first version sent. */
-    public Welcome(int sessionId, int receiverId, int group, int dataPort, int symbolSize, int capabilities, Manifest manifest) {
-      this(sessionId, receiverId, group, dataPort, symbolSize, capabilities & ~McastPacket.CAP_SEALED, manifest, Optional.empty());
+    public Welcome(
+        int sessionId,
+        int receiverId,
+        int group,
+        int dataPort,
+        int symbolSize,
+        int capabilities,
+        Manifest manifest) {
+      this(
+          sessionId,
+          receiverId,
+          group,
+          dataPort,
+          symbolSize,
+          capabilities & ~McastPacket.CAP_SEALED,
+          manifest,
+          Optional.empty());
     }
 
     /** An unsigned WELCOME. */
-    public Welcome(int sessionId, int receiverId, int group, int dataPort, int symbolSize, int capabilities, Manifest manifest,
+    public Welcome(
+        int sessionId,
+        int receiverId,
+        int group,
+        int dataPort,
+        int symbolSize,
+        int capabilities,
+        Manifest manifest,
         Optional<Keys> keys) {
-      this(sessionId, receiverId, group, dataPort, symbolSize, capabilities & ~McastPacket.CAP_SIGNED, manifest, keys, List.of());
+      this(
+          sessionId,
+          receiverId,
+          group,
+          dataPort,
+          symbolSize,
+          capabilities & ~McastPacket.CAP_SIGNED,
+          manifest,
+          keys,
+          List.of());
     }
 
     public Welcome {
@@ -210,20 +282,32 @@ public sealed interface ControlMessage {
       Objects.requireNonNull(keys, "keys");
       signatures = List.copyOf(signatures);
       if (keys.isPresent() != ((capabilities & McastPacket.CAP_SEALED) != 0)) {
-        throw new IllegalArgumentException("keys present exactly when CAP_SEALED is set, caps 0x" + Integer.toHexString(capabilities));
+        throw new IllegalArgumentException(
+            "keys present exactly when CAP_SEALED is set, caps 0x"
+                + Integer.toHexString(capabilities));
       }
       if (signatures.isEmpty() == ((capabilities & McastPacket.CAP_SIGNED) != 0)) {
-        throw new IllegalArgumentException("signatures present exactly when CAP_SIGNED is set, caps 0x" + Integer.toHexString(capabilities));
+        throw new IllegalArgumentException(
+            "signatures present exactly when CAP_SIGNED is set, caps 0x"
+                + Integer.toHexString(capabilities));
       }
-      if (signatures.size() > MAX_SIGNATURES) throw new IllegalArgumentException(signatures.size() + " signatures, at most " + MAX_SIGNATURES);
-      if (receiverId < 0 || receiverId > 0xFFFF) throw new IllegalArgumentException("receiver id " + receiverId);
-      if (dataPort < 1 || dataPort > 0xFFFF) throw new IllegalArgumentException("data port " + dataPort);
+      if (signatures.size() > MAX_SIGNATURES)
+        throw new IllegalArgumentException(
+            signatures.size() + " signatures, at most " + MAX_SIGNATURES);
+      if (receiverId < 0 || receiverId > 0xFFFF)
+        throw new IllegalArgumentException("receiver id " + receiverId);
+      if (dataPort < 1 || dataPort > 0xFFFF)
+        throw new IllegalArgumentException("data port " + dataPort);
     }
 
     /** This WELCOME carrying {@code sigs} (none: unsigned). */
     public Welcome withSignatures(List<ManifestSignature> sigs) {
-      int caps = sigs.isEmpty() ? capabilities & ~McastPacket.CAP_SIGNED : capabilities | McastPacket.CAP_SIGNED;
-      return new Welcome(sessionId, receiverId, group, dataPort, symbolSize, caps, manifest, keys, sigs);
+      int caps =
+          sigs.isEmpty()
+              ? capabilities & ~McastPacket.CAP_SIGNED
+              : capabilities | McastPacket.CAP_SIGNED;
+      return new Welcome(
+          sessionId, receiverId, group, dataPort, symbolSize, caps, manifest, keys, sigs);
     }
 
     static Welcome decodeBody(ByteBuf in) {
@@ -241,7 +325,11 @@ public sealed interface ControlMessage {
       Optional<Keys> keys = Optional.empty();
       if ((caps & McastPacket.CAP_SEALED) != 0) {
         if (!in.isReadable(2 * McastAuth.KEY_BYTES)) {
-          throw new MalformedPacketException("WELCOME says sealed but carries " + in.readableBytes() + " key bytes, want " + 2 * McastAuth.KEY_BYTES);
+          throw new MalformedPacketException(
+              "WELCOME says sealed but carries "
+                  + in.readableBytes()
+                  + " key bytes, want "
+                  + 2 * McastAuth.KEY_BYTES);
         }
         byte[] sessionKey = new byte[McastAuth.KEY_BYTES];
         byte[] receiverKey = new byte[McastAuth.KEY_BYTES];
@@ -257,18 +345,30 @@ public sealed interface ControlMessage {
     }
 
     private static List<ManifestSignature> decodeSignatures(ByteBuf in) {
-      if (!in.isReadable()) throw new MalformedPacketException("WELCOME says signed but carries no signature count");
+      if (!in.isReadable())
+        throw new MalformedPacketException("WELCOME says signed but carries no signature count");
       int n = in.readUnsignedByte();
-      if (n < 1 || n > MAX_SIGNATURES) throw new MalformedPacketException("WELCOME signature count " + n + ", want 1.." + MAX_SIGNATURES);
+      if (n < 1 || n > MAX_SIGNATURES)
+        throw new MalformedPacketException(
+            "WELCOME signature count " + n + ", want 1.." + MAX_SIGNATURES);
       ManifestSignature[] sigs = new ManifestSignature[n];
       for (int i = 0; i < n; i++) {
         int which = i + 1;
         try {
           // Within a WELCOME a block must be there: no magic is malformed, not "unsigned".
-          sigs[i] = ManifestSignature.decode(in).orElseThrow(() -> new MalformedPacketException("WELCOME signature block "
-              + which + " of " + n + " has no CCSG magic"));
+          sigs[i] =
+              ManifestSignature.decode(in)
+                  .orElseThrow(
+                      () ->
+                          new MalformedPacketException(
+                              "WELCOME signature block "
+                                  + which
+                                  + " of "
+                                  + n
+                                  + " has no CCSG magic"));
         } catch (MalformedImageException e) {
-          throw new MalformedPacketException("WELCOME signature block " + which + " of " + n + ": " + e.getMessage());
+          throw new MalformedPacketException(
+              "WELCOME signature block " + which + " of " + n + ": " + e.getMessage());
         }
       }
       return List.of(sigs);
@@ -284,10 +384,11 @@ public sealed interface ControlMessage {
       out.writeShort(symbolSize); // symbol size
       out.writeInt(capabilities); // capability bits
       manifest.encode(out); // image manifest
-      keys.ifPresent(k -> {
-        out.writeBytes(k.sessionKey); // session key: seals ANNOUNCE
-        out.writeBytes(k.receiverKey); // receiver key: seals this receiver's STATUS and NAK
-      });
+      keys.ifPresent(
+          k -> {
+            out.writeBytes(k.sessionKey); // session key: seals ANNOUNCE
+            out.writeBytes(k.receiverKey); // receiver key: seals this receiver's STATUS and NAK
+          });
       if (!signatures.isEmpty()) {
         out.writeByte(signatures.size()); // signature count
         signatures.forEach(s -> s.encode(out)); // signature blocks, as after a .cci's manifest
@@ -309,7 +410,8 @@ public sealed interface ControlMessage {
     static Need decodeBody(ByteBuf in) {
       int bytes = in.readInt();
       if (bytes < 0 || bytes > in.readableBytes()) {
-        throw new MalformedPacketException("NEED bitmap of " + bytes + " bytes, " + in.readableBytes() + " left");
+        throw new MalformedPacketException(
+            "NEED bitmap of " + bytes + " bytes, " + in.readableBytes() + " left");
       }
       byte[] b = new byte[bytes];
       in.readBytes(b);
@@ -339,12 +441,15 @@ public sealed interface ControlMessage {
     static Done decodeBody(ByteBuf in) {
       int n = in.readInt();
       if (n < 0 || (long) n * 4 > in.readableBytes()) {
-        throw new MalformedPacketException("DONE count " + n + ", " + in.readableBytes() + " bytes left");
+        throw new MalformedPacketException(
+            "DONE count " + n + ", " + in.readableBytes() + " bytes left");
       }
       int[] c = new int[n];
       for (int i = 0; i < n; i++) {
         c[i] = in.readInt();
-        if (c[i] < 0) throw new MalformedPacketException("DONE chunk " + Integer.toUnsignedString(c[i]) + " too large");
+        if (c[i] < 0)
+          throw new MalformedPacketException(
+              "DONE chunk " + Integer.toUnsignedString(c[i]) + " too large");
       }
       return new Done(c);
     }
@@ -373,7 +478,8 @@ public sealed interface ControlMessage {
   }
 
   /** Receiver → sender, last frame: the outcome, after the target is flushed to stable storage. */
-  record Finished(boolean ok, String reason, long bytesWritten, long packets, long repairs, long duplicates)
+  record Finished(
+      boolean ok, String reason, long bytesWritten, long packets, long repairs, long duplicates)
       implements ControlMessage {
     public Finished {
       Objects.requireNonNull(reason, "reason");
@@ -415,11 +521,11 @@ public sealed interface ControlMessage {
   }
 
   /**
-   * Receiver → sender, once, from a receiver that set {@link McastPacket#CAP_DELTA} to a sender that
-   * echoed it: its target is hashed, and these are the chunks it still needs (a run list: ascending,
-   * disjoint, non-empty runs of chunk indexes). The sender counts it as ready to start only then.
-   * Chunk indexes are checked against the manifest by the sender, not here: the decoder bounds
-   * only what the frame itself can make anyone allocate (8 bytes of frame per run).
+   * Receiver → sender, once, from a receiver that set {@link McastPacket#CAP_DELTA} to a sender
+   * that echoed it: its target is hashed, and these are the chunks it still needs (a run list:
+   * ascending, disjoint, non-empty runs of chunk indexes). The sender counts it as ready to start
+   * only then. Chunk indexes are checked against the manifest by the sender, not here: the decoder
+   * bounds only what the frame itself can make anyone allocate (8 bytes of frame per run).
    *
    * @param chunksRight chunks the target already held, checked by their SHA-256
    * @param bytesRight logical bytes those chunks carry (their used blocks)
@@ -427,7 +533,8 @@ public sealed interface ControlMessage {
    */
   record Checked(int chunksRight, long bytesRight, int[] runs) implements ControlMessage {
     public Checked {
-      if (chunksRight < 0 || bytesRight < 0) throw new IllegalArgumentException("negative count " + chunksRight + "/" + bytesRight);
+      if (chunksRight < 0 || bytesRight < 0)
+        throw new IllegalArgumentException("negative count " + chunksRight + "/" + bytesRight);
       runs = runs.clone();
       checkRuns(runs);
     }
@@ -451,9 +558,12 @@ public sealed interface ControlMessage {
         long first = runs[i];
         long count = runs[i + 1];
         if (first < 0 || count < 1 || first + count > Integer.MAX_VALUE) {
-          throw new IllegalArgumentException("run " + i / 2 + " (" + first + ", " + count + ") out of range");
+          throw new IllegalArgumentException(
+              "run " + i / 2 + " (" + first + ", " + count + ") out of range");
         }
-        if (first <= previousEnd) throw new IllegalArgumentException("run " + i / 2 + " starts at " + first + ", not after " + previousEnd);
+        if (first <= previousEnd)
+          throw new IllegalArgumentException(
+              "run " + i / 2 + " starts at " + first + ", not after " + previousEnd);
         previousEnd = first + count - 1;
       }
     }
@@ -470,7 +580,10 @@ public sealed interface ControlMessage {
       return n;
     }
 
-    /** The needed chunks below {@code chunkCount}; the rest are not counted here (see {@link #chunksNeeded}). */
+    /**
+     * The needed chunks below {@code chunkCount}; the rest are not counted here (see {@link
+     * #chunksNeeded}).
+     */
     public BitSet needed(int chunkCount) {
       BitSet b = new BitSet();
       for (int i = 0; i < runs.length; i += 2) {
@@ -485,9 +598,16 @@ public sealed interface ControlMessage {
       int right = in.readInt();
       long bytes = in.readLong();
       int n = in.readInt();
-      if (right < 0 || bytes < 0) throw new MalformedPacketException("CHECKED counts " + Integer.toUnsignedString(right) + "/" + bytes);
+      if (right < 0 || bytes < 0)
+        throw new MalformedPacketException(
+            "CHECKED counts " + Integer.toUnsignedString(right) + "/" + bytes);
       if (n < 0 || (long) n * 8 > in.readableBytes()) {
-        throw new MalformedPacketException("CHECKED run count " + Integer.toUnsignedString(n) + ", " + in.readableBytes() + " bytes left");
+        throw new MalformedPacketException(
+            "CHECKED run count "
+                + Integer.toUnsignedString(n)
+                + ", "
+                + in.readableBytes()
+                + " bytes left");
       }
       int[] runs = new int[2 * n];
       for (int i = 0; i < runs.length; i++) runs[i] = in.readInt();
@@ -509,7 +629,10 @@ public sealed interface ControlMessage {
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Checked c && c.chunksRight == chunksRight && c.bytesRight == bytesRight && Arrays.equals(c.runs, runs);
+      return o instanceof Checked c
+          && c.chunksRight == chunksRight
+          && c.bytesRight == bytesRight
+          && Arrays.equals(c.runs, runs);
     }
 
     @Override
@@ -519,7 +642,13 @@ public sealed interface ControlMessage {
 
     @Override
     public String toString() {
-      return "Checked[right=" + chunksRight + ", bytes=" + bytesRight + ", runs=" + runs.length / 2 + "]";
+      return "Checked[right="
+          + chunksRight
+          + ", bytes="
+          + bytesRight
+          + ", runs="
+          + runs.length / 2
+          + "]";
     }
   }
 }

@@ -4,10 +4,10 @@ import io.netty.buffer.ByteBuf;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
- * One source symbol of a chunk: a slice of the chunk's stored (compressed) bytes, multicast to
- * the group. Symbol {@code symbol} covers stored bytes {@code [symbol*S, min((symbol+1)*S, len))}
- * where S is the session's symbol size. The payload is a slice of the received buffer, not a
- * copy: the caller owns and releases it.
+ * One source symbol of a chunk: a slice of the chunk's stored (compressed) bytes, multicast to the
+ * group. Symbol {@code symbol} covers stored bytes {@code [symbol*S, min((symbol+1)*S, len))} where
+ * S is the session's symbol size. The payload is a slice of the received buffer, not a copy: the
+ * caller owns and releases it.
  *
  * @param seq sender-wide packet sequence number, lets receivers measure loss
  * @param chunk chunk index in the manifest
@@ -15,7 +15,8 @@ import org.clonecast.protocol.wire.MalformedPacketException;
  * @param sourceCount number of source symbols of the chunk (a cross-check against the manifest)
  * @param payload the symbol's bytes (the last symbol of a chunk may be short)
  */
-public record DataPacket(int sessionId, int seq, int chunk, int symbol, int sourceCount, ByteBuf payload)
+public record DataPacket(
+    int sessionId, int seq, int chunk, int symbol, int sourceCount, ByteBuf payload)
     implements McastPacket {
 
   /** Header bytes before the payload. */
@@ -36,7 +37,9 @@ public record DataPacket(int sessionId, int seq, int chunk, int symbol, int sour
     int chunk = in.readInt();
     int symbol = in.readUnsignedShort();
     int k = in.readUnsignedShort();
-    if (chunk < 0) throw new MalformedPacketException("DATA chunk " + Integer.toUnsignedString(chunk) + " too large");
+    if (chunk < 0)
+      throw new MalformedPacketException(
+          "DATA chunk " + Integer.toUnsignedString(chunk) + " too large");
     if (k == 0 || symbol >= k) {
       throw new MalformedPacketException("DATA symbol " + symbol + " of " + k);
     }
@@ -60,7 +63,8 @@ public record DataPacket(int sessionId, int seq, int chunk, int symbol, int sour
   }
 
   /** Writes a DATA header without building a record (sender hot path). */
-  public static void encodeHeader(ByteBuf out, int sessionId, int seq, int chunk, int symbol, int sourceCount) {
+  public static void encodeHeader(
+      ByteBuf out, int sessionId, int seq, int chunk, int symbol, int sourceCount) {
     McastPacket.encodeHeader(out, TYPE_DATA, sessionId);
     out.writeInt(seq); // sequence number
     out.writeInt(chunk); // chunk index

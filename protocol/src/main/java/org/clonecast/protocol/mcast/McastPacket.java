@@ -5,16 +5,17 @@ import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
  * A UDP packet of the native protocol. Every packet starts with the same 8-byte header
- * (docs/protocol.md §2): magic, version, type, session id. Decoders accept packets longer
- * than the fields they know, so later versions can append fields.
+ * (docs/protocol.md §2): magic, version, type, session id. Decoders accept packets longer than the
+ * fields they know, so later versions can append fields.
  */
-public sealed interface McastPacket
-    permits DataPacket, RepairPacket, Announce, Nak, Status {
+public sealed interface McastPacket permits DataPacket, RepairPacket, Announce, Nak, Status {
 
   /** Magic number that starts every packet: rejects stray traffic on the port cheaply. */
   int MAGIC = 0xCC1D;
+
   /** Protocol version carried in every packet and in the control handshake. */
   int VERSION = 1;
+
   /** Size of the common header. */
   int HEADER_BYTES = 8;
 
@@ -58,12 +59,16 @@ public sealed interface McastPacket
   /** Appends the whole packet, header included, to {@code out}. */
   void encode(ByteBuf out);
 
-  /** Decodes the packet at {@code in}'s reader index; data payloads are retained slices of {@code in}. */
+  /**
+   * Decodes the packet at {@code in}'s reader index; data payloads are retained slices of {@code
+   * in}.
+   */
   static McastPacket decode(ByteBuf in) {
     try {
       int magic = in.readUnsignedShort();
       if (magic != MAGIC) {
-        throw new MalformedPacketException(String.format("magic 0x%04x, want 0x%04x", magic, MAGIC));
+        throw new MalformedPacketException(
+            String.format("magic 0x%04x, want 0x%04x", magic, MAGIC));
       }
       int version = in.readUnsignedByte();
       if (version != VERSION) {

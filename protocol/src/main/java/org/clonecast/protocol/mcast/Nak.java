@@ -8,12 +8,13 @@ import java.util.Optional;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
- * A receiver's loss report, unicast to the sender: per chunk and stripe, how many more
- * symbols it needs and how far into the stripe's repair rows it has seen. The sender merges
- * reports from all receivers into the fewest repair packets (the largest need per stripe,
- * minus rows already on their way).
+ * A receiver's loss report, unicast to the sender: per chunk and stripe, how many more symbols it
+ * needs and how far into the stripe's repair rows it has seen. The sender merges reports from all
+ * receivers into the fewest repair packets (the largest need per stripe, minus rows already on
+ * their way).
  */
-public record Nak(int sessionId, int receiverId, List<Entry> entries, Optional<Seal> seal) implements McastPacket {
+public record Nak(int sessionId, int receiverId, List<Entry> entries, Optional<Seal> seal)
+    implements McastPacket {
 
   /** At most this many entries per NAK, keeping it well inside one 1500-byte frame. */
   public static final int MAX_ENTRIES = 64;
@@ -26,7 +27,8 @@ public record Nak(int sessionId, int receiverId, List<Entry> entries, Optional<S
     public Entry {
       if (chunk < 0) throw new IllegalArgumentException("chunk " + chunk + " negative");
       if (need.length != rowsSeen.length || need.length == 0 || need.length > 0xFF) {
-        throw new IllegalArgumentException("stripe arrays of length " + need.length + "/" + rowsSeen.length);
+        throw new IllegalArgumentException(
+            "stripe arrays of length " + need.length + "/" + rowsSeen.length);
       }
       need = need.clone();
       rowsSeen = rowsSeen.clone();
@@ -56,7 +58,10 @@ public record Nak(int sessionId, int receiverId, List<Entry> entries, Optional<S
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof Entry e && e.chunk == chunk && Arrays.equals(e.need, need) && Arrays.equals(e.rowsSeen, rowsSeen);
+      return o instanceof Entry e
+          && e.chunk == chunk
+          && Arrays.equals(e.need, need)
+          && Arrays.equals(e.rowsSeen, rowsSeen);
     }
 
     @Override
@@ -66,7 +71,13 @@ public record Nak(int sessionId, int receiverId, List<Entry> entries, Optional<S
 
     @Override
     public String toString() {
-      return "Entry[chunk=" + chunk + ", need=" + Arrays.toString(need) + ", rowsSeen=" + Arrays.toString(rowsSeen) + "]";
+      return "Entry[chunk="
+          + chunk
+          + ", need="
+          + Arrays.toString(need)
+          + ", rowsSeen="
+          + Arrays.toString(rowsSeen)
+          + "]";
     }
   }
 
@@ -77,9 +88,11 @@ public record Nak(int sessionId, int receiverId, List<Entry> entries, Optional<S
 
   public Nak {
     Objects.requireNonNull(seal, "seal");
-    if (receiverId < 0 || receiverId > 0xFFFF) throw new IllegalArgumentException("receiver id " + receiverId);
+    if (receiverId < 0 || receiverId > 0xFFFF)
+      throw new IllegalArgumentException("receiver id " + receiverId);
     if (entries.isEmpty() || entries.size() > MAX_ENTRIES) {
-      throw new IllegalArgumentException("NAK with " + entries.size() + " entries, want 1.." + MAX_ENTRIES);
+      throw new IllegalArgumentException(
+          "NAK with " + entries.size() + " entries, want 1.." + MAX_ENTRIES);
     }
     entries = List.copyOf(entries);
   }
@@ -87,12 +100,15 @@ public record Nak(int sessionId, int receiverId, List<Entry> entries, Optional<S
   static Nak decodeBody(int session, ByteBuf in) {
     int receiver = in.readUnsignedShort();
     int count = in.readUnsignedShort();
-    if (count == 0 || count > MAX_ENTRIES) throw new MalformedPacketException("NAK entry count " + count);
+    if (count == 0 || count > MAX_ENTRIES)
+      throw new MalformedPacketException("NAK entry count " + count);
     Entry[] entries = new Entry[count];
     for (int i = 0; i < count; i++) {
       int chunk = in.readInt();
       int stripes = in.readUnsignedByte();
-      if (chunk < 0) throw new MalformedPacketException("NAK chunk " + Integer.toUnsignedString(chunk) + " too large");
+      if (chunk < 0)
+        throw new MalformedPacketException(
+            "NAK chunk " + Integer.toUnsignedString(chunk) + " too large");
       if (stripes == 0) throw new MalformedPacketException("NAK entry " + i + " with 0 stripes");
       byte[] need = new byte[stripes];
       byte[] seen = new byte[stripes];

@@ -12,16 +12,16 @@ import java.util.Map;
 import org.clonecast.protocol.image.Manifest;
 
 /**
- * Collects the symbols of the chunks a receiver needs and decides when to ask for repairs.
- * Pure: no I/O, no clock; every input carries {@code nowNanos}. Not thread-safe: one thread
- * (the receiver's network event loop) drives it; completed chunks are handed off as
- * {@link CompleteChunk} for decoding and writing elsewhere.
+ * Collects the symbols of the chunks a receiver needs and decides when to ask for repairs. Pure: no
+ * I/O, no clock; every input carries {@code nowNanos}. Not thread-safe: one thread (the receiver's
+ * network event loop) drives it; completed chunks are handed off as {@link CompleteChunk} for
+ * decoding and writing elsewhere.
  *
- * <p>A chunk is complete when each of its stripes holds as many symbols (sources plus repair
- * rows) as it has sources. A chunk that stopped receiving (the sender moved on, or all went
- * quiet) with symbols missing is reported in a {@link Nak} after {@code nakDelay}, then again
- * with exponential backoff while it stays incomplete. At most {@code maxInProgress} chunks are
- * held; beyond that the least recently fed one is dropped and waits for the next pass.
+ * <p>A chunk is complete when each of its stripes holds as many symbols (sources plus repair rows)
+ * as it has sources. A chunk that stopped receiving (the sender moved on, or all went quiet) with
+ * symbols missing is reported in a {@link Nak} after {@code nakDelay}, then again with exponential
+ * backoff while it stays incomplete. At most {@code maxInProgress} chunks are held; beyond that the
+ * least recently fed one is dropped and waits for the next pass.
  */
 public final class ReceiverMachine {
 
@@ -30,9 +30,17 @@ public final class ReceiverMachine {
    * @param nakRetryNanos first retry interval, doubled per retry up to {@code nakRetryMaxNanos}
    * @param idleNanos no packets at all for this long makes every partial chunk stalled
    */
-  public record Settings(long nakDelayNanos, long nakRetryNanos, long nakRetryMaxNanos, long idleNanos, int maxInProgress) {
+  public record Settings(
+      long nakDelayNanos,
+      long nakRetryNanos,
+      long nakRetryMaxNanos,
+      long idleNanos,
+      int maxInProgress) {
     public Settings {
-      if (nakDelayNanos < 0 || nakRetryNanos <= 0 || nakRetryMaxNanos < nakRetryNanos || idleNanos <= 0) {
+      if (nakDelayNanos < 0
+          || nakRetryNanos <= 0
+          || nakRetryMaxNanos < nakRetryNanos
+          || idleNanos <= 0) {
         throw new IllegalArgumentException("bad timings " + this);
       }
       if (maxInProgress < 1) throw new IllegalArgumentException("max in progress " + maxInProgress);
@@ -46,11 +54,17 @@ public final class ReceiverMachine {
   /**
    * A chunk with enough symbols to rebuild its stored bytes (see {@link ChunkRebuilder}).
    *
-   * @param data the source symbols at their places ({@code symbol * symbolSize}), zero where missing;
-   *     {@code sourceCount * symbolSize} long
+   * @param data the source symbols at their places ({@code symbol * symbolSize}), zero where
+   *     missing; {@code sourceCount * symbolSize} long
    * @param present which source symbols arrived
    */
-  public record CompleteChunk(int chunk, SymbolLayout layout, byte[] data, boolean[] present, byte[][][] repairs, int[][] repairRows) {
+  public record CompleteChunk(
+      int chunk,
+      SymbolLayout layout,
+      byte[] data,
+      boolean[] present,
+      byte[][][] repairs,
+      int[][] repairRows) {
     /** True when every source symbol arrived: the stored bytes are {@code data} as it is. */
     public boolean intact() {
       for (boolean b : present) if (!b) return false;
@@ -108,6 +122,7 @@ public final class ReceiverMachine {
   private final BitSet needed;
   private final BitSet finished = new BitSet();
   private final BitSet handedOff = new BitSet();
+
   /** A chunk that fails its check this many times is not a transmission error. */
   public static final int MAX_CHUNK_FAILURES = 5;
 
@@ -129,7 +144,13 @@ public final class ReceiverMachine {
   /**
    * @param needed chunks to collect (ZERO and UNUSED chunks are never sent and must not be in it)
    */
-  public ReceiverMachine(Manifest manifest, int sessionId, int receiverId, int symbolSize, BitSet needed, Settings settings) {
+  public ReceiverMachine(
+      Manifest manifest,
+      int sessionId,
+      int receiverId,
+      int symbolSize,
+      BitSet needed,
+      Settings settings) {
     this.settings = settings;
     this.sessionId = sessionId;
     this.receiverId = receiverId;
@@ -138,7 +159,9 @@ public final class ReceiverMachine {
     this.layouts = new SymbolLayout[manifest.chunkCount()];
     for (int c = needed.nextSetBit(0); c >= 0; c = needed.nextSetBit(c + 1)) {
       int len = manifest.chunks().get(c).storedLength();
-      if (len == 0) throw new IllegalArgumentException("chunk " + c + " stores nothing (ZERO or UNUSED) and cannot be needed");
+      if (len == 0)
+        throw new IllegalArgumentException(
+            "chunk " + c + " stores nothing (ZERO or UNUSED) and cannot be needed");
       layouts[c] = new SymbolLayout(len, symbolSize);
     }
   }
@@ -148,7 +171,9 @@ public final class ReceiverMachine {
   /** Takes one source symbol; returns the chunk if it just became complete. */
   public CompleteChunk onData(DataPacket p, long now) {
     int c = p.chunk();
-    if (c < layouts.length && layouts[c] != null && p.symbol() < layouts[c].sourceCount()
+    if (c < layouts.length
+        && layouts[c] != null
+        && p.symbol() < layouts[c].sourceCount()
         && p.payload().readableBytes() != layouts[c].lengthOf(p.symbol())) {
       dropped++; // checked before accept() so a bad packet allocates nothing
       return null;
@@ -160,8 +185,10 @@ public final class ReceiverMachine {
       duplicates++;
       return null;
     }
-    // Straight to its place in the chunk; past the chunk's end the buffer stays zero, the padding the code expects.
-    p.payload().getBytes(p.payload().readerIndex(), part.data, j * symbolSize, part.layout.lengthOf(j));
+    // Straight to its place in the chunk; past the chunk's end the buffer stays zero, the padding
+    // the code expects.
+    p.payload()
+        .getBytes(p.payload().readerIndex(), part.data, j * symbolSize, part.layout.lengthOf(j));
     part.present[j] = true;
     part.have[part.layout.stripeOf(j)]++;
     part.progress(now, settings);
@@ -216,7 +243,8 @@ public final class ReceiverMachine {
     }
     received++;
     if (!sawSeq) {
-      // Count gaps from the first packet seen: what went by before this receiver joined is not loss.
+      // Count gaps from the first packet seen: what went by before this receiver joined is not
+      // loss.
       statusSeq = seq - 1;
       highestSeq = seq;
       sawSeq = true;
@@ -224,7 +252,10 @@ public final class ReceiverMachine {
       highestSeq = seq;
     }
     lastAnyPacketNanos = now;
-    if (chunk >= layouts.length || !needed.get(chunk) || finished.get(chunk) || handedOff.get(chunk)) {
+    if (chunk >= layouts.length
+        || !needed.get(chunk)
+        || finished.get(chunk)
+        || handedOff.get(chunk)) {
       duplicates++;
       return null;
     }
@@ -269,14 +300,16 @@ public final class ReceiverMachine {
     finished.set(chunk);
   }
 
-  /** The chunk could not be handled now (the disk is behind): collect it again from a later pass. */
+  /**
+   * The chunk could not be handled now (the disk is behind): collect it again from a later pass.
+   */
   public void chunkRejected(int chunk) {
     handedOff.clear(chunk);
   }
 
   /**
-   * The chunk failed verification after rebuilding: collect it again from a later pass. Returns
-   * how often it has failed; at {@link #MAX_CHUNK_FAILURES} the sender's copy is damaged, not the
+   * The chunk failed verification after rebuilding: collect it again from a later pass. Returns how
+   * often it has failed; at {@link #MAX_CHUNK_FAILURES} the sender's copy is damaged, not the
    * transmission, and the receive should fail naming the chunk rather than take it again for ever.
    */
   public int chunkFailed(int chunk) {
@@ -296,7 +329,8 @@ public final class ReceiverMachine {
       int chunk = e.getKey();
       Partial p = e.getValue();
       boolean stalled = idle || chunk != lastChunkSeen;
-      if (!stalled || now - p.lastPacketNanos < settings.nakDelayNanos() || now < p.nakDueNanos) continue;
+      if (!stalled || now - p.lastPacketNanos < settings.nakDelayNanos() || now < p.nakDueNanos)
+        continue;
       int stripes = p.layout.stripes();
       byte[] need = new byte[stripes];
       byte[] seen = new byte[stripes];
@@ -304,7 +338,8 @@ public final class ReceiverMachine {
         need[s] = (byte) Math.max(0, p.layout.stripeSources(s) - p.have[s] - p.repairCount[s]);
         seen[s] = (byte) p.rowsSeen[s];
       }
-      long backoff = Math.min(settings.nakRetryMaxNanos(), settings.nakRetryNanos() << Math.min(p.naks, 20));
+      long backoff =
+          Math.min(settings.nakRetryMaxNanos(), settings.nakRetryNanos() << Math.min(p.naks, 20));
       p.nakDueNanos = now + backoff;
       p.naks++;
       if (bytes + Nak.entryBytes(stripes) > 1400 || entries.size() == Nak.MAX_ENTRIES) {
@@ -326,10 +361,11 @@ public final class ReceiverMachine {
   }
 
   /**
-   * A heartbeat carrying progress, the loss since the previous one, and how much of it the
-   * socket itself dropped for want of buffer space.
+   * A heartbeat carrying progress, the loss since the previous one, and how much of it the socket
+   * itself dropped for want of buffer space.
    *
-   * @param socketDrops the receive socket's cumulative drop counter (kernel), or any constant if unknown
+   * @param socketDrops the receive socket's cumulative drop counter (kernel), or any constant if
+   *     unknown
    */
   public Status status(long bytesWritten, long socketDrops) {
     int expected = sawSeq ? highestSeq - statusSeq : 0;
@@ -340,8 +376,16 @@ public final class ReceiverMachine {
     statusSeq = highestSeq;
     statusReceived = received;
     statusDrops = socketDrops;
-    return new Status(sessionId, receiverId, loss, received, Integer.toUnsignedLong(highestSeq),
-        finished.cardinality(), needed.cardinality(), bytesWritten, overflow);
+    return new Status(
+        sessionId,
+        receiverId,
+        loss,
+        received,
+        Integer.toUnsignedLong(highestSeq),
+        finished.cardinality(),
+        needed.cardinality(),
+        bytesWritten,
+        overflow);
   }
 
   /** Earliest time {@link #poll} may have something to say. */
@@ -376,7 +420,9 @@ public final class ReceiverMachine {
     return received;
   }
 
-  /** Repair symbols that were put to use (not those that arrived for an already decodable stripe). */
+  /**
+   * Repair symbols that were put to use (not those that arrived for an already decodable stripe).
+   */
   public long repairsReceived() {
     return repairsReceived;
   }
@@ -395,7 +441,9 @@ public final class ReceiverMachine {
     return dropped;
   }
 
-  /** Whether a packet buffer is worth decoding: a cheap filter before {@link McastPacket#decode}. */
+  /**
+   * Whether a packet buffer is worth decoding: a cheap filter before {@link McastPacket#decode}.
+   */
   public static boolean looksLikeOurs(ByteBuf buf) {
     return buf.readableBytes() >= McastPacket.HEADER_BYTES
         && buf.getUnsignedShort(buf.readerIndex()) == McastPacket.MAGIC;

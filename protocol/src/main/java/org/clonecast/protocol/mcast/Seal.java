@@ -7,21 +7,24 @@ import java.util.Optional;
 
 /**
  * The authentication trailer of an ANNOUNCE, STATUS or NAK (docs/protocol.md §2, "Seals"): a
- * counter that only grows, so a recorded packet cannot be played again, and the first
- * {@link #TAG_BYTES} bytes of HMAC-SHA256 over every byte of the packet before the tag, under the
- * key handed over in WELCOME. Made and checked by {@link McastAuth}. Immutable.
+ * counter that only grows, so a recorded packet cannot be played again, and the first {@link
+ * #TAG_BYTES} bytes of HMAC-SHA256 over every byte of the packet before the tag, under the key
+ * handed over in WELCOME. Made and checked by {@link McastAuth}. Immutable.
  *
  * @param counter u32, strictly increasing per sender of sealed packets
  */
 public record Seal(long counter, byte[] tag) {
   /** Bytes of the truncated HMAC: 128 bits, as many as a forger must guess. */
   public static final int TAG_BYTES = 16;
+
   /** Bytes of the whole trailer: u32 counter, tag. */
   public static final int BYTES = 4 + TAG_BYTES;
 
   public Seal {
-    if (counter < 0 || counter > 0xFFFFFFFFL) throw new IllegalArgumentException("seal counter " + counter + " out of u32");
-    if (tag.length != TAG_BYTES) throw new IllegalArgumentException("seal tag of " + tag.length + " bytes, want " + TAG_BYTES);
+    if (counter < 0 || counter > 0xFFFFFFFFL)
+      throw new IllegalArgumentException("seal counter " + counter + " out of u32");
+    if (tag.length != TAG_BYTES)
+      throw new IllegalArgumentException("seal tag of " + tag.length + " bytes, want " + TAG_BYTES);
     tag = tag.clone();
   }
 

@@ -18,25 +18,26 @@ import java.util.stream.Stream;
 import org.clonecast.protocol.image.Manifest;
 
 /**
- * Decides what the sender multicasts next. Pure: no I/O, no clock; every input carries
- * {@code nowNanos}. Not thread-safe: drive it from one thread (the sender's event loop).
+ * Decides what the sender multicasts next. Pure: no I/O, no clock; every input carries {@code
+ * nowNanos}. Not thread-safe: drive it from one thread (the sender's event loop).
  *
  * <p>The plan (docs/protocol.md §4):
+ *
  * <ul>
  *   <li><b>Carousel.</b> Chunks that any active receiver still needs are sent in index order,
- *       wrapping around, so late joiners and receivers that fell behind catch up on a later
- *       pass. A chunk is not sent again within {@code resendHoldoff} of its last pass: losses in
- *       it are repaired by FEC on request, not by resending it whole.</li>
+ *       wrapping around, so late joiners and receivers that fell behind catch up on a later pass. A
+ *       chunk is not sent again within {@code resendHoldoff} of its last pass: losses in it are
+ *       repaired by FEC on request, not by resending it whole.
  *   <li><b>Repair.</b> NAKs say, per stripe, how many symbols a receiver still lacks and how many
  *       repair rows it has seen. Requests are merged: the sender sends the largest need of any
  *       receiver, less rows already on their way, as fresh Cauchy rows, so one repair packet fixes
- *       different losses at different receivers. Repairs go before new data.</li>
+ *       different losses at different receivers. Repairs go before new data.
  *   <li><b>No receiver sets the pace.</b> Nobody is waited for. A receiver whose smoothed loss is
  *       far above the group's median is lagging: its NAKs do not trigger repairs and its loss does
- *       not pace the group while others are active; it catches up on later passes, when it is
- *       alone and the pacer slows to it.</li>
+ *       not pace the group while others are active; it catches up on later passes, when it is alone
+ *       and the pacer slows to it.
  *   <li><b>Dead receivers</b> are dropped after {@code receiverTimeout} of silence or when their
- *       control connection closes; their needs stop keeping chunks in the carousel.</li>
+ *       control connection closes; their needs stop keeping chunks in the carousel.
  * </ul>
  */
 public final class SenderMachine {
@@ -63,36 +64,61 @@ public final class SenderMachine {
       int lagMarginPermille,
       long receiverDeadlineNanos) {
     /** With the default deadline of one hour. */
-    public Settings(int symbolSize, int minReceivers, long maxWaitNanos, long receiverTimeoutNanos, long resendHoldoffNanos,
-        long repairWindowNanos, int lagMarginPermille) {
-      this(symbolSize, minReceivers, maxWaitNanos, receiverTimeoutNanos, resendHoldoffNanos, repairWindowNanos, lagMarginPermille,
+    public Settings(
+        int symbolSize,
+        int minReceivers,
+        long maxWaitNanos,
+        long receiverTimeoutNanos,
+        long resendHoldoffNanos,
+        long repairWindowNanos,
+        int lagMarginPermille) {
+      this(
+          symbolSize,
+          minReceivers,
+          maxWaitNanos,
+          receiverTimeoutNanos,
+          resendHoldoffNanos,
+          repairWindowNanos,
+          lagMarginPermille,
           3_600_000_000_000L);
     }
 
     public Settings {
-      if (receiverDeadlineNanos <= 0) throw new IllegalArgumentException("receiver deadline " + receiverDeadlineNanos + ", want > 0");
+      if (receiverDeadlineNanos <= 0)
+        throw new IllegalArgumentException(
+            "receiver deadline " + receiverDeadlineNanos + ", want > 0");
       if (symbolSize < SymbolLayout.MIN_SYMBOL_SIZE || symbolSize > SymbolLayout.MAX_SYMBOL_SIZE) {
         throw new IllegalArgumentException("symbol size " + symbolSize);
       }
-      if (minReceivers < 1) throw new IllegalArgumentException("min receivers " + minReceivers + ", want >= 1");
-      if (maxWaitNanos < 0 || receiverTimeoutNanos <= 0 || resendHoldoffNanos < 0 || repairWindowNanos < 0) {
+      if (minReceivers < 1)
+        throw new IllegalArgumentException("min receivers " + minReceivers + ", want >= 1");
+      if (maxWaitNanos < 0
+          || receiverTimeoutNanos <= 0
+          || resendHoldoffNanos < 0
+          || repairWindowNanos < 0) {
         throw new IllegalArgumentException("negative duration in " + this);
       }
     }
 
     /** Defaults for a LAN: start on the first receiver, drop after 10 s of silence. */
     public static Settings defaults(int symbolSize) {
-      return new Settings(symbolSize, 1, 10_000_000_000L, 10_000_000_000L, 300_000_000L, 30_000_000L, 200);
+      return new Settings(
+          symbolSize, 1, 10_000_000_000L, 10_000_000_000L, 300_000_000L, 30_000_000L, 200);
     }
   }
 
   /**
    * Where a receiver stands. GONE: it left, went silent, broke the protocol or missed its deadline
-   * before it had reported a single chunk received, without reporting a result of its own: it
-   * took no part worth counting (a node that crashed on joining, or a rogue that joined to
-   * loiter), and the others' results decide the session's outcome.
+   * before it had reported a single chunk received, without reporting a result of its own: it took
+   * no part worth counting (a node that crashed on joining, or a rogue that joined to loiter), and
+   * the others' results decide the session's outcome.
    */
-  public enum ReceiverState { ACTIVE, SUCCEEDED, FAILED, GONE }
+  public enum ReceiverState {
+    ACTIVE,
+    SUCCEEDED,
+    FAILED,
+    GONE
+  }
 
   /** What became of one STATUS or NAK ({@link #feedback}). */
   public enum Feedback {
@@ -114,15 +140,24 @@ public final class SenderMachine {
     final String name;
     final BitSet need = new BitSet();
     final long joinedNanos;
-    /** Where its feedback must come from: the control connection's address; null accepts any (tests). */
+
+    /**
+     * Where its feedback must come from: the control connection's address; null accepts any
+     * (tests).
+     */
     final InetAddress address;
+
     /** Its feedback key, or null when it does not seal (a receiver of the first version). */
     final byte[] key;
+
     /** The UDP port of its first counted feedback; later feedback must come from it too. */
     int port = -1;
+
     long lastCounter = -1;
+
     /** Per chunk: {pass of the chunk, repair rows this receiver's NAKs added in that pass}. */
     final Map<Integer, long[]> repairGrants = new HashMap<>();
+
     long repairGranted;
     long lastHeardNanos;
     long endedNanos;
@@ -130,10 +165,18 @@ public final class SenderMachine {
     int smoothedLossPermille;
     int overflowPermille;
     int smoothedOverflowPermille;
-    /** Its own kernel drops far more than the group's: short of CPU or disk (see {@link #isSlow}). */
+
+    /**
+     * Its own kernel drops far more than the group's: short of CPU or disk (see {@link #isSlow}).
+     */
     boolean slow;
-    /** STATUS samples that found it slow: how long it spent short of CPU or disk, in tenths of a second. */
+
+    /**
+     * STATUS samples that found it slow: how long it spent short of CPU or disk, in tenths of a
+     * second.
+     */
     long slowSamples;
+
     long lossSampleNanos = Long.MIN_VALUE;
     long symbolsNeeded;
     long chunksDone;
@@ -143,8 +186,13 @@ public final class SenderMachine {
     long duplicates;
     ReceiverState state = ReceiverState.ACTIVE;
     String reason = "";
-    /** It checks its target first ({@link McastPacket#CAP_DELTA}) and is ready once its CHECKED came. */
+
+    /**
+     * It checks its target first ({@link McastPacket#CAP_DELTA}) and is ready once its CHECKED
+     * came.
+     */
     final boolean checks;
+
     boolean checked;
     int chunksRight;
     long bytesRight;
@@ -159,37 +207,110 @@ public final class SenderMachine {
       this.lastHeardNanos = now;
     }
 
-    public int id() { return id; }
-    public String name() { return name; }
-    public ReceiverState state() { return state; }
-    public String reason() { return reason; }
-    public long joinedNanos() { return joinedNanos; }
-    public long endedNanos() { return endedNanos; }
-    public int lossPermille() { return lossPermille; }
-    public int chunksPending() { return need.cardinality(); }
-    public long chunksDone() { return chunksDone; }
-    public long bytesWritten() { return bytesWritten; }
-    public long packets() { return packets; }
-    public long repairs() { return repairs; }
-    public long duplicates() { return duplicates; }
+    public int id() {
+      return id;
+    }
+
+    public String name() {
+      return name;
+    }
+
+    public ReceiverState state() {
+      return state;
+    }
+
+    public String reason() {
+      return reason;
+    }
+
+    public long joinedNanos() {
+      return joinedNanos;
+    }
+
+    public long endedNanos() {
+      return endedNanos;
+    }
+
+    public int lossPermille() {
+      return lossPermille;
+    }
+
+    public int chunksPending() {
+      return need.cardinality();
+    }
+
+    public long chunksDone() {
+      return chunksDone;
+    }
+
+    public long bytesWritten() {
+      return bytesWritten;
+    }
+
+    public long packets() {
+      return packets;
+    }
+
+    public long repairs() {
+      return repairs;
+    }
+
+    public long duplicates() {
+      return duplicates;
+    }
+
     /** Source symbols of the chunks this receiver asked for: the lossless minimum it needed. */
-    public long symbolsNeeded() { return symbolsNeeded; }
+    public long symbolsNeeded() {
+      return symbolsNeeded;
+    }
+
     /** Repair rows its NAKs added to what others had asked for. */
-    public long repairGranted() { return repairGranted; }
-    /** True while it is a slow receiver: left out of the pace (see {@link SenderMachine#isSlow}). */
-    public boolean slow() { return slow; }
+    public long repairGranted() {
+      return repairGranted;
+    }
+
+    /**
+     * True while it is a slow receiver: left out of the pace (see {@link SenderMachine#isSlow}).
+     */
+    public boolean slow() {
+      return slow;
+    }
+
     /** STATUS reports (about one per 100 ms) during which it was a slow receiver. */
-    public long slowSamples() { return slowSamples; }
-    /** True once it said what it needs: a first-version receiver at once, a delta one with its CHECKED. */
-    public boolean ready() { return !checks || checked; }
-    /** True when it hashed its target first and told what it holds (a delta receiver that sent CHECKED). */
-    public boolean checked() { return checked; }
+    public long slowSamples() {
+      return slowSamples;
+    }
+
+    /**
+     * True once it said what it needs: a first-version receiver at once, a delta one with its
+     * CHECKED.
+     */
+    public boolean ready() {
+      return !checks || checked;
+    }
+
+    /**
+     * True when it hashed its target first and told what it holds (a delta receiver that sent
+     * CHECKED).
+     */
+    public boolean checked() {
+      return checked;
+    }
+
     /** Chunks its target already held, by their SHA-256 (0 for a first-version receiver). */
-    public int chunksRight() { return chunksRight; }
+    public int chunksRight() {
+      return chunksRight;
+    }
+
     /** Logical bytes those chunks carry. */
-    public long bytesRight() { return bytesRight; }
+    public long bytesRight() {
+      return bytesRight;
+    }
+
     /** Chunks it asked for: what the sender had to get to it (done and pending). */
-    public long chunksAsked() { return chunksDone + need.cardinality(); }
+    public long chunksAsked() {
+      return chunksDone + need.cardinality();
+    }
   }
 
   /** Repair rows a receiver may draw beyond its needed symbols before its NAKs count no more. */
@@ -232,21 +353,33 @@ public final class SenderMachine {
 
   private final Manifest manifest;
   private final Settings settings;
+
   /** The start rule's count: the setting, lowered when expected receivers are known to be gone. */
   private int minReceivers;
+
   private final int[] storedLength;
   private final SymbolLayout[] layouts;
   private final int[] demand;
   private final BitSet wanted = new BitSet();
   private final long[] lastPassNanos;
   private final long[] lastNakNanos;
-  /** Per chunk: how many times it was started whole; a receiver's repair budget renews with each. */
+
+  /**
+   * Per chunk: how many times it was started whole; a receiver's repair budget renews with each.
+   */
   private final long[] passOf;
+
   private final Map<Integer, Receiver> receivers = new LinkedHashMap<>();
-  /** Per chunk: rows sent so far and rows owed. Kept while the chunk is wanted, so rows are never reused. */
+
+  /**
+   * Per chunk: rows sent so far and rows owed. Kept while the chunk is wanted, so rows are never
+   * reused.
+   */
   private final Map<Integer, RepairState> repairs = new HashMap<>();
+
   /** Chunks with rows owed, in the order they were asked for. */
   private final LinkedHashSet<Integer> repairQueue = new LinkedHashSet<>();
+
   private final ArrayDeque<Integer> urgent = new ArrayDeque<>();
   private int nextReceiverId = 1;
   private long firstJoinNanos = Long.MIN_VALUE;
@@ -392,7 +525,11 @@ public final class SenderMachine {
     r.repairs = f.repairs();
     r.duplicates = f.duplicates();
     if (f.ok() && !r.need.isEmpty()) {
-      end(r, ReceiverState.FAILED, "reported success with " + r.need.cardinality() + " chunks missing", now);
+      end(
+          r,
+          ReceiverState.FAILED,
+          "reported success with " + r.need.cardinality() + " chunks missing",
+          now);
     } else {
       end(r, f.ok() ? ReceiverState.SUCCEEDED : ReceiverState.FAILED, f.reason(), now);
     }
@@ -410,7 +547,10 @@ public final class SenderMachine {
     if (r != null) drop(r, reason, now);
   }
 
-  /** Ends a receiver that did not say how it ended: FAILED once it had received something, else GONE. */
+  /**
+   * Ends a receiver that did not say how it ended: FAILED once it had received something, else
+   * GONE.
+   */
   private void drop(Receiver r, String reason, long now) {
     end(r, r.chunksDone > 0 ? ReceiverState.FAILED : ReceiverState.GONE, reason, now);
   }
@@ -424,8 +564,16 @@ public final class SenderMachine {
         drop(r, "silent for " + settings.receiverTimeoutNanos() / 1_000_000_000.0 + " s", now);
         dropped.add(r);
       } else if (started && now - deadlineBase(r) > settings.receiverDeadlineNanos()) {
-        drop(r, "not finished within the receiver deadline of " + settings.receiverDeadlineNanos() / 1_000_000_000L + " s ("
-            + r.chunksDone + " chunks done, " + r.need.cardinality() + " pending)", now);
+        drop(
+            r,
+            "not finished within the receiver deadline of "
+                + settings.receiverDeadlineNanos() / 1_000_000_000L
+                + " s ("
+                + r.chunksDone
+                + " chunks done, "
+                + r.need.cardinality()
+                + " pending)",
+            now);
         dropped.add(r);
       }
     }
@@ -493,7 +641,8 @@ public final class SenderMachine {
     if (r.address != null && !r.address.equals(fromAddress)) return Feedback.WRONG_ADDRESS;
     if (r.port >= 0 && r.port != fromPort) return Feedback.WRONG_ADDRESS;
     if (r.key != null) {
-      if (seal.isEmpty() || !McastAuth.verify(unsealed, seal.get(), r.key)) return Feedback.BAD_SEAL;
+      if (seal.isEmpty() || !McastAuth.verify(unsealed, seal.get(), r.key))
+        return Feedback.BAD_SEAL;
       if (seal.get().counter() <= r.lastCounter) return Feedback.REPLAYED;
       r.lastCounter = seal.get().counter();
     }
@@ -519,8 +668,12 @@ public final class SenderMachine {
     // Lagging is judged on loss smoothed over about a second: one CPU stall at a receiver is a
     // burst to repair, not a reason to stop repairing it.
     boolean first = r.lossSampleNanos == Long.MIN_VALUE;
-    r.smoothedLossPermille = first ? s.lossPermille() : (r.smoothedLossPermille * 7 + s.lossPermille() * 3) / 10;
-    r.smoothedOverflowPermille = first ? s.overflowPermille() : (r.smoothedOverflowPermille * 7 + s.overflowPermille() * 3) / 10;
+    r.smoothedLossPermille =
+        first ? s.lossPermille() : (r.smoothedLossPermille * 7 + s.lossPermille() * 3) / 10;
+    r.smoothedOverflowPermille =
+        first
+            ? s.overflowPermille()
+            : (r.smoothedOverflowPermille * 7 + s.overflowPermille() * 3) / 10;
     r.lossSampleNanos = now;
     r.bytesWritten = s.bytesWritten();
     int median = medianSmoothedOverflow(now);
@@ -553,7 +706,9 @@ public final class SenderMachine {
         grant[0] = passOf[c];
         grant[1] = 0;
       }
-      long allowed = Math.min(layout.sourceCount() - grant[1], r.symbolsNeeded + REPAIR_SLACK - r.repairGranted);
+      long allowed =
+          Math.min(
+              layout.sourceCount() - grant[1], r.symbolsNeeded + REPAIR_SLACK - r.repairGranted);
       // Out of budget: its NAKs neither draw repairs nor hold the chunk back from the carousel.
       if (allowed <= 0) continue;
       lastNakNanos[c] = now;
@@ -561,10 +716,13 @@ public final class SenderMachine {
       if (e.stripes() != layout.stripes()) continue; // a confused receiver; its status will show it
       RepairState rs = repairs.computeIfAbsent(c, x -> new RepairState(layout.stripes()));
       for (int s = 0; s < e.stripes() && allowed > 0; s++) {
-        int need = Math.min(e.need(s), layout.stripeSources(s)); // nobody lacks more than the stripe has
+        int need =
+            Math.min(e.need(s), layout.stripeSources(s)); // nobody lacks more than the stripe has
         if (need == 0) continue;
-        int inFlight = now - rs.lastSentNanos[s] <= settings.repairWindowNanos()
-            ? Math.max(0, rs.rowsSent[s] - e.rowsSeen(s)) : 0;
+        int inFlight =
+            now - rs.lastSentNanos[s] <= settings.repairWindowNanos()
+                ? Math.max(0, rs.rowsSent[s] - e.rowsSeen(s))
+                : 0;
         int added = (int) Math.min(allowed, Math.max(0, need - inFlight - rs.pending[s]));
         rs.pending[s] += added;
         allowed -= added;
@@ -576,29 +734,41 @@ public final class SenderMachine {
   }
 
   private boolean fresh(Receiver r, long now) {
-    return r.state == ReceiverState.ACTIVE && r.lossSampleNanos != Long.MIN_VALUE && now - r.lossSampleNanos <= 1_000_000_000L;
+    return r.state == ReceiverState.ACTIVE
+        && r.lossSampleNanos != Long.MIN_VALUE
+        && now - r.lossSampleNanos <= 1_000_000_000L;
   }
 
   /** Median of the receivers' socket overflow smoothed over about a second, per mille. */
   private int medianSmoothedOverflow(long now) {
-    int[] smoothed = receivers.values().stream().filter(x -> fresh(x, now)).mapToInt(x -> x.smoothedOverflowPermille).sorted().toArray();
+    int[] smoothed =
+        receivers.values().stream()
+            .filter(x -> fresh(x, now))
+            .mapToInt(x -> x.smoothedOverflowPermille)
+            .sorted()
+            .toArray();
     return smoothed.length == 0 ? 0 : smoothed[(smoothed.length - 1) / 2];
   }
 
   /** Median of the receivers' loss smoothed over about a second, per mille. */
   private int medianSmoothedLoss(long now) {
-    int[] smoothed = receivers.values().stream().filter(x -> fresh(x, now)).mapToInt(x -> x.smoothedLossPermille).sorted().toArray();
+    int[] smoothed =
+        receivers.values().stream()
+            .filter(x -> fresh(x, now))
+            .mapToInt(x -> x.smoothedLossPermille)
+            .sorted()
+            .toArray();
     return smoothed.length == 0 ? 0 : smoothed[(smoothed.length - 1) / 2];
   }
 
   /**
-   * The loss to pace by, per mille: the highest loss, smoothed over about a second, among
-   * receivers that keep up. Not the median: on a crowded host receivers take turns falling behind,
-   * and a median of four stays at zero while each loses a third in its turn. Receivers whose
-   * smoothed loss is more than {@link #PACE_MARGIN_PERMILLE} above the median are left out, so
-   * one slow node cannot set everyone's pace: were it counted until it lagged by the full lag
-   * margin, the group would settle at the rate where the slow node loses just under that margin.
-   * Slow receivers ({@link #isSlow}) are left out too.
+   * The loss to pace by, per mille: the highest loss, smoothed over about a second, among receivers
+   * that keep up. Not the median: on a crowded host receivers take turns falling behind, and a
+   * median of four stays at zero while each loses a third in its turn. Receivers whose smoothed
+   * loss is more than {@link #PACE_MARGIN_PERMILLE} above the median are left out, so one slow node
+   * cannot set everyone's pace: were it counted until it lagged by the full lag margin, the group
+   * would settle at the rate where the slow node loses just under that margin. Slow receivers
+   * ({@link #isSlow}) are left out too.
    */
   public int pacingLossPermille(long now) {
     return kept(now).mapToInt(r -> r.smoothedLossPermille).max().orElse(0);
@@ -606,10 +776,10 @@ public final class SenderMachine {
 
   /**
    * The highest share of packets that a receiver keeping up dropped for want of socket buffer
-   * space, per mille: unambiguous congestion, unlike loss on the path, which the sender cannot
-   * cure by slowing down. Not smoothed: on a crowded host the smoothed signal lagged the cuts and
-   * over-cut (McastSimulationTest, receivers taking turns: 0.61 of their capacity against 0.70);
-   * a receiver short of CPU may so cut the rate once before it is told apart as slow.
+   * space, per mille: unambiguous congestion, unlike loss on the path, which the sender cannot cure
+   * by slowing down. Not smoothed: on a crowded host the smoothed signal lagged the cuts and
+   * over-cut (McastSimulationTest, receivers taking turns: 0.61 of their capacity against 0.70); a
+   * receiver short of CPU may so cut the rate once before it is told apart as slow.
    */
   public int pacingOverflowPermille(long now) {
     return kept(now).mapToInt(r -> r.overflowPermille).max().orElse(0);
@@ -617,17 +787,22 @@ public final class SenderMachine {
 
   private Stream<Receiver> kept(long now) {
     int median = medianSmoothedLoss(now);
-    return receivers.values().stream().filter(r -> fresh(r, now) && !r.slow && r.smoothedLossPermille <= median + PACE_MARGIN_PERMILLE);
+    return receivers.values().stream()
+        .filter(
+            r ->
+                fresh(r, now)
+                    && !r.slow
+                    && r.smoothedLossPermille <= median + PACE_MARGIN_PERMILLE);
   }
 
   /**
-   * True while this receiver is slow: its own kernel drops packets for want of socket buffer
-   * space (its process is short of CPU, or its disk holds it up) far more than the group's median
-   * receiver does. Overflow at one node is that node's shortage, not the wire's: slowing the
-   * group would cost every other receiver and not cure it. So it does not pace the group; it
-   * takes what it can, is repaired while its loss stays within the lag margin, and gets the rest
-   * from later passes of the carousel. When it is the median itself (alone, or most receivers
-   * overflow alike: the sender is too fast for them all) it is not slow and paces as any other.
+   * True while this receiver is slow: its own kernel drops packets for want of socket buffer space
+   * (its process is short of CPU, or its disk holds it up) far more than the group's median
+   * receiver does. Overflow at one node is that node's shortage, not the wire's: slowing the group
+   * would cost every other receiver and not cure it. So it does not pace the group; it takes what
+   * it can, is repaired while its loss stays within the lag margin, and gets the rest from later
+   * passes of the carousel. When it is the median itself (alone, or most receivers overflow alike:
+   * the sender is too fast for them all) it is not slow and paces as any other.
    */
   public boolean isSlow(Receiver r) {
     return r.slow;
@@ -636,19 +811,20 @@ public final class SenderMachine {
   /**
    * True when this receiver's smoothed loss is far above the group's median: more than the lag
    * margin, or, for a slow receiver ({@link #isSlow}), more than {@link #PACE_MARGIN_PERMILLE}.
-   * Repair rows go to every receiver before new data, so each one a receiver draws costs the
-   * others a packet's time on the wire: a node short of CPU that loses a tenth would cost them a
-   * tenth. Within the pace margin its repairs cost the others little and spare it a second pass.
+   * Repair rows go to every receiver before new data, so each one a receiver draws costs the others
+   * a packet's time on the wire: a node short of CPU that loses a tenth would cost them a tenth.
+   * Within the pace margin its repairs cost the others little and spare it a second pass.
    */
   public boolean isLagging(Receiver r, long now) {
-    return r.smoothedLossPermille > medianSmoothedLoss(now) + (r.slow ? PACE_MARGIN_PERMILLE : settings.lagMarginPermille());
+    return r.smoothedLossPermille
+        > medianSmoothedLoss(now) + (r.slow ? PACE_MARGIN_PERMILLE : settings.lagMarginPermille());
   }
 
   // ---- session -----------------------------------------------------------------------------
 
   /**
-   * Expect at most {@code n} receivers: some that were waited for failed before they could join
-   * (a session driver knows), so the start does not wait out maxWait for them.
+   * Expect at most {@code n} receivers: some that were waited for failed before they could join (a
+   * session driver knows), so the start does not wait out maxWait for them.
    */
   public void lowerMinReceivers(int n) {
     minReceivers = Math.max(1, Math.min(minReceivers, n));
@@ -660,10 +836,18 @@ public final class SenderMachine {
     long joined = receivers.values().stream().filter(r -> r.state == ReceiverState.ACTIVE).count();
     // Ready: its needs are known (a delta receiver's check is done). One that needed nothing and
     // finished already counts too: it is no reason to wait out maxWait.
-    long ready = receivers.values().stream()
-        .filter(r -> r.ready() && (r.state == ReceiverState.ACTIVE || r.state == ReceiverState.SUCCEEDED)).count();
+    long ready =
+        receivers.values().stream()
+            .filter(
+                r ->
+                    r.ready()
+                        && (r.state == ReceiverState.ACTIVE || r.state == ReceiverState.SUCCEEDED))
+            .count();
     boolean enough = ready >= minReceivers;
-    boolean waited = firstJoinNanos != Long.MIN_VALUE && now - firstJoinNanos >= settings.maxWaitNanos() && (joined > 0 || ready > 0);
+    boolean waited =
+        firstJoinNanos != Long.MIN_VALUE
+            && now - firstJoinNanos >= settings.maxWaitNanos()
+            && (joined > 0 || ready > 0);
     if (enough || waited) {
       started = true;
       startedNanos = now;
@@ -691,23 +875,29 @@ public final class SenderMachine {
    */
   public boolean over(long now) {
     if (complete()) return true;
-    return !started && firstJoinNanos != Long.MIN_VALUE && activeReceivers() == 0 && now - firstJoinNanos >= settings.maxWaitNanos();
+    return !started
+        && firstJoinNanos != Long.MIN_VALUE
+        && activeReceivers() == 0
+        && now - firstJoinNanos >= settings.maxWaitNanos();
   }
 
   /** When {@link #over} may become true by time alone, or Long.MAX_VALUE. */
   public long overNanos() {
-    return !started && firstJoinNanos != Long.MIN_VALUE ? firstJoinNanos + settings.maxWaitNanos() : Long.MAX_VALUE;
+    return !started && firstJoinNanos != Long.MIN_VALUE
+        ? firstJoinNanos + settings.maxWaitNanos()
+        : Long.MAX_VALUE;
   }
 
   /**
-   * The next packet to send, or null when nothing may be sent now (not started, nothing
-   * wanted, or every wanted chunk is inside its resend holdoff: see {@link #nextWakeNanos}).
+   * The next packet to send, or null when nothing may be sent now (not started, nothing wanted, or
+   * every wanted chunk is inside its resend holdoff: see {@link #nextWakeNanos}).
    */
   public Item next(long now) {
     if (!started) return null;
     Item repair = nextRepair(now);
     if (repair != null) return repair;
-    if (currentChunk >= 0 && !wanted.get(currentChunk)) currentChunk = -1; // nobody needs it any more
+    if (currentChunk >= 0 && !wanted.get(currentChunk))
+      currentChunk = -1; // nobody needs it any more
     if (currentChunk < 0 && !pickChunk(now)) return null;
     Item item = new Item(currentChunk, currentSymbol, -1);
     sourceSent++;
@@ -758,7 +948,8 @@ public final class SenderMachine {
         if (c < 0) return false;
       }
       // A chunk someone is still repairing by NAK is not sent whole: the repair is cheaper.
-      if (now - lastPassNanos[c] >= settings.resendHoldoffNanos() && now - lastNakNanos[c] >= settings.resendHoldoffNanos()) {
+      if (now - lastPassNanos[c] >= settings.resendHoldoffNanos()
+          && now - lastNakNanos[c] >= settings.resendHoldoffNanos()) {
         if (c <= lastPicked) passes++; // wrapped around: a new pass of the carousel
         lastPicked = c;
         cursor = c + 1;
@@ -785,7 +976,9 @@ public final class SenderMachine {
   public long nextWakeNanos() {
     long wake = Long.MAX_VALUE;
     for (int c = wanted.nextSetBit(0); c >= 0; c = wanted.nextSetBit(c + 1)) {
-      wake = Math.min(wake, Math.max(lastPassNanos[c], lastNakNanos[c]) + settings.resendHoldoffNanos());
+      wake =
+          Math.min(
+              wake, Math.max(lastPassNanos[c], lastNakNanos[c]) + settings.resendHoldoffNanos());
     }
     return wake;
   }
@@ -800,12 +993,17 @@ public final class SenderMachine {
     return repairSent;
   }
 
-  /** Chunks started whole: one per chunk and pass (a delta session sends only the union of what receivers lack). */
+  /**
+   * Chunks started whole: one per chunk and pass (a delta session sends only the union of what
+   * receivers lack).
+   */
   public long chunksSent() {
     return chunksSent;
   }
 
-  /** Distinct chunks sent at least once: in a delta session, the union of what the receivers lacked. */
+  /**
+   * Distinct chunks sent at least once: in a delta session, the union of what the receivers lacked.
+   */
   public int distinctChunksSent() {
     return everSent.cardinality();
   }

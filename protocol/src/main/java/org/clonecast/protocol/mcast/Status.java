@@ -6,10 +6,11 @@ import java.util.Optional;
 
 /**
  * A receiver's periodic heartbeat, unicast to the sender about ten times a second: liveness,
- * progress and recent loss. The sender paces on the loss the receivers report and drops a
- * receiver that stays silent too long.
+ * progress and recent loss. The sender paces on the loss the receivers report and drops a receiver
+ * that stays silent too long.
  *
- * @param lossPermille packets lost per thousand since the previous status (sequence gaps: any cause)
+ * @param lossPermille packets lost per thousand since the previous status (sequence gaps: any
+ *     cause)
  * @param overflowPermille of those, lost because this receiver's socket buffer was full: the
  *     receiver could not keep up. Appended in version 1's second revision; older packets read as 0.
  * @param received data and repair packets received so far
@@ -32,17 +33,37 @@ public record Status(
   public static final int BYTES = McastPacket.HEADER_BYTES + 30;
 
   /** An unsealed STATUS, as the first version sent. */
-  public Status(int sessionId, int receiverId, int lossPermille, long received, long highestSeq, long chunksDone,
-      long chunksNeeded, long bytesWritten, int overflowPermille) {
-    this(sessionId, receiverId, lossPermille, received, highestSeq, chunksDone, chunksNeeded, bytesWritten, overflowPermille,
+  public Status(
+      int sessionId,
+      int receiverId,
+      int lossPermille,
+      long received,
+      long highestSeq,
+      long chunksDone,
+      long chunksNeeded,
+      long bytesWritten,
+      int overflowPermille) {
+    this(
+        sessionId,
+        receiverId,
+        lossPermille,
+        received,
+        highestSeq,
+        chunksDone,
+        chunksNeeded,
+        bytesWritten,
+        overflowPermille,
         Optional.empty());
   }
 
   public Status {
     Objects.requireNonNull(seal, "seal");
-    if (receiverId < 0 || receiverId > 0xFFFF) throw new IllegalArgumentException("receiver id " + receiverId);
-    if (lossPermille < 0 || lossPermille > 1000) throw new IllegalArgumentException("loss " + lossPermille + "‰");
-    if (overflowPermille < 0 || overflowPermille > 1000) throw new IllegalArgumentException("overflow " + overflowPermille + "‰");
+    if (receiverId < 0 || receiverId > 0xFFFF)
+      throw new IllegalArgumentException("receiver id " + receiverId);
+    if (lossPermille < 0 || lossPermille > 1000)
+      throw new IllegalArgumentException("loss " + lossPermille + "‰");
+    if (overflowPermille < 0 || overflowPermille > 1000)
+      throw new IllegalArgumentException("overflow " + overflowPermille + "‰");
   }
 
   static Status decodeBody(int session, ByteBuf in) {
@@ -53,16 +74,29 @@ public record Status(
     long done = in.readUnsignedInt();
     long needed = in.readUnsignedInt();
     long written = in.readLong();
-    int overflow = in.isReadable(2) ? Math.min(1000, in.readUnsignedShort()) : 0; // absent from the first senders' peers
+    int overflow =
+        in.isReadable(2)
+            ? Math.min(1000, in.readUnsignedShort())
+            : 0; // absent from the first senders' peers
     // A seal follows the overflow field only: a STATUS without the overflow has none.
     Optional<Seal> seal = Seal.decodeIfPresent(in);
-    return new Status(session, receiver, loss, received, highest, done, needed, written, overflow, seal);
+    return new Status(
+        session, receiver, loss, received, highest, done, needed, written, overflow, seal);
   }
 
   /** This status with another seal (or none). */
   public Status withSeal(Optional<Seal> s) {
-    return new Status(sessionId, receiverId, lossPermille, received, highestSeq, chunksDone, chunksNeeded, bytesWritten,
-        overflowPermille, s);
+    return new Status(
+        sessionId,
+        receiverId,
+        lossPermille,
+        received,
+        highestSeq,
+        chunksDone,
+        chunksNeeded,
+        bytesWritten,
+        overflowPermille,
+        s);
   }
 
   @Override

@@ -4,16 +4,22 @@ package org.clonecast.protocol.mcast;
  * How a chunk's stored bytes are cut into symbols and grouped into FEC stripes.
  *
  * <p>A chunk of {@code storedLength} bytes becomes {@code k = ceil(storedLength / symbolSize)}
- * source symbols, interleaved into {@code stripes = ceil(k / 32)} stripes: symbol {@code j} belongs to stripe {@code j mod
- * stripes} at position {@code j div stripes} (udpcast's interleave, so a burst of losses is spread
- * over all stripes). Each stripe has its own repair rows 0..127. Immutable.
+ * source symbols, interleaved into {@code stripes = ceil(k / 32)} stripes: symbol {@code j} belongs
+ * to stripe {@code j mod stripes} at position {@code j div stripes} (udpcast's interleave, so a
+ * burst of losses is spread over all stripes). Each stripe has its own repair rows 0..127.
+ * Immutable.
  */
 public record SymbolLayout(int storedLength, int symbolSize) {
 
   public static final int MIN_SYMBOL_SIZE = 256;
   public static final int MAX_SYMBOL_SIZE = 65000;
-  /** What a packet carries around its symbol: IPv4 (20) and UDP (8) headers and the DATA frame's own 20 bytes. */
+
+  /**
+   * What a packet carries around its symbol: IPv4 (20) and UDP (8) headers and the DATA frame's own
+   * 20 bytes.
+   */
   public static final int PACKET_OVERHEAD = 20 + 8 + 20;
+
   /**
    * Sources per stripe. The code takes up to 128, but each repair row costs one GF(2^8)
    * multiply-add per source and byte, on the sender and again at every receiver that uses it: 32
@@ -21,14 +27,17 @@ public record SymbolLayout(int storedLength, int symbolSize) {
    * percent more repair (the worst receiver's loss per stripe is a larger share of a smaller one).
    */
   public static final int MAX_STRIPE_SOURCES = 32;
+
   /** Repair rows per stripe the code supports. */
   public static final int MAX_REPAIR_ROWS = 128;
+
   /** Stripes per chunk the wire can name (one byte). */
   public static final int MAX_STRIPES = 255;
 
   /**
-   * The symbol size for packets of {@code mtu} bytes: the MTU less {@link #PACKET_OVERHEAD}, at most
-   * {@link #MAX_SYMBOL_SIZE} (loopback's 64 KiB MTU would allow more than the wire format names).
+   * The symbol size for packets of {@code mtu} bytes: the MTU less {@link #PACKET_OVERHEAD}, at
+   * most {@link #MAX_SYMBOL_SIZE} (loopback's 64 KiB MTU would allow more than the wire format
+   * names).
    */
   public static int symbolSizeFor(int mtu) {
     return Math.min(MAX_SYMBOL_SIZE, mtu - PACKET_OVERHEAD);
@@ -36,14 +45,23 @@ public record SymbolLayout(int storedLength, int symbolSize) {
 
   public SymbolLayout {
     if (symbolSize < MIN_SYMBOL_SIZE || symbolSize > MAX_SYMBOL_SIZE) {
-      throw new IllegalArgumentException("symbol size " + symbolSize + " out of " + MIN_SYMBOL_SIZE + ".." + MAX_SYMBOL_SIZE);
+      throw new IllegalArgumentException(
+          "symbol size " + symbolSize + " out of " + MIN_SYMBOL_SIZE + ".." + MAX_SYMBOL_SIZE);
     }
-    if (storedLength < 1) throw new IllegalArgumentException("stored length " + storedLength + ", want >= 1");
+    if (storedLength < 1)
+      throw new IllegalArgumentException("stored length " + storedLength + ", want >= 1");
     long k = ((long) storedLength + symbolSize - 1) / symbolSize;
     if (k > (long) MAX_STRIPES * MAX_STRIPE_SOURCES) {
       throw new IllegalArgumentException(
-          "chunk of " + storedLength + " bytes needs " + k + " symbols of " + symbolSize
-              + " bytes, more than " + MAX_STRIPES * MAX_STRIPE_SOURCES + ": use a smaller chunk size or larger symbols");
+          "chunk of "
+              + storedLength
+              + " bytes needs "
+              + k
+              + " symbols of "
+              + symbolSize
+              + " bytes, more than "
+              + MAX_STRIPES * MAX_STRIPE_SOURCES
+              + ": use a smaller chunk size or larger symbols");
     }
   }
 

@@ -22,48 +22,63 @@ import org.clonecast.protocol.wire.MalformedPacketException;
  * @param retransTimerMillis 0 = unspecified
  * @param sourceLinkLayer the router's MAC (option 1), if sent
  */
-public record RouterAdvertisement(int curHopLimit, int flags, int routerLifetimeSeconds, long reachableTimeMillis,
-        long retransTimerMillis, Optional<MacAddress> sourceLinkLayer) {
-    public static final int TYPE = 134;
+public record RouterAdvertisement(
+    int curHopLimit,
+    int flags,
+    int routerLifetimeSeconds,
+    long reachableTimeMillis,
+    long retransTimerMillis,
+    Optional<MacAddress> sourceLinkLayer) {
+  public static final int TYPE = 134;
 
-    public RouterAdvertisement {
-        if (curHopLimit < 0 || curHopLimit > 255) throw new IllegalArgumentException("cur hop limit " + curHopLimit + ", want 0-255");
-        if (flags < 0 || flags > 255) throw new IllegalArgumentException("flags " + flags + ", want 0-255");
-        ByteBufs.requireU16(routerLifetimeSeconds, "router lifetime");
-        if (reachableTimeMillis < 0 || reachableTimeMillis > 0xffffffffL) throw new IllegalArgumentException("reachable time " + reachableTimeMillis);
-        if (retransTimerMillis < 0 || retransTimerMillis > 0xffffffffL) throw new IllegalArgumentException("retrans timer " + retransTimerMillis);
-    }
+  public RouterAdvertisement {
+    if (curHopLimit < 0 || curHopLimit > 255)
+      throw new IllegalArgumentException("cur hop limit " + curHopLimit + ", want 0-255");
+    if (flags < 0 || flags > 255)
+      throw new IllegalArgumentException("flags " + flags + ", want 0-255");
+    ByteBufs.requireU16(routerLifetimeSeconds, "router lifetime");
+    if (reachableTimeMillis < 0 || reachableTimeMillis > 0xffffffffL)
+      throw new IllegalArgumentException("reachable time " + reachableTimeMillis);
+    if (retransTimerMillis < 0 || retransTimerMillis > 0xffffffffL)
+      throw new IllegalArgumentException("retrans timer " + retransTimerMillis);
+  }
 
-    /** Lifetime 0, no prefix, no flags: see the class comment. */
-    public static RouterAdvertisement harmless(MacAddress self) {
-        return new RouterAdvertisement(0, 0, 0, 0, 0, Optional.of(self));
-    }
+  /** Lifetime 0, no prefix, no flags: see the class comment. */
+  public static RouterAdvertisement harmless(MacAddress self) {
+    return new RouterAdvertisement(0, 0, 0, 0, 0, Optional.of(self));
+  }
 
-    public static RouterAdvertisement decode(ByteBuf in) {
-        return ByteBufs.decoding("router advertisement", in, b -> {
-            int type = b.readUnsignedByte();
-            int code = b.readUnsignedByte();
-            if (type != TYPE) throw new MalformedPacketException("ICMPv6 type " + type + ", want " + TYPE);
-            if (code != 0) throw new MalformedPacketException("router advertisement code " + code + ", want 0");
-            b.skipBytes(2);
-            int hop = b.readUnsignedByte();
-            int flags = b.readUnsignedByte();
-            int lifetime = b.readUnsignedShort();
-            long reachable = b.readUnsignedInt();
-            long retrans = b.readUnsignedInt();
-            return new RouterAdvertisement(hop, flags, lifetime, reachable, retrans, NdpOptions.sourceLinkLayer(b));
+  public static RouterAdvertisement decode(ByteBuf in) {
+    return ByteBufs.decoding(
+        "router advertisement",
+        in,
+        b -> {
+          int type = b.readUnsignedByte();
+          int code = b.readUnsignedByte();
+          if (type != TYPE)
+            throw new MalformedPacketException("ICMPv6 type " + type + ", want " + TYPE);
+          if (code != 0)
+            throw new MalformedPacketException("router advertisement code " + code + ", want 0");
+          b.skipBytes(2);
+          int hop = b.readUnsignedByte();
+          int flags = b.readUnsignedByte();
+          int lifetime = b.readUnsignedShort();
+          long reachable = b.readUnsignedInt();
+          long retrans = b.readUnsignedInt();
+          return new RouterAdvertisement(
+              hop, flags, lifetime, reachable, retrans, NdpOptions.sourceLinkLayer(b));
         });
-    }
+  }
 
-    public void encode(ByteBuf out) {
-        out.writeByte(TYPE);                        // Type
-        out.writeByte(0);                           // Code
-        out.writeShort(0);                          // Checksum: filled in by the kernel
-        out.writeByte(curHopLimit);                 // Cur Hop Limit
-        out.writeByte(flags);                       // M, O, Reserved
-        out.writeShort(routerLifetimeSeconds);      // Router Lifetime
-        out.writeInt((int) reachableTimeMillis);    // Reachable Time
-        out.writeInt((int) retransTimerMillis);     // Retrans Timer
-        sourceLinkLayer.ifPresent(m -> NdpOptions.writeSourceLinkLayer(out, m));
-    }
+  public void encode(ByteBuf out) {
+    out.writeByte(TYPE); // Type
+    out.writeByte(0); // Code
+    out.writeShort(0); // Checksum: filled in by the kernel
+    out.writeByte(curHopLimit); // Cur Hop Limit
+    out.writeByte(flags); // M, O, Reserved
+    out.writeShort(routerLifetimeSeconds); // Router Lifetime
+    out.writeInt((int) reachableTimeMillis); // Reachable Time
+    out.writeInt((int) retransTimerMillis); // Retrans Timer
+    sourceLinkLayer.ifPresent(m -> NdpOptions.writeSourceLinkLayer(out, m));
+  }
 }

@@ -13,18 +13,25 @@ import org.clonecast.protocol.wire.MalformedPacketException;
  * @param sourceLinkLayer the solicitor's MAC, when it sent option 1
  */
 public record RouterSolicitation(Optional<MacAddress> sourceLinkLayer) {
-    public static final int TYPE = 133;
+  public static final int TYPE = 133;
 
-    /** @throws MalformedPacketException for another type, a non-zero code or a bad option */
-    public static RouterSolicitation decode(ByteBuf in) {
-        return ByteBufs.decoding("router solicitation", in, b -> {
-            int type = b.readUnsignedByte();
-            int code = b.readUnsignedByte();
-            if (type != TYPE) throw new MalformedPacketException("ICMPv6 type " + type + ", want " + TYPE);
-            // RFC 4861 §6.1.1: a router must silently discard a solicitation whose code is not 0.
-            if (code != 0) throw new MalformedPacketException("router solicitation code " + code + ", want 0");
-            b.skipBytes(2 + 4); // checksum (verified by the kernel), reserved
-            return new RouterSolicitation(NdpOptions.sourceLinkLayer(b));
+  /**
+   * @throws MalformedPacketException for another type, a non-zero code or a bad option
+   */
+  public static RouterSolicitation decode(ByteBuf in) {
+    return ByteBufs.decoding(
+        "router solicitation",
+        in,
+        b -> {
+          int type = b.readUnsignedByte();
+          int code = b.readUnsignedByte();
+          if (type != TYPE)
+            throw new MalformedPacketException("ICMPv6 type " + type + ", want " + TYPE);
+          // RFC 4861 §6.1.1: a router must silently discard a solicitation whose code is not 0.
+          if (code != 0)
+            throw new MalformedPacketException("router solicitation code " + code + ", want 0");
+          b.skipBytes(2 + 4); // checksum (verified by the kernel), reserved
+          return new RouterSolicitation(NdpOptions.sourceLinkLayer(b));
         });
-    }
+  }
 }

@@ -6,10 +6,10 @@ import java.util.ArrayDeque;
  * Paces the sender: a token bucket whose rate follows the receivers' loss (AIMD), capped by the
  * operator's {@code --rate}. Pure and single-threaded; time comes in as {@code nowNanos}.
  *
- * <p>Loss is only a congestion signal when it rises above what the path loses anyway: a
- * receiver behind a lossy cable loses 2% at any rate, and slowing down would not help it (FEC
- * does). So the pacer keeps the lower quartile of the last {@code FLOOR_WINDOW} samples as
- * the floor (its lower quartile, at most 10%), backs off to four fifths of what was sent (at most halving) when the loss
+ * <p>Loss is only a congestion signal when it rises above what the path loses anyway: a receiver
+ * behind a lossy cable loses 2% at any rate, and slowing down would not help it (FEC does). So the
+ * pacer keeps the lower quartile of the last {@code FLOOR_WINDOW} samples as the floor (its lower
+ * quartile, at most 10%), backs off to four fifths of what was sent (at most halving) when the loss
  * exceeds floor + margin, climbs back quickly towards the rate in force before the cut, and
  * otherwise probes by a sixteenth per sample (a quarter before the first loss: slow start). The
  * loss comes from the caller: the native sender's {@code SenderMachine#pacingLossPermille}, which
@@ -28,36 +28,58 @@ public final class Pacer {
    *     more than {@code burstBytes}; 0 keeps the depth at {@code burstBytes} whatever the rate
    */
   public record Settings(
-      long maxBytesPerSecond, long minBytesPerSecond, long startBytesPerSecond, int burstBytes, int marginPermille,
+      long maxBytesPerSecond,
+      long minBytesPerSecond,
+      long startBytesPerSecond,
+      int burstBytes,
+      int marginPermille,
       long burstNanos) {
     public Settings {
       if (minBytesPerSecond <= 0 || maxBytesPerSecond < minBytesPerSecond) {
-        throw new IllegalArgumentException("rate bounds " + minBytesPerSecond + ".." + maxBytesPerSecond);
+        throw new IllegalArgumentException(
+            "rate bounds " + minBytesPerSecond + ".." + maxBytesPerSecond);
       }
       if (burstBytes <= 0) throw new IllegalArgumentException("burst " + burstBytes);
       if (burstNanos < 0) throw new IllegalArgumentException("burst time " + burstNanos);
-      startBytesPerSecond = Math.max(minBytesPerSecond, Math.min(maxBytesPerSecond, startBytesPerSecond));
+      startBytesPerSecond =
+          Math.max(minBytesPerSecond, Math.min(maxBytesPerSecond, startBytesPerSecond));
     }
 
     /** With the bucket holding at least {@link Pacer#BURST_NANOS} of sending time. */
-    public Settings(long maxBytesPerSecond, long minBytesPerSecond, long startBytesPerSecond, int burstBytes, int marginPermille) {
-      this(maxBytesPerSecond, minBytesPerSecond, startBytesPerSecond, burstBytes, marginPermille, BURST_NANOS);
+    public Settings(
+        long maxBytesPerSecond,
+        long minBytesPerSecond,
+        long startBytesPerSecond,
+        int burstBytes,
+        int marginPermille) {
+      this(
+          maxBytesPerSecond,
+          minBytesPerSecond,
+          startBytesPerSecond,
+          burstBytes,
+          marginPermille,
+          BURST_NANOS);
     }
 
     /** Adaptive pacing up to {@code maxBytesPerSecond}. */
     public static Settings adaptive(long maxBytesPerSecond) {
       long min = Math.min(maxBytesPerSecond, 1_000_000L);
-      return new Settings(maxBytesPerSecond, min, Math.min(maxBytesPerSecond, 60_000_000L), 128 * 1024, 30);
+      return new Settings(
+          maxBytesPerSecond, min, Math.min(maxBytesPerSecond, 60_000_000L), 128 * 1024, 30);
     }
   }
 
   /** Samples kept for the loss floor (about ten seconds at ten samples a second). */
   static final int FLOOR_WINDOW = 100;
+
   /** Highest loss ever taken for the path's own. */
   static final int MAX_FLOOR_PERMILLE = 100;
+
   private static final long DECREASE_SPACING_NANOS = 200_000_000L;
+
   /** Receiver socket overflow (per mille) above which the rate is cut. */
   static final int OVERFLOW_LIMIT_PERMILLE = 10;
+
   /** The bucket holds at least this much sending time. */
   static final long BURST_NANOS = 4_000_000L;
 
@@ -149,21 +171,27 @@ public final class Pacer {
     // of a bursty signal is zero, which would make every burst look like congestion.
     int[] sorted = samples.stream().mapToInt(Integer::intValue).sorted().toArray();
     int floor = Math.min(MAX_FLOOR_PERMILLE, sorted[sorted.length / 4]);
-    if (overflowPermille > OVERFLOW_LIMIT_PERMILLE || lossPermille > floor + settings.marginPermille()) {
+    if (overflowPermille > OVERFLOW_LIMIT_PERMILLE
+        || lossPermille > floor + settings.marginPermille()) {
       if (now - lastDecreaseNanos >= DECREASE_SPACING_NANOS) {
         // Four fifths of what really went out, but never below half the rate: a sender that was
         // itself stalled (repairing a burst) sent little, and that is no measure of the path.
         lastGoodRate = rate;
         slowStart = false;
-        rate = Math.max(settings.minBytesPerSecond(), Math.max(rate * 0.5, Math.min(rate, actual) * 0.8));
+        rate =
+            Math.max(
+                settings.minBytesPerSecond(), Math.max(rate * 0.5, Math.min(rate, actual) * 0.8));
         lastDecreaseNanos = now;
       }
-    } else if (overflowPermille <= OVERFLOW_LIMIT_PERMILLE / 4 && lossPermille <= floor + settings.marginPermille() / 2 && limitedByUs) {
+    } else if (overflowPermille <= OVERFLOW_LIMIT_PERMILLE / 4
+        && lossPermille <= floor + settings.marginPermille() / 2
+        && limitedByUs) {
       // Well below the rate that last worked, climb back a third of the way per sample (stalls
       // pass); near or above it, probe gently.
       // Until the first loss (slow start) the rate grows by a quarter per sample: from the start
       // rate to a 10 GbE link's in about two seconds.
-      double step = slowStart ? rate / 4 : rate < lastGoodRate * 0.9 ? (lastGoodRate - rate) / 3 : rate / 16;
+      double step =
+          slowStart ? rate / 4 : rate < lastGoodRate * 0.9 ? (lastGoodRate - rate) / 3 : rate / 16;
       rate = Math.min(settings.maxBytesPerSecond(), rate + Math.max(step, 1_000_000));
     }
   }

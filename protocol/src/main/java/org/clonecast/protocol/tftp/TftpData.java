@@ -14,31 +14,34 @@ import org.clonecast.protocol.wire.ByteBufs;
  * @param data the payload, read from its reader index to its writer index
  */
 public record TftpData(int block, ByteBuf data) implements TftpPacket {
-    /** Validates the fields. */
-    public TftpData {
-        ByteBufs.requireU16(block, "block");
-        Objects.requireNonNull(data, "data");
-    }
+  /** Validates the fields. */
+  public TftpData {
+    ByteBufs.requireU16(block, "block");
+    Objects.requireNonNull(data, "data");
+  }
 
-    /** Decodes a DATA; the rest of the buffer is the payload. */
-    public static TftpData decode(ByteBuf in) {
-        return ByteBufs.decoding("DATA", in, b -> {
-            TftpPacket.readOpcode(b, Tftp.OP_DATA, "DATA");
-            ByteBufs.requireReadable(b, 2, "DATA block");
-            int block = b.readUnsignedShort();
-            return new TftpData(block, b.readSlice(b.readableBytes()));
+  /** Decodes a DATA; the rest of the buffer is the payload. */
+  public static TftpData decode(ByteBuf in) {
+    return ByteBufs.decoding(
+        "DATA",
+        in,
+        b -> {
+          TftpPacket.readOpcode(b, Tftp.OP_DATA, "DATA");
+          ByteBufs.requireReadable(b, 2, "DATA block");
+          int block = b.readUnsignedShort();
+          return new TftpData(block, b.readSlice(b.readableBytes()));
         });
-    }
+  }
 
-    @Override
-    public int opcode() {
-        return Tftp.OP_DATA;
-    }
+  @Override
+  public int opcode() {
+    return Tftp.OP_DATA;
+  }
 
-    @Override
-    public void encode(ByteBuf out) {
-        out.writeShort(Tftp.OP_DATA);                      // opcode
-        out.writeShort(block);                             // block #
-        out.writeBytes(data, data.readerIndex(), data.readableBytes()); // data
-    }
+  @Override
+  public void encode(ByteBuf out) {
+    out.writeShort(Tftp.OP_DATA); // opcode
+    out.writeShort(block); // block #
+    out.writeBytes(data, data.readerIndex(), data.readableBytes()); // data
+  }
 }

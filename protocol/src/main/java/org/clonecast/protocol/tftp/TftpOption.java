@@ -9,19 +9,21 @@ import java.util.Objects;
  * @param value the value as text, no NUL (may be empty)
  */
 public record TftpOption(String name, String value) {
-    /** Validates the fields. */
-    public TftpOption {
-        Objects.requireNonNull(name, "name");
-        Objects.requireNonNull(value, "value");
-        if (name.isEmpty()) {
-            throw new IllegalArgumentException("option name empty");
-        }
-        TftpStrings.requireNoNul(name, "option name");
-        TftpStrings.requireNoNul(value, "option " + name + " value");
+  /** Validates the fields. */
+  public TftpOption {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(value, "value");
+    if (name.isEmpty()) {
+      throw new IllegalArgumentException("option name empty");
     }
+    TftpStrings.requireNoNul(name, "option name");
+    TftpStrings.requireNoNul(value, "option " + name + " value");
+  }
 
-    /** @return whether this option is called {@code other}, ignoring case (RFC 2347) */
-    public boolean is(String other) {
-        return name.equalsIgnoreCase(other);
-    }
+  /**
+   * @return whether this option is called {@code other}, ignoring case (RFC 2347)
+   */
+  public boolean is(String other) {
+    return name.equalsIgnoreCase(other);
+  }
 }

@@ -12,34 +12,37 @@ import org.clonecast.protocol.wire.MalformedPacketException;
  * @param options the accepted options, at least one
  */
 public record TftpOptionAck(TftpOptions options) implements TftpPacket {
-    /** Validates the field. */
-    public TftpOptionAck {
-        Objects.requireNonNull(options, "options");
-        if (options.isEmpty()) {
-            throw new IllegalArgumentException("OACK without options");
-        }
+  /** Validates the field. */
+  public TftpOptionAck {
+    Objects.requireNonNull(options, "options");
+    if (options.isEmpty()) {
+      throw new IllegalArgumentException("OACK without options");
     }
+  }
 
-    /** Decodes an OACK. */
-    public static TftpOptionAck decode(ByteBuf in) {
-        return ByteBufs.decoding("OACK", in, b -> {
-            TftpPacket.readOpcode(b, Tftp.OP_OACK, "OACK");
-            TftpOptions options = TftpOptions.decode(b, "OACK");
-            if (options.isEmpty()) {
-                throw new MalformedPacketException("OACK has no options");
-            }
-            return new TftpOptionAck(options);
+  /** Decodes an OACK. */
+  public static TftpOptionAck decode(ByteBuf in) {
+    return ByteBufs.decoding(
+        "OACK",
+        in,
+        b -> {
+          TftpPacket.readOpcode(b, Tftp.OP_OACK, "OACK");
+          TftpOptions options = TftpOptions.decode(b, "OACK");
+          if (options.isEmpty()) {
+            throw new MalformedPacketException("OACK has no options");
+          }
+          return new TftpOptionAck(options);
         });
-    }
+  }
 
-    @Override
-    public int opcode() {
-        return Tftp.OP_OACK;
-    }
+  @Override
+  public int opcode() {
+    return Tftp.OP_OACK;
+  }
 
-    @Override
-    public void encode(ByteBuf out) {
-        out.writeShort(Tftp.OP_OACK); // opc
-        options.encode(out);          // opt1, value1, ...
-    }
+  @Override
+  public void encode(ByteBuf out) {
+    out.writeShort(Tftp.OP_OACK); // opc
+    options.encode(out); // opt1, value1, ...
+  }
 }

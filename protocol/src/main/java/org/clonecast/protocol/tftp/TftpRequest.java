@@ -8,44 +8,45 @@ import org.clonecast.protocol.wire.MalformedPacketException;
  * | 0 | value1 | 0 | ...}. Immutable.
  */
 public sealed interface TftpRequest extends TftpPacket permits TftpReadRequest, TftpWriteRequest {
-    /** @return the file name as sent, never empty */
-    String filename();
+  /**
+   * @return the file name as sent, never empty
+   */
+  String filename();
 
-    TftpMode mode();
+  TftpMode mode();
 
-    TftpOptions options();
+  TftpOptions options();
 
-    @Override
-    default void encode(ByteBuf out) {
-        out.writeShort(opcode());                  // opcode
-        TftpStrings.write(out, filename());        // filename
-        TftpStrings.write(out, mode().wireName()); // mode
-        options().encode(out);                     // opt1, value1, ...
+  @Override
+  default void encode(ByteBuf out) {
+    out.writeShort(opcode()); // opcode
+    TftpStrings.write(out, filename()); // filename
+    TftpStrings.write(out, mode().wireName()); // mode
+    options().encode(out); // opt1, value1, ...
+  }
+
+  /** The parts of a request, decoded once for both kinds. */
+  record Parts(String filename, TftpMode mode, TftpOptions options) {}
+
+  /** Reads a request of opcode {@code want} named {@code what} ("RRQ"). */
+  static Parts decodeParts(ByteBuf in, int want, String what) {
+    TftpPacket.readOpcode(in, want, what);
+    String filename = TftpStrings.read(in, what + " filename");
+    if (filename.isEmpty()) {
+      throw new MalformedPacketException(what + " filename empty");
     }
+    TftpMode mode = TftpMode.parse(TftpStrings.read(in, what + " mode"));
+    return new Parts(filename, mode, TftpOptions.decode(in, what));
+  }
 
-    /** The parts of a request, decoded once for both kinds. */
-    record Parts(String filename, TftpMode mode, TftpOptions options) {
+  /** For the compact constructors. */
+  static void validate(String filename, TftpMode mode, TftpOptions options) {
+    if (filename == null || filename.isEmpty()) {
+      throw new IllegalArgumentException("filename empty");
     }
-
-    /** Reads a request of opcode {@code want} named {@code what} ("RRQ"). */
-    static Parts decodeParts(ByteBuf in, int want, String what) {
-        TftpPacket.readOpcode(in, want, what);
-        String filename = TftpStrings.read(in, what + " filename");
-        if (filename.isEmpty()) {
-            throw new MalformedPacketException(what + " filename empty");
-        }
-        TftpMode mode = TftpMode.parse(TftpStrings.read(in, what + " mode"));
-        return new Parts(filename, mode, TftpOptions.decode(in, what));
+    TftpStrings.requireNoNul(filename, "filename");
+    if (mode == null || options == null) {
+      throw new IllegalArgumentException("mode and options required");
     }
-
-    /** For the compact constructors. */
-    static void validate(String filename, TftpMode mode, TftpOptions options) {
-        if (filename == null || filename.isEmpty()) {
-            throw new IllegalArgumentException("filename empty");
-        }
-        TftpStrings.requireNoNul(filename, "filename");
-        if (mode == null || options == null) {
-            throw new IllegalArgumentException("mode and options required");
-        }
-    }
+  }
 }

@@ -46,7 +46,8 @@ public final class Ipv4 {
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException("not an IPv4 address: " + s);
       }
-      if (o < 0 || o > 255 || p.isEmpty() || p.length() > 3) throw new IllegalArgumentException("not an IPv4 address: " + s);
+      if (o < 0 || o > 255 || p.isEmpty() || p.length() > 3)
+        throw new IllegalArgumentException("not an IPv4 address: " + s);
       v = v << 8 | o;
     }
     return fromInt(v);

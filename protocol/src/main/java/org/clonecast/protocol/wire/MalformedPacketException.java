@@ -11,18 +11,20 @@ package org.clonecast.protocol.wire;
  * <p>Immutable once thrown; safe to pass between threads.
  */
 public class MalformedPacketException extends RuntimeException {
-    private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 1L;
 
-    /** @param message what is wrong, naming the field and the expected value */
-    public MalformedPacketException(String message) {
-        super(message);
-    }
+  /**
+   * @param message what is wrong, naming the field and the expected value
+   */
+  public MalformedPacketException(String message) {
+    super(message);
+  }
 
-    /**
-     * @param message what is wrong, naming the field and the expected value
-     * @param cause the low-level failure (e.g. an {@link IndexOutOfBoundsException})
-     */
-    public MalformedPacketException(String message, Throwable cause) {
-        super(message, cause);
-    }
+  /**
+   * @param message what is wrong, naming the field and the expected value
+   * @param cause the low-level failure (e.g. an {@link IndexOutOfBoundsException})
+   */
+  public MalformedPacketException(String message, Throwable cause) {
+    super(message, cause);
+  }
 }

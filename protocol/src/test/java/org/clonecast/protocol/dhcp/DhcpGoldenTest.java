@@ -18,8 +18,8 @@ import org.clonecast.protocol.wire.MacAddress;
 import org.junit.jupiter.api.Test;
 
 /**
- * Golden tests over every DHCP packet of the PXE reference captures: each decodes, its fields
- * are what the firmware and dnsmasq sent, and it encodes back to the same bytes.
+ * Golden tests over every DHCP packet of the PXE reference captures: each decodes, its fields are
+ * what the firmware and dnsmasq sent, and it encodes back to the same bytes.
  */
 class DhcpGoldenTest {
   private static final MacAddress CLIENT = MacAddress.parse("52:54:00:88:00:10");
@@ -43,14 +43,38 @@ class DhcpGoldenTest {
 
   @Test
   void theCapturesHoldEveryExchange() {
-    assertEquals(List.of("full-bios-discover", "full-bios-offer", "full-bios-request", "full-bios-ack",
-        "pxelinux-bios-discover", "pxelinux-bios-offer", "pxelinux-bios-request", "pxelinux-bios-ack",
-        "full-uefi-discover", "full-uefi-offer", "full-uefi-request", "full-uefi-ack",
-        "edk2-uefi-discover", "edk2-uefi-offer", "edk2-uefi-request", "edk2-uefi-ack",
-        "proxy-bios-discover", "proxy-bios-offer", "proxy-bios-request", "proxy-bios-ack",
-        "proxy-uefi-discover", "proxy-uefi-offer", "proxy-uefi-request", "proxy-uefi-ack",
-        "proxy-uefi-request-4011", "proxy-uefi-ack-4011",
-        "httpboot-uefi-discover", "httpboot-uefi-offer", "httpboot-uefi-request", "httpboot-uefi-ack"),
+    assertEquals(
+        List.of(
+            "full-bios-discover",
+            "full-bios-offer",
+            "full-bios-request",
+            "full-bios-ack",
+            "pxelinux-bios-discover",
+            "pxelinux-bios-offer",
+            "pxelinux-bios-request",
+            "pxelinux-bios-ack",
+            "full-uefi-discover",
+            "full-uefi-offer",
+            "full-uefi-request",
+            "full-uefi-ack",
+            "edk2-uefi-discover",
+            "edk2-uefi-offer",
+            "edk2-uefi-request",
+            "edk2-uefi-ack",
+            "proxy-bios-discover",
+            "proxy-bios-offer",
+            "proxy-bios-request",
+            "proxy-bios-ack",
+            "proxy-uefi-discover",
+            "proxy-uefi-offer",
+            "proxy-uefi-request",
+            "proxy-uefi-ack",
+            "proxy-uefi-request-4011",
+            "proxy-uefi-ack-4011",
+            "httpboot-uefi-discover",
+            "httpboot-uefi-offer",
+            "httpboot-uefi-request",
+            "httpboot-uefi-ack"),
         List.copyOf(DhcpGoldens.groups().keySet()));
   }
 
@@ -83,7 +107,9 @@ class DhcpGoldenTest {
     assertEquals(Optional.of("PXEClient:Arch:00000:UNDI:002001"), Pxe.vendorClass(p));
     assertTrue(Pxe.isPxeClient(p));
     assertTrue(Pxe.isIpxe(p), "user class iPXE and option 175");
-    assertEquals("iPXE", new String(p.octets(Dhcp.OPT_USER_CLASS).orElseThrow(), StandardCharsets.ISO_8859_1));
+    assertEquals(
+        "iPXE",
+        new String(p.octets(Dhcp.OPT_USER_CLASS).orElseThrow(), StandardCharsets.ISO_8859_1));
     assertEquals(17, p.octets(Dhcp.OPT_CLIENT_GUID).orElseThrow().length);
     assertEquals(1472, p.option(DhcpOption.MaxMessageSize.class).orElseThrow().size());
     assertTrue(p.requests(Dhcp.OPT_BOOTFILE_NAME));
@@ -125,24 +151,36 @@ class DhcpGoldenTest {
   @Test
   void edk2BootServerRequestAndAckOnPort4011() {
     DhcpPacket req = first("proxy-uefi-request-4011");
-    assertFalse(DhcpPacket.ZERO.equals(req.ciaddr()), "EDK2 asks the boot server from its new address");
+    assertFalse(
+        DhcpPacket.ZERO.equals(req.ciaddr()), "EDK2 asks the boot server from its new address");
     assertEquals(Pxe.Arch.EFI_X64, Pxe.arch(req));
     DhcpPacket ack = first("proxy-uefi-ack-4011");
     assertEquals(DhcpPacket.ZERO, ack.yiaddr());
     assertFalse(ack.fileText().isEmpty());
     assertFalse(ack.snameText().isEmpty());
-    assertArrayEquals(req.octets(Dhcp.OPT_CLIENT_GUID).orElseThrow(),
-        ack.octets(Dhcp.OPT_CLIENT_GUID).orElseThrow(), "97 echoed");
+    assertArrayEquals(
+        req.octets(Dhcp.OPT_CLIENT_GUID).orElseThrow(),
+        ack.octets(Dhcp.OPT_CLIENT_GUID).orElseThrow(),
+        "97 echoed");
   }
 
   @Test
   void httpBootOfferEchoesHttpClientWithAUrl() {
     List<byte[]> discovers = DhcpGoldens.packets("httpboot-uefi-discover");
-    DhcpPacket http = discovers.stream().map(DhcpGoldenTest::decode).filter(Pxe::isHttpClient).findFirst().orElseThrow();
+    DhcpPacket http =
+        discovers.stream()
+            .map(DhcpGoldenTest::decode)
+            .filter(Pxe::isHttpClient)
+            .findFirst()
+            .orElseThrow();
     assertEquals(Pxe.Arch.EFI_X64_HTTP, Pxe.arch(http));
     assertTrue(Pxe.arch(http).httpBoot());
-    DhcpPacket offer = DhcpGoldens.packets("httpboot-uefi-offer").stream().map(DhcpGoldenTest::decode)
-        .filter(o -> o.text(Dhcp.OPT_VENDOR_CLASS_ID).isPresent()).findFirst().orElseThrow();
+    DhcpPacket offer =
+        DhcpGoldens.packets("httpboot-uefi-offer").stream()
+            .map(DhcpGoldenTest::decode)
+            .filter(o -> o.text(Dhcp.OPT_VENDOR_CLASS_ID).isPresent())
+            .findFirst()
+            .orElseThrow();
     assertEquals(Optional.of("HTTPClient"), offer.text(Dhcp.OPT_VENDOR_CLASS_ID));
     assertTrue(offer.text(Dhcp.OPT_BOOTFILE_NAME).orElseThrow().startsWith("http://"));
   }

@@ -15,8 +15,17 @@ import org.clonecast.protocol.testutil.Pcap.Udp;
  */
 final class DhcpGoldens {
   static final List<String> CAPTURES =
-      List.of("full-bios", "pxelinux-bios", "full-uefi", "edk2-uefi", "proxy-bios", "proxy-uefi", "httpboot-uefi");
-  private static final String[] TYPES = {"?", "discover", "offer", "request", "decline", "ack", "nak", "release", "inform"};
+      List.of(
+          "full-bios",
+          "pxelinux-bios",
+          "full-uefi",
+          "edk2-uefi",
+          "proxy-bios",
+          "proxy-uefi",
+          "httpboot-uefi");
+  private static final String[] TYPES = {
+    "?", "discover", "offer", "request", "decline", "ack", "nak", "release", "inform"
+  };
 
   /** One stored packet: {@code id} is group#index, {@code group} e.g. {@code full-bios-offer}. */
   record Named(String id, String group, byte[] bytes) {
@@ -37,7 +46,10 @@ final class DhcpGoldens {
     return p == Dhcp.SERVER_PORT || p == Dhcp.CLIENT_PORT || p == Dhcp.PXE_PORT;
   }
 
-  /** A packet's group: capture, message type from a raw scan of option 53, "-4011" for boot-server traffic. */
+  /**
+   * A packet's group: capture, message type from a raw scan of option 53, "-4011" for boot-server
+   * traffic.
+   */
   private static String group(String capture, Udp u) {
     byte[] p = u.payload();
     int type = 0;
@@ -82,11 +94,13 @@ final class DhcpGoldens {
   /** Every DHCP packet of the captures. */
   static List<Named> all() {
     List<Named> out = new ArrayList<>();
-    groups().forEach((group, packets) -> {
-      for (int i = 0; i < packets.size(); i++) {
-        out.add(new Named(group + "#" + i, group, packets.get(i)));
-      }
-    });
+    groups()
+        .forEach(
+            (group, packets) -> {
+              for (int i = 0; i < packets.size(); i++) {
+                out.add(new Named(group + "#" + i, group, packets.get(i)));
+              }
+            });
     return out;
   }
 }

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The malformed corpus: every golden DHCP packet truncated at every offset and with every option
  * length octet corrupted, plus random bytes behind a valid header. Decoding either succeeds or
- * throws {@link MalformedPacketException} (never anything else), and leaves the reader index
- * alone when it throws.
+ * throws {@link MalformedPacketException} (never anything else), and leaves the reader index alone
+ * when it throws.
  */
 class DhcpMalformedTest {
   private static final int[] NASTY_LENGTHS = {0, 1, 2, 3, 5, 0x7F, 0x80, 0xFF};
@@ -48,7 +48,8 @@ class DhcpMalformedTest {
         }
       }
     }
-    // Every cut inside the fixed header or inside an option is malformed; cuts at an option boundary
+    // Every cut inside the fixed header or inside an option is malformed; cuts at an option
+    // boundary
     // or in the padding decode (a missing END is tolerated).
     assertEquals(true, malformed > 68 * 240, "malformed cuts: " + malformed);
   }
@@ -76,7 +77,9 @@ class DhcpMalformedTest {
     assertEquals("DHCP length 100, want 240", malformed(Arrays.copyOf(discover, 100)).getMessage());
     byte[] c = discover.clone();
     c[236] = 0;
-    assertEquals("DHCP magic cookie 0x825363, want 0x63825363 (plain BOOTP is not served)", malformed(c).getMessage());
+    assertEquals(
+        "DHCP magic cookie 0x825363, want 0x63825363 (plain BOOTP is not served)",
+        malformed(c).getMessage());
     // option 93 with 3 octets after option 53
     c = Arrays.copyOf(discover, 300);
     Arrays.fill(c, 243, 300, (byte) 0);
@@ -105,7 +108,8 @@ class DhcpMalformedTest {
   }
 
   private static MalformedPacketException malformed(byte[] b) {
-    return assertThrows(MalformedPacketException.class, () -> DhcpPacket.decode(Unpooled.wrappedBuffer(b)));
+    return assertThrows(
+        MalformedPacketException.class, () -> DhcpPacket.decode(Unpooled.wrappedBuffer(b)));
   }
 
   @Property(tries = 2000)

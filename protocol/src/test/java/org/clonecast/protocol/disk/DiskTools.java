@@ -32,7 +32,9 @@ final class DiskTools {
     for (String t : tools) {
       boolean found = SBIN.stream().anyMatch(d -> Files.isExecutable(Path.of(d, t)));
       if (!found) {
-        String msg = t + " not installed (apt-get install xfsprogs btrfs-progs dosfstools e2fsprogs gdisk util-linux)";
+        String msg =
+            t
+                + " not installed (apt-get install xfsprogs btrfs-progs dosfstools e2fsprogs gdisk util-linux)";
         if ("true".equals(System.getenv("CI"))) {
           fail(msg);
         }
@@ -51,7 +53,10 @@ final class DiskTools {
     }
   }
 
-  /** Runs a command to its end (60 s at most); a non-zero exit fails with its output. Returns the output. */
+  /**
+   * Runs a command to its end (60 s at most); a non-zero exit fails with its output. Returns the
+   * output.
+   */
   static String run(String... cmd) {
     return run(null, true, cmd);
   }
@@ -113,15 +118,22 @@ final class DiskTools {
 
   /** The committed sample {@code golden/disk/NAME.head.gz}. */
   static byte[] sample(String name) throws IOException {
-    try (InputStream in = DiskTools.class.getResourceAsStream("/golden/disk/" + name + ".head.gz")) {
+    try (InputStream in =
+        DiskTools.class.getResourceAsStream("/golden/disk/" + name + ".head.gz")) {
       if (in == null) {
-        throw new IllegalStateException("golden/disk/" + name + ".head.gz missing; regenerate with -Dclonecast.golden.regenerate=true");
+        throw new IllegalStateException(
+            "golden/disk/"
+                + name
+                + ".head.gz missing; regenerate with -Dclonecast.golden.regenerate=true");
       }
       return new GZIPInputStream(in).readAllBytes();
     }
   }
 
-  /** With {@code -Dclonecast.golden.regenerate=true}: stores {@code head} as the sample NAME (run from the module directory). */
+  /**
+   * With {@code -Dclonecast.golden.regenerate=true}: stores {@code head} as the sample NAME (run
+   * from the module directory).
+   */
   static void maybeStore(String name, byte[] head) throws IOException {
     if (!Boolean.getBoolean("clonecast.golden.regenerate")) {
       return;

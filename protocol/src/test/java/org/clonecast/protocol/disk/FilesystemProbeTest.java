@@ -24,8 +24,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Filesystems made by the real mkfs tools, probed; each also against its committed head sample
  * (golden/disk/*.head.gz, refreshed with -Dclonecast.golden.regenerate=true) so the parsers are
- * tested where the tools are missing. Dirty states are made by the tools that make them
- * (debugfs, tune2fs) or by the documented bit, confirmed by the tool that checks it (fsck.fat).
+ * tested where the tools are missing. Dirty states are made by the tools that make them (debugfs,
+ * tune2fs) or by the documented bit, confirmed by the tool that checks it (fsck.fat).
  */
 class FilesystemProbeTest {
   private static final String UUID = "2f1e7a4c-6b1d-4c55-9f0e-5a3c2b1d0e9f";
@@ -41,81 +41,118 @@ class FilesystemProbeTest {
 
   static Stream<Case> cases() {
     return Stream.of(
-        new Case("ext4", 64L << 20, List.of("mkfs.ext4", "-q", "-F", "-b", "4096", "-L", "golden-ext4", "-U", UUID), fs -> {
-          Filesystem.Ext e = assertInstanceOf(Filesystem.Ext.class, fs);
-          assertEquals("ext4", e.type());
-          assertEquals(4096, e.blockSize());
-          assertEquals(16384, e.blocks());
-          assertEquals(64L << 20, e.size());
-          assertTrue(e.freeBlocks() > 0 && e.freeBlocks() < e.blocks(), "free " + e.freeBlocks());
-          assertEquals("golden-ext4", e.label());
-          assertEquals(UUID, e.uuid());
-          assertEquals(Cleanliness.CLEAN, e.cleanliness());
-          assertTrue(e.checksumOk(), "metadata_csum checked");
-          assertEquals(List.of(), e.untrusted());
-        }),
-        new Case("ext3", 32L << 20, List.of("mkfs.ext3", "-q", "-F", "-L", "golden-ext3", "-U", UUID), fs -> {
-          Filesystem.Ext e = assertInstanceOf(Filesystem.Ext.class, fs);
-          assertEquals("ext3", e.type());
-          assertEquals(Cleanliness.CLEAN, e.cleanliness());
-        }),
-        new Case("ext2", 32L << 20, List.of("mkfs.ext2", "-q", "-F", "-b", "1024", "-L", "golden-ext2", "-U", UUID), fs -> {
-          Filesystem.Ext e = assertInstanceOf(Filesystem.Ext.class, fs);
-          assertEquals("ext2", e.type());
-          assertEquals(1024, e.blockSize());
-          assertEquals(32768, e.blocks());
-          assertEquals(Cleanliness.CLEAN, e.cleanliness());
-        }),
-        new Case("xfs", 320L << 20, List.of("mkfs.xfs", "-q", "-f", "-L", "golden-xfs", "-m", "uuid=" + UUID), fs -> {
-          Filesystem.Xfs x = assertInstanceOf(Filesystem.Xfs.class, fs);
-          assertEquals(4096, x.blockSize());
-          assertEquals(320L << 20, x.size());
-          assertEquals("golden-xfs", x.label());
-          assertEquals(UUID, x.uuid());
-          assertTrue(x.internalLog());
-          assertTrue(x.checksumOk(), "v5 superblock crc checked");
-          assertEquals(Cleanliness.UNKNOWN, x.cleanliness(), "the log must be read to tell");
-          assertEquals(List.of(), x.untrusted());
-        }),
-        new Case("vfat32", 64L << 20, List.of("mkfs.vfat", "-F", "32", "-n", "ESP", "-i", VOLUME_ID), fs -> {
-          Filesystem.Fat f = assertInstanceOf(Filesystem.Fat.class, fs);
-          assertEquals(32, f.bits());
-          assertEquals(512, f.bytesPerSector());
-          assertEquals((64L << 20) / 512, f.sectors());
-          assertEquals("ESP", f.label());
-          assertEquals("1234-ABCD", f.volumeId());
-          assertEquals(Cleanliness.CLEAN, f.cleanliness());
-          assertTrue(f.metadataBytes() > 32 * 512, "reserved sectors and FATs");
-        }),
-        new Case("vfat16", 32L << 20, List.of("mkfs.vfat", "-F", "16", "-n", "DATA16", "-i", VOLUME_ID), fs -> {
-          Filesystem.Fat f = assertInstanceOf(Filesystem.Fat.class, fs);
-          assertEquals(16, f.bits());
-          assertEquals("DATA16", f.label());
-          assertEquals(Cleanliness.CLEAN, f.cleanliness());
-        }),
-        new Case("vfat12", 4L << 20, List.of("mkfs.vfat", "-F", "12", "-i", VOLUME_ID), fs -> {
-          Filesystem.Fat f = assertInstanceOf(Filesystem.Fat.class, fs);
-          assertEquals(12, f.bits());
-          assertEquals(Cleanliness.CLEAN, f.cleanliness());
-        }),
-        new Case("btrfs", 256L << 20, List.of("mkfs.btrfs", "-q", "-f", "-L", "golden-btrfs", "-U", UUID), fs -> {
-          Filesystem.Btrfs b = assertInstanceOf(Filesystem.Btrfs.class, fs);
-          assertEquals(256L << 20, b.size());
-          assertEquals(1, b.numDevices());
-          assertEquals("golden-btrfs", b.label());
-          assertEquals(UUID, b.uuid());
-          assertTrue(b.checksumOk());
-          assertFalse(b.logTree());
-          assertEquals(Cleanliness.CLEAN, b.cleanliness());
-        }),
-        new Case("swap", 16L << 20, List.of("mkswap", "-L", "golden-swap", "-U", UUID), fs -> {
-          Filesystem.Swap s = assertInstanceOf(Filesystem.Swap.class, fs);
-          assertEquals(4096, s.pageSize());
-          assertEquals("golden-swap", s.label());
-          assertEquals(UUID, s.uuid());
-          assertEquals(List.of(new Filesystem.Range(0, 4096)), s.essential());
-          assertEquals(Cleanliness.CLEAN, s.cleanliness());
-        }));
+        new Case(
+            "ext4",
+            64L << 20,
+            List.of("mkfs.ext4", "-q", "-F", "-b", "4096", "-L", "golden-ext4", "-U", UUID),
+            fs -> {
+              Filesystem.Ext e = assertInstanceOf(Filesystem.Ext.class, fs);
+              assertEquals("ext4", e.type());
+              assertEquals(4096, e.blockSize());
+              assertEquals(16384, e.blocks());
+              assertEquals(64L << 20, e.size());
+              assertTrue(
+                  e.freeBlocks() > 0 && e.freeBlocks() < e.blocks(), "free " + e.freeBlocks());
+              assertEquals("golden-ext4", e.label());
+              assertEquals(UUID, e.uuid());
+              assertEquals(Cleanliness.CLEAN, e.cleanliness());
+              assertTrue(e.checksumOk(), "metadata_csum checked");
+              assertEquals(List.of(), e.untrusted());
+            }),
+        new Case(
+            "ext3",
+            32L << 20,
+            List.of("mkfs.ext3", "-q", "-F", "-L", "golden-ext3", "-U", UUID),
+            fs -> {
+              Filesystem.Ext e = assertInstanceOf(Filesystem.Ext.class, fs);
+              assertEquals("ext3", e.type());
+              assertEquals(Cleanliness.CLEAN, e.cleanliness());
+            }),
+        new Case(
+            "ext2",
+            32L << 20,
+            List.of("mkfs.ext2", "-q", "-F", "-b", "1024", "-L", "golden-ext2", "-U", UUID),
+            fs -> {
+              Filesystem.Ext e = assertInstanceOf(Filesystem.Ext.class, fs);
+              assertEquals("ext2", e.type());
+              assertEquals(1024, e.blockSize());
+              assertEquals(32768, e.blocks());
+              assertEquals(Cleanliness.CLEAN, e.cleanliness());
+            }),
+        new Case(
+            "xfs",
+            320L << 20,
+            List.of("mkfs.xfs", "-q", "-f", "-L", "golden-xfs", "-m", "uuid=" + UUID),
+            fs -> {
+              Filesystem.Xfs x = assertInstanceOf(Filesystem.Xfs.class, fs);
+              assertEquals(4096, x.blockSize());
+              assertEquals(320L << 20, x.size());
+              assertEquals("golden-xfs", x.label());
+              assertEquals(UUID, x.uuid());
+              assertTrue(x.internalLog());
+              assertTrue(x.checksumOk(), "v5 superblock crc checked");
+              assertEquals(Cleanliness.UNKNOWN, x.cleanliness(), "the log must be read to tell");
+              assertEquals(List.of(), x.untrusted());
+            }),
+        new Case(
+            "vfat32",
+            64L << 20,
+            List.of("mkfs.vfat", "-F", "32", "-n", "ESP", "-i", VOLUME_ID),
+            fs -> {
+              Filesystem.Fat f = assertInstanceOf(Filesystem.Fat.class, fs);
+              assertEquals(32, f.bits());
+              assertEquals(512, f.bytesPerSector());
+              assertEquals((64L << 20) / 512, f.sectors());
+              assertEquals("ESP", f.label());
+              assertEquals("1234-ABCD", f.volumeId());
+              assertEquals(Cleanliness.CLEAN, f.cleanliness());
+              assertTrue(f.metadataBytes() > 32 * 512, "reserved sectors and FATs");
+            }),
+        new Case(
+            "vfat16",
+            32L << 20,
+            List.of("mkfs.vfat", "-F", "16", "-n", "DATA16", "-i", VOLUME_ID),
+            fs -> {
+              Filesystem.Fat f = assertInstanceOf(Filesystem.Fat.class, fs);
+              assertEquals(16, f.bits());
+              assertEquals("DATA16", f.label());
+              assertEquals(Cleanliness.CLEAN, f.cleanliness());
+            }),
+        new Case(
+            "vfat12",
+            4L << 20,
+            List.of("mkfs.vfat", "-F", "12", "-i", VOLUME_ID),
+            fs -> {
+              Filesystem.Fat f = assertInstanceOf(Filesystem.Fat.class, fs);
+              assertEquals(12, f.bits());
+              assertEquals(Cleanliness.CLEAN, f.cleanliness());
+            }),
+        new Case(
+            "btrfs",
+            256L << 20,
+            List.of("mkfs.btrfs", "-q", "-f", "-L", "golden-btrfs", "-U", UUID),
+            fs -> {
+              Filesystem.Btrfs b = assertInstanceOf(Filesystem.Btrfs.class, fs);
+              assertEquals(256L << 20, b.size());
+              assertEquals(1, b.numDevices());
+              assertEquals("golden-btrfs", b.label());
+              assertEquals(UUID, b.uuid());
+              assertTrue(b.checksumOk());
+              assertFalse(b.logTree());
+              assertEquals(Cleanliness.CLEAN, b.cleanliness());
+            }),
+        new Case(
+            "swap",
+            16L << 20,
+            List.of("mkswap", "-L", "golden-swap", "-U", UUID),
+            fs -> {
+              Filesystem.Swap s = assertInstanceOf(Filesystem.Swap.class, fs);
+              assertEquals(4096, s.pageSize());
+              assertEquals("golden-swap", s.label());
+              assertEquals(UUID, s.uuid());
+              assertEquals(List.of(new Filesystem.Range(0, 4096)), s.essential());
+              assertEquals(Cleanliness.CLEAN, s.cleanliness());
+            }));
   }
 
   private static byte[] make(Path dir, Case c) throws IOException {
@@ -157,7 +194,15 @@ class FilesystemProbeTest {
     String loop = DiskTools.run("losetup", "--find", "--show", f.toString()).strip();
     try {
       // No devices file, no backup: the host's LVM configuration stays as it was.
-      DiskTools.run("pvcreate", "--devices", loop, "--norestorefile", "-u", "a1b2c3-d4e5-f6a7-b8c9-d0e1-f2a3-b4c5d6", "-y", loop);
+      DiskTools.run(
+          "pvcreate",
+          "--devices",
+          loop,
+          "--norestorefile",
+          "-u",
+          "a1b2c3-d4e5-f6a7-b8c9-d0e1-f2a3-b4c5d6",
+          "-y",
+          loop);
     } finally {
       DiskTools.run("losetup", "-d", loop);
     }
@@ -170,7 +215,8 @@ class FilesystemProbeTest {
 
   @Test
   void lvmPhysicalVolumeFromCommittedSample() throws IOException {
-    Filesystem.LvmPv pv = assertInstanceOf(Filesystem.LvmPv.class, FilesystemProbe.probe(DiskTools.sample("lvm2")));
+    Filesystem.LvmPv pv =
+        assertInstanceOf(Filesystem.LvmPv.class, FilesystemProbe.probe(DiskTools.sample("lvm2")));
     assertEquals(1, pv.labelSector());
     assertEquals("a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6", pv.uuid());
   }
@@ -180,7 +226,10 @@ class FilesystemProbeTest {
     DiskTools.require("mkfs.ext4", "debugfs");
     Path f = ext4(dir);
     DiskTools.run("debugfs", "-w", "-R", "feature needs_recovery", f.toString());
-    Filesystem.Ext e = assertInstanceOf(Filesystem.Ext.class, FilesystemProbe.probe(DiskTools.read(f, 0, FilesystemProbe.HEAD_BYTES)));
+    Filesystem.Ext e =
+        assertInstanceOf(
+            Filesystem.Ext.class,
+            FilesystemProbe.probe(DiskTools.read(f, 0, FilesystemProbe.HEAD_BYTES)));
     assertTrue(e.needsRecovery());
     assertEquals(Cleanliness.NOT_CLEAN, e.cleanliness());
     assertEquals(List.of("the journal needs recovery"), e.problems());
@@ -193,22 +242,32 @@ class FilesystemProbeTest {
     Path f = ext4(dir);
     DiskTools.run("tune2fs", "-E", "force_fsck", f.toString());
     DiskTools.run("debugfs", "-w", "-R", "ssv last_orphan 12", f.toString());
-    Filesystem.Ext e = assertInstanceOf(Filesystem.Ext.class, FilesystemProbe.probe(DiskTools.read(f, 0, FilesystemProbe.HEAD_BYTES)));
-    assertEquals(List.of("the filesystem has errors", "it has orphan inodes not yet freed"), e.problems());
+    Filesystem.Ext e =
+        assertInstanceOf(
+            Filesystem.Ext.class,
+            FilesystemProbe.probe(DiskTools.read(f, 0, FilesystemProbe.HEAD_BYTES)));
+    assertEquals(
+        List.of("the filesystem has errors", "it has orphan inodes not yet freed"), e.problems());
     DiskTools.run("debugfs", "-w", "-R", "ssv state 0", f.toString());
-    e = assertInstanceOf(Filesystem.Ext.class, FilesystemProbe.probe(DiskTools.read(f, 0, FilesystemProbe.HEAD_BYTES)));
-    assertEquals(List.of("it was not cleanly unmounted", "it has orphan inodes not yet freed"), e.problems());
+    e =
+        assertInstanceOf(
+            Filesystem.Ext.class,
+            FilesystemProbe.probe(DiskTools.read(f, 0, FilesystemProbe.HEAD_BYTES)));
+    assertEquals(
+        List.of("it was not cleanly unmounted", "it has orphan inodes not yet freed"),
+        e.problems());
   }
 
   @Test
   void damagedSuperblockChecksumsAreUntrusted() throws IOException {
     for (String name : List.of("ext4", "xfs", "btrfs")) {
       byte[] head = DiskTools.sample(name);
-      int label = switch (name) {
-        case "ext4" -> 1024 + 0x78;
-        case "xfs" -> 108;
-        default -> 65536 + 0x12b;
-      };
+      int label =
+          switch (name) {
+            case "ext4" -> 1024 + 0x78;
+            case "xfs" -> 108;
+            default -> 65536 + 0x12b;
+          };
       head[label] ^= 0x20;
       Filesystem fs = FilesystemProbe.probe(head);
       assertEquals(name, fs.type());
@@ -233,7 +292,9 @@ class FilesystemProbeTest {
       assertTrue(fsck.contains("Dirty bit is set"), fsck);
       Filesystem fs = FilesystemProbe.probe(DiskTools.read(f, 0, FilesystemProbe.HEAD_BYTES));
       assertEquals(Cleanliness.NOT_CLEAN, fs.cleanliness(), bits);
-      assertEquals(List.of("the FAT" + bits + " volume was not properly unmounted (dirty bit set)"), fs.problems());
+      assertEquals(
+          List.of("the FAT" + bits + " volume was not properly unmounted (dirty bit set)"),
+          fs.problems());
     }
   }
 
@@ -256,7 +317,9 @@ class FilesystemProbeTest {
 
   @Test
   void zerosAreUnknown() {
-    assertEquals(new Filesystem.Unknown("no known signature"), FilesystemProbe.probe(new byte[FilesystemProbe.HEAD_BYTES]));
+    assertEquals(
+        new Filesystem.Unknown("no known signature"),
+        FilesystemProbe.probe(new byte[FilesystemProbe.HEAD_BYTES]));
   }
 
   @Property

@@ -16,14 +16,18 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Every reference the code and docs cite resolves inside the repository: a cited {@code
- * docs/ref/NAME.md} exists, and each section it is cited by ({@code §1.2}, {@code §1.4–§1.9})
- * is a heading there. Nothing cites the references' old home outside the repository.
+ * docs/ref/NAME.md} exists, and each section it is cited by ({@code §1.2}, {@code §1.4–§1.9}) is a
+ * heading there. Nothing cites the references' old home outside the repository.
  */
 class ReferencesTest {
   private static final Pattern CITATION =
-      Pattern.compile("ref/([a-z-]+\\.md)((?:[`)\\]]*,? ?§ ?[0-9]+(?:\\.[0-9]+)?(?:–§[0-9]+(?:\\.[0-9]+)?)?)*)");
+      Pattern.compile(
+          "ref/([a-z-]+\\.md)((?:[`)\\]]*,? ?§ ?[0-9]+(?:\\.[0-9]+)?(?:–§[0-9]+(?:\\.[0-9]+)?)?)*)");
+
   /** A section cited by file name alone, which resolves nowhere. */
-  private static final Pattern OUTSIDE = Pattern.compile("(?<![/\\w\\[(])(udpcast-protocol|pxe-firmware)\\.md`? ?§");
+  private static final Pattern OUTSIDE =
+      Pattern.compile("(?<![/\\w\\[(])(udpcast-protocol|pxe-firmware)\\.md`? ?§");
+
   private static final Pattern SECTION = Pattern.compile("§ ?([0-9]+(?:\\.[0-9]+)?)");
 
   /** The repository: the parent of this module's directory. */
@@ -34,15 +38,28 @@ class ReferencesTest {
 
   private static List<Path> sources(Path root) throws IOException {
     List<Path> out = new ArrayList<>();
-    for (String dir : List.of("protocol", "common", "server", "client-agent", "integration-tests", "docs", "bench",
-        "scripts", "packaging", "bootenv")) {
+    for (String dir :
+        List.of(
+            "protocol",
+            "common",
+            "server",
+            "client-agent",
+            "integration-tests",
+            "docs",
+            "bench",
+            "scripts",
+            "packaging",
+            "bootenv")) {
       Path d = root.resolve(dir);
       if (!Files.isDirectory(d)) {
         continue;
       }
       try (Stream<Path> files = Files.walk(d)) {
-        files.filter(Files::isRegularFile).filter(p -> !p.toString().contains("/target/"))
-            .filter(p -> p.toString().matches(".*\\.(java|md|sh|txt)$")).forEach(out::add);
+        files
+            .filter(Files::isRegularFile)
+            .filter(p -> !p.toString().contains("/target/"))
+            .filter(p -> p.toString().matches(".*\\.(java|md|sh|txt)$"))
+            .forEach(out::add);
       }
     }
     out.add(root.resolve("README.md"));
@@ -79,6 +96,7 @@ class ReferencesTest {
       }
     }
     assertEquals(List.of(), broken);
-    assertTrue(citations >= 40, citations + " citations found: is the scan looking in the right place?");
+    assertTrue(
+        citations >= 40, citations + " citations found: is the scan looking in the right place?");
   }
 }

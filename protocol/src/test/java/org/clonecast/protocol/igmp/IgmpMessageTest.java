@@ -30,7 +30,8 @@ class IgmpMessageTest {
     IgmpMessage report = IgmpMessage.decode(Unpooled.wrappedBuffer(hex("16 00 f9 fe ef ff 00 01")));
     assertEquals(new IgmpMessage(IgmpMessage.V2_REPORT, 0, 0xefff0001), report);
     assertFalse(report.generalQuery());
-    // A Linux host's IGMPv3 General Query: 12 bytes (S/QRV 2, QQIC 125, no sources), checksum over all.
+    // A Linux host's IGMPv3 General Query: 12 bytes (S/QRV 2, QQIC 125, no sources), checksum over
+    // all.
     byte[] v3 = hex("11 64 00 00 00 00 00 00 02 7d 00 00");
     int sum = IgmpMessage.checksum(v3, 0, v3.length);
     v3[2] = (byte) (sum >>> 8);
@@ -42,8 +43,12 @@ class IgmpMessageTest {
 
   @Test
   void aWrongChecksumOrAShortMessageIsMalformed() {
-    assertThrows(MalformedPacketException.class, () -> IgmpMessage.decode(Unpooled.wrappedBuffer(hex("11 64 ee 9c 00 00 00 00"))));
-    assertThrows(MalformedPacketException.class, () -> IgmpMessage.decode(Unpooled.wrappedBuffer(hex("11 64 ee 9b 00 00"))));
+    assertThrows(
+        MalformedPacketException.class,
+        () -> IgmpMessage.decode(Unpooled.wrappedBuffer(hex("11 64 ee 9c 00 00 00 00"))));
+    assertThrows(
+        MalformedPacketException.class,
+        () -> IgmpMessage.decode(Unpooled.wrappedBuffer(hex("11 64 ee 9b 00 00"))));
   }
 
   @Test

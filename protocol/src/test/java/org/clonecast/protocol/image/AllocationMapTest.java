@@ -18,7 +18,9 @@ import org.junit.jupiter.api.Test;
 class AllocationMapTest {
   private static final int B = UsedBlocks.BLOCK;
 
-  /** Random extents (overlapping, touching, unaligned, some past the end) on a disk of a few chunks. */
+  /**
+   * Random extents (overlapping, touching, unaligned, some past the end) on a disk of a few chunks.
+   */
   private static List<Extent> randomExtents(Random r, long disk) {
     List<Extent> out = new ArrayList<>();
     int n = r.nextInt(12);
@@ -31,11 +33,13 @@ class AllocationMapTest {
   }
 
   /**
-   * forChunk marks every block that any byte of any extent touches, and no other; an empty
-   * result exactly when no block is touched; the normalised map covers exactly the union.
+   * forChunk marks every block that any byte of any extent touches, and no other; an empty result
+   * exactly when no block is touched; the normalised map covers exactly the union.
    */
   @Property(tries = 300)
-  void forChunkMarksExactlyTheTouchedBlocks(@ForAll long seed, @ForAll @IntRange(min = 0, max = 3) int sizeShift,
+  void forChunkMarksExactlyTheTouchedBlocks(
+      @ForAll long seed,
+      @ForAll @IntRange(min = 0, max = 3) int sizeShift,
       @ForAll @IntRange(min = 0, max = 200_000) int extra) {
     Random r = new Random(seed);
     int chunk = Manifest.MIN_CHUNK_SIZE << sizeShift;
@@ -46,7 +50,8 @@ class AllocationMapTest {
     for (long p = 0; p < disk; p++) {
       covered += inAny(raw, p) ? 1 : 0;
     }
-    assertEquals(covered, m.usedBytes(), "the map carries exactly the union of its ranges, cut to the disk");
+    assertEquals(
+        covered, m.usedBytes(), "the map carries exactly the union of its ranges, cut to the disk");
     assertEquals(covered == disk, m.isWhole());
     int chunks = Manifest.chunkCount(disk, chunk);
     for (int c = 0; c < chunks; c++) {
@@ -75,15 +80,26 @@ class AllocationMapTest {
 
   @Test
   void ofNormalises() {
-    AllocationMap m = AllocationMap.of(100, List.of(new Extent(50, 10), new Extent(0, 10), new Extent(10, 5), new Extent(55, 20),
-        new Extent(95, 50), new Extent(200, 1)));
+    AllocationMap m =
+        AllocationMap.of(
+            100,
+            List.of(
+                new Extent(50, 10),
+                new Extent(0, 10),
+                new Extent(10, 5),
+                new Extent(55, 20),
+                new Extent(95, 50),
+                new Extent(200, 1)));
     assertEquals(List.of(new Extent(0, 15), new Extent(50, 25), new Extent(95, 5)), m.extents());
     assertEquals(45, m.usedBytes());
     assertFalse(m.isWhole());
     assertTrue(AllocationMap.whole(100).isWhole());
     assertEquals(List.of(), AllocationMap.whole(0).extents());
-    assertThrows(IllegalArgumentException.class, () -> new AllocationMap(100, List.of(new Extent(0, 10), new Extent(10, 5))));
-    assertThrows(IllegalArgumentException.class, () -> new AllocationMap(100, List.of(new Extent(90, 11))));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new AllocationMap(100, List.of(new Extent(0, 10), new Extent(10, 5))));
+    assertThrows(
+        IllegalArgumentException.class, () -> new AllocationMap(100, List.of(new Extent(90, 11))));
     assertThrows(IllegalArgumentException.class, () -> new Extent(0, 0));
     assertThrows(IllegalArgumentException.class, () -> new Extent(Long.MAX_VALUE, 2));
   }

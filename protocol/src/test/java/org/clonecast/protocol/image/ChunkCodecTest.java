@@ -22,17 +22,20 @@ class ChunkCodecTest {
   /** Chunk contents of every flavour: zeros, random, text-like, sparse, one odd byte. */
   @Provide
   Arbitrary<byte[]> chunks() {
-    return Arbitraries.integers().between(1, 70_000).flatMap(len -> Arbitraries.longs().map(seed -> content(seed, len)));
+    return Arbitraries.integers()
+        .between(1, 70_000)
+        .flatMap(len -> Arbitraries.longs().map(seed -> content(seed, len)));
   }
 
   static byte[] content(long seed, int len) {
     Random r = new Random(seed);
     byte[] b = new byte[len];
     switch ((int) Math.floorMod(seed, 5L)) {
-      case 0 -> { } // zeros
+      case 0 -> {} // zeros
       case 1 -> r.nextBytes(b);
       case 2 -> {
-        byte[] text = "the quick brown fox jumps over the lazy dog ".getBytes(StandardCharsets.US_ASCII);
+        byte[] text =
+            "the quick brown fox jumps over the lazy dog ".getBytes(StandardCharsets.US_ASCII);
         for (int i = 0; i < len; i++) {
           b[i] = text[(i + r.nextInt(3)) % text.length];
         }
@@ -48,7 +51,10 @@ class ChunkCodecTest {
   }
 
   @Property(tries = 300)
-  void roundTrips(@ForAll("chunks") byte[] logical, @ForAll @IntRange(min = -5, max = 9) int level, @ForAll boolean direct) {
+  void roundTrips(
+      @ForAll("chunks") byte[] logical,
+      @ForAll @IntRange(min = -5, max = 9) int level,
+      @ForAll boolean direct) {
     int off = 3;
     byte[] in = new byte[logical.length + 2 * off];
     System.arraycopy(logical, 0, in, off, logical.length);
@@ -63,7 +69,10 @@ class ChunkCodecTest {
       assertArrayEquals(logical, c.stored());
     }
     ChunkEntry e = c.entry(7, 1000);
-    ByteBuffer stored = direct ? ByteBuffer.allocateDirect(c.storedLength()).put(c.stored()).flip() : ByteBuffer.wrap(c.stored());
+    ByteBuffer stored =
+        direct
+            ? ByteBuffer.allocateDirect(c.storedLength()).put(c.stored()).flip()
+            : ByteBuffer.wrap(c.stored());
     byte[] out = new byte[logical.length + 5];
     Arrays.fill(out, (byte) 0x55);
     ChunkCodec.decode(e, stored, out, 5, logical.length);
@@ -100,8 +109,10 @@ class ChunkCodecTest {
     for (int i = 0; i < c.storedLength(); i += 7) {
       byte[] bad = c.stored();
       bad[i] ^= 0x20;
-      ChunkVerificationException e = assertThrows(
-          ChunkVerificationException.class, () -> ChunkCodec.decode(c.entry(17, 0), ByteBuffer.wrap(bad), out, 0, out.length));
+      ChunkVerificationException e =
+          assertThrows(
+              ChunkVerificationException.class,
+              () -> ChunkCodec.decode(c.entry(17, 0), ByteBuffer.wrap(bad), out, 0, out.length));
       assertEquals(17, e.chunkIndex());
       assertTrue(e.getMessage().startsWith("chunk 17: "), e.getMessage());
       assertEquals(c.sha256(), e.expected());
@@ -115,10 +126,14 @@ class ChunkCodecTest {
     byte[] bad = c.stored();
     bad[100] ^= 1;
     byte[] out = new byte[4096];
-    ChunkVerificationException e = assertThrows(
-        ChunkVerificationException.class, () -> ChunkCodec.decode(c.entry(3, 0), ByteBuffer.wrap(bad), out, 0, 4096));
+    ChunkVerificationException e =
+        assertThrows(
+            ChunkVerificationException.class,
+            () -> ChunkCodec.decode(c.entry(3, 0), ByteBuffer.wrap(bad), out, 0, 4096));
     Sha256 got = Sha256.digest(bad, 0, bad.length);
-    assertEquals("chunk 3: sha256 mismatch: want " + c.sha256().hex() + ", got " + got.hex(), e.getMessage());
+    assertEquals(
+        "chunk 3: sha256 mismatch: want " + c.sha256().hex() + ", got " + got.hex(),
+        e.getMessage());
     assertEquals(got, e.actual().orElseThrow());
   }
 
@@ -128,17 +143,27 @@ class ChunkCodecTest {
     EncodedChunk c = ChunkCodec.encode(4, logical, 0, logical.length, 3);
     byte[] out = new byte[8192];
     ByteBuffer shorter = ByteBuffer.wrap(c.stored(), 0, c.storedLength() - 1);
-    assertTrue(assertThrows(ChunkVerificationException.class, () -> ChunkCodec.decode(c.entry(4, 0), shorter, out, 0, 8192))
-        .getMessage().contains("stored length"));
+    assertTrue(
+        assertThrows(
+                ChunkVerificationException.class,
+                () -> ChunkCodec.decode(c.entry(4, 0), shorter, out, 0, 8192))
+            .getMessage()
+            .contains("stored length"));
     // A frame that decodes to more or fewer bytes than the chunk's logical length.
-    assertThrows(ChunkVerificationException.class, () -> ChunkCodec.decode(c.entry(4, 0), c.storedBuffer(), out, 0, 8000));
-    assertThrows(ChunkVerificationException.class, () -> ChunkCodec.decode(c.entry(4, 0), c.storedBuffer(), new byte[9000], 0, 9000));
+    assertThrows(
+        ChunkVerificationException.class,
+        () -> ChunkCodec.decode(c.entry(4, 0), c.storedBuffer(), out, 0, 8000));
+    assertThrows(
+        ChunkVerificationException.class,
+        () -> ChunkCodec.decode(c.entry(4, 0), c.storedBuffer(), new byte[9000], 0, 9000));
   }
 
   @Test
   void zeroEntryWithOtherHashFails() {
     ChunkEntry e = ChunkEntry.zero(9, Sha256.ofHex("11".repeat(32)));
-    assertThrows(ChunkVerificationException.class, () -> ChunkCodec.decode(e, ByteBuffer.allocate(0), new byte[10], 0, 10));
+    assertThrows(
+        ChunkVerificationException.class,
+        () -> ChunkCodec.decode(e, ByteBuffer.allocate(0), new byte[10], 0, 10));
   }
 
   @Test
@@ -151,10 +176,15 @@ class ChunkCodecTest {
     byte[] out = content(7, 5000);
     ChunkCodec.decode(e, ByteBuffer.allocate(0), out, 0, 5000);
     assertArrayEquals(new byte[5000], out);
-    assertThrows(ChunkVerificationException.class, () -> ChunkCodec.decode(e, ByteBuffer.allocate(0), out, 0, 4999));
+    assertThrows(
+        ChunkVerificationException.class,
+        () -> ChunkCodec.decode(e, ByteBuffer.allocate(0), out, 0, 4999));
   }
 
-  /** A partial chunk is its logical bytes (unused blocks zeroed) encoded as any other; its entry carries the map. */
+  /**
+   * A partial chunk is its logical bytes (unused blocks zeroed) encoded as any other; its entry
+   * carries the map.
+   */
   @Test
   void partialChunksRoundTripTheirLogicalBytes() {
     byte[] disk = content(3, 4 * 4096);
@@ -183,12 +213,17 @@ class ChunkCodecTest {
     EncodedChunk c = ChunkCodec.encode(2, disk, 0, disk.length, 3);
     ChunkEntry e = c.entry(2, 64, used);
     ChunkVerificationException x =
-        assertThrows(ChunkVerificationException.class, () -> ChunkCodec.decode(e, c.storedBuffer(), new byte[disk.length], 0, disk.length));
+        assertThrows(
+            ChunkVerificationException.class,
+            () -> ChunkCodec.decode(e, c.storedBuffer(), new byte[disk.length], 0, disk.length));
     assertTrue(x.getMessage().contains("unused blocks hold data"), x.getMessage());
-    // The same through decodeInPlace, which hashes a RAW chunk where it is (random bytes are stored RAW).
+    // The same through decodeInPlace, which hashes a RAW chunk where it is (random bytes are stored
+    // RAW).
     assertEquals(ChunkKind.RAW, c.kind());
-    ChunkVerificationException y = assertThrows(ChunkVerificationException.class,
-        () -> ChunkCodec.decodeInPlace(e, c.stored(), new byte[disk.length], disk.length));
+    ChunkVerificationException y =
+        assertThrows(
+            ChunkVerificationException.class,
+            () -> ChunkCodec.decodeInPlace(e, c.stored(), new byte[disk.length], disk.length));
     assertTrue(y.getMessage().contains("unused blocks hold data"), y.getMessage());
   }
 
@@ -210,7 +245,8 @@ class ChunkCodecTest {
     byte[] b = h.bytes();
     b[0] = 0;
     assertEquals("ba", h.hex().substring(0, 2)); // bytes() is a copy
-    assertThrows(MalformedImageException.class, () -> Sha256.decode(Unpooled.wrappedBuffer(new byte[31])));
+    assertThrows(
+        MalformedImageException.class, () -> Sha256.decode(Unpooled.wrappedBuffer(new byte[31])));
     assertThrows(MalformedImageException.class, () -> ChunkKind.fromCode(4));
     assertThrows(MalformedImageException.class, () -> ChunkKind.fromCode(0x81));
     for (ChunkKind k : ChunkKind.values()) {

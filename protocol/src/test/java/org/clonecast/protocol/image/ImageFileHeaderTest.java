@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 
 class ImageFileHeaderTest {
   private static final ImageFileHeader H =
-      ImageFileHeader.incomplete(new UUID(0x0102030405060708L, 0x090a0b0c0d0e0f10L), 3L << 20, 1 << 20, 3)
+      ImageFileHeader.incomplete(
+              new UUID(0x0102030405060708L, 0x090a0b0c0d0e0f10L), 3L << 20, 1 << 20, 3)
           .complete(1000, 200);
 
   private static byte[] encode(ImageFileHeader h) {
@@ -25,8 +26,18 @@ class ImageFileHeaderTest {
 
   @Test
   void goldenBytesAndRoundTrip() {
-    String want = "434c4f4e45434931" + "0001" + "0000" + "00000040" + "0102030405060708090a0b0c0d0e0f10"
-        + "0000000000300000" + "00100000" + "00000003" + "00000000000003e8" + "000000c8" + "00000000";
+    String want =
+        "434c4f4e45434931"
+            + "0001"
+            + "0000"
+            + "00000040"
+            + "0102030405060708090a0b0c0d0e0f10"
+            + "0000000000300000"
+            + "00100000"
+            + "00000003"
+            + "00000000000003e8"
+            + "000000c8"
+            + "00000000";
     assertEquals(want, ByteBufUtil.hexDump(encode(H)));
     ByteBuf in = Unpooled.wrappedBuffer(encode(H));
     assertEquals(H, ImageFileHeader.decode(in));
@@ -40,8 +51,12 @@ class ImageFileHeaderTest {
 
   @Test
   void badInputIsMalformed() {
-    assertEquals("not a clonecast image (bad magic)",
-        assertThrows(MalformedImageException.class, () -> ImageFileHeader.decode(Unpooled.wrappedBuffer("hello world".getBytes()))).getMessage());
+    assertEquals(
+        "not a clonecast image (bad magic)",
+        assertThrows(
+                MalformedImageException.class,
+                () -> ImageFileHeader.decode(Unpooled.wrappedBuffer("hello world".getBytes())))
+            .getMessage());
     byte[] good = encode(H);
     for (int len = 0; len < good.length; len++) {
       ByteBuf b = Unpooled.wrappedBuffer(good, 0, len);
@@ -60,28 +75,39 @@ class ImageFileHeaderTest {
     }
     byte[] v4 = good.clone();
     v4[9] = 4;
-    assertTrue(assertThrows(MalformedImageException.class, () -> ImageFileHeader.decode(Unpooled.wrappedBuffer(v4)))
-        .getMessage().contains("version 4 unsupported (this build reads versions 1 to 3)"));
+    assertTrue(
+        assertThrows(
+                MalformedImageException.class,
+                () -> ImageFileHeader.decode(Unpooled.wrappedBuffer(v4)))
+            .getMessage()
+            .contains("version 4 unsupported (this build reads versions 1 to 3)"));
     byte[] v0 = good.clone();
     v0[9] = 0;
-    assertThrows(MalformedImageException.class, () -> ImageFileHeader.decode(Unpooled.wrappedBuffer(v0)));
+    assertThrows(
+        MalformedImageException.class, () -> ImageFileHeader.decode(Unpooled.wrappedBuffer(v0)));
   }
 
   @Test
   void version2IsTheSameLayoutWithItsNumber() {
-    ImageFileHeader h2 = ImageFileHeader.incomplete(2, H.imageId(), H.logicalSize(), H.chunkSize(), H.chunkCount()).complete(1000, 200);
+    ImageFileHeader h2 =
+        ImageFileHeader.incomplete(2, H.imageId(), H.logicalSize(), H.chunkSize(), H.chunkCount())
+            .complete(1000, 200);
     byte[] b = encode(h2);
     byte[] b1 = encode(H);
     assertEquals(2, b[9]);
     b[9] = 1;
     assertEquals(ByteBufUtil.hexDump(b1), ByteBufUtil.hexDump(b));
     assertEquals(h2, ImageFileHeader.decode(Unpooled.wrappedBuffer(encode(h2))));
-    ImageFileHeader h3 = ImageFileHeader.incomplete(3, H.imageId(), H.logicalSize(), H.chunkSize(), H.chunkCount()).complete(1000, 200);
+    ImageFileHeader h3 =
+        ImageFileHeader.incomplete(3, H.imageId(), H.logicalSize(), H.chunkSize(), H.chunkCount())
+            .complete(1000, 200);
     byte[] b3 = encode(h3);
     assertEquals(3, b3[9]);
     b3[9] = 1;
     assertEquals(ByteBufUtil.hexDump(b1), ByteBufUtil.hexDump(b3));
     assertEquals(h3, ImageFileHeader.decode(Unpooled.wrappedBuffer(encode(h3))));
-    assertThrows(IllegalArgumentException.class, () -> ImageFileHeader.incomplete(4, H.imageId(), 0, 4096, 0));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> ImageFileHeader.incomplete(4, H.imageId(), 0, 4096, 0));
   }
 }

@@ -41,23 +41,31 @@ class ManifestSignatureTest {
     KeyPair trusted = key();
     KeyPair other = key();
     Manifest m = ManifestTest.sample(8, 3, 0);
-    assertTrue(ManifestSignature.check(m, Optional.empty(), trusted.getPublic()).orElseThrow().contains("not signed"));
+    assertTrue(
+        ManifestSignature.check(m, Optional.empty(), trusted.getPublic())
+            .orElseThrow()
+            .contains("not signed"));
     ManifestSignature foreign = ManifestSignature.sign(m, other.getPrivate(), other.getPublic());
-    assertTrue(foreign.problem(m, trusted.getPublic()).orElseThrow().contains("not the trusted key"));
+    assertTrue(
+        foreign.problem(m, trusted.getPublic()).orElseThrow().contains("not the trusted key"));
     // Another manifest under the trusted key's signature of the first: an altered manifest.
     ManifestSignature good = ManifestSignature.sign(m, trusted.getPrivate(), trusted.getPublic());
     Manifest altered = ManifestTest.sample(9, 3, 0);
     assertTrue(good.problem(altered, trusted.getPublic()).orElseThrow().contains("does not match"));
     // The other key's signature claiming the trusted key's id: forged.
-    ManifestSignature forged = new ManifestSignature(ManifestSignature.keyId(trusted.getPublic()),
-        ManifestSignature.sign(m, other.getPrivate(), other.getPublic()).signature());
+    ManifestSignature forged =
+        new ManifestSignature(
+            ManifestSignature.keyId(trusted.getPublic()),
+            ManifestSignature.sign(m, other.getPrivate(), other.getPublic()).signature());
     assertTrue(forged.problem(m, trusted.getPublic()).orElseThrow().contains("does not match"));
     // Every single-bit flip of the signature fails.
     byte[] sig = good.signature();
     for (int bit = 0; bit < sig.length * 8; bit += 7) {
       byte[] flipped = sig.clone();
       flipped[bit / 8] ^= (byte) (1 << (bit % 8));
-      assertTrue(new ManifestSignature(good.keyId(), flipped).problem(m, trusted.getPublic()).isPresent(), "bit " + bit);
+      assertTrue(
+          new ManifestSignature(good.keyId(), flipped).problem(m, trusted.getPublic()).isPresent(),
+          "bit " + bit);
     }
   }
 
@@ -70,26 +78,39 @@ class ManifestSignatureTest {
     b.readBytes(block);
     for (int cut = 4; cut < block.length; cut++) {
       byte[] part = Arrays.copyOf(block, cut);
-      assertThrows(MalformedImageException.class, () -> ManifestSignature.decode(Unpooled.wrappedBuffer(part)), "cut at " + cut);
+      assertThrows(
+          MalformedImageException.class,
+          () -> ManifestSignature.decode(Unpooled.wrappedBuffer(part)),
+          "cut at " + cut);
     }
     for (int at : new int[] {5, 7, 40, 41}) {
       byte[] bad = block.clone();
       bad[at] ^= 0x11;
-      assertThrows(MalformedImageException.class, () -> ManifestSignature.decode(Unpooled.wrappedBuffer(bad)), "byte " + at);
+      assertThrows(
+          MalformedImageException.class,
+          () -> ManifestSignature.decode(Unpooled.wrappedBuffer(bad)),
+          "byte " + at);
     }
-    assertEquals(Optional.empty(), ManifestSignature.decode(Unpooled.wrappedBuffer(new byte[] {1, 2, 3, 4, 5})));
+    assertEquals(
+        Optional.empty(),
+        ManifestSignature.decode(Unpooled.wrappedBuffer(new byte[] {1, 2, 3, 4, 5})));
     assertEquals(Optional.empty(), ManifestSignature.decode(Unpooled.EMPTY_BUFFER));
   }
 
-  /** Hostile bytes where a block may start (with its magic, so the decoder reads on): only MalformedImageException. */
+  /**
+   * Hostile bytes where a block may start (with its magic, so the decoder reads on): only
+   * MalformedImageException.
+   */
   @Property(tries = 3000)
-  void hostileBlocksDecodeOrAreMalformed(@ForAll @Size(max = 200) byte[] tail, @ForAll boolean withMagic) {
+  void hostileBlocksDecodeOrAreMalformed(
+      @ForAll @Size(max = 200) byte[] tail, @ForAll boolean withMagic) {
     ByteBuf b = Unpooled.buffer();
     if (withMagic) b.writeInt(ManifestSignature.MAGIC);
     b.writeBytes(tail);
     try {
       Optional<ManifestSignature> s = ManifestSignature.decode(b);
-      if (s.isPresent()) assertEquals(ManifestSignature.LENGTH, b.readerIndex(), "a block decodes whole");
+      if (s.isPresent())
+        assertEquals(ManifestSignature.LENGTH, b.readerIndex(), "a block decodes whole");
     } catch (MalformedImageException expected) {
       // the only exception the decoder may throw
     }

@@ -19,9 +19,13 @@ import org.junit.jupiter.api.Test;
 class UsedBlocksTest {
   private static final int B = UsedBlocks.BLOCK;
 
-  /** Runs cover exactly the used blocks, in order, maximal, cut at the chunk's length; zeroUnused clears exactly the rest. */
+  /**
+   * Runs cover exactly the used blocks, in order, maximal, cut at the chunk's length; zeroUnused
+   * clears exactly the rest.
+   */
   @Property(tries = 300)
-  void runsAndZeroingFollowTheBitmap(@ForAll long seed, @ForAll @IntRange(min = 1, max = 64 * 4096) int len) {
+  void runsAndZeroingFollowTheBitmap(
+      @ForAll long seed, @ForAll @IntRange(min = 1, max = 64 * 4096) int len) {
     Random r = new Random(seed);
     int blocks = UsedBlocks.blockCount(len);
     byte[] bitmap = new byte[UsedBlocks.bitmapLength(len)];
@@ -43,10 +47,12 @@ class UsedBlocksTest {
     assertTrue(u.fits(len));
     boolean[] seen = new boolean[len];
     List<int[]> runs = new ArrayList<>();
-    u.forEachRun(len, (off, n) -> {
-      runs.add(new int[] {off, n});
-      Arrays.fill(seen, off, off + n, true);
-    });
+    u.forEachRun(
+        len,
+        (off, n) -> {
+          runs.add(new int[] {off, n});
+          Arrays.fill(seen, off, off + n, true);
+        });
     for (int i = 1; i < runs.size(); i++) {
       int prevEnd = runs.get(i - 1)[0] + runs.get(i - 1)[1];
       assertTrue(runs.get(i)[0] > prevEnd, "runs are ordered and maximal (a gap between them)");
@@ -93,7 +99,8 @@ class UsedBlocksTest {
     assertFalse(all.equals(none));
     assertEquals("UsedBlocks[all]", all.toString());
     assertEquals("UsedBlocks[none]", none.toString());
-    assertEquals("UsedBlocks[2 of 10 blocks]", UsedBlocks.of(new byte[] {(byte) 0x81, 0}, 10).toString());
+    assertEquals(
+        "UsedBlocks[2 of 10 blocks]", UsedBlocks.of(new byte[] {(byte) 0x81, 0}, 10).toString());
   }
 
   @Test

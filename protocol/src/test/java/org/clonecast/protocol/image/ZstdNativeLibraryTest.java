@@ -11,7 +11,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** zstd-jni unpacks its native library on first use; where it cannot, the agent must be told why. */
+/**
+ * zstd-jni unpacks its native library on first use; where it cannot, the agent must be told why.
+ */
 class ZstdNativeLibraryTest {
 
   @Test
@@ -27,8 +29,12 @@ class ZstdNativeLibraryTest {
   }
 
   private static String probe(String tempFolder) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path")));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path")));
     if (tempFolder != null) cmd.add("-DZstdTempFolder=" + tempFolder);
     cmd.add(ZstdNativeProbe.class.getName());
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -15,9 +15,9 @@ import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.pace.Pacer;
 
 /**
- * A whole session in memory: one {@link SenderMachine}, several {@link ReceiverMachine}s, a
- * seeded lossy channel per receiver and a virtual clock. Packets go through the real encoders,
- * decoders and the FEC code, so what the receivers rebuild is compared byte for byte.
+ * A whole session in memory: one {@link SenderMachine}, several {@link ReceiverMachine}s, a seeded
+ * lossy channel per receiver and a virtual clock. Packets go through the real encoders, decoders
+ * and the FEC code, so what the receivers rebuild is compared byte for byte.
  *
  * <p>{@link #runPaced} adds the sender's {@link Pacer} and a wire of a fixed rate, and a receiver
  * may have a limited capacity ({@link Sim#limit}): a socket buffer of so many packets that its
@@ -46,17 +46,31 @@ final class McastSimulation {
     boolean finished;
     long rebuiltOk;
     long lastStatus;
-    /** Packets per virtual second this receiver processes; infinite unless {@link #limit} was called. */
+
+    /**
+     * Packets per virtual second this receiver processes; infinite unless {@link #limit} was
+     * called.
+     */
     double capacityPps = Double.POSITIVE_INFINITY;
+
     int bufferPackets;
     double queued;
     long drainedAt;
     long socketDrops;
-    /** False when the limit is a switch port's (drops are loss on the path, not socket overflow). */
+
+    /**
+     * False when the limit is a switch port's (drops are loss on the path, not socket overflow).
+     */
     boolean ownSocket = true;
-    /** With a turn: the process runs only one 50 ms slot in {@code turns}, starting at slot {@code turn}. */
+
+    /**
+     * With a turn: the process runs only one 50 ms slot in {@code turns}, starting at slot {@code
+     * turn}.
+     */
     int turns = 1;
+
     int turn;
+
     /** The sender's packet count when this receiver finished. */
     long finishedAtPacket = -1;
 
@@ -71,14 +85,19 @@ final class McastSimulation {
       return id >= 0 && now < dieAt && !finished;
     }
 
-    /** Processes at most {@code packetsPerSecond}, with a socket buffer of {@code buffer} packets. */
+    /**
+     * Processes at most {@code packetsPerSecond}, with a socket buffer of {@code buffer} packets.
+     */
     Sim limit(double packetsPerSecond, int buffer) {
       capacityPps = packetsPerSecond;
       bufferPackets = buffer;
       return this;
     }
 
-    /** Shares a host's CPU: runs at {@code packetsPerSecond} in one 50 ms slot of every {@code turns}, starting at {@code turn}. */
+    /**
+     * Shares a host's CPU: runs at {@code packetsPerSecond} in one 50 ms slot of every {@code
+     * turns}, starting at {@code turn}.
+     */
     Sim takesTurns(double packetsPerSecond, int buffer, int turns, int turn) {
       limit(packetsPerSecond, buffer);
       this.turns = turns;
@@ -86,7 +105,10 @@ final class McastSimulation {
       return this;
     }
 
-    /** Behind a switch port of {@code packetsPerSecond} with a queue of {@code queue} packets (tc tbf). */
+    /**
+     * Behind a switch port of {@code packetsPerSecond} with a queue of {@code queue} packets (tc
+     * tbf).
+     */
     Sim port(double packetsPerSecond, int queue) {
       limit(packetsPerSecond, queue);
       ownSocket = false;
@@ -120,22 +142,37 @@ final class McastSimulation {
         entries.add(ChunkEntry.zero(c, ChunkCodec.zeroHash(chunkSize)));
         continue;
       }
-      int len = 1 + random.nextInt(chunkSize - 1); // stored bytes of any length, as compression leaves them
+      int len =
+          1
+              + random.nextInt(
+                  chunkSize - 1); // stored bytes of any length, as compression leaves them
       stored[c] = new byte[len];
       random.nextBytes(stored[c]);
       entries.add(new ChunkEntry(c, ChunkKind.ZSTD, offset, len, Sha256.of(new byte[32])));
       offset += len;
     }
-    manifest = new Manifest(UUID.randomUUID(), (long) chunks * chunkSize, chunkSize, entries, Sha256.of(new byte[32]));
+    manifest =
+        new Manifest(
+            UUID.randomUUID(),
+            (long) chunks * chunkSize,
+            chunkSize,
+            entries,
+            Sha256.of(new byte[32]));
     sender = new SenderMachine(manifest, settings);
   }
 
   static SenderMachine.Settings settings(int minReceivers) {
-    return new SenderMachine.Settings(SYMBOL, minReceivers, 5_000_000_000L, 2_000_000_000L, 300_000_000L, 30_000_000L, 200);
+    return new SenderMachine.Settings(
+        SYMBOL, minReceivers, 5_000_000_000L, 2_000_000_000L, 300_000_000L, 30_000_000L, 200);
   }
 
   Sim add(String name, double loss, long joinAfterNanos, long dieAfterNanos) {
-    Sim s = new Sim(name, loss, now + joinAfterNanos, dieAfterNanos == Long.MAX_VALUE ? Long.MAX_VALUE : now + dieAfterNanos);
+    Sim s =
+        new Sim(
+            name,
+            loss,
+            now + joinAfterNanos,
+            dieAfterNanos == Long.MAX_VALUE ? Long.MAX_VALUE : now + dieAfterNanos);
     receivers.add(s);
     return s;
   }
@@ -148,6 +185,7 @@ final class McastSimulation {
 
   /** The pacer of {@link #runPaced}, and its rate every 100 ms of virtual time. */
   Pacer pacer;
+
   final List<Long> rates = new ArrayList<>();
 
   /**
@@ -169,7 +207,11 @@ final class McastSimulation {
       if (sender.complete()) return true;
       if (now - lastTick >= 100_000_000L) {
         if (sender.started()) {
-          pacer.onLoss(sender.pacingOverflowPermille(now), sender.pacingLossPermille(now), sent * packetBytes - bytesAtTick, now);
+          pacer.onLoss(
+              sender.pacingOverflowPermille(now),
+              sender.pacingLossPermille(now),
+              sent * packetBytes - bytesAtTick,
+              now);
           rates.add(pacer.rateBytesPerSecond());
         }
         bytesAtTick = sent * packetBytes;
@@ -213,7 +255,9 @@ final class McastSimulation {
       if (s.id < 0 && now >= s.joinAt) {
         s.id = sender.join(s.name, now);
         BitSet need = storedChunks();
-        s.machine = new ReceiverMachine(manifest, 7, s.id, SYMBOL, need, ReceiverMachine.Settings.defaults());
+        s.machine =
+            new ReceiverMachine(
+                manifest, 7, s.id, SYMBOL, need, ReceiverMachine.Settings.defaults());
         sender.need(s.id, need, now);
       }
     }
@@ -226,27 +270,54 @@ final class McastSimulation {
     McastPacket p;
     if (!item.repair()) {
       int j = item.symbolOrStripe();
-      p = new DataPacket(7, (int) sent, c, j, layout.sourceCount(),
-          Unpooled.wrappedBuffer(stored[c], layout.offsetOf(j), layout.lengthOf(j)));
+      p =
+          new DataPacket(
+              7,
+              (int) sent,
+              c,
+              j,
+              layout.sourceCount(),
+              Unpooled.wrappedBuffer(stored[c], layout.offsetOf(j), layout.lengthOf(j)));
     } else {
       byte[] out = new byte[SYMBOL];
       ChunkRebuilder.encodeRepair(stored[c], layout, item.symbolOrStripe(), item.row(), out);
-      p = new RepairPacket(7, (int) sent, c, item.symbolOrStripe(), item.row(), layout.sourceCount(), Unpooled.wrappedBuffer(out));
+      p =
+          new RepairPacket(
+              7,
+              (int) sent,
+              c,
+              item.symbolOrStripe(),
+              item.row(),
+              layout.sourceCount(),
+              Unpooled.wrappedBuffer(out));
     }
     var wire = Unpooled.buffer();
     p.encode(wire);
     for (Sim s : receivers) {
       if (!s.alive() || random.nextDouble() < s.loss || !s.admit()) continue;
       McastPacket got = McastPacket.decode(wire.duplicate());
-      ReceiverMachine.CompleteChunk cc = got instanceof DataPacket d ? s.machine.onData(d, now) : s.machine.onRepair((RepairPacket) got, now);
+      ReceiverMachine.CompleteChunk cc =
+          got instanceof DataPacket d
+              ? s.machine.onData(d, now)
+              : s.machine.onRepair((RepairPacket) got, now);
       if (cc != null) {
         byte[] rebuilt = Arrays.copyOf(ChunkRebuilder.rebuild(cc), stored[cc.chunk()].length);
-        if (!Arrays.equals(rebuilt, stored[cc.chunk()])) throw new AssertionError(s.name + " rebuilt chunk " + cc.chunk() + " wrong");
+        if (!Arrays.equals(rebuilt, stored[cc.chunk()]))
+          throw new AssertionError(s.name + " rebuilt chunk " + cc.chunk() + " wrong");
         s.rebuiltOk++;
         s.machine.chunkWritten(cc.chunk());
         sender.done(s.id, new int[] {cc.chunk()}, now);
         if (s.machine.allWritten()) {
-          sender.finished(s.id, new ControlMessage.Finished(true, "ok", 0, s.machine.received(), s.machine.repairsReceived(), s.machine.duplicates()), now);
+          sender.finished(
+              s.id,
+              new ControlMessage.Finished(
+                  true,
+                  "ok",
+                  0,
+                  s.machine.received(),
+                  s.machine.repairsReceived(),
+                  s.machine.duplicates()),
+              now);
           s.finished = true;
           s.finishedAtPacket = sent;
         }
@@ -271,7 +342,8 @@ final class McastSimulation {
 
   long sourceSymbolsOfOnePass() {
     long n = 0;
-    for (int c = 0; c < stored.length; c++) if (stored[c] != null) n += new SymbolLayout(stored[c].length, SYMBOL).sourceCount();
+    for (int c = 0; c < stored.length; c++)
+      if (stored[c] != null) n += new SymbolLayout(stored[c].length, SYMBOL).sourceCount();
     return n;
   }
 }

@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
-/** Whole-session behaviour of the sender and receiver machines, without I/O (see {@link McastSimulation}). */
+/**
+ * Whole-session behaviour of the sender and receiver machines, without I/O (see {@link
+ * McastSimulation}).
+ */
 class McastSimulationTest {
 
   @Test
@@ -13,7 +16,9 @@ class McastSimulationTest {
     McastSimulation sim = new McastSimulation(1, 40, McastSimulation.settings(3));
     for (int i = 0; i < 3; i++) sim.add("r" + i, 0, 0, Long.MAX_VALUE);
     assertTrue(sim.run(2_000_000), "session did not complete");
-    sim.receivers.forEach(r -> assertEquals(SenderMachine.ReceiverState.SUCCEEDED, sim.sender.receiver(r.id).state()));
+    sim.receivers.forEach(
+        r ->
+            assertEquals(SenderMachine.ReceiverState.SUCCEEDED, sim.sender.receiver(r.id).state()));
     assertEquals(0, sim.sender.repairSymbolsSent());
     assertEquals(sim.sourceSymbolsOfOnePass(), sim.sender.sourceSymbolsSent());
   }
@@ -23,12 +28,27 @@ class McastSimulationTest {
     McastSimulation sim = new McastSimulation(2, 60, McastSimulation.settings(8));
     for (int i = 0; i < 8; i++) sim.add("r" + i, 0.02, 0, Long.MAX_VALUE);
     assertTrue(sim.run(5_000_000), "session did not complete");
-    sim.receivers.forEach(r -> assertEquals(SenderMachine.ReceiverState.SUCCEEDED, sim.sender.receiver(r.id).state(), r.name));
+    sim.receivers.forEach(
+        r ->
+            assertEquals(
+                SenderMachine.ReceiverState.SUCCEEDED, sim.sender.receiver(r.id).state(), r.name));
     long pass = sim.sourceSymbolsOfOnePass();
     long extra = sim.sender.sourceSymbolsSent() - pass + sim.sender.repairSymbolsSent();
-    // Plain retransmission of every packet any of 8 receivers lost at 2% would cost ~15% (1 - 0.98^8);
-    // merged FEC rows cost about the worst receiver's loss per stripe (6.5% measured with this seed).
-    assertTrue(extra < pass * 0.08, "overhead " + extra + " of " + pass + ": " + (sim.sender.sourceSymbolsSent() - pass) + " resent, " + sim.sender.repairSymbolsSent() + " repair");
+    // Plain retransmission of every packet any of 8 receivers lost at 2% would cost ~15% (1 -
+    // 0.98^8);
+    // merged FEC rows cost about the worst receiver's loss per stripe (6.5% measured with this
+    // seed).
+    assertTrue(
+        extra < pass * 0.08,
+        "overhead "
+            + extra
+            + " of "
+            + pass
+            + ": "
+            + (sim.sender.sourceSymbolsSent() - pass)
+            + " resent, "
+            + sim.sender.repairSymbolsSent()
+            + " repair");
     assertTrue(sim.sender.repairSymbolsSent() > 0, "loss should have been repaired with FEC");
   }
 
@@ -41,7 +61,8 @@ class McastSimulationTest {
     assertTrue(sim.run(5_000_000), "session did not complete");
     assertEquals(SenderMachine.ReceiverState.SUCCEEDED, sim.sender.receiver(late.id).state());
     assertTrue(sim.sender.passes() >= 1, "the late joiner needed a second pass");
-    assertEquals(sim.sender.receiver(late.id).symbolsNeeded(), sim.sender.receiver(1).symbolsNeeded());
+    assertEquals(
+        sim.sender.receiver(late.id).symbolsNeeded(), sim.sender.receiver(1).symbolsNeeded());
   }
 
   @Test
@@ -55,7 +76,8 @@ class McastSimulationTest {
     assertEquals(SenderMachine.ReceiverState.FAILED, d.state());
     assertTrue(d.reason().startsWith("silent"), d.reason());
     for (McastSimulation.Sim s : sim.receivers) {
-      if (s != dead) assertEquals(SenderMachine.ReceiverState.SUCCEEDED, sim.sender.receiver(s.id).state());
+      if (s != dead)
+        assertEquals(SenderMachine.ReceiverState.SUCCEEDED, sim.sender.receiver(s.id).state());
     }
   }
 
@@ -72,7 +94,8 @@ class McastSimulationTest {
     SenderMachine.Receiver s = sim.sender.receiver(slow.id);
     assertTrue(a.endedNanos() < s.endedNanos(), "fast receiver finished first");
     long onePass = sim.sourceSymbolsOfOnePass() * McastSimulation.PACKET_NANOS;
-    assertTrue(a.endedNanos() - a.joinedNanos() < onePass * 3 / 2,
+    assertTrue(
+        a.endedNanos() - a.joinedNanos() < onePass * 3 / 2,
         "fast receiver took " + (a.endedNanos() - a.joinedNanos()) + " ns, one pass is " + onePass);
   }
 
@@ -90,15 +113,22 @@ class McastSimulationTest {
 
   static final long WIRE = 12_500_000; // 100 Mbit/s
 
-  /** Eight receivers on a paced wire; the last one processes {@code slowShare} of the wire's packets. */
+  /**
+   * Eight receivers on a paced wire; the last one processes {@code slowShare} of the wire's
+   * packets.
+   */
   private static McastSimulation eight(double slowShare) {
     McastSimulation sim = new McastSimulation(6, 480, McastSimulation.settings(8));
     for (int i = 0; i < 7; i++) sim.add("r" + i, 0, 0, Long.MAX_VALUE);
     McastSimulation.Sim slow = sim.add("slow", 0, 0, Long.MAX_VALUE);
     // A 1000-packet socket buffer: the agent asks for 8 MiB, but this image is only 56 MB.
-    if (slowShare < 1) slow.limit(WIRE / (DataPacket.HEADER_BYTES + McastSimulation.SYMBOL) * slowShare, 1000);
+    if (slowShare < 1)
+      slow.limit(WIRE / (DataPacket.HEADER_BYTES + McastSimulation.SYMBOL) * slowShare, 1000);
     assertTrue(sim.runPaced(20_000_000, WIRE), "session did not complete");
-    assertEquals(SenderMachine.ReceiverState.SUCCEEDED, sim.sender.receiver(slow.id).state(), "the slow receiver finishes too");
+    assertEquals(
+        SenderMachine.ReceiverState.SUCCEEDED,
+        sim.sender.receiver(slow.id).state(),
+        "the slow receiver finishes too");
     return sim;
   }
 
@@ -113,13 +143,28 @@ class McastSimulationTest {
       // The pace stayed near the wire's while the others ran: the slow one's overflow cuts it once
       // at most, before it is told apart (before receivers short of CPU were told apart, one at
       // 0.9 or 0.97 of the wire held it at 0.64-0.7 again and again).
-      var whileOthersRan = sim.rates.subList(0, (int) Math.min(sim.rates.size(), done / 100_000_000L));
-      assertTrue(whileOthersRan.stream().allMatch(r -> r >= WIRE * 0.75), "slow receiver at " + share + " of the wire: rates " + whileOthersRan);
-      // Virtual time is packets on a wire of a fixed rate: the others' time is what the wire carried
+      var whileOthersRan =
+          sim.rates.subList(0, (int) Math.min(sim.rates.size(), done / 100_000_000L));
+      assertTrue(
+          whileOthersRan.stream().allMatch(r -> r >= WIRE * 0.75),
+          "slow receiver at " + share + " of the wire: rates " + whileOthersRan);
+      // Virtual time is packets on a wire of a fixed rate: the others' time is what the wire
+      // carried
       // until they were done, repairs for the slow one included (before: 9 % more at 0.9).
-      assertTrue(done <= anchorDone * 1.05, "slow receiver at " + share + " of the wire: the others took " + done / 1e6
-          + " ms, without it " + anchorDone / 1e6 + " ms; " + sim.sender.repairSymbolsSent() + " repair packets");
-      assertTrue(sim.sender.receiver(slow.id).endedNanos() - sim.sender.startedNanos() >= done, "the slow one finishes last");
+      assertTrue(
+          done <= anchorDone * 1.05,
+          "slow receiver at "
+              + share
+              + " of the wire: the others took "
+              + done / 1e6
+              + " ms, without it "
+              + anchorDone / 1e6
+              + " ms; "
+              + sim.sender.repairSymbolsSent()
+              + " repair packets");
+      assertTrue(
+          sim.sender.receiver(slow.id).endedNanos() - sim.sender.startedNanos() >= done,
+          "the slow one finishes last");
       assertTrue(sim.sender.receiver(slow.id).slowSamples() > 0, "it was seen as slow");
     }
   }
@@ -129,7 +174,8 @@ class McastSimulationTest {
     McastSimulation sim = new McastSimulation(7, 240, McastSimulation.settings(4));
     double portPps = WIRE * 0.4 / (DataPacket.HEADER_BYTES + McastSimulation.SYMBOL);
     // tc tbf with 50 ms of latency: the port queues 50 ms of packets and drops the rest.
-    for (int i = 0; i < 4; i++) sim.add("r" + i, 0, 0, Long.MAX_VALUE).port(portPps, (int) (portPps * 0.05));
+    for (int i = 0; i < 4; i++)
+      sim.add("r" + i, 0, 0, Long.MAX_VALUE).port(portPps, (int) (portPps * 0.05));
     assertTrue(sim.runPaced(50_000_000, WIRE), "session did not complete");
     long done = othersDone(sim, null);
     double limitNanos = sim.sourceSymbolsOfOnePass() / portPps * 1e9;
@@ -143,12 +189,15 @@ class McastSimulationTest {
     double pps = WIRE / (DataPacket.HEADER_BYTES + McastSimulation.SYMBOL);
     // Eight receivers on two cores: each runs one slot in four, at twice the wire's packet rate
     // while it runs (half the wire on average); none of them is slow, they all are.
-    for (int i = 0; i < 8; i++) sim.add("r" + i, 0, 0, Long.MAX_VALUE).takesTurns(pps * 2, 1000, 4, i % 4);
+    for (int i = 0; i < 8; i++)
+      sim.add("r" + i, 0, 0, Long.MAX_VALUE).takesTurns(pps * 2, 1000, 4, i % 4);
     assertTrue(sim.runPaced(50_000_000, WIRE), "session did not complete");
     long done = othersDone(sim, null);
     double limitNanos = sim.sourceSymbolsOfOnePass() / (pps * 0.5) * 1e9;
     // 0.70 with slow receivers told apart, 0.78 before: a receiver in its off turn can look slow
     // for a while, and is then neither pacing nor fully repaired. A guard against worse.
-    assertTrue(limitNanos / done >= 0.65, "efficiency " + limitNanos / done + " against the receivers' mean capacity");
+    assertTrue(
+        limitNanos / done >= 0.65,
+        "efficiency " + limitNanos / done + " against the receivers' mean capacity");
   }
 }

@@ -52,15 +52,24 @@ class McastWireTest {
     return List.of(
         new DataPacket(0x12345678, -5, 17, 3, 9, Unpooled.wrappedBuffer(payload)),
         new RepairPacket(1, 2, 3, 4, 127, 600, Unpooled.wrappedBuffer(payload)),
-        new Announce(9, 9400, 9401, 0xEFFF000B, 0, Announce.State.RUNNING, 1452, new UUID(1, 2), 1L << 40),
-        new Nak(5, 77, List.of(new Nak.Entry(12, new byte[] {1, 0, 3}, new byte[] {0, 0, 2}), new Nak.Entry(13, new byte[] {(byte) 200}, new byte[] {(byte) 128}))),
+        new Announce(
+            9, 9400, 9401, 0xEFFF000B, 0, Announce.State.RUNNING, 1452, new UUID(1, 2), 1L << 40),
+        new Nak(
+            5,
+            77,
+            List.of(
+                new Nak.Entry(12, new byte[] {1, 0, 3}, new byte[] {0, 0, 2}),
+                new Nak.Entry(13, new byte[] {(byte) 200}, new byte[] {(byte) 128}))),
         new Status(5, 2, 20, 123456789L, 0xFFFFFFF0L, 10, 1024, 5L << 33, 7));
   }
 
   @Test
   void goldenDataPacketBytes() {
-    DataPacket p = new DataPacket(0x01020304, 5, 6, 1, 2, Unpooled.wrappedBuffer(new byte[] {(byte) 0xAA, (byte) 0xBB}));
-    assertEquals("cc1d01010102030400000005000000060001000" + "2aabb", ByteBufUtil.hexDump(bytes(p)));
+    DataPacket p =
+        new DataPacket(
+            0x01020304, 5, 6, 1, 2, Unpooled.wrappedBuffer(new byte[] {(byte) 0xAA, (byte) 0xBB}));
+    assertEquals(
+        "cc1d01010102030400000005000000060001000" + "2aabb", ByteBufUtil.hexDump(bytes(p)));
   }
 
   @Test
@@ -75,7 +84,8 @@ class McastWireTest {
   @Test
   void longerPacketsDecodeIgnoringTheTail() {
     for (McastPacket p : samples()) {
-      if (p instanceof DataPacket || p instanceof RepairPacket) continue; // their payload runs to the end
+      if (p instanceof DataPacket || p instanceof RepairPacket)
+        continue; // their payload runs to the end
       byte[] b = bytes(p);
       ByteBuf longer = Unpooled.buffer().writeBytes(b).writeBytes(new byte[] {1, 2, 3, 4});
       assertArrayEquals(b, bytes(McastPacket.decode(longer)));
@@ -94,17 +104,24 @@ class McastWireTest {
   void everyTruncationIsAMalformedPacket() {
     for (McastPacket p : samples()) {
       byte[] b = bytes(p);
-      int minimum = p instanceof DataPacket || p instanceof RepairPacket ? DataPacket.HEADER_BYTES + 1
-          : p instanceof Status ? b.length - 2 : b.length; // STATUS's last field is optional
+      int minimum =
+          p instanceof DataPacket || p instanceof RepairPacket
+              ? DataPacket.HEADER_BYTES + 1
+              : p instanceof Status ? b.length - 2 : b.length; // STATUS's last field is optional
       for (int len = 0; len < minimum; len++) {
         ByteBuf cut = Unpooled.wrappedBuffer(b, 0, len);
-        assertThrows(MalformedPacketException.class, () -> McastPacket.decode(cut), p.getClass().getSimpleName() + " cut at " + len);
+        assertThrows(
+            MalformedPacketException.class,
+            () -> McastPacket.decode(cut),
+            p.getClass().getSimpleName() + " cut at " + len);
       }
     }
   }
 
   @Property(tries = 2000)
-  void corruptedPacketsDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 4) int which, @ForAll @IntRange(min = 0, max = 60) int pos,
+  void corruptedPacketsDecodeOrFailCleanly(
+      @ForAll @IntRange(min = 0, max = 4) int which,
+      @ForAll @IntRange(min = 0, max = 60) int pos,
       @ForAll byte value) {
     byte[] b = bytes(samples().get(which));
     if (pos < b.length) b[pos] = value;
@@ -119,23 +136,52 @@ class McastWireTest {
   void wrongMagicVersionAndTypeAreNamed() {
     byte[] b = bytes(samples().get(2));
     b[0] = 0;
-    assertEquals("magic 0x001d, want 0xcc1d", assertThrows(MalformedPacketException.class, () -> McastPacket.decode(Unpooled.wrappedBuffer(b))).getMessage());
+    assertEquals(
+        "magic 0x001d, want 0xcc1d",
+        assertThrows(
+                MalformedPacketException.class, () -> McastPacket.decode(Unpooled.wrappedBuffer(b)))
+            .getMessage());
     byte[] v = bytes(samples().get(2));
     v[2] = 9;
-    assertEquals("protocol version 9, want 1", assertThrows(MalformedPacketException.class, () -> McastPacket.decode(Unpooled.wrappedBuffer(v))).getMessage());
+    assertEquals(
+        "protocol version 9, want 1",
+        assertThrows(
+                MalformedPacketException.class, () -> McastPacket.decode(Unpooled.wrappedBuffer(v)))
+            .getMessage());
     byte[] t = bytes(samples().get(2));
     t[3] = 99;
-    assertEquals("unknown packet type 99", assertThrows(MalformedPacketException.class, () -> McastPacket.decode(Unpooled.wrappedBuffer(t))).getMessage());
+    assertEquals(
+        "unknown packet type 99",
+        assertThrows(
+                MalformedPacketException.class, () -> McastPacket.decode(Unpooled.wrappedBuffer(t)))
+            .getMessage());
   }
 
   @Provide
   Arbitrary<Nak> naks() {
-    Arbitrary<Nak.Entry> entry = Arbitraries.integers().between(1, 20).flatMap(stripes ->
-        Arbitraries.bytes().array(byte[].class).ofSize(stripes).flatMap(need ->
-            Arbitraries.bytes().array(byte[].class).ofSize(stripes).flatMap(seen ->
-                Arbitraries.integers().between(0, Integer.MAX_VALUE).map(c -> new Nak.Entry(c, need, seen)))));
-    return entry.list().ofMinSize(1).ofMaxSize(Nak.MAX_ENTRIES).flatMap(es ->
-        Arbitraries.integers().between(0, 0xFFFF).map(id -> new Nak(3, id, es)));
+    Arbitrary<Nak.Entry> entry =
+        Arbitraries.integers()
+            .between(1, 20)
+            .flatMap(
+                stripes ->
+                    Arbitraries.bytes()
+                        .array(byte[].class)
+                        .ofSize(stripes)
+                        .flatMap(
+                            need ->
+                                Arbitraries.bytes()
+                                    .array(byte[].class)
+                                    .ofSize(stripes)
+                                    .flatMap(
+                                        seen ->
+                                            Arbitraries.integers()
+                                                .between(0, Integer.MAX_VALUE)
+                                                .map(c -> new Nak.Entry(c, need, seen)))));
+    return entry
+        .list()
+        .ofMinSize(1)
+        .ofMaxSize(Nak.MAX_ENTRIES)
+        .flatMap(es -> Arbitraries.integers().between(0, 0xFFFF).map(id -> new Nak(3, id, es)));
   }
 
   @Property(tries = 300)
@@ -161,7 +207,8 @@ class McastWireTest {
         new ControlMessage.Welcome(7, 3, 0xEFFF0001, 9400, 1452, 0, manifest()),
         new ControlMessage.Need(need),
         new ControlMessage.Done(new int[] {0, 2, 1000}),
-        new ControlMessage.Finished(false, "writing /dev/sdb failed: No space left on device", 10, 20, 3, 1),
+        new ControlMessage.Finished(
+            false, "writing /dev/sdb failed: No space left on device", 10, 20, 3, 1),
         new ControlMessage.End("dropped: silent for 10.0 s"),
         ControlMessage.Checked.of(95, 95L << 20, need));
   }
@@ -178,18 +225,33 @@ class McastWireTest {
     BitSet within = new BitSet();
     within.set(3, 7);
     within.set(9);
-    assertEquals(within, c.needed(100), "only indexes below the chunk count, without allocating for the rest");
-    assertEquals(ControlMessage.Checked.of(5, 0, new BitSet()), ControlMessage.decode(Unpooled.wrappedBuffer(bytes(ControlMessage.Checked.of(5, 0,
-        new BitSet())))));
-    for (int[] runs : List.of(new int[] {5, 1, 5, 1}, new int[] {5, 2, 6, 1}, new int[] {5, 0}, new int[] {-1, 1},
-        new int[] {Integer.MAX_VALUE, 2}, new int[] {9, 1, 3, 1})) {
+    assertEquals(
+        within,
+        c.needed(100),
+        "only indexes below the chunk count, without allocating for the rest");
+    assertEquals(
+        ControlMessage.Checked.of(5, 0, new BitSet()),
+        ControlMessage.decode(
+            Unpooled.wrappedBuffer(bytes(ControlMessage.Checked.of(5, 0, new BitSet())))));
+    for (int[] runs :
+        List.of(
+            new int[] {5, 1, 5, 1},
+            new int[] {5, 2, 6, 1},
+            new int[] {5, 0},
+            new int[] {-1, 1},
+            new int[] {Integer.MAX_VALUE, 2},
+            new int[] {9, 1, 3, 1})) {
       ByteBuf b = Unpooled.buffer();
       b.writeByte(ControlMessage.TYPE_CHECKED);
       b.writeInt(0);
       b.writeLong(0);
       b.writeInt(runs.length / 2);
       for (int r : runs) b.writeInt(r);
-      MalformedPacketException e = assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(b), Arrays.toString(runs));
+      MalformedPacketException e =
+          assertThrows(
+              MalformedPacketException.class,
+              () -> ControlMessage.decode(b),
+              Arrays.toString(runs));
       assertTrue(e.getMessage().startsWith("CHECKED"), e.getMessage());
     }
     ByteBuf huge = Unpooled.buffer();
@@ -205,7 +267,13 @@ class McastWireTest {
     for (ControlMessage m : controlSamples()) {
       byte[] b = bytes(m);
       ControlMessage back = ControlMessage.decode(Unpooled.wrappedBuffer(b));
-      assertEquals(m instanceof ControlMessage.Need || m instanceof ControlMessage.Welcome ? m.getClass() : m, m instanceof ControlMessage.Need || m instanceof ControlMessage.Welcome ? back.getClass() : back);
+      assertEquals(
+          m instanceof ControlMessage.Need || m instanceof ControlMessage.Welcome
+              ? m.getClass()
+              : m,
+          m instanceof ControlMessage.Need || m instanceof ControlMessage.Welcome
+              ? back.getClass()
+              : back);
       assertArrayEquals(b, bytes(back), m.getClass().getSimpleName());
     }
   }
@@ -215,16 +283,22 @@ class McastWireTest {
     for (ControlMessage m : controlSamples()) {
       byte[] b = bytes(m);
       for (int len = 0; len < b.length; len++) {
-        if (m instanceof ControlMessage.Need && len > 5) continue; // a shorter bitmap is still a bitmap
+        if (m instanceof ControlMessage.Need && len > 5)
+          continue; // a shorter bitmap is still a bitmap
         ByteBuf cut = Unpooled.wrappedBuffer(b, 0, len);
         int l = len;
-        assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(cut), m.getClass().getSimpleName() + " cut at " + l);
+        assertThrows(
+            MalformedPacketException.class,
+            () -> ControlMessage.decode(cut),
+            m.getClass().getSimpleName() + " cut at " + l);
       }
     }
   }
 
   @Property(tries = 2000)
-  void corruptedControlFramesDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 6) int which, @ForAll @IntRange(min = 0, max = 200) int pos,
+  void corruptedControlFramesDecodeOrFailCleanly(
+      @ForAll @IntRange(min = 0, max = 6) int which,
+      @ForAll @IntRange(min = 0, max = 200) int pos,
       @ForAll byte value) {
     byte[] b = bytes(controlSamples().get(which));
     if (pos < b.length) b[pos] = value;
@@ -251,8 +325,11 @@ class McastWireTest {
   }
 
   static McastPacket unsealed(McastPacket p) {
-    return p instanceof Announce a ? a.withSeal(Optional.empty())
-        : p instanceof Nak n ? n.withSeal(Optional.empty()) : ((Status) p).withSeal(Optional.empty());
+    return p instanceof Announce a
+        ? a.withSeal(Optional.empty())
+        : p instanceof Nak n
+            ? n.withSeal(Optional.empty())
+            : ((Status) p).withSeal(Optional.empty());
   }
 
   static Optional<Seal> sealOf(McastPacket p) {
@@ -270,7 +347,10 @@ class McastWireTest {
       assertEquals(true, McastAuth.verify(unsealed(back), sealOf(back).orElseThrow(), KEY));
       byte[] other = KEY.clone();
       other[0] ^= 1;
-      assertEquals(false, McastAuth.verify(unsealed(back), sealOf(back).orElseThrow(), other), "another key");
+      assertEquals(
+          false,
+          McastAuth.verify(unsealed(back), sealOf(back).orElseThrow(), other),
+          "another key");
     }
   }
 
@@ -287,14 +367,22 @@ class McastWireTest {
         } catch (MalformedPacketException expected) {
           continue;
         }
-        assertEquals(true, len >= plain - (p instanceof Status ? 2 : 0), p.getClass().getSimpleName() + " cut at " + len + " decoded");
-        assertEquals(Optional.empty(), sealOf(back), "a cut seal is no seal: the sender treats it as unsealed");
+        assertEquals(
+            true,
+            len >= plain - (p instanceof Status ? 2 : 0),
+            p.getClass().getSimpleName() + " cut at " + len + " decoded");
+        assertEquals(
+            Optional.empty(),
+            sealOf(back),
+            "a cut seal is no seal: the sender treats it as unsealed");
       }
     }
   }
 
   @Property(tries = 3000)
-  void everyChangedByteOfASealedPacketIsCaught(@ForAll @IntRange(min = 0, max = 2) int which, @ForAll @IntRange(min = 0, max = 200) int pos,
+  void everyChangedByteOfASealedPacketIsCaught(
+      @ForAll @IntRange(min = 0, max = 2) int which,
+      @ForAll @IntRange(min = 0, max = 200) int pos,
       @ForAll @IntRange(min = 1, max = 255) int xor) {
     byte[] b = bytes(sealedSamples().get(which));
     if (pos >= b.length) return;
@@ -307,23 +395,54 @@ class McastWireTest {
     }
     Optional<Seal> seal = sealOf(back);
     if (seal.isPresent() && McastAuth.verify(unsealed(back), seal.get(), KEY)) {
-      // Only a byte no decoder reads (ANNOUNCE's reserved byte) may change under a valid seal: it means nothing.
-      assertEquals(sealedSamples().get(which), back, "byte " + pos + " ^ " + xor + " changed the packet under a valid seal");
+      // Only a byte no decoder reads (ANNOUNCE's reserved byte) may change under a valid seal: it
+      // means nothing.
+      assertEquals(
+          sealedSamples().get(which),
+          back,
+          "byte " + pos + " ^ " + xor + " changed the packet under a valid seal");
     }
   }
 
   @Provide
   Arbitrary<Status> statuses() {
-    return Arbitraries.integers().between(0, 0xFFFF).flatMap(id -> Arbitraries.integers().between(0, 1000).flatMap(loss ->
-        Arbitraries.longs().between(0, 0xFFFFFFFFL).flatMap(n -> Arbitraries.longs().between(0, 0xFFFFFFFFL).map(counter ->
-            McastAuth.seal(new Status(9, id, loss, n, n ^ 0x5555, n & 0xFFFF, n >>> 16, n * 3, loss / 2), KEY, counter)))));
+    return Arbitraries.integers()
+        .between(0, 0xFFFF)
+        .flatMap(
+            id ->
+                Arbitraries.integers()
+                    .between(0, 1000)
+                    .flatMap(
+                        loss ->
+                            Arbitraries.longs()
+                                .between(0, 0xFFFFFFFFL)
+                                .flatMap(
+                                    n ->
+                                        Arbitraries.longs()
+                                            .between(0, 0xFFFFFFFFL)
+                                            .map(
+                                                counter ->
+                                                    McastAuth.seal(
+                                                        new Status(
+                                                            9,
+                                                            id,
+                                                            loss,
+                                                            n,
+                                                            n ^ 0x5555,
+                                                            n & 0xFFFF,
+                                                            n >>> 16,
+                                                            n * 3,
+                                                            loss / 2),
+                                                        KEY,
+                                                        counter)))));
   }
 
   @Property(tries = 300)
   void sealedStatusesRoundTrip(@ForAll("statuses") Status s) {
     Status back = (Status) McastPacket.decode(Unpooled.wrappedBuffer(bytes(s)));
     assertEquals(s, back);
-    assertEquals(true, McastAuth.verify(back.withSeal(Optional.empty()), back.seal().orElseThrow(), KEY));
+    assertEquals(
+        true, McastAuth.verify(back.withSeal(Optional.empty()), back.seal().orElseThrow(), KEY));
   }
 
   @Property(tries = 300)
@@ -331,13 +450,21 @@ class McastWireTest {
     Nak sealed = McastAuth.seal(nak, KEY, counter);
     Nak back = (Nak) McastPacket.decode(Unpooled.wrappedBuffer(bytes(sealed)));
     assertEquals(sealed, back);
-    assertEquals(true, McastAuth.verify(back.withSeal(Optional.empty()), back.seal().orElseThrow(), KEY));
+    assertEquals(
+        true, McastAuth.verify(back.withSeal(Optional.empty()), back.seal().orElseThrow(), KEY));
   }
 
   static ControlMessage.Welcome sealedWelcome() {
     byte[] other = KEY.clone();
     other[31] = 99;
-    return new ControlMessage.Welcome(7, 3, 0xEFFF0001, 9400, 1452, McastPacket.CAP_SEALED, manifest(),
+    return new ControlMessage.Welcome(
+        7,
+        3,
+        0xEFFF0001,
+        9400,
+        1452,
+        McastPacket.CAP_SEALED,
+        manifest(),
         Optional.of(new ControlMessage.Keys(KEY, other)));
   }
 
@@ -345,8 +472,12 @@ class McastWireTest {
   void aSealedWelcomeCarriesBothKeysAfterTheManifest() {
     ControlMessage.Welcome w = sealedWelcome();
     byte[] b = bytes(w);
-    assertEquals(bytes(new ControlMessage.Welcome(7, 3, 0xEFFF0001, 9400, 1452, 0, manifest())).length + 2 * McastAuth.KEY_BYTES, b.length);
-    ControlMessage.Welcome back = (ControlMessage.Welcome) ControlMessage.decode(Unpooled.wrappedBuffer(b));
+    assertEquals(
+        bytes(new ControlMessage.Welcome(7, 3, 0xEFFF0001, 9400, 1452, 0, manifest())).length
+            + 2 * McastAuth.KEY_BYTES,
+        b.length);
+    ControlMessage.Welcome back =
+        (ControlMessage.Welcome) ControlMessage.decode(Unpooled.wrappedBuffer(b));
     assertEquals(w.keys(), back.keys());
     assertArrayEquals(b, bytes(back));
     // A first-version receiver ignores what follows the manifest; a later one may append more.
@@ -360,12 +491,14 @@ class McastWireTest {
     for (int len = 0; len < b.length; len++) {
       ByteBuf cut = Unpooled.wrappedBuffer(b, 0, len);
       int l = len;
-      assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(cut), "WELCOME cut at " + l);
+      assertThrows(
+          MalformedPacketException.class, () -> ControlMessage.decode(cut), "WELCOME cut at " + l);
     }
   }
 
   @Property(tries = 2000)
-  void corruptedSealedWelcomesDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 400) int pos, @ForAll byte value) {
+  void corruptedSealedWelcomesDecodeOrFailCleanly(
+      @ForAll @IntRange(min = 0, max = 400) int pos, @ForAll byte value) {
     byte[] b = bytes(sealedWelcome());
     if (pos < b.length) b[pos] = value;
     try {
@@ -379,8 +512,11 @@ class McastWireTest {
     KeyPair a = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
     KeyPair b = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
     Manifest m = manifest();
-    return sealedWelcome().withSignatures(List.of(ManifestSignature.sign(m, a.getPrivate(), a.getPublic()),
-        ManifestSignature.sign(m, b.getPrivate(), b.getPublic())));
+    return sealedWelcome()
+        .withSignatures(
+            List.of(
+                ManifestSignature.sign(m, a.getPrivate(), a.getPublic()),
+                ManifestSignature.sign(m, b.getPrivate(), b.getPublic())));
   }
 
   @Test
@@ -388,18 +524,26 @@ class McastWireTest {
     ControlMessage.Welcome w = signedWelcome();
     byte[] b = bytes(w);
     assertEquals(bytes(sealedWelcome()).length + 1 + 2 * ManifestSignature.LENGTH, b.length);
-    ControlMessage.Welcome back = (ControlMessage.Welcome) ControlMessage.decode(Unpooled.wrappedBuffer(b));
+    ControlMessage.Welcome back =
+        (ControlMessage.Welcome) ControlMessage.decode(Unpooled.wrappedBuffer(b));
     assertEquals(w.signatures(), back.signatures());
     assertEquals(w.keys(), back.keys());
     assertEquals(McastPacket.CAP_SEALED | McastPacket.CAP_SIGNED, back.capabilities());
     assertArrayEquals(b, bytes(back));
     // Unsealed and signed: the signatures follow the manifest directly.
-    ControlMessage.Welcome plain = new ControlMessage.Welcome(7, 3, 0xEFFF0001, 9400, 1452, 0, manifest()).withSignatures(w.signatures());
-    assertEquals(w.signatures(), ((ControlMessage.Welcome) ControlMessage.decode(Unpooled.wrappedBuffer(bytes(plain)))).signatures());
-    // Without the bit, the bytes are what a first-version sender sent; withSignatures(none) takes the bit off.
+    ControlMessage.Welcome plain =
+        new ControlMessage.Welcome(7, 3, 0xEFFF0001, 9400, 1452, 0, manifest())
+            .withSignatures(w.signatures());
+    assertEquals(
+        w.signatures(),
+        ((ControlMessage.Welcome) ControlMessage.decode(Unpooled.wrappedBuffer(bytes(plain))))
+            .signatures());
+    // Without the bit, the bytes are what a first-version sender sent; withSignatures(none) takes
+    // the bit off.
     assertArrayEquals(bytes(sealedWelcome()), bytes(w.withSignatures(List.of())));
     ByteBuf longer = Unpooled.buffer().writeBytes(b).writeBytes(new byte[] {9, 9});
-    assertEquals(w.signatures(), ((ControlMessage.Welcome) ControlMessage.decode(longer)).signatures());
+    assertEquals(
+        w.signatures(), ((ControlMessage.Welcome) ControlMessage.decode(longer)).signatures());
   }
 
   @Test
@@ -408,27 +552,38 @@ class McastWireTest {
     for (int len = 0; len < b.length; len++) {
       ByteBuf cut = Unpooled.wrappedBuffer(b, 0, len);
       int l = len;
-      assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(cut), "WELCOME cut at " + l);
+      assertThrows(
+          MalformedPacketException.class, () -> ControlMessage.decode(cut), "WELCOME cut at " + l);
     }
     int count = bytes(sealedWelcome()).length;
     for (int n : new int[] {0, 3, 5, 255}) {
       byte[] bad = b.clone();
       bad[count] = (byte) n;
-      assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(Unpooled.wrappedBuffer(bad)), "count " + n);
+      assertThrows(
+          MalformedPacketException.class,
+          () -> ControlMessage.decode(Unpooled.wrappedBuffer(bad)),
+          "count " + n);
     }
     byte[] noMagic = b.clone();
     noMagic[count + 1] ^= 1;
-    MalformedPacketException e = assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(Unpooled.wrappedBuffer(noMagic)));
+    MalformedPacketException e =
+        assertThrows(
+            MalformedPacketException.class,
+            () -> ControlMessage.decode(Unpooled.wrappedBuffer(noMagic)));
     assertEquals(true, e.getMessage().contains("no CCSG magic"), e.getMessage());
   }
 
   @Property(tries = 3000)
-  void corruptedSignedWelcomesDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 700) int pos, @ForAll byte value,
-      @ForAll @IntRange(min = 0, max = 700) int cut) throws Exception {
+  void corruptedSignedWelcomesDecodeOrFailCleanly(
+      @ForAll @IntRange(min = 0, max = 700) int pos,
+      @ForAll byte value,
+      @ForAll @IntRange(min = 0, max = 700) int cut)
+      throws Exception {
     byte[] b = bytes(signedWelcome());
     if (pos < b.length) b[pos] = value;
     try {
-      ControlMessage.decode(Unpooled.wrappedBuffer(b, 0, Math.min(b.length, Math.max(cut, b.length - 240))));
+      ControlMessage.decode(
+          Unpooled.wrappedBuffer(b, 0, Math.min(b.length, Math.max(cut, b.length - 240))));
     } catch (MalformedPacketException expected) {
       // the only exception a decoder may throw
     }
@@ -439,10 +594,18 @@ class McastWireTest {
     byte[] hash = new byte[32];
     hash[0] = 7;
     byte[] proof = McastAuth.joinProof(hash, 42, "node01");
-    ControlMessage.Hello h = new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF, "node01",
-        Optional.of(proof));
+    ControlMessage.Hello h =
+        new ControlMessage.Hello(
+            McastPacket.VERSION,
+            McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF,
+            "node01",
+            Optional.of(proof));
     byte[] b = bytes(h);
-    assertEquals(bytes(new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED, "node01")).length + 32, b.length);
+    assertEquals(
+        bytes(new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED, "node01"))
+                .length
+            + 32,
+        b.length);
     assertEquals(h, ControlMessage.decode(Unpooled.wrappedBuffer(b)));
     assertEquals(true, McastAuth.verifyJoin(hash, 42, "node01", proof));
     assertEquals(false, McastAuth.verifyJoin(hash, 43, "node01", proof), "another session");
@@ -453,14 +616,20 @@ class McastWireTest {
     for (int len = 0; len < b.length; len++) {
       ByteBuf cut = Unpooled.wrappedBuffer(b, 0, len);
       int l = len;
-      assertThrows(MalformedPacketException.class, () -> ControlMessage.decode(cut), "HELLO cut at " + l);
+      assertThrows(
+          MalformedPacketException.class, () -> ControlMessage.decode(cut), "HELLO cut at " + l);
     }
   }
 
   @Property(tries = 2000)
-  void corruptedHellosDecodeOrFailCleanly(@ForAll @IntRange(min = 0, max = 60) int pos, @ForAll byte value) {
-    ControlMessage.Hello h = new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF, "node01",
-        Optional.of(new byte[32]));
+  void corruptedHellosDecodeOrFailCleanly(
+      @ForAll @IntRange(min = 0, max = 60) int pos, @ForAll byte value) {
+    ControlMessage.Hello h =
+        new ControlMessage.Hello(
+            McastPacket.VERSION,
+            McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF,
+            "node01",
+            Optional.of(new byte[32]));
     byte[] b = bytes(h);
     if (pos < b.length) b[pos] = value;
     try {

@@ -48,7 +48,13 @@ class ReceiverMachineTest {
 
   DataPacket data(int seq, int c, int j) {
     SymbolLayout l = new SymbolLayout(stored[c].length, S);
-    return new DataPacket(1, seq, c, j, l.sourceCount(), Unpooled.wrappedBuffer(stored[c], l.offsetOf(j), l.lengthOf(j)));
+    return new DataPacket(
+        1,
+        seq,
+        c,
+        j,
+        l.sourceCount(),
+        Unpooled.wrappedBuffer(stored[c], l.offsetOf(j), l.lengthOf(j)));
   }
 
   RepairPacket repair(int seq, int c, int stripe, int row) {
@@ -83,7 +89,9 @@ class ReceiverMachineTest {
     for (int j = 0; j < 7; j++) if (j != 2 && j != 5) m.onData(data(seq++, 0, j), MS);
     assertTrue(m.poll(2 * MS).isEmpty(), "no NAK while chunk 0 is still streaming");
     m.onData(data(seq++, 1, 0), 3 * MS); // the sender moved on
-    assertTrue(m.poll(3 * MS + MS / 2).isEmpty(), "waits nakDelay after the chunk's last packet for stragglers");
+    assertTrue(
+        m.poll(3 * MS + MS / 2).isEmpty(),
+        "waits nakDelay after the chunk's last packet for stragglers");
     List<Nak> naks = m.poll(10 * MS);
     assertEquals(1, naks.size());
     Nak.Entry e = naks.get(0).entries().get(0);
@@ -101,14 +109,17 @@ class ReceiverMachineTest {
   void naksBackOffWhileTheChunkStaysIncomplete() {
     ReceiverMachine m = machine();
     m.onData(data(0, 0, 0), 0);
-    for (int j = 0; j < 7; j++) m.onData(data(1 + j, 1, j), MS); // chunk 1 completes: only chunk 0 is owed
+    for (int j = 0; j < 7; j++)
+      m.onData(data(1 + j, 1, j), MS); // chunk 1 completes: only chunk 0 is owed
     List<Long> times = new ArrayList<>();
     for (long t = 0; t < 2000 * MS; t += MS) {
       if (!m.poll(t).isEmpty()) times.add(t);
     }
     assertTrue(times.size() >= 5 && times.size() < 20, "NAK times " + times);
     for (int i = 2; i < times.size(); i++) {
-      assertTrue(times.get(i) - times.get(i - 1) >= times.get(i - 1) - times.get(i - 2), "backoff grows: " + times);
+      assertTrue(
+          times.get(i) - times.get(i - 1) >= times.get(i - 1) - times.get(i - 2),
+          "backoff grows: " + times);
     }
   }
 
@@ -118,7 +129,8 @@ class ReceiverMachineTest {
     SymbolLayout l = new SymbolLayout(30_000, S);
     assertEquals(2, l.stripes());
     int seq = 0;
-    for (int j = 0; j < l.sourceCount(); j++) if (j != 0 && j != 1 && j != 3) m.onData(data(seq++, 2, j), MS);
+    for (int j = 0; j < l.sourceCount(); j++)
+      if (j != 0 && j != 1 && j != 3) m.onData(data(seq++, 2, j), MS);
     m.onData(data(seq++, 0, 0), 2 * MS);
     Nak.Entry e = m.poll(100 * MS).get(0).entries().get(0);
     assertEquals(1, e.need(0)); // stripe 0 holds the even symbols: 0 is missing
@@ -129,9 +141,19 @@ class ReceiverMachineTest {
   void packetsOfOtherSessionsAndWrongLayoutsAreDropped() {
     ReceiverMachine m = machine();
     SymbolLayout l = new SymbolLayout(stored[0].length, S);
-    assertNull(m.onData(new DataPacket(2, 0, 0, 0, l.sourceCount(), Unpooled.wrappedBuffer(stored[0], 0, S)), 0));
-    assertNull(m.onData(new DataPacket(1, 0, 0, 0, l.sourceCount() + 1, Unpooled.wrappedBuffer(stored[0], 0, S)), 0));
-    assertNull(m.onData(new DataPacket(1, 0, 0, 0, l.sourceCount(), Unpooled.wrappedBuffer(stored[0], 0, 10)), 0));
+    assertNull(
+        m.onData(
+            new DataPacket(2, 0, 0, 0, l.sourceCount(), Unpooled.wrappedBuffer(stored[0], 0, S)),
+            0));
+    assertNull(
+        m.onData(
+            new DataPacket(
+                1, 0, 0, 0, l.sourceCount() + 1, Unpooled.wrappedBuffer(stored[0], 0, S)),
+            0));
+    assertNull(
+        m.onData(
+            new DataPacket(1, 0, 0, 0, l.sourceCount(), Unpooled.wrappedBuffer(stored[0], 0, 10)),
+            0));
     assertEquals(3, m.dropped());
     assertEquals(0, m.inProgress());
   }

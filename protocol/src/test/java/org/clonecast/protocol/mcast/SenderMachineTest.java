@@ -23,8 +23,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * What a rogue on the segment can do to a {@link SenderMachine}: forged or replayed feedback is not
- * counted, a joined receiver's pull on repair is bounded, loiterers are dropped by the deadline, and
- * a session whose receivers left before the start ends. The clock is a plain number.
+ * counted, a joined receiver's pull on repair is bounded, loiterers are dropped by the deadline,
+ * and a session whose receivers left before the start ends. The clock is a plain number.
  */
 class SenderMachineTest {
   static final int SYMBOL = 1000;
@@ -53,12 +53,19 @@ class SenderMachineTest {
 
   static Manifest manifest() {
     List<ChunkEntry> e = new ArrayList<>();
-    for (int c = 0; c < CHUNKS; c++) e.add(new ChunkEntry(c, ChunkKind.ZSTD, 64 + (long) c * 10_000, 10_000, Sha256.of(new byte[32])));
-    return new Manifest(UUID.randomUUID(), (long) CHUNKS * 16384, 16384, e, Sha256.of(new byte[32]));
+    for (int c = 0; c < CHUNKS; c++)
+      e.add(
+          new ChunkEntry(
+              c, ChunkKind.ZSTD, 64 + (long) c * 10_000, 10_000, Sha256.of(new byte[32])));
+    return new Manifest(
+        UUID.randomUUID(), (long) CHUNKS * 16384, 16384, e, Sha256.of(new byte[32]));
   }
 
   static SenderMachine machine(long deadlineNanos) {
-    return new SenderMachine(manifest(), new SenderMachine.Settings(SYMBOL, 1, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200, deadlineNanos));
+    return new SenderMachine(
+        manifest(),
+        new SenderMachine.Settings(
+            SYMBOL, 1, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200, deadlineNanos));
   }
 
   static BitSet all() {
@@ -80,18 +87,31 @@ class SenderMachineTest {
     SenderMachine m = machine(3600 * S);
     int id = m.join("node1@10.0.0.2", real, key, now);
     Status good = McastAuth.seal(status(id, 0), key, 1);
-    assertEquals(SenderMachine.Feedback.UNKNOWN_RECEIVER, m.feedback(McastAuth.seal(status(99, 0), key, 1), real, 9400, now));
+    assertEquals(
+        SenderMachine.Feedback.UNKNOWN_RECEIVER,
+        m.feedback(McastAuth.seal(status(99, 0), key, 1), real, 9400, now));
     assertEquals(SenderMachine.Feedback.WRONG_ADDRESS, m.feedback(good, rogue, 9400, now));
-    assertEquals(SenderMachine.Feedback.BAD_SEAL, m.feedback(status(id, 1000), real, 9400, now), "unsealed");
-    assertEquals(SenderMachine.Feedback.BAD_SEAL, m.feedback(McastAuth.seal(status(id, 1000), key(2), 5), real, 9400, now), "another key");
+    assertEquals(
+        SenderMachine.Feedback.BAD_SEAL, m.feedback(status(id, 1000), real, 9400, now), "unsealed");
+    assertEquals(
+        SenderMachine.Feedback.BAD_SEAL,
+        m.feedback(McastAuth.seal(status(id, 1000), key(2), 5), real, 9400, now),
+        "another key");
     Status tampered = McastAuth.seal(status(id, 0), key, 2);
     tampered = new Status(7, id, 1000, 100, 100, 0, CHUNKS, 0, 0, tampered.seal());
-    assertEquals(SenderMachine.Feedback.BAD_SEAL, m.feedback(tampered, real, 9400, now), "a field changed under the seal");
+    assertEquals(
+        SenderMachine.Feedback.BAD_SEAL,
+        m.feedback(tampered, real, 9400, now),
+        "a field changed under the seal");
     assertEquals(SenderMachine.Feedback.ACCEPTED, m.feedback(good, real, 9400, now));
     assertEquals(SenderMachine.Feedback.REPLAYED, m.feedback(good, real, 9400, now));
-    assertEquals(SenderMachine.Feedback.WRONG_ADDRESS, m.feedback(McastAuth.seal(status(id, 0), key, 3), real, 9999, now),
+    assertEquals(
+        SenderMachine.Feedback.WRONG_ADDRESS,
+        m.feedback(McastAuth.seal(status(id, 0), key, 3), real, 9999, now),
         "the port of its first counted feedback is pinned");
-    assertEquals(SenderMachine.Feedback.ACCEPTED, m.feedback(McastAuth.seal(status(id, 0), key, 3), real, 9400, now));
+    assertEquals(
+        SenderMachine.Feedback.ACCEPTED,
+        m.feedback(McastAuth.seal(status(id, 0), key, 3), real, 9400, now));
   }
 
   @Test
@@ -111,7 +131,11 @@ class SenderMachineTest {
     for (int i = 0; i < 50; i++) {
       now += 100_000_000L;
       m.feedback(status(id, 1000), rogue, 9400, now); // the rogue claims 100 % loss in node1's name
-      m.feedback(McastAuth.seal(status(id, 1000), key(9), i + 1), real, 9400, now); // even from a spoofed address
+      m.feedback(
+          McastAuth.seal(status(id, 1000), key(9), i + 1),
+          real,
+          9400,
+          now); // even from a spoofed address
       m.feedback(McastAuth.seal(status(id, 0), key, i + 1), real, 9400, now);
     }
     assertEquals(0, m.pacingLossPermille(now));
@@ -131,7 +155,9 @@ class SenderMachineTest {
       now += 100_000_000L;
       for (int id : ids) {
         // node3's process is short of CPU: its kernel drops 3 % for want of socket buffer space.
-        m.status(new Status(7, id, id == slow ? 30 : 0, 100, 100, 0, CHUNKS, 0, id == slow ? 30 : 0), now);
+        m.status(
+            new Status(7, id, id == slow ? 30 : 0, 100, 100, 0, CHUNKS, 0, id == slow ? 30 : 0),
+            now);
       }
     }
     assertTrue(m.isSlow(m.receiver(slow)));
@@ -140,7 +166,9 @@ class SenderMachineTest {
     // Losing within the pace margin it is still repaired; a slow one losing more is not.
     assertFalse(m.isLagging(m.receiver(slow), now));
     m.status(new Status(7, slow, 300, 100, 100, 0, CHUNKS, 0, 300), now);
-    assertTrue(m.isLagging(m.receiver(slow), now), "slow and 9 % above the median: no repairs while others are active");
+    assertTrue(
+        m.isLagging(m.receiver(slow), now),
+        "slow and 9 % above the median: no repairs while others are active");
     // Everyone overflowing alike is the sender's doing: nobody is slow, the pace follows.
     for (int t = 0; t < 10; t++) {
       now += 100_000_000L;
@@ -149,7 +177,8 @@ class SenderMachineTest {
     assertFalse(m.isSlow(m.receiver(slow)));
     assertTrue(m.pacingOverflowPermille(now) > 10, "overflow everywhere cuts the rate");
     // Alone, it paces: it is its own median.
-    for (int i = 0; i < 3; i++) m.finished(ids[i], new ControlMessage.Finished(false, "test", 0, 0, 0, 0), now);
+    for (int i = 0; i < 3; i++)
+      m.finished(ids[i], new ControlMessage.Finished(false, "test", 0, 0, 0, 0), now);
     for (int t = 0; t < 10; t++) {
       now += 100_000_000L;
       m.status(new Status(7, slow, 30, 100, 100, 0, CHUNKS, 0, 30), now);
@@ -175,24 +204,37 @@ class SenderMachineTest {
       m.feedback(McastAuth.seal(nakAll(id, 1), key, ++counter), rogue, 9400, now);
       m.feedback(McastAuth.seal(status(id, 0), key, ++counter), rogue, 9400, now);
       for (SenderMachine.Item it = m.next(now); it != null && !newPass; it = m.next(now)) {
-        newPass = it.chunk() == 1 && !it.repair(); // a new pass of chunk 1 renews its budget: stop counting there
+        newPass =
+            it.chunk() == 1
+                && !it.repair(); // a new pass of chunk 1 renews its budget: stop counting there
       }
     }
-    assertTrue(newPass, "once its NAKs draw nothing more, they no longer hold chunk 1 back from the carousel");
-    assertTrue(m.repairSymbolsSent() - repairsBefore <= SOURCES,
-        "repair within one pass of a chunk: " + (m.repairSymbolsSent() - repairsBefore) + " > " + SOURCES);
+    assertTrue(
+        newPass,
+        "once its NAKs draw nothing more, they no longer hold chunk 1 back from the carousel");
+    assertTrue(
+        m.repairSymbolsSent() - repairsBefore <= SOURCES,
+        "repair within one pass of a chunk: "
+            + (m.repairSymbolsSent() - repairsBefore)
+            + " > "
+            + SOURCES);
     // In all, across passes, at most what it needs plus the slack.
     for (int i = 0; i < 20_000; i++) {
       now += 1_000_000L;
-      for (int c = 0; c < CHUNKS; c++) m.feedback(McastAuth.seal(nakAll(id, c), key, ++counter), rogue, 9400, now);
+      for (int c = 0; c < CHUNKS; c++)
+        m.feedback(McastAuth.seal(nakAll(id, c), key, ++counter), rogue, 9400, now);
       m.feedback(McastAuth.seal(status(id, 0), key, ++counter), rogue, 9400, now);
       while (m.next(now) != null) {
         // drain
       }
     }
     SenderMachine.Receiver r = m.receiver(id);
-    assertTrue(r.repairGranted() <= r.symbolsNeeded() + SenderMachine.REPAIR_SLACK, "granted " + r.repairGranted());
-    assertTrue(m.repairSymbolsSent() <= r.symbolsNeeded() + SenderMachine.REPAIR_SLACK, "sent " + m.repairSymbolsSent());
+    assertTrue(
+        r.repairGranted() <= r.symbolsNeeded() + SenderMachine.REPAIR_SLACK,
+        "granted " + r.repairGranted());
+    assertTrue(
+        m.repairSymbolsSent() <= r.symbolsNeeded() + SenderMachine.REPAIR_SLACK,
+        "sent " + m.repairSymbolsSent());
   }
 
   @Test
@@ -208,13 +250,18 @@ class SenderMachineTest {
     m.finished(node, new ControlMessage.Finished(true, "ok", 4 * 16384, 40, 0, 0), now);
     while (!m.over(now)) {
       now += S;
-      m.feedback(McastAuth.seal(status(loiterer, 0), key(3), ++counter), rogue, 9400, now); // it keeps talking
+      m.feedback(
+          McastAuth.seal(status(loiterer, 0), key(3), ++counter),
+          rogue,
+          9400,
+          now); // it keeps talking
       m.expire(now);
       assertTrue(now < 100 * S, "the loiterer kept the session going");
     }
     assertEquals(SenderMachine.ReceiverState.SUCCEEDED, m.receiver(node).state());
     assertEquals(SenderMachine.ReceiverState.GONE, m.receiver(loiterer).state());
-    assertTrue(m.receiver(loiterer).reason().contains("receiver deadline"), m.receiver(loiterer).reason());
+    assertTrue(
+        m.receiver(loiterer).reason().contains("receiver deadline"), m.receiver(loiterer).reason());
   }
 
   @Test
@@ -230,7 +277,10 @@ class SenderMachineTest {
 
   @Test
   void aSessionWhoseOnlyReceiverLeftBeforeTheStartEndsAfterMaxWait() {
-    SenderMachine m = new SenderMachine(manifest(), new SenderMachine.Settings(SYMBOL, 2, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    SenderMachine m =
+        new SenderMachine(
+            manifest(),
+            new SenderMachine.Settings(SYMBOL, 2, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
     int id = m.join("node1@10.0.0.2", real, key, now);
     m.disconnected(id, now + S);
     assertEquals(SenderMachine.ReceiverState.GONE, m.receiver(id).state());
@@ -259,13 +309,16 @@ class SenderMachineTest {
   }
 
   /**
-   * A delta session: receivers that check their targets first count toward the start only once
-   * they said what they need; the sender then sends the union of their needs, each chunk once,
-   * and a receiver that needs nothing succeeds without a chunk sent to it.
+   * A delta session: receivers that check their targets first count toward the start only once they
+   * said what they need; the sender then sends the union of their needs, each chunk once, and a
+   * receiver that needs nothing succeeds without a chunk sent to it.
    */
   @Test
   void deltaReceiversStartTheSessionWhenCheckedAndGetOnlyTheUnionOfTheirNeeds() {
-    SenderMachine m = new SenderMachine(manifest(), new SenderMachine.Settings(SYMBOL, 3, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    SenderMachine m =
+        new SenderMachine(
+            manifest(),
+            new SenderMachine.Settings(SYMBOL, 3, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
     int a = m.join("a", real, key, true, now);
     int b = m.join("b", real, key(2), true, now);
     int c = m.join("c", real, key(3), true, now);
@@ -276,7 +329,8 @@ class SenderMachineTest {
     assertEquals(0, m.checked(c, checked(4), now));
     m.finished(c, new ControlMessage.Finished(true, "ok", 0, 0, 0, 0), now);
     assertEquals(SenderMachine.ReceiverState.SUCCEEDED, m.receiver(c).state(), "it needed nothing");
-    assertTrue(m.maybeStart(now), "a finished receiver that needed nothing counts toward the start");
+    assertTrue(
+        m.maybeStart(now), "a finished receiver that needed nothing counts toward the start");
     BitSet sent = new BitSet();
     for (SenderMachine.Item i; (i = m.next(now)) != null; ) {
       assertFalse(i.repair());
@@ -296,10 +350,16 @@ class SenderMachineTest {
     assertEquals(0, m.chunksWanted());
   }
 
-  /** Every receiver held the image already: the session starts and is complete at once, without waiting out maxWait. */
+  /**
+   * Every receiver held the image already: the session starts and is complete at once, without
+   * waiting out maxWait.
+   */
   @Test
   void aSessionWhoseReceiversNeedNothingEndsAtOnce() {
-    SenderMachine m = new SenderMachine(manifest(), new SenderMachine.Settings(SYMBOL, 2, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    SenderMachine m =
+        new SenderMachine(
+            manifest(),
+            new SenderMachine.Settings(SYMBOL, 2, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
     for (int i = 0; i < 2; i++) {
       int id = m.join("n" + i, real, key(i), true, now);
       m.checked(id, checked(CHUNKS), now);
@@ -320,14 +380,20 @@ class SenderMachineTest {
   void hostileCheckedFramesAreCountedAndDropped() {
     List<ChunkEntry> e = new ArrayList<>(manifest().chunks());
     e.set(2, ChunkEntry.zero(2, ChunkCodec.zeroHash(16384)));
-    Manifest withZero = new Manifest(UUID.randomUUID(), (long) CHUNKS * 16384, 16384, e, Sha256.of(new byte[32]));
-    SenderMachine m = new SenderMachine(withZero, new SenderMachine.Settings(SYMBOL, 1, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    Manifest withZero =
+        new Manifest(UUID.randomUUID(), (long) CHUNKS * 16384, 16384, e, Sha256.of(new byte[32]));
+    SenderMachine m =
+        new SenderMachine(
+            withZero,
+            new SenderMachine.Settings(SYMBOL, 1, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
     int id = m.join("n", real, key, true, now);
     BitSet b = new BitSet();
     b.set(0);
     b.set(2); // a ZERO chunk: never sent
     b.set(CHUNKS, CHUNKS + 1_000_000); // past the manifest
-    assertEquals(1_000_001, m.checked(id, ControlMessage.Checked.of(Integer.MAX_VALUE, Long.MAX_VALUE, b), now));
+    assertEquals(
+        1_000_001,
+        m.checked(id, ControlMessage.Checked.of(Integer.MAX_VALUE, Long.MAX_VALUE, b), now));
     assertEquals(1, m.receiver(id).chunksPending());
     assertEquals(CHUNKS, m.receiver(id).chunksRight(), "its claim is capped at the manifest");
     assertEquals(1, m.checked(id, checked(0, 1), now), "a second CHECKED is dropped");

@@ -30,7 +30,9 @@ class SymbolLayoutTest {
   }
 
   @Property
-  void stripesPartitionTheSymbols(@ForAll @IntRange(min = 1, max = 4_000_000) int stored, @ForAll @IntRange(min = 256, max = 9000) int symbol) {
+  void stripesPartitionTheSymbols(
+      @ForAll @IntRange(min = 1, max = 4_000_000) int stored,
+      @ForAll @IntRange(min = 256, max = 9000) int symbol) {
     SymbolLayout l;
     try {
       l = new SymbolLayout(stored, symbol);

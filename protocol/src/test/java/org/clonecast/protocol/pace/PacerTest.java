@@ -23,10 +23,12 @@ class PacerTest {
   @Test
   void theBucketGrowsWithTheRateUnlessItsDepthIsFixed() {
     // 1 GB/s for 4 ms is 4 MB: after an idle wait all of it may leave at once.
-    Pacer timed = new Pacer(new Pacer.Settings(1_000_000_000, 1_000_000, 1_000_000_000, 100_000, 30), 0);
+    Pacer timed =
+        new Pacer(new Pacer.Settings(1_000_000_000, 1_000_000, 1_000_000_000, 100_000, 30), 0);
     assertEquals(4_000_000, timed.available(1_000 * MS));
     // A fixed depth: 100 kB, however long the wait and however high the rate.
-    Pacer fixed = new Pacer(new Pacer.Settings(1_000_000_000, 1_000_000, 1_000_000_000, 100_000, 30, 0), 0);
+    Pacer fixed =
+        new Pacer(new Pacer.Settings(1_000_000_000, 1_000_000, 1_000_000_000, 100_000, 30, 0), 0);
     assertEquals(100_000, fixed.available(1_000 * MS));
     fixed.consume(100_000);
     assertEquals(10_000, fixed.available(1_000 * MS + 10_000)); // 10 µs at 1 GB/s
@@ -42,7 +44,11 @@ class PacerTest {
   @Test
   void steadyRandomLossIsNotCongestion() {
     Pacer p = new Pacer(Pacer.Settings.adaptive(200_000_000), 0);
-    for (int i = 1; i <= 100; i++) p.onLoss(20, p.rateBytesPerSecond() / 10, i * 100 * MS); // 2% at every rate: a bad cable, not a full queue
+    for (int i = 1; i <= 100; i++)
+      p.onLoss(
+          20,
+          p.rateBytesPerSecond() / 10,
+          i * 100 * MS); // 2% at every rate: a bad cable, not a full queue
     assertEquals(200_000_000, p.rateBytesPerSecond());
   }
 
@@ -75,7 +81,8 @@ class PacerTest {
     p.onLoss(300, 1_000_000, 400 * MS); // a stalled sender sent little: halve, no further
     assertEquals(140_000_000, p.rateBytesPerSecond());
     for (int i = 1; i <= 5; i++) p.onLoss(0, p.rateBytesPerSecond() / 10, (400 + 100 * i) * MS);
-    assertTrue(p.rateBytesPerSecond() > 200_000_000, "climbs back quickly: " + p.rateBytesPerSecond());
+    assertTrue(
+        p.rateBytesPerSecond() > 200_000_000, "climbs back quickly: " + p.rateBytesPerSecond());
   }
 
   @Test

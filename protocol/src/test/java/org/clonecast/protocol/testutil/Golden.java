@@ -9,11 +9,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.clonecast.protocol.testutil.Pcap.Udp;
 
 /**
- * Golden packets, read straight from the reference captures in this repository
- * ({@code protocol/src/test/resources/captures/<proto>/<capture>.pcap}, on the test class path of
- * this module and, through its test jar, of the server's): real firmware against dnsmasq under
- * {@code pxe/}, stock udpcast under {@code udpcast/} (docs/ref/captures.md says how they were
- * taken). Each golden test names the packets it takes from a capture; there is no second copy.
+ * Golden packets, read straight from the reference captures in this repository ({@code
+ * protocol/src/test/resources/captures/<proto>/<capture>.pcap}, on the test class path of this
+ * module and, through its test jar, of the server's): real firmware against dnsmasq under {@code
+ * pxe/}, stock udpcast under {@code udpcast/} (docs/ref/captures.md says how they were taken). Each
+ * golden test names the packets it takes from a capture; there is no second copy.
  *
  * <p>Thread-safe: a capture is read once and shared (its datagrams are never modified).
  */

@@ -6,16 +6,15 @@ import org.clonecast.protocol.wire.ByteBufs;
 
 /** Test helpers: bytes to packet and back. */
 final class TftpCodec {
-    private TftpCodec() {
-    }
+  private TftpCodec() {}
 
-    static TftpPacket decode(byte[] bytes) {
-        return TftpPacket.decode(Unpooled.wrappedBuffer(bytes));
-    }
+  static TftpPacket decode(byte[] bytes) {
+    return TftpPacket.decode(Unpooled.wrappedBuffer(bytes));
+  }
 
-    static byte[] encode(TftpPacket p) {
-        ByteBuf out = Unpooled.buffer();
-        p.encode(out);
-        return ByteBufs.toByteArray(out);
-    }
+  static byte[] encode(TftpPacket p) {
+    ByteBuf out = Unpooled.buffer();
+    p.encode(out);
+    return ByteBufs.toByteArray(out);
+  }
 }

@@ -11,8 +11,7 @@ import java.util.Objects;
  * @param vendorClass option 60 to put in the reply: "PXEClient" (saves iPXE its ~2 s proxyDHCP
  *     wait) or "HTTPClient" (UEFI HTTP boot ignores offers without it)
  * @param reason one line for the log, e.g. "efi-x64 firmware: ipxe.efi over TFTP"
- *
- * <p>Immutable; thread-safe.
+ *     <p>Immutable; thread-safe.
  */
 public record BootFile(String file, Inet4Address nextServer, String vendorClass, String reason) {
   public BootFile {
@@ -26,5 +25,4 @@ public record BootFile(String file, Inet4Address nextServer, String vendorClass,
   public boolean isUrl() {
     return file.startsWith("http://");
   }
-
 }

@@ -13,8 +13,8 @@ import org.clonecast.server.store.Node;
 /**
  * Which file a network-boot client is handed (docs/dhcp.md, "Boot selection"). Firmware gets an
  * iPXE binary for its architecture; iPXE gets the absolute URL of its per-MAC script, never iPXE
- * again (that would chainload forever). What the script does, re-image or boot the local disk,
- * is the node's {@link BootPolicy}: a MAC nobody enrolled gets a script that boots its disk.
+ * again (that would chainload forever). What the script does, re-image or boot the local disk, is
+ * the node's {@link BootPolicy}: a MAC nobody enrolled gets a script that boots its disk.
  *
  * <table>
  *   <caption>Boot selection</caption>
@@ -56,28 +56,55 @@ public final class BootFileSelector {
    * @param mac its MAC, for the script URL
    * @param action the node's boot action, for the log line (the script carries it out)
    * @param secureBoot whether the node boots Debian's signed chain ({@link #secureBoot(Optional)}):
-   *     an EFI x64 PXE client then gets shim instead of iPXE (UEFI HTTP boot keeps iPXE: the chain's
-   *     GRUB fetches everything by TFTP)
+   *     an EFI x64 PXE client then gets shim instead of iPXE (UEFI HTTP boot keeps iPXE: the
+   *     chain's GRUB fetches everything by TFTP)
    * @return empty when there is nothing to boot for this architecture
    */
-  public Optional<BootFile> select(Pxe.Arch arch, Optional<String> vendorClass, boolean ipxe, MacAddress mac, BootAction action,
+  public Optional<BootFile> select(
+      Pxe.Arch arch,
+      Optional<String> vendorClass,
+      boolean ipxe,
+      MacAddress mac,
+      BootAction action,
       boolean secureBoot) {
     String base = "http://" + server.getHostAddress() + ":" + httpPort.getAsInt();
     String then = action.netboots() ? "netboot to " + action.purpose() : "boot the local disk";
     if (ipxe) {
-      return Optional.of(new BootFile(base + "/boot/" + mac + ".ipxe", server, Pxe.PXE_CLIENT,
-          "iPXE (" + arch.id() + "): its script (" + then + ")"));
+      return Optional.of(
+          new BootFile(
+              base + "/boot/" + mac + ".ipxe",
+              server,
+              Pxe.PXE_CLIENT,
+              "iPXE (" + arch.id() + "): its script (" + then + ")"));
     }
-    boolean httpClient = arch.httpBoot() || vendorClass.map(v -> v.startsWith(Pxe.HTTP_CLIENT)).orElse(false);
+    boolean httpClient =
+        arch.httpBoot() || vendorClass.map(v -> v.startsWith(Pxe.HTTP_CLIENT)).orElse(false);
     return switch (arch) {
-      case BIOS, UNKNOWN -> httpClient ? Optional.empty()
-          // No 93 and no Arch in option 60: old BIOS ROMs, which send neither.
-          : Optional.of(tftp(config.biosLoader(), arch, then));
-      case EFI_X64 -> Optional.of(httpClient ? http(base, config.efiLoader(), arch, then)
-          : secureBoot ? new BootFile(GrubScript.SHIM, server, Pxe.PXE_CLIENT, arch.id() + " firmware, Secure Boot: "
-              + GrubScript.SHIM + " over TFTP, then Debian's signed GRUB, then " + then)
-          : tftp(config.efiLoader(), arch, then));
-      case EFI_ARM64 -> Optional.of(httpClient ? http(base, config.arm64Loader(), arch, then) : tftp(config.arm64Loader(), arch, then));
+      case BIOS, UNKNOWN ->
+          httpClient
+              ? Optional.empty()
+              // No 93 and no Arch in option 60: old BIOS ROMs, which send neither.
+              : Optional.of(tftp(config.biosLoader(), arch, then));
+      case EFI_X64 ->
+          Optional.of(
+              httpClient
+                  ? http(base, config.efiLoader(), arch, then)
+                  : secureBoot
+                      ? new BootFile(
+                          GrubScript.SHIM,
+                          server,
+                          Pxe.PXE_CLIENT,
+                          arch.id()
+                              + " firmware, Secure Boot: "
+                              + GrubScript.SHIM
+                              + " over TFTP, then Debian's signed GRUB, then "
+                              + then)
+                      : tftp(config.efiLoader(), arch, then));
+      case EFI_ARM64 ->
+          Optional.of(
+              httpClient
+                  ? http(base, config.arm64Loader(), arch, then)
+                  : tftp(config.arm64Loader(), arch, then));
       case EFI_X64_HTTP -> Optional.of(http(base, config.efiLoader(), arch, then));
       case EFI_ARM64_HTTP -> Optional.of(http(base, config.arm64Loader(), arch, then));
       case EFI_IA32, EFI_ARM32 -> Optional.empty();
@@ -93,11 +120,18 @@ public final class BootFileSelector {
   }
 
   private BootFile tftp(String name, Pxe.Arch arch, String then) {
-    return new BootFile(name, server, Pxe.PXE_CLIENT, arch.id() + " firmware: " + name + " over TFTP, then " + then);
+    return new BootFile(
+        name,
+        server,
+        Pxe.PXE_CLIENT,
+        arch.id() + " firmware: " + name + " over TFTP, then " + then);
   }
 
   private BootFile http(String base, String name, Pxe.Arch arch, String then) {
-    return new BootFile(base + "/boot/files/" + name, server, Pxe.HTTP_CLIENT,
+    return new BootFile(
+        base + "/boot/files/" + name,
+        server,
+        Pxe.HTTP_CLIENT,
         arch.id() + " HTTP boot: " + name + " over HTTP, then " + then);
   }
 }

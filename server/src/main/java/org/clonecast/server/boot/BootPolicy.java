@@ -15,14 +15,19 @@ import org.clonecast.server.store.NodeStore;
  * <p>Thread-safe.
  */
 public final class BootPolicy {
-  /** How often a node waiting for the netboot environment asks again: cheap for the server, quick to start. */
+  /**
+   * How often a node waiting for the netboot environment asks again: cheap for the server, quick to
+   * start.
+   */
   static final int RETRY_SECONDS = 10;
+
   private final NodeStore nodes;
   private final String kernelArgs;
   private final boolean efiLocalLoader;
 
   /**
-   * @param kernelArgs extra kernel command line for the netboot environment (config boot.kernel-args)
+   * @param kernelArgs extra kernel command line for the netboot environment (config
+   *     boot.kernel-args)
    */
   public BootPolicy(NodeStore nodes, String kernelArgs) {
     this(nodes, kernelArgs, false);
@@ -53,7 +58,9 @@ public final class BootPolicy {
     /** Boot the local disk; {@code why} goes to the console. */
     record Local(String why) implements Decision {}
 
-    /** Wait for the netboot environment and ask again; {@code cancel} is the command that stops it. */
+    /**
+     * Wait for the netboot environment and ask again; {@code cancel} is the command that stops it.
+     */
     record Await(String why, String cancel) implements Decision {}
 
     /** Boot the netboot environment with this kernel command line, to re-image or capture. */
@@ -65,13 +72,14 @@ public final class BootPolicy {
    *
    * @param baseUrl this server's HTTP base, for the agent's {@code clonecast.server=}
    * @param bootenv whether the netboot environment can be served now; when not, a marked node waits
-   *     and asks again (its disk may be blank: booting it would strand the node), with the reason on
-   *     its console, until it is ready or the admin sets it back to local
+   *     and asks again (its disk may be blank: booting it would strand the node), with the reason
+   *     on its console, until it is ready or the admin sets it back to local
    * @param secret the node's per-boot secret ({@link org.clonecast.server.store.NodeSecrets}), put
    *     on the kernel command line; empty when this request may not have one, and then a marked
    *     node boots the local disk too: a netboot script never goes out without a secret
    */
-  public Decision decide(MacAddress mac, String baseUrl, BootenvStatus bootenv, Optional<String> secret) {
+  public Decision decide(
+      MacAddress mac, String baseUrl, BootenvStatus bootenv, Optional<String> secret) {
     Optional<Node> node = nodes.find(mac);
     if (node.isEmpty() || !node.get().enrolled()) {
       return new Decision.Local(mac + " is not enrolled; booting the local disk");
@@ -82,19 +90,29 @@ public final class BootPolicy {
       return new Decision.Local(name + ": booting the local disk");
     }
     if (!(bootenv instanceof BootenvStatus.Ready)) {
-      return new Decision.Await(name + " is marked to " + n.action().purpose() + ", but " + bootenv.why(),
+      return new Decision.Await(
+          name + " is marked to " + n.action().purpose() + ", but " + bootenv.why(),
           "clonecast node set " + mac + " --action local");
     }
     if (secret.isEmpty()) {
       return new Decision.Local(name + ": no secret for this request; booting the local disk");
     }
-    String args = ("clonecast.server=" + baseUrl + " clonecast.mac=" + mac + " clonecast.secret=" + secret.get() + " "
-        + kernelArgs).trim();
+    String args =
+        ("clonecast.server="
+                + baseUrl
+                + " clonecast.mac="
+                + mac
+                + " clonecast.secret="
+                + secret.get()
+                + " "
+                + kernelArgs)
+            .trim();
     return new Decision.Netboot(args, n.action().purpose());
   }
 
   /** The iPXE script for {@code mac} ({@link #decide}), with URLs under {@code baseUrl}. */
-  public String ipxeScript(MacAddress mac, String baseUrl, BootenvStatus bootenv, Optional<String> secret) {
+  public String ipxeScript(
+      MacAddress mac, String baseUrl, BootenvStatus bootenv, Optional<String> secret) {
     return ipxe(decide(mac, baseUrl, bootenv, secret), mac, baseUrl);
   }
 
@@ -104,12 +122,16 @@ public final class BootPolicy {
       return IpxeScript.netboot(baseUrl, b.kernelArgs(), b.purpose());
     }
     if (decision instanceof Decision.Await a) {
-      return IpxeScript.awaitBootenv(IpxeScript.scriptUrl(baseUrl, mac), a.why(), a.cancel(), RETRY_SECONDS);
+      return IpxeScript.awaitBootenv(
+          IpxeScript.scriptUrl(baseUrl, mac), a.why(), a.cancel(), RETRY_SECONDS);
     }
     return IpxeScript.bootLocal(((Decision.Local) decision).why(), localLoader(baseUrl));
   }
 
-  /** {@code decision} as a GRUB script of the Secure Boot chain, files from TFTP server {@code server}. */
+  /**
+   * {@code decision} as a GRUB script of the Secure Boot chain, files from TFTP server {@code
+   * server}.
+   */
   public static String grub(Decision decision, String server) {
     if (decision instanceof Decision.Netboot b) {
       return GrubScript.netboot(server, b.kernelArgs(), b.purpose());
@@ -121,6 +143,8 @@ public final class BootPolicy {
   }
 
   private Optional<String> localLoader(String baseUrl) {
-    return efiLocalLoader ? Optional.of(baseUrl + "/boot/local/" + LocalBootLoader.FILE) : Optional.empty();
+    return efiLocalLoader
+        ? Optional.of(baseUrl + "/boot/local/" + LocalBootLoader.FILE)
+        : Optional.empty();
   }
 }

@@ -12,9 +12,9 @@ import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.NodeStore;
 
 /**
- * Answers a node's request for its boot script, over HTTP (iPXE: {@code /boot/<mac>.ipxe}) or
- * TFTP (the Secure Boot chain's GRUB: {@code clonecast/<mac>.grub}): the {@link BootPolicy}'s
- * decision, a fresh per-boot secret for a netboot, and the trace it leaves.
+ * Answers a node's request for its boot script, over HTTP (iPXE: {@code /boot/<mac>.ipxe}) or TFTP
+ * (the Secure Boot chain's GRUB: {@code clonecast/<mac>.grub}): the {@link BootPolicy}'s decision,
+ * a fresh per-boot secret for a netboot, and the trace it leaves.
  *
  * <p>Nothing here is authenticated: anyone on the segment can ask for any MAC's script. So a
  * request never moves a node's address or DNS name ({@link NodeStore#recordBootScript}), and it
@@ -50,13 +50,21 @@ public final class BootScripts {
 
   /**
    * @param baseUrl this server as nodes reach it by HTTP, e.g. http://10.77.0.1:8080
-   * @param bootenv whether the netboot environment is ready, and if not why (what waiting nodes are told)
+   * @param bootenv whether the netboot environment is ready, and if not why (what waiting nodes are
+   *     told)
    * @param seen how often a client's script requests are recorded
    * @param binding which address may have a node's netboot script
    * @param secrets where each netboot script's secret is recorded
    */
-  public BootScripts(BootPolicy policy, NodeStore nodes, EventLog events, Supplier<String> baseUrl,
-      Supplier<BootenvStatus> bootenv, RateLimiter<InetAddress> seen, NodeBinding binding, NodeSecrets secrets) {
+  public BootScripts(
+      BootPolicy policy,
+      NodeStore nodes,
+      EventLog events,
+      Supplier<String> baseUrl,
+      Supplier<BootenvStatus> bootenv,
+      RateLimiter<InetAddress> seen,
+      NodeBinding binding,
+      NodeSecrets secrets) {
     this.policy = Objects.requireNonNull(policy);
     this.nodes = Objects.requireNonNull(nodes);
     this.events = Objects.requireNonNull(events);
@@ -101,17 +109,32 @@ public final class BootScripts {
     String what;
     if (netboot && !binding.holds(mac, fromText)) {
       // Someone else asking for a marked node's script: no secret, and the node's own stays valid.
-      decision = new BootPolicy.Decision.Local(mac + " netboots only when it asks from " + binding.describe()
-          + "; booting the local disk");
+      decision =
+          new BootPolicy.Decision.Local(
+              mac
+                  + " netboots only when it asks from "
+                  + binding.describe()
+                  + "; booting the local disk");
       what = "boot local disk (asked from " + fromText + ", not from " + binding.describe() + ")";
     } else {
-      decision = policy.decide(mac, base, status, netboot ? Optional.of(secrets.issue(mac)) : Optional.empty());
-      what = !action.netboots() ? "boot local disk" : ready ? "netboot to " + action.purpose() + " (a new per-boot secret)"
-          : "wait for the netboot environment (" + status.why() + ")";
+      decision =
+          policy.decide(
+              mac, base, status, netboot ? Optional.of(secrets.issue(mac)) : Optional.empty());
+      what =
+          !action.netboots()
+              ? "boot local disk"
+              : ready
+                  ? "netboot to " + action.purpose() + " (a new per-boot secret)"
+                  : "wait for the netboot environment (" + status.why() + ")";
     }
     if (record) {
-      events.node(language == Language.IPXE ? "http" : "tftp", mac.toString(), language.label + " script: " + what);
+      events.node(
+          language == Language.IPXE ? "http" : "tftp",
+          mac.toString(),
+          language.label + " script: " + what);
     }
-    return language == Language.IPXE ? policy.ipxe(decision, mac, base) : BootPolicy.grub(decision, tftpServer);
+    return language == Language.IPXE
+        ? policy.ipxe(decision, mac, base)
+        : BootPolicy.grub(decision, tftpServer);
   }
 }

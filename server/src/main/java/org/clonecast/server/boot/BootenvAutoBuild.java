@@ -33,7 +33,11 @@ public final class BootenvAutoBuild {
    * @param installer empty when the build script or the agent jar is not beside the daemon's jar
    * @param event records one line in the daemon's event log
    */
-  public BootenvAutoBuild(Path stateDir, Optional<BootenvInstaller> installer, ExecutorService worker, Consumer<String> event) {
+  public BootenvAutoBuild(
+      Path stateDir,
+      Optional<BootenvInstaller> installer,
+      ExecutorService worker,
+      Consumer<String> event) {
     this.stateDir = Objects.requireNonNull(stateDir);
     this.installer = Objects.requireNonNull(installer);
     this.worker = Objects.requireNonNull(worker);
@@ -46,26 +50,34 @@ public final class BootenvAutoBuild {
     return BootenvInstaller.ready(dir) && BootenvInstaller.trustsCurrentKey(dir, stateDir);
   }
 
-  /** Installed, but trusting another image key than the daemon's current one (a key rotation since it was built). */
+  /**
+   * Installed, but trusting another image key than the daemon's current one (a key rotation since
+   * it was built).
+   */
   private boolean stale() {
     Path dir = BootenvInstaller.currentDir(stateDir);
     return BootenvInstaller.ready(dir) && !BootenvInstaller.trustsCurrentKey(dir, stateDir);
   }
 
-  /** What a node that should netboot is told: ready, being built, failed (and why), or missing (and what to run). */
+  /**
+   * What a node that should netboot is told: ready, being built, failed (and why), or missing (and
+   * what to run).
+   */
   public BootenvStatus status() {
     if (ready()) return new BootenvStatus.Ready();
     if (building.get()) return new BootenvStatus.Building();
     String failed = failure;
     if (failed != null) return new BootenvStatus.Failed(failed);
     if (stale()) {
-      return new BootenvStatus.Missing("the netboot environment does not trust the server's current image key (rotated since it"
-          + " was built); a session rebuilds it, or run 'clonecast bootenv build' on the server");
+      return new BootenvStatus.Missing(
+          "the netboot environment does not trust the server's current image key (rotated since it"
+              + " was built); a session rebuilds it, or run 'clonecast bootenv build' on the server");
     }
-    return new BootenvStatus.Missing(installer.isEmpty()
-        ? "the server has no netboot environment and cannot build one (bootenv/build.sh or the agent jar is missing); run"
-            + " 'clonecast bootenv build' on the server"
-        : "the server has no netboot environment yet; a session builds it, or run 'clonecast bootenv build' on the server");
+    return new BootenvStatus.Missing(
+        installer.isEmpty()
+            ? "the server has no netboot environment and cannot build one (bootenv/build.sh or the agent jar is missing); run"
+                + " 'clonecast bootenv build' on the server"
+            : "the server has no netboot environment yet; a session builds it, or run 'clonecast bootenv build' on the server");
   }
 
   /** Starts a build unless the environment is there or one is running; says what it does. */
@@ -75,27 +87,45 @@ public final class BootenvAutoBuild {
     }
     if (installer.isEmpty()) {
       building.set(false);
-      event.accept("session " + session + ": no netboot environment, and bootenv/build.sh or the agent jar is not beside"
-          + " the daemon; nodes boot their disks until 'clonecast bootenv build' installs one");
+      event.accept(
+          "session "
+              + session
+              + ": no netboot environment, and bootenv/build.sh or the agent jar is not beside"
+              + " the daemon; nodes boot their disks until 'clonecast bootenv build' installs one");
       return;
     }
     failure = null;
-    event.accept("session " + session + ": building the netboot environment (once, a few minutes; marked nodes wait in iPXE"
-        + " and netboot as soon as it is ready)");
-    worker.submit(() -> {
-      try {
-        Path built = installer.get().buildAndInstall(stateDir, Optional.empty(), line -> LOG.info("bootenv: {}", line));
-        event.accept("netboot environment ready: " + built.getFileName());
-      } catch (Exception e) {
-        if (e instanceof InterruptedException) Thread.currentThread().interrupt();
-        String run = "; run 'clonecast bootenv build --state-dir " + stateDir + "' as root on the server";
-        // The console gets the build's last word (its own diagnosis); the event keeps all of it.
-        failure = "building the netboot environment failed: " + lastLine(String.valueOf(e.getMessage())) + run;
-        event.accept("building the netboot environment failed: " + e.getMessage() + run);
-      } finally {
-        building.set(false);
-      }
-    });
+    event.accept(
+        "session "
+            + session
+            + ": building the netboot environment (once, a few minutes; marked nodes wait in iPXE"
+            + " and netboot as soon as it is ready)");
+    worker.submit(
+        () -> {
+          try {
+            Path built =
+                installer
+                    .get()
+                    .buildAndInstall(
+                        stateDir, Optional.empty(), line -> LOG.info("bootenv: {}", line));
+            event.accept("netboot environment ready: " + built.getFileName());
+          } catch (Exception e) {
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+            String run =
+                "; run 'clonecast bootenv build --state-dir "
+                    + stateDir
+                    + "' as root on the server";
+            // The console gets the build's last word (its own diagnosis); the event keeps all of
+            // it.
+            failure =
+                "building the netboot environment failed: "
+                    + lastLine(String.valueOf(e.getMessage()))
+                    + run;
+            event.accept("building the netboot environment failed: " + e.getMessage() + run);
+          } finally {
+            building.set(false);
+          }
+        });
   }
 
   /** The last non-blank line of a multi-line message. */

@@ -19,13 +19,13 @@ import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.common.trust.TrustedKey;
 
 /**
- * Builds the netboot environment with {@code bootenv/build.sh} and installs it as
- * {@code <state-dir>/bootenv/current}, which the HTTP server serves to nodes marked for re-imaging.
+ * Builds the netboot environment with {@code bootenv/build.sh} and installs it as {@code
+ * <state-dir>/bootenv/current}, which the HTTP server serves to nodes marked for re-imaging.
  *
- * <p>Layout: the script caches each build under {@code <state-dir>/bootenv/cache/<key>/}
- * ({@code vmlinuz}, {@code initramfs.zst}, {@code manifest}); {@code current} is a relative symbolic
- * link to one of them. A new build replaces the link with {@code rename(2)} of a fresh link, so a
- * node fetching its kernel and initramfs sees the old pair or the new pair, never a mix or a gap.
+ * <p>Layout: the script caches each build under {@code <state-dir>/bootenv/cache/<key>/} ({@code
+ * vmlinuz}, {@code initramfs.zst}, {@code manifest}); {@code current} is a relative symbolic link
+ * to one of them. A new build replaces the link with {@code rename(2)} of a fresh link, so a node
+ * fetching its kernel and initramfs sees the old pair or the new pair, never a mix or a gap.
  * Afterwards only the new build and the one before it stay in the cache. A {@code current} that is
  * a plain directory (installed by hand) is moved aside to {@code bootenv/replaced-<n>} first.
  *
@@ -61,7 +61,8 @@ public final class BootenvInstaller {
     Optional<Path> script = layout.bootenvScript();
     Optional<Path> agent = layout.agentJar();
     return script.isPresent() && agent.isPresent()
-        ? Optional.of(new BootenvInstaller(script.get(), agent.get(), Optional.empty())) : Optional.empty();
+        ? Optional.of(new BootenvInstaller(script.get(), agent.get(), Optional.empty()))
+        : Optional.empty();
   }
 
   /** The served directory: {@code <state-dir>/bootenv/current}. */
@@ -71,18 +72,26 @@ public final class BootenvInstaller {
 
   /**
    * Whether the environment in {@code dir} trusts the daemon's current image key (its manifest
-   * lists the key's fingerprint as {@code trusted_key=}): after {@code clonecast key rotate} one that
-   * does not would refuse every image the daemon now signs. One installed by hand (no manifest) or
-   * by a script that lists no keys is taken as it is: what it trusts is its installer's business.
+   * lists the key's fingerprint as {@code trusted_key=}): after {@code clonecast key rotate} one
+   * that does not would refuse every image the daemon now signs. One installed by hand (no
+   * manifest) or by a script that lists no keys is taken as it is: what it trusts is its
+   * installer's business.
    */
   public static boolean trustsCurrentKey(Path dir, Path stateDir) {
     try {
       Path pub = stateDir.resolve(ImageKey.PUBLIC_FILE);
-      if (!Files.isRegularFile(pub)) return true; // no key yet: the daemon's first start makes it, and a build then
+      if (!Files.isRegularFile(pub))
+        return true; // no key yet: the daemon's first start makes it, and a build then
       if (!Files.exists(dir.resolve("manifest"))) return true;
-      String want = "trusted_key=" + ImageTrust.fingerprint(TrustedKey.parse(Files.readString(pub, StandardCharsets.US_ASCII).trim()));
-      List<String> listed = Files.readAllLines(dir.resolve("manifest"), StandardCharsets.UTF_8).stream().map(String::strip)
-          .filter(l -> l.startsWith("trusted_key=")).toList();
+      String want =
+          "trusted_key="
+              + ImageTrust.fingerprint(
+                  TrustedKey.parse(Files.readString(pub, StandardCharsets.US_ASCII).trim()));
+      List<String> listed =
+          Files.readAllLines(dir.resolve("manifest"), StandardCharsets.UTF_8).stream()
+              .map(String::strip)
+              .filter(l -> l.startsWith("trusted_key="))
+              .toList();
       return listed.isEmpty() || listed.contains(want);
     } catch (IOException | IllegalArgumentException e) {
       return false;
@@ -91,7 +100,8 @@ public final class BootenvInstaller {
 
   /** Whether {@code dir} holds an environment the HTTP server can serve. */
   public static boolean ready(Path dir) {
-    return Files.isRegularFile(dir.resolve("vmlinuz")) && Files.isRegularFile(dir.resolve("initramfs.zst"));
+    return Files.isRegularFile(dir.resolve("vmlinuz"))
+        && Files.isRegularFile(dir.resolve("initramfs.zst"));
   }
 
   /**
@@ -100,15 +110,20 @@ public final class BootenvInstaller {
    * @param cache where the script keeps its builds (empty: {@code <state-dir>/bootenv/cache})
    * @param progress receives each line the script writes, as it comes
    * @return the build directory {@code current} now points at
-   * @throws BootenvException when the script fails (with its last lines) or its result is incomplete;
-   *     {@code current} is then unchanged
+   * @throws BootenvException when the script fails (with its last lines) or its result is
+   *     incomplete; {@code current} is then unchanged
    */
-  public Path buildAndInstall(Path stateDir, Optional<Path> cache, Consumer<String> progress) throws IOException, InterruptedException {
+  public Path buildAndInstall(Path stateDir, Optional<Path> cache, Consumer<String> progress)
+      throws IOException, InterruptedException {
     if (!Files.isRegularFile(script)) {
-      throw new BootenvException("the build script " + script + " is missing; reinstall clonecast or pass --script");
+      throw new BootenvException(
+          "the build script " + script + " is missing; reinstall clonecast or pass --script");
     }
     if (!Files.isRegularFile(agentJar)) {
-      throw new BootenvException("the agent jar " + agentJar + " is missing; build it (mvn -DskipTests install) or pass --agent-jar");
+      throw new BootenvException(
+          "the agent jar "
+              + agentJar
+              + " is missing; build it (mvn -DskipTests install) or pass --agent-jar");
     }
     Path bootenv = Files.createDirectories(stateDir.resolve("bootenv"));
     Path cacheDir = cache.orElse(bootenv.resolve("cache"));
@@ -124,13 +139,26 @@ public final class BootenvInstaller {
     }
   }
 
-  private Path build(Path stateDir, Path bootenv, Path cacheDir, Path keys, Consumer<String> progress) throws IOException,
-      InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of("bash", script.toString(), "--agent-jar", agentJar.toString(),
-        "--cache", cacheDir.toString(), "--trusted-keys", keys.toString()));
+  private Path build(
+      Path stateDir, Path bootenv, Path cacheDir, Path keys, Consumer<String> progress)
+      throws IOException, InterruptedException {
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "bash",
+                script.toString(),
+                "--agent-jar",
+                agentJar.toString(),
+                "--cache",
+                cacheDir.toString(),
+                "--trusted-keys",
+                keys.toString()));
     jdk.ifPresent(j -> cmd.addAll(List.of("--jdk", j.toString())));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-        .start();
+    Process p =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+            .start();
     List<String> lines = new ArrayList<>();
     try (var r = p.inputReader(StandardCharsets.UTF_8)) {
       String line;
@@ -141,14 +169,16 @@ public final class BootenvInstaller {
     }
     if (!p.waitFor(BUILD_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
       p.destroyForcibly();
-      throw new BootenvException(script + " did not finish within " + BUILD_TIMEOUT.toMinutes() + " minutes");
+      throw new BootenvException(
+          script + " did not finish within " + BUILD_TIMEOUT.toMinutes() + " minutes");
     }
     if (p.exitValue() != 0 || lines.isEmpty()) {
       throw new BootenvException(script + " exited " + p.exitValue() + ": " + tail(lines, 5));
     }
     Path built = Path.of(lines.get(lines.size() - 1).strip()).toAbsolutePath().normalize();
     if (!ready(built) || !Files.isRegularFile(built.resolve("manifest"))) {
-      throw new BootenvException(script + " named " + built + ", which lacks vmlinuz, initramfs.zst or manifest");
+      throw new BootenvException(
+          script + " named " + built + ", which lacks vmlinuz, initramfs.zst or manifest");
     }
     install(bootenv, built);
     prune(cacheDir, built);
@@ -163,25 +193,34 @@ public final class BootenvInstaller {
       while (Files.exists(bootenv.resolve("replaced-" + n), LinkOption.NOFOLLOW_LINKS)) n++;
       Files.move(current, bootenv.resolve("replaced-" + n), StandardCopyOption.ATOMIC_MOVE);
     }
-    Path target = built.startsWith(bootenv.toAbsolutePath().normalize()) ? bootenv.toAbsolutePath().normalize().relativize(built) : built;
+    Path target =
+        built.startsWith(bootenv.toAbsolutePath().normalize())
+            ? bootenv.toAbsolutePath().normalize().relativize(built)
+            : built;
     Path link = bootenv.resolve(".current-" + ProcessHandle.current().pid());
     Files.deleteIfExists(link);
     Files.createSymbolicLink(link, target);
     Files.move(link, current, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
   }
 
-  /** Drops cached builds other than {@code keep} and the newest other one (most likely the one it replaced). */
+  /**
+   * Drops cached builds other than {@code keep} and the newest other one (most likely the one it
+   * replaced).
+   */
   private static void prune(Path cache, Path keep) throws IOException {
     if (!Files.isDirectory(cache)) return;
     List<Path> builds = new ArrayList<>();
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(cache, e -> !e.getFileName().toString().startsWith("."))) {
+    try (DirectoryStream<Path> ds =
+        Files.newDirectoryStream(cache, e -> !e.getFileName().toString().startsWith("."))) {
       ds.forEach(builds::add);
     }
     builds.removeIf(b -> b.toAbsolutePath().normalize().equals(keep));
-    // A build with trusted keys is its base build plus a small archive: the base stays for the next key.
+    // A build with trusted keys is its base build plus a small archive: the base stays for the next
+    // key.
     String name = keep.getFileName().toString();
     int trust = name.indexOf("-trust_");
-    if (trust > 0) builds.removeIf(b -> b.getFileName().toString().equals(name.substring(0, trust)));
+    if (trust > 0)
+      builds.removeIf(b -> b.getFileName().toString().equals(name.substring(0, trust)));
     // Newest first: the previous build is kept so an operator can switch back by hand.
     builds.sort((a, b) -> Long.compare(mtime(b), mtime(a)));
     for (int i = 1; i < builds.size(); i++) {

@@ -3,8 +3,8 @@ package org.clonecast.server.boot;
 import java.util.Objects;
 
 /**
- * Whether the netboot environment can be served, and if not, why: what a node marked for
- * re-imaging or capture is told on its console while it waits. Immutable.
+ * Whether the netboot environment can be served, and if not, why: what a node marked for re-imaging
+ * or capture is told on its console while it waits. Immutable.
  */
 public sealed interface BootenvStatus {
   /** One line for the node's console and the event log; empty for {@link Ready}. */

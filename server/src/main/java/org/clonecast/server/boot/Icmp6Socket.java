@@ -46,14 +46,19 @@ final class Icmp6Socket implements AutoCloseable {
    * @throws IllegalStateException naming the failed call and errno (e.g. EPERM without CAP_NET_RAW)
    */
   static Icmp6Socket open(String ifname, int ifindex, int receiveTimeoutMillis) {
-    RawSocket raw = RawSocket.open(RawSocket.AF_INET6, IPPROTO_ICMPV6, "ICMPv6", ifname, receiveTimeoutMillis);
+    RawSocket raw =
+        RawSocket.open(RawSocket.AF_INET6, IPPROTO_ICMPV6, "ICMPv6", ifname, receiveTimeoutMillis);
     try {
       raw.option(IPPROTO_IPV6, IPV6_UNICAST_HOPS, RawSocket.ints(255), "IPV6_UNICAST_HOPS");
       raw.option(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, RawSocket.ints(255), "IPV6_MULTICAST_HOPS");
       raw.option(IPPROTO_IPV6, IPV6_MULTICAST_IF, RawSocket.ints(ifindex), "IPV6_MULTICAST_IF");
       raw.option(IPPROTO_ICMPV6, ICMP6_FILTER, passOnly(133), "ICMP6_FILTER");
-      byte[] mreq = ByteBuffer.allocate(20).order(ByteOrder.nativeOrder())
-          .put(address("ff02::2").getAddress()).putInt(ifindex).array();
+      byte[] mreq =
+          ByteBuffer.allocate(20)
+              .order(ByteOrder.nativeOrder())
+              .put(address("ff02::2").getAddress())
+              .putInt(ifindex)
+              .array();
       raw.option(IPPROTO_IPV6, IPV6_JOIN_GROUP, mreq, "IPV6_JOIN_GROUP ff02::2");
       return new Icmp6Socket(raw, ifindex);
     } catch (RuntimeException e) {
@@ -82,21 +87,26 @@ final class Icmp6Socket implements AutoCloseable {
 
   /** Sends {@code message} to {@code dest} on this socket's interface. */
   void send(byte[] message, Inet6Address dest) {
-    byte[] sa = ByteBuffer.allocate(SOCKADDR_IN6_LEN).order(ByteOrder.nativeOrder())
-        .putShort((short) RawSocket.AF_INET6)
-        .putShort((short) 0)          // port: unused for raw sockets
-        .putInt(0)                    // flowinfo
-        .put(dest.getAddress())
-        .putInt(ifindex)              // scope id: link-local and multicast need the interface
-        .array();
+    byte[] sa =
+        ByteBuffer.allocate(SOCKADDR_IN6_LEN)
+            .order(ByteOrder.nativeOrder())
+            .putShort((short) RawSocket.AF_INET6)
+            .putShort((short) 0) // port: unused for raw sockets
+            .putInt(0) // flowinfo
+            .put(dest.getAddress())
+            .putInt(ifindex) // scope id: link-local and multicast need the interface
+            .array();
     try {
       socket.sendTo(message, sa);
     } catch (LastErrorException e) {
       if (e.getErrorCode() == RawSocket.EADDRNOTAVAIL) {
-        throw new IllegalStateException("no IPv6 link-local address to send from yet (IPv6 off on the interface, or duplicate"
-            + " address detection still running)", e);
+        throw new IllegalStateException(
+            "no IPv6 link-local address to send from yet (IPv6 off on the interface, or duplicate"
+                + " address detection still running)",
+            e);
       }
-      throw new IllegalStateException("sendto " + dest.getHostAddress() + " failed: errno " + e.getErrorCode(), e);
+      throw new IllegalStateException(
+          "sendto " + dest.getHostAddress() + " failed: errno " + e.getErrorCode(), e);
     }
   }
 
@@ -109,7 +119,8 @@ final class Icmp6Socket implements AutoCloseable {
     Optional<RawSocket.Datagram> d = socket.receive(1500, SOCKADDR_IN6_LEN);
     if (d.isEmpty()) return Optional.empty();
     try {
-      Inet6Address src = (Inet6Address) InetAddress.getByAddress(Arrays.copyOfRange(d.get().address(), 8, 24));
+      Inet6Address src =
+          (Inet6Address) InetAddress.getByAddress(Arrays.copyOfRange(d.get().address(), 8, 24));
       return Optional.of(new Received(d.get().data(), src));
     } catch (UnknownHostException e) {
       throw new IllegalStateException("recvfrom returned a bad source address", e);

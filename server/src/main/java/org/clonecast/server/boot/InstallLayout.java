@@ -14,8 +14,8 @@ import java.util.Set;
  * jars and {@code bootenv/build.sh} in {@code /usr/share/clonecast}; a checkout has {@code
  * server/target/clonecast.jar}, {@code client-agent/target/clonecast-agent.jar}, {@code
  * bootenv/build.sh} and {@code scripts/} under its root. Found from the running jar's directory:
- * first as the package lays it out, then as a checkout does, then the package's directory itself
- * (a jar copied elsewhere still finds an installed package's files).
+ * first as the package lays it out, then as a checkout does, then the package's directory itself (a
+ * jar copied elsewhere still finds an installed package's files).
  *
  * <p>Immutable; thread-safe.
  */
@@ -45,13 +45,17 @@ public final class InstallLayout {
     Set<Path> dirs = new LinkedHashSet<>(List.of(jarDir.normalize(), packageDir.normalize()));
     // server/target/clonecast.jar (or server/target/classes): the checkout is two levels up.
     Path up = jarDir.resolve("../..").normalize();
-    boolean isCheckout = Files.isRegularFile(up.resolve("pom.xml")) && Files.isDirectory(up.resolve("server"));
-    return new InstallLayout(new ArrayList<>(dirs), isCheckout ? Optional.of(up) : Optional.empty());
+    boolean isCheckout =
+        Files.isRegularFile(up.resolve("pom.xml")) && Files.isDirectory(up.resolve("server"));
+    return new InstallLayout(
+        new ArrayList<>(dirs), isCheckout ? Optional.of(up) : Optional.empty());
   }
 
   private static Path jarDir() {
     try {
-      return Path.of(InstallLayout.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getParent();
+      return Path.of(
+              InstallLayout.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+          .getParent();
     } catch (URISyntaxException | NullPointerException e) {
       return Path.of(".");
     }
@@ -80,7 +84,10 @@ public final class InstallLayout {
     return String.join(", ", out);
   }
 
-  /** The first existing file: in the jar's own directory as packaged, in the checkout, in the package's directory. */
+  /**
+   * The first existing file: in the jar's own directory as packaged, in the checkout, in the
+   * package's directory.
+   */
   private Optional<Path> first(String packaged, String inCheckout) {
     List<Path> candidates = new ArrayList<>();
     candidates.add(packageDirs.get(0).resolve(packaged));

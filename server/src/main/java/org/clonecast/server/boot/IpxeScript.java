@@ -30,8 +30,12 @@ public final class IpxeScript {
    */
   public static String bootLocal(String why, Optional<String> efiLoaderUrl) {
     return "#!ipxe\n"
-        + "echo clonecast: " + sanitize(why) + "\n"
-        + efiLoaderUrl.map(u -> "iseq ${platform} efi && chain --autofree " + sanitize(u) + " ||\n").orElse("")
+        + "echo clonecast: "
+        + sanitize(why)
+        + "\n"
+        + efiLoaderUrl
+            .map(u -> "iseq ${platform} efi && chain --autofree " + sanitize(u) + " ||\n")
+            .orElse("")
         + "iseq ${platform} efi && exit 0 ||\n"
         + "sanboot --no-describe --drive 0x80 || exit 0\n";
   }
@@ -46,9 +50,17 @@ public final class IpxeScript {
   public static String netboot(String baseUrl, String kernelArgs, String purpose) {
     Objects.requireNonNull(baseUrl);
     return "#!ipxe\n"
-        + "echo clonecast: booting the netboot environment to " + sanitize(purpose) + " this node\n"
-        + "kernel " + baseUrl + "/bootenv/vmlinuz initrd=initramfs.zst " + sanitize(kernelArgs) + " || goto failed\n"
-        + "initrd --name initramfs.zst " + baseUrl + "/bootenv/initramfs.zst || goto failed\n"
+        + "echo clonecast: booting the netboot environment to "
+        + sanitize(purpose)
+        + " this node\n"
+        + "kernel "
+        + baseUrl
+        + "/bootenv/vmlinuz initrd=initramfs.zst "
+        + sanitize(kernelArgs)
+        + " || goto failed\n"
+        + "initrd --name initramfs.zst "
+        + baseUrl
+        + "/bootenv/initramfs.zst || goto failed\n"
         + "boot || goto failed\n"
         + ":failed\n"
         + "echo clonecast: netboot failed; retrying in 10 s\n"
@@ -74,14 +86,28 @@ public final class IpxeScript {
    */
   public static String awaitBootenv(String scriptUrl, String why, String cancel, int retrySeconds) {
     return "#!ipxe\n"
-        + "echo clonecast: " + sanitize(why) + "\n"
-        + "echo clonecast: waiting; asking the server again in " + retrySeconds + " s (to stop: " + sanitize(cancel) + ")\n"
-        + "sleep " + retrySeconds + "\n"
+        + "echo clonecast: "
+        + sanitize(why)
+        + "\n"
+        + "echo clonecast: waiting; asking the server again in "
+        + retrySeconds
+        + " s (to stop: "
+        + sanitize(cancel)
+        + ")\n"
+        + "sleep "
+        + retrySeconds
+        + "\n"
         + ":retry\n"
-        + "chain --replace --autofree " + sanitize(scriptUrl) + " || goto unanswered\n"
+        + "chain --replace --autofree "
+        + sanitize(scriptUrl)
+        + " || goto unanswered\n"
         + ":unanswered\n"
-        + "echo clonecast: the server did not answer; asking again in " + retrySeconds + " s\n"
-        + "sleep " + retrySeconds + "\n"
+        + "echo clonecast: the server did not answer; asking again in "
+        + retrySeconds
+        + " s\n"
+        + "sleep "
+        + retrySeconds
+        + "\n"
         + "goto retry\n";
   }
 

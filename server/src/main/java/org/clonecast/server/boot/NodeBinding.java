@@ -14,8 +14,8 @@ import org.clonecast.server.store.NodeStore;
  * (docs/security.md, "Node identity"). What the daemon can know depends on its DHCP mode:
  *
  * <ul>
- *   <li>{@code full}: the address the node holds a lease on now, from the lease table. Nothing
- *       else moves it.
+ *   <li>{@code full}: the address the node holds a lease on now, from the lease table. Nothing else
+ *       moves it.
  *   <li>{@code proxy}: the site's DHCP server hands out addresses and we never see its ACK; what we
  *       see is the node's own PXE exchange with us: its port 4011 request (firmware and iPXE both
  *       send one from the address they were given, and a request whose ciaddr is not its source is
@@ -36,14 +36,18 @@ public final class NodeBinding {
   private final Optional<LeaseStore> leases;
   private final Clock clock;
 
-  /** @param leases the lease table, for full mode */
-  public NodeBinding(DhcpConfig.Mode mode, NodeStore nodes, Optional<LeaseStore> leases, Clock clock) {
+  /**
+   * @param leases the lease table, for full mode
+   */
+  public NodeBinding(
+      DhcpConfig.Mode mode, NodeStore nodes, Optional<LeaseStore> leases, Clock clock) {
     this.mode = Objects.requireNonNull(mode);
     this.nodes = Objects.requireNonNull(nodes);
     this.leases = Objects.requireNonNull(leases);
     this.clock = Objects.requireNonNull(clock);
     if (mode == DhcpConfig.Mode.FULL && leases.isEmpty()) {
-      throw new IllegalArgumentException("full DHCP mode binds nodes to their leases: give the lease store");
+      throw new IllegalArgumentException(
+          "full DHCP mode binds nodes to their leases: give the lease store");
     }
   }
 

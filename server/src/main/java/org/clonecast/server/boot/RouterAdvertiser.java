@@ -20,8 +20,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Sends harmless IPv6 Router Advertisements on the provisioning interface (see {@link
  * RouterAdvertisement#harmless}) and answers Router Solicitations at once, so iPXE stops waiting
- * for IPv6 autoconfiguration: measured, that wait is ~13 s of a 23.5 s BIOS boot. Config
- * {@code boot.router-advert = false} turns it off, e.g. on a LAN with a real IPv6 router.
+ * for IPv6 autoconfiguration: measured, that wait is ~13 s of a 23.5 s BIOS boot. Config {@code
+ * boot.router-advert = false} turns it off, e.g. on a LAN with a real IPv6 router.
  *
  * <p>One daemon thread owns the socket. If the socket cannot be opened (no CAP_NET_RAW, IPv6 off)
  * the daemon runs without adverts and says so once. Thread-safe.
@@ -61,7 +61,9 @@ public final class RouterAdvertiser implements AutoCloseable {
     try {
       byte[] hw = nif.nif().getHardwareAddress();
       if (hw == null || hw.length != MacAddress.LENGTH) {
-        LOG.warn("ra: {} has no Ethernet address; no IPv6 router adverts (iPXE will wait ~13 s for IPv6)", nif.name());
+        LOG.warn(
+            "ra: {} has no Ethernet address; no IPv6 router adverts (iPXE will wait ~13 s for IPv6)",
+            nif.name());
         return Optional.empty();
       }
       self = MacAddress.of(hw);
@@ -74,8 +76,11 @@ public final class RouterAdvertiser implements AutoCloseable {
     try {
       s = Icmp6Socket.open(nif.name(), index, POLL_MILLIS);
     } catch (IllegalStateException e) {
-      LOG.warn("ra: {}; no IPv6 router adverts on {} (iPXE will wait ~13 s for IPv6; set boot.router-advert = false"
-          + " to silence this)", e.getMessage(), nif.name());
+      LOG.warn(
+          "ra: {}; no IPv6 router adverts on {} (iPXE will wait ~13 s for IPv6; set boot.router-advert = false"
+              + " to silence this)",
+          e.getMessage(),
+          nif.name());
       return Optional.empty();
     }
     RouterAdvertiser ra = new RouterAdvertiser(s, self, nif.name());
@@ -99,7 +104,10 @@ public final class RouterAdvertiser implements AutoCloseable {
           RouterSolicitation.decode(Unpooled.wrappedBuffer(r.get().message()));
         } catch (MalformedPacketException e) {
           malformed.incrementAndGet();
-          LOG.debug("ra: malformed solicitation from {}: {}", r.get().source().getHostAddress(), e.getMessage());
+          LOG.debug(
+              "ra: malformed solicitation from {}: {}",
+              r.get().source().getHostAddress(),
+              e.getMessage());
           continue;
         }
         solicitations.incrementAndGet();

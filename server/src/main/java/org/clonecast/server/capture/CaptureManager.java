@@ -17,6 +17,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import org.clonecast.common.api.Disk;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.protocol.image.ChunkCodec;
@@ -29,7 +30,6 @@ import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.image.UsedBlocks;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.http.BadRequestException;
-import org.clonecast.common.api.Disk;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.CaptureStore.Capture;
 import org.clonecast.server.store.CaptureStore.State;
@@ -66,8 +66,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class CaptureManager implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(CaptureManager.class);
-  /** Logical bytes per chunk of a captured image (and so the largest chunk body an agent may send). */
+
+  /**
+   * Logical bytes per chunk of a captured image (and so the largest chunk body an agent may send).
+   */
   public static final int CHUNK_SIZE = Manifest.DEFAULT_CHUNK_SIZE;
+
   /** Checked chunks a capture may hold in memory waiting for their predecessor. */
   public static final int WAITING = 16;
 
@@ -77,14 +81,20 @@ public final class CaptureManager implements AutoCloseable {
   private final SessionStore sessions;
   private final EventLog events;
   private final Map<Long, Live> live = new ConcurrentHashMap<>();
+
   /** Runs the uploads' grouped fsyncs, so that no request waits for the disk. */
-  private final ExecutorService syncer = Executors.newSingleThreadExecutor(DaemonThreads.named("capture-sync"));
+  private final ExecutorService syncer =
+      Executors.newSingleThreadExecutor(DaemonThreads.named("capture-sync"));
 
   /** A capture's upload while the daemon runs; guarded by itself, but for {@link #bounds}. */
   private static final class Live {
     CaptureUpload upload;
-    /** Checked chunks that arrived before their predecessor, by the index of the chunk they follow. */
+
+    /**
+     * Checked chunks that arrived before their predecessor, by the index of the chunk they follow.
+     */
     final TreeMap<Integer, Checked> waiting = new TreeMap<>();
+
     /** Read on the event loop without the lock: who may upload how much. */
     volatile Bounds bounds;
 
@@ -107,7 +117,9 @@ public final class CaptureManager implements AutoCloseable {
    */
   private static final ThreadLocal<byte[]> SCRATCH = new ThreadLocal<>();
 
-  /** What {@link #maxUpload} needs, kept in memory so the event loop never waits for the database. */
+  /**
+   * What {@link #maxUpload} needs, kept in memory so the event loop never waits for the database.
+   */
   private record Bounds(String agentIp, int chunkSize, int chunkCount) {}
 
   /**
@@ -121,7 +133,8 @@ public final class CaptureManager implements AutoCloseable {
   /**
    * Where an upload stands.
    *
-   * @param heldThrough the highest chunk index held, -1 when none: every stored chunk up to it is held
+   * @param heldThrough the highest chunk index held, -1 when none: every stored chunk up to it is
+   *     held
    * @param heldChunks how many chunks are held
    * @param storedBytes their stored bytes
    */
@@ -145,7 +158,8 @@ public final class CaptureManager implements AutoCloseable {
    * @param usedMap its used-block bitmap, empty when every block is used
    * @param stored its stored bytes
    */
-  public record ChunkUpload(int index, OptionalInt after, int kindCode, Sha256 sha256, byte[] usedMap, byte[] stored) {
+  public record ChunkUpload(
+      int index, OptionalInt after, int kindCode, Sha256 sha256, byte[] usedMap, byte[] stored) {
     public ChunkUpload {
       Objects.requireNonNull(after, "after");
     }
@@ -159,7 +173,12 @@ public final class CaptureManager implements AutoCloseable {
    */
   public record Stored(boolean duplicate, int heldThrough) {}
 
-  public CaptureManager(CaptureStore store, ImageStore images, NodeStore nodes, SessionStore sessions, EventLog events) {
+  public CaptureManager(
+      CaptureStore store,
+      ImageStore images,
+      NodeStore nodes,
+      SessionStore sessions,
+      EventLog events) {
     this.store = Objects.requireNonNull(store);
     this.images = Objects.requireNonNull(images);
     this.nodes = Objects.requireNonNull(nodes);
@@ -167,22 +186,40 @@ public final class CaptureManager implements AutoCloseable {
     this.events = Objects.requireNonNull(events);
   }
 
-  /** After a restart: active captures go on; an interrupted verification is redone when the agent finishes again. */
+  /**
+   * After a restart: active captures go on; an interrupted verification is redone when the agent
+   * finishes again.
+   */
   public void recover() throws IOException {
     for (Capture c : store.active()) {
       if (c.state() == State.VERIFYING) {
-        store.setState(c.id(), State.CAPTURING, "the daemon restarted while verifying; waiting for the agent to finish again");
+        store.setState(
+            c.id(),
+            State.CAPTURING,
+            "the daemon restarted while verifying; waiting for the agent to finish again");
       }
       Path file = images.fileFor(c.image());
       if (c.logicalSize() > 0 && CaptureUpload.exists(file)) {
         Live l = live.computeIfAbsent(c.id(), k -> new Live());
         synchronized (l) {
-          // As this build's agents begin (version 3); an older agent's begin opens it again, keeping the image hash.
-          l.upload(CaptureUpload.open(file, c.imageId(), c.logicalSize(), c.chunkSize(), true, syncer));
-          c.agentIp().ifPresent(ip -> l.bounds = new Bounds(ip, c.chunkSize(), l.upload.header().chunkCount()));
+          // As this build's agents begin (version 3); an older agent's begin opens it again,
+          // keeping the image hash.
+          l.upload(
+              CaptureUpload.open(file, c.imageId(), c.logicalSize(), c.chunkSize(), true, syncer));
+          c.agentIp()
+              .ifPresent(
+                  ip -> l.bounds = new Bounds(ip, c.chunkSize(), l.upload.header().chunkCount()));
           showProgress(c, l.upload);
-          events.record("image", Optional.of(c.mac().toString()), Optional.empty(), "capture " + c.image() + " resumes after a"
-              + " daemon restart: " + l.upload.records().size() + " chunk(s) held");
+          events.record(
+              "image",
+              Optional.of(c.mac().toString()),
+              Optional.empty(),
+              "capture "
+                  + c.image()
+                  + " resumes after a"
+                  + " daemon restart: "
+                  + l.upload.records().size()
+                  + " chunk(s) held");
         }
       }
     }
@@ -192,29 +229,60 @@ public final class CaptureManager implements AutoCloseable {
    * Marks {@code nodeRef} (a MAC or an enrolled node's name) to be captured into image {@code name}
    * at its next PXE boot.
    *
-   * @param disk the disk to read; empty: the node's target disk, else the agent's first non-removable disk
+   * @param disk the disk to read; empty: the node's target disk, else the agent's first
+   *     non-removable disk
    * @throws NotFoundException for an unknown node
    * @throws ConflictException when the name is taken or the node busy in a session or capture
    * @throws IllegalArgumentException for a bad name, disk or level
    */
-  public Capture start(String name, String nodeRef, Optional<String> disk, boolean force, int level) {
+  public Capture start(
+      String name, String nodeRef, Optional<String> disk, boolean force, int level) {
     ImageStore.validName(name);
     disk.ifPresent(NodeStore::validDisk);
     if (level < ChunkCodec.minLevel() || level > ChunkCodec.maxLevel()) {
-      throw new IllegalArgumentException("zstd level " + level + " is out of range; use " + ChunkCodec.minLevel() + " to "
-          + ChunkCodec.maxLevel());
+      throw new IllegalArgumentException(
+          "zstd level "
+              + level
+              + " is out of range; use "
+              + ChunkCodec.minLevel()
+              + " to "
+              + ChunkCodec.maxLevel());
     }
     Node node = findNode(nodeRef);
     String who = node.name().orElse(node.mac().toString());
-    sessions.activeFor(node.mac().toString()).ifPresent(s -> {
-      throw new ConflictException(who + " is in session " + s.id() + "; wait for it or cancel it ('clonecast session cancel "
-          + s.id() + "')");
-    });
-    Capture c = store.create(new CaptureStore.Request(name, images.fileFor(name), node.mac(), disk.or(node::targetDisk),
-        CHUNK_SIZE, level, force));
+    sessions
+        .activeFor(node.mac().toString())
+        .ifPresent(
+            s -> {
+              throw new ConflictException(
+                  who
+                      + " is in session "
+                      + s.id()
+                      + "; wait for it or cancel it ('clonecast session cancel "
+                      + s.id()
+                      + "')");
+            });
+    Capture c =
+        store.create(
+            new CaptureStore.Request(
+                name,
+                images.fileFor(name),
+                node.mac(),
+                disk.or(node::targetDisk),
+                CHUNK_SIZE,
+                level,
+                force));
     images.clearProgress(name);
-    events.record("image", Optional.of(node.mac().toString()), Optional.empty(), "capture " + name + " from " + who
-        + c.disk().map(d -> " (" + d + ")").orElse("") + ": waiting for it to PXE boot");
+    events.record(
+        "image",
+        Optional.of(node.mac().toString()),
+        Optional.empty(),
+        "capture "
+            + name
+            + " from "
+            + who
+            + c.disk().map(d -> " (" + d + ")").orElse("")
+            + ": waiting for it to PXE boot");
     return c;
   }
 
@@ -225,8 +293,13 @@ public final class CaptureManager implements AutoCloseable {
     } catch (IllegalArgumentException e) {
       n = nodes.findByName(ref);
     }
-    return n.filter(Node::enrolled).orElseThrow(() -> new NotFoundException("no enrolled node " + ref
-        + "; enroll it with 'clonecast node add MAC --name NAME' ('clonecast node list' shows the nodes)"));
+    return n.filter(Node::enrolled)
+        .orElseThrow(
+            () ->
+                new NotFoundException(
+                    "no enrolled node "
+                        + ref
+                        + "; enroll it with 'clonecast node add MAC --name NAME' ('clonecast node list' shows the nodes)"));
   }
 
   /**
@@ -235,8 +308,16 @@ public final class CaptureManager implements AutoCloseable {
    * @throws NotFoundException when no capture of that image is active
    */
   public Capture cancel(String name) throws IOException {
-    Capture c = store.newestFor(name).filter(x -> x.state().active()).orElseThrow(() -> new NotFoundException(
-        "no capture of image " + name + " is running ('clonecast image list' shows them)"));
+    Capture c =
+        store
+            .newestFor(name)
+            .filter(x -> x.state().active())
+            .orElseThrow(
+                () ->
+                    new NotFoundException(
+                        "no capture of image "
+                            + name
+                            + " is running ('clonecast image list' shows them)"));
     end(c, State.CANCELLED, "cancelled by the operator");
     return store.find(c.id()).orElseThrow();
   }
@@ -245,7 +326,8 @@ public final class CaptureManager implements AutoCloseable {
    * A registering node's capture assignment, if it is marked for one; empty otherwise (then a
    * session may want it).
    */
-  public Optional<Assignment> assignment(MacAddress mac, String from, List<Disk> disks) throws IOException {
+  public Optional<Assignment> assignment(MacAddress mac, String from, List<Disk> disks)
+      throws IOException {
     Optional<Capture> found = store.activeFor(mac);
     if (found.isEmpty()) {
       return Optional.empty();
@@ -258,17 +340,29 @@ public final class CaptureManager implements AutoCloseable {
     if (disk.isEmpty()) {
       StringBuilder seen = new StringBuilder();
       for (Disk d : disks) {
-        seen.append(seen.length() == 0 ? "" : ", ").append(d.path()).append(' ').append(d.size()).append(" bytes")
+        seen.append(seen.length() == 0 ? "" : ", ")
+            .append(d.path())
+            .append(' ')
+            .append(d.size())
+            .append(" bytes")
             .append(d.removable() ? " removable" : "");
       }
-      String why = "no non-removable disk to capture (disks: " + (seen.length() == 0 ? "none" : seen)
-          + "); name one with 'clonecast image capture " + c.image() + " --node ... --disk PATH'";
+      String why =
+          "no non-removable disk to capture (disks: "
+              + (seen.length() == 0 ? "none" : seen)
+              + "); name one with 'clonecast image capture "
+              + c.image()
+              + " --node ... --disk PATH'";
       end(c, State.FAILED, why);
       return Optional.of(new Assignment("fail", Optional.of(why), c, ""));
     }
-    Capture now = store.registered(c.id(), from, "registered from " + from + "; reading " + disk.get());
-    events.record("agent", Optional.of(mac.toString()), Optional.empty(), "registered for capture " + c.image() + " from "
-        + from + "; reads " + disk.get());
+    Capture now =
+        store.registered(c.id(), from, "registered from " + from + "; reading " + disk.get());
+    events.record(
+        "agent",
+        Optional.of(mac.toString()),
+        Optional.empty(),
+        "registered for capture " + c.image() + " from " + from + "; reads " + disk.get());
     return Optional.of(new Assignment("capture", Optional.empty(), now, disk.get()));
   }
 
@@ -281,14 +375,17 @@ public final class CaptureManager implements AutoCloseable {
    *     the chunk digests), so that no hash of the logical bytes is kept; false for agents that
    *     predate version 3
    */
-  public Held begin(long id, MacAddress mac, String from, long logicalSize, int chunkSize, boolean hashOfChunks)
+  public Held begin(
+      long id, MacAddress mac, String from, long logicalSize, int chunkSize, boolean hashOfChunks)
       throws IOException {
     Capture c = checked(id, mac, from, false);
     if (chunkSize != c.chunkSize()) {
-      throw new BadRequestException("chunk size " + chunkSize + ", this capture uses " + c.chunkSize());
+      throw new BadRequestException(
+          "chunk size " + chunkSize + ", this capture uses " + c.chunkSize());
     }
     if (logicalSize <= 0) {
-      throw new BadRequestException("logical size " + logicalSize + ": an empty disk cannot be captured");
+      throw new BadRequestException(
+          "logical size " + logicalSize + ": an empty disk cannot be captured");
     }
     try {
       Manifest.chunkCount(logicalSize, chunkSize);
@@ -297,17 +394,35 @@ public final class CaptureManager implements AutoCloseable {
     }
     Live l = live.computeIfAbsent(id, k -> new Live());
     synchronized (l) {
-      if (l.upload != null && (l.upload.header().logicalSize() != logicalSize || l.upload.hashesChunkDigests() != hashOfChunks)) {
+      if (l.upload != null
+          && (l.upload.header().logicalSize() != logicalSize
+              || l.upload.hashesChunkDigests() != hashOfChunks)) {
         l.upload.close();
         l.upload(null);
       }
       if (l.upload == null) {
         if (c.logicalSize() != 0 && c.logicalSize() != logicalSize) {
-          events.record("image", Optional.of(mac.toString()), Optional.empty(), "capture " + c.image() + ": the disk is now "
-              + logicalSize + " bytes, was " + c.logicalSize() + "; starting the upload again");
+          events.record(
+              "image",
+              Optional.of(mac.toString()),
+              Optional.empty(),
+              "capture "
+                  + c.image()
+                  + ": the disk is now "
+                  + logicalSize
+                  + " bytes, was "
+                  + c.logicalSize()
+                  + "; starting the upload again");
         }
         store.setLogicalSize(id, logicalSize);
-        l.upload(CaptureUpload.open(images.fileFor(c.image()), c.imageId(), logicalSize, chunkSize, hashOfChunks, syncer));
+        l.upload(
+            CaptureUpload.open(
+                images.fileFor(c.image()),
+                c.imageId(),
+                logicalSize,
+                chunkSize,
+                hashOfChunks,
+                syncer));
       }
       l.bounds = new Bounds(from, chunkSize, l.upload.header().chunkCount());
       if (c.state() == State.VERIFYING) {
@@ -321,8 +436,8 @@ public final class CaptureManager implements AutoCloseable {
   /**
    * The largest body an agent call on capture {@code id} from {@code from} may carry once the
    * capture has begun from that address: a chunk (at most the chunk size: ZSTD is kept only when it
-   * shrinks, RAW is the chunk) or the encoded manifest (its largest size for the disk); 0 otherwise.
-   * Memory only: it runs on the event loop, before the body is read.
+   * shrinks, RAW is the chunk) or the encoded manifest (its largest size for the disk); 0
+   * otherwise. Memory only: it runs on the event loop, before the body is read.
    */
   public long maxUpload(long id, String from, boolean manifest) {
     Live l = live.get(id);
@@ -330,13 +445,16 @@ public final class CaptureManager implements AutoCloseable {
     if (b == null || !b.agentIp().equals(from)) {
       return 0;
     }
-    return manifest ? Manifest.FIXED_LENGTH + Manifest.CRC_LENGTH + (long) b.chunkCount() * Manifest.STORED_ENTRY_LENGTH
+    return manifest
+        ? Manifest.FIXED_LENGTH
+            + Manifest.CRC_LENGTH
+            + (long) b.chunkCount() * Manifest.STORED_ENTRY_LENGTH
         : b.chunkSize();
   }
 
   /**
-   * Stores one uploaded chunk after checking it: index in range and after the last held one,
-   * stored length within the chunk, a known kind, a valid used map, and stored bytes that decode to
+   * Stores one uploaded chunk after checking it: index in range and after the last held one, stored
+   * length within the chunk, a known kind, a valid used map, and stored bytes that decode to
    * logical bytes with the given SHA-256. A chunk that follows the last one held is appended, with
    * the waiting chunks that follow it; one whose predecessor has not arrived yet waits (checked, in
    * memory). A chunk already held or waiting with the same description is accepted again without
@@ -358,15 +476,24 @@ public final class CaptureManager implements AutoCloseable {
       u = uploadOf(l, id);
       int count = u.header().chunkCount();
       if (up.index() < 0 || up.index() >= count) {
-        throw new BadRequestException("chunk index " + up.index() + " is outside the image's " + count + " chunks");
+        throw new BadRequestException(
+            "chunk index " + up.index() + " is outside the image's " + count + " chunks");
       }
-      if (up.after().isPresent() && (up.after().getAsInt() < -1 || up.after().getAsInt() >= up.index())) {
-        throw new BadRequestException("chunk " + up.index() + " cannot follow chunk " + up.after().getAsInt());
+      if (up.after().isPresent()
+          && (up.after().getAsInt() < -1 || up.after().getAsInt() >= up.index())) {
+        throw new BadRequestException(
+            "chunk " + up.index() + " cannot follow chunk " + up.after().getAsInt());
       }
       long logicalSize = u.header().logicalSize();
       logical = (int) Math.min(c.chunkSize(), logicalSize - (long) up.index() * c.chunkSize());
       if (up.stored().length == 0 || up.stored().length > logical) {
-        throw new BadRequestException("chunk " + up.index() + ": " + up.stored().length + " stored bytes, want 1 to " + logical);
+        throw new BadRequestException(
+            "chunk "
+                + up.index()
+                + ": "
+                + up.stored().length
+                + " stored bytes, want 1 to "
+                + logical);
       }
       ChunkKind kind;
       try {
@@ -379,10 +506,14 @@ public final class CaptureManager implements AutoCloseable {
         return again.get();
       }
       if (!kind.isStored()) {
-        throw new BadRequestException("chunk " + up.index() + ": a " + kind + " chunk stores nothing and is not uploaded");
+        throw new BadRequestException(
+            "chunk " + up.index() + ": a " + kind + " chunk stores nothing and is not uploaded");
       }
       try {
-        UsedBlocks used = up.usedMap().length > 0 ? UsedBlocks.of(up.usedMap(), UsedBlocks.blockCount(logical)) : UsedBlocks.all();
+        UsedBlocks used =
+            up.usedMap().length > 0
+                ? UsedBlocks.of(up.usedMap(), UsedBlocks.blockCount(logical))
+                : UsedBlocks.all();
         entry = new ChunkEntry(up.index(), kind, u.end(), up.stored().length, up.sha256(), used);
       } catch (IllegalArgumentException e) {
         throw new BadRequestException("chunk " + up.index() + ": " + e.getMessage());
@@ -406,7 +537,12 @@ public final class CaptureManager implements AutoCloseable {
     }
     synchronized (l) {
       if (l.upload != u) {
-        throw new ConflictException("capture " + id + " started its upload again while chunk " + up.index() + " was checked");
+        throw new ConflictException(
+            "capture "
+                + id
+                + " started its upload again while chunk "
+                + up.index()
+                + " was checked");
       }
       Optional<Stored> again = again(l, u, up);
       if (again.isPresent()) {
@@ -418,7 +554,9 @@ public final class CaptureManager implements AutoCloseable {
         return new Stored(false, u.lastIndex());
       }
       append(u, new Checked(up, bytes));
-      for (Checked next = l.waiting.remove(u.lastIndex()); next != null; next = l.waiting.remove(u.lastIndex())) {
+      for (Checked next = l.waiting.remove(u.lastIndex());
+          next != null;
+          next = l.waiting.remove(u.lastIndex())) {
         append(u, next);
       }
       // Chunks that follow one before the last held can never be appended (an agent that
@@ -428,23 +566,33 @@ public final class CaptureManager implements AutoCloseable {
     }
   }
 
-  /** The answer to a chunk held or waiting already with the same description; empty for a new one. */
+  /**
+   * The answer to a chunk held or waiting already with the same description; empty for a new one.
+   */
   private static Optional<Stored> again(Live l, CaptureUpload u, ChunkUpload up) {
     Optional<JournalRecord> held = u.record(up.index());
     if (held.isPresent()) {
       JournalRecord h = held.get();
-      if (h.kindCode() != up.kindCode() || h.length() != up.stored().length || !h.sha256().equals(up.sha256())) {
-        throw new ConflictException("chunk " + up.index() + " is already held with another kind, length or hash");
+      if (h.kindCode() != up.kindCode()
+          || h.length() != up.stored().length
+          || !h.sha256().equals(up.sha256())) {
+        throw new ConflictException(
+            "chunk " + up.index() + " is already held with another kind, length or hash");
       }
       return Optional.of(new Stored(true, u.lastIndex()));
     }
     for (Checked w : l.waiting.values()) {
       if (w.up().index() == up.index()) {
         ChunkUpload h = w.up();
-        if (h.kindCode() != up.kindCode() || h.stored().length != up.stored().length || !h.sha256().equals(up.sha256())
+        if (h.kindCode() != up.kindCode()
+            || h.stored().length != up.stored().length
+            || !h.sha256().equals(up.sha256())
             || !h.after().equals(up.after())) {
-          throw new ConflictException("chunk " + up.index() + " is already waiting with another kind, length, hash or"
-              + " predecessor");
+          throw new ConflictException(
+              "chunk "
+                  + up.index()
+                  + " is already waiting with another kind, length, hash or"
+                  + " predecessor");
         }
         return Optional.of(new Stored(true, u.lastIndex()));
       }
@@ -461,22 +609,45 @@ public final class CaptureManager implements AutoCloseable {
   private static int place(Live l, CaptureUpload u, ChunkUpload up) {
     int last = u.lastIndex();
     if (up.index() <= last) {
-      throw new ConflictException("chunk " + up.index() + " comes after chunk " + last + "; chunks are uploaded in index order");
+      throw new ConflictException(
+          "chunk "
+              + up.index()
+              + " comes after chunk "
+              + last
+              + "; chunks are uploaded in index order");
     }
     int after = up.after().orElse(last);
     if (after < last) {
-      throw new ConflictException("chunk " + up.index() + " follows chunk " + after + ", but the daemon holds chunk " + last
-          + " after that; begin again to see what it holds");
+      throw new ConflictException(
+          "chunk "
+              + up.index()
+              + " follows chunk "
+              + after
+              + ", but the daemon holds chunk "
+              + last
+              + " after that; begin again to see what it holds");
     }
     if (after > last) {
       Checked other = l.waiting.get(after);
       if (other != null) {
-        throw new ConflictException("chunk " + up.index() + " follows chunk " + after + ", and so does chunk "
-            + other.up().index() + ", which waits for it");
+        throw new ConflictException(
+            "chunk "
+                + up.index()
+                + " follows chunk "
+                + after
+                + ", and so does chunk "
+                + other.up().index()
+                + ", which waits for it");
       }
       if (l.waiting.size() >= WAITING) {
-        throw new ConflictException("chunk " + up.index() + " follows chunk " + after + ", which has not arrived, and "
-            + WAITING + " chunks wait already; send fewer chunks at once");
+        throw new ConflictException(
+            "chunk "
+                + up.index()
+                + " follows chunk "
+                + after
+                + ", which has not arrived, and "
+                + WAITING
+                + " chunks wait already; send fewer chunks at once");
       }
     }
     return after;
@@ -495,8 +666,11 @@ public final class CaptureManager implements AutoCloseable {
   private static void append(CaptureUpload u, Checked ch) throws IOException {
     ChunkUpload up = ch.up();
     try {
-      u.append(new JournalRecord(up.index(), up.kindCode(), u.end(), up.stored().length, up.sha256(), up.usedMap()),
-          ByteBuffer.wrap(up.stored()), ch.logical());
+      u.append(
+          new JournalRecord(
+              up.index(), up.kindCode(), u.end(), up.stored().length, up.sha256(), up.usedMap()),
+          ByteBuffer.wrap(up.stored()),
+          ch.logical());
     } catch (IOException e) {
       throw InsufficientStorageException.ifFull(e, u.path());
     }
@@ -519,7 +693,9 @@ public final class CaptureManager implements AutoCloseable {
     return l.upload;
   }
 
-  /** The agent's progress: logical bytes read and handled of the disk's total. Kept in memory only. */
+  /**
+   * The agent's progress: logical bytes read and handled of the disk's total. Kept in memory only.
+   */
   public void progress(long id, MacAddress mac, String from, long done, long total) {
     Capture c = checked(id, mac, from, false);
     if (done < 0 || total < 0 || done > total) {
@@ -534,9 +710,9 @@ public final class CaptureManager implements AutoCloseable {
    * chunk and the image hash), then published {@code ready}; the node boots its disk again. Also
    * answers a repeated finish of a capture already done.
    *
-   * @throws BadRequestException when the manifest does not describe what was received (the
-   *     capture goes on: the agent may upload what is missing) or the image does not verify (the
-   *     capture fails)
+   * @throws BadRequestException when the manifest does not describe what was received (the capture
+   *     goes on: the agent may upload what is missing) or the image does not verify (the capture
+   *     fails)
    */
   public Manifest finish(long id, MacAddress mac, String from, byte[] encoded) throws IOException {
     Capture c = checked(id, mac, from, true);
@@ -561,16 +737,29 @@ public final class CaptureManager implements AutoCloseable {
     Live l = begun(id);
     synchronized (l) {
       CaptureUpload u = uploadOf(l, id);
-      if (!m.imageId().equals(c.imageId()) || m.logicalSize() != u.header().logicalSize() || m.chunkSize() != c.chunkSize()) {
-        throw new BadRequestException("manifest of image " + m.imageId() + ", " + m.logicalSize() + " bytes in chunks of "
-            + m.chunkSize() + "; this capture is image " + c.imageId() + ", " + u.header().logicalSize() + " bytes in chunks of "
-            + c.chunkSize());
+      if (!m.imageId().equals(c.imageId())
+          || m.logicalSize() != u.header().logicalSize()
+          || m.chunkSize() != c.chunkSize()) {
+        throw new BadRequestException(
+            "manifest of image "
+                + m.imageId()
+                + ", "
+                + m.logicalSize()
+                + " bytes in chunks of "
+                + m.chunkSize()
+                + "; this capture is image "
+                + c.imageId()
+                + ", "
+                + u.header().logicalSize()
+                + " bytes in chunks of "
+                + c.chunkSize());
       }
       for (ChunkEntry e : m.chunks()) {
         Optional<JournalRecord> h = u.record(e.index());
         if (e.storedLength() == 0) {
           if (h.isPresent()) {
-            throw new BadRequestException("manifest: chunk " + e.index() + " stores nothing, but it was uploaded");
+            throw new BadRequestException(
+                "manifest: chunk " + e.index() + " stores nothing, but it was uploaded");
           }
           continue;
         }
@@ -578,35 +767,57 @@ public final class CaptureManager implements AutoCloseable {
           throw new BadRequestException("manifest: chunk " + e.index() + " was never uploaded");
         }
         JournalRecord r = h.get();
-        if (r.kindCode() != e.kind().code() || r.offset() != e.storedOffset() || r.length() != e.storedLength()
-            || !r.sha256().equals(e.sha256()) || !Arrays.equals(r.usedMap(), e.used().bitmap())) {
-          throw new BadRequestException("manifest: chunk " + e.index() + " is " + e + ", the daemon holds " + r);
+        if (r.kindCode() != e.kind().code()
+            || r.offset() != e.storedOffset()
+            || r.length() != e.storedLength()
+            || !r.sha256().equals(e.sha256())
+            || !Arrays.equals(r.usedMap(), e.used().bitmap())) {
+          throw new BadRequestException(
+              "manifest: chunk " + e.index() + " is " + e + ", the daemon holds " + r);
         }
       }
       // Every stored chunk was checked against its hash on arrival (or by the journal's replay
       // after a restart) and matches its manifest entry; the chunks that store nothing must be
       // zeros, and the hash of the whole image, kept as chunks were appended, the manifest's.
       // No second pass over the image (it cost as long as the upload's last third).
-      Map<Integer, Sha256> zeroHashes = new HashMap<>(); // at most two lengths: a chunk's and the last one's
+      Map<Integer, Sha256> zeroHashes =
+          new HashMap<>(); // at most two lengths: a chunk's and the last one's
       for (ChunkEntry e : m.chunks()) {
         if (!e.kind().isStored()) {
           int len = m.logicalLength(e.index());
           Sha256 zeros = zeroHashes.computeIfAbsent(len, n -> Sha256.digest(new byte[n], 0, n));
           if (!zeros.equals(e.sha256())) {
-            throw new BadRequestException("manifest: chunk " + e.index() + " is " + e.kind() + " but its sha256 " + e.sha256().hex()
-                + " is not that of " + len + " zero bytes");
+            throw new BadRequestException(
+                "manifest: chunk "
+                    + e.index()
+                    + " is "
+                    + e.kind()
+                    + " but its sha256 "
+                    + e.sha256().hex()
+                    + " is not that of "
+                    + len
+                    + " zero bytes");
           }
         }
       }
       // Version 3: the manifest's image hash is that of its chunk digests (checked when it was
       // decoded), which are those of the chunks held or of zeros: nothing more to compare.
       if (!m.hashOfChunks() && u.hashesChunkDigests()) {
-        throw new BadRequestException("manifest of version " + m.formatVersion() + " (the image hash of all logical bytes), but the"
-            + " upload began for version " + Manifest.VERSION + "; begin again");
+        throw new BadRequestException(
+            "manifest of version "
+                + m.formatVersion()
+                + " (the image hash of all logical bytes), but the"
+                + " upload began for version "
+                + Manifest.VERSION
+                + "; begin again");
       }
       Sha256 got = m.hashOfChunks() ? m.imageHash() : u.imageHash();
       if (!got.equals(m.imageHash())) {
-        String why = "the manifest's image sha256 is " + m.imageHash().hex() + ", the chunks received give " + got.hex();
+        String why =
+            "the manifest's image sha256 is "
+                + m.imageHash().hex()
+                + ", the chunks received give "
+                + got.hex();
         end(c, State.FAILED, why);
         throw new BadRequestException(why);
       }
@@ -629,9 +840,18 @@ public final class CaptureManager implements AutoCloseable {
       l.upload(null);
       live.remove(id);
       images.publishCaptured(c.image(), m);
-      String detail = m.chunkCount() + " chunks, " + m.storedBytes() + " bytes stored, sha256 " + m.imageHash().hex();
+      String detail =
+          m.chunkCount()
+              + " chunks, "
+              + m.storedBytes()
+              + " bytes stored, sha256 "
+              + m.imageHash().hex();
       store.end(id, State.DONE, detail);
-      events.record("image", Optional.of(mac.toString()), Optional.empty(), "capture " + c.image() + " done: " + detail);
+      events.record(
+          "image",
+          Optional.of(mac.toString()),
+          Optional.empty(),
+          "capture " + c.image() + " done: " + detail);
       return m;
     }
   }
@@ -657,12 +877,16 @@ public final class CaptureManager implements AutoCloseable {
     }
     CaptureUpload.delete(images.fileFor(c.image()));
     images.clearProgress(c.image());
-    events.record("image", Optional.of(c.mac().toString()), Optional.empty(), "capture " + c.image() + " " + state.id() + ": " + why);
+    events.record(
+        "image",
+        Optional.of(c.mac().toString()),
+        Optional.empty(),
+        "capture " + c.image() + " " + state.id() + ": " + why);
   }
 
   /**
-   * The capture, if it is {@code mac}'s, heard from where it registered, and still active (or,
-   * when {@code doneToo}, done).
+   * The capture, if it is {@code mac}'s, heard from where it registered, and still active (or, when
+   * {@code doneToo}, done).
    */
   private Capture checked(long id, MacAddress mac, String from, boolean doneToo) {
     Capture c = store.find(id).orElseThrow(() -> new NotFoundException("no capture " + id));
@@ -670,10 +894,16 @@ public final class CaptureManager implements AutoCloseable {
       throw new BadRequestException("capture " + id + " is not " + mac + "'s");
     }
     if (c.agentIp().isEmpty() || !c.agentIp().get().equals(from)) {
-      throw new BadRequestException(mac + " did not register from " + from + "; an agent reports from where it registered");
+      throw new BadRequestException(
+          mac + " did not register from " + from + "; an agent reports from where it registered");
     }
     if (!c.state().active() && !(doneToo && c.state() == State.DONE)) {
-      throw new ConflictException("capture " + id + " is " + c.state().id() + c.detail().map(d -> " (" + d + ")").orElse(""));
+      throw new ConflictException(
+          "capture "
+              + id
+              + " is "
+              + c.state().id()
+              + c.detail().map(d -> " (" + d + ")").orElse(""));
     }
     return c;
   }
@@ -702,7 +932,10 @@ public final class CaptureManager implements AutoCloseable {
   }
 
   private Status status(Capture c) {
-    long[] p = images.progress(c.image()).orElse(new long[] {c.state() == State.DONE ? c.logicalSize() : 0, c.logicalSize()});
+    long[] p =
+        images
+            .progress(c.image())
+            .orElse(new long[] {c.state() == State.DONE ? c.logicalSize() : 0, c.logicalSize()});
     Live l = live.get(c.id());
     if (l == null) {
       return new Status(c, new Held(-1, 0, 0), p[0], p[1]);

@@ -31,26 +31,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The files of one capture in the image store, written without a second copy of the image:
- * {@code NAME.cci.partial} is the image being built (header first, then each verified chunk's
- * stored bytes appended in index order, the manifest last) and {@code NAME.cci.journal} lists the
- * chunks it holds ({@link JournalRecord}).
+ * The files of one capture in the image store, written without a second copy of the image: {@code
+ * NAME.cci.partial} is the image being built (header first, then each verified chunk's stored bytes
+ * appended in index order, the manifest last) and {@code NAME.cci.journal} lists the chunks it
+ * holds ({@link JournalRecord}).
  *
  * <p>Durability is grouped: data and journal are fsync'd together (data first) once {@link
  * #SYNC_BYTES} or {@link #SYNC_NANOS} have gone by since the last fsync, on the {@code syncer}
- * thread so that no upload waits for the disk, and always before the image is completed. One
- * fsync per chunk cost about 9 ms twice per MiB here, more than reading and compressing it; done
- * inline once a second it still stalled the upload for a third of the daemon's request time
+ * thread so that no upload waits for the disk, and always before the image is completed. One fsync
+ * per chunk cost about 9 ms twice per MiB here, more than reading and compressing it; done inline
+ * once a second it still stalled the upload for a third of the daemon's request time
  * (docs/benchmarks.md, "Capture"). A crash (of the machine: a killed daemon loses nothing the
  * kernel holds) can lose the last second or so of chunks the agent was told were stored, and the
- * agent's next {@code begin} shows it fewer held chunks, so it sends them again.
- * {@link #open} replays the journal: it stops at the first torn or inconsistent record, or at the
- * first chunk whose bytes no longer decode to their hash (a write the crash cut short), cuts the
- * journal there and the partial image to the last good record's end.
+ * agent's next {@code begin} shows it fewer held chunks, so it sends them again. {@link #open}
+ * replays the journal: it stops at the first torn or inconsistent record, or at the first chunk
+ * whose bytes no longer decode to their hash (a write the crash cut short), cuts the journal there
+ * and the partial image to the last good record's end.
  *
  * <p>Chunks are appended in increasing index order (the caller puts chunks that arrive early in
- * order first), so the offsets are exactly those {@code clonecast image create} gives, and what
- * the daemon holds is every stored chunk up to {@link #lastIndex()}.
+ * order first), so the offsets are exactly those {@code clonecast image create} gives, and what the
+ * daemon holds is every stored chunk up to {@link #lastIndex()}.
  *
  * <p>For an agent whose manifest will carry the image hash of versions 1 and 2 (the SHA-256 of the
  * whole logical image), that hash is kept as chunks are appended (the chunks that store nothing
@@ -67,6 +67,7 @@ final class CaptureUpload implements AutoCloseable {
 
   /** Bytes appended since the last fsync that make the next append fsync. */
   static final long SYNC_BYTES = 64L << 20;
+
   /** Time since the last fsync that makes the next append fsync. */
   static final long SYNC_NANOS = 1_000_000_000L;
 
@@ -83,17 +84,31 @@ final class CaptureUpload implements AutoCloseable {
   private final FileChannel journalCh;
   private final List<JournalRecord> records;
   private final Executor syncer;
+
   /** Whether a grouped fsync is running on {@link #syncer}. */
   private final AtomicBoolean syncing = new AtomicBoolean();
+
   /** Why the last grouped fsync failed, reported by the next append. */
   private final AtomicReference<IOException> syncFailure = new AtomicReference<>();
+
   /** The SHA-256 of the logical image so far; null for an upload of a version 3 image. */
   private final ImageHash hash;
+
   private long end;
   private long journalEnd;
 
-  private CaptureUpload(Path data, Path journal, ImageFileHeader header, FileChannel dataCh, FileChannel journalCh,
-      List<JournalRecord> records, long end, long journalEnd, Executor syncer, LongSupplier nanoTime, ImageHash hash) {
+  private CaptureUpload(
+      Path data,
+      Path journal,
+      ImageFileHeader header,
+      FileChannel dataCh,
+      FileChannel journalCh,
+      List<JournalRecord> records,
+      long end,
+      long journalEnd,
+      Executor syncer,
+      LongSupplier nanoTime,
+      ImageHash hash) {
     this.data = data;
     this.journal = journal;
     this.header = header;
@@ -165,33 +180,62 @@ final class CaptureUpload implements AutoCloseable {
   }
 
   /**
-   * Opens the upload of image file {@code file}: resumes what a previous run left when it is of
-   * the same image (id, size and chunk size), else starts empty.
+   * Opens the upload of image file {@code file}: resumes what a previous run left when it is of the
+   * same image (id, size and chunk size), else starts empty.
    *
    * @param hashOfChunks whether the image's manifest will be of version 3 (no image hash kept here)
    * @param syncer runs the grouped fsyncs
    */
-  static CaptureUpload open(Path file, UUID imageId, long logicalSize, int chunkSize, boolean hashOfChunks, Executor syncer)
+  static CaptureUpload open(
+      Path file,
+      UUID imageId,
+      long logicalSize,
+      int chunkSize,
+      boolean hashOfChunks,
+      Executor syncer)
       throws IOException {
     return open(file, imageId, logicalSize, chunkSize, hashOfChunks, syncer, System::nanoTime);
   }
 
-  /** {@link #open(Path, UUID, long, int, boolean, Executor)} with the clock the grouped fsyncs go by. */
-  static CaptureUpload open(Path file, UUID imageId, long logicalSize, int chunkSize, boolean hashOfChunks, Executor syncer,
-      LongSupplier nanoTime) throws IOException {
+  /**
+   * {@link #open(Path, UUID, long, int, boolean, Executor)} with the clock the grouped fsyncs go
+   * by.
+   */
+  static CaptureUpload open(
+      Path file,
+      UUID imageId,
+      long logicalSize,
+      int chunkSize,
+      boolean hashOfChunks,
+      Executor syncer,
+      LongSupplier nanoTime)
+      throws IOException {
     Path data = dataPath(file);
     Path journal = journalPath(file);
     // The latest layout: the manifest is known only at the end, and it may use any kind.
-    ImageFileHeader want = ImageFileHeader.incomplete(ImageFileHeader.VERSION, imageId, logicalSize, chunkSize, Manifest.chunkCount(logicalSize, chunkSize));
+    ImageFileHeader want =
+        ImageFileHeader.incomplete(
+            ImageFileHeader.VERSION,
+            imageId,
+            logicalSize,
+            chunkSize,
+            Manifest.chunkCount(logicalSize, chunkSize));
     if (Files.exists(data) && !want.equals(readHeader(data).orElse(null))) {
       LOG.info("capture: {} is of another image or damaged; starting it again", data);
       delete(file);
     }
     boolean fresh = !Files.exists(data);
-    FileChannel d = FileChannel.open(data, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    FileChannel d =
+        FileChannel.open(
+            data, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
     FileChannel j = null;
     try {
-      j = FileChannel.open(journal, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      j =
+          FileChannel.open(
+              journal,
+              StandardOpenOption.CREATE,
+              StandardOpenOption.READ,
+              StandardOpenOption.WRITE);
       if (fresh) {
         j.truncate(0);
       }
@@ -207,7 +251,11 @@ final class CaptureUpload implements AutoCloseable {
       long dataEnd = ends[0];
       long journalEnd = ends[1];
       if (j.size() != journalEnd) {
-        LOG.info("capture: {} ends in a torn record; cut at {} of {} bytes", journal, journalEnd, j.size());
+        LOG.info(
+            "capture: {} ends in a torn record; cut at {} of {} bytes",
+            journal,
+            journalEnd,
+            j.size());
         j.truncate(journalEnd);
         j.force(true);
       }
@@ -216,7 +264,8 @@ final class CaptureUpload implements AutoCloseable {
         d.truncate(dataEnd);
         d.force(true);
       }
-      return new CaptureUpload(data, journal, want, d, j, records, dataEnd, journalEnd, syncer, nanoTime, hash);
+      return new CaptureUpload(
+          data, journal, want, d, j, records, dataEnd, journalEnd, syncer, nanoTime, hash);
     } catch (IOException | RuntimeException e) {
       d.close();
       if (j != null) {
@@ -235,21 +284,31 @@ final class CaptureUpload implements AutoCloseable {
       b.flip();
       ImageFileHeader h = ImageFileHeader.decode(Unpooled.wrappedBuffer(b));
       // A finish that crashed after filling in the manifest fields: the chunks are still good.
-      return Optional.of(h.isComplete() ? ImageFileHeader.incomplete(h.version(), h.imageId(), h.logicalSize(), h.chunkSize(), h.chunkCount()) : h);
+      return Optional.of(
+          h.isComplete()
+              ? ImageFileHeader.incomplete(
+                  h.version(), h.imageId(), h.logicalSize(), h.chunkSize(), h.chunkCount())
+              : h);
     } catch (MalformedImageException e) {
       return Optional.empty();
     }
   }
 
   /**
-   * Reads the good records into {@code out}: each must decode, follow the previous one's index
-   * and end, fit the image and name bytes the data file has ({@code dataSize}: a record whose
-   * bytes are missing, which fsync ordering rules out unless the file was damaged, is dropped
-   * with all after it), each good one's logical bytes added to {@code hash} (unless null). Returns {data end,
+   * Reads the good records into {@code out}: each must decode, follow the previous one's index and
+   * end, fit the image and name bytes the data file has ({@code dataSize}: a record whose bytes are
+   * missing, which fsync ordering rules out unless the file was damaged, is dropped with all after
+   * it), each good one's logical bytes added to {@code hash} (unless null). Returns {data end,
    * journal end} of the last good one.
    */
-  private static long[] replay(FileChannel j, FileChannel d, ImageFileHeader h, long dataSize, List<JournalRecord> out,
-      ImageHash hash) throws IOException {
+  private static long[] replay(
+      FileChannel j,
+      FileChannel d,
+      ImageFileHeader h,
+      long dataSize,
+      List<JournalRecord> out,
+      ImageHash hash)
+      throws IOException {
     long size = j.size();
     if (size > Integer.MAX_VALUE) {
       throw new IOException("capture journal of " + size + " bytes is too large");
@@ -272,11 +331,20 @@ final class CaptureUpload implements AutoCloseable {
         LOG.info("capture: journal replay stops at byte {}: {}", good, e.getMessage());
         break;
       }
-      if (r.index() <= lastIndex || r.index() >= h.chunkCount() || r.offset() != dataEnd || r.end() > dataSize) {
-        LOG.info("capture: journal replay stops at byte {}: {} does not follow chunk {} ending at {}", good, r, lastIndex, dataEnd);
+      if (r.index() <= lastIndex
+          || r.index() >= h.chunkCount()
+          || r.offset() != dataEnd
+          || r.end() > dataSize) {
+        LOG.info(
+            "capture: journal replay stops at byte {}: {} does not follow chunk {} ending at {}",
+            good,
+            r,
+            lastIndex,
+            dataEnd);
         break;
       }
-      int logical = (int) Math.min(h.chunkSize(), h.logicalSize() - (long) r.index() * h.chunkSize());
+      int logical =
+          (int) Math.min(h.chunkSize(), h.logicalSize() - (long) r.index() * h.chunkSize());
       Optional<String> bad = damage(d, h, r, bytes, logical);
       if (bad.isPresent()) {
         LOG.info("capture: journal replay stops at chunk {}: {}", r.index(), bad.get());
@@ -310,24 +378,27 @@ final class CaptureUpload implements AutoCloseable {
     }
     unsyncedBytes = 0;
     lastSyncNanos = nanoTime.getAsLong();
-    syncer.execute(() -> {
-      try {
-        sync();
-      } catch (ClosedChannelException e) {
-        // Closed meanwhile (the upload was published, failed or replaced): nothing left to sync.
-      } catch (IOException e) {
-        syncFailure.set(e);
-      } finally {
-        syncing.set(false);
-      }
-    });
+    syncer.execute(
+        () -> {
+          try {
+            sync();
+          } catch (ClosedChannelException e) {
+            // Closed meanwhile (the upload was published, failed or replaced): nothing left to
+            // sync.
+          } catch (IOException e) {
+            syncFailure.set(e);
+          } finally {
+            syncing.set(false);
+          }
+        });
   }
 
   /**
    * Why chunk {@code r}'s stored bytes do not decode to its hash, if they do not (fsyncs are
    * grouped: a crash can tear them); else its {@code logical} bytes are in {@code out}.
    */
-  private static Optional<String> damage(FileChannel d, ImageFileHeader h, JournalRecord r, byte[] out, int logical)
+  private static Optional<String> damage(
+      FileChannel d, ImageFileHeader h, JournalRecord r, byte[] out, int logical)
       throws IOException {
     ByteBuffer stored = ByteBuffer.allocate(r.length());
     while (stored.hasRemaining() && d.read(stored, r.offset() + stored.position()) > 0) {
@@ -338,8 +409,18 @@ final class CaptureUpload implements AutoCloseable {
     }
     stored.flip();
     try {
-      UsedBlocks used = r.usedMap().length == 0 ? UsedBlocks.all() : UsedBlocks.of(r.usedMap(), UsedBlocks.blockCount(logical));
-      ChunkEntry e = new ChunkEntry(r.index(), ChunkKind.fromCode(r.kindCode()), r.offset(), r.length(), r.sha256(), used);
+      UsedBlocks used =
+          r.usedMap().length == 0
+              ? UsedBlocks.all()
+              : UsedBlocks.of(r.usedMap(), UsedBlocks.blockCount(logical));
+      ChunkEntry e =
+          new ChunkEntry(
+              r.index(),
+              ChunkKind.fromCode(r.kindCode()),
+              r.offset(),
+              r.length(),
+              r.sha256(),
+              used);
       ChunkCodec.decode(e, stored, out, 0, logical);
       return Optional.empty();
     } catch (RuntimeException e) {
@@ -397,7 +478,8 @@ final class CaptureUpload implements AutoCloseable {
   }
 
   /**
-   * Appends a verified chunk after the last one and journals it; both are fsync'd with the group (class comment).
+   * Appends a verified chunk after the last one and journals it; both are fsync'd with the group
+   * (class comment).
    *
    * @param r its record; its offset must be {@link #end()} and its index above {@link #lastIndex()}
    * @param logical its logical bytes, checked against its hash by the caller, for the image hash;
@@ -406,13 +488,28 @@ final class CaptureUpload implements AutoCloseable {
    */
   void append(JournalRecord r, ByteBuffer stored, byte[] logical) throws IOException {
     if (r.offset() != end || r.index() <= lastIndex() || stored.remaining() != r.length()) {
-      throw new IllegalStateException("chunk " + r.index() + " at " + r.offset() + " does not follow chunk " + lastIndex()
-          + " ending at " + end);
+      throw new IllegalStateException(
+          "chunk "
+              + r.index()
+              + " at "
+              + r.offset()
+              + " does not follow chunk "
+              + lastIndex()
+              + " ending at "
+              + end);
     }
-    int length = (int) Math.min(header.chunkSize(), header.logicalSize() - (long) r.index() * header.chunkSize());
+    int length =
+        (int)
+            Math.min(
+                header.chunkSize(), header.logicalSize() - (long) r.index() * header.chunkSize());
     if (hash != null && (logical == null || logical.length < length)) {
-      throw new IllegalStateException("chunk " + r.index() + ": " + (logical == null ? 0 : logical.length)
-          + " logical bytes, want " + length);
+      throw new IllegalStateException(
+          "chunk "
+              + r.index()
+              + ": "
+              + (logical == null ? 0 : logical.length)
+              + " logical bytes, want "
+              + length);
     }
     IOException failed = syncFailure.getAndSet(null);
     if (failed != null) {
@@ -438,7 +535,9 @@ final class CaptureUpload implements AutoCloseable {
     }
   }
 
-  /** Whether this upload is of a version 3 image: it keeps no image hash and needs no logical bytes. */
+  /**
+   * Whether this upload is of a version 3 image: it keeps no image hash and needs no logical bytes.
+   */
   boolean hashesChunkDigests() {
     return hash == null;
   }
@@ -451,7 +550,8 @@ final class CaptureUpload implements AutoCloseable {
    */
   Sha256 imageHash() {
     if (hash == null) {
-      throw new IllegalStateException("an upload of a version 3 image keeps no hash of its logical bytes");
+      throw new IllegalStateException(
+          "an upload of a version 3 image keeps no hash of its logical bytes");
     }
     return hash.finish();
   }
@@ -466,7 +566,10 @@ final class CaptureUpload implements AutoCloseable {
     sync();
     int length = write(dataCh, m::encode, end);
     dataCh.force(true);
-    write(dataCh, header.complete(end, length)::encodeManifestFields, ImageFileHeader.MANIFEST_FIELDS_OFFSET);
+    write(
+        dataCh,
+        header.complete(end, length)::encodeManifestFields,
+        ImageFileHeader.MANIFEST_FIELDS_OFFSET);
     dataCh.force(true);
     return data;
   }

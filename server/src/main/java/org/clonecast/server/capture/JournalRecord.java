@@ -8,12 +8,12 @@ import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Sha256;
 
 /**
- * One line of a capture's journal ({@code NAME.cci.journal}): a chunk the daemon received,
- * verified and wrote to the partial image, and where. The journal is appended and fsync'd after
- * the chunk's bytes, so every record names bytes that are on disk; a record torn by a crash fails
- * its CRC and ends the replay. Layout (big-endian): magic "CCJR", index u32, kind code u8, stored
- * offset u64, stored length u32, SHA-256 of the logical bytes (32), used-block map length u16 and
- * the map (0: every block used), CRC-32C of everything before it.
+ * One line of a capture's journal ({@code NAME.cci.journal}): a chunk the daemon received, verified
+ * and wrote to the partial image, and where. The journal is appended and fsync'd after the chunk's
+ * bytes, so every record names bytes that are on disk; a record torn by a crash fails its CRC and
+ * ends the replay. Layout (big-endian): magic "CCJR", index u32, kind code u8, stored offset u64,
+ * stored length u32, SHA-256 of the logical bytes (32), used-block map length u16 and the map (0:
+ * every block used), CRC-32C of everything before it.
  *
  * <p>The kind is kept as its manifest code, so kinds added to the format flow through unchanged.
  *
@@ -26,20 +26,38 @@ import org.clonecast.protocol.image.Sha256;
  * @param sha256 digest of its logical bytes
  * @param usedMap its used-block bitmap as the agent sent it, empty when every block is used
  */
-record JournalRecord(int index, int kindCode, long offset, int length, Sha256 sha256, byte[] usedMap) {
+record JournalRecord(
+    int index, int kindCode, long offset, int length, Sha256 sha256, byte[] usedMap) {
   /** "CCJR". */
   static final int MAGIC = 0x43434A52;
+
   /** Bytes of a record without a used map. */
   static final int FIXED_LENGTH = 4 + 4 + 1 + 8 + 4 + Sha256.LENGTH + 2 + 4;
+
   /** Longest used map: one bit per 4 KiB block of the largest chunk. */
   static final int MAX_USED_MAP = 64 * 1024 * 1024 / 4096 / 8;
 
   JournalRecord {
     Objects.requireNonNull(sha256, "sha256");
     usedMap = usedMap.clone();
-    if (index < 0 || kindCode < 0 || kindCode > 255 || offset < 0 || length <= 0 || usedMap.length > MAX_USED_MAP) {
-      throw new IllegalArgumentException("journal record: index " + index + ", kind " + kindCode + ", offset " + offset
-          + ", length " + length + ", used map " + usedMap.length + " bytes");
+    if (index < 0
+        || kindCode < 0
+        || kindCode > 255
+        || offset < 0
+        || length <= 0
+        || usedMap.length > MAX_USED_MAP) {
+      throw new IllegalArgumentException(
+          "journal record: index "
+              + index
+              + ", kind "
+              + kindCode
+              + ", offset "
+              + offset
+              + ", length "
+              + length
+              + ", used map "
+              + usedMap.length
+              + " bytes");
     }
   }
 
@@ -79,7 +97,11 @@ record JournalRecord(int index, int kindCode, long offset, int length, Sha256 sh
   static JournalRecord decode(ByteBuf in) {
     int start = in.readerIndex();
     if (in.readableBytes() < FIXED_LENGTH) {
-      throw new MalformedImageException("journal record truncated: " + in.readableBytes() + " bytes, want at least " + FIXED_LENGTH);
+      throw new MalformedImageException(
+          "journal record truncated: "
+              + in.readableBytes()
+              + " bytes, want at least "
+              + FIXED_LENGTH);
     }
     int magic = in.readInt();
     if (magic != MAGIC) {
@@ -92,7 +114,8 @@ record JournalRecord(int index, int kindCode, long offset, int length, Sha256 sh
     Sha256 sha = Sha256.decode(in);
     int mapLength = in.readUnsignedShort();
     if (in.readableBytes() < mapLength + 4) {
-      throw new MalformedImageException("journal record truncated in its used map of " + mapLength + " bytes");
+      throw new MalformedImageException(
+          "journal record truncated in its used map of " + mapLength + " bytes");
     }
     byte[] map = new byte[mapLength];
     in.readBytes(map);
@@ -102,7 +125,8 @@ record JournalRecord(int index, int kindCode, long offset, int length, Sha256 sh
       throw new MalformedImageException("journal record: crc32c mismatch (torn or damaged)");
     }
     if (index > Integer.MAX_VALUE || length > Integer.MAX_VALUE) {
-      throw new MalformedImageException("journal record: index " + index + " or length " + length + " out of range");
+      throw new MalformedImageException(
+          "journal record: index " + index + " or length " + length + " out of range");
     }
     try {
       return new JournalRecord((int) index, kind, offset, (int) length, sha, map);
@@ -119,8 +143,13 @@ record JournalRecord(int index, int kindCode, long offset, int length, Sha256 sh
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof JournalRecord r && index == r.index && kindCode == r.kindCode && offset == r.offset
-        && length == r.length && sha256.equals(r.sha256) && Arrays.equals(usedMap, r.usedMap);
+    return o instanceof JournalRecord r
+        && index == r.index
+        && kindCode == r.kindCode
+        && offset == r.offset
+        && length == r.length
+        && sha256.equals(r.sha256)
+        && Arrays.equals(usedMap, r.usedMap);
   }
 
   @Override
@@ -130,6 +159,14 @@ record JournalRecord(int index, int kindCode, long offset, int length, Sha256 sh
 
   @Override
   public String toString() {
-    return "JournalRecord[chunk " + index + ", kind " + kindCode + ", " + length + " bytes at " + offset + "]";
+    return "JournalRecord[chunk "
+        + index
+        + ", kind "
+        + kindCode
+        + ", "
+        + length
+        + " bytes at "
+        + offset
+        + "]";
   }
 }

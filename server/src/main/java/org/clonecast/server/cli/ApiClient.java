@@ -20,13 +20,14 @@ import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.server.http.Json;
 
 /**
- * The CLI's client of the daemon's JSON API. Errors become {@link CliException}s that say what
- * to do: start the daemon, pass --server, run as root for the token, or the API's own message.
+ * The CLI's client of the daemon's JSON API. Errors become {@link CliException}s that say what to
+ * do: start the daemon, pass --server, run as root for the token, or the API's own message.
  */
 final class ApiClient {
   private final String base;
   private final Path tokenFile;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   ApiClient(String base, Path tokenFile) {
     this.base = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
@@ -38,11 +39,17 @@ final class ApiClient {
   }
 
   JsonNode post(String path, Object body) {
-    return send(HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.ofByteArray(Json.bytes(body))), true);
+    return send(
+        HttpRequest.newBuilder(uri(path))
+            .POST(HttpRequest.BodyPublishers.ofByteArray(Json.bytes(body))),
+        true);
   }
 
   JsonNode patch(String path, Object body) {
-    return send(HttpRequest.newBuilder(uri(path)).method("PATCH", HttpRequest.BodyPublishers.ofByteArray(Json.bytes(body))), true);
+    return send(
+        HttpRequest.newBuilder(uri(path))
+            .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(Json.bytes(body))),
+        true);
   }
 
   JsonNode delete(String path) {
@@ -50,13 +57,14 @@ final class ApiClient {
   }
 
   /**
-   * Follows a server-sent event stream (the daemon pushes; nothing is polled): calls
-   * {@code onData} with each event's JSON until it returns false or the daemon ends the stream.
+   * Follows a server-sent event stream (the daemon pushes; nothing is polled): calls {@code onData}
+   * with each event's JSON until it returns false or the daemon ends the stream.
    *
    * @return whether {@code onData} asked to stop (false: the stream ended first)
    */
   boolean stream(String path, Predicate<JsonNode> onData) {
-    HttpRequest req = HttpRequest.newBuilder(uri(path)).GET().header("Accept", "text/event-stream").build();
+    HttpRequest req =
+        HttpRequest.newBuilder(uri(path)).GET().header("Accept", "text/event-stream").build();
     HttpResponse<Stream<String>> res = exchange(req, HttpResponse.BodyHandlers.ofLines());
     try (Stream<String> lines = res.body()) {
       if (res.statusCode() >= 400) {
@@ -80,7 +88,9 @@ final class ApiClient {
           try {
             node = Json.MAPPER.readTree(data.toString());
           } catch (IOException e) {
-            throw new CliException(ExitCodes.ENVIRONMENT, base + " sent an event that is not JSON; is --server a clonecast daemon?");
+            throw new CliException(
+                ExitCodes.ENVIRONMENT,
+                base + " sent an event that is not JSON; is --server a clonecast daemon?");
           }
           data.setLength(0);
           if (!onData.test(node)) return true;
@@ -96,10 +106,14 @@ final class ApiClient {
     try {
       return http.send(req, handler);
     } catch (ConnectException e) {
-      throw new CliException(ExitCodes.ENVIRONMENT, "no clonecast daemon answers at " + base
-          + "; start it (systemctl start clonecast, or clonecast serve) or pass --server URL");
+      throw new CliException(
+          ExitCodes.ENVIRONMENT,
+          "no clonecast daemon answers at "
+              + base
+              + "; start it (systemctl start clonecast, or clonecast serve) or pass --server URL");
     } catch (IOException e) {
-      throw new CliException(ExitCodes.ENVIRONMENT, "talking to " + base + " failed: " + e.getMessage());
+      throw new CliException(
+          ExitCodes.ENVIRONMENT, "talking to " + base + " failed: " + e.getMessage());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new CliException(ExitCodes.FAILED, "interrupted");
@@ -110,7 +124,8 @@ final class ApiClient {
     try {
       return URI.create(base + path);
     } catch (IllegalArgumentException e) {
-      throw new CliException(ExitCodes.USAGE, "--server " + base + " is not a URL; e.g. http://127.0.0.1:8080");
+      throw new CliException(
+          ExitCodes.USAGE, "--server " + base + " is not a URL; e.g. http://127.0.0.1:8080");
     }
   }
 
@@ -124,13 +139,19 @@ final class ApiClient {
     try {
       body = res.body().length == 0 ? Json.MAPPER.nullNode() : Json.MAPPER.readTree(res.body());
     } catch (IOException e) {
-      throw new CliException(ExitCodes.ENVIRONMENT, base + " answered " + res.statusCode()
-          + " with something that is not JSON; is --server pointing at a clonecast daemon?");
+      throw new CliException(
+          ExitCodes.ENVIRONMENT,
+          base
+              + " answered "
+              + res.statusCode()
+              + " with something that is not JSON; is --server pointing at a clonecast daemon?");
     }
     if (res.statusCode() >= 400) {
       String msg = body.path("error").asText("HTTP " + res.statusCode());
-      int code = res.statusCode() == 401 || res.statusCode() == 403 || res.statusCode() >= 500
-          ? ExitCodes.ENVIRONMENT : ExitCodes.FAILED;
+      int code =
+          res.statusCode() == 401 || res.statusCode() == 403 || res.statusCode() >= 500
+              ? ExitCodes.ENVIRONMENT
+              : ExitCodes.FAILED;
       throw new CliException(code, msg);
     }
     return body;
@@ -140,12 +161,17 @@ final class ApiClient {
     try {
       return Files.readString(tokenFile).trim();
     } catch (NoSuchFileException e) {
-      throw new CliException(ExitCodes.ENVIRONMENT, "no API token at " + tokenFile
-          + "; the daemon creates it at first start: pass --token-file <state-dir>/api-token");
+      throw new CliException(
+          ExitCodes.ENVIRONMENT,
+          "no API token at "
+              + tokenFile
+              + "; the daemon creates it at first start: pass --token-file <state-dir>/api-token");
     } catch (AccessDeniedException e) {
-      throw new CliException(ExitCodes.ENVIRONMENT, "cannot read the API token " + tokenFile + "; run as root (sudo)");
+      throw new CliException(
+          ExitCodes.ENVIRONMENT, "cannot read the API token " + tokenFile + "; run as root (sudo)");
     } catch (IOException e) {
-      throw new CliException(ExitCodes.ENVIRONMENT, "cannot read the API token " + tokenFile + ": " + e.getMessage());
+      throw new CliException(
+          ExitCodes.ENVIRONMENT, "cannot read the API token " + tokenFile + ": " + e.getMessage());
     }
   }
 }

@@ -23,53 +23,87 @@ import picocli.CommandLine.Option;
     name = "bootenv",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
-    description = "Build and show the netboot environment (kernel + initramfs with the agent) nodes boot to be re-imaged.",
+    description =
+        "Build and show the netboot environment (kernel + initramfs with the agent) nodes boot to be re-imaged.",
     subcommands = {BootenvCommand.Build.class, BootenvCommand.Show.class})
 public final class BootenvCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: build or show");
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "a subcommand is required: build or show");
   }
 
-  @Command(name = "build", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = {"Build the netboot environment from Debian packages (bootenv/build.sh: the distribution kernel",
+  @Command(
+      name = "build",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description = {
+        "Build the netboot environment from Debian packages (bootenv/build.sh: the distribution kernel",
         "with NIC and storage drivers, busybox, a jlink'd JRE and the agent) and install it atomically as",
         "STATE-DIR/bootenv/current, which 'clonecast serve' hands to nodes marked for re-imaging.",
-        "Cached by versions: a rebuild with nothing new takes seconds. Run as root (apt-get download, depmod)."})
+        "Cached by versions: a rebuild with nothing new takes seconds. Run as root (apt-get download, depmod)."
+      })
   static final class Build implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Mixin StateDirOption state;
 
-    @Option(names = "--script", paramLabel = "FILE", description = "The build script (default: found beside the installed jar).")
+    @Option(
+        names = "--script",
+        paramLabel = "FILE",
+        description = "The build script (default: found beside the installed jar).")
     Path script;
 
-    @Option(names = "--agent-jar", paramLabel = "FILE", description = "The agent jar to put in (default: found beside the installed jar).")
+    @Option(
+        names = "--agent-jar",
+        paramLabel = "FILE",
+        description = "The agent jar to put in (default: found beside the installed jar).")
     Path agentJar;
 
-    @Option(names = "--cache", paramLabel = "DIR", description = "Where builds are kept, by versions (default: STATE-DIR/bootenv/cache).")
+    @Option(
+        names = "--cache",
+        paramLabel = "DIR",
+        description = "Where builds are kept, by versions (default: STATE-DIR/bootenv/cache).")
     Path cache;
 
-    @Option(names = "--jdk", paramLabel = "DIR", description = "JDK whose jlink builds the JRE (default: the one jlink on the PATH belongs to).")
+    @Option(
+        names = "--jdk",
+        paramLabel = "DIR",
+        description =
+            "JDK whose jlink builds the JRE (default: the one jlink on the PATH belongs to).")
     Path jdk;
 
     @Override
     public Integer call() throws IOException, InterruptedException {
       Path stateDir = state.resolve();
       InstallLayout layout = InstallLayout.ofRunningJar();
-      Path s = script != null ? script : found("the build script", layout.bootenvScript(), layout, "--script");
-      Path a = agentJar != null ? agentJar : found("the agent jar", layout.agentJar(), layout, "--agent-jar");
+      Path s =
+          script != null
+              ? script
+              : found("the build script", layout.bootenvScript(), layout, "--script");
+      Path a =
+          agentJar != null
+              ? agentJar
+              : found("the agent jar", layout.agentJar(), layout, "--agent-jar");
       BootenvInstaller installer = new BootenvInstaller(s, a, Optional.ofNullable(jdk));
       try {
         PrintWriter err = spec.commandLine().getErr();
-        Path built = installer.buildAndInstall(stateDir, Optional.ofNullable(cache), line -> {
-          err.println(line);
-          err.flush();
-        });
+        Path built =
+            installer.buildAndInstall(
+                stateDir,
+                Optional.ofNullable(cache),
+                line -> {
+                  err.println(line);
+                  err.flush();
+                });
         PrintWriter out = spec.commandLine().getOut();
-        out.println("clonecast bootenv: installed " + BootenvInstaller.currentDir(stateDir) + " -> " + built);
+        out.println(
+            "clonecast bootenv: installed "
+                + BootenvInstaller.currentDir(stateDir)
+                + " -> "
+                + built);
         out.print(Files.readString(built.resolve("manifest")));
         out.flush(); // print does not flush, and main exits straight after
         return ExitCodes.OK;
@@ -79,8 +113,12 @@ public final class BootenvCommand implements Runnable {
     }
   }
 
-  @Command(name = "show", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = "Print the installed netboot environment's manifest (versions, sizes, drivers); exit 1 when there is none.")
+  @Command(
+      name = "show",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description =
+          "Print the installed netboot environment's manifest (versions, sizes, drivers); exit 1 when there is none.")
   static final class Show implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -91,24 +129,43 @@ public final class BootenvCommand implements Runnable {
       Path stateDir = state.resolve();
       Path current = BootenvInstaller.currentDir(stateDir);
       if (!BootenvInstaller.ready(current)) {
-        throw new CliException(ExitCodes.FAILED, "no netboot environment in " + current
-            + "; nodes marked for re-imaging boot their local disk until 'clonecast bootenv build --state-dir " + stateDir + "' installs one");
+        throw new CliException(
+            ExitCodes.FAILED,
+            "no netboot environment in "
+                + current
+                + "; nodes marked for re-imaging boot their local disk until 'clonecast bootenv build --state-dir "
+                + stateDir
+                + "' installs one");
       }
       PrintWriter out = spec.commandLine().getOut();
       out.println("clonecast bootenv: " + current + " -> " + current.toRealPath());
       Path manifest = current.resolve("manifest");
-      out.print(Files.isRegularFile(manifest) ? Files.readString(manifest) : "(installed by hand: no manifest)\n");
+      out.print(
+          Files.isRegularFile(manifest)
+              ? Files.readString(manifest)
+              : "(installed by hand: no manifest)\n");
       out.flush();
       return ExitCodes.OK;
     }
   }
 
-  /** Where the daemon keeps its state: --state-dir, else the config file's state-dir, else the default. */
+  /**
+   * Where the daemon keeps its state: --state-dir, else the config file's state-dir, else the
+   * default.
+   */
   static final class StateDirOption {
-    @Option(names = "--state-dir", paramLabel = "DIR", description = "The daemon's state directory (default: state-dir of --config, else /var/lib/clonecast).")
+    @Option(
+        names = "--state-dir",
+        paramLabel = "DIR",
+        description =
+            "The daemon's state directory (default: state-dir of --config, else /var/lib/clonecast).")
     Path stateDir;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "The daemon's config file, for its state-dir (e.g. /etc/clonecast/clonecast.conf).")
+    @Option(
+        names = "--config",
+        paramLabel = "FILE",
+        description =
+            "The daemon's config file, for its state-dir (e.g. /etc/clonecast/clonecast.conf).")
     Path configFile;
 
     Path resolve() {
@@ -123,8 +180,10 @@ public final class BootenvCommand implements Runnable {
   }
 
   private static Path found(String what, Optional<Path> file, InstallLayout layout, String flag) {
-    return file.orElseThrow(() -> new CliException(ExitCodes.USAGE, what + " is not installed (looked in "
-        + layout.places() + "); pass " + flag));
+    return file.orElseThrow(
+        () ->
+            new CliException(
+                ExitCodes.USAGE,
+                what + " is not installed (looked in " + layout.places() + "); pass " + flag));
   }
-
 }

@@ -25,14 +25,16 @@ public final class ByteSizeConverter implements CommandLine.ITypeConverter<Integ
   static long parse(String value) {
     Matcher m = SIZE.matcher(value.trim().toLowerCase(Locale.ROOT));
     if (!m.matches()) {
-      throw new CommandLine.TypeConversionException("'" + value + "' is not a size; write e.g. 4096, 64K, 1M or 2G");
+      throw new CommandLine.TypeConversionException(
+          "'" + value + "' is not a size; write e.g. 4096, 64K, 1M or 2G");
     }
-    int shift = switch (m.group(2)) {
-      case "k" -> 10;
-      case "m" -> 20;
-      case "g" -> 30;
-      default -> 0;
-    };
+    int shift =
+        switch (m.group(2)) {
+          case "k" -> 10;
+          case "m" -> 20;
+          case "g" -> 30;
+          default -> 0;
+        };
     try {
       long base = Long.parseLong(m.group(1));
       if (base > (Long.MAX_VALUE >> shift)) {

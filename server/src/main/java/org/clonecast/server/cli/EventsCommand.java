@@ -14,22 +14,37 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code clonecast events}: the daemon's event log (boot steps, leases, sessions, agents). */
-@Command(name = "events", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-    description = {"Print the daemon's recent events, oldest first: DHCP and boot steps, enrollment, images, sessions, agents.",
-      "With --follow, keep printing new ones until interrupted."})
+@Command(
+    name = "events",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+      "Print the daemon's recent events, oldest first: DHCP and boot steps, enrollment, images, sessions, agents.",
+      "With --follow, keep printing new ones until interrupted."
+    })
 public final class EventsCommand implements Callable<Integer> {
-  private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneId.systemDefault());
+  private static final DateTimeFormatter TIME =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneId.systemDefault());
 
   @Mixin ServerOptions server;
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--limit", paramLabel = "N", defaultValue = "50", description = "How many of the newest (default: ${DEFAULT-VALUE}, at most 1000).")
+  @Option(
+      names = "--limit",
+      paramLabel = "N",
+      defaultValue = "50",
+      description = "How many of the newest (default: ${DEFAULT-VALUE}, at most 1000).")
   int limit;
 
-  @Option(names = {"-f", "--follow"}, description = "Keep printing new events as the daemon records them (pushed, not polled).")
+  @Option(
+      names = {"-f", "--follow"},
+      description = "Keep printing new events as the daemon records them (pushed, not polled).")
   boolean follow;
 
-  @Option(names = "--json", description = "Print JSON (the API's shape): the recent ones as one array, then one array per new event.")
+  @Option(
+      names = "--json",
+      description =
+          "Print JSON (the API's shape): the recent ones as one array, then one array per new event.")
   boolean json;
 
   @Override
@@ -40,10 +55,12 @@ public final class EventsCommand implements Callable<Integer> {
     while (follow) {
       // Pushed by the daemon's event log; if the stream ends (a daemon restart), take it up again
       // after the last event printed.
-      server.client().stream("/api/v1/events/stream?after=" + last[0], e -> {
-        last[0] = print(out, Json.MAPPER.createArrayNode().add(e), last[0]);
-        return true;
-      });
+      server.client().stream(
+          "/api/v1/events/stream?after=" + last[0],
+          e -> {
+            last[0] = print(out, Json.MAPPER.createArrayNode().add(e), last[0]);
+            return true;
+          });
       Thread.sleep(1000);
     }
     return ExitCodes.OK;
@@ -54,8 +71,12 @@ public final class EventsCommand implements Callable<Integer> {
       if (!events.isEmpty() || !follow) Table.json(out, events);
     } else {
       for (JsonNode e : events) {
-        out.printf("%s  %-7s %s%s%s%n", TIME.format(Instant.ofEpochMilli(e.path("time").asLong())), e.path("kind").asText(),
-            e.path("mac").isNull() ? "" : e.path("mac").asText() + " ", e.path("session").isNull() ? "" : "session " + e.path("session").asText() + ": ",
+        out.printf(
+            "%s  %-7s %s%s%s%n",
+            TIME.format(Instant.ofEpochMilli(e.path("time").asLong())),
+            e.path("kind").asText(),
+            e.path("mac").isNull() ? "" : e.path("mac").asText() + " ",
+            e.path("session").isNull() ? "" : "session " + e.path("session").asText() + ": ",
             e.path("message").asText());
       }
     }

@@ -10,9 +10,9 @@ import java.nio.file.Path;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
-import org.clonecast.common.image.ProgressListener;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.InvalidImageException;
+import org.clonecast.common.image.ProgressListener;
 import org.clonecast.protocol.image.ChunkVerificationException;
 import org.clonecast.protocol.image.Manifest;
 
@@ -24,9 +24,9 @@ final class ImageCliErrors {
   private ImageCliErrors() {}
 
   /**
-   * Keeps library INFO lines (meant for the daemon's log) off the terminal of an interactive
-   * image command, which prints its own summary; an explicit setting wins. Call before any
-   * image class logs.
+   * Keeps library INFO lines (meant for the daemon's log) off the terminal of an interactive image
+   * command, which prints its own summary; an explicit setting wins. Call before any image class
+   * logs.
    */
   static void quietLogs() {
     String key = "org.slf4j.simpleLogger.defaultLogLevel";
@@ -52,11 +52,17 @@ final class ImageCliErrors {
       throw new CliException(ExitCodes.ENVIRONMENT, what + " " + p + " not found; check the path");
     }
     if (Files.isDirectory(p)) {
-      throw new CliException(ExitCodes.ENVIRONMENT, what + " " + p + " is a directory; give a file or a block device");
+      throw new CliException(
+          ExitCodes.ENVIRONMENT, what + " " + p + " is a directory; give a file or a block device");
     }
     if (!Files.isReadable(p)) {
-      throw new CliException(ExitCodes.ENVIRONMENT,
-          "cannot read " + what + " " + p + ": permission denied; run as root or fix its permissions");
+      throw new CliException(
+          ExitCodes.ENVIRONMENT,
+          "cannot read "
+              + what
+              + " "
+              + p
+              + ": permission denied; run as root or fix its permissions");
     }
   }
 
@@ -64,13 +70,18 @@ final class ImageCliErrors {
   static void requireWritableTarget(Path out, boolean force) {
     Path dir = out.toAbsolutePath().getParent();
     if (dir != null && !Files.isDirectory(dir)) {
-      throw new CliException(ExitCodes.ENVIRONMENT, "directory " + dir + " does not exist; create it first");
+      throw new CliException(
+          ExitCodes.ENVIRONMENT, "directory " + dir + " does not exist; create it first");
     }
     if (Files.isDirectory(out)) {
-      throw new CliException(ExitCodes.ENVIRONMENT, "output " + out + " is a directory; give a file name such as " + out.resolve("disk.cci"));
+      throw new CliException(
+          ExitCodes.ENVIRONMENT,
+          "output " + out + " is a directory; give a file name such as " + out.resolve("disk.cci"));
     }
     if (!force && Files.exists(out)) {
-      throw new CliException(ExitCodes.ENVIRONMENT, "output " + out + " exists; use --force to replace it, or choose another name");
+      throw new CliException(
+          ExitCodes.ENVIRONMENT,
+          "output " + out + " exists; use --force to replace it, or choose another name");
     }
   }
 
@@ -78,23 +89,34 @@ final class ImageCliErrors {
   static CliException io(IOException e, Path out) {
     String msg = String.valueOf(e.getMessage());
     if (e instanceof InvalidImageException) {
-      String fix = msg.contains("bad magic")
-          ? "; give an image made by 'clonecast image create'"
-          : "; create the image again with 'clonecast image create'";
+      String fix =
+          msg.contains("bad magic")
+              ? "; give an image made by 'clonecast image create'"
+              : "; create the image again with 'clonecast image create'";
       return new CliException(ExitCodes.ENVIRONMENT, msg + fix, e);
     }
     if (msg.contains("No space left on device")) {
-      return new CliException(ExitCodes.ENVIRONMENT, "no space left on device writing " + (out == null ? "output" : out)
-          + "; free some space or write elsewhere (the partial output was removed)", e);
+      return new CliException(
+          ExitCodes.ENVIRONMENT,
+          "no space left on device writing "
+              + (out == null ? "output" : out)
+              + "; free some space or write elsewhere (the partial output was removed)",
+          e);
     }
     if (e instanceof FileAlreadyExistsException f) {
-      return new CliException(ExitCodes.ENVIRONMENT, "output " + f.getFile() + " exists; use --force to replace it, or choose another name", e);
+      return new CliException(
+          ExitCodes.ENVIRONMENT,
+          "output " + f.getFile() + " exists; use --force to replace it, or choose another name",
+          e);
     }
     if (e instanceof NoSuchFileException f) {
       return new CliException(ExitCodes.ENVIRONMENT, f.getFile() + " not found; check the path", e);
     }
     if (e instanceof AccessDeniedException f) {
-      return new CliException(ExitCodes.ENVIRONMENT, "permission denied: " + f.getFile() + "; run as root or fix its permissions", e);
+      return new CliException(
+          ExitCodes.ENVIRONMENT,
+          "permission denied: " + f.getFile() + "; run as root or fix its permissions",
+          e);
     }
     if (e instanceof FileSystemException f && f.getReason() != null) {
       return new CliException(ExitCodes.ENVIRONMENT, f.getFile() + ": " + f.getReason(), e);
@@ -129,6 +151,7 @@ final class ImageCliErrors {
   static CliException badChunk(Path image, Manifest m, ChunkVerificationException e) {
     int i = e.chunkIndex();
     String where = i < m.chunkCount() ? " (offset " + m.logicalOffset(i) + ")" : "";
-    return new CliException(ExitCodes.FAILED, image + ": chunk " + i + where + ": " + e.problem(), e);
+    return new CliException(
+        ExitCodes.FAILED, image + ": chunk " + i + where + ": " + e.problem(), e);
   }
 }

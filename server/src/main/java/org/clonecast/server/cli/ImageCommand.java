@@ -9,16 +9,26 @@ import picocli.CommandLine.Command;
  */
 @Command(
     name = "image",
-    mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
     description = "Create, inspect, verify and extract chunked disk images (.cci).",
-    subcommands = {ImageCreateCommand.class, ImageInfoCommand.class, ImageVerifyCommand.class, ImageExtractCommand.class,
-      ImageStoreCommands.Add.class, ImageStoreCommands.Capture.class, ImageStoreCommands.Watch.class,
-      ImageStoreCommands.ListImages.class, ImageStoreCommands.Remove.class})
+    subcommands = {
+      ImageCreateCommand.class,
+      ImageInfoCommand.class,
+      ImageVerifyCommand.class,
+      ImageExtractCommand.class,
+      ImageStoreCommands.Add.class,
+      ImageStoreCommands.Capture.class,
+      ImageStoreCommands.Watch.class,
+      ImageStoreCommands.ListImages.class,
+      ImageStoreCommands.Remove.class
+    })
 public final class ImageCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required; see 'clonecast image --help'");
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "a subcommand is required; see 'clonecast image --help'");
   }
 }

@@ -20,7 +20,10 @@ import picocli.CommandLine.Parameters;
  * file gets holes for zero chunks; a block device is written in place. Not thread-safe: one
  * instance per command line.
  */
-@Command(name = "extract", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+@Command(
+    name = "extract",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
     description = "Write an image back out as a raw disk image file or onto a block device.")
 public final class ImageExtractCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -28,15 +31,20 @@ public final class ImageExtractCommand implements Runnable {
   @Parameters(index = "0", paramLabel = "IMG", description = "Image file (.cci).")
   Path image;
 
-  @Option(names = {"-o", "--output"}, required = true, paramLabel = "RAW",
+  @Option(
+      names = {"-o", "--output"},
+      required = true,
+      paramLabel = "RAW",
       description = "Raw file to create, or a block device to overwrite.")
   Path out;
 
   @Option(names = "--force", description = "Replace RAW if it is an existing regular file.")
   boolean force;
 
-  @Option(names = "--skip-zeros",
-      description = "On a block device, leave zero chunks unwritten (only when the device already reads as zeros).")
+  @Option(
+      names = "--skip-zeros",
+      description =
+          "On a block device, leave zero chunks unwritten (only when the device already reads as zeros).")
   boolean skipZeros;
 
   @CommandLine.Mixin ThreadsMixin threads;
@@ -51,8 +59,14 @@ public final class ImageExtractCommand implements Runnable {
       }
       Manifest m = r.manifest();
       long start = System.nanoTime();
-      ImageExtractor.Result res = ImageCliErrors.decoding(image, m, "extract",
-          p -> ImageExtractor.extract(r, out, new ImageExtractor.Options(t, force, skipZeros, p)));
+      ImageExtractor.Result res =
+          ImageCliErrors.decoding(
+              image,
+              m,
+              "extract",
+              p ->
+                  ImageExtractor.extract(
+                      r, out, new ImageExtractor.Options(t, force, skipZeros, p)));
       PrintWriter w = spec.commandLine().getOut();
       w.println("extracted " + image + " to " + out + (res.device() ? " (device)" : ""));
       Map<String, String> facts = new LinkedHashMap<>();

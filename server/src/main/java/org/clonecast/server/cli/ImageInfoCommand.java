@@ -18,7 +18,11 @@ import picocli.CommandLine.Parameters;
  * {@code clonecast image info IMG [--json]}: what an image holds, from its manifest. Not
  * thread-safe: one instance per command line.
  */
-@Command(name = "info", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, description = "Show an image's id, sizes, chunk counts and hash.")
+@Command(
+    name = "info",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = "Show an image's id, sizes, chunk counts and hash.")
 public final class ImageInfoCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -52,14 +56,28 @@ public final class ImageInfoCommand implements Runnable {
 
   private String json(Manifest m, long fileSize) {
     // Hand-written: every value is a number, a UUID, a hex digest or a path (escaped below).
-    return String.format(Locale.ROOT,
+    return String.format(
+        Locale.ROOT,
         "{\"path\":\"%s\",\"imageId\":\"%s\",\"logicalSize\":%d,\"chunkSize\":%d,\"chunkCount\":%d,"
             + "\"chunks\":{\"zero\":%d,\"zstd\":%d,\"raw\":%d,\"unused\":%d},\"usedBytes\":%d,\"storedBytes\":%d,"
             + "\"fileSize\":%d,\"ratio\":%s,\"formatVersion\":%d,\"imageSha256\":\"%s\"}",
-        escape(image.toString()), m.imageId(), m.logicalSize(), m.chunkSize(), m.chunkCount(), m.count(ChunkKind.ZERO),
-        m.count(ChunkKind.ZSTD), m.count(ChunkKind.RAW), m.count(ChunkKind.UNUSED), m.usedBytes(), m.storedBytes(), fileSize,
-        m.storedBytes() == 0 ? "null" : String.format(Locale.ROOT, "%.4f", (double) m.logicalSize() / m.storedBytes()),
-        m.formatVersion(), m.imageHash().hex());
+        escape(image.toString()),
+        m.imageId(),
+        m.logicalSize(),
+        m.chunkSize(),
+        m.chunkCount(),
+        m.count(ChunkKind.ZERO),
+        m.count(ChunkKind.ZSTD),
+        m.count(ChunkKind.RAW),
+        m.count(ChunkKind.UNUSED),
+        m.usedBytes(),
+        m.storedBytes(),
+        fileSize,
+        m.storedBytes() == 0
+            ? "null"
+            : String.format(Locale.ROOT, "%.4f", (double) m.logicalSize() / m.storedBytes()),
+        m.formatVersion(),
+        m.imageHash().hex());
   }
 
   private static String escape(String s) {

@@ -18,10 +18,23 @@ final class ImageReport {
     f.put("image id", m.imageId().toString());
     f.put("logical size", size(m.logicalSize()));
     f.put("chunk size", ProgressBar.bytes(m.chunkSize()));
-    f.put("chunks", String.format(Locale.ROOT, "%d: %d zero, %d zstd, %d raw, %d unused", m.chunkCount(), m.count(ChunkKind.ZERO),
-        m.count(ChunkKind.ZSTD), m.count(ChunkKind.RAW), m.count(ChunkKind.UNUSED)));
-    f.put("used", size(m.usedBytes()) + ", " + percent(m.usedBytes(), m.logicalSize()) + " of the disk"
-        + (m.formatVersion() > 1 ? " (format version " + m.formatVersion() + ")" : ""));
+    f.put(
+        "chunks",
+        String.format(
+            Locale.ROOT,
+            "%d: %d zero, %d zstd, %d raw, %d unused",
+            m.chunkCount(),
+            m.count(ChunkKind.ZERO),
+            m.count(ChunkKind.ZSTD),
+            m.count(ChunkKind.RAW),
+            m.count(ChunkKind.UNUSED)));
+    f.put(
+        "used",
+        size(m.usedBytes())
+            + ", "
+            + percent(m.usedBytes(), m.logicalSize())
+            + " of the disk"
+            + (m.formatVersion() > 1 ? " (format version " + m.formatVersion() + ")" : ""));
     f.put("stored", size(m.storedBytes()) + ", ratio " + ratio(m));
     f.put("image sha256", m.imageHash().hex());
     return f;
@@ -29,7 +42,9 @@ final class ImageReport {
 
   /** "3.19:1" (logical over stored); "-" when nothing is stored. */
   static String ratio(Manifest m) {
-    return m.storedBytes() == 0 ? "-" : String.format(Locale.ROOT, "%.2f:1", (double) m.logicalSize() / m.storedBytes());
+    return m.storedBytes() == 0
+        ? "-"
+        : String.format(Locale.ROOT, "%.2f:1", (double) m.logicalSize() / m.storedBytes());
   }
 
   /** "37.5 %"; "100.0 %" of nothing. */

@@ -5,7 +5,6 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
@@ -17,31 +16,52 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code clonecast image add|capture|watch|list|remove}: the daemon's image store, through its API. */
+/**
+ * {@code clonecast image add|capture|watch|list|remove}: the daemon's image store, through its API.
+ */
 final class ImageStoreCommands {
   private ImageStoreCommands() {}
 
-  @Command(name = "add", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = {"Add a disk (raw device or file) or a .cci image to the daemon's store as NAME.",
+  @Command(
+      name = "add",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description = {
+        "Add a disk (raw device or file) or a .cci image to the daemon's store as NAME.",
         "A raw disk is captured (chunked, compressed, hashed) by the daemon, carrying only what its partition",
-        "tables and filesystems use; waits until the image is ready."})
+        "tables and filesystems use; waits until the image is ready."
+      })
   static final class Add implements Callable<Integer> {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "NAME", description = "Image name (letters, digits, '.', '_', '-').")
+    @Parameters(
+        index = "0",
+        paramLabel = "NAME",
+        description = "Image name (letters, digits, '.', '_', '-').")
     String name;
 
-    @Parameters(index = "1", paramLabel = "FILE", description = "A path on the head node: /dev/sdX, a disk image file or a .cci.")
+    @Parameters(
+        index = "1",
+        paramLabel = "FILE",
+        description = "A path on the head node: /dev/sdX, a disk image file or a .cci.")
     Path file;
 
-    @Option(names = "--no-wait", description = "Return at once; 'clonecast image list' shows when it is ready.")
+    @Option(
+        names = "--no-wait",
+        description = "Return at once; 'clonecast image list' shows when it is ready.")
     boolean noWait;
 
-    @Option(names = "--force", description = "Capture even a filesystem that is mounted read-write or not clean (carried whole).")
+    @Option(
+        names = "--force",
+        description =
+            "Capture even a filesystem that is mounted read-write or not clean (carried whole).")
     boolean force;
 
-    @Option(names = "--raw", description = "FILE is a raw disk even though it looks like a .cci (a damaged .cci is refused without it).")
+    @Option(
+        names = "--raw",
+        description =
+            "FILE is a raw disk even though it looks like a .cci (a damaged .cci is refused without it).")
     boolean raw;
 
     @Override
@@ -61,48 +81,76 @@ final class ImageStoreCommands {
       while (img.path("state").asText().equals("adding")) {
         JsonNode p = img.path("progress");
         if (p.isObject() && p.path("total").asLong() > 0) {
-          if (bar == null) bar = new ProgressBar("add " + name, p.path("total").asLong(), System.err, System.console() != null);
+          if (bar == null)
+            bar =
+                new ProgressBar(
+                    "add " + name, p.path("total").asLong(), System.err, System.console() != null);
           bar.update(p.path("done").asLong());
         }
         Thread.sleep(Duration.ofMillis(500).toMillis());
         img = server.client().get("/api/v1/images/" + name);
       }
       if (!img.path("state").asText().equals("ready")) {
-        throw new CliException(ExitCodes.FAILED, "adding " + name + " failed: " + NodeCommand.text(img, "detail"));
+        throw new CliException(
+            ExitCodes.FAILED, "adding " + name + " failed: " + NodeCommand.text(img, "detail"));
       }
-      out.printf("image %s ready: %d bytes, %d chunks, %d bytes stored, sha256 %s%n", name, img.path("logicalSize").asLong(),
-          img.path("chunks").asLong(), img.path("storedSize").asLong(), img.path("imageHash").asText());
+      out.printf(
+          "image %s ready: %d bytes, %d chunks, %d bytes stored, sha256 %s%n",
+          name,
+          img.path("logicalSize").asLong(),
+          img.path("chunks").asLong(),
+          img.path("storedSize").asLong(),
+          img.path("imageHash").asText());
       return ExitCodes.OK;
     }
   }
 
-  @Command(name = "capture", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = {"Capture a golden node's disk into the daemon's store as NAME, unattended: the node's next PXE boot",
+  @Command(
+      name = "capture",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description = {
+        "Capture a golden node's disk into the daemon's store as NAME, unattended: the node's next PXE boot",
         "runs the agent, which reads the disk (read-only), chunks and compresses it on the node's cores and uploads it.",
-        "The image is ready once complete and verified; then the node boots its disk again. --cancel NAME stops it."})
+        "The image is ready once complete and verified; then the node boots its disk again. --cancel NAME stops it."
+      })
   static final class Capture implements Callable<Integer> {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "NAME", description = "Image name (letters, digits, '.', '_', '-').")
+    @Parameters(
+        index = "0",
+        paramLabel = "NAME",
+        description = "Image name (letters, digits, '.', '_', '-').")
     String name;
 
     @Option(names = "--node", paramLabel = "MAC|NAME", description = "The golden node (enrolled).")
     String node;
 
-    @Option(names = "--disk", paramLabel = "PATH", description = "The disk to read on the node (default: its target disk, else the first non-removable disk).")
+    @Option(
+        names = "--disk",
+        paramLabel = "PATH",
+        description =
+            "The disk to read on the node (default: its target disk, else the first non-removable disk).")
     String disk;
 
-    @Option(names = "--force", description = "Capture even a filesystem that is mounted read-write or not clean.")
+    @Option(
+        names = "--force",
+        description = "Capture even a filesystem that is mounted read-write or not clean.")
     boolean force;
 
     @Option(names = "--level", paramLabel = "N", description = "zstd level (default: 3).")
     Integer level;
 
-    @Option(names = "--watch", description = "Follow the capture until the image is ready or failed (as 'image watch').")
+    @Option(
+        names = "--watch",
+        description = "Follow the capture until the image is ready or failed (as 'image watch').")
     boolean watch;
 
-    @Option(names = "--cancel", description = "Cancel the running capture of NAME: the image fails, the node boots its disk.")
+    @Option(
+        names = "--cancel",
+        description =
+            "Cancel the running capture of NAME: the image fails, the node boots its disk.")
     boolean cancel;
 
     @Override
@@ -117,7 +165,8 @@ final class ImageStoreCommands {
         return ExitCodes.OK;
       }
       if (node == null) {
-        throw new CliException(ExitCodes.USAGE, "--node MAC|NAME is required: the golden node to capture");
+        throw new CliException(
+            ExitCodes.USAGE, "--node MAC|NAME is required: the golden node to capture");
       }
       Map<String, Object> body = new LinkedHashMap<>();
       body.put("name", name);
@@ -126,28 +175,44 @@ final class ImageStoreCommands {
       if (force) body.put("force", true);
       if (level != null) body.put("level", level);
       server.client().post("/api/v1/images/capture", body);
-      out.println("capturing " + node + " into image " + name + "; power it on (or reboot it) to PXE boot; follow with"
-          + " 'clonecast image watch " + name + "'");
+      out.println(
+          "capturing "
+              + node
+              + " into image "
+              + name
+              + "; power it on (or reboot it) to PXE boot; follow with"
+              + " 'clonecast image watch "
+              + name
+              + "'");
       out.flush();
       return watch ? Watch.follow(server.client(), name, out) : ExitCodes.OK;
     }
   }
 
-  @Command(name = "watch", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = {"Follow an image being captured or added until it is ready or failed.",
-        "Exit status 0 when it is ready, 1 when it failed."})
+  @Command(
+      name = "watch",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description = {
+        "Follow an image being captured or added until it is ready or failed.",
+        "Exit status 0 when it is ready, 1 when it failed."
+      })
   static final class Watch implements Callable<Integer> {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Parameters(paramLabel = "NAME") String name;
+    @Parameters(paramLabel = "NAME")
+    String name;
 
     @Override
     public Integer call() throws InterruptedException {
       return follow(server.client(), name, spec.commandLine().getOut());
     }
 
-    /** Polls the image twice a second, printing each change of its phase, until it is ready or failed. */
+    /**
+     * Polls the image twice a second, printing each change of its phase, until it is ready or
+     * failed.
+     */
     static int follow(ApiClient api, String name, PrintWriter out) throws InterruptedException {
       boolean tty = System.console() != null;
       String last = null;
@@ -169,12 +234,23 @@ final class ImageStoreCommands {
       }
       if (tty) System.err.println();
       if (!img.path("state").asText().equals("ready")) {
-        out.println("image " + name + " " + img.path("state").asText() + ": " + NodeCommand.text(img, "detail"));
+        out.println(
+            "image "
+                + name
+                + " "
+                + img.path("state").asText()
+                + ": "
+                + NodeCommand.text(img, "detail"));
         out.flush();
         return ExitCodes.FAILED;
       }
-      out.printf("image %s ready: %d bytes, %d chunks, %d bytes stored, sha256 %s%n", name, img.path("logicalSize").asLong(),
-          img.path("chunks").asLong(), img.path("storedSize").asLong(), img.path("imageHash").asText());
+      out.printf(
+          "image %s ready: %d bytes, %d chunks, %d bytes stored, sha256 %s%n",
+          name,
+          img.path("logicalSize").asLong(),
+          img.path("chunks").asLong(),
+          img.path("storedSize").asLong(),
+          img.path("imageHash").asText());
       out.flush();
       return ExitCodes.OK;
     }
@@ -184,7 +260,11 @@ final class ImageStoreCommands {
       StringBuilder b = new StringBuilder(img.path("name").asText()).append(' ').append(state(img));
       JsonNode c = img.path("capture");
       if (c.isObject() && !img.path("state").asText().equals("ready")) {
-        b.append(" (").append(c.path("state").asText()).append(": ").append(c.path("chunksHeld").asLong()).append(" chunks held");
+        b.append(" (")
+            .append(c.path("state").asText())
+            .append(": ")
+            .append(c.path("chunksHeld").asLong())
+            .append(" chunks held");
         if (!c.path("detail").isNull()) b.append(", ").append(c.path("detail").asText());
         b.append(')');
       }
@@ -196,13 +276,21 @@ final class ImageStoreCommands {
   static String state(JsonNode i) {
     String state = i.path("state").asText();
     JsonNode p = i.path("progress");
-    if ((state.equals("adding") || state.equals("capturing")) && p.isObject() && p.path("total").asLong() > 0) {
-      return state + " " + Math.min(100, 100 * p.path("done").asLong() / p.path("total").asLong()) + "%";
+    if ((state.equals("adding") || state.equals("capturing"))
+        && p.isObject()
+        && p.path("total").asLong() > 0) {
+      return state
+          + " "
+          + Math.min(100, 100 * p.path("done").asLong() / p.path("total").asLong())
+          + "%";
     }
     return state;
   }
 
-  @Command(name = "list", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+  @Command(
+      name = "list",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
       description = "List the daemon's images.")
   static final class ListImages implements Callable<Integer> {
     @Mixin ServerOptions server;
@@ -212,21 +300,34 @@ final class ImageStoreCommands {
 
     @Override
     public Integer call() {
-      listing.print(spec.commandLine().getOut(), server.client().get("/api/v1/images"),
+      listing.print(
+          spec.commandLine().getOut(),
+          server.client().get("/api/v1/images"),
           new String[] {"NAME", "STATE", "SIZE", "STORED", "CHUNKS", "DETAIL"},
-          i -> new String[] {i.path("name").asText(), state(i), ProgressBar.bytes(i.path("logicalSize").asLong()),
-              ProgressBar.bytes(i.path("storedSize").asLong()), i.path("chunks").asText(), NodeCommand.text(i, "detail")});
+          i ->
+              new String[] {
+                i.path("name").asText(),
+                state(i),
+                ProgressBar.bytes(i.path("logicalSize").asLong()),
+                ProgressBar.bytes(i.path("storedSize").asLong()),
+                i.path("chunks").asText(),
+                NodeCommand.text(i, "detail")
+              });
       return ExitCodes.OK;
     }
   }
 
-  @Command(name = "remove", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+  @Command(
+      name = "remove",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
       description = "Remove an image from the daemon's store.")
   static final class Remove implements Callable<Integer> {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Parameters(paramLabel = "NAME") String name;
+    @Parameters(paramLabel = "NAME")
+    String name;
 
     @Override
     public Integer call() {

@@ -26,34 +26,47 @@ import picocli.CommandLine.Option;
     name = "key",
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
-    description = "Show or rotate the Ed25519 key with which the daemon signs every image it stores and serves.",
+    description =
+        "Show or rotate the Ed25519 key with which the daemon signs every image it stores and serves.",
     subcommands = {KeyCommand.Show.class, KeyCommand.Rotate.class, KeyCommand.ForgetPrevious.class})
 public final class KeyCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: show, rotate or forget-previous");
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "a subcommand is required: show, rotate or forget-previous");
   }
 
-  @Command(name = "show", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = {"Print the image key's fingerprint and public key (what 'clonecast-agent receive --trust' takes),",
+  @Command(
+      name = "show",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description = {
+        "Print the image key's fingerprint and public key (what 'clonecast-agent receive --trust' takes),",
         "and the previous key's while a rotation's overlap keeps it. With --trusted-keys: the file the netboot",
-        "environment carries, ready for --trust."})
+        "environment carries, ready for --trust."
+      })
   static final class Show implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Mixin BootenvCommand.StateDirOption state;
 
-    @Option(names = "--trusted-keys", description = "Print the trusted-keys file (current and previous public key) only.")
+    @Option(
+        names = "--trusted-keys",
+        description = "Print the trusted-keys file (current and previous public key) only.")
     boolean trustedKeys;
 
     @Override
     public Integer call() throws IOException {
       Path stateDir = state.resolve();
       if (!Files.isRegularFile(stateDir.resolve(ImageKey.PRIVATE_FILE))) {
-        throw new CliException(ExitCodes.FAILED, "no image key in " + stateDir + "; the daemon makes one at its first start"
-            + " ('clonecast serve'), or pass --state-dir");
+        throw new CliException(
+            ExitCodes.FAILED,
+            "no image key in "
+                + stateDir
+                + "; the daemon makes one at its first start"
+                + " ('clonecast serve'), or pass --state-dir");
       }
       PrintWriter out = spec.commandLine().getOut();
       if (trustedKeys) {
@@ -65,7 +78,10 @@ public final class KeyCommand implements Runnable {
         out.println("         " + stateDir.resolve(ImageKey.PUBLIC_FILE));
         Optional<ImageKey> p = ImageKey.loadPrevious(stateDir);
         if (p.isPresent()) {
-          out.println("previous " + p.get().fingerprint() + " (kept for the overlap; 'clonecast key forget-previous' drops it)");
+          out.println(
+              "previous "
+                  + p.get().fingerprint()
+                  + " (kept for the overlap; 'clonecast key forget-previous' drops it)");
           out.println("         " + p.get().publicBase64());
         }
       }
@@ -74,21 +90,32 @@ public final class KeyCommand implements Runnable {
     }
   }
 
-  @Command(name = "rotate", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = {"Make a new image key; the current one becomes the previous one (any older one is deleted).",
+  @Command(
+      name = "rotate",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description = {
+        "Make a new image key; the current one becomes the previous one (any older one is deleted).",
         "Every stored image is signed again with the new key, and an installed netboot environment is rebuilt to",
         "trust both (seconds: only its small trusted-keys archive changes). Sessions sign with both keys, so nodes",
         "booted before the rotation still take their image. After a compromise add --forget-previous.",
-        "In a directory without a key, makes the first one."})
+        "In a directory without a key, makes the first one."
+      })
   static final class Rotate implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Mixin BootenvCommand.StateDirOption state;
 
-    @Option(names = "--forget-previous", description = "Do not keep the old key (it leaked): nodes trust only the new one once they netboot again.")
+    @Option(
+        names = "--forget-previous",
+        description =
+            "Do not keep the old key (it leaked): nodes trust only the new one once they netboot again.")
     boolean forgetPrevious;
 
-    @Option(names = "--no-bootenv", description = "Leave the netboot environment alone (the daemon rebuilds it at the next session).")
+    @Option(
+        names = "--no-bootenv",
+        description =
+            "Leave the netboot environment alone (the daemon rebuilds it at the next session).")
     boolean noBootenv;
 
     @Override
@@ -106,8 +133,12 @@ public final class KeyCommand implements Runnable {
       String old = load(stateDir).fingerprint();
       ImageKey next = ImageKey.rotate(stateDir);
       if (forgetPrevious) ImageKey.forgetPrevious(stateDir);
-      out.println("clonecast key: new key " + next.fingerprint() + (forgetPrevious ? "; the old key " + old + " is deleted"
-          : "; the old key " + old + " is kept as the previous one"));
+      out.println(
+          "clonecast key: new key "
+              + next.fingerprint()
+              + (forgetPrevious
+                  ? "; the old key " + old + " is deleted"
+                  : "; the old key " + old + " is kept as the previous one"));
       int signed = 0;
       Path images = stateDir.resolve("images");
       if (Files.isDirectory(images)) {
@@ -127,19 +158,32 @@ public final class KeyCommand implements Runnable {
       if (!noBootenv && BootenvInstaller.ready(current)) {
         Optional<BootenvInstaller> installer = BootenvInstaller.installed();
         if (installer.isEmpty()) {
-          out.println("clonecast key: the netboot environment still trusts only the old key; run 'clonecast bootenv build --state-dir "
-              + stateDir + "' (the build script or agent jar is not beside this jar)");
+          out.println(
+              "clonecast key: the netboot environment still trusts only the old key; run 'clonecast bootenv build --state-dir "
+                  + stateDir
+                  + "' (the build script or agent jar is not beside this jar)");
         } else {
           PrintWriter err = spec.commandLine().getErr();
           try {
-            Path built = installer.get().buildAndInstall(stateDir, Optional.empty(), line -> {
-              err.println(line);
-              err.flush();
-            });
+            Path built =
+                installer
+                    .get()
+                    .buildAndInstall(
+                        stateDir,
+                        Optional.empty(),
+                        line -> {
+                          err.println(line);
+                          err.flush();
+                        });
             out.println("clonecast key: the netboot environment trusts the new key: " + built);
           } catch (BootenvInstaller.BootenvException e) {
-            out.println("clonecast key: rebuilding the netboot environment failed (" + e.getMessage() + "); run 'clonecast bootenv"
-                + " build --state-dir " + stateDir + "'; until then marked nodes wait");
+            out.println(
+                "clonecast key: rebuilding the netboot environment failed ("
+                    + e.getMessage()
+                    + "); run 'clonecast bootenv"
+                    + " build --state-dir "
+                    + stateDir
+                    + "'; until then marked nodes wait");
           }
         }
       }
@@ -148,9 +192,14 @@ public final class KeyCommand implements Runnable {
     }
   }
 
-  @Command(name = "forget-previous", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = {"Delete the previous image key: sessions stop signing with it, and a netboot environment built",
-        "afterwards ('clonecast bootenv build') trusts only the current key."})
+  @Command(
+      name = "forget-previous",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description = {
+        "Delete the previous image key: sessions stop signing with it, and a netboot environment built",
+        "afterwards ('clonecast bootenv build') trusts only the current key."
+      })
   static final class ForgetPrevious implements Callable<Integer> {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -160,8 +209,13 @@ public final class KeyCommand implements Runnable {
     public Integer call() throws IOException {
       Path stateDir = state.resolve();
       boolean had = ImageKey.forgetPrevious(stateDir);
-      spec.commandLine().getOut().println(had ? "clonecast key: previous key deleted; rebuild the netboot environment ('clonecast"
-          + " bootenv build') so that it trusts only the current key" : "clonecast key: no previous key in " + stateDir);
+      spec.commandLine()
+          .getOut()
+          .println(
+              had
+                  ? "clonecast key: previous key deleted; rebuild the netboot environment ('clonecast"
+                      + " bootenv build') so that it trusts only the current key"
+                  : "clonecast key: no previous key in " + stateDir);
       spec.commandLine().getOut().flush();
       return ExitCodes.OK;
     }

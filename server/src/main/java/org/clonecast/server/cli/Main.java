@@ -45,6 +45,7 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required; see 'clonecast --help'");
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "a subcommand is required; see 'clonecast --help'");
   }
 }

@@ -2,7 +2,6 @@ package org.clonecast.server.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
@@ -19,31 +18,53 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Enroll nodes and set what their next PXE boot does.",
-    subcommands = {NodeCommand.Add.class, NodeCommand.ListNodes.class, NodeCommand.Set.class, NodeCommand.Remove.class})
+    subcommands = {
+      NodeCommand.Add.class,
+      NodeCommand.ListNodes.class,
+      NodeCommand.Set.class,
+      NodeCommand.Remove.class
+    })
 public final class NodeCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: add, list, set or remove");
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "a subcommand is required: add, list, set or remove");
   }
 
-  @Command(name = "add", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = "Enroll a node. It boots its local disk until marked with 'node set MAC --action reimage'.")
+  @Command(
+      name = "add",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description =
+          "Enroll a node. It boots its local disk until marked with 'node set MAC --action reimage'.")
   static final class Add implements Callable<Integer> {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Parameters(paramLabel = "MAC", description = "MAC address of the node's boot interface, e.g. 52:54:00:12:34:56.")
+    @Parameters(
+        paramLabel = "MAC",
+        description = "MAC address of the node's boot interface, e.g. 52:54:00:12:34:56.")
     String mac;
 
-    @Option(names = "--name", required = true, paramLabel = "NAME", description = "Host name (1-63 of a-z, 0-9, '-').")
+    @Option(
+        names = "--name",
+        required = true,
+        paramLabel = "NAME",
+        description = "Host name (1-63 of a-z, 0-9, '-').")
     String name;
 
-    @Option(names = "--group", paramLabel = "GROUP", description = "Group, for sessions over several nodes.")
+    @Option(
+        names = "--group",
+        paramLabel = "GROUP",
+        description = "Group, for sessions over several nodes.")
     String group;
 
-    @Option(names = "--ip", paramLabel = "IP", description = "Reserve this DHCP address for the node (in full mode; on a served subnet).")
+    @Option(
+        names = "--ip",
+        paramLabel = "IP",
+        description = "Reserve this DHCP address for the node (in full mode; on a served subnet).")
     String ip;
 
     @Override
@@ -54,15 +75,27 @@ public final class NodeCommand implements Runnable {
       if (group != null) body.put("group", group);
       if (ip != null) body.put("ip", ip);
       JsonNode n = server.client().post("/api/v1/nodes", body);
-      spec.commandLine().getOut().println("enrolled " + n.path("mac").asText() + " as " + n.path("name").asText()
-          + (n.path("group").isNull() ? "" : " in group " + n.path("group").asText())
-          + (n.path("reservedIp").isNull() ? "" : " with reserved address " + n.path("reservedIp").asText())
-          + "; next boot: " + n.path("action").asText());
+      spec.commandLine()
+          .getOut()
+          .println(
+              "enrolled "
+                  + n.path("mac").asText()
+                  + " as "
+                  + n.path("name").asText()
+                  + (n.path("group").isNull() ? "" : " in group " + n.path("group").asText())
+                  + (n.path("reservedIp").isNull()
+                      ? ""
+                      : " with reserved address " + n.path("reservedIp").asText())
+                  + "; next boot: "
+                  + n.path("action").asText());
       return ExitCodes.OK;
     }
   }
 
-  @Command(name = "list", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+  @Command(
+      name = "list",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
       description = "List enrolled and discovered nodes.")
   static final class ListNodes implements Callable<Integer> {
     @Mixin ServerOptions server;
@@ -72,33 +105,58 @@ public final class NodeCommand implements Runnable {
 
     @Override
     public Integer call() {
-      listing.print(spec.commandLine().getOut(), server.client().get("/api/v1/nodes"),
+      listing.print(
+          spec.commandLine().getOut(),
+          server.client().get("/api/v1/nodes"),
           new String[] {"MAC", "NAME", "GROUP", "ACTION", "STATE", "IP", "RESERVED", "DETAIL"},
-          n -> new String[] {n.path("mac").asText(), text(n, "name"), text(n, "group"), text(n, "action"),
-              text(n, "state"), text(n, "ip"), text(n, "reservedIp"), text(n, "detail")});
+          n ->
+              new String[] {
+                n.path("mac").asText(),
+                text(n, "name"),
+                text(n, "group"),
+                text(n, "action"),
+                text(n, "state"),
+                text(n, "ip"),
+                text(n, "reservedIp"),
+                text(n, "detail")
+              });
       return ExitCodes.OK;
     }
   }
 
-  @Command(name = "set", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = "Change a node's name, group, boot action (reimage: netboot and re-image; local: boot the disk) or reserved DHCP address.")
+  @Command(
+      name = "set",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description =
+          "Change a node's name, group, boot action (reimage: netboot and re-image; local: boot the disk) or reserved DHCP address.")
   static final class Set implements Callable<Integer> {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Parameters(paramLabel = "MAC") String mac;
+    @Parameters(paramLabel = "MAC")
+    String mac;
 
-    @Option(names = "--name", paramLabel = "NAME") String name;
+    @Option(names = "--name", paramLabel = "NAME")
+    String name;
 
-    @Option(names = "--group", paramLabel = "GROUP", description = "New group; '' removes it.") String group;
+    @Option(names = "--group", paramLabel = "GROUP", description = "New group; '' removes it.")
+    String group;
 
-    @Option(names = "--action", paramLabel = "reimage|local") String action;
+    @Option(names = "--action", paramLabel = "reimage|local")
+    String action;
 
-    @Option(names = "--ip", paramLabel = "IP|none", description = "Reserve this DHCP address; 'none' drops the reservation.")
+    @Option(
+        names = "--ip",
+        paramLabel = "IP|none",
+        description = "Reserve this DHCP address; 'none' drops the reservation.")
     String ip;
 
-    @Option(names = "--target-disk", paramLabel = "DEVICE|auto",
-        description = "The disk the agent writes (e.g. /dev/nvme0n1); 'auto': the first non-removable disk large enough.")
+    @Option(
+        names = "--target-disk",
+        paramLabel = "DEVICE|auto",
+        description =
+            "The disk the agent writes (e.g. /dev/nvme0n1); 'auto': the first non-removable disk large enough.")
     String targetDisk;
 
     @Override
@@ -110,23 +168,41 @@ public final class NodeCommand implements Runnable {
       if (ip != null) body.put("ip", ip.equals("none") ? null : ip);
       if (targetDisk != null) body.put("targetDisk", targetDisk.equals("auto") ? null : targetDisk);
       if (body.isEmpty()) {
-        throw new CliException(ExitCodes.USAGE, "nothing to change; give --name, --group, --action, --ip or --target-disk");
+        throw new CliException(
+            ExitCodes.USAGE,
+            "nothing to change; give --name, --group, --action, --ip or --target-disk");
       }
       JsonNode n = server.client().patch("/api/v1/nodes/" + mac, body);
-      spec.commandLine().getOut().println(n.path("mac").asText() + ": name " + text(n, "name") + ", group "
-          + text(n, "group") + ", reserved address " + text(n, "reservedIp") + ", target disk " + text(n, "targetDisk")
-          + ", next boot: " + text(n, "action"));
+      spec.commandLine()
+          .getOut()
+          .println(
+              n.path("mac").asText()
+                  + ": name "
+                  + text(n, "name")
+                  + ", group "
+                  + text(n, "group")
+                  + ", reserved address "
+                  + text(n, "reservedIp")
+                  + ", target disk "
+                  + text(n, "targetDisk")
+                  + ", next boot: "
+                  + text(n, "action"));
       return ExitCodes.OK;
     }
   }
 
-  @Command(name = "remove", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = "Forget a node (it is rediscovered, booting its local disk, if it PXE boots again).")
+  @Command(
+      name = "remove",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description =
+          "Forget a node (it is rediscovered, booting its local disk, if it PXE boots again).")
   static final class Remove implements Callable<Integer> {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Parameters(paramLabel = "MAC") String mac;
+    @Parameters(paramLabel = "MAC")
+    String mac;
 
     @Override
     public Integer call() {

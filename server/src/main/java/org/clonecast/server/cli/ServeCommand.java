@@ -31,35 +31,73 @@ import picocli.CommandLine.Option;
       "Runs until SIGTERM or Ctrl-C."
     })
 public final class ServeCommand implements Callable<Integer> {
-  @Option(names = "--interface", paramLabel = "IF", description = "Provisioning interface: where nodes PXE boot (config: interface).")
+  @Option(
+      names = "--interface",
+      paramLabel = "IF",
+      description = "Provisioning interface: where nodes PXE boot (config: interface).")
   String iface;
 
-  @Option(names = "--config", paramLabel = "FILE", description = "Config file (default: none; the package installs /etc/clonecast/clonecast.conf).")
+  @Option(
+      names = "--config",
+      paramLabel = "FILE",
+      description =
+          "Config file (default: none; the package installs /etc/clonecast/clonecast.conf).")
   Path configFile;
 
-  @Option(names = "--state-dir", paramLabel = "DIR", description = "Database, API token, images, netboot environment (config: state-dir; default: /var/lib/clonecast).")
+  @Option(
+      names = "--state-dir",
+      paramLabel = "DIR",
+      description =
+          "Database, API token, images, netboot environment (config: state-dir; default: /var/lib/clonecast).")
   Path stateDir;
 
-  @Option(names = "--http-port", paramLabel = "PORT", description = "HTTP port for nodes, API and dashboard (config: http.port; default: 8080).")
+  @Option(
+      names = "--http-port",
+      paramLabel = "PORT",
+      description = "HTTP port for nodes, API and dashboard (config: http.port; default: 8080).")
   Integer httpPort;
 
-  @Option(names = "--dns-port", paramLabel = "PORT", description = "DNS port (UDP and TCP) for the cluster zone (config: dns.port; default: 53).")
+  @Option(
+      names = "--dns-port",
+      paramLabel = "PORT",
+      description = "DNS port (UDP and TCP) for the cluster zone (config: dns.port; default: 53).")
   Integer dnsPort;
 
-  @Option(names = "--no-dns", description = "Do not answer DNS; dynamic updates still run if configured (config: dns.enabled = false).")
+  @Option(
+      names = "--no-dns",
+      description =
+          "Do not answer DNS; dynamic updates still run if configured (config: dns.enabled = false).")
   boolean noDns;
-  @Option(names = "--tftp-port", paramLabel = "PORT", description = "TFTP port on the provisioning address (config: tftp.port; default: 69).")
+
+  @Option(
+      names = "--tftp-port",
+      paramLabel = "PORT",
+      description = "TFTP port on the provisioning address (config: tftp.port; default: 69).")
   Integer tftpPort;
 
-  @Option(names = "--tftp-root", paramLabel = "DIR", description = "Directory served by TFTP; the iPXE loaders are copied into it (config: tftp.root; default: STATE-DIR/tftp).")
+  @Option(
+      names = "--tftp-root",
+      paramLabel = "DIR",
+      description =
+          "Directory served by TFTP; the iPXE loaders are copied into it (config: tftp.root; default: STATE-DIR/tftp).")
   Path tftpRoot;
 
-  @Option(names = "--no-tftp", description = "Do not run the TFTP server (config: tftp.enabled = false).")
+  @Option(
+      names = "--no-tftp",
+      description = "Do not run the TFTP server (config: tftp.enabled = false).")
   boolean noTftp;
-  @Option(names = "--dhcp", paramLabel = "full|proxy|off", description = "DHCP responder: full server, proxyDHCP beside the site's DHCP server (answers only PXE clients), or off (config: dhcp.mode; default: proxy).")
+
+  @Option(
+      names = "--dhcp",
+      paramLabel = "full|proxy|off",
+      description =
+          "DHCP responder: full server, proxyDHCP beside the site's DHCP server (answers only PXE clients), or off (config: dhcp.mode; default: proxy).")
   String dhcpMode;
 
-  @Option(names = "--range", paramLabel = "FIRST,LAST", description = "Address pool for --dhcp full, on the interface's subnet (config: dhcp.range).")
+  @Option(
+      names = "--range",
+      paramLabel = "FIRST,LAST",
+      description = "Address pool for --dhcp full, on the interface's subnet (config: dhcp.range).")
   String range;
 
   /** Flags as config keys, so the file and the command line go through one validation. */
@@ -84,9 +122,14 @@ public final class ServeCommand implements Callable<Integer> {
     try {
       ConfigFile file = configFile == null ? ConfigFile.empty() : ConfigFile.load(configFile);
       if (iface == null && configFile != null && file.string("interface").isEmpty()) {
-        // Under systemd this line is all the admin sees (journal, systemctl status): name the file to edit.
-        throw new CliException(ExitCodes.USAGE, "no provisioning interface configured: set interface = IF (where the nodes"
-            + " PXE boot) in " + configFile + ", or pass --interface IF");
+        // Under systemd this line is all the admin sees (journal, systemctl status): name the file
+        // to edit.
+        throw new CliException(
+            ExitCodes.USAGE,
+            "no provisioning interface configured: set interface = IF (where the nodes"
+                + " PXE boot) in "
+                + configFile
+                + ", or pass --interface IF");
       }
       config = ServeConfig.from(file.with(overrides()));
     } catch (ConfigException e) {
@@ -98,17 +141,37 @@ public final class ServeCommand implements Callable<Integer> {
     } catch (StoreException | IllegalArgumentException | IllegalStateException e) {
       throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage(), e);
     } catch (Errors.NativeIoException | BindException e) {
-      throw new CliException(ExitCodes.ENVIRONMENT, "cannot listen: " + e.getMessage()
-          + "; is another clonecast (or dnsmasq) running? Stop it or choose other ports", e);
+      throw new CliException(
+          ExitCodes.ENVIRONMENT,
+          "cannot listen: "
+              + e.getMessage()
+              + "; is another clonecast (or dnsmasq) running? Stop it or choose other ports",
+          e);
     }
     CountDownLatch stopped = new CountDownLatch(1);
-    try (ShutdownHook hook = ShutdownHook.install("serve-stop", () -> {
-      daemon.close();
-      stopped.countDown();
-    })) {
-      System.out.println("clonecast serve: ready on " + daemon.nif().name() + " (" + daemon.nif().address().getHostAddress()
-          + "), http port " + daemon.httpPort() + daemon.dns().filter(ClusterDns::answering).map(d -> ", dns port " + d.port()).orElse("")
-          + ", dhcp " + config.dhcp().mode().id() + ", state in " + config.stateDir());
+    try (ShutdownHook hook =
+        ShutdownHook.install(
+            "serve-stop",
+            () -> {
+              daemon.close();
+              stopped.countDown();
+            })) {
+      System.out.println(
+          "clonecast serve: ready on "
+              + daemon.nif().name()
+              + " ("
+              + daemon.nif().address().getHostAddress()
+              + "), http port "
+              + daemon.httpPort()
+              + daemon
+                  .dns()
+                  .filter(ClusterDns::answering)
+                  .map(d -> ", dns port " + d.port())
+                  .orElse("")
+              + ", dhcp "
+              + config.dhcp().mode().id()
+              + ", state in "
+              + config.stateDir());
       System.out.flush();
       stopped.await();
     }

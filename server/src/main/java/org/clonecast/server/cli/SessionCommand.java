@@ -25,38 +25,65 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Start, follow and cancel re-imaging sessions.",
-    subcommands = {SessionCommand.Start.class, SessionCommand.ListSessions.class, SessionCommand.Watch.class,
-      SessionCommand.Cancel.class})
+    subcommands = {
+      SessionCommand.Start.class,
+      SessionCommand.ListSessions.class,
+      SessionCommand.Watch.class,
+      SessionCommand.Cancel.class
+    })
 public final class SessionCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required: start, list, watch or cancel");
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "a subcommand is required: start, list, watch or cancel");
   }
 
-  @Command(name = "start", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = {"Mark the nodes for re-imaging with an image from the store; their next PXE boot netboots,",
+  @Command(
+      name = "start",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description = {
+        "Mark the nodes for re-imaging with an image from the store; their next PXE boot netboots,",
         "receives it by multicast, writes and verifies the disk, fixes its identity and boots the new system.",
-        "Multicast starts when --min-receivers joined (default: all), or --max-wait s after the first."})
+        "Multicast starts when --min-receivers joined (default: all), or --max-wait s after the first."
+      })
   static final class Start implements Callable<Integer> {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--image", required = true, paramLabel = "NAME", description = "Image in the store ('clonecast image list').")
+    @Option(
+        names = "--image",
+        required = true,
+        paramLabel = "NAME",
+        description = "Image in the store ('clonecast image list').")
     String image;
 
-    @Option(names = "--nodes", required = true, paramLabel = "GROUP|all", description = "The enrolled nodes of a group, or all.")
+    @Option(
+        names = "--nodes",
+        required = true,
+        paramLabel = "GROUP|all",
+        description = "The enrolled nodes of a group, or all.")
     String nodes;
 
-    @Option(names = "--min-receivers", paramLabel = "N", description = "Start multicasting once N nodes joined (default: every node).")
+    @Option(
+        names = "--min-receivers",
+        paramLabel = "N",
+        description = "Start multicasting once N nodes joined (default: every node).")
     Integer minReceivers;
 
-    @Option(names = "--max-wait", paramLabel = "SECONDS", defaultValue = "300",
-        description = "Start this long after the first node joined even with fewer (default: ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--max-wait",
+        paramLabel = "SECONDS",
+        defaultValue = "300",
+        description =
+            "Start this long after the first node joined even with fewer (default: ${DEFAULT-VALUE}).")
     long maxWait;
 
-    @Option(names = "--watch", description = "Follow the session until it ends (as 'session watch').")
+    @Option(
+        names = "--watch",
+        description = "Follow the session until it ends (as 'session watch').")
     boolean watch;
 
     @Override
@@ -68,14 +95,20 @@ public final class SessionCommand implements Runnable {
       body.put("maxWait", maxWait);
       JsonNode s = server.client().post("/api/v1/sessions", body);
       PrintWriter out = spec.commandLine().getOut();
-      out.printf("session %d: %s to %d node(s) in '%s'; power them on (or reboot them) to PXE boot%n", s.path("id").asLong(),
-          image, s.path("members").size(), nodes);
+      out.printf(
+          "session %d: %s to %d node(s) in '%s'; power them on (or reboot them) to PXE boot%n",
+          s.path("id").asLong(), image, s.path("members").size(), nodes);
       out.flush();
-      return watch ? Watch.follow(server.client(), s.path("id").asLong(), System.err, out) : ExitCodes.OK;
+      return watch
+          ? Watch.follow(server.client(), s.path("id").asLong(), System.err, out)
+          : ExitCodes.OK;
     }
   }
 
-  @Command(name = "list", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+  @Command(
+      name = "list",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
       description = "List the newest sessions.")
   static final class ListSessions implements Callable<Integer> {
     @Mixin ServerOptions server;
@@ -83,34 +116,55 @@ public final class SessionCommand implements Runnable {
 
     @Mixin ListingOption listing;
 
-    @Option(names = "--limit", paramLabel = "N", defaultValue = "20", description = "How many (default: ${DEFAULT-VALUE}).")
+    @Option(
+        names = "--limit",
+        paramLabel = "N",
+        defaultValue = "20",
+        description = "How many (default: ${DEFAULT-VALUE}).")
     int limit;
 
     @Override
     public Integer call() {
-      listing.print(spec.commandLine().getOut(), server.client().get("/api/v1/sessions?limit=" + limit),
-          new String[] {"ID", "IMAGE", "NODES", "STATE", "DONE", "FAILED", "DETAIL"}, s -> {
+      listing.print(
+          spec.commandLine().getOut(),
+          server.client().get("/api/v1/sessions?limit=" + limit),
+          new String[] {"ID", "IMAGE", "NODES", "STATE", "DONE", "FAILED", "DETAIL"},
+          s -> {
             int done = 0;
             int failed = 0;
             for (JsonNode m : s.path("members")) {
               if (m.path("state").asText().equals("done")) done++;
               if (m.path("state").asText().equals("failed")) failed++;
             }
-            return new String[] {s.path("id").asText(), s.path("image").asText(), s.path("nodes").asText(),
-                s.path("state").asText(), done + "/" + s.path("members").size(), Integer.toString(failed),
-                NodeCommand.text(s, "detail")};
+            return new String[] {
+              s.path("id").asText(),
+              s.path("image").asText(),
+              s.path("nodes").asText(),
+              s.path("state").asText(),
+              done + "/" + s.path("members").size(),
+              Integer.toString(failed),
+              NodeCommand.text(s, "detail")
+            };
           });
       return ExitCodes.OK;
     }
   }
 
-  @Command(name = "watch", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = {"Follow a session (default: the newest) with a progress bar per node until it ends.",
-        "Exit status 0 when every node was re-imaged, 1 when any failed or the session was cancelled."})
+  @Command(
+      name = "watch",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description = {
+        "Follow a session (default: the newest) with a progress bar per node until it ends.",
+        "Exit status 0 when every node was re-imaged, 1 when any failed or the session was cancelled."
+      })
   static final class Watch implements Callable<Integer> {
     @Mixin ServerOptions server;
 
-    @Parameters(paramLabel = "ID", arity = "0..1", description = "Session id (default: the newest).")
+    @Parameters(
+        paramLabel = "ID",
+        arity = "0..1",
+        description = "Session id (default: the newest).")
     Long id;
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -122,7 +176,9 @@ public final class SessionCommand implements Runnable {
         sid = id;
       } else {
         JsonNode list = server.client().get("/api/v1/sessions?limit=1");
-        if (list.isEmpty()) throw new CliException(ExitCodes.USAGE, "no session yet; start one with 'clonecast session start'");
+        if (list.isEmpty())
+          throw new CliException(
+              ExitCodes.USAGE, "no session yet; start one with 'clonecast session start'");
         sid = list.get(0).path("id").asLong();
       }
       return follow(server.client(), sid, System.err, spec.commandLine().getOut());
@@ -132,27 +188,45 @@ public final class SessionCommand implements Runnable {
      * Draws the session each time the daemon pushes a change ({@code /api/v1/sessions/ID/stream});
      * returns the exit status once it ends.
      */
-    static int follow(ApiClient api, long id, PrintStream err, PrintWriter out) throws InterruptedException {
+    static int follow(ApiClient api, long id, PrintStream err, PrintWriter out)
+        throws InterruptedException {
       boolean tty = System.console() != null;
       int[] drawn = {0};
       Map<String, String> lastState = new HashMap<>();
       JsonNode[] last = {null};
-      api.stream("/api/v1/sessions/" + id + "/stream", s -> {
-        last[0] = s;
-        drawn[0] = draw(s, tty, drawn[0], lastState, err, out);
-        String state = s.path("state").asText();
-        return state.equals("waiting") || state.equals("running");
-      });
-      // The stream ends with the session; if it broke off first (a daemon restart), say how it stands.
-      JsonNode s = last[0] != null && !last[0].path("state").asText().equals("waiting")
-          && !last[0].path("state").asText().equals("running") ? last[0] : api.get("/api/v1/sessions/" + id);
-      out.printf("session %d %s: %s%n", id, s.path("state").asText(), NodeCommand.text(s, "detail"));
+      api.stream(
+          "/api/v1/sessions/" + id + "/stream",
+          s -> {
+            last[0] = s;
+            drawn[0] = draw(s, tty, drawn[0], lastState, err, out);
+            String state = s.path("state").asText();
+            return state.equals("waiting") || state.equals("running");
+          });
+      // The stream ends with the session; if it broke off first (a daemon restart), say how it
+      // stands.
+      JsonNode s =
+          last[0] != null
+                  && !last[0].path("state").asText().equals("waiting")
+                  && !last[0].path("state").asText().equals("running")
+              ? last[0]
+              : api.get("/api/v1/sessions/" + id);
+      out.printf(
+          "session %d %s: %s%n", id, s.path("state").asText(), NodeCommand.text(s, "detail"));
       out.flush();
       return s.path("state").asText().equals("done") ? ExitCodes.OK : ExitCodes.FAILED;
     }
 
-    /** Draws one state of the session: bars redrawn in place on a terminal, state changes as lines otherwise. */
-    private static int draw(JsonNode s, boolean tty, int drawn, Map<String, String> lastState, PrintStream err, PrintWriter out) {
+    /**
+     * Draws one state of the session: bars redrawn in place on a terminal, state changes as lines
+     * otherwise.
+     */
+    private static int draw(
+        JsonNode s,
+        boolean tty,
+        int drawn,
+        Map<String, String> lastState,
+        PrintStream err,
+        PrintWriter out) {
       if (tty) {
         StringBuilder sb = new StringBuilder();
         if (drawn > 0) sb.append("\033[").append(drawn).append('A');
@@ -165,7 +239,11 @@ public final class SessionCommand implements Runnable {
       for (JsonNode m : s.path("members")) {
         String state = m.path("state").asText();
         if (!state.equals(lastState.put(m.path("name").asText(), state))) {
-          out.printf("%s: %s%s%n", m.path("name").asText(), state, m.path("detail").isNull() ? "" : " (" + m.path("detail").asText() + ")");
+          out.printf(
+              "%s: %s%s%n",
+              m.path("name").asText(),
+              state,
+              m.path("detail").isNull() ? "" : " (" + m.path("detail").asText() + ")");
           out.flush();
         }
       }
@@ -174,30 +252,53 @@ public final class SessionCommand implements Runnable {
 
     static List<String> lines(JsonNode s) {
       List<String> out = new ArrayList<>();
-      out.add(String.format(Locale.ROOT, "session %d  %s  image %s", s.path("id").asLong(), s.path("state").asText(),
-          s.path("image").asText()));
+      out.add(
+          String.format(
+              Locale.ROOT,
+              "session %d  %s  image %s",
+              s.path("id").asLong(),
+              s.path("state").asText(),
+              s.path("image").asText()));
       int width = 8;
-      for (JsonNode m : s.path("members")) width = Math.max(width, m.path("name").asText().length());
+      for (JsonNode m : s.path("members"))
+        width = Math.max(width, m.path("name").asText().length());
       for (JsonNode m : s.path("members")) {
         long done = m.path("bytesDone").asLong();
         long total = m.path("bytesTotal").asLong();
-        double f = total > 0 ? Math.min(1.0, (double) done / total) : m.path("state").asText().equals("done") ? 1.0 : 0.0;
+        double f =
+            total > 0
+                ? Math.min(1.0, (double) done / total)
+                : m.path("state").asText().equals("done") ? 1.0 : 0.0;
         int filled = (int) Math.round(f * 30);
-        out.add(String.format(Locale.ROOT, "  %-" + width + "s [%s%s] %3d%%  %9s / %-9s  %s%s", m.path("name").asText(),
-            "#".repeat(filled), ".".repeat(30 - filled), (int) (f * 100), ProgressBar.bytes(done), ProgressBar.bytes(total),
-            m.path("state").asText(), m.path("detail").isNull() ? "" : " (" + m.path("detail").asText() + ")"));
+        out.add(
+            String.format(
+                Locale.ROOT,
+                "  %-" + width + "s [%s%s] %3d%%  %9s / %-9s  %s%s",
+                m.path("name").asText(),
+                "#".repeat(filled),
+                ".".repeat(30 - filled),
+                (int) (f * 100),
+                ProgressBar.bytes(done),
+                ProgressBar.bytes(total),
+                m.path("state").asText(),
+                m.path("detail").isNull() ? "" : " (" + m.path("detail").asText() + ")"));
       }
       return out;
     }
   }
 
-  @Command(name = "cancel", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
-      description = "Cancel a session: its multicast stops and its unfinished nodes fail and boot locally.")
+  @Command(
+      name = "cancel",
+      mixinStandardHelpOptions = true,
+      versionProvider = VersionProvider.class,
+      description =
+          "Cancel a session: its multicast stops and its unfinished nodes fail and boot locally.")
   static final class Cancel implements Callable<Integer> {
     @Mixin ServerOptions server;
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @Parameters(paramLabel = "ID") long id;
+    @Parameters(paramLabel = "ID")
+    long id;
 
     @Override
     public Integer call() {

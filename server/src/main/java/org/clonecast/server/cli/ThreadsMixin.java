@@ -11,7 +11,10 @@ public final class ThreadsMixin {
   @CommandLine.Spec(CommandLine.Spec.Target.MIXEE)
   CommandLine.Model.CommandSpec mixee;
 
-  @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
+  @Option(
+      names = "--threads",
+      paramLabel = "N",
+      description = "Worker threads (default: all cores).")
   Integer threads;
 
   /** The thread count to use; a count below 1 is a usage error. */
@@ -20,7 +23,8 @@ public final class ThreadsMixin {
       return Runtime.getRuntime().availableProcessors();
     }
     if (threads < 1) {
-      throw new CommandLine.ParameterException(mixee.commandLine(), "--threads " + threads + " must be at least 1");
+      throw new CommandLine.ParameterException(
+          mixee.commandLine(), "--threads " + threads + " must be at least 1");
     }
     return threads;
   }

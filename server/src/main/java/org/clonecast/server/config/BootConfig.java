@@ -14,12 +14,20 @@ import java.util.regex.Pattern;
  * @param kernelArgs extra kernel command line for the netboot environment (e.g. console=ttyS0)
  * @param routerAdvert whether to send harmless IPv6 Router Advertisements on the provisioning
  *     interface, so iPXE does not wait ~13 s for IPv6 autoconfiguration
- * @param biosLoader the iPXE binary BIOS PXE ROMs load over TFTP (undionly.kpxe: the ROM's UNDI driver)
+ * @param biosLoader the iPXE binary BIOS PXE ROMs load over TFTP (undionly.kpxe: the ROM's UNDI
+ *     driver)
  * @param arm64Loader the iPXE binary for ARM64 UEFI (arch 11 and HTTP boot 19), from ipxeDir
- * @param secureBoot the EFI x64 nodes that boot Debian's signed chain instead of iPXE (boot.secure-boot)
+ * @param secureBoot the EFI x64 nodes that boot Debian's signed chain instead of iPXE
+ *     (boot.secure-boot)
  */
-public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, boolean routerAdvert, String biosLoader,
-    String arm64Loader, SecureBootNodes secureBoot) {
+public record BootConfig(
+    Path ipxeDir,
+    String efiLoader,
+    String kernelArgs,
+    boolean routerAdvert,
+    String biosLoader,
+    String arm64Loader,
+    SecureBootNodes secureBoot) {
   public static final Path DEFAULT_IPXE_DIR = Path.of("/usr/lib/ipxe");
   private static final Pattern FILE = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,99}");
 
@@ -28,19 +36,31 @@ public record BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, bool
     Objects.requireNonNull(kernelArgs);
     Objects.requireNonNull(secureBoot);
     if (!efiLoader.equals("ipxe.efi") && !efiLoader.equals("snponly.efi")) {
-      throw new ConfigException("boot.efi-loader " + efiLoader + " is invalid; use ipxe.efi or snponly.efi");
+      throw new ConfigException(
+          "boot.efi-loader " + efiLoader + " is invalid; use ipxe.efi or snponly.efi");
     }
-    for (String[] kv : new String[][] {{"boot.bios-loader", biosLoader}, {"boot.arm64-loader", arm64Loader}}) {
+    for (String[] kv :
+        new String[][] {{"boot.bios-loader", biosLoader}, {"boot.arm64-loader", arm64Loader}}) {
       if (!FILE.matcher(kv[1]).matches()) {
-        throw new ConfigException(kv[0] + " " + kv[1] + " is invalid; give a file name in boot.ipxe-dir, e.g. undionly.kpxe");
+        throw new ConfigException(
+            kv[0]
+                + " "
+                + kv[1]
+                + " is invalid; give a file name in boot.ipxe-dir, e.g. undionly.kpxe");
       }
     }
   }
 
   /** Without Secure Boot nodes. */
-  public BootConfig(Path ipxeDir, String efiLoader, String kernelArgs, boolean routerAdvert, String biosLoader,
+  public BootConfig(
+      Path ipxeDir,
+      String efiLoader,
+      String kernelArgs,
+      boolean routerAdvert,
+      String biosLoader,
       String arm64Loader) {
-    this(ipxeDir, efiLoader, kernelArgs, routerAdvert, biosLoader, arm64Loader, SecureBootNodes.OFF);
+    this(
+        ipxeDir, efiLoader, kernelArgs, routerAdvert, biosLoader, arm64Loader, SecureBootNodes.OFF);
   }
 
   static BootConfig from(ConfigFile f) {

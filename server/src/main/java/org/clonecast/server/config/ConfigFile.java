@@ -15,10 +15,10 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * The daemon's config file: {@code key = value} lines (Java properties syntax, {@code #}
- * comments), keys grouped by dots ({@code dhcp.mode}, {@code http.port}). The documented example
- * is {@code packaging/clonecast.conf}. Every key read is remembered, so a misspelt key is reported
- * instead of silently ignored ({@link #requireAllUsed()}).
+ * The daemon's config file: {@code key = value} lines (Java properties syntax, {@code #} comments),
+ * keys grouped by dots ({@code dhcp.mode}, {@code http.port}). The documented example is {@code
+ * packaging/clonecast.conf}. Every key read is remembered, so a misspelt key is reported instead of
+ * silently ignored ({@link #requireAllUsed()}).
  *
  * <p>Not thread-safe; used while building the config.
  */
@@ -50,7 +50,10 @@ public final class ConfigFile {
     try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
       p.load(r);
     } catch (NoSuchFileException e) {
-      throw new ConfigException("config file " + file + " not found; create it (see packaging/clonecast.conf) or drop --config");
+      throw new ConfigException(
+          "config file "
+              + file
+              + " not found; create it (see packaging/clonecast.conf) or drop --config");
     } catch (IOException | IllegalArgumentException e) {
       throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
     }
@@ -137,8 +140,13 @@ public final class ConfigFile {
     Set<String> unknown = new TreeSet<>(values.keySet());
     unknown.removeAll(used);
     if (!unknown.isEmpty()) {
-      throw new ConfigException(source + ": unknown key" + (unknown.size() > 1 ? "s " : " ") + String.join(", ", unknown)
-          + "; known keys: " + String.join(", ", used));
+      throw new ConfigException(
+          source
+              + ": unknown key"
+              + (unknown.size() > 1 ? "s " : " ")
+              + String.join(", ", unknown)
+              + "; known keys: "
+              + String.join(", ", used));
     }
   }
 }

@@ -23,9 +23,8 @@ import org.clonecast.protocol.wire.Ipv4;
  * @param port UDP port for DHCP (67; tests may move it)
  * @param proxyPort UDP port for PXE boot-server requests (4011)
  * @param relays subnets behind DHCP relays (giaddr), each with its own pool
- *
- * <p>Immutable; thread-safe. Whether the range lies on the interface's subnet is checked when the
- * daemon starts (the interface is known only then).
+ *     <p>Immutable; thread-safe. Whether the range lies on the interface's subnet is checked when
+ *     the daemon starts (the interface is known only then).
  */
 public record DhcpConfig(
     Mode mode,
@@ -45,15 +44,26 @@ public record DhcpConfig(
    * option 15 the {@code zone}, unless dhcp.dns or dhcp.domain say otherwise.
    */
   public DhcpConfig withClusterDns(Inet4Address server, String zone) {
-    return new DhcpConfig(mode, range, leaseSeconds, router, dns.isEmpty() ? List.of(server) : dns,
-        domain.isPresent() ? domain : Optional.of(zone), port, proxyPort, relays);
+    return new DhcpConfig(
+        mode,
+        range,
+        leaseSeconds,
+        router,
+        dns.isEmpty() ? List.of(server) : dns,
+        domain.isPresent() ? domain : Optional.of(zone),
+        port,
+        proxyPort,
+        relays);
   }
+
   /** Most addresses in one range: the lease table scans its pool, so keep it at a /16. */
   public static final int MAX_RANGE = 65536;
 
   /** How the responder runs. */
   public enum Mode {
-    FULL, PROXY, OFF;
+    FULL,
+    PROXY,
+    OFF;
 
     public String id() {
       return name().toLowerCase(Locale.ROOT);
@@ -71,18 +81,30 @@ public record DhcpConfig(
       Objects.requireNonNull(first);
       Objects.requireNonNull(last);
       if (Integer.compareUnsigned(Ipv4.toInt(first), Ipv4.toInt(last)) > 0) {
-        throw new ConfigException("range " + first.getHostAddress() + "," + last.getHostAddress() + " ends before it starts");
+        throw new ConfigException(
+            "range "
+                + first.getHostAddress()
+                + ","
+                + last.getHostAddress()
+                + " ends before it starts");
       }
       if (Integer.toUnsignedLong(Ipv4.toInt(last) - Ipv4.toInt(first)) >= MAX_RANGE) {
-        throw new ConfigException("range " + first.getHostAddress() + "," + last.getHostAddress()
-            + " holds more than " + MAX_RANGE + " addresses; use a smaller range");
+        throw new ConfigException(
+            "range "
+                + first.getHostAddress()
+                + ","
+                + last.getHostAddress()
+                + " holds more than "
+                + MAX_RANGE
+                + " addresses; use a smaller range");
       }
     }
 
     /** Whether {@code a} is in the range. */
     public boolean contains(Inet4Address a) {
       int v = Ipv4.toInt(a);
-      return Integer.compareUnsigned(v, Ipv4.toInt(first)) >= 0 && Integer.compareUnsigned(v, Ipv4.toInt(last)) <= 0;
+      return Integer.compareUnsigned(v, Ipv4.toInt(first)) >= 0
+          && Integer.compareUnsigned(v, Ipv4.toInt(last)) <= 0;
     }
 
     /** Number of addresses. */
@@ -122,14 +144,24 @@ public record DhcpConfig(
    * @param range its pool, inside the subnet
    * @param router its default gateway (option 3), usually the relay's address
    */
-  public record RelaySubnet(String name, Inet4Address network, int prefix, Range range, Optional<Inet4Address> router) {
+  public record RelaySubnet(
+      String name, Inet4Address network, int prefix, Range range, Optional<Inet4Address> router) {
     public RelaySubnet {
       if (prefix < 8 || prefix > 30) {
-        throw new ConfigException("dhcp.relay." + name + ".subnet prefix /" + prefix + " is invalid; use /8 to /30");
+        throw new ConfigException(
+            "dhcp.relay." + name + ".subnet prefix /" + prefix + " is invalid; use /8 to /30");
       }
-      if (!Ipv4.sameSubnet(network, range.first(), prefix) || !Ipv4.sameSubnet(network, range.last(), prefix)) {
-        throw new ConfigException("dhcp.relay." + name + ".range " + range + " is outside its subnet "
-            + network.getHostAddress() + "/" + prefix);
+      if (!Ipv4.sameSubnet(network, range.first(), prefix)
+          || !Ipv4.sameSubnet(network, range.last(), prefix)) {
+        throw new ConfigException(
+            "dhcp.relay."
+                + name
+                + ".range "
+                + range
+                + " is outside its subnet "
+                + network.getHostAddress()
+                + "/"
+                + prefix);
       }
     }
   }
@@ -142,20 +174,31 @@ public record DhcpConfig(
     Objects.requireNonNull(domain);
     relays = List.copyOf(relays);
     if (mode == Mode.FULL && range.isEmpty()) {
-      throw new ConfigException("--dhcp full needs a pool: pass --range FIRST,LAST or set dhcp.range = FIRST,LAST");
+      throw new ConfigException(
+          "--dhcp full needs a pool: pass --range FIRST,LAST or set dhcp.range = FIRST,LAST");
     }
     if (leaseSeconds < 60) {
-      throw new ConfigException("dhcp.lease-time " + leaseSeconds + " is too short; use 60 seconds or more");
+      throw new ConfigException(
+          "dhcp.lease-time " + leaseSeconds + " is too short; use 60 seconds or more");
     }
     if (port < 0 || port > 65535 || proxyPort < 0 || proxyPort > 65535) {
-      throw new ConfigException("dhcp.port " + port + " / dhcp.proxy-port " + proxyPort + " out of range; use 1-65535");
+      throw new ConfigException(
+          "dhcp.port " + port + " / dhcp.proxy-port " + proxyPort + " out of range; use 1-65535");
     }
   }
 
   /** The defaults: proxy mode on the standard ports. */
   public static DhcpConfig defaults() {
-    return new DhcpConfig(Mode.PROXY, Optional.empty(), DEFAULT_LEASE_SECONDS, Optional.empty(), List.of(),
-        Optional.empty(), 67, 4011, List.of());
+    return new DhcpConfig(
+        Mode.PROXY,
+        Optional.empty(),
+        DEFAULT_LEASE_SECONDS,
+        Optional.empty(),
+        List.of(),
+        Optional.empty(),
+        67,
+        4011,
+        List.of());
   }
 
   static DhcpConfig from(ConfigFile f) {
@@ -178,8 +221,12 @@ public record DhcpConfig(
     }
     for (String name : names) {
       String p = "dhcp.relay." + name + ".";
-      String subnet = f.string(p + "subnet").orElseThrow(() -> new ConfigException(
-          p + "subnet is missing; set it to NETWORK/PREFIX, e.g. 10.78.0.0/24"));
+      String subnet =
+          f.string(p + "subnet")
+              .orElseThrow(
+                  () ->
+                      new ConfigException(
+                          p + "subnet is missing; set it to NETWORK/PREFIX, e.g. 10.78.0.0/24"));
       String[] sp = subnet.split("/", -1);
       Inet4Address network;
       int prefix;
@@ -189,9 +236,22 @@ public record DhcpConfig(
       } catch (RuntimeException e) {
         throw f.bad(p + "subnet", subnet, "NETWORK/PREFIX, e.g. 10.78.0.0/24");
       }
-      Range r = Range.parse(f, p + "range", f.string(p + "range").orElseThrow(() -> new ConfigException(
-          p + "range is missing; set it to FIRST,LAST inside " + subnet)));
-      relays.add(new RelaySubnet(name, network, prefix, r, f.string(p + "router").map(t -> address(f, p + "router", t))));
+      Range r =
+          Range.parse(
+              f,
+              p + "range",
+              f.string(p + "range")
+                  .orElseThrow(
+                      () ->
+                          new ConfigException(
+                              p + "range is missing; set it to FIRST,LAST inside " + subnet)));
+      relays.add(
+          new RelaySubnet(
+              name,
+              network,
+              prefix,
+              r,
+              f.string(p + "router").map(t -> address(f, p + "router", t))));
     }
     List<Inet4Address> dns = new ArrayList<>();
     for (String d : f.string("dhcp.dns", "").split(",")) {

@@ -13,9 +13,10 @@ import java.util.Optional;
  * The cluster DNS responder (docs/dns.md): authoritative for {@code zone} and the provisioning
  * subnet's reverse zone, REFUSED for every other name unless {@code forwarders} are set.
  *
- * @param enabled whether the daemon answers DNS at all (default: on in full DHCP mode, which hands it
- *     out as the nodes' DNS server; off otherwise, where the site's DHCP names the site's DNS)
- * @param port UDP and TCP port on the provisioning address and on 127.0.0.1 (0 picks one, for tests)
+ * @param enabled whether the daemon answers DNS at all (default: on in full DHCP mode, which hands
+ *     it out as the nodes' DNS server; off otherwise, where the site's DHCP names the site's DNS)
+ * @param port UDP and TCP port on the provisioning address and on 127.0.0.1 (0 picks one, for
+ *     tests)
  * @param loopback whether to answer on 127.0.0.1 too (off when the head node runs its own local
  *     resolver there)
  * @param zone the cluster's zone, e.g. {@code cluster.internal}, without the trailing dot
@@ -24,11 +25,18 @@ import java.util.Optional;
  *     never an open resolver
  * @param update RFC 2136 updates to the site's own DNS server, if configured
  */
-public record DnsConfig(boolean enabled, int port, boolean loopback, String zone, int ttl, List<InetSocketAddress> forwarders,
+public record DnsConfig(
+    boolean enabled,
+    int port,
+    boolean loopback,
+    String zone,
+    int ttl,
+    List<InetSocketAddress> forwarders,
     Optional<DnsUpdateConfig> update) {
   public static final int DEFAULT_PORT = 53;
   public static final String DEFAULT_ZONE = "cluster.internal";
   public static final int DEFAULT_TTL = 60;
+
   /** A DNS name of LDH labels, 1-63 characters each, at most 253 in all (RFC 1035 §2.3.1). */
   static final String NAME_PATTERN =
       "(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*";
@@ -39,7 +47,10 @@ public record DnsConfig(boolean enabled, int port, boolean loopback, String zone
     }
     Objects.requireNonNull(zone, "zone");
     if (!zone.matches(NAME_PATTERN)) {
-      throw new ConfigException("dns.zone " + zone + " is not a DNS name; use letters, digits, '-' and dots, e.g. cluster.internal");
+      throw new ConfigException(
+          "dns.zone "
+              + zone
+              + " is not a DNS name; use letters, digits, '-' and dots, e.g. cluster.internal");
     }
     if (ttl < 0 || ttl > 604_800) {
       throw new ConfigException("dns.ttl " + ttl + " is out of range; use 0-604800 seconds");
@@ -74,8 +85,8 @@ public record DnsConfig(boolean enabled, int port, boolean loopback, String zone
   }
 
   /**
-   * One literal IP address with an optional port (53 by default). Names are not accepted: the
-   * DNS server must not depend on DNS to start.
+   * One literal IP address with an optional port (53 by default). Names are not accepted: the DNS
+   * server must not depend on DNS to start.
    */
   static InetSocketAddress hostPort(ConfigFile f, String key, String s) {
     String host = s;

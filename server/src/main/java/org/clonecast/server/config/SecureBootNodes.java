@@ -16,12 +16,12 @@ import java.util.regex.Pattern;
  *
  * @param all every EFI x64 PXE client, enrolled or not
  * @param groups the enrolled nodes of these groups (ignored when {@code all})
- *
- * <p>Immutable; thread-safe.
+ *     <p>Immutable; thread-safe.
  */
 public record SecureBootNodes(boolean all, Set<String> groups) {
   /** Nobody: every EFI node gets iPXE (the default). */
   public static final SecureBootNodes OFF = new SecureBootNodes(false, Set.of());
+
   private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
   public SecureBootNodes {
@@ -51,8 +51,11 @@ public record SecureBootNodes(boolean all, Set<String> groups) {
     Set<String> groups = new LinkedHashSet<>();
     for (String g : Arrays.stream(t.split(",")).map(String::trim).toList()) {
       if (!GROUP.matcher(g).matches() || g.equals("all") || g.equals("off")) {
-        throw new ConfigException("boot.secure-boot: '" + g + "' is not a group name; use off, all, or groups separated by"
-            + " commas (e.g. rack1,rack2)");
+        throw new ConfigException(
+            "boot.secure-boot: '"
+                + g
+                + "' is not a group name; use off, all, or groups separated by"
+                + " commas (e.g. rack1,rack2)");
       }
       groups.add(g);
     }

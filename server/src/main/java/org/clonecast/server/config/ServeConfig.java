@@ -17,8 +17,16 @@ import java.util.Objects;
  * @param session re-imaging sessions
  * @param nodes bounds on the inventory's discovered nodes
  */
-public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, BootConfig boot, DnsConfig dns, TftpConfig tftp,
-    DhcpConfig dhcp, SessionConfig session, NodesConfig nodes) {
+public record ServeConfig(
+    String interfaceName,
+    Path stateDir,
+    HttpConfig http,
+    BootConfig boot,
+    DnsConfig dns,
+    TftpConfig tftp,
+    DhcpConfig dhcp,
+    SessionConfig session,
+    NodesConfig nodes) {
   public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/clonecast");
 
   public ServeConfig {
@@ -39,20 +47,25 @@ public record ServeConfig(String interfaceName, Path stateDir, HttpConfig http, 
    * @throws ConfigException for an invalid value or an unknown key
    */
   public static ServeConfig from(ConfigFile f) {
-    String iface = f.string("interface").orElseThrow(() -> new ConfigException(
-        "no provisioning interface; pass --interface IF or set interface = IF in the config file"));
+    String iface =
+        f.string("interface")
+            .orElseThrow(
+                () ->
+                    new ConfigException(
+                        "no provisioning interface; pass --interface IF or set interface = IF in the config file"));
     Path stateDir = f.path("state-dir").orElse(DEFAULT_STATE_DIR);
     DhcpConfig dhcp = DhcpConfig.from(f);
-    ServeConfig c = new ServeConfig(
-        iface,
-        stateDir,
-        HttpConfig.from(f),
-        BootConfig.from(f),
-        DnsConfig.from(f, dhcp.mode() == DhcpConfig.Mode.FULL),
-        TftpConfig.from(f, stateDir),
-        dhcp,
-        SessionConfig.from(f),
-        NodesConfig.from(f));
+    ServeConfig c =
+        new ServeConfig(
+            iface,
+            stateDir,
+            HttpConfig.from(f),
+            BootConfig.from(f),
+            DnsConfig.from(f, dhcp.mode() == DhcpConfig.Mode.FULL),
+            TftpConfig.from(f, stateDir),
+            dhcp,
+            SessionConfig.from(f),
+            NodesConfig.from(f));
     f.requireAllUsed();
     return c;
   }

@@ -10,8 +10,8 @@ import java.util.Optional;
  * @param basePort each session's multicast (UDP) and control (TCP) port is basePort + its id mod
  *     500, so concurrent sessions never share one
  * @param receiverTimeout a node silent this long during a transfer is dropped from it (and fails)
- * @param receiverDeadline a node not finished this long after it joined the transfer or the transfer
- *     started is dropped from it; empty: 600 s plus 1 s per 5 MB of stored image (config
+ * @param receiverDeadline a node not finished this long after it joined the transfer or the
+ *     transfer started is dropped from it; empty: 600 s plus 1 s per 5 MB of stored image (config
  *     session.receiver-deadline, 0 for that default)
  * @param bootenvAutoBuild whether a session that finds no netboot environment builds one in the
  *     background (config bootenv.auto-build; only when the daemon answers PXE, DHCP full or proxy)
@@ -20,13 +20,19 @@ import java.util.Optional;
  * @param igmpQueryInterval the gap between its General Queries (config session.igmp-query-interval,
  *     default 125 s as RFC 2236 has it)
  */
-public record SessionConfig(int basePort, Duration receiverTimeout, boolean bootenvAutoBuild, Optional<Duration> receiverDeadline,
-    boolean igmpQuerier, Duration igmpQueryInterval) {
+public record SessionConfig(
+    int basePort,
+    Duration receiverTimeout,
+    boolean bootenvAutoBuild,
+    Optional<Duration> receiverDeadline,
+    boolean igmpQuerier,
+    Duration igmpQueryInterval) {
   public static final int DEFAULT_BASE_PORT = 9400;
 
   public SessionConfig {
     if (basePort < 1024 || basePort > 65535 - 500) {
-      throw new ConfigException("session.port " + basePort + " is out of range; use 1024-" + (65535 - 500));
+      throw new ConfigException(
+          "session.port " + basePort + " is out of range; use 1024-" + (65535 - 500));
     }
     if (receiverTimeout.isNegative() || receiverTimeout.isZero()) {
       throw new ConfigException("session.receiver-timeout must be positive");
@@ -38,9 +44,14 @@ public record SessionConfig(int basePort, Duration receiverTimeout, boolean boot
   }
 
   static SessionConfig from(ConfigFile f) {
-    return new SessionConfig(f.integer("session.port", DEFAULT_BASE_PORT, 1024, 65535 - 500),
-        Duration.ofSeconds(f.integer("session.receiver-timeout", 10, 1, 3600)), f.bool("bootenv.auto-build", true),
-        Optional.of(f.integer("session.receiver-deadline", 0, 0, 7 * 24 * 3600)).filter(s -> s > 0).map(Duration::ofSeconds),
-        f.bool("session.igmp-querier", true), Duration.ofSeconds(f.integer("session.igmp-query-interval", 125, 2, 3600)));
+    return new SessionConfig(
+        f.integer("session.port", DEFAULT_BASE_PORT, 1024, 65535 - 500),
+        Duration.ofSeconds(f.integer("session.receiver-timeout", 10, 1, 3600)),
+        f.bool("bootenv.auto-build", true),
+        Optional.of(f.integer("session.receiver-deadline", 0, 0, 7 * 24 * 3600))
+            .filter(s -> s > 0)
+            .map(Duration::ofSeconds),
+        f.bool("session.igmp-querier", true),
+        Duration.ofSeconds(f.integer("session.igmp-query-interval", 125, 2, 3600)));
   }
 }

@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
  * The Netty adapter of one DHCP socket (67 or 4011): decodes, asks the {@link DhcpResponder} to
  * decide over the in-memory {@link Inventory}, and at the end of each read burst commits the
  * leases, inventory sightings and events of every decision of the burst in one transaction (group
- * commit: one fsync for many ACKs), then sends the replies. A reply whose lease could not be
- * stored is not sent: a client never holds an address the server may forget.
+ * commit: one fsync for many ACKs), then sends the replies. A reply whose lease could not be stored
+ * is not sent: a client never holds an address the server may forget.
  *
  * <p>Malformed datagrams are counted, logged at DEBUG with sender and hex, and dropped; nothing a
  * client sends closes the socket. Runs on its channel's event loop only; both sockets share one
@@ -45,8 +45,15 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
   private final List<DhcpResponder.Result> pending = new ArrayList<>();
   private long lastWarnNanos = System.nanoTime() - WARN_EVERY_NANOS;
 
-  DhcpHandler(DhcpResponder responder, boolean bootPort, DhcpStats stats, Database db, EventLog events, NodeStore nodes,
-      Inventory inventory, Clock clock) {
+  DhcpHandler(
+      DhcpResponder responder,
+      boolean bootPort,
+      DhcpStats stats,
+      Database db,
+      EventLog events,
+      NodeStore nodes,
+      Inventory inventory,
+      Clock clock) {
     this.responder = responder;
     this.bootPort = bootPort;
     this.stats = stats;
@@ -70,16 +77,25 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
       } catch (MalformedPacketException e) {
         stats.countMalformed();
         if (LOG.isDebugEnabled()) {
-          LOG.debug("dhcp: malformed from {}: {}\n{}", dp.sender(), e.getMessage(), ByteBufs.prettyHexDump(dp.content()));
+          LOG.debug(
+              "dhcp: malformed from {}: {}\n{}",
+              dp.sender(),
+              e.getMessage(),
+              ByteBufs.prettyHexDump(dp.content()));
         }
         return;
       }
       p.messageType().ifPresent(stats::received);
-      DhcpResponder.Result r = responder.handle(p, dp.sender(), bootPort, inventory, clock.millis());
+      DhcpResponder.Result r =
+          responder.handle(p, dp.sender(), bootPort, inventory, clock.millis());
       if (r.ignored().isPresent()) {
         stats.countIgnored();
-        LOG.debug("dhcp: ignored {} from {} ({}): {}", p.messageType().map(Enum::name).orElse("?"), dp.sender(),
-            p.mac().map(Object::toString).orElse("?"), r.ignored().get());
+        LOG.debug(
+            "dhcp: ignored {} from {} ({}): {}",
+            p.messageType().map(Enum::name).orElse("?"),
+            dp.sender(),
+            p.mac().map(Object::toString).orElse("?"),
+            r.ignored().get());
       }
       if (r.reply().isPresent() || r.changesState()) {
         pending.add(r);
@@ -113,12 +129,14 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
       ByteBuf buf = ctx.alloc().buffer(576);
       out.packet().encode(buf);
       out.packet().messageType().ifPresent(stats::sent);
-      ctx.write(new DatagramPacket(buf, out.to())).addListener(f -> {
-        if (!f.isSuccess()) {
-          stats.countError();
-          warn("dhcp: sending to " + out.to() + " failed", f.cause());
-        }
-      });
+      ctx.write(new DatagramPacket(buf, out.to()))
+          .addListener(
+              f -> {
+                if (!f.isSuccess()) {
+                  stats.countError();
+                  warn("dhcp: sending to " + out.to() + " failed", f.cause());
+                }
+              });
     }
     ctx.flush();
   }
@@ -139,21 +157,37 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
     List<NodeStore.NodeChange> nodeChanges = new ArrayList<>();
     List<Event> recorded;
     try {
-      recorded = db.write(c -> {
-        LeaseStore.save(c, changes);
-        for (DhcpResponder.Seen s : seen) {
-          nodeChanges.addAll(nodes.recordSeen(c, s.mac(), s.arch(), s.ip().map(Inet4Address::getHostAddress)));
-        }
-        List<Event> out = new ArrayList<>();
-        for (DhcpResponder.Milestone m : milestones) {
-          out.add(events.insert(c, "dhcp", Optional.of(m.mac().toString()), Optional.empty(), m.message()));
-        }
-        return out;
-      });
+      recorded =
+          db.write(
+              c -> {
+                LeaseStore.save(c, changes);
+                for (DhcpResponder.Seen s : seen) {
+                  nodeChanges.addAll(
+                      nodes.recordSeen(
+                          c, s.mac(), s.arch(), s.ip().map(Inet4Address::getHostAddress)));
+                }
+                List<Event> out = new ArrayList<>();
+                for (DhcpResponder.Milestone m : milestones) {
+                  out.add(
+                      events.insert(
+                          c,
+                          "dhcp",
+                          Optional.of(m.mac().toString()),
+                          Optional.empty(),
+                          m.message()));
+                }
+                return out;
+              });
     } catch (RuntimeException e) {
       stats.countError();
-      warn("dhcp: storing " + changes.size() + " leases and " + seen.size() + " sightings failed; replies with leases are"
-          + " not sent", e);
+      warn(
+          "dhcp: storing "
+              + changes.size()
+              + " leases and "
+              + seen.size()
+              + " sightings failed; replies with leases are"
+              + " not sent",
+          e);
       return false;
     }
     stats.countCommit();

@@ -28,8 +28,8 @@ import org.clonecast.server.store.Node;
  * decision reads only memory: its lease tables and an {@link Inventory} snapshot; {@link
  * DhcpHandler} commits what it returns. Full mode serves addresses from a {@link LeaseTable} per
  * subnet (the provisioning interface's, and one per relayed subnet); proxy mode answers only
- * network-boot clients, with boot information and no address. Both answer PXE boot-server
- * requests on port 4011.
+ * network-boot clients, with boot information and no address. Both answer PXE boot-server requests
+ * on port 4011.
  *
  * <p>Not thread-safe: one event loop owns it (its lease tables are not shared).
  */
@@ -65,7 +65,11 @@ public final class DhcpResponder {
    * @param event the event to record with them, if any
    * @param ignored why nothing is sent, when nothing is (for the DEBUG log)
    */
-  public record Result(Optional<Outgoing> reply, List<Lease> changes, List<Seen> seen, Optional<Milestone> event,
+  public record Result(
+      Optional<Outgoing> reply,
+      List<Lease> changes,
+      List<Seen> seen,
+      Optional<Milestone> event,
       Optional<String> ignored) {
     public Result {
       changes = List.copyOf(changes);
@@ -87,7 +91,8 @@ public final class DhcpResponder {
   }
 
   /** A subnet this server hands addresses on, with what its clients are told. */
-  record Scope(LeaseTable table, int prefix, Inet4Address broadcast, Optional<Inet4Address> router) {}
+  record Scope(
+      LeaseTable table, int prefix, Inet4Address broadcast, Optional<Inet4Address> router) {}
 
   private final DhcpConfig config;
   private final Inet4Address self;
@@ -95,6 +100,7 @@ public final class DhcpResponder {
   private final BootFileSelector boot;
   private final Scope local;
   private final List<Scope> relayed = new ArrayList<>();
+
   /** The {@link Inventory#reservationsVersion} the lease tables hold; -1 before the first read. */
   private long reservationsVersion = -1;
 
@@ -103,36 +109,59 @@ public final class DhcpResponder {
    * @param prefix that interface's prefix length
    * @param leases the stored leases, loaded into the tables of their subnets
    */
-  public DhcpResponder(DhcpConfig config, Inet4Address self, int prefix, BootFileSelector boot,
-      List<Lease> leases) {
+  public DhcpResponder(
+      DhcpConfig config, Inet4Address self, int prefix, BootFileSelector boot, List<Lease> leases) {
     this.config = Objects.requireNonNull(config);
     this.self = Objects.requireNonNull(self);
     this.selfPrefix = prefix;
     this.boot = Objects.requireNonNull(boot);
     if (config.mode() == DhcpConfig.Mode.FULL) {
       DhcpConfig.Range range = config.range().orElseThrow();
-      if (!Ipv4.sameSubnet(self, range.first(), prefix) || !Ipv4.sameSubnet(self, range.last(), prefix)) {
-        throw new IllegalArgumentException("dhcp.range " + range + " is outside the provisioning subnet "
-            + subnet(self, prefix) + "; choose addresses in it");
+      if (!Ipv4.sameSubnet(self, range.first(), prefix)
+          || !Ipv4.sameSubnet(self, range.last(), prefix)) {
+        throw new IllegalArgumentException(
+            "dhcp.range "
+                + range
+                + " is outside the provisioning subnet "
+                + subnet(self, prefix)
+                + "; choose addresses in it");
       }
-      local = new Scope(new LeaseTable(self, prefix, range, self, config.leaseSeconds()), prefix,
-          Ipv4.broadcast(self, prefix), config.router());
+      local =
+          new Scope(
+              new LeaseTable(self, prefix, range, self, config.leaseSeconds()),
+              prefix,
+              Ipv4.broadcast(self, prefix),
+              config.router());
       List<Lease> rest = local.table().load(leases);
       List<String> seen = new ArrayList<>(List.of(subnet(self, prefix)));
       for (DhcpConfig.RelaySubnet r : config.relays()) {
         int shorter = Math.min(prefix, r.prefix());
         if (Ipv4.sameSubnet(self, r.network(), shorter)) {
-          throw new IllegalArgumentException("dhcp.relay." + r.name() + ".subnet " + subnet(r.network(), r.prefix())
-              + " overlaps the provisioning subnet " + subnet(self, prefix) + "; relayed subnets lie behind a router");
+          throw new IllegalArgumentException(
+              "dhcp.relay."
+                  + r.name()
+                  + ".subnet "
+                  + subnet(r.network(), r.prefix())
+                  + " overlaps the provisioning subnet "
+                  + subnet(self, prefix)
+                  + "; relayed subnets lie behind a router");
         }
         for (Scope other : relayed) {
-          if (other.table().onSubnet(r.network()) || Ipv4.sameSubnet(r.network(), other.broadcast(), r.prefix())) {
-            throw new IllegalArgumentException("dhcp.relay." + r.name() + ".subnet " + subnet(r.network(), r.prefix())
-                + " overlaps another relayed subnet (" + String.join(", ", seen) + "); give each relay its own subnet");
+          if (other.table().onSubnet(r.network())
+              || Ipv4.sameSubnet(r.network(), other.broadcast(), r.prefix())) {
+            throw new IllegalArgumentException(
+                "dhcp.relay."
+                    + r.name()
+                    + ".subnet "
+                    + subnet(r.network(), r.prefix())
+                    + " overlaps another relayed subnet ("
+                    + String.join(", ", seen)
+                    + "); give each relay its own subnet");
           }
         }
         seen.add(subnet(r.network(), r.prefix()));
-        LeaseTable t = new LeaseTable(r.network(), r.prefix(), r.range(), self, config.leaseSeconds());
+        LeaseTable t =
+            new LeaseTable(r.network(), r.prefix(), r.range(), self, config.leaseSeconds());
         rest = t.load(rest);
         relayed.add(new Scope(t, r.prefix(), Ipv4.broadcast(r.network(), r.prefix()), r.router()));
       }
@@ -142,7 +171,9 @@ public final class DhcpResponder {
   }
 
   private static String subnet(Inet4Address a, int prefix) {
-    return Ipv4.fromInt(Ipv4.toInt(a) & (prefix == 0 ? 0 : -1 << (32 - prefix))).getHostAddress() + "/" + prefix;
+    return Ipv4.fromInt(Ipv4.toInt(a) & (prefix == 0 ? 0 : -1 << (32 - prefix))).getHostAddress()
+        + "/"
+        + prefix;
   }
 
   /**
@@ -150,7 +181,8 @@ public final class DhcpResponder {
    *
    * @return the problem, or empty when it is an assignable address of a served subnet
    */
-  public static Optional<String> reservationProblem(DhcpConfig config, Inet4Address self, int prefix, Inet4Address ip) {
+  public static Optional<String> reservationProblem(
+      DhcpConfig config, Inet4Address self, int prefix, Inet4Address ip) {
     List<String> subnets = new ArrayList<>();
     subnets.add(subnet(self, prefix));
     if (Ipv4.sameSubnet(self, ip, prefix)) {
@@ -162,16 +194,23 @@ public final class DhcpResponder {
         return assignableIn(ip, r.network(), r.prefix(), self);
       }
     }
-    return Optional.of(ip.getHostAddress() + " is outside the DHCP subnets " + String.join(", ", subnets)
-        + "; reserve an address in one of them");
+    return Optional.of(
+        ip.getHostAddress()
+            + " is outside the DHCP subnets "
+            + String.join(", ", subnets)
+            + "; reserve an address in one of them");
   }
 
-  private static Optional<String> assignableIn(Inet4Address ip, Inet4Address net, int prefix, Inet4Address self) {
+  private static Optional<String> assignableIn(
+      Inet4Address ip, Inet4Address net, int prefix, Inet4Address self) {
     int v = Ipv4.toInt(ip);
     int mask = prefix == 0 ? 0 : -1 << (32 - prefix);
     if (v == (Ipv4.toInt(net) & mask) || v == (Ipv4.toInt(net) | ~mask) || ip.equals(self)) {
-      return Optional.of(ip.getHostAddress() + " is the network, broadcast or server address of " + subnet(net, prefix)
-          + "; reserve a host address");
+      return Optional.of(
+          ip.getHostAddress()
+              + " is the network, broadcast or server address of "
+              + subnet(net, prefix)
+              + "; reserve a host address");
     }
     return Optional.empty();
   }
@@ -183,7 +222,8 @@ public final class DhcpResponder {
    * @param bootPort whether it came to the PXE boot-server port (4011)
    * @param inventory the nodes as they are now; read, never written
    */
-  public Result handle(DhcpPacket p, InetSocketAddress from, boolean bootPort, Inventory inventory, long nowMillis) {
+  public Result handle(
+      DhcpPacket p, InetSocketAddress from, boolean bootPort, Inventory inventory, long nowMillis) {
     if (p.op() != BOOTREQUEST) {
       return Result.ignore("op " + p.op() + " is not BOOTREQUEST");
     }
@@ -193,19 +233,27 @@ public final class DhcpResponder {
     }
     Optional<MacAddress> mac = p.mac();
     if (mac.isEmpty()) {
-      return Result.ignore("chaddr is not an Ethernet MAC (htype " + p.htype() + ", hlen " + p.hlen() + ")");
+      return Result.ignore(
+          "chaddr is not an Ethernet MAC (htype " + p.htype() + ", hlen " + p.hlen() + ")");
     }
     boolean bootClient = Pxe.isBootClient(p);
     if (bootPort) {
-      if (type.get() != DhcpMessageType.REQUEST && type.get() != DhcpMessageType.INFORM || !bootClient) {
+      if (type.get() != DhcpMessageType.REQUEST && type.get() != DhcpMessageType.INFORM
+          || !bootClient) {
         return Result.ignore("port " + PXE_PORT + " serves only REQUESTs of network-boot clients");
       }
       if (Ipv4.toInt(p.ciaddr()) != 0 && !p.ciaddr().equals(from.getAddress())) {
         // Every real client sends this request from its own address (EDK2 from ciaddr:4011, iPXE
         // from ciaddr:68), also across routers. One naming another host's ciaddr would make us
         // send that host an ACK it never asked for and record its address for this MAC.
-        return Result.ignore("port " + PXE_PORT + " request with ciaddr " + p.ciaddr().getHostAddress() + " from "
-            + from.getAddress().getHostAddress() + ": answered only when ciaddr is the sender's own address");
+        return Result.ignore(
+            "port "
+                + PXE_PORT
+                + " request with ciaddr "
+                + p.ciaddr().getHostAddress()
+                + " from "
+                + from.getAddress().getHostAddress()
+                + ": answered only when ciaddr is the sender's own address");
       }
       return bootAck(p, mac.get(), from, true, inventory);
     }
@@ -214,7 +262,8 @@ public final class DhcpResponder {
     }
     Optional<Scope> scope = scope(p);
     if (scope.isEmpty()) {
-      return Result.ignore("relay " + p.giaddr().getHostAddress() + " is on no configured subnet (dhcp.relay.*)");
+      return Result.ignore(
+          "relay " + p.giaddr().getHostAddress() + " is on no configured subnet (dhcp.relay.*)");
     }
     refreshReservations(inventory);
     LeaseTable t = scope.get().table();
@@ -223,24 +272,36 @@ public final class DhcpResponder {
       case DISCOVER -> {
         LeaseTable.Decision d = t.discover(m, p.address(OPT_REQUESTED_IP), nowMillis);
         if (d instanceof LeaseTable.Decision.Offer o) {
-          yield addressReply(p, m, DhcpMessageType.OFFER, o.ip(), o.changes(), scope.get(), bootClient, inventory);
+          yield addressReply(
+              p, m, DhcpMessageType.OFFER, o.ip(), o.changes(), scope.get(), bootClient, inventory);
         }
         yield ignored(d);
       }
       case REQUEST -> {
         Optional<Inet4Address> sid = p.address(OPT_SERVER_ID);
-        LeaseTable.Decision d = t.request(m, sid, sid.map(self::equals).orElse(false), p.address(OPT_REQUESTED_IP),
-            p.ciaddr(), nowMillis);
+        LeaseTable.Decision d =
+            t.request(
+                m,
+                sid,
+                sid.map(self::equals).orElse(false),
+                p.address(OPT_REQUESTED_IP),
+                p.ciaddr(),
+                nowMillis);
         if (d instanceof LeaseTable.Decision.Ack a) {
-          yield addressReply(p, m, DhcpMessageType.ACK, a.ip(), a.changes(), scope.get(), bootClient, inventory);
+          yield addressReply(
+              p, m, DhcpMessageType.ACK, a.ip(), a.changes(), scope.get(), bootClient, inventory);
         }
         if (d instanceof LeaseTable.Decision.Nak n) {
           yield nak(p, m, n.reason());
         }
         yield ignored(d);
       }
-      case DECLINE -> noted(m, p.address(OPT_REQUESTED_IP).map(ip -> t.decline(m, ip, nowMillis))
-          .orElse(new LeaseTable.Decision.Ignore("DECLINE without option 50")));
+      case DECLINE ->
+          noted(
+              m,
+              p.address(OPT_REQUESTED_IP)
+                  .map(ip -> t.decline(m, ip, nowMillis))
+                  .orElse(new LeaseTable.Decision.Ignore("DECLINE without option 50")));
       case RELEASE -> noted(m, t.release(m, p.ciaddr(), nowMillis));
       case INFORM -> inform(p, m, scope.get(), bootClient, inventory);
       default -> Result.ignore(type.get() + " is a server message");
@@ -278,17 +339,27 @@ public final class DhcpResponder {
 
   private static Result noted(MacAddress mac, LeaseTable.Decision d) {
     if (d instanceof LeaseTable.Decision.Noted n) {
-      return new Result(Optional.empty(), n.changes(), List.of(), Optional.of(new Milestone(mac, n.event())),
+      return new Result(
+          Optional.empty(),
+          n.changes(),
+          List.of(),
+          Optional.of(new Milestone(mac, n.event())),
           Optional.empty());
     }
     return ignored(d);
   }
 
   /** Proxy mode: boot information for network-boot clients, no address. */
-  private Result proxy(DhcpPacket p, DhcpMessageType type, MacAddress mac, InetSocketAddress from, boolean bootClient,
+  private Result proxy(
+      DhcpPacket p,
+      DhcpMessageType type,
+      MacAddress mac,
+      InetSocketAddress from,
+      boolean bootClient,
       Inventory inventory) {
     if (!bootClient) {
-      return Result.ignore("proxy mode answers only network-boot clients (option 60 PXEClient/HTTPClient or 93)");
+      return Result.ignore(
+          "proxy mode answers only network-boot clients (option 60 PXEClient/HTTPClient or 93)");
     }
     if (type == DhcpMessageType.DISCOVER) {
       List<Seen> seen = List.of(seen(p, mac, DhcpPacket.ZERO));
@@ -296,41 +367,69 @@ public final class DhcpResponder {
       if (f.isEmpty()) {
         return Result.ignore("nothing to boot for " + Pxe.arch(p).id(), seen);
       }
-      DhcpPacketBuilder b = DhcpPacketBuilder.replyTo(p).type(DhcpMessageType.OFFER)
-          .option(new DhcpOption.Address(OPT_SERVER_ID, self));
+      DhcpPacketBuilder b =
+          DhcpPacketBuilder.replyTo(p)
+              .type(DhcpMessageType.OFFER)
+              .option(new DhcpOption.Address(OPT_SERVER_ID, self));
       bootOptions(b, p, f.get(), true);
-      return send(b.build(), destination(p, DhcpMessageType.OFFER, false, from), List.of(), seen,
+      return send(
+          b.build(),
+          destination(p, DhcpMessageType.OFFER, false, from),
+          List.of(),
+          seen,
           new Milestone(mac, "proxy offer: " + f.get().file() + " (" + f.get().reason() + ")"));
     }
-    if (type == DhcpMessageType.REQUEST && p.address(OPT_SERVER_ID).map(self::equals).orElse(false)) {
-      // Some ROMs send their REQUEST to the proxy on port 67 instead of 4011; answer it the same way.
+    if (type == DhcpMessageType.REQUEST
+        && p.address(OPT_SERVER_ID).map(self::equals).orElse(false)) {
+      // Some ROMs send their REQUEST to the proxy on port 67 instead of 4011; answer it the same
+      // way.
       return bootAck(p, mac, from, false, inventory);
     }
     return Result.ignore("proxy mode: " + type + " is for the site's DHCP server");
   }
 
   /** PXE boot-server ACK (PXE 2.1 §2.2.5): boot file, next server, 54, 60, 97; no address. */
-  private Result bootAck(DhcpPacket p, MacAddress mac, InetSocketAddress from, boolean bootPort, Inventory inventory) {
+  private Result bootAck(
+      DhcpPacket p, MacAddress mac, InetSocketAddress from, boolean bootPort, Inventory inventory) {
     List<Seen> seen = List.of(seen(p, mac, p.ciaddr()));
     Optional<BootFile> f = bootFile(p, mac, inventory);
     if (f.isEmpty()) {
       return Result.ignore("nothing to boot for " + Pxe.arch(p).id(), seen);
     }
-    DhcpPacketBuilder b = DhcpPacketBuilder.replyTo(p).type(DhcpMessageType.ACK).ciaddr(p.ciaddr())
-        .option(new DhcpOption.Address(OPT_SERVER_ID, self)).sname(self.getHostAddress());
+    DhcpPacketBuilder b =
+        DhcpPacketBuilder.replyTo(p)
+            .type(DhcpMessageType.ACK)
+            .ciaddr(p.ciaddr())
+            .option(new DhcpOption.Address(OPT_SERVER_ID, self))
+            .sname(self.getHostAddress());
     bootOptions(b, p, f.get(), true);
-    return send(b.build(), destination(p, DhcpMessageType.ACK, bootPort, from), List.of(), seen,
-        new Milestone(mac, "boot server ACK" + (bootPort ? " on " + PXE_PORT : "") + ": " + f.get().file()));
+    return send(
+        b.build(),
+        destination(p, DhcpMessageType.ACK, bootPort, from),
+        List.of(),
+        seen,
+        new Milestone(
+            mac, "boot server ACK" + (bootPort ? " on " + PXE_PORT : "") + ": " + f.get().file()));
   }
 
   /** OFFER or ACK of an address, with the subnet's options and, for boot clients, the boot file. */
-  private Result addressReply(DhcpPacket p, MacAddress mac, DhcpMessageType type, Inet4Address ip, List<Lease> changes,
-      Scope scope, boolean bootClient, Inventory inventory) {
-    DhcpPacketBuilder b = DhcpPacketBuilder.replyTo(p).type(type).yiaddr(ip)
-        .option(new DhcpOption.Address(OPT_SERVER_ID, self))
-        .option(new DhcpOption.Seconds(OPT_LEASE_TIME, config.leaseSeconds()))
-        .option(new DhcpOption.Seconds(OPT_RENEWAL_TIME, config.leaseSeconds() / 2L))
-        .option(new DhcpOption.Seconds(OPT_REBINDING_TIME, config.leaseSeconds() * 7L / 8L));
+  private Result addressReply(
+      DhcpPacket p,
+      MacAddress mac,
+      DhcpMessageType type,
+      Inet4Address ip,
+      List<Lease> changes,
+      Scope scope,
+      boolean bootClient,
+      Inventory inventory) {
+    DhcpPacketBuilder b =
+        DhcpPacketBuilder.replyTo(p)
+            .type(type)
+            .yiaddr(ip)
+            .option(new DhcpOption.Address(OPT_SERVER_ID, self))
+            .option(new DhcpOption.Seconds(OPT_LEASE_TIME, config.leaseSeconds()))
+            .option(new DhcpOption.Seconds(OPT_RENEWAL_TIME, config.leaseSeconds() / 2L))
+            .option(new DhcpOption.Seconds(OPT_REBINDING_TIME, config.leaseSeconds() * 7L / 8L));
     if (type == DhcpMessageType.ACK && Ipv4.toInt(p.ciaddr()) != 0) {
       b.ciaddr(p.ciaddr());
     }
@@ -349,22 +448,30 @@ public final class DhcpResponder {
       } else {
         what += ", nothing to boot for " + Pxe.arch(p).id();
       }
-    } else if (bound && node.filter(Node::enrolled).filter(n -> !n.ip().equals(Optional.of(ip.getHostAddress()))).isPresent()) {
+    } else if (bound
+        && node.filter(Node::enrolled)
+            .filter(n -> !n.ip().equals(Optional.of(ip.getHostAddress())))
+            .isPresent()) {
       // An enrolled node whose bound address changed gets it in the inventory, which the cluster
       // DNS answers from (so NAME.zone follows the lease). Only on a change, so renewals and load
       // tests add no writes; unenrolled MACs are not recorded here.
       seen.add(new Seen(mac, Optional.empty(), Optional.of(ip)));
     }
-    return send(b.build(), destination(p, type, false, null), changes, seen, new Milestone(mac, what));
+    return send(
+        b.build(), destination(p, type, false, null), changes, seen, new Milestone(mac, what));
   }
 
   /** DHCPINFORM (RFC 2131 §3.4): configuration without an address or lease time. */
-  private Result inform(DhcpPacket p, MacAddress mac, Scope scope, boolean bootClient, Inventory inventory) {
+  private Result inform(
+      DhcpPacket p, MacAddress mac, Scope scope, boolean bootClient, Inventory inventory) {
     if (Ipv4.toInt(p.ciaddr()) == 0) {
       return Result.ignore("INFORM without ciaddr");
     }
-    DhcpPacketBuilder b = DhcpPacketBuilder.replyTo(p).type(DhcpMessageType.ACK).ciaddr(p.ciaddr())
-        .option(new DhcpOption.Address(OPT_SERVER_ID, self));
+    DhcpPacketBuilder b =
+        DhcpPacketBuilder.replyTo(p)
+            .type(DhcpMessageType.ACK)
+            .ciaddr(p.ciaddr())
+            .option(new DhcpOption.Address(OPT_SERVER_ID, self));
     subnetOptions(b, p, scope, inventory.find(mac));
     List<Seen> seen = new ArrayList<>();
     if (bootClient) {
@@ -377,29 +484,48 @@ public final class DhcpResponder {
   private Result nak(DhcpPacket p, MacAddress mac, String reason) {
     DhcpPacketBuilder b = DhcpPacketBuilder.replyTo(p);
     if (Ipv4.toInt(p.giaddr()) != 0) {
-      // RFC 2131 §4.3.2: so that the relay broadcasts it (the client may no longer have its address).
+      // RFC 2131 §4.3.2: so that the relay broadcasts it (the client may no longer have its
+      // address).
       b.flags(p.flags() | FLAG_BROADCAST);
     }
-    DhcpPacket n = b.type(DhcpMessageType.NAK)
-        .option(new DhcpOption.Address(OPT_SERVER_ID, self))
-        .option(new DhcpOption.Text(OPT_MESSAGE, reason.length() > 200 ? reason.substring(0, 200) : reason))
-        .build();
-    return send(n, destination(p, DhcpMessageType.NAK, false, null), List.of(), List.of(),
+    DhcpPacket n =
+        b.type(DhcpMessageType.NAK)
+            .option(new DhcpOption.Address(OPT_SERVER_ID, self))
+            .option(
+                new DhcpOption.Text(
+                    OPT_MESSAGE, reason.length() > 200 ? reason.substring(0, 200) : reason))
+            .build();
+    return send(
+        n,
+        destination(p, DhcpMessageType.NAK, false, null),
+        List.of(),
+        List.of(),
         new Milestone(mac, "nak: " + reason));
   }
 
-  private static Result send(DhcpPacket reply, InetSocketAddress to, List<Lease> changes, List<Seen> seen,
+  private static Result send(
+      DhcpPacket reply,
+      InetSocketAddress to,
+      List<Lease> changes,
+      List<Seen> seen,
       Milestone event) {
-    return new Result(Optional.of(new Outgoing(reply, to)), changes, seen, Optional.ofNullable(event), Optional.empty());
+    return new Result(
+        Optional.of(new Outgoing(reply, to)),
+        changes,
+        seen,
+        Optional.ofNullable(event),
+        Optional.empty());
   }
 
   private void subnetOptions(DhcpPacketBuilder b, DhcpPacket p, Scope scope, Optional<Node> node) {
     int mask = scope.prefix() == 0 ? 0 : -1 << (32 - scope.prefix());
     b.option(new DhcpOption.Address(OPT_SUBNET_MASK, Ipv4.fromInt(mask)));
     b.option(new DhcpOption.Address(OPT_BROADCAST_ADDRESS, scope.broadcast()));
-    Optional<Inet4Address> router = scope == local ? scope.router()
-        // Behind a relay the relay is the usual gateway (dnsmasq does the same).
-        : scope.router().or(() -> Optional.of(p.giaddr()));
+    Optional<Inet4Address> router =
+        scope == local
+            ? scope.router()
+            // Behind a relay the relay is the usual gateway (dnsmasq does the same).
+            : scope.router().or(() -> Optional.of(p.giaddr()));
     router.ifPresent(r -> b.option(new DhcpOption.Addresses(OPT_ROUTER, List.of(r))));
     if (!config.dns().isEmpty()) {
       b.option(new DhcpOption.Addresses(OPT_DNS_SERVERS, config.dns()));
@@ -408,15 +534,28 @@ public final class DhcpResponder {
     node.flatMap(Node::name).ifPresent(n -> b.option(new DhcpOption.Text(OPT_HOST_NAME, n)));
   }
 
-  /** That a network-boot client asked, with its architecture and the address now its own (0: none). */
+  /**
+   * That a network-boot client asked, with its architecture and the address now its own (0: none).
+   */
   private static Seen seen(DhcpPacket p, MacAddress mac, Inet4Address ip) {
-    return new Seen(mac, Optional.of(Pxe.arch(p).id()), Ipv4.toInt(ip) == 0 ? Optional.empty() : Optional.of(ip));
+    return new Seen(
+        mac,
+        Optional.of(Pxe.arch(p).id()),
+        Ipv4.toInt(ip) == 0 ? Optional.empty() : Optional.of(ip));
   }
 
-  /** The boot file for a network-boot client; a MAC the inventory does not know boots its local disk. */
+  /**
+   * The boot file for a network-boot client; a MAC the inventory does not know boots its local
+   * disk.
+   */
   private Optional<BootFile> bootFile(DhcpPacket p, MacAddress mac, Inventory inventory) {
     Optional<Node> node = inventory.find(mac);
-    return boot.select(Pxe.arch(p), Pxe.vendorClass(p), Pxe.isIpxe(p), mac, BootPolicy.action(node),
+    return boot.select(
+        Pxe.arch(p),
+        Pxe.vendorClass(p),
+        Pxe.isIpxe(p),
+        mac,
+        BootPolicy.action(node),
         boot.secureBoot(node));
   }
 
@@ -438,7 +577,8 @@ public final class DhcpResponder {
       b.option(new DhcpOption.Text(OPT_BOOTFILE_NAME, f.file()));
     }
     if (proxyStyle) {
-      p.octets(OPT_CLIENT_GUID).ifPresent(g -> b.option(new DhcpOption.Unknown(OPT_CLIENT_GUID, g)));
+      p.octets(OPT_CLIENT_GUID)
+          .ifPresent(g -> b.option(new DhcpOption.Unknown(OPT_CLIENT_GUID, g)));
       if (Pxe.arch(p) == Pxe.Arch.BIOS && !Pxe.isIpxe(p)) {
         b.option(Pxe.useBootFile());
       }
@@ -453,7 +593,8 @@ public final class DhcpResponder {
    * injection; every PXE client tried (iPXE BIOS and EFI, EDK2) and udhcpc and dhclient accept the
    * broadcast.
    */
-  InetSocketAddress destination(DhcpPacket p, DhcpMessageType type, boolean bootPort, InetSocketAddress from) {
+  InetSocketAddress destination(
+      DhcpPacket p, DhcpMessageType type, boolean bootPort, InetSocketAddress from) {
     if (bootPort) {
       // PXE 2.1 §2.2.5: the ACK goes to ciaddr at the port the request came from (EDK2: 4011, iPXE:
       // 68). We send it to the source address and port themselves: the same place for every real

@@ -25,17 +25,22 @@ import org.slf4j.LoggerFactory;
  * The DHCP sockets: UDP 67 (full or proxy) and UDP 4011 (PXE boot server), both bound to the
  * wildcard address (broadcasts arrive there) and tied to the provisioning interface with
  * SO_BINDTODEVICE, so on a multi-homed head node requests from other networks are never seen and
- * replies, broadcasts included, leave through the provisioning interface only. Both sockets run
- * on one event loop of their own, which owns the {@link DhcpResponder}.
+ * replies, broadcasts included, leave through the provisioning interface only. Both sockets run on
+ * one event loop of their own, which owns the {@link DhcpResponder}.
  *
  * <p>Thread-safe: start and close from any thread.
  */
 public final class DhcpServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DhcpServer.class);
+
   /** Linux IFNAMSIZ: an interface name and its NUL. */
   static final int IFNAMSIZ = 16;
-  /** setsockopt(SOL_SOCKET = 1, SO_BINDTODEVICE = 25, "eth0\0"): Netty has no named option for it. */
-  public static final RawUnixChannelOption SO_BINDTODEVICE = new RawUnixChannelOption("SO_BINDTODEVICE", 1, 25, IFNAMSIZ);
+
+  /**
+   * setsockopt(SOL_SOCKET = 1, SO_BINDTODEVICE = 25, "eth0\0"): Netty has no named option for it.
+   */
+  public static final RawUnixChannelOption SO_BINDTODEVICE =
+      new RawUnixChannelOption("SO_BINDTODEVICE", 1, 25, IFNAMSIZ);
 
   private final EventLoopGroup group;
   private final Channel main;
@@ -43,7 +48,8 @@ public final class DhcpServer implements AutoCloseable {
   private final DhcpStats stats;
   private final Inventory inventory;
 
-  private DhcpServer(EventLoopGroup group, Channel main, Channel boot, DhcpStats stats, Inventory inventory) {
+  private DhcpServer(
+      EventLoopGroup group, Channel main, Channel boot, DhcpStats stats, Inventory inventory) {
     this.inventory = inventory;
     this.group = group;
     this.main = main;
@@ -59,28 +65,52 @@ public final class DhcpServer implements AutoCloseable {
    * @throws IllegalStateException when the epoll transport (needed for SO_BINDTODEVICE) is missing
    * @throws InterruptedException while binding
    */
-  public static DhcpServer start(DhcpConfig config, String device, InetAddress bindAddress, DhcpResponder responder,
-      DhcpStats stats, Database db, EventLog events, NodeStore nodes, Clock clock) throws InterruptedException {
+  public static DhcpServer start(
+      DhcpConfig config,
+      String device,
+      InetAddress bindAddress,
+      DhcpResponder responder,
+      DhcpStats stats,
+      Database db,
+      EventLog events,
+      NodeStore nodes,
+      Clock clock)
+      throws InterruptedException {
     if (!Transport.epoll()) {
-      throw new IllegalStateException("the DHCP responder needs Netty's epoll transport (Linux) to bind to "
-          + device + " with SO_BINDTODEVICE; it is not available on this JVM/OS");
+      throw new IllegalStateException(
+          "the DHCP responder needs Netty's epoll transport (Linux) to bind to "
+              + device
+              + " with SO_BINDTODEVICE; it is not available on this JVM/OS");
     }
     Inventory inventory = Inventory.following(nodes);
     EventLoopGroup group = Transport.group(1, "dhcp");
     try {
       EventLoop loop = group.next();
-      Channel main = bind(loop, device, new InetSocketAddress(bindAddress, config.port()),
-          new DhcpHandler(responder, false, stats, db, events, nodes, inventory, clock));
+      Channel main =
+          bind(
+              loop,
+              device,
+              new InetSocketAddress(bindAddress, config.port()),
+              new DhcpHandler(responder, false, stats, db, events, nodes, inventory, clock));
       Channel boot;
       try {
-        boot = bind(loop, device, new InetSocketAddress(bindAddress, config.proxyPort()),
-            new DhcpHandler(responder, true, stats, db, events, nodes, inventory, clock));
+        boot =
+            bind(
+                loop,
+                device,
+                new InetSocketAddress(bindAddress, config.proxyPort()),
+                new DhcpHandler(responder, true, stats, db, events, nodes, inventory, clock));
       } catch (InterruptedException | RuntimeException e) {
         main.close().sync();
         throw e;
       }
       DhcpServer s = new DhcpServer(group, main, boot, stats, inventory);
-      LOG.info("dhcp: {} mode on {} ports {} and {}", config.mode().id(), device, s.port(), s.proxyPort());
+      LOG.info(
+          "dhcp: {} mode on {} ports {} and {}",
+          config.mode().id(),
+          device,
+          s.port(),
+          s.proxyPort());
       return s;
     } catch (InterruptedException | RuntimeException e) {
       inventory.close();
@@ -89,17 +119,23 @@ public final class DhcpServer implements AutoCloseable {
     }
   }
 
-  private static Channel bind(EventLoop loop, String device, InetSocketAddress at, DhcpHandler handler) throws InterruptedException {
+  private static Channel bind(
+      EventLoop loop, String device, InetSocketAddress at, DhcpHandler handler)
+      throws InterruptedException {
     return new Bootstrap()
         .group(loop)
         .channel(Transport.datagram())
         .option(ChannelOption.SO_BROADCAST, true)
         .option(ChannelOption.SO_RCVBUF, 1 << 20)
         // A DHCP message fits 1500 octets; read many per wake-up so one commit covers a burst.
-        .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(2048).maxMessagesPerRead(64))
+        .option(
+            ChannelOption.RCVBUF_ALLOCATOR,
+            new FixedRecvByteBufAllocator(2048).maxMessagesPerRead(64))
         .option(SO_BINDTODEVICE, deviceName(device))
         .handler(handler)
-        .bind(at).sync().channel();
+        .bind(at)
+        .sync()
+        .channel();
   }
 
   /** The SO_BINDTODEVICE value: the name, NUL-padded to IFNAMSIZ. */

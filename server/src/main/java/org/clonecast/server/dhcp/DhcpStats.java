@@ -6,10 +6,10 @@ import java.util.concurrent.atomic.LongAdder;
 import org.clonecast.protocol.dhcp.DhcpMessageType;
 
 /**
- * The DHCP responder's counters, for the metrics endpoint: datagrams received and replies sent
- * per message type, and those that were malformed, ignored (not for us, nothing to say) or
- * dropped (a lease could not be stored, so its ACK was not sent); and the store transactions
- * ({@code commits}: far fewer than ACKs under load, since a burst shares one).
+ * The DHCP responder's counters, for the metrics endpoint: datagrams received and replies sent per
+ * message type, and those that were malformed, ignored (not for us, nothing to say) or dropped (a
+ * lease could not be stored, so its ACK was not sent); and the store transactions ({@code commits}:
+ * far fewer than ACKs under load, since a burst shares one).
  *
  * <p>Thread-safe.
  */

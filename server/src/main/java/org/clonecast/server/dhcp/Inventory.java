@@ -16,16 +16,18 @@ import org.clonecast.server.store.NodeStore;
 
 /**
  * The node inventory as DHCP decides over it: an in-memory copy of the {@link NodeStore}, kept
- * current by the store's listener, so that answering a request reads no database and takes no
- * lock shared with HTTP, the dashboard and the agents. A write the store commits is seen here
- * before the writer's call returns.
+ * current by the store's listener, so that answering a request reads no database and takes no lock
+ * shared with HTTP, the dashboard and the agents. A write the store commits is seen here before the
+ * writer's call returns.
  *
  * <p>Thread-safe: the store's writers update it, DHCP's event loop reads it.
  */
 public final class Inventory implements AutoCloseable {
   private final Map<MacAddress, Node> nodes = new ConcurrentHashMap<>();
+
   /** Bumped whenever a reserved address appears, changes or goes. */
   private final AtomicLong reservationsVersion = new AtomicLong();
+
   private Runnable unfollow = () -> {};
 
   private Inventory() {}

@@ -14,10 +14,10 @@ import org.clonecast.protocol.wire.MacAddress;
  * @param state see {@link State}
  * @param expiresMillis epoch ms when the offer, lease or quarantine ends (wall clock: leases
  *     outlive the process, so a monotonic clock would not do)
- *
- * <p>Immutable; thread-safe.
+ *     <p>Immutable; thread-safe.
  */
-public record Lease(Inet4Address ip, Optional<MacAddress> mac, Lease.State state, long expiresMillis) {
+public record Lease(
+    Inet4Address ip, Optional<MacAddress> mac, Lease.State state, long expiresMillis) {
   /** Where an address is in its life. Only {@link #OFFERED} is never stored. */
   public enum State {
     /** Offered, held for the client until the offer times out; in memory only. */
@@ -45,16 +45,23 @@ public record Lease(Inet4Address ip, Optional<MacAddress> mac, Lease.State state
     Objects.requireNonNull(mac);
     Objects.requireNonNull(state);
     if (mac.isEmpty() != (state == State.DECLINED)) {
-      throw new IllegalArgumentException("lease of " + ip.getHostAddress() + ": a MAC is required unless declined");
+      throw new IllegalArgumentException(
+          "lease of " + ip.getHostAddress() + ": a MAC is required unless declined");
     }
   }
 
-  /** Whether the address is taken at {@code nowMillis}: offered, bound or quarantined and not yet expired. */
+  /**
+   * Whether the address is taken at {@code nowMillis}: offered, bound or quarantined and not yet
+   * expired.
+   */
   public boolean activeAt(long nowMillis) {
     return state != State.RELEASED && nowMillis < expiresMillis;
   }
 
-  /** Whether {@code mac} may use the address at {@code nowMillis}: nobody else holds it and it is not quarantined. */
+  /**
+   * Whether {@code mac} may use the address at {@code nowMillis}: nobody else holds it and it is
+   * not quarantined.
+   */
   public boolean freeFor(MacAddress other, long nowMillis) {
     return !activeAt(nowMillis) || mac.equals(Optional.of(other));
   }

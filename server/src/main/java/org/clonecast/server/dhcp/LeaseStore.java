@@ -13,9 +13,9 @@ import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.store.Database;
 
 /**
- * The leases table (schema migration 3): one row per address. The handler stores a batch of
- * changed leases inside the transaction that also records their events, and sends the replies
- * only after it committed.
+ * The leases table (schema migration 3): one row per address. The handler stores a batch of changed
+ * leases inside the transaction that also records their events, and sends the replies only after it
+ * committed.
  *
  * <p>Thread-safe (through the {@link Database}).
  */
@@ -28,18 +28,24 @@ public final class LeaseStore {
 
   /** Every stored lease. */
   public List<Lease> loadAll() {
-    return db.read(c -> {
-      List<Lease> out = new ArrayList<>();
-      try (PreparedStatement ps = c.prepareStatement("SELECT ip, mac, state, expires FROM leases");
-          ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          String mac = rs.getString(2);
-          out.add(new Lease(Ipv4.parse(rs.getString(1)), Optional.ofNullable(mac).map(MacAddress::parse),
-              Lease.State.parse(rs.getString(3)), rs.getLong(4)));
-        }
-      }
-      return out;
-    });
+    return db.read(
+        c -> {
+          List<Lease> out = new ArrayList<>();
+          try (PreparedStatement ps =
+                  c.prepareStatement("SELECT ip, mac, state, expires FROM leases");
+              ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+              String mac = rs.getString(2);
+              out.add(
+                  new Lease(
+                      Ipv4.parse(rs.getString(1)),
+                      Optional.ofNullable(mac).map(MacAddress::parse),
+                      Lease.State.parse(rs.getString(3)),
+                      rs.getLong(4)));
+            }
+          }
+          return out;
+        });
   }
 
   /**
@@ -47,22 +53,26 @@ public final class LeaseStore {
    * one if it somehow holds several.
    */
   public Optional<String> boundAddress(MacAddress mac, long nowMillis) {
-    return db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement(
-          "SELECT ip FROM leases WHERE mac = ? AND state = ? AND expires > ? ORDER BY expires DESC LIMIT 1")) {
-        ps.setString(1, mac.toString());
-        ps.setString(2, Lease.State.BOUND.id());
-        ps.setLong(3, nowMillis);
-        try (ResultSet rs = ps.executeQuery()) {
-          return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
-        }
-      }
-    });
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "SELECT ip FROM leases WHERE mac = ? AND state = ? AND expires > ? ORDER BY expires DESC LIMIT 1")) {
+            ps.setString(1, mac.toString());
+            ps.setString(2, Lease.State.BOUND.id());
+            ps.setLong(3, nowMillis);
+            try (ResultSet rs = ps.executeQuery()) {
+              return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
+            }
+          }
+        });
   }
 
   /** Writes {@code leases} (replacing each address's row) inside the caller's transaction. */
   public static void save(Connection c, Collection<Lease> leases) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("INSERT OR REPLACE INTO leases (ip, mac, state, expires) VALUES (?, ?, ?, ?)")) {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "INSERT OR REPLACE INTO leases (ip, mac, state, expires) VALUES (?, ?, ?, ?)")) {
       for (Lease l : leases) {
         if (l.state() == Lease.State.OFFERED) {
           throw new IllegalArgumentException("offers are not stored: " + l);

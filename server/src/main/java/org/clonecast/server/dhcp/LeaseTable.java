@@ -23,14 +23,17 @@ import org.clonecast.server.config.DhcpConfig;
  * firmware, then iPXE, then Linux each DHCP in turn and send different client ids (or none), but
  * the same chaddr, and all three must get the same address.
  *
- * <p>Invariant: an address has at most one record, so it is never held by two MACs at once; a
- * MAC holds at most one address (a new offer or lease frees its previous one).
+ * <p>Invariant: an address has at most one record, so it is never held by two MACs at once; a MAC
+ * holds at most one address (a new offer or lease frees its previous one).
  *
  * <p>Not thread-safe: one event loop owns it.
  */
 public final class LeaseTable {
-  /** How long an offer holds its address for the client (RFC 2131 §4.3.1 leaves it to the server). */
+  /**
+   * How long an offer holds its address for the client (RFC 2131 §4.3.1 leaves it to the server).
+   */
   public static final long OFFER_HOLD_MILLIS = 30_000;
+
   /** Longest quarantine of a declined address. */
   public static final long QUARANTINE_MILLIS = 600_000;
 
@@ -75,6 +78,7 @@ public final class LeaseTable {
   private final Map<MacAddress, Integer> byMac = new HashMap<>();
   private Map<MacAddress, Integer> reserved = Map.of();
   private Map<Integer, MacAddress> reservedBy = Map.of();
+
   /** Where the pool scan starts: addresses below it have been handed out at least once. */
   private long scanFrom;
 
@@ -82,19 +86,28 @@ public final class LeaseTable {
    * @param network any address of the subnet
    * @param prefix its prefix length
    * @param range the pool, inside the subnet
-   * @param self this server's address on the subnet (the relay's for a relayed subnet), never handed out
+   * @param self this server's address on the subnet (the relay's for a relayed subnet), never
+   *     handed out
    * @param leaseSeconds lease time
    */
-  public LeaseTable(Inet4Address network, int prefix, DhcpConfig.Range range, Inet4Address self, long leaseSeconds) {
-    if (!Ipv4.sameSubnet(network, range.first(), prefix) || !Ipv4.sameSubnet(network, range.last(), prefix)) {
-      throw new IllegalArgumentException("range " + range + " is outside " + network.getHostAddress() + "/" + prefix);
+  public LeaseTable(
+      Inet4Address network,
+      int prefix,
+      DhcpConfig.Range range,
+      Inet4Address self,
+      long leaseSeconds) {
+    if (!Ipv4.sameSubnet(network, range.first(), prefix)
+        || !Ipv4.sameSubnet(network, range.last(), prefix)) {
+      throw new IllegalArgumentException(
+          "range " + range + " is outside " + network.getHostAddress() + "/" + prefix);
     }
     this.network = Ipv4.toInt(network) & mask(prefix);
     this.prefix = prefix;
     this.range = range;
     this.self = Ipv4.toInt(self);
     this.leaseSeconds = leaseSeconds;
-    // A declined address stays out of use for a while (dnsmasq's 10 minutes), or one lease time if shorter.
+    // A declined address stays out of use for a while (dnsmasq's 10 minutes), or one lease time if
+    // shorter.
     this.quarantineMillis = Math.min(leaseSeconds * 1000, QUARANTINE_MILLIS);
     this.scanFrom = Integer.toUnsignedLong(Ipv4.toInt(range.first()));
   }
@@ -108,7 +121,10 @@ public final class LeaseTable {
     return (Ipv4.toInt(ip) & mask(prefix)) == network;
   }
 
-  /** Whether {@code ip} is on this subnet and can be given to a host: not the network, broadcast or server address. */
+  /**
+   * Whether {@code ip} is on this subnet and can be given to a host: not the network, broadcast or
+   * server address.
+   */
   public boolean assignable(Inet4Address ip) {
     int v = Ipv4.toInt(ip);
     return onSubnet(ip) && v != network && v != (network | ~mask(prefix)) && v != self;
@@ -131,18 +147,19 @@ public final class LeaseTable {
   }
 
   /**
-   * Replaces the reservations (MAC → address). Entries off this subnet are ignored: they belong
-   * to another subnet's table.
+   * Replaces the reservations (MAC → address). Entries off this subnet are ignored: they belong to
+   * another subnet's table.
    */
   public void reservations(Map<MacAddress, Inet4Address> byMacAddress) {
     Map<MacAddress, Integer> r = new HashMap<>();
     Map<Integer, MacAddress> rb = new HashMap<>();
-    byMacAddress.forEach((mac, ip) -> {
-      if (assignable(ip)) {
-        r.put(mac, Ipv4.toInt(ip));
-        rb.put(Ipv4.toInt(ip), mac);
-      }
-    });
+    byMacAddress.forEach(
+        (mac, ip) -> {
+          if (assignable(ip)) {
+            r.put(mac, Ipv4.toInt(ip));
+            rb.put(Ipv4.toInt(ip), mac);
+          }
+        });
     reserved = r;
     reservedBy = rb;
   }
@@ -185,7 +202,8 @@ public final class LeaseTable {
     }
     Integer free = findFree(mac, nowMillis);
     if (free == null) {
-      return new Decision.Ignore("pool " + range + " exhausted: every address is leased, offered or declined");
+      return new Decision.Ignore(
+          "pool " + range + " exhausted: every address is leased, offered or declined");
     }
     return offer(mac, free, nowMillis);
   }
@@ -198,8 +216,13 @@ public final class LeaseTable {
    * @param ciaddr the client's address: RENEWING and REBINDING (0.0.0.0 otherwise)
    * @param ours whether {@code serverId} names this server
    */
-  public Decision request(MacAddress mac, Optional<Inet4Address> serverId, boolean ours, Optional<Inet4Address> requested,
-      Inet4Address ciaddr, long nowMillis) {
+  public Decision request(
+      MacAddress mac,
+      Optional<Inet4Address> serverId,
+      boolean ours,
+      Optional<Inet4Address> requested,
+      Inet4Address ciaddr,
+      long nowMillis) {
     if (serverId.isPresent() && !ours) {
       // The client chose another server's offer: forget ours at once, say nothing.
       Lease l = leaseOf(mac).orElse(null);
@@ -209,7 +232,8 @@ public final class LeaseTable {
       return new Decision.Ignore("chose server " + serverId.get().getHostAddress());
     }
     boolean hasCiaddr = Ipv4.toInt(ciaddr) != 0;
-    Optional<Inet4Address> asked = requested.isPresent() ? requested : hasCiaddr ? Optional.of(ciaddr) : Optional.empty();
+    Optional<Inet4Address> asked =
+        requested.isPresent() ? requested : hasCiaddr ? Optional.of(ciaddr) : Optional.empty();
     if (asked.isEmpty()) {
       return new Decision.Ignore("REQUEST names no address (no option 50, ciaddr 0)");
     }
@@ -224,11 +248,16 @@ public final class LeaseTable {
     }
     Integer res = reserved.get(mac);
     if (res != null && res != v) {
-      return new Decision.Nak(mac + " has the reserved address " + Ipv4.fromInt(res).getHostAddress());
+      return new Decision.Nak(
+          mac + " has the reserved address " + Ipv4.fromInt(res).getHostAddress());
     }
     Lease l = byIp.get(v);
     if (l != null && !l.freeFor(mac, nowMillis)) {
-      return new Decision.Nak(ip.getHostAddress() + (l.mac().isPresent() ? " is leased to " + l.mac().get() : " is quarantined after a DECLINE"));
+      return new Decision.Nak(
+          ip.getHostAddress()
+              + (l.mac().isPresent()
+                  ? " is leased to " + l.mac().get()
+                  : " is quarantined after a DECLINE"));
     }
     if (!inScope(v, mac)) {
       return new Decision.Nak(ip.getHostAddress() + " is outside the pool " + range);
@@ -238,11 +267,17 @@ public final class LeaseTable {
       // SELECTING: the address must be the one we offered.
       Integer offered = byMac.get(mac);
       if (offered == null || offered != v) {
-        return new Decision.Nak("we offered " + mac + " " + (offered == null ? "nothing" : Ipv4.fromInt(offered).getHostAddress())
-            + ", not " + ip.getHostAddress());
+        return new Decision.Nak(
+            "we offered "
+                + mac
+                + " "
+                + (offered == null ? "nothing" : Ipv4.fromInt(offered).getHostAddress())
+                + ", not "
+                + ip.getHostAddress());
       }
     } else if (!known) {
-      // INIT-REBOOT, RENEWING, REBINDING without any record of this client here: RFC 2131 §4.3.2 says stay silent.
+      // INIT-REBOOT, RENEWING, REBINDING without any record of this client here: RFC 2131 §4.3.2
+      // says stay silent.
       return new Decision.Ignore("no record of " + mac + " with " + ip.getHostAddress());
     }
     return bind(mac, v, nowMillis);
@@ -252,19 +287,22 @@ public final class LeaseTable {
   public Decision decline(MacAddress mac, Inet4Address ip, long nowMillis) {
     Lease l = byIp.get(Ipv4.toInt(ip));
     if (l == null || !l.mac().equals(Optional.of(mac))) {
-      return new Decision.Ignore(mac + " declined " + ip.getHostAddress() + ", which it does not hold");
+      return new Decision.Ignore(
+          mac + " declined " + ip.getHostAddress() + ", which it does not hold");
     }
     remove(l);
     Lease q = new Lease(ip, Optional.empty(), Lease.State.DECLINED, nowMillis + quarantineMillis);
     put(q);
-    return new Decision.Noted("declined " + ip.getHostAddress() + ": quarantined until the DECLINE ages out", List.of(q));
+    return new Decision.Noted(
+        "declined " + ip.getHostAddress() + ": quarantined until the DECLINE ages out", List.of(q));
   }
 
   /** DHCPRELEASE: the client gives {@code ip} back. */
   public Decision release(MacAddress mac, Inet4Address ip, long nowMillis) {
     Lease l = byIp.get(Ipv4.toInt(ip));
     if (l == null || !l.mac().equals(Optional.of(mac)) || l.state() != Lease.State.BOUND) {
-      return new Decision.Ignore(mac + " released " + ip.getHostAddress() + ", which it does not hold");
+      return new Decision.Ignore(
+          mac + " released " + ip.getHostAddress() + ", which it does not hold");
     }
     Lease r = new Lease(ip, l.mac(), Lease.State.RELEASED, nowMillis);
     put(r);
@@ -277,7 +315,10 @@ public final class LeaseTable {
     return (res != null && res == v) || range.contains(Ipv4.fromInt(v));
   }
 
-  /** Whether {@code mac} may have {@code v} now: assignable, not someone else's reservation, free for it. */
+  /**
+   * Whether {@code mac} may have {@code v} now: assignable, not someone else's reservation, free
+   * for it.
+   */
   private boolean usable(int v, MacAddress mac, long nowMillis) {
     MacAddress owner = reservedBy.get(v);
     if (owner != null && !owner.equals(mac)) {
@@ -292,7 +333,8 @@ public final class LeaseTable {
 
   private Integer findFree(MacAddress mac, long nowMillis) {
     long last = Integer.toUnsignedLong(Ipv4.toInt(range.last()));
-    // Never-used addresses first, so a returning client's old address stays free for it as long as possible.
+    // Never-used addresses first, so a returning client's old address stays free for it as long as
+    // possible.
     for (long u = scanFrom; u <= last; u++) {
       int v = (int) u;
       if (!byIp.containsKey(v) && !reservedBy.containsKey(v) && assignable(Ipv4.fromInt(v))) {
@@ -305,7 +347,10 @@ public final class LeaseTable {
     long bestExpiry = Long.MAX_VALUE;
     for (Lease l : byIp.values()) {
       int v = Ipv4.toInt(l.ip());
-      if (range.contains(l.ip()) && !reservedBy.containsKey(v) && assignable(l.ip()) && l.freeFor(mac, nowMillis)
+      if (range.contains(l.ip())
+          && !reservedBy.containsKey(v)
+          && assignable(l.ip())
+          && l.freeFor(mac, nowMillis)
           && l.expiresMillis() < bestExpiry) {
         best = v;
         bestExpiry = l.expiresMillis();
@@ -317,13 +362,17 @@ public final class LeaseTable {
   private Decision offer(MacAddress mac, int v, long nowMillis) {
     List<Lease> changes = new ArrayList<>();
     Lease current = byIp.get(v);
-    if (current != null && current.state() == Lease.State.BOUND && current.mac().equals(Optional.of(mac))
+    if (current != null
+        && current.state() == Lease.State.BOUND
+        && current.mac().equals(Optional.of(mac))
         && current.activeAt(nowMillis)) {
       return new Decision.Offer(Ipv4.fromInt(v), changes); // its running lease stays as it is
     }
     releasePrevious(mac, v, nowMillis, changes);
     take(v);
-    put(new Lease(Ipv4.fromInt(v), Optional.of(mac), Lease.State.OFFERED, nowMillis + OFFER_HOLD_MILLIS));
+    put(
+        new Lease(
+            Ipv4.fromInt(v), Optional.of(mac), Lease.State.OFFERED, nowMillis + OFFER_HOLD_MILLIS));
     return new Decision.Offer(Ipv4.fromInt(v), changes);
   }
 
@@ -331,13 +380,18 @@ public final class LeaseTable {
     List<Lease> changes = new ArrayList<>();
     releasePrevious(mac, v, nowMillis, changes);
     take(v);
-    Lease l = new Lease(Ipv4.fromInt(v), Optional.of(mac), Lease.State.BOUND, nowMillis + leaseSeconds * 1000);
+    Lease l =
+        new Lease(
+            Ipv4.fromInt(v), Optional.of(mac), Lease.State.BOUND, nowMillis + leaseSeconds * 1000);
     put(l);
     changes.add(l);
     return new Decision.Ack(l.ip(), leaseSeconds, changes);
   }
 
-  /** Frees whatever {@code mac} held other than {@code v}: an offer is dropped, a lease released (and stored). */
+  /**
+   * Frees whatever {@code mac} held other than {@code v}: an offer is dropped, a lease released
+   * (and stored).
+   */
   private void releasePrevious(MacAddress mac, int v, long nowMillis, List<Lease> changes) {
     Integer prev = byMac.get(mac);
     if (prev == null || prev == v) {

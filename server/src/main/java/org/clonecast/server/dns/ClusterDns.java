@@ -35,14 +35,25 @@ public final class ClusterDns implements AutoCloseable {
   private final Consumer<NodeStore.NodeChange> listener;
   private DnsServer server;
 
-  private ClusterDns(DnsConfig config, NodeStore nodes, Inet4Address address, int prefixLength, long initialSerial,
+  private ClusterDns(
+      DnsConfig config,
+      NodeStore nodes,
+      Inet4Address address,
+      int prefixLength,
+      long initialSerial,
       Consumer<String> onUpdateFailure) {
     this.nodes = nodes;
-    DnsZone.Spec spec = new DnsZone.Spec(DnsZone.Spec.origin(config.zone()), address, prefixLength, config.ttl());
+    DnsZone.Spec spec =
+        new DnsZone.Spec(DnsZone.Spec.origin(config.zone()), address, prefixLength, config.ttl());
     this.directory = new NodeDirectory(nodes);
-    this.authority = new DnsAuthority(spec, directory, initialSerial, !config.forwarders().isEmpty());
-    this.updater = config.update().map(u -> new DnsUpdater(u, config.ttl(), stats, onUpdateFailure));
-    this.listener = c -> updater.ifPresent(u -> u.changed(NodeDirectory.hostOf(c.before()), NodeDirectory.hostOf(c.after())));
+    this.authority =
+        new DnsAuthority(spec, directory, initialSerial, !config.forwarders().isEmpty());
+    this.updater =
+        config.update().map(u -> new DnsUpdater(u, config.ttl(), stats, onUpdateFailure));
+    this.listener =
+        c ->
+            updater.ifPresent(
+                u -> u.changed(NodeDirectory.hostOf(c.before()), NodeDirectory.hostOf(c.after())));
   }
 
   /**
@@ -52,9 +63,17 @@ public final class ClusterDns implements AutoCloseable {
    * @param initialSerial the first SOA serial (the daemon passes its start time in seconds)
    * @param onUpdateFailure told about each dynamic update given up (the daemon's event log)
    */
-  public static ClusterDns start(DnsConfig config, EventLoopGroup group, NodeStore nodes, Inet4Address address,
-      int prefixLength, long initialSerial, Consumer<String> onUpdateFailure) throws InterruptedException {
-    ClusterDns d = new ClusterDns(config, nodes, address, prefixLength, initialSerial, onUpdateFailure);
+  public static ClusterDns start(
+      DnsConfig config,
+      EventLoopGroup group,
+      NodeStore nodes,
+      Inet4Address address,
+      int prefixLength,
+      long initialSerial,
+      Consumer<String> onUpdateFailure)
+      throws InterruptedException {
+    ClusterDns d =
+        new ClusterDns(config, nodes, address, prefixLength, initialSerial, onUpdateFailure);
     try {
       List<InetAddress> at = new ArrayList<>(List.of(address));
       InetAddress loopback = InetAddress.getLoopbackAddress();
@@ -64,30 +83,49 @@ public final class ClusterDns implements AutoCloseable {
       for (InetSocketAddress f : config.forwarders()) {
         if ((at.contains(f.getAddress()) || f.getAddress().isLoopbackAddress() && config.loopback())
             && f.getPort() == config.port()) {
-          throw new IllegalArgumentException("dns.forwarders names this server itself (" + f.getAddress().getHostAddress()
-              + ":" + f.getPort() + "); queries would go round in circles. Name the site's resolvers instead");
+          throw new IllegalArgumentException(
+              "dns.forwarders names this server itself ("
+                  + f.getAddress().getHostAddress()
+                  + ":"
+                  + f.getPort()
+                  + "); queries would go round in circles. Name the site's resolvers instead");
         }
       }
-      Optional<DnsForwarder> fwd = config.forwarders().isEmpty() ? Optional.empty()
-          : Optional.of(new DnsForwarder(config.forwarders(), FORWARD_TIMEOUT));
+      Optional<DnsForwarder> fwd =
+          config.forwarders().isEmpty()
+              ? Optional.empty()
+              : Optional.of(new DnsForwarder(config.forwarders(), FORWARD_TIMEOUT));
       if (config.enabled()) {
         d.server = listen(group, at, config.port(), new DnsResponder(d.authority, d.stats), fwd);
       }
       nodes.listen(d.listener);
       // A server that missed changes while the daemon was down catches up on what exists now.
-      d.updater.ifPresent(u -> {
-        for (HostDirectory.Host h : d.directory.hosts()) {
-          u.leaseStarted(h.name(), h.address());
-        }
-      });
+      d.updater.ifPresent(
+          u -> {
+            for (HostDirectory.Host h : d.directory.hosts()) {
+              u.leaseStarted(h.name(), h.address());
+            }
+          });
       if (d.server != null) {
-        LOG.info("dns: zone {} (serial {}), reverse {}, on {} port {}{}", config.zone(), d.authority.zone().serial(),
+        LOG.info(
+            "dns: zone {} (serial {}), reverse {}, on {} port {}{}",
+            config.zone(),
+            d.authority.zone().serial(),
             d.authority.zone().apexes().subList(1, d.authority.zone().apexes().size()),
-            at.stream().map(InetAddress::getHostAddress).toList(), d.server.port(),
+            at.stream().map(InetAddress::getHostAddress).toList(),
+            d.server.port(),
             fwd.isPresent() ? ", forwarding to " + config.forwarders() : ", other names REFUSED");
       }
-      config.update().ifPresent(u -> LOG.info("dns: updates of {}{} to {}:{}", u.zone(),
-          u.reverseZone().map(r -> " and " + r).orElse(""), u.server().getAddress().getHostAddress(), u.server().getPort()));
+      config
+          .update()
+          .ifPresent(
+              u ->
+                  LOG.info(
+                      "dns: updates of {}{} to {}:{}",
+                      u.zone(),
+                      u.reverseZone().map(r -> " and " + r).orElse(""),
+                      u.server().getAddress().getHostAddress(),
+                      u.server().getPort()));
       return d;
     } catch (InterruptedException | RuntimeException e) {
       d.close();
@@ -96,8 +134,13 @@ public final class ClusterDns implements AutoCloseable {
   }
 
   /** Binds, turning a refused bind into an error that says what to do. */
-  private static DnsServer listen(EventLoopGroup group, List<InetAddress> at, int port, DnsResponder responder,
-      Optional<DnsForwarder> fwd) throws InterruptedException {
+  private static DnsServer listen(
+      EventLoopGroup group,
+      List<InetAddress> at,
+      int port,
+      DnsResponder responder,
+      Optional<DnsForwarder> fwd)
+      throws InterruptedException {
     try {
       return DnsServer.start(group, at, port, responder, fwd);
     } catch (InterruptedException e) {
@@ -105,10 +148,16 @@ public final class ClusterDns implements AutoCloseable {
     } catch (Exception e) {
       // Netty rethrows bind errors (BindException, NativeIoException) without declaring them.
       if (e instanceof IOException) {
-        throw new IllegalArgumentException("dns: cannot listen on port " + port + " of "
-            + at.stream().map(InetAddress::getHostAddress).toList() + ": " + e.getMessage()
-            + "; another DNS server (dnsmasq, named, unbound) may hold it, and ports below 1024 need root."
-            + " Stop it, or set dns.port, dns.loopback = false or dns.enabled = false", e);
+        throw new IllegalArgumentException(
+            "dns: cannot listen on port "
+                + port
+                + " of "
+                + at.stream().map(InetAddress::getHostAddress).toList()
+                + ": "
+                + e.getMessage()
+                + "; another DNS server (dnsmasq, named, unbound) may hold it, and ports below 1024 need root."
+                + " Stop it, or set dns.port, dns.loopback = false or dns.enabled = false",
+            e);
       }
       throw e;
     }

@@ -19,17 +19,17 @@ import org.xbill.DNS.Type;
 
 /**
  * The responder's decisions: a parsed query in, a response (or "forward this") out. No I/O, no
- * clock: the zone comes from the {@link HostDirectory} at each query and is rebuilt only when
- * the directory hands out a different list; the SOA serial then goes up by one.
+ * clock: the zone comes from the {@link HostDirectory} at each query and is rebuilt only when the
+ * directory hands out a different list; the SOA serial then goes up by one.
  *
  * <ul>
  *   <li>opcode other than QUERY: NOTIMP (RFC 1035 §4.1.1); not exactly one question: FORMERR;
- *   <li>EDNS (RFC 6891): an OPT in the query gets ours back; version above 0 gets BADVERS, two
- *       OPTs FORMERR;
+ *   <li>EDNS (RFC 6891): an OPT in the query gets ours back; version above 0 gets BADVERS, two OPTs
+ *       FORMERR;
  *   <li>names in the zones: AA, the records, or NODATA / NXDOMAIN with the SOA in the authority
  *       section (RFC 2308); zone transfers are REFUSED;
- *   <li>anything else: REFUSED, or {@link Decision.Forward} when forwarders are configured
- *       (then RA is set on every answer).
+ *   <li>anything else: REFUSED, or {@link Decision.Forward} when forwarders are configured (then RA
+ *       is set on every answer).
  * </ul>
  *
  * <p>Thread-safe.
@@ -37,6 +37,7 @@ import org.xbill.DNS.Type;
 public final class DnsAuthority {
   /** The UDP payload size we advertise and accept at most (the DNS Flag Day 2020 value). */
   public static final int EDNS_PAYLOAD = 1232;
+
   /** RFC 6891 §6.1.3: the extended rcode for an unsupported EDNS version. */
   static final int BADVERS = Rcode.BADVERS;
 
@@ -61,12 +62,14 @@ public final class DnsAuthority {
    *     server's serials still go up)
    * @param recursion whether names outside the zone go to forwarders
    */
-  public DnsAuthority(DnsZone.Spec spec, HostDirectory directory, long initialSerial, boolean recursion) {
+  public DnsAuthority(
+      DnsZone.Spec spec, HostDirectory directory, long initialSerial, boolean recursion) {
     this.spec = Objects.requireNonNull(spec);
     this.directory = Objects.requireNonNull(directory);
     this.recursion = recursion;
     List<HostDirectory.Host> hosts = directory.hosts();
-    this.zone = new AtomicReference<>(new Snapshot(hosts, DnsZone.build(spec, hosts, initialSerial)));
+    this.zone =
+        new AtomicReference<>(new Snapshot(hosts, DnsZone.build(spec, hosts, initialSerial)));
   }
 
   /** The zone as of now: rebuilt, with the next serial, when the directory's data changed. */
@@ -78,7 +81,8 @@ public final class DnsAuthority {
         return s.zone();
       }
       // A new list with the same content (a write that changed nothing here) keeps the serial.
-      DnsZone z = s.source().equals(hosts) ? s.zone() : DnsZone.build(spec, hosts, s.zone().serial() + 1);
+      DnsZone z =
+          s.source().equals(hosts) ? s.zone() : DnsZone.build(spec, hosts, s.zone().serial() + 1);
       if (zone.compareAndSet(s, new Snapshot(hosts, z))) {
         return z;
       }
@@ -117,7 +121,11 @@ public final class DnsAuthority {
       return answer(query, question, Rcode.REFUSED);
     }
     DnsZone.Lookup found = z.lookup(qname, qtype);
-    Message r = response(query, question, found.kind() == DnsZone.Kind.NXDOMAIN ? Rcode.NXDOMAIN : Rcode.NOERROR);
+    Message r =
+        response(
+            query,
+            question,
+            found.kind() == DnsZone.Kind.NXDOMAIN ? Rcode.NXDOMAIN : Rcode.NOERROR);
     r.getHeader().setFlag(Flags.AA);
     if (found.kind() == DnsZone.Kind.ANSWER) {
       for (RRset set : found.answer()) {
@@ -136,8 +144,8 @@ public final class DnsAuthority {
   }
 
   /**
-   * Our response from a forwarder's {@code upstream} answer to {@code query}: its records with
-   * our id, flags and EDNS.
+   * Our response from a forwarder's {@code upstream} answer to {@code query}: its records with our
+   * id, flags and EDNS.
    */
   public Message fromForwarder(Message query, Message upstream) {
     Message r = response(query, query.getQuestion(), upstream.getRcode());
@@ -161,8 +169,8 @@ public final class DnsAuthority {
   }
 
   /**
-   * FORMERR for a packet whose header was readable but whose body was not (RFC 1035 §4.1.1).
-   * The question cannot be echoed: it is what failed to parse.
+   * FORMERR for a packet whose header was readable but whose body was not (RFC 1035 §4.1.1). The
+   * question cannot be echoed: it is what failed to parse.
    */
   public Message formatError(Header queryHeader) {
     Message r = reply(queryHeader);
@@ -170,7 +178,10 @@ public final class DnsAuthority {
     return r;
   }
 
-  /** An empty response to a query with header {@code qh}: id, opcode, RD and CD copied; RA when recursing. */
+  /**
+   * An empty response to a query with header {@code qh}: id, opcode, RD and CD copied; RA when
+   * recursing.
+   */
   private Message reply(Header qh) {
     Message r = new Message(qh.getID());
     Header h = r.getHeader();
@@ -199,7 +210,8 @@ public final class DnsAuthority {
       r.addRecord(question, Section.QUESTION);
     }
     if (query.getOPT() != null) {
-      // RFC 6891 §6.1.1: answer an OPT with an OPT: our payload size, the upper rcode bits, version 0.
+      // RFC 6891 §6.1.1: answer an OPT with an OPT: our payload size, the upper rcode bits, version
+      // 0.
       r.addRecord(new OPTRecord(EDNS_PAYLOAD, rcode >>> 4, 0, 0), Section.ADDITIONAL);
     } else if (rcode > 0xf) {
       throw new IllegalArgumentException("rcode " + rcode + " needs EDNS");

@@ -26,7 +26,9 @@ public final class DnsForwarder {
   private final List<SimpleResolver> upstreams = new ArrayList<>();
   private final SecureRandom random = new SecureRandom();
 
-  /** @param timeout how long to wait for each forwarder */
+  /**
+   * @param timeout how long to wait for each forwarder
+   */
   public DnsForwarder(List<InetSocketAddress> servers, Duration timeout) {
     if (servers.isEmpty()) {
       throw new IllegalArgumentException("no forwarders");
@@ -40,8 +42,8 @@ public final class DnsForwarder {
   }
 
   /**
-   * Asks the forwarders for {@code query}'s question with a fresh random id (the client's id is
-   * not reused upstream). Completes with the first answer that is not SERVFAIL or REFUSED,
+   * Asks the forwarders for {@code query}'s question with a fresh random id (the client's id is not
+   * reused upstream). Completes with the first answer that is not SERVFAIL or REFUSED,
    * exceptionally when none answered.
    */
   public CompletionStage<Message> forward(Message query) {
@@ -57,14 +59,20 @@ public final class DnsForwarder {
 
   private CompletionStage<Message> tryFrom(int i, Message q, Message lastAnswer) {
     if (i >= upstreams.size()) {
-      return lastAnswer != null ? CompletableFuture.completedFuture(lastAnswer)
+      return lastAnswer != null
+          ? CompletableFuture.completedFuture(lastAnswer)
           : CompletableFuture.failedFuture(new IOException("no forwarder answered"));
     }
-    return upstreams.get(i).sendAsync(q).handle((m, e) -> {
-      if (e == null && m.getRcode() != Rcode.SERVFAIL && m.getRcode() != Rcode.REFUSED) {
-        return CompletableFuture.completedFuture(m);
-      }
-      return tryFrom(i + 1, q, e == null ? m : lastAnswer);
-    }).thenCompose(s -> s);
+    return upstreams
+        .get(i)
+        .sendAsync(q)
+        .handle(
+            (m, e) -> {
+              if (e == null && m.getRcode() != Rcode.SERVFAIL && m.getRcode() != Rcode.REFUSED) {
+                return CompletableFuture.completedFuture(m);
+              }
+              return tryFrom(i + 1, q, e == null ? m : lastAnswer);
+            })
+        .thenCompose(s -> s);
   }
 }

@@ -8,17 +8,17 @@ import org.xbill.DNS.OPTRecord;
 import org.xbill.DNS.Section;
 
 /**
- * The responder's wire side, still without I/O: packet bytes in, response bytes (or silence)
- * out. Shared by the UDP and TCP shells.
+ * The responder's wire side, still without I/O: packet bytes in, response bytes (or silence) out.
+ * Shared by the UDP and TCP shells.
  *
  * <ul>
  *   <li>shorter than a header (12 bytes): silence, counted malformed (there is no id to answer);
  *   <li>QR set (a response sent to us): silence, counted ignored, so two servers never loop;
  *   <li>a readable header with an unparseable body (bad counts, labels, compression loops,
  *       truncation, even with TC set): FORMERR, counted malformed (RFC 1035 §4.1.1);
- *   <li>UDP answers larger than the client's limit (512, or its EDNS payload size up to
- *       {@link DnsAuthority#EDNS_PAYLOAD}) are cut at a record set boundary with TC set
- *       (RFC 2181 §9), keeping the OPT record; the client retries over TCP.
+ *   <li>UDP answers larger than the client's limit (512, or its EDNS payload size up to {@link
+ *       DnsAuthority#EDNS_PAYLOAD}) are cut at a record set boundary with TC set (RFC 2181 §9),
+ *       keeping the OPT record; the client retries over TCP.
  * </ul>
  *
  * <p>Thread-safe; never throws.
@@ -26,6 +26,7 @@ import org.xbill.DNS.Section;
 public final class DnsResponder {
   /** RFC 1035 §4.2.1: the UDP limit without EDNS. */
   public static final int UDP_LIMIT = 512;
+
   /** RFC 1035 §4.2.2: TCP messages carry a 16-bit length. */
   public static final int TCP_LIMIT = 65_535;
 
@@ -97,8 +98,8 @@ public final class DnsResponder {
   }
 
   /**
-   * Whether every section holds as many records as the header says. dnsjava accepts a message
-   * with TC set that ends early (a truncated response is legal); a query cut short is damage.
+   * Whether every section holds as many records as the header says. dnsjava accepts a message with
+   * TC set that ends early (a truncated response is legal); a query cut short is damage.
    */
   private static boolean countsMatch(Message m) {
     for (int section = Section.QUESTION; section <= Section.ADDITIONAL; section++) {

@@ -29,9 +29,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.clonecast.common.net.Transport;
-import org.xbill.DNS.Message;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.xbill.DNS.Message;
 
 /**
  * The DNS responder's sockets: UDP and TCP (RFC 1035 §4.2, RFC 7766) on each given address, one
@@ -44,11 +44,15 @@ import org.slf4j.LoggerFactory;
  */
 public final class DnsServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DnsServer.class);
+
   /** RFC 7766 §6.2.3 suggests seconds, not minutes. */
   static final int TCP_IDLE_SECONDS = 10;
+
   static final int MAX_TCP_CONNECTIONS = 256;
+
   /** Large enough for any UDP datagram: a cut datagram would parse as damage. */
   private static final int UDP_RECV_BUFFER = 65_536;
+
   private static final long WARN_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
 
   private final DnsResponder responder;
@@ -68,8 +72,13 @@ public final class DnsServer implements AutoCloseable {
    *
    * @param port the port (0 picks a free one on the first address, then used everywhere)
    */
-  public static DnsServer start(EventLoopGroup group, List<InetAddress> addresses, int port, DnsResponder responder,
-      Optional<DnsForwarder> forwarder) throws InterruptedException {
+  public static DnsServer start(
+      EventLoopGroup group,
+      List<InetAddress> addresses,
+      int port,
+      DnsResponder responder,
+      Optional<DnsForwarder> forwarder)
+      throws InterruptedException {
     DnsServer s = new DnsServer(responder, forwarder);
     try {
       s.port = port;
@@ -95,66 +104,97 @@ public final class DnsServer implements AutoCloseable {
   }
 
   private Channel bindUdp(EventLoopGroup group, InetSocketAddress at) throws InterruptedException {
-    Channel ch = new Bootstrap()
-        .group(group)
-        .channel(Transport.datagram())
-        .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(UDP_RECV_BUFFER))
-        .handler(new UdpHandler())
-        .bind(at).sync().channel();
+    Channel ch =
+        new Bootstrap()
+            .group(group)
+            .channel(Transport.datagram())
+            .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(UDP_RECV_BUFFER))
+            .handler(new UdpHandler())
+            .bind(at)
+            .sync()
+            .channel();
     channels.add(ch);
     return ch;
   }
 
   private void bindTcp(EventLoopGroup group, InetSocketAddress at) throws InterruptedException {
-    Channel ch = new ServerBootstrap()
-        .group(group)
-        .channel(Transport.server())
-        .option(ChannelOption.SO_REUSEADDR, true)
-        .childHandler(new ChannelInitializer<SocketChannel>() {
-          @Override
-          protected void initChannel(SocketChannel c) {
-            if (tcpOpen.incrementAndGet() > MAX_TCP_CONNECTIONS) {
-              tcpOpen.decrementAndGet();
-              warn("dns: more than " + MAX_TCP_CONNECTIONS + " TCP connections; refusing " + c.remoteAddress(), null);
-              c.close();
-              return;
-            }
-            c.closeFuture().addListener(f -> tcpOpen.decrementAndGet());
-            c.pipeline()
-                .addLast(new IdleStateHandler(0, 0, TCP_IDLE_SECONDS))
-                .addLast(new LengthFieldBasedFrameDecoder(DnsResponder.TCP_LIMIT, 0, 2, 0, 2))
-                .addLast(new LengthFieldPrepender(2))
-                .addLast(new TcpHandler());
-          }
-        })
-        .bind(at).sync().channel();
+    Channel ch =
+        new ServerBootstrap()
+            .group(group)
+            .channel(Transport.server())
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel c) {
+                    if (tcpOpen.incrementAndGet() > MAX_TCP_CONNECTIONS) {
+                      tcpOpen.decrementAndGet();
+                      warn(
+                          "dns: more than "
+                              + MAX_TCP_CONNECTIONS
+                              + " TCP connections; refusing "
+                              + c.remoteAddress(),
+                          null);
+                      c.close();
+                      return;
+                    }
+                    c.closeFuture().addListener(f -> tcpOpen.decrementAndGet());
+                    c.pipeline()
+                        .addLast(new IdleStateHandler(0, 0, TCP_IDLE_SECONDS))
+                        .addLast(
+                            new LengthFieldBasedFrameDecoder(DnsResponder.TCP_LIMIT, 0, 2, 0, 2))
+                        .addLast(new LengthFieldPrepender(2))
+                        .addLast(new TcpHandler());
+                  }
+                })
+            .bind(at)
+            .sync()
+            .channel();
     channels.add(ch);
   }
 
   /** Runs the responder; a forward completes later on the channel's event loop. */
-  private void handle(Channel ch, byte[] packet, SocketAddress from, boolean tcp, Consumer<byte[]> send) {
+  private void handle(
+      Channel ch, byte[] packet, SocketAddress from, boolean tcp, Consumer<byte[]> send) {
     DnsResponder.Outcome o = responder.respond(packet, tcp);
     if (o instanceof DnsResponder.Outcome.Reply r) {
       send.accept(r.wire());
     } else if (o instanceof DnsResponder.Outcome.Silence s) {
       if (LOG.isDebugEnabled()) {
-        LOG.debug("dns: dropped {} bytes from {}: {}; {}", packet.length, from, s.reason(),
+        LOG.debug(
+            "dns: dropped {} bytes from {}: {}; {}",
+            packet.length,
+            from,
+            s.reason(),
             ByteBufUtil.hexDump(packet, 0, Math.min(packet.length, 128)));
       }
     } else if (o instanceof DnsResponder.Outcome.Forward f && forwarder.isPresent()) {
       Message query = f.query();
-      forwarder.get().forward(query).whenComplete((upstream, e) -> ch.eventLoop().execute(() -> {
-        DnsResponder.Outcome after = e == null
-            ? responder.forwarded(query, upstream, tcp)
-            : responder.forwardFailed(query, tcp);
-        if (e != null) {
-          warn("dns: no forwarder answered " + query.getQuestion() + ": " + e.getMessage(), null);
-        }
-        if (after instanceof DnsResponder.Outcome.Reply r && ch.isActive()) {
-          send.accept(r.wire());
-          ch.flush();
-        }
-      }));
+      forwarder
+          .get()
+          .forward(query)
+          .whenComplete(
+              (upstream, e) ->
+                  ch.eventLoop()
+                      .execute(
+                          () -> {
+                            DnsResponder.Outcome after =
+                                e == null
+                                    ? responder.forwarded(query, upstream, tcp)
+                                    : responder.forwardFailed(query, tcp);
+                            if (e != null) {
+                              warn(
+                                  "dns: no forwarder answered "
+                                      + query.getQuestion()
+                                      + ": "
+                                      + e.getMessage(),
+                                  null);
+                            }
+                            if (after instanceof DnsResponder.Outcome.Reply r && ch.isActive()) {
+                              send.accept(r.wire());
+                              ch.flush();
+                            }
+                          }));
     }
   }
 
@@ -172,7 +212,11 @@ public final class DnsServer implements AutoCloseable {
     protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
       byte[] packet = ByteBufUtil.getBytes(p.content());
       InetSocketAddress from = p.sender();
-      handle(ctx.channel(), packet, from, false,
+      handle(
+          ctx.channel(),
+          packet,
+          from,
+          false,
           wire -> ctx.write(new DatagramPacket(Unpooled.wrappedBuffer(wire), from)));
     }
 
@@ -194,7 +238,11 @@ public final class DnsServer implements AutoCloseable {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, ByteBuf frame) {
       byte[] packet = ByteBufUtil.getBytes(frame);
-      handle(ctx.channel(), packet, ctx.channel().remoteAddress(), true,
+      handle(
+          ctx.channel(),
+          packet,
+          ctx.channel().remoteAddress(),
+          true,
           wire -> ctx.write(Unpooled.wrappedBuffer(wire)));
     }
 
@@ -212,7 +260,8 @@ public final class DnsServer implements AutoCloseable {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      // A frame over 64 KiB cannot happen (2-byte length); resets and the like end this connection only.
+      // A frame over 64 KiB cannot happen (2-byte length); resets and the like end this connection
+      // only.
       LOG.debug("dns: tcp connection from {} failed", ctx.channel().remoteAddress(), cause);
       ctx.close();
     }

@@ -34,15 +34,15 @@ import org.xbill.DNS.Update;
 
 /**
  * Keeps a site's own DNS server in step with the cluster: RFC 2136 UPDATE messages, signed with
- * TSIG (RFC 8945), when a node gets an address ({@link #leaseStarted}), loses it
- * ({@link #leaseEnded}) or is renamed (both). The DHCP server calls the two methods; the daemon
- * calls them too for inventory changes (NodeStore events).
+ * TSIG (RFC 8945), when a node gets an address ({@link #leaseStarted}), loses it ({@link
+ * #leaseEnded}) or is renamed (both). The DHCP server calls the two methods; the daemon calls them
+ * too for inventory changes (NodeStore events).
  *
- * <p>Updates are sent in order, one at a time, from one background thread. A timeout or
- * SERVFAIL is retried after 1, 2, 4 and 8 s; a refusal (NOTAUTH, REFUSED, NOTZONE: a key or zone
- * mistake) and a reply that is not signed with our key are not retried. Either way a failure is
- * reported to the operator ({@code onFailure}) and counted. The server must allow the key to
- * update the zones (BIND: {@code update-policy { grant KEY zonesub ANY; };}).
+ * <p>Updates are sent in order, one at a time, from one background thread. A timeout or SERVFAIL is
+ * retried after 1, 2, 4 and 8 s; a refusal (NOTAUTH, REFUSED, NOTZONE: a key or zone mistake) and a
+ * reply that is not signed with our key are not retried. Either way a failure is reported to the
+ * operator ({@code onFailure}) and counted. The server must allow the key to update the zones
+ * (BIND: {@code update-policy { grant KEY zonesub ANY; };}).
  *
  * <p>Thread-safe.
  */
@@ -59,6 +59,7 @@ public final class DnsUpdater implements AutoCloseable {
   private final DnsStats stats;
   private final Consumer<String> onFailure;
   private final ScheduledExecutorService executor;
+
   /** Touched only on {@link #executor}. */
   private final Deque<Pending> queue = new ArrayDeque<>();
 
@@ -92,7 +93,10 @@ public final class DnsUpdater implements AutoCloseable {
 
   static TSIG tsig(DnsUpdateConfig c) {
     try {
-      return new TSIG(TSIG.algorithmToName(c.keyAlgorithm()), Name.fromString(c.keyName() + "."), c.keySecret());
+      return new TSIG(
+          TSIG.algorithmToName(c.keyAlgorithm()),
+          Name.fromString(c.keyName() + "."),
+          c.keySecret());
     } catch (TextParseException e) {
       throw new IllegalArgumentException("TSIG key name " + c.keyName() + " is invalid", e);
     }
@@ -101,14 +105,28 @@ public final class DnsUpdater implements AutoCloseable {
   /** {@code name} now has {@code ip}: its A record (and PTR) replace any earlier ones. */
   public void leaseStarted(String name, Inet4Address ip) {
     for (Message m : started(name, ip)) {
-      submit("add " + name + " " + ip.getHostAddress() + " in " + m.getSection(Section.ZONE).get(0).getName(), m);
+      submit(
+          "add "
+              + name
+              + " "
+              + ip.getHostAddress()
+              + " in "
+              + m.getSection(Section.ZONE).get(0).getName(),
+          m);
     }
   }
 
   /** {@code name} no longer has {@code ip}: that A record (and its PTR) go. */
   public void leaseEnded(String name, Inet4Address ip) {
     for (Message m : ended(name, ip)) {
-      submit("delete " + name + " " + ip.getHostAddress() + " in " + m.getSection(Section.ZONE).get(0).getName(), m);
+      submit(
+          "delete "
+              + name
+              + " "
+              + ip.getHostAddress()
+              + " in "
+              + m.getSection(Section.ZONE).get(0).getName(),
+          m);
     }
   }
 
@@ -129,12 +147,14 @@ public final class DnsUpdater implements AutoCloseable {
     fwd.delete(owner, Type.A);
     fwd.add(new ARecord(owner, DClass.IN, ttl, ip));
     out.add(fwd);
-    ptrName(ip).ifPresent(ptr -> {
-      Update rev = new Update(reverseZone.orElseThrow());
-      rev.delete(ptr, Type.PTR);
-      rev.add(new PTRRecord(ptr, DClass.IN, ttl, owner));
-      out.add(rev);
-    });
+    ptrName(ip)
+        .ifPresent(
+            ptr -> {
+              Update rev = new Update(reverseZone.orElseThrow());
+              rev.delete(ptr, Type.PTR);
+              rev.add(new PTRRecord(ptr, DClass.IN, ttl, owner));
+              out.add(rev);
+            });
     return out;
   }
 
@@ -145,11 +165,13 @@ public final class DnsUpdater implements AutoCloseable {
     Update fwd = new Update(zone);
     fwd.delete(new ARecord(owner, DClass.IN, 0, ip));
     out.add(fwd);
-    ptrName(ip).ifPresent(ptr -> {
-      Update rev = new Update(reverseZone.orElseThrow());
-      rev.delete(new PTRRecord(ptr, DClass.IN, 0, owner));
-      out.add(rev);
-    });
+    ptrName(ip)
+        .ifPresent(
+            ptr -> {
+              Update rev = new Update(reverseZone.orElseThrow());
+              rev.delete(new PTRRecord(ptr, DClass.IN, 0, owner));
+              out.add(rev);
+            });
     return out;
   }
 
@@ -168,12 +190,13 @@ public final class DnsUpdater implements AutoCloseable {
   }
 
   private void submit(String what, Message m) {
-    executor.execute(() -> {
-      queue.add(new Pending(what, m));
-      if (queue.size() == 1) {
-        sendHead();
-      }
-    });
+    executor.execute(
+        () -> {
+          queue.add(new Pending(what, m));
+          if (queue.size() == 1) {
+            sendHead();
+          }
+        });
   }
 
   /** Sends the oldest pending update; on its end (success or giving up) moves to the next. */
@@ -194,8 +217,10 @@ public final class DnsUpdater implements AutoCloseable {
         next();
         return;
       }
-      failure = rcode == Rcode.NOERROR ? "the reply was not signed with key " + config.keyName()
-          : "the server answered " + Rcode.string(rcode) + hint(rcode);
+      failure =
+          rcode == Rcode.NOERROR
+              ? "the reply was not signed with key " + config.keyName()
+              : "the server answered " + Rcode.string(rcode) + hint(rcode);
       retry = rcode == Rcode.SERVFAIL;
     } catch (IOException | RuntimeException e) {
       failure = "no answer (" + e.getMessage() + ")";
@@ -208,7 +233,15 @@ public final class DnsUpdater implements AutoCloseable {
       return;
     }
     stats.updatesFailed.increment();
-    String msg = "update '" + p.what + "' to " + server() + " failed after " + p.attempts + " attempt(s): " + failure;
+    String msg =
+        "update '"
+            + p.what
+            + "' to "
+            + server()
+            + " failed after "
+            + p.attempts
+            + " attempt(s): "
+            + failure;
     LOG.warn("dns-update: {}", msg);
     try {
       onFailure.accept(msg);
@@ -231,7 +264,8 @@ public final class DnsUpdater implements AutoCloseable {
 
   private static String hint(int rcode) {
     return switch (rcode) {
-      case Rcode.NOTAUTH -> " (check the key's name, algorithm and secret, and the clocks: TSIG allows 300 s of skew)";
+      case Rcode.NOTAUTH ->
+          " (check the key's name, algorithm and secret, and the clocks: TSIG allows 300 s of skew)";
       case Rcode.REFUSED -> " (the server's update-policy does not let this key update the zone)";
       case Rcode.NOTZONE -> " (check dns.update.zone and dns.update.reverse-zone)";
       default -> "";

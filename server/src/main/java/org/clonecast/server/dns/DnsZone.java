@@ -30,8 +30,8 @@ import org.xbill.DNS.Type;
  * address inside them). Names compare case-insensitively (dnsjava's {@link Name}).
  *
  * <p>Reverse zones are cut at octet boundaries (RFC 1035 §3.5): a /24 or longer prefix gives one
- * {@code c.b.a.in-addr.arpa} zone, a /20 the sixteen /24 zones it covers, a /16 one
- * {@code b.a.in-addr.arpa} zone. A prefix longer than /24 still claims its whole /24 (no RFC 2317
+ * {@code c.b.a.in-addr.arpa} zone, a /20 the sixteen /24 zones it covers, a /16 one {@code
+ * b.a.in-addr.arpa} zone. A prefix longer than /24 still claims its whole /24 (no RFC 2317
  * classless delegation), so other addresses of that /24 get NXDOMAIN.
  *
  * <p>A host named {@code ns} is left out: that name belongs to this server (the zone's NS).
@@ -41,6 +41,7 @@ import org.xbill.DNS.Type;
 public final class DnsZone {
   /** SOA timers (RFC 1912 §2.2 ranges); only secondaries would use them, and there are none. */
   private static final long REFRESH = 3600;
+
   private static final long RETRY = 600;
   private static final long EXPIRE = 86_400;
 
@@ -72,7 +73,8 @@ public final class DnsZone {
       try {
         return Name.fromString(zone.endsWith(".") ? zone : zone + ".");
       } catch (TextParseException e) {
-        throw new IllegalArgumentException("zone " + zone + " is not a DNS name: " + e.getMessage(), e);
+        throw new IllegalArgumentException(
+            "zone " + zone + " is not a DNS name: " + e.getMessage(), e);
       }
     }
 
@@ -98,7 +100,8 @@ public final class DnsZone {
    * A lookup's result.
    *
    * @param kind what was found
-   * @param apex the zone the name is in (for the SOA in negative answers); null when not authoritative
+   * @param apex the zone the name is in (for the SOA in negative answers); null when not
+   *     authoritative
    * @param answer the matching record sets, in a stable order
    */
   public record Lookup(Kind kind, Name apex, List<RRset> answer) {
@@ -113,7 +116,12 @@ public final class DnsZone {
   private final Map<Name, Map<Integer, RRset>> records;
   private final Set<Name> names;
 
-  private DnsZone(Spec spec, long serial, List<Name> apexes, Map<Name, Map<Integer, RRset>> records, Set<Name> names) {
+  private DnsZone(
+      Spec spec,
+      long serial,
+      List<Name> apexes,
+      Map<Name, Map<Integer, RRset>> records,
+      Set<Name> names) {
     this.spec = spec;
     this.serial = serial;
     this.apexes = List.copyOf(apexes);
@@ -130,8 +138,19 @@ public final class DnsZone {
     Name ns = spec.nsName();
     Name hostmaster = concat(Name.fromConstantString("hostmaster"), spec.origin());
     for (Name apex : apexes) {
-      add(recs, new SOARecord(apex, DClass.IN, spec.ttl(), ns, hostmaster, serial & 0xffffffffL,
-          REFRESH, RETRY, EXPIRE, spec.ttl()));
+      add(
+          recs,
+          new SOARecord(
+              apex,
+              DClass.IN,
+              spec.ttl(),
+              ns,
+              hostmaster,
+              serial & 0xffffffffL,
+              REFRESH,
+              RETRY,
+              EXPIRE,
+              spec.ttl()));
       add(recs, new NSRecord(apex, DClass.IN, spec.ttl(), ns));
     }
     add(recs, new ARecord(ns, DClass.IN, spec.ttl(), spec.server()));
@@ -140,7 +159,8 @@ public final class DnsZone {
       try {
         owner = Name.concatenate(Name.fromString(h.name()), spec.origin());
       } catch (TextParseException | NameTooLongException e) {
-        continue; // not a valid label: NodeStore only stores valid ones, so this is a foreign directory's bug
+        continue; // not a valid label: NodeStore only stores valid ones, so this is a foreign
+        // directory's bug
       }
       if (owner.equals(ns)) {
         continue;
@@ -217,7 +237,9 @@ public final class DnsZone {
     return Optional.ofNullable(apexFor(apexes, name));
   }
 
-  /** Finds {@code type} records at {@code name}; {@link org.xbill.DNS.Type#ANY} matches every type. */
+  /**
+   * Finds {@code type} records at {@code name}; {@link org.xbill.DNS.Type#ANY} matches every type.
+   */
   public Lookup lookup(Name name, int type) {
     Name apex = apexFor(apexes, name);
     if (apex == null) {

@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The names the cluster zone answers for: one entry per (host name, IPv4 address) pair. A name
- * may appear with several addresses (it then has several A records).
+ * The names the cluster zone answers for: one entry per (host name, IPv4 address) pair. A name may
+ * appear with several addresses (it then has several A records).
  *
  * <p>Implementations are thread-safe. {@link #hosts()} is called for every query, so it must be
  * cheap: it returns the same list instance as long as nothing changed, which lets the resolver

@@ -25,11 +25,12 @@ public final class NodeDirectory implements HostDirectory {
   /** Reads from {@code store} and listens to its changes. */
   public NodeDirectory(NodeStore store) {
     this.store = Objects.requireNonNull(store);
-    store.listen(c -> {
-      if (!hostOf(c.before()).equals(hostOf(c.after()))) {
-        stale = true;
-      }
-    });
+    store.listen(
+        c -> {
+          if (!hostOf(c.before()).equals(hostOf(c.after()))) {
+            stale = true;
+          }
+        });
   }
 
   @Override
@@ -56,7 +57,10 @@ public final class NodeDirectory implements HostDirectory {
 
   /** The DNS entry of a node: present when it is enrolled and has a name and an IPv4 address. */
   public static Optional<Host> hostOf(Optional<Node> node) {
-    if (node.isEmpty() || !node.get().enrolled() || node.get().name().isEmpty() || node.get().ip().isEmpty()) {
+    if (node.isEmpty()
+        || !node.get().enrolled()
+        || node.get().name().isEmpty()
+        || node.get().ip().isEmpty()) {
       return Optional.empty();
     }
     Inet4Address ip;

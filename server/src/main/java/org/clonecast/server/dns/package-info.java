@@ -11,8 +11,8 @@
  *       malformed input, EDNS (RFC 6891) and truncation, no I/O;
  *   <li>{@link org.clonecast.server.dns.DnsServer}: the thin Netty UDP and TCP shells, and the
  *       optional {@link org.clonecast.server.dns.Forwarder};
- *   <li>{@link org.clonecast.server.dns.DnsUpdater}: RFC 2136 updates signed with TSIG to a
- *       site's own DNS server.
+ *   <li>{@link org.clonecast.server.dns.DnsUpdater}: RFC 2136 updates signed with TSIG to a site's
+ *       own DNS server.
  * </ul>
  */
 package org.clonecast.server.dns;

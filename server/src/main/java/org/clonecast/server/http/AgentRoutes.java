@@ -23,20 +23,19 @@ import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeStore;
 
 /**
- * What the agent on a netbooted node calls (docs/api.md, "agent"). These answer on the
- * provisioning address without the API token; instead every call carries the node's per-boot
- * secret from its netboot script ({@link NodeAuth}), so that no other host can register, report
- * or publish a host key for it. A call without it changes nothing (403). An agent that restarts
- * registers again with the same secret. Bodies are the shared records of {@link
- * org.clonecast.common.api} read by {@link AgentJson}: a missing or mistyped field is a 400 naming
- * it, an unknown field is ignored.
+ * What the agent on a netbooted node calls (docs/api.md, "agent"). These answer on the provisioning
+ * address without the API token; instead every call carries the node's per-boot secret from its
+ * netboot script ({@link NodeAuth}), so that no other host can register, report or publish a host
+ * key for it. A call without it changes nothing (403). An agent that restarts registers again with
+ * the same secret. Bodies are the shared records of {@link org.clonecast.common.api} read by {@link
+ * AgentJson}: a missing or mistyped field is a 400 naming it, an unknown field is ignored.
  *
  * <ul>
- *   <li>POST /agent/v1/register {mac, disks: [{path, size, removable, model, serial}], cpus, memoryBytes}:
- *       the node's assignment: {@code capture} (capture id, image, image id, disk, chunk size,
- *       zstd level, force: then {@link CaptureRoutes}), {@code reimage} (session, image, control
- *       address, target disk, hostname, domain, per-node files), {@code none} (boot the local
- *       disk) or {@code fail} (with the reason)
+ *   <li>POST /agent/v1/register {mac, disks: [{path, size, removable, model, serial}], cpus,
+ *       memoryBytes}: the node's assignment: {@code capture} (capture id, image, image id, disk,
+ *       chunk size, zstd level, force: then {@link CaptureRoutes}), {@code reimage} (session,
+ *       image, control address, target disk, hostname, domain, per-node files), {@code none} (boot
+ *       the local disk) or {@code fail} (with the reason)
  *   <li>POST /agent/v1/progress {mac, session, phase, done, total}
  *   <li>POST /agent/v1/result {mac, session, ok, detail, sshHostKey?}
  *   <li>GET /boot/known_hosts: every re-imaged node's SSH host key, as an ssh_known_hosts file
@@ -56,8 +55,13 @@ public final class AgentRoutes {
    * @param nodeFiles the per-node files directory ({@link org.clonecast.server.boot.NodeFiles})
    * @param auth checks each call's node secret
    */
-  public AgentRoutes(SessionManager sessions, CaptureManager captures, NodeStore nodes, Optional<String> domain,
-      Path nodeFiles, NodeAuth auth) {
+  public AgentRoutes(
+      SessionManager sessions,
+      CaptureManager captures,
+      NodeStore nodes,
+      Optional<String> domain,
+      Path nodeFiles,
+      NodeAuth auth) {
     this.sessions = sessions;
     this.captures = captures;
     this.nodes = nodes;
@@ -76,7 +80,9 @@ public final class AgentRoutes {
     if (v != null && !v.isTextual()) {
       throw new BadRequestException("field 'mac' must be a string");
     }
-    return NodeRoutes.parseMac(Json.text(body, "mac").orElseThrow(() -> new BadRequestException("field 'mac' is required")));
+    return NodeRoutes.parseMac(
+        Json.text(body, "mac")
+            .orElseThrow(() -> new BadRequestException("field 'mac' is required")));
   }
 
   private Reply handle(Request r) throws IOException {
@@ -85,7 +91,9 @@ public final class AgentRoutes {
     }
     String call = r.path().substring(PREFIX.length());
     if (!call.equals("register") && !call.equals("progress") && !call.equals("result")) {
-      return Reply.error(HttpResponseStatus.NOT_FOUND, "no agent call " + r.path() + "; want register, progress or result");
+      return Reply.error(
+          HttpResponseStatus.NOT_FOUND,
+          "no agent call " + r.path() + "; want register, progress or result");
     }
     // The caller's MAC first, to check its secret before the body is taken as anything.
     JsonNode body = AgentJson.tree(r.body());
@@ -123,12 +131,21 @@ public final class AgentRoutes {
         try {
           files = NodeFiles.forNode(nodeFiles, a.hostname());
         } catch (IOException e) {
-          // The node would come up without files its admin meant it to have: fail it with the reason.
-          sessions.result(mac, a.session(), false, "per-node files: " + e.getMessage(), Optional.empty());
+          // The node would come up without files its admin meant it to have: fail it with the
+          // reason.
+          sessions.result(
+              mac, a.session(), false, "per-node files: " + e.getMessage(), Optional.empty());
           return new Assignment.Fail("per-node files: " + e.getMessage());
         }
-        return new Assignment.Reimage(a.session(), a.image() == null ? null : a.image().imageId().orElse(null),
-            a.image() == null ? 0 : a.image().logicalSize(), a.control(), a.target(), a.hostname(), domain.orElse(null), files);
+        return new Assignment.Reimage(
+            a.session(),
+            a.image() == null ? null : a.image().imageId().orElse(null),
+            a.image() == null ? 0 : a.image().logicalSize(),
+            a.control(),
+            a.target(),
+            a.hostname(),
+            domain.orElse(null),
+            files);
       }
       case "fail" -> {
         return new Assignment.Fail(a.reason().orElse(null));
@@ -141,15 +158,25 @@ public final class AgentRoutes {
 
   private static Assignment captureAssignment(CaptureManager.Assignment a) {
     if (!a.action().equals("capture")) {
-      return a.action().equals("fail") ? new Assignment.Fail(a.reason().orElse(null)) : new Assignment.None(a.reason().orElse(null));
+      return a.action().equals("fail")
+          ? new Assignment.Fail(a.reason().orElse(null))
+          : new Assignment.None(a.reason().orElse(null));
     }
-    return new Assignment.Capture(a.capture().id(), a.capture().image(), a.capture().imageId(), a.disk(), a.capture().chunkSize(),
-        a.capture().level(), a.capture().force());
+    return new Assignment.Capture(
+        a.capture().id(),
+        a.capture().image(),
+        a.capture().imageId(),
+        a.disk(),
+        a.capture().chunkSize(),
+        a.capture().level(),
+        a.capture().force());
   }
 
   /** ssh_known_hosts: "name,name.zone,ip key" per node whose agent reported a host key. */
   private Reply knownHosts() {
-    StringBuilder sb = new StringBuilder("# clonecast: SSH host keys of re-imaged nodes (ssh_known_hosts format)\n");
+    StringBuilder sb =
+        new StringBuilder(
+            "# clonecast: SSH host keys of re-imaged nodes (ssh_known_hosts format)\n");
     for (Node n : nodes.list()) {
       if (n.sshHostKey().isEmpty() || n.name().isEmpty()) continue;
       List<String> names = new ArrayList<>(List.of(n.name().get()));
@@ -157,7 +184,12 @@ public final class AgentRoutes {
       n.ip().ifPresent(names::add);
       String[] key = n.sshHostKey().get().split(" ");
       if (key.length < 2) continue;
-      sb.append(String.join(",", names)).append(' ').append(key[0]).append(' ').append(key[1]).append('\n');
+      sb.append(String.join(",", names))
+          .append(' ')
+          .append(key[0])
+          .append(' ')
+          .append(key[1])
+          .append('\n');
     }
     return Reply.text(HttpResponseStatus.OK, sb.toString());
   }

@@ -12,9 +12,9 @@ import java.security.SecureRandom;
 import java.util.HexFormat;
 
 /**
- * The secret that mutating API calls must carry ({@code Authorization: Bearer <token>}). Created
- * at the daemon's first start in {@code <state-dir>/api-token}, readable by its owner (root) only;
- * the CLI on the head node reads it from there.
+ * The secret that mutating API calls must carry ({@code Authorization: Bearer <token>}). Created at
+ * the daemon's first start in {@code <state-dir>/api-token}, readable by its owner (root) only; the
+ * CLI on the head node reads it from there.
  */
 public final class ApiToken {
   /** The token file's name in the state directory. */
@@ -35,7 +35,8 @@ public final class ApiToken {
       String text = HexFormat.of().formatHex(raw);
       Path tmp = stateDir.resolve(FILE_NAME + ".tmp");
       Files.deleteIfExists(tmp);
-      Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      Files.createFile(
+          tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
       Files.writeString(tmp, text + "\n", StandardOpenOption.WRITE);
       try {
         Files.move(tmp, file);
@@ -45,7 +46,8 @@ public final class ApiToken {
     }
     String text = Files.readString(file, StandardCharsets.US_ASCII).trim();
     if (text.length() < 16) {
-      throw new IOException(file + " holds no usable token; delete it and restart the daemon to make a new one");
+      throw new IOException(
+          file + " holds no usable token; delete it and restart the daemon to make a new one");
     }
     return new ApiToken(text);
   }

@@ -20,15 +20,15 @@ import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 
 /**
- * Refuses a request body larger than its route allows ({@link HttpServer.Routes#maxBody}) with
- * 413 and closes the connection: by its Content-Length before any of the body is read, or, for a
+ * Refuses a request body larger than its route allows ({@link HttpServer.Routes#maxBody}) with 413
+ * and closes the connection: by its Content-Length before any of the body is read, or, for a
  * chunked body, as soon as the bytes seen pass the limit. Nothing oversized reaches the aggregator.
  *
  * <p>The close waits until the client has sent the rest of its body (discarded as it arrives, at
  * most {@link #DISCARD_MAX} bytes; the connection's idle timeout bounds a client that stops): a
  * close while the client is still sending makes the kernel answer with a reset, which can destroy
- * the 413 before the client reads it, and the client would see a dropped connection instead of
- * the reason. One instance per connection, used on its event loop only.
+ * the 413 before the client reads it, and the client would see a dropped connection instead of the
+ * reason. One instance per connection, used on its event loop only.
  */
 final class BodyLimitHandler extends ChannelInboundHandlerAdapter {
   /** Body bytes discarded after a refusal before the connection is closed regardless. */
@@ -38,6 +38,7 @@ final class BodyLimitHandler extends ChannelInboundHandlerAdapter {
   private long limit = HttpServer.MAX_BODY;
   private long seen;
   private boolean refused;
+
   /** The 413's write, after a refusal. */
   private ChannelFuture answered;
 
@@ -50,7 +51,10 @@ final class BodyLimitHandler extends ChannelInboundHandlerAdapter {
     if (msg instanceof HttpRequest req) {
       refused = false;
       seen = 0;
-      limit = routes.maxBody(new QueryStringDecoder(req.uri()).path(), (InetSocketAddress) ctx.channel().remoteAddress());
+      limit =
+          routes.maxBody(
+              new QueryStringDecoder(req.uri()).path(),
+              (InetSocketAddress) ctx.channel().remoteAddress());
       long declared = HttpUtil.getContentLength(req, -1L);
       if (declared > limit) {
         refuse(ctx, msg, "body of " + declared + " bytes; this call takes at most " + limit);
@@ -79,8 +83,11 @@ final class BodyLimitHandler extends ChannelInboundHandlerAdapter {
     boolean last = msg instanceof LastHttpContent;
     long declared = msg instanceof HttpRequest r ? HttpUtil.getContentLength(r, -1L) : -1L;
     ReferenceCountUtil.release(msg);
-    FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-        Unpooled.wrappedBuffer(Json.bytes(Json.error(why))));
+    FullHttpResponse res =
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1,
+            HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
+            Unpooled.wrappedBuffer(Json.bytes(Json.error(why))));
     res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
     res.headers().set(HttpHeaderNames.CONTENT_LENGTH, res.content().readableBytes());
     res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
@@ -94,5 +101,4 @@ final class BodyLimitHandler extends ChannelInboundHandlerAdapter {
   private void close() {
     answered.addListener(ChannelFutureListener.CLOSE);
   }
-
 }

@@ -25,17 +25,18 @@ import org.clonecast.server.capture.CaptureManager;
 /**
  * The golden node's agent uploads its disk here (docs/api.md, "capture"). As for the other agent
  * calls there is no API token: every call carries the node's per-boot secret ({@link NodeAuth}),
- * checked before anything is stored, and is taken only from the address the node registered
- * from, for its own capture.
+ * checked before anything is stored, and is taken only from the address the node registered from,
+ * for its own capture.
  *
  * <ul>
- *   <li>POST /agent/v1/capture/{id}/begin {mac, logicalSize, chunkSize, hashOfChunks (optional)}: {heldThrough, heldChunks,
- *       storedBytes}; the daemon holds every stored chunk up to index heldThrough
- *   <li>PUT /agent/v1/capture/{id}/chunk/{index}?mac=MAC, headers X-Clonecast-Kind (manifest
- *       code), X-Clonecast-Sha256 (hex of the logical bytes), X-Clonecast-Used-Blocks (hex bitmap,
+ *   <li>POST /agent/v1/capture/{id}/begin {mac, logicalSize, chunkSize, hashOfChunks (optional)}:
+ *       {heldThrough, heldChunks, storedBytes}; the daemon holds every stored chunk up to index
+ *       heldThrough
+ *   <li>PUT /agent/v1/capture/{id}/chunk/{index}?mac=MAC, headers X-Clonecast-Kind (manifest code),
+ *       X-Clonecast-Sha256 (hex of the logical bytes), X-Clonecast-Used-Blocks (hex bitmap,
  *       optional), X-Clonecast-After (the index of the stored chunk it follows, -1 for the first;
- *       optional: without it the chunk follows the last one held); body: the stored bytes.
- *       {stored, duplicate, heldThrough}; 507 when the daemon's disk is full
+ *       optional: without it the chunk follows the last one held); body: the stored bytes. {stored,
+ *       duplicate, heldThrough}; 507 when the daemon's disk is full
  *   <li>POST /agent/v1/capture/{id}/progress {mac, done, total}
  *   <li>POST /agent/v1/capture/{id}/finish?mac=MAC, body: the encoded manifest. The image's figures
  *   <li>POST /agent/v1/capture/{id}/result {mac, ok: false, detail}: the agent gave up
@@ -43,16 +44,22 @@ import org.clonecast.server.capture.CaptureManager;
  */
 public final class CaptureRoutes {
   static final String PREFIX = "/agent/v1/capture/";
+
   /** Header: the chunk's kind, as its manifest code. */
   public static final String KIND = "X-Clonecast-Kind";
+
   /** Header: SHA-256 of the chunk's logical bytes, 64 hex digits. */
   public static final String SHA256 = "X-Clonecast-Sha256";
+
   /** Header: the chunk's used-block bitmap in hex; absent when every block is used. */
   public static final String USED_BLOCKS = "X-Clonecast-Used-Blocks";
+
   /** Header: the index of the stored chunk this one follows, -1 when it is the first. */
   public static final String AFTER = "X-Clonecast-After";
 
-  private static final Pattern PATH = Pattern.compile("/agent/v1/capture/(\\d{1,18})/(begin|progress|finish|result|chunk/(\\d{1,10}))");
+  private static final Pattern PATH =
+      Pattern.compile(
+          "/agent/v1/capture/(\\d{1,18})/(begin|progress|finish|result|chunk/(\\d{1,10}))");
   private final CaptureManager captures;
   private final NodeAuth auth;
 
@@ -65,21 +72,31 @@ public final class CaptureRoutes {
     return routes.open(PREFIX, this::handle, this::maxBody);
   }
 
-  /** Chunks and manifests may be bigger than API JSON, but only for a capture that began from that address. */
+  /**
+   * Chunks and manifests may be bigger than API JSON, but only for a capture that began from that
+   * address.
+   */
   private long maxBody(String path, InetSocketAddress remote) {
     Matcher m = PATH.matcher(path);
     if (!m.matches() || !(m.group(2).startsWith("chunk/") || m.group(2).equals("finish"))) {
       return HttpServer.MAX_BODY;
     }
-    long allowed = captures.maxUpload(Long.parseLong(m.group(1)), remote.getAddress().getHostAddress(), m.group(2).equals("finish"));
+    long allowed =
+        captures.maxUpload(
+            Long.parseLong(m.group(1)),
+            remote.getAddress().getHostAddress(),
+            m.group(2).equals("finish"));
     return Math.max(allowed, HttpServer.MAX_BODY);
   }
 
   private Reply handle(Request r) throws Exception {
     Matcher m = PATH.matcher(r.path());
     if (!m.matches()) {
-      return Reply.error(HttpResponseStatus.NOT_FOUND, "no capture call " + r.path()
-          + "; want /agent/v1/capture/ID/begin, chunk/INDEX, progress, finish or result");
+      return Reply.error(
+          HttpResponseStatus.NOT_FOUND,
+          "no capture call "
+              + r.path()
+              + "; want /agent/v1/capture/ID/begin, chunk/INDEX, progress, finish or result");
     }
     long id = Long.parseLong(m.group(1));
     String call = m.group(2);
@@ -94,8 +111,9 @@ public final class CaptureRoutes {
       }
       MacAddress mac = queryMac(r);
       auth.require(mac, r);
-      CaptureManager.ChunkUpload up = new CaptureManager.ChunkUpload((int) index, after(r), kind(r), sha(r),
-          hex(r, USED_BLOCKS), r.body());
+      CaptureManager.ChunkUpload up =
+          new CaptureManager.ChunkUpload(
+              (int) index, after(r), kind(r), sha(r), hex(r, USED_BLOCKS), r.body());
       CaptureManager.Stored s = captures.chunk(id, mac, from, up);
       return Reply.json(new ChunkStored(true, s.duplicate(), s.heldThrough()));
     }
@@ -106,8 +124,13 @@ public final class CaptureRoutes {
       MacAddress mac = queryMac(r);
       auth.require(mac, r);
       Manifest done = captures.finish(id, mac, from, r.body());
-      return Reply.json(new CaptureFinished(done.imageId().toString(), done.logicalSize(), done.chunkCount(), done.storedBytes(),
-          done.imageHash().hex()));
+      return Reply.json(
+          new CaptureFinished(
+              done.imageId().toString(),
+              done.logicalSize(),
+              done.chunkCount(),
+              done.storedBytes(),
+              done.imageHash().hex()));
     }
     // The caller's MAC first, to check its secret before the body is taken as anything.
     JsonNode body = AgentJson.tree(r.body());
@@ -116,7 +139,8 @@ public final class CaptureRoutes {
     switch (call) {
       case "begin" -> {
         CaptureBegin b = AgentJson.read(body, CaptureBegin.class);
-        CaptureManager.Held h = captures.begin(id, mac, from, b.logicalSize(), b.chunkSize(), b.hashOfChunks());
+        CaptureManager.Held h =
+            captures.begin(id, mac, from, b.logicalSize(), b.chunkSize(), b.hashOfChunks());
         return Reply.json(new CaptureHeld(h.heldThrough(), h.heldChunks(), h.storedBytes()));
       }
       case "progress" -> {
@@ -133,7 +157,9 @@ public final class CaptureRoutes {
   }
 
   private static MacAddress queryMac(Request r) {
-    return NodeRoutes.parseMac(r.param("mac").orElseThrow(() -> new BadRequestException("query parameter 'mac' is required")));
+    return NodeRoutes.parseMac(
+        r.param("mac")
+            .orElseThrow(() -> new BadRequestException("query parameter 'mac' is required")));
   }
 
   private static OptionalInt after(Request r) {
@@ -169,7 +195,8 @@ public final class CaptureRoutes {
       return new byte[0];
     }
     if (v.length() % 2 != 0 || v.length() > 2 * 2048 || !v.matches("[0-9a-fA-F]+")) {
-      throw new BadRequestException("header " + header + " must be an even number of hex digits (at most 4096)");
+      throw new BadRequestException(
+          "header " + header + " must be an even number of hex digits (at most 4096)");
     }
     return HexFormat.of().parseHex(v);
   }

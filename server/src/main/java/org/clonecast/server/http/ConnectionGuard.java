@@ -8,13 +8,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Bounds the HTTP server's connections (docs/security.md): at most {@link HttpServer.Limits#max}
- * at once and {@link HttpServer.Limits#maxPerClient} from one address, refused at accept before
- * any codec is set up (closed with a reset, so no TIME_WAIT is left behind); and a connection on
- * which no byte moved either way for {@link HttpServer.Limits#idleTimeout} is closed. A download
- * in progress is not idle: output progress counts, so a large netboot image over a slow link
- * goes on. Connections to the loopback listener (the operator's) may pass the overall cap, never
- * their own per-address one, so a flood on the provisioning side never locks the operator out.
+ * Bounds the HTTP server's connections (docs/security.md): at most {@link HttpServer.Limits#max} at
+ * once and {@link HttpServer.Limits#maxPerClient} from one address, refused at accept before any
+ * codec is set up (closed with a reset, so no TIME_WAIT is left behind); and a connection on which
+ * no byte moved either way for {@link HttpServer.Limits#idleTimeout} is closed. A download in
+ * progress is not idle: output progress counts, so a large netboot image over a slow link goes on.
+ * Connections to the loopback listener (the operator's) may pass the overall cap, never their own
+ * per-address one, so a flood on the provisioning side never locks the operator out.
  *
  * <p>Thread-safe: one guard serves every listener of a server.
  */
@@ -42,9 +42,13 @@ final class ConnectionGuard {
     Slots.Result r = slots.take(peer, local);
     if (r != Slots.Result.TAKEN) {
       (r == Slots.Result.FULL ? stats.refusedFull : stats.refusedClient).increment();
-      LOG.debug("http: connection from {} refused: {}", peer.getHostAddress(), r == Slots.Result.FULL
-          ? limits.max() + " connections open (http.max-connections)"
-          : limits.maxPerClient() + " connections open from that address (http.max-connections-per-client)");
+      LOG.debug(
+          "http: connection from {} refused: {}",
+          peer.getHostAddress(),
+          r == Slots.Result.FULL
+              ? limits.max() + " connections open (http.max-connections)"
+              : limits.maxPerClient()
+                  + " connections open from that address (http.max-connections-per-client)");
       ch.config().setOption(ChannelOption.SO_LINGER, 0);
       ch.close();
       return false;

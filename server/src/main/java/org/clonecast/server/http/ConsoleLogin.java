@@ -16,12 +16,12 @@ import java.util.Optional;
 import org.clonecast.server.store.EventLog;
 
 /**
- * The console's login: the operator gives the API token once ({@code POST /api/v1/login}
- * {token}) and the browser gets a session cookie instead (HttpOnly, so page scripts never hold
- * it; SameSite=Strict, so another site's page cannot make the browser send it; it expires after
- * {@link #LIFETIME}). A change made with the cookie must also come from the console's own origin
- * ({@link #sameOrigin}: its {@code Origin} header names this host), so a cross-site form or
- * script cannot act even in a browser that ignores SameSite.
+ * The console's login: the operator gives the API token once ({@code POST /api/v1/login} {token})
+ * and the browser gets a session cookie instead (HttpOnly, so page scripts never hold it;
+ * SameSite=Strict, so another site's page cannot make the browser send it; it expires after {@link
+ * #LIFETIME}). A change made with the cookie must also come from the console's own origin ({@link
+ * #sameOrigin}: its {@code Origin} header names this host), so a cross-site form or script cannot
+ * act even in a browser that ignores SameSite.
  *
  * <ul>
  *   <li>POST /api/v1/login {token}: sets the cookie; 401 for a wrong token
@@ -34,8 +34,10 @@ import org.clonecast.server.store.EventLog;
 public final class ConsoleLogin {
   /** The cookie's name. */
   static final String COOKIE = "clonecast_session";
+
   /** How long a login lasts. */
   static final Duration LIFETIME = Duration.ofHours(8);
+
   /** Logins kept at once; the oldest goes first. */
   static final int MAX_SESSIONS = 64;
 
@@ -43,6 +45,7 @@ public final class ConsoleLogin {
   private final EventLog events;
   private final Clock clock;
   private final SecureRandom random = new SecureRandom();
+
   /** Session id -> expiry (epoch ms), oldest first. */
   private final LinkedHashMap<String, Long> sessions = new LinkedHashMap<>();
 
@@ -72,7 +75,8 @@ public final class ConsoleLogin {
     try {
       URI o = URI.create(origin);
       String authority = o.getRawAuthority();
-      return ("http".equals(o.getScheme()) || "https".equals(o.getScheme())) && authority != null
+      return ("http".equals(o.getScheme()) || "https".equals(o.getScheme()))
+          && authority != null
           && authority.equalsIgnoreCase(host);
     } catch (IllegalArgumentException e) {
       return false;
@@ -102,15 +106,28 @@ public final class ConsoleLogin {
     }
     if (!r.method().equals(HttpMethod.POST)) return ImageRoutes.notAllowed(r);
     if (r.headers().contains(HttpHeaderNames.ORIGIN) && !sameOrigin(r)) {
-      throw new ForbiddenException("login from another site's page (Origin " + r.headers().get(HttpHeaderNames.ORIGIN)
-          + ") refused; open the console at this daemon's own address");
+      throw new ForbiddenException(
+          "login from another site's page (Origin "
+              + r.headers().get(HttpHeaderNames.ORIGIN)
+              + ") refused; open the console at this daemon's own address");
     }
-    String given = Json.text(Json.object(r.body()), "token").orElseThrow(() -> new BadRequestException(
-        "field 'token' is required: the API token from <state-dir>/api-token"));
+    String given =
+        Json.text(Json.object(r.body()), "token")
+            .orElseThrow(
+                () ->
+                    new BadRequestException(
+                        "field 'token' is required: the API token from <state-dir>/api-token"));
     if (!token.accepts("Bearer " + given)) {
-      events.record("http", Optional.empty(), Optional.empty(), "console login from " + r.remote().getAddress().getHostAddress()
-          + " refused: wrong token");
-      return Reply.error(HttpResponseStatus.UNAUTHORIZED, "that is not the API token; it is in <state-dir>/api-token on the head node");
+      events.record(
+          "http",
+          Optional.empty(),
+          Optional.empty(),
+          "console login from "
+              + r.remote().getAddress().getHostAddress()
+              + " refused: wrong token");
+      return Reply.error(
+          HttpResponseStatus.UNAUTHORIZED,
+          "that is not the API token; it is in <state-dir>/api-token on the head node");
     }
     byte[] raw = new byte[32];
     random.nextBytes(raw);
@@ -120,9 +137,22 @@ public final class ConsoleLogin {
       sessions.put(id, expires);
       while (sessions.size() > MAX_SESSIONS) sessions.remove(sessions.keySet().iterator().next());
     }
-    events.record("http", Optional.empty(), Optional.empty(), "console login from " + r.remote().getAddress().getHostAddress());
-    return new Reply.Bytes(HttpResponseStatus.OK, "application/json", Json.bytes(Map.of("loggedIn", true, "expires", expires)),
-        Map.of("Set-Cookie", COOKIE + "=" + id + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + LIFETIME.toSeconds()));
+    events.record(
+        "http",
+        Optional.empty(),
+        Optional.empty(),
+        "console login from " + r.remote().getAddress().getHostAddress());
+    return new Reply.Bytes(
+        HttpResponseStatus.OK,
+        "application/json",
+        Json.bytes(Map.of("loggedIn", true, "expires", expires)),
+        Map.of(
+            "Set-Cookie",
+            COOKIE
+                + "="
+                + id
+                + "; Path=/; HttpOnly; SameSite=Strict; Max-Age="
+                + LIFETIME.toSeconds()));
   }
 
   private Reply logout(Request r) {
@@ -131,7 +161,10 @@ public final class ConsoleLogin {
     synchronized (this) {
       s.ifPresent(sessions::remove);
     }
-    return new Reply.Bytes(HttpResponseStatus.OK, "application/json", Json.bytes(Map.of("loggedIn", false)),
+    return new Reply.Bytes(
+        HttpResponseStatus.OK,
+        "application/json",
+        Json.bytes(Map.of("loggedIn", false)),
         Map.of("Set-Cookie", COOKIE + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"));
   }
 }

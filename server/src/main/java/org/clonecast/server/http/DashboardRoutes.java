@@ -7,15 +7,16 @@ import java.util.Map;
 
 /**
  * The operator console: a static page (HTML, CSS, JS shipped in the jar, no build step, nothing
- * from the internet) at {@code /dashboard/}, fed by {@code GET /api/v1/stream}, the {@link LiveFeed}'s
- * server-sent events (docs/dashboard.md). Operator routes: loopback only unless
- * {@code http.api-remote}.
+ * from the internet) at {@code /dashboard/}, fed by {@code GET /api/v1/stream}, the {@link
+ * LiveFeed}'s server-sent events (docs/dashboard.md). Operator routes: loopback only unless {@code
+ * http.api-remote}.
  */
 public final class DashboardRoutes {
-  private static final Map<String, String> FILES = Map.of(
-      "index.html", "text/html; charset=utf-8",
-      "app.js", "text/javascript; charset=utf-8",
-      "style.css", "text/css; charset=utf-8");
+  private static final Map<String, String> FILES =
+      Map.of(
+          "index.html", "text/html; charset=utf-8",
+          "app.js", "text/javascript; charset=utf-8",
+          "style.css", "text/css; charset=utf-8");
 
   private final LiveFeed feed;
 
@@ -25,9 +26,18 @@ public final class DashboardRoutes {
 
   public HttpServer.Routes register(HttpServer.Routes routes) {
     return routes
-        .open("/", r -> r.path().equals("/")
-            ? new Reply.Bytes(HttpResponseStatus.FOUND, "text/plain", new byte[0], Map.of("Location", "/dashboard/"))
-            : Reply.error(HttpResponseStatus.NOT_FOUND, "no such path " + r.path() + "; the dashboard is at /dashboard/"))
+        .open(
+            "/",
+            r ->
+                r.path().equals("/")
+                    ? new Reply.Bytes(
+                        HttpResponseStatus.FOUND,
+                        "text/plain",
+                        new byte[0],
+                        Map.of("Location", "/dashboard/"))
+                    : Reply.error(
+                        HttpResponseStatus.NOT_FOUND,
+                        "no such path " + r.path() + "; the dashboard is at /dashboard/"))
         .api("/dashboard", this::file)
         .api("/api/v1/stream", r -> feed.stream(LiveFeed.Kind.DASHBOARD, 0));
   }

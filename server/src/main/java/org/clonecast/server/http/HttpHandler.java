@@ -44,7 +44,8 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   private final boolean apiRemote;
   private final HttpStats stats;
 
-  HttpHandler(HttpServer.Routes routes, ApiToken token, boolean local, boolean apiRemote, HttpStats stats) {
+  HttpHandler(
+      HttpServer.Routes routes, ApiToken token, boolean local, boolean apiRemote, HttpStats stats) {
     this.routes = routes;
     this.token = token;
     this.local = local;
@@ -67,26 +68,54 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       send(ctx, req, Reply.error(HttpResponseStatus.NOT_FOUND, "no such path: " + path), keepAlive);
       return;
     }
-    Request r = new Request(req.method(), path, q.parameters(), req.headers(), ByteBufUtil.getBytes(req.content()),
-        (InetSocketAddress) ctx.channel().remoteAddress(), local);
+    Request r =
+        new Request(
+            req.method(),
+            path,
+            q.parameters(),
+            req.headers(),
+            ByteBufUtil.getBytes(req.content()),
+            (InetSocketAddress) ctx.channel().remoteAddress(),
+            local);
     if (routes.isApi.get(prefix)) {
       if (!local && !apiRemote) {
-        send(ctx, req, Reply.error(HttpResponseStatus.FORBIDDEN,
-            "the API answers on 127.0.0.1 only; use it on the head node or set http.api-remote = true"), keepAlive);
+        send(
+            ctx,
+            req,
+            Reply.error(
+                HttpResponseStatus.FORBIDDEN,
+                "the API answers on 127.0.0.1 only; use it on the head node or set http.api-remote = true"),
+            keepAlive);
         return;
       }
-      if (r.mutating() && !token.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION))
-          && !prefix.equals("/api/v1/login") && !prefix.equals("/api/v1/logout")) {
+      if (r.mutating()
+          && !token.accepts(req.headers().get(HttpHeaderNames.AUTHORIZATION))
+          && !prefix.equals("/api/v1/login")
+          && !prefix.equals("/api/v1/logout")) {
         if (routes.login == null || !routes.login.accepts(r)) {
-          send(ctx, req, Reply.error(HttpResponseStatus.UNAUTHORIZED,
-              "this call needs the API token: send 'Authorization: Bearer <token>' with the token from <state-dir>/api-token"
-                  + (routes.login == null ? "" : ", or log in to the console")), keepAlive);
+          send(
+              ctx,
+              req,
+              Reply.error(
+                  HttpResponseStatus.UNAUTHORIZED,
+                  "this call needs the API token: send 'Authorization: Bearer <token>' with the token from <state-dir>/api-token"
+                      + (routes.login == null ? "" : ", or log in to the console")),
+              keepAlive);
           return;
         }
         if (!ConsoleLogin.sameOrigin(r)) {
-          send(ctx, req, Reply.error(HttpResponseStatus.FORBIDDEN, "a change with the console's login must come from the"
-              + " console's own page (Origin " + req.headers().get(HttpHeaderNames.ORIGIN) + ", host "
-              + req.headers().get(HttpHeaderNames.HOST) + ")"), keepAlive);
+          send(
+              ctx,
+              req,
+              Reply.error(
+                  HttpResponseStatus.FORBIDDEN,
+                  "a change with the console's login must come from the"
+                      + " console's own page (Origin "
+                      + req.headers().get(HttpHeaderNames.ORIGIN)
+                      + ", host "
+                      + req.headers().get(HttpHeaderNames.HOST)
+                      + ")"),
+              keepAlive);
           return;
         }
       }
@@ -118,7 +147,8 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     send(ctx, req, reply, keepAlive);
   }
 
-  private void send(ChannelHandlerContext ctx, FullHttpRequest req, Reply reply, boolean keepAlive) {
+  private void send(
+      ChannelHandlerContext ctx, FullHttpRequest req, Reply reply, boolean keepAlive) {
     if (reply instanceof Reply.Push p) {
       push(ctx, p);
       return;
@@ -128,16 +158,23 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         sendFile(ctx, req, f, keepAlive);
         return;
       } catch (NoSuchFileException e) {
-        reply = Reply.error(HttpResponseStatus.NOT_FOUND, "no such file: " + f.path().getFileName());
+        reply =
+            Reply.error(HttpResponseStatus.NOT_FOUND, "no such file: " + f.path().getFileName());
       } catch (IOException e) {
-        reply = Reply.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "cannot read " + f.path().getFileName() + ": " + e);
+        reply =
+            Reply.error(
+                HttpResponseStatus.INTERNAL_SERVER_ERROR,
+                "cannot read " + f.path().getFileName() + ": " + e);
       }
     }
     Reply.Bytes b = (Reply.Bytes) reply;
     count(b.status());
     boolean head = req.method().equals(HttpMethod.HEAD);
-    FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, b.status(),
-        head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(b.body()));
+    FullHttpResponse res =
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1,
+            b.status(),
+            head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(b.body()));
     res.headers().set(HttpHeaderNames.CONTENT_TYPE, b.contentType());
     res.headers().set(HttpHeaderNames.CONTENT_LENGTH, b.body().length);
     res.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
@@ -148,7 +185,8 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     finish(ctx, res, ctx.writeAndFlush(res), keepAlive);
   }
 
-  private void sendFile(ChannelHandlerContext ctx, FullHttpRequest req, Reply.File f, boolean keepAlive)
+  private void sendFile(
+      ChannelHandlerContext ctx, FullHttpRequest req, Reply.File f, boolean keepAlive)
       throws IOException {
     RandomAccessFile raf;
     try {
@@ -158,12 +196,20 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
     FileChannel fc = raf.getChannel();
     long size = fc.size();
-    ByteRange.Parsed parsed = ByteRange.parse(Optional.ofNullable(req.headers().get(HttpHeaderNames.RANGE)), size);
+    ByteRange.Parsed parsed =
+        ByteRange.parse(Optional.ofNullable(req.headers().get(HttpHeaderNames.RANGE)), size);
     if (parsed instanceof ByteRange.Unsatisfiable) {
       raf.close();
-      Reply.Bytes r = (Reply.Bytes) Reply.error(HttpResponseStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
-          "range outside the file's " + size + " bytes");
-      send(ctx, req, new Reply.Bytes(r.status(), r.contentType(), r.body(), Map.of("Content-Range", "bytes */" + size)),
+      Reply.Bytes r =
+          (Reply.Bytes)
+              Reply.error(
+                  HttpResponseStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+                  "range outside the file's " + size + " bytes");
+      send(
+          ctx,
+          req,
+          new Reply.Bytes(
+              r.status(), r.contentType(), r.body(), Map.of("Content-Range", "bytes */" + size)),
           keepAlive);
       return;
     }
@@ -175,7 +221,10 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       first = p.range().first();
       length = p.range().length();
       res.setStatus(HttpResponseStatus.PARTIAL_CONTENT);
-      res.headers().set(HttpHeaderNames.CONTENT_RANGE, "bytes " + first + "-" + p.range().last() + "/" + size);
+      res.headers()
+          .set(
+              HttpHeaderNames.CONTENT_RANGE,
+              "bytes " + first + "-" + p.range().last() + "/" + size);
     }
     count(res.status());
     res.headers().set(HttpHeaderNames.CONTENT_TYPE, f.contentType());
@@ -196,9 +245,9 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
   }
 
   /**
-   * Server-sent events (HTML Living Standard §9.2): the chunked response head, then the
-   * connection belongs to the reply's pusher ({@link LiveFeed}), which writes events and comment
-   * heartbeats until the client goes away or stops reading.
+   * Server-sent events (HTML Living Standard §9.2): the chunked response head, then the connection
+   * belongs to the reply's pusher ({@link LiveFeed}), which writes events and comment heartbeats
+   * until the client goes away or stops reading.
    */
   private void push(ChannelHandlerContext ctx, Reply.Push p) {
     HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
@@ -217,7 +266,8 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
   }
 
-  private static void finish(ChannelHandlerContext ctx, HttpResponse res, ChannelFuture f, boolean keepAlive) {
+  private static void finish(
+      ChannelHandlerContext ctx, HttpResponse res, ChannelFuture f, boolean keepAlive) {
     if (!keepAlive) {
       f.addListener(ChannelFutureListener.CLOSE);
     }

@@ -24,13 +24,13 @@ import java.util.concurrent.TimeUnit;
 import org.clonecast.common.net.Transport;
 
 /**
- * The daemon's HTTP/1.1 server (Netty): one listener on the provisioning address for nodes, one
- * on 127.0.0.1 for the operator. Requests are dispatched by longest path prefix to {@link Route}s
- * on a small blocking executor, so database and disk reads never stall the event loop.
+ * The daemon's HTTP/1.1 server (Netty): one listener on the provisioning address for nodes, one on
+ * 127.0.0.1 for the operator. Requests are dispatched by longest path prefix to {@link Route}s on a
+ * small blocking executor, so database and disk reads never stall the event loop.
  *
- * <p>Routes registered as API ({@link #api}) answer only on loopback unless {@code apiRemote},
- * and their mutating calls need the {@link ApiToken}, or the console's login cookie from a page
- * of the console's own origin ({@link ConsoleLogin}).
+ * <p>Routes registered as API ({@link #api}) answer only on loopback unless {@code apiRemote}, and
+ * their mutating calls need the {@link ApiToken}, or the console's login cookie from a page of the
+ * console's own origin ({@link ConsoleLogin}).
  */
 public final class HttpServer implements AutoCloseable {
   /** Largest request body accepted unless a route allows more (API JSON). */
@@ -44,8 +44,8 @@ public final class HttpServer implements AutoCloseable {
 
   /**
    * How many body bytes a request may carry, decided from its path and client before any of the
-   * body is read (so a big upload is refused with 413 instead of buffered). Runs on the event
-   * loop: it must not block.
+   * body is read (so a big upload is refused with 413 instead of buffered). Runs on the event loop:
+   * it must not block.
    */
   @FunctionalInterface
   public interface BodyLimit {
@@ -63,8 +63,13 @@ public final class HttpServer implements AutoCloseable {
     public Limits {
       Objects.requireNonNull(idleTimeout, "idleTimeout");
       if (idleTimeout.isNegative() || idleTimeout.isZero() || max < 1 || maxPerClient < 1) {
-        throw new IllegalArgumentException("limits must be positive: idle " + idleTimeout + ", max " + max
-            + ", per client " + maxPerClient);
+        throw new IllegalArgumentException(
+            "limits must be positive: idle "
+                + idleTimeout
+                + ", max "
+                + max
+                + ", per client "
+                + maxPerClient);
       }
     }
   }
@@ -74,6 +79,7 @@ public final class HttpServer implements AutoCloseable {
     final TreeMap<String, Route> byPrefix = new TreeMap<>();
     final Map<String, Boolean> isApi = new TreeMap<>();
     final Map<String, BodyLimit> limits = new TreeMap<>();
+
     /** The console's login, whose cookie stands in for the token on the console's own changes. */
     ConsoleLogin login;
 
@@ -88,7 +94,9 @@ public final class HttpServer implements AutoCloseable {
       return add(prefix, route, false);
     }
 
-    /** A route nodes may use whose bodies may be larger than {@link #MAX_BODY}, up to {@code limit}. */
+    /**
+     * A route nodes may use whose bodies may be larger than {@link #MAX_BODY}, up to {@code limit}.
+     */
     public Routes open(String prefix, Route route, BodyLimit limit) {
       add(prefix, route, false);
       limits.put(prefix, Objects.requireNonNull(limit));
@@ -140,12 +148,21 @@ public final class HttpServer implements AutoCloseable {
    * @param apiRemote whether API routes answer on {@code address} too
    * @param limits connection caps and idle timeout, shared by both listeners
    */
-  public static HttpServer start(EventLoopGroup group, Inet4Address address, int port, boolean apiRemote,
-      ApiToken token, Routes routes, Limits limits) throws InterruptedException {
-    HttpServer s = new HttpServer(new DefaultEventExecutorGroup(4, r -> new Thread(r, "http-work")), limits);
+  public static HttpServer start(
+      EventLoopGroup group,
+      Inet4Address address,
+      int port,
+      boolean apiRemote,
+      ApiToken token,
+      Routes routes,
+      Limits limits)
+      throws InterruptedException {
+    HttpServer s =
+        new HttpServer(new DefaultEventExecutorGroup(4, r -> new Thread(r, "http-work")), limits);
     try {
       InetAddress loopback = InetAddress.getLoopbackAddress();
-      Channel lo = s.bind(group, new InetSocketAddress(loopback, port), true, token, routes, apiRemote);
+      Channel lo =
+          s.bind(group, new InetSocketAddress(loopback, port), true, token, routes, apiRemote);
       s.port = ((InetSocketAddress) lo.localAddress()).getPort();
       if (address != null && !address.equals(loopback)) {
         s.bind(group, new InetSocketAddress(address, s.port), false, token, routes, apiRemote);
@@ -157,27 +174,36 @@ public final class HttpServer implements AutoCloseable {
     }
   }
 
-  private Channel bind(EventLoopGroup group, InetSocketAddress at, boolean local, ApiToken token, Routes routes,
-      boolean apiRemote) throws InterruptedException {
-    ServerBootstrap b = new ServerBootstrap()
-        .group(group)
-        .channel(Transport.server())
-        .option(ChannelOption.SO_REUSEADDR, true)
-        .childHandler(new ChannelInitializer<SocketChannel>() {
-          @Override
-          protected void initChannel(SocketChannel ch) {
-            if (!guard.admit(ch, local)) {
-              return;
-            }
-            ch.pipeline()
-                .addLast(new HttpServerCodec())
-                .addLast(new BodyLimitHandler(routes))
-                // BodyLimitHandler enforces each route's limit; this bound only keeps an int size.
-                .addLast(new HttpObjectAggregator(Integer.MAX_VALUE))
-                .addLast(new ChunkedWriteHandler())
-                .addLast(blocking, new HttpHandler(routes, token, local, apiRemote, stats));
-          }
-        });
+  private Channel bind(
+      EventLoopGroup group,
+      InetSocketAddress at,
+      boolean local,
+      ApiToken token,
+      Routes routes,
+      boolean apiRemote)
+      throws InterruptedException {
+    ServerBootstrap b =
+        new ServerBootstrap()
+            .group(group)
+            .channel(Transport.server())
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    if (!guard.admit(ch, local)) {
+                      return;
+                    }
+                    ch.pipeline()
+                        .addLast(new HttpServerCodec())
+                        .addLast(new BodyLimitHandler(routes))
+                        // BodyLimitHandler enforces each route's limit; this bound only keeps an
+                        // int size.
+                        .addLast(new HttpObjectAggregator(Integer.MAX_VALUE))
+                        .addLast(new ChunkedWriteHandler())
+                        .addLast(blocking, new HttpHandler(routes, token, local, apiRemote, stats));
+                  }
+                });
     Channel ch = b.bind(at).sync().channel();
     channels.add(ch);
     return ch;

@@ -15,8 +15,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Closes a connection on which no byte moved either way for the timeout: nothing read, nothing
- * written, and no progress of a write still under way. The last matters for a large file sent
- * as one region to a slow client: its write completes only at the end, so Netty's {@code
+ * written, and no progress of a write still under way. The last matters for a large file sent as
+ * one region to a slow client: its write completes only at the end, so Netty's {@code
  * IdleStateHandler} (whose first idle event ignores output progress) would cut it; here the
  * outbound buffer's progress is sampled every quarter of the timeout, so a connection is closed
  * between 1 and 1.25 timeouts after its last byte moved. Nor is a connection idle while the daemon
@@ -27,8 +27,10 @@ import org.slf4j.LoggerFactory;
  */
 final class IdleTimeout extends ChannelDuplexHandler {
   private static final Logger LOG = LoggerFactory.getLogger(IdleTimeout.class);
+
   /** Requests of this connection being handled now (set from the handler's executor). */
-  private static final AttributeKey<AtomicInteger> WORKING = AttributeKey.valueOf("clonecast.http.working");
+  private static final AttributeKey<AtomicInteger> WORKING =
+      AttributeKey.valueOf("clonecast.http.working");
 
   private final long timeoutNanos;
   private final HttpStats stats;
@@ -74,7 +76,8 @@ final class IdleTimeout extends ChannelDuplexHandler {
   }
 
   @Override
-  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
+  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise)
+      throws Exception {
     lastActivity = now(ctx);
     super.write(ctx, msg, promise);
   }
@@ -122,7 +125,9 @@ final class IdleTimeout extends ChannelDuplexHandler {
     }
     if (now - lastActivity >= timeoutNanos) {
       stats.idleClosed.increment();
-      LOG.debug("http: closing the connection from {}: no byte moved for {} s", ctx.channel().remoteAddress(),
+      LOG.debug(
+          "http: closing the connection from {}: no byte moved for {} s",
+          ctx.channel().remoteAddress(),
           TimeUnit.NANOSECONDS.toSeconds(timeoutNanos));
       ctx.close();
       return;
@@ -130,7 +135,10 @@ final class IdleTimeout extends ChannelDuplexHandler {
     schedule(ctx);
   }
 
-  /** Whether the pending output changed since the last check (another message, fewer bytes, progress). */
+  /**
+   * Whether the pending output changed since the last check (another message, fewer bytes,
+   * progress).
+   */
   private boolean outputMoved(ChannelHandlerContext ctx) {
     ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
     if (buf == null) {
@@ -148,6 +156,8 @@ final class IdleTimeout extends ChannelDuplexHandler {
 
   /** The event loop's clock (a test's EmbeddedChannel moves it by hand). */
   private static long now(ChannelHandlerContext ctx) {
-    return ctx.executor() instanceof AbstractScheduledEventExecutor e ? e.ticker().nanoTime() : System.nanoTime();
+    return ctx.executor() instanceof AbstractScheduledEventExecutor e
+        ? e.ticker().nanoTime()
+        : System.nanoTime();
   }
 }

@@ -19,9 +19,9 @@ import org.clonecast.server.store.NotFoundException;
  *
  * <ul>
  *   <li>GET /api/v1/images: every image, with the progress of one being added
- *   <li>POST /api/v1/images {name, source, raw?}: add a raw disk or file, or a .cci (a damaged .cci is
- *       refused unless raw is true), from a path on the
- *       head node (in the background: the image says {@code adding} until it is complete)
+ *   <li>POST /api/v1/images {name, source, raw?}: add a raw disk or file, or a .cci (a damaged .cci
+ *       is refused unless raw is true), from a path on the head node (in the background: the image
+ *       says {@code adding} until it is complete)
  *   <li>GET /api/v1/images/{name}: one image
  *   <li>DELETE /api/v1/images/{name}: remove it and its file
  *   <li>POST /api/v1/images/capture {name, node, disk?, force?, level?}: capture a golden node's
@@ -61,9 +61,15 @@ public final class ImageRoutes {
       }
       if (r.method().equals(HttpMethod.POST)) {
         JsonNode body = Json.object(r.body());
-        String name = Json.text(body, "name").orElseThrow(() -> new BadRequestException("field 'name' is required"));
-        String source = Json.text(body, "source").orElseThrow(() -> new BadRequestException(
-            "field 'source' is required: a path on the head node (a disk, a disk image file or a .cci)"));
+        String name =
+            Json.text(body, "name")
+                .orElseThrow(() -> new BadRequestException("field 'name' is required"));
+        String source =
+            Json.text(body, "source")
+                .orElseThrow(
+                    () ->
+                        new BadRequestException(
+                            "field 'source' is required: a path on the head node (a disk, a disk image file or a .cci)"));
         boolean raw = Json.bool(body, "raw").orElse(false);
         Image i = images.add(name, Path.of(source), raw, Json.bool(body, "force").orElse(false));
         return Reply.json(HttpResponseStatus.ACCEPTED, json(i));
@@ -75,14 +81,21 @@ public final class ImageRoutes {
         return notAllowed(r);
       }
       JsonNode body = Json.object(r.body());
-      String name = Json.text(body, "name").orElseThrow(() -> new BadRequestException("field 'name' is required"));
-      String node = Json.text(body, "node").orElseThrow(() -> new BadRequestException(
-          "field 'node' is required: the golden node's MAC or name"));
+      String name =
+          Json.text(body, "name")
+              .orElseThrow(() -> new BadRequestException("field 'name' is required"));
+      String node =
+          Json.text(body, "node")
+              .orElseThrow(
+                  () ->
+                      new BadRequestException(
+                          "field 'node' is required: the golden node's MAC or name"));
       long level = Json.number(body, "level").orElse((long) ChunkCodec.DEFAULT_LEVEL);
       if (level < Integer.MIN_VALUE || level > Integer.MAX_VALUE) {
         throw new BadRequestException("level " + level + " is out of range");
       }
-      captures.start(name, node, Json.text(body, "disk"), Json.bool(body, "force").orElse(false), (int) level);
+      captures.start(
+          name, node, Json.text(body, "disk"), Json.bool(body, "force").orElse(false), (int) level);
       return Reply.json(HttpResponseStatus.ACCEPTED, json(images.find(name).orElseThrow()));
     }
     if (rest.endsWith("/cancel") && rest.indexOf('/', 1) == rest.length() - "/cancel".length()) {
@@ -91,7 +104,8 @@ public final class ImageRoutes {
       }
       String name = rest.substring(1, rest.length() - "/cancel".length());
       captures.cancel(name);
-      return Reply.json(json(images.find(name).orElseThrow(() -> new NotFoundException("no image " + name))));
+      return Reply.json(
+          json(images.find(name).orElseThrow(() -> new NotFoundException("no image " + name))));
     }
     String name = rest.substring(1);
     if (r.method().equals(HttpMethod.GET)) {
@@ -106,6 +120,7 @@ public final class ImageRoutes {
   }
 
   static Reply notAllowed(Request r) {
-    return Reply.error(HttpResponseStatus.METHOD_NOT_ALLOWED, r.method() + " is not allowed on " + r.path());
+    return Reply.error(
+        HttpResponseStatus.METHOD_NOT_ALLOWED, r.method() + " is not allowed on " + r.path());
   }
 }

@@ -23,7 +23,8 @@ import org.clonecast.server.store.SessionStore;
  */
 public final class Json {
   /** Thread-safe once configured. */
-  public static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  public static final ObjectMapper MAPPER =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   private Json() {}
 
@@ -79,7 +80,8 @@ public final class Json {
     return m;
   }
 
-  public static Map<String, Object> session(SessionStore.Session s, List<SessionStore.Member> members) {
+  public static Map<String, Object> session(
+      SessionStore.Session s, List<SessionStore.Member> members) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("id", s.id());
     m.put("image", s.image());
@@ -193,7 +195,10 @@ public final class Json {
     return Optional.of(v.asText());
   }
 
-  /** A text field that may be explicitly null (to clear it): empty = absent, Optional.empty() inside = null. */
+  /**
+   * A text field that may be explicitly null (to clear it): empty = absent, Optional.empty() inside
+   * = null.
+   */
   public static Optional<Optional<String>> nullableText(JsonNode obj, String field) {
     JsonNode v = obj.get(field);
     if (v == null) {

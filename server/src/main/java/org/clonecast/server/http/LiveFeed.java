@@ -44,9 +44,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Pushes what changed to every open event stream (HTML Living Standard §9.2, server-sent events):
- * the dashboard's ({@code /api/v1/stream}), the event log's ({@code /api/v1/events/stream},
- * behind {@code clonecast events --follow}) and one session's ({@code /api/v1/sessions/ID/stream},
- * behind {@code session watch}).
+ * the dashboard's ({@code /api/v1/stream}), the event log's ({@code /api/v1/events/stream}, behind
+ * {@code clonecast events --follow}) and one session's ({@code /api/v1/sessions/ID/stream}, behind
+ * {@code session watch}).
  *
  * <p>Nothing polls the database on a timer: the event log's listeners and the session manager's
  * progress listeners mark what changed, and one thread, every {@code period}, builds each changed
@@ -61,17 +61,25 @@ import org.slf4j.LoggerFactory;
  */
 public final class LiveFeed implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(LiveFeed.class);
+
   /** Output a stream may have pending before it is dropped. */
   static final int MAX_PENDING = 1 << 20;
+
   /** A comment line after this much quiet, so a dead client is noticed by a failed write. */
   private static final long HEARTBEAT_MILLIS = 15_000;
+
   /** Sessions the dashboard lists. */
   private static final int SESSIONS = 10;
+
   /** Recent events a new page starts with. */
   private static final int RECENT_EVENTS = 30;
 
   /** What a stream carries. */
-  enum Kind { DASHBOARD, EVENTS, SESSION }
+  enum Kind {
+    DASHBOARD,
+    EVENTS,
+    SESSION
+  }
 
   /** One open stream. Touched only on the feed's thread after {@link #attach}. */
   private static final class Subscriber {
@@ -81,6 +89,7 @@ public final class LiveFeed implements AutoCloseable {
     boolean fresh = true;
     boolean dropped;
     long lastWriteMillis;
+
     /** Bytes handed to the connection and not yet written to its socket. */
     final AtomicLong pending = new AtomicLong();
 
@@ -101,7 +110,13 @@ public final class LiveFeed implements AutoCloseable {
    * @param bytesWritten bytes written to streams
    * @param cpuNanos CPU time of the feed's thread
    */
-  public record Stats(int streams, long dropped, long messages, long bytesBuilt, long bytesWritten, long cpuNanos) {}
+  public record Stats(
+      int streams,
+      long dropped,
+      long messages,
+      long bytesBuilt,
+      long bytesWritten,
+      long cpuNanos) {}
 
   private final NodeStore nodes;
   private final ImageStore images;
@@ -131,13 +146,20 @@ public final class LiveFeed implements AutoCloseable {
   private boolean capturesMoving = true;
   private boolean imagesMoving = true;
   private final Set<Long> activeSessions = new HashSet<>();
-  private final Map<Long, long[]> lastWire = new HashMap<>(); // id -> {bytesSent, repairs, packets, millis}
+  private final Map<Long, long[]> lastWire =
+      new HashMap<>(); // id -> {bytesSent, repairs, packets, millis}
   private final Map<Long, double[]> wireRates = new HashMap<>(); // id -> {bytes/s, repair share}
   private boolean liveShown;
   private final Consumer<Event> listener = heard::add;
 
-  public LiveFeed(NodeStore nodes, ImageStore images, SessionManager sessions, CaptureManager captures, EventLog events,
-      Clock clock, Duration period) {
+  public LiveFeed(
+      NodeStore nodes,
+      ImageStore images,
+      SessionManager sessions,
+      CaptureManager captures,
+      EventLog events,
+      Clock clock,
+      Duration period) {
     this.nodes = nodes;
     this.images = images;
     this.sessions = sessions;
@@ -145,18 +167,21 @@ public final class LiveFeed implements AutoCloseable {
     this.events = events;
     this.clock = clock;
     this.period = period;
-    this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "live-feed");
-      t.setDaemon(true);
-      return t;
-    });
+    this.thread =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "live-feed");
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   /** Starts listening and pushing. */
   public LiveFeed start() {
     listen();
     thread.execute(() -> feedThreadId = Thread.currentThread().getId());
-    thread.scheduleWithFixedDelay(this::tickSafely, period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
+    thread.scheduleWithFixedDelay(
+        this::tickSafely, period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
     return this;
   }
 
@@ -172,7 +197,8 @@ public final class LiveFeed implements AutoCloseable {
   }
 
   public Stats stats() {
-    return new Stats(streams, dropped.get(), messages.get(), bytesBuilt.get(), bytesWritten.get(), cpuNanos);
+    return new Stats(
+        streams, dropped.get(), messages.get(), bytesBuilt.get(), bytesWritten.get(), cpuNanos);
   }
 
   private void tickSafely() {
@@ -189,7 +215,10 @@ public final class LiveFeed implements AutoCloseable {
     }
   }
 
-  /** One round: take what listeners heard, build each changed message once, write it to every stream. */
+  /**
+   * One round: take what listeners heard, build each changed message once, write it to every
+   * stream.
+   */
   void tick() {
     long now = clock.millis();
     List<Event> fresh = new ArrayList<>();
@@ -306,7 +335,8 @@ public final class LiveFeed implements AutoCloseable {
       lastImages = text;
       full.put("images", is);
     }
-    Optional<ByteBuf> stateMsg = state.isEmpty() ? Optional.empty() : Optional.of(message("state", null, state));
+    Optional<ByteBuf> stateMsg =
+        state.isEmpty() ? Optional.empty() : Optional.of(message("state", null, state));
     ByteBuf fullMsg = newPage ? message("state", null, full) : null;
     if (newPage) {
       List<Object> recent = new ArrayList<>();
@@ -321,12 +351,13 @@ public final class LiveFeed implements AutoCloseable {
       recentMsg.release();
       fullMsg.release();
     }
-    stateMsg.ifPresent(m -> {
-      for (Subscriber s : subscribers) {
-        if (s.kind == Kind.DASHBOARD && !s.fresh) write(s, m, now);
-      }
-      m.release();
-    });
+    stateMsg.ifPresent(
+        m -> {
+          for (Subscriber s : subscribers) {
+            if (s.kind == Kind.DASHBOARD && !s.fresh) write(s, m, now);
+          }
+          m.release();
+        });
     if (!fresh.isEmpty()) {
       List<Object> ev = new ArrayList<>();
       for (Event e : fresh) ev.add(Json.event(e));
@@ -348,7 +379,8 @@ public final class LiveFeed implements AutoCloseable {
 
   /**
    * The running sessions' figures: the wire rate and repair share from the sender's counters, and
-   * per node [mac, phase, bytes done, bytes total, bytes/s, ETA s or -1]; null when no session runs.
+   * per node [mac, phase, bytes done, bytes total, bytes/s, ETA s or -1]; null when no session
+   * runs.
    */
   private Map<String, Object> live(long now, Set<Long> ticked) {
     if (activeSessions.isEmpty() && ticked.isEmpty()) {
@@ -372,8 +404,11 @@ public final class LiveFeed implements AutoCloseable {
         long[] cur = {w.get().bytesSent(), w.get().repairPackets(), w.get().packetsSent(), now};
         if (prev != null && now > prev[3]) {
           long packets = cur[2] - prev[2];
-          rates = new double[] {(cur[0] - prev[0]) * 1000.0 / (now - prev[3]),
-              packets > 0 ? (double) (cur[1] - prev[1]) / packets : 0};
+          rates =
+              new double[] {
+                (cur[0] - prev[0]) * 1000.0 / (now - prev[3]),
+                packets > 0 ? (double) (cur[1] - prev[1]) / packets : 0
+              };
           wireRates.put(id, rates);
         }
         lastWire.put(id, cur);
@@ -394,7 +429,9 @@ public final class LiveFeed implements AutoCloseable {
         done += t.done();
         total += t.total();
         rateSum += t.bytesPerSecond();
-        ns.add(List.of(e.getKey(), t.phase(), t.done(), t.total(), Math.round(t.bytesPerSecond()), eta));
+        ns.add(
+            List.of(
+                e.getKey(), t.phase(), t.done(), t.total(), Math.round(t.bytesPerSecond()), eta));
       }
       s.put("nodes", ns);
       s.put("bytesDone", done);
@@ -459,7 +496,9 @@ public final class LiveFeed implements AutoCloseable {
       }
       write(s, m, now);
       if (ended.get(id)) {
-        s.channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+        s.channel
+            .writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT)
+            .addListener(ChannelFutureListener.CLOSE);
       }
     }
     built.values().forEach(ByteBuf::release);
@@ -481,7 +520,9 @@ public final class LiveFeed implements AutoCloseable {
       if (s.pending.get() + size > MAX_PENDING) {
         s.dropped = true;
         dropped.incrementAndGet();
-        LOG.info("http event stream to {} dropped: {} bytes unsent (the client does not read)", s.channel.remoteAddress(),
+        LOG.info(
+            "http event stream to {} dropped: {} bytes unsent (the client does not read)",
+            s.channel.remoteAddress(),
             s.pending.get());
         s.channel.close();
         return;
@@ -489,10 +530,13 @@ public final class LiveFeed implements AutoCloseable {
       bytesWritten.addAndGet(size);
       s.lastWriteMillis = now;
       s.pending.addAndGet(size);
-      s.channel.writeAndFlush(new DefaultHttpContent(msg.retainedDuplicate())).addListener(f -> {
-        s.pending.addAndGet(-size);
-        if (!f.isSuccess()) s.channel.close();
-      });
+      s.channel
+          .writeAndFlush(new DefaultHttpContent(msg.retainedDuplicate()))
+          .addListener(
+              f -> {
+                s.pending.addAndGet(-size);
+                if (!f.isSuccess()) s.channel.close();
+              });
     } finally {
       if (consume) msg.release();
     }

@@ -3,12 +3,12 @@ package org.clonecast.server.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.net.Inet4Address;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
-import java.net.Inet4Address;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.store.BootAction;
@@ -24,7 +24,8 @@ import org.clonecast.server.store.NotFoundException;
  *   <li>GET /api/v1/nodes: every node
  *   <li>POST /api/v1/nodes {mac, name, group?, ip?}: enroll (ip: a reserved DHCP address)
  *   <li>GET /api/v1/nodes/{mac}: one node
- *   <li>PATCH /api/v1/nodes/{mac} {name?, group?, action?, ip?}: change (ip null drops the reservation)
+ *   <li>PATCH /api/v1/nodes/{mac} {name?, group?, action?, ip?}: change (ip null drops the
+ *       reservation)
  *   <li>DELETE /api/v1/nodes/{mac}: forget
  * </ul>
  */
@@ -44,7 +45,8 @@ public final class NodeRoutes {
    * @param reservationCheck the problem with an address an operator wants to reserve (outside the
    *     DHCP subnets, the server's own), or empty when it is fine
    */
-  public NodeRoutes(NodeStore nodes, EventLog events, Function<Inet4Address, Optional<String>> reservationCheck) {
+  public NodeRoutes(
+      NodeStore nodes, EventLog events, Function<Inet4Address, Optional<String>> reservationCheck) {
     this.nodes = nodes;
     this.events = events;
     this.reservationCheck = reservationCheck;
@@ -76,12 +78,13 @@ public final class NodeRoutes {
     }
     if (r.method().equals(HttpMethod.PATCH)) {
       JsonNode body = Json.object(r.body());
-      NodeStore.Change change = new NodeStore.Change(
-          Json.text(body, "name"),
-          Json.nullableText(body, "group"),
-          Json.text(body, "action").map(BootAction::parse),
-          Json.nullableText(body, "ip").map(ip -> ip.map(this::reservable)),
-          Json.nullableText(body, "targetDisk"));
+      NodeStore.Change change =
+          new NodeStore.Change(
+              Json.text(body, "name"),
+              Json.nullableText(body, "group"),
+              Json.text(body, "action").map(BootAction::parse),
+              Json.nullableText(body, "ip").map(ip -> ip.map(this::reservable)),
+              Json.nullableText(body, "targetDisk"));
       Node n = nodes.update(mac, change);
       events.node("node", mac.toString(), "changed: " + describe(n));
       return Reply.json(Json.node(n));
@@ -97,8 +100,13 @@ public final class NodeRoutes {
   }
 
   private Reply enroll(JsonNode body) {
-    MacAddress mac = parseMac(Json.text(body, "mac").orElseThrow(() -> new BadRequestException("field 'mac' is required")));
-    String name = Json.text(body, "name").orElseThrow(() -> new BadRequestException("field 'name' is required"));
+    MacAddress mac =
+        parseMac(
+            Json.text(body, "mac")
+                .orElseThrow(() -> new BadRequestException("field 'mac' is required")));
+    String name =
+        Json.text(body, "name")
+            .orElseThrow(() -> new BadRequestException("field 'name' is required"));
     Optional<String> group = Json.text(body, "group");
     Node n = nodes.enroll(mac, name, group, Json.text(body, "ip").map(this::reservable));
     events.node("node", mac.toString(), "enrolled: " + describe(n));
@@ -106,7 +114,12 @@ public final class NodeRoutes {
   }
 
   private static String describe(Node n) {
-    return "name " + n.name().orElse("-") + ", group " + n.group().orElse("-") + ", action " + n.action().id()
+    return "name "
+        + n.name().orElse("-")
+        + ", group "
+        + n.group().orElse("-")
+        + ", action "
+        + n.action().id()
         + n.reservedIp().map(ip -> ", reserved ip " + ip).orElse("");
   }
 
@@ -116,11 +129,15 @@ public final class NodeRoutes {
     try {
       ip = Ipv4.parse(text);
     } catch (IllegalArgumentException e) {
-      throw new BadRequestException("invalid IPv4 address '" + text + "'; write it like 10.77.0.20");
+      throw new BadRequestException(
+          "invalid IPv4 address '" + text + "'; write it like 10.77.0.20");
     }
-    reservationCheck.apply(ip).ifPresent(problem -> {
-      throw new BadRequestException(problem);
-    });
+    reservationCheck
+        .apply(ip)
+        .ifPresent(
+            problem -> {
+              throw new BadRequestException(problem);
+            });
     return ip.getHostAddress();
   }
 
@@ -128,11 +145,13 @@ public final class NodeRoutes {
     try {
       return MacAddress.parse(text.replace('-', ':'));
     } catch (IllegalArgumentException e) {
-      throw new BadRequestException("invalid MAC address '" + text + "'; write it as aa:bb:cc:dd:ee:ff");
+      throw new BadRequestException(
+          "invalid MAC address '" + text + "'; write it as aa:bb:cc:dd:ee:ff");
     }
   }
 
   private static Reply notAllowed(Request r) {
-    return Reply.error(HttpResponseStatus.METHOD_NOT_ALLOWED, r.method() + " is not allowed on " + r.path());
+    return Reply.error(
+        HttpResponseStatus.METHOD_NOT_ALLOWED, r.method() + " is not allowed on " + r.path());
   }
 }

@@ -10,14 +10,17 @@ import java.util.function.Consumer;
 /** What a route answers: bytes, or a file the server sends with range support. */
 public sealed interface Reply {
   /** A complete body. */
-  record Bytes(HttpResponseStatus status, String contentType, byte[] body, Map<String, String> headers) implements Reply {}
+  record Bytes(
+      HttpResponseStatus status, String contentType, byte[] body, Map<String, String> headers)
+      implements Reply {}
 
   /** A file on disk, sent zero-copy; {@code Range} requests are honoured. */
   record File(Path path, String contentType) implements Reply {}
 
   /**
    * A stream of server-sent events (text/event-stream): the server sends the response head and
-   * hands the connection to {@code attach}, which writes events to it from then on ({@link LiveFeed}).
+   * hands the connection to {@code attach}, which writes events to it from then on ({@link
+   * LiveFeed}).
    */
   record Push(Consumer<Channel> attach) implements Reply {}
 
@@ -30,7 +33,8 @@ public sealed interface Reply {
   }
 
   static Reply text(HttpResponseStatus status, String text) {
-    return new Bytes(status, "text/plain; charset=utf-8", text.getBytes(StandardCharsets.UTF_8), Map.of());
+    return new Bytes(
+        status, "text/plain; charset=utf-8", text.getBytes(StandardCharsets.UTF_8), Map.of());
   }
 
   static Reply error(HttpResponseStatus status, String message) {

@@ -7,9 +7,9 @@ import java.util.function.LongSupplier;
 
 /**
  * Rate limit per client and overall: an action is allowed when both the client's own {@link
- * TokenBucket} and the shared one have a token. At most {@code maxClients} client buckets are
- * kept (the least recently used one is forgotten first), so a flood from many addresses costs
- * bounded memory and is still held back by the shared bucket.
+ * TokenBucket} and the shared one have a token. At most {@code maxClients} client buckets are kept
+ * (the least recently used one is forgotten first), so a flood from many addresses costs bounded
+ * memory and is still held back by the shared bucket.
  *
  * <p>Thread-safe (every call holds the limiter's lock; each is a few arithmetic operations).
  *
@@ -25,20 +25,36 @@ public final class RateLimiter<K> {
    * @param overallBurst burst of everyone together
    * @param maxClients client buckets kept
    */
-  public record Limits(double perClient, double clientBurst, double overall, double overallBurst, int maxClients) {
+  public record Limits(
+      double perClient, double clientBurst, double overall, double overallBurst, int maxClients) {
     public Limits {
       if (!(perClient > 0) || !(overall > 0) || clientBurst < 1 || overallBurst < 1) {
-        throw new IllegalArgumentException("rates must be positive and bursts at least 1: " + perClient + "/s burst "
-            + clientBurst + ", overall " + overall + "/s burst " + overallBurst);
+        throw new IllegalArgumentException(
+            "rates must be positive and bursts at least 1: "
+                + perClient
+                + "/s burst "
+                + clientBurst
+                + ", overall "
+                + overall
+                + "/s burst "
+                + overallBurst);
       }
       if (maxClients < 1) {
         throw new IllegalArgumentException("maxClients " + maxClients + " < 1");
       }
     }
 
-    /** {@code perMinute} a minute per client with that burst, and {@code overallFactor} times that overall. */
+    /**
+     * {@code perMinute} a minute per client with that burst, and {@code overallFactor} times that
+     * overall.
+     */
     public static Limits perMinute(double perMinute, int overallFactor) {
-      return new Limits(perMinute / 60, perMinute, perMinute * overallFactor / 60, perMinute * overallFactor, 4096);
+      return new Limits(
+          perMinute / 60,
+          perMinute,
+          perMinute * overallFactor / 60,
+          perMinute * overallFactor,
+          4096);
     }
   }
 
@@ -48,14 +64,19 @@ public final class RateLimiter<K> {
   private final LinkedHashMap<K, TokenBucket> clients = new LinkedHashMap<>(16, 0.75f, true);
   private long refused;
 
-  /** @param clock the time in nanoseconds ({@code System::nanoTime} in the daemon) */
+  /**
+   * @param clock the time in nanoseconds ({@code System::nanoTime} in the daemon)
+   */
   public RateLimiter(Limits limits, LongSupplier clock) {
     this.limits = Objects.requireNonNull(limits);
     this.clock = Objects.requireNonNull(clock);
     this.overall = new TokenBucket(limits.overallBurst(), limits.overall(), clock.getAsLong());
   }
 
-  /** Whether {@code client} may act now; if so, one token of its bucket and of the shared one is used. */
+  /**
+   * Whether {@code client} may act now; if so, one token of its bucket and of the shared one is
+   * used.
+   */
   public synchronized boolean tryAcquire(K client) {
     Objects.requireNonNull(client, "client");
     long now = clock.getAsLong();

@@ -31,7 +31,8 @@ public final class Slots<K> {
 
   public Slots(int max, int maxPerClient) {
     if (max < 1 || maxPerClient < 1) {
-      throw new IllegalArgumentException("max " + max + " and maxPerClient " + maxPerClient + " must be at least 1");
+      throw new IllegalArgumentException(
+          "max " + max + " and maxPerClient " + maxPerClient + " must be at least 1");
     }
     this.max = max;
     this.maxPerClient = maxPerClient;

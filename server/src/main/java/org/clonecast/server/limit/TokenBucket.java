@@ -3,8 +3,8 @@ package org.clonecast.server.limit;
 /**
  * A token bucket: holds up to {@code capacity} tokens, gains {@code perSecond} of them every
  * second, and each permitted action takes one. A full bucket allows a burst of {@code capacity}
- * actions; after that, {@code perSecond} a second. Time comes in as {@code nowNanos} (any
- * monotonic origin, e.g. {@link System#nanoTime()}), so tests drive it with a fake clock.
+ * actions; after that, {@code perSecond} a second. Time comes in as {@code nowNanos} (any monotonic
+ * origin, e.g. {@link System#nanoTime()}), so tests drive it with a fake clock.
  *
  * <p>Not thread-safe: {@link RateLimiter} guards the buckets it keeps.
  */
@@ -61,7 +61,10 @@ public final class TokenBucket {
     long elapsed = nowNanos - lastNanos;
     if (elapsed > 0) {
       // Past a full refill the exact amount does not matter; this also keeps the product finite.
-      tokens = elapsed >= (long) (capacity / perNano) ? capacity : Math.min(capacity, tokens + elapsed * perNano);
+      tokens =
+          elapsed >= (long) (capacity / perNano)
+              ? capacity
+              : Math.min(capacity, tokens + elapsed * perNano);
       lastNanos = nowNanos;
     }
     // A clock that goes back (it should not) grants nothing and is not followed.

@@ -22,12 +22,12 @@ import org.slf4j.LoggerFactory;
  * default): a switch with IGMP snooping and no querier on the VLAN forgets the group memberships
  * after its membership interval (often 260 s) and stops forwarding a session's multicast. Sends
  * IGMPv2 General Queries to 224.0.0.1 (TTL 1, Router Alert), so every host's kernel reports its
- * groups and the switch keeps forwarding them; stands down while a querier with a lower address
- * is heard (the election of {@link QuerierElection}), as RFC 2236 asks of every querier, so it
- * never fights a site's router. Malformed IGMP is counted and dropped.
+ * groups and the switch keeps forwarding them; stands down while a querier with a lower address is
+ * heard (the election of {@link QuerierElection}), as RFC 2236 asks of every querier, so it never
+ * fights a site's router. Malformed IGMP is counted and dropped.
  *
- * <p>One daemon thread owns the raw socket. If it cannot be opened (no CAP_NET_RAW) the daemon
- * runs without and says so once. Thread-safe.
+ * <p>One daemon thread owns the raw socket. If it cannot be opened (no CAP_NET_RAW) the daemon runs
+ * without and says so once. Thread-safe.
  */
 public final class IgmpQuerier implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IgmpQuerier.class);
@@ -39,10 +39,15 @@ public final class IgmpQuerier implements AutoCloseable {
   private static final int IP_MULTICAST_LOOP = 34;
   private static final int SOCKADDR_IN_LEN = 16;
   private static final int POLL_MILLIS = 250;
+
   /** RFC 2236 §8.3: 10 s, or less when the query interval is shorter (tests). */
   private static final long MAX_RESPONSE_NANOS = TimeUnit.SECONDS.toNanos(10);
-  /** RFC 2113 Router Alert, padded to a 4-byte option field: hosts and switches look at the packet. */
+
+  /**
+   * RFC 2113 Router Alert, padded to a 4-byte option field: hosts and switches look at the packet.
+   */
   private static final byte[] ROUTER_ALERT = {(byte) 0x94, 0x04, 0x00, 0x00};
+
   private static final byte[] ALL_HOSTS = sockaddr(0xe0000001);
 
   private final RawSocket socket;
@@ -62,15 +67,19 @@ public final class IgmpQuerier implements AutoCloseable {
     this.nif = nif;
     long interval = queryInterval.toNanos();
     long maxResponse = Math.min(MAX_RESPONSE_NANOS, interval / 2);
-    this.election = new QuerierElection(Ipv4.toInt(nif.address()), interval, maxResponse, System.nanoTime());
-    this.query = IgmpMessage.generalQuery((int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(maxResponse) / 100)).encode();
+    this.election =
+        new QuerierElection(Ipv4.toInt(nif.address()), interval, maxResponse, System.nanoTime());
+    this.query =
+        IgmpMessage.generalQuery(
+                (int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(maxResponse) / 100))
+            .encode();
     this.thread = new Thread(this::run, "igmp-" + nif.name());
     thread.setDaemon(true);
   }
 
   /**
-   * Starts querying on {@code nif} every {@code queryInterval} (two startup queries a quarter of
-   * it apart first).
+   * Starts querying on {@code nif} every {@code queryInterval} (two startup queries a quarter of it
+   * apart first).
    *
    * @return empty, with one WARN naming the reason, when it cannot run here
    */
@@ -79,8 +88,11 @@ public final class IgmpQuerier implements AutoCloseable {
     try {
       raw = RawSocket.open(RawSocket.AF_INET, IPPROTO_IGMP, "IGMP", nif.name(), POLL_MILLIS);
     } catch (IllegalStateException e) {
-      LOG.warn("igmp: {}; no IGMP querier on {} (behind a snooping switch without a querier, multicast stops after its"
-          + " membership interval; set session.igmp-querier = false to silence this)", e.getMessage(), nif.name());
+      LOG.warn(
+          "igmp: {}; no IGMP querier on {} (behind a snooping switch without a querier, multicast stops after its"
+              + " membership interval; set session.igmp-querier = false to silence this)",
+          e.getMessage(),
+          nif.name());
       return Optional.empty();
     }
     try {
@@ -95,14 +107,22 @@ public final class IgmpQuerier implements AutoCloseable {
     }
     IgmpQuerier q = new IgmpQuerier(raw, nif, queryInterval);
     q.thread.start();
-    LOG.info("igmp: querier on {} ({}), a General Query every {} s unless a querier with a lower address is heard", nif.name(),
-        nif.address().getHostAddress(), queryInterval.toSeconds());
+    LOG.info(
+        "igmp: querier on {} ({}), a General Query every {} s unless a querier with a lower address is heard",
+        nif.name(),
+        nif.address().getHostAddress(),
+        queryInterval.toSeconds());
     return Optional.of(q);
   }
 
   private static byte[] sockaddr(int address) {
-    return ByteBuffer.allocate(SOCKADDR_IN_LEN).order(ByteOrder.nativeOrder()).putShort((short) RawSocket.AF_INET)
-        .order(ByteOrder.BIG_ENDIAN).putShort((short) 0).putInt(address).array();
+    return ByteBuffer.allocate(SOCKADDR_IN_LEN)
+        .order(ByteOrder.nativeOrder())
+        .putShort((short) RawSocket.AF_INET)
+        .order(ByteOrder.BIG_ENDIAN)
+        .putShort((short) 0)
+        .putInt(address)
+        .array();
   }
 
   private void run() {
@@ -110,8 +130,11 @@ public final class IgmpQuerier implements AutoCloseable {
       try {
         long now = System.nanoTime();
         if (election.queryDue(now)) {
-          if (!querier) LOG.info("igmp: no query heard from {} for the other-querier interval; querying on {} again",
-              Ipv4.fromInt(election.otherQuerier()).getHostAddress(), nif.name());
+          if (!querier)
+            LOG.info(
+                "igmp: no query heard from {} for the other-querier interval; querying on {} again",
+                Ipv4.fromInt(election.otherQuerier()).getHostAddress(),
+                nif.name());
           querier = true;
           socket.sendTo(query, ALL_HOSTS);
           queriesSent.incrementAndGet();
@@ -148,8 +171,10 @@ public final class IgmpQuerier implements AutoCloseable {
     if (election.heardQuery(source, System.nanoTime())) {
       querier = false;
       standDowns.incrementAndGet();
-      LOG.info("igmp: {} queries on {} and has the lower address; standing down while it does",
-          Ipv4.fromInt(source).getHostAddress(), nif.name());
+      LOG.info(
+          "igmp: {} queries on {} and has the lower address; standing down while it does",
+          Ipv4.fromInt(source).getHostAddress(),
+          nif.name());
     }
   }
 

@@ -53,22 +53,23 @@ import org.clonecast.protocol.pace.Pacer;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.clonecast.server.send.DatagramBatcher;
-import org.clonecast.server.send.SendTimes.Wait;
 import org.clonecast.server.send.SendTimes;
+import org.clonecast.server.send.SendTimes.Wait;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Runs one multicast session: announces it, accepts receivers on the TCP control port, and
- * multicasts what the {@link SenderMachine} picks at the pace the {@link Pacer} allows. Every
- * piece of session state lives on one event loop; nothing here blocks that loop except reading
- * a chunk from the page cache.
+ * multicasts what the {@link SenderMachine} picks at the pace the {@link Pacer} allows. Every piece
+ * of session state lives on one event loop; nothing here blocks that loop except reading a chunk
+ * from the page cache.
  */
 public final class McastSender implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(McastSender.class);
 
   /** Packets per GSO send: 32 × 1472 B stays under the 64 KiB a UDP datagram may carry. */
   private static final int MAX_BATCH = 32;
+
   private static final long TICK_NANOS = 100_000_000L;
   private static final int CHUNK_CACHE = 48;
 
@@ -79,12 +80,21 @@ public final class McastSender implements AutoCloseable {
     public final AtomicLong malformed = new AtomicLong();
     public final AtomicLong ignored = new AtomicLong();
     public final AtomicLong naks = new AtomicLong();
-    /** Chunk indexes of CHECKED frames dropped: past the manifest, of chunks that store nothing, or a second CHECKED. */
+
+    /**
+     * Chunk indexes of CHECKED frames dropped: past the manifest, of chunks that store nothing, or
+     * a second CHECKED.
+     */
     public final AtomicLong rejectedNeeds = new AtomicLong();
-    /** STATUS and NAK packets not counted: unknown receiver, wrong address, bad seal or replayed. */
+
+    /**
+     * STATUS and NAK packets not counted: unknown receiver, wrong address, bad seal or replayed.
+     */
     public final AtomicLong rejectedFeedback = new AtomicLong();
+
     /** FEC repair packets among {@link #packetsSent}. */
     public final AtomicLong repairPacketsSent = new AtomicLong();
+
     /** Where the session's time went: joining, paced, nothing to send, socket full, busy. */
     public final SendTimes times = new SendTimes();
   }
@@ -95,11 +105,15 @@ public final class McastSender implements AutoCloseable {
   private final NetInterface nif;
   private final SecureRandom random = new SecureRandom();
   private final int sessionId = random.nextInt() & 0x7FFFFFFF;
+
   /** Seals this session's ANNOUNCEs; handed to each receiver in its WELCOME. */
   private final byte[] sessionKey = new byte[McastAuth.KEY_BYTES];
+
   private long announceCounter;
+
   /** Chunks whose stored bytes were checked against the manifest on their first read. */
   private final BitSet verified = new BitSet();
+
   private byte[] verifyScratch;
   private final Inet4Address group;
   private final InetSocketAddress groupAddr;
@@ -108,18 +122,20 @@ public final class McastSender implements AutoCloseable {
   private final Counters counters = new Counters();
   private final CompletableFuture<SenderMachine> done = new CompletableFuture<>();
   private final Map<Integer, Channel> controls = new HashMap<>();
-  private final Map<Integer, byte[]> cache = new LinkedHashMap<>(64, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<Integer, byte[]> e) {
-      return size() > CHUNK_CACHE;
-    }
-  };
-  private final Map<Long, byte[][]> stripeCache = new LinkedHashMap<>(64, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<Long, byte[][]> e) {
-      return size() > 256;
-    }
-  };
+  private final Map<Integer, byte[]> cache =
+      new LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Integer, byte[]> e) {
+          return size() > CHUNK_CACHE;
+        }
+      };
+  private final Map<Long, byte[][]> stripeCache =
+      new LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, byte[][]> e) {
+          return size() > 256;
+        }
+      };
   private final SessionListener listener;
   private EventLoopGroup loopGroup;
   private EventLoop loop;
@@ -143,7 +159,10 @@ public final class McastSender implements AutoCloseable {
 
     default void receiverEnded(SenderMachine.Receiver r) {}
 
-    /** A delta receiver checked its target: {@link SenderMachine.Receiver#chunksRight} and what it needs are known. */
+    /**
+     * A delta receiver checked its target: {@link SenderMachine.Receiver#chunksRight} and what it
+     * needs are known.
+     */
     default void receiverChecked(SenderMachine.Receiver r) {}
 
     /**
@@ -155,7 +174,8 @@ public final class McastSender implements AutoCloseable {
     }
   }
 
-  public McastSender(SendSettings settings, ChunkSource source, NetInterface nif, SessionListener listener) {
+  public McastSender(
+      SendSettings settings, ChunkSource source, NetInterface nif, SessionListener listener) {
     this(settings, source, nif, listener, List.of());
   }
 
@@ -163,11 +183,16 @@ public final class McastSender implements AutoCloseable {
    * @param signatures the manifest's signatures, handed to every receiver in its WELCOME (none: the
    *     image goes out unsigned, and receivers that trust keys refuse it)
    */
-  public McastSender(SendSettings settings, ChunkSource source, NetInterface nif, SessionListener listener,
+  public McastSender(
+      SendSettings settings,
+      ChunkSource source,
+      NetInterface nif,
+      SessionListener listener,
       List<ManifestSignature> signatures) {
     this.signatures = List.copyOf(signatures);
     if (this.signatures.size() > ControlMessage.Welcome.MAX_SIGNATURES) {
-      throw new IllegalArgumentException(signatures.size() + " signatures, at most " + ControlMessage.Welcome.MAX_SIGNATURES);
+      throw new IllegalArgumentException(
+          signatures.size() + " signatures, at most " + ControlMessage.Welcome.MAX_SIGNATURES);
     }
     this.settings = settings;
     this.source = source;
@@ -178,25 +203,38 @@ public final class McastSender implements AutoCloseable {
     this.broadcastAddr = new InetSocketAddress(nif.broadcast(), settings.port());
     long maxChunk = SymbolLayout.maxStoredLength(settings.symbolSize());
     if (source.manifest().chunkSize() > maxChunk) {
-      throw new IllegalArgumentException("chunk size " + source.manifest().chunkSize() + " too large for symbol size "
-          + settings.symbolSize() + "; at most " + maxChunk + " bytes (use a larger MTU or a smaller chunk size)");
+      throw new IllegalArgumentException(
+          "chunk size "
+              + source.manifest().chunkSize()
+              + " too large for symbol size "
+              + settings.symbolSize()
+              + "; at most "
+              + maxChunk
+              + " bytes (use a larger MTU or a smaller chunk size)");
     }
     random.nextBytes(sessionKey);
     long storedBytes = source.manifest().chunks().stream().mapToLong(e -> e.storedLength()).sum();
-    SenderMachine.Settings ms = new SenderMachine.Settings(
-        settings.symbolSize(),
-        settings.minReceivers(),
-        settings.maxWait().toNanos(),
-        settings.receiverTimeout().toNanos(),
-        300_000_000L,
-        30_000_000L,
-        200,
-        settings.receiverDeadline().orElse(SendSettings.defaultDeadline(storedBytes)).toNanos());
+    SenderMachine.Settings ms =
+        new SenderMachine.Settings(
+            settings.symbolSize(),
+            settings.minReceivers(),
+            settings.maxWait().toNanos(),
+            settings.receiverTimeout().toNanos(),
+            300_000_000L,
+            30_000_000L,
+            200,
+            settings
+                .receiverDeadline()
+                .orElse(SendSettings.defaultDeadline(storedBytes))
+                .toNanos());
     this.machine = new SenderMachine(source.manifest(), ms);
     this.repairScratch = new byte[settings.symbolSize()];
   }
 
-  /** 239.255.x.y from the low 16 bits of the sender's address: organisation-local scope, outside SSM's 232/8. */
+  /**
+   * 239.255.x.y from the low 16 bits of the sender's address: organisation-local scope, outside
+   * SSM's 232/8.
+   */
   public static Inet4Address defaultGroup(Inet4Address a) {
     return Ipv4.fromInt(0xEFFF0000 | (Ipv4.toInt(a) & 0xFFFF));
   }
@@ -213,52 +251,82 @@ public final class McastSender implements AutoCloseable {
     return counters;
   }
 
-  /** Binds the sockets and starts announcing; the returned future completes when the session ends. */
+  /**
+   * Binds the sockets and starts announcing; the returned future completes when the session ends.
+   */
   public CompletableFuture<SenderMachine> start() throws InterruptedException {
     loopGroup = Transport.group(1, "mcast-send");
     loop = loopGroup.next();
     pacer = new Pacer(Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8), System.nanoTime());
-    Bootstrap ub = Transport.multicastSender(new Bootstrap(), nif, settings.ttl())
-        .group(loop)
-        .channel(Transport.datagram())
-        .option(ChannelOption.SO_BROADCAST, true)
-        // A receiver on this host binds the same port on the wildcard address (it must, for the
-        // group's data); without this the two cannot coexist. Two senders still cannot share a
-        // port: the control channel's TCP listener below refuses the second. Feedback to this
-        // address reaches this socket, being the more specific bind; group data does not.
-        .option(ChannelOption.SO_REUSEADDR, true)
-        .option(ChannelOption.SO_RCVBUF, 4 << 20)
-        .handler(new FeedbackHandler());
+    Bootstrap ub =
+        Transport.multicastSender(new Bootstrap(), nif, settings.ttl())
+            .group(loop)
+            .channel(Transport.datagram())
+            .option(ChannelOption.SO_BROADCAST, true)
+            // A receiver on this host binds the same port on the wildcard address (it must, for the
+            // group's data); without this the two cannot coexist. Two senders still cannot share a
+            // port: the control channel's TCP listener below refuses the second. Feedback to this
+            // address reaches this socket, being the more specific bind; group data does not.
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .option(ChannelOption.SO_RCVBUF, 4 << 20)
+            .handler(new FeedbackHandler());
     try {
-      udp = (DatagramChannel) ub.bind(new InetSocketAddress(nif.address(), settings.port())).sync().channel();
+      udp =
+          (DatagramChannel)
+              ub.bind(new InetSocketAddress(nif.address(), settings.port())).sync().channel();
     } catch (Exception e) {
       loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      throw new IllegalStateException("cannot bind UDP " + nif.address().getHostAddress() + ":" + settings.port() + ": " + e.getMessage()
-          + " (another sender on this port? choose one with --port)", e);
+      throw new IllegalStateException(
+          "cannot bind UDP "
+              + nif.address().getHostAddress()
+              + ":"
+              + settings.port()
+              + ": "
+              + e.getMessage()
+              + " (another sender on this port? choose one with --port)",
+          e);
     }
-    batcher = new DatagramBatcher(udp, DataPacket.HEADER_BYTES + settings.symbolSize(), MAX_BATCH, settings.gso());
-    ServerBootstrap tb = new ServerBootstrap()
-        .group(loop, loop)
-        .channel(Transport.server())
-        .option(ChannelOption.SO_REUSEADDR, true)
-        .childOption(ChannelOption.TCP_NODELAY, true)
-        .childHandler(new ChannelInitializer<SocketChannel>() {
-          @Override
-          protected void initChannel(SocketChannel ch) {
-            ControlCodec.install(ch.pipeline());
-            ch.pipeline().addLast(new ControlHandler());
-          }
-        });
+    batcher =
+        new DatagramBatcher(
+            udp, DataPacket.HEADER_BYTES + settings.symbolSize(), MAX_BATCH, settings.gso());
+    ServerBootstrap tb =
+        new ServerBootstrap()
+            .group(loop, loop)
+            .channel(Transport.server())
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    ControlCodec.install(ch.pipeline());
+                    ch.pipeline().addLast(new ControlHandler());
+                  }
+                });
     try {
       tcp = tb.bind(new InetSocketAddress(nif.address(), settings.port())).sync().channel();
     } catch (Exception e) {
       udp.close();
       loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      throw new IllegalStateException("cannot bind TCP " + nif.address().getHostAddress() + ":" + settings.port() + ": " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "cannot bind TCP "
+              + nif.address().getHostAddress()
+              + ":"
+              + settings.port()
+              + ": "
+              + e.getMessage(),
+          e);
     }
-    log.info("mcast session {} image {} group {}:{} on {} ({}), symbol {} B, gso {}", Integer.toHexString(sessionId),
-        source.manifest().imageId(), group.getHostAddress(), settings.port(), nif.name(), nif.address().getHostAddress(),
-        settings.symbolSize(), batcher.gso());
+    log.info(
+        "mcast session {} image {} group {}:{} on {} ({}), symbol {} B, gso {}",
+        Integer.toHexString(sessionId),
+        source.manifest().imageId(),
+        group.getHostAddress(),
+        settings.port(),
+        nif.name(),
+        nif.address().getHostAddress(),
+        settings.symbolSize(),
+        batcher.gso());
     wakeups = new LoopPump(loop, this::pump);
     wakeups.schedule(0);
     return done;
@@ -275,7 +343,10 @@ public final class McastSender implements AutoCloseable {
       if (closing) return;
       boolean wasStarted = machine.started();
       if (machine.maybeStart(now) && !wasStarted) {
-        log.info("mcast session {} started with {} receiver(s)", Integer.toHexString(sessionId), machine.activeReceivers());
+        log.info(
+            "mcast session {} started with {} receiver(s)",
+            Integer.toHexString(sessionId),
+            machine.activeReceivers());
         listener.started(machine);
         announce(now, true);
       }
@@ -299,7 +370,6 @@ public final class McastSender implements AutoCloseable {
     if (!closing) wakeups.schedule(nanos);
   }
 
-
   private void tick(long now) {
     lastTickNanos = now;
     for (SenderMachine.Receiver r : machine.expire(now)) {
@@ -314,9 +384,15 @@ public final class McastSender implements AutoCloseable {
       pacer.onLoss(overflow, loss, sent - bytesAtLastTick, now);
       bytesAtLastTick = sent;
       if (log.isDebugEnabled()) {
-        log.debug("mcast pace {} MB/s, loss {}‰, overflow {}‰, sent {} data + {} repair, {} chunks wanted, {} active",
-            pacer.rateBytesPerSecond() / 1_000_000, loss, overflow, machine.sourceSymbolsSent(), machine.repairSymbolsSent(),
-            machine.chunksWanted(), machine.activeReceivers());
+        log.debug(
+            "mcast pace {} MB/s, loss {}‰, overflow {}‰, sent {} data + {} repair, {} chunks wanted, {} active",
+            pacer.rateBytesPerSecond() / 1_000_000,
+            loss,
+            overflow,
+            machine.sourceSymbolsSent(),
+            machine.repairSymbolsSent(),
+            machine.chunksWanted(),
+            machine.activeReceivers());
       }
     }
     if (now - lastAnnounceNanos >= 500_000_000L) announce(now, false);
@@ -333,8 +409,20 @@ public final class McastSender implements AutoCloseable {
   private void sendAnnounce(Announce.State state) {
     // Sealed: a joined receiver takes only sealed announcements as a sign of life (never as its
     // end, which comes over its control connection); others ignore the seal.
-    Announce a = McastAuth.seal(new Announce(sessionId, settings.port(), settings.port(), Ipv4.toInt(group), McastPacket.CAP_SEALED,
-        state, settings.symbolSize(), source.manifest().imageId(), source.manifest().logicalSize()), sessionKey, ++announceCounter);
+    Announce a =
+        McastAuth.seal(
+            new Announce(
+                sessionId,
+                settings.port(),
+                settings.port(),
+                Ipv4.toInt(group),
+                McastPacket.CAP_SEALED,
+                state,
+                settings.symbolSize(),
+                source.manifest().imageId(),
+                source.manifest().logicalSize()),
+            sessionKey,
+            ++announceCounter);
     for (InetSocketAddress to : List.of(broadcastAddr, groupAddr)) {
       ByteBuf b = udp.alloc().directBuffer(Announce.SEALED_BYTES);
       a.encode(b);
@@ -392,7 +480,9 @@ public final class McastSender implements AutoCloseable {
       out.writeBytes(stored, layout.offsetOf(j), layout.lengthOf(j));
     } else {
       int s = item.symbolOrStripe();
-      byte[][] src = stripeCache.computeIfAbsent(((long) c << 8) | s, k -> ChunkRebuilder.stripeSources(stored, layout, s));
+      byte[][] src =
+          stripeCache.computeIfAbsent(
+              ((long) c << 8) | s, k -> ChunkRebuilder.stripeSources(stored, layout, s));
       ChunkRebuilder.encodeRepair(src, item.row(), repairScratch);
       RepairPacket.encodeHeader(out, sessionId, seq++, c, s, item.row(), layout.sourceCount());
       out.writeBytes(repairScratch);
@@ -412,8 +502,8 @@ public final class McastSender implements AutoCloseable {
   }
 
   /**
-   * Checks a chunk's stored bytes against the manifest on their first read. A chunk that fails
-   * is fatal for the session: every receiver would reject it and ask again for ever.
+   * Checks a chunk's stored bytes against the manifest on their first read. A chunk that fails is
+   * fatal for the session: every receiver would reject it and ask again for ever.
    */
   private void verify(int chunk, byte[] stored) {
     var e = source.manifest().chunk(chunk);
@@ -422,8 +512,13 @@ public final class McastSender implements AutoCloseable {
     try {
       ChunkCodec.decode(e, ByteBuffer.wrap(stored), verifyScratch, 0, len);
     } catch (ChunkVerificationException x) {
-      throw new IllegalStateException("the image is damaged: chunk " + chunk + " fails its check (" + x.getMessage()
-          + "); verify it with 'clonecast image verify' and recreate or re-copy it", x);
+      throw new IllegalStateException(
+          "the image is damaged: chunk "
+              + chunk
+              + " fails its check ("
+              + x.getMessage()
+              + "); verify it with 'clonecast image verify' and recreate or re-copy it",
+          x);
     }
     verified.set(chunk);
   }
@@ -434,8 +529,12 @@ public final class McastSender implements AutoCloseable {
     closing = true;
     for (int i = 0; i < 3; i++) sendAnnounce(Announce.State.ENDED);
     endAll("session complete");
-    log.info("mcast session {} complete: {} source + {} repair packets, {} passes", Integer.toHexString(sessionId),
-        machine.sourceSymbolsSent(), machine.repairSymbolsSent(), machine.passes());
+    log.info(
+        "mcast session {} complete: {} source + {} repair packets, {} passes",
+        Integer.toHexString(sessionId),
+        machine.sourceSymbolsSent(),
+        machine.repairSymbolsSent(),
+        machine.passes());
     shutdown();
     done.complete(machine);
   }
@@ -461,23 +560,25 @@ public final class McastSender implements AutoCloseable {
   @Override
   public void close() {
     if (loop == null || loop.isShuttingDown()) return; // never started, or already ended by itself
-    execute(() -> {
-      if (closing) return;
-      closing = true;
-      sendAnnounce(Announce.State.ENDED);
-      endAll("sender stopped by operator");
-      shutdown();
-      done.complete(machine);
-    });
+    execute(
+        () -> {
+          if (closing) return;
+          closing = true;
+          sendAnnounce(Announce.State.ENDED);
+          endAll("sender stopped by operator");
+          shutdown();
+          done.complete(machine);
+        });
   }
 
   /** Expect at most {@code n} receivers (see {@link SenderMachine#lowerMinReceivers}). */
   public void lowerMinReceivers(int n) {
     if (loop == null || loop.isShuttingDown()) return;
-    execute(() -> {
-      machine.lowerMinReceivers(n);
-      schedulePump(0);
-    });
+    execute(
+        () -> {
+          machine.lowerMinReceivers(n);
+          schedulePump(0);
+        });
   }
 
   /** Runs on the session's loop unless it has just ended (then there is nothing left to do). */
@@ -512,10 +613,12 @@ public final class McastSender implements AutoCloseable {
         counters.ignored.incrementAndGet();
         return;
       }
-      SenderMachine.Feedback verdict = machine.feedback(m, p.sender().getAddress(), p.sender().getPort(), now);
+      SenderMachine.Feedback verdict =
+          machine.feedback(m, p.sender().getAddress(), p.sender().getPort(), now);
       if (verdict != SenderMachine.Feedback.ACCEPTED) {
         counters.rejectedFeedback.incrementAndGet();
-        log.debug("mcast {} from {} not counted: {}", m.getClass().getSimpleName(), p.sender(), verdict);
+        log.debug(
+            "mcast {} from {} not counted: {}", m.getClass().getSimpleName(), p.sender(), verdict);
         return;
       }
       if (m instanceof Nak) {
@@ -541,7 +644,8 @@ public final class McastSender implements AutoCloseable {
         msg = ControlMessage.decode(frame);
       } catch (MalformedPacketException e) {
         counters.malformed.incrementAndGet();
-        log.warn("mcast control from {}: {}; closing", ctx.channel().remoteAddress(), e.getMessage());
+        log.warn(
+            "mcast control from {}: {}; closing", ctx.channel().remoteAddress(), e.getMessage());
         fail(ctx, "malformed control frame: " + e.getMessage());
         return;
       }
@@ -560,7 +664,11 @@ public final class McastSender implements AutoCloseable {
       } else if (msg instanceof ControlMessage.Finished f) {
         machine.finished(id, f, now);
         SenderMachine.Receiver r = machine.receiver(id);
-        log.info("mcast receiver {} ({}) finished: {}", id, r.name(), r.state() == SenderMachine.ReceiverState.SUCCEEDED ? "ok" : r.reason());
+        log.info(
+            "mcast receiver {} ({}) finished: {}",
+            id,
+            r.name(),
+            r.state() == SenderMachine.ReceiverState.SUCCEEDED ? "ok" : r.reason());
         controls.remove(id);
         listener.receiverEnded(r);
         ctx.close();
@@ -571,21 +679,35 @@ public final class McastSender implements AutoCloseable {
     }
 
     private void hello(ChannelHandlerContext ctx, ControlMessage.Hello h, long now) {
-      if (id >= 0) { fail(ctx, "second HELLO"); return; }
+      if (id >= 0) {
+        fail(ctx, "second HELLO");
+        return;
+      }
       if (h.version() != McastPacket.VERSION) {
-        ctx.writeAndFlush(new ControlMessage.End("protocol version " + h.version() + " not supported; sender speaks " + McastPacket.VERSION))
+        ctx.writeAndFlush(
+                new ControlMessage.End(
+                    "protocol version "
+                        + h.version()
+                        + " not supported; sender speaks "
+                        + McastPacket.VERSION))
             .addListener(f -> ctx.close());
         return;
       }
       if (closing) {
-        ctx.writeAndFlush(new ControlMessage.End("session is ending")).addListener(f -> ctx.close());
+        ctx.writeAndFlush(new ControlMessage.End("session is ending"))
+            .addListener(f -> ctx.close());
         return;
       }
       InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
       Optional<String> refused = listener.refuseJoin(h, remote.getAddress());
       if (refused.isPresent()) {
-        log.warn("mcast join refused: {} from {}: {}", h.name(), remote.getAddress().getHostAddress(), refused.get());
-        ctx.writeAndFlush(new ControlMessage.End("join refused: " + refused.get())).addListener(f -> ctx.close());
+        log.warn(
+            "mcast join refused: {} from {}: {}",
+            h.name(),
+            remote.getAddress().getHostAddress(),
+            refused.get());
+        ctx.writeAndFlush(new ControlMessage.End("join refused: " + refused.get()))
+            .addListener(f -> ctx.close());
         return;
       }
       boolean sealed = (h.capabilities() & McastPacket.CAP_SEALED) != 0;
@@ -597,16 +719,41 @@ public final class McastSender implements AutoCloseable {
         random.nextBytes(receiverKey);
       }
       // Its STATUS and NAK count only from the address it connected from, sealed with its own key.
-      id = machine.join(h.name() + "@" + remote.getAddress().getHostAddress(), remote.getAddress(), receiverKey, delta, now);
+      id =
+          machine.join(
+              h.name() + "@" + remote.getAddress().getHostAddress(),
+              remote.getAddress(),
+              receiverKey,
+              delta,
+              now);
       controls.put(id, ctx.channel());
-      log.info("mcast receiver {} ({}) joined from {}{}{}", id, h.name(), ctx.channel().remoteAddress(), sealed ? ", sealed" : ", unsealed",
+      log.info(
+          "mcast receiver {} ({}) joined from {}{}{}",
+          id,
+          h.name(),
+          ctx.channel().remoteAddress(),
+          sealed ? ", sealed" : ", unsealed",
           delta ? ", checking its target" : "");
       int deltaCap = delta ? McastPacket.CAP_DELTA : 0;
-      ControlMessage.Welcome welcome = sealed
-          ? new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(),
-              McastPacket.CAP_SEALED | deltaCap, source.manifest(), Optional.of(new ControlMessage.Keys(sessionKey, receiverKey)))
-          : new ControlMessage.Welcome(sessionId, id, Ipv4.toInt(group), settings.port(), settings.symbolSize(), deltaCap,
-              source.manifest());
+      ControlMessage.Welcome welcome =
+          sealed
+              ? new ControlMessage.Welcome(
+                  sessionId,
+                  id,
+                  Ipv4.toInt(group),
+                  settings.port(),
+                  settings.symbolSize(),
+                  McastPacket.CAP_SEALED | deltaCap,
+                  source.manifest(),
+                  Optional.of(new ControlMessage.Keys(sessionKey, receiverKey)))
+              : new ControlMessage.Welcome(
+                  sessionId,
+                  id,
+                  Ipv4.toInt(group),
+                  settings.port(),
+                  settings.symbolSize(),
+                  deltaCap,
+                  source.manifest());
       ctx.writeAndFlush(welcome.withSignatures(signatures));
       schedulePump(0);
     }
@@ -617,10 +764,19 @@ public final class McastSender implements AutoCloseable {
       SenderMachine.Receiver r = machine.receiver(id);
       if (dropped > 0) {
         counters.rejectedNeeds.addAndGet(dropped);
-        log.debug("mcast receiver {} ({}): {} chunk indexes of its CHECKED dropped", id, r.name(), dropped);
+        log.debug(
+            "mcast receiver {} ({}): {} chunk indexes of its CHECKED dropped",
+            id,
+            r.name(),
+            dropped);
       }
-      log.info("mcast receiver {} ({}) checked its target: {} chunks already right ({} bytes), {} needed", id, r.name(), r.chunksRight(),
-          r.bytesRight(), r.chunksPending());
+      log.info(
+          "mcast receiver {} ({}) checked its target: {} chunks already right ({} bytes), {} needed",
+          id,
+          r.name(),
+          r.chunksRight(),
+          r.bytesRight(),
+          r.chunksPending());
       listener.receiverChecked(r);
       schedulePump(0);
     }
@@ -640,7 +796,8 @@ public final class McastSender implements AutoCloseable {
         machine.disconnected(id, System.nanoTime());
         controls.remove(id);
         SenderMachine.Receiver r = machine.receiver(id);
-        log.warn("mcast receiver {} ({}) lost its control connection ({})", id, r.name(), r.state());
+        log.warn(
+            "mcast receiver {} ({}) lost its control connection ({})", id, r.name(), r.state());
         listener.receiverEnded(r);
         schedulePump(0);
       }

@@ -29,9 +29,29 @@ public record SendSettings(
     Optional<Duration> receiverDeadline) {
 
   /** With the default receiver deadline. */
-  public SendSettings(String interfaceName, Inet4Address group, int port, long rateBitsPerSecond, int minReceivers, Duration maxWait,
-      Duration receiverTimeout, int symbolSize, int ttl, boolean gso) {
-    this(interfaceName, group, port, rateBitsPerSecond, minReceivers, maxWait, receiverTimeout, symbolSize, ttl, gso, Optional.empty());
+  public SendSettings(
+      String interfaceName,
+      Inet4Address group,
+      int port,
+      long rateBitsPerSecond,
+      int minReceivers,
+      Duration maxWait,
+      Duration receiverTimeout,
+      int symbolSize,
+      int ttl,
+      boolean gso) {
+    this(
+        interfaceName,
+        group,
+        port,
+        rateBitsPerSecond,
+        minReceivers,
+        maxWait,
+        receiverTimeout,
+        symbolSize,
+        ttl,
+        gso,
+        Optional.empty());
   }
 
   /**
@@ -44,13 +64,20 @@ public record SendSettings(
 
   public SendSettings {
     Objects.requireNonNull(receiverDeadline, "receiverDeadline");
-    receiverDeadline.ifPresent(d -> {
-      if (d.isNegative() || d.isZero()) throw new IllegalArgumentException("--receiver-deadline " + d.toSeconds() + " s, want > 0");
-    });
+    receiverDeadline.ifPresent(
+        d -> {
+          if (d.isNegative() || d.isZero())
+            throw new IllegalArgumentException(
+                "--receiver-deadline " + d.toSeconds() + " s, want > 0");
+        });
     Objects.requireNonNull(interfaceName, "interfaceName");
-    if (port < 1 || port > 65535) throw new IllegalArgumentException("port " + port + " out of 1..65535");
-    if (rateBitsPerSecond < 8_000_000L) throw new IllegalArgumentException("rate " + rateBitsPerSecond / 1e6 + " Mbit/s too low; use at least 8");
-    if (minReceivers < 1) throw new IllegalArgumentException("--min-receivers " + minReceivers + ", want at least 1");
+    if (port < 1 || port > 65535)
+      throw new IllegalArgumentException("port " + port + " out of 1..65535");
+    if (rateBitsPerSecond < 8_000_000L)
+      throw new IllegalArgumentException(
+          "rate " + rateBitsPerSecond / 1e6 + " Mbit/s too low; use at least 8");
+    if (minReceivers < 1)
+      throw new IllegalArgumentException("--min-receivers " + minReceivers + ", want at least 1");
     if (ttl < 1 || ttl > 255) throw new IllegalArgumentException("ttl " + ttl + " out of 1..255");
   }
 }

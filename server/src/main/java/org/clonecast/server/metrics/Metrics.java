@@ -11,9 +11,9 @@ import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
- * A registry of metric families, rendered in the Prometheus text format (version 0.0.4): one
- * {@code # HELP} and {@code # TYPE} line per family, then its samples. Values are read when the
- * page is rendered, from suppliers the subsystems register; nothing is copied in between.
+ * A registry of metric families, rendered in the Prometheus text format (version 0.0.4): one {@code
+ * # HELP} and {@code # TYPE} line per family, then its samples. Values are read when the page is
+ * rendered, from suppliers the subsystems register; nothing is copied in between.
  *
  * <p>Thread-safe: families are registered at start-up and rendered from any thread.
  */
@@ -26,7 +26,8 @@ public final class Metrics {
     public Sample {
       labels = new LinkedHashMap<>(labels);
       for (String l : labels.keySet()) {
-        if (!LABEL.matcher(l).matches() || l.startsWith("__")) throw new IllegalArgumentException("label name " + l);
+        if (!LABEL.matcher(l).matches() || l.startsWith("__"))
+          throw new IllegalArgumentException("label name " + l);
       }
     }
 
@@ -58,13 +59,17 @@ public final class Metrics {
    *
    * @param type counter or gauge
    */
-  public synchronized Metrics family(String name, String type, String help, Supplier<List<Sample>> samples) {
+  public synchronized Metrics family(
+      String name, String type, String help, Supplier<List<Sample>> samples) {
     if (!NAME.matcher(name).matches()) throw new IllegalArgumentException("metric name " + name);
-    if (!type.equals("counter") && !type.equals("gauge")) throw new IllegalArgumentException("metric type " + type);
+    if (!type.equals("counter") && !type.equals("gauge"))
+      throw new IllegalArgumentException("metric type " + type);
     if (type.equals("counter") && !name.endsWith("_total")) {
-      throw new IllegalArgumentException("counter " + name + " must end in _total (Prometheus naming)");
+      throw new IllegalArgumentException(
+          "counter " + name + " must end in _total (Prometheus naming)");
     }
-    if (families.putIfAbsent(name, new Family(name, type, Objects.requireNonNull(help), samples)) != null) {
+    if (families.putIfAbsent(name, new Family(name, type, Objects.requireNonNull(help), samples))
+        != null) {
       throw new IllegalArgumentException("metric " + name + " registered twice");
     }
     return this;
@@ -85,7 +90,11 @@ public final class Metrics {
       try {
         samples = f.samples().get();
       } catch (RuntimeException e) {
-        out.append("# ").append(f.name()).append(" unavailable: ").append(oneLine(String.valueOf(e.getMessage()))).append('\n');
+        out.append("# ")
+            .append(f.name())
+            .append(" unavailable: ")
+            .append(oneLine(String.valueOf(e.getMessage())))
+            .append('\n');
         continue;
       }
       out.append("# HELP ").append(f.name()).append(' ').append(escapeHelp(f.help())).append('\n');

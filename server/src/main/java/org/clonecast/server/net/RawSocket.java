@@ -11,9 +11,9 @@ import java.util.Arrays;
 import java.util.Optional;
 
 /**
- * A raw IP socket (Linux, through libc via JNA: neither the JDK nor Netty has raw sockets), for
- * the few protocols the daemon speaks below UDP: ICMPv6 Router Advertisements and IGMP queries.
- * Needs CAP_NET_RAW. Failures name the call and its errno.
+ * A raw IP socket (Linux, through libc via JNA: neither the JDK nor Netty has raw sockets), for the
+ * few protocols the daemon speaks below UDP: ICMPv6 Router Advertisements and IGMP queries. Needs
+ * CAP_NET_RAW. Failures name the call and its errno.
  *
  * <p>Not thread-safe: one thread receives and sends; {@link #close} may come from another thread
  * only after that thread has stopped.
@@ -34,11 +34,14 @@ public final class RawSocket implements AutoCloseable {
   private interface LibC extends Library {
     int socket(int domain, int type, int protocol) throws LastErrorException;
 
-    int setsockopt(int fd, int level, int optname, byte[] optval, int optlen) throws LastErrorException;
+    int setsockopt(int fd, int level, int optname, byte[] optval, int optlen)
+        throws LastErrorException;
 
-    long sendto(int fd, byte[] buf, long len, int flags, byte[] addr, int addrlen) throws LastErrorException;
+    long sendto(int fd, byte[] buf, long len, int flags, byte[] addr, int addrlen)
+        throws LastErrorException;
 
-    long recvfrom(int fd, byte[] buf, long len, int flags, byte[] addr, IntByReference addrlen) throws LastErrorException;
+    long recvfrom(int fd, byte[] buf, long len, int flags, byte[] addr, IntByReference addrlen)
+        throws LastErrorException;
 
     int close(int fd) throws LastErrorException;
   }
@@ -62,17 +65,20 @@ public final class RawSocket implements AutoCloseable {
   }
 
   /**
-   * Opens a raw socket of {@code protocol} in {@code family}, bound to {@code ifname}, whose
-   * {@link #receive} blocks at most {@code receiveTimeoutMillis}.
+   * Opens a raw socket of {@code protocol} in {@code family}, bound to {@code ifname}, whose {@link
+   * #receive} blocks at most {@code receiveTimeoutMillis}.
    *
    * @throws IllegalStateException naming the failed call and errno (e.g. EPERM without CAP_NET_RAW)
    */
-  public static RawSocket open(int family, int protocol, String what, String ifname, int receiveTimeoutMillis) {
+  public static RawSocket open(
+      int family, int protocol, String what, String ifname, int receiveTimeoutMillis) {
     int fd;
     try {
       fd = libc().socket(family, SOCK_RAW | SOCK_CLOEXEC, protocol);
     } catch (LastErrorException | UnsatisfiedLinkError e) {
-      throw new IllegalStateException("cannot open a raw " + what + " socket (" + e.getMessage() + "); it needs CAP_NET_RAW", e);
+      throw new IllegalStateException(
+          "cannot open a raw " + what + " socket (" + e.getMessage() + "); it needs CAP_NET_RAW",
+          e);
     }
     RawSocket s = new RawSocket(fd);
     try {
@@ -80,7 +86,10 @@ public final class RawSocket implements AutoCloseable {
       s.option(SOL_SOCKET, SO_BINDTODEVICE, name, "SO_BINDTODEVICE " + ifname);
       long sec = receiveTimeoutMillis / 1000;
       long usec = (receiveTimeoutMillis % 1000) * 1000L;
-      s.option(SOL_SOCKET, SO_RCVTIMEO, ByteBuffer.allocate(16).order(ByteOrder.nativeOrder()).putLong(sec).putLong(usec).array(),
+      s.option(
+          SOL_SOCKET,
+          SO_RCVTIMEO,
+          ByteBuffer.allocate(16).order(ByteOrder.nativeOrder()).putLong(sec).putLong(usec).array(),
           "SO_RCVTIMEO");
       return s;
     } catch (RuntimeException e) {
@@ -94,7 +103,8 @@ public final class RawSocket implements AutoCloseable {
     try {
       libc().setsockopt(fd, level, name, value, value.length);
     } catch (LastErrorException e) {
-      throw new IllegalStateException("setsockopt " + what + " failed: errno " + e.getErrorCode(), e);
+      throw new IllegalStateException(
+          "setsockopt " + what + " failed: errno " + e.getErrorCode(), e);
     }
   }
 

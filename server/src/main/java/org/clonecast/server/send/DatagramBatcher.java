@@ -11,10 +11,10 @@ import java.net.InetSocketAddress;
  * The datagram pump's batching, shared by both senders: packets of one segment size are appended
  * back to back into one direct buffer and written as one UDP GSO send (a {@link
  * SegmentedDatagramPacket}: the kernel cuts it into segment-sized datagrams, one syscall and one
- * pass down the stack for the batch) where the channel supports it, else one datagram each. Only
- * a batch's last packet may be shorter than the segment size, so a short packet ends its batch;
- * a packet for another destination ends the batch before it. Written batches are not flushed:
- * the caller flushes the channel once per burst.
+ * pass down the stack for the batch) where the channel supports it, else one datagram each. Only a
+ * batch's last packet may be shorter than the segment size, so a short packet ends its batch; a
+ * packet for another destination ends the batch before it. Written batches are not flushed: the
+ * caller flushes the channel once per burst.
  *
  * <p>Not thread-safe: one per channel, used on the channel's event loop.
  */
@@ -44,9 +44,13 @@ public final class DatagramBatcher {
     this.start = -1;
   }
 
-  /** Whether this channel can take a {@link SegmentedDatagramPacket}: epoll on a kernel with UDP_SEGMENT. */
+  /**
+   * Whether this channel can take a {@link SegmentedDatagramPacket}: epoll on a kernel with
+   * UDP_SEGMENT.
+   */
   public static boolean gsoSupported(DatagramChannel udp) {
-    return udp instanceof EpollDatagramChannel && EpollDatagramChannel.isSegmentedDatagramPacketSupported();
+    return udp instanceof EpollDatagramChannel
+        && EpollDatagramChannel.isSegmentedDatagramPacketSupported();
   }
 
   /** Whether batches go out as GSO sends. */
@@ -86,7 +90,8 @@ public final class DatagramBatcher {
     int len = batch.writerIndex() - start;
     if (len > segmentBytes) {
       abandon(); // the kernel would cut it into two datagrams, the second a stray
-      throw new IllegalStateException("packet of " + len + " B exceeds the segment size " + segmentBytes);
+      throw new IllegalStateException(
+          "packet of " + len + " B exceeds the segment size " + segmentBytes);
     }
     start = -1;
     inBatch++;
@@ -94,7 +99,10 @@ public final class DatagramBatcher {
     return len;
   }
 
-  /** Drops the packet appended since {@link #open} (say, a block that could not be read): it is never sent. */
+  /**
+   * Drops the packet appended since {@link #open} (say, a block that could not be read): it is
+   * never sent.
+   */
   public void abandon() {
     if (start < 0) return;
     batch.writerIndex(start);

@@ -19,7 +19,9 @@ public final class SendTimes {
     JOIN("waiting for receivers"),
     /** The pacer: the rate (the wire, or the receivers' pace) bounds the session. */
     PACE("paced"),
-    /** Nothing to send: every wanted chunk sent and held off, waiting for NAKs, DONEs or stragglers. */
+    /**
+     * Nothing to send: every wanted chunk sent and held off, waiting for NAKs, DONEs or stragglers.
+     */
     IDLE("nothing to send"),
     /** Receivers' answers: udpcast's window of unacknowledged slices is full. */
     ANSWERS("waiting for answers"),
@@ -38,7 +40,10 @@ public final class SendTimes {
   private Wait waiting = Wait.JOIN;
   private long lastEndNanos;
 
-  /** The pump runs from {@code nowNanos}: the time since its last run ended counts as what it waited for. */
+  /**
+   * The pump runs from {@code nowNanos}: the time since its last run ended counts as what it waited
+   * for.
+   */
   public void runStarted(long nowNanos) {
     if (lastEndNanos != 0) waits.addAndGet(waiting.ordinal(), nowNanos - lastEndNanos);
   }
@@ -64,7 +69,10 @@ public final class SendTimes {
     return busy.get();
   }
 
-  /** "0.83 s waiting for receivers, 11.94 s paced, ..., 4.74 s busy": the waits given, in that order, then busy. */
+  /**
+   * "0.83 s waiting for receivers, 11.94 s paced, ..., 4.74 s busy": the waits given, in that
+   * order, then busy.
+   */
   public String describe(Wait... shown) {
     StringBuilder b = new StringBuilder();
     for (Wait w : shown) {

@@ -7,8 +7,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The running sessions' per-node progress as the agents report it, kept in memory: agents report
  * about once a second, and writing each tick to the database (an fsync each) bought nothing but
- * load. The store records phase changes ({@link #report} says when one happened); the dashboard
- * and the API read the bytes from here.
+ * load. The store records phase changes ({@link #report} says when one happened); the dashboard and
+ * the API read the bytes from here.
  *
  * <p>Thread-safe.
  */
@@ -39,21 +39,25 @@ public final class LiveProgress {
    * Records a report. Returns whether it starts a new phase for the node (the store records that
    * one; the ticks within a phase stay here).
    */
-  public boolean report(long session, String mac, String phase, long done, long total, long nowMillis) {
+  public boolean report(
+      long session, String mac, String phase, long done, long total, long nowMillis) {
     Map<String, Tick> nodes = bySession.computeIfAbsent(session, s -> new ConcurrentHashMap<>());
     boolean[] newPhase = {false};
-    nodes.compute(mac, (k, prev) -> {
-      if (prev == null || !prev.phase().equals(phase)) {
-        newPhase[0] = true;
-        return new Tick(phase, done, total, nowMillis, prev == null ? 0 : prev.bytesPerSecond());
-      }
-      double rate = prev.bytesPerSecond();
-      if (nowMillis > prev.atMillis() && done >= prev.done()) {
-        double now = (done - prev.done()) * 1000.0 / (nowMillis - prev.atMillis());
-        rate = rate <= 0 ? now : SMOOTHING * now + (1 - SMOOTHING) * rate;
-      }
-      return new Tick(phase, done, total, nowMillis, rate);
-    });
+    nodes.compute(
+        mac,
+        (k, prev) -> {
+          if (prev == null || !prev.phase().equals(phase)) {
+            newPhase[0] = true;
+            return new Tick(
+                phase, done, total, nowMillis, prev == null ? 0 : prev.bytesPerSecond());
+          }
+          double rate = prev.bytesPerSecond();
+          if (nowMillis > prev.atMillis() && done >= prev.done()) {
+            double now = (done - prev.done()) * 1000.0 / (nowMillis - prev.atMillis());
+            rate = rate <= 0 ? now : SMOOTHING * now + (1 - SMOOTHING) * rate;
+          }
+          return new Tick(phase, done, total, nowMillis, rate);
+        });
     return newPhase[0];
   }
 

@@ -39,34 +39,41 @@ import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.NodeState;
 import org.clonecast.server.store.NodeStore;
 import org.clonecast.server.store.NotFoundException;
+import org.clonecast.server.store.SessionStore;
 import org.clonecast.server.store.SessionStore.Member;
 import org.clonecast.server.store.SessionStore.Session;
-import org.clonecast.server.store.SessionStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs re-imaging sessions: marks the selected nodes, multicasts the image with a
- * {@link McastSender} while their agents register, receive and report, and ends the session when
- * every node has a result. A node that reports success is flipped to boot its local disk; one
- * that fails keeps its reason (and boots locally until a new session retries it). A node that
- * never joins, or stops answering mid-transfer, is failed with that reason and the session still
- * ends.
+ * Runs re-imaging sessions: marks the selected nodes, multicasts the image with a {@link
+ * McastSender} while their agents register, receive and report, and ends the session when every
+ * node has a result. A node that reports success is flipped to boot its local disk; one that fails
+ * keeps its reason (and boots locally until a new session retries it). A node that never joins, or
+ * stops answering mid-transfer, is failed with that reason and the session still ends.
  *
- * <p>Agents' progress ticks live in memory ({@link LiveProgress}); the database records each
- * node's phase changes, and {@link #members} and {@link #list} show the live bytes. Listeners
- * ({@link #onProgress}) hear every tick, so pages are pushed progress instead of polling for it.
+ * <p>Agents' progress ticks live in memory ({@link LiveProgress}); the database records each node's
+ * phase changes, and {@link #members} and {@link #list} show the live bytes. Listeners ({@link
+ * #onProgress}) hear every tick, so pages are pushed progress instead of polling for it.
  *
  * <p>Thread-safe: state lives in the database; per-session runtime objects in a concurrent map.
  */
 public final class SessionManager implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(SessionManager.class);
+
   /** How long agents get to write identity and report after the transfer ended. */
   static final Duration REPORT_GRACE = Duration.ofSeconds(180);
 
   /** What an agent is told to do when it registers. */
-  public record Assignment(String action, Optional<String> reason, long session, String hostname, Image image,
-      String control, int port, String target) {}
+  public record Assignment(
+      String action,
+      Optional<String> reason,
+      long session,
+      String hostname,
+      Image image,
+      String control,
+      int port,
+      String target) {}
 
   private final SessionStore store;
   private final NodeStore nodes;
@@ -79,11 +86,14 @@ public final class SessionManager implements AutoCloseable {
   private final Map<Long, Running> running = new ConcurrentHashMap<>();
   private final LiveProgress live = new LiveProgress();
   private final List<LongConsumer> progressListeners = new CopyOnWriteArrayList<>();
+
   /** What sessions that ended sent, for the metrics' running totals. */
   private final AtomicLong endedBytes = new AtomicLong();
+
   private final AtomicLong endedPackets = new AtomicLong();
   private final AtomicLong endedRepairs = new AtomicLong();
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("session-timer"));
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("session-timer"));
 
   /** Set once at start ({@link #joinProofs}): the nodes' secrets that their HELLOs prove. */
   private volatile Optional<NodeSecrets> secrets = Optional.empty();
@@ -94,8 +104,15 @@ public final class SessionManager implements AutoCloseable {
     volatile boolean transferEnded;
   }
 
-  public SessionManager(SessionStore store, NodeStore nodes, ImageStore images, EventLog events, NetInterface nif,
-      int basePort, Duration receiverTimeout, Optional<Duration> receiverDeadline) {
+  public SessionManager(
+      SessionStore store,
+      NodeStore nodes,
+      ImageStore images,
+      EventLog events,
+      NetInterface nif,
+      int basePort,
+      Duration receiverTimeout,
+      Optional<Duration> receiverDeadline) {
     this.store = Objects.requireNonNull(store);
     this.nodes = Objects.requireNonNull(nodes);
     this.images = Objects.requireNonNull(images);
@@ -119,12 +136,18 @@ public final class SessionManager implements AutoCloseable {
     return this;
   }
 
-  /** After a restart: sessions that were running cannot resume their sender; they fail, and so do their nodes. */
+  /**
+   * After a restart: sessions that were running cannot resume their sender; they fail, and so do
+   * their nodes.
+   */
   public void recover() {
     for (Session s : store.active()) {
       for (Member m : store.members(s.id())) {
         if (!m.finished()) {
-          fail(s.id(), m.mac(), "the daemon restarted during the session; start a new session to retry");
+          fail(
+              s.id(),
+              m.mac(),
+              "the daemon restarted during the session; start a new session to retry");
         }
       }
       store.setState(s.id(), "failed", Optional.of("the daemon restarted during the session"));
@@ -132,50 +155,95 @@ public final class SessionManager implements AutoCloseable {
   }
 
   /**
-   * Starts a session: marks the nodes and starts multicasting when {@code minReceivers} joined
-   * (or {@code maxWait} after the first joined).
+   * Starts a session: marks the nodes and starts multicasting when {@code minReceivers} joined (or
+   * {@code maxWait} after the first joined).
    *
    * @param minReceivers 0: every selected node
    * @throws NotFoundException, ConflictException, IllegalArgumentException naming what to fix
    */
-  public Session start(String imageName, String selector, int minReceivers, Duration maxWait) throws IOException,
-      InterruptedException {
-    Image image = images.find(imageName).orElseThrow(() -> new NotFoundException(
-        "no image " + imageName + "; add one with 'clonecast image add " + imageName + " FILE'"));
+  public Session start(String imageName, String selector, int minReceivers, Duration maxWait)
+      throws IOException, InterruptedException {
+    Image image =
+        images
+            .find(imageName)
+            .orElseThrow(
+                () ->
+                    new NotFoundException(
+                        "no image "
+                            + imageName
+                            + "; add one with 'clonecast image add "
+                            + imageName
+                            + " FILE'"));
     if (!image.ready()) {
-      throw new ConflictException("image " + imageName + " is " + image.state() + image.detail().map(d -> " (" + d + ")").orElse("")
-          + "; wait until it is ready or add it again");
+      throw new ConflictException(
+          "image "
+              + imageName
+              + " is "
+              + image.state()
+              + image.detail().map(d -> " (" + d + ")").orElse("")
+              + "; wait until it is ready or add it again");
     }
     List<Node> selected = nodes.select(selector);
     if (selected.isEmpty()) {
-      throw new IllegalArgumentException("no enrolled node in '" + selector + "'; enroll nodes with 'clonecast node add MAC --name N --group "
-          + selector + "' or use --nodes all");
+      throw new IllegalArgumentException(
+          "no enrolled node in '"
+              + selector
+              + "'; enroll nodes with 'clonecast node add MAC --name N --group "
+              + selector
+              + "' or use --nodes all");
     }
     for (Node n : selected) {
       if (n.action() == BootAction.CAPTURE) {
-        throw new ConflictException(n.name().orElse(n.mac().toString()) + " is marked to be captured (" + n.detail().orElse("")
-            + "); wait for that or cancel it ('clonecast image capture NAME --cancel')");
+        throw new ConflictException(
+            n.name().orElse(n.mac().toString())
+                + " is marked to be captured ("
+                + n.detail().orElse("")
+                + "); wait for that or cancel it ('clonecast image capture NAME --cancel')");
       }
       Optional<Session> busy = store.activeFor(n.mac().toString());
       if (busy.isPresent()) {
-        throw new ConflictException(n.name().orElse(n.mac().toString()) + " is already in session " + busy.get().id()
-            + "; cancel it first ('clonecast session cancel " + busy.get().id() + "')");
+        throw new ConflictException(
+            n.name().orElse(n.mac().toString())
+                + " is already in session "
+                + busy.get().id()
+                + "; cancel it first ('clonecast session cancel "
+                + busy.get().id()
+                + "')");
       }
     }
     if (minReceivers < 0 || minReceivers > selected.size()) {
-      throw new IllegalArgumentException("--min-receivers " + minReceivers + " is more than the " + selected.size() + " selected nodes");
+      throw new IllegalArgumentException(
+          "--min-receivers "
+              + minReceivers
+              + " is more than the "
+              + selected.size()
+              + " selected nodes");
     }
     int min = minReceivers == 0 ? selected.size() : minReceivers;
-    Session s = store.create(imageName, selector, min, (int) maxWait.toSeconds(), basePort, selected);
+    Session s =
+        store.create(imageName, selector, min, (int) maxWait.toSeconds(), basePort, selected);
     Running r = new Running();
     running.put(s.id(), r);
     try {
       r.reader = ImageReader.open(image.file());
-      SendSettings settings = new SendSettings(nif.name(), null, s.port(), 10_000_000_000L, min, maxWait, receiverTimeout,
-          SymbolLayout.symbolSizeFor(nif.mtu()), 1, true, receiverDeadline);
+      SendSettings settings =
+          new SendSettings(
+              nif.name(),
+              null,
+              s.port(),
+              10_000_000_000L,
+              min,
+              maxWait,
+              receiverTimeout,
+              SymbolLayout.symbolSizeFor(nif.mtu()),
+              1,
+              true,
+              receiverDeadline);
       // Signed by the daemon's current key, and its previous one during a rotation's overlap.
-      List<ManifestSignature> signatures = images.keys().isPresent()
-          ? images.keys().get().signatures(r.reader.manifest(), r.reader.signature()) : List.of();
+      List<ManifestSignature> signatures =
+          images.keys().isPresent()
+              ? images.keys().get().signatures(r.reader.manifest(), r.reader.signature())
+              : List.of();
       r.sender = new McastSender(settings, r.reader, nif, new Listener(s.id()), signatures);
       r.sender.start().whenComplete((m, err) -> transferEnded(s.id(), m, err));
     } catch (IOException | InterruptedException | RuntimeException e) {
@@ -187,9 +255,22 @@ public final class SessionManager implements AutoCloseable {
     for (Node n : selected) {
       nodes.markForSession(n.mac(), s.id());
     }
-    events.record("session", Optional.empty(), Optional.of(Long.toString(s.id())), "started: image " + imageName + " to "
-        + selected.size() + " node(s) in '" + selector + "', starts with " + min + " receiver(s) or " + maxWait.toSeconds()
-        + " s after the first, port " + s.port());
+    events.record(
+        "session",
+        Optional.empty(),
+        Optional.of(Long.toString(s.id())),
+        "started: image "
+            + imageName
+            + " to "
+            + selected.size()
+            + " node(s) in '"
+            + selector
+            + "', starts with "
+            + min
+            + " receiver(s) or "
+            + maxWait.toSeconds()
+            + " s after the first, port "
+            + s.port());
     return store.find(s.id()).orElseThrow();
   }
 
@@ -208,12 +289,17 @@ public final class SessionManager implements AutoCloseable {
     return store.find(id).orElseThrow();
   }
 
-  /** An agent registers: it learns its session, image and target, or that there is nothing to do. */
+  /**
+   * An agent registers: it learns its session, image and target, or that there is nothing to do.
+   */
   public Assignment register(MacAddress mac, List<Disk> disks) {
     Node node = nodes.find(mac).orElse(null);
     Optional<Session> s = store.activeFor(mac.toString());
     if (node == null || s.isEmpty()) {
-      String why = node == null ? mac + " is not enrolled" : "no session is waiting for " + node.name().orElse(mac.toString());
+      String why =
+          node == null
+              ? mac + " is not enrolled"
+              : "no session is waiting for " + node.name().orElse(mac.toString());
       events.node("agent", mac.toString(), "registered; nothing to do: " + why);
       return new Assignment("none", Optional.of(why), 0, "", null, "", 0, "");
     }
@@ -222,26 +308,54 @@ public final class SessionManager implements AutoCloseable {
     String name = node.name().orElse(mac.toString());
     Optional<String> target = node.targetDisk();
     if (target.isEmpty()) {
-      target = disks.stream().filter(d -> !d.removable() && d.size() >= image.logicalSize()).map(Disk::path).findFirst();
+      target =
+          disks.stream()
+              .filter(d -> !d.removable() && d.size() >= image.logicalSize())
+              .map(Disk::path)
+              .findFirst();
     }
     if (target.isEmpty()) {
       StringBuilder seen = new StringBuilder();
       for (Disk d : disks) {
-        seen.append(seen.length() == 0 ? "" : ", ").append(d.path()).append(' ').append(d.size()).append(" bytes")
+        seen.append(seen.length() == 0 ? "" : ", ")
+            .append(d.path())
+            .append(' ')
+            .append(d.size())
+            .append(" bytes")
             .append(d.removable() ? " removable" : "");
       }
-      String why = "no non-removable disk of at least " + image.logicalSize() + " bytes (disks: "
-          + (seen.length() == 0 ? "none" : seen) + ")";
+      String why =
+          "no non-removable disk of at least "
+              + image.logicalSize()
+              + " bytes (disks: "
+              + (seen.length() == 0 ? "none" : seen)
+              + ")";
       fail(session.id(), mac.toString(), why);
       return new Assignment("fail", Optional.of(why), session.id(), name, image, "", 0, "");
     }
-    store.updateMember(session.id(), mac.toString(), "registered", Optional.empty(), Optional.of(image.logicalSize()),
-        target, Optional.empty());
+    store.updateMember(
+        session.id(),
+        mac.toString(),
+        "registered",
+        Optional.empty(),
+        Optional.of(image.logicalSize()),
+        target,
+        Optional.empty());
     nodes.setState(mac, NodeState.IMAGING, Optional.of("session " + session.id()));
-    events.record("agent", Optional.of(mac.toString()), Optional.of(Long.toString(session.id())),
+    events.record(
+        "agent",
+        Optional.of(mac.toString()),
+        Optional.of(Long.toString(session.id())),
         name + " registered; writes " + target.get());
-    return new Assignment("reimage", Optional.empty(), session.id(), name, image,
-        nif.address().getHostAddress() + ":" + session.port(), session.port(), target.get());
+    return new Assignment(
+        "reimage",
+        Optional.empty(),
+        session.id(),
+        name,
+        image,
+        nif.address().getHostAddress() + ":" + session.port(),
+        session.port(),
+        target.get());
   }
 
   /**
@@ -250,20 +364,31 @@ public final class SessionManager implements AutoCloseable {
    */
   public void progress(MacAddress mac, long session, String phase, long done, long total) {
     String m = mac.toString();
-    Optional<Member> member = live.get(session, m).isPresent() ? Optional.empty()
-        : store.members(session).stream().filter(x -> x.mac().equals(m)).findFirst();
+    Optional<Member> member =
+        live.get(session, m).isPresent()
+            ? Optional.empty()
+            : store.members(session).stream().filter(x -> x.mac().equals(m)).findFirst();
     if (member.isPresent() && member.get().finished()) {
       return; // a late tick from a node already done or failed
     }
     if (live.report(session, m, phase, done, total, System.currentTimeMillis())) {
-      store.updateMember(session, m, phase, Optional.of(done), Optional.of(total), Optional.empty(), Optional.empty());
+      store.updateMember(
+          session,
+          m,
+          phase,
+          Optional.of(done),
+          Optional.of(total),
+          Optional.empty(),
+          Optional.empty());
     }
     for (LongConsumer l : progressListeners) {
       l.accept(session);
     }
   }
 
-  /** Adds a listener told the session's id on each agent's progress tick (on the reporting thread). */
+  /**
+   * Adds a listener told the session's id on each agent's progress tick (on the reporting thread).
+   */
   public void onProgress(LongConsumer listener) {
     progressListeners.add(listener);
   }
@@ -285,7 +410,9 @@ public final class SessionManager implements AutoCloseable {
     Running r = running.get(id);
     if (r == null || r.sender == null) return Optional.empty();
     McastSender.Counters c = r.sender.counters();
-    return Optional.of(new Wire(c.bytesSent.get(), c.packetsSent.get(), c.repairPacketsSent.get(), !r.transferEnded));
+    return Optional.of(
+        new Wire(
+            c.bytesSent.get(), c.packetsSent.get(), c.repairPacketsSent.get(), !r.transferEnded));
   }
 
   /** A session's members, with the live bytes of those still at work. */
@@ -296,19 +423,33 @@ public final class SessionManager implements AutoCloseable {
     List<Member> out = new ArrayList<>(stored.size());
     for (Member m : stored) {
       LiveProgress.Tick t = ticks.get(m.mac());
-      out.add(t == null || m.finished() && m.bytesDone() >= t.done() ? m : m.withProgress(t.done(), t.total()));
+      out.add(
+          t == null || m.finished() && m.bytesDone() >= t.done()
+              ? m
+              : m.withProgress(t.done(), t.total()));
     }
     return out;
   }
 
   /** An agent's final word. */
-  public void result(MacAddress mac, long session, boolean ok, String detail, Optional<String> sshHostKey) {
+  public void result(
+      MacAddress mac, long session, boolean ok, String detail, Optional<String> sshHostKey) {
     if (ok) {
       Optional<LiveProgress.Tick> t = live.get(session, mac.toString());
-      if (store.updateMember(session, mac.toString(), "done", t.map(LiveProgress.Tick::done), t.map(LiveProgress.Tick::total),
-          Optional.empty(), Optional.of(detail))) {
+      if (store.updateMember(
+          session,
+          mac.toString(),
+          "done",
+          t.map(LiveProgress.Tick::done),
+          t.map(LiveProgress.Tick::total),
+          Optional.empty(),
+          Optional.of(detail))) {
         nodes.finish(mac, true, Optional.of(detail), sshHostKey);
-        events.record("agent", Optional.of(mac.toString()), Optional.of(Long.toString(session)), "done: " + detail);
+        events.record(
+            "agent",
+            Optional.of(mac.toString()),
+            Optional.of(Long.toString(session)),
+            "done: " + detail);
       }
     } else {
       fail(session, mac.toString(), detail);
@@ -318,38 +459,60 @@ public final class SessionManager implements AutoCloseable {
 
   private void fail(long session, String mac, String why) {
     Optional<LiveProgress.Tick> t = live.get(session, mac);
-    if (store.updateMember(session, mac, "failed", t.map(LiveProgress.Tick::done), t.map(LiveProgress.Tick::total),
-        Optional.empty(), Optional.of(why))) {
+    if (store.updateMember(
+        session,
+        mac,
+        "failed",
+        t.map(LiveProgress.Tick::done),
+        t.map(LiveProgress.Tick::total),
+        Optional.empty(),
+        Optional.of(why))) {
       nodes.finish(MacAddress.parse(mac), false, Optional.of(why), Optional.empty());
-      events.record("session", Optional.of(mac), Optional.of(Long.toString(session)), "node failed: " + why);
+      events.record(
+          "session", Optional.of(mac), Optional.of(Long.toString(session)), "node failed: " + why);
       // The multicast need not wait (up to maxWait) for a node that will never join.
       Running r = running.get(session);
       if (r != null && r.sender != null) {
-        r.sender.lowerMinReceivers((int) store.members(session).stream().filter(m -> !m.finished()).count());
+        r.sender.lowerMinReceivers(
+            (int) store.members(session).stream().filter(m -> !m.finished()).count());
       }
     }
   }
 
   /**
    * Why {@code hello}, from {@code from}, may not join session {@code session}'s multicast; empty:
-   * it may. With {@link #joinProofs} set, only a node of the session under its own name with a proof
-   * made with its current per-boot secret; without, anyone (CLI-like sessions in tests).
+   * it may. With {@link #joinProofs} set, only a node of the session under its own name with a
+   * proof made with its current per-boot secret; without, anyone (CLI-like sessions in tests).
    */
   Optional<String> joinRefusal(long session, ControlMessage.Hello hello, InetAddress from) {
     if (secrets.isEmpty()) return Optional.empty();
-    Optional<Member> member = store.members(session).stream().filter(m -> m.name().equals(hello.name())).findFirst();
+    Optional<Member> member =
+        store.members(session).stream().filter(m -> m.name().equals(hello.name())).findFirst();
     if (member.isEmpty()) {
       return Optional.of("no node of session " + session + " is named " + hello.name());
     }
     if (hello.proof().isEmpty()) {
-      return Optional.of(hello.name() + " sent no node proof (an agent of a daemon session proves its node with its per-boot secret)");
+      return Optional.of(
+          hello.name()
+              + " sent no node proof (an agent of a daemon session proves its node with its per-boot secret)");
     }
     MacAddress mac = MacAddress.parse(member.get().mac());
     Optional<byte[]> hash = secrets.get().hash(mac);
-    if (hash.isEmpty() || !McastAuth.verifyJoin(hash.get(), session, hello.name(), hello.proof().get())) {
-      events.record("session", Optional.of(mac.toString()), Optional.of(Long.toString(session)), "multicast join as "
-          + hello.name() + " from " + from.getHostAddress() + " refused: its node proof does not verify");
-      return Optional.of("the node proof for " + hello.name() + " does not verify (not the node's current secret)");
+    if (hash.isEmpty()
+        || !McastAuth.verifyJoin(hash.get(), session, hello.name(), hello.proof().get())) {
+      events.record(
+          "session",
+          Optional.of(mac.toString()),
+          Optional.of(Long.toString(session)),
+          "multicast join as "
+              + hello.name()
+              + " from "
+              + from.getHostAddress()
+              + " refused: its node proof does not verify");
+      return Optional.of(
+          "the node proof for "
+              + hello.name()
+              + " does not verify (not the node's current secret)");
     }
     return Optional.empty();
   }
@@ -364,8 +527,11 @@ public final class SessionManager implements AutoCloseable {
     @Override
     public void started(SenderMachine m) {
       store.setState(session, "running", Optional.empty());
-      events.record("session", Optional.empty(), Optional.of(Long.toString(session)), "transfer started with "
-          + m.activeReceivers() + " receiver(s)");
+      events.record(
+          "session",
+          Optional.empty(),
+          Optional.of(Long.toString(session)),
+          "transfer started with " + m.activeReceivers() + " receiver(s)");
     }
 
     @Override
@@ -375,10 +541,19 @@ public final class SessionManager implements AutoCloseable {
 
     @Override
     public void receiverChecked(SenderMachine.Receiver r) {
-      // The node's disk was hashed against the manifest: what it held needs no sending (docs/reimaging.md).
-      events.record("session", Optional.empty(), Optional.of(Long.toString(session)), String.format(Locale.ROOT,
-          "%s checked its disk: %d chunks already right (%d bytes), %d to send", r.name(), r.chunksRight(), r.bytesRight(),
-          r.chunksPending()));
+      // The node's disk was hashed against the manifest: what it held needs no sending
+      // (docs/reimaging.md).
+      events.record(
+          "session",
+          Optional.empty(),
+          Optional.of(Long.toString(session)),
+          String.format(
+              Locale.ROOT,
+              "%s checked its disk: %d chunks already right (%d bytes), %d to send",
+              r.name(),
+              r.chunksRight(),
+              r.bytesRight(),
+              r.chunksPending()));
     }
 
     @Override
@@ -389,10 +564,19 @@ public final class SessionManager implements AutoCloseable {
         }
       }
       if (r.state() == SenderMachine.ReceiverState.SUCCEEDED) {
-        // Per node: already right (checked), sent to it, written; the agent reports the rest (identity, result) itself.
-        events.record("session", Optional.empty(), Optional.of(Long.toString(session)), String.format(Locale.ROOT,
-            "%s received the image: %s, %d chunks sent, %d bytes written", r.name(),
-            r.checked() ? r.chunksRight() + " chunks already right" : "its disk not checked", r.chunksAsked(), r.bytesWritten()));
+        // Per node: already right (checked), sent to it, written; the agent reports the rest
+        // (identity, result) itself.
+        events.record(
+            "session",
+            Optional.empty(),
+            Optional.of(Long.toString(session)),
+            String.format(
+                Locale.ROOT,
+                "%s received the image: %s, %d chunks sent, %d bytes written",
+                r.name(),
+                r.checked() ? r.chunksRight() + " chunks already right" : "its disk not checked",
+                r.chunksAsked(),
+                r.bytesWritten()));
         return;
       }
       if (r.state() == SenderMachine.ReceiverState.GONE) {
@@ -401,7 +585,8 @@ public final class SessionManager implements AutoCloseable {
         return;
       }
       for (Member m : store.members(session)) {
-        // The sender knows a receiver as "NAME@address" (NAME: what the agent joined as, its node name).
+        // The sender knows a receiver as "NAME@address" (NAME: what the agent joined as, its node
+        // name).
         if (r.name().equals(m.name()) || r.name().startsWith(m.name() + "@")) {
           fail(session, m.mac(), "stopped during the transfer: " + r.reason());
         }
@@ -411,10 +596,19 @@ public final class SessionManager implements AutoCloseable {
 
   /** What the sender saw of one receiver, for the session's history ("who was slowest and why"). */
   static String wireNote(SenderMachine.Receiver r) {
-    return String.format(Locale.ROOT, "%s; loss %.1f%%, %d repair packet(s) used, %d duplicate(s)%s",
-        r.state().name().toLowerCase(Locale.ROOT), r.lossPermille() / 10.0, r.repairs(), r.duplicates(),
-        r.slowSamples() > 0 ? String.format(Locale.ROOT, "; short of CPU or disk for %.1f s (paced apart as slow)",
-            r.slowSamples() / 10.0) : "");
+    return String.format(
+        Locale.ROOT,
+        "%s; loss %.1f%%, %d repair packet(s) used, %d duplicate(s)%s",
+        r.state().name().toLowerCase(Locale.ROOT),
+        r.lossPermille() / 10.0,
+        r.repairs(),
+        r.duplicates(),
+        r.slowSamples() > 0
+            ? String.format(
+                Locale.ROOT,
+                "; short of CPU or disk for %.1f s (paced apart as slow)",
+                r.slowSamples() / 10.0)
+            : "");
   }
 
   private void transferEnded(long id, SenderMachine m, Throwable err) {
@@ -427,15 +621,22 @@ public final class SessionManager implements AutoCloseable {
       LOG.warn("session {}: sender failed", id, err);
     }
     // Agents still write identity and report; give them a bounded time, then fail the silent ones.
-    timer.schedule(() -> {
-      for (Member mem : store.members(id)) {
-        if (!mem.finished()) {
-          fail(id, mem.mac(), mem.state().equals("waiting") ? "never joined the session (did it PXE boot into clonecast?)"
-              : "did not report after the transfer (stopped in " + mem.state() + ")");
-        }
-      }
-      maybeEnd(id);
-    }, REPORT_GRACE.toSeconds(), TimeUnit.SECONDS);
+    timer.schedule(
+        () -> {
+          for (Member mem : store.members(id)) {
+            if (!mem.finished()) {
+              fail(
+                  id,
+                  mem.mac(),
+                  mem.state().equals("waiting")
+                      ? "never joined the session (did it PXE boot into clonecast?)"
+                      : "did not report after the transfer (stopped in " + mem.state() + ")");
+            }
+          }
+          maybeEnd(id);
+        },
+        REPORT_GRACE.toSeconds(),
+        TimeUnit.SECONDS);
     maybeEnd(id);
   }
 
@@ -447,8 +648,15 @@ public final class SessionManager implements AutoCloseable {
       return;
     }
     long failed = members.stream().filter(mm -> mm.state().equals("failed")).count();
-    end(id, failed == 0 ? "done" : "failed", Optional.of(String.format(Locale.ROOT, "%d of %d node(s) re-imaged",
-        members.size() - failed, members.size())));
+    end(
+        id,
+        failed == 0 ? "done" : "failed",
+        Optional.of(
+            String.format(
+                Locale.ROOT,
+                "%d of %d node(s) re-imaged",
+                members.size() - failed,
+                members.size())));
   }
 
   private synchronized void end(long id, String state, Optional<String> detail) {
@@ -463,7 +671,11 @@ public final class SessionManager implements AutoCloseable {
       store.setSent(id, c.bytesSent.get(), c.packetsSent.get(), c.repairPacketsSent.get());
     }
     live.forget(id);
-    events.record("session", Optional.empty(), Optional.of(Long.toString(id)), "ended " + state + detail.map(d -> ": " + d).orElse(""));
+    events.record(
+        "session",
+        Optional.empty(),
+        Optional.of(Long.toString(id)),
+        "ended " + state + detail.map(d -> ": " + d).orElse(""));
   }
 
   private void stop(Running r) {

@@ -7,8 +7,8 @@ public enum BootAction {
   /** Boot clonecast's netboot environment and re-image the disk. Destructive. */
   REIMAGE,
   /**
-   * Boot clonecast's netboot environment and capture the disk into the image store (read-only:
-   * the disk is never written). Set by {@code clonecast image capture}.
+   * Boot clonecast's netboot environment and capture the disk into the image store (read-only: the
+   * disk is never written). Set by {@code clonecast image capture}.
    */
   CAPTURE,
   /** Boot the local disk (the safe default for every node nobody marked). */
@@ -42,7 +42,10 @@ public enum BootAction {
         return a;
       }
     }
-    throw new IllegalArgumentException("unknown boot action '" + text + "'; use reimage or local"
-        + " (capture is set by 'clonecast image capture')");
+    throw new IllegalArgumentException(
+        "unknown boot action '"
+            + text
+            + "'; use reimage or local"
+            + " (capture is set by 'clonecast image capture')");
   }
 }

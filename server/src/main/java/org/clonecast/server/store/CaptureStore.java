@@ -18,15 +18,15 @@ import org.clonecast.protocol.wire.MacAddress;
  * Captures of golden nodes ({@code clonecast image capture}): one row each, holding the phase
  * (waiting for the node, capturing, verifying, done, failed, cancelled) and what the agent was
  * told. Starting one reserves the image name (the image row says {@code capturing}) and marks the
- * node {@link BootAction#CAPTURE} in the same transaction, so no session or second capture can
- * take the node or the name meanwhile. Chunk progress is not stored here: the upload's journal
- * holds it.
+ * node {@link BootAction#CAPTURE} in the same transaction, so no session or second capture can take
+ * the node or the name meanwhile. Chunk progress is not stored here: the upload's journal holds it.
  *
  * <p>Thread-safe (every call is one transaction of the {@link Database}).
  */
 public final class CaptureStore {
-  private static final String COLUMNS = "id, image, image_id, mac, disk, chunk_size, level, forced, agent_ip, state, detail,"
-      + " logical_size, created, updated";
+  private static final String COLUMNS =
+      "id, image, image_id, mac, disk, chunk_size, level, forced, agent_ip, state, detail,"
+          + " logical_size, created, updated";
 
   /** A capture's phase. */
   public enum State {
@@ -76,8 +76,20 @@ public final class CaptureStore {
    * @param created epoch ms
    * @param updated epoch ms of the last phase change
    */
-  public record Capture(long id, String image, UUID imageId, MacAddress mac, Optional<String> disk, int chunkSize, int level,
-      boolean force, Optional<String> agentIp, State state, Optional<String> detail, long logicalSize, long created,
+  public record Capture(
+      long id,
+      String image,
+      UUID imageId,
+      MacAddress mac,
+      Optional<String> disk,
+      int chunkSize,
+      int level,
+      boolean force,
+      Optional<String> agentIp,
+      State state,
+      Optional<String> detail,
+      long logicalSize,
+      long created,
       long updated) {
     public Capture {
       Objects.requireNonNull(image, "image");
@@ -95,7 +107,13 @@ public final class CaptureStore {
    *
    * @param file where the image's .cci goes
    */
-  public record Request(String image, Path file, MacAddress mac, Optional<String> disk, int chunkSize, int level,
+  public record Request(
+      String image,
+      Path file,
+      MacAddress mac,
+      Optional<String> disk,
+      int chunkSize,
+      int level,
       boolean force) {}
 
   private final Database db;
@@ -113,64 +131,131 @@ public final class CaptureStore {
    *     already being captured
    */
   public Capture create(Request r) {
-    return db.write(c -> {
-      Optional<Image> old = ImageStore.find(c, r.image());
-      if (old.isPresent() && !old.get().state().equals("failed")) {
-        throw new ConflictException("image " + r.image() + " exists (" + old.get().state() + "); remove it first or choose another name");
-      }
-      Optional<Capture> busy = active(c).stream().filter(x -> x.mac().equals(r.mac())).findFirst();
-      if (busy.isPresent()) {
-        throw new ConflictException(r.mac() + " is already being captured into image " + busy.get().image()
-            + "; cancel that first ('clonecast image capture " + busy.get().image() + " --cancel')");
-      }
-      long now = clock.millis();
-      String why = "waiting for " + r.mac() + " to PXE boot";
-      NodeStore.update(c, "DELETE FROM images WHERE name = ?", r.image());
-      NodeStore.update(c, "INSERT INTO images (name, file, state, detail, image_id, logical_size, stored_size, chunks, image_hash,"
-          + " created) VALUES (?, ?, 'capturing', ?, NULL, 0, 0, 0, NULL, ?)", r.image(), r.file().toString(), why, now);
-      NodeStore.update(c, "INSERT INTO captures (image, image_id, mac, disk, chunk_size, level, forced, agent_ip, state, detail,"
-          + " logical_size, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, ?, ?)", r.image(),
-          UUID.randomUUID().toString(), r.mac().toString(), r.disk().orElse(null), r.chunkSize(), r.level(), r.force() ? 1 : 0,
-          State.WAITING.id(), why, now, now);
-      NodeStore.update(c, "UPDATE nodes SET action = ?, state = ?, detail = ? WHERE mac = ?", BootAction.CAPTURE.id(),
-          NodeState.BOOTING.id(), "capture " + r.image(), r.mac().toString());
-      long id;
-      try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()"); ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        id = rs.getLong(1);
-      }
-      return find(c, id).orElseThrow();
-    });
+    return db.write(
+        c -> {
+          Optional<Image> old = ImageStore.find(c, r.image());
+          if (old.isPresent() && !old.get().state().equals("failed")) {
+            throw new ConflictException(
+                "image "
+                    + r.image()
+                    + " exists ("
+                    + old.get().state()
+                    + "); remove it first or choose another name");
+          }
+          Optional<Capture> busy =
+              active(c).stream().filter(x -> x.mac().equals(r.mac())).findFirst();
+          if (busy.isPresent()) {
+            throw new ConflictException(
+                r.mac()
+                    + " is already being captured into image "
+                    + busy.get().image()
+                    + "; cancel that first ('clonecast image capture "
+                    + busy.get().image()
+                    + " --cancel')");
+          }
+          long now = clock.millis();
+          String why = "waiting for " + r.mac() + " to PXE boot";
+          NodeStore.update(c, "DELETE FROM images WHERE name = ?", r.image());
+          NodeStore.update(
+              c,
+              "INSERT INTO images (name, file, state, detail, image_id, logical_size, stored_size, chunks, image_hash,"
+                  + " created) VALUES (?, ?, 'capturing', ?, NULL, 0, 0, 0, NULL, ?)",
+              r.image(),
+              r.file().toString(),
+              why,
+              now);
+          NodeStore.update(
+              c,
+              "INSERT INTO captures (image, image_id, mac, disk, chunk_size, level, forced, agent_ip, state, detail,"
+                  + " logical_size, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, ?, ?)",
+              r.image(),
+              UUID.randomUUID().toString(),
+              r.mac().toString(),
+              r.disk().orElse(null),
+              r.chunkSize(),
+              r.level(),
+              r.force() ? 1 : 0,
+              State.WAITING.id(),
+              why,
+              now,
+              now);
+          NodeStore.update(
+              c,
+              "UPDATE nodes SET action = ?, state = ?, detail = ? WHERE mac = ?",
+              BootAction.CAPTURE.id(),
+              NodeState.BOOTING.id(),
+              "capture " + r.image(),
+              r.mac().toString());
+          long id;
+          try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
+              ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            id = rs.getLong(1);
+          }
+          return find(c, id).orElseThrow();
+        });
   }
 
-  /** Notes that the node registered from {@code ip}: it captures from there, and only that address is heard. */
+  /**
+   * Notes that the node registered from {@code ip}: it captures from there, and only that address
+   * is heard.
+   */
   public Capture registered(long id, String ip, String detail) {
-    return db.write(c -> {
-      NodeStore.update(c, "UPDATE captures SET agent_ip = ?, state = ?, detail = ?, updated = ? WHERE id = ?", ip,
-          State.CAPTURING.id(), detail, clock.millis(), id);
-      Capture cap = find(c, id).orElseThrow();
-      NodeStore.update(c, "UPDATE images SET detail = ? WHERE name = ? AND state = 'capturing'", detail, cap.image());
-      NodeStore.update(c, "UPDATE nodes SET state = ?, detail = ? WHERE mac = ?", NodeState.CAPTURING.id(),
-          "capture " + cap.image(), cap.mac().toString());
-      return cap;
-    });
+    return db.write(
+        c -> {
+          NodeStore.update(
+              c,
+              "UPDATE captures SET agent_ip = ?, state = ?, detail = ?, updated = ? WHERE id = ?",
+              ip,
+              State.CAPTURING.id(),
+              detail,
+              clock.millis(),
+              id);
+          Capture cap = find(c, id).orElseThrow();
+          NodeStore.update(
+              c,
+              "UPDATE images SET detail = ? WHERE name = ? AND state = 'capturing'",
+              detail,
+              cap.image());
+          NodeStore.update(
+              c,
+              "UPDATE nodes SET state = ?, detail = ? WHERE mac = ?",
+              NodeState.CAPTURING.id(),
+              "capture " + cap.image(),
+              cap.mac().toString());
+          return cap;
+        });
   }
 
   /** Records the disk's size the agent reported. */
   public void setLogicalSize(long id, long size) {
-    db.write(c -> NodeStore.update(c, "UPDATE captures SET logical_size = ?, updated = ? WHERE id = ?", size, clock.millis(), id));
+    db.write(
+        c ->
+            NodeStore.update(
+                c,
+                "UPDATE captures SET logical_size = ?, updated = ? WHERE id = ?",
+                size,
+                clock.millis(),
+                id));
   }
 
   /** Records a phase that is not an end (capturing, verifying). */
   public void setState(long id, State state, String detail) {
-    db.write(c -> NodeStore.update(c, "UPDATE captures SET state = ?, detail = ?, updated = ? WHERE id = ?", state.id(), detail,
-        clock.millis(), id));
+    db.write(
+        c ->
+            NodeStore.update(
+                c,
+                "UPDATE captures SET state = ?, detail = ?, updated = ? WHERE id = ?",
+                state.id(),
+                detail,
+                clock.millis(),
+                id));
   }
 
   /**
-   * Ends a capture that is still active: the capture row gets {@code state}, a failed or
-   * cancelled one fails its image row with the reason, and the node boots its disk again
-   * ({@code done} or {@code failed}).
+   * Ends a capture that is still active: the capture row gets {@code state}, a failed or cancelled
+   * one fails its image row with the reason, and the node boots its disk again ({@code done} or
+   * {@code failed}).
    *
    * @return whether it was active (a second end changes nothing)
    */
@@ -178,22 +263,37 @@ public final class CaptureStore {
     if (state.active()) {
       throw new IllegalArgumentException(state + " is not an end");
     }
-    return db.write(c -> {
-      Optional<Capture> cap = find(c, id);
-      if (cap.isEmpty() || !cap.get().state().active()) {
-        return false;
-      }
-      long now = clock.millis();
-      NodeStore.update(c, "UPDATE captures SET state = ?, detail = ?, updated = ? WHERE id = ?", state.id(), detail, now, id);
-      if (state != State.DONE) {
-        NodeStore.update(c, "UPDATE images SET state = 'failed', detail = ? WHERE name = ? AND state = 'capturing'",
-            "capture " + state.id() + ": " + detail, cap.get().image());
-      }
-      NodeStore.update(c, "UPDATE nodes SET action = ?, state = ?, detail = ?, last_seen = ? WHERE mac = ?",
-          BootAction.LOCAL.id(), (state == State.DONE ? NodeState.DONE : NodeState.FAILED).id(),
-          "capture " + cap.get().image() + ": " + detail, now, cap.get().mac().toString());
-      return true;
-    });
+    return db.write(
+        c -> {
+          Optional<Capture> cap = find(c, id);
+          if (cap.isEmpty() || !cap.get().state().active()) {
+            return false;
+          }
+          long now = clock.millis();
+          NodeStore.update(
+              c,
+              "UPDATE captures SET state = ?, detail = ?, updated = ? WHERE id = ?",
+              state.id(),
+              detail,
+              now,
+              id);
+          if (state != State.DONE) {
+            NodeStore.update(
+                c,
+                "UPDATE images SET state = 'failed', detail = ? WHERE name = ? AND state = 'capturing'",
+                "capture " + state.id() + ": " + detail,
+                cap.get().image());
+          }
+          NodeStore.update(
+              c,
+              "UPDATE nodes SET action = ?, state = ?, detail = ?, last_seen = ? WHERE mac = ?",
+              BootAction.LOCAL.id(),
+              (state == State.DONE ? NodeState.DONE : NodeState.FAILED).id(),
+              "capture " + cap.get().image() + ": " + detail,
+              now,
+              cap.get().mac().toString());
+          return true;
+        });
   }
 
   public Optional<Capture> find(long id) {
@@ -207,13 +307,18 @@ public final class CaptureStore {
 
   /** The newest capture making image {@code name}, if any. */
   public Optional<Capture> newestFor(String name) {
-    return db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM captures WHERE image = ? ORDER BY id DESC LIMIT 1")) {
-        ps.setString(1, name);
-        List<Capture> r = rows(ps);
-        return r.isEmpty() ? Optional.<Capture>empty() : Optional.of(r.get(0));
-      }
-    });
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "SELECT "
+                      + COLUMNS
+                      + " FROM captures WHERE image = ? ORDER BY id DESC LIMIT 1")) {
+            ps.setString(1, name);
+            List<Capture> r = rows(ps);
+            return r.isEmpty() ? Optional.<Capture>empty() : Optional.of(r.get(0));
+          }
+        });
   }
 
   /** Captures that can still make their image, oldest first. */
@@ -223,16 +328,20 @@ public final class CaptureStore {
 
   /** The newest captures, newest first. */
   public List<Capture> list(int limit) {
-    return db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM captures ORDER BY id DESC LIMIT ?")) {
-        ps.setInt(1, limit);
-        return rows(ps);
-      }
-    });
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement("SELECT " + COLUMNS + " FROM captures ORDER BY id DESC LIMIT ?")) {
+            ps.setInt(1, limit);
+            return rows(ps);
+          }
+        });
   }
 
   private static List<Capture> active(Connection c) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM captures WHERE state IN (?, ?, ?) ORDER BY id")) {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT " + COLUMNS + " FROM captures WHERE state IN (?, ?, ?) ORDER BY id")) {
       ps.setString(1, State.WAITING.id());
       ps.setString(2, State.CAPTURING.id());
       ps.setString(3, State.VERIFYING.id());
@@ -241,7 +350,8 @@ public final class CaptureStore {
   }
 
   private static Optional<Capture> find(Connection c, long id) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM captures WHERE id = ?")) {
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT " + COLUMNS + " FROM captures WHERE id = ?")) {
       ps.setLong(1, id);
       List<Capture> r = rows(ps);
       return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
@@ -252,10 +362,22 @@ public final class CaptureStore {
     List<Capture> out = new ArrayList<>();
     try (ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
-        out.add(new Capture(rs.getLong(1), rs.getString(2), UUID.fromString(rs.getString(3)), MacAddress.parse(rs.getString(4)),
-            Optional.ofNullable(rs.getString(5)), rs.getInt(6), rs.getInt(7), rs.getInt(8) != 0,
-            Optional.ofNullable(rs.getString(9)), State.parse(rs.getString(10)), Optional.ofNullable(rs.getString(11)),
-            rs.getLong(12), rs.getLong(13), rs.getLong(14)));
+        out.add(
+            new Capture(
+                rs.getLong(1),
+                rs.getString(2),
+                UUID.fromString(rs.getString(3)),
+                MacAddress.parse(rs.getString(4)),
+                Optional.ofNullable(rs.getString(5)),
+                rs.getInt(6),
+                rs.getInt(7),
+                rs.getInt(8) != 0,
+                Optional.ofNullable(rs.getString(9)),
+                State.parse(rs.getString(10)),
+                Optional.ofNullable(rs.getString(11)),
+                rs.getLong(12),
+                rs.getLong(13),
+                rs.getLong(14)));
       }
     }
     return out;

@@ -12,13 +12,13 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.sqlite.SQLiteConfig;
 
 /**
- * The daemon's state: one SQLite file under the state directory, in WAL mode with
- * {@code synchronous=FULL}, so a committed transaction survives a crash or power loss. A lease
- * written here before the DHCP ACK leaves is never handed out twice.
+ * The daemon's state: one SQLite file under the state directory, in WAL mode with {@code
+ * synchronous=FULL}, so a committed transaction survives a crash or power loss. A lease written
+ * here before the DHCP ACK leaves is never handed out twice.
  *
- * <p>Schema changes are the ordered {@link Schema#MIGRATIONS}; {@code PRAGMA user_version}
- * records how many have run, so an older database is brought up to date on open and a newer one
- * (from a later clonecast) is refused rather than damaged.
+ * <p>Schema changes are the ordered {@link Schema#MIGRATIONS}; {@code PRAGMA user_version} records
+ * how many have run, so an older database is brought up to date on open and a newer one (from a
+ * later clonecast) is refused rather than damaged.
  *
  * <p>Thread-safe: one connection for writes, used under a lock (SQLite serialises writers anyway,
  * and every statement here is short), and a separate read-only connection under its own lock, so
@@ -32,8 +32,13 @@ public final class Database implements AutoCloseable {
   private final Path file;
   private final Connection conn;
   private final ReentrantLock lock = new ReentrantLock();
-  /** The read-only connection, opened once the schema is up to date; until then reads use {@link #conn}. */
+
+  /**
+   * The read-only connection, opened once the schema is up to date; until then reads use {@link
+   * #conn}.
+   */
   private volatile Connection reader;
+
   private final ReentrantLock readLock = new ReentrantLock();
 
   /** Work on the connection inside a transaction. */
@@ -61,8 +66,13 @@ public final class Database implements AutoCloseable {
     try {
       Files.createDirectories(stateDir);
     } catch (IOException e) {
-      throw new StoreException("cannot create state directory " + stateDir + ": " + e.getMessage()
-          + "; create it or pass another --state-dir", e);
+      throw new StoreException(
+          "cannot create state directory "
+              + stateDir
+              + ": "
+              + e.getMessage()
+              + "; create it or pass another --state-dir",
+          e);
     }
     Connection c;
     try {
@@ -86,8 +96,13 @@ public final class Database implements AutoCloseable {
       if (e instanceof StoreException se) {
         throw se;
       }
-      throw new StoreException("cannot prepare " + file + ": " + e.getMessage()
-          + "; if the file is damaged, move it aside (the daemon starts with an empty state)", e);
+      throw new StoreException(
+          "cannot prepare "
+              + file
+              + ": "
+              + e.getMessage()
+              + "; if the file is damaged, move it aside (the daemon starts with an empty state)",
+          e);
     }
   }
 
@@ -105,23 +120,29 @@ public final class Database implements AutoCloseable {
       version = rs.next() ? rs.getInt(1) : 0;
     }
     if (version > migrations.size()) {
-      throw new StoreException(file + " has schema version " + version + " but this clonecast knows only "
-          + migrations.size() + "; run the newer clonecast that wrote it, or move the file aside");
+      throw new StoreException(
+          file
+              + " has schema version "
+              + version
+              + " but this clonecast knows only "
+              + migrations.size()
+              + "; run the newer clonecast that wrote it, or move the file aside");
     }
     for (int i = version; i < migrations.size(); i++) {
       final int next = i + 1;
       final String sql = migrations.get(i);
-      write(c -> {
-        try (Statement s = c.createStatement()) {
-          for (String stmt : sql.split(";")) {
-            if (!stmt.isBlank()) {
-              s.execute(stmt);
+      write(
+          c -> {
+            try (Statement s = c.createStatement()) {
+              for (String stmt : sql.split(";")) {
+                if (!stmt.isBlank()) {
+                  s.execute(stmt);
+                }
+              }
+              s.execute("PRAGMA user_version=" + next);
             }
-          }
-          s.execute("PRAGMA user_version=" + next);
-        }
-        return null;
-      });
+            return null;
+          });
     }
   }
 
@@ -162,7 +183,8 @@ public final class Database implements AutoCloseable {
       try {
         return work.apply(r);
       } finally {
-        r.rollback(); // nothing to undo: ends the read transaction so the next read sees newer commits
+        r.rollback(); // nothing to undo: ends the read transaction so the next read sees newer
+        // commits
         r.setAutoCommit(true);
       }
     } catch (SQLException e) {

@@ -13,7 +13,13 @@ import java.util.Optional;
  * @param session the session concerned, if any
  * @param message what happened, one line
  */
-public record Event(long id, long timeMillis, String kind, Optional<String> mac, Optional<String> session, String message) {
+public record Event(
+    long id,
+    long timeMillis,
+    String kind,
+    Optional<String> mac,
+    Optional<String> session,
+    String message) {
   public Event {
     Objects.requireNonNull(kind);
     Objects.requireNonNull(mac);

@@ -16,14 +16,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The persistent event log behind the API's {@code /events}, the dashboard and
- * {@code session watch}. Each event is also logged at INFO. Listeners hear every new event (the
- * dashboard pushes them).
+ * The persistent event log behind the API's {@code /events}, the dashboard and {@code session
+ * watch}. Each event is also logged at INFO. Listeners hear every new event (the dashboard pushes
+ * them).
  *
  * <p>Thread-safe.
  */
 public final class EventLog {
   private static final Logger LOG = LoggerFactory.getLogger(EventLog.class);
+
   /** Events kept; older ones are pruned as new ones arrive. */
   static final int KEEP = 10_000;
 
@@ -44,14 +45,21 @@ public final class EventLog {
   }
 
   /**
-   * Stores an event inside the caller's transaction (e.g. with the leases it reports, so a batch
-   * of DHCP replies costs one commit). Call {@link #publish} after the commit.
+   * Stores an event inside the caller's transaction (e.g. with the leases it reports, so a batch of
+   * DHCP replies costs one commit). Call {@link #publish} after the commit.
    */
-  public Event insert(Connection c, String kind, Optional<String> mac, Optional<String> session, String message)
+  public Event insert(
+      Connection c, String kind, Optional<String> mac, Optional<String> session, String message)
       throws SQLException {
     long now = clock.millis();
-    NodeStore.update(c, "INSERT INTO events (time, kind, mac, session, message) VALUES (?, ?, ?, ?, ?)",
-        now, kind, mac.orElse(null), session.orElse(null), message);
+    NodeStore.update(
+        c,
+        "INSERT INTO events (time, kind, mac, session, message) VALUES (?, ?, ?, ?, ?)",
+        now,
+        kind,
+        mac.orElse(null),
+        session.orElse(null),
+        message);
     long rowId;
     try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
         ResultSet rs = ps.executeQuery()) {
@@ -66,7 +74,11 @@ public final class EventLog {
 
   /** Logs a committed event and tells the listeners. */
   public void publish(Event e) {
-    LOG.info("{}{}{}: {}", e.kind(), e.mac().map(m -> " " + m).orElse(""), e.session().map(s -> " session " + s).orElse(""),
+    LOG.info(
+        "{}{}{}: {}",
+        e.kind(),
+        e.mac().map(m -> " " + m).orElse(""),
+        e.session().map(s -> " session " + s).orElse(""),
         e.message());
     for (Consumer<Event> l : listeners) {
       l.accept(e);
@@ -80,25 +92,30 @@ public final class EventLog {
 
   /** Events with an id above {@code afterId}, oldest first, at most {@code limit}. */
   public List<Event> after(long afterId, int limit) {
-    return db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement(
-          "SELECT id, time, kind, mac, session, message FROM events WHERE id > ? ORDER BY id LIMIT ?")) {
-        ps.setLong(1, afterId);
-        ps.setInt(2, limit);
-        return rows(ps);
-      }
-    });
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "SELECT id, time, kind, mac, session, message FROM events WHERE id > ? ORDER BY id LIMIT ?")) {
+            ps.setLong(1, afterId);
+            ps.setInt(2, limit);
+            return rows(ps);
+          }
+        });
   }
 
   /** The newest {@code limit} events, oldest first. */
   public List<Event> recent(int limit) {
-    List<Event> out = db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement(
-          "SELECT id, time, kind, mac, session, message FROM events ORDER BY id DESC LIMIT ?")) {
-        ps.setInt(1, limit);
-        return rows(ps);
-      }
-    });
+    List<Event> out =
+        db.read(
+            c -> {
+              try (PreparedStatement ps =
+                  c.prepareStatement(
+                      "SELECT id, time, kind, mac, session, message FROM events ORDER BY id DESC LIMIT ?")) {
+                ps.setInt(1, limit);
+                return rows(ps);
+              }
+            });
     Collections.reverse(out);
     return out;
   }
@@ -116,8 +133,14 @@ public final class EventLog {
     List<Event> out = new ArrayList<>();
     try (ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
-        out.add(new Event(rs.getLong(1), rs.getLong(2), rs.getString(3),
-            Optional.ofNullable(rs.getString(4)), Optional.ofNullable(rs.getString(5)), rs.getString(6)));
+        out.add(
+            new Event(
+                rs.getLong(1),
+                rs.getLong(2),
+                rs.getString(3),
+                Optional.ofNullable(rs.getString(4)),
+                Optional.ofNullable(rs.getString(5)),
+                rs.getString(6)));
       }
     }
     return out;

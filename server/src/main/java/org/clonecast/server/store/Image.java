@@ -18,8 +18,17 @@ import java.util.Optional;
  * @param imageHash SHA-256 of the logical image, hex
  * @param createdMillis epoch ms
  */
-public record Image(String name, Path file, String state, Optional<String> detail, Optional<String> imageId,
-    long logicalSize, long storedSize, int chunks, Optional<String> imageHash, long createdMillis) {
+public record Image(
+    String name,
+    Path file,
+    String state,
+    Optional<String> detail,
+    Optional<String> imageId,
+    long logicalSize,
+    long storedSize,
+    int chunks,
+    Optional<String> imageHash,
+    long createdMillis) {
   public Image {
     Objects.requireNonNull(name);
     Objects.requireNonNull(file);

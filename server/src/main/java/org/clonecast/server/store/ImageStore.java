@@ -33,11 +33,11 @@ import org.clonecast.protocol.image.Manifest;
 
 /**
  * The server's images: {@code <state-dir>/images/<name>.cci}, one row each in {@code images}.
- * Adding runs in the background (capturing a raw disk takes minutes): the row says
- * {@code adding} until the file is complete, verified and renamed into place, so a crash never
- * leaves an image that looks ready; {@link #recover()} marks interrupted ones failed. An image
- * captured from a node over the network says {@code capturing} until its capture publishes it
- * ({@link #publishCaptured}); a restart keeps it capturing (the capture resumes).
+ * Adding runs in the background (capturing a raw disk takes minutes): the row says {@code adding}
+ * until the file is complete, verified and renamed into place, so a crash never leaves an image
+ * that looks ready; {@link #recover()} marks interrupted ones failed. An image captured from a node
+ * over the network says {@code capturing} until its capture publishes it ({@link
+ * #publishCaptured}); a restart keeps it capturing (the capture resumes).
  *
  * <p>Thread-safe.
  */
@@ -65,9 +65,16 @@ public final class ImageStore {
 
   /**
    * @param worker runs the adds, one at a time is plenty (each uses every core)
-   * @param key signs every image before it becomes ready (added or captured): the daemon's current key
+   * @param key signs every image before it becomes ready (added or captured): the daemon's current
+   *     key
    */
-  public ImageStore(Database db, Path dir, Clock clock, EventLog events, ExecutorService worker, Optional<KeyRing> key) {
+  public ImageStore(
+      Database db,
+      Path dir,
+      Clock clock,
+      EventLog events,
+      ExecutorService worker,
+      Optional<KeyRing> key) {
     this.key = Objects.requireNonNull(key);
     this.db = Objects.requireNonNull(db);
     this.dir = Objects.requireNonNull(dir);
@@ -79,8 +86,12 @@ public final class ImageStore {
   /** After a restart: adds that were running are failed and their partial files removed. */
   public void recover() throws IOException {
     Files.createDirectories(dir);
-    db.write(c -> NodeStore.update(c, "UPDATE images SET state = 'failed', detail = ? WHERE state = 'adding'",
-        "interrupted by a daemon restart; add it again"));
+    db.write(
+        c ->
+            NodeStore.update(
+                c,
+                "UPDATE images SET state = 'failed', detail = ? WHERE state = 'adding'",
+                "interrupted by a daemon restart; add it again"));
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.adding")) {
       for (Path p : ds) {
         Files.deleteIfExists(p);
@@ -99,8 +110,8 @@ public final class ImageStore {
   }
 
   /**
-   * Adds {@code source} as {@code name} in the background: a .cci is verified and copied; a disk
-   * or disk image file is captured carrying only what its partition tables and filesystems use
+   * Adds {@code source} as {@code name} in the background: a .cci is verified and copied; a disk or
+   * disk image file is captured carrying only what its partition tables and filesystems use
    * (docs/capture.md).
    *
    * @param raw take the source as a raw disk even when it looks like a .cci; without it a damaged
@@ -112,8 +123,12 @@ public final class ImageStore {
   public Image add(String name, Path source, boolean raw, boolean force) {
     validName(name);
     if (!Files.isReadable(source)) {
-      throw new IllegalArgumentException("the daemon cannot read " + source + " (" + (Files.exists(source) ? "permission denied" : "no such file")
-          + "); give a path on the head node that the daemon's user can read");
+      throw new IllegalArgumentException(
+          "the daemon cannot read "
+              + source
+              + " ("
+              + (Files.exists(source) ? "permission denied" : "no such file")
+              + "); give a path on the head node that the daemon's user can read");
     }
     ImageInput.Kind kind;
     try {
@@ -122,18 +137,32 @@ public final class ImageStore {
       throw new IllegalArgumentException(e.getMessage(), e);
     }
     Path file = dir.resolve(name + ".cci");
-    Image img = db.write(c -> {
-      Optional<Image> old = find(c, name);
-      if (old.isPresent() && !old.get().state().equals("failed")) {
-        throw new ConflictException("image " + name + " exists (" + old.get().state() + "); remove it first or choose another name");
-      }
-      NodeStore.update(c, "DELETE FROM images WHERE name = ?", name);
-      NodeStore.update(c, "INSERT INTO images (" + COLUMNS + ") VALUES (?, ?, 'adding', NULL, NULL, 0, 0, 0, NULL, ?)",
-          name, file.toString(), clock.millis());
-      return find(c, name).orElseThrow();
-    });
+    Image img =
+        db.write(
+            c -> {
+              Optional<Image> old = find(c, name);
+              if (old.isPresent() && !old.get().state().equals("failed")) {
+                throw new ConflictException(
+                    "image "
+                        + name
+                        + " exists ("
+                        + old.get().state()
+                        + "); remove it first or choose another name");
+              }
+              NodeStore.update(c, "DELETE FROM images WHERE name = ?", name);
+              NodeStore.update(
+                  c,
+                  "INSERT INTO images ("
+                      + COLUMNS
+                      + ") VALUES (?, ?, 'adding', NULL, NULL, 0, 0, 0, NULL, ?)",
+                  name,
+                  file.toString(),
+                  clock.millis());
+              return find(c, name).orElseThrow();
+            });
     progress.put(name, new long[] {0, 0});
-    events.record("image", Optional.empty(), Optional.empty(), "adding " + name + " from " + source);
+    events.record(
+        "image", Optional.empty(), Optional.empty(), "adding " + name + " from " + source);
     worker.submit(() -> build(name, source, kind, file, force));
     return img;
   }
@@ -145,8 +174,10 @@ public final class ImageStore {
    */
   public static String validName(String name) {
     if (name == null || !NAME.matcher(name).matches() || name.equals("capture")) {
-      throw new IllegalArgumentException("invalid image name '" + name
-          + "'; use 1-64 letters, digits, '.', '_' or '-' ('capture' is reserved)");
+      throw new IllegalArgumentException(
+          "invalid image name '"
+              + name
+              + "'; use 1-64 letters, digits, '.', '_' or '-' ('capture' is reserved)");
     }
     return name;
   }
@@ -170,12 +201,32 @@ public final class ImageStore {
       ImageSigner.sign(fileFor(name), key.get().current());
     }
     long stored = Files.size(fileFor(name));
-    db.write(c -> NodeStore.update(c, "UPDATE images SET state = 'ready', detail = NULL, image_id = ?, logical_size = ?,"
-        + " stored_size = ?, chunks = ?, image_hash = ? WHERE name = ?",
-        m.imageId().toString(), m.logicalSize(), stored, m.chunkCount(), m.imageHash().toString(), name));
+    db.write(
+        c ->
+            NodeStore.update(
+                c,
+                "UPDATE images SET state = 'ready', detail = NULL, image_id = ?, logical_size = ?,"
+                    + " stored_size = ?, chunks = ?, image_hash = ? WHERE name = ?",
+                m.imageId().toString(),
+                m.logicalSize(),
+                stored,
+                m.chunkCount(),
+                m.imageHash().toString(),
+                name));
     progress.remove(name);
-    events.record("image", Optional.empty(), Optional.empty(), "image " + name + " ready: " + m.logicalSize() + " bytes, "
-        + m.chunkCount() + " chunks, " + stored + " bytes stored (captured)");
+    events.record(
+        "image",
+        Optional.empty(),
+        Optional.empty(),
+        "image "
+            + name
+            + " ready: "
+            + m.logicalSize()
+            + " bytes, "
+            + m.chunkCount()
+            + " chunks, "
+            + stored
+            + " bytes stored (captured)");
   }
 
   /** The keys that sign what this store holds, when it signs. */
@@ -201,7 +252,8 @@ public final class ImageStore {
       if (kind == ImageInput.Kind.IMAGE) {
         try (ImageReader r = ImageReader.open(source)) {
           progress.get(name)[1] = r.manifest().logicalSize();
-          ImageVerifier.verify(r, Runtime.getRuntime().availableProcessors(), done -> progress.get(name)[0] = done);
+          ImageVerifier.verify(
+              r, Runtime.getRuntime().availableProcessors(), done -> progress.get(name)[0] = done);
         }
         Files.copy(source, partial, StandardCopyOption.REPLACE_EXISTING);
         try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.WRITE)) {
@@ -212,9 +264,17 @@ public final class ImageStore {
           progress.get(name)[1] = ch.size();
         }
         DiskPlan plan = DiskAllocation.plan(source, force);
-        events.record("image", Optional.empty(), Optional.empty(), "adding " + name + ": " + plan.describe());
-        ImageCreator.create(source, partial, Manifest.DEFAULT_CHUNK_SIZE, ChunkCodec.DEFAULT_LEVEL,
-            Runtime.getRuntime().availableProcessors(), true, plan.map(), done -> progress.get(name)[0] = done);
+        events.record(
+            "image", Optional.empty(), Optional.empty(), "adding " + name + ": " + plan.describe());
+        ImageCreator.create(
+            source,
+            partial,
+            Manifest.DEFAULT_CHUNK_SIZE,
+            ChunkCodec.DEFAULT_LEVEL,
+            Runtime.getRuntime().availableProcessors(),
+            true,
+            plan.map(),
+            done -> progress.get(name)[0] = done);
       }
       if (key.isPresent()) {
         ImageSigner.sign(partial, key.get().current());
@@ -222,13 +282,34 @@ public final class ImageStore {
       try (ImageReader r = ImageReader.open(partial)) {
         m = r.manifest();
       }
-      Files.move(partial, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      Files.move(
+          partial, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       long stored = Files.size(file);
-      db.write(c -> NodeStore.update(c, "UPDATE images SET state = 'ready', image_id = ?, logical_size = ?, stored_size = ?,"
-          + " chunks = ?, image_hash = ? WHERE name = ?",
-          m.imageId().toString(), m.logicalSize(), stored, m.chunkCount(), m.imageHash().toString(), name));
-      events.record("image", Optional.empty(), Optional.empty(), "image " + name + " ready: " + m.logicalSize() + " bytes, "
-          + m.chunkCount() + " chunks, " + stored + " bytes stored");
+      db.write(
+          c ->
+              NodeStore.update(
+                  c,
+                  "UPDATE images SET state = 'ready', image_id = ?, logical_size = ?, stored_size = ?,"
+                      + " chunks = ?, image_hash = ? WHERE name = ?",
+                  m.imageId().toString(),
+                  m.logicalSize(),
+                  stored,
+                  m.chunkCount(),
+                  m.imageHash().toString(),
+                  name));
+      events.record(
+          "image",
+          Optional.empty(),
+          Optional.empty(),
+          "image "
+              + name
+              + " ready: "
+              + m.logicalSize()
+              + " bytes, "
+              + m.chunkCount()
+              + " chunks, "
+              + stored
+              + " bytes stored");
     } catch (Exception e) {
       try {
         Files.deleteIfExists(partial);
@@ -236,8 +317,12 @@ public final class ImageStore {
         // the next recover() removes it
       }
       String why = e.getMessage() == null ? e.toString() : e.getMessage();
-      db.write(c -> NodeStore.update(c, "UPDATE images SET state = 'failed', detail = ? WHERE name = ?", why, name));
-      events.record("image", Optional.empty(), Optional.empty(), "adding " + name + " failed: " + why);
+      db.write(
+          c ->
+              NodeStore.update(
+                  c, "UPDATE images SET state = 'failed', detail = ? WHERE name = ?", why, name));
+      events.record(
+          "image", Optional.empty(), Optional.empty(), "adding " + name + " failed: " + why);
     } finally {
       progress.remove(name);
     }
@@ -254,11 +339,13 @@ public final class ImageStore {
   }
 
   public List<Image> list() {
-    return db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM images ORDER BY name")) {
-        return rows(ps);
-      }
-    });
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement("SELECT " + COLUMNS + " FROM images ORDER BY name")) {
+            return rows(ps);
+          }
+        });
   }
 
   /**
@@ -275,8 +362,12 @@ public final class ImageStore {
       throw new ConflictException("image " + name + " is still being added; wait for it to finish");
     }
     if (img.get().state().equals("capturing")) {
-      throw new ConflictException("image " + name + " is being captured; cancel that first ('clonecast image capture "
-          + name + " --cancel')");
+      throw new ConflictException(
+          "image "
+              + name
+              + " is being captured; cancel that first ('clonecast image capture "
+              + name
+              + " --cancel')");
     }
     db.write(c -> NodeStore.update(c, "DELETE FROM images WHERE name = ?", name));
     Files.deleteIfExists(img.get().file());
@@ -285,7 +376,8 @@ public final class ImageStore {
   }
 
   static Optional<Image> find(Connection c, String name) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM images WHERE name = ?")) {
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT " + COLUMNS + " FROM images WHERE name = ?")) {
       ps.setString(1, name);
       List<Image> r = rows(ps);
       return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
@@ -296,9 +388,18 @@ public final class ImageStore {
     List<Image> out = new ArrayList<>();
     try (ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
-        out.add(new Image(rs.getString(1), Path.of(rs.getString(2)), rs.getString(3), Optional.ofNullable(rs.getString(4)),
-            Optional.ofNullable(rs.getString(5)), rs.getLong(6), rs.getLong(7), rs.getInt(8),
-            Optional.ofNullable(rs.getString(9)), rs.getLong(10)));
+        out.add(
+            new Image(
+                rs.getString(1),
+                Path.of(rs.getString(2)),
+                rs.getString(3),
+                Optional.ofNullable(rs.getString(4)),
+                Optional.ofNullable(rs.getString(5)),
+                rs.getLong(6),
+                rs.getLong(7),
+                rs.getInt(8),
+                Optional.ofNullable(rs.getString(9)),
+                rs.getLong(10)));
       }
     }
     return out;

@@ -18,11 +18,12 @@ public final class InsufficientStorageException extends IOException {
   }
 
   /**
-   * {@code e} as an InsufficientStorageException naming {@code file} when it is the kernel's
-   * ENOSPC ("No space left on device", what the JDK reports for it); else {@code e} itself.
+   * {@code e} as an InsufficientStorageException naming {@code file} when it is the kernel's ENOSPC
+   * ("No space left on device", what the JDK reports for it); else {@code e} itself.
    */
   public static IOException ifFull(IOException e, Path file) {
-    if (e instanceof InsufficientStorageException || e.getMessage() == null
+    if (e instanceof InsufficientStorageException
+        || e.getMessage() == null
         || !e.getMessage().toLowerCase(Locale.ROOT).contains("no space left on device")) {
       return e;
     }
@@ -34,8 +35,13 @@ public final class InsufficientStorageException extends IOException {
     } catch (IOException | RuntimeException ignored) {
       // The directory alone still says where.
     }
-    return new InsufficientStorageException("the daemon's disk is full: writing " + file.getFileName() + " in " + where
-        + " failed (no space left on device); free space there, or move the image store to a larger disk, and capture"
-        + " again", e);
+    return new InsufficientStorageException(
+        "the daemon's disk is full: writing "
+            + file.getFileName()
+            + " in "
+            + where
+            + " failed (no space left on device); free space there, or move the image store to a larger disk, and capture"
+            + " again",
+        e);
   }
 }

@@ -25,6 +25,7 @@ import org.clonecast.protocol.wire.MacAddress;
 public final class NodeSecrets {
   /** Random bytes in a secret: 128 bits. */
   public static final int BYTES = 16;
+
   /** What a secret looks like: {@link #BYTES} bytes as lower-case hex. */
   public static final Pattern FORMAT = Pattern.compile("[0-9a-f]{" + 2 * BYTES + "}");
 
@@ -42,8 +43,14 @@ public final class NodeSecrets {
     byte[] b = new byte[BYTES];
     random.nextBytes(b);
     String secret = HexFormat.of().formatHex(b);
-    db.write(c -> NodeStore.update(c, "INSERT OR REPLACE INTO node_secrets (mac, hash, issued) VALUES (?, ?, ?)",
-        mac.toString(), hash(secret), clock.millis()));
+    db.write(
+        c ->
+            NodeStore.update(
+                c,
+                "INSERT OR REPLACE INTO node_secrets (mac, hash, issued) VALUES (?, ?, ?)",
+                mac.toString(),
+                hash(secret),
+                clock.millis()));
     return secret;
   }
 
@@ -54,31 +61,39 @@ public final class NodeSecrets {
     if (presented.isEmpty() || !FORMAT.matcher(presented.get()).matches()) {
       return false;
     }
-    Optional<String> stored = db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement("SELECT hash FROM node_secrets WHERE mac = ?")) {
-        ps.setString(1, mac.toString());
-        try (ResultSet rs = ps.executeQuery()) {
-          return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
-        }
-      }
-    });
-    return stored.isPresent() && MessageDigest.isEqual(stored.get().getBytes(StandardCharsets.US_ASCII),
-        hash(presented.get()).getBytes(StandardCharsets.US_ASCII));
+    Optional<String> stored =
+        db.read(
+            c -> {
+              try (PreparedStatement ps =
+                  c.prepareStatement("SELECT hash FROM node_secrets WHERE mac = ?")) {
+                ps.setString(1, mac.toString());
+                try (ResultSet rs = ps.executeQuery()) {
+                  return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
+                }
+              }
+            });
+    return stored.isPresent()
+        && MessageDigest.isEqual(
+            stored.get().getBytes(StandardCharsets.US_ASCII),
+            hash(presented.get()).getBytes(StandardCharsets.US_ASCII));
   }
 
   /**
-   * SHA-256 of {@code mac}'s current secret: the key of its multicast node proof
-   * ({@code McastAuth.joinProof}), which the node computes from the secret it holds.
+   * SHA-256 of {@code mac}'s current secret: the key of its multicast node proof ({@code
+   * McastAuth.joinProof}), which the node computes from the secret it holds.
    */
   public Optional<byte[]> hash(MacAddress mac) {
-    Optional<String> stored = db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement("SELECT hash FROM node_secrets WHERE mac = ?")) {
-        ps.setString(1, mac.toString());
-        try (ResultSet rs = ps.executeQuery()) {
-          return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
-        }
-      }
-    });
+    Optional<String> stored =
+        db.read(
+            c -> {
+              try (PreparedStatement ps =
+                  c.prepareStatement("SELECT hash FROM node_secrets WHERE mac = ?")) {
+                ps.setString(1, mac.toString());
+                try (ResultSet rs = ps.executeQuery()) {
+                  return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
+                }
+              }
+            });
     return stored.map(h -> HexFormat.of().parseHex(h));
   }
 
@@ -89,7 +104,10 @@ public final class NodeSecrets {
 
   static String hash(String secret) {
     try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.US_ASCII)));
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256")
+                  .digest(secret.getBytes(StandardCharsets.US_ASCII)));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("the JDK has no SHA-256", e);
     }

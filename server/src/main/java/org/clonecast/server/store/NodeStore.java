@@ -21,11 +21,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The node inventory: enrolled machines with their names, groups and boot actions, and machines
- * DHCP has seen that nobody enrolled. A MAC seen for the first time is recorded as
- * {@link NodeState#DISCOVERED} with {@link BootAction#LOCAL}: nothing destructive happens to a
- * machine nobody enrolled. At most {@code maxDiscovered} discovered nodes are kept: a new one
- * takes the place of the one seen least recently, so forged requests for random MACs cannot grow
- * the inventory (or the dashboard) without bound.
+ * DHCP has seen that nobody enrolled. A MAC seen for the first time is recorded as {@link
+ * NodeState#DISCOVERED} with {@link BootAction#LOCAL}: nothing destructive happens to a machine
+ * nobody enrolled. At most {@code maxDiscovered} discovered nodes are kept: a new one takes the
+ * place of the one seen least recently, so forged requests for random MACs cannot grow the
+ * inventory (or the dashboard) without bound.
  *
  * <p>Every write is reported to the {@linkplain #listen listeners} (cluster DNS follows names and
  * addresses this way).
@@ -34,8 +34,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class NodeStore {
   private static final Logger LOG = LoggerFactory.getLogger(NodeStore.class);
+
   /** RFC 1123 host name label, lower case: what /etc/hostname and DNS both accept. */
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
+
   private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   private static final String COLUMNS =
       "mac, name, grp, action, state, detail, arch, ip, first_seen, last_seen, reserved_ip, target_disk, ssh_host_key";
@@ -65,7 +67,9 @@ public final class NodeStore {
     this(db, clock, DEFAULT_MAX_DISCOVERED);
   }
 
-  /** @param maxDiscovered discovered (not enrolled) nodes kept, at least 1 */
+  /**
+   * @param maxDiscovered discovered (not enrolled) nodes kept, at least 1
+   */
   public NodeStore(Database db, Clock clock, int maxDiscovered) {
     if (maxDiscovered < 1) {
       throw new IllegalArgumentException("maxDiscovered " + maxDiscovered + " < 1");
@@ -82,8 +86,10 @@ public final class NodeStore {
    */
   public static String validName(String name) {
     if (name == null || !NAME.matcher(name).matches()) {
-      throw new IllegalArgumentException("invalid node name '" + name
-          + "'; use 1-63 lower-case letters, digits and '-', not starting or ending with '-' (e.g. node01)");
+      throw new IllegalArgumentException(
+          "invalid node name '"
+              + name
+              + "'; use 1-63 lower-case letters, digits and '-', not starting or ending with '-' (e.g. node01)");
     }
     return name;
   }
@@ -95,8 +101,10 @@ public final class NodeStore {
    */
   public static String validGroup(String group) {
     if (group == null || !GROUP.matcher(group).matches() || group.equals("all")) {
-      throw new IllegalArgumentException("invalid group '" + group
-          + "'; use 1-64 letters, digits, '.', '_' or '-' ('all' is reserved for every node)");
+      throw new IllegalArgumentException(
+          "invalid group '"
+              + group
+              + "'; use 1-64 letters, digits, '.', '_' or '-' ('all' is reserved for every node)");
     }
     return group;
   }
@@ -117,38 +125,68 @@ public final class NodeStore {
    *
    * @throws ConflictException when the MAC is already enrolled, or the name or address taken
    */
-  public Node enroll(MacAddress mac, String name, Optional<String> group, Optional<String> reservedIp) {
+  public Node enroll(
+      MacAddress mac, String name, Optional<String> group, Optional<String> reservedIp) {
     validName(name);
     group.ifPresent(NodeStore::validGroup);
-    return notify(db.write(c -> {
-      if (reservedIp.isPresent()) {
-        requireIpFree(c, reservedIp.get(), mac);
-      }
-      Optional<Node> existing = find(c, mac);
-      if (existing.isPresent() && existing.get().enrolled()) {
-        throw new ConflictException(mac + " is already enrolled as " + existing.get().name().orElse("?")
-            + "; change it with 'clonecast node set " + mac + " ...'");
-      }
-      requireNameFree(c, name, mac);
-      long now = clock.millis();
-      if (existing.isPresent()) {
-        update(c, "UPDATE nodes SET name = ?, grp = ?, state = ?, last_seen = ?, reserved_ip = ? WHERE mac = ?",
-            name, group.orElse(null), NodeState.ENROLLED.id(), now, reservedIp.orElse(null), mac.toString());
-      } else {
-        update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?, NULL, NULL)",
-            mac.toString(), name, group.orElse(null), BootAction.LOCAL.id(), NodeState.ENROLLED.id(), now, now,
-            reservedIp.orElse(null));
-      }
-      return new NodeChange(existing, find(c, mac));
-    })).orElseThrow();
+    return notify(
+            db.write(
+                c -> {
+                  if (reservedIp.isPresent()) {
+                    requireIpFree(c, reservedIp.get(), mac);
+                  }
+                  Optional<Node> existing = find(c, mac);
+                  if (existing.isPresent() && existing.get().enrolled()) {
+                    throw new ConflictException(
+                        mac
+                            + " is already enrolled as "
+                            + existing.get().name().orElse("?")
+                            + "; change it with 'clonecast node set "
+                            + mac
+                            + " ...'");
+                  }
+                  requireNameFree(c, name, mac);
+                  long now = clock.millis();
+                  if (existing.isPresent()) {
+                    update(
+                        c,
+                        "UPDATE nodes SET name = ?, grp = ?, state = ?, last_seen = ?, reserved_ip = ? WHERE mac = ?",
+                        name,
+                        group.orElse(null),
+                        NodeState.ENROLLED.id(),
+                        now,
+                        reservedIp.orElse(null),
+                        mac.toString());
+                  } else {
+                    update(
+                        c,
+                        "INSERT INTO nodes ("
+                            + COLUMNS
+                            + ") VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?, NULL, NULL)",
+                        mac.toString(),
+                        name,
+                        group.orElse(null),
+                        BootAction.LOCAL.id(),
+                        NodeState.ENROLLED.id(),
+                        now,
+                        now,
+                        reservedIp.orElse(null));
+                  }
+                  return new NodeChange(existing, find(c, mac));
+                }))
+        .orElseThrow();
   }
 
   /**
    * What {@link #update} may change; empty fields stay as they are. {@code reservedIp} holds an
    * empty Optional to drop the reservation, {@code targetDisk} one to let the agent choose.
    */
-  public record Change(Optional<String> name, Optional<Optional<String>> group, Optional<BootAction> action,
-      Optional<Optional<String>> reservedIp, Optional<Optional<String>> targetDisk) {
+  public record Change(
+      Optional<String> name,
+      Optional<Optional<String>> group,
+      Optional<BootAction> action,
+      Optional<Optional<String>> reservedIp,
+      Optional<Optional<String>> targetDisk) {
     public Change {
       targetDisk.ifPresent(t -> t.ifPresent(NodeStore::validDisk));
       name.ifPresent(NodeStore::validName);
@@ -156,12 +194,18 @@ public final class NodeStore {
       Objects.requireNonNull(reservedIp);
     }
 
-    public Change(Optional<String> name, Optional<Optional<String>> group, Optional<BootAction> action) {
+    public Change(
+        Optional<String> name, Optional<Optional<String>> group, Optional<BootAction> action) {
       this(name, group, action, Optional.empty(), Optional.empty());
     }
 
     public static Change action(BootAction action) {
-      return new Change(Optional.empty(), Optional.empty(), Optional.of(action), Optional.empty(), Optional.empty());
+      return new Change(
+          Optional.empty(),
+          Optional.empty(),
+          Optional.of(action),
+          Optional.empty(),
+          Optional.empty());
     }
   }
 
@@ -172,24 +216,37 @@ public final class NodeStore {
    * @throws ConflictException when the new name is taken
    */
   public Node update(MacAddress mac, Change change) {
-    return notify(db.write(c -> {
-      Node node = find(c, mac).filter(Node::enrolled).orElseThrow(() -> new NotFoundException(
-          mac + " is not enrolled; add it first with 'clonecast node add " + mac + " --name NAME'"));
-      if (change.name().isPresent()) {
-        requireNameFree(c, change.name().get(), mac);
-      }
-      if (change.reservedIp().isPresent() && change.reservedIp().get().isPresent()) {
-        requireIpFree(c, change.reservedIp().get().get(), mac);
-      }
-      update(c, "UPDATE nodes SET name = ?, grp = ?, action = ?, reserved_ip = ?, target_disk = ? WHERE mac = ?",
-          change.name().orElse(node.name().orElseThrow()),
-          change.group().orElse(node.group()).orElse(null),
-          change.action().orElse(node.action()).id(),
-          change.reservedIp().orElse(node.reservedIp()).orElse(null),
-          change.targetDisk().orElse(node.targetDisk()).orElse(null),
-          mac.toString());
-      return new NodeChange(Optional.of(node), find(c, mac));
-    })).orElseThrow();
+    return notify(
+            db.write(
+                c -> {
+                  Node node =
+                      find(c, mac)
+                          .filter(Node::enrolled)
+                          .orElseThrow(
+                              () ->
+                                  new NotFoundException(
+                                      mac
+                                          + " is not enrolled; add it first with 'clonecast node add "
+                                          + mac
+                                          + " --name NAME'"));
+                  if (change.name().isPresent()) {
+                    requireNameFree(c, change.name().get(), mac);
+                  }
+                  if (change.reservedIp().isPresent() && change.reservedIp().get().isPresent()) {
+                    requireIpFree(c, change.reservedIp().get().get(), mac);
+                  }
+                  update(
+                      c,
+                      "UPDATE nodes SET name = ?, grp = ?, action = ?, reserved_ip = ?, target_disk = ? WHERE mac = ?",
+                      change.name().orElse(node.name().orElseThrow()),
+                      change.group().orElse(node.group()).orElse(null),
+                      change.action().orElse(node.action()).id(),
+                      change.reservedIp().orElse(node.reservedIp()).orElse(null),
+                      change.targetDisk().orElse(node.targetDisk()).orElse(null),
+                      mac.toString());
+                  return new NodeChange(Optional.of(node), find(c, mac));
+                }))
+        .orElseThrow();
   }
 
   /**
@@ -199,41 +256,66 @@ public final class NodeStore {
    */
   public static String validDisk(String disk) {
     if (disk == null || !disk.startsWith("/") || disk.contains("..") || disk.length() > 255) {
-      throw new IllegalArgumentException("invalid target disk '" + disk + "'; give an absolute device path such as /dev/sda");
+      throw new IllegalArgumentException(
+          "invalid target disk '" + disk + "'; give an absolute device path such as /dev/sda");
     }
     return disk;
   }
 
   /** Marks a node for a session: its next PXE boot netboots to re-image. */
   public void markForSession(MacAddress mac, long session) {
-    db.write(c -> update(c, "UPDATE nodes SET action = ?, state = ?, detail = ? WHERE mac = ?",
-        BootAction.REIMAGE.id(), NodeState.BOOTING.id(), "session " + session, mac.toString()));
+    db.write(
+        c ->
+            update(
+                c,
+                "UPDATE nodes SET action = ?, state = ?, detail = ? WHERE mac = ?",
+                BootAction.REIMAGE.id(),
+                NodeState.BOOTING.id(),
+                "session " + session,
+                mac.toString()));
   }
 
   /**
    * Ends a node's re-imaging: {@link NodeState#DONE} or {@link NodeState#FAILED} with the reason;
-   * either way its next PXE boot falls through to the local disk (a failed node is retried by a
-   * new session, never by a boot loop).
+   * either way its next PXE boot falls through to the local disk (a failed node is retried by a new
+   * session, never by a boot loop).
    */
-  public void finish(MacAddress mac, boolean ok, Optional<String> detail, Optional<String> sshHostKey) {
-    db.write(c -> update(c, "UPDATE nodes SET action = ?, state = ?, detail = ?, ssh_host_key = COALESCE(?, ssh_host_key),"
-        + " last_seen = ? WHERE mac = ?", BootAction.LOCAL.id(), (ok ? NodeState.DONE : NodeState.FAILED).id(),
-        detail.orElse(null), sshHostKey.orElse(null), clock.millis(), mac.toString()));
+  public void finish(
+      MacAddress mac, boolean ok, Optional<String> detail, Optional<String> sshHostKey) {
+    db.write(
+        c ->
+            update(
+                c,
+                "UPDATE nodes SET action = ?, state = ?, detail = ?, ssh_host_key = COALESCE(?, ssh_host_key),"
+                    + " last_seen = ? WHERE mac = ?",
+                BootAction.LOCAL.id(),
+                (ok ? NodeState.DONE : NodeState.FAILED).id(),
+                detail.orElse(null),
+                sshHostKey.orElse(null),
+                clock.millis(),
+                mac.toString()));
   }
 
   /** Records where a node is; {@code detail} is the failure reason or the current step. */
   public Optional<Node> setState(MacAddress mac, NodeState state, Optional<String> detail) {
-    return notify(db.write(c -> {
-      Optional<Node> before = find(c, mac);
-      update(c, "UPDATE nodes SET state = ?, detail = ?, last_seen = ? WHERE mac = ?",
-          state.id(), detail.orElse(null), clock.millis(), mac.toString());
-      return new NodeChange(before, find(c, mac));
-    }));
+    return notify(
+        db.write(
+            c -> {
+              Optional<Node> before = find(c, mac);
+              update(
+                  c,
+                  "UPDATE nodes SET state = ?, detail = ?, last_seen = ? WHERE mac = ?",
+                  state.id(),
+                  detail.orElse(null),
+                  clock.millis(),
+                  mac.toString());
+              return new NodeChange(before, find(c, mac));
+            }));
   }
 
   /**
-   * Notes that {@code mac} asked for something (DHCP, HTTP). A MAC never seen before is recorded
-   * as discovered, booting its local disk.
+   * Notes that {@code mac} asked for something (DHCP, HTTP). A MAC never seen before is recorded as
+   * discovered, booting its local disk.
    *
    * @param arch the client class its firmware reported, if any
    * @param ip its address, if known
@@ -247,23 +329,39 @@ public final class NodeStore {
 
   /**
    * {@link #recordSeen(MacAddress, Optional, Optional)} inside a caller's transaction (DHCP commits
-   * a burst's leases and sightings at once). Call {@link #publish} with the result after the commit.
+   * a burst's leases and sightings at once). Call {@link #publish} with the result after the
+   * commit.
    *
    * @return the changes, the sighted node's last
    */
-  public List<NodeChange> recordSeen(Connection c, MacAddress mac, Optional<String> arch, Optional<String> ip)
+  public List<NodeChange> recordSeen(
+      Connection c, MacAddress mac, Optional<String> arch, Optional<String> ip)
       throws SQLException {
     long now = clock.millis();
     Optional<Node> before = find(c, mac);
     List<NodeChange> out = new ArrayList<>();
     if (before.isEmpty()) {
       out.addAll(makeRoomForDiscovered(c));
-      update(c, "INSERT INTO nodes (" + COLUMNS + ") VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL, NULL)",
-          mac.toString(), BootAction.LOCAL.id(), NodeState.DISCOVERED.id(),
-          arch.orElse(null), ip.orElse(null), now, now);
+      update(
+          c,
+          "INSERT INTO nodes ("
+              + COLUMNS
+              + ") VALUES (?, NULL, NULL, ?, ?, NULL, ?, ?, ?, ?, NULL, NULL, NULL)",
+          mac.toString(),
+          BootAction.LOCAL.id(),
+          NodeState.DISCOVERED.id(),
+          arch.orElse(null),
+          ip.orElse(null),
+          now,
+          now);
     } else {
-      update(c, "UPDATE nodes SET arch = COALESCE(?, arch), ip = COALESCE(?, ip), last_seen = ? WHERE mac = ?",
-          arch.orElse(null), ip.orElse(null), now, mac.toString());
+      update(
+          c,
+          "UPDATE nodes SET arch = COALESCE(?, arch), ip = COALESCE(?, ip), last_seen = ? WHERE mac = ?",
+          arch.orElse(null),
+          ip.orElse(null),
+          now,
+          mac.toString());
     }
     out.add(new NodeChange(before, find(c, mac)));
     return out;
@@ -301,8 +399,12 @@ public final class NodeStore {
       return out;
     }
     List<Node> oldest;
-    try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE state = ?"
-        + " ORDER BY last_seen, first_seen, mac LIMIT ?")) {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT "
+                + COLUMNS
+                + " FROM nodes WHERE state = ?"
+                + " ORDER BY last_seen, first_seen, mac LIMIT ?")) {
       ps.setString(1, NodeState.DISCOVERED.id());
       ps.setInt(2, count - maxDiscovered + 1);
       oldest = rows(ps);
@@ -312,7 +414,10 @@ public final class NodeStore {
       out.add(new NodeChange(Optional.of(n), Optional.empty()));
     }
     if (!oldest.isEmpty()) {
-      LOG.debug("store: {} discovered node(s) forgotten to stay within {} (oldest {})", oldest.size(), maxDiscovered,
+      LOG.debug(
+          "store: {} discovered node(s) forgotten to stay within {} (oldest {})",
+          oldest.size(),
+          maxDiscovered,
           oldest.get(0).mac());
     }
     return out;
@@ -324,18 +429,20 @@ public final class NodeStore {
    * @return whether it was known
    */
   public boolean remove(MacAddress mac) {
-    NodeChange change = db.write(c -> {
-      Optional<Node> before = find(c, mac);
-      update(c, "DELETE FROM nodes WHERE mac = ?", mac.toString());
-      return new NodeChange(before, Optional.empty());
-    });
+    NodeChange change =
+        db.write(
+            c -> {
+              Optional<Node> before = find(c, mac);
+              update(c, "DELETE FROM nodes WHERE mac = ?", mac.toString());
+              return new NodeChange(before, Optional.empty());
+            });
     notify(change);
     return change.before().isPresent();
   }
 
   /**
-   * Adds a listener called after each committed write, on the writing thread. It must be quick
-   * and must not write to this store; an exception it throws is logged, not passed on.
+   * Adds a listener called after each committed write, on the writing thread. It must be quick and
+   * must not write to this store; an exception it throws is logged, not passed on.
    */
   public void listen(Consumer<NodeChange> listener) {
     listeners.add(Objects.requireNonNull(listener));
@@ -352,7 +459,10 @@ public final class NodeStore {
         try {
           l.accept(change);
         } catch (RuntimeException e) {
-          LOG.warn("store: a listener failed on a change of {}", change.after().or(change::before).map(Node::mac).orElse(null), e);
+          LOG.warn(
+              "store: a listener failed on a change of {}",
+              change.after().or(change::before).map(Node::mac).orElse(null),
+              e);
         }
       }
     }
@@ -364,28 +474,32 @@ public final class NodeStore {
   }
 
   public Optional<Node> findByName(String name) {
-    return db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE name = ?")) {
-        ps.setString(1, name);
-        List<Node> found = rows(ps);
-        return found.isEmpty() ? Optional.<Node>empty() : Optional.of(found.get(0));
-      }
-    });
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE name = ?")) {
+            ps.setString(1, name);
+            List<Node> found = rows(ps);
+            return found.isEmpty() ? Optional.<Node>empty() : Optional.of(found.get(0));
+          }
+        });
   }
 
   /** Every node, enrolled ones first, each part ordered by name or MAC. */
   public List<Node> list() {
-    return db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM nodes"
-          + " ORDER BY name IS NULL, name, mac")) {
-        return rows(ps);
-      }
-    });
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "SELECT " + COLUMNS + " FROM nodes" + " ORDER BY name IS NULL, name, mac")) {
+            return rows(ps);
+          }
+        });
   }
 
   /**
-   * The enrolled nodes a session selector names: a group, "all", or (when no group has that
-   * name) names or MACs separated by commas.
+   * The enrolled nodes a session selector names: a group, "all", or (when no group has that name)
+   * names or MACs separated by commas.
    */
   public List<Node> select(String selector) {
     List<Node> out = new ArrayList<>();
@@ -402,7 +516,8 @@ public final class NodeStore {
         if (!item.isBlank()) wanted.add(item.trim().toLowerCase(Locale.ROOT));
       }
       for (Node n : all) {
-        boolean named = n.name().map(x -> wanted.contains(x.toLowerCase(Locale.ROOT))).orElse(false);
+        boolean named =
+            n.name().map(x -> wanted.contains(x.toLowerCase(Locale.ROOT))).orElse(false);
         if (n.enrolled() && (named || wanted.contains(n.mac().toString()))) {
           out.add(n);
         }
@@ -411,33 +526,45 @@ public final class NodeStore {
     return out;
   }
 
-  private static void requireNameFree(Connection c, String name, MacAddress self) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT mac FROM nodes WHERE name = ? AND mac <> ?")) {
+  private static void requireNameFree(Connection c, String name, MacAddress self)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT mac FROM nodes WHERE name = ? AND mac <> ?")) {
       ps.setString(1, name);
       ps.setString(2, self.toString());
       try (ResultSet rs = ps.executeQuery()) {
         if (rs.next()) {
-          throw new ConflictException("name " + name + " is taken by " + rs.getString(1) + "; choose another");
+          throw new ConflictException(
+              "name " + name + " is taken by " + rs.getString(1) + "; choose another");
         }
       }
     }
   }
 
   private static void requireIpFree(Connection c, String ip, MacAddress self) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT mac, name FROM nodes WHERE reserved_ip = ? AND mac <> ?")) {
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT mac, name FROM nodes WHERE reserved_ip = ? AND mac <> ?")) {
       ps.setString(1, ip);
       ps.setString(2, self.toString());
       try (ResultSet rs = ps.executeQuery()) {
         if (rs.next()) {
-          throw new ConflictException(ip + " is reserved for " + rs.getString(1) + " (" + rs.getString(2)
-              + "); choose another address or drop that one with 'clonecast node set " + rs.getString(1) + " --ip none'");
+          throw new ConflictException(
+              ip
+                  + " is reserved for "
+                  + rs.getString(1)
+                  + " ("
+                  + rs.getString(2)
+                  + "); choose another address or drop that one with 'clonecast node set "
+                  + rs.getString(1)
+                  + " --ip none'");
         }
       }
     }
   }
 
   private static Optional<Node> find(Connection c, MacAddress mac) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE mac = ?")) {
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE mac = ?")) {
       ps.setString(1, mac.toString());
       List<Node> found = rows(ps);
       return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
@@ -448,20 +575,21 @@ public final class NodeStore {
     List<Node> out = new ArrayList<>();
     try (ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
-        out.add(new Node(
-            MacAddress.parse(rs.getString(1)),
-            Optional.ofNullable(rs.getString(2)),
-            Optional.ofNullable(rs.getString(3)),
-            BootAction.parse(rs.getString(4)),
-            NodeState.parse(rs.getString(5)),
-            Optional.ofNullable(rs.getString(6)),
-            Optional.ofNullable(rs.getString(7)),
-            Optional.ofNullable(rs.getString(8)),
-            rs.getLong(9),
-            rs.getLong(10),
-            Optional.ofNullable(rs.getString(11)),
-            Optional.ofNullable(rs.getString(12)),
-            Optional.ofNullable(rs.getString(13))));
+        out.add(
+            new Node(
+                MacAddress.parse(rs.getString(1)),
+                Optional.ofNullable(rs.getString(2)),
+                Optional.ofNullable(rs.getString(3)),
+                BootAction.parse(rs.getString(4)),
+                NodeState.parse(rs.getString(5)),
+                Optional.ofNullable(rs.getString(6)),
+                Optional.ofNullable(rs.getString(7)),
+                Optional.ofNullable(rs.getString(8)),
+                rs.getLong(9),
+                rs.getLong(10),
+                Optional.ofNullable(rs.getString(11)),
+                Optional.ofNullable(rs.getString(12)),
+                Optional.ofNullable(rs.getString(13))));
       }
     }
     return out;

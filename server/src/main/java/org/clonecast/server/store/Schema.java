@@ -9,9 +9,10 @@ import java.util.List;
 final class Schema {
   private Schema() {}
 
-  static final List<String> MIGRATIONS = List.of(
-      // 1: node inventory and the event log.
-      """
+  static final List<String> MIGRATIONS =
+      List.of(
+          // 1: node inventory and the event log.
+          """
       CREATE TABLE nodes (
         mac        TEXT PRIMARY KEY,          -- aa:bb:cc:dd:ee:ff
         name       TEXT UNIQUE,               -- host name, NULL while only discovered
@@ -34,13 +35,13 @@ final class Schema {
       );
       CREATE INDEX events_time ON events(time)
       """,
-      // 2: a node's reserved DHCP address (clonecast node add/set --ip); one node per address.
-      """
+          // 2: a node's reserved DHCP address (clonecast node add/set --ip); one node per address.
+          """
       ALTER TABLE nodes ADD COLUMN reserved_ip TEXT;
       CREATE UNIQUE INDEX nodes_reserved_ip ON nodes(reserved_ip)
       """,
-      // 3: DHCP leases, one row per address, so no address is ever stored for two MACs.
-      """
+          // 3: DHCP leases, one row per address, so no address is ever stored for two MACs.
+          """
       CREATE TABLE leases (
         ip      TEXT PRIMARY KEY,             -- dotted quad
         mac     TEXT,                         -- owner, NULL while quarantined after a DECLINE
@@ -49,10 +50,12 @@ final class Schema {
       );
       CREATE INDEX leases_mac ON leases(mac)
       """,
-      // 4: images, sessions and their nodes' results; a node's explicit target disk (else the agent picks)
-      // and the SSH host key it reported. (No comment may follow an ADD COLUMN: SQLite keeps it in the
-      // table's stored definition.)
-      """
+          // 4: images, sessions and their nodes' results; a node's explicit target disk (else the
+          // agent picks)
+          // and the SSH host key it reported. (No comment may follow an ADD COLUMN: SQLite keeps it
+          // in the
+          // table's stored definition.)
+          """
       CREATE TABLE images (
         name         TEXT PRIMARY KEY,
         file         TEXT NOT NULL,         -- the .cci in the image store
@@ -93,9 +96,11 @@ final class Schema {
       ALTER TABLE nodes ADD COLUMN target_disk TEXT;
       ALTER TABLE nodes ADD COLUMN ssh_host_key TEXT
       """,
-      // 5: captures of a golden node over the network (clonecast image capture). The image row says
-      // 'capturing' meanwhile. Phase changes are stored here, chunk progress in the upload's journal.
-      """
+          // 5: captures of a golden node over the network (clonecast image capture). The image row
+          // says
+          // 'capturing' meanwhile. Phase changes are stored here, chunk progress in the upload's
+          // journal.
+          """
       CREATE TABLE captures (
         id           INTEGER PRIMARY KEY AUTOINCREMENT,
         image        TEXT NOT NULL,         -- the image it makes
@@ -114,19 +119,23 @@ final class Schema {
       );
       CREATE INDEX captures_mac ON captures(mac)
       """,
-      // 6: each netbooting node's per-boot secret, as its SHA-256 (never the secret itself): the
-      // agent's calls carry the secret, and a daemon restart must not lock a re-imaging node out.
-      """
+          // 6: each netbooting node's per-boot secret, as its SHA-256 (never the secret itself):
+          // the
+          // agent's calls carry the secret, and a daemon restart must not lock a re-imaging node
+          // out.
+          """
       CREATE TABLE node_secrets (
         mac    TEXT PRIMARY KEY,            -- aa:bb:cc:dd:ee:ff
         hash   TEXT NOT NULL,               -- hex SHA-256 of the secret's text
         issued INTEGER NOT NULL             -- epoch ms: when its netboot script was served
       )
       """,
-      // 7: a session's history after the fact (docs/dashboard.md): when each node started receiving
-      // and finished, what the sender saw of it, and what the session sent. Progress ticks stay in
-      // memory (SessionManager's live model); only phase changes are written.
-      """
+          // 7: a session's history after the fact (docs/dashboard.md): when each node started
+          // receiving
+          // and finished, what the sender saw of it, and what the session sent. Progress ticks stay
+          // in
+          // memory (SessionManager's live model); only phase changes are written.
+          """
       ALTER TABLE session_nodes ADD COLUMN receiving_since INTEGER;  -- epoch ms of its first 'receiving' report
       ALTER TABLE session_nodes ADD COLUMN finished INTEGER;         -- epoch ms of done or failed
       ALTER TABLE session_nodes ADD COLUMN wire TEXT;                -- the sender's view: loss, repairs, slow

@@ -10,25 +10,37 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
-/**
- * Sessions and each node's part in them. Thread-safe.
- */
+/** Sessions and each node's part in them. Thread-safe. */
 public final class SessionStore {
   private static final String S_COLUMNS =
       "id, image, selector, min_receivers, max_wait, port, state, detail, created, started, ended, bytes_sent, packets_sent,"
-      + " repair_packets";
-  private static final String N_COLUMNS = "session, mac, name, state, bytes_done, bytes_total, target, detail, updated, receiving_since,"
-      + " finished, wire";
+          + " repair_packets";
+  private static final String N_COLUMNS =
+      "session, mac, name, state, bytes_done, bytes_total, target, detail, updated, receiving_since,"
+          + " finished, wire";
 
   /**
    * One session row.
    *
    * @param bytesSent multicast bytes the session sent (written when it ends)
-   * @param packetsSent multicast packets it sent, and {@code repairPackets} the FEC repairs among them
+   * @param packetsSent multicast packets it sent, and {@code repairPackets} the FEC repairs among
+   *     them
    */
-  public record Session(long id, String image, String selector, int minReceivers, int maxWaitSeconds, int port,
-      String state, Optional<String> detail, long created, Optional<Long> started, Optional<Long> ended, long bytesSent,
-      long packetsSent, long repairPackets) {
+  public record Session(
+      long id,
+      String image,
+      String selector,
+      int minReceivers,
+      int maxWaitSeconds,
+      int port,
+      String state,
+      Optional<String> detail,
+      long created,
+      Optional<Long> started,
+      Optional<Long> ended,
+      long bytesSent,
+      long packetsSent,
+      long repairPackets) {
     public boolean active() {
       return state.equals("waiting") || state.equals("running");
     }
@@ -39,18 +51,43 @@ public final class SessionStore {
    *
    * @param receivingSince epoch ms of its first {@code receiving} report
    * @param finishedAt epoch ms it became done or failed
-   * @param wire what the sender saw of it (loss, repairs, paced apart as slow), when its transfer ended
+   * @param wire what the sender saw of it (loss, repairs, paced apart as slow), when its transfer
+   *     ended
    */
-  public record Member(long session, String mac, String name, String state, long bytesDone, long bytesTotal,
-      Optional<String> target, Optional<String> detail, long updated, Optional<Long> receivingSince,
-      Optional<Long> finishedAt, Optional<String> wire) {
+  public record Member(
+      long session,
+      String mac,
+      String name,
+      String state,
+      long bytesDone,
+      long bytesTotal,
+      Optional<String> target,
+      Optional<String> detail,
+      long updated,
+      Optional<Long> receivingSince,
+      Optional<Long> finishedAt,
+      Optional<String> wire) {
     public boolean finished() {
       return state.equals("done") || state.equals("failed");
     }
 
-    /** This member with live progress in place of the stored one (progress ticks are not stored). */
+    /**
+     * This member with live progress in place of the stored one (progress ticks are not stored).
+     */
     public Member withProgress(long done, long total) {
-      return new Member(session, mac, name, state, done, total, target, detail, updated, receivingSince, finishedAt, wire);
+      return new Member(
+          session,
+          mac,
+          name,
+          state,
+          done,
+          total,
+          target,
+          detail,
+          updated,
+          receivingSince,
+          finishedAt,
+          wire);
     }
   }
 
@@ -63,61 +100,122 @@ public final class SessionStore {
   }
 
   /** Creates a waiting session with its members; the port is {@code basePort + id % 500}. */
-  public Session create(String image, String selector, int minReceivers, int maxWaitSeconds, int basePort, List<Node> nodes) {
-    return db.write(c -> {
-      long now = clock.millis();
-      NodeStore.update(c, "INSERT INTO sessions (image, selector, min_receivers, max_wait, port, state, created)"
-          + " VALUES (?, ?, ?, ?, 0, 'waiting', ?)", image, selector, minReceivers, maxWaitSeconds, now);
-      long id;
-      try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()"); ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        id = rs.getLong(1);
-      }
-      NodeStore.update(c, "UPDATE sessions SET port = ? WHERE id = ?", basePort + (int) (id % 500), id);
-      for (Node n : nodes) {
-        NodeStore.update(c, "INSERT INTO session_nodes (session, mac, name, state, updated) VALUES (?, ?, ?, 'waiting', ?)",
-            id, n.mac().toString(), n.name().orElse(n.mac().toString()), now);
-      }
-      return session(c, id).orElseThrow();
-    });
+  public Session create(
+      String image,
+      String selector,
+      int minReceivers,
+      int maxWaitSeconds,
+      int basePort,
+      List<Node> nodes) {
+    return db.write(
+        c -> {
+          long now = clock.millis();
+          NodeStore.update(
+              c,
+              "INSERT INTO sessions (image, selector, min_receivers, max_wait, port, state, created)"
+                  + " VALUES (?, ?, ?, ?, 0, 'waiting', ?)",
+              image,
+              selector,
+              minReceivers,
+              maxWaitSeconds,
+              now);
+          long id;
+          try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
+              ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            id = rs.getLong(1);
+          }
+          NodeStore.update(
+              c, "UPDATE sessions SET port = ? WHERE id = ?", basePort + (int) (id % 500), id);
+          for (Node n : nodes) {
+            NodeStore.update(
+                c,
+                "INSERT INTO session_nodes (session, mac, name, state, updated) VALUES (?, ?, ?, 'waiting', ?)",
+                id,
+                n.mac().toString(),
+                n.name().orElse(n.mac().toString()),
+                now);
+          }
+          return session(c, id).orElseThrow();
+        });
   }
 
   public void setState(long id, String state, Optional<String> detail) {
-    db.write(c -> {
-      long now = clock.millis();
-      String timeCol = state.equals("running") ? "started" : state.equals("waiting") ? null : "ended";
-      NodeStore.update(c, "UPDATE sessions SET state = ?, detail = ?" + (timeCol == null ? "" : ", " + timeCol + " = ?")
-          + " WHERE id = ?", timeCol == null ? new Object[] {state, detail.orElse(null), id}
-          : new Object[] {state, detail.orElse(null), now, id});
-      return null;
-    });
+    db.write(
+        c -> {
+          long now = clock.millis();
+          String timeCol =
+              state.equals("running") ? "started" : state.equals("waiting") ? null : "ended";
+          NodeStore.update(
+              c,
+              "UPDATE sessions SET state = ?, detail = ?"
+                  + (timeCol == null ? "" : ", " + timeCol + " = ?")
+                  + " WHERE id = ?",
+              timeCol == null
+                  ? new Object[] {state, detail.orElse(null), id}
+                  : new Object[] {state, detail.orElse(null), now, id});
+          return null;
+        });
   }
 
   /**
-   * Updates a member unless it already finished; returns whether it changed. The first
-   * {@code receiving} and the final {@code done} or {@code failed} are timed for the session's history.
+   * Updates a member unless it already finished; returns whether it changed. The first {@code
+   * receiving} and the final {@code done} or {@code failed} are timed for the session's history.
    */
-  public boolean updateMember(long id, String mac, String state, Optional<Long> bytesDone, Optional<Long> bytesTotal,
-      Optional<String> target, Optional<String> detail) {
+  public boolean updateMember(
+      long id,
+      String mac,
+      String state,
+      Optional<Long> bytesDone,
+      Optional<Long> bytesTotal,
+      Optional<String> target,
+      Optional<String> detail) {
     long now = clock.millis();
     boolean end = state.equals("done") || state.equals("failed");
-    return db.write(c -> NodeStore.update(c, "UPDATE session_nodes SET state = ?,"
-        + " bytes_done = COALESCE(?, bytes_done), bytes_total = COALESCE(?, bytes_total), target = COALESCE(?, target),"
-        + " detail = COALESCE(?, detail), updated = ?, receiving_since = COALESCE(receiving_since, ?), finished = ?"
-        + " WHERE session = ? AND mac = ? AND state NOT IN ('done', 'failed')",
-        state, bytesDone.orElse(null), bytesTotal.orElse(null), target.orElse(null), detail.orElse(null), now,
-        state.equals("receiving") ? now : null, end ? now : null, id, mac) > 0);
+    return db.write(
+        c ->
+            NodeStore.update(
+                    c,
+                    "UPDATE session_nodes SET state = ?,"
+                        + " bytes_done = COALESCE(?, bytes_done), bytes_total = COALESCE(?, bytes_total), target = COALESCE(?, target),"
+                        + " detail = COALESCE(?, detail), updated = ?, receiving_since = COALESCE(receiving_since, ?), finished = ?"
+                        + " WHERE session = ? AND mac = ? AND state NOT IN ('done', 'failed')",
+                    state,
+                    bytesDone.orElse(null),
+                    bytesTotal.orElse(null),
+                    target.orElse(null),
+                    detail.orElse(null),
+                    now,
+                    state.equals("receiving") ? now : null,
+                    end ? now : null,
+                    id,
+                    mac)
+                > 0);
   }
 
   /** Records what the sender saw of a member's transfer (loss, repairs, slow), one line. */
   public void setWire(long id, String mac, String wire) {
-    db.write(c -> NodeStore.update(c, "UPDATE session_nodes SET wire = ? WHERE session = ? AND mac = ?", wire, id, mac));
+    db.write(
+        c ->
+            NodeStore.update(
+                c,
+                "UPDATE session_nodes SET wire = ? WHERE session = ? AND mac = ?",
+                wire,
+                id,
+                mac));
   }
 
   /** Records what a session sent, when its sender stops. */
   public void setSent(long id, long bytes, long packets, long repairs) {
-    db.write(c -> NodeStore.update(c, "UPDATE sessions SET bytes_sent = ?, packets_sent = ?, repair_packets = ? WHERE id = ?",
-        bytes, packets, repairs, id));
+    db.write(
+        c ->
+            NodeStore.update(
+                c,
+                "UPDATE sessions SET bytes_sent = ?, packets_sent = ?, repair_packets = ? WHERE id = ?",
+                bytes,
+                packets,
+                repairs,
+                id));
   }
 
   public Optional<Session> find(long id) {
@@ -126,55 +224,83 @@ public final class SessionStore {
 
   /** Sessions, newest first. */
   public List<Session> list(int limit) {
-    return db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement("SELECT " + S_COLUMNS + " FROM sessions ORDER BY id DESC LIMIT ?")) {
-        ps.setInt(1, limit);
-        return sessions(ps);
-      }
-    });
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "SELECT " + S_COLUMNS + " FROM sessions ORDER BY id DESC LIMIT ?")) {
+            ps.setInt(1, limit);
+            return sessions(ps);
+          }
+        });
   }
 
   public List<Session> active() {
-    return db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement("SELECT " + S_COLUMNS + " FROM sessions"
-          + " WHERE state IN ('waiting', 'running') ORDER BY id")) {
-        return sessions(ps);
-      }
-    });
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "SELECT "
+                      + S_COLUMNS
+                      + " FROM sessions"
+                      + " WHERE state IN ('waiting', 'running') ORDER BY id")) {
+            return sessions(ps);
+          }
+        });
   }
 
   public List<Member> members(long id) {
-    return db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement("SELECT " + N_COLUMNS + " FROM session_nodes WHERE session = ? ORDER BY name")) {
-        ps.setLong(1, id);
-        List<Member> out = new ArrayList<>();
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            out.add(new Member(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getLong(5), rs.getLong(6),
-                Optional.ofNullable(rs.getString(7)), Optional.ofNullable(rs.getString(8)), rs.getLong(9), optionalLong(rs, 10),
-                optionalLong(rs, 11), Optional.ofNullable(rs.getString(12))));
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "SELECT " + N_COLUMNS + " FROM session_nodes WHERE session = ? ORDER BY name")) {
+            ps.setLong(1, id);
+            List<Member> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                out.add(
+                    new Member(
+                        rs.getLong(1),
+                        rs.getString(2),
+                        rs.getString(3),
+                        rs.getString(4),
+                        rs.getLong(5),
+                        rs.getLong(6),
+                        Optional.ofNullable(rs.getString(7)),
+                        Optional.ofNullable(rs.getString(8)),
+                        rs.getLong(9),
+                        optionalLong(rs, 10),
+                        optionalLong(rs, 11),
+                        Optional.ofNullable(rs.getString(12))));
+              }
+            }
+            return out;
           }
-        }
-        return out;
-      }
-    });
+        });
   }
 
   /** The active session {@code mac} belongs to, if any. */
   public Optional<Session> activeFor(String mac) {
-    return db.read(c -> {
-      try (PreparedStatement ps = c.prepareStatement("SELECT s." + S_COLUMNS.replace(", ", ", s.") + " FROM sessions s"
-          + " JOIN session_nodes n ON n.session = s.id WHERE n.mac = ? AND s.state IN ('waiting', 'running')"
-          + " ORDER BY s.id DESC")) {
-        ps.setString(1, mac);
-        List<Session> r = sessions(ps);
-        return r.isEmpty() ? Optional.<Session>empty() : Optional.of(r.get(0));
-      }
-    });
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "SELECT s."
+                      + S_COLUMNS.replace(", ", ", s.")
+                      + " FROM sessions s"
+                      + " JOIN session_nodes n ON n.session = s.id WHERE n.mac = ? AND s.state IN ('waiting', 'running')"
+                      + " ORDER BY s.id DESC")) {
+            ps.setString(1, mac);
+            List<Session> r = sessions(ps);
+            return r.isEmpty() ? Optional.<Session>empty() : Optional.of(r.get(0));
+          }
+        });
   }
 
   private static Optional<Session> session(Connection c, long id) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT " + S_COLUMNS + " FROM sessions WHERE id = ?")) {
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT " + S_COLUMNS + " FROM sessions WHERE id = ?")) {
       ps.setLong(1, id);
       List<Session> r = sessions(ps);
       return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
@@ -189,10 +315,22 @@ public final class SessionStore {
         boolean hasStarted = !rs.wasNull();
         long ended = rs.getLong(11);
         boolean hasEnded = !rs.wasNull();
-        out.add(new Session(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getInt(5), rs.getInt(6),
-            rs.getString(7), Optional.ofNullable(rs.getString(8)), rs.getLong(9),
-            hasStarted ? Optional.of(started) : Optional.empty(), hasEnded ? Optional.of(ended) : Optional.empty(),
-            rs.getLong(12), rs.getLong(13), rs.getLong(14)));
+        out.add(
+            new Session(
+                rs.getLong(1),
+                rs.getString(2),
+                rs.getString(3),
+                rs.getInt(4),
+                rs.getInt(5),
+                rs.getInt(6),
+                rs.getString(7),
+                Optional.ofNullable(rs.getString(8)),
+                rs.getLong(9),
+                hasStarted ? Optional.of(started) : Optional.empty(),
+                hasEnded ? Optional.of(ended) : Optional.empty(),
+                rs.getLong(12),
+                rs.getLong(13),
+                rs.getLong(14)));
       }
     }
     return out;

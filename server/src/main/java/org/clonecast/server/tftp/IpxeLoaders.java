@@ -40,8 +40,10 @@ public final class IpxeLoaders {
     for (String name : NAMES) {
       Path src = ipxeDir.resolve(name);
       if (!Files.exists(src)) {
-        LOG.warn("tftp: iPXE loader {} not found ({}); nodes that need it cannot boot; install the Debian package ipxe",
-            name, src);
+        LOG.warn(
+            "tftp: iPXE loader {} not found ({}); nodes that need it cannot boot; install the Debian package ipxe",
+            name,
+            src);
         continue;
       }
       if (copyIfChanged(src, root.resolve(name))) {
@@ -60,7 +62,8 @@ public final class IpxeLoaders {
    */
   static boolean copyIfChanged(Path src, Path dst) throws IOException {
     Path real = src.toRealPath();
-    if (Files.isRegularFile(dst, LinkOption.NOFOLLOW_LINKS) && Files.size(dst) == Files.size(real)
+    if (Files.isRegularFile(dst, LinkOption.NOFOLLOW_LINKS)
+        && Files.size(dst) == Files.size(real)
         && Files.mismatch(dst, real) == -1) {
       return false;
     }

@@ -37,13 +37,17 @@ import org.slf4j.LoggerFactory;
  */
 public final class SecureBootFiles implements TftpOverlay {
   private static final Logger LOG = LoggerFactory.getLogger(SecureBootFiles.class);
+
   /** The signed binaries: Debian's file, and the name in the TFTP root. */
-  static final List<String[]> SIGNED = List.of(
-      new String[] {"/usr/lib/shim/shimx64.efi.signed", GrubScript.SHIM},
-      new String[] {"/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed", GrubScript.GRUB},
-      new String[] {"/usr/lib/shim/mmx64.efi.signed", GrubScript.MOK_MANAGER});
-  private static final Pattern SCRIPT = Pattern.compile(Pattern.quote(GrubScript.DIR + "/")
-      + "([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})\\.grub");
+  static final List<String[]> SIGNED =
+      List.of(
+          new String[] {"/usr/lib/shim/shimx64.efi.signed", GrubScript.SHIM},
+          new String[] {"/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed", GrubScript.GRUB},
+          new String[] {"/usr/lib/shim/mmx64.efi.signed", GrubScript.MOK_MANAGER});
+
+  private static final Pattern SCRIPT =
+      Pattern.compile(
+          Pattern.quote(GrubScript.DIR + "/") + "([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})\\.grub");
   private static final List<String> BOOTENV_FILES = List.of("vmlinuz", "initramfs.zst");
 
   private final BootScripts scripts;
@@ -79,7 +83,11 @@ public final class SecureBootFiles implements TftpOverlay {
     for (String[] f : SIGNED) {
       Path src = system.resolve(f[0].substring(1));
       if (!Files.exists(src)) {
-        missing.add(src + " is missing (install " + (f[0].contains("/shim/") ? "shim-signed" : "grub-efi-amd64-signed") + ")");
+        missing.add(
+            src
+                + " is missing (install "
+                + (f[0].contains("/shim/") ? "shim-signed" : "grub-efi-amd64-signed")
+                + ")");
         continue;
       }
       if (IpxeLoaders.copyIfChanged(src, root.resolve(f[1]))) {
@@ -108,19 +116,31 @@ public final class SecureBootFiles implements TftpOverlay {
     String rest = name.startsWith(prefix) ? name.substring(prefix.length()) : "";
     if (BOOTENV_FILES.contains(rest)) {
       if (!scripts.bootenvReady()) {
-        return Optional.of(refused(Tftp.ERR_FILE_NOT_FOUND, name + ": the netboot environment is not ready"));
+        return Optional.of(
+            refused(Tftp.ERR_FILE_NOT_FOUND, name + ": the netboot environment is not ready"));
       }
       try {
         return Optional.of(new TftpRoot(bootenvDir).open(rest));
       } catch (IOException e) {
-        return Optional.of(refused(Tftp.ERR_FILE_NOT_FOUND, name + ": no netboot environment installed"));
+        return Optional.of(
+            refused(Tftp.ERR_FILE_NOT_FOUND, name + ": no netboot environment installed"));
       }
     }
-    return Optional.of(refused(Tftp.ERR_FILE_NOT_FOUND, name + ": want " + GrubScript.DIR + "/<mac>.grub or "
-        + GrubScript.BOOTENV_DIR + "/{vmlinuz,initramfs.zst}"));
+    return Optional.of(
+        refused(
+            Tftp.ERR_FILE_NOT_FOUND,
+            name
+                + ": want "
+                + GrubScript.DIR
+                + "/<mac>.grub or "
+                + GrubScript.BOOTENV_DIR
+                + "/{vmlinuz,initramfs.zst}"));
   }
 
-  /** The script as an open file: written to scratch, opened, and unlinked (the open channel keeps it). */
+  /**
+   * The script as an open file: written to scratch, opened, and unlinked (the open channel keeps
+   * it).
+   */
   private TftpRoot.Lookup generated(String name, String content) {
     try {
       Files.createDirectories(scratch);

@@ -12,13 +12,13 @@ import org.clonecast.protocol.tftp.Tftp;
 import org.clonecast.protocol.tftp.TftpError;
 
 /**
- * The directory the TFTP server serves, and the only way to open a file in it. A requested name
- * is made relative (leading '/' stripped, so "/etc/passwd" means root/etc/passwd), '\' counts as a
+ * The directory the TFTP server serves, and the only way to open a file in it. A requested name is
+ * made relative (leading '/' stripped, so "/etc/passwd" means root/etc/passwd), '\' counts as a
  * separator (Windows-style loaders send it), "." and empty segments are dropped, and any ".."
  * segment is refused outright. The result's real path (symlinks resolved) must lie inside the
  * root's real path: a symlink within the root is fine, one that leads out is refused. The final
- * component is opened without following links, so a link swapped in after the check is not
- * followed either.
+ * component is opened without following links, so a link swapped in after the check is not followed
+ * either.
  *
  * <p>Immutable; thread-safe.
  */
@@ -36,7 +36,9 @@ public final class TftpRoot {
    */
   public record Found(Path path, FileChannel channel, long size) implements Lookup {}
 
-  /** @param error the ERROR for the client (its message never shows paths outside the request) */
+  /**
+   * @param error the ERROR for the client (its message never shows paths outside the request)
+   */
   public record Refused(TftpError error) implements Lookup {}
 
   /**
@@ -49,7 +51,9 @@ public final class TftpRoot {
     }
   }
 
-  /** @return the root's real path */
+  /**
+   * @return the root's real path
+   */
   public Path path() {
     return real;
   }

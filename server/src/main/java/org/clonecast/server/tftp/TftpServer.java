@@ -34,15 +34,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Read-only TFTP server (RFC 1350, 2347-2349, 7440; docs/tftp.md). Requests arrive on {@code
- * port} of one address; each accepted read gets its own channel on an ephemeral port of the same
- * address (its TID, RFC 1350 §4), run by a {@link TftpSession} on that channel's event loop. At
- * most {@code maxTransfers} run at once, and at most {@code maxPerClient} for one client address
- * (so one host flooding requests never takes the whole table); beyond either a request gets ERROR
- * 0 "busy" from the request port. A transfer nobody answers ends, and frees its slot, after the
- * server's retransmission bound (see {@link TftpTransfer}). Answers that refuse a request (missing file, outside the root, WRQ, mode) come
- * from a fresh port too, as tftp-hpa and dnsmasq send them. The same client port asking again
- * while its transfer runs is a retransmitted request and is ignored.
+ * Read-only TFTP server (RFC 1350, 2347-2349, 7440; docs/tftp.md). Requests arrive on {@code port}
+ * of one address; each accepted read gets its own channel on an ephemeral port of the same address
+ * (its TID, RFC 1350 §4), run by a {@link TftpSession} on that channel's event loop. At most {@code
+ * maxTransfers} run at once, and at most {@code maxPerClient} for one client address (so one host
+ * flooding requests never takes the whole table); beyond either a request gets ERROR 0 "busy" from
+ * the request port. A transfer nobody answers ends, and frees its slot, after the server's
+ * retransmission bound (see {@link TftpTransfer}). Answers that refuse a request (missing file,
+ * outside the root, WRQ, mode) come from a fresh port too, as tftp-hpa and dnsmasq send them. The
+ * same client port asking again while its transfer runs is a retransmitted request and is ignored.
  *
  * <p>Thread-safe: {@link #close} and the accessors may be called from any thread.
  */
@@ -58,7 +58,8 @@ public final class TftpServer implements AutoCloseable {
    * @param maxTransfers transfer channels at once (refusals count while their port is open)
    * @param maxPerClient transfer channels at once for one client address
    */
-  public record Settings(int port, Path root, TftpTransfer.Settings transfer, int maxTransfers, int maxPerClient) {
+  public record Settings(
+      int port, Path root, TftpTransfer.Settings transfer, int maxTransfers, int maxPerClient) {
     public Settings {
       Objects.requireNonNull(root, "root");
       Objects.requireNonNull(transfer, "transfer");
@@ -82,7 +83,12 @@ public final class TftpServer implements AutoCloseable {
   private final WarnLimiter warn = new WarnLimiter();
   private Channel listener;
 
-  private TftpServer(EventLoopGroup group, InetAddress address, Settings settings, TftpRoot root, TftpOverlay overlay) {
+  private TftpServer(
+      EventLoopGroup group,
+      InetAddress address,
+      Settings settings,
+      TftpRoot root,
+      TftpOverlay overlay) {
     this.overlay = overlay;
     this.group = group;
     this.address = address;
@@ -106,19 +112,33 @@ public final class TftpServer implements AutoCloseable {
    *
    * @throws IOException when the root does not exist
    */
-  public static TftpServer start(EventLoopGroup group, InetAddress address, Settings settings, TftpOverlay overlay)
+  public static TftpServer start(
+      EventLoopGroup group, InetAddress address, Settings settings, TftpOverlay overlay)
       throws IOException, InterruptedException {
     TftpServer s = new TftpServer(group, address, settings, new TftpRoot(settings.root()), overlay);
-    s.listener = new Bootstrap().group(group).channel(Transport.datagram())
-        .handler(s.new RequestHandler())
-        .bind(new InetSocketAddress(address, settings.port())).sync().channel();
-    LOG.info("tftp: serving {} on {}:{} (blksize up to {}, windowsize up to {}, {} transfers at once, {} per client)",
-        s.root.path(), address.getHostAddress(), s.port(), settings.transfer().maxBlksize(),
-        settings.transfer().maxWindowsize(), settings.maxTransfers(), settings.maxPerClient());
+    s.listener =
+        new Bootstrap()
+            .group(group)
+            .channel(Transport.datagram())
+            .handler(s.new RequestHandler())
+            .bind(new InetSocketAddress(address, settings.port()))
+            .sync()
+            .channel();
+    LOG.info(
+        "tftp: serving {} on {}:{} (blksize up to {}, windowsize up to {}, {} transfers at once, {} per client)",
+        s.root.path(),
+        address.getHostAddress(),
+        s.port(),
+        settings.transfer().maxBlksize(),
+        settings.transfer().maxWindowsize(),
+        settings.maxTransfers(),
+        settings.maxPerClient());
     return s;
   }
 
-  /** @return the bound request port */
+  /**
+   * @return the bound request port
+   */
   public int port() {
     return ((InetSocketAddress) listener.localAddress()).getPort();
   }
@@ -127,12 +147,16 @@ public final class TftpServer implements AutoCloseable {
     return stats;
   }
 
-  /** @return transfer and refusal channels open now */
+  /**
+   * @return transfer and refusal channels open now
+   */
   public int activeTransfers() {
     return slots.held();
   }
 
-  /** @return transfer and refusal channels open now for one client address */
+  /**
+   * @return transfer and refusal channels open now for one client address
+   */
   public int activeTransfers(InetAddress client) {
     return slots.held(client);
   }
@@ -160,10 +184,14 @@ public final class TftpServer implements AutoCloseable {
       if (p instanceof TftpReadRequest rrq) {
         onRead(ctx, client, rrq);
       } else if (p instanceof TftpWriteRequest wrq) {
-        refuse(client, wrq.filename(), new TftpError(Tftp.ERR_ACCESS_VIOLATION, "read-only server: writes are refused"));
+        refuse(
+            client,
+            wrq.filename(),
+            new TftpError(Tftp.ERR_ACCESS_VIOLATION, "read-only server: writes are refused"));
       } else {
         stats.ignored.increment();
-        LOG.debug("tftp: {} from {} to the request port ignored", p.getClass().getSimpleName(), client);
+        LOG.debug(
+            "tftp: {} from {} to the request port ignored", p.getClass().getSimpleName(), client);
       }
     }
 
@@ -171,7 +199,10 @@ public final class TftpServer implements AutoCloseable {
       TftpSession running = transfers.get(client);
       if (running != null && running.isRepeatOf(rrq)) {
         stats.ignored.increment();
-        LOG.debug("tftp: repeated RRQ {} from {} while its transfer runs; ignored", rrq.filename(), client);
+        LOG.debug(
+            "tftp: repeated RRQ {} from {} while its transfer runs; ignored",
+            rrq.filename(),
+            client);
         return;
       }
       Optional<TftpError> refusal = TftpTransfer.refusal(rrq);
@@ -182,25 +213,47 @@ public final class TftpServer implements AutoCloseable {
       switch (slots.take(client.getAddress())) {
         case FULL -> {
           stats.busy.increment();
-          send(ctx.channel(), client, new TftpError(Tftp.ERR_NOT_DEFINED,
-              "server busy: " + settings.maxTransfers() + " transfers running; try again"));
-          warn.warn("tftp: busy, refused " + rrq.filename() + " from " + client + " (" + settings.maxTransfers()
-              + " transfers running; raise tftp.max-transfers?)", null);
+          send(
+              ctx.channel(),
+              client,
+              new TftpError(
+                  Tftp.ERR_NOT_DEFINED,
+                  "server busy: " + settings.maxTransfers() + " transfers running; try again"));
+          warn.warn(
+              "tftp: busy, refused "
+                  + rrq.filename()
+                  + " from "
+                  + client
+                  + " ("
+                  + settings.maxTransfers()
+                  + " transfers running; raise tftp.max-transfers?)",
+              null);
           return;
         }
         case CLIENT_FULL -> {
           stats.busyClient.increment();
-          send(ctx.channel(), client, new TftpError(Tftp.ERR_NOT_DEFINED,
-              "server busy: " + settings.maxPerClient() + " transfers running for " + client.getAddress().getHostAddress()
-                  + "; try again when one ends"));
-          LOG.debug("tftp: {} from {} refused: {} transfers running for that address", rrq.filename(), client,
+          send(
+              ctx.channel(),
+              client,
+              new TftpError(
+                  Tftp.ERR_NOT_DEFINED,
+                  "server busy: "
+                      + settings.maxPerClient()
+                      + " transfers running for "
+                      + client.getAddress().getHostAddress()
+                      + "; try again when one ends"));
+          LOG.debug(
+              "tftp: {} from {} refused: {} transfers running for that address",
+              rrq.filename(),
+              client,
               settings.maxPerClient());
           return;
         }
-        case TAKEN -> { }
+        case TAKEN -> {}
       }
       String relative = rrq.filename().replace('\\', '/').replaceFirst("^/+", "");
-      TftpRoot.Lookup lookup = overlay.open(relative, client.getAddress()).orElseGet(() -> root.open(rrq.filename()));
+      TftpRoot.Lookup lookup =
+          overlay.open(relative, client.getAddress()).orElseGet(() -> root.open(rrq.filename()));
       if (lookup instanceof TftpRoot.Found f) {
         startTransfer(client, rrq, f);
       } else {
@@ -226,34 +279,51 @@ public final class TftpServer implements AutoCloseable {
       return TftpPacket.decode(dp.content());
     } catch (MalformedPacketException e) {
       stats.malformed.increment();
-      LOG.debug("tftp: malformed packet from {}: {}; {}", dp.sender(), e.getMessage(), ByteBufs.hexDump(dp.content()));
+      LOG.debug(
+          "tftp: malformed packet from {}: {}; {}",
+          dp.sender(),
+          e.getMessage(),
+          ByteBufs.hexDump(dp.content()));
       return null;
     }
   }
 
   private void startTransfer(InetSocketAddress client, TftpReadRequest rrq, TftpRoot.Found file) {
     TftpTransfer machine = TftpTransfer.create(rrq, file.size(), settings.transfer());
-    TftpSession session = new TftpSession(client, rrq, file.channel(), machine, stats, warn, transfers);
-    ChannelFuture bound = new Bootstrap().group(group).channel(Transport.datagram()).handler(session)
-        .bind(new InetSocketAddress(address, 0));
+    TftpSession session =
+        new TftpSession(client, rrq, file.channel(), machine, stats, warn, transfers);
+    ChannelFuture bound =
+        new Bootstrap()
+            .group(group)
+            .channel(Transport.datagram())
+            .handler(session)
+            .bind(new InetSocketAddress(address, 0));
     Channel ch = bound.channel();
     session.attach(ch);
     // Entered before any close can happen, so the close listener always finds this entry. A
     // different request from the same port replaces an older transfer's entry: the client has
     // moved on, and the older one ends by its own timeout.
     transfers.put(client, session);
-    ch.closeFuture().addListener(f -> {
-      transfers.remove(client, session);
-      slots.release(client.getAddress());
-    });
-    bound.addListener((ChannelFutureListener) f -> {
-      if (!f.isSuccess()) {
-        stats.transfersFailed.increment();
-        LOG.warn("tftp: cannot open a transfer port for {} to {}: {}", rrq.filename(), client, f.cause().toString());
-        session.abandon();
-        f.channel().close();
-      }
-    });
+    ch.closeFuture()
+        .addListener(
+            f -> {
+              transfers.remove(client, session);
+              slots.release(client.getAddress());
+            });
+    bound.addListener(
+        (ChannelFutureListener)
+            f -> {
+              if (!f.isSuccess()) {
+                stats.transfersFailed.increment();
+                LOG.warn(
+                    "tftp: cannot open a transfer port for {} to {}: {}",
+                    rrq.filename(),
+                    client,
+                    f.cause().toString());
+                session.abandon();
+                f.channel().close();
+              }
+            });
   }
 
   /** Answers a request with {@code error} from a fresh port, then closes that port. */
@@ -264,16 +334,21 @@ public final class TftpServer implements AutoCloseable {
       stats.busy.increment();
       return;
     }
-    new Bootstrap().group(group).channel(Transport.datagram()).handler(new ChannelInboundHandlerAdapter())
+    new Bootstrap()
+        .group(group)
+        .channel(Transport.datagram())
+        .handler(new ChannelInboundHandlerAdapter())
         .bind(new InetSocketAddress(address, 0))
-        .addListener((ChannelFutureListener) f -> {
-          f.channel().closeFuture().addListener(c -> slots.release(client.getAddress()));
-          if (f.isSuccess()) {
-            send(f.channel(), client, error).addListener(ChannelFutureListener.CLOSE);
-          } else {
-            f.channel().close();
-          }
-        });
+        .addListener(
+            (ChannelFutureListener)
+                f -> {
+                  f.channel().closeFuture().addListener(c -> slots.release(client.getAddress()));
+                  if (f.isSuccess()) {
+                    send(f.channel(), client, error).addListener(ChannelFutureListener.CLOSE);
+                  } else {
+                    f.channel().close();
+                  }
+                });
   }
 
   private ChannelFuture send(Channel ch, InetSocketAddress to, TftpPacket p) {
@@ -289,13 +364,19 @@ public final class TftpServer implements AutoCloseable {
     private final AtomicLong last = new AtomicLong(System.nanoTime() - INTERVAL);
     private final AtomicInteger suppressed = new AtomicInteger();
 
-    /** @param cause what went wrong, or null for a plain condition */
+    /**
+     * @param cause what went wrong, or null for a plain condition
+     */
     void warn(String what, Throwable cause) {
       long now = System.nanoTime();
       long prev = last.get();
       if (now - prev >= INTERVAL && last.compareAndSet(prev, now)) {
         int skipped = suppressed.getAndSet(0);
-        LOG.warn("{}{}{}", what, cause == null ? "" : ": " + cause, skipped == 0 ? "" : " (" + skipped + " more warnings suppressed)");
+        LOG.warn(
+            "{}{}{}",
+            what,
+            cause == null ? "" : ": " + cause,
+            skipped == 0 ? "" : " (" + skipped + " more warnings suppressed)");
       } else {
         suppressed.incrementAndGet();
       }

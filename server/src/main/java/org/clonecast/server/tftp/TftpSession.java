@@ -24,11 +24,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One read transfer on its own channel (the server's TID): feeds the client's packets and the
- * timer to the {@link TftpTransfer} machine and sends what it returns, reading each DATA payload
- * from the file at its offset (no whole-file buffering). A packet from any other address or port
- * gets ERROR 5 and the transfer goes on (RFC 1350 §4). The channel closes when the transfer ends;
- * one INFO line reports it.
+ * One read transfer on its own channel (the server's TID): feeds the client's packets and the timer
+ * to the {@link TftpTransfer} machine and sends what it returns, reading each DATA payload from the
+ * file at its offset (no whole-file buffering). A packet from any other address or port gets ERROR
+ * 5 and the transfer goes on (RFC 1350 §4). The channel closes when the transfer ends; one INFO
+ * line reports it.
  *
  * <p>Not shared: every method runs on the channel's event loop (timers via {@code
  * executor().schedule}), except {@link #abandon} which runs before the channel is active.
@@ -54,11 +54,17 @@ final class TftpSession extends SimpleChannelInboundHandler<DatagramPacket> {
   private long ignoredCounted;
 
   /**
-   * @param running the server's transfers by client; this one leaves it when it ends, so the
-   *     same client port may ask again at once
+   * @param running the server's transfers by client; this one leaves it when it ends, so the same
+   *     client port may ask again at once
    */
-  TftpSession(InetSocketAddress client, TftpReadRequest request, FileChannel file, TftpTransfer machine, TftpStats stats,
-      TftpServer.WarnLimiter warn, Map<InetSocketAddress, TftpSession> running) {
+  TftpSession(
+      InetSocketAddress client,
+      TftpReadRequest request,
+      FileChannel file,
+      TftpTransfer machine,
+      TftpStats stats,
+      TftpServer.WarnLimiter warn,
+      Map<InetSocketAddress, TftpSession> running) {
     this.running = running;
     this.client = client;
     this.request = request;
@@ -124,11 +130,13 @@ final class TftpSession extends SimpleChannelInboundHandler<DatagramPacket> {
     }
     ctx.flush();
     if (step.state().finished()) {
-      end(ctx, switch (step.state()) {
-        case DONE -> "done";
-        case PROBE -> "size probe";
-        default -> "FAILED: " + machine.failure();
-      });
+      end(
+          ctx,
+          switch (step.state()) {
+            case DONE -> "done";
+            case PROBE -> "size probe";
+            default -> "FAILED: " + machine.failure();
+          });
     } else if (timer == null || step.deadlineNanos() - timerAt < 0) {
       // One timer at a time. Usually the deadline only moves later: the timer then fires early,
       // the machine does nothing, and this schedules it again. After a backed-off resend an ACK
@@ -146,7 +154,7 @@ final class TftpSession extends SimpleChannelInboundHandler<DatagramPacket> {
     ByteBuf buf = ctx.alloc().directBuffer(Tftp.DATA_HEADER + d.length());
     try {
       buf.writeShort(Tftp.OP_DATA); // opcode
-      buf.writeShort(d.block());    // block #
+      buf.writeShort(d.block()); // block #
       long at = d.offset();
       int left = d.length();
       while (left > 0) {
@@ -185,9 +193,19 @@ final class TftpSession extends SimpleChannelInboundHandler<DatagramPacket> {
       case PROBE -> stats.probes.increment();
       default -> stats.transfersFailed.increment();
     }
-    String line = String.format(Locale.ROOT, "tftp: %s %s to %s: %d of %d bytes, blksize %d, windowsize %d, %.2f s, %d retransmits",
-        outcome, filename, client, machine.bytesAcked(), machine.fileSize(), machine.blksize(), machine.windowsize(),
-        (System.nanoTime() - startNanos) / 1e9, machine.retransmits());
+    String line =
+        String.format(
+            Locale.ROOT,
+            "tftp: %s %s to %s: %d of %d bytes, blksize %d, windowsize %d, %.2f s, %d retransmits",
+            outcome,
+            filename,
+            client,
+            machine.bytesAcked(),
+            machine.fileSize(),
+            machine.blksize(),
+            machine.windowsize(),
+            (System.nanoTime() - startNanos) / 1e9,
+            machine.retransmits());
     if (machine.state() == TftpTransfer.State.FAILED || outcome.startsWith("FAILED")) {
       LOG.warn(line);
     } else {
@@ -208,9 +226,9 @@ final class TftpSession extends SimpleChannelInboundHandler<DatagramPacket> {
   }
 
   /**
-   * Whether {@code rrq} from this session's client is a retransmission of the request that
-   * started it: the same request, and the client has sent nothing to the transfer port yet (it
-   * has not heard our answer). Called from the request port's event loop.
+   * Whether {@code rrq} from this session's client is a retransmission of the request that started
+   * it: the same request, and the client has sent nothing to the transfer port yet (it has not
+   * heard our answer). Called from the request port's event loop.
    */
   boolean isRepeatOf(TftpReadRequest rrq) {
     return !heard && request.equals(rrq);

@@ -38,7 +38,13 @@ final class BlockReader {
       }
       fill(offset);
       if (!covers(offset, length)) {
-        throw new IOException("image shrank: only " + windowLength + " bytes at offset " + offset + ", want " + length);
+        throw new IOException(
+            "image shrank: only "
+                + windowLength
+                + " bytes at offset "
+                + offset
+                + ", want "
+                + length);
       }
     }
     int at = (int) (offset - windowStart);
@@ -46,7 +52,9 @@ final class BlockReader {
   }
 
   private boolean covers(long offset, int length) {
-    return windowStart >= 0 && offset >= windowStart && offset + length <= windowStart + windowLength;
+    return windowStart >= 0
+        && offset >= windowStart
+        && offset + length <= windowStart + windowLength;
   }
 
   private void fill(long offset) throws IOException {
@@ -65,7 +73,8 @@ final class BlockReader {
     int read = dst.writeBytes(file, offset, length);
     if (read != length) {
       dst.writerIndex(start);
-      throw new IOException("image shrank: read " + read + " of " + length + " bytes at offset " + offset);
+      throw new IOException(
+          "image shrank: read " + read + " of " + length + " bytes at offset " + offset);
     }
   }
 }

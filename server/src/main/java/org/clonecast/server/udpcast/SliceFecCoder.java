@@ -8,9 +8,9 @@ import org.clonecast.protocol.udpcast.UdpcastFecLayout;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
 
 /**
- * Computes the FEC blocks udpcast receivers expect after a slice (docs/ref/udpcast-protocol.md §1.10): the
- * slice is read from the file once, when its first FEC block is asked for, and every repair block
- * of it is then coded from memory. A slice is at most 1024 blocks (1.4 MiB).
+ * Computes the FEC blocks udpcast receivers expect after a slice (docs/ref/udpcast-protocol.md
+ * §1.10): the slice is read from the file once, when its first FEC block is asked for, and every
+ * repair block of it is then coded from memory. A slice is at most 1024 blocks (1.4 MiB).
  *
  * <p>Not thread-safe: the sender's event loop owns it.
  */
@@ -57,7 +57,12 @@ final class SliceFecCoder {
       long pos = offset + (long) i * blocksize;
       while (dst.hasRemaining()) {
         int n = file.read(dst, pos + dst.position());
-        if (n < 0) throw new IOException("image shrank: no data at offset " + (pos + dst.position()) + " for FEC of slice " + no);
+        if (n < 0)
+          throw new IOException(
+              "image shrank: no data at offset "
+                  + (pos + dst.position())
+                  + " for FEC of slice "
+                  + no);
       }
     }
     sliceNo = no;

@@ -36,17 +36,17 @@ import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.clonecast.server.send.DatagramBatcher;
-import org.clonecast.server.send.SendTimes.Wait;
 import org.clonecast.server.send.SendTimes;
+import org.clonecast.server.send.SendTimes.Wait;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs one udpcast-compatible session (docs/ref/udpcast-protocol.md §3.1): one UDP channel bound to the
- * interface address:portbase+1 sends everything (stock receivers check the source), a second one
- * bound to the subnet broadcast address:portbase+1 only listens, for the CONNECT_REQ a receiver
- * broadcasts when it starts (a socket bound to a unicast address does not see broadcasts).
- * The {@link UdpcastSenderMachine} decides; this class reads the file, paces and writes.
+ * Runs one udpcast-compatible session (docs/ref/udpcast-protocol.md §3.1): one UDP channel bound to
+ * the interface address:portbase+1 sends everything (stock receivers check the source), a second
+ * one bound to the subnet broadcast address:portbase+1 only listens, for the CONNECT_REQ a receiver
+ * broadcasts when it starts (a socket bound to a unicast address does not see broadcasts). The
+ * {@link UdpcastSenderMachine} decides; this class reads the file, paces and writes.
  *
  * <p>All session state lives on one event loop.
  */
@@ -54,26 +54,31 @@ public final class UdpcastSender implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(UdpcastSender.class);
   private static final long SAMPLE_NANOS = 100_000_000L;
   private static final int MAX_PACKETS_PER_PUMP = 256;
+
   /** One full DATA datagram: header and a 1456-byte block (1472 bytes, a 1500-byte IP packet). */
   private static final int FULL_PACKET = Data.HEADER_SIZE + Udpcast.DEFAULT_BLOCKSIZE;
+
   /**
-   * Datagrams per GSO send. A stock receiver reads one datagram per call into a 208 KiB buffer, and a
-   * batch reaches it as one burst: measured (bench/udpcast.sh, 256 MiB, quiet machine), 32 gave
-   * 0.56x stock at N=1 and 0.87x at N=4, 8 gave 0.65x and 0.97x, 2 gave 0.64x and 0.79x (too
-   * many system calls for the multicast case).
+   * Datagrams per GSO send. A stock receiver reads one datagram per call into a 208 KiB buffer, and
+   * a batch reaches it as one burst: measured (bench/udpcast.sh, 256 MiB, quiet machine), 32 gave
+   * 0.56x stock at N=1 and 0.87x at N=4, 8 gave 0.65x and 0.97x, 2 gave 0.64x and 0.79x (too many
+   * system calls for the multicast case).
    */
   private static final int MAX_BATCH = 8;
+
   /**
    * First rate, before any feedback: stock receivers on the lab's veth links take about 150 MB/s
-   * unicast and 50–80 MB/s multicast (docs/ref/udpcast-protocol.md §0.2); the resend ratio cuts it from there.
+   * unicast and 50–80 MB/s multicast (docs/ref/udpcast-protocol.md §0.2); the resend ratio cuts it
+   * from there.
    */
   private static final long START_BYTES_PER_SECOND = 120_000_000L;
+
   /**
-   * The pacer's bucket, fixed whatever the rate: 64 full datagrams. A stock receiver's default 208 KiB
-   * socket buffer holds about 91, and whatever the bucket holds after a wait for OKs reaches it as
-   * one burst. A bucket of 4 ms at the rate (the native sender's) lost the tail of nearly every slice
-   * that followed a wait: measured (bench/udpcast.sh, 256 MiB, N=1), 5.8% of the blocks re-sent and
-   * 0.35x stock at a fixed 80 MB/s, against 0.1% and 0.93x with this bucket.
+   * The pacer's bucket, fixed whatever the rate: 64 full datagrams. A stock receiver's default 208
+   * KiB socket buffer holds about 91, and whatever the bucket holds after a wait for OKs reaches it
+   * as one burst. A bucket of 4 ms at the rate (the native sender's) lost the tail of nearly every
+   * slice that followed a wait: measured (bench/udpcast.sh, 256 MiB, N=1), 5.8% of the blocks
+   * re-sent and 0.35x stock at a fixed 80 MB/s, against 0.1% and 0.93x with this bucket.
    */
   private static final int BURST_BYTES = 64 * FULL_PACKET;
 
@@ -84,6 +89,7 @@ public final class UdpcastSender implements AutoCloseable {
     public final AtomicLong ignored = new AtomicLong();
     public final AtomicLong tx = new AtomicLong();
     public final AtomicLong bytesSent = new AtomicLong();
+
     /** Where the session's time went: joining, paced, waiting for answers, socket full, busy. */
     public final SendTimes times = new SendTimes();
   }
@@ -119,18 +125,33 @@ public final class UdpcastSender implements AutoCloseable {
   private final Set<Integer> reported = new HashSet<>();
   private final SliceFecCoder fecCoder;
   private final BlockReader blocks;
+
   /** SHA-256 of the blocks sent so far, while a receiver with our extension takes part. */
   private MessageDigest imageDigest;
 
-  public UdpcastSender(UdpcastSendSettings settings, FileChannel file, long length, NetInterface nif, Listener listener) {
+  public UdpcastSender(
+      UdpcastSendSettings settings,
+      FileChannel file,
+      long length,
+      NetInterface nif,
+      Listener listener) {
     this.settings = settings;
     this.file = file;
     this.nif = nif;
     this.listener = listener;
     this.group = Udpcast.dataGroup(nif.address());
-    UdpcastSenderMachine.Settings ms = new UdpcastSenderMachine.Settings(Udpcast.DEFAULT_BLOCKSIZE, settings.sliceBlocks(),
-        settings.minReceivers(), settings.maxWait().toNanos(), settings.receiverTimeout().toNanos(), 1_000_000_000L,
-        20_000_000L, settings.pointToPoint(), settings.fec(), settings.async());
+    UdpcastSenderMachine.Settings ms =
+        new UdpcastSenderMachine.Settings(
+            Udpcast.DEFAULT_BLOCKSIZE,
+            settings.sliceBlocks(),
+            settings.minReceivers(),
+            settings.maxWait().toNanos(),
+            settings.receiverTimeout().toNanos(),
+            1_000_000_000L,
+            20_000_000L,
+            settings.pointToPoint(),
+            settings.fec(),
+            settings.async());
     this.machine = new UdpcastSenderMachine(ms, length, group, System.nanoTime());
     this.fecCoder = new SliceFecCoder(file, Udpcast.DEFAULT_BLOCKSIZE);
     this.blocks = new BlockReader(file);
@@ -151,32 +172,67 @@ public final class UdpcastSender implements AutoCloseable {
     long now = System.nanoTime();
     Pacer.Settings adaptive = Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8);
     long rate = adaptive.maxBytesPerSecond();
-    // Async receivers never answer, so there is nothing to adapt to: exactly --rate, as stock's --max-bitrate.
-    pacer = new Pacer(settings.async()
-        ? new Pacer.Settings(rate, rate, rate, BURST_BYTES, adaptive.marginPermille(), 0)
-        : new Pacer.Settings(rate, adaptive.minBytesPerSecond(), Math.min(rate, START_BYTES_PER_SECOND), BURST_BYTES,
-            adaptive.marginPermille(), 0), now);
+    // Async receivers never answer, so there is nothing to adapt to: exactly --rate, as stock's
+    // --max-bitrate.
+    pacer =
+        new Pacer(
+            settings.async()
+                ? new Pacer.Settings(rate, rate, rate, BURST_BYTES, adaptive.marginPermille(), 0)
+                : new Pacer.Settings(
+                    rate,
+                    adaptive.minBytesPerSecond(),
+                    Math.min(rate, START_BYTES_PER_SECOND),
+                    BURST_BYTES,
+                    adaptive.marginPermille(),
+                    0),
+            now);
     lastSampleNanos = now;
     int port = settings.portbase() + 1;
     try {
-      udp = (DatagramChannel) Transport.multicastSender(bootstrap(), nif, 1)
-          .bind(new InetSocketAddress(nif.address(), port)).sync().channel();
+      udp =
+          (DatagramChannel)
+              Transport.multicastSender(bootstrap(), nif, 1)
+                  .bind(new InetSocketAddress(nif.address(), port))
+                  .sync()
+                  .channel();
     } catch (Exception e) {
       loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      throw new IllegalStateException("cannot bind UDP " + nif.address().getHostAddress() + ":" + port + ": " + e.getMessage()
-          + " (another udpcast sender on this portbase? choose one with --portbase)", e);
+      throw new IllegalStateException(
+          "cannot bind UDP "
+              + nif.address().getHostAddress()
+              + ":"
+              + port
+              + ": "
+              + e.getMessage()
+              + " (another udpcast sender on this portbase? choose one with --portbase)",
+          e);
     }
     try {
-      broadcastListener = (DatagramChannel) bootstrap().bind(new InetSocketAddress(nif.broadcast(), port)).sync().channel();
+      broadcastListener =
+          (DatagramChannel)
+              bootstrap().bind(new InetSocketAddress(nif.broadcast(), port)).sync().channel();
     } catch (Exception e) {
-      // Not fatal: receivers repeat CONNECT_REQ unicast after each HELLO, which goes out every second.
-      log.warn("udpcast cannot listen on {}:{} for broadcast CONNECT_REQs ({}); relying on HELLO repeats",
-          nif.broadcast().getHostAddress(), port, e.getMessage());
+      // Not fatal: receivers repeat CONNECT_REQ unicast after each HELLO, which goes out every
+      // second.
+      log.warn(
+          "udpcast cannot listen on {}:{} for broadcast CONNECT_REQs ({}); relying on HELLO repeats",
+          nif.broadcast().getHostAddress(),
+          port,
+          e.getMessage());
     }
     batcher = new DatagramBatcher(udp, FULL_PACKET, MAX_BATCH, true);
-    log.info("udpcast session on {} ({}), portbase {}, group {}, {} bytes, gso {}{}{}", nif.name(), nif.address().getHostAddress(),
-        settings.portbase(), group.getHostAddress(), machine.totalBytes(), batcher.gso(),
-        settings.fec().map(f -> ", fec " + f).orElse(""), settings.async() ? ", async at " + settings.rateBitsPerSecond() / 1_000_000 + " Mbit/s" : "");
+    log.info(
+        "udpcast session on {} ({}), portbase {}, group {}, {} bytes, gso {}{}{}",
+        nif.name(),
+        nif.address().getHostAddress(),
+        settings.portbase(),
+        group.getHostAddress(),
+        machine.totalBytes(),
+        batcher.gso(),
+        settings.fec().map(f -> ", fec " + f).orElse(""),
+        settings.async()
+            ? ", async at " + settings.rateBitsPerSecond() / 1_000_000 + " Mbit/s"
+            : "");
     wakeups = new LoopPump(loop, this::pump);
     wakeups.schedule(0);
     return done;
@@ -203,7 +259,9 @@ public final class UdpcastSender implements AutoCloseable {
       sendControl();
       if (machine.started() && !wasStarted) {
         wasStarted = true;
-        log.info("udpcast session started with {} receiver(s){}", machine.activeReceivers(),
+        log.info(
+            "udpcast session started with {} receiver(s){}",
+            machine.activeReceivers(),
             machine.pointToPointIp() != 0 ? ", point-to-point" : "");
         startImageHash();
         listener.started(machine);
@@ -243,13 +301,26 @@ public final class UdpcastSender implements AutoCloseable {
     bytesAtSample = bytes;
     lastSampleNanos = now;
     for (UdpcastSenderMachine.Receiver r : machine.receivers()) {
-      if (r.state() != UdpcastSenderMachine.State.CONNECTED && r.state() != UdpcastSenderMachine.State.DONE && reported.add(r.ip())) {
-        log.warn("udpcast receiver #{} ({}) {}: {}", r.clNr(), Ipv4.fromInt(r.ip()).getHostAddress(), r.state(), r.reason());
+      if (r.state() != UdpcastSenderMachine.State.CONNECTED
+          && r.state() != UdpcastSenderMachine.State.DONE
+          && reported.add(r.ip())) {
+        log.warn(
+            "udpcast receiver #{} ({}) {}: {}",
+            r.clNr(),
+            Ipv4.fromInt(r.ip()).getHostAddress(),
+            r.state(),
+            r.reason());
       }
     }
     if (log.isDebugEnabled()) {
-      log.debug("udpcast {}; pace {} MB/s, {} of {} blocks re-sent, {} bytes in {} ms", machine.describe(),
-          pacer.rateBytesPerSecond() / 1_000_000, dResent, dSent, dBytes, elapsedMs);
+      log.debug(
+          "udpcast {}; pace {} MB/s, {} of {} blocks re-sent, {} bytes in {} ms",
+          machine.describe(),
+          pacer.rateBytesPerSecond() / 1_000_000,
+          dResent,
+          dSent,
+          dBytes,
+          elapsedMs);
     }
     listener.tick(machine);
   }
@@ -257,7 +328,6 @@ public final class UdpcastSender implements AutoCloseable {
   private void schedulePump(long nanos) {
     if (!closing) wakeups.schedule(nanos);
   }
-
 
   /** Sends blocks while the pacer allows; returns nanoseconds until the next attempt. */
   private long sendData(long now) throws IOException {
@@ -278,17 +348,20 @@ public final class UdpcastSender implements AutoCloseable {
         }
         ByteBuf batch = batcher.open(to);
         if (b.fec()) {
-          new Fec(b.stripes(), b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER).writeHeader(batch);
+          new Fec(b.stripes(), b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER)
+              .writeHeader(batch);
           batch.writeBytes(fecCoder.repairBlock(b));
         } else {
-          new Data(b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER).writeHeader(batch);
+          new Data(b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER)
+              .writeHeader(batch);
           try {
             blocks.read(batch, b.offset(), b.length());
           } catch (IOException e) {
             batcher.abandon(); // never send a half-read block
             throw e;
           }
-          if (imageDigest != null && !b.resend()) hashFresh(b, batch.nioBuffer(batch.writerIndex() - b.length(), b.length()));
+          if (imageDigest != null && !b.resend())
+            hashFresh(b, batch.nioBuffer(batch.writerIndex() - b.length(), b.length()));
         }
         int len = batcher.appended();
         pacer.consume(len);
@@ -308,7 +381,9 @@ public final class UdpcastSender implements AutoCloseable {
    * that stock receivers would not use, and nobody can join after the start.
    */
   private void startImageHash() {
-    if (machine.receivers().stream().noneMatch(r -> r.state() == UdpcastSenderMachine.State.CONNECTED && r.extensions())) return;
+    if (machine.receivers().stream()
+        .noneMatch(r -> r.state() == UdpcastSenderMachine.State.CONNECTED && r.extensions()))
+      return;
     imageDigest = Sha256.newDigest();
     if (machine.totalBytes() == 0) machine.imageHash(Sha256.finish(imageDigest));
   }
@@ -316,10 +391,14 @@ public final class UdpcastSender implements AutoCloseable {
   /** Adds a block sent for the first time; the last one completes the hash. */
   private void hashFresh(UdpcastSenderMachine.Block b, ByteBuffer bytes) {
     imageDigest.update(bytes);
-    if (b.offset() + b.length() == machine.totalBytes()) machine.imageHash(Sha256.finish(imageDigest));
+    if (b.offset() + b.length() == machine.totalBytes())
+      machine.imageHash(Sha256.finish(imageDigest));
   }
 
-  /** Writes the machine's queued control messages after any pending data; returns whether there were any. */
+  /**
+   * Writes the machine's queued control messages after any pending data; returns whether there were
+   * any.
+   */
   private boolean sendControlAfterData() {
     if (machine.hasControl()) batcher.write();
     return sendControl();
@@ -329,11 +408,12 @@ public final class UdpcastSender implements AutoCloseable {
   private boolean sendControl() {
     var sends = machine.drainControl();
     for (UdpcastSenderMachine.Send s : sends) {
-      InetSocketAddress to = switch (s.to()) {
-        case BROADCAST -> new InetSocketAddress(nif.broadcast(), settings.portbase());
-        case DATA -> dataAddress();
-        case RECEIVER -> new InetSocketAddress(Ipv4.fromInt(s.ip()), settings.portbase());
-      };
+      InetSocketAddress to =
+          switch (s.to()) {
+            case BROADCAST -> new InetSocketAddress(nif.broadcast(), settings.portbase());
+            case DATA -> dataAddress();
+            case RECEIVER -> new InetSocketAddress(Ipv4.fromInt(s.ip()), settings.portbase());
+          };
       ByteBuf out = udp.alloc().directBuffer(160);
       s.message().encode(out);
       counters.tx.incrementAndGet();
@@ -352,7 +432,11 @@ public final class UdpcastSender implements AutoCloseable {
 
   private void finish() {
     closing = true;
-    log.info("udpcast session complete: {} blocks, {} resent, {} REQACKs", machine.blocksSent(), machine.blocksResent(), machine.reqAcks());
+    log.info(
+        "udpcast session complete: {} blocks, {} resent, {} REQACKs",
+        machine.blocksSent(),
+        machine.blocksResent(),
+        machine.reqAcks());
     shutdown();
     done.complete(machine);
   }
@@ -363,17 +447,20 @@ public final class UdpcastSender implements AutoCloseable {
     if (loopGroup != null) loopGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS);
   }
 
-  /** Ends the session now (operator interrupt); stock receivers will time out or be told nothing. */
+  /**
+   * Ends the session now (operator interrupt); stock receivers will time out or be told nothing.
+   */
   @Override
   public void close() {
     if (loop == null || loop.isShuttingDown()) return; // never started, or already ended by itself
     try {
-      loop.execute(() -> {
-        if (closing) return;
-        closing = true;
-        shutdown();
-        done.complete(machine);
-      });
+      loop.execute(
+          () -> {
+            if (closing) return;
+            closing = true;
+            shutdown();
+            done.complete(machine);
+          });
     } catch (RejectedExecutionException e) {
       log.debug("udpcast session already ended");
     }
@@ -388,7 +475,8 @@ public final class UdpcastSender implements AutoCloseable {
       counters.rx.incrementAndGet();
       InetSocketAddress from = p.sender();
       // Stock drops anything not from the receiver port ("Bad message from port"), and so do we.
-      if (from.getPort() != settings.portbase() || !(from.getAddress() instanceof Inet4Address ip)) {
+      if (from.getPort() != settings.portbase()
+          || !(from.getAddress() instanceof Inet4Address ip)) {
         counters.ignored.incrementAndGet();
         return;
       }
@@ -398,7 +486,11 @@ public final class UdpcastSender implements AutoCloseable {
       } catch (MalformedPacketException e) {
         counters.malformed.incrementAndGet();
         if (log.isDebugEnabled()) {
-          log.debug("udpcast malformed packet from {}: {} ({})", from, e.getMessage(), ByteBufUtil.hexDump(p.content()));
+          log.debug(
+              "udpcast malformed packet from {}: {} ({})",
+              from,
+              e.getMessage(),
+              ByteBufUtil.hexDump(p.content()));
         }
         return;
       }

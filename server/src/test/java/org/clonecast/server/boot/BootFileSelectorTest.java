@@ -16,9 +16,12 @@ import org.junit.jupiter.api.Test;
 class BootFileSelectorTest {
   static final MacAddress MAC = MacAddress.parse("52:54:00:88:00:10");
   static final Optional<String> PXE = Optional.of("PXEClient:Arch:00000:UNDI:002001");
-  final BootFileSelector selector = new BootFileSelector(
-      new BootConfig(Path.of("/usr/lib/ipxe"), "snponly.efi", "", true, "undionly.kpxe", "snp-arm64.efi"),
-      Ipv4.parse("10.77.0.1"), () -> 8080);
+  final BootFileSelector selector =
+      new BootFileSelector(
+          new BootConfig(
+              Path.of("/usr/lib/ipxe"), "snponly.efi", "", true, "undionly.kpxe", "snp-arm64.efi"),
+          Ipv4.parse("10.77.0.1"),
+          () -> 8080);
 
   BootFile pick(Pxe.Arch arch, Optional<String> vc, boolean ipxe) {
     return selector.select(arch, vc, ipxe, MAC, BootAction.LOCAL, false).orElseThrow();
@@ -27,7 +30,10 @@ class BootFileSelectorTest {
   @Test
   void firmwareGetsTheIpxeBinaryOfItsArchitectureOverTftp() {
     assertEquals("undionly.kpxe", pick(Pxe.Arch.BIOS, PXE, false).file());
-    assertEquals("undionly.kpxe", pick(Pxe.Arch.UNKNOWN, Optional.of("PXEClient"), false).file(), "old ROM without 93");
+    assertEquals(
+        "undionly.kpxe",
+        pick(Pxe.Arch.UNKNOWN, Optional.of("PXEClient"), false).file(),
+        "old ROM without 93");
     assertEquals("snponly.efi", pick(Pxe.Arch.EFI_X64, PXE, false).file(), "boot.efi-loader");
     assertEquals("snp-arm64.efi", pick(Pxe.Arch.EFI_ARM64, PXE, false).file(), "boot.arm64-loader");
     BootFile f = pick(Pxe.Arch.EFI_X64, PXE, false);
@@ -48,7 +54,8 @@ class BootFileSelectorTest {
 
   @Test
   void httpBootGetsAnAbsoluteUrlAndHttpClient() {
-    BootFile x64 = pick(Pxe.Arch.EFI_X64_HTTP, Optional.of("HTTPClient:Arch:00016:UNDI:003000"), false);
+    BootFile x64 =
+        pick(Pxe.Arch.EFI_X64_HTTP, Optional.of("HTTPClient:Arch:00016:UNDI:003000"), false);
     assertEquals("http://10.77.0.1:8080/boot/files/snponly.efi", x64.file());
     assertEquals("HTTPClient", x64.vendorClass());
     BootFile arm = pick(Pxe.Arch.EFI_ARM64_HTTP, Optional.empty(), false);
@@ -58,13 +65,22 @@ class BootFileSelectorTest {
 
   @Test
   void architecturesWithoutAnIpxeBinaryGetNothing() {
-    assertEquals(Optional.empty(), selector.select(Pxe.Arch.EFI_IA32, PXE, false, MAC, BootAction.LOCAL, false));
-    assertEquals(Optional.empty(), selector.select(Pxe.Arch.EFI_ARM32, PXE, false, MAC, BootAction.LOCAL, false));
+    assertEquals(
+        Optional.empty(),
+        selector.select(Pxe.Arch.EFI_IA32, PXE, false, MAC, BootAction.LOCAL, false));
+    assertEquals(
+        Optional.empty(),
+        selector.select(Pxe.Arch.EFI_ARM32, PXE, false, MAC, BootAction.LOCAL, false));
   }
 
   @Test
   void theReasonSaysWhatTheScriptWillDo() {
-    assertTrue(selector.select(Pxe.Arch.BIOS, PXE, false, MAC, BootAction.REIMAGE, false).orElseThrow().reason().contains("re-image"));
+    assertTrue(
+        selector
+            .select(Pxe.Arch.BIOS, PXE, false, MAC, BootAction.REIMAGE, false)
+            .orElseThrow()
+            .reason()
+            .contains("re-image"));
     assertTrue(pick(Pxe.Arch.BIOS, PXE, false).reason().contains("local disk"));
   }
 }

@@ -28,10 +28,13 @@ class NodeBindingTest {
     try (Database db = Database.open(dir)) {
       NodeStore nodes = new NodeStore(db, Clock.systemUTC());
       nodes.enroll(A, "node01", Optional.empty());
-      NodeBinding proxy = new NodeBinding(DhcpConfig.Mode.PROXY, nodes, Optional.empty(), Clock.systemUTC());
-      NodeBinding off = new NodeBinding(DhcpConfig.Mode.OFF, nodes, Optional.empty(), Clock.systemUTC());
+      NodeBinding proxy =
+          new NodeBinding(DhcpConfig.Mode.PROXY, nodes, Optional.empty(), Clock.systemUTC());
+      NodeBinding off =
+          new NodeBinding(DhcpConfig.Mode.OFF, nodes, Optional.empty(), Clock.systemUTC());
       assertTrue(proxy.holds(A, "10.77.0.132"), "no 4011 request seen: whoever asks");
-      assertFalse(off.holds(A, "10.77.0.132"), "off mode: no reserved or registered address, nobody");
+      assertFalse(
+          off.holds(A, "10.77.0.132"), "off mode: no reserved or registered address, nobody");
       nodes.recordSeen(A, Optional.empty(), Optional.of("10.77.0.140"));
       assertTrue(proxy.holds(A, "10.77.0.140"));
       assertFalse(proxy.holds(A, "10.77.0.132"), "once recorded, only that address");

@@ -21,9 +21,14 @@ class NodeFilesTest {
     Files.writeString(dir.resolve("all/etc/motd"), "everyone\n");
     Files.writeString(dir.resolve("all/etc/ssh/banner"), "hello\n");
     Files.writeString(dir.resolve("node07/etc/motd"), "node07 only\n");
-    assertEquals(Map.of("/etc/motd", "node07 only\n", "/etc/ssh/banner", "hello\n"), NodeFiles.forNode(dir, "node07"));
-    assertEquals(Map.of("/etc/motd", "everyone\n", "/etc/ssh/banner", "hello\n"), NodeFiles.forNode(dir, "node08"));
-    assertEquals(Map.of(), NodeFiles.forNode(dir.resolve("none"), "node07"), "no directory: no files");
+    assertEquals(
+        Map.of("/etc/motd", "node07 only\n", "/etc/ssh/banner", "hello\n"),
+        NodeFiles.forNode(dir, "node07"));
+    assertEquals(
+        Map.of("/etc/motd", "everyone\n", "/etc/ssh/banner", "hello\n"),
+        NodeFiles.forNode(dir, "node08"));
+    assertEquals(
+        Map.of(), NodeFiles.forNode(dir.resolve("none"), "node07"), "no directory: no files");
   }
 
   @Test

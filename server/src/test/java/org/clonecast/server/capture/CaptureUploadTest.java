@@ -30,10 +30,13 @@ class CaptureUploadTest {
   static final int CHUNK = 16384;
   static final long SIZE = 10 * CHUNK;
   static final UUID ID = UUID.fromString("00000000-0000-0000-0000-00000000c0de");
+
   /** Blocks 0 and 2 of a chunk's four used. */
   static final byte[] MAP = {(byte) 0xa0};
+
   /** Grouped fsyncs run at once, on the appending thread. */
   static final Executor SYNC = Runnable::run;
+
   @TempDir Path dir;
 
   private static byte[] bytes(int n, int seed) {
@@ -48,10 +51,17 @@ class CaptureUploadTest {
     if (map.length > 0) {
       UsedBlocks.of(map, UsedBlocks.blockCount(CHUNK)).zeroUnused(b, 0, CHUNK);
     }
-    u.append(new JournalRecord(index, ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(b, 0, CHUNK), map), ByteBuffer.wrap(b), b);
+    u.append(
+        new JournalRecord(
+            index, ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(b, 0, CHUNK), map),
+        ByteBuffer.wrap(b),
+        b);
   }
 
-  /** The SHA-256 of a logical image of SIZE bytes holding chunk {@code seeds[i]}'s bytes at {@code indexes[i]}, zeros elsewhere. */
+  /**
+   * The SHA-256 of a logical image of SIZE bytes holding chunk {@code seeds[i]}'s bytes at {@code
+   * indexes[i]}, zeros elsewhere.
+   */
   private static Sha256 imageOf(int[] indexes, int[] seeds, byte[][] maps) {
     byte[] image = new byte[(int) SIZE];
     for (int i = 0; i < indexes.length; i++) {
@@ -104,13 +114,20 @@ class CaptureUploadTest {
     try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
       assertEquals(want, u.imageHash(), "the replay hashes what it checks");
       append(u, 9, 3, new byte[0]);
-      assertEquals(imageOf(new int[] {0, 2, 5, 9}, new int[] {0, 1, 2, 3}, new byte[][] {{}, {}, MAP, {}}), u.imageHash());
+      assertEquals(
+          imageOf(new int[] {0, 2, 5, 9}, new int[] {0, 1, 2, 3}, new byte[][] {{}, {}, MAP, {}}),
+          u.imageHash());
     }
-    try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
-      ch.write(ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
+    try (FileChannel ch =
+        FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
+      ch.write(
+          ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
     }
     try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
-      assertEquals(imageOf(new int[] {0}, new int[] {0}, new byte[][] {{}}), u.imageHash(), "only chunk 0 is left");
+      assertEquals(
+          imageOf(new int[] {0}, new int[] {0}, new byte[][] {{}}),
+          u.imageHash(),
+          "only chunk 0 is left");
     }
   }
 
@@ -125,16 +142,29 @@ class CaptureUploadTest {
       assertTrue(u.hashesChunkDigests());
       for (int[] c : new int[][] {{0, 0}, {2, 1}, {5, 2}}) {
         byte[] b = bytes(CHUNK, c[1]);
-        u.append(new JournalRecord(c[0], ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(b, 0, CHUNK), new byte[0]),
-            ByteBuffer.wrap(b), null);
+        u.append(
+            new JournalRecord(
+                c[0],
+                ChunkKind.RAW.code(),
+                u.end(),
+                CHUNK,
+                Sha256.digest(b, 0, CHUNK),
+                new byte[0]),
+            ByteBuffer.wrap(b),
+            null);
       }
       assertThrows(IllegalStateException.class, u::imageHash);
     }
-    try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
-      ch.write(ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
+    try (FileChannel ch =
+        FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
+      ch.write(
+          ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
     }
     try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, true, SYNC)) {
-      assertEquals(0, u.lastIndex(), "the replay checked chunk 2 against its hash and dropped it and chunk 5");
+      assertEquals(
+          0,
+          u.lastIndex(),
+          "the replay checked chunk 2 against its hash and dropped it and chunk 5");
       assertEquals(ImageFileHeader.LENGTH + CHUNK, u.end());
     }
     // Opened for an older agent, the same files give the hash of the logical bytes again.
@@ -148,11 +178,16 @@ class CaptureUploadTest {
   void groupedFsyncsRunOnTheSyncer() throws Exception {
     List<Runnable> queued = new ArrayList<>();
     long[] now = {0};
-    try (CaptureUpload u = CaptureUpload.open(dir.resolve("golden.cci"), ID, SIZE, CHUNK, false, queued::add, () -> now[0])) {
+    try (CaptureUpload u =
+        CaptureUpload.open(
+            dir.resolve("golden.cci"), ID, SIZE, CHUNK, false, queued::add, () -> now[0])) {
       byte[] big = bytes(CHUNK, 4);
       for (int i = 0; i < 2; i++) {
-        u.append(new JournalRecord(i, ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(big, 0, CHUNK), new byte[0]),
-            ByteBuffer.wrap(big), big);
+        u.append(
+            new JournalRecord(
+                i, ChunkKind.RAW.code(), u.end(), CHUNK, Sha256.digest(big, 0, CHUNK), new byte[0]),
+            ByteBuffer.wrap(big),
+            big);
       }
       assertTrue(queued.isEmpty(), "32 KiB within a second wait for the group");
       now[0] += CaptureUpload.SYNC_NANOS;
@@ -177,9 +212,17 @@ class CaptureUploadTest {
     Path data = CaptureUpload.dataPath(file);
     Path journal = CaptureUpload.journalPath(file);
     long journalGood = Files.size(journal);
-    Files.write(data, bytes(777, 9), StandardOpenOption.APPEND); // a chunk's bytes, never journalled
+    Files.write(
+        data, bytes(777, 9), StandardOpenOption.APPEND); // a chunk's bytes, never journalled
     ByteBuf rec = Unpooled.buffer();
-    new JournalRecord(7, 2, ImageFileHeader.LENGTH + 3 * CHUNK, 777, Sha256.digest(new byte[1], 0, 1), new byte[0]).encode(rec);
+    new JournalRecord(
+            7,
+            2,
+            ImageFileHeader.LENGTH + 3 * CHUNK,
+            777,
+            Sha256.digest(new byte[1], 0, 1),
+            new byte[0])
+        .encode(rec);
     byte[] torn = new byte[rec.readableBytes() - 5];
     rec.readBytes(torn);
     Files.write(journal, torn, StandardOpenOption.APPEND);
@@ -187,7 +230,8 @@ class CaptureUploadTest {
       assertEquals(3, u.records().size());
       assertEquals(5, u.lastIndex());
       assertEquals(journalGood, Files.size(journal), "the torn record is cut");
-      assertEquals(ImageFileHeader.LENGTH + 3 * CHUNK, Files.size(data), "the unjournalled bytes are cut");
+      assertEquals(
+          ImageFileHeader.LENGTH + 3 * CHUNK, Files.size(data), "the unjournalled bytes are cut");
       append(u, 6, 11, new byte[0]);
     }
     try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
@@ -200,7 +244,8 @@ class CaptureUploadTest {
   void recordsBeyondATruncatedDataFileAreDropped() throws Exception {
     Path file = dir.resolve("golden.cci");
     threeChunks(file).close();
-    try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
+    try (FileChannel ch =
+        FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
       ch.truncate(ImageFileHeader.LENGTH + CHUNK + CHUNK / 2);
     }
     try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
@@ -211,18 +256,21 @@ class CaptureUploadTest {
   }
 
   /**
-   * Fsyncs are grouped, so a crash can leave a journalled chunk whose bytes never fully reached
-   * the disk: replay checks every held chunk against its hash and stops at the first that fails.
+   * Fsyncs are grouped, so a crash can leave a journalled chunk whose bytes never fully reached the
+   * disk: replay checks every held chunk against its hash and stops at the first that fails.
    */
   @Test
   void aJournalledChunkWhoseBytesAreDamagedIsDroppedWithAllAfterIt() throws Exception {
     Path file = dir.resolve("golden.cci");
     threeChunks(file).close();
-    try (FileChannel ch = FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
-      ch.write(ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
+    try (FileChannel ch =
+        FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
+      ch.write(
+          ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
     }
     try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
-      assertEquals(0, u.lastIndex(), "chunk 2 no longer verifies, so neither it nor chunk 5 is held");
+      assertEquals(
+          0, u.lastIndex(), "chunk 2 no longer verifies, so neither it nor chunk 5 is held");
       assertEquals(ImageFileHeader.LENGTH + CHUNK, Files.size(CaptureUpload.dataPath(file)));
     }
   }
@@ -244,30 +292,50 @@ class CaptureUploadTest {
       byte[] b = bytes(10, 1);
       Sha256 sha = Sha256.digest(b, 0, 10);
       byte[] logical = new byte[CHUNK];
-      assertThrows(IllegalStateException.class, () -> u.append(new JournalRecord(4, 1, u.end(), 10, sha, new byte[0]), ByteBuffer.wrap(b),
-          logical));
-      assertThrows(IllegalStateException.class, () -> u.append(new JournalRecord(6, 1, u.end() - 1, 10, sha, new byte[0]),
-          ByteBuffer.wrap(b), logical));
+      assertThrows(
+          IllegalStateException.class,
+          () ->
+              u.append(
+                  new JournalRecord(4, 1, u.end(), 10, sha, new byte[0]),
+                  ByteBuffer.wrap(b),
+                  logical));
+      assertThrows(
+          IllegalStateException.class,
+          () ->
+              u.append(
+                  new JournalRecord(6, 1, u.end() - 1, 10, sha, new byte[0]),
+                  ByteBuffer.wrap(b),
+                  logical));
     }
   }
 
-  /** Every truncation and every flipped byte of a record decodes to MalformedImageException or to the same record. */
+  /**
+   * Every truncation and every flipped byte of a record decodes to MalformedImageException or to
+   * the same record.
+   */
   @Test
   void damagedRecordsAreMalformed() {
     ByteBuf buf = Unpooled.buffer();
-    JournalRecord r = new JournalRecord(3, 1, 64, 100, Sha256.digest(new byte[3], 0, 3), new byte[] {1, 2});
+    JournalRecord r =
+        new JournalRecord(3, 1, 64, 100, Sha256.digest(new byte[3], 0, 3), new byte[] {1, 2});
     r.encode(buf);
     byte[] good = new byte[buf.readableBytes()];
     buf.readBytes(good);
     assertEquals(r, JournalRecord.decode(Unpooled.wrappedBuffer(good)));
     for (int n = 0; n < good.length; n++) {
       byte[] cut = Arrays.copyOf(good, n);
-      assertThrows(MalformedImageException.class, () -> JournalRecord.decode(Unpooled.wrappedBuffer(cut)), "cut at " + n);
+      assertThrows(
+          MalformedImageException.class,
+          () -> JournalRecord.decode(Unpooled.wrappedBuffer(cut)),
+          "cut at " + n);
     }
     for (int i = 0; i < good.length; i++) {
       byte[] bad = good.clone();
       bad[i] ^= 0x40;
-      assertThrows(MalformedImageException.class, () -> JournalRecord.decode(Unpooled.wrappedBuffer(bad)), "byte " + i);
+      assertThrows(
+          MalformedImageException.class,
+          () -> JournalRecord.decode(Unpooled.wrappedBuffer(bad)),
+          "byte " + i);
     }
   }
 }

@@ -10,7 +10,10 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code clonecast bootenv build|show} against a build script with build.sh's contract (the real one needs root and apt). */
+/**
+ * {@code clonecast bootenv build|show} against a build script with build.sh's contract (the real
+ * one needs root and apt).
+ */
 class BootenvCommandTest {
   @TempDir Path tmp;
 
@@ -33,16 +36,29 @@ class BootenvCommandTest {
   @Test
   void buildInstallsAndShowPrintsTheManifest() throws Exception {
     Path script = tmp.resolve("build.sh");
-    Files.writeString(script, "#!/bin/bash\nset -eu\n"
-        + "while [ $# -gt 0 ]; do case \"$1\" in --cache) cache=$2; shift 2;; *) shift;; esac; done\n"
-        + "echo 'bootenv: fetching the kernel' >&2\n"
-        + "mkdir -p \"$cache/k\"; echo k >\"$cache/k/vmlinuz\"; echo i >\"$cache/k/initramfs.zst\"\n"
-        + "echo 'kernel_release=6.1.0-test' >\"$cache/k/manifest\"\necho \"$cache/k\"\n");
+    Files.writeString(
+        script,
+        "#!/bin/bash\nset -eu\n"
+            + "while [ $# -gt 0 ]; do case \"$1\" in --cache) cache=$2; shift 2;; *) shift;; esac; done\n"
+            + "echo 'bootenv: fetching the kernel' >&2\n"
+            + "mkdir -p \"$cache/k\"; echo k >\"$cache/k/vmlinuz\"; echo i >\"$cache/k/initramfs.zst\"\n"
+            + "echo 'kernel_release=6.1.0-test' >\"$cache/k/manifest\"\necho \"$cache/k\"\n");
     Path jar = Files.writeString(tmp.resolve("agent.jar"), "jar");
     Path state = tmp.resolve("state");
-    Run b = run("bootenv", "build", "--state-dir", state.toString(), "--script", script.toString(), "--agent-jar", jar.toString());
+    Run b =
+        run(
+            "bootenv",
+            "build",
+            "--state-dir",
+            state.toString(),
+            "--script",
+            script.toString(),
+            "--agent-jar",
+            jar.toString());
     assertEquals(0, b.exit(), b.err());
-    assertTrue(b.err().contains("bootenv: fetching the kernel"), "the script's progress is shown: " + b.err());
+    assertTrue(
+        b.err().contains("bootenv: fetching the kernel"),
+        "the script's progress is shown: " + b.err());
     assertTrue(b.out().contains("kernel_release=6.1.0-test"), b.out());
     Run s = run("bootenv", "show", "--state-dir", state.toString());
     assertEquals(0, s.exit(), s.err());
@@ -52,20 +68,41 @@ class BootenvCommandTest {
   @Test
   void theStateDirComesFromTheConfigFileUnlessGiven() throws Exception {
     Path fromConfig = tmp.resolve("configured");
-    Path config = Files.writeString(tmp.resolve("clonecast.conf"), "state-dir = " + fromConfig + "\n");
+    Path config =
+        Files.writeString(tmp.resolve("clonecast.conf"), "state-dir = " + fromConfig + "\n");
     Run r = run("bootenv", "show", "--config", config.toString());
     assertEquals(1, r.exit());
-    assertTrue(r.err().contains("no netboot environment in " + fromConfig.resolve("bootenv/current")), r.err());
-    Run flag = run("bootenv", "show", "--config", config.toString(), "--state-dir", tmp.resolve("flag").toString());
-    assertTrue(flag.err().contains("no netboot environment in " + tmp.resolve("flag/bootenv/current")), flag.err());
+    assertTrue(
+        r.err().contains("no netboot environment in " + fromConfig.resolve("bootenv/current")),
+        r.err());
+    Run flag =
+        run(
+            "bootenv",
+            "show",
+            "--config",
+            config.toString(),
+            "--state-dir",
+            tmp.resolve("flag").toString());
+    assertTrue(
+        flag.err().contains("no netboot environment in " + tmp.resolve("flag/bootenv/current")),
+        flag.err());
   }
 
   @Test
   void aMissingAgentJarIsAUsageErrorThatNamesTheFlag() throws Exception {
     Path script = Files.writeString(tmp.resolve("build.sh"), "#!/bin/bash\nexit 0\n");
-    Run r = run("bootenv", "build", "--state-dir", tmp.toString(), "--script", script.toString(), "--agent-jar",
-        tmp.resolve("missing.jar").toString());
+    Run r =
+        run(
+            "bootenv",
+            "build",
+            "--state-dir",
+            tmp.toString(),
+            "--script",
+            script.toString(),
+            "--agent-jar",
+            tmp.resolve("missing.jar").toString());
     assertEquals(1, r.exit());
-    assertTrue(r.err().contains("missing.jar is missing") && r.err().contains("--agent-jar"), r.err());
+    assertTrue(
+        r.err().contains("missing.jar is missing") && r.err().contains("--agent-jar"), r.err());
   }
 }

@@ -29,14 +29,17 @@ class CliConsistencyTest {
       String name = c.getCommandSpec().qualifiedName();
       assertTrue(c.getCommandSpec().mixinStandardHelpOptions(), name + " has --help and --version");
       for (String paragraph : c.getCommandSpec().usageMessage().description()) {
-        assertTrue(HelpText.endsSentence(paragraph), name + ": the help text stops mid-sentence: " + paragraph);
+        assertTrue(
+            HelpText.endsSentence(paragraph),
+            name + ": the help text stops mid-sentence: " + paragraph);
       }
       for (String flag : List.of("--help", "--version")) {
         StringWriter out = new StringWriter();
         c.setOut(new PrintWriter(out));
         assertEquals(ExitCodes.OK, c.execute(flag), name + " " + flag);
         assertTrue(!out.toString().isBlank(), name + " " + flag + " printed nothing");
-        if (flag.equals("--version")) assertTrue(out.toString().startsWith(versionPrefix), name + ": " + out);
+        if (flag.equals("--version"))
+          assertTrue(out.toString().startsWith(versionPrefix), name + ": " + out);
       }
     }
   }
@@ -48,7 +51,10 @@ class CliConsistencyTest {
     root.setOut(new PrintWriter(out));
     assertEquals(ExitCodes.OK, root.execute("--help"));
     String help = out.toString().replaceAll("\\s+", " ");
-    assertTrue(help.contains("(as root; the checkout's scripts/demo.sh): QEMU VMs PXE boot through clonecast"), help);
+    assertTrue(
+        help.contains(
+            "(as root; the checkout's scripts/demo.sh): QEMU VMs PXE boot through clonecast"),
+        help);
   }
 
   @Test

@@ -18,8 +18,8 @@ import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ProgressListener;
-import org.clonecast.common.testing.SampleDisks.Fill;
 import org.clonecast.common.testing.SampleDisks;
+import org.clonecast.common.testing.SampleDisks.Fill;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ImageFileHeader;
@@ -30,7 +30,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import picocli.CommandLine;
 
-/** {@code clonecast image ...} end to end through {@link Main#run(PrintWriter, PrintWriter, String...)}. */
+/**
+ * {@code clonecast image ...} end to end through {@link Main#run(PrintWriter, PrintWriter,
+ * String...)}.
+ */
 class ImageCommandTest {
   @TempDir Path dir;
 
@@ -50,13 +53,22 @@ class ImageCommandTest {
 
   private static Run ok(Object... args) {
     Run r = cli(args);
-    assertEquals(0, r.code(), () -> "clonecast " + String.join(" ", Arrays.stream(args).map(String::valueOf).toList()) + "\n" + r);
+    assertEquals(
+        0,
+        r.code(),
+        () ->
+            "clonecast "
+                + String.join(" ", Arrays.stream(args).map(String::valueOf).toList())
+                + "\n"
+                + r);
     return r;
   }
 
   private Path sample(String kind, long size) throws IOException {
     Path p = dir.resolve("disk.raw");
-    return kind.equals("mixed") ? SampleDisks.mixed(p, size, 11, 100_000) : SampleDisks.write(p, size, Fill.valueOf(kind), 11);
+    return kind.equals("mixed")
+        ? SampleDisks.mixed(p, size, 11, 100_000)
+        : SampleDisks.write(p, size, Fill.valueOf(kind), 11);
   }
 
   @ParameterizedTest
@@ -77,12 +89,18 @@ class ImageCommandTest {
     try (ImageReader r = ImageReader.open(cci)) {
       m = r.manifest();
     }
-    assertTrue(c.out().contains("chunks         " + m.chunkCount() + ": " + m.count(ChunkKind.ZERO) + " zero"), c.out());
+    assertTrue(
+        c.out()
+            .contains(
+                "chunks         " + m.chunkCount() + ": " + m.count(ChunkKind.ZERO) + " zero"),
+        c.out());
     assertTrue(c.out().contains("image sha256   " + m.imageHash().hex()), c.out());
     assertTrue(c.out().contains("MB/s"), c.out());
 
     Run info = ok("image", "info", cci);
-    assertTrue(info.out().contains("logical size   ") && info.out().contains("(" + size + " bytes)"), info.out());
+    assertTrue(
+        info.out().contains("logical size   ") && info.out().contains("(" + size + " bytes)"),
+        info.out());
     assertTrue(info.out().contains(m.imageId().toString()), info.out());
     Run json = ok("image", "info", "--json", cci);
     assertTrue(json.out().contains("\"logicalSize\":" + size + ","), json.out());
@@ -115,7 +133,16 @@ class ImageCommandTest {
     }
     Run v = cli("image", "verify", cci);
     assertEquals(ExitCodes.FAILED, v.code());
-    assertTrue(v.err().contains(cci + ": chunk 17 (offset " + 17 * 65536 + "): sha256 mismatch: want " + e.sha256().hex() + ", got "), v.err());
+    assertTrue(
+        v.err()
+            .contains(
+                cci
+                    + ": chunk 17 (offset "
+                    + 17 * 65536
+                    + "): sha256 mismatch: want "
+                    + e.sha256().hex()
+                    + ", got "),
+        v.err());
     Run x = cli("image", "extract", cci, "-o", dir.resolve("x.raw"));
     assertEquals(ExitCodes.FAILED, x.code());
     assertTrue(x.err().contains("chunk 17"), x.err());
@@ -131,7 +158,9 @@ class ImageCommandTest {
 
     Run missing = cli("image", "create", dir.resolve("nope.raw"), "-o", dir.resolve("n.cci"));
     assertEquals(ExitCodes.ENVIRONMENT, missing.code());
-    assertTrue(missing.err().contains("source " + dir.resolve("nope.raw") + " not found; check the path"), missing.err());
+    assertTrue(
+        missing.err().contains("source " + dir.resolve("nope.raw") + " not found; check the path"),
+        missing.err());
 
     Run exists = cli("image", "create", raw, "-o", cci);
     assertEquals(ExitCodes.ENVIRONMENT, exists.code());
@@ -152,17 +181,25 @@ class ImageCommandTest {
 
     Run notImage = cli("image", "info", raw);
     assertEquals(ExitCodes.ENVIRONMENT, notImage.code());
-    assertTrue(notImage.err().contains(raw + ": not a clonecast image (bad magic)"), notImage.err());
+    assertTrue(
+        notImage.err().contains(raw + ": not a clonecast image (bad magic)"), notImage.err());
     assertEquals(ExitCodes.ENVIRONMENT, cli("image", "verify", raw).code());
-    assertEquals(ExitCodes.ENVIRONMENT, cli("image", "extract", raw, "-o", dir.resolve("r")).code());
+    assertEquals(
+        ExitCodes.ENVIRONMENT, cli("image", "extract", raw, "-o", dir.resolve("r")).code());
 
     // An image whose creation was interrupted: manifest offset still 0.
     byte[] b = Files.readAllBytes(cci);
-    Arrays.fill(b, ImageFileHeader.MANIFEST_FIELDS_OFFSET, ImageFileHeader.MANIFEST_FIELDS_OFFSET + 12, (byte) 0);
+    Arrays.fill(
+        b,
+        ImageFileHeader.MANIFEST_FIELDS_OFFSET,
+        ImageFileHeader.MANIFEST_FIELDS_OFFSET + 12,
+        (byte) 0);
     Path partial = Files.write(dir.resolve("i.cci"), b);
     Run inc = cli("image", "verify", partial);
     assertEquals(ExitCodes.ENVIRONMENT, inc.code());
-    assertTrue(inc.err().contains("image incomplete (no manifest; was its creation interrupted?)"), inc.err());
+    assertTrue(
+        inc.err().contains("image incomplete (no manifest; was its creation interrupted?)"),
+        inc.err());
 
     Path out = Files.writeString(dir.resolve("taken.raw"), "keep me");
     Run taken = cli("image", "extract", cci, "-o", out);
@@ -175,9 +212,15 @@ class ImageCommandTest {
   @Test
   void usageErrors() throws IOException {
     Path raw = sample("TEXT", 10_000);
-    assertEquals(ExitCodes.USAGE, cli("image", "create", raw, "-o", dir.resolve("a.cci"), "--chunk-size", "3K").code());
-    assertEquals(ExitCodes.USAGE, cli("image", "create", raw, "-o", dir.resolve("a.cci"), "--chunk-size", "128M").code());
-    assertEquals(ExitCodes.USAGE, cli("image", "create", raw, "-o", dir.resolve("a.cci"), "--chunk-size", "lots").code());
+    assertEquals(
+        ExitCodes.USAGE,
+        cli("image", "create", raw, "-o", dir.resolve("a.cci"), "--chunk-size", "3K").code());
+    assertEquals(
+        ExitCodes.USAGE,
+        cli("image", "create", raw, "-o", dir.resolve("a.cci"), "--chunk-size", "128M").code());
+    assertEquals(
+        ExitCodes.USAGE,
+        cli("image", "create", raw, "-o", dir.resolve("a.cci"), "--chunk-size", "lots").code());
     Run level = cli("image", "create", raw, "-o", dir.resolve("a.cci"), "--level", "99");
     assertEquals(ExitCodes.USAGE, level.code());
     assertTrue(level.err().contains("--level 99 is not a zstd level"), level.err());
@@ -190,7 +233,10 @@ class ImageCommandTest {
   @Test
   void fullDiskIsExplainedAndLeavesNothing() throws Exception {
     Path mnt = Files.createDirectory(dir.resolve("small"));
-    Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt.toString()).redirectErrorStream(true).start();
+    Process mount =
+        new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt.toString())
+            .redirectErrorStream(true)
+            .start();
     mount.getInputStream().readAllBytes();
     assumeTrue(mount.waitFor() == 0, "cannot mount a tmpfs (needs root)");
     try {
@@ -198,7 +244,13 @@ class ImageCommandTest {
       Path out = mnt.resolve("big.cci");
       Run r = cli("image", "create", raw, "-o", out);
       assertEquals(ExitCodes.ENVIRONMENT, r.code());
-      assertTrue(r.err().contains("no space left on device writing " + out + "; free some space or write elsewhere"), r.err());
+      assertTrue(
+          r.err()
+              .contains(
+                  "no space left on device writing "
+                      + out
+                      + "; free some space or write elsewhere"),
+          r.err());
       try (var files = Files.list(mnt)) {
         assertEquals(0, files.count());
       }
@@ -225,26 +277,43 @@ class ImageCommandTest {
     assertEquals(1 << 30, c.convert("1G"));
     assertThrows(CommandLine.TypeConversionException.class, () -> c.convert("4G"));
     assertThrows(CommandLine.TypeConversionException.class, () -> c.convert("1.5M"));
-    assertThrows(CommandLine.TypeConversionException.class, () -> c.convert("99999999999999999999"));
+    assertThrows(
+        CommandLine.TypeConversionException.class, () -> c.convert("99999999999999999999"));
   }
 
-  /** An image that leaves free space out (made with an allocation map) shows its unused chunks and used bytes, and verifies and extracts. */
+  /**
+   * An image that leaves free space out (made with an allocation map) shows its unused chunks and
+   * used bytes, and verifies and extracts.
+   */
   @Test
   void infoVerifyExtractOfAnImageWithUnusedChunks() throws IOException {
     SampleDisks.UsedDisk d = SampleDisks.withFreeSpace(dir.resolve("used.raw"), 3_000_000, 4);
     Path cci = dir.resolve("used.cci");
-    Manifest m = ImageCreator.create(d.path(), cci, 65536, 3, 2, false, d.map(), ProgressListener.NONE);
+    Manifest m =
+        ImageCreator.create(d.path(), cci, 65536, 3, 2, false, d.map(), ProgressListener.NONE);
     assertTrue(m.count(ChunkKind.UNUSED) > 0);
     Run info = ok("image", "info", cci);
     assertTrue(info.out().contains(" raw, " + m.count(ChunkKind.UNUSED) + " unused"), info.out());
-    assertTrue(info.out().contains("used           ") && info.out().contains("(" + m.usedBytes() + " bytes)")
-        && info.out().contains("(format version 3)"), info.out());
+    assertTrue(
+        info.out().contains("used           ")
+            && info.out().contains("(" + m.usedBytes() + " bytes)")
+            && info.out().contains("(format version 3)"),
+        info.out());
     Run json = ok("image", "info", "--json", cci);
-    assertTrue(json.out().contains("\"unused\":" + m.count(ChunkKind.UNUSED) + "},\"usedBytes\":" + m.usedBytes() + ","), json.out());
+    assertTrue(
+        json.out()
+            .contains(
+                "\"unused\":"
+                    + m.count(ChunkKind.UNUSED)
+                    + "},\"usedBytes\":"
+                    + m.usedBytes()
+                    + ","),
+        json.out());
     assertTrue(json.out().contains("\"formatVersion\":3,"), json.out());
     ok("image", "verify", cci);
     Path out = dir.resolve("used.out");
     ok("image", "extract", cci, "-o", out);
-    assertArrayEquals(SampleDisks.logical(Files.readAllBytes(d.path()), d.map()), Files.readAllBytes(out));
+    assertArrayEquals(
+        SampleDisks.logical(Files.readAllBytes(d.path()), d.map()), Files.readAllBytes(out));
   }
 }

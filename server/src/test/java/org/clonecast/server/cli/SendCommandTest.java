@@ -11,7 +11,10 @@ import org.clonecast.common.cli.ExitCodes;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code clonecast send} refuses bad input before touching the network, with a message that says what to do. */
+/**
+ * {@code clonecast send} refuses bad input before touching the network, with a message that says
+ * what to do.
+ */
 class SendCommandTest {
   @TempDir Path dir;
 
@@ -29,14 +32,17 @@ class SendCommandTest {
     Path img = Files.write(dir.resolve("x.raw"), new byte[4096]);
     Run r = run("send", img.toString(), "--interface", "nosuch9");
     assertEquals(ExitCodes.ENVIRONMENT, r.code());
-    assertTrue(r.err().contains("interface nosuch9 not found; interfaces: ") && r.err().contains("lo"), r.err());
+    assertTrue(
+        r.err().contains("interface nosuch9 not found; interfaces: ") && r.err().contains("lo"),
+        r.err());
   }
 
   @Test
   void missingImageIsNamed() {
     Run r = run("send", dir.resolve("none.cci").toString(), "--interface", "lo");
     assertEquals(ExitCodes.ENVIRONMENT, r.code());
-    assertTrue(r.err().contains("cannot read " + dir.resolve("none.cci") + ": no such file"), r.err());
+    assertTrue(
+        r.err().contains("cannot read " + dir.resolve("none.cci") + ": no such file"), r.err());
   }
 
   @Test
@@ -66,9 +72,20 @@ class SendCommandTest {
   @Test
   void aSignKeyThatIsNoKeyPairIsAUsageErrorNamingWhy() throws Exception {
     Path img = Files.write(dir.resolve("x.raw"), new byte[4096]);
-    Run missing = run("send", img.toString(), "--interface", "lo", "--sign-key", dir.resolve("nokey").toString());
+    Run missing =
+        run(
+            "send",
+            img.toString(),
+            "--interface",
+            "lo",
+            "--sign-key",
+            dir.resolve("nokey").toString());
     assertEquals(ExitCodes.USAGE, missing.code());
-    assertTrue(missing.err().contains("--sign-key " + dir.resolve("nokey") + ": no such file or directory"), missing.err());
+    assertTrue(
+        missing
+            .err()
+            .contains("--sign-key " + dir.resolve("nokey") + ": no such file or directory"),
+        missing.err());
     Path half = Files.writeString(dir.resolve("image-key"), "not a key\n");
     Run noPub = run("send", img.toString(), "--interface", "lo", "--sign-key", half.toString());
     assertEquals(ExitCodes.USAGE, noPub.code());

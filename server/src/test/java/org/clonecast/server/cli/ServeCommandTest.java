@@ -33,8 +33,13 @@ class ServeCommandTest {
     Path state = dir.resolve("state");
     Run r = run("serve", "--config", conf.toString(), "--state-dir", state.toString());
     assertEquals(ExitCodes.USAGE, r.code());
-    assertTrue(r.err().contains("no provisioning interface configured: set interface = IF (where the nodes PXE boot) in "
-        + conf + ", or pass --interface IF"), r.err());
+    assertTrue(
+        r.err()
+            .contains(
+                "no provisioning interface configured: set interface = IF (where the nodes PXE boot) in "
+                    + conf
+                    + ", or pass --interface IF"),
+        r.err());
     assertTrue(!Files.exists(state), "nothing is created before the config is valid");
   }
 

@@ -28,7 +28,8 @@ class DnsConfigTest {
   void defaults() {
     DnsConfig d = dns(Map.of());
     assertFalse(d.enabled(), "proxy DHCP (the default): the site's DHCP names the site's DNS");
-    assertTrue(dns(Map.of("dhcp.mode", "full", "dhcp.range", "10.0.0.10,10.0.0.20")).enabled(),
+    assertTrue(
+        dns(Map.of("dhcp.mode", "full", "dhcp.range", "10.0.0.10,10.0.0.20")).enabled(),
         "full DHCP hands out this server as the nodes' DNS, so it answers");
     assertTrue(dns(Map.of("dns.enabled", "true")).enabled());
     assertEquals(53, d.port());
@@ -41,8 +42,17 @@ class DnsConfigTest {
 
   @Test
   void forwardersAndZone() {
-    DnsConfig d = dns(Map.of("dns.zone", "Rack1.Example.ORG.", "dns.forwarders", "192.0.2.53, 198.51.100.1:5353 [2001:db8::1]:53",
-        "dns.enabled", "off", "dns.port", "0"));
+    DnsConfig d =
+        dns(
+            Map.of(
+                "dns.zone",
+                "Rack1.Example.ORG.",
+                "dns.forwarders",
+                "192.0.2.53, 198.51.100.1:5353 [2001:db8::1]:53",
+                "dns.enabled",
+                "off",
+                "dns.port",
+                "0"));
     assertEquals("rack1.example.org", d.zone());
     assertEquals(3, d.forwarders().size());
     assertEquals(new InetSocketAddress("198.51.100.1", 5353), d.forwarders().get(1));
@@ -54,9 +64,21 @@ class DnsConfigTest {
   void updatesFromABindKeyFile() throws Exception {
     Path key = dir.resolve("ddns.key");
     // What 'tsig-keygen -a hmac-sha256 clonecast-ddns' prints.
-    Files.writeString(key, "key \"clonecast-ddns\" {\n\talgorithm hmac-sha256;\n\tsecret \"q8Xw4cPl0y4n4Y3KXo1m6e0Vq8Xw4cPl0y4n4Y3KXo0=\";\n};\n");
-    DnsUpdateConfig u = dns(Map.of("dns.update.server", "10.77.0.11", "dns.update.zone", "cluster.example.org",
-        "dns.update.reverse-zone", "0.77.10.in-addr.arpa.", "dns.update.key-file", key.toString())).update().orElseThrow();
+    Files.writeString(
+        key,
+        "key \"clonecast-ddns\" {\n\talgorithm hmac-sha256;\n\tsecret \"q8Xw4cPl0y4n4Y3KXo1m6e0Vq8Xw4cPl0y4n4Y3KXo0=\";\n};\n");
+    DnsUpdateConfig u =
+        dns(Map.of(
+                "dns.update.server",
+                "10.77.0.11",
+                "dns.update.zone",
+                "cluster.example.org",
+                "dns.update.reverse-zone",
+                "0.77.10.in-addr.arpa.",
+                "dns.update.key-file",
+                key.toString()))
+            .update()
+            .orElseThrow();
     assertEquals(new InetSocketAddress("10.77.0.11", 53), u.server());
     assertEquals("clonecast-ddns", u.keyName());
     assertEquals("hmac-sha256", u.keyAlgorithm());
@@ -69,13 +91,41 @@ class DnsConfigTest {
     assertMessage("an IP address (not a name)", Map.of("dns.forwarders", "dns.google"));
     assertMessage("dns.update.server is not", Map.of("dns.update.zone", "x.org"));
     assertMessage("dns.update.zone is not", Map.of("dns.update.server", "192.0.2.1"));
-    assertMessage("no TSIG key", Map.of("dns.update.server", "192.0.2.1", "dns.update.zone", "x.org"));
-    assertMessage("not base64", Map.of("dns.update.server", "192.0.2.1", "dns.update.zone", "x.org",
-        "dns.update.key-name", "k", "dns.update.key-secret", "not base64!"));
-    assertMessage("is not supported", Map.of("dns.update.server", "192.0.2.1", "dns.update.zone", "x.org",
-        "dns.update.key-name", "k", "dns.update.key-secret", "c2VjcmV0", "dns.update.key-algorithm", "hmac-sha3"));
-    assertMessage("holds no key", Map.of("dns.update.server", "192.0.2.1", "dns.update.zone", "x.org",
-        "dns.update.key-file", "/dev/null"));
+    assertMessage(
+        "no TSIG key", Map.of("dns.update.server", "192.0.2.1", "dns.update.zone", "x.org"));
+    assertMessage(
+        "not base64",
+        Map.of(
+            "dns.update.server",
+            "192.0.2.1",
+            "dns.update.zone",
+            "x.org",
+            "dns.update.key-name",
+            "k",
+            "dns.update.key-secret",
+            "not base64!"));
+    assertMessage(
+        "is not supported",
+        Map.of(
+            "dns.update.server",
+            "192.0.2.1",
+            "dns.update.zone",
+            "x.org",
+            "dns.update.key-name",
+            "k",
+            "dns.update.key-secret",
+            "c2VjcmV0",
+            "dns.update.key-algorithm",
+            "hmac-sha3"));
+    assertMessage(
+        "holds no key",
+        Map.of(
+            "dns.update.server",
+            "192.0.2.1",
+            "dns.update.zone",
+            "x.org",
+            "dns.update.key-file",
+            "/dev/null"));
     assertMessage("unknown key dns.updates.server", Map.of("dns.updates.server", "192.0.2.1"));
   }
 

@@ -13,7 +13,8 @@ class TftpConfigTest {
 
   @Test
   void defaultsFollowTheStateDirAndTheMtu() {
-    ServeConfig c = ServeConfig.from(ConfigFile.of(Map.of("interface", "eth0", "state-dir", "/srv/cc")));
+    ServeConfig c =
+        ServeConfig.from(ConfigFile.of(Map.of("interface", "eth0", "state-dir", "/srv/cc")));
     TftpConfig t = c.tftp();
     assertTrue(t.enabled());
     assertEquals(69, t.port());
@@ -28,9 +29,27 @@ class TftpConfigTest {
 
   @Test
   void keysOverrideDefaults() {
-    TftpConfig t = ServeConfig.from(ConfigFile.of(Map.of("interface", "eth0", "tftp.enabled", "no", "tftp.port", "1069",
-        "tftp.root", "/srv/tftp", "tftp.max-blksize", "1408", "tftp.max-windowsize", "16", "tftp.max-transfers", "5",
-        "tftp.max-transfers-per-client", "2"))).tftp();
+    TftpConfig t =
+        ServeConfig.from(
+                ConfigFile.of(
+                    Map.of(
+                        "interface",
+                        "eth0",
+                        "tftp.enabled",
+                        "no",
+                        "tftp.port",
+                        "1069",
+                        "tftp.root",
+                        "/srv/tftp",
+                        "tftp.max-blksize",
+                        "1408",
+                        "tftp.max-windowsize",
+                        "16",
+                        "tftp.max-transfers",
+                        "5",
+                        "tftp.max-transfers-per-client",
+                        "2")))
+            .tftp();
     assertFalse(t.enabled());
     assertEquals(1069, t.port());
     assertEquals(Path.of("/srv/tftp"), t.root());
@@ -42,11 +61,19 @@ class TftpConfigTest {
 
   @Test
   void badValuesAreNamed() {
-    for (String[] kv : new String[][] {{"tftp.max-blksize", "7"}, {"tftp.max-windowsize", "40000"}, {"tftp.max-transfers", "0"},
-        {"tftp.max-transfers-per-client", "0"},
-        {"tftp.port", "65536"}, {"tftp.enabled", "maybe"}}) {
-      ConfigException e = assertThrows(ConfigException.class,
-          () -> ServeConfig.from(ConfigFile.of(Map.of("interface", "eth0", kv[0], kv[1]))));
+    for (String[] kv :
+        new String[][] {
+          {"tftp.max-blksize", "7"},
+          {"tftp.max-windowsize", "40000"},
+          {"tftp.max-transfers", "0"},
+          {"tftp.max-transfers-per-client", "0"},
+          {"tftp.port", "65536"},
+          {"tftp.enabled", "maybe"}
+        }) {
+      ConfigException e =
+          assertThrows(
+              ConfigException.class,
+              () -> ServeConfig.from(ConfigFile.of(Map.of("interface", "eth0", kv[0], kv[1]))));
       assertTrue(e.getMessage().contains(kv[0] + " = " + kv[1] + " is invalid"), e.getMessage());
     }
   }

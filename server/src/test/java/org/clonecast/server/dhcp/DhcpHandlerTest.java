@@ -59,22 +59,23 @@ class DhcpHandlerTest {
   EventLog events;
   DhcpStats stats;
   long now = 1_700_000_000_000L;
-  final Clock clock = new Clock() {
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
+  final Clock clock =
+      new Clock() {
+        @Override
+        public ZoneId getZone() {
+          return ZoneOffset.UTC;
+        }
 
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
+        @Override
+        public Clock withZone(ZoneId zone) {
+          return this;
+        }
 
-    @Override
-    public Instant instant() {
-      return Instant.ofEpochMilli(now);
-    }
-  };
+        @Override
+        public Instant instant() {
+          return Instant.ofEpochMilli(now);
+        }
+      };
 
   @BeforeEach
   void open() {
@@ -91,10 +92,22 @@ class DhcpHandlerTest {
   }
 
   static DhcpConfig config(DhcpConfig.Mode mode) {
-    return new DhcpConfig(mode, Optional.of(new DhcpConfig.Range(Ipv4.parse("10.77.0.100"), Ipv4.parse("10.77.0.150"))), 600,
-        Optional.of(Ipv4.parse("10.77.0.254")), List.of(Ipv4.parse("10.77.0.1")), Optional.of("cluster.lan"), 67, 4011,
-        List.of(new DhcpConfig.RelaySubnet("rack2", Ipv4.parse("10.78.0.0"), 24,
-            new DhcpConfig.Range(Ipv4.parse("10.78.0.10"), Ipv4.parse("10.78.0.20")), Optional.empty())));
+    return new DhcpConfig(
+        mode,
+        Optional.of(new DhcpConfig.Range(Ipv4.parse("10.77.0.100"), Ipv4.parse("10.77.0.150"))),
+        600,
+        Optional.of(Ipv4.parse("10.77.0.254")),
+        List.of(Ipv4.parse("10.77.0.1")),
+        Optional.of("cluster.lan"),
+        67,
+        4011,
+        List.of(
+            new DhcpConfig.RelaySubnet(
+                "rack2",
+                Ipv4.parse("10.78.0.0"),
+                24,
+                new DhcpConfig.Range(Ipv4.parse("10.78.0.10"), Ipv4.parse("10.78.0.20")),
+                Optional.empty())));
   }
 
   DhcpResponder responder(DhcpConfig.Mode mode) {
@@ -102,13 +115,26 @@ class DhcpHandlerTest {
   }
 
   DhcpResponder responder(DhcpConfig.Mode mode, SecureBootNodes secureBoot) {
-    BootConfig boot = new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi", secureBoot);
-    return new DhcpResponder(config(mode), SELF, 24, new BootFileSelector(boot, SELF, () -> 8080),
+    BootConfig boot =
+        new BootConfig(
+            Path.of("/usr/lib/ipxe"),
+            "ipxe.efi",
+            "",
+            true,
+            "undionly.kpxe",
+            "snp-arm64.efi",
+            secureBoot);
+    return new DhcpResponder(
+        config(mode),
+        SELF,
+        24,
+        new BootFileSelector(boot, SELF, () -> 8080),
         new LeaseStore(db).loadAll());
   }
 
   EmbeddedChannel channel(DhcpResponder r, boolean bootPort) {
-    return new EmbeddedChannel(new DhcpHandler(r, bootPort, stats, db, events, nodes, inventory, clock));
+    return new EmbeddedChannel(
+        new DhcpHandler(r, bootPort, stats, db, events, nodes, inventory, clock));
   }
 
   static DatagramPacket datagram(DhcpPacket p, InetSocketAddress from) {
@@ -118,7 +144,8 @@ class DhcpHandlerTest {
   }
 
   /** Sends one request and returns the decoded reply with its destination (null if none). */
-  static Map.Entry<DhcpPacket, InetSocketAddress> exchange(EmbeddedChannel ch, DhcpPacket p, InetSocketAddress from) {
+  static Map.Entry<DhcpPacket, InetSocketAddress> exchange(
+      EmbeddedChannel ch, DhcpPacket p, InetSocketAddress from) {
     ch.writeInbound(datagram(p, from));
     DatagramPacket out = ch.readOutbound();
     if (out == null) {
@@ -132,15 +159,21 @@ class DhcpHandlerTest {
   }
 
   static DhcpPacketBuilder pxe(DhcpMessageType type, int arch) {
-    return new DhcpPacketBuilder().xid(0x1234).mac(MAC).type(type)
+    return new DhcpPacketBuilder()
+        .xid(0x1234)
+        .mac(MAC)
+        .type(type)
         .option(new DhcpOption.ParameterRequestList(List.of(1, 3, 6, 12, 15, 43, 60, 66, 67)))
         .option(new DhcpOption.ClientArch(List.of(arch)))
         .option(new DhcpOption.Unknown(OPT_CLIENT_GUID, GUID))
-        .option(new DhcpOption.Text(OPT_VENDOR_CLASS_ID, String.format("PXEClient:Arch:%05d:UNDI:002001", arch)));
+        .option(
+            new DhcpOption.Text(
+                OPT_VENDOR_CLASS_ID, String.format("PXEClient:Arch:%05d:UNDI:002001", arch)));
   }
 
   static DhcpPacketBuilder ipxe(DhcpMessageType type) {
-    return pxe(type, 0).option(new DhcpOption.Unknown(OPT_USER_CLASS, "iPXE".getBytes(StandardCharsets.US_ASCII)))
+    return pxe(type, 0)
+        .option(new DhcpOption.Unknown(OPT_USER_CLASS, "iPXE".getBytes(StandardCharsets.US_ASCII)))
         .option(new DhcpOption.Unknown(OPT_IPXE_ENCAP, new byte[] {1, 1, 1}));
   }
 
@@ -166,30 +199,51 @@ class DhcpHandlerTest {
     assertEquals(Optional.of(Ipv4.parse("255.255.255.0")), o.address(OPT_SUBNET_MASK));
     assertEquals(Optional.of(Ipv4.parse("10.77.0.255")), o.address(OPT_BROADCAST_ADDRESS));
     assertEquals(Optional.of("cluster.lan"), o.text(OPT_DOMAIN_NAME));
-    assertEquals(List.of(600L, 300L, 525L), o.options().stream().filter(DhcpOption.Seconds.class::isInstance)
-        .map(x -> ((DhcpOption.Seconds) x).seconds()).toList());
-    assertEquals(Ipv4.parse("10.77.0.254"), o.option(DhcpOption.Addresses.class).orElseThrow().addresses().get(0));
-    assertEquals(NodeState.DISCOVERED, nodes.find(MAC).orElseThrow().state(), "a new MAC is discovered");
+    assertEquals(
+        List.of(600L, 300L, 525L),
+        o.options().stream()
+            .filter(DhcpOption.Seconds.class::isInstance)
+            .map(x -> ((DhcpOption.Seconds) x).seconds())
+            .toList());
+    assertEquals(
+        Ipv4.parse("10.77.0.254"),
+        o.option(DhcpOption.Addresses.class).orElseThrow().addresses().get(0));
+    assertEquals(
+        NodeState.DISCOVERED, nodes.find(MAC).orElseThrow().state(), "a new MAC is discovered");
     assertEquals(Optional.of("bios"), nodes.find(MAC).orElseThrow().arch());
-    assertEquals(Optional.empty(), nodes.find(MAC).orElseThrow().ip(), "an offered address is not the node's yet");
+    assertEquals(
+        Optional.empty(),
+        nodes.find(MAC).orElseThrow().ip(),
+        "an offered address is not the node's yet");
 
-    var ack = exchange(ch, pxe(DhcpMessageType.REQUEST, 0).option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
-        .option(new DhcpOption.Address(OPT_REQUESTED_IP, o.yiaddr())).build(), CLIENT);
+    var ack =
+        exchange(
+            ch,
+            pxe(DhcpMessageType.REQUEST, 0)
+                .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
+                .option(new DhcpOption.Address(OPT_REQUESTED_IP, o.yiaddr()))
+                .build(),
+            CLIENT);
     assertEquals(Optional.of(DhcpMessageType.ACK), ack.getKey().messageType());
     assertEquals(o.yiaddr(), ack.getKey().yiaddr());
-    assertEquals(List.of(new Lease(o.yiaddr(), Optional.of(MAC), Lease.State.BOUND, now + 600_000)),
-        new LeaseStore(db).loadAll(), "stored before the ACK left");
+    assertEquals(
+        List.of(new Lease(o.yiaddr(), Optional.of(MAC), Lease.State.BOUND, now + 600_000)),
+        new LeaseStore(db).loadAll(),
+        "stored before the ACK left");
     assertEquals(Optional.of(o.yiaddr().getHostAddress()), nodes.find(MAC).orElseThrow().ip());
 
     now += 5000;
     var ipxeOffer = exchange(ch, ipxe(DhcpMessageType.DISCOVER).build(), CLIENT);
     assertEquals(o.yiaddr(), ipxeOffer.getKey().yiaddr(), "same address for iPXE's round");
-    assertEquals("http://10.77.0.1:8080/boot/52:54:00:88:00:10.ipxe", ipxeOffer.getKey().fileText());
+    assertEquals(
+        "http://10.77.0.1:8080/boot/52:54:00:88:00:10.ipxe", ipxeOffer.getKey().fileText());
     assertEquals(Optional.of("PXEClient"), ipxeOffer.getKey().text(OPT_VENDOR_CLASS_ID));
 
     assertEquals(1, stats.tx(DhcpMessageType.ACK));
     assertEquals(2, stats.tx(DhcpMessageType.OFFER));
-    assertTrue(events.recent(10).stream().anyMatch(e -> e.kind().equals("dhcp") && e.message().startsWith("ack 10.77.0.100")));
+    assertTrue(
+        events.recent(10).stream()
+            .anyMatch(e -> e.kind().equals("dhcp") && e.message().startsWith("ack 10.77.0.100")));
   }
 
   @Test
@@ -201,20 +255,36 @@ class DhcpHandlerTest {
     assertEquals("", o.fileText());
     assertEquals(Optional.empty(), o.text(OPT_VENDOR_CLASS_ID));
     assertEquals(Optional.of("node07"), o.text(OPT_HOST_NAME), "12 = the inventory name");
-    exchange(ch, plain(DhcpMessageType.REQUEST, m).option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
-        .option(new DhcpOption.Address(OPT_REQUESTED_IP, o.yiaddr())).build(), CLIENT);
-    var renew = exchange(ch, plain(DhcpMessageType.REQUEST, m).ciaddr(o.yiaddr()).build(),
-        new InetSocketAddress(o.yiaddr(), CLIENT_PORT));
+    exchange(
+        ch,
+        plain(DhcpMessageType.REQUEST, m)
+            .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
+            .option(new DhcpOption.Address(OPT_REQUESTED_IP, o.yiaddr()))
+            .build(),
+        CLIENT);
+    var renew =
+        exchange(
+            ch,
+            plain(DhcpMessageType.REQUEST, m).ciaddr(o.yiaddr()).build(),
+            new InetSocketAddress(o.yiaddr(), CLIENT_PORT));
     assertEquals(Optional.of(DhcpMessageType.ACK), renew.getKey().messageType());
-    assertEquals(new InetSocketAddress(o.yiaddr(), CLIENT_PORT), renew.getValue(), "renewals are unicast to ciaddr");
+    assertEquals(
+        new InetSocketAddress(o.yiaddr(), CLIENT_PORT),
+        renew.getValue(),
+        "renewals are unicast to ciaddr");
     assertEquals(o.yiaddr(), renew.getKey().ciaddr());
   }
 
   @Test
   void wrongInitRebootIsNakedByBroadcast() {
     EmbeddedChannel ch = channel(responder(DhcpConfig.Mode.FULL), false);
-    var nak = exchange(ch, plain(DhcpMessageType.REQUEST, MAC).option(new DhcpOption.Address(OPT_REQUESTED_IP, Ipv4.parse("192.168.9.9")))
-        .build(), CLIENT);
+    var nak =
+        exchange(
+            ch,
+            plain(DhcpMessageType.REQUEST, MAC)
+                .option(new DhcpOption.Address(OPT_REQUESTED_IP, Ipv4.parse("192.168.9.9")))
+                .build(),
+            CLIENT);
     assertEquals(Optional.of(DhcpMessageType.NAK), nak.getKey().messageType());
     assertEquals(BROADCAST, nak.getValue());
     assertEquals(Ipv4.fromInt(0), nak.getKey().yiaddr());
@@ -224,20 +294,43 @@ class DhcpHandlerTest {
   void relayedRequestsUseTheRelaysSubnetAndGoBackToTheRelay() {
     EmbeddedChannel ch = channel(responder(DhcpConfig.Mode.FULL), false);
     Inet4Address relay = Ipv4.parse("10.78.0.1");
-    var offer = exchange(ch, plain(DhcpMessageType.DISCOVER, MAC).giaddr(relay).hops(1).build(), new InetSocketAddress(relay, 67));
+    var offer =
+        exchange(
+            ch,
+            plain(DhcpMessageType.DISCOVER, MAC).giaddr(relay).hops(1).build(),
+            new InetSocketAddress(relay, 67));
     assertEquals(new InetSocketAddress(relay, 67), offer.getValue());
     assertEquals(Ipv4.parse("10.78.0.10"), offer.getKey().yiaddr());
     assertEquals(relay, offer.getKey().giaddr());
-    assertEquals(relay, offer.getKey().option(DhcpOption.Addresses.class).orElseThrow().addresses().get(0), "router = relay");
+    assertEquals(
+        relay,
+        offer.getKey().option(DhcpOption.Addresses.class).orElseThrow().addresses().get(0),
+        "router = relay");
     // a relay on the server's own subnet (perfdhcp) uses the main pool
     Inet4Address local = Ipv4.parse("10.77.0.11");
-    var o2 = exchange(ch, plain(DhcpMessageType.DISCOVER, MacAddress.parse("02:00:00:00:00:02")).giaddr(local).build(),
-        new InetSocketAddress(local, 67));
+    var o2 =
+        exchange(
+            ch,
+            plain(DhcpMessageType.DISCOVER, MacAddress.parse("02:00:00:00:00:02"))
+                .giaddr(local)
+                .build(),
+            new InetSocketAddress(local, 67));
     assertEquals(Ipv4.parse("10.77.0.100"), o2.getKey().yiaddr());
-    assertNull(exchange(ch, plain(DhcpMessageType.DISCOVER, MAC).giaddr(Ipv4.parse("10.99.0.1")).build(), CLIENT), "unknown subnet");
+    assertNull(
+        exchange(
+            ch,
+            plain(DhcpMessageType.DISCOVER, MAC).giaddr(Ipv4.parse("10.99.0.1")).build(),
+            CLIENT),
+        "unknown subnet");
     // a NAK through the relay asks it to broadcast
-    var nak = exchange(ch, plain(DhcpMessageType.REQUEST, MAC).giaddr(relay)
-        .option(new DhcpOption.Address(OPT_REQUESTED_IP, Ipv4.parse("10.77.0.120"))).build(), new InetSocketAddress(relay, 67));
+    var nak =
+        exchange(
+            ch,
+            plain(DhcpMessageType.REQUEST, MAC)
+                .giaddr(relay)
+                .option(new DhcpOption.Address(OPT_REQUESTED_IP, Ipv4.parse("10.77.0.120")))
+                .build(),
+            new InetSocketAddress(relay, 67));
     assertEquals(Optional.of(DhcpMessageType.NAK), nak.getKey().messageType());
     assertEquals(new InetSocketAddress(relay, 67), nak.getValue());
     assertTrue(nak.getKey().broadcastFlag());
@@ -245,25 +338,61 @@ class DhcpHandlerTest {
 
   /** The message of the start-up error {@code c} causes. */
   String rejected(DhcpConfig c) {
-    BootConfig boot = new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi");
-    return Assertions.assertThrows(IllegalArgumentException.class, () -> new DhcpResponder(c, SELF, 24,
-        new BootFileSelector(boot, SELF, () -> 8080), List.of())).getMessage();
+    BootConfig boot =
+        new BootConfig(
+            Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi");
+    return Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                new DhcpResponder(
+                    c, SELF, 24, new BootFileSelector(boot, SELF, () -> 8080), List.of()))
+        .getMessage();
   }
 
   static DhcpConfig full(Optional<DhcpConfig.Range> range, DhcpConfig.RelaySubnet... relays) {
-    return new DhcpConfig(DhcpConfig.Mode.FULL, range, 600, Optional.empty(), List.of(), Optional.empty(), 67, 4011, List.of(relays));
+    return new DhcpConfig(
+        DhcpConfig.Mode.FULL,
+        range,
+        600,
+        Optional.empty(),
+        List.of(),
+        Optional.empty(),
+        67,
+        4011,
+        List.of(relays));
   }
 
   @Test
   void poolsMustLieOnTheirSubnets() {
     Optional<DhcpConfig.Range> good = config(DhcpConfig.Mode.FULL).range();
-    String e = rejected(full(Optional.of(new DhcpConfig.Range(Ipv4.parse("10.9.0.100"), Ipv4.parse("10.9.0.150")))));
+    String e =
+        rejected(
+            full(
+                Optional.of(
+                    new DhcpConfig.Range(Ipv4.parse("10.9.0.100"), Ipv4.parse("10.9.0.150")))));
     assertTrue(e.contains("outside the provisioning subnet 10.77.0.0/24"), e);
-    e = rejected(full(good, new DhcpConfig.RelaySubnet("bad", Ipv4.parse("10.77.0.0"), 25,
-        new DhcpConfig.Range(Ipv4.parse("10.77.0.10"), Ipv4.parse("10.77.0.20")), Optional.empty())));
+    e =
+        rejected(
+            full(
+                good,
+                new DhcpConfig.RelaySubnet(
+                    "bad",
+                    Ipv4.parse("10.77.0.0"),
+                    25,
+                    new DhcpConfig.Range(Ipv4.parse("10.77.0.10"), Ipv4.parse("10.77.0.20")),
+                    Optional.empty())));
     assertTrue(e.contains("overlaps the provisioning subnet"), e);
-    e = rejected(full(good, config(DhcpConfig.Mode.FULL).relays().get(0), new DhcpConfig.RelaySubnet("b", Ipv4.parse("10.78.0.128"), 25,
-        new DhcpConfig.Range(Ipv4.parse("10.78.0.130"), Ipv4.parse("10.78.0.140")), Optional.empty())));
+    e =
+        rejected(
+            full(
+                good,
+                config(DhcpConfig.Mode.FULL).relays().get(0),
+                new DhcpConfig.RelaySubnet(
+                    "b",
+                    Ipv4.parse("10.78.0.128"),
+                    25,
+                    new DhcpConfig.Range(Ipv4.parse("10.78.0.130"), Ipv4.parse("10.78.0.140")),
+                    Optional.empty())));
     assertTrue(e.contains("overlaps another relayed subnet"), e);
   }
 
@@ -271,13 +400,16 @@ class DhcpHandlerTest {
   void reservedMacGetsItsAddress() {
     nodes.enroll(MAC, "node01", Optional.empty(), Optional.of("10.77.0.20"));
     EmbeddedChannel ch = channel(responder(DhcpConfig.Mode.FULL), false);
-    assertEquals(Ipv4.parse("10.77.0.20"), exchange(ch, plain(DhcpMessageType.DISCOVER, MAC).build(), CLIENT).getKey().yiaddr());
+    assertEquals(
+        Ipv4.parse("10.77.0.20"),
+        exchange(ch, plain(DhcpMessageType.DISCOVER, MAC).build(), CLIENT).getKey().yiaddr());
   }
 
   @Test
   void proxyModeAnswersOnlyBootClientsWithoutAnAddress() {
     EmbeddedChannel ch = channel(responder(DhcpConfig.Mode.PROXY), false);
-    assertNull(exchange(ch, plain(DhcpMessageType.DISCOVER, MAC).build(), CLIENT), "not a PXE client");
+    assertNull(
+        exchange(ch, plain(DhcpMessageType.DISCOVER, MAC).build(), CLIENT), "not a PXE client");
     var offer = exchange(ch, pxe(DhcpMessageType.DISCOVER, 7).build(), CLIENT);
     DhcpPacket o = offer.getKey();
     assertEquals(BROADCAST, offer.getValue());
@@ -291,15 +423,24 @@ class DhcpHandlerTest {
     assertFalse(o.octets(OPT_VENDOR_SPECIFIC).isPresent(), "43 only for BIOS ROMs");
     DhcpPacket bios = exchange(ch, pxe(DhcpMessageType.DISCOVER, 0).build(), CLIENT).getKey();
     assertEquals(8, Pxe.discoveryControl(bios).getAsInt());
-    assertNull(exchange(ch, pxe(DhcpMessageType.REQUEST, 7).option(new DhcpOption.Address(OPT_SERVER_ID, Ipv4.parse("10.77.0.2")))
-        .option(new DhcpOption.Address(OPT_REQUESTED_IP, Ipv4.parse("10.77.0.50"))).build(), CLIENT), "for the site's server");
+    assertNull(
+        exchange(
+            ch,
+            pxe(DhcpMessageType.REQUEST, 7)
+                .option(new DhcpOption.Address(OPT_SERVER_ID, Ipv4.parse("10.77.0.2")))
+                .option(new DhcpOption.Address(OPT_REQUESTED_IP, Ipv4.parse("10.77.0.50")))
+                .build(),
+            CLIENT),
+        "for the site's server");
   }
 
   @Test
   void bootServerPortAcksEdk2AtItsSourceAddress() {
     EmbeddedChannel ch = channel(responder(DhcpConfig.Mode.PROXY), true);
     InetSocketAddress from = new InetSocketAddress(Ipv4.parse("10.77.0.50"), PXE_PORT);
-    var ack = exchange(ch, pxe(DhcpMessageType.REQUEST, 7).ciaddr(Ipv4.parse("10.77.0.50")).build(), from);
+    var ack =
+        exchange(
+            ch, pxe(DhcpMessageType.REQUEST, 7).ciaddr(Ipv4.parse("10.77.0.50")).build(), from);
     assertEquals(from, ack.getValue());
     DhcpPacket a = ack.getKey();
     assertEquals(Optional.of(DhcpMessageType.ACK), a.messageType());
@@ -309,13 +450,17 @@ class DhcpHandlerTest {
     assertEquals(Optional.of(SELF), a.address(OPT_SERVER_ID));
     assertEquals(Optional.of("PXEClient"), a.text(OPT_VENDOR_CLASS_ID));
     assertTrue(a.octets(OPT_CLIENT_GUID).isPresent());
-    assertNull(exchange(ch, plain(DhcpMessageType.REQUEST, MAC).ciaddr(Ipv4.parse("10.77.0.50")).build(), from));
+    assertNull(
+        exchange(
+            ch,
+            plain(DhcpMessageType.REQUEST, MAC).ciaddr(Ipv4.parse("10.77.0.50")).build(),
+            from));
   }
 
   /**
-   * A 4011 request naming another host's ciaddr (a rogue making us ACK its victim) gets no reply
-   * at all and moves nothing; iPXE's (from ciaddr:68) and a request without ciaddr are answered
-   * at their source.
+   * A 4011 request naming another host's ciaddr (a rogue making us ACK its victim) gets no reply at
+   * all and moves nothing; iPXE's (from ciaddr:68) and a request without ciaddr are answered at
+   * their source.
    */
   @Test
   void bootServerPortAnswersOnlyTheRequestersOwnAddress() {
@@ -324,66 +469,140 @@ class DhcpHandlerTest {
     InetSocketAddress victim = new InetSocketAddress(Ipv4.parse("10.77.0.50"), PXE_PORT);
     InetSocketAddress rogue = new InetSocketAddress(Ipv4.parse("10.77.0.66"), PXE_PORT);
     long ignored = stats.ignored();
-    assertNull(exchange(ch, pxe(DhcpMessageType.REQUEST, 7).ciaddr((Inet4Address) victim.getAddress()).build(), rogue),
+    assertNull(
+        exchange(
+            ch,
+            pxe(DhcpMessageType.REQUEST, 7).ciaddr((Inet4Address) victim.getAddress()).build(),
+            rogue),
         "no ACK towards 10.77.0.50 for a request from 10.77.0.66");
     assertEquals(ignored + 1, stats.ignored(), "counted");
-    assertEquals(Optional.empty(), nodes.find(MAC).orElseThrow().ip(), "the node's address is not moved");
+    assertEquals(
+        Optional.empty(), nodes.find(MAC).orElseThrow().ip(), "the node's address is not moved");
 
-    var ok = exchange(ch, pxe(DhcpMessageType.REQUEST, 7).ciaddr((Inet4Address) victim.getAddress()).build(), victim);
+    var ok =
+        exchange(
+            ch,
+            pxe(DhcpMessageType.REQUEST, 7).ciaddr((Inet4Address) victim.getAddress()).build(),
+            victim);
     assertEquals(victim, ok.getValue());
     assertEquals(Optional.of("10.77.0.50"), nodes.find(MAC).orElseThrow().ip());
     InetSocketAddress ipxe = new InetSocketAddress(Ipv4.parse("10.77.0.51"), CLIENT_PORT);
-    assertEquals(ipxe, exchange(ch, ipxe(DhcpMessageType.REQUEST).ciaddr((Inet4Address) ipxe.getAddress()).build(), ipxe).getValue(),
+    assertEquals(
+        ipxe,
+        exchange(
+                ch,
+                ipxe(DhcpMessageType.REQUEST).ciaddr((Inet4Address) ipxe.getAddress()).build(),
+                ipxe)
+            .getValue(),
         "iPXE asks from ciaddr:68 and hears back there");
-    assertEquals(rogue, exchange(ch, pxe(DhcpMessageType.REQUEST, 7).build(), rogue).getValue(),
+    assertEquals(
+        rogue,
+        exchange(ch, pxe(DhcpMessageType.REQUEST, 7).build(), rogue).getValue(),
         "no ciaddr: the answer goes back to the sender");
-    assertEquals(Optional.of("10.77.0.51"), nodes.find(MAC).orElseThrow().ip(), "a request without ciaddr records nothing");
+    assertEquals(
+        Optional.of("10.77.0.51"),
+        nodes.find(MAC).orElseThrow().ip(),
+        "a request without ciaddr records nothing");
   }
 
   /**
    * boot.secure-boot = rack1: an EFI x64 firmware of a rack1 node gets Debian's signed shim (full
-   * mode's OFFER, proxy mode's OFFER and port 4011 ACK); other nodes, BIOS and UEFI HTTP boot keep iPXE.
+   * mode's OFFER, proxy mode's OFFER and port 4011 ACK); other nodes, BIOS and UEFI HTTP boot keep
+   * iPXE.
    */
   @Test
   void secureBootNodesGetShimInFullAndProxyMode() {
     nodes.enroll(MAC, "node01", Optional.of("rack1"));
     SecureBootNodes rack1 = SecureBootNodes.parse("rack1");
-    DhcpPacket full = exchange(channel(responder(DhcpConfig.Mode.FULL, rack1), false), pxe(DhcpMessageType.DISCOVER, 7).build(),
-        CLIENT).getKey();
+    DhcpPacket full =
+        exchange(
+                channel(responder(DhcpConfig.Mode.FULL, rack1), false),
+                pxe(DhcpMessageType.DISCOVER, 7).build(),
+                CLIENT)
+            .getKey();
     assertEquals("shimx64.efi", full.fileText());
     assertEquals(SELF, full.siaddr());
     assertEquals(Optional.of("PXEClient"), full.text(OPT_VENDOR_CLASS_ID));
-    assertEquals("shimx64.efi", exchange(channel(responder(DhcpConfig.Mode.PROXY, rack1), false),
-        pxe(DhcpMessageType.DISCOVER, 9).build(), CLIENT).getKey().fileText(), "proxy OFFER, arch 9 (EFI BC)");
+    assertEquals(
+        "shimx64.efi",
+        exchange(
+                channel(responder(DhcpConfig.Mode.PROXY, rack1), false),
+                pxe(DhcpMessageType.DISCOVER, 9).build(),
+                CLIENT)
+            .getKey()
+            .fileText(),
+        "proxy OFFER, arch 9 (EFI BC)");
     InetSocketAddress from = new InetSocketAddress(Ipv4.parse("10.77.0.50"), PXE_PORT);
-    DhcpPacket ack = exchange(channel(responder(DhcpConfig.Mode.PROXY, rack1), true),
-        pxe(DhcpMessageType.REQUEST, 7).ciaddr(Ipv4.parse("10.77.0.50")).build(), from).getKey();
+    DhcpPacket ack =
+        exchange(
+                channel(responder(DhcpConfig.Mode.PROXY, rack1), true),
+                pxe(DhcpMessageType.REQUEST, 7).ciaddr(Ipv4.parse("10.77.0.50")).build(),
+                from)
+            .getKey();
     assertEquals("shimx64.efi", ack.fileText(), "proxy port 4011 ACK");
     assertEquals(SELF, ack.siaddr());
-    assertEquals("undionly.kpxe", exchange(channel(responder(DhcpConfig.Mode.FULL, rack1), false),
-        pxe(DhcpMessageType.DISCOVER, 0).build(), CLIENT).getKey().fileText(), "BIOS has no Secure Boot");
+    assertEquals(
+        "undionly.kpxe",
+        exchange(
+                channel(responder(DhcpConfig.Mode.FULL, rack1), false),
+                pxe(DhcpMessageType.DISCOVER, 0).build(),
+                CLIENT)
+            .getKey()
+            .fileText(),
+        "BIOS has no Secure Boot");
 
-    nodes.update(MAC, new NodeStore.Change(Optional.empty(), Optional.of(Optional.of("rack2")), Optional.empty()));
-    assertEquals("ipxe.efi", exchange(channel(responder(DhcpConfig.Mode.FULL, rack1), false), pxe(DhcpMessageType.DISCOVER, 7).build(),
-        CLIENT).getKey().fileText(), "a node of another group gets iPXE");
-    assertEquals("shimx64.efi", exchange(channel(responder(DhcpConfig.Mode.FULL, SecureBootNodes.parse("all")), false),
-        pxe(DhcpMessageType.DISCOVER, 7).build(), CLIENT).getKey().fileText(), "all");
+    nodes.update(
+        MAC,
+        new NodeStore.Change(
+            Optional.empty(), Optional.of(Optional.of("rack2")), Optional.empty()));
+    assertEquals(
+        "ipxe.efi",
+        exchange(
+                channel(responder(DhcpConfig.Mode.FULL, rack1), false),
+                pxe(DhcpMessageType.DISCOVER, 7).build(),
+                CLIENT)
+            .getKey()
+            .fileText(),
+        "a node of another group gets iPXE");
+    assertEquals(
+        "shimx64.efi",
+        exchange(
+                channel(responder(DhcpConfig.Mode.FULL, SecureBootNodes.parse("all")), false),
+                pxe(DhcpMessageType.DISCOVER, 7).build(),
+                CLIENT)
+            .getKey()
+            .fileText(),
+        "all");
   }
 
   @Test
   void httpBootGetsAUrlInOption67AndHttpClient() {
     EmbeddedChannel ch = channel(responder(DhcpConfig.Mode.FULL), false);
-    DhcpPacket o = exchange(ch, new DhcpPacketBuilder().xid(1).mac(MAC).type(DhcpMessageType.DISCOVER)
-        .option(new DhcpOption.ClientArch(List.of(16)))
-        .option(new DhcpOption.Text(OPT_VENDOR_CLASS_ID, "HTTPClient:Arch:00016:UNDI:003000")).build(), CLIENT).getKey();
-    assertEquals(Optional.of("http://10.77.0.1:8080/boot/files/ipxe.efi"), o.text(OPT_BOOTFILE_NAME));
+    DhcpPacket o =
+        exchange(
+                ch,
+                new DhcpPacketBuilder()
+                    .xid(1)
+                    .mac(MAC)
+                    .type(DhcpMessageType.DISCOVER)
+                    .option(new DhcpOption.ClientArch(List.of(16)))
+                    .option(
+                        new DhcpOption.Text(
+                            OPT_VENDOR_CLASS_ID, "HTTPClient:Arch:00016:UNDI:003000"))
+                    .build(),
+                CLIENT)
+            .getKey();
+    assertEquals(
+        Optional.of("http://10.77.0.1:8080/boot/files/ipxe.efi"), o.text(OPT_BOOTFILE_NAME));
     assertEquals(Optional.of("HTTPClient"), o.text(OPT_VENDOR_CLASS_ID));
   }
 
   @Test
   void malformedDatagramsAreCountedAndTheChannelKeepsServing() {
     EmbeddedChannel ch = channel(responder(DhcpConfig.Mode.FULL), false);
-    ch.writeInbound(new DatagramPacket(Unpooled.wrappedBuffer(new byte[] {1, 2, 3}), new InetSocketAddress(SELF, 67), CLIENT));
+    ch.writeInbound(
+        new DatagramPacket(
+            Unpooled.wrappedBuffer(new byte[] {1, 2, 3}), new InetSocketAddress(SELF, 67), CLIENT));
     ByteBuf bad = Unpooled.buffer();
     pxe(DhcpMessageType.DISCOVER, 0).build().encode(bad);
     bad.setByte(236, 0); // magic cookie
@@ -399,7 +618,9 @@ class DhcpHandlerTest {
     EmbeddedChannel ch = channel(responder(DhcpConfig.Mode.FULL), false);
     DatagramPacket[] burst = new DatagramPacket[20];
     for (int i = 0; i < burst.length; i++) {
-      burst[i] = datagram(plain(DhcpMessageType.DISCOVER, new MacAddress(0x020000000100L + i)).build(), CLIENT);
+      burst[i] =
+          datagram(
+              plain(DhcpMessageType.DISCOVER, new MacAddress(0x020000000100L + i)).build(), CLIENT);
     }
     ch.writeInbound((Object[]) burst);
     for (int i = 0; i < burst.length; i++) {
@@ -408,18 +629,28 @@ class DhcpHandlerTest {
       out.release();
     }
     assertEquals(20, stats.tx(DhcpMessageType.OFFER));
-    assertEquals(20, events.recent(100).stream().filter(e -> e.message().startsWith("offer")).count());
+    assertEquals(
+        20, events.recent(100).stream().filter(e -> e.message().startsWith("offer")).count());
     assertEquals(1, stats.commits(), "one transaction for the burst");
     DatagramPacket[] acks = new DatagramPacket[20];
     for (int i = 0; i < acks.length; i++) {
       MacAddress m = new MacAddress(0x020000000100L + i);
-      acks[i] = datagram(plain(DhcpMessageType.REQUEST, m).option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
-          .option(new DhcpOption.Address(OPT_REQUESTED_IP, Ipv4.parse("10.77.0." + (100 + i)))).build(), CLIENT);
+      acks[i] =
+          datagram(
+              plain(DhcpMessageType.REQUEST, m)
+                  .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
+                  .option(
+                      new DhcpOption.Address(OPT_REQUESTED_IP, Ipv4.parse("10.77.0." + (100 + i))))
+                  .build(),
+              CLIENT);
     }
     ch.writeInbound((Object[]) acks);
     for (int i = 0; i < acks.length; i++) {
       DatagramPacket out = ch.readOutbound();
-      assertEquals(Optional.of(DhcpMessageType.ACK), DhcpPacket.decode(out.content()).messageType(), "reply " + i);
+      assertEquals(
+          Optional.of(DhcpMessageType.ACK),
+          DhcpPacket.decode(out.content()).messageType(),
+          "reply " + i);
       out.release();
     }
     assertEquals(2, stats.commits(), "20 leases in one transaction");
@@ -431,9 +662,16 @@ class DhcpHandlerTest {
     DhcpResponder r = responder(DhcpConfig.Mode.FULL);
     EmbeddedChannel ch = channel(r, false);
     DhcpPacket o = exchange(ch, plain(DhcpMessageType.DISCOVER, MAC).build(), CLIENT).getKey();
-    db.write(c -> c.createStatement().execute("DROP TABLE leases")); // storing leases fails from now on
-    assertNull(exchange(ch, plain(DhcpMessageType.REQUEST, MAC).option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
-        .option(new DhcpOption.Address(OPT_REQUESTED_IP, o.yiaddr())).build(), CLIENT));
+    db.write(
+        c -> c.createStatement().execute("DROP TABLE leases")); // storing leases fails from now on
+    assertNull(
+        exchange(
+            ch,
+            plain(DhcpMessageType.REQUEST, MAC)
+                .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
+                .option(new DhcpOption.Address(OPT_REQUESTED_IP, o.yiaddr()))
+                .build(),
+            CLIENT));
     assertEquals(1, stats.dropped());
     assertTrue(ch.isOpen());
   }

@@ -30,9 +30,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The real sockets, on loopback only: both are tied to their device with SO_BINDTODEVICE (read
- * back from the kernel), and the port-4011 boot-server exchange works end to end; garbage sent to
- * it does not stop it.
+ * The real sockets, on loopback only: both are tied to their device with SO_BINDTODEVICE (read back
+ * from the kernel), and the port-4011 boot-server exchange works end to end; garbage sent to it
+ * does not stop it.
  */
 class DhcpServerTest {
   @TempDir Path dir;
@@ -41,17 +41,40 @@ class DhcpServerTest {
   void socketsAreBoundToTheDeviceAndAnswerOnLoopback() throws Exception {
     Assumptions.assumeTrue(Transport.epoll(), "epoll transport");
     InetAddress lo = InetAddress.getByName("127.0.0.1");
-    DhcpConfig config = new DhcpConfig(DhcpConfig.Mode.PROXY, Optional.empty(), 600, Optional.empty(), List.of(),
-        Optional.empty(), 0, 0, List.of());
+    DhcpConfig config =
+        new DhcpConfig(
+            DhcpConfig.Mode.PROXY,
+            Optional.empty(),
+            600,
+            Optional.empty(),
+            List.of(),
+            Optional.empty(),
+            0,
+            0,
+            List.of());
     try (Database db = Database.open(dir)) {
       NodeStore nodes = new NodeStore(db, Clock.systemUTC());
       EventLog events = new EventLog(db, Clock.systemUTC());
       var self = Ipv4.parse("127.0.0.1");
-      DhcpResponder r = new DhcpResponder(config, self, 8,
-          new BootFileSelector(new BootConfig(Path.of("/usr/lib/ipxe"), "ipxe.efi", "", true, "undionly.kpxe", "snp-arm64.efi"), self, () -> 8080),
-          List.of());
+      DhcpResponder r =
+          new DhcpResponder(
+              config,
+              self,
+              8,
+              new BootFileSelector(
+                  new BootConfig(
+                      Path.of("/usr/lib/ipxe"),
+                      "ipxe.efi",
+                      "",
+                      true,
+                      "undionly.kpxe",
+                      "snp-arm64.efi"),
+                  self,
+                  () -> 8080),
+              List.of());
       DhcpStats stats = new DhcpStats();
-      try (DhcpServer server = DhcpServer.start(config, "lo", lo, r, stats, db, events, nodes, Clock.systemUTC());
+      try (DhcpServer server =
+              DhcpServer.start(config, "lo", lo, r, stats, db, events, nodes, Clock.systemUTC());
           DatagramSocket client = new DatagramSocket(new InetSocketAddress(lo, 0))) {
         assertArrayEquals(new String[] {"lo", "lo"}, server.boundDevices());
         client.setSoTimeout(10_000);

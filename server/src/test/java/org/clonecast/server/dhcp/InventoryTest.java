@@ -29,7 +29,8 @@ class InventoryTest {
       NodeStore nodes = new NodeStore(db, Clock.systemUTC());
       nodes.enroll(A, "node01", Optional.empty(), Optional.of("10.77.0.20"));
       try (Inventory inventory = Inventory.following(nodes)) {
-        assertEquals(Optional.of("node01"), inventory.find(A).orElseThrow().name(), "loaded at start");
+        assertEquals(
+            Optional.of("node01"), inventory.find(A).orElseThrow().name(), "loaded at start");
         assertEquals(Map.of(A, Ipv4.parse("10.77.0.20")), inventory.reservations());
         long version = inventory.reservationsVersion();
 
@@ -40,8 +41,14 @@ class InventoryTest {
         nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
         assertEquals(BootAction.REIMAGE, inventory.find(A).orElseThrow().action());
 
-        nodes.update(A, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(),
-            Optional.of(Optional.of("10.77.0.21")), Optional.empty()));
+        nodes.update(
+            A,
+            new NodeStore.Change(
+                Optional.empty(),
+                Optional.empty(),
+                Optional.empty(),
+                Optional.of(Optional.of("10.77.0.21")),
+                Optional.empty()));
         assertNotEquals(version, inventory.reservationsVersion());
         assertEquals(Map.of(A, Ipv4.parse("10.77.0.21")), inventory.reservations());
 

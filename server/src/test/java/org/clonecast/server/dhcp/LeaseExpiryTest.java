@@ -30,9 +30,20 @@ class LeaseExpiryTest {
   /** A clock the test moves. */
   private static Clock clock(AtomicLong now) {
     return new Clock() {
-      @Override public ZoneId getZone() { return ZoneOffset.UTC; }
-      @Override public Clock withZone(ZoneId z) { return this; }
-      @Override public Instant instant() { return Instant.ofEpochMilli(now.get()); }
+      @Override
+      public ZoneId getZone() {
+        return ZoneOffset.UTC;
+      }
+
+      @Override
+      public Clock withZone(ZoneId z) {
+        return this;
+      }
+
+      @Override
+      public Instant instant() {
+        return Instant.ofEpochMilli(now.get());
+      }
     };
   }
 
@@ -44,32 +55,46 @@ class LeaseExpiryTest {
       NodeStore nodes = new NodeStore(db, clock);
       nodes.enroll(A, "node07", Optional.empty());
       LeaseStore leases = new LeaseStore(db);
-      db.write(c -> {
-        LeaseStore.save(c, List.of(new Lease(IP_A, Optional.of(A), Lease.State.BOUND, 1_060_000),
-            new Lease(IP_S, Optional.of(STRANGER), Lease.State.BOUND, 1_060_000)));
-        return null;
-      });
+      db.write(
+          c -> {
+            LeaseStore.save(
+                c,
+                List.of(
+                    new Lease(IP_A, Optional.of(A), Lease.State.BOUND, 1_060_000),
+                    new Lease(IP_S, Optional.of(STRANGER), Lease.State.BOUND, 1_060_000)));
+            return null;
+          });
       List<String> ended = new ArrayList<>();
-      LeaseExpiry expiry = new LeaseExpiry(leases, nodes, clock, (name, ip) -> ended.add(name + " " + ip.getHostAddress()));
+      LeaseExpiry expiry =
+          new LeaseExpiry(
+              leases, nodes, clock, (name, ip) -> ended.add(name + " " + ip.getHostAddress()));
       expiry.sweep();
       assertEquals(List.of(), ended, "both leases are running");
       now.set(1_060_001);
       expiry.sweep();
-      assertEquals(List.of("node07 10.77.0.100"), ended, "expired; the stranger is not in the inventory, so nothing for it");
+      assertEquals(
+          List.of("node07 10.77.0.100"),
+          ended,
+          "expired; the stranger is not in the inventory, so nothing for it");
       expiry.sweep();
       assertEquals(1, ended.size(), "reported once");
 
-      db.write(c -> {
-        LeaseStore.save(c, List.of(new Lease(IP_A, Optional.of(A), Lease.State.BOUND, 2_000_000)));
-        return null;
-      });
+      db.write(
+          c -> {
+            LeaseStore.save(
+                c, List.of(new Lease(IP_A, Optional.of(A), Lease.State.BOUND, 2_000_000)));
+            return null;
+          });
       expiry.sweep();
-      db.write(c -> {
-        LeaseStore.save(c, List.of(new Lease(IP_A, Optional.of(A), Lease.State.RELEASED, 2_000_000)));
-        return null;
-      });
+      db.write(
+          c -> {
+            LeaseStore.save(
+                c, List.of(new Lease(IP_A, Optional.of(A), Lease.State.RELEASED, 2_000_000)));
+            return null;
+          });
       expiry.sweep();
-      assertEquals(List.of("node07 10.77.0.100", "node07 10.77.0.100"), ended, "a RELEASE ends it too");
+      assertEquals(
+          List.of("node07 10.77.0.100", "node07 10.77.0.100"), ended, "a RELEASE ends it too");
     }
   }
 }

@@ -34,7 +34,8 @@ class LeaseTableTest {
   static final long T0 = 1_700_000_000_000L;
 
   static LeaseTable table(String first, String last) {
-    return new LeaseTable(SELF, 24, new DhcpConfig.Range(Ipv4.parse(first), Ipv4.parse(last)), SELF, 600);
+    return new LeaseTable(
+        SELF, 24, new DhcpConfig.Range(Ipv4.parse(first), Ipv4.parse(last)), SELF, 600);
   }
 
   static Inet4Address offered(Decision d) {
@@ -43,7 +44,10 @@ class LeaseTableTest {
 
   static Inet4Address select(LeaseTable t, MacAddress mac, long now) {
     Inet4Address ip = offered(t.discover(mac, Optional.empty(), now));
-    Decision.Ack ack = assertInstanceOf(Decision.Ack.class, t.request(mac, Optional.of(SELF), true, Optional.of(ip), ZERO, now));
+    Decision.Ack ack =
+        assertInstanceOf(
+            Decision.Ack.class,
+            t.request(mac, Optional.of(SELF), true, Optional.of(ip), ZERO, now));
     assertEquals(ip, ack.ip());
     return ip;
   }
@@ -56,7 +60,9 @@ class LeaseTableTest {
     Decision d = t.request(A, Optional.of(SELF), true, Optional.of(ip), ZERO, T0 + 10);
     Decision.Ack ack = assertInstanceOf(Decision.Ack.class, d);
     assertEquals(600, ack.leaseSeconds());
-    assertEquals(List.of(new Lease(ip, Optional.of(A), Lease.State.BOUND, T0 + 10 + 600_000)), ack.changes());
+    assertEquals(
+        List.of(new Lease(ip, Optional.of(A), Lease.State.BOUND, T0 + 10 + 600_000)),
+        ack.changes());
   }
 
   @Test
@@ -65,7 +71,8 @@ class LeaseTableTest {
     Decision d = t.discover(A, Optional.empty(), T0);
     assertEquals(List.of(), d.changes());
     assertNotEquals(offered(d), offered(t.discover(B, Optional.empty(), T0 + 1)), "held for A");
-    assertEquals(offered(d), offered(t.discover(A, Optional.empty(), T0 + 2)), "A asks again: same offer");
+    assertEquals(
+        offered(d), offered(t.discover(A, Optional.empty(), T0 + 2)), "A asks again: same offer");
   }
 
   @Test
@@ -84,42 +91,67 @@ class LeaseTableTest {
   void requestNamingAnotherServerForgetsOurOfferSilently() {
     LeaseTable t = table("10.77.0.100", "10.77.0.100");
     Inet4Address ip = offered(t.discover(A, Optional.empty(), T0));
-    assertInstanceOf(Decision.Ignore.class, t.request(A, Optional.of(OTHER_SERVER), false, Optional.of(Ipv4.parse("10.77.0.200")), ZERO, T0 + 1));
-    assertEquals(ip, offered(t.discover(B, Optional.empty(), T0 + 2)), "the one-address pool is free again at once");
+    assertInstanceOf(
+        Decision.Ignore.class,
+        t.request(
+            A,
+            Optional.of(OTHER_SERVER),
+            false,
+            Optional.of(Ipv4.parse("10.77.0.200")),
+            ZERO,
+            T0 + 1));
+    assertEquals(
+        ip,
+        offered(t.discover(B, Optional.empty(), T0 + 2)),
+        "the one-address pool is free again at once");
   }
 
   @Test
   void selectingAnAddressWeDidNotOfferIsNaked() {
     LeaseTable t = table("10.77.0.100", "10.77.0.150");
     offered(t.discover(A, Optional.empty(), T0));
-    assertInstanceOf(Decision.Nak.class, t.request(A, Optional.of(SELF), true, Optional.of(Ipv4.parse("10.77.0.120")), ZERO, T0));
+    assertInstanceOf(
+        Decision.Nak.class,
+        t.request(A, Optional.of(SELF), true, Optional.of(Ipv4.parse("10.77.0.120")), ZERO, T0));
   }
 
   @Test
   void initRebootOfAnotherMacsAddressOrAForeignNetworkIsNaked() {
     LeaseTable t = table("10.77.0.100", "10.77.0.150");
     Inet4Address a = select(t, A, T0);
-    assertInstanceOf(Decision.Nak.class, t.request(B, Optional.empty(), false, Optional.of(a), ZERO, T0 + 1));
-    Decision.Nak nak = assertInstanceOf(Decision.Nak.class,
-        t.request(B, Optional.empty(), false, Optional.of(Ipv4.parse("192.168.1.50")), ZERO, T0 + 1));
+    assertInstanceOf(
+        Decision.Nak.class, t.request(B, Optional.empty(), false, Optional.of(a), ZERO, T0 + 1));
+    Decision.Nak nak =
+        assertInstanceOf(
+            Decision.Nak.class,
+            t.request(
+                B, Optional.empty(), false, Optional.of(Ipv4.parse("192.168.1.50")), ZERO, T0 + 1));
     assertTrue(nak.reason().contains("not an address of this network"), nak.reason());
-    assertInstanceOf(Decision.Nak.class, t.request(B, Optional.empty(), false, Optional.of(SELF), ZERO, T0 + 1));
+    assertInstanceOf(
+        Decision.Nak.class, t.request(B, Optional.empty(), false, Optional.of(SELF), ZERO, T0 + 1));
   }
 
   @Test
   void initRebootWithoutAnyRecordIsIgnored() {
     LeaseTable t = table("10.77.0.100", "10.77.0.150");
-    assertInstanceOf(Decision.Ignore.class, t.request(A, Optional.empty(), false, Optional.of(Ipv4.parse("10.77.0.120")), ZERO, T0));
+    assertInstanceOf(
+        Decision.Ignore.class,
+        t.request(A, Optional.empty(), false, Optional.of(Ipv4.parse("10.77.0.120")), ZERO, T0));
   }
 
   @Test
   void renewalExtendsAndWrongRenewalIsNaked() {
     LeaseTable t = table("10.77.0.100", "10.77.0.150");
     Inet4Address a = select(t, A, T0);
-    Decision.Ack renew = assertInstanceOf(Decision.Ack.class, t.request(A, Optional.empty(), false, Optional.empty(), a, T0 + 300_000));
+    Decision.Ack renew =
+        assertInstanceOf(
+            Decision.Ack.class,
+            t.request(A, Optional.empty(), false, Optional.empty(), a, T0 + 300_000));
     assertEquals(T0 + 900_000, renew.changes().get(0).expiresMillis());
     Inet4Address b = select(t, B, T0);
-    assertInstanceOf(Decision.Nak.class, t.request(A, Optional.empty(), false, Optional.empty(), b, T0 + 300_000));
+    assertInstanceOf(
+        Decision.Nak.class,
+        t.request(A, Optional.empty(), false, Optional.empty(), b, T0 + 300_000));
   }
 
   @Test
@@ -127,12 +159,18 @@ class LeaseTableTest {
     LeaseTable t = table("10.77.0.100", "10.77.0.101");
     Inet4Address a = select(t, A, T0);
     Inet4Address b = select(t, B, T0 + 1000);
-    assertInstanceOf(Decision.Ignore.class, t.discover(C, Optional.empty(), T0 + 2000), "pool exhausted while both leases run");
+    assertInstanceOf(
+        Decision.Ignore.class,
+        t.discover(C, Optional.empty(), T0 + 2000),
+        "pool exhausted while both leases run");
     Inet4Address c = offered(t.discover(C, Optional.empty(), T0 + 10 * 600_000));
     assertEquals(a, c, "A's lease ended first");
-    // A comes back: its old address is C's now, so it gets B's expired one, and B is NAKed on renewal
+    // A comes back: its old address is C's now, so it gets B's expired one, and B is NAKed on
+    // renewal
     assertEquals(b, select(t, A, T0 + 10 * 600_000));
-    assertInstanceOf(Decision.Nak.class, t.request(B, Optional.empty(), false, Optional.empty(), b, T0 + 10 * 600_000));
+    assertInstanceOf(
+        Decision.Nak.class,
+        t.request(B, Optional.empty(), false, Optional.empty(), b, T0 + 10 * 600_000));
   }
 
   @Test
@@ -142,9 +180,16 @@ class LeaseTableTest {
     Decision.Noted n = assertInstanceOf(Decision.Noted.class, t.decline(A, a, T0 + 1));
     assertEquals(Optional.empty(), n.changes().get(0).mac());
     assertNotEquals(a, select(t, A, T0 + 2));
-    assertInstanceOf(Decision.Ignore.class, t.discover(B, Optional.empty(), T0 + 3), "one address left, held for A");
-    assertInstanceOf(Decision.Nak.class, t.request(C, Optional.empty(), false, Optional.of(a), ZERO, T0 + 4));
-    assertEquals(a, offered(t.discover(C, Optional.empty(), T0 + 1 + LeaseTable.QUARANTINE_MILLIS)), "quarantine over");
+    assertInstanceOf(
+        Decision.Ignore.class,
+        t.discover(B, Optional.empty(), T0 + 3),
+        "one address left, held for A");
+    assertInstanceOf(
+        Decision.Nak.class, t.request(C, Optional.empty(), false, Optional.of(a), ZERO, T0 + 4));
+    assertEquals(
+        a,
+        offered(t.discover(C, Optional.empty(), T0 + 1 + LeaseTable.QUARANTINE_MILLIS)),
+        "quarantine over");
     assertInstanceOf(Decision.Ignore.class, t.decline(B, a, T0), "B never held it");
   }
 
@@ -154,7 +199,8 @@ class LeaseTableTest {
     Inet4Address a = select(t, A, T0);
     Decision.Noted n = assertInstanceOf(Decision.Noted.class, t.release(A, a, T0 + 1));
     assertEquals(Lease.State.RELEASED, n.changes().get(0).state());
-    assertNotEquals(a, offered(t.discover(B, Optional.empty(), T0 + 2)), "never-used addresses go first");
+    assertNotEquals(
+        a, offered(t.discover(B, Optional.empty(), T0 + 2)), "never-used addresses go first");
     assertEquals(a, select(t, A, T0 + 3));
     assertInstanceOf(Decision.Ignore.class, t.release(B, a, T0 + 4));
   }
@@ -165,8 +211,11 @@ class LeaseTableTest {
     Inet4Address r = Ipv4.parse("10.77.0.20");
     t.reservations(Map.of(A, r, C, Ipv4.parse("10.99.0.1")));
     assertEquals(r, select(t, A, T0), "outside the pool but reserved");
-    assertInstanceOf(Decision.Nak.class, t.request(B, Optional.empty(), false, Optional.of(r), ZERO, T0));
-    assertInstanceOf(Decision.Nak.class, t.request(A, Optional.empty(), false, Optional.of(Ipv4.parse("10.77.0.100")), ZERO, T0),
+    assertInstanceOf(
+        Decision.Nak.class, t.request(B, Optional.empty(), false, Optional.of(r), ZERO, T0));
+    assertInstanceOf(
+        Decision.Nak.class,
+        t.request(A, Optional.empty(), false, Optional.of(Ipv4.parse("10.77.0.100")), ZERO, T0),
         "A must use its reservation");
     assertNotEquals(r, offered(t.discover(B, Optional.of(r), T0)));
   }
@@ -177,10 +226,14 @@ class LeaseTableTest {
     Inet4Address old = select(t, A, T0);
     Inet4Address r = Ipv4.parse("10.77.0.30");
     t.reservations(Map.of(A, r));
-    assertInstanceOf(Decision.Nak.class, t.request(A, Optional.empty(), false, Optional.empty(), old, T0 + 1), "renewal of the old one");
+    assertInstanceOf(
+        Decision.Nak.class,
+        t.request(A, Optional.empty(), false, Optional.empty(), old, T0 + 1),
+        "renewal of the old one");
     Decision d = t.discover(A, Optional.empty(), T0 + 2);
     assertEquals(r, offered(d));
-    assertEquals(List.of(new Lease(old, Optional.of(A), Lease.State.RELEASED, T0 + 2)), d.changes());
+    assertEquals(
+        List.of(new Lease(old, Optional.of(A), Lease.State.RELEASED, T0 + 2)), d.changes());
   }
 
   @Test
@@ -191,24 +244,41 @@ class LeaseTableTest {
     assertEquals(List.of(), restarted.load(t.leases()));
     assertNotEquals(a, offered(restarted.discover(B, Optional.of(a), T0 + 1)));
     assertEquals(a, offered(restarted.discover(A, Optional.empty(), T0 + 2)));
-    assertEquals(a, assertInstanceOf(Decision.Ack.class, restarted.request(A, Optional.empty(), false, Optional.empty(), a, T0 + 3)).ip());
+    assertEquals(
+        a,
+        assertInstanceOf(
+                Decision.Ack.class,
+                restarted.request(A, Optional.empty(), false, Optional.empty(), a, T0 + 3))
+            .ip());
   }
 
   @Test
   void requestedAddressIsOfferedWhenFree() {
     LeaseTable t = table("10.77.0.100", "10.77.0.150");
-    assertEquals(Ipv4.parse("10.77.0.140"), offered(t.discover(A, Optional.of(Ipv4.parse("10.77.0.140")), T0)));
-    assertNotEquals(Ipv4.parse("10.77.0.9"), offered(t.discover(B, Optional.of(Ipv4.parse("10.77.0.9")), T0)), "outside the pool");
+    assertEquals(
+        Ipv4.parse("10.77.0.140"),
+        offered(t.discover(A, Optional.of(Ipv4.parse("10.77.0.140")), T0)));
+    assertNotEquals(
+        Ipv4.parse("10.77.0.9"),
+        offered(t.discover(B, Optional.of(Ipv4.parse("10.77.0.9")), T0)),
+        "outside the pool");
   }
 
-  // ---- property: whatever happens, no address is held by two MACs and stored changes agree with the table
+  // ---- property: whatever happens, no address is held by two MACs and stored changes agree with
+  // the table
 
   record Op(int kind, int mac, int ip, long dt) {}
 
   @Provide
   Arbitrary<List<Op>> ops() {
-    return Combinators.combine(Arbitraries.integers().between(0, 6), Arbitraries.integers().between(0, 7),
-        Arbitraries.integers().between(95, 105), Arbitraries.longs().between(0, 400_000)).as(Op::new).list().ofMaxSize(200);
+    return Combinators.combine(
+            Arbitraries.integers().between(0, 6),
+            Arbitraries.integers().between(0, 7),
+            Arbitraries.integers().between(95, 105),
+            Arbitraries.longs().between(0, 400_000))
+        .as(Op::new)
+        .list()
+        .ofMaxSize(200);
   }
 
   @Property(tries = 300)
@@ -222,22 +292,26 @@ class LeaseTableTest {
       now += op.dt();
       MacAddress m = mac(op.mac());
       Inet4Address ip = Ipv4.parse("10.77.0." + op.ip());
-      Decision d = switch (op.kind()) {
-        case 0 -> t.discover(m, Optional.empty(), now);
-        case 1 -> t.discover(m, Optional.of(ip), now);
-        case 2 -> t.request(m, Optional.of(SELF), true, Optional.of(ip), ZERO, now);
-        case 3 -> t.request(m, Optional.empty(), false, Optional.of(ip), ZERO, now);
-        case 4 -> t.request(m, Optional.empty(), false, Optional.empty(), ip, now);
-        case 5 -> t.decline(m, ip, now);
-        default -> t.release(m, ip, now);
-      };
+      Decision d =
+          switch (op.kind()) {
+            case 0 -> t.discover(m, Optional.empty(), now);
+            case 1 -> t.discover(m, Optional.of(ip), now);
+            case 2 -> t.request(m, Optional.of(SELF), true, Optional.of(ip), ZERO, now);
+            case 3 -> t.request(m, Optional.empty(), false, Optional.of(ip), ZERO, now);
+            case 4 -> t.request(m, Optional.empty(), false, Optional.empty(), ip, now);
+            case 5 -> t.decline(m, ip, now);
+            default -> t.release(m, ip, now);
+          };
       d.changes().forEach(l -> stored.put(l.ip(), l));
       if (d instanceof Decision.Ack a) {
         assertTrue(t.assignable(a.ip()));
         int v = Ipv4.toInt(a.ip());
         // an ACKed address may change hands only once the previous lease ended or was given back
         for (Lease l : stored.values()) {
-          if (!l.ip().equals(a.ip()) && l.state() == Lease.State.BOUND && l.mac().equals(Optional.of(m)) && l.activeAt(now)) {
+          if (!l.ip().equals(a.ip())
+              && l.state() == Lease.State.BOUND
+              && l.mac().equals(Optional.of(m))
+              && l.activeAt(now)) {
             throw new AssertionError(m + " holds two running leases: " + l + " and " + a);
           }
         }

@@ -29,7 +29,8 @@ import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
 
 class DnsAuthorityTest {
-  private final Fixtures.Directory dir = new Fixtures.Directory().set("node01", "10.77.0.11", "node02", "10.77.0.12");
+  private final Fixtures.Directory dir =
+      new Fixtures.Directory().set("node01", "10.77.0.11", "node02", "10.77.0.12");
   private final DnsAuthority resolver = new DnsAuthority(Fixtures.spec(24), dir, 1000, false);
 
   private Message answer(Message q) {
@@ -61,7 +62,8 @@ class DnsAuthorityTest {
   void namesAreCaseInsensitiveAndTheQueryCaseIsKept() {
     Message r = answer(query("NoDe02.Cluster.INTERNAL", Type.A));
     assertEquals(List.of("10.77.0.12"), rdata(r, Section.ANSWER));
-    assertEquals("NoDe02.Cluster.INTERNAL.", r.getSection(Section.ANSWER).get(0).getName().toString());
+    assertEquals(
+        "NoDe02.Cluster.INTERNAL.", r.getSection(Section.ANSWER).get(0).getName().toString());
   }
 
   @Test
@@ -75,8 +77,11 @@ class DnsAuthorityTest {
 
   @Test
   void unknownNamesAndAddressesInTheZonesAreNxdomainWithTheSoa() {
-    for (Message q : List.of(query("nope.cluster.internal", Type.A), query("99.0.77.10.in-addr.arpa", Type.PTR),
-        query("a.b.node01.cluster.internal", Type.A))) {
+    for (Message q :
+        List.of(
+            query("nope.cluster.internal", Type.A),
+            query("99.0.77.10.in-addr.arpa", Type.PTR),
+            query("a.b.node01.cluster.internal", Type.A))) {
       Message r = answer(q);
       assertEquals(Rcode.NXDOMAIN, r.getRcode(), q.getQuestion().toString());
       assertTrue(r.getHeader().getFlag(Flags.AA));
@@ -102,19 +107,30 @@ class DnsAuthorityTest {
     assertEquals("ns.cluster.internal.", s.getHost().toString());
     assertEquals(1000, s.getSerial());
     Message ns = answer(query("cluster.internal", Type.NS));
-    assertEquals("ns.cluster.internal.", ((NSRecord) ns.getSection(Section.ANSWER).get(0)).getTarget().toString());
-    assertEquals(List.of("10.77.0.1"), rdata(answer(query("ns.cluster.internal", Type.A)), Section.ANSWER));
+    assertEquals(
+        "ns.cluster.internal.",
+        ((NSRecord) ns.getSection(Section.ANSWER).get(0)).getTarget().toString());
+    assertEquals(
+        List.of("10.77.0.1"), rdata(answer(query("ns.cluster.internal", Type.A)), Section.ANSWER));
     Message rev = answer(query("0.77.10.in-addr.arpa", Type.SOA));
     assertEquals(Type.SOA, rev.getSection(Section.ANSWER).get(0).getType());
     Message any = answer(query("cluster.internal", Type.ANY));
-    assertEquals(List.of(Type.SOA, Type.NS), any.getSection(Section.ANSWER).stream().map(Record::getType).toList());
+    assertEquals(
+        List.of(Type.SOA, Type.NS),
+        any.getSection(Section.ANSWER).stream().map(Record::getType).toList());
   }
 
   @Test
   void everythingOutsideTheZonesIsRefused() {
-    for (Message q : List.of(query("example.com", Type.A), query("internal", Type.SOA), query(".", Type.NS),
-        query("1.0.78.10.in-addr.arpa", Type.PTR), query("in-addr.arpa", Type.NS),
-        query("node01.cluster.internal", Type.TXT, DClass.CH), query("version.bind", Type.TXT, DClass.CH))) {
+    for (Message q :
+        List.of(
+            query("example.com", Type.A),
+            query("internal", Type.SOA),
+            query(".", Type.NS),
+            query("1.0.78.10.in-addr.arpa", Type.PTR),
+            query("in-addr.arpa", Type.NS),
+            query("node01.cluster.internal", Type.TXT, DClass.CH),
+            query("version.bind", Type.TXT, DClass.CH))) {
       Message r = answer(q);
       assertEquals(Rcode.REFUSED, r.getRcode(), q.getQuestion().toString());
       assertFalse(r.getHeader().getFlag(Flags.AA));
@@ -132,11 +148,18 @@ class DnsAuthorityTest {
   void forwardersMakeOutsideNamesAForwardAndSetRa() {
     DnsAuthority r = new DnsAuthority(Fixtures.spec(24), dir, 1, true);
     Message q = query("example.com", Type.A);
-    DnsAuthority.Decision.Forward f = assertInstanceOf(DnsAuthority.Decision.Forward.class, r.resolve(q));
+    DnsAuthority.Decision.Forward f =
+        assertInstanceOf(DnsAuthority.Decision.Forward.class, r.resolve(q));
     assertEquals(q, f.query());
-    Message inZone = assertInstanceOf(DnsAuthority.Decision.Answer.class, r.resolve(query("node01.cluster.internal", Type.A))).response();
+    Message inZone =
+        assertInstanceOf(
+                DnsAuthority.Decision.Answer.class,
+                r.resolve(query("node01.cluster.internal", Type.A)))
+            .response();
     assertTrue(inZone.getHeader().getFlag(Flags.RA));
-    assertInstanceOf(DnsAuthority.Decision.Answer.class, r.resolve(query("version.bind", Type.TXT, DClass.CH)),
+    assertInstanceOf(
+        DnsAuthority.Decision.Answer.class,
+        r.resolve(query("version.bind", Type.TXT, DClass.CH)),
         "only class IN is forwarded");
   }
 
@@ -156,7 +179,9 @@ class DnsAuthorityTest {
     Message none = new Message();
     assertEquals(Rcode.FORMERR, answer(none).getRcode());
     Message two = query("node01.cluster.internal", Type.A);
-    two.addRecord(Record.newRecord(Name.fromConstantString("node02.cluster.internal."), Type.A, DClass.IN), Section.QUESTION);
+    two.addRecord(
+        Record.newRecord(Name.fromConstantString("node02.cluster.internal."), Type.A, DClass.IN),
+        Section.QUESTION);
     Message r = answer(two);
     assertEquals(Rcode.FORMERR, r.getRcode());
     assertTrue(r.getSection(Section.QUESTION).isEmpty());
@@ -176,7 +201,8 @@ class DnsAuthorityTest {
     assertEquals(0, bad.getOPT().getVersion());
     assertTrue(bad.getSection(Section.ANSWER).isEmpty());
 
-    Message twoOpts = withEdns(withEdns(query("node01.cluster.internal", Type.A), 1232, 0), 1232, 0);
+    Message twoOpts =
+        withEdns(withEdns(query("node01.cluster.internal", Type.A), 1232, 0), 1232, 0);
     assertEquals(Rcode.FORMERR, answer(twoOpts).getRcode());
   }
 
@@ -186,9 +212,17 @@ class DnsAuthorityTest {
     long serial = resolver.zone().serial();
     dir.set("web01", "10.77.0.11", "node02", "10.77.0.12");
     assertEquals(Rcode.NXDOMAIN, answer(query("node01.cluster.internal", Type.A)).getRcode());
-    assertEquals(List.of("10.77.0.11"), rdata(answer(query("web01.cluster.internal", Type.A)), Section.ANSWER));
-    assertEquals("web01.cluster.internal.",
-        ((PTRRecord) answer(query("11.0.77.10.in-addr.arpa", Type.PTR)).getSection(Section.ANSWER).get(0)).getTarget().toString());
+    assertEquals(
+        List.of("10.77.0.11"),
+        rdata(answer(query("web01.cluster.internal", Type.A)), Section.ANSWER));
+    assertEquals(
+        "web01.cluster.internal.",
+        ((PTRRecord)
+                answer(query("11.0.77.10.in-addr.arpa", Type.PTR))
+                    .getSection(Section.ANSWER)
+                    .get(0))
+            .getTarget()
+            .toString());
     assertEquals(serial + 1, resolver.zone().serial());
     dir.set("web01", "10.77.0.11", "node02", "10.77.0.12");
     assertEquals(serial + 1, resolver.zone().serial(), "an equal list keeps the serial");
@@ -197,35 +231,55 @@ class DnsAuthorityTest {
   @Test
   void aNameWithSeveralAddressesHasSeveralRecordsAndSharedAddressesSeveralPtrs() {
     dir.set("multi", "10.77.0.21", "multi", "10.77.0.22", "other", "10.77.0.21");
-    assertEquals(List.of("10.77.0.21", "10.77.0.22"), rdata(answer(query("multi.cluster.internal", Type.A)), Section.ANSWER));
-    assertEquals(2, answer(query("21.0.77.10.in-addr.arpa", Type.PTR)).getSection(Section.ANSWER).size());
+    assertEquals(
+        List.of("10.77.0.21", "10.77.0.22"),
+        rdata(answer(query("multi.cluster.internal", Type.A)), Section.ANSWER));
+    assertEquals(
+        2, answer(query("21.0.77.10.in-addr.arpa", Type.PTR)).getSection(Section.ANSWER).size());
   }
 
   @Test
   void aHostCalledNsDoesNotTakeTheServersName() {
     dir.set("ns", "10.77.0.50");
-    assertEquals(List.of("10.77.0.1"), rdata(answer(query("ns.cluster.internal", Type.A)), Section.ANSWER));
+    assertEquals(
+        List.of("10.77.0.1"), rdata(answer(query("ns.cluster.internal", Type.A)), Section.ANSWER));
     assertEquals(Rcode.NXDOMAIN, answer(query("50.0.77.10.in-addr.arpa", Type.PTR)).getRcode());
   }
 
   @Test
   void hostsOutsideTheSubnetHaveAButNoPtr() {
     dir.set("far", "192.0.2.7");
-    assertEquals(List.of("192.0.2.7"), rdata(answer(query("far.cluster.internal", Type.A)), Section.ANSWER));
+    assertEquals(
+        List.of("192.0.2.7"), rdata(answer(query("far.cluster.internal", Type.A)), Section.ANSWER));
     assertEquals(Rcode.REFUSED, answer(query("7.2.0.192.in-addr.arpa", Type.PTR)).getRcode());
   }
 
   @Test
   void sixteenBitReverseZoneHasEmptyNonTerminals() {
     Fixtures.Directory d = new Fixtures.Directory().set("n", "10.77.3.4");
-    DnsAuthority r = new DnsAuthority(new DnsZone.Spec(DnsZone.Spec.origin("c.test"), Fixtures.SERVER, 16, 30), d, 1, false);
-    Message ent = assertInstanceOf(DnsAuthority.Decision.Answer.class, r.resolve(query("3.77.10.in-addr.arpa", Type.PTR))).response();
+    DnsAuthority r =
+        new DnsAuthority(
+            new DnsZone.Spec(DnsZone.Spec.origin("c.test"), Fixtures.SERVER, 16, 30), d, 1, false);
+    Message ent =
+        assertInstanceOf(
+                DnsAuthority.Decision.Answer.class,
+                r.resolve(query("3.77.10.in-addr.arpa", Type.PTR)))
+            .response();
     assertEquals(Rcode.NOERROR, ent.getRcode(), "3.77.10.in-addr.arpa exists: it has a child");
     assertTrue(ent.getSection(Section.ANSWER).isEmpty());
-    Message nx = assertInstanceOf(DnsAuthority.Decision.Answer.class, r.resolve(query("9.77.10.in-addr.arpa", Type.PTR))).response();
+    Message nx =
+        assertInstanceOf(
+                DnsAuthority.Decision.Answer.class,
+                r.resolve(query("9.77.10.in-addr.arpa", Type.PTR)))
+            .response();
     assertEquals(Rcode.NXDOMAIN, nx.getRcode());
-    Message ptr = assertInstanceOf(DnsAuthority.Decision.Answer.class, r.resolve(query("4.3.77.10.in-addr.arpa", Type.PTR))).response();
-    assertEquals("n.c.test.", ((PTRRecord) ptr.getSection(Section.ANSWER).get(0)).getTarget().toString());
+    Message ptr =
+        assertInstanceOf(
+                DnsAuthority.Decision.Answer.class,
+                r.resolve(query("4.3.77.10.in-addr.arpa", Type.PTR)))
+            .response();
+    assertEquals(
+        "n.c.test.", ((PTRRecord) ptr.getSection(Section.ANSWER).get(0)).getTarget().toString());
   }
 
   @Test
@@ -236,7 +290,9 @@ class DnsAuthorityTest {
     upstream.getHeader().setFlag(Flags.QR);
     upstream.getHeader().setFlag(Flags.AA);
     upstream.addRecord(q.getQuestion(), Section.QUESTION);
-    upstream.addRecord(new ARecord(Name.fromConstantString("example.com."), DClass.IN, 300, Fixtures.SERVER), Section.ANSWER);
+    upstream.addRecord(
+        new ARecord(Name.fromConstantString("example.com."), DClass.IN, 300, Fixtures.SERVER),
+        Section.ANSWER);
     upstream.addRecord(new OPTRecord(4096, 0, 0, 0), Section.ADDITIONAL);
     Message out = r.fromForwarder(q, upstream);
     assertEquals(q.getHeader().getID(), out.getHeader().getID());

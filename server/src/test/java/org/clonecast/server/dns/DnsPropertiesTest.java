@@ -30,10 +30,14 @@ import org.xbill.DNS.Type;
 /** Properties of the responder over random packets and random inventories. */
 class DnsPropertiesTest {
   @Property(tries = 2000)
-  void randomBytesGetFormerrAnAnswerOrSilenceNeverAnException(@ForAll @Size(max = 600) byte[] packet) throws Exception {
+  void randomBytesGetFormerrAnAnswerOrSilenceNeverAnException(
+      @ForAll @Size(max = 600) byte[] packet) throws Exception {
     DnsStats stats = new DnsStats();
-    DnsResponder r = new DnsResponder(new DnsAuthority(Fixtures.spec(24),
-        new Fixtures.Directory().set("node01", "10.77.0.11"), 1, false), stats);
+    DnsResponder r =
+        new DnsResponder(
+            new DnsAuthority(
+                Fixtures.spec(24), new Fixtures.Directory().set("node01", "10.77.0.11"), 1, false),
+            stats);
     DnsResponder.Outcome o = r.respond(packet, false);
     if (packet.length < Header.LENGTH || (packet[2] & 0x80) != 0) {
       assertInstanceOf(DnsResponder.Outcome.Silence.class, o);
@@ -47,32 +51,42 @@ class DnsPropertiesTest {
 
   /** A random inventory: every host's name gives its addresses, every address gives its names. */
   @Property(tries = 300)
-  void everyHostResolvesBothWays(@ForAll("inventories") Map<String, String> inventory) throws Exception {
+  void everyHostResolvesBothWays(@ForAll("inventories") Map<String, String> inventory)
+      throws Exception {
     List<String> flat = new ArrayList<>();
-    inventory.forEach((name, ip) -> {
-      flat.add(name);
-      flat.add(ip);
-    });
-    DnsAuthority resolver = new DnsAuthority(Fixtures.spec(24), new Fixtures.Directory().set(flat.toArray(String[]::new)), 1, false);
+    inventory.forEach(
+        (name, ip) -> {
+          flat.add(name);
+          flat.add(ip);
+        });
+    DnsAuthority resolver =
+        new DnsAuthority(
+            Fixtures.spec(24), new Fixtures.Directory().set(flat.toArray(String[]::new)), 1, false);
     Map<String, Set<String>> names = new TreeMap<>();
-    inventory.forEach((name, ip) -> {
-      if (!name.equals("ns")) {
-        names.computeIfAbsent(ip, k -> new TreeSet<>()).add(name + ".cluster.internal.");
-      }
-    });
+    inventory.forEach(
+        (name, ip) -> {
+          if (!name.equals("ns")) {
+            names.computeIfAbsent(ip, k -> new TreeSet<>()).add(name + ".cluster.internal.");
+          }
+        });
     for (Map.Entry<String, String> e : inventory.entrySet()) {
       if (e.getKey().equals("ns")) {
         continue;
       }
       Message a = answer(resolver, Fixtures.query(e.getKey() + ".CLUSTER.internal", Type.A));
       assertEquals(Set.of(e.getValue()), rdata(a));
-      Message ptr = answer(resolver, Fixtures.query(ReverseMap.fromAddress(Ipv4.parse(e.getValue())).toString(), Type.PTR));
+      Message ptr =
+          answer(
+              resolver,
+              Fixtures.query(
+                  ReverseMap.fromAddress(Ipv4.parse(e.getValue())).toString(), Type.PTR));
       assertEquals(names.get(e.getValue()), rdata(ptr));
     }
   }
 
   @Property(tries = 300)
-  void questionsAreEchoedAndNamesOutsideAreRefused(@ForAll("labels") String label, @ForAll("labels") String tld) throws Exception {
+  void questionsAreEchoedAndNamesOutsideAreRefused(
+      @ForAll("labels") String label, @ForAll("labels") String tld) throws Exception {
     DnsAuthority resolver = new DnsAuthority(Fixtures.spec(24), new Fixtures.Directory(), 1, false);
     Message q = Fixtures.query(label + "." + tld, Type.A);
     Message r = answer(resolver, q);
@@ -96,14 +110,21 @@ class DnsPropertiesTest {
 
   @Provide
   Arbitrary<String> labels() {
-    return Arbitraries.strings().withChars("abcXYZ019-").ofMinLength(1).ofMaxLength(20)
+    return Arbitraries.strings()
+        .withChars("abcXYZ019-")
+        .ofMinLength(1)
+        .ofMaxLength(20)
         .filter(s -> !s.startsWith("-") && !s.endsWith("-"));
   }
 
   @Provide
   Arbitrary<Map<String, String>> inventories() {
-    Arbitrary<String> names = Arbitraries.strings().withChars("abcns0-9").ofMinLength(1).ofMaxLength(8)
-        .filter(s -> !s.startsWith("-") && !s.endsWith("-"));
+    Arbitrary<String> names =
+        Arbitraries.strings()
+            .withChars("abcns0-9")
+            .ofMinLength(1)
+            .ofMaxLength(8)
+            .filter(s -> !s.startsWith("-") && !s.endsWith("-"));
     Arbitrary<String> ips = Arbitraries.integers().between(2, 254).map(i -> "10.77.0." + i);
     return Arbitraries.maps(names, ips).ofMaxSize(40);
   }

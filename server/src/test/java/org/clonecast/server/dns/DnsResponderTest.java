@@ -7,13 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.Arrays;
+import org.junit.jupiter.api.Test;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Header;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Section;
 import org.xbill.DNS.Type;
-import org.junit.jupiter.api.Test;
 
 /**
  * The wire side: golden queries from dig 9.18, and a malformed corpus made from them. Whatever
@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
 class DnsResponderTest {
   private final Fixtures.Directory dir = new Fixtures.Directory().set("node01", "10.77.0.11");
   private final DnsStats stats = new DnsStats();
-  private final DnsResponder responder = new DnsResponder(new DnsAuthority(Fixtures.spec(24), dir, 1, false), stats);
+  private final DnsResponder responder =
+      new DnsResponder(new DnsAuthority(Fixtures.spec(24), dir, 1, false), stats);
 
   private Message reply(byte[] packet, boolean tcp) throws Exception {
     DnsResponder.Outcome o = responder.respond(packet, tcp);
@@ -35,7 +36,9 @@ class DnsResponderTest {
     Message a = reply(Fixtures.golden("dig-a-edns-cookie"), false);
     assertEquals(Rcode.NOERROR, a.getRcode());
     assertEquals("10.77.0.11", a.getSection(Section.ANSWER).get(0).rdataToString());
-    assertNotNull(a.getOPT(), "dig sent EDNS with a cookie; the answer has an OPT (without a cookie: we keep none)");
+    assertNotNull(
+        a.getOPT(),
+        "dig sent EDNS with a cookie; the answer has an OPT (without a cookie: we keep none)");
     assertEquals(0, a.getOPT().getOptions().size());
     assertEquals(0x59b7, a.getHeader().getID());
 
@@ -46,7 +49,12 @@ class DnsResponderTest {
     assertEquals(null, noEdns.getOPT());
     assertEquals(Rcode.NOERROR, noEdns.getRcode());
 
-    assertEquals(Type.SOA, reply(Fixtures.golden("dig-soa-edns4096"), true).getSection(Section.ANSWER).get(0).getType());
+    assertEquals(
+        Type.SOA,
+        reply(Fixtures.golden("dig-soa-edns4096"), true)
+            .getSection(Section.ANSWER)
+            .get(0)
+            .getType());
     assertEquals(Rcode.REFUSED, reply(Fixtures.golden("dig-mx-outside-noedns"), false).getRcode());
     assertEquals(5, stats.queries.sum());
     assertEquals(0, stats.malformed.sum());
@@ -64,7 +72,8 @@ class DnsResponderTest {
   void udpAnswersAreTruncatedToTheClientsLimitAndTcpIsNot() throws Exception {
     dir.setBig();
     byte[] noEdns = Fixtures.query("big.cluster.internal", Type.A).toWire();
-    DnsResponder.Outcome.Reply udp = assertInstanceOf(DnsResponder.Outcome.Reply.class, responder.respond(noEdns, false));
+    DnsResponder.Outcome.Reply udp =
+        assertInstanceOf(DnsResponder.Outcome.Reply.class, responder.respond(noEdns, false));
     assertTrue(udp.wire().length <= 512, "length " + udp.wire().length);
     Message cut = new Message(udp.wire());
     assertTrue(cut.getHeader().getFlag(Flags.TC));
@@ -74,12 +83,15 @@ class DnsResponderTest {
     assertEquals(60, full.getSection(Section.ANSWER).size());
     assertTrue(!full.getHeader().getFlag(Flags.TC));
 
-    byte[] edns = Fixtures.withEdns(Fixtures.query("big.cluster.internal", Type.A), 4096, 0).toWire();
+    byte[] edns =
+        Fixtures.withEdns(Fixtures.query("big.cluster.internal", Type.A), 4096, 0).toWire();
     Message big = reply(edns, false);
-    assertEquals(60, big.getSection(Section.ANSWER).size(), "60 records fit in our 1232-byte EDNS limit");
+    assertEquals(
+        60, big.getSection(Section.ANSWER).size(), "60 records fit in our 1232-byte EDNS limit");
     assertTrue(!big.getHeader().getFlag(Flags.TC));
 
-    byte[] small = Fixtures.withEdns(Fixtures.query("big.cluster.internal", Type.A), 512, 0).toWire();
+    byte[] small =
+        Fixtures.withEdns(Fixtures.query("big.cluster.internal", Type.A), 512, 0).toWire();
     Message smallCut = reply(small, false);
     assertTrue(smallCut.getHeader().getFlag(Flags.TC));
     assertNotNull(smallCut.getOPT(), "the OPT survives truncation (RFC 6891 §7)");
@@ -88,9 +100,13 @@ class DnsResponderTest {
   @Test
   void ednsLimitsAreClamped() {
     assertEquals(512, DnsResponder.udpLimit(Fixtures.query("a.b", Type.A)));
-    assertEquals(512, DnsResponder.udpLimit(Fixtures.withEdns(Fixtures.query("a.b", Type.A), 100, 0)));
-    assertEquals(1000, DnsResponder.udpLimit(Fixtures.withEdns(Fixtures.query("a.b", Type.A), 1000, 0)));
-    assertEquals(DnsAuthority.EDNS_PAYLOAD, DnsResponder.udpLimit(Fixtures.withEdns(Fixtures.query("a.b", Type.A), 65535, 0)));
+    assertEquals(
+        512, DnsResponder.udpLimit(Fixtures.withEdns(Fixtures.query("a.b", Type.A), 100, 0)));
+    assertEquals(
+        1000, DnsResponder.udpLimit(Fixtures.withEdns(Fixtures.query("a.b", Type.A), 1000, 0)));
+    assertEquals(
+        DnsAuthority.EDNS_PAYLOAD,
+        DnsResponder.udpLimit(Fixtures.withEdns(Fixtures.query("a.b", Type.A), 65535, 0)));
   }
 
   /** dnsjava accepts a message with TC set that ends early; as a query that is still damage. */
@@ -104,7 +120,9 @@ class DnsResponderTest {
     assertEquals(0, stats.errors.sum());
   }
 
-  /** Every prefix of every golden query: silence below 12 bytes, else FORMERR, never anything else. */
+  /**
+   * Every prefix of every golden query: silence below 12 bytes, else FORMERR, never anything else.
+   */
   @Test
   void everyPrefixOfEveryGoldenIsFormerrOrSilence() {
     for (String g : Fixtures.GOLDEN) {
@@ -159,8 +177,8 @@ class DnsResponderTest {
   }
 
   /**
-   * @param mustFail the packet cannot parse, so the answer must be FORMERR (or silence without
-   *     a header); otherwise any well-formed answer is fine
+   * @param mustFail the packet cannot parse, so the answer must be FORMERR (or silence without a
+   *     header); otherwise any well-formed answer is fine
    */
   private void check(String what, byte[] packet, boolean mustFail) {
     DnsResponder.Outcome o;

@@ -48,9 +48,12 @@ class DnsServerTest {
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
   }
 
-  private DnsServer start(DnsZone.Spec spec, HostDirectory d, Optional<DnsForwarder> fwd) throws InterruptedException {
+  private DnsServer start(DnsZone.Spec spec, HostDirectory d, Optional<DnsForwarder> fwd)
+      throws InterruptedException {
     DnsAuthority resolver = new DnsAuthority(spec, d, 1, fwd.isPresent());
-    DnsServer s = DnsServer.start(group, List.of(LOOPBACK), 0, new DnsResponder(resolver, new DnsStats()), fwd);
+    DnsServer s =
+        DnsServer.start(
+            group, List.of(LOOPBACK), 0, new DnsResponder(resolver, new DnsStats()), fwd);
     servers.add(s);
     return s;
   }
@@ -69,7 +72,9 @@ class DnsServerTest {
       Message r = client(s.port(), tcp).send(Fixtures.query("node01.cluster.internal", Type.A));
       assertEquals(Rcode.NOERROR, r.getRcode());
       assertEquals("10.77.0.11", r.getSection(Section.ANSWER).get(0).rdataToString());
-      assertEquals(Rcode.REFUSED, client(s.port(), tcp).send(Fixtures.query("example.com", Type.A)).getRcode());
+      assertEquals(
+          Rcode.REFUSED,
+          client(s.port(), tcp).send(Fixtures.query("example.com", Type.A)).getRcode());
     }
     assertEquals(4, s.stats().queries.sum());
   }
@@ -110,11 +115,13 @@ class DnsServerTest {
       assertEquals(60, full.getSection(Section.ANSWER).size());
       byte[] second = new byte[in.readUnsignedShort()];
       in.readFully(second);
-      assertEquals(Rcode.NXDOMAIN, new Message(second).getRcode(), "node01 is gone from this inventory");
+      assertEquals(
+          Rcode.NXDOMAIN, new Message(second).getRcode(), "node01 is gone from this inventory");
     }
 
     // dnsjava's own client does the same retry by itself.
-    Message viaClient = client(s.port(), false).send(Fixtures.query("big.cluster.internal", Type.A));
+    Message viaClient =
+        client(s.port(), false).send(Fixtures.query("big.cluster.internal", Type.A));
     assertEquals(60, viaClient.getSection(Section.ANSWER).size());
   }
 
@@ -123,7 +130,8 @@ class DnsServerTest {
     DnsServer s = start(Fixtures.spec(24), dir, Optional.empty());
     try (DatagramSocket sock = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0))) {
       sock.setSoTimeout(5000);
-      for (byte[] junk : new byte[][] {{}, {1, 2, 3}, new byte[12], Fixtures.golden("dig-a-noedns")}) {
+      for (byte[] junk :
+          new byte[][] {{}, {1, 2, 3}, new byte[12], Fixtures.golden("dig-a-noedns")}) {
         if (junk.length == Fixtures.golden("dig-a-noedns").length) {
           junk = Arrays.copyOf(junk, junk.length - 3); // cut inside the question
         }
@@ -133,7 +141,8 @@ class DnsServerTest {
       for (int i = 0; i < 2; i++) {
         DatagramPacket in = new DatagramPacket(new byte[512], 512);
         sock.receive(in);
-        assertEquals(Rcode.FORMERR, new Message(Arrays.copyOf(in.getData(), in.getLength())).getRcode());
+        assertEquals(
+            Rcode.FORMERR, new Message(Arrays.copyOf(in.getData(), in.getLength())).getRcode());
       }
     }
     // A TCP frame that is not DNS, then the connection still answers a real query.
@@ -151,24 +160,39 @@ class DnsServerTest {
       in.readFully(a);
       assertEquals(Rcode.NOERROR, new Message(a).getRcode());
     }
-    assertEquals(Rcode.NOERROR, client(s.port(), false).send(Fixtures.query("node01.cluster.internal", Type.A)).getRcode());
-    assertEquals(4, s.stats().malformed.sum(), "empty, 3 bytes and the cut query over UDP; 5 bytes over TCP");
+    assertEquals(
+        Rcode.NOERROR,
+        client(s.port(), false).send(Fixtures.query("node01.cluster.internal", Type.A)).getRcode());
+    assertEquals(
+        4,
+        s.stats().malformed.sum(),
+        "empty, 3 bytes and the cut query over UDP; 5 bytes over TCP");
     assertEquals(0, s.stats().errors.sum());
   }
 
-  /** A second responder plays the site's resolver: only with forwarders do outside names resolve. */
+  /**
+   * A second responder plays the site's resolver: only with forwarders do outside names resolve.
+   */
   @Test
   void forwardsOutsideNamesOnlyWhenConfigured() throws Exception {
-    DnsServer upstream = start(new DnsZone.Spec(DnsZone.Spec.origin("site.example"), Fixtures.SERVER, 24, 300),
-        new Fixtures.Directory().set("mail", "192.0.2.25"), Optional.empty());
+    DnsServer upstream =
+        start(
+            new DnsZone.Spec(DnsZone.Spec.origin("site.example"), Fixtures.SERVER, 24, 300),
+            new Fixtures.Directory().set("mail", "192.0.2.25"),
+            Optional.empty());
     InetSocketAddress up = new InetSocketAddress(LOOPBACK, upstream.port());
     // The first forwarder is dead (nothing listens on that port): the second one answers.
     int dead;
     try (DatagramSocket d = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0))) {
       dead = d.getLocalPort();
     }
-    DnsServer s = start(Fixtures.spec(24), dir,
-        Optional.of(new DnsForwarder(List.of(new InetSocketAddress(LOOPBACK, dead), up), Duration.ofSeconds(1))));
+    DnsServer s =
+        start(
+            Fixtures.spec(24),
+            dir,
+            Optional.of(
+                new DnsForwarder(
+                    List.of(new InetSocketAddress(LOOPBACK, dead), up), Duration.ofSeconds(1))));
     for (boolean tcp : new boolean[] {false, true}) {
       Message r = client(s.port(), tcp).send(Fixtures.query("mail.site.example", Type.A));
       assertEquals(Rcode.NOERROR, r.getRcode());
@@ -178,8 +202,11 @@ class DnsServerTest {
       Message local = client(s.port(), tcp).send(Fixtures.query("node01.cluster.internal", Type.A));
       assertTrue(local.getHeader().getFlag(Flags.AA));
     }
-    // The upstream refuses names it does not serve: the client gets that refusal (after all forwarders).
-    assertEquals(Rcode.REFUSED, client(s.port(), false).send(Fixtures.query("example.com", Type.A)).getRcode());
+    // The upstream refuses names it does not serve: the client gets that refusal (after all
+    // forwarders).
+    assertEquals(
+        Rcode.REFUSED,
+        client(s.port(), false).send(Fixtures.query("example.com", Type.A)).getRcode());
     assertEquals(3, s.stats().forwarded.sum());
   }
 }

@@ -20,7 +20,11 @@ import org.xbill.DNS.Section;
 final class Fixtures {
   static final Inet4Address SERVER = Ipv4.parse("10.77.0.1");
   static final String[] GOLDEN = {
-    "dig-a-edns-cookie", "dig-ptr-edns-cookie", "dig-a-noedns", "dig-soa-edns4096", "dig-mx-outside-noedns"
+    "dig-a-edns-cookie",
+    "dig-ptr-edns-cookie",
+    "dig-a-noedns",
+    "dig-soa-edns4096",
+    "dig-mx-outside-noedns"
   };
 
   private Fixtures() {}
@@ -63,7 +67,9 @@ final class Fixtures {
   }
 
   static Message query(String name, int type, int dclass) {
-    return Message.newQuery(Record.newRecord(Name.fromConstantString(name.endsWith(".") ? name : name + "."), type, dclass));
+    return Message.newQuery(
+        Record.newRecord(
+            Name.fromConstantString(name.endsWith(".") ? name : name + "."), type, dclass));
   }
 
   static Message withEdns(Message q, int payload, int version) {
@@ -76,7 +82,8 @@ final class Fixtures {
       if (in == null) {
         throw new IllegalArgumentException("no golden " + name);
       }
-      return HexFormat.of().parseHex(new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim());
+      return HexFormat.of()
+          .parseHex(new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

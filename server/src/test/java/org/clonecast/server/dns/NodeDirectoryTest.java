@@ -37,8 +37,9 @@ class NodeDirectoryTest {
   @Test
   void enrolledNodesWithAnAddressAreHostsAndTheListChangesOnlyWithThem() {
     NodeDirectory d = new NodeDirectory(nodes);
-    nodes.recordSeen(B, Optional.empty(), Optional.of("10.77.0.12")); // discovered, no name: not in DNS
-    nodes.enroll(A, "node01", Optional.empty());                      // no address yet
+    nodes.recordSeen(
+        B, Optional.empty(), Optional.of("10.77.0.12")); // discovered, no name: not in DNS
+    nodes.enroll(A, "node01", Optional.empty()); // no address yet
     assertEquals(List.of(), d.hosts());
     nodes.recordSeen(A, Optional.empty(), Optional.of("10.77.0.11"));
     List<HostDirectory.Host> one = d.hosts();

@@ -51,8 +51,10 @@ import org.junit.jupiter.api.io.TempDir;
 class AgentRoutesTest {
   static final MacAddress NODE01 = MacAddress.parse("52:54:00:00:01:01");
   static final MacAddress NODE02 = MacAddress.parse("52:54:00:00:01:02");
-  static final String ROGUE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRogueRogueRogueRogueRogueRogueRogueRogue";
-  static final String REAL_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRealRealRealRealRealRealRealRealRealRe";
+  static final String ROGUE_KEY =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRogueRogueRogueRogueRogueRogueRogueRogue";
+  static final String REAL_KEY =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRealRealRealRealRealRealRealRealRealRe";
   @TempDir Path dir;
   Database db;
   EventLoopGroup group;
@@ -75,13 +77,24 @@ class AgentRoutesTest {
     new Random(3).nextBytes(d);
     Files.write(disk, d);
     images.add("golden", disk);
-    await().atMost(Duration.ofSeconds(30)).until(() -> !images.find("golden").orElseThrow().state().equals("adding"));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> !images.find("golden").orElseThrow().state().equals("adding"));
     assertTrue(images.find("golden").orElseThrow().ready(), images.find("golden").toString());
     Node n1 = nodes.enroll(NODE01, "node01", Optional.of("rack1"));
     nodes.enroll(NODE02, "node02", Optional.of("rack1"));
-    nodes.update(NODE01, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
-        Optional.of(Optional.of("/dev/null-target"))));
-    session = sessionStore.create("golden", "rack1", 1, 60, 9000, List.of(nodes.find(NODE01).orElse(n1))).id();
+    nodes.update(
+        NODE01,
+        new NodeStore.Change(
+            Optional.empty(),
+            Optional.empty(),
+            Optional.empty(),
+            Optional.empty(),
+            Optional.of(Optional.of("/dev/null-target"))));
+    session =
+        sessionStore
+            .create("golden", "rack1", 1, 60, 9000, List.of(nodes.find(NODE01).orElse(n1)))
+            .id();
     nodes.markForSession(NODE01, session);
   }
 
@@ -93,16 +106,39 @@ class AgentRoutesTest {
     images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker);
     images.recover();
     sessionStore = new SessionStore(db, Clock.systemUTC());
-    sessions = new SessionManager(sessionStore, nodes, images, events, NetInterface.byName("lo"), 9000, Duration.ofSeconds(30),
-        Optional.empty());
-    captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, sessionStore, events);
+    sessions =
+        new SessionManager(
+            sessionStore,
+            nodes,
+            images,
+            events,
+            NetInterface.byName("lo"),
+            9000,
+            Duration.ofSeconds(30),
+            Optional.empty());
+    captures =
+        new CaptureManager(
+            new CaptureStore(db, Clock.systemUTC()), images, nodes, sessionStore, events);
     secrets = new NodeSecrets(db, Clock.systemUTC());
     HttpServer.Routes routes = new HttpServer.Routes();
-    new AgentRoutes(sessions, captures, nodes, Optional.of("cluster.internal"), dir.resolve("node-files"), new NodeAuth(secrets))
+    new AgentRoutes(
+            sessions,
+            captures,
+            nodes,
+            Optional.of("cluster.internal"),
+            dir.resolve("node-files"),
+            new NodeAuth(secrets))
         .register(routes);
     group = Transport.group(1, "agent-test");
-    server = HttpServer.start(group, (Inet4Address) InetAddress.getByName("127.0.0.2"), 0, false,
-        ApiToken.loadOrCreate(dir.resolve("state")), routes, new HttpServer.Limits(Duration.ofSeconds(60), 4096, 64));
+    server =
+        HttpServer.start(
+            group,
+            (Inet4Address) InetAddress.getByName("127.0.0.2"),
+            0,
+            false,
+            ApiToken.loadOrCreate(dir.resolve("state")),
+            routes,
+            new HttpServer.Limits(Duration.ofSeconds(60), 4096, 64));
   }
 
   @AfterEach
@@ -115,19 +151,32 @@ class AgentRoutesTest {
     db.close();
   }
 
-  private HttpResponse<String> post(String call, String body, String authorization) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.2:" + server.port() + "/agent/v1/" + call))
-        .POST(HttpRequest.BodyPublishers.ofString(body));
+  private HttpResponse<String> post(String call, String body, String authorization)
+      throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(
+                URI.create("http://127.0.0.2:" + server.port() + "/agent/v1/" + call))
+            .POST(HttpRequest.BodyPublishers.ofString(body));
     if (authorization != null) b.header("Authorization", authorization);
     return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private static String register(MacAddress mac) {
-    return "{\"mac\":\"" + mac + "\",\"disks\":[{\"path\":\"/dev/vda\",\"size\":1073741824,\"removable\":false}]}";
+    return "{\"mac\":\""
+        + mac
+        + "\",\"disks\":[{\"path\":\"/dev/vda\",\"size\":1073741824,\"removable\":false}]}";
   }
 
   private String result(boolean ok, String key) {
-    return "{\"mac\":\"" + NODE01 + "\",\"session\":" + session + ",\"ok\":" + ok + ",\"detail\":\"forged\",\"sshHostKey\":\"" + key + "\"}";
+    return "{\"mac\":\""
+        + NODE01
+        + "\",\"session\":"
+        + session
+        + ",\"ok\":"
+        + ok
+        + ",\"detail\":\"forged\",\"sshHostKey\":\""
+        + key
+        + "\"}";
   }
 
   private String member() {
@@ -135,8 +184,13 @@ class AgentRoutesTest {
   }
 
   private String knownHosts() throws Exception {
-    return client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.2:" + server.port() + "/boot/known_hosts")).build(),
-        HttpResponse.BodyHandlers.ofString()).body();
+    return client
+        .send(
+            HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.2:" + server.port() + "/boot/known_hosts"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString())
+        .body();
   }
 
   @Test
@@ -144,12 +198,29 @@ class AgentRoutesTest {
     String real = secrets.issue(NODE01);
     String other = secrets.issue(NODE02);
     Node before = nodes.find(NODE01).orElseThrow();
-    List<String> forged = Arrays.asList(null, "Clonecast", "Clonecast " + "0".repeat(32), "Clonecast " + other,
-        "Bearer " + real, "Clonecast " + real.toUpperCase(Locale.ROOT), "Clonecast " + real + "0");
+    List<String> forged =
+        Arrays.asList(
+            null,
+            "Clonecast",
+            "Clonecast " + "0".repeat(32),
+            "Clonecast " + other,
+            "Bearer " + real,
+            "Clonecast " + real.toUpperCase(Locale.ROOT),
+            "Clonecast " + real + "0");
     for (String auth : forged) {
-      for (String[] call : List.of(new String[] {"register", register(NODE01)},
-          new String[] {"progress", "{\"mac\":\"" + NODE01 + "\",\"session\":" + session + ",\"phase\":\"receiving\",\"done\":5,\"total\":9}"},
-          new String[] {"result", result(true, ROGUE_KEY)}, new String[] {"result", result(false, ROGUE_KEY)})) {
+      for (String[] call :
+          List.of(
+              new String[] {"register", register(NODE01)},
+              new String[] {
+                "progress",
+                "{\"mac\":\""
+                    + NODE01
+                    + "\",\"session\":"
+                    + session
+                    + ",\"phase\":\"receiving\",\"done\":5,\"total\":9}"
+              },
+              new String[] {"result", result(true, ROGUE_KEY)},
+              new String[] {"result", result(false, ROGUE_KEY)})) {
         HttpResponse<String> r = post(call[0], call[1], auth);
         assertEquals(403, r.statusCode(), call[0] + " with " + auth + ": " + r.body());
       }
@@ -166,7 +237,10 @@ class AgentRoutesTest {
   void theNodeWithItsSecretRegistersAgainReportsAndAloneNamesItsKey() throws Exception {
     String stale = secrets.issue(NODE01);
     String real = secrets.issue(NODE01);
-    assertEquals(403, post("register", register(NODE01), "Clonecast " + stale).statusCode(), "a revoked secret counts no more");
+    assertEquals(
+        403,
+        post("register", register(NODE01), "Clonecast " + stale).statusCode(),
+        "a revoked secret counts no more");
     HttpResponse<String> r = post("register", register(NODE01), "Clonecast " + real);
     assertEquals(200, r.statusCode(), r.body());
     assertTrue(r.body().contains("\"reimage\""), r.body());
@@ -174,17 +248,36 @@ class AgentRoutesTest {
     assertEquals(200, post("register", register(NODE01), "Clonecast " + real).statusCode());
     stop();
     start();
-    assertEquals(200, post("progress", "{\"mac\":\"" + NODE01 + "\",\"session\":" + session
-        + ",\"phase\":\"receiving\",\"done\":5,\"total\":9}", "Clonecast " + real).statusCode());
-    assertEquals(400, post("progress", "{\"mac\":\"" + NODE01 + "\",\"session\":" + session + ",\"phase\":\"done\"}",
-        "Clonecast " + real).statusCode(), "a progress report cannot end a node");
+    assertEquals(
+        200,
+        post(
+                "progress",
+                "{\"mac\":\""
+                    + NODE01
+                    + "\",\"session\":"
+                    + session
+                    + ",\"phase\":\"receiving\",\"done\":5,\"total\":9}",
+                "Clonecast " + real)
+            .statusCode());
+    assertEquals(
+        400,
+        post(
+                "progress",
+                "{\"mac\":\"" + NODE01 + "\",\"session\":" + session + ",\"phase\":\"done\"}",
+                "Clonecast " + real)
+            .statusCode(),
+        "a progress report cannot end a node");
     assertEquals("receiving", member());
-    assertEquals(403, post("result", result(true, ROGUE_KEY), "Clonecast " + secrets.issue(NODE02)).statusCode());
+    assertEquals(
+        403,
+        post("result", result(true, ROGUE_KEY), "Clonecast " + secrets.issue(NODE02)).statusCode());
     assertEquals(200, post("result", result(true, REAL_KEY), "Clonecast " + real).statusCode());
     assertEquals("done", member());
     assertEquals(Optional.of(REAL_KEY), nodes.find(NODE01).orElseThrow().sshHostKey());
     String hosts = knownHosts();
-    assertTrue(hosts.contains("node01,node01.cluster.internal") && hosts.contains(REAL_KEY.split(" ")[1]), hosts);
+    assertTrue(
+        hosts.contains("node01,node01.cluster.internal") && hosts.contains(REAL_KEY.split(" ")[1]),
+        hosts);
     assertFalse(hosts.contains("Rogue"), hosts);
   }
 }

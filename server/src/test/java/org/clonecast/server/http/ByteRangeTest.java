@@ -8,7 +8,8 @@ import org.junit.jupiter.api.Test;
 
 class ByteRangeTest {
   private static ByteRange part(String header, long size) {
-    return assertInstanceOf(ByteRange.Part.class, ByteRange.parse(Optional.of(header), size)).range();
+    return assertInstanceOf(ByteRange.Part.class, ByteRange.parse(Optional.of(header), size))
+        .range();
   }
 
   @Test
@@ -22,14 +23,18 @@ class ByteRangeTest {
 
   @Test
   void outsideTheFileIsUnsatisfiable() {
-    assertInstanceOf(ByteRange.Unsatisfiable.class, ByteRange.parse(Optional.of("bytes=1000-"), 1000));
+    assertInstanceOf(
+        ByteRange.Unsatisfiable.class, ByteRange.parse(Optional.of("bytes=1000-"), 1000));
     assertInstanceOf(ByteRange.Unsatisfiable.class, ByteRange.parse(Optional.of("bytes=-0"), 1000));
     assertInstanceOf(ByteRange.Unsatisfiable.class, ByteRange.parse(Optional.of("bytes=0-"), 0));
   }
 
   @Test
   void whatWeDoNotHonourGetsTheWholeBody() {
-    for (String h : new String[] {"items=0-1", "bytes=0-1,5-6", "bytes=x-y", "bytes=5-1", "bytes=-", "bytes=7"}) {
+    for (String h :
+        new String[] {
+          "items=0-1", "bytes=0-1,5-6", "bytes=x-y", "bytes=5-1", "bytes=-", "bytes=7"
+        }) {
       assertInstanceOf(ByteRange.Whole.class, ByteRange.parse(Optional.of(h), 1000), h);
     }
     assertInstanceOf(ByteRange.Whole.class, ByteRange.parse(Optional.empty(), 1000));

@@ -42,7 +42,6 @@ import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.capture.CaptureManager;
-import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.Database;
@@ -61,14 +60,16 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The capture upload over real HTTP on loopback: requests go to 127.0.0.2 (the provisioning
  * address) and come from 127.0.0.1, where the golden node registered from; a registration from
- * 127.0.0.3 makes 127.0.0.1 another host. The chunks are those {@code image create} makes
- * of the same disk, so the published image can be compared with its.
+ * 127.0.0.3 makes 127.0.0.1 another host. The chunks are those {@code image create} makes of the
+ * same disk, so the published image can be compared with its.
  */
 class CaptureRoutesTest {
   static final MacAddress MAC = MacAddress.parse("52:54:00:00:00:0c");
   static final String NODE = "127.0.0.2";
+
   /** Where requests to {@link #NODE} come from. */
   static final String FROM = "127.0.0.1";
+
   @TempDir Path dir;
   Database db;
   EventLoopGroup group;
@@ -80,8 +81,12 @@ class CaptureRoutesTest {
   String token;
   NodeSecrets secrets;
   ImageKey key;
-  /** The golden node's per-boot secret; every agent call carries it unless a test says otherwise. */
+
+  /**
+   * The golden node's per-boot secret; every agent call carries it unless a test says otherwise.
+   */
   String secret;
+
   Path disk;
   Manifest ref;
   ImageReader refImage;
@@ -97,7 +102,8 @@ class CaptureRoutesTest {
     Arrays.fill(d, 3 * CaptureManager.CHUNK_SIZE, 4 * CaptureManager.CHUNK_SIZE, (byte) 'x');
     disk = dir.resolve("golden.img");
     Files.write(disk, d);
-    ref = ImageCreator.create(disk, dir.resolve("ref.cci"), CaptureManager.CHUNK_SIZE, 3, 2, p -> { });
+    ref =
+        ImageCreator.create(disk, dir.resolve("ref.cci"), CaptureManager.CHUNK_SIZE, 3, 2, p -> {});
     refImage = ImageReader.open(dir.resolve("ref.cci"));
     start();
     nodes.enroll(MAC, "golden", Optional.empty());
@@ -110,11 +116,22 @@ class CaptureRoutesTest {
     EventLog events = new EventLog(db, Clock.systemUTC());
     worker = Executors.newSingleThreadExecutor();
     key = ImageKey.loadOrCreate(dir.resolve("state"));
-    images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker,
-        Optional.of(new KeyRing(dir.resolve("state"))));
+    images =
+        new ImageStore(
+            db,
+            dir.resolve("state/images"),
+            Clock.systemUTC(),
+            events,
+            worker,
+            Optional.of(new KeyRing(dir.resolve("state"))));
     images.recover();
-    captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, new SessionStore(db, Clock.systemUTC()),
-        events);
+    captures =
+        new CaptureManager(
+            new CaptureStore(db, Clock.systemUTC()),
+            images,
+            nodes,
+            new SessionStore(db, Clock.systemUTC()),
+            events);
     captures.recover();
     HttpServer.Routes routes = new HttpServer.Routes();
     new ImageRoutes(images, captures).register(routes);
@@ -123,8 +140,15 @@ class CaptureRoutesTest {
     group = Transport.group(1, "capture-test");
     ApiToken t = ApiToken.loadOrCreate(dir.resolve("state"));
     token = Files.readString(dir.resolve("state").resolve(ApiToken.FILE_NAME)).trim();
-    server = HttpServer.start(group, (Inet4Address) InetAddress.getByName(NODE), 0, false, t, routes,
-        new HttpServer.Limits(Duration.ofSeconds(60), 4096, 64));
+    server =
+        HttpServer.start(
+            group,
+            (Inet4Address) InetAddress.getByName(NODE),
+            0,
+            false,
+            t,
+            routes,
+            new HttpServer.Limits(Duration.ofSeconds(60), 4096, 64));
   }
 
   @AfterEach
@@ -136,9 +160,15 @@ class CaptureRoutesTest {
     db.close();
   }
 
-  private HttpResponse<String> send(String host, String method, String path, byte[] body, String... headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://" + host + ":" + server.port() + path))
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+  private HttpResponse<String> send(
+      String host, String method, String path, byte[] body, String... headers) throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create("http://" + host + ":" + server.port() + path))
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofByteArray(body));
     boolean authorized = false;
     for (int i = 0; i < headers.length; i += 2) {
       b.header(headers[i], headers[i + 1]);
@@ -150,14 +180,25 @@ class CaptureRoutesTest {
     return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  /** Starts a capture through the API and registers the node from 127.0.0.2; returns the capture id. */
+  /**
+   * Starts a capture through the API and registers the node from 127.0.0.2; returns the capture id.
+   */
   private long startAndRegister() throws Exception {
-    HttpResponse<String> r = send("127.0.0.1", "POST", "/api/v1/images/capture",
-        "{\"name\":\"golden\",\"node\":\"golden\"}".getBytes(), "Authorization", "Bearer " + token);
+    HttpResponse<String> r =
+        send(
+            "127.0.0.1",
+            "POST",
+            "/api/v1/images/capture",
+            "{\"name\":\"golden\",\"node\":\"golden\"}".getBytes(),
+            "Authorization",
+            "Bearer " + token);
     assertEquals(202, r.statusCode(), r.body());
     assertEquals(BootAction.CAPTURE, nodes.find(MAC).orElseThrow().action());
-    CaptureManager.Assignment a = captures.assignment(MAC, FROM,
-        List.of(new Disk(disk.toString(), Files.size(disk), false, "", ""))).orElseThrow();
+    CaptureManager.Assignment a =
+        captures
+            .assignment(
+                MAC, FROM, List.of(new Disk(disk.toString(), Files.size(disk), false, "", "")))
+            .orElseThrow();
     assertEquals("capture", a.action());
     assertEquals(disk.toString(), a.disk());
     return a.capture().id();
@@ -169,16 +210,35 @@ class CaptureRoutesTest {
 
   /** Begin with {@code extra} JSON fields (", \"hashOfChunks\":true" for a version 3 upload). */
   private JsonNode begin(long id, String extra) throws Exception {
-    HttpResponse<String> r = send(NODE, "POST", "/agent/v1/capture/" + id + "/begin",
-        ("{\"mac\":\"" + MAC + "\",\"logicalSize\":" + Files.size(disk) + ",\"chunkSize\":" + CaptureManager.CHUNK_SIZE
-            + extra + "}").getBytes());
+    HttpResponse<String> r =
+        send(
+            NODE,
+            "POST",
+            "/agent/v1/capture/" + id + "/begin",
+            ("{\"mac\":\""
+                    + MAC
+                    + "\",\"logicalSize\":"
+                    + Files.size(disk)
+                    + ",\"chunkSize\":"
+                    + CaptureManager.CHUNK_SIZE
+                    + extra
+                    + "}")
+                .getBytes());
     assertEquals(200, r.statusCode(), r.body());
     return Json.MAPPER.readTree(r.body());
   }
 
-  private HttpResponse<String> put(String host, long id, int index, byte[] body, String sha, int kind) throws Exception {
-    return send(host, "PUT", "/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + MAC, body,
-        CaptureRoutes.KIND, Integer.toString(kind), CaptureRoutes.SHA256, sha);
+  private HttpResponse<String> put(
+      String host, long id, int index, byte[] body, String sha, int kind) throws Exception {
+    return send(
+        host,
+        "PUT",
+        "/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + MAC,
+        body,
+        CaptureRoutes.KIND,
+        Integer.toString(kind),
+        CaptureRoutes.SHA256,
+        sha);
   }
 
   private HttpResponse<String> put(long id, int index) throws Exception {
@@ -189,8 +249,16 @@ class CaptureRoutesTest {
   /** Chunk {@code index} of the reference image, following chunk {@code after}. */
   private HttpResponse<String> putAfter(long id, int index, int after) throws Exception {
     ChunkEntry e = ref.chunk(index);
-    return send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + MAC, stored(index),
-        CaptureRoutes.KIND, Integer.toString(e.kind().code()), CaptureRoutes.SHA256, e.sha256().hex(), CaptureRoutes.AFTER,
+    return send(
+        NODE,
+        "PUT",
+        "/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + MAC,
+        stored(index),
+        CaptureRoutes.KIND,
+        Integer.toString(e.kind().code()),
+        CaptureRoutes.SHA256,
+        e.sha256().hex(),
+        CaptureRoutes.AFTER,
         Integer.toString(after));
   }
 
@@ -221,8 +289,11 @@ class CaptureRoutesTest {
   /** The reference image's manifest for capture {@code id}; with {@code ofChunks} of version 3. */
   private byte[] manifestFor(long id, boolean ofChunks) {
     UUID imageId = new CaptureStore(db, Clock.systemUTC()).find(id).orElseThrow().imageId();
-    Manifest m = ofChunks ? Manifest.ofChunks(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks())
-        : new Manifest(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks(), ref.imageHash());
+    Manifest m =
+        ofChunks
+            ? Manifest.ofChunks(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks())
+            : new Manifest(
+                imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks(), ref.imageHash());
     ByteBuf buf = Unpooled.buffer();
     m.encode(buf);
     byte[] out = new byte[buf.readableBytes()];
@@ -246,46 +317,120 @@ class CaptureRoutesTest {
     byte[] good0 = stored(0);
     int kind0 = ref.chunk(0).kind().code();
     List<Integer> codes = new ArrayList<>();
-    codes.add(put(NODE, id, 0, good0, ref.chunk(2).sha256().hex(), kind0).statusCode()); // wrong hash
-    codes.add(put(NODE, id, 0, Arrays.copyOf(good0, good0.length - 1), sha0, kind0).statusCode()); // wrong length
-    codes.add(put(NODE, id, 0, new byte[CaptureManager.CHUNK_SIZE + 1], sha0, kind0).statusCode()); // oversize
+    codes.add(
+        put(NODE, id, 0, good0, ref.chunk(2).sha256().hex(), kind0).statusCode()); // wrong hash
+    codes.add(
+        put(NODE, id, 0, Arrays.copyOf(good0, good0.length - 1), sha0, kind0)
+            .statusCode()); // wrong length
+    codes.add(
+        put(NODE, id, 0, new byte[CaptureManager.CHUNK_SIZE + 1], sha0, kind0)
+            .statusCode()); // oversize
     codes.add(put(NODE, id, ref.chunkCount(), good0, sha0, kind0).statusCode()); // bad index
     codes.add(put(NODE, id, 0, good0, sha0, 9).statusCode()); // unknown kind
     codes.add(put(NODE, id, 0, good0, sha0, 0).statusCode()); // ZERO with bytes
     codes.add(put(NODE, id + 1, 0, good0, sha0, kind0).statusCode()); // unknown capture
-    codes.add(send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/0?mac=52:54:00:00:00:0d", good0,
-        CaptureRoutes.KIND, Integer.toString(kind0), CaptureRoutes.SHA256, sha0).statusCode()); // another node
-    codes.add(send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC, good0, CaptureRoutes.KIND,
-        Integer.toString(kind0), CaptureRoutes.SHA256, "00").statusCode()); // malformed hash
-    codes.add(send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC, good0, CaptureRoutes.KIND,
-        Integer.toString(kind0), CaptureRoutes.SHA256, sha0, CaptureRoutes.USED_BLOCKS, "00").statusCode()); // used map of nothing
-    codes.add(send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC, good0, CaptureRoutes.KIND,
-        Integer.toString(kind0), CaptureRoutes.SHA256, sha0, "Authorization", "Bearer " + token).statusCode()); // no secret
-    codes.add(send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC, good0, CaptureRoutes.KIND,
-        Integer.toString(kind0), CaptureRoutes.SHA256, sha0, "Authorization", "Clonecast " + "0".repeat(32)).statusCode()); // guessed
+    codes.add(
+        send(
+                NODE,
+                "PUT",
+                "/agent/v1/capture/" + id + "/chunk/0?mac=52:54:00:00:00:0d",
+                good0,
+                CaptureRoutes.KIND,
+                Integer.toString(kind0),
+                CaptureRoutes.SHA256,
+                sha0)
+            .statusCode()); // another node
+    codes.add(
+        send(
+                NODE,
+                "PUT",
+                "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC,
+                good0,
+                CaptureRoutes.KIND,
+                Integer.toString(kind0),
+                CaptureRoutes.SHA256,
+                "00")
+            .statusCode()); // malformed hash
+    codes.add(
+        send(
+                NODE,
+                "PUT",
+                "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC,
+                good0,
+                CaptureRoutes.KIND,
+                Integer.toString(kind0),
+                CaptureRoutes.SHA256,
+                sha0,
+                CaptureRoutes.USED_BLOCKS,
+                "00")
+            .statusCode()); // used map of nothing
+    codes.add(
+        send(
+                NODE,
+                "PUT",
+                "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC,
+                good0,
+                CaptureRoutes.KIND,
+                Integer.toString(kind0),
+                CaptureRoutes.SHA256,
+                sha0,
+                "Authorization",
+                "Bearer " + token)
+            .statusCode()); // no secret
+    codes.add(
+        send(
+                NODE,
+                "PUT",
+                "/agent/v1/capture/" + id + "/chunk/0?mac=" + MAC,
+                good0,
+                CaptureRoutes.KIND,
+                Integer.toString(kind0),
+                CaptureRoutes.SHA256,
+                sha0,
+                "Authorization",
+                "Clonecast " + "0".repeat(32))
+            .statusCode()); // guessed
     for (int c : codes) assertTrue(c >= 400 && c < 500, "every hostile chunk gets a 4xx: " + codes);
     assertEquals(List.of(400, 400, 413, 400, 400, 400, 404, 403, 400, 400, 403, 403), codes);
     assertEquals(ImageFileHeader.LENGTH, Files.size(partial()), "nothing stored");
     assertEquals(0, Files.size(journal()), "nothing journalled");
-    // A finish before the chunks arrived, and a damaged manifest, are refused too; the capture goes on.
-    assertEquals(400, send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id)).statusCode());
+    // A finish before the chunks arrived, and a damaged manifest, are refused too; the capture goes
+    // on.
+    assertEquals(
+        400,
+        send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id))
+            .statusCode());
     byte[] m = manifestFor(id);
     m[m.length - 1] ^= 1;
-    assertEquals(400, send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, m).statusCode());
+    assertEquals(
+        400, send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, m).statusCode());
     // Without the node's secret, its begin, progress and result change nothing either.
     String other = "Clonecast " + secrets.issue(MacAddress.parse("52:54:00:00:00:0d"));
     for (String call : List.of("begin", "progress", "result")) {
-      HttpResponse<String> r = send(NODE, "POST", "/agent/v1/capture/" + id + "/" + call, ("{\"mac\":\"" + MAC
-          + "\",\"logicalSize\":1,\"chunkSize\":1048576,\"done\":1,\"total\":2,\"ok\":false}").getBytes(), "Authorization", other);
+      HttpResponse<String> r =
+          send(
+              NODE,
+              "POST",
+              "/agent/v1/capture/" + id + "/" + call,
+              ("{\"mac\":\""
+                      + MAC
+                      + "\",\"logicalSize\":1,\"chunkSize\":1048576,\"done\":1,\"total\":2,\"ok\":false}")
+                  .getBytes(),
+              "Authorization",
+              other);
       assertEquals(403, r.statusCode(), call + ": " + r.body());
     }
-    assertEquals("capturing", images.find("golden").orElseThrow().state(), "a forged result does not fail the capture");
+    assertEquals(
+        "capturing",
+        images.find("golden").orElseThrow().state(),
+        "a forged result does not fail the capture");
     assertEquals(200, put(id, 0).statusCode(), "a good chunk still goes in");
     HttpResponse<String> outOfOrder = put(id, 0);
     assertTrue(outOfOrder.body().contains("\"duplicate\" : true"), outOfOrder.body());
     assertEquals("capturing", images.find("golden").orElseThrow().state());
     // The node registers again from elsewhere: its old address is not heard any more.
-    captures.assignment(MAC, "127.0.0.3", List.of(new Disk(disk.toString(), Files.size(disk), false, "", "")));
+    captures.assignment(
+        MAC, "127.0.0.3", List.of(new Disk(disk.toString(), Files.size(disk), false, "", "")));
     HttpResponse<String> elsewhere = put(id, 2);
     assertEquals(400, elsewhere.statusCode(), elsewhere.body());
     assertTrue(elsewhere.body().contains("did not register from 127.0.0.1"), elsewhere.body());
@@ -306,7 +451,8 @@ class CaptureRoutesTest {
     }
     stop();
     start();
-    assertEquals("capturing", images.find("golden").orElseThrow().state(), "a restart keeps the capture");
+    assertEquals(
+        "capturing", images.find("golden").orElseThrow().state(), "a restart keeps the capture");
     JsonNode held = begin(id);
     int lastStored = -1;
     for (int i = 0; i < half; i++) if (ref.chunk(i).storedLength() > 0) lastStored = i;
@@ -314,21 +460,31 @@ class CaptureRoutesTest {
     for (int i = half; i < ref.chunkCount(); i++) {
       if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(id, i).statusCode());
     }
-    HttpResponse<String> fin = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id));
+    HttpResponse<String> fin =
+        send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id));
     assertEquals(200, fin.statusCode(), fin.body());
     assertEquals("ready", images.find("golden").orElseThrow().state());
     try (ImageReader r = ImageReader.open(dir.resolve("state/images/golden.cci"))) {
-      assertEquals(ref.chunks(), r.manifest().chunks(), "the same chunks at the same offsets as image create's");
+      assertEquals(
+          ref.chunks(),
+          r.manifest().chunks(),
+          "the same chunks at the same offsets as image create's");
       assertEquals(ref.imageHash(), r.manifest().imageHash());
       // The same file as image create's, plus the daemon's signature block after the manifest.
-      assertEquals(Files.size(dir.resolve("ref.cci")) + ManifestSignature.LENGTH,
+      assertEquals(
+          Files.size(dir.resolve("ref.cci")) + ManifestSignature.LENGTH,
           Files.size(dir.resolve("state/images/golden.cci")));
-      assertEquals(Optional.empty(), ManifestSignature.check(r.manifest(), r.signature(), key.publicKey()),
+      assertEquals(
+          Optional.empty(),
+          ManifestSignature.check(r.manifest(), r.signature(), key.publicKey()),
           "a captured image is signed when stored");
     }
     assertTrue(Files.notExists(partial()) && Files.notExists(journal()));
     assertEquals(BootAction.LOCAL, nodes.find(MAC).orElseThrow().action());
-    assertEquals(200, send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id)).statusCode(),
+    assertEquals(
+        200,
+        send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id))
+            .statusCode(),
         "a repeated finish (its answer lost) is answered again");
     HttpResponse<String> list = send("127.0.0.1", "GET", "/api/v1/images", null);
     assertTrue(list.body().contains("\"state\" : \"done\""), list.body());
@@ -345,10 +501,20 @@ class CaptureRoutesTest {
     long id = startAndRegister();
     begin(id, ", \"hashOfChunks\":true");
     int raw = -1;
-    for (int i = 0; i < ref.chunkCount() && raw < 0; i++) if (ref.chunk(i).kind() == ChunkKind.RAW) raw = i;
+    for (int i = 0; i < ref.chunkCount() && raw < 0; i++)
+      if (ref.chunk(i).kind() == ChunkKind.RAW) raw = i;
     assertTrue(raw >= 0, "the reference image has a RAW chunk");
-    assertEquals(400, put(NODE, id, raw, stored(raw), ref.chunk(raw).sha256().hex().replace('0', '1').replace('a', '0'),
-        ref.chunk(raw).kind().code()).statusCode(), "a RAW chunk with another digest");
+    assertEquals(
+        400,
+        put(
+                NODE,
+                id,
+                raw,
+                stored(raw),
+                ref.chunk(raw).sha256().hex().replace('0', '1').replace('a', '0'),
+                ref.chunk(raw).kind().code())
+            .statusCode(),
+        "a RAW chunk with another digest");
     int half = ref.chunkCount() / 2;
     for (int i = 0; i < half; i++) {
       if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(id, i).statusCode());
@@ -359,10 +525,13 @@ class CaptureRoutesTest {
     for (int i = half; i < ref.chunkCount(); i++) {
       if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(id, i).statusCode());
     }
-    HttpResponse<String> old = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id, false));
+    HttpResponse<String> old =
+        send(
+            NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id, false));
     assertEquals(400, old.statusCode(), old.body());
     assertTrue(old.body().contains("begin again"), old.body());
-    HttpResponse<String> fin = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id, true));
+    HttpResponse<String> fin =
+        send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id, true));
     assertEquals(200, fin.statusCode(), fin.body());
     assertEquals("ready", images.find("golden").orElseThrow().state());
     try (ImageReader r = ImageReader.open(dir.resolve("state/images/golden.cci"))) {
@@ -375,9 +544,9 @@ class CaptureRoutesTest {
 
   /**
    * Chunks in flight arrive in any order: each waits, checked, until the chunk it follows is
-   * appended, then goes in, so the image is appended in index order; duplicates are answered
-   * again, contradictions and a full waiting room are refused without touching what is held, a
-   * restart forgets the waiting ones, and the image published is exactly image create's.
+   * appended, then goes in, so the image is appended in index order; duplicates are answered again,
+   * contradictions and a full waiting room are refused without touching what is held, a restart
+   * forgets the waiting ones, and the image published is exactly image create's.
    */
   @Test
   void chunksInFlightArriveInAnyOrderAndAreAppendedInOrder() throws Exception {
@@ -391,22 +560,48 @@ class CaptureRoutesTest {
     assertEquals(409, putAfter(id, 5, 3).statusCode(), "two chunks after chunk 3");
     assertEquals(400, putAfter(id, 3, 3).statusCode(), "a chunk after itself");
     assertEquals(400, putAfter(id, 3, 7).statusCode(), "a chunk after a later one");
-    assertEquals(400, send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/3?mac=" + MAC, stored(3), CaptureRoutes.KIND,
-        Integer.toString(ref.chunk(3).kind().code()), CaptureRoutes.SHA256, ref.chunk(3).sha256().hex(), CaptureRoutes.AFTER, "-2")
-        .statusCode());
-    HttpResponse<String> bad = send(NODE, "PUT", "/agent/v1/capture/" + id + "/chunk/5?mac=" + MAC, stored(6), CaptureRoutes.KIND,
-        Integer.toString(ref.chunk(5).kind().code()), CaptureRoutes.SHA256, ref.chunk(5).sha256().hex(), CaptureRoutes.AFTER, "4");
-    assertEquals(400, bad.statusCode(), "a waiting chunk is checked before it waits: " + bad.body());
+    assertEquals(
+        400,
+        send(
+                NODE,
+                "PUT",
+                "/agent/v1/capture/" + id + "/chunk/3?mac=" + MAC,
+                stored(3),
+                CaptureRoutes.KIND,
+                Integer.toString(ref.chunk(3).kind().code()),
+                CaptureRoutes.SHA256,
+                ref.chunk(3).sha256().hex(),
+                CaptureRoutes.AFTER,
+                "-2")
+            .statusCode());
+    HttpResponse<String> bad =
+        send(
+            NODE,
+            "PUT",
+            "/agent/v1/capture/" + id + "/chunk/5?mac=" + MAC,
+            stored(6),
+            CaptureRoutes.KIND,
+            Integer.toString(ref.chunk(5).kind().code()),
+            CaptureRoutes.SHA256,
+            ref.chunk(5).sha256().hex(),
+            CaptureRoutes.AFTER,
+            "4");
+    assertEquals(
+        400, bad.statusCode(), "a waiting chunk is checked before it waits: " + bad.body());
     assertEquals(-1, heldThrough(putAfter(id, 3, 2), 200));
     assertEquals(-1, heldThrough(putAfter(id, 2, 0), 200));
     assertEquals(ImageFileHeader.LENGTH, Files.size(partial()), "nothing appended before chunk 0");
     assertEquals(4, heldThrough(putAfter(id, 0, -1), 200), "chunk 0 brings 2, 3 and 4 with it");
     assertEquals(storedThrough(4), Files.size(partial()));
     assertEquals(409, putAfter(id, 5, 3).statusCode(), "after a chunk before the last one held");
-    assertTrue(putAfter(id, 2, 0).body().contains("\"duplicate\" : true"), "a held chunk sent again is a duplicate");
-    // A gap: chunk 6 waits for chunk 5, which has not come; a finish now is refused and changes nothing.
+    assertTrue(
+        putAfter(id, 2, 0).body().contains("\"duplicate\" : true"),
+        "a held chunk sent again is a duplicate");
+    // A gap: chunk 6 waits for chunk 5, which has not come; a finish now is refused and changes
+    // nothing.
     assertEquals(4, heldThrough(putAfter(id, 6, 5), 200));
-    HttpResponse<String> early = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id));
+    HttpResponse<String> early =
+        send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id));
     assertEquals(400, early.statusCode(), early.body());
     assertTrue(early.body().contains("chunk 5 was never uploaded"), early.body());
     assertEquals(6, heldThrough(putAfter(id, 5, 4), 200));
@@ -418,7 +613,8 @@ class CaptureRoutesTest {
     HttpResponse<String> again = putAfter(id, 8, 7);
     assertTrue(again.body().contains("\"duplicate\" : false"), again.body());
     // At most 16 chunks wait: 8..23 do, 24 is refused, and nothing held changes.
-    for (int i = 9; i <= 23; i++) assertEquals(6, heldThrough(putAfter(id, i, i - 1), 200), "chunk " + i);
+    for (int i = 9; i <= 23; i++)
+      assertEquals(6, heldThrough(putAfter(id, i, i - 1), 200), "chunk " + i);
     HttpResponse<String> full = putAfter(id, 24, 23);
     assertEquals(409, full.statusCode(), full.body());
     assertTrue(full.body().contains("16 chunks wait already"), full.body());
@@ -427,12 +623,16 @@ class CaptureRoutesTest {
     assertEquals(24, heldThrough(putAfter(id, 24, 23), 200));
     assertEquals(24, heldThrough(putAfter(id, 26, 25), 200));
     assertEquals(26, heldThrough(putAfter(id, 25, 24), 200));
-    HttpResponse<String> fin = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id));
+    HttpResponse<String> fin =
+        send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id));
     assertEquals(200, fin.statusCode(), fin.body());
     try (ImageReader r = ImageReader.open(dir.resolve("state/images/golden.cci"))) {
-      assertEquals(ref.chunks(), r.manifest().chunks(), "the same chunks at the same offsets as image create's");
+      assertEquals(
+          ref.chunks(),
+          r.manifest().chunks(),
+          "the same chunks at the same offsets as image create's");
       assertEquals(ref.imageHash(), r.manifest().imageHash());
-      ImageVerifier.verify(r, 1, p -> { });
+      ImageVerifier.verify(r, 1, p -> {});
     }
   }
 
@@ -445,27 +645,34 @@ class CaptureRoutesTest {
       if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(id, i).statusCode());
     }
     UUID imageId = new CaptureStore(db, Clock.systemUTC()).find(id).orElseThrow().imageId();
-    Manifest m = new Manifest(imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks(), ref.chunk(0).sha256());
+    Manifest m =
+        new Manifest(
+            imageId, ref.logicalSize(), ref.chunkSize(), ref.chunks(), ref.chunk(0).sha256());
     ByteBuf buf = Unpooled.buffer();
     m.encode(buf);
     byte[] wrong = new byte[buf.readableBytes()];
     buf.readBytes(wrong);
-    HttpResponse<String> fin = send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, wrong);
+    HttpResponse<String> fin =
+        send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, wrong);
     assertEquals(400, fin.statusCode(), fin.body());
-    assertTrue(fin.body().contains("the chunks received give " + ref.imageHash().hex()), fin.body());
+    assertTrue(
+        fin.body().contains("the chunks received give " + ref.imageHash().hex()), fin.body());
     assertEquals("failed", images.find("golden").orElseThrow().state());
-    assertTrue(Files.notExists(partial()) && Files.notExists(dir.resolve("state/images/golden.cci")));
+    assertTrue(
+        Files.notExists(partial()) && Files.notExists(dir.resolve("state/images/golden.cci")));
   }
 
   /**
    * The image store on a full filesystem (a 1 MiB tmpfs mounted over it): the chunk that does not
    * fit is a 507 naming the store's directory, not a 500 an agent would retry; the agent's report
-   * then fails the capture and removes its files. Needs root (mount); skipped without, failed in CI.
+   * then fails the capture and removes its files. Needs root (mount); skipped without, failed in
+   * CI.
    */
   @Test
   void aFullDiskIsAFinal507NamingIt() throws Exception {
     Path store = dir.resolve("state/images");
-    if (!"root".equals(System.getProperty("user.name")) || !Files.isExecutable(Path.of("/usr/bin/mount"))) {
+    if (!"root".equals(System.getProperty("user.name"))
+        || !Files.isExecutable(Path.of("/usr/bin/mount"))) {
       String why = "not root or no mount: a full filesystem needs a tmpfs mount";
       if ("true".equals(System.getenv("CI"))) {
         Assertions.fail(why);
@@ -478,13 +685,26 @@ class CaptureRoutesTest {
       begin(id);
       HttpResponse<String> full = put(id, 0);
       assertEquals(507, full.statusCode(), full.body());
-      assertTrue(full.body().contains("the daemon's disk is full") && full.body().contains(store.toString()), full.body());
-      assertEquals("capturing", images.find("golden").orElseThrow().state(), "the agent decides; it reports the failure");
-      HttpResponse<String> result = send(NODE, "POST", "/agent/v1/capture/" + id + "/result",
-          ("{\"mac\":\"" + MAC + "\",\"ok\":false,\"detail\":\"the daemon's disk is full\"}").getBytes());
+      assertTrue(
+          full.body().contains("the daemon's disk is full")
+              && full.body().contains(store.toString()),
+          full.body());
+      assertEquals(
+          "capturing",
+          images.find("golden").orElseThrow().state(),
+          "the agent decides; it reports the failure");
+      HttpResponse<String> result =
+          send(
+              NODE,
+              "POST",
+              "/agent/v1/capture/" + id + "/result",
+              ("{\"mac\":\"" + MAC + "\",\"ok\":false,\"detail\":\"the daemon's disk is full\"}")
+                  .getBytes());
       assertEquals(200, result.statusCode(), result.body());
       assertEquals("failed", images.find("golden").orElseThrow().state());
-      assertTrue(Files.notExists(partial()) && Files.notExists(journal()), "the partial files are gone, the space free");
+      assertTrue(
+          Files.notExists(partial()) && Files.notExists(journal()),
+          "the partial files are gone, the space free");
     } finally {
       captures.close();
       run("umount", "-l", store.toString());
@@ -494,25 +714,58 @@ class CaptureRoutesTest {
   private static void run(String... cmd) throws Exception {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", cmd) + ": " + out);
+    assertTrue(
+        p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", cmd) + ": " + out);
   }
 
   @Test
   void aCaptureIsRefusedForAnUnknownNodeOrATakenNameAndCanBeCancelled() throws Exception {
     String auth = "Bearer " + token;
-    HttpResponse<String> unknown = send("127.0.0.1", "POST", "/api/v1/images/capture",
-        "{\"name\":\"x\",\"node\":\"nobody\"}".getBytes(), "Authorization", auth);
+    HttpResponse<String> unknown =
+        send(
+            "127.0.0.1",
+            "POST",
+            "/api/v1/images/capture",
+            "{\"name\":\"x\",\"node\":\"nobody\"}".getBytes(),
+            "Authorization",
+            auth);
     assertEquals(404, unknown.statusCode(), unknown.body());
-    assertEquals(202, send("127.0.0.1", "POST", "/api/v1/images/capture", "{\"name\":\"golden\",\"node\":\"52:54:00:00:00:0c\"}"
-        .getBytes(), "Authorization", auth).statusCode());
-    HttpResponse<String> again = send("127.0.0.1", "POST", "/api/v1/images/capture",
-        "{\"name\":\"golden\",\"node\":\"golden\"}".getBytes(), "Authorization", auth);
+    assertEquals(
+        202,
+        send(
+                "127.0.0.1",
+                "POST",
+                "/api/v1/images/capture",
+                "{\"name\":\"golden\",\"node\":\"52:54:00:00:00:0c\"}".getBytes(),
+                "Authorization",
+                auth)
+            .statusCode());
+    HttpResponse<String> again =
+        send(
+            "127.0.0.1",
+            "POST",
+            "/api/v1/images/capture",
+            "{\"name\":\"golden\",\"node\":\"golden\"}".getBytes(),
+            "Authorization",
+            auth);
     assertEquals(409, again.statusCode(), again.body());
     HttpResponse<String> list = send("127.0.0.1", "GET", "/api/v1/images/golden", null);
-    assertTrue(list.body().contains("\"state\" : \"capturing\"") && list.body().contains("\"waiting\""), list.body());
-    assertEquals(200, send("127.0.0.1", "POST", "/api/v1/images/golden/cancel", new byte[0], "Authorization", auth).statusCode());
+    assertTrue(
+        list.body().contains("\"state\" : \"capturing\"") && list.body().contains("\"waiting\""),
+        list.body());
+    assertEquals(
+        200,
+        send(
+                "127.0.0.1",
+                "POST",
+                "/api/v1/images/golden/cancel",
+                new byte[0],
+                "Authorization",
+                auth)
+            .statusCode());
     assertEquals("failed", images.find("golden").orElseThrow().state());
     assertEquals(BootAction.LOCAL, nodes.find(MAC).orElseThrow().action());
-    assertTrue(captures.assignment(MAC, FROM, List.of()).isEmpty(), "a cancelled capture assigns nothing");
+    assertTrue(
+        captures.assignment(MAC, FROM, List.of()).isEmpty(), "a cancelled capture assigns nothing");
   }
 }

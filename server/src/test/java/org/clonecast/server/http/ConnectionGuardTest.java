@@ -30,10 +30,10 @@ import org.clonecast.server.boot.BootPolicy;
 import org.clonecast.server.boot.BootenvStatus;
 import org.clonecast.server.boot.NodeBinding;
 import org.clonecast.server.config.DhcpConfig;
-import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.limit.RateLimiter;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.NodeSecrets;
 import org.clonecast.server.store.NodeStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -131,14 +131,28 @@ class ConnectionGuardTest {
     Path ipxe = Files.createDirectories(dir.resolve("ipxe"));
     Files.write(ipxe.resolve("big.bin"), file);
     HttpServer.Routes routes = new HttpServer.Routes();
-    new BootRoutes(new BootPolicy(nodes, ""), nodes, new EventLog(db, Clock.systemUTC()), ipxe, dir.resolve("bootenv"),
-        () -> "http://127.0.0.2:1", () -> new BootenvStatus.Missing("not needed here"),
-        new RateLimiter<>(RateLimiter.Limits.perMinute(30, 8), System::nanoTime),
-        new NodeBinding(DhcpConfig.Mode.OFF, nodes, Optional.empty(), Clock.systemUTC()), new NodeSecrets(db, Clock.systemUTC()))
+    new BootRoutes(
+            new BootPolicy(nodes, ""),
+            nodes,
+            new EventLog(db, Clock.systemUTC()),
+            ipxe,
+            dir.resolve("bootenv"),
+            () -> "http://127.0.0.2:1",
+            () -> new BootenvStatus.Missing("not needed here"),
+            new RateLimiter<>(RateLimiter.Limits.perMinute(30, 8), System::nanoTime),
+            new NodeBinding(DhcpConfig.Mode.OFF, nodes, Optional.empty(), Clock.systemUTC()),
+            new NodeSecrets(db, Clock.systemUTC()))
         .register(routes);
     group = Transport.group(1, "guard-test");
-    server = HttpServer.start(group, (Inet4Address) InetAddress.getByName("127.0.0.2"), 0, false,
-        ApiToken.loadOrCreate(dir), routes, limits);
+    server =
+        HttpServer.start(
+            group,
+            (Inet4Address) InetAddress.getByName("127.0.0.2"),
+            0,
+            false,
+            ApiToken.loadOrCreate(dir),
+            routes,
+            limits);
   }
 
   /** A connection from {@code from} to the provisioning listener (127.0.0.2), kept for closing. */
@@ -156,7 +170,9 @@ class ConnectionGuardTest {
     return s;
   }
 
-  /** Whether a connection from {@code from} is refused: reset at once, or closed before any request. */
+  /**
+   * Whether a connection from {@code from} is refused: reset at once, or closed before any request.
+   */
   private boolean refused(String from) throws IOException {
     Socket s;
     try {
@@ -179,7 +195,10 @@ class ConnectionGuardTest {
   /** GET {@code path} from {@code from} to {@code to}; returns the status line. */
   private String get(String from, String to, String path) throws IOException {
     Socket s = connect(from, to);
-    s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    s.getOutputStream()
+        .write(
+            ("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
     String head = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
     return head.lines().findFirst().orElse("");
   }
@@ -195,7 +214,10 @@ class ConnectionGuardTest {
       assertTrue(refused("127.0.0.3"), "refused: the address holds 3");
     }
     assertEquals(5, server.stats().refusedClient.sum());
-    assertEquals("HTTP/1.1 200 OK", get("127.0.0.4", "127.0.0.2", "/boot/files/big.bin"), "another host is served");
+    assertEquals(
+        "HTTP/1.1 200 OK",
+        get("127.0.0.4", "127.0.0.2", "/boot/files/big.bin"),
+        "another host is served");
 
     for (int i = 0; i < 3; i++) {
       connect("127.0.0.5");
@@ -203,9 +225,12 @@ class ConnectionGuardTest {
     await().atMost(WAIT).until(() -> server.openConnections() == 6);
     assertTrue(refused("127.0.0.6"), "6 open in all: refused");
     assertEquals(1, server.stats().refusedFull.sum());
-    assertEquals("HTTP/1.1 200 OK", get("127.0.0.1", "127.0.0.1", "/boot/files/big.bin"),
+    assertEquals(
+        "HTTP/1.1 200 OK",
+        get("127.0.0.1", "127.0.0.1", "/boot/files/big.bin"),
         "the operator's loopback listener passes the overall cap");
-    assertEquals(0, server.stats().requests.sum() - 2, "the refused connections never reached a handler");
+    assertEquals(
+        0, server.stats().requests.sum() - 2, "the refused connections never reached a handler");
   }
 
   @Test
@@ -216,15 +241,21 @@ class ConnectionGuardTest {
     Socket idle = connect("127.0.0.3");
     assertTrue(closedByServer(idle), "nothing sent: closed after the idle timeout");
     Socket stalled = connect("127.0.0.5");
-    stalled.getOutputStream().write("GET /boot/files/big.bin HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+    stalled
+        .getOutputStream()
+        .write(
+            "GET /boot/files/big.bin HTTP/1.1\r\nHost: x\r\n\r\n"
+                .getBytes(StandardCharsets.US_ASCII));
     // Never read: once the kernel's buffers are full nothing moves, and the download is idle too.
     await().atMost(WAIT).until(() -> server.stats().idleClosed.sum() == 2);
     await().atMost(WAIT).until(() -> server.openConnections() == 0);
 
     Socket slow = connect("127.0.0.4");
     slow.setReceiveBufferSize(64 * 1024);
-    slow.getOutputStream().write("GET /boot/files/big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        .getBytes(StandardCharsets.US_ASCII));
+    slow.getOutputStream()
+        .write(
+            "GET /boot/files/big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                .getBytes(StandardCharsets.US_ASCII));
     InputStream in = slow.getInputStream();
     byte[] buf = new byte[64 * 1024];
     long total = 0;
@@ -238,6 +269,9 @@ class ConnectionGuardTest {
     }
     long tookMillis = (System.nanoTime() - started) / 1_000_000;
     assertTrue(total > file.length, "headers and the whole file: " + total);
-    assertEquals(2, server.stats().idleClosed.sum(), "the download was never taken for idle (it took " + tookMillis + " ms)");
+    assertEquals(
+        2,
+        server.stats().idleClosed.sum(),
+        "the download was never taken for idle (it took " + tookMillis + " ms)");
   }
 }

@@ -67,7 +67,15 @@ class ConsoleLoginTest {
     new NodeRoutes(new NodeStore(db, clock), events).register(routes);
     new ConsoleLogin(t, events, clock).register(routes);
     group = Transport.group(1, "login-test");
-    server = HttpServer.start(group, null, 0, false, t, routes, new HttpServer.Limits(Duration.ofSeconds(60), 64, 64));
+    server =
+        HttpServer.start(
+            group,
+            null,
+            0,
+            false,
+            t,
+            routes,
+            new HttpServer.Limits(Duration.ofSeconds(60), 64, 64));
   }
 
   @AfterEach
@@ -81,30 +89,48 @@ class ConsoleLoginTest {
     return "http://127.0.0.1:" + server.port();
   }
 
-  private HttpResponse<String> post(String path, String body, String cookie, String origin) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(origin() + path)).POST(HttpRequest.BodyPublishers.ofString(body));
+  private HttpResponse<String> post(String path, String body, String cookie, String origin)
+      throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(origin() + path))
+            .POST(HttpRequest.BodyPublishers.ofString(body));
     if (cookie != null) b.header("Cookie", cookie);
     if (origin != null) b.header("Origin", origin);
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private String login() throws Exception {
-    HttpResponse<String> res = post("/api/v1/login", "{\"token\":\"" + token + "\"}", null, origin());
+    HttpResponse<String> res =
+        post("/api/v1/login", "{\"token\":\"" + token + "\"}", null, origin());
     assertEquals(200, res.statusCode(), res.body());
     String set = res.headers().firstValue("set-cookie").orElseThrow();
-    assertTrue(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Max-Age=28800"), set);
+    assertTrue(
+        set.contains("HttpOnly")
+            && set.contains("SameSite=Strict")
+            && set.contains("Max-Age=28800"),
+        set);
     return set.substring(0, set.indexOf(';'));
   }
 
   @Test
   void theTokenOnceThenTheCookieForChangesFromTheConsole() throws Exception {
-    assertEquals(401, post("/api/v1/nodes", "{\"mac\":\"52:54:00:00:00:01\",\"name\":\"n1\"}", null, origin()).statusCode());
-    assertEquals(401, post("/api/v1/login", "{\"token\":\"not-the-token\"}", null, origin()).statusCode());
+    assertEquals(
+        401,
+        post("/api/v1/nodes", "{\"mac\":\"52:54:00:00:00:01\",\"name\":\"n1\"}", null, origin())
+            .statusCode());
+    assertEquals(
+        401, post("/api/v1/login", "{\"token\":\"not-the-token\"}", null, origin()).statusCode());
     String cookie = login();
-    HttpResponse<String> enrolled = post("/api/v1/nodes", "{\"mac\":\"52:54:00:00:00:01\",\"name\":\"n1\"}", cookie, origin());
+    HttpResponse<String> enrolled =
+        post("/api/v1/nodes", "{\"mac\":\"52:54:00:00:00:01\",\"name\":\"n1\"}", cookie, origin());
     assertEquals(201, enrolled.statusCode(), enrolled.body());
-    HttpResponse<String> state = http.send(HttpRequest.newBuilder(URI.create(origin() + "/api/v1/login")).header("Cookie", cookie)
-        .GET().build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> state =
+        http.send(
+            HttpRequest.newBuilder(URI.create(origin() + "/api/v1/login"))
+                .header("Cookie", cookie)
+                .GET()
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertTrue(Json.MAPPER.readTree(state.body()).path("loggedIn").asBoolean(), state.body());
   }
 
@@ -115,7 +141,10 @@ class ConsoleLoginTest {
     assertEquals(403, post("/api/v1/nodes", body, cookie, "http://evil.example").statusCode());
     assertEquals(403, post("/api/v1/nodes", body, cookie, null).statusCode());
     assertEquals(403, post("/api/v1/nodes", body, cookie, "null").statusCode());
-    assertEquals(403, post("/api/v1/login", "{\"token\":\"" + token + "\"}", null, "http://evil.example").statusCode());
+    assertEquals(
+        403,
+        post("/api/v1/login", "{\"token\":\"" + token + "\"}", null, "http://evil.example")
+            .statusCode());
   }
 
   @Test
@@ -127,6 +156,8 @@ class ConsoleLoginTest {
     String again = login();
     assertEquals(200, post("/api/v1/logout", "", again, origin()).statusCode());
     assertEquals(401, post("/api/v1/nodes", body, again, origin()).statusCode());
-    assertEquals(401, post("/api/v1/nodes", body, "clonecast_session=" + "0".repeat(64), origin()).statusCode());
+    assertEquals(
+        401,
+        post("/api/v1/nodes", body, "clonecast_session=" + "0".repeat(64), origin()).statusCode());
   }
 }

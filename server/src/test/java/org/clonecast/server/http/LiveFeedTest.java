@@ -12,7 +12,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -55,12 +54,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The pushed event streams over real HTTP on loopback: a page gets the inventory once and then
- * only what changed, progress ticks reach it without touching the database, the event log's and a
+ * The pushed event streams over real HTTP on loopback: a page gets the inventory once and then only
+ * what changed, progress ticks reach it without touching the database, the event log's and a
  * session's streams, a client that stops reading is dropped without stalling the feed, and (the
  * load figures in docs/dashboard.md) 500 nodes with a simulated 64-node session cost the same
- * messages whatever the number of open pages. The feed's rounds are driven by hand
- * ({@link LiveFeed#tick}), so nothing here depends on timing.
+ * messages whatever the number of open pages. The feed's rounds are driven by hand ({@link
+ * LiveFeed#tick}), so nothing here depends on timing.
  */
 class LiveFeedTest {
   @TempDir Path dir;
@@ -83,20 +82,39 @@ class LiveFeedTest {
     nodes = new NodeStore(db, Clock.systemUTC(), 100_000);
     events = new EventLog(db, Clock.systemUTC());
     worker = Executors.newSingleThreadExecutor();
-    ImageStore images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker);
+    ImageStore images =
+        new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker);
     store = new SessionStore(db, Clock.systemUTC());
-    sessions = new SessionManager(store, nodes, images, events, NetInterface.byName("lo"), 9000, Duration.ofSeconds(30),
-        Optional.empty());
-    captures = new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, store, events);
-    feed = new LiveFeed(nodes, images, sessions, captures, events, Clock.systemUTC(), Duration.ofMillis(500));
+    sessions =
+        new SessionManager(
+            store,
+            nodes,
+            images,
+            events,
+            NetInterface.byName("lo"),
+            9000,
+            Duration.ofSeconds(30),
+            Optional.empty());
+    captures =
+        new CaptureManager(new CaptureStore(db, Clock.systemUTC()), images, nodes, store, events);
+    feed =
+        new LiveFeed(
+            nodes, images, sessions, captures, events, Clock.systemUTC(), Duration.ofMillis(500));
     feed.listen();
     HttpServer.Routes routes = new HttpServer.Routes();
     new DashboardRoutes(feed).register(routes);
     new EventRoutes(events, feed).register(routes);
-    new SessionRoutes(sessions, id -> { }, feed).register(routes);
+    new SessionRoutes(sessions, id -> {}, feed).register(routes);
     group = Transport.group(1, "feed-test");
-    server = HttpServer.start(group, null, 0, false, ApiToken.loadOrCreate(dir.resolve("state")), routes,
-        new HttpServer.Limits(Duration.ofSeconds(60), 4096, 256));
+    server =
+        HttpServer.start(
+            group,
+            null,
+            0,
+            false,
+            ApiToken.loadOrCreate(dir.resolve("state")),
+            routes,
+            new HttpServer.Limits(Duration.ofSeconds(60), 4096, 256));
   }
 
   @AfterEach
@@ -122,10 +140,15 @@ class LiveFeedTest {
     InputStream in;
 
     Stream(String path) throws Exception {
-      HttpResponse<InputStream> res = http.send(HttpRequest.newBuilder(
-          URI.create("http://127.0.0.1:" + server.port() + path)).GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+      HttpResponse<InputStream> res =
+          http.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+                  .GET()
+                  .build(),
+              HttpResponse.BodyHandlers.ofInputStream());
       assertEquals(200, res.statusCode());
-      assertEquals("text/event-stream; charset=utf-8", res.headers().firstValue("content-type").orElse(""));
+      assertEquals(
+          "text/event-stream; charset=utf-8", res.headers().firstValue("content-type").orElse(""));
       in = res.body();
       reader = new Thread(this::read, "stream-reader");
       reader.setDaemon(true);
@@ -174,12 +197,19 @@ class LiveFeedTest {
     }
   }
 
-  /** Runs the feed's rounds until {@code done} holds (the stream's request is served on another thread). */
+  /**
+   * Runs the feed's rounds until {@code done} holds (the stream's request is served on another
+   * thread).
+   */
   private void tickUntil(Callable<Boolean> done) {
-    await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20)).until(() -> {
-      feed.tick();
-      return done.call();
-    });
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .pollInterval(Duration.ofMillis(20))
+        .until(
+            () -> {
+              feed.tick();
+              return done.call();
+            });
   }
 
   private static MacAddress mac(int i) {
@@ -202,20 +232,27 @@ class LiveFeedTest {
     assertFalse(second.path("all").asBoolean());
     assertEquals(1, second.path("nodes").size(), "only the new node: " + second);
     assertEquals("node04", second.path("nodes").get(0).path("name").asText());
-    assertTrue(page.named("events").stream().anyMatch(e -> e.toString().contains("enrolled")), page.messages.toString());
+    assertTrue(
+        page.named("events").stream().anyMatch(e -> e.toString().contains("enrolled")),
+        page.messages.toString());
   }
 
   @Test
   void progressTicksArePushedAndOnlyPhaseChangesStored() throws Exception {
     List<Node> members = new ArrayList<>();
-    for (int i = 1; i <= 2; i++) members.add(nodes.enroll(mac(i), "node0" + i, Optional.of("rack1")));
+    for (int i = 1; i <= 2; i++)
+      members.add(nodes.enroll(mac(i), "node0" + i, Optional.of("rack1")));
     long id = store.create("golden", "rack1", 2, 60, 9000, members).id();
     Stream page = new Stream("/api/v1/stream");
     tickUntil(() -> !page.named("state").isEmpty());
 
     sessions.progress(mac(1), id, "receiving", 0, 1000);
     sessions.progress(mac(1), id, "receiving", 400, 1000);
-    tickUntil(() -> page.named("live").stream().anyMatch(l -> l.toString().contains("[\"" + mac(1) + "\",\"receiving\",400,1000")));
+    tickUntil(
+        () ->
+            page.named("live").stream()
+                .anyMatch(
+                    l -> l.toString().contains("[\"" + mac(1) + "\",\"receiving\",400,1000")));
     SessionStore.Member stored = store.members(id).get(0);
     assertEquals("receiving", stored.state());
     assertEquals(0, stored.bytesDone(), "a tick within a phase is not written");
@@ -224,7 +261,8 @@ class LiveFeedTest {
 
     sessions.progress(mac(1), id, "identity", 1000, 1000);
     assertEquals("identity", store.members(id).get(0).state());
-    assertEquals(1000, store.members(id).get(0).bytesDone(), "a new phase is written with its bytes");
+    assertEquals(
+        1000, store.members(id).get(0).bytesDone(), "a new phase is written with its bytes");
   }
 
   @Test
@@ -235,7 +273,9 @@ class LiveFeedTest {
     tickUntil(() -> s.messages.size() >= 1);
     events.node("node", mac(3).toString(), "three");
     tickUntil(() -> s.messages.size() >= 2);
-    assertEquals(List.of("two", "three"), s.messages.stream().map(m -> m.data().path("message").asText()).toList());
+    assertEquals(
+        List.of("two", "three"),
+        s.messages.stream().map(m -> m.data().path("message").asText()).toList());
   }
 
   @Test
@@ -255,36 +295,48 @@ class LiveFeedTest {
   void aClientThatDoesNotReadIsDroppedWithoutStallingTheFeed() throws Exception {
     // 2000 events of 8 KiB: far more than the stream's bound and the sockets' buffers.
     String big = "x".repeat(8192);
-    List<Event> many = db.write(c -> {
-      List<Event> out = new ArrayList<>();
-      for (int i = 0; i < 2000; i++) out.add(events.insert(c, "test", Optional.empty(), Optional.empty(), big));
-      return out;
-    });
+    List<Event> many =
+        db.write(
+            c -> {
+              List<Event> out = new ArrayList<>();
+              for (int i = 0; i < 2000; i++)
+                out.add(events.insert(c, "test", Optional.empty(), Optional.empty(), big));
+              return out;
+            });
     try (Socket hostile = new Socket()) {
       hostile.setReceiveBufferSize(4096);
       hostile.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), server.port()));
       OutputStream out = hostile.getOutputStream();
-      out.write(("GET /api/v1/events/stream?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(
+          ("GET /api/v1/events/stream?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
       out.flush();
       Stream reader = new Stream("/api/v1/events/stream?after=" + many.get(many.size() - 1).id());
       tickUntil(() -> feed.stats().dropped() == 1);
       // The feed goes on for the client that reads.
       events.node("node", mac(1).toString(), "after the drop");
-      tickUntil(() -> reader.messages.stream().anyMatch(m -> m.data().path("message").asText().equals("after the drop")));
+      tickUntil(
+          () ->
+              reader.messages.stream()
+                  .anyMatch(m -> m.data().path("message").asText().equals("after the drop")));
       assertEquals(1, feed.stats().streams());
     }
   }
 
   /**
    * 500 enrolled nodes, a 64-node session whose agents each report once a second (simulated, two
-   * feed rounds per simulated second, as the daemon's period): what a page receives per second,
-   * and the feed's CPU with one page and with four. Figures go to target/dashboard-load.txt.
+   * feed rounds per simulated second, as the daemon's period): what a page receives per second, and
+   * the feed's CPU with one page and with four. Figures go to target/dashboard-load.txt.
    */
   @Test
   void loadOfFiveHundredNodesAndASixtyFourNodeSessionDoesNotGrowWithPages() throws Exception {
     List<Node> all = new ArrayList<>();
-    for (int i = 1; i <= 500; i++) all.add(nodes.enroll(mac(i), String.format(Locale.ROOT, "n%03d", i), Optional.of(i <= 64 ? "rack1" : "rack2"))
-        );
+    for (int i = 1; i <= 500; i++)
+      all.add(
+          nodes.enroll(
+              mac(i),
+              String.format(Locale.ROOT, "n%03d", i),
+              Optional.of(i <= 64 ? "rack1" : "rack2")));
     StringBuilder report = new StringBuilder();
     long[] messagesPerRun = new long[2];
     int run = 0;
@@ -292,7 +344,10 @@ class LiveFeedTest {
       long id = store.create("golden", "rack1", 64, 60, 9000, all.subList(0, 64)).id();
       List<Stream> open = new ArrayList<>();
       for (int p = 0; p < pages; p++) open.add(new Stream("/api/v1/stream"));
-      tickUntil(() -> open.stream().allMatch(s -> !s.named("state").isEmpty() && !s.named("events").isEmpty()));
+      tickUntil(
+          () ->
+              open.stream()
+                  .allMatch(s -> !s.named("state").isEmpty() && !s.named("events").isEmpty()));
       long[] bytesBefore = open.stream().mapToLong(st -> st.bytes.get()).toArray();
       LiveFeed.Stats before = feed.stats();
       ThreadMXBean mx = ManagementFactory.getThreadMXBean();
@@ -300,7 +355,11 @@ class LiveFeedTest {
       int seconds = 60;
       long total = 1L << 30;
       store.setState(id, "running", Optional.empty());
-      events.record("session", Optional.empty(), Optional.of(Long.toString(id)), "transfer started with 64 receiver(s)");
+      events.record(
+          "session",
+          Optional.empty(),
+          Optional.of(Long.toString(id)),
+          "transfer started with 64 receiver(s)");
       for (int sec = 0; sec < seconds; sec++) {
         for (int n = 0; n < 64; n++) {
           // Node n writes at its own pace (40 to 59 s); it reports identity, then its result.
@@ -308,7 +367,8 @@ class LiveFeedTest {
           if (sec >= needs) continue;
           long done = Math.min(total, (long) (sec + 1) * total / needs);
           sessions.progress(mac(n + 1), id, done >= total ? "identity" : "receiving", done, total);
-          if (done >= total) sessions.result(mac(n + 1), id, true, "written and verified", Optional.empty());
+          if (done >= total)
+            sessions.result(mac(n + 1), id, true, "written and verified", Optional.empty());
         }
         for (int half = 0; half < 2; half++) {
           long t0 = mx.getCurrentThreadCpuTime();
@@ -320,19 +380,36 @@ class LiveFeedTest {
       events.record("session", Optional.empty(), Optional.of(Long.toString(id)), "ended done");
       feed.tick();
       LiveFeed.Stats after = feed.stats();
-      await().atMost(Duration.ofSeconds(20)).until(() -> open.stream().allMatch(s -> s.messages.stream()
-          .anyMatch(m -> m.name().equals("events") && m.data().toString().contains("ended done"))));
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () ->
+                  open.stream()
+                      .allMatch(
+                          s ->
+                              s.messages.stream()
+                                  .anyMatch(
+                                      m ->
+                                          m.name().equals("events")
+                                              && m.data().toString().contains("ended done"))));
       // Every page gets the same bytes: once the last of them has arrived (under load one page's
       // socket can be a message behind when the others have the end), the totals are equal.
-      await("every page gets the same bytes").atMost(Duration.ofSeconds(20))
+      await("every page gets the same bytes")
+          .atMost(Duration.ofSeconds(20))
           .until(() -> open.stream().mapToLong(st -> st.bytes.get()).distinct().count() == 1);
       long perPage = open.get(0).bytes.get() - bytesBefore[0];
       messagesPerRun[run++] = after.messages() - before.messages();
-      report.append(String.format(Locale.ROOT,
-          "%d page(s): %d messages built, %d bytes built, %.1f KiB/s to each page, feed CPU %.1f ms per simulated second"
-              + " (%.2f ms per round)%n",
-          pages, after.messages() - before.messages(), after.bytesBuilt() - before.bytesBuilt(), perPage / 1024.0 / seconds,
-          cpu / 1e6 / seconds, cpu / 1e6 / (2.0 * seconds)));
+      report.append(
+          String.format(
+              Locale.ROOT,
+              "%d page(s): %d messages built, %d bytes built, %.1f KiB/s to each page, feed CPU %.1f ms per simulated second"
+                  + " (%.2f ms per round)%n",
+              pages,
+              after.messages() - before.messages(),
+              after.bytesBuilt() - before.bytesBuilt(),
+              perPage / 1024.0 / seconds,
+              cpu / 1e6 / seconds,
+              cpu / 1e6 / (2.0 * seconds)));
       open.forEach(Stream::close);
       streams.removeAll(open);
       tickUntil(() -> feed.stats().streams() == 0);

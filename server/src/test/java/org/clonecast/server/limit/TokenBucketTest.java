@@ -56,6 +56,7 @@ class TokenBucketTest {
     assertThrows(IllegalArgumentException.class, () -> new TokenBucket(0.5, 1, 0));
     assertThrows(IllegalArgumentException.class, () -> new TokenBucket(1, 0, 0));
     assertThrows(IllegalArgumentException.class, () -> new TokenBucket(Double.NaN, 1, 0));
-    assertThrows(IllegalArgumentException.class, () -> new TokenBucket(1, Double.POSITIVE_INFINITY, 0));
+    assertThrows(
+        IllegalArgumentException.class, () -> new TokenBucket(1, Double.POSITIVE_INFINITY, 0));
   }
 }

@@ -13,13 +13,21 @@ class MetricsTest {
   @Test
   void rendersTheTextFormatWithCurrentValues() {
     AtomicLong n = new AtomicLong(3);
-    Metrics m = new Metrics()
-        .counter("clonecast_x_total", "Things done.", n::get)
-        .gauge("clonecast_ratio", "A ratio.", () -> 0.25)
-        .family("clonecast_by_kind_total", "counter", "Per kind.", () -> List.of(
-            Metrics.Sample.of("kind", "a", 1), Metrics.Sample.of("kind", "b\"\\\n", 2)));
+    Metrics m =
+        new Metrics()
+            .counter("clonecast_x_total", "Things done.", n::get)
+            .gauge("clonecast_ratio", "A ratio.", () -> 0.25)
+            .family(
+                "clonecast_by_kind_total",
+                "counter",
+                "Per kind.",
+                () ->
+                    List.of(
+                        Metrics.Sample.of("kind", "a", 1),
+                        Metrics.Sample.of("kind", "b\"\\\n", 2)));
     n.set(5);
-    assertEquals("""
+    assertEquals(
+        """
         # HELP clonecast_x_total Things done.
         # TYPE clonecast_x_total counter
         clonecast_x_total 5
@@ -30,16 +38,22 @@ class MetricsTest {
         # TYPE clonecast_by_kind_total counter
         clonecast_by_kind_total{kind="a"} 1
         clonecast_by_kind_total{kind="b\\"\\\\\\n"} 2
-        """, m.render());
+        """,
+        m.render());
   }
 
   @Test
   void aFailingFamilyIsLeftOutNotTheWholePage() {
-    Metrics m = new Metrics()
-        .family("clonecast_broken", "gauge", "Broken.", () -> {
-          throw new IllegalStateException("database\nlocked");
-        })
-        .gauge("clonecast_fine", "Fine.", () -> 1);
+    Metrics m =
+        new Metrics()
+            .family(
+                "clonecast_broken",
+                "gauge",
+                "Broken.",
+                () -> {
+                  throw new IllegalStateException("database\nlocked");
+                })
+            .gauge("clonecast_fine", "Fine.", () -> 1);
     String page = m.render();
     assertTrue(page.contains("# clonecast_broken unavailable: database locked\n"), page);
     assertTrue(page.contains("clonecast_fine 1\n"), page);
@@ -48,12 +62,17 @@ class MetricsTest {
   @Test
   void namesAndTypesAreChecked() {
     Metrics m = new Metrics();
-    assertThrows(IllegalArgumentException.class, () -> m.counter("clonecast_requests", "no _total", () -> 1));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> m.counter("clonecast_requests", "no _total", () -> 1));
     assertThrows(IllegalArgumentException.class, () -> m.gauge("1bad", "name", () -> 1));
-    assertThrows(IllegalArgumentException.class, () -> m.family("clonecast_h", "histogram", "type", List::of));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> m.family("clonecast_h", "histogram", "type", List::of));
     m.gauge("clonecast_once", "once", () -> 1);
     assertThrows(IllegalArgumentException.class, () -> m.gauge("clonecast_once", "twice", () -> 1));
-    assertThrows(IllegalArgumentException.class, () -> new Metrics.Sample(Map.of("__reserved", "x"), 1));
+    assertThrows(
+        IllegalArgumentException.class, () -> new Metrics.Sample(Map.of("__reserved", "x"), 1));
   }
 
   @Test

@@ -28,7 +28,8 @@ class SendTimesTest {
     assertEquals(6 * MS, t.nanos(Wait.SOCKET));
     assertEquals(0, t.nanos(Wait.ANSWERS));
     assertEquals(6 * MS, t.busyNanos());
-    assertEquals("0.50 s waiting for receivers, 0.01 s paced, 0.00 s nothing to send, 0.01 s socket full, 0.01 s busy",
+    assertEquals(
+        "0.50 s waiting for receivers, 0.01 s paced, 0.00 s nothing to send, 0.01 s socket full, 0.01 s busy",
         t.describe(Wait.JOIN, Wait.PACE, Wait.IDLE, Wait.SOCKET));
   }
 }

@@ -51,14 +51,27 @@ class SessionJoinTest {
     NodeStore nodes = new NodeStore(db, Clock.systemUTC());
     EventLog events = new EventLog(db, Clock.systemUTC());
     worker = Executors.newSingleThreadExecutor();
-    ImageStore images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker);
+    ImageStore images =
+        new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker);
     SessionStore store = new SessionStore(db, Clock.systemUTC());
     secrets = new NodeSecrets(db, Clock.systemUTC());
-    sessions = new SessionManager(store, nodes, images, events, NetInterface.byName("lo"), 9000, Duration.ofSeconds(30), Optional.empty())
-        .joinProofs(secrets);
+    sessions =
+        new SessionManager(
+                store,
+                nodes,
+                images,
+                events,
+                NetInterface.byName("lo"),
+                9000,
+                Duration.ofSeconds(30),
+                Optional.empty())
+            .joinProofs(secrets);
     nodes.enroll(NODE01, "node01", Optional.of("rack1"));
     nodes.enroll(NODE02, "node02", Optional.of("rack2"));
-    session = store.create("golden", "rack1", 1, 60, 9000, List.of(nodes.find(NODE01).orElseThrow())).id();
+    session =
+        store
+            .create("golden", "rack1", 1, 60, 9000, List.of(nodes.find(NODE01).orElseThrow()))
+            .id();
   }
 
   @AfterEach
@@ -73,7 +86,11 @@ class SessionJoinTest {
   }
 
   private static ControlMessage.Hello hello(String name, byte[] proof) {
-    return new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF, name, Optional.of(proof));
+    return new ControlMessage.Hello(
+        McastPacket.VERSION,
+        McastPacket.CAP_SEALED | McastPacket.CAP_NODE_PROOF,
+        name,
+        Optional.of(proof));
   }
 
   private String refusal(ControlMessage.Hello h) {
@@ -84,20 +101,39 @@ class SessionJoinTest {
   void onlyTheNodeItselfJoinsUnderItsName() throws Exception {
     String secret = secrets.issue(NODE01);
     byte[] proof = McastAuth.joinProof(hash(secret), session, "node01");
-    assertEquals(Optional.empty(), sessions.joinRefusal(session, hello("node01", proof), from), "the node with its secret");
+    assertEquals(
+        Optional.empty(),
+        sessions.joinRefusal(session, hello("node01", proof), from),
+        "the node with its secret");
 
-    assertTrue(refusal(new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED, "node01")).contains("sent no node proof"));
-    assertTrue(refusal(hello("node01", new byte[32])).contains("does not verify"), "a guessed proof");
-    assertTrue(refusal(hello("node01", McastAuth.joinProof(hash(secret), session + 1, "node01"))).contains("does not verify"),
+    assertTrue(
+        refusal(new ControlMessage.Hello(McastPacket.VERSION, McastPacket.CAP_SEALED, "node01"))
+            .contains("sent no node proof"));
+    assertTrue(
+        refusal(hello("node01", new byte[32])).contains("does not verify"), "a guessed proof");
+    assertTrue(
+        refusal(hello("node01", McastAuth.joinProof(hash(secret), session + 1, "node01")))
+            .contains("does not verify"),
         "a proof from another session");
-    assertTrue(refusal(hello("rogue", proof)).contains("no node of session " + session + " is named rogue"));
-    // Another enrolled node, with its own valid secret, cannot join a session it is not in, nor as node01.
+    assertTrue(
+        refusal(hello("rogue", proof))
+            .contains("no node of session " + session + " is named rogue"));
+    // Another enrolled node, with its own valid secret, cannot join a session it is not in, nor as
+    // node01.
     String other = secrets.issue(NODE02);
-    assertTrue(refusal(hello("node02", McastAuth.joinProof(hash(other), session, "node02"))).contains("no node of session"));
-    assertTrue(refusal(hello("node01", McastAuth.joinProof(hash(other), session, "node01"))).contains("does not verify"));
+    assertTrue(
+        refusal(hello("node02", McastAuth.joinProof(hash(other), session, "node02")))
+            .contains("no node of session"));
+    assertTrue(
+        refusal(hello("node01", McastAuth.joinProof(hash(other), session, "node01")))
+            .contains("does not verify"));
     // A new netboot script revokes the old secret, and with it the old proof.
     String next = secrets.issue(NODE01);
-    assertTrue(refusal(hello("node01", proof)).contains("does not verify"), "a revoked secret's proof");
-    assertEquals(Optional.empty(), sessions.joinRefusal(session, hello("node01", McastAuth.joinProof(hash(next), session, "node01")), from));
+    assertTrue(
+        refusal(hello("node01", proof)).contains("does not verify"), "a revoked secret's proof");
+    assertEquals(
+        Optional.empty(),
+        sessions.joinRefusal(
+            session, hello("node01", McastAuth.joinProof(hash(next), session, "node01")), from));
   }
 }

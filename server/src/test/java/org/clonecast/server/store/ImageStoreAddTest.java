@@ -20,7 +20,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code image add} refuses a damaged .cci at once, naming the damage; --raw takes it as a disk. */
+/**
+ * {@code image add} refuses a damaged .cci at once, naming the damage; --raw takes it as a disk.
+ */
 class ImageStoreAddTest {
   @TempDir Path dir;
   Database db;
@@ -32,7 +34,13 @@ class ImageStoreAddTest {
     db = Database.open(dir.resolve("state"));
     worker = Executors.newSingleThreadExecutor();
     Files.createDirectories(dir.resolve("state/images")); // as the daemon makes it
-    images = new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), new EventLog(db, Clock.systemUTC()), worker);
+    images =
+        new ImageStore(
+            db,
+            dir.resolve("state/images"),
+            Clock.systemUTC(),
+            new EventLog(db, Clock.systemUTC()),
+            worker);
   }
 
   @AfterEach
@@ -52,14 +60,23 @@ class ImageStoreAddTest {
     try (RandomAccessFile f = new RandomAccessFile(cci.toFile(), "rw")) {
       f.write('X'); // "CLONECI1" becomes "XLONECI1"
     }
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> images.add("bad", cci));
-    assertTrue(e.getMessage().contains("refusing to read it as a raw disk") && e.getMessage().contains("1 damaged byte(s)"), e.getMessage());
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> images.add("bad", cci));
+    assertTrue(
+        e.getMessage().contains("refusing to read it as a raw disk")
+            && e.getMessage().contains("1 damaged byte(s)"),
+        e.getMessage());
     assertTrue(images.find("bad").isEmpty(), "nothing is stored for a refused add");
 
     images.add("asked", cci, true, false);
-    await().atMost(Duration.ofSeconds(60)).until(() -> !images.find("asked").orElseThrow().state().equals("adding"));
-    assertEquals("ready", images.find("asked").orElseThrow().state(),
-        "--raw: the file is captured as the disk it was said to be: " + images.find("asked").orElseThrow().detail());
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> !images.find("asked").orElseThrow().state().equals("adding"));
+    assertEquals(
+        "ready",
+        images.find("asked").orElseThrow().state(),
+        "--raw: the file is captured as the disk it was said to be: "
+            + images.find("asked").orElseThrow().detail());
     assertEquals(Files.size(cci), images.find("asked").orElseThrow().logicalSize());
   }
 }

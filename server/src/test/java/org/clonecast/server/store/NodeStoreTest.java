@@ -46,7 +46,8 @@ class NodeStoreTest {
     nodes.enroll(B, "node-b", Optional.empty());
     assertEquals(List.of(A), nodes.select("rack1").stream().map(Node::mac).toList());
     assertEquals(2, nodes.select("all").size());
-    assertEquals(Set.of(A, B), Set.copyOf(nodes.select("Node-A, " + B).stream().map(Node::mac).toList()));
+    assertEquals(
+        Set.of(A, B), Set.copyOf(nodes.select("Node-A, " + B).stream().map(Node::mac).toList()));
     assertEquals(List.of(B), nodes.select("node-b").stream().map(Node::mac).toList());
     assertTrue(nodes.select("rack9").isEmpty());
   }
@@ -60,15 +61,30 @@ class NodeStoreTest {
     assertEquals(Optional.of("10.0.0.5"), n.ip());
   }
 
-  /** Forged requests for random MACs: the discovered nodes stay capped, the least recently seen go first, enrolled ones stay. */
+  /**
+   * Forged requests for random MACs: the discovered nodes stay capped, the least recently seen go
+   * first, enrolled ones stay.
+   */
   @Test
   void discoveredNodesAreCappedAndTheLeastRecentlySeenForgotten() {
     long[] now = {1000};
-    Clock moving = new Clock() {
-      @Override public ZoneId getZone() { return ZoneOffset.UTC; }
-      @Override public Clock withZone(ZoneId zone) { return this; }
-      @Override public Instant instant() { return Instant.ofEpochMilli(now[0]); }
-    };
+    Clock moving =
+        new Clock() {
+          @Override
+          public ZoneId getZone() {
+            return ZoneOffset.UTC;
+          }
+
+          @Override
+          public Clock withZone(ZoneId zone) {
+            return this;
+          }
+
+          @Override
+          public Instant instant() {
+            return Instant.ofEpochMilli(now[0]);
+          }
+        };
     NodeStore capped = new NodeStore(db, moving, 3);
     capped.enroll(A, "node01", Optional.empty());
     List<NodeStore.NodeChange> heard = new ArrayList<>();
@@ -82,10 +98,14 @@ class NodeStoreTest {
       }
     }
     List<Node> discovered = capped.list().stream().filter(n -> !n.enrolled()).toList();
-    assertEquals(List.of("02:00:00:00:00:08", "02:00:00:00:00:09", "02:00:00:00:00:0a"),
+    assertEquals(
+        List.of("02:00:00:00:00:08", "02:00:00:00:00:09", "02:00:00:00:00:0a"),
         discovered.stream().map(n -> n.mac().toString()).sorted().toList());
     assertTrue(capped.find(A).orElseThrow().enrolled(), "an enrolled node is never forgotten");
-    assertEquals(7, heard.stream().filter(c -> c.after().isEmpty()).count(), "each removal told to the listeners");
+    assertEquals(
+        7,
+        heard.stream().filter(c -> c.after().isEmpty()).count(),
+        "each removal told to the listeners");
     assertThrows(IllegalArgumentException.class, () -> new NodeStore(db, moving, 0));
   }
 
@@ -95,7 +115,10 @@ class NodeStoreTest {
     nodes.recordSeen(A, Optional.empty(), Optional.of("10.0.0.5")); // its lease
     Node n = nodes.recordBootScript(A);
     assertEquals(Optional.of("10.0.0.5"), n.ip());
-    assertEquals(Optional.empty(), nodes.recordBootScript(B).ip(), "a new MAC is discovered without an address");
+    assertEquals(
+        Optional.empty(),
+        nodes.recordBootScript(B).ip(),
+        "a new MAC is discovered without an address");
   }
 
   @Test
@@ -124,11 +147,20 @@ class NodeStoreTest {
     Node n = nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
     assertEquals(BootAction.REIMAGE, n.action());
     assertEquals(Optional.of("rack1"), n.group());
-    n = nodes.update(A, new NodeStore.Change(Optional.of("node02"), Optional.of(Optional.empty()), Optional.empty(), Optional.empty(), Optional.empty()));
+    n =
+        nodes.update(
+            A,
+            new NodeStore.Change(
+                Optional.of("node02"),
+                Optional.of(Optional.empty()),
+                Optional.empty(),
+                Optional.empty(),
+                Optional.empty()));
     assertEquals(Optional.of("node02"), n.name());
     assertEquals(Optional.empty(), n.group());
     assertEquals(BootAction.REIMAGE, n.action());
-    assertThrows(NotFoundException.class, () -> nodes.update(B, NodeStore.Change.action(BootAction.LOCAL)));
+    assertThrows(
+        NotFoundException.class, () -> nodes.update(B, NodeStore.Change.action(BootAction.LOCAL)));
   }
 
   @Test
@@ -175,7 +207,8 @@ class NodeStoreTest {
     log.node("node", A.toString(), "two");
     log.record("daemon", Optional.empty(), Optional.empty(), "three");
     assertEquals(3, heard.size());
-    assertEquals(List.of("two", "three"), log.after(first.id(), 10).stream().map(Event::message).toList());
+    assertEquals(
+        List.of("two", "three"), log.after(first.id(), 10).stream().map(Event::message).toList());
     assertEquals(List.of("two", "three"), log.recent(2).stream().map(Event::message).toList());
   }
 
@@ -183,9 +216,10 @@ class NodeStoreTest {
   void listenersHearEveryWriteWithBeforeAndAfter() {
     List<NodeStore.NodeChange> heard = new ArrayList<>();
     nodes.listen(heard::add);
-    nodes.listen(c -> {
-      throw new IllegalStateException("a broken listener does not break the write");
-    });
+    nodes.listen(
+        c -> {
+          throw new IllegalStateException("a broken listener does not break the write");
+        });
     nodes.enroll(A, "node01", Optional.empty());
     nodes.recordSeen(A, Optional.empty(), Optional.of("10.0.0.5"));
     nodes.update(A, new NodeStore.Change(Optional.of("web01"), Optional.empty(), Optional.empty()));
@@ -204,16 +238,42 @@ class NodeStoreTest {
   @Test
   void reservationsAreUniqueAndCanBeDropped() {
     nodes.enroll(A, "node01", Optional.empty(), Optional.of("10.77.0.20"));
-    ConflictException e = assertThrows(ConflictException.class,
-        () -> nodes.enroll(B, "node02", Optional.empty(), Optional.of("10.77.0.20")));
+    ConflictException e =
+        assertThrows(
+            ConflictException.class,
+            () -> nodes.enroll(B, "node02", Optional.empty(), Optional.of("10.77.0.20")));
     assertTrue(e.getMessage().contains("reserved for " + A), e.getMessage());
     nodes.enroll(B, "node02", Optional.empty());
-    assertThrows(ConflictException.class, () -> nodes.update(B,
-        new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20")), Optional.empty())));
+    assertThrows(
+        ConflictException.class,
+        () ->
+            nodes.update(
+                B,
+                new NodeStore.Change(
+                    Optional.empty(),
+                    Optional.empty(),
+                    Optional.empty(),
+                    Optional.of(Optional.of("10.77.0.20")),
+                    Optional.empty())));
     assertEquals(Map.of(A, "10.77.0.20"), reservations());
-    Node n = nodes.update(A, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.empty()), Optional.empty()));
+    Node n =
+        nodes.update(
+            A,
+            new NodeStore.Change(
+                Optional.empty(),
+                Optional.empty(),
+                Optional.empty(),
+                Optional.of(Optional.empty()),
+                Optional.empty()));
     assertEquals(Optional.empty(), n.reservedIp());
-    nodes.update(B, new NodeStore.Change(Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(Optional.of("10.77.0.20")), Optional.empty()));
+    nodes.update(
+        B,
+        new NodeStore.Change(
+            Optional.empty(),
+            Optional.empty(),
+            Optional.empty(),
+            Optional.of(Optional.of("10.77.0.20")),
+            Optional.empty()));
     assertEquals(Map.of(B, "10.77.0.20"), reservations());
     assertEquals(Optional.of("10.77.0.20"), nodes.find(B).orElseThrow().reservedIp());
   }

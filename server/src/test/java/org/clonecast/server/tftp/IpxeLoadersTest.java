@@ -22,10 +22,15 @@ class IpxeLoadersTest {
     Path root = Files.createDirectories(dir.resolve("root"));
     Files.write(ipxe.resolve("undionly.kpxe"), new byte[] {1, 2, 3});
     Files.write(boot.resolve("ipxe.efi"), new byte[] {4, 5});
-    Files.createSymbolicLink(ipxe.resolve("ipxe.efi"), boot.resolve("ipxe.efi")); // as Debian ships it
+    Files.createSymbolicLink(
+        ipxe.resolve("ipxe.efi"), boot.resolve("ipxe.efi")); // as Debian ships it
 
-    assertEquals(List.of("undionly.kpxe", "ipxe.efi"), IpxeLoaders.sync(ipxe, root), "snponly.efi is missing: skipped");
-    assertFalse(Files.isSymbolicLink(root.resolve("ipxe.efi")), "the file, not the link out of the root");
+    assertEquals(
+        List.of("undionly.kpxe", "ipxe.efi"),
+        IpxeLoaders.sync(ipxe, root),
+        "snponly.efi is missing: skipped");
+    assertFalse(
+        Files.isSymbolicLink(root.resolve("ipxe.efi")), "the file, not the link out of the root");
     assertArrayEquals(new byte[] {4, 5}, Files.readAllBytes(root.resolve("ipxe.efi")));
     assertFalse(Files.exists(root.resolve("snponly.efi")));
 

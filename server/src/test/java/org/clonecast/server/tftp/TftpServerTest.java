@@ -42,7 +42,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The TFTP server on 127.0.0.1, port 0, against commons-net's RFC 1350 client and our codec client. */
+/**
+ * The TFTP server on 127.0.0.1, port 0, against commons-net's RFC 1350 client and our codec client.
+ */
 class TftpServerTest {
   private static final Duration WAIT = Duration.ofSeconds(20);
 
@@ -73,8 +75,16 @@ class TftpServerTest {
   }
 
   private TftpServer start(int maxTransfers, int maxPerClient, int maxRetries) throws Exception {
-    TftpServer s = TftpServer.start(group, InetAddress.getLoopbackAddress(), new TftpServer.Settings(0, root,
-        new TftpTransfer.Settings(1468, 64, Duration.ofSeconds(1), maxRetries), maxTransfers, maxPerClient));
+    TftpServer s =
+        TftpServer.start(
+            group,
+            InetAddress.getLoopbackAddress(),
+            new TftpServer.Settings(
+                0,
+                root,
+                new TftpTransfer.Settings(1468, 64, Duration.ofSeconds(1), maxRetries),
+                maxTransfers,
+                maxPerClient));
     at = new InetSocketAddress(InetAddress.getLoopbackAddress(), s.port());
     return s;
   }
@@ -101,7 +111,9 @@ class TftpServerTest {
     } finally {
       tftp.close();
     }
-    await().atMost(WAIT).until(() -> server.stats().transfersOk.sum() == 1 && server.activeTransfers() == 0);
+    await()
+        .atMost(WAIT)
+        .until(() -> server.stats().transfersOk.sum() == 1 && server.activeTransfers() == 0);
     assertTrue(server.stats().bytesSent.sum() >= big.length);
   }
 
@@ -109,13 +121,24 @@ class TftpServerTest {
   void windowedDownloadWithRolloverNegotiatesAndMatches() throws Exception {
     try (TftpTestClient c = client()) {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
-      TftpOptions granted = c.get("big.bin", TftpOptions.of("blksize", "9000", "tsize", "0", "windowsize", "16", "foo", "1"), out);
-      assertEquals(TftpOptions.of("blksize", "1468", "tsize", Integer.toString(big.length), "windowsize", "16"), granted);
+      TftpOptions granted =
+          c.get(
+              "big.bin",
+              TftpOptions.of("blksize", "9000", "tsize", "0", "windowsize", "16", "foo", "1"),
+              out);
+      assertEquals(
+          TftpOptions.of(
+              "blksize", "1468", "tsize", Integer.toString(big.length), "windowsize", "16"),
+          granted);
       assertArrayEquals(big, out.toByteArray());
       assertEquals(big.length / 1468 / 16 + 2, c.acksSent, "ACK 0 plus one per window");
 
       // 3 MiB in 16-byte blocks: about 200000 blocks, so the block number wraps three times
-      TftpOptions small = c.get("big.bin", TftpOptions.of("blksize", "16", "windowsize", "64"), out = new ByteArrayOutputStream());
+      TftpOptions small =
+          c.get(
+              "big.bin",
+              TftpOptions.of("blksize", "16", "windowsize", "64"),
+              out = new ByteArrayOutputStream());
       assertEquals("16", small.get("blksize").orElseThrow());
       assertArrayEquals(big, out.toByteArray());
     }
@@ -125,9 +148,15 @@ class TftpServerTest {
   @Test
   void edk2ProbeThenWindowedDownload() throws Exception {
     try (TftpTestClient c = client()) {
-      assertEquals(TftpOptions.of("tsize", Integer.toString(big.length), "blksize", "1468", "windowsize", "4"), c.probe("big.bin"));
+      assertEquals(
+          TftpOptions.of(
+              "tsize", Integer.toString(big.length), "blksize", "1468", "windowsize", "4"),
+          c.probe("big.bin"));
       await().atMost(WAIT).until(() -> server.stats().probes.sum() == 1);
-      assertArrayEquals(big, TftpTestClient.download(c, "big.bin", TftpOptions.of("blksize", "1468", "windowsize", "4")));
+      assertArrayEquals(
+          big,
+          TftpTestClient.download(
+              c, "big.bin", TftpOptions.of("blksize", "1468", "windowsize", "4")));
     }
     await().atMost(WAIT).until(() -> server.stats().transfersOk.sum() == 1);
     assertEquals(0, server.stats().transfersFailed.sum());
@@ -144,9 +173,16 @@ class TftpServerTest {
     assertError(Tftp.ERR_FILE_NOT_FOUND, "missing.cfg");
     assertEquals(7, server.stats().refused.sum());
     try (TftpTestClient c = client()) {
-      assertEquals("default linux\n", new String(TftpTestClient.download(c, "/sub/a.cfg", TftpOptions.NONE)));
-      assertEquals("default linux\n", new String(TftpTestClient.download(c, "\\sub\\a.cfg", TftpOptions.NONE)));
-      assertEquals("default linux\n", new String(TftpTestClient.download(c, "inside-link", TftpOptions.NONE)), "a link inside the root");
+      assertEquals(
+          "default linux\n",
+          new String(TftpTestClient.download(c, "/sub/a.cfg", TftpOptions.NONE)));
+      assertEquals(
+          "default linux\n",
+          new String(TftpTestClient.download(c, "\\sub\\a.cfg", TftpOptions.NONE)));
+      assertEquals(
+          "default linux\n",
+          new String(TftpTestClient.download(c, "inside-link", TftpOptions.NONE)),
+          "a link inside the root");
     }
   }
 
@@ -160,14 +196,20 @@ class TftpServerTest {
       c.sendRaw(new byte[] {0x01, 0x01, 'x', 0}, at);
       c.sendRaw(new byte[] {0, 1, 'x'}, at);
       c.send(new TftpAck(3), at);
-      await().atMost(WAIT).until(() -> server.stats().malformed.sum() == 2 && server.stats().ignored.sum() == 1);
-      assertEquals("default linux\n", new String(TftpTestClient.download(c, "sub/a.cfg", TftpOptions.NONE)), "still serving");
+      await()
+          .atMost(WAIT)
+          .until(() -> server.stats().malformed.sum() == 2 && server.stats().ignored.sum() == 1);
+      assertEquals(
+          "default linux\n",
+          new String(TftpTestClient.download(c, "sub/a.cfg", TftpOptions.NONE)),
+          "still serving");
     }
   }
 
   @Test
   void aWrongTidGetsError5AndTheTransferGoesOn() throws Exception {
-    try (TftpTestClient c = client(); TftpTestClient stranger = client()) {
+    try (TftpTestClient c = client();
+        TftpTestClient stranger = client()) {
       assertTrue(c.request("big.bin", TftpOptions.of("windowsize", "8")) instanceof TftpOptionAck);
       InetSocketAddress transfer = c.tid();
       assertNotEquals(at.getPort(), transfer.getPort(), "each transfer has its own port");
@@ -178,7 +220,10 @@ class TftpServerTest {
       assertEquals(1, ((TftpData) c.receive()).block(), "the transfer went on");
       c.send(new TftpError(0, "done testing"), transfer);
     }
-    await().atMost(WAIT).until(() -> server.stats().wrongTid.sum() == 1 && server.stats().transfersFailed.sum() == 1);
+    await()
+        .atMost(WAIT)
+        .until(
+            () -> server.stats().wrongTid.sum() == 1 && server.stats().transfersFailed.sum() == 1);
   }
 
   @Test
@@ -199,7 +244,8 @@ class TftpServerTest {
   @Test
   void aRepeatedRequestFromTheSamePortIsNotASecondTransfer() throws Exception {
     try (TftpTestClient c = client()) {
-      TftpReadRequest rrq = new TftpReadRequest("sub/a.cfg", TftpMode.OCTET, TftpOptions.of("tsize", "0"));
+      TftpReadRequest rrq =
+          new TftpReadRequest("sub/a.cfg", TftpMode.OCTET, TftpOptions.of("tsize", "0"));
       c.send(rrq, at);
       c.send(rrq, at);
       assertTrue(c.receive() instanceof TftpOptionAck);
@@ -209,21 +255,26 @@ class TftpServerTest {
       assertEquals(14, ((TftpData) c.receive()).data().readableBytes());
       c.send(new TftpAck(1), c.tid());
     }
-    await().atMost(WAIT).until(() -> server.stats().transfersOk.sum() == 1 && server.activeTransfers() == 0);
+    await()
+        .atMost(WAIT)
+        .until(() -> server.stats().transfersOk.sum() == 1 && server.activeTransfers() == 0);
   }
 
   @Test
   void beyondMaxTransfersRequestsAreBusy() throws Exception {
     server.close();
     server = start(1);
-    try (TftpTestClient first = client(); TftpTestClient second = client()) {
+    try (TftpTestClient first = client();
+        TftpTestClient second = client()) {
       assertTrue(first.request("big.bin", TftpOptions.of("tsize", "0")) instanceof TftpOptionAck);
       TftpError busy = (TftpError) second.request("big.bin", TftpOptions.NONE);
       assertEquals(Tftp.ERR_NOT_DEFINED, busy.code());
       assertTrue(busy.message().contains("busy"), busy.message());
       first.send(new TftpError(Tftp.ERR_OPTION_REFUSED, "probe"), first.tid());
       await().atMost(WAIT).until(() -> server.activeTransfers() == 0);
-      assertEquals("default linux\n", new String(TftpTestClient.download(second, "sub/a.cfg", TftpOptions.NONE)));
+      assertEquals(
+          "default linux\n",
+          new String(TftpTestClient.download(second, "sub/a.cfg", TftpOptions.NONE)));
     }
     assertEquals(1, server.stats().busy.sum());
   }
@@ -246,7 +297,9 @@ class TftpServerTest {
         flood.add(c);
         TftpPacket p = c.request("big.bin", TftpOptions.of("timeout", "255", "tsize", "0"));
         if (p instanceof TftpError e) {
-          assertTrue(e.message().contains("busy") && e.message().contains(rogue.getHostAddress()), e.message());
+          assertTrue(
+              e.message().contains("busy") && e.message().contains(rogue.getHostAddress()),
+              e.message());
           busy++;
         } else {
           assertTrue(p instanceof TftpOptionAck, p.toString());
@@ -256,14 +309,23 @@ class TftpServerTest {
       assertEquals(18, server.stats().busyClient.sum());
       assertEquals(0, server.stats().busy.sum(), "the table itself never filled");
       assertEquals(2, server.activeTransfers(rogue));
-      try (TftpTestClient other = new TftpTestClient(at, new InetSocketAddress(InetAddress.getByName("127.0.0.2"), 0))) {
-        assertArrayEquals(big, TftpTestClient.download(other, "big.bin", TftpOptions.of("blksize", "1468", "windowsize", "8")));
+      try (TftpTestClient other =
+          new TftpTestClient(at, new InetSocketAddress(InetAddress.getByName("127.0.0.2"), 0))) {
+        assertArrayEquals(
+            big,
+            TftpTestClient.download(
+                other, "big.bin", TftpOptions.of("blksize", "1468", "windowsize", "8")));
       }
-      // Never answered: the OACKs are resent once (1 s, then 2 s) and the transfers fail, freeing the slots.
-      await().atMost(WAIT).until(() -> server.activeTransfers() == 0 && server.activeTransfers(rogue) == 0);
+      // Never answered: the OACKs are resent once (1 s, then 2 s) and the transfers fail, freeing
+      // the slots.
+      await()
+          .atMost(WAIT)
+          .until(() -> server.activeTransfers() == 0 && server.activeTransfers(rogue) == 0);
       assertEquals(2, server.stats().transfersFailed.sum());
       try (TftpTestClient again = new TftpTestClient(at, new InetSocketAddress(rogue, 0))) {
-        assertEquals("default linux\n", new String(TftpTestClient.download(again, "sub/a.cfg", TftpOptions.NONE)),
+        assertEquals(
+            "default linux\n",
+            new String(TftpTestClient.download(again, "sub/a.cfg", TftpOptions.NONE)),
             "the address may ask again");
       }
     } finally {
@@ -278,11 +340,13 @@ class TftpServerTest {
       List<Future<byte[]>> results = new ArrayList<>();
       for (int i = 0; i < 8; i++) {
         String window = Integer.toString(1 << (i % 4));
-        Callable<byte[]> job = () -> {
-          try (TftpTestClient c = client()) {
-            return TftpTestClient.download(c, "big.bin", TftpOptions.of("blksize", "1468", "windowsize", window));
-          }
-        };
+        Callable<byte[]> job =
+            () -> {
+              try (TftpTestClient c = client()) {
+                return TftpTestClient.download(
+                    c, "big.bin", TftpOptions.of("blksize", "1468", "windowsize", window));
+              }
+            };
         results.add(pool.submit(job));
       }
       for (Future<byte[]> f : results) {
@@ -291,13 +355,26 @@ class TftpServerTest {
     } finally {
       pool.shutdownNow();
     }
-    await().atMost(WAIT).until(() -> server.stats().transfersOk.sum() == 8 && server.activeTransfers() == 0);
+    await()
+        .atMost(WAIT)
+        .until(() -> server.stats().transfersOk.sum() == 8 && server.activeTransfers() == 0);
   }
 
   @Test
   void aMissingRootIsAClearError() {
-    IOException e = assertThrows(IOException.class, () -> TftpServer.start(group, InetAddress.getLoopbackAddress(),
-        new TftpServer.Settings(0, dir.resolve("nope"), new TftpTransfer.Settings(512, 1, Duration.ofSeconds(1), 1), 1, 1)));
+    IOException e =
+        assertThrows(
+            IOException.class,
+            () ->
+                TftpServer.start(
+                    group,
+                    InetAddress.getLoopbackAddress(),
+                    new TftpServer.Settings(
+                        0,
+                        dir.resolve("nope"),
+                        new TftpTransfer.Settings(512, 1, Duration.ofSeconds(1), 1),
+                        1,
+                        1)));
     assertTrue(e.getMessage().contains("nope"), e.getMessage());
   }
 

@@ -26,10 +26,10 @@ import org.clonecast.protocol.tftp.TftpReadRequest;
 import org.clonecast.protocol.wire.ByteBufs;
 
 /**
- * A small blocking TFTP client on our codec, for tests: what EDK2 does (tsize probe, ERROR 8, then a
- * windowed download) and whatever a test needs to poke at (raw requests, a second socket for wrong
- * TIDs). It ACKs every windowsize-th block and the last one, and on a gap re-ACKs the last block in
- * order (RFC 7440 §4). Also a command-line tool for the lab ITs ({@link #main}).
+ * A small blocking TFTP client on our codec, for tests: what EDK2 does (tsize probe, ERROR 8, then
+ * a windowed download) and whatever a test needs to poke at (raw requests, a second socket for
+ * wrong TIDs). It ACKs every windowsize-th block and the last one, and on a gap re-ACKs the last
+ * block in order (RFC 7440 §4). Also a command-line tool for the lab ITs ({@link #main}).
  *
  * <p>Not thread-safe.
  */
@@ -37,6 +37,7 @@ public final class TftpTestClient implements AutoCloseable {
   private final DatagramSocket socket;
   private final InetSocketAddress server;
   private InetSocketAddress tid;
+
   /** Packets the last {@link #get} sent (ACKs). */
   public int acksSent;
 
@@ -88,7 +89,8 @@ public final class TftpTestClient implements AutoCloseable {
    * @return the OACK's options
    */
   public TftpOptions probe(String file) throws IOException {
-    TftpPacket p = request(file, TftpOptions.of("tsize", "0", "blksize", "1468", "windowsize", "4"));
+    TftpPacket p =
+        request(file, TftpOptions.of("tsize", "0", "blksize", "1468", "windowsize", "4"));
     if (!(p instanceof TftpOptionAck oack)) {
       throw new IOException("probe of " + file + ": got " + p + ", want OACK");
     }
@@ -176,8 +178,9 @@ public final class TftpTestClient implements AutoCloseable {
    */
   public static void main(String[] args) throws IOException {
     String[] hp = args[1].split(":");
-    InetSocketAddress server = new InetSocketAddress(InetAddress.getByName(hp[0]),
-        hp.length > 1 ? Integer.parseInt(hp[1]) : Tftp.PORT);
+    InetSocketAddress server =
+        new InetSocketAddress(
+            InetAddress.getByName(hp[0]), hp.length > 1 ? Integer.parseInt(hp[1]) : Tftp.PORT);
     try (TftpTestClient c = new TftpTestClient(server)) {
       switch (args[0]) {
         case "get" -> {
@@ -195,18 +198,24 @@ public final class TftpTestClient implements AutoCloseable {
         case "probe" -> System.out.println("OACK " + c.probe(args[2]));
         case "error" -> {
           TftpPacket p = c.request(args[2], TftpOptions.NONE);
-          System.out.println(p instanceof TftpError e ? "ERROR " + e.code() + " " + e.message() : "no error: " + p);
+          System.out.println(
+              p instanceof TftpError e
+                  ? "ERROR " + e.code() + " " + e.message()
+                  : "no error: " + p);
           if (!(p instanceof TftpError)) {
             System.exit(1);
           }
         }
-        default -> throw new IllegalArgumentException("usage: get|probe|error HOST[:PORT] FILE [OUT NAME=VALUE...]");
+        default ->
+            throw new IllegalArgumentException(
+                "usage: get|probe|error HOST[:PORT] FILE [OUT NAME=VALUE...]");
       }
     }
   }
 
   /** Collects a download in memory. */
-  public static byte[] download(TftpTestClient c, String file, TftpOptions options) throws IOException {
+  public static byte[] download(TftpTestClient c, String file, TftpOptions options)
+      throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     c.get(file, options, out);
     return out.toByteArray();
