@@ -1,6 +1,5 @@
 package org.clonecast.protocol.disk;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -134,25 +133,16 @@ public sealed interface Filesystem {
 
     @Override
     public List<String> problems() {
-      List<String> out = new ArrayList<>();
-      if (needsRecovery) {
-        out.add("the journal needs recovery");
-      }
-      if (errors) {
-        out.add("the filesystem has errors");
-      }
-      if (!cleanlyUnmounted) {
-        out.add("it was not cleanly unmounted");
-      }
-      if (orphans) {
-        out.add("it has orphan inodes not yet freed");
-      }
-      return out;
+      return Reasons.when(needsRecovery, "the journal needs recovery")
+          .and(errors, "the filesystem has errors")
+          .and(!cleanlyUnmounted, "it was not cleanly unmounted")
+          .and(orphans, "it has orphan inodes not yet freed")
+          .list();
     }
 
     @Override
     public List<String> untrusted() {
-      return checksumOk ? List.of() : List.of("the superblock checksum does not match");
+      return checksumOk ? List.of() : List.of(Reasons.BAD_CHECKSUM);
     }
 
     @Override
@@ -206,14 +196,9 @@ public sealed interface Filesystem {
 
     @Override
     public List<String> untrusted() {
-      List<String> out = new ArrayList<>();
-      if (!checksumOk) {
-        out.add("the superblock checksum does not match");
-      }
-      if (!internalLog) {
-        out.add("its log is on another device");
-      }
-      return out;
+      return Reasons.when(!checksumOk, Reasons.BAD_CHECKSUM)
+          .and(!internalLog, "its log is on another device")
+          .list();
     }
 
     @Override
@@ -264,14 +249,11 @@ public sealed interface Filesystem {
 
     @Override
     public List<String> problems() {
-      List<String> out = new ArrayList<>();
-      if (dirty || fatDirty) {
-        out.add("the FAT" + bits + " volume was not properly unmounted (dirty bit set)");
-      }
-      if (hardError) {
-        out.add("the FAT" + bits + " volume recorded a disk I/O error");
-      }
-      return out;
+      return Reasons.when(
+              dirty || fatDirty,
+              "the FAT" + bits + " volume was not properly unmounted (dirty bit set)")
+          .and(hardError, "the FAT" + bits + " volume recorded a disk I/O error")
+          .list();
     }
 
     @Override
@@ -326,14 +308,9 @@ public sealed interface Filesystem {
 
     @Override
     public List<String> untrusted() {
-      List<String> out = new ArrayList<>();
-      if (!checksumOk) {
-        out.add("the superblock checksum does not match");
-      }
-      if (numDevices != 1) {
-        out.add("it spans " + numDevices + " devices");
-      }
-      return out;
+      return Reasons.when(!checksumOk, Reasons.BAD_CHECKSUM)
+          .and(numDevices != 1, "it spans " + numDevices + " devices")
+          .list();
     }
 
     @Override
