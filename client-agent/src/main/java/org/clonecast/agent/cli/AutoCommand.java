@@ -244,7 +244,8 @@ public final class AutoCommand implements Callable<Integer> {
               ReceiveSettings.DEFAULT_IGMP_REJOIN,
               senderWait,
               imageTrust,
-              Optional.of(proof));
+              Optional.of(proof),
+              true);
       receiver[0] =
           new McastReceiver(
               rs,

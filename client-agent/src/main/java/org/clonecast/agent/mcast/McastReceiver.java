@@ -5,7 +5,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
@@ -14,7 +13,6 @@ import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
-import io.netty.channel.socket.SocketChannel;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -341,14 +339,7 @@ public final class McastReceiver {
             .channel(Transport.socket())
             .option(ChannelOption.TCP_NODELAY, true)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
-            .handler(
-                new ChannelInitializer<SocketChannel>() {
-                  @Override
-                  protected void initChannel(SocketChannel ch) {
-                    ControlCodec.install(ch.pipeline());
-                    ch.pipeline().addLast(new ControlHandler());
-                  }
-                });
+            .handler(ControlCodec.initializer(ControlHandler::new));
     ChannelFuture f = b.connect(server);
     f.addListener(
         x -> {
@@ -695,14 +686,7 @@ public final class McastReceiver {
               + n
               + " times; the sender's image is damaged (verify it with"
               + " 'clonecast image verify')";
-      control.writeAndFlush(
-          new ControlMessage.Finished(
-              false,
-              reason,
-              bytesWritten.get(),
-              machine.received(),
-              machine.repairsReceived(),
-              machine.duplicates()));
+      control.writeAndFlush(failed(reason));
       fail(reason);
       return;
     }
@@ -782,6 +766,17 @@ public final class McastReceiver {
     maybeFinish();
   }
 
+  /** The FINISHED that tells the sender this receive failed, with what was done so far. */
+  private ControlMessage.Finished failed(String reason) {
+    return new ControlMessage.Finished(
+        false,
+        reason,
+        bytesWritten.get(),
+        machine.received(),
+        machine.repairsReceived(),
+        machine.duplicates());
+  }
+
   private void writeFailed(IOException e) {
     abortWriting("writing " + settings.output() + " failed: " + e.getMessage());
   }
@@ -790,14 +785,7 @@ public final class McastReceiver {
   private void abortWriting(String reason) {
     pendingWrites.decrementAndGet();
     if (control != null && control.isActive()) {
-      control.writeAndFlush(
-          new ControlMessage.Finished(
-              false,
-              reason,
-              bytesWritten.get(),
-              machine.received(),
-              machine.repairsReceived(),
-              machine.duplicates()));
+      control.writeAndFlush(failed(reason));
     }
     fail(reason);
   }

@@ -44,34 +44,6 @@ public record ReceiveSettings(
   /** Re-join every minute: well inside the usual 260 s membership interval (RFC 3376 defaults). */
   public static final Duration DEFAULT_IGMP_REJOIN = Duration.ofSeconds(60);
 
-  /** Checking the target first (a delta receive). */
-  public ReceiveSettings(
-      String interfaceName,
-      int port,
-      InetSocketAddress server,
-      Path output,
-      String name,
-      Duration joinTimeout,
-      int workers,
-      Duration igmpRejoin,
-      Duration senderTimeout,
-      ImageTrust trust,
-      Optional<byte[]> joinProof) {
-    this(
-        interfaceName,
-        port,
-        server,
-        output,
-        name,
-        joinTimeout,
-        workers,
-        igmpRejoin,
-        senderTimeout,
-        trust,
-        joinProof,
-        true);
-  }
-
   /** With the default IGMP re-join interval and sender timeout, and no node proof. */
   public ReceiveSettings(
       String interfaceName,
@@ -93,7 +65,8 @@ public record ReceiveSettings(
         DEFAULT_IGMP_REJOIN,
         DEFAULT_SENDER_TIMEOUT,
         trust,
-        Optional.empty());
+        Optional.empty(),
+        true);
   }
 
   public ReceiveSettings {

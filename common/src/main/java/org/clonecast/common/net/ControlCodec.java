@@ -3,10 +3,13 @@ package org.clonecast.common.net;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.codec.MessageToByteEncoder;
+import java.util.function.Supplier;
 import org.clonecast.protocol.mcast.ControlMessage;
 
 /**
@@ -17,8 +20,22 @@ import org.clonecast.protocol.mcast.ControlMessage;
 public final class ControlCodec {
   private ControlCodec() {}
 
+  /**
+   * A channel initializer for either end of a control connection: the framing and the encoder, then
+   * a new handler from {@code handler} for each channel.
+   */
+  public static ChannelInitializer<SocketChannel> initializer(Supplier<ChannelHandler> handler) {
+    return new ChannelInitializer<>() {
+      @Override
+      protected void initChannel(SocketChannel ch) {
+        install(ch.pipeline());
+        ch.pipeline().addLast(handler.get());
+      }
+    };
+  }
+
   /** Adds the framing and the encoder; the caller's handler goes after them. */
-  public static void install(ChannelPipeline p) {
+  private static void install(ChannelPipeline p) {
     p.addLast(
         "frame-decoder", new LengthFieldBasedFrameDecoder(ControlMessage.MAX_FRAME, 0, 4, 0, 4));
     p.addLast("frame-prepender", new LengthFieldPrepender(4));

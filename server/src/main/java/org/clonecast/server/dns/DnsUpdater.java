@@ -104,23 +104,20 @@ public final class DnsUpdater implements AutoCloseable {
 
   /** {@code name} now has {@code ip}: its A record (and PTR) replace any earlier ones. */
   public void leaseStarted(String name, Inet4Address ip) {
-    for (Message m : started(name, ip)) {
-      submit(
-          "add "
-              + name
-              + " "
-              + ip.getHostAddress()
-              + " in "
-              + m.getSection(Section.ZONE).get(0).getName(),
-          m);
-    }
+    submitAll("add", name, ip, started(name, ip));
   }
 
   /** {@code name} no longer has {@code ip}: that A record (and its PTR) go. */
   public void leaseEnded(String name, Inet4Address ip) {
-    for (Message m : ended(name, ip)) {
+    submitAll("delete", name, ip, ended(name, ip));
+  }
+
+  /** Submits each update, described as "VERB name ip in zone" in logs and events. */
+  private void submitAll(String verb, String name, Inet4Address ip, List<Message> updates) {
+    for (Message m : updates) {
       submit(
-          "delete "
+          verb
+              + " "
               + name
               + " "
               + ip.getHostAddress()

@@ -5,14 +5,12 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
-import io.netty.channel.socket.SocketChannel;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -295,14 +293,7 @@ public final class McastSender implements AutoCloseable {
             .channel(Transport.server())
             .option(ChannelOption.SO_REUSEADDR, true)
             .childOption(ChannelOption.TCP_NODELAY, true)
-            .childHandler(
-                new ChannelInitializer<SocketChannel>() {
-                  @Override
-                  protected void initChannel(SocketChannel ch) {
-                    ControlCodec.install(ch.pipeline());
-                    ch.pipeline().addLast(new ControlHandler());
-                  }
-                });
+            .childHandler(ControlCodec.initializer(ControlHandler::new));
     try {
       tcp = tb.bind(new InetSocketAddress(nif.address(), settings.port())).sync().channel();
     } catch (Exception e) {

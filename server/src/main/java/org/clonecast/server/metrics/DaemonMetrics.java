@@ -7,7 +7,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.BiFunction;
 import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 import org.clonecast.protocol.dhcp.DhcpMessageType;
 import org.clonecast.server.boot.RouterAdvertiser;
 import org.clonecast.server.dhcp.DhcpStats;
@@ -210,40 +212,28 @@ public final class DaemonMetrics {
             "clonecast_session_node_bytes",
             "gauge",
             "Bytes each node of a waiting or running session has written.",
-            () -> {
-              List<Metrics.Sample> out = new ArrayList<>();
-              for (SessionStore.Session s : sessions.store().active()) {
-                for (SessionStore.Member mem : sessions.members(s.id())) {
-                  out.add(
-                      new Metrics.Sample(
-                          Map.of(
-                              "session",
-                              Long.toString(s.id()),
-                              "node",
-                              mem.name(),
-                              "state",
-                              mem.state()),
-                          mem.bytesDone()));
-                }
-              }
-              return out;
-            })
+            perNode(
+                sessions,
+                (s, mem) ->
+                    new Metrics.Sample(
+                        Map.of(
+                            "session",
+                            Long.toString(s.id()),
+                            "node",
+                            mem.name(),
+                            "state",
+                            mem.state()),
+                        mem.bytesDone())))
         .family(
             "clonecast_session_node_total_bytes",
             "gauge",
             "Bytes each node of a waiting or running session has to write.",
-            () -> {
-              List<Metrics.Sample> out = new ArrayList<>();
-              for (SessionStore.Session s : sessions.store().active()) {
-                for (SessionStore.Member mem : sessions.members(s.id())) {
-                  out.add(
-                      new Metrics.Sample(
-                          Map.of("session", Long.toString(s.id()), "node", mem.name()),
-                          mem.bytesTotal()));
-                }
-              }
-              return out;
-            });
+            perNode(
+                sessions,
+                (s, mem) ->
+                    new Metrics.Sample(
+                        Map.of("session", Long.toString(s.id()), "node", mem.name()),
+                        mem.bytesTotal())));
   }
 
   public static void tftp(Metrics m, TftpStats s) {
@@ -276,5 +266,20 @@ public final class DaemonMetrics {
                     Metrics.Sample.of("result", "busy", s.busy.sum()),
                     Metrics.Sample.of("result", "busy_client", s.busyClient.sum())))
         .counter("clonecast_tftp_sent_bytes_total", "File bytes sent by TFTP.", s.bytesSent::sum);
+  }
+
+  /** One sample for each node of each waiting or running session. */
+  private static Supplier<List<Metrics.Sample>> perNode(
+      SessionManager sessions,
+      BiFunction<SessionStore.Session, SessionStore.Member, Metrics.Sample> sample) {
+    return () -> {
+      List<Metrics.Sample> out = new ArrayList<>();
+      for (SessionStore.Session s : sessions.store().active()) {
+        for (SessionStore.Member mem : sessions.members(s.id())) {
+          out.add(sample.apply(s, mem));
+        }
+      }
+      return out;
+    };
   }
 }

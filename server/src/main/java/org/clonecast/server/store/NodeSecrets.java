@@ -61,21 +61,25 @@ public final class NodeSecrets {
     if (presented.isEmpty() || !FORMAT.matcher(presented.get()).matches()) {
       return false;
     }
-    Optional<String> stored =
-        db.read(
-            c -> {
-              try (PreparedStatement ps =
-                  c.prepareStatement("SELECT hash FROM node_secrets WHERE mac = ?")) {
-                ps.setString(1, mac.toString());
-                try (ResultSet rs = ps.executeQuery()) {
-                  return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
-                }
-              }
-            });
+    Optional<String> stored = storedHash(mac);
     return stored.isPresent()
         && MessageDigest.isEqual(
             stored.get().getBytes(StandardCharsets.US_ASCII),
             hash(presented.get()).getBytes(StandardCharsets.US_ASCII));
+  }
+
+  /** The hex SHA-256 of {@code mac}'s current secret, as stored. */
+  private Optional<String> storedHash(MacAddress mac) {
+    return db.read(
+        c -> {
+          try (PreparedStatement ps =
+              c.prepareStatement("SELECT hash FROM node_secrets WHERE mac = ?")) {
+            ps.setString(1, mac.toString());
+            try (ResultSet rs = ps.executeQuery()) {
+              return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
+            }
+          }
+        });
   }
 
   /**
@@ -83,17 +87,7 @@ public final class NodeSecrets {
    * McastAuth.joinProof}), which the node computes from the secret it holds.
    */
   public Optional<byte[]> hash(MacAddress mac) {
-    Optional<String> stored =
-        db.read(
-            c -> {
-              try (PreparedStatement ps =
-                  c.prepareStatement("SELECT hash FROM node_secrets WHERE mac = ?")) {
-                ps.setString(1, mac.toString());
-                try (ResultSet rs = ps.executeQuery()) {
-                  return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
-                }
-              }
-            });
+    Optional<String> stored = storedHash(mac);
     return stored.map(h -> HexFormat.of().parseHex(h));
   }
 
