@@ -29,6 +29,7 @@ import org.clonecast.common.image.ImageVerifier;
 import org.clonecast.common.trust.ImageSigner;
 import org.clonecast.common.trust.KeyRing;
 import org.clonecast.protocol.image.ChunkCodec;
+import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -133,7 +134,7 @@ public final class ImageStore {
     ImageInput.Kind kind;
     try {
       kind = ImageInput.classify(source, raw);
-    } catch (IOException e) {
+    } catch (IOException | MalformedImageException e) {
       throw new IllegalArgumentException(e.getMessage(), e);
     }
     Path file = dir.resolve(name + ".cci");
