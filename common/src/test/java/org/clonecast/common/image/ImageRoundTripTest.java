@@ -118,7 +118,7 @@ class ImageRoundTripTest {
         FileAlreadyExistsException.class,
         () -> ImageCreator.create(raw, cci, CS, 3, 1, ProgressListener.NONE));
     assertEquals("precious", Files.readString(cci));
-    ImageCreator.create(raw, cci, CS, 3, 1, true, ProgressListener.NONE);
+    ImageCreator.create(raw, cci, CS, 3, 1, true, null, ProgressListener.NONE);
     try (ImageReader r = ImageReader.open(cci)) {
       assertEquals(100_000, r.manifest().logicalSize());
     }

@@ -338,18 +338,9 @@ public final class CaptureManager implements AutoCloseable {
       disk = disks.stream().filter(d -> !d.removable() && d.size() > 0).map(Disk::path).findFirst();
     }
     if (disk.isEmpty()) {
-      StringBuilder seen = new StringBuilder();
-      for (Disk d : disks) {
-        seen.append(seen.length() == 0 ? "" : ", ")
-            .append(d.path())
-            .append(' ')
-            .append(d.size())
-            .append(" bytes")
-            .append(d.removable() ? " removable" : "");
-      }
       String why =
           "no non-removable disk to capture (disks: "
-              + (seen.length() == 0 ? "none" : seen)
+              + Disk.describe(disks)
               + "); name one with 'clonecast image capture "
               + c.image()
               + " --node ... --disk PATH'";
