@@ -205,7 +205,14 @@ public final class CaptureManager implements AutoCloseable {
           // As this build's agents begin (version 3); an older agent's begin opens it again,
           // keeping the image hash.
           l.upload(
-              CaptureUpload.open(file, c.imageId(), c.logicalSize(), c.chunkSize(), true, syncer));
+              CaptureUpload.open(
+                  file,
+                  c.imageId(),
+                  c.logicalSize(),
+                  c.chunkSize(),
+                  true,
+                  syncer,
+                  System::nanoTime));
           c.agentIp()
               .ifPresent(
                   ip -> l.bounds = new Bounds(ip, c.chunkSize(), l.upload.header().chunkCount()));
@@ -413,7 +420,8 @@ public final class CaptureManager implements AutoCloseable {
                 logicalSize,
                 chunkSize,
                 hashOfChunks,
-                syncer));
+                syncer,
+                System::nanoTime));
       }
       l.bounds = new Bounds(from, chunkSize, l.upload.header().chunkCount());
       if (c.state() == State.VERIFYING) {
