@@ -29,30 +29,11 @@ public final class ImageCreator {
 
   private ImageCreator() {}
 
-  /** Creates {@code out}, which must not exist yet. */
+  /** Creates {@code out} from all of {@code src}; {@code out} must not exist yet. */
   public static Manifest create(
       Path src, Path out, int chunkSize, int zstdLevel, int threads, ProgressListener p)
       throws IOException {
-    return create(src, out, chunkSize, zstdLevel, threads, false, p);
-  }
-
-  /**
-   * Creates {@code out} from all of {@code src}.
-   *
-   * @param replace whether an existing {@code out} may be replaced (atomically, at the end)
-   * @throws java.nio.file.FileAlreadyExistsException when {@code out} exists and not {@code
-   *     replace}
-   */
-  public static Manifest create(
-      Path src,
-      Path out,
-      int chunkSize,
-      int zstdLevel,
-      int threads,
-      boolean replace,
-      ProgressListener p)
-      throws IOException {
-    return create(src, out, chunkSize, zstdLevel, threads, replace, null, p);
+    return create(src, out, chunkSize, zstdLevel, threads, false, null, p);
   }
 
   /**

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import org.clonecast.protocol.image.ImageFileHeader;
+import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -33,7 +34,7 @@ public final class ImageInput {
    * Classifies {@code path}.
    *
    * @param raw the operator asked for raw input ({@code --raw}): taken as it is
-   * @throws InvalidImageException when the file looks like a damaged {@code .cci}: named {@code
+   * @throws MalformedImageException when the file looks like a damaged {@code .cci}: named {@code
    *     *.cci}, a magic off by a byte or two, or header fields that point at a manifest ("CCMF")
    * @throws IOException when it cannot be read
    */
@@ -56,7 +57,7 @@ public final class ImageInput {
         why = "it is named .cci but does not start with the .cci magic \"CLONECI1\"";
       }
       if (why != null) {
-        throw new InvalidImageException(
+        throw new MalformedImageException(
             path
                 + ": refusing to read it as a raw disk: "
                 + why

@@ -57,7 +57,8 @@ public final class ImageReader extends FileChunkSource {
   /**
    * Opens and checks an image.
    *
-   * @throws InvalidImageException when the file is not a complete, consistent {@code .cci}
+   * @throws MalformedImageException when the file is not a complete, consistent {@code .cci}; the
+   *     message starts with the path
    * @throws IOException when it cannot be read at all (missing, permissions)
    */
   public static ImageReader open(Path path) throws IOException {
@@ -126,7 +127,7 @@ public final class ImageReader extends FileChunkSource {
     }
   }
 
-  private static void check(Path path, ImageFileHeader h, Manifest m) throws InvalidImageException {
+  private static void check(Path path, ImageFileHeader h, Manifest m) {
     if (!h.imageId().equals(m.imageId())
         || h.logicalSize() != m.logicalSize()
         || h.chunkSize() != m.chunkSize()
@@ -182,8 +183,8 @@ public final class ImageReader extends FileChunkSource {
     }
   }
 
-  private static InvalidImageException invalid(Path path, String what, Throwable cause) {
-    return new InvalidImageException(path + ": " + what, cause);
+  private static MalformedImageException invalid(Path path, String what, Throwable cause) {
+    return new MalformedImageException(path + ": " + what, cause);
   }
 
   /** The signature block after the manifest, if the image is signed (docs/image-format.md). */

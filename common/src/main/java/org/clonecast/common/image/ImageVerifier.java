@@ -6,6 +6,7 @@ import java.security.MessageDigest;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkVerificationException;
+import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.Sha256;
 
@@ -30,8 +31,8 @@ public final class ImageVerifier {
    * Verifies {@code src}.
    *
    * @throws ChunkVerificationException naming the first bad chunk in index order
-   * @throws InvalidImageException when every chunk is good but the whole-image SHA-256 differs from
-   *     the manifest's (an inconsistent manifest)
+   * @throws MalformedImageException when every chunk is good but the whole-image SHA-256 differs
+   *     from the manifest's (an inconsistent manifest)
    */
   public static void verify(ChunkSource src, int threads, ProgressListener p) throws IOException {
     decodeAll(src, threads, null, p);
@@ -69,7 +70,7 @@ public final class ImageVerifier {
         });
     Sha256 got = image == null ? Manifest.hashOfChunkDigests(m.chunks()) : Sha256.finish(image);
     if (!got.equals(m.imageHash())) {
-      throw new InvalidImageException(
+      throw new MalformedImageException(
           "image sha256 mismatch: manifest says "
               + m.imageHash().hex()
               + ", chunks give "

@@ -8,6 +8,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.protocol.image.ImageFileHeader;
+import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.ManifestSignature;
 
 /**
@@ -22,7 +23,12 @@ import org.clonecast.protocol.image.ManifestSignature;
 public final class ImageSigner {
   private ImageSigner() {}
 
-  /** Signs {@code cci} with {@code key}; returns the signature. */
+  /**
+   * Signs {@code cci} with {@code key}; returns the signature.
+   *
+   * @throws MalformedImageException when {@code cci} is not a usable image (from {@link
+   *     ImageReader#open})
+   */
   public static ManifestSignature sign(Path cci, ImageKey key) throws IOException {
     long offset;
     byte[] bytes;

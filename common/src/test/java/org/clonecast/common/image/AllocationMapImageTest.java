@@ -28,6 +28,7 @@ import org.clonecast.protocol.image.AllocationMap;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ImageFileHeader;
+import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.image.UsedBlocks;
@@ -267,8 +268,8 @@ class AllocationMapImageTest {
     try (FileChannel ch = FileChannel.open(cci, StandardOpenOption.WRITE)) {
       ch.write(ByteBuffer.wrap(new byte[] {0, 2}), 8);
     }
-    InvalidImageException e =
-        assertThrows(InvalidImageException.class, () -> ImageReader.open(cci));
+    MalformedImageException e =
+        assertThrows(MalformedImageException.class, () -> ImageReader.open(cci));
     assertTrue(
         e.getMessage().contains("manifest of version 3 in a file of version 2"), e.getMessage());
   }
@@ -321,9 +322,10 @@ class AllocationMapImageTest {
     Path bad = dir.resolve("v2-bad.cci");
     Files.write(bad, file);
     try (ImageReader r = ImageReader.open(bad)) {
-      InvalidImageException e =
+      MalformedImageException e =
           assertThrows(
-              InvalidImageException.class, () -> ImageVerifier.verify(r, 2, ProgressListener.NONE));
+              MalformedImageException.class,
+              () -> ImageVerifier.verify(r, 2, ProgressListener.NONE));
       assertTrue(e.getMessage().contains("image sha256 mismatch"), e.getMessage());
     }
   }

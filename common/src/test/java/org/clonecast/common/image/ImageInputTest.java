@@ -9,6 +9,7 @@ import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
+import org.clonecast.protocol.image.MalformedImageException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,8 +46,8 @@ class ImageInputTest {
   void aDamagedFirstByteIsRefusedNamingTheDamage() throws IOException {
     Path cci = image("b.cci");
     damage(cci, 0, 0x01);
-    InvalidImageException e =
-        assertThrows(InvalidImageException.class, () -> ImageInput.classify(cci, false));
+    MalformedImageException e =
+        assertThrows(MalformedImageException.class, () -> ImageInput.classify(cci, false));
     assertTrue(e.getMessage().contains("1 damaged byte(s) (offset 0)"), e.getMessage());
     assertTrue(e.getMessage().contains("--raw"), e.getMessage());
     assertEquals(ImageInput.Kind.RAW, ImageInput.classify(cci, true), "--raw takes it as asked");
@@ -56,8 +57,8 @@ class ImageInputTest {
   void aWhollyOverwrittenMagicIsFoundByTheManifestItPointsAt() throws IOException {
     Path cci = image("c.bin"); // not named .cci: only the header fields give it away
     for (int i = 0; i < 8; i++) damage(cci, i, 0xFF);
-    InvalidImageException e =
-        assertThrows(InvalidImageException.class, () -> ImageInput.classify(cci, false));
+    MalformedImageException e =
+        assertThrows(MalformedImageException.class, () -> ImageInput.classify(cci, false));
     assertTrue(e.getMessage().contains("\"CCMF\" at offset"), e.getMessage());
   }
 
@@ -65,8 +66,8 @@ class ImageInputTest {
   void aFileNamedCciWithoutTheMagicIsRefused() throws IOException {
     Path p = dir.resolve("zeros.CCI");
     Files.write(p, new byte[4096]);
-    InvalidImageException e =
-        assertThrows(InvalidImageException.class, () -> ImageInput.classify(p, false));
+    MalformedImageException e =
+        assertThrows(MalformedImageException.class, () -> ImageInput.classify(p, false));
     assertTrue(e.getMessage().contains("named .cci"), e.getMessage());
   }
 

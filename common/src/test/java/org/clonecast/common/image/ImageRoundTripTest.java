@@ -22,6 +22,7 @@ import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.ChunkVerificationException;
 import org.clonecast.protocol.image.ImageFileHeader;
+import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.Sha256;
 import org.junit.jupiter.api.Test;
@@ -117,7 +118,7 @@ class ImageRoundTripTest {
         FileAlreadyExistsException.class,
         () -> ImageCreator.create(raw, cci, CS, 3, 1, ProgressListener.NONE));
     assertEquals("precious", Files.readString(cci));
-    ImageCreator.create(raw, cci, CS, 3, 1, true, ProgressListener.NONE);
+    ImageCreator.create(raw, cci, CS, 3, 1, true, null, ProgressListener.NONE);
     try (ImageReader r = ImageReader.open(cci)) {
       assertEquals(100_000, r.manifest().logicalSize());
     }
@@ -185,8 +186,8 @@ class ImageRoundTripTest {
   }
 
   private static void assertMessage(Path p, String fragment) {
-    InvalidImageException e =
-        assertThrows(InvalidImageException.class, () -> ImageReader.open(p).close());
+    MalformedImageException e =
+        assertThrows(MalformedImageException.class, () -> ImageReader.open(p).close());
     assertTrue(e.getMessage().startsWith(p + ": "), e.getMessage());
     assertTrue(
         e.getMessage().contains(fragment), "'" + e.getMessage() + "' lacks '" + fragment + "'");

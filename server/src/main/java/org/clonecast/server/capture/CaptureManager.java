@@ -205,7 +205,14 @@ public final class CaptureManager implements AutoCloseable {
           // As this build's agents begin (version 3); an older agent's begin opens it again,
           // keeping the image hash.
           l.upload(
-              CaptureUpload.open(file, c.imageId(), c.logicalSize(), c.chunkSize(), true, syncer));
+              CaptureUpload.open(
+                  file,
+                  c.imageId(),
+                  c.logicalSize(),
+                  c.chunkSize(),
+                  true,
+                  syncer,
+                  System::nanoTime));
           c.agentIp()
               .ifPresent(
                   ip -> l.bounds = new Bounds(ip, c.chunkSize(), l.upload.header().chunkCount()));
@@ -338,18 +345,9 @@ public final class CaptureManager implements AutoCloseable {
       disk = disks.stream().filter(d -> !d.removable() && d.size() > 0).map(Disk::path).findFirst();
     }
     if (disk.isEmpty()) {
-      StringBuilder seen = new StringBuilder();
-      for (Disk d : disks) {
-        seen.append(seen.length() == 0 ? "" : ", ")
-            .append(d.path())
-            .append(' ')
-            .append(d.size())
-            .append(" bytes")
-            .append(d.removable() ? " removable" : "");
-      }
       String why =
           "no non-removable disk to capture (disks: "
-              + (seen.length() == 0 ? "none" : seen)
+              + Disk.describe(disks)
               + "); name one with 'clonecast image capture "
               + c.image()
               + " --node ... --disk PATH'";
@@ -422,7 +420,8 @@ public final class CaptureManager implements AutoCloseable {
                 logicalSize,
                 chunkSize,
                 hashOfChunks,
-                syncer));
+                syncer,
+                System::nanoTime));
       }
       l.bounds = new Bounds(from, chunkSize, l.upload.header().chunkCount());
       if (c.state() == State.VERIFYING) {

@@ -185,21 +185,7 @@ final class CaptureUpload implements AutoCloseable {
    *
    * @param hashOfChunks whether the image's manifest will be of version 3 (no image hash kept here)
    * @param syncer runs the grouped fsyncs
-   */
-  static CaptureUpload open(
-      Path file,
-      UUID imageId,
-      long logicalSize,
-      int chunkSize,
-      boolean hashOfChunks,
-      Executor syncer)
-      throws IOException {
-    return open(file, imageId, logicalSize, chunkSize, hashOfChunks, syncer, System::nanoTime);
-  }
-
-  /**
-   * {@link #open(Path, UUID, long, int, boolean, Executor)} with the clock the grouped fsyncs go
-   * by.
+   * @param nanoTime the clock the grouped fsyncs go by ({@code System::nanoTime})
    */
   static CaptureUpload open(
       Path file,

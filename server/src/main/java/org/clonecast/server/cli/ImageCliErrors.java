@@ -11,9 +11,9 @@ import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
 import org.clonecast.common.image.ImageReader;
-import org.clonecast.common.image.InvalidImageException;
 import org.clonecast.common.image.ProgressListener;
 import org.clonecast.protocol.image.ChunkVerificationException;
+import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -41,6 +41,12 @@ final class ImageCliErrors {
     requireReadable(image, "image");
     try {
       return ImageReader.open(image);
+    } catch (MalformedImageException e) {
+      String fix =
+          String.valueOf(e.getMessage()).contains("bad magic")
+              ? "; give an image made by 'clonecast image create'"
+              : "; create the image again with 'clonecast image create'";
+      throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage() + fix, e);
     } catch (IOException e) {
       throw io(e, null);
     }
@@ -88,13 +94,6 @@ final class ImageCliErrors {
   /** An I/O failure while working on {@code out} (may be null) as an operator error. */
   static CliException io(IOException e, Path out) {
     String msg = String.valueOf(e.getMessage());
-    if (e instanceof InvalidImageException) {
-      String fix =
-          msg.contains("bad magic")
-              ? "; give an image made by 'clonecast image create'"
-              : "; create the image again with 'clonecast image create'";
-      return new CliException(ExitCodes.ENVIRONMENT, msg + fix, e);
-    }
     if (msg.contains("No space left on device")) {
       return new CliException(
           ExitCodes.ENVIRONMENT,
@@ -140,7 +139,7 @@ final class ImageCliErrors {
       return work.run(bar::update);
     } catch (ChunkVerificationException e) {
       throw badChunk(image, m, e);
-    } catch (InvalidImageException e) {
+    } catch (MalformedImageException e) {
       throw new CliException(ExitCodes.FAILED, image + ": " + e.getMessage(), e);
     } finally {
       bar.finish();

@@ -21,11 +21,11 @@ import org.clonecast.common.cli.ShutdownHook;
 import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.image.ImageInput;
 import org.clonecast.common.image.ImageReader;
-import org.clonecast.common.image.InvalidImageException;
 import org.clonecast.common.image.RawChunkSource;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.trust.ImageKey;
 import org.clonecast.protocol.image.ChunkCodec;
+import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.mcast.SenderMachine;
@@ -357,16 +357,14 @@ public final class SendCommand implements Callable<Integer> {
 
   /**
    * A .cci is served as it is; a raw disk (--raw, or a file with nothing of a .cci about it) is
-   * chunked first; a damaged .cci is refused, naming the damage.
+   * chunked first; a damaged or unusable .cci is refused, naming the damage.
    */
   private ChunkSource openSource(PrintStream err) throws IOException {
-    ImageInput.Kind kind;
     try {
-      kind = ImageInput.classify(image, raw);
-    } catch (InvalidImageException e) {
+      if (ImageInput.classify(image, raw) == ImageInput.Kind.IMAGE) return ImageReader.open(image);
+    } catch (MalformedImageException e) {
       throw new CliException(ExitCodes.FAILED, e.getMessage(), e);
     }
-    if (kind == ImageInput.Kind.IMAGE) return ImageReader.open(image);
     err.printf(
         "clonecast send: %s is not a .cci image; chunking and compressing it first%n", image);
     ProgressBar bar =

@@ -315,20 +315,11 @@ public final class SessionManager implements AutoCloseable {
               .findFirst();
     }
     if (target.isEmpty()) {
-      StringBuilder seen = new StringBuilder();
-      for (Disk d : disks) {
-        seen.append(seen.length() == 0 ? "" : ", ")
-            .append(d.path())
-            .append(' ')
-            .append(d.size())
-            .append(" bytes")
-            .append(d.removable() ? " removable" : "");
-      }
       String why =
           "no non-removable disk of at least "
               + image.logicalSize()
               + " bytes (disks: "
-              + (seen.length() == 0 ? "none" : seen)
+              + Disk.describe(disks)
               + ")";
       fail(session.id(), mac.toString(), why);
       return new Assignment("fail", Optional.of(why), session.id(), name, image, "", 0, "");
@@ -527,11 +518,7 @@ public final class SessionManager implements AutoCloseable {
     @Override
     public void started(SenderMachine m) {
       store.setState(session, "running", Optional.empty());
-      events.record(
-          "session",
-          Optional.empty(),
-          Optional.of(Long.toString(session)),
-          "transfer started with " + m.activeReceivers() + " receiver(s)");
+      record("transfer started with %d receiver(s)", m.activeReceivers());
     }
 
     @Override
@@ -543,40 +530,25 @@ public final class SessionManager implements AutoCloseable {
     public void receiverChecked(SenderMachine.Receiver r) {
       // The node's disk was hashed against the manifest: what it held needs no sending
       // (docs/reimaging.md).
-      events.record(
-          "session",
-          Optional.empty(),
-          Optional.of(Long.toString(session)),
-          String.format(
-              Locale.ROOT,
-              "%s checked its disk: %d chunks already right (%d bytes), %d to send",
-              r.name(),
-              r.chunksRight(),
-              r.bytesRight(),
-              r.chunksPending()));
+      record(
+          "%s checked its disk: %d chunks already right (%d bytes), %d to send",
+          r.name(), r.chunksRight(), r.bytesRight(), r.chunksPending());
     }
 
     @Override
     public void receiverEnded(SenderMachine.Receiver r) {
-      for (Member m : store.members(session)) {
-        if (r.name().equals(m.name()) || r.name().startsWith(m.name() + "@")) {
-          store.setWire(session, m.mac(), wireNote(r));
-        }
+      for (Member m : membersAs(r)) {
+        store.setWire(session, m.mac(), wireNote(r));
       }
       if (r.state() == SenderMachine.ReceiverState.SUCCEEDED) {
         // Per node: already right (checked), sent to it, written; the agent reports the rest
         // (identity, result) itself.
-        events.record(
-            "session",
-            Optional.empty(),
-            Optional.of(Long.toString(session)),
-            String.format(
-                Locale.ROOT,
-                "%s received the image: %s, %d chunks sent, %d bytes written",
-                r.name(),
-                r.checked() ? r.chunksRight() + " chunks already right" : "its disk not checked",
-                r.chunksAsked(),
-                r.bytesWritten()));
+        record(
+            "%s received the image: %s, %d chunks sent, %d bytes written",
+            r.name(),
+            r.checked() ? r.chunksRight() + " chunks already right" : "its disk not checked",
+            r.chunksAsked(),
+            r.bytesWritten());
         return;
       }
       if (r.state() == SenderMachine.ReceiverState.GONE) {
@@ -584,13 +556,30 @@ public final class SessionManager implements AutoCloseable {
         // fails no node; a real one that died reports, or is failed once the transfer ends.
         return;
       }
-      for (Member m : store.members(session)) {
-        // The sender knows a receiver as "NAME@address" (NAME: what the agent joined as, its node
-        // name).
-        if (r.name().equals(m.name()) || r.name().startsWith(m.name() + "@")) {
-          fail(session, m.mac(), "stopped during the transfer: " + r.reason());
-        }
+      for (Member m : membersAs(r)) {
+        fail(session, m.mac(), "stopped during the transfer: " + r.reason());
       }
+    }
+
+    /**
+     * Records a session event of this session, {@code format} filled in as {@link String#format}.
+     */
+    private void record(String format, Object... args) {
+      events.record(
+          "session",
+          Optional.empty(),
+          Optional.of(Long.toString(session)),
+          String.format(Locale.ROOT, format, args));
+    }
+
+    /**
+     * The session's members that receiver {@code r} joined as: the sender knows a receiver as
+     * "NAME@address" (NAME: what the agent joined as, its node name).
+     */
+    private List<Member> membersAs(SenderMachine.Receiver r) {
+      return store.members(session).stream()
+          .filter(m -> r.name().equals(m.name()) || r.name().startsWith(m.name() + "@"))
+          .toList();
     }
   }
 

@@ -29,6 +29,7 @@ import org.clonecast.common.image.ImageVerifier;
 import org.clonecast.common.trust.ImageSigner;
 import org.clonecast.common.trust.KeyRing;
 import org.clonecast.protocol.image.ChunkCodec;
+import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
 
 /**
@@ -133,7 +134,7 @@ public final class ImageStore {
     ImageInput.Kind kind;
     try {
       kind = ImageInput.classify(source, raw);
-    } catch (IOException e) {
+    } catch (IOException | MalformedImageException e) {
       throw new IllegalArgumentException(e.getMessage(), e);
     }
     Path file = dir.resolve(name + ".cci");
@@ -200,7 +201,14 @@ public final class ImageStore {
     if (key.isPresent()) {
       ImageSigner.sign(fileFor(name), key.get().current());
     }
-    long stored = Files.size(fileFor(name));
+    ready(name, m, Files.size(fileFor(name)), " (captured)");
+  }
+
+  /**
+   * Makes {@code name}'s row {@code ready} with the manifest's figures and {@code stored} bytes on
+   * disk, drops its progress and records the event, "… bytes stored" followed by {@code how}.
+   */
+  private void ready(String name, Manifest m, long stored, String how) {
     db.write(
         c ->
             NodeStore.update(
@@ -226,7 +234,8 @@ public final class ImageStore {
             + m.chunkCount()
             + " chunks, "
             + stored
-            + " bytes stored (captured)");
+            + " bytes stored"
+            + how);
   }
 
   /** The keys that sign what this store holds, when it signs. */
@@ -284,32 +293,8 @@ public final class ImageStore {
       }
       Files.move(
           partial, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      long stored = Files.size(file);
-      db.write(
-          c ->
-              NodeStore.update(
-                  c,
-                  "UPDATE images SET state = 'ready', image_id = ?, logical_size = ?, stored_size = ?,"
-                      + " chunks = ?, image_hash = ? WHERE name = ?",
-                  m.imageId().toString(),
-                  m.logicalSize(),
-                  stored,
-                  m.chunkCount(),
-                  m.imageHash().toString(),
-                  name));
-      events.record(
-          "image",
-          Optional.empty(),
-          Optional.empty(),
-          "image "
-              + name
-              + " ready: "
-              + m.logicalSize()
-              + " bytes, "
-              + m.chunkCount()
-              + " chunks, "
-              + stored
-              + " bytes stored");
+      // The row was inserted with no detail and only this worker moves it on from 'adding'.
+      ready(name, m, Files.size(file), "");
     } catch (Exception e) {
       try {
         Files.deleteIfExists(partial);

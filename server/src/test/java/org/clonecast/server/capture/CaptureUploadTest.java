@@ -76,7 +76,7 @@ class CaptureUploadTest {
 
   /** Appends chunks 0, 2 and 5 (the last with a used-block map). */
   private CaptureUpload threeChunks(Path file) throws Exception {
-    CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC);
+    CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC, System::nanoTime);
     append(u, 0, 0, new byte[0]);
     append(u, 2, 1, new byte[0]);
     append(u, 5, 2, MAP);
@@ -89,7 +89,8 @@ class CaptureUploadTest {
     try (CaptureUpload u = threeChunks(file)) {
       assertEquals(5, u.lastIndex());
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
+    try (CaptureUpload u =
+        CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC, System::nanoTime)) {
       assertEquals(3, u.records().size());
       assertEquals(5, u.lastIndex());
       assertEquals(ImageFileHeader.LENGTH + 3 * CHUNK, u.end());
@@ -111,7 +112,8 @@ class CaptureUploadTest {
       assertEquals(want, u.imageHash());
       assertEquals(want, u.imageHash(), "asking does not change it");
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
+    try (CaptureUpload u =
+        CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC, System::nanoTime)) {
       assertEquals(want, u.imageHash(), "the replay hashes what it checks");
       append(u, 9, 3, new byte[0]);
       assertEquals(
@@ -123,7 +125,8 @@ class CaptureUploadTest {
       ch.write(
           ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
+    try (CaptureUpload u =
+        CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC, System::nanoTime)) {
       assertEquals(
           imageOf(new int[] {0}, new int[] {0}, new byte[][] {{}}),
           u.imageHash(),
@@ -138,7 +141,8 @@ class CaptureUploadTest {
   @Test
   void aVersion3UploadKeepsNoImageHashButReplayStillChecksChunks() throws Exception {
     Path file = dir.resolve("golden.cci");
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, true, SYNC)) {
+    try (CaptureUpload u =
+        CaptureUpload.open(file, ID, SIZE, CHUNK, true, SYNC, System::nanoTime)) {
       assertTrue(u.hashesChunkDigests());
       for (int[] c : new int[][] {{0, 0}, {2, 1}, {5, 2}}) {
         byte[] b = bytes(CHUNK, c[1]);
@@ -160,7 +164,8 @@ class CaptureUploadTest {
       ch.write(
           ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, true, SYNC)) {
+    try (CaptureUpload u =
+        CaptureUpload.open(file, ID, SIZE, CHUNK, true, SYNC, System::nanoTime)) {
       assertEquals(
           0,
           u.lastIndex(),
@@ -168,7 +173,8 @@ class CaptureUploadTest {
       assertEquals(ImageFileHeader.LENGTH + CHUNK, u.end());
     }
     // Opened for an older agent, the same files give the hash of the logical bytes again.
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
+    try (CaptureUpload u =
+        CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC, System::nanoTime)) {
       assertEquals(imageOf(new int[] {0}, new int[] {0}, new byte[][] {{}}), u.imageHash());
     }
   }
@@ -226,7 +232,8 @@ class CaptureUploadTest {
     byte[] torn = new byte[rec.readableBytes() - 5];
     rec.readBytes(torn);
     Files.write(journal, torn, StandardOpenOption.APPEND);
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
+    try (CaptureUpload u =
+        CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC, System::nanoTime)) {
       assertEquals(3, u.records().size());
       assertEquals(5, u.lastIndex());
       assertEquals(journalGood, Files.size(journal), "the torn record is cut");
@@ -234,7 +241,8 @@ class CaptureUploadTest {
           ImageFileHeader.LENGTH + 3 * CHUNK, Files.size(data), "the unjournalled bytes are cut");
       append(u, 6, 11, new byte[0]);
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
+    try (CaptureUpload u =
+        CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC, System::nanoTime)) {
       assertEquals(6, u.lastIndex(), "what came after the repair is held too");
     }
   }
@@ -248,7 +256,8 @@ class CaptureUploadTest {
         FileChannel.open(CaptureUpload.dataPath(file), StandardOpenOption.WRITE)) {
       ch.truncate(ImageFileHeader.LENGTH + CHUNK + CHUNK / 2);
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
+    try (CaptureUpload u =
+        CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC, System::nanoTime)) {
       assertEquals(1, u.records().size());
       assertEquals(0, u.lastIndex());
       assertEquals(ImageFileHeader.LENGTH + CHUNK, Files.size(CaptureUpload.dataPath(file)));
@@ -268,7 +277,8 @@ class CaptureUploadTest {
       ch.write(
           ByteBuffer.wrap(new byte[100]), ImageFileHeader.LENGTH + CHUNK + 10); // inside chunk 2
     }
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC)) {
+    try (CaptureUpload u =
+        CaptureUpload.open(file, ID, SIZE, CHUNK, false, SYNC, System::nanoTime)) {
       assertEquals(
           0, u.lastIndex(), "chunk 2 no longer verifies, so neither it nor chunk 5 is held");
       assertEquals(ImageFileHeader.LENGTH + CHUNK, Files.size(CaptureUpload.dataPath(file)));
@@ -279,7 +289,8 @@ class CaptureUploadTest {
   void anUploadOfAnotherImageStartsAgain() throws Exception {
     Path file = dir.resolve("golden.cci");
     threeChunks(file).close();
-    try (CaptureUpload u = CaptureUpload.open(file, ID, SIZE + CHUNK, CHUNK, false, SYNC)) {
+    try (CaptureUpload u =
+        CaptureUpload.open(file, ID, SIZE + CHUNK, CHUNK, false, SYNC, System::nanoTime)) {
       assertEquals(-1, u.lastIndex());
       assertEquals(ImageFileHeader.LENGTH, Files.size(CaptureUpload.dataPath(file)));
       assertEquals(0, Files.size(CaptureUpload.journalPath(file)));
