@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
@@ -285,12 +286,7 @@ public final class SendCommand implements Callable<Integer> {
         err.printf(
             "clonecast send: session on %s, group %s:%d; waiting for %d receiver(s)%n",
             iface, sender.group().getHostAddress(), port, minReceivers);
-        m = sender.start().get();
-      } catch (IllegalStateException e) {
-        throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
-      } catch (ExecutionException e) {
-        throw new CliException(
-            ExitCodes.FAILED, "send failed: " + e.getCause().getMessage(), e.getCause());
+        m = untilEnd(sender::start);
       }
       return summary(
           m, sender, (System.nanoTime() - t0) / 1e9, (cpuNanos() - cpu0) / 1e9, System.out);
@@ -549,6 +545,26 @@ public final class SendCommand implements Callable<Integer> {
             case GONE -> "gone: " + r.reason();
             default -> "failed: " + r.reason();
           });
+    }
+  }
+
+  /** A sender's start. */
+  interface Start<T> {
+    CompletableFuture<T> start() throws InterruptedException;
+  }
+
+  /**
+   * Starts a sender and waits for its session to end; a sender that cannot start is the
+   * environment's fault (exit ENVIRONMENT), one whose session failed exits FAILED.
+   */
+  static <T> T untilEnd(Start<T> sender) throws InterruptedException {
+    try {
+      return sender.start().get();
+    } catch (IllegalStateException e) {
+      throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
+    } catch (ExecutionException e) {
+      throw new CliException(
+          ExitCodes.FAILED, "send failed: " + e.getCause().getMessage(), e.getCause());
     }
   }
 }

@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Locale;
-import java.util.concurrent.ExecutionException;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
@@ -46,12 +45,7 @@ final class UdpcastSend {
                     + settings.rateBitsPerSecond() / 1_000_000
                     + " Mbit/s"
                 : "waiting for " + settings.minReceivers() + " receiver(s)");
-        m = sender.start().get();
-      } catch (IllegalStateException e) {
-        throw new CliException(ExitCodes.ENVIRONMENT, e.getMessage());
-      } catch (ExecutionException e) {
-        throw new CliException(
-            ExitCodes.FAILED, "send failed: " + e.getCause().getMessage(), e.getCause());
+        m = SendCommand.untilEnd(sender::start);
       }
       return summary(m, sender, settings.async(), (System.nanoTime() - t0) / 1e9, out, err);
     }
