@@ -44,31 +44,6 @@ public record ReceiveSettings(
   /** Re-join every minute: well inside the usual 260 s membership interval (RFC 3376 defaults). */
   public static final Duration DEFAULT_IGMP_REJOIN = Duration.ofSeconds(60);
 
-  /** With the default IGMP re-join interval and sender timeout, and no node proof. */
-  public ReceiveSettings(
-      String interfaceName,
-      int port,
-      InetSocketAddress server,
-      Path output,
-      String name,
-      Duration joinTimeout,
-      int workers,
-      ImageTrust trust) {
-    this(
-        interfaceName,
-        port,
-        server,
-        output,
-        name,
-        joinTimeout,
-        workers,
-        DEFAULT_IGMP_REJOIN,
-        DEFAULT_SENDER_TIMEOUT,
-        trust,
-        Optional.empty(),
-        true);
-  }
-
   public ReceiveSettings {
     Objects.requireNonNull(trust, "trust");
     Objects.requireNonNull(joinProof, "joinProof");

@@ -47,7 +47,8 @@ final class LoopbackSession {
             Duration.ofSeconds(10),
             1400,
             1,
-            false);
+            false,
+            Optional.empty());
     try (ImageReader source = ImageReader.open(cci)) {
       ImageKey key = ImageKey.generate();
       McastSender sender =

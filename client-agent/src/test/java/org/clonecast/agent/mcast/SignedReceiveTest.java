@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -72,7 +73,8 @@ class SignedReceiveTest {
             Duration.ofSeconds(10),
             1400,
             1,
-            false);
+            false,
+            Optional.empty());
     try (ImageReader source = ImageReader.open(cci)) {
       McastSender sender =
           new McastSender(
@@ -91,7 +93,11 @@ class SignedReceiveTest {
               "test",
               Duration.ofSeconds(30),
               2,
-              trust);
+              ReceiveSettings.DEFAULT_IGMP_REJOIN,
+              ReceiveSettings.DEFAULT_SENDER_TIMEOUT,
+              trust,
+              Optional.empty(),
+              true);
       ReceiveResult r =
           new McastReceiver(rs, lo, new McastReceiver.Listener() {})
               .start()

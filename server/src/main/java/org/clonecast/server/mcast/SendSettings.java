@@ -28,32 +28,6 @@ public record SendSettings(
     boolean gso,
     Optional<Duration> receiverDeadline) {
 
-  /** With the default receiver deadline. */
-  public SendSettings(
-      String interfaceName,
-      Inet4Address group,
-      int port,
-      long rateBitsPerSecond,
-      int minReceivers,
-      Duration maxWait,
-      Duration receiverTimeout,
-      int symbolSize,
-      int ttl,
-      boolean gso) {
-    this(
-        interfaceName,
-        group,
-        port,
-        rateBitsPerSecond,
-        minReceivers,
-        maxWait,
-        receiverTimeout,
-        symbolSize,
-        ttl,
-        gso,
-        Optional.empty());
-  }
-
   /**
    * Ten minutes plus the image's stored bytes at 5 MB/s: a receiver slower than that on average
    * over the whole transfer will not finish on a LAN, and a loiterer is gone in bounded time.
