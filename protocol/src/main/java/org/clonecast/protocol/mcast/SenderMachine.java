@@ -834,14 +834,17 @@ public final class SenderMachine {
   public boolean maybeStart(long now) {
     if (started) return true;
     long joined = receivers.values().stream().filter(r -> r.state == ReceiverState.ACTIVE).count();
-    // Ready: its needs are known (a delta receiver's check is done). One that needed nothing and
-    // finished already counts too: it is no reason to wait out maxWait.
+    // Ready: its needs are known (a delta receiver's check is done). One that said it has ended
+    // counts too, whether it needed nothing or failed before its check (it refused the image, its
+    // disk is too small): it is no reason to wait out maxWait. One whose connection dropped
+    // (GONE) is not: the session waits for others as long as it would have.
     long ready =
         receivers.values().stream()
             .filter(
                 r ->
-                    r.ready()
-                        && (r.state == ReceiverState.ACTIVE || r.state == ReceiverState.SUCCEEDED))
+                    r.state == ReceiverState.SUCCEEDED
+                        || r.state == ReceiverState.FAILED
+                        || (r.state == ReceiverState.ACTIVE && r.ready()))
             .count();
     boolean enough = ready >= minReceivers;
     boolean waited =

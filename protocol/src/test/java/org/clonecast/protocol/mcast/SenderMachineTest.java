@@ -372,6 +372,23 @@ class SenderMachineTest {
   }
 
   /**
+   * A receiver that says it checks its disk but refuses the image before its check (unsigned, or
+   * too large for its disk) has ended: the session does not wait out maxWait for its CHECKED.
+   */
+  @Test
+  void aReceiverThatFailsBeforeItsCheckDoesNotHoldTheStart() {
+    SenderMachine m =
+        new SenderMachine(
+            manifest(),
+            new SenderMachine.Settings(SYMBOL, 1, 60 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    int id = m.join("vm", real, key, true, now);
+    assertFalse(m.maybeStart(now), "still checking its disk");
+    m.finished(id, new ControlMessage.Finished(false, "refused the image", 0, 0, 0, 0), now);
+    assertTrue(m.maybeStart(now), "it ended: nothing to wait for");
+    assertTrue(m.complete());
+  }
+
+  /**
    * What a hostile or confused receiver puts in CHECKED is bounded: chunks past the manifest and
    * chunks that store nothing are dropped and counted, a second CHECKED and one from a receiver
    * that did not say it checks are dropped whole.
