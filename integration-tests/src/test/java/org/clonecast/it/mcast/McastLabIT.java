@@ -95,27 +95,7 @@ class McastLabIT {
       Host a = lab.agent(1);
       lab.dropIgmp(a);
       Path img = Images.mixed(lab.dir(), "disk.raw", 64, 8);
-      LabProcess recv = lab.spawn(a, "recv", agent(out(lab, a), "--igmp-rejoin", "1"), Map.of());
-      LabProcess send =
-          lab.spawn(
-              lab.server(),
-              "send",
-              clonecast(
-                  "send",
-                  img.toString(),
-                  "--interface",
-                  Lab.IFACE,
-                  "--min-receivers",
-                  "1",
-                  "--max-wait",
-                  "30",
-                  "--rate",
-                  "8"),
-              Map.of());
-      assertEquals(0, recv.waitFor(SESSION), recv.tail(30));
-      assertEquals(0, send.waitFor(Duration.ofSeconds(30)), send.tail(30));
-      assertEquals(
-          Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
+      LabProcess recv = pacedCopy(lab, a, img, "1");
       assertTrue(
           recv.log().matches("(?s).*receive complete: .*, ([5-9]|[1-9][0-9]+) IGMP re-joins.*"),
           recv.log());
@@ -164,27 +144,7 @@ class McastLabIT {
                 return metric(lab, "clonecast_igmp_queries_sent_total") >= 1;
               });
       Path img = Images.mixed(lab.dir(), "disk.raw", 32, 10);
-      LabProcess recv = lab.spawn(a, "recv", agent(out(lab, a), "--igmp-rejoin", "0"), Map.of());
-      LabProcess send =
-          lab.spawn(
-              lab.server(),
-              "send",
-              clonecast(
-                  "send",
-                  img.toString(),
-                  "--interface",
-                  Lab.IFACE,
-                  "--min-receivers",
-                  "1",
-                  "--max-wait",
-                  "30",
-                  "--rate",
-                  "8"),
-              Map.of());
-      assertEquals(0, recv.waitFor(SESSION), recv.tail(30));
-      assertEquals(0, send.waitFor(Duration.ofSeconds(30)), send.tail(30));
-      assertEquals(
-          Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
+      LabProcess recv = pacedCopy(lab, a, img, "0");
       assertTrue(
           recv.log().contains(" 0 IGMP re-joins"), "only the queries kept it: " + recv.tail(5));
       assertEquals(
@@ -196,6 +156,38 @@ class McastLabIT {
           "a query every 2 s through the transfer");
       assertEquals(0, metric(lab, "clonecast_igmp_malformed_total"));
     }
+  }
+
+  /**
+   * A paced session of {@code img} (8 MB/s) from the server to agent {@code a}, which re-joins its
+   * group every {@code rejoinSeconds} (0: never): both end well and the copy is exact.
+   *
+   * @return the agent, for its log
+   */
+  private static LabProcess pacedCopy(Lab lab, Host a, Path img, String rejoinSeconds)
+      throws IOException {
+    LabProcess recv =
+        lab.spawn(a, "recv", agent(out(lab, a), "--igmp-rejoin", rejoinSeconds), Map.of());
+    LabProcess send =
+        lab.spawn(
+            lab.server(),
+            "send",
+            clonecast(
+                "send",
+                img.toString(),
+                "--interface",
+                Lab.IFACE,
+                "--min-receivers",
+                "1",
+                "--max-wait",
+                "30",
+                "--rate",
+                "8"),
+            Map.of());
+    assertEquals(0, recv.waitFor(SESSION), recv.tail(30));
+    assertEquals(0, send.waitFor(Duration.ofSeconds(30)), send.tail(30));
+    assertEquals(Images.sha256(img, Files.size(img)), Images.sha256(out(lab, a), Files.size(img)));
+    return recv;
   }
 
   /** One value of the daemon's metrics (port 8080 in the server's namespace). */
