@@ -38,6 +38,7 @@ import org.clonecast.agent.disk.TargetException;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.net.ControlCodec;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.net.PeerPackets;
 import org.clonecast.common.net.Transport;
 import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.protocol.image.ChunkCodec;
@@ -974,14 +975,8 @@ public final class McastReceiver {
         malformed.incrementAndGet();
         return;
       }
-      McastPacket m;
-      try {
-        m = McastPacket.decode(buf);
-      } catch (MalformedPacketException e) {
-        malformed.incrementAndGet();
-        log.debug("mcast malformed packet from {}: {}", p.sender(), e.getMessage());
-        return;
-      }
+      McastPacket m = PeerPackets.decode(p, McastPacket::decode, malformed, log, "mcast");
+      if (m == null) return;
       if (m instanceof Announce a) {
         onAnnounce(a, p.sender());
         return;
@@ -1004,17 +999,15 @@ public final class McastReceiver {
     }
   }
 
-  private final class ControlHandler extends SimpleChannelInboundHandler<ByteBuf> {
+  private final class ControlHandler extends ControlCodec.Handler {
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf frame) {
-      ControlMessage msg;
-      try {
-        msg = ControlMessage.decode(frame);
-      } catch (MalformedPacketException e) {
-        malformed.incrementAndGet();
-        fail("the sender sent a malformed control frame: " + e.getMessage());
-        return;
-      }
+    protected void malformed(ChannelHandlerContext ctx, MalformedPacketException e) {
+      malformed.incrementAndGet();
+      fail("the sender sent a malformed control frame: " + e.getMessage());
+    }
+
+    @Override
+    protected void message(ChannelHandlerContext ctx, ControlMessage msg) {
       lastFromSenderNanos = System.nanoTime();
       if (msg instanceof ControlMessage.Welcome w) {
         welcome(w);

@@ -2,7 +2,6 @@ package org.clonecast.agent.udpcast;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -23,6 +22,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.agent.disk.Target;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.net.PeerPackets;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.udpcast.Udpcast;
 import org.clonecast.protocol.udpcast.UdpcastMessage;
@@ -33,7 +33,6 @@ import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Send;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.State;
 import org.clonecast.protocol.udpcast.UdpcastReceiverMachine.Write;
 import org.clonecast.protocol.wire.Ipv4;
-import org.clonecast.protocol.wire.MalformedPacketException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -347,19 +346,9 @@ public final class UdpcastReceiver {
       counters.rx.incrementAndGet();
       if (machine == null || finishing || !(p.sender().getAddress() instanceof Inet4Address from))
         return;
-      UdpcastMessage m;
-      try {
-        m = UdpcastMessage.decode(p.content());
-      } catch (MalformedPacketException e) {
-        counters.malformed.incrementAndGet();
-        if (log.isDebugEnabled())
-          log.debug(
-              "udpcast malformed packet from {}: {} ({})",
-              p.sender(),
-              e.getMessage(),
-              ByteBufUtil.hexDump(p.content()));
-        return;
-      }
+      UdpcastMessage m =
+          PeerPackets.decode(p, UdpcastMessage::decode, counters.malformed, log, "udpcast");
+      if (m == null) return;
       long now = System.nanoTime();
       if (firstDataNanos == 0 && m.opcode() == Udpcast.OP_DATA) firstDataNanos = now;
       machine.receive(Ipv4.toInt(from), p.sender().getPort(), m, now);

@@ -5,17 +5,19 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.codec.MessageToByteEncoder;
 import java.util.function.Supplier;
 import org.clonecast.protocol.mcast.ControlMessage;
+import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
  * Pipeline pieces for the multicast control connection: u32 length-prefixed frames in, whole frames
- * as {@link ByteBuf} to the next handler (which decodes them so it can count and answer malformed
- * ones), {@link ControlMessage}s out.
+ * as {@link ByteBuf} to the next handler (a {@link Handler}, which decodes them so it can count and
+ * answer malformed ones), {@link ControlMessage}s out.
  */
 public final class ControlCodec {
   private ControlCodec() {}
@@ -40,6 +42,31 @@ public final class ControlCodec {
         "frame-decoder", new LengthFieldBasedFrameDecoder(ControlMessage.MAX_FRAME, 0, 4, 0, 4));
     p.addLast("frame-prepender", new LengthFieldPrepender(4));
     p.addLast("control-encoder", new Encoder());
+  }
+
+  /**
+   * A control connection's own handler, at either end: each frame decoded into a {@link
+   * ControlMessage}, or a malformed one passed on to be counted and answered. Used on the channel's
+   * event loop.
+   */
+  public abstract static class Handler extends SimpleChannelInboundHandler<ByteBuf> {
+    @Override
+    protected final void channelRead0(ChannelHandlerContext ctx, ByteBuf frame) {
+      ControlMessage msg;
+      try {
+        msg = ControlMessage.decode(frame);
+      } catch (MalformedPacketException e) {
+        malformed(ctx, e);
+        return;
+      }
+      message(ctx, msg);
+    }
+
+    /** A frame that decoded. */
+    protected abstract void message(ChannelHandlerContext ctx, ControlMessage msg);
+
+    /** A frame that did not: the peer is broken or hostile. */
+    protected abstract void malformed(ChannelHandlerContext ctx, MalformedPacketException e);
   }
 
   @ChannelHandler.Sharable

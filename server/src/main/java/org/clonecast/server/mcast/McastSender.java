@@ -7,7 +7,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
@@ -25,13 +24,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.net.ControlCodec;
-import org.clonecast.common.net.LoopPump;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.net.PeerPackets;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkVerificationException;
@@ -51,7 +48,7 @@ import org.clonecast.protocol.pace.Pacer;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.clonecast.server.send.DatagramBatcher;
-import org.clonecast.server.send.SendTimes;
+import org.clonecast.server.send.SendDriver;
 import org.clonecast.server.send.SendTimes.Wait;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,15 +65,13 @@ public final class McastSender implements AutoCloseable {
   /** Packets per GSO send: 32 × 1472 B stays under the 64 KiB a UDP datagram may carry. */
   private static final int MAX_BATCH = 32;
 
-  private static final long TICK_NANOS = 100_000_000L;
   private static final int CHUNK_CACHE = 48;
 
-  /** Counters for reports and metrics. Thread-safe. */
-  public static final class Counters {
-    public final AtomicLong packetsSent = new AtomicLong();
-    public final AtomicLong bytesSent = new AtomicLong();
-    public final AtomicLong malformed = new AtomicLong();
-    public final AtomicLong ignored = new AtomicLong();
+  /**
+   * Counters for reports and metrics: the driver's (packets and bytes sent, malformed, ignored,
+   * where the time went) and this protocol's. Thread-safe.
+   */
+  public static final class Counters extends SendDriver.Counters {
     public final AtomicLong naks = new AtomicLong();
 
     /**
@@ -92,9 +87,6 @@ public final class McastSender implements AutoCloseable {
 
     /** FEC repair packets among {@link #packetsSent}. */
     public final AtomicLong repairPacketsSent = new AtomicLong();
-
-    /** Where the session's time went: joining, paced, nothing to send, socket full, busy. */
-    public final SendTimes times = new SendTimes();
   }
 
   private final SendSettings settings;
@@ -118,7 +110,7 @@ public final class McastSender implements AutoCloseable {
   private final InetSocketAddress broadcastAddr;
   private final SenderMachine machine;
   private final Counters counters = new Counters();
-  private final CompletableFuture<SenderMachine> done = new CompletableFuture<>();
+  private final SendDriver<SenderMachine> driver;
   private final Map<Integer, Channel> controls = new HashMap<>();
   private final Map<Integer, byte[]> cache =
       new LinkedHashMap<>(64, 0.75f, true) {
@@ -135,18 +127,10 @@ public final class McastSender implements AutoCloseable {
         }
       };
   private final SessionListener listener;
-  private EventLoopGroup loopGroup;
-  private EventLoop loop;
   private DatagramChannel udp;
-  private Channel tcp;
-  private Pacer pacer;
   private int seq;
-  private long lastTickNanos;
-  private long bytesAtLastTick;
   private long lastAnnounceNanos = Long.MIN_VALUE / 2;
-  private LoopPump wakeups;
   private DatagramBatcher batcher;
-  private boolean closing;
   private final byte[] repairScratch;
 
   /** Events for progress output; called on the sender's event loop. */
@@ -227,6 +211,7 @@ public final class McastSender implements AutoCloseable {
                 .toNanos());
     this.machine = new SenderMachine(source.manifest(), ms);
     this.repairScratch = new byte[settings.symbolSize()];
+    this.driver = new SendDriver<>("mcast session " + Integer.toHexString(sessionId), counters);
   }
 
   /**
@@ -253,9 +238,9 @@ public final class McastSender implements AutoCloseable {
    * Binds the sockets and starts announcing; the returned future completes when the session ends.
    */
   public CompletableFuture<SenderMachine> start() throws InterruptedException {
-    loopGroup = Transport.group(1, "mcast-send");
-    loop = loopGroup.next();
-    pacer = new Pacer(Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8), System.nanoTime());
+    EventLoop loop = driver.open("mcast-send");
+    Pacer pacer =
+        new Pacer(Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8), System.nanoTime());
     Bootstrap ub =
         Transport.multicastSender(new Bootstrap(), nif, settings.ttl())
             .group(loop)
@@ -268,22 +253,10 @@ public final class McastSender implements AutoCloseable {
             .option(ChannelOption.SO_REUSEADDR, true)
             .option(ChannelOption.SO_RCVBUF, 4 << 20)
             .handler(new FeedbackHandler());
-    try {
-      udp =
-          (DatagramChannel)
-              ub.bind(new InetSocketAddress(nif.address(), settings.port())).sync().channel();
-    } catch (Exception e) {
-      loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      throw new IllegalStateException(
-          "cannot bind UDP "
-              + nif.address().getHostAddress()
-              + ":"
-              + settings.port()
-              + ": "
-              + e.getMessage()
-              + " (another sender on this port? choose one with --port)",
-          e);
-    }
+    InetSocketAddress at = new InetSocketAddress(nif.address(), settings.port());
+    udp =
+        (DatagramChannel)
+            driver.bind(ub, at, "UDP", " (another sender on this port? choose one with --port)");
     batcher =
         new DatagramBatcher(
             udp, DataPacket.HEADER_BYTES + settings.symbolSize(), MAX_BATCH, settings.gso());
@@ -294,20 +267,7 @@ public final class McastSender implements AutoCloseable {
             .option(ChannelOption.SO_REUSEADDR, true)
             .childOption(ChannelOption.TCP_NODELAY, true)
             .childHandler(ControlCodec.initializer(ControlHandler::new));
-    try {
-      tcp = tb.bind(new InetSocketAddress(nif.address(), settings.port())).sync().channel();
-    } catch (Exception e) {
-      udp.close();
-      loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      throw new IllegalStateException(
-          "cannot bind TCP "
-              + nif.address().getHostAddress()
-              + ":"
-              + settings.port()
-              + ": "
-              + e.getMessage(),
-          e);
-    }
+    driver.bind(tb, at, "TCP", "");
     log.info(
         "mcast session {} image {} group {}:{} on {} ({}), symbol {} B, gso {}",
         Integer.toHexString(sessionId),
@@ -318,20 +278,45 @@ public final class McastSender implements AutoCloseable {
         nif.address().getHostAddress(),
         settings.symbolSize(),
         batcher.gso());
-    wakeups = new LoopPump(loop, this::pump);
-    wakeups.schedule(0);
-    return done;
+    return driver.start(new Pump(), pacer, udp, batcher);
   }
 
   // ---- the pump: pacing, announcing, timeouts -----------------------------------------------
 
-  private void pump() {
-    if (closing) return;
-    long now = System.nanoTime();
-    counters.times.runStarted(now);
-    try {
-      if (now - lastTickNanos >= TICK_NANOS) tick(now);
-      if (closing) return;
+  /** This protocol's part of the driver's pump. */
+  private final class Pump implements SendDriver.Session<SenderMachine> {
+    @Override
+    public Optional<SendDriver.Loss> sample(long now) {
+      for (SenderMachine.Receiver r : machine.expire(now)) {
+        log.warn("mcast receiver {} ({}) dropped: {}", r.id(), r.name(), r.reason());
+        closeControl(r.id(), "dropped: " + r.reason());
+        listener.receiverEnded(r);
+      }
+      Optional<SendDriver.Loss> loss = Optional.empty();
+      if (machine.started()) {
+        loss =
+            Optional.of(
+                new SendDriver.Loss(
+                    machine.pacingOverflowPermille(now), machine.pacingLossPermille(now)));
+        if (log.isDebugEnabled()) {
+          log.debug(
+              "mcast pace {} MB/s, loss {}‰, overflow {}‰, sent {} data + {} repair, {} chunks wanted, {} active",
+              driver.pacer().rateBytesPerSecond() / 1_000_000,
+              loss.get().lossPermille(),
+              loss.get().overflowPermille(),
+              machine.sourceSymbolsSent(),
+              machine.repairSymbolsSent(),
+              machine.chunksWanted(),
+              machine.activeReceivers());
+        }
+      }
+      if (now - lastAnnounceNanos >= 500_000_000L) announce(now, false);
+      listener.tick(machine, driver.pacer().rateBytesPerSecond());
+      return loss;
+    }
+
+    @Override
+    public long run(long now) throws IOException {
       boolean wasStarted = machine.started();
       if (machine.maybeStart(now) && !wasStarted) {
         log.info(
@@ -342,52 +327,35 @@ public final class McastSender implements AutoCloseable {
         announce(now, true);
       }
       long wait = sendBurst(now);
-      if (machine.over(now)) {
-        finish();
-        return;
-      }
-      schedulePump(wait);
-      counters.times.runEnded(now, System.nanoTime());
-    } catch (RuntimeException | IOException e) {
-      log.error("mcast session {} failed: {}", Integer.toHexString(sessionId), e.toString(), e);
-      closing = true;
-      endAll("sender failed: " + e.getMessage());
-      shutdown();
-      done.completeExceptionally(e);
+      return machine.over(now) ? SendDriver.COMPLETE : wait;
     }
-  }
 
-  private void schedulePump(long nanos) {
-    if (!closing) wakeups.schedule(nanos);
-  }
-
-  private void tick(long now) {
-    lastTickNanos = now;
-    for (SenderMachine.Receiver r : machine.expire(now)) {
-      log.warn("mcast receiver {} ({}) dropped: {}", r.id(), r.name(), r.reason());
-      closeControl(r.id(), "dropped: " + r.reason());
-      listener.receiverEnded(r);
-    }
-    if (machine.started()) {
-      int loss = machine.pacingLossPermille(now);
-      int overflow = machine.pacingOverflowPermille(now);
-      long sent = counters.bytesSent.get();
-      pacer.onLoss(overflow, loss, sent - bytesAtLastTick, now);
-      bytesAtLastTick = sent;
-      if (log.isDebugEnabled()) {
-        log.debug(
-            "mcast pace {} MB/s, loss {}‰, overflow {}‰, sent {} data + {} repair, {} chunks wanted, {} active",
-            pacer.rateBytesPerSecond() / 1_000_000,
-            loss,
-            overflow,
+    @Override
+    public void ending(SendDriver.End how, String reason) {
+      // ENDED is for receivers still looking for a session; joined ones hear END on their
+      // connection.
+      int announcements =
+          switch (how) {
+            case COMPLETE -> 3;
+            case STOPPED -> 1;
+            case FAILED -> 0;
+          };
+      for (int i = 0; i < announcements; i++) sendAnnounce(Announce.State.ENDED);
+      endAll(reason);
+      if (how == SendDriver.End.COMPLETE) {
+        log.info(
+            "mcast session {} complete: {} source + {} repair packets, {} passes",
+            Integer.toHexString(sessionId),
             machine.sourceSymbolsSent(),
             machine.repairSymbolsSent(),
-            machine.chunksWanted(),
-            machine.activeReceivers());
+            machine.passes());
       }
     }
-    if (now - lastAnnounceNanos >= 500_000_000L) announce(now, false);
-    listener.tick(machine, pacer.rateBytesPerSecond());
+
+    @Override
+    public SenderMachine result() {
+      return machine;
+    }
   }
 
   private void announce(long now, boolean flush) {
@@ -425,39 +393,22 @@ public final class McastSender implements AutoCloseable {
   /** Sends what the pacer allows; returns nanoseconds until the pump should run again. */
   private long sendBurst(long now) throws IOException {
     counters.times.waitFor(Wait.JOIN);
-    if (!machine.started()) return TICK_NANOS;
-    int packetBytes = DataPacket.HEADER_BYTES + settings.symbolSize();
-    int batchBytes = batcher.gso() ? batcher.batchBytes() : packetBytes * 8;
-    long budget = pacer.available(now);
-    counters.times.waitFor(Wait.PACE);
-    if (budget < packetBytes) return pacer.nanosUntil(batchBytes, now);
-    counters.times.waitFor(Wait.SOCKET);
-    if (!udp.isWritable()) return 200_000L;
-    int sentPackets = 0;
-    SenderMachine.Item item = null;
-    try {
-      while (budget >= packetBytes && sentPackets < 4096) {
-        item = machine.next(now);
-        if (item == null) break;
-        writePacket(batcher.open(groupAddr), item);
-        int len = batcher.appended();
-        sentPackets++;
-        budget -= len;
-        pacer.consume(len);
-        counters.bytesSent.addAndGet(len);
-      }
-    } finally {
-      batcher.write(); // what was complete, also when reading a chunk failed half-way
-      counters.packetsSent.addAndGet(sentPackets);
-    }
-    udp.flush();
-    if (item == null) {
-      counters.times.waitFor(Wait.IDLE);
-      long wake = machine.nextWakeNanos();
-      return Math.min(wake == Long.MAX_VALUE ? TICK_NANOS : Math.max(0, wake - now), 5_000_000L);
-    }
-    counters.times.waitFor(Wait.PACE);
-    return pacer.nanosUntil(batchBytes, System.nanoTime());
+    if (!machine.started()) return SendDriver.SAMPLE_NANOS;
+    int batchBytes = batcher.gso() ? batcher.batchBytes() : batcher.segmentBytes() * 8;
+    long wait = driver.burst(now, 4096, batchBytes, this::nextPacket);
+    if (wait != SendDriver.NOTHING) return wait;
+    counters.times.waitFor(Wait.IDLE);
+    long wake = machine.nextWakeNanos();
+    return Math.min(
+        wake == Long.MAX_VALUE ? SendDriver.SAMPLE_NANOS : Math.max(0, wake - now), 5_000_000L);
+  }
+
+  /** The machine's next data or repair packet into the batch. */
+  private SendDriver.Next nextPacket(DatagramBatcher batch, long now) throws IOException {
+    SenderMachine.Item item = machine.next(now);
+    if (item == null) return SendDriver.Next.NONE;
+    writePacket(batch.open(groupAddr), item);
+    return SendDriver.Next.PACKET;
   }
 
   private int writePacket(ByteBuf out, SenderMachine.Item item) throws IOException {
@@ -516,20 +467,6 @@ public final class McastSender implements AutoCloseable {
 
   // ---- ending ------------------------------------------------------------------------------
 
-  private void finish() {
-    closing = true;
-    for (int i = 0; i < 3; i++) sendAnnounce(Announce.State.ENDED);
-    endAll("session complete");
-    log.info(
-        "mcast session {} complete: {} source + {} repair packets, {} passes",
-        Integer.toHexString(sessionId),
-        machine.sourceSymbolsSent(),
-        machine.repairSymbolsSent(),
-        machine.passes());
-    shutdown();
-    done.complete(machine);
-  }
-
   private void endAll(String reason) {
     for (Integer id : new ArrayList<>(controls.keySet())) closeControl(id, reason);
   }
@@ -541,44 +478,19 @@ public final class McastSender implements AutoCloseable {
     }
   }
 
-  private void shutdown() {
-    if (tcp != null) tcp.close();
-    if (udp != null) udp.close();
-    if (loopGroup != null) loopGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS);
-  }
-
   /** Ends the session now (operator interrupt): receivers are told, sockets closed. */
   @Override
   public void close() {
-    if (loop == null || loop.isShuttingDown()) return; // never started, or already ended by itself
-    execute(
-        () -> {
-          if (closing) return;
-          closing = true;
-          sendAnnounce(Announce.State.ENDED);
-          endAll("sender stopped by operator");
-          shutdown();
-          done.complete(machine);
-        });
+    driver.close();
   }
 
   /** Expect at most {@code n} receivers (see {@link SenderMachine#lowerMinReceivers}). */
   public void lowerMinReceivers(int n) {
-    if (loop == null || loop.isShuttingDown()) return;
-    execute(
+    driver.execute(
         () -> {
           machine.lowerMinReceivers(n);
-          schedulePump(0);
+          driver.wake();
         });
-  }
-
-  /** Runs on the session's loop unless it has just ended (then there is nothing left to do). */
-  private void execute(Runnable task) {
-    try {
-      loop.execute(task);
-    } catch (RejectedExecutionException e) {
-      log.debug("mcast session already ended");
-    }
   }
 
   // ---- handlers ----------------------------------------------------------------------------
@@ -587,14 +499,8 @@ public final class McastSender implements AutoCloseable {
   private final class FeedbackHandler extends SimpleChannelInboundHandler<DatagramPacket> {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
-      McastPacket m;
-      try {
-        m = McastPacket.decode(p.content());
-      } catch (MalformedPacketException e) {
-        counters.malformed.incrementAndGet();
-        log.debug("mcast malformed packet from {}: {}", p.sender(), e.getMessage());
-        return;
-      }
+      McastPacket m = PeerPackets.decode(p, McastPacket::decode, counters.malformed, log, "mcast");
+      if (m == null) return;
       if (m.sessionId() != sessionId) {
         counters.ignored.incrementAndGet();
         return;
@@ -614,7 +520,7 @@ public final class McastSender implements AutoCloseable {
       }
       if (m instanceof Nak) {
         counters.naks.incrementAndGet();
-        schedulePump(0);
+        driver.wake();
       }
     }
 
@@ -625,21 +531,18 @@ public final class McastSender implements AutoCloseable {
   }
 
   /** One receiver's control connection. */
-  private final class ControlHandler extends SimpleChannelInboundHandler<ByteBuf> {
+  private final class ControlHandler extends ControlCodec.Handler {
     private int id = -1;
 
     @Override
-    protected void channelRead0(ChannelHandlerContext ctx, ByteBuf frame) {
-      ControlMessage msg;
-      try {
-        msg = ControlMessage.decode(frame);
-      } catch (MalformedPacketException e) {
-        counters.malformed.incrementAndGet();
-        log.warn(
-            "mcast control from {}: {}; closing", ctx.channel().remoteAddress(), e.getMessage());
-        fail(ctx, "malformed control frame: " + e.getMessage());
-        return;
-      }
+    protected void malformed(ChannelHandlerContext ctx, MalformedPacketException e) {
+      counters.malformed.incrementAndGet();
+      log.warn("mcast control from {}: {}; closing", ctx.channel().remoteAddress(), e.getMessage());
+      fail(ctx, "malformed control frame: " + e.getMessage());
+    }
+
+    @Override
+    protected void message(ChannelHandlerContext ctx, ControlMessage msg) {
       long now = System.nanoTime();
       if (msg instanceof ControlMessage.Hello h) {
         hello(ctx, h, now);
@@ -647,7 +550,7 @@ public final class McastSender implements AutoCloseable {
         fail(ctx, msg.getClass().getSimpleName().toUpperCase() + " before HELLO");
       } else if (msg instanceof ControlMessage.Need n) {
         machine.need(id, n.chunks(), now);
-        schedulePump(0);
+        driver.wake();
       } else if (msg instanceof ControlMessage.Checked c) {
         checked(c, now);
       } else if (msg instanceof ControlMessage.Done d) {
@@ -663,7 +566,7 @@ public final class McastSender implements AutoCloseable {
         controls.remove(id);
         listener.receiverEnded(r);
         ctx.close();
-        schedulePump(0);
+        driver.wake();
       } else {
         fail(ctx, "unexpected " + msg.getClass().getSimpleName() + " from a receiver");
       }
@@ -684,7 +587,7 @@ public final class McastSender implements AutoCloseable {
             .addListener(f -> ctx.close());
         return;
       }
-      if (closing) {
+      if (driver.closing()) {
         ctx.writeAndFlush(new ControlMessage.End("session is ending"))
             .addListener(f -> ctx.close());
         return;
@@ -746,7 +649,7 @@ public final class McastSender implements AutoCloseable {
                   deltaCap,
                   source.manifest());
       ctx.writeAndFlush(welcome.withSignatures(signatures));
-      schedulePump(0);
+      driver.wake();
     }
 
     /** A delta receiver's check of its target: it is ready, and needs only what differs. */
@@ -769,7 +672,7 @@ public final class McastSender implements AutoCloseable {
           r.bytesRight(),
           r.chunksPending());
       listener.receiverChecked(r);
-      schedulePump(0);
+      driver.wake();
     }
 
     private void fail(ChannelHandlerContext ctx, String reason) {
@@ -790,7 +693,7 @@ public final class McastSender implements AutoCloseable {
         log.warn(
             "mcast receiver {} ({}) lost its control connection ({})", id, r.name(), r.state());
         listener.receiverEnded(r);
-        schedulePump(0);
+        driver.wake();
       }
     }
 

@@ -53,6 +53,11 @@ public final class DatagramBatcher {
         && EpollDatagramChannel.isSegmentedDatagramPacketSupported();
   }
 
+  /** The size of a full packet. */
+  public int segmentBytes() {
+    return segmentBytes;
+  }
+
   /** Whether batches go out as GSO sends. */
   public boolean gso() {
     return gso;

@@ -2,12 +2,10 @@ package org.clonecast.server.udpcast;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
@@ -18,13 +16,12 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.security.MessageDigest;
 import java.util.HashSet;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.clonecast.common.net.LoopPump;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.net.PeerPackets;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.pace.Pacer;
@@ -34,9 +31,8 @@ import org.clonecast.protocol.udpcast.Udpcast;
 import org.clonecast.protocol.udpcast.UdpcastMessage;
 import org.clonecast.protocol.udpcast.UdpcastSenderMachine;
 import org.clonecast.protocol.wire.Ipv4;
-import org.clonecast.protocol.wire.MalformedPacketException;
 import org.clonecast.server.send.DatagramBatcher;
-import org.clonecast.server.send.SendTimes;
+import org.clonecast.server.send.SendDriver;
 import org.clonecast.server.send.SendTimes.Wait;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,7 +48,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class UdpcastSender implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(UdpcastSender.class);
-  private static final long SAMPLE_NANOS = 100_000_000L;
   private static final int MAX_PACKETS_PER_PUMP = 256;
 
   /** One full DATA datagram: header and a 1456-byte block (1472 bytes, a 1500-byte IP packet). */
@@ -82,16 +77,16 @@ public final class UdpcastSender implements AutoCloseable {
    */
   private static final int BURST_BYTES = 64 * FULL_PACKET;
 
-  /** Counters for the summary and metrics. Thread-safe. */
-  public static final class Counters {
-    public final AtomicLong rx = new AtomicLong();
-    public final AtomicLong malformed = new AtomicLong();
-    public final AtomicLong ignored = new AtomicLong();
-    public final AtomicLong tx = new AtomicLong();
-    public final AtomicLong bytesSent = new AtomicLong();
+  /**
+   * Counters for the summary and metrics: the driver's (blocks and bytes sent, malformed, ignored,
+   * where the time went) and this protocol's. Thread-safe.
+   */
+  public static final class Counters extends SendDriver.Counters {
+    /** Datagrams received from receivers. */
+    public final AtomicLong received = new AtomicLong();
 
-    /** Where the session's time went: joining, paced, waiting for answers, socket full, busy. */
-    public final SendTimes times = new SendTimes();
+    /** Control messages sent (HELLO, REQACK, ...), beside the blocks in {@link #packetsSent}. */
+    public final AtomicLong controlSent = new AtomicLong();
   }
 
   /** Progress events, called on the sender's event loop. */
@@ -108,20 +103,13 @@ public final class UdpcastSender implements AutoCloseable {
   private final Inet4Address group;
   private final UdpcastSenderMachine machine;
   private final Counters counters = new Counters();
-  private final CompletableFuture<UdpcastSenderMachine> done = new CompletableFuture<>();
-  private EventLoopGroup loopGroup;
-  private EventLoop loop;
+  private final SendDriver<UdpcastSenderMachine> driver =
+      new SendDriver<>("udpcast session", counters);
   private DatagramChannel udp;
-  private DatagramChannel broadcastListener;
-  private Pacer pacer;
-  private LoopPump wakeups;
-  private boolean closing;
   private boolean wasStarted;
   private DatagramBatcher batcher;
-  private long lastSampleNanos;
   private long sentAtSample;
   private long resentAtSample;
-  private long bytesAtSample;
   private final Set<Integer> reported = new HashSet<>();
   private final SliceFecCoder fecCoder;
   private final BlockReader blocks;
@@ -167,14 +155,12 @@ public final class UdpcastSender implements AutoCloseable {
 
   /** Binds and starts announcing; the future completes when the session ends. */
   public CompletableFuture<UdpcastSenderMachine> start() throws InterruptedException {
-    loopGroup = Transport.group(1, "udpcast-send");
-    loop = loopGroup.next();
-    long now = System.nanoTime();
+    EventLoop loop = driver.open("udpcast-send");
     Pacer.Settings adaptive = Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8);
     long rate = adaptive.maxBytesPerSecond();
     // Async receivers never answer, so there is nothing to adapt to: exactly --rate, as stock's
     // --max-bitrate.
-    pacer =
+    Pacer pacer =
         new Pacer(
             settings.async()
                 ? new Pacer.Settings(rate, rate, rate, BURST_BYTES, adaptive.marginPermille(), 0)
@@ -185,41 +171,21 @@ public final class UdpcastSender implements AutoCloseable {
                     BURST_BYTES,
                     adaptive.marginPermille(),
                     0),
-            now);
-    lastSampleNanos = now;
+            System.nanoTime());
     int port = settings.portbase() + 1;
-    try {
-      udp =
-          (DatagramChannel)
-              Transport.multicastSender(bootstrap(), nif, 1)
-                  .bind(new InetSocketAddress(nif.address(), port))
-                  .sync()
-                  .channel();
-    } catch (Exception e) {
-      loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      throw new IllegalStateException(
-          "cannot bind UDP "
-              + nif.address().getHostAddress()
-              + ":"
-              + port
-              + ": "
-              + e.getMessage()
-              + " (another udpcast sender on this portbase? choose one with --portbase)",
-          e);
-    }
-    try {
-      broadcastListener =
-          (DatagramChannel)
-              bootstrap().bind(new InetSocketAddress(nif.broadcast(), port)).sync().channel();
-    } catch (Exception e) {
-      // Not fatal: receivers repeat CONNECT_REQ unicast after each HELLO, which goes out every
-      // second.
-      log.warn(
-          "udpcast cannot listen on {}:{} for broadcast CONNECT_REQs ({}); relying on HELLO repeats",
-          nif.broadcast().getHostAddress(),
-          port,
-          e.getMessage());
-    }
+    udp =
+        (DatagramChannel)
+            driver.bind(
+                Transport.multicastSender(bootstrap(loop), nif, 1),
+                new InetSocketAddress(nif.address(), port),
+                "UDP",
+                " (another udpcast sender on this portbase? choose one with --portbase)");
+    // Not needed: receivers repeat CONNECT_REQ unicast after each HELLO, which goes out every
+    // second.
+    driver.bindOptional(
+        bootstrap(loop),
+        new InetSocketAddress(nif.broadcast(), port),
+        "broadcast CONNECT_REQs go unheard; relying on HELLO repeats");
     batcher = new DatagramBatcher(udp, FULL_PACKET, MAX_BATCH, true);
     log.info(
         "udpcast session on {} ({}), portbase {}, group {}, {} bytes, gso {}{}{}",
@@ -233,12 +199,10 @@ public final class UdpcastSender implements AutoCloseable {
         settings.async()
             ? ", async at " + settings.rateBitsPerSecond() / 1_000_000 + " Mbit/s"
             : "");
-    wakeups = new LoopPump(loop, this::pump);
-    wakeups.schedule(0);
-    return done;
+    return driver.start(new Pump(), pacer, udp, batcher);
   }
 
-  private Bootstrap bootstrap() {
+  private Bootstrap bootstrap(EventLoop loop) {
     return new Bootstrap()
         .group(loop)
         .channel(Transport.datagram())
@@ -249,12 +213,45 @@ public final class UdpcastSender implements AutoCloseable {
 
   // ---- the pump ----------------------------------------------------------------------------
 
-  private void pump() {
-    if (closing) return;
-    long now = System.nanoTime();
-    counters.times.runStarted(now);
-    counters.times.waitFor(Wait.JOIN);
-    try {
+  /** This protocol's part of the driver's pump. */
+  private final class Pump implements SendDriver.Session<UdpcastSenderMachine> {
+    /** The share of blocks that had to be sent again since the last sample, for the pacer. */
+    @Override
+    public Optional<SendDriver.Loss> sample(long now) {
+      long sent = machine.blocksSent() + machine.blocksResent();
+      long resent = machine.blocksResent();
+      long dSent = sent - sentAtSample;
+      long dResent = resent - resentAtSample;
+      int permille = dSent > 0 ? (int) Math.min(1000, dResent * 1000 / dSent) : 0;
+      sentAtSample = sent;
+      resentAtSample = resent;
+      for (UdpcastSenderMachine.Receiver r : machine.receivers()) {
+        if (r.state() != UdpcastSenderMachine.State.CONNECTED
+            && r.state() != UdpcastSenderMachine.State.DONE
+            && reported.add(r.ip())) {
+          log.warn(
+              "udpcast receiver #{} ({}) {}: {}",
+              r.clNr(),
+              Ipv4.fromInt(r.ip()).getHostAddress(),
+              r.state(),
+              r.reason());
+        }
+      }
+      if (log.isDebugEnabled()) {
+        log.debug(
+            "udpcast {}; pace {} MB/s, {} of {} blocks re-sent",
+            machine.describe(),
+            driver.pacer().rateBytesPerSecond() / 1_000_000,
+            dResent,
+            dSent);
+      }
+      listener.tick(machine);
+      return machine.started() ? Optional.of(new SendDriver.Loss(0, permille)) : Optional.empty();
+    }
+
+    @Override
+    public long run(long now) throws IOException {
+      counters.times.waitFor(Wait.JOIN);
       machine.tick(now);
       sendControl();
       if (machine.started() && !wasStarted) {
@@ -266,113 +263,67 @@ public final class UdpcastSender implements AutoCloseable {
         startImageHash();
         listener.started(machine);
       }
-      if (now - lastSampleNanos >= SAMPLE_NANOS) sample(now);
       long wait = machine.started() ? sendData(now) : Long.MAX_VALUE;
       udp.flush();
-      if (machine.complete()) {
-        finish();
-        return;
-      }
+      if (machine.complete()) return SendDriver.COMPLETE;
       long deadline = machine.nextDeadlineNanos(now);
-      long untilDeadline = deadline == Long.MAX_VALUE ? SAMPLE_NANOS : Math.max(0, deadline - now);
-      schedulePump(Math.min(Math.min(wait, untilDeadline), SAMPLE_NANOS));
-      counters.times.runEnded(now, System.nanoTime());
-    } catch (RuntimeException | IOException e) {
-      log.error("udpcast session failed: {}", e.toString(), e);
-      closing = true;
-      shutdown();
-      done.completeExceptionally(e);
+      long untilDeadline =
+          deadline == Long.MAX_VALUE ? SendDriver.SAMPLE_NANOS : Math.max(0, deadline - now);
+      return Math.min(Math.min(wait, untilDeadline), SendDriver.SAMPLE_NANOS);
     }
-  }
 
-  /** Feeds the pacer the share of blocks that had to be sent again since the last sample. */
-  private void sample(long now) {
-    long sent = machine.blocksSent() + machine.blocksResent();
-    long resent = machine.blocksResent();
-    long dSent = sent - sentAtSample;
-    long dResent = resent - resentAtSample;
-    int permille = dSent > 0 ? (int) Math.min(1000, dResent * 1000 / dSent) : 0;
-    long bytes = counters.bytesSent.get();
-    long dBytes = bytes - bytesAtSample;
-    long elapsedMs = (now - lastSampleNanos) / 1_000_000;
-    if (machine.started()) pacer.onLoss(permille, dBytes, now);
-    sentAtSample = sent;
-    resentAtSample = resent;
-    bytesAtSample = bytes;
-    lastSampleNanos = now;
-    for (UdpcastSenderMachine.Receiver r : machine.receivers()) {
-      if (r.state() != UdpcastSenderMachine.State.CONNECTED
-          && r.state() != UdpcastSenderMachine.State.DONE
-          && reported.add(r.ip())) {
-        log.warn(
-            "udpcast receiver #{} ({}) {}: {}",
-            r.clNr(),
-            Ipv4.fromInt(r.ip()).getHostAddress(),
-            r.state(),
-            r.reason());
+    @Override
+    public void ending(SendDriver.End how, String reason) {
+      // Stock receivers are told nothing when the session is stopped: they time out.
+      if (how == SendDriver.End.COMPLETE) {
+        log.info(
+            "udpcast session complete: {} blocks, {} resent, {} REQACKs",
+            machine.blocksSent(),
+            machine.blocksResent(),
+            machine.reqAcks());
       }
     }
-    if (log.isDebugEnabled()) {
-      log.debug(
-          "udpcast {}; pace {} MB/s, {} of {} blocks re-sent, {} bytes in {} ms",
-          machine.describe(),
-          pacer.rateBytesPerSecond() / 1_000_000,
-          dResent,
-          dSent,
-          dBytes,
-          elapsedMs);
-    }
-    listener.tick(machine);
-  }
 
-  private void schedulePump(long nanos) {
-    if (!closing) wakeups.schedule(nanos);
+    @Override
+    public UdpcastSenderMachine result() {
+      return machine;
+    }
   }
 
   /** Sends blocks while the pacer allows; returns nanoseconds until the next attempt. */
   private long sendData(long now) throws IOException {
     InetSocketAddress to = dataAddress();
-    try {
-      for (int n = 0; n < MAX_PACKETS_PER_PUMP; n++) {
-        counters.times.waitFor(Wait.PACE);
-        if (pacer.available(now) < FULL_PACKET) return pacer.nanosUntil(FULL_PACKET, now);
-        counters.times.waitFor(Wait.SOCKET);
-        if (!udp.isWritable()) return 200_000L;
-        UdpcastSenderMachine.Block b = machine.nextBlock(now);
-        // A REQACK the machine queued belongs before the next block: send the batch first.
-        boolean control = sendControlAfterData();
-        if (b == null) {
-          if (control) continue;
-          counters.times.waitFor(Wait.ANSWERS);
-          return Long.MAX_VALUE; // window closed: answers or the deadline wake us
-        }
-        ByteBuf batch = batcher.open(to);
-        if (b.fec()) {
-          new Fec(b.stripes(), b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER)
-              .writeHeader(batch);
-          batch.writeBytes(fecCoder.repairBlock(b));
-        } else {
-          new Data(b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER)
-              .writeHeader(batch);
-          try {
-            blocks.read(batch, b.offset(), b.length());
-          } catch (IOException e) {
-            batcher.abandon(); // never send a half-read block
-            throw e;
-          }
-          if (imageDigest != null && !b.resend())
-            hashFresh(b, batch.nioBuffer(batch.writerIndex() - b.length(), b.length()));
-        }
-        int len = batcher.appended();
-        pacer.consume(len);
-        counters.tx.incrementAndGet();
-        counters.bytesSent.addAndGet(len);
+    long wait =
+        driver.burst(now, MAX_PACKETS_PER_PUMP, FULL_PACKET, (batch, t) -> nextBlock(batch, to, t));
+    if (wait != SendDriver.NOTHING) return wait;
+    counters.times.waitFor(Wait.ANSWERS);
+    return Long.MAX_VALUE; // window closed: answers or the deadline wake us
+  }
+
+  /** The machine's next block into the batch, after any control message it queued. */
+  private SendDriver.Next nextBlock(DatagramBatcher batcher, InetSocketAddress to, long now)
+      throws IOException {
+    UdpcastSenderMachine.Block b = machine.nextBlock(now);
+    // A REQACK the machine queued belongs before the next block: send the batch first.
+    boolean control = sendControlAfterData();
+    if (b == null) return control ? SendDriver.Next.OTHER : SendDriver.Next.NONE;
+    ByteBuf batch = batcher.open(to);
+    if (b.fec()) {
+      new Fec(b.stripes(), b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER)
+          .writeHeader(batch);
+      batch.writeBytes(fecCoder.repairBlock(b));
+    } else {
+      new Data(b.sliceNo(), b.blockNo(), b.sliceBytes(), Unpooled.EMPTY_BUFFER).writeHeader(batch);
+      try {
+        blocks.read(batch, b.offset(), b.length());
+      } catch (IOException e) {
+        batcher.abandon(); // never send a half-read block
+        throw e;
       }
-      counters.times.waitFor(Wait.PACE); // the burst's limit: again at once
-      return 0;
-    } finally {
-      batcher.write();
+      if (imageDigest != null && !b.resend())
+        hashFresh(b, batch.nioBuffer(batch.writerIndex() - b.length(), b.length()));
     }
+    return SendDriver.Next.PACKET;
   }
 
   /**
@@ -416,8 +367,8 @@ public final class UdpcastSender implements AutoCloseable {
           };
       ByteBuf out = udp.alloc().directBuffer(160);
       s.message().encode(out);
-      counters.tx.incrementAndGet();
-      udp.write(new DatagramPacket(out, to));
+      counters.controlSent.incrementAndGet();
+      driver.send(out, to);
     }
     if (!sends.isEmpty()) udp.flush();
     return !sends.isEmpty();
@@ -428,42 +379,12 @@ public final class UdpcastSender implements AutoCloseable {
     return new InetSocketAddress(p2p != 0 ? Ipv4.fromInt(p2p) : group, settings.portbase());
   }
 
-  // ---- ending ------------------------------------------------------------------------------
-
-  private void finish() {
-    closing = true;
-    log.info(
-        "udpcast session complete: {} blocks, {} resent, {} REQACKs",
-        machine.blocksSent(),
-        machine.blocksResent(),
-        machine.reqAcks());
-    shutdown();
-    done.complete(machine);
-  }
-
-  private void shutdown() {
-    if (udp != null) udp.close();
-    if (broadcastListener != null) broadcastListener.close();
-    if (loopGroup != null) loopGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS);
-  }
-
   /**
    * Ends the session now (operator interrupt); stock receivers will time out or be told nothing.
    */
   @Override
   public void close() {
-    if (loop == null || loop.isShuttingDown()) return; // never started, or already ended by itself
-    try {
-      loop.execute(
-          () -> {
-            if (closing) return;
-            closing = true;
-            shutdown();
-            done.complete(machine);
-          });
-    } catch (RejectedExecutionException e) {
-      log.debug("udpcast session already ended");
-    }
+    driver.close();
   }
 
   // ---- handler -----------------------------------------------------------------------------
@@ -472,7 +393,7 @@ public final class UdpcastSender implements AutoCloseable {
   private final class ReplyHandler extends SimpleChannelInboundHandler<DatagramPacket> {
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket p) {
-      counters.rx.incrementAndGet();
+      counters.received.incrementAndGet();
       InetSocketAddress from = p.sender();
       // Stock drops anything not from the receiver port ("Bad message from port"), and so do we.
       if (from.getPort() != settings.portbase()
@@ -480,27 +401,16 @@ public final class UdpcastSender implements AutoCloseable {
         counters.ignored.incrementAndGet();
         return;
       }
-      UdpcastMessage m;
-      try {
-        m = UdpcastMessage.decode(p.content());
-      } catch (MalformedPacketException e) {
-        counters.malformed.incrementAndGet();
-        if (log.isDebugEnabled()) {
-          log.debug(
-              "udpcast malformed packet from {}: {} ({})",
-              from,
-              e.getMessage(),
-              ByteBufUtil.hexDump(p.content()));
-        }
-        return;
-      }
+      UdpcastMessage m =
+          PeerPackets.decode(p, UdpcastMessage::decode, counters.malformed, log, "udpcast");
+      if (m == null) return;
       long before = machine.ignored();
       machine.receive(Ipv4.toInt(ip), m, System.nanoTime());
       if (machine.ignored() != before) {
         counters.ignored.incrementAndGet();
         log.debug("udpcast ignored {} from {}", m.getClass().getSimpleName(), from);
       }
-      schedulePump(0);
+      driver.wake();
     }
 
     @Override
