@@ -16,33 +16,27 @@ import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.agent.disk.DiskFit;
 import org.clonecast.agent.disk.Target;
 import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.disk.TargetException;
-import org.clonecast.common.concurrent.DaemonThreads;
+import org.clonecast.agent.receive.WritePipeline;
 import org.clonecast.common.net.ControlCodec;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.PeerPackets;
 import org.clonecast.common.net.Transport;
 import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.protocol.image.ChunkCodec;
-import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkVerificationException;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.mcast.Announce;
@@ -104,31 +98,18 @@ public final class McastReceiver {
   private final NetInterface nif;
   private final Listener listener;
   private final CompletableFuture<ReceiveResult> result = new CompletableFuture<>();
-  private final AtomicLong bytesWritten = new AtomicLong();
   private final AtomicLong malformed = new AtomicLong();
-  private final AtomicInteger pendingWrites = new AtomicInteger();
   private final List<Integer> doneBatch = new ArrayList<>();
   private final SocketDrops socketDrops;
-
-  /**
-   * Where the workers' time went, in nanoseconds: rebuild, decompress and hash; write; the final
-   * sync.
-   */
-  private final AtomicLong decodeNanos = new AtomicLong();
-
-  private final AtomicLong writeNanos = new AtomicLong();
-  private final AtomicLong syncNanos = new AtomicLong();
-
-  /**
-   * Wall clock (epoch ms) when the first chunk was written, 0 before: start-up as an admin sees it.
-   */
-  private final AtomicLong firstWriteMillis = new AtomicLong();
 
   private long joinedNanos;
   private long firstPacketNanos;
   private EventLoopGroup group;
   private EventLoop loop;
-  private ExecutorService workers;
+
+  /** Rebuilds, decompresses, verifies and writes complete chunks on worker threads. */
+  private WritePipeline pipeline;
+
   private DatagramChannel udp;
   private Channel control;
   private Phase phase = Phase.DISCOVERING;
@@ -204,7 +185,7 @@ public final class McastReceiver {
   public CompletableFuture<ReceiveResult> start() {
     group = Transport.group(1, "mcast-recv");
     loop = group.next();
-    workers = Executors.newFixedThreadPool(settings.workers(), DaemonThreads.named("chunk-writer"));
+    pipeline = new WritePipeline(settings.workers(), "chunk-writer", loop);
     startNanos = System.nanoTime();
     Optional<String> zstd = ChunkCodec.nativeLibraryProblem();
     if (zstd.isPresent()) {
@@ -456,7 +437,7 @@ public final class McastReceiver {
             0,
             1,
             TimeUnit.SECONDS);
-    workers.execute(
+    pipeline.run(
         () -> {
           try {
             TargetCheck.Result r = TargetCheck.run(target, manifest, settings.workers());
@@ -624,10 +605,15 @@ public final class McastReceiver {
    * used blocks (unused blocks are free space the image does not carry: left as they are).
    */
   private void zeroFill(List<Integer> zeros) {
-    pendingWrites.incrementAndGet();
-    workers.execute(
-        () -> {
-          try {
+    pipeline.submit(
+        new WritePipeline.Piece<Void>() {
+          @Override
+          public Void decode() {
+            return null;
+          }
+
+          @Override
+          public long write(Void nothing) throws IOException {
             byte[] z = new byte[manifest.chunkSize()];
             for (int c : zeros)
               target.writeUsed(
@@ -635,13 +621,18 @@ public final class McastReceiver {
                   z,
                   manifest.logicalLength(c),
                   manifest.chunk(c).used());
-            loop.execute(
-                () -> {
-                  pendingWrites.decrementAndGet();
-                  maybeFinish();
-                });
-          } catch (IOException e) {
-            loop.execute(() -> writeFailed(e));
+            return 0; // no image data: progress counts what was received
+          }
+
+          @Override
+          public void written(long bytes) {
+            maybeFinish();
+          }
+
+          @Override
+          public void failed(Throwable cause) {
+            if (cause instanceof IOException e) writeFailed(e);
+            else abortWriting("zeroing " + settings.output() + " failed: " + cause);
           }
         });
   }
@@ -654,17 +645,16 @@ public final class McastReceiver {
           cc.chunk()); // nothing is written before the partition check: take it from a later pass
       return;
     }
-    if (pendingWrites.get() >= MAX_PENDING_WRITES) {
+    if (pipeline.pending() >= MAX_PENDING_WRITES) {
       overflow++;
       machine.chunkRejected(cc.chunk()); // the disk is behind: take it from a later pass
       return;
     }
-    pendingWrites.incrementAndGet();
     // Tell the sender now, not after the write: a busy disk must not make it send the chunk again.
     // Should the chunk fail its check, it is asked for again (retake).
     doneBatch.add(cc.chunk());
     if (doneBatch.size() >= 32) flushDone();
-    workers.execute(() -> writeChunk(cc));
+    pipeline.submit(new ChunkPiece(cc));
   }
 
   /**
@@ -672,7 +662,6 @@ public final class McastReceiver {
    * ReceiverMachine#MAX_CHUNK_FAILURES}.
    */
   private void retake(int chunk, String why) {
-    pendingWrites.decrementAndGet();
     rejected++;
     if (phase != Phase.RECEIVING) return;
     int n = machine.chunkFailed(chunk);
@@ -703,60 +692,65 @@ public final class McastReceiver {
     control.writeAndFlush(new ControlMessage.Need(again));
   }
 
-  /** On a worker: rebuild, decompress, verify, write the used blocks. */
-  private void writeChunk(ReceiverMachine.CompleteChunk cc) {
-    int c = cc.chunk();
-    try {
-      long t0 = System.nanoTime();
+  /** A complete chunk: rebuilt, decompressed and verified, then its used blocks written. */
+  private final class ChunkPiece implements WritePipeline.Piece<byte[]> {
+    private final ReceiverMachine.CompleteChunk cc;
+    private final int c;
+
+    ChunkPiece(ReceiverMachine.CompleteChunk cc) {
+      this.cc = cc;
+      this.c = cc.chunk();
+    }
+
+    @Override
+    public byte[] decode() {
       byte[] stored = ChunkRebuilder.rebuild(cc);
-      int len = manifest.logicalLength(c);
-      ChunkEntry e = manifest.chunk(c);
       // A RAW chunk is checked and written from the received bytes as they are: one copy fewer.
-      byte[] out = ChunkCodec.decodeInPlace(e, stored, scratch.get(), len);
-      long t1 = System.nanoTime();
+      return ChunkCodec.decodeInPlace(
+          manifest.chunk(c), stored, scratch.get(), manifest.logicalLength(c));
+    }
+
+    @Override
+    public long write(byte[] out) throws IOException {
+      int len = manifest.logicalLength(c);
       if (c == 0 && fitPending) {
         // The partition table, verified, before the first write: does the image fit the smaller
         // disk?
         Optional<String> no =
             DiskFit.refusal(
                 Arrays.copyOf(out, len), manifest.logicalSize(), target.size(), settings.output());
-        if (no.isPresent()) {
-          loop.execute(
-              () -> {
-                pendingWrites.decrementAndGet();
-                abortBeforeWriting(no.get());
-              });
-          return;
-        }
+        if (no.isPresent()) throw new WritePipeline.Refused(no.get());
       }
-      long n = target.writeUsed(manifest.logicalOffset(c), out, len, e.used());
-      firstWriteMillis.compareAndSet(0, System.currentTimeMillis());
-      decodeNanos.addAndGet(t1 - t0);
-      writeNanos.addAndGet(System.nanoTime() - t1);
-      loop.execute(
-          () -> {
-            if (c == 0 && fitPending) fitPassed();
-            written(c, n);
-          });
-    } catch (ChunkVerificationException e) {
-      loop.execute(() -> retake(c, "failed verification: " + e.getMessage()));
-    } catch (IOException e) {
-      loop.execute(() -> writeFailed(e));
-    } catch (RuntimeException e) {
-      loop.execute(() -> retake(c, "could not be rebuilt: " + e));
-    } catch (LinkageError | VirtualMachineError e) {
-      // Every chunk would fail alike (a native library gone, memory exhausted): end the receive
-      // now.
-      // Left uncaught, the worker would die and the session would wait for this chunk for ever.
-      loop.execute(() -> abortWriting("chunk " + c + " could not be decoded: " + e));
+      return target.writeUsed(manifest.logicalOffset(c), out, len, manifest.chunk(c).used());
+    }
+
+    @Override
+    public void written(long bytes) {
+      if (c == 0 && fitPending) fitPassed();
+      McastReceiver.this.written(c);
+    }
+
+    @Override
+    public void failed(Throwable e) {
+      if (e instanceof ChunkVerificationException) {
+        retake(c, "failed verification: " + e.getMessage());
+      } else if (e instanceof WritePipeline.Refused) {
+        abortBeforeWriting(e.getMessage());
+      } else if (e instanceof IOException io) {
+        writeFailed(io);
+      } else if (e instanceof RuntimeException) {
+        retake(c, "could not be rebuilt: " + e);
+      } else {
+        // Every chunk would fail alike (a native library gone, memory exhausted): end the receive
+        // now.
+        abortWriting("chunk " + c + " could not be decoded: " + e);
+      }
     }
   }
 
-  private void written(int chunk, long len) {
-    pendingWrites.decrementAndGet();
+  private void written(int chunk) {
     if (phase != Phase.RECEIVING) return;
     machine.chunkWritten(chunk);
-    bytesWritten.addAndGet(len);
     int quarter = machine.chunksWritten() * 4 / Math.max(1, machine.chunksNeeded());
     if (quarter > lastQuarterLogged && quarter < 4) {
       lastQuarterLogged = quarter;
@@ -772,7 +766,7 @@ public final class McastReceiver {
     return new ControlMessage.Finished(
         false,
         reason,
-        bytesWritten.get(),
+        pipeline.bytesWritten(),
         machine.received(),
         machine.repairsReceived(),
         machine.duplicates());
@@ -784,7 +778,6 @@ public final class McastReceiver {
 
   /** A worker could not write a chunk and no other could: tell the sender and fail. */
   private void abortWriting(String reason) {
-    pendingWrites.decrementAndGet();
     if (control != null && control.isActive()) {
       control.writeAndFlush(failed(reason));
     }
@@ -808,10 +801,10 @@ public final class McastReceiver {
       long drops = socketDrops.read();
       sendFeedback(
           drops < 0
-              ? machine.status(bytesWritten.get())
-              : machine.status(bytesWritten.get(), drops));
+              ? machine.status(pipeline.bytesWritten())
+              : machine.status(pipeline.bytesWritten(), drops));
       listener.progress(
-          bytesWritten.get(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
+          pipeline.bytesWritten(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
     }
     udp.flush();
   }
@@ -833,28 +826,18 @@ public final class McastReceiver {
   // ---- finishing ---------------------------------------------------------------------------
 
   private void maybeFinish() {
-    if (phase != Phase.RECEIVING || !machine.allWritten() || pendingWrites.get() > 0) return;
+    if (phase != Phase.RECEIVING || !machine.allWritten() || pipeline.pending() > 0) return;
     phase = Phase.FINISHING;
     flushDone();
-    sendFeedback(machine.status(bytesWritten.get()));
+    sendFeedback(machine.status(pipeline.bytesWritten()));
     udp.flush();
     listener.progress(
-        bytesWritten.get(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
-    workers.execute(
-        () -> {
-          try {
-            long t0 = System.nanoTime();
-            target.sync();
-            syncNanos.addAndGet(System.nanoTime() - t0);
-            loop.execute(this::finished);
-          } catch (IOException e) {
-            loop.execute(
-                () -> {
-                  pendingWrites.incrementAndGet();
-                  phase = Phase.RECEIVING;
-                  writeFailed(e);
-                });
-          }
+        pipeline.bytesWritten(), dataBytes, machine.chunksWritten(), machine.chunksNeeded());
+    pipeline.sync(
+        target,
+        error -> {
+          if (error.isPresent()) writeFailed(error.get());
+          else finished();
         });
   }
 
@@ -884,15 +867,11 @@ public final class McastReceiver {
     // receiving.
     long now = System.nanoTime();
     log.info(
-        "mcast receive time: {} s to join, {} s to the first packet, {} s from it to the end; workers {} s rebuilding, decompressing and"
-            + " hashing, {} s writing, {} s syncing; {} s from the process's start to the first byte written",
+        "mcast receive time: {} s to join, {} s to the first packet, {} s from it to the end; {}",
         secs(joinedNanos - startNanos),
         secs(firstPacketNanos - joinedNanos),
         secs(now - firstPacketNanos),
-        secs(decodeNanos.get()),
-        secs(writeNanos.get()),
-        secs(syncNanos.get()),
-        startToFirstWrite());
+        pipeline.describeTimes());
     if (control != null && control.isActive()) {
       control
           .writeAndFlush(
@@ -904,20 +883,8 @@ public final class McastReceiver {
     }
   }
 
-  /**
-   * Seconds from this process's start (the JVM's own start-up included, which a timer started in
-   * {@code main} would miss) to the first chunk written; "?" when the start is unknown (no /proc).
-   * The process's start has the kernel's clock-tick resolution (10 ms).
-   */
-  private String startToFirstWrite() {
-    long first = firstWriteMillis.get();
-    Optional<Instant> started = ProcessHandle.current().info().startInstant();
-    if (first == 0 || started.isEmpty()) return "?";
-    return secs(TimeUnit.MILLISECONDS.toNanos(first - started.get().toEpochMilli()));
-  }
-
   private static String secs(long nanos) {
-    return String.format(Locale.ROOT, "%.2f", Math.max(0, nanos) / 1e9);
+    return WritePipeline.secs(nanos);
   }
 
   private CompletableFuture<ReceiveResult> fail(String reason) {
@@ -928,7 +895,7 @@ public final class McastReceiver {
         new ReceiveResult(
             false,
             reason,
-            bytesWritten.get(),
+            pipeline.bytesWritten(),
             System.nanoTime() - startNanos,
             packets,
             repairs,
@@ -946,7 +913,7 @@ public final class McastReceiver {
     if (rejoinTimer != null) rejoinTimer.cancel(false);
     if (control != null) control.close();
     if (udp != null) udp.close();
-    workers.shutdown();
+    pipeline.close();
     try {
       if (target != null) target.close();
     } catch (IOException e) {

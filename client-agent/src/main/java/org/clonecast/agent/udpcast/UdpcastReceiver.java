@@ -14,13 +14,11 @@ import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.agent.disk.Target;
-import org.clonecast.common.concurrent.DaemonThreads;
+import org.clonecast.agent.receive.WritePipeline;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.PeerPackets;
 import org.clonecast.common.net.Transport;
@@ -76,8 +74,10 @@ public final class UdpcastReceiver {
   private final Duration igmpRejoin;
   private final Counters counters = new Counters();
   private final CompletableFuture<Result> done = new CompletableFuture<>();
-  private final ExecutorService writer =
-      Executors.newSingleThreadExecutor(DaemonThreads.named("udpcast-write"));
+
+  /** Writes the slices, one worker: in the order they come. */
+  private WritePipeline writer;
+
   private UdpcastReceiverMachine machine;
   private EventLoopGroup loopGroup;
   private EventLoop loop;
@@ -108,6 +108,7 @@ public final class UdpcastReceiver {
   public CompletableFuture<Result> start() throws InterruptedException {
     loopGroup = Transport.group(1, "udpcast-recv");
     loop = loopGroup.next();
+    writer = new WritePipeline(1, "udpcast-write", loop);
     try {
       udp =
           (DatagramChannel)
@@ -177,7 +178,7 @@ public final class UdpcastReceiver {
         udp.write(new DatagramPacket(b, new InetSocketAddress(to, s.port())));
         counters.tx.incrementAndGet();
       } else if (a instanceof Write w) {
-        writer.execute(() -> write(w));
+        writer.submit(new SlicePiece(w));
       } else if (a instanceof Join j) {
         log.info(
             "udpcast {} {}; joining {}",
@@ -253,65 +254,90 @@ public final class UdpcastReceiver {
     }
   }
 
-  private void write(Write w) {
-    try {
-      target.write(w.offset(), w.data(), w.data().length);
-      loop.execute(() -> machine.written(w));
-    } catch (IOException e) {
-      loop.execute(
-          () -> {
-            machine.abort(
-                "cannot write "
-                    + target.path()
-                    + " at offset "
-                    + w.offset()
-                    + ": "
-                    + e.getMessage());
-            act();
-          });
+  /** A slice's data, as the machine handed it over: written at its offset. */
+  private final class SlicePiece implements WritePipeline.Piece<Write> {
+    private final Write w;
+
+    SlicePiece(Write w) {
+      this.w = w;
+    }
+
+    @Override
+    public Write decode() {
+      return w; // a raw stream: its hash is checked over the whole image, at the end
+    }
+
+    @Override
+    public long write(Write slice) throws IOException {
+      target.write(slice.offset(), slice.data(), slice.data().length);
+      return slice.data().length;
+    }
+
+    @Override
+    public void written(long bytes) {
+      machine.written(w);
+    }
+
+    @Override
+    public void failed(Throwable e) {
+      machine.abort(
+          "cannot write " + target.path() + " at offset " + w.offset() + ": " + e.getMessage());
+      act();
     }
   }
 
-  /** Waits for the writer, syncs, and completes; the DISCONNECT has been flushed already. */
+  /**
+   * Waits for the writer, syncs (when the session succeeded), and completes; the DISCONNECT has
+   * been flushed already.
+   */
   private void finish(boolean ok) {
     finishing = true;
     if (rejoinTimer != null) rejoinTimer.cancel(false);
     long end = System.nanoTime();
-    writer.execute(
-        () -> {
-          String reason = machine.reason();
-          boolean good = ok;
-          if (good) {
-            try {
-              target.sync();
-            } catch (IOException e) {
-              good = false;
-              reason = "cannot sync " + target.path() + ": " + e.getMessage();
-            }
-          }
-          Result r =
-              new Result(
-                  good,
-                  reason,
-                  machine.bytesQueued(),
-                  end - (firstDataNanos > 0 ? firstDataNanos : startNanos),
-                  machine.dataPackets(),
-                  machine.duplicates(),
-                  machine.retransmitRequests(),
-                  machine.fecRecovered(),
-                  counters.malformed.get(),
-                  machine.rogue(),
-                  machine.verified(),
-                  rejoins);
-          shutdown();
-          done.complete(r);
-        });
+    if (ok) {
+      writer.sync(
+          target,
+          error ->
+              complete(
+                  error.isEmpty(),
+                  error
+                      .map(e -> "cannot sync " + target.path() + ": " + e.getMessage())
+                      .orElse(machine.reason()),
+                  end));
+    } else {
+      writer.drain(() -> complete(false, machine.reason(), end));
+    }
+  }
+
+  private void complete(boolean ok, String reason, long end) {
+    long from = firstDataNanos > 0 ? firstDataNanos : startNanos;
+    Result r =
+        new Result(
+            ok,
+            reason,
+            machine.bytesQueued(),
+            end - from,
+            machine.dataPackets(),
+            machine.duplicates(),
+            machine.retransmitRequests(),
+            machine.fecRecovered(),
+            counters.malformed.get(),
+            machine.rogue(),
+            machine.verified(),
+            rejoins);
+    // What bounded this receiver: the wire, or its writer's disk (the writer overlaps receiving).
+    log.info(
+        "udpcast receive time: {} s from the first packet to the end; {}",
+        WritePipeline.secs(end - from),
+        writer.describeTimes());
+    shutdown();
+    done.complete(r);
   }
 
   private void shutdown() {
     if (udp != null) udp.close();
     if (loopGroup != null) loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-    writer.shutdown();
+    if (writer != null) writer.close();
   }
 
   /**
