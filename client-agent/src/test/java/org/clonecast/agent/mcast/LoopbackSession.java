@@ -5,13 +5,16 @@ import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.trust.ImageKey;
@@ -88,6 +91,18 @@ final class LoopbackSession {
       }
       return new Outcome(r, sent.get(30, TimeUnit.SECONDS));
     }
+  }
+
+  /**
+   * A random disk of {@code bytes} (seeded) as {@code dir}/disk.raw and its image disk.cci (256 KiB
+   * chunks); returns the disk's bytes.
+   */
+  static byte[] randomImage(Path dir, int bytes, long seed) throws IOException {
+    byte[] disk = new byte[bytes];
+    new Random(seed).nextBytes(disk);
+    Path raw = Files.write(dir.resolve("disk.raw"), disk);
+    ImageCreator.create(raw, dir.resolve("disk.cci"), 256 * 1024, 1, 2, p -> {});
+    return disk;
   }
 
   static int freePort() throws IOException {

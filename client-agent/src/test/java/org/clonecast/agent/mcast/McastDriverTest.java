@@ -1,6 +1,5 @@
 package org.clonecast.agent.mcast;
 
-import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,21 +9,18 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.BitSet;
 import java.util.Optional;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.clonecast.common.image.ImageCreator;
+import org.clonecast.agent.receive.LoopbackPorts;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.trust.ImageTrust;
@@ -51,11 +47,8 @@ class McastDriverTest {
 
   @BeforeEach
   void image() throws IOException {
-    disk = new byte[3 * 1024 * 1024 + 777];
-    new Random(11).nextBytes(disk);
-    Path raw = Files.write(dir.resolve("disk.raw"), disk);
+    disk = LoopbackSession.randomImage(dir, 3 * 1024 * 1024 + 777, 11);
     cci = dir.resolve("disk.cci");
-    ImageCreator.create(raw, cci, 256 * 1024, 1, 2, p -> {});
   }
 
   private static SendSettings settings(int port, int minReceivers, Duration receiverTimeout) {
@@ -188,18 +181,7 @@ class McastDriverTest {
       assertFalse(machine.started(), "one of two receivers: never started");
       sender.close(); // again, after the end: nothing happens
       // Its sockets are closed: the TCP and UDP ports can be bound again.
-      await()
-          .atMost(Duration.ofSeconds(10))
-          .ignoreExceptions()
-          .until(
-              () -> {
-                try (ServerSocket t = new ServerSocket(port, 1, InetAddress.getLoopbackAddress());
-                    DatagramSocket u =
-                        new DatagramSocket(
-                            new InetSocketAddress(InetAddress.getLoopbackAddress(), port))) {
-                  return true;
-                }
-              });
+      LoopbackPorts.awaitFree(port, true);
     }
   }
 }

@@ -18,7 +18,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
-import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.trust.ImageKey;
@@ -46,11 +45,8 @@ class SignedReceiveTest {
 
   @BeforeEach
   void image() throws IOException {
-    disk = new byte[2 * 1024 * 1024 + 4321];
-    new Random(5).nextBytes(disk);
-    Path raw = Files.write(dir.resolve("disk.raw"), disk);
+    disk = LoopbackSession.randomImage(dir, 2 * 1024 * 1024 + 4321, 5);
     cci = dir.resolve("disk.cci");
-    ImageCreator.create(raw, cci, 256 * 1024, 1, 2, p -> {});
   }
 
   /**

@@ -1,6 +1,5 @@
 package org.clonecast.agent.udpcast;
 
-import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -23,6 +22,7 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.clonecast.agent.disk.Target;
+import org.clonecast.agent.receive.LoopbackPorts;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.protocol.udpcast.ConnectReq;
 import org.clonecast.protocol.udpcast.Udpcast;
@@ -172,17 +172,7 @@ class UdpcastDriverTest {
       UdpcastSenderMachine m = sent.get(30, TimeUnit.SECONDS);
       assertFalse(m.started());
       sender.close(); // again, after the end: nothing happens
-      await()
-          .atMost(Duration.ofSeconds(10))
-          .ignoreExceptions()
-          .until(
-              () -> {
-                try (DatagramSocket u =
-                    new DatagramSocket(
-                        new InetSocketAddress(InetAddress.getLoopbackAddress(), portbase + 1))) {
-                  return true;
-                }
-              });
+      LoopbackPorts.awaitFree(portbase + 1, false);
     }
   }
 }
