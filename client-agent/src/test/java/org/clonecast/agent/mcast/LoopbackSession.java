@@ -39,19 +39,7 @@ final class LoopbackSession {
   static Outcome send(Path cci, Path output, boolean check) throws Exception {
     int port = freePort();
     NetInterface lo = NetInterface.byName("lo");
-    SendSettings ss =
-        new SendSettings(
-            "lo",
-            null,
-            port,
-            400_000_000L,
-            1,
-            Duration.ofSeconds(30),
-            Duration.ofSeconds(10),
-            1400,
-            1,
-            false,
-            Optional.empty());
+    SendSettings ss = sendSettings(port, 1, Duration.ofSeconds(30), Duration.ofSeconds(10), false);
     try (ImageReader source = ImageReader.open(cci)) {
       ImageKey key = ImageKey.generate();
       McastSender sender =
@@ -63,18 +51,12 @@ final class LoopbackSession {
               List.of(key.sign(source.manifest())));
       CompletableFuture<SenderMachine> sent = sender.start();
       ReceiveSettings rs =
-          new ReceiveSettings(
-              "lo",
+          receiveSettings(
               port,
-              new InetSocketAddress(InetAddress.getLoopbackAddress(), port),
               output,
               "test",
-              Duration.ofSeconds(30),
-              2,
               Duration.ZERO,
-              ReceiveSettings.DEFAULT_SENDER_TIMEOUT,
               new ImageTrust.Keys(List.of(key.publicKey())),
-              Optional.empty(),
               check);
       McastReceiver receiver = new McastReceiver(rs, lo, new McastReceiver.Listener() {});
       ReceiveResult r;
@@ -91,6 +73,41 @@ final class LoopbackSession {
       }
       return new Outcome(r, sent.get(30, TimeUnit.SECONDS));
     }
+  }
+
+  /** A sender's settings on loopback: 400 Mbit/s, 1400-byte symbols, TTL 1. */
+  static SendSettings sendSettings(
+      int port, int minReceivers, Duration maxWait, Duration receiverTimeout, boolean gso) {
+    return new SendSettings(
+        "lo",
+        null,
+        port,
+        400_000_000L,
+        minReceivers,
+        maxWait,
+        receiverTimeout,
+        1400,
+        1,
+        gso,
+        Optional.empty());
+  }
+
+  /** A receiver's settings on loopback, joining the sender on {@code port} directly. */
+  static ReceiveSettings receiveSettings(
+      int port, Path output, String name, Duration igmpRejoin, ImageTrust trust, boolean check) {
+    return new ReceiveSettings(
+        "lo",
+        port,
+        new InetSocketAddress(InetAddress.getLoopbackAddress(), port),
+        output,
+        name,
+        Duration.ofSeconds(30),
+        2,
+        igmpRejoin,
+        ReceiveSettings.DEFAULT_SENDER_TIMEOUT,
+        trust,
+        Optional.empty(),
+        check);
   }
 
   /**

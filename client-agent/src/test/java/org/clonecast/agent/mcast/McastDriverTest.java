@@ -10,13 +10,11 @@ import io.netty.buffer.Unpooled;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.BitSet;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -52,36 +50,15 @@ class McastDriverTest {
   }
 
   private static SendSettings settings(int port, int minReceivers, Duration receiverTimeout) {
-    return new SendSettings(
-        "lo",
-        null,
-        port,
-        400_000_000L,
-        minReceivers,
-        Duration.ofSeconds(30),
-        receiverTimeout,
-        1400,
-        1,
-        true,
-        Optional.empty());
+    return LoopbackSession.sendSettings(
+        port, minReceivers, Duration.ofSeconds(30), receiverTimeout, true);
   }
 
   private static McastReceiver receiver(int port, Path out, McastReceiver.Listener listener)
       throws IOException {
     ReceiveSettings rs =
-        new ReceiveSettings(
-            "lo",
-            port,
-            new InetSocketAddress(InetAddress.getLoopbackAddress(), port),
-            out,
-            "live",
-            Duration.ofSeconds(30),
-            2,
-            Duration.ZERO,
-            ReceiveSettings.DEFAULT_SENDER_TIMEOUT,
-            new ImageTrust.InsecureUnsigned(),
-            Optional.empty(),
-            false);
+        LoopbackSession.receiveSettings(
+            port, out, "live", Duration.ZERO, new ImageTrust.InsecureUnsigned(), false);
     return new McastReceiver(rs, NetInterface.byName("lo"), listener);
   }
 

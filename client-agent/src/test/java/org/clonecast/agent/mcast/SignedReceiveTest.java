@@ -6,13 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -59,18 +56,7 @@ class SignedReceiveTest {
     int port = LoopbackSession.freePort();
     NetInterface lo = NetInterface.byName("lo");
     SendSettings ss =
-        new SendSettings(
-            "lo",
-            null,
-            port,
-            400_000_000L,
-            1,
-            Duration.ofSeconds(3),
-            Duration.ofSeconds(10),
-            1400,
-            1,
-            false,
-            Optional.empty());
+        LoopbackSession.sendSettings(port, 1, Duration.ofSeconds(3), Duration.ofSeconds(10), false);
     try (ImageReader source = ImageReader.open(cci)) {
       McastSender sender =
           new McastSender(
@@ -81,19 +67,8 @@ class SignedReceiveTest {
               signatures.apply(source.manifest()));
       CompletableFuture<SenderMachine> sent = sender.start();
       ReceiveSettings rs =
-          new ReceiveSettings(
-              "lo",
-              port,
-              new InetSocketAddress(InetAddress.getLoopbackAddress(), port),
-              out,
-              "test",
-              Duration.ofSeconds(30),
-              2,
-              ReceiveSettings.DEFAULT_IGMP_REJOIN,
-              ReceiveSettings.DEFAULT_SENDER_TIMEOUT,
-              trust,
-              Optional.empty(),
-              true);
+          LoopbackSession.receiveSettings(
+              port, out, "test", ReceiveSettings.DEFAULT_IGMP_REJOIN, trust, true);
       ReceiveResult r =
           new McastReceiver(rs, lo, new McastReceiver.Listener() {})
               .start()
