@@ -1,5 +1,6 @@
 package org.clonecast.agent.cli;
 
+import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -17,8 +18,7 @@ import picocli.CommandLine.Command;
       IdentityCommand.class,
       CommandLine.HelpCommand.class
     })
-public final class Main implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+public final class Main extends CommandGroup {
 
   public static void main(String[] args) {
     System.exit(run(args));
@@ -27,11 +27,5 @@ public final class Main implements Runnable {
   /** Runs the command line and returns the exit code, for tests and for {@link #main}. */
   public static int run(String... args) {
     return ExitCodes.commandLine(new Main()).execute(args);
-  }
-
-  @Override
-  public void run() {
-    throw new CommandLine.ParameterException(
-        spec.commandLine(), "a subcommand is required; see 'clonecast-agent --help'");
   }
 }

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.server.boot.BootenvInstaller;
 import org.clonecast.server.boot.InstallLayout;
@@ -26,14 +27,7 @@ import picocli.CommandLine.Option;
     description =
         "Build and show the netboot environment (kernel + initramfs with the agent) nodes boot to be re-imaged.",
     subcommands = {BootenvCommand.Build.class, BootenvCommand.Show.class})
-public final class BootenvCommand implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-  @Override
-  public void run() {
-    throw new CommandLine.ParameterException(
-        spec.commandLine(), "a subcommand is required: build or show");
-  }
+public final class BootenvCommand extends CommandGroup {
 
   @Command(
       name = "build",

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.trust.ImageKey;
 import org.clonecast.common.trust.ImageSigner;
@@ -29,14 +30,7 @@ import picocli.CommandLine.Option;
     description =
         "Show or rotate the Ed25519 key with which the daemon signs every image it stores and serves.",
     subcommands = {KeyCommand.Show.class, KeyCommand.Rotate.class, KeyCommand.ForgetPrevious.class})
-public final class KeyCommand implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-  @Override
-  public void run() {
-    throw new CommandLine.ParameterException(
-        spec.commandLine(), "a subcommand is required: show, rotate or forget-previous");
-  }
+public final class KeyCommand extends CommandGroup {
 
   @Command(
       name = "show",

@@ -1,6 +1,7 @@
 package org.clonecast.server.cli;
 
 import java.io.PrintWriter;
+import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -23,8 +24,7 @@ import picocli.CommandLine.Command;
       KeyCommand.class,
       CommandLine.HelpCommand.class
     })
-public final class Main implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+public final class Main extends CommandGroup {
 
   public static void main(String[] args) {
     System.exit(run(args));
@@ -41,11 +41,5 @@ public final class Main implements Runnable {
     cl.setOut(out);
     cl.setErr(err);
     return cl.execute(args);
-  }
-
-  @Override
-  public void run() {
-    throw new CommandLine.ParameterException(
-        spec.commandLine(), "a subcommand is required; see 'clonecast --help'");
   }
 }
