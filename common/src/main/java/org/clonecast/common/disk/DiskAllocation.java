@@ -86,7 +86,19 @@ public final class DiskAllocation {
   }
 
   /** A partition as this class walks them; number 0 is a filesystem on the whole disk. */
-  private record Slot(int number, long offset, long size, boolean extended) {}
+  private record Slot(int number, long offset, long size, boolean extended) {
+    /** The plan of this slot's partition: what it holds and how its carried bytes were chosen. */
+    PartitionPlan plan(
+        String device,
+        String filesystem,
+        String state,
+        PartitionPlan.Method method,
+        Optional<String> reason,
+        long usedBytes) {
+      return new PartitionPlan(
+          number, offset, size, device, filesystem, state, method, reason, usedBytes);
+    }
+  }
 
   /** What was decided for one slot. */
   private record Decision(PartitionPlan plan, List<Extent> extents) {}
@@ -305,16 +317,7 @@ public final class DiskAllocation {
     if (fs instanceof Filesystem.Swap sw) {
       long header = Math.min(sw.pageSize(), s.size());
       return new Decision(
-          new PartitionPlan(
-              s.number(),
-              s.offset(),
-              s.size(),
-              device,
-              what,
-              state,
-              PartitionPlan.Method.SWAP_HEADER,
-              Optional.empty(),
-              header),
+          s.plan(device, what, state, PartitionPlan.Method.SWAP_HEADER, Optional.empty(), header),
           List.of(new Extent(s.offset(), header)));
     }
     return mapFilesystem(disk, block, s, device, fs, what, state, name, force);
@@ -505,16 +508,7 @@ public final class DiskAllocation {
     }
     long used = AllocationMap.of(s.offset() + s.size(), extents).usedBytes();
     return new Decision(
-        new PartitionPlan(
-            s.number(),
-            s.offset(),
-            s.size(),
-            device,
-            what,
-            state,
-            PartitionPlan.Method.PARTCLONE_MAP,
-            Optional.empty(),
-            used),
+        s.plan(device, what, state, PartitionPlan.Method.PARTCLONE_MAP, Optional.empty(), used),
         extents);
   }
 
@@ -660,16 +654,7 @@ public final class DiskAllocation {
 
   private static Decision whole(Slot s, String device, String what, String state, String reason) {
     return new Decision(
-        new PartitionPlan(
-            s.number(),
-            s.offset(),
-            s.size(),
-            device,
-            what,
-            state,
-            PartitionPlan.Method.WHOLE,
-            Optional.of(reason),
-            s.size()),
+        s.plan(device, what, state, PartitionPlan.Method.WHOLE, Optional.of(reason), s.size()),
         List.of(new Extent(s.offset(), s.size())));
   }
 
