@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.zip.CRC32;
 import org.clonecast.common.image.SourceDevice;
+import org.clonecast.common.io.ChannelIo;
 
 /**
  * Moves a GPT's backup header and entries to the end of a disk larger than the one the image was
@@ -277,26 +278,17 @@ public final class GptBackup {
     try (FileChannel ch =
         FileChannel.open(disk, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       long size = SourceDevice.size(disk, ch);
-      byte[] first = read(ch, 0, 2 * SECTOR);
+      byte[] first = ChannelIo.readUpTo(ch, 0, 2 * SECTOR);
       long need = headBytes(first);
-      Optional<Plan> plan = plan(need > first.length ? read(ch, 0, (int) need) : first, size, grow);
+      Optional<Plan> plan =
+          plan(need > first.length ? ChannelIo.readUpTo(ch, 0, (int) need) : first, size, grow);
       if (plan.isEmpty()) return Optional.empty();
       for (Write w : plan.get().writes()) {
-        ByteBuffer buf = ByteBuffer.wrap(w.bytes);
-        long at = w.offset;
-        while (buf.hasRemaining()) at += ch.write(buf, at);
+        ChannelIo.writeFully(ch, ByteBuffer.wrap(w.bytes), w.offset);
         ch.force(true); // the backup is durable before the primary points to it
       }
       return Optional.of(plan.get().summary());
     }
-  }
-
-  private static byte[] read(FileChannel ch, long offset, int n) throws IOException {
-    ByteBuffer buf = ByteBuffer.allocate(n);
-    while (buf.hasRemaining()) {
-      if (ch.read(buf, offset + buf.position()) < 0) break;
-    }
-    return Arrays.copyOf(buf.array(), buf.position());
   }
 
   private static boolean isGpt(byte[] d) {

@@ -1,7 +1,6 @@
 package org.clonecast.common.disk;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,6 +16,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.clonecast.common.image.SourceDevice;
+import org.clonecast.common.io.ChannelIo;
 import org.clonecast.protocol.disk.DomainMap;
 import org.clonecast.protocol.disk.Filesystem;
 import org.clonecast.protocol.disk.FilesystemProbe;
@@ -132,7 +132,7 @@ public final class DiskAllocation {
     boolean block = SourceDevice.isBlockDevice(disk);
     try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.READ)) {
       long size = SourceDevice.size(disk, ch);
-      byte[] head = read(ch, 0, (int) Math.min(PartitionTable.HEAD_BYTES, size));
+      byte[] head = ChannelIo.readUpTo(ch, 0, (int) Math.min(PartitionTable.HEAD_BYTES, size));
       Optional<PartitionTable> table;
       try {
         table = PartitionTable.parse(head);
@@ -170,7 +170,7 @@ public final class DiskAllocation {
               // Its logical partitions take its place; its EBRs and gaps are then outside
               // partitions, carried.
               for (PartitionTable.Partition l :
-                  PartitionTable.logicalPartitions(p, at -> read(ch, at, 512))) {
+                  PartitionTable.logicalPartitions(p, at -> ChannelIo.readUpTo(ch, at, 512))) {
                 slots.add(new Slot(l.number(), l.offset(), l.size(), false));
               }
               continue;
@@ -256,7 +256,8 @@ public final class DiskAllocation {
             ? new Filesystem.Unknown(
                 "an extended partition whose logical partitions cannot be read")
             : FilesystemProbe.probe(
-                read(ch, s.offset(), (int) Math.min(FilesystemProbe.HEAD_BYTES, s.size())));
+                ChannelIo.readUpTo(
+                    ch, s.offset(), (int) Math.min(FilesystemProbe.HEAD_BYTES, s.size())));
     String what = fs.type() + (fs.label().isEmpty() ? "" : " \"" + fs.label() + "\"");
     String name =
         (s.number() == 0 ? "the whole disk" : "partition " + s.number())
@@ -684,18 +685,6 @@ public final class DiskAllocation {
       return disk;
     }
     return disk + (Character.isDigit(disk.charAt(disk.length() - 1)) ? "p" : "") + s.number();
-  }
-
-  private static byte[] read(FileChannel ch, long offset, int n) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(n);
-    while (b.hasRemaining()) {
-      if (ch.read(b, offset + b.position()) < 0) {
-        break;
-      }
-    }
-    byte[] out = new byte[b.position()];
-    b.flip().get(out);
-    return out;
   }
 
   private static Duration since(long startNanos) {
