@@ -5,9 +5,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 import org.sqlite.SQLiteConfig;
 
@@ -45,6 +49,30 @@ public final class Database implements AutoCloseable {
   @FunctionalInterface
   public interface Work<T> {
     T apply(Connection c) throws SQLException;
+  }
+
+  /** Makes one value of the row a result set stands on. */
+  @FunctionalInterface
+  interface Row<T> {
+    T map(ResultSet rs) throws SQLException;
+  }
+
+  /** Every row {@code ps} selects, made into values by {@code row}, in order. */
+  static <T> List<T> rows(PreparedStatement ps, Row<T> row) throws SQLException {
+    List<T> out = new ArrayList<>();
+    try (ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(row.map(rs));
+      }
+    }
+    return out;
+  }
+
+  /** The first row {@code ps} selects, if any, made into a value by {@code row}. */
+  static <T> Optional<T> first(PreparedStatement ps, Row<T> row) throws SQLException {
+    try (ResultSet rs = ps.executeQuery()) {
+      return rs.next() ? Optional.of(row.map(rs)) : Optional.empty();
+    }
   }
 
   private Database(Path file, Connection conn) {

@@ -407,7 +407,7 @@ public final class NodeStore {
                 + " ORDER BY last_seen, first_seen, mac LIMIT ?")) {
       ps.setString(1, NodeState.DISCOVERED.id());
       ps.setInt(2, count - maxDiscovered + 1);
-      oldest = rows(ps);
+      oldest = Database.rows(ps, NodeStore::node);
     }
     for (Node n : oldest) {
       update(c, "DELETE FROM nodes WHERE mac = ?", n.mac().toString());
@@ -479,8 +479,7 @@ public final class NodeStore {
           try (PreparedStatement ps =
               c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE name = ?")) {
             ps.setString(1, name);
-            List<Node> found = rows(ps);
-            return found.isEmpty() ? Optional.<Node>empty() : Optional.of(found.get(0));
+            return Database.first(ps, NodeStore::node);
           }
         });
   }
@@ -492,7 +491,7 @@ public final class NodeStore {
           try (PreparedStatement ps =
               c.prepareStatement(
                   "SELECT " + COLUMNS + " FROM nodes" + " ORDER BY name IS NULL, name, mac")) {
-            return rows(ps);
+            return Database.rows(ps, NodeStore::node);
           }
         });
   }
@@ -566,33 +565,25 @@ public final class NodeStore {
     try (PreparedStatement ps =
         c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE mac = ?")) {
       ps.setString(1, mac.toString());
-      List<Node> found = rows(ps);
-      return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
+      return Database.first(ps, NodeStore::node);
     }
   }
 
-  private static List<Node> rows(PreparedStatement ps) throws SQLException {
-    List<Node> out = new ArrayList<>();
-    try (ResultSet rs = ps.executeQuery()) {
-      while (rs.next()) {
-        out.add(
-            new Node(
-                MacAddress.parse(rs.getString(1)),
-                Optional.ofNullable(rs.getString(2)),
-                Optional.ofNullable(rs.getString(3)),
-                BootAction.parse(rs.getString(4)),
-                NodeState.parse(rs.getString(5)),
-                Optional.ofNullable(rs.getString(6)),
-                Optional.ofNullable(rs.getString(7)),
-                Optional.ofNullable(rs.getString(8)),
-                rs.getLong(9),
-                rs.getLong(10),
-                Optional.ofNullable(rs.getString(11)),
-                Optional.ofNullable(rs.getString(12)),
-                Optional.ofNullable(rs.getString(13))));
-      }
-    }
-    return out;
+  private static Node node(ResultSet rs) throws SQLException {
+    return new Node(
+        MacAddress.parse(rs.getString(1)),
+        Optional.ofNullable(rs.getString(2)),
+        Optional.ofNullable(rs.getString(3)),
+        BootAction.parse(rs.getString(4)),
+        NodeState.parse(rs.getString(5)),
+        Optional.ofNullable(rs.getString(6)),
+        Optional.ofNullable(rs.getString(7)),
+        Optional.ofNullable(rs.getString(8)),
+        rs.getLong(9),
+        rs.getLong(10),
+        Optional.ofNullable(rs.getString(11)),
+        Optional.ofNullable(rs.getString(12)),
+        Optional.ofNullable(rs.getString(13)));
   }
 
   static int update(Connection c, String sql, Object... args) throws SQLException {
