@@ -5,7 +5,7 @@ import org.clonecast.common.cli.ExitCodes;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point of {@code clonecast-agent}. Only this package may call {@link System#exit}. */
+/** Entry point of {@code clonecast-agent}; it ends the JVM through {@link ExitCodes#runAndExit}. */
 @Command(
     name = "clonecast-agent",
     mixinStandardHelpOptions = true,
@@ -21,11 +21,6 @@ import picocli.CommandLine.Command;
 public final class Main extends CommandGroup {
 
   public static void main(String[] args) {
-    System.exit(run(args));
-  }
-
-  /** Runs the command line and returns the exit code, for tests and for {@link #main}. */
-  public static int run(String... args) {
-    return ExitCodes.commandLine(new Main()).execute(args);
+    ExitCodes.runAndExit(new Main(), args);
   }
 }

@@ -6,7 +6,10 @@ import org.clonecast.common.cli.ExitCodes;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point of the {@code clonecast} command. Only this package may call {@link System#exit}. */
+/**
+ * Entry point of the {@code clonecast} command; it ends the JVM through {@link
+ * ExitCodes#runAndExit}.
+ */
 @Command(
     name = "clonecast",
     mixinStandardHelpOptions = true,
@@ -27,12 +30,7 @@ import picocli.CommandLine.Command;
 public final class Main extends CommandGroup {
 
   public static void main(String[] args) {
-    System.exit(run(args));
-  }
-
-  /** Runs the command line and returns the exit code, for tests and for {@link #main}. */
-  public static int run(String... args) {
-    return ExitCodes.commandLine(new Main()).execute(args);
+    ExitCodes.runAndExit(new Main(), args);
   }
 
   /** Runs the command line with its output and errors going to the given writers (for tests). */
