@@ -307,16 +307,12 @@ public final class CaptureStore {
   /** The newest capture making image {@code name}, if any. */
   public Optional<Capture> newestFor(String name) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT "
-                      + COLUMNS
-                      + " FROM captures WHERE image = ? ORDER BY id DESC LIMIT 1")) {
-            ps.setString(1, name);
-            return Database.first(ps, CaptureStore::capture);
-          }
-        });
+        c ->
+            Database.queryFirst(
+                c,
+                "SELECT " + COLUMNS + " FROM captures WHERE image = ? ORDER BY id DESC LIMIT 1",
+                CaptureStore::capture,
+                name));
   }
 
   /** Captures that can still make their image, oldest first. */
@@ -327,32 +323,27 @@ public final class CaptureStore {
   /** The newest captures, newest first. */
   public List<Capture> list(int limit) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement("SELECT " + COLUMNS + " FROM captures ORDER BY id DESC LIMIT ?")) {
-            ps.setInt(1, limit);
-            return Database.rows(ps, CaptureStore::capture);
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT " + COLUMNS + " FROM captures ORDER BY id DESC LIMIT ?",
+                CaptureStore::capture,
+                limit));
   }
 
   private static List<Capture> active(Connection c) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "SELECT " + COLUMNS + " FROM captures WHERE state IN (?, ?, ?) ORDER BY id")) {
-      ps.setString(1, State.WAITING.id());
-      ps.setString(2, State.CAPTURING.id());
-      ps.setString(3, State.VERIFYING.id());
-      return Database.rows(ps, CaptureStore::capture);
-    }
+    return Database.query(
+        c,
+        "SELECT " + COLUMNS + " FROM captures WHERE state IN (?, ?, ?) ORDER BY id",
+        CaptureStore::capture,
+        State.WAITING.id(),
+        State.CAPTURING.id(),
+        State.VERIFYING.id());
   }
 
   private static Optional<Capture> find(Connection c, long id) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement("SELECT " + COLUMNS + " FROM captures WHERE id = ?")) {
-      ps.setLong(1, id);
-      return Database.first(ps, CaptureStore::capture);
-    }
+    return Database.queryFirst(
+        c, "SELECT " + COLUMNS + " FROM captures WHERE id = ?", CaptureStore::capture, id);
   }
 
   private static Capture capture(ResultSet rs) throws SQLException {

@@ -57,6 +57,39 @@ public final class Database implements AutoCloseable {
     T map(ResultSet rs) throws SQLException;
   }
 
+  /**
+   * Every row {@code sql} selects with {@code args} bound to its parameters in order, made into
+   * values by {@code row}, in order.
+   */
+  static <T> List<T> query(Connection c, String sql, Row<T> row, Object... args)
+      throws SQLException {
+    try (PreparedStatement ps = prepare(c, sql, args)) {
+      return rows(ps, row);
+    }
+  }
+
+  /** The first row of {@link #query}, if any. */
+  static <T> Optional<T> queryFirst(Connection c, String sql, Row<T> row, Object... args)
+      throws SQLException {
+    try (PreparedStatement ps = prepare(c, sql, args)) {
+      return first(ps, row);
+    }
+  }
+
+  private static PreparedStatement prepare(Connection c, String sql, Object... args)
+      throws SQLException {
+    PreparedStatement ps = c.prepareStatement(sql);
+    try {
+      for (int i = 0; i < args.length; i++) {
+        ps.setObject(i + 1, args[i]);
+      }
+      return ps;
+    } catch (SQLException | RuntimeException e) {
+      ps.close();
+      throw e;
+    }
+  }
+
   /** Every row {@code ps} selects, made into values by {@code row}, in order. */
   static <T> List<T> rows(PreparedStatement ps, Row<T> row) throws SQLException {
     List<T> out = new ArrayList<>();

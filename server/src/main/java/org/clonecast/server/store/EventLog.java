@@ -92,29 +92,25 @@ public final class EventLog {
   /** Events with an id above {@code afterId}, oldest first, at most {@code limit}. */
   public List<Event> after(long afterId, int limit) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT id, time, kind, mac, session, message FROM events WHERE id > ? ORDER BY id LIMIT ?")) {
-            ps.setLong(1, afterId);
-            ps.setInt(2, limit);
-            return Database.rows(ps, EventLog::event);
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT id, time, kind, mac, session, message FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                EventLog::event,
+                afterId,
+                limit));
   }
 
   /** The newest {@code limit} events, oldest first. */
   public List<Event> recent(int limit) {
     List<Event> out =
         db.read(
-            c -> {
-              try (PreparedStatement ps =
-                  c.prepareStatement(
-                      "SELECT id, time, kind, mac, session, message FROM events ORDER BY id DESC LIMIT ?")) {
-                ps.setInt(1, limit);
-                return Database.rows(ps, EventLog::event);
-              }
-            });
+            c ->
+                Database.query(
+                    c,
+                    "SELECT id, time, kind, mac, session, message FROM events ORDER BY id DESC LIMIT ?",
+                    EventLog::event,
+                    limit));
     Collections.reverse(out);
     return out;
   }

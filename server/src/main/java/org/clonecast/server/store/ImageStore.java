@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -324,12 +323,9 @@ public final class ImageStore {
 
   public List<Image> list() {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement("SELECT " + COLUMNS + " FROM images ORDER BY name")) {
-            return Database.rows(ps, ImageStore::image);
-          }
-        });
+        c ->
+            Database.query(
+                c, "SELECT " + COLUMNS + " FROM images ORDER BY name", ImageStore::image));
   }
 
   /**
@@ -360,11 +356,8 @@ public final class ImageStore {
   }
 
   static Optional<Image> find(Connection c, String name) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement("SELECT " + COLUMNS + " FROM images WHERE name = ?")) {
-      ps.setString(1, name);
-      return Database.first(ps, ImageStore::image);
-    }
+    return Database.queryFirst(
+        c, "SELECT " + COLUMNS + " FROM images WHERE name = ?", ImageStore::image, name);
   }
 
   private static Image image(ResultSet rs) throws SQLException {

@@ -475,25 +475,19 @@ public final class NodeStore {
 
   public Optional<Node> findByName(String name) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE name = ?")) {
-            ps.setString(1, name);
-            return Database.first(ps, NodeStore::node);
-          }
-        });
+        c ->
+            Database.queryFirst(
+                c, "SELECT " + COLUMNS + " FROM nodes WHERE name = ?", NodeStore::node, name));
   }
 
   /** Every node, enrolled ones first, each part ordered by name or MAC. */
   public List<Node> list() {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT " + COLUMNS + " FROM nodes" + " ORDER BY name IS NULL, name, mac")) {
-            return Database.rows(ps, NodeStore::node);
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT " + COLUMNS + " FROM nodes" + " ORDER BY name IS NULL, name, mac",
+                NodeStore::node));
   }
 
   /**
@@ -562,11 +556,8 @@ public final class NodeStore {
   }
 
   private static Optional<Node> find(Connection c, MacAddress mac) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE mac = ?")) {
-      ps.setString(1, mac.toString());
-      return Database.first(ps, NodeStore::node);
-    }
+    return Database.queryFirst(
+        c, "SELECT " + COLUMNS + " FROM nodes WHERE mac = ?", NodeStore::node, mac.toString());
   }
 
   private static Node node(ResultSet rs) throws SQLException {

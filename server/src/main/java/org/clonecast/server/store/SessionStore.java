@@ -224,65 +224,54 @@ public final class SessionStore {
   /** Sessions, newest first. */
   public List<Session> list(int limit) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT " + S_COLUMNS + " FROM sessions ORDER BY id DESC LIMIT ?")) {
-            ps.setInt(1, limit);
-            return Database.rows(ps, SessionStore::session);
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT " + S_COLUMNS + " FROM sessions ORDER BY id DESC LIMIT ?",
+                SessionStore::session,
+                limit));
   }
 
   public List<Session> active() {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT "
-                      + S_COLUMNS
-                      + " FROM sessions"
-                      + " WHERE state IN ('waiting', 'running') ORDER BY id")) {
-            return Database.rows(ps, SessionStore::session);
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT "
+                    + S_COLUMNS
+                    + " FROM sessions"
+                    + " WHERE state IN ('waiting', 'running') ORDER BY id",
+                SessionStore::session));
   }
 
   public List<Member> members(long id) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT " + N_COLUMNS + " FROM session_nodes WHERE session = ? ORDER BY name")) {
-            ps.setLong(1, id);
-            return Database.rows(ps, SessionStore::member);
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT " + N_COLUMNS + " FROM session_nodes WHERE session = ? ORDER BY name",
+                SessionStore::member,
+                id));
   }
 
   /** The active session {@code mac} belongs to, if any. */
   public Optional<Session> activeFor(String mac) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT s."
-                      + S_COLUMNS.replace(", ", ", s.")
-                      + " FROM sessions s"
-                      + " JOIN session_nodes n ON n.session = s.id WHERE n.mac = ? AND s.state IN ('waiting', 'running')"
-                      + " ORDER BY s.id DESC")) {
-            ps.setString(1, mac);
-            return Database.first(ps, SessionStore::session);
-          }
-        });
+        c ->
+            Database.queryFirst(
+                c,
+                "SELECT s."
+                    + S_COLUMNS.replace(", ", ", s.")
+                    + " FROM sessions s"
+                    + " JOIN session_nodes n ON n.session = s.id WHERE n.mac = ? AND s.state IN ('waiting', 'running')"
+                    + " ORDER BY s.id DESC",
+                SessionStore::session,
+                mac));
   }
 
   private static Optional<Session> session(Connection c, long id) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement("SELECT " + S_COLUMNS + " FROM sessions WHERE id = ?")) {
-      ps.setLong(1, id);
-      return Database.first(ps, SessionStore::session);
-    }
+    return Database.queryFirst(
+        c, "SELECT " + S_COLUMNS + " FROM sessions WHERE id = ?", SessionStore::session, id);
   }
 
   private static Session session(ResultSet rs) throws SQLException {
