@@ -1,10 +1,11 @@
 package org.clonecast.agent.cli;
 
+import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point of {@code clonecast-agent}. Only this package may call {@link System#exit}. */
+/** Entry point of {@code clonecast-agent}; it ends the JVM through {@link ExitCodes#runAndExit}. */
 @Command(
     name = "clonecast-agent",
     mixinStandardHelpOptions = true,
@@ -17,21 +18,9 @@ import picocli.CommandLine.Command;
       IdentityCommand.class,
       CommandLine.HelpCommand.class
     })
-public final class Main implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+public final class Main extends CommandGroup {
 
   public static void main(String[] args) {
-    System.exit(run(args));
-  }
-
-  /** Runs the command line and returns the exit code, for tests and for {@link #main}. */
-  public static int run(String... args) {
-    return ExitCodes.commandLine(new Main()).execute(args);
-  }
-
-  @Override
-  public void run() {
-    throw new CommandLine.ParameterException(
-        spec.commandLine(), "a subcommand is required; see 'clonecast-agent --help'");
+    ExitCodes.runAndExit(new Main(), args);
   }
 }

@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.zip.CRC32;
 import org.clonecast.common.image.SourceDevice;
+import org.clonecast.common.io.ChannelIo;
+import org.clonecast.protocol.disk.GptHeader;
 
 /**
  * Moves a GPT's backup header and entries to the end of a disk larger than the one the image was
@@ -78,13 +80,11 @@ public final class GptBackup {
    */
   public static long headBytes(byte[] first) {
     if (first.length < 2 * SECTOR || !isGpt(first)) return 2 * SECTOR;
-    ByteBuffer b = le(first);
-    long entriesLba = b.getLong(SECTOR + 72);
-    long entryBytes =
-        Integer.toUnsignedLong(b.getInt(SECTOR + 80))
-            * Integer.toUnsignedLong(b.getInt(SECTOR + 84));
-    if (entriesLba < 2 || entriesLba > 4096 || entryBytes > MAX_ENTRY_BYTES) return 2 * SECTOR;
-    return entriesLba * SECTOR + roundUp(entryBytes);
+    GptHeader g = GptHeader.read(first, SECTOR);
+    if (g.entriesLba() < 2 || g.entriesLba() > 4096 || g.entryBytes() > MAX_ENTRY_BYTES) {
+      return 2 * SECTOR;
+    }
+    return g.entriesLba() * SECTOR + roundUp(g.entryBytes());
   }
 
   /**
@@ -110,43 +110,40 @@ public final class GptBackup {
    */
   public static Optional<Plan> plan(byte[] head, long diskBytes, boolean grow) {
     if (head.length < 2 * SECTOR || !isGpt(head)) return Optional.empty();
-    ByteBuffer b = le(head);
     int h = SECTOR;
-    long headerSize = Integer.toUnsignedLong(b.getInt(h + 12));
+    GptHeader g = GptHeader.read(head, h);
+    long headerSize = g.headerSize();
     if (headerSize < HEADER_MIN || headerSize > SECTOR) {
       throw new IllegalArgumentException("GPT header size " + headerSize + ", want 92..512");
     }
     byte[] header = Arrays.copyOfRange(head, h, h + (int) headerSize);
-    if (headerCrc(header) != b.getInt(h + 16))
+    if (headerCrc(header) != (int) g.headerCrc())
       throw new IllegalArgumentException("GPT primary header CRC does not match");
-    long myLba = b.getLong(h + 24);
-    long altLba = b.getLong(h + 32);
-    long firstUsable = b.getLong(h + 40);
-    long lastUsable = b.getLong(h + 48);
-    long entriesLba = b.getLong(h + 72);
-    long count = Integer.toUnsignedLong(b.getInt(h + 80));
-    long size = Integer.toUnsignedLong(b.getInt(h + 84));
-    if (myLba != 1)
+    if (g.myLba() != 1)
       throw new IllegalArgumentException(
-          "GPT primary header says it is at LBA " + myLba + ", want 1");
-    if (size < 128 || count == 0 || count * size > MAX_ENTRY_BYTES) {
+          "GPT primary header says it is at LBA " + g.myLba() + ", want 1");
+    if (g.entrySize() < 128 || g.entryCount() == 0 || g.entryBytes() > MAX_ENTRY_BYTES) {
       throw new IllegalArgumentException(
-          "GPT entry array of " + count + " entries of " + size + " bytes is out of range");
+          "GPT entry array of "
+              + g.entryCount()
+              + " entries of "
+              + g.entrySize()
+              + " bytes is out of range");
     }
-    long entryBytes = count * size;
+    long entryBytes = g.entryBytes();
     long entrySectors = roundUp(entryBytes) / SECTOR;
-    if (entriesLba < 2 || entriesLba * SECTOR + entryBytes > head.length) {
+    if (g.entriesLba() < 2 || g.entriesLba() * SECTOR + entryBytes > head.length) {
       throw new IllegalArgumentException(
           "GPT entries at LBA "
-              + entriesLba
+              + g.entriesLba()
               + " are not within the "
               + head.length
               + " bytes read");
     }
     byte[] entries =
         Arrays.copyOfRange(
-            head, (int) (entriesLba * SECTOR), (int) (entriesLba * SECTOR + entryBytes));
-    if (crc(entries, 0, entries.length) != b.getInt(h + 88))
+            head, (int) (g.entriesLba() * SECTOR), (int) (g.entriesLba() * SECTOR + entryBytes));
+    if (crc(entries, 0, entries.length) != (int) g.entriesCrc())
       throw new IllegalArgumentException("GPT entry array CRC does not match");
     long sectors = diskBytes / SECTOR;
     long last = sectors - 1;
@@ -156,8 +153,8 @@ public final class GptBackup {
     int lastEntry = -1;
     long lastEnd = -1;
     ByteBuffer eb = le(entries);
-    for (int i = 0; i < count; i++) {
-      int o = (int) (i * size);
+    for (int i = 0; i < g.entryCount(); i++) {
+      int o = (int) (i * g.entrySize());
       if (eb.getLong(o) == 0 && eb.getLong(o + 8) == 0) continue; // unused entry: type GUID zero
       long end = eb.getLong(o + 40);
       if (end > lastEnd) {
@@ -180,29 +177,29 @@ public final class GptBackup {
               + " bytes");
     }
     boolean growing = grow && lastEntry >= 0 && lastEnd < newLastUsable;
-    if (altLba == last && !growing) return Optional.empty();
-    if (newLastUsable < firstUsable)
+    if (g.alternateLba() == last && !growing) return Optional.empty();
+    if (newLastUsable < g.firstUsableLba())
       throw new IllegalArgumentException(
-          "GPT first usable LBA " + firstUsable + " is past the disk's end");
+          "GPT first usable LBA " + g.firstUsableLba() + " is past the disk's end");
     if (growing) {
       entries = entries.clone();
-      le(entries)
-          .putLong((int) (lastEntry * size) + 40, newLastUsable); // EndingLBA of the last partition
+      // EndingLBA of the last partition
+      le(entries).putLong((int) (lastEntry * g.entrySize()) + 40, newLastUsable);
     }
 
     byte[] primary = header.clone();
     ByteBuffer p = le(primary);
-    p.putLong(32, last); // AlternateLBA
-    p.putLong(48, newLastUsable); // LastUsableLBA
-    p.putInt(
-        88, crc(entries, 0, entries.length)); // PartitionEntryArrayCRC32 (changed only by growing)
-    p.putInt(16, headerCrc(primary)); // HeaderCRC32
+    p.putLong(GptHeader.ALTERNATE_LBA, last);
+    p.putLong(GptHeader.LAST_USABLE_LBA, newLastUsable);
+    // The entry array's CRC changes only when growing.
+    p.putInt(GptHeader.PARTITION_ENTRY_ARRAY_CRC32, crc(entries, 0, entries.length));
+    p.putInt(GptHeader.HEADER_CRC32, headerCrc(primary));
     byte[] backup = primary.clone();
     ByteBuffer k = le(backup);
-    k.putLong(24, last); // MyLBA
-    k.putLong(32, 1); // AlternateLBA
-    k.putLong(72, backupEntriesLba); // PartitionEntryLBA
-    k.putInt(16, headerCrc(backup));
+    k.putLong(GptHeader.MY_LBA, last);
+    k.putLong(GptHeader.ALTERNATE_LBA, 1);
+    k.putLong(GptHeader.PARTITION_ENTRY_LBA, backupEntriesLba);
+    k.putInt(GptHeader.HEADER_CRC32, headerCrc(backup));
 
     byte[] backupArea = new byte[(int) ((entrySectors + 1) * SECTOR)];
     System.arraycopy(entries, 0, backupArea, 0, entries.length);
@@ -211,11 +208,11 @@ public final class GptBackup {
     Write primaryWrite = new Write(SECTOR, primary);
     String summary =
         "GPT backup moved from LBA "
-            + altLba
+            + g.alternateLba()
             + " to the disk's last LBA "
             + last
             + " (last usable LBA "
-            + lastUsable
+            + g.lastUsableLba()
             + " -> "
             + newLastUsable
             + ")"
@@ -231,7 +228,7 @@ public final class GptBackup {
     List<Write> writes = new ArrayList<>(List.of(end));
     // The primary entries before the primary header whose CRC covers them; the backup pair is
     // already whole.
-    if (growing) writes.add(new Write(entriesLba * SECTOR, entries));
+    if (growing) writes.add(new Write(g.entriesLba() * SECTOR, entries));
     writes.add(primaryWrite);
     protectiveMbr(head, last).ifPresent(writes::add);
     return Optional.of(new Plan(writes, summary));
@@ -277,26 +274,17 @@ public final class GptBackup {
     try (FileChannel ch =
         FileChannel.open(disk, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       long size = SourceDevice.size(disk, ch);
-      byte[] first = read(ch, 0, 2 * SECTOR);
+      byte[] first = ChannelIo.readUpTo(ch, 0, 2 * SECTOR);
       long need = headBytes(first);
-      Optional<Plan> plan = plan(need > first.length ? read(ch, 0, (int) need) : first, size, grow);
+      Optional<Plan> plan =
+          plan(need > first.length ? ChannelIo.readUpTo(ch, 0, (int) need) : first, size, grow);
       if (plan.isEmpty()) return Optional.empty();
       for (Write w : plan.get().writes()) {
-        ByteBuffer buf = ByteBuffer.wrap(w.bytes);
-        long at = w.offset;
-        while (buf.hasRemaining()) at += ch.write(buf, at);
+        ChannelIo.writeFully(ch, ByteBuffer.wrap(w.bytes), w.offset);
         ch.force(true); // the backup is durable before the primary points to it
       }
       return Optional.of(plan.get().summary());
     }
-  }
-
-  private static byte[] read(FileChannel ch, long offset, int n) throws IOException {
-    ByteBuffer buf = ByteBuffer.allocate(n);
-    while (buf.hasRemaining()) {
-      if (ch.read(buf, offset + buf.position()) < 0) break;
-    }
-    return Arrays.copyOf(buf.array(), buf.position());
   }
 
   private static boolean isGpt(byte[] d) {

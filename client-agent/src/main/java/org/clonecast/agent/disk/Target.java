@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Optional;
+import org.clonecast.common.io.ChannelIo;
 import org.clonecast.protocol.image.UsedBlocks;
 
 /**
@@ -204,9 +205,7 @@ public final class Target implements AutoCloseable {
 
   /** Writes {@code len} bytes of {@code data} at {@code offset}. Thread-safe. */
   public void write(long offset, byte[] data, int len) throws IOException {
-    ByteBuffer b = ByteBuffer.wrap(data, 0, len);
-    long pos = offset;
-    while (b.hasRemaining()) pos += channel.write(b, pos);
+    ChannelIo.writeFully(channel, ByteBuffer.wrap(data, 0, len), offset);
   }
 
   /**
@@ -239,9 +238,7 @@ public final class Target implements AutoCloseable {
               }
             }
           }
-          ByteBuffer b = ByteBuffer.wrap(data, off, runLength);
-          long pos = offset + off;
-          while (b.hasRemaining()) pos += channel.write(b, pos);
+          ChannelIo.writeFully(channel, ByteBuffer.wrap(data, off, runLength), offset + off);
           n[0] += runLength;
         });
     return n[0];

@@ -4,8 +4,9 @@ import java.io.PrintWriter;
 import picocli.CommandLine;
 
 /**
- * Exit codes shared by every {@code clonecast} subcommand, and the handler that turns a {@link
- * CliException} into one clear line on stderr instead of a stack trace.
+ * Exit codes shared by every {@code clonecast} subcommand, the handler that turns a {@link
+ * CliException} into one clear line on stderr instead of a stack trace, and the programs' {@code
+ * main}, the one place below a program's {@code cli} package that may call {@link System#exit}.
  */
 public final class ExitCodes {
   public static final int OK = 0;
@@ -43,5 +44,13 @@ public final class ExitCodes {
     cl.setExitCodeExceptionMapper(
         t -> t instanceof CommandLine.ParameterException ? USAGE : FAILED);
     return cl;
+  }
+
+  /**
+   * A program's {@code main}: runs {@code command} (its root) on {@code args} as {@link
+   * #commandLine} sets it up and exits the JVM with the exit code.
+   */
+  public static void runAndExit(Object command, String... args) {
+    System.exit(commandLine(command).execute(args));
   }
 }

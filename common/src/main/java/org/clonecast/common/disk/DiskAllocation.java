@@ -1,7 +1,6 @@
 package org.clonecast.common.disk;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,6 +16,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.clonecast.common.image.SourceDevice;
+import org.clonecast.common.io.ChannelIo;
 import org.clonecast.protocol.disk.DomainMap;
 import org.clonecast.protocol.disk.Filesystem;
 import org.clonecast.protocol.disk.FilesystemProbe;
@@ -86,7 +86,19 @@ public final class DiskAllocation {
   }
 
   /** A partition as this class walks them; number 0 is a filesystem on the whole disk. */
-  private record Slot(int number, long offset, long size, boolean extended) {}
+  private record Slot(int number, long offset, long size, boolean extended) {
+    /** The plan of this slot's partition: what it holds and how its carried bytes were chosen. */
+    PartitionPlan plan(
+        String device,
+        String filesystem,
+        String state,
+        PartitionPlan.Method method,
+        Optional<String> reason,
+        long usedBytes) {
+      return new PartitionPlan(
+          number, offset, size, device, filesystem, state, method, reason, usedBytes);
+    }
+  }
 
   /** What was decided for one slot. */
   private record Decision(PartitionPlan plan, List<Extent> extents) {}
@@ -120,7 +132,7 @@ public final class DiskAllocation {
     boolean block = SourceDevice.isBlockDevice(disk);
     try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.READ)) {
       long size = SourceDevice.size(disk, ch);
-      byte[] head = read(ch, 0, (int) Math.min(PartitionTable.HEAD_BYTES, size));
+      byte[] head = ChannelIo.readUpTo(ch, 0, (int) Math.min(PartitionTable.HEAD_BYTES, size));
       Optional<PartitionTable> table;
       try {
         table = PartitionTable.parse(head);
@@ -158,7 +170,7 @@ public final class DiskAllocation {
               // Its logical partitions take its place; its EBRs and gaps are then outside
               // partitions, carried.
               for (PartitionTable.Partition l :
-                  PartitionTable.logicalPartitions(p, at -> read(ch, at, 512))) {
+                  PartitionTable.logicalPartitions(p, at -> ChannelIo.readUpTo(ch, at, 512))) {
                 slots.add(new Slot(l.number(), l.offset(), l.size(), false));
               }
               continue;
@@ -244,7 +256,8 @@ public final class DiskAllocation {
             ? new Filesystem.Unknown(
                 "an extended partition whose logical partitions cannot be read")
             : FilesystemProbe.probe(
-                read(ch, s.offset(), (int) Math.min(FilesystemProbe.HEAD_BYTES, s.size())));
+                ChannelIo.readUpTo(
+                    ch, s.offset(), (int) Math.min(FilesystemProbe.HEAD_BYTES, s.size())));
     String what = fs.type() + (fs.label().isEmpty() ? "" : " \"" + fs.label() + "\"");
     String name =
         (s.number() == 0 ? "the whole disk" : "partition " + s.number())
@@ -305,16 +318,7 @@ public final class DiskAllocation {
     if (fs instanceof Filesystem.Swap sw) {
       long header = Math.min(sw.pageSize(), s.size());
       return new Decision(
-          new PartitionPlan(
-              s.number(),
-              s.offset(),
-              s.size(),
-              device,
-              what,
-              state,
-              PartitionPlan.Method.SWAP_HEADER,
-              Optional.empty(),
-              header),
+          s.plan(device, what, state, PartitionPlan.Method.SWAP_HEADER, Optional.empty(), header),
           List.of(new Extent(s.offset(), header)));
     }
     return mapFilesystem(disk, block, s, device, fs, what, state, name, force);
@@ -505,16 +509,7 @@ public final class DiskAllocation {
     }
     long used = AllocationMap.of(s.offset() + s.size(), extents).usedBytes();
     return new Decision(
-        new PartitionPlan(
-            s.number(),
-            s.offset(),
-            s.size(),
-            device,
-            what,
-            state,
-            PartitionPlan.Method.PARTCLONE_MAP,
-            Optional.empty(),
-            used),
+        s.plan(device, what, state, PartitionPlan.Method.PARTCLONE_MAP, Optional.empty(), used),
         extents);
   }
 
@@ -660,16 +655,7 @@ public final class DiskAllocation {
 
   private static Decision whole(Slot s, String device, String what, String state, String reason) {
     return new Decision(
-        new PartitionPlan(
-            s.number(),
-            s.offset(),
-            s.size(),
-            device,
-            what,
-            state,
-            PartitionPlan.Method.WHOLE,
-            Optional.of(reason),
-            s.size()),
+        s.plan(device, what, state, PartitionPlan.Method.WHOLE, Optional.of(reason), s.size()),
         List.of(new Extent(s.offset(), s.size())));
   }
 
@@ -699,18 +685,6 @@ public final class DiskAllocation {
       return disk;
     }
     return disk + (Character.isDigit(disk.charAt(disk.length() - 1)) ? "p" : "") + s.number();
-  }
-
-  private static byte[] read(FileChannel ch, long offset, int n) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(n);
-    while (b.hasRemaining()) {
-      if (ch.read(b, offset + b.position()) < 0) {
-        break;
-      }
-    }
-    byte[] out = new byte[b.position()];
-    b.flip().get(out);
-    return out;
   }
 
   private static Duration since(long startNanos) {

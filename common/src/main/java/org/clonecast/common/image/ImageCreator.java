@@ -1,12 +1,11 @@
 package org.clonecast.common.image;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.UUID;
+import org.clonecast.common.io.ChannelIo;
 import org.clonecast.protocol.image.AllocationMap;
 import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.Manifest;
@@ -89,7 +88,7 @@ public final class ImageCreator {
         ImageFileHeader header =
             ImageFileHeader.incomplete(
                 version, id, size, chunkSize, Manifest.chunkCount(size, chunkSize));
-        write(ch, header::encode, 0);
+        ChannelIo.writeEncoded(ch, header::encode, 0);
         long[] end = {header.headerLength()};
         Manifest m =
             ChunkScanner.scan(
@@ -108,11 +107,11 @@ public final class ImageCreator {
                     end[0] = entry.storedEnd();
                   }
                 });
-        int manifestLength = write(ch, m::encode, end[0]);
+        int manifestLength = ChannelIo.writeEncoded(ch, m::encode, end[0]);
         ch.force(true);
         // Only now may the header say where the manifest is: a crash before this point leaves
         // manifest offset 0, which readers report as incomplete.
-        write(
+        ChannelIo.writeEncoded(
             ch,
             header.complete(end[0], manifestLength)::encodeManifestFields,
             ImageFileHeader.MANIFEST_FIELDS_OFFSET);
@@ -125,23 +124,6 @@ public final class ImageCreator {
             m.imageHash());
         return m;
       }
-    }
-  }
-
-  /** Something that appends bytes to a buffer. */
-  private interface Encoder {
-    void encode(ByteBuf out);
-  }
-
-  private static int write(FileChannel ch, Encoder encoder, long at) throws IOException {
-    ByteBuf buf = Unpooled.buffer();
-    try {
-      encoder.encode(buf);
-      int n = buf.readableBytes();
-      ChannelIo.writeFully(ch, buf.nioBuffer(), at);
-      return n;
-    } finally {
-      buf.release();
     }
   }
 }

@@ -8,6 +8,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
+import org.clonecast.common.io.ChannelIo;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.MalformedImageException;
@@ -199,11 +200,26 @@ public final class ImageReader extends FileChunkSource {
 
   @Override
   public int readStored(int index, ByteBuffer dst) throws IOException {
-    ChunkEntry e = ChannelIo.entryFitting(manifest, index, dst);
+    ChunkEntry e = entryFitting(manifest, index, dst);
     ByteBuffer slice = dst.duplicate();
     slice.limit(slice.position() + e.storedLength());
     ChannelIo.readFully(channel, slice, e.storedOffset(), path + " chunk " + index);
     dst.position(slice.position());
     return e.storedLength();
+  }
+
+  /** The entry of chunk {@code index}, after checking that its stored bytes fit {@code dst}. */
+  static ChunkEntry entryFitting(Manifest m, int index, ByteBuffer dst) {
+    ChunkEntry e = m.chunk(index);
+    if (dst.remaining() < e.storedLength()) {
+      throw new IllegalArgumentException(
+          "chunk "
+              + index
+              + " stores "
+              + e.storedLength()
+              + " bytes, buffer has room for "
+              + dst.remaining());
+    }
+    return e;
   }
 }

@@ -95,7 +95,7 @@ public final class RawChunkSource extends FileChunkSource {
 
   @Override
   public int readStored(int index, ByteBuffer dst) throws IOException {
-    ChunkEntry e = ChannelIo.entryFitting(manifest, index, dst);
+    ChunkEntry e = ImageReader.entryFitting(manifest, index, dst);
     if (!e.kind().isStored()) {
       return 0;
     }

@@ -1,6 +1,9 @@
 package org.clonecast.common.net;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -20,6 +23,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.concurrent.ThreadFactory;
+import java.util.function.Consumer;
 
 /**
  * Picks Netty's epoll transport (recvmmsg, UDP GSO) and falls back to NIO where epoll is not
@@ -49,6 +53,28 @@ public final class Transport {
         .option(ChannelOption.IP_MULTICAST_TTL, ttl)
         .option(ChannelOption.IP_MULTICAST_LOOP_DISABLED, true)
         .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 4 << 20));
+  }
+
+  /**
+   * A TCP server on {@code group} (accepting and serving on the same loops), with the address
+   * reusable at once after a restart, whose accepted connections {@code childHandler} sets up.
+   */
+  public static ServerBootstrap tcpServer(EventLoopGroup group, ChannelHandler childHandler) {
+    return new ServerBootstrap()
+        .group(group)
+        .channel(server())
+        .option(ChannelOption.SO_REUSEADDR, true)
+        .childHandler(childHandler);
+  }
+
+  /** A handler that sets up each new connection with {@code init} (its pipeline, its limits). */
+  public static ChannelInitializer<SocketChannel> initializer(Consumer<SocketChannel> init) {
+    return new ChannelInitializer<>() {
+      @Override
+      protected void initChannel(SocketChannel ch) {
+        init.accept(ch);
+      }
+    };
   }
 
   public static Class<? extends DatagramChannel> datagram() {

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Prereqs;
 import org.junit.jupiter.api.BeforeAll;
@@ -30,7 +31,7 @@ class IdentityIT {
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("sfdisk", "sgdisk", "mkfs.ext4", "debugfs", "losetup", "mount", "java");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+    repo = Checkout.repo();
     assertTrue(
         Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")),
         "build the jars first (mvn install)");
@@ -69,8 +70,7 @@ class IdentityIT {
   private static String identity(Path disk, String name) throws Exception {
     List<String> cmd =
         new ArrayList<>(
-            List.of(
-                repo.resolve("clonecast-agent").toString(),
+            Checkout.agent(
                 "identity",
                 "--target",
                 disk.toString(),

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -35,7 +36,6 @@ class DhcpLabIT {
   private static final Duration WAIT = Duration.ofSeconds(60);
   private static final Pattern READY = Pattern.compile("clonecast serve: ready .*http port (\\d+)");
   private static final String RANGE = "10.77.0.100,10.77.0.150";
-  private static Path repo;
 
   /**
    * udhcpc's script: record the event and its environment, configure eth0 on bound/renew. @OUT@ is
@@ -69,10 +69,7 @@ class DhcpLabIT {
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("ip", "java", "udhcpc", "dhclient", "perfdhcp", "dnsmasq");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    Checkout.built(false);
   }
 
   // ---- scenarios
@@ -91,7 +88,7 @@ class DhcpLabIT {
           lab.spawn(
               lab.server(),
               "node-add",
-              clonecast(
+              Checkout.clonecast(
                   "node",
                   "add",
                   mac(lab, reserved),
@@ -328,7 +325,7 @@ class DhcpLabIT {
 
   private static Daemon serve(Lab lab, Path state, String name, String... extra) {
     List<String> cmd =
-        clonecast(
+        Checkout.clonecast(
             "serve", "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "0");
     cmd.addAll(List.of(extra));
     LabProcess p = lab.spawn(lab.server(), name, cmd, Map.of());
@@ -336,12 +333,6 @@ class DhcpLabIT {
     Matcher m = READY.matcher(p.log());
     assertTrue(m.find(), "clonecast serve did not start:\n" + p.tail(40));
     return new Daemon(p, Integer.parseInt(m.group(1)));
-  }
-
-  private static List<String> clonecast(String... args) {
-    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
-    cmd.addAll(List.of(args));
-    return cmd;
   }
 
   private static LabProcess udhcpc(Lab lab, Host h, String name, String... extra) {

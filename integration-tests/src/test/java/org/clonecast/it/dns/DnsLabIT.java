@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -35,16 +36,12 @@ class DnsLabIT {
   private static final Duration STEP = Duration.ofSeconds(30);
   private static final String MAC = "52:54:00:dd:00:01";
   private static final String RANGE = "10.77.0.100,10.77.0.150";
-  private static Path repo;
 
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("ip", "nft", "tc", "java", "dig", "udhcpc", "named", "tsig-keygen");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    Checkout.built(false);
   }
 
   /** The daemon in the server namespace, and how the CLI reaches it. */
@@ -55,8 +52,7 @@ class DnsLabIT {
     Files.createDirectories(state);
     List<String> cmd =
         new ArrayList<>(
-            List.of(
-                repo.resolve("clonecast").toString(),
+            Checkout.clonecast(
                 "serve",
                 "--interface",
                 Lab.IFACE,
@@ -101,8 +97,7 @@ class DnsLabIT {
   }
 
   private static String clonecast(Lab lab, Daemon d, String... args) {
-    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
-    cmd.addAll(List.of(args));
+    List<String> cmd = Checkout.clonecast(args);
     return run(lab, lab.server(), d.cliEnv(), cmd.toArray(String[]::new));
   }
 

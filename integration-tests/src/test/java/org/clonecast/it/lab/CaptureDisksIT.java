@@ -30,7 +30,7 @@ class CaptureDisksIT {
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require(CaptureDisks.TOOLS.toArray(String[]::new));
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+    repo = Checkout.repo();
   }
 
   @Test

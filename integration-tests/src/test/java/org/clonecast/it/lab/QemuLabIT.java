@@ -30,7 +30,7 @@ class QemuLabIT {
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("qemu-system-x86_64", "dnsmasq", "busybox");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+    repo = Checkout.repo();
     marker = MarkerPayload.build(repo);
   }
 

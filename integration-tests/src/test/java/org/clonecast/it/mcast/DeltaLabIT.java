@@ -17,11 +17,12 @@ import java.util.Map;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.clonecast.common.trust.ImageKey;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.Prereqs;
+import org.clonecast.it.lab.SigningLaunchers;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,19 +53,16 @@ class DeltaLabIT {
    */
   private static final int[] DAMAGED_4 = {4, 35};
 
-  private static Path repo;
-
   @TempDir static Path keys;
+
+  private static SigningLaunchers launchers;
 
   @BeforeAll
   static void prerequisites() throws IOException {
     Prereqs.requireRoot();
     Prereqs.require("ip", "nft", "tc", "java");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
-    ImageKey.write(keys, ImageKey.generate());
+    Checkout.built(false);
+    launchers = SigningLaunchers.generate(keys);
   }
 
   /** v1 (64 MiB) and v2 (3 chunks changed) as raw files, and v2 as a signed-on-send .cci. */
@@ -80,13 +78,7 @@ class DeltaLabIT {
         lab.spawn(
             lab.server(),
             "create",
-            List.of(
-                repo.resolve("clonecast").toString(),
-                "image",
-                "create",
-                v2.toString(),
-                "-o",
-                cci.toString()),
+            Checkout.clonecast("image", "create", v2.toString(), "-o", cci.toString()),
             Map.of());
     assertEquals(0, create.waitFor(Duration.ofSeconds(120)), create.tail(20));
     return new Versions(v1, v2, cci, Images.sha256(v2, Files.size(v2)));
@@ -120,29 +112,13 @@ class DeltaLabIT {
       Host h = lab.agent(i);
       Path d = disk(lab, v, h, i);
       disks.add(d);
-      recv.add(
-          lab.spawn(
-              h,
-              "recv-" + h.name(),
-              List.of(
-                  repo.resolve("clonecast-agent").toString(),
-                  "receive",
-                  "--interface",
-                  Lab.IFACE,
-                  "--output",
-                  d.toString(),
-                  "--join-timeout",
-                  "60",
-                  "--trust",
-                  keys.resolve(ImageKey.PUBLIC_FILE).toString()),
-              Map.of()));
+      recv.add(lab.spawn(h, "recv-" + h.name(), launchers.receive(d.toString()), Map.of()));
     }
     LabProcess send =
         lab.spawn(
             lab.server(),
             "send",
-            List.of(
-                repo.resolve("clonecast").toString(),
+            launchers.clonecast(
                 "send",
                 v.v2cci().toString(),
                 "--interface",
@@ -150,9 +126,7 @@ class DeltaLabIT {
                 "--min-receivers",
                 Integer.toString(agents),
                 "--max-wait",
-                "120",
-                "--sign-key",
-                keys.toString()),
+                "120"),
             Map.of());
     assertEquals(0, send.waitFor(SESSION), send.tail(40));
     System.out.println(send.log()); // the summary, for the record

@@ -13,12 +13,13 @@ import java.util.Map;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.clonecast.common.trust.ImageKey;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.Prereqs;
+import org.clonecast.it.lab.SigningLaunchers;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,9 +35,10 @@ import org.junit.jupiter.api.io.TempDir;
 class DiskSizesLabIT {
   private static final GoldenDisks GOLDEN = new GoldenDisks(2048, 47 * 2048, 0);
   private static final long MIB = 1 << 20;
-  private static Path repo;
 
   @TempDir static Path keys;
+
+  private static SigningLaunchers launchers;
 
   @BeforeAll
   static void prerequisites() throws IOException {
@@ -54,11 +56,8 @@ class DiskSizesLabIT {
         "dumpe2fs",
         "resize2fs",
         "losetup");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
-    ImageKey.write(keys, ImageKey.generate());
+    Checkout.built(false);
+    launchers = SigningLaunchers.generate(keys);
   }
 
   private static String run(String... cmd) throws IOException, InterruptedException {
@@ -81,13 +80,7 @@ class DiskSizesLabIT {
           lab.spawn(
               lab.server(),
               "create",
-              List.of(
-                  repo.resolve("clonecast").toString(),
-                  "image",
-                  "create",
-                  golden.toString(),
-                  "-o",
-                  cci.toString()),
+              Checkout.clonecast("image", "create", golden.toString(), "-o", cci.toString()),
               Map.of());
       assertEquals(0, create.waitFor(Duration.ofSeconds(120)), create.tail(20));
 
@@ -106,19 +99,7 @@ class DiskSizesLabIT {
       List<LabProcess> agents = new ArrayList<>();
       for (int i = 0; i < sizes.length; i++) {
         Host h = lab.agent(i + 1);
-        List<String> cmd =
-            new ArrayList<>(
-                List.of(
-                    repo.resolve("clonecast-agent").toString(),
-                    "receive",
-                    "--interface",
-                    Lab.IFACE,
-                    "--output",
-                    loops.get(i),
-                    "--join-timeout",
-                    "60",
-                    "--trust",
-                    keys.resolve(ImageKey.PUBLIC_FILE).toString()));
+        List<String> cmd = launchers.receive(loops.get(i));
         if (i == 0) cmd.add("--grow");
         agents.add(lab.spawn(h, "recv-" + h.name(), cmd, Map.of()));
       }
@@ -126,8 +107,7 @@ class DiskSizesLabIT {
           lab.spawn(
               lab.server(),
               "send",
-              List.of(
-                  repo.resolve("clonecast").toString(),
+              launchers.clonecast(
                   "send",
                   cci.toString(),
                   "--interface",
@@ -135,9 +115,7 @@ class DiskSizesLabIT {
                   "--min-receivers",
                   "3",
                   "--max-wait",
-                  "120",
-                  "--sign-key",
-                  keys.toString()),
+                  "120"),
               Map.of());
       assertEquals(
           1,

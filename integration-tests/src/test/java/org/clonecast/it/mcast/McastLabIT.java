@@ -14,12 +14,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
 import org.awaitility.Awaitility;
-import org.clonecast.common.trust.ImageKey;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
+import org.clonecast.it.lab.SigningLaunchers;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,49 +31,22 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class McastLabIT {
   private static final Duration SESSION = Duration.ofSeconds(150);
-  private static Path repo;
 
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("ip", "nft", "tc", "java");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    Checkout.built(false);
   }
 
   /** The image key of this class's sessions: {@code send} signs with it, the agents trust it. */
   @TempDir static Path keys;
 
+  private static SigningLaunchers launchers;
+
   @BeforeAll
   static void imageKey() throws IOException {
-    ImageKey.write(keys, ImageKey.generate());
-  }
-
-  private static List<String> clonecast(String... args) {
-    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
-    cmd.addAll(List.of(args));
-    if (args[0].equals("send")) cmd.addAll(List.of("--sign-key", keys.toString()));
-    return cmd;
-  }
-
-  private static List<String> agent(Path out, String... extra) {
-    List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                repo.resolve("clonecast-agent").toString(),
-                "receive",
-                "--interface",
-                Lab.IFACE,
-                "--output",
-                out.toString(),
-                "--join-timeout",
-                "60",
-                "--trust",
-                keys.resolve(ImageKey.PUBLIC_FILE).toString()));
-    cmd.addAll(List.of(extra));
-    return cmd;
+    launchers = SigningLaunchers.generate(keys);
   }
 
   /** The scenario's definition of "late", not a wait for something to happen. */
@@ -121,7 +95,7 @@ class McastLabIT {
           lab.spawn(
               lab.server(),
               "serve",
-              clonecast(
+              launchers.clonecast(
                   "serve",
                   "--config",
                   config.toString(),
@@ -167,12 +141,13 @@ class McastLabIT {
   private static LabProcess pacedCopy(Lab lab, Host a, Path img, String rejoinSeconds)
       throws IOException {
     LabProcess recv =
-        lab.spawn(a, "recv", agent(out(lab, a), "--igmp-rejoin", rejoinSeconds), Map.of());
+        lab.spawn(
+            a, "recv", launchers.receive(out(lab, a), "--igmp-rejoin", rejoinSeconds), Map.of());
     LabProcess send =
         lab.spawn(
             lab.server(),
             "send",
-            clonecast(
+            launchers.clonecast(
                 "send",
                 img.toString(),
                 "--interface",
@@ -225,8 +200,7 @@ class McastLabIT {
           lab.spawn(
               a,
               "recv",
-              List.of(
-                  repo.resolve("clonecast-agent").toString(),
+              Checkout.agent(
                   "receive",
                   "--udpcast",
                   "--interface",
@@ -278,7 +252,7 @@ class McastLabIT {
           lab.spawn(
               lab.server(),
               "create",
-              clonecast("image", "create", img.toString(), "-o", cci.toString()),
+              launchers.clonecast("image", "create", img.toString(), "-o", cci.toString()),
               Map.of());
       assertEquals(0, create.waitFor(Duration.ofSeconds(120)), create.tail(20));
 
@@ -290,13 +264,14 @@ class McastLabIT {
 
       List<LabProcess> early = new ArrayList<>();
       for (Host a : lab.agents()) {
-        if (a != late) early.add(lab.spawn(a, "recv-" + a.name(), agent(out(lab, a)), Map.of()));
+        if (a != late)
+          early.add(lab.spawn(a, "recv-" + a.name(), launchers.receive(out(lab, a)), Map.of()));
       }
       LabProcess sender =
           lab.spawn(
               lab.server(),
               "send",
-              clonecast(
+              launchers.clonecast(
                   "send",
                   cci.toString(),
                   "--interface",
@@ -322,7 +297,7 @@ class McastLabIT {
 
       pause(Duration.ofSeconds(2));
       LabProcess lateAgent =
-          lab.spawn(late, "recv-" + late.name(), agent(out(lab, late)), Map.of());
+          lab.spawn(late, "recv-" + late.name(), launchers.receive(out(lab, late)), Map.of());
 
       int senderExit = sender.waitFor(SESSION);
       String summary = sender.log();
@@ -355,12 +330,13 @@ class McastLabIT {
     try (Lab lab = Lab.create("mcastjunk", 2)) {
       Path img = Images.mixed(lab.dir(), "disk.raw", 16, 3);
       String want = Images.sha256(img, Files.size(img));
-      LabProcess a1 = lab.spawn(lab.agent(1), "recv", agent(out(lab, lab.agent(1))), Map.of());
+      LabProcess a1 =
+          lab.spawn(lab.agent(1), "recv", launchers.receive(out(lab, lab.agent(1))), Map.of());
       LabProcess sender =
           lab.spawn(
               lab.server(),
               "send",
-              clonecast(
+              launchers.clonecast(
                   "send",
                   img.toString(),
                   "--interface",
@@ -391,7 +367,8 @@ class McastLabIT {
           """;
       LabProcess bad = lab.spawn(lab.agent(2), "junk", List.of("python3", "-c", junk), Map.of());
       assertEquals(0, bad.waitFor(Duration.ofSeconds(30)), bad.tail(10));
-      LabProcess a2 = lab.spawn(lab.agent(2), "recv", agent(out(lab, lab.agent(2))), Map.of());
+      LabProcess a2 =
+          lab.spawn(lab.agent(2), "recv", launchers.receive(out(lab, lab.agent(2))), Map.of());
       assertEquals(0, sender.waitFor(SESSION), sender.tail(30));
       for (LabProcess p : List.of(a1, a2)) {
         assertEquals(0, p.waitFor(Duration.ofSeconds(30)), p.tail(20));

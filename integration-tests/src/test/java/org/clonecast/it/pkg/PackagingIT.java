@@ -23,6 +23,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Exec;
 import org.clonecast.it.lab.Exec.Result;
 import org.clonecast.it.lab.Lab;
@@ -75,7 +76,7 @@ class PackagingIT {
         "java",
         "mvn",
         "bash");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+    repo = Checkout.repo();
     String status =
         run(Duration.ofSeconds(30), "dpkg-query", "-W", "-f=${Status}", "clonecast").output();
     if (status.contains("installed")) {

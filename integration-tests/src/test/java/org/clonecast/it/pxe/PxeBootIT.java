@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.awaitility.Awaitility;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -40,10 +41,7 @@ class PxeBootIT {
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("qemu-system-x86_64", "dnsmasq", "curl", "java");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    repo = Checkout.built(false);
     marker = MarkerPayload.build(repo);
   }
 
@@ -131,8 +129,7 @@ class PxeBootIT {
     marker.installInto(state.resolve("bootenv/current"));
     List<String> cmd =
         new ArrayList<>(
-            List.of(
-                repo.resolve("clonecast").toString(),
+            Checkout.clonecast(
                 "serve",
                 "--interface",
                 Lab.IFACE,
@@ -173,30 +170,14 @@ class PxeBootIT {
         run(
             lab,
             "enroll",
-            concat(
-                List.of(
-                    repo.resolve("clonecast").toString(),
-                    "node",
-                    "add",
-                    mac.toString(),
-                    "--name",
-                    "n1"),
-                api)),
+            concat(Checkout.clonecast("node", "add", mac.toString(), "--name", "n1"), api)),
         "node add");
     assertEquals(
         0,
         run(
             lab,
             "mark",
-            concat(
-                List.of(
-                    repo.resolve("clonecast").toString(),
-                    "node",
-                    "set",
-                    mac.toString(),
-                    "--action",
-                    "reimage"),
-                api)),
+            concat(Checkout.clonecast("node", "set", mac.toString(), "--action", "reimage"), api)),
         "node set --action reimage");
   }
 

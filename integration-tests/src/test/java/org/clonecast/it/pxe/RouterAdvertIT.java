@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -54,16 +55,11 @@ class RouterAdvertIT {
       sys.exit(1)
       """;
 
-  private static Path repo;
-
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("ip", "python3", "java");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    Checkout.built(false);
   }
 
   private static LabProcess serve(Lab lab, String... extra) throws IOException {
@@ -73,8 +69,7 @@ class RouterAdvertIT {
         lab.spawn(
             lab.server(),
             "serve",
-            List.of(
-                repo.resolve("clonecast").toString(),
+            Checkout.clonecast(
                 "serve",
                 "--interface",
                 Lab.IFACE,

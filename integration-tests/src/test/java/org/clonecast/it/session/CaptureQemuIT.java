@@ -1,5 +1,10 @@
 package org.clonecast.it.session;
 
+import static org.clonecast.it.session.SessionLab.CLI;
+import static org.clonecast.it.session.SessionLab.buildBootenv;
+import static org.clonecast.it.session.SessionLab.headCli;
+import static org.clonecast.it.session.SessionLab.host;
+import static org.clonecast.it.session.SessionLab.serveHead;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,24 +12,23 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.awaitility.Awaitility;
 import org.clonecast.it.lab.CaptureDisks;
 import org.clonecast.it.lab.CaptureDisks.Golden;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.QemuVm;
 import org.clonecast.it.lab.Signal;
+import org.clonecast.it.session.SessionLab.Result;
 import org.clonecast.protocol.wire.MacAddress;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -45,14 +49,13 @@ import org.junit.jupiter.api.Test;
  */
 class CaptureQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final Duration CLI = Duration.ofSeconds(120);
 
   /** PXE, kernel, JVM start and a few hundred MiB through the agent, under TCG. */
   private static final Duration VM_RUN = Duration.ofMinutes(20);
 
   private static final MacAddress GOLDEN_MAC = MacAddress.parse("52:54:00:55:0c:01");
   private static final MacAddress CLONE_MAC = MacAddress.parse("52:54:00:55:0c:02");
-  private static final int PORT = 8080;
+  private static final int PORT = SessionLab.HEAD_PORT;
   private static Path repo;
 
   @BeforeAll
@@ -78,13 +81,7 @@ class CaptureQemuIT {
                 "sha256sum"));
     tools.addAll(CaptureDisks.TOOLS);
     Prereqs.require(tools.toArray(String[]::new));
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
-    assertTrue(
-        Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")),
-        "build the jars first (mvn install)");
+    repo = Checkout.built(true);
   }
 
   /**
@@ -179,19 +176,7 @@ class CaptureQemuIT {
 
     static Head start(Lab lab) throws IOException, InterruptedException {
       Path state = Files.createDirectories(lab.dir().resolve("state"));
-      String cache =
-          System.getenv().getOrDefault("CLONECAST_TEST_CACHE", "/var/cache/clonecast-test")
-              + "/bootenv";
-      String built =
-          host(
-              Duration.ofMinutes(20),
-              repo.resolve("clonecast").toString(),
-              "bootenv",
-              "build",
-              "--state-dir",
-              state.toString(),
-              "--cache",
-              cache);
+      String built = buildBootenv(state);
       assertTrue(built.contains("jre_modules="), "the manifest is printed:\n" + built);
       Path config = lab.dir().resolve("clonecast.conf");
       // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot
@@ -211,46 +196,7 @@ class CaptureQemuIT {
     /** Starts (again) the daemon on the same state, and waits until it answers HTTP. */
     void restart() {
       String name = restarts++ == 0 ? "clonecast" : "clonecast-" + restarts;
-      LabProcess d =
-          lab.spawn(
-              lab.server(),
-              name,
-              List.of(
-                  repo.resolve("clonecast").toString(),
-                  "serve",
-                  "--config",
-                  config.toString(),
-                  "--interface",
-                  Lab.IFACE,
-                  "--state-dir",
-                  state.toString(),
-                  "--http-port",
-                  Integer.toString(PORT),
-                  "--dhcp",
-                  "full",
-                  "--range",
-                  "10.77.0.100,10.77.0.199"),
-              Map.of());
-      daemon = d;
-      Awaitility.await("clonecast serve answering HTTP")
-          .atMost(Duration.ofSeconds(90))
-          .pollInterval(Duration.ofMillis(500))
-          .pollInSameThread()
-          .until(
-              () -> {
-                assertTrue(d.isAlive(), "clonecast serve exited:\n" + d.tail(30));
-                return inLab(
-                            "probe",
-                            "curl",
-                            "-s",
-                            "-o",
-                            "/dev/null",
-                            "--max-time",
-                            "2",
-                            "http://127.0.0.1:" + PORT + "/")
-                        .rc()
-                    == 0;
-              });
+      daemon = serveHead(lab, name, config, state);
     }
 
     /** SIGKILL: no shutdown hook, no flush; what is on disk is what the restart finds. */
@@ -363,27 +309,13 @@ class CaptureQemuIT {
 
     /** Runs the CLI against the daemon from the server's namespace; fails unless it exits 0. */
     String cli(String... args) {
-      List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
-      cmd.addAll(List.of(args));
-      cmd.addAll(
-          List.of(
-              "--server",
-              "http://127.0.0.1:" + PORT,
-              "--token-file",
-              state.resolve("api-token").toString()));
-      Result r = inLab("cli-" + args[0] + "-" + args[1], cmd.toArray(String[]::new));
-      assertEquals(0, r.rc(), String.join(" ", args) + ":\n" + r.out());
-      return r.out();
+      return headCli(lab, state, args);
     }
 
     private Result inLab(String name, String... cmd) {
-      LabProcess p = lab.spawn(lab.server(), name, List.of(cmd), Map.of());
-      int rc = p.waitFor(CLI);
-      return new Result(rc, p.log());
+      return SessionLab.inLab(lab, name, CLI, cmd);
     }
   }
-
-  private record Result(int rc, String out) {}
 
   /**
    * The clone's /etc/hostname, copied out of its root (read-only loop, debugfs) into {@code work}.
@@ -423,16 +355,5 @@ class CaptureQemuIT {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
     }
-  }
-
-  /** Runs a command in the host namespace; fails unless it exits 0 within {@code bound}. */
-  private static String host(Duration bound, String... cmd)
-      throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    byte[] out = p.getInputStream().readAllBytes();
-    assertTrue(p.waitFor(bound.toSeconds(), TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
-    String text = new String(out, StandardCharsets.UTF_8);
-    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + text);
-    return text;
   }
 }

@@ -1,8 +1,10 @@
 package org.clonecast.it.session;
 
-import static org.clonecast.it.session.ReimageQemuIT.cli;
-import static org.clonecast.it.session.ReimageQemuIT.inLab;
-import static org.clonecast.it.session.ReimageQemuIT.run;
+import static org.clonecast.it.session.SessionLab.CLI;
+import static org.clonecast.it.session.SessionLab.buildBootenv;
+import static org.clonecast.it.session.SessionLab.headCli;
+import static org.clonecast.it.session.SessionLab.host;
+import static org.clonecast.it.session.SessionLab.inLab;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.awaitility.Awaitility;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.QemuVm;
@@ -49,7 +52,6 @@ import org.junit.jupiter.api.Test;
  */
 class ClusterBootQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final Duration CLI = Duration.ofSeconds(120);
 
   /**
    * PXE, the netboot environment and a Debian system's used blocks by multicast to three TCG VMs.
@@ -129,40 +131,24 @@ class ClusterBootQemuIT {
                 + "; run scripts/install-deps.sh (packages shim-signed, grub-efi-amd64-signed, ovmf)");
       }
     }
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
-    assertTrue(
-        Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")),
-        "build the jars first (mvn install)");
+    repo = Checkout.built(true);
   }
 
   @Test
   void biosAndUefiClonesBootTheirDisksNetworkFirstAndRootSshsBetweenThemStrictly()
       throws Exception {
-    String cache =
-        System.getenv().getOrDefault("CLONECAST_TEST_CACHE", "/var/cache/clonecast-test");
     // Both in the host namespace: they download packages (only the first time; then cached).
     String goldenOut =
-        run(
+        host(
             Duration.ofMinutes(30),
             repo.resolve("scripts/golden-debian.sh").toString(),
             "--cache",
-            cache + "/golden");
+            Checkout.testCache("golden"));
     Path golden = Path.of(goldenOut.strip().lines().reduce((a, b) -> b).orElseThrow());
     assertTrue(Files.isRegularFile(golden), goldenOut);
     try (Lab lab = Lab.create("clusterboot", 1)) {
       Path state = Files.createDirectories(lab.dir().resolve("state"));
-      run(
-          Duration.ofMinutes(20),
-          repo.resolve("clonecast").toString(),
-          "bootenv",
-          "build",
-          "--state-dir",
-          state.toString(),
-          "--cache",
-          cache + "/bootenv");
+      buildBootenv(state);
       // Generous bounds on both sides of the transfer: a TCG guest on a loaded two-core machine can
       // stall for tens of seconds (seen: a joined node failed with "the sender has been silent for
       // 30 s" at a load average of 17), and at a load average of 20 the two guests took more than
@@ -176,19 +162,19 @@ class ClusterBootQemuIT {
           session.receiver-deadline = 1800
           boot.secure-boot = secure
           """);
-      cli(lab, state, "image", "add", "golden", golden.toString());
+      headCli(lab, state, "image", "add", "golden", golden.toString());
       List<Path> disks = new ArrayList<>();
       for (int i = 0; i < MACS.size(); i++) {
         String mac = MACS.get(i).toString();
-        cli(lab, state, "node", "add", mac, "--name", NAMES.get(i), "--group", GROUPS.get(i));
-        cli(lab, state, "node", "set", mac, "--target-disk", "/dev/vda");
+        headCli(lab, state, "node", "add", mac, "--name", NAMES.get(i), "--group", GROUPS.get(i));
+        headCli(lab, state, "node", "set", mac, "--target-disk", "/dev/vda");
         // Larger than the golden's 2 GiB: the GPT backup header must move to the end.
         Path disk = lab.dir().resolve("disk" + (i + 1) + ".raw");
-        run(CLI, "truncate", "-s", "3G", disk.toString());
+        host(CLI, "truncate", "-s", "3G", disk.toString());
         disks.add(disk);
       }
       String started =
-          cli(
+          headCli(
               lab,
               state,
               "session",
@@ -216,10 +202,10 @@ class ClusterBootQemuIT {
       } finally {
         first.forEach(QemuVm::close);
       }
-      JsonNode session = JSON.readTree(cli(lab, state, "session", "list", "--json")).get(0);
+      JsonNode session = JSON.readTree(headCli(lab, state, "session", "list", "--json")).get(0);
       assertEquals("done", session.path("state").asText(), session.toString());
       for (Path disk : disks) {
-        String table = run(CLI, "sfdisk", "--verify", disk.toString());
+        String table = host(CLI, "sfdisk", "--verify", disk.toString());
         assertTrue(
             !table.contains("not on the end") && !table.contains("mismatch"),
             "the backup GPT header is at the end of the larger disk:\n" + table);
@@ -230,7 +216,7 @@ class ClusterBootQemuIT {
       List<QemuVm> vms = start(lab, "boot", disks);
       try {
         awaitLogin(vms);
-        String events = cli(lab, state, "events", "--limit", "300");
+        String events = headCli(lab, state, "events", "--limit", "300");
         for (int i = 0; i < MACS.size(); i++) {
           String mac = MACS.get(i).toString();
           String said = bootLocal(i);
@@ -319,7 +305,7 @@ class ClusterBootQemuIT {
         List<QemuVm> again = start(lab, "again", disks);
         vms.addAll(again);
         awaitLogin(again);
-        String laterEvents = cli(lab, state, "events", "--limit", "300");
+        String laterEvents = headCli(lab, state, "events", "--limit", "300");
         for (int i = 0; i < again.size(); i++) {
           QemuVm vm = again.get(i);
           String mac = MACS.get(i).toString();

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -93,12 +94,7 @@ class ConsoleIT {
           lab.spawn(
               lab.server(),
               "events-follow",
-              List.of(
-                  SessionLab.repo().resolve("clonecast").toString(),
-                  "events",
-                  "--follow",
-                  "--limit",
-                  "1"),
+              Checkout.clonecast("events", "--follow", "--limit", "1"),
               d.env());
       try (WebDriver b =
           WebDriver.start(lab, lab.server(), lab.dir().resolve("chromium-profile"), 1280, 800)) {

@@ -1,5 +1,11 @@
 package org.clonecast.it.session;
 
+import static org.clonecast.it.session.SessionLab.CLI;
+import static org.clonecast.it.session.SessionLab.buildBootenv;
+import static org.clonecast.it.session.SessionLab.headCli;
+import static org.clonecast.it.session.SessionLab.host;
+import static org.clonecast.it.session.SessionLab.inLab;
+import static org.clonecast.it.session.SessionLab.serveHead;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -7,18 +13,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Lab;
-import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.QemuVm;
 import org.clonecast.protocol.wire.MacAddress;
@@ -43,7 +46,6 @@ import org.junit.jupiter.api.Test;
  */
 class ReimageQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final Duration CLI = Duration.ofSeconds(120);
 
   /**
    * PXE, kernel, JVM start, 64 MiB by multicast and the identity step, all under TCG, two VMs at
@@ -96,14 +98,7 @@ class ReimageQemuIT {
         "sfdisk",
         "mkfs.ext4");
     Prereqs.require(more);
-    Path repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
-    assertTrue(
-        Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")),
-        "build the jars first (mvn install)");
-    return repo;
+    return Checkout.built(true);
   }
 
   /**
@@ -123,10 +118,10 @@ class ReimageQemuIT {
       assertTrue(
           !Files.exists(state.resolve("bootenv/current")),
           "a fresh daemon has no netboot environment");
-      cli(lab, state, "image", "add", "golden", golden.toString());
+      headCli(lab, state, "image", "add", "golden", golden.toString());
       List<Path> disks = blankNodes(lab, state, MACS, "blank");
       String started =
-          cli(
+          headCli(
               lab,
               state,
               "session",
@@ -158,7 +153,7 @@ class ReimageQemuIT {
             .pollInSameThread()
             .until(
                 () -> {
-                  String events = cli(lab, state, "events", "--limit", "200");
+                  String events = headCli(lab, state, "events", "--limit", "200");
                   return events.contains("building the netboot environment failed")
                       && MACS.stream()
                           .allMatch(
@@ -171,7 +166,7 @@ class ReimageQemuIT {
                                                   && l.contains(
                                                       "iPXE script: wait for the netboot environment")));
                 });
-        String events = cli(lab, state, "events", "--limit", "200");
+        String events = headCli(lab, state, "events", "--limit", "200");
         assertTrue(
             events.lines().noneMatch(l -> l.contains("iPXE script: boot local disk")),
             "no marked node is sent to its disk:\n" + events);
@@ -180,18 +175,7 @@ class ReimageQemuIT {
         assertTrue(vms.stream().allMatch(QemuVm::isRunning), "the waiting nodes are still up");
 
         // The admin builds it by hand; the waiting nodes pick it up on their next try.
-        String cache =
-            System.getenv().getOrDefault("CLONECAST_TEST_CACHE", "/var/cache/clonecast-test")
-                + "/bootenv";
-        run(
-            Duration.ofMinutes(20),
-            repo.resolve("clonecast").toString(),
-            "bootenv",
-            "build",
-            "--state-dir",
-            state.toString(),
-            "--cache",
-            cache);
+        buildBootenv(state);
         for (QemuVm vm : vms) {
           vm.awaitSerial("clonecast-bootenv: agent done", SESSION);
           assertTrue(vm.serialLog().contains("clonecast-agent: re-imaged as "), vm.serialLog());
@@ -202,7 +186,7 @@ class ReimageQemuIT {
         vms.forEach(QemuVm::close);
       }
       String show =
-          run(
+          host(
               CLI,
               repo.resolve("clonecast").toString(),
               "bootenv",
@@ -223,14 +207,14 @@ class ReimageQemuIT {
    */
   private static void assertReimaged(
       Lab lab, Path state, Path golden, List<MacAddress> macs, List<Path> disks) throws Exception {
-    JsonNode session = JSON.readTree(cli(lab, state, "session", "list", "--json")).get(0);
+    JsonNode session = JSON.readTree(headCli(lab, state, "session", "list", "--json")).get(0);
     assertEquals("done", session.path("state").asText(), session.toString());
-    for (JsonNode n : JSON.readTree(cli(lab, state, "node", "list", "--json"))) {
+    for (JsonNode n : JSON.readTree(headCli(lab, state, "node", "list", "--json"))) {
       assertEquals("done", n.path("state").asText(), n.toString());
       assertEquals("local", n.path("action").asText(), n.toString());
     }
     for (MacAddress mac : macs) {
-      Result script =
+      SessionLab.Result script =
           inLab(lab, "ipxe", CLI, "curl", "-fsS", "http://127.0.0.1:8080/boot/" + mac + ".ipxe");
       assertEquals(0, script.rc(), script.out());
       assertTrue(script.out().contains("booting the local disk"), script.out());
@@ -291,47 +275,7 @@ class ReimageQemuIT {
   static void serve(Lab lab, Path state, String configText) throws IOException {
     Path config = lab.dir().resolve("clonecast.conf");
     Files.writeString(config, configText);
-    LabProcess daemon =
-        lab.spawn(
-            lab.server(),
-            "clonecast",
-            List.of(
-                SessionLab.repo().resolve("clonecast").toString(),
-                "serve",
-                "--config",
-                config.toString(),
-                "--interface",
-                Lab.IFACE,
-                "--state-dir",
-                state.toString(),
-                "--http-port",
-                "8080",
-                "--dhcp",
-                "full",
-                "--range",
-                "10.77.0.100,10.77.0.199"),
-            Map.of());
-    Awaitility.await("clonecast serve answering HTTP")
-        .atMost(Duration.ofSeconds(90))
-        .pollInterval(Duration.ofMillis(500))
-        .pollInSameThread()
-        .until(
-            () -> {
-              assertTrue(daemon.isAlive(), "clonecast serve exited:\n" + daemon.tail(30));
-              return inLab(
-                          lab,
-                          "probe",
-                          CLI,
-                          "curl",
-                          "-s",
-                          "-o",
-                          "/dev/null",
-                          "--max-time",
-                          "2",
-                          "http://127.0.0.1:8080/")
-                      .rc()
-                  == 0;
-            });
+    serveHead(lab, "clonecast", config, state);
   }
 
   /**
@@ -343,36 +287,13 @@ class ReimageQemuIT {
     List<Path> disks = new ArrayList<>();
     for (int i = 0; i < macs.size(); i++) {
       String mac = macs.get(i).toString();
-      cli(lab, state, "node", "add", mac, "--name", "node0" + (i + 1), "--group", "rack1");
-      cli(lab, state, "node", "set", mac, "--target-disk", "/dev/vda");
+      headCli(lab, state, "node", "add", mac, "--name", "node0" + (i + 1), "--group", "rack1");
+      headCli(lab, state, "node", "set", mac, "--target-disk", "/dev/vda");
       Path disk = lab.dir().resolve(prefix + (i + 1) + ".raw");
-      run(CLI, "truncate", "-s", "128M", disk.toString());
+      host(CLI, "truncate", "-s", "128M", disk.toString());
       disks.add(disk);
     }
     return disks;
-  }
-
-  record Result(int rc, String out) {}
-
-  /** Runs the CLI against the daemon from the server's namespace; fails unless it exits 0. */
-  static String cli(Lab lab, Path state, String... args) {
-    List<String> cmd = new ArrayList<>(List.of(SessionLab.repo().resolve("clonecast").toString()));
-    cmd.addAll(List.of(args));
-    cmd.addAll(
-        List.of(
-            "--server",
-            "http://127.0.0.1:8080",
-            "--token-file",
-            state.resolve("api-token").toString()));
-    Result r = inLab(lab, "cli-" + args[0] + "-" + args[1], CLI, cmd.toArray(String[]::new));
-    assertEquals(0, r.rc(), String.join(" ", args) + ":\n" + r.out());
-    return r.out();
-  }
-
-  static Result inLab(Lab lab, String name, Duration bound, String... cmd) {
-    LabProcess p = lab.spawn(lab.server(), name, List.of(cmd), Map.of());
-    int rc = p.waitFor(bound);
-    return new Result(rc, p.log());
   }
 
   /** The disk's GUID and its partitions (start, size, type, UUID), not the disk's size. */
@@ -385,18 +306,5 @@ class ReimageQemuIT {
     }
     assertTrue(sb.toString().contains("start="), "no partition in " + disk);
     return sb.toString();
-  }
-
-  /**
-   * Runs a command in the host namespace (the bootenv build fetches the kernel package there);
-   * fails unless it exits 0.
-   */
-  static String run(Duration bound, String... cmd) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    byte[] out = p.getInputStream().readAllBytes();
-    assertTrue(p.waitFor(bound.toSeconds(), TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
-    String text = new String(out, StandardCharsets.UTF_8);
-    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + text);
-    return text;
   }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,9 +13,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.awaitility.Awaitility;
 import org.clonecast.common.trust.ImageKey;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
@@ -22,7 +26,8 @@ import org.clonecast.it.lab.LabProcess;
 
 /**
  * What the session tests share: the daemon in a lab, its CLI, a golden disk ({@link GoldenDisks}),
- * and debugfs reads of written disks (no mounting).
+ * and debugfs reads of written disks (no mounting); for the QEMU tests, the head: the daemon with
+ * full DHCP on the lab's bridge and a netboot environment built from the test cache.
  */
 public final class SessionLab {
   public static final Duration STEP = Duration.ofSeconds(120);
@@ -33,8 +38,14 @@ public final class SessionLab {
   /** The daemon, and the environment that points the CLI at it. */
   public record Daemon(LabProcess process, int port, Map<String, String> env) {}
 
+  /** The head's HTTP port in the QEMU tests (fixed: the VMs' iPXE scripts name it). */
+  public static final int HEAD_PORT = 8080;
+
+  /** Bound on one CLI call or small command. */
+  public static final Duration CLI = Duration.ofSeconds(120);
+
   public static Path repo() {
-    return Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
+    return Checkout.repo();
   }
 
   public static Daemon serve(Lab lab) throws IOException {
@@ -58,8 +69,7 @@ public final class SessionLab {
         lab.spawn(
             lab.server(),
             "serve-" + httpPort,
-            List.of(
-                repo().resolve("clonecast").toString(),
+            Checkout.clonecast(
                 "serve",
                 "--interface",
                 Lab.IFACE,
@@ -96,8 +106,7 @@ public final class SessionLab {
    * Runs the CLI in the server's namespace; returns its output; fails unless it exits {@code rc}.
    */
   public static String cli(Lab lab, Daemon d, int rc, String... args) {
-    List<String> cmd = new ArrayList<>(List.of(repo().resolve("clonecast").toString()));
-    cmd.addAll(List.of(args));
+    List<String> cmd = Checkout.clonecast(args);
     LabProcess p = lab.spawn(lab.server(), "cli-" + args[0] + "-" + args[1], cmd, d.env());
     assertEquals(rc, p.waitFor(STEP), String.join(" ", args) + ":\n" + p.tail(30));
     return p.log();
@@ -167,8 +176,7 @@ public final class SessionLab {
   public static List<String> agent(Daemon d, String... extra) {
     List<String> cmd =
         new ArrayList<>(
-            List.of(
-                repo().resolve("clonecast-agent").toString(),
+            Checkout.agent(
                 "auto",
                 "--server",
                 "http://" + Lab.SERVER_IP + ":" + d.port(),
@@ -180,5 +188,107 @@ public final class SessionLab {
                 imageKey(d).toString()));
     cmd.addAll(List.of(extra));
     return cmd;
+  }
+
+  /** What a command printed (stdout and stderr) and how it exited. */
+  public record Result(int rc, String out) {}
+
+  /** Runs {@code cmd} in the lab's server namespace, within {@code bound}. */
+  public static Result inLab(Lab lab, String name, Duration bound, String... cmd) {
+    LabProcess p = lab.spawn(lab.server(), name, List.of(cmd), Map.of());
+    int rc = p.waitFor(bound);
+    return new Result(rc, p.log());
+  }
+
+  /**
+   * Runs a command in the host namespace (the bootenv build fetches the kernel package there);
+   * fails unless it exits 0 within {@code bound}.
+   */
+  public static String host(Duration bound, String... cmd)
+      throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    byte[] out = p.getInputStream().readAllBytes();
+    assertTrue(p.waitFor(bound.toSeconds(), TimeUnit.SECONDS), String.join(" ", cmd) + " hung");
+    String text = new String(out, StandardCharsets.UTF_8);
+    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ":\n" + text);
+    return text;
+  }
+
+  /**
+   * {@code clonecast bootenv build} into {@code state}, in the host namespace, from the machine's
+   * test cache (downloads only the first time); returns its output.
+   */
+  public static String buildBootenv(Path state) throws IOException, InterruptedException {
+    return host(
+        Duration.ofMinutes(20),
+        repo().resolve("clonecast").toString(),
+        "bootenv",
+        "build",
+        "--state-dir",
+        state.toString(),
+        "--cache",
+        Checkout.testCache("bootenv"));
+  }
+
+  /**
+   * Starts the head: {@code clonecast serve} with {@code config}, full DHCP on the lab's bridge and
+   * HTTP on {@link #HEAD_PORT}, in the server's namespace; waits until it answers HTTP.
+   */
+  public static LabProcess serveHead(Lab lab, String name, Path config, Path state) {
+    LabProcess daemon =
+        lab.spawn(
+            lab.server(),
+            name,
+            Checkout.clonecast(
+                "serve",
+                "--config",
+                config.toString(),
+                "--interface",
+                Lab.IFACE,
+                "--state-dir",
+                state.toString(),
+                "--http-port",
+                Integer.toString(HEAD_PORT),
+                "--dhcp",
+                "full",
+                "--range",
+                "10.77.0.100,10.77.0.199"),
+            Map.of());
+    Awaitility.await("clonecast serve answering HTTP")
+        .atMost(Duration.ofSeconds(90))
+        .pollInterval(Duration.ofMillis(500))
+        .pollInSameThread()
+        .until(
+            () -> {
+              assertTrue(daemon.isAlive(), "clonecast serve exited:\n" + daemon.tail(30));
+              return inLab(
+                          lab,
+                          "probe",
+                          CLI,
+                          "curl",
+                          "-s",
+                          "-o",
+                          "/dev/null",
+                          "--max-time",
+                          "2",
+                          "http://127.0.0.1:" + HEAD_PORT + "/")
+                      .rc()
+                  == 0;
+            });
+    return daemon;
+  }
+
+  /** Runs the CLI against the head from the server's namespace; fails unless it exits 0. */
+  public static String headCli(Lab lab, Path state, String... args) {
+    List<String> cmd = Checkout.clonecast(args);
+    cmd.addAll(
+        List.of(
+            "--server",
+            "http://127.0.0.1:" + HEAD_PORT,
+            "--token-file",
+            state.resolve("api-token").toString()));
+    Result r = inLab(lab, "cli-" + args[0] + "-" + args[1], CLI, cmd.toArray(String[]::new));
+    assertEquals(0, r.rc(), String.join(" ", args) + ":\n" + r.out());
+    return r.out();
   }
 }

@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -43,17 +44,13 @@ import org.junit.jupiter.api.Test;
  */
 class SessionLabIT {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static Path repo;
 
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require(
         "ip", "nft", "tc", "java", "curl", "sfdisk", "mkfs.ext4", "debugfs", "losetup", "mount");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    Checkout.built(false);
   }
 
   /**
@@ -139,11 +136,7 @@ class SessionLabIT {
       List<LabProcess> agents = new ArrayList<>();
       for (Host h : lab.agents()) agents.add(lab.spawn(h, "agent-" + h.name(), agent(d), Map.of()));
       LabProcess watch =
-          lab.spawn(
-              lab.server(),
-              "watch",
-              List.of(repo.resolve("clonecast").toString(), "session", "watch"),
-              d.env());
+          lab.spawn(lab.server(), "watch", Checkout.clonecast("session", "watch"), d.env());
       assertEquals(
           1,
           watch.waitFor(Duration.ofSeconds(240)),
@@ -281,11 +274,7 @@ class SessionLabIT {
       assertTrue(dying.isAlive(), "finished before it could be killed:\n" + dying.tail(20));
       dying.kill(Signal.KILL); // the power goes: no last word to the server
       LabProcess watch =
-          lab.spawn(
-              lab.server(),
-              "watch",
-              List.of(repo.resolve("clonecast").toString(), "session", "watch"),
-              d.env());
+          lab.spawn(lab.server(), "watch", Checkout.clonecast("session", "watch"), d.env());
       assertEquals(1, watch.waitFor(Duration.ofSeconds(240)), watch.tail(30));
       assertEquals(0, survivor.waitFor(STEP), survivor.tail(30));
       JsonNode s = JSON.readTree(cli(lab, d, 0, "session", "list", "--json")).get(0);

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -44,10 +45,7 @@ class TftpLabIT {
   static void startServer() throws IOException {
     Prereqs.requireRoot();
     Prereqs.require("ip", "nft", "tc", "java", "tftp", "atftp", "curl");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    repo = Checkout.built(false);
     assertTrue(
         Files.isDirectory(repo.resolve("server/target/test-classes/org/clonecast/server/tftp")),
         "build the server's test classes first (mvn install -DskipTests)");
@@ -64,8 +62,7 @@ class TftpLabIT {
         lab.spawn(
             lab.server(),
             "serve",
-            List.of(
-                repo.resolve("clonecast").toString(),
+            Checkout.clonecast(
                 "serve",
                 "--interface",
                 Lab.IFACE,

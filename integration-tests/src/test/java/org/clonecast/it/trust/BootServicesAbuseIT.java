@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -43,10 +44,7 @@ class BootServicesAbuseIT {
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("ip", "java", "python3", "atftp", "curl", "dig", "udhcpc");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    repo = Checkout.built(false);
   }
 
   /**
@@ -226,8 +224,7 @@ class BootServicesAbuseIT {
           lab.spawn(
               lab.server(),
               "serve",
-              List.of(
-                  repo.resolve("clonecast").toString(),
+              Checkout.clonecast(
                   "serve",
                   "--interface",
                   Lab.IFACE,

@@ -18,11 +18,13 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.common.trust.ImageKey;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
+import org.clonecast.it.lab.SigningLaunchers;
 import org.clonecast.it.mcast.Images;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -37,49 +39,22 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class McastAbuseIT {
   private static final Duration SESSION = Duration.ofSeconds(150);
-  private static Path repo;
 
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("ip", "java", "python3");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    Checkout.built(false);
   }
 
   /** The image key of this class's sessions: {@code send} signs with it, the agents trust it. */
   @TempDir static Path keys;
 
+  private static SigningLaunchers launchers;
+
   @BeforeAll
   static void imageKey() throws IOException {
-    ImageKey.write(keys, ImageKey.generate());
-  }
-
-  private static List<String> clonecast(String... args) {
-    List<String> cmd = new ArrayList<>(List.of(repo.resolve("clonecast").toString()));
-    cmd.addAll(List.of(args));
-    if (args[0].equals("send")) cmd.addAll(List.of("--sign-key", keys.toString()));
-    return cmd;
-  }
-
-  private static List<String> agent(Path out, String... extra) {
-    List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                repo.resolve("clonecast-agent").toString(),
-                "receive",
-                "--interface",
-                Lab.IFACE,
-                "--output",
-                out.toString(),
-                "--join-timeout",
-                "60",
-                "--trust",
-                keys.resolve(ImageKey.PUBLIC_FILE).toString()));
-    cmd.addAll(List.of(extra));
-    return cmd;
+    launchers = SigningLaunchers.generate(keys);
   }
 
   private static Path out(Lab lab, Host h) {
@@ -116,7 +91,7 @@ class McastAbuseIT {
           lab.spawn(
               lab.server(),
               "send",
-              clonecast(
+              launchers.clonecast(
                   "send",
                   img.toString(),
                   "--interface",
@@ -144,7 +119,7 @@ class McastAbuseIT {
 
       List<LabProcess> real = new ArrayList<>();
       for (Host a : List.of(lab.agent(1), lab.agent(2)))
-        real.add(lab.spawn(a, "recv-" + a.name(), agent(out(lab, a)), Map.of()));
+        real.add(lab.spawn(a, "recv-" + a.name(), launchers.receive(out(lab, a)), Map.of()));
       for (LabProcess p : real) {
         assertEquals(0, p.waitFor(SESSION), p.name() + " failed:\n" + p.tail(20));
         assertEquals(
@@ -195,12 +170,13 @@ class McastAbuseIT {
     try (Lab lab = Lab.create("msilent", 1)) {
       Path img = Images.mixed(lab.dir(), "disk.raw", 32, 12);
       Host a = lab.agent(1);
-      LabProcess recv = lab.spawn(a, "recv", agent(out(lab, a), "--sender-timeout", "5"), Map.of());
+      LabProcess recv =
+          lab.spawn(a, "recv", launchers.receive(out(lab, a), "--sender-timeout", "5"), Map.of());
       LabProcess sender =
           lab.spawn(
               lab.server(),
               "send",
-              clonecast("send", img.toString(), "--interface", Lab.IFACE, "--rate", "8"),
+              launchers.clonecast("send", img.toString(), "--interface", Lab.IFACE, "--rate", "8"),
               Map.of());
       await()
           .atMost(SESSION)
@@ -231,7 +207,7 @@ class McastAbuseIT {
           lab.spawn(
               lab.server(),
               "send",
-              clonecast(
+              launchers.clonecast(
                   "send",
                   img.toString(),
                   "--interface",
@@ -243,7 +219,10 @@ class McastAbuseIT {
               Map.of());
       LabProcess recv =
           lab.spawn(
-              lab.agent(1), "recv", agent(lab.dir().resolve("no-such-dir/out.img")), Map.of());
+              lab.agent(1),
+              "recv",
+              launchers.receive(lab.dir().resolve("no-such-dir/out.img")),
+              Map.of());
       assertNotEquals(0, recv.waitFor(Duration.ofSeconds(60)), recv.tail(10));
       assertEquals(1, sender.waitFor(Duration.ofSeconds(60)), sender.tail(20));
       assertTrue(sender.log().matches("(?s).*FAILED .*no-such-dir.*"), sender.tail(20));
@@ -274,8 +253,7 @@ class McastAbuseIT {
           lab.spawn(
               rogueHost,
               "rogue-send-signed",
-              List.of(
-                  repo.resolve("clonecast").toString(),
+              Checkout.clonecast(
                   "send",
                   evil.toString(),
                   "--interface",
@@ -293,7 +271,8 @@ class McastAbuseIT {
                   signedSend.log().contains("waiting for 1 receiver(s)") || !signedSend.isAlive());
       Host a = lab.agent(1);
       LabProcess foreignRecv =
-          lab.spawn(a, "recv-foreign", agent(out(lab, a), "--server", atRogue), Map.of());
+          lab.spawn(
+              a, "recv-foreign", launchers.receive(out(lab, a), "--server", atRogue), Map.of());
       assertEquals(1, foreignRecv.waitFor(Duration.ofSeconds(90)), foreignRecv.tail(10));
       assertTrue(
           foreignRecv.log().contains("signed by an unknown key " + foreign.fingerprint()),
@@ -309,14 +288,8 @@ class McastAbuseIT {
           lab.spawn(
               rogueHost,
               "rogue-send-unsigned",
-              List.of(
-                  repo.resolve("clonecast").toString(),
-                  "send",
-                  evil.toString(),
-                  "--interface",
-                  Lab.IFACE,
-                  "--max-wait",
-                  "60"),
+              Checkout.clonecast(
+                  "send", evil.toString(), "--interface", Lab.IFACE, "--max-wait", "60"),
               Map.of());
       LabProcess unsignedSend = rogueSend;
       await()
@@ -326,7 +299,8 @@ class McastAbuseIT {
                   unsignedSend.log().contains("waiting for 1 receiver(s)")
                       || !unsignedSend.isAlive());
       LabProcess unsignedRecv =
-          lab.spawn(a, "recv-unsigned", agent(out(lab, a), "--server", atRogue), Map.of());
+          lab.spawn(
+              a, "recv-unsigned", launchers.receive(out(lab, a), "--server", atRogue), Map.of());
       assertEquals(1, unsignedRecv.waitFor(Duration.ofSeconds(90)), unsignedRecv.tail(10));
       assertTrue(unsignedRecv.log().contains("the image is not signed"), unsignedRecv.tail(10));
       assertFalse(Files.exists(out(lab, a)), "nothing may be written for a refused image");
@@ -337,8 +311,7 @@ class McastAbuseIT {
           lab.spawn(
               rogueHost,
               "rogue-send-again",
-              List.of(
-                  repo.resolve("clonecast").toString(),
+              Checkout.clonecast(
                   "send",
                   evil.toString(),
                   "--interface",
@@ -352,7 +325,7 @@ class McastAbuseIT {
           .atMost(Duration.ofSeconds(60))
           .until(() -> rogueAgain.log().contains("waiting for 1 receiver(s)"));
       Host b = lab.agent(2);
-      LabProcess found = lab.spawn(b, "recv-discover", agent(out(lab, b)), Map.of());
+      LabProcess found = lab.spawn(b, "recv-discover", launchers.receive(out(lab, b)), Map.of());
       await()
           .atMost(Duration.ofSeconds(90))
           .until(() -> found.log().contains("refused the image") || !found.isAlive());
@@ -362,7 +335,8 @@ class McastAbuseIT {
           lab.spawn(
               lab.server(),
               "send",
-              clonecast("send", img.toString(), "--interface", Lab.IFACE, "--max-wait", "60"),
+              launchers.clonecast(
+                  "send", img.toString(), "--interface", Lab.IFACE, "--max-wait", "60"),
               Map.of());
       assertEquals(0, found.waitFor(SESSION), found.tail(20));
       assertEquals(
@@ -385,19 +359,19 @@ class McastAbuseIT {
           lab.spawn(
               lab.server(),
               "create",
-              clonecast("image", "create", img.toString(), "-o", cci.toString()),
+              launchers.clonecast("image", "create", img.toString(), "-o", cci.toString()),
               Map.of());
       assertEquals(0, create.waitFor(Duration.ofSeconds(120)), create.tail(20));
       // The first two MiB are zeros (not stored): the first stored chunk starts right after the
       // header.
       flip(cci, 64 + 1000);
       Host a = lab.agent(1);
-      LabProcess recv = lab.spawn(a, "recv", agent(out(lab, a)), Map.of());
+      LabProcess recv = lab.spawn(a, "recv", launchers.receive(out(lab, a)), Map.of());
       LabProcess sender =
           lab.spawn(
               lab.server(),
               "send",
-              clonecast("send", cci.toString(), "--interface", Lab.IFACE),
+              launchers.clonecast("send", cci.toString(), "--interface", Lab.IFACE),
               Map.of());
       assertNotEquals(0, sender.waitFor(Duration.ofSeconds(60)), sender.tail(20));
       assertTrue(
@@ -421,7 +395,7 @@ class McastAbuseIT {
           lab.spawn(
               lab.server(),
               "create",
-              clonecast("image", "create", img.toString(), "-o", cci.toString()),
+              launchers.clonecast("image", "create", img.toString(), "-o", cci.toString()),
               Map.of());
       assertEquals(0, create.waitFor(Duration.ofSeconds(120)), create.tail(20));
       flip(cci, 0);
@@ -429,7 +403,7 @@ class McastAbuseIT {
           lab.spawn(
               lab.server(),
               "send",
-              clonecast("send", cci.toString(), "--interface", Lab.IFACE),
+              launchers.clonecast("send", cci.toString(), "--interface", Lab.IFACE),
               Map.of());
       assertEquals(1, sender.waitFor(Duration.ofSeconds(60)), sender.tail(20));
       assertTrue(

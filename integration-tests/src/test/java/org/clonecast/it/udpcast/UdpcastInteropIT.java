@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
@@ -32,21 +33,16 @@ import org.junit.jupiter.api.Test;
  */
 class UdpcastInteropIT {
   private static final Duration SESSION = Duration.ofSeconds(60);
-  private static Path repo;
 
   @BeforeAll
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("ip", "nft", "tc", "java", "udp-sender", "udp-receiver", "losetup");
-    repo = Path.of(System.getProperty("clonecast.repo", "../")).toAbsolutePath().normalize();
-    assertTrue(
-        Files.exists(repo.resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    Checkout.built(false);
   }
 
   private static List<String> ourSender(Path img, int receivers) {
-    return List.of(
-        repo.resolve("clonecast").toString(),
+    return Checkout.clonecast(
         "send",
         img.toString(),
         "--udpcast",
@@ -80,8 +76,7 @@ class UdpcastInteropIT {
   private static List<String> ourAgent(Path out, String... extra) {
     List<String> cmd =
         new ArrayList<>(
-            List.of(
-                repo.resolve("clonecast-agent").toString(),
+            Checkout.agent(
                 "receive",
                 "--udpcast",
                 "--interface",
@@ -215,8 +210,7 @@ class UdpcastInteropIT {
           lab.spawn(
               lab.server(),
               "send",
-              List.of(
-                  repo.resolve("clonecast").toString(),
+              Checkout.clonecast(
                   "send",
                   img.toString(),
                   // 20 Mbit/s: a stock receiver's 208 KiB socket buffer then holds 85 ms, not 17 ms
@@ -268,13 +262,8 @@ class UdpcastInteropIT {
           }
           List<String> cmd =
               new ArrayList<>(
-                  List.of(
-                      repo.resolve("clonecast").toString(),
-                      "send",
-                      img.toString(),
-                      "--udpcast",
-                      "--interface",
-                      Lab.IFACE));
+                  Checkout.clonecast(
+                      "send", img.toString(), "--udpcast", "--interface", Lab.IFACE));
           cmd.addAll(
               async
                   // Async has no repair but FEC: a modest rate, so that a receiver starved of CPU

@@ -185,87 +185,82 @@ public record PartitionTable(
 
   private static PartitionTable gpt(byte[] head, ByteBuffer b, int sector) {
     int h = sector; // the primary header is at LBA 1
-    long headerSize = Integer.toUnsignedLong(b.getInt(h + 12));
-    if (headerSize < GPT_HEADER_MIN || headerSize > sector) {
+    GptHeader g = GptHeader.read(head, h);
+    if (g.headerSize() < GPT_HEADER_MIN || g.headerSize() > sector) {
       throw new MalformedDiskException(
           "GPT header size "
-              + headerSize
+              + g.headerSize()
               + ", want "
               + GPT_HEADER_MIN
               + ".."
               + sector
               + " (at byte "
-              + (h + 12)
+              + (h + GptHeader.HEADER_SIZE)
               + ")");
     }
-    long stored = Integer.toUnsignedLong(b.getInt(h + 16));
     CRC32 crc = new CRC32();
     crc.update(head, h, 16);
     crc.update(new byte[4]); // the CRC field itself counts as zero
-    crc.update(head, h + 20, (int) headerSize - 20);
-    if (crc.getValue() != stored) {
+    crc.update(head, h + 20, (int) g.headerSize() - 20);
+    if (crc.getValue() != g.headerCrc()) {
       throw new MalformedDiskException(
           String.format(
               Locale.ROOT,
               "GPT header CRC32 0x%08x, computed 0x%08x (at byte %d);"
                   + " the primary GPT is damaged (gdisk can rebuild it from the backup)",
-              stored,
+              g.headerCrc(),
               crc.getValue(),
-              h + 16));
+              h + GptHeader.HEADER_CRC32));
     }
-    long myLba = b.getLong(h + 24);
-    long alternateLba = b.getLong(h + 32);
-    long firstUsable = b.getLong(h + 40);
-    long lastUsable = b.getLong(h + 48);
-    long entriesLba = b.getLong(h + 72);
-    long count = Integer.toUnsignedLong(b.getInt(h + 80));
-    long size = Integer.toUnsignedLong(b.getInt(h + 84));
-    long entriesCrc = Integer.toUnsignedLong(b.getInt(h + 88));
-    if (myLba != 1) {
+    if (g.myLba() != 1) {
       throw new MalformedDiskException(
           "GPT header at LBA 1 says it is at LBA "
-              + myLba
+              + g.myLba()
               + " (a backup header copied to the front?)");
     }
-    if (size < 128 || size > 4096 || Long.bitCount(size) != 1) {
+    if (g.entrySize() < 128 || g.entrySize() > 4096 || Long.bitCount(g.entrySize()) != 1) {
       throw new MalformedDiskException(
-          "GPT entry size " + size + ", want 128 times a power of two (at byte " + (h + 84) + ")");
+          "GPT entry size "
+              + g.entrySize()
+              + ", want 128 times a power of two (at byte "
+              + (h + GptHeader.SIZE_OF_PARTITION_ENTRY)
+              + ")");
     }
-    if (count * size > GPT_MAX_ENTRY_BYTES) {
+    if (g.entryBytes() > GPT_MAX_ENTRY_BYTES) {
       throw new MalformedDiskException(
           "GPT has "
-              + count
+              + g.entryCount()
               + " entries of "
-              + size
+              + g.entrySize()
               + " bytes, more than the "
               + GPT_MAX_ENTRY_BYTES
               + " bytes clonecast reads");
     }
-    if (entriesLba < 2 || entriesLba > (HEAD_BYTES - count * size) / sector) {
+    if (g.entriesLba() < 2 || g.entriesLba() > (HEAD_BYTES - g.entryBytes()) / sector) {
       throw new MalformedDiskException(
           "GPT entries at LBA "
-              + entriesLba
+              + g.entriesLba()
               + ", want 2.."
-              + (HEAD_BYTES - count * size) / sector
+              + (HEAD_BYTES - g.entryBytes()) / sector
               + " (at byte "
-              + (h + 72)
+              + (h + GptHeader.PARTITION_ENTRY_LBA)
               + ")");
     }
-    if (firstUsable < entriesLba + (count * size + sector - 1) / sector
-        || lastUsable < firstUsable
-        || alternateLba <= lastUsable) {
+    if (g.firstUsableLba() < g.entriesLba() + (g.entryBytes() + sector - 1) / sector
+        || g.lastUsableLba() < g.firstUsableLba()
+        || g.alternateLba() <= g.lastUsableLba()) {
       throw new MalformedDiskException(
           "GPT usable LBAs "
-              + firstUsable
+              + g.firstUsableLba()
               + ".."
-              + lastUsable
+              + g.lastUsableLba()
               + " do not fit between the entries at LBA "
-              + entriesLba
+              + g.entriesLba()
               + " and the backup header at LBA "
-              + alternateLba);
+              + g.alternateLba());
     }
-    long arrayAt = entriesLba * sector;
-    long arrayLen = count * size;
+    long arrayAt = g.entriesLba() * sector;
+    long arrayLen = g.entryBytes();
     if (arrayAt + arrayLen > head.length) {
       throw new MalformedDiskException(
           "GPT entries end at byte "
@@ -276,26 +271,26 @@ public record PartitionTable(
     }
     crc.reset();
     crc.update(head, (int) arrayAt, (int) arrayLen);
-    if (crc.getValue() != entriesCrc) {
+    if (crc.getValue() != g.entriesCrc()) {
       throw new MalformedDiskException(
           String.format(
               Locale.ROOT,
               "GPT entry array CRC32 0x%08x, computed 0x%08x (%d entries at LBA %d)",
-              entriesCrc,
+              g.entriesCrc(),
               crc.getValue(),
-              count,
-              entriesLba));
+              g.entryCount(),
+              g.entriesLba()));
     }
     List<Partition> out = new ArrayList<>();
-    for (int i = 0; i < count; i++) {
-      int e = (int) (arrayAt + i * size);
+    for (int i = 0; i < g.entryCount(); i++) {
+      int e = (int) (arrayAt + i * g.entrySize());
       String type = guid(head, e);
       if (type.equals(EMPTY_GUID)) {
         continue;
       }
       long first = b.getLong(e + 32);
       long last = b.getLong(e + 40);
-      if (first < firstUsable || last > lastUsable || last < first) {
+      if (first < g.firstUsableLba() || last > g.lastUsableLba() || last < first) {
         throw new MalformedDiskException(
             "GPT entry "
                 + (i + 1)
@@ -304,14 +299,14 @@ public record PartitionTable(
                 + ".."
                 + last
                 + ", outside the usable LBAs "
-                + firstUsable
+                + g.firstUsableLba()
                 + ".."
-                + lastUsable);
+                + g.lastUsableLba());
       }
       out.add(new Partition(i + 1, type, first * sector, (last - first + 1) * sector));
     }
     checkOverlaps(out, "GPT");
-    return new PartitionTable(Scheme.GPT, sector, out, OptionalLong.of(alternateLba * sector));
+    return new PartitionTable(Scheme.GPT, sector, out, OptionalLong.of(g.alternateLba() * sector));
   }
 
   /**

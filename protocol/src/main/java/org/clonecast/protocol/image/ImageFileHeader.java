@@ -147,23 +147,8 @@ public record ImageFileHeader(
           "image header truncated: " + in.readableBytes() + " bytes, want " + LENGTH);
     }
     in.skipBytes(Long.BYTES);
-    int version = in.readUnsignedShort();
-    if (version < MIN_VERSION || version > VERSION) {
-      throw new MalformedImageException(
-          "image format version "
-              + version
-              + " unsupported (this build reads versions "
-              + MIN_VERSION
-              + " to "
-              + VERSION
-              + ")");
-    }
-    int flags = in.readUnsignedShort();
-    if (flags != 0) {
-      throw new MalformedImageException(
-          String.format(
-              "image header flags 0x%04x unknown (version %d defines none)", flags, version));
-    }
+    int version =
+        FormatVersion.read(in, "image format version", "image header flags", MIN_VERSION, VERSION);
     long headerLength = in.readUnsignedInt();
     UUID id = new UUID(in.readLong(), in.readLong());
     long logicalSize = in.readLong();
@@ -187,7 +172,7 @@ public record ImageFileHeader(
     try {
       return new ImageFileHeader(
           version,
-          flags,
+          0, // flags: FormatVersion.read refuses any set
           (int) headerLength,
           id,
           logicalSize,

@@ -409,23 +409,8 @@ public record Manifest(
       throw new MalformedImageException(
           String.format("manifest: bad magic 0x%08x, want 0x%08x (\"CCMF\")", magic, MAGIC));
     }
-    int version = in.readUnsignedShort();
-    if (version < MIN_VERSION || version > VERSION) {
-      throw new MalformedImageException(
-          "manifest: version "
-              + version
-              + " unsupported (this build reads "
-              + MIN_VERSION
-              + " to "
-              + VERSION
-              + ")");
-    }
-    int flags = in.readUnsignedShort();
-    if (flags != 0) {
-      throw new MalformedImageException(
-          String.format(
-              "manifest: flags 0x%04x unknown (version %d defines none)", flags, version));
-    }
+    int version =
+        FormatVersion.read(in, "manifest: version", "manifest: flags", MIN_VERSION, VERSION);
     UUID id = new UUID(in.readLong(), in.readLong());
     long logicalSize = in.readLong();
     int chunkSize = in.readInt();

@@ -63,25 +63,8 @@ public final class SenderMachine {
       long repairWindowNanos,
       int lagMarginPermille,
       long receiverDeadlineNanos) {
-    /** With the default deadline of one hour. */
-    public Settings(
-        int symbolSize,
-        int minReceivers,
-        long maxWaitNanos,
-        long receiverTimeoutNanos,
-        long resendHoldoffNanos,
-        long repairWindowNanos,
-        int lagMarginPermille) {
-      this(
-          symbolSize,
-          minReceivers,
-          maxWaitNanos,
-          receiverTimeoutNanos,
-          resendHoldoffNanos,
-          repairWindowNanos,
-          lagMarginPermille,
-          3_600_000_000_000L);
-    }
+    /** How long a receiver may take when nobody says otherwise: one hour. */
+    public static final long DEFAULT_RECEIVER_DEADLINE_NANOS = 3_600_000_000_000L;
 
     public Settings {
       if (receiverDeadlineNanos <= 0)
@@ -103,7 +86,14 @@ public final class SenderMachine {
     /** Defaults for a LAN: start on the first receiver, drop after 10 s of silence. */
     public static Settings defaults(int symbolSize) {
       return new Settings(
-          symbolSize, 1, 10_000_000_000L, 10_000_000_000L, 300_000_000L, 30_000_000L, 200);
+          symbolSize,
+          1,
+          10_000_000_000L,
+          10_000_000_000L,
+          300_000_000L,
+          30_000_000L,
+          200,
+          DEFAULT_RECEIVER_DEADLINE_NANOS);
     }
   }
 

@@ -5,11 +5,29 @@ import java.util.Optional;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
-/** Neighbor Discovery options (RFC 4861 §4.6): type, length in units of 8 octets, value. */
+/**
+ * Neighbor Discovery options (RFC 4861 §4.6): type, length in units of 8 octets, value; and the
+ * ICMPv6 header the messages that carry them start with.
+ */
 final class NdpOptions {
   static final int OPT_SOURCE_LINK_LAYER = 1;
 
   private NdpOptions() {}
+
+  /**
+   * Reads the ICMPv6 header of a Neighbor Discovery message: type, code and checksum (verified by
+   * the kernel).
+   *
+   * @throws MalformedPacketException for another type than {@code type}, or a code other than 0
+   *     (RFC 4861 §6.1: such a message is silently discarded)
+   */
+  static void readIcmpHeader(ByteBuf in, int type, String what) {
+    int got = in.readUnsignedByte();
+    int code = in.readUnsignedByte();
+    if (got != type) throw new MalformedPacketException("ICMPv6 type " + got + ", want " + type);
+    if (code != 0) throw new MalformedPacketException(what + " code " + code + ", want 0");
+    in.skipBytes(2); // checksum
+  }
 
   /**
    * Reads the options up to the end of {@code in} and returns the source link-layer address.

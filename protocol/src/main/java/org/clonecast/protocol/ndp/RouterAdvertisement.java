@@ -4,7 +4,6 @@ import io.netty.buffer.ByteBuf;
 import java.util.Optional;
 import org.clonecast.protocol.wire.ByteBufs;
 import org.clonecast.protocol.wire.MacAddress;
-import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
  * An ICMPv6 Router Advertisement (RFC 4861 §4.2) from the ICMPv6 header onward. The checksum is
@@ -53,13 +52,7 @@ public record RouterAdvertisement(
         "router advertisement",
         in,
         b -> {
-          int type = b.readUnsignedByte();
-          int code = b.readUnsignedByte();
-          if (type != TYPE)
-            throw new MalformedPacketException("ICMPv6 type " + type + ", want " + TYPE);
-          if (code != 0)
-            throw new MalformedPacketException("router advertisement code " + code + ", want 0");
-          b.skipBytes(2);
+          NdpOptions.readIcmpHeader(b, TYPE, "router advertisement");
           int hop = b.readUnsignedByte();
           int flags = b.readUnsignedByte();
           int lifetime = b.readUnsignedShort();

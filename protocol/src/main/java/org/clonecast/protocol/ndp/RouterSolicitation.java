@@ -23,14 +23,9 @@ public record RouterSolicitation(Optional<MacAddress> sourceLinkLayer) {
         "router solicitation",
         in,
         b -> {
-          int type = b.readUnsignedByte();
-          int code = b.readUnsignedByte();
-          if (type != TYPE)
-            throw new MalformedPacketException("ICMPv6 type " + type + ", want " + TYPE);
           // RFC 4861 §6.1.1: a router must silently discard a solicitation whose code is not 0.
-          if (code != 0)
-            throw new MalformedPacketException("router solicitation code " + code + ", want 0");
-          b.skipBytes(2 + 4); // checksum (verified by the kernel), reserved
+          NdpOptions.readIcmpHeader(b, TYPE, "router solicitation");
+          b.skipBytes(4); // reserved
           return new RouterSolicitation(NdpOptions.sourceLinkLayer(b));
         });
   }

@@ -163,7 +163,14 @@ final class McastSimulation {
 
   static SenderMachine.Settings settings(int minReceivers) {
     return new SenderMachine.Settings(
-        SYMBOL, minReceivers, 5_000_000_000L, 2_000_000_000L, 300_000_000L, 30_000_000L, 200);
+        SYMBOL,
+        minReceivers,
+        5_000_000_000L,
+        2_000_000_000L,
+        300_000_000L,
+        30_000_000L,
+        200,
+        SenderMachine.Settings.DEFAULT_RECEIVER_DEADLINE_NANOS);
   }
 
   Sim add(String name, double loss, long joinAfterNanos, long dieAfterNanos) {

@@ -62,10 +62,18 @@ class SenderMachineTest {
   }
 
   static SenderMachine machine(long deadlineNanos) {
-    return new SenderMachine(
-        manifest(),
-        new SenderMachine.Settings(
-            SYMBOL, 1, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200, deadlineNanos));
+    return new SenderMachine(manifest(), settings(1, 20 * S, deadlineNanos));
+  }
+
+  /** A receiver drops after 10 s of silence and may take an hour. */
+  static SenderMachine.Settings settings(int minReceivers, long maxWaitNanos) {
+    return settings(
+        minReceivers, maxWaitNanos, SenderMachine.Settings.DEFAULT_RECEIVER_DEADLINE_NANOS);
+  }
+
+  static SenderMachine.Settings settings(int minReceivers, long maxWaitNanos, long deadlineNanos) {
+    return new SenderMachine.Settings(
+        SYMBOL, minReceivers, maxWaitNanos, 10 * S, 300_000_000L, 30_000_000L, 200, deadlineNanos);
   }
 
   static BitSet all() {
@@ -277,10 +285,7 @@ class SenderMachineTest {
 
   @Test
   void aSessionWhoseOnlyReceiverLeftBeforeTheStartEndsAfterMaxWait() {
-    SenderMachine m =
-        new SenderMachine(
-            manifest(),
-            new SenderMachine.Settings(SYMBOL, 2, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    SenderMachine m = new SenderMachine(manifest(), settings(2, 20 * S));
     int id = m.join("node1@10.0.0.2", real, key, now);
     m.disconnected(id, now + S);
     assertEquals(SenderMachine.ReceiverState.GONE, m.receiver(id).state());
@@ -315,10 +320,7 @@ class SenderMachineTest {
    */
   @Test
   void deltaReceiversStartTheSessionWhenCheckedAndGetOnlyTheUnionOfTheirNeeds() {
-    SenderMachine m =
-        new SenderMachine(
-            manifest(),
-            new SenderMachine.Settings(SYMBOL, 3, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    SenderMachine m = new SenderMachine(manifest(), settings(3, 20 * S));
     int a = m.join("a", real, key, true, now);
     int b = m.join("b", real, key(2), true, now);
     int c = m.join("c", real, key(3), true, now);
@@ -356,10 +358,7 @@ class SenderMachineTest {
    */
   @Test
   void aSessionWhoseReceiversNeedNothingEndsAtOnce() {
-    SenderMachine m =
-        new SenderMachine(
-            manifest(),
-            new SenderMachine.Settings(SYMBOL, 2, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    SenderMachine m = new SenderMachine(manifest(), settings(2, 20 * S));
     for (int i = 0; i < 2; i++) {
       int id = m.join("n" + i, real, key(i), true, now);
       m.checked(id, checked(CHUNKS), now);
@@ -377,10 +376,7 @@ class SenderMachineTest {
    */
   @Test
   void aReceiverThatFailsBeforeItsCheckDoesNotHoldTheStart() {
-    SenderMachine m =
-        new SenderMachine(
-            manifest(),
-            new SenderMachine.Settings(SYMBOL, 1, 60 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    SenderMachine m = new SenderMachine(manifest(), settings(1, 60 * S));
     int id = m.join("vm", real, key, true, now);
     assertFalse(m.maybeStart(now), "still checking its disk");
     m.finished(id, new ControlMessage.Finished(false, "refused the image", 0, 0, 0, 0), now);
@@ -399,10 +395,7 @@ class SenderMachineTest {
     e.set(2, ChunkEntry.zero(2, ChunkCodec.zeroHash(16384)));
     Manifest withZero =
         new Manifest(UUID.randomUUID(), (long) CHUNKS * 16384, 16384, e, Sha256.of(new byte[32]));
-    SenderMachine m =
-        new SenderMachine(
-            withZero,
-            new SenderMachine.Settings(SYMBOL, 1, 20 * S, 10 * S, 300_000_000L, 30_000_000L, 200));
+    SenderMachine m = new SenderMachine(withZero, settings(1, 20 * S));
     int id = m.join("n", real, key, true, now);
     BitSet b = new BitSet();
     b.set(0);

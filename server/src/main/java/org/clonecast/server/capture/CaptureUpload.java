@@ -19,6 +19,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
+import org.clonecast.common.io.ChannelIo;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
@@ -226,7 +227,7 @@ final class CaptureUpload implements AutoCloseable {
         j.truncate(0);
       }
       // Also over a header a crashed finish completed: the manifest it points at is cut off below.
-      write(d, want::encode, 0);
+      ChannelIo.writeEncoded(d, want::encode, 0);
       d.force(true);
       if (fresh) {
         syncDirectory(file.toAbsolutePath().getParent());
@@ -501,11 +502,11 @@ final class CaptureUpload implements AutoCloseable {
     if (failed != null) {
       throw new IOException("fsync of the capture's files failed: " + failed.getMessage(), failed);
     }
-    writeFully(dataCh, stored.duplicate(), end);
+    ChannelIo.writeFully(dataCh, stored.duplicate(), end);
     ByteBuf rec = Unpooled.buffer(r.encodedLength());
     try {
       r.encode(rec);
-      writeFully(journalCh, rec.nioBuffer(), journalEnd);
+      ChannelIo.writeFully(journalCh, rec.nioBuffer(), journalEnd);
     } finally {
       rec.release();
     }
@@ -550,9 +551,9 @@ final class CaptureUpload implements AutoCloseable {
    */
   Path complete(Manifest m) throws IOException {
     sync();
-    int length = write(dataCh, m::encode, end);
+    int length = ChannelIo.writeEncoded(dataCh, m::encode, end);
     dataCh.force(true);
-    write(
+    ChannelIo.writeEncoded(
         dataCh,
         header.complete(end, length)::encodeManifestFields,
         ImageFileHeader.MANIFEST_FIELDS_OFFSET);
@@ -580,29 +581,6 @@ final class CaptureUpload implements AutoCloseable {
       dataCh.close();
     } finally {
       journalCh.close();
-    }
-  }
-
-  private interface Encoder {
-    void encode(ByteBuf out);
-  }
-
-  private static int write(FileChannel ch, Encoder e, long at) throws IOException {
-    ByteBuf buf = Unpooled.buffer();
-    try {
-      e.encode(buf);
-      int n = buf.readableBytes();
-      writeFully(ch, buf.nioBuffer(), at);
-      return n;
-    } finally {
-      buf.release();
-    }
-  }
-
-  private static void writeFully(FileChannel ch, ByteBuffer b, long at) throws IOException {
-    long pos = at;
-    while (b.hasRemaining()) {
-      pos += ch.write(b, pos);
     }
   }
 

@@ -5,17 +5,15 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.server.boot.BootenvInstaller;
 import org.clonecast.server.boot.InstallLayout;
 import org.clonecast.server.config.ConfigException;
 import org.clonecast.server.config.ConfigFile;
 import org.clonecast.server.config.ServeConfig;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code clonecast bootenv ...}: the netboot environment that nodes marked for re-imaging boot. */
@@ -26,29 +24,17 @@ import picocli.CommandLine.Option;
     description =
         "Build and show the netboot environment (kernel + initramfs with the agent) nodes boot to be re-imaged.",
     subcommands = {BootenvCommand.Build.class, BootenvCommand.Show.class})
-public final class BootenvCommand implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-  @Override
-  public void run() {
-    throw new CommandLine.ParameterException(
-        spec.commandLine(), "a subcommand is required: build or show");
-  }
+public final class BootenvCommand extends CommandGroup {
 
   @Command(
       name = "build",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description = {
         "Build the netboot environment from Debian packages (bootenv/build.sh: the distribution kernel",
         "with NIC and storage drivers, busybox, a jlink'd JRE and the agent) and install it atomically as",
         "STATE-DIR/bootenv/current, which 'clonecast serve' hands to nodes marked for re-imaging.",
         "Cached by versions: a rebuild with nothing new takes seconds. Run as root (apt-get download, depmod)."
       })
-  static final class Build implements Callable<Integer> {
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Mixin StateDirOption state;
+  static final class Build extends StateDirCommand {
 
     @Option(
         names = "--script",
@@ -89,7 +75,7 @@ public final class BootenvCommand implements Runnable {
               : found("the agent jar", layout.agentJar(), layout, "--agent-jar");
       BootenvInstaller installer = new BootenvInstaller(s, a, Optional.ofNullable(jdk));
       try {
-        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter err = err();
         Path built =
             installer.buildAndInstall(
                 stateDir,
@@ -98,7 +84,7 @@ public final class BootenvCommand implements Runnable {
                   err.println(line);
                   err.flush();
                 });
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         out.println(
             "clonecast bootenv: installed "
                 + BootenvInstaller.currentDir(stateDir)
@@ -115,14 +101,9 @@ public final class BootenvCommand implements Runnable {
 
   @Command(
       name = "show",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description =
           "Print the installed netboot environment's manifest (versions, sizes, drivers); exit 1 when there is none.")
-  static final class Show implements Callable<Integer> {
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Mixin StateDirOption state;
+  static final class Show extends StateDirCommand {
 
     @Override
     public Integer call() throws IOException {
@@ -137,7 +118,7 @@ public final class BootenvCommand implements Runnable {
                 + stateDir
                 + "' installs one");
       }
-      PrintWriter out = spec.commandLine().getOut();
+      PrintWriter out = out();
       out.println("clonecast bootenv: " + current + " -> " + current.toRealPath());
       Path manifest = current.resolve("manifest");
       out.print(

@@ -5,29 +5,21 @@ import java.io.PrintWriter;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
-import java.util.concurrent.Callable;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.server.http.Json;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code clonecast events}: the daemon's event log (boot steps, leases, sessions, agents). */
 @Command(
     name = "events",
-    mixinStandardHelpOptions = true,
-    versionProvider = VersionProvider.class,
     description = {
       "Print the daemon's recent events, oldest first: DHCP and boot steps, enrollment, images, sessions, agents.",
       "With --follow, keep printing new ones until interrupted."
     })
-public final class EventsCommand implements Callable<Integer> {
+public final class EventsCommand extends ApiCommand {
   private static final DateTimeFormatter TIME =
       DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneId.systemDefault());
-
-  @Mixin ServerOptions server;
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Option(
       names = "--limit",
@@ -49,13 +41,13 @@ public final class EventsCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    PrintWriter out = spec.commandLine().getOut();
-    JsonNode events = server.client().get("/api/v1/events?limit=" + limit);
+    PrintWriter out = out();
+    JsonNode events = api().get("/api/v1/events?limit=" + limit);
     long[] last = {print(out, events, 0)};
     while (follow) {
       // Pushed by the daemon's event log; if the stream ends (a daemon restart), take it up again
       // after the last event printed.
-      server.client().stream(
+      api().stream(
           "/api/v1/events/stream?after=" + last[0],
           e -> {
             last[0] = print(out, Json.MAPPER.createArrayNode().add(e), last[0]);

@@ -1,6 +1,6 @@
 package org.clonecast.server.cli;
 
-import picocli.CommandLine;
+import org.clonecast.common.cli.CommandGroup;
 import picocli.CommandLine.Command;
 
 /**
@@ -23,12 +23,4 @@ import picocli.CommandLine.Command;
       ImageStoreCommands.ListImages.class,
       ImageStoreCommands.Remove.class
     })
-public final class ImageCommand implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-  @Override
-  public void run() {
-    throw new CommandLine.ParameterException(
-        spec.commandLine(), "a subcommand is required; see 'clonecast image --help'");
-  }
-}
+public final class ImageCommand extends CommandGroup {}

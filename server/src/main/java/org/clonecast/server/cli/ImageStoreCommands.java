@@ -6,11 +6,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -24,22 +22,14 @@ final class ImageStoreCommands {
 
   @Command(
       name = "add",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description = {
         "Add a disk (raw device or file) or a .cci image to the daemon's store as NAME.",
         "A raw disk is captured (chunked, compressed, hashed) by the daemon, carrying only what its partition",
         "tables and filesystems use; waits until the image is ready."
       })
-  static final class Add implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  static final class Add extends ApiCommand {
 
-    @Parameters(
-        index = "0",
-        paramLabel = "NAME",
-        description = "Image name (letters, digits, '.', '_', '-').")
-    String name;
+    @Mixin ImageNameParameter image;
 
     @Parameters(
         index = "1",
@@ -66,13 +56,14 @@ final class ImageStoreCommands {
 
     @Override
     public Integer call() throws InterruptedException {
+      String name = image.name;
       Map<String, Object> body = new LinkedHashMap<>();
       body.put("name", name);
       body.put("source", file.toAbsolutePath().normalize().toString());
       body.put("force", force);
       if (raw) body.put("raw", true);
-      JsonNode img = server.client().post("/api/v1/images", body);
-      PrintWriter out = spec.commandLine().getOut();
+      JsonNode img = api().post("/api/v1/images", body);
+      PrintWriter out = out();
       if (noWait) {
         out.println("adding " + name + " from " + file + "; see 'clonecast image list'");
         return ExitCodes.OK;
@@ -88,41 +79,27 @@ final class ImageStoreCommands {
           bar.update(p.path("done").asLong());
         }
         Thread.sleep(Duration.ofMillis(500).toMillis());
-        img = server.client().get("/api/v1/images/" + name);
+        img = api().get("/api/v1/images/" + name);
       }
       if (!img.path("state").asText().equals("ready")) {
         throw new CliException(
             ExitCodes.FAILED, "adding " + name + " failed: " + NodeCommand.text(img, "detail"));
       }
-      out.printf(
-          "image %s ready: %d bytes, %d chunks, %d bytes stored, sha256 %s%n",
-          name,
-          img.path("logicalSize").asLong(),
-          img.path("chunks").asLong(),
-          img.path("storedSize").asLong(),
-          img.path("imageHash").asText());
+      printReady(out, name, img);
       return ExitCodes.OK;
     }
   }
 
   @Command(
       name = "capture",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description = {
         "Capture a golden node's disk into the daemon's store as NAME, unattended: the node's next PXE boot",
         "runs the agent, which reads the disk (read-only), chunks and compresses it on the node's cores and uploads it.",
         "The image is ready once complete and verified; then the node boots its disk again. --cancel NAME stops it."
       })
-  static final class Capture implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  static final class Capture extends ApiCommand {
 
-    @Parameters(
-        index = "0",
-        paramLabel = "NAME",
-        description = "Image name (letters, digits, '.', '_', '-').")
-    String name;
+    @Mixin ImageNameParameter image;
 
     @Option(names = "--node", paramLabel = "MAC|NAME", description = "The golden node (enrolled).")
     String node;
@@ -155,12 +132,13 @@ final class ImageStoreCommands {
 
     @Override
     public Integer call() throws InterruptedException {
-      PrintWriter out = spec.commandLine().getOut();
+      String name = image.name;
+      PrintWriter out = out();
       if (cancel) {
         if (node != null || disk != null || force || level != null || watch) {
           throw new CliException(ExitCodes.USAGE, "--cancel takes only the image name");
         }
-        JsonNode img = server.client().post("/api/v1/images/" + name + "/cancel", Map.of());
+        JsonNode img = api().post("/api/v1/images/" + name + "/cancel", Map.of());
         out.println("capture of " + name + " cancelled; image " + img.path("state").asText());
         return ExitCodes.OK;
       }
@@ -174,7 +152,7 @@ final class ImageStoreCommands {
       if (disk != null) body.put("disk", disk);
       if (force) body.put("force", true);
       if (level != null) body.put("level", level);
-      server.client().post("/api/v1/images/capture", body);
+      api().post("/api/v1/images/capture", body);
       out.println(
           "capturing "
               + node
@@ -185,28 +163,24 @@ final class ImageStoreCommands {
               + name
               + "'");
       out.flush();
-      return watch ? Watch.follow(server.client(), name, out) : ExitCodes.OK;
+      return watch ? Watch.follow(api(), name, out) : ExitCodes.OK;
     }
   }
 
   @Command(
       name = "watch",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description = {
         "Follow an image being captured or added until it is ready or failed.",
         "Exit status 0 when it is ready, 1 when it failed."
       })
-  static final class Watch implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  static final class Watch extends ApiCommand {
 
     @Parameters(paramLabel = "NAME")
     String name;
 
     @Override
     public Integer call() throws InterruptedException {
-      return follow(server.client(), name, spec.commandLine().getOut());
+      return follow(api(), name, out());
     }
 
     /**
@@ -244,13 +218,7 @@ final class ImageStoreCommands {
         out.flush();
         return ExitCodes.FAILED;
       }
-      out.printf(
-          "image %s ready: %d bytes, %d chunks, %d bytes stored, sha256 %s%n",
-          name,
-          img.path("logicalSize").asLong(),
-          img.path("chunks").asLong(),
-          img.path("storedSize").asLong(),
-          img.path("imageHash").asText());
+      printReady(out, name, img);
       out.flush();
       return ExitCodes.OK;
     }
@@ -272,6 +240,17 @@ final class ImageStoreCommands {
     }
   }
 
+  /** "image NAME ready: ..." with the figures of the finished image. */
+  static void printReady(PrintWriter out, String name, JsonNode img) {
+    out.printf(
+        "image %s ready: %d bytes, %d chunks, %d bytes stored, sha256 %s%n",
+        name,
+        img.path("logicalSize").asLong(),
+        img.path("chunks").asLong(),
+        img.path("storedSize").asLong(),
+        img.path("imageHash").asText());
+  }
+
   /** An image's state, with the percentage done while it is added or captured. */
   static String state(JsonNode i) {
     String state = i.path("state").asText();
@@ -287,22 +266,16 @@ final class ImageStoreCommands {
     return state;
   }
 
-  @Command(
-      name = "list",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
-      description = "List the daemon's images.")
-  static final class ListImages implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  @Command(name = "list", description = "List the daemon's images.")
+  static final class ListImages extends ApiCommand {
 
     @Mixin ListingOption listing;
 
     @Override
     public Integer call() {
       listing.print(
-          spec.commandLine().getOut(),
-          server.client().get("/api/v1/images"),
+          out(),
+          api().get("/api/v1/images"),
           new String[] {"NAME", "STATE", "SIZE", "STORED", "CHUNKS", "DETAIL"},
           i ->
               new String[] {
@@ -317,22 +290,16 @@ final class ImageStoreCommands {
     }
   }
 
-  @Command(
-      name = "remove",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
-      description = "Remove an image from the daemon's store.")
-  static final class Remove implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  @Command(name = "remove", description = "Remove an image from the daemon's store.")
+  static final class Remove extends ApiCommand {
 
     @Parameters(paramLabel = "NAME")
     String name;
 
     @Override
     public Integer call() {
-      server.client().delete("/api/v1/images/" + name);
-      spec.commandLine().getOut().println("removed image " + name);
+      api().delete("/api/v1/images/" + name);
+      out().println("removed image " + name);
       return ExitCodes.OK;
     }
   }

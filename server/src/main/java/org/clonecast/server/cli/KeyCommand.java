@@ -6,15 +6,13 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.trust.ImageKey;
 import org.clonecast.common.trust.ImageSigner;
 import org.clonecast.server.boot.BootenvInstaller;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -29,28 +27,16 @@ import picocli.CommandLine.Option;
     description =
         "Show or rotate the Ed25519 key with which the daemon signs every image it stores and serves.",
     subcommands = {KeyCommand.Show.class, KeyCommand.Rotate.class, KeyCommand.ForgetPrevious.class})
-public final class KeyCommand implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-  @Override
-  public void run() {
-    throw new CommandLine.ParameterException(
-        spec.commandLine(), "a subcommand is required: show, rotate or forget-previous");
-  }
+public final class KeyCommand extends CommandGroup {
 
   @Command(
       name = "show",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description = {
         "Print the image key's fingerprint and public key (what 'clonecast-agent receive --trust' takes),",
         "and the previous key's while a rotation's overlap keeps it. With --trusted-keys: the file the netboot",
         "environment carries, ready for --trust."
       })
-  static final class Show implements Callable<Integer> {
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Mixin BootenvCommand.StateDirOption state;
+  static final class Show extends StateDirCommand {
 
     @Option(
         names = "--trusted-keys",
@@ -68,7 +54,7 @@ public final class KeyCommand implements Runnable {
                 + "; the daemon makes one at its first start"
                 + " ('clonecast serve'), or pass --state-dir");
       }
-      PrintWriter out = spec.commandLine().getOut();
+      PrintWriter out = out();
       if (trustedKeys) {
         out.print(ImageKey.trustedKeysFile(stateDir));
       } else {
@@ -92,8 +78,6 @@ public final class KeyCommand implements Runnable {
 
   @Command(
       name = "rotate",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description = {
         "Make a new image key; the current one becomes the previous one (any older one is deleted).",
         "Every stored image is signed again with the new key, and an installed netboot environment is rebuilt to",
@@ -101,10 +85,7 @@ public final class KeyCommand implements Runnable {
         "booted before the rotation still take their image. After a compromise add --forget-previous.",
         "In a directory without a key, makes the first one."
       })
-  static final class Rotate implements Callable<Integer> {
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Mixin BootenvCommand.StateDirOption state;
+  static final class Rotate extends StateDirCommand {
 
     @Option(
         names = "--forget-previous",
@@ -121,7 +102,7 @@ public final class KeyCommand implements Runnable {
     @Override
     public Integer call() throws IOException, InterruptedException {
       Path stateDir = state.resolve();
-      PrintWriter out = spec.commandLine().getOut();
+      PrintWriter out = out();
       if (!Files.isRegularFile(stateDir.resolve(ImageKey.PRIVATE_FILE))) {
         // A first key, e.g. for 'clonecast send --sign-key' on a host without a daemon.
         Files.createDirectories(stateDir);
@@ -163,7 +144,7 @@ public final class KeyCommand implements Runnable {
                   + stateDir
                   + "' (the build script or agent jar is not beside this jar)");
         } else {
-          PrintWriter err = spec.commandLine().getErr();
+          PrintWriter err = err();
           try {
             Path built =
                 installer
@@ -194,29 +175,23 @@ public final class KeyCommand implements Runnable {
 
   @Command(
       name = "forget-previous",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description = {
         "Delete the previous image key: sessions stop signing with it, and a netboot environment built",
         "afterwards ('clonecast bootenv build') trusts only the current key."
       })
-  static final class ForgetPrevious implements Callable<Integer> {
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Mixin BootenvCommand.StateDirOption state;
+  static final class ForgetPrevious extends StateDirCommand {
 
     @Override
     public Integer call() throws IOException {
       Path stateDir = state.resolve();
       boolean had = ImageKey.forgetPrevious(stateDir);
-      spec.commandLine()
-          .getOut()
+      out()
           .println(
               had
                   ? "clonecast key: previous key deleted; rebuild the netboot environment ('clonecast"
                       + " bootenv build') so that it trusts only the current key"
                   : "clonecast key: no previous key in " + stateDir);
-      spec.commandLine().getOut().flush();
+      out().flush();
       return ExitCodes.OK;
     }
   }

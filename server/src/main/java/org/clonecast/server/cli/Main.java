@@ -1,11 +1,15 @@
 package org.clonecast.server.cli;
 
 import java.io.PrintWriter;
+import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** Entry point of the {@code clonecast} command. Only this package may call {@link System#exit}. */
+/**
+ * Entry point of the {@code clonecast} command; it ends the JVM through {@link
+ * ExitCodes#runAndExit}.
+ */
 @Command(
     name = "clonecast",
     mixinStandardHelpOptions = true,
@@ -23,16 +27,10 @@ import picocli.CommandLine.Command;
       KeyCommand.class,
       CommandLine.HelpCommand.class
     })
-public final class Main implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+public final class Main extends CommandGroup {
 
   public static void main(String[] args) {
-    System.exit(run(args));
-  }
-
-  /** Runs the command line and returns the exit code, for tests and for {@link #main}. */
-  public static int run(String... args) {
-    return ExitCodes.commandLine(new Main()).execute(args);
+    ExitCodes.runAndExit(new Main(), args);
   }
 
   /** Runs the command line with its output and errors going to the given writers (for tests). */
@@ -41,11 +39,5 @@ public final class Main implements Runnable {
     cl.setOut(out);
     cl.setErr(err);
     return cl.execute(args);
-  }
-
-  @Override
-  public void run() {
-    throw new CommandLine.ParameterException(
-        spec.commandLine(), "a subcommand is required; see 'clonecast --help'");
   }
 }

@@ -3,10 +3,9 @@ package org.clonecast.server.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -24,24 +23,13 @@ import picocli.CommandLine.Parameters;
       NodeCommand.Set.class,
       NodeCommand.Remove.class
     })
-public final class NodeCommand implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-  @Override
-  public void run() {
-    throw new CommandLine.ParameterException(
-        spec.commandLine(), "a subcommand is required: add, list, set or remove");
-  }
+public final class NodeCommand extends CommandGroup {
 
   @Command(
       name = "add",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description =
           "Enroll a node. It boots its local disk until marked with 'node set MAC --action reimage'.")
-  static final class Add implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  static final class Add extends ApiCommand {
 
     @Parameters(
         paramLabel = "MAC",
@@ -74,9 +62,8 @@ public final class NodeCommand implements Runnable {
       body.put("name", name);
       if (group != null) body.put("group", group);
       if (ip != null) body.put("ip", ip);
-      JsonNode n = server.client().post("/api/v1/nodes", body);
-      spec.commandLine()
-          .getOut()
+      JsonNode n = api().post("/api/v1/nodes", body);
+      out()
           .println(
               "enrolled "
                   + n.path("mac").asText()
@@ -92,22 +79,16 @@ public final class NodeCommand implements Runnable {
     }
   }
 
-  @Command(
-      name = "list",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
-      description = "List enrolled and discovered nodes.")
-  static final class ListNodes implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  @Command(name = "list", description = "List enrolled and discovered nodes.")
+  static final class ListNodes extends ApiCommand {
 
     @Mixin ListingOption listing;
 
     @Override
     public Integer call() {
       listing.print(
-          spec.commandLine().getOut(),
-          server.client().get("/api/v1/nodes"),
+          out(),
+          api().get("/api/v1/nodes"),
           new String[] {"MAC", "NAME", "GROUP", "ACTION", "STATE", "IP", "RESERVED", "DETAIL"},
           n ->
               new String[] {
@@ -126,13 +107,9 @@ public final class NodeCommand implements Runnable {
 
   @Command(
       name = "set",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description =
           "Change a node's name, group, boot action (reimage: netboot and re-image; local: boot the disk) or reserved DHCP address.")
-  static final class Set implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  static final class Set extends ApiCommand {
 
     @Parameters(paramLabel = "MAC")
     String mac;
@@ -172,9 +149,8 @@ public final class NodeCommand implements Runnable {
             ExitCodes.USAGE,
             "nothing to change; give --name, --group, --action, --ip or --target-disk");
       }
-      JsonNode n = server.client().patch("/api/v1/nodes/" + mac, body);
-      spec.commandLine()
-          .getOut()
+      JsonNode n = api().patch("/api/v1/nodes/" + mac, body);
+      out()
           .println(
               n.path("mac").asText()
                   + ": name "
@@ -193,21 +169,17 @@ public final class NodeCommand implements Runnable {
 
   @Command(
       name = "remove",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description =
           "Forget a node (it is rediscovered, booting its local disk, if it PXE boots again).")
-  static final class Remove implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  static final class Remove extends ApiCommand {
 
     @Parameters(paramLabel = "MAC")
     String mac;
 
     @Override
     public Integer call() {
-      server.client().delete("/api/v1/nodes/" + mac);
-      spec.commandLine().getOut().println("removed " + mac);
+      api().delete("/api/v1/nodes/" + mac);
+      out().println("removed " + mac);
       return ExitCodes.OK;
     }
   }

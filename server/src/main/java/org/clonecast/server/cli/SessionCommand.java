@@ -9,11 +9,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -31,27 +30,16 @@ import picocli.CommandLine.Parameters;
       SessionCommand.Watch.class,
       SessionCommand.Cancel.class
     })
-public final class SessionCommand implements Runnable {
-  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-  @Override
-  public void run() {
-    throw new CommandLine.ParameterException(
-        spec.commandLine(), "a subcommand is required: start, list, watch or cancel");
-  }
+public final class SessionCommand extends CommandGroup {
 
   @Command(
       name = "start",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description = {
         "Mark the nodes for re-imaging with an image from the store; their next PXE boot netboots,",
         "receives it by multicast, writes and verifies the disk, fixes its identity and boots the new system.",
         "Multicast starts when --min-receivers joined (default: all), or --max-wait s after the first."
       })
-  static final class Start implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  static final class Start extends ApiCommand {
 
     @Option(
         names = "--image",
@@ -93,26 +81,18 @@ public final class SessionCommand implements Runnable {
       body.put("nodes", nodes);
       if (minReceivers != null) body.put("minReceivers", minReceivers);
       body.put("maxWait", maxWait);
-      JsonNode s = server.client().post("/api/v1/sessions", body);
-      PrintWriter out = spec.commandLine().getOut();
+      JsonNode s = api().post("/api/v1/sessions", body);
+      PrintWriter out = out();
       out.printf(
           "session %d: %s to %d node(s) in '%s'; power them on (or reboot them) to PXE boot%n",
           s.path("id").asLong(), image, s.path("members").size(), nodes);
       out.flush();
-      return watch
-          ? Watch.follow(server.client(), s.path("id").asLong(), System.err, out)
-          : ExitCodes.OK;
+      return watch ? Watch.follow(api(), s.path("id").asLong(), System.err, out) : ExitCodes.OK;
     }
   }
 
-  @Command(
-      name = "list",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
-      description = "List the newest sessions.")
-  static final class ListSessions implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  @Command(name = "list", description = "List the newest sessions.")
+  static final class ListSessions extends ApiCommand {
 
     @Mixin ListingOption listing;
 
@@ -126,8 +106,8 @@ public final class SessionCommand implements Runnable {
     @Override
     public Integer call() {
       listing.print(
-          spec.commandLine().getOut(),
-          server.client().get("/api/v1/sessions?limit=" + limit),
+          out(),
+          api().get("/api/v1/sessions?limit=" + limit),
           new String[] {"ID", "IMAGE", "NODES", "STATE", "DONE", "FAILED", "DETAIL"},
           s -> {
             int done = 0;
@@ -152,22 +132,16 @@ public final class SessionCommand implements Runnable {
 
   @Command(
       name = "watch",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description = {
         "Follow a session (default: the newest) with a progress bar per node until it ends.",
         "Exit status 0 when every node was re-imaged, 1 when any failed or the session was cancelled."
       })
-  static final class Watch implements Callable<Integer> {
-    @Mixin ServerOptions server;
-
+  static final class Watch extends ApiCommand {
     @Parameters(
         paramLabel = "ID",
         arity = "0..1",
         description = "Session id (default: the newest).")
     Long id;
-
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws InterruptedException {
@@ -175,13 +149,13 @@ public final class SessionCommand implements Runnable {
       if (id != null) {
         sid = id;
       } else {
-        JsonNode list = server.client().get("/api/v1/sessions?limit=1");
+        JsonNode list = api().get("/api/v1/sessions?limit=1");
         if (list.isEmpty())
           throw new CliException(
               ExitCodes.USAGE, "no session yet; start one with 'clonecast session start'");
         sid = list.get(0).path("id").asLong();
       }
-      return follow(server.client(), sid, System.err, spec.commandLine().getOut());
+      return follow(api(), sid, System.err, out());
     }
 
     /**
@@ -289,21 +263,17 @@ public final class SessionCommand implements Runnable {
 
   @Command(
       name = "cancel",
-      mixinStandardHelpOptions = true,
-      versionProvider = VersionProvider.class,
       description =
           "Cancel a session: its multicast stops and its unfinished nodes fail and boot locally.")
-  static final class Cancel implements Callable<Integer> {
-    @Mixin ServerOptions server;
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+  static final class Cancel extends ApiCommand {
 
     @Parameters(paramLabel = "ID")
     long id;
 
     @Override
     public Integer call() {
-      JsonNode s = server.client().post("/api/v1/sessions/" + id + "/cancel", Map.of());
-      spec.commandLine().getOut().println("session " + id + " " + s.path("state").asText());
+      JsonNode s = api().post("/api/v1/sessions/" + id + "/cancel", Map.of());
+      out().println("session " + id + " " + s.path("state").asText());
       return ExitCodes.OK;
     }
   }

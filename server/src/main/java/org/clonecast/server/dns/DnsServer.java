@@ -1,19 +1,16 @@
 package org.clonecast.server.dns;
 
 import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramPacket;
-import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -119,34 +116,29 @@ public final class DnsServer implements AutoCloseable {
 
   private void bindTcp(EventLoopGroup group, InetSocketAddress at) throws InterruptedException {
     Channel ch =
-        new ServerBootstrap()
-            .group(group)
-            .channel(Transport.server())
-            .option(ChannelOption.SO_REUSEADDR, true)
-            .childHandler(
-                new ChannelInitializer<SocketChannel>() {
-                  @Override
-                  protected void initChannel(SocketChannel c) {
-                    if (tcpOpen.incrementAndGet() > MAX_TCP_CONNECTIONS) {
-                      tcpOpen.decrementAndGet();
-                      warn(
-                          "dns: more than "
-                              + MAX_TCP_CONNECTIONS
-                              + " TCP connections; refusing "
-                              + c.remoteAddress(),
-                          null);
-                      c.close();
-                      return;
-                    }
-                    c.closeFuture().addListener(f -> tcpOpen.decrementAndGet());
-                    c.pipeline()
-                        .addLast(new IdleStateHandler(0, 0, TCP_IDLE_SECONDS))
-                        .addLast(
-                            new LengthFieldBasedFrameDecoder(DnsResponder.TCP_LIMIT, 0, 2, 0, 2))
-                        .addLast(new LengthFieldPrepender(2))
-                        .addLast(new TcpHandler());
-                  }
-                })
+        Transport.tcpServer(
+                group,
+                Transport.initializer(
+                    c -> {
+                      if (tcpOpen.incrementAndGet() > MAX_TCP_CONNECTIONS) {
+                        tcpOpen.decrementAndGet();
+                        warn(
+                            "dns: more than "
+                                + MAX_TCP_CONNECTIONS
+                                + " TCP connections; refusing "
+                                + c.remoteAddress(),
+                            null);
+                        c.close();
+                        return;
+                      }
+                      c.closeFuture().addListener(f -> tcpOpen.decrementAndGet());
+                      c.pipeline()
+                          .addLast(new IdleStateHandler(0, 0, TCP_IDLE_SECONDS))
+                          .addLast(
+                              new LengthFieldBasedFrameDecoder(DnsResponder.TCP_LIMIT, 0, 2, 0, 2))
+                          .addLast(new LengthFieldPrepender(2))
+                          .addLast(new TcpHandler());
+                    }))
             .bind(at)
             .sync()
             .channel();

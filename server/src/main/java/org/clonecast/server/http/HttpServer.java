@@ -2,10 +2,7 @@ package org.clonecast.server.http;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.stream.ChunkedWriteHandler;
@@ -183,27 +180,22 @@ public final class HttpServer implements AutoCloseable {
       boolean apiRemote)
       throws InterruptedException {
     ServerBootstrap b =
-        new ServerBootstrap()
-            .group(group)
-            .channel(Transport.server())
-            .option(ChannelOption.SO_REUSEADDR, true)
-            .childHandler(
-                new ChannelInitializer<SocketChannel>() {
-                  @Override
-                  protected void initChannel(SocketChannel ch) {
-                    if (!guard.admit(ch, local)) {
-                      return;
-                    }
-                    ch.pipeline()
-                        .addLast(new HttpServerCodec())
-                        .addLast(new BodyLimitHandler(routes))
-                        // BodyLimitHandler enforces each route's limit; this bound only keeps an
-                        // int size.
-                        .addLast(new HttpObjectAggregator(Integer.MAX_VALUE))
-                        .addLast(new ChunkedWriteHandler())
-                        .addLast(blocking, new HttpHandler(routes, token, local, apiRemote, stats));
+        Transport.tcpServer(
+            group,
+            Transport.initializer(
+                ch -> {
+                  if (!guard.admit(ch, local)) {
+                    return;
                   }
-                });
+                  ch.pipeline()
+                      .addLast(new HttpServerCodec())
+                      .addLast(new BodyLimitHandler(routes))
+                      // BodyLimitHandler enforces each route's limit; this bound only keeps an
+                      // int size.
+                      .addLast(new HttpObjectAggregator(Integer.MAX_VALUE))
+                      .addLast(new ChunkedWriteHandler())
+                      .addLast(blocking, new HttpHandler(routes, token, local, apiRemote, stats));
+                }));
     Channel ch = b.bind(at).sync().channel();
     channels.add(ch);
     return ch;

@@ -6,7 +6,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -308,17 +307,12 @@ public final class CaptureStore {
   /** The newest capture making image {@code name}, if any. */
   public Optional<Capture> newestFor(String name) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT "
-                      + COLUMNS
-                      + " FROM captures WHERE image = ? ORDER BY id DESC LIMIT 1")) {
-            ps.setString(1, name);
-            List<Capture> r = rows(ps);
-            return r.isEmpty() ? Optional.<Capture>empty() : Optional.of(r.get(0));
-          }
-        });
+        c ->
+            Database.queryFirst(
+                c,
+                "SELECT " + COLUMNS + " FROM captures WHERE image = ? ORDER BY id DESC LIMIT 1",
+                CaptureStore::capture,
+                name));
   }
 
   /** Captures that can still make their image, oldest first. */
@@ -329,57 +323,44 @@ public final class CaptureStore {
   /** The newest captures, newest first. */
   public List<Capture> list(int limit) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement("SELECT " + COLUMNS + " FROM captures ORDER BY id DESC LIMIT ?")) {
-            ps.setInt(1, limit);
-            return rows(ps);
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT " + COLUMNS + " FROM captures ORDER BY id DESC LIMIT ?",
+                CaptureStore::capture,
+                limit));
   }
 
   private static List<Capture> active(Connection c) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "SELECT " + COLUMNS + " FROM captures WHERE state IN (?, ?, ?) ORDER BY id")) {
-      ps.setString(1, State.WAITING.id());
-      ps.setString(2, State.CAPTURING.id());
-      ps.setString(3, State.VERIFYING.id());
-      return rows(ps);
-    }
+    return Database.query(
+        c,
+        "SELECT " + COLUMNS + " FROM captures WHERE state IN (?, ?, ?) ORDER BY id",
+        CaptureStore::capture,
+        State.WAITING.id(),
+        State.CAPTURING.id(),
+        State.VERIFYING.id());
   }
 
   private static Optional<Capture> find(Connection c, long id) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement("SELECT " + COLUMNS + " FROM captures WHERE id = ?")) {
-      ps.setLong(1, id);
-      List<Capture> r = rows(ps);
-      return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
-    }
+    return Database.queryFirst(
+        c, "SELECT " + COLUMNS + " FROM captures WHERE id = ?", CaptureStore::capture, id);
   }
 
-  private static List<Capture> rows(PreparedStatement ps) throws SQLException {
-    List<Capture> out = new ArrayList<>();
-    try (ResultSet rs = ps.executeQuery()) {
-      while (rs.next()) {
-        out.add(
-            new Capture(
-                rs.getLong(1),
-                rs.getString(2),
-                UUID.fromString(rs.getString(3)),
-                MacAddress.parse(rs.getString(4)),
-                Optional.ofNullable(rs.getString(5)),
-                rs.getInt(6),
-                rs.getInt(7),
-                rs.getInt(8) != 0,
-                Optional.ofNullable(rs.getString(9)),
-                State.parse(rs.getString(10)),
-                Optional.ofNullable(rs.getString(11)),
-                rs.getLong(12),
-                rs.getLong(13),
-                rs.getLong(14)));
-      }
-    }
-    return out;
+  private static Capture capture(ResultSet rs) throws SQLException {
+    return new Capture(
+        rs.getLong(1),
+        rs.getString(2),
+        UUID.fromString(rs.getString(3)),
+        MacAddress.parse(rs.getString(4)),
+        Optional.ofNullable(rs.getString(5)),
+        rs.getInt(6),
+        rs.getInt(7),
+        rs.getInt(8) != 0,
+        Optional.ofNullable(rs.getString(9)),
+        State.parse(rs.getString(10)),
+        Optional.ofNullable(rs.getString(11)),
+        rs.getLong(12),
+        rs.getLong(13),
+        rs.getLong(14));
   }
 }

@@ -5,9 +5,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 import org.sqlite.SQLiteConfig;
 
@@ -45,6 +49,63 @@ public final class Database implements AutoCloseable {
   @FunctionalInterface
   public interface Work<T> {
     T apply(Connection c) throws SQLException;
+  }
+
+  /** Makes one value of the row a result set stands on. */
+  @FunctionalInterface
+  interface Row<T> {
+    T map(ResultSet rs) throws SQLException;
+  }
+
+  /**
+   * Every row {@code sql} selects with {@code args} bound to its parameters in order, made into
+   * values by {@code row}, in order.
+   */
+  static <T> List<T> query(Connection c, String sql, Row<T> row, Object... args)
+      throws SQLException {
+    try (PreparedStatement ps = prepare(c, sql, args)) {
+      return rows(ps, row);
+    }
+  }
+
+  /** The first row of {@link #query}, if any. */
+  static <T> Optional<T> queryFirst(Connection c, String sql, Row<T> row, Object... args)
+      throws SQLException {
+    try (PreparedStatement ps = prepare(c, sql, args)) {
+      return first(ps, row);
+    }
+  }
+
+  private static PreparedStatement prepare(Connection c, String sql, Object... args)
+      throws SQLException {
+    PreparedStatement ps = c.prepareStatement(sql);
+    try {
+      for (int i = 0; i < args.length; i++) {
+        ps.setObject(i + 1, args[i]);
+      }
+      return ps;
+    } catch (SQLException | RuntimeException e) {
+      ps.close();
+      throw e;
+    }
+  }
+
+  /** Every row {@code ps} selects, made into values by {@code row}, in order. */
+  static <T> List<T> rows(PreparedStatement ps, Row<T> row) throws SQLException {
+    List<T> out = new ArrayList<>();
+    try (ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(row.map(rs));
+      }
+    }
+    return out;
+  }
+
+  /** The first row {@code ps} selects, if any, made into a value by {@code row}. */
+  static <T> Optional<T> first(PreparedStatement ps, Row<T> row) throws SQLException {
+    try (ResultSet rs = ps.executeQuery()) {
+      return rs.next() ? Optional.of(row.map(rs)) : Optional.empty();
+    }
   }
 
   private Database(Path file, Connection conn) {

@@ -5,7 +5,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
@@ -93,29 +92,25 @@ public final class EventLog {
   /** Events with an id above {@code afterId}, oldest first, at most {@code limit}. */
   public List<Event> after(long afterId, int limit) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT id, time, kind, mac, session, message FROM events WHERE id > ? ORDER BY id LIMIT ?")) {
-            ps.setLong(1, afterId);
-            ps.setInt(2, limit);
-            return rows(ps);
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT id, time, kind, mac, session, message FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                EventLog::event,
+                afterId,
+                limit));
   }
 
   /** The newest {@code limit} events, oldest first. */
   public List<Event> recent(int limit) {
     List<Event> out =
         db.read(
-            c -> {
-              try (PreparedStatement ps =
-                  c.prepareStatement(
-                      "SELECT id, time, kind, mac, session, message FROM events ORDER BY id DESC LIMIT ?")) {
-                ps.setInt(1, limit);
-                return rows(ps);
-              }
-            });
+            c ->
+                Database.query(
+                    c,
+                    "SELECT id, time, kind, mac, session, message FROM events ORDER BY id DESC LIMIT ?",
+                    EventLog::event,
+                    limit));
     Collections.reverse(out);
     return out;
   }
@@ -129,20 +124,13 @@ public final class EventLog {
     listeners.remove(listener);
   }
 
-  private static List<Event> rows(PreparedStatement ps) throws SQLException {
-    List<Event> out = new ArrayList<>();
-    try (ResultSet rs = ps.executeQuery()) {
-      while (rs.next()) {
-        out.add(
-            new Event(
-                rs.getLong(1),
-                rs.getLong(2),
-                rs.getString(3),
-                Optional.ofNullable(rs.getString(4)),
-                Optional.ofNullable(rs.getString(5)),
-                rs.getString(6)));
-      }
-    }
-    return out;
+  private static Event event(ResultSet rs) throws SQLException {
+    return new Event(
+        rs.getLong(1),
+        rs.getLong(2),
+        rs.getString(3),
+        Optional.ofNullable(rs.getString(4)),
+        Optional.ofNullable(rs.getString(5)),
+        rs.getString(6));
   }
 }

@@ -8,11 +8,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -325,12 +323,9 @@ public final class ImageStore {
 
   public List<Image> list() {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement("SELECT " + COLUMNS + " FROM images ORDER BY name")) {
-            return rows(ps);
-          }
-        });
+        c ->
+            Database.query(
+                c, "SELECT " + COLUMNS + " FROM images ORDER BY name", ImageStore::image));
   }
 
   /**
@@ -361,32 +356,21 @@ public final class ImageStore {
   }
 
   static Optional<Image> find(Connection c, String name) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement("SELECT " + COLUMNS + " FROM images WHERE name = ?")) {
-      ps.setString(1, name);
-      List<Image> r = rows(ps);
-      return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
-    }
+    return Database.queryFirst(
+        c, "SELECT " + COLUMNS + " FROM images WHERE name = ?", ImageStore::image, name);
   }
 
-  private static List<Image> rows(PreparedStatement ps) throws SQLException {
-    List<Image> out = new ArrayList<>();
-    try (ResultSet rs = ps.executeQuery()) {
-      while (rs.next()) {
-        out.add(
-            new Image(
-                rs.getString(1),
-                Path.of(rs.getString(2)),
-                rs.getString(3),
-                Optional.ofNullable(rs.getString(4)),
-                Optional.ofNullable(rs.getString(5)),
-                rs.getLong(6),
-                rs.getLong(7),
-                rs.getInt(8),
-                Optional.ofNullable(rs.getString(9)),
-                rs.getLong(10)));
-      }
-    }
-    return out;
+  private static Image image(ResultSet rs) throws SQLException {
+    return new Image(
+        rs.getString(1),
+        Path.of(rs.getString(2)),
+        rs.getString(3),
+        Optional.ofNullable(rs.getString(4)),
+        Optional.ofNullable(rs.getString(5)),
+        rs.getLong(6),
+        rs.getLong(7),
+        rs.getInt(8),
+        Optional.ofNullable(rs.getString(9)),
+        rs.getLong(10));
   }
 }

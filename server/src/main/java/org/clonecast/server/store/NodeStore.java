@@ -407,7 +407,7 @@ public final class NodeStore {
                 + " ORDER BY last_seen, first_seen, mac LIMIT ?")) {
       ps.setString(1, NodeState.DISCOVERED.id());
       ps.setInt(2, count - maxDiscovered + 1);
-      oldest = rows(ps);
+      oldest = Database.rows(ps, NodeStore::node);
     }
     for (Node n : oldest) {
       update(c, "DELETE FROM nodes WHERE mac = ?", n.mac().toString());
@@ -475,26 +475,19 @@ public final class NodeStore {
 
   public Optional<Node> findByName(String name) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE name = ?")) {
-            ps.setString(1, name);
-            List<Node> found = rows(ps);
-            return found.isEmpty() ? Optional.<Node>empty() : Optional.of(found.get(0));
-          }
-        });
+        c ->
+            Database.queryFirst(
+                c, "SELECT " + COLUMNS + " FROM nodes WHERE name = ?", NodeStore::node, name));
   }
 
   /** Every node, enrolled ones first, each part ordered by name or MAC. */
   public List<Node> list() {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT " + COLUMNS + " FROM nodes" + " ORDER BY name IS NULL, name, mac")) {
-            return rows(ps);
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT " + COLUMNS + " FROM nodes" + " ORDER BY name IS NULL, name, mac",
+                NodeStore::node));
   }
 
   /**
@@ -563,36 +556,25 @@ public final class NodeStore {
   }
 
   private static Optional<Node> find(Connection c, MacAddress mac) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement("SELECT " + COLUMNS + " FROM nodes WHERE mac = ?")) {
-      ps.setString(1, mac.toString());
-      List<Node> found = rows(ps);
-      return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
-    }
+    return Database.queryFirst(
+        c, "SELECT " + COLUMNS + " FROM nodes WHERE mac = ?", NodeStore::node, mac.toString());
   }
 
-  private static List<Node> rows(PreparedStatement ps) throws SQLException {
-    List<Node> out = new ArrayList<>();
-    try (ResultSet rs = ps.executeQuery()) {
-      while (rs.next()) {
-        out.add(
-            new Node(
-                MacAddress.parse(rs.getString(1)),
-                Optional.ofNullable(rs.getString(2)),
-                Optional.ofNullable(rs.getString(3)),
-                BootAction.parse(rs.getString(4)),
-                NodeState.parse(rs.getString(5)),
-                Optional.ofNullable(rs.getString(6)),
-                Optional.ofNullable(rs.getString(7)),
-                Optional.ofNullable(rs.getString(8)),
-                rs.getLong(9),
-                rs.getLong(10),
-                Optional.ofNullable(rs.getString(11)),
-                Optional.ofNullable(rs.getString(12)),
-                Optional.ofNullable(rs.getString(13))));
-      }
-    }
-    return out;
+  private static Node node(ResultSet rs) throws SQLException {
+    return new Node(
+        MacAddress.parse(rs.getString(1)),
+        Optional.ofNullable(rs.getString(2)),
+        Optional.ofNullable(rs.getString(3)),
+        BootAction.parse(rs.getString(4)),
+        NodeState.parse(rs.getString(5)),
+        Optional.ofNullable(rs.getString(6)),
+        Optional.ofNullable(rs.getString(7)),
+        Optional.ofNullable(rs.getString(8)),
+        rs.getLong(9),
+        rs.getLong(10),
+        Optional.ofNullable(rs.getString(11)),
+        Optional.ofNullable(rs.getString(12)),
+        Optional.ofNullable(rs.getString(13)));
   }
 
   static int update(Connection c, String sql, Object... args) throws SQLException {

@@ -5,7 +5,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -225,115 +224,92 @@ public final class SessionStore {
   /** Sessions, newest first. */
   public List<Session> list(int limit) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT " + S_COLUMNS + " FROM sessions ORDER BY id DESC LIMIT ?")) {
-            ps.setInt(1, limit);
-            return sessions(ps);
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT " + S_COLUMNS + " FROM sessions ORDER BY id DESC LIMIT ?",
+                SessionStore::session,
+                limit));
   }
 
   public List<Session> active() {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT "
-                      + S_COLUMNS
-                      + " FROM sessions"
-                      + " WHERE state IN ('waiting', 'running') ORDER BY id")) {
-            return sessions(ps);
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT "
+                    + S_COLUMNS
+                    + " FROM sessions"
+                    + " WHERE state IN ('waiting', 'running') ORDER BY id",
+                SessionStore::session));
   }
 
   public List<Member> members(long id) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT " + N_COLUMNS + " FROM session_nodes WHERE session = ? ORDER BY name")) {
-            ps.setLong(1, id);
-            List<Member> out = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-              while (rs.next()) {
-                out.add(
-                    new Member(
-                        rs.getLong(1),
-                        rs.getString(2),
-                        rs.getString(3),
-                        rs.getString(4),
-                        rs.getLong(5),
-                        rs.getLong(6),
-                        Optional.ofNullable(rs.getString(7)),
-                        Optional.ofNullable(rs.getString(8)),
-                        rs.getLong(9),
-                        optionalLong(rs, 10),
-                        optionalLong(rs, 11),
-                        Optional.ofNullable(rs.getString(12))));
-              }
-            }
-            return out;
-          }
-        });
+        c ->
+            Database.query(
+                c,
+                "SELECT " + N_COLUMNS + " FROM session_nodes WHERE session = ? ORDER BY name",
+                SessionStore::member,
+                id));
   }
 
   /** The active session {@code mac} belongs to, if any. */
   public Optional<Session> activeFor(String mac) {
     return db.read(
-        c -> {
-          try (PreparedStatement ps =
-              c.prepareStatement(
-                  "SELECT s."
-                      + S_COLUMNS.replace(", ", ", s.")
-                      + " FROM sessions s"
-                      + " JOIN session_nodes n ON n.session = s.id WHERE n.mac = ? AND s.state IN ('waiting', 'running')"
-                      + " ORDER BY s.id DESC")) {
-            ps.setString(1, mac);
-            List<Session> r = sessions(ps);
-            return r.isEmpty() ? Optional.<Session>empty() : Optional.of(r.get(0));
-          }
-        });
+        c ->
+            Database.queryFirst(
+                c,
+                "SELECT s."
+                    + S_COLUMNS.replace(", ", ", s.")
+                    + " FROM sessions s"
+                    + " JOIN session_nodes n ON n.session = s.id WHERE n.mac = ? AND s.state IN ('waiting', 'running')"
+                    + " ORDER BY s.id DESC",
+                SessionStore::session,
+                mac));
   }
 
   private static Optional<Session> session(Connection c, long id) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement("SELECT " + S_COLUMNS + " FROM sessions WHERE id = ?")) {
-      ps.setLong(1, id);
-      List<Session> r = sessions(ps);
-      return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
-    }
+    return Database.queryFirst(
+        c, "SELECT " + S_COLUMNS + " FROM sessions WHERE id = ?", SessionStore::session, id);
   }
 
-  private static List<Session> sessions(PreparedStatement ps) throws SQLException {
-    List<Session> out = new ArrayList<>();
-    try (ResultSet rs = ps.executeQuery()) {
-      while (rs.next()) {
-        long started = rs.getLong(10);
-        boolean hasStarted = !rs.wasNull();
-        long ended = rs.getLong(11);
-        boolean hasEnded = !rs.wasNull();
-        out.add(
-            new Session(
-                rs.getLong(1),
-                rs.getString(2),
-                rs.getString(3),
-                rs.getInt(4),
-                rs.getInt(5),
-                rs.getInt(6),
-                rs.getString(7),
-                Optional.ofNullable(rs.getString(8)),
-                rs.getLong(9),
-                hasStarted ? Optional.of(started) : Optional.empty(),
-                hasEnded ? Optional.of(ended) : Optional.empty(),
-                rs.getLong(12),
-                rs.getLong(13),
-                rs.getLong(14)));
-      }
-    }
-    return out;
+  private static Session session(ResultSet rs) throws SQLException {
+    long started = rs.getLong(10);
+    boolean hasStarted = !rs.wasNull();
+    long ended = rs.getLong(11);
+    boolean hasEnded = !rs.wasNull();
+    return new Session(
+        rs.getLong(1),
+        rs.getString(2),
+        rs.getString(3),
+        rs.getInt(4),
+        rs.getInt(5),
+        rs.getInt(6),
+        rs.getString(7),
+        Optional.ofNullable(rs.getString(8)),
+        rs.getLong(9),
+        hasStarted ? Optional.of(started) : Optional.empty(),
+        hasEnded ? Optional.of(ended) : Optional.empty(),
+        rs.getLong(12),
+        rs.getLong(13),
+        rs.getLong(14));
+  }
+
+  private static Member member(ResultSet rs) throws SQLException {
+    return new Member(
+        rs.getLong(1),
+        rs.getString(2),
+        rs.getString(3),
+        rs.getString(4),
+        rs.getLong(5),
+        rs.getLong(6),
+        Optional.ofNullable(rs.getString(7)),
+        Optional.ofNullable(rs.getString(8)),
+        rs.getLong(9),
+        optionalLong(rs, 10),
+        optionalLong(rs, 11),
+        Optional.ofNullable(rs.getString(12)));
   }
 
   private static Optional<Long> optionalLong(ResultSet rs, int column) throws SQLException {
