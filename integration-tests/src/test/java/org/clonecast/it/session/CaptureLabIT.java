@@ -34,6 +34,7 @@ import org.clonecast.it.lab.Signal;
 import org.clonecast.it.session.SessionLab.Daemon;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.ManifestSignature;
+import org.clonecast.server.store.PooledImage;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -120,13 +121,14 @@ class CaptureLabIT {
           duplicates <= 4,
           "at most the chunks whose answers the kill cut off are sent twice: " + agent.log());
 
-      Path stored = lab.dir().resolve("state/images/golden.cci");
+      // The image's manifest file; its chunks are in the store's pool (docs/image-format.md).
+      Path stored = lab.dir().resolve("state/images/golden.ccm");
       Path ref = lab.dir().resolve("ref.cci");
       cli(lab, again, 0, "image", "create", golden.toString(), "-o", ref.toString());
       Manifest got;
       Manifest want;
-      try (ImageReader a = ImageReader.open(stored);
-          ImageReader b = ImageReader.open(ref)) {
+      try (ImageReader b = ImageReader.open(ref)) {
+        PooledImage.Signed a = PooledImage.read(stored);
         got = a.manifest();
         want = b.manifest();
         // Stored means signed by the daemon's key (docs/security.md, "Keys").
@@ -203,7 +205,10 @@ class CaptureLabIT {
               && detail.contains("journal needs recovery")
               && detail.contains("e2fsck"),
           "the reason names the partition, the problem and the fix: " + detail);
-      assertTrue(!Files.exists(lab.dir().resolve("state/images/dirty.cci")), "no image was stored");
+      assertTrue(
+          !Files.exists(lab.dir().resolve("state/images/dirty.cci"))
+              && !Files.exists(lab.dir().resolve("state/images/dirty.ccm")),
+          "no image was stored");
       JsonNode n = JSON.readTree(cli(lab, d, 0, "node", "list", "--json")).get(0);
       assertEquals("local", n.path("action").asText(), "it boots its disk again: " + n);
       assertEquals(

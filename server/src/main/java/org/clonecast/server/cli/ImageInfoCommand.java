@@ -6,7 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
-import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.image.ChunkSource;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.Manifest;
 import picocli.CommandLine;
@@ -35,7 +35,7 @@ public final class ImageInfoCommand implements Runnable {
   @Override
   public void run() {
     PrintWriter w = spec.commandLine().getOut();
-    try (ImageReader r = ImageCliErrors.openImage(image)) {
+    try (ChunkSource r = ImageCliErrors.openImage(image)) {
       Manifest m = r.manifest();
       long fileSize = Files.size(image);
       if (json) {

@@ -95,11 +95,13 @@ final class ImageStoreCommands {
             ExitCodes.FAILED, "adding " + name + " failed: " + NodeCommand.text(img, "detail"));
       }
       out.printf(
-          "image %s ready: %d bytes, %d chunks, %d bytes stored, sha256 %s%n",
+          "image %s ready: %d bytes, %d chunks, %d bytes stored (%d its own, %d shared), sha256 %s%n",
           name,
           img.path("logicalSize").asLong(),
           img.path("chunks").asLong(),
           img.path("storedSize").asLong(),
+          img.path("ownSize").asLong(),
+          img.path("sharedSize").asLong(),
           img.path("imageHash").asText());
       return ExitCodes.OK;
     }
@@ -143,6 +145,14 @@ final class ImageStoreCommands {
     Integer level;
 
     @Option(
+        names = "--from",
+        paramLabel = "OLD",
+        description =
+            "The image this capture updates (the node's previous capture): NAME stores only the chunks that"
+                + " differ from OLD and shares the rest; its summary says how much.")
+    String from;
+
+    @Option(
         names = "--watch",
         description = "Follow the capture until the image is ready or failed (as 'image watch').")
     boolean watch;
@@ -157,7 +167,7 @@ final class ImageStoreCommands {
     public Integer call() throws InterruptedException {
       PrintWriter out = spec.commandLine().getOut();
       if (cancel) {
-        if (node != null || disk != null || force || level != null || watch) {
+        if (node != null || disk != null || force || level != null || from != null || watch) {
           throw new CliException(ExitCodes.USAGE, "--cancel takes only the image name");
         }
         JsonNode img = server.client().post("/api/v1/images/" + name + "/cancel", Map.of());
@@ -174,6 +184,7 @@ final class ImageStoreCommands {
       if (disk != null) body.put("disk", disk);
       if (force) body.put("force", true);
       if (level != null) body.put("level", level);
+      if (from != null) body.put("from", from);
       server.client().post("/api/v1/images/capture", body);
       out.println(
           "capturing "
@@ -245,11 +256,13 @@ final class ImageStoreCommands {
         return ExitCodes.FAILED;
       }
       out.printf(
-          "image %s ready: %d bytes, %d chunks, %d bytes stored, sha256 %s%n",
+          "image %s ready: %d bytes, %d chunks, %d bytes stored (%d its own, %d shared), sha256 %s%n",
           name,
           img.path("logicalSize").asLong(),
           img.path("chunks").asLong(),
           img.path("storedSize").asLong(),
+          img.path("ownSize").asLong(),
+          img.path("sharedSize").asLong(),
           img.path("imageHash").asText());
       out.flush();
       return ExitCodes.OK;
@@ -303,13 +316,15 @@ final class ImageStoreCommands {
       listing.print(
           spec.commandLine().getOut(),
           server.client().get("/api/v1/images"),
-          new String[] {"NAME", "STATE", "SIZE", "STORED", "CHUNKS", "DETAIL"},
+          new String[] {"NAME", "STATE", "SIZE", "STORED", "OWN", "SHARED", "CHUNKS", "DETAIL"},
           i ->
               new String[] {
                 i.path("name").asText(),
                 state(i),
                 ProgressBar.bytes(i.path("logicalSize").asLong()),
                 ProgressBar.bytes(i.path("storedSize").asLong()),
+                ProgressBar.bytes(i.path("ownSize").asLong()),
+                ProgressBar.bytes(i.path("sharedSize").asLong()),
                 i.path("chunks").asText(),
                 NodeCommand.text(i, "detail")
               });

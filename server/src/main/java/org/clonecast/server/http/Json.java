@@ -54,6 +54,8 @@ public final class Json {
     m.put("imageId", i.imageId().orElse(null));
     m.put("logicalSize", i.logicalSize());
     m.put("storedSize", i.storedSize());
+    m.put("ownSize", i.ownSize());
+    m.put("sharedSize", i.sharedSize());
     m.put("chunks", i.chunks());
     m.put("imageHash", i.imageHash().orElse(null));
     m.put("created", i.createdMillis());

@@ -19,7 +19,7 @@ import java.util.function.LongConsumer;
 import java.util.function.ToLongFunction;
 import org.clonecast.common.api.Disk;
 import org.clonecast.common.concurrent.DaemonThreads;
-import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.mcast.ControlMessage;
@@ -100,7 +100,7 @@ public final class SessionManager implements AutoCloseable {
 
   private static final class Running {
     McastSender sender;
-    ImageReader reader;
+    ChunkSource reader;
     volatile boolean transferEnded;
   }
 
@@ -225,7 +225,7 @@ public final class SessionManager implements AutoCloseable {
     Running r = new Running();
     running.put(s.id(), r);
     try {
-      r.reader = ImageReader.open(image.file());
+      r.reader = images.open(imageName);
       SendSettings settings =
           new SendSettings(
               nif.name(),
