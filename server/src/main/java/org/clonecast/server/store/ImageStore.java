@@ -356,7 +356,6 @@ public final class ImageStore {
       ready(name, stored, ccm, " (captured" + sharing(h, stored, from) + ")");
     }
     Files.deleteIfExists(cci);
-    refreshShares();
     return stored;
   }
 
@@ -424,23 +423,8 @@ public final class ImageStore {
    * Makes {@code name}'s row {@code ready} with the manifest's figures and its file, drops its
    * progress and records the event, "… bytes stored" followed by {@code how}.
    */
-  private void ready(String name, Manifest m, Path file, String how) {
-    long stored = m.storedBytes();
-    db.write(
-        c ->
-            NodeStore.update(
-                c,
-                "UPDATE images SET state = 'ready', detail = NULL, file = ?, image_id = ?,"
-                    + " logical_size = ?, stored_size = ?, own_size = ?, chunks = ?,"
-                    + " image_hash = ? WHERE name = ?",
-                file.toString(),
-                m.imageId().toString(),
-                m.logicalSize(),
-                stored,
-                stored,
-                m.chunkCount(),
-                m.imageHash().toString(),
-                name));
+  private void ready(String name, Manifest m, Path file, String how) throws IOException {
+    long stored = refreshShares(Optional.of(new Ready(name, m, file)))[0];
     progress.remove(name);
     events.record(
         "image",
@@ -511,7 +495,6 @@ public final class ImageStore {
       ready(name, m, file, sharing(h, m, Optional.empty()));
       h.close();
       Files.deleteIfExists(partial);
-      refreshShares();
     } catch (Exception e) {
       try {
         Files.deleteIfExists(partial);
@@ -620,43 +603,84 @@ public final class ImageStore {
    * own), and writes them to its row.
    */
   synchronized void refreshShares() throws IOException {
+    refreshShares(Optional.empty());
+  }
+
+  /** An image becoming ready: its row, manifest and file. */
+  private record Ready(String name, Manifest manifest, Path file) {}
+
+  /**
+   * As {@link #refreshShares()}, making {@code now} ready in the same transaction, so its row never
+   * shows figures that ignore what it shares.
+   *
+   * @return the stored and own bytes of {@code now} (zeros without one)
+   */
+  private synchronized long[] refreshShares(Optional<Ready> now) throws IOException {
+    Map<String, Manifest> all = new HashMap<>();
+    for (Image i : list()) {
+      if (i.ready() && isPooled(i) && !now.map(r -> r.name().equals(i.name())).orElse(false)) {
+        all.put(i.name(), readManifest(i));
+      }
+    }
+    now.ifPresent(r -> all.put(r.name(), r.manifest()));
     Map<String, Map<Sha256, Integer>> chunks = new HashMap<>();
     Map<Sha256, Integer> users = new HashMap<>();
-    for (Image i : list()) {
-      if (!i.ready() || !isPooled(i)) {
-        continue;
-      }
+    for (Map.Entry<String, Manifest> i : all.entrySet()) {
       Map<Sha256, Integer> mine = new HashMap<>();
-      for (ChunkEntry e : readManifest(i).chunks()) {
+      for (ChunkEntry e : i.getValue().chunks()) {
         if (e.kind().isStored()) {
           mine.put(e.sha256(), e.storedLength());
         }
       }
-      chunks.put(i.name(), mine);
+      chunks.put(i.getKey(), mine);
       for (Sha256 d : mine.keySet()) {
         users.merge(d, 1, Integer::sum);
       }
     }
+    Map<String, long[]> figures = new HashMap<>();
+    for (Map.Entry<String, Map<Sha256, Integer>> e : chunks.entrySet()) {
+      long stored = 0;
+      long own = 0;
+      for (Map.Entry<Sha256, Integer> d : e.getValue().entrySet()) {
+        stored += d.getValue();
+        if (users.get(d.getKey()) == 1) {
+          own += d.getValue();
+        }
+      }
+      figures.put(e.getKey(), new long[] {stored, own});
+    }
     db.write(
         c -> {
-          for (Map.Entry<String, Map<Sha256, Integer>> e : chunks.entrySet()) {
-            long stored = 0;
-            long own = 0;
-            for (Map.Entry<Sha256, Integer> d : e.getValue().entrySet()) {
-              stored += d.getValue();
-              if (users.get(d.getKey()) == 1) {
-                own += d.getValue();
-              }
-            }
+          if (now.isPresent()) {
+            Ready r = now.get();
+            long[] f = figures.get(r.name());
             NodeStore.update(
                 c,
-                "UPDATE images SET stored_size = ?, own_size = ? WHERE name = ?",
-                stored,
-                own,
-                e.getKey());
+                "UPDATE images SET state = 'ready', detail = NULL, file = ?, image_id = ?,"
+                    + " logical_size = ?, stored_size = ?, own_size = ?, chunks = ?,"
+                    + " image_hash = ? WHERE name = ?",
+                r.file().toString(),
+                r.manifest().imageId().toString(),
+                r.manifest().logicalSize(),
+                f[0],
+                f[1],
+                r.manifest().chunkCount(),
+                r.manifest().imageHash().toString(),
+                r.name());
+          }
+          for (Map.Entry<String, long[]> e : figures.entrySet()) {
+            if (now.isEmpty() || !now.get().name().equals(e.getKey())) {
+              NodeStore.update(
+                  c,
+                  "UPDATE images SET stored_size = ?, own_size = ? WHERE name = ?",
+                  e.getValue()[0],
+                  e.getValue()[1],
+                  e.getKey());
+            }
           }
           return null;
         });
+    return now.map(r -> figures.get(r.name())).orElse(new long[2]);
   }
 
   static Optional<Image> find(Connection c, String name) throws SQLException {
