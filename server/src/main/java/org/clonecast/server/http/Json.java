@@ -90,6 +90,7 @@ public final class Json {
     m.put("nodes", s.selector());
     m.put("minReceivers", s.minReceivers());
     m.put("maxWait", s.maxWaitSeconds());
+    m.put("grow", s.grow());
     m.put("port", s.port());
     m.put("state", s.state());
     m.put("detail", s.detail().orElse(null));

@@ -130,11 +130,11 @@ public final class ImageStore {
     synchronized (this) {
       Set<Path> named = new HashSet<>();
       for (Image i : list()) {
-        named.add(i.file());
+        named.add(i.file().getFileName());
       }
       try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + MANIFEST_SUFFIX + "*")) {
         for (Path p : ds) {
-          if (!named.contains(p)) {
+          if (!named.contains(p.getFileName())) {
             Files.deleteIfExists(p);
           }
         }
@@ -324,7 +324,7 @@ public final class ImageStore {
     if (!i.ready()) {
       throw new ConflictException("image " + name + " is " + i.state() + ", not ready");
     }
-    return isPooled(i) ? PooledImage.open(i.file(), pool) : ImageReader.open(i.file());
+    return isPooled(i) ? PooledImage.open(manifestOf(i), pool) : ImageReader.open(i.file());
   }
 
   private static boolean isPooled(Image i) {
@@ -415,8 +415,16 @@ public final class ImageStore {
     return m;
   }
 
-  private static Manifest readManifest(Image i) throws IOException {
-    return PooledImage.read(i.file()).manifest();
+  private Manifest readManifest(Image i) throws IOException {
+    return PooledImage.read(manifestOf(i)).manifest();
+  }
+
+  /**
+   * Where a pooled image's manifest file is: by its name in this store's directory, whatever path
+   * the row holds (a state directory moved or named another way keeps its images).
+   */
+  private Path manifestOf(Image i) {
+    return dir.resolve(i.file().getFileName().toString());
   }
 
   /**
@@ -579,20 +587,31 @@ public final class ImageStore {
    * @return chunks and bytes freed
    */
   public long[] collect() throws IOException {
-    return pool.sweep(this::liveDigests);
+    try {
+      return pool.sweep(this::liveDigests);
+    } catch (UncheckedIOException e) {
+      LOG.warn("image store: no chunk collected: {}", e.getCause().getMessage());
+      return new long[2];
+    }
   }
 
-  /** The digests every image's manifest file references (read under the pool's lock). */
+  /**
+   * The digests every image's manifest file references (read under the pool's lock).
+   *
+   * @throws UncheckedIOException when a ready image's manifest is missing or unreadable: its chunks
+   *     must not go, so nothing is swept
+   */
   private Set<Sha256> liveDigests() {
     Set<Sha256> live = new HashSet<>();
     for (Image i : list()) {
-      if (isPooled(i) && Files.exists(i.file())) {
-        try {
-          live.addAll(PooledImage.digests(readManifest(i)));
-        } catch (IOException e) {
-          // A manifest that cannot be read must not let its chunks go: stop the sweep.
-          throw new UncheckedIOException(e);
-        }
+      if (!isPooled(i) || (!i.ready() && !Files.exists(manifestOf(i)))) {
+        continue;
+      }
+      try {
+        live.addAll(PooledImage.digests(readManifest(i)));
+      } catch (IOException e) {
+        throw new UncheckedIOException(
+            new IOException("image " + i.name() + ": " + e.getMessage(), e));
       }
     }
     return live;
@@ -619,7 +638,12 @@ public final class ImageStore {
     Map<String, Manifest> all = new HashMap<>();
     for (Image i : list()) {
       if (i.ready() && isPooled(i) && !now.map(r -> r.name().equals(i.name())).orElse(false)) {
-        all.put(i.name(), readManifest(i));
+        try {
+          all.put(i.name(), readManifest(i));
+        } catch (IOException e) {
+          // One damaged image must not stop the others' adds and removals; its figures stay.
+          LOG.warn("image {}: its manifest cannot be read: {}", i.name(), e.getMessage());
+        }
       }
     }
     now.ifPresent(r -> all.put(r.name(), r.manifest()));

@@ -211,6 +211,20 @@ class ImageStorePoolTest {
   }
 
   @Test
+  void aMissingManifestStopsTheSweepRatherThanLoseChunks() throws Exception {
+    addAndWait("v1", cci("v1", v1, 3));
+    Path ccm = images.manifestFor("v1");
+    Path aside = dir.resolve("v1.ccm.aside");
+    Files.move(ccm, aside);
+    addAndWait("v2", cci("v2", v2, 3));
+    images.collect();
+    assertEquals(
+        CHUNKS + changed.size(), poolFiles(), "a ready image whose manifest is missing: no sweep");
+    Files.move(aside, ccm);
+    assertHolds("v1", v1);
+  }
+
+  @Test
   void anInterruptedImportLeavesEveryPublishedImageWhole() throws Exception {
     addAndWait("v1", cci("v1", v1, 3));
     Path images1 = dir.resolve("state/images");
