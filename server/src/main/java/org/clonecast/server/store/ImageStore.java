@@ -647,32 +647,7 @@ public final class ImageStore {
       }
     }
     now.ifPresent(r -> all.put(r.name(), r.manifest()));
-    Map<String, Map<Sha256, Integer>> chunks = new HashMap<>();
-    Map<Sha256, Integer> users = new HashMap<>();
-    for (Map.Entry<String, Manifest> i : all.entrySet()) {
-      Map<Sha256, Integer> mine = new HashMap<>();
-      for (ChunkEntry e : i.getValue().chunks()) {
-        if (e.kind().isStored()) {
-          mine.put(e.sha256(), e.storedLength());
-        }
-      }
-      chunks.put(i.getKey(), mine);
-      for (Sha256 d : mine.keySet()) {
-        users.merge(d, 1, Integer::sum);
-      }
-    }
-    Map<String, long[]> figures = new HashMap<>();
-    for (Map.Entry<String, Map<Sha256, Integer>> e : chunks.entrySet()) {
-      long stored = 0;
-      long own = 0;
-      for (Map.Entry<Sha256, Integer> d : e.getValue().entrySet()) {
-        stored += d.getValue();
-        if (users.get(d.getKey()) == 1) {
-          own += d.getValue();
-        }
-      }
-      figures.put(e.getKey(), new long[] {stored, own});
-    }
+    Map<String, long[]> figures = figures(all);
     db.write(
         c -> {
           if (now.isPresent()) {
@@ -705,6 +680,61 @@ public final class ImageStore {
           return null;
         });
     return now.map(r -> figures.get(r.name())).orElse(new long[2]);
+  }
+
+  /**
+   * For each image (name to manifest) the bytes of the distinct chunks it references and, of those,
+   * the bytes no other of these images references: {stored, own}.
+   */
+  static Map<String, long[]> figures(Map<String, Manifest> images) {
+    Map<String, Map<Sha256, Integer>> chunks = new HashMap<>();
+    Map<Sha256, Integer> users = new HashMap<>();
+    for (Map.Entry<String, Manifest> i : images.entrySet()) {
+      Map<Sha256, Integer> mine = new HashMap<>();
+      for (ChunkEntry e : i.getValue().chunks()) {
+        if (e.kind().isStored()) {
+          mine.put(e.sha256(), e.storedLength());
+        }
+      }
+      chunks.put(i.getKey(), mine);
+      for (Sha256 d : mine.keySet()) {
+        users.merge(d, 1, Integer::sum);
+      }
+    }
+    Map<String, long[]> figures = new HashMap<>();
+    for (Map.Entry<String, Map<Sha256, Integer>> e : chunks.entrySet()) {
+      long stored = 0;
+      long own = 0;
+      for (Map.Entry<Sha256, Integer> d : e.getValue().entrySet()) {
+        stored += d.getValue();
+        if (users.get(d.getKey()) == 1) {
+          own += d.getValue();
+        }
+      }
+      figures.put(e.getKey(), new long[] {stored, own});
+    }
+    return figures;
+  }
+
+  /**
+   * The stored and own bytes of the image whose manifest file is {@code ccm}, among the manifest
+   * files beside it (a store read offline, as {@code image info} does; unreadable ones are left
+   * out).
+   */
+  public static long[] figures(Path ccm) throws IOException {
+    Map<String, Manifest> all = new HashMap<>();
+    try (DirectoryStream<Path> ds =
+        Files.newDirectoryStream(ccm.toAbsolutePath().getParent(), "*" + MANIFEST_SUFFIX)) {
+      for (Path p : ds) {
+        try {
+          all.put(p.getFileName().toString(), PooledImage.read(p).manifest());
+        } catch (IOException e) {
+          LOG.debug("image store: {} unreadable: {}", p, e.toString());
+        }
+      }
+    }
+    all.put(ccm.getFileName().toString(), PooledImage.read(ccm).manifest());
+    return figures(all).get(ccm.getFileName().toString());
   }
 
   static Optional<Image> find(Connection c, String name) throws SQLException {
