@@ -67,7 +67,8 @@ class AgentJsonTest {
             "target",
             "hostname",
             "domain",
-            "files"),
+            "files",
+            "grow"),
         names);
     assertEquals(
         1,
