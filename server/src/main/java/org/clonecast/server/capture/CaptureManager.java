@@ -872,7 +872,18 @@ public final class CaptureManager implements AutoCloseable {
       u.publish(images.fileFor(c.image()));
       l.upload(null);
       live.remove(id);
-      Manifest stored = images.publishCaptured(c.image(), c.from());
+      Manifest stored;
+      try {
+        stored = images.publishCaptured(c.image(), c.from());
+      } catch (IOException e) {
+        // The image is complete and checked, but the store could not take it (a full disk): the
+        // capture fails with the reason, the node boots its disk; capture again once there is room.
+        end(c, State.FAILED, "storing the image failed: " + e.getMessage());
+        throw InsufficientStorageException.ifFull(e, images.manifestFor(c.image()));
+      } catch (RuntimeException e) {
+        end(c, State.FAILED, "storing the image failed: " + e.getMessage());
+        throw e;
+      }
       String detail =
           m.chunkCount()
               + " chunks, "

@@ -354,6 +354,10 @@ public final class ImageStore {
         stored = putInPool(r, ccm, h);
       }
       ready(name, stored, ccm, " (captured" + sharing(h, stored, from) + ")");
+    } catch (IOException | RuntimeException e) {
+      // Not ready: its manifest file names nothing (the chunks it put go at the next sweep).
+      Files.deleteIfExists(ccm);
+      throw e;
     }
     Files.deleteIfExists(cci);
     return stored;
