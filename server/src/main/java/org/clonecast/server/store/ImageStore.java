@@ -46,15 +46,15 @@ import org.slf4j.LoggerFactory;
  * The server's images: one row each in {@code images}, a manifest file {@code
  * <state-dir>/images/<name>.ccm} each, and their chunks in the shared, content-addressed {@link
  * ChunkPool} {@code <state-dir>/images/chunks}: an image stores only the chunks no other image
- * holds (docs/image-format.md, "The store's chunk pool"). A {@code .cci} is the import and export
- * form; images of an earlier build ({@code <name>.cci}) keep working and are moved into the pool in
- * the background after a start ({@link #recover()}).
+ * holds (docs/image-format.md, "The store's chunk pool"). A {@code .cci} is what {@link #add}
+ * imports; images of an earlier build ({@code <name>.cci}) keep working and are moved into the pool
+ * in the background after a start ({@link #recover()}).
  *
  * <p>Adding runs in the background (capturing a raw disk takes minutes): the row says {@code
- * adding} until the file is complete, verified and renamed into place, so a crash never leaves an
- * image that looks ready; {@link #recover()} marks interrupted ones failed. An image captured from
- * a node over the network says {@code capturing} until its capture publishes it ({@link
- * #publishCaptured}); a restart keeps it capturing (the capture resumes).
+ * adding} until the image is verified and its chunks and manifest file are durable, so a crash
+ * never leaves an image that looks ready; {@link #recover()} marks interrupted ones failed. An
+ * image captured from a node over the network says {@code capturing} until its capture publishes it
+ * ({@link #publishCaptured}); a restart keeps it capturing (the capture resumes).
  *
  * <p>Thread-safe.
  */
