@@ -168,6 +168,20 @@ class ImageStorePoolTest {
     Image after = images.find("v2").orElseThrow();
     assertEquals(after.storedSize(), after.ownSize(), "v2 now owns all it stores");
     assertHolds("v2", v2);
+
+    // Exported, it is one self-contained .cci again; imported again, it stores nothing new.
+    Path out = dir.resolve("v2-export.cci");
+    try (ChunkSource s = images.open("v2")) {
+      ImageCreator.export(s, out, false);
+      try (ImageReader r = ImageReader.open(out)) {
+        assertEquals(s.manifest(), r.manifest());
+        assertEquals(s.signature(), r.signature());
+        ImageVerifier.verify(r, 2, ProgressListener.NONE);
+      }
+    }
+    Image again = addAndWait("v2again", out);
+    assertEquals(0, again.ownSize(), "every chunk of the export is in the pool already");
+    assertTrue(images.remove("v2again"));
     assertTrue(images.remove("v2"));
     assertEquals(0, poolFiles(), "the last image's removal empties the pool");
   }
