@@ -135,7 +135,7 @@ public final class AutoCommand implements Callable<Integer> {
       names = "--grow",
       description = {
         "Grow the last partition and its filesystem (ext2/3/4, xfs, btrfs) to fill a disk larger",
-        "than the image (default: clonecast.grow=1 of the kernel command line)."
+        "than the image (default: the session's --grow, or clonecast.grow=1 of the kernel command line)."
       })
   boolean grow;
 
@@ -319,7 +319,8 @@ public final class AutoCommand implements Callable<Integer> {
       IdentityFixer.Report id;
       try {
         for (String s :
-            Grow.afterWrite(target, grow, Path.of(System.getProperty("java.io.tmpdir"))))
+            Grow.afterWrite(
+                target, grow || a.grow(), Path.of(System.getProperty("java.io.tmpdir"))))
           System.err.println("  " + s);
       } catch (IllegalArgumentException e) {
         // The image's own table is damaged; the verified bytes are what the golden disk held.

@@ -36,6 +36,8 @@ public sealed interface Assignment {
    * @param hostname the node's name
    * @param domain the cluster DNS zone (null: none)
    * @param files per-node files, absolute path to text (docs/reimaging.md)
+   * @param grow the session's {@code --grow}: onto a larger disk, grow the last partition and its
+   *     filesystem (absent from a daemon of an earlier build: false)
    */
   record Reimage(
       @JsonProperty(required = true) long session,
@@ -45,7 +47,8 @@ public sealed interface Assignment {
       @JsonProperty(required = true) String target,
       @JsonProperty(required = true) String hostname,
       String domain,
-      Map<String, String> files)
+      Map<String, String> files,
+      boolean grow)
       implements Assignment {
     public Reimage {
       Fields.id(session, "session");

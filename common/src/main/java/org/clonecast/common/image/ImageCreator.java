@@ -1,14 +1,17 @@
 package org.clonecast.common.image;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.UUID;
 import org.clonecast.common.io.ChannelIo;
 import org.clonecast.protocol.image.AllocationMap;
+import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.ManifestSignature;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -124,6 +127,47 @@ public final class ImageCreator {
             m.imageHash());
         return m;
       }
+    }
+  }
+
+  /**
+   * Writes the image {@code src} serves (an image in the daemon's chunk pool, or another {@code
+   * .cci}) as the self-contained {@code .cci} {@code out}: the same manifest, signature block and
+   * stored chunks at the offsets the manifest names, written safely as {@link #create} writes.
+   *
+   * @param replace replace an existing {@code out}
+   * @throws IOException when the manifest's offsets are not those of a {@code .cci} (chunks back to
+   *     back after the header), or the chunks cannot be read or written
+   */
+  public static void export(ChunkSource src, Path out, boolean replace) throws IOException {
+    Manifest m = src.manifest();
+    try (PartialFile partial = PartialFile.create(out, replace)) {
+      FileChannel ch = partial.channel();
+      int version = m.formatVersion() == 1 ? ImageFileHeader.MIN_VERSION : ImageFileHeader.VERSION;
+      ImageFileHeader header =
+          ImageFileHeader.incomplete(
+              version, m.imageId(), m.logicalSize(), m.chunkSize(), m.chunkCount());
+      ChannelIo.writeEncoded(ch, header::encode, 0);
+      long end = header.headerLength();
+      for (ChunkEntry e : m.chunks()) {
+        if (!e.kind().isStored()) {
+          continue;
+        }
+        if (e.storedOffset() != end) {
+          throw new IOException(
+              "export: chunk " + e.index() + " at offset " + e.storedOffset() + ", want " + end);
+        }
+        ChannelIo.writeFully(ch, src.readStored(e.index()), end);
+        end = e.storedEnd();
+      }
+      byte[] manifest = ManifestSignature.encodeSigned(m, src.signature());
+      ChannelIo.writeFully(ch, ByteBuffer.wrap(manifest), end);
+      ch.force(true);
+      ChannelIo.writeEncoded(
+          ch,
+          header.complete(end, manifest.length)::encodeManifestFields,
+          ImageFileHeader.MANIFEST_FIELDS_OFFSET);
+      partial.commit();
     }
   }
 }

@@ -189,6 +189,7 @@ public final class ImageReader extends FileChunkSource {
   }
 
   /** The signature block after the manifest, if the image is signed (docs/image-format.md). */
+  @Override
   public Optional<ManifestSignature> signature() {
     return signature;
   }

@@ -40,8 +40,10 @@ class AgentJsonTest {
             "/dev/vda",
             "node01",
             "cluster.internal",
-            Map.of("/etc/motd", "hi\n"));
+            Map.of("/etc/motd", "hi\n"),
+            true);
     JsonNode n = PLAIN.readTree(AgentJson.bytes(a));
+    assertEquals(true, n.get("grow").asBoolean(), "the session's --grow");
     assertEquals("reimage", n.get("action").asText());
     assertEquals(7, n.get("session").asLong());
     assertEquals("node01", n.get("hostname").asText());
@@ -65,7 +67,8 @@ class AgentJsonTest {
             "target",
             "hostname",
             "domain",
-            "files"),
+            "files",
+            "grow"),
         names);
     assertEquals(
         1,
@@ -158,8 +161,9 @@ class AgentJsonTest {
             Assignment.class);
     assertEquals(
         new Assignment.Reimage(
-            4, null, 3145728, "10.77.0.1:9004", "/dev/vda", "node01", null, Map.of()),
-        r);
+            4, null, 3145728, "10.77.0.1:9004", "/dev/vda", "node01", null, Map.of(), false),
+        r,
+        "a daemon of an earlier build says nothing of grow: false");
     Assignment none =
         AgentJson.read(
             json(

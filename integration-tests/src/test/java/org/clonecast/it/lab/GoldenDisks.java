@@ -7,7 +7,11 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Disk images as a golden node's disk looks: a GPT made by sfdisk with an ext4 root filled by
@@ -78,18 +82,64 @@ public record GoldenDisks(long rootStart, long rootSectors, long espSectors) {
    * Runs a debugfs request on the root filesystem of {@code disk}, read-only; returns its output.
    */
   public String debugfs(Path disk, String request) throws IOException, InterruptedException {
-    String loop =
-        run(
-                "losetup",
-                "--find",
-                "--show",
-                "--read-only",
-                "--offset",
-                Long.toString(rootStart * 512),
-                disk.toString())
-            .trim();
+    String loop = rootLoop(disk, false);
     try {
       return run("debugfs", "-R", request, loop).replaceFirst("(?s)^debugfs [^\\n]*\\n", "");
+    } finally {
+      run("losetup", "-d", loop);
+    }
+  }
+
+  /**
+   * Checks that the root of a golden disk written onto the larger {@code disk} (a file of {@code
+   * diskBytes}) was grown: the GPT is valid with its backup at the end, the root partition ends
+   * just before it, its ext4 fills the partition and checks clean.
+   *
+   * @return the grown disk's layout, to read its root
+   */
+  public GoldenDisks assertGrown(Path disk, long diskBytes)
+      throws IOException, InterruptedException {
+    String verify = run("sgdisk", "-v", disk.toString());
+    assertTrue(verify.contains("No problems found"), verify);
+    long rootEnd = diskBytes / 512 - 34;
+    String dump = run("sfdisk", "--dump", disk.toString());
+    assertTrue(
+        dump.contains(
+            "start="
+                + String.format("%12d", rootStart)
+                + ", size="
+                + String.format("%12d", rootEnd - rootStart + 1)),
+        dump);
+    GoldenDisks grown = new GoldenDisks(rootStart, rootEnd - rootStart + 1, espSectors);
+    String super0 = grown.debugfs(disk, "stats");
+    Matcher blocks = Pattern.compile("Block count:\\s+(\\d+)").matcher(super0);
+    Matcher bsize = Pattern.compile("Block size:\\s+(\\d+)").matcher(super0);
+    assertTrue(blocks.find() && bsize.find(), super0);
+    long fsBytes = Long.parseLong(blocks.group(1)) * Long.parseLong(bsize.group(1));
+    long partBytes = (rootEnd - rootStart + 1) * 512;
+    assertTrue(
+        fsBytes <= partBytes && fsBytes > partBytes - (1 << 20),
+        "ext4 of " + fsBytes + " bytes fills the partition of " + partBytes);
+    grown.fsck(disk);
+    return grown;
+  }
+
+  /** A read-only loop device at the root's offset, ending with the root when {@code sized}. */
+  private String rootLoop(Path disk, boolean sized) throws IOException, InterruptedException {
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "losetup", "--find", "--show", "--read-only", "--offset", "" + rootStart * 512));
+    if (sized) cmd.addAll(List.of("--sizelimit", Long.toString(rootSectors * 512)));
+    cmd.add(disk.toString());
+    return run(cmd.toArray(String[]::new)).trim();
+  }
+
+  /** e2fsck -fn on the root partition of {@code disk}: clean. */
+  public void fsck(Path disk) throws IOException, InterruptedException {
+    String loop = rootLoop(disk, true);
+    try {
+      run("e2fsck", "-f", "-n", loop);
     } finally {
       run("losetup", "-d", loop);
     }

@@ -11,8 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
@@ -142,57 +140,19 @@ class DiskSizesLabIT {
 
       // Larger, grown: the backup GPT at its end, the root partition and ext4 fill it, fsck clean.
       Path big = backing.get(0);
-      String verify = run("sgdisk", "-v", big.toString());
-      assertTrue(verify.contains("No problems found"), verify);
-      long rootEnd = sizes[0] / 512 - 34;
-      assertTrue(
-          run("sfdisk", "--dump", big.toString())
-              .contains("start=        2048, size=" + String.format("%12d", rootEnd - 2048 + 1)),
-          run("sfdisk", "--dump", big.toString()));
-      GoldenDisks grown = new GoldenDisks(2048, rootEnd - 2048 + 1, 0);
-      String super0 = grown.debugfs(big, "stats");
-      Matcher blocks = Pattern.compile("Block count:\\s+(\\d+)").matcher(super0);
-      Matcher bsize = Pattern.compile("Block size:\\s+(\\d+)").matcher(super0);
-      assertTrue(blocks.find() && bsize.find(), super0);
-      long fsBytes = Long.parseLong(blocks.group(1)) * Long.parseLong(bsize.group(1));
-      long partBytes = (rootEnd - 2048 + 1) * 512;
-      assertTrue(
-          fsBytes <= partBytes && fsBytes > partBytes - MIB,
-          "ext4 of " + fsBytes + " bytes fills the partition of " + partBytes);
-      fsck(big, partBytes);
+      GoldenDisks grown = GOLDEN.assertGrown(big, sizes[0]);
       assertEquals(
           wantData, grown.sha(big, "/srv/data.bin", lab.dir()), "the data came through intact");
 
       // Smaller, fits: the golden's root as it was (image create carries its used blocks), the
       // backup GPT moved to the disk's end.
       Path small = backing.get(1);
-      verify = run("sgdisk", "-v", small.toString());
+      String verify = run("sgdisk", "-v", small.toString());
       assertTrue(verify.contains("No problems found"), verify);
-      fsck(small, 47 * MIB);
+      GOLDEN.fsck(small);
       assertEquals(wantData, GOLDEN.sha(small, "/srv/data.bin", lab.dir()));
     } finally {
       for (String l : loops) run("losetup", "-d", l);
-    }
-  }
-
-  /** e2fsck -fn on the root partition (from 1 MiB, {@code bytes} long) of a disk file: clean. */
-  private static void fsck(Path disk, long bytes) throws Exception {
-    String loop =
-        run(
-                "losetup",
-                "--find",
-                "--show",
-                "--read-only",
-                "--offset",
-                Long.toString(MIB),
-                "--sizelimit",
-                Long.toString(bytes),
-                disk.toString())
-            .trim();
-    try {
-      run("e2fsck", "-f", "-n", loop);
-    } finally {
-      run("losetup", "-d", loop);
     }
   }
 }

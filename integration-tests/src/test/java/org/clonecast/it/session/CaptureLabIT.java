@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -20,6 +21,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.common.image.ImageReader;
@@ -34,6 +36,7 @@ import org.clonecast.it.lab.Signal;
 import org.clonecast.it.session.SessionLab.Daemon;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.ManifestSignature;
+import org.clonecast.server.store.PooledImage;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -120,13 +123,14 @@ class CaptureLabIT {
           duplicates <= 4,
           "at most the chunks whose answers the kill cut off are sent twice: " + agent.log());
 
-      Path stored = lab.dir().resolve("state/images/golden.cci");
+      // The image's manifest file; its chunks are in the store's pool (docs/image-format.md).
+      Path stored = lab.dir().resolve("state/images/golden.ccm");
       Path ref = lab.dir().resolve("ref.cci");
       cli(lab, again, 0, "image", "create", golden.toString(), "-o", ref.toString());
       Manifest got;
       Manifest want;
-      try (ImageReader a = ImageReader.open(stored);
-          ImageReader b = ImageReader.open(ref)) {
+      try (ImageReader b = ImageReader.open(ref)) {
+        PooledImage.Signed a = PooledImage.read(stored);
         got = a.manifest();
         want = b.manifest();
         // Stored means signed by the daemon's key (docs/security.md, "Keys").
@@ -162,6 +166,119 @@ class CaptureLabIT {
       assertTrue(script.log().contains("booting the local disk"), script.log());
       assertTrue(cli(lab, again, 0, "image", "watch", "golden").contains("image golden ready"));
     }
+  }
+
+  /**
+   * The golden node is updated (5 % of its data rewritten in place) and captured again with {@code
+   * --from} its old image: the store keeps only the changed chunks for the new image and shares the
+   * rest; the old image is then removed, and the new one still re-images a blank node in a session
+   * with the updated data.
+   */
+  @Test
+  void anUpdateCapturedFromTheOldImageStoresOnlyWhatChangedAndOutlivesIt() throws Exception {
+    try (Lab lab = Lab.create("capfrom", 2)) {
+      Path golden = SessionLab.goldenDisk(lab.dir());
+      Daemon d = serve(lab);
+      Host node = lab.agent(1);
+      cli(lab, d, 0, "node", "add", mac(node), "--name", "golden01", "--ip", node.ip());
+      cli(lab, d, 0, "image", "capture", "v1", "--node", "golden01", "--disk", golden.toString());
+      LabProcess first = lab.spawn(node, "agent-v1", SessionLab.agent(d), Map.of());
+      assertEquals(0, first.waitFor(STEP), first.tail(30));
+
+      // The update: 64 KiB rewritten in each of two MiB of the 24 MiB data file (of ~26 MiB
+      // stored), as a package upgrade rewrites files in place.
+      long fileBytes = rewriteInPlace(golden, "/home/admin/dataset.bin", new long[] {3, 17});
+      String wantData = SessionLab.sha(golden, "/home/admin/dataset.bin", lab.dir());
+      cli(lab, d, 1, "image", "capture", "v2", "--node", "golden01", "--from", "nope");
+      String marked =
+          cli(
+              lab,
+              d,
+              0,
+              "image",
+              "capture",
+              "v2",
+              "--node",
+              "golden01",
+              "--disk",
+              golden.toString(),
+              "--from",
+              "v1");
+      assertTrue(marked.contains("capturing golden01 into image v2"), marked);
+      LabProcess second = lab.spawn(node, "agent-v2", SessionLab.agent(d), Map.of());
+      assertEquals(0, second.waitFor(STEP), second.tail(30));
+
+      JsonNode v2 = image(lab, d, "v2");
+      assertEquals("ready", v2.path("state").asText(), v2.toString());
+      long stored = v2.path("storedSize").asLong();
+      long own = v2.path("ownSize").asLong();
+      assertTrue(
+          own >= 2 * 64 * 1024 && own <= 2 * 1024 * 1024 + fileBytes,
+          "v2 owns its changed chunks only (2 of them, up to 1 MiB each, and the inode's): " + v2);
+      assertEquals(stored - own, v2.path("sharedSize").asLong());
+      assertEquals(stored - own, image(lab, d, "v1").path("sharedSize").asLong());
+      String events = cli(lab, d, 0, "events", "--limit", "200");
+      assertTrue(events.contains(" of them with v1"), events);
+      assertTrue(cli(lab, d, 0, "image", "list").contains("SHARED"));
+
+      // The old image goes; the new one still verifies and re-images a blank node.
+      cli(lab, d, 0, "image", "remove", "v1");
+      v2 = image(lab, d, "v2");
+      assertEquals(stored, v2.path("ownSize").asLong(), "v2 now owns all it stores: " + v2);
+      cli(lab, d, 0, "image", "verify", lab.dir().resolve("state/images/v2.ccm").toString());
+      Host worker = lab.agent(2);
+      cli(lab, d, 0, "node", "add", mac(worker), "--name", "node01", "--ip", worker.ip());
+      Path disk = lab.dir().resolve("disk-worker.img");
+      SessionLab.run("truncate", "-s", "64M", disk.toString());
+      cli(lab, d, 0, "node", "set", mac(worker), "--target-disk", disk.toString());
+      cli(lab, d, 0, "session", "start", "--image", "v2", "--nodes", "node01", "--max-wait", "60");
+      LabProcess agent = lab.spawn(worker, "agent-worker", SessionLab.agent(d), Map.of());
+      assertEquals(0, agent.waitFor(STEP), agent.tail(30));
+      assertEquals(
+          wantData,
+          SessionLab.sha(disk, "/home/admin/dataset.bin", lab.dir()),
+          "the node holds the updated data");
+    }
+  }
+
+  /** The image's row from the API. */
+  private static JsonNode image(Lab lab, Daemon d, String name) throws IOException {
+    for (JsonNode i : JSON.readTree(cli(lab, d, 0, "image", "list", "--json"))) {
+      if (i.path("name").asText().equals(name)) return i;
+    }
+    throw new AssertionError("no image " + name);
+  }
+
+  /**
+   * Overwrites 64 KiB of {@code file} (in the golden disk's root filesystem) with random bytes at
+   * each of the given MiB offsets into the file, through its block map; returns the filesystem's
+   * block size.
+   */
+  private static long rewriteInPlace(Path disk, String file, long[] mibs) throws Exception {
+    GoldenDisks g = SessionLab.DISKS;
+    long blockSize =
+        Long.parseLong(
+            g.debugfs(disk, "stats")
+                .lines()
+                .filter(l -> l.startsWith("Block size:"))
+                .findFirst()
+                .orElseThrow()
+                .replaceAll("\\D", ""));
+    Random rnd = new Random(16);
+    try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+      for (long mib : mibs) {
+        for (long off = 0; off < 64 * 1024; off += blockSize) {
+          long logical = (mib * 1024 * 1024 + off) / blockSize;
+          String bmap = g.debugfs(disk, "bmap " + file + " " + logical).trim();
+          long physical = Long.parseLong(bmap.lines().reduce((a, b) -> b).orElseThrow().trim());
+          byte[] b = new byte[(int) blockSize];
+          rnd.nextBytes(b);
+          f.seek(g.rootStart() * 512 + physical * blockSize);
+          f.write(b);
+        }
+      }
+    }
+    return blockSize;
   }
 
   /**
@@ -203,7 +320,10 @@ class CaptureLabIT {
               && detail.contains("journal needs recovery")
               && detail.contains("e2fsck"),
           "the reason names the partition, the problem and the fix: " + detail);
-      assertTrue(!Files.exists(lab.dir().resolve("state/images/dirty.cci")), "no image was stored");
+      assertTrue(
+          !Files.exists(lab.dir().resolve("state/images/dirty.cci"))
+              && !Files.exists(lab.dir().resolve("state/images/dirty.ccm")),
+          "no image was stored");
       JsonNode n = JSON.readTree(cli(lab, d, 0, "node", "list", "--json")).get(0);
       assertEquals("local", n.path("action").asText(), "it boots its disk again: " + n);
       assertEquals(

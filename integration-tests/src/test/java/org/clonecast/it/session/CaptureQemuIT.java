@@ -146,7 +146,7 @@ class CaptureQemuIT {
           repo.resolve("clonecast").toString(),
           "image",
           "extract",
-          head.state.resolve("images/golden.cci").toString(),
+          head.state.resolve("images/golden.ccm").toString(),
           "-o",
           raw.toString());
       CaptureDisks.assertFaithful(raw, golden.manifest(), CaptureDisks.NOTHING, lab.dir());

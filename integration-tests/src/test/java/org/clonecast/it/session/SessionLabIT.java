@@ -26,6 +26,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.clonecast.it.lab.Checkout;
+import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -309,5 +310,56 @@ class SessionLabIT {
       }
     }
     return false;
+  }
+
+  /**
+   * {@code session start --grow}: the option travels with the session's assignment to the agent
+   * (which is not given --grow itself), and a node whose disk is 1.5 times the golden's ends with
+   * its root partition and ext4 grown to fill it, fsck clean, the data intact.
+   */
+  @Test
+  void aSessionWithGrowGrowsTheRootOntoALargerDisk() throws Exception {
+    String loop = null;
+    try (Lab lab = Lab.create("grow", 1)) {
+      Path golden = goldenDisk(lab.dir());
+      Daemon d = serve(lab);
+      cli(lab, d, 0, "image", "add", "golden", golden.toString());
+      Host h = lab.agent(1);
+      cli(lab, d, 0, "node", "add", mac(h), "--name", "node01", "--group", "rack1", "--ip", h.ip());
+      Path disk = lab.dir().resolve("disk-big.img");
+      long bytes = 96L << 20;
+      run("truncate", "-s", Long.toString(bytes), disk.toString());
+      // A block device with partitions, as a node's disk is: the grown table is re-read from it,
+      // and the identity step mounts its root partition.
+      loop = run("losetup", "--find", "--show", "--partscan", disk.toString()).trim();
+      cli(lab, d, 0, "node", "set", mac(h), "--target-disk", loop);
+      cli(
+          lab,
+          d,
+          0,
+          "session",
+          "start",
+          "--image",
+          "golden",
+          "--nodes",
+          "rack1",
+          "--grow",
+          "--max-wait",
+          "60");
+      JsonNode s = JSON.readTree(cli(lab, d, 0, "session", "list", "--json")).get(0);
+      assertTrue(s.path("grow").asBoolean(), s.toString());
+      LabProcess a = lab.spawn(h, "agent-grow", agent(d), Map.of());
+      assertEquals(0, a.waitFor(STEP), a.tail(30));
+      assertTrue(a.log().contains("grown with resize2fs"), a.log());
+      run("losetup", "-d", loop);
+      loop = null;
+      GoldenDisks grown = SessionLab.DISKS.assertGrown(disk, bytes);
+      assertEquals(
+          sha(golden, "/home/admin/dataset.bin", lab.dir()),
+          grown.sha(disk, "/home/admin/dataset.bin", lab.dir()),
+          "the data came through intact");
+    } finally {
+      if (loop != null) run("losetup", "-d", loop);
+    }
   }
 }

@@ -19,6 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.clonecast.common.api.Disk;
 import org.clonecast.common.concurrent.DaemonThreads;
+import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
@@ -35,6 +36,7 @@ import org.clonecast.server.store.CaptureStore.Capture;
 import org.clonecast.server.store.CaptureStore.State;
 import org.clonecast.server.store.ConflictException;
 import org.clonecast.server.store.EventLog;
+import org.clonecast.server.store.Image;
 import org.clonecast.server.store.ImageStore;
 import org.clonecast.server.store.InsufficientStorageException;
 import org.clonecast.server.store.Node;
@@ -240,11 +242,39 @@ public final class CaptureManager implements AutoCloseable {
    *     non-removable disk
    * @throws NotFoundException for an unknown node
    * @throws ConflictException when the name is taken or the node busy in a session or capture
-   * @throws IllegalArgumentException for a bad name, disk or level
+   * @param from the image this capture updates (the golden node's previous capture): it must be
+   *     ready; the new image shares every chunk they have in common (the store shares identical
+   *     chunks between all images anyway), and its summary says how much
+   * @throws IllegalArgumentException for a bad name, disk or level, or a {@code from} image that is
+   *     not ready
    */
   public Capture start(
-      String name, String nodeRef, Optional<String> disk, boolean force, int level) {
+      String name,
+      String nodeRef,
+      Optional<String> disk,
+      boolean force,
+      int level,
+      Optional<String> from) {
     ImageStore.validName(name);
+    if (from.isPresent()) {
+      Image base =
+          images
+              .find(from.get())
+              .orElseThrow(
+                  () ->
+                      new IllegalArgumentException(
+                          "--from "
+                              + from.get()
+                              + ": no such image; name a ready image ('clonecast image list')"));
+      if (!base.ready()) {
+        throw new IllegalArgumentException(
+            "--from " + from.get() + " is " + base.state() + "; name a ready image");
+      }
+      if (from.get().equals(name)) {
+        throw new IllegalArgumentException(
+            "--from names the image being captured; capture into a new name, then remove the old");
+      }
+    }
     disk.ifPresent(NodeStore::validDisk);
     if (level < ChunkCodec.minLevel() || level > ChunkCodec.maxLevel()) {
       throw new IllegalArgumentException(
@@ -278,7 +308,8 @@ public final class CaptureManager implements AutoCloseable {
                 disk.or(node::targetDisk),
                 CHUNK_SIZE,
                 level,
-                force));
+                force,
+                from));
     images.clearProgress(name);
     events.record(
         "image",
@@ -726,8 +757,11 @@ public final class CaptureManager implements AutoCloseable {
       throw new BadRequestException("manifest followed by " + in.readableBytes() + " stray bytes");
     }
     if (c.state() == State.DONE) {
-      try (ImageReader r = ImageReader.open(images.fileFor(c.image()))) {
-        if (r.manifest().equals(m)) {
+      // The stored manifest may hold some chunks in another encoding (the pool's), never
+      // other content: the same image and hash is the same finish.
+      try (ChunkSource r = images.open(c.image())) {
+        if (r.manifest().imageId().equals(m.imageId())
+            && r.manifest().imageHash().equals(m.imageHash())) {
           return m;
         }
       }
@@ -838,11 +872,22 @@ public final class CaptureManager implements AutoCloseable {
       u.publish(images.fileFor(c.image()));
       l.upload(null);
       live.remove(id);
-      images.publishCaptured(c.image(), m);
+      Manifest stored;
+      try {
+        stored = images.publishCaptured(c.image(), c.from());
+      } catch (IOException e) {
+        // The image is complete and checked, but the store could not take it (a full disk): the
+        // capture fails with the reason, the node boots its disk; capture again once there is room.
+        end(c, State.FAILED, "storing the image failed: " + e.getMessage());
+        throw InsufficientStorageException.ifFull(e, images.manifestFor(c.image()));
+      } catch (RuntimeException e) {
+        end(c, State.FAILED, "storing the image failed: " + e.getMessage());
+        throw e;
+      }
       String detail =
           m.chunkCount()
               + " chunks, "
-              + m.storedBytes()
+              + stored.storedBytes()
               + " bytes stored, sha256 "
               + m.imageHash().hex();
       store.end(id, State.DONE, detail);

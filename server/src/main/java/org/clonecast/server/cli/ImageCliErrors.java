@@ -10,11 +10,15 @@ import java.nio.file.Path;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.cli.ProgressBar;
+import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ProgressListener;
 import org.clonecast.protocol.image.ChunkVerificationException;
 import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.server.store.ChunkPool;
+import org.clonecast.server.store.ImageStore;
+import org.clonecast.server.store.PooledImage;
 
 /**
  * Turns what the image code throws into operator messages that name the problem and the fix.
@@ -35,11 +39,18 @@ final class ImageCliErrors {
     }
   }
 
-  /** Opens an image named on the command line; problems become operator errors. */
-  static ImageReader openImage(Path image) {
+  /**
+   * Opens an image named on the command line: a {@code .cci}, or an image in a daemon's store by
+   * its manifest file ({@code STATE/images/NAME.ccm}, its chunks in the {@code chunks} pool beside
+   * it); problems become operator errors.
+   */
+  static ChunkSource openImage(Path image) {
     quietLogs();
     requireReadable(image, "image");
     try {
+      if (image.getFileName().toString().endsWith(ImageStore.MANIFEST_SUFFIX)) {
+        return PooledImage.open(image, new ChunkPool(ImageStore.poolOf(image)));
+      }
       return ImageReader.open(image);
     } catch (MalformedImageException e) {
       String fix =

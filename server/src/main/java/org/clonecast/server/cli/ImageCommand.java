@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       ImageInfoCommand.class,
       ImageVerifyCommand.class,
       ImageExtractCommand.class,
+      ImageExportCommand.class,
       ImageStoreCommands.Add.class,
       ImageStoreCommands.Capture.class,
       ImageStoreCommands.Watch.class,

@@ -6,8 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.image.ImageExtractor;
-import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.SourceDevice;
 import org.clonecast.protocol.image.Manifest;
 import picocli.CommandLine;
@@ -52,7 +52,7 @@ public final class ImageExtractCommand implements Runnable {
   @Override
   public void run() {
     int t = threads.resolve();
-    try (ImageReader r = ImageCliErrors.openImage(image)) {
+    try (ChunkSource r = ImageCliErrors.openImage(image)) {
       boolean device = Files.exists(out) && SourceDevice.isDevice(out);
       if (!device) {
         ImageCliErrors.requireWritableTarget(out, force);

@@ -6,9 +6,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
-import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.image.ChunkSource;
 import org.clonecast.protocol.image.ChunkKind;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.server.store.ImageStore;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -26,7 +27,10 @@ import picocli.CommandLine.Parameters;
 public final class ImageInfoCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "IMG", description = "Image file (.cci).")
+  @Parameters(
+      index = "0",
+      paramLabel = "IMG",
+      description = "Image file (.cci), or a stored image's manifest file (STATE/images/NAME.ccm).")
   Path image;
 
   @Option(names = "--json", description = "Print one JSON object instead of text.")
@@ -35,7 +39,7 @@ public final class ImageInfoCommand implements Runnable {
   @Override
   public void run() {
     PrintWriter w = spec.commandLine().getOut();
-    try (ImageReader r = ImageCliErrors.openImage(image)) {
+    try (ChunkSource r = ImageCliErrors.openImage(image)) {
       Manifest m = r.manifest();
       long fileSize = Files.size(image);
       if (json) {
@@ -48,6 +52,18 @@ public final class ImageInfoCommand implements Runnable {
       facts.put("file size", ImageReport.size(fileSize));
       // Which key signed it (not whether to trust it: that is the receiver's --trust).
       facts.put("signed by", r.signature().map(s -> s.keyIdHex()).orElse("nobody (unsigned)"));
+      if (image.getFileName().toString().endsWith(ImageStore.MANIFEST_SUFFIX)) {
+        // An image in a daemon's store: what it shares with the images beside it.
+        long[] f = ImageStore.figures(image);
+        facts.put(
+            "in the store",
+            ImageReport.size(f[0])
+                + " of chunks, "
+                + ImageReport.size(f[1])
+                + " its own, "
+                + ImageReport.size(f[0] - f[1])
+                + " shared with other images");
+      }
       ImageReport.print(w, facts);
     } catch (IOException e) {
       throw ImageCliErrors.io(e, null);

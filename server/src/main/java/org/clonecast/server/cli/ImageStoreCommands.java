@@ -120,6 +120,14 @@ final class ImageStoreCommands {
     Integer level;
 
     @Option(
+        names = "--from",
+        paramLabel = "OLD",
+        description =
+            "The image this capture updates (the node's previous capture): NAME stores only the chunks that"
+                + " differ from OLD and shares the rest; its summary says how much.")
+    String from;
+
+    @Option(
         names = "--watch",
         description = "Follow the capture until the image is ready or failed (as 'image watch').")
     boolean watch;
@@ -135,7 +143,7 @@ final class ImageStoreCommands {
       String name = image.name;
       PrintWriter out = out();
       if (cancel) {
-        if (node != null || disk != null || force || level != null || watch) {
+        if (node != null || disk != null || force || level != null || from != null || watch) {
           throw new CliException(ExitCodes.USAGE, "--cancel takes only the image name");
         }
         JsonNode img = api().post("/api/v1/images/" + name + "/cancel", Map.of());
@@ -152,6 +160,7 @@ final class ImageStoreCommands {
       if (disk != null) body.put("disk", disk);
       if (force) body.put("force", true);
       if (level != null) body.put("level", level);
+      if (from != null) body.put("from", from);
       api().post("/api/v1/images/capture", body);
       out.println(
           "capturing "
@@ -243,11 +252,13 @@ final class ImageStoreCommands {
   /** "image NAME ready: ..." with the figures of the finished image. */
   static void printReady(PrintWriter out, String name, JsonNode img) {
     out.printf(
-        "image %s ready: %d bytes, %d chunks, %d bytes stored, sha256 %s%n",
+        "image %s ready: %d bytes, %d chunks, %d bytes stored (%d its own, %d shared), sha256 %s%n",
         name,
         img.path("logicalSize").asLong(),
         img.path("chunks").asLong(),
         img.path("storedSize").asLong(),
+        img.path("ownSize").asLong(),
+        img.path("sharedSize").asLong(),
         img.path("imageHash").asText());
   }
 
@@ -276,13 +287,15 @@ final class ImageStoreCommands {
       listing.print(
           out(),
           api().get("/api/v1/images"),
-          new String[] {"NAME", "STATE", "SIZE", "STORED", "CHUNKS", "DETAIL"},
+          new String[] {"NAME", "STATE", "SIZE", "STORED", "OWN", "SHARED", "CHUNKS", "DETAIL"},
           i ->
               new String[] {
                 i.path("name").asText(),
                 state(i),
                 ProgressBar.bytes(i.path("logicalSize").asLong()),
                 ProgressBar.bytes(i.path("storedSize").asLong()),
+                ProgressBar.bytes(i.path("ownSize").asLong()),
+                ProgressBar.bytes(i.path("sharedSize").asLong()),
                 i.path("chunks").asText(),
                 NodeCommand.text(i, "detail")
               });

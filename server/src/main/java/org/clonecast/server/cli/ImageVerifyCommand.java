@@ -3,7 +3,7 @@ package org.clonecast.server.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.image.ImageVerifier;
 import org.clonecast.protocol.image.Manifest;
 import picocli.CommandLine;
@@ -31,7 +31,7 @@ public final class ImageVerifyCommand implements Runnable {
   @Override
   public void run() {
     int t = threads.resolve();
-    try (ImageReader r = ImageCliErrors.openImage(image)) {
+    try (ChunkSource r = ImageCliErrors.openImage(image)) {
       Manifest m = r.manifest();
       long start = System.nanoTime();
       ImageCliErrors.decoding(

@@ -12,6 +12,7 @@ import org.clonecast.common.cli.ExitCodes;
 import org.clonecast.common.trust.ImageKey;
 import org.clonecast.common.trust.ImageSigner;
 import org.clonecast.server.boot.BootenvInstaller;
+import org.clonecast.server.store.PooledImage;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -123,13 +124,18 @@ public final class KeyCommand extends CommandGroup {
       int signed = 0;
       Path images = stateDir.resolve("images");
       if (Files.isDirectory(images)) {
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(images, "*.cci")) {
-          for (Path cci : ds) {
+        // Images in the chunk pool (a manifest file each) and, of an earlier build, .cci files.
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(images, "*.{cci,ccm}")) {
+          for (Path f : ds) {
             try {
-              ImageSigner.sign(cci, next);
+              if (f.getFileName().toString().endsWith(".ccm")) {
+                PooledImage.sign(f, next);
+              } else {
+                ImageSigner.sign(f, next);
+              }
               signed++;
             } catch (IOException | RuntimeException e) {
-              out.println("clonecast key: could not sign " + cci + " again: " + e.getMessage());
+              out.println("clonecast key: could not sign " + f + " again: " + e.getMessage());
             }
           }
         }

@@ -70,6 +70,13 @@ public final class SessionCommand extends CommandGroup {
     long maxWait;
 
     @Option(
+        names = "--grow",
+        description =
+            "Onto a disk larger than the image, grow the last partition and its filesystem (ext2/3/4, xfs,"
+                + " btrfs) to fill it.")
+    boolean grow;
+
+    @Option(
         names = "--watch",
         description = "Follow the session until it ends (as 'session watch').")
     boolean watch;
@@ -81,6 +88,7 @@ public final class SessionCommand extends CommandGroup {
       body.put("nodes", nodes);
       if (minReceivers != null) body.put("minReceivers", minReceivers);
       body.put("maxWait", maxWait);
+      if (grow) body.put("grow", true);
       JsonNode s = api().post("/api/v1/sessions", body);
       PrintWriter out = out();
       out.printf(

@@ -145,7 +145,8 @@ public final class AgentRoutes {
             a.target(),
             a.hostname(),
             domain.orElse(null),
-            files);
+            files,
+            a.grow());
       }
       case "fail" -> {
         return new Assignment.Fail(a.reason().orElse(null));

@@ -95,7 +95,12 @@ public final class ImageRoutes {
         throw new BadRequestException("level " + level + " is out of range");
       }
       captures.start(
-          name, node, Json.text(body, "disk"), Json.bool(body, "force").orElse(false), (int) level);
+          name,
+          node,
+          Json.text(body, "disk"),
+          Json.bool(body, "force").orElse(false),
+          (int) level,
+          Json.text(body, "from"));
       return Reply.json(HttpResponseStatus.ACCEPTED, json(images.find(name).orElseThrow()));
     }
     if (rest.endsWith("/cancel") && rest.indexOf('/', 1) == rest.length() - "/cancel".length()) {

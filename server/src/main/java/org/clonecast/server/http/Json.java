@@ -54,6 +54,8 @@ public final class Json {
     m.put("imageId", i.imageId().orElse(null));
     m.put("logicalSize", i.logicalSize());
     m.put("storedSize", i.storedSize());
+    m.put("ownSize", i.ownSize());
+    m.put("sharedSize", i.sharedSize());
     m.put("chunks", i.chunks());
     m.put("imageHash", i.imageHash().orElse(null));
     m.put("created", i.createdMillis());
@@ -88,6 +90,7 @@ public final class Json {
     m.put("nodes", s.selector());
     m.put("minReceivers", s.minReceivers());
     m.put("maxWait", s.maxWaitSeconds());
+    m.put("grow", s.grow());
     m.put("port", s.port());
     m.put("state", s.state());
     m.put("detail", s.detail().orElse(null));

@@ -68,7 +68,9 @@ public final class SessionRoutes {
         if (wait < 0 || wait > 86_400)
           throw new BadRequestException(
               "maxWait " + wait + " is out of range; use 0-86400 seconds");
-        SessionStore.Session s = sessions.start(image, nodes, min, Duration.ofSeconds(wait));
+        SessionStore.Session s =
+            sessions.start(
+                image, nodes, min, Duration.ofSeconds(wait), Json.bool(body, "grow").orElse(false));
         started.accept(s.id());
         return Reply.json(HttpResponseStatus.CREATED, Json.session(s, sessions.members(s.id())));
       }

@@ -19,7 +19,7 @@ import java.util.function.LongConsumer;
 import java.util.function.ToLongFunction;
 import org.clonecast.common.api.Disk;
 import org.clonecast.common.concurrent.DaemonThreads;
-import org.clonecast.common.image.ImageReader;
+import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.mcast.ControlMessage;
@@ -73,7 +73,8 @@ public final class SessionManager implements AutoCloseable {
       Image image,
       String control,
       int port,
-      String target) {}
+      String target,
+      boolean grow) {}
 
   private final SessionStore store;
   private final NodeStore nodes;
@@ -100,7 +101,7 @@ public final class SessionManager implements AutoCloseable {
 
   private static final class Running {
     McastSender sender;
-    ImageReader reader;
+    ChunkSource reader;
     volatile boolean transferEnded;
   }
 
@@ -161,7 +162,8 @@ public final class SessionManager implements AutoCloseable {
    * @param minReceivers 0: every selected node
    * @throws NotFoundException, ConflictException, IllegalArgumentException naming what to fix
    */
-  public Session start(String imageName, String selector, int minReceivers, Duration maxWait)
+  public Session start(
+      String imageName, String selector, int minReceivers, Duration maxWait, boolean grow)
       throws IOException, InterruptedException {
     Image image =
         images
@@ -221,11 +223,11 @@ public final class SessionManager implements AutoCloseable {
     }
     int min = minReceivers == 0 ? selected.size() : minReceivers;
     Session s =
-        store.create(imageName, selector, min, (int) maxWait.toSeconds(), basePort, selected);
+        store.create(imageName, selector, min, (int) maxWait.toSeconds(), basePort, selected, grow);
     Running r = new Running();
     running.put(s.id(), r);
     try {
-      r.reader = ImageReader.open(image.file());
+      r.reader = images.open(imageName);
       SendSettings settings =
           new SendSettings(
               nif.name(),
@@ -301,7 +303,7 @@ public final class SessionManager implements AutoCloseable {
               ? mac + " is not enrolled"
               : "no session is waiting for " + node.name().orElse(mac.toString());
       events.node("agent", mac.toString(), "registered; nothing to do: " + why);
-      return new Assignment("none", Optional.of(why), 0, "", null, "", 0, "");
+      return new Assignment("none", Optional.of(why), 0, "", null, "", 0, "", false);
     }
     Session session = s.get();
     Image image = images.find(session.image()).orElseThrow();
@@ -322,7 +324,7 @@ public final class SessionManager implements AutoCloseable {
               + Disk.describe(disks)
               + ")";
       fail(session.id(), mac.toString(), why);
-      return new Assignment("fail", Optional.of(why), session.id(), name, image, "", 0, "");
+      return new Assignment("fail", Optional.of(why), session.id(), name, image, "", 0, "", false);
     }
     store.updateMember(
         session.id(),
@@ -346,7 +348,8 @@ public final class SessionManager implements AutoCloseable {
         image,
         nif.address().getHostAddress() + ":" + session.port(),
         session.port(),
-        target.get());
+        target.get(),
+        session.grow());
   }
 
   /**
@@ -583,12 +586,21 @@ public final class SessionManager implements AutoCloseable {
     }
   }
 
-  /** What the sender saw of one receiver, for the session's history ("who was slowest and why"). */
+  /**
+   * What the sender saw of one receiver, for the session's history and the dashboard: how much of
+   * its disk was already right, what was sent to it and written, and who was slowest and why.
+   */
   static String wireNote(SenderMachine.Receiver r) {
     return String.format(
         Locale.ROOT,
-        "%s; loss %.1f%%, %d repair packet(s) used, %d duplicate(s)%s",
+        "%s; %s, %d chunk(s) sent, %d bytes written; loss %.1f%%, %d repair packet(s) used,"
+            + " %d duplicate(s)%s",
         r.state().name().toLowerCase(Locale.ROOT),
+        r.checked()
+            ? r.chunksRight() + " chunk(s) already right (" + r.bytesRight() + " bytes)"
+            : "disk not checked",
+        r.chunksAsked(),
+        r.bytesWritten(),
         r.lossPermille() / 10.0,
         r.repairs(),
         r.duplicates(),

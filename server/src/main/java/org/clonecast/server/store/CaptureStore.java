@@ -25,7 +25,7 @@ import org.clonecast.protocol.wire.MacAddress;
 public final class CaptureStore {
   private static final String COLUMNS =
       "id, image, image_id, mac, disk, chunk_size, level, forced, agent_ip, state, detail,"
-          + " logical_size, created, updated";
+          + " logical_size, created, updated, from_image";
 
   /** A capture's phase. */
   public enum State {
@@ -89,8 +89,10 @@ public final class CaptureStore {
       Optional<String> detail,
       long logicalSize,
       long created,
-      long updated) {
+      long updated,
+      Optional<String> from) {
     public Capture {
+      Objects.requireNonNull(from, "from");
       Objects.requireNonNull(image, "image");
       Objects.requireNonNull(imageId, "imageId");
       Objects.requireNonNull(mac, "mac");
@@ -105,6 +107,7 @@ public final class CaptureStore {
    * What a new capture is.
    *
    * @param file where the image's .cci goes
+   * @param from the image it updates ({@code --from}): named in its summary with what they share
    */
   public record Request(
       String image,
@@ -113,7 +116,8 @@ public final class CaptureStore {
       Optional<String> disk,
       int chunkSize,
       int level,
-      boolean force) {}
+      boolean force,
+      Optional<String> from) {}
 
   private final Database db;
   private final Clock clock;
@@ -157,8 +161,9 @@ public final class CaptureStore {
           NodeStore.update(c, "DELETE FROM images WHERE name = ?", r.image());
           NodeStore.update(
               c,
-              "INSERT INTO images (name, file, state, detail, image_id, logical_size, stored_size, chunks, image_hash,"
-                  + " created) VALUES (?, ?, 'capturing', ?, NULL, 0, 0, 0, NULL, ?)",
+              "INSERT INTO images (name, file, state, detail, image_id, logical_size, stored_size, own_size, chunks,"
+                  + " image_hash,"
+                  + " created) VALUES (?, ?, 'capturing', ?, NULL, 0, 0, 0, 0, NULL, ?)",
               r.image(),
               r.file().toString(),
               why,
@@ -166,7 +171,8 @@ public final class CaptureStore {
           NodeStore.update(
               c,
               "INSERT INTO captures (image, image_id, mac, disk, chunk_size, level, forced, agent_ip, state, detail,"
-                  + " logical_size, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, ?, ?)",
+                  + " logical_size, created, updated, from_image)"
+                  + " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, ?, ?, ?)",
               r.image(),
               UUID.randomUUID().toString(),
               r.mac().toString(),
@@ -177,7 +183,8 @@ public final class CaptureStore {
               State.WAITING.id(),
               why,
               now,
-              now);
+              now,
+              r.from().orElse(null));
           NodeStore.update(
               c,
               "UPDATE nodes SET action = ?, state = ?, detail = ? WHERE mac = ?",
@@ -361,6 +368,7 @@ public final class CaptureStore {
         Optional.ofNullable(rs.getString(11)),
         rs.getLong(12),
         rs.getLong(13),
-        rs.getLong(14));
+        rs.getLong(14),
+        Optional.ofNullable(rs.getString(15)));
   }
 }

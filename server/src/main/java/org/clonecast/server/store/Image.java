@@ -8,12 +8,15 @@ import java.util.Optional;
  * An image in the server's store.
  *
  * @param name what sessions call it
- * @param file its .cci file
+ * @param file its manifest file ({@code .ccm}, chunks in the store's pool) or, for an image of an
+ *     earlier build not yet moved into the pool, its {@code .cci}
  * @param state adding, capturing, ready or failed; only a ready image can be sent
  * @param detail why it failed, if it did
  * @param imageId manifest UUID (empty while adding)
  * @param logicalSize bytes a node's disk receives
- * @param storedSize bytes of the .cci
+ * @param storedSize bytes of the stored chunks it references (of the .cci, for a .cci)
+ * @param ownSize of those, the bytes no other image references: what removing it frees; the rest it
+ *     shares
  * @param chunks chunk count
  * @param imageHash SHA-256 of the logical image, hex
  * @param createdMillis epoch ms
@@ -26,6 +29,7 @@ public record Image(
     Optional<String> imageId,
     long logicalSize,
     long storedSize,
+    long ownSize,
     int chunks,
     Optional<String> imageHash,
     long createdMillis) {
@@ -40,5 +44,10 @@ public record Image(
 
   public boolean ready() {
     return state.equals("ready");
+  }
+
+  /** Bytes of its stored chunks that other images reference too. */
+  public long sharedSize() {
+    return storedSize - ownSize;
   }
 }

@@ -1,49 +1,72 @@
 package org.clonecast.server.store;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.regex.Pattern;
 import org.clonecast.common.disk.DiskAllocation;
 import org.clonecast.common.disk.DiskPlan;
+import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageInput;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ImageVerifier;
-import org.clonecast.common.trust.ImageSigner;
 import org.clonecast.common.trust.KeyRing;
 import org.clonecast.protocol.image.ChunkCodec;
+import org.clonecast.protocol.image.ChunkEntry;
+import org.clonecast.protocol.image.ChunkKind;
+import org.clonecast.protocol.image.ImageFileHeader;
 import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.ManifestSignature;
+import org.clonecast.protocol.image.Sha256;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The server's images: {@code <state-dir>/images/<name>.cci}, one row each in {@code images}.
- * Adding runs in the background (capturing a raw disk takes minutes): the row says {@code adding}
- * until the file is complete, verified and renamed into place, so a crash never leaves an image
- * that looks ready; {@link #recover()} marks interrupted ones failed. An image captured from a node
- * over the network says {@code capturing} until its capture publishes it ({@link
- * #publishCaptured}); a restart keeps it capturing (the capture resumes).
+ * The server's images: one row each in {@code images}, a manifest file {@code
+ * <state-dir>/images/<name>.ccm} each, and their chunks in the shared, content-addressed {@link
+ * ChunkPool} {@code <state-dir>/images/chunks}: an image stores only the chunks no other image
+ * holds (docs/image-format.md, "The store's chunk pool"). A {@code .cci} is what {@link #add}
+ * imports; images of an earlier build ({@code <name>.cci}) keep working and are moved into the pool
+ * in the background after a start ({@link #recover()}).
+ *
+ * <p>Adding runs in the background (capturing a raw disk takes minutes): the row says {@code
+ * adding} until the image is verified and its chunks and manifest file are durable, so a crash
+ * never leaves an image that looks ready; {@link #recover()} marks interrupted ones failed. An
+ * image captured from a node over the network says {@code capturing} until its capture publishes it
+ * ({@link #publishCaptured}); a restart keeps it capturing (the capture resumes).
  *
  * <p>Thread-safe.
  */
 public final class ImageStore {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   private static final String COLUMNS =
-      "name, file, state, detail, image_id, logical_size, stored_size, chunks, image_hash, created";
+      "name, file, state, detail, image_id, logical_size, stored_size, own_size, chunks,"
+          + " image_hash, created";
+
+  /** The name ending of an image's manifest file in the store. */
+  public static final String MANIFEST_SUFFIX = ".ccm";
+
+  private static final Logger LOG = LoggerFactory.getLogger(ImageStore.class);
 
   private final Database db;
   private final Path dir;
@@ -52,6 +75,7 @@ public final class ImageStore {
   private final ExecutorService worker;
   private final Map<String, long[]> progress = new ConcurrentHashMap<>();
   private final Optional<KeyRing> key;
+  private final ChunkPool pool;
 
   /**
    * A store that does not sign (tests of other things).
@@ -80,11 +104,17 @@ public final class ImageStore {
     this.clock = Objects.requireNonNull(clock);
     this.events = Objects.requireNonNull(events);
     this.worker = Objects.requireNonNull(worker);
+    this.pool = new ChunkPool(dir.resolve("chunks"));
   }
 
-  /** After a restart: adds that were running are failed and their partial files removed. */
+  /**
+   * After a restart: adds that were running are failed and their partial files removed, manifest
+   * files no image names (a crash between writing one and its row) removed, chunks no manifest
+   * references swept, and images of an earlier build queued to move into the pool.
+   */
   public void recover() throws IOException {
     Files.createDirectories(dir);
+    pool.removeTemporaries();
     db.write(
         c ->
             NodeStore.update(
@@ -95,6 +125,86 @@ public final class ImageStore {
       for (Path p : ds) {
         Files.deleteIfExists(p);
       }
+    }
+    synchronized (this) {
+      Set<Path> named = new HashSet<>();
+      for (Image i : list()) {
+        named.add(i.file().getFileName());
+      }
+      try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + MANIFEST_SUFFIX + "*")) {
+        for (Path p : ds) {
+          if (!named.contains(p.getFileName())) {
+            Files.deleteIfExists(p);
+          }
+        }
+      }
+    }
+    collect();
+    refreshShares();
+    for (Image i : list()) {
+      if (i.ready() && !isPooled(i)) {
+        worker.submit(() -> migrate(i.name()));
+      }
+    }
+  }
+
+  /**
+   * Moves an image of an earlier build ({@code <name>.cci}) into the pool: its chunks are put, its
+   * manifest file written, then its row points at that and the {@code .cci} is deleted, in that
+   * order, so a crash leaves the {@code .cci} working (and at worst chunks the next sweep
+   * collects). A session sending it meanwhile keeps its open {@code .cci}.
+   */
+  void migrate(String name) {
+    Optional<Image> was = find(name);
+    if (was.isEmpty() || !was.get().ready() || isPooled(was.get())) {
+      return;
+    }
+    Path cci = was.get().file();
+    Path ccm = manifestFor(name);
+    try (ImageReader r = ImageReader.open(cci);
+        ChunkPool.Hold h = pool.hold()) {
+      Manifest m = putInPool(r, ccm, h);
+      boolean moved;
+      synchronized (this) {
+        Optional<Image> now = find(name);
+        moved = now.isPresent() && now.get().ready() && now.get().file().equals(cci);
+        if (moved) {
+          db.write(
+              c ->
+                  NodeStore.update(
+                      c, "UPDATE images SET file = ? WHERE name = ?", ccm.toString(), name));
+          Files.deleteIfExists(cci);
+        } else {
+          Files.deleteIfExists(ccm);
+        }
+      }
+      if (moved) {
+        events.record(
+            "image",
+            Optional.empty(),
+            Optional.empty(),
+            "image "
+                + name
+                + " moved into the chunk pool: "
+                + m.chunkCount()
+                + " chunks, "
+                + h.written()
+                + " bytes new, "
+                + h.reused()
+                + " bytes shared");
+      }
+    } catch (IOException | RuntimeException e) {
+      try {
+        Files.deleteIfExists(ccm);
+      } catch (IOException ignored) {
+        // the next recover() removes it
+      }
+      LOG.warn("image {}: moving it into the chunk pool failed, it stays a .cci: {}", name, e);
+    }
+    try {
+      refreshShares();
+    } catch (IOException e) {
+      LOG.warn("image store: counting shared chunks failed: {}", e.toString());
     }
   }
 
@@ -135,7 +245,7 @@ public final class ImageStore {
     } catch (IOException | MalformedImageException e) {
       throw new IllegalArgumentException(e.getMessage(), e);
     }
-    Path file = dir.resolve(name + ".cci");
+    Path file = manifestFor(name);
     Image img =
         db.write(
             c -> {
@@ -153,7 +263,7 @@ public final class ImageStore {
                   c,
                   "INSERT INTO images ("
                       + COLUMNS
-                      + ") VALUES (?, ?, 'adding', NULL, NULL, 0, 0, 0, NULL, ?)",
+                      + ") VALUES (?, ?, 'adding', NULL, NULL, 0, 0, 0, 0, NULL, ?)",
                   name,
                   file.toString(),
                   clock.millis());
@@ -181,9 +291,43 @@ public final class ImageStore {
     return name;
   }
 
-  /** Where image {@code name}'s .cci lives. */
+  /** Where image {@code name}'s .cci lives while it is captured (then it moves into the pool). */
   public Path fileFor(String name) {
     return dir.resolve(validName(name) + ".cci");
+  }
+
+  /** Where image {@code name}'s manifest file lives. */
+  public Path manifestFor(String name) {
+    return dir.resolve(validName(name) + MANIFEST_SUFFIX);
+  }
+
+  /** The chunk pool of the store that holds the manifest file {@code ccm}. */
+  public static Path poolOf(Path ccm) {
+    return ccm.toAbsolutePath().resolveSibling("chunks");
+  }
+
+  /** The store's chunk pool. */
+  public ChunkPool pool() {
+    return pool;
+  }
+
+  /**
+   * Opens a ready image to read its chunks (a session's sender): from the pool, or its {@code .cci}
+   * if it has not moved there yet. While it is open its chunks stay, even if it is removed.
+   *
+   * @throws NotFoundException when there is no such image
+   * @throws ConflictException when it is not ready
+   */
+  public synchronized ChunkSource open(String name) throws IOException {
+    Image i = find(name).orElseThrow(() -> new NotFoundException("no image " + name));
+    if (!i.ready()) {
+      throw new ConflictException("image " + name + " is " + i.state() + ", not ready");
+    }
+    return isPooled(i) ? PooledImage.open(manifestOf(i), pool) : ImageReader.open(i.file());
+  }
+
+  private static boolean isPooled(Image i) {
+    return i.file().getFileName().toString().endsWith(MANIFEST_SUFFIX);
   }
 
   /** The store's directory (partial captures live there too). */
@@ -193,32 +337,105 @@ public final class ImageStore {
 
   /**
    * Publishes a captured image whose complete, verified {@code .cci} is already at {@link
-   * #fileFor}: its row becomes {@code ready} with the manifest's figures.
+   * #fileFor}: its chunks go into the pool (only those it does not hold yet are written), then its
+   * row becomes {@code ready} with the manifest's figures and the {@code .cci} is deleted.
+   *
+   * @param from the image the capture was asked to share with ({@code --from}), named in the event
+   *     with the bytes it shares
+   * @return the manifest as stored (chunks the pool held already keep the pool's encoding)
    */
-  public void publishCaptured(String name, Manifest m) throws IOException {
-    if (key.isPresent()) {
-      ImageSigner.sign(fileFor(name), key.get().current());
+  public Manifest publishCaptured(String name, Optional<String> from) throws IOException {
+    Path cci = fileFor(name);
+    Path ccm = manifestFor(name);
+    Manifest stored;
+    try (ChunkPool.Hold h = pool.hold()) {
+      try (ImageReader r = ImageReader.open(cci)) {
+        stored = putInPool(r, ccm, h);
+      }
+      ready(name, stored, ccm, " (captured" + sharing(h, stored, from) + ")");
+    } catch (IOException | RuntimeException e) {
+      // Not ready: its manifest file names nothing (the chunks it put go at the next sweep).
+      Files.deleteIfExists(ccm);
+      throw e;
     }
-    ready(name, m, Files.size(fileFor(name)), " (captured)");
+    Files.deleteIfExists(cci);
+    return stored;
+  }
+
+  /** ", N bytes new, M shared[, K of them with OLD]": what an image's chunks cost the pool. */
+  private String sharing(ChunkPool.Hold h, Manifest m, Optional<String> from) throws IOException {
+    String with = "";
+    if (from.isPresent()) {
+      Optional<Image> base = find(from.get());
+      if (base.isPresent() && base.get().ready() && isPooled(base.get())) {
+        Set<Sha256> theirs = new HashSet<>(PooledImage.digests(readManifest(base.get())));
+        long common = 0;
+        Set<Sha256> seen = new HashSet<>();
+        for (ChunkEntry e : m.chunks()) {
+          if (e.kind().isStored() && seen.add(e.sha256()) && theirs.contains(e.sha256())) {
+            common += e.storedLength();
+          }
+        }
+        with = ", " + common + " of them with " + from.get();
+      } else {
+        with = ", " + from.get() + " is gone";
+      }
+    }
+    return ", " + h.written() + " bytes new, " + h.reused() + " bytes shared" + with;
   }
 
   /**
-   * Makes {@code name}'s row {@code ready} with the manifest's figures and {@code stored} bytes on
-   * disk, drops its progress and records the event, "… bytes stored" followed by {@code how}.
+   * Puts every stored chunk of {@code src} into the pool (under {@code h}, which the caller closes
+   * only after it has published the image's row), makes them durable, then writes the manifest file
+   * {@code ccm}: the manifest with each chunk in the encoding the pool holds and offsets as in a
+   * {@code .cci}, signed by the daemon's key (else keeping {@code src}'s signature when unchanged).
    */
-  private void ready(String name, Manifest m, long stored, String how) {
-    db.write(
-        c ->
-            NodeStore.update(
-                c,
-                "UPDATE images SET state = 'ready', detail = NULL, image_id = ?, logical_size = ?,"
-                    + " stored_size = ?, chunks = ?, image_hash = ? WHERE name = ?",
-                m.imageId().toString(),
-                m.logicalSize(),
-                stored,
-                m.chunkCount(),
-                m.imageHash().toString(),
-                name));
+  private Manifest putInPool(ChunkSource src, Path ccm, ChunkPool.Hold h) throws IOException {
+    Manifest in = src.manifest();
+    List<ChunkEntry> out = new ArrayList<>(in.chunkCount());
+    long offset = ImageFileHeader.LENGTH;
+    for (ChunkEntry e : in.chunks()) {
+      if (!e.kind().isStored()) {
+        out.add(e);
+        continue;
+      }
+      int logical = in.logicalLength(e.index());
+      int length = h.put(e.sha256(), logical, src.readStored(e.index()));
+      ChunkKind kind = length == logical ? ChunkKind.RAW : ChunkKind.ZSTD;
+      out.add(new ChunkEntry(e.index(), kind, offset, length, e.sha256(), e.used()));
+      offset += length;
+    }
+    // Every chunk the manifest names is durable before the manifest is.
+    h.sync();
+    Manifest m =
+        new Manifest(
+            in.imageId(), in.logicalSize(), in.chunkSize(), out, in.imageHash(), in.hashOfChunks());
+    Optional<ManifestSignature> sig =
+        key.isPresent()
+            ? Optional.of(key.get().current().sign(m))
+            : m.equals(in) ? src.signature() : Optional.empty();
+    PooledImage.write(ccm, m, sig);
+    return m;
+  }
+
+  private Manifest readManifest(Image i) throws IOException {
+    return PooledImage.read(manifestOf(i)).manifest();
+  }
+
+  /**
+   * Where a pooled image's manifest file is: by its name in this store's directory, whatever path
+   * the row holds (a state directory moved or named another way keeps its images).
+   */
+  private Path manifestOf(Image i) {
+    return dir.resolve(i.file().getFileName().toString());
+  }
+
+  /**
+   * Makes {@code name}'s row {@code ready} with the manifest's figures and its file, drops its
+   * progress and records the event, "… bytes stored" followed by {@code how}.
+   */
+  private void ready(String name, Manifest m, Path file, String how) throws IOException {
+    long stored = refreshShares(Optional.of(new Ready(name, m, file)))[0];
     progress.remove(name);
     events.record(
         "image",
@@ -253,18 +470,15 @@ public final class ImageStore {
 
   private void build(String name, Path source, ImageInput.Kind kind, Path file, boolean force) {
     Path partial = dir.resolve(name + ".cci.adding");
+    ChunkPool.Hold h = pool.hold();
     try {
       Files.deleteIfExists(partial);
-      Manifest m;
+      Path cci = source;
       if (kind == ImageInput.Kind.IMAGE) {
         try (ImageReader r = ImageReader.open(source)) {
           progress.get(name)[1] = r.manifest().logicalSize();
           ImageVerifier.verify(
               r, Runtime.getRuntime().availableProcessors(), done -> progress.get(name)[0] = done);
-        }
-        Files.copy(source, partial, StandardCopyOption.REPLACE_EXISTING);
-        try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.WRITE)) {
-          ch.force(true);
         }
       } else {
         try (FileChannel ch = FileChannel.open(source, StandardOpenOption.READ)) {
@@ -282,23 +496,24 @@ public final class ImageStore {
             true,
             plan.map(),
             done -> progress.get(name)[0] = done);
+        cci = partial;
       }
-      if (key.isPresent()) {
-        ImageSigner.sign(partial, key.get().current());
+      Manifest m;
+      try (ImageReader r = ImageReader.open(cci)) {
+        m = putInPool(r, file, h);
       }
-      try (ImageReader r = ImageReader.open(partial)) {
-        m = r.manifest();
-      }
-      Files.move(
-          partial, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       // The row was inserted with no detail and only this worker moves it on from 'adding'.
-      ready(name, m, Files.size(file), "");
+      ready(name, m, file, sharing(h, m, Optional.empty()));
+      h.close();
+      Files.deleteIfExists(partial);
     } catch (Exception e) {
       try {
         Files.deleteIfExists(partial);
+        Files.deleteIfExists(file);
       } catch (IOException ignored) {
-        // the next recover() removes it
+        // the next recover() removes them
       }
+      h.close();
       String why = e.getMessage() == null ? e.toString() : e.getMessage();
       db.write(
           c ->
@@ -349,10 +564,177 @@ public final class ImageStore {
               + name
               + " --cancel')");
     }
-    db.write(c -> NodeStore.update(c, "DELETE FROM images WHERE name = ?", name));
-    Files.deleteIfExists(img.get().file());
-    events.record("image", Optional.empty(), Optional.empty(), "removed image " + name);
+    // The row first, then the manifest file, then the chunks no manifest references any more: a
+    // crash at any point leaves every chunk a remaining image needs.
+    synchronized (this) {
+      db.write(c -> NodeStore.update(c, "DELETE FROM images WHERE name = ?", name));
+      Files.deleteIfExists(img.get().file());
+    }
+    long[] freed = collect();
+    refreshShares();
+    events.record(
+        "image",
+        Optional.empty(),
+        Optional.empty(),
+        "removed image " + name + ": " + freed[1] + " bytes of " + freed[0] + " chunk(s) freed");
     return true;
+  }
+
+  /**
+   * Sweeps the pool: deletes every chunk no image's manifest and no open reader or running writer
+   * references.
+   *
+   * @return chunks and bytes freed
+   */
+  public long[] collect() throws IOException {
+    try {
+      return pool.sweep(this::liveDigests);
+    } catch (UncheckedIOException e) {
+      LOG.warn("image store: no chunk collected: {}", e.getCause().getMessage());
+      return new long[2];
+    }
+  }
+
+  /**
+   * The digests every image's manifest file references (read under the pool's lock).
+   *
+   * @throws UncheckedIOException when a ready image's manifest is missing or unreadable: its chunks
+   *     must not go, so nothing is swept
+   */
+  private Set<Sha256> liveDigests() {
+    Set<Sha256> live = new HashSet<>();
+    for (Image i : list()) {
+      if (!isPooled(i) || (!i.ready() && !Files.exists(manifestOf(i)))) {
+        continue;
+      }
+      try {
+        live.addAll(PooledImage.digests(readManifest(i)));
+      } catch (IOException e) {
+        throw new UncheckedIOException(
+            new IOException("image " + i.name() + ": " + e.getMessage(), e));
+      }
+    }
+    return live;
+  }
+
+  /**
+   * Counts for every pooled image the bytes of its chunks and those no other image references (its
+   * own), and writes them to its row.
+   */
+  synchronized void refreshShares() throws IOException {
+    refreshShares(Optional.empty());
+  }
+
+  /** An image becoming ready: its row, manifest and file. */
+  private record Ready(String name, Manifest manifest, Path file) {}
+
+  /**
+   * As {@link #refreshShares()}, making {@code now} ready in the same transaction, so its row never
+   * shows figures that ignore what it shares.
+   *
+   * @return the stored and own bytes of {@code now} (zeros without one)
+   */
+  private synchronized long[] refreshShares(Optional<Ready> now) throws IOException {
+    Map<String, Manifest> all = new HashMap<>();
+    for (Image i : list()) {
+      if (i.ready() && isPooled(i) && !now.map(r -> r.name().equals(i.name())).orElse(false)) {
+        try {
+          all.put(i.name(), readManifest(i));
+        } catch (IOException e) {
+          // One damaged image must not stop the others' adds and removals; its figures stay.
+          LOG.warn("image {}: its manifest cannot be read: {}", i.name(), e.getMessage());
+        }
+      }
+    }
+    now.ifPresent(r -> all.put(r.name(), r.manifest()));
+    Map<String, long[]> figures = figures(all);
+    db.write(
+        c -> {
+          if (now.isPresent()) {
+            Ready r = now.get();
+            long[] f = figures.get(r.name());
+            NodeStore.update(
+                c,
+                "UPDATE images SET state = 'ready', detail = NULL, file = ?, image_id = ?,"
+                    + " logical_size = ?, stored_size = ?, own_size = ?, chunks = ?,"
+                    + " image_hash = ? WHERE name = ?",
+                r.file().toString(),
+                r.manifest().imageId().toString(),
+                r.manifest().logicalSize(),
+                f[0],
+                f[1],
+                r.manifest().chunkCount(),
+                r.manifest().imageHash().toString(),
+                r.name());
+          }
+          for (Map.Entry<String, long[]> e : figures.entrySet()) {
+            if (now.isEmpty() || !now.get().name().equals(e.getKey())) {
+              NodeStore.update(
+                  c,
+                  "UPDATE images SET stored_size = ?, own_size = ? WHERE name = ?",
+                  e.getValue()[0],
+                  e.getValue()[1],
+                  e.getKey());
+            }
+          }
+          return null;
+        });
+    return now.map(r -> figures.get(r.name())).orElse(new long[2]);
+  }
+
+  /**
+   * For each image (name to manifest) the bytes of the distinct chunks it references and, of those,
+   * the bytes no other of these images references: {stored, own}.
+   */
+  static Map<String, long[]> figures(Map<String, Manifest> images) {
+    Map<String, Map<Sha256, Integer>> chunks = new HashMap<>();
+    Map<Sha256, Integer> users = new HashMap<>();
+    for (Map.Entry<String, Manifest> i : images.entrySet()) {
+      Map<Sha256, Integer> mine = new HashMap<>();
+      for (ChunkEntry e : i.getValue().chunks()) {
+        if (e.kind().isStored()) {
+          mine.put(e.sha256(), e.storedLength());
+        }
+      }
+      chunks.put(i.getKey(), mine);
+      for (Sha256 d : mine.keySet()) {
+        users.merge(d, 1, Integer::sum);
+      }
+    }
+    Map<String, long[]> figures = new HashMap<>();
+    for (Map.Entry<String, Map<Sha256, Integer>> e : chunks.entrySet()) {
+      long stored = 0;
+      long own = 0;
+      for (Map.Entry<Sha256, Integer> d : e.getValue().entrySet()) {
+        stored += d.getValue();
+        if (users.get(d.getKey()) == 1) {
+          own += d.getValue();
+        }
+      }
+      figures.put(e.getKey(), new long[] {stored, own});
+    }
+    return figures;
+  }
+
+  /**
+   * The stored and own bytes of the image whose manifest file is {@code ccm}, among the manifest
+   * files beside it (a store read offline, as {@code image info} does; unreadable ones are left
+   * out).
+   */
+  public static long[] figures(Path ccm) throws IOException {
+    Map<String, Manifest> all = new HashMap<>();
+    try (DirectoryStream<Path> ds =
+        Files.newDirectoryStream(ccm.toAbsolutePath().getParent(), "*" + MANIFEST_SUFFIX)) {
+      for (Path p : ds) {
+        try {
+          all.put(p.getFileName().toString(), PooledImage.read(p).manifest());
+        } catch (IOException e) {
+          LOG.debug("image store: {} unreadable: {}", p, e.toString());
+        }
+      }
+    }
+    all.put(ccm.getFileName().toString(), PooledImage.read(ccm).manifest());
+    return figures(all).get(ccm.getFileName().toString());
   }
 
   static Optional<Image> find(Connection c, String name) throws SQLException {
@@ -369,8 +751,10 @@ public final class ImageStore {
         Optional.ofNullable(rs.getString(5)),
         rs.getLong(6),
         rs.getLong(7),
-        rs.getInt(8),
-        Optional.ofNullable(rs.getString(9)),
-        rs.getLong(10));
+        // An image of an earlier build (own_size NULL) shares nothing.
+        rs.getObject(8) == null ? rs.getLong(7) : rs.getLong(8),
+        rs.getInt(9),
+        Optional.ofNullable(rs.getString(10)),
+        rs.getLong(11));
   }
 }

@@ -142,5 +142,15 @@ final class Schema {
       ALTER TABLE sessions ADD COLUMN bytes_sent INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE sessions ADD COLUMN packets_sent INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE sessions ADD COLUMN repair_packets INTEGER NOT NULL DEFAULT 0
+      """,
+          // 8: images share chunks in the store's chunk pool (docs/image-format.md): file is then
+          // the image's manifest file (.ccm), stored_size the bytes of the chunks it references,
+          // own_size those no other image references (what removing it frees). NULL: a .cci of an
+          // earlier build, all its own until it is moved into the pool. A capture's --from image;
+          // a session's --grow (its nodes grow the last partition onto larger disks).
+          """
+      ALTER TABLE images ADD COLUMN own_size INTEGER;
+      ALTER TABLE captures ADD COLUMN from_image TEXT;
+      ALTER TABLE sessions ADD COLUMN grow INTEGER NOT NULL DEFAULT 0
       """);
 }

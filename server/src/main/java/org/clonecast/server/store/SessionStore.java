@@ -13,7 +13,7 @@ import java.util.Optional;
 public final class SessionStore {
   private static final String S_COLUMNS =
       "id, image, selector, min_receivers, max_wait, port, state, detail, created, started, ended, bytes_sent, packets_sent,"
-          + " repair_packets";
+          + " repair_packets, grow";
   private static final String N_COLUMNS =
       "session, mac, name, state, bytes_done, bytes_total, target, detail, updated, receiving_since,"
           + " finished, wire";
@@ -39,7 +39,8 @@ public final class SessionStore {
       Optional<Long> ended,
       long bytesSent,
       long packetsSent,
-      long repairPackets) {
+      long repairPackets,
+      boolean grow) {
     public boolean active() {
       return state.equals("waiting") || state.equals("running");
     }
@@ -105,19 +106,21 @@ public final class SessionStore {
       int minReceivers,
       int maxWaitSeconds,
       int basePort,
-      List<Node> nodes) {
+      List<Node> nodes,
+      boolean grow) {
     return db.write(
         c -> {
           long now = clock.millis();
           NodeStore.update(
               c,
-              "INSERT INTO sessions (image, selector, min_receivers, max_wait, port, state, created)"
-                  + " VALUES (?, ?, ?, ?, 0, 'waiting', ?)",
+              "INSERT INTO sessions (image, selector, min_receivers, max_wait, port, state, created,"
+                  + " grow) VALUES (?, ?, ?, ?, 0, 'waiting', ?, ?)",
               image,
               selector,
               minReceivers,
               maxWaitSeconds,
-              now);
+              now,
+              grow ? 1 : 0);
           long id;
           try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
               ResultSet rs = ps.executeQuery()) {
@@ -293,7 +296,8 @@ public final class SessionStore {
         hasEnded ? Optional.of(ended) : Optional.empty(),
         rs.getLong(12),
         rs.getLong(13),
-        rs.getLong(14));
+        rs.getLong(14),
+        rs.getInt(15) != 0);
   }
 
   private static Member member(ResultSet rs) throws SQLException {

@@ -93,7 +93,7 @@ class AgentRoutesTest {
             Optional.of(Optional.of("/dev/null-target"))));
     session =
         sessionStore
-            .create("golden", "rack1", 1, 60, 9000, List.of(nodes.find(NODE01).orElse(n1)))
+            .create("golden", "rack1", 1, 60, 9000, List.of(nodes.find(NODE01).orElse(n1)), false)
             .id();
     nodes.markForSession(NODE01, session);
   }

@@ -28,6 +28,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.clonecast.common.api.Disk;
+import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.image.ImageVerifier;
@@ -464,16 +465,17 @@ class CaptureRoutesTest {
         send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id));
     assertEquals(200, fin.statusCode(), fin.body());
     assertEquals("ready", images.find("golden").orElseThrow().state());
-    try (ImageReader r = ImageReader.open(dir.resolve("state/images/golden.cci"))) {
+    try (ChunkSource r = images.open("golden")) {
       assertEquals(
           ref.chunks(),
           r.manifest().chunks(),
           "the same chunks at the same offsets as image create's");
       assertEquals(ref.imageHash(), r.manifest().imageHash());
-      // The same file as image create's, plus the daemon's signature block after the manifest.
+      // The chunks went into the store's pool; the uploaded .cci is gone.
+      assertTrue(Files.notExists(dir.resolve("state/images/golden.cci")));
       assertEquals(
-          Files.size(dir.resolve("ref.cci")) + ManifestSignature.LENGTH,
-          Files.size(dir.resolve("state/images/golden.cci")));
+          ref.storedBytes(), images.find("golden").orElseThrow().storedSize(), "all its own");
+      ImageVerifier.verify(r, 2, ProgressListener.NONE);
       assertEquals(
           Optional.empty(),
           ManifestSignature.check(r.manifest(), r.signature(), key.publicKey()),
@@ -534,10 +536,10 @@ class CaptureRoutesTest {
         send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id, true));
     assertEquals(200, fin.statusCode(), fin.body());
     assertEquals("ready", images.find("golden").orElseThrow().state());
-    try (ImageReader r = ImageReader.open(dir.resolve("state/images/golden.cci"))) {
+    try (ChunkSource r = images.open("golden")) {
       assertEquals(ref.chunks(), r.manifest().chunks());
       assertTrue(r.manifest().hashOfChunks());
-      assertEquals(3, r.header().version());
+      assertEquals(3, r.manifest().formatVersion());
       ImageVerifier.verify(r, 2, ProgressListener.NONE);
     }
   }
@@ -626,7 +628,7 @@ class CaptureRoutesTest {
     HttpResponse<String> fin =
         send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id));
     assertEquals(200, fin.statusCode(), fin.body());
-    try (ImageReader r = ImageReader.open(dir.resolve("state/images/golden.cci"))) {
+    try (ChunkSource r = images.open("golden")) {
       assertEquals(
           ref.chunks(),
           r.manifest().chunks(),

@@ -195,7 +195,8 @@ class HostileBodiesTest {
     nodes.enroll(NODE01, "node01", Optional.of("rack1"));
     session =
         sessionStore
-            .create("golden", "rack1", 1, 60, 9000, List.of(nodes.find(NODE01).orElseThrow()))
+            .create(
+                "golden", "rack1", 1, 60, 9000, List.of(nodes.find(NODE01).orElseThrow()), false)
             .id();
     nodes.markForSession(NODE01, session);
     node01Secret = secrets.issue(NODE01);

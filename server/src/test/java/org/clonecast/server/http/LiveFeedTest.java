@@ -242,7 +242,7 @@ class LiveFeedTest {
     List<Node> members = new ArrayList<>();
     for (int i = 1; i <= 2; i++)
       members.add(nodes.enroll(mac(i), "node0" + i, Optional.of("rack1")));
-    long id = store.create("golden", "rack1", 2, 60, 9000, members).id();
+    long id = store.create("golden", "rack1", 2, 60, 9000, members, false).id();
     Stream page = new Stream("/api/v1/stream");
     tickUntil(() -> !page.named("state").isEmpty());
 
@@ -281,7 +281,7 @@ class LiveFeedTest {
   @Test
   void aSessionStreamEndsWithTheSession() throws Exception {
     Node n = nodes.enroll(mac(1), "node01", Optional.of("rack1"));
-    long id = store.create("golden", "rack1", 1, 60, 9000, List.of(n)).id();
+    long id = store.create("golden", "rack1", 1, 60, 9000, List.of(n), false).id();
     Stream s = new Stream("/api/v1/sessions/" + id + "/stream");
     tickUntil(() -> !s.messages.isEmpty());
     assertEquals("waiting", s.messages.get(0).data().path("state").asText());
@@ -341,7 +341,7 @@ class LiveFeedTest {
     long[] messagesPerRun = new long[2];
     int run = 0;
     for (int pages : new int[] {1, 4}) {
-      long id = store.create("golden", "rack1", 64, 60, 9000, all.subList(0, 64)).id();
+      long id = store.create("golden", "rack1", 64, 60, 9000, all.subList(0, 64), false).id();
       List<Stream> open = new ArrayList<>();
       for (int p = 0; p < pages; p++) open.add(new Stream("/api/v1/stream"));
       tickUntil(

@@ -70,7 +70,8 @@ class SessionJoinTest {
     nodes.enroll(NODE02, "node02", Optional.of("rack2"));
     session =
         store
-            .create("golden", "rack1", 1, 60, 9000, List.of(nodes.find(NODE01).orElseThrow()))
+            .create(
+                "golden", "rack1", 1, 60, 9000, List.of(nodes.find(NODE01).orElseThrow()), false)
             .id();
   }
 
