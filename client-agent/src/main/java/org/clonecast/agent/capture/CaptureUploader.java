@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -59,6 +60,14 @@ public final class CaptureUploader {
   static final int IN_FLIGHT = 4;
 
   /**
+   * Chunks the read and compression threads may run ahead of the upload. With the scanner's default
+   * (two per thread: 4 on a node's single core) they stopped whenever the uploads waited for
+   * answers, and the uploads then waited for them: both waits showed in the timers, each about half
+   * the upload's time (docs/benchmarks.md, "Capture"). 1 MiB each.
+   */
+  static final int AHEAD = 16;
+
+  /**
    * What to capture.
    *
    * @param allocation which bytes of the disk the image carries; its size must be the disk's
@@ -96,7 +105,37 @@ public final class CaptureUploader {
       int duplicates,
       int retries,
       CaptureFinished server,
-      long nanos) {}
+      long nanos,
+      Times times) {}
+
+  /**
+   * Where the capture's time went, in nanoseconds, for the summary an operator reads.
+   *
+   * @param begin the first {@code begin} (the server opens the upload)
+   * @param scan reading, compressing and uploading, until the server held every chunk
+   * @param waitingForChunks of {@code scan}: waiting for the next chunk to be read and compressed
+   * @param waitingForServer of {@code scan}: waiting for the server's answers with {@link
+   *     #IN_FLIGHT} chunks in flight, and for the last ones at the end
+   * @param finish the manifest sent until the server published the image
+   */
+  public record Times(
+      long begin, long scan, long waitingForChunks, long waitingForServer, long finish) {
+    /**
+     * e.g. "begin 0.1 s, upload 5.2 s (waiting for chunks 1.2 s, for the server 3.0 s), finish 0.1
+     * s".
+     */
+    public String summary() {
+      return String.format(
+          Locale.ROOT,
+          "begin %.1f s, upload %.1f s (waiting for chunks %.1f s, for the server %.1f s),"
+              + " finish %.1f s",
+          begin / 1e9,
+          scan / 1e9,
+          waitingForChunks / 1e9,
+          waitingForServer / 1e9,
+          finish / 1e9);
+    }
+  }
 
   /**
    * The server holds fewer chunks than it acknowledged: the scan starts over, skipping what it
@@ -146,6 +185,11 @@ public final class CaptureUploader {
   private int duplicates;
   private int retries;
 
+  /** Nanoseconds the scan's thread spent in {@link #store}, and waiting for answers. */
+  private long inSink;
+
+  private long waitingForServer;
+
   /** The highest chunk index the server said it holds whose chunk is no longer kept here. */
   private int lastSent = -1;
 
@@ -185,9 +229,13 @@ public final class CaptureUploader {
                 + size);
       }
       lastProgress = System.nanoTime();
+      long t = lastProgress;
       held =
           retrying(
               "begin", () -> api.captureBegin(id, s.mac(), size, a.chunkSize(), hashOfChunks()));
+      long begin = System.nanoTime() - t;
+      long scanStart = System.nanoTime();
+      long scanning = 0; // inside ChunkScanner.scan
       heldNow = held.heldThrough();
       ticker.scheduleWithFixedDelay(
           () -> {
@@ -204,9 +252,10 @@ public final class CaptureUploader {
           TimeUnit.SECONDS);
       Manifest m = null;
       for (int scan = 0; m == null; scan++) {
+        t = System.nanoTime();
         try {
           lastStored = -1;
-          Manifest scanned =
+          Manifest result =
               ChunkScanner.scan(
                   s.disk(),
                   in,
@@ -216,10 +265,12 @@ public final class CaptureUploader {
                   a.chunkSize(),
                   a.level(),
                   s.threads(),
+                  AHEAD,
                   done::set,
                   this::store);
+          scanning += System.nanoTime() - t;
           drain();
-          m = scanned;
+          m = result;
         } catch (Rescan e) {
           if (scan + 1 >= MAX_RESCANS) {
             throw new IOException("the server keeps losing chunks it stored: " + e.getMessage(), e);
@@ -228,6 +279,7 @@ public final class CaptureUploader {
           lastSent = -1;
         }
       }
+      long scan = System.nanoTime() - scanStart;
       ticker.shutdownNow();
       ByteBuf buf = Unpooled.buffer(m.encodedLength());
       byte[] encoded;
@@ -238,9 +290,18 @@ public final class CaptureUploader {
       } finally {
         buf.release();
       }
+      t = System.nanoTime();
       CaptureFinished server = retrying("finish", () -> api.captureFinish(id, s.mac(), encoded));
+      long finish = System.nanoTime() - t;
       return new Result(
-          m, uploaded, skipped, duplicates, retries, server, System.nanoTime() - start);
+          m,
+          uploaded,
+          skipped,
+          duplicates,
+          retries,
+          server,
+          System.nanoTime() - start,
+          new Times(begin, scan, scanning - inSink, waitingForServer, finish));
     } finally {
       ticker.shutdownNow();
     }
@@ -255,6 +316,15 @@ public final class CaptureUploader {
     if (!entry.kind().isStored()) {
       return;
     }
+    long t = System.nanoTime();
+    try {
+      send(entry, chunk);
+    } finally {
+      inSink += System.nanoTime() - t;
+    }
+  }
+
+  private void send(ChunkEntry entry, EncodedChunk chunk) throws IOException {
     int index = entry.index();
     int after = lastStored;
     lastStored = index;
@@ -267,9 +337,11 @@ public final class CaptureUploader {
     Sent sent = new Sent(entry, chunk, after);
     window.add(sent);
     sent.answer = put(sent);
+    long t = System.nanoTime();
     while (window.stream().filter(x -> x.answer != null).count() >= IN_FLIGHT) {
       settleOldest();
     }
+    waitingForServer += System.nanoTime() - t;
   }
 
   private CompletableFuture<ServerClient.ChunkAnswer> put(Sent sent) {
@@ -279,8 +351,13 @@ public final class CaptureUploader {
 
   /** Takes every answer still due and makes sure the server holds every chunk sent. */
   private void drain() throws IOException {
-    while (!window.isEmpty()) {
-      settleOldest();
+    long t = System.nanoTime();
+    try {
+      while (!window.isEmpty()) {
+        settleOldest();
+      }
+    } finally {
+      waitingForServer += System.nanoTime() - t;
     }
   }
 

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -394,8 +395,13 @@ public final class AutoCommand implements Callable<Integer> {
       throws InterruptedException {
     Path disk = Path.of(c.disk());
     System.err.printf(
-        "clonecast-agent: capture %d: reading %s into image %s (read-only, zstd level %d)%n",
-        c.capture(), disk, c.image(), c.level());
+        Locale.ROOT,
+        "clonecast-agent: capture %d: reading %s into image %s (read-only, zstd level %d), %s%n",
+        c.capture(),
+        disk,
+        c.image(),
+        c.level(),
+        sinceStart());
     CaptureUploader.Result r;
     try {
       AllocationMap map = allocationFor(disk, c.force());
@@ -422,7 +428,7 @@ public final class AutoCommand implements Callable<Integer> {
     System.err.printf(
         Locale.ROOT,
         "clonecast-agent: captured %s as %s in %.1f s: %d chunks uploaded, %d already held by the"
-            + " server, %d sent twice, %d retries; %d chunks, %d bytes stored, sha256 %s%n",
+            + " server, %d sent twice, %d retries; %d chunks, %d bytes stored, sha256 %s; %s%n",
         disk,
         c.image(),
         r.nanos() / 1e9,
@@ -432,8 +438,26 @@ public final class AutoCommand implements Callable<Integer> {
         r.retries(),
         r.manifest().chunkCount(),
         r.manifest().storedBytes(),
-        r.manifest().imageHash().hex());
+        r.manifest().imageHash().hex(),
+        r.times().summary());
     return ExitCodes.OK;
+  }
+
+  /**
+   * How long this process has run, e.g. "1.2 s after the agent's start": the JVM's start, the
+   * server's script and the registration, before any capture work.
+   */
+  private static String sinceStart() {
+    return ProcessHandle.current()
+        .info()
+        .startInstant()
+        .map(
+            t ->
+                String.format(
+                    Locale.ROOT,
+                    "%.1f s after the agent's start",
+                    Duration.between(t, Instant.now()).toMillis() / 1e3))
+        .orElse("the agent's start time unknown");
   }
 
   /**
