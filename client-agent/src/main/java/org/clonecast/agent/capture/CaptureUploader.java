@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -56,8 +58,21 @@ public final class CaptureUploader {
   /** Times the scan may start over because the server lost chunks it had acknowledged. */
   private static final int MAX_RESCANS = 3;
 
-  /** Chunk uploads in flight at once (the server lets up to 16 wait for their predecessor). */
-  static final int IN_FLIGHT = 4;
+  /**
+   * Chunk uploads in flight at once (the server lets up to 16 wait for their predecessor). With 4,
+   * the agent waited for answers while the daemon was idle most of the upload (the timers of
+   * docs/benchmarks.md, "Capture"): each chunk's round trip (the body through both kernels, the
+   * daemon's event loop and request thread, the answer back, each a thread to wake on busy cores)
+   * is longer than the daemon's work on it, so more round trips must overlap.
+   */
+  public static final int IN_FLIGHT = 8;
+
+  /**
+   * Chunks kept until the server holds them: those running and those answered out of order behind
+   * an older one still running. At most one fewer than that waits on the server for its
+   * predecessor, within the 16 it lets wait ({@code CaptureManager.WAITING}).
+   */
+  static final int WINDOW = 16;
 
   /**
    * Chunks the read and compression threads may run ahead of the upload. With the scanner's default
@@ -338,10 +353,59 @@ public final class CaptureUploader {
     window.add(sent);
     sent.answer = put(sent);
     long t = System.nanoTime();
-    while (window.stream().filter(x -> x.answer != null).count() >= IN_FLIGHT) {
-      settleOldest();
-    }
+    makeRoom();
     waitingForServer += System.nanoTime() - t;
+  }
+
+  /**
+   * Returns once fewer than {@link #IN_FLIGHT} uploads are running and fewer than {@link #WINDOW}
+   * chunks are kept, taking the answers that are in, in index order, on the way. An upload that
+   * ends before an older one frees its connection at once: waiting for the oldest answer alone left
+   * the other connections idle whenever one request was slow (behind another chunk on the daemon's
+   * request thread, or a thread not yet woken on a busy core).
+   */
+  private void makeRoom() throws IOException {
+    while (true) {
+      Sent oldest = oldestDue();
+      if (oldest != null && oldest.answer.isDone()) {
+        settleOldest();
+        continue;
+      }
+      List<CompletableFuture<ServerClient.ChunkAnswer>> running = new ArrayList<>();
+      for (Sent x : window) {
+        if (x.answer != null && !x.answer.isDone()) {
+          running.add(x.answer);
+        }
+      }
+      if (running.size() < IN_FLIGHT && window.size() < WINDOW) {
+        return;
+      }
+      if (window.size() >= WINDOW) {
+        settleOldest();
+        continue;
+      }
+      try {
+        // Whichever ends first; a failure is taken, in order, by settleOldest.
+        CompletableFuture.anyOf(running.toArray(CompletableFuture[]::new))
+            .handle((x, e) -> null)
+            .get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while waiting for the server");
+      } catch (ExecutionException e) {
+        throw new IllegalStateException("handled futures do not fail", e);
+      }
+    }
+  }
+
+  /** The oldest chunk whose answer has not been taken, or null. */
+  private Sent oldestDue() {
+    for (Sent x : window) {
+      if (x.answer != null) {
+        return x;
+      }
+    }
+    return null;
   }
 
   private CompletableFuture<ServerClient.ChunkAnswer> put(Sent sent) {
@@ -367,13 +431,7 @@ public final class CaptureUploader {
    * every answer before it is in (a server that restarted and lost it) is sent again the same way.
    */
   private void settleOldest() throws IOException {
-    Sent oldest = null;
-    for (Sent x : window) {
-      if (x.answer != null) {
-        oldest = x;
-        break;
-      }
-    }
+    Sent oldest = oldestDue();
     try {
       if (oldest != null) {
         CompletableFuture<ServerClient.ChunkAnswer> f = oldest.answer;

@@ -24,8 +24,19 @@ public final class Main implements Runnable {
     System.exit(run(args));
   }
 
+  /**
+   * Idle kept-alive connections {@link java.net.HttpURLConnection} keeps per server. A capture
+   * uploads {@code CaptureUploader.IN_FLIGHT} chunks at once, each on a kept-alive connection;
+   * above the JDK's default of 5, connections coming back while the oldest answer is awaited were
+   * closed and opened again. Read once, when the first such connection is made.
+   */
+  static final String KEEP_ALIVE = "16";
+
   /** Runs the command line and returns the exit code, for tests and for {@link #main}. */
   public static int run(String... args) {
+    if (System.getProperty("http.maxConnections") == null) {
+      System.setProperty("http.maxConnections", KEEP_ALIVE);
+    }
     return ExitCodes.commandLine(new Main()).execute(args);
   }
 
