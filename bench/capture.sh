@@ -420,12 +420,14 @@ net_capture() {
 # net_times: the agent's and the daemon's own account of the last capture (where its time went).
 net_times() {
   local a d
-  a=$(grep -o "after the agent's start" "$NET_AGENT_LOG" >/dev/null && grep -o "[0-9.]* s after the agent's start" "$NET_AGENT_LOG" | head -1)
-  [ -z "$a" ] || echo "    agent: capture began $a; $(grep -o 'planned in [0-9.]* s' "$NET_AGENT_LOG" | head -1)"
-  a=$(grep -o 'begin [0-9.]* s, upload .*' "$NET_AGENT_LOG" | head -1)
+  # Builds before these accounts print none of them: nothing to show then.
+  a=$(grep -o "[0-9.]* s after the agent's start" "$NET_AGENT_LOG" | head -1) || true
+  [ -z "$a" ] || echo "    agent: capture began $a; $(grep -o 'planned in [0-9.]* s' "$NET_AGENT_LOG" | head -1 || true)"
+  a=$(grep -o 'begin [0-9.]* s, upload .*' "$NET_AGENT_LOG" | head -1) || true
   [ -z "$a" ] || echo "    agent: $a"
-  d=$(grep "capture $NET_CAPTURE_NAME done" "$LAB_DIR/$IMG_NAME-$NET_PLACEMENT-serve.log" | grep -o 'upload: .*' | head -1)
+  d=$(grep "capture $NET_CAPTURE_NAME done" "$LAB_DIR/$IMG_NAME-$NET_PLACEMENT-serve.log" | grep -o 'upload: .*' | head -1) || true
   [ -z "$d" ] || echo "    daemon: $d"
+  return 0
 }
 
 # ---- per image
