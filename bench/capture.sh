@@ -421,7 +421,7 @@ net_capture() {
 net_times() {
   local a d
   # Builds before these accounts print none of them: nothing to show then.
-  a=$(grep -o "[0-9.]* s after the agent's start" "$NET_AGENT_LOG" | head -1) || true
+  a=$(grep -o "[0-9.]* s after the command's start" "$NET_AGENT_LOG" | head -1) || true
   [ -z "$a" ] || echo "    agent: capture began $a; $(grep -o 'planned in [0-9.]* s' "$NET_AGENT_LOG" | head -1 || true)"
   a=$(grep -o 'begin [0-9.]* s, upload .*' "$NET_AGENT_LOG" | head -1) || true
   [ -z "$a" ] || echo "    agent: $a"

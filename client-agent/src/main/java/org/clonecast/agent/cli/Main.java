@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
       AutoCommand.class,
       ReceiveCommand.class,
       IdentityCommand.class,
+      CdsTrainingCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {
