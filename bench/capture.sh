@@ -30,6 +30,10 @@
 #     split   as in production, where the agent runs on the golden node's own cores and the daemon
 #             on the head node's: daemon on CPU 0, agent on CPU 1 (taskset), against image create on
 #             CPU 1 (the golden node reading its own disk).
+#   In each placement the daemon, started for the run, takes two captures (--warmth): "cold", its
+#   first (its JIT compiles the upload's paths meanwhile), then "warm", the same disk again, as a
+#   head node's long-running daemon takes it; the agent is a fresh JVM both times, as on a node.
+#   Each prints the agent's and the daemon's own account of where the time went.
 # Ratios against the anchor and the issue's goals are printed: stored bytes <= 0.9x partclone+zstd;
 # >= 1.5x faster than the pipeline at N = 4 and 8; network capture >= 0.8x the local read's speed.
 # Every run is bounded by --timeout; every namespace, loop device and process is removed on exit.
@@ -54,6 +58,7 @@ usage: bench/capture.sh [options]
   --no-network         skip the network capture step
   --placements "shared split"  network capture with agent and daemon on all cores (shared) and/or
                        pinned apart, daemon on CPU 0 and agent on CPU 1, against image create on CPU 1 (split)
+  --warmth "cold warm" per placement, the daemon's first capture (cold) and/or a second one (warm)
   --capture-only       stored bytes and the network capture only: no transfers to receivers
   --lab-prefix P       namespace prefix of the lab (default cc<pid>b-capture; unique on the machine)
   --timeout 600        seconds per run before it is killed and marked FAILED
@@ -70,6 +75,7 @@ NS_LIST="4 8"
 VARIANTS="clonecast pipeline pipeline-file"
 NETWORK=1
 PLACEMENTS="shared split"
+WARMTH="cold warm"
 TRANSFERS=1
 LAB_NAME="cc$$b-capture"
 TIMEOUT=600
@@ -85,6 +91,7 @@ while [ $# -gt 0 ]; do
     --variants) VARIANTS=$2; shift 2 ;;
     --no-network) NETWORK=0; shift ;;
     --placements) PLACEMENTS=$2; shift 2 ;;
+    --warmth) WARMTH=$2; shift 2 ;;
     --capture-only) TRANSFERS=0; NS_LIST=1; shift ;;
     --lab-prefix) LAB_NAME=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
@@ -104,6 +111,9 @@ if [[ " $PLACEMENTS " == *" split "* ]] && [ "$(nproc)" -lt 2 ]; then
   echo "capture.sh: --placements split needs 2 cores, this machine has $(nproc)" >&2
   exit 2
 fi
+for w in $WARMTH; do
+  case "$w" in cold|warm) ;; *) echo "capture.sh: --warmth: unknown '$w' (cold, warm)" >&2; exit 2 ;; esac
+done
 for v in $VARIANTS; do
   case "$v" in clonecast|pipeline|pipeline-file) ;; *) echo "capture.sh: --variants: unknown '$v'" >&2; exit 2 ;; esac
 done
@@ -327,15 +337,18 @@ transfer() {
 
 # ---- network capture: an agent in a1 uploads the disk to the daemon in the server namespace
 
-# net_capture DISK PLACEMENT: sets NET_S to the seconds from the agent's start to the image ready,
-# or fails. PLACEMENT shared: every process on every core; split: the daemon on CPU 0, the agent on
-# CPU 1. Not run in a subshell, so that lab.sh keeps track of what it spawns.
-net_capture() {
-  local disk=$1 placement=$2 state=$WORKDIR/state mac port=8080 t0 name="cap$RANDOM" env
-  local -a on_daemon=() on_agent=()
+# net_daemon DISK PLACEMENT: starts a daemon in the server namespace and enrols a1 as the golden
+# node whose target disk is DISK. PLACEMENT shared: every process on every core; split: the daemon
+# on CPU 0, the agent (net_capture) on CPU 1. Not run in a subshell, so that lab.sh keeps track of
+# what it spawns; net_done stops it.
+NET_PORT=8080
+net_daemon() {
+  local disk=$1 placement=$2 state=$WORKDIR/state i
+  NET_ON_AGENT=()
+  local -a on_daemon=()
   if [ "$placement" = split ]; then
     on_daemon=(taskset -c 0)
-    on_agent=(taskset -c 1)
+    NET_ON_AGENT=(taskset -c 1)
   fi
   rm -rf -- "$state"
   mkdir -p "$state/bootenv/current"
@@ -343,31 +356,43 @@ net_capture() {
   # only when a netboot environment exists; nothing boots these placeholders here.
   echo bench >"$state/bootenv/current/vmlinuz"
   echo bench >"$state/bootenv/current/initramfs.zst"
+  NET_PLACEMENT=$placement
   lab_spawn "$IMG_NAME-$placement-serve" server "${on_daemon[@]}" "$REPO/clonecast" serve --interface eth0 --state-dir "$state" \
-    --http-port "$port" --dhcp off --no-tftp
+    --http-port "$NET_PORT" --dhcp off --no-tftp
   RUN_PIDS=("$LAB_LAST_PID")
-  local serve=$LAB_LAST_PID
-  local i
+  NET_SERVE=$LAB_LAST_PID
   for ((i = 0; i < 600; i++)); do
     grep -q "clonecast serve: ready" "$LAB_DIR/$IMG_NAME-$placement-serve.log" 2>/dev/null && break
     sleep 0.1
   done
-  env=(env CLONECAST_SERVER="http://127.0.0.1:$port" CLONECAST_TOKEN_FILE="$state/api-token")
-  mac=$(lab_exec a1 cat /sys/class/net/eth0/address)
+  NET_ENV=(env CLONECAST_SERVER="http://127.0.0.1:$NET_PORT" CLONECAST_TOKEN_FILE="$state/api-token")
+  NET_MAC=$(lab_exec a1 cat /sys/class/net/eth0/address)
   # --ip: with DHCP off, the reserved address is the one the node's script (and secret) go to.
-  lab_exec server "${env[@]}" "$REPO/clonecast" node add "$mac" --name golden --ip "$(lab_ip a1)" >/dev/null \
-    && lab_exec server "${env[@]}" "$REPO/clonecast" node set "$mac" --target-disk "$disk" >/dev/null \
-    && lab_exec server "${env[@]}" "$REPO/clonecast" image capture "$name" --node "$mac" >/dev/null \
-    || { kill_run; return 1; }
+  lab_exec server "${NET_ENV[@]}" "$REPO/clonecast" node add "$NET_MAC" --name golden --ip "$(lab_ip a1)" >/dev/null \
+    && lab_exec server "${NET_ENV[@]}" "$REPO/clonecast" node set "$NET_MAC" --target-disk "$disk" >/dev/null \
+    || { net_done; return 1; }
+}
+
+net_done() {
+  kill_run
+  RUN_PIDS=()
+}
+
+# net_capture TAG: marks the golden node for capture and runs its agent against the daemon of
+# net_daemon; sets NET_S to the seconds from the agent's start to the image ready, NET_AGENT_CPU and
+# NET_DAEMON_CPU (the daemon's from the agent's start to the image ready), or fails.
+net_capture() {
+  local tag=$1 name="cap$RANDOM" state=$WORKDIR/state t0 i
+  lab_exec server "${NET_ENV[@]}" "$REPO/clonecast" image capture "$name" --node "$NET_MAC" >/dev/null || return 1
   # CPU seconds besides wall time: on a machine shared with other work they say what the capture
-  # costs whatever the load (the daemon's from the agent's start to the image ready).
+  # costs whatever the load.
   local daemon_cpu0 agent_time=$WORKDIR/agent.time
-  daemon_cpu0=$(cpu_of "$(pgrep -P "$serve" | head -1)")
+  daemon_cpu0=$(cpu_of "$(pgrep -P "$NET_SERVE" | head -1)")
   rm -f -- "$agent_time"
   t0=$EPOCHREALTIME
-  lab_spawn "$IMG_NAME-$placement-capture-agent" a1 "${on_agent[@]}" /usr/bin/time -f "%U %S" -o "$agent_time" "$REPO/clonecast-agent" auto \
-    --server "http://$(lab_ip server):$port" --interface eth0 --join-timeout 90
-  RUN_PIDS+=("$LAB_LAST_PID")
+  NET_AGENT_LOG="$LAB_DIR/$IMG_NAME-$NET_PLACEMENT-$tag-capture-agent.log"
+  lab_spawn "$IMG_NAME-$NET_PLACEMENT-$tag-capture-agent" a1 "${NET_ON_AGENT[@]}" /usr/bin/time -f "%U %S" -o "$agent_time" \
+    "$REPO/clonecast-agent" auto --server "http://$(lab_ip server):$NET_PORT" --interface eth0 --join-timeout 90
   local agent=$LAB_LAST_PID deadline=$((${t0%.*} + TIMEOUT)) state_now='' gone=0
   while [ "${EPOCHREALTIME%.*}" -lt "$deadline" ]; do
     # One more look after the agent has exited (it may end right after the image is ready).
@@ -376,21 +401,33 @@ net_capture() {
     # curl, not 'clonecast image list': a JVM started twice a second took a core's worth of CPU
     # from the capture it was timing on this 2-core machine.
     state_now=$(lab_exec server curl -sf -H "Authorization: Bearer $(cat "$state/api-token")" \
-      "http://127.0.0.1:$port/api/v1/images/$name" | python3 -c 'import json, sys; print(json.load(sys.stdin)["state"])') || true
+      "http://127.0.0.1:$NET_PORT/api/v1/images/$name" | python3 -c 'import json, sys; print(json.load(sys.stdin)["state"])') || true
     [ "$state_now" != ready ] && [ "$state_now" != failed ] || break
     sleep 0.5
   done
   local took daemon_cpu1
   took=$(secs_since "$t0")
-  daemon_cpu1=$(cpu_of "$(pgrep -P "$serve" | head -1)")
+  daemon_cpu1=$(cpu_of "$(pgrep -P "$NET_SERVE" | head -1)")
   # The agent exits right after the image is ready; its CPU time is written then.
   for ((i = 0; i < 100; i++)); do [ -s "$agent_time" ] && break; sleep 0.1; done
   NET_AGENT_CPU=$(awk '{ printf "%.2f", $1 + $2 }' "$agent_time" 2>/dev/null || echo "?")
   NET_DAEMON_CPU=$(awk -v a="$daemon_cpu0" -v b="$daemon_cpu1" 'BEGIN { printf "%.2f", b - a }')
-  kill_run
-  RUN_PIDS=()
+  NET_CAPTURE_NAME=$name
   [ "$state_now" = ready ] || return 1
   NET_S=$took
+}
+
+# net_times: the agent's and the daemon's own account of the last capture (where its time went).
+net_times() {
+  local a d
+  # Builds before these accounts print none of them: nothing to show then.
+  a=$(grep -o "[0-9.]* s after the command's start" "$NET_AGENT_LOG" | head -1) || true
+  [ -z "$a" ] || echo "    agent: capture began $a; $(grep -o 'planned in [0-9.]* s' "$NET_AGENT_LOG" | head -1 || true)"
+  a=$(grep -o 'begin [0-9.]* s, upload .*' "$NET_AGENT_LOG" | head -1) || true
+  [ -z "$a" ] || echo "    agent: $a"
+  d=$(grep "capture $NET_CAPTURE_NAME done" "$LAB_DIR/$IMG_NAME-$NET_PLACEMENT-serve.log" | grep -o 'upload: .*' | head -1) || true
+  [ -z "$d" ] || echo "    daemon: $d"
+  return 0
 }
 
 # ---- per image
@@ -509,28 +546,46 @@ for img in $IMAGES; do
         rm -f -- "$WORKDIR/$img.cpu1.cci"
       fi
       echo "  capture over the network, $label:"
-      if net_capture "$disk" "$placement"; then
-        net_s=$NET_S
-        r=$(ratio "$local_s" "$net_s")
-        printf '    network %s s, local read (image create) %s s, network / local speed = %s (goal >= 0.8)\n' "$net_s" "$local_s" "$r"
-        printf '    CPU s: agent %s + daemon %s over the network, image create %s (local / network CPU = %s)\n' "$NET_AGENT_CPU" \
-          "$NET_DAEMON_CPU" "$local_cpu" "$(ratio "$local_cpu" "$(awk -v a="$NET_AGENT_CPU" -v b="$NET_DAEMON_CPU" 'BEGIN { print a + b }')")"
-        if [ "$placement" = split ]; then
-          # In production the agent's CPU is the golden node's own: what bounds the capture there is
-          # its CPU seconds against those of the local read on the same core, whatever else this
-          # shared machine runs on CPU 1 meanwhile.
-          printf '    on the node'"'"'s core: image create CPU / agent CPU = %s (the bound of network / local speed where the node'"'"'s core is its own)\n' \
-            "$(ratio "$local_cpu" "$NET_AGENT_CPU")"
-          tsv "$img" network_capture_node_cpu_ratio "clonecast-$placement" 1 OK "$NET_AGENT_CPU" "$local_cpu" \
-            "$(ratio "$local_cpu" "$NET_AGENT_CPU")" ">=0.8" "image create CPU / agent CPU, both on CPU 1"
-        fi
-        tsv "$img" network_capture_s "clonecast-$placement" 1 OK "$net_s" "$local_s" "$r" ">=0.8" "$label"
-        tsv "$img" network_capture_cpu_s "clonecast-$placement" 1 OK "$NET_AGENT_CPU+$NET_DAEMON_CPU" "$local_cpu" "" "" "agent+daemon CPU s"
-      else
+      if ! net_daemon "$disk" "$placement"; then
         ANY_FAILED=1
-        echo "    FAILED (logs: $RESULTS/capture-$STAMP.logs)"
-        tsv "$img" network_capture_s "clonecast-$placement" 1 FAILED "" "$local_s" "" ">=0.8" "$label"
+        echo "    FAILED to start the daemon (logs: $RESULTS/capture-$STAMP.logs)"
+        continue
       fi
+      # cold: the first capture of a daemon started for it (its JIT compiles the upload's paths
+      # meanwhile); warm: a second capture of the same disk by the same daemon, as a head node's
+      # long-running daemon would take it. The agent is a fresh JVM both times, as on a node.
+      for tag in cold warm; do
+        if [[ " $WARMTH " != *" $tag "* ]]; then
+          # A warm capture needs a first one before it, timed or not.
+          [ "$tag" = cold ] && [[ " $WARMTH " == *" warm "* ]] && { net_capture warmup || true; }
+          continue
+        fi
+        if net_capture "$tag"; then
+          net_s=$NET_S
+          r=$(ratio "$local_s" "$net_s")
+          printf '    %s daemon: network %s s, local read (image create) %s s, network / local speed = %s (goal >= 0.8)\n' \
+            "$tag" "$net_s" "$local_s" "$r"
+          printf '      CPU s: agent %s + daemon %s over the network, image create %s (local / network CPU = %s)\n' "$NET_AGENT_CPU" \
+            "$NET_DAEMON_CPU" "$local_cpu" "$(ratio "$local_cpu" "$(awk -v a="$NET_AGENT_CPU" -v b="$NET_DAEMON_CPU" 'BEGIN { print a + b }')")"
+          net_times | sed 's/^/  /'
+          if [ "$placement" = split ]; then
+            # In production the agent's CPU is the golden node's own: what bounds the capture there
+            # is its CPU seconds against those of the local read on the same core, whatever else
+            # this shared machine runs on CPU 1 meanwhile.
+            printf '      on the node'"'"'s core: image create CPU / agent CPU = %s (the bound of network / local speed where the node'"'"'s core is its own)\n' \
+              "$(ratio "$local_cpu" "$NET_AGENT_CPU")"
+            tsv "$img" network_capture_node_cpu_ratio "clonecast-$placement-$tag" 1 OK "$NET_AGENT_CPU" "$local_cpu" \
+              "$(ratio "$local_cpu" "$NET_AGENT_CPU")" ">=0.8" "image create CPU / agent CPU, both on CPU 1"
+          fi
+          tsv "$img" network_capture_s "clonecast-$placement-$tag" 1 OK "$net_s" "$local_s" "$r" ">=0.8" "$label, $tag daemon"
+          tsv "$img" network_capture_cpu_s "clonecast-$placement-$tag" 1 OK "$NET_AGENT_CPU+$NET_DAEMON_CPU" "$local_cpu" "" "" "agent+daemon CPU s"
+        else
+          ANY_FAILED=1
+          echo "    $tag daemon: FAILED (logs: $RESULTS/capture-$STAMP.logs)"
+          tsv "$img" network_capture_s "clonecast-$placement-$tag" 1 FAILED "" "$local_s" "" ">=0.8" "$label, $tag daemon"
+        fi
+      done
+      net_done
     done
   else
     echo "  capture over the network: n/a (not built: this build has no 'clonecast image capture')"

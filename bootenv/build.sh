@@ -296,9 +296,11 @@ echo "root:x:0:" >"$root/etc/group"
 # loading them from the modules file and the jar, which is most of the agent's start (a jlink'd JRE
 # has no default archive at all). Made here, inside the initramfs tree as /init will run it: first
 # the JRE's base archive (-Xshare:dump: lib/server/classes.jsa, used by default), then /agent.jsa
-# on top with the classes one agent run loads (-XX:ArchiveClassesAtExit). The training run is a
-# receive that gives up at once: it loads picocli, the config, Netty's epoll transport, the
-# receiver and the control connection; the chunk path's few classes load at run time. It runs in a
+# on top with the classes one agent run loads (-XX:ArchiveClassesAtExit). The training run is the
+# agent's hidden cds-training command: a receive that gives up at once (picocli, the config, Netty's
+# epoll transport, the receiver and the control connection), then a node's start, registration and
+# capture against a server that is not there (the HTTP client and its TLS defaults, Jackson, the
+# disk plan and the scan: about 1,800 classes a capture loaded from the jar before). It runs in a
 # network namespace of its own (loopback only) and a private mount namespace for /proc and /dev.
 # An archive is used only by the same JVM with the same jar (path, size, mtime: cpio keeps them);
 # on a mismatch the JVM starts without it. Same flags as the launcher ./clonecast-agent.
@@ -312,8 +314,7 @@ if command -v unshare >/dev/null 2>&1 && unshare -n -m true 2>/dev/null; then
       ip link set lo up 2>/dev/null || true
       chroot "$root" /opt/jre/bin/java -Xshare:dump -XX:+UseSerialGC -Xlog:cds=off >/dev/null 2>&1 || exit 1
       chroot "$root" /opt/jre/bin/java -XX:+UseSerialGC -XX:ArchiveClassesAtExit=/agent.jsa -Xlog:cds=off \
-        -Xlog:cds+dynamic=off -jar /agent.jar receive --interface lo --output /tmp/cds-training \
-        --server 127.0.0.1:9 --join-timeout 1 --insecure-unsigned --name cds-training >/dev/null 2>&1
+        -Xlog:cds+dynamic=off -jar /agent.jar cds-training /tmp >/dev/null 2>&1
       umount "$root/proc" "$root/dev"
       [ -s "$root/agent.jsa" ]' sh "$root"; then
     cds=yes

@@ -9,6 +9,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -55,8 +58,29 @@ public final class CaptureUploader {
   /** Times the scan may start over because the server lost chunks it had acknowledged. */
   private static final int MAX_RESCANS = 3;
 
-  /** Chunk uploads in flight at once (the server lets up to 16 wait for their predecessor). */
-  static final int IN_FLIGHT = 4;
+  /**
+   * Chunk uploads in flight at once (the server lets up to 16 wait for their predecessor). With 4,
+   * the agent waited for answers while the daemon was idle most of the upload (the timers of
+   * docs/benchmarks.md, "Capture"): each chunk's round trip (the body through both kernels, the
+   * daemon's event loop and request thread, the answer back, each a thread to wake on busy cores)
+   * is longer than the daemon's work on it, so more round trips must overlap.
+   */
+  public static final int IN_FLIGHT = 8;
+
+  /**
+   * Chunks kept until the server holds them: those running and those answered out of order behind
+   * an older one still running. At most one fewer than that waits on the server for its
+   * predecessor, within the 16 it lets wait ({@code CaptureManager.WAITING}).
+   */
+  static final int WINDOW = 16;
+
+  /**
+   * Chunks the read and compression threads may run ahead of the upload. With the scanner's default
+   * (two per thread: 4 on a node's single core) they stopped whenever the uploads waited for
+   * answers, and the uploads then waited for them: both waits showed in the timers, each about half
+   * the upload's time (docs/benchmarks.md, "Capture"). 1 MiB each.
+   */
+  static final int AHEAD = 16;
 
   /**
    * What to capture.
@@ -96,7 +120,37 @@ public final class CaptureUploader {
       int duplicates,
       int retries,
       CaptureFinished server,
-      long nanos) {}
+      long nanos,
+      Times times) {}
+
+  /**
+   * Where the capture's time went, in nanoseconds, for the summary an operator reads.
+   *
+   * @param begin the first {@code begin} (the server opens the upload)
+   * @param scan reading, compressing and uploading, until the server held every chunk
+   * @param waitingForChunks of {@code scan}: waiting for the next chunk to be read and compressed
+   * @param waitingForServer of {@code scan}: waiting for the server's answers with {@link
+   *     #IN_FLIGHT} chunks in flight, and for the last ones at the end
+   * @param finish the manifest sent until the server published the image
+   */
+  public record Times(
+      long begin, long scan, long waitingForChunks, long waitingForServer, long finish) {
+    /**
+     * e.g. "begin 0.1 s, upload 5.2 s (waiting for chunks 1.2 s, for the server 3.0 s), finish 0.1
+     * s".
+     */
+    public String summary() {
+      return String.format(
+          Locale.ROOT,
+          "begin %.1f s, upload %.1f s (waiting for chunks %.1f s, for the server %.1f s),"
+              + " finish %.1f s",
+          begin / 1e9,
+          scan / 1e9,
+          waitingForChunks / 1e9,
+          waitingForServer / 1e9,
+          finish / 1e9);
+    }
+  }
 
   /**
    * The server holds fewer chunks than it acknowledged: the scan starts over, skipping what it
@@ -146,6 +200,11 @@ public final class CaptureUploader {
   private int duplicates;
   private int retries;
 
+  /** Nanoseconds the scan's thread spent in {@link #store}, and waiting for answers. */
+  private long inSink;
+
+  private long waitingForServer;
+
   /** The highest chunk index the server said it holds whose chunk is no longer kept here. */
   private int lastSent = -1;
 
@@ -185,9 +244,13 @@ public final class CaptureUploader {
                 + size);
       }
       lastProgress = System.nanoTime();
+      long t = lastProgress;
       held =
           retrying(
               "begin", () -> api.captureBegin(id, s.mac(), size, a.chunkSize(), hashOfChunks()));
+      long begin = System.nanoTime() - t;
+      long scanStart = System.nanoTime();
+      long scanning = 0; // inside ChunkScanner.scan
       heldNow = held.heldThrough();
       ticker.scheduleWithFixedDelay(
           () -> {
@@ -204,9 +267,10 @@ public final class CaptureUploader {
           TimeUnit.SECONDS);
       Manifest m = null;
       for (int scan = 0; m == null; scan++) {
+        t = System.nanoTime();
         try {
           lastStored = -1;
-          Manifest scanned =
+          Manifest result =
               ChunkScanner.scan(
                   s.disk(),
                   in,
@@ -216,10 +280,12 @@ public final class CaptureUploader {
                   a.chunkSize(),
                   a.level(),
                   s.threads(),
+                  AHEAD,
                   done::set,
                   this::store);
+          scanning += System.nanoTime() - t;
           drain();
-          m = scanned;
+          m = result;
         } catch (Rescan e) {
           if (scan + 1 >= MAX_RESCANS) {
             throw new IOException("the server keeps losing chunks it stored: " + e.getMessage(), e);
@@ -228,6 +294,7 @@ public final class CaptureUploader {
           lastSent = -1;
         }
       }
+      long scan = System.nanoTime() - scanStart;
       ticker.shutdownNow();
       ByteBuf buf = Unpooled.buffer(m.encodedLength());
       byte[] encoded;
@@ -238,9 +305,18 @@ public final class CaptureUploader {
       } finally {
         buf.release();
       }
+      t = System.nanoTime();
       CaptureFinished server = retrying("finish", () -> api.captureFinish(id, s.mac(), encoded));
+      long finish = System.nanoTime() - t;
       return new Result(
-          m, uploaded, skipped, duplicates, retries, server, System.nanoTime() - start);
+          m,
+          uploaded,
+          skipped,
+          duplicates,
+          retries,
+          server,
+          System.nanoTime() - start,
+          new Times(begin, scan, scanning - inSink, waitingForServer, finish));
     } finally {
       ticker.shutdownNow();
     }
@@ -255,6 +331,15 @@ public final class CaptureUploader {
     if (!entry.kind().isStored()) {
       return;
     }
+    long t = System.nanoTime();
+    try {
+      send(entry, chunk);
+    } finally {
+      inSink += System.nanoTime() - t;
+    }
+  }
+
+  private void send(ChunkEntry entry, EncodedChunk chunk) throws IOException {
     int index = entry.index();
     int after = lastStored;
     lastStored = index;
@@ -267,9 +352,60 @@ public final class CaptureUploader {
     Sent sent = new Sent(entry, chunk, after);
     window.add(sent);
     sent.answer = put(sent);
-    while (window.stream().filter(x -> x.answer != null).count() >= IN_FLIGHT) {
-      settleOldest();
+    long t = System.nanoTime();
+    makeRoom();
+    waitingForServer += System.nanoTime() - t;
+  }
+
+  /**
+   * Returns once fewer than {@link #IN_FLIGHT} uploads are running and fewer than {@link #WINDOW}
+   * chunks are kept, taking the answers that are in, in index order, on the way. An upload that
+   * ends before an older one frees its connection at once: waiting for the oldest answer alone left
+   * the other connections idle whenever one request was slow (behind another chunk on the daemon's
+   * request thread, or a thread not yet woken on a busy core).
+   */
+  private void makeRoom() throws IOException {
+    while (true) {
+      Sent oldest = oldestDue();
+      if (oldest != null && oldest.answer.isDone()) {
+        settleOldest();
+        continue;
+      }
+      List<CompletableFuture<ServerClient.ChunkAnswer>> running = new ArrayList<>();
+      for (Sent x : window) {
+        if (x.answer != null && !x.answer.isDone()) {
+          running.add(x.answer);
+        }
+      }
+      if (running.size() < IN_FLIGHT && window.size() < WINDOW) {
+        return;
+      }
+      if (window.size() >= WINDOW) {
+        settleOldest();
+        continue;
+      }
+      try {
+        // Whichever ends first; a failure is taken, in order, by settleOldest.
+        CompletableFuture.anyOf(running.toArray(CompletableFuture[]::new))
+            .handle((x, e) -> null)
+            .get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while waiting for the server");
+      } catch (ExecutionException e) {
+        throw new IllegalStateException("handled futures do not fail", e);
+      }
     }
+  }
+
+  /** The oldest chunk whose answer has not been taken, or null. */
+  private Sent oldestDue() {
+    for (Sent x : window) {
+      if (x.answer != null) {
+        return x;
+      }
+    }
+    return null;
   }
 
   private CompletableFuture<ServerClient.ChunkAnswer> put(Sent sent) {
@@ -279,8 +415,13 @@ public final class CaptureUploader {
 
   /** Takes every answer still due and makes sure the server holds every chunk sent. */
   private void drain() throws IOException {
-    while (!window.isEmpty()) {
-      settleOldest();
+    long t = System.nanoTime();
+    try {
+      while (!window.isEmpty()) {
+        settleOldest();
+      }
+    } finally {
+      waitingForServer += System.nanoTime() - t;
     }
   }
 
@@ -290,13 +431,7 @@ public final class CaptureUploader {
    * every answer before it is in (a server that restarted and lost it) is sent again the same way.
    */
   private void settleOldest() throws IOException {
-    Sent oldest = null;
-    for (Sent x : window) {
-      if (x.answer != null) {
-        oldest = x;
-        break;
-      }
-    }
+    Sent oldest = oldestDue();
     try {
       if (oldest != null) {
         CompletableFuture<ServerClient.ChunkAnswer> f = oldest.answer;

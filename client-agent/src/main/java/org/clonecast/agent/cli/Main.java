@@ -16,11 +16,33 @@ import picocli.CommandLine.Command;
       AutoCommand.class,
       ReceiveCommand.class,
       IdentityCommand.class,
+      CdsTrainingCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main extends CommandGroup {
 
   public static void main(String[] args) {
+    keepAlive();
     ExitCodes.runAndExit(new Main(), args);
+  }
+
+  /**
+   * Idle kept-alive connections {@link java.net.HttpURLConnection} keeps per server. A capture
+   * uploads {@code CaptureUploader.IN_FLIGHT} chunks at once, each on a kept-alive connection;
+   * above the JDK's default of 5, connections coming back while the oldest answer is awaited were
+   * closed and opened again. Read once, when the first such connection is made.
+   */
+  static final String KEEP_ALIVE = "16";
+
+  private static void keepAlive() {
+    if (System.getProperty("http.maxConnections") == null) {
+      System.setProperty("http.maxConnections", KEEP_ALIVE);
+    }
+  }
+
+  /** Runs the command line and returns the exit code, for tests. */
+  public static int run(String... args) {
+    keepAlive();
+    return ExitCodes.commandLine(new Main()).execute(args);
   }
 }

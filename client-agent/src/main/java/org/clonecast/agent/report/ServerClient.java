@@ -162,7 +162,7 @@ public final class ServerClient {
   private ChunkAnswer put(
       URI uri, int index, int after, EncodedChunk chunk, byte[] usedMap, String what)
       throws IOException {
-    byte[] body = chunk.stored();
+    int length = chunk.storedLength();
     HttpURLConnection c = (HttpURLConnection) uri.toURL().openConnection(Proxy.NO_PROXY);
     try {
       c.setRequestMethod("PUT");
@@ -170,7 +170,7 @@ public final class ServerClient {
       c.setUseCaches(false);
       c.setConnectTimeout(5_000);
       c.setReadTimeout(60_000);
-      c.setFixedLengthStreamingMode(body.length);
+      c.setFixedLengthStreamingMode(length);
       c.setRequestProperty("Authorization", authorization);
       c.setRequestProperty("X-Clonecast-Kind", Integer.toString(chunk.kind().code()));
       c.setRequestProperty("X-Clonecast-Sha256", chunk.sha256().hex());
@@ -180,7 +180,7 @@ public final class ServerClient {
         c.setRequestProperty("X-Clonecast-Used-Blocks", HexFormat.of().formatHex(usedMap));
       }
       try (OutputStream out = c.getOutputStream()) {
-        out.write(body);
+        chunk.writeStoredTo(out);
       }
       int status = c.getResponseCode();
       byte[] answer;

@@ -87,6 +87,28 @@ public final class ChunkScanner {
       ProgressListener progress,
       Sink sink)
       throws IOException {
+    return scan(name, src, size, map, id, chunkSize, level, threads, 0, progress, sink);
+  }
+
+  /**
+   * Scans as {@link #scan(Path, FileChannel, long, AllocationMap, UUID, int, int, int,
+   * ProgressListener, Sink)} does, with the encode threads running at least {@code ahead} chunks
+   * ahead of the sink (within a memory budget; 0: two per thread), for a sink that waits for
+   * something else (a capture's uploads) while the threads go on.
+   */
+  public static Manifest scan(
+      Path name,
+      FileChannel src,
+      long size,
+      AllocationMap map,
+      UUID id,
+      int chunkSize,
+      int level,
+      int threads,
+      int ahead,
+      ProgressListener progress,
+      Sink sink)
+      throws IOException {
     Manifest.checkChunkSize(chunkSize);
     if (map.diskSize() != size) {
       throw new IllegalArgumentException(
@@ -109,6 +131,7 @@ public final class ChunkScanner {
     OrderedPipeline.run(
         count,
         threads,
+        ahead,
         chunkSize,
         (index, buf) -> {
           int len = length(size, chunkSize, index);

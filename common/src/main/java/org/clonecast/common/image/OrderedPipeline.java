@@ -18,7 +18,9 @@ import org.clonecast.common.concurrent.DaemonThreads;
  * Runs {@code work(i)} for chunks {@code 0..count-1} on a pool of threads and hands each result to
  * {@code sink} on the calling thread strictly in index order. At most {@code window} chunks are in
  * flight, each with one buffer of {@code bufferSize} bytes from a fixed pool, so memory stays
- * bounded whatever the image size.
+ * bounded whatever the image size. The workers run at most that far ahead of the sink: a caller
+ * whose sink waits for something else (a capture's uploads) asks for a longer window, so that the
+ * workers go on while it waits.
  *
  * <p>The first failure in index order ends the run: later work is cancelled (without interrupts,
  * which would close the {@code FileChannel}s workers share) and the failure is rethrown as it was,
@@ -51,11 +53,24 @@ final class OrderedPipeline {
 
   static <T> void run(int count, int threads, int bufferSize, Work<T> work, Sink<T> sink)
       throws IOException {
+    run(count, threads, 0, bufferSize, work, sink);
+  }
+
+  /**
+   * Runs the pipeline.
+   *
+   * @param ahead chunks the workers may run ahead of the sink at least (within the memory budget);
+   *     0 for the default, two per thread
+   */
+  static <T> void run(int count, int threads, int ahead, int bufferSize, Work<T> work, Sink<T> sink)
+      throws IOException {
     if (count == 0) {
       return;
     }
     int t = Math.max(1, Math.min(threads, count));
-    int window = (int) Math.max(t + 1, Math.min(2L * t + 2, MEMORY_BUDGET / bufferSize));
+    int window =
+        (int)
+            Math.max(t + 1, Math.min(Math.max(2L * t + 2, ahead + 1L), MEMORY_BUDGET / bufferSize));
     window = Math.min(window, count);
     BlockingQueue<byte[]> buffers = new ArrayBlockingQueue<>(window);
     for (int i = 0; i < window; i++) {

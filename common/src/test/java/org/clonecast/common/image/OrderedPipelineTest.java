@@ -6,11 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -40,6 +43,41 @@ class OrderedPipelineTest {
       assertEquals(i, seen.get(i));
     }
     assertTrue(buffers.size() <= 10, "used " + buffers.size() + " buffers");
+  }
+
+  @Test
+  void workRunsAheadOfAWaitingSinkAsFarAsAsked() throws IOException {
+    // The sink of chunk 0 waits until chunk 12 has been worked on: only a window of more than 12
+    // chunks lets a single worker get there (the default, two per thread, would leave it waiting).
+    CountDownLatch twelfth = new CountDownLatch(1);
+    Set<byte[]> buffers =
+        Collections.newSetFromMap(Collections.synchronizedMap(new IdentityHashMap<>()));
+    List<Integer> seen = new ArrayList<>();
+    OrderedPipeline.run(
+        40,
+        1,
+        16,
+        8,
+        (i, buf) -> {
+          buffers.add(buf);
+          if (i == 12) {
+            twelfth.countDown();
+          }
+          return i;
+        },
+        (i, buf, r) -> {
+          if (i == 0) {
+            try {
+              assertTrue(twelfth.await(30, TimeUnit.SECONDS), "the worker did not run ahead");
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              throw new InterruptedIOException();
+            }
+          }
+          seen.add(r);
+        });
+    assertEquals(40, seen.size());
+    assertTrue(buffers.size() <= 17, "used " + buffers.size() + " buffers");
   }
 
   @Test

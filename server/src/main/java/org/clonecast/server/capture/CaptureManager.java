@@ -100,6 +100,9 @@ public final class CaptureManager implements AutoCloseable {
     /** Read on the event loop without the lock: who may upload how much. */
     volatile Bounds bounds;
 
+    /** Where the upload's time went since this daemon began it, for the log. */
+    final UploadTimes times = new UploadTimes();
+
     /** Opens or replaces the upload; chunks waiting for the old one's chunks are dropped. */
     void upload(CaptureUpload u) {
       upload = u;
@@ -499,6 +502,18 @@ public final class CaptureManager implements AutoCloseable {
   public Stored chunk(long id, MacAddress mac, String from, ChunkUpload up) throws IOException {
     Capture c = checked(id, mac, from, false);
     Live l = begun(id);
+    long start = System.nanoTime();
+    long[] spent = new long[2]; // checking, appending
+    l.times.started(start);
+    try {
+      return chunk(id, c, l, up, spent);
+    } finally {
+      l.times.ended(start, spent[0], spent[1], System.nanoTime());
+    }
+  }
+
+  private Stored chunk(long id, Capture c, Live l, ChunkUpload up, long[] spent)
+      throws IOException {
     CaptureUpload u;
     ChunkEntry entry;
     int logical;
@@ -555,10 +570,13 @@ public final class CaptureManager implements AutoCloseable {
     // and a RAW chunk is hashed where it is.
     boolean keep = !u.hashesChunkDigests();
     byte[] bytes = keep ? new byte[logical] : scratch(logical);
+    long checking = System.nanoTime();
     try {
       ChunkCodec.decodeInPlace(entry, up.stored(), bytes, logical);
     } catch (ChunkVerificationException e) {
       throw new BadRequestException("chunk " + up.index() + " refused: " + e.getMessage());
+    } finally {
+      spent[0] = System.nanoTime() - checking;
     }
     if (keep && entry.kind() == ChunkKind.RAW) {
       bytes = up.stored();
@@ -581,14 +599,17 @@ public final class CaptureManager implements AutoCloseable {
       int after = place(l, u, up);
       if (after > u.lastIndex()) {
         l.waiting.put(after, new Checked(up, bytes));
+        l.times.waited();
         return new Stored(false, u.lastIndex());
       }
+      long appending = System.nanoTime();
       append(u, new Checked(up, bytes));
       for (Checked next = l.waiting.remove(u.lastIndex());
           next != null;
           next = l.waiting.remove(u.lastIndex())) {
         append(u, next);
       }
+      spent[1] = System.nanoTime() - appending;
       // Chunks that follow one before the last held can never be appended (an agent that
       // contradicted itself); they go, and are refused when they come again.
       l.waiting.headMap(u.lastIndex()).clear();
@@ -895,7 +916,7 @@ public final class CaptureManager implements AutoCloseable {
           "image",
           Optional.of(mac.toString()),
           Optional.empty(),
-          "capture " + c.image() + " done: " + detail);
+          "capture " + c.image() + " done: " + detail + "; upload: " + l.times.summary());
       return m;
     }
   }
