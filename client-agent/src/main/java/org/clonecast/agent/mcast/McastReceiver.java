@@ -31,10 +31,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.clonecast.agent.disk.DiskFit;
 import org.clonecast.agent.disk.Target;
 import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.disk.TargetException;
+import org.clonecast.agent.unicast.UnicastFallback;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.net.ControlCodec;
 import org.clonecast.common.net.NetInterface;
@@ -191,12 +193,32 @@ public final class McastReceiver {
   private String lastRefusal;
   private final ThreadLocal<byte[]> scratch;
 
+  /** The unicast fallback, if the node has one (docs/unicast.md); its hooks are below. */
+  private UnicastFallback unicast;
+
+  /** When the last data or repair packet of the session arrived; read by the fallback. */
+  private volatile long lastDataNanos;
+
+  /** Chunks handed to the workers from the fallback, not the multicast (on the loop). */
+  private final BitSet viaUnicast = new BitSet();
+
   public McastReceiver(ReceiveSettings settings, NetInterface nif, Listener listener) {
     this.settings = settings;
     this.nif = nif;
     this.listener = listener;
     this.socketDrops = new SocketDrops(settings.port());
     this.scratch = ThreadLocal.withInitial(() -> new byte[manifest.chunkSize()]);
+  }
+
+  /**
+   * Lets this receive fetch by unicast what multicast does not bring (docs/unicast.md); call before
+   * {@link #start}.
+   *
+   * @return this
+   */
+  public McastReceiver unicastFallback(UnicastFallback fallback) {
+    this.unicast = fallback;
+    return this;
   }
 
   /** Starts listening; the future completes with the outcome (never exceptionally). */
@@ -565,6 +587,7 @@ public final class McastReceiver {
     listener.joined(manifest, needed.cardinality());
     if (!fitPending && !zeros.isEmpty()) zeroFill(zeros);
     timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
+    if (unicast != null) unicast.start(new UnicastPort(), manifest);
     maybeFinish();
   }
 
@@ -663,7 +686,7 @@ public final class McastReceiver {
     // Should the chunk fail its check, it is asked for again (retake).
     doneBatch.add(cc.chunk());
     if (doneBatch.size() >= 32) flushDone();
-    workers.execute(() -> writeChunk(cc));
+    workers.execute(() -> writeChunk(cc.chunk(), () -> ChunkRebuilder.rebuild(cc)));
   }
 
   /**
@@ -673,6 +696,7 @@ public final class McastReceiver {
   private void retake(int chunk, String why) {
     pendingWrites.decrementAndGet();
     rejected++;
+    viaUnicast.clear(chunk);
     if (phase != Phase.RECEIVING) return;
     int n = machine.chunkFailed(chunk);
     if (n >= ReceiverMachine.MAX_CHUNK_FAILURES) {
@@ -702,12 +726,14 @@ public final class McastReceiver {
     control.writeAndFlush(new ControlMessage.Need(again));
   }
 
-  /** On a worker: rebuild, decompress, verify, write the used blocks. */
-  private void writeChunk(ReceiverMachine.CompleteChunk cc) {
-    int c = cc.chunk();
+  /**
+   * On a worker: rebuild (multicast) or take (unicast) the stored bytes, decompress, verify, write
+   * the used blocks.
+   */
+  private void writeChunk(int c, Supplier<byte[]> source) {
     try {
       long t0 = System.nanoTime();
-      byte[] stored = ChunkRebuilder.rebuild(cc);
+      byte[] stored = source.get();
       int len = manifest.logicalLength(c);
       ChunkEntry e = manifest.chunk(c);
       // A RAW chunk is checked and written from the received bytes as they are: one copy fewer.
@@ -756,6 +782,7 @@ public final class McastReceiver {
     if (phase != Phase.RECEIVING) return;
     machine.chunkWritten(chunk);
     bytesWritten.addAndGet(len);
+    if (viaUnicast.get(chunk)) unicast.written(len);
     int quarter = machine.chunksWritten() * 4 / Math.max(1, machine.chunksNeeded());
     if (quarter > lastQuarterLogged && quarter < 4) {
       lastQuarterLogged = quarter;
@@ -800,7 +827,11 @@ public final class McastReceiver {
   private void onTimer() {
     if (phase != Phase.RECEIVING) return;
     long now = System.nanoTime();
-    for (Nak n : machine.poll(now)) sendFeedback(n);
+    for (Nak n : machine.poll(now)) {
+      // While the fallback fetches, the multicast does not reach this node: NAKs would only draw
+      // repairs the others do not need.
+      if (unicast == null || !unicast.fetching()) sendFeedback(n);
+    }
     if (now - lastStatusNanos >= STATUS_NANOS) {
       lastStatusNanos = now;
       flushDone();
@@ -943,6 +974,7 @@ public final class McastReceiver {
     if (checkHeartbeat != null) checkHeartbeat.cancel(false);
     if (watchdog != null) watchdog.cancel(false);
     if (rejoinTimer != null) rejoinTimer.cancel(false);
+    if (unicast != null) unicast.stop();
     if (control != null) control.close();
     if (udp != null) udp.close();
     workers.shutdown();
@@ -962,6 +994,72 @@ public final class McastReceiver {
 
   public long malformed() {
     return malformed.get();
+  }
+
+  // ---- unicast fallback --------------------------------------------------------------------
+
+  /** The receive as {@link UnicastFallback} sees it: every call goes through the event loop. */
+  private final class UnicastPort implements UnicastFallback.Receiver {
+    @Override
+    public CompletableFuture<Integer> claim() {
+      CompletableFuture<Integer> f = new CompletableFuture<>();
+      loop.execute(
+          () -> {
+            if (phase != Phase.RECEIVING) {
+              f.complete(phase == Phase.FINISHING ? -1 : -2);
+              return;
+            }
+            BitSet missing = machine.missing();
+            // A smaller disk writes nothing before chunk 0 has shown its partitions fit.
+            if (fitPending) missing.clear(1, Math.max(1, missing.length()));
+            for (int c = missing.nextSetBit(0); c >= 0; c = missing.nextSetBit(c + 1)) {
+              if (machine.handOff(c)) {
+                f.complete(c);
+                return;
+              }
+            }
+            f.complete(-1);
+          });
+      return f;
+    }
+
+    @Override
+    public void giveBack(int chunk) {
+      loop.execute(
+          () -> {
+            if (phase == Phase.RECEIVING) machine.chunkRejected(chunk);
+          });
+    }
+
+    @Override
+    public void deliver(int chunk, byte[] stored) {
+      loop.execute(
+          () -> {
+            if (phase != Phase.RECEIVING) return;
+            if (pendingWrites.get() >= MAX_PENDING_WRITES) {
+              overflow++;
+              machine.chunkRejected(chunk); // the disk is behind: fetched or sent again later
+              return;
+            }
+            pendingWrites.incrementAndGet();
+            viaUnicast.set(chunk);
+            doneBatch.add(chunk); // the sender stops sending it to this node
+            if (doneBatch.size() >= 32) flushDone();
+            workers.execute(() -> writeChunk(chunk, () -> stored));
+          });
+    }
+
+    @Override
+    public long lastMulticastNanos() {
+      return lastDataNanos;
+    }
+
+    @Override
+    public void senderAlive() {
+      // The daemon answered for the running session: its sender lives, though its announcements do
+      // not reach this node.
+      loop.execute(() -> lastFromSenderNanos = System.nanoTime());
+    }
   }
 
   // ---- handlers ----------------------------------------------------------------------------
@@ -989,6 +1087,7 @@ public final class McastReceiver {
       if (phase != Phase.RECEIVING) return;
       long now = System.nanoTime();
       if (firstPacketNanos == 0) firstPacketNanos = now;
+      lastDataNanos = now;
       ReceiverMachine.CompleteChunk cc = null;
       if (m instanceof DataPacket d) {
         cc = machine.onData(d, now);

@@ -18,6 +18,20 @@ public sealed interface Reply {
   record File(Path path, String contentType) implements Reply {}
 
   /**
+   * Bytes {@code [first, first + length)} of a file, sent zero-copy as 206 Partial Content: the
+   * route chose and checked the range itself (the unicast fallback's chunk ranges). {@code done}
+   * runs once, when the bytes have been written or could not be.
+   */
+  record FileRange(
+      Path path,
+      long first,
+      long length,
+      String contentType,
+      Map<String, String> headers,
+      Runnable done)
+      implements Reply {}
+
+  /**
    * A stream of server-sent events (text/event-stream): the server sends the response head and
    * hands the connection to {@code attach}, which writes events to it from then on ({@link
    * LiveFeed}).

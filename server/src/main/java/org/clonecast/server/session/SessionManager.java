@@ -2,6 +2,7 @@ package org.clonecast.server.session;
 
 import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,6 +22,7 @@ import org.clonecast.common.api.Disk;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.mcast.ControlMessage;
 import org.clonecast.protocol.mcast.McastAuth;
@@ -102,7 +104,38 @@ public final class SessionManager implements AutoCloseable {
     McastSender sender;
     ImageReader reader;
     volatile boolean transferEnded;
+
+    /** The image file, and the part of it the chunks fill: what the unicast fallback serves. */
+    Path file;
+
+    long regionStart;
+    long regionEnd;
+
+    /** System.nanoTime() when the multicast transfer started; 0 before. */
+    volatile long startedNanos;
+
+    /** Stored bytes served to each node by the unicast fallback, by MAC. */
+    final Map<String, AtomicLong> unicastServed = new ConcurrentHashMap<>();
   }
+
+  /** Whether a node may fetch its session's chunks over HTTP now (docs/unicast.md). */
+  public sealed interface UnicastAccess {
+    /**
+     * It may: the image file's byte range {@code [regionStart, regionEnd)} holds every stored
+     * chunk; the transfer has run {@code transferMillis}.
+     */
+    record Serve(Path file, long regionStart, long regionEnd, long transferMillis)
+        implements UnicastAccess {}
+
+    /** Not yet: the multicast has not started, and a node must try it first. */
+    record NotYet(String why) implements UnicastAccess {}
+
+    /** Never for this node: it is no unfinished node of the session (HTTP 403). */
+    record Refused(String why) implements UnicastAccess {}
+  }
+
+  /** Stored bytes served by the unicast fallback since the daemon started (for /metrics). */
+  private final AtomicLong unicastBytes = new AtomicLong();
 
   public SessionManager(
       SessionStore store,
@@ -226,6 +259,14 @@ public final class SessionManager implements AutoCloseable {
     running.put(s.id(), r);
     try {
       r.reader = ImageReader.open(image.file());
+      r.file = image.file();
+      r.regionStart = Long.MAX_VALUE;
+      for (ChunkEntry e : r.reader.manifest().chunks()) {
+        if (e.storedLength() == 0) continue;
+        r.regionStart = Math.min(r.regionStart, e.storedOffset());
+        r.regionEnd = Math.max(r.regionEnd, e.storedOffset() + e.storedLength());
+      }
+      if (r.regionEnd == 0) r.regionStart = 0; // nothing stored: nothing to serve
       SendSettings settings =
           new SendSettings(
               nif.name(),
@@ -353,7 +394,8 @@ public final class SessionManager implements AutoCloseable {
    * An agent's progress: phase receiving or identity, bytes written so far. Kept in memory; the
    * store records only a new phase (with the bytes at that moment).
    */
-  public void progress(MacAddress mac, long session, String phase, long done, long total) {
+  public void progress(
+      MacAddress mac, long session, String phase, long done, long total, long unicastBytes) {
     String m = mac.toString();
     Optional<Member> member =
         live.get(session, m).isPresent()
@@ -362,7 +404,7 @@ public final class SessionManager implements AutoCloseable {
     if (member.isPresent() && member.get().finished()) {
       return; // a late tick from a node already done or failed
     }
-    if (live.report(session, m, phase, done, total, System.currentTimeMillis())) {
+    if (live.report(session, m, phase, done, total, unicastBytes, System.currentTimeMillis())) {
       store.updateMember(
           session,
           m,
@@ -371,6 +413,7 @@ public final class SessionManager implements AutoCloseable {
           Optional.of(total),
           Optional.empty(),
           Optional.empty());
+      if (unicastBytes > 0) store.setUnicast(session, m, unicastBytes);
     }
     for (LongConsumer l : progressListeners) {
       l.accept(session);
@@ -406,6 +449,76 @@ public final class SessionManager implements AutoCloseable {
             c.bytesSent.get(), c.packetsSent.get(), c.repairPacketsSent.get(), !r.transferEnded));
   }
 
+  /**
+   * Whether node {@code mac} may fetch chunks of session {@code session} over HTTP: only a node of
+   * that session, not finished, while its transfer runs here (docs/unicast.md).
+   *
+   * @throws NotFoundException when the session does not run here
+   */
+  public UnicastAccess unicastAccess(long session, MacAddress mac) {
+    Running r = running.get(session);
+    if (r == null || r.file == null || r.transferEnded) {
+      throw new NotFoundException(
+          "session " + session + " is not transferring here; the fallback serves running sessions");
+    }
+    Optional<Member> m =
+        store.members(session).stream().filter(x -> x.mac().equals(mac.toString())).findFirst();
+    if (m.isEmpty()) {
+      return new UnicastAccess.Refused(mac + " is no node of session " + session);
+    }
+    if (m.get().finished()) {
+      return new UnicastAccess.Refused(
+          m.get().name() + " is already " + m.get().state() + " in session " + session);
+    }
+    long started = r.startedNanos;
+    if (started == 0) {
+      return new UnicastAccess.NotYet(
+          "session " + session + "'s multicast has not started; it comes first");
+    }
+    return new UnicastAccess.Serve(
+        r.file,
+        r.regionStart,
+        r.regionEnd,
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+  }
+
+  /**
+   * Counts {@code bytes} served to {@code mac} by the unicast fallback; its first request is an
+   * event of the session.
+   */
+  public void unicastServed(long session, MacAddress mac, long bytes) {
+    unicastBytes.addAndGet(bytes);
+    Running r = running.get(session);
+    if (r == null) return;
+    boolean[] first = {false};
+    r.unicastServed
+        .computeIfAbsent(
+            mac.toString(),
+            k -> {
+              first[0] = true;
+              return new AtomicLong();
+            })
+        .addAndGet(bytes);
+    if (first[0]) {
+      String name =
+          store.members(session).stream()
+              .filter(x -> x.mac().equals(mac.toString()))
+              .map(Member::name)
+              .findFirst()
+              .orElse(mac.toString());
+      events.record(
+          "session",
+          Optional.of(mac.toString()),
+          Optional.of(Long.toString(session)),
+          name + " takes chunks by unicast: no multicast reached it (docs/unicast.md)");
+    }
+  }
+
+  /** Stored bytes the unicast fallback served since the daemon started. */
+  public long unicastBytes() {
+    return unicastBytes.get();
+  }
+
   /** A session's members, with the live bytes of those still at work. */
   public List<Member> members(long id) {
     List<Member> stored = store.members(id);
@@ -417,14 +530,20 @@ public final class SessionManager implements AutoCloseable {
       out.add(
           t == null || m.finished() && m.bytesDone() >= t.done()
               ? m
-              : m.withProgress(t.done(), t.total()));
+              : m.withProgress(t.done(), t.total(), t.unicastBytes()));
     }
     return out;
   }
 
   /** An agent's final word. */
   public void result(
-      MacAddress mac, long session, boolean ok, String detail, Optional<String> sshHostKey) {
+      MacAddress mac,
+      long session,
+      boolean ok,
+      String detail,
+      Optional<String> sshHostKey,
+      long unicastBytes) {
+    if (unicastBytes > 0) store.setUnicast(session, mac.toString(), unicastBytes);
     if (ok) {
       Optional<LiveProgress.Tick> t = live.get(session, mac.toString());
       if (store.updateMember(
@@ -517,6 +636,8 @@ public final class SessionManager implements AutoCloseable {
 
     @Override
     public void started(SenderMachine m) {
+      Running r = running.get(session);
+      if (r != null) r.startedNanos = Math.max(1, System.nanoTime());
       store.setState(session, "running", Optional.empty());
       record("transfer started with %d receiver(s)", m.activeReceivers());
     }

@@ -142,5 +142,10 @@ final class Schema {
       ALTER TABLE sessions ADD COLUMN bytes_sent INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE sessions ADD COLUMN packets_sent INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE sessions ADD COLUMN repair_packets INTEGER NOT NULL DEFAULT 0
+      """,
+          // 8: which path each node's chunks took (docs/unicast.md): of bytes_done, those written
+          // from chunks the node fetched by unicast; the rest came by multicast.
+          """
+      ALTER TABLE session_nodes ADD COLUMN unicast_bytes INTEGER NOT NULL DEFAULT 0
       """);
 }
