@@ -343,7 +343,8 @@ public final class AutoCommand implements Callable<Integer> {
             a,
             mismatch.get() != null ? mismatch.get() : "receive failed: " + r.reason());
       }
-      String path = path(r.bytesWritten(), unicastBytes.getAsLong());
+      // Of what this node wrote (the bytes it lacked), what came by each path.
+      String path = path(done.get(), unicastBytes.getAsLong());
       System.err.printf(
           Locale.ROOT,
           "clonecast-agent: %d bytes written and verified in %.1f s, %s%n",

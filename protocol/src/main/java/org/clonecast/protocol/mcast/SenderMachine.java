@@ -178,6 +178,20 @@ public final class SenderMachine {
     long slowSamples;
 
     long lossSampleNanos = Long.MIN_VALUE;
+
+    /** Packets it had received by its newest STATUS (-1 before one came). */
+    long receivedCount = -1;
+
+    /** Packets the sender had sent when {@link #receivedCount} last grew. */
+    long sentAtLastReceive;
+
+    /**
+     * No multicast reaches it: the sender has sent {@link #DEAF_AFTER_PACKETS} since its count of
+     * received packets last grew (a blocked group, a firewall; docs/unicast.md). Its zero loss is
+     * no measure of the wire and its NAKs no reason to repair.
+     */
+    boolean deaf;
+
     long symbolsNeeded;
     long chunksDone;
     long bytesWritten;
@@ -276,6 +290,11 @@ public final class SenderMachine {
       return slow;
     }
 
+    /** True while no multicast reaches it (see {@link SenderMachine#DEAF_AFTER_PACKETS}). */
+    public boolean deaf() {
+      return deaf;
+    }
+
     /** STATUS reports (about one per 100 ms) during which it was a slow receiver. */
     public long slowSamples() {
       return slowSamples;
@@ -312,6 +331,13 @@ public final class SenderMachine {
       return chunksDone + need.cardinality();
     }
   }
+
+  /**
+   * Packets sent without a receiver's count of received packets growing, after which it is deaf:
+   * about 6 MB on the wire, a second or less at any rate a session runs at (a receiver stalled that
+   * long by its CPU catches up from its socket buffer and counts again).
+   */
+  public static final long DEAF_AFTER_PACKETS = 4096;
 
   /** Repair rows a receiver may draw beyond its needed symbols before its NAKs count no more. */
   public static final long REPAIR_SLACK = 1024;
@@ -676,6 +702,12 @@ public final class SenderMachine {
             : (r.smoothedOverflowPermille * 7 + s.overflowPermille() * 3) / 10;
     r.lossSampleNanos = now;
     r.bytesWritten = s.bytesWritten();
+    long sent = sourceSent + repairSent;
+    if (s.received() != r.receivedCount) {
+      r.receivedCount = s.received();
+      r.sentAtLastReceive = sent;
+    }
+    r.deaf = sent - r.sentAtLastReceive >= DEAF_AFTER_PACKETS;
     int median = medianSmoothedOverflow(now);
     if (r.smoothedOverflowPermille > median + SLOW_OVERFLOW_MARGIN_PERMILLE) {
       r.slow = true;
@@ -696,7 +728,8 @@ public final class SenderMachine {
     Receiver r = active(nak.receiverId());
     if (r == null) return;
     r.lastHeardNanos = now;
-    if (isLagging(r, now)) return;
+    // A deaf receiver would not hear the repairs: every other receiver would pay for them.
+    if (r.deaf || isLagging(r, now)) return;
     for (Nak.Entry e : nak.entries()) {
       int c = e.chunk();
       if (c >= demand.length || !r.need.get(c)) continue;
@@ -733,8 +766,10 @@ public final class SenderMachine {
     }
   }
 
+  /** A receiver whose loss reports count in the medians and the pace: recent, and not deaf. */
   private boolean fresh(Receiver r, long now) {
     return r.state == ReceiverState.ACTIVE
+        && !r.deaf
         && r.lossSampleNanos != Long.MIN_VALUE
         && now - r.lossSampleNanos <= 1_000_000_000L;
   }

@@ -708,7 +708,7 @@ public final class SessionManager implements AutoCloseable {
   static String wireNote(SenderMachine.Receiver r) {
     return String.format(
         Locale.ROOT,
-        "%s; loss %.1f%%, %d repair packet(s) used, %d duplicate(s)%s",
+        "%s; loss %.1f%%, %d repair packet(s) used, %d duplicate(s)%s%s",
         r.state().name().toLowerCase(Locale.ROOT),
         r.lossPermille() / 10.0,
         r.repairs(),
@@ -718,7 +718,8 @@ public final class SessionManager implements AutoCloseable {
                 Locale.ROOT,
                 "; short of CPU or disk for %.1f s (paced apart as slow)",
                 r.slowSamples() / 10.0)
-            : "");
+            : "",
+        r.deaf() ? "; no multicast reached it at the end (left out of the pace)" : "");
   }
 
   private void transferEnded(long id, SenderMachine m, Throwable err) {
