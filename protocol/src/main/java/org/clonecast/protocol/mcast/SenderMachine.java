@@ -339,6 +339,14 @@ public final class SenderMachine {
    */
   public static final long DEAF_AFTER_PACKETS = 4096;
 
+  /**
+   * While some receiver is deaf, a chunk only deaf receivers lack is started at most this often: a
+   * trickle, so one that hears again counts packets again and is served in full, while the segment
+   * (and the deaf nodes' own ports, where their unicast fallback runs) is spared a carousel nobody
+   * hears.
+   */
+  public static final long DEAF_TRICKLE_NANOS = 1_000_000_000L;
+
   /** Repair rows a receiver may draw beyond its needed symbols before its NAKs count no more. */
   public static final long REPAIR_SLACK = 1024;
 
@@ -969,7 +977,34 @@ public final class SenderMachine {
     return null;
   }
 
+  /** When the last chunk only deaf receivers lacked was started. */
+  private long lastDeafOnlyNanos = Long.MIN_VALUE;
+
+  private boolean anyDeaf() {
+    for (Receiver r : receivers.values())
+      if (r.state == ReceiverState.ACTIVE && r.deaf) return true;
+    return false;
+  }
+
+  /** Whether a receiver that hears the multicast still lacks chunk {@code c}. */
+  private boolean heardDemand(int c) {
+    for (Receiver r : receivers.values())
+      if (r.state == ReceiverState.ACTIVE && !r.deaf && r.need.get(c)) return true;
+    return false;
+  }
+
   private boolean pickChunk(long now) {
+    if (!anyDeaf()) return pickChunk(now, false);
+    // Chunks a hearing receiver lacks first; one only deaf ones lack at most once per trickle.
+    if (pickChunk(now, true)) return true;
+    if (lastDeafOnlyNanos != Long.MIN_VALUE && now - lastDeafOnlyNanos < DEAF_TRICKLE_NANOS)
+      return false;
+    if (!pickChunk(now, false)) return false;
+    lastDeafOnlyNanos = now;
+    return true;
+  }
+
+  private boolean pickChunk(long now, boolean heardOnly) {
     while (!urgent.isEmpty()) {
       int c = urgent.poll();
       if (wanted.get(c)) {
@@ -987,7 +1022,8 @@ public final class SenderMachine {
       }
       // A chunk someone is still repairing by NAK is not sent whole: the repair is cheaper.
       if (now - lastPassNanos[c] >= settings.resendHoldoffNanos()
-          && now - lastNakNanos[c] >= settings.resendHoldoffNanos()) {
+          && now - lastNakNanos[c] >= settings.resendHoldoffNanos()
+          && (!heardOnly || heardDemand(c))) {
         if (c <= lastPicked) passes++; // wrapped around: a new pass of the carousel
         lastPicked = c;
         cursor = c + 1;
@@ -1013,10 +1049,12 @@ public final class SenderMachine {
   /** Earliest time a held-off chunk becomes sendable again, or Long.MAX_VALUE. */
   public long nextWakeNanos() {
     long wake = Long.MAX_VALUE;
+    boolean deaf = anyDeaf();
     for (int c = wanted.nextSetBit(0); c >= 0; c = wanted.nextSetBit(c + 1)) {
-      wake =
-          Math.min(
-              wake, Math.max(lastPassNanos[c], lastNakNanos[c]) + settings.resendHoldoffNanos());
+      long at = Math.max(lastPassNanos[c], lastNakNanos[c]) + settings.resendHoldoffNanos();
+      if (deaf && lastDeafOnlyNanos != Long.MIN_VALUE && !heardDemand(c))
+        at = Math.max(at, lastDeafOnlyNanos + DEAF_TRICKLE_NANOS);
+      wake = Math.min(wake, at);
     }
     return wake;
   }
