@@ -71,8 +71,22 @@ function members(s) {
   return s.members.map(m => {
     const t = ticks.get(m.mac);
     if (!t || m.state === "done" || m.state === "failed") return Object.assign({eta: -1, rate: 0}, m);
-    return Object.assign({}, m, {state: t[1], bytesDone: t[2], bytesTotal: t[3], rate: t[4], eta: t[5]});
+    const unicast = Math.max(m.unicastBytes || 0, t[6] || 0);
+    return Object.assign({}, m, {state: t[1], bytesDone: t[2], bytesTotal: t[3], rate: t[4], eta: t[5],
+      unicastBytes: unicast, path: pathOf(t[2], unicast)});
   });
+}
+
+// Which path a node's chunks took (docs/unicast.md), as Member.path() says it.
+function pathOf(done, unicast) {
+  if (unicast > 0) return unicast >= done ? "unicast" : "both";
+  return done > 0 ? "multicast" : null;
+}
+
+function pathText(m) {
+  if (!m.path) return "";
+  if (m.path === "both") return "by multicast and unicast (" + bytes(m.unicastBytes) + " unicast)";
+  return "by " + m.path;
 }
 
 function liveSession() {
@@ -139,7 +153,7 @@ function renderLive() {
     const label = cellText(m);
     if (c.dataset.label !== label) {
       c.dataset.label = label;
-      c.className = "st-" + m.state;
+      c.className = "st-" + m.state + (m.path && m.path !== "multicast" ? " path-" + m.path : "");
       c.setAttribute("aria-label", label);
       c.title = label;
       c.firstChild.style.height = (m.state === "receiving" ? pct : 0) + "%";
@@ -157,6 +171,7 @@ function cellText(m) {
   let t = m.name + ": " + m.state + " " + pct + "%";
   if (m.state === "receiving" && m.rate > 0) t += ", " + rate(m.rate);
   if (m.eta >= 0 && !["done", "failed"].includes(m.state)) t += ", about " + duration(m.eta * 1000) + " left";
+  if (m.path && m.path !== "multicast") t += ", " + pathText(m);
   if (m.detail && m.state === "failed") t += ": " + m.detail;
   return t;
 }
@@ -168,7 +183,7 @@ function showCell(mac) {
   const m = s && members(s).find(x => x.mac === mac);
   if (!m) return;
   $("cell-detail").replaceChildren(el("strong", {}, m.name), " (" + mac + ") ", cellText(m).substring(m.name.length + 2),
-    " · " + bytes(m.bytesDone) + " of " + bytes(m.bytesTotal), m.wire ? " · sender: " + m.wire : "");
+    " · " + bytes(m.bytesDone) + " of " + bytes(m.bytesTotal), m.path ? " · " + pathText(m) : "", m.wire ? " · sender: " + m.wire : "");
 }
 
 // Every per-node change of the newest session, as DashboardIT reads it.
@@ -425,9 +440,10 @@ function renderDetail() {
         ["Sent", s.bytesSent ? bytes(s.bytesSent) + " in " + s.packetsSent + " packets, " + s.repairPackets + " FEC repairs" : null]]),
       ACTIVE.has(s.state) ? el("p", {}, el("button", {type: "button", class: "danger", disabled: !S.loggedIn,
         onclick: () => cancel(s.id)}, "Cancel session " + s.id)) : "",
-      el("div", {class: "scroll"}, el("table", {}, el("thead", {}, el("tr", {}, ["Node", "State", "Bytes", "Receiving", "Took", "Sender's view", "Detail"]
+      el("div", {class: "scroll"}, el("table", {}, el("thead", {}, el("tr", {}, ["Node", "State", "Bytes", "Path", "Receiving", "Took", "Sender's view", "Detail"]
         .map(h => el("th", {}, h)))), el("tbody", {}, ms.map(m => el("tr", {class: "state-" + m.state},
         el("td", {}, el("a", {href: "#/node/" + m.mac}, m.name)), el("td", {}, m.state), el("td", {}, bytes(m.bytesDone) + " / " + bytes(m.bytesTotal)),
+        el("td", {}, m.path ? (m.path === "both" ? "both (" + bytes(m.unicastBytes) + " unicast)" : m.path) : ""),
         el("td", {}, m.receivingSince ? new Date(m.receivingSince).toLocaleTimeString() : ""),
         el("td", {}, m.receivingSince && m.finished ? duration(m.finished - m.receivingSince) : ""),
         el("td", {}, m.wire || ""), el("td", {}, m.detail || "")))))));

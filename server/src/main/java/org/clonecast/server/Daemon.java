@@ -60,6 +60,7 @@ import org.clonecast.server.http.NodeAuth;
 import org.clonecast.server.http.NodeRoutes;
 import org.clonecast.server.http.Reply;
 import org.clonecast.server.http.SessionRoutes;
+import org.clonecast.server.http.UnicastRoutes;
 import org.clonecast.server.limit.RateLimiter;
 import org.clonecast.server.mcast.IgmpQuerier;
 import org.clonecast.server.metrics.DaemonMetrics;
@@ -258,6 +259,10 @@ public final class Daemon implements AutoCloseable {
             config.stateDir().resolve("node-files"),
             nodeAuth)
         .register(routes);
+    UnicastRoutes unicast =
+        new UnicastRoutes(
+            sessions, nodeAuth, config.session().unicastRate(), config.session().unicastStreams());
+    unicast.register(routes);
     routes.api(
         "/metrics",
         r ->
@@ -306,6 +311,7 @@ public final class Daemon implements AutoCloseable {
         "iPXE script requests served without a trace (nodes.seen-per-client-per-minute reached).",
         seen::refused);
     DaemonMetrics.sessions(metrics, sessions);
+    DaemonMetrics.unicast(metrics, unicast);
     if (config.boot().routerAdvert()) {
       RouterAdvertiser.start(nif)
           .ifPresent(

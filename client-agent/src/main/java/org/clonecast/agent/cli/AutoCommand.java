@@ -25,6 +25,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.agent.capture.CaptureUploader;
@@ -38,6 +39,8 @@ import org.clonecast.agent.mcast.McastReceiver;
 import org.clonecast.agent.mcast.ReceiveResult;
 import org.clonecast.agent.mcast.ReceiveSettings;
 import org.clonecast.agent.report.ServerClient;
+import org.clonecast.agent.unicast.ChunkFetcher;
+import org.clonecast.agent.unicast.UnicastFallback;
 import org.clonecast.common.api.Assignment;
 import org.clonecast.common.api.Progress;
 import org.clonecast.common.cli.CliException;
@@ -80,6 +83,9 @@ import picocli.CommandLine.Option;
       "Exit status 0 when re-imaged or when there is nothing to do (the node then boots its disk), 1 on failure."
     })
 public final class AutoCommand implements Callable<Integer> {
+  /** Multicast silence after which a node fetches by unicast (docs/unicast.md). */
+  static final Duration DEFAULT_UNICAST_AFTER = Duration.ofSeconds(10);
+
   @Option(
       names = "--server",
       paramLabel = "URL",
@@ -132,6 +138,16 @@ public final class AutoCommand implements Callable<Integer> {
   Long senderTimeout;
 
   @Option(
+      names = "--unicast-after",
+      paramLabel = "SECONDS",
+      description = {
+        "Fetch the missing chunks from the daemon over HTTP when no multicast data has arrived for",
+        "this long while the session's multicast runs (a blocked group, a snooping switch, a firewall;",
+        "docs/unicast.md). 0: never. Default: clonecast.unicast-after= of the kernel command line, else 10."
+      })
+  Long unicastAfter;
+
+  @Option(
       names = "--grow",
       description = {
         "Grow the last partition and its filesystem (ext2/3/4, xfs, btrfs) to fill a disk larger",
@@ -164,6 +180,7 @@ public final class AutoCommand implements Callable<Integer> {
           "no server: pass --server URL or boot with clonecast.server=URL on the kernel command line");
     }
     Duration senderWait = senderTimeout(senderTimeout, kernel);
+    Duration fallbackAfter = unicastAfter(unicastAfter, kernel);
     NetInterface nif = interfaceFor(kernel);
     String myMac = mac != null ? mac : kernel.getOrDefault("clonecast.mac", macOf(nif));
     myMac = MacAddress.parse(myMac.replace('-', ':')).toString();
@@ -192,7 +209,8 @@ public final class AutoCommand implements Callable<Integer> {
       } catch (CliException e) {
         return fail(api, myMac, a, e.getMessage());
       }
-      return reimage(api, URI.create(url), myMac, nif, a, imageTrust, nodeSecret, senderWait);
+      return reimage(
+          api, URI.create(url), myMac, nif, a, imageTrust, nodeSecret, senderWait, fallbackAfter);
     }
     if (assigned instanceof Assignment.Capture c) {
       return capture(api, myMac, c);
@@ -218,7 +236,8 @@ public final class AutoCommand implements Callable<Integer> {
       Assignment.Reimage a,
       ImageTrust imageTrust,
       String nodeSecret,
-      Duration senderWait)
+      Duration senderWait,
+      Duration fallbackAfter)
       throws Exception {
     Path target = Path.of(a.target());
     System.err.printf(
@@ -229,6 +248,13 @@ public final class AutoCommand implements Callable<Integer> {
     ScheduledExecutorService ticker =
         Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("report"));
     McastReceiver[] receiver = new McastReceiver[1];
+    Optional<UnicastFallback> unicast =
+        fallbackAfter.isZero()
+            ? Optional.empty()
+            : Optional.of(
+                new UnicastFallback(
+                    new ChunkFetcher(serverUri, a.session(), myMac, nodeSecret), fallbackAfter));
+    LongSupplier unicastBytes = () -> unicast.map(UnicastFallback::unicastBytes).orElse(0L);
     try {
       String[] hp = a.control().split(":");
       InetSocketAddress control = new InetSocketAddress(Ipv4.parse(hp[0]), Integer.parseInt(hp[1]));
@@ -290,10 +316,17 @@ public final class AutoCommand implements Callable<Integer> {
                       c.nanos() / 1e9);
                 }
               });
+      unicast.ifPresent(receiver[0]::unicastFallback);
       ticker.scheduleWithFixedDelay(
           () -> {
             try {
-              api.progress(myMac, a.session(), Progress.Phase.RECEIVING, done.get(), total.get());
+              api.progress(
+                  myMac,
+                  a.session(),
+                  Progress.Phase.RECEIVING,
+                  done.get(),
+                  total.get(),
+                  unicastBytes.getAsLong());
             } catch (IOException e) {
               System.err.println("clonecast-agent: progress report failed: " + e.getMessage());
             } catch (InterruptedException e) {
@@ -316,12 +349,21 @@ public final class AutoCommand implements Callable<Integer> {
             a,
             mismatch.get() != null ? mismatch.get() : "receive failed: " + r.reason());
       }
+      // Of what this node wrote (the bytes it lacked), what came by each path.
+      String path = path(done.get(), unicastBytes.getAsLong());
       System.err.printf(
           Locale.ROOT,
-          "clonecast-agent: %d bytes written and verified in %.1f s%n",
+          "clonecast-agent: %d bytes written and verified in %.1f s, %s%n",
           r.bytesWritten(),
-          r.nanos() / 1e9);
-      api.progress(myMac, a.session(), Progress.Phase.IDENTITY, total.get(), total.get());
+          r.nanos() / 1e9,
+          path);
+      api.progress(
+          myMac,
+          a.session(),
+          Progress.Phase.IDENTITY,
+          total.get(),
+          total.get(),
+          unicastBytes.getAsLong());
       IdentityFixer.Report id;
       try {
         for (String s :
@@ -377,11 +419,13 @@ public final class AutoCommand implements Callable<Integer> {
           true,
           String.format(
               Locale.ROOT,
-              "%d bytes written and verified in %.1f s, identity %s",
+              "%d bytes written and verified in %.1f s (%s), identity %s",
               r.bytesWritten(),
               r.nanos() / 1e9,
+              path,
               a.hostname()),
-          id.sshHostKey());
+          id.sshHostKey(),
+          unicastBytes.getAsLong());
       System.err.println("clonecast-agent: re-imaged as " + a.hostname());
       return ExitCodes.OK;
     } catch (ExecutionException e) {
@@ -491,7 +535,7 @@ public final class AutoCommand implements Callable<Integer> {
   private static int fail(ServerClient api, String mac, Assignment.Reimage a, String why)
       throws InterruptedException {
     try {
-      api.result(mac, a.session(), false, why, Optional.empty());
+      api.result(mac, a.session(), false, why, Optional.empty(), 0);
     } catch (IOException e) {
       System.err.println("clonecast-agent: could not report the failure: " + e.getMessage());
     }
@@ -557,6 +601,36 @@ public final class AutoCommand implements Callable<Integer> {
               + " want whole seconds, 1..86400");
     }
     return Duration.ofSeconds(seconds);
+  }
+
+  /**
+   * The multicast silence after which the agent fetches by unicast: {@code --unicast-after}, else
+   * {@code clonecast.unicast-after=} of the kernel command line, else 10 s; zero: never.
+   */
+  static Duration unicastAfter(Long flag, Map<String, String> kernel) {
+    String text = flag != null ? flag.toString() : kernel.get("clonecast.unicast-after");
+    if (text == null) return DEFAULT_UNICAST_AFTER;
+    long seconds;
+    try {
+      seconds = Long.parseLong(text);
+    } catch (NumberFormatException e) {
+      seconds = -1;
+    }
+    if (seconds < 0 || seconds > 86_400) {
+      throw new CliException(
+          ExitCodes.USAGE,
+          "unicast-after '"
+              + text
+              + "' (clonecast.unicast-after= or --unicast-after): want whole seconds, 0..86400");
+    }
+    return Duration.ofSeconds(seconds);
+  }
+
+  /** "by multicast", "by unicast", "by multicast and unicast (N bytes unicast)". */
+  static String path(long written, long unicastBytes) {
+    if (unicastBytes <= 0) return "by multicast";
+    if (unicastBytes >= written) return "by unicast";
+    return "by multicast and unicast (" + unicastBytes + " bytes unicast)";
   }
 
   /** key=value words of the kernel command line. */

@@ -26,11 +26,13 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.clonecast.agent.disk.DiskFit;
 import org.clonecast.agent.disk.Target;
 import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.disk.TargetException;
 import org.clonecast.agent.receive.WritePipeline;
+import org.clonecast.agent.unicast.UnicastFallback;
 import org.clonecast.common.net.ControlCodec;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.PeerPackets;
@@ -173,12 +175,32 @@ public final class McastReceiver {
   private String lastRefusal;
   private final ThreadLocal<byte[]> scratch;
 
+  /** The unicast fallback, if the node has one (docs/unicast.md); its hooks are below. */
+  private UnicastFallback unicast;
+
+  /** When the last data or repair packet of the session arrived; read by the fallback. */
+  private volatile long lastDataNanos;
+
+  /** Chunks handed to the workers from the fallback, not the multicast (on the loop). */
+  private final BitSet viaUnicast = new BitSet();
+
   public McastReceiver(ReceiveSettings settings, NetInterface nif, Listener listener) {
     this.settings = settings;
     this.nif = nif;
     this.listener = listener;
     this.socketDrops = new SocketDrops(settings.port());
     this.scratch = ThreadLocal.withInitial(() -> new byte[manifest.chunkSize()]);
+  }
+
+  /**
+   * Lets this receive fetch by unicast what multicast does not bring (docs/unicast.md); call before
+   * {@link #start}.
+   *
+   * @return this
+   */
+  public McastReceiver unicastFallback(UnicastFallback fallback) {
+    this.unicast = fallback;
+    return this;
   }
 
   /** Starts listening; the future completes with the outcome (never exceptionally). */
@@ -547,6 +569,7 @@ public final class McastReceiver {
     listener.joined(manifest, needed.cardinality());
     if (!fitPending && !zeros.isEmpty()) zeroFill(zeros);
     timer = loop.scheduleAtFixedRate(this::onTimer, 5, 5, TimeUnit.MILLISECONDS);
+    if (unicast != null) unicast.start(new UnicastPort(), manifest);
     maybeFinish();
   }
 
@@ -654,7 +677,7 @@ public final class McastReceiver {
     // Should the chunk fail its check, it is asked for again (retake).
     doneBatch.add(cc.chunk());
     if (doneBatch.size() >= 32) flushDone();
-    pipeline.submit(new ChunkPiece(cc));
+    pipeline.submit(new ChunkPiece(cc.chunk(), () -> ChunkRebuilder.rebuild(cc)));
   }
 
   /**
@@ -663,6 +686,7 @@ public final class McastReceiver {
    */
   private void retake(int chunk, String why) {
     rejected++;
+    viaUnicast.clear(chunk);
     if (phase != Phase.RECEIVING) return;
     int n = machine.chunkFailed(chunk);
     if (n >= ReceiverMachine.MAX_CHUNK_FAILURES) {
@@ -692,19 +716,22 @@ public final class McastReceiver {
     control.writeAndFlush(new ControlMessage.Need(again));
   }
 
-  /** A complete chunk: rebuilt, decompressed and verified, then its used blocks written. */
+  /**
+   * A complete chunk: its stored bytes rebuilt (multicast) or taken as fetched (unicast),
+   * decompressed and verified, then its used blocks written.
+   */
   private final class ChunkPiece implements WritePipeline.Piece<byte[]> {
-    private final ReceiverMachine.CompleteChunk cc;
     private final int c;
+    private final Supplier<byte[]> source;
 
-    ChunkPiece(ReceiverMachine.CompleteChunk cc) {
-      this.cc = cc;
-      this.c = cc.chunk();
+    ChunkPiece(int c, Supplier<byte[]> source) {
+      this.c = c;
+      this.source = source;
     }
 
     @Override
     public byte[] decode() {
-      byte[] stored = ChunkRebuilder.rebuild(cc);
+      byte[] stored = source.get();
       // A RAW chunk is checked and written from the received bytes as they are: one copy fewer.
       return ChunkCodec.decodeInPlace(
           manifest.chunk(c), stored, scratch.get(), manifest.logicalLength(c));
@@ -751,6 +778,7 @@ public final class McastReceiver {
   private void written(int chunk) {
     if (phase != Phase.RECEIVING) return;
     machine.chunkWritten(chunk);
+    if (viaUnicast.get(chunk)) unicast.written(manifest.logicalLength(chunk));
     int quarter = machine.chunksWritten() * 4 / Math.max(1, machine.chunksNeeded());
     if (quarter > lastQuarterLogged && quarter < 4) {
       lastQuarterLogged = quarter;
@@ -794,7 +822,11 @@ public final class McastReceiver {
   private void onTimer() {
     if (phase != Phase.RECEIVING) return;
     long now = System.nanoTime();
-    for (Nak n : machine.poll(now)) sendFeedback(n);
+    for (Nak n : machine.poll(now)) {
+      // While the fallback fetches, the multicast does not reach this node: NAKs would only draw
+      // repairs the others do not need.
+      if (unicast == null || !unicast.fetching()) sendFeedback(n);
+    }
     if (now - lastStatusNanos >= STATUS_NANOS) {
       lastStatusNanos = now;
       flushDone();
@@ -911,6 +943,7 @@ public final class McastReceiver {
     if (checkHeartbeat != null) checkHeartbeat.cancel(false);
     if (watchdog != null) watchdog.cancel(false);
     if (rejoinTimer != null) rejoinTimer.cancel(false);
+    if (unicast != null) unicast.stop();
     if (control != null) control.close();
     if (udp != null) udp.close();
     pipeline.close();
@@ -932,6 +965,71 @@ public final class McastReceiver {
     return malformed.get();
   }
 
+  // ---- unicast fallback --------------------------------------------------------------------
+
+  /** The receive as {@link UnicastFallback} sees it: every call goes through the event loop. */
+  private final class UnicastPort implements UnicastFallback.Receiver {
+    @Override
+    public CompletableFuture<Integer> claim() {
+      CompletableFuture<Integer> f = new CompletableFuture<>();
+      loop.execute(
+          () -> {
+            if (phase != Phase.RECEIVING) {
+              f.complete(phase == Phase.FINISHING ? -1 : -2);
+              return;
+            }
+            BitSet missing = machine.missing();
+            // A smaller disk writes nothing before chunk 0 has shown its partitions fit.
+            if (fitPending) missing.clear(1, Math.max(1, missing.length()));
+            for (int c = missing.nextSetBit(0); c >= 0; c = missing.nextSetBit(c + 1)) {
+              if (machine.handOff(c)) {
+                f.complete(c);
+                return;
+              }
+            }
+            f.complete(-1);
+          });
+      return f;
+    }
+
+    @Override
+    public void giveBack(int chunk) {
+      loop.execute(
+          () -> {
+            if (phase == Phase.RECEIVING) machine.chunkRejected(chunk);
+          });
+    }
+
+    @Override
+    public void deliver(int chunk, byte[] stored) {
+      loop.execute(
+          () -> {
+            if (phase != Phase.RECEIVING) return;
+            if (pipeline.pending() >= MAX_PENDING_WRITES) {
+              overflow++;
+              machine.chunkRejected(chunk); // the disk is behind: fetched or sent again later
+              return;
+            }
+            viaUnicast.set(chunk);
+            doneBatch.add(chunk); // the sender stops sending it to this node
+            if (doneBatch.size() >= 32) flushDone();
+            pipeline.submit(new ChunkPiece(chunk, () -> stored));
+          });
+    }
+
+    @Override
+    public long lastMulticastNanos() {
+      return lastDataNanos;
+    }
+
+    @Override
+    public void senderAlive() {
+      // The daemon answered for the running session: its sender lives, though its announcements do
+      // not reach this node.
+      loop.execute(() -> lastFromSenderNanos = System.nanoTime());
+    }
+  }
+
   // ---- handlers ----------------------------------------------------------------------------
 
   private final class DataHandler extends SimpleChannelInboundHandler<DatagramPacket> {
@@ -951,6 +1049,7 @@ public final class McastReceiver {
       if (phase != Phase.RECEIVING) return;
       long now = System.nanoTime();
       if (firstPacketNanos == 0) firstPacketNanos = now;
+      lastDataNanos = now;
       ReceiverMachine.CompleteChunk cc = null;
       if (m instanceof DataPacket d) {
         cc = machine.onData(d, now);

@@ -304,15 +304,28 @@ public final class ServerClient {
     throw new IOException("the server failed " + what + ": " + why);
   }
 
-  public void progress(String mac, long session, Progress.Phase phase, long done, long total)
+  /**
+   * @param unicastBytes of {@code done}, bytes written from chunks fetched by unicast
+   *     (docs/unicast.md)
+   */
+  public void progress(
+      String mac, long session, Progress.Phase phase, long done, long total, long unicastBytes)
       throws IOException, InterruptedException {
-    post("progress", new Progress(mac, session, phase, done, total));
+    post("progress", new Progress(mac, session, phase, done, total, unicastBytes));
   }
 
+  /**
+   * @param unicastBytes of the bytes written, those from chunks fetched by unicast
+   */
   public void result(
-      String mac, long session, boolean ok, String detail, Optional<String> sshHostKey)
+      String mac,
+      long session,
+      boolean ok,
+      String detail,
+      Optional<String> sshHostKey,
+      long unicastBytes)
       throws IOException, InterruptedException {
-    post("result", new Result(mac, session, ok, detail, sshHostKey.orElse(null)));
+    post("result", new Result(mac, session, ok, detail, sshHostKey.orElse(null), unicastBytes));
   }
 
   /** The cluster's known_hosts as the server publishes it now ({@code GET /boot/known_hosts}). */

@@ -12,19 +12,23 @@ import java.util.Locale;
  * @param phase what it is doing
  * @param done bytes written
  * @param total bytes to write
+ * @param unicastBytes of {@code done}, bytes written from chunks fetched by unicast (the fallback
+ *     for nodes multicast does not reach, docs/unicast.md); absent: 0
  */
 public record Progress(
     @JsonProperty(required = true) String mac,
     @JsonProperty(required = true) long session,
     @JsonProperty(required = true) Phase phase,
     long done,
-    long total) {
+    long total,
+    long unicastBytes) {
   public Progress {
     Fields.required(mac, "mac");
     Fields.id(session, "session");
     Fields.required(phase, "phase");
     Fields.notNegative(done, "done");
     Fields.notNegative(total, "total");
+    Fields.notNegative(unicastBytes, "unicastBytes");
   }
 
   /** What a node is doing. */

@@ -241,6 +241,17 @@ public final class Lab implements AutoCloseable {
   }
 
   /**
+   * Drops every multicast UDP datagram that reaches {@code h} (a firewall, or a group a switch does
+   * not forward to it); unicast and IGMP pass. The rule goes with the namespace.
+   */
+  public void dropMulticast(Host h) {
+    String script =
+        "table ip cclab_mcast {\n  chain input {\n    type filter hook input priority 0; policy accept;\n"
+            + "    ip daddr 224.0.0.0/4 meta l4proto udp counter drop\n  }\n}\n";
+    housekeeping(List.of("ip", "netns", "exec", own(h).netns(), "nft", "-f", "-"), script);
+  }
+
+  /**
    * Limits what {@code h} can receive to {@code mbit} Mbit/s: a token bucket on the switch port
    * that sends toward {@code h}. 0 removes it.
    */

@@ -301,6 +301,32 @@ public final class ReceiverMachine {
   }
 
   /**
+   * Takes {@code chunk} from another path (the agent's unicast fallback, docs/unicast.md): from now
+   * on it is handed off as if it had been collected here, and what was collected of it is dropped
+   * (no NAK asks for it any more). Returns false, taking nothing, when it is not needed, or already
+   * collected, handed off or written. Give it back with {@link #chunkRejected} if the other path
+   * fails; report it with {@link #chunkWritten} when written.
+   */
+  public boolean handOff(int chunk) {
+    if (chunk < 0
+        || chunk >= layouts.length
+        || !needed.get(chunk)
+        || finished.get(chunk)
+        || handedOff.get(chunk)) return false;
+    partials.remove(chunk);
+    handedOff.set(chunk);
+    return true;
+  }
+
+  /** Needed chunks neither written nor handed off: what another path may still fetch (a copy). */
+  public BitSet missing() {
+    BitSet m = (BitSet) needed.clone();
+    m.andNot(finished);
+    m.andNot(handedOff);
+    return m;
+  }
+
+  /**
    * The chunk could not be handled now (the disk is behind): collect it again from a later pass.
    */
   public void chunkRejected(int chunk) {

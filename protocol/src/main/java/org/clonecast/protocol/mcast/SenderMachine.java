@@ -168,6 +168,20 @@ public final class SenderMachine {
     long slowSamples;
 
     long lossSampleNanos = Long.MIN_VALUE;
+
+    /** Packets it had received by its newest STATUS (-1 before one came). */
+    long receivedCount = -1;
+
+    /** Packets the sender had sent when {@link #receivedCount} last grew. */
+    long sentAtLastReceive;
+
+    /**
+     * No multicast reaches it: the sender has sent {@link #DEAF_AFTER_PACKETS} since its count of
+     * received packets last grew (a blocked group, a firewall; docs/unicast.md). Its zero loss is
+     * no measure of the wire and its NAKs no reason to repair.
+     */
+    boolean deaf;
+
     long symbolsNeeded;
     long chunksDone;
     long bytesWritten;
@@ -266,6 +280,11 @@ public final class SenderMachine {
       return slow;
     }
 
+    /** True while no multicast reaches it (see {@link SenderMachine#DEAF_AFTER_PACKETS}). */
+    public boolean deaf() {
+      return deaf;
+    }
+
     /** STATUS reports (about one per 100 ms) during which it was a slow receiver. */
     public long slowSamples() {
       return slowSamples;
@@ -302,6 +321,21 @@ public final class SenderMachine {
       return chunksDone + need.cardinality();
     }
   }
+
+  /**
+   * Packets sent without a receiver's count of received packets growing, after which it is deaf:
+   * about 6 MB on the wire, a second or less at any rate a session runs at (a receiver stalled that
+   * long by its CPU catches up from its socket buffer and counts again).
+   */
+  public static final long DEAF_AFTER_PACKETS = 4096;
+
+  /**
+   * While some receiver is deaf, a chunk only deaf receivers lack is started at most this often: a
+   * trickle, so one that hears again counts packets again and is served in full, while the segment
+   * (and the deaf nodes' own ports, where their unicast fallback runs) is spared a carousel nobody
+   * hears.
+   */
+  public static final long DEAF_TRICKLE_NANOS = 1_000_000_000L;
 
   /** Repair rows a receiver may draw beyond its needed symbols before its NAKs count no more. */
   public static final long REPAIR_SLACK = 1024;
@@ -666,6 +700,12 @@ public final class SenderMachine {
             : (r.smoothedOverflowPermille * 7 + s.overflowPermille() * 3) / 10;
     r.lossSampleNanos = now;
     r.bytesWritten = s.bytesWritten();
+    long sent = sourceSent + repairSent;
+    if (s.received() != r.receivedCount) {
+      r.receivedCount = s.received();
+      r.sentAtLastReceive = sent;
+    }
+    r.deaf = sent - r.sentAtLastReceive >= DEAF_AFTER_PACKETS;
     int median = medianSmoothedOverflow(now);
     if (r.smoothedOverflowPermille > median + SLOW_OVERFLOW_MARGIN_PERMILLE) {
       r.slow = true;
@@ -686,7 +726,8 @@ public final class SenderMachine {
     Receiver r = active(nak.receiverId());
     if (r == null) return;
     r.lastHeardNanos = now;
-    if (isLagging(r, now)) return;
+    // A deaf receiver would not hear the repairs: every other receiver would pay for them.
+    if (r.deaf || isLagging(r, now)) return;
     for (Nak.Entry e : nak.entries()) {
       int c = e.chunk();
       if (c >= demand.length || !r.need.get(c)) continue;
@@ -723,8 +764,10 @@ public final class SenderMachine {
     }
   }
 
+  /** A receiver whose loss reports count in the medians and the pace: recent, and not deaf. */
   private boolean fresh(Receiver r, long now) {
     return r.state == ReceiverState.ACTIVE
+        && !r.deaf
         && r.lossSampleNanos != Long.MIN_VALUE
         && now - r.lossSampleNanos <= 1_000_000_000L;
   }
@@ -924,7 +967,34 @@ public final class SenderMachine {
     return null;
   }
 
+  /** When the last chunk only deaf receivers lacked was started. */
+  private long lastDeafOnlyNanos = Long.MIN_VALUE;
+
+  private boolean anyDeaf() {
+    for (Receiver r : receivers.values())
+      if (r.state == ReceiverState.ACTIVE && r.deaf) return true;
+    return false;
+  }
+
+  /** Whether a receiver that hears the multicast still lacks chunk {@code c}. */
+  private boolean heardDemand(int c) {
+    for (Receiver r : receivers.values())
+      if (r.state == ReceiverState.ACTIVE && !r.deaf && r.need.get(c)) return true;
+    return false;
+  }
+
   private boolean pickChunk(long now) {
+    if (!anyDeaf()) return pickChunk(now, false);
+    // Chunks a hearing receiver lacks first; one only deaf ones lack at most once per trickle.
+    if (pickChunk(now, true)) return true;
+    if (lastDeafOnlyNanos != Long.MIN_VALUE && now - lastDeafOnlyNanos < DEAF_TRICKLE_NANOS)
+      return false;
+    if (!pickChunk(now, false)) return false;
+    lastDeafOnlyNanos = now;
+    return true;
+  }
+
+  private boolean pickChunk(long now, boolean heardOnly) {
     while (!urgent.isEmpty()) {
       int c = urgent.poll();
       if (wanted.get(c)) {
@@ -942,7 +1012,8 @@ public final class SenderMachine {
       }
       // A chunk someone is still repairing by NAK is not sent whole: the repair is cheaper.
       if (now - lastPassNanos[c] >= settings.resendHoldoffNanos()
-          && now - lastNakNanos[c] >= settings.resendHoldoffNanos()) {
+          && now - lastNakNanos[c] >= settings.resendHoldoffNanos()
+          && (!heardOnly || heardDemand(c))) {
         if (c <= lastPicked) passes++; // wrapped around: a new pass of the carousel
         lastPicked = c;
         cursor = c + 1;
@@ -968,10 +1039,12 @@ public final class SenderMachine {
   /** Earliest time a held-off chunk becomes sendable again, or Long.MAX_VALUE. */
   public long nextWakeNanos() {
     long wake = Long.MAX_VALUE;
+    boolean deaf = anyDeaf();
     for (int c = wanted.nextSetBit(0); c >= 0; c = wanted.nextSetBit(c + 1)) {
-      wake =
-          Math.min(
-              wake, Math.max(lastPassNanos[c], lastNakNanos[c]) + settings.resendHoldoffNanos());
+      long at = Math.max(lastPassNanos[c], lastNakNanos[c]) + settings.resendHoldoffNanos();
+      if (deaf && lastDeafOnlyNanos != Long.MIN_VALUE && !heardDemand(c))
+        at = Math.max(at, lastDeafOnlyNanos + DEAF_TRICKLE_NANOS);
+      wake = Math.min(wake, at);
     }
     return wake;
   }

@@ -183,6 +183,59 @@ class McastSimulationTest {
     assertTrue(limitNanos / done >= 0.9, "efficiency " + limitNanos / done);
   }
 
+  /**
+   * Two receivers that no multicast reaches (a blocked group; they finish by unicast,
+   * docs/unicast.md) report no loss, having seen no packet to miss: they must not pace the others
+   * behind shaped ports at the wire's full rate, nor draw repairs.
+   */
+  @Test
+  void receiversNoMulticastReachesDoNotSetThePace() {
+    long[] done = new long[2];
+    for (int deaf = 0; deaf <= 2; deaf += 2) {
+      McastSimulation sim = new McastSimulation(7, 240, McastSimulation.settings(2 + deaf));
+      double portPps = WIRE * 0.4 / (DataPacket.HEADER_BYTES + McastSimulation.SYMBOL);
+      // As many deaf as hearing: the median loss is a deaf one's zero.
+      for (int i = 0; i < 2; i++)
+        sim.add("r" + i, 0, 0, Long.MAX_VALUE).port(portPps, (int) (portPps * 0.05));
+      // Deaf: every packet lost, its STATUS still arrives; it leaves once the others are done.
+      for (int i = 0; i < deaf; i++) sim.add("deaf" + i, 1.0, 0, 30_000_000_000L);
+      assertTrue(sim.runPaced(80_000_000, WIRE), "session did not complete");
+      long last = 0;
+      for (McastSimulation.Sim s : sim.receivers) {
+        if (s.name.startsWith("deaf")) {
+          assertTrue(sim.sender.receiver(s.id).deaf(), "told apart as deaf");
+          continue;
+        }
+        assertEquals(SenderMachine.ReceiverState.SUCCEEDED, sim.sender.receiver(s.id).state());
+        last = Math.max(last, sim.sender.receiver(s.id).endedNanos() - sim.sender.startedNanos());
+      }
+      done[deaf / 2] = last;
+      if (deaf > 0) {
+        // Once the hearing ones are done, the deaf ones' chunks trickle (one a second), so a node
+        // that hears again is served, and nobody's port carries a carousel nobody hears: less
+        // than one pass in the 20-odd virtual seconds until they leave (a full carousel: dozens).
+        long hearingDone =
+            sim.receivers.stream()
+                .filter(x -> !x.name.startsWith("deaf"))
+                .mapToLong(x -> x.finishedAtPacket)
+                .max()
+                .orElseThrow();
+        long after = sim.sent - hearingDone;
+        assertTrue(
+            after < sim.sourceSymbolsOfOnePass(),
+            after
+                + " packets for deaf receivers alone, one pass is "
+                + sim.sourceSymbolsOfOnePass());
+      }
+    }
+    assertTrue(
+        done[1] <= done[0] * 1.05,
+        "with two deaf receivers the others took "
+            + done[1] / 1e6
+            + " ms, without "
+            + done[0] / 1e6);
+  }
+
   @Test
   void receiversTakingTurnsOnACrowdedHostStillPaceTheGroup() {
     McastSimulation sim = new McastSimulation(8, 240, McastSimulation.settings(8));

@@ -2,6 +2,7 @@ package org.clonecast.protocol.mcast;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -183,5 +184,36 @@ class ReceiverMachineTest {
     for (int j = 0; j < l.sourceCount(); j++) m.onData(data(seq++, 1, j), 9000 * MS);
     m.chunkRejected(1);
     assertEquals(1, m.chunkFailed(1));
+  }
+
+  /**
+   * A chunk taken by the unicast fallback: its partial symbols are dropped (no NAK for it), later
+   * symbols are duplicates, and it can be taken only once until given back.
+   */
+  @Test
+  void aChunkHandedOffToUnicastIsNeitherNakedNorCollectedAgain() {
+    ReceiverMachine m = machine();
+    assertNull(m.onData(data(0, 2, 0), MS));
+    assertNull(m.onData(data(1, 2, 1), MS));
+    BitSet all = new BitSet();
+    all.set(0, 3);
+    assertEquals(all, m.missing());
+    assertTrue(m.handOff(2));
+    assertFalse(m.handOff(2), "taken once");
+    assertFalse(m.handOff(3), "past the manifest");
+    assertFalse(m.handOff(-1));
+    assertEquals(0, m.inProgress());
+    assertTrue(m.poll(500 * MS).isEmpty(), "no NAK for a handed-off chunk");
+    assertNull(m.onData(data(2, 2, 2), 500 * MS));
+    assertEquals(0, m.inProgress(), "later symbols of it are duplicates");
+    BitSet rest = new BitSet();
+    rest.set(0, 2);
+    assertEquals(rest, m.missing());
+    m.chunkRejected(2); // the fetch failed: multicast or unicast may take it again
+    assertEquals(all, m.missing());
+    assertTrue(m.handOff(2));
+    m.chunkWritten(2);
+    assertFalse(m.handOff(2), "written");
+    assertEquals(1, m.chunksWritten());
   }
 }

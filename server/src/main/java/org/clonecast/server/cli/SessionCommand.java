@@ -194,6 +194,11 @@ public final class SessionCommand extends CommandGroup {
               : api.get("/api/v1/sessions/" + id);
       out.printf(
           "session %d %s: %s%n", id, s.path("state").asText(), NodeCommand.text(s, "detail"));
+      // Which path each node's chunks took (docs/unicast.md).
+      for (JsonNode m : s.path("members")) {
+        String path = path(m);
+        if (!path.isEmpty()) out.printf("  %s: %s%n", m.path("name").asText(), path);
+      }
       out.flush();
       return s.path("state").asText().equals("done") ? ExitCodes.OK : ExitCodes.FAILED;
     }
@@ -220,11 +225,14 @@ public final class SessionCommand extends CommandGroup {
       }
       for (JsonNode m : s.path("members")) {
         String state = m.path("state").asText();
-        if (!state.equals(lastState.put(m.path("name").asText(), state))) {
+        String path = path(m);
+        String seen = state + (path.contains("unicast") ? " " + path : "");
+        if (!seen.equals(lastState.put(m.path("name").asText(), seen))) {
           out.printf(
-              "%s: %s%s%n",
+              "%s: %s%s%s%n",
               m.path("name").asText(),
               state,
+              path.contains("unicast") ? ", " + path : "",
               m.path("detail").isNull() ? "" : " (" + m.path("detail").asText() + ")");
           out.flush();
         }
@@ -255,7 +263,7 @@ public final class SessionCommand extends CommandGroup {
         out.add(
             String.format(
                 Locale.ROOT,
-                "  %-" + width + "s [%s%s] %3d%%  %9s / %-9s  %s%s",
+                "  %-" + width + "s [%s%s] %3d%%  %9s / %-9s  %s%s%s",
                 m.path("name").asText(),
                 "#".repeat(filled),
                 ".".repeat(30 - filled),
@@ -263,9 +271,24 @@ public final class SessionCommand extends CommandGroup {
                 ProgressBar.bytes(done),
                 ProgressBar.bytes(total),
                 m.path("state").asText(),
+                path(m).contains("unicast") ? ", " + path(m) : "",
                 m.path("detail").isNull() ? "" : " (" + m.path("detail").asText() + ")"));
       }
       return out;
+    }
+
+    /**
+     * "by multicast", "by unicast", "by multicast and unicast (N unicast)": the path a member's
+     * chunks took; empty before it wrote any.
+     */
+    static String path(JsonNode m) {
+      String p = m.path("path").asText("");
+      if (p.isEmpty() || m.path("path").isNull()) return "";
+      if (p.equals("both"))
+        return "by multicast and unicast ("
+            + ProgressBar.bytes(m.path("unicastBytes").asLong())
+            + " unicast)";
+      return "by " + p;
     }
   }
 

@@ -19,6 +19,11 @@ import java.util.Optional;
  *     querier with a lower address (config session.igmp-querier, default true)
  * @param igmpQueryInterval the gap between its General Queries (config session.igmp-query-interval,
  *     default 125 s as RFC 2236 has it)
+ * @param unicastRate bytes per second for all unicast fallback together: the chunks served to nodes
+ *     that multicast does not reach (config session.unicast-rate, default {@link
+ *     #DEFAULT_UNICAST_RATE}; docs/unicast.md)
+ * @param unicastStreams chunk requests served at once for the unicast fallback, all nodes together
+ *     (config session.unicast-streams, default 8; one node may hold at most half of them)
  */
 public record SessionConfig(
     int basePort,
@@ -26,8 +31,16 @@ public record SessionConfig(
     boolean bootenvAutoBuild,
     Optional<Duration> receiverDeadline,
     boolean igmpQuerier,
-    Duration igmpQueryInterval) {
+    Duration igmpQueryInterval,
+    long unicastRate,
+    int unicastStreams) {
   public static final int DEFAULT_BASE_PORT = 9400;
+
+  /**
+   * A quarter of a 1 Gbit/s provisioning link (31.25 MB/s): the multicast keeps the rest, and a
+   * session's multicast runs at about the link's rate.
+   */
+  public static final int DEFAULT_UNICAST_RATE = 31_250_000;
 
   public SessionConfig {
     if (basePort < 1024 || basePort > 65535 - 500) {
@@ -41,6 +54,18 @@ public record SessionConfig(
     if (igmpQueryInterval.compareTo(Duration.ofSeconds(2)) < 0) {
       throw new ConfigException("session.igmp-query-interval must be 2 s or more");
     }
+    if (unicastRate < 65_536) {
+      throw new ConfigException(
+          "session.unicast-rate "
+              + unicastRate
+              + " is below 65536 bytes/s; give a rate the"
+              + " fallback can finish a node with (default "
+              + DEFAULT_UNICAST_RATE
+              + ")");
+    }
+    if (unicastStreams < 1) {
+      throw new ConfigException("session.unicast-streams must be at least 1");
+    }
   }
 
   static SessionConfig from(ConfigFile f) {
@@ -52,6 +77,8 @@ public record SessionConfig(
             .filter(s -> s > 0)
             .map(Duration::ofSeconds),
         f.bool("session.igmp-querier", true),
-        Duration.ofSeconds(f.integer("session.igmp-query-interval", 125, 2, 3600)));
+        Duration.ofSeconds(f.integer("session.igmp-query-interval", 125, 2, 3600)),
+        f.integer("session.unicast-rate", DEFAULT_UNICAST_RATE, 65_536, Integer.MAX_VALUE),
+        f.integer("session.unicast-streams", 8, 1, 256));
   }
 }

@@ -36,8 +36,9 @@ import org.clonecast.server.store.NodeStore;
  *       chunk size, zstd level, force: then {@link CaptureRoutes}), {@code reimage} (session,
  *       image, control address, target disk, hostname, domain, per-node files), {@code none} (boot
  *       the local disk) or {@code fail} (with the reason)
- *   <li>POST /agent/v1/progress {mac, session, phase, done, total}
- *   <li>POST /agent/v1/result {mac, session, ok, detail, sshHostKey?}
+ *   <li>POST /agent/v1/progress {mac, session, phase, done, total, unicastBytes?}
+ *   <li>POST /agent/v1/result {mac, session, ok, detail, sshHostKey?, unicastBytes?}
+ *   <li>GET /agent/v1/sessions/{id}/image: the unicast fallback ({@link UnicastRoutes})
  *   <li>GET /boot/known_hosts: every re-imaged node's SSH host key, as an ssh_known_hosts file
  * </ul>
  */
@@ -112,12 +113,13 @@ public final class AgentRoutes {
       }
       case "progress" -> {
         Progress p = AgentJson.read(body, Progress.class);
-        sessions.progress(mac, p.session(), p.phase().id(), p.done(), p.total());
+        sessions.progress(mac, p.session(), p.phase().id(), p.done(), p.total(), p.unicastBytes());
         return Reply.json(Ack.OK);
       }
       default -> {
         Result res = AgentJson.read(body, Result.class);
-        sessions.result(mac, res.session(), res.ok(), res.detail(), res.sshHostKeyIfAny());
+        sessions.result(
+            mac, res.session(), res.ok(), res.detail(), res.sshHostKeyIfAny(), res.unicastBytes());
         return Reply.json(Ack.OK);
       }
     }
@@ -134,7 +136,7 @@ public final class AgentRoutes {
           // The node would come up without files its admin meant it to have: fail it with the
           // reason.
           sessions.result(
-              mac, a.session(), false, "per-node files: " + e.getMessage(), Optional.empty());
+              mac, a.session(), false, "per-node files: " + e.getMessage(), Optional.empty(), 0);
           return new Assignment.Fail("per-node files: " + e.getMessage());
         }
         return new Assignment.Reimage(

@@ -153,6 +153,10 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
       push(ctx, p);
       return;
     }
+    if (reply instanceof Reply.Range r) {
+      sendRange(ctx, r, keepAlive);
+      return;
+    }
     if (reply instanceof Reply.File f) {
       try {
         sendFile(ctx, req, f, keepAlive);
@@ -242,6 +246,33 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     stats.bytesSent.add(length);
     ctx.write(new DefaultFileRegion(fc, first, length)); // releases (closes) the channel when sent
     finish(ctx, res, ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT), keepAlive);
+  }
+
+  /** A range the route checked and read: 206 with its Content-Range. */
+  private void sendRange(ChannelHandlerContext ctx, Reply.Range r, boolean keepAlive) {
+    FullHttpResponse res =
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1,
+            HttpResponseStatus.PARTIAL_CONTENT,
+            Unpooled.wrappedBuffer(r.body()));
+    count(res.status());
+    res.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
+    res.headers().set(HttpHeaderNames.CONTENT_LENGTH, r.body().length);
+    res.headers()
+        .set(
+            HttpHeaderNames.CONTENT_RANGE,
+            "bytes " + r.first() + "-" + (r.first() + r.body().length - 1) + "/" + r.total());
+    res.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+    for (Map.Entry<String, String> h : r.headers().entrySet()) {
+      res.headers().set(h.getKey(), h.getValue());
+    }
+    if (keepAlive) {
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+    }
+    stats.bytesSent.add(r.body().length);
+    ChannelFuture sent = ctx.writeAndFlush(res);
+    sent.addListener(x -> r.done().run());
+    finish(ctx, res, sent, keepAlive);
   }
 
   /**

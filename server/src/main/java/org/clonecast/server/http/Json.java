@@ -114,6 +114,9 @@ public final class Json {
       n.put("receivingSince", x.receivingSince().orElse(null));
       n.put("finished", x.finishedAt().orElse(null));
       n.put("wire", x.wire().orElse(null));
+      // Which path its chunks took (docs/unicast.md): multicast, unicast or both.
+      n.put("path", x.path().orElse(null));
+      n.put("unicastBytes", x.unicastBytes());
       ms.add(n);
     }
     m.put("members", ms);

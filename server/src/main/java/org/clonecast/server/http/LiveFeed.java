@@ -379,8 +379,8 @@ public final class LiveFeed implements AutoCloseable {
 
   /**
    * The running sessions' figures: the wire rate and repair share from the sender's counters, and
-   * per node [mac, phase, bytes done, bytes total, bytes/s, ETA s or -1]; null when no session
-   * runs.
+   * per node [mac, phase, bytes done, bytes total, bytes/s, ETA s or -1, bytes of done by unicast];
+   * null when no session runs.
    */
   private Map<String, Object> live(long now, Set<Long> ticked) {
     if (activeSessions.isEmpty() && ticked.isEmpty()) {
@@ -431,7 +431,13 @@ public final class LiveFeed implements AutoCloseable {
         rateSum += t.bytesPerSecond();
         ns.add(
             List.of(
-                e.getKey(), t.phase(), t.done(), t.total(), Math.round(t.bytesPerSecond()), eta));
+                e.getKey(),
+                t.phase(),
+                t.done(),
+                t.total(),
+                Math.round(t.bytesPerSecond()),
+                eta,
+                t.unicastBytes()));
       }
       s.put("nodes", ns);
       s.put("bytesDone", done);

@@ -18,6 +18,21 @@ public sealed interface Reply {
   record File(Path path, String contentType) implements Reply {}
 
   /**
+   * {@code body}, bytes {@code [first, first + body.length)} of a resource of {@code total} bytes,
+   * sent as 206 Partial Content: the route chose, checked and read the range itself (the unicast
+   * fallback's chunk ranges). {@code done} runs once, when the bytes have been written or could not
+   * be.
+   */
+  record Range(
+      byte[] body,
+      long first,
+      long total,
+      String contentType,
+      Map<String, String> headers,
+      Runnable done)
+      implements Reply {}
+
+  /**
    * A stream of server-sent events (text/event-stream): the server sends the response head and
    * hands the connection to {@code attach}, which writes events to it from then on ({@link
    * LiveFeed}).

@@ -17,6 +17,7 @@ import org.clonecast.server.dhcp.Lease;
 import org.clonecast.server.dhcp.LeaseStore;
 import org.clonecast.server.dns.DnsStats;
 import org.clonecast.server.http.HttpStats;
+import org.clonecast.server.http.UnicastRoutes;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeState;
@@ -178,6 +179,29 @@ public final class DaemonMetrics {
   }
 
   /** Sessions by state, what their multicast sent, and each node's progress in running sessions. */
+  /** The unicast fallback's chunk requests (docs/unicast.md). */
+  public static void unicast(Metrics m, UnicastRoutes unicast) {
+    UnicastRoutes.Stats s = unicast.stats();
+    m.counter(
+            "clonecast_unicast_sent_bytes_total",
+            "Image bytes served to nodes by the unicast fallback.",
+            s.bytes::sum)
+        .counter(
+            "clonecast_unicast_requests_total",
+            "Chunk range requests the unicast fallback served.",
+            s.requests::sum)
+        .counter(
+            "clonecast_unicast_throttled_total",
+            "Chunk requests answered 429: over session.unicast-rate or session.unicast-streams.",
+            s.throttled::sum)
+        .counter(
+            "clonecast_unicast_refused_total",
+            "Chunk requests refused: not a node of a running session, or a bad range.",
+            s.refused::sum)
+        .gauge(
+            "clonecast_unicast_streams", "Chunk requests being served now.", unicast::streamsHeld);
+  }
+
   public static void sessions(Metrics m, SessionManager sessions) {
     m.family(
             "clonecast_sessions",

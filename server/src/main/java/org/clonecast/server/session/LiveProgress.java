@@ -21,8 +21,15 @@ public final class LiveProgress {
    * @param total bytes it will write
    * @param atMillis when the report arrived
    * @param bytesPerSecond its write rate, smoothed over the last reports (0 before the second)
+   * @param unicastBytes of {@code done}, bytes written from chunks fetched by unicast
    */
-  public record Tick(String phase, long done, long total, long atMillis, double bytesPerSecond) {
+  public record Tick(
+      String phase,
+      long done,
+      long total,
+      long atMillis,
+      double bytesPerSecond,
+      long unicastBytes) {
     /** Seconds until done at the current rate, or empty when it cannot be told. */
     public Optional<Long> etaSeconds() {
       if (bytesPerSecond <= 0 || total <= 0 || done >= total) return Optional.empty();
@@ -40,7 +47,13 @@ public final class LiveProgress {
    * one; the ticks within a phase stay here).
    */
   public boolean report(
-      long session, String mac, String phase, long done, long total, long nowMillis) {
+      long session,
+      String mac,
+      String phase,
+      long done,
+      long total,
+      long unicastBytes,
+      long nowMillis) {
     Map<String, Tick> nodes = bySession.computeIfAbsent(session, s -> new ConcurrentHashMap<>());
     boolean[] newPhase = {false};
     nodes.compute(
@@ -49,14 +62,19 @@ public final class LiveProgress {
           if (prev == null || !prev.phase().equals(phase)) {
             newPhase[0] = true;
             return new Tick(
-                phase, done, total, nowMillis, prev == null ? 0 : prev.bytesPerSecond());
+                phase,
+                done,
+                total,
+                nowMillis,
+                prev == null ? 0 : prev.bytesPerSecond(),
+                unicastBytes);
           }
           double rate = prev.bytesPerSecond();
           if (nowMillis > prev.atMillis() && done >= prev.done()) {
             double now = (done - prev.done()) * 1000.0 / (nowMillis - prev.atMillis());
             rate = rate <= 0 ? now : SMOOTHING * now + (1 - SMOOTHING) * rate;
           }
-          return new Tick(phase, done, total, nowMillis, rate);
+          return new Tick(phase, done, total, nowMillis, rate, unicastBytes);
         });
     return newPhase[0];
   }

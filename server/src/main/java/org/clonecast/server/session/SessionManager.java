@@ -21,6 +21,7 @@ import org.clonecast.common.api.Disk;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.mcast.ControlMessage;
 import org.clonecast.protocol.mcast.McastAuth;
@@ -103,7 +104,43 @@ public final class SessionManager implements AutoCloseable {
     McastSender sender;
     ChunkSource reader;
     volatile boolean transferEnded;
+
+    /**
+     * The image's chunks, once the fallback may serve them, and the part of the image's {@code
+     * .cci} layout they fill (the manifest's stored offsets, whether the chunks sit in the store's
+     * pool or in one file).
+     */
+    volatile ChunkSource served;
+
+    long regionStart;
+    long regionEnd;
+
+    /** System.nanoTime() when the multicast transfer started; 0 before. */
+    volatile long startedNanos;
+
+    /** Stored bytes served to each node by the unicast fallback, by MAC. */
+    final Map<String, AtomicLong> unicastServed = new ConcurrentHashMap<>();
   }
+
+  /** Whether a node may fetch its session's chunks over HTTP now (docs/unicast.md). */
+  public sealed interface UnicastAccess {
+    /**
+     * It may: the byte range {@code [regionStart, regionEnd)} of the image's {@code .cci} layout
+     * holds every stored chunk, read through {@code source}; the transfer has run {@code
+     * transferMillis}.
+     */
+    record Serve(ChunkSource source, long regionStart, long regionEnd, long transferMillis)
+        implements UnicastAccess {}
+
+    /** Not yet: the multicast has not started, and a node must try it first. */
+    record NotYet(String why) implements UnicastAccess {}
+
+    /** Never for this node: it is no unfinished node of the session (HTTP 403). */
+    record Refused(String why) implements UnicastAccess {}
+  }
+
+  /** Stored bytes served by the unicast fallback since the daemon started (for /metrics). */
+  private final AtomicLong unicastBytes = new AtomicLong();
 
   public SessionManager(
       SessionStore store,
@@ -228,6 +265,14 @@ public final class SessionManager implements AutoCloseable {
     running.put(s.id(), r);
     try {
       r.reader = images.open(imageName);
+      r.regionStart = Long.MAX_VALUE;
+      for (ChunkEntry e : r.reader.manifest().chunks()) {
+        if (e.storedLength() == 0) continue;
+        r.regionStart = Math.min(r.regionStart, e.storedOffset());
+        r.regionEnd = Math.max(r.regionEnd, e.storedOffset() + e.storedLength());
+      }
+      if (r.regionEnd == 0) r.regionStart = 0; // nothing stored: nothing to serve
+      r.served = r.reader;
       SendSettings settings =
           new SendSettings(
               nif.name(),
@@ -356,7 +401,8 @@ public final class SessionManager implements AutoCloseable {
    * An agent's progress: phase receiving or identity, bytes written so far. Kept in memory; the
    * store records only a new phase (with the bytes at that moment).
    */
-  public void progress(MacAddress mac, long session, String phase, long done, long total) {
+  public void progress(
+      MacAddress mac, long session, String phase, long done, long total, long unicastBytes) {
     String m = mac.toString();
     Optional<Member> member =
         live.get(session, m).isPresent()
@@ -365,7 +411,7 @@ public final class SessionManager implements AutoCloseable {
     if (member.isPresent() && member.get().finished()) {
       return; // a late tick from a node already done or failed
     }
-    if (live.report(session, m, phase, done, total, System.currentTimeMillis())) {
+    if (live.report(session, m, phase, done, total, unicastBytes, System.currentTimeMillis())) {
       store.updateMember(
           session,
           m,
@@ -374,6 +420,7 @@ public final class SessionManager implements AutoCloseable {
           Optional.of(total),
           Optional.empty(),
           Optional.empty());
+      if (unicastBytes > 0) store.setUnicast(session, m, unicastBytes);
     }
     for (LongConsumer l : progressListeners) {
       l.accept(session);
@@ -409,6 +456,76 @@ public final class SessionManager implements AutoCloseable {
             c.bytesSent.get(), c.packetsSent.get(), c.repairPacketsSent.get(), !r.transferEnded));
   }
 
+  /**
+   * Whether node {@code mac} may fetch chunks of session {@code session} over HTTP: only a node of
+   * that session, not finished, while its transfer runs here (docs/unicast.md).
+   *
+   * @throws NotFoundException when the session does not run here
+   */
+  public UnicastAccess unicastAccess(long session, MacAddress mac) {
+    Running r = running.get(session);
+    if (r == null || r.served == null || r.transferEnded) {
+      throw new NotFoundException(
+          "session " + session + " is not transferring here; the fallback serves running sessions");
+    }
+    Optional<Member> m =
+        store.members(session).stream().filter(x -> x.mac().equals(mac.toString())).findFirst();
+    if (m.isEmpty()) {
+      return new UnicastAccess.Refused(mac + " is no node of session " + session);
+    }
+    if (m.get().finished()) {
+      return new UnicastAccess.Refused(
+          m.get().name() + " is already " + m.get().state() + " in session " + session);
+    }
+    long started = r.startedNanos;
+    if (started == 0) {
+      return new UnicastAccess.NotYet(
+          "session " + session + "'s multicast has not started; it comes first");
+    }
+    return new UnicastAccess.Serve(
+        r.served,
+        r.regionStart,
+        r.regionEnd,
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+  }
+
+  /**
+   * Counts {@code bytes} served to {@code mac} by the unicast fallback; its first request is an
+   * event of the session.
+   */
+  public void unicastServed(long session, MacAddress mac, long bytes) {
+    unicastBytes.addAndGet(bytes);
+    Running r = running.get(session);
+    if (r == null) return;
+    boolean[] first = {false};
+    r.unicastServed
+        .computeIfAbsent(
+            mac.toString(),
+            k -> {
+              first[0] = true;
+              return new AtomicLong();
+            })
+        .addAndGet(bytes);
+    if (first[0]) {
+      String name =
+          store.members(session).stream()
+              .filter(x -> x.mac().equals(mac.toString()))
+              .map(Member::name)
+              .findFirst()
+              .orElse(mac.toString());
+      events.record(
+          "session",
+          Optional.of(mac.toString()),
+          Optional.of(Long.toString(session)),
+          name + " takes chunks by unicast: no multicast reached it (docs/unicast.md)");
+    }
+  }
+
+  /** Stored bytes the unicast fallback served since the daemon started. */
+  public long unicastBytes() {
+    return unicastBytes.get();
+  }
+
   /** A session's members, with the live bytes of those still at work. */
   public List<Member> members(long id) {
     List<Member> stored = store.members(id);
@@ -420,14 +537,20 @@ public final class SessionManager implements AutoCloseable {
       out.add(
           t == null || m.finished() && m.bytesDone() >= t.done()
               ? m
-              : m.withProgress(t.done(), t.total()));
+              : m.withProgress(t.done(), t.total(), t.unicastBytes()));
     }
     return out;
   }
 
   /** An agent's final word. */
   public void result(
-      MacAddress mac, long session, boolean ok, String detail, Optional<String> sshHostKey) {
+      MacAddress mac,
+      long session,
+      boolean ok,
+      String detail,
+      Optional<String> sshHostKey,
+      long unicastBytes) {
+    if (unicastBytes > 0) store.setUnicast(session, mac.toString(), unicastBytes);
     if (ok) {
       Optional<LiveProgress.Tick> t = live.get(session, mac.toString());
       if (store.updateMember(
@@ -520,6 +643,8 @@ public final class SessionManager implements AutoCloseable {
 
     @Override
     public void started(SenderMachine m) {
+      Running r = running.get(session);
+      if (r != null) r.startedNanos = Math.max(1, System.nanoTime());
       store.setState(session, "running", Optional.empty());
       record("transfer started with %d receiver(s)", m.activeReceivers());
     }
@@ -594,7 +719,7 @@ public final class SessionManager implements AutoCloseable {
     return String.format(
         Locale.ROOT,
         "%s; %s, %d chunk(s) sent, %d bytes written; loss %.1f%%, %d repair packet(s) used,"
-            + " %d duplicate(s)%s",
+            + " %d duplicate(s)%s%s",
         r.state().name().toLowerCase(Locale.ROOT),
         r.checked()
             ? r.chunksRight() + " chunk(s) already right (" + r.bytesRight() + " bytes)"
@@ -609,7 +734,8 @@ public final class SessionManager implements AutoCloseable {
                 Locale.ROOT,
                 "; short of CPU or disk for %.1f s (paced apart as slow)",
                 r.slowSamples() / 10.0)
-            : "");
+            : "",
+        r.deaf() ? "; no multicast reached it at the end (left out of the pace)" : "");
   }
 
   private void transferEnded(long id, SenderMachine m, Throwable err) {

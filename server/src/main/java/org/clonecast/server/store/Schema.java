@@ -152,5 +152,10 @@ final class Schema {
       ALTER TABLE images ADD COLUMN own_size INTEGER;
       ALTER TABLE captures ADD COLUMN from_image TEXT;
       ALTER TABLE sessions ADD COLUMN grow INTEGER NOT NULL DEFAULT 0
+      """,
+          // 9: which path each node's chunks took (docs/unicast.md): of bytes_done, those written
+          // from chunks the node fetched by unicast; the rest came by multicast.
+          """
+      ALTER TABLE session_nodes ADD COLUMN unicast_bytes INTEGER NOT NULL DEFAULT 0
       """);
 }

@@ -16,7 +16,7 @@ public final class SessionStore {
           + " repair_packets, grow";
   private static final String N_COLUMNS =
       "session, mac, name, state, bytes_done, bytes_total, target, detail, updated, receiving_since,"
-          + " finished, wire";
+          + " finished, wire, unicast_bytes";
 
   /**
    * One session row.
@@ -53,6 +53,8 @@ public final class SessionStore {
    * @param finishedAt epoch ms it became done or failed
    * @param wire what the sender saw of it (loss, repairs, paced apart as slow), when its transfer
    *     ended
+   * @param unicastBytes of {@code bytesDone}, those written from chunks it fetched by unicast
+   *     (docs/unicast.md)
    */
   public record Member(
       long session,
@@ -66,15 +68,25 @@ public final class SessionStore {
       long updated,
       Optional<Long> receivingSince,
       Optional<Long> finishedAt,
-      Optional<String> wire) {
+      Optional<String> wire,
+      long unicastBytes) {
     public boolean finished() {
       return state.equals("done") || state.equals("failed");
     }
 
     /**
+     * The path its chunks took: {@code multicast}, {@code unicast} or {@code both}; empty before it
+     * wrote anything.
+     */
+    public Optional<String> path() {
+      if (unicastBytes > 0) return Optional.of(unicastBytes >= bytesDone ? "unicast" : "both");
+      return bytesDone > 0 ? Optional.of("multicast") : Optional.empty();
+    }
+
+    /**
      * This member with live progress in place of the stored one (progress ticks are not stored).
      */
-    public Member withProgress(long done, long total) {
+    public Member withProgress(long done, long total, long unicast) {
       return new Member(
           session,
           mac,
@@ -87,7 +99,8 @@ public final class SessionStore {
           updated,
           receivingSince,
           finishedAt,
-          wire);
+          wire,
+          Math.max(unicast, unicastBytes));
     }
   }
 
@@ -207,6 +220,22 @@ public final class SessionStore {
                 mac));
   }
 
+  /**
+   * Records how many of a member's written bytes came by unicast (it only grows: a late report
+   * never lowers it).
+   */
+  public void setUnicast(long id, String mac, long bytes) {
+    db.write(
+        c ->
+            NodeStore.update(
+                c,
+                "UPDATE session_nodes SET unicast_bytes = ? WHERE session = ? AND mac = ? AND unicast_bytes < ?",
+                bytes,
+                id,
+                mac,
+                bytes));
+  }
+
   /** Records what a session sent, when its sender stops. */
   public void setSent(long id, long bytes, long packets, long repairs) {
     db.write(
@@ -313,7 +342,8 @@ public final class SessionStore {
         rs.getLong(9),
         optionalLong(rs, 10),
         optionalLong(rs, 11),
-        Optional.ofNullable(rs.getString(12)));
+        Optional.ofNullable(rs.getString(12)),
+        rs.getLong(13));
   }
 
   private static Optional<Long> optionalLong(ResultSet rs, int column) throws SQLException {

@@ -246,8 +246,8 @@ class LiveFeedTest {
     Stream page = new Stream("/api/v1/stream");
     tickUntil(() -> !page.named("state").isEmpty());
 
-    sessions.progress(mac(1), id, "receiving", 0, 1000);
-    sessions.progress(mac(1), id, "receiving", 400, 1000);
+    sessions.progress(mac(1), id, "receiving", 0, 1000, 0);
+    sessions.progress(mac(1), id, "receiving", 400, 1000, 0);
     tickUntil(
         () ->
             page.named("live").stream()
@@ -259,7 +259,7 @@ class LiveFeedTest {
     assertTrue(stored.receivingSince().isPresent());
     assertEquals(400, sessions.members(id).get(0).bytesDone(), "the API shows the live bytes");
 
-    sessions.progress(mac(1), id, "identity", 1000, 1000);
+    sessions.progress(mac(1), id, "identity", 1000, 1000, 0);
     assertEquals("identity", store.members(id).get(0).state());
     assertEquals(
         1000, store.members(id).get(0).bytesDone(), "a new phase is written with its bytes");
@@ -366,9 +366,10 @@ class LiveFeedTest {
           int needs = 40 + n % 20;
           if (sec >= needs) continue;
           long done = Math.min(total, (long) (sec + 1) * total / needs);
-          sessions.progress(mac(n + 1), id, done >= total ? "identity" : "receiving", done, total);
+          sessions.progress(
+              mac(n + 1), id, done >= total ? "identity" : "receiving", done, total, 0);
           if (done >= total)
-            sessions.result(mac(n + 1), id, true, "written and verified", Optional.empty());
+            sessions.result(mac(n + 1), id, true, "written and verified", Optional.empty(), 0);
         }
         for (int half = 0; half < 2; half++) {
           long t0 = mx.getCurrentThreadCpuTime();
