@@ -754,7 +754,7 @@ public final class McastReceiver {
     @Override
     public void written(long bytes) {
       if (c == 0 && fitPending) fitPassed();
-      McastReceiver.this.written(c);
+      McastReceiver.this.written(c, bytes);
     }
 
     @Override
@@ -775,10 +775,10 @@ public final class McastReceiver {
     }
   }
 
-  private void written(int chunk) {
+  private void written(int chunk, long bytes) {
     if (phase != Phase.RECEIVING) return;
     machine.chunkWritten(chunk);
-    if (viaUnicast.get(chunk)) unicast.written(manifest.logicalLength(chunk));
+    if (viaUnicast.get(chunk)) unicast.written(bytes);
     int quarter = machine.chunksWritten() * 4 / Math.max(1, machine.chunksNeeded());
     if (quarter > lastQuarterLogged && quarter < 4) {
       lastQuarterLogged = quarter;
