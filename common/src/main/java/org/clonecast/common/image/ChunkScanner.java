@@ -69,32 +69,14 @@ public final class ChunkScanner {
    * @param chunkSize logical bytes per chunk ({@link Manifest#checkChunkSize})
    * @param level zstd level
    * @param threads read and encode threads
+   * @param ahead how many chunks the encode threads run at least ahead of the sink (within a memory
+   *     budget; 0: two per thread): more for a sink that waits for something else (a capture's
+   *     uploads) while the threads go on
    * @param progress told the logical bytes done, once per chunk
    * @param sink takes every chunk in index order
    * @return the manifest of the chunks handed to {@code sink}
    * @throws IOException when reading fails, the source ends before {@code size}, or the sink throws
    * @throws IllegalArgumentException when the map is of another size or the chunk size is invalid
-   */
-  public static Manifest scan(
-      Path name,
-      FileChannel src,
-      long size,
-      AllocationMap map,
-      UUID id,
-      int chunkSize,
-      int level,
-      int threads,
-      ProgressListener progress,
-      Sink sink)
-      throws IOException {
-    return scan(name, src, size, map, id, chunkSize, level, threads, 0, progress, sink);
-  }
-
-  /**
-   * Scans as {@link #scan(Path, FileChannel, long, AllocationMap, UUID, int, int, int,
-   * ProgressListener, Sink)} does, with the encode threads running at least {@code ahead} chunks
-   * ahead of the sink (within a memory budget; 0: two per thread), for a sink that waits for
-   * something else (a capture's uploads) while the threads go on.
    */
   public static Manifest scan(
       Path name,

@@ -103,6 +103,7 @@ public final class ImageCreator {
                 chunkSize,
                 zstdLevel,
                 threads,
+                0,
                 p,
                 (entry, chunk) -> {
                   if (entry.kind().isStored()) {

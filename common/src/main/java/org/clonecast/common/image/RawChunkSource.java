@@ -84,6 +84,7 @@ public final class RawChunkSource extends FileChunkSource {
               chunkSize,
               level,
               threads,
+              0,
               p,
               ChunkScanner.DISCARD);
       return new RawChunkSource(raw, ch, m, level);

@@ -135,6 +135,7 @@ class AllocationMapImageTest {
               cs,
               3,
               1,
+              0,
               ProgressListener.NONE,
               ChunkScanner.DISCARD);
       assertEquals(ChunkKind.UNUSED, m.chunk(1).kind());
@@ -170,6 +171,7 @@ class AllocationMapImageTest {
               65536,
               3,
               3,
+              0,
               ProgressListener.NONE,
               (e, c) -> {
                 seen.add(e);
@@ -204,6 +206,7 @@ class AllocationMapImageTest {
                   65536,
                   3,
                   1,
+                  0,
                   ProgressListener.NONE,
                   ChunkScanner.DISCARD));
     }

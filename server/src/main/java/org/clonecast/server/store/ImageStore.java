@@ -179,10 +179,7 @@ public final class ImageStore {
         }
       }
       if (moved) {
-        events.record(
-            "image",
-            Optional.empty(),
-            Optional.empty(),
+        imageEvent(
             "image "
                 + name
                 + " moved into the chunk pool: "
@@ -270,8 +267,7 @@ public final class ImageStore {
               return find(c, name).orElseThrow();
             });
     progress.put(name, new long[] {0, 0});
-    events.record(
-        "image", Optional.empty(), Optional.empty(), "adding " + name + " from " + source);
+    imageEvent("adding " + name + " from " + source);
     worker.submit(() -> build(name, source, kind, file, force));
     return img;
   }
@@ -437,10 +433,7 @@ public final class ImageStore {
   private void ready(String name, Manifest m, Path file, String how) throws IOException {
     long stored = refreshShares(Optional.of(new Ready(name, m, file)))[0];
     progress.remove(name);
-    events.record(
-        "image",
-        Optional.empty(),
-        Optional.empty(),
+    imageEvent(
         "image "
             + name
             + " ready: "
@@ -485,8 +478,7 @@ public final class ImageStore {
           progress.get(name)[1] = ch.size();
         }
         DiskPlan plan = DiskAllocation.plan(source, force);
-        events.record(
-            "image", Optional.empty(), Optional.empty(), "adding " + name + ": " + plan.describe());
+        imageEvent("adding " + name + ": " + plan.describe());
         ImageCreator.create(
             source,
             partial,
@@ -519,8 +511,7 @@ public final class ImageStore {
           c ->
               NodeStore.update(
                   c, "UPDATE images SET state = 'failed', detail = ? WHERE name = ?", why, name));
-      events.record(
-          "image", Optional.empty(), Optional.empty(), "adding " + name + " failed: " + why);
+      imageEvent("adding " + name + " failed: " + why);
     } finally {
       progress.remove(name);
     }
@@ -572,10 +563,7 @@ public final class ImageStore {
     }
     long[] freed = collect();
     refreshShares();
-    events.record(
-        "image",
-        Optional.empty(),
-        Optional.empty(),
+    imageEvent(
         "removed image " + name + ": " + freed[1] + " bytes of " + freed[0] + " chunk(s) freed");
     return true;
   }
@@ -756,5 +744,10 @@ public final class ImageStore {
         rs.getInt(9),
         Optional.ofNullable(rs.getString(10)),
         rs.getLong(11));
+  }
+
+  /** Records an event of the image store (no node, no session). */
+  private void imageEvent(String text) {
+    events.record("image", Optional.empty(), Optional.empty(), text);
   }
 }
