@@ -31,10 +31,7 @@ class IdentityIT {
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("sfdisk", "sgdisk", "mkfs.ext4", "debugfs", "losetup", "mount", "java");
-    repo = Checkout.repo();
-    assertTrue(
-        Files.exists(repo.resolve("client-agent/target/clonecast-agent.jar")),
-        "build the jars first (mvn install)");
+    repo = Checkout.built(true);
   }
 
   private static final GoldenDisks DISKS = GoldenDisks.WITH_ESP;

@@ -27,6 +27,7 @@ import java.util.regex.Pattern;
 import org.clonecast.common.image.ImageReader;
 import org.clonecast.common.trust.ImageKey;
 import org.clonecast.common.trust.TrustedKey;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
@@ -55,9 +56,7 @@ class CaptureLabIT {
   static void prerequisites() {
     Prereqs.requireRoot();
     Prereqs.require("ip", "nft", "tc", "java", "curl", "sfdisk", "mkfs.ext4", "debugfs");
-    assertTrue(
-        Files.exists(SessionLab.repo().resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    Checkout.built(false);
   }
 
   @Test

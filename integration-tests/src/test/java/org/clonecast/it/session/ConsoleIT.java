@@ -54,9 +54,7 @@ class ConsoleIT {
         "mkfs.ext4",
         "losetup",
         "mount");
-    assertTrue(
-        Files.exists(SessionLab.repo().resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    Checkout.built(false);
   }
 
   private static final Path SHOTS = SessionLab.repo().resolve("integration-tests/target");

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
@@ -40,9 +41,7 @@ class DashboardIT {
     Prereqs.requireRoot();
     Prereqs.require(
         "ip", "nft", "tc", "java", "chromium", "sfdisk", "mkfs.ext4", "losetup", "mount");
-    assertTrue(
-        Files.exists(SessionLab.repo().resolve("server/target/clonecast.jar")),
-        "build the jars first (mvn install)");
+    Checkout.built(false);
   }
 
   private static List<String> chromium(String... args) {
