@@ -18,6 +18,7 @@ import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.MarkerPayload;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.QemuVm;
+import org.clonecast.it.lab.VmLane;
 import org.clonecast.protocol.wire.MacAddress;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.Test;
  * reach the marker with clonecast's kernel command line ({@code clonecast.server=}, {@code
  * clonecast.mac=}) and power off.
  */
+@VmLane
 class PxeBootIT {
   private static final String BASE_URL = "http://" + Lab.SERVER_IP + ":8080";
   private static final Duration STARTUP = Duration.ofSeconds(90);
