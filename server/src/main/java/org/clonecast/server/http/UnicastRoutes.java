@@ -4,15 +4,12 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.clonecast.common.image.ChunkSource;
-import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.limit.ByteBudget;
 import org.clonecast.server.limit.Slots;
@@ -176,7 +173,7 @@ public final class UnicastRoutes {
     sessions.unicastServed(session, mac, length);
     byte[] body;
     try {
-      body = readRange(serve.source(), first, (int) length);
+      body = serve.layout().read(serve.source(), first, (int) length);
     } catch (IOException | RuntimeException e) {
       streams.release(mac);
       log.warn(
@@ -196,34 +193,6 @@ public final class UnicastRoutes {
         "application/octet-stream",
         headers,
         () -> streams.release(mac));
-  }
-
-  /**
-   * Bytes {@code [first, first + length)} of an image's {@code .cci} layout, from the stored chunks
-   * that fill them (wherever the store keeps them: its chunk pool or one file).
-   *
-   * @throws IOException when a chunk cannot be read, or stored chunks do not fill the range
-   */
-  static byte[] readRange(ChunkSource src, long first, int length) throws IOException {
-    byte[] out = new byte[length];
-    long end = first + length;
-    long filled = 0;
-    for (ChunkEntry e : src.manifest().chunks()) {
-      long start = e.storedOffset();
-      long stop = start + e.storedLength();
-      if (e.storedLength() == 0 || stop <= first || start >= end) continue;
-      ByteBuffer stored = src.readStored(e.index());
-      long from = Math.max(start, first);
-      long to = Math.min(stop, end);
-      stored.position((int) (from - start));
-      stored.get(out, (int) (from - first), (int) (to - from));
-      filled += to - from;
-    }
-    if (filled != length) {
-      throw new IOException(
-          "stored chunks fill " + filled + " of the " + length + " bytes from " + first);
-    }
-    return out;
   }
 
   private static Reply retry(HttpResponseStatus status, String why, long millis) {

@@ -20,8 +20,8 @@ import java.util.function.ToLongFunction;
 import org.clonecast.common.api.Disk;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.image.ChunkSource;
+import org.clonecast.common.image.StoredLayout;
 import org.clonecast.common.net.NetInterface;
-import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ManifestSignature;
 import org.clonecast.protocol.mcast.ControlMessage;
 import org.clonecast.protocol.mcast.McastAuth;
@@ -112,8 +112,8 @@ public final class SessionManager implements AutoCloseable {
      */
     volatile ChunkSource served;
 
-    long regionStart;
-    long regionEnd;
+    /** Where {@link #served}'s chunks sit in that layout. */
+    StoredLayout layout;
 
     /** System.nanoTime() when the multicast transfer started; 0 before. */
     volatile long startedNanos;
@@ -125,12 +125,21 @@ public final class SessionManager implements AutoCloseable {
   /** Whether a node may fetch its session's chunks over HTTP now (docs/unicast.md). */
   public sealed interface UnicastAccess {
     /**
-     * It may: the byte range {@code [regionStart, regionEnd)} of the image's {@code .cci} layout
-     * holds every stored chunk, read through {@code source}; the transfer has run {@code
-     * transferMillis}.
+     * It may: {@code layout} says where in the image's {@code .cci} layout each stored chunk of
+     * {@code source} sits; the transfer has run {@code transferMillis}.
      */
-    record Serve(ChunkSource source, long regionStart, long regionEnd, long transferMillis)
-        implements UnicastAccess {}
+    record Serve(ChunkSource source, StoredLayout layout, long transferMillis)
+        implements UnicastAccess {
+      /** Where the first stored chunk starts in the layout. */
+      public long regionStart() {
+        return layout.regionStart();
+      }
+
+      /** Where the last stored chunk ends in the layout (nothing stored: 0). */
+      public long regionEnd() {
+        return layout.regionEnd();
+      }
+    }
 
     /** Not yet: the multicast has not started, and a node must try it first. */
     record NotYet(String why) implements UnicastAccess {}
@@ -265,13 +274,7 @@ public final class SessionManager implements AutoCloseable {
     running.put(s.id(), r);
     try {
       r.reader = images.open(imageName);
-      r.regionStart = Long.MAX_VALUE;
-      for (ChunkEntry e : r.reader.manifest().chunks()) {
-        if (e.storedLength() == 0) continue;
-        r.regionStart = Math.min(r.regionStart, e.storedOffset());
-        r.regionEnd = Math.max(r.regionEnd, e.storedOffset() + e.storedLength());
-      }
-      if (r.regionEnd == 0) r.regionStart = 0; // nothing stored: nothing to serve
+      r.layout = StoredLayout.of(r.reader.manifest());
       r.served = r.reader;
       SendSettings settings =
           new SendSettings(
@@ -483,10 +486,7 @@ public final class SessionManager implements AutoCloseable {
           "session " + session + "'s multicast has not started; it comes first");
     }
     return new UnicastAccess.Serve(
-        r.served,
-        r.regionStart,
-        r.regionEnd,
-        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+        r.served, r.layout, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
   }
 
   /**
