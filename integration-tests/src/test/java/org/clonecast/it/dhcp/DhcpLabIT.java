@@ -22,7 +22,7 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
-import org.clonecast.it.lab.NetLane;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
 import org.junit.jupiter.api.BeforeAll;
@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
  * clients in the agent namespaces. Every client runs with a script of ours that records what it was
  * given and configures only its own namespace's eth0; nothing touches the host.
  */
-@NetLane
+@LightLane
 class DhcpLabIT {
   private static final Duration WAIT = Duration.ofSeconds(60);
   private static final Pattern READY = Pattern.compile("clonecast serve: ready .*http port (\\d+)");

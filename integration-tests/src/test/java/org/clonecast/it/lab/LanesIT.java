@@ -12,10 +12,10 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every test class of this module is in exactly one lane ({@link VmLane} or {@link NetLane}): a
- * class in neither would run beside both lanes at once, and one in both would wait for both.
+ * Every test class of this module is in exactly one lane ({@link HeavyLane} or {@link LightLane}):
+ * a class in neither would run beside both lanes at once, and one in both would wait for both.
  */
-@NetLane
+@LightLane
 class LanesIT {
   @Test
   void everyTestClassIsInExactlyOneLane() throws IOException, URISyntaxException {
@@ -37,8 +37,8 @@ class LanesIT {
             .filter(
                 n -> {
                   Class<?> c = load(n);
-                  return c.isAnnotationPresent(VmLane.class)
-                      == c.isAnnotationPresent(NetLane.class);
+                  return c.isAnnotationPresent(HeavyLane.class)
+                      == c.isAnnotationPresent(LightLane.class);
                 })
             .toList();
     assertEquals(List.of(), wrong, "test classes with no lane, or both: annotate each with one");

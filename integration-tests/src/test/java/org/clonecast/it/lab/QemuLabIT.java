@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  * UEFI PXE (which first fetches ipxe.efi over TFTP) must both reach the marker, with the kernel
  * command line of the iPXE script, and power off; a lab closed under a running VM must kill it.
  */
-@VmLane
+@HeavyLane
 class QemuLabIT {
   private static final String HTTP = "http://" + Lab.SERVER_IP + ":8080";
   private static Path repo;

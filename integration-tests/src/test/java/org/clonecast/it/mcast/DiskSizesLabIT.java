@@ -16,7 +16,7 @@ import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
-import org.clonecast.it.lab.NetLane;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.SigningLaunchers;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * with its backup GPT moved in; the too-small one is refused before anything is written to it,
  * naming the sizes.
  */
-@NetLane
+@LightLane
 class DiskSizesLabIT {
   private static final GoldenDisks GOLDEN = new GoldenDisks(2048, 47 * 2048, 0);
   private static final long MIB = 1 << 20;

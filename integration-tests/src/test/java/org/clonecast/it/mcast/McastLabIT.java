@@ -15,10 +15,10 @@ import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
 import org.awaitility.Awaitility;
 import org.clonecast.it.lab.Checkout;
+import org.clonecast.it.lab.HeavyLane;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
-import org.clonecast.it.lab.NetLane;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
 import org.clonecast.it.lab.SigningLaunchers;
@@ -30,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Whole multicast sessions in the namespace lab with the real {@code clonecast send} and {@code
  * clonecast-agent receive}: every surviving output is checked by SHA-256.
  */
-@NetLane
+@HeavyLane
 class McastLabIT {
   private static final Duration SESSION = Duration.ofSeconds(150);
 

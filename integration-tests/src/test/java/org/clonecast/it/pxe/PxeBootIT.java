@@ -12,13 +12,13 @@ import java.util.List;
 import java.util.Map;
 import org.awaitility.Awaitility;
 import org.clonecast.it.lab.Checkout;
+import org.clonecast.it.lab.HeavyLane;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.MarkerPayload;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.QemuVm;
-import org.clonecast.it.lab.VmLane;
 import org.clonecast.protocol.wire.MacAddress;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
  * reach the marker with clonecast's kernel command line ({@code clonecast.server=}, {@code
  * clonecast.mac=}) and power off.
  */
-@VmLane
+@HeavyLane
 class PxeBootIT {
   private static final String BASE_URL = "http://" + Lab.SERVER_IP + ":8080";
   private static final Duration STARTUP = Duration.ofSeconds(90);

@@ -32,7 +32,7 @@ import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
-import org.clonecast.it.lab.NetLane;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
 import org.clonecast.it.session.SessionLab.Daemon;
@@ -50,7 +50,7 @@ import org.junit.jupiter.api.Test;
  * image in the store has exactly the chunks {@code clonecast image create} makes of the same disk.
  * The golden disk is unchanged.
  */
-@NetLane
+@LightLane
 class CaptureLabIT {
   private static final ObjectMapper JSON = new ObjectMapper();
 

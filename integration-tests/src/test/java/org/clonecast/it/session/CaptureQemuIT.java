@@ -23,12 +23,12 @@ import org.awaitility.Awaitility;
 import org.clonecast.it.lab.CaptureDisks;
 import org.clonecast.it.lab.CaptureDisks.Golden;
 import org.clonecast.it.lab.Checkout;
+import org.clonecast.it.lab.HeavyLane;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.QemuVm;
 import org.clonecast.it.lab.Signal;
-import org.clonecast.it.lab.VmLane;
 import org.clonecast.it.session.SessionLab.Result;
 import org.clonecast.protocol.wire.MacAddress;
 import org.junit.jupiter.api.BeforeAll;
@@ -48,7 +48,7 @@ import org.junit.jupiter.api.Test;
  * The netboot environment and the golden disks are cached per machine under {@code
  * /var/cache/clonecast-test} (or {@code $CLONECAST_TEST_CACHE}).
  */
-@VmLane
+@HeavyLane
 class CaptureQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -19,12 +19,12 @@ import java.util.List;
 import java.util.Map;
 import org.awaitility.Awaitility;
 import org.clonecast.it.lab.Checkout;
+import org.clonecast.it.lab.HeavyLane;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.QemuVm;
 import org.clonecast.it.lab.QemuVm.Firmware;
 import org.clonecast.it.lab.QemuVm.Shell;
-import org.clonecast.it.lab.VmLane;
 import org.clonecast.protocol.wire.MacAddress;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -51,7 +51,7 @@ import org.junit.jupiter.api.Test;
  * each node, not asserted. Slow by nature (TCG): about 10-20 minutes with the golden disk and the
  * netboot environment cached.
  */
-@VmLane
+@HeavyLane
 class ClusterBootQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
 

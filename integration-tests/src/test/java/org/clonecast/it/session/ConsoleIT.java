@@ -25,7 +25,7 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
-import org.clonecast.it.lab.NetLane;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.WebDriver;
 import org.clonecast.it.session.SessionLab.Daemon;
@@ -40,7 +40,7 @@ import org.junit.jupiter.api.Test;
  * the page's frame time under a simulated 64-node session over 500 nodes (docs/dashboard.md).
  * Screenshots are kept in {@code integration-tests/target/console-*.png}.
  */
-@NetLane
+@LightLane
 class ConsoleIT {
   @BeforeAll
   static void prerequisites() {

@@ -21,10 +21,10 @@ import java.util.List;
 import org.awaitility.Awaitility;
 import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.GoldenDisks;
+import org.clonecast.it.lab.HeavyLane;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.QemuVm;
-import org.clonecast.it.lab.VmLane;
 import org.clonecast.protocol.wire.MacAddress;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -45,7 +45,7 @@ import org.junit.jupiter.api.Test;
  * durations. The netboot environment is cached per machine under {@code /var/cache/clonecast-test}
  * (or {@code $CLONECAST_TEST_CACHE}), so only the first run downloads the kernel package.
  */
-@VmLane
+@HeavyLane
 class ReimageQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
 

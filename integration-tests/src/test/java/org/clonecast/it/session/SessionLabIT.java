@@ -30,7 +30,7 @@ import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
-import org.clonecast.it.lab.NetLane;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
 import org.clonecast.it.session.SessionLab.Daemon;
@@ -44,7 +44,7 @@ import org.junit.jupiter.api.Test;
  * writes, verifies, fixes its identity and reports; {@code session watch} follows it to the end.
  * The written disks are read back with debugfs.
  */
-@NetLane
+@LightLane
 class SessionLabIT {
   private static final ObjectMapper JSON = new ObjectMapper();
 

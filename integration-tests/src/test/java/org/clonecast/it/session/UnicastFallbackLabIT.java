@@ -25,7 +25,7 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
-import org.clonecast.it.lab.NetLane;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.session.SessionLab.Daemon;
 import org.junit.jupiter.api.BeforeAll;
@@ -39,7 +39,7 @@ import org.junit.jupiter.api.Test;
  * manifest; node01 and node02 take everything by multicast. Asserted on paths and byte counts (the
  * session's record, the agents' summaries, the metrics), never on times.
  */
-@NetLane
+@LightLane
 class UnicastFallbackLabIT {
   private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -22,7 +22,7 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
-import org.clonecast.it.lab.NetLane;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
 import org.clonecast.it.lab.SigningLaunchers;
@@ -38,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * exit status and summary tell the truth, and every hang case ends within its bound with a clear
  * error. The rogue's loops are bounded in count and time; all traffic stays in the lab.
  */
-@NetLane
+@LightLane
 class McastAbuseIT {
   private static final Duration SESSION = Duration.ofSeconds(150);
 

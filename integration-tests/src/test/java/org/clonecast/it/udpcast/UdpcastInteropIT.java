@@ -18,10 +18,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.GoldenDisks;
+import org.clonecast.it.lab.HeavyLane;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
-import org.clonecast.it.lab.NetLane;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
 import org.clonecast.it.mcast.Images;
@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
  * clonecast's udpcast mode against the stock udpcast 20120424 tools (udp-sender, udp-receiver) in
  * the namespace lab; every output is checked by SHA-256.
  */
-@NetLane
+@HeavyLane
 class UdpcastInteropIT {
   private static final Duration SESSION = Duration.ofSeconds(60);
 

@@ -8,11 +8,12 @@ import java.lang.annotation.Target;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
- * Marks a test class that needs no VM: namespace labs, loop devices, the Debian package. These
- * classes run one at a time, beside the one running class of {@link VmLane}; see there.
+ * Marks a test class that mostly waits (namespace labs on shaped wires, loop devices, the Debian
+ * package). These classes run one at a time, beside the one running class of {@link HeavyLane}; see
+ * there.
  */
 @Documented
 @Retention(RetentionPolicy.RUNTIME)
 @Target(ElementType.TYPE)
-@ResourceLock("clonecast-it-net-lane")
-public @interface NetLane {}
+@ResourceLock("clonecast-it-light-lane")
+public @interface LightLane {}
