@@ -183,13 +183,15 @@ class CaptureQemuIT {
       Path config = lab.dir().resolve("clonecast.conf");
       // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot
       // either way).
-      // session.receiver-timeout: a JVM in a VM under software emulation, on a loaded 2-core
-      // machine,
-      // can stall longer than the default 10 s and would be dropped as dead (seen once here).
+      // Generous bounds on both sides of the transfer, as in ReimageQemuIT: a JVM in a VM under
+      // software emulation on a loaded 2-core machine stalls for tens of seconds (seen: dropped as
+      // dead after the default 10 s; at a load average of 21, "the sender has been silent for 30
+      // s" while the clone received).
       Files.writeString(
           config,
-          "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5\n"
-              + "session.receiver-timeout = 60\n");
+          "boot.kernel-args = console=ttyS0 clonecast.then=poweroff clonecast.fail-wait=5"
+              + " clonecast.sender-timeout=300\n"
+              + "session.receiver-timeout = 300\n");
       Head h = new Head(lab, state, config);
       h.restart();
       return h;

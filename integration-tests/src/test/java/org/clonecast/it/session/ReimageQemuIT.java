@@ -261,8 +261,8 @@ class ReimageQemuIT {
     // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot
     // either way).
     // Generous bounds on both sides of the transfer, as in ClusterBootQemuIT: a TCG guest on a
-    // loaded
-    // two-core machine stalls for tens of seconds (seen at a load average of 8: both nodes dropped
+    // loaded two-core machine stalls for tens of seconds (seen at a load average of 8: both nodes
+    // dropped
     // as "control connection lost", then "the sender has been silent for 30 s").
     serve(
         lab,
