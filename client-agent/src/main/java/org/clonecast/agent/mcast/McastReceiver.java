@@ -181,6 +181,9 @@ public final class McastReceiver {
   /** When the last data or repair packet of the session arrived; read by the fallback. */
   private volatile long lastDataNanos;
 
+  /** When multicast last completed a chunk this node lacked (unicast fallback: a lag). */
+  private volatile long lastProgressNanos;
+
   /** Chunks handed to the workers from the fallback, not the multicast (on the loop). */
   private final BitSet viaUnicast = new BitSet();
 
@@ -1023,6 +1026,11 @@ public final class McastReceiver {
     }
 
     @Override
+    public long lastProgressNanos() {
+      return lastProgressNanos;
+    }
+
+    @Override
     public void senderAlive() {
       // The daemon answered for the running session: its sender lives, though its announcements do
       // not reach this node.
@@ -1056,7 +1064,10 @@ public final class McastReceiver {
       } else if (m instanceof RepairPacket r) {
         cc = machine.onRepair(r, now);
       }
-      if (cc != null) onChunk(cc);
+      if (cc != null) {
+        lastProgressNanos = now;
+        onChunk(cc);
+      }
     }
 
     @Override

@@ -51,6 +51,12 @@ public final class UnicastFallback {
      */
     long lastMulticastNanos();
 
+    /**
+     * When multicast last completed a chunk this node lacked ({@link System#nanoTime}), 0: never.
+     * Chunks this fallback delivered do not count.
+     */
+    long lastProgressNanos();
+
     /** The daemon answered for the running session: the sender is alive. */
     void senderAlive();
   }
@@ -118,11 +124,14 @@ public final class UnicastFallback {
     try {
       while (!stopped) {
         long now = System.nanoTime();
-        FallbackTrigger.Action action = trigger.decide(receiver.lastMulticastNanos(), now);
+        FallbackTrigger.Action action =
+            trigger.decide(receiver.lastMulticastNanos(), receiver.lastProgressNanos(), now);
         if (action == FallbackTrigger.Action.WAIT) {
           if (fetching) {
             fetching = false;
-            log.info("unicast fallback paused: multicast data arrives again");
+            log.info(
+                "unicast fallback paused: multicast brings chunks this node lacks again;"
+                    + " the carousel serves the rest");
           }
           Thread.sleep(TICK_MILLIS);
           continue;
@@ -149,13 +158,19 @@ public final class UnicastFallback {
           }
           if (!fetching) {
             fetching = true;
+            long t = System.nanoTime();
             log.info(
-                "unicast fallback: no multicast data for {} s while the session's multicast runs;"
+                "unicast fallback: {} s while the session's multicast runs;"
                     + " fetching the missing chunks from the daemon",
-                String.format(
-                    Locale.ROOT,
-                    "%.1f",
-                    trigger.silentNanos(receiver.lastMulticastNanos(), System.nanoTime()) / 1e9));
+                action == FallbackTrigger.Action.FETCH_BEHIND
+                    ? String.format(
+                        Locale.ROOT,
+                        "multicast arrives but has completed no chunk this node lacks for %.1f",
+                        trigger.stalledNanos(receiver.lastProgressNanos(), t) / 1e9)
+                    : String.format(
+                        Locale.ROOT,
+                        "no multicast data for %.1f",
+                        trigger.silentNanos(receiver.lastMulticastNanos(), t) / 1e9));
           }
           ChunkFetcher.Answer a;
           try {
