@@ -72,7 +72,9 @@ public final class LeaseStore {
   public static void save(Connection c, Collection<Lease> leases) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
-            "INSERT OR REPLACE INTO leases (ip, mac, state, expires) VALUES (?, ?, ?, ?)")) {
+            "INSERT INTO leases (ip, mac, state, expires) VALUES (?, ?, ?, ?) ON CONFLICT (ip)"
+                + " DO UPDATE SET mac = excluded.mac, state = excluded.state,"
+                + " expires = excluded.expires")) {
       for (Lease l : leases) {
         if (l.state() == Lease.State.OFFERED) {
           throw new IllegalArgumentException("offers are not stored: " + l);

@@ -2,7 +2,6 @@ package org.clonecast.server.store;
 
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -168,23 +167,24 @@ public final class CaptureStore {
               r.file().toString(),
               why,
               now);
-          NodeStore.update(
-              c,
-              "INSERT INTO captures (image, image_id, mac, disk, chunk_size, level, forced, agent_ip, state, detail,"
-                  + " logical_size, created, updated, from_image)"
-                  + " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, ?, ?, ?)",
-              r.image(),
-              UUID.randomUUID().toString(),
-              r.mac().toString(),
-              r.disk().orElse(null),
-              r.chunkSize(),
-              r.level(),
-              r.force() ? 1 : 0,
-              State.WAITING.id(),
-              why,
-              now,
-              now,
-              r.from().orElse(null));
+          long id =
+              Database.insertReturningId(
+                  c,
+                  "INSERT INTO captures (image, image_id, mac, disk, chunk_size, level, forced, agent_ip, state, detail,"
+                      + " logical_size, created, updated, from_image)"
+                      + " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, ?, ?, ?)",
+                  r.image(),
+                  UUID.randomUUID().toString(),
+                  r.mac().toString(),
+                  r.disk().orElse(null),
+                  r.chunkSize(),
+                  r.level(),
+                  r.force() ? 1 : 0,
+                  State.WAITING.id(),
+                  why,
+                  now,
+                  now,
+                  r.from().orElse(null));
           NodeStore.update(
               c,
               "UPDATE nodes SET action = ?, state = ?, detail = ? WHERE mac = ?",
@@ -192,12 +192,6 @@ public final class CaptureStore {
               NodeState.BOOTING.id(),
               "capture " + r.image(),
               r.mac().toString());
-          long id;
-          try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
-              ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            id = rs.getLong(1);
-          }
           return find(c, id).orElseThrow();
         });
   }

@@ -1,7 +1,6 @@
 package org.clonecast.server.store;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -124,22 +123,17 @@ public final class SessionStore {
     return db.write(
         c -> {
           long now = clock.millis();
-          NodeStore.update(
-              c,
-              "INSERT INTO sessions (image, selector, min_receivers, max_wait, port, state, created,"
-                  + " grow) VALUES (?, ?, ?, ?, 0, 'waiting', ?, ?)",
-              image,
-              selector,
-              minReceivers,
-              maxWaitSeconds,
-              now,
-              grow ? 1 : 0);
-          long id;
-          try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
-              ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            id = rs.getLong(1);
-          }
+          long id =
+              Database.insertReturningId(
+                  c,
+                  "INSERT INTO sessions (image, selector, min_receivers, max_wait, port, state,"
+                      + " created, grow) VALUES (?, ?, ?, ?, 0, 'waiting', ?, ?)",
+                  image,
+                  selector,
+                  minReceivers,
+                  maxWaitSeconds,
+                  now,
+                  grow ? 1 : 0);
           NodeStore.update(
               c, "UPDATE sessions SET port = ? WHERE id = ?", basePort + (int) (id % 500), id);
           for (Node n : nodes) {

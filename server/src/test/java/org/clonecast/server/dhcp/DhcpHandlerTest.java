@@ -38,14 +38,22 @@ import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeState;
 import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.store.TestStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** The responder behind its Netty handler, on EmbeddedChannel, with a real SQLite store. */
+@ParameterizedClass
+@EnumSource(TestStore.class)
 class DhcpHandlerTest {
+  @Parameter TestStore kind;
+
   static final Inet4Address SELF = Ipv4.parse("10.77.0.1");
   static final MacAddress MAC = MacAddress.parse("52:54:00:88:00:10");
   static final InetSocketAddress CLIENT = new InetSocketAddress(Ipv4.fromInt(0), CLIENT_PORT);
@@ -79,7 +87,7 @@ class DhcpHandlerTest {
 
   @BeforeEach
   void open() {
-    db = Database.open(dir);
+    db = kind.open(dir);
     nodes = new NodeStore(db, clock);
     inventory = Inventory.following(nodes);
     events = new EventLog(db, clock);
