@@ -99,6 +99,15 @@ public final class TestPostgres implements AutoCloseable {
               "--encoding=UTF8",
               "--locale=C",
               "--no-sync"));
+      // initdb lets only 127.0.0.1 and ::1 in over TCP; a lab's daemons come from their namespaces'
+      // addresses. The server listens on one address only, and every TCP login needs the password.
+      pg.exec(
+          List.of(
+              "sh",
+              "-c",
+              "echo 'host all all 0.0.0.0/0 scram-sha-256' >> \"$1\"",
+              "sh",
+              dir.resolve("data/pg_hba.conf").toString()));
       pg.exec(
           List.of(
               bin.resolve("pg_ctl").toString(),
@@ -135,14 +144,19 @@ public final class TestPostgres implements AutoCloseable {
     return port;
   }
 
-  /**
-   * Creates a new, empty database and returns its {@code postgresql://} URL (with the user and
-   * password), as {@code clonecast serve --store} takes it.
-   */
+  /** Creates a new, empty database and returns its name. */
   public String newDatabase() {
     String name = "t" + (++databases);
     psql("CREATE DATABASE " + name);
-    return "postgresql://" + USER + ":" + PASSWORD + "@" + host + ":" + port + "/" + name;
+    return name;
+  }
+
+  /**
+   * The {@code postgresql://} URL of {@code database} (with the user and password), as {@code
+   * clonecast serve --store} takes it.
+   */
+  public String url(String database) {
+    return "postgresql://" + USER + ":" + PASSWORD + "@" + host + ":" + port + "/" + database;
   }
 
   /** Runs {@code sql} in {@code database} through the unix socket; returns psql's output. */

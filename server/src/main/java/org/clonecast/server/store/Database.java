@@ -170,22 +170,23 @@ public final class Database implements AutoCloseable {
     Dialect dialect = Dialect.of(store);
     String url;
     String where;
+    // The state directory holds the API token and the images whichever store holds the rows.
+    try {
+      Files.createDirectories(stateDir);
+    } catch (IOException e) {
+      throw new StoreException(
+          "cannot create state directory "
+              + stateDir
+              + ": "
+              + e.getMessage()
+              + "; create it or pass another --state-dir",
+          e);
+    }
     if (store instanceof StoreConfig.Postgres pg) {
       url = pg.jdbcUrl();
       where = pg.display();
     } else {
       Path file = stateDir.resolve(FILE_NAME);
-      try {
-        Files.createDirectories(stateDir);
-      } catch (IOException e) {
-        throw new StoreException(
-            "cannot create state directory "
-                + stateDir
-                + ": "
-                + e.getMessage()
-                + "; create it or pass another --state-dir",
-            e);
-      }
       url = "jdbc:sqlite:" + file;
       where = file.toString();
     }

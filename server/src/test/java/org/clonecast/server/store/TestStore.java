@@ -20,7 +20,9 @@ public enum TestStore {
 
   /** A new, empty database of this kind ({@code dir}: SQLite's state directory). */
   public StoreConfig config() {
-    return this == SQLITE ? new StoreConfig.Sqlite() : StoreConfig.parse(server().newDatabase());
+    return this == SQLITE
+        ? new StoreConfig.Sqlite()
+        : StoreConfig.parse(server().url(server().newDatabase()));
   }
 
   /** Opens a new, empty database of this kind. */
