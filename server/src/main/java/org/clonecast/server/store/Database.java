@@ -3,6 +3,7 @@ package org.clonecast.server.store;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -11,6 +12,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.ReentrantLock;
 import org.clonecast.server.config.StoreConfig;
@@ -36,6 +38,9 @@ public final class Database implements AutoCloseable {
   /** The database file's name inside the state directory. */
   public static final String FILE_NAME = "clonecast.db";
 
+  /** The file in the state directory that holds this daemon's {@link #daemon} id. */
+  public static final String DAEMON_ID_FILE = "daemon-id";
+
   /** Runs of a transaction that lost a race (see {@link Dialect#retryable}) before giving up. */
   static final int ATTEMPTS = 5;
 
@@ -45,6 +50,8 @@ public final class Database implements AutoCloseable {
 
   /** What messages call this database: its file, or its URL without the password. */
   private final String where;
+
+  private final String daemon;
 
   private Connection conn;
   private final ReentrantLock lock = new ReentrantLock();
@@ -138,7 +145,14 @@ public final class Database implements AutoCloseable {
     }
   }
 
-  private Database(Dialect dialect, StoreConfig store, String url, String where, Connection conn) {
+  private Database(
+      Dialect dialect,
+      StoreConfig store,
+      String url,
+      String where,
+      String daemon,
+      Connection conn) {
+    this.daemon = daemon;
     this.dialect = dialect;
     this.store = store;
     this.url = url;
@@ -204,7 +218,7 @@ public final class Database implements AutoCloseable {
                   : ""),
           e);
     }
-    Database db = new Database(dialect, store, url, where, c);
+    Database db = new Database(dialect, store, url, where, daemonId(stateDir), c);
     try {
       db.migrate(migrations);
       db.reader = dialect.connect(url, store, true);
@@ -224,6 +238,36 @@ public final class Database implements AutoCloseable {
                   : ""),
           e);
     }
+  }
+
+  /**
+   * This daemon's id, kept in {@code <state-dir>/daemon-id} (made once, a random UUID): it marks
+   * the sessions, captures and image adds it runs, so that on a shared store a daemon starting up
+   * recovers its own work and leaves the others' alone.
+   */
+  private static String daemonId(Path stateDir) {
+    Path f = stateDir.resolve(DAEMON_ID_FILE);
+    try {
+      if (Files.exists(f)) {
+        String id = Files.readString(f).strip();
+        if (!id.isEmpty()) {
+          return id;
+        }
+      }
+      String id = UUID.randomUUID().toString();
+      Path tmp = stateDir.resolve(DAEMON_ID_FILE + ".tmp");
+      Files.writeString(tmp, id + "\n");
+      Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      return id;
+    } catch (IOException e) {
+      throw new StoreException(
+          "cannot read or write " + f + ": " + e.getMessage() + "; check the state directory", e);
+    }
+  }
+
+  /** This daemon's id (see {@link #daemonId}). */
+  public String daemon() {
+    return daemon;
   }
 
   private void migrate(List<String> migrations) {

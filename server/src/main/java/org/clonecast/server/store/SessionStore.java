@@ -7,6 +7,7 @@ import java.time.Clock;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /** Sessions and each node's part in them. Thread-safe. */
 public final class SessionStore {
@@ -127,13 +128,14 @@ public final class SessionStore {
               Database.insertReturningId(
                   c,
                   "INSERT INTO sessions (image, selector, min_receivers, max_wait, port, state,"
-                      + " created, grow) VALUES (?, ?, ?, ?, 0, 'waiting', ?, ?)",
+                      + " created, grow, daemon) VALUES (?, ?, ?, ?, 0, 'waiting', ?, ?, ?)",
                   image,
                   selector,
                   minReceivers,
                   maxWaitSeconds,
                   now,
-                  grow ? 1 : 0);
+                  grow ? 1 : 0,
+                  db.daemon());
           NodeStore.update(
               c, "UPDATE sessions SET port = ? WHERE id = ?", basePort + (int) (id % 500), id);
           for (Node n : nodes) {
@@ -268,6 +270,22 @@ public final class SessionStore {
                     + " FROM sessions"
                     + " WHERE state IN ('waiting', 'running') ORDER BY id",
                 SessionStore::session));
+  }
+
+  /**
+   * The ids of the waiting and running sessions this daemon runs (or that predate the daemon
+   * column): those it recovers after a restart; another daemon sharing the store runs the rest.
+   */
+  public Set<Long> ownActive() {
+    return Set.copyOf(
+        db.read(
+            c ->
+                Database.query(
+                    c,
+                    "SELECT id FROM sessions WHERE state IN ('waiting', 'running')"
+                        + " AND (daemon = ? OR daemon IS NULL)",
+                    rs -> rs.getLong(1),
+                    db.daemon())));
   }
 
   public List<Member> members(long id) {
