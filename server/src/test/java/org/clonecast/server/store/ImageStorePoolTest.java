@@ -33,20 +33,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.Parameter;
-import org.junit.jupiter.params.ParameterizedClass;
-import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The store's chunk pool: an updated image stores only its changed chunks, removing any image never
  * loses a chunk another needs, a crash at any step leaves every published image whole, and a store
  * of the previous build (one .cci per image) opens and moves into the pool.
  */
-@ParameterizedClass
-@EnumSource(TestStore.class)
 class ImageStorePoolTest {
-  @Parameter TestStore kind;
-
   static final int CHUNK = 64 * 1024;
   static final int CHUNKS = 128; // 8 MiB
 
@@ -60,7 +53,7 @@ class ImageStorePoolTest {
 
   @BeforeEach
   void setUp() throws Exception {
-    db = kind.open(dir.resolve("state"));
+    db = Database.open(dir.resolve("state"));
     worker = Executors.newSingleThreadExecutor();
     Files.createDirectories(dir.resolve("state/images")); // as the daemon makes it
     images = store();
