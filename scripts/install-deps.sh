@@ -42,6 +42,7 @@ PACKAGES=(
   isc-dhcp-client         # DhcpLabIT: dhclient
   kea-admin               # DhcpLabIT: perfdhcp (load through a relay); bench/pxe.sh
   dnsmasq-base            # DhcpLabIT: the site DHCP server beside proxy mode; QemuLabIT, bench/pxe.sh: the PXE baseline
+  postgresql              # the shared store (docs/scale.md): store and DHCP tests run on a throw-away server (TestPostgres: initdb, pg_ctl, psql)
   dpkg                    # PackagingIT: dpkg-deb builds the .deb, dpkg installs and purges it
   adduser                 # PackagingIT: the package depends on it (its postinst creates the clonecast user)
   systemd                 # PackagingIT: systemd-analyze verify and security on the unit
@@ -72,7 +73,7 @@ COMMANDS=(
   qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio zstd:zstd
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
   tftp:tftp-hpa atftp:atftp curl:curl
-  udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base
+  udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base psql:postgresql
   depmod:kmod modprobe:kmod strip:binutils zip:zip jlink:openjdk-17-jdk-headless jdeps:openjdk-17-jdk-headless
   partclone.ext4:partclone partclone.xfs:partclone partclone.vfat:partclone partclone.btrfs:partclone
   xfs_logprint:xfsprogs mkfs.xfs:xfsprogs xfs_repair:xfsprogs mkfs.btrfs:btrfs-progs mkfs.vfat:dosfstools fsck.fat:dosfstools
@@ -116,6 +117,8 @@ for entry in "${COMMANDS[@]}"; do
   PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || bad+=("$cmd (package ${entry#*:})")
 done
 [ -x /usr/bin/time ] || bad+=("/usr/bin/time (package time)")
+# initdb and pg_ctl are not on PATH: Debian keeps each major version's server tools apart.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || bad+=("/usr/lib/postgresql/*/bin/initdb (package postgresql)")
 for f in /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_VARS_4M.fd /usr/lib/ipxe/qemu/pxe-e1000.rom \
   /usr/lib/ipxe/qemu/efi-virtio.rom /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi \
   /usr/share/OVMF/OVMF_CODE_4M.secboot.fd /usr/share/OVMF/OVMF_VARS_4M.ms.fd /usr/lib/shim/shimx64.efi.signed \

@@ -130,7 +130,7 @@ public final class Daemon implements AutoCloseable {
 
   private void startServices(Clock clock) throws IOException, InterruptedException {
     nif = NetInterface.byName(config.interfaceName());
-    db = Database.open(config.stateDir());
+    db = Database.open(config.stateDir(), config.store());
     running.push(db);
     nodes = new NodeStore(db, clock, config.nodes().maxDiscovered());
     events = new EventLog(db, clock);
@@ -377,7 +377,7 @@ public final class Daemon implements AutoCloseable {
             + (dns == null || !dns.answering()
                 ? ""
                 : ", dns " + config.dns().zone() + " on port " + dns.port()));
-    LOG.info("daemon: state in {}", config.stateDir());
+    LOG.info("daemon: state in {}, store {}", config.stateDir(), db.where());
   }
 
   private void startTftp() throws IOException, InterruptedException {

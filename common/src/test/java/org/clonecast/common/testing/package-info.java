@@ -1,4 +1,5 @@
 /**
- * Test fixtures shared with other modules' tests through the common test jar: sample disk contents.
+ * Test fixtures shared with other modules' tests through the common test jar: sample disk contents,
+ * a throw-away PostgreSQL server.
  */
 package org.clonecast.common.testing;

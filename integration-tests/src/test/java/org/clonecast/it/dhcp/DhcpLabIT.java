@@ -16,8 +16,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.common.testing.TestPostgres;
 import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
@@ -320,17 +322,143 @@ class DhcpLabIT {
     }
   }
 
+  /**
+   * Two daemons on one segment share one PostgreSQL store (Debian's server, started by the test in
+   * the server namespace on 10.77.0.1:5432): daemon A in the server namespace, B in agent 1's.
+   * Twelve udhcpc clients (macvlans with MACs of ours in agent 2's namespace) ask while both answer
+   * every DISCOVER from tables that lag each other by up to 2 s; once one is bound, A is killed
+   * with SIGKILL while the others are mid-exchange, and twelve more clients (agent 3) come. B
+   * serves them all. Every client ends bound, no two to one address, and each address is the stored
+   * lease of its client's MAC.
+   */
+  @Test
+  void twoDaemonsOnOnePostgresqlNeverLeaseAnAddressTwice() throws IOException {
+    int perWave = 12;
+    try (Lab lab = Lab.create("dhcppg", 3);
+        TestPostgres pg =
+            TestPostgres.start(
+                List.of("ip", "netns", "exec", lab.server().netns()), Lab.SERVER_IP, 5432)) {
+      String database = pg.newDatabase();
+      String[] args = {"--dhcp", "full", "--range", RANGE, "--store", pg.url(database)};
+      LabProcess pa = spawnServe(lab, lab.server(), lab.dir().resolve("state-a"), "serve-a", args);
+      LabProcess pb = spawnServe(lab, lab.agent(1), lab.dir().resolve("state-b"), "serve-b", args);
+      Daemon a = ready(pa);
+      Daemon b = ready(pb);
+
+      Map<String, String> macOf = new HashMap<>(); // client name -> MAC
+      int boundAtKill = 0;
+      for (int wave = 0; wave < 2; wave++) {
+        Host h = lab.agent(2 + wave);
+        StringBuilder links = new StringBuilder("set -e\n");
+        for (int i = 0; i < perWave; i++) {
+          String mac = String.format("02:cc:00:00:%02x:%02x", wave, i);
+          links.append(
+              String.format(
+                  "ip link add link %s name c%d address %s type macvlan mode bridge\n"
+                      + "ip link set c%d up\n",
+                  Lab.IFACE, i, mac, i));
+          macOf.put("w" + wave + "c" + i, mac);
+        }
+        run(lab, h, "macvlans", "sh", "-c", links.toString());
+        for (int i = 0; i < perWave; i++) {
+          udhcpcOn(lab, h, "c" + i, "w" + wave + "c" + i);
+        }
+        if (wave == 0) {
+          // Mid-run: some clients bound, the rest still discovering or requesting.
+          Path[] events = new Path[perWave];
+          for (int i = 0; i < perWave; i++) {
+            events[i] = lab.dir().resolve("w0c" + i + ".events");
+          }
+          await()
+              .atMost(WAIT)
+              .pollInterval(Duration.ofMillis(5))
+              .until(
+                  () -> {
+                    int bound = 0;
+                    for (Path e : events) {
+                      bound += count(e, "bound") > 0 ? 1 : 0;
+                    }
+                    return bound >= 1;
+                  });
+          a.process.kill(Signal.KILL);
+          for (Path e : events) {
+            boundAtKill += count(e, "bound") > 0 ? 1 : 0;
+          }
+          assertEquals(128 + 9, a.process.waitFor(WAIT));
+        }
+      }
+
+      Map<String, String> ipOf = new HashMap<>(); // client name -> address
+      Map<String, Integer> servedBy = new HashMap<>();
+      for (String client : macOf.keySet()) {
+        ipOf.put(client, awaitEvent(lab, client, "bound"));
+        servedBy.merge(env(lab, client + "-bound").get("serverid"), 1, Integer::sum);
+      }
+      assertEquals(
+          2 * perWave,
+          Set.copyOf(ipOf.values()).size(),
+          "no address is held by two clients: " + ipOf);
+      ipOf.values().forEach(ip -> assertTrue(inRange(ip), ip));
+      for (int i = 0; i < perWave; i++) {
+        assertEquals(
+            "10.77.0.11",
+            env(lab, "w1c" + i + "-bound").get("serverid"),
+            "after the kill only B answers");
+      }
+
+      Map<String, String> stored = new HashMap<>(); // MAC -> address of its running lease
+      for (String row :
+          pg.psql(
+                  database,
+                  "SELECT mac, ip FROM leases WHERE state = 'bound' AND expires >"
+                      + " (extract(epoch from now()) * 1000)::bigint")
+              .strip()
+              .split("\n")) {
+        String[] f = row.split("\\|");
+        assertEquals(null, stored.put(f[0], f[1]), "one running lease per MAC: " + row);
+      }
+      assertEquals(
+          stored.size(), Set.copyOf(stored.values()).size(), "one MAC per address: " + stored);
+      for (String client : macOf.keySet()) {
+        assertEquals(
+            ipOf.get(client),
+            stored.get(macOf.get(client)),
+            client + " holds the address stored for its MAC");
+      }
+      assertTrue(b.process.isAlive(), b.process.tail(40));
+      System.out.println(
+          "dhcp-pg: "
+              + ipOf.size()
+              + " clients bound ("
+              + boundAtKill
+              + " when A was killed); served by "
+              + servedBy
+              + "; NAKs clients got: "
+              + macOf.keySet().stream()
+                  .mapToInt(c -> count(lab.dir().resolve(c + ".events"), "nak"))
+                  .sum());
+    }
+  }
+
   // ---- helpers
 
   /** A running daemon and its HTTP port. */
   private record Daemon(LabProcess process, int httpPort) {}
 
   private static Daemon serve(Lab lab, Path state, String name, String... extra) {
+    return ready(spawnServe(lab, lab.server(), state, name, extra));
+  }
+
+  /** Starts {@code clonecast serve} in {@code h}'s namespace; {@link #ready} waits for it. */
+  private static LabProcess spawnServe(Lab lab, Host h, Path state, String name, String... extra) {
     List<String> cmd =
         Checkout.clonecast(
             "serve", "--interface", Lab.IFACE, "--state-dir", state.toString(), "--http-port", "0");
     cmd.addAll(List.of(extra));
-    LabProcess p = lab.spawn(lab.server(), name, cmd, Map.of());
+    return lab.spawn(h, name, cmd, Map.of());
+  }
+
+  private static Daemon ready(LabProcess p) {
     await().atMost(WAIT).until(() -> READY.matcher(p.log()).find() || !p.isAlive());
     Matcher m = READY.matcher(p.log());
     assertTrue(m.find(), "clonecast serve did not start:\n" + p.tail(40));
@@ -338,6 +466,10 @@ class DhcpLabIT {
   }
 
   private static LabProcess udhcpc(Lab lab, Host h, String name, String... extra) {
+    return udhcpcOn(lab, h, Lab.IFACE, name, extra);
+  }
+
+  private static LabProcess udhcpcOn(Lab lab, Host h, String iface, String name, String... extra) {
     Path script = script(lab, name, UDHCPC_SCRIPT);
     List<String> cmd =
         new ArrayList<>(
@@ -345,7 +477,7 @@ class DhcpLabIT {
                 "udhcpc",
                 "-f",
                 "-i",
-                Lab.IFACE,
+                iface,
                 "-s",
                 script.toString(),
                 "-t",

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -196,7 +197,11 @@ public final class CaptureManager implements AutoCloseable {
    * finishes again.
    */
   public void recover() throws IOException {
+    Set<Long> own = store.ownActive();
     for (Capture c : store.active()) {
+      if (!own.contains(c.id())) {
+        continue; // another daemon sharing the store runs it (docs/scale.md)
+      }
       if (c.state() == State.VERIFYING) {
         store.setState(
             c.id(),

@@ -52,6 +52,15 @@ public final class ServeCommand implements Callable<Integer> {
   Path stateDir;
 
   @Option(
+      names = "--store",
+      paramLabel = "URL",
+      description =
+          "Where inventory, leases, images' metadata, sessions and events live: sqlite (a file in"
+              + " the state directory) or postgresql://[user[:password]@]host[:port]/database,"
+              + " shared by several daemons (config: store; default: sqlite). See docs/scale.md.")
+  String store;
+
+  @Option(
       names = "--http-port",
       paramLabel = "PORT",
       description = "HTTP port for nodes, API and dashboard (config: http.port; default: 8080).")
@@ -105,6 +114,7 @@ public final class ServeCommand implements Callable<Integer> {
     Map<String, String> m = new HashMap<>();
     if (iface != null) m.put("interface", iface);
     if (stateDir != null) m.put("state-dir", stateDir.toString());
+    if (store != null) m.put("store", store);
     if (httpPort != null) m.put("http.port", httpPort.toString());
     if (dnsPort != null) m.put("dns.port", dnsPort.toString());
     if (noDns) m.put("dns.enabled", "false");

@@ -9,6 +9,8 @@ import java.util.Objects;
  *
  * @param interfaceName the provisioning interface: where nodes PXE boot
  * @param stateDir database, API token, image store and cached netboot environment
+ * @param store where inventory, leases, images' metadata, sessions and events live: the SQLite file
+ *     in {@code stateDir} or a PostgreSQL database shared with other daemons
  * @param http the HTTP server
  * @param boot what nodes boot
  * @param dns the cluster DNS responder and dynamic updates
@@ -20,6 +22,7 @@ import java.util.Objects;
 public record ServeConfig(
     String interfaceName,
     Path stateDir,
+    StoreConfig store,
     HttpConfig http,
     BootConfig boot,
     DnsConfig dns,
@@ -32,6 +35,7 @@ public record ServeConfig(
   public ServeConfig {
     Objects.requireNonNull(interfaceName, "interfaceName");
     Objects.requireNonNull(stateDir, "stateDir");
+    Objects.requireNonNull(store, "store");
     Objects.requireNonNull(http, "http");
     Objects.requireNonNull(boot, "boot");
     Objects.requireNonNull(dns, "dns");
@@ -59,6 +63,7 @@ public record ServeConfig(
         new ServeConfig(
             iface,
             stateDir,
+            StoreConfig.from(f),
             HttpConfig.from(f),
             BootConfig.from(f),
             DnsConfig.from(f, dhcp.mode() == DhcpConfig.Mode.FULL),

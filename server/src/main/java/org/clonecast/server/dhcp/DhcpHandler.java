@@ -5,12 +5,18 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DatagramPacket;
 import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.sql.Savepoint;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.clonecast.protocol.dhcp.DhcpPacket;
 import org.clonecast.protocol.wire.ByteBufs;
+import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.Event;
@@ -24,7 +30,10 @@ import org.slf4j.LoggerFactory;
  * decide over the in-memory {@link Inventory}, and at the end of each read burst commits the
  * leases, inventory sightings and events of every decision of the burst in one transaction (group
  * commit: one fsync for many ACKs), then sends the replies. A reply whose lease could not be stored
- * is not sent: a client never holds an address the server may forget.
+ * is not sent: a client never holds an address the server may forget. When daemons share the store
+ * (docs/scale.md), the store refuses a lease whose address another daemon's client holds; that
+ * decision leaves nothing stored, the tables take the stored rows, and the request is decided again
+ * (a REQUEST is then NAKed).
  *
  * <p>Malformed datagrams are counted, logged at DEBUG with sender and hex, and dropped; nothing a
  * client sends closes the socket. Runs on its channel's event loop only; both sockets share one
@@ -42,7 +51,7 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
   private final NodeStore nodes;
   private final Inventory inventory;
   private final Clock clock;
-  private final List<DhcpResponder.Result> pending = new ArrayList<>();
+  private final List<Pending> pending = new ArrayList<>();
   private long lastWarnNanos = System.nanoTime() - WARN_EVERY_NANOS;
 
   DhcpHandler(
@@ -98,7 +107,7 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
             r.ignored().get());
       }
       if (r.reply().isPresent() || r.changesState()) {
-        pending.add(r);
+        pending.add(new Pending(p, dp.sender(), r));
       }
     } catch (RuntimeException e) {
       // A bug or a store failure while answering one client must not take the responder down.
@@ -109,91 +118,161 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /** A decision waiting for the burst's commit, with the request it answers. */
+  private record Pending(
+      DhcpPacket request, InetSocketAddress sender, DhcpResponder.Result result) {
+    /** The client whose request changed the leases (every change of a result is its). */
+    MacAddress client() {
+      return request.mac().orElseThrow();
+    }
+  }
+
+  /**
+   * What one commit did: the decisions whose leases another daemon's client holds (nothing of them
+   * was written), and the stored rows of their addresses.
+   */
+  private record Stored(Set<Pending> refused, List<Lease> rows, List<Event> events) {}
+
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
     if (pending.isEmpty()) {
       return;
     }
-    List<DhcpResponder.Result> batch = List.copyOf(pending);
+    List<Pending> batch = List.copyOf(pending);
     pending.clear();
-    boolean stored = store(batch);
-    for (DhcpResponder.Result r : batch) {
-      if (r.reply().isEmpty()) {
-        continue;
+    // A decision refused by the store (another daemon sharing it gave the address away) is taken
+    // again once, over the tables that now hold the stored rows: a REQUEST is then NAKed at once
+    // and the client starts over, instead of waiting for its retransmission.
+    for (int round = 0; round < 2 && !batch.isEmpty(); round++) {
+      Stored stored = store(batch);
+      List<Pending> again = new ArrayList<>();
+      for (Pending pd : batch) {
+        DhcpResponder.Result r = pd.result();
+        if (r.reply().isEmpty()) {
+          continue;
+        }
+        if (stored == null && !r.changes().isEmpty()) {
+          stats.countDropped(1);
+          continue;
+        }
+        if (stored != null && stored.refused().contains(pd)) {
+          if (round == 0) {
+            again.add(
+                new Pending(
+                    pd.request(),
+                    pd.sender(),
+                    responder.handle(
+                        pd.request(), pd.sender(), bootPort, inventory, clock.millis())));
+          } else {
+            stats.countDropped(1);
+          }
+          continue;
+        }
+        send(ctx, r.reply().get());
       }
-      if (!stored && !r.changes().isEmpty()) {
-        stats.countDropped(1);
-        continue;
-      }
-      DhcpResponder.Outgoing out = r.reply().get();
-      ByteBuf buf = ctx.alloc().buffer(576);
-      out.packet().encode(buf);
-      out.packet().messageType().ifPresent(stats::sent);
-      ctx.write(new DatagramPacket(buf, out.to()))
-          .addListener(
-              f -> {
-                if (!f.isSuccess()) {
-                  stats.countError();
-                  warn("dhcp: sending to " + out.to() + " failed", f.cause());
-                }
-              });
+      batch = again;
     }
     ctx.flush();
   }
 
-  /** Commits the batch's leases, sightings and events in one transaction; false if that failed. */
-  private boolean store(List<DhcpResponder.Result> batch) {
-    List<Lease> changes = new ArrayList<>();
-    List<DhcpResponder.Seen> seen = new ArrayList<>();
-    List<DhcpResponder.Milestone> milestones = new ArrayList<>();
-    for (DhcpResponder.Result r : batch) {
-      changes.addAll(r.changes());
-      seen.addAll(r.seen());
-      r.event().ifPresent(milestones::add);
+  private void send(ChannelHandlerContext ctx, DhcpResponder.Outgoing out) {
+    ByteBuf buf = ctx.alloc().buffer(576);
+    out.packet().encode(buf);
+    out.packet().messageType().ifPresent(stats::sent);
+    ctx.write(new DatagramPacket(buf, out.to()))
+        .addListener(
+            f -> {
+              if (!f.isSuccess()) {
+                stats.countError();
+                warn("dhcp: sending to " + out.to() + " failed", f.cause());
+              }
+            });
+  }
+
+  /**
+   * Commits the batch's leases, sightings and events in one transaction, each decision's under its
+   * own savepoint: a decision whose lease the store refuses (another daemon's client holds the
+   * address) leaves nothing behind, and the tables take the stored rows of its addresses. Null if
+   * the commit failed.
+   */
+  private Stored store(List<Pending> batch) {
+    if (batch.stream().allMatch(pd -> !stateChanging(pd.result()))) {
+      return new Stored(Set.of(), List.of(), List.of());
     }
-    if (changes.isEmpty() && seen.isEmpty() && milestones.isEmpty()) {
-      return true;
-    }
+    Stored stored;
     List<NodeStore.NodeChange> nodeChanges = new ArrayList<>();
-    List<Event> recorded;
     try {
-      recorded =
+      stored =
           db.write(
               c -> {
-                LeaseStore.save(c, changes);
-                for (DhcpResponder.Seen s : seen) {
-                  nodeChanges.addAll(
-                      nodes.recordSeen(
-                          c, s.mac(), s.arch(), s.ip().map(Inet4Address::getHostAddress)));
-                }
+                // Runs again if the transaction loses a race on PostgreSQL: start from nothing.
+                nodeChanges.clear();
+                Set<Pending> refused = Collections.newSetFromMap(new IdentityHashMap<>());
+                List<Lease> rows = new ArrayList<>();
                 List<Event> out = new ArrayList<>();
-                for (DhcpResponder.Milestone m : milestones) {
-                  out.add(
-                      events.insert(
-                          c,
-                          "dhcp",
-                          Optional.of(m.mac().toString()),
-                          Optional.empty(),
-                          m.message()));
+                long now = clock.millis();
+                for (Pending pd : batch) {
+                  DhcpResponder.Result r = pd.result();
+                  if (!stateChanging(r)) {
+                    continue;
+                  }
+                  Savepoint sp = c.setSavepoint();
+                  if (!r.changes().isEmpty()) {
+                    List<LeaseStore.Write> writes = new ArrayList<>();
+                    for (Lease l : r.changes()) {
+                      writes.add(new LeaseStore.Write(pd.client(), l));
+                    }
+                    if (!LeaseStore.save(c, writes, now).isEmpty()) {
+                      c.rollback(sp);
+                      refused.add(pd);
+                      rows.addAll(LeaseStore.rows(c, r.changes().stream().map(Lease::ip).toList()));
+                      continue;
+                    }
+                  }
+                  for (DhcpResponder.Seen s : r.seen()) {
+                    nodeChanges.addAll(
+                        nodes.recordSeen(
+                            c, s.mac(), s.arch(), s.ip().map(Inet4Address::getHostAddress)));
+                  }
+                  if (r.event().isPresent()) {
+                    DhcpResponder.Milestone m = r.event().get();
+                    out.add(
+                        events.insert(
+                            c,
+                            "dhcp",
+                            Optional.of(m.mac().toString()),
+                            Optional.empty(),
+                            m.message()));
+                  }
+                  c.releaseSavepoint(sp);
                 }
-                return out;
+                return new Stored(refused, rows, out);
               });
     } catch (RuntimeException e) {
       stats.countError();
       warn(
-          "dhcp: storing "
-              + changes.size()
-              + " leases and "
-              + seen.size()
-              + " sightings failed; replies with leases are"
-              + " not sent",
+          "dhcp: storing the leases and sightings of "
+              + batch.size()
+              + " decisions failed; replies with leases are not sent",
           e);
-      return false;
+      return null;
     }
     stats.countCommit();
+    if (!stored.refused().isEmpty()) {
+      stats.countConflicts(stored.refused().size());
+      responder.adopt(stored.rows());
+      LOG.debug(
+          "dhcp: {} leases refused by the store (another daemon's clients hold them): {}",
+          stored.refused().size(),
+          stored.rows());
+    }
     nodes.publish(nodeChanges);
-    recorded.forEach(events::publish);
-    return true;
+    stored.events().forEach(events::publish);
+    return stored;
+  }
+
+  private static boolean stateChanging(DhcpResponder.Result r) {
+    return !r.changes().isEmpty() || !r.seen().isEmpty() || r.event().isPresent();
   }
 
   @Override

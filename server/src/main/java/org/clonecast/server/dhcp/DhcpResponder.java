@@ -170,6 +170,37 @@ public final class DhcpResponder {
     }
   }
 
+  /**
+   * Takes stored rows in place of what the lease tables had for their addresses (see {@link
+   * LeaseTable#adopt}): after a write of ours was refused because another daemon's client holds the
+   * address.
+   */
+  public void adopt(List<Lease> stored) {
+    for (Lease l : stored) {
+      for (Scope s : scopes()) {
+        if (s.table().adopt(l)) {
+          break;
+        }
+      }
+    }
+  }
+
+  /** Brings the lease tables up to date with the store's rows (see {@link LeaseTable#merge}). */
+  public void merge(List<Lease> stored, long nowMillis) {
+    for (Scope s : scopes()) {
+      s.table().merge(stored, nowMillis);
+    }
+  }
+
+  private List<Scope> scopes() {
+    List<Scope> all = new ArrayList<>();
+    if (local != null) {
+      all.add(local);
+    }
+    all.addAll(relayed);
+    return all;
+  }
+
   private static String subnet(Inet4Address a, int prefix) {
     return Ipv4.fromInt(Ipv4.toInt(a) & (prefix == 0 ? 0 : -1 << (32 - prefix))).getHostAddress()
         + "/"

@@ -65,6 +65,9 @@ public final class DhcpServer implements AutoCloseable {
    * @throws IllegalStateException when the epoll transport (needed for SO_BINDTODEVICE) is missing
    * @throws InterruptedException while binding
    */
+  /** How often a daemon on a shared store reads the other daemons' leases. */
+  static final long MERGE_SECONDS = 2;
+
   public static DhcpServer start(
       DhcpConfig config,
       String device,
@@ -103,6 +106,24 @@ public final class DhcpServer implements AutoCloseable {
       } catch (InterruptedException | RuntimeException e) {
         main.close().sync();
         throw e;
+      }
+      if (db.shared()) {
+        // Other daemons share the store (docs/scale.md): their leases come into our tables every
+        // few seconds, so we neither offer what they gave away nor ignore a client of theirs that
+        // turns to us (its daemon died). A write never relies on this: the store refuses to take an
+        // address from its holder whatever our tables say.
+        LeaseStore leases = new LeaseStore(db);
+        loop.scheduleWithFixedDelay(
+            () -> {
+              try {
+                responder.merge(leases.loadAll(), clock.millis());
+              } catch (RuntimeException e) {
+                LOG.warn("dhcp: reading the other daemons' leases failed: {}", e.toString());
+              }
+            },
+            MERGE_SECONDS,
+            MERGE_SECONDS,
+            TimeUnit.SECONDS);
       }
       DhcpServer s = new DhcpServer(group, main, boot, stats, inventory);
       LOG.info(

@@ -21,6 +21,7 @@ public final class DhcpStats {
   private final LongAdder dropped = new LongAdder();
   private final LongAdder errors = new LongAdder();
   private final LongAdder commits = new LongAdder();
+  private final LongAdder conflicts = new LongAdder();
 
   public DhcpStats() {
     for (DhcpMessageType t : DhcpMessageType.values()) {
@@ -51,6 +52,18 @@ public final class DhcpStats {
 
   void countError() {
     errors.increment();
+  }
+
+  void countConflicts(int n) {
+    conflicts.add(n);
+  }
+
+  /**
+   * Decisions the store refused because another daemon sharing it had given the address to another
+   * client (docs/scale.md).
+   */
+  public long conflicts() {
+    return conflicts.sum();
   }
 
   void countCommit() {

@@ -1,5 +1,6 @@
 package org.clonecast.server.dhcp;
 
+import java.net.Inet4Address;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -7,15 +8,18 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.store.Database;
 
 /**
- * The leases table (schema migration 3): one row per address. The handler stores a batch of changed
- * leases inside the transaction that also records their events, and sends the replies only after it
- * committed.
+ * The leases table (schema migration 3): one row per address, the address its primary key. The
+ * handler stores a batch of changed leases inside the transaction that also records their events,
+ * and sends the replies only after it committed. Several daemons may share the table (a PostgreSQL
+ * store, docs/scale.md): a write never takes an address from another client that holds it, whatever
+ * the writing daemon believed, so no address is ever bound to two clients.
  *
  * <p>Thread-safe (through the {@link Database}).
  */
@@ -35,13 +39,7 @@ public final class LeaseStore {
                   c.prepareStatement("SELECT ip, mac, state, expires FROM leases");
               ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
-              String mac = rs.getString(2);
-              out.add(
-                  new Lease(
-                      Ipv4.parse(rs.getString(1)),
-                      Optional.ofNullable(mac).map(MacAddress::parse),
-                      Lease.State.parse(rs.getString(3)),
-                      rs.getLong(4)));
+              out.add(lease(rs));
             }
           }
           return out;
@@ -68,22 +66,81 @@ public final class LeaseStore {
         });
   }
 
-  /** Writes {@code leases} (replacing each address's row) inside the caller's transaction. */
-  public static void save(Connection c, Collection<Lease> leases) throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "INSERT OR REPLACE INTO leases (ip, mac, state, expires) VALUES (?, ?, ?, ?)")) {
-      for (Lease l : leases) {
-        if (l.state() == Lease.State.OFFERED) {
-          throw new IllegalArgumentException("offers are not stored: " + l);
-        }
+  /**
+   * A lease to write and the client whose request changed it (for a DECLINE's quarantine, which
+   * stores no MAC, the client that declined).
+   */
+  public record Write(MacAddress client, Lease lease) {
+    public Write {
+      Objects.requireNonNull(client, "client");
+      Objects.requireNonNull(lease, "lease");
+      if (lease.state() == Lease.State.OFFERED) {
+        throw new IllegalArgumentException("offers are not stored: " + lease);
+      }
+    }
+  }
+
+  /**
+   * The upsert of one address's row: it replaces the stored row only when that row is free for the
+   * writing client at the given time (its own, released, or expired). The address is the table's
+   * primary key, so whatever several daemons write at once, an address has one row and a row has
+   * one holder; PostgreSQL's ON CONFLICT DO UPDATE re-checks the WHERE against the row another
+   * transaction just committed, so of two daemons binding one address to two clients, the second
+   * finds the first's lease and changes nothing.
+   */
+  private static final String UPSERT =
+      "INSERT INTO leases (ip, mac, state, expires) VALUES (?, ?, ?, ?) ON CONFLICT (ip) DO UPDATE"
+          + " SET mac = excluded.mac, state = excluded.state, expires = excluded.expires"
+          + " WHERE leases.mac = ? OR leases.state = 'released' OR leases.expires <= ?";
+
+  /**
+   * Writes {@code writes} in order inside the caller's transaction, each only where the stored row
+   * is free for its client at {@code nowMillis} (see {@link #UPSERT}). Returns the addresses whose
+   * row another client holds (a lease another daemon gave): nothing was written for them.
+   */
+  public static List<Inet4Address> save(Connection c, Collection<Write> writes, long nowMillis)
+      throws SQLException {
+    List<Inet4Address> refused = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(UPSERT)) {
+      for (Write w : writes) {
+        Lease l = w.lease();
         ps.setString(1, l.ip().getHostAddress());
         ps.setString(2, l.mac().map(MacAddress::toString).orElse(null));
         ps.setString(3, l.state().id());
         ps.setLong(4, l.expiresMillis());
-        ps.addBatch();
+        ps.setString(5, w.client().toString());
+        ps.setLong(6, nowMillis);
+        if (ps.executeUpdate() == 0) {
+          refused.add(l.ip());
+        }
       }
-      ps.executeBatch();
     }
+    return refused;
+  }
+
+  /** The stored rows of {@code ips}, read inside the caller's transaction. */
+  public static List<Lease> rows(Connection c, Collection<Inet4Address> ips) throws SQLException {
+    List<Lease> out = new ArrayList<>();
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT ip, mac, state, expires FROM leases WHERE ip = ?")) {
+      for (Inet4Address ip : ips) {
+        ps.setString(1, ip.getHostAddress());
+        try (ResultSet rs = ps.executeQuery()) {
+          if (rs.next()) {
+            out.add(lease(rs));
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  private static Lease lease(ResultSet rs) throws SQLException {
+    String mac = rs.getString(2);
+    return new Lease(
+        Ipv4.parse(rs.getString(1)),
+        Optional.ofNullable(mac).map(MacAddress::parse),
+        Lease.State.parse(rs.getString(3)),
+        rs.getLong(4));
   }
 }

@@ -147,6 +147,49 @@ public final class LeaseTable {
   }
 
   /**
+   * Takes {@code l}, the stored row of its address, in place of what this table had for it: the
+   * lease another daemon sharing the store gave (docs/scale.md), found when a write of ours was
+   * refused or when the tables are brought up to date. False if the address is not on this subnet.
+   */
+  public boolean adopt(Lease l) {
+    if (!onSubnet(l.ip()) || l.state() == Lease.State.OFFERED) {
+      return false;
+    }
+    Lease current = byIp.get(Ipv4.toInt(l.ip()));
+    if (current != null) {
+      remove(current);
+    }
+    take(Ipv4.toInt(l.ip()));
+    put(l);
+    return true;
+  }
+
+  /**
+   * Brings this table up to date with the stored rows (of every daemon sharing the store): each row
+   * replaces this table's record of its address, except where this table holds a running offer the
+   * row leaves free for the same client (our offer waits for its REQUEST; the store has no offers).
+   * Rows off this subnet are skipped.
+   */
+  public void merge(Collection<Lease> stored, long nowMillis) {
+    for (Lease l : stored) {
+      if (!onSubnet(l.ip()) || l.state() == Lease.State.OFFERED) {
+        continue;
+      }
+      Lease current = byIp.get(Ipv4.toInt(l.ip()));
+      if (l.equals(current)) {
+        continue;
+      }
+      if (current != null
+          && current.state() == Lease.State.OFFERED
+          && current.activeAt(nowMillis)
+          && l.freeFor(current.mac().orElseThrow(), nowMillis)) {
+        continue;
+      }
+      adopt(l);
+    }
+  }
+
+  /**
    * Replaces the reservations (MAC → address). Entries off this subnet are ignored: they belong to
    * another subnet's table.
    */

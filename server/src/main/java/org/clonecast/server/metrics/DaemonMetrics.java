@@ -160,6 +160,11 @@ public final class DaemonMetrics {
             "DHCP replies not sent because their lease could not be stored.",
             s::dropped)
         .counter(
+            "clonecast_dhcp_conflicts_total",
+            "DHCP decisions the store refused: another daemon sharing it had given the address to"
+                + " another client (decided again at once).",
+            s::conflicts)
+        .counter(
             "clonecast_dhcp_errors_total",
             "Unexpected failures inside the DHCP responder.",
             s::errors)

@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -184,11 +185,15 @@ public final class SessionManager implements AutoCloseable {
   }
 
   /**
-   * After a restart: sessions that were running cannot resume their sender; they fail, and so do
-   * their nodes.
+   * After a restart: sessions this daemon was running cannot resume their sender; they fail, and so
+   * do their nodes. Sessions of other daemons sharing the store are theirs.
    */
   public void recover() {
+    Set<Long> own = store.ownActive();
     for (Session s : store.active()) {
+      if (!own.contains(s.id())) {
+        continue; // another daemon sharing the store runs it (docs/scale.md)
+      }
       for (Member m : store.members(s.id())) {
         if (!m.finished()) {
           fail(

@@ -2,7 +2,6 @@ package org.clonecast.server.store;
 
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -10,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import org.clonecast.protocol.wire.MacAddress;
 
@@ -163,28 +163,31 @@ public final class CaptureStore {
               c,
               "INSERT INTO images (name, file, state, detail, image_id, logical_size, stored_size, own_size, chunks,"
                   + " image_hash,"
-                  + " created) VALUES (?, ?, 'capturing', ?, NULL, 0, 0, 0, 0, NULL, ?)",
+                  + " created, daemon) VALUES (?, ?, 'capturing', ?, NULL, 0, 0, 0, 0, NULL, ?, ?)",
               r.image(),
               r.file().toString(),
               why,
-              now);
-          NodeStore.update(
-              c,
-              "INSERT INTO captures (image, image_id, mac, disk, chunk_size, level, forced, agent_ip, state, detail,"
-                  + " logical_size, created, updated, from_image)"
-                  + " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, ?, ?, ?)",
-              r.image(),
-              UUID.randomUUID().toString(),
-              r.mac().toString(),
-              r.disk().orElse(null),
-              r.chunkSize(),
-              r.level(),
-              r.force() ? 1 : 0,
-              State.WAITING.id(),
-              why,
               now,
-              now,
-              r.from().orElse(null));
+              db.daemon());
+          long id =
+              Database.insertReturningId(
+                  c,
+                  "INSERT INTO captures (image, image_id, mac, disk, chunk_size, level, forced, agent_ip, state, detail,"
+                      + " logical_size, created, updated, from_image, daemon)"
+                      + " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0, ?, ?, ?, ?)",
+                  r.image(),
+                  UUID.randomUUID().toString(),
+                  r.mac().toString(),
+                  r.disk().orElse(null),
+                  r.chunkSize(),
+                  r.level(),
+                  r.force() ? 1 : 0,
+                  State.WAITING.id(),
+                  why,
+                  now,
+                  now,
+                  r.from().orElse(null),
+                  db.daemon());
           NodeStore.update(
               c,
               "UPDATE nodes SET action = ?, state = ?, detail = ? WHERE mac = ?",
@@ -192,12 +195,6 @@ public final class CaptureStore {
               NodeState.BOOTING.id(),
               "capture " + r.image(),
               r.mac().toString());
-          long id;
-          try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
-              ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            id = rs.getLong(1);
-          }
           return find(c, id).orElseThrow();
         });
   }
@@ -325,6 +322,25 @@ public final class CaptureStore {
   /** Captures that can still make their image, oldest first. */
   public List<Capture> active() {
     return db.read(CaptureStore::active);
+  }
+
+  /**
+   * The ids of the active captures this daemon runs (or that predate the daemon column): those it
+   * takes up again after a restart; another daemon sharing the store runs the rest.
+   */
+  public Set<Long> ownActive() {
+    return Set.copyOf(
+        db.read(
+            c ->
+                Database.query(
+                    c,
+                    "SELECT id FROM captures WHERE state IN (?, ?, ?)"
+                        + " AND (daemon = ? OR daemon IS NULL)",
+                    rs -> rs.getLong(1),
+                    State.WAITING.id(),
+                    State.CAPTURING.id(),
+                    State.VERIFYING.id(),
+                    db.daemon())));
   }
 
   /** The newest captures, newest first. */

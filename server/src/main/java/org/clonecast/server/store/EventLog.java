@@ -1,7 +1,6 @@
 package org.clonecast.server.store;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -51,20 +50,15 @@ public final class EventLog {
       Connection c, String kind, Optional<String> mac, Optional<String> session, String message)
       throws SQLException {
     long now = clock.millis();
-    NodeStore.update(
-        c,
-        "INSERT INTO events (time, kind, mac, session, message) VALUES (?, ?, ?, ?, ?)",
-        now,
-        kind,
-        mac.orElse(null),
-        session.orElse(null),
-        message);
-    long rowId;
-    try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
-        ResultSet rs = ps.executeQuery()) {
-      rs.next();
-      rowId = rs.getLong(1);
-    }
+    long rowId =
+        Database.insertReturningId(
+            c,
+            "INSERT INTO events (time, kind, mac, session, message) VALUES (?, ?, ?, ?, ?)",
+            now,
+            kind,
+            mac.orElse(null),
+            session.orElse(null),
+            message);
     if (rowId % 1000 == 0) {
       NodeStore.update(c, "DELETE FROM events WHERE id <= ?", rowId - KEEP);
     }

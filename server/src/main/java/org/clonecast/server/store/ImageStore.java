@@ -108,9 +108,9 @@ public final class ImageStore {
   }
 
   /**
-   * After a restart: adds that were running are failed and their partial files removed, manifest
-   * files no image names (a crash between writing one and its row) removed, chunks no manifest
-   * references swept, and images of an earlier build queued to move into the pool.
+   * After a restart: adds this daemon was running are failed and their partial files removed,
+   * manifest files no image names (a crash between writing one and its row) removed, chunks no
+   * manifest references swept, and images of an earlier build queued to move into the pool.
    */
   public void recover() throws IOException {
     Files.createDirectories(dir);
@@ -119,8 +119,10 @@ public final class ImageStore {
         c ->
             NodeStore.update(
                 c,
-                "UPDATE images SET state = 'failed', detail = ? WHERE state = 'adding'",
-                "interrupted by a daemon restart; add it again"));
+                "UPDATE images SET state = 'failed', detail = ? WHERE state = 'adding'"
+                    + " AND (daemon = ? OR daemon IS NULL)",
+                "interrupted by a daemon restart; add it again",
+                db.daemon()));
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.adding")) {
       for (Path p : ds) {
         Files.deleteIfExists(p);
@@ -260,10 +262,11 @@ public final class ImageStore {
                   c,
                   "INSERT INTO images ("
                       + COLUMNS
-                      + ") VALUES (?, ?, 'adding', NULL, NULL, 0, 0, 0, 0, NULL, ?)",
+                      + ", daemon) VALUES (?, ?, 'adding', NULL, NULL, 0, 0, 0, 0, NULL, ?, ?)",
                   name,
                   file.toString(),
-                  clock.millis());
+                  clock.millis(),
+                  db.daemon());
               return find(c, name).orElseThrow();
             });
     progress.put(name, new long[] {0, 0});

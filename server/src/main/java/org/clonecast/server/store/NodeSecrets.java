@@ -47,7 +47,8 @@ public final class NodeSecrets {
         c ->
             NodeStore.update(
                 c,
-                "INSERT OR REPLACE INTO node_secrets (mac, hash, issued) VALUES (?, ?, ?)",
+                "INSERT INTO node_secrets (mac, hash, issued) VALUES (?, ?, ?)"
+                    + " ON CONFLICT (mac) DO UPDATE SET hash = excluded.hash, issued = excluded.issued",
                 mac.toString(),
                 hash(secret),
                 clock.millis()));

@@ -157,5 +157,13 @@ final class Schema {
           // from chunks the node fetched by unicast; the rest came by multicast.
           """
       ALTER TABLE session_nodes ADD COLUMN unicast_bytes INTEGER NOT NULL DEFAULT 0
+      """,
+          // 10: several daemons may share the store (docs/scale.md): which daemon ({@link
+          // Database#daemon}) runs each session, capture and image add, so that one starting up
+          // recovers only its own (NULL: written before, by the only daemon there was).
+          """
+      ALTER TABLE sessions ADD COLUMN daemon TEXT;
+      ALTER TABLE captures ADD COLUMN daemon TEXT;
+      ALTER TABLE images ADD COLUMN daemon TEXT
       """);
 }

@@ -1,13 +1,13 @@
 package org.clonecast.server.store;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /** Sessions and each node's part in them. Thread-safe. */
 public final class SessionStore {
@@ -124,22 +124,18 @@ public final class SessionStore {
     return db.write(
         c -> {
           long now = clock.millis();
-          NodeStore.update(
-              c,
-              "INSERT INTO sessions (image, selector, min_receivers, max_wait, port, state, created,"
-                  + " grow) VALUES (?, ?, ?, ?, 0, 'waiting', ?, ?)",
-              image,
-              selector,
-              minReceivers,
-              maxWaitSeconds,
-              now,
-              grow ? 1 : 0);
-          long id;
-          try (PreparedStatement ps = c.prepareStatement("SELECT last_insert_rowid()");
-              ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            id = rs.getLong(1);
-          }
+          long id =
+              Database.insertReturningId(
+                  c,
+                  "INSERT INTO sessions (image, selector, min_receivers, max_wait, port, state,"
+                      + " created, grow, daemon) VALUES (?, ?, ?, ?, 0, 'waiting', ?, ?, ?)",
+                  image,
+                  selector,
+                  minReceivers,
+                  maxWaitSeconds,
+                  now,
+                  grow ? 1 : 0,
+                  db.daemon());
           NodeStore.update(
               c, "UPDATE sessions SET port = ? WHERE id = ?", basePort + (int) (id % 500), id);
           for (Node n : nodes) {
@@ -274,6 +270,22 @@ public final class SessionStore {
                     + " FROM sessions"
                     + " WHERE state IN ('waiting', 'running') ORDER BY id",
                 SessionStore::session));
+  }
+
+  /**
+   * The ids of the waiting and running sessions this daemon runs (or that predate the daemon
+   * column): those it recovers after a restart; another daemon sharing the store runs the rest.
+   */
+  public Set<Long> ownActive() {
+    return Set.copyOf(
+        db.read(
+            c ->
+                Database.query(
+                    c,
+                    "SELECT id FROM sessions WHERE state IN ('waiting', 'running')"
+                        + " AND (daemon = ? OR daemon IS NULL)",
+                    rs -> rs.getLong(1),
+                    db.daemon())));
   }
 
   public List<Member> members(long id) {

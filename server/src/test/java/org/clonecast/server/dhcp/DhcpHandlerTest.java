@@ -3,6 +3,7 @@ package org.clonecast.server.dhcp;
 import static org.clonecast.protocol.dhcp.Dhcp.*;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -34,18 +35,28 @@ import org.clonecast.server.boot.BootFileSelector;
 import org.clonecast.server.config.BootConfig;
 import org.clonecast.server.config.DhcpConfig;
 import org.clonecast.server.config.SecureBootNodes;
+import org.clonecast.server.config.StoreConfig;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeState;
 import org.clonecast.server.store.NodeStore;
+import org.clonecast.server.store.TestStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** The responder behind its Netty handler, on EmbeddedChannel, with a real SQLite store. */
+@ParameterizedClass
+@EnumSource(TestStore.class)
 class DhcpHandlerTest {
+  @Parameter TestStore kind;
+  StoreConfig store;
+
   static final Inet4Address SELF = Ipv4.parse("10.77.0.1");
   static final MacAddress MAC = MacAddress.parse("52:54:00:88:00:10");
   static final InetSocketAddress CLIENT = new InetSocketAddress(Ipv4.fromInt(0), CLIENT_PORT);
@@ -79,7 +90,8 @@ class DhcpHandlerTest {
 
   @BeforeEach
   void open() {
-    db = Database.open(dir);
+    store = kind.config();
+    db = Database.open(dir, store);
     nodes = new NodeStore(db, clock);
     inventory = Inventory.following(nodes);
     events = new EventLog(db, clock);
@@ -244,6 +256,76 @@ class DhcpHandlerTest {
     assertTrue(
         events.recent(10).stream()
             .anyMatch(e -> e.kind().equals("dhcp") && e.message().startsWith("ack 10.77.0.100")));
+  }
+
+  /**
+   * Two daemons share the store (docs/scale.md), each with its own lease table: both offer the
+   * first pool address to different clients; the first REQUEST binds it, the second daemon's write
+   * is refused by the store, and it NAKs at once; its table then holds the other's lease, so its
+   * next offer is another address. The store holds one lease per address.
+   */
+  @Test
+  void twoDaemonsOnOneStoreNeverBindOneAddressTwice() {
+    MacAddress x = MacAddress.parse("02:00:00:00:00:0a");
+    MacAddress y = MacAddress.parse("02:00:00:00:00:0b");
+    try (Database other = Database.open(dir, store)) {
+      EmbeddedChannel a = channel(responder(DhcpConfig.Mode.FULL), false);
+      DhcpStats otherStats = new DhcpStats();
+      EmbeddedChannel b =
+          new EmbeddedChannel(
+              new DhcpHandler(
+                  responder(DhcpConfig.Mode.FULL),
+                  false,
+                  otherStats,
+                  other,
+                  new EventLog(other, clock),
+                  new NodeStore(other, clock),
+                  inventory,
+                  clock));
+      DhcpPacket ox = exchange(a, plain(DhcpMessageType.DISCOVER, x).build(), CLIENT).getKey();
+      DhcpPacket oy = exchange(b, plain(DhcpMessageType.DISCOVER, y).build(), CLIENT).getKey();
+      assertEquals(ox.yiaddr(), oy.yiaddr(), "neither table knows the other's offer");
+      var ackX =
+          exchange(
+              a,
+              plain(DhcpMessageType.REQUEST, x)
+                  .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
+                  .option(new DhcpOption.Address(OPT_REQUESTED_IP, ox.yiaddr()))
+                  .build(),
+              CLIENT);
+      assertEquals(Optional.of(DhcpMessageType.ACK), ackX.getKey().messageType());
+      var nakY =
+          exchange(
+              b,
+              plain(DhcpMessageType.REQUEST, y)
+                  .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
+                  .option(new DhcpOption.Address(OPT_REQUESTED_IP, oy.yiaddr()))
+                  .build(),
+              CLIENT);
+      assertEquals(
+          Optional.of(DhcpMessageType.NAK),
+          nakY.getKey().messageType(),
+          "the store refused the second binding; the client starts over at once");
+      assertEquals(1, otherStats.conflicts());
+      assertEquals(0, otherStats.tx(DhcpMessageType.ACK));
+      assertEquals(
+          List.of(new Lease(ox.yiaddr(), Optional.of(x), Lease.State.BOUND, now + 600_000)),
+          new LeaseStore(other).loadAll(),
+          "one lease, the first client's");
+
+      DhcpPacket again = exchange(b, plain(DhcpMessageType.DISCOVER, y).build(), CLIENT).getKey();
+      assertNotEquals(ox.yiaddr(), again.yiaddr(), "the refused daemon learnt the lease");
+      var ackY =
+          exchange(
+              b,
+              plain(DhcpMessageType.REQUEST, y)
+                  .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
+                  .option(new DhcpOption.Address(OPT_REQUESTED_IP, again.yiaddr()))
+                  .build(),
+              CLIENT);
+      assertEquals(Optional.of(DhcpMessageType.ACK), ackY.getKey().messageType());
+      assertEquals(2, new LeaseStore(db).loadAll().size());
+    }
   }
 
   @Test

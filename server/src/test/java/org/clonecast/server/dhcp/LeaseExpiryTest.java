@@ -60,8 +60,12 @@ class LeaseExpiryTest {
             LeaseStore.save(
                 c,
                 List.of(
-                    new Lease(IP_A, Optional.of(A), Lease.State.BOUND, 1_060_000),
-                    new Lease(IP_S, Optional.of(STRANGER), Lease.State.BOUND, 1_060_000)));
+                    new LeaseStore.Write(
+                        A, new Lease(IP_A, Optional.of(A), Lease.State.BOUND, 1_060_000)),
+                    new LeaseStore.Write(
+                        STRANGER,
+                        new Lease(IP_S, Optional.of(STRANGER), Lease.State.BOUND, 1_060_000))),
+                now.get());
             return null;
           });
       List<String> ended = new ArrayList<>();
@@ -82,14 +86,22 @@ class LeaseExpiryTest {
       db.write(
           c -> {
             LeaseStore.save(
-                c, List.of(new Lease(IP_A, Optional.of(A), Lease.State.BOUND, 2_000_000)));
+                c,
+                List.of(
+                    new LeaseStore.Write(
+                        A, new Lease(IP_A, Optional.of(A), Lease.State.BOUND, 2_000_000))),
+                now.get());
             return null;
           });
       expiry.sweep();
       db.write(
           c -> {
             LeaseStore.save(
-                c, List.of(new Lease(IP_A, Optional.of(A), Lease.State.RELEASED, 2_000_000)));
+                c,
+                List.of(
+                    new LeaseStore.Write(
+                        A, new Lease(IP_A, Optional.of(A), Lease.State.RELEASED, 2_000_000))),
+                now.get());
             return null;
           });
       expiry.sweep();

@@ -52,6 +52,34 @@ class LeaseTableTest {
     return ip;
   }
 
+  /**
+   * Another daemon sharing the store bound an address: merged in, it is neither offered nor given
+   * here, and its client renewing here (its own daemon died) is known; our own running offer of an
+   * address the store leaves free stays.
+   */
+  @Test
+  void mergedRowsOfAnotherDaemonAreRespectedAndItsClientsServed() {
+    LeaseTable t = table("10.77.0.100", "10.77.0.150");
+    Inet4Address ours = offered(t.discover(C, Optional.empty(), T0));
+    assertEquals(Ipv4.parse("10.77.0.100"), ours);
+    Inet4Address theirs = Ipv4.parse("10.77.0.101");
+    t.merge(
+        List.of(
+            new Lease(theirs, Optional.of(B), Lease.State.BOUND, T0 + 600_000),
+            new Lease(ours, Optional.of(A), Lease.State.RELEASED, T0 - 1)),
+        T0);
+    assertEquals(Lease.State.OFFERED, t.lease(ours).orElseThrow().state(), "our offer stays");
+    assertEquals(Ipv4.parse("10.77.0.102"), offered(t.discover(A, Optional.empty(), T0)));
+    assertInstanceOf(
+        Decision.Nak.class,
+        t.request(A, Optional.empty(), true, Optional.of(theirs), ZERO, T0),
+        "B holds it");
+    assertInstanceOf(
+        Decision.Ack.class,
+        t.request(B, Optional.empty(), true, Optional.empty(), theirs, T0 + 1000),
+        "B rebinding here is known");
+  }
+
   @Test
   void discoverOfferRequestAckStoresTheLease() {
     LeaseTable t = table("10.77.0.100", "10.77.0.150");

@@ -19,11 +19,18 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * {@code image add} refuses a damaged .cci at once, naming the damage; --raw takes it as a disk.
  */
+@ParameterizedClass
+@EnumSource(TestStore.class)
 class ImageStoreAddTest {
+  @Parameter TestStore kind;
+
   @TempDir Path dir;
   Database db;
   ExecutorService worker;
@@ -31,7 +38,7 @@ class ImageStoreAddTest {
 
   @BeforeEach
   void setUp() throws Exception {
-    db = Database.open(dir.resolve("state"));
+    db = kind.open(dir.resolve("state"));
     worker = Executors.newSingleThreadExecutor();
     Files.createDirectories(dir.resolve("state/images")); // as the daemon makes it
     images =

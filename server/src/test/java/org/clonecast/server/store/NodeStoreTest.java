@@ -16,22 +16,31 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.clonecast.protocol.wire.MacAddress;
+import org.clonecast.server.config.StoreConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
+@ParameterizedClass
+@EnumSource(TestStore.class)
 class NodeStoreTest {
   private static final MacAddress A = MacAddress.parse("52:54:00:00:00:0a");
   private static final MacAddress B = MacAddress.parse("52:54:00:00:00:0b");
 
+  @Parameter TestStore kind;
   @TempDir Path dir;
+  StoreConfig store;
   Database db;
   NodeStore nodes;
 
   @BeforeEach
   void open() {
-    db = Database.open(dir);
+    store = kind.config();
+    db = Database.open(dir, store);
     nodes = new NodeStore(db, Clock.fixed(Instant.ofEpochMilli(1000), ZoneOffset.UTC));
   }
 
@@ -179,7 +188,7 @@ class NodeStoreTest {
     nodes.update(A, NodeStore.Change.action(BootAction.REIMAGE));
     nodes.setState(A, NodeState.FAILED, Optional.of("disk too small"));
     db.close();
-    db = Database.open(dir);
+    db = Database.open(dir, store);
     Node n = new NodeStore(db, Clock.systemUTC()).find(A).orElseThrow();
     assertEquals(BootAction.REIMAGE, n.action());
     assertEquals(NodeState.FAILED, n.state());
@@ -191,11 +200,14 @@ class NodeStoreTest {
     db.close();
     List<String> newer = new ArrayList<>(Schema.MIGRATIONS);
     newer.add("CREATE TABLE later (x INTEGER)");
-    db = Database.open(dir, newer);
+    db = Database.open(dir, store, newer);
     db.close();
-    StoreException e = assertThrows(StoreException.class, () -> Database.open(dir));
-    assertTrue(e.getMessage().contains("schema version " + newer.size()), e.getMessage());
-    db = Database.open(dir, newer);
+    StoreException e = assertThrows(StoreException.class, () -> Database.open(dir, store));
+    assertTrue(
+        e.getMessage().contains("schema version " + newer.size())
+            && e.getMessage().contains("knows only versions up to " + Schema.MIGRATIONS.size()),
+        e.getMessage());
+    db = Database.open(dir, store, newer);
   }
 
   @Test
