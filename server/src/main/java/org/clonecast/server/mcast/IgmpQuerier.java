@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.protocol.igmp.IgmpDatagram;
 import org.clonecast.protocol.igmp.IgmpMessage;
 import org.clonecast.protocol.igmp.QuerierElection;
 import org.clonecast.protocol.wire.Ipv4;
@@ -67,6 +68,7 @@ public final class IgmpQuerier implements AutoCloseable {
   private final Consumer<String> events;
   private volatile boolean querier;
   private volatile boolean stopping;
+  private long lastWarn;
 
   private IgmpQuerier(
       RawSocket socket,
@@ -173,29 +175,32 @@ public final class IgmpQuerier implements AutoCloseable {
         // The interface went down or lost its address: keep trying, quietly, at the poll rate.
         LOG.debug("igmp: {}", e.getMessage());
         sleepQuietly();
+      } catch (RuntimeException e) {
+        // A bug, not the network: say so (once a minute at most), and keep the querier running.
+        long now = System.nanoTime();
+        if (lastWarn == 0 || now - lastWarn > TimeUnit.MINUTES.toNanos(1)) {
+          lastWarn = now;
+          LOG.warn("igmp: {}", e.toString(), e);
+        }
+        sleepQuietly();
       }
     }
   }
 
   /** An IGMP packet with its IPv4 header, as a raw socket delivers it. */
   private void heard(RawSocket.Datagram d) {
-    byte[] ip = d.data();
-    int headerLength = ip.length > 0 ? (ip[0] & 0x0f) * 4 : 0;
-    if (headerLength < 20 || ip.length < headerLength) {
-      malformed.incrementAndGet();
-      return;
-    }
-    IgmpMessage m;
+    IgmpDatagram datagram;
     try {
-      m = IgmpMessage.decode(Unpooled.wrappedBuffer(ip, headerLength, ip.length - headerLength));
+      datagram = IgmpDatagram.decode(Unpooled.wrappedBuffer(d.data()));
     } catch (MalformedPacketException e) {
       malformed.incrementAndGet();
       LOG.debug("igmp: malformed message: {}", e.getMessage());
       return;
     }
+    IgmpMessage m = datagram.message();
     if (!m.generalQuery()) return;
     queriesHeard.incrementAndGet();
-    int source = ByteBuffer.wrap(d.address(), 4, 4).getInt();
+    int source = datagram.source();
     int before = election.otherQuerier();
     if (election.heardQuery(source, System.nanoTime())) {
       querier = false;
