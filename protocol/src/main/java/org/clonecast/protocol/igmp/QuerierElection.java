@@ -13,12 +13,13 @@ package org.clonecast.protocol.igmp;
  * Startup Query Count and Interval), then one every QI; the Other Querier Present Interval is
  * ROBUSTNESS × QI + half the maximum response time.
  *
- * <p>{@link Mode#AUTO} first listens for the Startup Query Interval (QI/4) and defers to any
- * querier heard before it has queried itself, whatever that one's address: a head node should not
- * take the role from a site's router that already has it (RFC 2236 would let the lower address win
- * and the router stand down). Once it queries, the RFC's election rules alone apply, so two
- * queriers never both stand down for each other. {@link Mode#ON} is the RFC's querier from the
- * first moment.
+ * <p>{@link Mode#AUTO} first listens for one query interval and defers to any querier heard before
+ * it has queried itself, whatever that one's address (a querier already there sends one query per
+ * interval, so the RFC's Startup Query Interval, QI/4, would miss it three times in four): a head
+ * node should not take the role from a site's router that already has it (RFC 2236 would let the
+ * lower address win and the router stand down). Once it queries, the RFC's election rules alone
+ * apply, so two queriers never both stand down for each other. {@link Mode#ON} is the RFC's querier
+ * from the first moment.
  *
  * <p>Not thread-safe: one driver thread owns it.
  */
@@ -59,7 +60,7 @@ public final class QuerierElection {
 
   /**
    * Starts in {@code mode}: {@link Mode#ON} as the querier with the first query due at once, {@link
-   * Mode#AUTO} listening for QI/4 first.
+   * Mode#AUTO} listening for one query interval first.
    *
    * @throws IllegalArgumentException for {@link Mode#OFF} (nothing to run) or times that do not fit
    */
@@ -83,7 +84,7 @@ public final class QuerierElection {
     if (mode == Mode.AUTO) {
       querier = false;
       deferToAny = true;
-      otherUntil = nowNanos + queryIntervalNanos / 4;
+      otherUntil = nowNanos + queryIntervalNanos;
     } else {
       querier = true;
     }

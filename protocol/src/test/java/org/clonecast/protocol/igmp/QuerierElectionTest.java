@@ -70,18 +70,18 @@ class QuerierElectionTest {
   }
 
   @Test
-  void autoListensAQuarterIntervalThenStartsAsAStartingQuerier() {
+  void autoListensOneIntervalThenStartsAsAStartingQuerier() {
     QuerierElection e = new QuerierElection(QuerierElection.Mode.AUTO, SELF, QI, QRI, 0);
     assertFalse(e.querier(), "listening first");
     assertFalse(e.queryDue(0));
-    assertEquals(QI / 4, e.nextDeadline());
-    assertFalse(e.queryDue(QI / 4 - 1));
-    assertTrue(e.queryDue(QI / 4), "nobody heard: query");
+    assertEquals(QI, e.nextDeadline(), "long enough to hear a querier that queries every QI");
+    assertFalse(e.queryDue(QI - 1));
+    assertTrue(e.queryDue(QI), "nobody heard: query");
     assertTrue(e.querier());
-    assertEquals(QI / 4 + QI / 4, e.nextDeadline(), "the startup queries, a quarter apart");
-    assertTrue(e.queryDue(QI / 2));
-    assertEquals(QI / 2 + QI, e.nextDeadline());
-    assertFalse(e.heardQuery(HIGHER, QI), "once querying, a higher address does not count");
+    assertEquals(QI + QI / 4, e.nextDeadline(), "the startup queries, a quarter apart");
+    assertTrue(e.queryDue(QI + QI / 4));
+    assertEquals(QI + QI / 4 + QI, e.nextDeadline());
+    assertFalse(e.heardQuery(HIGHER, 2 * QI), "once querying, a higher address does not count");
     assertTrue(e.querier());
   }
 
@@ -92,7 +92,7 @@ class QuerierElectionTest {
     assertFalse(e.querier());
     assertEquals(HIGHER, e.otherQuerier());
     long present = 2 * QI + QRI / 2;
-    assertFalse(e.queryDue(QI / 4), "it is there: keep listening");
+    assertFalse(e.queryDue(QI), "it is there: keep listening");
     assertFalse(e.heardQuery(HIGHER, 100 * S));
     assertFalse(e.queryDue(100 * S + present - 1));
     assertTrue(e.queryDue(100 * S + present), "it fell silent: take over");

@@ -94,8 +94,8 @@ public final class IgmpQuerier implements AutoCloseable {
 
   /**
    * Starts the querier on {@code nif} in {@code mode} ({@link QuerierElection.Mode#AUTO} listens a
-   * quarter of {@code queryInterval} first): a General Query every {@code queryInterval} while it
-   * is the querier (two startup queries a quarter of it apart first).
+   * whole {@code queryInterval} first): a General Query every {@code queryInterval} while it is the
+   * querier (two startup queries a quarter of it apart first).
    *
    * @param events receives one line for each change of role
    * @return empty, with one WARN naming the reason, when it cannot run here
