@@ -244,6 +244,22 @@ public final class Lab implements AutoCloseable {
   }
 
   /**
+   * Gives br0 the address {@code cidr} (e.g. "10.77.0.250/24") and makes its own querier send from
+   * it ({@code mcast_query_use_ifaddr}) instead of 0.0.0.0: a querier that takes part in the
+   * election, as a switch's or router's with an address on the VLAN does.
+   */
+  public void switchAddress(String cidr) {
+    try {
+      batch(
+          switchNs(),
+          "addr add " + cidr + " dev br0",
+          "link set br0 type bridge mcast_query_use_ifaddr 1");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
    * Drops every IGMP packet that reaches {@code h}: its kernel never sees a query, so it reports
    * only when it joins, as behind a snooping switch whose queries do not reach it.
    */

@@ -131,6 +131,57 @@ class SnoopingSwitchLabIT {
     }
   }
 
+  /**
+   * The election against a real querier: br0's own, sending every 2 s from 10.77.0.250. In {@code
+   * auto} the daemon hears it in its first query interval and leaves it the role (no query sent,
+   * the event names it); with {@code on} it queries, and keeps querying since br0's address is the
+   * higher one, while br0 stands down (RFC 2236: the lower address wins).
+   */
+  @Test
+  void autoLeavesTheRoleToAQuerierAlreadyThereAndOnKeepsItAgainstAHigherAddress() throws Exception {
+    try (Lab lab =
+        Lab.builder("elect")
+            .agents(1)
+            .multicastSnooping(true)
+            .igmpQuerier(true)
+            .igmpQueryInterval(Duration.ofSeconds(2))
+            .create()) {
+      lab.switchAddress("10.77.0.250/24");
+      Path auto = lab.dir().resolve("auto.conf");
+      Files.writeString(auto, "session.igmp-query-interval = 4\n");
+      Daemon d = serve(lab, 0, List.of("--config", auto.toString()));
+      Awaitility.await("br0's queries heard")
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(500))
+          .until(() -> metric(lab, d, "clonecast_igmp_queries_heard_total") >= 2);
+      assertEquals(0, metric(lab, d, "clonecast_igmp_querier"), "auto defers to br0");
+      assertEquals(0, metric(lab, d, "clonecast_igmp_queries_sent_total"));
+      String events = cli(lab, d, 0, "events", "--limit", "50");
+      assertTrue(events.contains("IGMP querier 10.77.0.250 found on eth0"), events);
+      d.process().kill(Signal.TERM);
+      d.process().waitFor(Duration.ofSeconds(30));
+
+      Path on = lab.dir().resolve("on.conf");
+      Files.writeString(on, "session.igmp-querier = on\nsession.igmp-query-interval = 4\n");
+      Daemon q = serve(lab, 0, List.of("--config", on.toString()));
+      Awaitility.await("three queries sent")
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(500))
+          .until(() -> metric(lab, q, "clonecast_igmp_queries_sent_total") >= 3);
+      double heard = metric(lab, q, "clonecast_igmp_queries_heard_total");
+      Awaitility.await("two more queries sent")
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(500))
+          .until(() -> metric(lab, q, "clonecast_igmp_queries_sent_total") >= 5);
+      // br0 follows the same election: it stood down for the lower address and stopped its
+      // queries (one every 2 s, twice as often as the daemon's).
+      assertEquals(heard, metric(lab, q, "clonecast_igmp_queries_heard_total"));
+      assertEquals(1, metric(lab, q, "clonecast_igmp_querier"), "10.77.0.1 is the lower address");
+      assertEquals(0, metric(lab, q, "clonecast_igmp_stand_downs_total"));
+      assertEquals(0, metric(lab, q, "clonecast_igmp_malformed_total"));
+    }
+  }
+
   /** Starts a session of golden on rack1 and both agents; returns them once the session is done. */
   private static Map<Host, LabProcess> session(Lab lab, Daemon d) {
     cli(lab, d, 0, "session", "start", "--image", "golden", "--nodes", "rack1", "--max-wait", "60");
