@@ -24,6 +24,7 @@ import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.common.trust.KeyRing;
+import org.clonecast.protocol.igmp.QuerierElection;
 import org.clonecast.protocol.tftp.TftpTransfer;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.server.boot.BootFileSelector;
@@ -320,8 +321,12 @@ public final class Daemon implements AutoCloseable {
                 DaemonMetrics.routerAdverts(metrics, ra);
               });
     }
-    if (config.session().igmpQuerier()) {
-      IgmpQuerier.start(nif, config.session().igmpQueryInterval())
+    if (config.session().igmpQuerier() != QuerierElection.Mode.OFF) {
+      IgmpQuerier.start(
+              nif,
+              config.session().igmpQuerier(),
+              config.session().igmpQueryInterval(),
+              line -> events.record("igmp", Optional.empty(), Optional.empty(), line))
           .ifPresent(
               q -> {
                 running.push(q);
@@ -338,6 +343,10 @@ public final class Daemon implements AutoCloseable {
                         "clonecast_igmp_queries_heard_total",
                         "IGMP General Queries heard from other queriers.",
                         q::queriesHeard)
+                    .counter(
+                        "clonecast_igmp_stand_downs_total",
+                        "Times the daemon stopped querying for a querier with a lower address.",
+                        q::standDowns)
                     .counter(
                         "clonecast_igmp_malformed_total",
                         "IGMP packets dropped as malformed.",

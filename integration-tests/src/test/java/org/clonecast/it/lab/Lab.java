@@ -91,6 +91,7 @@ public final class Lab implements AutoCloseable {
     private int agents = 1;
     private boolean multicastSnooping;
     private boolean igmpQuerier;
+    private Duration igmpQueryInterval;
     private int mtu = 1500;
 
     private Builder(String tag) {
@@ -116,6 +117,19 @@ public final class Lab implements AutoCloseable {
       return this;
     }
 
+    /**
+     * How often br0's own querier ({@link #igmpQuerier}) sends General Queries, one startup query
+     * included (kernel default 125 s, two startup queries a quarter of it apart). Longer than the
+     * test: br0 knows of a querier, so it forwards a group only to the ports that reported it, but
+     * no host is asked to report again after its join, and memberships end after {@link
+     * Lab#igmpMembershipInterval}, as on a snooping switch without a working querier. Set before
+     * br0 is up, so no query timer runs with the default.
+     */
+    public Builder igmpQueryInterval(Duration d) {
+      this.igmpQueryInterval = d;
+      return this;
+    }
+
     /** MTU of br0 and of every veth (e.g. 9000 for jumbo-frame tests). */
     public Builder mtu(int mtu) {
       this.mtu = mtu;
@@ -134,7 +148,7 @@ public final class Lab implements AutoCloseable {
       Lab lab = new Lab(prefix, labDir(prefix), agents);
       Runtime.getRuntime().addShutdownHook(lab.shutdownHook);
       try {
-        lab.build(multicastSnooping, igmpQuerier, mtu);
+        lab.build(multicastSnooping, igmpQuerier, igmpQueryInterval, mtu);
       } catch (IOException | RuntimeException e) {
         try {
           lab.close();
@@ -227,6 +241,22 @@ public final class Lab implements AutoCloseable {
             "mcast_query_response_interval",
             "100"),
         "");
+  }
+
+  /**
+   * Gives br0 the address {@code cidr} (e.g. "10.77.0.250/24") and makes its own querier send from
+   * it ({@code mcast_query_use_ifaddr}) instead of 0.0.0.0: a querier that takes part in the
+   * election, as a switch's or router's with an address on the VLAN does.
+   */
+  public void switchAddress(String cidr) {
+    try {
+      batch(
+          switchNs(),
+          "addr add " + cidr + " dev br0",
+          "link set br0 type bridge mcast_query_use_ifaddr 1");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /**
@@ -451,7 +481,8 @@ public final class Lab implements AutoCloseable {
 
   // ---- construction
 
-  private void build(boolean snooping, boolean querier, int mtu) throws IOException {
+  private void build(boolean snooping, boolean querier, Duration queryInterval, int mtu)
+      throws IOException {
     String sw = switchNs();
     addNamespace(sw);
     batch(
@@ -460,7 +491,14 @@ public final class Lab implements AutoCloseable {
         "link add br0 type bridge mcast_snooping "
             + (snooping ? 1 : 0)
             + " mcast_querier "
-            + (querier ? 1 : 0),
+            + (querier ? 1 : 0)
+            + (queryInterval == null
+                ? ""
+                : " mcast_query_interval "
+                    + queryInterval.toMillis() / 10
+                    + " mcast_startup_query_interval "
+                    + queryInterval.toMillis() / 10
+                    + " mcast_startup_query_count 1"),
         "link set br0 mtu " + mtu + " up");
     List<Host> hosts = new ArrayList<>();
     hosts.add(server);

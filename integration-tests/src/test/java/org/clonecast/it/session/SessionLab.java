@@ -16,6 +16,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.awaitility.Awaitility;
 import org.clonecast.common.trust.ImageKey;
 import org.clonecast.it.lab.Checkout;
@@ -57,6 +58,14 @@ public final class SessionLab {
    * it).
    */
   public static Daemon serve(Lab lab, int httpPort) throws IOException {
+    return serve(lab, httpPort, List.of());
+  }
+
+  /**
+   * The daemon on HTTP port {@code port} (0: any) with {@code extra} arguments (e.g. {@code
+   * --config FILE}), and the lab's state directory (a restart keeps it).
+   */
+  public static Daemon serve(Lab lab, int httpPort, List<String> extra) throws IOException {
     Path state = Files.createDirectories(lab.dir().resolve("state"));
     // A netboot environment to point scripts at: a marked node's script (and its per-boot secret,
     // which the agents fetch as iPXE would) is served only when there is one. Nothing boots it
@@ -70,16 +79,20 @@ public final class SessionLab {
             lab.server(),
             "serve-" + httpPort,
             Checkout.clonecast(
-                "serve",
-                "--interface",
-                Lab.IFACE,
-                "--state-dir",
-                state.toString(),
-                "--http-port",
-                Integer.toString(httpPort),
-                "--dhcp",
-                "off",
-                "--no-tftp"),
+                Stream.concat(
+                        Stream.of(
+                            "serve",
+                            "--interface",
+                            Lab.IFACE,
+                            "--state-dir",
+                            state.toString(),
+                            "--http-port",
+                            Integer.toString(httpPort),
+                            "--dhcp",
+                            "off",
+                            "--no-tftp"),
+                        extra.stream())
+                    .toArray(String[]::new)),
             Map.of());
     Pattern ready = Pattern.compile("clonecast serve: ready on .* http port (\\d+)");
     await()
@@ -110,6 +123,20 @@ public final class SessionLab {
     LabProcess p = lab.spawn(lab.server(), "cli-" + args[0] + "-" + args[1], cmd, d.env());
     assertEquals(rc, p.waitFor(STEP), String.join(" ", args) + ":\n" + p.tail(30));
     return p.log();
+  }
+
+  /** The daemon's {@code /metrics} text, fetched in the server's namespace. */
+  public static String metrics(Lab lab, Daemon d) throws IOException, InterruptedException {
+    return run(
+        "ip",
+        "netns",
+        "exec",
+        lab.server().netns(),
+        "curl",
+        "-fsS",
+        "--max-time",
+        "5",
+        "http://127.0.0.1:" + d.port() + "/metrics");
   }
 
   public static String mac(Host h) throws IOException, InterruptedException {

@@ -166,15 +166,7 @@ class UnicastFallbackLabIT {
       assertTrue(
           agents.get(lab.agent(1)).log().contains(", by multicast"),
           agents.get(lab.agent(1)).tail(20));
-      String metrics =
-          SessionLab.run(
-              "ip",
-              "netns",
-              "exec",
-              lab.server().netns(),
-              "curl",
-              "-fsS",
-              "http://127.0.0.1:" + d.port() + "/metrics");
+      String metrics = SessionLab.metrics(lab, d);
       long served = metric(metrics, "clonecast_unicast_sent_bytes_total");
       assertTrue(
           served >= n3.path("unicastBytes").asLong() / 2,

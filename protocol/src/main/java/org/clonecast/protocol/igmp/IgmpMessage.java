@@ -5,12 +5,15 @@ import org.clonecast.protocol.wire.ByteBufs;
 import org.clonecast.protocol.wire.MalformedPacketException;
 
 /**
- * The fixed part of an IGMP message (RFC 2236 §2; an IGMPv3 query or report carries more after it,
- * which the querier does not need), as a raw IGMP socket delivers it after the IP header.
+ * The fixed part of any IGMP message (RFC 2236 §2), as a raw IGMP socket delivers it after the IP
+ * header. An IGMPv3 query or report carries more after it ({@link IgmpV3Query}, {@link
+ * IgmpV3Report}): {@link #decode} checks that part too, so a message it returns is whole, but keeps
+ * only the fixed part, which is all the querier's election needs.
  *
  * @param type {@link #QUERY}, a report or a leave
  * @param maxResponseCode the query's maximum response time in tenths of a second (0 in reports)
- * @param group the group address as a big-endian int; 0 in a General Query
+ * @param group the group address as a big-endian int; 0 in a General Query (in a v3 report, the
+ *     reserved field and the number of records)
  */
 public record IgmpMessage(int type, int maxResponseCode, int group) {
   public static final int QUERY = 0x11;
@@ -56,7 +59,8 @@ public record IgmpMessage(int type, int maxResponseCode, int group) {
   /**
    * Decodes the message in {@code in} (all its readable bytes: the checksum covers them all).
    *
-   * @throws MalformedPacketException when shorter than 8 bytes or the checksum is wrong
+   * @throws MalformedPacketException when shorter than 8 bytes, the checksum is wrong, a query has
+   *     9 to 11 bytes (RFC 3376 §7.1: neither v2 nor v3), or a v3 query or report is not whole
    */
   public static IgmpMessage decode(ByteBuf in) {
     return ByteBufs.decoding(
@@ -65,10 +69,16 @@ public record IgmpMessage(int type, int maxResponseCode, int group) {
         b -> {
           int length = b.readableBytes();
           ByteBufs.requireReadable(b, LENGTH, "IGMP header");
-          byte[] all = new byte[length];
-          b.getBytes(b.readerIndex(), all);
-          if (checksum(all, 0, length) != 0)
-            throw new MalformedPacketException("IGMP checksum does not add up");
+          requireChecksum(b, length);
+          int first = b.getUnsignedByte(b.readerIndex());
+          if (first == QUERY && length > LENGTH) {
+            if (length < IgmpV3Query.MIN_LENGTH)
+              throw new MalformedPacketException(
+                  "IGMP query of " + length + " bytes; want 8 (v2) or 12 and more (v3)");
+            IgmpV3Query.decode(b.slice(b.readerIndex(), length));
+          } else if (first == V3_REPORT) {
+            IgmpV3Report.decode(b.slice(b.readerIndex(), length));
+          }
           int type = b.readUnsignedByte();
           int code = b.readUnsignedByte();
           b.skipBytes(2);
@@ -76,6 +86,14 @@ public record IgmpMessage(int type, int maxResponseCode, int group) {
           b.skipBytes(b.readableBytes());
           return new IgmpMessage(type, code, group);
         });
+  }
+
+  /** Throws unless the Internet checksum over the next {@code length} readable bytes adds up. */
+  static void requireChecksum(ByteBuf b, int length) {
+    byte[] all = new byte[length];
+    b.getBytes(b.readerIndex(), all);
+    if (checksum(all, 0, length) != 0)
+      throw new MalformedPacketException("IGMP checksum does not add up");
   }
 
   /**

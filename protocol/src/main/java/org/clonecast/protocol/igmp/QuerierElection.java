@@ -13,29 +13,60 @@ package org.clonecast.protocol.igmp;
  * Startup Query Count and Interval), then one every QI; the Other Querier Present Interval is
  * ROBUSTNESS × QI + half the maximum response time.
  *
+ * <p>{@link Mode#AUTO} first listens for one query interval and defers to any querier heard before
+ * it has queried itself, whatever that one's address (a querier already there sends one query per
+ * interval, so the RFC's Startup Query Interval, QI/4, would miss it three times in four): a head
+ * node should not take the role from a site's router that already has it (RFC 2236 would let the
+ * lower address win and the router stand down). Once it queries, the RFC's election rules alone
+ * apply, so two queriers never both stand down for each other. {@link Mode#ON} is the RFC's querier
+ * from the first moment.
+ *
  * <p>Not thread-safe: one driver thread owns it.
  */
 public final class QuerierElection {
   /** RFC 2236 §8.1 Robustness Variable. */
   static final int ROBUSTNESS = 2;
 
+  /** Whether and how the daemon takes the querier role (config session.igmp-querier). */
+  public enum Mode {
+    /** Query unless a querier is already there when we start (the default). */
+    AUTO,
+    /** Query from the start; stand down only for a lower address (RFC 2236 §3). */
+    ON,
+    /** Never query. */
+    OFF
+  }
+
   private final long self;
   private final long queryIntervalNanos;
   private final long otherQuerierPresentNanos;
-  private boolean querier = true;
+  private boolean querier;
+  private boolean deferToAny;
   private int startupLeft = ROBUSTNESS;
   private long nextQuery;
   private long otherUntil;
   private long otherQuerier;
 
   /**
-   * Starts as the querier, with the first query due at once.
+   * Starts as the querier ({@link Mode#ON}), with the first query due at once.
    *
    * @param self our address on the segment, big-endian
    * @param queryIntervalNanos QI, the gap between General Queries once started
    * @param maxResponseNanos the maximum response time our queries ask for
    */
   public QuerierElection(int self, long queryIntervalNanos, long maxResponseNanos, long nowNanos) {
+    this(Mode.ON, self, queryIntervalNanos, maxResponseNanos, nowNanos);
+  }
+
+  /**
+   * Starts in {@code mode}: {@link Mode#ON} as the querier with the first query due at once, {@link
+   * Mode#AUTO} listening for one query interval first.
+   *
+   * @throws IllegalArgumentException for {@link Mode#OFF} (nothing to run) or times that do not fit
+   */
+  public QuerierElection(
+      Mode mode, int self, long queryIntervalNanos, long maxResponseNanos, long nowNanos) {
+    if (mode == Mode.OFF) throw new IllegalArgumentException("no election with the querier off");
     if (queryIntervalNanos <= 0
         || maxResponseNanos <= 0
         || maxResponseNanos >= queryIntervalNanos) {
@@ -50,6 +81,13 @@ public final class QuerierElection {
     this.queryIntervalNanos = queryIntervalNanos;
     this.otherQuerierPresentNanos = ROBUSTNESS * queryIntervalNanos + maxResponseNanos / 2;
     this.nextQuery = nowNanos;
+    if (mode == Mode.AUTO) {
+      querier = false;
+      deferToAny = true;
+      otherUntil = nowNanos + queryIntervalNanos;
+    } else {
+      querier = true;
+    }
   }
 
   /**
@@ -59,7 +97,9 @@ public final class QuerierElection {
    */
   public boolean heardQuery(int source, long nowNanos) {
     long from = Integer.toUnsignedLong(source);
-    if (from == 0 || from == self || from > self) return false;
+    if (from == 0 || from == self) return false;
+    // In AUTO, before our first query, any querier already there keeps the role.
+    if (from > self && !deferToAny) return false;
     boolean wasQuerier = querier;
     querier = false;
     otherQuerier = from;
@@ -75,7 +115,10 @@ public final class QuerierElection {
     if (!querier) {
       if (nowNanos - otherUntil < 0) return false;
       querier = true;
-      startupLeft = 1; // RFC 2236 §3: on taking over, one query now, then every QI
+      // RFC 2236 §3: on taking over, one query now, then every QI; an AUTO start that heard
+      // nobody starts as a starting querier does (the startup queries).
+      startupLeft = deferToAny && otherQuerier == 0 ? ROBUSTNESS : 1;
+      deferToAny = false;
       nextQuery = nowNanos;
     }
     if (nowNanos - nextQuery < 0) return false;
@@ -89,7 +132,7 @@ public final class QuerierElection {
     return querier;
   }
 
-  /** The lower-addressed querier we last stood down for (big-endian), 0 for none. */
+  /** The querier we last stood down or deferred for (big-endian), 0 for none. */
   public int otherQuerier() {
     return (int) otherQuerier;
   }

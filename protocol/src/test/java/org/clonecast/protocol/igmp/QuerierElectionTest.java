@@ -68,4 +68,43 @@ class QuerierElectionTest {
     assertThrows(IllegalArgumentException.class, () -> new QuerierElection(SELF, QI, QI, 0));
     assertThrows(IllegalArgumentException.class, () -> new QuerierElection(SELF, 0, QRI, 0));
   }
+
+  @Test
+  void autoListensOneIntervalThenStartsAsAStartingQuerier() {
+    QuerierElection e = new QuerierElection(QuerierElection.Mode.AUTO, SELF, QI, QRI, 0);
+    assertFalse(e.querier(), "listening first");
+    assertFalse(e.queryDue(0));
+    assertEquals(QI, e.nextDeadline(), "long enough to hear a querier that queries every QI");
+    assertFalse(e.queryDue(QI - 1));
+    assertTrue(e.queryDue(QI), "nobody heard: query");
+    assertTrue(e.querier());
+    assertEquals(QI + QI / 4, e.nextDeadline(), "the startup queries, a quarter apart");
+    assertTrue(e.queryDue(QI + QI / 4));
+    assertEquals(QI + QI / 4 + QI, e.nextDeadline());
+    assertFalse(e.heardQuery(HIGHER, 2 * QI), "once querying, a higher address does not count");
+    assertTrue(e.querier());
+  }
+
+  @Test
+  void autoDefersToAnyQuerierAlreadyThereEvenAHigherOne() {
+    QuerierElection e = new QuerierElection(QuerierElection.Mode.AUTO, SELF, QI, QRI, 0);
+    assertFalse(e.heardQuery(HIGHER, S), "not querying yet: nothing to stand down from");
+    assertFalse(e.querier());
+    assertEquals(HIGHER, e.otherQuerier());
+    long present = 2 * QI + QRI / 2;
+    assertFalse(e.queryDue(QI), "it is there: keep listening");
+    assertFalse(e.heardQuery(HIGHER, 100 * S));
+    assertFalse(e.queryDue(100 * S + present - 1));
+    assertTrue(e.queryDue(100 * S + present), "it fell silent: take over");
+    assertEquals(100 * S + present + QI, e.nextDeadline(), "one query, then every interval");
+    assertFalse(e.heardQuery(HIGHER, 101 * S), "the RFC's rules from here: it is higher");
+    assertTrue(e.heardQuery(LOWER, 102 * S), "a lower one still wins");
+  }
+
+  @Test
+  void offHasNoElection() {
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new QuerierElection(QuerierElection.Mode.OFF, SELF, QI, QRI, 0));
+  }
 }

@@ -1,8 +1,10 @@
 package org.clonecast.server.config;
 
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import org.clonecast.protocol.igmp.QuerierElection;
 
 /**
  * Re-imaging sessions run by the daemon.
@@ -15,8 +17,10 @@ import java.util.Optional;
  *     session.receiver-deadline, 0 for that default)
  * @param bootenvAutoBuild whether a session that finds no netboot environment builds one in the
  *     background (config bootenv.auto-build; only when the daemon answers PXE, DHCP full or proxy)
- * @param igmpQuerier whether the daemon is an IGMP querier on its interface, standing down for a
- *     querier with a lower address (config session.igmp-querier, default true)
+ * @param igmpQuerier whether the daemon is an IGMP querier on its interface (config
+ *     session.igmp-querier: {@code auto}, the default, queries unless a querier is already there
+ *     when it starts; {@code on} queries from the start; both stand down for a querier with a lower
+ *     address, RFC 2236's election; {@code off}; {@code true} and {@code false} mean on and off)
  * @param igmpQueryInterval the gap between its General Queries (config session.igmp-query-interval,
  *     default 125 s as RFC 2236 has it)
  * @param unicastRate bytes per second for all unicast fallback together: the chunks served to nodes
@@ -30,7 +34,7 @@ public record SessionConfig(
     Duration receiverTimeout,
     boolean bootenvAutoBuild,
     Optional<Duration> receiverDeadline,
-    boolean igmpQuerier,
+    QuerierElection.Mode igmpQuerier,
     Duration igmpQueryInterval,
     long unicastRate,
     int unicastStreams) {
@@ -51,6 +55,7 @@ public record SessionConfig(
       throw new ConfigException("session.receiver-timeout must be positive");
     }
     Objects.requireNonNull(receiverDeadline, "receiverDeadline");
+    Objects.requireNonNull(igmpQuerier, "igmpQuerier");
     if (igmpQueryInterval.compareTo(Duration.ofSeconds(2)) < 0) {
       throw new ConfigException("session.igmp-query-interval must be 2 s or more");
     }
@@ -76,9 +81,19 @@ public record SessionConfig(
         Optional.of(f.integer("session.receiver-deadline", 0, 0, 7 * 24 * 3600))
             .filter(s -> s > 0)
             .map(Duration::ofSeconds),
-        f.bool("session.igmp-querier", true),
+        querierMode(f),
         Duration.ofSeconds(f.integer("session.igmp-query-interval", 125, 2, 3600)),
         f.integer("session.unicast-rate", DEFAULT_UNICAST_RATE, 65_536, Integer.MAX_VALUE),
         f.integer("session.unicast-streams", 8, 1, 256));
+  }
+
+  private static QuerierElection.Mode querierMode(ConfigFile f) {
+    String v = f.string("session.igmp-querier", "auto");
+    return switch (v.toLowerCase(Locale.ROOT)) {
+      case "auto" -> QuerierElection.Mode.AUTO;
+      case "on", "true", "yes", "1" -> QuerierElection.Mode.ON;
+      case "off", "false", "no", "0" -> QuerierElection.Mode.OFF;
+      default -> throw f.bad("session.igmp-querier", v, "auto, on or off");
+    };
   }
 }

@@ -5,10 +5,13 @@ import io.netty.buffer.Unpooled;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.protocol.igmp.IgmpDatagram;
 import org.clonecast.protocol.igmp.IgmpMessage;
 import org.clonecast.protocol.igmp.QuerierElection;
 import org.clonecast.protocol.wire.Ipv4;
@@ -18,16 +21,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The daemon's IGMP querier on the provisioning interface ({@code session.igmp-querier}, on by
- * default): a switch with IGMP snooping and no querier on the VLAN forgets the group memberships
- * after its membership interval (often 260 s) and stops forwarding a session's multicast. Sends
- * IGMPv2 General Queries to 224.0.0.1 (TTL 1, Router Alert), so every host's kernel reports its
- * groups and the switch keeps forwarding them; stands down while a querier with a lower address is
- * heard (the election of {@link QuerierElection}), as RFC 2236 asks of every querier, so it never
- * fights a site's router. Malformed IGMP is counted and dropped.
+ * The daemon's IGMP querier on the provisioning interface ({@code session.igmp-querier}, {@code
+ * auto} by default: it queries unless a querier is already there when it starts): a switch with
+ * IGMP snooping and no querier on the VLAN forgets the group memberships after its membership
+ * interval (often 260 s) and stops forwarding a session's multicast. Sends IGMPv2 General Queries
+ * to 224.0.0.1 (TTL 1, Router Alert), so every host's kernel reports its groups and the switch
+ * keeps forwarding them; stands down while a querier with a lower address is heard (the election of
+ * {@link QuerierElection}), as RFC 2236 asks of every querier, so it never fights a site's router.
+ * Malformed IGMP is counted and dropped.
  *
- * <p>One daemon thread owns the raw socket. If it cannot be opened (no CAP_NET_RAW) the daemon runs
- * without and says so once. Thread-safe.
+ * <p>One daemon thread owns the raw socket; every receive waits at most 250 ms, so the thread sees
+ * {@link #close} and its query deadlines in time. If the socket cannot be opened (no CAP_NET_RAW)
+ * the daemon runs without and says so once. Each change of role (querying, standing down, deferring
+ * to a querier found at start) goes to the {@code events} callback, one line each. Thread-safe.
  */
 public final class IgmpQuerier implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IgmpQuerier.class);
@@ -59,16 +65,25 @@ public final class IgmpQuerier implements AutoCloseable {
   private final AtomicLong queriesHeard = new AtomicLong();
   private final AtomicLong malformed = new AtomicLong();
   private final AtomicLong standDowns = new AtomicLong();
-  private volatile boolean querier = true;
+  private final Consumer<String> events;
+  private volatile boolean querier;
   private volatile boolean stopping;
+  private long lastWarn;
 
-  private IgmpQuerier(RawSocket socket, NetInterface nif, Duration queryInterval) {
+  private IgmpQuerier(
+      RawSocket socket,
+      NetInterface nif,
+      QuerierElection.Mode mode,
+      Duration queryInterval,
+      Consumer<String> events) {
     this.socket = socket;
     this.nif = nif;
+    this.events = events;
     long interval = queryInterval.toNanos();
     long maxResponse = Math.min(MAX_RESPONSE_NANOS, interval / 2);
     this.election =
-        new QuerierElection(Ipv4.toInt(nif.address()), interval, maxResponse, System.nanoTime());
+        new QuerierElection(
+            mode, Ipv4.toInt(nif.address()), interval, maxResponse, System.nanoTime());
     this.query =
         IgmpMessage.generalQuery(
                 (int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(maxResponse) / 100))
@@ -78,12 +93,18 @@ public final class IgmpQuerier implements AutoCloseable {
   }
 
   /**
-   * Starts querying on {@code nif} every {@code queryInterval} (two startup queries a quarter of it
-   * apart first).
+   * Starts the querier on {@code nif} in {@code mode} ({@link QuerierElection.Mode#AUTO} listens a
+   * whole {@code queryInterval} first): a General Query every {@code queryInterval} while it is the
+   * querier (two startup queries a quarter of it apart first).
    *
+   * @param events receives one line for each change of role
    * @return empty, with one WARN naming the reason, when it cannot run here
    */
-  public static Optional<IgmpQuerier> start(NetInterface nif, Duration queryInterval) {
+  public static Optional<IgmpQuerier> start(
+      NetInterface nif,
+      QuerierElection.Mode mode,
+      Duration queryInterval,
+      Consumer<String> events) {
     RawSocket raw;
     try {
       raw = RawSocket.open(RawSocket.AF_INET, IPPROTO_IGMP, "IGMP", nif.name(), POLL_MILLIS);
@@ -105,13 +126,17 @@ public final class IgmpQuerier implements AutoCloseable {
       LOG.warn("igmp: {}; no IGMP querier on {}", e.getMessage(), nif.name());
       return Optional.empty();
     }
-    IgmpQuerier q = new IgmpQuerier(raw, nif, queryInterval);
+    IgmpQuerier q = new IgmpQuerier(raw, nif, mode, queryInterval, events);
     q.thread.start();
     LOG.info(
-        "igmp: querier on {} ({}), a General Query every {} s unless a querier with a lower address is heard",
+        "igmp: querier ({}) on {} ({}), a General Query every {} s {}",
+        mode.name().toLowerCase(Locale.ROOT),
         nif.name(),
         nif.address().getHostAddress(),
-        queryInterval.toSeconds());
+        queryInterval.toSeconds(),
+        mode == QuerierElection.Mode.AUTO
+            ? "unless another querier is heard first"
+            : "unless a querier with a lower address is heard");
     return Optional.of(q);
   }
 
@@ -130,11 +155,16 @@ public final class IgmpQuerier implements AutoCloseable {
       try {
         long now = System.nanoTime();
         if (election.queryDue(now)) {
-          if (!querier)
-            LOG.info(
-                "igmp: no query heard from {} for the other-querier interval; querying on {} again",
-                Ipv4.fromInt(election.otherQuerier()).getHostAddress(),
-                nif.name());
+          if (!querier) {
+            role(
+                election.otherQuerier() == 0
+                    ? "no other IGMP querier heard on " + nif.name() + "; the daemon is its querier"
+                    : "no IGMP query heard from "
+                        + Ipv4.fromInt(election.otherQuerier()).getHostAddress()
+                        + " for the other-querier interval; the daemon queries on "
+                        + nif.name()
+                        + " again");
+          }
           querier = true;
           socket.sendTo(query, ALL_HOSTS);
           queriesSent.incrementAndGet();
@@ -145,36 +175,58 @@ public final class IgmpQuerier implements AutoCloseable {
         // The interface went down or lost its address: keep trying, quietly, at the poll rate.
         LOG.debug("igmp: {}", e.getMessage());
         sleepQuietly();
+      } catch (RuntimeException e) {
+        // A bug, not the network: say so (once a minute at most), and keep the querier running.
+        long now = System.nanoTime();
+        if (lastWarn == 0 || now - lastWarn > TimeUnit.MINUTES.toNanos(1)) {
+          lastWarn = now;
+          LOG.warn("igmp: {}", e.toString(), e);
+        }
+        sleepQuietly();
       }
     }
   }
 
   /** An IGMP packet with its IPv4 header, as a raw socket delivers it. */
   private void heard(RawSocket.Datagram d) {
-    byte[] ip = d.data();
-    int headerLength = ip.length > 0 ? (ip[0] & 0x0f) * 4 : 0;
-    if (headerLength < 20 || ip.length < headerLength) {
-      malformed.incrementAndGet();
-      return;
-    }
-    IgmpMessage m;
+    IgmpDatagram datagram;
     try {
-      m = IgmpMessage.decode(Unpooled.wrappedBuffer(ip, headerLength, ip.length - headerLength));
+      datagram = IgmpDatagram.decode(Unpooled.wrappedBuffer(d.data()));
     } catch (MalformedPacketException e) {
       malformed.incrementAndGet();
       LOG.debug("igmp: malformed message: {}", e.getMessage());
       return;
     }
+    IgmpMessage m = datagram.message();
     if (!m.generalQuery()) return;
     queriesHeard.incrementAndGet();
-    int source = ByteBuffer.wrap(d.address(), 4, 4).getInt();
+    int source = datagram.source();
+    int before = election.otherQuerier();
     if (election.heardQuery(source, System.nanoTime())) {
       querier = false;
       standDowns.incrementAndGet();
-      LOG.info(
-          "igmp: {} queries on {} and has the lower address; standing down while it does",
-          Ipv4.fromInt(source).getHostAddress(),
-          nif.name());
+      role(
+          Ipv4.fromInt(source).getHostAddress()
+              + " queries on "
+              + nif.name()
+              + " and has the lower address; the daemon stands down while it does");
+    } else if (!querier && election.otherQuerier() == source && before != source) {
+      role(
+          "IGMP querier "
+              + Ipv4.fromInt(source).getHostAddress()
+              + " found on "
+              + nif.name()
+              + "; the daemon does not query while it does");
+    }
+  }
+
+  /** A change of role: logged, and one line to the event log. Nothing thrown reaches the thread. */
+  private void role(String line) {
+    LOG.info("igmp: {}", line);
+    try {
+      events.accept(line);
+    } catch (RuntimeException e) {
+      LOG.warn("igmp: cannot record the event: {}", e.toString());
     }
   }
 
@@ -186,7 +238,7 @@ public final class IgmpQuerier implements AutoCloseable {
     }
   }
 
-  /** Whether we are the segment's querier now (no lower-addressed one heard). */
+  /** Whether we are the segment's querier now. */
   public boolean querier() {
     return querier;
   }
@@ -204,6 +256,7 @@ public final class IgmpQuerier implements AutoCloseable {
     return malformed.get();
   }
 
+  /** How often we stopped querying for a lower-addressed querier. */
   public long standDowns() {
     return standDowns.get();
   }

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.clonecast.protocol.igmp.QuerierElection;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,6 +46,41 @@ class ServeConfigTest {
     assertTrue(e.getMessage().contains("--interface"), e.getMessage());
     e = assertThrows(ConfigException.class, () -> ConfigFile.load(dir.resolve("missing.conf")));
     assertTrue(e.getMessage().contains("not found"), e.getMessage());
+  }
+
+  @Test
+  void theIgmpQuerierIsAutoUnlessSaidOtherwise() {
+    ServeConfig c = ServeConfig.from(ConfigFile.of(Map.of("interface", "eth0")));
+    assertEquals(QuerierElection.Mode.AUTO, c.session().igmpQuerier());
+    assertEquals(125, c.session().igmpQueryInterval().toSeconds());
+    for (var e :
+        Map.of(
+                "on", QuerierElection.Mode.ON,
+                "true", QuerierElection.Mode.ON,
+                "off", QuerierElection.Mode.OFF,
+                "false", QuerierElection.Mode.OFF,
+                "Auto", QuerierElection.Mode.AUTO)
+            .entrySet()) {
+      ServeConfig s =
+          ServeConfig.from(
+              ConfigFile.of(
+                  Map.of(
+                      "interface",
+                      "eth0",
+                      "session.igmp-querier",
+                      e.getKey(),
+                      "session.igmp-query-interval",
+                      "2")));
+      assertEquals(e.getValue(), s.session().igmpQuerier(), e.getKey());
+      assertEquals(2, s.session().igmpQueryInterval().toSeconds());
+    }
+    ConfigException e =
+        assertThrows(
+            ConfigException.class,
+            () ->
+                ServeConfig.from(
+                    ConfigFile.of(Map.of("interface", "eth0", "session.igmp-querier", "maybe"))));
+    assertTrue(e.getMessage().contains("want auto, on or off"), e.getMessage());
   }
 
   @Test
