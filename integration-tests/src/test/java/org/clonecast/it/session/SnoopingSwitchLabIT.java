@@ -23,6 +23,7 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.Signal;
 import org.clonecast.it.session.SessionLab.Daemon;
@@ -49,6 +50,7 @@ import org.junit.jupiter.api.Test;
  * Asserted on the sessions' records (each node's path and unicast bytes), the querier's metrics and
  * events, the agents' summaries and the disks' data; never on times.
  */
+@LightLane
 class SnoopingSwitchLabIT {
   private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -232,9 +232,8 @@ class LiveFeedTest {
     assertFalse(second.path("all").asBoolean());
     assertEquals(1, second.path("nodes").size(), "only the new node: " + second);
     assertEquals("node04", second.path("nodes").get(0).path("name").asText());
-    assertTrue(
-        page.named("events").stream().anyMatch(e -> e.toString().contains("enrolled")),
-        page.messages.toString());
+    // The event is a message of its own, which may come a tick after the state.
+    tickUntil(() -> page.named("events").stream().anyMatch(e -> e.toString().contains("enrolled")));
   }
 
   @Test
