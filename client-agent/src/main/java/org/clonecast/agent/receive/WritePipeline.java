@@ -181,20 +181,36 @@ public final class WritePipeline implements AutoCloseable {
         + " s writing, "
         + secs(syncNanos.get())
         + " s syncing; "
-        + startToFirstWrite()
+        + startToFirstWrite(0)
         + " s from the process's start to the first byte written";
   }
 
   /**
-   * Seconds from this process's start (the JVM's own start-up included, which a timer started in
-   * {@code main} would miss) to the first image byte written; "?" when the start is unknown (no
-   * /proc). The process's start has the kernel's clock-tick resolution (10 ms).
+   * {@link #describeTimes()} and the part of the start that was the receiver's own: "...; 2.72 s
+   * from the process's start to the first byte written (1.02 s without waiting for a sender)". A
+   * node's agent starts and registers before its session's sender is there (docs/reimaging.md); the
+   * wait for the sender is the session's, not the agent's start-up.
+   *
+   * @param waitedNanos how long the receiver, listening, waited for a sender to appear
    */
-  private String startToFirstWrite() {
+  public String describeTimes(long waitedNanos) {
+    return describeTimes()
+        + " ("
+        + startToFirstWrite(waitedNanos)
+        + " s without waiting for a sender)";
+  }
+
+  /**
+   * Seconds from this process's start (the JVM's own start-up included, which a timer started in
+   * {@code main} would miss) to the first image byte written, less {@code lessNanos}; "?" when the
+   * start is unknown (no /proc). The process's start has the kernel's clock-tick resolution (10
+   * ms).
+   */
+  private String startToFirstWrite(long lessNanos) {
     long first = firstWriteMillis.get();
     Optional<Instant> started = ProcessHandle.current().info().startInstant();
     if (first == 0 || started.isEmpty()) return "?";
-    return secs(TimeUnit.MILLISECONDS.toNanos(first - started.get().toEpochMilli()));
+    return secs(TimeUnit.MILLISECONDS.toNanos(first - started.get().toEpochMilli()) - lessNanos);
   }
 
   /** Seconds, two decimals. */
