@@ -297,11 +297,11 @@ fi
   echo "image MiB: $IMAGE_MIB  loss % (each value a set): $LOSS_LIST  loss on a1 %: $LOSS_ONE  rate of a2 Mbit/s: $RATE_ONE  port rates: $PORT_RATES  slow receiver % of a core: $SLOW_PCT  timeout s: $TIMEOUT  lab: $LAB_PREFIX"
 } >"$RESULTS/mcast-$STAMP.txt"
 
-printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tratio_xfer_vs_udpcast\tcci_create_s\tresent_pct\trcvbuf_drops\tport_mbit\twire_s\tefficiency\treceivers_cpu_s\tothers_s\tslow_vs_anchor\treceiver_cpu_s_per_gib\tstart_to_first_write_s\tsender_start_s\tsession_s\tratio_session_vs_udpcast\tnote\n' >"$TSV"
+printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tratio_xfer_vs_udpcast\tcci_create_s\tresent_pct\trcvbuf_drops\tport_mbit\twire_s\tefficiency\treceivers_cpu_s\tothers_s\tslow_vs_anchor\treceiver_cpu_s_per_gib\tstart_to_first_write_s\tcpu_to_first_write_s\tsender_start_s\tsession_s\tratio_session_vs_udpcast\tnote\n' >"$TSV"
 
-ROW_FMT='%-6s %4s %4s %3s  %-22s %3s  %-11s %7s %10s %7s %9s %7s %7s %7s %5s %7s %6s %5s %7s %8s %5s %7s %7s %8s %7s %7s  %s\n'
+ROW_FMT='%-6s %4s %4s %3s  %-22s %3s  %-11s %7s %10s %7s %9s %7s %7s %7s %5s %7s %6s %5s %7s %8s %5s %7s %7s %8s %7s %7s %7s  %s\n'
 # shellcheck disable=SC2059
-printf "$ROW_FMT" image port loss N variant run status xfer_s verified_s MB/s MB/s_xfer cpu_s resent% rcvdrop ratio ratio_x wire_s eff rcpu_s others_s slow/a cpu/GiB start_s sstart_s sess_s ratio_s note
+printf "$ROW_FMT" image port loss N variant run status xfer_s verified_s MB/s MB/s_xfer cpu_s resent% rcvdrop ratio ratio_x wire_s eff rcpu_s others_s slow/a cpu/GiB start_s st_cpu sstart_s sess_s ratio_s note
 declare -A UDP_SPEEDS UDP_XSPEEDS UDP_SESS ANCHOR_OTHERS
 ANY_FAILED=0
 
@@ -353,7 +353,7 @@ run_one() {
   local variant=$1 img=$2 n=$3 run=$4 slow=${5:-0}
   local src="$WORKDIR/$img.img" send_file tag="$variant-$img-p$PORT-n$n-r$run-s$slow"
   local status=OK note='' xfer='' verified='' cpu='' user='' sys='' ratio='' ratio_x='' mbps='' mbps_x='' resent='' rcvdrop='' i
-  local wire='' eff='' rcpu='' others='' slow_ratio='' label=$variant gib_cpu='' start='' sstart='' sess='' ratio_s=''
+  local wire='' eff='' rcpu='' others='' slow_ratio='' label=$variant gib_cpu='' start='' start_cpu='' sstart='' sess='' ratio_s=''
   local key="$img:$n:$PORT:$LOSS"
   [ "$slow" = 0 ] || label="$variant+a$n@$SLOW_PCT%"
   local -a rcv_cmd snd_cmd
@@ -502,7 +502,10 @@ run_one() {
     if [[ "$variant" == clonecast* ]]; then
       start=$(for ((i = 1; i <= n; i++)); do
         grep -o "[0-9.]* s from the process's start to the first byte written.*" "$LAB_DIR/$tag-rcv-a$i.log" 2>/dev/null \
-          | sed -E 's/.*\(([0-9.]+) s without waiting for a sender\).*/\1/; s/ .*//'
+          | sed -E 's/.*\(([0-9.]+) s without waiting for a sender.*/\1/; s/ .*//'
+      done | median | awk '{ printf "%.2f", $1 }')
+      start_cpu=$(for ((i = 1; i <= n; i++)); do
+        grep -o "without waiting for a sender, [0-9.]* CPU s" "$LAB_DIR/$tag-rcv-a$i.log" 2>/dev/null | cut -d' ' -f6
       done | median | awk '{ printf "%.2f", $1 }')
     fi
     for ((i = 1; i <= n; i++)); do rm -f -- "${out[i]}" "${out[i]}.sha"; done
@@ -542,12 +545,12 @@ run_one() {
   # shellcheck disable=SC2059
   printf "$ROW_FMT" "$img" "$PORT" "$LOSS" "$n" "$label" "$run" "$status" "${xfer:--}" "${verified:--}" "${mbps:--}" \
     "${mbps_x:--}" "${cpu:--}" "${resent:--}" "${rcvdrop:--}" "${ratio:--}" "${ratio_x:--}" "${wire:--}" "${eff:--}" \
-    "${rcpu:--}" "${others:--}" "${slow_ratio:--}" "${gib_cpu:--}" "${start:--}" "${sstart:--}" "${sess:--}" "${ratio_s:--}" "$note"
+    "${rcpu:--}" "${others:--}" "${slow_ratio:--}" "${gib_cpu:--}" "${start:--}" "${start_cpu:--}" "${sstart:--}" "${sess:--}" "${ratio_s:--}" "$note"
   local cci_s=''
   [ "$variant" != clonecast-cci ] || cci_s=${CCI_CREATE_S[$img]:-}
   printf '%s\t' "$STAMP" "$img" "$IMAGE_BYTES" "$label" "$n" "$run" "$LOSS" "$status" "$xfer" "$verified" \
     "$mbps" "$mbps_x" "$cpu" "$user" "$sys" "$ratio" "$ratio_x" "$cci_s" "$resent" "$rcvdrop" "$PORT" "$wire" "$eff" \
-    "$rcpu" "$others" "$slow_ratio" "$gib_cpu" "$start" "$sstart" "$sess" "$ratio_s" >>"$TSV"
+    "$rcpu" "$others" "$slow_ratio" "$gib_cpu" "$start" "$start_cpu" "$sstart" "$sess" "$ratio_s" >>"$TSV"
   printf '%s\n' "$note" >>"$TSV"
 }
 
