@@ -6,7 +6,12 @@
 #   bench/mcast.sh --only udpcast --n "1 4" --image-mib 256
 #
 # A run's time is from the start of the sender until every receiver has exited and every output's
-# sha256 (over the source's length) equals the source's. MB/s = image bytes / that time / 10^6, per
+# sha256 (over the source's length) equals the source's. The session's time (sess_s) is from the
+# moment the sender is ready to serve (clonecast send's "waiting for N receiver(s)" line; stock
+# udp-sender's start) to the same end: in a cluster the daemon's sender is running and the agents
+# have booted and registered before a session's data starts, so the efficiency (wire limit /
+# sess_s) leaves out the sender CLI's JVM start, which sstart_s prints. The receivers start before
+# the sender in both (the harness waits until each listens). MB/s = image bytes / that time / 10^6, per
 # receiver (they all receive the whole image). Sender CPU = user + sys of the sender process tree.
 # Every run is bounded by --timeout; then everything is killed and the run marked FAILED.
 set -euo pipefail
@@ -34,7 +39,8 @@ usage: bench/mcast.sh [options]
                        so N = 1 rows of a run with larger N are not shaped)
   --port-rate "50 200" wire-bound runs: every receiver's switch port shaped to R Mbit/s (tc tbf), one
                        set of runs per R; udp-sender gets --max-bitrate R (what an admin would set).
-                       Prints the wire limit (bytes on the wire / R) and the efficiency (limit / time)
+                       Prints the wire limit (bytes on the wire / R) and the efficiency (limit / the
+                       session's time, sess_s)
   --slow-receiver PCT  after each run with N >= 2, the same run again with receiver aN limited to PCT %
                        of one core (a cgroup); others_s is the time the other N-1 took, and the
                        ratio slow/anchor compares it with theirs in the run without the limit
@@ -291,12 +297,12 @@ fi
   echo "image MiB: $IMAGE_MIB  loss % (each value a set): $LOSS_LIST  loss on a1 %: $LOSS_ONE  rate of a2 Mbit/s: $RATE_ONE  port rates: $PORT_RATES  slow receiver % of a core: $SLOW_PCT  timeout s: $TIMEOUT  lab: $LAB_PREFIX"
 } >"$RESULTS/mcast-$STAMP.txt"
 
-printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tratio_xfer_vs_udpcast\tcci_create_s\tresent_pct\trcvbuf_drops\tport_mbit\twire_s\tefficiency\treceivers_cpu_s\tothers_s\tslow_vs_anchor\treceiver_cpu_s_per_gib\tstart_to_first_write_s\tnote\n' >"$TSV"
+printf 'stamp\timage\timage_bytes\tvariant\tn\trun\tloss_pct\tstatus\txfer_s\tverified_s\tmbps_verified\tmbps_xfer\tsender_cpu_s\tsender_user_s\tsender_sys_s\tratio_vs_udpcast\tratio_xfer_vs_udpcast\tcci_create_s\tresent_pct\trcvbuf_drops\tport_mbit\twire_s\tefficiency\treceivers_cpu_s\tothers_s\tslow_vs_anchor\treceiver_cpu_s_per_gib\tstart_to_first_write_s\tcpu_to_first_write_s\tsender_start_s\tsession_s\tratio_session_vs_udpcast\tnote\n' >"$TSV"
 
-ROW_FMT='%-6s %4s %4s %3s  %-22s %3s  %-11s %7s %10s %7s %9s %7s %7s %7s %5s %7s %6s %5s %7s %8s %5s %7s %7s  %s\n'
+ROW_FMT='%-6s %4s %4s %3s  %-22s %3s  %-11s %7s %10s %7s %9s %7s %7s %7s %5s %7s %6s %5s %7s %8s %5s %7s %7s %8s %7s %7s %7s  %s\n'
 # shellcheck disable=SC2059
-printf "$ROW_FMT" image port loss N variant run status xfer_s verified_s MB/s MB/s_xfer cpu_s resent% rcvdrop ratio ratio_x wire_s eff rcpu_s others_s slow/a cpu/GiB start_s note
-declare -A UDP_SPEEDS UDP_XSPEEDS ANCHOR_OTHERS
+printf "$ROW_FMT" image port loss N variant run status xfer_s verified_s MB/s MB/s_xfer cpu_s resent% rcvdrop ratio ratio_x wire_s eff rcpu_s others_s slow/a cpu/GiB start_s st_cpu sstart_s sess_s ratio_s note
+declare -A UDP_SPEEDS UDP_XSPEEDS UDP_SESS ANCHOR_OTHERS
 ANY_FAILED=0
 
 # rcvbuf_errors N: UDP datagrams the kernel dropped for want of socket buffer space, summed over
@@ -347,7 +353,7 @@ run_one() {
   local variant=$1 img=$2 n=$3 run=$4 slow=${5:-0}
   local src="$WORKDIR/$img.img" send_file tag="$variant-$img-p$PORT-n$n-r$run-s$slow"
   local status=OK note='' xfer='' verified='' cpu='' user='' sys='' ratio='' ratio_x='' mbps='' mbps_x='' resent='' rcvdrop='' i
-  local wire='' eff='' rcpu='' others='' slow_ratio='' label=$variant gib_cpu='' start=''
+  local wire='' eff='' rcpu='' others='' slow_ratio='' label=$variant gib_cpu='' start='' start_cpu='' sstart='' sess='' ratio_s=''
   local key="$img:$n:$PORT:$LOSS"
   [ "$slow" = 0 ] || label="$variant+a$n@$SLOW_PCT%"
   local -a rcv_cmd snd_cmd
@@ -406,7 +412,7 @@ run_one() {
       clonecast-udpcast) snd_cmd=("$REPO/clonecast" send "$send_file" --udpcast --interface eth0 --min-receivers "$n" --max-wait 30) ;;
       clonecast*) snd_cmd=("$REPO/clonecast" send "$send_file" --interface eth0 --min-receivers "$n" --max-wait 30 --sign-key "$WORKDIR/key") ;;
     esac
-    local timefile="$WORKDIR/$tag.time" t0 snd_pid snd_rc='' done_all
+    local timefile="$WORKDIR/$tag.time" t0 snd_pid snd_rc='' done_all t_ready=''
     rm -f -- "$timefile"
     t0=$EPOCHREALTIME
     lab_spawn "$tag-snd" server /usr/bin/time -f '%e %U %S' -o "$timefile" "${snd_cmd[@]}"
@@ -450,10 +456,20 @@ run_one() {
       fi
       # Transfer time: sender and every receiver exited (before the last hashes finish).
       [ "$done_all" = 0 ] || [ -n "$xfer" ] || xfer=$(secs_since "$t0")
+      # The session opens when clonecast's sender says it waits for its receivers (after its JVM's
+      # start and the image's opening); stock udp-sender serves from its start.
+      if [ -z "$t_ready" ] && [[ "$variant" == clonecast* ]] && [ "$variant" != clonecast-udpcast ] \
+        && grep -q 'waiting for [0-9]* receiver' "$LAB_DIR/$tag-snd.log" 2>/dev/null; then
+        t_ready=$EPOCHREALTIME
+      fi
       sleep 0.05
     done
     [ -n "$xfer" ] || xfer=$(secs_since "$t0")
     for h in "${HASH_PIDS[@]}"; do wait "$h" 2>/dev/null || true; done
+    if [ -n "$verified" ]; then
+      sstart=$(awk -v a="$t0" -v b="${t_ready:-$t0}" 'BEGIN { printf "%.2f", b - a }')
+      sess=$(awk -v v="$verified" -v s="$sstart" 'BEGIN { printf "%.2f", v - s }')
+    fi
 
     [ "$snd_rc" = 0 ] || [ "$status" != OK ] || { status=FAILED; note+="sender exited ${snd_rc:-killed}; "; }
     if [ "$status" = OK ]; then
@@ -479,11 +495,17 @@ run_one() {
     # The receivers other than aN (the one limited with --slow-receiver): when the last of them exited.
     others=$(for ((i = 1; i < n || i == 1; i++)); do echo "${rcv_t[i]:-}"; done | sort -g | tail -1)
     # CPU seconds per GiB written, per receiver (its JVM's start and every hash included; for
-    # udpcast-zstd udp-receiver and its zstd -d child), and the agents' own start-up figure.
+    # udpcast-zstd udp-receiver and its zstd -d child), and the agents' own start-up: from the
+    # process's start to the first byte written, less the time it listened for a sender not there
+    # yet (the agent's summary says both).
     gib_cpu=$(awk -v c="$rcpu" -v n="$n" -v b="$IMAGE_BYTES" 'BEGIN { printf "%.2f", c / n / (b / 1073741824) }')
     if [[ "$variant" == clonecast* ]]; then
       start=$(for ((i = 1; i <= n; i++)); do
-        grep -o "[0-9.]* s from the process's start to the first byte written" "$LAB_DIR/$tag-rcv-a$i.log" 2>/dev/null | cut -d' ' -f1
+        grep -o "[0-9.]* s from the process's start to the first byte written.*" "$LAB_DIR/$tag-rcv-a$i.log" 2>/dev/null \
+          | sed -E 's/.*\(([0-9.]+) s without waiting for a sender.*/\1/; s/ .*//'
+      done | median | awk '{ printf "%.2f", $1 }')
+      start_cpu=$(for ((i = 1; i <= n; i++)); do
+        grep -o "without waiting for a sender, [0-9.]* CPU s" "$LAB_DIR/$tag-rcv-a$i.log" 2>/dev/null | cut -d' ' -f6
       done | median | awk '{ printf "%.2f", $1 }')
     fi
     for ((i = 1; i <= n; i++)); do rm -f -- "${out[i]}" "${out[i]}.sha"; done
@@ -493,7 +515,7 @@ run_one() {
   if [ "$status" = OK ]; then
     if [ "$PORT" != 0 ]; then
       wire=$(wire_seconds "$variant" "$img")
-      eff=$(awk -v w="$wire" -v t="$verified" 'BEGIN { printf "%.2f", w / t }')
+      eff=$(awk -v w="$wire" -v t="$sess" 'BEGIN { printf "%.2f", w / t }')
     fi
     if [ "$slow" = 0 ]; then
       ANCHOR_OTHERS[$variant:$key]=$others
@@ -507,11 +529,14 @@ run_one() {
     elif [ "$variant" = udpcast ]; then
       UDP_SPEEDS[$key]+=" $mbps"
       UDP_XSPEEDS[$key]+=" $mbps_x"
+      UDP_SESS[$key]+=" $sess"
     elif [[ "$variant" == clonecast* ]] && [ -n "${UDP_SPEEDS[$key]:-}" ]; then
       # ratio: time to every output verified (includes the harness's own hashing, the same for
       # both); ratio_x: time until the last process exited (the transfer itself).
       ratio=$(awk -v c="$mbps" -v u="$(median <<<"${UDP_SPEEDS[$key]}")" 'BEGIN { printf "%.2f", c / u }')
       ratio_x=$(awk -v c="$mbps_x" -v u="$(median <<<"${UDP_XSPEEDS[$key]}")" 'BEGIN { printf "%.2f", c / u }')
+      # ratio_s: on the session's time (udpcast's session time over ours).
+      ratio_s=$(awk -v c="$sess" -v u="$(median <<<"${UDP_SESS[$key]}")" 'BEGIN { printf "%.2f", u / c }')
     fi
   else
     ANY_FAILED=1
@@ -520,12 +545,12 @@ run_one() {
   # shellcheck disable=SC2059
   printf "$ROW_FMT" "$img" "$PORT" "$LOSS" "$n" "$label" "$run" "$status" "${xfer:--}" "${verified:--}" "${mbps:--}" \
     "${mbps_x:--}" "${cpu:--}" "${resent:--}" "${rcvdrop:--}" "${ratio:--}" "${ratio_x:--}" "${wire:--}" "${eff:--}" \
-    "${rcpu:--}" "${others:--}" "${slow_ratio:--}" "${gib_cpu:--}" "${start:--}" "$note"
+    "${rcpu:--}" "${others:--}" "${slow_ratio:--}" "${gib_cpu:--}" "${start:--}" "${start_cpu:--}" "${sstart:--}" "${sess:--}" "${ratio_s:--}" "$note"
   local cci_s=''
   [ "$variant" != clonecast-cci ] || cci_s=${CCI_CREATE_S[$img]:-}
   printf '%s\t' "$STAMP" "$img" "$IMAGE_BYTES" "$label" "$n" "$run" "$LOSS" "$status" "$xfer" "$verified" \
     "$mbps" "$mbps_x" "$cpu" "$user" "$sys" "$ratio" "$ratio_x" "$cci_s" "$resent" "$rcvdrop" "$PORT" "$wire" "$eff" \
-    "$rcpu" "$others" "$slow_ratio" "$gib_cpu" "$start" >>"$TSV"
+    "$rcpu" "$others" "$slow_ratio" "$gib_cpu" "$start" "$start_cpu" "$sstart" "$sess" "$ratio_s" >>"$TSV"
   printf '%s\n' "$note" >>"$TSV"
 }
 

@@ -2,6 +2,7 @@ package org.clonecast.agent.cli;
 
 import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.net.Transport;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -22,8 +23,14 @@ import picocli.CommandLine.Command;
 public final class Main extends CommandGroup {
 
   public static void main(String[] args) {
-    keepAlive();
+    defaults();
     ExitCodes.runAndExit(new Main(), args);
+  }
+
+  /** JVM-wide settings, made before any command runs: Netty's JFR events off, HTTP keep-alive. */
+  private static void defaults() {
+    Transport.noJfrEventsUnlessAsked();
+    keepAlive();
   }
 
   /**
@@ -42,7 +49,7 @@ public final class Main extends CommandGroup {
 
   /** Runs the command line and returns the exit code, for tests. */
   public static int run(String... args) {
-    keepAlive();
+    defaults();
     return ExitCodes.commandLine(new Main()).execute(args);
   }
 }

@@ -105,6 +105,14 @@ public final class McastReceiver {
   private final SocketDrops socketDrops;
 
   private long joinedNanos;
+
+  /**
+   * When this receiver first connected to a sender (at once with a given sender, else when an
+   * announcement found one), 0 before: the time before it was spent waiting for a sender, not
+   * starting up.
+   */
+  private long foundNanos;
+
   private long firstPacketNanos;
   private EventLoopGroup group;
   private EventLoop loop;
@@ -340,6 +348,7 @@ public final class McastReceiver {
 
   private void connect(InetSocketAddress server) {
     phase = Phase.CONNECTING;
+    if (foundNanos == 0) foundNanos = System.nanoTime();
     Bootstrap b =
         new Bootstrap()
             .group(loop)
@@ -901,12 +910,15 @@ public final class McastReceiver {
     // workers' CPU (rebuild, decompress, hash) or disk (write, sync); the workers overlap
     // receiving.
     long now = System.nanoTime();
+    long waited = foundNanos - startNanos;
     log.info(
-        "mcast receive time: {} s to join, {} s to the first packet, {} s from it to the end; {}",
-        secs(joinedNanos - startNanos),
+        "mcast receive time: {} s waiting for a sender, {} s to join, {} s to the first packet, {} s"
+            + " from it to the end; {}",
+        secs(waited),
+        secs(joinedNanos - foundNanos),
         secs(firstPacketNanos - joinedNanos),
         secs(now - firstPacketNanos),
-        pipeline.describeTimes());
+        pipeline.describeTimes(waited));
     if (control != null && control.isActive()) {
       control
           .writeAndFlush(

@@ -1,6 +1,7 @@
 package org.clonecast.agent.receive;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
 import java.util.Optional;
@@ -79,6 +80,13 @@ public final class WritePipeline implements AutoCloseable {
   private final AtomicLong firstWriteMillis = new AtomicLong();
 
   /**
+   * The process's CPU time (all threads: the JVM's start, class loading, the JIT, the work) when
+   * the first image byte was written, -1 before or unknown: start-up as a busy host's clock cannot
+   * blur it.
+   */
+  private volatile long firstWriteCpuNanos = -1;
+
+  /**
    * @param workers worker threads (1: pieces written in order)
    * @param thread the workers' thread name
    * @param loop the receiver's event loop: every outcome is handed back there
@@ -102,7 +110,10 @@ public final class WritePipeline implements AutoCloseable {
       long n = piece.write(decoded);
       decodeNanos.addAndGet(t1 - t0);
       writeNanos.addAndGet(System.nanoTime() - t1);
-      if (n > 0) firstWriteMillis.compareAndSet(0, System.currentTimeMillis());
+      if (n > 0 && firstWriteMillis.compareAndSet(0, System.currentTimeMillis())) {
+        firstWriteCpuNanos =
+            ProcessHandle.current().info().totalCpuDuration().map(Duration::toNanos).orElse(-1L);
+      }
       back(
           () -> {
             pending.decrementAndGet();
@@ -181,20 +192,40 @@ public final class WritePipeline implements AutoCloseable {
         + " s writing, "
         + secs(syncNanos.get())
         + " s syncing; "
-        + startToFirstWrite()
+        + startToFirstWrite(0)
         + " s from the process's start to the first byte written";
   }
 
   /**
-   * Seconds from this process's start (the JVM's own start-up included, which a timer started in
-   * {@code main} would miss) to the first image byte written; "?" when the start is unknown (no
-   * /proc). The process's start has the kernel's clock-tick resolution (10 ms).
+   * {@link #describeTimes()} and the part of the start that was the receiver's own: "...; 2.72 s
+   * from the process's start to the first byte written (1.02 s without waiting for a sender, 0.95
+   * CPU s)", the CPU time the whole process had used by then. A node's agent starts and registers
+   * before its session's sender is there (docs/reimaging.md); the wait for the sender is the
+   * session's, not the agent's start-up.
+   *
+   * @param waitedNanos how long the receiver, listening, waited for a sender to appear
    */
-  private String startToFirstWrite() {
+  public String describeTimes(long waitedNanos) {
+    long cpu = firstWriteCpuNanos;
+    return describeTimes()
+        + " ("
+        + startToFirstWrite(waitedNanos)
+        + " s without waiting for a sender, "
+        + (cpu < 0 ? "?" : secs(cpu))
+        + " CPU s)";
+  }
+
+  /**
+   * Seconds from this process's start (the JVM's own start-up included, which a timer started in
+   * {@code main} would miss) to the first image byte written, less {@code lessNanos}; "?" when the
+   * start is unknown (no /proc). The process's start has the kernel's clock-tick resolution (10
+   * ms).
+   */
+  private String startToFirstWrite(long lessNanos) {
     long first = firstWriteMillis.get();
     Optional<Instant> started = ProcessHandle.current().info().startInstant();
     if (first == 0 || started.isEmpty()) return "?";
-    return secs(TimeUnit.MILLISECONDS.toNanos(first - started.get().toEpochMilli()));
+    return secs(TimeUnit.MILLISECONDS.toNanos(first - started.get().toEpochMilli()) - lessNanos);
   }
 
   /** Seconds, two decimals. */

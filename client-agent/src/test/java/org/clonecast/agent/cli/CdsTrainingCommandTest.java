@@ -19,4 +19,15 @@ class CdsTrainingCommandTest {
     // The capture step scanned its scratch disk, written only under the directory given.
     assertTrue(Files.size(scratch.resolve("disk")) > 1 << 20);
   }
+
+  @Test
+  void aChunkGoesFromAWelcomeThroughItsRepairToTheTarget(@TempDir Path scratch) throws Exception {
+    // Its own call, so that a failure shows (the training run swallows each step's): the chunk is
+    // rebuilt from a repair row, decompressed, verified against its manifest and written.
+    CdsTrainingCommand.chunkThroughAReceiver(scratch);
+    byte[] written = Files.readAllBytes(scratch.resolve("target"));
+    assertEquals(1 << 20, written.length);
+    assertEquals('c', written[0]);
+    assertEquals(0, written[written.length - 1]);
+  }
 }

@@ -16,6 +16,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.clonecast.agent.disk.Target;
 import org.clonecast.protocol.image.ChunkVerificationException;
 import org.clonecast.protocol.image.Sha256;
@@ -117,6 +119,17 @@ class WritePipelineTest {
       assertEquals(50_000, got.length);
       for (int i = 0; i < 50; i++) assertEquals((byte) i, got[i * 1000 + 999]);
       assertTrue(p.describeTimes().contains("s from the process's start to the first byte"));
+      // The wait for a sender is taken out of the start: the same first byte, one second less
+      // (never below zero).
+      Matcher m =
+          Pattern.compile(
+                  "([0-9.]+) s from the process's start to the first byte written"
+                      + " \\(([0-9.]+) s without waiting for a sender, ([0-9.]+) CPU s\\)$")
+              .matcher(p.describeTimes(1_000_000_000L));
+      assertTrue(m.find(), p.describeTimes(1_000_000_000L));
+      double total = Double.parseDouble(m.group(1));
+      assertEquals(Math.max(0, total - 1), Double.parseDouble(m.group(2)), 0.015);
+      assertTrue(Double.parseDouble(m.group(3)) > 0, "this JVM had used CPU by its first write");
     }
   }
 

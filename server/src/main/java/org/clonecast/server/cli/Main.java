@@ -3,6 +3,7 @@ package org.clonecast.server.cli;
 import java.io.PrintWriter;
 import org.clonecast.common.cli.CommandGroup;
 import org.clonecast.common.cli.ExitCodes;
+import org.clonecast.common.net.Transport;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -30,6 +31,7 @@ import picocli.CommandLine.Command;
 public final class Main extends CommandGroup {
 
   public static void main(String[] args) {
+    Transport.noJfrEventsUnlessAsked();
     ExitCodes.runAndExit(new Main(), args);
   }
 
