@@ -15,8 +15,9 @@
 # sha256 must equal v2's. Wire bytes: the sender's "bytes sent" (UDP payload, every packet once
 # however many receive it), rsync's "Total bytes received" summed over the nodes. The floor of a
 # delta run (issue 16) is the slowest agent's check (reading and hashing its disk, from its log)
-# plus the changed chunks' stored bytes at the rate the full run reached. Results: TSV under
-# bench/results/.
+# plus the changed chunks' wire bytes at the rate the full run's data phase reached; the script
+# prints it, with the delta's time as a multiple of it, when both delta and full ran. Results: TSV
+# (and the floor lines) under bench/results/.
 set -euo pipefail
 export LC_ALL=C
 
@@ -139,12 +140,34 @@ run_mcast() { # method pct extra-receive-args...
   t1=$(now)
   local wire
   wire=$(sed -n 's/.* \([0-9]*\) bytes sent (.*/\1/p' "$LAB_DIR/$method-$pct-send.log" | tail -1)
-  local check=""
+  local check="" data
+  # The data phase: the slowest receiver's time from its first packet to its end.
+  data=$(cat "$LAB_DIR"/"$method"-"$pct"-a*.log | sed -n 's/.* s to the first packet, \([0-9.]*\) s from it to the end.*/\1/p' | sort -n | tail -1)
   if [ "$method" = delta ]; then
     check=$(cat "$LAB_DIR"/delta-"$pct"-a*.log | sed -n 's/.*target checked: .* read in \([0-9.]*\) s/\1/p' | sort -n | tail -1)
+    DELTA_SECS=$(secs "$t0" "$t1") DELTA_WIRE=${wire:-0} DELTA_CHECK=${check:-0}
     check="slowest check ${check:-?} s"
+  else
+    FULL_SECS=$(secs "$t0" "$t1") FULL_WIRE=${wire:-0} FULL_DATA=${data:-0}
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pct" "$method" "$N" "$(secs "$t0" "$t1")" "${wire:-?}" "$(verify "$V2SHA")" "$check" | tee -a "$TSV"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pct" "$method" "$N" "$(secs "$t0" "$t1")" "${wire:-?}" "$(verify "$V2SHA")" "$check${check:+, }data ${data:-?} s" | tee -a "$TSV"
+}
+
+# The floor of a delta run (issue 16): reading and hashing what the disks hold (the slowest
+# agent's check) plus the changed chunks' wire time (the delta's wire bytes at the rate the full
+# run's data phase reached: its wire bytes over its slowest receiver's data time). Printed, with
+# the delta's time against it and the full run's against the delta's, once both ran.
+floor() { # pct
+  [ -n "${DELTA_SECS:-}" ] && [ -n "${FULL_SECS:-}" ] || return 0
+  awk -v pct="$1" -v d="$DELTA_SECS" -v c="$DELTA_CHECK" -v w="$DELTA_WIRE" \
+      -v f="$FULL_SECS" -v fw="$FULL_WIRE" -v fd="$FULL_DATA" 'BEGIN {
+    rate = (fd > 0) ? fw / fd : 0
+    wire = (rate > 0) ? w / rate : 0
+    fl = c + wire
+    printf "%s %%: floor %.2f s (check %.2f s + changed chunks %.2f s at %.1f MB/s); delta %.2f s = %.2fx its floor; full %.2f s = %.2fx the delta\n", \
+      pct, fl, c, wire, rate / 1e6, d, (fl > 0 ? d / fl : 0), f, (d > 0 ? f / d : 0)
+  }' | tee -a "$RESULTS/delta-$STAMP.floor"
+  unset DELTA_SECS FULL_SECS
 }
 
 run_rsync() { # pct
@@ -195,5 +218,6 @@ EOF
       rsync) run_rsync "$pct" ;;
     esac
   done
+  floor "$pct"
 done
 echo "results: $TSV (machine: $(uptime | sed 's/.*load/load/'))"
