@@ -62,36 +62,6 @@ public final class TargetCheck {
     return new Result(needed, zeros, 0, 0, 0, 0);
   }
 
-  /** Zero bytes the warm-up hashes: enough SHA-256 blocks for the JIT's optimizing compiler. */
-  static final int WARM_UP_BYTES = 4 << 20;
-
-  /**
-   * Starts hashing {@link #WARM_UP_BYTES} zero bytes on a thread of its own, the way {@link #run}
-   * hashes chunks, so that the JIT compiles the SHA-256 path (the JDK's intrinsic, which uses the
-   * CPU's SHA instructions, comes only with the optimizing compiler) while the receiver looks for
-   * its session, before the check needs it. In a fresh JVM the check's first 32 MiB took about six
-   * times as long as the next ones (docs/benchmarks.md, "Delta sessions"). Returns at once; the
-   * thread is a daemon and ends by itself.
-   */
-  public static Thread warmUp() {
-    Thread t =
-        new Thread(
-            () -> {
-              byte[] buf = new byte[Math.min(WARM_UP_BYTES, 1 << 20)];
-              MessageDigest md = Sha256.newDigest();
-              for (int done = 0; done < WARM_UP_BYTES; done += buf.length) {
-                allZero(buf, buf.length);
-                md.reset();
-                md.update(buf, 0, buf.length);
-                Sha256.finish(md);
-              }
-            },
-            "hash-warm-up");
-    t.setDaemon(true);
-    t.start();
-    return t;
-  }
-
   /**
    * Reads and hashes every chunk the image carries from {@code target}, on {@code threads} threads.
    */

@@ -209,10 +209,6 @@ public final class McastReceiver {
     loop = group.next();
     pipeline = new WritePipeline(settings.workers(), "chunk-writer", loop);
     startNanos = System.nanoTime();
-    if (settings.check()) {
-      // While it looks for the session and joins: the check's hashing is compiled by then.
-      TargetCheck.warmUp();
-    }
     Optional<String> zstd = ChunkCodec.nativeLibraryProblem();
     if (zstd.isPresent()) {
       return fail(
