@@ -15,8 +15,9 @@
 # sha256 must equal v2's. Wire bytes: the sender's "bytes sent" (UDP payload, every packet once
 # however many receive it), rsync's "Total bytes received" summed over the nodes. The floor of a
 # delta run (issue 16) is the slowest agent's check (reading and hashing its disk, from its log)
-# plus the changed chunks' stored bytes at the rate the full run reached. Results: TSV under
-# bench/results/.
+# plus the changed chunks' wire bytes at the rate the full run's data phase reached; the script
+# prints it, with the delta's time as a multiple of it, when both delta and full ran. Results: TSV
+# (and the floor lines) under bench/results/.
 set -euo pipefail
 export LC_ALL=C
 
@@ -80,8 +81,31 @@ if [ -z "$WORKDIR" ]; then
 fi
 mkdir -p "$WORKDIR"
 
+# CPU accounting: every process of a clonecast run joins a cgroup of its own (no limit), whose
+# counter says how many CPU seconds the session took, a figure the machine's load does not change
+# as it changes the wall time (cgroup v2 cpu.stat, or v1 cpuacct). Empty when neither is there.
+CPU_CG=
+cpu_cg_new() { # name
+  CPU_CG=
+  local d
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then d=/sys/fs/cgroup/clonecast-delta-$$-$1
+  elif [ -d /sys/fs/cgroup/cpuacct ]; then d=/sys/fs/cgroup/cpuacct/clonecast-delta-$$-$1
+  else return 0; fi
+  mkdir "$d" 2>/dev/null && CPU_CG=$d
+}
+cpu_cg_secs() {
+  [ -n "$CPU_CG" ] || { echo "?"; return; }
+  if [ -f "$CPU_CG/cpu.stat" ]; then awk '/^usage_usec/ { printf "%.1f", $2 / 1e6 }' "$CPU_CG/cpu.stat"
+  else awk '{ printf "%.1f", $1 / 1e9 }' "$CPU_CG/cpuacct.usage"; fi
+}
+cpu_cg_rm() {
+  [ -n "$CPU_CG" ] && rmdir "$CPU_CG" 2>/dev/null
+  CPU_CG=
+}
+
 cleanup() {
   lab_destroy
+  cpu_cg_rm || true
   if [ -n "${LAB_DIR:-}" ] && [ -d "$LAB_DIR" ]; then mv "$LAB_DIR" "$RESULTS/delta-$STAMP.logs" 2>/dev/null || true; fi
   if [ "$KEEP" = 0 ] && [ -n "${OWN_WORKDIR:-}" ]; then rm -rf -- "$WORKDIR"; fi
 }
@@ -126,6 +150,8 @@ run_mcast() { # method pct extra-receive-args...
   local method=$1 pct=$2 i t0 t1 pids=() sender
   shift 2
   reset_disks
+  cpu_cg_new "$method-$pct"
+  local LAB_SPAWN_CGROUP=$CPU_CG
   t0=$(now)
   for ((i = 1; i <= N; i++)); do
     lab_spawn "$method-$pct-a$i" "a$i" "$REPO/clonecast-agent" receive --interface eth0 --output "$WORKDIR/disk$i.img" \
@@ -137,14 +163,40 @@ run_mcast() { # method pct extra-receive-args...
   sender=$LAB_LAST_PID
   lab_wait_gone "$TIMEOUT" "${pids[@]}" "$sender" || { lab_stop "${pids[@]}" "$sender"; }
   t1=$(now)
+  local cpu
+  cpu=$(cpu_cg_secs)
+  cpu_cg_rm || true
   local wire
   wire=$(sed -n 's/.* \([0-9]*\) bytes sent (.*/\1/p' "$LAB_DIR/$method-$pct-send.log" | tail -1)
-  local check=""
+  local check="" data
+  # The data phase: the slowest receiver's time from its first packet to its end.
+  data=$(cat "$LAB_DIR"/"$method"-"$pct"-a*.log | sed -n 's/.* s to the first packet, \([0-9.]*\) s from it to the end.*/\1/p' | sort -n | tail -1)
   if [ "$method" = delta ]; then
     check=$(cat "$LAB_DIR"/delta-"$pct"-a*.log | sed -n 's/.*target checked: .* read in \([0-9.]*\) s/\1/p' | sort -n | tail -1)
+    DELTA_SECS=$(secs "$t0" "$t1") DELTA_WIRE=${wire:-0} DELTA_CHECK=${check:-0} DELTA_CPU=$cpu
     check="slowest check ${check:-?} s"
+  else
+    FULL_SECS=$(secs "$t0" "$t1") FULL_WIRE=${wire:-0} FULL_DATA=${data:-0} FULL_CPU=$cpu
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pct" "$method" "$N" "$(secs "$t0" "$t1")" "${wire:-?}" "$(verify "$V2SHA")" "$check" | tee -a "$TSV"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pct" "$method" "$N" "$(secs "$t0" "$t1")" "${wire:-?}" "$(verify "$V2SHA")" "$check${check:+, }data ${data:-?} s, cpu $cpu s" | tee -a "$TSV"
+}
+
+# The floor of a delta run (issue 16): reading and hashing what the disks hold (the slowest
+# agent's check) plus the changed chunks' wire time (the delta's wire bytes at the rate the full
+# run's data phase reached: its wire bytes over its slowest receiver's data time). Printed, with
+# the delta's time against it and the full run's against the delta's, once both ran.
+floor() { # pct
+  [ -n "${DELTA_SECS:-}" ] && [ -n "${FULL_SECS:-}" ] || return 0
+  awk -v pct="$1" -v d="$DELTA_SECS" -v c="$DELTA_CHECK" -v w="$DELTA_WIRE" \
+      -v f="$FULL_SECS" -v fw="$FULL_WIRE" -v fd="$FULL_DATA" -v dc="$DELTA_CPU" -v fc="$FULL_CPU" 'BEGIN {
+    rate = (fd > 0) ? fw / fd : 0
+    wire = (rate > 0) ? w / rate : 0
+    fl = c + wire
+    printf "%s %%: floor %.2f s (check %.2f s + changed chunks %.2f s at %.1f MB/s); delta %.2f s = %.2fx its floor; full %.2f s = %.2fx the delta\n", \
+      pct, fl, c, wire, rate / 1e6, d, (fl > 0 ? d / fl : 0), f, (d > 0 ? f / d : 0)
+    if (dc + 0 > 0 && fc + 0 > 0) printf "%s %%: CPU seconds of all the run'"'"'s processes: delta %.1f, full %.1f (%.2fx)\n", pct, dc, fc, fc / dc
+  }' | tee -a "$RESULTS/delta-$STAMP.floor"
+  unset DELTA_SECS FULL_SECS
 }
 
 run_rsync() { # pct
@@ -195,5 +247,6 @@ EOF
       rsync) run_rsync "$pct" ;;
     esac
   done
+  floor "$pct"
 done
 echo "results: $TSV (machine: $(uptime | sed 's/.*load/load/'))"

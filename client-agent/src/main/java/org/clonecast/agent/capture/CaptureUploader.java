@@ -10,9 +10,11 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -30,6 +32,7 @@ import org.clonecast.protocol.image.AllocationMap;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.EncodedChunk;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.image.Sha256;
 
 /**
  * Captures a disk to the server: opens it read-only (it is never written), reads and compresses its
@@ -108,6 +111,11 @@ public final class CaptureUploader {
    * How it went.
    *
    * @param uploaded chunks sent and stored by the server
+   * @param uploadedBytes their stored bytes: what went over the network
+   * @param referenced chunks sent as references to the server's pool (no bytes), which it took from
+   *     there, checked
+   * @param referencedBytes their stored bytes here, which did not go over the network
+   * @param referencesRefused references the server's pool could not serve, sent again as bytes
    * @param held chunks the server already held (not sent)
    * @param duplicates chunks sent that the server already held (an answer lost on the way back)
    * @param retries attempts that failed and were retried
@@ -116,6 +124,10 @@ public final class CaptureUploader {
   public record Result(
       Manifest manifest,
       int uploaded,
+      long uploadedBytes,
+      int referenced,
+      long referencedBytes,
+      int referencesRefused,
       int held,
       int duplicates,
       int retries,
@@ -178,6 +190,12 @@ public final class CaptureUploader {
     /** Whether an answer to it was counted (a chunk sent again is counted once). */
     boolean counted;
 
+    /**
+     * Whether it goes as a reference (its digest is among the pooled ones): no bytes, the server
+     * takes it from its pool; false once the server said its pool lacks it.
+     */
+    boolean reference;
+
     Sent(ChunkEntry entry, EncodedChunk chunk, int after) {
       this.entry = entry;
       this.chunk = chunk;
@@ -196,6 +214,10 @@ public final class CaptureUploader {
   private CaptureHeld held;
   private long lastProgress;
   private int uploaded;
+  private long uploadedBytes;
+  private int referenced;
+  private long referencedBytes;
+  private int referencesRefused;
   private int skipped;
   private int duplicates;
   private int retries;
@@ -219,10 +241,16 @@ public final class CaptureUploader {
    */
   private final ArrayDeque<Sent> window = new ArrayDeque<>();
 
+  /** The digests of the chunks the server's pool holds of the image this capture updates. */
+  private final Set<Sha256> pooled = new HashSet<>();
+
   public CaptureUploader(ServerClient api, Settings settings) {
     this.api = Objects.requireNonNull(api);
     this.s = Objects.requireNonNull(settings);
     this.id = settings.assignment().capture();
+    for (byte[] d : settings.assignment().pooledDigests()) {
+      pooled.add(Sha256.of(d));
+    }
   }
 
   /** Runs the capture to the end. */
@@ -311,6 +339,10 @@ public final class CaptureUploader {
       return new Result(
           m,
           uploaded,
+          uploadedBytes,
+          referenced,
+          referencedBytes,
+          referencesRefused,
           skipped,
           duplicates,
           retries,
@@ -350,6 +382,7 @@ public final class CaptureUploader {
       return;
     }
     Sent sent = new Sent(entry, chunk, after);
+    sent.reference = pooled.contains(entry.sha256());
     window.add(sent);
     sent.answer = put(sent);
     long t = System.nanoTime();
@@ -410,7 +443,13 @@ public final class CaptureUploader {
 
   private CompletableFuture<ServerClient.ChunkAnswer> put(Sent sent) {
     return api.capturePut(
-        id, s.mac(), sent.index(), sent.after, sent.chunk, sent.entry.used().bitmap());
+        id,
+        s.mac(),
+        sent.index(),
+        sent.after,
+        sent.chunk,
+        sent.entry.used().bitmap(),
+        sent.reference);
   }
 
   /** Takes every answer still due and makes sure the server holds every chunk sent. */
@@ -448,15 +487,31 @@ public final class CaptureUploader {
     }
   }
 
-  /** Counts an answer to {@code sent} and lets go of the chunks the server holds. */
+  /**
+   * Counts an answer to {@code sent} and lets go of the chunks the server holds. A reference the
+   * server's pool could not serve is sent again at once with its bytes (its answer is then due).
+   */
   private void taken(Sent sent, ServerClient.ChunkAnswer a) {
     lastProgress = System.nanoTime();
+    if (!a.stored()) {
+      if (!sent.reference) {
+        throw new IllegalStateException("the server stored nothing of chunk " + sent.index());
+      }
+      sent.reference = false;
+      referencesRefused++;
+      sent.answer = put(sent);
+      return;
+    }
     if (!sent.counted) {
       sent.counted = true;
       if (a.duplicate()) {
         duplicates++;
+      } else if (sent.reference) {
+        referenced++;
+        referencedBytes += sent.chunk.storedLength();
       } else {
         uploaded++;
+        uploadedBytes += sent.chunk.storedLength();
       }
     }
     heldNow = Math.max(heldNow, a.heldThrough());
@@ -502,7 +557,14 @@ public final class CaptureUploader {
                     return new ServerClient.ChunkAnswer(
                         true, held.heldThrough()); // a begin between two attempts: it arrived
                   }
-                  return await(put(x));
+                  ServerClient.ChunkAnswer got = await(put(x));
+                  if (!got.stored() && x.reference) {
+                    // The pool lacks it: its bytes, now.
+                    x.reference = false;
+                    referencesRefused++;
+                    got = await(put(x));
+                  }
+                  return got;
                 });
         taken(x, a);
         if (!window.isEmpty() && window.peekFirst() == x) {

@@ -477,12 +477,18 @@ public final class AutoCommand implements Callable<Integer> {
     }
     System.err.printf(
         Locale.ROOT,
-        "clonecast-agent: captured %s as %s in %.1f s: %d chunks uploaded, %d already held by the"
-            + " server, %d sent twice, %d retries; %d chunks, %d bytes stored, sha256 %s; %s%n",
+        "clonecast-agent: captured %s as %s in %.1f s: %d chunks uploaded (%d bytes), %d by"
+            + " reference to the server's pool (%d bytes not sent, %d references it could not"
+            + " serve), %d already held by the server, %d sent twice, %d retries; %d chunks, %d"
+            + " bytes stored, sha256 %s; %s%n",
         disk,
         c.image(),
         r.nanos() / 1e9,
         r.uploaded(),
+        r.uploadedBytes(),
+        r.referenced(),
+        r.referencedBytes(),
+        r.referencesRefused(),
         r.held(),
         r.duplicates(),
         r.retries(),

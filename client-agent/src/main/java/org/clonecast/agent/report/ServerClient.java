@@ -124,8 +124,14 @@ public final class ServerClient {
    *
    * @param duplicate whether it held the chunk already
    * @param heldThrough the highest chunk index it holds now (every stored chunk up to it)
+   * @param stored false only for a reference to a chunk the server's pool does not hold: nothing
+   *     was stored, send the bytes
    */
-  public record ChunkAnswer(boolean duplicate, int heldThrough) {}
+  public record ChunkAnswer(boolean duplicate, int heldThrough, boolean stored) {
+    public ChunkAnswer(boolean duplicate, int heldThrough) {
+      this(duplicate, heldThrough, true);
+    }
+  }
 
   /**
    * Uploads one chunk's stored bytes; one attempt, not waited for: several may be in flight, each
@@ -139,12 +145,28 @@ public final class ServerClient {
    */
   public CompletableFuture<ChunkAnswer> capturePut(
       long id, String mac, int index, int after, EncodedChunk chunk, byte[] usedMap) {
+    return capturePut(id, mac, index, after, chunk, usedMap, false);
+  }
+
+  /**
+   * As {@link #capturePut(long, String, int, int, EncodedChunk, byte[])}; with {@code reference} no
+   * bytes go, only the chunk's SHA-256 (header {@code X-Clonecast-Pooled}): the server takes the
+   * chunk from its pool, or answers {@link ChunkAnswer#stored()} false when it does not hold it.
+   */
+  public CompletableFuture<ChunkAnswer> capturePut(
+      long id,
+      String mac,
+      int index,
+      int after,
+      EncodedChunk chunk,
+      byte[] usedMap,
+      boolean reference) {
     URI uri = base.resolve("/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + mac);
     String what = "chunk " + index;
     return CompletableFuture.supplyAsync(
         () -> {
           try {
-            return put(uri, index, after, chunk, usedMap, what);
+            return put(uri, index, after, chunk, usedMap, reference, what);
           } catch (IOException e) {
             throw new CompletionException(e);
           }
@@ -160,9 +182,15 @@ public final class ServerClient {
    * (docs/benchmarks.md, "Capture").
    */
   private ChunkAnswer put(
-      URI uri, int index, int after, EncodedChunk chunk, byte[] usedMap, String what)
+      URI uri,
+      int index,
+      int after,
+      EncodedChunk chunk,
+      byte[] usedMap,
+      boolean reference,
+      String what)
       throws IOException {
-    int length = chunk.storedLength();
+    int length = reference ? 0 : chunk.storedLength();
     HttpURLConnection c = (HttpURLConnection) uri.toURL().openConnection(Proxy.NO_PROXY);
     try {
       c.setRequestMethod("PUT");
@@ -179,8 +207,13 @@ public final class ServerClient {
       if (usedMap.length > 0) {
         c.setRequestProperty("X-Clonecast-Used-Blocks", HexFormat.of().formatHex(usedMap));
       }
+      if (reference) {
+        c.setRequestProperty("X-Clonecast-Pooled", "1");
+      }
       try (OutputStream out = c.getOutputStream()) {
-        chunk.writeStoredTo(out);
+        if (!reference) {
+          chunk.writeStoredTo(out);
+        }
       }
       int status = c.getResponseCode();
       byte[] answer;
@@ -192,7 +225,10 @@ public final class ServerClient {
       }
       JsonNode a = answerOf(status, answer, what);
       // A daemon that predates several chunks in flight answers only once the chunk is held.
-      return new ChunkAnswer(a.path("duplicate").asBoolean(), a.path("heldThrough").asInt(index));
+      return new ChunkAnswer(
+          a.path("duplicate").asBoolean(),
+          a.path("heldThrough").asInt(index),
+          a.path("stored").asBoolean(true));
     } catch (IOException e) {
       c.disconnect();
       throw e instanceof RefusedException ? e : new IOException(what + ": " + e.getMessage(), e);

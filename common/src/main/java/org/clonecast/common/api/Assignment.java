@@ -3,7 +3,12 @@ package org.clonecast.common.api;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.Collection;
 import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -83,6 +88,10 @@ public sealed interface Assignment {
    * @param chunkSize logical bytes per chunk
    * @param level zstd level
    * @param force whether a filesystem that is not clean may be captured
+   * @param pooled the SHA-256 digests of the stored chunks of the image this capture updates
+   *     ({@code --from}), 32 bytes each, concatenated and base64-encoded (null or empty: none, or a
+   *     daemon of an earlier build): the agent sends a reference instead of the bytes of a chunk
+   *     whose digest is among them, and the bytes when the daemon answers that its pool lacks it
    */
   record Capture(
       @JsonProperty(required = true) long capture,
@@ -91,7 +100,8 @@ public sealed interface Assignment {
       @JsonProperty(required = true) String disk,
       @JsonProperty(required = true) int chunkSize,
       @JsonProperty(required = true) int level,
-      boolean force)
+      boolean force,
+      String pooled)
       implements Assignment {
     public Capture {
       Fields.id(capture, "capture");
@@ -101,7 +111,61 @@ public sealed interface Assignment {
       if (chunkSize <= 0) {
         throw new InvalidBodyException("field 'chunkSize' must be positive, got " + chunkSize);
       }
+      if (pooled != null && !pooled.isEmpty()) {
+        pooledDigests(pooled);
+      }
     }
+
+    /** A capture of an image that updates none. */
+    public Capture(
+        long capture,
+        String image,
+        UUID imageId,
+        String disk,
+        int chunkSize,
+        int level,
+        boolean force) {
+      this(capture, image, imageId, disk, chunkSize, level, force, null);
+    }
+
+    /** The digests of {@link #pooled}, each 32 bytes; empty when there are none. */
+    public List<byte[]> pooledDigests() {
+      return pooled == null || pooled.isEmpty() ? List.of() : pooledDigests(pooled);
+    }
+
+    private static List<byte[]> pooledDigests(String b64) {
+      byte[] all;
+      try {
+        all = Base64.getDecoder().decode(b64);
+      } catch (IllegalArgumentException e) {
+        throw new InvalidBodyException("field 'pooled' is not base64: " + e.getMessage());
+      }
+      if (all.length % DIGEST != 0) {
+        throw new InvalidBodyException(
+            "field 'pooled' holds " + all.length + " bytes, not a multiple of " + DIGEST);
+      }
+      List<byte[]> out = new ArrayList<>(all.length / DIGEST);
+      for (int i = 0; i < all.length; i += DIGEST) {
+        out.add(Arrays.copyOfRange(all, i, i + DIGEST));
+      }
+      return out;
+    }
+
+    /** {@link #pooled} for these 32-byte digests. */
+    public static String encodePooled(Collection<byte[]> digests) {
+      byte[] all = new byte[digests.size() * DIGEST];
+      int at = 0;
+      for (byte[] d : digests) {
+        if (d.length != DIGEST) {
+          throw new IllegalArgumentException("a digest of " + d.length + " bytes");
+        }
+        System.arraycopy(d, 0, all, at, DIGEST);
+        at += DIGEST;
+      }
+      return Base64.getEncoder().encodeToString(all);
+    }
+
+    private static final int DIGEST = 32;
 
     @Override
     public String action() {

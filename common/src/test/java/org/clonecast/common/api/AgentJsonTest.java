@@ -1,5 +1,6 @@
 package org.clonecast.common.api;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -9,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -89,6 +91,31 @@ class AgentJsonTest {
     assertEquals(3, n.get("level").asInt());
     assertTrue(n.get("force").asBoolean());
     assertEquals(c, AgentJson.read(AgentJson.bytes(c), Assignment.class));
+    assertEquals(List.of(), ((Assignment.Capture) c).pooledDigests());
+    // An update's capture lists the old image's digests; a damaged list is refused.
+    byte[] d1 = new byte[32];
+    byte[] d2 = new byte[32];
+    Arrays.fill(d2, (byte) 7);
+    Assignment.Capture from =
+        new Assignment.Capture(
+            5,
+            "v2",
+            id,
+            "/dev/sda",
+            1 << 20,
+            3,
+            false,
+            Assignment.Capture.encodePooled(List.of(d1, d2)));
+    Assignment.Capture back =
+        (Assignment.Capture) AgentJson.read(AgentJson.bytes(from), Assignment.class);
+    assertEquals(2, back.pooledDigests().size());
+    assertArrayEquals(d2, back.pooledDigests().get(1));
+    String bad =
+        new String(AgentJson.bytes(from), StandardCharsets.UTF_8)
+            .replace(from.pooled(), from.pooled().substring(4));
+    assertThrows(
+        InvalidBodyException.class,
+        () -> AgentJson.read(bad.getBytes(StandardCharsets.UTF_8), Assignment.class));
     for (Assignment a :
         List.of(new Assignment.None("no session"), new Assignment.Fail("per-node files: denied"))) {
       JsonNode m = PLAIN.readTree(AgentJson.bytes(a));

@@ -220,6 +220,22 @@ class CaptureLabIT {
       assertEquals(stored - own, image(lab, d, "v1").path("sharedSize").asLong());
       String events = cli(lab, d, 0, "events", "--limit", "200");
       assertTrue(events.contains(" of them with v1"), events);
+      // The upload carried the changed chunks' bytes only: the agent sent references for the
+      // chunks v1 holds, which the daemon took from its pool (checked).
+      Matcher up =
+          Pattern.compile(
+                  "capture v2 done: .* (\\d+) bytes received, (\\d+) chunks \\((\\d+) bytes\\)"
+                      + " taken from the pool by reference")
+              .matcher(events);
+      assertTrue(up.find(), events);
+      long received = Long.parseLong(up.group(1));
+      assertTrue(
+          received > 0 && received <= 2 * 1024 * 1024,
+          "the two changed chunks' bytes went, no more: " + up.group());
+      assertTrue(
+          Long.parseLong(up.group(3)) >= 10 * received,
+          "the unchanged chunks went as references: " + up.group());
+      assertTrue(second.log().contains("by reference to the server's pool"), second.tail(5));
       assertTrue(cli(lab, d, 0, "image", "list").contains("SHARED"));
 
       // The old image goes; the new one still verifies and re-images a blank node.

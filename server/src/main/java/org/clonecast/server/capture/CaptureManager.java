@@ -134,7 +134,12 @@ public final class CaptureManager implements AutoCloseable {
    * @param action "capture", or "fail" with the reason
    * @param disk the disk it reads
    */
-  public record Assignment(String action, Optional<String> reason, Capture capture, String disk) {}
+  public record Assignment(
+      String action, Optional<String> reason, Capture capture, String disk, Set<Sha256> pooled) {
+    public Assignment(String action, Optional<String> reason, Capture capture, String disk) {
+      this(action, reason, capture, disk, Set.of());
+    }
+  }
 
   /**
    * Where an upload stands.
@@ -162,12 +167,27 @@ public final class CaptureManager implements AutoCloseable {
    *     agent says so; without it the chunk must follow the last one held
    * @param kindCode its {@link ChunkKind} manifest code
    * @param usedMap its used-block bitmap, empty when every block is used
-   * @param stored its stored bytes
+   * @param stored its stored bytes; empty for a reference
+   * @param reference whether the agent sent no bytes, only the chunk's digest, for a chunk the
+   *     daemon's pool holds: the daemon takes the pool's bytes (in the pool's kind) and checks them
+   *     as any upload, or answers that it does not hold it ({@link Stored#sendBytes})
    */
   public record ChunkUpload(
-      int index, OptionalInt after, int kindCode, Sha256 sha256, byte[] usedMap, byte[] stored) {
+      int index,
+      OptionalInt after,
+      int kindCode,
+      Sha256 sha256,
+      byte[] usedMap,
+      byte[] stored,
+      boolean reference) {
     public ChunkUpload {
       Objects.requireNonNull(after, "after");
+    }
+
+    /** An upload of the chunk's bytes. */
+    public ChunkUpload(
+        int index, OptionalInt after, int kindCode, Sha256 sha256, byte[] usedMap, byte[] stored) {
+      this(index, after, kindCode, sha256, usedMap, stored, false);
     }
   }
 
@@ -176,8 +196,14 @@ public final class CaptureManager implements AutoCloseable {
    *
    * @param duplicate whether it was held, or waiting, already
    * @param heldThrough the highest chunk index held now: every stored chunk up to it is appended
+   * @param sendBytes a reference to a chunk the pool does not hold: nothing was stored, the agent
+   *     must send the chunk's bytes
    */
-  public record Stored(boolean duplicate, int heldThrough) {}
+  public record Stored(boolean duplicate, int heldThrough, boolean sendBytes) {
+    public Stored(boolean duplicate, int heldThrough) {
+      this(duplicate, heldThrough, false);
+    }
+  }
 
   public CaptureManager(
       CaptureStore store,
@@ -400,7 +426,10 @@ public final class CaptureManager implements AutoCloseable {
         Optional.of(mac.toString()),
         Optional.empty(),
         "registered for capture " + c.image() + " from " + from + "; reads " + disk.get());
-    return Optional.of(new Assignment("capture", Optional.empty(), now, disk.get()));
+    // The image it updates: the agent sends references for the chunks of it that it reads again,
+    // which the daemon takes from its pool (checked) instead of the bytes over the network.
+    Set<Sha256> pooled = c.from().isPresent() ? images.storedDigests(c.from().get()) : Set.of();
+    return Optional.of(new Assignment("capture", Optional.empty(), now, disk.get(), pooled));
   }
 
   /**
@@ -510,11 +539,68 @@ public final class CaptureManager implements AutoCloseable {
     long start = System.nanoTime();
     long[] spent = new long[2]; // checking, appending
     l.times.started(start);
+    int received = up.stored().length;
+    boolean referenced = false;
     try {
-      return chunk(id, c, l, up, spent);
+      if (up.reference()) {
+        Optional<ChunkUpload> fromPool = fromPool(l, id, up);
+        if (fromPool.isEmpty()) {
+          synchronized (l) {
+            return new Stored(false, uploadOf(l, id).lastIndex(), true);
+          }
+        }
+        up = fromPool.get();
+        referenced = true;
+      }
+      Stored s = chunk(id, c, l, up, spent);
+      l.times.counted(received, referenced && !s.duplicate() ? up.stored().length : 0);
+      return s;
     } finally {
       l.times.ended(start, spent[0], spent[1], System.nanoTime());
     }
+  }
+
+  /**
+   * A reference resolved: the chunk as the pool holds it (its kind and stored bytes), to be checked
+   * and appended as any upload; empty when the pool does not hold it. The agent's word is never
+   * taken for bytes: what is appended is what the pool holds, checked against the digest like an
+   * uploaded chunk, and a copy goes into the partial image, so the capture holds every chunk it
+   * names whatever the pool does meanwhile.
+   */
+  private Optional<ChunkUpload> fromPool(Live l, long id, ChunkUpload up) throws IOException {
+    if (up.stored().length != 0) {
+      throw new BadRequestException(
+          "chunk " + up.index() + ": a reference carries no bytes, got " + up.stored().length);
+    }
+    int logical;
+    synchronized (l) {
+      CaptureUpload u = uploadOf(l, id);
+      if (up.index() < 0 || up.index() >= u.header().chunkCount()) {
+        throw new BadRequestException(
+            "chunk index "
+                + up.index()
+                + " is outside the image's "
+                + u.header().chunkCount()
+                + " chunks");
+      }
+      logical =
+          (int)
+              Math.min(
+                  u.header().chunkSize(),
+                  u.header().logicalSize() - (long) up.index() * u.header().chunkSize());
+    }
+    return images
+        .pooledChunk(up.sha256(), logical)
+        .map(
+            p ->
+                new ChunkUpload(
+                    up.index(),
+                    up.after(),
+                    p.kind().code(),
+                    up.sha256(),
+                    up.usedMap(),
+                    p.stored(),
+                    true));
   }
 
   private Stored chunk(long id, Capture c, Live l, ChunkUpload up, long[] spent)
@@ -629,9 +715,13 @@ public final class CaptureManager implements AutoCloseable {
     Optional<JournalRecord> held = u.record(up.index());
     if (held.isPresent()) {
       JournalRecord h = held.get();
-      if (h.kindCode() != up.kindCode()
-          || h.length() != up.stored().length
-          || !h.sha256().equals(up.sha256())) {
+      // A chunk sent as bytes and again as a reference (or the reverse: the pool changed between
+      // the attempts) is the same chunk when its content is.
+      boolean sameEncoding =
+          up.reference() || (h.kindCode() == up.kindCode() && h.length() == up.stored().length);
+      if (!sameEncoding
+          || !h.sha256().equals(up.sha256())
+          || !Arrays.equals(h.usedMap(), up.usedMap())) {
         throw new ConflictException(
             "chunk " + up.index() + " is already held with another kind, length or hash");
       }
@@ -640,9 +730,13 @@ public final class CaptureManager implements AutoCloseable {
     for (Checked w : l.waiting.values()) {
       if (w.up().index() == up.index()) {
         ChunkUpload h = w.up();
-        if (h.kindCode() != up.kindCode()
-            || h.stored().length != up.stored().length
+        boolean sameEncoding =
+            up.reference()
+                || h.reference()
+                || (h.kindCode() == up.kindCode() && h.stored().length == up.stored().length);
+        if (!sameEncoding
             || !h.sha256().equals(up.sha256())
+            || !Arrays.equals(h.usedMap(), up.usedMap())
             || !h.after().equals(up.after())) {
           throw new ConflictException(
               "chunk "
@@ -813,9 +907,15 @@ public final class CaptureManager implements AutoCloseable {
                 + " bytes in chunks of "
                 + c.chunkSize());
       }
+      // The image as the daemon holds it: the agent's entries with the kind, offset and length of
+      // what the daemon appended. They differ only for chunks the agent sent by reference, which
+      // the daemon took from its pool in the pool's encoding; the content (digest, used blocks)
+      // must be the agent's for every chunk.
+      List<ChunkEntry> held = new ArrayList<>(m.chunkCount());
       for (ChunkEntry e : m.chunks()) {
         Optional<JournalRecord> h = u.record(e.index());
         if (e.storedLength() == 0) {
+          held.add(e);
           if (h.isPresent()) {
             throw new BadRequestException(
                 "manifest: chunk " + e.index() + " stores nothing, but it was uploaded");
@@ -826,14 +926,23 @@ public final class CaptureManager implements AutoCloseable {
           throw new BadRequestException("manifest: chunk " + e.index() + " was never uploaded");
         }
         JournalRecord r = h.get();
-        if (r.kindCode() != e.kind().code()
-            || r.offset() != e.storedOffset()
-            || r.length() != e.storedLength()
-            || !r.sha256().equals(e.sha256())
-            || !Arrays.equals(r.usedMap(), e.used().bitmap())) {
+        if (!r.sha256().equals(e.sha256()) || !Arrays.equals(r.usedMap(), e.used().bitmap())) {
           throw new BadRequestException(
               "manifest: chunk " + e.index() + " is " + e + ", the daemon holds " + r);
         }
+        held.add(
+            new ChunkEntry(
+                e.index(),
+                ChunkKind.fromCode(r.kindCode()),
+                r.offset(),
+                r.length(),
+                e.sha256(),
+                e.used()));
+      }
+      if (!held.equals(m.chunks())) {
+        m =
+            new Manifest(
+                m.imageId(), m.logicalSize(), m.chunkSize(), held, m.imageHash(), m.hashOfChunks());
       }
       // Every stored chunk was checked against its hash on arrival (or by the journal's replay
       // after a restart) and matches its manifest entry; the chunks that store nothing must be

@@ -22,6 +22,9 @@ final class UploadTimes {
   private long appending;
   private int chunks;
   private int early;
+  private long received;
+  private int referenced;
+  private long referencedBytes;
 
   /** A chunk request's handling begins at {@code now}. */
   synchronized void started(long now) {
@@ -51,6 +54,28 @@ final class UploadTimes {
     chunks++;
   }
 
+  /**
+   * A chunk request carried {@code body} bytes and, for a reference the daemon took from its pool,
+   * the {@code pooled} stored bytes it did not have to receive (0 otherwise).
+   */
+  synchronized void counted(long body, long pooled) {
+    received += body;
+    if (pooled > 0) {
+      referenced++;
+      referencedBytes += pooled;
+    }
+  }
+
+  /** Bytes the chunk requests carried. */
+  synchronized long received() {
+    return received;
+  }
+
+  /** Chunks taken from the pool by reference. */
+  synchronized int referenced() {
+    return referenced;
+  }
+
   /** A chunk arrived before the chunk it follows and waits for it. */
   synchronized void waited() {
     early++;
@@ -68,20 +93,25 @@ final class UploadTimes {
 
   /**
    * e.g. "955 chunks in 7.8 s: handling chunks 5.1 s, idle between them 2.7 s; checking 4.9
-   * thread-s, appending 0.3 s; 12 arrived before their predecessor".
+   * thread-s, appending 0.3 s; 12 arrived before their predecessor; 812345678 bytes received, 3
+   * chunks (2345678 bytes) taken from the pool by reference".
    */
   synchronized String summary() {
     long span = span();
     return String.format(
         Locale.ROOT,
         "%d chunks in %.1f s: handling chunks %.1f s, idle between them %.1f s;"
-            + " checking %.1f thread-s, appending %.1f s; %d arrived before their predecessor",
+            + " checking %.1f thread-s, appending %.1f s; %d arrived before their predecessor;"
+            + " %d bytes received, %d chunks (%d bytes) taken from the pool by reference",
         chunks,
         span / 1e9,
         busy / 1e9,
         Math.max(0, span - busy) / 1e9,
         checking / 1e9,
         appending / 1e9,
-        early);
+        early,
+        received,
+        referenced,
+        referencedBytes);
   }
 }

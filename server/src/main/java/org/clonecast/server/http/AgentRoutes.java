@@ -15,6 +15,7 @@ import org.clonecast.common.api.Assignment;
 import org.clonecast.common.api.Progress;
 import org.clonecast.common.api.RegisterRequest;
 import org.clonecast.common.api.Result;
+import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.NodeFiles;
 import org.clonecast.server.capture.CaptureManager;
@@ -159,7 +160,10 @@ public final class AgentRoutes {
     }
   }
 
-  private static Assignment captureAssignment(CaptureManager.Assignment a) {
+  /**
+   * What a golden node registering for capture {@code a} is told (public for the agent's tests).
+   */
+  public static Assignment captureAssignment(CaptureManager.Assignment a) {
     if (!a.action().equals("capture")) {
       return a.action().equals("fail")
           ? new Assignment.Fail(a.reason().orElse(null))
@@ -172,7 +176,10 @@ public final class AgentRoutes {
         a.disk(),
         a.capture().chunkSize(),
         a.capture().level(),
-        a.capture().force());
+        a.capture().force(),
+        a.pooled().isEmpty()
+            ? null
+            : Assignment.Capture.encodePooled(a.pooled().stream().map(Sha256::bytes).toList()));
   }
 
   /** ssh_known_hosts: "name,name.zone,ip key" per node whose agent reported a host key. */

@@ -35,8 +35,10 @@ import org.clonecast.server.capture.CaptureManager;
  *   <li>PUT /agent/v1/capture/{id}/chunk/{index}?mac=MAC, headers X-Clonecast-Kind (manifest code),
  *       X-Clonecast-Sha256 (hex of the logical bytes), X-Clonecast-Used-Blocks (hex bitmap,
  *       optional), X-Clonecast-After (the index of the stored chunk it follows, -1 for the first;
- *       optional: without it the chunk follows the last one held); body: the stored bytes. {stored,
- *       duplicate, heldThrough}; 507 when the daemon's disk is full
+ *       optional: without it the chunk follows the last one held), X-Clonecast-Pooled: 1 (optional:
+ *       no body, the chunk is a reference to what the daemon's pool holds under that SHA-256);
+ *       body: the stored bytes. {stored, duplicate, heldThrough}; stored is false only for a
+ *       reference the pool cannot serve (send the bytes); 507 when the daemon's disk is full
  *   <li>POST /agent/v1/capture/{id}/progress {mac, done, total}
  *   <li>POST /agent/v1/capture/{id}/finish?mac=MAC, body: the encoded manifest. The image's figures
  *   <li>POST /agent/v1/capture/{id}/result {mac, ok: false, detail}: the agent gave up
@@ -53,6 +55,12 @@ public final class CaptureRoutes {
 
   /** Header: the chunk's used-block bitmap in hex; absent when every block is used. */
   public static final String USED_BLOCKS = "X-Clonecast-Used-Blocks";
+
+  /**
+   * Header: "1" when the request carries no bytes, only a reference to the chunk by its SHA-256,
+   * which the daemon takes from its pool (the kind header is then the agent's, and ignored).
+   */
+  public static final String POOLED = "X-Clonecast-Pooled";
 
   /** Header: the index of the stored chunk this one follows, -1 when it is the first. */
   public static final String AFTER = "X-Clonecast-After";
@@ -113,9 +121,9 @@ public final class CaptureRoutes {
       auth.require(mac, r);
       CaptureManager.ChunkUpload up =
           new CaptureManager.ChunkUpload(
-              (int) index, after(r), kind(r), sha(r), hex(r, USED_BLOCKS), r.body());
+              (int) index, after(r), kind(r), sha(r), hex(r, USED_BLOCKS), r.body(), pooled(r));
       CaptureManager.Stored s = captures.chunk(id, mac, from, up);
-      return Reply.json(new ChunkStored(true, s.duplicate(), s.heldThrough()));
+      return Reply.json(new ChunkStored(!s.sendBytes(), s.duplicate(), s.heldThrough()));
     }
     if (!r.method().equals(HttpMethod.POST)) {
       return ImageRoutes.notAllowed(r);
@@ -171,6 +179,17 @@ public final class CaptureRoutes {
       throw new BadRequestException("header " + AFTER + " must be a chunk index or -1, got " + v);
     }
     return OptionalInt.of(Integer.parseInt(v));
+  }
+
+  private static boolean pooled(Request r) {
+    String v = r.headers().get(POOLED);
+    if (v == null || v.equals("0")) {
+      return false;
+    }
+    if (!v.equals("1")) {
+      throw new BadRequestException("header " + POOLED + " must be 1 or 0, got " + v);
+    }
+    return true;
   }
 
   private static int kind(Request r) {

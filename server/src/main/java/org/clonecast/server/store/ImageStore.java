@@ -2,9 +2,11 @@ package org.clonecast.server.store;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
@@ -14,6 +16,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -324,6 +327,47 @@ public final class ImageStore {
     }
     return isPooled(i) ? PooledImage.open(manifestOf(i), pool) : ImageReader.open(i.file());
   }
+
+  /**
+   * The distinct digests of the stored chunks of ready image {@code name} in the pool; empty when
+   * it is gone, not ready or not in the pool yet. What a capture that updates it tells its agent
+   * ({@code --from}).
+   */
+  public Set<Sha256> storedDigests(String name) throws IOException {
+    Optional<Image> i = find(name);
+    if (i.isEmpty() || !i.get().ready() || !isPooled(i.get())) {
+      return Set.of();
+    }
+    try {
+      return new LinkedHashSet<>(PooledImage.digests(readManifest(i.get())));
+    } catch (NoSuchFileException e) {
+      return Set.of(); // removed meanwhile
+    }
+  }
+
+  /**
+   * The stored bytes the pool holds for the chunk whose {@code logicalLength} logical bytes have
+   * digest {@code sha256}, and their kind (RAW when as long as the chunk, else ZSTD); empty when
+   * the pool does not hold it (or it is swept while being read). Not checked here: the caller
+   * decodes them against the digest.
+   */
+  public Optional<PooledChunk> pooledChunk(Sha256 sha256, int logicalLength) throws IOException {
+    long length = pool.length(sha256);
+    if (length <= 0 || length > logicalLength) {
+      return Optional.empty();
+    }
+    ByteBuffer b = ByteBuffer.allocate((int) length);
+    try {
+      pool.read(sha256, (int) length, b);
+    } catch (IOException e) {
+      return Optional.empty(); // swept, or replaced by a put, between the length and the read
+    }
+    return Optional.of(
+        new PooledChunk(length == logicalLength ? ChunkKind.RAW : ChunkKind.ZSTD, b.array()));
+  }
+
+  /** A chunk's stored bytes as the pool holds them. */
+  public record PooledChunk(ChunkKind kind, byte[] stored) {}
 
   private static boolean isPooled(Image i) {
     return i.file().getFileName().toString().endsWith(MANIFEST_SUFFIX);

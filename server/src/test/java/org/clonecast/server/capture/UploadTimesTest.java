@@ -19,11 +19,18 @@ class UploadTimesTest {
     t.started(5 * S);
     t.waited();
     t.ended(5 * S, S / 4, 0, 6 * S);
+    // Two uploads of 1000 bytes and a reference the pool served with 700 of its own.
+    t.counted(1000, 0);
+    t.counted(1000, 0);
+    t.counted(0, 700);
+    assertEquals(2000, t.received());
+    assertEquals(1, t.referenced());
     assertEquals(5 * S, t.span());
     assertEquals(3 * S, t.busy());
     assertEquals(
         "3 chunks in 5.0 s: handling chunks 3.0 s, idle between them 2.0 s;"
-            + " checking 1.3 thread-s, appending 0.1 s; 1 arrived before their predecessor",
+            + " checking 1.3 thread-s, appending 0.1 s; 1 arrived before their predecessor;"
+            + " 2000 bytes received, 1 chunks (700 bytes) taken from the pool by reference",
         t.summary());
   }
 
@@ -33,7 +40,8 @@ class UploadTimesTest {
     assertEquals(0, t.span());
     assertEquals(
         "0 chunks in 0.0 s: handling chunks 0.0 s, idle between them 0.0 s;"
-            + " checking 0.0 thread-s, appending 0.0 s; 0 arrived before their predecessor",
+            + " checking 0.0 thread-s, appending 0.0 s; 0 arrived before their predecessor;"
+            + " 0 bytes received, 0 chunks (0 bytes) taken from the pool by reference",
         t.summary());
     assertThrows(IllegalStateException.class, () -> t.ended(0, 0, 0, 1));
   }

@@ -230,16 +230,16 @@ class CaptureRoutesTest {
   }
 
   private HttpResponse<String> put(
-      String host, long id, int index, byte[] body, String sha, int kind) throws Exception {
+      String host, long id, int index, byte[] body, String sha, int kind, String... more)
+      throws Exception {
+    String[] headers = new String[4 + more.length];
+    headers[0] = CaptureRoutes.KIND;
+    headers[1] = Integer.toString(kind);
+    headers[2] = CaptureRoutes.SHA256;
+    headers[3] = sha;
+    System.arraycopy(more, 0, headers, 4, more.length);
     return send(
-        host,
-        "PUT",
-        "/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + MAC,
-        body,
-        CaptureRoutes.KIND,
-        Integer.toString(kind),
-        CaptureRoutes.SHA256,
-        sha);
+        host, "PUT", "/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + MAC, body, headers);
   }
 
   private HttpResponse<String> put(long id, int index) throws Exception {
@@ -490,6 +490,136 @@ class CaptureRoutesTest {
         "a repeated finish (its answer lost) is answered again");
     HttpResponse<String> list = send("127.0.0.1", "GET", "/api/v1/images", null);
     assertTrue(list.body().contains("\"state\" : \"done\""), list.body());
+  }
+
+  /** A reference to chunk {@code index} (its digest, no bytes) following chunk {@code after}. */
+  private HttpResponse<String> reference(long id, int index, int after, String sha, byte[] body)
+      throws Exception {
+    return put(
+        NODE,
+        id,
+        index,
+        body,
+        sha,
+        ref.chunk(index).kind().code(),
+        CaptureRoutes.AFTER,
+        Integer.toString(after),
+        CaptureRoutes.POOLED,
+        "1");
+  }
+
+  /**
+   * A capture {@code --from} an image: the assignment lists the old image's chunk digests; a
+   * reference to a chunk the pool holds is taken from the pool (in the pool's encoding, checked,
+   * copied into the upload) without its bytes crossing the wire, one the pool lacks is answered
+   * "send the bytes" with nothing stored, a reference with bytes is refused; references survive a
+   * restart and repeat as duplicates; the published image has the agent's content and verifies, and
+   * the daemon's summary counts the bytes received and the chunks referenced.
+   */
+  @Test
+  void aCaptureFromAnImageTakesReferencedChunksFromThePoolChecked() throws Exception {
+    // v1: chunk 3 (compressible, ZSTD in image create's image) uploaded RAW, so the pool holds
+    // another encoding of it than the agent's manifest of v2 names.
+    long v1 = startAndRegister();
+    begin(v1, ", \"hashOfChunks\":true");
+    for (int i = 0; i < ref.chunkCount(); i++) {
+      ChunkEntry e = ref.chunk(i);
+      if (e.storedLength() == 0) continue;
+      if (i == 3) {
+        assertEquals(ChunkKind.ZSTD, e.kind());
+        byte[] raw = new byte[CaptureManager.CHUNK_SIZE];
+        Arrays.fill(raw, (byte) 'x');
+        assertEquals(
+            200,
+            put(NODE, v1, i, raw, e.sha256().hex(), ChunkKind.RAW.code()).statusCode(),
+            "a RAW upload of a compressible chunk");
+      } else {
+        assertEquals(200, put(v1, i).statusCode());
+      }
+    }
+    HttpResponse<String> fin1 =
+        send(NODE, "POST", "/agent/v1/capture/" + v1 + "/finish?mac=" + MAC, manifestFor(v1, true));
+    assertEquals(200, fin1.statusCode(), fin1.body());
+    assertEquals("ready", images.find("golden").orElseThrow().state());
+
+    HttpResponse<String> r =
+        send(
+            "127.0.0.1",
+            "POST",
+            "/api/v1/images/capture",
+            "{\"name\":\"v2\",\"node\":\"golden\",\"from\":\"golden\"}".getBytes(),
+            "Authorization",
+            "Bearer " + token);
+    assertEquals(202, r.statusCode(), r.body());
+    CaptureManager.Assignment a =
+        captures
+            .assignment(
+                MAC, FROM, List.of(new Disk(disk.toString(), Files.size(disk), false, "", "")))
+            .orElseThrow();
+    java.util.Set<org.clonecast.protocol.image.Sha256> want = new java.util.HashSet<>();
+    for (ChunkEntry e : ref.chunks()) if (e.storedLength() > 0) want.add(e.sha256());
+    assertEquals(want, a.pooled(), "the assignment lists the old image's stored chunks");
+    long id = a.capture().id();
+    begin(id, ", \"hashOfChunks\":true");
+
+    // Chunk 0 as bytes; a reference to a digest the pool lacks stores nothing; a reference with
+    // bytes is refused.
+    assertEquals(200, putAfter(id, 0, -1).statusCode());
+    String unknown = "ab".repeat(32);
+    HttpResponse<String> lacks = reference(id, 2, 0, unknown, null);
+    assertEquals(200, lacks.statusCode(), lacks.body());
+    JsonNode la = Json.MAPPER.readTree(lacks.body());
+    assertEquals(false, la.path("stored").asBoolean(true), lacks.body());
+    assertEquals(0, la.path("heldThrough").asInt());
+    assertEquals(
+        400,
+        reference(id, 2, 0, ref.chunk(2).sha256().hex(), stored(2)).statusCode(),
+        "a reference carries no bytes");
+    // Chunks 2..half by reference (chunk 1 is ZERO), one of them twice.
+    int half = ref.chunkCount() / 2;
+    int after = 0;
+    for (int i = 2; i < half; i++) {
+      if (ref.chunk(i).storedLength() == 0) continue;
+      HttpResponse<String> x = reference(id, i, after, ref.chunk(i).sha256().hex(), null);
+      assertEquals(i, heldThrough(x, 200), x.body());
+      assertTrue(x.body().contains("\"stored\" : true"), x.body());
+      after = i;
+    }
+    HttpResponse<String> again = reference(id, 3, 2, ref.chunk(3).sha256().hex(), null);
+    assertTrue(again.body().contains("\"duplicate\" : true"), again.body());
+    stop();
+    start();
+    assertEquals(after, begin(id, ", \"hashOfChunks\":true").path("heldThrough").asInt());
+    for (int i = half; i < ref.chunkCount(); i++) {
+      if (ref.chunk(i).storedLength() == 0) continue;
+      assertEquals(
+          200, reference(id, i, after, ref.chunk(i).sha256().hex(), null).statusCode(), "" + i);
+      after = i;
+    }
+    // The agent's manifest names chunk 3 as it encoded it (ZSTD); the daemon holds the pool's RAW.
+    HttpResponse<String> fin =
+        send(NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id, true));
+    assertEquals(200, fin.statusCode(), fin.body());
+    assertEquals("ready", images.find("v2").orElseThrow().state());
+    try (ChunkSource v2 = images.open("v2")) {
+      assertEquals(Manifest.hashOfChunkDigests(ref.chunks()), v2.manifest().imageHash());
+      assertEquals(ChunkKind.RAW, v2.manifest().chunk(3).kind(), "the pool's encoding");
+      for (int i = 0; i < ref.chunkCount(); i++) {
+        assertEquals(ref.chunk(i).sha256(), v2.manifest().chunk(i).sha256());
+      }
+      ImageVerifier.verify(v2, 2, ProgressListener.NONE);
+    }
+    String done =
+        new EventLog(db, Clock.systemUTC())
+            .recent(50).stream()
+                .map(e -> e.message())
+                .filter(m -> m.startsWith("capture v2 done"))
+                .findFirst()
+                .orElseThrow();
+    // After the restart the daemon counts only its own requests: every chunk after half.
+    int late = 0;
+    for (int i = half; i < ref.chunkCount(); i++) if (ref.chunk(i).storedLength() > 0) late++;
+    assertTrue(done.contains(" 0 bytes received, " + late + " chunks ("), done);
   }
 
   /**
