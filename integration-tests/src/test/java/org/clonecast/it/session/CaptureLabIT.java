@@ -104,7 +104,9 @@ class CaptureLabIT {
       assertEquals(0, agent.waitFor(STEP), agent.tail(30));
       Matcher m =
           Pattern.compile(
-                  "(\\d+) chunks uploaded, (\\d+) already held by the server, (\\d+) sent twice, (\\d+) retries")
+                  "(\\d+) chunks uploaded \\(\\d+ bytes\\), \\d+ by reference to the server's pool"
+                      + " \\([^)]*\\), (\\d+) already held by the server, (\\d+) sent twice,"
+                      + " (\\d+) retries")
               .matcher(agent.log());
       assertTrue(m.find(), agent.log());
       int uploaded = Integer.parseInt(m.group(1));
