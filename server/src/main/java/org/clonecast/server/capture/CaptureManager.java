@@ -17,6 +17,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.common.api.Disk;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.image.ChunkSource;
@@ -34,6 +35,7 @@ import org.clonecast.server.http.BadRequestException;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.CaptureStore.Capture;
 import org.clonecast.server.store.CaptureStore.State;
+import org.clonecast.server.store.ChunkPool;
 import org.clonecast.server.store.ConflictException;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.Image;
@@ -88,6 +90,22 @@ public final class CaptureManager implements AutoCloseable {
   private final ExecutorService syncer =
       Executors.newSingleThreadExecutor(DaemonThreads.named("capture-sync"));
 
+  /**
+   * Checked chunks' stored bytes that may wait in memory to be staged into the chunk pool, over
+   * every capture ({@link ChunkStager}); beyond it chunks are left for the publish.
+   */
+  static final long STAGING_LIMIT = 64L << 20;
+
+  /** How long a finish waits for the chunks still being staged before it publishes anyway. */
+  static final long STAGING_DRAIN_NANOS = 30_000_000_000L;
+
+  /** Writes the uploads' chunks into the chunk pool as they arrive ({@link ChunkStager}). */
+  private final ExecutorService stagingWriter =
+      Executors.newSingleThreadExecutor(DaemonThreads.named("capture-pool"));
+
+  /** Stored bytes waiting for {@link #stagingWriter}. */
+  private final AtomicLong staging = new AtomicLong();
+
   /** A capture's upload while the daemon runs; guarded by itself, but for {@link #bounds}. */
   private static final class Live {
     CaptureUpload upload;
@@ -103,10 +121,20 @@ public final class CaptureManager implements AutoCloseable {
     /** Where the upload's time went since this daemon began it, for the log. */
     final UploadTimes times = new UploadTimes();
 
-    /** Opens or replaces the upload; chunks waiting for the old one's chunks are dropped. */
+    /** Stages the appended chunks into the chunk pool; null until the first is appended. */
+    ChunkStager stager;
+
+    /**
+     * Opens or replaces the upload; chunks waiting for the old one's chunks are dropped, and so is
+     * the old one's staging (the chunks it staged stay in the pool until a sweep).
+     */
     void upload(CaptureUpload u) {
       upload = u;
       waiting.clear();
+      if (stager != null) {
+        stager.close();
+        stager = null;
+      }
     }
   }
 
@@ -603,11 +631,11 @@ public final class CaptureManager implements AutoCloseable {
         return new Stored(false, u.lastIndex());
       }
       long appending = System.nanoTime();
-      append(u, new Checked(up, bytes));
+      append(l, u, new Checked(up, bytes));
       for (Checked next = l.waiting.remove(u.lastIndex());
           next != null;
           next = l.waiting.remove(u.lastIndex())) {
-        append(u, next);
+        append(l, u, next);
       }
       spent[1] = System.nanoTime() - appending;
       // Chunks that follow one before the last held can never be appended (an agent that
@@ -713,8 +741,11 @@ public final class CaptureManager implements AutoCloseable {
     return b;
   }
 
-  /** Appends a checked chunk after the last one held. */
-  private static void append(CaptureUpload u, Checked ch) throws IOException {
+  /**
+   * Appends a checked chunk after the last one held and offers it to the capture's staging into the
+   * chunk pool; the caller holds {@code l}'s lock.
+   */
+  private void append(Live l, CaptureUpload u, Checked ch) throws IOException {
     ChunkUpload up = ch.up();
     try {
       u.append(
@@ -725,6 +756,13 @@ public final class CaptureManager implements AutoCloseable {
     } catch (IOException e) {
       throw InsufficientStorageException.ifFull(e, u.path());
     }
+    if (l.stager == null) {
+      l.stager = new ChunkStager(images.holdChunks(), stagingWriter, staging, STAGING_LIMIT);
+    }
+    long size = u.header().logicalSize();
+    int chunk = u.header().chunkSize();
+    l.stager.offer(
+        up.sha256(), (int) Math.min(chunk, size - (long) up.index() * chunk), up.stored());
   }
 
   /** The live state of capture {@code id}, which must have begun. */
@@ -890,12 +928,31 @@ public final class CaptureManager implements AutoCloseable {
         end(c, State.FAILED, why);
         throw new BadRequestException(why);
       }
-      u.publish(images.fileFor(c.image()));
+      // The chunks staged into the pool as they came are not copied again; the publish puts
+      // those that are not there (staged too late, or appended before a daemon restart).
+      ChunkStager stager = l.stager;
+      l.stager = null;
+      String staged = "";
+      if (stager != null) {
+        try {
+          stager.drain(STAGING_DRAIN_NANOS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        staged = "; " + stager.stagedBytes() + " stored bytes staged into the pool on arrival";
+      }
+      ChunkPool.Hold hold = stager == null ? images.holdChunks() : stager.handOver();
+      try {
+        u.publish(images.fileFor(c.image()));
+      } catch (IOException | RuntimeException e) {
+        hold.close();
+        throw e;
+      }
       l.upload(null);
       live.remove(id);
       Manifest stored;
       try {
-        stored = images.publishCaptured(c.image(), c.from());
+        stored = images.publishCaptured(c.image(), c.from(), hold);
       } catch (IOException e) {
         // The image is complete and checked, but the store could not take it (a full disk): the
         // capture fails with the reason, the node boots its disk; capture again once there is room.
@@ -916,7 +973,7 @@ public final class CaptureManager implements AutoCloseable {
           "image",
           Optional.of(mac.toString()),
           Optional.empty(),
-          "capture " + c.image() + " done: " + detail + "; upload: " + l.times.summary());
+          "capture " + c.image() + " done: " + detail + "; upload: " + l.times.summary() + staged);
       return m;
     }
   }
@@ -1026,5 +1083,6 @@ public final class CaptureManager implements AutoCloseable {
     }
     live.clear();
     syncer.shutdown();
+    stagingWriter.shutdown();
   }
 }
