@@ -99,9 +99,16 @@ public final class CaptureManager implements AutoCloseable {
   /** How long a finish waits for the chunks still being staged before it publishes anyway. */
   static final long STAGING_DRAIN_NANOS = 30_000_000_000L;
 
+  /**
+   * Threads writing chunks into the pool as they arrive: each waits mostly for its chunk's fsync,
+   * and concurrent fsyncs share the filesystem's journal commits. One thread fell behind the upload
+   * on a loaded machine (docs/benchmarks.md, "Capture").
+   */
+  static final int STAGING_THREADS = 4;
+
   /** Writes the uploads' chunks into the chunk pool as they arrive ({@link ChunkStager}). */
   private final ExecutorService stagingWriter =
-      Executors.newSingleThreadExecutor(DaemonThreads.named("capture-pool"));
+      Executors.newFixedThreadPool(STAGING_THREADS, DaemonThreads.named("capture-pool"));
 
   /** Stored bytes waiting for {@link #stagingWriter}. */
   private final AtomicLong staging = new AtomicLong();

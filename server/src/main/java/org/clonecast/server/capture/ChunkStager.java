@@ -3,7 +3,9 @@ package org.clonecast.server.capture;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -27,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * fsync'd before its rename, its directory synced before a manifest names it) hold whichever of the
  * two writes a chunk.
  *
- * <p>Thread-safe. The executor runs the writes one at a time, in the order offered.
+ * <p>Thread-safe. The executor may run several writes at once: each chunk's fsync waits for the
+ * disk, and concurrent fsyncs share the filesystem's journal commits.
  */
 final class ChunkStager implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ChunkStager.class);
@@ -39,14 +42,14 @@ final class ChunkStager implements AutoCloseable {
   private final AtomicLong stagedBytes = new AtomicLong();
   private final AtomicLong skippedBytes = new AtomicLong();
 
-  /** Completes when every write offered so far has run; guarded by this. */
-  private CompletableFuture<Void> last = CompletableFuture.completedFuture(null);
+  /** The writes offered and not yet run. */
+  private final Set<CompletableFuture<Void>> running = ConcurrentHashMap.newKeySet();
 
   private volatile boolean closed;
 
   /**
    * @param hold the capture's hold on the pool, handed to the publish ({@link #handOver}) or closed
-   * @param writer runs the writes (one thread: they go to one disk)
+   * @param writer runs the writes
    * @param pending bytes offered and not yet written, shared by the captures on {@code writer}
    * @param limit the most bytes that may wait in memory for {@code writer}
    */
@@ -62,35 +65,38 @@ final class ChunkStager implements AutoCloseable {
    *
    * @return whether it will be written; false when too much waits already or this is closed
    */
-  synchronized boolean offer(Sha256 sha256, int logicalLength, byte[] stored) {
+  boolean offer(Sha256 sha256, int logicalLength, byte[] stored) {
     long n = stored.length;
     if (closed || pending.addAndGet(n) > limit) {
       pending.addAndGet(-n);
       skippedBytes.addAndGet(n);
       return false;
     }
+    CompletableFuture<Void> f = new CompletableFuture<>();
+    running.add(f);
     try {
-      last =
-          last.thenRunAsync(
-              () -> {
-                try {
-                  if (!closed) {
-                    hold.stage(sha256, logicalLength, ByteBuffer.wrap(stored));
-                    stagedBytes.addAndGet(n);
-                  }
-                } catch (IOException | RuntimeException e) {
-                  // The publish puts it (and reports a full disk); nothing is lost here.
-                  skippedBytes.addAndGet(n);
-                  LOG.debug("capture: staging chunk {} failed: {}", sha256.hex(), e.toString());
-                } finally {
-                  pending.addAndGet(-n);
-                }
-              },
-              writer);
+      writer.execute(
+          () -> {
+            try {
+              if (!closed) {
+                hold.stage(sha256, logicalLength, ByteBuffer.wrap(stored));
+                stagedBytes.addAndGet(n);
+              }
+            } catch (IOException | RuntimeException e) {
+              // The publish puts it (and reports a full disk); nothing is lost here.
+              skippedBytes.addAndGet(n);
+              LOG.debug("capture: staging chunk {} failed: {}", sha256.hex(), e.toString());
+            } finally {
+              pending.addAndGet(-n);
+              running.remove(f);
+              f.complete(null);
+            }
+          });
       return true;
     } catch (RejectedExecutionException e) {
       pending.addAndGet(-n);
       skippedBytes.addAndGet(n);
+      running.remove(f);
       return false;
     }
   }
@@ -102,17 +108,14 @@ final class ChunkStager implements AutoCloseable {
    * @return whether they all ran
    */
   boolean drain(long timeoutNanos) throws InterruptedException {
-    CompletableFuture<Void> f;
-    synchronized (this) {
-      f = last;
-    }
+    CompletableFuture<?>[] now = running.toArray(new CompletableFuture<?>[0]);
     try {
-      f.get(timeoutNanos, TimeUnit.NANOSECONDS);
+      CompletableFuture.allOf(now).get(timeoutNanos, TimeUnit.NANOSECONDS);
       return true;
     } catch (TimeoutException e) {
       return false;
     } catch (ExecutionException e) {
-      // Each write catches its own failures; nothing else completes the chain exceptionally.
+      // Each write catches its own failures and completes normally.
       return true;
     }
   }
