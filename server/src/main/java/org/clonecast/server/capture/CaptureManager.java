@@ -618,6 +618,9 @@ public final class CaptureManager implements AutoCloseable {
     } else if (!keep) {
       bytes = null;
     }
+    List<ChunkUpload> appended = new ArrayList<>();
+    ChunkStager stager;
+    Stored answer;
     synchronized (l) {
       if (l.upload != u) {
         throw new ConflictException(
@@ -638,18 +641,33 @@ public final class CaptureManager implements AutoCloseable {
         return new Stored(false, u.lastIndex());
       }
       long appending = System.nanoTime();
-      append(l, u, new Checked(up, bytes));
+      append(u, new Checked(up, bytes));
+      appended.add(up);
       for (Checked next = l.waiting.remove(u.lastIndex());
           next != null;
           next = l.waiting.remove(u.lastIndex())) {
-        append(l, u, next);
+        append(u, next);
+        appended.add(next.up());
       }
       spent[1] = System.nanoTime() - appending;
       // Chunks that follow one before the last held can never be appended (an agent that
       // contradicted itself); they go, and are refused when they come again.
       l.waiting.headMap(u.lastIndex()).clear();
-      return new Stored(false, u.lastIndex());
+      if (l.stager == null) {
+        l.stager = new ChunkStager(images.holdChunks(), stagingWriter, staging, STAGING_LIMIT);
+      }
+      stager = l.stager;
+      answer = new Stored(false, u.lastIndex());
     }
+    // Outside the lock, which handing chunks to the staging threads must not lengthen: a stager
+    // closed or handed over meanwhile refuses them, and the publish puts what is not staged.
+    long size = u.header().logicalSize();
+    int chunkSize = u.header().chunkSize();
+    for (ChunkUpload a : appended) {
+      stager.offer(
+          a.sha256(), (int) Math.min(chunkSize, size - (long) a.index() * chunkSize), a.stored());
+    }
+    return answer;
   }
 
   /**
@@ -748,11 +766,8 @@ public final class CaptureManager implements AutoCloseable {
     return b;
   }
 
-  /**
-   * Appends a checked chunk after the last one held and offers it to the capture's staging into the
-   * chunk pool; the caller holds {@code l}'s lock.
-   */
-  private void append(Live l, CaptureUpload u, Checked ch) throws IOException {
+  /** Appends a checked chunk after the last one held. */
+  private static void append(CaptureUpload u, Checked ch) throws IOException {
     ChunkUpload up = ch.up();
     try {
       u.append(
@@ -763,13 +778,6 @@ public final class CaptureManager implements AutoCloseable {
     } catch (IOException e) {
       throw InsufficientStorageException.ifFull(e, u.path());
     }
-    if (l.stager == null) {
-      l.stager = new ChunkStager(images.holdChunks(), stagingWriter, staging, STAGING_LIMIT);
-    }
-    long size = u.header().logicalSize();
-    int chunk = u.header().chunkSize();
-    l.stager.offer(
-        up.sha256(), (int) Math.min(chunk, size - (long) up.index() * chunk), up.stored());
   }
 
   /** The live state of capture {@code id}, which must have begun. */
