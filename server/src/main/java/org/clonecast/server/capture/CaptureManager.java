@@ -18,6 +18,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.common.api.Disk;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.image.ChunkSource;
@@ -35,6 +36,7 @@ import org.clonecast.server.http.BadRequestException;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.CaptureStore.Capture;
 import org.clonecast.server.store.CaptureStore.State;
+import org.clonecast.server.store.ChunkPool;
 import org.clonecast.server.store.ConflictException;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.Image;
@@ -89,6 +91,29 @@ public final class CaptureManager implements AutoCloseable {
   private final ExecutorService syncer =
       Executors.newSingleThreadExecutor(DaemonThreads.named("capture-sync"));
 
+  /**
+   * Checked chunks' stored bytes that may wait in memory to be staged into the chunk pool, over
+   * every capture ({@link ChunkStager}); beyond it chunks are left for the publish.
+   */
+  static final long STAGING_LIMIT = 64L << 20;
+
+  /** How long a finish waits for the chunks still being staged before it publishes anyway. */
+  static final long STAGING_DRAIN_NANOS = 30_000_000_000L;
+
+  /**
+   * Threads writing chunks into the pool as they arrive: each waits mostly for its chunk's fsync,
+   * and concurrent fsyncs share the filesystem's journal commits. One thread fell behind the upload
+   * on a loaded machine (docs/benchmarks.md, "Capture").
+   */
+  static final int STAGING_THREADS = 4;
+
+  /** Writes the uploads' chunks into the chunk pool as they arrive ({@link ChunkStager}). */
+  private final ExecutorService stagingWriter =
+      Executors.newFixedThreadPool(STAGING_THREADS, DaemonThreads.named("capture-pool"));
+
+  /** Stored bytes waiting for {@link #stagingWriter}. */
+  private final AtomicLong staging = new AtomicLong();
+
   /** A capture's upload while the daemon runs; guarded by itself, but for {@link #bounds}. */
   private static final class Live {
     CaptureUpload upload;
@@ -104,10 +129,20 @@ public final class CaptureManager implements AutoCloseable {
     /** Where the upload's time went since this daemon began it, for the log. */
     final UploadTimes times = new UploadTimes();
 
-    /** Opens or replaces the upload; chunks waiting for the old one's chunks are dropped. */
+    /** Stages the appended chunks into the chunk pool; null until the first is appended. */
+    ChunkStager stager;
+
+    /**
+     * Opens or replaces the upload; chunks waiting for the old one's chunks are dropped, and so is
+     * the old one's staging (the chunks it staged stay in the pool until a sweep).
+     */
     void upload(CaptureUpload u) {
       upload = u;
       waiting.clear();
+      if (stager != null) {
+        stager.close();
+        stager = null;
+      }
     }
   }
 
@@ -674,6 +709,9 @@ public final class CaptureManager implements AutoCloseable {
     } else if (!keep) {
       bytes = null;
     }
+    List<ChunkUpload> appended = new ArrayList<>();
+    ChunkStager stager;
+    Stored answer;
     synchronized (l) {
       if (l.upload != u) {
         throw new ConflictException(
@@ -695,17 +733,32 @@ public final class CaptureManager implements AutoCloseable {
       }
       long appending = System.nanoTime();
       append(u, new Checked(up, bytes));
+      appended.add(up);
       for (Checked next = l.waiting.remove(u.lastIndex());
           next != null;
           next = l.waiting.remove(u.lastIndex())) {
         append(u, next);
+        appended.add(next.up());
       }
       spent[1] = System.nanoTime() - appending;
       // Chunks that follow one before the last held can never be appended (an agent that
       // contradicted itself); they go, and are refused when they come again.
       l.waiting.headMap(u.lastIndex()).clear();
-      return new Stored(false, u.lastIndex());
+      if (l.stager == null) {
+        l.stager = new ChunkStager(images.holdChunks(), stagingWriter, staging, STAGING_LIMIT);
+      }
+      stager = l.stager;
+      answer = new Stored(false, u.lastIndex());
     }
+    // Outside the lock, which handing chunks to the staging threads must not lengthen: a stager
+    // closed or handed over meanwhile refuses them, and the publish puts what is not staged.
+    long size = u.header().logicalSize();
+    int chunkSize = u.header().chunkSize();
+    for (ChunkUpload a : appended) {
+      stager.offer(
+          a.sha256(), (int) Math.min(chunkSize, size - (long) a.index() * chunkSize), a.stored());
+    }
+    return answer;
   }
 
   /**
@@ -1004,12 +1057,31 @@ public final class CaptureManager implements AutoCloseable {
         end(c, State.FAILED, why);
         throw new BadRequestException(why);
       }
-      u.publish(images.fileFor(c.image()));
+      // The chunks staged into the pool as they came are not copied again; the publish puts
+      // those that are not there (staged too late, or appended before a daemon restart).
+      ChunkStager stager = l.stager;
+      l.stager = null;
+      String staged = "";
+      if (stager != null) {
+        try {
+          stager.drain(STAGING_DRAIN_NANOS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        staged = "; " + stager.stagedBytes() + " stored bytes staged into the pool on arrival";
+      }
+      ChunkPool.Hold hold = stager == null ? images.holdChunks() : stager.handOver();
+      try {
+        u.publish(images.fileFor(c.image()));
+      } catch (IOException | RuntimeException e) {
+        hold.close();
+        throw e;
+      }
       l.upload(null);
       live.remove(id);
       Manifest stored;
       try {
-        stored = images.publishCaptured(c.image(), c.from());
+        stored = images.publishCaptured(c.image(), c.from(), hold);
       } catch (IOException e) {
         // The image is complete and checked, but the store could not take it (a full disk): the
         // capture fails with the reason, the node boots its disk; capture again once there is room.
@@ -1030,7 +1102,7 @@ public final class CaptureManager implements AutoCloseable {
           "image",
           Optional.of(mac.toString()),
           Optional.empty(),
-          "capture " + c.image() + " done: " + detail + "; upload: " + l.times.summary());
+          "capture " + c.image() + " done: " + detail + "; upload: " + l.times.summary() + staged);
       return m;
     }
   }
@@ -1140,5 +1212,6 @@ public final class CaptureManager implements AutoCloseable {
     }
     live.clear();
     syncer.shutdown();
+    stagingWriter.shutdown();
   }
 }

@@ -196,6 +196,13 @@ public final class ChunkPool {
     }
   }
 
+  /** Reads a chunk's stored bytes when the pool needs them. */
+  @FunctionalInterface
+  public interface StoredBytes {
+    /** The stored bytes, position to limit. */
+    ByteBuffer read() throws IOException;
+  }
+
   /**
    * Chunks a writer puts, or a reader sends, kept from {@link #sweep} until {@link #close()}. A
    * writer closes its hold only after its manifest is published. Thread-safe.
@@ -203,6 +210,10 @@ public final class ChunkPool {
   public final class Hold implements AutoCloseable {
     private final Set<Sha256> mine = new HashSet<>();
     private final Set<Path> dirty = new HashSet<>();
+
+    /** Chunks {@link #stage} wrote, not yet counted by {@link #put}. */
+    private final Set<Sha256> staged = new HashSet<>();
+
     private long written;
     private long reused;
     private boolean closed;
@@ -228,33 +239,86 @@ public final class ChunkPool {
     }
 
     /**
-     * Makes the pool hold chunk {@code sha256} whose logical bytes are {@code logicalLength} long:
-     * when it holds one already (stored by whichever image came first) that is kept, else {@code
-     * stored} (position to limit, not consumed) is written.
-     *
-     * @return the length of what the pool holds: {@code logicalLength} means raw, less a zstd frame
+     * The length of what the pool holds of chunk {@code sha256} when it is a usable copy (a zstd
+     * frame shorter than the chunk, or the raw chunk), else -1.
      */
-    public int put(Sha256 sha256, int logicalLength, ByteBuffer stored) throws IOException {
-      hold(sha256);
+    private long usable(Sha256 sha256, int logicalLength) throws IOException {
       long have = length(sha256);
-      if (have > 0 && have <= logicalLength) {
+      return have > 0 && have <= logicalLength ? have : -1;
+    }
+
+    /**
+     * Writes chunk {@code sha256} ahead of the {@link #put} that will name it, unless the pool
+     * holds it: as {@link #put}, but not counted as written or reused until that put, which then
+     * finds it and reads nothing. A network capture stages each chunk as it arrives, so that
+     * publishing the image does not copy its chunks into the pool after the upload
+     * (docs/capture.md).
+     */
+    public void stage(Sha256 sha256, int logicalLength, ByteBuffer stored) throws IOException {
+      hold(sha256);
+      if (usable(sha256, logicalLength) >= 0) {
+        return;
+      }
+      write(sha256, stored);
+      synchronized (held) {
+        staged.add(sha256);
+      }
+    }
+
+    /**
+     * As {@link #put}, reading the stored bytes only when the pool does not hold the chunk yet.
+     *
+     * @param stored reads the chunk's stored bytes
+     */
+    public int put(Sha256 sha256, int logicalLength, StoredBytes stored) throws IOException {
+      hold(sha256);
+      long have = usable(sha256, logicalLength);
+      if (have > 0) {
         synchronized (held) {
-          reused += have;
+          // The first put after a stage counts what the stage wrote; any other found it there.
+          if (staged.remove(sha256)) {
+            written += have;
+          } else {
+            reused += have;
+          }
         }
         return (int) have;
       }
+      ByteBuffer b = stored.read();
+      int length = b.remaining();
+      write(sha256, b);
+      synchronized (held) {
+        staged.remove(sha256);
+        written += length;
+      }
+      return length;
+    }
+
+    /** Writes {@code stored} as chunk {@code sha256} (a wrong length, damage, is replaced). */
+    private void write(Sha256 sha256, ByteBuffer stored) throws IOException {
       Path p = path(sha256);
       Files.createDirectories(p.getParent());
-      // A chunk of the wrong length (damage) is replaced: rename(2) is atomic.
+      // Before the rename: whoever sees the chunk (a put racing a stage) finds its directory in
+      // the set the next sync makes durable.
+      synchronized (held) {
+        dirty.add(p.getParent());
+      }
+      // rename(2) is atomic.
       replace(
           p,
           p.resolveSibling(p.getFileName() + TEMPORARY + "." + temporaries.incrementAndGet()),
           stored.duplicate());
-      synchronized (held) {
-        dirty.add(p.getParent());
-        written += stored.remaining();
-      }
-      return stored.remaining();
+    }
+
+    /**
+     * Makes the pool hold chunk {@code sha256} whose logical bytes are {@code logicalLength} long:
+     * when it holds one already (stored by whichever image came first, or by this hold's {@link
+     * #stage}) that is kept, else {@code stored} (position to limit, not consumed) is written.
+     *
+     * @return the length of what the pool holds: {@code logicalLength} means raw, less a zstd frame
+     */
+    public int put(Sha256 sha256, int logicalLength, ByteBuffer stored) throws IOException {
+      return put(sha256, logicalLength, stored::duplicate);
     }
 
     /**

@@ -388,10 +388,20 @@ public final class ImageStore {
    * @return the manifest as stored (chunks the pool held already keep the pool's encoding)
    */
   public Manifest publishCaptured(String name, Optional<String> from) throws IOException {
+    return publishCaptured(name, from, pool.hold());
+  }
+
+  /**
+   * As {@link #publishCaptured(String, Optional)}, with the hold under which the capture staged its
+   * chunks as they arrived ({@link #holdChunks}); those are not read or written again. Closes
+   * {@code h}.
+   */
+  public Manifest publishCaptured(String name, Optional<String> from, ChunkPool.Hold h)
+      throws IOException {
     Path cci = fileFor(name);
     Path ccm = manifestFor(name);
     Manifest stored;
-    try (ChunkPool.Hold h = pool.hold()) {
+    try (h) {
       try (ImageReader r = ImageReader.open(cci)) {
         stored = putInPool(r, ccm, h);
       }
@@ -403,6 +413,14 @@ public final class ImageStore {
     }
     Files.deleteIfExists(cci);
     return stored;
+  }
+
+  /**
+   * A hold on the store's chunk pool, for a capture to {@link ChunkPool.Hold#stage} its chunks as
+   * they arrive: none of them is swept until the hold is closed.
+   */
+  public ChunkPool.Hold holdChunks() {
+    return pool.hold();
   }
 
   /** ", N bytes new, M shared[, K of them with OLD]": what an image's chunks cost the pool. */
@@ -443,7 +461,8 @@ public final class ImageStore {
         continue;
       }
       int logical = in.logicalLength(e.index());
-      int length = h.put(e.sha256(), logical, src.readStored(e.index()));
+      // A chunk the pool holds already (another image's, or staged by a capture) is not read.
+      int length = h.put(e.sha256(), logical, () -> src.readStored(e.index()));
       ChunkKind kind = length == logical ? ChunkKind.RAW : ChunkKind.ZSTD;
       out.add(new ChunkEntry(e.index(), kind, offset, length, e.sha256(), e.used()));
       offset += length;

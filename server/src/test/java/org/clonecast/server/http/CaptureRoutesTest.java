@@ -1,5 +1,6 @@
 package org.clonecast.server.http;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -45,7 +46,9 @@ import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.CaptureStore;
+import org.clonecast.server.store.ChunkPool;
 import org.clonecast.server.store.Database;
+import org.clonecast.server.store.Event;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.ImageStore;
 import org.clonecast.server.store.NodeSecrets;
@@ -78,6 +81,7 @@ class CaptureRoutesTest {
   ExecutorService worker;
   CaptureManager captures;
   ImageStore images;
+  EventLog events;
   NodeStore nodes;
   String token;
   NodeSecrets secrets;
@@ -114,7 +118,7 @@ class CaptureRoutesTest {
   void start() throws Exception {
     db = Database.open(dir.resolve("state"));
     nodes = new NodeStore(db, Clock.systemUTC());
-    EventLog events = new EventLog(db, Clock.systemUTC());
+    events = new EventLog(db, Clock.systemUTC());
     worker = Executors.newSingleThreadExecutor();
     key = ImageKey.loadOrCreate(dir.resolve("state"));
     images =
@@ -654,9 +658,27 @@ class CaptureRoutesTest {
     stop();
     start();
     begin(id, ", \"hashOfChunks\":true");
+    long staged = 0;
     for (int i = half; i < ref.chunkCount(); i++) {
-      if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(id, i).statusCode());
+      if (ref.chunk(i).storedLength() > 0) {
+        assertEquals(200, put(id, i).statusCode());
+        staged += ref.chunk(i).storedLength();
+      }
     }
+    // The chunks that came after the restart go into the store's pool as they arrive (the
+    // publish puts those appended before it).
+    ChunkPool pool = images.pool();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              for (int i = half; i < ref.chunkCount(); i++) {
+                if (ref.chunk(i).storedLength() > 0 && pool.length(ref.chunk(i).sha256()) < 0) {
+                  return false;
+                }
+              }
+              return true;
+            });
     HttpResponse<String> old =
         send(
             NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id, false));
@@ -672,6 +694,16 @@ class CaptureRoutesTest {
       assertEquals(3, r.manifest().formatVersion());
       ImageVerifier.verify(r, 2, ProgressListener.NONE);
     }
+    List<String> log = events.recent(50).stream().map(Event::message).toList();
+    String ready =
+        log.stream().filter(m -> m.startsWith("image golden ready")).findFirst().orElseThrow();
+    assertTrue(
+        ready.endsWith("(captured, " + ref.storedBytes() + " bytes new, 0 bytes shared)"),
+        "staged or put by the publish, every chunk counted once, as new: " + ready);
+    String done =
+        log.stream().filter(m -> m.contains("capture golden done")).findFirst().orElseThrow();
+    assertTrue(
+        done.endsWith("; " + staged + " stored bytes staged into the pool on arrival"), done);
   }
 
   /**

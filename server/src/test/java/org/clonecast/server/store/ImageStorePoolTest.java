@@ -224,6 +224,50 @@ class ImageStorePoolTest {
     assertEquals(-1, pool.length(d), "released and unreferenced: swept");
   }
 
+  /**
+   * A capture stages its chunks as they arrive: a staged chunk is in the pool and held from the
+   * sweep, not counted until the put that names it, which reads nothing and counts it as new once;
+   * a chunk another image stored first is neither written nor counted as new.
+   */
+  @Test
+  void aStagedChunkIsWrittenOnceAndCountedByThePutThatNamesIt() throws Exception {
+    addAndWait("v1", cci("v1", v1, 3));
+    ChunkPool pool = images.pool();
+    byte[] data = "a captured chunk, staged on arrival".getBytes();
+    Sha256 d = Sha256.digest(data, 0, data.length);
+    Sha256 shared;
+    try (ChunkSource s = images.open("v1")) {
+      shared = s.manifest().chunk(0).sha256();
+    }
+    long sharedLength = pool.length(shared);
+    Path sharedFile = pool.path(shared);
+    long sharedMtime = Files.getLastModifiedTime(sharedFile).toMillis();
+    try (ChunkPool.Hold h = pool.hold()) {
+      h.stage(d, data.length, ByteBuffer.wrap(data));
+      h.stage(shared, CHUNK, ByteBuffer.wrap(new byte[] {1, 2, 3}));
+      assertEquals(data.length, pool.length(d), "staged: in the pool");
+      assertEquals(sharedLength, pool.length(shared), "held already: not written again");
+      assertEquals(sharedMtime, Files.getLastModifiedTime(sharedFile).toMillis());
+      assertEquals(0, h.written() + h.reused(), "nothing counted before the put");
+      images.collect();
+      assertEquals(data.length, pool.length(d), "held: not swept");
+
+      ChunkPool.StoredBytes unread =
+          () -> {
+            throw new AssertionError("the put read a chunk the pool holds");
+          };
+      assertEquals(data.length, h.put(d, data.length, unread));
+      assertEquals(data.length, h.written(), "the stage's write counts once, as new");
+      assertEquals(data.length, h.put(d, data.length, unread));
+      assertEquals(data.length, h.reused(), "the same chunk again in the image: shared");
+      assertEquals((int) sharedLength, h.put(shared, CHUNK, unread));
+      assertEquals(data.length + sharedLength, h.reused());
+      assertEquals(data.length, h.written());
+    }
+    images.collect();
+    assertEquals(-1, pool.length(d), "released and unreferenced: swept");
+  }
+
   @Test
   void aMissingManifestStopsTheSweepRatherThanLoseChunks() throws Exception {
     addAndWait("v1", cci("v1", v1, 3));
