@@ -18,10 +18,10 @@ import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.it.lab.Checkout;
+import org.clonecast.it.lab.HeavyLane;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
-import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.SigningLaunchers;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * byte-identical to v2, and the sender's own counters show what crossed the wire: the union of what
  * the receivers lacked.
  */
-@LightLane
+@HeavyLane
 class DeltaLabIT {
   private static final Duration SESSION = Duration.ofSeconds(180);
   private static final int MIB = 1 << 20;
