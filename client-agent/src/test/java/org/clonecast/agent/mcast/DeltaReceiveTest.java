@@ -98,7 +98,9 @@ class DeltaReceiveTest {
     Path target = Files.write(dir.resolve("node.img"), v2);
     LoopbackSession.Outcome s = LoopbackSession.send(cci, target, false);
     assertTrue(s.result().ok(), s.result().reason());
-    assertEquals(CHUNKS - 1, s.machine().chunksSent(), "every stored chunk");
+    // Every stored chunk; a receiver starved of CPU on a loaded host may take some on a second
+    // pass, so the count of sends is not the claim.
+    assertEquals(CHUNKS - 1, s.machine().distinctChunksSent(), "every stored chunk");
     assertFalse(s.machine().receivers().iterator().next().checked());
     assertArrayEquals(v2, Files.readAllBytes(target));
   }
