@@ -19,12 +19,14 @@ public final class StoredLayout {
   private final long[] start;
   private final long[] end;
   private final Optional<String> overlap;
+  private final long regionEnd;
 
   private StoredLayout(int[] index, long[] start, long[] end, Optional<String> overlap) {
     this.index = index;
     this.start = start;
     this.end = end;
     this.overlap = overlap;
+    this.regionEnd = Arrays.stream(end).max().orElse(0);
   }
 
   /** The stored chunks of {@code manifest}, by offset; ZERO and UNUSED chunks store nothing. */
@@ -58,7 +60,7 @@ public final class StoredLayout {
 
   /** See {@link #regionStart}. */
   public long regionEnd() {
-    return end.length == 0 ? 0 : Arrays.stream(end).max().getAsLong();
+    return regionEnd;
   }
 
   /**
