@@ -133,6 +133,12 @@ public final class CaptureManager implements AutoCloseable {
     ChunkStager stager;
 
     /**
+     * The digests a reference may name: the stored chunks of the image the capture updates ({@code
+     * --from}), read once; null until the first reference.
+     */
+    Set<Sha256> referable;
+
+    /**
      * Opens or replaces the upload; chunks waiting for the old one's chunks are dropped, and so is
      * the old one's staging (the chunks it staged stay in the pool until a sweep).
      */
@@ -578,7 +584,7 @@ public final class CaptureManager implements AutoCloseable {
     boolean referenced = false;
     try {
       if (up.reference()) {
-        Optional<ChunkUpload> fromPool = fromPool(l, id, up);
+        Optional<ChunkUpload> fromPool = fromPool(c, l, id, up);
         if (fromPool.isEmpty()) {
           synchronized (l) {
             return new Stored(false, uploadOf(l, id).lastIndex(), true);
@@ -597,18 +603,28 @@ public final class CaptureManager implements AutoCloseable {
 
   /**
    * A reference resolved: the chunk as the pool holds it (its kind and stored bytes), to be checked
-   * and appended as any upload; empty when the pool does not hold it. The agent's word is never
-   * taken for bytes: what is appended is what the pool holds, checked against the digest like an
-   * uploaded chunk, and a copy goes into the partial image, so the capture holds every chunk it
-   * names whatever the pool does meanwhile.
+   * and appended as any upload; empty when the pool does not hold it or it is no chunk of the image
+   * the capture updates. The agent's word is never taken for bytes: what is appended is what the
+   * pool holds, checked against the digest like an uploaded chunk, and a copy goes into the partial
+   * image, so the capture holds every chunk it names whatever the pool does meanwhile.
    */
-  private Optional<ChunkUpload> fromPool(Live l, long id, ChunkUpload up) throws IOException {
+  private Optional<ChunkUpload> fromPool(Capture c, Live l, long id, ChunkUpload up)
+      throws IOException {
     if (up.stored().length != 0) {
       throw new BadRequestException(
           "chunk " + up.index() + ": a reference carries no bytes, got " + up.stored().length);
     }
     int logical;
     synchronized (l) {
+      // Only the chunks of the image it updates, the ones its assignment named: the pool is not
+      // for a node to probe for other images' chunks.
+      if (l.referable == null) {
+        l.referable =
+            c.from().isPresent() ? images.storedDigests(c.from().get()) : Set.<Sha256>of();
+      }
+      if (!l.referable.contains(up.sha256())) {
+        return Optional.empty();
+      }
       CaptureUpload u = uploadOf(l, id);
       if (up.index() < 0 || up.index() >= u.header().chunkCount()) {
         throw new BadRequestException(

@@ -624,6 +624,30 @@ class CaptureRoutesTest {
     int late = 0;
     for (int i = half; i < ref.chunkCount(); i++) if (ref.chunk(i).storedLength() > 0) late++;
     assertTrue(done.contains(" 0 bytes received, " + late + " chunks ("), done);
+
+    // A capture that updates no image may name no pooled chunk: the pool holds chunk 2 of both
+    // images, and the daemon still asks for its bytes.
+    HttpResponse<String> r3 =
+        send(
+            "127.0.0.1",
+            "POST",
+            "/api/v1/images/capture",
+            "{\"name\":\"v3\",\"node\":\"golden\"}".getBytes(),
+            "Authorization",
+            "Bearer " + token);
+    assertEquals(202, r3.statusCode(), r3.body());
+    CaptureManager.Assignment a3 =
+        captures
+            .assignment(
+                MAC, FROM, List.of(new Disk(disk.toString(), Files.size(disk), false, "", "")))
+            .orElseThrow();
+    assertEquals(java.util.Set.of(), a3.pooled());
+    long id3 = a3.capture().id();
+    begin(id3, ", \"hashOfChunks\":true");
+    assertEquals(200, putAfter(id3, 0, -1).statusCode());
+    HttpResponse<String> probe = reference(id3, 2, 0, ref.chunk(2).sha256().hex(), null);
+    assertEquals(200, probe.statusCode(), probe.body());
+    assertEquals(false, Json.MAPPER.readTree(probe.body()).path("stored").asBoolean(true));
   }
 
   /**
