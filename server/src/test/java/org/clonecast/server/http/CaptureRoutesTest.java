@@ -189,24 +189,30 @@ class CaptureRoutesTest {
    * Starts a capture through the API and registers the node from 127.0.0.2; returns the capture id.
    */
   private long startAndRegister() throws Exception {
+    CaptureManager.Assignment a = startAndAssign("{\"name\":\"golden\",\"node\":\"golden\"}");
+    assertEquals(BootAction.CAPTURE, nodes.find(MAC).orElseThrow().action());
+    assertEquals("capture", a.action());
+    assertEquals(disk.toString(), a.disk());
+    return a.capture().id();
+  }
+
+  /**
+   * Starts the capture {@code body} asks for through the API and returns the node's assignment, its
+   * disk the test's.
+   */
+  private CaptureManager.Assignment startAndAssign(String body) throws Exception {
     HttpResponse<String> r =
         send(
             "127.0.0.1",
             "POST",
             "/api/v1/images/capture",
-            "{\"name\":\"golden\",\"node\":\"golden\"}".getBytes(),
+            body.getBytes(),
             "Authorization",
             "Bearer " + token);
     assertEquals(202, r.statusCode(), r.body());
-    assertEquals(BootAction.CAPTURE, nodes.find(MAC).orElseThrow().action());
-    CaptureManager.Assignment a =
-        captures
-            .assignment(
-                MAC, FROM, List.of(new Disk(disk.toString(), Files.size(disk), false, "", "")))
-            .orElseThrow();
-    assertEquals("capture", a.action());
-    assertEquals(disk.toString(), a.disk());
-    return a.capture().id();
+    return captures
+        .assignment(MAC, FROM, List.of(new Disk(disk.toString(), Files.size(disk), false, "", "")))
+        .orElseThrow();
   }
 
   private JsonNode begin(long id) throws Exception {
@@ -546,20 +552,8 @@ class CaptureRoutesTest {
     assertEquals(200, fin1.statusCode(), fin1.body());
     assertEquals("ready", images.find("golden").orElseThrow().state());
 
-    HttpResponse<String> r =
-        send(
-            "127.0.0.1",
-            "POST",
-            "/api/v1/images/capture",
-            "{\"name\":\"v2\",\"node\":\"golden\",\"from\":\"golden\"}".getBytes(),
-            "Authorization",
-            "Bearer " + token);
-    assertEquals(202, r.statusCode(), r.body());
     CaptureManager.Assignment a =
-        captures
-            .assignment(
-                MAC, FROM, List.of(new Disk(disk.toString(), Files.size(disk), false, "", "")))
-            .orElseThrow();
+        startAndAssign("{\"name\":\"v2\",\"node\":\"golden\",\"from\":\"golden\"}");
     java.util.Set<org.clonecast.protocol.image.Sha256> want = new java.util.HashSet<>();
     for (ChunkEntry e : ref.chunks()) if (e.storedLength() > 0) want.add(e.sha256());
     assertEquals(want, a.pooled(), "the assignment lists the old image's stored chunks");
@@ -627,20 +621,7 @@ class CaptureRoutesTest {
 
     // A capture that updates no image may name no pooled chunk: the pool holds chunk 2 of both
     // images, and the daemon still asks for its bytes.
-    HttpResponse<String> r3 =
-        send(
-            "127.0.0.1",
-            "POST",
-            "/api/v1/images/capture",
-            "{\"name\":\"v3\",\"node\":\"golden\"}".getBytes(),
-            "Authorization",
-            "Bearer " + token);
-    assertEquals(202, r3.statusCode(), r3.body());
-    CaptureManager.Assignment a3 =
-        captures
-            .assignment(
-                MAC, FROM, List.of(new Disk(disk.toString(), Files.size(disk), false, "", "")))
-            .orElseThrow();
+    CaptureManager.Assignment a3 = startAndAssign("{\"name\":\"v3\",\"node\":\"golden\"}");
     assertEquals(java.util.Set.of(), a3.pooled());
     long id3 = a3.capture().id();
     begin(id3, ", \"hashOfChunks\":true");
