@@ -52,6 +52,7 @@ import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.BootRoutes;
 import org.clonecast.server.http.CaptureRoutes;
 import org.clonecast.server.http.ConsoleLogin;
+import org.clonecast.server.http.DaemonRoutes;
 import org.clonecast.server.http.DashboardRoutes;
 import org.clonecast.server.http.EventRoutes;
 import org.clonecast.server.http.HttpServer;
@@ -68,6 +69,7 @@ import org.clonecast.server.metrics.DaemonMetrics;
 import org.clonecast.server.metrics.Metrics;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.CaptureStore;
+import org.clonecast.server.store.DaemonRegistry;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.ImageStore;
@@ -91,6 +93,9 @@ import org.slf4j.LoggerFactory;
 public final class Daemon implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
 
+  /** The file in the state directory that holds the secret this daemon presents to the others. */
+  public static final String PEER_SECRET_FILE = "peer-secret";
+
   private final ServeConfig config;
   private final Deque<AutoCloseable> running = new ArrayDeque<>();
   private final Metrics metrics = new Metrics();
@@ -106,6 +111,7 @@ public final class Daemon implements AutoCloseable {
   private TftpServer tftp;
   private BootScripts bootScripts;
   private DhcpServer dhcp;
+  private DaemonRegistry registry;
   private final DhcpStats dhcpStats = new DhcpStats();
 
   private Daemon(ServeConfig config) {
@@ -251,6 +257,9 @@ public final class Daemon implements AutoCloseable {
             feed)
         .register(routes);
     new DashboardRoutes(feed).register(routes);
+    registry =
+        new DaemonRegistry(db, clock, ApiToken.secretFile(config.stateDir(), PEER_SECRET_FILE));
+    new DaemonRoutes(registry, clock).register(routes);
     new ConsoleLogin(token, events, clock).register(routes);
     new AgentRoutes(
             sessions,
@@ -371,6 +380,7 @@ public final class Daemon implements AutoCloseable {
       startTftp();
     }
     startDhcp(clock, policy);
+    startHeartbeat(host);
     events.record(
         "daemon",
         Optional.empty(),
@@ -387,6 +397,49 @@ public final class Daemon implements AutoCloseable {
                 ? ""
                 : ", dns " + config.dns().zone() + " on port " + dns.port()));
     LOG.info("daemon: state in {}, store {}", config.stateDir(), db.where());
+  }
+
+  /**
+   * Announces this daemon in the store's {@link DaemonRegistry} and renews its heartbeat every
+   * {@link DaemonRegistry#BEAT} (on a shared store) until {@link #close}, which marks the clean
+   * stop. A beat the store refuses is logged and tried again at the next: the others see this
+   * daemon dead only after {@link DaemonRegistry#DEAD_AFTER} without one.
+   */
+  private void startHeartbeat(String host) {
+    registry.announce("http://" + host + ":" + http.port(), nif.address(), nif.prefixLength());
+    if (!db.shared()) {
+      // The one daemon of a SQLite store: nobody reads its heartbeat, so no write every 2 s.
+      running.push(registry::stopped);
+      return;
+    }
+    ScheduledExecutorService beats =
+        Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("daemon-heartbeat"));
+    long every = DaemonRegistry.BEAT.toMillis();
+    beats.scheduleWithFixedDelay(
+        () -> {
+          try {
+            if (!registry.beat()) {
+              registry.announce(
+                  "http://" + host + ":" + http.port(), nif.address(), nif.prefixLength());
+            }
+          } catch (RuntimeException e) {
+            LOG.warn("daemon: heartbeat not stored: {}", e.toString());
+          }
+        },
+        every,
+        every,
+        TimeUnit.MILLISECONDS);
+    running.push(
+        () -> {
+          beats.shutdownNow();
+          beats.awaitTermination(5, TimeUnit.SECONDS);
+          registry.stopped();
+        });
+  }
+
+  /** This daemon's place among the daemons sharing its store. */
+  public DaemonRegistry registry() {
+    return registry;
   }
 
   private void startTftp() throws IOException, InterruptedException {

@@ -344,6 +344,11 @@ class DhcpLabIT {
       LabProcess pb = spawnServe(lab, lab.agent(1), lab.dir().resolve("state-b"), "serve-b", args);
       Daemon a = ready(pa);
       Daemon b = ready(pb);
+      assertEquals(
+          "10.77.0.1|24|t\n10.77.0.11|24|t",
+          pg.psql(database, "SELECT address, prefix, stopped IS NULL FROM daemons ORDER BY address")
+              .strip(),
+          "both daemons announced themselves in the store");
 
       Map<String, String> macOf = new HashMap<>(); // client name -> MAC
       int boundAtKill = 0;

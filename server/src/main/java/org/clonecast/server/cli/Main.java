@@ -26,6 +26,7 @@ import picocli.CommandLine.Command;
       SendCommand.class,
       BootenvCommand.class,
       KeyCommand.class,
+      DaemonCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main extends CommandGroup {

@@ -28,12 +28,20 @@ public final class ApiToken {
 
   /** Reads the token in {@code stateDir}, creating it (mode 0600) if there is none. */
   public static ApiToken loadOrCreate(Path stateDir) throws IOException {
-    Path file = stateDir.resolve(FILE_NAME);
+    return new ApiToken(secretFile(stateDir, FILE_NAME));
+  }
+
+  /**
+   * The random secret (64 hex digits) in {@code stateDir}'s file {@code name}, made (mode 0600,
+   * readable by its owner only) if there is none: the API token, the daemon's peer secret.
+   */
+  public static String secretFile(Path stateDir, String name) throws IOException {
+    Path file = stateDir.resolve(name);
     if (!Files.exists(file)) {
       byte[] raw = new byte[32];
       new SecureRandom().nextBytes(raw);
       String text = HexFormat.of().formatHex(raw);
-      Path tmp = stateDir.resolve(FILE_NAME + ".tmp");
+      Path tmp = stateDir.resolve(name + ".tmp");
       Files.deleteIfExists(tmp);
       Files.createFile(
           tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
@@ -41,15 +49,15 @@ public final class ApiToken {
       try {
         Files.move(tmp, file);
       } catch (FileAlreadyExistsException e) {
-        Files.delete(tmp); // another daemon start won the race; use its token
+        Files.delete(tmp); // another daemon start won the race; use its secret
       }
     }
     String text = Files.readString(file, StandardCharsets.US_ASCII).trim();
     if (text.length() < 16) {
       throw new IOException(
-          file + " holds no usable token; delete it and restart the daemon to make a new one");
+          file + " holds no usable secret; delete it and restart the daemon to make a new one");
     }
-    return new ApiToken(text);
+    return text;
   }
 
   /** Whether an {@code Authorization} header value carries this token (constant-time compare). */

@@ -165,5 +165,21 @@ final class Schema {
       ALTER TABLE sessions ADD COLUMN daemon TEXT;
       ALTER TABLE captures ADD COLUMN daemon TEXT;
       ALTER TABLE images ADD COLUMN daemon TEXT
+      """,
+          // 11: the daemons that share the store (docs/scale.md, {@link DaemonRegistry}): each
+          // renews its heartbeat every few seconds; one whose heartbeat is older than {@link
+          // DaemonRegistry#DEAD_AFTER} has died. peer_hash is the SHA-256 of the secret it
+          // presents when it calls another daemon (the secret stays in its state directory).
+          """
+      CREATE TABLE daemons (
+        id        TEXT PRIMARY KEY,         -- <state-dir>/daemon-id
+        url       TEXT NOT NULL,            -- its HTTP service, as agents and daemons reach it
+        address   TEXT NOT NULL,            -- its address on its segment
+        prefix    INTEGER NOT NULL,         -- that segment's prefix length
+        peer_hash TEXT NOT NULL,            -- hex SHA-256 of its peer secret
+        started   INTEGER NOT NULL,         -- epoch ms
+        heartbeat INTEGER NOT NULL,         -- epoch ms of its last beat
+        stopped   INTEGER                   -- epoch ms of a clean stop, NULL while it runs
+      )
       """);
 }

@@ -10,13 +10,11 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.concurrent.TimeUnit;
 import org.clonecast.common.net.Transport;
+import org.clonecast.common.testing.MutableClock;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.NodeStore;
@@ -35,27 +33,8 @@ class ConsoleLoginTest {
   HttpServer server;
   EventLoopGroup group;
   String token;
-  final MutableClock clock = new MutableClock();
+  final MutableClock clock = new MutableClock(Instant.parse("2026-12-06T12:00:00Z"));
   final HttpClient http = HttpClient.newHttpClient();
-
-  static final class MutableClock extends Clock {
-    Instant now = Instant.parse("2026-12-06T12:00:00Z");
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
 
   @BeforeEach
   void start() throws Exception {
@@ -151,7 +130,7 @@ class ConsoleLoginTest {
   void theCookieExpiresAndLogoutEndsIt() throws Exception {
     String body = "{\"mac\":\"52:54:00:00:00:03\",\"name\":\"n3\"}";
     String cookie = login();
-    clock.now = clock.now.plus(ConsoleLogin.LIFETIME).plusSeconds(1);
+    clock.advance(ConsoleLogin.LIFETIME.plusSeconds(1));
     assertEquals(401, post("/api/v1/nodes", body, cookie, origin()).statusCode());
     String again = login();
     assertEquals(200, post("/api/v1/logout", "", again, origin()).statusCode());
