@@ -25,6 +25,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -83,6 +84,11 @@ import picocli.CommandLine.Option;
       "Exit status 0 when re-imaged or when there is nothing to do (the node then boots its disk), 1 on failure."
     })
 public final class AutoCommand implements Callable<Integer> {
+  /**
+   * How often a node waiting for its session ({@code --wait-for-session}) asks the server again.
+   */
+  static final Duration WAIT_POLL = Duration.ofSeconds(1);
+
   /** Multicast silence after which a node fetches by unicast (docs/unicast.md). */
   static final Duration DEFAULT_UNICAST_AFTER = Duration.ofSeconds(10);
 
@@ -156,6 +162,24 @@ public final class AutoCommand implements Callable<Integer> {
   boolean grow;
 
   @Option(
+      names = "--wait-for-session",
+      paramLabel = "SECONDS",
+      defaultValue = "0",
+      description = {
+        "When the server has no session for this node yet, ask again every second for up to this long",
+        "(a node booted ahead of its session waits for it; default: ${DEFAULT-VALUE}, boot the local disk at once)."
+      })
+  long waitForSession;
+
+  @Option(
+      names = "--no-check",
+      description = {
+        "Do not hash what the target already holds: receive every chunk (a full re-image of this node).",
+        "By default the target is checked first and only chunks that differ are received (docs/reimaging.md)."
+      })
+  boolean noCheck;
+
+  @Option(
       names = "--capture-stall-timeout",
       paramLabel = "SECONDS",
       defaultValue = "600",
@@ -196,12 +220,33 @@ public final class AutoCommand implements Callable<Integer> {
             + "), server "
             + url);
 
+    if (waitForSession < 0 || waitForSession > 86_400) {
+      throw new CliException(
+          ExitCodes.USAGE,
+          "--wait-for-session " + waitForSession + ": want whole seconds, 0..86400");
+    }
+    String registerAs = myMac;
     Assignment assigned =
-        api.register(
-            myMac,
-            DiskInventory.list(sysBlock),
-            Runtime.getRuntime().availableProcessors(),
-            memoryBytes());
+        awaitAssignment(
+            () ->
+                api.register(
+                    registerAs,
+                    DiskInventory.list(sysBlock),
+                    Runtime.getRuntime().availableProcessors(),
+                    memoryBytes()),
+            Duration.ofSeconds(waitForSession),
+            WAIT_POLL,
+            System::nanoTime,
+            d -> Thread.sleep(d.toMillis()),
+            why ->
+                System.err.println(
+                    "clonecast-agent: no session yet ("
+                        + why
+                        + "); asking again every "
+                        + WAIT_POLL.toMillis()
+                        + " ms for up to "
+                        + waitForSession
+                        + " s"));
     if (assigned instanceof Assignment.Reimage a) {
       ImageTrust imageTrust;
       try {
@@ -277,7 +322,7 @@ public final class AutoCommand implements Callable<Integer> {
               senderWait,
               imageTrust,
               Optional.of(proof),
-              true);
+              !noCheck);
       receiver[0] =
           new McastReceiver(
               rs,
@@ -630,6 +675,45 @@ public final class AutoCommand implements Callable<Integer> {
               + "' (clonecast.unicast-after= or --unicast-after): want whole seconds, 0..86400");
     }
     return Duration.ofSeconds(seconds);
+  }
+
+  /** One registration with the server. */
+  interface Registration {
+    Assignment register() throws IOException, InterruptedException;
+  }
+
+  /** A bounded pause. */
+  interface Pause {
+    void sleep(Duration d) throws InterruptedException;
+  }
+
+  /**
+   * Registers until the server has something for this node or {@code wait} has passed: an
+   * assignment other than {@link Assignment.None} is returned at once; a None is asked again every
+   * {@code poll} (the first time, {@code waiting} is told its reason) and the last None returned
+   * when the time is up. {@code wait} zero: one registration.
+   */
+  static Assignment awaitAssignment(
+      Registration registration,
+      Duration wait,
+      Duration poll,
+      LongSupplier nanos,
+      Pause pause,
+      Consumer<String> waiting)
+      throws IOException, InterruptedException {
+    long deadline = nanos.getAsLong() + wait.toNanos();
+    boolean told = false;
+    while (true) {
+      Assignment a = registration.register();
+      if (!(a instanceof Assignment.None none)) return a;
+      long left = deadline - nanos.getAsLong();
+      if (left <= 0) return a;
+      if (!told) {
+        waiting.accept(none.reason() == null ? "no session" : none.reason());
+        told = true;
+      }
+      pause.sleep(Duration.ofNanos(Math.min(left, poll.toNanos())));
+    }
   }
 
   /** "by multicast", "by unicast", "by multicast and unicast (N bytes unicast)". */
