@@ -55,6 +55,7 @@ usage: bench/delta.sh [options]
   --timeout 600        seconds per run before it is killed and marked FAILED
   --workdir DIR        where images and disks go (default: a new dir under /var/tmp)
   --keep               keep the work dir afterwards
+  --jfr DIR            daemon mode: record every agent's and the daemon's JVM with JFR (settings=profile) into DIR
 EOF
 }
 
@@ -66,6 +67,7 @@ TIMEOUT=600
 WORKDIR=
 KEEP=0
 MODE=daemon
+JFR=
 while [ $# -gt 0 ]; do
   case "$1" in
     --n) N=$2; shift 2 ;;
@@ -76,6 +78,7 @@ while [ $# -gt 0 ]; do
     --timeout) TIMEOUT=$2; shift 2 ;;
     --workdir) WORKDIR=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --jfr) JFR=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "delta.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -258,7 +261,9 @@ daemon_start() {
   # when a netboot environment exists; nothing boots these placeholders here.
   echo bench >"$D_STATE/bootenv/current/vmlinuz"
   echo bench >"$D_STATE/bootenv/current/initramfs.zst"
-  lab_spawn serve s "$REPO/clonecast" serve --interface eth0 --state-dir "$D_STATE" --http-port "$D_PORT" --dhcp off --no-tftp
+  local jfr=()
+  [ -z "$JFR" ] || jfr=(env CLONECAST_JAVA_OPTS="$CLONECAST_JAVA_OPTS -XX:StartFlightRecording=filename=$JFR/daemon.jfr,settings=profile")
+  lab_spawn serve s "${jfr[@]}" "$REPO/clonecast" serve --interface eth0 --state-dir "$D_STATE" --http-port "$D_PORT" --dhcp off --no-tftp
   D_SERVE=$LAB_LAST_PID
   for ((i = 0; i < 900; i++)); do
     grep -q "clonecast serve: ready" "$LAB_DIR/serve.log" 2>/dev/null && break
@@ -299,7 +304,9 @@ run_daemon() { # method pct extra-auto-args...
   # The nodes booted ahead of the session: their agents start, fetch their scripts and register,
   # and wait for it. Their JVMs' start is before the session, as on a real cluster.
   for ((i = 1; i <= N; i++)); do
-    lab_spawn "$method-$pct-a$i" "a$i" "$REPO/clonecast-agent" auto --server "http://$(lab_ip s):$D_PORT" --interface eth0 \
+    local jfr=()
+    [ -z "$JFR" ] || jfr=(env CLONECAST_JAVA_OPTS="$CLONECAST_JAVA_OPTS -XX:StartFlightRecording=filename=$JFR/$method-$pct-a$i.jfr,settings=profile")
+    lab_spawn "$method-$pct-a$i" "a$i" "${jfr[@]}" "$REPO/clonecast-agent" auto --server "http://$(lab_ip s):$D_PORT" --interface eth0 \
       --trust "$D_STATE/image-key.pub" --join-timeout 120 --wait-for-session "$TIMEOUT" "$@"
     pids+=("$LAB_LAST_PID")
   done
@@ -398,6 +405,7 @@ EOF
   printf '%s\trsync\t%s\t%s\t%s\t%s\t%s\n' "$pct" "$N" "$(secs "$t0" "$t1")" "$total" "$(verify "$V2SHA")" "node by node" | tee -a "$TSV"
 }
 
+[ -z "$JFR" ] || mkdir -p "$JFR"
 if [ "$MODE" = daemon ]; then
   # Time-stamped log lines (the daemon's and the agents'), to read a session's timeline from.
   export CLONECAST_JAVA_OPTS="${CLONECAST_JAVA_OPTS:-} -Dorg.slf4j.simpleLogger.showDateTime=true -Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS"

@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -226,6 +227,7 @@ public final class AutoCommand implements Callable<Integer> {
           "--wait-for-session " + waitForSession + ": want whole seconds, 0..86400");
     }
     String registerAs = myMac;
+    AtomicBoolean warmedUp = new AtomicBoolean();
     Assignment assigned =
         awaitAssignment(
             () ->
@@ -238,15 +240,18 @@ public final class AutoCommand implements Callable<Integer> {
             WAIT_POLL,
             System::nanoTime,
             d -> Thread.sleep(d.toMillis()),
-            why ->
-                System.err.println(
-                    "clonecast-agent: no session yet ("
-                        + why
-                        + "); asking again every "
-                        + WAIT_POLL.toMillis()
-                        + " ms for up to "
-                        + waitForSession
-                        + " s"));
+            why -> {
+              System.err.println(
+                  "clonecast-agent: no session yet ("
+                      + why
+                      + "); asking again every "
+                      + WAIT_POLL.toMillis()
+                      + " ms for up to "
+                      + waitForSession
+                      + " s");
+              warmUp(warmedUp);
+            });
+    warmedUp.set(true);
     if (assigned instanceof Assignment.Reimage a) {
       ImageTrust imageTrust;
       try {
@@ -675,6 +680,23 @@ public final class AutoCommand implements Callable<Integer> {
               + "' (clonecast.unicast-after= or --unicast-after): want whole seconds, 0..86400");
     }
     return Duration.ofSeconds(seconds);
+  }
+
+  /** Chunks of 1 MiB the check's code runs over while the node waits for its session. */
+  static final int WARM_UP_CHUNKS = 96;
+
+  /**
+   * While the node waits for its session, has the JIT compile the disk check's hashing ({@link
+   * TargetCheck#warmUp}) on a thread of low priority, until done or {@code stop} is set (the
+   * session came). The agent has nothing else to do then; a node started for its session does not
+   * warm up (it would only compete with its own start).
+   */
+  private static void warmUp(AtomicBoolean stop) {
+    Thread t =
+        new Thread(() -> TargetCheck.warmUp(WARM_UP_CHUNKS, 1 << 20, stop::get), "check-warm-up");
+    t.setDaemon(true);
+    t.setPriority(Thread.MIN_PRIORITY);
+    t.start();
   }
 
   /** One registration with the server. */
