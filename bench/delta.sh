@@ -55,6 +55,7 @@ usage: bench/delta.sh [options]
   --timeout 600        seconds per run before it is killed and marked FAILED
   --workdir DIR        where images and disks go (default: a new dir under /var/tmp)
   --keep               keep the work dir afterwards
+  --no-warm-up         daemon mode: the agents do not warm up their disk check while they wait (a before/after)
   --jfr DIR            daemon mode: record every agent's and the daemon's JVM with JFR (settings=profile) into DIR
 EOF
 }
@@ -68,6 +69,7 @@ WORKDIR=
 KEEP=0
 MODE=daemon
 JFR=
+WARM=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --n) N=$2; shift 2 ;;
@@ -79,6 +81,7 @@ while [ $# -gt 0 ]; do
     --workdir) WORKDIR=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --jfr) JFR=$2; shift 2 ;;
+    --no-warm-up) WARM=(--no-warm-up); shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "delta.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -307,15 +310,17 @@ run_daemon() { # method pct extra-auto-args...
     local jfr=()
     [ -z "$JFR" ] || jfr=(env CLONECAST_JAVA_OPTS="$CLONECAST_JAVA_OPTS -XX:StartFlightRecording=filename=$JFR/$method-$pct-a$i.jfr,settings=profile")
     lab_spawn "$method-$pct-a$i" "a$i" "${jfr[@]}" "$REPO/clonecast-agent" auto --server "http://$(lab_ip s):$D_PORT" --interface eth0 \
-      --trust "$D_STATE/image-key.pub" --join-timeout 120 --wait-for-session "$TIMEOUT" "$@"
+      --trust "$D_STATE/image-key.pub" --join-timeout 120 --wait-for-session "$TIMEOUT" "${WARM[@]}" "$@"
     pids+=("$LAB_LAST_PID")
   done
+  # Waiting, and idle: each agent has warmed up its disk check while it waits (as a node that
+  # booted ahead of its session has).
   local waiting=0
   for ((i = 0; i < TIMEOUT * 10 && waiting < N; i++)); do
-    waiting=$(cat "$LAB_DIR/$method-$pct"-a*.log 2>/dev/null | grep -c "no session yet" || true)
+    waiting=$(cat "$LAB_DIR/$method-$pct"-a*.log 2>/dev/null | grep -c "${WARM:+no session yet}${WARM:-warmed up while waiting}" || true)
     sleep 0.1
   done
-  [ "$waiting" -ge "$N" ] || echo "delta.sh: only $waiting of $N agents waiting" >&2
+  [ "$waiting" -ge "$N" ] || echo "delta.sh: only $waiting of $N agents waiting and warmed up" >&2
   # CPU seconds of the session: the agents' cgroup (from the session's start: their JVMs' start is
   # before it) and the daemon's own.
   local d_cpu0 a_cpu0

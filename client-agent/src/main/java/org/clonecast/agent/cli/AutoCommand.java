@@ -52,8 +52,10 @@ import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.disk.DiskAllocation;
 import org.clonecast.common.disk.DiskPlan;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.net.Transport;
 import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.protocol.image.AllocationMap;
+import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.mcast.McastAuth;
@@ -172,6 +174,10 @@ public final class AutoCommand implements Callable<Integer> {
       })
   long waitForSession;
 
+  /** For before/after measurements (bench/delta.sh --no-warm-up): no warm-up while waiting. */
+  @Option(names = "--no-warm-up", hidden = true)
+  boolean noWarmUp;
+
   @Option(
       names = "--no-check",
       description = {
@@ -249,7 +255,7 @@ public final class AutoCommand implements Callable<Integer> {
                       + " ms for up to "
                       + waitForSession
                       + " s");
-              warmUp(warmedUp);
+              if (!noWarmUp) warmUp(warmedUp);
             });
     warmedUp.set(true);
     if (assigned instanceof Assignment.Reimage a) {
@@ -693,7 +699,22 @@ public final class AutoCommand implements Callable<Integer> {
    */
   private static void warmUp(AtomicBoolean stop) {
     Thread t =
-        new Thread(() -> TargetCheck.warmUp(WARM_UP_CHUNKS, 1 << 20, stop::get), "check-warm-up");
+        new Thread(
+            () -> {
+              long t0 = System.nanoTime();
+              // The native libraries a receive loads first (zstd's is unpacked from the jar).
+              ChunkCodec.nativeLibraryProblem();
+              Transport.epoll();
+              int done = TargetCheck.warmUp(WARM_UP_CHUNKS, 1 << 20, stop::get);
+              if (done == WARM_UP_CHUNKS) {
+                System.err.printf(
+                    Locale.ROOT,
+                    "clonecast-agent: warmed up while waiting: the disk check's code compiled (%d MiB in %.1f s)%n",
+                    done,
+                    (System.nanoTime() - t0) / 1e9);
+              }
+            },
+            "check-warm-up");
     t.setDaemon(true);
     t.setPriority(Thread.MIN_PRIORITY);
     t.start();
