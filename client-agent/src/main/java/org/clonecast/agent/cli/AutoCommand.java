@@ -167,12 +167,12 @@ public final class AutoCommand implements Callable<Integer> {
   @Option(
       names = "--wait-for-session",
       paramLabel = "SECONDS",
-      defaultValue = "0",
       description = {
         "When the server has no session for this node yet, ask again every second for up to this long",
-        "(a node booted ahead of its session waits for it; default: ${DEFAULT-VALUE}, boot the local disk at once)."
+        "(a node booted ahead of its session waits for it). Default: clonecast.wait-for-session= of the kernel",
+        "command line, else 0: boot the local disk at once."
       })
-  long waitForSession;
+  Long waitForSession;
 
   /** For before/after measurements (bench/delta.sh --no-warm-up): no warm-up while waiting. */
   @Option(names = "--no-warm-up", hidden = true)
@@ -227,11 +227,7 @@ public final class AutoCommand implements Callable<Integer> {
             + "), server "
             + url);
 
-    if (waitForSession < 0 || waitForSession > 86_400) {
-      throw new CliException(
-          ExitCodes.USAGE,
-          "--wait-for-session " + waitForSession + ": want whole seconds, 0..86400");
-    }
+    Duration waitFor = waitForSession(waitForSession, kernel);
     String registerAs = myMac;
     AtomicBoolean warmedUp = new AtomicBoolean();
     Assignment assigned =
@@ -242,7 +238,7 @@ public final class AutoCommand implements Callable<Integer> {
                     DiskInventory.list(sysBlock),
                     Runtime.getRuntime().availableProcessors(),
                     memoryBytes()),
-            Duration.ofSeconds(waitForSession),
+            waitFor,
             WAIT_POLL,
             System::nanoTime,
             d -> Thread.sleep(d.toMillis()),
@@ -253,7 +249,7 @@ public final class AutoCommand implements Callable<Integer> {
                       + "); asking again every "
                       + WAIT_POLL.toMillis()
                       + " ms for up to "
-                      + waitForSession
+                      + waitFor.toSeconds()
                       + " s");
               if (!noWarmUp) warmUp(warmedUp);
             });
@@ -757,6 +753,29 @@ public final class AutoCommand implements Callable<Integer> {
       }
       pause.sleep(Duration.ofNanos(Math.min(left, poll.toNanos())));
     }
+  }
+
+  /**
+   * How long a node with no session yet waits for one: {@code --wait-for-session}, else {@code
+   * clonecast.wait-for-session=} of the kernel command line, else zero (it boots its disk at once).
+   */
+  static Duration waitForSession(Long flag, Map<String, String> kernel) {
+    String text = flag != null ? flag.toString() : kernel.get("clonecast.wait-for-session");
+    if (text == null) return Duration.ZERO;
+    long seconds;
+    try {
+      seconds = Long.parseLong(text);
+    } catch (NumberFormatException e) {
+      seconds = -1;
+    }
+    if (seconds < 0 || seconds > 86_400) {
+      throw new CliException(
+          ExitCodes.USAGE,
+          "wait-for-session '"
+              + text
+              + "' (clonecast.wait-for-session= or --wait-for-session): want whole seconds, 0..86400");
+    }
+    return Duration.ofSeconds(seconds);
   }
 
   /** "by multicast", "by unicast", "by multicast and unicast (N bytes unicast)". */

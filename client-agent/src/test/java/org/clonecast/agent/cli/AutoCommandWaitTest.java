@@ -2,6 +2,8 @@ package org.clonecast.agent.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -10,6 +12,8 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import org.clonecast.common.api.Assignment;
+import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.ExitCodes;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -90,5 +94,22 @@ class AutoCommandWaitTest {
     assertEquals(List.of(POLL, POLL, Duration.ofMillis(500)), s.pauses);
     assertEquals(List.of("no session"), s.told);
     assertEquals(Duration.ofMillis(2500).toNanos(), s.now);
+  }
+
+  @Test
+  void theWaitComesFromTheFlagThenTheKernelCommandLineElseThereIsNone() {
+    Map<String, String> kernel = Map.of("clonecast.wait-for-session", "900");
+    assertEquals(Duration.ofSeconds(60), AutoCommand.waitForSession(60L, kernel));
+    assertEquals(Duration.ofSeconds(900), AutoCommand.waitForSession(null, kernel));
+    assertEquals(Duration.ZERO, AutoCommand.waitForSession(null, Map.of()));
+    for (String bad : new String[] {"-1", "abc", "1.5", "86401", ""}) {
+      CliException e =
+          assertThrows(
+              CliException.class,
+              () -> AutoCommand.waitForSession(null, Map.of("clonecast.wait-for-session", bad)),
+              bad);
+      assertEquals(ExitCodes.USAGE, e.exitCode());
+      assertTrue(e.getMessage().contains("'" + bad + "'"), e.getMessage());
+    }
   }
 }
