@@ -70,6 +70,7 @@ KEEP=0
 MODE=daemon
 JFR=
 WARM=()
+READY="warmed up while waiting"
 while [ $# -gt 0 ]; do
   case "$1" in
     --n) N=$2; shift 2 ;;
@@ -81,7 +82,7 @@ while [ $# -gt 0 ]; do
     --workdir) WORKDIR=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --jfr) JFR=$2; shift 2 ;;
-    --no-warm-up) WARM=(--no-warm-up); shift ;;
+    --no-warm-up) WARM=(--no-warm-up) READY="no session yet"; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "delta.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -317,7 +318,7 @@ run_daemon() { # method pct extra-auto-args...
   # booted ahead of its session has).
   local waiting=0
   for ((i = 0; i < TIMEOUT * 10 && waiting < N; i++)); do
-    waiting=$(cat "$LAB_DIR/$method-$pct"-a*.log 2>/dev/null | grep -c "${WARM:+no session yet}${WARM:-warmed up while waiting}" || true)
+    waiting=$(cat "$LAB_DIR/$method-$pct"-a*.log 2>/dev/null | grep -c "$READY" || true)
     sleep 0.1
   done
   [ "$waiting" -ge "$N" ] || echo "delta.sh: only $waiting of $N agents waiting and warmed up" >&2
