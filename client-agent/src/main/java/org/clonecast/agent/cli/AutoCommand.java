@@ -23,8 +23,10 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -50,8 +52,10 @@ import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.disk.DiskAllocation;
 import org.clonecast.common.disk.DiskPlan;
 import org.clonecast.common.net.NetInterface;
+import org.clonecast.common.net.Transport;
 import org.clonecast.common.trust.ImageTrust;
 import org.clonecast.protocol.image.AllocationMap;
+import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.mcast.McastAuth;
@@ -83,6 +87,11 @@ import picocli.CommandLine.Option;
       "Exit status 0 when re-imaged or when there is nothing to do (the node then boots its disk), 1 on failure."
     })
 public final class AutoCommand implements Callable<Integer> {
+  /**
+   * How often a node waiting for its session ({@code --wait-for-session}) asks the server again.
+   */
+  static final Duration WAIT_POLL = Duration.ofSeconds(1);
+
   /** Multicast silence after which a node fetches by unicast (docs/unicast.md). */
   static final Duration DEFAULT_UNICAST_AFTER = Duration.ofSeconds(10);
 
@@ -156,6 +165,28 @@ public final class AutoCommand implements Callable<Integer> {
   boolean grow;
 
   @Option(
+      names = "--wait-for-session",
+      paramLabel = "SECONDS",
+      description = {
+        "When the server has no session for this node yet, ask again every second for up to this long",
+        "(a node booted ahead of its session waits for it). Default: clonecast.wait-for-session= of the kernel",
+        "command line, else 0: boot the local disk at once."
+      })
+  Long waitForSession;
+
+  /** For before/after measurements (bench/delta.sh --no-warm-up): no warm-up while waiting. */
+  @Option(names = "--no-warm-up", hidden = true)
+  boolean noWarmUp;
+
+  @Option(
+      names = "--no-check",
+      description = {
+        "Do not hash what the target already holds: receive every chunk (a full re-image of this node).",
+        "By default the target is checked first and only chunks that differ are received (docs/reimaging.md)."
+      })
+  boolean noCheck;
+
+  @Option(
       names = "--capture-stall-timeout",
       paramLabel = "SECONDS",
       defaultValue = "600",
@@ -196,12 +227,33 @@ public final class AutoCommand implements Callable<Integer> {
             + "), server "
             + url);
 
+    Duration waitFor = waitForSession(waitForSession, kernel);
+    String registerAs = myMac;
+    AtomicBoolean warmedUp = new AtomicBoolean();
     Assignment assigned =
-        api.register(
-            myMac,
-            DiskInventory.list(sysBlock),
-            Runtime.getRuntime().availableProcessors(),
-            memoryBytes());
+        awaitAssignment(
+            () ->
+                api.register(
+                    registerAs,
+                    DiskInventory.list(sysBlock),
+                    Runtime.getRuntime().availableProcessors(),
+                    memoryBytes()),
+            waitFor,
+            WAIT_POLL,
+            System::nanoTime,
+            d -> Thread.sleep(d.toMillis()),
+            why -> {
+              System.err.println(
+                  "clonecast-agent: no session yet ("
+                      + why
+                      + "); asking again every "
+                      + WAIT_POLL.toMillis()
+                      + " ms for up to "
+                      + waitFor.toSeconds()
+                      + " s");
+              if (!noWarmUp) warmUp(warmedUp);
+            });
+    warmedUp.set(true);
     if (assigned instanceof Assignment.Reimage a) {
       ImageTrust imageTrust;
       try {
@@ -277,7 +329,7 @@ public final class AutoCommand implements Callable<Integer> {
               senderWait,
               imageTrust,
               Optional.of(proof),
-              true);
+              !noCheck);
       receiver[0] =
           new McastReceiver(
               rs,
@@ -628,6 +680,100 @@ public final class AutoCommand implements Callable<Integer> {
           "unicast-after '"
               + text
               + "' (clonecast.unicast-after= or --unicast-after): want whole seconds, 0..86400");
+    }
+    return Duration.ofSeconds(seconds);
+  }
+
+  /** Chunks of 1 MiB the check's code runs over while the node waits for its session. */
+  static final int WARM_UP_CHUNKS = 96;
+
+  /**
+   * While the node waits for its session, has the JIT compile the disk check's hashing ({@link
+   * TargetCheck#warmUp}) on a thread of low priority, until done or {@code stop} is set (the
+   * session came). The agent has nothing else to do then; a node started for its session does not
+   * warm up (it would only compete with its own start).
+   */
+  private static void warmUp(AtomicBoolean stop) {
+    Thread t =
+        new Thread(
+            () -> {
+              long t0 = System.nanoTime();
+              // The native libraries a receive loads first (zstd's is unpacked from the jar).
+              ChunkCodec.nativeLibraryProblem();
+              Transport.epoll();
+              int done = TargetCheck.warmUp(WARM_UP_CHUNKS, 1 << 20, stop::get);
+              if (done == WARM_UP_CHUNKS) {
+                System.err.printf(
+                    Locale.ROOT,
+                    "clonecast-agent: warmed up while waiting: the disk check's code compiled (%d MiB in %.1f s)%n",
+                    done,
+                    (System.nanoTime() - t0) / 1e9);
+              }
+            },
+            "check-warm-up");
+    t.setDaemon(true);
+    t.setPriority(Thread.MIN_PRIORITY);
+    t.start();
+  }
+
+  /** One registration with the server. */
+  interface Registration {
+    Assignment register() throws IOException, InterruptedException;
+  }
+
+  /** A bounded pause. */
+  interface Pause {
+    void sleep(Duration d) throws InterruptedException;
+  }
+
+  /**
+   * Registers until the server has something for this node or {@code wait} has passed: an
+   * assignment other than {@link Assignment.None} is returned at once; a None is asked again every
+   * {@code poll} (the first time, {@code waiting} is told its reason) and the last None returned
+   * when the time is up. {@code wait} zero: one registration.
+   */
+  static Assignment awaitAssignment(
+      Registration registration,
+      Duration wait,
+      Duration poll,
+      LongSupplier nanos,
+      Pause pause,
+      Consumer<String> waiting)
+      throws IOException, InterruptedException {
+    long deadline = nanos.getAsLong() + wait.toNanos();
+    boolean told = false;
+    while (true) {
+      Assignment a = registration.register();
+      if (!(a instanceof Assignment.None none)) return a;
+      long left = deadline - nanos.getAsLong();
+      if (left <= 0) return a;
+      if (!told) {
+        waiting.accept(none.reason() == null ? "no session" : none.reason());
+        told = true;
+      }
+      pause.sleep(Duration.ofNanos(Math.min(left, poll.toNanos())));
+    }
+  }
+
+  /**
+   * How long a node with no session yet waits for one: {@code --wait-for-session}, else {@code
+   * clonecast.wait-for-session=} of the kernel command line, else zero (it boots its disk at once).
+   */
+  static Duration waitForSession(Long flag, Map<String, String> kernel) {
+    String text = flag != null ? flag.toString() : kernel.get("clonecast.wait-for-session");
+    if (text == null) return Duration.ZERO;
+    long seconds;
+    try {
+      seconds = Long.parseLong(text);
+    } catch (NumberFormatException e) {
+      seconds = -1;
+    }
+    if (seconds < 0 || seconds > 86_400) {
+      throw new CliException(
+          ExitCodes.USAGE,
+          "wait-for-session '"
+              + text
+              + "' (clonecast.wait-for-session= or --wait-for-session): want whole seconds, 0..86400");
     }
     return Duration.ofSeconds(seconds);
   }

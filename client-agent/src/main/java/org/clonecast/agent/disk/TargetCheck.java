@@ -12,6 +12,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
@@ -147,7 +148,7 @@ public final class TargetCheck {
       target.read(offset, buf, len);
       return len;
     }
-    Arrays.fill(buf, 0, len, (byte) 0);
+    zero(buf, len);
     long[] n = {0};
     used.forEachRun(
         len,
@@ -168,6 +169,44 @@ public final class TargetCheck {
   }
 
   private static final byte[] ZEROS = new byte[64 * 1024];
+
+  /**
+   * Zeros {@code buf[0, len)} by copying from {@link #ZEROS}: System.arraycopy is native in every
+   * tier, where Arrays.fill runs byte by byte until the JIT has compiled it (profiled: a sixth of a
+   * fresh agent's check samples, on a filesystem's partly used chunks).
+   */
+  private static void zero(byte[] buf, int len) {
+    for (int i = 0; i < len; i += ZEROS.length) {
+      System.arraycopy(ZEROS, 0, buf, i, Math.min(ZEROS.length, len - i));
+    }
+  }
+
+  /**
+   * Runs a check's work on each chunk, the zero test and SHA-256, over {@code chunks} chunks of
+   * {@code chunkSize} bytes in memory (no disk), half of them zeros, or until {@code stop} says so
+   * (asked between chunks), so that the JIT has compiled that path, SHA-256 with the CPU's SHA
+   * instructions, before a check needs it: in a fresh JVM the first 32 MiB hash about six times
+   * slower than the rest (docs/benchmarks.md). For an agent with time on its hands, one waiting for
+   * its session; on the critical path it costs more than it saves. Returns the chunks done.
+   */
+  public static int warmUp(int chunks, int chunkSize, BooleanSupplier stop) {
+    byte[] buf = new byte[chunkSize];
+    MessageDigest md = Sha256.newDigest();
+    int done = 0;
+    for (; done < chunks && !stop.getAsBoolean(); done++) {
+      if (done % 2 == 0) {
+        zero(buf, chunkSize);
+        allZero(buf, chunkSize);
+      } else {
+        buf[done % chunkSize] = (byte) (done | 1);
+        allZero(buf, chunkSize);
+        md.reset();
+        md.update(buf, 0, chunkSize);
+        Sha256.finish(md);
+      }
+    }
+    return done;
+  }
 
   private static boolean allZero(byte[] b, int len) {
     for (int i = 0; i < len; i += ZEROS.length) {

@@ -364,4 +364,36 @@ class SessionLabIT {
       if (loop != null) run("losetup", "-d", loop);
     }
   }
+
+  /**
+   * A node booted ahead of its session ({@code auto --wait-for-session}): told there is no session
+   * yet, its agent asks again every second (warming up its disk check meanwhile) and takes the
+   * session as soon as it starts, with no boot in between; the event log keeps its "nothing to do"
+   * once.
+   */
+  @Test
+  void aNodeBootedAheadOfItsSessionWaitsForIt() throws Exception {
+    try (Lab lab = Lab.create("waiting", 1)) {
+      Path golden = goldenDisk(lab.dir());
+      Daemon d = serve(lab);
+      cli(lab, d, 0, "image", "add", "golden", golden.toString());
+      Path disk = enrollAll(lab, d).get(0);
+      Host h = lab.agent(1);
+      // Marked, so that its netboot script (and the per-boot secret in it) is handed out.
+      cli(lab, d, 0, "node", "set", mac(h), "--action", "reimage");
+      LabProcess a = lab.spawn(h, "agent-waiting", agent(d, "--wait-for-session", "120"), Map.of());
+      await().atMost(STEP).until(() -> a.log().contains("warmed up while waiting") || !a.isAlive());
+      assertTrue(a.isAlive(), "the agent waits:\n" + a.tail(20));
+      assertTrue(a.log().contains("no session yet (no session is waiting for node01)"), a.log());
+      cli(lab, d, 0, "session", "start", "--image", "golden", "--nodes", "rack1");
+      assertEquals(0, a.waitFor(STEP), a.tail(30));
+      assertTrue(a.log().contains("re-imaged as node01"), a.log());
+      assertEquals("node01\n", cat(disk, "/etc/hostname"));
+      String events = cli(lab, d, 0, "events", "--limit", "200");
+      assertEquals(
+          1,
+          events.lines().filter(l -> l.contains("nothing to do: no session is waiting")).count(),
+          events);
+    }
+  }
 }

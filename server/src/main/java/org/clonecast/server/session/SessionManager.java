@@ -88,6 +88,13 @@ public final class SessionManager implements AutoCloseable {
   private final Optional<Duration> receiverDeadline;
   private final Map<Long, Running> running = new ConcurrentHashMap<>();
   private final LiveProgress live = new LiveProgress();
+
+  /** How often the same "nothing to do" of one node is recorded. */
+  private static final long IDLE_EVENT_NANOS = 60_000_000_000L;
+
+  /** Per MAC: when ("nanoTime reason") its last "nothing to do" was recorded. */
+  private final Map<String, String> idleSaid = new ConcurrentHashMap<>();
+
   private final List<LongConsumer> progressListeners = new CopyOnWriteArrayList<>();
 
   /** What sessions that ended sent, for the metrics' running totals. */
@@ -355,7 +362,16 @@ public final class SessionManager implements AutoCloseable {
           node == null
               ? mac + " is not enrolled"
               : "no session is waiting for " + node.name().orElse(mac.toString());
-      events.node("agent", mac.toString(), "registered; nothing to do: " + why);
+      // A node waiting for its session (agent --wait-for-session) asks every second: the event
+      // log says so once a minute, not on every ask.
+      String said = idleSaid.get(mac.toString());
+      long now = System.nanoTime();
+      if (said == null
+          || !said.substring(said.indexOf(' ') + 1).equals(why)
+          || now - Long.parseLong(said.substring(0, said.indexOf(' '))) >= IDLE_EVENT_NANOS) {
+        idleSaid.put(mac.toString(), now + " " + why);
+        events.node("agent", mac.toString(), "registered; nothing to do: " + why);
+      }
       return new Assignment("none", Optional.of(why), 0, "", null, "", 0, "", false);
     }
     Session session = s.get();

@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Who may join a daemon session's multicast (issue 13, a rogue joining under a node's name): only a
- * node of the session, under its own name, proving its current per-boot secret.
+ * node of the session, under its own name, proving its current per-boot secret. And what a node
+ * that registers with no session for it is told, and what the event log keeps of it.
  */
 class SessionJoinTest {
   static final MacAddress NODE01 = MacAddress.parse("52:54:00:00:00:01");
@@ -42,6 +43,7 @@ class SessionJoinTest {
   ExecutorService worker;
   SessionManager sessions;
   NodeSecrets secrets;
+  EventLog events;
   long session;
   final InetAddress from = InetAddress.getLoopbackAddress();
 
@@ -49,7 +51,7 @@ class SessionJoinTest {
   void setUp() throws Exception {
     db = Database.open(dir.resolve("state"));
     NodeStore nodes = new NodeStore(db, Clock.systemUTC());
-    EventLog events = new EventLog(db, Clock.systemUTC());
+    events = new EventLog(db, Clock.systemUTC());
     worker = Executors.newSingleThreadExecutor();
     ImageStore images =
         new ImageStore(db, dir.resolve("state/images"), Clock.systemUTC(), events, worker);
@@ -136,5 +138,28 @@ class SessionJoinTest {
         Optional.empty(),
         sessions.joinRefusal(
             session, hello("node01", McastAuth.joinProof(hash(next), session, "node01")), from));
+  }
+
+  @Test
+  void aNodeWaitingForItsSessionIsToldSoOnEveryAskButTheEventLogKeepsItOnce() {
+    for (int i = 0; i < 5; i++) {
+      SessionManager.Assignment a = sessions.register(NODE02, List.of());
+      assertEquals("none", a.action());
+      assertEquals(Optional.of("no session is waiting for node02"), a.reason());
+    }
+    SessionManager.Assignment stranger =
+        sessions.register(MacAddress.parse("52:54:00:00:00:09"), List.of());
+    assertEquals(Optional.of("52:54:00:00:00:09 is not enrolled"), stranger.reason());
+    List<String> said =
+        events.recent(100).stream()
+            .map(e -> e.mac().orElse("") + " " + e.message())
+            .filter(m -> m.contains("nothing to do"))
+            .toList();
+    assertEquals(
+        List.of(
+            "52:54:00:00:00:02 registered; nothing to do: no session is waiting for node02",
+            "52:54:00:00:00:09 registered; nothing to do: 52:54:00:00:00:09 is not enrolled"),
+        said.stream().sorted().toList(),
+        "one event per node and reason: " + said);
   }
 }

@@ -1,0 +1,115 @@
+package org.clonecast.agent.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import org.clonecast.common.api.Assignment;
+import org.clonecast.common.cli.CliException;
+import org.clonecast.common.cli.ExitCodes;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code auto --wait-for-session}: a node booted ahead of its session registers again until the
+ * server has something for it, within a bound; on a clock of its own (no real sleeping).
+ */
+class AutoCommandWaitTest {
+  private static final Duration POLL = Duration.ofSeconds(1);
+
+  /** A clock that moves only when the command pauses, and the answers the server gives in turn. */
+  private static final class Script {
+    long now;
+    final Deque<Assignment> answers = new ArrayDeque<>();
+    final List<Duration> pauses = new ArrayList<>();
+    final List<String> told = new ArrayList<>();
+    int registrations;
+
+    Assignment run(Duration wait) throws Exception {
+      return AutoCommand.awaitAssignment(
+          () -> {
+            registrations++;
+            return answers.size() > 1 ? answers.poll() : answers.peek();
+          },
+          wait,
+          POLL,
+          () -> now,
+          d -> {
+            pauses.add(d);
+            now += d.toNanos();
+          },
+          told::add);
+    }
+  }
+
+  private static Assignment reimage() {
+    return new Assignment.Reimage(
+        3, null, 1 << 20, "10.0.0.1:9000", "/dev/sda", "node01", null, Map.of(), false);
+  }
+
+  @Test
+  void withoutAWaitOneRegistrationDecides() throws Exception {
+    Script s = new Script();
+    s.answers.add(new Assignment.None("no session is waiting for node01"));
+    assertInstanceOf(Assignment.None.class, s.run(Duration.ZERO));
+    assertEquals(1, s.registrations);
+    assertEquals(List.of(), s.pauses);
+    assertEquals(List.of(), s.told, "nothing to wait for, nothing said about waiting");
+  }
+
+  @Test
+  void aSessionThatAppearsWhileWaitingIsTakenAtTheNextRegistration() throws Exception {
+    Script s = new Script();
+    s.answers.add(new Assignment.None("no session is waiting for node01"));
+    s.answers.add(new Assignment.None("no session is waiting for node01"));
+    s.answers.add(reimage());
+    Assignment a = s.run(Duration.ofSeconds(60));
+    assertEquals(reimage(), a);
+    assertEquals(3, s.registrations);
+    assertEquals(List.of(POLL, POLL), s.pauses);
+    assertEquals(List.of("no session is waiting for node01"), s.told, "said once");
+  }
+
+  @Test
+  void anAssignmentOtherThanNoneEndsTheWaitAtOnce() throws Exception {
+    Script s = new Script();
+    s.answers.add(new Assignment.Fail("no disk"));
+    assertInstanceOf(Assignment.Fail.class, s.run(Duration.ofSeconds(60)));
+    assertEquals(1, s.registrations);
+  }
+
+  @Test
+  void theWaitIsBoundedAndItsLastPauseEndsAtTheBound() throws Exception {
+    Script s = new Script();
+    s.answers.add(new Assignment.None(null));
+    assertInstanceOf(Assignment.None.class, s.run(Duration.ofMillis(2500)));
+    // Registrations at 0, 1 and 2 s and at the bound itself (2.5 s): none asked after it.
+    assertEquals(4, s.registrations);
+    assertEquals(List.of(POLL, POLL, Duration.ofMillis(500)), s.pauses);
+    assertEquals(List.of("no session"), s.told);
+    assertEquals(Duration.ofMillis(2500).toNanos(), s.now);
+  }
+
+  @Test
+  void theWaitComesFromTheFlagThenTheKernelCommandLineElseThereIsNone() {
+    Map<String, String> kernel = Map.of("clonecast.wait-for-session", "900");
+    assertEquals(Duration.ofSeconds(60), AutoCommand.waitForSession(60L, kernel));
+    assertEquals(Duration.ofSeconds(900), AutoCommand.waitForSession(null, kernel));
+    assertEquals(Duration.ZERO, AutoCommand.waitForSession(null, Map.of()));
+    for (String bad : new String[] {"-1", "abc", "1.5", "86401", ""}) {
+      CliException e =
+          assertThrows(
+              CliException.class,
+              () -> AutoCommand.waitForSession(null, Map.of("clonecast.wait-for-session", bad)),
+              bad);
+      assertEquals(ExitCodes.USAGE, e.exitCode());
+      assertTrue(e.getMessage().contains("'" + bad + "'"), e.getMessage());
+    }
+  }
+}
