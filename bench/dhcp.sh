@@ -19,7 +19,8 @@
 # PostgreSQL is Debian's (initdb in a temporary directory, as TestPostgres does, bench/lib/pg.sh),
 # with its durable defaults (fsync, synchronous_commit on), one new database per server run; Kea's
 # schema comes from `kea-admin db-init pgsql`. Kea runs as packaged (single-threaded, the default of
-# Kea 2.2), logging at WARN, with the same pool, lease time and a boot file; clonecast runs `serve
+# Kea 2.2), logging at INFO (as packaged: a line per lease, as clonecast logs an event per offer and
+# ACK), with the same pool, lease time and a boot file; clonecast runs `serve
 # --dhcp full` with its defaults.
 #
 # Servers:
@@ -230,7 +231,7 @@ kea_config() {
       }
     ],
     "loggers": [
-      { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "WARN" }
+      { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ], "severity": "INFO" }
     ]
   }
 }

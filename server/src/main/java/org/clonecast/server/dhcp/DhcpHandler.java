@@ -8,7 +8,6 @@ import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Savepoint;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -216,6 +215,7 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
                 Set<Pending> refused = Collections.newSetFromMap(new IdentityHashMap<>());
                 List<Lease> rows = new ArrayList<>();
                 long now = clock.millis();
+                // First: a refused lease rolls the transaction back to here.
                 writeLeases(c, batch, refused, rows, now);
                 List<Pending> kept =
                     batch.stream()
@@ -275,9 +275,11 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
    * Writes the leases of the batch's decisions in one batch of writes, in address order (a stable
    * sort: two writes of one address keep their decisions' order), so that two daemons sharing the
    * store lock the rows they both write in one order and never deadlock. A decision any of whose
-   * writes the store refuses is undone whole (back to a savepoint taken before the writes, and the
-   * others written again without it) and added to {@code refused}, the stored rows of its addresses
-   * to {@code rows}. Each round refuses at least one decision, so it ends.
+   * writes the store refuses is undone whole (the transaction rolled back, and the others written
+   * again without it) and added to {@code refused}, the stored rows of its addresses to {@code
+   * rows}. Each round refuses at least one decision, so it ends. Must be the first work of its
+   * transaction: the rollback undoes exactly these writes (a savepoint would do the same at the
+   * price of one more round trip to PostgreSQL per burst, refused or not).
    */
   private static void writeLeases(
       Connection c, List<Pending> batch, Set<Pending> refused, List<Lease> rows, long now)
@@ -285,7 +287,6 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
     if (batch.stream().allMatch(pd -> pd.result().changes().isEmpty())) {
       return;
     }
-    Savepoint sp = c.setSavepoint();
     while (true) {
       List<Pending> owners = new ArrayList<>();
       List<LeaseStore.Write> writes = new ArrayList<>();
@@ -319,7 +320,7 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
       if (lost.isEmpty()) {
         return;
       }
-      c.rollback(sp);
+      c.rollback();
       refused.addAll(lost);
       for (Pending pd : lost) {
         rows.addAll(LeaseStore.rows(c, pd.result().changes().stream().map(Lease::ip).toList()));
