@@ -276,8 +276,27 @@ stop_servers() {
   SERVER_PIDS=()
 }
 
+# CPU ticks (utime + stime) of every process in the server namespaces s and a2, "SERVER POSTGRES":
+# PostgreSQL's processes (comm postgres) apart. Processes that exit meanwhile take theirs with them;
+# the daemons and Kea keep their database connections, so their backends live through a run.
+cpu_ticks() {
+  local ns p stat comm server=0 pg=0 t f
+  for ns in "$(lab_ns s)" "$(lab_ns a2)"; do
+    for p in $(ip netns pids "$ns" 2>/dev/null); do
+      stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+      comm=${stat#*(}
+      comm=${comm%%)*}
+      # Fields after "(comm) ": state is 3rd of the line, utime 14th, stime 15th.
+      read -r -a f <<<"${stat##*) }"
+      t=$((f[11] + f[12]))
+      if [ "$comm" = postgres ]; then pg=$((pg + t)); else server=$((server + t)); fi
+    done
+  done
+  echo "$server $pg"
+}
+
 measure() {
-  local srv=$1 round=$2 kind a b c
+  local srv=$1 round=$2 kind a b c cpu0 cpu1 acks hz
   if ! "start_$srv" "$round"; then
     say "$srv: did not start; see $LAB_DIR"
     row "$srv" "$round" dhcp_rate FAILED "did not start"
@@ -285,6 +304,7 @@ measure() {
     stop_servers
     return
   fi
+  cpu0=$(cpu_ticks)
   while read -r kind a b c; do
     case "$kind" in
       failed)
@@ -302,6 +322,20 @@ measure() {
         ;;
     esac
   done < <(perfdhcp_rate a1 "$LAB_DIR/perfdhcp-$srv-$round.log" "$CLIENTS" "$RATES" "$PERIOD" broadcast "$REFINE")
+  cpu1=$(cpu_ticks)
+  # CPU per exchange over every run (warm-up, steps), a figure the machine's load stretches less than
+  # the rate: the ACKs perfdhcp received (the REQUEST-ACK section of each run's statistics).
+  acks=$(awk '/Statistics for: REQUEST-ACK/ { r = 1 } r && /^received packets:/ { n += $3; r = 0 } END { print n + 0 }' \
+    "$LAB_DIR/perfdhcp-$srv-$round.log")
+  hz=$(getconf CLK_TCK)
+  if [ "$acks" -gt 0 ]; then
+    row "$srv" "$round" cpu_us_per_exchange \
+      "$(awk -v a="${cpu0% *}" -v b="${cpu1% *}" -v n="$acks" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / n }')" \
+      "server processes; $acks exchanges"
+    row "$srv" "$round" pg_cpu_us_per_exchange \
+      "$(awk -v a="${cpu0#* }" -v b="${cpu1#* }" -v n="$acks" -v hz="$hz" 'BEGIN { printf "%.0f", (b - a) * 1e6 / hz / n }')" \
+      "PostgreSQL's processes"
+  fi
   if [[ "$srv" == cc-pg* ]]; then
     # What the store holds afterwards: every running lease of a distinct address (the table's key).
     row "$srv" "$round" leases_stored "$(pg_psql "$DB" "SELECT count(*) FROM leases" 2>/dev/null || echo -)" "rows"
@@ -317,7 +351,7 @@ done
 # ---- summary
 
 figure() {
-  awk -F'\t' -v s="$1" '$1 == s && $3 == "dhcp_rate" { printf "%s ", $4 }' "$TSV" | median
+  awk -F'\t' -v s="$1" -v f="${2:-dhcp_rate}" '$1 == s && $3 == f { printf "%s ", $4 }' "$TSV" | median
 }
 status=0
 kea_pg=$(figure kea-pg)
@@ -331,10 +365,11 @@ ratio() {
 }
 echo
 echo "DHCP 4-way exchanges/s at zero drops (perfdhcp, $CLIENTS clients, median of $ROUNDS round(s)); load now $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-10s %-10s %-12s %s\n' server rate "vs kea-pg" "vs kea-mem"
+printf '%-10s %-10s %-10s %-10s %-14s %s\n' server rate "vs kea-pg" "vs kea-mem" "cpu us/exch" "postgres us/exch"
 for srv in $ONLY; do
   v=$(figure "$srv")
-  printf '%-10s %-10s %-12s %s\n' "$srv" "$v" "$(ratio "$v" "$kea_pg")" "$(ratio "$v" "$kea_mem")"
+  printf '%-10s %-10s %-10s %-10s %-14s %s\n' "$srv" "$v" "$(ratio "$v" "$kea_pg")" "$(ratio "$v" "$kea_mem")" \
+    "$(figure "$srv" cpu_us_per_exchange)" "$(figure "$srv" pg_cpu_us_per_exchange)"
 done
 if grep -q -P '\tFAILED\t' "$TSV"; then
   status=1
