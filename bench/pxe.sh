@@ -27,6 +27,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 # shellcheck source=lib/lab.sh
 . "$HERE/lib/lab.sh"
+# shellcheck source=lib/perfdhcp.sh
+. "$HERE/lib/perfdhcp.sh"
 
 usage() {
   cat <<'EOF'
@@ -247,38 +249,23 @@ vm_mac() {
 
 # ---- figures
 
-# perfdhcp from a1, relayed (giaddr = a1): prints "RATE DROPS_TOTAL" for one step.
-perfdhcp_step() {
-  local rate=$1 period=$2 log=$3 out
-  out=$(timeout $((period + 20)) ip netns exec "$(lab_ns a1)" perfdhcp -4 -l eth0 -r "$rate" -R "$DHCP_CLIENTS" \
-    -p "$period" -W 1000000 "$SERVER_IP" 2>&1) || true
-  echo "$out" >>"$log"
-  awk '/^Rate:/ { r = $2 } /^drops:/ { d += $2 } /^sent packets:/ { s += $3 } END { if (s == 0) d = -1; printf "%s %d\n", (r == "" ? 0 : r), d }' <<<"$out"
-}
-
 measure_dhcp() {
-  local srv=$1 log="$LAB_DIR/perfdhcp-$1.log" i res best=0 bestrate=0 rate drops
-  # Warm-up: until one short run has no drops, every simulated client holds a lease (at most 40 runs).
-  for ((i = 1; i <= 40; i++)); do
-    res=$(perfdhcp_step 4 3 "$log")
-    [ "${res#* }" = 0 ] && break
-  done
-  if [ "${res#* }" != 0 ]; then
-    say "$srv: DHCP warm-up never got all $DHCP_CLIENTS clients answered without drops"
-    row "$srv" dhcp_rate 1 FAILED "exch/s" "warm-up: drops after 40 runs"
-    return
-  fi
-  say "$srv: DHCP warm-up done after $i runs"
-  for rate in $RATES; do
-    res=$(perfdhcp_step "$rate" 4 "$log")
-    drops=${res#* }
-    say "$srv: perfdhcp -r $rate: ${res% *} exchanges/s, drops $drops"
-    row "$srv" dhcp_step "$rate" "${res% *}" "exch/s" "drops=$drops"
-    [ "$drops" = 0 ] || break
-    best=${res% *}
-    bestrate=$rate
-  done
-  row "$srv" dhcp_rate 1 "$best" "exch/s" "highest zero-drop step: -r $bestrate"
+  local srv=$1 kind a b c
+  # perfdhcp from a1, relayed (giaddr = a1), to the server's address.
+  while read -r kind a b c; do
+    case "$kind" in
+      failed)
+        say "$srv: DHCP warm-up never got all $DHCP_CLIENTS clients answered without drops"
+        row "$srv" dhcp_rate 1 FAILED "exch/s" "warm-up: drops after 40 runs"
+        ;;
+      warmup) say "$srv: DHCP warm-up done after $a runs" ;;
+      step)
+        say "$srv: perfdhcp -r $a: $b exchanges/s, drops $c"
+        row "$srv" dhcp_step "$a" "$b" "exch/s" "drops=$c"
+        ;;
+      best) row "$srv" dhcp_rate 1 "$a" "exch/s" "highest zero-drop step: -r $b" ;;
+    esac
+  done < <(perfdhcp_rate a1 "$LAB_DIR/perfdhcp-$srv.log" "$DHCP_CLIENTS" "$RATES" 4 "$SERVER_IP")
 }
 
 # One TFTP read from a1; prints MB/s, or FAILED.

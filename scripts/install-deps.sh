@@ -40,7 +40,8 @@ PACKAGES=(
   curl                    # TFTP interop client (TftpLabIT); DnsLabIT: a node fetches its iPXE script
   udhcpc                  # DhcpLabIT: a busybox DHCP client against clonecast serve
   isc-dhcp-client         # DhcpLabIT: dhclient
-  kea-admin               # DhcpLabIT: perfdhcp (load through a relay); bench/pxe.sh
+  kea-admin               # DhcpLabIT: perfdhcp (load through a relay); bench/pxe.sh, bench/dhcp.sh; kea-admin db-init pgsql
+  kea-dhcp4-server        # bench/dhcp.sh: the baseline DHCP server (Kea, pgsql and memfile lease backends; its packaged service serves no interface)
   dnsmasq-base            # DhcpLabIT: the site DHCP server beside proxy mode; QemuLabIT, bench/pxe.sh: the PXE baseline
   postgresql              # the shared store (docs/scale.md): store and DHCP tests run on a throw-away server (TestPostgres: initdb, pg_ctl, psql)
   dpkg                    # PackagingIT: dpkg-deb builds the .deb, dpkg installs and purges it
@@ -73,7 +74,7 @@ COMMANDS=(
   qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio zstd:zstd
   dig:bind9-dnsutils named:bind9 tsig-keygen:bind9
   tftp:tftp-hpa atftp:atftp curl:curl
-  udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin dnsmasq:dnsmasq-base psql:postgresql
+  udhcpc:udhcpc dhclient:isc-dhcp-client perfdhcp:kea-admin kea-dhcp4:kea-dhcp4-server dnsmasq:dnsmasq-base psql:postgresql
   depmod:kmod modprobe:kmod strip:binutils zip:zip jlink:openjdk-17-jdk-headless jdeps:openjdk-17-jdk-headless
   partclone.ext4:partclone partclone.xfs:partclone partclone.vfat:partclone partclone.btrfs:partclone
   xfs_logprint:xfsprogs mkfs.xfs:xfsprogs xfs_repair:xfsprogs mkfs.btrfs:btrfs-progs mkfs.vfat:dosfstools fsck.fat:dosfstools

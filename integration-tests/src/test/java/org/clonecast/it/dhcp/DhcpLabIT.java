@@ -206,7 +206,9 @@ class DhcpLabIT {
       Matcher sent =
           Pattern.compile("sent packets: (\\d+)\\s+received packets: (\\d+)").matcher(out);
       assertTrue(sent.find(), out);
-      assertEquals(2000, Integer.parseInt(sent.group(1)), out);
+      // perfdhcp's sender thread may start a few exchanges past -n when it falls behind its rate
+      // (seen at load 20-22: 2001 and 2002 sent, every one answered).
+      assertTrue(Integer.parseInt(sent.group(1)) >= 2000, out);
       assertEquals(sent.group(1), sent.group(2), out);
       assertEquals(0, rc, out);
       assertTrue(d.process.isAlive());

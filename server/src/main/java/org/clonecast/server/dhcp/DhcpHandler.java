@@ -6,16 +6,20 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DatagramPacket;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
-import java.sql.Savepoint;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import org.clonecast.protocol.dhcp.DhcpPacket;
 import org.clonecast.protocol.wire.ByteBufs;
+import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.clonecast.server.store.Database;
@@ -190,10 +194,11 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * Commits the batch's leases, sightings and events in one transaction, each decision's under its
-   * own savepoint: a decision whose lease the store refuses (another daemon's client holds the
-   * address) leaves nothing behind, and the tables take the stored rows of its addresses. Null if
-   * the commit failed.
+   * Commits the batch's leases, sightings and events in one transaction: the leases of all its
+   * decisions in one batch of writes, then the sightings, then the events in one statement, so that
+   * on PostgreSQL a burst costs a few round trips however many decisions it holds. A decision whose
+   * lease the store refuses (another daemon's client holds the address) leaves nothing behind, and
+   * the tables take the stored rows of its addresses. Null if the commit failed.
    */
   private Stored store(List<Pending> batch) {
     if (batch.stream().allMatch(pd -> !stateChanging(pd.result()))) {
@@ -209,44 +214,39 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
                 nodeChanges.clear();
                 Set<Pending> refused = Collections.newSetFromMap(new IdentityHashMap<>());
                 List<Lease> rows = new ArrayList<>();
-                List<Event> out = new ArrayList<>();
                 long now = clock.millis();
-                for (Pending pd : batch) {
-                  DhcpResponder.Result r = pd.result();
-                  if (!stateChanging(r)) {
-                    continue;
-                  }
-                  Savepoint sp = c.setSavepoint();
-                  if (!r.changes().isEmpty()) {
-                    List<LeaseStore.Write> writes = new ArrayList<>();
-                    for (Lease l : r.changes()) {
-                      writes.add(new LeaseStore.Write(pd.client(), l));
-                    }
-                    if (!LeaseStore.save(c, writes, now).isEmpty()) {
-                      c.rollback(sp);
-                      refused.add(pd);
-                      rows.addAll(LeaseStore.rows(c, r.changes().stream().map(Lease::ip).toList()));
-                      continue;
-                    }
-                  }
-                  for (DhcpResponder.Seen s : r.seen()) {
-                    nodeChanges.addAll(
-                        nodes.recordSeen(
-                            c, s.mac(), s.arch(), s.ip().map(Inet4Address::getHostAddress)));
-                  }
-                  if (r.event().isPresent()) {
-                    DhcpResponder.Milestone m = r.event().get();
-                    out.add(
-                        events.insert(
-                            c,
-                            "dhcp",
-                            Optional.of(m.mac().toString()),
-                            Optional.empty(),
-                            m.message()));
-                  }
-                  c.releaseSavepoint(sp);
+                // First: a refused lease rolls the transaction back to here.
+                writeLeases(c, batch, refused, rows, now);
+                List<Pending> kept =
+                    batch.stream()
+                        .filter(pd -> stateChanging(pd.result()) && !refused.contains(pd))
+                        .toList();
+                // In MAC order, as the leases are in address order: daemons sharing the store
+                // then lock the rows they both update in one order.
+                List<DhcpResponder.Seen> seen =
+                    kept.stream()
+                        .flatMap(pd -> pd.result().seen().stream())
+                        .sorted(Comparator.comparing(s -> s.mac().toString()))
+                        .toList();
+                for (DhcpResponder.Seen s : seen) {
+                  nodeChanges.addAll(
+                      nodes.recordSeen(
+                          c, s.mac(), s.arch(), s.ip().map(Inet4Address::getHostAddress)));
                 }
-                return new Stored(refused, rows, out);
+                List<EventLog.Draft> drafts = new ArrayList<>();
+                for (Pending pd : kept) {
+                  pd.result()
+                      .event()
+                      .ifPresent(
+                          m ->
+                              drafts.add(
+                                  new EventLog.Draft(
+                                      "dhcp",
+                                      Optional.of(m.mac().toString()),
+                                      Optional.empty(),
+                                      m.message())));
+                }
+                return new Stored(refused, rows, events.insertAll(c, drafts));
               });
     } catch (RuntimeException e) {
       stats.countError();
@@ -269,6 +269,63 @@ final class DhcpHandler extends ChannelInboundHandlerAdapter {
     nodes.publish(nodeChanges);
     stored.events().forEach(events::publish);
     return stored;
+  }
+
+  /**
+   * Writes the leases of the batch's decisions in one batch of writes, in address order (a stable
+   * sort: two writes of one address keep their decisions' order), so that two daemons sharing the
+   * store lock the rows they both write in one order and never deadlock. A decision any of whose
+   * writes the store refuses is undone whole (the transaction rolled back, and the others written
+   * again without it) and added to {@code refused}, the stored rows of its addresses to {@code
+   * rows}. Each round refuses at least one decision, so it ends. Must be the first work of its
+   * transaction: the rollback undoes exactly these writes (a savepoint would do the same at the
+   * price of one more round trip to PostgreSQL per burst, refused or not).
+   */
+  private static void writeLeases(
+      Connection c, List<Pending> batch, Set<Pending> refused, List<Lease> rows, long now)
+      throws SQLException {
+    if (batch.stream().allMatch(pd -> pd.result().changes().isEmpty())) {
+      return;
+    }
+    while (true) {
+      List<Pending> owners = new ArrayList<>();
+      List<LeaseStore.Write> writes = new ArrayList<>();
+      for (Pending pd : batch) {
+        if (!refused.contains(pd)) {
+          for (Lease l : pd.result().changes()) {
+            owners.add(pd);
+            writes.add(new LeaseStore.Write(pd.client(), l));
+          }
+        }
+      }
+      Integer[] order = new Integer[writes.size()];
+      for (int i = 0; i < order.length; i++) {
+        order[i] = i;
+      }
+      Arrays.sort(
+          order,
+          Comparator.comparingLong(
+              i -> Integer.toUnsignedLong(Ipv4.toInt(writes.get(i).lease().ip()))));
+      List<LeaseStore.Write> sorted = new ArrayList<>(writes.size());
+      for (int i : order) {
+        sorted.add(writes.get(i));
+      }
+      boolean[] written = LeaseStore.write(c, sorted, now);
+      Set<Pending> lost = Collections.newSetFromMap(new IdentityHashMap<>());
+      for (int i = 0; i < order.length; i++) {
+        if (!written[i]) {
+          lost.add(owners.get(order[i]));
+        }
+      }
+      if (lost.isEmpty()) {
+        return;
+      }
+      c.rollback();
+      refused.addAll(lost);
+      for (Pending pd : lost) {
+        rows.addAll(LeaseStore.rows(c, pd.result().changes().stream().map(Lease::ip).toList()));
+      }
+    }
   }
 
   private static boolean stateChanging(DhcpResponder.Result r) {

@@ -185,6 +185,16 @@ public final class DhcpResponder {
     }
   }
 
+  /**
+   * Starts noting which addresses the tables change until the next {@link #merge} (see {@link
+   * LeaseTable#markForMerge}): call it before the store is read for that merge.
+   */
+  public void markForMerge() {
+    for (Scope s : scopes()) {
+      s.table().markForMerge();
+    }
+  }
+
   /** Brings the lease tables up to date with the store's rows (see {@link LeaseTable#merge}). */
   public void merge(List<Lease> stored, long nowMillis) {
     for (Scope s : scopes()) {

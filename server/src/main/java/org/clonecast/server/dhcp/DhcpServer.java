@@ -12,6 +12,8 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.clonecast.common.net.Transport;
 import org.clonecast.server.config.DhcpConfig;
@@ -48,14 +50,25 @@ public final class DhcpServer implements AutoCloseable {
   private final DhcpStats stats;
   private final Inventory inventory;
 
+  private final Optional<LeaseMerge> merge;
+
   private DhcpServer(
-      EventLoopGroup group, Channel main, Channel boot, DhcpStats stats, Inventory inventory) {
+      EventLoopGroup group,
+      Channel main,
+      Channel boot,
+      DhcpStats stats,
+      Inventory inventory,
+      Optional<LeaseMerge> merge) {
+    this.merge = merge;
     this.inventory = inventory;
     this.group = group;
     this.main = main;
     this.boot = boot;
     this.stats = stats;
   }
+
+  /** How often a daemon on a shared store reads the other daemons' leases. */
+  static final long MERGE_SECONDS = 2;
 
   /**
    * Binds both sockets and starts answering.
@@ -65,9 +78,6 @@ public final class DhcpServer implements AutoCloseable {
    * @throws IllegalStateException when the epoll transport (needed for SO_BINDTODEVICE) is missing
    * @throws InterruptedException while binding
    */
-  /** How often a daemon on a shared store reads the other daemons' leases. */
-  static final long MERGE_SECONDS = 2;
-
   public static DhcpServer start(
       DhcpConfig config,
       String device,
@@ -107,25 +117,20 @@ public final class DhcpServer implements AutoCloseable {
         main.close().sync();
         throw e;
       }
-      if (db.shared()) {
-        // Other daemons share the store (docs/scale.md): their leases come into our tables every
-        // few seconds, so we neither offer what they gave away nor ignore a client of theirs that
-        // turns to us (its daemon died). A write never relies on this: the store refuses to take an
-        // address from its holder whatever our tables say.
-        LeaseStore leases = new LeaseStore(db);
-        loop.scheduleWithFixedDelay(
-            () -> {
-              try {
-                responder.merge(leases.loadAll(), clock.millis());
-              } catch (RuntimeException e) {
-                LOG.warn("dhcp: reading the other daemons' leases failed: {}", e.toString());
-              }
-            },
-            MERGE_SECONDS,
-            MERGE_SECONDS,
-            TimeUnit.SECONDS);
-      }
-      DhcpServer s = new DhcpServer(group, main, boot, stats, inventory);
+      // Other daemons share the store (docs/scale.md): their leases come into our tables every
+      // few seconds, read off the event loop. A write never relies on this: the store refuses to
+      // take an address from its holder whatever our tables say.
+      LeaseMerge merge =
+          db.shared()
+              ? LeaseMerge.start(
+                  loop,
+                  responder,
+                  new LeaseStore(db)::loadAll,
+                  clock,
+                  Duration.ofSeconds(MERGE_SECONDS))
+              : null;
+      DhcpServer s =
+          new DhcpServer(group, main, boot, stats, inventory, Optional.ofNullable(merge));
       LOG.info(
           "dhcp: {} mode on {} ports {} and {}",
           config.mode().id(),
@@ -206,6 +211,7 @@ public final class DhcpServer implements AutoCloseable {
 
   @Override
   public void close() {
+    merge.ifPresent(LeaseMerge::close);
     main.close().syncUninterruptibly();
     boot.close().syncUninterruptibly();
     group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();

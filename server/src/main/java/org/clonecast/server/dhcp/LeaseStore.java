@@ -98,9 +98,28 @@ public final class LeaseStore {
    * is free for its client at {@code nowMillis} (see {@link #UPSERT}). Returns the addresses whose
    * row another client holds (a lease another daemon gave): nothing was written for them.
    */
-  public static List<Inet4Address> save(Connection c, Collection<Write> writes, long nowMillis)
+  public static List<Inet4Address> save(Connection c, List<Write> writes, long nowMillis)
       throws SQLException {
+    boolean[] written = write(c, writes, nowMillis);
     List<Inet4Address> refused = new ArrayList<>();
+    for (int i = 0; i < written.length; i++) {
+      if (!written[i]) {
+        refused.add(writes.get(i).lease().ip());
+      }
+    }
+    return refused;
+  }
+
+  /**
+   * {@link #save}, telling for each write whether it was written. The writes go as one JDBC batch:
+   * PostgreSQL's driver sends them together and reads their results once, one round trip for all.
+   */
+  public static boolean[] write(Connection c, List<Write> writes, long nowMillis)
+      throws SQLException {
+    boolean[] written = new boolean[writes.size()];
+    if (writes.isEmpty()) {
+      return written;
+    }
     try (PreparedStatement ps = c.prepareStatement(UPSERT)) {
       for (Write w : writes) {
         Lease l = w.lease();
@@ -110,12 +129,21 @@ public final class LeaseStore {
         ps.setLong(4, l.expiresMillis());
         ps.setString(5, w.client().toString());
         ps.setLong(6, nowMillis);
-        if (ps.executeUpdate() == 0) {
-          refused.add(l.ip());
+        ps.addBatch();
+      }
+      int[] counts = ps.executeBatch();
+      if (counts.length != written.length) {
+        throw new SQLException(
+            "a batch of " + written.length + " lease writes returned " + counts.length + " counts");
+      }
+      for (int i = 0; i < counts.length; i++) {
+        if (counts[i] < 0) {
+          throw new SQLException("the store did not tell whether lease write " + i + " was made");
         }
+        written[i] = counts[i] > 0;
       }
     }
-    return refused;
+    return written;
   }
 
   /** The stored rows of {@code ips}, read inside the caller's transaction. */

@@ -5,10 +5,12 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.config.DhcpConfig;
@@ -78,6 +80,9 @@ public final class LeaseTable {
   private final Map<MacAddress, Integer> byMac = new HashMap<>();
   private Map<MacAddress, Integer> reserved = Map.of();
   private Map<Integer, MacAddress> reservedBy = Map.of();
+
+  /** The addresses whose records changed since {@link #markForMerge}; null when not marking. */
+  private Set<Integer> changedSinceMark;
 
   /** Where the pool scan starts: addresses below it have been handed out at least once. */
   private long scanFrom;
@@ -165,14 +170,28 @@ public final class LeaseTable {
   }
 
   /**
+   * Starts noting the addresses whose records change, until the next {@link #merge}: the store is
+   * read for a merge while this table goes on deciding (docs/scale.md), and a row read then may be
+   * older than what this table decided and stored meanwhile.
+   */
+  public void markForMerge() {
+    changedSinceMark = new HashSet<>();
+  }
+
+  /**
    * Brings this table up to date with the stored rows (of every daemon sharing the store): each row
    * replaces this table's record of its address, except where this table holds a running offer the
-   * row leaves free for the same client (our offer waits for its REQUEST; the store has no offers).
-   * Rows off this subnet are skipped.
+   * row leaves free for the same client (our offer waits for its REQUEST; the store has no offers),
+   * and except for addresses whose records changed since {@link #markForMerge} (this table's record
+   * is then the newer). Rows off this subnet are skipped. Ends the marking.
    */
   public void merge(Collection<Lease> stored, long nowMillis) {
+    Set<Integer> changed = changedSinceMark == null ? Set.of() : changedSinceMark;
+    changedSinceMark = null;
     for (Lease l : stored) {
-      if (!onSubnet(l.ip()) || l.state() == Lease.State.OFFERED) {
+      if (!onSubnet(l.ip())
+          || l.state() == Lease.State.OFFERED
+          || changed.contains(Ipv4.toInt(l.ip()))) {
         continue;
       }
       Lease current = byIp.get(Ipv4.toInt(l.ip()));
@@ -453,6 +472,12 @@ public final class LeaseTable {
     }
   }
 
+  private void noteChange(int v) {
+    if (changedSinceMark != null) {
+      changedSinceMark.add(v);
+    }
+  }
+
   /** Drops the previous holder's association with {@code v} before {@code v} changes hands. */
   private void take(int v) {
     Lease l = byIp.get(v);
@@ -463,12 +488,14 @@ public final class LeaseTable {
 
   private void put(Lease l) {
     int v = Ipv4.toInt(l.ip());
+    noteChange(v);
     byIp.put(v, l);
     l.mac().ifPresent(m -> byMac.put(m, v));
   }
 
   private void remove(Lease l) {
     int v = Ipv4.toInt(l.ip());
+    noteChange(v);
     byIp.remove(v);
     l.mac().ifPresent(m -> byMac.remove(m, v));
     if (range.contains(l.ip())) {

@@ -4,6 +4,8 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
@@ -49,20 +51,64 @@ public final class EventLog {
   public Event insert(
       Connection c, String kind, Optional<String> mac, Optional<String> session, String message)
       throws SQLException {
-    long now = clock.millis();
-    long rowId =
-        Database.insertReturningId(
-            c,
-            "INSERT INTO events (time, kind, mac, session, message) VALUES (?, ?, ?, ?, ?)",
-            now,
-            kind,
-            mac.orElse(null),
-            session.orElse(null),
-            message);
-    if (rowId % 1000 == 0) {
-      NodeStore.update(c, "DELETE FROM events WHERE id <= ?", rowId - KEEP);
+    return insertAll(c, List.of(new Draft(kind, mac, session, message))).get(0);
+  }
+
+  /** An event to store: what {@link #insert} takes. */
+  public record Draft(String kind, Optional<String> mac, Optional<String> session, String message) {
+    public Draft {
+      Objects.requireNonNull(kind, "kind");
+      Objects.requireNonNull(mac, "mac");
+      Objects.requireNonNull(session, "session");
+      Objects.requireNonNull(message, "message");
     }
-    return new Event(rowId, now, kind, mac, session, message);
+  }
+
+  /** Rows per INSERT statement of {@link #insertAll} (five parameters each). */
+  static final int ROWS_PER_INSERT = 100;
+
+  /**
+   * Stores {@code drafts} inside the caller's transaction, in order, with one statement per {@link
+   * #ROWS_PER_INSERT} of them: on PostgreSQL each statement is a round trip to the server, which a
+   * DHCP burst's events would otherwise pay one by one. Call {@link #publish} for each after the
+   * commit.
+   */
+  public List<Event> insertAll(Connection c, List<Draft> drafts) throws SQLException {
+    long now = clock.millis();
+    List<Event> out = new ArrayList<>(drafts.size());
+    for (int from = 0; from < drafts.size(); from += ROWS_PER_INSERT) {
+      List<Draft> part = drafts.subList(from, Math.min(drafts.size(), from + ROWS_PER_INSERT));
+      StringBuilder sql =
+          new StringBuilder("INSERT INTO events (time, kind, mac, session, message) VALUES ");
+      List<Object> args = new ArrayList<>(part.size() * 5);
+      for (Draft d : part) {
+        sql.append(args.isEmpty() ? "" : ", ").append("(?, ?, ?, ?, ?)");
+        args.addAll(
+            Arrays.asList(
+                now, d.kind(), d.mac().orElse(null), d.session().orElse(null), d.message()));
+      }
+      List<Long> ids =
+          new ArrayList<>(
+              Database.query(c, sql + " RETURNING id", rs -> rs.getLong(1), args.toArray()));
+      if (ids.size() != part.size()) {
+        throw new SQLException(
+            "inserting " + part.size() + " events returned " + ids.size() + " ids");
+      }
+      // Both stores number the rows of one INSERT in the order of its VALUES; neither promises
+      // RETURNING's order, so the ids are matched to the rows in ascending order.
+      Collections.sort(ids);
+      for (int i = 0; i < part.size(); i++) {
+        Draft d = part.get(i);
+        out.add(new Event(ids.get(i), now, d.kind(), d.mac(), d.session(), d.message()));
+      }
+      long last = ids.get(ids.size() - 1);
+      long thousand = last - last % 1000;
+      if (thousand > 0 && thousand >= ids.get(0)) {
+        // Every thousandth event prunes the log to its last KEEP.
+        NodeStore.update(c, "DELETE FROM events WHERE id <= ?", thousand - KEEP);
+      }
+    }
+    return out;
   }
 
   /** Logs a committed event and tells the listeners. */

@@ -21,9 +21,11 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.clonecast.protocol.dhcp.DhcpMessageType;
 import org.clonecast.protocol.dhcp.DhcpOption;
 import org.clonecast.protocol.dhcp.DhcpPacket;
@@ -127,6 +129,12 @@ class DhcpHandlerTest {
   }
 
   DhcpResponder responder(DhcpConfig.Mode mode, SecureBootNodes secureBoot) {
+    return responder(mode, secureBoot, new LeaseStore(db).loadAll());
+  }
+
+  /** A responder of {@link #config} with {@code leases} in its tables. */
+  static DhcpResponder responder(
+      DhcpConfig.Mode mode, SecureBootNodes secureBoot, List<Lease> leases) {
     BootConfig boot =
         new BootConfig(
             Path.of("/usr/lib/ipxe"),
@@ -137,11 +145,29 @@ class DhcpHandlerTest {
             "snp-arm64.efi",
             secureBoot);
     return new DhcpResponder(
-        config(mode),
-        SELF,
-        24,
-        new BootFileSelector(boot, SELF, () -> 8080),
-        new LeaseStore(db).loadAll());
+        config(mode), SELF, 24, new BootFileSelector(boot, SELF, () -> 8080), leases);
+  }
+
+  /** Another daemon's handler on {@code other}, a second connection to the test's store. */
+  EmbeddedChannel otherDaemon(Database other, DhcpStats otherStats) {
+    return new EmbeddedChannel(
+        new DhcpHandler(
+            responder(DhcpConfig.Mode.FULL),
+            false,
+            otherStats,
+            other,
+            new EventLog(other, clock),
+            new NodeStore(other, clock),
+            inventory,
+            clock));
+  }
+
+  /** A SELECTING REQUEST of {@code mac} for {@code ip}, offered by this server. */
+  static DhcpPacket selecting(MacAddress mac, Inet4Address ip) {
+    return plain(DhcpMessageType.REQUEST, mac)
+        .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
+        .option(new DhcpOption.Address(OPT_REQUESTED_IP, ip))
+        .build();
   }
 
   EmbeddedChannel channel(DhcpResponder r, boolean bootPort) {
@@ -259,6 +285,61 @@ class DhcpHandlerTest {
   }
 
   /**
+   * One burst of REQUESTs at a daemon whose table does not know the other daemon's lease: the store
+   * refuses the one whose address the other daemon's client holds (NAKed, nothing of it stored),
+   * and the rest of the burst, written again without it, is stored and ACKed.
+   */
+  @Test
+  void aRefusedDecisionLeavesTheRestOfItsBurstStored() {
+    MacAddress x = MacAddress.parse("02:00:00:00:00:0a");
+    MacAddress y = MacAddress.parse("02:00:00:00:00:0b");
+    MacAddress z = MacAddress.parse("02:00:00:00:00:0c");
+    try (Database other = Database.open(dir, store)) {
+      EmbeddedChannel a = channel(responder(DhcpConfig.Mode.FULL), false);
+      DhcpStats otherStats = new DhcpStats();
+      EmbeddedChannel b = otherDaemon(other, otherStats);
+      DhcpPacket oy = exchange(b, plain(DhcpMessageType.DISCOVER, y).build(), CLIENT).getKey();
+      DhcpPacket oz = exchange(b, plain(DhcpMessageType.DISCOVER, z).build(), CLIENT).getKey();
+      DhcpPacket ox = exchange(a, plain(DhcpMessageType.DISCOVER, x).build(), CLIENT).getKey();
+      assertEquals(ox.yiaddr(), oy.yiaddr(), "neither table knows the other's offer");
+      var ackX = exchange(a, selecting(x, ox.yiaddr()), CLIENT);
+      assertEquals(Optional.of(DhcpMessageType.ACK), ackX.getKey().messageType());
+
+      b.writeInbound(
+          datagram(selecting(y, oy.yiaddr()), CLIENT), datagram(selecting(z, oz.yiaddr()), CLIENT));
+      Map<MacAddress, DhcpMessageType> replies = new HashMap<>();
+      for (DatagramPacket out; (out = b.readOutbound()) != null; ) {
+        try {
+          DhcpPacket p = DhcpPacket.decode(out.content());
+          replies.put(p.mac().orElseThrow(), p.messageType().orElseThrow());
+        } finally {
+          out.release();
+        }
+      }
+      assertEquals(Map.of(y, DhcpMessageType.NAK, z, DhcpMessageType.ACK), replies);
+      assertEquals(1, otherStats.conflicts());
+      assertEquals(
+          Set.of(
+              new Lease(ox.yiaddr(), Optional.of(x), Lease.State.BOUND, now + 600_000),
+              new Lease(oz.yiaddr(), Optional.of(z), Lease.State.BOUND, now + 600_000)),
+          Set.copyOf(new LeaseStore(other).loadAll()),
+          "x's lease, and z's from the burst; nothing of y's");
+      assertEquals(
+          List.of("ack " + oz.yiaddr().getHostAddress()),
+          new EventLog(other, clock)
+              .after(0, 100).stream()
+                  .filter(
+                      e ->
+                          e.mac().equals(Optional.of(z.toString()))
+                              || e.mac().equals(Optional.of(y.toString())))
+                  .filter(e -> e.message().startsWith("ack"))
+                  .map(e -> e.message())
+                  .toList(),
+          "the burst's events: z's ACK, no event of y's refused one");
+    }
+  }
+
+  /**
    * Two daemons share the store (docs/scale.md), each with its own lease table: both offer the
    * first pool address to different clients; the first REQUEST binds it, the second daemon's write
    * is refused by the store, and it NAKs at once; its table then holds the other's lease, so its
@@ -271,37 +352,13 @@ class DhcpHandlerTest {
     try (Database other = Database.open(dir, store)) {
       EmbeddedChannel a = channel(responder(DhcpConfig.Mode.FULL), false);
       DhcpStats otherStats = new DhcpStats();
-      EmbeddedChannel b =
-          new EmbeddedChannel(
-              new DhcpHandler(
-                  responder(DhcpConfig.Mode.FULL),
-                  false,
-                  otherStats,
-                  other,
-                  new EventLog(other, clock),
-                  new NodeStore(other, clock),
-                  inventory,
-                  clock));
+      EmbeddedChannel b = otherDaemon(other, otherStats);
       DhcpPacket ox = exchange(a, plain(DhcpMessageType.DISCOVER, x).build(), CLIENT).getKey();
       DhcpPacket oy = exchange(b, plain(DhcpMessageType.DISCOVER, y).build(), CLIENT).getKey();
       assertEquals(ox.yiaddr(), oy.yiaddr(), "neither table knows the other's offer");
-      var ackX =
-          exchange(
-              a,
-              plain(DhcpMessageType.REQUEST, x)
-                  .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
-                  .option(new DhcpOption.Address(OPT_REQUESTED_IP, ox.yiaddr()))
-                  .build(),
-              CLIENT);
+      var ackX = exchange(a, selecting(x, ox.yiaddr()), CLIENT);
       assertEquals(Optional.of(DhcpMessageType.ACK), ackX.getKey().messageType());
-      var nakY =
-          exchange(
-              b,
-              plain(DhcpMessageType.REQUEST, y)
-                  .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
-                  .option(new DhcpOption.Address(OPT_REQUESTED_IP, oy.yiaddr()))
-                  .build(),
-              CLIENT);
+      var nakY = exchange(b, selecting(y, oy.yiaddr()), CLIENT);
       assertEquals(
           Optional.of(DhcpMessageType.NAK),
           nakY.getKey().messageType(),
@@ -315,14 +372,7 @@ class DhcpHandlerTest {
 
       DhcpPacket again = exchange(b, plain(DhcpMessageType.DISCOVER, y).build(), CLIENT).getKey();
       assertNotEquals(ox.yiaddr(), again.yiaddr(), "the refused daemon learnt the lease");
-      var ackY =
-          exchange(
-              b,
-              plain(DhcpMessageType.REQUEST, y)
-                  .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
-                  .option(new DhcpOption.Address(OPT_REQUESTED_IP, again.yiaddr()))
-                  .build(),
-              CLIENT);
+      var ackY = exchange(b, selecting(y, again.yiaddr()), CLIENT);
       assertEquals(Optional.of(DhcpMessageType.ACK), ackY.getKey().messageType());
       assertEquals(2, new LeaseStore(db).loadAll().size());
     }
@@ -337,13 +387,7 @@ class DhcpHandlerTest {
     assertEquals("", o.fileText());
     assertEquals(Optional.empty(), o.text(OPT_VENDOR_CLASS_ID));
     assertEquals(Optional.of("node07"), o.text(OPT_HOST_NAME), "12 = the inventory name");
-    exchange(
-        ch,
-        plain(DhcpMessageType.REQUEST, m)
-            .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
-            .option(new DhcpOption.Address(OPT_REQUESTED_IP, o.yiaddr()))
-            .build(),
-        CLIENT);
+    exchange(ch, selecting(m, o.yiaddr()), CLIENT);
     var renew =
         exchange(
             ch,
@@ -746,14 +790,7 @@ class DhcpHandlerTest {
     DhcpPacket o = exchange(ch, plain(DhcpMessageType.DISCOVER, MAC).build(), CLIENT).getKey();
     db.write(
         c -> c.createStatement().execute("DROP TABLE leases")); // storing leases fails from now on
-    assertNull(
-        exchange(
-            ch,
-            plain(DhcpMessageType.REQUEST, MAC)
-                .option(new DhcpOption.Address(OPT_SERVER_ID, SELF))
-                .option(new DhcpOption.Address(OPT_REQUESTED_IP, o.yiaddr()))
-                .build(),
-            CLIENT));
+    assertNull(exchange(ch, selecting(MAC, o.yiaddr()), CLIENT));
     assertEquals(1, stats.dropped());
     assertTrue(ch.isOpen());
   }

@@ -80,6 +80,30 @@ class LeaseTableTest {
         "B rebinding here is known");
   }
 
+  /**
+   * The store is read for a merge while the table goes on deciding: a row read before the table
+   * bound its address is older than the table's record, which stays; the rows of addresses the
+   * table left alone are taken, and the next merge without a mark takes every row.
+   */
+  @Test
+  void aMergeKeepsTheRecordsTheTableChangedSinceItsMark() {
+    LeaseTable t = table("10.77.0.100", "10.77.0.150");
+    Inet4Address ip = select(t, A, T0);
+    t.markForMerge();
+    // Read before A's lease was stored: the address still free, released by an earlier client.
+    Lease stale = new Lease(ip, Optional.of(C), Lease.State.RELEASED, T0 - 1);
+    Inet4Address theirs = Ipv4.parse("10.77.0.120");
+    Lease other = new Lease(theirs, Optional.of(B), Lease.State.BOUND, T0 + 600_000);
+    assertInstanceOf(
+        Decision.Ack.class, t.request(A, Optional.empty(), true, Optional.empty(), ip, T0 + 10));
+    t.merge(List.of(stale, other), T0 + 20);
+    assertEquals(Optional.of(A), t.lease(ip).orElseThrow().mac(), "A's newer lease stays");
+    assertEquals(Lease.State.BOUND, t.lease(ip).orElseThrow().state());
+    assertEquals(Optional.of(other), t.lease(theirs), "B's lease is taken");
+    t.merge(List.of(stale), T0 + 30);
+    assertEquals(Optional.of(stale), t.lease(ip), "unmarked, the row is taken");
+  }
+
   @Test
   void discoverOfferRequestAckStoresTheLease() {
     LeaseTable t = table("10.77.0.100", "10.77.0.150");
