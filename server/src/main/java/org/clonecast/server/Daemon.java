@@ -395,6 +395,11 @@ public final class Daemon implements AutoCloseable {
     }
     startDhcp(clock, policy);
     startHeartbeat(host);
+    if (config.replicateImages() && db.shared()) {
+      // Once, now that this daemon is announced; images added later come by 'image replicate' or
+      // when a session needs them.
+      replicator.replicateAll();
+    }
     events.record(
         "daemon",
         Optional.empty(),

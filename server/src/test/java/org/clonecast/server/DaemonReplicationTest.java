@@ -1,5 +1,6 @@
 package org.clonecast.server;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -8,6 +9,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -24,18 +26,20 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Two whole daemons (HTTP only, on loopback) on one PostgreSQL store: one adds an image, the other
- * is told by the CLI to replicate it, and both list it as held by two daemons, the second "here".
+ * is told by the CLI to replicate it, and both list it as held by two daemons, the second "here"; a
+ * third started with {@code images.replicate} fetches it by itself.
  */
 class DaemonReplicationTest {
   @TempDir Path dir;
   final List<Daemon> daemons = new ArrayList<>();
 
-  Daemon start(String name, String store) throws Exception {
+  Daemon start(String name, String store, boolean replicate) throws Exception {
     Daemon d =
         Daemon.start(
             ServeConfig.from(
                 ConfigFile.of(
                     Map.of(
+                        "images.replicate", Boolean.toString(replicate),
                         "interface", "lo",
                         "state-dir", dir.resolve(name).toString(),
                         "store", store,
@@ -75,8 +79,8 @@ class DaemonReplicationTest {
   @Test
   void theCliReplicatesAnImageOntoAnotherDaemonAndBothListIt() throws Exception {
     String store = TestStore.server().url(TestStore.server().newDatabase());
-    Daemon a = start("a", store);
-    Daemon b = start("b", store);
+    Daemon a = start("a", store, false);
+    Daemon b = start("b", store, false);
     byte[] disk = new byte[40 * 64 * 1024];
     new Random(5).nextBytes(disk);
     Path raw = dir.resolve("disk.raw");
@@ -99,6 +103,11 @@ class DaemonReplicationTest {
     assertTrue(again.out().contains("ready on this daemon"), again.out());
     Run unknown = cli(b, "b", "image", "replicate", "v1", "--from", "nobody");
     assertTrue(unknown.code() != 0 && unknown.err().contains("no daemon nobody"), unknown.err());
+
+    Daemon c = start("c", store, true);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> line(ok(cli(c, "c", "image", "list")).out(), "v1").contains("3, here"));
   }
 
   static Run ok(Run r) {
