@@ -49,6 +49,7 @@ import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.Image;
 import org.clonecast.server.store.ImageCopies;
 import org.clonecast.server.store.ImageStore;
+import org.clonecast.server.store.PooledImage;
 import org.clonecast.server.store.TestStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -253,6 +254,30 @@ class ImageReplicatorTest {
     assertEquals(CHUNKS, r.fetched());
     assertEquals(List.of(a.id(), c.id()), r.from(), "a first (asked for), c for the refused one");
     b.assertHolds("v1", v1);
+  }
+
+  @Test
+  void aManifestThatIsNotTheStoresImageIsRefusedAndTakenFromAnotherDaemon() throws Exception {
+    Daemon a = new Daemon("a");
+    Daemon b = new Daemon("b");
+    Daemon c = new Daemon("c");
+    a.add("v1", v1);
+    a.add("v2", v2);
+    c.replicator.ensureLocal("v1", Duration.ofSeconds(60));
+    // a's v1 manifest file now holds v2's manifest: well-formed, every chunk a's to serve.
+    PooledImage.write(
+        a.images.manifestFor("v1"),
+        PooledImage.read(a.images.manifestFor("v2")).manifest(),
+        Optional.empty());
+
+    ImageReplicator.Result r = b.replicator.replicate("v1", Optional.of(a.id())).get();
+
+    // The manifest came from c; chunks, checked one by one, from whoever serves them.
+    assertEquals(CHUNKS, r.fetched());
+    b.assertHolds("v1", v1);
+    assertEquals(
+        b.images.storedContentHash("v1").orElseThrow(),
+        ImageStore.contentHash(PooledImage.read(b.images.manifestFor("v1")).manifest()));
   }
 
   @Test
