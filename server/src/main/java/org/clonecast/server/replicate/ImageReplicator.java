@@ -101,7 +101,12 @@ public final class ImageReplicator {
       Objects.requireNonNull(connectTimeout);
       Objects.requireNonNull(requestTimeout);
       Objects.requireNonNull(pause);
-      if (attempts < 1 || connectTimeout.isNegative() || connectTimeout.isZero()) {
+      if (attempts < 1
+          || connectTimeout.isNegative()
+          || connectTimeout.isZero()
+          || requestTimeout.isNegative()
+          || requestTimeout.isZero()
+          || pause.isNegative()) {
         throw new IllegalArgumentException("attempts and timeouts must be positive");
       }
     }
