@@ -60,6 +60,7 @@ import org.clonecast.server.http.ImageRoutes;
 import org.clonecast.server.http.LiveFeed;
 import org.clonecast.server.http.NodeAuth;
 import org.clonecast.server.http.NodeRoutes;
+import org.clonecast.server.http.PeerRoutes;
 import org.clonecast.server.http.Reply;
 import org.clonecast.server.http.SessionRoutes;
 import org.clonecast.server.http.UnicastRoutes;
@@ -67,6 +68,7 @@ import org.clonecast.server.limit.RateLimiter;
 import org.clonecast.server.mcast.IgmpQuerier;
 import org.clonecast.server.metrics.DaemonMetrics;
 import org.clonecast.server.metrics.Metrics;
+import org.clonecast.server.replicate.ImageReplicator;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.DaemonRegistry;
@@ -112,6 +114,8 @@ public final class Daemon implements AutoCloseable {
   private BootScripts bootScripts;
   private DhcpServer dhcp;
   private DaemonRegistry registry;
+  private ImageReplicator replicator;
+  private PeerRoutes peerRoutes;
   private final DhcpStats dhcpStats = new DhcpStats();
 
   private Daemon(ServeConfig config) {
@@ -239,12 +243,23 @@ public final class Daemon implements AutoCloseable {
         new CaptureManager(new CaptureStore(db, clock), images, nodes, sessionStore, events);
     captures.recover();
     running.push(captures);
+    registry =
+        new DaemonRegistry(db, clock, ApiToken.secretFile(config.stateDir(), PEER_SECRET_FILE));
     LiveFeed feed =
         new LiveFeed(nodes, images, sessions, captures, events, clock, Duration.ofMillis(500))
+            .daemons(registry)
             .start();
     running.push(feed);
     new EventRoutes(events, feed).register(routes);
-    new ImageRoutes(images, captures).register(routes);
+    ExecutorService replicateWorker =
+        Executors.newFixedThreadPool(2, DaemonThreads.numbered("image-replicate-"));
+    running.push(replicateWorker::shutdownNow);
+    replicator =
+        new ImageReplicator(
+            images, registry, events, clock, replicateWorker, ImageReplicator.Settings.DEFAULT);
+    new ImageRoutes(images, captures, Optional.of(replicator)).register(routes);
+    peerRoutes = new PeerRoutes(images, registry);
+    peerRoutes.register(routes);
     new CaptureRoutes(captures, nodeAuth).register(routes);
     boolean pxe = config.dhcp().mode() != DhcpConfig.Mode.OFF;
     // Only a daemon that answers PXE has nodes that netboot; with DHCP off the agents run
@@ -257,8 +272,6 @@ public final class Daemon implements AutoCloseable {
             feed)
         .register(routes);
     new DashboardRoutes(feed).register(routes);
-    registry =
-        new DaemonRegistry(db, clock, ApiToken.secretFile(config.stateDir(), PEER_SECRET_FILE));
     new DaemonRoutes(registry, clock).register(routes);
     new ConsoleLogin(token, events, clock).register(routes);
     new AgentRoutes(
@@ -322,6 +335,7 @@ public final class Daemon implements AutoCloseable {
         seen::refused);
     DaemonMetrics.sessions(metrics, sessions);
     DaemonMetrics.unicast(metrics, unicast);
+    DaemonMetrics.peers(metrics, peerRoutes);
     if (config.boot().routerAdvert()) {
       RouterAdvertiser.start(nif)
           .ifPresent(
@@ -381,6 +395,11 @@ public final class Daemon implements AutoCloseable {
     }
     startDhcp(clock, policy);
     startHeartbeat(host);
+    if (config.replicateImages() && db.shared()) {
+      // Once, now that this daemon is announced; images added later come by 'image replicate' or
+      // when a session needs them.
+      replicator.replicateAll();
+    }
     events.record(
         "daemon",
         Optional.empty(),
@@ -435,6 +454,14 @@ public final class Daemon implements AutoCloseable {
           beats.awaitTermination(5, TimeUnit.SECONDS);
           registry.stopped();
         });
+  }
+
+  /**
+   * Fetches images from the other daemons sharing the store: {@link ImageReplicator#ensureLocal}
+   * before a session part sends an image this daemon may lack.
+   */
+  public ImageReplicator replicator() {
+    return replicator;
   }
 
   /** This daemon's place among the daemons sharing its store. */

@@ -12,8 +12,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.clonecast.server.capture.CaptureManager;
+import org.clonecast.server.store.DaemonRegistry;
 import org.clonecast.server.store.Event;
 import org.clonecast.server.store.Image;
+import org.clonecast.server.store.ImageCopies;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.SessionStore;
 
@@ -61,6 +63,46 @@ public final class Json {
     m.put("created", i.createdMillis());
     progress.ifPresent(p -> m.put("progress", Map.of("done", p[0], "total", p[1])));
     return m;
+  }
+
+  /**
+   * Which daemons hold an image's bytes ({@code ready}), fetch them ({@code copying}, with stored
+   * bytes done of total) or failed to (with why); {@code self} marks the one answering.
+   */
+  public static List<Map<String, Object>> copies(List<ImageCopies.Copy> copies, String self) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (ImageCopies.Copy c : copies) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("daemon", c.daemon());
+      m.put("self", c.daemon().equals(self));
+      m.put("state", c.state().id());
+      m.put("done", c.done());
+      m.put("total", c.total());
+      m.put("detail", c.detail().orElse(null));
+      m.put("updated", c.updated());
+      out.add(m);
+    }
+    return out;
+  }
+
+  /**
+   * A daemon of the store (docs/scale.md): URL, segment, state ({@code running}, {@code stopped},
+   * {@code dead}) and whether it is {@code self}, the one answering.
+   */
+  public static Map<String, Object> daemon(DaemonRegistry.Member m, String self, long nowMillis) {
+    Map<String, Object> d = new LinkedHashMap<>();
+    boolean me = m.id().equals(self);
+    d.put("id", m.id());
+    d.put("url", m.url());
+    d.put("address", m.address());
+    d.put("segment", m.segment());
+    // The one answering runs; on SQLite it does not beat (nobody else reads its row).
+    d.put("state", me ? "running" : m.state(nowMillis));
+    d.put("self", me);
+    d.put("started", m.started());
+    d.put("heartbeat", m.heartbeat());
+    d.put("stopped", m.stopped().orElse(null));
+    return d;
   }
 
   /** A capture: its phase and node, and what the daemon holds of its upload. */

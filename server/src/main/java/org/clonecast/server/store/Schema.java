@@ -181,5 +181,24 @@ final class Schema {
         heartbeat INTEGER NOT NULL,         -- epoch ms of its last beat
         stopped   INTEGER                   -- epoch ms of a clean stop, NULL while it runs
       )
+      """,
+          // 12: which daemons hold an image's bytes (docs/scale.md, "Replication"): a row per
+          // image and daemon, 'ready' once its manifest and chunks are in that daemon's pool,
+          // 'copying' while it fetches them from another daemon (done of total stored bytes),
+          // 'failed' when its last fetch failed (detail says why). content_hash: the SHA-256 of
+          // the image's manifest with every stored chunk as RAW ({@link ImageStore#contentHash}),
+          // what a daemon fetching the image from another checks the peer's manifest against.
+          """
+      CREATE TABLE image_copies (
+        image   TEXT NOT NULL,              -- images.name
+        daemon  TEXT NOT NULL,              -- daemons.id
+        state   TEXT NOT NULL,              -- copying | ready | failed
+        done    INTEGER NOT NULL DEFAULT 0, -- stored bytes held so far
+        total   INTEGER NOT NULL DEFAULT 0, -- stored bytes of the image
+        detail  TEXT,                       -- why the last fetch failed
+        updated INTEGER NOT NULL,           -- epoch ms
+        PRIMARY KEY (image, daemon)
+      );
+      ALTER TABLE images ADD COLUMN content_hash TEXT
       """);
 }
