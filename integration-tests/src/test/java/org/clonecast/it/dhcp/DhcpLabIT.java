@@ -123,6 +123,15 @@ class DhcpLabIT {
       assertTrue(inRange(ip2), ip2);
       assertNotEquals(ip1, ip2);
       assertEquals("10.77.0.1", env(lab, "dh-BOUND").get("new_dhcp_server_identifier"));
+      // dhclient runs its script (BOUND) before it writes the lease file: stopped in between, it
+      // would restart with no lease to reboot from.
+      Path leases = lab.dir().resolve("dh.leases");
+      await()
+          .atMost(WAIT)
+          .until(
+              () ->
+                  Files.exists(leases)
+                      && Files.readString(leases).contains("fixed-address " + ip2 + ";"));
       dh.kill(Signal.TERM);
       dh.waitFor(WAIT);
       dhclient(lab, lab.agent(2), "dh");
