@@ -260,6 +260,15 @@ public final class Daemon implements AutoCloseable {
     registry =
         new DaemonRegistry(db, clock, ApiToken.secretFile(config.stateDir(), PEER_SECRET_FILE));
     new DaemonRoutes(registry, clock).register(routes);
+    if (db.shared()) {
+      // Sessions span the daemons: a node is served by the daemon its agent calls, and a dead
+      // daemon's nodes go to a partner on its segment (docs/scale.md). The image must be in this
+      // daemon's own store until chunk replication makes it local here.
+      sessions.spanDaemons(registry, name -> {});
+      DaemonRegistry daemons = registry;
+      bootScripts.partners(
+          () -> daemons.partners().stream().map(DaemonRegistry.Member::url).toList());
+    }
     new ConsoleLogin(token, events, clock).register(routes);
     new AgentRoutes(
             sessions,

@@ -181,5 +181,12 @@ final class Schema {
         heartbeat INTEGER NOT NULL,         -- epoch ms of its last beat
         stopped   INTEGER                   -- epoch ms of a clean stop, NULL while it runs
       )
+      """,
+          // 13 (branch span; branch repl's 12 goes before it at the merge): a session spans
+          // daemons (docs/scale.md, "Sessions across daemons"): which daemon serves each node, the
+          // one its agent registered with or the partner that took it over from a dead one. NULL:
+          // no daemon has it yet.
+          """
+      ALTER TABLE session_nodes ADD COLUMN daemon TEXT
       """);
 }
