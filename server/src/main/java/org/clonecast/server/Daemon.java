@@ -60,6 +60,7 @@ import org.clonecast.server.http.ImageRoutes;
 import org.clonecast.server.http.LiveFeed;
 import org.clonecast.server.http.NodeAuth;
 import org.clonecast.server.http.NodeRoutes;
+import org.clonecast.server.http.PeerRoutes;
 import org.clonecast.server.http.Reply;
 import org.clonecast.server.http.SessionRoutes;
 import org.clonecast.server.http.UnicastRoutes;
@@ -67,6 +68,7 @@ import org.clonecast.server.limit.RateLimiter;
 import org.clonecast.server.mcast.IgmpQuerier;
 import org.clonecast.server.metrics.DaemonMetrics;
 import org.clonecast.server.metrics.Metrics;
+import org.clonecast.server.replicate.ImageReplicator;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.DaemonRegistry;
@@ -112,6 +114,8 @@ public final class Daemon implements AutoCloseable {
   private BootScripts bootScripts;
   private DhcpServer dhcp;
   private DaemonRegistry registry;
+  private ImageReplicator replicator;
+  private PeerRoutes peerRoutes;
   private final DhcpStats dhcpStats = new DhcpStats();
 
   private Daemon(ServeConfig config) {
@@ -244,7 +248,17 @@ public final class Daemon implements AutoCloseable {
             .start();
     running.push(feed);
     new EventRoutes(events, feed).register(routes);
-    new ImageRoutes(images, captures).register(routes);
+    registry =
+        new DaemonRegistry(db, clock, ApiToken.secretFile(config.stateDir(), PEER_SECRET_FILE));
+    ExecutorService replicateWorker =
+        Executors.newFixedThreadPool(2, DaemonThreads.numbered("image-replicate-"));
+    running.push(replicateWorker::shutdownNow);
+    replicator =
+        new ImageReplicator(
+            images, registry, events, clock, replicateWorker, ImageReplicator.Settings.DEFAULT);
+    new ImageRoutes(images, captures, Optional.of(replicator)).register(routes);
+    peerRoutes = new PeerRoutes(images, registry);
+    peerRoutes.register(routes);
     new CaptureRoutes(captures, nodeAuth).register(routes);
     boolean pxe = config.dhcp().mode() != DhcpConfig.Mode.OFF;
     // Only a daemon that answers PXE has nodes that netboot; with DHCP off the agents run
@@ -257,14 +271,26 @@ public final class Daemon implements AutoCloseable {
             feed)
         .register(routes);
     new DashboardRoutes(feed).register(routes);
-    registry =
-        new DaemonRegistry(db, clock, ApiToken.secretFile(config.stateDir(), PEER_SECRET_FILE));
     new DaemonRoutes(registry, clock).register(routes);
     if (db.shared()) {
       // Sessions span the daemons: a node is served by the daemon its agent calls, and a dead
-      // daemon's nodes go to a partner on its segment (docs/scale.md). The image must be in this
-      // daemon's own store until chunk replication makes it local here.
-      sessions.spanDaemons(registry, name -> {});
+      // daemon's nodes go to a partner on its segment (docs/scale.md). A daemon's part of a
+      // session sends the image from its own store: fetched ahead while a session is active, and
+      // waited for (within the agent's registration) when its part starts.
+      ImageReplicator fetch = replicator;
+      sessions.spanDaemons(
+          registry,
+          new SessionManager.LocalImages() {
+            @Override
+            public void ensureLocal(String name) throws IOException, InterruptedException {
+              fetch.ensureLocal(name, SessionManager.IMAGE_WAIT);
+            }
+
+            @Override
+            public void ahead(String name) {
+              fetch.replicate(name, Optional.empty());
+            }
+          });
       DaemonRegistry daemons = registry;
       bootScripts.partners(
           () -> daemons.partners().stream().map(DaemonRegistry.Member::url).toList());
@@ -331,6 +357,7 @@ public final class Daemon implements AutoCloseable {
         seen::refused);
     DaemonMetrics.sessions(metrics, sessions);
     DaemonMetrics.unicast(metrics, unicast);
+    DaemonMetrics.peers(metrics, peerRoutes);
     if (config.boot().routerAdvert()) {
       RouterAdvertiser.start(nif)
           .ifPresent(
@@ -444,6 +471,14 @@ public final class Daemon implements AutoCloseable {
           beats.awaitTermination(5, TimeUnit.SECONDS);
           registry.stopped();
         });
+  }
+
+  /**
+   * Fetches images from the other daemons sharing the store: {@link ImageReplicator#ensureLocal}
+   * before a session part sends an image this daemon may lack.
+   */
+  public ImageReplicator replicator() {
+    return replicator;
   }
 
   /** This daemon's place among the daemons sharing its store. */

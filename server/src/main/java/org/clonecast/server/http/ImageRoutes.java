@@ -8,9 +8,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.server.capture.CaptureManager;
+import org.clonecast.server.replicate.ImageReplicator;
+import org.clonecast.server.store.ConflictException;
 import org.clonecast.server.store.Image;
+import org.clonecast.server.store.ImageCopies;
 import org.clonecast.server.store.ImageStore;
 import org.clonecast.server.store.NotFoundException;
 
@@ -27,24 +32,45 @@ import org.clonecast.server.store.NotFoundException;
  *   <li>POST /api/v1/images/capture {name, node, disk?, force?, level?}: capture a golden node's
  *       disk over the network at its next PXE boot ({@link CaptureManager})
  *   <li>POST /api/v1/images/{name}/cancel: cancel the running capture of that image
+ *   <li>POST /api/v1/images/{name}/replicate {from?}: fetch the image's bytes from another daemon
+ *       holding them ({@link ImageReplicator}), in the background: its {@code copies} show progress
  * </ul>
  *
  * <p>An image being captured carries {@code capture}: its phase, node and what the daemon holds.
+ * Every image carries {@code copies}: which daemons hold its bytes (ready), fetch them (copying,
+ * with done and total stored bytes) or failed to.
  */
 public final class ImageRoutes {
   static final String PREFIX = "/api/v1/images";
+  private static final String REPLICATE = "/replicate";
   private final ImageStore images;
   private final CaptureManager captures;
+  private final Optional<ImageReplicator> replicator;
 
   public ImageRoutes(ImageStore images, CaptureManager captures) {
+    this(images, captures, Optional.empty());
+  }
+
+  /**
+   * @param replicator fetches images from other daemons ({@code POST .../replicate}); without one
+   *     that route is a 409
+   */
+  public ImageRoutes(
+      ImageStore images, CaptureManager captures, Optional<ImageReplicator> replicator) {
     this.images = images;
     this.captures = captures;
+    this.replicator = replicator;
+  }
+
+  private Map<String, Object> json(Image i, List<ImageCopies.Copy> copies) {
+    Map<String, Object> m = Json.image(i, images.progress(i.name()));
+    m.put("copies", Json.copies(copies, images.copies().self()));
+    captures.status(i.name()).ifPresent(s -> m.put("capture", Json.capture(s)));
+    return m;
   }
 
   private Map<String, Object> json(Image i) {
-    Map<String, Object> m = Json.image(i, images.progress(i.name()));
-    captures.status(i.name()).ifPresent(s -> m.put("capture", Json.capture(s)));
-    return m;
+    return json(i, images.copies().of(i.name()));
   }
 
   public HttpServer.Routes register(HttpServer.Routes routes) {
@@ -56,7 +82,8 @@ public final class ImageRoutes {
     if (rest.isEmpty() || rest.equals("/")) {
       if (r.method().equals(HttpMethod.GET)) {
         List<Map<String, Object>> out = new ArrayList<>();
-        for (Image i : images.list()) out.add(json(i));
+        Map<String, List<ImageCopies.Copy>> copies = images.copies().byImage();
+        for (Image i : images.list()) out.add(json(i, copies.getOrDefault(i.name(), List.of())));
         return Reply.json(out);
       }
       if (r.method().equals(HttpMethod.POST)) {
@@ -102,6 +129,20 @@ public final class ImageRoutes {
           (int) level,
           Json.text(body, "from"));
       return Reply.json(HttpResponseStatus.ACCEPTED, json(images.find(name).orElseThrow()));
+    }
+    if (rest.endsWith(REPLICATE) && rest.indexOf('/', 1) == rest.length() - REPLICATE.length()) {
+      if (!r.method().equals(HttpMethod.POST)) {
+        return notAllowed(r);
+      }
+      String name = rest.substring(1, rest.length() - REPLICATE.length());
+      ImageReplicator rep =
+          replicator.orElseThrow(
+              () -> new ConflictException("this daemon does not replicate images"));
+      JsonNode body = r.body().length == 0 ? null : Json.object(r.body());
+      Optional<String> from = body == null ? Optional.empty() : Json.text(body, "from");
+      CompletableFuture<ImageReplicator.Result> f = rep.replicate(name, from);
+      Image i = images.find(name).orElseThrow(() -> new NotFoundException("no image " + name));
+      return Reply.json(f.isDone() ? HttpResponseStatus.OK : HttpResponseStatus.ACCEPTED, json(i));
     }
     if (rest.endsWith("/cancel") && rest.indexOf('/', 1) == rest.length() - "/cancel".length()) {
       if (!r.method().equals(HttpMethod.POST)) {

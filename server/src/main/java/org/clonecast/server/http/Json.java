@@ -14,6 +14,7 @@ import java.util.Optional;
 import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.store.Event;
 import org.clonecast.server.store.Image;
+import org.clonecast.server.store.ImageCopies;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.SessionStore;
 
@@ -61,6 +62,26 @@ public final class Json {
     m.put("created", i.createdMillis());
     progress.ifPresent(p -> m.put("progress", Map.of("done", p[0], "total", p[1])));
     return m;
+  }
+
+  /**
+   * Which daemons hold an image's bytes ({@code ready}), fetch them ({@code copying}, with stored
+   * bytes done of total) or failed to (with why); {@code self} marks the one answering.
+   */
+  public static List<Map<String, Object>> copies(List<ImageCopies.Copy> copies, String self) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (ImageCopies.Copy c : copies) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("daemon", c.daemon());
+      m.put("self", c.daemon().equals(self));
+      m.put("state", c.state().id());
+      m.put("done", c.done());
+      m.put("total", c.total());
+      m.put("detail", c.detail().orElse(null));
+      m.put("updated", c.updated());
+      out.add(m);
+    }
+    return out;
   }
 
   /** A capture: its phase and node, and what the daemon holds of its upload. */

@@ -17,6 +17,7 @@ import org.clonecast.server.dhcp.Lease;
 import org.clonecast.server.dhcp.LeaseStore;
 import org.clonecast.server.dns.DnsStats;
 import org.clonecast.server.http.HttpStats;
+import org.clonecast.server.http.PeerRoutes;
 import org.clonecast.server.http.UnicastRoutes;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.Node;
@@ -205,6 +206,31 @@ public final class DaemonMetrics {
             s.refused::sum)
         .gauge(
             "clonecast_unicast_streams", "Chunk requests being served now.", unicast::streamsHeld);
+  }
+
+  /** What this daemon served other daemons replicating images (docs/scale.md). */
+  public static void peers(Metrics m, PeerRoutes peers) {
+    PeerRoutes.Stats s = peers.stats();
+    m.counter(
+            "clonecast_peer_sent_bytes_total",
+            "Manifest and chunk bytes served to other daemons.",
+            s.bytes::sum)
+        .counter(
+            "clonecast_peer_requests_total",
+            "Manifest and chunk requests served to other daemons.",
+            s.requests::sum)
+        .counter(
+            "clonecast_peer_unauthorized_total",
+            "Peer requests refused 401: no daemon's id and peer secret.",
+            s.unauthorized::sum)
+        .counter(
+            "clonecast_peer_not_found_total",
+            "Peer requests for an image or chunk this daemon does not hold.",
+            s.notFound::sum)
+        .counter(
+            "clonecast_peer_throttled_total",
+            "Peer requests answered 429: too many at once.",
+            s.throttled::sum);
   }
 
   public static void sessions(Metrics m, SessionManager sessions) {

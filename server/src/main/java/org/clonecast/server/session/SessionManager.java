@@ -126,7 +126,19 @@ public final class SessionManager implements AutoCloseable {
      * @throws IOException naming why they cannot be had
      */
     void ensureLocal(String name) throws IOException, InterruptedException;
+
+    /**
+     * Starts making image {@code name} local without waiting: an active session may need it here
+     * when one of its agents comes to this daemon.
+     */
+    default void ahead(String name) {}
   }
+
+  /**
+   * How long a daemon's part waits for its image to be made local when an agent registers: within
+   * the agent's 15 s call.
+   */
+  public static final Duration IMAGE_WAIT = Duration.ofSeconds(10);
 
   /** How often a daemon on a shared store looks at the sessions it takes part in. */
   static final Duration SWEEP = DaemonRegistry.BEAT;
@@ -517,6 +529,15 @@ public final class SessionManager implements AutoCloseable {
         continue;
       }
       r.sender.lowerMinReceivers(partReceivers(s.get()));
+    }
+    for (Session s : store.active()) {
+      if (!running.containsKey(s.id())) {
+        try {
+          localImages.ahead(s.image());
+        } catch (RuntimeException e) {
+          LOG.debug("session {}: image {} not fetched ahead: {}", s.id(), s.image(), e.toString());
+        }
+      }
     }
     if (registry.isEmpty()) return;
     DaemonRegistry daemons = registry.get();

@@ -1,5 +1,8 @@
 package org.clonecast.server.store;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -69,6 +72,12 @@ public final class ImageStore {
   /** The name ending of an image's manifest file in the store. */
   public static final String MANIFEST_SUFFIX = ".ccm";
 
+  /**
+   * The name ending of the manifest of an image being fetched from another daemon ({@link
+   * #beginReplica}): its chunks count as live for the sweep, so a fetch that breaks off resumes.
+   */
+  static final String COPYING_SUFFIX = MANIFEST_SUFFIX + ".copying";
+
   private static final Logger LOG = LoggerFactory.getLogger(ImageStore.class);
 
   private final Database db;
@@ -79,6 +88,10 @@ public final class ImageStore {
   private final Map<String, long[]> progress = new ConcurrentHashMap<>();
   private final Optional<KeyRing> key;
   private final ChunkPool pool;
+  private final ImageCopies copies;
+
+  /** The digests of the stored chunks of every image this daemon holds (what peers may fetch). */
+  private volatile Set<Sha256> heldDigests = Set.of();
 
   /**
    * A store that does not sign (tests of other things).
@@ -108,6 +121,12 @@ public final class ImageStore {
     this.events = Objects.requireNonNull(events);
     this.worker = Objects.requireNonNull(worker);
     this.pool = new ChunkPool(dir.resolve("chunks"));
+    this.copies = new ImageCopies(db, clock);
+  }
+
+  /** Which daemons hold which images' bytes. */
+  public ImageCopies copies() {
+    return copies;
   }
 
   /**
@@ -126,26 +145,16 @@ public final class ImageStore {
                     + " AND (daemon = ? OR daemon IS NULL)",
                 "interrupted by a daemon restart; add it again",
                 db.daemon()));
+    copies.dropUnfinished();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.adding")) {
       for (Path p : ds) {
         Files.deleteIfExists(p);
       }
     }
-    synchronized (this) {
-      Set<Path> named = new HashSet<>();
-      for (Image i : list()) {
-        named.add(i.file().getFileName());
-      }
-      try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + MANIFEST_SUFFIX + "*")) {
-        for (Path p : ds) {
-          if (!named.contains(p.getFileName())) {
-            Files.deleteIfExists(p);
-          }
-        }
-      }
-    }
+    removeOrphans();
     collect();
     refreshShares();
+    recordLocalCopies();
     for (Image i : list()) {
       if (i.ready() && !isPooled(i)) {
         worker.submit(() -> migrate(i.name()));
@@ -184,6 +193,7 @@ public final class ImageStore {
         }
       }
       if (moved) {
+        recordLocalCopies();
         imageEvent(
             "image "
                 + name
@@ -325,7 +335,173 @@ public final class ImageStore {
     if (!i.ready()) {
       throw new ConflictException("image " + name + " is " + i.state() + ", not ready");
     }
+    if (isPooled(i) && !Files.exists(manifestOf(i))) {
+      throw new ConflictException(notHere(name));
+    }
     return isPooled(i) ? PooledImage.open(manifestOf(i), pool) : ImageReader.open(i.file());
+  }
+
+  /**
+   * Whether this daemon holds ready image {@code name}'s bytes (its manifest file, and so its
+   * chunks), or else only the shared row (docs/scale.md, "Replication").
+   */
+  public boolean holds(String name) {
+    Optional<Image> i = find(name);
+    return i.isPresent()
+        && i.get().ready()
+        && Files.exists(isPooled(i.get()) ? manifestOf(i.get()) : i.get().file());
+  }
+
+  /** The daemons other than this one with a ready copy of {@code name}. */
+  private List<String> holders(String name) {
+    return copies.of(name).stream()
+        .filter(c -> c.state() == ImageCopies.State.READY && !c.daemon().equals(db.daemon()))
+        .map(ImageCopies.Copy::daemon)
+        .toList();
+  }
+
+  /** Why a ready image cannot be read here: another daemon holds its bytes. */
+  private String notHere(String name) {
+    List<String> holders = holders(name);
+    return "image "
+        + name
+        + " is not on this daemon"
+        + (holders.isEmpty() ? "" : " (held by " + String.join(", ", holders) + ")")
+        + "; replicate it here first: clonecast image replicate "
+        + name;
+  }
+
+  /**
+   * The manifest file of ready image {@code name} as this daemon stores it (manifest and signature
+   * block), what another daemon fetches to replicate it; empty when this daemon does not hold it.
+   */
+  public Optional<byte[]> heldManifest(String name) throws IOException {
+    Optional<Image> i = find(name);
+    if (i.isEmpty() || !i.get().ready() || !isPooled(i.get())) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(Files.readAllBytes(manifestOf(i.get())));
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+  }
+
+  /**
+   * The stored bytes of chunk {@code sha256} when it belongs to an image this daemon holds (at most
+   * {@link Manifest#MAX_CHUNK_SIZE} bytes), what another daemon fetches to replicate it; empty
+   * otherwise, or when it is swept while being read.
+   */
+  public Optional<byte[]> heldChunk(Sha256 sha256) throws IOException {
+    if (!heldDigests.contains(sha256)) {
+      return Optional.empty();
+    }
+    long length = pool.length(sha256);
+    if (length <= 0 || length > Manifest.MAX_CHUNK_SIZE) {
+      return Optional.empty();
+    }
+    ByteBuffer b = ByteBuffer.allocate((int) length);
+    try {
+      pool.read(sha256, (int) length, b);
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+    return Optional.of(b.array());
+  }
+
+  /**
+   * The image's content hash: the SHA-256 of its manifest encoded with every stored chunk as RAW
+   * (offsets as in a {@code .cci} of raw chunks). It binds everything a node's disk receives (image
+   * id, sizes, every chunk's digest, kind and used blocks) and nothing a daemon's pool chose (zstd
+   * or raw, stored lengths), so every daemon's copy of one image has the same one. The images row
+   * keeps it; a daemon fetching the image from another checks the peer's manifest against it.
+   */
+  public static Sha256 contentHash(Manifest m) {
+    List<ChunkEntry> raw = new ArrayList<>(m.chunkCount());
+    long offset = ImageFileHeader.LENGTH;
+    for (ChunkEntry e : m.chunks()) {
+      if (!e.kind().isStored()) {
+        raw.add(e);
+        continue;
+      }
+      int len = m.logicalLength(e.index());
+      raw.add(new ChunkEntry(e.index(), ChunkKind.RAW, offset, len, e.sha256(), e.used()));
+      offset += len;
+    }
+    Manifest canonical =
+        new Manifest(
+            m.imageId(), m.logicalSize(), m.chunkSize(), raw, m.imageHash(), m.hashOfChunks());
+    ByteBuf b = Unpooled.buffer(canonical.encodedLength());
+    try {
+      canonical.encode(b);
+      return Sha256.digest(ByteBufUtil.getBytes(b), 0, b.readableBytes());
+    } finally {
+      b.release();
+    }
+  }
+
+  /** The content hash the images row keeps for {@code name} ({@link #contentHash}), if any. */
+  public Optional<Sha256> storedContentHash(String name) {
+    return db.read(
+            c ->
+                Database.queryFirst(
+                    c,
+                    "SELECT content_hash FROM images WHERE name = ?",
+                    rs -> Optional.ofNullable(rs.getString(1)),
+                    name))
+        .flatMap(h -> h)
+        .map(Sha256::ofHex);
+  }
+
+  /** Where the manifest of an image being fetched from another daemon is kept meanwhile. */
+  Path copyingFile(String name) {
+    return dir.resolve(validName(name) + COPYING_SUFFIX);
+  }
+
+  /**
+   * Starts (or resumes) fetching image {@code name} from another daemon: its manifest, checked by
+   * the caller against the images row, is kept beside the store's manifests, so that the chunks
+   * fetched for it survive every sweep until the image is published or removed.
+   */
+  public void beginReplica(String name, Manifest m) throws IOException {
+    Files.createDirectories(dir);
+    PooledImage.write(copyingFile(name), m, Optional.empty());
+  }
+
+  /**
+   * Publishes image {@code name} fetched from another daemon: every stored chunk of {@code m} must
+   * be in the pool already (under {@code h}, which the caller closes after this). Writes its
+   * manifest file (the pool's encoding of each chunk, signed by this daemon's key), records this
+   * daemon's copy ready and drops the fetch's manifest.
+   *
+   * @param how what the event adds, e.g. " from daemon D: 12 chunks fetched"
+   * @throws NotFoundException when the image was removed or replaced meanwhile
+   */
+  public Manifest publishReplica(String name, Manifest m, ChunkPool.Hold h, String how)
+      throws IOException {
+    Path ccm = manifestFor(name);
+    Manifest stored;
+    try {
+      stored = putInPool(new ManifestOnly(m), ccm, h);
+      refreshShares(Optional.of(new Ready(name, stored, ccm, true)));
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(ccm);
+      throw e;
+    }
+    Files.deleteIfExists(copyingFile(name));
+    imageEvent("image " + name + " replicated" + how);
+    return stored;
+  }
+
+  /** A manifest whose chunks are all in the pool already: nothing is ever read from it. */
+  private record ManifestOnly(Manifest manifest) implements ChunkSource {
+    @Override
+    public int readStored(int index, ByteBuffer dst) throws IOException {
+      throw new IOException("chunk " + index + " is not in the pool");
+    }
+
+    @Override
+    public void close() {}
   }
 
   /**
@@ -497,7 +673,7 @@ public final class ImageStore {
    * progress and records the event, "… bytes stored" followed by {@code how}.
    */
   private void ready(String name, Manifest m, Path file, String how) throws IOException {
-    long stored = refreshShares(Optional.of(new Ready(name, m, file)))[0];
+    long stored = refreshShares(Optional.of(new Ready(name, m, file, false)))[0];
     progress.remove(name);
     imageEvent(
         "image "
@@ -623,9 +799,19 @@ public final class ImageStore {
     }
     // The row first, then the manifest file, then the chunks no manifest references any more: a
     // crash at any point leaves every chunk a remaining image needs.
+    // Every daemon's copy row goes with it: the image is gone from the cluster. Another daemon's
+    // copy is its own to delete (its next sweep does, removeOrphans): nothing here touches its
+    // pool.
     synchronized (this) {
-      db.write(c -> NodeStore.update(c, "DELETE FROM images WHERE name = ?", name));
+      db.write(
+          c -> {
+            NodeStore.update(c, "DELETE FROM images WHERE name = ?", name);
+            ImageCopies.removeAll(c, name);
+            return null;
+          });
+      Files.deleteIfExists(manifestOf(img.get()));
       Files.deleteIfExists(img.get().file());
+      Files.deleteIfExists(copyingFile(name));
     }
     long[] freed = collect();
     refreshShares();
@@ -641,6 +827,10 @@ public final class ImageStore {
    * @return chunks and bytes freed
    */
   public long[] collect() throws IOException {
+    if (db.shared()) {
+      // Images another daemon removed leave their files here: their chunks go in this sweep.
+      removeOrphans();
+    }
     try {
       return pool.sweep(this::liveDigests);
     } catch (UncheckedIOException e) {
@@ -657,8 +847,32 @@ public final class ImageStore {
    */
   private Set<Sha256> liveDigests() {
     Set<Sha256> live = new HashSet<>();
+    // On a shared store a ready image whose manifest is missing here is another daemon's, unless
+    // this daemon recorded its copy (then the manifest went missing, and nothing is swept).
+    Set<String> mine = new HashSet<>();
+    if (db.shared()) {
+      for (ImageCopies.Copy c : copies.list()) {
+        if (c.daemon().equals(db.daemon()) && c.state() == ImageCopies.State.READY) {
+          mine.add(c.image());
+        }
+      }
+    }
     for (Image i : list()) {
-      if (!isPooled(i) || (!i.ready() && !Files.exists(manifestOf(i)))) {
+      Path copying = copyingFile(i.name());
+      if (Files.exists(copying)) {
+        try {
+          live.addAll(PooledImage.digests(PooledImage.read(copying).manifest()));
+        } catch (NoSuchFileException e) {
+          // published or removed meanwhile: its chunks are in its manifest, or not needed
+        } catch (IOException e) {
+          throw new UncheckedIOException(
+              new IOException("image " + i.name() + " (being fetched): " + e.getMessage(), e));
+        }
+      }
+      boolean here = Files.exists(manifestOf(i));
+      if (!isPooled(i)
+          || (!i.ready() && !here)
+          || (!here && db.shared() && !mine.contains(i.name()))) {
         continue;
       }
       try {
@@ -672,6 +886,82 @@ public final class ImageStore {
   }
 
   /**
+   * Deletes the manifest files (and fetches' manifests) of images whose row is gone: a crash
+   * between writing one and its row, or an image another daemon removed. The directory is listed
+   * before the rows are read: every file seen there had its row written first, so a file of an
+   * image being added now is never taken for an orphan.
+   */
+  private synchronized void removeOrphans() throws IOException {
+    List<Path> files = new ArrayList<>();
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + MANIFEST_SUFFIX + "*")) {
+      ds.forEach(files::add);
+    }
+    if (files.isEmpty()) {
+      return;
+    }
+    Set<Path> named = new HashSet<>();
+    for (Image i : list()) {
+      named.add(i.file().getFileName());
+      named.add(Path.of(i.name() + COPYING_SUFFIX));
+    }
+    for (Path p : files) {
+      if (!named.contains(p.getFileName())) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /**
+   * Records this daemon's copy of every ready image whose bytes it holds (images of a build before
+   * copies were recorded), and the content hash of those whose row lacks one.
+   */
+  private void recordLocalCopies() throws IOException {
+    Set<String> recorded = new HashSet<>();
+    for (ImageCopies.Copy c : copies.list()) {
+      if (c.daemon().equals(db.daemon()) && c.state() == ImageCopies.State.READY) {
+        recorded.add(c.image());
+      }
+    }
+    Set<String> hashed =
+        new HashSet<>(
+            db.read(
+                c ->
+                    Database.query(
+                        c,
+                        "SELECT name FROM images WHERE content_hash IS NOT NULL",
+                        rs -> rs.getString(1))));
+    for (Image i : list()) {
+      if (!i.ready() || !isPooled(i) || !Files.exists(manifestOf(i))) {
+        continue;
+      }
+      if (recorded.contains(i.name()) && hashed.contains(i.name())) {
+        continue;
+      }
+      Manifest m;
+      try {
+        m = readManifest(i);
+      } catch (IOException e) {
+        LOG.warn("image {}: its manifest cannot be read: {}", i.name(), e.getMessage());
+        continue;
+      }
+      String hash = contentHash(m).hex();
+      long now = clock.millis();
+      db.write(
+          c -> {
+            NodeStore.update(
+                c,
+                "UPDATE images SET content_hash = ? WHERE name = ? AND content_hash IS NULL"
+                    + " AND image_id = ?",
+                hash,
+                i.name(),
+                m.imageId().toString());
+            ImageCopies.ready(c, i.name(), db.daemon(), i.storedSize(), now);
+            return null;
+          });
+    }
+  }
+
+  /**
    * Counts for every pooled image the bytes of its chunks and those no other image references (its
    * own), and writes them to its row.
    */
@@ -679,8 +969,11 @@ public final class ImageStore {
     refreshShares(Optional.empty());
   }
 
-  /** An image becoming ready: its row, manifest and file. */
-  private record Ready(String name, Manifest manifest, Path file) {}
+  /**
+   * An image becoming ready: its row, manifest and file; a replica ({@link #publishReplica}) is
+   * ready already in the store, and only this daemon's copy of it becomes so.
+   */
+  private record Ready(String name, Manifest manifest, Path file, boolean replica) {}
 
   /**
    * As {@link #refreshShares()}, making {@code now} ready in the same transaction, so its row never
@@ -691,7 +984,10 @@ public final class ImageStore {
   private synchronized long[] refreshShares(Optional<Ready> now) throws IOException {
     Map<String, Manifest> all = new HashMap<>();
     for (Image i : list()) {
-      if (i.ready() && isPooled(i) && !now.map(r -> r.name().equals(i.name())).orElse(false)) {
+      if (i.ready()
+          && isPooled(i)
+          && Files.exists(manifestOf(i))
+          && !now.map(r -> r.name().equals(i.name())).orElse(false)) {
         try {
           all.put(i.name(), readManifest(i));
         } catch (IOException e) {
@@ -702,16 +998,28 @@ public final class ImageStore {
     }
     now.ifPresent(r -> all.put(r.name(), r.manifest()));
     Map<String, long[]> figures = figures(all);
+    long at = clock.millis();
     db.write(
         c -> {
-          if (now.isPresent()) {
+          if (now.isPresent() && now.get().replica()) {
+            Ready r = now.get();
+            Optional<Image> row = find(c, r.name());
+            if (row.isEmpty()
+                || !row.get().ready()
+                || !row.get().imageId().equals(Optional.of(r.manifest().imageId().toString()))) {
+              throw new NotFoundException(
+                  "image " + r.name() + " was removed or replaced while it was being fetched");
+            }
+            ImageCopies.ready(c, r.name(), db.daemon(), figures.get(r.name())[0], at);
+          } else if (now.isPresent()) {
             Ready r = now.get();
             long[] f = figures.get(r.name());
+            ImageCopies.ready(c, r.name(), db.daemon(), f[0], at);
             NodeStore.update(
                 c,
                 "UPDATE images SET state = 'ready', detail = NULL, file = ?, image_id = ?,"
                     + " logical_size = ?, stored_size = ?, own_size = ?, chunks = ?,"
-                    + " image_hash = ? WHERE name = ?",
+                    + " image_hash = ?, content_hash = ? WHERE name = ?",
                 r.file().toString(),
                 r.manifest().imageId().toString(),
                 r.manifest().logicalSize(),
@@ -719,6 +1027,7 @@ public final class ImageStore {
                 f[1],
                 r.manifest().chunkCount(),
                 r.manifest().imageHash().toString(),
+                contentHash(r.manifest()).hex(),
                 r.name());
           }
           for (Map.Entry<String, long[]> e : figures.entrySet()) {
@@ -733,6 +1042,11 @@ public final class ImageStore {
           }
           return null;
         });
+    Set<Sha256> held = new HashSet<>();
+    for (Manifest m : all.values()) {
+      held.addAll(PooledImage.digests(m));
+    }
+    heldDigests = held;
     return now.map(r -> figures.get(r.name())).orElse(new long[2]);
   }
 

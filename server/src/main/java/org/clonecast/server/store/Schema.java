@@ -182,8 +182,27 @@ final class Schema {
         stopped   INTEGER                   -- epoch ms of a clean stop, NULL while it runs
       )
       """,
-          // 13 (branch span; branch repl's 12 goes before it at the merge): a session spans
-          // daemons (docs/scale.md, "Sessions across daemons"): which daemon serves each node, the
+          // 12: which daemons hold an image's bytes (docs/scale.md, "Replication"): a row per
+          // image and daemon, 'ready' once its manifest and chunks are in that daemon's pool,
+          // 'copying' while it fetches them from another daemon (done of total stored bytes),
+          // 'failed' when its last fetch failed (detail says why). content_hash: the SHA-256 of
+          // the image's manifest with every stored chunk as RAW ({@link ImageStore#contentHash}),
+          // what a daemon fetching the image from another checks the peer's manifest against.
+          """
+      CREATE TABLE image_copies (
+        image   TEXT NOT NULL,              -- images.name
+        daemon  TEXT NOT NULL,              -- daemons.id
+        state   TEXT NOT NULL,              -- copying | ready | failed
+        done    INTEGER NOT NULL DEFAULT 0, -- stored bytes held so far
+        total   INTEGER NOT NULL DEFAULT 0, -- stored bytes of the image
+        detail  TEXT,                       -- why the last fetch failed
+        updated INTEGER NOT NULL,           -- epoch ms
+        PRIMARY KEY (image, daemon)
+      );
+      ALTER TABLE images ADD COLUMN content_hash TEXT
+      """,
+          // 13: a session spans daemons (docs/scale.md, "Sessions across daemons"): which daemon
+          // serves each node, the
           // one its agent registered with or the partner that took it over from a dead one. NULL:
           // no daemon has it yet.
           """
