@@ -54,6 +54,7 @@ const S = {
   order: [],              // session ids, newest first
   images: [],
   captures: [],
+  daemons: [],
   events: [],
   live: new Map(),        // session id -> live figures
   points: new Map(),      // session id -> chart points [{t, wire, node, repair}]
@@ -115,6 +116,7 @@ function render() {
   if (d.has("nodes")) renderNodes();
   if (d.has("images") || d.has("nodes")) renderImages();
   if (d.has("captures")) renderCaptures();
+  if (d.has("daemons") || d.has("images")) renderDaemons();
   if (d.has("events")) renderEvents();
   if (d.has("sessions") && view === "sessions") renderHistory();
   if (view === "detail" && (d.has("sessions") || d.has("nodes") || d.has("images") || d.has("live"))) renderDetail();
@@ -347,11 +349,31 @@ function renderImages() {
   document.querySelector("#images tbody").replaceChildren(...S.images.map(i => el("tr", {class: "state-" + i.state},
     el("td", {}, el("a", {href: "#/image/" + encodeURIComponent(i.name)}, i.name)),
     el("td", {}, i.state + (i.progress ? " " + percent(i.progress.done, i.progress.total) + "%" : "")),
-    el("td", {}, bytes(i.logicalSize)), el("td", {}, bytes(i.storedSize)), el("td", {}, new Date(i.created).toLocaleString()),
+    el("td", {}, bytes(i.logicalSize)), el("td", {}, bytes(i.storedSize)), el("td", {title: copyNames(i)}, copies(i)),
+    el("td", {}, new Date(i.created).toLocaleString()),
     el("td", {}, i.detail || ""),
     el("td", {}, el("button", {type: "button", class: "danger", disabled: !S.loggedIn,
       onclick: () => confirm("Remove image " + i.name + " and its file?") && act("remove " + i.name,
         () => api("DELETE", "/api/v1/images/" + encodeURIComponent(i.name)))}, "Remove")))));
+}
+
+// Which daemons hold an image's bytes: "2, here", "1, here 40%" (fetching), "1, here failed".
+function copies(i) {
+  const cs = i.copies || [];
+  const mine = cs.find(c => c.self);
+  const here = !mine ? "" : mine.state === "ready" ? ", here"
+    : mine.state === "copying" ? ", here " + percent(mine.done, mine.total) + "%" : ", here " + mine.state;
+  return cs.filter(c => c.state === "ready").length + here;
+}
+
+function copyNames(i) {
+  return (i.copies || []).map(c => c.daemon.slice(0, 8) + " " + c.state).join(", ");
+}
+
+function renderDaemons() {
+  document.querySelector("#daemons tbody").replaceChildren(...S.daemons.map(d => el("tr", {class: "state-" + d.state},
+    el("td", {title: d.id}, d.id.slice(0, 8) + (d.self ? " (this one)" : "")), el("td", {}, d.url),
+    el("td", {}, d.segment), el("td", {}, d.state))));
 }
 
 function renderCaptures() {
@@ -608,6 +630,7 @@ function onState(m) {
   if (m.sessions) invalidate("sessions");
   if (m.images) { S.images = m.images; invalidate("images"); }
   if (m.captures) { S.captures = m.captures; invalidate("captures"); }
+  if (m.daemons) { S.daemons = m.daemons; invalidate("daemons"); }
 }
 
 function onLive(m) {

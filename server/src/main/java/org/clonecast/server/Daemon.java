@@ -243,13 +243,14 @@ public final class Daemon implements AutoCloseable {
         new CaptureManager(new CaptureStore(db, clock), images, nodes, sessionStore, events);
     captures.recover();
     running.push(captures);
+    registry =
+        new DaemonRegistry(db, clock, ApiToken.secretFile(config.stateDir(), PEER_SECRET_FILE));
     LiveFeed feed =
         new LiveFeed(nodes, images, sessions, captures, events, clock, Duration.ofMillis(500))
+            .daemons(registry)
             .start();
     running.push(feed);
     new EventRoutes(events, feed).register(routes);
-    registry =
-        new DaemonRegistry(db, clock, ApiToken.secretFile(config.stateDir(), PEER_SECRET_FILE));
     ExecutorService replicateWorker =
         Executors.newFixedThreadPool(2, DaemonThreads.numbered("image-replicate-"));
     running.push(replicateWorker::shutdownNow);
@@ -417,6 +418,11 @@ public final class Daemon implements AutoCloseable {
     }
     startDhcp(clock, policy);
     startHeartbeat(host);
+    if (config.replicateImages() && db.shared()) {
+      // Once, now that this daemon is announced; images added later come by 'image replicate' or
+      // when a session needs them.
+      replicator.replicateAll();
+    }
     events.record(
         "daemon",
         Optional.empty(),

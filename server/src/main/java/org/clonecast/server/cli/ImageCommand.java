@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
       ImageStoreCommands.Capture.class,
       ImageStoreCommands.Watch.class,
       ImageStoreCommands.ListImages.class,
-      ImageStoreCommands.Remove.class
+      ImageStoreCommands.Remove.class,
+      ImageStoreCommands.Replicate.class
     })
 public final class ImageCommand extends CommandGroup {}

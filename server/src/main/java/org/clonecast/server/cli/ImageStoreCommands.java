@@ -15,7 +15,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code clonecast image add|capture|watch|list|remove}: the daemon's image store, through its API.
+ * {@code clonecast image add|capture|watch|list|remove|replicate}: the daemon's image store,
+ * through its API.
  */
 final class ImageStoreCommands {
   private ImageStoreCommands() {}
@@ -287,7 +288,9 @@ final class ImageStoreCommands {
       listing.print(
           out(),
           api().get("/api/v1/images"),
-          new String[] {"NAME", "STATE", "SIZE", "STORED", "OWN", "SHARED", "CHUNKS", "DETAIL"},
+          new String[] {
+            "NAME", "STATE", "SIZE", "STORED", "OWN", "SHARED", "CHUNKS", "COPIES", "DETAIL"
+          },
           i ->
               new String[] {
                 i.path("name").asText(),
@@ -297,9 +300,102 @@ final class ImageStoreCommands {
                 ProgressBar.bytes(i.path("ownSize").asLong()),
                 ProgressBar.bytes(i.path("sharedSize").asLong()),
                 i.path("chunks").asText(),
+                copies(i),
                 NodeCommand.text(i, "detail")
               });
       return ExitCodes.OK;
+    }
+  }
+
+  /**
+   * How many daemons hold an image's bytes, and what this daemon holds of them: "2, here", "1, here
+   * 40%", "1, here failed", "1".
+   */
+  static String copies(JsonNode image) {
+    int ready = 0;
+    String here = "";
+    for (JsonNode c : image.path("copies")) {
+      String state = c.path("state").asText();
+      if (state.equals("ready")) {
+        ready++;
+      }
+      if (c.path("self").asBoolean()) {
+        long total = c.path("total").asLong();
+        here =
+            state.equals("ready")
+                ? ", here"
+                : state.equals("copying")
+                    ? ", here " + (total > 0 ? 100 * c.path("done").asLong() / total : 0) + "%"
+                    : ", here " + state;
+      }
+    }
+    return ready + here;
+  }
+
+  @Command(
+      name = "replicate",
+      description = {
+        "Fetch image NAME's bytes onto the daemon answering, from another daemon of its store that holds them",
+        "(only the chunks its pool lacks, each checked against its SHA-256): before a session on that daemon's",
+        "segment. Waits until the image is ready there unless --no-wait."
+      })
+  static final class Replicate extends ApiCommand {
+
+    @Mixin ImageNameParameter image;
+
+    @Option(
+        names = "--from",
+        paramLabel = "DAEMON",
+        description =
+            "Fetch from this daemon first (its id, or a unique start of it; 'clonecast daemon list'); the others holding the image are tried after it.")
+    String from;
+
+    @Option(
+        names = "--no-wait",
+        description = "Return at once; 'clonecast image list' shows the copy's progress.")
+    boolean noWait;
+
+    @Override
+    public Integer call() throws InterruptedException {
+      String name = image.name;
+      Map<String, Object> body = new LinkedHashMap<>();
+      if (from != null) body.put("from", from);
+      JsonNode img = api().post("/api/v1/images/" + name + "/replicate", body);
+      PrintWriter out = out();
+      if (noWait) {
+        out.println("replicating " + name + "; see 'clonecast image list'");
+        return ExitCodes.OK;
+      }
+      ProgressBar bar = null;
+      while (true) {
+        JsonNode mine = null;
+        for (JsonNode c : img.path("copies")) {
+          if (c.path("self").asBoolean()) mine = c;
+        }
+        String state = mine == null ? "copying" : mine.path("state").asText();
+        if (state.equals("ready")) {
+          if (bar != null) bar.update(mine.path("total").asLong());
+          out.println("image " + name + " is ready on this daemon");
+          return ExitCodes.OK;
+        }
+        if (state.equals("failed")) {
+          throw new CliException(
+              ExitCodes.FAILED,
+              "replicating " + name + " failed: " + NodeCommand.text(mine, "detail"));
+        }
+        if (mine != null && mine.path("total").asLong() > 0) {
+          if (bar == null)
+            bar =
+                new ProgressBar(
+                    "replicate " + name,
+                    mine.path("total").asLong(),
+                    System.err,
+                    System.console() != null);
+          bar.update(mine.path("done").asLong());
+        }
+        Thread.sleep(Duration.ofMillis(500).toMillis());
+        img = api().get("/api/v1/images/" + name);
+      }
     }
   }
 

@@ -109,6 +109,12 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Address pool for --dhcp full, on the interface's subnet (config: dhcp.range).")
   String range;
 
+  @Option(
+      names = "--replicate-images",
+      description =
+          "After start, fetch every ready image this daemon does not hold from the other daemons of its store (config: images.replicate). See docs/scale.md.")
+  boolean replicateImages;
+
   /** Flags as config keys, so the file and the command line go through one validation. */
   Map<String, String> overrides() {
     Map<String, String> m = new HashMap<>();
@@ -123,6 +129,7 @@ public final class ServeCommand implements Callable<Integer> {
     if (noTftp) m.put("tftp.enabled", "false");
     if (dhcpMode != null) m.put("dhcp.mode", dhcpMode);
     if (range != null) m.put("dhcp.range", range);
+    if (replicateImages) m.put("images.replicate", "true");
     return m;
   }
 

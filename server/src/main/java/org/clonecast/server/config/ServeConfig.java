@@ -18,6 +18,9 @@ import java.util.Objects;
  * @param dhcp the DHCP responder
  * @param session re-imaging sessions
  * @param nodes bounds on the inventory's discovered nodes
+ * @param replicateImages whether the daemon fetches every ready image it does not hold from the
+ *     other daemons of its store after it starts (config images.replicate, flag {@code
+ *     --replicate-images}; docs/scale.md, "Replication")
  */
 public record ServeConfig(
     String interfaceName,
@@ -29,7 +32,8 @@ public record ServeConfig(
     TftpConfig tftp,
     DhcpConfig dhcp,
     SessionConfig session,
-    NodesConfig nodes) {
+    NodesConfig nodes,
+    boolean replicateImages) {
   public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/clonecast");
 
   public ServeConfig {
@@ -70,7 +74,8 @@ public record ServeConfig(
             TftpConfig.from(f, stateDir),
             dhcp,
             SessionConfig.from(f),
-            NodesConfig.from(f));
+            NodesConfig.from(f),
+            f.bool("images.replicate", false));
     f.requireAllUsed();
     return c;
   }

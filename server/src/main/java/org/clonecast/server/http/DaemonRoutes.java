@@ -4,7 +4,6 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -41,19 +40,7 @@ public final class DaemonRoutes {
     long now = clock.millis();
     List<Map<String, Object>> out = new ArrayList<>();
     for (DaemonRegistry.Member m : registry.list()) {
-      Map<String, Object> d = new LinkedHashMap<>();
-      d.put("id", m.id());
-      d.put("url", m.url());
-      d.put("address", m.address());
-      d.put("segment", m.segment());
-      boolean self = m.id().equals(registry.self());
-      // The one answering runs; on SQLite it does not beat (nobody else reads its row).
-      d.put("state", self ? "running" : m.state(now));
-      d.put("self", self);
-      d.put("started", m.started());
-      d.put("heartbeat", m.heartbeat());
-      d.put("stopped", m.stopped().orElse(null));
-      out.add(d);
+      out.add(Json.daemon(m, registry.self(), now));
     }
     return Reply.json(out);
   }

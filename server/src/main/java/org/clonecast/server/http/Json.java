@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.clonecast.server.capture.CaptureManager;
+import org.clonecast.server.store.DaemonRegistry;
 import org.clonecast.server.store.Event;
 import org.clonecast.server.store.Image;
 import org.clonecast.server.store.ImageCopies;
@@ -82,6 +83,26 @@ public final class Json {
       out.add(m);
     }
     return out;
+  }
+
+  /**
+   * A daemon of the store (docs/scale.md): URL, segment, state ({@code running}, {@code stopped},
+   * {@code dead}) and whether it is {@code self}, the one answering.
+   */
+  public static Map<String, Object> daemon(DaemonRegistry.Member m, String self, long nowMillis) {
+    Map<String, Object> d = new LinkedHashMap<>();
+    boolean me = m.id().equals(self);
+    d.put("id", m.id());
+    d.put("url", m.url());
+    d.put("address", m.address());
+    d.put("segment", m.segment());
+    // The one answering runs; on SQLite it does not beat (nobody else reads its row).
+    d.put("state", me ? "running" : m.state(nowMillis));
+    d.put("self", me);
+    d.put("started", m.started());
+    d.put("heartbeat", m.heartbeat());
+    d.put("stopped", m.stopped().orElse(null));
+    return d;
   }
 
   /** A capture: its phase and node, and what the daemon holds of its upload. */

@@ -32,9 +32,11 @@ import java.util.function.Consumer;
 import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.session.LiveProgress;
 import org.clonecast.server.session.SessionManager;
+import org.clonecast.server.store.DaemonRegistry;
 import org.clonecast.server.store.Event;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.Image;
+import org.clonecast.server.store.ImageCopies;
 import org.clonecast.server.store.ImageStore;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeStore;
@@ -73,6 +75,9 @@ public final class LiveFeed implements AutoCloseable {
 
   /** Recent events a new page starts with. */
   private static final int RECENT_EVENTS = 30;
+
+  /** How often the dashboard's daemons are read from the store. */
+  private static final Duration DAEMONS_EVERY = Duration.ofSeconds(2);
 
   /** What a stream carries. */
   enum Kind {
@@ -143,6 +148,9 @@ public final class LiveFeed implements AutoCloseable {
   private final Map<Long, String> lastSessions = new HashMap<>();
   private String lastCaptures = "";
   private String lastImages = "";
+  private String lastDaemons = "";
+  private long daemonsRead;
+  private Optional<DaemonRegistry> registry = Optional.empty();
   private boolean capturesMoving = true;
   private boolean imagesMoving = true;
   private final Set<Long> activeSessions = new HashSet<>();
@@ -174,6 +182,15 @@ public final class LiveFeed implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
+  }
+
+  /**
+   * Shows the daemons sharing the store on the dashboard (read every {@link #DAEMONS_EVERY}: their
+   * heartbeats make no events, and one dies silently).
+   */
+  public LiveFeed daemons(DaemonRegistry registry) {
+    this.registry = Optional.of(registry);
+    return this;
   }
 
   /** Starts listening and pushing. */
@@ -326,14 +343,33 @@ public final class LiveFeed implements AutoCloseable {
     if (changed || imagesMoving) {
       List<Object> is = new ArrayList<>();
       imagesMoving = false;
+      Map<String, List<ImageCopies.Copy>> copies = images.copies().byImage();
       for (Image i : images.list()) {
-        is.add(Json.image(i, images.progress(i.name())));
+        Map<String, Object> j = Json.image(i, images.progress(i.name()));
+        List<ImageCopies.Copy> cs = copies.getOrDefault(i.name(), List.of());
+        j.put("copies", Json.copies(cs, images.copies().self()));
+        is.add(j);
         imagesMoving |= i.state().equals("adding") || i.state().equals("capturing");
+        imagesMoving |= cs.stream().anyMatch(c -> c.state() == ImageCopies.State.COPYING);
       }
       String text = compact(is);
       if (!text.equals(lastImages)) state.put("images", is);
       lastImages = text;
       full.put("images", is);
+    }
+    if (registry.isPresent() && (newPage || now - daemonsRead >= DAEMONS_EVERY.toMillis())) {
+      daemonsRead = now;
+      List<Object> ds = new ArrayList<>();
+      for (DaemonRegistry.Member m : registry.get().list()) {
+        Map<String, Object> d = Json.daemon(m, registry.get().self(), now);
+        // Its beats every 2 s are no news; a change of state is.
+        d.remove("heartbeat");
+        ds.add(d);
+      }
+      String text = compact(ds);
+      if (!text.equals(lastDaemons)) state.put("daemons", ds);
+      lastDaemons = text;
+      full.put("daemons", ds);
     }
     Optional<ByteBuf> stateMsg =
         state.isEmpty() ? Optional.empty() : Optional.of(message("state", null, state));

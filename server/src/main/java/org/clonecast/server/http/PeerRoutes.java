@@ -90,16 +90,12 @@ public final class PeerRoutes {
       stats.unauthorized.increment();
       LOG.debug(
           "peer: refused {} {} from {}: no daemon's secret", r.method(), r.path(), r.remote());
-      return new Reply.Bytes(
+      return Reply.error(
           HttpResponseStatus.UNAUTHORIZED,
-          "application/json",
-          Json.bytes(
-              Json.error(
-                  "peer routes answer only the daemons of this store: send "
-                      + DAEMON_HEADER
-                      + " and "
-                      + SECRET_HEADER)),
-          Map.of());
+          "peer routes answer only the running daemons of this store: send "
+              + DAEMON_HEADER
+              + " and "
+              + SECRET_HEADER);
     }
     if (!r.method().equals(HttpMethod.GET)) {
       return ImageRoutes.notAllowed(r);

@@ -223,6 +223,8 @@ public final class ImageReplicator {
     if (theirs != null) {
       return theirs;
     }
+    // Shown at once (the API's answer, 'image list'), before the worker starts.
+    images.copies().copying(name, 0, row.storedSize());
     try {
       worker.execute(
           () -> {

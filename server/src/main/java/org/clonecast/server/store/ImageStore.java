@@ -335,7 +335,7 @@ public final class ImageStore {
     if (!i.ready()) {
       throw new ConflictException("image " + name + " is " + i.state() + ", not ready");
     }
-    if (isPooled(i) && !Files.exists(manifestOf(i))) {
+    if (db.shared() && isPooled(i) && !Files.exists(manifestOf(i))) {
       throw new ConflictException(notHere(name));
     }
     return isPooled(i) ? PooledImage.open(manifestOf(i), pool) : ImageReader.open(i.file());

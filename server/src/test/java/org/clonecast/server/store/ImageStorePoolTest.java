@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
@@ -184,6 +185,29 @@ class ImageStorePoolTest {
     assertTrue(images.remove("v2again"));
     assertTrue(images.remove("v2"));
     assertEquals(0, poolFiles(), "the last image's removal empties the pool");
+  }
+
+  @Test
+  void theContentHashIgnoresTheEncodingAndTheStoreRecordsItAndTheCopy() throws Exception {
+    addAndWait("slow", cci("slow", v1, 19));
+    Path fast = cci("fast", v1, 1);
+    Manifest given;
+    try (ImageReader f = ImageReader.open(fast)) {
+      given = f.manifest();
+    }
+    addAndWait("fast", fast);
+    // The pool held every chunk at level 19: the stored manifest took those encodings.
+    Manifest stored = PooledImage.read(images.manifestFor("fast")).manifest();
+    assertFalse(given.equals(stored), "other stored lengths");
+    assertEquals(ImageStore.contentHash(given), ImageStore.contentHash(stored));
+    assertEquals(Optional.of(ImageStore.contentHash(given)), images.storedContentHash("fast"));
+    assertFalse(images.storedContentHash("slow").equals(images.storedContentHash("fast")));
+    assertEquals(
+        List.of(ImageCopies.State.READY),
+        images.copies().of("fast").stream().map(ImageCopies.Copy::state).toList());
+    assertTrue(images.holds("fast"));
+    assertTrue(images.remove("fast"));
+    assertEquals(List.of(), images.copies().of("fast"));
   }
 
   @Test
