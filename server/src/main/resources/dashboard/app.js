@@ -189,9 +189,12 @@ function showCell(mac) {
     m.daemon ? " · daemon " + shortDaemon(m.daemon) : "", m.wire ? " · sender: " + m.wire : "");
 }
 
-// The daemon serving a node in a session (docs/scale.md), by the first 8 characters of its id.
+// The daemon serving a node in a session (docs/scale.md): its address, or the first 8 characters
+// of its id when the daemons are not known (yet).
 function shortDaemon(id) {
-  return id ? id.substring(0, 8) : "";
+  if (!id) return "";
+  const d = S.daemons.find(x => x.id === id);
+  return d ? d.address : id.substring(0, 8);
 }
 
 // Every per-node change of the newest session, as DashboardIT reads it.
