@@ -23,9 +23,14 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
@@ -73,6 +78,9 @@ public final class ImageReplicator {
   /** Room for a manifest's signature block after the manifest (a few signatures). */
   private static final int SIGNATURE_ROOM = 64 * 1024;
 
+  /** Chunk requests in flight at once for one image: fetching, checking and fsync overlap. */
+  static final int PARALLEL = 4;
+
   /** How often the copy's progress row is written while chunks arrive. */
   private static final Duration PROGRESS_EVERY = Duration.ofSeconds(1);
 
@@ -93,7 +101,12 @@ public final class ImageReplicator {
       Objects.requireNonNull(connectTimeout);
       Objects.requireNonNull(requestTimeout);
       Objects.requireNonNull(pause);
-      if (attempts < 1 || connectTimeout.isNegative() || connectTimeout.isZero()) {
+      if (attempts < 1
+          || connectTimeout.isNegative()
+          || connectTimeout.isZero()
+          || requestTimeout.isNegative()
+          || requestTimeout.isZero()
+          || pause.isNegative()) {
         throw new IllegalArgumentException("attempts and timeouts must be positive");
       }
     }
@@ -287,7 +300,7 @@ public final class ImageReplicator {
       this.member = member;
     }
 
-    void failed(String why) {
+    synchronized void failed(String why) {
       if (failures.length() > 1000) {
         return; // the first failures say enough
       }
@@ -295,6 +308,10 @@ public final class ImageReplicator {
         failures.append("; ");
       }
       failures.append(why);
+    }
+
+    synchronized String failures() {
+      return failures.isEmpty() ? "not tried" : failures.toString();
     }
 
     @Override
@@ -360,9 +377,8 @@ public final class ImageReplicator {
                             + " has no content hash in the store yet (added by an older"
                             + " clonecast): restart the daemon that holds it with this version"));
     List<Holder> holders = holders(name, first);
-    long done = 0;
-    long total = row.storedSize();
-    images.copies().copying(name, 0, total);
+    Tally t = new Tally(name, row.storedSize());
+    images.copies().copying(name, 0, row.storedSize());
     event("replicating image " + name + " from " + holders.get(0).member.id());
     try {
       Manifest m = manifest(name, row, content, holders);
@@ -372,18 +388,10 @@ public final class ImageReplicator {
           wanted.putIfAbsent(e.sha256(), e);
         }
       }
-      total = wanted.values().stream().mapToLong(ChunkEntry::storedLength).sum();
+      t.total(wanted.values().stream().mapToLong(ChunkEntry::storedLength).sum());
       images.beginReplica(name, m);
-      int fetched = 0;
-      long fetchedBytes = 0;
-      int here = 0;
-      long hereBytes = 0;
-      int[] refused = {0};
-      int[] cursor = {0};
-      List<String> from = new ArrayList<>();
-      byte[] scratch = new byte[m.chunkSize()];
-      long lastProgress = clock.millis();
       try (ChunkPool.Hold h = images.holdChunks()) {
+        List<ChunkEntry> missing = new ArrayList<>();
         for (ChunkEntry e : wanted.values()) {
           int logical = m.logicalLength(e.index());
           long have = images.pool().length(e.sha256());
@@ -395,52 +403,19 @@ public final class ImageReplicator {
                     () -> {
                       throw new IOException("chunk " + e.sha256().hex() + " swept meanwhile");
                     });
-            here++;
-            hereBytes += n;
-            done += n;
+            t.here(n);
+            afterChunk.accept(e.sha256());
           } else {
-            byte[] b = chunk(e, logical, scratch, holders, cursor, refused);
-            h.put(e.sha256(), logical, ByteBuffer.wrap(b));
-            fetched++;
-            fetchedBytes += b.length;
-            done += b.length;
-            String id = holders.get(cursor[0]).member.id();
-            if (!from.contains(id)) {
-              from.add(id);
-            }
-          }
-          afterChunk.accept(e.sha256());
-          long now = clock.millis();
-          if (now - lastProgress >= PROGRESS_EVERY.toMillis()) {
-            lastProgress = now;
-            if (!images.copies().copying(name, done, total)) {
-              throw new ReplicationException(
-                  "image " + name + " was removed while it was being fetched");
-            }
+            missing.add(e);
           }
         }
-        images.publishReplica(
-            name,
-            m,
-            h,
-            " from "
-                + (from.isEmpty() ? "this daemon's pool" : String.join(", ", from))
-                + ": "
-                + fetched
-                + " chunks ("
-                + fetchedBytes
-                + " bytes) fetched, "
-                + here
-                + " ("
-                + hereBytes
-                + " bytes) here already"
-                + (refused[0] == 0 ? "" : ", " + refused[0] + " refused (digest mismatch)"));
+        fetchAll(m, missing, holders, h, t);
+        images.publishReplica(name, m, h, t.describe());
       }
-      return new Result(
-          name, fetched, fetchedBytes, here, hereBytes, refused[0], List.copyOf(from));
+      return t.result();
     } catch (Exception e) {
       String why = e.getMessage() == null ? e.toString() : e.getMessage();
-      images.copies().failed(name, done, total, why);
+      images.copies().failed(name, t.done(), t.total(), why);
       event("replicating image " + name + " failed: " + why);
       throw e;
     }
@@ -507,14 +482,77 @@ public final class ImageReplicator {
   }
 
   /**
-   * The stored bytes of chunk {@code e}, checked against its digest, from the holder at {@code
-   * cursor} or, when it fails, the next ones (then {@code cursor} names the one that served it).
+   * Fetches the chunks the pool lacks, {@link #PARALLEL} at a time, into {@code h}: the first
+   * failure stops the others and is thrown once they have ended.
    */
-  private byte[] chunk(
-      ChunkEntry e, int logical, byte[] scratch, List<Holder> holders, int[] cursor, int[] refused)
+  private void fetchAll(
+      Manifest m, List<ChunkEntry> missing, List<Holder> holders, ChunkPool.Hold h, Tally t)
+      throws Exception {
+    if (missing.isEmpty()) {
+      return;
+    }
+    AtomicInteger next = new AtomicInteger();
+    AtomicInteger cursor = new AtomicInteger();
+    AtomicBoolean stop = new AtomicBoolean();
+    int threads = Math.min(PARALLEL, missing.size());
+    ExecutorService fetchers =
+        Executors.newFixedThreadPool(threads, DaemonThreads.numbered("image-fetch-"));
+    try {
+      List<Future<?>> running = new ArrayList<>();
+      for (int i = 0; i < threads; i++) {
+        running.add(
+            fetchers.submit(
+                () -> {
+                  byte[] scratch = new byte[m.chunkSize()];
+                  int k;
+                  while (!stop.get() && (k = next.getAndIncrement()) < missing.size()) {
+                    ChunkEntry e = missing.get(k);
+                    int logical = m.logicalLength(e.index());
+                    Served got = chunk(e, logical, scratch, holders, cursor, t);
+                    h.put(e.sha256(), logical, ByteBuffer.wrap(got.stored()));
+                    t.fetched(got.daemon(), got.stored().length);
+                    afterChunk.accept(e.sha256());
+                  }
+                  return null;
+                }));
+      }
+      Exception failed = null;
+      for (Future<?> f : running) {
+        try {
+          f.get();
+        } catch (ExecutionException x) {
+          stop.set(true);
+          if (failed == null) {
+            failed = x.getCause() instanceof Exception c ? c : new Exception(x.getCause());
+          }
+        }
+      }
+      if (failed != null) {
+        throw failed;
+      }
+    } finally {
+      fetchers.shutdownNow();
+    }
+  }
+
+  /** A chunk's stored bytes, checked, and the daemon that served them. */
+  private record Served(byte[] stored, String daemon) {}
+
+  /**
+   * The stored bytes of chunk {@code e}, checked against its digest, from the holder at {@code
+   * cursor} or, when it fails, the next ones (then {@code cursor} moves to the one that served it).
+   */
+  private Served chunk(
+      ChunkEntry e,
+      int logical,
+      byte[] scratch,
+      List<Holder> holders,
+      AtomicInteger cursor,
+      Tally t)
       throws ReplicationException, InterruptedException {
+    int from = cursor.get();
     for (int k = 0; k < holders.size(); k++) {
-      int at = (cursor[0] + k) % holders.size();
+      int at = (from + k) % holders.size();
       Holder h = holders.get(at);
       for (int attempt = 1; attempt <= settings.attempts(); attempt++) {
         byte[] b;
@@ -531,18 +569,97 @@ public final class ImageReplicator {
         try {
           check(e, b, logical, scratch);
         } catch (ChunkVerificationException | IllegalArgumentException x) {
-          refused[0]++;
+          t.refused();
           String why = "chunk " + e.sha256().hex() + " refused: " + x.getMessage();
           h.failed(why);
           LOG.warn("replicate: daemon {}: {}", h, why);
           break;
         }
-        cursor[0] = at;
-        return b;
+        cursor.set(at);
+        return new Served(b, h.member.id());
       }
     }
     throw new ReplicationException(
         "no daemon served chunk " + e.sha256().hex() + " intact: " + failures(holders));
+  }
+
+  /** What one fetch has done so far; its progress row written at most every second. */
+  private final class Tally {
+    private final String name;
+    private long total;
+    private int fetched;
+    private long fetchedBytes;
+    private int here;
+    private long hereBytes;
+    private int refused;
+    private final List<String> from = new ArrayList<>();
+    private long written = clock.millis();
+
+    Tally(String name, long total) {
+      this.name = name;
+      this.total = total;
+    }
+
+    synchronized void total(long bytes) {
+      total = bytes;
+    }
+
+    synchronized long total() {
+      return total;
+    }
+
+    synchronized long done() {
+      return fetchedBytes + hereBytes;
+    }
+
+    synchronized void here(long bytes) throws ReplicationException {
+      here++;
+      hereBytes += bytes;
+      progress();
+    }
+
+    synchronized void fetched(String daemon, long bytes) throws ReplicationException {
+      fetched++;
+      fetchedBytes += bytes;
+      if (!from.contains(daemon)) {
+        from.add(daemon);
+      }
+      progress();
+    }
+
+    synchronized void refused() {
+      refused++;
+    }
+
+    private void progress() throws ReplicationException {
+      long now = clock.millis();
+      if (now - written >= PROGRESS_EVERY.toMillis()) {
+        written = now;
+        if (!images.copies().copying(name, done(), total)) {
+          throw new ReplicationException(
+              "image " + name + " was removed while it was being fetched");
+        }
+      }
+    }
+
+    synchronized String describe() {
+      return " from "
+          + (from.isEmpty() ? "this daemon's pool" : String.join(", ", from))
+          + ": "
+          + fetched
+          + " chunks ("
+          + fetchedBytes
+          + " bytes) fetched, "
+          + here
+          + " ("
+          + hereBytes
+          + " bytes) here already"
+          + (refused == 0 ? "" : ", " + refused + " refused (digest mismatch)");
+    }
+
+    synchronized Result result() {
+      return new Result(name, fetched, fetchedBytes, here, hereBytes, refused, List.copyOf(from));
+    }
   }
 
   /**
@@ -617,7 +734,7 @@ public final class ImageReplicator {
   private static String failures(List<Holder> holders) {
     List<String> out = new ArrayList<>();
     for (Holder h : holders) {
-      out.add(h.member.id() + ": " + (h.failures.isEmpty() ? "not tried" : h.failures));
+      out.add(h.member.id() + ": " + h.failures());
     }
     return String.join("; ", out);
   }
