@@ -185,7 +185,16 @@ function showCell(mac) {
   const m = s && members(s).find(x => x.mac === mac);
   if (!m) return;
   $("cell-detail").replaceChildren(el("strong", {}, m.name), " (" + mac + ") ", cellText(m).substring(m.name.length + 2),
-    " · " + bytes(m.bytesDone) + " of " + bytes(m.bytesTotal), m.path ? " · " + pathText(m) : "", m.wire ? " · sender: " + m.wire : "");
+    " · " + bytes(m.bytesDone) + " of " + bytes(m.bytesTotal), m.path ? " · " + pathText(m) : "",
+    m.daemon ? " · daemon " + shortDaemon(m.daemon) : "", m.wire ? " · sender: " + m.wire : "");
+}
+
+// The daemon serving a node in a session (docs/scale.md): its address, or the first 8 characters
+// of its id when the daemons are not known (yet).
+function shortDaemon(id) {
+  if (!id) return "";
+  const d = S.daemons.find(x => x.id === id);
+  return d ? d.address : id.substring(0, 8);
 }
 
 // Every per-node change of the newest session, as DashboardIT reads it.
@@ -462,10 +471,11 @@ function renderDetail() {
         ["Sent", s.bytesSent ? bytes(s.bytesSent) + " in " + s.packetsSent + " packets, " + s.repairPackets + " FEC repairs" : null]]),
       ACTIVE.has(s.state) ? el("p", {}, el("button", {type: "button", class: "danger", disabled: !S.loggedIn,
         onclick: () => cancel(s.id)}, "Cancel session " + s.id)) : "",
-      el("div", {class: "scroll"}, el("table", {}, el("thead", {}, el("tr", {}, ["Node", "State", "Bytes", "Path", "Receiving", "Took", "Sender's view", "Detail"]
+      el("div", {class: "scroll"}, el("table", {}, el("thead", {}, el("tr", {}, ["Node", "State", "Bytes", "Path", "Daemon", "Receiving", "Took", "Sender's view", "Detail"]
         .map(h => el("th", {}, h)))), el("tbody", {}, ms.map(m => el("tr", {class: "state-" + m.state},
         el("td", {}, el("a", {href: "#/node/" + m.mac}, m.name)), el("td", {}, m.state), el("td", {}, bytes(m.bytesDone) + " / " + bytes(m.bytesTotal)),
         el("td", {}, m.path ? (m.path === "both" ? "both (" + bytes(m.unicastBytes) + " unicast)" : m.path) : ""),
+        el("td", {title: m.daemon || ""}, shortDaemon(m.daemon)),
         el("td", {}, m.receivingSince ? new Date(m.receivingSince).toLocaleTimeString() : ""),
         el("td", {}, m.receivingSince && m.finished ? duration(m.finished - m.receivingSince) : ""),
         el("td", {}, m.wire || ""), el("td", {}, m.detail || "")))))));

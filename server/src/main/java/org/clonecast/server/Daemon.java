@@ -273,6 +273,29 @@ public final class Daemon implements AutoCloseable {
         .register(routes);
     new DashboardRoutes(feed).register(routes);
     new DaemonRoutes(registry, clock).register(routes);
+    if (db.shared()) {
+      // Sessions span the daemons: a node is served by the daemon its agent calls, and a dead
+      // daemon's nodes go to a partner on its segment (docs/scale.md). A daemon's part of a
+      // session sends the image from its own store: fetched ahead while a session is active, and
+      // waited for (within the agent's registration) when its part starts.
+      ImageReplicator fetch = replicator;
+      sessions.spanDaemons(
+          registry,
+          new SessionManager.LocalImages() {
+            @Override
+            public void ensureLocal(String name) throws IOException, InterruptedException {
+              fetch.ensureLocal(name, SessionManager.IMAGE_WAIT);
+            }
+
+            @Override
+            public void ahead(String name) {
+              fetch.replicate(name, Optional.empty());
+            }
+          });
+      DaemonRegistry daemons = registry;
+      bootScripts.partners(
+          () -> daemons.partners().stream().map(DaemonRegistry.Member::url).toList());
+    }
     new ConsoleLogin(token, events, clock).register(routes);
     new AgentRoutes(
             sessions,

@@ -99,7 +99,8 @@ public final class AutoCommand implements Callable<Integer> {
       names = "--server",
       paramLabel = "URL",
       description =
-          "The daemon, e.g. http://10.0.0.1:8080 (default: clonecast.server= of the kernel command line).")
+          "The daemon, e.g. http://10.0.0.1:8080, or several separated by commas: its failover"
+              + " partners after it (default: clonecast.server= of the kernel command line).")
   String server;
 
   @Option(
@@ -215,8 +216,14 @@ public final class AutoCommand implements Callable<Integer> {
     NetInterface nif = interfaceFor(kernel);
     String myMac = mac != null ? mac : kernel.getOrDefault("clonecast.mac", macOf(nif));
     myMac = MacAddress.parse(myMac.replace('-', ':')).toString();
-    String nodeSecret = secretFor(url, myMac, kernel);
-    ServerClient api = new ServerClient(URI.create(url), nodeSecret);
+    List<URI> servers;
+    try {
+      servers = ServerClient.parseServers(url);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(ExitCodes.USAGE, e.getMessage() + " (--server or clonecast.server=)");
+    }
+    String nodeSecret = secretFor(servers.get(0).toString(), myMac, kernel);
+    ServerClient api = new ServerClient(servers, nodeSecret);
     System.err.println(
         "clonecast-agent: "
             + myMac
@@ -261,8 +268,7 @@ public final class AutoCommand implements Callable<Integer> {
       } catch (CliException e) {
         return fail(api, myMac, a, e.getMessage());
       }
-      return reimage(
-          api, URI.create(url), myMac, nif, a, imageTrust, nodeSecret, senderWait, fallbackAfter);
+      return reimage(api, myMac, nif, a, imageTrust, nodeSecret, senderWait, fallbackAfter);
     }
     if (assigned instanceof Assignment.Capture c) {
       return capture(api, myMac, c);
@@ -280,9 +286,54 @@ public final class AutoCommand implements Callable<Integer> {
     return ExitCodes.OK;
   }
 
+  /**
+   * How many times a node whose receive failed goes on with the daemon that took it over (its own
+   * stopped answering: docs/scale.md, "Failover").
+   */
+  static final int FAILOVERS = 3;
+
+  private int failovers;
+
+  /**
+   * After a failed receive, with failover partners to call: registers again, and when another
+   * daemon now serves this node in the same session (another sender), its assignment. The disk is
+   * checked again against the manifest, so only what it lacks is sent. Empty: report the failure.
+   */
+  private Optional<Assignment.Reimage> takenOver(
+      ServerClient api, String myMac, Assignment.Reimage a, String why)
+      throws InterruptedException {
+    if (api.servers().size() < 2 || failovers >= FAILOVERS) return Optional.empty();
+    try {
+      Assignment again =
+          api.register(
+              myMac,
+              DiskInventory.list(sysBlock),
+              Runtime.getRuntime().availableProcessors(),
+              memoryBytes());
+      if (again instanceof Assignment.Reimage b
+          && b.session() == a.session()
+          && !b.control().equals(a.control())) {
+        failovers++;
+        System.err.println(
+            "clonecast-agent: "
+                + why
+                + "; session "
+                + a.session()
+                + " goes on from "
+                + api.server()
+                + " (sender "
+                + b.control()
+                + ")");
+        return Optional.of(b);
+      }
+    } catch (IOException e) {
+      System.err.println("clonecast-agent: registering again failed: " + e.getMessage());
+    }
+    return Optional.empty();
+  }
+
   private int reimage(
       ServerClient api,
-      URI serverUri,
       String myMac,
       NetInterface nif,
       Assignment.Reimage a,
@@ -291,6 +342,7 @@ public final class AutoCommand implements Callable<Integer> {
       Duration senderWait,
       Duration fallbackAfter)
       throws Exception {
+    URI serverUri = api.server();
     Path target = Path.of(a.target());
     System.err.printf(
         "clonecast-agent: session %d as %s: writing %s%n", a.session(), a.hostname(), target);
@@ -394,6 +446,14 @@ public final class AutoCommand implements Callable<Integer> {
         r = receiver[0].start().get();
       }
       ticker.shutdownNow();
+      if (!r.ok() && mismatch.get() == null) {
+        Optional<Assignment.Reimage> next =
+            takenOver(api, myMac, a, "receive failed: " + r.reason());
+        if (next.isPresent()) {
+          return reimage(
+              api, myMac, nif, next.get(), imageTrust, nodeSecret, senderWait, fallbackAfter);
+        }
+      }
       if (!r.ok()) {
         return fail(
             api,
@@ -481,6 +541,13 @@ public final class AutoCommand implements Callable<Integer> {
       System.err.println("clonecast-agent: re-imaged as " + a.hostname());
       return ExitCodes.OK;
     } catch (ExecutionException e) {
+      ticker.shutdownNow();
+      Optional<Assignment.Reimage> next =
+          takenOver(api, myMac, a, "receive failed: " + e.getCause().getMessage());
+      if (next.isPresent()) {
+        return reimage(
+            api, myMac, nif, next.get(), imageTrust, nodeSecret, senderWait, fallbackAfter);
+      }
       return fail(api, myMac, a, "receive failed: " + e.getCause().getMessage());
     } catch (IOException | IllegalArgumentException e) {
       return fail(api, myMac, a, e.getMessage());

@@ -48,7 +48,12 @@ public final class ServerClient {
   /** HTTP 507: the daemon's disk is full. */
   public static final int INSUFFICIENT_STORAGE = 507;
 
-  private final URI base;
+  /** The daemons to call, its own first, then its failover partners (docs/scale.md). */
+  private final List<URI> servers;
+
+  /** The index in {@link #servers} of the one called now. */
+  private volatile int current;
+
   private final String authorization;
   // HTTP/1.1 only: the daemon speaks nothing else, and a client that offers h2c sends an upgrade
   // request with every new connection (a capture opens one per chunk in flight).
@@ -67,7 +72,17 @@ public final class ServerClient {
    *     every call as {@code Authorization: Clonecast <secret>}
    */
   public ServerClient(URI base, String secret) {
-    this.base = base;
+    this(List.of(base), secret);
+  }
+
+  /**
+   * @param servers the node's daemon and then its failover partners ({@code
+   *     clonecast.server=URL,URL2,...}): a call its daemon does not answer (cannot connect, or no
+   *     answer within the timeout) goes to the next, which is then called from there on
+   */
+  public ServerClient(List<URI> servers, String secret) {
+    if (servers.isEmpty()) throw new IllegalArgumentException("no server to call");
+    this.servers = List.copyOf(servers);
     this.authorization = "Clonecast " + secret;
   }
 
@@ -85,6 +100,41 @@ public final class ServerClient {
     public int status() {
       return status;
     }
+  }
+
+  /** The daemon called now. */
+  public URI server() {
+    return servers.get(current);
+  }
+
+  /** The daemons this client may call, its own first. */
+  public List<URI> servers() {
+    return servers;
+  }
+
+  /**
+   * Parses {@code clonecast.server=}'s value: one URL, or several separated by commas.
+   *
+   * @throws IllegalArgumentException naming the one that is no http(s) URL
+   */
+  public static List<URI> parseServers(String text) {
+    List<URI> out = new java.util.ArrayList<>();
+    for (String u : text.split(",")) {
+      if (u.isBlank()) continue;
+      URI uri;
+      try {
+        uri = URI.create(u.strip());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("server '" + u + "' is no URL: " + e.getMessage());
+      }
+      if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+          || uri.getHost() == null) {
+        throw new IllegalArgumentException("server '" + u + "' is no http:// or https:// URL");
+      }
+      out.add(uri);
+    }
+    if (out.isEmpty()) throw new IllegalArgumentException("no server URL in '" + text + "'");
+    return out;
   }
 
   /**
@@ -161,7 +211,7 @@ public final class ServerClient {
       EncodedChunk chunk,
       byte[] usedMap,
       boolean reference) {
-    URI uri = base.resolve("/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + mac);
+    URI uri = server().resolve("/agent/v1/capture/" + id + "/chunk/" + index + "?mac=" + mac);
     String what = "chunk " + index;
     return CompletableFuture.supplyAsync(
         () -> {
@@ -285,7 +335,7 @@ public final class ServerClient {
 
   private HttpRequest.Builder capture(long id, String call, String mac) {
     String query = mac == null ? "" : "?mac=" + mac;
-    return HttpRequest.newBuilder(base.resolve("/agent/v1/capture/" + id + "/" + call + query))
+    return HttpRequest.newBuilder(server().resolve("/agent/v1/capture/" + id + "/" + call + query))
         .header("Authorization", authorization);
   }
 
@@ -368,7 +418,7 @@ public final class ServerClient {
   public String knownHosts() throws IOException, InterruptedException {
     HttpResponse<String> r =
         http.send(
-            HttpRequest.newBuilder(base.resolve("/boot/known_hosts"))
+            HttpRequest.newBuilder(server().resolve("/boot/known_hosts"))
                 .timeout(Duration.ofSeconds(15))
                 .build(),
             HttpResponse.BodyHandlers.ofString());
@@ -378,15 +428,17 @@ public final class ServerClient {
   }
 
   private JsonNode post(String call, Object body) throws IOException, InterruptedException {
-    HttpRequest req =
-        HttpRequest.newBuilder(base.resolve("/agent/v1/" + call))
-            .timeout(Duration.ofSeconds(15))
-            .header("Content-Type", "application/json")
-            .header("Authorization", authorization)
-            .POST(json(body))
-            .build();
     IOException last = null;
-    for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    for (int attempt = 1; attempt <= ATTEMPTS * servers.size(); attempt++) {
+      int at = current;
+      URI base = servers.get(at);
+      HttpRequest req =
+          HttpRequest.newBuilder(base.resolve("/agent/v1/" + call))
+              .timeout(Duration.ofSeconds(15))
+              .header("Content-Type", "application/json")
+              .header("Authorization", authorization)
+              .POST(json(body))
+              .build();
       try {
         HttpResponse<byte[]> r = http.send(req, HttpResponse.BodyHandlers.ofByteArray());
         JsonNode answer = r.body().length == 0 ? JSON.createObjectNode() : JSON.readTree(r.body());
@@ -397,8 +449,19 @@ public final class ServerClient {
         last = new IOException("the server failed " + call + ": " + why);
       } catch (ConnectException | HttpTimeoutException e) {
         last = new IOException("cannot reach " + base + " (" + e.getMessage() + ")", e);
+        if (servers.size() > 1) {
+          // Its daemon does not answer: the next one (a failover partner on its segment) serves
+          // it from now on; a daemon that answers with an error is not left.
+          int next = (at + 1) % servers.size();
+          if (current == at) current = next;
+          System.err.println(
+              "clonecast-agent: " + base + " does not answer; calling " + servers.get(next));
+          // A pause after each round of them all, growing as for one daemon.
+          Thread.sleep(next == 0 ? 500L * Math.min(attempt, ATTEMPTS) : 200);
+          continue;
+        }
       }
-      Thread.sleep(500L * attempt);
+      Thread.sleep(500L * Math.min(attempt, ATTEMPTS));
     }
     throw last;
   }

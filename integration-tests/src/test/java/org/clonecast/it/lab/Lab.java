@@ -28,6 +28,12 @@ import java.util.stream.Stream;
  * multicast send that does not pick its interface fails with ENETUNREACH). Multicast snooping is
  * off by default, so multicast floods every port as in udpcast's reference lab.
  *
+ * <p>With {@link Builder#secondSegment} the lab has a second segment: bridge {@code br1} in the
+ * same switch namespace, its own server {@code <prefix>-s2} at {@value #SERVER2_IP} and agents
+ * {@code <prefix>-b<i>} at 10.78.0.(10+i)/24, joined to the first by a router namespace {@code
+ * <prefix>-r} (10.77.0.254 and 10.78.0.254, IPv4 forwarding on; no multicast routing, as between
+ * racks). Every host of either segment routes the other segment's subnet through the router.
+ *
  * <p>VMs ({@link QemuVm}) join br0 through a tap device made by {@link #addTap} in the switch
  * namespace; QEMU runs there too, since a tap can only be opened in its own namespace.
  *
@@ -43,6 +49,14 @@ public final class Lab implements AutoCloseable {
   public static final Duration TERM_GRACE = Duration.ofSeconds(2);
 
   public static final String SERVER_IP = "10.77.0.1";
+
+  /** The second segment's server ({@link Builder#secondSegment}). */
+  public static final String SERVER2_IP = "10.78.0.1";
+
+  /** The router's addresses on the first and the second segment. */
+  public static final String ROUTER_IP = "10.77.0.254";
+
+  public static final String ROUTER2_IP = "10.78.0.254";
   public static final int PREFIX_LENGTH = 24;
   public static final String IFACE = "eth0";
 
@@ -58,13 +72,15 @@ public final class Lab implements AutoCloseable {
   private final Path dir;
   private final Host server;
   private final List<Host> agents;
+  private final Host server2;
+  private final List<Host> agents2;
   private final List<String> namespaces = new ArrayList<>();
   private final List<LabProcess> processes = new ArrayList<>();
   private final List<String> taps = new ArrayList<>();
   private final Thread shutdownHook;
   private boolean closed;
 
-  private Lab(String prefix, Path dir, int agentCount) {
+  private Lab(String prefix, Path dir, int agentCount, int secondAgents) {
     this.prefix = prefix;
     this.dir = dir;
     this.server = new Host("server", prefix + "-s", SERVER_IP, IFACE);
@@ -73,6 +89,12 @@ public final class Lab implements AutoCloseable {
       a.add(new Host("a" + i, prefix + "-a" + i, "10.77.0." + (10 + i), IFACE));
     }
     this.agents = List.copyOf(a);
+    List<Host> b = new ArrayList<>();
+    for (int i = 1; i <= secondAgents; i++) {
+      b.add(new Host("b" + i, prefix + "-b" + i, "10.78.0." + (10 + i), IFACE));
+    }
+    this.agents2 = List.copyOf(b);
+    this.server2 = secondAgents > 0 ? new Host("s2", prefix + "-s2", SERVER2_IP, IFACE) : null;
     this.shutdownHook = new Thread(this::closeFromHook, "lab-" + prefix + "-cleanup");
   }
 
@@ -93,6 +115,7 @@ public final class Lab implements AutoCloseable {
     private boolean igmpQuerier;
     private Duration igmpQueryInterval;
     private int mtu = 1500;
+    private int secondAgents;
 
     private Builder(String tag) {
       this.tag = tag;
@@ -130,6 +153,15 @@ public final class Lab implements AutoCloseable {
       return this;
     }
 
+    /**
+     * A second segment with its own server and {@code n} agents, routed to the first (see {@link
+     * Lab}); 0: none.
+     */
+    public Builder secondSegment(int n) {
+      this.secondAgents = n;
+      return this;
+    }
+
     /** MTU of br0 and of every veth (e.g. 9000 for jumbo-frame tests). */
     public Builder mtu(int mtu) {
       this.mtu = mtu;
@@ -145,7 +177,11 @@ public final class Lab implements AutoCloseable {
       }
       checkHost();
       String prefix = uniquePrefix(tag);
-      Lab lab = new Lab(prefix, labDir(prefix), agents);
+      if (secondAgents < 0 || secondAgents > MAX_AGENTS) {
+        throw new IllegalArgumentException(
+            "second-segment agents must be 0.." + MAX_AGENTS + ", got " + secondAgents);
+      }
+      Lab lab = new Lab(prefix, labDir(prefix), agents, secondAgents);
       Runtime.getRuntime().addShutdownHook(lab.shutdownHook);
       try {
         lab.build(multicastSnooping, igmpQuerier, igmpQueryInterval, mtu);
@@ -167,6 +203,25 @@ public final class Lab implements AutoCloseable {
 
   public List<Host> agents() {
     return agents;
+  }
+
+  /** The second segment's server ({@link Builder#secondSegment}). */
+  public Host server2() {
+    if (server2 == null) {
+      throw new IllegalStateException("lab " + prefix + " has one segment (Builder.secondSegment)");
+    }
+    return server2;
+  }
+
+  /** The second segment's agents, b1..bN. */
+  public List<Host> agents2() {
+    return agents2;
+  }
+
+  /** The router between the two segments, a host with eth0 on br0 and eth1 on br1. */
+  public Host router() {
+    server2();
+    return new Host("router", prefix + "-r", ROUTER_IP, IFACE);
   }
 
   /** Agent {@code i}, 1-based. */
@@ -504,28 +559,85 @@ public final class Lab implements AutoCloseable {
     hosts.add(server);
     hosts.addAll(agents);
     for (Host h : hosts) {
-      addNamespace(h.netns());
-      String port = switchPort(h);
+      addHost(h, "br0", mtu);
+    }
+    if (server2 != null) {
+      buildSecondSegment(mtu);
+    }
+  }
+
+  /** br1, its hosts, and the router joining it to br0 (see {@link Lab}). */
+  private void buildSecondSegment(int mtu) throws IOException {
+    String sw = switchNs();
+    batch(sw, "link add br1 type bridge mcast_snooping 0", "link set br1 mtu " + mtu + " up");
+    String r = prefix + "-r";
+    addNamespace(r);
+    for (int leg = 0; leg < 2; leg++) {
       batch(
           sw,
-          "link add "
-              + port
+          "link add sw-r"
+              + leg
               + " mtu "
               + mtu
-              + " type veth peer name "
-              + IFACE
+              + " type veth peer name eth"
+              + leg
               + " mtu "
               + mtu
               + " netns "
-              + h.netns(),
-          "link set " + port + " master br0 up");
-      batch(
-          h.netns(),
-          "link set lo up",
-          "link set " + IFACE + " up",
-          "addr add " + h.ip() + "/" + PREFIX_LENGTH + " brd + dev " + IFACE,
-          "route add 224.0.0.0/4 dev " + IFACE);
+              + r,
+          "link set sw-r" + leg + " master br" + leg + " up");
     }
+    batch(
+        r,
+        "link set lo up",
+        "link set eth0 up",
+        "link set eth1 up",
+        "addr add " + ROUTER_IP + "/" + PREFIX_LENGTH + " brd + dev eth0",
+        "addr add " + ROUTER2_IP + "/" + PREFIX_LENGTH + " brd + dev eth1");
+    Exec.check(List.of("ip", "netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1"), null);
+    List<Host> second = new ArrayList<>();
+    second.add(server2);
+    second.addAll(agents2);
+    for (Host h : second) {
+      addHost(h, "br1", mtu, "route add 10.77.0.0/" + PREFIX_LENGTH + " via " + ROUTER2_IP);
+    }
+    List<Host> first = new ArrayList<>();
+    first.add(server);
+    first.addAll(agents);
+    for (Host h : first) {
+      batch(h.netns(), "route add 10.78.0.0/" + PREFIX_LENGTH + " via " + ROUTER_IP);
+    }
+  }
+
+  /**
+   * Host {@code h}'s namespace, joined to {@code bridge} by a veth pair, its address, lo, the
+   * multicast route and {@code routes} ({@code ip route} commands).
+   */
+  private void addHost(Host h, String bridge, int mtu, String... routes) throws IOException {
+    addNamespace(h.netns());
+    String port = switchPort(h);
+    batch(
+        switchNs(),
+        "link add "
+            + port
+            + " mtu "
+            + mtu
+            + " type veth peer name "
+            + IFACE
+            + " mtu "
+            + mtu
+            + " netns "
+            + h.netns(),
+        "link set " + port + " master " + bridge + " up");
+    List<String> commands =
+        new ArrayList<>(
+            List.of(
+                "link set lo up",
+                "link set " + IFACE + " up",
+                "addr add " + h.ip() + "/" + PREFIX_LENGTH + " brd + dev " + IFACE,
+                "route add 224.0.0.0/4 dev " + IFACE));
+    commands.addAll(List.of(routes));
+    batch(h.netns(), commands.toArray(String[]::new));
   }
 
   private void addNamespace(String ns) throws IOException {
@@ -606,7 +718,7 @@ public final class Lab implements AutoCloseable {
   }
 
   private Host own(Host h) {
-    if (!h.equals(server) && !agents.contains(h)) {
+    if (!h.equals(server) && !agents.contains(h) && !h.equals(server2) && !agents2.contains(h)) {
       throw new IllegalArgumentException(h + " is not a host of lab " + prefix);
     }
     return h;

@@ -66,7 +66,16 @@ public final class SessionLab {
    * --config FILE}), and the lab's state directory (a restart keeps it).
    */
   public static Daemon serve(Lab lab, int httpPort, List<String> extra) throws IOException {
-    Path state = Files.createDirectories(lab.dir().resolve("state"));
+    return serve(lab, lab.server(), lab.dir().resolve("state"), httpPort, extra);
+  }
+
+  /**
+   * A daemon in {@code host}'s namespace with state directory {@code stateDir}, on HTTP port {@code
+   * port} (0: any) with {@code extra} arguments: one of several daemons of a lab.
+   */
+  public static Daemon serve(Lab lab, Host host, Path stateDir, int httpPort, List<String> extra)
+      throws IOException {
+    Path state = Files.createDirectories(stateDir);
     // A netboot environment to point scripts at: a marked node's script (and its per-boot secret,
     // which the agents fetch as iPXE would) is served only when there is one. Nothing boots it
     // here.
@@ -76,8 +85,8 @@ public final class SessionLab {
     }
     LabProcess p =
         lab.spawn(
-            lab.server(),
-            "serve-" + httpPort,
+            host,
+            "serve-" + host.name() + "-" + httpPort,
             Checkout.clonecast(
                 Stream.concat(
                         Stream.of(
@@ -88,10 +97,11 @@ public final class SessionLab {
                             state.toString(),
                             "--http-port",
                             Integer.toString(httpPort),
-                            "--dhcp",
-                            "off",
                             "--no-tftp"),
-                        extra.stream())
+                        // DHCP off unless the caller says otherwise.
+                        Stream.concat(
+                            extra.contains("--dhcp") ? Stream.of() : Stream.of("--dhcp", "off"),
+                            extra.stream()))
                     .toArray(String[]::new)),
             Map.of());
     Pattern ready = Pattern.compile("clonecast serve: ready on .* http port (\\d+)");

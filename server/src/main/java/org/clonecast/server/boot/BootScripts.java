@@ -1,6 +1,8 @@
 package org.clonecast.server.boot;
 
 import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -47,6 +49,7 @@ public final class BootScripts {
   private final RateLimiter<InetAddress> seen;
   private final NodeBinding binding;
   private final NodeSecrets secrets;
+  private volatile Supplier<List<String>> partners = List::of;
 
   /**
    * @param baseUrl this server as nodes reach it by HTTP, e.g. http://10.77.0.1:8080
@@ -75,6 +78,18 @@ public final class BootScripts {
     this.secrets = Objects.requireNonNull(secrets);
   }
 
+  /**
+   * Puts the URLs of this daemon's running failover partners (the daemons on its segment) after its
+   * own in a netboot script's {@code clonecast.server=URL,URL2,...}: an agent whose daemon stops
+   * answering moves on to the next (docs/scale.md, "Failover").
+   *
+   * @return this
+   */
+  public BootScripts partners(Supplier<List<String>> urls) {
+    this.partners = Objects.requireNonNull(urls);
+    return this;
+  }
+
   /** Whether the netboot environment's files may be served now. */
   public boolean bootenvReady() {
     return bootenv.get() instanceof BootenvStatus.Ready;
@@ -92,6 +107,21 @@ public final class BootScripts {
    */
   public String grub(MacAddress mac, InetAddress from, String tftpServer) {
     return script(mac, from, Language.GRUB, tftpServer);
+  }
+
+  /**
+   * This daemon's URL, then its partners' (each once; a partner listing failing leaves them out).
+   */
+  private String servers(String base) {
+    List<String> all = new ArrayList<>(List.of(base));
+    try {
+      for (String u : partners.get()) {
+        if (!all.contains(u) && u.matches("https?://[0-9A-Za-z.:\\[\\]-]+")) all.add(u);
+      }
+    } catch (RuntimeException e) {
+      // The store did not answer: the node still gets its own daemon.
+    }
+    return String.join(",", all);
   }
 
   private String script(MacAddress mac, InetAddress from, Language language, String tftpServer) {
@@ -119,7 +149,10 @@ public final class BootScripts {
     } else {
       decision =
           policy.decide(
-              mac, base, status, netboot ? Optional.of(secrets.issue(mac)) : Optional.empty());
+              mac,
+              servers(base),
+              status,
+              netboot ? Optional.of(secrets.issue(mac)) : Optional.empty());
       what =
           !action.netboots()
               ? "boot local disk"

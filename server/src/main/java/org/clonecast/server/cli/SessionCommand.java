@@ -116,13 +116,15 @@ public final class SessionCommand extends CommandGroup {
       listing.print(
           out(),
           api().get("/api/v1/sessions?limit=" + limit),
-          new String[] {"ID", "IMAGE", "NODES", "STATE", "DONE", "FAILED", "DETAIL"},
+          new String[] {"ID", "IMAGE", "NODES", "STATE", "DONE", "FAILED", "DAEMONS", "DETAIL"},
           s -> {
             int done = 0;
             int failed = 0;
+            java.util.Set<String> daemons = new java.util.TreeSet<>();
             for (JsonNode m : s.path("members")) {
               if (m.path("state").asText().equals("done")) done++;
               if (m.path("state").asText().equals("failed")) failed++;
+              if (!Watch.daemon(m).isEmpty()) daemons.add(Watch.daemon(m));
             }
             return new String[] {
               s.path("id").asText(),
@@ -131,6 +133,7 @@ public final class SessionCommand extends CommandGroup {
               s.path("state").asText(),
               done + "/" + s.path("members").size(),
               Integer.toString(failed),
+              daemons.isEmpty() ? "-" : String.join(",", daemons),
               NodeCommand.text(s, "detail")
             };
           });
@@ -197,7 +200,9 @@ public final class SessionCommand extends CommandGroup {
       // Which path each node's chunks took (docs/unicast.md).
       for (JsonNode m : s.path("members")) {
         String path = path(m);
-        if (!path.isEmpty()) out.printf("  %s: %s%n", m.path("name").asText(), path);
+        String daemon = daemon(m).isEmpty() ? "" : "daemon " + daemon(m);
+        String how = path.isEmpty() ? daemon : daemon.isEmpty() ? path : path + ", " + daemon;
+        if (!how.isEmpty()) out.printf("  %s: %s%n", m.path("name").asText(), how);
       }
       out.flush();
       return s.path("state").asText().equals("done") ? ExitCodes.OK : ExitCodes.FAILED;
@@ -263,7 +268,7 @@ public final class SessionCommand extends CommandGroup {
         out.add(
             String.format(
                 Locale.ROOT,
-                "  %-" + width + "s [%s%s] %3d%%  %9s / %-9s  %s%s%s",
+                "  %-" + width + "s [%s%s] %3d%%  %9s / %-9s  %s%s%s%s",
                 m.path("name").asText(),
                 "#".repeat(filled),
                 ".".repeat(30 - filled),
@@ -272,9 +277,21 @@ public final class SessionCommand extends CommandGroup {
                 ProgressBar.bytes(total),
                 m.path("state").asText(),
                 path(m).contains("unicast") ? ", " + path(m) : "",
+                daemon(m).isEmpty() ? "" : " @" + daemon(m),
                 m.path("detail").isNull() ? "" : " (" + m.path("detail").asText() + ")"));
       }
       return out;
+    }
+
+    /**
+     * The daemon serving a member (docs/scale.md), by the first 8 characters of its id; empty
+     * before any.
+     */
+    static String daemon(JsonNode m) {
+      JsonNode d = m.path("daemon");
+      if (d.isMissingNode() || d.isNull()) return "";
+      String id = d.asText();
+      return id.length() > 8 ? id.substring(0, 8) : id;
     }
 
     /**

@@ -159,6 +159,8 @@ public final class Json {
       // Which path its chunks took (docs/unicast.md): multicast, unicast or both.
       n.put("path", x.path().orElse(null));
       n.put("unicastBytes", x.unicastBytes());
+      // The daemon serving it (docs/scale.md, "Sessions across daemons"); null before any did.
+      n.put("daemon", x.daemon().orElse(null));
       ms.add(n);
     }
     m.put("members", ms);

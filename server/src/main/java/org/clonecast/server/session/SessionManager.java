@@ -33,6 +33,7 @@ import org.clonecast.server.mcast.McastSender;
 import org.clonecast.server.mcast.SendSettings;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.ConflictException;
+import org.clonecast.server.store.DaemonRegistry;
 import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.Image;
 import org.clonecast.server.store.ImageStore;
@@ -108,7 +109,66 @@ public final class SessionManager implements AutoCloseable {
   /** Set once at start ({@link #joinProofs}): the nodes' secrets that their HELLOs prove. */
   private volatile Optional<NodeSecrets> secrets = Optional.empty();
 
+  /**
+   * Set once at start on a shared store ({@link #spanDaemons}): the daemons whose dead members'
+   * nodes this one takes over.
+   */
+  private volatile Optional<DaemonRegistry> registry = Optional.empty();
+
+  /** Makes a session's image local before this daemon's part of it sends (chunk replication). */
+  private volatile LocalImages localImages = image -> {};
+
+  /** This daemon's id in the store. */
+  private final String self;
+
+  /**
+   * How this daemon comes to hold an image it is to send: the seam for chunk replication between
+   * daemons (docs/scale.md). Without it the image must be in this daemon's own store already.
+   */
+  @FunctionalInterface
+  public interface LocalImages {
+    /**
+     * Returns once image {@code name}'s chunks and manifest are in this daemon's own image store.
+     *
+     * @throws IOException naming why they cannot be had
+     */
+    void ensureLocal(String name) throws IOException, InterruptedException;
+
+    /**
+     * Starts making image {@code name} local without waiting: an active session may need it here
+     * when one of its agents comes to this daemon.
+     */
+    default void ahead(String name) {}
+  }
+
+  /**
+   * How long a daemon's part waits for its image to be made local when an agent registers: within
+   * the agent's 15 s call.
+   */
+  public static final Duration IMAGE_WAIT = Duration.ofSeconds(10);
+
+  /** How often a daemon on a shared store looks at the sessions it takes part in. */
+  static final Duration SWEEP = DaemonRegistry.BEAT;
+
+  /**
+   * This daemon's part of a session (docs/scale.md, "Sessions across daemons"): its own multicast,
+   * on its own segment, for the nodes it serves.
+   */
   private static final class Running {
+    /** The port of its control channel and data. */
+    final int port;
+
+    /** Whether it was started to serve nodes taken over from a dead daemon. */
+    final boolean takeover;
+
+    /** System.nanoTime() when the part was made. */
+    final long madeNanos = System.nanoTime();
+
+    Running(int port, boolean takeover) {
+      this.port = port;
+      this.takeover = takeover;
+    }
+
     McastSender sender;
     ChunkSource reader;
     volatile boolean transferEnded;
@@ -176,6 +236,33 @@ public final class SessionManager implements AutoCloseable {
     this.basePort = basePort;
     this.receiverTimeout = receiverTimeout;
     this.receiverDeadline = Objects.requireNonNull(receiverDeadline);
+    this.self = store.self();
+  }
+
+  /**
+   * Lets sessions span the daemons sharing the store (docs/scale.md, "Sessions across daemons"):
+   * every {@link #SWEEP} this daemon stops its part of a session that ended elsewhere or has no
+   * node left for it, and takes over the unfinished nodes of a dead daemon on its segment.
+   *
+   * @param localImages makes a session's image local before this daemon's part sends it
+   * @return this
+   */
+  public SessionManager spanDaemons(DaemonRegistry daemons, LocalImages localImages) {
+    this.registry = Optional.of(daemons);
+    this.localImages = Objects.requireNonNull(localImages);
+    long every = SWEEP.toMillis();
+    timer.scheduleWithFixedDelay(
+        () -> {
+          try {
+            sweep();
+          } catch (RuntimeException e) {
+            LOG.warn("sessions: sweep failed: {}", e.toString());
+          }
+        },
+        every,
+        every,
+        TimeUnit.MILLISECONDS);
+    return this;
   }
 
   /**
@@ -192,24 +279,31 @@ public final class SessionManager implements AutoCloseable {
   }
 
   /**
-   * After a restart: sessions this daemon was running cannot resume their sender; they fail, and so
-   * do their nodes. Sessions of other daemons sharing the store are theirs.
+   * After a restart: this daemon's part of a session cannot resume its sender; the unfinished nodes
+   * it still serves fail. So do the nodes no daemon took yet of a session it started, unless other
+   * daemons still serve some of its nodes. Nodes a partner took over while this daemon was dead are
+   * the partner's (docs/scale.md). A session whose every node is then finished ends.
    */
   public void recover() {
     Set<Long> own = store.ownActive();
+    String why = "the daemon restarted during the session; start a new session to retry";
     for (Session s : store.active()) {
-      if (!own.contains(s.id())) {
-        continue; // another daemon sharing the store runs it (docs/scale.md)
-      }
-      for (Member m : store.members(s.id())) {
-        if (!m.finished()) {
-          fail(
-              s.id(),
-              m.mac(),
-              "the daemon restarted during the session; start a new session to retry");
+      List<Member> members = store.members(s.id());
+      boolean othersServe =
+          members.stream()
+              .anyMatch(m -> !m.finished() && m.daemon().isPresent() && !m.servedBy(self));
+      int failed = 0;
+      for (Member m : members) {
+        if (m.finished()) continue;
+        if (m.servedBy(self) || m.daemon().isEmpty() && own.contains(s.id()) && !othersServe) {
+          if (fail(s.id(), m.mac(), why, true)) failed++;
         }
       }
-      store.setState(s.id(), "failed", Optional.of("the daemon restarted during the session"));
+      if (failed > 0 && store.members(s.id()).stream().allMatch(Member::finished)) {
+        end(s.id(), "failed", Optional.of("the daemon restarted during the session"));
+      } else {
+        maybeEnd(s.id());
+      }
     }
   }
 
@@ -282,35 +376,9 @@ public final class SessionManager implements AutoCloseable {
     int min = minReceivers == 0 ? selected.size() : minReceivers;
     Session s =
         store.create(imageName, selector, min, (int) maxWait.toSeconds(), basePort, selected, grow);
-    Running r = new Running();
-    running.put(s.id(), r);
     try {
-      r.reader = images.open(imageName);
-      r.layout = StoredLayout.of(r.reader.manifest());
-      r.served = r.reader;
-      SendSettings settings =
-          new SendSettings(
-              nif.name(),
-              null,
-              s.port(),
-              10_000_000_000L,
-              min,
-              maxWait,
-              receiverTimeout,
-              SymbolLayout.symbolSizeFor(nif.mtu()),
-              1,
-              true,
-              receiverDeadline);
-      // Signed by the daemon's current key, and its previous one during a rotation's overlap.
-      List<ManifestSignature> signatures =
-          images.keys().isPresent()
-              ? images.keys().get().signatures(r.reader.manifest(), r.reader.signature())
-              : List.of();
-      r.sender = new McastSender(settings, r.reader, nif, new Listener(s.id()), signatures);
-      r.sender.start().whenComplete((m, err) -> transferEnded(s.id(), m, err));
+      startPart(s, min, false);
     } catch (IOException | InterruptedException | RuntimeException e) {
-      stop(r);
-      running.remove(s.id());
       store.setState(s.id(), "failed", Optional.of("cannot start: " + e.getMessage()));
       throw e;
     }
@@ -336,6 +404,209 @@ public final class SessionManager implements AutoCloseable {
     return store.find(s.id()).orElseThrow();
   }
 
+  /**
+   * Starts this daemon's part of session {@code s}: its image made local, a multicast sender on
+   * this daemon's interface and its own port ({@code basePort + id % 500}: two daemons on one
+   * segment send to different groups, each derived from its own address), starting with {@code min}
+   * receivers or the session's max wait after the first.
+   */
+  private Running startPart(Session s, int min, boolean takeover)
+      throws IOException, InterruptedException {
+    localImages.ensureLocal(s.image());
+    Running r = new Running(basePort + (int) (s.id() % 500), takeover);
+    try {
+      r.reader = images.open(s.image());
+      r.layout = StoredLayout.of(r.reader.manifest());
+      r.served = r.reader;
+      SendSettings settings =
+          new SendSettings(
+              nif.name(),
+              null,
+              r.port,
+              10_000_000_000L,
+              Math.max(1, min),
+              Duration.ofSeconds(s.maxWaitSeconds()),
+              receiverTimeout,
+              SymbolLayout.symbolSizeFor(nif.mtu()),
+              1,
+              true,
+              receiverDeadline);
+      // Signed by the daemon's current key, and its previous one during a rotation's overlap.
+      List<ManifestSignature> signatures =
+          images.keys().isPresent()
+              ? images.keys().get().signatures(r.reader.manifest(), r.reader.signature())
+              : List.of();
+      r.sender = new McastSender(settings, r.reader, nif, new Listener(s.id(), r), signatures);
+      running.put(s.id(), r);
+      r.sender.start().whenComplete((m, err) -> transferEnded(s.id(), r, m, err));
+    } catch (IOException | InterruptedException | RuntimeException e) {
+      running.remove(s.id(), r);
+      stop(r);
+      throw e;
+    }
+    return r;
+  }
+
+  /**
+   * This daemon's running part of session {@code s}, started when there is none, or when the one
+   * there finished its transfer (a node that comes later, or one taken over from a dead daemon,
+   * needs a sender that still sends).
+   */
+  private synchronized Running partFor(Session s, boolean takeover)
+      throws IOException, InterruptedException {
+    Running r = running.get(s.id());
+    if (r != null && !r.transferEnded) return r;
+    if (r != null && running.remove(s.id(), r)) retire(s.id(), r);
+    Running part = startPart(s, partReceivers(s), takeover);
+    events.record(
+        "session",
+        Optional.empty(),
+        Optional.of(Long.toString(s.id())),
+        "this daemon's part started (daemon "
+            + self
+            + ", "
+            + nif.address().getHostAddress()
+            + ":"
+            + part.port
+            + ")");
+    return part;
+  }
+
+  /**
+   * How many receivers this daemon's part of {@code s} may still expect: its unfinished nodes not
+   * past their transfer, and the nodes no daemon serves yet, at most the session's minimum.
+   */
+  private int partReceivers(Session s) {
+    long n =
+        store.members(s.id()).stream()
+            .filter(m -> !m.finished() && (m.daemon().isEmpty() || m.servedBy(self)))
+            .filter(m -> !m.state().equals("identity"))
+            .count();
+    return (int) Math.max(1, Math.min(n, s.minReceivers()));
+  }
+
+  /** Stops a part that is out of {@link #running}, adding what it sent to the session's row. */
+  private void retire(long id, Running r) {
+    stop(r);
+    if (r.sender != null) {
+      McastSender.Counters c = r.sender.counters();
+      store.addSent(id, c.bytesSent.get(), c.packetsSent.get(), c.repairPacketsSent.get());
+    }
+  }
+
+  /**
+   * On a shared store, every {@link #SWEEP}: stops this daemon's parts of sessions that ended
+   * elsewhere or have no node left for it, lowers the receivers the others still wait for, fails
+   * the nodes of a takeover part whose agents never came, and takes over the unfinished nodes of
+   * every dead daemon on this daemon's segment.
+   */
+  void sweep() {
+    for (Map.Entry<Long, Running> e : List.copyOf(running.entrySet())) {
+      long id = e.getKey();
+      Running r = e.getValue();
+      Optional<Session> s = store.find(id);
+      if (s.isEmpty() || !s.get().active()) {
+        if (running.remove(id, r)) retire(id, r);
+        live.forget(id);
+        continue;
+      }
+      List<Member> mine =
+          store.members(id).stream()
+              .filter(m -> !m.finished() && (m.daemon().isEmpty() || m.servedBy(self)))
+              .toList();
+      if (mine.isEmpty()) {
+        if (running.remove(id, r)) retire(id, r);
+        continue;
+      }
+      if (r.transferEnded || r.sender == null) continue;
+      if (r.takeover
+          && r.startedNanos == 0
+          && System.nanoTime() - r.madeNanos > REPORT_GRACE.toNanos()) {
+        for (Member m : mine) {
+          if (m.servedBy(self)) {
+            fail(
+                id,
+                m.mac(),
+                "its daemon died and its agent did not come to the partner " + self,
+                true);
+          }
+        }
+        if (running.remove(id, r)) retire(id, r);
+        maybeEnd(id);
+        continue;
+      }
+      r.sender.lowerMinReceivers(partReceivers(s.get()));
+    }
+    for (Session s : store.active()) {
+      if (!running.containsKey(s.id())) {
+        try {
+          localImages.ahead(s.image());
+        } catch (RuntimeException e) {
+          LOG.debug("session {}: image {} not fetched ahead: {}", s.id(), s.image(), e.toString());
+        }
+      }
+    }
+    if (registry.isEmpty()) return;
+    DaemonRegistry daemons = registry.get();
+    Optional<DaemonRegistry.Member> me = daemons.get(self);
+    if (me.isEmpty()) return;
+    long now = System.currentTimeMillis();
+    for (DaemonRegistry.Member d : daemons.list()) {
+      if (d.id().equals(self) || d.alive(now) || !d.sameSegment(me.get())) continue;
+      takeOver(d);
+    }
+  }
+
+  /**
+   * Takes over the unfinished session nodes of dead (or stopped) daemon {@code d}: only one partner
+   * wins each node. This daemon's part of each such session sends to their agents when they come
+   * (they register again here and check their disks, so only what they lack is sent).
+   */
+  private void takeOver(DaemonRegistry.Member d) {
+    List<SessionStore.Taken> taken = store.takeOver(d.id());
+    Map<Long, List<String>> bySession = new java.util.TreeMap<>();
+    for (SessionStore.Taken t : taken) {
+      bySession.computeIfAbsent(t.session(), k -> new ArrayList<>()).add(t.name());
+    }
+    for (Map.Entry<Long, List<String>> e : bySession.entrySet()) {
+      long id = e.getKey();
+      events.record(
+          "session",
+          Optional.empty(),
+          Optional.of(Long.toString(id)),
+          "daemon "
+              + self
+              + " took over "
+              + String.join(", ", e.getValue())
+              + " from daemon "
+              + d.id()
+              + " ("
+              + d.url()
+              + ", "
+              + d.state(System.currentTimeMillis())
+              + ")");
+      Optional<Session> s = store.find(id);
+      if (s.isEmpty() || !s.get().active()) continue;
+      try {
+        partFor(s.get(), true);
+      } catch (IOException | RuntimeException e2) {
+        for (SessionStore.Taken t : taken) {
+          if (t.session() == id) {
+            fail(
+                id,
+                t.mac(),
+                "its daemon died and the partner cannot send: " + e2.getMessage(),
+                true);
+          }
+        }
+        maybeEnd(id);
+      } catch (InterruptedException e2) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
   /** Cancels a session: its sender stops, its unfinished nodes fail and boot locally. */
   public Session cancel(long id) {
     Session s = store.find(id).orElseThrow(() -> new NotFoundException("no session " + id));
@@ -344,7 +615,7 @@ public final class SessionManager implements AutoCloseable {
     }
     for (Member m : store.members(id)) {
       if (!m.finished()) {
-        fail(id, m.mac(), "session cancelled");
+        fail(id, m.mac(), "session cancelled", false);
       }
     }
     end(id, "cancelled", Optional.of("cancelled by the operator"));
@@ -392,8 +663,22 @@ public final class SessionManager implements AutoCloseable {
               + " bytes (disks: "
               + Disk.describe(disks)
               + ")";
-      fail(session.id(), mac.toString(), why);
+      fail(session.id(), mac.toString(), why, false);
       return new Assignment("fail", Optional.of(why), session.id(), name, image, "", 0, "", false);
+    }
+    // The daemon the agent calls serves it: its part of the session sends on this segment.
+    boolean claimed = store.claim(session.id(), mac.toString());
+    Running part;
+    try {
+      part = partFor(session, false);
+    } catch (IOException | RuntimeException e) {
+      String why = "daemon " + self + " cannot send image " + image.name() + ": " + e.getMessage();
+      fail(session.id(), mac.toString(), why, false);
+      maybeEnd(session.id());
+      return new Assignment("fail", Optional.of(why), session.id(), name, image, "", 0, "", false);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while starting the session's sender", e);
     }
     store.updateMember(
         session.id(),
@@ -408,15 +693,18 @@ public final class SessionManager implements AutoCloseable {
         "agent",
         Optional.of(mac.toString()),
         Optional.of(Long.toString(session.id())),
-        name + " registered; writes " + target.get());
+        name
+            + " registered; writes "
+            + target.get()
+            + (claimed ? "; served by daemon " + self : ""));
     return new Assignment(
         "reimage",
         Optional.empty(),
         session.id(),
         name,
         image,
-        nif.address().getHostAddress() + ":" + session.port(),
-        session.port(),
+        nif.address().getHostAddress() + ":" + part.port,
+        part.port,
         target.get(),
         session.grow());
   }
@@ -590,12 +878,19 @@ public final class SessionManager implements AutoCloseable {
             "done: " + detail);
       }
     } else {
-      fail(session, mac.toString(), detail);
+      fail(session, mac.toString(), detail, false);
     }
     maybeEnd(session);
   }
 
-  private void fail(long session, String mac, String why) {
+  /**
+   * Fails a node of a session.
+   *
+   * @param onlyOwn only while no other daemon serves it: what this daemon's sender or timers
+   *     conclude about a node a partner has taken over since changes nothing
+   * @return whether it changed (it had not finished)
+   */
+  private boolean fail(long session, String mac, String why, boolean onlyOwn) {
     Optional<LiveProgress.Tick> t = live.get(session, mac);
     if (store.updateMember(
         session,
@@ -604,17 +899,19 @@ public final class SessionManager implements AutoCloseable {
         t.map(LiveProgress.Tick::done),
         t.map(LiveProgress.Tick::total),
         Optional.empty(),
-        Optional.of(why))) {
+        Optional.of(why),
+        onlyOwn)) {
       nodes.finish(MacAddress.parse(mac), false, Optional.of(why), Optional.empty());
       events.record(
           "session", Optional.of(mac), Optional.of(Long.toString(session)), "node failed: " + why);
       // The multicast need not wait (up to maxWait) for a node that will never join.
       Running r = running.get(session);
-      if (r != null && r.sender != null) {
-        r.sender.lowerMinReceivers(
-            (int) store.members(session).stream().filter(m -> !m.finished()).count());
+      if (r != null && r.sender != null && !r.transferEnded) {
+        store.find(session).ifPresent(s -> r.sender.lowerMinReceivers(partReceivers(s)));
       }
+      return true;
     }
+    return false;
   }
 
   /**
@@ -657,16 +954,17 @@ public final class SessionManager implements AutoCloseable {
 
   private final class Listener implements McastSender.SessionListener {
     private final long session;
+    private final Running part;
 
-    Listener(long session) {
+    Listener(long session, Running part) {
       this.session = session;
+      this.part = part;
     }
 
     @Override
     public void started(SenderMachine m) {
-      Running r = running.get(session);
-      if (r != null) r.startedNanos = Math.max(1, System.nanoTime());
-      store.setState(session, "running", Optional.empty());
+      part.startedNanos = Math.max(1, System.nanoTime());
+      store.markRunning(session);
       record("transfer started with %d receiver(s)", m.activeReceivers());
     }
 
@@ -706,7 +1004,7 @@ public final class SessionManager implements AutoCloseable {
         return;
       }
       for (Member m : membersAs(r)) {
-        fail(session, m.mac(), "stopped during the transfer: " + r.reason());
+        fail(session, m.mac(), "stopped during the transfer: " + r.reason(), true);
       }
     }
 
@@ -759,40 +1057,56 @@ public final class SessionManager implements AutoCloseable {
         r.deaf() ? "; no multicast reached it at the end (left out of the pace)" : "");
   }
 
-  private void transferEnded(long id, SenderMachine m, Throwable err) {
-    Running r = running.get(id);
-    if (r == null) {
+  private void transferEnded(long id, Running r, SenderMachine m, Throwable err) {
+    if (running.get(id) != r) {
       return;
     }
     r.transferEnded = true;
     if (err != null) {
       LOG.warn("session {}: sender failed", id, err);
     }
-    // Agents still write identity and report; give them a bounded time, then fail the silent ones.
+    // Agents still write identity and report; give them a bounded time, then fail the silent ones
+    // this daemon serves (unless a newer part of this daemon serves them now).
     timer.schedule(
         () -> {
-          for (Member mem : store.members(id)) {
-            if (!mem.finished()) {
+          if (running.get(id) != r) return;
+          List<Member> members = store.members(id);
+          boolean othersServe =
+              members.stream()
+                  .anyMatch(mm -> !mm.finished() && mm.daemon().isPresent() && !mm.servedBy(self));
+          for (Member mem : members) {
+            if (mem.finished()) continue;
+            if (mem.servedBy(self)) {
               fail(
                   id,
                   mem.mac(),
-                  mem.state().equals("waiting")
-                      ? "never joined the session (did it PXE boot into clonecast?)"
-                      : "did not report after the transfer (stopped in " + mem.state() + ")");
+                  "did not report after the transfer (stopped in " + mem.state() + ")",
+                  true);
+            } else if (mem.daemon().isEmpty() && !othersServe) {
+              // No daemon has it and none is at work on the session any more.
+              fail(
+                  id,
+                  mem.mac(),
+                  "never joined the session (did it PXE boot into clonecast?)",
+                  true);
             }
           }
           maybeEnd(id);
+          if (running.remove(id, r)) retire(id, r);
         },
         REPORT_GRACE.toSeconds(),
         TimeUnit.SECONDS);
     maybeEnd(id);
   }
 
+  /**
+   * Ends session {@code id} once every node is done or failed, whichever daemon served it: its
+   * state is the aggregate of its nodes.
+   */
   private void maybeEnd(long id) {
-    Running r = running.get(id);
     List<Member> members = store.members(id);
     boolean allFinished = members.stream().allMatch(Member::finished);
-    if (!allFinished || r == null) {
+    if (!allFinished) {
       return;
     }
     long failed = members.stream().filter(mm -> mm.state().equals("failed")).count();
@@ -807,23 +1121,24 @@ public final class SessionManager implements AutoCloseable {
                 members.size())));
   }
 
-  private synchronized void end(long id, String state, Optional<String> detail) {
-    Running r = running.remove(id);
-    if (r == null) {
-      return;
-    }
-    store.setState(id, state, detail);
-    stop(r);
-    if (r.sender != null) {
-      McastSender.Counters c = r.sender.counters();
-      store.setSent(id, c.bytesSent.get(), c.packetsSent.get(), c.repairPacketsSent.get());
+  /**
+   * Ends an active session (only the first daemon to end it records it) and stops this daemon's
+   * part of it; the other daemons' parts stop at their next {@link #sweep}.
+   */
+  private void end(long id, String state, Optional<String> detail) {
+    boolean ended = store.endIfActive(id, state, detail);
+    Running r = running.get(id);
+    if (r != null && running.remove(id, r)) {
+      retire(id, r);
     }
     live.forget(id);
-    events.record(
-        "session",
-        Optional.empty(),
-        Optional.of(Long.toString(id)),
-        "ended " + state + detail.map(d -> ": " + d).orElse(""));
+    if (ended) {
+      events.record(
+          "session",
+          Optional.empty(),
+          Optional.of(Long.toString(id)),
+          "ended " + state + detail.map(d -> ": " + d).orElse(""));
+    }
   }
 
   private void stop(Running r) {

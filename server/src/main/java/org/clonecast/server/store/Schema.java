@@ -200,5 +200,12 @@ final class Schema {
         PRIMARY KEY (image, daemon)
       );
       ALTER TABLE images ADD COLUMN content_hash TEXT
+      """,
+          // 13: a session spans daemons (docs/scale.md, "Sessions across daemons"): which daemon
+          // serves each node, the
+          // one its agent registered with or the partner that took it over from a dead one. NULL:
+          // no daemon has it yet.
+          """
+      ALTER TABLE session_nodes ADD COLUMN daemon TEXT
       """);
 }

@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -16,7 +17,7 @@ public final class SessionStore {
           + " repair_packets, grow";
   private static final String N_COLUMNS =
       "session, mac, name, state, bytes_done, bytes_total, target, detail, updated, receiving_since,"
-          + " finished, wire, unicast_bytes";
+          + " finished, wire, unicast_bytes, daemon";
 
   /**
    * One session row.
@@ -55,6 +56,9 @@ public final class SessionStore {
    *     ended
    * @param unicastBytes of {@code bytesDone}, those written from chunks it fetched by unicast
    *     (docs/unicast.md)
+   * @param daemon the id of the daemon serving it in this session (docs/scale.md, "Sessions across
+   *     daemons"): the one its agent registered with, or the partner that took it over; empty
+   *     before any did
    */
   public record Member(
       long session,
@@ -69,7 +73,8 @@ public final class SessionStore {
       Optional<Long> receivingSince,
       Optional<Long> finishedAt,
       Optional<String> wire,
-      long unicastBytes) {
+      long unicastBytes,
+      Optional<String> daemon) {
     public boolean finished() {
       return state.equals("done") || state.equals("failed");
     }
@@ -100,7 +105,13 @@ public final class SessionStore {
           receivingSince,
           finishedAt,
           wire,
-          Math.max(unicast, unicastBytes));
+          Math.max(unicast, unicastBytes),
+          daemon);
+    }
+
+    /** Whether daemon {@code id} serves it. */
+    public boolean servedBy(String id) {
+      return daemon.isPresent() && daemon.get().equals(id);
     }
   }
 
@@ -151,6 +162,102 @@ public final class SessionStore {
         });
   }
 
+  /** The id of the daemon this store is opened by ({@link Database#daemon}). */
+  public String self() {
+    return db.daemon();
+  }
+
+  /**
+   * Ends an active session as {@code state}: false when it had ended already (another daemon, or
+   * this one, ended it first), and then nothing changes.
+   */
+  public boolean endIfActive(long id, String state, Optional<String> detail) {
+    long now = clock.millis();
+    return db.write(
+            c ->
+                NodeStore.update(
+                    c,
+                    "UPDATE sessions SET state = ?, detail = ?, ended = ? WHERE id = ?"
+                        + " AND state IN ('waiting', 'running')",
+                    state,
+                    detail.orElse(null),
+                    now,
+                    id))
+        > 0;
+  }
+
+  /**
+   * Marks an active session running when one of its daemons' multicasts starts (the first sets
+   * {@code started}); an ended session stays ended.
+   */
+  public void markRunning(long id) {
+    long now = clock.millis();
+    db.write(
+        c ->
+            NodeStore.update(
+                c,
+                "UPDATE sessions SET state = 'running', started = COALESCE(started, ?)"
+                    + " WHERE id = ? AND state IN ('waiting', 'running')",
+                now,
+                id));
+  }
+
+  /**
+   * This daemon takes node {@code mac} of session {@code id} for itself: its agent registered here.
+   * False when the node already finished (then it stays as it is).
+   */
+  public boolean claim(long id, String mac) {
+    return db.write(
+            c ->
+                NodeStore.update(
+                    c,
+                    "UPDATE session_nodes SET daemon = ? WHERE session = ? AND mac = ?"
+                        + " AND state NOT IN ('done', 'failed')",
+                    db.daemon(),
+                    id,
+                    mac))
+        > 0;
+  }
+
+  /** A node of a session that this daemon took over from another. */
+  public record Taken(long session, String mac, String name) {}
+
+  /**
+   * Takes over every unfinished node that daemon {@code dead} serves in an active session. Each row
+   * moves only if it still names {@code dead}, so of several partners doing this at once each node
+   * goes to exactly one, and a node finished meanwhile stays finished.
+   *
+   * @return the nodes this daemon took
+   */
+  public List<Taken> takeOver(String dead) {
+    return db.write(
+        c -> {
+          List<Taken> seen =
+              Database.query(
+                  c,
+                  "SELECT n.session, n.mac, n.name FROM session_nodes n JOIN sessions s ON"
+                      + " s.id = n.session WHERE n.daemon = ? AND n.state NOT IN ('done', 'failed')"
+                      + " AND s.state IN ('waiting', 'running') ORDER BY n.session, n.name",
+                  rs -> new Taken(rs.getLong(1), rs.getString(2), rs.getString(3)),
+                  dead);
+          List<Taken> won = new ArrayList<>();
+          for (Taken t : seen) {
+            if (NodeStore.update(
+                    c,
+                    "UPDATE session_nodes SET daemon = ? WHERE session = ? AND mac = ?"
+                        + " AND daemon = ? AND state NOT IN ('done', 'failed')",
+                    db.daemon(),
+                    t.session(),
+                    t.mac(),
+                    dead)
+                > 0) {
+              won.add(t);
+            }
+          }
+          return won;
+        });
+  }
+
   public void setState(long id, String state, Optional<String> detail) {
     db.write(
         c -> {
@@ -181,6 +288,24 @@ public final class SessionStore {
       Optional<Long> bytesTotal,
       Optional<String> target,
       Optional<String> detail) {
+    return updateMember(id, mac, state, bytesDone, bytesTotal, target, detail, false);
+  }
+
+  /**
+   * As {@link #updateMember(long, String, String, Optional, Optional, Optional, Optional)}; with
+   * {@code onlyOwn} only while no other daemon serves the node (it is this daemon's or no one's):
+   * what a daemon's own sender or timers conclude about a node another daemon has taken over since
+   * changes nothing.
+   */
+  public boolean updateMember(
+      long id,
+      String mac,
+      String state,
+      Optional<Long> bytesDone,
+      Optional<Long> bytesTotal,
+      Optional<String> target,
+      Optional<String> detail,
+      boolean onlyOwn) {
     long now = clock.millis();
     boolean end = state.equals("done") || state.equals("failed");
     return db.write(
@@ -190,7 +315,8 @@ public final class SessionStore {
                     "UPDATE session_nodes SET state = ?,"
                         + " bytes_done = COALESCE(?, bytes_done), bytes_total = COALESCE(?, bytes_total), target = COALESCE(?, target),"
                         + " detail = COALESCE(?, detail), updated = ?, receiving_since = COALESCE(receiving_since, ?), finished = ?"
-                        + " WHERE session = ? AND mac = ? AND state NOT IN ('done', 'failed')",
+                        + " WHERE session = ? AND mac = ? AND state NOT IN ('done', 'failed')"
+                        + " AND (? = 0 OR daemon IS NULL OR daemon = ?)",
                     state,
                     bytesDone.orElse(null),
                     bytesTotal.orElse(null),
@@ -200,7 +326,9 @@ public final class SessionStore {
                     state.equals("receiving") ? now : null,
                     end ? now : null,
                     id,
-                    mac)
+                    mac,
+                    onlyOwn ? 1 : 0,
+                    db.daemon())
                 > 0);
   }
 
@@ -232,13 +360,17 @@ public final class SessionStore {
                 bytes));
   }
 
-  /** Records what a session sent, when its sender stops. */
-  public void setSent(long id, long bytes, long packets, long repairs) {
+  /**
+   * Adds what one daemon's multicast of a session sent, when its sender stops (a session spanning
+   * daemons sums its parts).
+   */
+  public void addSent(long id, long bytes, long packets, long repairs) {
     db.write(
         c ->
             NodeStore.update(
                 c,
-                "UPDATE sessions SET bytes_sent = ?, packets_sent = ?, repair_packets = ? WHERE id = ?",
+                "UPDATE sessions SET bytes_sent = bytes_sent + ?, packets_sent = packets_sent + ?,"
+                    + " repair_packets = repair_packets + ? WHERE id = ?",
                 bytes,
                 packets,
                 repairs,
@@ -355,7 +487,8 @@ public final class SessionStore {
         optionalLong(rs, 10),
         optionalLong(rs, 11),
         Optional.ofNullable(rs.getString(12)),
-        rs.getLong(13));
+        rs.getLong(13),
+        Optional.ofNullable(rs.getString(14)));
   }
 
   private static Optional<Long> optionalLong(ResultSet rs, int column) throws SQLException {
