@@ -8,7 +8,6 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.ArrayList;
@@ -28,45 +27,52 @@ import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Manifest;
 import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.image.UsedBlocks;
+import org.clonecast.server.store.ChunkPool;
+import org.clonecast.server.store.JournalRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The files of one capture in the image store, written without a second copy of the image: {@code
- * NAME.cci.partial} is the image being built (header first, then each verified chunk's stored bytes
- * appended in index order, the manifest last) and {@code NAME.cci.journal} lists the chunks it
- * holds ({@link JournalRecord}).
+ * One capture's upload in the image store, each chunk written once: into the store's chunk pool
+ * ({@link #stage}: under its digest's name, fsync'd before its rename, as every chunk of the pool),
+ * and a {@link JournalRecord} naming it in {@code NAME.ccj} (the journal: the image's {@code .cci}
+ * header, then one record per chunk held, in index order, with the offset the chunk has in the
+ * image's {@code .cci} layout). Publishing the image writes only its manifest file; no chunk is
+ * copied at the end (docs/capture.md, "Each chunk written once").
  *
- * <p>Durability is grouped: data and journal are fsync'd together (data first) once {@link
- * #SYNC_BYTES} or {@link #SYNC_NANOS} have gone by since the last fsync, on the {@code syncer}
- * thread so that no upload waits for the disk, and always before the image is completed. One fsync
- * per chunk cost about 9 ms twice per MiB here, more than reading and compressing it; done inline
- * once a second it still stalled the upload for a third of the daemon's request time
- * (docs/benchmarks.md, "Capture"). A crash (of the machine: a killed daemon loses nothing the
- * kernel holds) can lose the last second or so of chunks the agent was told were stored, and the
- * agent's next {@code begin} shows it fewer held chunks, so it sends them again. {@link #open}
- * replays the journal: it stops at the first torn or inconsistent record, or at the first chunk
- * whose bytes no longer decode to their hash (a write the crash cut short), cuts the journal there
- * and the partial image to the last good record's end.
+ * <p>Durability is grouped: the pool directories of the chunks staged so far and then the journal
+ * are fsync'd once {@link #SYNC_BYTES} or {@link #SYNC_NANOS} have gone by since the last fsync, on
+ * the {@code syncer} thread so that no upload waits for the disk, and always before the image is
+ * published. One fsync of the journal per chunk cost about 9 ms here, more than reading and
+ * compressing the chunk (docs/benchmarks.md, "Capture"). A crash (of the machine: a killed daemon
+ * loses nothing the kernel holds) can lose the last second or so of records the agent was told were
+ * stored, and the agent's next {@code begin} shows it fewer held chunks, so it sends them again
+ * (the pool still holds their chunks: staging them again writes nothing). {@link #open} replays the
+ * journal: it stops at the first torn or inconsistent record, or at the first chunk the pool does
+ * not hold with its length and hash (a rename the crash lost), and cuts the journal there.
  *
- * <p>Chunks are appended in increasing index order (the caller puts chunks that arrive early in
+ * <p>The chunks are held ({@link ChunkPool.Hold}) from their staging until the image is published
+ * or the upload fails; across a restart the journal keeps them from the sweep (the store reads the
+ * journals of images being captured) and {@link #open} holds them again. A capture that fails or is
+ * cancelled removes its journal, and the next sweep frees every chunk no image references.
+ *
+ * <p>Chunks are journalled in increasing index order (the caller puts chunks that arrive early in
  * order first), so the offsets are exactly those {@code clonecast image create} gives, and what the
  * daemon holds is every stored chunk up to {@link #lastIndex()}.
  *
  * <p>For an agent whose manifest will carry the image hash of versions 1 and 2 (the SHA-256 of the
  * whole logical image), that hash is kept as chunks are appended (the chunks that store nothing
- * count as zeros) and redone by the replay from the bytes it checks anyway, so {@link #imageHash}
- * needs no second pass over the image: every stored chunk was checked against its hash when it
- * arrived, or when a restart replayed it. For one whose manifest is of version 3 ({@code
- * hashOfChunks}: the image hash is that of the chunk digests, which the manifest checks itself)
- * nothing is kept, and the logical bytes of a chunk are not needed once it is checked.
+ * count as zeros) and redone by the replay from the bytes it checks anyway. For one whose manifest
+ * is of version 3 ({@code hashOfChunks}: the image hash is that of the chunk digests, which the
+ * manifest checks itself) nothing is kept, and the logical bytes of a chunk are not needed once it
+ * is checked.
  *
- * <p>Not thread-safe: the caller serialises calls per capture.
+ * <p>Not thread-safe, but for {@link #stage}: the caller serialises the other calls per capture.
  */
 final class CaptureUpload implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(CaptureUpload.class);
 
-  /** Bytes appended since the last fsync that make the next append fsync. */
+  /** Stored bytes journalled since the last fsync that make the next append fsync. */
   static final long SYNC_BYTES = 64L << 20;
 
   /** Time since the last fsync that makes the next append fsync. */
@@ -75,16 +81,16 @@ final class CaptureUpload implements AutoCloseable {
   /** Zeros fed to the image hash for chunks that store nothing. */
   private static final byte[] ZEROS = new byte[64 * 1024];
 
-  private final Path data;
   private final Path journal;
   private final LongSupplier nanoTime;
   private long unsyncedBytes;
   private long lastSyncNanos;
   private final ImageFileHeader header;
-  private final FileChannel dataCh;
   private final FileChannel journalCh;
   private final List<JournalRecord> records;
   private final Executor syncer;
+  private final ChunkPool pool;
+  private final ChunkPool.Hold hold;
 
   /** Whether a grouped fsync is running on {@link #syncer}. */
   private final AtomicBoolean syncing = new AtomicBoolean();
@@ -99,21 +105,19 @@ final class CaptureUpload implements AutoCloseable {
   private long journalEnd;
 
   private CaptureUpload(
-      Path data,
       Path journal,
       ImageFileHeader header,
-      FileChannel dataCh,
       FileChannel journalCh,
       List<JournalRecord> records,
       long end,
       long journalEnd,
       Executor syncer,
       LongSupplier nanoTime,
-      ImageHash hash) {
-    this.data = data;
+      ImageHash hash,
+      ChunkPool pool,
+      ChunkPool.Hold hold) {
     this.journal = journal;
     this.header = header;
-    this.dataCh = dataCh;
     this.journalCh = journalCh;
     this.records = records;
     this.end = end;
@@ -122,6 +126,8 @@ final class CaptureUpload implements AutoCloseable {
     this.nanoTime = nanoTime;
     this.lastSyncNanos = nanoTime.getAsLong();
     this.hash = hash;
+    this.pool = pool;
+    this.hold = hold;
   }
 
   /**
@@ -165,31 +171,33 @@ final class CaptureUpload implements AutoCloseable {
     }
   }
 
-  /** {@code NAME.cci.partial} for image file {@code file}. */
-  static Path dataPath(Path file) {
-    return file.resolveSibling(file.getFileName() + ".partial");
-  }
-
-  /** {@code NAME.cci.journal} for image file {@code file}. */
-  static Path journalPath(Path file) {
-    return file.resolveSibling(file.getFileName() + ".journal");
-  }
-
-  /** Whether a partial upload exists for image file {@code file}. */
-  static boolean exists(Path file) {
-    return Files.exists(dataPath(file));
+  /**
+   * Removes what a build before this one left of a capture of image file {@code file} ({@code
+   * NAME.cci.partial} and {@code NAME.cci.journal}: a partial image holding the chunks): such a
+   * capture starts its upload again.
+   *
+   * @return whether there was any
+   */
+  static boolean deleteLegacy(Path file) throws IOException {
+    boolean a = Files.deleteIfExists(file.resolveSibling(file.getFileName() + ".journal"));
+    boolean b = Files.deleteIfExists(file.resolveSibling(file.getFileName() + ".partial"));
+    return a || b;
   }
 
   /**
-   * Opens the upload of image file {@code file}: resumes what a previous run left when it is of the
-   * same image (id, size and chunk size), else starts empty.
+   * Opens the upload journalled in {@code journal}: resumes what a previous run left when it is of
+   * the same image (id, size and chunk size), holding its chunks again, else starts empty.
    *
+   * @param pool where the chunks go
+   * @param hold the upload's hold on {@code pool}, closed with it or handed to the publish
    * @param hashOfChunks whether the image's manifest will be of version 3 (no image hash kept here)
    * @param syncer runs the grouped fsyncs
    * @param nanoTime the clock the grouped fsyncs go by ({@code System::nanoTime})
    */
   static CaptureUpload open(
-      Path file,
+      Path journal,
+      ChunkPool pool,
+      ChunkPool.Hold hold,
       UUID imageId,
       long logicalSize,
       int chunkSize,
@@ -197,8 +205,6 @@ final class CaptureUpload implements AutoCloseable {
       Executor syncer,
       LongSupplier nanoTime)
       throws IOException {
-    Path data = dataPath(file);
-    Path journal = journalPath(file);
     // The latest layout: the manifest is known only at the end, and it may use any kind.
     ImageFileHeader want =
         ImageFileHeader.incomplete(
@@ -207,92 +213,68 @@ final class CaptureUpload implements AutoCloseable {
             logicalSize,
             chunkSize,
             Manifest.chunkCount(logicalSize, chunkSize));
-    if (Files.exists(data) && !want.equals(readHeader(data).orElse(null))) {
-      LOG.info("capture: {} is of another image or damaged; starting it again", data);
-      delete(file);
+    boolean fresh = !Files.exists(journal);
+    if (!fresh && !want.equals(readHeader(journal).orElse(null))) {
+      LOG.info("capture: {} is of another image or damaged; starting it again", journal);
+      fresh = true;
     }
-    boolean fresh = !Files.exists(data);
-    FileChannel d =
+    FileChannel j =
         FileChannel.open(
-            data, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-    FileChannel j = null;
+            journal, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
     try {
-      j =
-          FileChannel.open(
-              journal,
-              StandardOpenOption.CREATE,
-              StandardOpenOption.READ,
-              StandardOpenOption.WRITE);
       if (fresh) {
         j.truncate(0);
-      }
-      // Also over a header a crashed finish completed: the manifest it points at is cut off below.
-      ChannelIo.writeEncoded(d, want::encode, 0);
-      d.force(true);
-      if (fresh) {
-        syncDirectory(file.toAbsolutePath().getParent());
+        ChannelIo.writeEncoded(j, want::encode, 0);
+        j.force(true);
+        syncDirectory(journal.toAbsolutePath().getParent());
       }
       List<JournalRecord> records = new ArrayList<>();
       ImageHash hash = hashOfChunks ? null : new ImageHash(want);
-      long[] ends = replay(j, d, want, d.size(), records, hash);
-      long dataEnd = ends[0];
+      long[] ends = replay(j, pool, hold, want, records, hash);
       long journalEnd = ends[1];
       if (j.size() != journalEnd) {
         LOG.info(
-            "capture: {} ends in a torn record; cut at {} of {} bytes",
+            "capture: {} ends in a torn or damaged record; cut at {} of {} bytes",
             journal,
             journalEnd,
             j.size());
         j.truncate(journalEnd);
         j.force(true);
       }
-      if (d.size() != dataEnd) {
-        // Bytes of a chunk whose record was never written (or a manifest of a finish that crashed).
-        d.truncate(dataEnd);
-        d.force(true);
-      }
       return new CaptureUpload(
-          data, journal, want, d, j, records, dataEnd, journalEnd, syncer, nanoTime, hash);
+          journal, want, j, records, ends[0], journalEnd, syncer, nanoTime, hash, pool, hold);
     } catch (IOException | RuntimeException e) {
-      d.close();
-      if (j != null) {
-        j.close();
-      }
+      j.close();
       throw e;
     }
   }
 
-  private static Optional<ImageFileHeader> readHeader(Path data) throws IOException {
-    try (FileChannel ch = FileChannel.open(data, StandardOpenOption.READ)) {
+  private static Optional<ImageFileHeader> readHeader(Path journal) throws IOException {
+    try (FileChannel ch = FileChannel.open(journal, StandardOpenOption.READ)) {
       ByteBuffer b = ByteBuffer.allocate(ImageFileHeader.LENGTH);
       while (b.hasRemaining() && ch.read(b) > 0) {
         // read the header
       }
       b.flip();
-      ImageFileHeader h = ImageFileHeader.decode(Unpooled.wrappedBuffer(b));
-      // A finish that crashed after filling in the manifest fields: the chunks are still good.
-      return Optional.of(
-          h.isComplete()
-              ? ImageFileHeader.incomplete(
-                  h.version(), h.imageId(), h.logicalSize(), h.chunkSize(), h.chunkCount())
-              : h);
+      return Optional.of(ImageFileHeader.decode(Unpooled.wrappedBuffer(b)));
     } catch (MalformedImageException e) {
       return Optional.empty();
     }
   }
 
   /**
-   * Reads the good records into {@code out}: each must decode, follow the previous one's index and
-   * end, fit the image and name bytes the data file has ({@code dataSize}: a record whose bytes are
-   * missing, which fsync ordering rules out unless the file was damaged, is dropped with all after
-   * it), each good one's logical bytes added to {@code hash} (unless null). Returns {data end,
+   * Reads the good records into {@code out}, holding their chunks under {@code hold}: each must
+   * decode, follow the previous one's index and offset, fit the image and name a chunk the pool
+   * holds with its length and hash (a record whose chunk is missing, which the order of the fsyncs
+   * rules out unless a crash lost a rename or the pool was damaged, is dropped with all after it),
+   * each good one's logical bytes added to {@code hash} (unless null). Returns {offset after,
    * journal end} of the last good one.
    */
   private static long[] replay(
       FileChannel j,
-      FileChannel d,
+      ChunkPool pool,
+      ChunkPool.Hold hold,
       ImageFileHeader h,
-      long dataSize,
       List<JournalRecord> out,
       ImageHash hash)
       throws IOException {
@@ -306,9 +288,10 @@ final class CaptureUpload implements AutoCloseable {
     }
     all.flip();
     ByteBuf in = Unpooled.wrappedBuffer(all);
+    in.skipBytes(ImageFileHeader.LENGTH);
     long dataEnd = h.headerLength();
     int lastIndex = -1;
-    long good = 0;
+    long good = ImageFileHeader.LENGTH;
     byte[] bytes = new byte[h.chunkSize()];
     while (in.isReadable()) {
       JournalRecord r;
@@ -318,10 +301,7 @@ final class CaptureUpload implements AutoCloseable {
         LOG.info("capture: journal replay stops at byte {}: {}", good, e.getMessage());
         break;
       }
-      if (r.index() <= lastIndex
-          || r.index() >= h.chunkCount()
-          || r.offset() != dataEnd
-          || r.end() > dataSize) {
+      if (r.index() <= lastIndex || r.index() >= h.chunkCount() || r.offset() != dataEnd) {
         LOG.info(
             "capture: journal replay stops at byte {}: {} does not follow chunk {} ending at {}",
             good,
@@ -332,7 +312,9 @@ final class CaptureUpload implements AutoCloseable {
       }
       int logical =
           (int) Math.min(h.chunkSize(), h.logicalSize() - (long) r.index() * h.chunkSize());
-      Optional<String> bad = damage(d, h, r, bytes, logical);
+      // Held before it is read: a sweep meanwhile must not take it.
+      hold.holdAll(List.of(r.sha256()));
+      Optional<String> bad = damage(pool, r, bytes, logical);
       if (bad.isPresent()) {
         LOG.info("capture: journal replay stops at chunk {}: {}", r.index(), bad.get());
         break;
@@ -349,12 +331,44 @@ final class CaptureUpload implements AutoCloseable {
   }
 
   /**
-   * Data before journal: a record that reached the disk names bytes that did, but for a torn write
-   * replay catches (appends go on during a grouped fsync, so a journal record can also reach the
-   * disk before its bytes: replay catches that the same way).
+   * Why chunk {@code r} is not in the pool as its record says (missing, another length, bytes that
+   * do not decode to its hash), if it is not; else its {@code logical} bytes are in {@code out}.
+   */
+  private static Optional<String> damage(ChunkPool pool, JournalRecord r, byte[] out, int logical)
+      throws IOException {
+    ByteBuffer stored = ByteBuffer.allocate(r.length());
+    try {
+      pool.read(r.sha256(), r.length(), stored);
+    } catch (IOException e) {
+      return Optional.of(e.getMessage());
+    }
+    stored.flip();
+    try {
+      ChunkCodec.decode(entry(r, logical), stored, out, 0, logical);
+      return Optional.empty();
+    } catch (RuntimeException e) {
+      return Optional.of(e.getMessage());
+    }
+  }
+
+  /** The manifest entry of record {@code r}, whose chunk is {@code logical} bytes long. */
+  static ChunkEntry entry(JournalRecord r, int logical) {
+    UsedBlocks used =
+        r.usedMap().length == 0
+            ? UsedBlocks.all()
+            : UsedBlocks.of(r.usedMap(), UsedBlocks.blockCount(logical));
+    return new ChunkEntry(
+        r.index(), ChunkKind.fromCode(r.kindCode()), r.offset(), r.length(), r.sha256(), used);
+  }
+
+  /**
+   * Data before journal: the renames of the chunks staged so far are made durable (each chunk's
+   * bytes were fsync'd before its rename), then the journal. A record that reached the disk names a
+   * chunk that did, but for damage the replay catches (records are appended during a grouped fsync,
+   * so one can reach the disk before its chunk's rename: the replay catches that the same way).
    */
   private void sync() throws IOException {
-    dataCh.force(false);
+    hold.sync();
     journalCh.force(false);
   }
 
@@ -380,47 +394,12 @@ final class CaptureUpload implements AutoCloseable {
         });
   }
 
-  /**
-   * Why chunk {@code r}'s stored bytes do not decode to its hash, if they do not (fsyncs are
-   * grouped: a crash can tear them); else its {@code logical} bytes are in {@code out}.
-   */
-  private static Optional<String> damage(
-      FileChannel d, ImageFileHeader h, JournalRecord r, byte[] out, int logical)
-      throws IOException {
-    ByteBuffer stored = ByteBuffer.allocate(r.length());
-    while (stored.hasRemaining() && d.read(stored, r.offset() + stored.position()) > 0) {
-      // read the chunk
-    }
-    if (stored.hasRemaining()) {
-      return Optional.of("its bytes end early");
-    }
-    stored.flip();
-    try {
-      UsedBlocks used =
-          r.usedMap().length == 0
-              ? UsedBlocks.all()
-              : UsedBlocks.of(r.usedMap(), UsedBlocks.blockCount(logical));
-      ChunkEntry e =
-          new ChunkEntry(
-              r.index(),
-              ChunkKind.fromCode(r.kindCode()),
-              r.offset(),
-              r.length(),
-              r.sha256(),
-              used);
-      ChunkCodec.decode(e, stored, out, 0, logical);
-      return Optional.empty();
-    } catch (RuntimeException e) {
-      return Optional.of(e.getMessage());
-    }
-  }
-
-  /** The partial image's file. */
+  /** The journal's file. */
   Path path() {
-    return data;
+    return journal;
   }
 
-  /** The header the partial image carries. */
+  /** The header the journal carries: the image's. */
   ImageFileHeader header() {
     return header;
   }
@@ -454,7 +433,7 @@ final class CaptureUpload implements AutoCloseable {
     return Optional.empty();
   }
 
-  /** Where the next chunk's stored bytes go: the end of the held ones. */
+  /** Where the next chunk's stored bytes go in the image's {@code .cci} layout. */
   long end() {
     return end;
   }
@@ -465,16 +444,82 @@ final class CaptureUpload implements AutoCloseable {
   }
 
   /**
-   * Appends a verified chunk after the last one and journals it; both are fsync'd with the group
-   * (class comment).
+   * Puts a checked chunk ({@code stored}, which decodes to {@code logicalLength} bytes of digest
+   * {@code sha256}) into the pool under this upload's hold, unless the pool holds an intact copy
+   * already (another image's, or sent before a restart): then nothing is written. A copy that is
+   * not intact (another image's chunk damaged on disk, or one whose record the replay dropped) is
+   * replaced; whatever the image names is what was checked. Thread-safe: the chunks in flight are
+   * staged on as many threads, outside the capture's lock.
    *
-   * @param r its record; its offset must be {@link #end()} and its index above {@link #lastIndex()}
+   * @return the length of the stored bytes the pool holds for it: {@code logicalLength} means RAW,
+   *     less a zstd frame (the pool's copy may be another encoding of the same content)
+   */
+  int stage(Sha256 sha256, int logicalLength, ByteBuffer stored) throws IOException {
+    long have = pool.length(sha256);
+    if (have > 0 && have <= logicalLength) {
+      // Held first: a sweep must not take the copy between the check and the record.
+      hold.holdAll(List.of(sha256));
+      if (intact(sha256, (int) have, logicalLength, stored)) {
+        return (int) have;
+      }
+      hold.restage(sha256, stored);
+      return stored.remaining();
+    }
+    hold.stage(sha256, logicalLength, stored);
+    // Another capture may have put the same content meanwhile, in another encoding: what the pool
+    // holds now is what the record names (every chunk is fsync'd before its rename: whole).
+    have = pool.length(sha256);
+    if (have <= 0 || have > logicalLength) {
+      throw new IOException(
+          "chunk " + sha256.hex() + " is " + have + " bytes in the pool after it was put there");
+    }
+    return (int) have;
+  }
+
+  /**
+   * Whether the pool's copy of chunk {@code sha256}, {@code have} bytes, is intact: the same bytes
+   * as {@code stored}, or (another encoding) bytes that decode to the digest.
+   */
+  private boolean intact(Sha256 sha256, int have, int logicalLength, ByteBuffer stored)
+      throws IOException {
+    ByteBuffer copy = ByteBuffer.allocate(have);
+    try {
+      pool.read(sha256, have, copy);
+    } catch (IOException e) {
+      return false; // swept or replaced between the length and the read
+    }
+    copy.flip();
+    if (have == stored.remaining()) {
+      return copy.equals(stored);
+    }
+    ChunkEntry e =
+        new ChunkEntry(
+            0,
+            have == logicalLength ? ChunkKind.RAW : ChunkKind.ZSTD,
+            0,
+            have,
+            sha256,
+            UsedBlocks.all());
+    try {
+      ChunkCodec.decode(e, copy, new byte[logicalLength], 0, logicalLength);
+      return true;
+    } catch (RuntimeException bad) {
+      return false;
+    }
+  }
+
+  /**
+   * Journals a checked chunk, staged into the pool already ({@link #stage}), after the last one;
+   * fsync'd with the group (class comment).
+   *
+   * @param r its record: its offset must be {@link #end()}, its index above {@link #lastIndex()},
+   *     its kind and length those of the pool's copy
    * @param logical its logical bytes, checked against its hash by the caller, for the image hash;
    *     ignored (may be null) for an upload of a version 3 image ({@link #hashesChunkDigests})
    * @throws IOException also when the last grouped fsync failed
    */
-  void append(JournalRecord r, ByteBuffer stored, byte[] logical) throws IOException {
-    if (r.offset() != end || r.index() <= lastIndex() || stored.remaining() != r.length()) {
+  void append(JournalRecord r, byte[] logical) throws IOException {
+    if (r.offset() != end || r.index() <= lastIndex()) {
       throw new IllegalStateException(
           "chunk "
               + r.index()
@@ -500,9 +545,9 @@ final class CaptureUpload implements AutoCloseable {
     }
     IOException failed = syncFailure.getAndSet(null);
     if (failed != null) {
-      throw new IOException("fsync of the capture's files failed: " + failed.getMessage(), failed);
+      throw new IOException(
+          "fsync of the capture's journal failed: " + failed.getMessage(), failed);
     }
-    ChannelIo.writeFully(dataCh, stored.duplicate(), end);
     ByteBuf rec = Unpooled.buffer(r.encodedLength());
     try {
       r.encode(rec);
@@ -544,43 +589,27 @@ final class CaptureUpload implements AutoCloseable {
   }
 
   /**
-   * Completes the image: appends the encoded manifest, fsync, fills in the header's manifest
-   * fields, fsync. The result is a complete {@code .cci} still under the partial name.
-   *
-   * @return the partial image's path
+   * Makes every record and chunk durable and hands the hold over to the publish, which closes it;
+   * the journal stays (its records keep the chunks from a sweep) until {@link #published}.
    */
-  Path complete(Manifest m) throws IOException {
+  ChunkPool.Hold handOver() throws IOException {
     sync();
-    int length = ChannelIo.writeEncoded(dataCh, m::encode, end);
-    dataCh.force(true);
-    ChannelIo.writeEncoded(
-        dataCh,
-        header.complete(end, length)::encodeManifestFields,
-        ImageFileHeader.MANIFEST_FIELDS_OFFSET);
-    dataCh.force(true);
-    return data;
+    journalCh.close();
+    return hold;
   }
 
-  /** Renames the completed image to {@code file} and removes the journal. */
-  void publish(Path file) throws IOException {
-    close();
-    Files.move(data, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  /** After the image was published: removes the journal. */
+  void published() throws IOException {
     Files.deleteIfExists(journal);
-    syncDirectory(file.toAbsolutePath().getParent());
   }
 
-  /** Removes an upload's files. */
-  static void delete(Path file) throws IOException {
-    Files.deleteIfExists(journalPath(file));
-    Files.deleteIfExists(dataPath(file));
-  }
-
+  /** Closes the journal and releases the chunks' hold; the journal stays for a resume. */
   @Override
   public void close() throws IOException {
     try {
-      dataCh.close();
-    } finally {
       journalCh.close();
+    } finally {
+      hold.close();
     }
   }
 
