@@ -92,6 +92,17 @@ public final class CaptureManager implements AutoCloseable {
   private final ExecutorService syncer =
       Executors.newSingleThreadExecutor(DaemonThreads.named("capture-sync"));
 
+  /**
+   * Threads that settle a group's chunks into the pool (fsync, rename): each waits mostly for its
+   * fsync, and concurrent fsyncs share the filesystem's journal commits. One thread fell behind the
+   * upload on a loaded machine (docs/benchmarks.md, "Capture").
+   */
+  static final int SETTLING_THREADS = 4;
+
+  /** Settles the uploads' chunks into the pool, for {@link #syncer}. */
+  private final ExecutorService settlers =
+      Executors.newFixedThreadPool(SETTLING_THREADS, DaemonThreads.named("capture-pool"));
+
   /** A capture's upload while the daemon runs; guarded by itself, but for {@link #bounds}. */
   private static final class Live {
     CaptureUpload upload;
@@ -473,7 +484,7 @@ public final class CaptureManager implements AutoCloseable {
       if (l.upload != null
           && (l.upload.header().logicalSize() != logicalSize
               || l.upload.hashesChunkDigests() != hashOfChunks)) {
-        l.upload.close();
+        l.upload.abandon();
         l.upload(null);
       }
       if (l.upload == null) {
@@ -523,6 +534,7 @@ public final class CaptureManager implements AutoCloseable {
           chunkSize,
           hashOfChunks,
           syncer,
+          settlers,
           System::nanoTime);
     } catch (IOException | RuntimeException e) {
       hold.close();
@@ -714,8 +726,8 @@ public final class CaptureManager implements AutoCloseable {
     } else if (!keep) {
       bytes = null;
     }
-    // Also outside the lock: the chunk goes into the pool once, under the upload's hold (its
-    // fsync waits for the disk, on as many threads as chunks are in flight); only its record is
+    // Also outside the lock: the chunk is written once, into the pool under the upload's hold (to
+    // the page cache; its group's fsync and rename run on the syncer); only its record is
     // journalled in order below.
     int pooled;
     long staging = System.nanoTime();
@@ -1056,7 +1068,7 @@ public final class CaptureManager implements AutoCloseable {
       try {
         hold = u.handOver();
       } catch (IOException e) {
-        u.close();
+        u.abandon();
         l.upload(null);
         throw InsufficientStorageException.ifFull(e, u.path());
       }
@@ -1106,7 +1118,7 @@ public final class CaptureManager implements AutoCloseable {
     if (l != null) {
       synchronized (l) {
         if (l.upload != null) {
-          l.upload.close();
+          l.upload.abandon();
           l.upload(null);
         }
       }
@@ -1200,5 +1212,6 @@ public final class CaptureManager implements AutoCloseable {
     }
     live.clear();
     syncer.shutdown();
+    settlers.shutdown();
   }
 }

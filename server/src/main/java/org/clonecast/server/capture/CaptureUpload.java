@@ -3,6 +3,7 @@ package org.clonecast.server.capture;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
@@ -14,6 +15,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -34,22 +37,24 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One capture's upload in the image store, each chunk written once: into the store's chunk pool
- * ({@link #stage}: under its digest's name, fsync'd before its rename, as every chunk of the pool),
- * and a {@link JournalRecord} naming it in {@code NAME.ccj} (the journal: the image's {@code .cci}
- * header, then one record per chunk held, in index order, with the offset the chunk has in the
- * image's {@code .cci} layout). Publishing the image writes only its manifest file; no chunk is
- * copied at the end (docs/capture.md, "Each chunk written once").
+ * ({@link #stage}: under a temporary name beside its place, fsync'd and renamed to its digest's
+ * name with its group, {@link ChunkPool.Hold#writeLater}), and a {@link JournalRecord} naming it in
+ * {@code NAME.ccj} (the journal: the image's {@code .cci} header, then one record per chunk held,
+ * in index order, with the offset the chunk has in the image's {@code .cci} layout). Publishing the
+ * image writes only its manifest file; no chunk is copied at the end (docs/capture.md, "Each chunk
+ * written once").
  *
- * <p>Durability is grouped: the pool directories of the chunks staged so far and then the journal
- * are fsync'd once {@link #SYNC_BYTES} or {@link #SYNC_NANOS} have gone by since the last fsync, on
- * the {@code syncer} thread so that no upload waits for the disk, and always before the image is
- * published. One fsync of the journal per chunk cost about 9 ms here, more than reading and
- * compressing the chunk (docs/benchmarks.md, "Capture"). A crash (of the machine: a killed daemon
- * loses nothing the kernel holds) can lose the last second or so of records the agent was told were
- * stored, and the agent's next {@code begin} shows it fewer held chunks, so it sends them again
- * (the pool still holds their chunks: staging them again writes nothing). {@link #open} replays the
- * journal: it stops at the first torn or inconsistent record, or at the first chunk the pool does
- * not hold with its length and hash (a rename the crash lost), and cuts the journal there.
+ * <p>Durability is grouped: once {@link #SYNC_BYTES} or {@link #SYNC_NANOS} have gone by since the
+ * last group, the chunks written since are fsync'd and renamed into the pool (on the {@code
+ * settlers}, several at once), then their directories and the journal are fsync'd, on the {@code
+ * syncer} thread so that no upload waits for the disk; and always before the image is published. An
+ * fsync per chunk inside the request held the daemon's few request threads for most of a cold
+ * upload on a loaded machine (docs/benchmarks.md, "Capture"). A crash or a killed daemon can lose
+ * the last second or so of chunks the agent was told were stored (their temporary files go at the
+ * next start), and the agent's next {@code begin} shows it fewer held chunks, so it sends them
+ * again. {@link #open} replays the journal: it stops at the first torn or inconsistent record, or
+ * at the first chunk the pool does not hold intact (one whose rename a crash lost), and cuts the
+ * journal there.
  *
  * <p>The chunks are held ({@link ChunkPool.Hold}) from their staging until the image is published
  * or the upload fails; across a restart the journal keeps them from the sweep (the store reads the
@@ -91,6 +96,13 @@ final class CaptureUpload implements AutoCloseable {
   private final Executor syncer;
   private final ChunkPool pool;
   private final ChunkPool.Hold hold;
+  private final Executor settlers;
+
+  /** Held by a running {@link #sync}. */
+  private final Object syncLock = new Object();
+
+  /** Chunks written by {@link #stage} and not yet settled into the pool; guarded by itself. */
+  private final List<ChunkPool.Pending> pending = new ArrayList<>();
 
   /** Whether a grouped fsync is running on {@link #syncer}. */
   private final AtomicBoolean syncing = new AtomicBoolean();
@@ -115,8 +127,10 @@ final class CaptureUpload implements AutoCloseable {
       LongSupplier nanoTime,
       ImageHash hash,
       ChunkPool pool,
-      ChunkPool.Hold hold) {
+      ChunkPool.Hold hold,
+      Executor settlers) {
     this.journal = journal;
+    this.settlers = settlers;
     this.header = header;
     this.journalCh = journalCh;
     this.records = records;
@@ -192,6 +206,7 @@ final class CaptureUpload implements AutoCloseable {
    * @param hold the upload's hold on {@code pool}, closed with it or handed to the publish
    * @param hashOfChunks whether the image's manifest will be of version 3 (no image hash kept here)
    * @param syncer runs the grouped fsyncs
+   * @param settlers fsync and rename the chunks of a group into the pool, several at once
    * @param nanoTime the clock the grouped fsyncs go by ({@code System::nanoTime})
    */
   static CaptureUpload open(
@@ -203,6 +218,7 @@ final class CaptureUpload implements AutoCloseable {
       int chunkSize,
       boolean hashOfChunks,
       Executor syncer,
+      Executor settlers,
       LongSupplier nanoTime)
       throws IOException {
     // The latest layout: the manifest is known only at the end, and it may use any kind.
@@ -242,7 +258,18 @@ final class CaptureUpload implements AutoCloseable {
         j.force(true);
       }
       return new CaptureUpload(
-          journal, want, j, records, ends[0], journalEnd, syncer, nanoTime, hash, pool, hold);
+          journal,
+          want,
+          j,
+          records,
+          ends[0],
+          journalEnd,
+          syncer,
+          nanoTime,
+          hash,
+          pool,
+          hold,
+          settlers);
     } catch (IOException | RuntimeException e) {
       j.close();
       throw e;
@@ -331,43 +358,95 @@ final class CaptureUpload implements AutoCloseable {
   }
 
   /**
-   * Why chunk {@code r} is not in the pool as its record says (missing, another length, bytes that
-   * do not decode to its hash), if it is not; else its {@code logical} bytes are in {@code out}.
+   * Why chunk {@code r} is not in the pool intact (missing, too long, bytes that do not decode to
+   * its hash), if it is not; else its {@code logical} bytes are in {@code out}. The pool's copy may
+   * be another encoding than the record's (another writer put the same content first): the
+   * published manifest takes the pool's.
    */
   private static Optional<String> damage(ChunkPool pool, JournalRecord r, byte[] out, int logical)
       throws IOException {
-    ByteBuffer stored = ByteBuffer.allocate(r.length());
+    long have = pool.length(r.sha256());
+    if (have <= 0 || have > logical) {
+      return Optional.of("the pool holds " + Math.max(0, have) + " bytes of it");
+    }
+    ByteBuffer stored = ByteBuffer.allocate((int) have);
     try {
-      pool.read(r.sha256(), r.length(), stored);
+      pool.read(r.sha256(), (int) have, stored);
     } catch (IOException e) {
       return Optional.of(e.getMessage());
     }
     stored.flip();
-    try {
-      ChunkCodec.decode(entry(r, logical), stored, out, 0, logical);
-      return Optional.empty();
-    } catch (RuntimeException e) {
-      return Optional.of(e.getMessage());
-    }
-  }
-
-  /** The manifest entry of record {@code r}, whose chunk is {@code logical} bytes long. */
-  static ChunkEntry entry(JournalRecord r, int logical) {
-    UsedBlocks used =
-        r.usedMap().length == 0
-            ? UsedBlocks.all()
-            : UsedBlocks.of(r.usedMap(), UsedBlocks.blockCount(logical));
-    return new ChunkEntry(
-        r.index(), ChunkKind.fromCode(r.kindCode()), r.offset(), r.length(), r.sha256(), used);
+    return decodes(r.sha256(), stored, out, logical)
+        ? Optional.empty()
+        : Optional.of("its bytes in the pool do not decode to its hash");
   }
 
   /**
-   * Data before journal: the renames of the chunks staged so far are made durable (each chunk's
-   * bytes were fsync'd before its rename), then the journal. A record that reached the disk names a
-   * chunk that did, but for damage the replay catches (records are appended during a grouped fsync,
-   * so one can reach the disk before its chunk's rename: the replay catches that the same way).
+   * Whether {@code stored} (a zstd frame, or RAW when {@code logical} bytes long) decodes to {@code
+   * logical} bytes of digest {@code sha256}, into {@code out}.
+   */
+  private static boolean decodes(Sha256 sha256, ByteBuffer stored, byte[] out, int logical) {
+    int n = stored.remaining();
+    ChunkEntry e =
+        new ChunkEntry(
+            0, n == logical ? ChunkKind.RAW : ChunkKind.ZSTD, 0, n, sha256, UsedBlocks.all());
+    try {
+      ChunkCodec.decode(e, stored, out, 0, logical);
+      return true;
+    } catch (RuntimeException bad) {
+      return false;
+    }
+  }
+
+  /**
+   * Data before journal: the chunks written since the last group are fsync'd and renamed into the
+   * pool (several at once on the settlers), their directories synced, then the journal. A record
+   * that reached the disk names a chunk that did, but for damage the replay catches (records are
+   * appended during a group, so one can reach the disk before its chunk's rename: the replay
+   * catches that the same way).
    */
   private void sync() throws IOException {
+    // One group at a time: the sync before a publish waits for the group the syncer is settling.
+    synchronized (syncLock) {
+      syncGroup();
+    }
+  }
+
+  private void syncGroup() throws IOException {
+    List<ChunkPool.Pending> group;
+    synchronized (pending) {
+      group = new ArrayList<>(pending);
+      pending.clear();
+    }
+    List<CompletableFuture<Void>> settled = new ArrayList<>(group.size());
+    for (ChunkPool.Pending w : group) {
+      settled.add(
+          CompletableFuture.runAsync(
+              () -> {
+                try {
+                  hold.settle(w);
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e);
+                }
+              },
+              settlers));
+    }
+    IOException failed = null;
+    for (CompletableFuture<Void> f : settled) {
+      try {
+        f.join();
+      } catch (CompletionException e) {
+        if (failed == null) {
+          failed =
+              e.getCause() instanceof UncheckedIOException u
+                  ? u.getCause()
+                  : new IOException("settling a chunk failed: " + e.getCause(), e.getCause());
+        }
+      }
+    }
+    if (failed != null) {
+      throw failed;
+    }
     hold.sync();
     journalCh.force(false);
   }
@@ -446,34 +525,31 @@ final class CaptureUpload implements AutoCloseable {
   /**
    * Puts a checked chunk ({@code stored}, which decodes to {@code logicalLength} bytes of digest
    * {@code sha256}) into the pool under this upload's hold, unless the pool holds an intact copy
-   * already (another image's, or sent before a restart): then nothing is written. A copy that is
-   * not intact (another image's chunk damaged on disk, or one whose record the replay dropped) is
-   * replaced; whatever the image names is what was checked. Thread-safe: the chunks in flight are
-   * staged on as many threads, outside the capture's lock.
+   * already (another image's, or sent before a restart): then nothing is written. The chunk is
+   * written under a temporary name and settled into the pool with its group (class comment); a copy
+   * that is not intact (another image's chunk damaged on disk, or one whose record the replay
+   * dropped) is replaced then. Thread-safe: the chunks in flight are staged on as many threads,
+   * outside the capture's lock.
    *
-   * @return the length of the stored bytes the pool holds for it: {@code logicalLength} means RAW,
-   *     less a zstd frame (the pool's copy may be another encoding of the same content)
+   * @return the length of the stored bytes the pool holds, or will, for it: {@code logicalLength}
+   *     means RAW, less a zstd frame (the pool's copy may be another encoding of the same content)
    */
   int stage(Sha256 sha256, int logicalLength, ByteBuffer stored) throws IOException {
     long have = pool.length(sha256);
+    boolean damaged = false;
     if (have > 0 && have <= logicalLength) {
       // Held first: a sweep must not take the copy between the check and the record.
       hold.holdAll(List.of(sha256));
       if (intact(sha256, (int) have, logicalLength, stored)) {
         return (int) have;
       }
-      hold.restage(sha256, stored);
-      return stored.remaining();
+      damaged = true;
     }
-    hold.stage(sha256, logicalLength, stored);
-    // Another capture may have put the same content meanwhile, in another encoding: what the pool
-    // holds now is what the record names (every chunk is fsync'd before its rename: whole).
-    have = pool.length(sha256);
-    if (have <= 0 || have > logicalLength) {
-      throw new IOException(
-          "chunk " + sha256.hex() + " is " + have + " bytes in the pool after it was put there");
+    ChunkPool.Pending w = hold.writeLater(sha256, stored, damaged);
+    synchronized (pending) {
+      pending.add(w);
     }
-    return (int) have;
+    return stored.remaining();
   }
 
   /**
@@ -492,20 +568,7 @@ final class CaptureUpload implements AutoCloseable {
     if (have == stored.remaining()) {
       return copy.equals(stored);
     }
-    ChunkEntry e =
-        new ChunkEntry(
-            0,
-            have == logicalLength ? ChunkKind.RAW : ChunkKind.ZSTD,
-            0,
-            have,
-            sha256,
-            UsedBlocks.all());
-    try {
-      ChunkCodec.decode(e, copy, new byte[logicalLength], 0, logicalLength);
-      return true;
-    } catch (RuntimeException bad) {
-      return false;
-    }
+    return decodes(sha256, copy, new byte[logicalLength], logicalLength);
   }
 
   /**
@@ -603,11 +666,37 @@ final class CaptureUpload implements AutoCloseable {
     Files.deleteIfExists(journal);
   }
 
-  /** Closes the journal and releases the chunks' hold; the journal stays for a resume. */
+  /**
+   * Settles the chunks written so far and syncs the journal (a daemon that stops keeps what it was
+   * sent), then closes the journal and releases the chunks' hold; the journal stays for a resume.
+   */
   @Override
   public void close() throws IOException {
     try {
+      sync();
+    } catch (IOException e) {
+      // What did not reach the disk is sent again after the restart's begin.
+      LOG.info("capture: {}: the last chunks were not synced: {}", journal, e.toString());
+    } finally {
+      abandon();
+    }
+  }
+
+  /**
+   * Closes the journal, drops the chunks not yet settled and releases the chunks' hold: for an
+   * upload that failed, was cancelled or starts again.
+   */
+  void abandon() throws IOException {
+    try {
       journalCh.close();
+      List<ChunkPool.Pending> left;
+      synchronized (pending) {
+        left = new ArrayList<>(pending);
+        pending.clear();
+      }
+      for (ChunkPool.Pending w : left) {
+        hold.discard(w);
+      }
     } finally {
       hold.close();
     }

@@ -394,57 +394,60 @@ public final class ImageStore {
 
   /**
    * Publishes a captured image whose chunks are in the pool already, put there under {@code h} as
-   * they arrived ({@link ChunkPool.Hold#stage}; the capture's journal names them, {@link
-   * #captureJournalFor}): each chunk {@code m} names is checked to be there with its stored length,
-   * the pool's directories are synced, the manifest file written (signed) and the row becomes
-   * {@code ready}. No chunk is read or written again. Closes {@code h}.
+   * they arrived (the capture's journal names them, {@link #captureJournalFor}): each chunk {@code
+   * m} names is checked to be there, the pool's directories are synced, the manifest file written
+   * (signed) and the row becomes {@code ready}. No chunk is read or written again. Closes {@code
+   * h}.
    *
-   * @param m the manifest, each stored chunk's kind, offset and length those the pool holds
+   * @param m the manifest as the capture holds it; each stored chunk's kind, length and offset are
+   *     taken from the pool's copy (another writer may have put the same content in another
+   *     encoding first)
    * @param from the image the capture was asked to share with ({@code --from}), named in the event
    *     with the bytes it shares
-   * @return {@code m} as stored
-   * @throws IOException naming a chunk the pool does not hold as {@code m} says (the image is not
-   *     published)
+   * @return the manifest as stored
+   * @throws IOException naming a chunk the pool does not hold (the image is not published)
    */
   public Manifest publishCaptured(String name, Optional<String> from, Manifest m, ChunkPool.Hold h)
       throws IOException {
     Path ccm = manifestFor(name);
+    Manifest stored;
     try (h) {
+      List<ChunkEntry> out = new ArrayList<>(m.chunkCount());
+      long offset = ImageFileHeader.LENGTH;
       for (ChunkEntry e : m.chunks()) {
         if (!e.kind().isStored()) {
+          out.add(e);
           continue;
         }
+        int logical = m.logicalLength(e.index());
         int length =
             h.put(
                 e.sha256(),
-                m.logicalLength(e.index()),
+                logical,
                 () -> {
                   throw new IOException(
                       "chunk " + e.index() + " (" + e.sha256().hex() + ") is not in the pool");
                 });
-        if (length != e.storedLength()) {
-          throw new IOException(
-              "chunk "
-                  + e.index()
-                  + " is "
-                  + length
-                  + " bytes in the pool, its manifest says "
-                  + e.storedLength());
-        }
+        ChunkKind kind = length == logical ? ChunkKind.RAW : ChunkKind.ZSTD;
+        out.add(new ChunkEntry(e.index(), kind, offset, length, e.sha256(), e.used()));
+        offset += length;
       }
+      stored =
+          new Manifest(
+              m.imageId(), m.logicalSize(), m.chunkSize(), out, m.imageHash(), m.hashOfChunks());
       // Every chunk the manifest names is durable before the manifest is.
       h.sync();
       Optional<ManifestSignature> sig =
-          key.isPresent() ? Optional.of(key.get().current().sign(m)) : Optional.empty();
-      long[] counts = newAndShared(name, m);
-      PooledImage.write(ccm, m, sig);
-      ready(name, m, ccm, " (captured" + sharing(counts[0], counts[1], m, from) + ")");
+          key.isPresent() ? Optional.of(key.get().current().sign(stored)) : Optional.empty();
+      long[] counts = newAndShared(name, stored);
+      PooledImage.write(ccm, stored, sig);
+      ready(name, stored, ccm, " (captured" + sharing(counts[0], counts[1], stored, from) + ")");
     } catch (IOException | RuntimeException e) {
       // Not ready: its manifest file names nothing.
       Files.deleteIfExists(ccm);
       throw e;
     }
-    return m;
+    return stored;
   }
 
   /**
