@@ -12,8 +12,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -98,6 +100,12 @@ final class CaptureUpload implements AutoCloseable {
   private final ChunkPool.Hold hold;
   private final Executor settlers;
 
+  /**
+   * Digests whose copy in the pool the replay found damaged (or too long): {@link #stage} replaces
+   * them. Written by the replay only, before the upload is shared.
+   */
+  private final Set<Sha256> damagedInPool;
+
   /** Held by a running {@link #sync}. */
   private final Object syncLock = new Object();
 
@@ -128,9 +136,11 @@ final class CaptureUpload implements AutoCloseable {
       ImageHash hash,
       ChunkPool pool,
       ChunkPool.Hold hold,
-      Executor settlers) {
+      Executor settlers,
+      Set<Sha256> damagedInPool) {
     this.journal = journal;
     this.settlers = settlers;
+    this.damagedInPool = damagedInPool;
     this.header = header;
     this.journalCh = journalCh;
     this.records = records;
@@ -246,7 +256,8 @@ final class CaptureUpload implements AutoCloseable {
       }
       List<JournalRecord> records = new ArrayList<>();
       ImageHash hash = hashOfChunks ? null : new ImageHash(want);
-      long[] ends = replay(j, pool, hold, want, records, hash);
+      Set<Sha256> damaged = new HashSet<>();
+      long[] ends = replay(j, pool, hold, want, records, hash, damaged);
       long journalEnd = ends[1];
       if (j.size() != journalEnd) {
         LOG.info(
@@ -269,7 +280,8 @@ final class CaptureUpload implements AutoCloseable {
           hash,
           pool,
           hold,
-          settlers);
+          settlers,
+          damaged);
     } catch (IOException | RuntimeException e) {
       j.close();
       throw e;
@@ -294,8 +306,8 @@ final class CaptureUpload implements AutoCloseable {
    * decode, follow the previous one's index and offset, fit the image and name a chunk the pool
    * holds with its length and hash (a record whose chunk is missing, which the order of the fsyncs
    * rules out unless a crash lost a rename or the pool was damaged, is dropped with all after it),
-   * each good one's logical bytes added to {@code hash} (unless null). Returns {offset after,
-   * journal end} of the last good one.
+   * each good one's logical bytes added to {@code hash} (unless null), the digest of the first bad
+   * one to {@code damaged}. Returns {offset after, journal end} of the last good one.
    */
   private static long[] replay(
       FileChannel j,
@@ -303,7 +315,8 @@ final class CaptureUpload implements AutoCloseable {
       ChunkPool.Hold hold,
       ImageFileHeader h,
       List<JournalRecord> out,
-      ImageHash hash)
+      ImageHash hash,
+      Set<Sha256> damaged)
       throws IOException {
     long size = j.size();
     if (size > Integer.MAX_VALUE) {
@@ -343,6 +356,7 @@ final class CaptureUpload implements AutoCloseable {
       hold.holdAll(List.of(r.sha256()));
       Optional<String> bad = damage(pool, r, bytes, logical);
       if (bad.isPresent()) {
+        damaged.add(r.sha256());
         LOG.info("capture: journal replay stops at chunk {}: {}", r.index(), bad.get());
         break;
       }
@@ -524,51 +538,29 @@ final class CaptureUpload implements AutoCloseable {
 
   /**
    * Puts a checked chunk ({@code stored}, which decodes to {@code logicalLength} bytes of digest
-   * {@code sha256}) into the pool under this upload's hold, unless the pool holds an intact copy
-   * already (another image's, or sent before a restart): then nothing is written. The chunk is
-   * written under a temporary name and settled into the pool with its group (class comment); a copy
-   * that is not intact (another image's chunk damaged on disk, or one whose record the replay
-   * dropped) is replaced then. Thread-safe: the chunks in flight are staged on as many threads,
-   * outside the capture's lock.
+   * {@code sha256}) into the pool under this upload's hold, unless the pool holds a copy already
+   * (another image's, or sent before a restart): then nothing is written. The pool's copies are
+   * whole (each was fsync'd before its rename), as every writer of the pool takes them; but for one
+   * the replay found damaged, which is replaced. The chunk is written under a temporary name and
+   * settled into the pool with its group (class comment). Thread-safe: the chunks in flight are
+   * staged on as many threads, outside the capture's lock.
    *
    * @return the length of the stored bytes the pool holds, or will, for it: {@code logicalLength}
    *     means RAW, less a zstd frame (the pool's copy may be another encoding of the same content)
    */
   int stage(Sha256 sha256, int logicalLength, ByteBuffer stored) throws IOException {
+    // Held first: a sweep must not take the copy between the check and the record.
+    hold.holdAll(List.of(sha256));
     long have = pool.length(sha256);
-    boolean damaged = false;
-    if (have > 0 && have <= logicalLength) {
-      // Held first: a sweep must not take the copy between the check and the record.
-      hold.holdAll(List.of(sha256));
-      if (intact(sha256, (int) have, logicalLength, stored)) {
-        return (int) have;
-      }
-      damaged = true;
+    boolean damaged = damagedInPool.contains(sha256);
+    if (have > 0 && have <= logicalLength && !damaged) {
+      return (int) have;
     }
-    ChunkPool.Pending w = hold.writeLater(sha256, stored, damaged);
+    ChunkPool.Pending w = hold.writeLater(sha256, stored, have > 0);
     synchronized (pending) {
       pending.add(w);
     }
     return stored.remaining();
-  }
-
-  /**
-   * Whether the pool's copy of chunk {@code sha256}, {@code have} bytes, is intact: the same bytes
-   * as {@code stored}, or (another encoding) bytes that decode to the digest.
-   */
-  private boolean intact(Sha256 sha256, int have, int logicalLength, ByteBuffer stored)
-      throws IOException {
-    ByteBuffer copy = ByteBuffer.allocate(have);
-    try {
-      pool.read(sha256, have, copy);
-    } catch (IOException e) {
-      return false; // swept or replaced between the length and the read
-    }
-    copy.flip();
-    if (have == stored.remaining()) {
-      return copy.equals(stored);
-    }
-    return decodes(sha256, copy, new byte[logicalLength], logicalLength);
   }
 
   /**
