@@ -20,6 +20,9 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
@@ -39,24 +42,23 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One capture's upload in the image store, each chunk written once: into the store's chunk pool
- * ({@link #stage}: under a temporary name beside its place, fsync'd and renamed to its digest's
- * name with its group, {@link ChunkPool.Hold#writeLater}), and a {@link JournalRecord} naming it in
- * {@code NAME.ccj} (the journal: the image's {@code .cci} header, then one record per chunk held,
- * in index order, with the offset the chunk has in the image's {@code .cci} layout). Publishing the
- * image writes only its manifest file; no chunk is copied at the end (docs/capture.md, "Each chunk
- * written once").
+ * ({@link #stage}: under its digest's name, fsync'd before its rename, as every chunk of the pool,
+ * by a write on one of the {@code settlers}, off the request), and a {@link JournalRecord} naming
+ * it in {@code NAME.ccj} (the journal: the image's {@code .cci} header, then one record per chunk
+ * held, in index order, with the offset the chunk has in the image's {@code .cci} layout).
+ * Publishing the image writes only its manifest file; no chunk is copied at the end
+ * (docs/capture.md, "Each chunk written once").
  *
  * <p>Durability is grouped: once {@link #SYNC_BYTES} or {@link #SYNC_NANOS} have gone by since the
- * last group, the chunks written since are fsync'd and renamed into the pool (on the {@code
- * settlers}, several at once), then their directories and the journal are fsync'd, on the {@code
- * syncer} thread so that no upload waits for the disk; and always before the image is published. An
- * fsync per chunk inside the request held the daemon's few request threads for most of a cold
- * upload on a loaded machine (docs/benchmarks.md, "Capture"). A crash or a killed daemon can lose
- * the last second or so of chunks the agent was told were stored (their temporary files go at the
- * next start), and the agent's next {@code begin} shows it fewer held chunks, so it sends them
- * again. {@link #open} replays the journal: it stops at the first torn or inconsistent record, or
- * at the first chunk the pool does not hold intact (one whose rename a crash lost), and cuts the
- * journal there.
+ * last group, the syncer thread waits for the pool writes started since, syncs their directories,
+ * then fsyncs the journal, so that no upload waits for the disk; and always before the image is
+ * published. The writes (each with its fsync, several at once so that the fsyncs share the
+ * filesystem's journal commits) run on the settlers: done in the request, file creations and fsyncs
+ * held the daemon's few request threads (docs/benchmarks.md, "Capture"). A crash or a killed daemon
+ * can lose the last second or so of chunks the agent was told were stored, and the agent's next
+ * {@code begin} shows it fewer held chunks, so it sends them again. {@link #open} replays the
+ * journal: it stops at the first torn or inconsistent record, or at the first chunk the pool does
+ * not hold intact (one whose write a crash cut short), and cuts the journal there.
  *
  * <p>The chunks are held ({@link ChunkPool.Hold}) from their staging until the image is published
  * or the upload fails; across a restart the journal keeps them from the sweep (the store reads the
@@ -109,8 +111,20 @@ final class CaptureUpload implements AutoCloseable {
   /** Held by a running {@link #sync}. */
   private final Object syncLock = new Object();
 
-  /** Chunks written by {@link #stage} and not yet settled into the pool; guarded by itself. */
-  private final List<ChunkPool.Pending> pending = new ArrayList<>();
+  /** The writes {@link #stage} started since the last group; guarded by itself. */
+  private final List<CompletableFuture<Void>> pending = new ArrayList<>();
+
+  /** Stored bytes that may wait to be written into the pool, over the upload's chunks. */
+  static final int WRITING_BYTES = 64 << 20;
+
+  /** How long {@link #stage} waits for room among the writes before it fails. */
+  static final long WRITING_WAIT_NANOS = 120_000_000_000L;
+
+  /** Why a chunk's write into the pool failed, reported by every later {@link #stage}. */
+  private final AtomicReference<IOException> writeFailure = new AtomicReference<>();
+
+  /** Room for stored bytes waiting to be written. */
+  private final Semaphore writing = new Semaphore(WRITING_BYTES);
 
   /** Whether a grouped fsync is running on {@link #syncer}. */
   private final AtomicBoolean syncing = new AtomicBoolean();
@@ -427,26 +441,13 @@ final class CaptureUpload implements AutoCloseable {
   }
 
   private void syncGroup() throws IOException {
-    List<ChunkPool.Pending> group;
+    List<CompletableFuture<Void>> group;
     synchronized (pending) {
       group = new ArrayList<>(pending);
       pending.clear();
     }
-    List<CompletableFuture<Void>> settled = new ArrayList<>(group.size());
-    for (ChunkPool.Pending w : group) {
-      settled.add(
-          CompletableFuture.runAsync(
-              () -> {
-                try {
-                  hold.settle(w);
-                } catch (IOException e) {
-                  throw new UncheckedIOException(e);
-                }
-              },
-              settlers));
-    }
     IOException failed = null;
-    for (CompletableFuture<Void> f : settled) {
+    for (CompletableFuture<Void> f : group) {
       try {
         f.join();
       } catch (CompletionException e) {
@@ -454,7 +455,7 @@ final class CaptureUpload implements AutoCloseable {
           failed =
               e.getCause() instanceof UncheckedIOException u
                   ? u.getCause()
-                  : new IOException("settling a chunk failed: " + e.getCause(), e.getCause());
+                  : new IOException("writing a chunk failed: " + e.getCause(), e.getCause());
         }
       }
     }
@@ -538,17 +539,25 @@ final class CaptureUpload implements AutoCloseable {
 
   /**
    * Puts a checked chunk ({@code stored}, which decodes to {@code logicalLength} bytes of digest
-   * {@code sha256}) into the pool under this upload's hold, unless the pool holds a copy already
-   * (another image's, or sent before a restart): then nothing is written. The pool's copies are
-   * whole (each was fsync'd before its rename), as every writer of the pool takes them; but for one
-   * the replay found damaged, which is replaced. The chunk is written under a temporary name and
-   * settled into the pool with its group (class comment). Thread-safe: the chunks in flight are
-   * staged on as many threads, outside the capture's lock.
+   * {@code sha256}; not changed by the caller any more) into the pool under this upload's hold,
+   * unless the pool holds a copy already (another image's, or sent before a restart): then nothing
+   * is written. The pool's copies are whole (each was fsync'd before its rename), as every writer
+   * of the pool takes them; but for one the replay found damaged, which is replaced. The write
+   * (temporary name, fsync, rename) runs on the {@code settlers}, off the request, and the next
+   * grouped sync waits for it (class comment); at most {@link #WRITING_BYTES} wait to be written,
+   * beyond that the caller waits. Thread-safe: the chunks in flight are staged on as many threads,
+   * outside the capture's lock.
    *
    * @return the length of the stored bytes the pool holds, or will, for it: {@code logicalLength}
    *     means RAW, less a zstd frame (the pool's copy may be another encoding of the same content)
+   * @throws IOException when the writes have not moved for {@link #WRITING_WAIT_NANOS}
    */
   int stage(Sha256 sha256, int logicalLength, ByteBuffer stored) throws IOException {
+    IOException failed = writeFailure.get();
+    if (failed != null) {
+      // Every chunk after a failed write is refused the same way (a full disk: 507).
+      throw new IOException(failed.getMessage(), failed);
+    }
     // Held first: a sweep must not take the copy between the check and the record.
     hold.holdAll(List.of(sha256));
     long have = pool.length(sha256);
@@ -556,11 +565,45 @@ final class CaptureUpload implements AutoCloseable {
     if (have > 0 && have <= logicalLength && !damaged) {
       return (int) have;
     }
-    ChunkPool.Pending w = hold.writeLater(sha256, stored, have > 0);
-    synchronized (pending) {
-      pending.add(w);
+    int n = stored.remaining();
+    try {
+      if (!writing.tryAcquire(n, WRITING_WAIT_NANOS, TimeUnit.NANOSECONDS)) {
+        throw new IOException(
+            "the chunk pool's writes have not moved for "
+                + TimeUnit.NANOSECONDS.toSeconds(WRITING_WAIT_NANOS)
+                + " s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while waiting for the chunk pool's writes", e);
     }
-    return stored.remaining();
+    CompletableFuture<Void> f;
+    try {
+      f =
+          CompletableFuture.runAsync(
+              () -> {
+                try {
+                  if (damaged) {
+                    hold.restage(sha256, stored);
+                  } else {
+                    hold.stage(sha256, logicalLength, stored);
+                  }
+                } catch (IOException e) {
+                  writeFailure.compareAndSet(null, e);
+                  throw new UncheckedIOException(e);
+                } finally {
+                  writing.release(n);
+                }
+              },
+              settlers);
+    } catch (RejectedExecutionException e) {
+      writing.release(n);
+      throw new IOException("the daemon is stopping", e);
+    }
+    synchronized (pending) {
+      pending.add(f);
+    }
+    return n;
   }
 
   /**
@@ -675,20 +718,12 @@ final class CaptureUpload implements AutoCloseable {
   }
 
   /**
-   * Closes the journal, drops the chunks not yet settled and releases the chunks' hold: for an
-   * upload that failed, was cancelled or starts again.
+   * Closes the journal and releases the chunks' hold, without waiting for the writes still running
+   * (their chunks go at the next sweep): for an upload that failed, was cancelled or starts again.
    */
   void abandon() throws IOException {
     try {
       journalCh.close();
-      List<ChunkPool.Pending> left;
-      synchronized (pending) {
-        left = new ArrayList<>(pending);
-        pending.clear();
-      }
-      for (ChunkPool.Pending w : left) {
-        hold.discard(w);
-      }
     } finally {
       hold.close();
     }

@@ -211,7 +211,7 @@ public final class ChunkPool {
     private final Set<Sha256> mine = new HashSet<>();
     private final Set<Path> dirty = new HashSet<>();
 
-    /** Chunks {@link #settle} put, not yet counted by {@link #put}. */
+    /** Chunks {@link #stage} wrote, not yet counted by {@link #put}. */
     private final Set<Sha256> staged = new HashSet<>();
 
     private long written;
@@ -248,70 +248,34 @@ public final class ChunkPool {
     }
 
     /**
-     * Writes chunk {@code sha256} under a temporary name beside its place, held, without waiting
-     * for the disk: it is in the pool only once {@link #settle} has fsync'd and renamed it (so that
-     * the pool's order, a chunk durable before its name, holds). A network capture writes each
-     * chunk so as it arrives, straight from the request, and settles them in groups on other
-     * threads (docs/capture.md, "Each chunk written once"). Counted as written by the {@link #put}
-     * that names it after the settle.
-     *
-     * @param replace whether the settle replaces a copy the pool holds then (one found damaged);
-     *     else a copy another writer put meanwhile is kept and this one dropped
+     * Writes chunk {@code sha256} ahead of the {@link #put} that will name it, unless the pool
+     * holds it: as {@link #put}, but not counted as written or reused until that put, which then
+     * finds it and reads nothing. A network capture stages each chunk as it arrives, so that
+     * publishing the image does not copy its chunks into the pool after the upload
+     * (docs/capture.md).
      */
-    public Pending writeLater(Sha256 sha256, ByteBuffer stored, boolean replace)
-        throws IOException {
+    public void stage(Sha256 sha256, int logicalLength, ByteBuffer stored) throws IOException {
       hold(sha256);
-      Path p = path(sha256);
-      Files.createDirectories(p.getParent());
-      Path tmp =
-          p.resolveSibling(p.getFileName() + TEMPORARY + "." + temporaries.incrementAndGet());
-      ByteBuffer data = stored.duplicate();
-      try (FileChannel ch =
-          FileChannel.open(
-              tmp,
-              StandardOpenOption.CREATE,
-              StandardOpenOption.TRUNCATE_EXISTING,
-              StandardOpenOption.WRITE)) {
-        while (data.hasRemaining()) {
-          ch.write(data);
-        }
-      } catch (IOException | RuntimeException e) {
-        Files.deleteIfExists(tmp);
-        throw e;
+      if (usable(sha256, logicalLength) >= 0) {
+        return;
       }
-      return new Pending(sha256, tmp, p, replace);
+      write(sha256, stored);
+      synchronized (held) {
+        staged.add(sha256);
+      }
     }
 
     /**
-     * Puts a chunk {@link #writeLater} wrote into the pool: fsync, then the rename (atomic); its
-     * directory is synced by the next {@link #sync}. Thread-safe: the settles of a group run on
-     * several threads, so that their fsyncs overlap and share the filesystem's journal commits.
+     * As {@link #stage}, but written even when the pool holds the chunk: for a writer that found
+     * the pool's copy damaged (its bytes do not decode to its digest). The rename replaces it
+     * whole.
      */
-    public void settle(Pending w) throws IOException {
-      try {
-        try (FileChannel ch = FileChannel.open(w.tmp, StandardOpenOption.WRITE)) {
-          ch.force(true);
-        }
-        // Before the rename: whoever sees the chunk (a put racing this) finds its directory in the
-        // set the next sync makes durable.
-        synchronized (held) {
-          dirty.add(w.target.getParent());
-        }
-        if (w.replace || !Files.exists(w.target)) {
-          Files.move(
-              w.tmp, w.target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-          synchronized (held) {
-            staged.add(w.sha256);
-          }
-        }
-      } finally {
-        Files.deleteIfExists(w.tmp);
+    public void restage(Sha256 sha256, ByteBuffer stored) throws IOException {
+      hold(sha256);
+      write(sha256, stored);
+      synchronized (held) {
+        staged.add(sha256);
       }
-    }
-
-    /** Drops a chunk {@link #writeLater} wrote and nobody settled (the writer gave up). */
-    public void discard(Pending w) throws IOException {
-      Files.deleteIfExists(w.tmp);
     }
 
     /**
@@ -324,7 +288,7 @@ public final class ChunkPool {
       long have = usable(sha256, logicalLength);
       if (have > 0) {
         synchronized (held) {
-          // The first put after a settle counts what it wrote; any other found it there.
+          // The first put after a stage counts what the stage wrote; any other found it there.
           if (staged.remove(sha256)) {
             written += have;
           } else {
@@ -362,7 +326,7 @@ public final class ChunkPool {
     /**
      * Makes the pool hold chunk {@code sha256} whose logical bytes are {@code logicalLength} long:
      * when it holds one already (stored by whichever image came first, or by this hold's {@link
-     * #settle}) that is kept, else {@code stored} (position to limit, not consumed) is written.
+     * #stage}) that is kept, else {@code stored} (position to limit, not consumed) is written.
      *
      * @return the length of what the pool holds: {@code logicalLength} means raw, less a zstd frame
      */
@@ -410,29 +374,6 @@ public final class ChunkPool {
           held.computeIfPresent(d, (k, n) -> n == 1 ? null : n - 1);
         }
       }
-    }
-  }
-
-  /**
-   * A chunk {@link Hold#writeLater} wrote under a temporary name, to be {@link Hold#settle settled}
-   * or {@link Hold#discard discarded}. Immutable.
-   */
-  public static final class Pending {
-    private final Sha256 sha256;
-    private final Path tmp;
-    private final Path target;
-    private final boolean replace;
-
-    private Pending(Sha256 sha256, Path tmp, Path target, boolean replace) {
-      this.sha256 = sha256;
-      this.tmp = tmp;
-      this.target = target;
-      this.replace = replace;
-    }
-
-    /** The chunk's digest. */
-    public Sha256 sha256() {
-      return sha256;
     }
   }
 }

@@ -1,5 +1,6 @@
 package org.clonecast.server.http;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -888,10 +889,10 @@ class CaptureRoutesTest {
   }
 
   /**
-   * The image store on a full filesystem (a 1 MiB tmpfs mounted over it): the chunk that does not
-   * fit is a 507 naming the store's directory, not a 500 an agent would retry; the agent's report
-   * then fails the capture and removes its files. Needs root (mount); skipped without, failed in
-   * CI.
+   * The image store on a full filesystem (a 1 MiB tmpfs mounted over it): once a chunk does not
+   * fit, the next one is a 507 naming the store's directory, not a 500 an agent would retry; the
+   * agent's report then fails the capture and removes its files. Needs root (mount); skipped
+   * without, failed in CI.
    */
   @Test
   void aFullDiskIsAFinal507NamingIt() throws Exception {
@@ -908,7 +909,20 @@ class CaptureRoutesTest {
     run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", store.toString());
     try {
       begin(id);
-      HttpResponse<String> full = put(id, 0);
+      // A chunk is written into the pool off the request: the write that fails refuses the next
+      // chunk (or the finish).
+      List<HttpResponse<String>> answers = new ArrayList<>(List.of(put(id, 0)));
+      int[] next = {2};
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> {
+                HttpResponse<String> last = answers.get(answers.size() - 1);
+                if (last.statusCode() != 200 || next[0] >= ref.chunkCount()) return true;
+                answers.add(put(id, next[0]++));
+                return false;
+              });
+      HttpResponse<String> full = answers.get(answers.size() - 1);
       assertEquals(507, full.statusCode(), full.body());
       assertTrue(
           full.body().contains("the daemon's disk is full")

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
@@ -226,17 +225,16 @@ class ImageStorePoolTest {
   }
 
   /**
-   * A capture writes its chunks as they arrive and settles them in groups: a chunk written later is
-   * not in the pool (nor swept) until it is settled, then held from the sweep, not counted until
-   * the put that names it, which reads nothing and counts it as new once; a chunk another image put
-   * meanwhile is kept, not replaced, unless the writer found the pool's copy damaged; a discarded
-   * one leaves nothing.
+   * A capture stages its chunks as they arrive: a staged chunk is in the pool and held from the
+   * sweep, not counted until the put that names it, which reads nothing and counts it as new once;
+   * a chunk another image stored first is neither written nor counted as new; one found damaged is
+   * replaced.
    */
   @Test
-  void aChunkWrittenLaterIsSettledOnceAndCountedByThePutThatNamesIt() throws Exception {
+  void aStagedChunkIsWrittenOnceAndCountedByThePutThatNamesIt() throws Exception {
     addAndWait("v1", cci("v1", v1, 3));
     ChunkPool pool = images.pool();
-    byte[] data = "a captured chunk, written on arrival".getBytes();
+    byte[] data = "a captured chunk, staged on arrival".getBytes();
     Sha256 d = Sha256.digest(data, 0, data.length);
     Sha256 shared;
     try (ChunkSource s = images.open("v1")) {
@@ -246,13 +244,10 @@ class ImageStorePoolTest {
     Path sharedFile = pool.path(shared);
     long sharedMtime = Files.getLastModifiedTime(sharedFile).toMillis();
     try (ChunkPool.Hold h = pool.hold()) {
-      ChunkPool.Pending w = h.writeLater(d, ByteBuffer.wrap(data), false);
-      ChunkPool.Pending other = h.writeLater(shared, ByteBuffer.wrap(new byte[] {1, 2, 3}), false);
-      assertEquals(-1, pool.length(d), "written, not yet in the pool");
-      h.settle(w);
-      h.settle(other);
-      assertEquals(data.length, pool.length(d), "settled: in the pool");
-      assertEquals(sharedLength, pool.length(shared), "held already: not replaced");
+      h.stage(d, data.length, ByteBuffer.wrap(data));
+      h.stage(shared, CHUNK, ByteBuffer.wrap(new byte[] {1, 2, 3}));
+      assertEquals(data.length, pool.length(d), "staged: in the pool");
+      assertEquals(sharedLength, pool.length(shared), "held already: not written again");
       assertEquals(sharedMtime, Files.getLastModifiedTime(sharedFile).toMillis());
       assertEquals(0, h.written() + h.reused(), "nothing counted before the put");
       images.collect();
@@ -263,7 +258,7 @@ class ImageStorePoolTest {
             throw new AssertionError("the put read a chunk the pool holds");
           };
       assertEquals(data.length, h.put(d, data.length, unread));
-      assertEquals(data.length, h.written(), "the settle's write counts once, as new");
+      assertEquals(data.length, h.written(), "the stage's write counts once, as new");
       assertEquals(data.length, h.put(d, data.length, unread));
       assertEquals(data.length, h.reused(), "the same chunk again in the image: shared");
       assertEquals((int) sharedLength, h.put(shared, CHUNK, unread));
@@ -271,18 +266,11 @@ class ImageStorePoolTest {
       assertEquals(data.length, h.written());
 
       byte[] fixed = "the same content, another encoding".getBytes();
-      h.settle(h.writeLater(d, ByteBuffer.wrap(fixed), true));
+      h.restage(d, ByteBuffer.wrap(fixed));
       assertEquals(fixed.length, pool.length(d), "a copy found damaged is replaced");
-      h.discard(h.writeLater(Sha256.digest(fixed, 0, fixed.length), ByteBuffer.wrap(fixed), false));
     }
     images.collect();
     assertEquals(-1, pool.length(d), "released and unreferenced: swept");
-    try (Stream<Path> left = Files.walk(pool.dir())) {
-      assertEquals(
-          List.of(),
-          left.filter(p -> p.getFileName().toString().contains(".tmp")).toList(),
-          "no temporary file is left");
-    }
   }
 
   @Test
