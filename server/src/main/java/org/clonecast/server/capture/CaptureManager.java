@@ -606,8 +606,9 @@ public final class CaptureManager implements AutoCloseable {
    * A reference resolved: the chunk as the pool holds it (its kind and stored bytes), to be checked
    * and appended as any upload; empty when the pool does not hold it or it is no chunk of the image
    * the capture updates. The agent's word is never taken for bytes: what is appended is what the
-   * pool holds, checked against the digest like an uploaded chunk, and a copy goes into the partial
-   * image, so the capture holds every chunk it names whatever the pool does meanwhile.
+   * pool holds, checked against the digest like an uploaded chunk, and the upload's hold (and
+   * journal) keeps it in the pool, so the capture holds every chunk it names whatever else the pool
+   * does meanwhile.
    */
   private Optional<ChunkUpload> fromPool(Capture c, Live l, long id, ChunkUpload up)
       throws IOException {
