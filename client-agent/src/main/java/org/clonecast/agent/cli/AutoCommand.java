@@ -675,7 +675,7 @@ public final class AutoCommand implements Callable<Integer> {
       throws IOException, InterruptedException {
     String s = secret != null ? secret : kernel.get("clonecast.secret");
     if (s != null) return s;
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    HttpClient http = ServerClient.httpClient(URI.create(url)).build();
     HttpResponse<String> r =
         http.send(
             HttpRequest.newBuilder(URI.create(url).resolve("/boot/" + myMac + ".ipxe"))

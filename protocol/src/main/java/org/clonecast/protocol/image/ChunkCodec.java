@@ -5,6 +5,7 @@ import com.github.luben.zstd.ZstdCompressCtx;
 import com.github.luben.zstd.ZstdDecompressCtx;
 import com.github.luben.zstd.ZstdException;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -19,6 +20,9 @@ import java.util.Optional;
 public final class ChunkCodec {
   /** The zstd level used unless told otherwise: fast, and most of the ratio of higher levels. */
   public static final int DEFAULT_LEVEL = 3;
+
+  /** Where {@link #encode} compresses: one chunk's worth per encoding thread, reused. */
+  private static final ThreadLocal<byte[]> SCRATCH = new ThreadLocal<>();
 
   private ChunkCodec() {}
 
@@ -75,24 +79,32 @@ public final class ChunkCodec {
     Sha256 sha = Sha256.digest(logical, off, len);
     // A frame at least as long as the input is useless, so the output buffer is one byte short
     // of that: zstd fails with "destination too small" exactly when the chunk does not shrink.
-    byte[] dst = new byte[len - 1];
-    int n = len == 1 ? -1 : compress(dst, logical, off, len, zstdLevel);
+    // The frame goes into this thread's scratch array and is copied once, to its length (a new
+    // chunk-sized array per chunk was most of a capture's garbage).
+    byte[] dst = scratch(len - 1);
+    int n = len == 1 ? -1 : compress(dst, len - 1, logical, off, len, zstdLevel);
     if (n < 0) {
-      byte[] raw = new byte[len];
-      System.arraycopy(logical, off, raw, 0, len);
-      return new EncodedChunk(ChunkKind.RAW, raw, sha);
+      return EncodedChunk.owning(ChunkKind.RAW, Arrays.copyOfRange(logical, off, off + len), sha);
     }
-    byte[] stored = new byte[n];
-    System.arraycopy(dst, 0, stored, 0, n);
-    return new EncodedChunk(ChunkKind.ZSTD, stored, sha);
+    return EncodedChunk.owning(ChunkKind.ZSTD, Arrays.copyOf(dst, n), sha);
   }
 
-  /** The frame length, or -1 when it does not fit {@code dst}. */
-  private static int compress(byte[] dst, byte[] src, int off, int len, int level) {
+  /** This thread's scratch array of at least {@code length} bytes. */
+  private static byte[] scratch(int length) {
+    byte[] b = SCRATCH.get();
+    if (b == null || b.length < length) {
+      b = new byte[length];
+      SCRATCH.set(b);
+    }
+    return b;
+  }
+
+  /** The frame length, or -1 when it does not fit {@code dst[0 .. room)}. */
+  private static int compress(byte[] dst, int room, byte[] src, int off, int len, int level) {
     ZstdCompressCtx ctx = ZstdContexts.COMPRESS.take();
     try {
       ctx.setLevel(level);
-      int n = ctx.compressByteArray(dst, 0, dst.length, src, off, len);
+      int n = ctx.compressByteArray(dst, 0, room, src, off, len);
       ZstdContexts.COMPRESS.give(ctx);
       return n;
     } catch (ZstdException e) {

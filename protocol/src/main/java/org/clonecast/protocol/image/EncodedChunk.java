@@ -11,16 +11,46 @@ import java.util.Objects;
  * {@link ChunkKind#ZERO} and {@link ChunkKind#UNUSED}) and the SHA-256 of its logical bytes.
  *
  * <p>Immutable and thread-safe: {@code stored} is copied in and out; {@link #storedBuffer()} is a
- * read-only view for callers that must not pay for a copy.
+ * read-only view for callers that must not pay for a copy. A class rather than a record so that
+ * {@link ChunkCodec#encode} can hand over the array it has just filled without a second copy (the
+ * clone of a record's compact constructor was 0.6 GB of copies and garbage per capture of the
+ * bench's disk, docs/benchmarks.md).
  */
-public record EncodedChunk(ChunkKind kind, byte[] stored, Sha256 sha256) {
-  public EncodedChunk {
-    Objects.requireNonNull(kind, "kind");
-    Objects.requireNonNull(sha256, "sha256");
-    stored = stored.clone();
+public final class EncodedChunk {
+  private final ChunkKind kind;
+  private final byte[] stored;
+  private final Sha256 sha256;
+
+  /**
+   * @param stored copied
+   */
+  public EncodedChunk(ChunkKind kind, byte[] stored, Sha256 sha256) {
+    this(kind, stored.clone(), sha256, true);
+  }
+
+  /** Takes {@code stored}, which no one else holds, without a copy. */
+  private EncodedChunk(ChunkKind kind, byte[] stored, Sha256 sha256, boolean owned) {
+    this.kind = Objects.requireNonNull(kind, "kind");
+    this.sha256 = Objects.requireNonNull(sha256, "sha256");
+    this.stored = stored;
     if (kind.isStored() == (stored.length == 0)) {
       throw new IllegalArgumentException(kind + " chunk with " + stored.length + " stored bytes");
     }
+  }
+
+  /** A chunk whose {@code stored} array the caller made for it and hands over (no copy). */
+  static EncodedChunk owning(ChunkKind kind, byte[] stored, Sha256 sha256) {
+    return new EncodedChunk(kind, stored, sha256, true);
+  }
+
+  /** How the chunk is stored. */
+  public ChunkKind kind() {
+    return kind;
+  }
+
+  /** The SHA-256 of its logical bytes. */
+  public Sha256 sha256() {
+    return sha256;
   }
 
   /** The chunk of {@code logicalLength} bytes of which no block is used. */
@@ -29,7 +59,6 @@ public record EncodedChunk(ChunkKind kind, byte[] stored, Sha256 sha256) {
   }
 
   /** A copy of the stored bytes. */
-  @Override
   public byte[] stored() {
     return stored.clone();
   }

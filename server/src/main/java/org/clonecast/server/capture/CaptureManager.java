@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -15,14 +16,13 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.common.api.Disk;
 import org.clonecast.common.concurrent.DaemonThreads;
 import org.clonecast.common.image.ChunkSource;
-import org.clonecast.common.image.ImageReader;
 import org.clonecast.protocol.image.ChunkCodec;
 import org.clonecast.protocol.image.ChunkEntry;
 import org.clonecast.protocol.image.ChunkKind;
@@ -42,6 +42,7 @@ import org.clonecast.server.store.EventLog;
 import org.clonecast.server.store.Image;
 import org.clonecast.server.store.ImageStore;
 import org.clonecast.server.store.InsufficientStorageException;
+import org.clonecast.server.store.JournalRecord;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeStore;
 import org.clonecast.server.store.NotFoundException;
@@ -92,27 +93,15 @@ public final class CaptureManager implements AutoCloseable {
       Executors.newSingleThreadExecutor(DaemonThreads.named("capture-sync"));
 
   /**
-   * Checked chunks' stored bytes that may wait in memory to be staged into the chunk pool, over
-   * every capture ({@link ChunkStager}); beyond it chunks are left for the publish.
+   * Threads that settle a group's chunks into the pool (fsync, rename): each waits mostly for its
+   * fsync, and concurrent fsyncs share the filesystem's journal commits. One thread fell behind the
+   * upload on a loaded machine (docs/benchmarks.md, "Capture").
    */
-  static final long STAGING_LIMIT = 64L << 20;
+  static final int SETTLING_THREADS = 4;
 
-  /** How long a finish waits for the chunks still being staged before it publishes anyway. */
-  static final long STAGING_DRAIN_NANOS = 30_000_000_000L;
-
-  /**
-   * Threads writing chunks into the pool as they arrive: each waits mostly for its chunk's fsync,
-   * and concurrent fsyncs share the filesystem's journal commits. One thread fell behind the upload
-   * on a loaded machine (docs/benchmarks.md, "Capture").
-   */
-  static final int STAGING_THREADS = 4;
-
-  /** Writes the uploads' chunks into the chunk pool as they arrive ({@link ChunkStager}). */
-  private final ExecutorService stagingWriter =
-      Executors.newFixedThreadPool(STAGING_THREADS, DaemonThreads.named("capture-pool"));
-
-  /** Stored bytes waiting for {@link #stagingWriter}. */
-  private final AtomicLong staging = new AtomicLong();
+  /** Settles the uploads' chunks into the pool, for {@link #syncer}. */
+  private final ExecutorService settlers =
+      Executors.newFixedThreadPool(SETTLING_THREADS, DaemonThreads.named("capture-pool"));
 
   /** A capture's upload while the daemon runs; guarded by itself, but for {@link #bounds}. */
   private static final class Live {
@@ -129,9 +118,6 @@ public final class CaptureManager implements AutoCloseable {
     /** Where the upload's time went since this daemon began it, for the log. */
     final UploadTimes times = new UploadTimes();
 
-    /** Stages the appended chunks into the chunk pool; null until the first is appended. */
-    ChunkStager stager;
-
     /**
      * The digests a reference may name: the stored chunks of the image the capture updates ({@code
      * --from}), read once; null until the first reference.
@@ -139,24 +125,21 @@ public final class CaptureManager implements AutoCloseable {
     Set<Sha256> referable;
 
     /**
-     * Opens or replaces the upload; chunks waiting for the old one's chunks are dropped, and so is
-     * the old one's staging (the chunks it staged stay in the pool until a sweep).
+     * Opens or replaces the upload; chunks waiting for the old one's chunks are dropped (the chunks
+     * they staged stay in the pool until a sweep).
      */
     void upload(CaptureUpload u) {
       upload = u;
       waiting.clear();
-      if (stager != null) {
-        stager.close();
-        stager = null;
-      }
     }
   }
 
   /**
-   * A chunk checked against its hash: its request and its logical bytes (null for an upload of a
-   * version 3 image, which needs them no more once checked).
+   * A chunk checked against its hash and put into the pool: its request, its logical bytes (null
+   * for an upload of a version 3 image, which needs them no more once checked) and the length of
+   * the pool's copy (another encoding of the same content when the pool held it already).
    */
-  private record Checked(ChunkUpload up, byte[] logical) {}
+  private record Checked(ChunkUpload up, byte[] logical, int pooledLength) {}
 
   /**
    * Where a chunk of a version 3 image is decoded to be checked: one chunk's worth per thread that
@@ -275,21 +258,18 @@ public final class CaptureManager implements AutoCloseable {
             State.CAPTURING,
             "the daemon restarted while verifying; waiting for the agent to finish again");
       }
-      Path file = images.fileFor(c.image());
-      if (c.logicalSize() > 0 && CaptureUpload.exists(file)) {
+      if (CaptureUpload.deleteLegacy(images.fileFor(c.image()))) {
+        LOG.info(
+            "capture {}: the upload of an earlier build was removed; the agent sends it again",
+            c.image());
+      }
+      Path journal = images.captureJournalFor(c.image());
+      if (c.logicalSize() > 0 && Files.exists(journal)) {
         Live l = live.computeIfAbsent(c.id(), k -> new Live());
         synchronized (l) {
           // As this build's agents begin (version 3); an older agent's begin opens it again,
           // keeping the image hash.
-          l.upload(
-              CaptureUpload.open(
-                  file,
-                  c.imageId(),
-                  c.logicalSize(),
-                  c.chunkSize(),
-                  true,
-                  syncer,
-                  System::nanoTime));
+          l.upload(open(journal, c.imageId(), c.logicalSize(), c.chunkSize(), true));
           c.agentIp()
               .ifPresent(
                   ip -> l.bounds = new Bounds(ip, c.chunkSize(), l.upload.header().chunkCount()));
@@ -504,7 +484,7 @@ public final class CaptureManager implements AutoCloseable {
       if (l.upload != null
           && (l.upload.header().logicalSize() != logicalSize
               || l.upload.hashesChunkDigests() != hashOfChunks)) {
-        l.upload.close();
+        l.upload.abandon();
         l.upload(null);
       }
       if (l.upload == null) {
@@ -523,14 +503,12 @@ public final class CaptureManager implements AutoCloseable {
         }
         store.setLogicalSize(id, logicalSize);
         l.upload(
-            CaptureUpload.open(
-                images.fileFor(c.image()),
+            open(
+                images.captureJournalFor(c.image()),
                 c.imageId(),
                 logicalSize,
                 chunkSize,
-                hashOfChunks,
-                syncer,
-                System::nanoTime));
+                hashOfChunks));
       }
       l.bounds = new Bounds(from, chunkSize, l.upload.header().chunkCount());
       if (c.state() == State.VERIFYING) {
@@ -538,6 +516,29 @@ public final class CaptureManager implements AutoCloseable {
       }
       showProgress(c, l.upload);
       return held(l.upload);
+    }
+  }
+
+  /** Opens (or resumes) the upload journalled in {@code journal}, under a new hold on the pool. */
+  private CaptureUpload open(
+      Path journal, UUID imageId, long logicalSize, int chunkSize, boolean hashOfChunks)
+      throws IOException {
+    ChunkPool.Hold hold = images.holdChunks();
+    try {
+      return CaptureUpload.open(
+          journal,
+          images.pool(),
+          hold,
+          imageId,
+          logicalSize,
+          chunkSize,
+          hashOfChunks,
+          syncer,
+          settlers,
+          System::nanoTime);
+    } catch (IOException | RuntimeException e) {
+      hold.close();
+      throw e;
     }
   }
 
@@ -605,8 +606,9 @@ public final class CaptureManager implements AutoCloseable {
    * A reference resolved: the chunk as the pool holds it (its kind and stored bytes), to be checked
    * and appended as any upload; empty when the pool does not hold it or it is no chunk of the image
    * the capture updates. The agent's word is never taken for bytes: what is appended is what the
-   * pool holds, checked against the digest like an uploaded chunk, and a copy goes into the partial
-   * image, so the capture holds every chunk it names whatever the pool does meanwhile.
+   * pool holds, checked against the digest like an uploaded chunk, and the upload's hold (and
+   * journal) keeps it in the pool, so the capture holds every chunk it names whatever else the pool
+   * does meanwhile.
    */
   private Optional<ChunkUpload> fromPool(Capture c, Live l, long id, ChunkUpload up)
       throws IOException {
@@ -725,9 +727,18 @@ public final class CaptureManager implements AutoCloseable {
     } else if (!keep) {
       bytes = null;
     }
-    List<ChunkUpload> appended = new ArrayList<>();
-    ChunkStager stager;
-    Stored answer;
+    // Also outside the lock: the chunk is written once, into the pool under the upload's hold (to
+    // the page cache; its group's fsync and rename run on the syncer); only its record is
+    // journalled in order below.
+    int pooled;
+    long staging = System.nanoTime();
+    try {
+      pooled = u.stage(up.sha256(), logical, ByteBuffer.wrap(up.stored()));
+    } catch (IOException e) {
+      throw InsufficientStorageException.ifFull(e, images.pool().dir());
+    } finally {
+      spent[0] += System.nanoTime() - staging;
+    }
     synchronized (l) {
       if (l.upload != u) {
         throw new ConflictException(
@@ -742,39 +753,25 @@ public final class CaptureManager implements AutoCloseable {
         return again.get();
       }
       int after = place(l, u, up);
+      Checked checked = new Checked(up, bytes, pooled);
       if (after > u.lastIndex()) {
-        l.waiting.put(after, new Checked(up, bytes));
+        l.waiting.put(after, checked);
         l.times.waited();
         return new Stored(false, u.lastIndex());
       }
       long appending = System.nanoTime();
-      append(u, new Checked(up, bytes));
-      appended.add(up);
+      append(u, checked, logical);
       for (Checked next = l.waiting.remove(u.lastIndex());
           next != null;
           next = l.waiting.remove(u.lastIndex())) {
-        append(u, next);
-        appended.add(next.up());
+        append(u, next, logicalLength(u, next.up().index()));
       }
       spent[1] = System.nanoTime() - appending;
       // Chunks that follow one before the last held can never be appended (an agent that
       // contradicted itself); they go, and are refused when they come again.
       l.waiting.headMap(u.lastIndex()).clear();
-      if (l.stager == null) {
-        l.stager = new ChunkStager(images.holdChunks(), stagingWriter, staging, STAGING_LIMIT);
-      }
-      stager = l.stager;
-      answer = new Stored(false, u.lastIndex());
+      return new Stored(false, u.lastIndex());
     }
-    // Outside the lock, which handing chunks to the staging threads must not lengthen: a stager
-    // closed or handed over meanwhile refuses them, and the publish puts what is not staged.
-    long size = u.header().logicalSize();
-    int chunkSize = u.header().chunkSize();
-    for (ChunkUpload a : appended) {
-      stager.offer(
-          a.sha256(), (int) Math.min(chunkSize, size - (long) a.index() * chunkSize), a.stored());
-    }
-    return answer;
   }
 
   /**
@@ -784,15 +781,12 @@ public final class CaptureManager implements AutoCloseable {
     Optional<JournalRecord> held = u.record(up.index());
     if (held.isPresent()) {
       JournalRecord h = held.get();
-      // A chunk sent as bytes and again as a reference (or the reverse: the pool changed between
-      // the attempts) is the same chunk when its content is.
-      boolean sameEncoding =
-          up.reference() || (h.kindCode() == up.kindCode() && h.length() == up.stored().length);
-      if (!sameEncoding
-          || !h.sha256().equals(up.sha256())
-          || !Arrays.equals(h.usedMap(), up.usedMap())) {
+      // The same chunk when its content is: the record holds the pool's encoding, which may be
+      // another than the one sent (the pool held the chunk already), and a chunk may be sent as
+      // bytes and again as a reference.
+      if (!h.sha256().equals(up.sha256()) || !Arrays.equals(h.usedMap(), up.usedMap())) {
         throw new ConflictException(
-            "chunk " + up.index() + " is already held with another kind, length or hash");
+            "chunk " + up.index() + " is already held with another hash or used-block map");
       }
       return Optional.of(new Stored(true, u.lastIndex()));
     }
@@ -881,18 +875,29 @@ public final class CaptureManager implements AutoCloseable {
     return b;
   }
 
-  /** Appends a checked chunk after the last one held. */
-  private static void append(CaptureUpload u, Checked ch) throws IOException {
+  /**
+   * Journals a checked chunk, in the pool already, after the last one held: in the encoding the
+   * pool holds ({@code logical} bytes long means RAW).
+   */
+  private static void append(CaptureUpload u, Checked ch, int logical) throws IOException {
     ChunkUpload up = ch.up();
+    ChunkKind kind = ch.pooledLength() == logical ? ChunkKind.RAW : ChunkKind.ZSTD;
     try {
       u.append(
           new JournalRecord(
-              up.index(), up.kindCode(), u.end(), up.stored().length, up.sha256(), up.usedMap()),
-          ByteBuffer.wrap(up.stored()),
+              up.index(), kind.code(), u.end(), ch.pooledLength(), up.sha256(), up.usedMap()),
           ch.logical());
     } catch (IOException e) {
       throw InsufficientStorageException.ifFull(e, u.path());
     }
+  }
+
+  /** The logical length of chunk {@code index} of {@code u}'s image. */
+  private static int logicalLength(CaptureUpload u, int index) {
+    return (int)
+        Math.min(
+            u.header().chunkSize(),
+            u.header().logicalSize() - (long) index * u.header().chunkSize());
   }
 
   /** The live state of capture {@code id}, which must have begun. */
@@ -1058,55 +1063,32 @@ public final class CaptureManager implements AutoCloseable {
         end(c, State.FAILED, why);
         throw new BadRequestException(why);
       }
-      Path partial;
+      // Every chunk is in the pool (put there as it arrived): the publish writes the manifest
+      // file only, after checking that the pool holds each chunk as the manifest says.
+      ChunkPool.Hold hold;
       try {
-        partial = u.complete(m);
+        hold = u.handOver();
       } catch (IOException e) {
+        u.abandon();
+        l.upload(null);
         throw InsufficientStorageException.ifFull(e, u.path());
-      }
-      try (ImageReader r = ImageReader.open(partial)) {
-        if (!r.manifest().equals(m)) {
-          throw new IOException("the completed image reads back another manifest");
-        }
-      } catch (IOException | RuntimeException e) {
-        String why = "the completed image does not read back: " + e.getMessage();
-        end(c, State.FAILED, why);
-        throw new BadRequestException(why);
-      }
-      // The chunks staged into the pool as they came are not copied again; the publish puts
-      // those that are not there (staged too late, or appended before a daemon restart).
-      ChunkStager stager = l.stager;
-      l.stager = null;
-      String staged = "";
-      if (stager != null) {
-        try {
-          stager.drain(STAGING_DRAIN_NANOS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-        staged = "; " + stager.stagedBytes() + " stored bytes staged into the pool on arrival";
-      }
-      ChunkPool.Hold hold = stager == null ? images.holdChunks() : stager.handOver();
-      try {
-        u.publish(images.fileFor(c.image()));
-      } catch (IOException | RuntimeException e) {
-        hold.close();
-        throw e;
       }
       l.upload(null);
       live.remove(id);
       Manifest stored;
       try {
-        stored = images.publishCaptured(c.image(), c.from(), hold);
+        stored = images.publishCaptured(c.image(), c.from(), m, hold);
       } catch (IOException e) {
-        // The image is complete and checked, but the store could not take it (a full disk): the
-        // capture fails with the reason, the node boots its disk; capture again once there is room.
+        // The chunks were checked, but the store could not take the image (a full disk, a chunk
+        // gone from the pool): the capture fails with the reason, the node boots its disk; capture
+        // again once there is room.
         end(c, State.FAILED, "storing the image failed: " + e.getMessage());
         throw InsufficientStorageException.ifFull(e, images.manifestFor(c.image()));
       } catch (RuntimeException e) {
         end(c, State.FAILED, "storing the image failed: " + e.getMessage());
         throw e;
       }
+      u.published();
       String detail =
           m.chunkCount()
               + " chunks, "
@@ -1118,7 +1100,7 @@ public final class CaptureManager implements AutoCloseable {
           "image",
           Optional.of(mac.toString()),
           Optional.empty(),
-          "capture " + c.image() + " done: " + detail + "; upload: " + l.times.summary() + staged);
+          "capture " + c.image() + " done: " + detail + "; upload: " + l.times.summary());
       return m;
     }
   }
@@ -1137,13 +1119,16 @@ public final class CaptureManager implements AutoCloseable {
     if (l != null) {
       synchronized (l) {
         if (l.upload != null) {
-          l.upload.close();
+          l.upload.abandon();
           l.upload(null);
         }
       }
     }
-    CaptureUpload.delete(images.fileFor(c.image()));
+    Files.deleteIfExists(images.captureJournalFor(c.image()));
+    CaptureUpload.deleteLegacy(images.fileFor(c.image()));
     images.clearProgress(c.image());
+    // The chunks it put into the pool go, but for those an image references.
+    images.collect();
     events.record(
         "image",
         Optional.of(c.mac().toString()),
@@ -1228,6 +1213,6 @@ public final class CaptureManager implements AutoCloseable {
     }
     live.clear();
     syncer.shutdown();
-    stagingWriter.shutdown();
+    settlers.shutdown();
   }
 }

@@ -266,6 +266,19 @@ public final class ChunkPool {
     }
 
     /**
+     * As {@link #stage}, but written even when the pool holds the chunk: for a writer that found
+     * the pool's copy damaged (its bytes do not decode to its digest). The rename replaces it
+     * whole.
+     */
+    public void restage(Sha256 sha256, ByteBuffer stored) throws IOException {
+      hold(sha256);
+      write(sha256, stored);
+      synchronized (held) {
+        staged.add(sha256);
+      }
+    }
+
+    /**
      * As {@link #put}, reading the stored bytes only when the pool does not hold the chunk yet.
      *
      * @param stored reads the chunk's stored bytes

@@ -303,9 +303,21 @@ public final class ImageStore {
     return name;
   }
 
-  /** Where image {@code name}'s .cci lives while it is captured (then it moves into the pool). */
+  /**
+   * Where image {@code name}'s .cci was kept while it was captured by a build before captures wrote
+   * their chunks straight into the pool (with {@code .partial} and {@code .journal} beside it).
+   */
   public Path fileFor(String name) {
     return dir.resolve(validName(name) + ".cci");
+  }
+
+  /**
+   * The journal of image {@code name}'s capture while it is {@code capturing}: a header and a
+   * {@link JournalRecord} per chunk held, each naming a chunk of the pool. Its chunks are never
+   * swept while the row says {@code capturing} ({@link #collect}).
+   */
+  public Path captureJournalFor(String name) {
+    return dir.resolve(validName(name) + ".ccj");
   }
 
   /** Where image {@code name}'s manifest file lives. */
@@ -555,45 +567,67 @@ public final class ImageStore {
   }
 
   /**
-   * Publishes a captured image whose complete, verified {@code .cci} is already at {@link
-   * #fileFor}: its chunks go into the pool (only those it does not hold yet are written), then its
-   * row becomes {@code ready} with the manifest's figures and the {@code .cci} is deleted.
+   * Publishes a captured image whose chunks are in the pool already, put there under {@code h} as
+   * they arrived (the capture's journal names them, {@link #captureJournalFor}): each chunk {@code
+   * m} names is checked to be there, the pool's directories are synced, the manifest file written
+   * (signed) and the row becomes {@code ready}. No chunk is read or written again. Closes {@code
+   * h}.
    *
+   * @param m the manifest as the capture holds it; each stored chunk's kind, length and offset are
+   *     taken from the pool's copy (another writer may have put the same content in another
+   *     encoding first)
    * @param from the image the capture was asked to share with ({@code --from}), named in the event
    *     with the bytes it shares
-   * @return the manifest as stored (chunks the pool held already keep the pool's encoding)
+   * @return the manifest as stored
+   * @throws IOException naming a chunk the pool does not hold (the image is not published)
    */
-  public Manifest publishCaptured(String name, Optional<String> from) throws IOException {
-    return publishCaptured(name, from, pool.hold());
-  }
-
-  /**
-   * As {@link #publishCaptured(String, Optional)}, with the hold under which the capture staged its
-   * chunks as they arrived ({@link #holdChunks}); those are not read or written again. Closes
-   * {@code h}.
-   */
-  public Manifest publishCaptured(String name, Optional<String> from, ChunkPool.Hold h)
+  public Manifest publishCaptured(String name, Optional<String> from, Manifest m, ChunkPool.Hold h)
       throws IOException {
-    Path cci = fileFor(name);
     Path ccm = manifestFor(name);
     Manifest stored;
     try (h) {
-      try (ImageReader r = ImageReader.open(cci)) {
-        stored = putInPool(r, ccm, h);
+      List<ChunkEntry> out = new ArrayList<>(m.chunkCount());
+      long offset = ImageFileHeader.LENGTH;
+      for (ChunkEntry e : m.chunks()) {
+        if (!e.kind().isStored()) {
+          out.add(e);
+          continue;
+        }
+        int logical = m.logicalLength(e.index());
+        int length =
+            h.put(
+                e.sha256(),
+                logical,
+                () -> {
+                  throw new IOException(
+                      "chunk " + e.index() + " (" + e.sha256().hex() + ") is not in the pool");
+                });
+        ChunkKind kind = length == logical ? ChunkKind.RAW : ChunkKind.ZSTD;
+        out.add(new ChunkEntry(e.index(), kind, offset, length, e.sha256(), e.used()));
+        offset += length;
       }
-      ready(name, stored, ccm, " (captured" + sharing(h, stored, from) + ")");
+      stored =
+          new Manifest(
+              m.imageId(), m.logicalSize(), m.chunkSize(), out, m.imageHash(), m.hashOfChunks());
+      // Every chunk the manifest names is durable before the manifest is.
+      h.sync();
+      Optional<ManifestSignature> sig =
+          key.isPresent() ? Optional.of(key.get().current().sign(stored)) : Optional.empty();
+      long[] counts = newAndShared(name, stored);
+      PooledImage.write(ccm, stored, sig);
+      ready(name, stored, ccm, " (captured" + sharing(counts[0], counts[1], stored, from) + ")");
     } catch (IOException | RuntimeException e) {
-      // Not ready: its manifest file names nothing (the chunks it put go at the next sweep).
+      // Not ready: its manifest file names nothing.
       Files.deleteIfExists(ccm);
       throw e;
     }
-    Files.deleteIfExists(cci);
     return stored;
   }
 
   /**
    * A hold on the store's chunk pool, for a capture to {@link ChunkPool.Hold#stage} its chunks as
-   * they arrive: none of them is swept until the hold is closed.
+   * they arrive: none of them is swept until the hold is closed (and, across restarts, while the
+   * capture's journal names them).
    */
   public ChunkPool.Hold holdChunks() {
     return pool.hold();
@@ -601,6 +635,12 @@ public final class ImageStore {
 
   /** ", N bytes new, M shared[, K of them with OLD]": what an image's chunks cost the pool. */
   private String sharing(ChunkPool.Hold h, Manifest m, Optional<String> from) throws IOException {
+    return sharing(h.written(), h.reused(), m, from);
+  }
+
+  /** As {@link #sharing(ChunkPool.Hold, Manifest, Optional)}, with the bytes new and shared. */
+  private String sharing(long written, long reused, Manifest m, Optional<String> from)
+      throws IOException {
     String with = "";
     if (from.isPresent()) {
       Optional<Image> base = find(from.get());
@@ -618,7 +658,29 @@ public final class ImageStore {
         with = ", " + from.get() + " is gone";
       }
     }
-    return ", " + h.written() + " bytes new, " + h.reused() + " bytes shared" + with;
+    return ", " + written + " bytes new, " + reused + " bytes shared" + with;
+  }
+
+  /**
+   * The stored bytes of {@code m}'s distinct chunks that no ready image but {@code name} references
+   * (new to the store) and those some other one does (shared): a capture's chunks went into the
+   * pool as they arrived, some of them before a restart, so what its hold wrote does not say.
+   */
+  private long[] newAndShared(String name, Manifest m) throws IOException {
+    Set<Sha256> others = new HashSet<>();
+    for (Image i : list()) {
+      if (i.ready() && isPooled(i) && !i.name().equals(name)) {
+        others.addAll(PooledImage.digests(readManifest(i)));
+      }
+    }
+    long[] out = new long[2];
+    Set<Sha256> seen = new HashSet<>();
+    for (ChunkEntry e : m.chunks()) {
+      if (e.kind().isStored() && seen.add(e.sha256())) {
+        out[others.contains(e.sha256()) ? 1 : 0] += e.storedLength();
+      }
+    }
+    return out;
   }
 
   /**
@@ -840,7 +902,8 @@ public final class ImageStore {
   }
 
   /**
-   * The digests every image's manifest file references (read under the pool's lock).
+   * The digests every image's manifest file and every capture's journal references (read under the
+   * pool's lock).
    *
    * @throws UncheckedIOException when a ready image's manifest is missing or unreadable: its chunks
    *     must not go, so nothing is swept
@@ -868,6 +931,15 @@ public final class ImageStore {
           throw new UncheckedIOException(
               new IOException("image " + i.name() + " (being fetched): " + e.getMessage(), e));
         }
+      }
+      if (i.state().equals("capturing")) {
+        try {
+          live.addAll(journalled(captureJournalFor(i.name())));
+        } catch (IOException e) {
+          throw new UncheckedIOException(
+              new IOException("capture of " + i.name() + ": " + e.getMessage(), e));
+        }
+        continue;
       }
       boolean here = Files.exists(manifestOf(i));
       if (!isPooled(i)
@@ -959,6 +1031,33 @@ public final class ImageStore {
             return null;
           });
     }
+  }
+
+  /**
+   * The digests a capture's journal names: its good records, up to the first torn or damaged one
+   * (which its replay cuts off); none when there is no journal.
+   */
+  static Set<Sha256> journalled(Path journal) throws IOException {
+    byte[] all;
+    try {
+      all = Files.readAllBytes(journal);
+    } catch (NoSuchFileException e) {
+      return Set.of();
+    }
+    Set<Sha256> out = new HashSet<>();
+    ByteBuf in = Unpooled.wrappedBuffer(all);
+    if (in.readableBytes() < ImageFileHeader.LENGTH) {
+      return out;
+    }
+    in.skipBytes(ImageFileHeader.LENGTH);
+    while (in.isReadable()) {
+      try {
+        out.add(JournalRecord.decode(in).sha256());
+      } catch (MalformedImageException e) {
+        break;
+      }
+    }
+    return out;
   }
 
   /**

@@ -28,6 +28,7 @@ import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.clonecast.common.api.Disk;
 import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.image.ImageCreator;
@@ -46,7 +47,6 @@ import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.capture.CaptureManager;
 import org.clonecast.server.store.BootAction;
 import org.clonecast.server.store.CaptureStore;
-import org.clonecast.server.store.ChunkPool;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.Event;
 import org.clonecast.server.store.EventLog;
@@ -312,12 +312,22 @@ class CaptureRoutesTest {
     return out;
   }
 
-  private Path partial() {
-    return dir.resolve("state/images/golden.cci.partial");
+  private Path journal() {
+    return dir.resolve("state/images/golden.ccj");
   }
 
-  private Path journal() {
-    return dir.resolve("state/images/golden.cci.journal");
+  /** The chunk files in the store's pool. */
+  private long pooledChunks() throws Exception {
+    Path pool = dir.resolve("state/images/chunks");
+    if (Files.notExists(pool)) return 0;
+    try (Stream<Path> s = Files.walk(pool)) {
+      return s.filter(Files::isRegularFile).count();
+    }
+  }
+
+  /** The stored bytes the capture holds, with a .cci's header: where the next chunk would go. */
+  private long heldThrough() {
+    return ImageFileHeader.LENGTH + captures.status("golden").orElseThrow().held().storedBytes();
   }
 
   @Test
@@ -403,8 +413,8 @@ class CaptureRoutesTest {
             .statusCode()); // guessed
     for (int c : codes) assertTrue(c >= 400 && c < 500, "every hostile chunk gets a 4xx: " + codes);
     assertEquals(List.of(400, 400, 413, 400, 400, 400, 404, 403, 400, 400, 403, 403), codes);
-    assertEquals(ImageFileHeader.LENGTH, Files.size(partial()), "nothing stored");
-    assertEquals(0, Files.size(journal()), "nothing journalled");
+    assertEquals(0, pooledChunks(), "nothing stored");
+    assertEquals(ImageFileHeader.LENGTH, Files.size(journal()), "nothing journalled");
     // A finish before the chunks arrived, and a damaged manifest, are refused too; the capture goes
     // on.
     assertEquals(
@@ -491,7 +501,7 @@ class CaptureRoutesTest {
           ManifestSignature.check(r.manifest(), r.signature(), key.publicKey()),
           "a captured image is signed when stored");
     }
-    assertTrue(Files.notExists(partial()) && Files.notExists(journal()));
+    assertTrue(Files.notExists(journal()), "the journal is gone with the capture");
     assertEquals(BootAction.LOCAL, nodes.find(MAC).orElseThrow().action());
     assertEquals(
         200,
@@ -500,6 +510,65 @@ class CaptureRoutesTest {
         "a repeated finish (its answer lost) is answered again");
     HttpResponse<String> list = send("127.0.0.1", "GET", "/api/v1/images", null);
     assertTrue(list.body().contains("\"state\" : \"done\""), list.body());
+  }
+
+  /**
+   * Each chunk is written once, into the pool, and the capture's journal names it: a restart's
+   * sweep keeps the chunks of a capture still going (no image references them yet), and a cancelled
+   * capture frees those no image references while an image's chunks it shared stay and verify.
+   */
+  @Test
+  void aCaptureKeepsItsChunksAcrossARestartAndACancelFreesOnlyItsOwn() throws Exception {
+    long v1 = startAndRegister();
+    begin(v1, ", \"hashOfChunks\":true");
+    for (int i = 0; i < ref.chunkCount(); i++) {
+      if (ref.chunk(i).storedLength() > 0) assertEquals(200, put(v1, i).statusCode());
+    }
+    HttpResponse<String> fin =
+        send(NODE, "POST", "/agent/v1/capture/" + v1 + "/finish?mac=" + MAC, manifestFor(v1, true));
+    assertEquals(200, fin.statusCode(), fin.body());
+    long golden = pooledChunks();
+    assertEquals(ref.chunks().stream().filter(e -> e.storedLength() > 0).count(), golden);
+
+    long id = startAndAssign("{\"name\":\"v2\",\"node\":\"golden\"}").capture().id();
+    begin(id, ", \"hashOfChunks\":true");
+    assertEquals(200, put(id, 0).statusCode(), "a chunk golden holds too");
+    byte[] fresh = new byte[CaptureManager.CHUNK_SIZE];
+    new Random(99).nextBytes(fresh);
+    HttpResponse<String> own =
+        put(
+            NODE,
+            id,
+            2,
+            fresh,
+            org.clonecast.protocol.image.Sha256.digest(fresh, 0, fresh.length).hex(),
+            ChunkKind.RAW.code());
+    assertEquals(200, own.statusCode(), own.body());
+    assertEquals(golden + 1, pooledChunks(), "written once, into the pool");
+    assertEquals(
+        1,
+        Files.list(dir.resolve("state/images")).filter(f -> f.toString().endsWith(".ccj")).count());
+
+    stop();
+    start();
+    assertEquals(golden + 1, pooledChunks(), "the restart's sweep keeps the capture's chunks");
+    assertEquals(2, begin(id, ", \"hashOfChunks\":true").path("heldThrough").asInt());
+
+    assertEquals(
+        200,
+        send(
+                "127.0.0.1",
+                "POST",
+                "/api/v1/images/v2/cancel",
+                new byte[0],
+                "Authorization",
+                "Bearer " + token)
+            .statusCode());
+    assertTrue(Files.notExists(dir.resolve("state/images/v2.ccj")), "its journal is gone");
+    assertEquals(golden, pooledChunks(), "its own chunk is freed, the shared one stays");
+    try (ChunkSource r = images.open("golden")) {
+      ImageVerifier.verify(r, 2, ProgressListener.NONE);
+    }
   }
 
   /** A reference to chunk {@code index} (its digest, no bytes) following chunk {@code after}. */
@@ -670,20 +739,6 @@ class CaptureRoutesTest {
         staged += ref.chunk(i).storedLength();
       }
     }
-    // The chunks that came after the restart go into the store's pool as they arrive (the
-    // publish puts those appended before it).
-    ChunkPool pool = images.pool();
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(
-            () -> {
-              for (int i = half; i < ref.chunkCount(); i++) {
-                if (ref.chunk(i).storedLength() > 0 && pool.length(ref.chunk(i).sha256()) < 0) {
-                  return false;
-                }
-              }
-              return true;
-            });
     HttpResponse<String> old =
         send(
             NODE, "POST", "/agent/v1/capture/" + id + "/finish?mac=" + MAC, manifestFor(id, false));
@@ -699,16 +754,18 @@ class CaptureRoutesTest {
       assertEquals(3, r.manifest().formatVersion());
       ImageVerifier.verify(r, 2, ProgressListener.NONE);
     }
+    // Each chunk is one file of the pool, written once as it arrived (before or after the
+    // restart).
+    assertEquals(ref.chunks().stream().filter(e -> e.storedLength() > 0).count(), pooledChunks());
     List<String> log = events.recent(50).stream().map(Event::message).toList();
     String ready =
         log.stream().filter(m -> m.startsWith("image golden ready")).findFirst().orElseThrow();
     assertTrue(
         ready.endsWith("(captured, " + ref.storedBytes() + " bytes new, 0 bytes shared)"),
-        "staged or put by the publish, every chunk counted once, as new: " + ready);
+        "every chunk counted once, as new, also those that came before the restart: " + ready);
     String done =
         log.stream().filter(m -> m.contains("capture golden done")).findFirst().orElseThrow();
-    assertTrue(
-        done.endsWith("; " + staged + " stored bytes staged into the pool on arrival"), done);
+    assertTrue(done.contains("; " + staged + " bytes received"), done);
   }
 
   /**
@@ -759,9 +816,9 @@ class CaptureRoutesTest {
         400, bad.statusCode(), "a waiting chunk is checked before it waits: " + bad.body());
     assertEquals(-1, heldThrough(putAfter(id, 3, 2), 200));
     assertEquals(-1, heldThrough(putAfter(id, 2, 0), 200));
-    assertEquals(ImageFileHeader.LENGTH, Files.size(partial()), "nothing appended before chunk 0");
+    assertEquals(ImageFileHeader.LENGTH, heldThrough(), "nothing appended before chunk 0");
     assertEquals(4, heldThrough(putAfter(id, 0, -1), 200), "chunk 0 brings 2, 3 and 4 with it");
-    assertEquals(storedThrough(4), Files.size(partial()));
+    assertEquals(storedThrough(4), heldThrough());
     assertEquals(409, putAfter(id, 5, 3).statusCode(), "after a chunk before the last one held");
     assertTrue(
         putAfter(id, 2, 0).body().contains("\"duplicate\" : true"),
@@ -787,7 +844,7 @@ class CaptureRoutesTest {
     HttpResponse<String> full = putAfter(id, 24, 23);
     assertEquals(409, full.statusCode(), full.body());
     assertTrue(full.body().contains("16 chunks wait already"), full.body());
-    assertEquals(storedThrough(6), Files.size(partial()));
+    assertEquals(storedThrough(6), heldThrough());
     assertEquals(23, heldThrough(putAfter(id, 7, 6), 200), "chunk 7 brings the 16 waiting with it");
     assertEquals(24, heldThrough(putAfter(id, 24, 23), 200));
     assertEquals(24, heldThrough(putAfter(id, 26, 25), 200));
@@ -827,15 +884,15 @@ class CaptureRoutesTest {
     assertTrue(
         fin.body().contains("the chunks received give " + ref.imageHash().hex()), fin.body());
     assertEquals("failed", images.find("golden").orElseThrow().state());
-    assertTrue(
-        Files.notExists(partial()) && Files.notExists(dir.resolve("state/images/golden.cci")));
+    assertTrue(Files.notExists(journal()));
+    assertEquals(0, pooledChunks(), "the failed capture's chunks are freed");
   }
 
   /**
-   * The image store on a full filesystem (a 1 MiB tmpfs mounted over it): the chunk that does not
-   * fit is a 507 naming the store's directory, not a 500 an agent would retry; the agent's report
-   * then fails the capture and removes its files. Needs root (mount); skipped without, failed in
-   * CI.
+   * The image store on a full filesystem (a 1 MiB tmpfs mounted over it): once a chunk does not
+   * fit, the next one is a 507 naming the store's directory, not a 500 an agent would retry; the
+   * agent's report then fails the capture and removes its files. Needs root (mount); skipped
+   * without, failed in CI.
    */
   @Test
   void aFullDiskIsAFinal507NamingIt() throws Exception {
@@ -852,7 +909,20 @@ class CaptureRoutesTest {
     run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", store.toString());
     try {
       begin(id);
-      HttpResponse<String> full = put(id, 0);
+      // A chunk is written into the pool off the request: the write that fails refuses the next
+      // chunk (or the finish).
+      List<HttpResponse<String>> answers = new ArrayList<>(List.of(put(id, 0)));
+      int[] next = {2};
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () -> {
+                HttpResponse<String> last = answers.get(answers.size() - 1);
+                if (last.statusCode() != 200 || next[0] >= ref.chunkCount()) return true;
+                answers.add(put(id, next[0]++));
+                return false;
+              });
+      HttpResponse<String> full = answers.get(answers.size() - 1);
       assertEquals(507, full.statusCode(), full.body());
       assertTrue(
           full.body().contains("the daemon's disk is full")
@@ -871,9 +941,8 @@ class CaptureRoutesTest {
                   .getBytes());
       assertEquals(200, result.statusCode(), result.body());
       assertEquals("failed", images.find("golden").orElseThrow().state());
-      assertTrue(
-          Files.notExists(partial()) && Files.notExists(journal()),
-          "the partial files are gone, the space free");
+      assertTrue(Files.notExists(journal()), "the capture's files are gone");
+      assertEquals(0, pooledChunks(), "and its chunks, the space free");
     } finally {
       captures.close();
       run("umount", "-l", store.toString());

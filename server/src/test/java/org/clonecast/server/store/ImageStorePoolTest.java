@@ -251,7 +251,8 @@ class ImageStorePoolTest {
   /**
    * A capture stages its chunks as they arrive: a staged chunk is in the pool and held from the
    * sweep, not counted until the put that names it, which reads nothing and counts it as new once;
-   * a chunk another image stored first is neither written nor counted as new.
+   * a chunk another image stored first is neither written nor counted as new; one found damaged is
+   * replaced.
    */
   @Test
   void aStagedChunkIsWrittenOnceAndCountedByThePutThatNamesIt() throws Exception {
@@ -287,6 +288,10 @@ class ImageStorePoolTest {
       assertEquals((int) sharedLength, h.put(shared, CHUNK, unread));
       assertEquals(data.length + sharedLength, h.reused());
       assertEquals(data.length, h.written());
+
+      byte[] fixed = "the same content, another encoding".getBytes();
+      h.restage(d, ByteBuffer.wrap(fixed));
+      assertEquals(fixed.length, pool.length(d), "a copy found damaged is replaced");
     }
     images.collect();
     assertEquals(-1, pool.length(d), "released and unreferenced: swept");

@@ -1,4 +1,4 @@
-package org.clonecast.server.capture;
+package org.clonecast.server.store;
 
 import io.netty.buffer.ByteBuf;
 import java.util.Arrays;
@@ -8,12 +8,15 @@ import org.clonecast.protocol.image.MalformedImageException;
 import org.clonecast.protocol.image.Sha256;
 
 /**
- * One line of a capture's journal ({@code NAME.cci.journal}): a chunk the daemon received, verified
- * and wrote to the partial image, and where. The journal is appended and fsync'd after the chunk's
- * bytes, so every record names bytes that are on disk; a record torn by a crash fails its CRC and
- * ends the replay. Layout (big-endian): magic "CCJR", index u32, kind code u8, stored offset u64,
- * stored length u32, SHA-256 of the logical bytes (32), used-block map length u16 and the map (0:
- * every block used), CRC-32C of everything before it.
+ * One line of a capture's journal ({@code NAME.ccj}, {@link ImageStore#captureJournalFor}): a chunk
+ * the daemon received, checked and wrote into the chunk pool ({@link ChunkPool}, under the name of
+ * its digest), and where it goes in the image's {@code .cci} layout. The journal is fsync'd after
+ * the chunk's pool file is durable, so every record that reached the disk names a chunk that did,
+ * but for damage the replay catches; a record torn by a crash fails its CRC and ends the replay.
+ * The journal also keeps its chunks from the pool's sweep across restarts ({@link
+ * ImageStore#collect}). Layout (big-endian): magic "CCJR", index u32, kind code u8, stored offset
+ * u64 (in the image's {@code .cci} layout), stored length u32, SHA-256 of the logical bytes (32),
+ * used-block map length u16 and the map (0: every block used), CRC-32C of everything before it.
  *
  * <p>The kind is kept as its manifest code, so kinds added to the format flow through unchanged.
  *
@@ -21,23 +24,24 @@ import org.clonecast.protocol.image.Sha256;
  *
  * @param index the chunk's index
  * @param kindCode its {@link org.clonecast.protocol.image.ChunkKind} manifest code
- * @param offset where its stored bytes start in the partial image
+ * @param offset where its stored bytes start in the image's {@code .cci} layout (the manifest's
+ *     stored offset)
  * @param length how many bytes are stored
  * @param sha256 digest of its logical bytes
  * @param usedMap its used-block bitmap as the agent sent it, empty when every block is used
  */
-record JournalRecord(
+public record JournalRecord(
     int index, int kindCode, long offset, int length, Sha256 sha256, byte[] usedMap) {
   /** "CCJR". */
-  static final int MAGIC = 0x43434A52;
+  public static final int MAGIC = 0x43434A52;
 
   /** Bytes of a record without a used map. */
-  static final int FIXED_LENGTH = 4 + 4 + 1 + 8 + 4 + Sha256.LENGTH + 2 + 4;
+  public static final int FIXED_LENGTH = 4 + 4 + 1 + 8 + 4 + Sha256.LENGTH + 2 + 4;
 
   /** Longest used map: one bit per 4 KiB block of the largest chunk. */
-  static final int MAX_USED_MAP = 64 * 1024 * 1024 / 4096 / 8;
+  public static final int MAX_USED_MAP = 64 * 1024 * 1024 / 4096 / 8;
 
-  JournalRecord {
+  public JournalRecord {
     Objects.requireNonNull(sha256, "sha256");
     usedMap = usedMap.clone();
     if (index < 0
@@ -67,16 +71,16 @@ record JournalRecord(
   }
 
   /** The first byte after the stored bytes. */
-  long end() {
+  public long end() {
     return offset + length;
   }
 
   /** Encoded length in bytes. */
-  int encodedLength() {
+  public int encodedLength() {
     return FIXED_LENGTH + usedMap.length;
   }
 
-  void encode(ByteBuf out) {
+  public void encode(ByteBuf out) {
     int start = out.writerIndex();
     out.writeInt(MAGIC); // magic "CCJR"
     out.writeInt(index); // chunk index
@@ -94,7 +98,7 @@ record JournalRecord(
    *
    * @throws MalformedImageException when it is truncated, damaged or not a record
    */
-  static JournalRecord decode(ByteBuf in) {
+  public static JournalRecord decode(ByteBuf in) {
     int start = in.readerIndex();
     if (in.readableBytes() < FIXED_LENGTH) {
       throw new MalformedImageException(
