@@ -114,6 +114,8 @@ public final class Daemon implements AutoCloseable {
   private BootScripts bootScripts;
   private DhcpServer dhcp;
   private DaemonRegistry registry;
+  private DhcpResponder dhcpResponder;
+  private DhcpResponder.Balance dhcpBalance = DhcpResponder.Balance.ALONE;
   private ImageReplicator replicator;
   private PeerRoutes peerRoutes;
   private final DhcpStats dhcpStats = new DhcpStats();
@@ -448,7 +450,9 @@ public final class Daemon implements AutoCloseable {
    * daemon dead only after {@link DaemonRegistry#DEAD_AFTER} without one.
    */
   private void startHeartbeat(String host) {
-    registry.announce("http://" + host + ":" + http.port(), nif.address(), nif.prefixLength());
+    boolean dhcpFull = config.dhcp().mode() == DhcpConfig.Mode.FULL;
+    String url = "http://" + host + ":" + http.port();
+    registry.announce(url, nif.address(), nif.prefixLength(), dhcpFull);
     if (!db.shared()) {
       // The one daemon of a SQLite store: nobody reads its heartbeat, so no write every 2 s.
       running.push(registry::stopped);
@@ -456,14 +460,15 @@ public final class Daemon implements AutoCloseable {
     }
     ScheduledExecutorService beats =
         Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("daemon-heartbeat"));
+    balanceDhcp();
     long every = DaemonRegistry.BEAT.toMillis();
     beats.scheduleWithFixedDelay(
         () -> {
           try {
             if (!registry.beat()) {
-              registry.announce(
-                  "http://" + host + ":" + http.port(), nif.address(), nif.prefixLength());
+              registry.announce(url, nif.address(), nif.prefixLength(), dhcpFull);
             }
+            balanceDhcp();
           } catch (RuntimeException e) {
             LOG.warn("daemon: heartbeat not stored: {}", e.toString());
           }
@@ -485,6 +490,32 @@ public final class Daemon implements AutoCloseable {
    */
   public ImageReplicator replicator() {
     return replicator;
+  }
+
+  /**
+   * Shares the segment's DHCP clients with the other running daemons that serve it in full mode
+   * (RFC 3074 load balancing): two daemons answering every DISCOVER from tables that learn each
+   * other's leases only every 2 s offer colliding addresses, and the store's refusal NAKs the
+   * client. A daemon that dies drops out of the count within {@link DaemonRegistry#DEAD_AFTER} plus
+   * a beat, and its clients' retries after {@link DhcpResponder.Balance#SECS_ANYONE} are answered
+   * by all meanwhile.
+   */
+  private void balanceDhcp() {
+    if (dhcpResponder == null) {
+      return;
+    }
+    int[] place = registry.dhcpPlace();
+    DhcpResponder.Balance b = new DhcpResponder.Balance(place[0], place[1]);
+    if (!b.equals(dhcpBalance)) {
+      LOG.info(
+          "dhcp: {} daemon(s) answer DHCP on this segment; this one the DISCOVERs of buckets"
+              + " b with b mod {} = {}",
+          b.of(),
+          b.of(),
+          b.index());
+      dhcpBalance = b;
+    }
+    dhcpResponder.balance(b);
   }
 
   /** This daemon's place among the daemons sharing its store. */
@@ -549,6 +580,7 @@ public final class Daemon implements AutoCloseable {
     }
     DhcpResponder responder =
         new DhcpResponder(dc, nif.address(), nif.prefixLength(), boot, leases.loadAll());
+    dhcpResponder = responder;
     // The wildcard address: broadcast DISCOVERs arrive only there; SO_BINDTODEVICE keeps it to the
     // interface.
     dhcp =

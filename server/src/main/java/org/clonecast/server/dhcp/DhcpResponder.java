@@ -101,6 +101,42 @@ public final class DhcpResponder {
   private final Scope local;
   private final List<Scope> relayed = new ArrayList<>();
 
+  /**
+   * Which clients' DISCOVERs this server answers when several daemons serve the segment (RFC 3074
+   * load balancing, docs/scale.md): each client's MAC hashes to one of 256 buckets, bucket b
+   * belongs to the daemon at index b mod {@code of} among them (by id), and a client that has been
+   * trying for {@link #SECS_ANYONE} seconds or more is answered by all (its own daemon may have
+   * just died). Alone, it answers every client.
+   */
+  public record Balance(int index, int of) {
+    /** A client that has been trying this long (secs) is answered whoever's bucket it is in. */
+    public static final int SECS_ANYONE = 10;
+
+    public static final Balance ALONE = new Balance(0, 1);
+
+    public Balance {
+      if (of < 1 || index < 0 || index >= of) {
+        throw new IllegalArgumentException("daemon " + index + " of " + of);
+      }
+    }
+
+    /** Whether this server answers {@code mac}'s DISCOVER, {@code secs} into its attempt. */
+    public boolean answers(MacAddress mac, int secs) {
+      return of == 1 || secs >= SECS_ANYONE || bucket(mac) % of == index;
+    }
+
+    /** {@code mac}'s bucket, 0-255: FNV-1a over its six bytes, folded to a byte. */
+    public static int bucket(MacAddress mac) {
+      int h = 0x811c9dc5;
+      for (byte b : mac.toBytes()) {
+        h = (h ^ (b & 0xff)) * 0x01000193;
+      }
+      return (h ^ h >>> 8 ^ h >>> 16 ^ h >>> 24) & 0xff;
+    }
+  }
+
+  private volatile Balance balance = Balance.ALONE;
+
   /** The {@link Inventory#reservationsVersion} the lease tables hold; -1 before the first read. */
   private long reservationsVersion = -1;
 
@@ -256,6 +292,11 @@ public final class DhcpResponder {
     return Optional.empty();
   }
 
+  /** Sets which clients' DISCOVERs this server answers (see {@link Balance}). */
+  public void balance(Balance b) {
+    balance = Objects.requireNonNull(b);
+  }
+
   /**
    * Decides about one request.
    *
@@ -311,6 +352,15 @@ public final class DhcpResponder {
     MacAddress m = mac.get();
     return switch (type.get()) {
       case DISCOVER -> {
+        Balance b = balance;
+        if (!b.answers(m, p.secs())) {
+          yield Result.ignore(
+              "bucket "
+                  + Balance.bucket(m)
+                  + " is another daemon's of the "
+                  + b.of()
+                  + " serving this segment (load balancing)");
+        }
         LeaseTable.Decision d = t.discover(m, p.address(OPT_REQUESTED_IP), nowMillis);
         if (d instanceof LeaseTable.Decision.Offer o) {
           yield addressReply(

@@ -42,7 +42,8 @@ public final class DaemonRegistry {
       int prefix,
       long started,
       long heartbeat,
-      Optional<Long> stopped) {
+      Optional<Long> stopped,
+      boolean dhcp) {
     public Member {
       Objects.requireNonNull(id);
       Objects.requireNonNull(url);
@@ -99,6 +100,15 @@ public final class DaemonRegistry {
    * prefix}: a restart replaces what the row said.
    */
   public void announce(String url, Inet4Address address, int prefix) {
+    announce(url, address, prefix, false);
+  }
+
+  /**
+   * Records this daemon as running at {@code url}, on the segment of {@code address}/{@code
+   * prefix}, answering DHCP in full mode there if {@code dhcp}: a restart replaces what the row
+   * said.
+   */
+  public void announce(String url, Inet4Address address, int prefix, boolean dhcp) {
     if (prefix < 0 || prefix > 32) {
       throw new IllegalArgumentException("prefix length " + prefix + " is not 0-32");
     }
@@ -108,7 +118,8 @@ public final class DaemonRegistry {
             NodeStore.update(
                 c,
                 "INSERT INTO daemons (id, url, address, prefix, peer_hash, started, heartbeat,"
-                    + " stopped) VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (id) DO UPDATE SET"
+                    + " stopped, dhcp) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (id) DO"
+                    + " UPDATE SET dhcp = excluded.dhcp,"
                     + " url = excluded.url, address = excluded.address, prefix = excluded.prefix,"
                     + " peer_hash = excluded.peer_hash, started = excluded.started,"
                     + " heartbeat = excluded.heartbeat, stopped = NULL",
@@ -118,7 +129,8 @@ public final class DaemonRegistry {
                 prefix,
                 NodeSecrets.hash(peerSecret),
                 now,
-                now));
+                now,
+                dhcp ? 1 : 0));
   }
 
   /**
@@ -150,7 +162,7 @@ public final class DaemonRegistry {
         c ->
             Database.query(
                 c,
-                "SELECT id, url, address, prefix, started, heartbeat, stopped FROM daemons"
+                "SELECT id, url, address, prefix, started, heartbeat, stopped, dhcp FROM daemons"
                     + " ORDER BY id",
                 DaemonRegistry::member));
   }
@@ -161,7 +173,7 @@ public final class DaemonRegistry {
         c ->
             Database.queryFirst(
                 c,
-                "SELECT id, url, address, prefix, started, heartbeat, stopped FROM daemons"
+                "SELECT id, url, address, prefix, started, heartbeat, stopped, dhcp FROM daemons"
                     + " WHERE id = ?",
                 DaemonRegistry::member,
                 id));
@@ -177,6 +189,27 @@ public final class DaemonRegistry {
     return list().stream()
         .filter(m -> !m.id().equals(self()) && m.alive(now) && m.sameSegment(me.get()))
         .toList();
+  }
+
+  /**
+   * This daemon's place among the running daemons that answer DHCP in full mode on its segment, by
+   * id: {@code [index, count]}; {@code [0, 1]} when it is alone or does not answer DHCP itself.
+   * They share the segment's clients (RFC 3074 load balancing, {@code DhcpResponder.Balance}).
+   */
+  public int[] dhcpPlace() {
+    long now = clock.millis();
+    Optional<Member> me = get(self());
+    if (me.isEmpty() || !me.get().dhcp()) {
+      return new int[] {0, 1};
+    }
+    List<String> ids =
+        list().stream()
+            .filter(m -> m.dhcp() && m.sameSegment(me.get()))
+            .filter(m -> m.id().equals(self()) || m.alive(now))
+            .map(Member::id)
+            .sorted()
+            .toList();
+    return new int[] {ids.indexOf(self()), ids.size()};
   }
 
   /**
@@ -211,7 +244,8 @@ public final class DaemonRegistry {
         rs.getInt(4),
         rs.getLong(5),
         rs.getLong(6),
-        none ? Optional.empty() : Optional.of(stopped));
+        none ? Optional.empty() : Optional.of(stopped),
+        rs.getInt(8) != 0);
   }
 
   /** {@code address}'s network with {@code prefix}, as network/prefix. */

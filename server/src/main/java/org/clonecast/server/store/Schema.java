@@ -207,5 +207,10 @@ final class Schema {
           // no daemon has it yet.
           """
       ALTER TABLE session_nodes ADD COLUMN daemon TEXT
+      """,
+          // 14: which daemons answer DHCP in full mode on their segment: those share its clients
+          // between them (RFC 3074 load balancing, docs/scale.md).
+          """
+      ALTER TABLE daemons ADD COLUMN dhcp INTEGER NOT NULL DEFAULT 0
       """);
 }

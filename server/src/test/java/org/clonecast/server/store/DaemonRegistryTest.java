@@ -88,6 +88,32 @@ class DaemonRegistryTest {
   }
 
   @Test
+  void theDaemonsAnsweringDhcpOnASegmentShareItsClientsUntilOneDies() throws Exception {
+    DaemonRegistry ra = new DaemonRegistry(a, clock, SECRET_A);
+    DaemonRegistry rb = new DaemonRegistry(b, clock, SECRET_B);
+    ra.announce("http://10.77.0.1:8080", ip("10.77.0.1"), 24, true);
+    assertEquals(List.of(0, 1), place(ra), "alone");
+    rb.announce("http://10.77.0.2:8080", ip("10.77.0.2"), 24, false);
+    assertEquals(List.of(0, 1), place(ra), "a daemon without DHCP takes no share");
+    assertEquals(List.of(0, 1), place(rb), "nor does it answer any");
+    rb.announce("http://10.77.0.2:8080", ip("10.77.0.2"), 24, true);
+    boolean aFirst = a.daemon().compareTo(b.daemon()) < 0;
+    assertEquals(List.of(aFirst ? 0 : 1, 2), place(ra));
+    assertEquals(List.of(aFirst ? 1 : 0, 2), place(rb));
+
+    clock.advance(DaemonRegistry.DEAD_AFTER.plusMillis(1));
+    assertTrue(ra.beat());
+    assertEquals(List.of(0, 1), place(ra), "b died: a answers every client");
+    rb.announce("http://10.78.0.1:8080", ip("10.78.0.1"), 24, true);
+    assertEquals(List.of(0, 1), place(ra), "b came back on another segment");
+  }
+
+  private static List<Integer> place(DaemonRegistry r) {
+    int[] p = r.dhcpPlace();
+    return List.of(p[0], p[1]);
+  }
+
+  @Test
   void onlyADaemonsOwnSecretActsForIt() throws Exception {
     DaemonRegistry ra = new DaemonRegistry(a, clock, SECRET_A);
     DaemonRegistry rb = new DaemonRegistry(b, clock, SECRET_B);
