@@ -353,6 +353,7 @@ public final class DhcpResponder {
     return switch (type.get()) {
       case DISCOVER -> {
         Balance b = balance;
+        t.share(b.index(), b.of());
         if (!b.answers(m, p.secs())) {
           yield Result.ignore(
               "bucket "

@@ -88,6 +88,17 @@ public final class LeaseTable {
   private long scanFrom;
 
   /**
+   * This server's share of the pool's never-used addresses when several daemons serve it: those
+   * whose offset in the range is {@code shareIndex} mod {@code shareOf}; see {@link #share}.
+   */
+  private int shareIndex;
+
+  private int shareOf = 1;
+
+  /** Where the scan of this server's share starts (at least {@link #scanFrom}). */
+  private long shareScanFrom;
+
+  /**
    * @param network any address of the subnet
    * @param prefix its prefix length
    * @param range the pool, inside the subnet
@@ -393,8 +404,41 @@ public final class LeaseTable {
     return l == null || l.freeFor(mac, nowMillis);
   }
 
+  /**
+   * Makes this table hand out never-used addresses of its share first: those whose offset in the
+   * range is {@code index} mod {@code of}. Daemons sharing a segment's clients (RFC 3074 load
+   * balancing) each take new addresses from their own share, so two of them deciding at the same
+   * moment from tables that have not yet learnt each other's leases do not offer one address to two
+   * clients. When its share is used up a daemon takes the others' never-used addresses too (the
+   * store still keeps an address to one holder).
+   */
+  public void share(int index, int of) {
+    if (of < 1 || index < 0 || index >= of) {
+      throw new IllegalArgumentException("share " + index + " of " + of);
+    }
+    if (index != shareIndex || of != shareOf) {
+      shareIndex = index;
+      shareOf = of;
+      shareScanFrom = scanFrom;
+    }
+  }
+
   private Integer findFree(MacAddress mac, long nowMillis) {
     long last = Integer.toUnsignedLong(Ipv4.toInt(range.last()));
+    if (shareOf > 1) {
+      long first = Integer.toUnsignedLong(Ipv4.toInt(range.first()));
+      for (long u = Math.max(shareScanFrom, scanFrom); u <= last; u++) {
+        int v = (int) u;
+        if ((u - first) % shareOf == shareIndex
+            && !byIp.containsKey(v)
+            && !reservedBy.containsKey(v)
+            && assignable(Ipv4.fromInt(v))) {
+          shareScanFrom = u;
+          return v;
+        }
+      }
+      shareScanFrom = last + 1;
+    }
     // Never-used addresses first, so a returning client's old address stays free for it as long as
     // possible.
     for (long u = scanFrom; u <= last; u++) {

@@ -53,6 +53,34 @@ class LeaseTableTest {
   }
 
   /**
+   * Two daemons sharing a pool, neither yet knowing the other's leases, offer new addresses from
+   * their own shares: never one address to two clients; one whose share is used up takes the
+   * other's never-used addresses.
+   */
+  @Test
+  void daemonsSharingAPoolOfferNewAddressesFromTheirOwnShares() {
+    LeaseTable a = table("10.77.0.100", "10.77.0.107");
+    LeaseTable b = table("10.77.0.100", "10.77.0.107");
+    a.share(0, 2);
+    b.share(1, 2);
+    Set<Inet4Address> given = new HashSet<>();
+    for (int i = 0; i < 4; i++) {
+      MacAddress ma = MacAddress.parse(String.format("52:54:00:00:0a:%02x", i));
+      MacAddress mb = MacAddress.parse(String.format("52:54:00:00:0b:%02x", i));
+      Inet4Address ia = select(a, ma, T0);
+      Inet4Address ib = select(b, mb, T0);
+      assertEquals(0, (Ipv4.toInt(ia) - Ipv4.toInt(Ipv4.parse("10.77.0.100"))) % 2, "a's: " + ia);
+      assertEquals(1, (Ipv4.toInt(ib) - Ipv4.toInt(Ipv4.parse("10.77.0.100"))) % 2, "b's: " + ib);
+      assertTrue(given.add(ia) && given.add(ib), "one address, two clients: " + ia + " " + ib);
+    }
+    // a's share is used up: its next client gets a never-used address of b's share (here one b
+    // gave away, which a's table has not learnt: the store refuses that binding, as before shares).
+    Inet4Address next = select(a, MacAddress.parse("52:54:00:00:0a:ff"), T0);
+    assertEquals(
+        1, (Ipv4.toInt(next) - Ipv4.toInt(Ipv4.parse("10.77.0.100"))) % 2, next.toString());
+  }
+
+  /**
    * Another daemon sharing the store bound an address: merged in, it is neither offered nor given
    * here, and its client renewing here (its own daemon died) is known; our own running offer of an
    * address the store leaves free stays.
