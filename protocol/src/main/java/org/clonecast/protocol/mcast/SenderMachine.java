@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.pace.DeliveryRate;
 
 /**
  * Decides what the sender multicasts next. Pure: no I/O, no clock; every input carries {@code
@@ -171,6 +172,9 @@ public final class SenderMachine {
 
     /** Packets it had received by its newest STATUS (-1 before one came). */
     long receivedCount = -1;
+
+    /** Its packets received per second, from the counts in its STATUS (the pace's bottleneck). */
+    final DeliveryRate delivery = new DeliveryRate();
 
     /** Packets the sender had sent when {@link #receivedCount} last grew. */
     long sentAtLastReceive;
@@ -700,6 +704,7 @@ public final class SenderMachine {
             : (r.smoothedOverflowPermille * 7 + s.overflowPermille() * 3) / 10;
     r.lossSampleNanos = now;
     r.bytesWritten = s.bytesWritten();
+    r.delivery.onCount(s.received(), now);
     long sent = sourceSent + repairSent;
     if (s.received() != r.receivedCount) {
       r.receivedCount = s.received();
@@ -816,6 +821,21 @@ public final class SenderMachine {
    */
   public int pacingOverflowPermille(long now) {
     return kept(now).mapToInt(r -> r.overflowPermille).max().orElse(0);
+  }
+
+  /**
+   * Packets per second that the slowest receiver keeping up reported as received over its last few
+   * STATUS ({@link DeliveryRate}), or -1 while none is known: what the narrowest path to a receiver
+   * that paces carries, for the {@link org.clonecast.protocol.pace.Pacer}. Receivers left out of
+   * the pace (slow, lagging or deaf ones) are left out here too: a node short of CPU gets what it
+   * can and the rest later, and must not set everyone's rate.
+   */
+  public double pacingDeliveredPacketsPerSecond(long now) {
+    return kept(now)
+        .mapToDouble(r -> r.delivery.packetsPerSecond())
+        .filter(x -> x >= 0)
+        .min()
+        .orElse(-1);
   }
 
   private Stream<Receiver> kept(long now) {

@@ -197,14 +197,14 @@ final class McastSimulation {
 
   /**
    * As {@link #run}, with the sender's pacer (capped at {@code wireBytesPerSecond}, fed the
-   * machine's pacing loss and overflow every 100 ms as the real sender does) and a wire of that
-   * rate: each packet takes its bytes / rate, so a receiver that keeps up with the wire loses
-   * nothing and a slower one overflows.
+   * machine's pacing loss, overflow and delivery rate every 100 ms as the real sender does) and a
+   * wire of that rate: each packet takes its bytes / rate, so a receiver that keeps up with the
+   * wire loses nothing and a slower one overflows.
    */
   boolean runPaced(long maxSteps, long wireBytesPerSecond) {
     int packetBytes = DataPacket.HEADER_BYTES + SYMBOL;
     long packetNanos = packetBytes * 1_000_000_000L / wireBytesPerSecond;
-    pacer = new Pacer(Pacer.Settings.adaptive(wireBytesPerSecond), now);
+    pacer = new Pacer(Pacer.Settings.adaptiveWithDelivery(wireBytesPerSecond), now);
     long lastTick = now;
     long bytesAtTick = 0;
     for (long step = 0; step < maxSteps; step++) {
@@ -218,6 +218,7 @@ final class McastSimulation {
               sender.pacingOverflowPermille(now),
               sender.pacingLossPermille(now),
               sent * packetBytes - bytesAtTick,
+              delivered(packetBytes),
               now);
           rates.add(pacer.rateBytesPerSecond());
         }
@@ -236,6 +237,11 @@ final class McastSimulation {
       feedback();
     }
     return false;
+  }
+
+  private long delivered(int packetBytes) {
+    double pps = sender.pacingDeliveredPacketsPerSecond(now);
+    return pps < 0 ? -1 : (long) (pps * packetBytes);
   }
 
   /** Runs until the sender is complete or the step bound is hit; returns true if complete. */
