@@ -152,11 +152,11 @@ public final class Pacer {
   /** Samples of the sender's own rate that must all be under the bottleneck for the floor. */
   static final int RECENT = 4;
 
-  /** A sample is the path's own loss when the sender sent at most this share of the bottleneck. */
-  static final double ADMIT = 0.99;
+  /** A sample is the path's own loss when the sender sent at most this share of the delivery. */
+  static final double ADMIT = 1.02;
 
   /** The rate in cruise, as a share of the bottleneck: a little under, so its queue drains. */
-  static final double CRUISE = 0.97;
+  static final double CRUISE = 0.99;
 
   /** After the sender's own loss the rate drops to this share of the bottleneck, to drain it. */
   static final double DRAIN = 0.85;
@@ -182,10 +182,13 @@ public final class Pacer {
   /** Loss this far above the floor (per mille) while above cruise is the sender's own. */
   static final int SELF_MARGIN_PERMILLE = 10;
 
-  /** Loss with a delivery this far under the window's maximum: the path narrowed. */
+  /** Loss with a delivery this far under the window's maximum: the path narrowed... */
   static final double NARROWER = 0.9;
 
-  /** With a bottleneck known, a cut for loss below it waits this long after the last change. */
+  /** ...for this many samples in a row. */
+  static final int NARROW_SAMPLES = 3;
+
+  /** With a bottleneck known, a narrower path is taken this long after the last change at most. */
   static final long HOLD_NANOS = 1_000_000_000L;
 
   /** The bucket holds at least this much sending time. */
@@ -204,6 +207,7 @@ public final class Pacer {
   private double lastGoodRate;
   private boolean slowStart = true;
   private double lastWire;
+  private int lastLoss;
   private int probeGain = 1;
 
   public Pacer(Settings settings, long nowNanos) {
@@ -301,67 +305,72 @@ public final class Pacer {
       onLossOnly(overflowPermille, lossPermille, actual, limitedByUs, now);
       return;
     }
-    // Loss measured while the sender sent no more than the bottleneck carries, and long enough
-    // after the last cut that the loss of an overshoot has left the smoothed signal and the
-    // bottleneck's queue, is the path's own: only such samples make the floor. The rest include
-    // what the bottleneck dropped of ours, which the floor must not absorb.
+    // Loss measured while the sender sent no more than was delivered at best (so less than the
+    // bottleneck carries, whatever the path loses), and long enough after the last cut that the
+    // loss of an overshoot has left the smoothed signal and the bottleneck's queue, is the path's
+    // own: only such samples make the floor. Not against the floor's own estimate of the port's
+    // rate: a floor that took in some of the sender's loss would overstate that rate, admit more
+    // of it, and ratchet up as the loss-only floor does. A little over the delivery ({@link
+    // #ADMIT}), or a path that loses 1 % would never be sampled at a steady rate (it delivers 99 %
+    // of it); the sender's loss that this lets in is at most that little.
     double sentMost = recentSent.stream().mapToDouble(Double::doubleValue).max().orElse(actual);
-    // In slow start every sample counts: the rate is below the bottleneck until its first loss,
-    // and the few samples of the overshoot that ends it are outliers for the lower quartile.
-    if (slowStart
-        || now - lastDecreaseNanos >= HOLD_NANOS
-            && sentMost <= wireRate(bottleneck, floor(pathSamples)) * ADMIT) {
+    if (now - lastDecreaseNanos >= HOLD_NANOS && sentMost <= bottleneck * ADMIT) {
       add(pathSamples, lossPermille);
     }
     int floor = floor(pathSamples);
     double wire = wireRate(bottleneck, floor);
     double cruise = bounded(wire * CRUISE);
+    double sentLeast = recentSent.stream().mapToDouble(Double::doubleValue).min().orElse(0);
+    long recent = recentDelivery();
+    // In slow start the floor is not known yet (no sample is taken while the rate runs ahead of
+    // the delivery), so only loss past the loss-only margin ends it, or sending far past what
+    // is delivered.
+    int selfMargin = slowStart ? settings.marginPermille() : SELF_MARGIN_PERMILLE;
     if (overflowPermille > OVERFLOW_LIMIT_PERMILLE) {
       cut(actual, now, DECREASE_SPACING_NANOS);
-    } else if ((lossPermille > floor + SELF_MARGIN_PERMILLE && rate > cruise)
-        || recentSent.stream().mapToDouble(Double::doubleValue).min().orElse(0) > wire * FAR_PAST) {
+    } else if ((lossPermille > floor + selfMargin
+            && lastLoss > floor + selfMargin / 2
+            && lossPermille >= lastLoss
+            && rate > wire)
+        || sentLeast > wire * FAR_PAST) {
       // Past the bottleneck: what is lost above the path's floor is ours (or, at the start, far
-      // more was sent than got through, before the loss behind the bottleneck's queue shows). Below
-      // what gets through
-      // for a moment, so that the bottleneck's queue drains, then back to just under it; not four
-      // fifths of what was sent (a shaped port would lose a fifth of its time).
+      // more was sent than got through, before the loss behind the bottleneck's queue shows).
+      // Below what gets through for a moment, so that the bottleneck's queue drains, then back to
+      // just under it; not four fifths of what was sent (a shaped port would lose a fifth of its
+      // time). Ours is loss that lasts: above the margin for two samples and not falling, while
+      // sending above the bottleneck. Loss while not above it is not ours, and neither is a burst
+      // that one STATUS reports and the next does not (the lab's 1 % loss drops whole GSO
+      // batches, a STATUS then says several percent): cutting for them walked the rate down
+      // (ShapedPortTest.burstyPathLossAndLateStatusesAreNeitherCongestionNorBandwidth).
       lastGoodRate = cruise;
       slowStart = false;
       rate = bounded(wire * DRAIN);
       lastDecreaseNanos = now;
-    } else if (lossPermille > floor + settings.marginPermille()) {
-      long latest = delivered.peekLast();
-      double sentLeast = recentSent.stream().mapToDouble(Double::doubleValue).min().orElse(0);
-      if (latest > 0
-          && latest < Math.min(bottleneck, sentLeast * (1000 - floor) / 1000) * NARROWER
-          && now - lastDecreaseNanos >= HOLD_NANOS) {
-        // The path narrowed (the port slowed, other traffic came): far less is delivered than was
-        // sent, well after the last cut. What is delivered now, not the window's maximum, is the
-        // bottleneck.
-        delivered.clear();
-        delivered.addLast(latest);
-        lastGoodRate = rate;
-        slowStart = false;
-        rate = bounded(wireRate(latest, floor) * DRAIN);
-        lastDecreaseNanos = now;
-      } else {
-        // Loss while not above the bottleneck and no narrower path seen: cut as without a delivery
-        // rate, but seldom, since the loss signal lags the rate.
-        cut(actual, now, HOLD_NANOS);
-      }
+    } else if (lossPermille > floor + settings.marginPermille()
+        && recent > 0
+        && recent < Math.min(bottleneck, sentLeast * (1000 - floor) / 1000) * NARROWER
+        && now - lastDecreaseNanos >= HOLD_NANOS) {
+      // The path narrowed (the port slowed, other traffic came): for several samples far less was
+      // delivered than sent, well after the last cut (one receiver's stall for want of CPU is
+      // shorter). What is delivered now, not the window's maximum, is the bottleneck.
+      delivered.clear();
+      delivered.addLast(recent);
+      lastGoodRate = rate;
+      slowStart = false;
+      rate = bounded(wireRate(recent, floor) * DRAIN);
+      lastDecreaseNanos = now;
     } else if (overflowPermille <= OVERFLOW_LIMIT_PERMILLE / 4 && limitedByUs) {
       if (rate < cruise) {
         // Up to just under the bottleneck at once: the loss still reported may be an overshoot's,
         // which lags behind the cut, and the delivery rate says what the path carries.
         rate = Math.min(cruise, rate + Math.max((cruise - rate) / 2, rate / 16));
-      } else if (lossPermille <= floor + SELF_MARGIN_PERMILLE / 2
+      } else if (lossPermille <= floor + selfMargin / 2
           && (slowStart || now - lastDecreaseNanos >= PROBE_AFTER_NANOS)) {
         // Probe above the bottleneck, gently and not far: a wider path shows as a higher delivery
-        // rate and lifts the ceiling, so the probe goes on while the delivery follows; a shaped
-        // port's queue takes the excess until the loss says stop. In slow start, doubling, up to
-        // twice what is delivered.
-        // The probe speeds up while the delivery follows it (doubling its step, up to eight
-        // times), as a path with room shows; it starts again gently once the delivery stands.
+        // rate and lifts the ceiling; a shaped port's queue takes the excess until the loss says
+        // stop. The probe speeds up while the delivery follows it (doubling its step, up to eight
+        // times), as a path with room shows; it starts again gently once the delivery stands. In
+        // slow start, doubling, up to twice what is delivered.
         probeGain = wire > lastWire * 1.01 ? Math.min(8, probeGain * 2) : 1;
         double ceiling = wire * (slowStart ? STARTUP_CEILING : PROBE_CEILING);
         double step = slowStart ? rate : rate * PROBE_STEP * probeGain;
@@ -369,6 +378,20 @@ public final class Pacer {
       }
     }
     lastWire = wire;
+    lastLoss = lossPermille;
+  }
+
+  /** The highest of the last {@link #NARROW_SAMPLES} delivery rates, or -1 if one is unknown. */
+  private long recentDelivery() {
+    if (delivered.size() < NARROW_SAMPLES) return -1;
+    long most = -1;
+    var it = delivered.descendingIterator();
+    for (int i = 0; i < NARROW_SAMPLES; i++) {
+      long d = it.next();
+      if (d <= 0) return -1;
+      most = Math.max(most, d);
+    }
+    return most;
   }
 
   /** The rate on the wire that delivers {@code delivered} after the path's own loss. */

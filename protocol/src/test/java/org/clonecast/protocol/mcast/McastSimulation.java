@@ -1,6 +1,7 @@
 package org.clonecast.protocol.mcast;
 
 import io.netty.buffer.Unpooled;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -115,6 +116,9 @@ final class McastSimulation {
       return this;
     }
 
+    /** Packets in its port's queue, with the virtual time each leaves it. */
+    final ArrayDeque<Queued> portQueue = new ArrayDeque<>();
+
     /** True when the packet fits in its socket buffer (or port queue); false is a drop. */
     boolean admit() {
       if (capacityPps == Double.POSITIVE_INFINITY) return true;
@@ -128,7 +132,18 @@ final class McastSimulation {
       queued++;
       return true;
     }
+
+    /**
+     * When a packet admitted now leaves its port: once the queue before it has gone out at the
+     * port's rate. A socket buffer hands packets over at once (the process is what drains it).
+     */
+    long leavesAt() {
+      return ownSocket ? now : now + (long) (queued * 1e9 / capacityPps);
+    }
   }
+
+  /** A packet in a port's queue. */
+  record Queued(long at, McastPacket packet) {}
 
   McastSimulation(long seed, int chunks, SenderMachine.Settings settings) {
     random = new Random(seed);
@@ -225,6 +240,7 @@ final class McastSimulation {
         bytesAtTick = sent * packetBytes;
         lastTick = now;
       }
+      releaseDue();
       long wait = pacer.nanosUntil(packetBytes, now);
       SenderMachine.Item item = wait == 0 ? sender.next(now) : null;
       if (item != null) {
@@ -251,6 +267,7 @@ final class McastSimulation {
       sender.expire(now);
       sender.maybeStart(now);
       if (sender.complete()) return true;
+      releaseDue();
       SenderMachine.Item item = sender.next(now);
       if (item != null) {
         deliver(item);
@@ -309,31 +326,50 @@ final class McastSimulation {
     for (Sim s : receivers) {
       if (!s.alive() || random.nextDouble() < s.loss || !s.admit()) continue;
       McastPacket got = McastPacket.decode(wire.duplicate());
-      ReceiverMachine.CompleteChunk cc =
-          got instanceof DataPacket d
-              ? s.machine.onData(d, now)
-              : s.machine.onRepair((RepairPacket) got, now);
-      if (cc != null) {
-        byte[] rebuilt = Arrays.copyOf(ChunkRebuilder.rebuild(cc), stored[cc.chunk()].length);
-        if (!Arrays.equals(rebuilt, stored[cc.chunk()]))
-          throw new AssertionError(s.name + " rebuilt chunk " + cc.chunk() + " wrong");
-        s.rebuiltOk++;
-        s.machine.chunkWritten(cc.chunk());
-        sender.done(s.id, new int[] {cc.chunk()}, now);
-        if (s.machine.allWritten()) {
-          sender.finished(
-              s.id,
-              new ControlMessage.Finished(
-                  true,
-                  "ok",
-                  0,
-                  s.machine.received(),
-                  s.machine.repairsReceived(),
-                  s.machine.duplicates()),
-              now);
-          s.finished = true;
-          s.finishedAtPacket = sent;
-        }
+      long at = s.leavesAt();
+      if (at > now || !s.portQueue.isEmpty()) {
+        s.portQueue.addLast(new Queued(at, got));
+      } else {
+        receive(s, got);
+      }
+    }
+  }
+
+  /** Hands the packets that have left their ports by now to their receivers. */
+  private void releaseDue() {
+    for (Sim s : receivers) {
+      while (!s.portQueue.isEmpty() && s.portQueue.peekFirst().at() <= now) {
+        McastPacket got = s.portQueue.removeFirst().packet();
+        if (s.alive()) receive(s, got);
+      }
+    }
+  }
+
+  private void receive(Sim s, McastPacket got) {
+    ReceiverMachine.CompleteChunk cc =
+        got instanceof DataPacket d
+            ? s.machine.onData(d, now)
+            : s.machine.onRepair((RepairPacket) got, now);
+    if (cc != null) {
+      byte[] rebuilt = Arrays.copyOf(ChunkRebuilder.rebuild(cc), stored[cc.chunk()].length);
+      if (!Arrays.equals(rebuilt, stored[cc.chunk()]))
+        throw new AssertionError(s.name + " rebuilt chunk " + cc.chunk() + " wrong");
+      s.rebuiltOk++;
+      s.machine.chunkWritten(cc.chunk());
+      sender.done(s.id, new int[] {cc.chunk()}, now);
+      if (s.machine.allWritten()) {
+        sender.finished(
+            s.id,
+            new ControlMessage.Finished(
+                true,
+                "ok",
+                0,
+                s.machine.received(),
+                s.machine.repairsReceived(),
+                s.machine.duplicates()),
+            now);
+        s.finished = true;
+        s.finishedAtPacket = sent;
       }
     }
   }
