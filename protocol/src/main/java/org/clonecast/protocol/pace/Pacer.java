@@ -37,29 +37,35 @@ import java.util.ArrayDeque;
  *       filter: what got through at best; sending more does not raise it, which is how loss that
  *       tracks the send rate shows). It is the slowest <em>kept</em> receiver's: a receiver short
  *       of CPU is slow and left out by the machine, and costs the group nothing.
- *   <li>The <em>floor</em> (the path's own loss) takes only samples from times the sender sent no
- *       more than the bottleneck carries, a second or more after its last cut (the loss signal is
- *       smoothed and the port's queue delays it): loss the sender causes never enters it. A steady
- *       1 % loss behind the port does, so it is neither taken for congestion nor for a narrower
- *       port. The rate the port takes on the wire is then bottleneck / (1 − floor).
- *   <li>Loss more than 1 % above the floor while sending above cruise (97 % of the port's rate) is
- *       the sender's own: the rate drops to 85 % of the port's rate for a moment, so the port's
- *       queue drains, and comes back to cruise within a few samples, instead of four fifths of what
- *       was sent. Sending 2.5 times what is delivered is past the port whatever the loss says yet
- *       (at the start, before the queue's tail drops show as loss).
+ *   <li>The <em>floor</em> (the path's own loss) takes only samples from times the sender sent at
+ *       most 2 % more than was delivered at best, a second or more after its last cut (the loss
+ *       signal is smoothed and the port's queue delays it): the sender's own loss enters it only up
+ *       to those 2 %, and it cannot ratchet, since the test is against the delivery, not against
+ *       the floor's own estimate. A steady 1 % loss behind the port is learned, so it is neither
+ *       taken for congestion nor for a narrower port. The port's rate on the wire is then
+ *       bottleneck / (1 − floor), and the rate cruises at 99 % of it.
+ *   <li>The sender's own loss is loss more than 1 % above the floor, for two samples and not
+ *       falling, while sending above the port's rate. Then the rate drops to 85 % of that rate for
+ *       a moment, so the port's queue drains, and is back at cruise within a few samples; not four
+ *       fifths of what was sent. Loss while not above the port is not the sender's, and neither is
+ *       a burst that one STATUS reports and the next does not: the lab's 1 % loss drops whole GSO
+ *       batches, and cutting for each burst walked the rate down. Sending 2.5 times what is
+ *       delivered is past the port whatever the loss says yet (at the start, before the queue's
+ *       tail drops show as loss).
  *   <li>Two seconds after such a cut the rate probes above cruise by 1/64 per sample, to at most 5
- *       % over the port's rate, which its queue takes until the loss says stop. While the delivery
- *       follows the probe (a wider path), the step doubles, up to 8/64, and the ceiling rises with
- *       the bottleneck. Slow start doubles per sample up to twice what is delivered, from 100
- *       Mbit/s ({@link Settings#adaptiveWithDelivery}).
- *   <li>Loss above floor + margin while not above the port: when far less is delivered than was
- *       sent (the port slowed), the bottleneck is what is delivered now; otherwise the loss-only
- *       cut, at most once a second. Receiver overflow cuts as with loss alone.
+ *       % over the port's rate, which its queue takes until the loss says stop; the delivery during
+ *       the probe refreshes the bottleneck. While the delivery follows the probe (a wider path) the
+ *       step doubles, up to 8/64, and the ceiling rises with the bottleneck. Slow start doubles per
+ *       sample up to twice what is delivered, from 100 Mbit/s ({@link
+ *       Settings#adaptiveWithDelivery}), and ends on loss past the loss-only margin.
+ *   <li>When for three samples far less was delivered than sent (the port slowed, other traffic
+ *       came), the bottleneck is what is delivered now. Receiver overflow cuts as with loss alone.
  * </ul>
  *
- * In {@code ShapedPortTest}'s model of a tbf port (50 and 200 Mbit/s, 0, 1 and 4 % loss behind it,
- * a port that halves or doubles its rate) the port carries 99–100 % of its rate from the third
- * second on and drops under 1 % of the packets sent, against 87–96 % and 7–22 % with loss alone.
+ * In {@code ShapedPortTest}'s model of a tbf port (50 and 200 Mbit/s; 0, 1 and 4 % loss behind it,
+ * 1 % in bursts of 32 with STATUS read up to 60 ms late; a port that halves or doubles its rate)
+ * the port carries 99.9–100 % of its rate from the third second on and drops 0.6–1.7 % of the
+ * packets sent, against 87–96 % and 7–22 % with loss alone.
  */
 public final class Pacer {
 

@@ -6,6 +6,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.function.LongToDoubleFunction;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,6 +16,10 @@ import org.junit.jupiter.api.Test;
  * share of what arrives at random (seeded), reports a STATUS every 100 ms and is sampled by the
  * sender as {@code SendDriver} does. Drops at the port are the sender's own doing; the receiver's
  * random loss is the path's.
+ *
+ * <p>Every test here fails with the loss-only pacing (no delivery rate, the 60 MB/s start): its
+ * port carries 87–96 % of its rate and drops 7–22 % of the packets sent; with the delivery rate
+ * 99.9–100 % and 0.6–1.7 % (measured 2026-12-07, docs/protocol.md §6).
  */
 class ShapedPortTest {
   static final long MS = 1_000_000L;
@@ -91,7 +96,7 @@ class ShapedPortTest {
       double portBytesPerSecond,
       double pathLoss,
       int seconds,
-      java.util.function.LongToDoubleFunction rateAt) {
+      LongToDoubleFunction rateAt) {
     return run(seed, portBytesPerSecond, pathLoss, 1, 0, seconds, rateAt);
   }
 
@@ -107,7 +112,7 @@ class ShapedPortTest {
       int lossBurst,
       int jitterMs,
       int seconds,
-      java.util.function.LongToDoubleFunction rateAt) {
+      LongToDoubleFunction rateAt) {
     Random random = new Random(seed);
     long now = 0;
     // The sender's adaptive pacing as McastSender sets it, capped at 1 Gbit/s.
@@ -187,16 +192,6 @@ class ShapedPortTest {
             pps < 0 ? -1 : (long) (pps * PACKET),
             now);
         sentAtSample = sent;
-        if (System.getenv("PACE_TRACE") != null
-            && seed == Long.parseLong(System.getenv("PACE_TRACE")))
-          System.out.printf(
-              "t=%.1f rate=%.2f loss=%d dlv=%.2f q=%d drops=%d%n",
-              now / 1e9,
-              pacer.rateBytesPerSecond() / port.rate,
-              smoothedLoss,
-              pps * PACKET / port.rate,
-              port.queuedBytes / PACKET,
-              portDrops);
       }
       if (tick % 1000 == 0) {
         sentPerSecond.add((double) sentThisSecond * PACKET);
