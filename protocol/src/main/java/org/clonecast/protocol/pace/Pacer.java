@@ -158,6 +158,12 @@ public final class Pacer {
   /** Samples of the sender's own rate that must all be under the bottleneck for the floor. */
   static final int RECENT = 4;
 
+  /**
+   * Probes stay under {@link #PROBE_CEILING} this long after the sender's own loss last showed: a
+   * port it overran is still there. Without such loss, the rate probes as with loss alone.
+   */
+  static final long PORT_MEMORY_NANOS = 10_000_000_000L;
+
   /** A sample is the path's own loss when the sender sent at most this share of the delivery. */
   static final double ADMIT = 1.02;
 
@@ -213,6 +219,7 @@ public final class Pacer {
   private double lastGoodRate;
   private boolean slowStart = true;
   private double lastWire;
+  private long lastOwnLossNanos = Long.MIN_VALUE / 2;
   private int lastLoss;
   private int probeGain = 1;
 
@@ -352,6 +359,7 @@ public final class Pacer {
       slowStart = false;
       rate = bounded(wire * DRAIN);
       lastDecreaseNanos = now;
+      lastOwnLossNanos = now;
     } else if (lossPermille > floor + settings.marginPermille()
         && recent > 0
         && recent < Math.min(bottleneck, sentLeast * (1000 - floor) / 1000) * NARROWER
@@ -377,9 +385,16 @@ public final class Pacer {
         // stop. The probe speeds up while the delivery follows it (doubling its step, up to eight
         // times), as a path with room shows; it starts again gently once the delivery stands. In
         // slow start, doubling, up to twice what is delivered.
+        // Without loss of its own for a while, the bottleneck is no port the sender overran but
+        // what its receivers took (a receiver's CPU, a sender's): probe as with loss alone, by a
+        // sixteenth, without a ceiling, until the loss or the receivers' overflow says stop.
         probeGain = wire > lastWire * 1.01 ? Math.min(8, probeGain * 2) : 1;
-        double ceiling = wire * (slowStart ? STARTUP_CEILING : PROBE_CEILING);
-        double step = slowStart ? rate : rate * PROBE_STEP * probeGain;
+        boolean port = now - lastOwnLossNanos < PORT_MEMORY_NANOS;
+        double ceiling =
+            slowStart
+                ? wire * STARTUP_CEILING
+                : port ? wire * PROBE_CEILING : settings.maxBytesPerSecond();
+        double step = slowStart ? rate : port ? rate * PROBE_STEP * probeGain : rate / 16;
         rate = Math.max(rate, Math.min(bounded(ceiling), rate + step));
       }
     }
