@@ -33,25 +33,26 @@ import java.util.ArrayDeque;
  * in its STATUS, {@link DeliveryRate}), as BBR estimates a path's bottleneck bandwidth:
  *
  * <ul>
- *   <li>The <em>bottleneck</em> is the highest delivery rate of the last two seconds (a maximum
- *       filter: what got through at best; sending more does not raise it, which is how loss that
- *       tracks the send rate shows). It is the slowest <em>kept</em> receiver's: a receiver short
- *       of CPU is slow and left out by the machine, and costs the group nothing.
- *   <li>The <em>floor</em> (the path's own loss) takes only samples from times the sender sent at
- *       most 2 % more than was delivered at best, a second or more after its last cut (the loss
- *       signal is smoothed and the port's queue delays it): the sender's own loss enters it only up
- *       to those 2 %, and it cannot ratchet, since the test is against the delivery, not against
- *       the floor's own estimate. A steady 1 % loss behind the port is learned, so it is neither
- *       taken for congestion nor for a narrower port. The port's rate on the wire is then
- *       bottleneck / (1 − floor), and the rate cruises at 99 % of it.
+ *   <li>The <em>bottleneck</em> is the second highest delivery rate of the last two seconds (a
+ *       maximum filter, which one receiver's burst cannot raise: what got through at best; sending
+ *       more does not raise it, which is how loss that tracks the send rate shows). It is the
+ *       slowest <em>kept</em> receiver's: a receiver short of CPU is slow and left out by the
+ *       machine, and costs the group nothing.
+ *   <li>The <em>floor</em> (the path's own loss) takes only samples from times the sender sent no
+ *       more than was delivered at best, a second or more after its last cut (the loss signal is
+ *       smoothed and the port's queue delays it): the sender's own loss does not enter it, and it
+ *       cannot ratchet, since the test is against the delivery, not against the floor's own
+ *       estimate. A steady 1 % loss behind the port is learned, so it is neither taken for
+ *       congestion nor for a narrower port. The port's rate on the wire is then bottleneck / (1 −
+ *       floor), and the rate cruises at 99 % of it.
  *   <li>The sender's own loss is loss more than 1 % above the floor, for two samples and not
- *       falling, while sending above the port's rate. Then the rate drops to 85 % of that rate for
- *       a moment, so the port's queue drains, and is back at cruise within a few samples; not four
- *       fifths of what was sent. Loss while not above the port is not the sender's, and neither is
- *       a burst that one STATUS reports and the next does not: the lab's 1 % loss drops whole GSO
- *       batches, and cutting for each burst walked the rate down. Sending 2.5 times what is
- *       delivered is past the port whatever the loss says yet (at the start, before the queue's
- *       tail drops show as loss).
+ *       falling by more than 15 %, while sending above the port's rate. Then the rate drops to 85 %
+ *       of that rate for a moment, so the port's queue drains, and is back at cruise within a few
+ *       samples; not four fifths of what was sent. Loss while not above the port is not the
+ *       sender's, and neither is a burst that one STATUS reports and the next does not: the lab's 1
+ *       % loss drops whole GSO batches, and cutting for each burst walked the rate down. Sending
+ *       2.5 times what is delivered is past the port whatever the loss says yet (at the start,
+ *       before the queue's tail drops show as loss).
  *   <li>Two seconds after such a cut the rate probes above cruise by 1/64 per sample, to at most 5
  *       % over the port's rate, which its queue takes until the loss says stop; the delivery during
  *       the probe refreshes the bottleneck. While the delivery follows the probe (a wider path) the
@@ -60,6 +61,10 @@ import java.util.ArrayDeque;
  *       Settings#adaptiveWithDelivery}), and ends on loss past the loss-only margin.
  *   <li>When for three samples far less was delivered than sent (the port slowed, other traffic
  *       came), the bottleneck is what is delivered now. Receiver overflow cuts as with loss alone.
+ *   <li>The ceiling holds only while the sender's own loss showed in the last 10 s; without it the
+ *       rate probes as with loss alone, by 1/16 per sample: a receiver short of CPU delivers what
+ *       it gets to, not what it could take, and under the ceiling it held the lab's 200 Mbit/s runs
+ *       at a third of the port.
  * </ul>
  *
  * In {@code ShapedPortTest}'s model of a tbf port (50 and 200 Mbit/s; 0, 1 and 4 % loss behind it,
