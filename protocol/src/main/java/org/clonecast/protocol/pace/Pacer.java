@@ -59,8 +59,11 @@ import java.util.ArrayDeque;
  *       step doubles, up to 8/64, and the ceiling rises with the bottleneck. Slow start doubles per
  *       sample up to twice what is delivered, from 100 Mbit/s ({@link
  *       Settings#adaptiveWithDelivery}), and ends on loss past the loss-only margin.
- *   <li>When for three samples far less was delivered than sent (the port slowed, other traffic
- *       came), the bottleneck is what is delivered now. Receiver overflow cuts as with loss alone.
+ *   <li>A narrower path (the port slowed, other traffic came) is followed once the window's maximum
+ *       has expired, in two seconds; receiver overflow cuts as with loss alone. A rule that took
+ *       three samples of low delivery for a narrower path mistook receivers short of CPU for one
+ *       (in the lab, four receivers with 1 % loss were held at a quarter of the port) and was
+ *       removed.
  *   <li>The ceiling holds only while the sender's own loss showed in the last 10 s; without it the
  *       rate probes as with loss alone, by 1/16 per sample: a receiver short of CPU delivers what
  *       it gets to, not what it could take, and under the ceiling it held the lab's 200 Mbit/s runs
@@ -205,13 +208,7 @@ public final class Pacer {
   /** Loss this far above the floor (per mille) while above cruise is the sender's own. */
   static final int SELF_MARGIN_PERMILLE = 10;
 
-  /** Loss with a delivery this far under the window's maximum: the path narrowed... */
-  static final double NARROWER = 0.9;
-
-  /** ...for this many samples in a row. */
-  static final int NARROW_SAMPLES = 3;
-
-  /** With a bottleneck known, a narrower path is taken this long after the last change at most. */
+  /** The floor takes no sample until this long after a cut: the loss signal lags the rate. */
   static final long HOLD_NANOS = 1_000_000_000L;
 
   /** The bucket holds at least this much sending time. */
@@ -349,7 +346,6 @@ public final class Pacer {
     double wire = wireRate(bottleneck, floor);
     double cruise = bounded(wire * CRUISE);
     double sentLeast = recentSent.stream().mapToDouble(Double::doubleValue).min().orElse(0);
-    long recent = recentDelivery();
     // In slow start the floor is not known yet (no sample is taken while the rate runs ahead of
     // the delivery), so only loss past the loss-only margin ends it, or sending far past what
     // is delivered.
@@ -375,19 +371,6 @@ public final class Pacer {
       rate = bounded(wire * DRAIN);
       lastDecreaseNanos = now;
       lastOwnLossNanos = now;
-    } else if (lossPermille > floor + settings.marginPermille()
-        && recent > 0
-        && recent < Math.min(bottleneck, sentLeast * (1000 - floor) / 1000) * NARROWER
-        && now - lastDecreaseNanos >= HOLD_NANOS) {
-      // The path narrowed (the port slowed, other traffic came): for several samples far less was
-      // delivered than sent, well after the last cut (one receiver's stall for want of CPU is
-      // shorter). What is delivered now, not the window's maximum, is the bottleneck.
-      delivered.clear();
-      delivered.addLast(recent);
-      lastGoodRate = rate;
-      slowStart = false;
-      rate = bounded(wireRate(recent, floor) * DRAIN);
-      lastDecreaseNanos = now;
     } else if (overflowPermille <= OVERFLOW_LIMIT_PERMILLE / 4 && limitedByUs) {
       if (rate < cruise) {
         // Up to just under the bottleneck at once: the loss still reported may be an overshoot's,
@@ -415,19 +398,6 @@ public final class Pacer {
     }
     lastWire = wire;
     lastLoss = lossPermille;
-  }
-
-  /** The highest of the last {@link #NARROW_SAMPLES} delivery rates, or -1 if one is unknown. */
-  private long recentDelivery() {
-    if (delivered.size() < NARROW_SAMPLES) return -1;
-    long most = -1;
-    var it = delivered.descendingIterator();
-    for (int i = 0; i < NARROW_SAMPLES; i++) {
-      long d = it.next();
-      if (d <= 0) return -1;
-      most = Math.max(most, d);
-    }
-    return most;
   }
 
   /** The rate on the wire that delivers {@code delivered} after the path's own loss. */
