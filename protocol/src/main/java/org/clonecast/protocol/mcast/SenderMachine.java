@@ -344,6 +344,9 @@ public final class SenderMachine {
   /** Repair rows a receiver may draw beyond its needed symbols before its NAKs count no more. */
   public static final long REPAIR_SLACK = 1024;
 
+  /** A receiver delivered less than this share of the median delivery does not pace the group. */
+  public static final double PACE_DELIVERY_SHARE = 0.8;
+
   /** A receiver this far (per mille) above the median smoothed loss no longer paces the group. */
   public static final int PACE_MARGIN_PERMILLE = 50;
 
@@ -831,11 +834,19 @@ public final class SenderMachine {
    * can and the rest later, and must not set everyone's rate.
    */
   public double pacingDeliveredPacketsPerSecond(long now) {
-    return kept(now)
-        .mapToDouble(r -> r.delivery.packetsPerSecond())
-        .filter(x -> x >= 0)
-        .min()
-        .orElse(-1);
+    double[] rates =
+        kept(now)
+            .mapToDouble(r -> r.delivery.packetsPerSecond())
+            .filter(x -> x >= 0)
+            .sorted()
+            .toArray();
+    if (rates.length == 0) return -1;
+    // One far below the group's median has a narrower path of its own (its port): as one whose
+    // loss is far above the median, it does not set everyone's pace, and finishes from later
+    // passes (McastLabIT.lossKillLateJoinAndASlowAgent: a 40 Mbit/s port among faster ones).
+    double median = rates[(rates.length - 1) / 2];
+    for (double r : rates) if (r >= median * PACE_DELIVERY_SHARE) return r;
+    return median;
   }
 
   private Stream<Receiver> kept(long now) {
