@@ -351,7 +351,7 @@ wire_seconds() {
 # SLOW=1: receiver aN runs in the lab's CPU cgroup (--slow-receiver).
 run_one() {
   local variant=$1 img=$2 n=$3 run=$4 slow=${5:-0}
-  local src="$WORKDIR/$img.img" send_file tag="$variant-$img-p$PORT-n$n-r$run-s$slow"
+  local src="$WORKDIR/$img.img" send_file tag="$variant-$img-p$PORT-l$LOSS-n$n-r$run-s$slow"
   local status=OK note='' xfer='' verified='' cpu='' user='' sys='' ratio='' ratio_x='' mbps='' mbps_x='' resent='' rcvdrop='' i
   local wire='' eff='' rcpu='' others='' slow_ratio='' label=$variant gib_cpu='' start='' start_cpu='' sstart='' sess='' ratio_s=''
   local key="$img:$n:$PORT:$LOSS"
@@ -488,6 +488,10 @@ run_one() {
     elif [ "$variant" = clonecast-udpcast ]; then
       # our summary: "sender: 2.24 s, 23047 blocks + 450 re-sent (2.0%), ..."
       resent=$(grep -o 're-sent ([0-9.]*%)' "$LAB_DIR/$tag-snd.log" | tail -1 | tr -dc '0-9.') || true
+    else
+      # the native sender's summary: "sender: 18.88 s, 48337 data + 6751 repair packets (14.0%
+      # repair), ...": repair packets of all packets sent
+      resent=$(grep -o '([0-9.]*% repair)' "$LAB_DIR/$tag-snd.log" | tail -1 | tr -dc '0-9.') || true
     fi
     rcvdrop=$(($(rcvbuf_errors "$n") - drops0))
     rcpu=$(for ((i = 1; i <= n; i++)); do tail -1 "$WORKDIR/$tag-a$i.rtime" 2>/dev/null; done \

@@ -51,6 +51,7 @@ import org.clonecast.protocol.mcast.Nak;
 import org.clonecast.protocol.mcast.ReceiverMachine;
 import org.clonecast.protocol.mcast.RepairPacket;
 import org.clonecast.protocol.mcast.Status;
+import org.clonecast.protocol.pace.DeliveryRate;
 import org.clonecast.protocol.wire.Ipv4;
 import org.clonecast.protocol.wire.MalformedPacketException;
 import org.slf4j.Logger;
@@ -66,7 +67,8 @@ public final class McastReceiver {
   private static final Logger log = LoggerFactory.getLogger(McastReceiver.class);
   private static final int MAX_DATAGRAM = 9216;
   private static final int MAX_PENDING_WRITES = 96;
-  private static final long STATUS_NANOS = 100_000_000L;
+  // The sender reads delivery rates assuming heartbeats no closer than this.
+  private static final long STATUS_NANOS = DeliveryRate.HEARTBEAT_NANOS;
 
   /** Progress callbacks, on the receiver's event loop. */
   public interface Listener {

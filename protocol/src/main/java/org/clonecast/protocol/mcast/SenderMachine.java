@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 import org.clonecast.protocol.image.Manifest;
+import org.clonecast.protocol.pace.DeliveryRate;
 
 /**
  * Decides what the sender multicasts next. Pure: no I/O, no clock; every input carries {@code
@@ -171,6 +172,9 @@ public final class SenderMachine {
 
     /** Packets it had received by its newest STATUS (-1 before one came). */
     long receivedCount = -1;
+
+    /** Its packets received per second, from the counts in its STATUS (the pace's bottleneck). */
+    final DeliveryRate delivery = new DeliveryRate();
 
     /** Packets the sender had sent when {@link #receivedCount} last grew. */
     long sentAtLastReceive;
@@ -339,6 +343,9 @@ public final class SenderMachine {
 
   /** Repair rows a receiver may draw beyond its needed symbols before its NAKs count no more. */
   public static final long REPAIR_SLACK = 1024;
+
+  /** A receiver delivered less than this share of the median delivery does not pace the group. */
+  public static final double PACE_DELIVERY_SHARE = 0.8;
 
   /** A receiver this far (per mille) above the median smoothed loss no longer paces the group. */
   public static final int PACE_MARGIN_PERMILLE = 50;
@@ -700,6 +707,7 @@ public final class SenderMachine {
             : (r.smoothedOverflowPermille * 7 + s.overflowPermille() * 3) / 10;
     r.lossSampleNanos = now;
     r.bytesWritten = s.bytesWritten();
+    r.delivery.onCount(s.received(), now);
     long sent = sourceSent + repairSent;
     if (s.received() != r.receivedCount) {
       r.receivedCount = s.received();
@@ -816,6 +824,29 @@ public final class SenderMachine {
    */
   public int pacingOverflowPermille(long now) {
     return kept(now).mapToInt(r -> r.overflowPermille).max().orElse(0);
+  }
+
+  /**
+   * Packets per second that the slowest receiver keeping up reported as received over its last few
+   * STATUS ({@link DeliveryRate}), or -1 while none is known: what the narrowest path to a receiver
+   * that paces carries, for the {@link org.clonecast.protocol.pace.Pacer}. Receivers left out of
+   * the pace (slow, lagging or deaf ones) are left out here too: a node short of CPU gets what it
+   * can and the rest later, and must not set everyone's rate.
+   */
+  public double pacingDeliveredPacketsPerSecond(long now) {
+    double[] rates =
+        kept(now)
+            .mapToDouble(r -> r.delivery.packetsPerSecond())
+            .filter(x -> x >= 0)
+            .sorted()
+            .toArray();
+    if (rates.length == 0) return -1;
+    // One far below the group's median has a narrower path of its own (its port): as one whose
+    // loss is far above the median, it does not set everyone's pace, and finishes from later
+    // passes (McastLabIT.lossKillLateJoinAndASlowAgent: a 40 Mbit/s port among faster ones).
+    double median = rates[(rates.length - 1) / 2];
+    for (double r : rates) if (r >= median * PACE_DELIVERY_SHARE) return r;
+    return median;
   }
 
   private Stream<Receiver> kept(long now) {

@@ -1,6 +1,7 @@
 package org.clonecast.protocol.mcast;
 
 import io.netty.buffer.Unpooled;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -115,6 +116,9 @@ final class McastSimulation {
       return this;
     }
 
+    /** Packets in its port's queue, with the virtual time each leaves it. */
+    final ArrayDeque<Queued> portQueue = new ArrayDeque<>();
+
     /** True when the packet fits in its socket buffer (or port queue); false is a drop. */
     boolean admit() {
       if (capacityPps == Double.POSITIVE_INFINITY) return true;
@@ -128,7 +132,18 @@ final class McastSimulation {
       queued++;
       return true;
     }
+
+    /**
+     * When a packet admitted now leaves its port: once the queue before it has gone out at the
+     * port's rate. A socket buffer hands packets over at once (the process is what drains it).
+     */
+    long leavesAt() {
+      return ownSocket ? now : now + (long) (queued * 1e9 / capacityPps);
+    }
   }
+
+  /** A packet in a port's queue. */
+  record Queued(long at, McastPacket packet) {}
 
   McastSimulation(long seed, int chunks, SenderMachine.Settings settings) {
     random = new Random(seed);
@@ -197,14 +212,14 @@ final class McastSimulation {
 
   /**
    * As {@link #run}, with the sender's pacer (capped at {@code wireBytesPerSecond}, fed the
-   * machine's pacing loss and overflow every 100 ms as the real sender does) and a wire of that
-   * rate: each packet takes its bytes / rate, so a receiver that keeps up with the wire loses
-   * nothing and a slower one overflows.
+   * machine's pacing loss, overflow and delivery rate every 100 ms as the real sender does) and a
+   * wire of that rate: each packet takes its bytes / rate, so a receiver that keeps up with the
+   * wire loses nothing and a slower one overflows.
    */
   boolean runPaced(long maxSteps, long wireBytesPerSecond) {
     int packetBytes = DataPacket.HEADER_BYTES + SYMBOL;
     long packetNanos = packetBytes * 1_000_000_000L / wireBytesPerSecond;
-    pacer = new Pacer(Pacer.Settings.adaptive(wireBytesPerSecond), now);
+    pacer = new Pacer(Pacer.Settings.adaptiveWithDelivery(wireBytesPerSecond), now);
     long lastTick = now;
     long bytesAtTick = 0;
     for (long step = 0; step < maxSteps; step++) {
@@ -218,12 +233,14 @@ final class McastSimulation {
               sender.pacingOverflowPermille(now),
               sender.pacingLossPermille(now),
               sent * packetBytes - bytesAtTick,
+              delivered(packetBytes),
               now);
           rates.add(pacer.rateBytesPerSecond());
         }
         bytesAtTick = sent * packetBytes;
         lastTick = now;
       }
+      releaseDue();
       long wait = pacer.nanosUntil(packetBytes, now);
       SenderMachine.Item item = wait == 0 ? sender.next(now) : null;
       if (item != null) {
@@ -238,6 +255,11 @@ final class McastSimulation {
     return false;
   }
 
+  private long delivered(int packetBytes) {
+    double pps = sender.pacingDeliveredPacketsPerSecond(now);
+    return pps < 0 ? -1 : (long) (pps * packetBytes);
+  }
+
   /** Runs until the sender is complete or the step bound is hit; returns true if complete. */
   boolean run(long maxSteps) {
     for (long step = 0; step < maxSteps; step++) {
@@ -245,6 +267,7 @@ final class McastSimulation {
       sender.expire(now);
       sender.maybeStart(now);
       if (sender.complete()) return true;
+      releaseDue();
       SenderMachine.Item item = sender.next(now);
       if (item != null) {
         deliver(item);
@@ -303,31 +326,50 @@ final class McastSimulation {
     for (Sim s : receivers) {
       if (!s.alive() || random.nextDouble() < s.loss || !s.admit()) continue;
       McastPacket got = McastPacket.decode(wire.duplicate());
-      ReceiverMachine.CompleteChunk cc =
-          got instanceof DataPacket d
-              ? s.machine.onData(d, now)
-              : s.machine.onRepair((RepairPacket) got, now);
-      if (cc != null) {
-        byte[] rebuilt = Arrays.copyOf(ChunkRebuilder.rebuild(cc), stored[cc.chunk()].length);
-        if (!Arrays.equals(rebuilt, stored[cc.chunk()]))
-          throw new AssertionError(s.name + " rebuilt chunk " + cc.chunk() + " wrong");
-        s.rebuiltOk++;
-        s.machine.chunkWritten(cc.chunk());
-        sender.done(s.id, new int[] {cc.chunk()}, now);
-        if (s.machine.allWritten()) {
-          sender.finished(
-              s.id,
-              new ControlMessage.Finished(
-                  true,
-                  "ok",
-                  0,
-                  s.machine.received(),
-                  s.machine.repairsReceived(),
-                  s.machine.duplicates()),
-              now);
-          s.finished = true;
-          s.finishedAtPacket = sent;
-        }
+      long at = s.leavesAt();
+      if (at > now || !s.portQueue.isEmpty()) {
+        s.portQueue.addLast(new Queued(at, got));
+      } else {
+        receive(s, got);
+      }
+    }
+  }
+
+  /** Hands the packets that have left their ports by now to their receivers. */
+  private void releaseDue() {
+    for (Sim s : receivers) {
+      while (!s.portQueue.isEmpty() && s.portQueue.peekFirst().at() <= now) {
+        McastPacket got = s.portQueue.removeFirst().packet();
+        if (s.alive()) receive(s, got);
+      }
+    }
+  }
+
+  private void receive(Sim s, McastPacket got) {
+    ReceiverMachine.CompleteChunk cc =
+        got instanceof DataPacket d
+            ? s.machine.onData(d, now)
+            : s.machine.onRepair((RepairPacket) got, now);
+    if (cc != null) {
+      byte[] rebuilt = Arrays.copyOf(ChunkRebuilder.rebuild(cc), stored[cc.chunk()].length);
+      if (!Arrays.equals(rebuilt, stored[cc.chunk()]))
+        throw new AssertionError(s.name + " rebuilt chunk " + cc.chunk() + " wrong");
+      s.rebuiltOk++;
+      s.machine.chunkWritten(cc.chunk());
+      sender.done(s.id, new int[] {cc.chunk()}, now);
+      if (s.machine.allWritten()) {
+        sender.finished(
+            s.id,
+            new ControlMessage.Finished(
+                true,
+                "ok",
+                0,
+                s.machine.received(),
+                s.machine.repairsReceived(),
+                s.machine.duplicates()),
+            now);
+        s.finished = true;
+        s.finishedAtPacket = sent;
       }
     }
   }

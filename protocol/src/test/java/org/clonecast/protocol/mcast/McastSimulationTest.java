@@ -180,7 +180,11 @@ class McastSimulationTest {
     long done = othersDone(sim, null);
     double limitNanos = sim.sourceSymbolsOfOnePass() / portPps * 1e9;
 
-    assertTrue(limitNanos / done >= 0.9, "efficiency " + limitNanos / done);
+    // 0.97 and 7 % repair packets (most for the start's overshoot) with the delivery rate; 0.88
+    // and 28 % with loss alone, whose floor took in the port's drops.
+    assertTrue(limitNanos / done >= 0.93, "efficiency " + limitNanos / done);
+    double repairShare = (double) sim.sender.repairSymbolsSent() / sim.sent;
+    assertTrue(repairShare < 0.12, "repair packets " + repairShare + " of all sent");
   }
 
   /**

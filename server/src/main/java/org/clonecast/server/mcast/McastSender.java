@@ -240,7 +240,9 @@ public final class McastSender implements AutoCloseable {
   public CompletableFuture<SenderMachine> start() throws InterruptedException {
     EventLoop loop = driver.open("mcast-send");
     Pacer pacer =
-        new Pacer(Pacer.Settings.adaptive(settings.rateBitsPerSecond() / 8), System.nanoTime());
+        new Pacer(
+            Pacer.Settings.adaptiveWithDelivery(settings.rateBitsPerSecond() / 8),
+            System.nanoTime());
     Bootstrap ub =
         Transport.multicastSender(new Bootstrap(), nif, settings.ttl())
             .group(loop)
@@ -297,13 +299,16 @@ public final class McastSender implements AutoCloseable {
         loss =
             Optional.of(
                 new SendDriver.Loss(
-                    machine.pacingOverflowPermille(now), machine.pacingLossPermille(now)));
+                    machine.pacingOverflowPermille(now),
+                    machine.pacingLossPermille(now),
+                    deliveredBytesPerSecond(now)));
         if (log.isDebugEnabled()) {
           log.debug(
-              "mcast pace {} MB/s, loss {}‰, overflow {}‰, sent {} data + {} repair, {} chunks wanted, {} active",
+              "mcast pace {} MB/s, loss {}‰, overflow {}‰, delivered {} kB/s, sent {} data + {} repair, {} chunks wanted, {} active",
               driver.pacer().rateBytesPerSecond() / 1_000_000,
               loss.get().lossPermille(),
               loss.get().overflowPermille(),
+              loss.get().deliveredBytesPerSecond() / 1000,
               machine.sourceSymbolsSent(),
               machine.repairSymbolsSent(),
               machine.chunksWanted(),
@@ -313,6 +318,12 @@ public final class McastSender implements AutoCloseable {
       if (now - lastAnnounceNanos >= 500_000_000L) announce(now, false);
       listener.tick(machine, driver.pacer().rateBytesPerSecond());
       return loss;
+    }
+
+    /** What the slowest receiver that paces got per second, in datagram bytes; -1 unknown. */
+    private long deliveredBytesPerSecond(long now) {
+      double pps = machine.pacingDeliveredPacketsPerSecond(now);
+      return pps < 0 ? -1 : (long) (pps * batcher.segmentBytes());
     }
 
     @Override

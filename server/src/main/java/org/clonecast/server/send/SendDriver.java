@@ -78,8 +78,16 @@ public final class SendDriver<R> {
     public final SendTimes times = new SendTimes();
   }
 
-  /** What receivers lost since the last sample, per mille, for {@link Pacer#onLoss}. */
-  public record Loss(int overflowPermille, int lossPermille) {}
+  /**
+   * What receivers lost since the last sample, per mille, and what the slowest of those that pace
+   * received per second (-1 when the protocol does not say), for {@link Pacer#onLoss}.
+   */
+  public record Loss(int overflowPermille, int lossPermille, long deliveredBytesPerSecond) {
+    /** Loss without a delivery rate. */
+    public Loss(int overflowPermille, int lossPermille) {
+      this(overflowPermille, lossPermille, -1);
+    }
+  }
 
   /** How a session ended. */
   public enum End {
@@ -301,14 +309,21 @@ public final class SendDriver<R> {
     }
   }
 
-  /** Feeds the pacer the receivers' loss and the bytes really sent since the last sample. */
+  /**
+   * Feeds the pacer the receivers' loss and delivery rate and the bytes really sent since the last
+   * sample.
+   */
   private void sample(long now) {
     lastSampleNanos = now;
     Optional<Loss> loss = session.sample(now);
     long sent = counters.bytesSent.get();
     if (loss.isPresent()) {
       pacer.onLoss(
-          loss.get().overflowPermille(), loss.get().lossPermille(), sent - bytesAtSample, now);
+          loss.get().overflowPermille(),
+          loss.get().lossPermille(),
+          sent - bytesAtSample,
+          loss.get().deliveredBytesPerSecond(),
+          now);
     }
     bytesAtSample = sent;
   }
