@@ -5,14 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.ConnectException;
 import java.net.HttpURLConnection;
 import java.net.Proxy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.HexFormat;
@@ -466,15 +464,12 @@ public final class ServerClient {
               .header("Authorization", authorization)
               .POST(json(body))
               .build();
+      HttpResponse<byte[]> r;
       try {
-        HttpResponse<byte[]> r = http.send(req, HttpResponse.BodyHandlers.ofByteArray());
-        JsonNode answer = r.body().length == 0 ? JSON.createObjectNode() : JSON.readTree(r.body());
-        if (r.statusCode() / 100 == 2) return answer;
-        String why = answer.path("error").asText("HTTP " + r.statusCode());
-        if (r.statusCode() / 100 == 4)
-          throw new RefusedException(r.statusCode(), "the server refused " + call + ": " + why);
-        last = new IOException("the server failed " + call + ": " + why);
-      } catch (ConnectException | HttpTimeoutException e) {
+        r = http.send(req, HttpResponse.BodyHandlers.ofByteArray());
+      } catch (IOException e) {
+        // Refused, no answer in time, or the connection closed before an answer (a daemon killed
+        // mid-call): it does not answer.
         last = new IOException("cannot reach " + base + " (" + e.getMessage() + ")", e);
         if (servers.size() > 1) {
           // Its daemon does not answer: the next one (a failover partner on its segment) serves
@@ -487,7 +482,15 @@ public final class ServerClient {
           Thread.sleep(next == 0 ? 500L * Math.min(attempt, ATTEMPTS) : 200);
           continue;
         }
+        Thread.sleep(500L * Math.min(attempt, ATTEMPTS));
+        continue;
       }
+      JsonNode answer = r.body().length == 0 ? JSON.createObjectNode() : JSON.readTree(r.body());
+      if (r.statusCode() / 100 == 2) return answer;
+      String why = answer.path("error").asText("HTTP " + r.statusCode());
+      if (r.statusCode() / 100 == 4)
+        throw new RefusedException(r.statusCode(), "the server refused " + call + ": " + why);
+      last = new IOException("the server failed " + call + ": " + why);
       Thread.sleep(500L * Math.min(attempt, ATTEMPTS));
     }
     throw last;

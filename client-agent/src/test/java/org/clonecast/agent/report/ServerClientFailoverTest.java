@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpServer;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -67,6 +68,32 @@ class ServerClientFailoverTest {
         List.of("/agent/v1/progress Clonecast s3cret", "/agent/v1/progress Clonecast s3cret"),
         calls,
         "each call once, with the node's secret, the second straight to the partner");
+  }
+
+  /** A daemon killed mid-call: the connection is taken, then closed with no answer. */
+  @Test
+  void aDaemonThatClosesTheConnectionWithoutAnAnswerIsLeftForTheNext() throws Exception {
+    try (ServerSocket hangUp = new ServerSocket(0, 4, InetAddress.getLoopbackAddress())) {
+      Thread t =
+          new Thread(
+              () -> {
+                while (!hangUp.isClosed()) {
+                  try (Socket c = hangUp.accept()) {
+                    c.getInputStream().read(new byte[512]);
+                  } catch (java.io.IOException e) {
+                    return;
+                  }
+                }
+              });
+      t.setDaemon(true);
+      t.start();
+      URI dead = URI.create("http://127.0.0.1:" + hangUp.getLocalPort());
+      URI live = URI.create("http://127.0.0.1:" + partner.getAddress().getPort());
+      ServerClient api = new ServerClient(List.of(dead, live), "s3cret");
+      api.progress("52:54:00:00:00:01", 7, Progress.Phase.RECEIVING, 1, 2, 0);
+      assertEquals(live, api.server());
+      assertEquals(List.of("/agent/v1/progress Clonecast s3cret"), calls);
+    }
   }
 
   @Test
