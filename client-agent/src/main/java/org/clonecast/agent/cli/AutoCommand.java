@@ -709,21 +709,47 @@ public final class AutoCommand implements Callable<Integer> {
    * Longer for nodes that may stall for a while, such as emulated VMs on a loaded host.
    */
   static Duration senderTimeout(Long flag, Map<String, String> kernel) {
-    String text = flag != null ? flag.toString() : kernel.get("clonecast.sender-timeout");
-    if (text == null) return ReceiveSettings.DEFAULT_SENDER_TIMEOUT;
+    return seconds(
+        flag,
+        kernel,
+        "sender-timeout",
+        "sender timeout",
+        1,
+        ReceiveSettings.DEFAULT_SENDER_TIMEOUT);
+  }
+
+  /**
+   * Whole seconds from {@code --NAME}, else {@code clonecast.NAME=} of the kernel command line,
+   * else {@code otherwise}; outside {@code min}..86400 a usage error naming both places.
+   */
+  private static Duration seconds(
+      Long flag,
+      Map<String, String> kernel,
+      String name,
+      String what,
+      long min,
+      Duration otherwise) {
+    String text = flag != null ? flag.toString() : kernel.get("clonecast." + name);
+    if (text == null) return otherwise;
     long seconds;
     try {
       seconds = Long.parseLong(text);
     } catch (NumberFormatException e) {
-      seconds = 0;
+      seconds = -1;
     }
-    if (seconds < 1 || seconds > 86_400) {
+    if (seconds < min || seconds > 86_400) {
       throw new CliException(
           ExitCodes.USAGE,
-          "sender timeout '"
+          what
+              + " '"
               + text
-              + "' (clonecast.sender-timeout= or --sender-timeout):"
-              + " want whole seconds, 1..86400");
+              + "' (clonecast."
+              + name
+              + "= or --"
+              + name
+              + "): want whole seconds, "
+              + min
+              + "..86400");
     }
     return Duration.ofSeconds(seconds);
   }
@@ -733,22 +759,7 @@ public final class AutoCommand implements Callable<Integer> {
    * {@code clonecast.unicast-after=} of the kernel command line, else 10 s; zero: never.
    */
   static Duration unicastAfter(Long flag, Map<String, String> kernel) {
-    String text = flag != null ? flag.toString() : kernel.get("clonecast.unicast-after");
-    if (text == null) return DEFAULT_UNICAST_AFTER;
-    long seconds;
-    try {
-      seconds = Long.parseLong(text);
-    } catch (NumberFormatException e) {
-      seconds = -1;
-    }
-    if (seconds < 0 || seconds > 86_400) {
-      throw new CliException(
-          ExitCodes.USAGE,
-          "unicast-after '"
-              + text
-              + "' (clonecast.unicast-after= or --unicast-after): want whole seconds, 0..86400");
-    }
-    return Duration.ofSeconds(seconds);
+    return seconds(flag, kernel, "unicast-after", "unicast-after", 0, DEFAULT_UNICAST_AFTER);
   }
 
   /** Chunks of 1 MiB the check's code runs over while the node waits for its session. */
@@ -827,22 +838,7 @@ public final class AutoCommand implements Callable<Integer> {
    * clonecast.wait-for-session=} of the kernel command line, else zero (it boots its disk at once).
    */
   static Duration waitForSession(Long flag, Map<String, String> kernel) {
-    String text = flag != null ? flag.toString() : kernel.get("clonecast.wait-for-session");
-    if (text == null) return Duration.ZERO;
-    long seconds;
-    try {
-      seconds = Long.parseLong(text);
-    } catch (NumberFormatException e) {
-      seconds = -1;
-    }
-    if (seconds < 0 || seconds > 86_400) {
-      throw new CliException(
-          ExitCodes.USAGE,
-          "wait-for-session '"
-              + text
-              + "' (clonecast.wait-for-session= or --wait-for-session): want whole seconds, 0..86400");
-    }
-    return Duration.ofSeconds(seconds);
+    return seconds(flag, kernel, "wait-for-session", "wait-for-session", 0, Duration.ZERO);
   }
 
   /** "by multicast", "by unicast", "by multicast and unicast (N bytes unicast)". */
