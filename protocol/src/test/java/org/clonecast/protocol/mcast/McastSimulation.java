@@ -75,6 +75,19 @@ final class McastSimulation {
     /** The sender's packet count when this receiver finished. */
     long finishedAtPacket = -1;
 
+    /** Packets each loss event drops back to back ({@link #bursts}); 1 is independent loss. */
+    int burst = 1;
+
+    int burstLeft;
+
+    /** Until this virtual time the process runs at {@link #coldShare} of its capacity. */
+    long coldUntil = Long.MIN_VALUE;
+
+    double coldShare = 1;
+
+    /** True when its socket hands packets over as its process drains them, not at once. */
+    boolean delays;
+
     Sim(String name, double loss, long joinAt, long dieAt) {
       this.name = name;
       this.loss = loss;
@@ -116,6 +129,39 @@ final class McastSimulation {
       return this;
     }
 
+    /**
+     * Loses its share in runs of {@code packets} back to back, as the lab's nftables rule does when
+     * it drops a whole GSO batch: a STATUS then says 0 or several percent, never the mean.
+     */
+    Sim bursts(int packets) {
+      burst = packets;
+      return this;
+    }
+
+    /**
+     * A process that has just started: for {@code nanos} after it joins it drains its socket at
+     * {@code share} of its capacity (a JVM still interpreting its receive path).
+     */
+    Sim cold(long nanos, double share) {
+      coldUntil = joinAt + nanos;
+      coldShare = share;
+      delays = true;
+      return this;
+    }
+
+    /** True when the path loses the next packet. */
+    boolean lost() {
+      if (burstLeft > 0) {
+        burstLeft--;
+        return true;
+      }
+      if (random.nextDouble() < loss / burst) {
+        burstLeft = burst - 1;
+        return true;
+      }
+      return false;
+    }
+
     /** Packets in its port's queue, with the virtual time each leaves it. */
     final ArrayDeque<Queued> portQueue = new ArrayDeque<>();
 
@@ -123,7 +169,8 @@ final class McastSimulation {
     boolean admit() {
       if (capacityPps == Double.POSITIVE_INFINITY) return true;
       boolean running = (now / 50_000_000L + turn) % turns == 0;
-      queued = Math.max(0, queued - (running ? (now - drainedAt) * capacityPps / 1e9 : 0));
+      double pps = now < coldUntil ? capacityPps * coldShare : capacityPps;
+      queued = Math.max(0, queued - (running ? (now - drainedAt) * pps / 1e9 : 0));
       drainedAt = now;
       if (queued + 1 > bufferPackets) {
         if (ownSocket) socketDrops++;
@@ -138,7 +185,9 @@ final class McastSimulation {
      * port's rate. A socket buffer hands packets over at once (the process is what drains it).
      */
     long leavesAt() {
-      return ownSocket ? now : now + (long) (queued * 1e9 / capacityPps);
+      if (ownSocket && !delays) return now;
+      double pps = now < coldUntil ? capacityPps * coldShare : capacityPps;
+      return now + (long) (queued * 1e9 / pps);
     }
   }
 
@@ -324,7 +373,7 @@ final class McastSimulation {
     var wire = Unpooled.buffer();
     p.encode(wire);
     for (Sim s : receivers) {
-      if (!s.alive() || random.nextDouble() < s.loss || !s.admit()) continue;
+      if (!s.alive() || s.lost() || !s.admit()) continue;
       McastPacket got = McastPacket.decode(wire.duplicate());
       long at = s.leavesAt();
       if (at > now || !s.portQueue.isEmpty()) {
