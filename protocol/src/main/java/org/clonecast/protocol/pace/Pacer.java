@@ -1,6 +1,7 @@
 package org.clonecast.protocol.pace;
 
 import java.util.ArrayDeque;
+import java.util.stream.DoubleStream;
 
 /**
  * Paces the sender: a token bucket whose rate follows the receivers' loss and, where the protocol
@@ -47,7 +48,7 @@ import java.util.ArrayDeque;
  *       floor), and the rate cruises at 99 % of it.
  *   <li>The sender's own loss is loss more than 1 % above the floor, for two samples and not
  *       falling by more than 15 %, while sending above the port's rate and more than 3 % above the
- *       best delivery in each of the last four samples (where no port holds the delivery, it
+ *       best delivery in each of the last eight samples (where no port holds the delivery, it
  *       follows the rate less the path's loss, and a burst of loss is no overrun). Then the rate
  *       drops to 85 % of that rate for a moment, so the port's queue drains, and is back at cruise
  *       within a few samples; not four fifths of what was sent. Loss while not above the port is
@@ -197,6 +198,13 @@ public final class Pacer {
    * sent 53 MB/s bursts for four seconds).
    */
   static final double OVERRUN = 1.03;
+
+  /**
+   * Samples over which the sender must have sent past {@link #OVERRUN} (about 0.8 s): longer than
+   * the delivery lags what was sent (its span of half a second, and the heartbeat's way back), or a
+   * rate that rises while the receivers take it all looks like one past what they get.
+   */
+  static final int OVERRUN_SAMPLES = 8;
 
   /** The rate in cruise, as a share of the bottleneck: a little under, so its queue drains. */
   static final double CRUISE = 0.99;
@@ -349,7 +357,7 @@ public final class Pacer {
     double actual = dt > 0 ? sentBytes * 1e9 / dt : rate;
     boolean limitedByUs = actual >= rate * 0.7;
     recentSent.addLast(actual);
-    if (recentSent.size() > RECENT) recentSent.removeFirst();
+    if (recentSent.size() > OVERRUN_SAMPLES) recentSent.removeFirst();
     delivered.addLast(deliveredBytesPerSecond);
     if (delivered.size() > BOTTLENECK_WINDOW) delivered.removeFirst();
     // The second highest, not the highest: one receiver that drains a backlog in a burst reports
@@ -369,7 +377,7 @@ public final class Pacer {
     // rate: a floor that took in some of the sender's loss would overstate that rate, admit more
     // of it, and ratchet up as the loss-only floor does (in the lab a 2 % allowance here and one
     // high delivery sample let 11 % in).
-    double sentMost = recentSent.stream().mapToDouble(Double::doubleValue).max().orElse(actual);
+    double sentMost = recent(RECENT).max().orElse(actual);
     if (now - lastDecreaseNanos >= HOLD_NANOS && sentMost <= bottleneck * ADMIT) {
       add(pathSamples, lossPermille);
     }
@@ -380,7 +388,8 @@ public final class Pacer {
     boolean port = now - lastOwnLossNanos < PORT_MEMORY_NANOS;
     double wire = wireRate(bottleneck, floor);
     double cruise = bounded(wire * CRUISE);
-    double sentLeast = recentSent.stream().mapToDouble(Double::doubleValue).min().orElse(0);
+    double sentLeast = recent(RECENT).min().orElse(0);
+    double sentLeastLong = recent(OVERRUN_SAMPLES).min().orElse(0);
     // In slow start the floor is not known yet (no sample is taken while the rate runs ahead of
     // the delivery), so only loss past the loss-only margin ends it, or sending far past what
     // is delivered.
@@ -390,7 +399,8 @@ public final class Pacer {
     } else if ((lossPermille > floor + selfMargin
             && lastLoss > floor + selfMargin / 2
             && lossPermille * 100 >= lastLoss * LASTING_PERCENT
-            && (limitedByUs ? sentLeast : rate) > bottleneck * OVERRUN)
+            && rate > wire
+            && (limitedByUs ? sentLeastLong : rate) > bottleneck * OVERRUN)
         || sentLeast > wire * FAR_PAST) {
       // Past the bottleneck: what is lost above the path's floor is ours (or, at the start, far
       // more was sent than got through, before the loss behind the bottleneck's queue shows).
@@ -441,6 +451,11 @@ public final class Pacer {
     }
     lastWire = wire;
     lastLoss = lossPermille;
+  }
+
+  /** What was sent per second in the last {@code n} samples. */
+  private DoubleStream recent(int n) {
+    return recentSent.stream().skip(Math.max(0, recentSent.size() - n)).mapToDouble(x -> x);
   }
 
   /** The rate on the wire that delivers {@code delivered} after the path's own loss. */
