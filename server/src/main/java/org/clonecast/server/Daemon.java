@@ -241,7 +241,8 @@ public final class Daemon implements AutoCloseable {
                 config.session().receiverTimeout(),
                 config.session().receiverDeadline())
             .joinProofs(secrets)
-            .waking(waiters);
+            .waking(waiters)
+            .checkGrace(config.session().checkGrace());
     sessions.recover();
     running.push(sessions);
     SessionStore sessionStore = sessions.store();

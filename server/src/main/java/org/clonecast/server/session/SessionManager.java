@@ -115,6 +115,9 @@ public final class SessionManager implements AutoCloseable {
    */
   private volatile Optional<DaemonRegistry> registry = Optional.empty();
 
+  /** The sender's check grace ({@link #checkGrace}). */
+  private volatile Duration checkGrace = SendSettings.DEFAULT_CHECK_GRACE;
+
   /** Nodes whose registrations are held until a session includes them ({@link #waking}). */
   private volatile NodeWaiters waiters = new NodeWaiters(Duration.ZERO, 0);
 
@@ -295,6 +298,17 @@ public final class SessionManager implements AutoCloseable {
     return this;
   }
 
+  /**
+   * How long after a session's first node checked its disk its data starts, once every node joined,
+   * without waiting for the others' checks ({@link SendSettings#checkGrace}).
+   *
+   * @return this
+   */
+  public SessionManager checkGrace(Duration grace) {
+    this.checkGrace = Objects.requireNonNull(grace);
+    return this;
+  }
+
   /** The held registrations this manager wakes. */
   public NodeWaiters waiters() {
     return waiters;
@@ -453,7 +467,8 @@ public final class SessionManager implements AutoCloseable {
               SymbolLayout.symbolSizeFor(nif.mtu()),
               1,
               true,
-              receiverDeadline);
+              receiverDeadline,
+              checkGrace);
       // Signed by the daemon's current key, and its previous one during a rotation's overlap.
       List<ManifestSignature> signatures =
           images.keys().isPresent()
