@@ -55,8 +55,9 @@ public final class SenderMachine {
    * @param receiverDeadlineNanos drop a receiver not finished this long after it joined or the
    *     transfer started, whichever is later: nobody keeps the sender looping
    * @param checkGraceNanos once every awaited receiver has joined and the first of them is ready (a
-   *     delta receiver: its check done), start this long after that even though others still check:
-   *     the wire is not idle through the spread of the checks, and a late checker gets what was
+   *     delta receiver: its check done), start after a grace even though others still check: the
+   *     longer of this and the first one's own check time (a straggler is a receiver whose check
+   *     takes more than twice the fastest's, however large the disks). A late checker gets what was
    *     sent before its check on the carousel's next pass. 0: wait for every check (the start rule
    *     of {@link #maybeStart} without it)
    */
@@ -447,6 +448,9 @@ public final class SenderMachine {
   /** When the first receiver was ready (its needs known), or Long.MIN_VALUE before. */
   private long firstReadyNanos = Long.MIN_VALUE;
 
+  /** How long the first ready receiver's check took from its join (0: one that does not check). */
+  private long firstCheckNanos;
+
   private boolean started;
   private long startedNanos;
   private int cursor;
@@ -553,7 +557,10 @@ public final class SenderMachine {
     r.lastHeardNanos = now;
     if (!r.checks || r.checked) return c.chunksNeeded();
     r.checked = true;
-    if (firstReadyNanos == Long.MIN_VALUE) firstReadyNanos = now;
+    if (firstReadyNanos == Long.MIN_VALUE) {
+      firstReadyNanos = now;
+      firstCheckNanos = Math.max(0, now - r.joinedNanos);
+    }
     r.chunksRight = Math.min(c.chunksRight(), demand.length);
     r.bytesRight = Math.min(c.bytesRight(), manifest.logicalSize());
     BitSet needed = c.needed(demand.length);
@@ -975,16 +982,16 @@ public final class SenderMachine {
   }
 
   /**
-   * When the check grace lets the transfer start (the first receiver ready plus {@link
-   * Settings#checkGraceNanos}), once every awaited receiver has joined; Long.MAX_VALUE when there
-   * is no such time (started, no grace, or nobody ready yet). A driver wakes then to call {@link
-   * #maybeStart}.
+   * When the check grace lets the transfer start, once every awaited receiver has joined: the first
+   * receiver ready plus the longer of {@link Settings#checkGraceNanos} and its own check's time;
+   * Long.MAX_VALUE when there is no such time (started, no grace, or nobody ready yet). A driver
+   * wakes then to call {@link #maybeStart}.
    */
   public long quorumStartNanos() {
     if (started || settings.checkGraceNanos() == 0 || firstReadyNanos == Long.MIN_VALUE) {
       return Long.MAX_VALUE;
     }
-    return firstReadyNanos + settings.checkGraceNanos();
+    return firstReadyNanos + Math.max(settings.checkGraceNanos(), firstCheckNanos);
   }
 
   public long startedNanos() {

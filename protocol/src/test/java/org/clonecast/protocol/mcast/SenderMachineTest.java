@@ -482,4 +482,31 @@ class SenderMachineTest {
     m.checked(b, checked(2, 1), now + 10 * S);
     assertTrue(m.maybeStart(now + 10 * S));
   }
+
+  /**
+   * The grace is at least the first receiver's own check time: with large disks, whose checks take
+   * minutes, the usual spread of similar nodes is still waited out; only a straggler that takes
+   * more than twice the fastest is not.
+   */
+  @Test
+  void theGraceGrowsWithTheFirstCheck() {
+    SenderMachine.Settings graced =
+        new SenderMachine.Settings(
+            SYMBOL,
+            2,
+            600 * S,
+            600 * S,
+            300_000_000L,
+            30_000_000L,
+            200,
+            SenderMachine.Settings.DEFAULT_RECEIVER_DEADLINE_NANOS,
+            S);
+    SenderMachine m = new SenderMachine(manifest(), graced);
+    int a = m.join("a", real, key, true, now);
+    m.join("b", real, key(2), true, now);
+    m.checked(a, checked(2, 1), now + 40 * S);
+    assertEquals(now + 80 * S, m.quorumStartNanos(), "a's check took 40 s");
+    assertFalse(m.maybeStart(now + 79 * S), "b may take twice as long as a");
+    assertTrue(m.maybeStart(now + 80 * S), "b is a straggler");
+  }
 }

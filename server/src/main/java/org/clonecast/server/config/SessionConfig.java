@@ -28,9 +28,9 @@ import org.clonecast.protocol.igmp.QuerierElection;
  *     #DEFAULT_UNICAST_RATE}; docs/unicast.md)
  * @param unicastStreams chunk requests served at once for the unicast fallback, all nodes together
  *     (config session.unicast-streams, default 8; one node may hold at most half of them)
- * @param checkGrace once every node of a delta session joined, its data starts this long after the
- *     first node's check, not after the last one's (config session.check-grace-ms, default 500; 0:
- *     after every check)
+ * @param checkGrace once every node of a delta session joined, its data starts this long (at least
+ *     as long as the first node's check took) after the first node's check, not after the last
+ *     one's (config session.check-grace-ms, default 500; 0: after every check)
  */
 public record SessionConfig(
     int basePort,

@@ -14,8 +14,9 @@ import java.util.Optional;
  * @param symbolSize payload bytes per data packet (MTU − 48)
  * @param receiverDeadline drop a receiver not finished this long after it joined or the transfer
  *     started, whichever is later; empty: {@link #defaultDeadline} for the image
- * @param checkGrace once every awaited receiver joined, start this long after the first is ready
- *     (its check done) without waiting for the others' checks; zero: wait for every check ({@link
+ * @param checkGrace once every awaited receiver joined, start this long (at least the first one's
+ *     own check time) after the first is ready (its check done) without waiting for the others'
+ *     checks; zero: wait for every check ({@link
  *     org.clonecast.protocol.mcast.SenderMachine.Settings#checkGraceNanos})
  */
 public record SendSettings(
