@@ -57,6 +57,8 @@ usage: bench/delta.sh [options]
   --keep               keep the work dir afterwards
   --no-warm-up         daemon mode: the agents do not warm up their disk check while they wait (a before/after)
   --jfr DIR            daemon mode: record every agent's and the daemon's JVM with JFR (settings=profile) into DIR
+  --daemon-set K=V     daemon mode: a line of the daemon's config file (repeatable), e.g. for a before/after
+                       session.check-grace-ms=0 (wait for every check) and http.register-hold=0 (no long poll)
 EOF
 }
 
@@ -70,6 +72,7 @@ KEEP=0
 MODE=daemon
 JFR=
 WARM=()
+DAEMON_SET=()
 READY="warmed up while waiting"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -78,6 +81,7 @@ while [ $# -gt 0 ]; do
     --changes) CHANGES=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --mode) MODE=$2; shift 2 ;;
+    --daemon-set) DAEMON_SET+=("$2"); shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --workdir) WORKDIR=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
@@ -267,7 +271,12 @@ daemon_start() {
   echo bench >"$D_STATE/bootenv/current/initramfs.zst"
   local jfr=()
   [ -z "$JFR" ] || jfr=(env CLONECAST_JAVA_OPTS="$CLONECAST_JAVA_OPTS -XX:StartFlightRecording=filename=$JFR/daemon.jfr,settings=profile")
-  lab_spawn serve s "${jfr[@]}" "$REPO/clonecast" serve --interface eth0 --state-dir "$D_STATE" --http-port "$D_PORT" --dhcp off --no-tftp
+  local conf=()
+  if [ ${#DAEMON_SET[@]} -gt 0 ]; then
+    printf '%s\n' "${DAEMON_SET[@]/=/ = }" >"$WORKDIR/daemon.conf"
+    conf=(--config "$WORKDIR/daemon.conf")
+  fi
+  lab_spawn serve s "${jfr[@]}" "$REPO/clonecast" serve "${conf[@]}" --interface eth0 --state-dir "$D_STATE" --http-port "$D_PORT" --dhcp off --no-tftp
   D_SERVE=$LAB_LAST_PID
   for ((i = 0; i < 900; i++)); do
     grep -q "clonecast serve: ready" "$LAB_DIR/serve.log" 2>/dev/null && break

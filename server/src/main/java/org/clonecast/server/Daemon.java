@@ -69,6 +69,7 @@ import org.clonecast.server.mcast.IgmpQuerier;
 import org.clonecast.server.metrics.DaemonMetrics;
 import org.clonecast.server.metrics.Metrics;
 import org.clonecast.server.replicate.ImageReplicator;
+import org.clonecast.server.session.NodeWaiters;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.DaemonRegistry;
@@ -227,6 +228,8 @@ public final class Daemon implements AutoCloseable {
             imageWorker,
             Optional.of(imageKeys));
     images.recover();
+    NodeWaiters waiters =
+        new NodeWaiters(config.http().registerHold(), config.http().maxHeldRegistrations());
     sessions =
         new SessionManager(
                 new SessionStore(db, clock),
@@ -237,12 +240,15 @@ public final class Daemon implements AutoCloseable {
                 config.session().basePort(),
                 config.session().receiverTimeout(),
                 config.session().receiverDeadline())
-            .joinProofs(secrets);
+            .joinProofs(secrets)
+            .waking(waiters)
+            .checkGrace(config.session().checkGrace());
     sessions.recover();
     running.push(sessions);
     SessionStore sessionStore = sessions.store();
     CaptureManager captures =
-        new CaptureManager(new CaptureStore(db, clock), images, nodes, sessionStore, events);
+        new CaptureManager(new CaptureStore(db, clock), images, nodes, sessionStore, events)
+            .waking(waiters);
     captures.recover();
     running.push(captures);
     registry =

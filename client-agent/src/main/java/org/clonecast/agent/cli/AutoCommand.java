@@ -88,9 +88,16 @@ import picocli.CommandLine.Option;
     })
 public final class AutoCommand implements Callable<Integer> {
   /**
-   * How often a node waiting for its session ({@code --wait-for-session}) asks the server again.
+   * How often at most a node waiting for its session ({@code --wait-for-session}) asks the server
+   * again when the server does not hold its registration open.
    */
   static final Duration WAIT_POLL = Duration.ofSeconds(1);
+
+  /**
+   * The longest a waiting node asks the server to hold its registration (a long poll, answered as
+   * soon as its session starts); the server may hold less ({@code http.register-hold}).
+   */
+  static final Duration LONG_POLL = Duration.ofSeconds(25);
 
   /** Multicast silence after which a node fetches by unicast (docs/unicast.md). */
   static final Duration DEFAULT_UNICAST_AFTER = Duration.ofSeconds(10);
@@ -169,9 +176,10 @@ public final class AutoCommand implements Callable<Integer> {
       names = "--wait-for-session",
       paramLabel = "SECONDS",
       description = {
-        "When the server has no session for this node yet, ask again every second for up to this long",
-        "(a node booted ahead of its session waits for it). Default: clonecast.wait-for-session= of the kernel",
-        "command line, else 0: boot the local disk at once."
+        "When the server has no session for this node yet, wait for one for up to this long (a node booted",
+        "ahead of its session waits for it): the server holds the node's registration and answers when the",
+        "session starts (an older server: asked again every second). Default: clonecast.wait-for-session= of",
+        "the kernel command line, else 0: boot the local disk at once."
       })
   Long waitForSession;
 
@@ -239,23 +247,23 @@ public final class AutoCommand implements Callable<Integer> {
     AtomicBoolean warmedUp = new AtomicBoolean();
     Assignment assigned =
         awaitAssignment(
-            () ->
+            hold ->
                 api.register(
                     registerAs,
                     DiskInventory.list(sysBlock),
                     Runtime.getRuntime().availableProcessors(),
-                    memoryBytes()),
+                    memoryBytes(),
+                    hold),
             waitFor,
             WAIT_POLL,
+            LONG_POLL,
             System::nanoTime,
             d -> Thread.sleep(d.toMillis()),
             why -> {
               System.err.println(
                   "clonecast-agent: no session yet ("
                       + why
-                      + "); asking again every "
-                      + WAIT_POLL.toMillis()
-                      + " ms for up to "
+                      + "); waiting for one for up to "
                       + waitFor.toSeconds()
                       + " s");
               if (!noWarmUp) warmUp(warmedUp);
@@ -794,9 +802,9 @@ public final class AutoCommand implements Callable<Integer> {
     t.start();
   }
 
-  /** One registration with the server. */
+  /** One registration with the server, which may hold it for up to {@code hold}. */
   interface Registration {
-    Assignment register() throws IOException, InterruptedException;
+    Assignment register(Duration hold) throws IOException, InterruptedException;
   }
 
   /** A bounded pause. */
@@ -806,30 +814,47 @@ public final class AutoCommand implements Callable<Integer> {
 
   /**
    * Registers until the server has something for this node or {@code wait} has passed: an
-   * assignment other than {@link Assignment.None} is returned at once; a None is asked again every
-   * {@code poll} (the first time, {@code waiting} is told its reason) and the last None returned
-   * when the time is up. {@code wait} zero: one registration.
+   * assignment other than {@link Assignment.None} is returned at once, and the last None when the
+   * time is up. {@code wait} zero: one registration. The first registration is answered at once
+   * ({@code waiting} is then told its reason, once); the next ones ask the server to hold them for
+   * up to {@code longPoll} (what remains of the wait at most), so that the session reaches the node
+   * the moment it starts, and are made again at once. A None that comes back sooner than {@code
+   * poll} after a hold was asked for (a server that does not hold registrations, or holds as many
+   * as it will) is asked again only once {@code poll} has passed since the last ask.
    */
   static Assignment awaitAssignment(
       Registration registration,
       Duration wait,
       Duration poll,
+      Duration longPoll,
       LongSupplier nanos,
       Pause pause,
       Consumer<String> waiting)
       throws IOException, InterruptedException {
     long deadline = nanos.getAsLong() + wait.toNanos();
     boolean told = false;
+    Duration hold = Duration.ZERO;
     while (true) {
-      Assignment a = registration.register();
+      long asked = nanos.getAsLong();
+      Assignment a = registration.register(hold);
       if (!(a instanceof Assignment.None none)) return a;
-      long left = deadline - nanos.getAsLong();
+      long now = nanos.getAsLong();
+      long left = deadline - now;
       if (left <= 0) return a;
       if (!told) {
         waiting.accept(none.reason() == null ? "no session" : none.reason());
         told = true;
       }
-      pause.sleep(Duration.ofNanos(Math.min(left, poll.toNanos())));
+      if (!hold.isZero()) {
+        long early = poll.toNanos() - (now - asked);
+        if (early > 0) pause.sleep(Duration.ofNanos(Math.min(left, early)));
+      }
+      // Whole seconds on the wire, never past the wait: under a second left, that is waited out
+      // here and the last ask is answered at once.
+      left = deadline - nanos.getAsLong();
+      long seconds = Math.min(longPoll.toSeconds(), Math.max(0, left) / 1_000_000_000L);
+      if (seconds == 0 && left > 0) pause.sleep(Duration.ofNanos(left));
+      hold = Duration.ofSeconds(seconds);
     }
   }
 

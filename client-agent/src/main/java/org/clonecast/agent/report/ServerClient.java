@@ -46,6 +46,9 @@ public final class ServerClient {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int ATTEMPTS = 5;
 
+  /** How long a call may take before its daemon counts as not answering. */
+  private static final Duration CALL_TIMEOUT = Duration.ofSeconds(15);
+
   /** HTTP 507: the daemon's disk is full. */
   public static final int INSUFFICIENT_STORAGE = 507;
 
@@ -170,8 +173,24 @@ public final class ServerClient {
    */
   public Assignment register(String mac, List<Disk> disks, int cpus, long memoryBytes)
       throws IOException, InterruptedException {
+    return register(mac, disks, cpus, memoryBytes, Duration.ZERO);
+  }
+
+  /**
+   * Registers this node, letting the daemon hold the call for up to {@code hold} (whole seconds)
+   * while it has nothing for the node: a long poll, answered as soon as a session that includes the
+   * node starts (docs/api.md). A daemon that does not hold registrations answers at once.
+   */
+  public Assignment register(
+      String mac, List<Disk> disks, int cpus, long memoryBytes, Duration hold)
+      throws IOException, InterruptedException {
+    long seconds = hold.toSeconds();
     return answer(
-        post("register", new RegisterRequest(mac, disks, cpus, memoryBytes)),
+        post(
+            "register",
+            seconds > 0 ? "?wait=" + seconds : "",
+            new RegisterRequest(mac, disks, cpus, memoryBytes),
+            CALL_TIMEOUT.plusSeconds(seconds)),
         Assignment.class,
         "register");
   }
@@ -453,13 +472,18 @@ public final class ServerClient {
   }
 
   private JsonNode post(String call, Object body) throws IOException, InterruptedException {
+    return post(call, "", body, CALL_TIMEOUT);
+  }
+
+  private JsonNode post(String call, String query, Object body, Duration timeout)
+      throws IOException, InterruptedException {
     IOException last = null;
     for (int attempt = 1; attempt <= ATTEMPTS * servers.size(); attempt++) {
       int at = current;
       URI base = servers.get(at);
       HttpRequest req =
-          HttpRequest.newBuilder(base.resolve("/agent/v1/" + call))
-              .timeout(Duration.ofSeconds(15))
+          HttpRequest.newBuilder(base.resolve("/agent/v1/" + call + query))
+              .timeout(timeout)
               .header("Content-Type", "application/json")
               .header("Authorization", authorization)
               .POST(json(body))

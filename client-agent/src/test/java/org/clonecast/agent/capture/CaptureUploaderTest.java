@@ -1,6 +1,9 @@
 package org.clonecast.agent.capture;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.EventLoopGroup;
@@ -19,6 +22,7 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.clonecast.agent.report.ServerClient;
 import org.clonecast.common.api.Assignment;
@@ -27,6 +31,7 @@ import org.clonecast.common.image.ChunkSource;
 import org.clonecast.common.image.ImageCreator;
 import org.clonecast.common.image.ImageVerifier;
 import org.clonecast.common.image.ProgressListener;
+import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.image.AllocationMap;
 import org.clonecast.protocol.image.ChunkEntry;
@@ -39,6 +44,8 @@ import org.clonecast.server.http.ApiToken;
 import org.clonecast.server.http.CaptureRoutes;
 import org.clonecast.server.http.HttpServer;
 import org.clonecast.server.http.NodeAuth;
+import org.clonecast.server.session.NodeWaiters;
+import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.Database;
 import org.clonecast.server.store.EventLog;
@@ -69,6 +76,8 @@ class CaptureUploaderTest {
   HttpServer server;
   ExecutorService worker;
   CaptureManager captures;
+  SessionManager sessions;
+  NodeWaiters waiters;
   ImageStore images;
   String secret;
   Path disk;
@@ -100,8 +109,30 @@ class CaptureUploaderTest {
             new SessionStore(db, Clock.systemUTC()),
             events);
     NodeSecrets secrets = new NodeSecrets(db, Clock.systemUTC());
+    // The agent calls too, so that a node's registration can be held until its capture starts.
+    waiters = new NodeWaiters(Duration.ofSeconds(20), 8);
+    captures.waking(waiters);
+    sessions =
+        new SessionManager(
+                new SessionStore(db, Clock.systemUTC()),
+                nodes,
+                images,
+                events,
+                NetInterface.byName("lo"),
+                9000,
+                Duration.ofSeconds(30),
+                Optional.empty())
+            .waking(waiters);
     HttpServer.Routes routes = new HttpServer.Routes();
     new CaptureRoutes(captures, new NodeAuth(secrets)).register(routes);
+    new AgentRoutes(
+            sessions,
+            captures,
+            nodes,
+            Optional.empty(),
+            dir.resolve("node-files"),
+            new NodeAuth(secrets))
+        .register(routes);
     group = Transport.group(1, "capture-upload-test");
     server =
         HttpServer.start(
@@ -120,9 +151,40 @@ class CaptureUploaderTest {
   void tearDown() throws Exception {
     server.close();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    sessions.close();
     captures.close();
     worker.shutdownNow();
     db.close();
+  }
+
+  /**
+   * The agent's long poll ({@code auto --wait-for-session}) against the daemon's real register
+   * call: the golden node's registration, asked to be held, is held while the node has nothing to
+   * do and answered with its capture the moment the capture is started.
+   */
+  @Test
+  void aRegistrationHeldOpenIsAnsweredWhenTheNodesCaptureStarts() throws Exception {
+    ServerClient api = new ServerClient(URI.create("http://" + NODE + ":" + server.port()), secret);
+    List<Disk> disks = List.of(new Disk(disk.toString(), Files.size(disk), false, "", ""));
+    assertInstanceOf(
+        Assignment.None.class,
+        api.register(MAC.toString(), disks, 1, 1L << 30),
+        "without a hold: nothing to do, at once");
+    ExecutorService asker = Executors.newSingleThreadExecutor();
+    try {
+      Future<Assignment> held =
+          asker.submit(
+              () -> api.register(MAC.toString(), disks, 1, 1L << 30, Duration.ofSeconds(20)));
+      await().atMost(Duration.ofSeconds(10)).until(() -> waiters.held() == 1);
+      assertFalse(held.isDone(), "held while the node has nothing to do");
+      captures.start("held", "golden", Optional.of(disk.toString()), false, 3, Optional.empty());
+      Assignment a = held.get(10, TimeUnit.SECONDS);
+      assertInstanceOf(Assignment.Capture.class, a);
+      assertEquals("held", ((Assignment.Capture) a).image());
+      assertEquals(0, waiters.held());
+    } finally {
+      asker.shutdownNow();
+    }
   }
 
   /** Marks and registers a capture of the golden disk into {@code name}, then runs the agent. */

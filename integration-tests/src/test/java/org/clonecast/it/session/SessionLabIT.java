@@ -367,9 +367,9 @@ class SessionLabIT {
 
   /**
    * A node booted ahead of its session ({@code auto --wait-for-session}): told there is no session
-   * yet, its agent asks again every second (warming up its disk check meanwhile) and takes the
-   * session as soon as it starts, with no boot in between; the event log keeps its "nothing to do"
-   * once.
+   * yet, its agent registers again asking the daemon to hold the call (a long poll; it warms up its
+   * disk check meanwhile) and takes the session as soon as it starts, with no boot in between; the
+   * event log keeps its "nothing to do" once.
    */
   @Test
   void aNodeBootedAheadOfItsSessionWaitsForIt() throws Exception {

@@ -54,6 +54,12 @@ public final class SenderMachine {
    * @param lagMarginPermille a receiver whose loss exceeds the median by this much is lagging
    * @param receiverDeadlineNanos drop a receiver not finished this long after it joined or the
    *     transfer started, whichever is later: nobody keeps the sender looping
+   * @param checkGraceNanos once every awaited receiver has joined and the first of them is ready (a
+   *     delta receiver: its check done), start after a grace even though others still check: the
+   *     longer of this and the first one's own check time (a straggler is a receiver whose check
+   *     takes more than twice the fastest's, however large the disks). A late checker gets what was
+   *     sent before its check on the carousel's next pass. 0: wait for every check (the start rule
+   *     of {@link #maybeStart} without it)
    */
   public record Settings(
       int symbolSize,
@@ -63,9 +69,32 @@ public final class SenderMachine {
       long resendHoldoffNanos,
       long repairWindowNanos,
       int lagMarginPermille,
-      long receiverDeadlineNanos) {
+      long receiverDeadlineNanos,
+      long checkGraceNanos) {
     /** How long a receiver may take when nobody says otherwise: one hour. */
     public static final long DEFAULT_RECEIVER_DEADLINE_NANOS = 3_600_000_000_000L;
+
+    /** Settings that wait for every receiver's check before the start. */
+    public Settings(
+        int symbolSize,
+        int minReceivers,
+        long maxWaitNanos,
+        long receiverTimeoutNanos,
+        long resendHoldoffNanos,
+        long repairWindowNanos,
+        int lagMarginPermille,
+        long receiverDeadlineNanos) {
+      this(
+          symbolSize,
+          minReceivers,
+          maxWaitNanos,
+          receiverTimeoutNanos,
+          resendHoldoffNanos,
+          repairWindowNanos,
+          lagMarginPermille,
+          receiverDeadlineNanos,
+          0);
+    }
 
     public Settings {
       if (receiverDeadlineNanos <= 0)
@@ -79,7 +108,8 @@ public final class SenderMachine {
       if (maxWaitNanos < 0
           || receiverTimeoutNanos <= 0
           || resendHoldoffNanos < 0
-          || repairWindowNanos < 0) {
+          || repairWindowNanos < 0
+          || checkGraceNanos < 0) {
         throw new IllegalArgumentException("negative duration in " + this);
       }
     }
@@ -414,6 +444,13 @@ public final class SenderMachine {
   private final ArrayDeque<Integer> urgent = new ArrayDeque<>();
   private int nextReceiverId = 1;
   private long firstJoinNanos = Long.MIN_VALUE;
+
+  /** When the first receiver was ready (its needs known), or Long.MIN_VALUE before. */
+  private long firstReadyNanos = Long.MIN_VALUE;
+
+  /** How long the first ready receiver's check took from its join (0: one that does not check). */
+  private long firstCheckNanos;
+
   private boolean started;
   private long startedNanos;
   private int cursor;
@@ -489,6 +526,7 @@ public final class SenderMachine {
     if (id > 0xFFFF) throw new IllegalStateException("receiver ids exhausted");
     receivers.put(id, new Receiver(id, name, address, key, checks, now));
     if (firstJoinNanos == Long.MIN_VALUE) firstJoinNanos = now;
+    if (!checks && firstReadyNanos == Long.MIN_VALUE) firstReadyNanos = now;
     return id;
   }
 
@@ -519,6 +557,10 @@ public final class SenderMachine {
     r.lastHeardNanos = now;
     if (!r.checks || r.checked) return c.chunksNeeded();
     r.checked = true;
+    if (firstReadyNanos == Long.MIN_VALUE) {
+      firstReadyNanos = now;
+      firstCheckNanos = Math.max(0, now - r.joinedNanos);
+    }
     r.chunksRight = Math.min(c.chunksRight(), demand.length);
     r.bytesRight = Math.min(c.bytesRight(), manifest.logicalSize());
     BitSet needed = c.needed(demand.length);
@@ -894,7 +936,12 @@ public final class SenderMachine {
     minReceivers = Math.max(1, Math.min(minReceivers, n));
   }
 
-  /** Starts the transfer when the start rule is met; returns true once started. */
+  /**
+   * Starts the transfer when the start rule is met; returns true once started. The rule: {@code
+   * minReceivers} are ready (their needs known); or {@code maxWait} has passed since the first
+   * joined; or, with a check grace, {@code minReceivers} have joined and the first was ready a
+   * grace ago ({@link #quorumStartNanos}).
+   */
   public boolean maybeStart(long now) {
     if (started) return true;
     long joined = receivers.values().stream().filter(r -> r.state == ReceiverState.ACTIVE).count();
@@ -915,7 +962,15 @@ public final class SenderMachine {
         firstJoinNanos != Long.MIN_VALUE
             && now - firstJoinNanos >= settings.maxWaitNanos()
             && (joined > 0 || ready > 0);
-    if (enough || waited) {
+    // Every awaited receiver is here and the first has been ready for the grace: the others' checks
+    // are not waited out (what they need of the chunks sent meanwhile comes on a later pass).
+    long arrived = receivers.values().stream().filter(r -> r.state != ReceiverState.GONE).count();
+    boolean graced =
+        settings.checkGraceNanos() > 0
+            && arrived >= minReceivers
+            && ready > 0
+            && now >= quorumStartNanos();
+    if (enough || waited || graced) {
       started = true;
       startedNanos = now;
     }
@@ -924,6 +979,19 @@ public final class SenderMachine {
 
   public boolean started() {
     return started;
+  }
+
+  /**
+   * When the check grace lets the transfer start, once every awaited receiver has joined: the first
+   * receiver ready plus the longer of {@link Settings#checkGraceNanos} and its own check's time;
+   * Long.MAX_VALUE when there is no such time (started, no grace, or nobody ready yet). A driver
+   * wakes then to call {@link #maybeStart}.
+   */
+  public long quorumStartNanos() {
+    if (started || settings.checkGraceNanos() == 0 || firstReadyNanos == Long.MIN_VALUE) {
+      return Long.MAX_VALUE;
+    }
+    return firstReadyNanos + Math.max(settings.checkGraceNanos(), firstCheckNanos);
   }
 
   public long startedNanos() {

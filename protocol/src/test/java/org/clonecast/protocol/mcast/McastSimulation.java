@@ -88,6 +88,17 @@ final class McastSimulation {
     /** True when its socket hands packets over as its process drains them, not at once. */
     boolean delays;
 
+    /**
+     * A delta receiver ({@link #checks}): how long its check of its target takes after it joined,
+     * and the chunks it then needs; -1: a first-version receiver that needs every stored chunk.
+     */
+    long checkNanos = -1;
+
+    BitSet checkNeeds;
+
+    /** The sender's packet count when its CHECKED went out; -1 before. */
+    long checkedAtPacket = -1;
+
     Sim(String name, double loss, long joinAt, long dieAt) {
       this.name = name;
       this.loss = loss;
@@ -95,8 +106,20 @@ final class McastSimulation {
       this.dieAt = dieAt;
     }
 
+    /** Joined and past its check, if it checks: it receives (a checking one ignores the data). */
     boolean alive() {
-      return id >= 0 && now < dieAt && !finished;
+      return id >= 0 && machine != null && now < dieAt && !finished;
+    }
+
+    /**
+     * Checks its target first: {@code checkAfterNanos} after it joined it sends CHECKED naming
+     * {@code needs} (stored chunks only), and receives only from then on.
+     */
+    Sim checks(long checkAfterNanos, BitSet needs) {
+      checkNanos = checkAfterNanos;
+      checkNeeds = (BitSet) needs.clone();
+      checkNeeds.and(storedChunks());
+      return this;
     }
 
     /**
@@ -226,6 +249,11 @@ final class McastSimulation {
   }
 
   static SenderMachine.Settings settings(int minReceivers) {
+    return settings(minReceivers, 0);
+  }
+
+  /** With a check grace ({@link SenderMachine.Settings#checkGraceNanos}). */
+  static SenderMachine.Settings settings(int minReceivers, long checkGraceNanos) {
     return new SenderMachine.Settings(
         SYMBOL,
         minReceivers,
@@ -234,7 +262,8 @@ final class McastSimulation {
         300_000_000L,
         30_000_000L,
         200,
-        SenderMachine.Settings.DEFAULT_RECEIVER_DEADLINE_NANOS);
+        SenderMachine.Settings.DEFAULT_RECEIVER_DEADLINE_NANOS,
+        checkGraceNanos);
   }
 
   Sim add(String name, double loss, long joinAfterNanos, long dieAfterNanos) {
@@ -331,6 +360,13 @@ final class McastSimulation {
 
   private void joinDue() {
     for (Sim s : receivers) {
+      if (s.checkNanos >= 0) {
+        if (s.id < 0 && now >= s.joinAt) s.id = sender.join(s.name, null, null, true, now);
+        if (s.id >= 0 && s.machine == null && now >= s.joinAt + s.checkNanos && now < s.dieAt) {
+          check(s);
+        }
+        continue;
+      }
       if (s.id < 0 && now >= s.joinAt) {
         s.id = sender.join(s.name, now);
         BitSet need = storedChunks();
@@ -339,6 +375,21 @@ final class McastSimulation {
                 manifest, 7, s.id, SYMBOL, need, ReceiverMachine.Settings.defaults());
         sender.need(s.id, need, now);
       }
+    }
+  }
+
+  /** A delta receiver's check is done: CHECKED with its needs; one that needs nothing is done. */
+  private void check(Sim s) {
+    BitSet need = s.checkNeeds;
+    s.machine =
+        new ReceiverMachine(manifest, 7, s.id, SYMBOL, need, ReceiverMachine.Settings.defaults());
+    sender.checked(
+        s.id, ControlMessage.Checked.of(stored.length - need.cardinality(), 0, need), now);
+    s.checkedAtPacket = sent;
+    if (need.isEmpty()) {
+      sender.finished(s.id, new ControlMessage.Finished(true, "ok", 0, 0, 0, 0), now);
+      s.finished = true;
+      s.finishedAtPacket = sent;
     }
   }
 
@@ -425,6 +476,11 @@ final class McastSimulation {
 
   private void feedback() {
     for (Sim s : receivers) {
+      if (s.id >= 0 && s.machine == null && now < s.dieAt && now - s.lastStatus >= 100_000_000L) {
+        // Still checking: its heartbeat says only that it is alive.
+        s.lastStatus = now;
+        sender.status(new Status(7, s.id, 0, 0, 0, 0, 0, 0, 0), now);
+      }
       if (!s.alive()) continue;
       for (Nak n : s.machine.poll(now)) {
         var b = Unpooled.buffer();

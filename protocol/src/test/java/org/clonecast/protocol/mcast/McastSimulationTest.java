@@ -3,6 +3,7 @@ package org.clonecast.protocol.mcast;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.BitSet;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -287,5 +288,44 @@ class McastSimulationTest {
     assertTrue(
         limitNanos / done >= 0.5,
         "efficiency " + limitNanos / done + " against the receivers' mean capacity");
+  }
+
+  /**
+   * A delta session with a check grace: three receivers check their targets within 300 ms, a fourth
+   * takes 1.5 s. The data starts before the slow one's check is done; every receiver still ends
+   * SUCCEEDED with every chunk it needed rebuilt byte for byte (the simulation compares), the slow
+   * one getting the chunks sent before its check on a later pass. Without the grace nothing is sent
+   * before the last check.
+   */
+  @Test
+  void aSlowCheckerEndsRightAndTheDataStartsBeforeItsCheck() {
+    for (long grace : new long[] {200_000_000L, 0}) {
+      McastSimulation sim = new McastSimulation(9, 40, McastSimulation.settings(4, grace));
+      BitSet[] needs = new BitSet[4];
+      for (int i = 0; i < 4; i++) {
+        needs[i] = new BitSet();
+        for (int c = i; c < 40; c += 4 + i) needs[i].set(c); // overlapping, different
+        needs[i].set(0, 6); // all need the first chunks
+      }
+      McastSimulation.Sim[] r = new McastSimulation.Sim[4];
+      for (int i = 0; i < 3; i++) {
+        r[i] = sim.add("r" + i, 0.01, 0, Long.MAX_VALUE).checks(100_000_000L * (i + 1), needs[i]);
+      }
+      r[3] = sim.add("slow", 0.01, 0, Long.MAX_VALUE).checks(1_500_000_000L, needs[3]);
+      assertTrue(sim.run(5_000_000), "session did not complete (grace " + grace + ")");
+      for (McastSimulation.Sim x : r) {
+        assertEquals(
+            SenderMachine.ReceiverState.SUCCEEDED, sim.sender.receiver(x.id).state(), x.name);
+        assertEquals(x.checkNeeds.cardinality(), x.rebuiltOk, x.name + ": every chunk it lacked");
+      }
+      if (grace > 0) {
+        assertTrue(r[3].checkedAtPacket > 0, "data went out before the slow receiver's check");
+        assertTrue(
+            sim.sender.chunksSent() > sim.sender.distinctChunksSent(),
+            "what it needed of those came again");
+      } else {
+        for (McastSimulation.Sim x : r) assertEquals(0, x.checkedAtPacket, x.name);
+      }
+    }
   }
 }

@@ -412,4 +412,101 @@ class SenderMachineTest {
     assertEquals(1, m.checked(old, checked(0, 3), now), "a receiver that did not say CAP_DELTA");
     assertEquals(0, m.receiver(old).chunksPending());
   }
+
+  /**
+   * With a check grace, the data starts once every awaited receiver joined and the first has been
+   * ready for the grace, not when the last check is done; a late checker's needs that were sent
+   * already go out again on the carousel's next pass. Without every receiver joined, the grace does
+   * not start anything.
+   */
+  @Test
+  void aCheckGraceStartsTheDataBeforeTheLastCheckAndTheLateCheckerGetsItsChunksLater() {
+    SenderMachine.Settings graced =
+        new SenderMachine.Settings(
+            SYMBOL,
+            3,
+            20 * S,
+            10 * S,
+            300_000_000L,
+            30_000_000L,
+            200,
+            SenderMachine.Settings.DEFAULT_RECEIVER_DEADLINE_NANOS,
+            S);
+    SenderMachine m = new SenderMachine(manifest(), graced);
+    int a = m.join("a", real, key, true, now);
+    int b = m.join("b", real, key(2), true, now);
+    assertEquals(Long.MAX_VALUE, m.quorumStartNanos(), "nobody ready yet");
+    m.checked(a, checked(2, 1, 3), now);
+    assertEquals(now + S, m.quorumStartNanos());
+    assertFalse(m.maybeStart(now + 2 * S), "a third receiver is awaited and has not joined");
+    int c = m.join("c", real, key(3), true, now + 2 * S);
+    long t = now + 2 * S;
+    assertTrue(m.maybeStart(t), "all joined, a ready for more than the grace: b and c still check");
+    BitSet sent = new BitSet();
+    for (SenderMachine.Item i; (i = m.next(t)) != null; ) sent.set(i.chunk());
+    BitSet first = new BitSet();
+    first.set(1);
+    first.set(3);
+    assertEquals(first, sent, "a's needs, before b's and c's checks");
+    m.done(a, new int[] {1, 3}, t);
+    m.finished(a, new ControlMessage.Finished(true, "ok", 0, 0, 0, 0), t);
+    // b needs nothing; c, checked late, needs chunk 3 (sent before its check) and chunk 2.
+    m.checked(b, checked(CHUNKS), t);
+    m.finished(b, new ControlMessage.Finished(true, "ok", 0, 0, 0, 0), t);
+    m.checked(c, checked(2, 2, 3), t);
+    assertEquals(2, m.receiver(c).chunksPending());
+    BitSet again = new BitSet();
+    long later = t + S; // past the resend holdoff of chunk 3's first pass
+    for (SenderMachine.Item i; (i = m.next(later)) != null; ) again.set(i.chunk());
+    BitSet second = new BitSet();
+    second.set(2);
+    second.set(3);
+    assertEquals(second, again, "what c lacks, chunk 3 a second time");
+    m.done(c, new int[] {2, 3}, later);
+    m.finished(c, new ControlMessage.Finished(true, "ok", 0, 0, 0, 0), later);
+    assertTrue(m.complete());
+    assertEquals(SenderMachine.ReceiverState.SUCCEEDED, m.receiver(c).state());
+    assertEquals(4, m.chunksSent(), "chunk 3 twice");
+    assertEquals(3, m.distinctChunksSent());
+  }
+
+  /** Without a grace (the protocol's default), the start waits for every check, as before. */
+  @Test
+  void withoutACheckGraceTheStartWaitsForEveryCheck() {
+    SenderMachine m = new SenderMachine(manifest(), settings(2, 20 * S));
+    int a = m.join("a", real, key, true, now);
+    int b = m.join("b", real, key(2), true, now);
+    m.checked(a, checked(2, 1), now);
+    assertEquals(Long.MAX_VALUE, m.quorumStartNanos());
+    assertFalse(m.maybeStart(now + 10 * S), "b still checks");
+    m.checked(b, checked(2, 1), now + 10 * S);
+    assertTrue(m.maybeStart(now + 10 * S));
+  }
+
+  /**
+   * The grace is at least the first receiver's own check time: with large disks, whose checks take
+   * minutes, the usual spread of similar nodes is still waited out; only a straggler that takes
+   * more than twice the fastest is not.
+   */
+  @Test
+  void theGraceGrowsWithTheFirstCheck() {
+    SenderMachine.Settings graced =
+        new SenderMachine.Settings(
+            SYMBOL,
+            2,
+            600 * S,
+            600 * S,
+            300_000_000L,
+            30_000_000L,
+            200,
+            SenderMachine.Settings.DEFAULT_RECEIVER_DEADLINE_NANOS,
+            S);
+    SenderMachine m = new SenderMachine(manifest(), graced);
+    int a = m.join("a", real, key, true, now);
+    m.join("b", real, key(2), true, now);
+    m.checked(a, checked(2, 1), now + 40 * S);
+    assertEquals(now + 80 * S, m.quorumStartNanos(), "a's check took 40 s");
+    assertFalse(m.maybeStart(now + 79 * S), "b may take twice as long as a");
+    assertTrue(m.maybeStart(now + 80 * S), "b is a straggler");
+  }
 }

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -33,6 +34,7 @@ import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.image.UsedBlocks;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.http.BadRequestException;
+import org.clonecast.server.session.NodeWaiters;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.CaptureStore.Capture;
 import org.clonecast.server.store.CaptureStore.State;
@@ -242,6 +244,20 @@ public final class CaptureManager implements AutoCloseable {
     this.events = Objects.requireNonNull(events);
   }
 
+  /** Nodes whose registrations are held until something is asked of them ({@link #waking}). */
+  private volatile NodeWaiters waiters = new NodeWaiters(Duration.ZERO, 0);
+
+  /**
+   * Answers a golden node's held registration ({@link NodeWaiters}) the moment its capture is
+   * started.
+   *
+   * @return this
+   */
+  public CaptureManager waking(NodeWaiters nodeWaiters) {
+    this.waiters = Objects.requireNonNull(nodeWaiters);
+    return this;
+  }
+
   /**
    * After a restart: active captures go on; an interrupted verification is redone when the agent
    * finishes again.
@@ -376,6 +392,7 @@ public final class CaptureManager implements AutoCloseable {
             + who
             + c.disk().map(d -> " (" + d + ")").orElse("")
             + ": waiting for it to PXE boot");
+    waiters.wake(List.of(node.mac()));
     return c;
   }
 

@@ -15,20 +15,37 @@ import java.util.Objects;
  * @param maxConnections connections open at once; more are refused at accept (loopback, the
  *     operator, may exceed it)
  * @param maxConnectionsPerClient connections open at once from one address; more are refused
+ * @param registerHold the longest a waiting node's registration is held open (a long poll: answered
+ *     as soon as a session that includes the node starts); zero: answered at once, the agent asks
+ *     again every second
+ * @param maxHeldRegistrations registrations held open at once; past it a node is answered at once
  */
 public record HttpConfig(
     int port,
     boolean apiRemote,
     Duration idleTimeout,
     int maxConnections,
-    int maxConnectionsPerClient) {
+    int maxConnectionsPerClient,
+    Duration registerHold,
+    int maxHeldRegistrations) {
   public static final int DEFAULT_PORT = 8080;
   public static final int DEFAULT_IDLE_SECONDS = 60;
   public static final int DEFAULT_MAX_CONNECTIONS = 4096;
   public static final int DEFAULT_MAX_PER_CLIENT = 64;
+  public static final int DEFAULT_REGISTER_HOLD_SECONDS = 25;
+  public static final int DEFAULT_MAX_HELD_REGISTRATIONS = 1024;
 
   public HttpConfig {
     Objects.requireNonNull(idleTimeout, "idleTimeout");
+    Objects.requireNonNull(registerHold, "registerHold");
+    if (registerHold.isNegative() || registerHold.compareTo(Duration.ofSeconds(300)) > 0) {
+      throw new ConfigException(
+          "http.register-hold " + registerHold.toSeconds() + " is out of range; use 0-300 s");
+    }
+    if (maxHeldRegistrations < 0) {
+      throw new ConfigException(
+          "http.max-held-registrations " + maxHeldRegistrations + " must be 0 or more");
+    }
     if (port < 0 || port > 65535) {
       throw new ConfigException("http.port " + port + " is out of range; use 1-65535");
     }
@@ -53,6 +70,8 @@ public record HttpConfig(
         f.bool("http.api-remote", false),
         Duration.ofSeconds(f.integer("http.idle-timeout", DEFAULT_IDLE_SECONDS, 20, 86_400)),
         f.integer("http.max-connections", DEFAULT_MAX_CONNECTIONS, 1, 1_000_000),
-        f.integer("http.max-connections-per-client", DEFAULT_MAX_PER_CLIENT, 1, 1_000_000));
+        f.integer("http.max-connections-per-client", DEFAULT_MAX_PER_CLIENT, 1, 1_000_000),
+        Duration.ofSeconds(f.integer("http.register-hold", DEFAULT_REGISTER_HOLD_SECONDS, 0, 300)),
+        f.integer("http.max-held-registrations", DEFAULT_MAX_HELD_REGISTRATIONS, 0, 1_000_000));
   }
 }

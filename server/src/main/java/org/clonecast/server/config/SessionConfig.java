@@ -28,6 +28,9 @@ import org.clonecast.protocol.igmp.QuerierElection;
  *     #DEFAULT_UNICAST_RATE}; docs/unicast.md)
  * @param unicastStreams chunk requests served at once for the unicast fallback, all nodes together
  *     (config session.unicast-streams, default 8; one node may hold at most half of them)
+ * @param checkGrace once every node of a delta session joined, its data starts this long (at least
+ *     as long as the first node's check took) after the first node's check, not after the last
+ *     one's (config session.check-grace-ms, default 500; 0: after every check)
  */
 public record SessionConfig(
     int basePort,
@@ -37,8 +40,12 @@ public record SessionConfig(
     QuerierElection.Mode igmpQuerier,
     Duration igmpQueryInterval,
     long unicastRate,
-    int unicastStreams) {
+    int unicastStreams,
+    Duration checkGrace) {
   public static final int DEFAULT_BASE_PORT = 9400;
+
+  /** The check grace's default (the sender's own, {@code SendSettings.DEFAULT_CHECK_GRACE}). */
+  public static final int DEFAULT_CHECK_GRACE_MS = 500;
 
   /**
    * A quarter of a 1 Gbit/s provisioning link (31.25 MB/s): the multicast keeps the rest, and a
@@ -68,6 +75,9 @@ public record SessionConfig(
               + DEFAULT_UNICAST_RATE
               + ")");
     }
+    if (checkGrace.isNegative() || checkGrace.compareTo(Duration.ofMinutes(10)) > 0) {
+      throw new ConfigException("session.check-grace-ms must be 0 to 600000");
+    }
     if (unicastStreams < 1) {
       throw new ConfigException("session.unicast-streams must be at least 1");
     }
@@ -84,7 +94,8 @@ public record SessionConfig(
         querierMode(f),
         Duration.ofSeconds(f.integer("session.igmp-query-interval", 125, 2, 3600)),
         f.integer("session.unicast-rate", DEFAULT_UNICAST_RATE, 65_536, Integer.MAX_VALUE),
-        f.integer("session.unicast-streams", 8, 1, 256));
+        f.integer("session.unicast-streams", 8, 1, 256),
+        Duration.ofMillis(f.integer("session.check-grace-ms", DEFAULT_CHECK_GRACE_MS, 0, 600_000)));
   }
 
   private static QuerierElection.Mode querierMode(ConfigFile f) {

@@ -5,10 +5,12 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import org.clonecast.common.api.Ack;
 import org.clonecast.common.api.AgentJson;
 import org.clonecast.common.api.Assignment;
@@ -19,6 +21,7 @@ import org.clonecast.protocol.image.Sha256;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.boot.NodeFiles;
 import org.clonecast.server.capture.CaptureManager;
+import org.clonecast.server.session.NodeWaiters;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.Node;
 import org.clonecast.server.store.NodeStore;
@@ -32,11 +35,13 @@ import org.clonecast.server.store.NodeStore;
  * AgentJson}: a missing or mistyped field is a 400 naming it, an unknown field is ignored.
  *
  * <ul>
- *   <li>POST /agent/v1/register {mac, disks: [{path, size, removable, model, serial}], cpus,
- *       memoryBytes}: the node's assignment: {@code capture} (capture id, image, image id, disk,
- *       chunk size, zstd level, force: then {@link CaptureRoutes}), {@code reimage} (session,
+ *   <li>POST /agent/v1/register[?wait=S] {mac, disks: [{path, size, removable, model, serial}],
+ *       cpus, memoryBytes}: the node's assignment: {@code capture} (capture id, image, image id,
+ *       disk, chunk size, zstd level, force: then {@link CaptureRoutes}), {@code reimage} (session,
  *       image, control address, target disk, hostname, domain, per-node files), {@code none} (boot
- *       the local disk) or {@code fail} (with the reason)
+ *       the local disk) or {@code fail} (with the reason). With {@code wait}, a {@code none} is
+ *       held up to S seconds (at most the daemon's hold) and answered as soon as a session or
+ *       capture that includes the node starts ({@link NodeWaiters})
  *   <li>POST /agent/v1/progress {mac, session, phase, done, total, unicastBytes?}
  *   <li>POST /agent/v1/result {mac, session, ok, detail, sshHostKey?, unicastBytes?}
  *   <li>GET /agent/v1/sessions/{id}/image: the unicast fallback ({@link UnicastRoutes})
@@ -105,12 +110,9 @@ public final class AgentRoutes {
     switch (call) {
       case "register" -> {
         RegisterRequest req = AgentJson.read(body, RegisterRequest.class);
+        Duration wait = wait(r, sessions.waiters().maxHold());
         nodes.recordSeen(mac, Optional.empty(), Optional.of(from));
-        Optional<CaptureManager.Assignment> capture = captures.assignment(mac, from, req.disks());
-        if (capture.isPresent()) {
-          return Reply.json(captureAssignment(capture.get()));
-        }
-        return Reply.json(sessionAssignment(mac, sessions.register(mac, req.disks())));
+        return registration(mac, from, req, System.nanoTime() + wait.toNanos());
       }
       case "progress" -> {
         Progress p = AgentJson.read(body, Progress.class);
@@ -124,6 +126,59 @@ public final class AgentRoutes {
         return Reply.json(Ack.OK);
       }
     }
+  }
+
+  /**
+   * The longest a registration may be held ({@code ?wait=S}, whole seconds), clamped to {@code
+   * max}; zero without the parameter (an agent that does not long-poll is answered at once).
+   */
+  static Duration wait(Request r, Duration max) {
+    Optional<String> w = r.param("wait");
+    if (w.isEmpty()) return Duration.ZERO;
+    long s;
+    try {
+      s = Long.parseLong(w.get());
+    } catch (NumberFormatException e) {
+      s = -1;
+    }
+    if (s < 0) {
+      throw new BadRequestException(
+          "wait '"
+              + w.get()
+              + "' is no whole number of seconds; want 0 or more (at most "
+              + max.toSeconds()
+              + " are held)");
+    }
+    return s > max.toSeconds() ? max : Duration.ofSeconds(s);
+  }
+
+  /**
+   * A node's assignment; when it has nothing to do and may still wait ({@code deadline}, nanoTime),
+   * its registration is held until a session or capture that includes it starts or the time is up
+   * (a long poll, {@link NodeWaiters}), then decided again. The hold is taken before the decision,
+   * so that one started in between wakes it. Past the waiters' bound, answered at once.
+   */
+  private Reply registration(MacAddress mac, String from, RegisterRequest req, long deadline)
+      throws IOException {
+    long left = deadline - System.nanoTime();
+    Optional<CompletableFuture<Void>> woken =
+        left > 0 ? sessions.waiters().hold(mac, Duration.ofNanos(left)) : Optional.empty();
+    Assignment a = assignment(mac, from, req);
+    if (!(a instanceof Assignment.None) || woken.isEmpty()) {
+      woken.ifPresent(f -> f.cancel(false));
+      return Reply.json(a);
+    }
+    return new Reply.Later(woken.get(), again -> registration(mac, from, req, deadline));
+  }
+
+  /** What a registering node is to do now: capture, re-image, fail or nothing. */
+  private Assignment assignment(MacAddress mac, String from, RegisterRequest req)
+      throws IOException {
+    Optional<CaptureManager.Assignment> capture = captures.assignment(mac, from, req.disks());
+    if (capture.isPresent()) {
+      return captureAssignment(capture.get());
+    }
+    return sessionAssignment(mac, sessions.register(mac, req.disks()));
   }
 
   /** The wire form of what the session manager decided for a registering node. */

@@ -120,31 +120,61 @@ final class HttpHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
       }
     }
-    Reply reply;
+    reply(ctx, req, r, answer(ctx, routes.byPrefix.get(prefix), r), keepAlive);
+  }
+
+  /** {@code route}'s answer to {@code r}, its exceptions turned into their statuses. */
+  private static Reply answer(ChannelHandlerContext ctx, Route route, Request r) {
     IdleTimeout.working(ctx.channel(), true);
     try {
-      reply = routes.byPrefix.get(prefix).handle(r);
+      return route.handle(r);
     } catch (BadRequestException | IllegalArgumentException e) {
-      reply = Reply.error(HttpResponseStatus.BAD_REQUEST, e.getMessage());
+      return Reply.error(HttpResponseStatus.BAD_REQUEST, e.getMessage());
     } catch (ForbiddenException e) {
-      reply = Reply.error(HttpResponseStatus.FORBIDDEN, e.getMessage());
+      return Reply.error(HttpResponseStatus.FORBIDDEN, e.getMessage());
     } catch (NotFoundException e) {
-      reply = Reply.error(HttpResponseStatus.NOT_FOUND, e.getMessage());
+      return Reply.error(HttpResponseStatus.NOT_FOUND, e.getMessage());
     } catch (ConflictException e) {
-      reply = Reply.error(HttpResponseStatus.CONFLICT, e.getMessage());
+      return Reply.error(HttpResponseStatus.CONFLICT, e.getMessage());
     } catch (NoSuchFileException e) {
-      reply = Reply.error(HttpResponseStatus.NOT_FOUND, "no such file: " + path);
+      return Reply.error(HttpResponseStatus.NOT_FOUND, "no such file: " + r.path());
     } catch (InsufficientStorageException e) {
       // Final: a retry writes to the same full disk. The caller is told so, and which disk.
-      LOG.warn("http {} {} from {}: {}", req.method(), path, r.remote(), e.getMessage());
-      reply = Reply.error(HttpResponseStatus.INSUFFICIENT_STORAGE, e.getMessage());
+      LOG.warn("http {} {} from {}: {}", r.method(), r.path(), r.remote(), e.getMessage());
+      return Reply.error(HttpResponseStatus.INSUFFICIENT_STORAGE, e.getMessage());
     } catch (Exception e) {
-      LOG.warn("http {} {} from {} failed", req.method(), path, r.remote(), e);
-      reply = Reply.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e);
+      LOG.warn("http {} {} from {} failed", r.method(), r.path(), r.remote(), e);
+      return Reply.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e);
     } finally {
       IdleTimeout.working(ctx.channel(), false);
     }
-    send(ctx, req, reply, keepAlive);
+  }
+
+  /**
+   * Sends {@code reply}; a {@link Reply.Later} is waited for without a thread (the connection
+   * counted as working meanwhile, so not idle) and its answer sent when it is ready.
+   */
+  private void reply(
+      ChannelHandlerContext ctx, FullHttpRequest req, Request r, Reply reply, boolean keepAlive) {
+    if (!(reply instanceof Reply.Later later)) {
+      send(ctx, req, reply, keepAlive);
+      return;
+    }
+    IdleTimeout.working(ctx.channel(), true);
+    ChannelFutureListener gone = f -> later.ready().cancel(false);
+    ctx.channel().closeFuture().addListener(gone);
+    later
+        .ready()
+        .whenComplete(
+            (v, e) ->
+                ctx.executor()
+                    .execute(
+                        () -> {
+                          ctx.channel().closeFuture().removeListener(gone);
+                          IdleTimeout.working(ctx.channel(), false);
+                          if (!ctx.channel().isActive()) return;
+                          reply(ctx, req, r, answer(ctx, later.answer(), r), keepAlive);
+                        }));
   }
 
   private void send(

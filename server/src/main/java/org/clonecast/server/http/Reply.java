@@ -5,6 +5,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /** What a route answers: bytes, or a file the server sends with range support. */
@@ -38,6 +39,15 @@ public sealed interface Reply {
    * LiveFeed}).
    */
   record Push(Consumer<Channel> attach) implements Reply {}
+
+  /**
+   * An answer not ready yet (a long poll: a node's registration held until its session starts,
+   * {@link org.clonecast.server.session.NodeWaiters}). The connection waits, holding no thread and
+   * not counted idle, until {@code ready} completes in any way; then {@code answer} runs on the
+   * server's blocking executor and its reply is sent (it may be another {@code Later}). When the
+   * client goes away first, {@code ready} is cancelled and {@code answer} never runs.
+   */
+  record Later(CompletableFuture<?> ready, Route answer) implements Reply {}
 
   static Reply json(HttpResponseStatus status, Object value) {
     return new Bytes(status, "application/json", Json.bytes(value), Map.of());

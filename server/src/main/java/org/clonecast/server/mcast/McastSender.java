@@ -205,10 +205,8 @@ public final class McastSender implements AutoCloseable {
             300_000_000L,
             30_000_000L,
             200,
-            settings
-                .receiverDeadline()
-                .orElse(SendSettings.defaultDeadline(storedBytes))
-                .toNanos());
+            settings.receiverDeadline().orElse(SendSettings.defaultDeadline(storedBytes)).toNanos(),
+            settings.checkGrace().toNanos());
     this.machine = new SenderMachine(source.manifest(), ms);
     this.repairScratch = new byte[settings.symbolSize()];
     this.driver = new SendDriver<>("mcast session " + Integer.toHexString(sessionId), counters);
@@ -404,7 +402,13 @@ public final class McastSender implements AutoCloseable {
   /** Sends what the pacer allows; returns nanoseconds until the pump should run again. */
   private long sendBurst(long now) throws IOException {
     counters.times.waitFor(Wait.JOIN);
-    if (!machine.started()) return SendDriver.SAMPLE_NANOS;
+    if (!machine.started()) {
+      // Woken at the check grace's end to start then (Long.MAX_VALUE: no such time).
+      long graceLeft = machine.quorumStartNanos() - now;
+      return graceLeft <= 0 || machine.quorumStartNanos() == Long.MAX_VALUE
+          ? SendDriver.SAMPLE_NANOS
+          : Math.min(SendDriver.SAMPLE_NANOS, graceLeft);
+    }
     int batchBytes = batcher.gso() ? batcher.batchBytes() : batcher.segmentBytes() * 8;
     long wait = driver.burst(now, 4096, batchBytes, this::nextPacket);
     if (wait != SendDriver.NOTHING) return wait;

@@ -14,6 +14,10 @@ import java.util.Optional;
  * @param symbolSize payload bytes per data packet (MTU − 48)
  * @param receiverDeadline drop a receiver not finished this long after it joined or the transfer
  *     started, whichever is later; empty: {@link #defaultDeadline} for the image
+ * @param checkGrace once every awaited receiver joined, start this long (at least the first one's
+ *     own check time) after the first is ready (its check done) without waiting for the others'
+ *     checks; zero: wait for every check ({@link
+ *     org.clonecast.protocol.mcast.SenderMachine.Settings#checkGraceNanos})
  */
 public record SendSettings(
     String interfaceName,
@@ -26,7 +30,39 @@ public record SendSettings(
     int symbolSize,
     int ttl,
     boolean gso,
-    Optional<Duration> receiverDeadline) {
+    Optional<Duration> receiverDeadline,
+    Duration checkGrace) {
+
+  /** The check grace unless one is given: about a quarter of a loaded node's check of 256 MiB. */
+  public static final Duration DEFAULT_CHECK_GRACE = Duration.ofMillis(500);
+
+  /** Settings with the default check grace. */
+  public SendSettings(
+      String interfaceName,
+      Inet4Address group,
+      int port,
+      long rateBitsPerSecond,
+      int minReceivers,
+      Duration maxWait,
+      Duration receiverTimeout,
+      int symbolSize,
+      int ttl,
+      boolean gso,
+      Optional<Duration> receiverDeadline) {
+    this(
+        interfaceName,
+        group,
+        port,
+        rateBitsPerSecond,
+        minReceivers,
+        maxWait,
+        receiverTimeout,
+        symbolSize,
+        ttl,
+        gso,
+        receiverDeadline,
+        DEFAULT_CHECK_GRACE);
+  }
 
   /**
    * Ten minutes plus the image's stored bytes at 5 MB/s: a receiver slower than that on average
@@ -45,6 +81,9 @@ public record SendSettings(
                 "--receiver-deadline " + d.toSeconds() + " s, want > 0");
         });
     Objects.requireNonNull(interfaceName, "interfaceName");
+    Objects.requireNonNull(checkGrace, "checkGrace");
+    if (checkGrace.isNegative())
+      throw new IllegalArgumentException("check grace " + checkGrace + ", want >= 0");
     if (port < 1 || port > 65535)
       throw new IllegalArgumentException("port " + port + " out of 1..65535");
     if (rateBitsPerSecond < 8_000_000L)

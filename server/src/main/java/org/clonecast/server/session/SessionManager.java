@@ -115,6 +115,12 @@ public final class SessionManager implements AutoCloseable {
    */
   private volatile Optional<DaemonRegistry> registry = Optional.empty();
 
+  /** The sender's check grace ({@link #checkGrace}). */
+  private volatile Duration checkGrace = SendSettings.DEFAULT_CHECK_GRACE;
+
+  /** Nodes whose registrations are held until a session includes them ({@link #waking}). */
+  private volatile NodeWaiters waiters = new NodeWaiters(Duration.ZERO, 0);
+
   /** Makes a session's image local before this daemon's part of it sends (chunk replication). */
   private volatile LocalImages localImages = image -> {};
 
@@ -250,6 +256,9 @@ public final class SessionManager implements AutoCloseable {
   public SessionManager spanDaemons(DaemonRegistry daemons, LocalImages localImages) {
     this.registry = Optional.of(daemons);
     this.localImages = Objects.requireNonNull(localImages);
+    // A session may start on another daemon sharing the store, which cannot wake the nodes held
+    // here: their registrations are asked again every second (as agents once did themselves).
+    timer.scheduleWithFixedDelay(() -> waiters.wakeAll(), 1, 1, TimeUnit.SECONDS);
     long every = SWEEP.toMillis();
     timer.scheduleWithFixedDelay(
         () -> {
@@ -276,6 +285,33 @@ public final class SessionManager implements AutoCloseable {
   public SessionManager joinProofs(NodeSecrets nodeSecrets) {
     this.secrets = Optional.of(nodeSecrets);
     return this;
+  }
+
+  /**
+   * Answers the held registrations ({@link NodeWaiters}) of a session's nodes the moment the
+   * session starts, so that nodes waiting for it learn of it at once, not at their next ask.
+   *
+   * @return this
+   */
+  public SessionManager waking(NodeWaiters nodeWaiters) {
+    this.waiters = Objects.requireNonNull(nodeWaiters);
+    return this;
+  }
+
+  /**
+   * How long after a session's first node checked its disk its data starts, once every node joined,
+   * without waiting for the others' checks ({@link SendSettings#checkGrace}).
+   *
+   * @return this
+   */
+  public SessionManager checkGrace(Duration grace) {
+    this.checkGrace = Objects.requireNonNull(grace);
+    return this;
+  }
+
+  /** The held registrations this manager wakes. */
+  public NodeWaiters waiters() {
+    return waiters;
   }
 
   /**
@@ -385,6 +421,7 @@ public final class SessionManager implements AutoCloseable {
     for (Node n : selected) {
       nodes.markForSession(n.mac(), s.id());
     }
+    waiters.wake(selected.stream().map(Node::mac).toList());
     events.record(
         "session",
         Optional.empty(),
@@ -430,7 +467,8 @@ public final class SessionManager implements AutoCloseable {
               SymbolLayout.symbolSizeFor(nif.mtu()),
               1,
               true,
-              receiverDeadline);
+              receiverDeadline,
+              checkGrace);
       // Signed by the daemon's current key, and its previous one during a rotation's overlap.
       List<ManifestSignature> signatures =
           images.keys().isPresent()

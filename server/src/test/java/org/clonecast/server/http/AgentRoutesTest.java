@@ -6,12 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
 import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -19,8 +25,10 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -28,6 +36,7 @@ import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.Transport;
 import org.clonecast.protocol.wire.MacAddress;
 import org.clonecast.server.capture.CaptureManager;
+import org.clonecast.server.session.NodeWaiters;
 import org.clonecast.server.session.SessionManager;
 import org.clonecast.server.store.CaptureStore;
 import org.clonecast.server.store.Database;
@@ -66,6 +75,7 @@ class AgentRoutesTest {
   SessionManager sessions;
   CaptureManager captures;
   NodeSecrets secrets;
+  NodeWaiters waiters;
   long session;
   final HttpClient client = HttpClient.newHttpClient();
 
@@ -116,9 +126,13 @@ class AgentRoutesTest {
             9000,
             Duration.ofSeconds(30),
             Optional.empty());
+    // Two held registrations at most, so that the bound is reached with three nodes.
+    waiters = new NodeWaiters(Duration.ofSeconds(20), 2);
+    sessions.waking(waiters);
     captures =
         new CaptureManager(
-            new CaptureStore(db, Clock.systemUTC()), images, nodes, sessionStore, events);
+                new CaptureStore(db, Clock.systemUTC()), images, nodes, sessionStore, events)
+            .waking(waiters);
     secrets = new NodeSecrets(db, Clock.systemUTC());
     HttpServer.Routes routes = new HttpServer.Routes();
     new AgentRoutes(
@@ -279,5 +293,112 @@ class AgentRoutesTest {
         hosts.contains("node01,node01.cluster.internal") && hosts.contains(REAL_KEY.split(" ")[1]),
         hosts);
     assertFalse(hosts.contains("Rogue"), hosts);
+  }
+
+  private CompletableFuture<HttpResponse<String>> registerAsync(
+      MacAddress mac, String query, String secret) {
+    return client.sendAsync(
+        HttpRequest.newBuilder(
+                URI.create("http://127.0.0.2:" + server.port() + "/agent/v1/register" + query))
+            .header("Authorization", "Clonecast " + secret)
+            .POST(HttpRequest.BodyPublishers.ofString(register(mac)))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void aHeldRegistrationIsAnsweredWhenASessionThatIncludesTheNodeStarts() throws Exception {
+    String node02 = secrets.issue(NODE02);
+    // Without the parameter (an older agent): "nothing to do" at once, nothing held.
+    HttpResponse<String> now = post("register", register(NODE02), "Clonecast " + node02);
+    assertEquals(200, now.statusCode(), now.body());
+    assertTrue(now.body().contains("\"none\""), now.body());
+    assertEquals(0, waiters.held());
+    CompletableFuture<HttpResponse<String>> held = registerAsync(NODE02, "?wait=20", node02);
+    await().atMost(Duration.ofSeconds(10)).until(() -> waiters.held() == 1);
+    assertFalse(held.isDone(), "held while node02 has nothing to do");
+    sessions.start("golden", "node02", 0, Duration.ofSeconds(60), false);
+    HttpResponse<String> r = held.get(10, TimeUnit.SECONDS);
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"reimage\""), r.body());
+    assertEquals(0, waiters.held(), "its place freed");
+  }
+
+  @Test
+  void aHoldThatRunsOutIsAnsweredNothingToDo() throws Exception {
+    String node02 = secrets.issue(NODE02);
+    HttpResponse<String> r = registerAsync(NODE02, "?wait=1", node02).get(30, TimeUnit.SECONDS);
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"none\""), r.body());
+    assertEquals(0, waiters.held());
+  }
+
+  @Test
+  void heldRegistrationsAreBoundedAndANodeThatGoesAwayFreesItsPlace() throws Exception {
+    MacAddress node03 = MacAddress.parse("52:54:00:00:01:03");
+    nodes.enroll(node03, "node03", Optional.of("rack2"));
+    String s2 = secrets.issue(NODE02);
+    String s3 = secrets.issue(node03);
+    // node02 asks twice over a raw connection: its second hold ends its first, one place taken.
+    try (Socket raw = new Socket(InetAddress.getByName("127.0.0.2"), server.port())) {
+      byte[] body = register(NODE02).getBytes(StandardCharsets.UTF_8);
+      String head =
+          "POST /agent/v1/register?wait=20 HTTP/1.1\r\nHost: x\r\nAuthorization: Clonecast "
+              + s2
+              + "\r\nContent-Type: application/json\r\nContent-Length: "
+              + body.length
+              + "\r\n\r\n";
+      raw.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
+      raw.getOutputStream().write(body);
+      raw.getOutputStream().flush();
+      await().atMost(Duration.ofSeconds(10)).until(() -> waiters.held() == 1);
+      CompletableFuture<HttpResponse<String>> second = registerAsync(node03, "?wait=20", s3);
+      await().atMost(Duration.ofSeconds(10)).until(() -> waiters.held() == 2);
+      // The bound reached: a third is answered at once (its agent asks again in a second).
+      HttpResponse<String> third = post("register?wait=20", register(NODE02), "Clonecast " + s2);
+      assertEquals(200, third.statusCode(), third.body());
+      assertTrue(third.body().contains("\"none\""), third.body());
+      assertEquals(1, waiters.refused());
+      second.cancel(true);
+    }
+    // The raw connection closed: its hold is given up, not kept until it runs out.
+    await().atMost(Duration.ofSeconds(10)).until(() -> waiters.held() <= 1);
+  }
+
+  @Test
+  void aBogusWaitIsRefusedAndALongOneClamped() throws Exception {
+    String node02 = secrets.issue(NODE02);
+    for (String bad : List.of("abc", "-1", "1.5", "", "99999999999999999999999")) {
+      HttpResponse<String> r =
+          post(
+              "register?wait=" + URLEncoder.encode(bad, StandardCharsets.UTF_8),
+              register(NODE02),
+              "Clonecast " + node02);
+      assertEquals(400, r.statusCode(), bad + ": " + r.body());
+      assertTrue(r.body().contains("wait '" + bad + "'"), r.body());
+    }
+    assertEquals(0, waiters.held(), "nothing held for a refused call");
+    Request huge =
+        new Request(
+            HttpMethod.POST,
+            "/agent/v1/register",
+            Map.of("wait", List.of("86400")),
+            new DefaultHttpHeaders(),
+            new byte[0],
+            new InetSocketAddress(0),
+            false);
+    assertEquals(Duration.ofSeconds(20), AgentRoutes.wait(huge, Duration.ofSeconds(20)));
+    assertEquals(
+        Duration.ZERO,
+        AgentRoutes.wait(
+            new Request(
+                HttpMethod.POST,
+                "/agent/v1/register",
+                Map.of(),
+                new DefaultHttpHeaders(),
+                new byte[0],
+                new InetSocketAddress(0),
+                false),
+            Duration.ofSeconds(20)));
   }
 }
