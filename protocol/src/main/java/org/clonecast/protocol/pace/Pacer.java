@@ -202,7 +202,9 @@ public final class Pacer {
   /**
    * Samples over which the sender must have sent past {@link #OVERRUN} (about 0.8 s): longer than
    * the delivery lags what was sent (its span of half a second, and the heartbeat's way back), or a
-   * rate that rises while the receivers take it all looks like one past what they get.
+   * rate that rises while the receivers take it all looks like one past what they get. Not in slow
+   * start: its first samples, before the rate was reached, would hold its overshoot for the whole
+   * window (in the lab, a second at twice a 50 Mbit/s port, most of a session's repairs).
    */
   static final int OVERRUN_SAMPLES = 8;
 
@@ -400,7 +402,8 @@ public final class Pacer {
             && lastLoss > floor + selfMargin / 2
             && lossPermille * 100 >= lastLoss * LASTING_PERCENT
             && rate > wire
-            && (limitedByUs ? sentLeastLong : rate) > bottleneck * OVERRUN)
+            && (limitedByUs ? (slowStart ? sentLeast : sentLeastLong) : rate)
+                > bottleneck * OVERRUN)
         || sentLeast > wire * FAR_PAST) {
       // Past the bottleneck: what is lost above the path's floor is ours (or, at the start, far
       // more was sent than got through, before the loss behind the bottleneck's queue shows).
