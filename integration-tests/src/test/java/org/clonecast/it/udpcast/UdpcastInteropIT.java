@@ -521,10 +521,14 @@ class UdpcastInteropIT {
         String tag = async ? "async" : "sync";
         Path out = lab.dir().resolve("out-" + tag + ".img");
         LabProcess agent = lab.spawn(h, "agent-" + tag, ourAgent(out), Map.of());
+        // Async has no return channel: what the agent's socket drops while its JVM is held up
+        // (a crowded CI host; the lab's socket buffer is the host's rmem_max, which the netboot
+        // environment raises and a test machine may not) is lost for good. At 200 Mbit/s a CI run
+        // lost a slice past what FEC recovers; at 50 the buffer spans four times as long.
         List<String> flags =
             async
                 ? List.of(
-                    "--async", "--fec", "8x16/128", "--max-bitrate", "200m", "--autostart", "3")
+                    "--async", "--fec", "8x16/128", "--max-bitrate", "50m", "--autostart", "3")
                 : List.of("--fec", "8x8/128");
         LabProcess sender =
             lab.spawn(
