@@ -71,12 +71,14 @@ import java.util.stream.DoubleStream;
  *       (in the lab, four receivers with 1 % loss were held at a quarter of the port) and was
  *       removed.
  *   <li>The ceiling holds only while the sender's own loss showed in the last 10 s; without it the
- *       rate probes as with loss alone, by 1/16 per sample, at once after a cut, while the loss
- *       stays within the loss-only floor + 1.5 %: a receiver short of CPU delivers what it gets to,
- *       not what it could take, and under the ceiling it held the lab's 200 Mbit/s runs at a third
- *       of the port. The start's overshoot is not such loss: receivers that have just started
- *       deliver a fraction of what they take a second later, and taking that for a port held {@code
- *       McastLabIT}'s four receivers with 2 % loss at 2.7 MB/s for the whole session.
+ *       rate probes as with loss alone, by 1/16 per sample (doubling while the delivery follows, up
+ *       to half the rate: receivers that took a slow start's burst in their stride climb back from
+ *       its cut in a few samples, not in seconds), at once after a cut, while the loss stays within
+ *       the loss-only floor + 1.5 %: a receiver short of CPU delivers what it gets to, not what it
+ *       could take, and under the ceiling it held the lab's 200 Mbit/s runs at a third of the port.
+ *       The start's overshoot is not such loss: receivers that have just started deliver a fraction
+ *       of what they take a second later, and taking that for a port held {@code McastLabIT}'s four
+ *       receivers with 2 % loss at 2.7 MB/s for the whole session.
  * </ul>
  *
  * In {@code ShapedPortTest}'s model of a tbf port (50 and 200 Mbit/s; 0, 1 and 4 % loss behind it,
@@ -438,7 +440,8 @@ public final class Pacer {
         // slow start, doubling, up to twice what is delivered.
         // Without loss of its own for a while, the bottleneck is no port the sender overran but
         // what its receivers took (a receiver's CPU, a sender's): probe as with loss alone, by a
-        // sixteenth, without a ceiling, until the loss or the receivers' overflow says stop.
+        // sixteenth (doubling while the delivery follows), without a ceiling, until the loss or
+        // the receivers' overflow says stop.
         probeGain = wire > lastWire * 1.01 ? Math.min(8, probeGain * 2) : 1;
         double ceiling =
             slowStart
@@ -446,7 +449,8 @@ public final class Pacer {
                 : port
                     ? wire * (1 + (PROBE_CEILING - 1) * probeGain)
                     : settings.maxBytesPerSecond();
-        double step = slowStart ? rate : port ? rate * PROBE_STEP * probeGain : rate / 16;
+        double step =
+            slowStart ? rate : port ? rate * PROBE_STEP * probeGain : rate / 16 * probeGain;
         rate = Math.max(rate, Math.min(bounded(ceiling), Math.max(rate, cruise) + step));
       } else {
         rate = Math.max(rate, cruise);
