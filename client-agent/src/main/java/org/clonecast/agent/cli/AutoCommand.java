@@ -10,6 +10,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.Signature;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -787,6 +791,7 @@ public final class AutoCommand implements Callable<Integer> {
               // The native libraries a receive loads first (zstd's is unpacked from the jar).
               ChunkCodec.nativeLibraryProblem();
               Transport.epoll();
+              warmUpSignatures(stop);
               int done = TargetCheck.warmUp(WARM_UP_CHUNKS, 1 << 20, stop::get);
               if (done == WARM_UP_CHUNKS) {
                 System.err.printf(
@@ -800,6 +805,39 @@ public final class AutoCommand implements Callable<Integer> {
     t.setDaemon(true);
     t.setPriority(Thread.MIN_PRIORITY);
     t.start();
+  }
+
+  /** Ed25519 key pairs made, signed with and checked while waiting ({@link #warmUpSignatures}). */
+  static final int WARM_UP_SIGNATURES = 6;
+
+  /**
+   * Runs Ed25519 as a session will, a few times: the join checks the manifest's signature and the
+   * identity step makes the node's SSH host key. The JDK's Ed25519 is Java code; run first in a
+   * fresh JVM it is interpreted, and profiles of the delta bench put 0.3-0.5 s of each agent's join
+   * in it (docs/benchmarks.md). A JDK without Ed25519 is not this method's problem: the join says
+   * so.
+   */
+  static int warmUpSignatures(AtomicBoolean stop) {
+    byte[] message = new byte[64];
+    int done = 0;
+    try {
+      KeyPairGenerator gen = KeyPairGenerator.getInstance("Ed25519");
+      for (; done < WARM_UP_SIGNATURES && !stop.get(); done++) {
+        KeyPair kp = gen.generateKeyPair();
+        Signature sign = Signature.getInstance("Ed25519");
+        sign.initSign(kp.getPrivate());
+        message[done] = (byte) done;
+        sign.update(message);
+        byte[] sig = sign.sign();
+        Signature check = Signature.getInstance("Ed25519");
+        check.initVerify(kp.getPublic());
+        check.update(message);
+        if (!check.verify(sig)) throw new IllegalStateException("Ed25519 failed its own check");
+      }
+    } catch (GeneralSecurityException e) {
+      // A JDK without Ed25519: the join says so, naming the image's signature.
+    }
+    return done;
   }
 
   /** One registration with the server, which may hold it for up to {@code hold}. */

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.clonecast.common.api.Assignment;
 import org.clonecast.common.cli.CliException;
 import org.clonecast.common.cli.ExitCodes;
@@ -165,5 +166,11 @@ class AutoCommandWaitTest {
       assertEquals(ExitCodes.USAGE, e.exitCode());
       assertTrue(e.getMessage().contains("'" + bad + "'"), e.getMessage());
     }
+  }
+
+  @Test
+  void theSignatureWarmUpRunsItsRoundsAndStopsWhenTheSessionComes() {
+    assertEquals(AutoCommand.WARM_UP_SIGNATURES, AutoCommand.warmUpSignatures(new AtomicBoolean()));
+    assertEquals(0, AutoCommand.warmUpSignatures(new AtomicBoolean(true)));
   }
 }
