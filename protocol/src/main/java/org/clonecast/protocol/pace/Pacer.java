@@ -398,15 +398,16 @@ public final class Pacer {
     // the delivery), so only loss past the loss-only margin ends it, or sending far past what
     // is delivered.
     int selfMargin = slowStart ? settings.marginPermille() : SELF_MARGIN_PERMILLE;
-    if (overflowPermille > OVERFLOW_LIMIT_PERMILLE) {
-      cut(actual, now, DECREASE_SPACING_NANOS);
-    } else if ((lossPermille > floor + selfMargin
+    boolean ownLoss =
+        lossPermille > floor + selfMargin
             && lastLoss > floor + selfMargin / 2
             && lossPermille * 100 >= lastLoss * LASTING_PERCENT
             && rate > wire
             && (limitedByUs ? (slowStart ? sentLeast : sentLeastLong) : rate)
-                > bottleneck * OVERRUN)
-        || sentLeast > wire * FAR_PAST) {
+                > bottleneck * OVERRUN;
+    if (overflowPermille > OVERFLOW_LIMIT_PERMILLE) {
+      cut(actual, now, DECREASE_SPACING_NANOS);
+    } else if (ownLoss || sentLeast > wire * FAR_PAST) {
       // Past the bottleneck: what is lost above the path's floor is ours (or, at the start, far
       // more was sent than got through, before the loss behind the bottleneck's queue shows).
       // Below what gets through for a moment, so that the bottleneck's queue drains, then back to
@@ -419,8 +420,11 @@ public final class Pacer {
       lastGoodRate = cruise;
       // The start's overshoot tells of no port: the receivers' processes may just have started
       // (an agent's receive path runs interpreted for its first second, delivering a tenth of what
-      // it takes later); the port is known once the rate overran it after the start.
-      if (!slowStart) lastOwnLossNanos = now;
+      // it takes later); the port is known once the rate overran it after the start, by loss.
+      // Sending far past a delivery that lags is no such sign: right after the start's cut the
+      // delivery still lagged, the least rate was 2.5 times it, and the port memory that second
+      // cut set held a 5 % delta session's few chunks at 1 MB/s (bench/delta.sh).
+      if (!slowStart && ownLoss) lastOwnLossNanos = now;
       slowStart = false;
       rate = bounded(wire * DRAIN);
       lastDecreaseNanos = now;
