@@ -89,7 +89,8 @@ final class LoopbackSession {
         1400,
         1,
         gso,
-        Optional.empty());
+        Optional.empty(),
+        SendSettings.DEFAULT_CHECK_GRACE);
   }
 
   /** A receiver's settings on loopback, joining the sender on {@code port} directly. */

@@ -76,6 +76,21 @@ class SenderMachineTest {
         SYMBOL, minReceivers, maxWaitNanos, 10 * S, 300_000_000L, 30_000_000L, 200, deadlineNanos);
   }
 
+  /** As {@link #settings}, with a check grace of a second. */
+  static SenderMachine.Settings graced(
+      int minReceivers, long maxWaitNanos, long receiverTimeoutNanos) {
+    return new SenderMachine.Settings(
+        SYMBOL,
+        minReceivers,
+        maxWaitNanos,
+        receiverTimeoutNanos,
+        300_000_000L,
+        30_000_000L,
+        200,
+        SenderMachine.Settings.DEFAULT_RECEIVER_DEADLINE_NANOS,
+        S);
+  }
+
   static BitSet all() {
     BitSet b = new BitSet();
     b.set(0, CHUNKS);
@@ -421,17 +436,7 @@ class SenderMachineTest {
    */
   @Test
   void aCheckGraceStartsTheDataBeforeTheLastCheckAndTheLateCheckerGetsItsChunksLater() {
-    SenderMachine.Settings graced =
-        new SenderMachine.Settings(
-            SYMBOL,
-            3,
-            20 * S,
-            10 * S,
-            300_000_000L,
-            30_000_000L,
-            200,
-            SenderMachine.Settings.DEFAULT_RECEIVER_DEADLINE_NANOS,
-            S);
+    SenderMachine.Settings graced = graced(3, 20 * S, 10 * S);
     SenderMachine m = new SenderMachine(manifest(), graced);
     int a = m.join("a", real, key, true, now);
     int b = m.join("b", real, key(2), true, now);
@@ -490,17 +495,7 @@ class SenderMachineTest {
    */
   @Test
   void theGraceGrowsWithTheFirstCheck() {
-    SenderMachine.Settings graced =
-        new SenderMachine.Settings(
-            SYMBOL,
-            2,
-            600 * S,
-            600 * S,
-            300_000_000L,
-            30_000_000L,
-            200,
-            SenderMachine.Settings.DEFAULT_RECEIVER_DEADLINE_NANOS,
-            S);
+    SenderMachine.Settings graced = graced(2, 600 * S, 600 * S);
     SenderMachine m = new SenderMachine(manifest(), graced);
     int a = m.join("a", real, key, true, now);
     m.join("b", real, key(2), true, now);

@@ -253,7 +253,8 @@ public final class SendCommand implements Callable<Integer> {
               symbol,
               ttl,
               !noGso,
-              Optional.ofNullable(receiverDeadline).map(Duration::ofSeconds));
+              Optional.ofNullable(receiverDeadline).map(Duration::ofSeconds),
+              SendSettings.DEFAULT_CHECK_GRACE);
     } catch (IllegalArgumentException e) {
       throw new CliException(ExitCodes.USAGE, e.getMessage());
     }

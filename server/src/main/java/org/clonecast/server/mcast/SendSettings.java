@@ -36,34 +36,6 @@ public record SendSettings(
   /** The check grace unless one is given: about a quarter of a loaded node's check of 256 MiB. */
   public static final Duration DEFAULT_CHECK_GRACE = Duration.ofMillis(500);
 
-  /** Settings with the default check grace. */
-  public SendSettings(
-      String interfaceName,
-      Inet4Address group,
-      int port,
-      long rateBitsPerSecond,
-      int minReceivers,
-      Duration maxWait,
-      Duration receiverTimeout,
-      int symbolSize,
-      int ttl,
-      boolean gso,
-      Optional<Duration> receiverDeadline) {
-    this(
-        interfaceName,
-        group,
-        port,
-        rateBitsPerSecond,
-        minReceivers,
-        maxWait,
-        receiverTimeout,
-        symbolSize,
-        ttl,
-        gso,
-        receiverDeadline,
-        DEFAULT_CHECK_GRACE);
-  }
-
   /**
    * Ten minutes plus the image's stored bytes at 5 MB/s: a receiver slower than that on average
    * over the whole transfer will not finish on a LAN, and a loiterer is gone in bounded time.
