@@ -76,9 +76,10 @@ import java.util.stream.DoubleStream;
  *       its cut in a few samples, not in seconds), at once after a cut, while the loss stays within
  *       the loss-only floor + 1.5 %: a receiver short of CPU delivers what it gets to, not what it
  *       could take, and under the ceiling it held the lab's 200 Mbit/s runs at a third of the port.
- *       The start's overshoot is not such loss: receivers that have just started deliver a fraction
- *       of what they take a second later, and taking that for a port held {@code McastLabIT}'s four
- *       receivers with 2 % loss at 2.7 MB/s for the whole session.
+ *       Only loss makes that memory, and the start's overshoot is not such loss (nor are the cuts
+ *       for sending far past a delivery that still lags after it): receivers that have just started
+ *       deliver a fraction of what they take a second later, and taking that for a port held {@code
+ *       McastLabIT}'s four receivers with 2 % loss at 2.7 MB/s for the whole session.
  * </ul>
  *
  * In {@code ShapedPortTest}'s model of a tbf port (50 and 200 Mbit/s; 0, 1 and 4 % loss behind it,
