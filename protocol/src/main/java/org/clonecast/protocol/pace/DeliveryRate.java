@@ -35,11 +35,23 @@ public final class DeliveryRate {
     n = Math.min(SPAN, n + 1);
   }
 
-  /** Packets per second over the span, or -1 before two heartbeats. */
+  /**
+   * Packets per second over the span, or -1 before two heartbeats. Heartbeats at the span's start
+   * that counted nothing new, but the last of them, are left out: the receiver was waiting for the
+   * data (the session's start, a delta session's check), not losing it, and a rate averaged over
+   * that wait understates what its path carries (as BBR leaves out what was sent while the sender
+   * itself had nothing to send). In the lab, eight receivers' first half second of data reported a
+   * third of what they took, and the pacer cut its start for it (docs/protocol.md §6).
+   */
   public double packetsPerSecond() {
     if (n < 2) return -1;
-    int oldest = (newest - n + 1 + SPAN) % SPAN;
-    long dt = Math.max(times[newest] - times[oldest], (n - 1) * HEARTBEAT_NANOS);
+    int span = n;
+    int oldest = (newest - span + 1 + SPAN) % SPAN;
+    while (span > 2 && counts[(oldest + 1) % SPAN] == counts[oldest]) {
+      oldest = (oldest + 1) % SPAN;
+      span--;
+    }
+    long dt = Math.max(times[newest] - times[oldest], (span - 1) * HEARTBEAT_NANOS);
     return (counts[newest] - counts[oldest]) * 1e9 / dt;
   }
 }

@@ -71,10 +71,13 @@ import java.util.stream.DoubleStream;
  *       (in the lab, four receivers with 1 % loss were held at a quarter of the port) and was
  *       removed.
  *   <li>The ceiling holds only while the sender's own loss showed in the last 10 s; without it the
- *       rate probes as with loss alone, by 1/16 per sample, at once after a cut, while the loss
- *       stays within the loss-only floor + 1.5 %: a receiver short of CPU delivers what it gets to,
- *       not what it could take, and under the ceiling it held the lab's 200 Mbit/s runs at a third
- *       of the port. The start's overshoot is not such loss: receivers that have just started
+ *       rate probes as with loss alone, by 1/16 per sample (doubling while the delivery follows, up
+ *       to half the rate: receivers that took a slow start's burst in their stride climb back from
+ *       its cut in a few samples, not in seconds), at once after a cut, while the loss stays within
+ *       the loss-only floor + 1.5 %: a receiver short of CPU delivers what it gets to, not what it
+ *       could take, and under the ceiling it held the lab's 200 Mbit/s runs at a third of the port.
+ *       Only loss makes that memory, and the start's overshoot is not such loss (nor are the cuts
+ *       for sending far past a delivery that still lags after it): receivers that have just started
  *       deliver a fraction of what they take a second later, and taking that for a port held {@code
  *       McastLabIT}'s four receivers with 2 % loss at 2.7 MB/s for the whole session.
  * </ul>
@@ -396,15 +399,16 @@ public final class Pacer {
     // the delivery), so only loss past the loss-only margin ends it, or sending far past what
     // is delivered.
     int selfMargin = slowStart ? settings.marginPermille() : SELF_MARGIN_PERMILLE;
-    if (overflowPermille > OVERFLOW_LIMIT_PERMILLE) {
-      cut(actual, now, DECREASE_SPACING_NANOS);
-    } else if ((lossPermille > floor + selfMargin
+    boolean ownLoss =
+        lossPermille > floor + selfMargin
             && lastLoss > floor + selfMargin / 2
             && lossPermille * 100 >= lastLoss * LASTING_PERCENT
             && rate > wire
             && (limitedByUs ? (slowStart ? sentLeast : sentLeastLong) : rate)
-                > bottleneck * OVERRUN)
-        || sentLeast > wire * FAR_PAST) {
+                > bottleneck * OVERRUN;
+    if (overflowPermille > OVERFLOW_LIMIT_PERMILLE) {
+      cut(actual, now, DECREASE_SPACING_NANOS);
+    } else if (ownLoss || sentLeast > wire * FAR_PAST) {
       // Past the bottleneck: what is lost above the path's floor is ours (or, at the start, far
       // more was sent than got through, before the loss behind the bottleneck's queue shows).
       // Below what gets through for a moment, so that the bottleneck's queue drains, then back to
@@ -417,8 +421,11 @@ public final class Pacer {
       lastGoodRate = cruise;
       // The start's overshoot tells of no port: the receivers' processes may just have started
       // (an agent's receive path runs interpreted for its first second, delivering a tenth of what
-      // it takes later); the port is known once the rate overran it after the start.
-      if (!slowStart) lastOwnLossNanos = now;
+      // it takes later); the port is known once the rate overran it after the start, by loss.
+      // Sending far past a delivery that lags is no such sign: right after the start's cut the
+      // delivery still lagged, the least rate was 2.5 times it, and the port memory that second
+      // cut set held a 5 % delta session's few chunks at 1 MB/s (bench/delta.sh).
+      if (!slowStart && ownLoss) lastOwnLossNanos = now;
       slowStart = false;
       rate = bounded(wire * DRAIN);
       lastDecreaseNanos = now;
@@ -438,7 +445,8 @@ public final class Pacer {
         // slow start, doubling, up to twice what is delivered.
         // Without loss of its own for a while, the bottleneck is no port the sender overran but
         // what its receivers took (a receiver's CPU, a sender's): probe as with loss alone, by a
-        // sixteenth, without a ceiling, until the loss or the receivers' overflow says stop.
+        // sixteenth (doubling while the delivery follows), without a ceiling, until the loss or
+        // the receivers' overflow says stop.
         probeGain = wire > lastWire * 1.01 ? Math.min(8, probeGain * 2) : 1;
         double ceiling =
             slowStart
@@ -446,7 +454,8 @@ public final class Pacer {
                 : port
                     ? wire * (1 + (PROBE_CEILING - 1) * probeGain)
                     : settings.maxBytesPerSecond();
-        double step = slowStart ? rate : port ? rate * PROBE_STEP * probeGain : rate / 16;
+        double step =
+            slowStart ? rate : port ? rate * PROBE_STEP * probeGain : rate / 16 * probeGain;
         rate = Math.max(rate, Math.min(bounded(ceiling), Math.max(rate, cruise) + step));
       } else {
         rate = Math.max(rate, cruise);

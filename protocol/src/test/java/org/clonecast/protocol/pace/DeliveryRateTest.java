@@ -36,6 +36,33 @@ class DeliveryRateTest {
   }
 
   @Test
+  void heartbeatsBeforeTheDataCameAreLeftOut() {
+    DeliveryRate d = new DeliveryRate();
+    // Four heartbeats with nothing (the receiver waits for the data), then 2000 a second.
+    for (int i = 0; i < 4; i++) d.onCount(0, i * 100 * MS);
+    d.onCount(200, 400 * MS);
+    d.onCount(400, 500 * MS);
+    // From the wait's last heartbeat on: 400 in 200 ms, not 400 in 500 ms.
+    assertEquals(2_000, d.packetsPerSecond(), 1e-9);
+  }
+
+  @Test
+  void aReceiverThatGetsNothingDeliversNothing() {
+    DeliveryRate d = new DeliveryRate();
+    for (int i = 0; i < 8; i++) d.onCount(700, i * 100 * MS);
+    assertEquals(0, d.packetsPerSecond(), 1e-9);
+  }
+
+  @Test
+  void aPauseInsideTheSpanStillCounts() {
+    DeliveryRate d = new DeliveryRate();
+    // Data, a pause of two heartbeats, data: only a pause at the span's start is left out.
+    long[] counts = {0, 100, 200, 200, 200, 300};
+    for (int i = 0; i < counts.length; i++) d.onCount(counts[i], i * 100 * MS);
+    assertEquals(600, d.packetsPerSecond(), 1e-9);
+  }
+
+  @Test
   void aCountThatGoesBackStartsOver() {
     DeliveryRate d = new DeliveryRate();
     d.onCount(5_000, 0);

@@ -91,4 +91,28 @@ class PacerTest {
     for (int i = 1; i <= 200; i++) p.onLoss(900, p.rateBytesPerSecond() * 3 / 10, i * 300 * MS);
     assertEquals(5_000_000, p.rateBytesPerSecond());
   }
+
+  /**
+   * Receivers that take all they are sent, whose first delivery reports lag (they were busy: a
+   * delta session's check): the start is cut to the least rate, and the rate climbs back as the
+   * delivery follows it, within about a second, not the four seconds a sixteenth per sample took (a
+   * 5 % delta session's data phase in bench/delta.sh).
+   */
+  @Test
+  void afterTheStartsCutTheRateClimbsBackAsFastAsTheDeliveryFollows() {
+    Pacer p = new Pacer(Pacer.Settings.adaptiveWithDelivery(125_000_000), 0);
+    long t = 0;
+    for (int i = 0; i < 4; i++)
+      p.onLoss(0, 0, p.rateBytesPerSecond() / 10, 300_000, t += 100 * MS); // reports lag
+    assertEquals(1_000_000, p.rateBytesPerSecond(), "cut to the least rate");
+    long sent = p.rateBytesPerSecond() / 10;
+    int samples = 0;
+    while (p.rateBytesPerSecond() < Pacer.DELIVERY_START_BYTES_PER_SECOND && samples < 100) {
+      long delivered = sent * 10; // what went out in the sample before, all taken
+      sent = p.rateBytesPerSecond() / 10;
+      p.onLoss(0, 0, sent, delivered, t += 100 * MS);
+      samples++;
+    }
+    assertTrue(samples <= 15, samples + " samples back to the start rate");
+  }
 }
