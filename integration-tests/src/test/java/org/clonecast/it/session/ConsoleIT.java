@@ -105,6 +105,11 @@ class ConsoleIT {
             "document.querySelector('#enroll-list button').disabled && !document.getElementById('login').hidden",
             Duration.ofSeconds(20));
 
+        // Once the CLI has printed an event (the daemon's start, at the latest) it follows, so the
+        // login below is among what it prints: a JVM's start under load took longer than the
+        // browser's, and the login fell before its first request.
+        await().atMost(Duration.ofSeconds(60)).until(() -> !follow.log().isBlank());
+
         // Log in once with the token; the cookie does the rest.
         b.type("#login-token", token);
         b.click("#login button");
