@@ -437,7 +437,7 @@ INIT
 chmod 0755 "$root/init"
 
 log "packing the initramfs"
-(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0) | zstd -q -19 -T0 >"$work/initramfs.zst"
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0) | zstd -q -9 -T0 >"$work/initramfs.zst"
 
 mkdir -p "$work/result"
 cp "$vmlinuz" "$work/result/vmlinuz"
