@@ -293,8 +293,9 @@ class ClusterBootQemuIT {
             !ssh.out().contains("Permanently added"),
             "no host key was learned on the way: " + ssh.out());
 
-        // A later power cycle: all ask clonecast again, boot their disks again, and are the same
-        // nodes.
+        // A later power cycle: the node asks clonecast again, boots its disk again, and is the
+        // same node. One node, the BIOS one: the firmware paths are the second power-on's above,
+        // and three more Debian boots under TCG cost the suite two minutes.
         for (QemuVm vm : vms) {
           shell(vm, "systemctl poweroff --no-block");
         }
@@ -304,7 +305,7 @@ class ClusterBootQemuIT {
               vm.waitForExit(Duration.ofSeconds(300)),
               vm.name() + ": QEMU exits after the guest's poweroff");
         }
-        List<QemuVm> again = start(lab, "again", disks);
+        List<QemuVm> again = start(lab, "again", disks.subList(0, 1));
         vms.addAll(again);
         awaitLogin(again);
         String laterEvents = headCli(lab, state, "events", "--limit", "300");
@@ -336,10 +337,13 @@ class ClusterBootQemuIT {
     return i == SECURE ? "GRUB script: boot local disk" : "iPXE script: boot local disk";
   }
 
-  /** Powers on every node (network first, their disks second), with a console to type into. */
+  /**
+   * Powers on the first {@code disks.size()} nodes (network first, their disks second), with a
+   * console to type into.
+   */
   private static List<QemuVm> start(Lab lab, String prefix, List<Path> disks) {
     List<QemuVm> vms = new ArrayList<>();
-    for (int i = 0; i < MACS.size(); i++) {
+    for (int i = 0; i < disks.size(); i++) {
       vms.add(
           QemuVm.builder(lab, prefix + (i + 1))
               .firmware(FIRMWARE.get(i))
