@@ -66,7 +66,6 @@ import org.slf4j.LoggerFactory;
 public final class McastReceiver {
   private static final Logger log = LoggerFactory.getLogger(McastReceiver.class);
   private static final int MAX_DATAGRAM = 9216;
-  private static final int MAX_PENDING_WRITES = 96;
   // The sender reads delivery rates assuming heartbeats no closer than this.
   private static final long STATUS_NANOS = DeliveryRate.HEARTBEAT_NANOS;
 
@@ -682,9 +681,8 @@ public final class McastReceiver {
           cc.chunk()); // nothing is written before the partition check: take it from a later pass
       return;
     }
-    if (pipeline.pending() >= MAX_PENDING_WRITES) {
-      overflow++;
-      machine.chunkRejected(cc.chunk()); // the disk is behind: take it from a later pass
+    if (!machine.take(cc.chunk(), pipeline.pending())) {
+      overflow++; // the writes are behind: take it from a later pass
       return;
     }
     // Tell the sender now, not after the write: a busy disk must not make it send the chunk again.
@@ -1022,7 +1020,7 @@ public final class McastReceiver {
       loop.execute(
           () -> {
             if (phase != Phase.RECEIVING) return;
-            if (pipeline.pending() >= MAX_PENDING_WRITES) {
+            if (pipeline.pending() >= ReceiverMachine.MAX_PENDING_WRITES) {
               overflow++;
               machine.chunkRejected(chunk); // the disk is behind: fetched or sent again later
               return;

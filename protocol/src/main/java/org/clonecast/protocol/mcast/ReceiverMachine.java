@@ -126,6 +126,18 @@ public final class ReceiverMachine {
   /** A chunk that fails its check this many times is not a transmission error. */
   public static final int MAX_CHUNK_FAILURES = 5;
 
+  /**
+   * Chunks waiting to be rebuilt and written at which the receiver takes no more ({@link #take}):
+   * later passes bring them again.
+   */
+  public static final int MAX_PENDING_WRITES = 96;
+
+  /**
+   * Chunks waiting to be written from which a chunk taken counts as overflow ({@link #take}): the
+   * writes are falling behind the wire, and the sender hears of it before anything is dropped.
+   */
+  public static final int BEHIND_PENDING_WRITES = 32;
+
   private final Map<Integer, Integer> failures = new HashMap<>();
   private final Map<Integer, Partial> partials = new LinkedHashMap<>(16, 0.75f, true);
   private int lastChunkSeen = -1;
@@ -139,6 +151,8 @@ public final class ReceiverMachine {
   private long statusReceived;
   private long nakEntries;
   private long statusDrops;
+  private long behind;
+  private long statusBehind;
   private int statusSeq;
 
   /**
@@ -326,11 +340,31 @@ public final class ReceiverMachine {
     return m;
   }
 
-  /**
-   * The chunk could not be handled now (the disk is behind): collect it again from a later pass.
-   */
+  /** The chunk could not be handled now: collect it again from a later pass. */
   public void chunkRejected(int chunk) {
     handedOff.clear(chunk);
+  }
+
+  /**
+   * A chunk arrived whole while {@code pendingWrites} chunks wait to be rebuilt and written: true
+   * if it is taken (to be written), false if the writes are too far behind ({@link
+   * #MAX_PENDING_WRITES}) and it is to be collected again from a later pass.
+   *
+   * <p>From {@link #BEHIND_PENDING_WRITES} on, and when it is not taken, its packets count as
+   * overflow in the next STATUS, as packets the socket had no room for do: the receiver takes the
+   * wire's packets faster than it can write what they carry, so it is sent too much. Without it a
+   * receiver short of CPU for its writes (a VM under emulation) reported no loss and no overflow,
+   * the sender kept its pace, and the receiver dropped half of what it got and took it from later
+   * passes: 26 passes for three such nodes (docs/protocol.md §6).
+   */
+  public boolean take(int chunk, int pendingWrites) {
+    if (pendingWrites >= BEHIND_PENDING_WRITES
+        && chunk >= 0
+        && chunk < layouts.length
+        && layouts[chunk] != null) behind += layouts[chunk].sourceCount();
+    if (pendingWrites < MAX_PENDING_WRITES) return true;
+    chunkRejected(chunk);
+    return false;
   }
 
   /**
@@ -397,11 +431,12 @@ public final class ReceiverMachine {
     int expected = sawSeq ? highestSeq - statusSeq : 0;
     long got = received - statusReceived;
     int loss = expected <= 0 ? 0 : (int) Math.max(0, Math.min(1000, 1000 - got * 1000 / expected));
-    long drops = Math.max(0, socketDrops - statusDrops);
+    long drops = Math.max(0, socketDrops - statusDrops) + behind - statusBehind;
     int overflow = expected <= 0 ? 0 : (int) Math.min(1000, drops * 1000 / expected);
     statusSeq = highestSeq;
     statusReceived = received;
     statusDrops = socketDrops;
+    statusBehind = behind;
     return new Status(
         sessionId,
         receiverId,

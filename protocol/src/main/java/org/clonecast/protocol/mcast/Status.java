@@ -11,8 +11,10 @@ import java.util.Optional;
  *
  * @param lossPermille packets lost per thousand since the previous status (sequence gaps: any
  *     cause)
- * @param overflowPermille of those, lost because this receiver's socket buffer was full: the
- *     receiver could not keep up. Appended in version 1's second revision; older packets read as 0.
+ * @param overflowPermille packets per thousand this receiver could not keep up with: lost because
+ *     its socket buffer was full, or received in chunks that came while its writes were behind
+ *     ({@link ReceiverMachine#take}). Appended in version 1's second revision; older packets read
+ *     as 0.
  * @param received data and repair packets received so far
  * @param highestSeq highest sequence number seen
  */

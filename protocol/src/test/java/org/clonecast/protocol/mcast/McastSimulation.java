@@ -99,6 +99,12 @@ final class McastSimulation {
     /** The sender's packet count when its CHECKED went out; -1 before. */
     long checkedAtPacket = -1;
 
+    /** Virtual nanoseconds its writes take per chunk ({@link #writes}); 0: written at once. */
+    long writeNanos;
+
+    /** Chunks taken and not yet written: {chunk, the virtual time it is written}, in order. */
+    final ArrayDeque<long[]> writing = new ArrayDeque<>();
+
     Sim(String name, double loss, long joinAt, long dieAt) {
       this.name = name;
       this.loss = loss;
@@ -128,6 +134,17 @@ final class McastSimulation {
     Sim limit(double packetsPerSecond, int buffer) {
       capacityPps = packetsPerSecond;
       bufferPackets = buffer;
+      return this;
+    }
+
+    /**
+     * Writes {@code chunksPerSecond}, one chunk after the other, as the agent's pipeline does: a
+     * chunk that arrives whole waits for those before it, and the receiver takes it or not as
+     * {@link ReceiverMachine#take} says for the chunks waiting. DONE goes out when it is taken,
+     * FINISHED once the last is written.
+     */
+    Sim writes(double chunksPerSecond) {
+      writeNanos = (long) (1e9 / chunksPerSecond);
       return this;
     }
 
@@ -435,9 +452,15 @@ final class McastSimulation {
     }
   }
 
-  /** Hands the packets that have left their ports by now to their receivers. */
+  /**
+   * Hands the packets that have left their ports by now to their receivers, and ends the writes
+   * due.
+   */
   private void releaseDue() {
     for (Sim s : receivers) {
+      while (s.alive() && !s.writing.isEmpty() && s.writing.peekFirst()[1] <= now) {
+        written(s, (int) s.writing.removeFirst()[0]);
+      }
       while (!s.portQueue.isEmpty() && s.portQueue.peekFirst().at() <= now) {
         McastPacket got = s.portQueue.removeFirst().packet();
         if (s.alive()) receive(s, got);
@@ -454,23 +477,33 @@ final class McastSimulation {
       byte[] rebuilt = Arrays.copyOf(ChunkRebuilder.rebuild(cc), stored[cc.chunk()].length);
       if (!Arrays.equals(rebuilt, stored[cc.chunk()]))
         throw new AssertionError(s.name + " rebuilt chunk " + cc.chunk() + " wrong");
+      if (s.writeNanos > 0 && !s.machine.take(cc.chunk(), s.writing.size())) return;
       s.rebuiltOk++;
-      s.machine.chunkWritten(cc.chunk());
       sender.done(s.id, new int[] {cc.chunk()}, now);
-      if (s.machine.allWritten()) {
-        sender.finished(
-            s.id,
-            new ControlMessage.Finished(
-                true,
-                "ok",
-                0,
-                s.machine.received(),
-                s.machine.repairsReceived(),
-                s.machine.duplicates()),
-            now);
-        s.finished = true;
-        s.finishedAtPacket = sent;
+      if (s.writeNanos > 0) {
+        long from = s.writing.isEmpty() ? now : Math.max(now, s.writing.peekLast()[1]);
+        s.writing.addLast(new long[] {cc.chunk(), from + s.writeNanos});
+      } else {
+        written(s, cc.chunk());
       }
+    }
+  }
+
+  private void written(Sim s, int chunk) {
+    s.machine.chunkWritten(chunk);
+    if (s.machine.allWritten()) {
+      sender.finished(
+          s.id,
+          new ControlMessage.Finished(
+              true,
+              "ok",
+              0,
+              s.machine.received(),
+              s.machine.repairsReceived(),
+              s.machine.duplicates()),
+          now);
+      s.finished = true;
+      s.finishedAtPacket = sent;
     }
   }
 

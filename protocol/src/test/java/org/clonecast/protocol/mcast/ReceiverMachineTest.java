@@ -169,6 +169,39 @@ class ReceiverMachineTest {
     assertEquals(1000 - 90 * 1000 / 99, s.lossPermille());
   }
 
+  /**
+   * Chunks taken while the writes are behind count as overflow, and from {@link
+   * ReceiverMachine#MAX_PENDING_WRITES} on they are not taken but collected again; with the writes
+   * keeping up, a whole chunk is no overflow.
+   */
+  @Test
+  void chunksTakenBehindTheWritesAreOverflowAndPastTheLimitCollectedAgain() {
+    ReceiverMachine m = machine();
+    m.status(0);
+    int seq = 0;
+    int seven = new SymbolLayout(stored[0].length, S).sourceCount();
+    for (int j = 0; j < seven; j++) m.onData(data(seq++, 0, j), MS);
+    assertTrue(m.take(0, ReceiverMachine.BEHIND_PENDING_WRITES - 1), "taken");
+    assertEquals(0, m.status(0).overflowPermille(), "the writes keep up");
+
+    for (int j = 0; j < seven; j++) m.onData(data(seq++, 1, j), MS);
+    assertTrue(m.take(1, ReceiverMachine.BEHIND_PENDING_WRITES), "taken, behind");
+    Status behind = m.status(0);
+    assertEquals(0, behind.lossPermille());
+    assertEquals(1000, behind.overflowPermille(), "all its packets came faster than its writes");
+
+    int sixty = new SymbolLayout(stored[2].length, S).sourceCount();
+    for (int j = 0; j < sixty; j++) m.onData(data(seq++, 2, j), MS);
+    assertFalse(m.take(2, ReceiverMachine.MAX_PENDING_WRITES), "not taken");
+    assertEquals(1000, m.status(0).overflowPermille());
+    assertEquals(0, m.status(0).overflowPermille(), "counted once");
+    assertFalse(m.missing().get(1), "chunk 1 was taken");
+    assertTrue(m.missing().get(2), "chunk 2 is collected again");
+    ReceiverMachine.CompleteChunk again = null;
+    for (int j = 0; j < sixty; j++) again = m.onData(data(seq++, 2, j), 2 * MS);
+    assertNotNull(again, "from a later pass");
+  }
+
   @Test
   void aChunkThatKeepsFailingItsCheckIsCountedUntilItIsHopeless() {
     ReceiverMachine m = machine();
