@@ -144,7 +144,8 @@ start_vm() {
       -drive "if=pflash,format=raw,file=$work/node$i-vars.fd" -device "virtio-net-pci,netdev=n0,mac=${macs[i]},bootindex=1,romfile=")
     echo "demo: node$i: a UEFI VM (OVMF), network first"
   else
-    args+=(-device "e1000,netdev=n0,mac=${macs[i]},bootindex=1")
+    # virtio-net with QEMU's iPXE ROM for it: the golden's cloud kernel drives no e1000.
+    args+=(-device "virtio-net-pci,netdev=n0,mac=${macs[i]},bootindex=1")
     echo "demo: node$i: a BIOS VM (SeaBIOS + iPXE), network first"
   fi
   lab_spawn "$name" sw qemu-system-x86_64 "${args[@]}"

@@ -33,8 +33,8 @@ import org.clonecast.protocol.wire.MacAddress;
  * <p>Firmware, NIC and PXE client:
  *
  * <ul>
- *   <li>{@link Firmware#BIOS_IPXE}: SeaBIOS, e1000, QEMU's iPXE NIC ROM (a PXE client that already
- *       sends user-class iPXE and option 175).
+ *   <li>{@link Firmware#BIOS_IPXE}: SeaBIOS, e1000 (virtio-net with {@link Builder#virtioNet}),
+ *       QEMU's iPXE NIC ROM (a PXE client that already sends user-class iPXE and option 175).
  *   <li>{@link Firmware#UEFI_EDK2}: OVMF ({@code OVMF_CODE_4M.fd} and a private copy of {@code
  *       OVMF_VARS_4M.fd}), q35, virtio-net with an empty {@code romfile=}, so EDK2's own PXE (arch
  *       7, not iPXE) boots: the vendor-like firmware client.
@@ -154,6 +154,7 @@ public final class QemuVm implements AutoCloseable {
     private Path disk;
     private int memoryMib = 256;
     private boolean console;
+    private boolean virtioNet;
 
     private Builder(Lab lab, String name) {
       this.lab = Objects.requireNonNull(lab);
@@ -170,6 +171,16 @@ public final class QemuVm implements AutoCloseable {
         throw new IllegalArgumentException("a NIC needs a unicast MAC, got " + m);
       }
       this.mac = m;
+      return this;
+    }
+
+    /**
+     * {@link Firmware#BIOS_IPXE} with a virtio-net NIC and QEMU's iPXE ROM for it instead of the
+     * e1000: for a guest whose kernel drives virtio NICs only (the golden system's cloud kernel,
+     * {@code scripts/golden-debian.sh}). The UEFI firmwares have virtio-net already.
+     */
+    public Builder virtioNet() {
+      this.virtioNet = true;
       return this;
     }
 
@@ -216,11 +227,7 @@ public final class QemuVm implements AutoCloseable {
       if (firmware == Firmware.BIOS_IPXE || firmware == Firmware.UEFI_IPXE) {
         // QEMU's iPXE NIC ROMs, package ipxe-qemu; QEMU's own error would only say "failed to find
         // romfile".
-        files.add(
-            Path.of(
-                firmware.uefi()
-                    ? "/usr/lib/ipxe/qemu/efi-virtio.rom"
-                    : "/usr/lib/ipxe/qemu/pxe-e1000.rom"));
+        files.add(Path.of(biosRom().orElse("/usr/lib/ipxe/qemu/efi-virtio.rom")));
       }
       for (Path f : files) {
         if (!Files.isReadable(f)) {
@@ -254,6 +261,13 @@ public final class QemuVm implements AutoCloseable {
         SLOTS.release();
         throw e;
       }
+    }
+
+    /** The BIOS VM's iPXE NIC ROM (package ipxe-qemu); empty for the UEFI firmwares. */
+    private Optional<String> biosRom() {
+      if (firmware.uefi()) return Optional.empty();
+      return Optional.of(
+          virtioNet ? "/usr/lib/ipxe/qemu/efi-virtio.rom" : "/usr/lib/ipxe/qemu/pxe-e1000.rom");
     }
 
     private List<String> command(String tapName, Path serial) {
@@ -316,7 +330,14 @@ public final class QemuVm implements AutoCloseable {
         cmd.addAll(
             List.of("-device", "virtio-net-pci,netdev=n0,mac=" + macText + ",bootindex=1" + rom));
       } else {
-        cmd.addAll(List.of("-device", "e1000,netdev=n0,mac=" + macText + ",bootindex=1"));
+        // QEMU's default ROM for the NIC: iPXE.
+        cmd.addAll(
+            List.of(
+                "-device",
+                (virtioNet ? "virtio-net-pci" : "e1000")
+                    + ",netdev=n0,mac="
+                    + macText
+                    + ",bootindex=1"));
       }
       // The host's entropy for the guest's kernel: the JVM's SecureRandom otherwise waits 20-35 s
       // under TCG for the kernel's random number generator to be seeded.

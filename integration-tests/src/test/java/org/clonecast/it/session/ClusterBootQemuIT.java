@@ -47,7 +47,9 @@ import org.junit.jupiter.api.Test;
  * golden crosses the wire once and the VMs share the waits.
  *
  * <p>Commands run in the booted clones over their serial consoles (the golden system autologins
- * root on ttyS0), every wait bounded. The seconds from power-on to the login prompt are printed for
+ * root on ttyS0), every wait bounded. All three have virtio NICs, the BIOS one with QEMU's iPXE ROM
+ * for it: the golden runs Debian's cloud kernel ({@code scripts/golden-debian.sh}), which drives
+ * virtio devices and not the e1000. The seconds from power-on to the login prompt are printed for
  * each node, not asserted. Slow by nature (TCG): about 10-20 minutes with the golden disk and the
  * netboot environment cached.
  */
@@ -347,6 +349,7 @@ class ClusterBootQemuIT {
       vms.add(
           QemuVm.builder(lab, prefix + (i + 1))
               .firmware(FIRMWARE.get(i))
+              .virtioNet() // the golden's cloud kernel drives no e1000
               .mac(MACS.get(i))
               .disk(disks.get(i))
               .memoryMib(1024)
