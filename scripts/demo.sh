@@ -9,7 +9,7 @@
 # VMs with blank disks (odd ones SeaBIOS + iPXE, even ones UEFI with OVMF's own PXE; default 2)
 # that PXE boot through clonecast into its netboot environment (built from Debian packages on the
 # first run, then cached); their golden disk is a real Debian 12 system (scripts/golden-debian.sh,
-# built on the first run, about 9 minutes, then cached). With --agents, or without QEMU, the
+# built on the first run, a few minutes, then cached). With --agents, or without QEMU, the
 # workers are agents in namespaces (default 4) and the golden disk a small ext4 tree.
 # Each receives the image by multicast, verifies it and gives it its own identity. Then every disk
 # is checked (its own hostname, an empty machine-id, its own SSH host key; the golden data with
@@ -58,7 +58,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [ "$AGENTS" = 0 ]; then
-  echo "demo: the golden disk: a real Debian 12 system (built once, about 9 minutes, then cached)"
+  echo "demo: the golden disk: a real Debian 12 system (built once, a few minutes, then cached)"
   disk=$(scripts/golden-debian.sh --cache "$cache/golden" | tail -1)
   root_offset=$((133120 * 512))   # golden-debian.sh's ext4 root partition
   node_size=3G                    # larger than the golden's 2 GiB: the GPT backup moves to the end
