@@ -155,7 +155,6 @@ public final class QemuVm implements AutoCloseable {
     private int memoryMib = 256;
     private boolean console;
     private boolean virtioNet;
-    private int cpus = 1;
 
     private Builder(Lab lab, String name) {
       this.lab = Objects.requireNonNull(lab);
@@ -182,19 +181,6 @@ public final class QemuVm implements AutoCloseable {
      */
     public Builder virtioNet() {
       this.virtioNet = true;
-      return this;
-    }
-
-    /**
-     * Virtual CPUs (default 1). Under TCG each is a host thread: a test that runs one VM at a time
-     * beside the light lane's mostly waiting classes gives the agent's JVM (its receive loop, its
-     * workers, the JIT) a second core with 2; VMs that run together take one each.
-     */
-    public Builder cpus(int n) {
-      if (n < 1 || n > 2) {
-        throw new IllegalArgumentException("1 or 2 virtual CPUs on this two-core lab, got " + n);
-      }
-      this.cpus = n;
       return this;
     }
 
@@ -297,7 +283,7 @@ public final class QemuVm implements AutoCloseable {
                   "-m",
                   Integer.toString(memoryMib),
                   "-smp",
-                  Integer.toString(cpus),
+                  "1",
                   "-nographic",
                   "-monitor",
                   "none",

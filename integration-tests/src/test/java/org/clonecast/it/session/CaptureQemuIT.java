@@ -236,7 +236,6 @@ class CaptureQemuIT {
           .mac(mac)
           .disk(disk)
           .memoryMib(1024)
-          .cpus(2) // one VM at a time
           .start();
     }
 
