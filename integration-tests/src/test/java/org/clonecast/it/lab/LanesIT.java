@@ -12,8 +12,9 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every test class of this module is in exactly one lane ({@link HeavyLane} or {@link LightLane}):
- * a class in neither would run beside both lanes at once, and one in both would wait for both.
+ * Every test class of this module is in exactly one lane ({@link HeavyLane}, {@link LightLane} or
+ * {@link Alone}): a class in neither would run beside both lanes at once, and one in two would wait
+ * for both.
  */
 @LightLane
 class LanesIT {
@@ -37,8 +38,10 @@ class LanesIT {
             .filter(
                 n -> {
                   Class<?> c = load(n);
-                  return c.isAnnotationPresent(HeavyLane.class)
-                      == c.isAnnotationPresent(LightLane.class);
+                  return Stream.of(HeavyLane.class, LightLane.class, Alone.class)
+                          .filter(c::isAnnotationPresent)
+                          .count()
+                      != 1;
                 })
             .toList();
     assertEquals(List.of(), wrong, "test classes with no lane, or both: annotate each with one");

@@ -18,8 +18,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.awaitility.Awaitility;
+import org.clonecast.it.lab.Alone;
 import org.clonecast.it.lab.Checkout;
-import org.clonecast.it.lab.HeavyLane;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.QemuVm;
@@ -53,7 +53,7 @@ import org.junit.jupiter.api.Test;
  * each node, not asserted. Slow by nature (TCG): about 10-20 minutes with the golden disk and the
  * netboot environment cached.
  */
-@HeavyLane
+@Alone
 class ClusterBootQemuIT {
   private static final ObjectMapper JSON = new ObjectMapper();
 

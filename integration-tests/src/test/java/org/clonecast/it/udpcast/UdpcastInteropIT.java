@@ -191,10 +191,7 @@ class UdpcastInteropIT {
       // in CI), more than any FEC here repairs, and a stock async receiver aborts on such a gap.
       LabProcess agent =
           lab.spawn(lab.agent(3), "agent-a3", ourAgent(out(lab, lab.agent(3))), Map.of());
-      await("the agent listens")
-          .atMost(Duration.ofSeconds(60))
-          .pollInterval(Duration.ofMillis(200))
-          .until(() -> agent.log().contains("udpcast receiver on") || !agent.isAlive());
+      awaitListening(agent);
       rcvs.add(
           lab.spawn(
               lab.agent(1),
@@ -310,6 +307,7 @@ class UdpcastInteropIT {
                   ourAgent(tagged(lab, a, tag), "--igmp-rejoin", "1"),
                   Map.of()));
         }
+        if (async) agents.forEach(UdpcastInteropIT::awaitListening);
         List<String> flags =
             async
                 ? List.of(
@@ -339,6 +337,20 @@ class UdpcastInteropIT {
         }
       }
     }
+  }
+
+  /**
+   * Waits until {@code agent} listens for a sender (or has ended). An async sender does not wait
+   * for receivers: with {@code --autostart} it starts after a few HELLOs whoever listens, and an
+   * agent whose JVM is still starting on a crowded CI host (8 s from its start to its first write,
+   * seen) would join after the first slice began, a gap FEC alone cannot fill. Sites start async
+   * receivers first for the same reason (docs/udpcast.md).
+   */
+  private static void awaitListening(LabProcess agent) {
+    await("the agent listens")
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> agent.log().contains("udpcast receiver on") || !agent.isAlive());
   }
 
   /** Each receiver of session {@code tag} exits 0 within {@code within} with an exact copy. */
@@ -521,6 +533,7 @@ class UdpcastInteropIT {
         String tag = async ? "async" : "sync";
         Path out = lab.dir().resolve("out-" + tag + ".img");
         LabProcess agent = lab.spawn(h, "agent-" + tag, ourAgent(out), Map.of());
+        if (async) awaitListening(agent);
         // Async has no return channel: what the agent's socket drops while its JVM is held up
         // (a crowded CI host; the lab's socket buffer is the host's rmem_max, which the netboot
         // environment raises and a test machine may not) is lost for good. At 200 Mbit/s a CI run
