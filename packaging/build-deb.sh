@@ -84,6 +84,8 @@ install -m 0644 "$server_jar" "$agent_jar" "$root/usr/share/clonecast/"
 # 'clonecast bootenv build' finds the netboot environment's build script beside its jar.
 install -D -m 0755 "$repo/bootenv/build.sh" "$root/usr/share/clonecast/bootenv/build.sh"
 install -m 0755 "$here/bin/clonecast" "$here/bin/clonecast-agent" "$root/usr/bin/"
+# /usr/bin/clonecast chooses the JIT per command as the checkout's launcher does.
+install -m 0644 "$repo/scripts/lib/jit.sh" "$root/usr/share/clonecast/jit.sh"
 install -m 0644 "$here/clonecast.service" "$root/lib/systemd/system/clonecast.service"
 install -m 0644 "$here/clonecast.conf" "$root/etc/clonecast/clonecast.conf"
 install -m 0644 "$repo/README.md" "$repo"/docs/*.md "$root/usr/share/doc/clonecast/"

@@ -1,4 +1,5 @@
-# Sourced by ./clonecast and ./clonecast-agent with $here (the checkout), $jar and $name set:
+# Sourced by ./clonecast and ./clonecast-agent with $here (the checkout), $jar and $name set (and
+# $jit, JIT flags for this command line, scripts/lib/jit.sh):
 # builds both jars when $jar is missing or older than any main source, resource or pom of the
 # modules it is made of (so an edit is never run from a stale jar), then runs $jar with the arguments.
 
@@ -54,4 +55,4 @@ fi
 # concurrent collector's threads compete with packet handling (measured: 31 vs 19 MB/s per
 # receiver, 4 receivers and a sender on 2 cores). The same flags as the archive's training run.
 # shellcheck disable=SC2086 # $cds is a list of flags
-exec java -XX:+UseSerialGC $cds ${CLONECAST_JAVA_OPTS:-} -jar "$jar" "$@"
+exec java -XX:+UseSerialGC $cds ${jit:-} ${CLONECAST_JAVA_OPTS:-} -jar "$jar" "$@"

@@ -27,6 +27,7 @@ import picocli.CommandLine.Command;
       BootenvCommand.class,
       KeyCommand.class,
       DaemonCommand.class,
+      CdsTrainingCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main extends CommandGroup {
