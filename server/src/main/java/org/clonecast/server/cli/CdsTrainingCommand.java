@@ -35,6 +35,8 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "cds-training",
     hidden = true,
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
     description = "The class-data sharing archive's training run (the launcher only).")
 final class CdsTrainingCommand implements Callable<Integer> {
   @Parameters(index = "0", description = "A scratch directory, emptied by the caller afterwards.")
