@@ -183,7 +183,7 @@ class CaptureQemuIT {
       Path config = lab.dir().resolve("clonecast.conf");
       // console=ttyS0: the agent's output lands in the serial log; poweroff ends QEMU (-no-reboot
       // either way).
-      // Generous bounds on both sides of the transfer, as in ReimageQemuIT: a JVM in a VM under
+      // Generous bounds on both sides of the transfer, as in ClusterBootQemuIT: a JVM in a VM under
       // software emulation on a loaded 2-core machine stalls for tens of seconds (seen: dropped as
       // dead after the default 10 s; at a load average of 21, "the sender has been silent for 30
       // s" while the clone received).

@@ -5,11 +5,13 @@ import static org.clonecast.it.session.SessionLab.buildBootenv;
 import static org.clonecast.it.session.SessionLab.headCli;
 import static org.clonecast.it.session.SessionLab.host;
 import static org.clonecast.it.session.SessionLab.inLab;
+import static org.clonecast.it.session.SessionLab.serveHead;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,9 +19,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.awaitility.Awaitility;
 import org.clonecast.it.lab.Alone;
 import org.clonecast.it.lab.Checkout;
+import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.Prereqs;
 import org.clonecast.it.lab.QemuVm;
@@ -45,6 +49,16 @@ import org.junit.jupiter.api.Test;
  * checking against the {@code /etc/ssh/ssh_known_hosts} clonecast installed; each node's host key
  * is the one the daemon publishes at {@code /boot/known_hosts}. One test for the three, so the
  * golden crosses the wire once and the VMs share the waits.
+ *
+ * <p>It is also a new user's first session: the daemon starts with no netboot environment, and the
+ * VMs are powered on before there is one. The daemon's own build runs in the lab's namespace, which
+ * reaches no package mirror, so it fails and says why, in the events and on the UEFI node's
+ * console; the nodes are not sent to their blank disks but wait in iPXE or GRUB, asking again. The
+ * admin then runs {@code clonecast bootenv build} (kernel, drivers, busybox, jlink'd JRE, agent
+ * from Debian packages; in the host namespace, from the test cache) and the nodes netboot without a
+ * second power cycle. Between the session and the clones' first boot their disks are read with
+ * debugfs: the golden's partitions and bytes, each node's own hostname, an empty machine-id, SSH
+ * host keys of their own.
  *
  * <p>Commands run in the booted clones over their serial consoles (the golden system autologins
  * root on ttyS0), every wait bounded. All three have virtio NICs, the BIOS one with QEMU's iPXE ROM
@@ -91,6 +105,15 @@ class ClusterBootQemuIT {
 
   /** What the kernel prints when it finds Secure Boot on. */
   private static final String SECURE_BOOT_ON = "secureboot: Secure boot enabled";
+
+  /**
+   * The golden system's root filesystem ({@code scripts/golden-debian.sh}: from sector 133120), for
+   * reads with debugfs; never checked with fsck, so its size is not needed.
+   */
+  private static final GoldenDisks ROOT = new GoldenDisks(133120, 0, 0);
+
+  /** A file of the golden system whose bytes the clones must have. */
+  private static final String LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6";
 
   /** The golden system's serial getty logs root in: its prompt line. */
   private static final String LOGIN = "login: root (automatic login)";
@@ -152,12 +175,11 @@ class ClusterBootQemuIT {
     assertTrue(Files.isRegularFile(golden), goldenOut);
     try (Lab lab = Lab.create("clusterboot", 1)) {
       Path state = Files.createDirectories(lab.dir().resolve("state"));
-      buildBootenv(state);
       // Generous bounds on both sides of the transfer: a TCG guest on a loaded two-core machine can
       // stall for tens of seconds (seen: a joined node failed with "the sender has been silent for
       // 30 s" at a load average of 17), and at a load average of 20 the two guests took more than
       // the default deadline (647 s for this image) to receive 226 MiB.
-      ReimageQemuIT.serve(
+      serve(
           lab,
           state,
           """
@@ -166,6 +188,9 @@ class ClusterBootQemuIT {
           session.receiver-deadline = 1800
           boot.secure-boot = secure
           """);
+      assertTrue(
+          !Files.exists(state.resolve("bootenv/current")),
+          "a fresh daemon has no netboot environment");
       headCli(lab, state, "image", "add", "golden", golden.toString());
       List<Path> disks = new ArrayList<>();
       for (int i = 0; i < MACS.size(); i++) {
@@ -191,9 +216,32 @@ class ClusterBootQemuIT {
               "1800");
       assertTrue(started.contains("3 node(s)"), started);
 
-      // First power-on: PXE into the netboot environment, re-imaged, powered off.
+      // First power-on, before any netboot environment exists: the daemon's own build runs in the
+      // lab's namespace, which reaches no package mirror, so it fails and says why; the nodes wait
+      // in iPXE or GRUB, asking again, until the admin builds it. Then PXE into it, re-imaged,
+      // powered off, with no second power cycle.
       List<QemuVm> first = start(lab, "reimage", disks);
       try {
+        awaitWaiting(lab, state);
+        // The UEFI node's console (OVMF writes it to the serial port) shows why it waits.
+        first.get(1).awaitSerial("netboot environment failed", Duration.ofMinutes(5));
+        assertTrue(first.stream().allMatch(QemuVm::isRunning), "the waiting nodes are still up");
+
+        // The admin builds it by hand (in the host namespace, from the test cache).
+        buildBootenv(state);
+        String show =
+            host(
+                CLI,
+                repo.resolve("clonecast").toString(),
+                "bootenv",
+                "show",
+                "--state-dir",
+                state.toString());
+        assertTrue(show.contains("kernel_modules=") && show.contains("virtio_net.ko"), show);
+        assertTrue(
+            Files.isSymbolicLink(state.resolve("bootenv/current")),
+            "current is a link to the build");
+
         for (QemuVm vm : first) {
           vm.awaitSerial("clonecast-bootenv: agent done", SESSION);
           assertTrue(vm.serialLog().contains("clonecast-agent: re-imaged as "), vm.serialLog());
@@ -206,14 +254,7 @@ class ClusterBootQemuIT {
       } finally {
         first.forEach(QemuVm::close);
       }
-      JsonNode session = JSON.readTree(headCli(lab, state, "session", "list", "--json")).get(0);
-      assertEquals("done", session.path("state").asText(), session.toString());
-      for (Path disk : disks) {
-        String table = host(CLI, "sfdisk", "--verify", disk.toString());
-        assertTrue(
-            !table.contains("not on the end") && !table.contains("mismatch"),
-            "the backup GPT header is at the end of the larger disk:\n" + table);
-      }
+      assertReimaged(lab, state, golden, disks);
 
       // Second power-on, the same disks, still network-first: clonecast answers "boot the local
       // disk".
@@ -329,6 +370,101 @@ class ClusterBootQemuIT {
         vms.forEach(QemuVm::close);
       }
     }
+  }
+
+  /**
+   * Waits until the daemon's own build of the netboot environment has failed and every node has
+   * been told to wait for one (iPXE, or signed GRUB under Secure Boot), and checks that none was
+   * sent to its blank disk meanwhile.
+   */
+  private static void awaitWaiting(Lab lab, Path state) {
+    Awaitility.await("every node waiting and the automatic build failed")
+        .atMost(Duration.ofMinutes(10))
+        .pollInterval(Duration.ofSeconds(2))
+        .pollInSameThread()
+        .until(
+            () -> {
+              String events = headCli(lab, state, "events", "--limit", "300");
+              return events.contains("building the netboot environment failed")
+                  && MACS.stream()
+                      .allMatch(
+                          m ->
+                              events
+                                  .lines()
+                                  .anyMatch(
+                                      l ->
+                                          l.contains(m.toString())
+                                              && l.contains(
+                                                  "script: wait for the netboot environment")));
+            });
+    String events = headCli(lab, state, "events", "--limit", "300");
+    assertTrue(
+        events.lines().noneMatch(l -> l.contains("script: boot local disk")),
+        "no marked node is sent to its blank disk:\n" + events);
+  }
+
+  /**
+   * After the session, before the clones first boot: the session and the nodes are done and boot
+   * their disks next; each disk holds the golden's partitions (the root grown to the larger disk)
+   * and its bytes, and each node its own identity as the identity step wrote it: name, an empty
+   * machine-id for systemd to fill, SSH host keys of its own.
+   */
+  private static void assertReimaged(Lab lab, Path state, Path golden, List<Path> disks)
+      throws Exception {
+    JsonNode session = JSON.readTree(headCli(lab, state, "session", "list", "--json")).get(0);
+    assertEquals("done", session.path("state").asText(), session.toString());
+    for (JsonNode n : JSON.readTree(headCli(lab, state, "node", "list", "--json"))) {
+      assertEquals("done", n.path("state").asText(), n.toString());
+      assertEquals("local", n.path("action").asText(), n.toString());
+    }
+    String wantTable = partitions(golden);
+    String wantLibc = ROOT.sha(golden, LIBC, lab.dir());
+    List<String> keys = new ArrayList<>();
+    for (int i = 0; i < disks.size(); i++) {
+      Path disk = disks.get(i);
+      String table = host(CLI, "sfdisk", "--verify", disk.toString());
+      assertTrue(
+          !table.contains("not on the end") && !table.contains("mismatch"),
+          "the backup GPT header is at the end of the larger disk:\n" + table);
+      assertEquals(wantTable, partitions(disk), "the partition table came through");
+      assertEquals(wantLibc, ROOT.sha(disk, LIBC, lab.dir()), "the golden's bytes came through");
+      String name = NAMES.get(i);
+      assertEquals(name + "\n", ROOT.cat(disk, "/etc/hostname"));
+      String hosts = ROOT.cat(disk, "/etc/hosts");
+      assertTrue(hosts.contains(name) && !hosts.contains("golden"), hosts);
+      assertEquals("", ROOT.cat(disk, "/etc/machine-id"));
+      String key = ROOT.cat(disk, "/etc/ssh/ssh_host_ed25519_key.pub").trim();
+      assertTrue(key.startsWith("ssh-ed25519 "), key);
+      keys.add(key.split(" ")[1]);
+    }
+    assertEquals(keys.size(), Set.copyOf(keys).size(), "every node has its own SSH host key");
+  }
+
+  /**
+   * The disk's GUID and its partitions (start, type, UUID, name), not their sizes: the root is
+   * grown to a larger disk.
+   */
+  private static String partitions(Path disk) throws Exception {
+    StringBuilder sb = new StringBuilder();
+    for (String line : GoldenDisks.run("sfdisk", "--dump", disk.toString()).split("\n")) {
+      if (line.startsWith("label-id:")) sb.append(line.trim()).append('\n');
+      int colon = line.indexOf(" : ");
+      if (colon > 0) {
+        sb.append(line.substring(colon + 3).replaceAll("size= *[0-9]+, *", "").trim()).append('\n');
+      }
+    }
+    assertTrue(sb.toString().contains("start="), "no partition in " + disk);
+    return sb.toString();
+  }
+
+  /**
+   * Starts {@code clonecast serve} (full DHCP) in the lab's server namespace with {@code
+   * configText} as its clonecast.conf and waits until it answers HTTP.
+   */
+  private static void serve(Lab lab, Path state, String configText) throws IOException {
+    Path config = lab.dir().resolve("clonecast.conf");
+    Files.writeString(config, configText);
+    serveHead(lab, "clonecast", config, state);
   }
 
   /**

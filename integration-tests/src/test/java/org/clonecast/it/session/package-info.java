@@ -1,5 +1,5 @@
 /**
  * Daemon-driven re-imaging sessions in the namespace lab: agents in automatic mode, end to end;
- * QEMU VMs PXE-booted into re-imaging (ReimageQemuIT) and into capture (CaptureQemuIT).
+ * QEMU VMs PXE-booted into re-imaging (ClusterBootQemuIT) and into capture (CaptureQemuIT).
  */
 package org.clonecast.it.session;
