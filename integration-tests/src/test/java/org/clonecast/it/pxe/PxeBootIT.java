@@ -24,13 +24,15 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Whole PXE boots through {@code clonecast serve} alone, with real firmware in QEMU: DHCP (full, or
- * proxyDHCP beside a plain DHCP server), TFTP of the iPXE loader where the firmware is not iPXE,
- * the per-MAC iPXE script and the netboot kernel + initramfs over HTTP. The netboot environment is
- * the {@link MarkerPayload}, installed as {@code <state-dir>/bootenv/current/}; the node is
- * enrolled and marked for re-imaging first, so its script boots that environment. Each boot must
- * reach the marker with clonecast's kernel command line ({@code clonecast.server=}, {@code
- * clonecast.mac=}) and power off.
+ * Whole PXE boots through {@code clonecast serve} in proxyDHCP mode beside a plain DHCP server
+ * (dnsmasq, addresses only), with real firmware in QEMU: TFTP of the iPXE loader where the firmware
+ * is not iPXE, the per-MAC iPXE script and the netboot kernel + initramfs over HTTP. The netboot
+ * environment is the {@link MarkerPayload}, installed as {@code <state-dir>/bootenv/current/}; the
+ * node is enrolled and marked for re-imaging first, so its script boots that environment. Each boot
+ * must reach the marker with clonecast's kernel command line ({@code clonecast.server=}, {@code
+ * clonecast.mac=}) and power off. Full DHCP with the same firmware (SeaBIOS + iPXE ROM, OVMF's own
+ * EDK2 PXE) and Secure Boot is {@code ClusterBootQemuIT}'s and {@code CaptureQemuIT}'s first step,
+ * into the real netboot environment.
  */
 @HeavyLane
 class PxeBootIT {
@@ -45,26 +47,6 @@ class PxeBootIT {
     Prereqs.require("qemu-system-x86_64", "dnsmasq", "curl", "java");
     repo = Checkout.built(false);
     marker = MarkerPayload.build(repo);
-  }
-
-  /** SeaBIOS + QEMU's iPXE ROM: clonecast's DHCP hands iPXE the script URL directly. */
-  @Test
-  void biosIpxeBootsTheNetbootEnvironmentThroughFullDhcp() throws IOException {
-    bootsInFullMode("pxebios", QemuVm.Firmware.BIOS_IPXE, MacAddress.parse("52:54:00:77:00:01"));
-  }
-
-  /** OVMF's own EDK2 PXE (not iPXE): ipxe.efi over clonecast's TFTP, then iPXE as above. */
-  @Test
-  void uefiEdk2PxeGetsIpxeEfiOverTftpAndBootsTheNetbootEnvironment() throws IOException {
-    bootsInFullMode("pxeuefi", QemuVm.Firmware.UEFI_EDK2, MacAddress.parse("52:54:00:77:00:02"));
-  }
-
-  private static void bootsInFullMode(String tag, QemuVm.Firmware firmware, MacAddress mac)
-      throws IOException {
-    try (Lab lab = Lab.create(tag, 1)) {
-      serve(lab, mac, "--dhcp", "full", "--range", "10.77.0.100,10.77.0.199");
-      boot(lab, firmware, mac);
-    }
   }
 
   /**
