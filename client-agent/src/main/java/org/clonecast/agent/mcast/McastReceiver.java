@@ -31,6 +31,7 @@ import org.clonecast.agent.disk.DiskFit;
 import org.clonecast.agent.disk.Target;
 import org.clonecast.agent.disk.TargetCheck;
 import org.clonecast.agent.disk.TargetException;
+import org.clonecast.agent.receive.SocketDrops;
 import org.clonecast.agent.receive.WritePipeline;
 import org.clonecast.agent.unicast.UnicastFallback;
 import org.clonecast.common.net.ControlCodec;
@@ -104,6 +105,9 @@ public final class McastReceiver {
   private final AtomicLong malformed = new AtomicLong();
   private final List<Integer> doneBatch = new ArrayList<>();
   private final SocketDrops socketDrops;
+
+  /** The socket's drop counter once bound (-1: unreadable): the summary says what it lost. */
+  private long dropsAtBind = -1;
 
   private long joinedNanos;
 
@@ -248,6 +252,7 @@ public final class McastReceiver {
               + e.getMessage()
               + " (is another receiver running? choose one with --port)");
     }
+    dropsAtBind = socketDrops.read();
     log.info("mcast receiver listening on {} port {}", nif.name(), settings.port());
     watchdog = loop.scheduleAtFixedRate(this::watch, 1, 1, TimeUnit.SECONDS);
     loop.execute(
@@ -897,7 +902,7 @@ public final class McastReceiver {
             machine.duplicates(),
             rejected);
     log.info(
-        "mcast receive complete: {} bytes, {} packets ({} repair, {} duplicate), {} NAK entries sent, {} chunks retaken, {} dropped for a slow disk, {} IGMP re-joins",
+        "mcast receive complete: {} bytes, {} packets ({} repair, {} duplicate), {} NAK entries sent, {} chunks retaken, {} dropped for a slow disk, {} dropped by the socket (receive buffer full), {} IGMP re-joins",
         r.bytesWritten(),
         r.packets(),
         r.repairs(),
@@ -905,6 +910,7 @@ public final class McastReceiver {
         machine.nakEntries(),
         rejected,
         overflow,
+        SocketDrops.since(socketDrops, dropsAtBind),
         rejoins);
     // What bounded this receiver: the start (JVM, discovery, join), the wire (receiving), or its
     // workers' CPU (rebuild, decompress, hash) or disk (write, sync); the workers overlap

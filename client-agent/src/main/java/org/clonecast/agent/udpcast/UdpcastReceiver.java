@@ -18,6 +18,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.clonecast.agent.disk.Target;
+import org.clonecast.agent.receive.SocketDrops;
 import org.clonecast.agent.receive.WritePipeline;
 import org.clonecast.common.net.NetInterface;
 import org.clonecast.common.net.PeerPackets;
@@ -80,6 +81,11 @@ public final class UdpcastReceiver {
 
   private UdpcastReceiverMachine machine;
   private EventLoopGroup loopGroup;
+
+  /** The kernel's drop counter of the port's socket, and its value once bound (-1: unreadable). */
+  private SocketDrops socketDrops;
+
+  private long dropsAtBind = -1;
   private EventLoop loop;
   private DatagramChannel udp;
   private long startNanos;
@@ -132,6 +138,8 @@ public final class UdpcastReceiver {
               + " (another udp-receiver on this host? only one receiver per IP and portbase)",
           e);
     }
+    socketDrops = new SocketDrops(portbase);
+    dropsAtBind = socketDrops.read();
     loop.execute(
         () -> {
           startNanos = System.nanoTime();
@@ -327,8 +335,9 @@ public final class UdpcastReceiver {
             rejoins);
     // What bounded this receiver: the wire, or its writer's disk (the writer overlaps receiving).
     log.info(
-        "udpcast receive time: {} s from the first packet to the end; {}",
+        "udpcast receive time: {} s from the first packet to the end; {} packets dropped by the socket (receive buffer full); {}",
         WritePipeline.secs(end - from),
+        SocketDrops.since(socketDrops, dropsAtBind),
         writer.describeTimes());
     shutdown();
     done.complete(r);
