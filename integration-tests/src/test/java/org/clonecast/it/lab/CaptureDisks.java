@@ -483,8 +483,7 @@ public final class CaptureDisks {
       BiPredicate<Part, String> mayDiffer,
       List<String> problems)
       throws IOException, InterruptedException {
-    Exec.Result m =
-        Exec.run(List.of("mount", "-t", p.type(), "-o", options, loop, mnt.toString()), null, TOOL);
+    Exec.Result m = mount(p.type(), options, loop, mnt);
     if (m.exit() != 0) {
       problems.add(where + ": cannot mount it read-only: " + m.output().strip());
       return;
@@ -492,8 +491,48 @@ public final class CaptureDisks {
     try {
       compare(where, p, want, hashes(mnt), mayDiffer, problems);
     } finally {
-      run(TOOL, "umount", mnt.toString());
+      unmount(mnt);
     }
+  }
+
+  /**
+   * Mounts {@code device} on {@code mnt} as a private mount. Private: a mount namespace made while
+   * it exists ({@code ip netns exec}, which every lab command runs through, makes one) holds a copy
+   * that no event of ours reaches, and ours does not wait on it. xfs with {@code nouuid}: the
+   * copies of one golden disk (its cache, a test's copy, an extracted image) share their xfs UUID,
+   * and xfs refuses a second mount of a UUID, also one held by such a namespace's copy (seen with
+   * three test classes at a time: "Filesystem has duplicate UUID - can't mount").
+   */
+  public static Exec.Result mount(String type, String options, String device, Path mnt)
+      throws IOException {
+    String opts =
+        type.equals("xfs") ? (options.isEmpty() ? "nouuid" : options + ",nouuid") : options;
+    List<String> cmd = new ArrayList<>(List.of("mount", "--make-private", "-t", type));
+    if (!opts.isEmpty()) cmd.addAll(List.of("-o", opts));
+    cmd.addAll(List.of(device, mnt.toString()));
+    return Exec.run(cmd, null, TOOL);
+  }
+
+  /**
+   * Unmounts {@code mnt}, asking again for up to ten seconds while it is busy (another test's
+   * {@code ip netns exec} copying the mount table holds it for a moment); then detaches it lazily,
+   * so no mount outlives the test, and fails naming it.
+   */
+  public static void unmount(Path mnt) throws IOException, InterruptedException {
+    Exec.Result r = null;
+    for (int i = 0; i < 20; i++) {
+      r = Exec.run(List.of("umount", mnt.toString()), null, TOOL);
+      if (r.exit() == 0) return;
+      Thread.sleep(500);
+    }
+    Exec.Result lazy = Exec.run(List.of("umount", "--lazy", mnt.toString()), null, TOOL);
+    throw new AssertionError(
+        "umount "
+            + mnt
+            + " failed for 10 s ("
+            + r.output().strip()
+            + "); detached lazily: "
+            + (lazy.exit() == 0 ? "done" : lazy.output().strip()));
   }
 
   private static void compare(

@@ -126,12 +126,12 @@ class CaptureDisksIT {
             .strip();
     Path mnt = Files.createTempDirectory("capture-disks-it");
     try {
-      Exec.Result r = Exec.run(List.of("mount", "-t", type, loop, mnt.toString()), null, TOOL);
+      Exec.Result r = CaptureDisks.mount(type, "", loop, mnt);
       assertEquals(0, r.exit(), r.output());
       try {
         action.run(mnt);
       } finally {
-        Exec.check(List.of("umount", mnt.toString()), null);
+        CaptureDisks.unmount(mnt);
       }
     } finally {
       Exec.check(List.of("losetup", "-d", loop), null);
