@@ -116,7 +116,7 @@ java -cp "$agent_jar" picocli.AutoComplete --force --name clonecast-agent -o "$c
 chmod 0644 "$completions"/*
 
 install -m 0755 "$here/debian/postinst" "$here/debian/prerm" "$here/debian/postrm" "$root/DEBIAN/"
-install -m 0644 "$here/debian/conffiles" "$root/DEBIAN/conffiles"
+install -m 0644 "$here/debian/conffiles" "$here/debian/triggers" "$root/DEBIAN/"
 installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 sed -e "s/@VERSION@/$deb_version/" -e "s/@ARCH@/$arch/" -e "s/@INSTALLED_SIZE@/$installed_size/" \
   -e "s/@MAINTAINER@/${DEB_MAINTAINER:-clonecast maintainers <clonecast@invalid>}/" \

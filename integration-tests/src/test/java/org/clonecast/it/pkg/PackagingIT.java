@@ -50,6 +50,9 @@ class PackagingIT {
   private static final Path CONF = Path.of("/etc/clonecast/clonecast.conf");
   private static final Path STATE = Path.of("/var/lib/clonecast");
 
+  /** Where postinst puts the CLI's class-data sharing archive. */
+  private static final Path CDS_DIR = Path.of("/var/cache/clonecast-jvm");
+
   /** The most systemd-analyze may rate the unit's exposure (0 = locked down, 10 = unprotected). */
   private static final double MAX_EXPOSURE = 2.0;
 
@@ -88,7 +91,8 @@ class PackagingIT {
               + "); this test installs and purges"
               + " it, which would delete that installation's state: remove it first (dpkg --purge clonecast)");
     }
-    for (Path dir : List.of(STATE, Path.of("/var/cache/clonecast"), Path.of("/etc/clonecast"))) {
+    for (Path dir :
+        List.of(STATE, Path.of("/var/cache/clonecast"), CDS_DIR, Path.of("/etc/clonecast"))) {
       if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
         fail(
             dir
@@ -134,6 +138,7 @@ class PackagingIT {
           check(Duration.ofMinutes(1), "clonecast-agent", "--version").strip());
       unitIsValidAndHardened();
       documentationIsInstalled();
+      theCommandMapsTheClassDataArchive();
       userConfAndStateBelongToTheDaemon();
       daemonRunsWithTheUnitsUserAndCapabilities();
       reinstallKeepsTheAdminsConfigAndTheState(deb);
@@ -158,6 +163,7 @@ class PackagingIT {
         List.of(
             STATE,
             Path.of("/var/cache/clonecast"),
+            CDS_DIR,
             Path.of("/etc/clonecast"),
             Path.of("/usr/share/clonecast"),
             UNIT)) {
@@ -172,6 +178,40 @@ class PackagingIT {
     } catch (IOException e) {
       return new Result(-1, "dpkg --purge clonecast: " + e.getMessage());
     }
+  }
+
+  /**
+   * postinst made the class-data sharing archive with this machine's JVM, readable by every user,
+   * and {@code /usr/bin/clonecast} maps it: classes come from its top layer (the dynamic archive),
+   * and a JVM told it must map it ({@code -Xshare:on}) starts with it.
+   */
+  private static void theCommandMapsTheClassDataArchive() throws IOException {
+    Path jsa = CDS_DIR.resolve("clonecast.jsa");
+    assertTrue(Files.size(jsa) > 0, jsa + " is empty");
+    assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(jsa)));
+    assertEquals("root", Files.getOwner(jsa).getName());
+    Result on =
+        run(
+            Duration.ofMinutes(1),
+            "java",
+            "-XX:+UseSerialGC",
+            "-Xshare:on",
+            "-XX:SharedArchiveFile=" + jsa,
+            "-jar",
+            "/usr/share/clonecast/clonecast.jar",
+            "--version");
+    assertEquals(0, on.exit(), "the JVM cannot map " + jsa + ":\n" + on.output());
+    String loads =
+        check(
+            Duration.ofMinutes(1),
+            "env",
+            "CLONECAST_JAVA_OPTS=-Xlog:class+load=info",
+            "clonecast",
+            "--version");
+    assertTrue(
+        loads.lines().anyMatch(l -> l.contains("source: shared objects file (top)")),
+        "clonecast loads no class from the archive:\n"
+            + loads.lines().filter(l -> l.contains("org.clonecast")).limit(5).toList());
   }
 
   private static void unitIsValidAndHardened() throws IOException {
