@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.clonecast.common.image.ImageReader;
@@ -92,10 +93,15 @@ class CaptureLabIT {
           lab.server(),
           30); // the upload: ~25 MB stored at 30 Mbit/s, about 7 s, long enough to catch
       LabProcess agent = lab.spawn(node, "agent", SessionLab.agent(d), Map.of());
+      AtomicLong heldAtKill = new AtomicLong();
       await()
           .atMost(STEP)
           .pollInterval(Duration.ofMillis(300))
-          .until(() -> !agent.isAlive() || chunksHeld(lab, d) >= 4);
+          .until(
+              () -> {
+                heldAtKill.set(chunksHeld(lab, d));
+                return !agent.isAlive() || heldAtKill.get() >= 4;
+              });
       assertTrue(agent.isAlive(), "finished before the daemon could be killed:\n" + agent.tail(20));
       d.process().kill(Signal.KILL);
       assertTrue(d.process().waitFor(Duration.ofSeconds(30)) != 0, "the daemon died by the signal");
@@ -118,13 +124,21 @@ class CaptureLabIT {
               .matcher(events);
       assertTrue(resumed.find(), events);
       int heldAtRestart = Integer.parseInt(resumed.group(1));
-      assertTrue(heldAtRestart >= 4, events);
+      // The journal is synced at least every second (docs/reimaging.md): a kill may lose what was
+      // recorded since (seen on a loaded machine: 4 held at the last poll before the kill, 3 after
+      // the restart), but the capture goes on from what was synced, not from the start.
+      assertTrue(heldAtRestart >= 1, heldAtKill.get() + " chunks held at the kill:\n" + events);
       assertTrue(retries > 0, "the agent saw the daemon go: " + agent.log());
       // The agent has up to 8 chunks in flight (CaptureUploader.IN_FLIGHT): those whose answers
-      // the kill cut off are sent twice.
+      // the kill cut off are sent twice, and so are those the kill took from the journal's last
+      // second.
+      long lost = Math.max(0, heldAtKill.get() - heldAtRestart);
       assertTrue(
-          duplicates <= 8,
-          "at most the chunks whose answers the kill cut off are sent twice: " + agent.log());
+          duplicates <= 8 + lost,
+          "at most the chunks whose answers the kill cut off, and the "
+              + lost
+              + " it took from the journal, are sent twice: "
+              + agent.log());
 
       // The image's manifest file; its chunks are in the store's pool (docs/image-format.md).
       Path stored = lab.dir().resolve("state/images/golden.ccm");
