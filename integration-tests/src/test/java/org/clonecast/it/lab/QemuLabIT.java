@@ -20,12 +20,8 @@ import org.junit.jupiter.api.Test;
  * namespace, the way docs/ref/pxe-firmware.md §11 booted VMs here. A BIOS iPXE ROM and EDK2's own
  * UEFI PXE (which first fetches ipxe.efi over TFTP) must both reach the marker, with the kernel
  * command line of the iPXE script, and power off; a lab closed under a running VM must kill it.
- *
- * <p>In {@link ServiceLane}, not {@link HeavyLane}: one small VM at a time, each boot about 20 s to
- * a marker, beside the heavy class; in the heavy lane its 73–97 s made that lane the suite's
- * critical path.
  */
-@ServiceLane
+@HeavyLane
 class QemuLabIT {
   private static final String HTTP = "http://" + Lab.SERVER_IP + ":8080";
   private static Path repo;
