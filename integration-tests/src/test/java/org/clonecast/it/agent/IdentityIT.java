@@ -14,8 +14,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.GoldenDisks;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
-import org.clonecast.it.lab.ServiceLane;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ext4 root built by mkfs.ext4 from a golden /etc, attached through a loop device and mounted by
  * the agent; the result is read back with debugfs, without mounting. Two clones get different keys.
  */
-@ServiceLane
+@LightLane
 class IdentityIT {
   private static Path repo;
 

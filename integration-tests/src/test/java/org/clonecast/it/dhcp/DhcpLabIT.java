@@ -24,8 +24,8 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
-import org.clonecast.it.lab.ServiceLane;
 import org.clonecast.it.lab.Signal;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
  * clients in the agent namespaces. Every client runs with a script of ours that records what it was
  * given and configures only its own namespace's eth0; nothing touches the host.
  */
-@ServiceLane
+@LightLane
 class DhcpLabIT {
   private static final Duration WAIT = Duration.ofSeconds(60);
   private static final Pattern READY = Pattern.compile("clonecast serve: ready .*http port (\\d+)");

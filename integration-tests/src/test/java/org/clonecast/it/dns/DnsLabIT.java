@@ -20,8 +20,8 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
-import org.clonecast.it.lab.ServiceLane;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
  * <p>A node gets its address from a real DHCP lease (udhcpc against the daemon's full-mode DHCP);
  * an iPXE script request never records one (docs/security.md).
  */
-@ServiceLane
+@LightLane
 class DnsLabIT {
   private static final Duration STEP = Duration.ofSeconds(30);
   private static final String MAC = "52:54:00:dd:00:01";

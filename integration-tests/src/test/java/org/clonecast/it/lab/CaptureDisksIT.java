@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * wrong: a changed file, a missing one, an extra one, a swap without its header, a journal that
  * needs recovery. Without this a checker that always passes would pass every capture test.
  */
-@ServiceLane
+@LightLane
 class CaptureDisksIT {
   private static final Duration TOOL = Duration.ofSeconds(60);
   private static Path repo;

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The lab itself: reachability, multicast flooding, loss, rate limit, and cleanup on every path.
  */
-@ServiceLane
+@LightLane
 class LabIT {
   private static final Duration WAIT = Duration.ofSeconds(15);
   private static final int BURST = 2000;

@@ -8,9 +8,9 @@ import java.lang.annotation.Target;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
- * Marks a test class of the multicast session labs, which mostly wait (agents in namespaces on
- * shaped wires, loop devices). These classes run one at a time, beside the running classes of
- * {@link HeavyLane} and {@link ServiceLane}; see there.
+ * Marks a test class that mostly waits (namespace labs on shaped wires, loop devices, the Debian
+ * package). These classes run one at a time, beside the one running class of {@link HeavyLane}; see
+ * there.
  */
 @Documented
 @Retention(RetentionPolicy.RUNTIME)

@@ -28,8 +28,8 @@ import org.clonecast.it.lab.Exec;
 import org.clonecast.it.lab.Exec.Result;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
-import org.clonecast.it.lab.ServiceLane;
 import org.clonecast.it.lab.Signal;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -44,7 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  * start it here. {@code dpkg --purge} runs in a finally block, and the test refuses to start when
  * the package or its user already exist, so the machine is left as it was found.
  */
-@ServiceLane
+@LightLane
 class PackagingIT {
   private static final Path UNIT = Path.of("/lib/systemd/system/clonecast.service");
   private static final Path CONF = Path.of("/etc/clonecast/clonecast.conf");

@@ -14,8 +14,8 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
-import org.clonecast.it.lab.ServiceLane;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
  * lifetime 0, no prefix, no M/O flags, our MAC) that keeps iPXE from waiting for IPv6, and with
  * {@code boot.router-advert = false} sends nothing.
  */
-@ServiceLane
+@LightLane
 class RouterAdvertIT {
   /**
    * Sends Router Solicitations from eth0 until an advert arrives (or 20 s pass) and prints it as

@@ -33,8 +33,8 @@ import org.clonecast.it.lab.GoldenDisks;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
-import org.clonecast.it.lab.ServiceLane;
 import org.clonecast.it.lab.Signal;
 import org.clonecast.it.session.SessionLab.Daemon;
 import org.clonecast.protocol.image.Manifest;
@@ -51,7 +51,7 @@ import org.junit.jupiter.api.Test;
  * image in the store has exactly the chunks {@code clonecast image create} makes of the same disk.
  * The golden disk is unchanged.
  */
-@ServiceLane
+@LightLane
 class CaptureLabIT {
   private static final ObjectMapper JSON = new ObjectMapper();
 

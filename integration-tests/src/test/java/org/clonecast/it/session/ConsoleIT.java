@@ -25,8 +25,8 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
-import org.clonecast.it.lab.ServiceLane;
 import org.clonecast.it.lab.WebDriver;
 import org.clonecast.it.session.SessionLab.Daemon;
 import org.junit.jupiter.api.BeforeAll;
@@ -40,7 +40,7 @@ import org.junit.jupiter.api.Test;
  * the page's frame time under a simulated 64-node session over 500 nodes (docs/dashboard.md).
  * Screenshots are kept in {@code integration-tests/target/console-*.png}.
  */
-@ServiceLane
+@LightLane
 class ConsoleIT {
   @BeforeAll
   static void prerequisites() {

@@ -21,8 +21,8 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
-import org.clonecast.it.lab.ServiceLane;
 import org.clonecast.it.session.SessionLab.Daemon;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
  * shows every node's progress reaching done. A screenshot of the finished session is kept as {@code
  * integration-tests/target/dashboard.png}.
  */
-@ServiceLane
+@LightLane
 class DashboardIT {
   private static final Pattern PROGRESS =
       Pattern.compile("<li>session \\d+: (node0\\d) receiving (\\d+)%</li>");

@@ -19,8 +19,8 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
-import org.clonecast.it.lab.ServiceLane;
 import org.clonecast.it.mcast.Images;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
  * the codec client ({@code TftpTestClient} from the server's test classes). Every download is
  * compared by SHA-256.
  */
-@ServiceLane
+@LightLane
 class TftpLabIT {
   private static final Duration RUN = Duration.ofSeconds(90);
   private static final int SIZE = 6 * 1024 * 1024 + 777;

@@ -22,8 +22,8 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
-import org.clonecast.it.lab.ServiceLane;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
  * the lab directory; every loop is bounded in count and time, and all traffic stays in the lab's
  * namespaces.
  */
-@ServiceLane
+@LightLane
 class BootServicesAbuseIT {
   private static final Duration STEP = Duration.ofSeconds(60);
   private static final String RANGE = "10.77.0.100,10.77.0.150";

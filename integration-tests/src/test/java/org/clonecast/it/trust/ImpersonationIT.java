@@ -22,8 +22,8 @@ import org.clonecast.it.lab.Checkout;
 import org.clonecast.it.lab.Host;
 import org.clonecast.it.lab.Lab;
 import org.clonecast.it.lab.LabProcess;
+import org.clonecast.it.lab.LightLane;
 import org.clonecast.it.lab.Prereqs;
-import org.clonecast.it.lab.ServiceLane;
 import org.clonecast.it.session.SessionLab;
 import org.clonecast.it.session.SessionLab.Daemon;
 import org.junit.jupiter.api.BeforeAll;
@@ -40,7 +40,7 @@ import org.junit.jupiter.api.Test;
  * a forged one) and under a name of its own: each HELLO is answered with END naming the refusal, so
  * it can neither count as node01 nor fail it.
  */
-@ServiceLane
+@LightLane
 class ImpersonationIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String ROGUE_KEY =
