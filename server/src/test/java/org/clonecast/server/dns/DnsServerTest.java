@@ -51,11 +51,21 @@ class DnsServerTest {
   private DnsServer start(DnsZone.Spec spec, HostDirectory d, Optional<DnsForwarder> fwd)
       throws InterruptedException {
     DnsAuthority resolver = new DnsAuthority(spec, d, 1, fwd.isPresent());
-    DnsServer s =
-        DnsServer.start(
-            group, List.of(LOOPBACK), 0, new DnsResponder(resolver, new DnsStats()), fwd);
-    servers.add(s);
-    return s;
+    // Port 0: UDP takes an ephemeral port and TCP the same number, which another process on the
+    // machine may hold (seen once in CI: "Address already in use"). A few tries, each a new port.
+    for (int attempt = 1; ; attempt++) {
+      try {
+        DnsServer s =
+            DnsServer.start(
+                group, List.of(LOOPBACK), 0, new DnsResponder(resolver, new DnsStats()), fwd);
+        servers.add(s);
+        return s;
+      } catch (Exception e) { // Netty rethrows the bind's IOException unchecked
+        if (attempt == 5 || !String.valueOf(e.getMessage()).contains("Address already in use")) {
+          throw e;
+        }
+      }
+    }
   }
 
   private static SimpleResolver client(int port, boolean tcp) {
